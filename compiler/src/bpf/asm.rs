@@ -1,0 +1,586 @@
+//! A thin assembler over `bpf-ins`: labels resolved to forward jump offsets,
+//! map references and CO-RE field accesses recorded as relocations, notes for
+//! the annotated disassembly, and the worst-case path length of the result.
+//!
+//! Every jump must go forward: a program assembled here is loop-free by
+//! construction, and [`Assembled::max_path`] is an exact bound on the
+//! instructions one run executes. Knows nothing of policies or of ELF.
+
+use std::fmt::Write as _;
+
+pub use bpf_ins::{
+    ArithmeticOperation as Alu, Instruction, JumpOperation as Jmp, MemoryOpSize as Size,
+    Register as Reg,
+};
+
+use crate::check::hooks::KernelMember;
+
+/// A jump target inside one program.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Label(u32);
+
+/// Index of a map in the object being built.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MapId(pub u32);
+
+/// A kernel helper function, by its number in `enum bpf_func_id`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Helper {
+    MapLookupElem = 1,
+    MapUpdateElem = 2,
+    MapDeleteElem = 3,
+    KtimeGetNs = 5,
+    GetCurrentPidTgid = 14,
+    GetCurrentUidGid = 15,
+    GetCurrentComm = 16,
+    GetCurrentCgroupId = 80,
+    SendSignal = 109,
+    ProbeReadUserStr = 114,
+    ProbeReadKernelStr = 115,
+    ProbeReadKernel = 113,
+    ProbeReadUser = 112,
+    RingbufOutput = 130,
+    GetCurrentAncestorCgroupId = 123,
+    KtimeGetBootNs = 125,
+    DPath = 147,
+    GetCurrentTaskBtf = 158,
+}
+
+impl Helper {
+    /// The helper's name without the `bpf_` prefix, for disassembly.
+    pub fn name(self) -> &'static str {
+        match self {
+            Helper::MapLookupElem => "map_lookup_elem",
+            Helper::MapUpdateElem => "map_update_elem",
+            Helper::MapDeleteElem => "map_delete_elem",
+            Helper::KtimeGetNs => "ktime_get_ns",
+            Helper::GetCurrentPidTgid => "get_current_pid_tgid",
+            Helper::GetCurrentUidGid => "get_current_uid_gid",
+            Helper::GetCurrentComm => "get_current_comm",
+            Helper::GetCurrentCgroupId => "get_current_cgroup_id",
+            Helper::SendSignal => "send_signal",
+            Helper::ProbeReadUserStr => "probe_read_user_str",
+            Helper::ProbeReadKernelStr => "probe_read_kernel_str",
+            Helper::ProbeReadKernel => "probe_read_kernel",
+            Helper::ProbeReadUser => "probe_read_user",
+            Helper::RingbufOutput => "ringbuf_output",
+            Helper::GetCurrentAncestorCgroupId => "get_current_ancestor_cgroup_id",
+            Helper::KtimeGetBootNs => "ktime_get_boot_ns",
+            Helper::DPath => "d_path",
+            Helper::GetCurrentTaskBtf => "get_current_task_btf",
+        }
+    }
+
+    fn from_number(n: i64) -> Option<Helper> {
+        const ALL: [Helper; 18] = [
+            Helper::MapLookupElem,
+            Helper::MapUpdateElem,
+            Helper::MapDeleteElem,
+            Helper::KtimeGetNs,
+            Helper::GetCurrentPidTgid,
+            Helper::GetCurrentUidGid,
+            Helper::GetCurrentComm,
+            Helper::GetCurrentCgroupId,
+            Helper::SendSignal,
+            Helper::ProbeReadUserStr,
+            Helper::ProbeReadKernelStr,
+            Helper::ProbeReadKernel,
+            Helper::ProbeReadUser,
+            Helper::RingbufOutput,
+            Helper::GetCurrentAncestorCgroupId,
+            Helper::KtimeGetBootNs,
+            Helper::DPath,
+            Helper::GetCurrentTaskBtf,
+        ];
+        ALL.into_iter().find(|h| *h as i64 == n)
+    }
+}
+
+/// A map reference to patch: the `LD_IMM64` at `slot` loads map `map`'s fd.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct MapReloc {
+    pub slot: u32,
+    pub map: MapId,
+}
+
+/// A CO-RE field-offset relocation: the instruction at `slot` uses the byte
+/// offset of `member` (in its `off` field for loads, its `imm` for `+=`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct CoreReloc {
+    pub slot: u32,
+    pub member: KernelMember,
+}
+
+/// Errors of assembly: all are compiler bugs, never user errors.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AsmError {
+    #[error("label {0} is used but never bound")]
+    Unbound(u32),
+    #[error("label {0} is bound twice")]
+    Rebound(u32),
+    #[error("jump at slot {at} to label {label} does not go forward")]
+    Backward { at: u32, label: u32 },
+    #[error("jump at slot {at} is too far ({distance} slots)")]
+    TooFar { at: u32, distance: i64 },
+}
+
+#[derive(Clone, Debug)]
+enum Item {
+    Insn(Instruction),
+    Jump {
+        insn: Instruction,
+        target: Label,
+    },
+    LdMap {
+        dst: Reg,
+        map: MapId,
+    },
+    Core {
+        insn: Instruction,
+        member: KernelMember,
+    },
+    Bind(Label),
+    Note(String),
+    Line(u32),
+}
+
+/// Builds one program.
+#[derive(Clone, Debug, Default)]
+pub struct Asm {
+    items: Vec<Item>,
+    n_labels: u32,
+    label_names: Vec<String>,
+}
+
+impl Asm {
+    /// An empty program.
+    pub fn new() -> Asm {
+        Asm::default()
+    }
+
+    /// A fresh, unbound label; `name` shows in the disassembly.
+    pub fn label(&mut self, name: impl Into<String>) -> Label {
+        self.n_labels += 1;
+        self.label_names.push(name.into());
+        Label(self.n_labels - 1)
+    }
+
+    /// Binds `label` to the next instruction.
+    pub fn bind(&mut self, label: Label) {
+        self.items.push(Item::Bind(label));
+    }
+
+    /// Attaches a note (shown in `--emit asm`) to the next instruction.
+    pub fn note(&mut self, text: impl Into<String>) {
+        self.items.push(Item::Note(text.into()));
+    }
+
+    /// Marks the next instructions as coming from source line `line` (1-based).
+    pub fn line(&mut self, line: u32) {
+        self.items.push(Item::Line(line));
+    }
+
+    /// Any instruction without a label or relocation.
+    pub fn insn(&mut self, insn: Instruction) {
+        self.items.push(Item::Insn(insn));
+    }
+
+    /// `dst = imm` (64-bit; sign-extended 32-bit immediate).
+    pub fn mov_imm(&mut self, dst: Reg, imm: i32) {
+        self.insn(Instruction::mov64(dst, imm));
+    }
+
+    /// `dst = src`.
+    pub fn mov(&mut self, dst: Reg, src: Reg) {
+        self.insn(Instruction::movx64(dst, src));
+    }
+
+    /// `dst = (u32) src`: zero-extends the low 32 bits.
+    pub fn mov32(&mut self, dst: Reg, src: Reg) {
+        self.insn(Instruction::movx32(dst, src));
+    }
+
+    /// `dst = imm` for any 64-bit value (`LD_IMM64` when it does not fit 32 bits signed).
+    pub fn load_imm64(&mut self, dst: Reg, imm: u64) {
+        match i32::try_from(imm as i64) {
+            Ok(small) => self.mov_imm(dst, small),
+            Err(_) => self.insn(Instruction::load(dst, imm as i64, Size::DoubleWord)),
+        }
+    }
+
+    /// `dst OP= imm` (64-bit).
+    pub fn alu_imm(&mut self, op: Alu, dst: Reg, imm: i32) {
+        self.insn(Instruction::alu64(dst, imm, op));
+    }
+
+    /// `dst OP= src` (64-bit).
+    pub fn alu(&mut self, op: Alu, dst: Reg, src: Reg) {
+        self.insn(Instruction::alux64(dst, src, op));
+    }
+
+    /// `dst = *(size *)(src + off)`.
+    pub fn load(&mut self, size: Size, dst: Reg, src: Reg, off: i16) {
+        self.insn(Instruction::loadx(dst, src, off, size));
+    }
+
+    /// `*(size *)(dst + off) = src`.
+    pub fn store(&mut self, size: Size, dst: Reg, off: i16, src: Reg) {
+        self.insn(Instruction::storex(dst, off, src, size));
+    }
+
+    /// `*(size *)(dst + off) = imm`.
+    pub fn store_imm(&mut self, size: Size, dst: Reg, off: i16, imm: i32) {
+        self.insn(Instruction::store(dst, off, i64::from(imm), size));
+    }
+
+    /// `dst = *(size *)(src + offsetof(member))`, relocated at load time.
+    pub fn load_member(&mut self, size: Size, dst: Reg, src: Reg, member: KernelMember) {
+        self.items.push(Item::Core {
+            insn: Instruction::loadx(dst, src, 0, size),
+            member,
+        });
+    }
+
+    /// `dst += offsetof(member)`, relocated at load time.
+    pub fn add_member_offset(&mut self, dst: Reg, member: KernelMember) {
+        self.items.push(Item::Core {
+            insn: Instruction::add64(dst, 0),
+            member,
+        });
+    }
+
+    /// `if dst OP imm goto target`.
+    pub fn jump_imm(&mut self, op: Jmp, dst: Reg, imm: i32, target: Label) {
+        self.items.push(Item::Jump {
+            insn: Instruction::jmp_if(dst, op, i64::from(imm), 0),
+            target,
+        });
+    }
+
+    /// `if dst OP src goto target`.
+    pub fn jump_reg(&mut self, op: Jmp, dst: Reg, src: Reg, target: Label) {
+        self.items.push(Item::Jump {
+            insn: Instruction::jmp_ifx(dst, op, src, 0),
+            target,
+        });
+    }
+
+    /// `goto target`.
+    pub fn goto(&mut self, target: Label) {
+        self.items.push(Item::Jump {
+            insn: Instruction::jmp_abs(0),
+            target,
+        });
+    }
+
+    /// `dst = &map` (an `LD_IMM64` pseudo map fd, relocated).
+    pub fn load_map(&mut self, dst: Reg, map: MapId) {
+        self.items.push(Item::LdMap { dst, map });
+    }
+
+    /// `call helper`.
+    pub fn call(&mut self, helper: Helper) {
+        self.insn(Instruction::call(helper as u32));
+    }
+
+    /// `exit`.
+    pub fn exit(&mut self) {
+        self.insn(Instruction::exit());
+    }
+
+    /// Resolves labels and encodes the program.
+    pub fn assemble(&self) -> Result<Assembled, AsmError> {
+        // First pass: slot of every item and of every label.
+        let mut label_slot: Vec<Option<u32>> = vec![None; self.n_labels as usize];
+        let mut slot = 0u32;
+        for item in &self.items {
+            match item {
+                Item::Bind(label) => {
+                    let entry = &mut label_slot[label.0 as usize];
+                    if entry.is_some() {
+                        return Err(AsmError::Rebound(label.0));
+                    }
+                    *entry = Some(slot);
+                }
+                Item::Note(_) | Item::Line(_) => {}
+                Item::LdMap { .. } => slot += 2,
+                Item::Insn(insn) | Item::Core { insn, .. } | Item::Jump { insn, .. } => {
+                    slot += if insn.is_wide() { 2 } else { 1 };
+                }
+            }
+        }
+
+        let mut out = Assembled::default();
+        let mut pending_notes: Vec<String> = Vec::new();
+        let mut labels_here: Vec<Label> = Vec::new();
+        for item in &self.items {
+            let at = out.slots.len() as u32;
+            let insn = match item {
+                Item::Bind(label) => {
+                    labels_here.push(*label);
+                    continue;
+                }
+                Item::Note(text) => {
+                    pending_notes.push(text.clone());
+                    continue;
+                }
+                Item::Line(line) => {
+                    out.lines.push((at, *line));
+                    continue;
+                }
+                Item::Insn(insn) => insn.clone(),
+                Item::Core { insn, member } => {
+                    out.core_relocs.push(CoreReloc {
+                        slot: at,
+                        member: *member,
+                    });
+                    insn.clone()
+                }
+                Item::LdMap { dst, map } => {
+                    out.map_relocs.push(MapReloc {
+                        slot: at,
+                        map: *map,
+                    });
+                    Instruction::loadtype(*dst, 0, bpf_ins::MemoryOpLoadType::Map)
+                }
+                Item::Jump { insn, target } => {
+                    let to = label_slot[target.0 as usize].ok_or(AsmError::Unbound(target.0))?;
+                    if to <= at {
+                        return Err(AsmError::Backward {
+                            at,
+                            label: target.0,
+                        });
+                    }
+                    let distance = i64::from(to) - i64::from(at) - 1;
+                    let offset =
+                        i16::try_from(distance).map_err(|_| AsmError::TooFar { at, distance })?;
+                    out.jump_labels
+                        .push((at, self.label_names[target.0 as usize].clone()));
+                    with_offset(insn, offset)
+                }
+            };
+            for label in labels_here.drain(..) {
+                out.labels
+                    .push((at, self.label_names[label.0 as usize].clone()));
+            }
+            for note in pending_notes.drain(..) {
+                out.notes.push((at, note));
+            }
+            let (first, second) = insn.encode();
+            out.slots.push(first);
+            if let Some(second) = second {
+                out.slots.push(second);
+            }
+            out.insns.push((at, insn));
+        }
+        // Labels bound after the last instruction would be jumps past the end.
+        if let Some(label) = labels_here.first() {
+            return Err(AsmError::Unbound(label.0));
+        }
+        Ok(out)
+    }
+}
+
+fn texts_at(list: &[(u32, String)], slot: u32) -> impl Iterator<Item = &str> {
+    list.iter()
+        .filter(move |(s, _)| *s == slot)
+        .map(|(_, text)| text.as_str())
+}
+
+fn with_offset(insn: &Instruction, offset: i16) -> Instruction {
+    let (first, _) = insn.encode();
+    let raw = (first & !0xffff_0000) | (u64::from(offset as u16) << 16);
+    Instruction::decode(&[raw]).expect("re-encoding a jump keeps it valid")
+}
+
+/// An assembled program.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Assembled {
+    /// Encoded 8-byte instruction slots (`LD_IMM64` takes two).
+    pub slots: Vec<u64>,
+    /// Each instruction with its first slot.
+    pub insns: Vec<(u32, Instruction)>,
+    pub map_relocs: Vec<MapReloc>,
+    pub core_relocs: Vec<CoreReloc>,
+    /// Source line of the instructions from a slot on.
+    pub lines: Vec<(u32, u32)>,
+    /// Notes attached to slots, for disassembly.
+    pub notes: Vec<(u32, String)>,
+    /// Label names bound at slots, for disassembly.
+    pub labels: Vec<(u32, String)>,
+    /// Target label name of each jump, by the jump's slot.
+    pub jump_labels: Vec<(u32, String)>,
+}
+
+impl Assembled {
+    /// Number of instructions (an `LD_IMM64` counts once).
+    pub fn n_insns(&self) -> usize {
+        self.insns.len()
+    }
+
+    /// The most instructions one run can execute: the longest path through
+    /// the forward-only control flow graph, ending at an `exit`.
+    pub fn max_path(&self) -> u32 {
+        let n = self.insns.len();
+        let index_of_slot = |slot: u32| self.insns.binary_search_by_key(&slot, |(s, _)| *s).ok();
+        // longest[i] = most instructions executed from instruction i to an exit.
+        let mut longest = vec![0u32; n + 1];
+        for i in (0..n).rev() {
+            let (slot, insn) = &self.insns[i];
+            let next = longest.get(i + 1).copied().unwrap_or(0);
+            longest[i] = match insn.get_opcode() {
+                bpf_ins::Opcode::Jump(jump) => match jump.get_operation() {
+                    Jmp::Exit => 1,
+                    Jmp::Call => 1 + next,
+                    op => {
+                        let target_slot = slot + 1 + insn.get_offset() as u32;
+                        let taken = index_of_slot(target_slot).map_or(0, |t| longest[t]);
+                        if *op == Jmp::Absolute {
+                            1 + taken
+                        } else {
+                            1 + taken.max(next)
+                        }
+                    }
+                },
+                _ => 1 + next,
+            };
+        }
+        longest.first().copied().unwrap_or(0)
+    }
+
+    /// Human-readable disassembly: labels, notes, one instruction a line with
+    /// its slot, jumps shown with their target label.
+    pub fn disassemble(&self) -> String {
+        let mut out = String::new();
+        for (slot, insn) in &self.insns {
+            for note in texts_at(&self.notes, *slot) {
+                let _ = writeln!(out, "      ; {note}");
+            }
+            for label in texts_at(&self.labels, *slot) {
+                let _ = writeln!(out, "{label}:");
+            }
+            let text = self.format_insn(*slot, insn);
+            let _ = writeln!(out, "{slot:5} {text}");
+        }
+        out
+    }
+
+    fn format_insn(&self, slot: u32, insn: &Instruction) -> String {
+        let target = self
+            .jump_labels
+            .iter()
+            .find(|(s, _)| *s == slot)
+            .map(|(_, name)| name.as_str());
+        if let Some(reloc) = self.map_relocs.iter().find(|r| r.slot == slot) {
+            return format!(
+                "{} = map#{} ll",
+                insn.get_dst_reg().as_str(Size::DoubleWord),
+                reloc.map.0
+            );
+        }
+        if let Some(reloc) = self.core_relocs.iter().find(|r| r.slot == slot) {
+            let (strukt, member) = reloc.member.names();
+            return format!("{insn}  ; offsetof({strukt}, {member}), relocated");
+        }
+        match insn.get_opcode() {
+            bpf_ins::Opcode::Jump(jump) => match (jump.get_operation(), target) {
+                (Jmp::Call, _) => match Helper::from_number(insn.get_imm()) {
+                    Some(helper) => format!("call bpf_{}", helper.name()),
+                    None => format!("{insn}"),
+                },
+                (Jmp::Absolute, Some(label)) => format!("goto {label}"),
+                (_, Some(label)) => {
+                    let text = format!("{insn}");
+                    let cond = text.split(';').next().unwrap_or(&text).trim();
+                    format!("{cond} goto {label}")
+                }
+                _ => format!("{insn}"),
+            },
+            _ => format!("{insn}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forward_jumps_resolve_to_slot_offsets() {
+        let mut asm = Asm::new();
+        let done = asm.label("done");
+        asm.jump_imm(Jmp::IfEqual, Reg::R1, 0, done);
+        asm.load_imm64(Reg::R2, 0x1_0000_0000); // two slots
+        asm.mov_imm(Reg::R0, 1);
+        asm.bind(done);
+        asm.exit();
+        let out = asm.assemble().expect("assembles");
+        assert_eq!(out.slots.len(), 5);
+        assert_eq!(out.insns.len(), 4);
+        // target (slot 4) - jump (slot 0) - 1
+        assert_eq!(out.insns[0].1.get_offset(), 3);
+        assert_eq!(out.max_path(), 4);
+    }
+
+    #[test]
+    fn backward_and_unbound_jumps_are_rejected() {
+        let mut asm = Asm::new();
+        let top = asm.label("top");
+        asm.bind(top);
+        asm.goto(top);
+        assert!(matches!(asm.assemble(), Err(AsmError::Backward { .. })));
+
+        let mut asm = Asm::new();
+        let nowhere = asm.label("nowhere");
+        asm.goto(nowhere);
+        asm.exit();
+        assert_eq!(asm.assemble(), Err(AsmError::Unbound(0)));
+    }
+
+    #[test]
+    fn max_path_takes_the_longer_branch() {
+        let mut asm = Asm::new();
+        let short = asm.label("short");
+        asm.jump_imm(Jmp::IfEqual, Reg::R1, 0, short);
+        for _ in 0..5 {
+            asm.mov_imm(Reg::R0, 0);
+        }
+        asm.exit();
+        asm.bind(short);
+        asm.mov_imm(Reg::R0, 1);
+        asm.exit();
+        let out = asm.assemble().expect("assembles");
+        assert_eq!(out.max_path(), 7);
+    }
+
+    #[test]
+    fn relocations_point_at_their_instructions() {
+        let mut asm = Asm::new();
+        asm.mov_imm(Reg::R0, 0);
+        asm.load_map(Reg::R1, MapId(3));
+        asm.load_member(
+            Size::DoubleWord,
+            Reg::R2,
+            Reg::R1,
+            KernelMember::TaskRealParent,
+        );
+        asm.exit();
+        let out = asm.assemble().expect("assembles");
+        assert_eq!(
+            out.map_relocs,
+            vec![MapReloc {
+                slot: 1,
+                map: MapId(3)
+            }]
+        );
+        assert_eq!(
+            out.core_relocs,
+            vec![CoreReloc {
+                slot: 3,
+                member: KernelMember::TaskRealParent
+            }]
+        );
+        assert!(out.disassemble().contains("map#3"));
+    }
+}

@@ -1,0 +1,18 @@
+//! polc: compiles `.pol` runtime-security policies to verified, bounded eBPF.
+//!
+//! The pipeline, one module per arrow, each carrying a plain data type:
+//!
+//! ```text
+//! &str ──syntax──▶ AST + diagnostics ──check──▶ CheckedPolicy
+//!      ──ir──▶ one loop-free decision program per (hook, backend)
+//!      ──codegen──▶ instructions + relocations + stats (bpf::asm)
+//!      ──object──▶ one ELF object with .BTF, .BTF.ext, maps and metadata (abi)
+//! ```
+//!
+//! The library does no I/O beyond the source text it is given and never
+//! touches the kernel.
+
+pub mod abi;
+pub mod bpf;
+pub mod check;
+pub mod span;

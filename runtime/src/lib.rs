@@ -1,0 +1,1 @@
+//! polrt: loads a polc object into the kernel, attaches, enforces and reports.

@@ -1,0 +1,3 @@
+//! `polrt`: command-line front of the runtime.
+
+fn main() {}
