@@ -15,4 +15,5 @@
 pub mod abi;
 pub mod bpf;
 pub mod check;
+pub mod object;
 pub mod span;
