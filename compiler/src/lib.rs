@@ -17,3 +17,5 @@ pub mod bpf;
 pub mod check;
 pub mod object;
 pub mod span;
+pub mod diag;
+pub mod syntax;

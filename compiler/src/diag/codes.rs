@@ -1,0 +1,496 @@
+//! Every stable diagnostic code, with its documentation (what it means, why
+//! it is a problem, an example that triggers it, how to fix it). The same text
+//! feeds `polc explain CODE` and `docs/errors.md` ([`errors_markdown`]).
+//!
+//! Codes are blocked by stage: E01xx syntax, E02xx names and types, E03xx
+//! hooks, rule, trace and test shape, E04xx cost and boundedness, W0xxx
+//! warnings. A code is never reused for another meaning.
+//!
+//! Depends on nothing but `Severity`.
+
+use std::fmt;
+
+use super::Severity;
+
+/// The documentation of one code.
+#[derive(Copy, Clone, Debug)]
+pub struct CodeDoc {
+    pub code: Code,
+    /// Short lower-case summary.
+    pub title: &'static str,
+    /// What the diagnostic means.
+    pub what: &'static str,
+    /// Why it is a problem.
+    pub why: &'static str,
+    /// A policy that triggers it.
+    pub example: &'static str,
+    /// How to fix it.
+    pub fix: &'static str,
+}
+
+macro_rules! codes {
+    ($(
+        $code:ident ($severity:ident) $title:literal {
+            what: $what:expr,
+            why: $why:expr,
+            example: $example:expr,
+            fix: $fix:expr $(,)?
+        }
+    )*) => {
+        /// A stable diagnostic code (`E0201`, `W0001`, ...).
+        #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Code {
+            $(
+                #[doc = $title]
+                $code,
+            )*
+        }
+
+        impl Code {
+            /// Every code, in order.
+            pub const ALL: &'static [Code] = &[$(Code::$code,)*];
+
+            /// The code as written (`E0201`).
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$code => stringify!($code),)*
+                }
+            }
+
+            /// Whether the code is an error or a warning.
+            pub fn severity(self) -> Severity {
+                match self {
+                    $(Code::$code => Severity::$severity,)*
+                }
+            }
+
+            /// The code's documentation.
+            pub fn doc(self) -> CodeDoc {
+                match self {
+                    $(Code::$code => CodeDoc {
+                        code: Code::$code,
+                        title: $title,
+                        what: $what,
+                        why: $why,
+                        example: $example,
+                        fix: $fix,
+                    },)*
+                }
+            }
+        }
+    };
+}
+
+codes! {
+    E0101 (Error) "unexpected token" {
+        what: "The parser found a token where the grammar does not allow it. The \
+               message names what was found and what could have come instead.",
+        why: "The declaration cannot be understood; the parser skips to the next \
+              clause or declaration and keeps going, so later errors are still reported.",
+        example: "rule r {\n    on exec\n    when proc.uid == == 0\n    deny\n}\n",
+        fix: "Write one of the expected tokens. Keywords (`list`, `rule`, `and`, `in`, \
+              `allow`, ...) cannot be used as names.",
+    }
+    E0102 (Error) "unexpected end of file" {
+        what: "The file ends in the middle of a declaration.",
+        why: "The declaration is incomplete, typically a missing `}` or `]`.",
+        example: "rule r {\n    on exec\n    deny\n",
+        fix: "Complete the declaration; the message says what was expected.",
+    }
+    E0103 (Error) "invalid character" {
+        what: "The source contains characters that start no token of the language.",
+        why: "They cannot be part of any declaration; the lexer skips them.",
+        example: "rule r {\n    on exec\n    when proc.uid == 0;\n    deny\n}\n",
+        fix: "Remove them. Comments start with `#`; conditions use `and`, `or` and `not`, \
+              not `&&`, `||` or `!`.",
+    }
+    E0104 (Error) "unterminated string" {
+        what: "A string literal has no closing `\"` on its line.",
+        why: "Strings cannot span lines; the rest of the line is taken as the string.",
+        example: "rule r {\n    on exec\n    deny \"no closing quote\n}\n",
+        fix: "Close the string with `\"`; write a quote inside a string as `\\\"`.",
+    }
+    E0105 (Error) "invalid escape in string" {
+        what: "A backslash in a string is followed by something other than `\\\"`, `\\\\`, \
+               `\\n`, `\\t` or `\\xNN` (two hex digits, 00 to 7f).",
+        why: "Only these escapes are defined; guessing the meaning of others would \
+              silently compare against the wrong bytes.",
+        example: "rule r {\n    on file.open\n    when file.path == \"C:\\temp\"\n    deny\n}\n",
+        fix: "Write a backslash as `\\\\`; write other characters directly (strings are UTF-8).",
+    }
+    E0106 (Error) "NUL byte in string" {
+        what: "A string contains a NUL byte (`\\x00`).",
+        why: "Kernel strings end at the first NUL, so a field can never contain one \
+              and the comparison could never be what it looks like.",
+        example: "rule r {\n    on exec\n    when exec.path == \"/bin/sh\\x00\"\n    deny\n}\n",
+        fix: "Remove the NUL; `exec.path == \"/bin/sh\"` already compares the whole string.",
+    }
+    E0107 (Error) "nesting too deep" {
+        what: "A condition nests parentheses and `not`s more deeply than the limit.",
+        why: "Deep nesting is never needed and would make the compiler's recursion \
+              unbounded; the rest of the file is not parsed.",
+        example: "macro deep = ((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((proc.uid == 0))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))\n",
+        fix: "Flatten the condition: `and`/`or` chains need no parentheses, and \
+              `not not A` is `A`.",
+    }
+    E0201 (Error) "unknown field" {
+        what: "A condition, message placeholder, `emit` or test names a field that does \
+               not exist.",
+        why: "Only the fields listed in the language reference can be read in the kernel.",
+        example: "rule r {\n    on exec\n    when proc.user == 0\n    deny\n}\n",
+        fix: "Use the field the help line suggests, or one from the reference \
+              (`polc explain` lists none; see docs/language.md, \"Fields\").",
+    }
+    E0202 (Error) "unknown list" {
+        what: "`in` (or `startswith`/`endswith`/`contains`) names a list that is not declared.",
+        why: "The list's contents are unknown.",
+        example: "rule r {\n    on exec\n    when exec.path in shell\n    deny\n}\n",
+        fix: "Declare it with `list NAME = [...]`, fix the spelling, or write the list inline: \
+              `exec.path in [\"/bin/sh\", \"/bin/bash\"]`.",
+    }
+    E0203 (Error) "unknown name" {
+        what: "A condition uses a bare name that is neither a macro, a bool field, nor a constant.",
+        why: "A bare name in a condition must be a macro or a bool field such as `file.write`.",
+        example: "rule r {\n    on exec\n    when is_root\n    deny\n}\n",
+        fix: "Declare the macro (`macro is_root = proc.uid == 0`) or fix the spelling.",
+    }
+    E0204 (Error) "duplicate name" {
+        what: "Two lists or macros, two rules or traces, or two tests have the same name.",
+        why: "Names identify lists and macros in conditions, rules and traces in events \
+              and tests; each must mean one thing.",
+        example: "list shells = [\"/bin/sh\"]\nlist shells = [\"/bin/bash\"]\n",
+        fix: "Rename one of them, or merge the two declarations.",
+    }
+    E0205 (Error) "recursive macro" {
+        what: "A macro uses itself, directly or through other macros.",
+        why: "Macros are expanded in place; a cycle would never finish expanding.",
+        example: "macro a = proc.uid == 0 or b\nmacro b = a\n",
+        fix: "Break the cycle: write the shared part as its own macro that uses neither.",
+    }
+    E0206 (Error) "operator not defined for the field's type" {
+        what: "The operator does not apply to the field's type: `<` on a string, \
+               `startswith` on an integer, `in` on a bool, and so on.",
+        why: "Each type has its own operators: ints `== != < <= > >= in`, strings \
+              `== != startswith endswith contains in`, ips `== != in`, bools `== !=` \
+              or the bare field.",
+        example: "rule r {\n    on exec\n    when proc.comm < 5\n    deny\n}\n",
+        fix: "Use an operator of the field's type; the help line lists them.",
+    }
+    E0207 (Error) "mismatched types" {
+        what: "A literal's type differs from the field's: a string for an int field, \
+               a number for a string field, a network where an address is expected, ...",
+        why: "A field is only ever compared with values of its own type.",
+        example: "rule r {\n    on exec\n    when proc.uid == \"root\"\n    deny\n}\n",
+        fix: "Write a literal of the field's type (`proc.uid == 0`).",
+    }
+    E0208 (Error) "list of the wrong type" {
+        what: "A list's elements are of another type than the field compared with it.",
+        why: "`in` matches a field against values of its own type.",
+        example: "list admins = [0, 1000]\nrule r {\n    on exec\n    when proc.comm in admins\n    deny\n}\n",
+        fix: "Compare the list with a field of its type, or use a list of the field's type.",
+    }
+    E0209 (Error) "invalid integer literal" {
+        what: "An integer literal is malformed (`12ab`, `0x`) or does not fit the field \
+               (a negative number, or a number wider than the field).",
+        why: "Fields are unsigned integers of a fixed width (u16, u32, u64); a literal \
+              outside that range could never be equal and makes `<`/`>` meaningless.",
+        example: "rule r {\n    on net.connect\n    when net.dport == 70000\n    deny\n}\n",
+        fix: "Write a decimal, `0x` hex or `0o` octal number within the field's range \
+              (the message gives it).",
+    }
+    E0210 (Error) "invalid IP address or network" {
+        what: "An IP literal is malformed, its prefix is too long, or it has bits set \
+               past the prefix (`10.0.0.1/8`).",
+        why: "A network with host bits set is usually a typo for another network; \
+              the kernel matches on the prefix only.",
+        example: "list private = [10.0.0.1/8]\nrule r {\n    on net.connect\n    when net.daddr in private\n    deny\n}\n",
+        fix: "Write the network address (`10.0.0.0/8`) or a plain address.",
+    }
+    E0211 (Error) "mixed-type list" {
+        what: "A list mixes strings, integers and IP addresses.",
+        why: "A list is matched against one field, which has one type.",
+        example: "list things = [\"/bin/sh\", 0]\n",
+        fix: "Split it into one list per type.",
+    }
+    E0212 (Error) "empty list" {
+        what: "A list has no elements.",
+        why: "`x in []` can never be true; an empty list is almost always a mistake.",
+        example: "list shells = []\n",
+        fix: "Add elements, or remove the list and the conditions that use it.",
+    }
+    E0213 (Error) "string longer than the field holds" {
+        what: "A string literal is longer than the longest value the field can hold.",
+        why: "The kernel copies at most that many bytes of the field: the comparison \
+              would never match (or, for `startswith`, never as intended).",
+        example: "rule r {\n    on exec\n    when proc.comm == \"my-very-long-daemon\"\n    deny\n}\n",
+        fix: "`proc.comm` holds at most 15 bytes (the kernel truncates the command \
+              name): compare with the truncated name, or use `proc.exe` or `exec.path`.",
+    }
+    E0214 (Error) "comparison between two fields" {
+        what: "Both sides of a comparison are fields.",
+        why: "Rules compare a field with literals; comparing two fields is not supported.",
+        example: "rule r {\n    on exec\n    when proc.uid == proc.gid\n    deny\n}\n",
+        fix: "Compare each field with a literal or a list.",
+    }
+    E0215 (Error) "comparison without a field" {
+        what: "A comparison has no field on its left (or right) side, e.g. `1 == 1` \
+               or `\"sh\" in shells`.",
+        why: "Every comparison tests one field of the event.",
+        example: "rule r {\n    on exec\n    when 0 == 0\n    deny\n}\n",
+        fix: "Put a field on one side; `in`, `startswith`, `endswith` and `contains` need \
+              it on the left.",
+    }
+    E0216 (Error) "not a list" {
+        what: "The right side of `in` (or of a string operator taking a list) names a \
+               macro or constant, not a list.",
+        why: "Only lists and literals can be matched against.",
+        example: "macro root = proc.uid == 0\nrule r {\n    on exec\n    when proc.uid in root\n    deny\n}\n",
+        fix: "Name a list declared with `list`, or write the list inline.",
+    }
+    E0217 (Error) "not a condition" {
+        what: "A part of a condition is a value, not a test: a list name, a literal, \
+               a constant or a field that is not a bool.",
+        why: "Only macros, bool fields and comparisons are true or false.",
+        example: "rule r {\n    on exec\n    when proc.uid\n    deny\n}\n",
+        fix: "Compare the value: `proc.uid == 0`, `exec.path in shells`.",
+    }
+    E0218 (Error) "invalid declaration name" {
+        what: "A list, macro, rule or trace name contains a `.` or is a built-in constant.",
+        why: "Dotted names are fields and `AF_INET`/`AF_INET6` are constants; a \
+              declaration with such a name could never be referred to unambiguously.",
+        example: "macro proc.root = proc.uid == 0\n",
+        fix: "Use a plain identifier such as `proc_root`.",
+    }
+    E0219 (Error) "macro expansion too large" {
+        what: "Expanding the macros of a condition nests too deeply or produces too \
+               many comparisons.",
+        why: "Macros are expanded in place; a macro used twice in another that is used \
+              twice, and so on, doubles the condition at each level.",
+        example: "macro m0 = proc.uid == 0\nmacro m1 = m0 or m0\nmacro m2 = m1 or m1\nmacro m3 = m2 or m2\nmacro m4 = m3 or m3\nmacro m5 = m4 or m4\nmacro m6 = m5 or m5\nmacro m7 = m6 or m6\nmacro m8 = m7 or m7\nmacro m9 = m8 or m8\nmacro m10 = m9 or m9\nmacro m11 = m10 or m10\nmacro m12 = m11 or m11\nmacro m13 = m12 or m12\nmacro m14 = m13 or m13\nrule r {\n    on exec\n    when m14\n    deny\n}\n",
+        fix: "Use lists instead of chains of `or`, and avoid repeating macros.",
+    }
+    E0301 (Error) "unknown hook" {
+        what: "`on` names a hook that does not exist.",
+        why: "Each hook is a kernel attach point the compiler knows how to program.",
+        example: "rule r {\n    on execve\n    deny\n}\n",
+        fix: "Use one of the hooks the help line lists.",
+    }
+    E0302 (Error) "field not available on this hook" {
+        what: "A field is used on a hook whose events do not carry it, e.g. \
+               `file.path` in a rule `on exec`.",
+        why: "Each hook offers the `proc.*` fields and its own; the others have no \
+              value at that point in the kernel.",
+        example: "rule r {\n    on exec\n    when file.path == \"/etc/shadow\"\n    deny\n}\n",
+        fix: "Use the hook the help line names, or a field of this hook.",
+    }
+    E0303 (Error) "`emit` in a rule" {
+        what: "A `rule` has an `emit` clause.",
+        why: "Rules decide and report with an action and a message; `emit` belongs to traces.",
+        example: "rule r {\n    on exec\n    emit proc.pid\n    audit\n}\n",
+        fix: "Write a `trace` to record fields, or put them in the rule's message: \
+              `audit \"pid {proc.pid}\"`.",
+    }
+    E0304 (Error) "action in a trace" {
+        what: "A `trace` has an action (`allow`, `audit`, `deny`, `kill`).",
+        why: "Traces only observe; they never change a verdict.",
+        example: "trace t {\n    on exec\n    deny\n    emit proc.pid\n}\n",
+        fix: "Remove the action, or make it a `rule`.",
+    }
+    E0305 (Error) "trace without `emit`" {
+        what: "A `trace` has no `emit` clause.",
+        why: "A trace exists to record fields; without `emit` it records nothing.",
+        example: "trace t {\n    on exec\n}\n",
+        fix: "Add `emit FIELD, ...`.",
+    }
+    E0306 (Error) "rule without an action" {
+        what: "A `rule` has no `allow`, `audit`, `deny` or `kill`.",
+        why: "A rule exists to decide; without an action it decides nothing.",
+        example: "rule r {\n    on exec\n    when proc.uid == 0\n}\n",
+        fix: "Add an action, or make it a `trace` with `emit`.",
+    }
+    E0307 (Error) "missing `on`" {
+        what: "A rule, trace or test does not say which hook it is on, or says it after \
+               another clause.",
+        why: "The hook decides which fields exist, so it must come first.",
+        example: "rule r {\n    when proc.uid == 0\n    deny\n}\n",
+        fix: "Start the body with `on HOOK`.",
+    }
+    E0308 (Error) "duplicate clause" {
+        what: "A rule, trace or test has two clauses of the same kind (two `on`, two \
+               `when`, two actions, two `emit`s, two `expect`s).",
+        why: "Each may appear once; which one should win is unclear.",
+        example: "rule r {\n    on exec\n    when proc.uid == 0\n    when proc.gid == 0\n    deny\n}\n",
+        fix: "Merge them: `when A and B`, `emit a, b`.",
+    }
+    E0309 (Error) "malformed message placeholder" {
+        what: "A message has an unclosed `{`, an empty `{}` or a lone `}`.",
+        why: "Placeholders are `{field}`; literal braces are written `{{` and `}}`.",
+        example: "rule r {\n    on exec\n    deny \"blocked {proc.comm\"\n}\n",
+        fix: "Close the placeholder, or double the brace to write it literally.",
+    }
+    E0310 (Error) "field emitted twice" {
+        what: "An `emit` clause names the same field more than once.",
+        why: "Each field is captured once per event.",
+        example: "trace t {\n    on exec\n    emit proc.pid, proc.pid\n}\n",
+        fix: "Remove the repetition.",
+    }
+    E0311 (Error) "test names an unknown rule" {
+        what: "`expect ACTION by NAME` names no rule on the test's hook.",
+        why: "The test could never pass: only a rule on that hook can decide its event.",
+        example: "rule r {\n    on exec\n    deny\n}\ntest \"t\" {\n    on exec\n    expect deny by rr\n}\n",
+        fix: "Name a rule on the test's hook.",
+    }
+    E0312 (Error) "test expects another action than its rule's" {
+        what: "`expect ACTION by RULE` where RULE's action is not ACTION.",
+        why: "When RULE decides, the verdict is its action; the test could never pass.",
+        example: "rule r {\n    on exec\n    audit\n}\ntest \"t\" {\n    on exec\n    expect deny by r\n}\n",
+        fix: "Expect the rule's action, or name the rule that should decide.",
+    }
+    E0313 (Error) "test names an unknown trace" {
+        what: "`expect traces` names something that is not a trace on the test's hook.",
+        why: "Only traces on the hook can fire for its event.",
+        example: "trace execs {\n    on exec\n    emit proc.pid\n}\ntest \"t\" {\n    on exec\n    expect allow\n    expect traces exec\n}\n",
+        fix: "Name traces on the test's hook, or write `expect no traces`.",
+    }
+    E0314 (Error) "test without `expect`" {
+        what: "A test does not say which action it expects.",
+        why: "A test without an expectation checks nothing.",
+        example: "test \"t\" {\n    on exec with proc.uid = 0\n}\n",
+        fix: "Add `expect allow|audit|deny|kill [by RULE]`.",
+    }
+    E0315 (Error) "field given twice in a test" {
+        what: "A test's `with` gives the same field two values.",
+        why: "An event has one value per field.",
+        example: "test \"t\" {\n    on exec with proc.uid = 0, proc.uid = 1\n    expect allow\n}\n",
+        fix: "Remove one of them.",
+    }
+    E0316 (Error) "network in a test event" {
+        what: "A test gives an ip field a network (`10.0.0.0/8`) instead of an address.",
+        why: "An event carries one address.",
+        example: "test \"t\" {\n    on net.connect with net.daddr = 10.0.0.0/8\n    expect allow\n}\n",
+        fix: "Give one address, e.g. `10.1.2.3`.",
+    }
+    W0001 (Warning) "unused list" {
+        what: "A list is declared but no condition or macro uses it.",
+        why: "It is probably a leftover, or a rule meant to use it does not.",
+        example: "list shells = [\"/bin/sh\"]\n",
+        fix: "Use it or remove it.",
+    }
+    W0002 (Warning) "unused macro" {
+        what: "A macro is declared but no rule, trace or other macro uses it.",
+        why: "It is probably a leftover, or a rule meant to use it does not.",
+        example: "macro root = proc.uid == 0\n",
+        fix: "Use it or remove it.",
+    }
+    W0003 (Warning) "rule can never match" {
+        what: "An earlier rule on the same hook matches every event this rule matches: \
+               it has no `when`, the same condition, or a subset of this rule's `and` terms.",
+        why: "Per hook, the first matching rule decides; this rule is never reached.",
+        example: "rule all {\n    on exec\n    audit\n}\nrule root {\n    on exec\n    when proc.uid == 0\n    deny\n}\n",
+        fix: "Move the more specific rule first, or remove it.",
+    }
+    W0004 (Warning) "message on an `allow` rule" {
+        what: "An `allow` rule has a message.",
+        why: "`allow` produces no event, so the message is never shown.",
+        example: "rule r {\n    on exec\n    when proc.uid == 0\n    allow \"root may\"\n}\n",
+        fix: "Remove the message, or use `audit` to allow and report.",
+    }
+}
+
+impl Code {
+    /// Looks a code up by its name (case-insensitive).
+    pub fn from_name(name: &str) -> Option<Code> {
+        Code::ALL
+            .iter()
+            .copied()
+            .find(|code| code.as_str().eq_ignore_ascii_case(name))
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl CodeDoc {
+    /// The documentation as Markdown, headed at `level` (`##`, `###`, ...).
+    pub fn to_markdown(&self, level: usize) -> String {
+        let hashes = "#".repeat(level);
+        format!(
+            "{hashes} {code}: {title}\n\n{what}\n\n**Why:** {why}\n\n**Example:**\n\n```pol\n{example}```\n\n**Fix:** {fix}\n",
+            code = self.code.as_str(),
+            title = self.title,
+            what = self.what,
+            why = self.why,
+            example = self.example,
+            fix = self.fix,
+        )
+    }
+}
+
+/// The whole of `docs/errors.md`, generated from the code docs.
+pub fn errors_markdown() -> String {
+    let mut out = String::from(
+        "# Diagnostics\n\n\
+         <!-- Generated from compiler/src/diag/codes.rs: do not edit by hand. \
+         Regenerate with `POLC_BLESS=1 cargo test -p polc-tests --test docs`. -->\n\n\
+         Every error and warning `polc check` reports has a stable code. \
+         `polc explain CODE` prints the same text as this page.\n\n\
+         | block | stage |\n|---|---|\n\
+         | E01xx | syntax |\n\
+         | E02xx | names and types |\n\
+         | E03xx | hooks; rule, trace and test shape |\n\
+         | E04xx | cost and boundedness |\n\
+         | W0xxx | warnings (the policy is accepted) |\n\n",
+    );
+    for code in Code::ALL {
+        out.push_str(&code.doc().to_markdown(2));
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_sorted_unique_and_blocked_by_severity() {
+        let names: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(names, sorted);
+        for code in Code::ALL {
+            let is_warning = code.as_str().starts_with('W');
+            assert_eq!(is_warning, code.severity() == Severity::Warning, "{code}");
+            assert_eq!(Code::from_name(&code.as_str().to_lowercase()), Some(*code));
+        }
+    }
+
+    #[test]
+    fn every_doc_is_complete() {
+        for code in Code::ALL {
+            let doc = code.doc();
+            for (part, text) in [
+                ("title", doc.title),
+                ("what", doc.what),
+                ("why", doc.why),
+                ("example", doc.example),
+                ("fix", doc.fix),
+            ] {
+                assert!(!text.trim().is_empty(), "{code}: empty {part}");
+            }
+            assert!(
+                doc.example.ends_with('\n'),
+                "{code}: example must end with a newline"
+            );
+            let first_word = doc.title.split(' ').next().unwrap_or("");
+            assert!(
+                first_word == first_word.to_lowercase() || first_word == first_word.to_uppercase(),
+                "{code}: title is lower-case (acronyms aside)"
+            );
+        }
+    }
+}
