@@ -130,8 +130,8 @@ impl Verdict {
 /// 12 u8  verdict      Verdict::code()
 /// 13 u8  reserved
 /// 14 u16 program      index into Metadata::programs
-/// 16 u32 pid          tgid
-/// 20 u32 tid
+/// 16 u32 tid
+/// 20 u32 pid          tgid
 /// 24 u32 uid
 /// 28 u32 gid
 /// 32 [u8; 16] comm    NUL-terminated
@@ -155,8 +155,9 @@ pub mod header {
     pub const RULE_ID: i16 = 8;
     pub const VERDICT: i16 = 12;
     pub const PROGRAM: i16 = 14;
-    pub const PID: i16 = 16;
-    pub const TID: i16 = 20;
+    /// `bpf_get_current_pid_tgid()` stored as one u64: tid, then pid.
+    pub const TID: i16 = 16;
+    pub const PID: i16 = 20;
     pub const UID: i16 = 24;
     pub const GID: i16 = 28;
     pub const COMM: i16 = 32;
@@ -178,8 +179,8 @@ impl EventHeader {
             rule_id: u32_at(8),
             verdict: bytes[12],
             program: u16::from_le_bytes([bytes[14], bytes[15]]),
-            pid: u32_at(16),
-            tid: u32_at(20),
+            tid: u32_at(16),
+            pid: u32_at(20),
             uid: u32_at(24),
             gid: u32_at(28),
             comm: c_string(&bytes[32..48]),
@@ -288,7 +289,8 @@ pub enum FieldEncoding {
     Bool,
     /// `len` bytes, NUL-terminated (NUL-padded).
     Str { len: u32 },
-    /// u64 address family (2 or 10), then 16 address bytes (IPv4 in the first 4).
+    /// u32 address family (2 or 10), 4 bytes of padding, then 16 address
+    /// bytes in network order (IPv4 in the first 4).
     Ip,
 }
 
@@ -346,8 +348,8 @@ mod tests {
         bytes[8..12].copy_from_slice(&7u32.to_le_bytes());
         bytes[12] = Verdict::WouldKill.code();
         bytes[14..16].copy_from_slice(&3u16.to_le_bytes());
-        bytes[16..20].copy_from_slice(&100u32.to_le_bytes());
-        bytes[20..24].copy_from_slice(&101u32.to_le_bytes());
+        bytes[16..20].copy_from_slice(&101u32.to_le_bytes());
+        bytes[20..24].copy_from_slice(&100u32.to_le_bytes());
         bytes[24..28].copy_from_slice(&1000u32.to_le_bytes());
         bytes[28..32].copy_from_slice(&1001u32.to_le_bytes());
         bytes[32..36].copy_from_slice(b"bash");

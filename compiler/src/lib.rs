@@ -15,6 +15,10 @@
 pub mod abi;
 pub mod bpf;
 pub mod check;
+pub mod codegen;
+pub mod compile;
+pub mod interp;
+pub mod ir;
 pub mod object;
 pub mod span;
 pub mod diag;

@@ -1,0 +1,377 @@
+//! Field loads: every [`FieldSource`] of the hook table to instructions that
+//! put the field's value in its scratch slot (ints and bools as u64, strings
+//! with their length in the aux area, ips as family + address).
+//!
+//! Kernel struct members are read through CO-RE relocated instructions
+//! (`Asm::load_member`, `Asm::add_member_offset`), never at fixed offsets.
+//! Uapi layouts (tracepoint `sys_enter` records, `struct bpf_sock_addr`,
+//! `struct sockaddr_in{,6}`) are stable ABI and read at their fixed offsets.
+
+use super::{kernel_source, Emitter, FP_KEY};
+use crate::abi::EXE_PATH_LEN;
+use crate::bpf::asm::{Alu, Helper, Instruction, Jmp, Reg, Size};
+use crate::check::hooks::{FieldId, FieldSource, FieldType, KernelMember, AF_INET, AF_INET6};
+use crate::ir::{LeafKind, SetKind, TestContext};
+
+/// Offset of `args[0]` in `struct trace_event_raw_sys_enter`.
+const SYSCALL_ARGS: i16 = 16;
+/// Offsets in `struct bpf_sock_addr`.
+const SOCK_ADDR_USER_IP4: i16 = 4;
+const SOCK_ADDR_USER_IP6: i16 = 8;
+const SOCK_ADDR_USER_PORT: i16 = 24;
+
+/// Emits the load of `field` into its slot.
+pub(super) fn load(e: &mut Emitter<'_>, field: FieldId) {
+    let ty = field.spec().ty;
+    e.asm.note(format!("load {}", field.spec().name));
+    match (kernel_source(e.program, field), ty) {
+        (None, _) => load_test_context(e, field),
+        (Some(source), FieldType::Str { max }) => load_str(e, field, source, max),
+        (Some(source), FieldType::Ip) => load_ip(e, field, source),
+        (Some(source), _) => load_int(e, field, source),
+    }
+}
+
+/// Copies the `struct sockaddr` in context argument `arg` to the aux area
+/// and leaves the program (allowing) unless it is IPv4 or IPv6.
+pub(super) fn read_sockaddr(e: &mut Emitter<'_>, arg: u8) {
+    let at = e.env.layout.sockaddr as i16;
+    let asm = &mut e.asm;
+    asm.note("guard: only IPv4 and IPv6 addresses");
+    asm.load(Size::DoubleWord, Reg::R3, Reg::R6, i16::from(arg) * 8);
+    asm.mov(Reg::R1, Reg::R7);
+    asm.alu_imm(Alu::Add, Reg::R1, i32::from(at));
+    asm.mov_imm(Reg::R2, super::layout::SOCKADDR_COPY as i32);
+    asm.call(Helper::ProbeReadKernel);
+    asm.jump_imm(Jmp::IfNotEqual, Reg::R0, 0, e.exit_allow);
+    let inet = asm.label("inet");
+    asm.load(Size::HalfWord, Reg::R1, Reg::R7, at);
+    asm.jump_imm(Jmp::IfEqual, Reg::R1, AF_INET as i32, inet);
+    asm.jump_imm(Jmp::IfNotEqual, Reg::R1, AF_INET6 as i32, e.exit_allow);
+    asm.bind(inet);
+}
+
+fn load_int(e: &mut Emitter<'_>, field: FieldId, source: FieldSource) {
+    let sockaddr = e.env.layout.sockaddr as i16;
+    let asm = &mut e.asm;
+    match source {
+        FieldSource::Tgid => {
+            asm.call(Helper::GetCurrentPidTgid);
+            asm.alu_imm(Alu::Rhs, Reg::R0, 32);
+            asm.mov(Reg::R1, Reg::R0);
+        }
+        FieldSource::Tid => {
+            asm.call(Helper::GetCurrentPidTgid);
+            asm.mov32(Reg::R1, Reg::R0);
+        }
+        FieldSource::Uid => {
+            asm.call(Helper::GetCurrentUidGid);
+            asm.mov32(Reg::R1, Reg::R0);
+        }
+        FieldSource::Gid => {
+            asm.call(Helper::GetCurrentUidGid);
+            asm.alu_imm(Alu::Rhs, Reg::R0, 32);
+            asm.mov(Reg::R1, Reg::R0);
+        }
+        FieldSource::CgroupId => {
+            asm.call(Helper::GetCurrentCgroupId);
+            asm.mov(Reg::R1, Reg::R0);
+        }
+        FieldSource::TaskInt(path) => {
+            asm.call(Helper::GetCurrentTaskBtf);
+            asm.mov(Reg::R1, Reg::R0);
+            walk(asm, Reg::R1, path);
+        }
+        FieldSource::ArgInt { arg, path, mask } => {
+            asm.load(Size::DoubleWord, Reg::R1, Reg::R6, i16::from(arg) * 8);
+            walk(asm, Reg::R1, path);
+            apply_mask(asm, mask);
+        }
+        FieldSource::SockaddrFamily { .. } => asm.load(Size::HalfWord, Reg::R1, Reg::R7, sockaddr),
+        FieldSource::SockaddrPort { .. } => {
+            asm.load(Size::HalfWord, Reg::R1, Reg::R7, sockaddr + 2);
+            asm.insn(be16(Reg::R1));
+        }
+        FieldSource::SyscallArg { idx, mask } => {
+            asm.load(
+                Size::DoubleWord,
+                Reg::R1,
+                Reg::R6,
+                SYSCALL_ARGS + i16::from(idx) * 8,
+            );
+            apply_mask(asm, mask);
+        }
+        FieldSource::SockAddrCtxPort => {
+            asm.load(Size::Word, Reg::R1, Reg::R6, SOCK_ADDR_USER_PORT);
+            asm.insn(be16(Reg::R1));
+        }
+        FieldSource::ConstInt(value) => asm.load_imm64(Reg::R1, value),
+        other => panic!("internal error: {other:?} is not an int source"),
+    }
+    normalize_int(&mut e.asm, field);
+    let slot = e.env.layout.slot(field);
+    e.asm.store(Size::DoubleWord, Reg::R7, slot, Reg::R1);
+}
+
+/// Truncates r1 to the field's width; bools become 0 or 1.
+fn normalize_int(asm: &mut crate::bpf::asm::Asm, field: FieldId) {
+    match field.spec().ty {
+        FieldType::Int { bits: 32 } => asm.mov32(Reg::R1, Reg::R1),
+        FieldType::Int { bits: 16 } => asm.alu_imm(Alu::And, Reg::R1, 0xffff),
+        FieldType::Int { bits: 8 } => asm.alu_imm(Alu::And, Reg::R1, 0xff),
+        FieldType::Bool => {
+            let zero = asm.label("false");
+            asm.jump_imm(Jmp::IfEqual, Reg::R1, 0, zero);
+            asm.mov_imm(Reg::R1, 1);
+            asm.bind(zero);
+        }
+        _ => {}
+    }
+}
+
+fn apply_mask(asm: &mut crate::bpf::asm::Asm, mask: u64) {
+    if mask == u64::MAX {
+        return;
+    }
+    match i32::try_from(mask) {
+        Ok(imm) => asm.alu_imm(Alu::And, Reg::R1, imm),
+        Err(_) => {
+            asm.load_imm64(Reg::R2, mask);
+            asm.alu(Alu::And, Reg::R1, Reg::R2);
+        }
+    }
+}
+
+/// Follows `path` from the pointer in `reg`: every member but the last is a
+/// pointer; the last is loaded with its own size. Leaves the value in `reg`.
+fn walk(asm: &mut crate::bpf::asm::Asm, reg: Reg, path: &[KernelMember]) {
+    for member in path {
+        asm.load_member(load_size(*member), reg, reg, *member);
+    }
+}
+
+/// The load size of a scalar or pointer member.
+fn load_size(member: KernelMember) -> Size {
+    match member.size() {
+        8 => Size::DoubleWord,
+        4 => Size::Word,
+        2 => Size::HalfWord,
+        1 => Size::Byte,
+        _ => panic!("internal error: {member:?} is not a scalar or pointer member"),
+    }
+}
+
+/// `dst = be16(dst)`: network to host byte order of a 16-bit value.
+fn be16(dst: Reg) -> Instruction {
+    // BPF_ALU | BPF_END | BPF_TO_BE, imm 16: bpf-ins has no constructor for it.
+    let raw = 0xdc_u64 | (u64::from(dst.as_num()) << 8) | (16u64 << 32);
+    Instruction::decode(&[raw]).expect("be16 is a valid instruction")
+}
+
+/// The key length a string field must be zero-padded to (hash set lookups).
+fn zero_fill_len(e: &Emitter<'_>, field: FieldId) -> Option<u32> {
+    e.program
+        .leaves()
+        .into_iter()
+        .filter(|leaf| leaf.field == field)
+        .filter_map(|leaf| match leaf.kind {
+            LeafKind::InSet(set) => match e.env.sets[set.0 as usize].kind {
+                SetKind::StrHash { key_len } => Some(key_len),
+                _ => None,
+            },
+            _ => None,
+        })
+        .max()
+}
+
+fn zero_fill(e: &mut Emitter<'_>, slot: i16, len: u32) {
+    for at in (0..len).step_by(8) {
+        e.asm
+            .store_imm(Size::DoubleWord, Reg::R7, slot + at as i16, 0);
+    }
+}
+
+fn load_str(e: &mut Emitter<'_>, field: FieldId, source: FieldSource, max: u16) {
+    let slot = e.env.layout.slot(field);
+    let fill = zero_fill_len(e, field);
+    if let Some(len) = fill {
+        zero_fill(e, slot, len);
+    }
+    let done = e.asm.label("loaded");
+    let helper = match source {
+        FieldSource::Comm => {
+            e.asm.call(Helper::GetCurrentTaskBtf);
+            e.asm.mov(Reg::R3, Reg::R0);
+            e.asm.add_member_offset(Reg::R3, KernelMember::TaskComm);
+            Helper::ProbeReadKernelStr
+        }
+        FieldSource::TaskStr(path) => {
+            e.asm.call(Helper::GetCurrentTaskBtf);
+            e.asm.mov(Reg::R3, Reg::R0);
+            let (last, init) = path.split_last().expect("a task path has members");
+            walk(&mut e.asm, Reg::R3, init);
+            e.asm.add_member_offset(Reg::R3, *last);
+            Helper::ProbeReadKernelStr
+        }
+        FieldSource::ExePath => {
+            let exe = e
+                .env
+                .maps
+                .exe
+                .expect("internal error: proc.exe without the exe map");
+            let found = e.asm.label("exe_found");
+            e.asm.call(Helper::GetCurrentPidTgid);
+            e.asm.alu_imm(Alu::Rhs, Reg::R0, 32);
+            e.asm.store(Size::Word, Reg::R10, FP_KEY, Reg::R0);
+            e.asm.load_map(Reg::R1, exe);
+            e.asm.mov(Reg::R2, Reg::R10);
+            e.asm.alu_imm(Alu::Add, Reg::R2, i32::from(FP_KEY));
+            e.asm.call(Helper::MapLookupElem);
+            e.asm.jump_imm(Jmp::IfNotEqual, Reg::R0, 0, found);
+            e.asm.note("unknown process: empty path");
+            e.asm.goto(done);
+            e.asm.bind(found);
+            e.asm.mov(Reg::R3, Reg::R0);
+            debug_assert!(usize::from(max) <= EXE_PATH_LEN);
+            Helper::ProbeReadKernelStr
+        }
+        FieldSource::ArgKernelStr { arg, path } => {
+            e.asm
+                .load(Size::DoubleWord, Reg::R3, Reg::R6, i16::from(arg) * 8);
+            walk(&mut e.asm, Reg::R3, path);
+            Helper::ProbeReadKernelStr
+        }
+        FieldSource::ArgDPath { arg, path } => {
+            e.asm
+                .load(Size::DoubleWord, Reg::R1, Reg::R6, i16::from(arg) * 8);
+            let (last, init) = path.split_last().expect("a d_path path has members");
+            walk(&mut e.asm, Reg::R1, init);
+            e.asm.add_member_offset(Reg::R1, *last);
+            e.asm.mov(Reg::R2, Reg::R7);
+            e.asm.alu_imm(Alu::Add, Reg::R2, i32::from(slot));
+            e.asm.mov_imm(Reg::R3, i32::from(max));
+            e.asm.call(Helper::DPath);
+            finish_str(e, field, fill, done);
+            return;
+        }
+        FieldSource::SyscallUserStr { idx } => {
+            e.asm.load(
+                Size::DoubleWord,
+                Reg::R3,
+                Reg::R6,
+                SYSCALL_ARGS + i16::from(idx) * 8,
+            );
+            Helper::ProbeReadUserStr
+        }
+        FieldSource::EmptyStr => {
+            e.asm.mov_imm(Reg::R0, 0);
+            finish_str(e, field, fill, done);
+            return;
+        }
+        other => panic!("internal error: {other:?} is not a string source"),
+    };
+    read_str(e, slot, max, helper);
+    finish_str(e, field, fill, done);
+}
+
+/// `helper(r7 + slot, max, r3)`: a `probe_read_*_str` into the slot.
+fn read_str(e: &mut Emitter<'_>, slot: i16, max: u16, helper: Helper) {
+    e.asm.mov(Reg::R1, Reg::R7);
+    e.asm.alu_imm(Alu::Add, Reg::R1, i32::from(slot));
+    e.asm.mov_imm(Reg::R2, i32::from(max));
+    e.asm.call(helper);
+}
+
+/// Turns the helper's return value in r0 (bytes with the NUL, or an error)
+/// into the string length; a failed read is the empty string. `done` is where
+/// paths that have no string jump with r0 = 0.
+fn finish_str(
+    e: &mut Emitter<'_>,
+    field: FieldId,
+    fill: Option<u32>,
+    done: crate::bpf::asm::Label,
+) {
+    let slot = e.env.layout.slot(field);
+    let len = e.env.layout.len_slot(field);
+    let ok = e.asm.label("read_ok");
+    e.asm.jump_imm(Jmp::IfSignedGreater, Reg::R0, 0, ok);
+    e.asm.bind(done);
+    e.asm.note("no string: empty");
+    match fill {
+        Some(bytes) => zero_fill(e, slot, bytes),
+        None => e.asm.store_imm(Size::Byte, Reg::R7, slot, 0),
+    }
+    e.asm.mov_imm(Reg::R0, 1);
+    e.asm.bind(ok);
+    e.asm.alu_imm(Alu::Add, Reg::R0, -1);
+    e.asm.store(Size::DoubleWord, Reg::R7, len, Reg::R0);
+}
+
+fn load_ip(e: &mut Emitter<'_>, field: FieldId, source: FieldSource) {
+    let slot = e.env.layout.slot(field);
+    let sockaddr = e.env.layout.sockaddr as i16;
+    let asm = &mut e.asm;
+    match source {
+        FieldSource::SockaddrAddr { .. } => {
+            let v6 = asm.label("v6");
+            let done = asm.label("addr_done");
+            asm.load(Size::HalfWord, Reg::R1, Reg::R7, sockaddr);
+            asm.store(Size::Word, Reg::R7, slot, Reg::R1);
+            asm.jump_imm(Jmp::IfNotEqual, Reg::R1, AF_INET as i32, v6);
+            asm.load(Size::Word, Reg::R1, Reg::R7, sockaddr + 4);
+            asm.store(Size::Word, Reg::R7, slot + 8, Reg::R1);
+            asm.goto(done);
+            asm.bind(v6);
+            for word in 0..2 {
+                asm.load(Size::DoubleWord, Reg::R1, Reg::R7, sockaddr + 8 + 8 * word);
+                asm.store(Size::DoubleWord, Reg::R7, slot + 8 + 8 * word, Reg::R1);
+            }
+            asm.bind(done);
+        }
+        FieldSource::SockAddrCtxIp4 => {
+            asm.store_imm(Size::Word, Reg::R7, slot, AF_INET as i32);
+            asm.load(Size::Word, Reg::R1, Reg::R6, SOCK_ADDR_USER_IP4);
+            asm.store(Size::Word, Reg::R7, slot + 8, Reg::R1);
+        }
+        FieldSource::SockAddrCtxIp6 => {
+            asm.store_imm(Size::Word, Reg::R7, slot, AF_INET6 as i32);
+            for word in 0..4 {
+                asm.load(Size::Word, Reg::R1, Reg::R6, SOCK_ADDR_USER_IP6 + 4 * word);
+                asm.store(Size::Word, Reg::R7, slot + 8 + 4 * word, Reg::R1);
+            }
+        }
+        other => panic!("internal error: {other:?} is not an ip source"),
+    }
+}
+
+/// In a test-run program every field is copied from the context.
+fn load_test_context(e: &mut Emitter<'_>, field: FieldId) {
+    let at = TestContext::offset(field) as i16;
+    let slot = e.env.layout.slot(field);
+    match field.spec().ty {
+        FieldType::Int { .. } | FieldType::Bool => {
+            e.asm.load(Size::DoubleWord, Reg::R1, Reg::R6, at);
+            normalize_int(&mut e.asm, field);
+            e.asm.store(Size::DoubleWord, Reg::R7, slot, Reg::R1);
+        }
+        FieldType::Str { max } => {
+            let fill = zero_fill_len(e, field);
+            if let Some(len) = fill {
+                zero_fill(e, slot, len);
+            }
+            let done = e.asm.label("loaded");
+            e.asm.mov(Reg::R3, Reg::R6);
+            e.asm.alu_imm(Alu::Add, Reg::R3, i32::from(at));
+            read_str(e, slot, max, Helper::ProbeReadKernelStr);
+            finish_str(e, field, fill, done);
+        }
+        FieldType::Ip => {
+            for word in 0..3 {
+                e.asm
+                    .load(Size::DoubleWord, Reg::R1, Reg::R6, at + 8 * word);
+                e.asm
+                    .store(Size::DoubleWord, Reg::R7, slot + 8 * word, Reg::R1);
+            }
+        }
+    }
+}

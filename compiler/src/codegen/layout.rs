@@ -1,0 +1,139 @@
+//! The per-hook layout of the scratch buffer: the event record (header, then
+//! every field the hook's programs load, each at a fixed offset) followed by
+//! an auxiliary area (string lengths, a sockaddr copy) that is never sent.
+//!
+//! Strings get 8 bytes before their slot so that an LPM trie key
+//! `{ u32 prefixlen; u8 data[] }` can be formed in place (prefixlen written
+//! just before the data); ips are `u32 family, u32 (prefixlen scratch),
+//! u8[16]` for the same reason.
+
+use crate::abi::{FieldEncoding, FieldSlot, EVENT_HEADER_LEN};
+use crate::check::hooks::{FieldId, FieldType, Hook};
+
+/// Bytes after the last used byte of the scratch buffer, so that 8-byte
+/// loads at the end of a string (suffix and substring tests) stay in bounds.
+pub const SCRATCH_TAIL: u32 = 16;
+
+/// Bytes of the sockaddr copy in the auxiliary area.
+pub const SOCKADDR_COPY: u32 = 24;
+
+/// Where everything sits in the scratch buffer for one hook.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Layout {
+    pub hook: Hook,
+    /// Bytes sent per event (header and field slots).
+    pub record_len: u32,
+    /// Each loaded field's slot.
+    pub slots: Vec<(FieldId, u32)>,
+    /// Each string field's length (u64, without the NUL), in the aux area.
+    pub lens: Vec<(FieldId, u32)>,
+    /// The sockaddr copy, in the aux area.
+    pub sockaddr: u32,
+    /// Bytes of scratch buffer this layout needs.
+    pub scratch_len: u32,
+}
+
+impl Layout {
+    /// A layout holding `fields` (any order, duplicates ignored).
+    pub fn new(hook: Hook, fields: &[FieldId]) -> Layout {
+        let mut fields = fields.to_vec();
+        fields.sort_unstable();
+        fields.dedup();
+        let mut at = EVENT_HEADER_LEN as u32;
+        let mut slots = Vec::new();
+        for field in &fields {
+            let ty = field.spec().ty;
+            if let FieldType::Str { .. } = ty {
+                at += 8;
+            }
+            slots.push((*field, at));
+            at += slot_size(ty);
+        }
+        let record_len = at;
+        let mut lens = Vec::new();
+        for field in &fields {
+            if let FieldType::Str { .. } = field.spec().ty {
+                lens.push((*field, at));
+                at += 8;
+            }
+        }
+        let sockaddr = at;
+        at += SOCKADDR_COPY;
+        Layout {
+            hook,
+            record_len,
+            slots,
+            lens,
+            sockaddr,
+            scratch_len: at + SCRATCH_TAIL,
+        }
+    }
+
+    /// Offset of `field`'s slot. Panics if the field is not in the layout
+    /// (an internal error: lowering lists every field a program loads).
+    pub fn slot(&self, field: FieldId) -> i16 {
+        let at = self
+            .slots
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, at)| *at)
+            .unwrap_or_else(|| panic!("internal error: {} has no slot", field.spec().name));
+        at as i16
+    }
+
+    /// Offset of `field`'s string length.
+    pub fn len_slot(&self, field: FieldId) -> i16 {
+        let at = self
+            .lens
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, at)| *at)
+            .unwrap_or_else(|| panic!("internal error: {} has no length slot", field.spec().name));
+        at as i16
+    }
+
+    /// The record layout for the metadata.
+    pub fn field_slots(&self) -> Vec<FieldSlot> {
+        self.slots
+            .iter()
+            .map(|(field, at)| FieldSlot {
+                name: field.spec().name.to_string(),
+                offset: *at,
+                encoding: encoding(field.spec().ty),
+            })
+            .collect()
+    }
+}
+
+/// How a field of type `ty` is stored in records.
+pub fn encoding(ty: FieldType) -> FieldEncoding {
+    match ty {
+        FieldType::Int { .. } => FieldEncoding::Int,
+        FieldType::Bool => FieldEncoding::Bool,
+        FieldType::Str { max } => FieldEncoding::Str {
+            len: u32::from(max).next_multiple_of(8),
+        },
+        FieldType::Ip => FieldEncoding::Ip,
+    }
+}
+
+fn slot_size(ty: FieldType) -> u32 {
+    encoding(ty).size()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_follow_the_header_and_strings_have_room_for_a_prefix_length() {
+        let comm = FieldId::from_name("proc.comm").expect("field");
+        let uid = FieldId::from_name("proc.uid").expect("field");
+        let layout = Layout::new(Hook::Exec, &[comm, uid, comm]);
+        assert_eq!(layout.slot(uid), 48);
+        assert_eq!(layout.slot(comm), 48 + 8 + 8);
+        assert_eq!(layout.record_len, 48 + 8 + 8 + 16);
+        assert_eq!(layout.len_slot(comm) as u32, layout.record_len);
+        assert!(layout.scratch_len >= layout.sockaddr + SOCKADDR_COPY + SCRATCH_TAIL);
+    }
+}

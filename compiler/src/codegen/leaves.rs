@@ -1,0 +1,260 @@
+//! Instruction selection for leaf tests: int compares, word-sized string
+//! compares bounded by the field's maximum length, network compares, and set
+//! map lookups (hash for exact match, LPM trie for prefixes and networks).
+//!
+//! Every test reads its field from the scratch slot the field was loaded
+//! into; strings have their length (without the NUL) in the aux area, and the
+//! bytes after the NUL are unspecified, so string compares check the length
+//! first and never look past it.
+
+use std::net::IpAddr;
+
+use super::{jump_cmp_u64, Emitter};
+use crate::bpf::asm::{Alu, Asm, Helper, Jmp, Label, Reg, Size};
+use crate::check::hooks::{FieldType, AF_INET, AF_INET6};
+use crate::check::policy::CmpOp;
+use crate::ir::{Leaf, LeafKind, Net, SetKind};
+
+/// Emits code that jumps to `target` when `leaf` is `when` and falls through
+/// otherwise.
+pub(super) fn branch(e: &mut Emitter<'_>, leaf: &Leaf, target: Label, when: bool) {
+    let slot = e.env.layout.slot(leaf.field);
+    match &leaf.kind {
+        LeafKind::Int { op, value } => {
+            let op = if when { *op } else { negate(*op) };
+            e.asm.load(Size::DoubleWord, Reg::R1, Reg::R7, slot);
+            jump_cmp_u64(&mut e.asm, jump_op(op), Reg::R1, *value, target);
+        }
+        LeafKind::Bool => {
+            e.asm.load(Size::DoubleWord, Reg::R1, Reg::R7, slot);
+            let op = if when { Jmp::IfNotEqual } else { Jmp::IfEqual };
+            e.asm.jump_imm(op, Reg::R1, 0, target);
+        }
+        _ if !when => check(e, leaf, target),
+        _ => {
+            let skip = e.asm.label("no");
+            check(e, leaf, skip);
+            e.asm.goto(target);
+            e.asm.bind(skip);
+        }
+    }
+}
+
+fn negate(op: CmpOp) -> CmpOp {
+    match op {
+        CmpOp::Eq => CmpOp::Ne,
+        CmpOp::Ne => CmpOp::Eq,
+        CmpOp::Lt => CmpOp::Ge,
+        CmpOp::Ge => CmpOp::Lt,
+        CmpOp::Le => CmpOp::Gt,
+        CmpOp::Gt => CmpOp::Le,
+    }
+}
+
+fn jump_op(op: CmpOp) -> Jmp {
+    match op {
+        CmpOp::Eq => Jmp::IfEqual,
+        CmpOp::Ne => Jmp::IfNotEqual,
+        CmpOp::Lt => Jmp::IfLessThan,
+        CmpOp::Le => Jmp::IfLessThanOrEqual,
+        CmpOp::Gt => Jmp::IfGreater,
+        CmpOp::Ge => Jmp::IfGreaterOrEqual,
+    }
+}
+
+/// Emits code that falls through when `leaf` holds and jumps to `fail` otherwise.
+fn check(e: &mut Emitter<'_>, leaf: &Leaf, fail: Label) {
+    let field = leaf.field;
+    let slot = e.env.layout.slot(field);
+    let max = match field.spec().ty {
+        FieldType::Str { max } => i32::from(max),
+        _ => 0,
+    };
+    match &leaf.kind {
+        LeafKind::Int { .. } | LeafKind::Bool => {
+            branch(e, leaf, fail, false);
+        }
+        LeafKind::StrEq(lit) => {
+            let len = e.env.layout.len_slot(field);
+            e.asm.load(Size::DoubleWord, Reg::R1, Reg::R7, len);
+            jump_cmp_u64(&mut e.asm, Jmp::IfNotEqual, Reg::R1, lit.len() as u64, fail);
+            bytes_eq(&mut e.asm, Reg::R7, slot, lit, fail);
+        }
+        LeafKind::StrPrefix(lit) => {
+            let len = e.env.layout.len_slot(field);
+            e.asm.load(Size::DoubleWord, Reg::R1, Reg::R7, len);
+            e.asm
+                .jump_imm(Jmp::IfLessThan, Reg::R1, lit.len() as i32, fail);
+            bytes_eq(&mut e.asm, Reg::R7, slot, lit, fail);
+        }
+        LeafKind::StrSuffix(lit) => {
+            let len = e.env.layout.len_slot(field);
+            let n = lit.len() as i32;
+            e.asm.load(Size::DoubleWord, Reg::R1, Reg::R7, len);
+            e.asm.jump_imm(Jmp::IfLessThan, Reg::R1, n, fail);
+            e.asm.alu_imm(Alu::Add, Reg::R1, -n);
+            // The bound the verifier needs for the variable offset below.
+            e.asm.jump_imm(Jmp::IfGreater, Reg::R1, max - 1 - n, fail);
+            e.asm.mov(Reg::R2, Reg::R7);
+            e.asm.alu(Alu::Add, Reg::R2, Reg::R1);
+            bytes_eq(&mut e.asm, Reg::R2, slot, lit, fail);
+        }
+        LeafKind::StrContains(lit) => {
+            contains(e, slot, e.env.layout.len_slot(field), max, lit, fail)
+        }
+        LeafKind::Ip(net) => ip_in(&mut e.asm, slot, net, fail),
+        LeafKind::InSet(set) => {
+            let map = e.env.maps.set(*set);
+            if let SetKind::StrHash { key_len } = e.env.sets[set.0 as usize].kind {
+                let len = e.env.layout.len_slot(field);
+                e.asm.load(Size::DoubleWord, Reg::R1, Reg::R7, len);
+                e.asm
+                    .jump_imm(Jmp::IfGreaterOrEqual, Reg::R1, key_len as i32, fail);
+            }
+            lookup(&mut e.asm, map, slot, fail);
+        }
+        LeafKind::PrefixInSet(set) => {
+            let map = e.env.maps.set(*set);
+            let SetKind::StrPrefix { data_len } = e.env.sets[set.0 as usize].kind else {
+                panic!("internal error: prefix test on a non-prefix set");
+            };
+            let len = e.env.layout.len_slot(field);
+            let short = e.asm.label("short");
+            e.asm.load(Size::DoubleWord, Reg::R1, Reg::R7, len);
+            e.asm
+                .jump_imm(Jmp::IfLessThanOrEqual, Reg::R1, data_len as i32, short);
+            e.asm.mov_imm(Reg::R1, data_len as i32);
+            e.asm.bind(short);
+            e.asm
+                .note("LPM key { u32 prefixlen = min(len, data_len) * 8; data } in place");
+            e.asm.alu_imm(Alu::Lhs, Reg::R1, 3);
+            e.asm.store(Size::Word, Reg::R7, slot - 4, Reg::R1);
+            lookup(&mut e.asm, map, slot - 4, fail);
+        }
+        LeafKind::IpInSet(set) => {
+            let map = e.env.maps.set(*set);
+            let (family, bits) = match e.env.sets[set.0 as usize].kind {
+                SetKind::Ip4 => (AF_INET, 32),
+                _ => (AF_INET6, 128),
+            };
+            e.asm.load(Size::Word, Reg::R1, Reg::R7, slot);
+            e.asm
+                .jump_imm(Jmp::IfNotEqual, Reg::R1, family as i32, fail);
+            e.asm.store_imm(Size::Word, Reg::R7, slot + 4, bits);
+            lookup(&mut e.asm, map, slot + 4, fail);
+        }
+    }
+}
+
+/// `if !bpf_map_lookup_elem(map, r7 + key) goto fail`.
+fn lookup(asm: &mut Asm, map: crate::bpf::asm::MapId, key: i16, fail: Label) {
+    asm.load_map(Reg::R1, map);
+    asm.mov(Reg::R2, Reg::R7);
+    asm.alu_imm(Alu::Add, Reg::R2, i32::from(key));
+    asm.call(Helper::MapLookupElem);
+    asm.jump_imm(Jmp::IfEqual, Reg::R0, 0, fail);
+}
+
+/// Compares `lit.len()` bytes at `base + off` with `lit`: 8-byte words, then
+/// a 4-, 2- and 1-byte tail; jumps to `fail` at the first difference.
+/// Uses r3 (and r5 for wide immediates).
+fn bytes_eq(asm: &mut Asm, base: Reg, off: i16, lit: &[u8], fail: Label) {
+    let mut at = 0usize;
+    for (size, width) in [
+        (Size::DoubleWord, 8usize),
+        (Size::Word, 4),
+        (Size::HalfWord, 2),
+        (Size::Byte, 1),
+    ] {
+        while lit.len() - at >= width {
+            let mut word = [0u8; 8];
+            word[..width].copy_from_slice(&lit[at..at + width]);
+            asm.load(size, Reg::R3, base, off + at as i16);
+            jump_cmp_u64(
+                asm,
+                Jmp::IfNotEqual,
+                Reg::R3,
+                u64::from_le_bytes(word),
+                fail,
+            );
+            at += width;
+            if width < 8 {
+                break;
+            }
+        }
+    }
+}
+
+/// Substring search, unrolled over every start position the field's buffer
+/// allows: a bounds check, a first-byte test, then the rest of the literal.
+fn contains(e: &mut Emitter<'_>, slot: i16, len: i16, max: i32, lit: &[u8], fail: Label) {
+    let n = lit.len() as i32;
+    let found = e.asm.label("found");
+    e.asm
+        .note(format!("contains: up to {} start positions", max - n));
+    e.asm.load(Size::DoubleWord, Reg::R2, Reg::R7, len);
+    e.asm.alu_imm(Alu::Add, Reg::R2, -n);
+    e.asm.jump_imm(Jmp::IfSignedLessThan, Reg::R2, 0, fail);
+    for pos in 0..=(max - 1 - n) {
+        if pos > 0 {
+            e.asm.jump_imm(Jmp::IfSignedLessThan, Reg::R2, pos, fail);
+        }
+        let next = e.asm.label("next_pos");
+        e.asm.load(Size::Byte, Reg::R1, Reg::R7, slot + pos as i16);
+        e.asm
+            .jump_imm(Jmp::IfNotEqual, Reg::R1, i32::from(lit[0]), next);
+        bytes_eq(&mut e.asm, Reg::R7, slot + pos as i16 + 1, &lit[1..], next);
+        e.asm.goto(found);
+        e.asm.bind(next);
+    }
+    e.asm.goto(fail);
+    e.asm.bind(found);
+}
+
+/// Family check, then the masked address words.
+fn ip_in(asm: &mut Asm, slot: i16, net: &Net, fail: Label) {
+    let (family, bytes): (u64, Vec<u8>) = match net.addr {
+        IpAddr::V4(a) => (AF_INET, a.octets().to_vec()),
+        IpAddr::V6(a) => (AF_INET6, a.octets().to_vec()),
+    };
+    asm.load(Size::Word, Reg::R1, Reg::R7, slot);
+    asm.jump_imm(Jmp::IfNotEqual, Reg::R1, family as i32, fail);
+    let word_len = if family == AF_INET { 4 } else { 8 };
+    let prefix = usize::from(net.prefix);
+    for (i, chunk) in bytes.chunks(word_len).enumerate() {
+        let first_bit = i * word_len * 8;
+        if prefix <= first_bit {
+            break;
+        }
+        let mut mask = vec![0u8; word_len];
+        for bit in 0..(prefix - first_bit).min(word_len * 8) {
+            mask[bit / 8] |= 0x80 >> (bit % 8);
+        }
+        let mut m = [0u8; 8];
+        m[..word_len].copy_from_slice(&mask);
+        let mut v = [0u8; 8];
+        v[..word_len].copy_from_slice(chunk);
+        let (mask, value) = (u64::from_le_bytes(m), u64::from_le_bytes(v));
+        let size = if word_len == 4 {
+            Size::Word
+        } else {
+            Size::DoubleWord
+        };
+        asm.load(size, Reg::R1, Reg::R7, slot + 8 + (i * word_len) as i16);
+        let full = if word_len == 4 {
+            u64::from(u32::MAX)
+        } else {
+            u64::MAX
+        };
+        if mask != full {
+            match i32::try_from(mask) {
+                Ok(imm) if imm >= 0 => asm.alu_imm(Alu::And, Reg::R1, imm),
+                _ => {
+                    asm.load_imm64(Reg::R2, mask);
+                    asm.alu(Alu::And, Reg::R1, Reg::R2);
+                }
+            }
+        }
+        jump_cmp_u64(asm, Jmp::IfNotEqual, Reg::R1, value & mask, fail);
+    }
+}

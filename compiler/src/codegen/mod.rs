@@ -1,0 +1,580 @@
+//! Instruction selection: one decision [`Program`] to BPF instructions.
+//!
+//! Every program has the same shape (see ARCHITECTURE.md): guard, config and
+//! scope check, traces, rules (first match decides), one shared "decided"
+//! block that counts, reports and enforces, then exit. Conditions are emitted
+//! in continuation-passing style with forward jumps only, so `and`/`or`/`not`
+//! are target swaps and nothing is materialised as a boolean.
+//!
+//! Registers: r6 = context, r7 = per-CPU scratch buffer (the event record
+//! being built, with every loaded field at a fixed offset), r8 = id + 1 of the
+//! deciding rule (0: none), r9 = verdict code; r0-r5 are scratch and clobbered
+//! by every helper call. Stack: fp-8 the config value pointer, fp-16 a u32
+//! map key, fp-24 a spill slot.
+//!
+//! Depends on `ir`, `bpf::asm`, `abi` (record header and config layout) and the
+//! hook table; knows nothing of ELF.
+
+mod fields;
+pub mod layout;
+mod leaves;
+
+use crate::abi::{self, header, Verdict, CONFIG_MONITOR};
+use crate::bpf::asm::{Alu, Asm, AsmError, Assembled, Helper, Jmp, Label, MapId, Reg, Size};
+use crate::check::hooks::{FieldSource, Guard, KernelMember, ReturnConvention, SIGKILL};
+use crate::check::policy::Action;
+use crate::ir::{Cond, Program, SetId, Step, Target};
+
+pub use layout::{Layout, SCRATCH_TAIL};
+
+/// Stack slot of the config value pointer.
+const FP_CONFIG: i16 = -8;
+/// Stack slot of a u32 map key.
+const FP_KEY: i16 = -16;
+/// Stack slot for spilling a value across a helper call.
+const FP_SPILL: i16 = -24;
+/// Bytes of stack every program uses.
+pub const STACK_BYTES: u32 = 24;
+
+/// The maps a program refers to.
+#[derive(Clone, Debug)]
+pub struct Maps {
+    pub events: MapId,
+    pub counters: MapId,
+    pub config: MapId,
+    pub scratch: MapId,
+    /// Present when some program reads `proc.exe`.
+    pub exe: Option<MapId>,
+    /// One map per [`crate::ir::SetDef`], by set index.
+    pub sets: Vec<MapId>,
+}
+
+impl Maps {
+    fn set(&self, set: SetId) -> MapId {
+        self.sets[set.0 as usize]
+    }
+}
+
+/// What a program needs to know about the object it is part of.
+#[derive(Clone, Debug)]
+pub struct ProgramEnv<'a> {
+    pub maps: &'a Maps,
+    /// The module's sets (key layouts of the set maps).
+    pub sets: &'a [crate::ir::SetDef],
+    pub layout: &'a Layout,
+    /// Index of this program in the metadata (written into event headers).
+    pub program_index: u16,
+    /// Number of rules and traces in the policy (the loss counter's index).
+    pub n_rules: u32,
+}
+
+/// Verdict codes in r9 while deciding: `Verdict::code()` or 0 for allow.
+fn action_code(action: Action) -> i32 {
+    match action {
+        Action::Allow => 0,
+        Action::Audit => i32::from(Verdict::Audit.code()),
+        Action::Deny => i32::from(Verdict::Deny.code()),
+        Action::Kill => i32::from(Verdict::Kill.code()),
+        Action::Trace => i32::from(Verdict::Trace.code()),
+    }
+}
+
+/// Where the decision goes in the return value of a test-run program:
+/// `(rule id + 1) << 8 | verdict code`.
+pub const TEST_RUN_RULE_SHIFT: u32 = 8;
+
+struct Emitter<'a> {
+    asm: Asm,
+    env: ProgramEnv<'a>,
+    program: &'a Program,
+    exit_allow: Label,
+}
+
+/// Emits one program.
+pub fn emit_program(program: &Program, env: ProgramEnv<'_>) -> Result<Assembled, AsmError> {
+    let mut asm = Asm::new();
+    let exit_allow = asm.label("allow");
+    let mut e = Emitter {
+        asm,
+        env,
+        program,
+        exit_allow,
+    };
+    e.prologue();
+    for step in &program.traces {
+        e.trace(step);
+    }
+    let decided = e.asm.label("decided");
+    for (i, step) in program.rules.iter().enumerate() {
+        let last = i + 1 == program.rules.len();
+        e.rule(step, decided, last && !program.can_fall_through);
+    }
+    e.asm.bind(decided);
+    e.decided();
+    e.asm.bind(e.exit_allow);
+    e.asm.note("allow");
+    e.asm.mov_imm(Reg::R0, e.allow_value());
+    e.asm.exit();
+    e.asm.assemble()
+}
+
+impl Emitter<'_> {
+    fn ret(&self) -> Option<ReturnConvention> {
+        match self.program.target {
+            Target::Attach { backend, .. } => Some(backend.ret),
+            Target::TestRun => None,
+        }
+    }
+
+    fn allow_value(&self) -> i32 {
+        match self.ret() {
+            Some(ReturnConvention::CgroupSockAddr) => 1,
+            _ => 0,
+        }
+    }
+
+    fn refuse_value(&self) -> i32 {
+        match self.ret() {
+            Some(ReturnConvention::Lsm) => -1, // -EPERM
+            _ => 0,
+        }
+    }
+
+    fn guard(&self) -> Guard {
+        match self.program.target {
+            Target::Attach { attach, .. } => attach.guard,
+            Target::TestRun => Guard::None,
+        }
+    }
+
+    fn prologue(&mut self) {
+        let guard = self.guard();
+        let asm = &mut self.asm;
+        asm.note(format!("program for {}", self.program.hook));
+        asm.mov(Reg::R6, Reg::R1);
+        match guard {
+            Guard::None | Guard::InetSockaddr { .. } => {}
+            Guard::ArgEquals { arg, value } => {
+                asm.note("guard: not this hook's event");
+                asm.load(Size::DoubleWord, Reg::R1, Reg::R6, i16::from(arg) * 8);
+                jump_if_ne_u64(asm, Reg::R1, value, self.exit_allow);
+            }
+            Guard::ArgIn { arg, values } => {
+                asm.note("guard: not this hook's event");
+                let ok = asm.label("guard_ok");
+                asm.load(Size::DoubleWord, Reg::R1, Reg::R6, i16::from(arg) * 8);
+                for value in &values[..values.len() - 1] {
+                    jump_if_eq_u64(asm, Reg::R1, *value, ok);
+                }
+                jump_if_ne_u64(asm, Reg::R1, values[values.len() - 1], self.exit_allow);
+                asm.bind(ok);
+            }
+        }
+        // Config and scope.
+        asm.note("config; scope to a cgroup subtree when set");
+        asm.store_imm(Size::Word, Reg::R10, FP_KEY, 0);
+        asm.load_map(Reg::R1, self.env.maps.config);
+        asm.mov(Reg::R2, Reg::R10);
+        asm.alu_imm(Alu::Add, Reg::R2, i32::from(FP_KEY));
+        asm.call(Helper::MapLookupElem);
+        asm.jump_imm(Jmp::IfEqual, Reg::R0, 0, self.exit_allow);
+        asm.store(Size::DoubleWord, Reg::R10, FP_CONFIG, Reg::R0);
+        let in_scope = asm.label("in_scope");
+        asm.load(Size::DoubleWord, Reg::R1, Reg::R0, 0);
+        asm.jump_imm(Jmp::IfEqual, Reg::R1, 0, in_scope);
+        asm.store(Size::DoubleWord, Reg::R10, FP_SPILL, Reg::R1);
+        asm.load(Size::Word, Reg::R1, Reg::R0, 8);
+        asm.call(Helper::GetCurrentAncestorCgroupId);
+        asm.load(Size::DoubleWord, Reg::R1, Reg::R10, FP_SPILL);
+        asm.jump_reg(Jmp::IfNotEqual, Reg::R0, Reg::R1, self.exit_allow);
+        asm.bind(in_scope);
+        asm.note("per-CPU scratch: the event record and every loaded field");
+        asm.load_map(Reg::R1, self.env.maps.scratch);
+        asm.mov(Reg::R2, Reg::R10);
+        asm.alu_imm(Alu::Add, Reg::R2, i32::from(FP_KEY));
+        asm.call(Helper::MapLookupElem);
+        asm.jump_imm(Jmp::IfEqual, Reg::R0, 0, self.exit_allow);
+        asm.mov(Reg::R7, Reg::R0);
+        if let Guard::InetSockaddr { arg } = guard {
+            fields::read_sockaddr(self, arg);
+        }
+        self.asm.mov_imm(Reg::R8, 0);
+        self.asm.mov_imm(Reg::R9, 0);
+    }
+
+    fn step_header(&mut self, step: &Step) {
+        let kind = if step.action == Action::Trace {
+            "trace"
+        } else {
+            "rule"
+        };
+        self.asm.line(step.line);
+        self.asm
+            .note(format!("{kind} {} (line {})", step.name, step.line));
+        for field in &step.loads {
+            fields::load(self, *field);
+        }
+    }
+
+    fn trace(&mut self, step: &Step) {
+        self.step_header(step);
+        let skip = self.asm.label(format!("{}.end", step.name));
+        self.branch(&step.cond, skip, false);
+        for field in &step.capture_loads {
+            fields::load(self, *field);
+        }
+        self.count(CounterKey::Const(step.rule_id));
+        self.emit_event(
+            Operand::Const(step.rule_id),
+            Operand::Const(u32::from(Verdict::Trace.code())),
+        );
+        self.asm.bind(skip);
+    }
+
+    fn rule(&mut self, step: &Step, decided: Label, always_matches: bool) {
+        self.step_header(step);
+        let next = self.asm.label(format!("{}.next", step.name));
+        if !always_matches {
+            self.branch(&step.cond, next, false);
+        }
+        for field in &step.capture_loads {
+            fields::load(self, *field);
+        }
+        self.asm
+            .note(format!("{} matched: {}", step.name, step.action.keyword()));
+        self.asm.mov_imm(Reg::R8, step.rule_id as i32 + 1);
+        self.asm.mov_imm(Reg::R9, action_code(step.action));
+        self.asm.goto(decided);
+        self.asm.bind(next);
+    }
+
+    fn decided(&mut self) {
+        let rules = &self.program.rules;
+        if rules.is_empty() {
+            if self.program.target_is_test_run() {
+                self.asm.mov_imm(Reg::R0, 0);
+                self.asm.exit();
+            } else {
+                self.asm.goto(self.exit_allow);
+            }
+            return;
+        }
+        let actions: Vec<Action> = rules.iter().map(|r| r.action).collect();
+        let has = |a: Action| actions.contains(&a);
+        self.asm.note("decided: count, report, enforce");
+        let done = self.asm.label("done");
+        if self.program.can_fall_through {
+            self.asm.jump_imm(Jmp::IfEqual, Reg::R8, 0, done);
+        }
+        self.asm.mov(Reg::R1, Reg::R8);
+        self.asm.alu_imm(Alu::Add, Reg::R1, -1);
+        self.count(CounterKey::Reg(Reg::R1));
+        if has(Action::Allow) {
+            self.asm.jump_imm(Jmp::IfEqual, Reg::R9, 0, done);
+        }
+        if (has(Action::Deny) || has(Action::Kill)) && !self.program.target_is_test_run() {
+            let report = self.asm.label("report");
+            self.asm.jump_imm(
+                Jmp::IfLessThan,
+                Reg::R9,
+                i32::from(Verdict::Deny.code()),
+                report,
+            );
+            self.asm
+                .load(Size::DoubleWord, Reg::R1, Reg::R10, FP_CONFIG);
+            self.asm.load(Size::Word, Reg::R1, Reg::R1, 12);
+            self.asm.alu_imm(Alu::And, Reg::R1, CONFIG_MONITOR as i32);
+            self.asm.jump_imm(Jmp::IfEqual, Reg::R1, 0, report);
+            self.asm
+                .note("monitor mode: deny -> would-deny, kill -> would-kill");
+            self.asm.alu_imm(Alu::Add, Reg::R9, 2);
+            self.asm.bind(report);
+        }
+        self.asm.mov(Reg::R1, Reg::R8);
+        self.asm.alu_imm(Alu::Add, Reg::R1, -1);
+        self.asm.store(Size::Word, Reg::R10, FP_SPILL, Reg::R1);
+        self.emit_event(Operand::Spilled, Operand::Reg(Reg::R9));
+        self.asm.bind(done);
+        if self.program.target_is_test_run() {
+            self.asm
+                .note("test run: return (rule id + 1) << 8 | verdict");
+            self.asm.mov(Reg::R0, Reg::R8);
+            self.asm
+                .alu_imm(Alu::Lhs, Reg::R0, TEST_RUN_RULE_SHIFT as i32);
+            self.asm.alu(Alu::Or, Reg::R0, Reg::R9);
+            self.asm.exit();
+            return;
+        }
+        if !(has(Action::Deny) || has(Action::Kill)) {
+            self.asm.goto(self.exit_allow);
+            return;
+        }
+        let refuse = self.asm.label("refuse");
+        let kill = self.asm.label("kill");
+        let sends_signal_on_deny = self.ret() == Some(ReturnConvention::Ignored);
+        if has(Action::Kill) {
+            self.asm
+                .jump_imm(Jmp::IfEqual, Reg::R9, i32::from(Verdict::Kill.code()), kill);
+        }
+        if has(Action::Deny) {
+            let target = if sends_signal_on_deny { kill } else { refuse };
+            self.asm.jump_imm(
+                Jmp::IfEqual,
+                Reg::R9,
+                i32::from(Verdict::Deny.code()),
+                target,
+            );
+        }
+        self.asm.goto(self.exit_allow);
+        if has(Action::Kill) || sends_signal_on_deny {
+            self.asm.bind(kill);
+            self.asm.note("kill: SIGKILL the current task");
+            self.asm.mov_imm(Reg::R1, SIGKILL as i32);
+            self.asm.call(Helper::SendSignal);
+        }
+        self.asm.bind(refuse);
+        self.asm.note("refuse");
+        self.asm.mov_imm(Reg::R0, self.refuse_value());
+        self.asm.exit();
+    }
+
+    /// Increments a per-CPU counter.
+    fn count(&mut self, key: CounterKey) {
+        match key {
+            CounterKey::Const(k) => self.asm.store_imm(Size::Word, Reg::R10, FP_KEY, k as i32),
+            CounterKey::Reg(r) => self.asm.store(Size::Word, Reg::R10, FP_KEY, r),
+        }
+        let skip = self.asm.label("counted");
+        self.asm.load_map(Reg::R1, self.env.maps.counters);
+        self.asm.mov(Reg::R2, Reg::R10);
+        self.asm.alu_imm(Alu::Add, Reg::R2, i32::from(FP_KEY));
+        self.asm.call(Helper::MapLookupElem);
+        self.asm.jump_imm(Jmp::IfEqual, Reg::R0, 0, skip);
+        self.asm.load(Size::DoubleWord, Reg::R1, Reg::R0, 0);
+        self.asm.alu_imm(Alu::Add, Reg::R1, 1);
+        self.asm.store(Size::DoubleWord, Reg::R0, 0, Reg::R1);
+        self.asm.bind(skip);
+    }
+
+    /// Fills the record header and writes the record to the ring buffer;
+    /// a full ring buffer increments the loss counter.
+    fn emit_event(&mut self, rule: Operand, verdict: Operand) {
+        let asm = &mut self.asm;
+        asm.note("event: header, then bpf_ringbuf_output of the record");
+        asm.call(Helper::KtimeGetBootNs);
+        asm.store(Size::DoubleWord, Reg::R7, header::TIME_NS, Reg::R0);
+        match rule {
+            Operand::Const(id) => asm.store_imm(Size::Word, Reg::R7, header::RULE_ID, id as i32),
+            Operand::Spilled => {
+                asm.load(Size::Word, Reg::R1, Reg::R10, FP_SPILL);
+                asm.store(Size::Word, Reg::R7, header::RULE_ID, Reg::R1);
+            }
+            Operand::Reg(r) => asm.store(Size::Word, Reg::R7, header::RULE_ID, r),
+        }
+        match verdict {
+            Operand::Const(code) => {
+                asm.store_imm(Size::Byte, Reg::R7, header::VERDICT, code as i32)
+            }
+            Operand::Reg(r) => asm.store(Size::Byte, Reg::R7, header::VERDICT, r),
+            Operand::Spilled => {
+                asm.load(Size::Word, Reg::R1, Reg::R10, FP_SPILL);
+                asm.store(Size::Byte, Reg::R7, header::VERDICT, Reg::R1);
+            }
+        }
+        asm.store_imm(
+            Size::HalfWord,
+            Reg::R7,
+            header::PROGRAM,
+            i32::from(self.env.program_index),
+        );
+        asm.call(Helper::GetCurrentPidTgid);
+        asm.store(Size::DoubleWord, Reg::R7, header::TID, Reg::R0);
+        asm.call(Helper::GetCurrentUidGid);
+        asm.store(Size::DoubleWord, Reg::R7, header::UID, Reg::R0);
+        asm.mov(Reg::R1, Reg::R7);
+        asm.alu_imm(Alu::Add, Reg::R1, i32::from(header::COMM));
+        asm.mov_imm(Reg::R2, 16);
+        asm.call(Helper::GetCurrentComm);
+        asm.load_map(Reg::R1, self.env.maps.events);
+        asm.mov(Reg::R2, Reg::R7);
+        asm.mov_imm(Reg::R3, self.env.layout.record_len as i32);
+        asm.mov_imm(Reg::R4, 0);
+        asm.call(Helper::RingbufOutput);
+        let sent = asm.label("sent");
+        asm.jump_imm(Jmp::IfEqual, Reg::R0, 0, sent);
+        self.asm.note("ring buffer full: count the loss");
+        self.count(CounterKey::Const(self.env.n_rules));
+        self.asm.bind(sent);
+    }
+
+    /// Emits code that jumps to `target` when `cond` evaluates to `when` and
+    /// falls through otherwise.
+    fn branch(&mut self, cond: &Cond, target: Label, when: bool) {
+        match cond {
+            Cond::True => {
+                if when {
+                    self.asm.goto(target);
+                }
+            }
+            Cond::False => {
+                if !when {
+                    self.asm.goto(target);
+                }
+            }
+            Cond::Not(inner) => self.branch(inner, target, !when),
+            Cond::And(items) | Cond::Or(items) => {
+                let is_and = matches!(cond, Cond::And(_));
+                // and/false and or/true: every item may jump straight to target.
+                if is_and != when {
+                    for item in items {
+                        self.branch(item, target, when);
+                    }
+                } else {
+                    let skip = self.asm.label("skip");
+                    let (last, init) = items.split_last().expect("and/or has items");
+                    for item in init {
+                        self.branch(item, skip, !when);
+                    }
+                    self.branch(last, target, when);
+                    self.asm.bind(skip);
+                }
+            }
+            Cond::Leaf(leaf) => leaves::branch(self, leaf, target, when),
+        }
+    }
+}
+
+impl Program {
+    fn target_is_test_run(&self) -> bool {
+        matches!(self.target, Target::TestRun)
+    }
+}
+
+#[derive(Copy, Clone)]
+enum CounterKey {
+    Const(u32),
+    Reg(Reg),
+}
+
+#[derive(Copy, Clone)]
+enum Operand {
+    Const(u32),
+    Reg(Reg),
+    /// The u32 at `FP_SPILL`.
+    Spilled,
+}
+
+fn jump_if_eq_u64(asm: &mut Asm, reg: Reg, value: u64, target: Label) {
+    jump_cmp_u64(asm, Jmp::IfEqual, reg, value, target);
+}
+
+fn jump_if_ne_u64(asm: &mut Asm, reg: Reg, value: u64, target: Label) {
+    jump_cmp_u64(asm, Jmp::IfNotEqual, reg, value, target);
+}
+
+/// `if reg OP value goto target` for any u64 `value` (uses r5 when the value
+/// does not fit a sign-extended 32-bit immediate).
+fn jump_cmp_u64(asm: &mut Asm, op: Jmp, reg: Reg, value: u64, target: Label) {
+    match i32::try_from(value) {
+        Ok(imm) => asm.jump_imm(op, reg, imm, target),
+        Err(_) => {
+            asm.load_imm64(Reg::R5, value);
+            asm.jump_reg(op, reg, Reg::R5, target);
+        }
+    }
+}
+
+/// The support programs that keep `polc_exe` (tgid → executable path)
+/// current: record the path at every successful exec, and copy the parent's
+/// entry to every new process at fork (so a reused pid never inherits a
+/// stale path).
+pub fn exe_tracker_programs(
+    maps: &Maps,
+) -> Result<Vec<(&'static str, &'static str, Assembled)>, AsmError> {
+    let exe = maps.exe.expect("exe tracker programs need the exe map");
+    // sched_process_exec(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+    let mut asm = Asm::new();
+    let out = asm.label("out");
+    asm.note("record the executable path of the current process");
+    asm.mov(Reg::R6, Reg::R1);
+    asm.store_imm(Size::Word, Reg::R10, FP_KEY, 0);
+    asm.load_map(Reg::R1, maps.scratch);
+    asm.mov(Reg::R2, Reg::R10);
+    asm.alu_imm(Alu::Add, Reg::R2, i32::from(FP_KEY));
+    asm.call(Helper::MapLookupElem);
+    asm.jump_imm(Jmp::IfEqual, Reg::R0, 0, out);
+    asm.mov(Reg::R7, Reg::R0);
+    asm.load(Size::DoubleWord, Reg::R3, Reg::R6, 16);
+    asm.load_member(
+        Size::DoubleWord,
+        Reg::R3,
+        Reg::R3,
+        KernelMember::BinprmFilename,
+    );
+    asm.mov(Reg::R1, Reg::R7);
+    asm.mov_imm(Reg::R2, abi::EXE_PATH_LEN as i32);
+    asm.call(Helper::ProbeReadKernelStr);
+    asm.jump_imm(Jmp::IfSignedLessThanOrEqual, Reg::R0, 0, out);
+    asm.call(Helper::GetCurrentPidTgid);
+    asm.alu_imm(Alu::Rhs, Reg::R0, 32);
+    asm.store(Size::Word, Reg::R10, FP_KEY, Reg::R0);
+    asm.load_map(Reg::R1, exe);
+    asm.mov(Reg::R2, Reg::R10);
+    asm.alu_imm(Alu::Add, Reg::R2, i32::from(FP_KEY));
+    asm.mov(Reg::R3, Reg::R7);
+    asm.mov_imm(Reg::R4, 0);
+    asm.call(Helper::MapUpdateElem);
+    asm.bind(out);
+    asm.mov_imm(Reg::R0, 0);
+    asm.exit();
+    let exec = asm.assemble()?;
+
+    // sched_process_fork(struct task_struct *parent, struct task_struct *child)
+    let mut asm = Asm::new();
+    let out = asm.label("out");
+    let forget = asm.label("forget");
+    asm.note("a new process inherits its parent's executable path");
+    asm.mov(Reg::R6, Reg::R1);
+    asm.load(Size::DoubleWord, Reg::R1, Reg::R6, 0);
+    asm.load_member(Size::Word, Reg::R2, Reg::R1, KernelMember::TaskTgid);
+    asm.load(Size::DoubleWord, Reg::R1, Reg::R6, 8);
+    asm.load_member(Size::Word, Reg::R3, Reg::R1, KernelMember::TaskTgid);
+    asm.note("a new thread of the same process: nothing to do");
+    asm.jump_reg(Jmp::IfEqual, Reg::R2, Reg::R3, out);
+    asm.store(Size::Word, Reg::R10, FP_KEY, Reg::R2);
+    asm.store(Size::Word, Reg::R10, FP_SPILL, Reg::R3);
+    asm.load_map(Reg::R1, exe);
+    asm.mov(Reg::R2, Reg::R10);
+    asm.alu_imm(Alu::Add, Reg::R2, i32::from(FP_KEY));
+    asm.call(Helper::MapLookupElem);
+    asm.jump_imm(Jmp::IfEqual, Reg::R0, 0, forget);
+    asm.mov(Reg::R3, Reg::R0);
+    asm.load_map(Reg::R1, exe);
+    asm.mov(Reg::R2, Reg::R10);
+    asm.alu_imm(Alu::Add, Reg::R2, i32::from(FP_SPILL));
+    asm.mov_imm(Reg::R4, 0);
+    asm.call(Helper::MapUpdateElem);
+    asm.goto(out);
+    asm.bind(forget);
+    asm.load_map(Reg::R1, exe);
+    asm.mov(Reg::R2, Reg::R10);
+    asm.alu_imm(Alu::Add, Reg::R2, i32::from(FP_SPILL));
+    asm.call(Helper::MapDeleteElem);
+    asm.bind(out);
+    asm.mov_imm(Reg::R0, 0);
+    asm.exit();
+    let fork = asm.assemble()?;
+    Ok(vec![
+        ("tp_btf/sched_process_exec", "polc_exe_exec", exec),
+        ("tp_btf/sched_process_fork", "polc_exe_fork", fork),
+    ])
+}
+
+/// The kernel field source of `field` in `program`, or `None` in a test-run
+/// program (every field comes from the context there).
+fn kernel_source(program: &Program, field: crate::check::hooks::FieldId) -> Option<FieldSource> {
+    match program.target {
+        Target::Attach { attach, .. } => field.source(attach),
+        Target::TestRun => None,
+    }
+}

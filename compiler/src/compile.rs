@@ -1,0 +1,454 @@
+//! The build driver: a checked policy to everything `polc build` writes —
+//! the object image (programs, maps, metadata), per-program statistics, the
+//! IR and the annotated disassembly.
+//!
+//! Nothing here can fail for a user error (the checker has accepted the
+//! policy); a [`BuildError`] is an internal compiler error.
+
+use std::fmt::Write as _;
+
+use crate::abi::{self, HookMeta, MapMeta, MessagePart, Metadata, ProgramMeta, RuleMeta, SetMeta};
+use crate::bpf::asm::{AsmError, Assembled, MapId};
+use crate::check::hooks::{FieldId, FieldSource, Hook};
+use crate::check::policy::{CheckedPolicy, RuleKind, TemplatePart};
+use crate::codegen::{self, Layout, Maps, ProgramEnv, STACK_BYTES};
+use crate::ir::{self, Module, Program, Target};
+use crate::object::{MapDef, MapKind, ObjectImage, ProgramImage, BPF_F_NO_PREALLOC};
+
+/// Default size of the event ring buffer (bytes).
+pub const DEFAULT_RINGBUF_BYTES: u32 = 1 << 20;
+/// Entries of the `proc.exe` map (LRU: the least recently used are evicted).
+pub const EXE_MAP_ENTRIES: u32 = 65_536;
+
+/// An internal compiler error.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("internal compiler error: assembling {program}: {source}")]
+    Asm { program: String, source: AsmError },
+    #[error("internal compiler error: writing the object: {0}")]
+    Object(String),
+}
+
+/// One program of a build, with its statistics.
+#[derive(Clone, Debug)]
+pub struct BuiltProgram {
+    pub meta: ProgramMeta,
+    pub code: Assembled,
+    /// Names of the maps the program refers to.
+    pub maps: Vec<String>,
+}
+
+/// Everything a build produces.
+#[derive(Clone, Debug)]
+pub struct Build {
+    pub image: ObjectImage,
+    pub metadata: Metadata,
+    pub programs: Vec<BuiltProgram>,
+    pub module: Module,
+}
+
+impl Build {
+    /// `--emit asm`: every program's annotated disassembly.
+    pub fn disassembly(&self) -> String {
+        let mut out = String::new();
+        for program in &self.programs {
+            let _ = writeln!(out, "{} ({}):", program.meta.symbol, program.meta.section);
+            out.push_str(&program.code.disassemble());
+            out.push('\n');
+        }
+        out
+    }
+
+    /// `--emit ir`.
+    pub fn ir(&self) -> String {
+        ir::print::print(&self.module)
+    }
+
+    /// `--stats`: one line per program.
+    pub fn stats(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{:<28} {:<40} {:>6} {:>9} {:>6}  maps",
+            "program", "section", "insns", "max path", "stack"
+        );
+        for p in &self.programs {
+            let _ = writeln!(
+                out,
+                "{:<28} {:<40} {:>6} {:>9} {:>6}  {}",
+                p.meta.symbol,
+                p.meta.section,
+                p.meta.insns,
+                p.meta.max_path,
+                p.meta.stack,
+                p.maps.join(", ")
+            );
+        }
+        out
+    }
+}
+
+/// Builds every program of `policy` for every backend of its hooks.
+pub fn build(
+    policy: &CheckedPolicy,
+    source: &str,
+    ringbuf_bytes: u32,
+) -> Result<Build, BuildError> {
+    let module = ir::lower(policy);
+    build_module(policy, source, module, ringbuf_bytes)
+}
+
+/// Builds the test-run program of `hook` (every field from the context): the
+/// decision code `polc test` and the differential tests execute.
+pub fn build_test_run(
+    policy: &CheckedPolicy,
+    source: &str,
+    hook: Hook,
+) -> Result<Build, BuildError> {
+    let module = ir::lower::lower_test_program(policy, hook);
+    build_module(policy, source, module, 4096)
+}
+
+fn build_module(
+    policy: &CheckedPolicy,
+    source: &str,
+    module: Module,
+    ringbuf_bytes: u32,
+) -> Result<Build, BuildError> {
+    let n_rules = policy.rules.len() as u32;
+    let uses_exe = module.programs.iter().any(|p| {
+        matches!(p.target, Target::Attach { .. }) && p.fields().iter().any(|f| is_exe(*f, p))
+    });
+
+    // Layouts: one per hook, covering every field any of its programs loads.
+    let mut layouts: Vec<Layout> = Vec::new();
+    for hook in module.programs.iter().map(|p| p.hook) {
+        if layouts.iter().any(|l| l.hook == hook) {
+            continue;
+        }
+        let fields: Vec<FieldId> = module
+            .programs
+            .iter()
+            .filter(|p| p.hook == hook)
+            .flat_map(|p| p.fields())
+            .collect();
+        layouts.push(Layout::new(hook, &fields));
+    }
+    let scratch_len = layouts
+        .iter()
+        .map(|l| l.scratch_len)
+        .max()
+        .unwrap_or(0)
+        .max(abi::EXE_PATH_LEN as u32)
+        .next_multiple_of(8);
+
+    // Maps.
+    let mut map_defs: Vec<(MapDef, String)> = Vec::new();
+    let mut add_map = |def: MapDef, purpose: String| {
+        map_defs.push((def, purpose));
+        MapId(map_defs.len() as u32 - 1)
+    };
+    let events = add_map(
+        map(abi::MAP_EVENTS, MapKind::Ringbuf, 0, 0, ringbuf_bytes, 0),
+        "event ring buffer".into(),
+    );
+    let counters = add_map(
+        map(
+            abi::MAP_COUNTERS,
+            MapKind::PercpuArray,
+            4,
+            8,
+            n_rules + 1,
+            0,
+        ),
+        "per-rule match counters, then lost events".into(),
+    );
+    let config = add_map(
+        map(
+            abi::MAP_CONFIG,
+            MapKind::Array,
+            4,
+            abi::CONFIG_LEN as u32,
+            1,
+            0,
+        ),
+        "run-time configuration (scope, monitor mode)".into(),
+    );
+    let scratch = add_map(
+        map(abi::MAP_SCRATCH, MapKind::PercpuArray, 4, scratch_len, 1, 0),
+        "per-CPU scratch: the event record being built".into(),
+    );
+    let exe = uses_exe.then(|| {
+        add_map(
+            map(
+                abi::MAP_EXE,
+                MapKind::LruHash,
+                4,
+                abi::EXE_PATH_LEN as u32,
+                EXE_MAP_ENTRIES,
+                0,
+            ),
+            "executable path per process (proc.exe)".into(),
+        )
+    });
+    let mut sets = Vec::new();
+    for (i, set) in module.sets.iter().enumerate() {
+        let (kind, flags) = if set.kind.is_lpm() {
+            (MapKind::LpmTrie, BPF_F_NO_PREALLOC)
+        } else {
+            (MapKind::Hash, 0)
+        };
+        let entries = (set.keys.len() as u32).max(1);
+        sets.push(add_map(
+            map(
+                &format!("polc_set{i}"),
+                kind,
+                set.kind.key_size(),
+                1,
+                entries,
+                flags,
+            ),
+            set.purpose.clone(),
+        ));
+    }
+    let maps = Maps {
+        events,
+        counters,
+        config,
+        scratch,
+        exe,
+        sets,
+    };
+
+    // Programs.
+    let mut programs: Vec<BuiltProgram> = Vec::new();
+    for program in &module.programs {
+        let layout = layouts
+            .iter()
+            .find(|l| l.hook == program.hook)
+            .expect("a layout per hook");
+        let env = ProgramEnv {
+            maps: &maps,
+            sets: &module.sets,
+            layout,
+            program_index: programs.len() as u16,
+            n_rules,
+        };
+        let (section, symbol, backend) = names(program);
+        let code = codegen::emit_program(program, env).map_err(|source| BuildError::Asm {
+            program: symbol.clone(),
+            source,
+        })?;
+        programs.push(built(
+            section,
+            symbol,
+            program.hook.name(),
+            &backend,
+            code,
+            &map_defs,
+        ));
+    }
+    if let Some(_exe) = exe {
+        let support = codegen::exe_tracker_programs(&maps).map_err(|source| BuildError::Asm {
+            program: "exe tracker".into(),
+            source,
+        })?;
+        for (section, symbol, code) in support {
+            programs.push(built(
+                section.into(),
+                symbol.into(),
+                "",
+                "tp_btf",
+                code,
+                &map_defs,
+            ));
+        }
+    }
+
+    let mut kernel_fields: Vec<String> = programs
+        .iter()
+        .flat_map(|p| p.code.core_relocs.iter())
+        .map(|r| {
+            let (strukt, member) = r.member.names();
+            format!("{strukt}.{member}")
+        })
+        .collect();
+    kernel_fields.sort();
+    kernel_fields.dedup();
+
+    let metadata = Metadata {
+        abi_version: abi::ABI_VERSION,
+        compiler_version: env!("CARGO_PKG_VERSION").to_string(),
+        source_name: policy.source_name.clone(),
+        source_hash: policy.source_hash.clone(),
+        rules: policy.rules.iter().map(rule_meta).collect(),
+        hooks: layouts
+            .iter()
+            .map(|l| HookMeta {
+                name: l.hook.name().to_string(),
+                record_len: l.record_len,
+                fields: l.field_slots(),
+            })
+            .collect(),
+        programs: programs.iter().map(|p| p.meta.clone()).collect(),
+        maps: map_defs
+            .iter()
+            .map(|(def, purpose)| MapMeta {
+                name: def.name.clone(),
+                kind: map_kind_name(def.kind).to_string(),
+                key_size: def.key_size,
+                value_size: def.value_size,
+                max_entries: def.max_entries,
+                purpose: purpose.clone(),
+            })
+            .collect(),
+        kernel_fields,
+        sets: module
+            .sets
+            .iter()
+            .zip(&maps.sets)
+            .map(|(set, id)| SetMeta {
+                map: map_defs[id.0 as usize].0.name.clone(),
+                keys: set.keys.iter().map(|k| hex(k)).collect(),
+            })
+            .collect(),
+    };
+    let image = ObjectImage {
+        programs: programs
+            .iter()
+            .map(|p| ProgramImage {
+                section: p.meta.section.clone(),
+                symbol: p.meta.symbol.clone(),
+                code: p.code.clone(),
+            })
+            .collect(),
+        maps: map_defs.into_iter().map(|(def, _)| def).collect(),
+        metadata: serde_json::to_vec(&metadata).expect("metadata serialises"),
+        source_name: policy.source_name.clone(),
+        source: source.to_string(),
+    };
+    Ok(Build {
+        image,
+        metadata,
+        programs,
+        module,
+    })
+}
+
+fn is_exe(field: FieldId, program: &Program) -> bool {
+    match program.target {
+        Target::Attach { attach, .. } => field.source(attach) == Some(FieldSource::ExePath),
+        Target::TestRun => false,
+    }
+}
+
+fn names(program: &Program) -> (String, String, String) {
+    match program.target {
+        Target::Attach { backend, attach } => (
+            attach.section.to_string(),
+            attach.symbol.to_string(),
+            backend.kind.name().to_string(),
+        ),
+        Target::TestRun => {
+            let hook = program.hook.name().replace('.', "_");
+            (
+                "syscall".to_string(),
+                format!("{hook}_test_run"),
+                "test-run".to_string(),
+            )
+        }
+    }
+}
+
+fn built(
+    section: String,
+    symbol: String,
+    hook: &str,
+    backend: &str,
+    code: Assembled,
+    maps: &[(MapDef, String)],
+) -> BuiltProgram {
+    let mut used: Vec<String> = code
+        .map_relocs
+        .iter()
+        .map(|r| maps[r.map.0 as usize].0.name.clone())
+        .collect();
+    used.sort();
+    used.dedup();
+    BuiltProgram {
+        meta: ProgramMeta {
+            symbol,
+            section,
+            hook: hook.to_string(),
+            backend: backend.to_string(),
+            insns: code.n_insns() as u32,
+            max_path: code.max_path(),
+            stack: STACK_BYTES,
+        },
+        code,
+        maps: used,
+    }
+}
+
+fn map(
+    name: &str,
+    kind: MapKind,
+    key_size: u32,
+    value_size: u32,
+    max_entries: u32,
+    flags: u32,
+) -> MapDef {
+    MapDef {
+        name: name.to_string(),
+        kind,
+        key_size,
+        value_size,
+        max_entries,
+        flags,
+    }
+}
+
+fn map_kind_name(kind: MapKind) -> &'static str {
+    match kind {
+        MapKind::Hash => "hash",
+        MapKind::Array => "array",
+        MapKind::PercpuArray => "percpu_array",
+        MapKind::LruHash => "lru_hash",
+        MapKind::LpmTrie => "lpm_trie",
+        MapKind::Ringbuf => "ringbuf",
+    }
+}
+
+fn rule_meta(rule: &crate::check::policy::CheckedRule) -> RuleMeta {
+    RuleMeta {
+        id: rule.id,
+        name: rule.name.clone(),
+        kind: match rule.kind {
+            RuleKind::Rule => "rule",
+            RuleKind::Trace => "trace",
+        }
+        .to_string(),
+        hook: rule.hook.name().to_string(),
+        action: rule.action.keyword().to_string(),
+        message: rule
+            .message
+            .iter()
+            .flat_map(|t| t.parts.iter())
+            .map(|part| match part {
+                TemplatePart::Text(text) => MessagePart::Text(text.clone()),
+                TemplatePart::Field(field) => MessagePart::Field(field.spec().name.to_string()),
+            })
+            .collect(),
+        fields: rule
+            .captured_fields()
+            .iter()
+            .map(|f| f.spec().name.to_string())
+            .collect(),
+        line: rule.line,
+    }
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,402 @@
+//! The reference interpreter: evaluates a checked policy on one event and
+//! returns the decision and the traces that fire.
+//!
+//! This is the executable definition of the language's semantics: `polc test`
+//! compares the compiled programs against it, the differential property tests
+//! use it as the oracle, and lowering uses [`eval_test`] to fold tests on
+//! fields whose value a program knows statically. Kernel-facing details are
+//! modelled exactly: strings are byte strings cut at the first NUL and
+//! truncated to what the field's kernel buffer holds (`max - 1` bytes), ints
+//! are truncated to the field's width, IPv4 and IPv6 never match each other.
+//!
+//! Depends only on `check` (the checked policy and the field table).
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+
+use crate::check::hooks::{FieldId, FieldType, Hook};
+use crate::check::policy::{Action, CheckedPolicy, CmpOp, Expr, StrOp, Test, TestOp, Value};
+
+/// One event: the value of each field; fields not present are zero, empty,
+/// `0.0.0.0` or false.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Event {
+    pub values: BTreeMap<FieldId, Value>,
+}
+
+impl Event {
+    /// An event with the given field values.
+    pub fn new(values: impl IntoIterator<Item = (FieldId, Value)>) -> Event {
+        Event {
+            values: values.into_iter().collect(),
+        }
+    }
+
+    /// The value of `field` as the kernel would see it (see [`FieldValue`]).
+    pub fn get(&self, field: FieldId) -> FieldValue {
+        FieldValue::from_value(field.spec().ty, self.values.get(&field))
+    }
+}
+
+/// A field's value normalised to what a program sees.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FieldValue {
+    Int(u64),
+    /// Bytes up to the first NUL, at most `max - 1` of them.
+    Str(Vec<u8>),
+    Ip(IpAddr),
+    Bool(bool),
+}
+
+impl FieldValue {
+    /// Normalises `value` (or the default when `None`) to a field of type `ty`.
+    /// A value of the wrong type counts as the default.
+    pub fn from_value(ty: FieldType, value: Option<&Value>) -> FieldValue {
+        match ty {
+            FieldType::Int { bits } => {
+                let raw = match value {
+                    Some(Value::Int(n)) => *n,
+                    _ => 0,
+                };
+                FieldValue::Int(truncate_int(raw, bits))
+            }
+            FieldType::Str { max } => {
+                let bytes = match value {
+                    Some(Value::Str(s)) => s.as_bytes(),
+                    _ => &[],
+                };
+                FieldValue::Str(kernel_string(bytes, max))
+            }
+            FieldType::Ip => FieldValue::Ip(match value {
+                Some(Value::Ip { addr, .. }) => *addr,
+                _ => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            }),
+            FieldType::Bool => FieldValue::Bool(matches!(value, Some(Value::Bool(true)))),
+        }
+    }
+}
+
+/// `raw` cut to its low `bits` bits.
+pub fn truncate_int(raw: u64, bits: u8) -> u64 {
+    if bits >= 64 {
+        raw
+    } else {
+        raw & ((1u64 << bits) - 1)
+    }
+}
+
+/// What a kernel buffer of `max` bytes holds of `bytes`: up to the first NUL,
+/// at most `max - 1` bytes.
+pub fn kernel_string(bytes: &[u8], max: u16) -> Vec<u8> {
+    let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
+    let keep = end.min(usize::from(max.saturating_sub(1)));
+    bytes[..keep].to_vec()
+}
+
+/// The outcome of one event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    /// The rule that decided, if any.
+    pub rule: Option<u32>,
+    /// `Allow` when no rule matched or an `allow` rule decided.
+    pub action: Action,
+    /// Every trace that fired, by rule id, in file order.
+    pub traces: Vec<u32>,
+}
+
+/// Evaluates every rule and trace of `policy` on `hook` for `event`.
+pub fn evaluate(policy: &CheckedPolicy, hook: Hook, event: &Event) -> Decision {
+    let mut decision = Decision {
+        rule: None,
+        action: Action::Allow,
+        traces: Vec::new(),
+    };
+    for rule in policy.rules_on(hook) {
+        let matches = rule
+            .cond
+            .as_ref()
+            .is_none_or(|cond| eval_expr(policy, cond, event));
+        if !matches {
+            continue;
+        }
+        if rule.action == Action::Trace {
+            decision.traces.push(rule.id);
+        } else if decision.rule.is_none() {
+            decision.rule = Some(rule.id);
+            decision.action = rule.action;
+        }
+    }
+    decision
+}
+
+/// Evaluates a condition on an event.
+pub fn eval_expr(policy: &CheckedPolicy, expr: &Expr, event: &Event) -> bool {
+    match expr {
+        Expr::And(items) => items.iter().all(|e| eval_expr(policy, e, event)),
+        Expr::Or(items) => items.iter().any(|e| eval_expr(policy, e, event)),
+        Expr::Not(inner) => !eval_expr(policy, inner, event),
+        Expr::Test(test) => eval_test(policy, test, &event.get(test.field)),
+    }
+}
+
+/// Evaluates one leaf test on the (normalised) value of its field.
+pub fn eval_test(policy: &CheckedPolicy, test: &Test, value: &FieldValue) -> bool {
+    let ty = test.field.spec().ty;
+    match (&test.op, value) {
+        (TestOp::IntCmp { op, value: lit }, FieldValue::Int(v)) => {
+            let lit = match ty {
+                FieldType::Int { bits } => truncate_int(*lit, bits),
+                _ => *lit,
+            };
+            compare(*op, *v, lit)
+        }
+        (TestOp::StrEq(lit), FieldValue::Str(s)) => s.as_slice() == lit.as_bytes(),
+        (TestOp::Str { op, value: lit }, FieldValue::Str(s)) => str_op(*op, s, lit.as_bytes()),
+        (TestOp::StrAny { op, list }, FieldValue::Str(s)) => {
+            policy.list(*list).elems.iter().any(|elem| match elem {
+                Value::Str(lit) => str_op(*op, s, lit.as_bytes()),
+                _ => false,
+            })
+        }
+        (TestOp::IpIn { addr, prefix }, FieldValue::Ip(ip)) => ip_in(ip, addr, *prefix),
+        (TestOp::IsTrue, FieldValue::Bool(b)) => *b,
+        (TestOp::In(list), value) => {
+            policy
+                .list(*list)
+                .elems
+                .iter()
+                .any(|elem| match (elem, value) {
+                    (Value::Int(lit), FieldValue::Int(v)) => *v == *lit,
+                    (Value::Str(lit), FieldValue::Str(s)) => s.as_slice() == lit.as_bytes(),
+                    (Value::Ip { addr, prefix }, FieldValue::Ip(ip)) => ip_in(ip, addr, *prefix),
+                    _ => false,
+                })
+        }
+        // The checker guarantees operator and field types agree.
+        _ => false,
+    }
+}
+
+fn compare(op: CmpOp, left: u64, right: u64) -> bool {
+    match op {
+        CmpOp::Eq => left == right,
+        CmpOp::Ne => left != right,
+        CmpOp::Lt => left < right,
+        CmpOp::Le => left <= right,
+        CmpOp::Gt => left > right,
+        CmpOp::Ge => left >= right,
+    }
+}
+
+fn str_op(op: StrOp, s: &[u8], lit: &[u8]) -> bool {
+    match op {
+        StrOp::StartsWith => s.starts_with(lit),
+        StrOp::EndsWith => s.ends_with(lit),
+        StrOp::Contains => lit.is_empty() || s.windows(lit.len()).any(|w| w == lit),
+    }
+}
+
+/// Whether `ip` is in the network `net/prefix` (same family only).
+pub fn ip_in(ip: &IpAddr, net: &IpAddr, prefix: u8) -> bool {
+    let (a, b, bits): (Vec<u8>, Vec<u8>, u32) = match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => (a.octets().to_vec(), b.octets().to_vec(), 32),
+        (IpAddr::V6(a), IpAddr::V6(b)) => (a.octets().to_vec(), b.octets().to_vec(), 128),
+        _ => return false,
+    };
+    let prefix = u32::from(prefix).min(bits);
+    (0..prefix).all(|bit| {
+        let byte = (bit / 8) as usize;
+        let mask = 0x80u8 >> (bit % 8);
+        a[byte] & mask == b[byte] & mask
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::policy::{CheckedRule, ListDef, ListId, RuleKind};
+    use crate::span::Span;
+
+    fn field(name: &str) -> FieldId {
+        FieldId::from_name(name).expect("field exists")
+    }
+
+    fn test(name: &str, op: TestOp) -> Expr {
+        Expr::Test(Test {
+            field: field(name),
+            op,
+            span: Span::default(),
+        })
+    }
+
+    fn rule(id: u32, action: Action, cond: Option<Expr>) -> CheckedRule {
+        CheckedRule {
+            id,
+            name: format!("r{id}"),
+            kind: if action == Action::Trace {
+                RuleKind::Trace
+            } else {
+                RuleKind::Rule
+            },
+            hook: Hook::Exec,
+            cond,
+            action,
+            message: None,
+            emit: Vec::new(),
+            span: Span::default(),
+            name_span: Span::default(),
+            line: 1,
+        }
+    }
+
+    fn policy(rules: Vec<CheckedRule>, lists: Vec<ListDef>) -> CheckedPolicy {
+        CheckedPolicy {
+            source_name: "t.pol".into(),
+            source_hash: String::new(),
+            lists,
+            rules,
+            tests: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn first_matching_rule_decides_and_traces_all_fire() {
+        let p = policy(
+            vec![
+                rule(0, Action::Trace, None),
+                rule(
+                    1,
+                    Action::Allow,
+                    Some(test(
+                        "proc.uid",
+                        TestOp::IntCmp {
+                            op: CmpOp::Eq,
+                            value: 0,
+                        },
+                    )),
+                ),
+                rule(
+                    2,
+                    Action::Deny,
+                    Some(test("exec.path", TestOp::StrEq("/bin/sh".into()))),
+                ),
+                rule(3, Action::Audit, None),
+                rule(
+                    4,
+                    Action::Trace,
+                    Some(test(
+                        "proc.uid",
+                        TestOp::IntCmp {
+                            op: CmpOp::Gt,
+                            value: 999,
+                        },
+                    )),
+                ),
+            ],
+            Vec::new(),
+        );
+        let root_sh = Event::new([
+            (field("proc.uid"), Value::Int(0)),
+            (field("exec.path"), Value::Str("/bin/sh".into())),
+        ]);
+        let d = evaluate(&p, Hook::Exec, &root_sh);
+        assert_eq!(
+            (d.rule, d.action, d.traces.clone()),
+            (Some(1), Action::Allow, vec![0])
+        );
+
+        let user_sh = Event::new([
+            (field("proc.uid"), Value::Int(1000)),
+            (field("exec.path"), Value::Str("/bin/sh".into())),
+        ]);
+        let d = evaluate(&p, Hook::Exec, &user_sh);
+        assert_eq!(
+            (d.rule, d.action, d.traces.clone()),
+            (Some(2), Action::Deny, vec![0, 4])
+        );
+
+        let d = evaluate(
+            &p,
+            Hook::Exec,
+            &Event::new([(field("proc.uid"), Value::Int(5))]),
+        );
+        assert_eq!((d.rule, d.action), (Some(3), Action::Audit));
+        assert_eq!(evaluate(&p, Hook::FileOpen, &user_sh).rule, None);
+    }
+
+    #[test]
+    fn strings_are_cut_like_kernel_buffers() {
+        assert_eq!(kernel_string(b"abcdef", 4), b"abc");
+        assert_eq!(kernel_string(b"ab\0cd", 16), b"ab");
+        let comm = Event::new([(
+            field("proc.comm"),
+            Value::Str("a-very-long-command-name".into()),
+        )]);
+        assert_eq!(
+            comm.get(field("proc.comm")),
+            FieldValue::Str(b"a-very-long-com".to_vec())
+        );
+    }
+
+    #[test]
+    fn string_operators() {
+        assert!(str_op(StrOp::StartsWith, b"/etc/shadow", b"/etc/"));
+        assert!(!str_op(StrOp::StartsWith, b"/et", b"/etc/"));
+        assert!(str_op(StrOp::EndsWith, b"/etc/shadow", b"shadow"));
+        assert!(str_op(StrOp::Contains, b"/etc/shadow", b"c/sh"));
+        assert!(str_op(StrOp::Contains, b"", b""));
+        assert!(!str_op(StrOp::Contains, b"abc", b"abcd"));
+    }
+
+    #[test]
+    fn ips_match_networks_of_their_own_family() {
+        let v4 = |s: &str| s.parse::<IpAddr>().expect("valid");
+        assert!(ip_in(&v4("10.1.2.3"), &v4("10.0.0.0"), 8));
+        assert!(!ip_in(&v4("11.1.2.3"), &v4("10.0.0.0"), 8));
+        assert!(ip_in(&v4("172.31.255.255"), &v4("172.16.0.0"), 12));
+        assert!(!ip_in(&v4("172.32.0.0"), &v4("172.16.0.0"), 12));
+        assert!(ip_in(&v4("fe80::1"), &v4("fe80::"), 10));
+        assert!(!ip_in(&v4("::ffff:10.0.0.1"), &v4("10.0.0.0"), 8));
+        assert!(ip_in(&v4("1.2.3.4"), &v4("0.0.0.0"), 0));
+    }
+
+    #[test]
+    fn in_lists_and_int_widths() {
+        let lists = vec![ListDef {
+            name: Some("ports".into()),
+            elems: vec![Value::Int(22), Value::Int(25)],
+            span: Span::default(),
+        }];
+        let p = policy(
+            vec![rule(
+                0,
+                Action::Deny,
+                Some(test("proc.uid", TestOp::In(ListId(0)))),
+            )],
+            lists,
+        );
+        assert_eq!(
+            evaluate(
+                &p,
+                Hook::Exec,
+                &Event::new([(field("proc.uid"), Value::Int(25))])
+            )
+            .action,
+            Action::Deny
+        );
+        // proc.uid is 32 bits wide: the high bits never reach a program.
+        assert_eq!(
+            evaluate(
+                &p,
+                Hook::Exec,
+                &Event::new([(field("proc.uid"), Value::Int((1 << 32) | 22))])
+            )
+            .action,
+            Action::Deny
+        );
+        assert_eq!(
+            evaluate(&p, Hook::Exec, &Event::default()).action,
+            Action::Allow
+        );
+    }
+}

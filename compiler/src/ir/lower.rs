@@ -1,0 +1,470 @@
+//! Lowering of a checked policy to decision programs: folding, dead-rule
+//! removal, list strategy (inline compares or set maps) and load placement.
+//!
+//! Folding uses the interpreter's own leaf semantics ([`interp::eval_test`]),
+//! so a folded test decides exactly as the interpreter would.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+use crate::check::hooks::{FieldId, FieldSource, FieldType, Hook};
+use crate::check::policy::{
+    Action, CheckedPolicy, CheckedRule, CmpOp, Expr, ListId, StrOp, Test, TestOp, Value,
+};
+use crate::interp::{self, FieldValue};
+use crate::ir::{
+    Cond, Leaf, LeafKind, Module, Net, Program, SetDef, SetId, SetKind, Step, Target,
+    INLINE_LIST_MAX,
+};
+
+/// Lowers every hook of `policy` to one program per backend attach point.
+pub fn lower(policy: &CheckedPolicy) -> Module {
+    let mut sets = SetTable::default();
+    let mut programs = Vec::new();
+    for hook in policy.hooks() {
+        for backend in hook.spec().backends {
+            for attach in backend.attach {
+                let known = |field: FieldId| match field.source(attach) {
+                    Some(FieldSource::ConstInt(v)) => Some(FieldValue::Int(v)),
+                    Some(FieldSource::EmptyStr) => Some(FieldValue::Str(Vec::new())),
+                    _ => None,
+                };
+                let target = Target::Attach { backend, attach };
+                programs.push(lower_program(policy, hook, target, &known, &mut sets));
+            }
+        }
+    }
+    Module {
+        programs,
+        sets: sets.sets,
+    }
+}
+
+/// Lowers `hook` to a [`Target::TestRun`] program (every field from the context).
+pub fn lower_test_program(policy: &CheckedPolicy, hook: Hook) -> Module {
+    let mut sets = SetTable::default();
+    let program = lower_program(policy, hook, Target::TestRun, &|_| None, &mut sets);
+    Module {
+        programs: vec![program],
+        sets: sets.sets,
+    }
+}
+
+fn lower_program(
+    policy: &CheckedPolicy,
+    hook: Hook,
+    target: Target,
+    known: &dyn Fn(FieldId) -> Option<FieldValue>,
+    sets: &mut SetTable,
+) -> Program {
+    let mut lowering = Lowering {
+        policy,
+        known,
+        sets,
+    };
+    let mut traces = Vec::new();
+    let mut rules = Vec::new();
+    let mut can_fall_through = true;
+    for rule in policy.rules_on(hook) {
+        let cond = match &rule.cond {
+            None => Cond::True,
+            Some(expr) => lowering.expr(expr),
+        };
+        if cond == Cond::False {
+            continue;
+        }
+        let step = Step {
+            rule_id: rule.id,
+            name: rule.name.clone(),
+            line: rule.line,
+            action: rule.action,
+            cond,
+            loads: Vec::new(),
+            capture_loads: Vec::new(),
+        };
+        if rule.action == Action::Trace {
+            traces.push(step);
+        } else if can_fall_through {
+            if step.cond == Cond::True {
+                can_fall_through = false;
+            }
+            rules.push(step);
+        }
+    }
+    place_loads(policy, &mut traces, &mut rules);
+    Program {
+        hook,
+        target,
+        traces,
+        rules,
+        can_fall_through,
+    }
+}
+
+/// Traces run first, unconditionally, so the fields their conditions read are
+/// loaded for every rule; each rule loads what its condition needs and no
+/// earlier step loaded; captured fields are loaded at the match when needed.
+fn place_loads(policy: &CheckedPolicy, traces: &mut [Step], rules: &mut [Step]) {
+    let mut loaded: BTreeSet<FieldId> = BTreeSet::new();
+    for step in traces.iter_mut().chain(rules.iter_mut()) {
+        step.loads = step
+            .cond
+            .fields()
+            .into_iter()
+            .filter(|f| !loaded.contains(f))
+            .collect();
+        loaded.extend(step.loads.iter().copied());
+        let rule: &CheckedRule = &policy.rules[step.rule_id as usize];
+        if step.action != Action::Allow {
+            step.capture_loads = rule
+                .captured_fields()
+                .into_iter()
+                .filter(|f| !loaded.contains(f))
+                .collect();
+        }
+    }
+}
+
+struct Lowering<'a> {
+    policy: &'a CheckedPolicy,
+    known: &'a dyn Fn(FieldId) -> Option<FieldValue>,
+    sets: &'a mut SetTable,
+}
+
+impl Lowering<'_> {
+    fn expr(&mut self, expr: &Expr) -> Cond {
+        match expr {
+            Expr::And(items) => and(items.iter().map(|e| self.expr(e)).collect()),
+            Expr::Or(items) => or(items.iter().map(|e| self.expr(e)).collect()),
+            Expr::Not(inner) => not(self.expr(inner)),
+            Expr::Test(test) => match (self.known)(test.field) {
+                Some(value) => {
+                    if interp::eval_test(self.policy, test, &value) {
+                        Cond::True
+                    } else {
+                        Cond::False
+                    }
+                }
+                None => self.test(test),
+            },
+        }
+    }
+
+    fn leaf(test: &Test, kind: LeafKind) -> Cond {
+        Cond::Leaf(Leaf {
+            field: test.field,
+            kind,
+            span: test.span,
+        })
+    }
+
+    fn test(&mut self, test: &Test) -> Cond {
+        match &test.op {
+            TestOp::IntCmp { op, value } => {
+                let bits = match test.field.spec().ty {
+                    FieldType::Int { bits } => bits,
+                    _ => 64,
+                };
+                int_cmp(test, *op, *value, bits)
+            }
+            TestOp::StrEq(s) => Self::leaf(test, LeafKind::StrEq(s.as_bytes().to_vec())),
+            TestOp::Str { op, value } => str_leaf(test, *op, value.as_bytes()),
+            TestOp::StrAny { op, list } => {
+                let elems = self.str_elems(*list);
+                if *op == StrOp::StartsWith && elems.len() > INLINE_LIST_MAX {
+                    if elems.iter().any(|e| e.is_empty()) {
+                        return Cond::True;
+                    }
+                    let set = self.sets.prefix_set(*list, &elems, self.policy);
+                    Self::leaf(test, LeafKind::PrefixInSet(set))
+                } else {
+                    or(elems.iter().map(|e| str_leaf(test, *op, e)).collect())
+                }
+            }
+            TestOp::IpIn { addr, prefix } => Self::leaf(
+                test,
+                LeafKind::Ip(Net {
+                    addr: *addr,
+                    prefix: *prefix,
+                }),
+            ),
+            TestOp::IsTrue => Self::leaf(test, LeafKind::Bool),
+            TestOp::In(list) => self.in_list(test, *list),
+        }
+    }
+
+    fn str_elems(&self, list: ListId) -> Vec<Vec<u8>> {
+        let mut elems: Vec<Vec<u8>> = self
+            .policy
+            .list(list)
+            .elems
+            .iter()
+            .filter_map(|v| match v {
+                Value::Str(s) => Some(s.as_bytes().to_vec()),
+                _ => None,
+            })
+            .collect();
+        elems.sort();
+        elems.dedup();
+        elems
+    }
+
+    fn in_list(&mut self, test: &Test, list: ListId) -> Cond {
+        match test.field.spec().ty {
+            FieldType::Int { bits } => {
+                let mut values: Vec<u64> = self
+                    .policy
+                    .list(list)
+                    .elems
+                    .iter()
+                    .filter_map(|v| match v {
+                        Value::Int(n) if interp::truncate_int(*n, bits) == *n => Some(*n),
+                        _ => None,
+                    })
+                    .collect();
+                values.sort_unstable();
+                values.dedup();
+                if values.len() > INLINE_LIST_MAX {
+                    let set = self.sets.int_set(list, &values, self.policy);
+                    Self::leaf(test, LeafKind::InSet(set))
+                } else {
+                    or(values
+                        .iter()
+                        .map(|v| int_cmp(test, CmpOp::Eq, *v, bits))
+                        .collect())
+                }
+            }
+            FieldType::Str { max } => {
+                // Elements longer than the field holds can never match.
+                let elems: Vec<Vec<u8>> = self
+                    .str_elems(list)
+                    .into_iter()
+                    .filter(|e| e.len() < usize::from(max))
+                    .collect();
+                if elems.len() > INLINE_LIST_MAX {
+                    let set = self.sets.str_set(list, &elems, self.policy);
+                    Self::leaf(test, LeafKind::InSet(set))
+                } else {
+                    or(elems
+                        .into_iter()
+                        .map(|e| Self::leaf(test, LeafKind::StrEq(e)))
+                        .collect())
+                }
+            }
+            FieldType::Ip => {
+                let mut nets: Vec<Net> = self
+                    .policy
+                    .list(list)
+                    .elems
+                    .iter()
+                    .filter_map(|v| match v {
+                        Value::Ip { addr, prefix } => Some(Net {
+                            addr: *addr,
+                            prefix: *prefix,
+                        }),
+                        _ => None,
+                    })
+                    .collect();
+                nets.sort();
+                nets.dedup();
+                let (v4, v6): (Vec<Net>, Vec<Net>) =
+                    nets.into_iter().partition(|n| n.addr.is_ipv4());
+                let mut alternatives = Vec::new();
+                for (family, nets) in [(SetKind::Ip4, v4), (SetKind::Ip6, v6)] {
+                    if nets.len() > INLINE_LIST_MAX {
+                        let set = self.sets.ip_set(list, family, &nets, self.policy);
+                        alternatives.push(Self::leaf(test, LeafKind::IpInSet(set)));
+                    } else {
+                        alternatives
+                            .extend(nets.into_iter().map(|n| Self::leaf(test, LeafKind::Ip(n))));
+                    }
+                }
+                or(alternatives)
+            }
+            FieldType::Bool => Cond::False,
+        }
+    }
+}
+
+fn int_cmp(test: &Test, op: CmpOp, value: u64, bits: u8) -> Cond {
+    let max = interp::truncate_int(u64::MAX, bits);
+    // Comparisons a field of this width decides statically.
+    match op {
+        CmpOp::Eq | CmpOp::Ne if value > max => {
+            return if op == CmpOp::Eq {
+                Cond::False
+            } else {
+                Cond::True
+            };
+        }
+        CmpOp::Lt if value == 0 => return Cond::False,
+        CmpOp::Le if value >= max => return Cond::True,
+        CmpOp::Gt if value >= max => return Cond::False,
+        CmpOp::Ge if value == 0 => return Cond::True,
+        _ => {}
+    }
+    Lowering::leaf(test, LeafKind::Int { op, value })
+}
+
+fn str_leaf(test: &Test, op: StrOp, lit: &[u8]) -> Cond {
+    if lit.is_empty() {
+        return Cond::True;
+    }
+    let kind = match op {
+        StrOp::StartsWith => LeafKind::StrPrefix(lit.to_vec()),
+        StrOp::EndsWith => LeafKind::StrSuffix(lit.to_vec()),
+        StrOp::Contains => LeafKind::StrContains(lit.to_vec()),
+    };
+    Lowering::leaf(test, kind)
+}
+
+/// `and` with folding: flattens, drops `True`, short-circuits `False`.
+pub fn and(items: Vec<Cond>) -> Cond {
+    let mut out = Vec::new();
+    for item in items {
+        match item {
+            Cond::True => {}
+            Cond::False => return Cond::False,
+            Cond::And(inner) => out.extend(inner),
+            other => out.push(other),
+        }
+    }
+    match out.len() {
+        0 => Cond::True,
+        1 => out.pop().unwrap_or(Cond::True),
+        _ => Cond::And(out),
+    }
+}
+
+/// `or` with folding: flattens, drops `False`, short-circuits `True`.
+pub fn or(items: Vec<Cond>) -> Cond {
+    let mut out = Vec::new();
+    for item in items {
+        match item {
+            Cond::False => {}
+            Cond::True => return Cond::True,
+            Cond::Or(inner) => out.extend(inner),
+            other => out.push(other),
+        }
+    }
+    match out.len() {
+        0 => Cond::False,
+        1 => out.pop().unwrap_or(Cond::False),
+        _ => Cond::Or(out),
+    }
+}
+
+/// `not` with folding.
+pub fn not(cond: Cond) -> Cond {
+    match cond {
+        Cond::True => Cond::False,
+        Cond::False => Cond::True,
+        Cond::Not(inner) => *inner,
+        other => Cond::Not(Box::new(other)),
+    }
+}
+
+/// Set maps, deduplicated by (list, kind).
+#[derive(Default)]
+struct SetTable {
+    sets: Vec<SetDef>,
+}
+
+impl SetTable {
+    fn intern(
+        &mut self,
+        list: ListId,
+        kind: SetKind,
+        keys: Vec<Vec<u8>>,
+        policy: &CheckedPolicy,
+        how: &str,
+    ) -> SetId {
+        if let Some(i) = self
+            .sets
+            .iter()
+            .position(|s| s.list == list && s.kind == kind)
+        {
+            return SetId(i as u32);
+        }
+        let mut keys = keys;
+        keys.sort();
+        keys.dedup();
+        let name = policy
+            .list(list)
+            .name
+            .clone()
+            .unwrap_or_else(|| "inline".to_string());
+        self.sets.push(SetDef {
+            list,
+            kind,
+            purpose: format!("list {name}, {how} ({} entries)", keys.len()),
+            keys,
+        });
+        SetId(self.sets.len() as u32 - 1)
+    }
+
+    fn int_set(&mut self, list: ListId, values: &[u64], policy: &CheckedPolicy) -> SetId {
+        let keys = values.iter().map(|v| v.to_le_bytes().to_vec()).collect();
+        self.intern(list, SetKind::IntHash, keys, policy, "exact")
+    }
+
+    fn str_set(&mut self, list: ListId, elems: &[Vec<u8>], policy: &CheckedPolicy) -> SetId {
+        let longest = elems.iter().map(Vec::len).max().unwrap_or(0);
+        let key_len = (longest as u32 + 1).next_multiple_of(8);
+        let keys = elems
+            .iter()
+            .map(|e| {
+                let mut key = e.clone();
+                key.resize(key_len as usize, 0);
+                key
+            })
+            .collect();
+        self.intern(list, SetKind::StrHash { key_len }, keys, policy, "exact")
+    }
+
+    fn prefix_set(&mut self, list: ListId, elems: &[Vec<u8>], policy: &CheckedPolicy) -> SetId {
+        let data_len = elems.iter().map(Vec::len).max().unwrap_or(1) as u32;
+        let keys = elems
+            .iter()
+            .map(|e| {
+                let mut key = ((e.len() as u32) * 8).to_le_bytes().to_vec();
+                key.extend_from_slice(e);
+                key.resize(4 + data_len as usize, 0);
+                key
+            })
+            .collect();
+        self.intern(
+            list,
+            SetKind::StrPrefix { data_len },
+            keys,
+            policy,
+            "prefixes",
+        )
+    }
+
+    fn ip_set(
+        &mut self,
+        list: ListId,
+        kind: SetKind,
+        nets: &[Net],
+        policy: &CheckedPolicy,
+    ) -> SetId {
+        let keys = nets
+            .iter()
+            .map(|n| {
+                let mut key = u32::from(n.prefix).to_le_bytes().to_vec();
+                match n.addr {
+                    IpAddr::V4(a) => key.extend_from_slice(&a.octets()),
+                    IpAddr::V6(a) => key.extend_from_slice(&a.octets()),
+                }
+                key
+            })
+            .collect();
+        let how = if kind == SetKind::Ip4 {
+            "IPv4 networks"
+        } else {
+            "IPv6 networks"
+        };
+        self.intern(list, kind, keys, policy, how)
+    }
+}

@@ -1,0 +1,299 @@
+//! The decision IR: per hook and per program (backend attach point), one
+//! loop-free decision program — traces (all evaluated, independently), then
+//! rules in file order where the first match decides.
+//!
+//! Lowering ([`lower`]) folds what a program knows statically (e.g.
+//! `net.family` in a `connect4` program, `module.path` where it is unknown),
+//! drops rules that can never be reached, turns large lists into set maps
+//! (hash for exact match, LPM trie for prefixes and networks) and places every
+//! field load at the first step that needs it. Printing ([`print`]) gives the
+//! `--emit ir` text. Codegen turns each [`Program`] into instructions.
+//!
+//! Depends on `check` (checked policy, field table) and `interp` (the
+//! semantics used for folding); knows nothing of instructions or ELF.
+
+pub mod lower;
+pub mod print;
+
+use std::net::IpAddr;
+
+use crate::check::hooks::{AttachPoint, BackendSpec, FieldId, Hook};
+use crate::check::policy::{Action, CmpOp, ListId};
+use crate::span::Span;
+
+pub use lower::lower;
+
+/// Lists longer than this become set maps; shorter ones are compared inline.
+pub const INLINE_LIST_MAX: usize = 8;
+
+/// Everything lowered from one policy.
+#[derive(Clone, Debug)]
+pub struct Module {
+    /// One program per (hook, attach point) of every backend, in hook order.
+    pub programs: Vec<Program>,
+    /// Set maps, shared by every program that tests the same list the same way.
+    pub sets: Vec<SetDef>,
+}
+
+/// What a program runs as.
+#[derive(Copy, Clone, Debug)]
+pub enum Target {
+    /// A real kernel attach point of a backend.
+    Attach {
+        backend: &'static BackendSpec,
+        attach: &'static AttachPoint,
+    },
+    /// A `BPF_PROG_TYPE_SYSCALL` program run with `BPF_PROG_TEST_RUN`: every
+    /// field is read from the context, laid out by [`TestContext`]. Used by
+    /// `polc test` and the differential tests to run the decision code itself.
+    TestRun,
+}
+
+/// One decision program.
+#[derive(Clone, Debug)]
+pub struct Program {
+    pub hook: Hook,
+    pub target: Target,
+    /// Every trace on the hook, in file order (after folding; never-firing
+    /// traces are dropped).
+    pub traces: Vec<Step>,
+    /// The rules that can decide, in file order.
+    pub rules: Vec<Step>,
+    /// Whether an event can pass every rule without a match.
+    pub can_fall_through: bool,
+}
+
+impl Program {
+    /// Every field the program loads, in table order.
+    pub fn fields(&self) -> Vec<FieldId> {
+        let mut fields: Vec<FieldId> = self
+            .traces
+            .iter()
+            .chain(&self.rules)
+            .flat_map(|step| step.loads.iter().chain(&step.capture_loads))
+            .copied()
+            .collect();
+        fields.sort_unstable();
+        fields.dedup();
+        fields
+    }
+
+    /// Every leaf of every condition.
+    pub fn leaves(&self) -> Vec<&Leaf> {
+        let mut out = Vec::new();
+        for step in self.traces.iter().chain(&self.rules) {
+            step.cond.collect_leaves(&mut out);
+        }
+        out
+    }
+}
+
+/// One rule or trace in a program.
+#[derive(Clone, Debug)]
+pub struct Step {
+    pub rule_id: u32,
+    pub name: String,
+    pub line: u32,
+    pub action: Action,
+    pub cond: Cond,
+    /// Fields loaded before the condition (not loaded by any earlier step).
+    pub loads: Vec<FieldId>,
+    /// Captured fields to load when the step matches (not loaded yet then).
+    pub capture_loads: Vec<FieldId>,
+}
+
+/// A simplified condition.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cond {
+    True,
+    False,
+    And(Vec<Cond>),
+    Or(Vec<Cond>),
+    Not(Box<Cond>),
+    Leaf(Leaf),
+}
+
+impl Cond {
+    fn collect_leaves<'a>(&'a self, out: &mut Vec<&'a Leaf>) {
+        match self {
+            Cond::True | Cond::False => {}
+            Cond::And(items) | Cond::Or(items) => items.iter().for_each(|c| c.collect_leaves(out)),
+            Cond::Not(inner) => inner.collect_leaves(out),
+            Cond::Leaf(leaf) => out.push(leaf),
+        }
+    }
+
+    /// Fields the condition reads, in table order.
+    pub fn fields(&self) -> Vec<FieldId> {
+        let mut leaves = Vec::new();
+        self.collect_leaves(&mut leaves);
+        let mut fields: Vec<FieldId> = leaves.iter().map(|leaf| leaf.field).collect();
+        fields.sort_unstable();
+        fields.dedup();
+        fields
+    }
+}
+
+/// A test on one field, ready for instruction selection.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Leaf {
+    pub field: FieldId,
+    pub kind: LeafKind,
+    /// The source expression it comes from.
+    pub span: Span,
+}
+
+/// The tests instruction selection knows.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LeafKind {
+    /// `int OP value` (value already fits the field's width).
+    Int {
+        op: CmpOp,
+        value: u64,
+    },
+    /// Exact string equality.
+    StrEq(Vec<u8>),
+    StrPrefix(Vec<u8>),
+    StrSuffix(Vec<u8>),
+    /// Substring (non-empty).
+    StrContains(Vec<u8>),
+    /// The address is in the network (same family only).
+    Ip(Net),
+    /// The bool field is true.
+    Bool,
+    /// Exact membership in a set map (int hash or string hash).
+    InSet(SetId),
+    /// Some element of an LPM set is a prefix of the string.
+    PrefixInSet(SetId),
+    /// The address (of the set's family) is in one of the set's networks.
+    IpInSet(SetId),
+}
+
+/// An IPv4 or IPv6 network with its prefix length; bits past the prefix are zero.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Net {
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+/// Index of a set in [`Module::sets`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SetId(pub u32);
+
+/// A set map.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SetDef {
+    pub list: ListId,
+    pub kind: SetKind,
+    /// Every key, exactly `kind.key_size()` bytes, sorted and unique.
+    pub keys: Vec<Vec<u8>>,
+    /// Human description for `polrt inspect` (`list shells, exact`).
+    pub purpose: String,
+}
+
+/// Key layouts of set maps.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum SetKind {
+    /// Hash keyed by the u64 value.
+    IntHash,
+    /// Hash keyed by the string, NUL-terminated and zero-padded to `key_len` bytes.
+    StrHash { key_len: u32 },
+    /// LPM trie keyed by `{ u32 prefixlen; u8 data[data_len] }` (string prefixes).
+    StrPrefix { data_len: u32 },
+    /// LPM trie keyed by `{ u32 prefixlen; u8 addr[4] }`.
+    Ip4,
+    /// LPM trie keyed by `{ u32 prefixlen; u8 addr[16] }`.
+    Ip6,
+}
+
+impl SetKind {
+    /// Size in bytes of the map's keys.
+    pub fn key_size(self) -> u32 {
+        match self {
+            SetKind::IntHash => 8,
+            SetKind::StrHash { key_len } => key_len,
+            SetKind::StrPrefix { data_len } => 4 + data_len,
+            SetKind::Ip4 => 8,
+            SetKind::Ip6 => 20,
+        }
+    }
+
+    /// Whether the map is an LPM trie.
+    pub fn is_lpm(self) -> bool {
+        matches!(
+            self,
+            SetKind::StrPrefix { .. } | SetKind::Ip4 | SetKind::Ip6
+        )
+    }
+}
+
+/// Layout of the context of a [`Target::TestRun`] program: each field of the
+/// table at a fixed offset (ints and bools as u64, strings as `max` bytes
+/// NUL-padded, ips as `u32 family, u32 0, u8[16]`).
+pub struct TestContext;
+
+impl TestContext {
+    /// Byte offset of `field` in the context.
+    pub fn offset(field: FieldId) -> u32 {
+        FieldId::all()
+            .take_while(|f| *f != field)
+            .map(|f| Self::size(f))
+            .sum()
+    }
+
+    /// Bytes `field` takes in the context (a multiple of 8).
+    pub fn size(field: FieldId) -> u32 {
+        use crate::check::hooks::FieldType;
+        match field.spec().ty {
+            FieldType::Int { .. } | FieldType::Bool => 8,
+            FieldType::Str { max } => u32::from(max).next_multiple_of(8),
+            FieldType::Ip => 24,
+        }
+    }
+
+    /// Total size of the context.
+    pub fn len() -> u32 {
+        FieldId::all().map(Self::size).sum()
+    }
+
+    /// The context bytes for `event` (what the kernel programs would read:
+    /// strings cut like the interpreter cuts them, ints at full width — the
+    /// program truncates them to the field's width itself).
+    pub fn encode(event: &crate::interp::Event) -> Vec<u8> {
+        use crate::check::hooks::FieldType;
+        use crate::check::policy::Value;
+        let mut out = vec![0u8; Self::len() as usize];
+        for (field, value) in &event.values {
+            let at = Self::offset(*field) as usize;
+            match (field.spec().ty, value) {
+                (FieldType::Int { .. }, Value::Int(n)) => {
+                    out[at..at + 8].copy_from_slice(&n.to_le_bytes())
+                }
+                (FieldType::Bool, Value::Bool(b)) => out[at] = u8::from(*b),
+                (FieldType::Str { max }, Value::Str(s)) => {
+                    let bytes = crate::interp::kernel_string(s.as_bytes(), max);
+                    out[at..at + bytes.len()].copy_from_slice(&bytes);
+                }
+                (FieldType::Ip, Value::Ip { addr, .. }) => {
+                    let (family, octets): (u32, Vec<u8>) = match addr {
+                        IpAddr::V4(a) => (2, a.octets().to_vec()),
+                        IpAddr::V6(a) => (10, a.octets().to_vec()),
+                    };
+                    out[at..at + 4].copy_from_slice(&family.to_le_bytes());
+                    out[at + 8..at + 8 + octets.len()].copy_from_slice(&octets);
+                }
+                _ => {}
+            }
+        }
+        // An absent ip is 0.0.0.0 (the interpreter's default), family AF_INET.
+        for field in FieldId::all() {
+            if field.spec().ty == crate::check::hooks::FieldType::Ip
+                && !event.values.contains_key(&field)
+            {
+                let at = Self::offset(field) as usize;
+                out[at..at + 4].copy_from_slice(&2u32.to_le_bytes());
+            }
+        }
+        out
+    }
+}
