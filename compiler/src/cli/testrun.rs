@@ -1,0 +1,490 @@
+//! Runs a compiled test-run program in the kernel with `BPF_PROG_TEST_RUN`,
+//! through raw `bpf(2)` calls (aya 0.14 has no `BPF_PROG_TYPE_SYSCALL`).
+//!
+//! The program is the policy's real decision code with every field read from
+//! the context (see `polc::ir::TestContext`), so running it on an event gives
+//! the decision the kernel makes for that event. Used by `polc test`; needs
+//! root. Part of the `polc` binary only: the compiler library never touches
+//! the kernel.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use polc::check::policy::Action;
+use polc::codegen::TEST_RUN_RULE_SHIFT;
+use polc::compile::Build;
+use polc::object::MapDef;
+
+const BPF_MAP_CREATE: u32 = 0;
+const BPF_MAP_LOOKUP_ELEM: u32 = 1;
+const BPF_MAP_UPDATE_ELEM: u32 = 2;
+const BPF_PROG_LOAD: u32 = 5;
+const BPF_PROG_TEST_RUN: u32 = 10;
+const BPF_PROG_TYPE_SYSCALL: u32 = 31;
+const BPF_F_SLEEPABLE: u32 = 1 << 4;
+const BPF_PSEUDO_MAP_FD: u64 = 1;
+
+/// A failure to load or run the program.
+#[derive(Debug, thiserror::Error)]
+pub enum TestRunError {
+    #[error("creating map {map}: {source}")]
+    Map { map: String, source: io::Error },
+    #[error("filling map {map}: {source}")]
+    Fill { map: String, source: io::Error },
+    #[error("the kernel verifier rejected the test program: {source}\n{log}")]
+    Load { source: io::Error, log: String },
+    #[error("BPF_PROG_TEST_RUN: {0}")]
+    Run(io::Error),
+    #[error("reading counters: {0}")]
+    Counters(io::Error),
+}
+
+/// The decision the compiled program made for one event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KernelDecision {
+    pub rule: Option<u32>,
+    pub action: Action,
+    /// Rule ids of the traces whose counters moved, ascending.
+    pub traces: Vec<u32>,
+}
+
+/// A loaded test-run program and its maps.
+pub struct TestProgram {
+    prog: OwnedFd,
+    counters: OwnedFd,
+    n_counters: u32,
+    trace_ids: Vec<u32>,
+    n_cpus: usize,
+    _maps: Vec<OwnedFd>,
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct MapCreateAttr {
+    map_type: u32,
+    key_size: u32,
+    value_size: u32,
+    max_entries: u32,
+    map_flags: u32,
+    inner_map_fd: u32,
+    numa_node: u32,
+    map_name: [u8; 16],
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct MapElemAttr {
+    map_fd: u32,
+    pad: u32,
+    key: u64,
+    value: u64,
+    flags: u64,
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct ProgLoadAttr {
+    prog_type: u32,
+    insn_cnt: u32,
+    insns: u64,
+    license: u64,
+    log_level: u32,
+    log_size: u32,
+    log_buf: u64,
+    kern_version: u32,
+    prog_flags: u32,
+    prog_name: [u8; 16],
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct TestRunAttr {
+    prog_fd: u32,
+    retval: u32,
+    data_size_in: u32,
+    data_size_out: u32,
+    data_in: u64,
+    data_out: u64,
+    repeat: u32,
+    duration: u32,
+    ctx_size_in: u32,
+    ctx_size_out: u32,
+    ctx_in: u64,
+    ctx_out: u64,
+    flags: u32,
+    cpu: u32,
+    batch_size: u32,
+}
+
+fn bpf<T>(cmd: u32, attr: &mut T) -> io::Result<i64> {
+    // SAFETY: `attr` is a live, initialised `#[repr(C)]` prefix of `union
+    // bpf_attr`; the kernel reads (and for some commands writes) at most
+    // `size_of::<T>()` bytes of it.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            cmd as libc::c_long,
+            attr as *mut T as *mut libc::c_void,
+            std::mem::size_of::<T>() as libc::c_long,
+        )
+    };
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+fn fd(raw: i64) -> OwnedFd {
+    // SAFETY: the bpf syscall just returned this new file descriptor; nothing else owns it.
+    unsafe { OwnedFd::from_raw_fd(raw as i32) }
+}
+
+fn create_map(def: &MapDef) -> Result<OwnedFd, TestRunError> {
+    let mut attr = MapCreateAttr {
+        map_type: def.kind as u32,
+        key_size: def.key_size,
+        value_size: def.value_size,
+        max_entries: def.max_entries,
+        map_flags: def.flags,
+        ..Default::default()
+    };
+    let name = def.name.as_bytes();
+    let n = name.len().min(15);
+    attr.map_name[..n].copy_from_slice(&name[..n]);
+    bpf(BPF_MAP_CREATE, &mut attr)
+        .map(fd)
+        .map_err(|source| TestRunError::Map {
+            map: def.name.clone(),
+            source,
+        })
+}
+
+fn update(map: &OwnedFd, key: &[u8], value: &[u8]) -> io::Result<()> {
+    let mut attr = MapElemAttr {
+        map_fd: map.as_raw_fd() as u32,
+        key: key.as_ptr() as u64,
+        value: value.as_ptr() as u64,
+        ..Default::default()
+    };
+    bpf(BPF_MAP_UPDATE_ELEM, &mut attr).map(|_| ())
+}
+
+fn lookup(map: &OwnedFd, key: &[u8], value: &mut [u8]) -> io::Result<()> {
+    let mut attr = MapElemAttr {
+        map_fd: map.as_raw_fd() as u32,
+        key: key.as_ptr() as u64,
+        value: value.as_mut_ptr() as u64,
+        ..Default::default()
+    };
+    bpf(BPF_MAP_LOOKUP_ELEM, &mut attr).map(|_| ())
+}
+
+/// Number of possible CPUs (per-CPU map values hold one slot each).
+fn possible_cpus() -> usize {
+    let text = std::fs::read_to_string("/sys/devices/system/cpu/possible").unwrap_or_default();
+    let mut n = 0;
+    for part in text.trim().split(',') {
+        let mut ends = part.split('-').filter_map(|x| x.parse::<usize>().ok());
+        match (ends.next(), ends.next()) {
+            (Some(a), Some(b)) => n = n.max(b + 1).max(a + 1),
+            (Some(a), None) => n = n.max(a + 1),
+            _ => {}
+        }
+    }
+    n.max(1)
+}
+
+impl TestProgram {
+    /// Creates the maps of `build` (a `compile::build_test_run` output), fills
+    /// the set maps and loads its one program.
+    pub fn load(build: &Build) -> Result<TestProgram, TestRunError> {
+        let mut maps = Vec::new();
+        for def in &build.image.maps {
+            maps.push(create_map(def)?);
+        }
+        for set in &build.metadata.sets {
+            let index = build
+                .image
+                .maps
+                .iter()
+                .position(|m| m.name == set.map)
+                .expect("every set names a map of the build");
+            for key in &set.keys {
+                let key = unhex(key);
+                update(&maps[index], &key, &[1]).map_err(|source| TestRunError::Fill {
+                    map: set.map.clone(),
+                    source,
+                })?;
+            }
+        }
+        let program = &build.image.programs[0];
+        let mut slots = program.code.slots.clone();
+        for reloc in &program.code.map_relocs {
+            let slot = &mut slots[reloc.slot as usize];
+            let fd = maps[reloc.map.0 as usize].as_raw_fd() as u32 as u64;
+            *slot = (*slot & 0x0000_0000_ffff_ffff & !(0xf << 12))
+                | (BPF_PSEUDO_MAP_FD << 12)
+                | (fd << 32);
+        }
+        let license = CString::new("GPL").expect("no NUL");
+        let mut log = vec![0u8; 1 << 20];
+        let mut attr = ProgLoadAttr {
+            prog_type: BPF_PROG_TYPE_SYSCALL,
+            insn_cnt: slots.len() as u32,
+            insns: slots.as_ptr() as u64,
+            license: license.as_ptr() as u64,
+            log_level: 1,
+            log_size: log.len() as u32,
+            log_buf: log.as_mut_ptr() as u64,
+            prog_flags: BPF_F_SLEEPABLE,
+            ..Default::default()
+        };
+        let name = b"polc_test_run";
+        attr.prog_name[..name.len()].copy_from_slice(name);
+        let prog = bpf(BPF_PROG_LOAD, &mut attr)
+            .map(fd)
+            .map_err(|source| TestRunError::Load {
+                source,
+                log: polc::abi::c_string(&log),
+            })?;
+        let counters_index = build
+            .image
+            .maps
+            .iter()
+            .position(|m| m.name == polc::abi::MAP_COUNTERS)
+            .expect("every build has counters");
+        let counters = maps.remove(counters_index);
+        let trace_ids = build
+            .metadata
+            .rules
+            .iter()
+            .filter(|r| r.kind == "trace")
+            .map(|r| r.id)
+            .collect();
+        Ok(TestProgram {
+            prog,
+            n_counters: build.image.maps[counters_index].max_entries,
+            counters,
+            trace_ids,
+            n_cpus: possible_cpus(),
+            _maps: maps,
+        })
+    }
+
+    fn counter(&self, key: u32) -> Result<u64, TestRunError> {
+        let mut value = vec![0u8; 8 * self.n_cpus];
+        lookup(&self.counters, &key.to_le_bytes(), &mut value).map_err(TestRunError::Counters)?;
+        Ok(value
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+            .sum())
+    }
+
+    /// Runs the program once on `ctx` (a `TestContext::encode` output).
+    pub fn run(&self, ctx: &[u8]) -> Result<KernelDecision, TestRunError> {
+        let before: Vec<u64> = self
+            .trace_ids
+            .iter()
+            .map(|id| self.counter(*id))
+            .collect::<Result<_, _>>()?;
+        let mut ctx = ctx.to_vec();
+        let mut attr = TestRunAttr {
+            prog_fd: self.prog.as_raw_fd() as u32,
+            ctx_size_in: ctx.len() as u32,
+            ctx_in: ctx.as_mut_ptr() as u64,
+            ..Default::default()
+        };
+        bpf(BPF_PROG_TEST_RUN, &mut attr).map_err(TestRunError::Run)?;
+        let mut traces = Vec::new();
+        for (id, old) in self.trace_ids.iter().zip(before) {
+            if self.counter(*id)? != old {
+                traces.push(*id);
+            }
+        }
+        let rule = (attr.retval >> TEST_RUN_RULE_SHIFT).checked_sub(1);
+        let action = match attr.retval & 0xff {
+            0 => Action::Allow,
+            1 => Action::Audit,
+            2 => Action::Deny,
+            3 => Action::Kill,
+            _ => Action::Trace,
+        };
+        debug_assert!(self.n_counters as usize > self.trace_ids.len());
+        Ok(KernelDecision {
+            rule,
+            action,
+            traces,
+        })
+    }
+}
+
+fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len() / 2)
+        .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).unwrap_or(0))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use polc::check::hooks::{FieldId, Hook};
+    use polc::check::policy::*;
+    use polc::interp::{self, Event};
+    use polc::ir::TestContext;
+    use polc::span::Span;
+
+    fn f(name: &str) -> FieldId {
+        FieldId::from_name(name).expect("field")
+    }
+
+    fn t(name: &str, op: TestOp) -> Expr {
+        Expr::Test(Test {
+            field: f(name),
+            op,
+            span: Span::default(),
+        })
+    }
+
+    #[test]
+    fn decision_code_matches_the_interpreter() {
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipped: needs root");
+            return;
+        }
+        let shells: Vec<Value> = [
+            "/bin/sh",
+            "/bin/bash",
+            "/usr/bin/bash",
+            "/bin/dash",
+            "/usr/bin/dash",
+            "/bin/zsh",
+            "/usr/bin/zsh",
+            "/bin/ksh",
+            "/bin/fish",
+            "/usr/bin/fish",
+        ]
+        .iter()
+        .map(|s| Value::Str(s.to_string()))
+        .collect();
+        let policy = CheckedPolicy {
+            source_name: "t.pol".into(),
+            source_hash: String::new(),
+            lists: vec![ListDef {
+                name: Some("shells".into()),
+                elems: shells,
+                span: Span::default(),
+            }],
+            rules: vec![
+                CheckedRule {
+                    id: 0,
+                    name: "tr".into(),
+                    kind: RuleKind::Trace,
+                    hook: Hook::Exec,
+                    cond: Some(t(
+                        "proc.comm",
+                        TestOp::Str {
+                            op: StrOp::Contains,
+                            value: "ash".into(),
+                        },
+                    )),
+                    action: Action::Trace,
+                    message: None,
+                    emit: vec![f("exec.path")],
+                    span: Span::default(),
+                    name_span: Span::default(),
+                    line: 1,
+                },
+                CheckedRule {
+                    id: 1,
+                    name: "root".into(),
+                    kind: RuleKind::Rule,
+                    hook: Hook::Exec,
+                    cond: Some(t(
+                        "proc.uid",
+                        TestOp::IntCmp {
+                            op: CmpOp::Eq,
+                            value: 0,
+                        },
+                    )),
+                    action: Action::Allow,
+                    message: None,
+                    emit: vec![],
+                    span: Span::default(),
+                    name_span: Span::default(),
+                    line: 2,
+                },
+                CheckedRule {
+                    id: 2,
+                    name: "sh".into(),
+                    kind: RuleKind::Rule,
+                    hook: Hook::Exec,
+                    cond: Some(Expr::And(vec![
+                        t("exec.path", TestOp::In(ListId(0))),
+                        Expr::Not(Box::new(t(
+                            "proc.comm",
+                            TestOp::Str {
+                                op: StrOp::EndsWith,
+                                value: "d".into(),
+                            },
+                        ))),
+                    ])),
+                    action: Action::Deny,
+                    message: None,
+                    emit: vec![],
+                    span: Span::default(),
+                    name_span: Span::default(),
+                    line: 3,
+                },
+                CheckedRule {
+                    id: 3,
+                    name: "tmp".into(),
+                    kind: RuleKind::Rule,
+                    hook: Hook::Exec,
+                    cond: Some(t(
+                        "exec.path",
+                        TestOp::Str {
+                            op: StrOp::StartsWith,
+                            value: "/tmp/".into(),
+                        },
+                    )),
+                    action: Action::Kill,
+                    message: None,
+                    emit: vec![],
+                    span: Span::default(),
+                    name_span: Span::default(),
+                    line: 4,
+                },
+            ],
+            tests: vec![],
+        };
+        let build = polc::compile::build_test_run(&policy, "", Hook::Exec).expect("builds");
+        let program = TestProgram::load(&build).unwrap_or_else(|e| panic!("{e}"));
+        let cases = [
+            (0, "bash", "/bin/bash"),
+            (1000, "bash", "/bin/bash"),
+            (1000, "sshd", "/bin/bash"),
+            (1000, "x", "/tmp/evil"),
+            (1000, "x", "/tmp"),
+            (1000, "dash", "/usr/bin/fish"),
+            (5, "", ""),
+        ];
+        for (uid, comm, path) in cases {
+            let event = Event::new([
+                (f("proc.uid"), Value::Int(uid)),
+                (f("proc.comm"), Value::Str(comm.into())),
+                (f("exec.path"), Value::Str(path.into())),
+            ]);
+            let want = interp::evaluate(&policy, Hook::Exec, &event);
+            let got = program
+                .run(&TestContext::encode(&event))
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(
+                (got.rule, got.action, got.traces),
+                (want.rule, want.action, want.traces),
+                "{uid} {comm} {path}"
+            );
+        }
+    }
+}
