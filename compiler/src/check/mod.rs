@@ -1,5 +1,658 @@
 //! Name resolution, type checking and cost checking: the last stage that can
-//! reject a policy. Produces a [`policy::CheckedPolicy`].
+//! reject a policy. [`check_source`] parses a source text and turns it into a
+//! [`policy::CheckedPolicy`] plus diagnostics.
+//!
+//! The pipeline inside: parse (syntax) → declarations and names (this file:
+//! duplicates, invalid names, lists, macro cycles) → rules and traces
+//! (`rules`, `cond`, `template`) → policy tests (`policy_tests`) → lints
+//! (`lints`) → cost (`cost`). Every step reports what it finds and carries on,
+//! so one run reports as many problems as possible.
+//!
+//! Depends on `syntax`, `diag`, `span` and the table in `hooks`; knows nothing
+//! of IR, BPF or ELF.
 
+pub mod cost;
 pub mod hooks;
 pub mod policy;
+pub mod reference;
+
+mod cond;
+mod lints;
+mod literal;
+mod policy_tests;
+mod rules;
+mod template;
+
+use std::collections::{HashMap, HashSet};
+
+use sha2::{Digest, Sha256};
+
+use crate::diag::{Code, Diagnostic};
+use crate::span::Span;
+use crate::syntax::{self, ast};
+use policy::{CheckedPolicy, CheckedRule, ListDef, ListId, Value};
+
+pub use literal::CONSTANTS;
+
+/// The result of checking one source text.
+#[derive(Clone, Debug)]
+pub struct Checked {
+    /// The checked policy; `Some` if and only if there is no error.
+    pub policy: Option<CheckedPolicy>,
+    /// Errors and warnings, sorted by position.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Checked {
+    /// Whether any diagnostic is an error.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Parses and checks `source`, read from `source_name`. Never panics.
+pub fn check_source(source_name: &str, source: &str) -> Checked {
+    let (file, parse_diagnostics) = syntax::parse(source);
+    let mut checker = Checker::new(source);
+    checker.diags = parse_diagnostics;
+    checker.declare(&file);
+    checker.check_macros();
+    let rules = checker.check_rules(&file);
+    let tests = checker.check_tests(&file, &rules);
+    checker.report_unused();
+    let rules: Option<Vec<CheckedRule>> = rules.into_iter().map(|rule| rule.checked).collect();
+    if let Some(rules) = &rules {
+        checker.lint_rules(rules);
+    }
+    let mut diagnostics = checker.diags;
+    let mut policy = None;
+    if !diagnostics.iter().any(Diagnostic::is_error) {
+        if let (Some(rules), Some(tests)) = (rules, tests) {
+            let checked = CheckedPolicy {
+                source_name: source_name.to_string(),
+                source_hash: format!("{:x}", Sha256::digest(source.as_bytes())),
+                lists: checker.lists,
+                rules,
+                tests,
+            };
+            diagnostics.extend(cost::check_cost(&checked));
+            if !diagnostics.iter().any(Diagnostic::is_error) {
+                policy = Some(checked);
+            }
+        }
+    }
+    Checked {
+        policy,
+        diagnostics: sort_and_dedup(diagnostics),
+    }
+}
+
+/// Sorts by position (then code) and drops repeats of the same problem (a
+/// macro checked on its own and again where it is used).
+fn sort_and_dedup(mut diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    let mut seen = HashSet::new();
+    diagnostics.retain(|d| seen.insert((d.code, d.message.clone(), d.primary_span())));
+    diagnostics.sort_by_key(|d| (d.primary_span().start, d.primary_span().end, d.code));
+    diagnostics
+}
+
+/// The element type of a list.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum ListKind {
+    Str,
+    Int,
+    Ip,
+    Bool,
+}
+
+impl ListKind {
+    fn name(self) -> &'static str {
+        match self {
+            ListKind::Str => "str",
+            ListKind::Int => "int",
+            ListKind::Ip => "ip",
+            ListKind::Bool => "bool",
+        }
+    }
+}
+
+/// A list with what the checker knows about it.
+#[derive(Clone, Debug)]
+struct ListInfo {
+    id: ListId,
+    /// `None` when its elements are invalid (already reported).
+    kind: Option<ListKind>,
+    /// Each element's span, in order (for errors found at a use site).
+    elem_spans: Vec<Span>,
+    name_span: Span,
+}
+
+/// A macro with what the checker knows about it.
+struct MacroInfo<'a> {
+    decl: &'a ast::MacroDecl,
+    /// Part of a cycle (already reported): never expanded.
+    recursive: bool,
+}
+
+/// State shared by the checking steps.
+struct Checker<'a> {
+    source: &'a str,
+    diags: Vec<Diagnostic>,
+    /// Every list, named and inline; indexed by `ListId`.
+    lists: Vec<ListDef>,
+    list_infos: Vec<ListInfo>,
+    list_names: HashMap<&'a str, usize>,
+    /// Inline lists, by source span (a macro used twice shares them).
+    inline_lists: HashMap<Span, usize>,
+    macros: HashMap<&'a str, MacroInfo<'a>>,
+    /// Macro names in declaration order.
+    macro_order: Vec<&'a str>,
+    /// Lists and macros some condition refers to.
+    used: HashSet<String>,
+}
+
+impl<'a> Checker<'a> {
+    fn new(source: &'a str) -> Checker<'a> {
+        Checker {
+            source,
+            diags: Vec::new(),
+            lists: Vec::new(),
+            list_infos: Vec::new(),
+            list_names: HashMap::new(),
+            inline_lists: HashMap::new(),
+            macros: HashMap::new(),
+            macro_order: Vec::new(),
+            used: HashSet::new(),
+        }
+    }
+
+    fn report(&mut self, diagnostic: Diagnostic) {
+        self.diags.push(diagnostic);
+    }
+
+    /// 1-based line of a byte offset.
+    fn line_of(&self, offset: u32) -> u32 {
+        crate::diag::line_col(self.source, offset as usize).0 as u32
+    }
+
+    /// Registers lists and macros; reports duplicate and invalid names.
+    fn declare(&mut self, file: &'a ast::File) {
+        let mut values_namespace: HashMap<&'a str, (Span, &'static str)> = HashMap::new();
+        let mut rules_namespace: HashMap<&'a str, (Span, &'static str)> = HashMap::new();
+        let mut tests_namespace: HashMap<&'a str, Span> = HashMap::new();
+        for decl in &file.decls {
+            let (name, what, namespace) = match decl {
+                ast::Decl::List(list) => (&list.name, "list", &mut values_namespace),
+                ast::Decl::Macro(m) => (&m.name, "macro", &mut values_namespace),
+                ast::Decl::Rule(rule) => (
+                    &rule.name,
+                    match rule.keyword {
+                        ast::RuleKeyword::Rule => "rule",
+                        ast::RuleKeyword::Trace => "trace",
+                    },
+                    &mut rules_namespace,
+                ),
+                ast::Decl::Test(test) => {
+                    if let Some(first) = tests_namespace.get(test.name.value.as_str()) {
+                        self.diags.push(
+                            Diagnostic::new(
+                                Code::E0204,
+                                format!("duplicate test name \"{}\"", test.name.value),
+                                test.name.span,
+                                "defined again here",
+                            )
+                            .with_label(*first, "first defined here")
+                            .with_help("give each test its own name"),
+                        );
+                    } else {
+                        tests_namespace.insert(test.name.value.as_str(), test.name.span);
+                    }
+                    continue;
+                }
+            };
+            let duplicate = if let Some((first, first_what)) = namespace.get(name.text.as_str()) {
+                self.diags.push(
+                    Diagnostic::new(
+                        Code::E0204,
+                        format!("the name `{}` is defined twice", name.text),
+                        name.span,
+                        format!("{what} `{}` defined again here", name.text),
+                    )
+                    .with_label(*first, format!("first defined here as a {first_what}"))
+                    .with_help(if what == "rule" || what == "trace" {
+                        "rules and traces share one namespace: rename one of them"
+                    } else {
+                        "lists and macros share one namespace: rename one of them"
+                    }),
+                );
+                true
+            } else {
+                namespace.insert(name.text.as_str(), (name.span, what));
+                false
+            };
+            self.check_declared_name(name, what);
+            if duplicate {
+                continue;
+            }
+            match decl {
+                ast::Decl::List(list) => self.declare_list(list),
+                ast::Decl::Macro(m) => {
+                    self.macros.insert(
+                        m.name.text.as_str(),
+                        MacroInfo {
+                            decl: m,
+                            recursive: false,
+                        },
+                    );
+                    self.macro_order.push(m.name.text.as_str());
+                }
+                ast::Decl::Rule(_) | ast::Decl::Test(_) => {}
+            }
+        }
+    }
+
+    fn check_declared_name(&mut self, name: &ast::Name, what: &str) {
+        let problem = if name.text.contains('.') {
+            Some("dotted names are fields")
+        } else if literal::constant(&name.text).is_some() {
+            Some("this is a built-in constant")
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            self.diags.push(
+                Diagnostic::new(
+                    Code::E0218,
+                    format!("invalid {what} name `{}`", name.text),
+                    name.span,
+                    problem,
+                )
+                .with_help(format!(
+                    "use a plain identifier such as `{}`",
+                    name.text.replace('.', "_").to_lowercase()
+                )),
+            );
+        }
+    }
+
+    /// Reads a named list's elements and registers it.
+    fn declare_list(&mut self, list: &'a ast::ListDecl) {
+        let index = self.add_list(
+            Some(list.name.text.clone()),
+            &list.items,
+            list.items_span,
+            list.name.span,
+        );
+        self.list_names.insert(list.name.text.as_str(), index);
+    }
+
+    /// Reads a list's elements (reporting empty, mixed and invalid ones) and
+    /// adds it to the policy's lists; returns its index.
+    fn add_list(
+        &mut self,
+        name: Option<String>,
+        items: &[ast::Operand],
+        span: Span,
+        name_span: Span,
+    ) -> usize {
+        let (kind, elems) = self.list_elements(items, span, name.as_deref());
+        let index = self.lists.len();
+        let id = ListId(u32::try_from(index).unwrap_or(u32::MAX));
+        self.lists.push(ListDef { name, elems, span });
+        self.list_infos.push(ListInfo {
+            id,
+            kind,
+            elem_spans: items.iter().map(ast::Operand::span).collect(),
+            name_span,
+        });
+        index
+    }
+
+    fn list_elements(
+        &mut self,
+        items: &[ast::Operand],
+        span: Span,
+        name: Option<&str>,
+    ) -> (Option<ListKind>, Vec<Value>) {
+        if items.is_empty() {
+            let what = name.map_or("this list".to_string(), |n| format!("list `{n}`"));
+            self.report(
+                Diagnostic::new(Code::E0212, format!("{what} is empty"), span, "no elements")
+                    .with_help("add elements, or remove the list and the conditions that use it"),
+            );
+            return (None, Vec::new());
+        }
+        let mut kind: Option<(ListKind, Span)> = None;
+        let mut valid = true;
+        let mut elems = Vec::new();
+        for item in items {
+            let Some((item_kind, value)) = self.list_element(item) else {
+                valid = false;
+                continue;
+            };
+            match kind {
+                None => kind = Some((item_kind, item.span())),
+                Some((first, first_span)) if first != item_kind => {
+                    self.report(
+                        Diagnostic::new(
+                            Code::E0211,
+                            "list elements have different types",
+                            item.span(),
+                            format!("this is {}", article(item_kind.name())),
+                        )
+                        .with_label(
+                            first_span,
+                            format!("the list's first element is {}", article(first.name())),
+                        )
+                        .with_help(
+                            "a list holds values of one type: split it into one list per type",
+                        ),
+                    );
+                    valid = false;
+                }
+                Some(_) => {}
+            }
+            elems.push(value);
+        }
+        let kind = kind.filter(|_| valid).map(|(kind, _)| kind);
+        (kind, elems)
+    }
+
+    /// One list element as a value of its own type (ints unchecked for width).
+    fn list_element(&mut self, item: &ast::Operand) -> Option<(ListKind, Value)> {
+        match item {
+            ast::Operand::Str(lit) => Some((ListKind::Str, Value::Str(lit.value.clone()))),
+            ast::Operand::Int { text, span } => self
+                .int_literal(text, *span, None)
+                .map(|v| (ListKind::Int, Value::Int(v))),
+            ast::Operand::Ip { text, span } => self
+                .ip_literal(text, *span)
+                .map(|(addr, prefix)| (ListKind::Ip, Value::Ip { addr, prefix })),
+            ast::Operand::Bool { value, .. } => Some((ListKind::Bool, Value::Bool(*value))),
+            ast::Operand::Name(name) => {
+                if let Some(value) = literal::constant(&name.text) {
+                    return Some((ListKind::Int, Value::Int(value)));
+                }
+                self.report(
+                    Diagnostic::new(
+                        Code::E0207,
+                        format!("`{}` is not a value", name.text),
+                        name.span,
+                        "lists hold literals",
+                    )
+                    .with_help("write strings in double quotes: `\"...\"`"),
+                );
+                None
+            }
+            ast::Operand::List { span, .. } => {
+                self.report(Diagnostic::new(
+                    Code::E0207,
+                    "lists cannot contain lists",
+                    *span,
+                    "a list here",
+                ));
+                None
+            }
+        }
+    }
+
+    /// Parses an integer literal; when `bits` is given, checks it fits.
+    fn int_literal(&mut self, text: &str, span: Span, field: Option<(&str, u8)>) -> Option<u64> {
+        let value = match literal::parse_int(text) {
+            Ok(value) => value,
+            Err(error) => {
+                let (message, label, help) = match error {
+                    literal::IntError::Malformed => (
+                        format!("invalid integer literal `{text}`"),
+                        "not a number",
+                        "write a decimal number, `0x` hex or `0o` octal".to_string(),
+                    ),
+                    literal::IntError::Negative => (
+                        format!("negative integer `{text}`"),
+                        "fields are unsigned",
+                        "every integer field is 0 or more".to_string(),
+                    ),
+                    literal::IntError::TooLarge => (
+                        format!("integer `{text}` does not fit in 64 bits"),
+                        "too large",
+                        format!("the largest integer is {}", u64::MAX),
+                    ),
+                };
+                self.report(Diagnostic::new(Code::E0209, message, span, label).with_help(help));
+                return None;
+            }
+        };
+        if let Some((field, bits)) = field {
+            let max = literal::int_max(bits);
+            if value > max {
+                self.report(
+                    Diagnostic::new(
+                        Code::E0209,
+                        format!("`{text}` does not fit `{field}` (u{bits})"),
+                        span,
+                        format!("out of range 0..={max}"),
+                    )
+                    .with_help(format!(
+                        "`{field}` is a {bits}-bit unsigned integer: 0 to {max}"
+                    )),
+                );
+                return None;
+            }
+        }
+        Some(value)
+    }
+
+    /// Parses an IP literal, reporting what is wrong with it.
+    fn ip_literal(&mut self, text: &str, span: Span) -> Option<(std::net::IpAddr, u8)> {
+        match literal::parse_ip(text) {
+            Ok(ip) => Some(ip),
+            Err(error) => {
+                let diagnostic = match error {
+                    literal::IpError::Malformed(why) => Diagnostic::new(
+                        Code::E0210,
+                        format!("invalid IP address `{text}`"),
+                        span,
+                        why,
+                    )
+                    .with_help("write an IPv4 address (`10.1.2.3`), an IPv6 address (`fd00::1`), or either with a `/prefix`"),
+                    literal::IpError::PrefixTooLong { max } => Diagnostic::new(
+                        Code::E0210,
+                        format!("invalid network `{text}`"),
+                        span,
+                        format!("the prefix is at most /{max}"),
+                    ),
+                    literal::IpError::HostBits { network } => Diagnostic::new(
+                        Code::E0210,
+                        format!("network `{text}` has bits set past its prefix"),
+                        span,
+                        "host bits set",
+                    )
+                    .with_help(format!("the network is `{network}`")),
+                };
+                self.report(diagnostic);
+                None
+            }
+        }
+    }
+
+    /// Finds recursive macros (reporting each cycle once), then checks each
+    /// macro's body on its own (types; availability is checked where used).
+    fn check_macros(&mut self) {
+        let order = self.macro_order.clone();
+        // Edges: macro -> (macro it uses, span of the use).
+        let mut edges: HashMap<&'a str, Vec<(&'a str, Span)>> = HashMap::new();
+        for name in &order {
+            let Some(info) = self.macros.get(name) else {
+                continue;
+            };
+            let mut uses = Vec::new();
+            collect_bare_names(&info.decl.cond, &mut uses);
+            let uses = uses
+                .into_iter()
+                .filter(|(used, _)| self.macros.contains_key(used))
+                .collect();
+            edges.insert(name, uses);
+        }
+        // Iterative depth-first search; a use of a macro on the current path
+        // closes a cycle.
+        let mut done: HashSet<&'a str> = HashSet::new();
+        for start in &order {
+            if done.contains(start) {
+                continue;
+            }
+            let mut path: Vec<(&'a str, usize)> = vec![(start, 0)];
+            let mut on_path: HashSet<&'a str> = HashSet::from([*start]);
+            while let Some((node, next)) = path.last().copied() {
+                let out = edges.get(node).map_or(&[][..], Vec::as_slice);
+                if let Some(&(target, use_span)) = out.get(next) {
+                    if let Some(last) = path.last_mut() {
+                        last.1 += 1;
+                    }
+                    if on_path.contains(target) {
+                        self.report_cycle(&path, target, use_span, &edges);
+                    } else if !done.contains(target) {
+                        path.push((target, 0));
+                        on_path.insert(target);
+                    }
+                } else {
+                    done.insert(node);
+                    on_path.remove(node);
+                    path.pop();
+                }
+            }
+        }
+        for name in order {
+            if let Some(decl) = self.macros.get(name).map(|info| info.decl) {
+                self.check_macro_alone(decl);
+            }
+        }
+    }
+
+    fn report_cycle(
+        &mut self,
+        path: &[(&'a str, usize)],
+        target: &'a str,
+        closing_use: Span,
+        edges: &HashMap<&'a str, Vec<(&'a str, Span)>>,
+    ) {
+        let Some(start) = path.iter().position(|(node, _)| *node == target) else {
+            return;
+        };
+        let cycle: Vec<&'a str> = path[start..].iter().map(|(node, _)| *node).collect();
+        if cycle
+            .iter()
+            .any(|name| self.macros.get(name).is_some_and(|m| m.recursive))
+        {
+            return;
+        }
+        for name in &cycle {
+            if let Some(info) = self.macros.get_mut(name) {
+                info.recursive = true;
+            }
+        }
+        let first = cycle[0];
+        let mut diagnostic = if cycle.len() == 1 {
+            Diagnostic::new(
+                Code::E0205,
+                format!("macro `{first}` uses itself"),
+                closing_use,
+                format!("`{first}` used in its own definition"),
+            )
+        } else {
+            let mut d = Diagnostic::new(
+                Code::E0205,
+                format!("recursive macro `{first}`"),
+                closing_use,
+                format!(
+                    "`{}` uses `{first}`, closing the cycle",
+                    cycle[cycle.len() - 1]
+                ),
+            );
+            for pair in cycle.windows(2) {
+                let (from, to) = (pair[0], pair[1]);
+                let use_span = path[start..]
+                    .iter()
+                    .find(|(node, _)| *node == from)
+                    .and_then(|(node, next)| edges.get(node)?.get(next.checked_sub(1)?))
+                    .filter(|(used, _)| *used == to)
+                    .map(|(_, span)| *span);
+                if let Some(span) = use_span {
+                    d = d.with_label(span, format!("`{from}` uses `{to}`"));
+                }
+            }
+            d
+        };
+        let chain: Vec<&str> = cycle.iter().copied().chain([first]).collect();
+        diagnostic = diagnostic
+            .with_note(format!("cycle: {}", chain.join(" -> ")))
+            .with_help("macros are expanded in place, so a cycle never ends: break it");
+        self.report(diagnostic);
+    }
+
+    /// Warns about lists and macros nothing uses.
+    fn report_unused(&mut self) {
+        let mut unused = Vec::new();
+        for info in &self.list_infos {
+            let Some(name) = self.lists[info.id.0 as usize].name.as_deref() else {
+                continue;
+            };
+            if info.kind.is_none() {
+                // Its elements are already reported; one problem at a time.
+                continue;
+            }
+            if !self.used.contains(name) {
+                unused.push(
+                    Diagnostic::new(
+                        Code::W0001,
+                        format!("list `{name}` is never used"),
+                        info.name_span,
+                        "declared here",
+                    )
+                    .with_help("use it in a condition, or remove it"),
+                );
+            }
+        }
+        for name in &self.macro_order {
+            if !self.used.contains(*name) {
+                if let Some(info) = self.macros.get(name) {
+                    unused.push(
+                        Diagnostic::new(
+                            Code::W0002,
+                            format!("macro `{name}` is never used"),
+                            info.decl.name.span,
+                            "declared here",
+                        )
+                        .with_help("use it in a condition, or remove it"),
+                    );
+                }
+            }
+        }
+        self.diags.extend(unused);
+    }
+}
+
+/// "a str", "an int".
+fn article(kind: &str) -> String {
+    if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        format!("an {kind}")
+    } else {
+        format!("a {kind}")
+    }
+}
+
+/// Every bare name in a condition (macro references), with its span.
+fn collect_bare_names<'a>(cond: &'a ast::Cond, out: &mut Vec<(&'a str, Span)>) {
+    match cond {
+        ast::Cond::Or { terms, .. } | ast::Cond::And { terms, .. } => {
+            for term in terms {
+                collect_bare_names(term, out);
+            }
+        }
+        ast::Cond::Not { inner, .. } => collect_bare_names(inner, out),
+        ast::Cond::Bare(ast::Operand::Name(name)) => out.push((name.text.as_str(), name.span)),
+        ast::Cond::Bare(_) | ast::Cond::Cmp { .. } => {}
+    }
+}
+
+#[cfg(test)]
+mod tests;

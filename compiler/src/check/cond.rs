@@ -1,0 +1,972 @@
+//! Conditions: resolves names (fields, lists, macros, constants), expands
+//! macros, types every comparison against the field table and checks that
+//! each field is available on the rule's hook. The result is a
+//! [`policy::Expr`] whose leaves are `field OP literal` tests with literals of
+//! the field's type.
+//!
+//! Depends on the AST, the table in `hooks` and the policy types only.
+
+use crate::check::hooks::{FieldId, FieldType, Hook};
+use crate::check::literal;
+use crate::check::policy::{CmpOp, Expr, ListId, StrOp, Test, TestOp, Value};
+use crate::check::{article, Checker, ListKind};
+use crate::diag::{Code, Diagnostic};
+use crate::span::Span;
+use crate::syntax::ast;
+
+/// Macros nested deeper than this are reported (E0219).
+const MAX_MACRO_DEPTH: usize = 32;
+/// Conditions nested deeper than this after expansion are reported (E0219).
+const MAX_EXPR_DEPTH: usize = 200;
+/// Conditions with more comparisons than this after expansion are reported (E0219).
+pub const MAX_TESTS: usize = 10_000;
+
+/// Where a condition is being checked.
+pub(super) struct Scope {
+    /// The rule's hook and the span of its `on` clause; `None` for a macro
+    /// checked on its own (availability is checked where it is used).
+    hook: Option<(Hook, Span)>,
+    /// Macros being expanded, outermost first: name and use site.
+    expanding: Vec<(String, Span)>,
+    depth: usize,
+    tests: usize,
+    /// Expansion stopped (too large); nothing more is reported.
+    too_large: bool,
+}
+
+impl Scope {
+    pub(super) fn on_hook(hook: Hook, on_span: Span) -> Scope {
+        Scope {
+            hook: Some((hook, on_span)),
+            expanding: Vec::new(),
+            depth: 0,
+            tests: 0,
+            too_large: false,
+        }
+    }
+
+    fn standalone() -> Scope {
+        Scope {
+            hook: None,
+            expanding: Vec::new(),
+            depth: 0,
+            tests: 0,
+            too_large: false,
+        }
+    }
+}
+
+/// What the right side of a comparison turned out to be.
+enum Rhs<'x> {
+    Int(&'x str, Span),
+    Const(u64, &'x str, Span),
+    Str(&'x ast::StrLit),
+    Ip(&'x str, Span),
+    Bool(bool, Span),
+    /// A named or inline list (index into the checker's lists).
+    List(usize, Span),
+    /// Already reported.
+    Invalid,
+}
+
+impl Rhs<'_> {
+    fn describe(&self) -> &'static str {
+        match self {
+            Rhs::Int(..) | Rhs::Const(..) => "an integer",
+            Rhs::Str(_) => "a string",
+            Rhs::Ip(..) => "an IP address",
+            Rhs::Bool(..) => "a bool",
+            Rhs::List(..) => "a list",
+            Rhs::Invalid => "an invalid value",
+        }
+    }
+
+    fn span(&self) -> Span {
+        match self {
+            Rhs::Int(_, span)
+            | Rhs::Const(_, _, span)
+            | Rhs::Ip(_, span)
+            | Rhs::Bool(_, span)
+            | Rhs::List(_, span) => *span,
+            Rhs::Str(lit) => lit.span,
+            Rhs::Invalid => Span::default(),
+        }
+    }
+}
+
+/// The operators each field type supports, for help lines.
+fn operators_of(ty: FieldType) -> &'static str {
+    match ty {
+        FieldType::Int { .. } => "`==`, `!=`, `<`, `<=`, `>`, `>=`, `in`, `not in`",
+        FieldType::Str { .. } => "`==`, `!=`, `startswith`, `endswith`, `contains`, `in`, `not in`",
+        FieldType::Ip => "`==`, `!=` (an address), `in`, `not in` (a network or a list)",
+        FieldType::Bool => "the bare field, `== true`, `== false`, `!=`",
+    }
+}
+
+fn kind_of(ty: FieldType) -> ListKind {
+    match ty {
+        FieldType::Int { .. } => ListKind::Int,
+        FieldType::Str { .. } => ListKind::Str,
+        FieldType::Ip => ListKind::Ip,
+        FieldType::Bool => ListKind::Bool,
+    }
+}
+
+fn negate_if(negate: bool, expr: Expr) -> Expr {
+    if negate {
+        Expr::Not(Box::new(expr))
+    } else {
+        expr
+    }
+}
+
+/// `a OP b` written as `b OP' a`.
+fn flipped(op: ast::CmpOp) -> Option<ast::CmpOp> {
+    use ast::CmpOp as Op;
+    Some(match op {
+        Op::Eq => Op::Eq,
+        Op::Ne => Op::Ne,
+        Op::Lt => Op::Gt,
+        Op::Le => Op::Ge,
+        Op::Gt => Op::Lt,
+        Op::Ge => Op::Le,
+        Op::StartsWith | Op::EndsWith | Op::Contains | Op::In | Op::NotIn => return None,
+    })
+}
+
+impl<'a> Checker<'a> {
+    /// Checks a macro's body on its own: names and types, not availability
+    /// (that depends on the hook of each rule that uses it).
+    pub(super) fn check_macro_alone(&mut self, decl: &ast::MacroDecl) {
+        let mut scope = Scope::standalone();
+        let _ = self.lower(&decl.cond, &mut scope);
+    }
+
+    /// Checks a rule's condition on `scope`'s hook.
+    pub(super) fn lower_condition(&mut self, cond: &ast::Cond, scope: &mut Scope) -> Option<Expr> {
+        self.lower(cond, scope)
+    }
+
+    /// Reports `diagnostic`, labelled with the macro uses that led to it.
+    fn report_in(&mut self, scope: &Scope, mut diagnostic: Diagnostic) {
+        for (name, span) in scope.expanding.iter().rev() {
+            diagnostic = diagnostic.with_label(*span, format!("in this use of macro `{name}`"));
+        }
+        self.report(diagnostic);
+    }
+
+    fn lower(&mut self, cond: &ast::Cond, scope: &mut Scope) -> Option<Expr> {
+        if scope.too_large {
+            return None;
+        }
+        scope.depth += 1;
+        let result = if scope.depth > MAX_EXPR_DEPTH {
+            self.too_large(scope, cond.span(), "nests too deeply");
+            None
+        } else {
+            self.lower_inner(cond, scope)
+        };
+        scope.depth -= 1;
+        result
+    }
+
+    fn too_large(&mut self, scope: &mut Scope, span: Span, why: &str) {
+        scope.too_large = true;
+        let diagnostic = Diagnostic::new(
+            Code::E0219,
+            format!("condition {why} once its macros are expanded"),
+            span,
+            "while expanding this",
+        )
+        .with_note(format!(
+            "limits: {MAX_MACRO_DEPTH} nested macros, {MAX_EXPR_DEPTH} nested operators, {MAX_TESTS} comparisons"
+        ))
+        .with_help("use lists instead of long chains of `or`, and avoid repeating macros");
+        self.report_in(scope, diagnostic);
+    }
+
+    fn lower_inner(&mut self, cond: &ast::Cond, scope: &mut Scope) -> Option<Expr> {
+        match cond {
+            ast::Cond::Or { terms, .. } | ast::Cond::And { terms, .. } => {
+                let is_or = matches!(cond, ast::Cond::Or { .. });
+                let mut lowered = Vec::with_capacity(terms.len());
+                let mut ok = true;
+                for term in terms {
+                    match self.lower(term, scope) {
+                        // Flatten `a or (b or c)` (from macros, mostly).
+                        Some(Expr::Or(inner)) if is_or => lowered.extend(inner),
+                        Some(Expr::And(inner)) if !is_or => lowered.extend(inner),
+                        Some(expr) => lowered.push(expr),
+                        None => ok = false,
+                    }
+                }
+                ok.then(|| {
+                    if is_or {
+                        Expr::Or(lowered)
+                    } else {
+                        Expr::And(lowered)
+                    }
+                })
+            }
+            ast::Cond::Not { inner, .. } => {
+                self.lower(inner, scope).map(|e| Expr::Not(Box::new(e)))
+            }
+            ast::Cond::Bare(operand) => self.lower_bare(operand, scope),
+            ast::Cond::Cmp {
+                lhs,
+                op,
+                op_span,
+                rhs,
+                span,
+            } => self.lower_cmp(lhs, *op, *op_span, rhs, *span, scope),
+        }
+    }
+
+    fn count_test(&mut self, scope: &mut Scope, span: Span) -> bool {
+        scope.tests += 1;
+        if scope.tests > MAX_TESTS {
+            self.too_large(scope, span, "has too many comparisons");
+            return false;
+        }
+        true
+    }
+
+    /// A lone operand as a condition: a macro, a bool field, or a mistake.
+    fn lower_bare(&mut self, operand: &ast::Operand, scope: &mut Scope) -> Option<Expr> {
+        let name = match operand {
+            ast::Operand::Name(name) => name,
+            other => {
+                let help = match other {
+                    ast::Operand::Bool { .. } => "a rule without `when` matches every event",
+                    _ => "compare a field with it, e.g. `proc.uid == 0`",
+                };
+                self.report_in(
+                    scope,
+                    Diagnostic::new(
+                        Code::E0217,
+                        "a literal is not a condition",
+                        other.span(),
+                        "expected a condition",
+                    )
+                    .with_help(help),
+                );
+                return None;
+            }
+        };
+        if let Some(info) = self.macros.get(name.text.as_str()) {
+            let decl = info.decl;
+            let recursive = info.recursive;
+            self.used.insert(name.text.clone());
+            if recursive {
+                return None;
+            }
+            if scope.hook.is_none() {
+                // Checked on its own; expanded where a rule uses it.
+                return Some(Expr::And(Vec::new()));
+            }
+            if scope.expanding.len() >= MAX_MACRO_DEPTH {
+                self.too_large(scope, name.span, "nests too many macros");
+                return None;
+            }
+            scope.expanding.push((name.text.clone(), name.span));
+            let expr = self.lower(&decl.cond, scope);
+            scope.expanding.pop();
+            return expr;
+        }
+        if let Some(field) = FieldId::from_name(&name.text) {
+            if !self.check_available(field, name.span, scope) {
+                return None;
+            }
+            let spec = field.spec();
+            if spec.ty == FieldType::Bool {
+                if !self.count_test(scope, name.span) {
+                    return None;
+                }
+                return Some(Expr::Test(Test {
+                    field,
+                    op: TestOp::IsTrue,
+                    span: name.span,
+                }));
+            }
+            self.report_in(
+                scope,
+                Diagnostic::new(
+                    Code::E0217,
+                    format!("`{}` is not a condition", name.text),
+                    name.span,
+                    format!("this field is {}", article(spec.ty.kind_name())),
+                )
+                .with_help(format!(
+                    "compare it: {}",
+                    match spec.ty {
+                        FieldType::Int { .. } => format!("`{} == 0`", name.text),
+                        FieldType::Str { .. } => format!("`{} == \"...\"`", name.text),
+                        _ => format!("`{} in 10.0.0.0/8`", name.text),
+                    }
+                )),
+            );
+            return None;
+        }
+        if let Some(&index) = self.list_names.get(name.text.as_str()) {
+            self.used.insert(name.text.clone());
+            let list_span = self.list_infos[index].name_span;
+            self.report_in(
+                scope,
+                Diagnostic::new(
+                    Code::E0217,
+                    format!("list `{}` is not a condition", name.text),
+                    name.span,
+                    "a list, not a condition",
+                )
+                .with_label(list_span, "declared here")
+                .with_help(format!("test a field against it: `FIELD in {}`", name.text)),
+            );
+            return None;
+        }
+        if literal::constant(&name.text).is_some() {
+            self.report_in(
+                scope,
+                Diagnostic::new(
+                    Code::E0217,
+                    format!("constant `{}` is not a condition", name.text),
+                    name.span,
+                    "a value, not a condition",
+                )
+                .with_help(format!(
+                    "compare a field with it: `net.family == {}`",
+                    name.text
+                )),
+            );
+            return None;
+        }
+        if name.text.contains('.') {
+            self.unknown_field(name, scope);
+        } else {
+            let candidates: Vec<&str> = self
+                .macro_order
+                .iter()
+                .copied()
+                .chain(
+                    FieldId::all()
+                        .filter(|f| f.spec().ty == FieldType::Bool)
+                        .map(|f| f.spec().name),
+                )
+                .collect();
+            let help = match literal::closest(&name.text, candidates) {
+                Some(close) => {
+                    format!("a macro or bool field with a similar name exists: `{close}`")
+                }
+                None => format!("declare it: `macro {} = ...`", name.text),
+            };
+            self.report_in(
+                scope,
+                Diagnostic::new(
+                    Code::E0203,
+                    format!("unknown name `{}`", name.text),
+                    name.span,
+                    "not a macro or a bool field",
+                )
+                .with_help(help),
+            );
+        }
+        None
+    }
+
+    fn unknown_field(&mut self, name: &ast::Name, scope: &Scope) {
+        let help = match literal::closest(&name.text, FieldId::all().map(|f| f.spec().name)) {
+            Some(close) => format!("a field with a similar name exists: `{close}`"),
+            None => "the fields are listed in docs/language.md".to_string(),
+        };
+        self.report_in(
+            scope,
+            Diagnostic::new(
+                Code::E0201,
+                format!("unknown field `{}`", name.text),
+                name.span,
+                "no such field",
+            )
+            .with_help(help),
+        );
+    }
+
+    /// Reports E0302 when `field` is not available on the scope's hook.
+    pub(super) fn check_available(&mut self, field: FieldId, span: Span, scope: &Scope) -> bool {
+        let Some((hook, on_span)) = scope.hook else {
+            return true;
+        };
+        if field.available_on(hook) {
+            return true;
+        }
+        let spec = field.spec();
+        let hooks: Vec<String> = Hook::ALL
+            .iter()
+            .filter(|h| field.available_on(**h))
+            .map(|h| format!("`{}`", h.name()))
+            .collect();
+        self.report_in(
+            scope,
+            Diagnostic::new(
+                Code::E0302,
+                format!(
+                    "field `{}` is not available on `{}`",
+                    spec.name,
+                    hook.name()
+                ),
+                span,
+                format!("not a field of `{}` events", hook.name()),
+            )
+            .with_label(on_span, format!("the hook is `{}`", hook.name()))
+            .with_help(format!(
+                "`{}` is available on {}",
+                spec.name,
+                hooks.join(", ")
+            )),
+        );
+        false
+    }
+
+    fn lower_cmp(
+        &mut self,
+        lhs: &ast::Operand,
+        op: ast::CmpOp,
+        op_span: Span,
+        rhs: &ast::Operand,
+        span: Span,
+        scope: &mut Scope,
+    ) -> Option<Expr> {
+        fn field_of(operand: &ast::Operand) -> Option<(FieldId, &ast::Name)> {
+            match operand {
+                ast::Operand::Name(name) => FieldId::from_name(&name.text).map(|f| (f, name)),
+                _ => None,
+            }
+        }
+        match (field_of(lhs), field_of(rhs)) {
+            (Some((_, left)), Some((_, right))) => {
+                self.report_in(
+                    scope,
+                    Diagnostic::new(
+                        Code::E0214,
+                        "comparison between two fields",
+                        right.span,
+                        "a second field",
+                    )
+                    .with_label(left.span, "compared with this field")
+                    .with_help("compare each field with a literal or a list; fields cannot be compared with each other"),
+                );
+                None
+            }
+            (Some((field, name)), None) => {
+                self.lower_test(field, name.span, op, op_span, rhs, span, scope)
+            }
+            (None, Some((field, name))) => match flipped(op) {
+                Some(flipped_op) => {
+                    self.lower_test(field, name.span, flipped_op, op_span, lhs, span, scope)
+                }
+                None => {
+                    let help = if matches!(op, ast::CmpOp::In | ast::CmpOp::NotIn)
+                        && matches!(lhs, ast::Operand::Str(_))
+                    {
+                        format!(
+                            "to test for a substring, write `{} contains {}`",
+                            name.text,
+                            self.source.get(lhs.span().range()).unwrap_or("\"...\"")
+                        )
+                    } else {
+                        format!("write `{} {} ...`", name.text, op.as_str())
+                    };
+                    self.report_in(
+                        scope,
+                        Diagnostic::new(
+                            Code::E0215,
+                            format!("the field must be on the left of `{}`", op.as_str()),
+                            lhs.span(),
+                            "expected a field here",
+                        )
+                        .with_label(name.span, "the field")
+                        .with_help(help),
+                    );
+                    None
+                }
+            },
+            (None, None) => {
+                // An unknown name on the left (or a dotted one on the right) is
+                // most likely a misspelt field.
+                if let ast::Operand::Name(name) = lhs {
+                    if !self.is_declared_value(&name.text) {
+                        self.unknown_field(name, scope);
+                        return None;
+                    }
+                }
+                if let ast::Operand::Name(name) = rhs {
+                    if name.text.contains('.') && !self.is_declared_value(&name.text) {
+                        self.unknown_field(name, scope);
+                        return None;
+                    }
+                }
+                self.report_in(
+                    scope,
+                    Diagnostic::new(
+                        Code::E0215,
+                        "comparison without a field",
+                        span,
+                        "neither side is a field",
+                    )
+                    .with_help("every comparison tests a field of the event, e.g. `proc.uid == 0`"),
+                );
+                None
+            }
+        }
+    }
+
+    fn is_declared_value(&self, name: &str) -> bool {
+        self.macros.contains_key(name)
+            || self.list_names.contains_key(name)
+            || literal::constant(name).is_some()
+    }
+
+    /// Classifies the right side of a comparison. `want_list` says whether a
+    /// list is a sensible answer (for error messages about names).
+    fn classify_rhs<'x>(
+        &mut self,
+        rhs: &'x ast::Operand,
+        want_list: bool,
+        scope: &Scope,
+    ) -> Rhs<'x> {
+        match rhs {
+            ast::Operand::Int { text, span } => Rhs::Int(text, *span),
+            ast::Operand::Ip { text, span } => Rhs::Ip(text, *span),
+            ast::Operand::Str(lit) => Rhs::Str(lit),
+            ast::Operand::Bool { value, span } => Rhs::Bool(*value, *span),
+            ast::Operand::List { items, span } => {
+                let index = match self.inline_lists.get(span) {
+                    Some(index) => *index,
+                    None => {
+                        let index = self.add_list(None, items, *span, *span);
+                        self.inline_lists.insert(*span, index);
+                        index
+                    }
+                };
+                if self.list_infos[index].kind.is_none() {
+                    return Rhs::Invalid;
+                }
+                Rhs::List(index, *span)
+            }
+            ast::Operand::Name(name) => {
+                if let Some(value) = literal::constant(&name.text) {
+                    return Rhs::Const(value, &name.text, name.span);
+                }
+                if let Some(&index) = self.list_names.get(name.text.as_str()) {
+                    self.used.insert(name.text.clone());
+                    if self.list_infos[index].kind.is_none() {
+                        return Rhs::Invalid;
+                    }
+                    return Rhs::List(index, name.span);
+                }
+                if self.macros.contains_key(name.text.as_str()) {
+                    self.used.insert(name.text.clone());
+                    let (code, label) = if want_list {
+                        (Code::E0216, "a macro, not a list")
+                    } else {
+                        (Code::E0207, "a macro, not a value")
+                    };
+                    self.report_in(
+                        scope,
+                        Diagnostic::new(code, format!("`{}` is a macro", name.text), name.span, label)
+                            .with_help("macros are conditions: use them on their own, e.g. `when root and ...`"),
+                    );
+                    return Rhs::Invalid;
+                }
+                if want_list {
+                    let help = match literal::closest(&name.text, self.list_names.keys().copied()) {
+                        Some(close) => format!("a list with a similar name exists: `{close}`"),
+                        None => format!(
+                            "declare it: `list {} = [...]`, or write the list inline",
+                            name.text
+                        ),
+                    };
+                    self.report_in(
+                        scope,
+                        Diagnostic::new(
+                            Code::E0202,
+                            format!("unknown list `{}`", name.text),
+                            name.span,
+                            "no such list",
+                        )
+                        .with_help(help),
+                    );
+                } else if name.text.contains('.') {
+                    self.unknown_field(name, scope);
+                } else {
+                    self.report_in(
+                        scope,
+                        Diagnostic::new(
+                            Code::E0203,
+                            format!("unknown name `{}`", name.text),
+                            name.span,
+                            "not a list, constant or field",
+                        )
+                        .with_help(format!(
+                            "to compare with a string, quote it: `\"{}\"`",
+                            name.text
+                        )),
+                    );
+                }
+                Rhs::Invalid
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn lower_test(
+        &mut self,
+        field: FieldId,
+        field_span: Span,
+        op: ast::CmpOp,
+        op_span: Span,
+        rhs: &ast::Operand,
+        span: Span,
+        scope: &mut Scope,
+    ) -> Option<Expr> {
+        use ast::CmpOp as Op;
+        if !self.check_available(field, field_span, scope) {
+            return None;
+        }
+        let spec = field.spec();
+        let ty = spec.ty;
+        let supported = match ty {
+            FieldType::Int { .. } => matches!(
+                op,
+                Op::Eq | Op::Ne | Op::Lt | Op::Le | Op::Gt | Op::Ge | Op::In | Op::NotIn
+            ),
+            FieldType::Str { .. } => matches!(
+                op,
+                Op::Eq | Op::Ne | Op::StartsWith | Op::EndsWith | Op::Contains | Op::In | Op::NotIn
+            ),
+            FieldType::Ip => matches!(op, Op::Eq | Op::Ne | Op::In | Op::NotIn),
+            FieldType::Bool => matches!(op, Op::Eq | Op::Ne),
+        };
+        if !supported {
+            self.report_in(
+                scope,
+                Diagnostic::new(
+                    Code::E0206,
+                    format!(
+                        "`{}` is not defined for {} fields",
+                        op.as_str(),
+                        ty.kind_name()
+                    ),
+                    op_span,
+                    format!("not defined for {} fields", ty.kind_name()),
+                )
+                .with_label(field_span, format!("`{}` is {ty}", spec.name))
+                .with_help(format!(
+                    "{} fields support {}",
+                    ty.kind_name(),
+                    operators_of(ty)
+                )),
+            );
+            return None;
+        }
+        if !self.count_test(scope, span) {
+            return None;
+        }
+        let want_list = matches!(
+            op,
+            Op::In | Op::NotIn | Op::StartsWith | Op::EndsWith | Op::Contains
+        );
+        let value = self.classify_rhs(rhs, want_list, scope);
+        if matches!(value, Rhs::Invalid) {
+            return None;
+        }
+        let negate = matches!(op, Op::Ne | Op::NotIn);
+        let test = |op: TestOp| Expr::Test(Test { field, op, span });
+        let expr = match (ty, op, &value) {
+            (_, Op::In | Op::NotIn, Rhs::List(index, list_span)) => {
+                let id = self.check_list_use(*index, *list_span, field, field_span, scope)?;
+                test(TestOp::In(id))
+            }
+            (FieldType::Ip, Op::In | Op::NotIn, Rhs::Ip(text, ip_span)) => {
+                let (addr, prefix) = self.ip_literal(text, *ip_span)?;
+                test(TestOp::IpIn { addr, prefix })
+            }
+            (_, Op::In | Op::NotIn, other) => {
+                let help = match ty {
+                    FieldType::Ip => {
+                        "write a list (`[10.0.0.0/8, 192.168.0.0/16]`), a list name or one network"
+                    }
+                    _ => {
+                        "write a list (`[a, b]`) or a list name; to compare with one value use `==`"
+                    }
+                };
+                self.report_in(
+                    scope,
+                    Diagnostic::new(
+                        Code::E0216,
+                        format!("`{}` needs a list, found {}", op.as_str(), other.describe()),
+                        other.span(),
+                        "not a list",
+                    )
+                    .with_help(help),
+                );
+                return None;
+            }
+            (FieldType::Int { bits }, _, Rhs::Int(text, int_span)) => {
+                let value = self.int_literal(text, *int_span, Some((spec.name, bits)))?;
+                test(TestOp::IntCmp {
+                    op: int_op(op),
+                    value,
+                })
+            }
+            (FieldType::Int { bits }, _, Rhs::Const(value, name, const_span)) => {
+                if *value > literal::int_max(bits) {
+                    self.report_in(
+                        scope,
+                        Diagnostic::new(
+                            Code::E0209,
+                            format!("`{name}` does not fit `{}` (u{bits})", spec.name),
+                            *const_span,
+                            "out of range",
+                        ),
+                    );
+                    return None;
+                }
+                test(TestOp::IntCmp {
+                    op: int_op(op),
+                    value: *value,
+                })
+            }
+            (FieldType::Str { max }, Op::Eq | Op::Ne, Rhs::Str(lit)) => {
+                self.check_str_len(&lit.value, lit.span, field, max, None, scope)?;
+                test(TestOp::StrEq(lit.value.clone()))
+            }
+            (
+                FieldType::Str { max },
+                Op::StartsWith | Op::EndsWith | Op::Contains,
+                Rhs::Str(lit),
+            ) => {
+                self.check_str_len(&lit.value, lit.span, field, max, None, scope)?;
+                test(TestOp::Str {
+                    op: str_op(op),
+                    value: lit.value.clone(),
+                })
+            }
+            (
+                FieldType::Str { .. },
+                Op::StartsWith | Op::EndsWith | Op::Contains,
+                Rhs::List(index, list_span),
+            ) => {
+                let list = self.check_list_use(*index, *list_span, field, field_span, scope)?;
+                test(TestOp::StrAny {
+                    op: str_op(op),
+                    list,
+                })
+            }
+            (FieldType::Ip, Op::Eq | Op::Ne, Rhs::Ip(text, ip_span)) => {
+                let (addr, prefix) = self.ip_literal(text, *ip_span)?;
+                let full = if addr.is_ipv4() { 32 } else { 128 };
+                if prefix != full {
+                    self.report_in(
+                        scope,
+                        Diagnostic::new(
+                            Code::E0207,
+                            format!("`{}` compares with one address, not a network", op.as_str()),
+                            *ip_span,
+                            "a network",
+                        )
+                        .with_help(format!(
+                            "to test membership write `{} {} {text}`",
+                            spec.name,
+                            if negate { "not in" } else { "in" }
+                        )),
+                    );
+                    return None;
+                }
+                test(TestOp::IpIn { addr, prefix })
+            }
+            (FieldType::Bool, Op::Eq | Op::Ne, Rhs::Bool(value, _)) => {
+                let expr = test(TestOp::IsTrue);
+                // `== true` and `!= false` are the bare field.
+                return Some(negate_if(negate == *value, expr));
+            }
+            (_, _, other) => {
+                let expected = match ty {
+                    FieldType::Int { .. } => "an integer",
+                    FieldType::Str { .. } => "a string",
+                    FieldType::Ip => "an IP address",
+                    FieldType::Bool => "`true` or `false`",
+                };
+                let help = match (ty, other) {
+                    (_, Rhs::List(..)) => {
+                        format!("to test membership write `{} in ...`", spec.name)
+                    }
+                    (FieldType::Int { .. }, Rhs::Str(lit)) if lit.value.parse::<u64>().is_ok() => {
+                        format!("remove the quotes: `{}`", lit.value)
+                    }
+                    (FieldType::Str { .. }, Rhs::Int(text, _)) => format!("quote it: `\"{text}\"`"),
+                    _ => format!("`{}` is {ty}", spec.name),
+                };
+                self.report_in(
+                    scope,
+                    Diagnostic::new(
+                        Code::E0207,
+                        format!(
+                            "mismatched types: expected {expected}, found {}",
+                            other.describe()
+                        ),
+                        other.span(),
+                        format!("expected {expected}"),
+                    )
+                    .with_label(
+                        field_span,
+                        format!("`{}` is {}", spec.name, article(ty.kind_name())),
+                    )
+                    .with_help(help),
+                );
+                return None;
+            }
+        };
+        Some(negate_if(negate, expr))
+    }
+
+    /// Checks that list `index` can be matched against `field`: same element
+    /// type, every int within the field's width, every string within its
+    /// length.
+    fn check_list_use(
+        &mut self,
+        index: usize,
+        use_span: Span,
+        field: FieldId,
+        field_span: Span,
+        scope: &Scope,
+    ) -> Option<ListId> {
+        let info = self.list_infos[index].clone();
+        let spec = field.spec();
+        let kind = info.kind?;
+        let list_name = self.lists[index].name.clone();
+        if kind != kind_of(spec.ty) {
+            let what = list_name
+                .as_ref()
+                .map_or("this list".to_string(), |n| format!("list `{n}`"));
+            let mut diagnostic = Diagnostic::new(
+                Code::E0208,
+                format!(
+                    "{what} holds {} values, but `{}` is {}",
+                    kind.name(),
+                    spec.name,
+                    article(spec.ty.kind_name())
+                ),
+                use_span,
+                format!("a list of {} values", kind.name()),
+            )
+            .with_label(field_span, format!("this field is {}", spec.ty));
+            if list_name.is_some() {
+                diagnostic = diagnostic.with_label(info.name_span, "declared here");
+            }
+            self.report_in(
+                scope,
+                diagnostic.with_help(format!(
+                    "compare it with a {} field, or use a list of {} values",
+                    kind.name(),
+                    spec.ty.kind_name()
+                )),
+            );
+            return None;
+        }
+        let elems = self.lists[index].elems.clone();
+        let mut ok = true;
+        for (elem, elem_span) in elems.iter().zip(info.elem_spans.iter()) {
+            match (elem, spec.ty) {
+                (Value::Int(value), FieldType::Int { bits }) if *value > literal::int_max(bits) => {
+                    let max = literal::int_max(bits);
+                    self.report_in(
+                        scope,
+                        Diagnostic::new(
+                            Code::E0209,
+                            format!(
+                                "list element {value} does not fit `{}` (u{bits})",
+                                spec.name
+                            ),
+                            *elem_span,
+                            format!("out of range 0..={max}"),
+                        )
+                        .with_label(
+                            use_span,
+                            format!("the list is compared with `{}` here", spec.name),
+                        ),
+                    );
+                    ok = false;
+                }
+                (Value::Str(value), FieldType::Str { max }) => {
+                    if self
+                        .check_str_len(value, *elem_span, field, max, Some(use_span), scope)
+                        .is_none()
+                    {
+                        ok = false;
+                    }
+                }
+                _ => {}
+            }
+        }
+        ok.then_some(info.id)
+    }
+
+    /// Reports E0213 when `value` is longer than `field` holds.
+    pub(super) fn check_str_len(
+        &mut self,
+        value: &str,
+        span: Span,
+        field: FieldId,
+        max: u16,
+        use_span: Option<Span>,
+        scope: &Scope,
+    ) -> Option<()> {
+        let limit = usize::from(max.saturating_sub(1));
+        if value.len() <= limit {
+            return Some(());
+        }
+        let name = field.spec().name;
+        let help = if max == crate::check::hooks::COMM_LEN {
+            let cut = crate::diag::clamp_to_char_boundary(value, limit);
+            format!(
+                "the kernel truncates command names to {limit} bytes: compare with \"{}\"",
+                value[..cut].escape_debug()
+            )
+        } else {
+            format!("`{name}` holds at most {limit} bytes")
+        };
+        let mut diagnostic = Diagnostic::new(
+            Code::E0213,
+            format!(
+                "string is {} bytes, longer than `{name}` holds ({limit})",
+                value.len()
+            ),
+            span,
+            format!("{} bytes", value.len()),
+        );
+        if let Some(use_span) = use_span {
+            diagnostic = diagnostic.with_label(use_span, format!("compared with `{name}` here"));
+        }
+        self.report_in(scope, diagnostic.with_help(help));
+        None
+    }
+}
+
+fn int_op(op: ast::CmpOp) -> CmpOp {
+    match op {
+        // `!=` is `Not` of `==`.
+        ast::CmpOp::Eq | ast::CmpOp::Ne => CmpOp::Eq,
+        ast::CmpOp::Lt => CmpOp::Lt,
+        ast::CmpOp::Le => CmpOp::Le,
+        ast::CmpOp::Gt => CmpOp::Gt,
+        _ => CmpOp::Ge,
+    }
+}
+
+fn str_op(op: ast::CmpOp) -> StrOp {
+    match op {
+        ast::CmpOp::StartsWith => StrOp::StartsWith,
+        ast::CmpOp::EndsWith => StrOp::EndsWith,
+        _ => StrOp::Contains,
+    }
+}

@@ -1,0 +1,290 @@
+//! Unit tests of the checker: what a condition resolves to, and which code a
+//! mistake gets. (Rendered diagnostics are golden-tested in `tests/ui`.)
+
+use super::*;
+use crate::check::hooks::{FieldId, Hook};
+use crate::check::policy::{Action, CmpOp, Expr, RuleKind, StrOp, TemplatePart, TestOp};
+
+fn ok(source: &str) -> CheckedPolicy {
+    let checked = check_source("t.pol", source);
+    let errors: Vec<&Diagnostic> = checked
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    checked.policy.expect("a policy when there is no error")
+}
+
+fn codes(source: &str) -> Vec<Code> {
+    let checked = check_source("t.pol", source);
+    assert_eq!(checked.policy.is_some(), !checked.has_errors());
+    checked.diagnostics.iter().map(|d| d.code).collect()
+}
+
+fn cond(hook: &str, when: &str) -> Expr {
+    let policy = ok(&format!("rule r {{ on {hook} when {when} deny }}"));
+    policy.rules[0].cond.clone().expect("a condition")
+}
+
+fn field(name: &str) -> FieldId {
+    FieldId::from_name(name).expect("a field")
+}
+
+fn test_of(expr: &Expr) -> (&FieldId, &TestOp) {
+    match expr {
+        Expr::Test(test) => (&test.field, &test.op),
+        other => panic!("not a test: {other:?}"),
+    }
+}
+
+#[test]
+fn seed_policy_checks_clean() {
+    let policy = ok(include_str!("../../../examples/seed.pol"));
+    assert_eq!(policy.rules.len(), 5);
+    for (i, rule) in policy.rules.iter().enumerate() {
+        assert_eq!(rule.id as usize, i);
+    }
+    assert_eq!(policy.rules[4].kind, RuleKind::Trace);
+    assert_eq!(policy.rules[4].action, Action::Trace);
+    assert_eq!(policy.rules[4].emit.len(), 4);
+    assert_eq!(policy.source_hash.len(), 64);
+    assert_eq!(policy.hooks(), Hook::ALL.to_vec());
+}
+
+#[test]
+fn ints_compare_and_flip() {
+    let expr = cond("exec", "0 == proc.uid");
+    assert_eq!(
+        test_of(&expr),
+        (
+            &field("proc.uid"),
+            &TestOp::IntCmp {
+                op: CmpOp::Eq,
+                value: 0
+            }
+        )
+    );
+    let expr = cond("exec", "1000 < proc.uid");
+    assert_eq!(
+        test_of(&expr).1,
+        &TestOp::IntCmp {
+            op: CmpOp::Gt,
+            value: 1000
+        }
+    );
+    let expr = cond("net.connect", "net.family == AF_INET6");
+    assert_eq!(
+        test_of(&expr).1,
+        &TestOp::IntCmp {
+            op: CmpOp::Eq,
+            value: 10
+        }
+    );
+    let expr = cond("file.open", "file.flags >= 0x41");
+    assert_eq!(
+        test_of(&expr).1,
+        &TestOp::IntCmp {
+            op: CmpOp::Ge,
+            value: 0x41
+        }
+    );
+}
+
+#[test]
+fn not_equal_and_not_in_are_negations() {
+    let Expr::Not(inner) = cond("exec", "proc.uid != 0") else {
+        panic!("not")
+    };
+    assert_eq!(
+        test_of(&inner).1,
+        &TestOp::IntCmp {
+            op: CmpOp::Eq,
+            value: 0
+        }
+    );
+    let Expr::Not(inner) = cond("exec", "proc.comm not in [\"a\"]") else {
+        panic!("not")
+    };
+    assert!(matches!(test_of(&inner).1, TestOp::In(_)));
+}
+
+#[test]
+fn strings_lists_and_inline_lists() {
+    let policy = ok("list shells = [\"/bin/sh\"]\nrule r { on exec when exec.path in shells or exec.path startswith [\"/tmp/\", \"/dev/shm/\"] or proc.comm endswith \"sh\" deny }");
+    let Some(Expr::Or(terms)) = &policy.rules[0].cond else {
+        panic!("or")
+    };
+    assert_eq!(test_of(&terms[0]).1, &TestOp::In(ListId(0)));
+    assert_eq!(
+        test_of(&terms[1]).1,
+        &TestOp::StrAny {
+            op: StrOp::StartsWith,
+            list: ListId(1)
+        }
+    );
+    assert_eq!(policy.lists[1].name, None);
+    assert_eq!(policy.lists[1].elems.len(), 2);
+    assert_eq!(
+        test_of(&terms[2]).1,
+        &TestOp::Str {
+            op: StrOp::EndsWith,
+            value: "sh".to_string()
+        }
+    );
+}
+
+#[test]
+fn ips_and_networks() {
+    let expr = cond("net.connect", "net.daddr in 10.0.0.0/8");
+    assert_eq!(
+        test_of(&expr).1,
+        &TestOp::IpIn {
+            addr: "10.0.0.0".parse().expect("ip"),
+            prefix: 8
+        }
+    );
+    let expr = cond("net.connect", "net.daddr == ::1");
+    assert_eq!(
+        test_of(&expr).1,
+        &TestOp::IpIn {
+            addr: "::1".parse().expect("ip"),
+            prefix: 128
+        }
+    );
+}
+
+#[test]
+fn bools_bare_and_compared() {
+    assert_eq!(test_of(&cond("file.open", "file.write")).1, &TestOp::IsTrue);
+    assert_eq!(
+        test_of(&cond("file.open", "file.write == true")).1,
+        &TestOp::IsTrue
+    );
+    assert_eq!(
+        test_of(&cond("file.open", "file.write != false")).1,
+        &TestOp::IsTrue
+    );
+    assert!(matches!(
+        cond("file.open", "file.write == false"),
+        Expr::Not(_)
+    ));
+}
+
+#[test]
+fn macros_expand_in_place_and_flatten() {
+    let policy = ok("macro root = proc.uid == 0\nmacro admin = root or proc.gid == 0\nrule r { on exec when admin or proc.uid == 1 deny }");
+    let Some(Expr::Or(terms)) = &policy.rules[0].cond else {
+        panic!("or")
+    };
+    assert_eq!(terms.len(), 3);
+}
+
+#[test]
+fn messages_become_templates() {
+    let policy = ok("rule r { on exec deny \"{{x}} {proc.comm} ran {exec.path}\" }");
+    let template = policy.rules[0].message.as_ref().expect("a message");
+    assert_eq!(
+        template.parts,
+        vec![
+            TemplatePart::Text("{x} ".to_string()),
+            TemplatePart::Field(field("proc.comm")),
+            TemplatePart::Text(" ran ".to_string()),
+            TemplatePart::Field(field("exec.path")),
+        ]
+    );
+    assert_eq!(
+        policy.rules[0].captured_fields(),
+        vec![field("proc.comm"), field("exec.path")]
+    );
+}
+
+#[test]
+fn policy_tests_are_typed() {
+    let policy = ok("rule r { on net.connect when net.dport == 25 kill }\ntrace t { on net.connect emit net.daddr }\n\
+                     test \"smtp\" { on net.connect with net.dport = 25, net.daddr = 1.2.3.4 expect kill by r expect traces t }");
+    let test = &policy.tests[0];
+    assert_eq!(test.hook, Hook::NetConnect);
+    assert_eq!(test.expect, Action::Kill);
+    assert_eq!(test.expect_rule, Some(0));
+    assert_eq!(test.expect_traces, Some(vec![1]));
+    assert_eq!(test.fields[0], (field("net.dport"), Value::Int(25)));
+}
+
+#[test]
+fn type_errors_get_their_codes() {
+    let rule = |when: &str| codes(&format!("rule r {{ on exec when {when} deny }}"));
+    assert_eq!(rule("proc.uid == \"root\""), vec![Code::E0207]);
+    assert_eq!(rule("proc.comm < 3"), vec![Code::E0206]);
+    assert_eq!(rule("proc.uid == 4294967296"), vec![Code::E0209]);
+    assert_eq!(rule("proc.uid == -1"), vec![Code::E0209]);
+    assert_eq!(rule("proc.uid in [\"a\"]"), vec![Code::E0208]);
+    assert_eq!(rule("proc.uid in [1, \"a\"]"), vec![Code::E0211]);
+    assert_eq!(rule("proc.uid == proc.gid"), vec![Code::E0214]);
+    assert_eq!(rule("1 == 1"), vec![Code::E0215]);
+    assert_eq!(rule("\"sh\" in proc.comm"), vec![Code::E0215]);
+    assert_eq!(rule("proc.uid"), vec![Code::E0217]);
+    assert_eq!(rule("proc.uid in nothing"), vec![Code::E0202]);
+    assert_eq!(rule("nothing"), vec![Code::E0203]);
+    assert_eq!(rule("file.write"), vec![Code::E0302]);
+    assert_eq!(rule("proc.comm == \"0123456789abcdef\""), vec![Code::E0213]);
+    assert_eq!(rule("proc.comm == \"0123456789abcde\""), Vec::<Code>::new());
+    assert_eq!(rule("proc.uid in 0"), vec![Code::E0216]);
+}
+
+#[test]
+fn several_errors_are_reported_in_one_run() {
+    let found = codes(
+        "rule a { on exec when proc.uid == \"x\" deny }\nrule b { on nowhere deny }\nlist e = []\n",
+    );
+    assert_eq!(found, vec![Code::E0207, Code::E0301, Code::E0212]);
+}
+
+#[test]
+fn macro_errors_name_the_use_site() {
+    let checked = check_source(
+        "t.pol",
+        "macro m = file.path == \"/x\"\nrule r { on exec when m deny }\n",
+    );
+    let diagnostic = checked
+        .diagnostics
+        .iter()
+        .find(|d| d.code == Code::E0302)
+        .expect("E0302");
+    assert!(
+        diagnostic
+            .labels
+            .iter()
+            .any(|l| l.message == "in this use of macro `m`"),
+        "{diagnostic:#?}"
+    );
+}
+
+#[test]
+fn exponential_macros_are_cut_off() {
+    let mut source = String::from("macro m0 = proc.uid == 0\n");
+    for i in 1..40 {
+        source.push_str(&format!("macro m{i} = m{} or m{}\n", i - 1, i - 1));
+    }
+    source.push_str("rule r { on exec when m39 deny }\n");
+    assert_eq!(codes(&source), vec![Code::E0219]);
+}
+
+#[test]
+fn long_macro_chains_are_cut_off() {
+    let mut source = String::from("macro m0 = proc.uid == 0\n");
+    for i in 1..100 {
+        source.push_str(&format!("macro m{i} = not m{}\n", i - 1));
+    }
+    source.push_str("rule r { on exec when m99 deny }\n");
+    assert_eq!(codes(&source), vec![Code::E0219]);
+}
+
+#[test]
+fn lints_find_shadowed_rules() {
+    let source = "rule a { on exec when proc.uid == 0 deny }\nrule b { on exec when proc.uid == 0 and proc.gid == 0 audit }\n\
+                  rule c { on file.open audit }\nrule d { on file.open when file.write deny }\nrule e { on exec when proc.uid == 1 deny }\n";
+    assert_eq!(codes(source), vec![Code::W0003, Code::W0003]);
+    assert_eq!(codes("rule a { on exec when proc.uid in [1] deny }\nrule b { on exec when proc.uid in [1] deny }\n"), vec![Code::W0003]);
+    assert!(codes("rule a { on exec when proc.uid in [1] deny }\nrule b { on exec when proc.uid in [2] deny }\n").is_empty());
+}
