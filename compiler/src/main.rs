@@ -27,8 +27,71 @@ struct Cli {
 enum Command {
     /// Parse and type-check policies; report errors and warnings.
     Check(CheckArgs),
+    /// Compile a policy to one eBPF object (or print its IR, disassembly, stats).
+    Build(BuildArgs),
+    /// Run the policy's own `test` blocks on the reference interpreter and on
+    /// the compiled decision programs in the kernel (needs root for the latter).
+    Test(TestArgs),
     /// Explain a diagnostic code (e.g. `polc explain E0201`).
     Explain(ExplainArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct BuildArgs {
+    /// The policy to compile.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    /// Where to write the output (default: FILE with the extension `.o`; for
+    /// `--emit asm|ir`, standard output).
+    #[arg(short = 'o', long = "output", value_name = "OUT")]
+    output: Option<PathBuf>,
+    /// What to produce.
+    #[arg(long, value_enum, default_value_t = Emit::Obj)]
+    emit: Emit,
+    /// Print per-program statistics: instructions, worst-case executed
+    /// instructions, stack bytes and maps.
+    #[arg(long)]
+    stats: bool,
+    /// Size of the event ring buffer in bytes (a power of two, at least 4096).
+    #[arg(long, value_name = "BYTES", default_value_t = polc::compile::DEFAULT_RINGBUF_BYTES, value_parser = parse_ringbuf_size)]
+    ringbuf_size: u32,
+    /// When to colour diagnostics.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum Emit {
+    /// The ELF object.
+    Obj,
+    /// Annotated disassembly of every program.
+    Asm,
+    /// The decision IR.
+    Ir,
+}
+
+#[derive(clap::Args, Debug)]
+struct TestArgs {
+    /// Policy files whose `test` blocks to run.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// `human` (like `cargo test`) or `json` (one object per test per line).
+    #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
+    format: MessageFormat,
+    /// Run only the interpreter (no root needed; the compiled programs are not checked).
+    #[arg(long)]
+    interp_only: bool,
+    /// When to colour diagnostics.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+}
+
+fn parse_ringbuf_size(text: &str) -> Result<u32, String> {
+    let n: u32 = text.parse().map_err(|_| format!("`{text}` is not a number of bytes"))?;
+    if n < 4096 || !n.is_power_of_two() {
+        return Err(format!("{n} is not a power of two of at least 4096"));
+    }
+    Ok(n)
 }
 
 #[derive(clap::Args, Debug)]
@@ -79,37 +142,34 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Check(args) => check(&args),
+        Command::Build(args) => cli::build::run(&args),
+        Command::Test(args) => cli::test::run(&args),
         Command::Explain(args) => explain(&args),
+    }
+}
+
+impl ColorChoice {
+    /// Whether to colour output written to standard error.
+    fn enabled(self) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        }
     }
 }
 
 /// `polc check FILE...`.
 fn check(args: &CheckArgs) -> ExitCode {
-    let color = match args.color {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-        }
-    };
+    let color = args.color.enabled();
     let mut io_error = false;
     let mut errors = 0usize;
     let mut warnings = 0usize;
     for path in &args.files {
-        let name = path.display().to_string();
-        let source = match std::fs::read(path) {
-            Ok(bytes) => {
-                match String::from_utf8(bytes) {
-                    Ok(source) => source,
-                    Err(error) => {
-                        eprintln!("polc: cannot check `{name}`: not UTF-8 text (invalid byte at offset {})", error.utf8_error().valid_up_to());
-                        io_error = true;
-                        continue;
-                    }
-                }
-            }
-            Err(error) => {
-                eprintln!("polc: cannot read `{name}`: {error}");
+        let (name, source) = match read_source(path) {
+            Ok(read) => read,
+            Err(message) => {
+                eprintln!("{message}");
                 io_error = true;
                 continue;
             }
@@ -135,6 +195,19 @@ fn check(args: &CheckArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Reads a policy: its display name and text, or a one-line error message.
+fn read_source(path: &std::path::Path) -> Result<(String, String), String> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|error| format!("polc: cannot read `{name}`: {error}"))?;
+    let source = String::from_utf8(bytes).map_err(|error| {
+        format!(
+            "polc: cannot read `{name}`: not UTF-8 text (invalid byte at offset {})",
+            error.utf8_error().valid_up_to()
+        )
+    })?;
+    Ok((name, source))
 }
 
 fn print_diagnostics(

@@ -1,4 +1,6 @@
-//! Parts of the `polc` binary that are not argument parsing: running compiled
-//! decision programs in the kernel for `polc test`.
+//! The subcommands of the `polc` binary beyond `check`: `build` and `test`,
+//! and running compiled decision programs in the kernel for `polc test`.
 
+pub mod build;
+pub mod test;
 pub mod testrun;
