@@ -1,0 +1,285 @@
+//! CO-RE on the compiler's side: the local shapes of the kernel structs that
+//! programs read ([`KernelMember`]), the layout the object declares for them,
+//! and the access string of each member. Knows nothing of ELF or of the BTF
+//! byte format; `btf.rs` encodes these shapes and `elf.rs` writes the code.
+//!
+//! A shape lists only the members polc reads, with the kinds the kernel uses
+//! (an `int` for `pid_t`, a pointer, a `char` array, an embedded struct), so
+//! that a loader (aya or libbpf) matches them by name against the running
+//! kernel's BTF and rewrites every relocated instruction with the kernel's
+//! offset. The local offsets are the natural C layout of the shape; they are
+//! written into the instructions too, because libbpf checks that a relocated
+//! instruction holds the local offset before patching it.
+
+use super::ObjectError;
+use crate::check::hooks::KernelMember;
+
+/// The C type of a member of a local kernel struct shape.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub(super) enum MemberType {
+    /// `int` (also `pid_t`).
+    Int,
+    /// `unsigned int` (also `fmode_t`).
+    UInt,
+    /// `char[len]`.
+    CharArray(u32),
+    /// `const char *`.
+    ConstCharPtr,
+    /// `void *`.
+    VoidPtr,
+    /// `struct NAME *`.
+    StructPtr(&'static str),
+    /// `struct NAME`, embedded.
+    Struct(&'static str),
+}
+
+/// The local shape of one kernel struct.
+#[derive(Debug)]
+pub(super) struct Shape {
+    pub name: &'static str,
+    pub members: &'static [(&'static str, MemberType)],
+}
+
+/// Every struct a [`KernelMember`] can live in, plus the structs they embed.
+/// Order here is the order of the types in `.BTF`.
+pub(super) const SHAPES: &[Shape] = &[
+    Shape {
+        name: "task_struct",
+        members: &[
+            ("tgid", MemberType::Int),
+            ("real_parent", MemberType::StructPtr("task_struct")),
+            ("comm", MemberType::CharArray(16)),
+        ],
+    },
+    Shape {
+        name: "linux_binprm",
+        members: &[("filename", MemberType::ConstCharPtr)],
+    },
+    Shape {
+        name: "file",
+        members: &[
+            ("f_path", MemberType::Struct("path")),
+            ("f_flags", MemberType::UInt),
+            ("f_mode", MemberType::UInt),
+        ],
+    },
+    Shape {
+        name: "path",
+        members: &[
+            ("mnt", MemberType::VoidPtr),
+            ("dentry", MemberType::VoidPtr),
+        ],
+    },
+];
+
+/// Index of a shape in [`SHAPES`] by struct name.
+pub(super) fn shape_index(name: &str) -> Option<usize> {
+    SHAPES.iter().position(|shape| shape.name == name)
+}
+
+impl MemberType {
+    /// Size in bytes (`None` for an embedded struct with no shape: a table bug).
+    pub(super) fn size(self) -> Option<u32> {
+        match self {
+            MemberType::Int | MemberType::UInt => Some(4),
+            MemberType::CharArray(len) => Some(len),
+            MemberType::ConstCharPtr | MemberType::VoidPtr | MemberType::StructPtr(_) => Some(8),
+            MemberType::Struct(name) => Some(layout(&SHAPES[shape_index(name)?])?.size),
+        }
+    }
+
+    /// Alignment in bytes.
+    fn align(self) -> Option<u32> {
+        match self {
+            MemberType::CharArray(_) => Some(1),
+            MemberType::Struct(name) => Some(layout(&SHAPES[shape_index(name)?])?.align),
+            other => other.size(),
+        }
+    }
+}
+
+/// Natural C layout of a shape.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Layout {
+    /// Byte offset of each member.
+    pub offsets: Vec<u32>,
+    pub size: u32,
+    pub align: u32,
+}
+
+/// The natural C layout of `shape`; `None` when it embeds an unknown struct.
+pub(super) fn layout(shape: &Shape) -> Option<Layout> {
+    let mut offsets = Vec::with_capacity(shape.members.len());
+    let mut end = 0u32;
+    let mut align = 1u32;
+    for (_, ty) in shape.members {
+        let member_align = ty.align()?;
+        let offset = end.next_multiple_of(member_align);
+        offsets.push(offset);
+        end = offset + ty.size()?;
+        align = align.max(member_align);
+    }
+    Some(Layout {
+        offsets,
+        size: end.next_multiple_of(align),
+        align,
+    })
+}
+
+/// Where a [`KernelMember`] lives in the local shapes.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(super) struct MemberRef {
+    /// Index of the struct in [`SHAPES`].
+    pub shape: usize,
+    /// Index of the member in the struct.
+    pub index: usize,
+    /// Local byte offset of the member.
+    pub offset: u32,
+}
+
+impl MemberRef {
+    /// The CO-RE access string: `0` (the struct the base pointer points at),
+    /// then the member's index.
+    pub(super) fn access_string(self) -> String {
+        format!("0:{}", self.index)
+    }
+}
+
+/// Finds `member` in the local shapes.
+pub(super) fn resolve(member: KernelMember) -> Result<MemberRef, ObjectError> {
+    let (strukt, name) = member.names();
+    let unknown = || ObjectError::UnknownKernelMember {
+        strukt,
+        member: name,
+    };
+    let shape = shape_index(strukt).ok_or_else(unknown)?;
+    let index = SHAPES[shape]
+        .members
+        .iter()
+        .position(|(member_name, _)| *member_name == name)
+        .ok_or_else(unknown)?;
+    let offset = layout(&SHAPES[shape]).ok_or_else(unknown)?.offsets[index];
+    Ok(MemberRef {
+        shape,
+        index,
+        offset,
+    })
+}
+
+/// The shapes `roots` need, closed over the structs their members point at or
+/// embed, as a sorted list of indices into [`SHAPES`].
+pub(super) fn needed_shapes(roots: impl IntoIterator<Item = usize>) -> Vec<usize> {
+    let mut needed = vec![false; SHAPES.len()];
+    let mut work: Vec<usize> = roots.into_iter().collect();
+    while let Some(shape) = work.pop() {
+        if std::mem::replace(&mut needed[shape], true) {
+            continue;
+        }
+        for (_, ty) in SHAPES[shape].members {
+            if let MemberType::Struct(name) | MemberType::StructPtr(name) = ty {
+                work.extend(shape_index(name));
+            }
+        }
+    }
+    (0..SHAPES.len()).filter(|i| needed[*i]).collect()
+}
+
+/// BPF instruction classes a CO-RE field-offset relocation may patch.
+const BPF_LDX: u8 = 0x01;
+const BPF_ALU64: u8 = 0x07;
+/// `BPF_X` source bit: the operand is a register, not the immediate.
+const BPF_X: u8 = 0x08;
+
+/// Writes the local offset of `member` into the instruction at `slot`: the
+/// `off` field of a load, or the `imm` of a 64-bit `+=` immediate.
+pub(super) fn patch(
+    code: &mut [u8],
+    program: &str,
+    slot: u32,
+    member: MemberRef,
+) -> Result<(), ObjectError> {
+    let bad = || ObjectError::BadCoreReloc {
+        program: program.to_string(),
+        slot,
+    };
+    let start = (slot as usize).checked_mul(8).ok_or_else(bad)?;
+    let insn = code.get_mut(start..start + 8).ok_or_else(bad)?;
+    let opcode = insn[0];
+    match opcode & 0x07 {
+        BPF_LDX => {
+            let off = i16::try_from(member.offset).map_err(|_| bad())?;
+            insn[2..4].copy_from_slice(&off.to_le_bytes());
+        }
+        BPF_ALU64 if opcode & BPF_X == 0 && opcode & 0xf0 == 0x00 => {
+            let imm = i32::try_from(member.offset).map_err(|_| bad())?;
+            insn[4..8].copy_from_slice(&imm.to_le_bytes());
+        }
+        _ => return Err(bad()),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kernel_member_has_a_local_shape_of_its_size() {
+        for member in KernelMember::ALL {
+            let found = resolve(member).expect("member resolves");
+            let (_, ty) = SHAPES[found.shape].members[found.index];
+            assert_eq!(ty.size(), Some(member.size()), "{member:?}");
+        }
+    }
+
+    #[test]
+    fn layouts_are_natural_c_layouts() {
+        let task = layout(&SHAPES[0]).expect("layout");
+        assert_eq!(task.offsets, vec![0, 8, 16]);
+        assert_eq!(task.size, 32);
+        let file = layout(&SHAPES[shape_index("file").expect("file")]).expect("layout");
+        assert_eq!(file.offsets, vec![0, 16, 20]);
+        assert_eq!(file.size, 24);
+    }
+
+    #[test]
+    fn access_strings_index_the_member() {
+        let parent = resolve(KernelMember::TaskRealParent).expect("resolves");
+        assert_eq!(parent.access_string(), "0:1");
+        assert_eq!(parent.offset, 8);
+        assert_eq!(
+            resolve(KernelMember::FileFMode)
+                .expect("resolves")
+                .access_string(),
+            "0:2"
+        );
+    }
+
+    #[test]
+    fn needed_shapes_follow_embedded_structs() {
+        let file = shape_index("file").expect("file");
+        let path = shape_index("path").expect("path");
+        assert_eq!(needed_shapes([file]), vec![file, path]);
+        assert_eq!(needed_shapes([0, 0]), vec![0]);
+        assert!(needed_shapes([]).is_empty());
+    }
+
+    #[test]
+    fn patch_writes_load_offsets_and_add_immediates() {
+        // r2 = *(u32 *)(r1 + 0); r3 += 0
+        let mut code = vec![0x61, 0x12, 0, 0, 0, 0, 0, 0, 0x07, 0x03, 0, 0, 0, 0, 0, 0];
+        let member = MemberRef {
+            shape: 0,
+            index: 2,
+            offset: 16,
+        };
+        patch(&mut code, "p", 0, member).expect("load patches");
+        patch(&mut code, "p", 1, member).expect("add patches");
+        assert_eq!(&code[2..4], &16i16.to_le_bytes());
+        assert_eq!(&code[12..16], &16i32.to_le_bytes());
+        // A call is not a relocatable instruction; nor is a slot past the end.
+        let mut call = vec![0x85, 0, 0, 0, 1, 0, 0, 0];
+        assert!(patch(&mut call, "p", 0, member).is_err());
+        assert!(patch(&mut call, "p", 1, member).is_err());
+    }
+}
