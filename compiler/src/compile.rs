@@ -48,6 +48,11 @@ pub struct Build {
 }
 
 impl Build {
+    /// The object file's bytes.
+    pub fn object_bytes(&self) -> Result<Vec<u8>, BuildError> {
+        crate::object::write_object(&self.image).map_err(|e| BuildError::Object(e.to_string()))
+    }
+
     /// `--emit asm`: every program's annotated disassembly.
     pub fn disassembly(&self) -> String {
         let mut out = String::new();

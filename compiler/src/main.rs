@@ -87,7 +87,9 @@ struct TestArgs {
 }
 
 fn parse_ringbuf_size(text: &str) -> Result<u32, String> {
-    let n: u32 = text.parse().map_err(|_| format!("`{text}` is not a number of bytes"))?;
+    let n: u32 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of bytes"))?;
     if n < 4096 || !n.is_power_of_two() {
         return Err(format!("{n} is not a power of two of at least 4096"));
     }
@@ -154,7 +156,9 @@ impl ColorChoice {
         match self {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
-            ColorChoice::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+            ColorChoice::Auto => {
+                std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+            }
         }
     }
 }
@@ -200,7 +204,8 @@ fn check(args: &CheckArgs) -> ExitCode {
 /// Reads a policy: its display name and text, or a one-line error message.
 fn read_source(path: &std::path::Path) -> Result<(String, String), String> {
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|error| format!("polc: cannot read `{name}`: {error}"))?;
+    let bytes =
+        std::fs::read(path).map_err(|error| format!("polc: cannot read `{name}`: {error}"))?;
     let source = String::from_utf8(bytes).map_err(|error| {
         format!(
             "polc: cannot read `{name}`: not UTF-8 text (invalid byte at offset {})",

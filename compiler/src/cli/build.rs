@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use polc::check::check_source;
 use polc::compile::build;
 
-use crate::{print_diagnostics, read_source, BuildArgs, Emit, MessageFormat, EXIT_ERRORS, EXIT_USAGE};
+use crate::{
+    print_diagnostics, read_source, BuildArgs, Emit, MessageFormat, EXIT_ERRORS, EXIT_USAGE,
+};
 
 /// Checks, compiles and writes what `args` asks for.
 pub fn run(args: &BuildArgs) -> ExitCode {
@@ -19,7 +21,13 @@ pub fn run(args: &BuildArgs) -> ExitCode {
         }
     };
     let checked = check_source(&name, &source);
-    print_diagnostics(&checked.diagnostics, &name, &source, MessageFormat::Human, args.color.enabled());
+    print_diagnostics(
+        &checked.diagnostics,
+        &name,
+        &source,
+        MessageFormat::Human,
+        args.color.enabled(),
+    );
     let Some(policy) = checked.policy else {
         return ExitCode::from(EXIT_ERRORS);
     };
@@ -39,7 +47,10 @@ pub fn run(args: &BuildArgs) -> ExitCode {
                     return ExitCode::from(EXIT_ERRORS);
                 }
             };
-            let out = args.output.clone().unwrap_or_else(|| args.file.with_extension("o"));
+            let out = args
+                .output
+                .clone()
+                .unwrap_or_else(|| args.file.with_extension("o"));
             write_file(&out, &bytes)
         }
         Emit::Asm => emit_text(args.output.as_ref(), &built.disassembly()),
@@ -56,7 +67,8 @@ pub fn run(args: &BuildArgs) -> ExitCode {
 }
 
 fn write_file(path: &PathBuf, bytes: &[u8]) -> Result<(), String> {
-    std::fs::write(path, bytes).map_err(|error| format!("polc: cannot write `{}`: {error}", path.display()))
+    std::fs::write(path, bytes)
+        .map_err(|error| format!("polc: cannot write `{}`: {error}", path.display()))
 }
 
 fn emit_text(path: Option<&PathBuf>, text: &str) -> Result<(), String> {

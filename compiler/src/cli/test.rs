@@ -1,0 +1,259 @@
+//! `polc test FILE...`: runs each policy's `test` blocks twice — on the
+//! reference interpreter (checked against the block's expectations) and on
+//! the compiled decision program in the kernel (checked against the
+//! interpreter; a difference there is a compiler bug, reported as one).
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use polc::check::check_source;
+use polc::check::hooks::Hook;
+use polc::check::policy::{Action, CheckedPolicy, PolicyTest};
+use polc::compile::build_test_run;
+use polc::interp::{self, Decision, Event};
+use polc::ir::TestContext;
+use serde_json::json;
+
+use super::testrun::{KernelDecision, TestProgram};
+use crate::{print_diagnostics, read_source, MessageFormat, TestArgs, EXIT_ERRORS, EXIT_USAGE};
+
+/// Runs every test of every file.
+pub fn run(args: &TestArgs) -> ExitCode {
+    let kernel = if args.interp_only {
+        KernelUse::No
+    } else {
+        kernel_use()
+    };
+    if let KernelUse::Unavailable(why) = &kernel {
+        if std::env::var("POLC_KERNEL_TESTS").is_ok_and(|v| v == "require") {
+            eprintln!(
+                "polc: the compiled programs cannot be run ({why}) and POLC_KERNEL_TESTS=require"
+            );
+            return ExitCode::from(EXIT_USAGE);
+        }
+        eprintln!("polc: note: compiled programs not checked: {why} (--interp-only silences this)");
+    }
+    let mut totals = Totals::default();
+    let mut usage_error = false;
+    for path in &args.files {
+        let (name, source) = match read_source(path) {
+            Ok(read) => read,
+            Err(message) => {
+                eprintln!("{message}");
+                usage_error = true;
+                continue;
+            }
+        };
+        let checked = check_source(&name, &source);
+        print_diagnostics(
+            &checked.diagnostics,
+            &name,
+            &source,
+            MessageFormat::Human,
+            args.color.enabled(),
+        );
+        let Some(policy) = checked.policy else {
+            totals.failed += 1;
+            continue;
+        };
+        run_file(&name, &source, &policy, &kernel, args.format, &mut totals);
+    }
+    if args.format == MessageFormat::Human {
+        let status = if totals.failed == 0 { "ok" } else { "FAILED" };
+        let checked_by = match kernel {
+            KernelUse::Yes => "interpreter and compiled programs",
+            _ => "interpreter only",
+        };
+        println!(
+            "\ntest result: {status}. {} passed; {} failed ({checked_by})",
+            totals.passed, totals.failed
+        );
+    }
+    if usage_error {
+        ExitCode::from(EXIT_USAGE)
+    } else if totals.failed > 0 {
+        ExitCode::from(EXIT_ERRORS)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+enum KernelUse {
+    Yes,
+    No,
+    Unavailable(String),
+}
+
+fn kernel_use() -> KernelUse {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return KernelUse::Unavailable("running them needs root (BPF_PROG_TEST_RUN)".into());
+    }
+    KernelUse::Yes
+}
+
+#[derive(Default)]
+struct Totals {
+    passed: usize,
+    failed: usize,
+}
+
+fn run_file(
+    name: &str,
+    source: &str,
+    policy: &CheckedPolicy,
+    kernel: &KernelUse,
+    format: MessageFormat,
+    totals: &mut Totals,
+) {
+    if format == MessageFormat::Human {
+        println!("\nrunning {} tests in {name}", policy.tests.len());
+    }
+    let mut programs: BTreeMap<Hook, Result<TestProgram, String>> = BTreeMap::new();
+    let mut failures = Vec::new();
+    for test in &policy.tests {
+        let event = Event::new(test.fields.iter().cloned());
+        let decision = interp::evaluate(policy, test.hook, &event);
+        let mut problems = expectation_problems(policy, test, &decision);
+        let mut kernel_json = serde_json::Value::Null;
+        if let KernelUse::Yes = kernel {
+            let program = programs.entry(test.hook).or_insert_with(|| {
+                build_test_run(policy, source, test.hook)
+                    .map_err(|e| e.to_string())
+                    .and_then(|build| {
+                        TestProgram::load(&build).map_err(|e| format!("compiler bug: {e}"))
+                    })
+            });
+            match program {
+                Ok(program) => match program.run(&TestContext::encode(&event)) {
+                    Ok(got) => {
+                        kernel_json = decision_json(policy, got.rule, got.action, &got.traces);
+                        if !same(&got, &decision) {
+                            problems.push(format!(
+                                "compiler bug: the compiled program decided {}, the interpreter {}",
+                                describe(policy, got.rule, got.action, &got.traces),
+                                describe(policy, decision.rule, decision.action, &decision.traces)
+                            ));
+                        }
+                    }
+                    Err(error) => problems.push(format!("running the compiled program: {error}")),
+                },
+                Err(error) => problems.push(error.clone()),
+            }
+        }
+        let line = line_of(source, test.span.start as usize);
+        let ok = problems.is_empty();
+        if ok {
+            totals.passed += 1;
+        } else {
+            totals.failed += 1;
+        }
+        match format {
+            MessageFormat::Human => {
+                println!(
+                    "test {} ... {}",
+                    test.name,
+                    if ok { "ok" } else { "FAILED" }
+                );
+                if !ok {
+                    failures.push((test.name.clone(), line, problems.clone()));
+                }
+            }
+            MessageFormat::Json => {
+                let object = json!({
+                    "file": name,
+                    "test": test.name,
+                    "line": line,
+                    "ok": ok,
+                    "interpreter": decision_json(policy, decision.rule, decision.action, &decision.traces),
+                    "kernel": kernel_json,
+                    "problems": problems,
+                });
+                println!("{object}");
+            }
+        }
+    }
+    if !failures.is_empty() {
+        println!("\nfailures:");
+        for (test, line, problems) in failures {
+            println!("\n---- {test} ({name}:{line}) ----");
+            for problem in problems {
+                println!("{problem}");
+            }
+        }
+    }
+}
+
+fn same(got: &KernelDecision, want: &Decision) -> bool {
+    got.rule == want.rule && got.action == want.action && got.traces == want.traces
+}
+
+fn expectation_problems(
+    policy: &CheckedPolicy,
+    test: &PolicyTest,
+    decision: &Decision,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let expected_rule_ok = test.expect_rule.is_none_or(|id| decision.rule == Some(id));
+    if decision.action != test.expect || !expected_rule_ok {
+        let expected = match test.expect_rule {
+            Some(id) => format!(
+                "{} by {}",
+                test.expect.keyword(),
+                policy.rules[id as usize].name
+            ),
+            None => test.expect.keyword().to_string(),
+        };
+        problems.push(format!(
+            "expected {expected}, got {}",
+            describe(policy, decision.rule, decision.action, &[])
+        ));
+    }
+    if let Some(traces) = &test.expect_traces {
+        let mut want = traces.clone();
+        want.sort_unstable();
+        if want != decision.traces {
+            problems.push(format!(
+                "expected traces [{}], got [{}]",
+                names(policy, &want),
+                names(policy, &decision.traces)
+            ));
+        }
+    }
+    problems
+}
+
+fn names(policy: &CheckedPolicy, ids: &[u32]) -> String {
+    ids.iter()
+        .map(|id| policy.rules[*id as usize].name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn describe(policy: &CheckedPolicy, rule: Option<u32>, action: Action, traces: &[u32]) -> String {
+    let mut text = match rule {
+        Some(id) => format!("{} by {}", action.keyword(), policy.rules[id as usize].name),
+        None => "allow (no rule matched)".to_string(),
+    };
+    if !traces.is_empty() {
+        text.push_str(&format!(" with traces [{}]", names(policy, traces)));
+    }
+    text
+}
+
+fn decision_json(
+    policy: &CheckedPolicy,
+    rule: Option<u32>,
+    action: Action,
+    traces: &[u32],
+) -> serde_json::Value {
+    json!({
+        "action": action.keyword(),
+        "rule": rule.map(|id| policy.rules[id as usize].name.clone()),
+        "traces": traces.iter().map(|id| policy.rules[*id as usize].name.clone()).collect::<Vec<_>>(),
+    })
+}
+
+fn line_of(source: &str, offset: usize) -> usize {
+    source[..offset.min(source.len())].matches('\n').count() + 1
+}
