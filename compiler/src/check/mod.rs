@@ -59,9 +59,21 @@ pub fn check_source(source_name: &str, source: &str) -> Checked {
     checker.check_macros();
     let rules = checker.check_rules(&file);
     let tests = checker.check_tests(&file, &rules);
-    checker.report_unused();
+    // Declarations skipped by parse errors may have been the users: no
+    // unused warnings then.
+    if !checker
+        .diags
+        .iter()
+        .any(|d| d.is_error() && d.code.as_str().starts_with("E01"))
+    {
+        checker.report_unused();
+    }
     let rules: Option<Vec<CheckedRule>> = rules.into_iter().map(|rule| rule.checked).collect();
-    if let Some(rules) = &rules {
+    // Lints only make sense on a policy that is otherwise valid.
+    if let Some(rules) = rules
+        .as_ref()
+        .filter(|_| !checker.diags.iter().any(Diagnostic::is_error))
+    {
         checker.lint_rules(rules);
     }
     let mut diagnostics = checker.diags;

@@ -309,9 +309,8 @@ codes! {
         fix: "Add an action, or make it a `trace` with `emit`.",
     }
     E0307 (Error) "missing `on`" {
-        what: "A rule, trace or test does not say which hook it is on, or says it after \
-               another clause.",
-        why: "The hook decides which fields exist, so it must come first.",
+        what: "A rule, trace or test does not say which hook it is on.",
+        why: "The hook decides which fields exist and which kernel event runs the rule.",
         example: "rule r {\n    when proc.uid == 0\n    deny\n}\n",
         fix: "Start the body with `on HOOK`.",
     }

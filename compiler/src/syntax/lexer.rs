@@ -281,10 +281,20 @@ fn invalid_characters(source: &str, span: Span) -> Diagnostic {
         t if t.starts_with('\'') => Some("strings are written with double quotes"),
         _ => None,
     };
+    let shown: String = text
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect();
     let message = if text.chars().count() == 1 {
-        format!("invalid character `{}`", text.escape_debug())
+        format!("invalid character `{shown}`")
     } else {
-        format!("invalid characters `{}`", text.escape_debug())
+        format!("invalid characters `{shown}`")
     };
     Diagnostic::new(Code::E0103, message, span, "not part of any token")
         .with_help_opt(help.map(str::to_string))

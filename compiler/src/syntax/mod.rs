@@ -107,6 +107,17 @@ pub(crate) fn recovery_diagnostic(
     }
 }
 
+/// `=` where a comparison operator belongs.
+pub(crate) fn single_equals_diagnostic(span: Span) -> Diagnostic {
+    Diagnostic::new(
+        Code::E0101,
+        "expected a comparison operator, found `=`",
+        span,
+        "`=` is not a comparison",
+    )
+    .with_help("compare with `==`; `=` only appears in declarations and tests")
+}
+
 const COMPARISON_OPERATORS: [&str; 10] = [
     "\"==\"",
     "\"!=\"",
@@ -177,7 +188,14 @@ fn eof_help(expected: &[String]) -> Option<String> {
 
 fn token_help(token: &Token<'_>, expected: &[String]) -> Option<String> {
     let expects_name = expected.iter().any(|e| e == "NAME");
+    let starts_declaration = matches!(
+        token,
+        Token::Rule | Token::Trace | Token::List | Token::Macro | Token::Test
+    );
     match token {
+        _ if starts_declaration && expected.iter().any(|e| e == "\"}\"") => Some(
+            "the `{` of the declaration above is not closed: add `}` before this line".to_string(),
+        ),
         Token::Assign if expected.iter().any(|e| e == "\"==\"") => {
             Some("compare with `==`; `=` only appears in declarations and tests".to_string())
         }
