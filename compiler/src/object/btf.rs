@@ -675,3 +675,150 @@ fn build_ext(
     out.extend_from_slice(&core_relo);
     Ok(Some(out))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bpf::asm::{Asm, Reg};
+    use crate::object::ProgramImage;
+
+    fn word(bytes: &[u8], at: usize) -> u32 {
+        u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+    }
+
+    fn string(btf: &[u8], offset: u32) -> String {
+        let strings = &btf[(BTF_HEADER_LEN + word(btf, 16)) as usize..];
+        let text = &strings[offset as usize..];
+        let end = text.iter().position(|b| *b == 0).expect("NUL-terminated");
+        String::from_utf8_lossy(&text[..end]).into_owned()
+    }
+
+    /// `(section name, records)` of one `.BTF.ext` subsection.
+    fn records(btf: &[u8], ext: &[u8], which: usize) -> Vec<(String, Vec<Vec<u32>>)> {
+        let off = (BTF_EXT_HEADER_LEN + word(ext, 8 + 8 * which)) as usize;
+        let len = word(ext, 12 + 8 * which) as usize;
+        let mut out = Vec::new();
+        if len == 0 {
+            return out;
+        }
+        let rec_words = word(ext, off) as usize / 4;
+        let mut at = off + 4;
+        while at < off + len {
+            let name = string(btf, word(ext, at));
+            let n = word(ext, at + 4) as usize;
+            at += 8;
+            let recs = (0..n)
+                .map(|i| {
+                    (0..rec_words)
+                        .map(|w| word(ext, at + 4 * (i * rec_words + w)))
+                        .collect()
+                })
+                .collect();
+            at += 4 * n * rec_words;
+            out.push((name, recs));
+        }
+        out
+    }
+
+    fn program(lines: &[(u32, u32)]) -> ProgramImage {
+        let mut asm = Asm::new();
+        for _ in 0..4 {
+            asm.mov_imm(Reg::R0, 0);
+        }
+        asm.exit();
+        let mut code = asm.assemble().expect("assembles");
+        code.lines = lines.to_vec();
+        ProgramImage {
+            section: "tracepoint/a/b".into(),
+            symbol: "prog".into(),
+            code,
+        }
+    }
+
+    #[test]
+    fn line_records_start_at_zero_keep_the_last_mark_and_skip_repeats() {
+        let code = program(&[(1, 3), (1, 4), (2, 4), (4, 5), (9, 6)]).code;
+        assert_eq!(line_records(&code), [(0, 0), (1, 4), (4, 5)]);
+        let code = program(&[(0, 2), (3, 2)]).code;
+        assert_eq!(line_records(&code), [(0, 2)]);
+        assert_eq!(line_records(&program(&[]).code), [(0, 0)]);
+    }
+
+    fn encode(image: &ObjectImage) -> Encoded {
+        build(&BtfInput {
+            image,
+            map_slots: &[],
+            maps_size: 0,
+            core: &vec![Vec::new(); image.programs.len()],
+        })
+        .expect("builds")
+    }
+
+    #[test]
+    fn line_info_names_the_file_and_the_line_text() {
+        let image = ObjectImage {
+            programs: vec![program(&[(1, 2), (3, 4)])],
+            source_name: "dir/p.pol".into(),
+            source: "# one\nrule two {\r\n}\n    deny\n".into(),
+            ..ObjectImage::default()
+        };
+        let encoded = encode(&image);
+        let ext = encoded.ext.expect("programs have .BTF.ext");
+        let lines = records(&encoded.btf, &ext, 1);
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0].0, "tracepoint/a/b");
+        let decoded: Vec<(u32, String, String, u32)> = lines[0]
+            .1
+            .iter()
+            .map(|r| {
+                (
+                    r[0],
+                    string(&encoded.btf, r[1]),
+                    string(&encoded.btf, r[2]),
+                    r[3],
+                )
+            })
+            .collect();
+        assert_eq!(
+            decoded,
+            [
+                (0, "dir/p.pol".into(), String::new(), 0),
+                (8, "dir/p.pol".into(), "rule two {".into(), 2 << 10),
+                (24, "dir/p.pol".into(), "    deny".into(), 4 << 10),
+            ]
+        );
+        let funcs = records(&encoded.btf, &ext, 0);
+        assert_eq!(
+            funcs[0].1,
+            [vec![0, 5]],
+            "FUNC after int, index, void *, proto"
+        );
+        assert!(
+            records(&encoded.btf, &ext, 2).is_empty(),
+            "no CO-RE records"
+        );
+    }
+
+    #[test]
+    fn objects_without_programs_have_no_btf_ext() {
+        let encoded = encode(&ObjectImage::default());
+        assert!(encoded.ext.is_none());
+        assert_eq!(word(&encoded.btf, 0) & 0xffff, u32::from(BTF_MAGIC));
+    }
+
+    #[test]
+    fn lines_beyond_22_bits_are_refused() {
+        let image = ObjectImage {
+            programs: vec![program(&[(0, MAX_LINE + 1)])],
+            ..ObjectImage::default()
+        };
+        let err = build(&BtfInput {
+            image: &image,
+            map_slots: &[],
+            maps_size: 0,
+            core: &[Vec::new()],
+        })
+        .expect_err("refused");
+        assert!(matches!(err, ObjectError::LineTooLarge { .. }));
+    }
+}
