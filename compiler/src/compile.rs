@@ -58,7 +58,13 @@ impl Build {
         let mut out = String::new();
         for program in &self.programs {
             let _ = writeln!(out, "{} ({}):", program.meta.symbol, program.meta.section);
-            out.push_str(&program.code.disassemble());
+            let name = |map: MapId| {
+                self.image
+                    .maps
+                    .get(map.0 as usize)
+                    .map_or_else(|| format!("map#{}", map.0), |m| m.name.clone())
+            };
+            out.push_str(&program.code.disassemble_with(&name));
             out.push('\n');
         }
         out

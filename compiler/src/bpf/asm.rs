@@ -143,7 +143,15 @@ enum Item {
     Bind(Label),
     Note(String),
     Line(u32),
+    /// A place where jump islands may be inserted (see [`Asm::island_point`]).
+    IslandPoint(usize),
 }
+
+/// The largest forward jump offset (slots) a jump instruction can hold.
+const MAX_JUMP: i64 = i16::MAX as i64;
+/// How far before a jump an island may be placed, leaving room for islands
+/// inserted in between.
+const ISLAND_REACH: i64 = 30_000;
 
 /// Builds one program.
 #[derive(Clone, Debug, Default)]
@@ -151,6 +159,9 @@ pub struct Asm {
     items: Vec<Item>,
     n_labels: u32,
     label_names: Vec<String>,
+    /// How many labels have each base name (for unique display names).
+    name_counts: std::collections::HashMap<String, usize>,
+    n_island_points: usize,
 }
 
 impl Asm {
@@ -159,10 +170,15 @@ impl Asm {
         Asm::default()
     }
 
-    /// A fresh, unbound label; `name` shows in the disassembly.
+    /// A fresh, unbound label; `name` shows in the disassembly (with a
+    /// number appended when several labels share it).
     pub fn label(&mut self, name: impl Into<String>) -> Label {
+        let name = name.into();
+        let count = self.name_counts.entry(name.clone()).or_insert(0);
+        let same = *count;
+        *count += 1;
         self.n_labels += 1;
-        self.label_names.push(name.into());
+        self.label_names.push(if same == 0 { name } else { format!("{name}#{same}") });
         Label(self.n_labels - 1)
     }
 
@@ -289,12 +305,139 @@ impl Asm {
         self.insn(Instruction::exit());
     }
 
+    /// Marks a place where the assembler may insert a jump island: `goto
+    /// over; a: goto far_a; b: goto far_b; over:`. Jumps whose target is
+    /// further than a jump instruction can reach (32767 slots) are routed
+    /// through islands. Executing an island changes no register, so any
+    /// instruction boundary is a valid place; codegen marks rule boundaries
+    /// and long unrolled scans.
+    pub fn island_point(&mut self) {
+        self.items.push(Item::IslandPoint(self.n_island_points));
+        self.n_island_points += 1;
+    }
+
+    /// Routes every out-of-reach jump through islands; returns the items with
+    /// islands in place, and the label names (islands add labels).
+    fn with_islands(&self) -> Result<(Vec<Item>, Vec<String>), AsmError> {
+        let mut items = self.items.clone();
+        let mut names = self.label_names.clone();
+        // Per island point: its skip label (once it has entries) and its
+        // entries (proxy label, target label).
+        let mut islands: Vec<(Option<Label>, Vec<(Label, Label)>)> = vec![(None, Vec::new()); self.n_island_points];
+        loop {
+            // Layout.
+            let mut label_slot: Vec<Option<i64>> = vec![None; names.len()];
+            let mut point_slot = vec![0i64; islands.len()];
+            let mut item_slot = vec![0i64; items.len()];
+            let mut slot = 0i64;
+            for (i, item) in items.iter().enumerate() {
+                item_slot[i] = slot;
+                match item {
+                    Item::Bind(label) => label_slot[label.0 as usize] = Some(slot),
+                    Item::IslandPoint(p) => {
+                        point_slot[*p] = slot;
+                        let (skip, entries) = &islands[*p];
+                        if let Some(skip) = skip {
+                            for (k, (proxy, _)) in entries.iter().enumerate() {
+                                label_slot[proxy.0 as usize] = Some(slot + 1 + k as i64);
+                            }
+                            slot += 1 + entries.len() as i64;
+                            label_slot[skip.0 as usize] = Some(slot);
+                        }
+                    }
+                    Item::Note(_) | Item::Line(_) => {}
+                    Item::LdMap { .. } => slot += 2,
+                    Item::Insn(insn) | Item::Core { insn, .. } | Item::Jump { insn, .. } => {
+                        slot += if insn.is_wide() { 2 } else { 1 };
+                    }
+                }
+            }
+            // Every jump, with where it is and where it goes.
+            enum JumpRef {
+                Item(usize),
+                Island(usize, usize),
+            }
+            let mut far: Vec<(JumpRef, i64, Label)> = Vec::new();
+            let distance = |from: i64, to: Label| label_slot[to.0 as usize].map(|t| t - from - 1);
+            for (i, item) in items.iter().enumerate() {
+                if let Item::Jump { target, .. } = item {
+                    if distance(item_slot[i], *target).is_some_and(|d| d > MAX_JUMP) {
+                        far.push((JumpRef::Item(i), item_slot[i], *target));
+                    }
+                }
+            }
+            for (p, (_, entries)) in islands.iter().enumerate() {
+                for (k, (_, target)) in entries.iter().enumerate() {
+                    let at = point_slot[p] + 1 + k as i64;
+                    if distance(at, *target).is_some_and(|d| d > MAX_JUMP) {
+                        far.push((JumpRef::Island(p, k), at, *target));
+                    }
+                }
+            }
+            if far.is_empty() {
+                break;
+            }
+            for (jump, at, target) in far {
+                // The farthest island point still comfortably in reach.
+                let point = (0..islands.len())
+                    .filter(|p| point_slot[*p] > at && point_slot[*p] - at <= ISLAND_REACH)
+                    .max_by_key(|p| point_slot[*p])
+                    .ok_or(AsmError::TooFar {
+                        at: at as u32,
+                        distance: label_slot[target.0 as usize].unwrap_or(at) - at - 1,
+                    })?;
+                let (skip, entries) = &mut islands[point];
+                if skip.is_none() {
+                    names.push(format!("island{point}.over"));
+                    *skip = Some(Label(names.len() as u32 - 1));
+                }
+                let proxy = match entries.iter().find(|(_, t)| *t == target) {
+                    Some((proxy, _)) => *proxy,
+                    None => {
+                        names.push(format!("island{point}.{}", names[target.0 as usize]));
+                        let proxy = Label(names.len() as u32 - 1);
+                        entries.push((proxy, target));
+                        proxy
+                    }
+                };
+                match jump {
+                    JumpRef::Item(i) => {
+                        if let Item::Jump { target, .. } = &mut items[i] {
+                            *target = proxy;
+                        }
+                    }
+                    JumpRef::Island(p, k) => islands[p].1[k].1 = proxy,
+                }
+            }
+        }
+        // Materialise the islands.
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            match item {
+                Item::IslandPoint(p) => {
+                    let (skip, entries) = &islands[p];
+                    if let Some(skip) = skip {
+                        out.push(Item::Jump { insn: Instruction::jmp_abs(0), target: *skip });
+                        for (proxy, target) in entries {
+                            out.push(Item::Bind(*proxy));
+                            out.push(Item::Jump { insn: Instruction::jmp_abs(0), target: *target });
+                        }
+                        out.push(Item::Bind(*skip));
+                    }
+                }
+                other => out.push(other),
+            }
+        }
+        Ok((out, names))
+    }
+
     /// Resolves labels and encodes the program.
     pub fn assemble(&self) -> Result<Assembled, AsmError> {
+        let (items, label_names) = self.with_islands()?;
         // First pass: slot of every item and of every label.
-        let mut label_slot: Vec<Option<u32>> = vec![None; self.n_labels as usize];
+        let mut label_slot: Vec<Option<u32>> = vec![None; label_names.len()];
         let mut slot = 0u32;
-        for item in &self.items {
+        for item in &items {
             match item {
                 Item::Bind(label) => {
                     let entry = &mut label_slot[label.0 as usize];
@@ -303,7 +446,7 @@ impl Asm {
                     }
                     *entry = Some(slot);
                 }
-                Item::Note(_) | Item::Line(_) => {}
+                Item::Note(_) | Item::Line(_) | Item::IslandPoint(_) => {}
                 Item::LdMap { .. } => slot += 2,
                 Item::Insn(insn) | Item::Core { insn, .. } | Item::Jump { insn, .. } => {
                     slot += if insn.is_wide() { 2 } else { 1 };
@@ -314,9 +457,10 @@ impl Asm {
         let mut out = Assembled::default();
         let mut pending_notes: Vec<String> = Vec::new();
         let mut labels_here: Vec<Label> = Vec::new();
-        for item in &self.items {
+        for item in &items {
             let at = out.slots.len() as u32;
             let insn = match item {
+                Item::IslandPoint(_) => continue,
                 Item::Bind(label) => {
                     labels_here.push(*label);
                     continue;
@@ -356,13 +500,13 @@ impl Asm {
                     let offset =
                         i16::try_from(distance).map_err(|_| AsmError::TooFar { at, distance })?;
                     out.jump_labels
-                        .push((at, self.label_names[target.0 as usize].clone()));
+                        .push((at, label_names[target.0 as usize].clone()));
                     with_offset(insn, offset)
                 }
             };
             for label in labels_here.drain(..) {
                 out.labels
-                    .push((at, self.label_names[label.0 as usize].clone()));
+                    .push((at, label_names[label.0 as usize].clone()));
             }
             for note in pending_notes.drain(..) {
                 out.notes.push((at, note));
@@ -450,55 +594,139 @@ impl Assembled {
     }
 
     /// Human-readable disassembly: labels, notes, one instruction a line with
-    /// its slot, jumps shown with their target label.
-    pub fn disassemble(&self) -> String {
+    /// its slot, jumps shown with their target label, maps by `map_name`.
+    pub fn disassemble_with(&self, map_name: &dyn Fn(MapId) -> String) -> String {
         let mut out = String::new();
         for (slot, insn) in &self.insns {
-            for note in texts_at(&self.notes, *slot) {
-                let _ = writeln!(out, "      ; {note}");
-            }
             for label in texts_at(&self.labels, *slot) {
                 let _ = writeln!(out, "{label}:");
             }
-            let text = self.format_insn(*slot, insn);
-            let _ = writeln!(out, "{slot:5} {text}");
+            for note in texts_at(&self.notes, *slot) {
+                let _ = writeln!(out, "      ; {note}");
+            }
+            let text = self.format_insn(*slot, insn, map_name);
+            let _ = writeln!(out, "{slot:5}  {text}");
         }
         out
     }
 
-    fn format_insn(&self, slot: u32, insn: &Instruction) -> String {
-        let target = self
-            .jump_labels
-            .iter()
-            .find(|(s, _)| *s == slot)
-            .map(|(_, name)| name.as_str());
-        if let Some(reloc) = self.map_relocs.iter().find(|r| r.slot == slot) {
-            return format!(
-                "{} = map#{} ll",
-                insn.get_dst_reg().as_str(Size::DoubleWord),
-                reloc.map.0
-            );
-        }
-        if let Some(reloc) = self.core_relocs.iter().find(|r| r.slot == slot) {
-            let (strukt, member) = reloc.member.names();
-            return format!("{insn}  ; offsetof({strukt}, {member}), relocated");
-        }
-        match insn.get_opcode() {
-            bpf_ins::Opcode::Jump(jump) => match (jump.get_operation(), target) {
-                (Jmp::Call, _) => match Helper::from_number(insn.get_imm()) {
-                    Some(helper) => format!("call bpf_{}", helper.name()),
-                    None => format!("{insn}"),
-                },
-                (Jmp::Absolute, Some(label)) => format!("goto {label}"),
-                (_, Some(label)) => {
-                    let text = format!("{insn}");
-                    let cond = text.split(';').next().unwrap_or(&text).trim();
-                    format!("{cond} goto {label}")
+    /// [`Self::disassemble_with`] naming maps `map#N`.
+    pub fn disassemble(&self) -> String {
+        self.disassemble_with(&|map| format!("map#{}", map.0))
+    }
+
+    fn format_insn(&self, slot: u32, insn: &Instruction, map_name: &dyn Fn(MapId) -> String) -> String {
+        let (raw, next) = insn.encode();
+        let code = (raw & 0xff) as u8;
+        let dst = ((raw >> 8) & 0xf) as u8;
+        let src = ((raw >> 12) & 0xf) as u8;
+        let off = (raw >> 16) as u16 as i16;
+        let imm = (raw >> 32) as u32 as i32;
+        let class = code & 0x07;
+        let size = match code & 0x18 {
+            0x00 => "u32",
+            0x08 => "u16",
+            0x10 => "u8",
+            _ => "u64",
+        };
+        let mem = |reg: u8, off: i16| match off {
+            0 => format!("*({size} *)(r{reg})"),
+            o if o < 0 => format!("*({size} *)(r{reg} - {})", -i32::from(o)),
+            o => format!("*({size} *)(r{reg} + {o})"),
+        };
+        let relocated = self.core_relocs.iter().find(|r| r.slot == slot).map(|r| {
+            let (strukt, member) = r.member.names();
+            format!("  ; offsetof({strukt}, {member}), CO-RE")
+        });
+        let text = match class {
+            // LD_IMM64
+            0x00 => match self.map_relocs.iter().find(|r| r.slot == slot) {
+                Some(reloc) => format!("r{dst} = {} ll", map_name(reloc.map)),
+                None => {
+                    let value = (raw >> 32) | (next.unwrap_or(0) & 0xffff_ffff_0000_0000);
+                    format!("r{dst} = {} ll", number(value as i64))
                 }
-                _ => format!("{insn}"),
             },
-            _ => format!("{insn}"),
+            0x01 => format!("r{dst} = {}", mem(src, off)),
+            0x02 => format!("{} = {}", mem(dst, off), number(i64::from(imm))),
+            0x03 => format!("{} = r{src}", mem(dst, off)),
+            0x04 | 0x07 => {
+                let reg = if class == 0x07 { 'r' } else { 'w' };
+                let op = code & 0xf0;
+                let operand = if code & 0x08 != 0 { format!("{reg}{src}") } else { number(i64::from(imm)) };
+                match op {
+                    0xd0 => {
+                        let order = if code & 0x08 != 0 { "be" } else { "le" };
+                        format!("r{dst} = {order}{imm} r{dst}")
+                    }
+                    0x80 => format!("{reg}{dst} = -{reg}{dst}"),
+                    _ => {
+                        let sym = match op {
+                            0x00 => "+=",
+                            0x10 => "-=",
+                            0x20 => "*=",
+                            0x30 => "/=",
+                            0x40 => "|=",
+                            0x50 => "&=",
+                            0x60 => "<<=",
+                            0x70 => ">>=",
+                            0x90 => "%=",
+                            0xa0 => "^=",
+                            0xb0 => "=",
+                            _ => "s>>=",
+                        };
+                        format!("{reg}{dst} {sym} {operand}")
+                    }
+                }
+            }
+            _ => {
+                let op = code & 0xf0;
+                let target = self
+                    .jump_labels
+                    .iter()
+                    .find(|(s, _)| *s == slot)
+                    .map(|(_, name)| name.clone())
+                    .unwrap_or_else(|| format!("{:+}", off));
+                let operand = if code & 0x08 != 0 { format!("r{src}") } else { number(i64::from(imm)) };
+                match op {
+                    0x00 => format!("goto {target}"),
+                    0x80 => match Helper::from_number(i64::from(imm)) {
+                        Some(helper) => format!("call bpf_{}", helper.name()),
+                        None => format!("call {imm}"),
+                    },
+                    0x90 => "exit".to_string(),
+                    _ => {
+                        let sym = match op {
+                            0x10 => "==",
+                            0x20 => ">",
+                            0x30 => ">=",
+                            0x40 => "&",
+                            0x50 => "!=",
+                            0x60 => "s>",
+                            0x70 => "s>=",
+                            0xa0 => "<",
+                            0xb0 => "<=",
+                            0xc0 => "s<",
+                            _ => "s<=",
+                        };
+                        format!("if r{dst} {sym} {operand} goto {target}")
+                    }
+                }
+            }
+        };
+        match relocated {
+            Some(note) => text + &note,
+            None => text,
         }
+    }
+}
+
+/// Small numbers in decimal, large ones in hex.
+fn number(value: i64) -> String {
+    if (-65_536..=65_536).contains(&value) {
+        value.to_string()
+    } else {
+        format!("{:#x}", value as u64)
     }
 }
 
@@ -536,6 +764,39 @@ mod tests {
         asm.goto(nowhere);
         asm.exit();
         assert_eq!(asm.assemble(), Err(AsmError::Unbound(0)));
+    }
+
+    #[test]
+    fn far_jumps_go_through_islands() {
+        let mut asm = Asm::new();
+        let far = asm.label("far");
+        asm.jump_imm(Jmp::IfEqual, Reg::R1, 0, far);
+        for i in 0..100_000 {
+            if i % 1000 == 0 {
+                asm.island_point();
+            }
+            asm.mov_imm(Reg::R0, 0);
+        }
+        asm.bind(far);
+        asm.mov_imm(Reg::R0, 1);
+        asm.exit();
+        let out = asm.assemble().expect("islands make it reachable");
+        // Follow the jump: every hop is in range and it ends at `far`.
+        let at = |slot: u32| out.insns.iter().find(|(s, _)| *s == slot).map(|(_, i)| i.clone()).expect("an instruction");
+        let mut slot = 0u32;
+        let mut hops = 0;
+        loop {
+            let insn = at(slot);
+            if matches!(insn.get_opcode(), bpf_ins::Opcode::Arithmetic(_)) {
+                break;
+            }
+            slot = slot + 1 + insn.get_offset() as u32;
+            hops += 1;
+        }
+        assert!(hops >= 4, "{hops} hops");
+        assert_eq!(at(slot).get_imm(), 1, "the chain of islands ends at the far label");
+        // Falling through costs one goto per island crossed.
+        assert!(out.max_path() < 100_000 + 200);
     }
 
     #[test]

@@ -115,6 +115,9 @@ struct TestRunAttr {
     flags: u32,
     cpu: u32,
     batch_size: u32,
+    /// Explicit, so it is zero: the kernel rejects non-zero bytes past the
+    /// fields it knows.
+    _pad: u32,
 }
 
 fn bpf<T>(cmd: u32, attr: &mut T) -> io::Result<i64> {
@@ -229,26 +232,36 @@ impl TestProgram {
                 | (fd << 32);
         }
         let license = CString::new("GPL").expect("no NUL");
-        let mut log = vec![0u8; 1 << 20];
-        let mut attr = ProgLoadAttr {
-            prog_type: BPF_PROG_TYPE_SYSCALL,
-            insn_cnt: slots.len() as u32,
-            insns: slots.as_ptr() as u64,
-            license: license.as_ptr() as u64,
-            log_level: 1,
-            log_size: log.len() as u32,
-            log_buf: log.as_mut_ptr() as u64,
-            prog_flags: BPF_F_SLEEPABLE,
-            ..Default::default()
+        // Load without a log first (a large program's log can overflow any
+        // buffer, which fails the load); ask for the log only to explain a
+        // rejection.
+        let load = |log: &mut [u8]| {
+            let mut attr = ProgLoadAttr {
+                prog_type: BPF_PROG_TYPE_SYSCALL,
+                insn_cnt: slots.len() as u32,
+                insns: slots.as_ptr() as u64,
+                license: license.as_ptr() as u64,
+                log_level: u32::from(!log.is_empty()),
+                log_size: log.len() as u32,
+                log_buf: if log.is_empty() { 0 } else { log.as_mut_ptr() as u64 },
+                prog_flags: BPF_F_SLEEPABLE,
+                ..Default::default()
+            };
+            let name = b"polc_test_run";
+            attr.prog_name[..name.len()].copy_from_slice(name);
+            bpf(BPF_PROG_LOAD, &mut attr).map(fd)
         };
-        let name = b"polc_test_run";
-        attr.prog_name[..name.len()].copy_from_slice(name);
-        let prog = bpf(BPF_PROG_LOAD, &mut attr)
-            .map(fd)
-            .map_err(|source| TestRunError::Load {
-                source,
-                log: polc::abi::c_string(&log),
-            })?;
+        let prog = match load(&mut []) {
+            Ok(prog) => prog,
+            Err(source) => {
+                let mut log = vec![0u8; 16 << 20];
+                let _ = load(&mut log);
+                return Err(TestRunError::Load {
+                    source,
+                    log: trim_log(&polc::abi::c_string(&log)),
+                });
+            }
+        };
         let counters_index = build
             .image
             .maps
@@ -318,6 +331,12 @@ impl TestProgram {
             traces,
         })
     }
+}
+
+/// The last lines of a verifier log: the failing instruction and the summary.
+fn trim_log(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().filter(|l| !l.is_empty()).collect();
+    lines[lines.len().saturating_sub(12)..].join("\n")
 }
 
 fn unhex(text: &str) -> Vec<u8> {

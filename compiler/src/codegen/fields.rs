@@ -54,24 +54,21 @@ pub(super) fn read_sockaddr(e: &mut Emitter<'_>, arg: u8) {
 fn load_int(e: &mut Emitter<'_>, field: FieldId, source: FieldSource) {
     let sockaddr = e.env.layout.sockaddr as i16;
     let asm = &mut e.asm;
+    // Sources that produce exactly 32 bits need no truncation.
+    let mut fits_32 = false;
     match source {
-        FieldSource::Tgid => {
-            asm.call(Helper::GetCurrentPidTgid);
+        FieldSource::Tgid | FieldSource::Gid => {
+            let helper = if source == FieldSource::Tgid { Helper::GetCurrentPidTgid } else { Helper::GetCurrentUidGid };
+            asm.call(helper);
             asm.alu_imm(Alu::Rhs, Reg::R0, 32);
             asm.mov(Reg::R1, Reg::R0);
+            fits_32 = true;
         }
-        FieldSource::Tid => {
-            asm.call(Helper::GetCurrentPidTgid);
+        FieldSource::Tid | FieldSource::Uid => {
+            let helper = if source == FieldSource::Tid { Helper::GetCurrentPidTgid } else { Helper::GetCurrentUidGid };
+            asm.call(helper);
             asm.mov32(Reg::R1, Reg::R0);
-        }
-        FieldSource::Uid => {
-            asm.call(Helper::GetCurrentUidGid);
-            asm.mov32(Reg::R1, Reg::R0);
-        }
-        FieldSource::Gid => {
-            asm.call(Helper::GetCurrentUidGid);
-            asm.alu_imm(Alu::Rhs, Reg::R0, 32);
-            asm.mov(Reg::R1, Reg::R0);
+            fits_32 = true;
         }
         FieldSource::CgroupId => {
             asm.call(Helper::GetCurrentCgroupId);
@@ -108,7 +105,9 @@ fn load_int(e: &mut Emitter<'_>, field: FieldId, source: FieldSource) {
         FieldSource::ConstInt(value) => asm.load_imm64(Reg::R1, value),
         other => panic!("internal error: {other:?} is not an int source"),
     }
-    normalize_int(&mut e.asm, field);
+    if !(fits_32 && field.spec().ty == (FieldType::Int { bits: 32 })) {
+        normalize_int(&mut e.asm, field);
+    }
     let slot = e.env.layout.slot(field);
     e.asm.store(Size::DoubleWord, Reg::R7, slot, Reg::R1);
 }
@@ -197,7 +196,7 @@ fn load_str(e: &mut Emitter<'_>, field: FieldId, source: FieldSource, max: u16) 
     if let Some(len) = fill {
         zero_fill(e, slot, len);
     }
-    let done = e.asm.label("loaded");
+    let done = e.asm.label("no_string");
     let helper = match source {
         FieldSource::Comm => {
             e.asm.call(Helper::GetCurrentTaskBtf);
@@ -359,7 +358,7 @@ fn load_test_context(e: &mut Emitter<'_>, field: FieldId) {
             if let Some(len) = fill {
                 zero_fill(e, slot, len);
             }
-            let done = e.asm.label("loaded");
+            let done = e.asm.label("no_string");
             e.asm.mov(Reg::R3, Reg::R6);
             e.asm.alu_imm(Alu::Add, Reg::R3, i32::from(at));
             read_str(e, slot, max, Helper::ProbeReadKernelStr);

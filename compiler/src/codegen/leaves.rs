@@ -196,6 +196,9 @@ fn contains(e: &mut Emitter<'_>, slot: i16, len: i16, max: i32, lit: &[u8], fail
     e.asm.alu_imm(Alu::Add, Reg::R2, -n);
     e.asm.jump_imm(Jmp::IfSignedLessThan, Reg::R2, 0, fail);
     for pos in 0..=(max - 1 - n) {
+        if pos % 32 == 31 {
+            e.asm.island_point();
+        }
         if pos > 0 {
             e.asm.jump_imm(Jmp::IfSignedLessThan, Reg::R2, pos, fail);
         }

@@ -7,9 +7,10 @@
 //! are target swaps and nothing is materialised as a boolean.
 //!
 //! Registers: r6 = context, r7 = per-CPU scratch buffer (the event record
-//! being built, with every loaded field at a fixed offset), r8 = id + 1 of the
-//! deciding rule (0: none), r9 = verdict code; r0-r5 are scratch and clobbered
-//! by every helper call. Stack: fp-8 the config value pointer, fp-16 a u32
+//! being built, with every loaded field at a fixed offset), r9 = the decision
+//! (0: no rule matched yet, else the matching rule's verdict code; its id is
+//! in the record header); r0-r5 are scratch and clobbered by every helper
+//! call. Stack: fp-8 the config value pointer, fp-16 a u32
 //! map key, fp-24 a spill slot.
 //!
 //! Depends on `ir`, `bpf::asm`, `abi` (record header and config layout) and the
@@ -68,10 +69,15 @@ pub struct ProgramEnv<'a> {
     pub n_rules: u32,
 }
 
-/// Verdict codes in r9 while deciding: `Verdict::code()` or 0 for allow.
+/// r9 before any rule matched.
+const NO_MATCH: i32 = 0;
+/// r9 after an `allow` rule matched.
+const ALLOW_MATCHED: i32 = 8;
+
+/// Verdict codes in r9 while deciding: `Verdict::code()`, or [`ALLOW_MATCHED`].
 fn action_code(action: Action) -> i32 {
     match action {
-        Action::Allow => 0,
+        Action::Allow => ALLOW_MATCHED,
         Action::Audit => i32::from(Verdict::Audit.code()),
         Action::Deny => i32::from(Verdict::Deny.code()),
         Action::Kill => i32::from(Verdict::Kill.code()),
@@ -109,6 +115,7 @@ pub fn emit_program(program: &Program, env: ProgramEnv<'_>) -> Result<Assembled,
         let last = i + 1 == program.rules.len();
         e.rule(step, decided, last && !program.can_fall_through);
     }
+    e.asm.island_point();
     e.asm.bind(decided);
     e.decided();
     e.asm.bind(e.exit_allow);
@@ -198,11 +205,11 @@ impl Emitter<'_> {
         if let Guard::InetSockaddr { arg } = guard {
             fields::read_sockaddr(self, arg);
         }
-        self.asm.mov_imm(Reg::R8, 0);
-        self.asm.mov_imm(Reg::R9, 0);
+        self.asm.mov_imm(Reg::R9, NO_MATCH);
     }
 
     fn step_header(&mut self, step: &Step) {
+        self.asm.island_point();
         let kind = if step.action == Action::Trace {
             "trace"
         } else {
@@ -224,10 +231,7 @@ impl Emitter<'_> {
             fields::load(self, *field);
         }
         self.count(CounterKey::Const(step.rule_id));
-        self.emit_event(
-            Operand::Const(step.rule_id),
-            Operand::Const(u32::from(Verdict::Trace.code())),
-        );
+        self.emit_event(Some(step.rule_id), Operand::Const(u32::from(Verdict::Trace.code())));
         self.asm.bind(skip);
     }
 
@@ -242,7 +246,7 @@ impl Emitter<'_> {
         }
         self.asm
             .note(format!("{} matched: {}", step.name, step.action.keyword()));
-        self.asm.mov_imm(Reg::R8, step.rule_id as i32 + 1);
+        self.asm.store_imm(Size::Word, Reg::R7, header::RULE_ID, step.rule_id as i32);
         self.asm.mov_imm(Reg::R9, action_code(step.action));
         self.asm.goto(decided);
         self.asm.bind(next);
@@ -264,44 +268,40 @@ impl Emitter<'_> {
         self.asm.note("decided: count, report, enforce");
         let done = self.asm.label("done");
         if self.program.can_fall_through {
-            self.asm.jump_imm(Jmp::IfEqual, Reg::R8, 0, done);
+            self.asm.jump_imm(Jmp::IfEqual, Reg::R9, NO_MATCH, done);
         }
-        self.asm.mov(Reg::R1, Reg::R8);
-        self.asm.alu_imm(Alu::Add, Reg::R1, -1);
+        // The rule id is read back from the record, not kept in a register:
+        // a register holding a different constant per rule would keep the
+        // verifier from pruning this block, exploring it once per rule.
+        self.asm.load(Size::Word, Reg::R1, Reg::R7, header::RULE_ID);
         self.count(CounterKey::Reg(Reg::R1));
         if has(Action::Allow) {
-            self.asm.jump_imm(Jmp::IfEqual, Reg::R9, 0, done);
+            self.asm.jump_imm(Jmp::IfEqual, Reg::R9, ALLOW_MATCHED, done);
         }
         if (has(Action::Deny) || has(Action::Kill)) && !self.program.target_is_test_run() {
             let report = self.asm.label("report");
-            self.asm.jump_imm(
-                Jmp::IfLessThan,
-                Reg::R9,
-                i32::from(Verdict::Deny.code()),
-                report,
-            );
-            self.asm
-                .load(Size::DoubleWord, Reg::R1, Reg::R10, FP_CONFIG);
+            self.asm.jump_imm(Jmp::IfLessThan, Reg::R9, i32::from(Verdict::Deny.code()), report);
+            self.asm.load(Size::DoubleWord, Reg::R1, Reg::R10, FP_CONFIG);
             self.asm.load(Size::Word, Reg::R1, Reg::R1, 12);
             self.asm.alu_imm(Alu::And, Reg::R1, CONFIG_MONITOR as i32);
             self.asm.jump_imm(Jmp::IfEqual, Reg::R1, 0, report);
-            self.asm
-                .note("monitor mode: deny -> would-deny, kill -> would-kill");
+            self.asm.note("monitor mode: deny -> would-deny, kill -> would-kill");
             self.asm.alu_imm(Alu::Add, Reg::R9, 2);
             self.asm.bind(report);
         }
-        self.asm.mov(Reg::R1, Reg::R8);
-        self.asm.alu_imm(Alu::Add, Reg::R1, -1);
-        self.asm.store(Size::Word, Reg::R10, FP_SPILL, Reg::R1);
-        self.emit_event(Operand::Spilled, Operand::Reg(Reg::R9));
+        self.emit_event(None, Operand::Reg(Reg::R9));
         self.asm.bind(done);
         if self.program.target_is_test_run() {
-            self.asm
-                .note("test run: return (rule id + 1) << 8 | verdict");
-            self.asm.mov(Reg::R0, Reg::R8);
-            self.asm
-                .alu_imm(Alu::Lhs, Reg::R0, TEST_RUN_RULE_SHIFT as i32);
+            self.asm.note("test run: return (rule id + 1) << 8 | verdict (0 for allow)");
+            let ret = self.asm.label("return");
+            self.asm.mov_imm(Reg::R0, 0);
+            self.asm.jump_imm(Jmp::IfEqual, Reg::R9, NO_MATCH, ret);
+            self.asm.load(Size::Word, Reg::R0, Reg::R7, header::RULE_ID);
+            self.asm.alu_imm(Alu::Add, Reg::R0, 1);
+            self.asm.alu_imm(Alu::Lhs, Reg::R0, TEST_RUN_RULE_SHIFT as i32);
+            self.asm.jump_imm(Jmp::IfEqual, Reg::R9, ALLOW_MATCHED, ret);
             self.asm.alu(Alu::Or, Reg::R0, Reg::R9);
+            self.asm.bind(ret);
             self.asm.exit();
             return;
         }
@@ -358,28 +358,17 @@ impl Emitter<'_> {
 
     /// Fills the record header and writes the record to the ring buffer;
     /// a full ring buffer increments the loss counter.
-    fn emit_event(&mut self, rule: Operand, verdict: Operand) {
+    fn emit_event(&mut self, rule: Option<u32>, verdict: Operand) {
         let asm = &mut self.asm;
         asm.note("event: header, then bpf_ringbuf_output of the record");
         asm.call(Helper::KtimeGetBootNs);
         asm.store(Size::DoubleWord, Reg::R7, header::TIME_NS, Reg::R0);
-        match rule {
-            Operand::Const(id) => asm.store_imm(Size::Word, Reg::R7, header::RULE_ID, id as i32),
-            Operand::Spilled => {
-                asm.load(Size::Word, Reg::R1, Reg::R10, FP_SPILL);
-                asm.store(Size::Word, Reg::R7, header::RULE_ID, Reg::R1);
-            }
-            Operand::Reg(r) => asm.store(Size::Word, Reg::R7, header::RULE_ID, r),
+        if let Some(id) = rule {
+            asm.store_imm(Size::Word, Reg::R7, header::RULE_ID, id as i32);
         }
         match verdict {
-            Operand::Const(code) => {
-                asm.store_imm(Size::Byte, Reg::R7, header::VERDICT, code as i32)
-            }
+            Operand::Const(code) => asm.store_imm(Size::Byte, Reg::R7, header::VERDICT, code as i32),
             Operand::Reg(r) => asm.store(Size::Byte, Reg::R7, header::VERDICT, r),
-            Operand::Spilled => {
-                asm.load(Size::Word, Reg::R1, Reg::R10, FP_SPILL);
-                asm.store(Size::Byte, Reg::R7, header::VERDICT, Reg::R1);
-            }
         }
         asm.store_imm(
             Size::HalfWord,
@@ -460,8 +449,6 @@ enum CounterKey {
 enum Operand {
     Const(u32),
     Reg(Reg),
-    /// The u32 at `FP_SPILL`.
-    Spilled,
 }
 
 fn jump_if_eq_u64(asm: &mut Asm, reg: Reg, value: u64, target: Label) {

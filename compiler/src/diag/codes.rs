@@ -369,6 +369,21 @@ codes! {
         example: "test \"t\" {\n    on net.connect with net.daddr = 10.0.0.0/8\n    expect allow\n}\n",
         fix: "Give one address, e.g. `10.1.2.3`.",
     }
+    E0401 (Error) "policy over the cost budget" {
+        what: "The rules and traces on one hook could make its program execute more \
+               instructions per event than the budget allows (250,000). Every rule and \
+               trace on a hook runs in one program, so the worst case is the sum of their \
+               tests; the message points at the costliest test of the costliest rule.",
+        why: "polc promises that every policy it accepts has a bounded, small cost per \
+              event and is accepted by the kernel verifier; a program this large would slow \
+              every event on the hook and risk the verifier's own limits.",
+        example: "macro any_tmp = file.path contains \"/tmp/\" or file.path contains \"/var/tmp/\"\n\
+                  rule r1 {\n    on file.open\n    when any_tmp and proc.uid == 1\n    deny\n}\n\
+                  # ... and a hundred more rules like it\n",
+        fix: "Replace many comparisons of one field with one `in LIST` test (a list of more \
+              than 8 values is a map lookup whose cost does not depend on its size); prefer \
+              `startswith`/`endswith`/`==` to `contains`, which tries every position.",
+    }
     W0001 (Warning) "unused list" {
         what: "A list is declared but no condition or macro uses it.",
         why: "It is probably a leftover, or a rule meant to use it does not.",

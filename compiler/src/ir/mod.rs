@@ -23,8 +23,7 @@ use crate::span::Span;
 
 pub use lower::lower;
 
-/// Lists longer than this become set maps; shorter ones are compared inline.
-pub const INLINE_LIST_MAX: usize = 8;
+pub use crate::check::cost::INLINE_LIST_MAX;
 
 /// Everything lowered from one policy.
 #[derive(Clone, Debug)]
