@@ -147,11 +147,15 @@ enum Item {
     IslandPoint(usize),
 }
 
-/// The largest forward jump offset (slots) a jump instruction can hold.
-const MAX_JUMP: i64 = i16::MAX as i64;
-/// How far before a jump an island may be placed, leaving room for islands
+/// The longest jump (slots) left as it is. A jump instruction can hold
+/// 32767, but the kernel verifier rewrites some instructions into several
+/// (inlined helpers and map lookups) and refuses the program when a jump
+/// across them no longer fits ("cannot be patched due to 16-bit range"), so
+/// jumps keep half the range in reserve.
+const MAX_JUMP: i64 = 16_000;
+/// How far after a jump an island may be placed, leaving room for islands
 /// inserted in between.
-const ISLAND_REACH: i64 = 30_000;
+const ISLAND_REACH: i64 = 15_000;
 
 /// Builds one program.
 #[derive(Clone, Debug, Default)]
@@ -379,9 +383,19 @@ impl Asm {
             }
             for (jump, at, target) in far {
                 // The farthest island point still comfortably in reach.
-                let point = (0..islands.len())
-                    .filter(|p| point_slot[*p] > at && point_slot[*p] - at <= ISLAND_REACH)
-                    .max_by_key(|p| point_slot[*p])
+                // Island points are in program order, so their slots ascend.
+                // Prefer the farthest point in reach that already has an
+                // island (islands cluster, and falling through each costs a
+                // goto), else the farthest point in reach.
+                let reach_end = point_slot.partition_point(|slot| *slot <= at + ISLAND_REACH);
+                let reach_start = point_slot.partition_point(|slot| *slot <= at);
+                let in_reach = reach_start..reach_end;
+                let point = in_reach
+                    .clone()
+                    .rev()
+                    .take(64)
+                    .find(|p| islands[*p].0.is_some())
+                    .or_else(|| in_reach.clone().next_back())
                     .ok_or(AsmError::TooFar {
                         at: at as u32,
                         distance: label_slot[target.0 as usize].unwrap_or(at) - at - 1,

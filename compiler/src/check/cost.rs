@@ -22,6 +22,10 @@ use crate::diag::{Code, Diagnostic};
 /// Most instructions one run of a program may execute.
 pub const MAX_PATH_BUDGET: u64 = 250_000;
 
+/// Most branches the kernel verifier may have pending while it explores a
+/// program (its own limit is 8192: "the sequence of jumps is too complex").
+pub const MAX_PENDING_BRANCHES: u64 = 7_000;
+
 /// Lists longer than this become set maps (one lookup whatever their size);
 /// shorter ones are compared inline.
 pub const INLINE_LIST_MAX: usize = 8;
@@ -40,12 +44,107 @@ pub fn check_cost(policy: &CheckedPolicy) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
     for hook in policy.hooks() {
         let bound = hook_bound(policy, hook);
-        if bound <= MAX_PATH_BUDGET {
+        if bound > MAX_PATH_BUDGET {
+            diagnostics.push(over_budget(policy, hook, bound));
             continue;
         }
-        diagnostics.push(over_budget(policy, hook, bound));
+        let pending = hook_pending_branches(policy, hook);
+        if pending > MAX_PENDING_BRANCHES {
+            diagnostics.push(too_many_branches(policy, hook, pending));
+        }
     }
     diagnostics
+}
+
+/// How many branches the kernel verifier may have pending at once on the
+/// programs of `hook`.
+///
+/// The verifier explores the fall-through side of every conditional jump
+/// first and keeps the other side on a stack. Along the path it explores
+/// first, every rule's condition pushes one entry per conditional jump; the
+/// rule's match is pruned at the shared decision block and the last entry is
+/// popped to continue with the next rule, so each rule leaves one fewer entry
+/// than it has jumps, and each trace leaves all of them (plus the two of its
+/// event). Measured on 6.18: a chain of rules with three jumps each fails
+/// just past 2730 rules, exactly where this count crosses 8192.
+pub fn hook_pending_branches(policy: &CheckedPolicy, hook: Hook) -> u64 {
+    let mut total = 16;
+    for rule in policy.rules_on(hook) {
+        let jumps = rule.cond.as_ref().map_or(0, |c| expr_branches(policy, c));
+        total += if rule.action == Action::Trace { jumps + 3 } else { jumps.saturating_sub(1) };
+    }
+    total
+}
+
+fn expr_branches(policy: &CheckedPolicy, expr: &Expr) -> u64 {
+    match expr {
+        Expr::And(items) | Expr::Or(items) => items.iter().map(|e| expr_branches(policy, e)).sum(),
+        Expr::Not(inner) => expr_branches(policy, inner),
+        Expr::Test(test) => test_branches(policy, test),
+    }
+}
+
+/// Conditional jumps of a word-by-word compare of `len` bytes.
+fn chunks(len: usize) -> u64 {
+    (len / 8 + (len % 8).count_ones() as usize) as u64
+}
+
+/// Conditional jumps on the path through a leaf test where it holds.
+fn test_branches(policy: &CheckedPolicy, test: &Test) -> u64 {
+    let str_op = |op: StrOp, lit: &str| -> u64 {
+        match op {
+            StrOp::StartsWith => 1 + chunks(lit.len()),
+            StrOp::EndsWith => 2 + chunks(lit.len()),
+            StrOp::Contains => 2 + chunks(lit.len().saturating_sub(1)),
+        }
+    };
+    let strs = |list| -> Vec<usize> {
+        policy
+            .list(list)
+            .elems
+            .iter()
+            .filter_map(|v| match v {
+                Value::Str(s) => Some(s.len()),
+                _ => None,
+            })
+            .collect()
+    };
+    match &test.op {
+        TestOp::IntCmp { .. } | TestOp::IsTrue => 1,
+        TestOp::StrEq(lit) => 1 + chunks(lit.len()),
+        TestOp::Str { op, value } => str_op(*op, value),
+        TestOp::StrAny { op, list } => {
+            let elems = strs(*list);
+            if *op == StrOp::StartsWith && elems.len() > INLINE_LIST_MAX {
+                2
+            } else {
+                policy
+                    .list(*list)
+                    .elems
+                    .iter()
+                    .filter_map(|v| match v {
+                        Value::Str(s) => Some(str_op(*op, s)),
+                        _ => None,
+                    })
+                    .sum()
+            }
+        }
+        TestOp::IpIn { addr, .. } => 1 + if addr.is_ipv4() { 1 } else { 2 },
+        TestOp::In(list) => {
+            let elems = &policy.list(*list).elems;
+            match test.field.spec().ty {
+                FieldType::Ip => {
+                    let v4 = elems.iter().filter(|v| matches!(v, Value::Ip { addr, .. } if addr.is_ipv4())).count() as u64;
+                    let v6 = elems.len() as u64 - v4;
+                    let family = |n: u64, per: u64| if n as usize > INLINE_LIST_MAX { 2 } else { n * per };
+                    family(v4, 2) + family(v6, 3)
+                }
+                _ if elems.len() > INLINE_LIST_MAX => 2,
+                FieldType::Str { .. } => strs(*list).iter().map(|n| 1 + chunks(*n)).sum(),
+                _ => elems.len() as u64,
+            }
+        }
+    }
 }
 
 /// The bound on instructions executed by one run of any program of `hook`.
@@ -210,6 +309,31 @@ fn over_budget(policy: &CheckedPolicy, hook: Hook, bound: u64) -> Diagnostic {
     )
     .with_note("every rule and trace on a hook runs in one program; its worst case is the sum of their tests")
     .with_help(help)
+}
+
+fn too_many_branches(policy: &CheckedPolicy, hook: Hook, pending: u64) -> Diagnostic {
+    let costliest = policy
+        .rules_on(hook)
+        .max_by_key(|rule| rule.cond.as_ref().map_or(0, |c| expr_branches(policy, c)))
+        .expect("a hook over the limit has rules");
+    let n_rules = policy.rules_on(hook).count();
+    Diagnostic::new(
+        Code::E0402,
+        format!(
+            "the `{hook}` programs have too many branches for the kernel verifier to explore \
+             ({pending} pending at once, the limit is {MAX_PENDING_BRANCHES})"
+        ),
+        costliest.name_span,
+        "the rule with the most comparisons",
+    )
+    .with_note(format!(
+        "the {n_rules} rules and traces on `{hook}` run in one program; each comparison in a \
+         rule's condition is a branch the verifier must come back to"
+    ))
+    .with_help(
+        "merge rules that compare a field with different values into one rule with `in LIST` \
+         (a list of more than 8 values is one map lookup), or use fewer, broader rules",
+    )
 }
 
 fn collect_tests<'a>(expr: &'a Expr, out: &mut Vec<&'a Test>) {

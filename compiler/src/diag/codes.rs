@@ -384,6 +384,20 @@ codes! {
               than 8 values is a map lookup whose cost does not depend on its size); prefer \
               `startswith`/`endswith`/`==` to `contains`, which tries every position.",
     }
+    E0402 (Error) "too many branches for the verifier" {
+        what: "The rules and traces on one hook make a program whose conditional jumps the \
+               kernel verifier cannot keep track of: it explores one side of every jump first \
+               and remembers the other, and it refuses programs that need more than 8192 \
+               remembered branches. Every comparison in a rule's condition is such a branch.",
+        why: "The kernel would refuse to load the policy (\"the sequence of jumps is too \
+              complex\"); polc rejects it first, at the rule with the most comparisons.",
+        example: "rule r1 { on exec when exec.path == \"/opt/app/bin/tool-1\" and proc.uid == 1 deny }\n\
+                  rule r2 { on exec when exec.path == \"/opt/app/bin/tool-2\" and proc.uid == 2 deny }\n\
+                  # ... and two thousand more rules like these\n",
+        fix: "Merge rules that compare one field with many values into one rule with `in \
+              LIST` (a list of more than 8 values is a single map lookup), or use fewer, \
+              broader rules.",
+    }
     W0001 (Warning) "unused list" {
         what: "A list is declared but no condition or macro uses it.",
         why: "It is probably a leftover, or a rule meant to use it does not.",
