@@ -201,13 +201,12 @@ impl<'a> Checker<'a> {
                         None => ok = false,
                     }
                 }
-                ok.then(|| {
-                    if is_or {
-                        Expr::Or(lowered)
-                    } else {
-                        Expr::And(lowered)
-                    }
-                })
+                let expr = if is_or {
+                    Expr::Or(lowered)
+                } else {
+                    Expr::And(lowered)
+                };
+                ok.then_some(expr)
             }
             ast::Cond::Not { inner, .. } => {
                 self.lower(inner, scope).map(|e| Expr::Not(Box::new(e)))
@@ -898,12 +897,9 @@ impl<'a> Checker<'a> {
                     ok = false;
                 }
                 (Value::Str(value), FieldType::Str { max }) => {
-                    if self
+                    ok &= self
                         .check_str_len(value, *elem_span, field, max, Some(use_span), scope)
-                        .is_none()
-                    {
-                        ok = false;
-                    }
+                        .is_some();
                 }
                 _ => {}
             }
