@@ -15,6 +15,9 @@
 # Harness failures exit 125 (bad usage, missing tools or kernel, the guest did
 # not boot within POLC_VM_BOOT_TIMEOUT seconds, default 300) or 124 (the whole
 # run took longer than POLC_VM_TIMEOUT seconds, default 1200).
+# Guest size: POLC_VM_CPUS (default 1: under emulation one vCPU boots faster
+# than two, and leaves a host core for a second guest) and POLC_VM_MEMORY
+# (default 1G).
 set -euo pipefail
 
 die() {
@@ -85,7 +88,8 @@ echo "run-in-vm: booting $kernel" >&2
     set -o pipefail
     sh -c 'echo $$ >"$0"; exec setsid "$@"' "$pgid_file" \
         vng --run "$kernel" --disable-microvm --disable-kvm --force-9p \
-        --memory "${POLC_VM_MEMORY:-1G}" --cwd / --exec "$guest_cmd" \
+        --memory "${POLC_VM_MEMORY:-1G}" --cpus "${POLC_VM_CPUS:-1}" \
+        --cwd / --exec "$guest_cmd" \
         </dev/null 2> >(cat >&2) | tee "$log"
 ) &
 vm_runner=$!

@@ -12,7 +12,11 @@
 # There is no SKIP: a scenario that cannot run here fails.
 #
 # Usage: scenarios.sh [NAME...]   (default: all)
-# Environment: POLC_VM_ARTIFACTS  directory written by tests/vm/prepare.sh
+# Environment (set by tests/vm.rs, passed in by run-in-vm.sh):
+#   POLC_VM_ARTIFACTS  files built on the host by tests/vm/prepare.sh
+#   POLC_VM_BIN_DIR    the cargo profile directory (target/debug) holding the
+#                      workspace's binaries (polc, polrt)
+#   POLC_REPO          the repository root (also the working directory)
 set -uo pipefail
 
 SCENARIOS=(
