@@ -12,7 +12,7 @@
 set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$repo"
+cd "$repo" || exit 1
 
 export POLC_KERNEL_TESTS=${POLC_KERNEL_TESTS:-require}
 export POLC_VM_TESTS=${POLC_VM_TESTS:-require}

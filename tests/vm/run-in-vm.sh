@@ -41,8 +41,14 @@ for tool in vng qemu-system-x86_64 setsid; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool not found (run scripts/setup.sh as root)"
 done
 
-# shellcheck disable=SC2086 # the glob must expand here
-kernel=$(ls -1d $kernel_glob 2>/dev/null | sort -V | tail -n 1 || true)
+shopt -s nullglob
+# shellcheck disable=SC2206 # the glob must expand here
+matches=($kernel_glob)
+shopt -u nullglob
+kernel=
+if [ "${#matches[@]}" -gt 0 ]; then
+    kernel=$(printf '%s\n' "${matches[@]}" | sort -V | tail -n 1)
+fi
 [ -n "$kernel" ] || die "no kernel matches $kernel_glob (run scripts/setup.sh as root)"
 [ -r "$kernel" ] || die "$kernel is not readable (Debian installs kernels mode 0600: run as root)"
 
@@ -71,6 +77,7 @@ stop_vm() {
         kill -TERM -- "-$(cat "$pgid_file")" 2>/dev/null || true
     fi
 }
+# shellcheck disable=SC2317 # invoked by the trap below
 cleanup() {
     stop_vm
     if [ -n "$vm_runner" ]; then

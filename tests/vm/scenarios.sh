@@ -132,7 +132,9 @@ scenario_lsm_deny_exec() {
     local link_id prog_id
     link_id=$(json_number id "$(bpftool -j link show pinned "$pin")")
     prog_id=$(json_number prog_id "$(bpftool -j link show pinned "$pin")")
-    [ -n "$link_id" ] && [ -n "$prog_id" ] || fail "bpftool does not show the pinned link"
+    if [ -z "$link_id" ] || [ -z "$prog_id" ]; then
+        fail "bpftool does not show the pinned link"
+    fi
     echo "attached: link $link_id, program $prog_id"
 
     local outcome
