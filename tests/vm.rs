@@ -186,7 +186,7 @@ fn missing_prerequisites() -> Vec<String> {
     // SAFETY: geteuid has no preconditions and cannot fail.
     if unsafe { libc::geteuid() } != 0 {
         missing.push(
-            "root (the kernels in /boot are root-only, and the guest runs as the host user)"
+            "root (the guest runs as the host user, and the scenarios mount filesystems and load BPF programs)"
                 .to_string(),
         );
     }

@@ -50,7 +50,7 @@ if [ "${#matches[@]}" -gt 0 ]; then
     kernel=$(printf '%s\n' "${matches[@]}" | sort -V | tail -n 1)
 fi
 [ -n "$kernel" ] || die "no kernel matches $kernel_glob (run scripts/setup.sh as root)"
-[ -r "$kernel" ] || die "$kernel is not readable (Debian installs kernels mode 0600: run as root)"
+[ -r "$kernel" ] || die "$kernel is not readable by this user (run as root)"
 
 # The command line the guest runs: environment, guest-side setup, SCRIPT.
 guest_env=("POLC_REPO=$repo")
