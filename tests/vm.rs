@@ -54,6 +54,7 @@ const KERNELS: &[Kernel] = &[
 /// Every scenario `tests/vm/scenarios.sh` must report as passed on every
 /// kernel, in its order.
 const SCENARIOS: &[&str] = &[
+    "host-files",
     "lsm-bpf-active",
     "btf-vmlinux",
     "bpffs-mount",
@@ -125,6 +126,14 @@ fn main() -> ExitCode {
     };
 
     let mut missing = missing_prerequisites();
+    match profile_dir() {
+        Ok(dir) if dir.join("polc").is_file() => {}
+        Ok(dir) => missing.push(format!(
+            "the workspace's binaries in {} (cargo build --workspace)",
+            dir.display()
+        )),
+        Err(why) => missing.push(why),
+    }
     let mut images = Vec::new();
     for kernel in &selected {
         match kernel_image(kernel) {

@@ -20,6 +20,7 @@
 set -uo pipefail
 
 SCENARIOS=(
+    host-files
     lsm-bpf-active
     btf-vmlinux
     bpffs-mount
@@ -47,6 +48,20 @@ json_number() { # KEY JSON -> the first number value of "KEY" in JSON
 
 fs_type() { # PATH -> filesystem type name as stat -f reports it
     stat -f -c %T "$1"
+}
+
+scenario_host_files() {
+    [ -r "$POLC_REPO/Cargo.toml" ] || fail "the repository is not readable at $POLC_REPO"
+    local bin_dir=${POLC_VM_BIN_DIR:-}
+    [ -n "$bin_dir" ] || fail "POLC_VM_BIN_DIR is not set"
+    [ -x "$bin_dir/polc" ] || fail "$bin_dir/polc is missing (cargo build --workspace)"
+    local version
+    version=$("$bin_dir/polc" --version) || fail "$bin_dir/polc does not run in the guest"
+    echo "$version"
+    case "$version" in
+        polc\ *) ;;
+        *) fail "polc --version printed '$version'" ;;
+    esac
 }
 
 scenario_lsm_bpf_active() {
