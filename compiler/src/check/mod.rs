@@ -54,6 +54,7 @@ impl Checked {
 pub fn check_source(source_name: &str, source: &str) -> Checked {
     let (file, parse_diagnostics) = syntax::parse(source);
     let mut checker = Checker::new(source);
+    checker.broken_names = file.broken_names.iter().cloned().collect();
     checker.diags = parse_diagnostics;
     checker.declare(&file);
     checker.check_macros();
@@ -108,6 +109,9 @@ fn sort_and_dedup(mut diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
     diagnostics
 }
 
+/// Uses labelled in a recursive-macro diagnostic; longer cycles are summed up.
+const MAX_CYCLE_LABELS: usize = 8;
+
 /// The element type of a list.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 enum ListKind {
@@ -161,6 +165,10 @@ struct Checker<'a> {
     macro_order: Vec<&'a str>,
     /// Lists and macros some condition refers to.
     used: HashSet<String>,
+    /// Comparisons in all expanded conditions so far (bounded, E0219).
+    total_tests: usize,
+    /// Declarations the parser could not read: not reported as unknown.
+    broken_names: HashSet<String>,
 }
 
 impl<'a> Checker<'a> {
@@ -175,6 +183,8 @@ impl<'a> Checker<'a> {
             macros: HashMap::new(),
             macro_order: Vec::new(),
             used: HashSet::new(),
+            total_tests: 0,
+            broken_names: HashSet::new(),
         }
     }
 
@@ -580,12 +590,17 @@ impl<'a> Checker<'a> {
                     cycle[cycle.len() - 1]
                 ),
             );
-            for pair in cycle.windows(2) {
-                let (from, to) = (pair[0], pair[1]);
-                let use_span = path[start..]
-                    .iter()
-                    .find(|(node, _)| *node == from)
-                    .and_then(|(node, next)| edges.get(node)?.get(next.checked_sub(1)?))
+            // Label the uses along the cycle (the first few: a long cycle is
+            // summed up in the note).
+            for (k, (from, next)) in path[start..path.len() - 1]
+                .iter()
+                .enumerate()
+                .take(MAX_CYCLE_LABELS)
+            {
+                let to = path[start + k + 1].0;
+                let use_span = edges
+                    .get(from)
+                    .and_then(|out| out.get(next.checked_sub(1)?))
                     .filter(|(used, _)| *used == to)
                     .map(|(_, span)| *span);
                 if let Some(span) = use_span {
@@ -594,9 +609,18 @@ impl<'a> Checker<'a> {
             }
             d
         };
-        let chain: Vec<&str> = cycle.iter().copied().chain([first]).collect();
+        let chain = if cycle.len() <= MAX_CYCLE_LABELS {
+            let names: Vec<&str> = cycle.iter().copied().chain([first]).collect();
+            names.join(" -> ")
+        } else {
+            format!(
+                "{} -> ... ({} macros) -> {first}",
+                cycle[..MAX_CYCLE_LABELS].join(" -> "),
+                cycle.len()
+            )
+        };
         diagnostic = diagnostic
-            .with_note(format!("cycle: {}", chain.join(" -> ")))
+            .with_note(format!("cycle: {chain}"))
             .with_help("macros are expanded in place, so a cycle never ends: break it");
         self.report(diagnostic);
     }

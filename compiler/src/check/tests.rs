@@ -40,7 +40,7 @@ fn test_of(expr: &Expr) -> (&FieldId, &TestOp) {
 
 #[test]
 fn seed_policy_checks_clean() {
-    let policy = ok(include_str!("../../../examples/seed.pol"));
+    let policy = ok(include_str!("../../../examples/overview.pol"));
     assert_eq!(policy.rules.len(), 5);
     for (i, rule) in policy.rules.iter().enumerate() {
         assert_eq!(rule.id as usize, i);

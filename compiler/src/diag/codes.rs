@@ -115,7 +115,7 @@ codes! {
                `\\n`, `\\t` or `\\xNN` (two hex digits, 00 to 7f).",
         why: "Only these escapes are defined; guessing the meaning of others would \
               silently compare against the wrong bytes.",
-        example: "rule r {\n    on file.open\n    when file.path == \"C:\\temp\"\n    deny\n}\n",
+        example: "rule r {\n    on file.open\n    when file.path == \"C:\\Users\"\n    deny\n}\n",
         fix: "Write a backslash as `\\\\`; write other characters directly (strings are UTF-8).",
     }
     E0106 (Error) "NUL byte in string" {
