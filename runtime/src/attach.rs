@@ -117,9 +117,7 @@ impl Attachments {
                 // On kernels with BPF links (5.7+), `Single` creates a link
                 // with no flags: it coexists with every other program
                 // attached to the cgroup and is detached with the link.
-                let id = p
-                    .attach(&dir, CgroupAttachMode::Single)
-                    .map_err(failed)?;
+                let id = p.attach(&dir, CgroupAttachMode::Single).map_err(failed)?;
                 Link::CgroupSockAddr(p.take_link(id).map_err(failed)?)
             }
             _ => return Err(unknown()),
