@@ -4,12 +4,12 @@
 //! cgroup, stopping `polrt` with SIGTERM and reading its JSON lines, and
 //! checking that none of its programs is left in the kernel.
 //!
-//! The binary: `cargo test --workspace` builds `target/<profile>/polrt`
-//! (the runtime crate has integration tests, so cargo builds its binary);
-//! these tests find it next to their own executable
-//! (`target/<profile>/deps/..`). When it is missing (e.g. `cargo test -p
-//! polc-tests` alone), they build it once with `cargo build -p polrt`
-//! into the same target directory.
+//! The binary: these tests run `target/<profile>/polrt`, found next to their
+//! own executable (`target/<profile>/deps/..`). Once per test process they
+//! run `cargo build -p polrt --bin polrt` (with `--release` in a release
+//! build) into that same target directory: a no-op when `cargo test
+//! --workspace` has just built it, and what keeps `cargo test -p polc-tests`
+//! from ever running a stale or missing binary.
 
 #![allow(dead_code)]
 
@@ -35,7 +35,7 @@ pub fn polrt_bin() -> PathBuf {
             .expect("test executable is in target/<profile>/deps")
             .to_path_buf();
         let bin = profile_dir.join("polrt");
-        if !bin.exists() {
+        {
             let target_dir = profile_dir.parent().expect("target dir");
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             let mut build = Command::new(cargo);
