@@ -102,6 +102,34 @@ fn example_case(pol: PathBuf) -> Outcome {
     }
 }
 
+fn fuzz_inputs(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file())
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// A past fuzzer finding (or a hand-made pathological input): checking and
+/// rendering it must not panic, and a policy comes back exactly when there
+/// is no error.
+fn fuzz_case(input: PathBuf) -> Outcome {
+    let bytes = fs::read(&input).map_err(|e| format!("cannot read {}: {e}", input.display()))?;
+    let source = String::from_utf8_lossy(&bytes);
+    let checked = check_source("fuzz.pol", &source);
+    if checked.policy.is_some() == checked.has_errors() {
+        return Err("policy present despite errors, or missing without one".to_string());
+    }
+    let _ = render_text(&checked.diagnostics, "fuzz.pol", &source, false);
+    let _ = polc::diag::render_json(&checked.diagnostics, "fuzz.pol", &source);
+    Ok(())
+}
+
 fn no_orphans(dir: PathBuf) -> Outcome {
     let mut orphans = Vec::new();
     for entry in fs::read_dir(&dir).map_err(|e| e.to_string())? {
@@ -186,6 +214,18 @@ fn cases() -> Vec<Case> {
         cases.push(Case {
             name: format!("examples::{}", stem(&pol)),
             run: Box::new(move || example_case(pol.clone())),
+        });
+    }
+    for input in fuzz_inputs(&root.join("fuzz/regressions")) {
+        cases.push(Case {
+            name: format!(
+                "fuzz::{}",
+                input
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            ),
+            run: Box::new(move || fuzz_case(input.clone())),
         });
     }
     let dir = ui_dir.clone();

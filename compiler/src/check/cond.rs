@@ -20,6 +20,9 @@ const MAX_MACRO_DEPTH: usize = 32;
 const MAX_EXPR_DEPTH: usize = 200;
 /// Conditions with more comparisons than this after expansion are reported (E0219).
 pub const MAX_TESTS: usize = 10_000;
+/// Policies with more comparisons than this, all conditions together, are
+/// reported (E0219).
+pub const MAX_TOTAL_TESTS: usize = 100_000;
 
 /// Where a condition is being checked.
 pub(super) struct Scope {
@@ -180,7 +183,7 @@ impl<'a> Checker<'a> {
             "while expanding this",
         )
         .with_note(format!(
-            "limits: {MAX_MACRO_DEPTH} nested macros, {MAX_EXPR_DEPTH} nested operators, {MAX_TESTS} comparisons"
+            "limits: {MAX_MACRO_DEPTH} nested macros, {MAX_EXPR_DEPTH} nested operators, {MAX_TESTS} comparisons per condition, {MAX_TOTAL_TESTS} in the policy"
         ))
         .with_help("use lists instead of long chains of `or`, and avoid repeating macros");
         self.report_in(scope, diagnostic);
@@ -201,13 +204,12 @@ impl<'a> Checker<'a> {
                         None => ok = false,
                     }
                 }
-                ok.then(|| {
-                    if is_or {
-                        Expr::Or(lowered)
-                    } else {
-                        Expr::And(lowered)
-                    }
-                })
+                let expr = if is_or {
+                    Expr::Or(lowered)
+                } else {
+                    Expr::And(lowered)
+                };
+                ok.then_some(expr)
             }
             ast::Cond::Not { inner, .. } => {
                 self.lower(inner, scope).map(|e| Expr::Not(Box::new(e)))
@@ -225,8 +227,17 @@ impl<'a> Checker<'a> {
 
     fn count_test(&mut self, scope: &mut Scope, span: Span) -> bool {
         scope.tests += 1;
+        self.total_tests += 1;
         if scope.tests > MAX_TESTS {
             self.too_large(scope, span, "has too many comparisons");
+            return false;
+        }
+        if self.total_tests > MAX_TOTAL_TESTS {
+            self.too_large(
+                scope,
+                span,
+                "brings the policy over its limit of comparisons",
+            );
             return false;
         }
         true
@@ -898,12 +909,9 @@ impl<'a> Checker<'a> {
                     ok = false;
                 }
                 (Value::Str(value), FieldType::Str { max }) => {
-                    if self
+                    ok &= self
                         .check_str_len(value, *elem_span, field, max, Some(use_span), scope)
-                        .is_none()
-                    {
-                        ok = false;
-                    }
+                        .is_some();
                 }
                 _ => {}
             }

@@ -108,6 +108,9 @@ fn sort_and_dedup(mut diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
     diagnostics
 }
 
+/// Uses labelled in a recursive-macro diagnostic; longer cycles are summed up.
+const MAX_CYCLE_LABELS: usize = 8;
+
 /// The element type of a list.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 enum ListKind {
@@ -161,6 +164,8 @@ struct Checker<'a> {
     macro_order: Vec<&'a str>,
     /// Lists and macros some condition refers to.
     used: HashSet<String>,
+    /// Comparisons in all expanded conditions so far (bounded, E0219).
+    total_tests: usize,
 }
 
 impl<'a> Checker<'a> {
@@ -175,6 +180,7 @@ impl<'a> Checker<'a> {
             macros: HashMap::new(),
             macro_order: Vec::new(),
             used: HashSet::new(),
+            total_tests: 0,
         }
     }
 
@@ -580,12 +586,17 @@ impl<'a> Checker<'a> {
                     cycle[cycle.len() - 1]
                 ),
             );
-            for pair in cycle.windows(2) {
-                let (from, to) = (pair[0], pair[1]);
-                let use_span = path[start..]
-                    .iter()
-                    .find(|(node, _)| *node == from)
-                    .and_then(|(node, next)| edges.get(node)?.get(next.checked_sub(1)?))
+            // Label the uses along the cycle (the first few: a long cycle is
+            // summed up in the note).
+            for (k, (from, next)) in path[start..path.len() - 1]
+                .iter()
+                .enumerate()
+                .take(MAX_CYCLE_LABELS)
+            {
+                let to = path[start + k + 1].0;
+                let use_span = edges
+                    .get(from)
+                    .and_then(|out| out.get(next.checked_sub(1)?))
                     .filter(|(used, _)| *used == to)
                     .map(|(_, span)| *span);
                 if let Some(span) = use_span {
@@ -594,9 +605,18 @@ impl<'a> Checker<'a> {
             }
             d
         };
-        let chain: Vec<&str> = cycle.iter().copied().chain([first]).collect();
+        let chain = if cycle.len() <= MAX_CYCLE_LABELS {
+            let names: Vec<&str> = cycle.iter().copied().chain([first]).collect();
+            names.join(" -> ")
+        } else {
+            format!(
+                "{} -> ... ({} macros) -> {first}",
+                cycle[..MAX_CYCLE_LABELS].join(" -> "),
+                cycle.len()
+            )
+        };
         diagnostic = diagnostic
-            .with_note(format!("cycle: {}", chain.join(" -> ")))
+            .with_note(format!("cycle: {chain}"))
             .with_help("macros are expanded in place, so a cycle never ends: break it");
         self.report(diagnostic);
     }

@@ -114,6 +114,9 @@ pub enum Token<'src> {
     /// A string literal, quotes included, escapes not yet decoded.
     #[regex(r#""([^"\\\n]|\\[^\n])*""#, |lex| lex.slice())]
     Str(&'src str),
+    /// A path written without quotes (reported, then read as a string).
+    #[regex(r"/[A-Za-z0-9_.+@%/-]*", |lex| lex.slice())]
+    BarePath(&'src str),
     /// A string literal missing its closing quote (repaired into `Str`).
     #[regex(r#""([^"\\\n]|\\[^\n])*"#, |lex| lex.slice())]
     UnterminatedStr(&'src str),
@@ -126,7 +129,9 @@ impl Token<'_> {
             Token::Ident(text) => format!("name `{text}`"),
             Token::Int(text) => format!("number `{text}`"),
             Token::Ip(text) => format!("address `{text}`"),
-            Token::Str(_) | Token::UnterminatedStr(_) => "a string".to_string(),
+            Token::Str(_) | Token::UnterminatedStr(_) | Token::BarePath(_) => {
+                "a string".to_string()
+            }
             other => match other.keyword() {
                 Some(keyword) if keyword.chars().all(|c| c.is_ascii_alphabetic()) => {
                     format!("keyword `{keyword}`")
@@ -184,6 +189,7 @@ impl Token<'_> {
             | Token::Int(_)
             | Token::Ip(_)
             | Token::Str(_)
+            | Token::BarePath(_)
             | Token::UnterminatedStr(_) => return None,
         })
     }
@@ -239,6 +245,18 @@ pub fn lex(source: &str) -> Lexed<'_> {
                     .with_help(
                         "strings end on the line they start on; write a quote inside one as `\\\"`",
                     ),
+                );
+                Token::Str(text)
+            }
+            Token::BarePath(text) => {
+                diagnostics.push(
+                    Diagnostic::new(
+                        Code::E0103,
+                        format!("unquoted path `{text}`"),
+                        span,
+                        "paths are strings",
+                    )
+                    .with_help(format!("write it in double quotes: \"{text}\"")),
                 );
                 Token::Str(text)
             }
@@ -425,6 +443,14 @@ mod tests {
             lexed.tokens.iter().map(|(_, t, _)| *t).collect::<Vec<_>>(),
             vec![Token::Ident("a"), Token::Ident("b"), Token::Ident("c")]
         );
+    }
+
+    #[test]
+    fn bare_paths_are_reported_and_read_as_strings() {
+        let lexed = lex("exec.path == /bin/sh deny");
+        assert_eq!(lexed.diagnostics.len(), 1);
+        assert_eq!(lexed.diagnostics[0].code, Code::E0103);
+        assert_eq!(lexed.tokens[2].1, Token::Str("/bin/sh"));
     }
 
     #[test]

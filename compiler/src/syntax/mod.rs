@@ -216,15 +216,17 @@ pub(crate) fn decode_str(text: &str, start: usize, diags: &mut Vec<Diagnostic>) 
     let mut value = String::new();
     let mut offsets: Vec<u32> = Vec::new();
     let offset = |i: usize| u32::try_from(start + i).unwrap_or(u32::MAX);
-    let mut chars = text.char_indices().skip(1).peekable();
+    // An unquoted path (already reported by the lexer) is taken literally.
+    let quoted = text.starts_with('"');
+    let mut chars = text.char_indices().skip(usize::from(quoted)).peekable();
     let mut close = text.len();
     while let Some((i, c)) = chars.next() {
         let decoded = match c {
-            '"' => {
+            '"' if quoted => {
                 close = i;
                 break;
             }
-            '\\' => {
+            '\\' if quoted => {
                 let Some((j, escape)) = chars.next() else {
                     break;
                 };
