@@ -198,7 +198,7 @@ pub fn write_config(ebpf: &Ebpf, metadata: &Metadata, config: Config) -> Result<
 
 /// Decodes lower-case or upper-case hex.
 pub fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     (0..text.len())

@@ -77,7 +77,7 @@ pub fn install_signal_handlers() {
 pub fn check_ringbuf_size(bytes: u32) -> Result<u32, Error> {
     // SAFETY: sysconf has no preconditions.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as u32;
-    if bytes.is_power_of_two() && bytes % page == 0 {
+    if bytes.is_power_of_two() && bytes.is_multiple_of(page) {
         Ok(bytes)
     } else {
         Err(Error::Usage(format!(
