@@ -6,6 +6,7 @@
 //! `target/<profile>/polrt`, which the kernel tests in `tests/` run.)
 
 use std::fs;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -175,4 +176,46 @@ fn usage_errors_exit_2_before_anything_loads() {
         );
     }
     assert!(Path::new(POLRT).exists());
+}
+
+#[test]
+fn without_privileges_run_and_verify_say_what_is_missing() {
+    let dir = Dir::new("unprivileged");
+    let policy = dir.file("t.pol", POLICY.as_bytes());
+    for subcommand in ["run", "verify"] {
+        let mut command = Command::new(POLRT);
+        command.args([subcommand, &policy]);
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            command.uid(65534).gid(65534);
+        }
+        let out = command.output().expect("run polrt");
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let text = stderr(&out);
+        assert!(text.contains("polrt needs root"), "{text}");
+        assert!(text.contains("CAP_BPF"), "{text}");
+    }
+}
+
+#[test]
+fn the_backend_table_of_docs_runtime_md_names_every_attach_point() {
+    let doc = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/runtime.md"))
+        .expect("docs/runtime.md");
+    for hook in polc::check::hooks::HOOKS {
+        assert!(
+            doc.contains(&format!("| `{}` |", hook.name)),
+            "hook {}",
+            hook.name
+        );
+        for backend in hook.backends {
+            for attach in backend.attach {
+                let section = attach.section;
+                let shown = section.rsplit('/').next().unwrap_or(section);
+                assert!(
+                    doc.contains(section) || doc.contains(&format!("`{shown}`")),
+                    "docs/runtime.md does not mention {section}"
+                );
+            }
+        }
+    }
 }
