@@ -328,3 +328,69 @@ fn ring_buffer_overflow_is_counted_not_silent() {
         "every match is either delivered or counted as lost"
     );
 }
+
+#[test]
+fn proc_exe_comes_from_exec_tracking_and_from_proc_for_older_processes() {
+    if !kernel_tests_enabled("proc_exe_comes_from_exec_tracking_and_from_proc") {
+        return;
+    }
+    let work = TempDir::new("proc-exe");
+    let cgroup = TestCgroup::new("proc-exe");
+    let secret = work.path.join("secret.txt");
+    fs::write(&secret, "polc\n").expect("write file");
+    let go = work.path.join("go");
+    let secret = secret.display().to_string();
+    // Started before polrt: its exe must come from the /proc seed. It opens
+    // the file with a shell redirection (no exec) once `go` exists.
+    let mut older = support::spawn_in(
+        &cgroup,
+        Command::new("/bin/sh").args([
+            "-c",
+            &format!(
+                "while [ ! -e {go} ]; do sleep 0.05; done; : < {secret}",
+                go = go.display()
+            ),
+        ]),
+    );
+    let older_exe = fs::read_link(format!("/proc/{}/exe", older.id()))
+        .expect("exe of the older process")
+        .display()
+        .to_string();
+    let policy = write_policy(
+        &work,
+        "exe.pol",
+        &format!(
+            "rule exe_of_opener {{\n    on file.open\n    when file.path == \"{secret}\"\n    audit \"{{proc.exe}}\"\n}}\n"
+        ),
+    );
+    let polrt = Polrt::start(&policy, &cgroup, &work, &[]);
+    let (status, cat_pid, _) = run_in(&cgroup, Command::new("/bin/cat").arg(&secret));
+    assert!(status.success(), "cat: {status}");
+    fs::write(&go, "").expect("signal the older process");
+    let older_status = older.wait().expect("wait for the older process");
+    assert!(older_status.success(), "older process: {older_status}");
+    let older_pid = older.id();
+    let finished = polrt.stop();
+    assert!(
+        finished.status.success(),
+        "polrt: {}\n{}",
+        finished.status,
+        finished.stderr
+    );
+
+    let events = finished.events();
+    let opens = events_of(&events, "exe_of_opener");
+    let exe_of = |pid: u32| {
+        opens
+            .iter()
+            .find(|e| e["pid"] == pid)
+            .map(|e| e["fields"]["proc.exe"].clone())
+            .unwrap_or_else(|| panic!("no event of pid {pid} in {opens:?}"))
+    };
+    assert_eq!(
+        exe_of(cat_pid),
+        "/bin/cat",
+        "recorded at exec, as passed to execve"
+    );
+    assert_eq!(exe_of(older_pid), older_exe.as_str(), "seeded from /proc");
+}
