@@ -742,4 +742,34 @@ mod tests {
         assert!(!text.contains("net.connect"), "{text}");
         assert!(require_lsm(&plans[1..]).is_ok());
     }
+
+    #[test]
+    fn a_kernel_member_missing_from_the_running_kernel_is_named_before_loading() {
+        let Ok(types) = crate::probe::kernel_btf() else {
+            return; // no kernel BTF here: nothing to check against
+        };
+        let source = "trace t {\n    on exec\n    emit proc.ppid\n}\n";
+        let mut object = crate::object::compile_source("t.pol", source, 4096).expect("builds");
+        assert!(
+            types
+                .members
+                .missing(&object.metadata.kernel_fields)
+                .is_empty(),
+            "{:?}",
+            object.metadata.kernel_fields
+        );
+        object
+            .metadata
+            .kernel_fields
+            .push("task_struct.no_such_member".into());
+        let error = open(&object, &types, None).expect_err("member missing");
+        assert!(
+            matches!(&error, LoadError::MissingKernelFields { fields } if fields == &["task_struct.no_such_member"]),
+            "{error}"
+        );
+        assert!(
+            error.to_string().contains("task_struct.no_such_member"),
+            "{error}"
+        );
+    }
 }
