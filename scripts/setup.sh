@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# One setup for a fresh Debian 12 machine, used by README.md and .ci/run:
-# packages, Python tools for the VM tests, and the kernel filesystems polrt and
-# the kernel tests need. Idempotent: safe to run again.
+# One setup for a fresh Debian 12 machine, used by README.md and by
+# scripts/test.sh (hence CI): packages, virtme-ng for the VM tests, the Rust
+# components the checks use, and the kernel filesystems polrt and the kernel
+# tests need. Idempotent: safe to run again; it installs only what is missing.
 set -euo pipefail
 
 need_root() {
@@ -12,7 +13,11 @@ need_root() {
 }
 need_root
 
+# Rust's linker (gcc, libc6-dev); BPF C toolchain for benchmarks and the VM
+# self-check (clang, llvm, libbpf-dev, bpftool); qemu and the two kernels of
+# the VM matrix (6.12 and Debian 12's 6.1); pip for virtme-ng.
 packages=(
+    gcc libc6-dev git
     clang llvm libbpf-dev bpftool bpftrace
     qemu-system-x86 linux-image-6.12-amd64 linux-image-amd64 busybox-static
     python3-pip iproute2 hyperfine
@@ -22,13 +27,34 @@ for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
+    echo "setup: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    apt-get -o Acquire::Retries=3 update -qq
+    apt-get -o Acquire::Retries=3 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# The version the VM harness was verified with. System python on purpose:
+# vng must not depend on a per-user Python installation.
+virtme_ng_version=1.42
 if ! command -v vng >/dev/null 2>&1; then
-    /usr/bin/python3 -m pip install -q --break-system-packages virtme-ng
+    echo "setup: installing virtme-ng $virtme_ng_version"
+    /usr/bin/python3 -m pip install -q --break-system-packages "virtme-ng==$virtme_ng_version"
+fi
+
+for glob in '/boot/vmlinuz-6.12.*-amd64' '/boot/vmlinuz-6.1.0-*-amd64'; do
+    # shellcheck disable=SC2086 # the glob must expand here
+    if ! ls $glob >/dev/null 2>&1; then
+        echo "setup: no kernel image matches $glob after installing packages" >&2
+        exit 1
+    fi
+done
+
+# rustfmt and clippy for the checks, when Rust comes from rustup.
+if command -v rustup >/dev/null 2>&1; then
+    installed=$(rustup component list --installed 2>/dev/null || true)
+    for component in rustfmt clippy; do
+        grep -q "^$component" <<<"$installed" || rustup component add "$component"
+    done
 fi
 
 mountpoint -q /sys/kernel/tracing || mount -t tracefs none /sys/kernel/tracing

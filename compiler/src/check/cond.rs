@@ -153,6 +153,16 @@ impl<'a> Checker<'a> {
 
     /// Reports `diagnostic`, labelled with the macro uses that led to it.
     fn report_in(&mut self, scope: &Scope, mut diagnostic: Diagnostic) {
+        if matches!(diagnostic.code, Code::E0202 | Code::E0203) {
+            let name = self
+                .source
+                .get(diagnostic.primary_span().range())
+                .unwrap_or("");
+            if self.broken_names.contains(name) {
+                // Its declaration has a parse error, already reported.
+                return;
+            }
+        }
         for (name, span) in scope.expanding.iter().rev() {
             diagnostic = diagnostic.with_label(*span, format!("in this use of macro `{name}`"));
         }

@@ -54,6 +54,7 @@ impl Checked {
 pub fn check_source(source_name: &str, source: &str) -> Checked {
     let (file, parse_diagnostics) = syntax::parse(source);
     let mut checker = Checker::new(source);
+    checker.broken_names = file.broken_names.iter().cloned().collect();
     checker.diags = parse_diagnostics;
     checker.declare(&file);
     checker.check_macros();
@@ -166,6 +167,8 @@ struct Checker<'a> {
     used: HashSet<String>,
     /// Comparisons in all expanded conditions so far (bounded, E0219).
     total_tests: usize,
+    /// Declarations the parser could not read: not reported as unknown.
+    broken_names: HashSet<String>,
 }
 
 impl<'a> Checker<'a> {
@@ -181,6 +184,7 @@ impl<'a> Checker<'a> {
             macro_order: Vec::new(),
             used: HashSet::new(),
             total_tests: 0,
+            broken_names: HashSet::new(),
         }
     }
 

@@ -11,6 +11,9 @@ use crate::span::Span;
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct File {
     pub decls: Vec<Decl>,
+    /// Names of declarations the parser started but could not read (a parse
+    /// error was reported); the checker does not report them as unknown.
+    pub broken_names: Vec<String>,
 }
 
 /// A top-level declaration.

@@ -26,13 +26,14 @@ mod grammar {
 /// Parses `source` into declarations and diagnostics (sorted by position).
 pub fn parse(source: &str) -> (ast::File, Vec<Diagnostic>) {
     let lexed = lexer::lex(source);
+    let started = started_names(&lexed.tokens);
     let mut diagnostics = lexed.diagnostics;
     let mut parse_diags = Vec::new();
     let tokens = lexed
         .tokens
         .into_iter()
         .map(Ok::<_, std::convert::Infallible>);
-    let file = match grammar::FileParser::new().parse(&mut parse_diags, tokens) {
+    let mut file = match grammar::FileParser::new().parse(&mut parse_diags, tokens) {
         Ok(file) => file,
         Err(error) => {
             parse_diags.push(recovery_diagnostic(error));
@@ -52,9 +53,38 @@ pub fn parse(source: &str) -> (ast::File, Vec<Diagnostic>) {
             parse_diags.retain(|d| d.primary_span().start < cut);
         }
     }
+    let read: std::collections::HashSet<&str> = file
+        .decls
+        .iter()
+        .map(|decl| match decl {
+            ast::Decl::List(list) => list.name.text.as_str(),
+            ast::Decl::Macro(m) => m.name.text.as_str(),
+            ast::Decl::Rule(rule) => rule.name.text.as_str(),
+            ast::Decl::Test(_) => "",
+        })
+        .collect();
+    let broken: Vec<String> = started
+        .into_iter()
+        .filter(|name| !read.contains(name))
+        .map(str::to_string)
+        .collect();
+    file.broken_names = broken;
     diagnostics.extend(parse_diags);
     diagnostics.sort_by_key(|d| (d.primary_span().start, d.primary_span().end));
     (file, diagnostics)
+}
+
+/// Names following `list`, `macro`, `rule` and `trace` in the token stream.
+fn started_names<'src>(tokens: &[lexer::Spanned<'src>]) -> Vec<&'src str> {
+    tokens
+        .windows(2)
+        .filter_map(|pair| match (&pair[0].1, &pair[1].1) {
+            (Token::List | Token::Macro | Token::Rule | Token::Trace, Token::Ident(name)) => {
+                Some(*name)
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// Turns a parse error (recovered from, or final) into a diagnostic.
@@ -196,6 +226,9 @@ fn token_help(token: &Token<'_>, expected: &[String]) -> Option<String> {
         _ if starts_declaration && expected.iter().any(|e| e == "\"}\"") => Some(
             "the `{` of the declaration above is not closed: add `}` before this line".to_string(),
         ),
+        Token::Str(_) | Token::Int(_) | Token::Ip(_) if expected.iter().all(|e| e == "\"[\"") => {
+            Some("a list is written in brackets: `[\"a\", \"b\"]`".to_string())
+        }
         Token::Assign if expected.iter().any(|e| e == "\"==\"") => {
             Some("compare with `==`; `=` only appears in declarations and tests".to_string())
         }
@@ -400,6 +433,7 @@ mod tests {
                       macro m = proc.uid == 0\n";
         let (file, diags) = parse(source);
         assert_eq!(diags.len(), 2, "{diags:#?}");
+        assert!(file.broken_names.is_empty(), "{:?}", file.broken_names);
         assert!(diags.iter().all(|d| d.code == Code::E0101));
         // Both rules survive without their broken `when`, and the list and
         // macro are read.

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run) and as README.md gives it:
+# setup, formatting, lints, build, tests (host kernel tests included), docs,
+# and the BPF LSM tests in virtual machines. Every stage runs even when an
+# earlier one failed (setup aside); a timed summary ends the output and the
+# exit status is non-zero if any stage failed.
+#
+# Run as root (sudo scripts/test.sh): setup installs packages, and the kernel
+# and VM tests need root. They are required here, never skipped:
+# POLC_KERNEL_TESTS and POLC_VM_TESTS default to "require" (tests/lib.rs,
+# tests/vm.rs). CARGO_TARGET_DIR is honoured.
+set -uo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+
+export POLC_KERNEL_TESTS=${POLC_KERNEL_TESTS:-require}
+export POLC_VM_TESTS=${POLC_VM_TESTS:-require}
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+
+# Under sudo, cargo may live in the invoking user's rustup installation.
+if ! command -v cargo >/dev/null 2>&1; then
+    for home in "$HOME" ${SUDO_USER:+"$(getent passwd "$SUDO_USER" | cut -d: -f6)"}; do
+        if [ -x "$home/.cargo/bin/cargo" ]; then
+            export PATH="$home/.cargo/bin:$PATH"
+            export CARGO_HOME=${CARGO_HOME:-$home/.cargo}
+            export RUSTUP_HOME=${RUSTUP_HOME:-$home/.rustup}
+            break
+        fi
+    done
+fi
+
+names=()
+results=()
+seconds=()
+failed=0
+
+# stage NAME COMMAND...: run one stage, record its status and duration.
+stage() {
+    local name=$1
+    shift
+    echo
+    echo "==> $name: $*"
+    local start=$SECONDS rc=0
+    "$@" || rc=$?
+    names+=("$name")
+    seconds+=("$((SECONDS - start))")
+    if [ "$rc" -eq 0 ]; then
+        results+=(ok)
+    else
+        results+=("FAILED (exit status $rc)")
+        failed=$((failed + 1))
+    fi
+    return "$rc"
+}
+
+summary() {
+    echo
+    echo "==> summary"
+    local i
+    for i in "${!names[@]}"; do
+        printf '  %-8s %5ss  %s\n' "${names[$i]}" "${seconds[$i]}" "${results[$i]}"
+    done
+    printf '  %-8s %5ss  %s\n' total "$SECONDS" \
+        "$([ "$failed" -eq 0 ] && echo "all stages passed" || echo "$failed stage(s) FAILED")"
+}
+
+if ! stage setup "$repo/scripts/setup.sh"; then
+    summary
+    exit 1
+fi
+command -v cargo >/dev/null 2>&1 || {
+    echo "test: cargo not found (install Rust with rustup)" >&2
+    exit 1
+}
+
+stage fmt cargo fmt --all -- --check
+stage clippy cargo clippy --workspace --all-targets --locked -- -D warnings
+# The binaries (polc, polrt) exist before the tests that run them.
+stage build cargo build --workspace --locked
+# The VM tests get a stage of their own below, for a separate timing.
+stage test env POLC_VM_TESTS=skip cargo test --workspace --locked
+stage doc env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --locked
+stage vm cargo test -p polc-tests --test vm --locked
+
+summary
+[ "$failed" -eq 0 ]

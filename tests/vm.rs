@@ -1,0 +1,430 @@
+//! VM test driver (`cargo test --test vm`): proves the BPF LSM path on real
+//! distribution kernels, which this host's locked-down kernel cannot do.
+//!
+//! For each kernel of the matrix it boots the kernel once under virtme-ng with
+//! software emulation (`tests/vm/run-in-vm.sh`), runs the batch of scenarios in
+//! `tests/vm/scenarios.sh` inside, parses the guest's report
+//! (`tests/vm/report.rs`) and fails loudly on a failed, missing or skipped
+//! scenario or on a boot failure; it prints each kernel's results and timings.
+//! What the scenarios load is built once on the host by `tests/vm/prepare.sh`,
+//! so every kernel runs the same files.
+//!
+//! `POLC_VM_TESTS=require` (set by CI) turns missing prerequisites (root, qemu,
+//! vng, the kernels, the build tools) into a failure; otherwise they skip the
+//! test with a message, and `POLC_VM_TESTS=skip` skips it on purpose.
+//! `POLC_VM_JOBS` (default 2) is how many guests boot at once.
+//!
+//! This driver knows scripts and their line protocol only: it must not depend
+//! on polc or polrt internals (the scenarios run their binaries).
+
+#[path = "vm/report.rs"]
+mod report;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+use std::{env, fs, thread};
+
+/// One kernel of the matrix: its files are `{DIR}/{PREFIX}*{SUFFIX}`, the
+/// newest match is booted.
+struct Kernel {
+    name: &'static str,
+    prefix: &'static str,
+    suffix: &'static str,
+}
+
+const KERNEL_DIR: &str = "/boot";
+
+/// Debian 12's backported 6.12 and its own 6.1 (`scripts/setup.sh` installs both).
+const KERNELS: &[Kernel] = &[
+    Kernel {
+        name: "linux-6.12",
+        prefix: "vmlinuz-6.12.",
+        suffix: "-amd64",
+    },
+    Kernel {
+        name: "linux-6.1",
+        prefix: "vmlinuz-6.1.0-",
+        suffix: "-amd64",
+    },
+];
+
+/// Every scenario `tests/vm/scenarios.sh` must report as passed on every
+/// kernel, in its order.
+const SCENARIOS: &[&str] = &[
+    "lsm-bpf-active",
+    "btf-vmlinux",
+    "bpffs-mount",
+    "cgroup2-mount",
+    "cgroup-move",
+    "lsm-deny-exec",
+];
+
+/// What the tools that prepare and run the guests need on the host.
+const HOST_TOOLS: &[&str] = &[
+    "vng",
+    "qemu-system-x86_64",
+    "setsid",
+    "clang",
+    "cc",
+    "bpftool",
+];
+
+/// How many lines of a failed run's stderr the summary repeats.
+const STDERR_TAIL: usize = 30;
+
+/// How `POLC_VM_TESTS` asks missing prerequisites to be treated.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Require,
+    Auto,
+}
+
+/// What one guest run produced.
+struct Run {
+    kernel: &'static str,
+    image: PathBuf,
+    boot: Option<Duration>,
+    total: Duration,
+    stdout: String,
+    stderr: String,
+    exit_status: Option<i32>,
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let filters = test_filters(&args);
+    let selected: Vec<&'static Kernel> = KERNELS
+        .iter()
+        .filter(|k| filters.is_empty() || filters.iter().any(|f| test_name(k).contains(f.as_str())))
+        .collect();
+    if args.iter().any(|a| a == "--list") {
+        for kernel in &selected {
+            println!("{}: test", test_name(kernel));
+        }
+        return ExitCode::SUCCESS;
+    }
+    if selected.is_empty() {
+        println!("vm: no kernel matches the test filter");
+        return ExitCode::SUCCESS;
+    }
+
+    let mode = match env::var("POLC_VM_TESTS").as_deref() {
+        Ok("require") => Mode::Require,
+        Ok("skip") => {
+            println!("vm: skipped (POLC_VM_TESTS=skip)");
+            return ExitCode::SUCCESS;
+        }
+        Ok("") | Err(_) => Mode::Auto,
+        Ok(other) => {
+            eprintln!("vm: POLC_VM_TESTS={other:?} is not one of require, skip or unset");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    let mut missing = missing_prerequisites();
+    let mut images = Vec::new();
+    for kernel in &selected {
+        match kernel_image(kernel) {
+            Ok(image) => images.push((*kernel, image)),
+            Err(why) => missing.push(why),
+        }
+    }
+    if !missing.is_empty() {
+        let list = missing.join("\n  ");
+        if mode == Mode::Require {
+            eprintln!("vm: FAILED: VM tests are required (POLC_VM_TESTS=require) but cannot run:\n  {list}\n(scripts/setup.sh installs what they need)");
+            return ExitCode::FAILURE;
+        }
+        println!("vm: skipped: VM tests cannot run here (POLC_VM_TESTS=require makes this an error):\n  {list}");
+        return ExitCode::SUCCESS;
+    }
+
+    match run_matrix(&images) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(why) => {
+            eprintln!("vm: FAILED: {why}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The name a kernel's run has in `--list` and filters.
+fn test_name(kernel: &Kernel) -> String {
+    format!("vm::{}", kernel.name)
+}
+
+/// Test-name filters among libtest-style arguments (flags and their values
+/// are ignored).
+fn test_filters(args: &[String]) -> Vec<String> {
+    const FLAGS_WITH_VALUE: &[&str] = &[
+        "--skip",
+        "--test-threads",
+        "--color",
+        "--format",
+        "--logfile",
+        "-Z",
+    ];
+    let mut filters = Vec::new();
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        if FLAGS_WITH_VALUE.contains(&arg.as_str()) {
+            iter.next();
+        } else if !arg.starts_with('-') {
+            filters.push(arg.clone());
+        }
+    }
+    filters
+}
+
+/// Everything missing on the host, kernels aside, in words.
+fn missing_prerequisites() -> Vec<String> {
+    let mut missing = Vec::new();
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        missing.push(
+            "root (the kernels in /boot are root-only, and the guest runs as the host user)"
+                .to_string(),
+        );
+    }
+    for tool in HOST_TOOLS {
+        if find_in_path(tool).is_none() {
+            missing.push(format!("{tool} (not in PATH)"));
+        }
+    }
+    if !Path::new("/usr/include/bpf/libbpf.h").exists() {
+        missing.push("libbpf headers (/usr/include/bpf/libbpf.h, package libbpf-dev)".to_string());
+    }
+    missing
+}
+
+fn find_in_path(tool: &str) -> Option<PathBuf> {
+    let path = env::var_os("PATH")?;
+    env::split_paths(&path)
+        .map(|dir| dir.join(tool))
+        .find(|candidate| candidate.is_file())
+}
+
+/// The newest readable image of `kernel`, or why there is none.
+fn kernel_image(kernel: &Kernel) -> Result<PathBuf, String> {
+    let pattern = format!("{KERNEL_DIR}/{}*{}", kernel.prefix, kernel.suffix);
+    let entries = fs::read_dir(KERNEL_DIR).map_err(|e| format!("{pattern}: {e}"))?;
+    let mut names: Vec<String> = entries
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| name.starts_with(kernel.prefix) && name.ends_with(kernel.suffix))
+        .collect();
+    names.sort_by_key(|name| version_key(name));
+    let newest = names
+        .pop()
+        .ok_or_else(|| format!("{} kernel ({pattern}: no match)", kernel.name))?;
+    let image = Path::new(KERNEL_DIR).join(newest);
+    fs::File::open(&image)
+        .map_err(|e| format!("{} kernel ({}: {e})", kernel.name, image.display()))?;
+    Ok(image)
+}
+
+/// A sort key that orders embedded numbers numerically ("6.1.0-9" < "6.1.0-56").
+fn version_key(name: &str) -> Vec<(u64, String)> {
+    let mut key = Vec::new();
+    let mut rest = name;
+    while !rest.is_empty() {
+        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        let (number, tail) = rest.split_at(digits);
+        let text_len = tail.len() - tail.trim_start_matches(|c: char| !c.is_ascii_digit()).len();
+        let (text, tail) = tail.split_at(text_len);
+        key.push((number.parse().unwrap_or(0), text.to_string()));
+        rest = tail;
+    }
+    key
+}
+
+/// Prepares the shared files, boots every kernel (`POLC_VM_JOBS` at a time),
+/// prints the results; `Ok(false)` when any kernel failed.
+fn run_matrix(images: &[(&'static Kernel, PathBuf)]) -> Result<bool, String> {
+    let started = Instant::now();
+    let repo = polc_tests::repo_root();
+    let profile_dir = profile_dir()?;
+    let artifacts = profile_dir.join("vm-artifacts");
+
+    let prepare = Command::new(repo.join("tests/vm/prepare.sh"))
+        .arg(&artifacts)
+        .status()
+        .map_err(|e| format!("cannot run tests/vm/prepare.sh: {e}"))?;
+    if !prepare.success() {
+        return Err(format!("tests/vm/prepare.sh failed ({prepare})"));
+    }
+    let prepared = started.elapsed();
+
+    let jobs = env::var("POLC_VM_JOBS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(2);
+    println!(
+        "vm: booting {} kernel(s), {jobs} at a time, under software emulation",
+        images.len()
+    );
+    let mut runs = Vec::new();
+    for chunk in images.chunks(jobs) {
+        let (sender, receiver) = mpsc::channel();
+        thread::scope(|scope| {
+            for (kernel, image) in chunk {
+                let sender = sender.clone();
+                let repo = &repo;
+                let artifacts = &artifacts;
+                let profile_dir = &profile_dir;
+                scope.spawn(move || {
+                    let run = run_kernel(kernel.name, image, repo, artifacts, profile_dir);
+                    // The receiver outlives the scope: sending cannot fail.
+                    let _ = sender.send(run);
+                });
+            }
+        });
+        drop(sender);
+        runs.extend(receiver.iter());
+    }
+    runs.sort_by_key(|run| KERNELS.iter().position(|k| k.name == run.kernel));
+
+    let mut all_ok = true;
+    println!("\nvm: results");
+    for run in &runs {
+        all_ok &= print_run(run);
+    }
+    println!(
+        "vm: total {:.1} s (prepare {:.1} s); {}",
+        started.elapsed().as_secs_f64(),
+        prepared.as_secs_f64(),
+        if all_ok {
+            "all kernels passed"
+        } else {
+            "FAILED"
+        }
+    );
+    Ok(all_ok)
+}
+
+/// `<target>/<profile>`: where this test binary and the workspace's binaries
+/// are built (the guest can read it: the host root is visible inside).
+fn profile_dir() -> Result<PathBuf, String> {
+    let exe = env::current_exe().map_err(|e| format!("cannot locate the test binary: {e}"))?;
+    exe.parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .ok_or_else(|| format!("unexpected test binary location {}", exe.display()))
+}
+
+/// Boots one kernel, runs the scenarios, echoes the guest's output live
+/// (prefixed with the kernel's name) and collects it.
+fn run_kernel(
+    kernel: &'static str,
+    image: &Path,
+    repo: &Path,
+    artifacts: &Path,
+    bin_dir: &Path,
+) -> Run {
+    let started = Instant::now();
+    let mut run = Run {
+        kernel,
+        image: image.to_path_buf(),
+        boot: None,
+        total: Duration::ZERO,
+        stdout: String::new(),
+        stderr: String::new(),
+        exit_status: None,
+    };
+    let child = Command::new(repo.join("tests/vm/run-in-vm.sh"))
+        .arg(image)
+        .arg("tests/vm/scenarios.sh")
+        .env("POLC_VM_ARTIFACTS", artifacts)
+        .env("POLC_VM_BIN_DIR", bin_dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(e) => {
+            run.stderr = format!("cannot run tests/vm/run-in-vm.sh: {e}");
+            return run;
+        }
+    };
+    let stderr_reader = child.stderr.take().map(|stderr| {
+        thread::spawn(move || {
+            let mut text = String::new();
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                eprintln!("[{kernel}] {line}");
+                text.push_str(&line);
+                text.push('\n');
+            }
+            text
+        })
+    });
+    if let Some(stdout) = child.stdout.take() {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if run.boot.is_none() && line.starts_with(report::BOOT_MARKER) {
+                run.boot = Some(started.elapsed());
+            }
+            println!("[{kernel}] {line}");
+            run.stdout.push_str(&line);
+            run.stdout.push('\n');
+        }
+    }
+    if let Some(reader) = stderr_reader {
+        run.stderr = reader.join().unwrap_or_default();
+    }
+    run.exit_status = match child.wait() {
+        Ok(status) => status.code(),
+        Err(e) => {
+            run.stderr
+                .push_str(&format!("\nwaiting for run-in-vm.sh: {e}"));
+            None
+        }
+    };
+    run.total = started.elapsed();
+    run
+}
+
+/// Prints one kernel's results; whether it passed.
+fn print_run(run: &Run) -> bool {
+    let parsed = report::parse(&run.stdout);
+    let problems = report::problems(&parsed, SCENARIOS, run.exit_status);
+    let boot = run.boot.map_or_else(
+        || "no boot".to_string(),
+        |d| format!("booted in {:.1} s", d.as_secs_f64()),
+    );
+    println!(
+        "vm: {} ({}): {boot}, total {:.1} s: {}",
+        run.kernel,
+        run.image.display(),
+        run.total.as_secs_f64(),
+        if problems.is_empty() { "ok" } else { "FAILED" }
+    );
+    if let Some(booted) = &parsed.booted {
+        println!("  guest: {booted}");
+    }
+    for (name, outcome) in &parsed.outcomes {
+        match outcome {
+            report::Outcome::Pass => println!("  PASS {name}"),
+            report::Outcome::Fail(why) => println!("  FAIL {name}: {why}"),
+        }
+    }
+    if problems.is_empty() {
+        return true;
+    }
+    for problem in &problems {
+        println!("  problem: {problem}");
+    }
+    let stderr: Vec<&str> = run.stderr.trim().lines().collect();
+    if !stderr.is_empty() {
+        println!("  stderr of the run (last lines):");
+        for line in &stderr[stderr.len().saturating_sub(STDERR_TAIL)..] {
+            println!("  | {line}");
+        }
+    }
+    false
+}
