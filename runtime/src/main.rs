@@ -1,3 +1,157 @@
-//! `polrt`: command-line front of the runtime.
+//! `polrt`: command-line front of the runtime (clap only: parse arguments,
+//! call the library, print, choose the exit code). All the work is in the
+//! `polrt` library.
+//!
+//! Exit codes: 0 success, 1 policy, object, kernel, verifier or load errors
+//! (and `verify` with a rejected program), 2 usage errors (arguments,
+//! unreadable files, a bad `--cgroup`).
 
-fn main() {}
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use polrt::output::Format;
+use polrt::run::{install_signal_handlers, RunOptions};
+use polrt::{inspect, object, run, verify, Error, EXIT_FAILURE, EXIT_USAGE};
+
+/// Loads polc policies into the kernel, enforces and reports their verdicts.
+#[derive(Parser, Debug)]
+#[command(name = "polrt", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Load, attach and enforce a policy; stream its events until SIGINT/SIGTERM.
+    Run(RunArgs),
+    /// Load every program into the kernel verifier without attaching; per-program stats.
+    Verify(VerifyArgs),
+    /// Describe an object: rules, hooks, backends, programs, maps (no privileges needed).
+    Inspect(InspectArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    /// The policy: an object written by `polc build`, or a `.pol` source.
+    #[arg(value_name = "POLICY.o|POLICY.pol")]
+    policy: PathBuf,
+    /// Report deny/kill as would-deny/would-kill and enforce nothing.
+    #[arg(long)]
+    monitor: bool,
+    /// Scope every rule to this cgroup v2 directory and its descendants (and
+    /// attach cgroup programs there).
+    #[arg(long, value_name = "PATH")]
+    cgroup: Option<PathBuf>,
+    /// Output format of events.
+    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+    format: FormatArg,
+    /// Write events to FILE instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Fail instead of falling back when a hook cannot use its LSM backend.
+    #[arg(long)]
+    require_lsm: bool,
+    /// Size of the event ring buffer in bytes (a power of two, a multiple of
+    /// the page size).
+    #[arg(long, value_name = "BYTES")]
+    ringbuf_size: Option<u32>,
+}
+
+#[derive(clap::Args, Debug)]
+struct VerifyArgs {
+    /// Objects or `.pol` sources.
+    #[arg(required = true, value_name = "POLICY.o|POLICY.pol")]
+    policies: Vec<PathBuf>,
+    /// Print the whole verifier log of a rejected program, not only its end.
+    #[arg(long)]
+    full_log: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct InspectArgs {
+    /// An object (or a `.pol` source, compiled in process).
+    #[arg(value_name = "POLICY.o")]
+    policy: PathBuf,
+    /// Print the metadata as JSON instead.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum FormatArg {
+    Text,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run_command(args),
+        Command::Verify(args) => verify_command(&args),
+        Command::Inspect(args) => inspect_command(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("polrt: error: {error}");
+            ExitCode::from(error.exit_code())
+        }
+    }
+}
+
+fn run_command(args: RunArgs) -> Result<ExitCode, Error> {
+    install_signal_handlers();
+    let options = RunOptions {
+        policy: args.policy,
+        monitor: args.monitor,
+        cgroup: args.cgroup,
+        format: match args.format {
+            FormatArg::Text => Format::Text,
+            FormatArg::Json => Format::Json,
+        },
+        output: args.output,
+        require_lsm: args.require_lsm,
+        ringbuf_bytes: args.ringbuf_size,
+    };
+    run::run(&options)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verify_command(args: &VerifyArgs) -> Result<ExitCode, Error> {
+    let mut rejected = false;
+    let mut failed = None;
+    for path in &args.policies {
+        match verify::verify(path, args.full_log) {
+            Ok(report) => {
+                print!("{}", report.render());
+                rejected |= report.rejected() > 0;
+            }
+            Err(error) => {
+                eprintln!("polrt: error: {error}");
+                let code = error.exit_code();
+                failed = Some(failed.map_or(code, |c: u8| c.min(code)));
+            }
+        }
+    }
+    Ok(match failed {
+        Some(code) if code == EXIT_USAGE && !rejected => ExitCode::from(EXIT_USAGE),
+        Some(_) => ExitCode::from(EXIT_FAILURE),
+        None if rejected => ExitCode::from(EXIT_FAILURE),
+        None => ExitCode::SUCCESS,
+    })
+}
+
+fn inspect_command(args: &InspectArgs) -> Result<ExitCode, Error> {
+    let policy = object::load_path(&args.policy, polc::compile::DEFAULT_RINGBUF_BYTES)?;
+    if args.json {
+        let json = serde_json::to_string_pretty(&policy.metadata)
+            .map_err(|e| Error::Usage(format!("cannot render the metadata: {e}")))?;
+        println!("{json}");
+    } else {
+        print!("{}", inspect::render(&policy));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,278 @@
+//! Checking the kernel struct members an object reads against the running
+//! kernel's BTF, before anything is loaded, so that a member missing from
+//! this kernel is an error naming it rather than a relocation failure deep in
+//! the loader.
+//!
+//! A small reader of the BTF type section (header, types, strings) that knows
+//! just enough to find a struct by name and its members, through anonymous
+//! embedded structs and unions as CO-RE does. Pure: takes bytes; the caller
+//! reads `/sys/kernel/btf/vmlinux`. Must not depend on aya.
+
+use std::collections::HashMap;
+
+/// Why BTF could not be read.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum BtfError {
+    #[error("not BTF (bad magic)")]
+    BadMagic,
+    #[error("BTF is truncated")]
+    Truncated,
+    #[error("BTF type kind {0} is unknown to polrt")]
+    UnknownKind(u32),
+}
+
+const BTF_MAGIC: u16 = 0xeb9f;
+const KIND_STRUCT: u32 = 4;
+const KIND_UNION: u32 = 5;
+
+#[derive(Clone, Debug)]
+struct Member {
+    name: u32,
+    ty: u32,
+}
+
+#[derive(Clone, Debug)]
+struct Type {
+    kind: u32,
+    name: u32,
+    /// For modifiers and typedefs: the type referred to.
+    referred: u32,
+    members: Vec<Member>,
+}
+
+/// The parts of a BTF blob polrt needs: composite types and their members.
+#[derive(Clone, Debug)]
+pub struct KernelBtf {
+    /// Index 0 is `void`.
+    types: Vec<Type>,
+    strings: Vec<u8>,
+    /// Struct/union type ids by name.
+    by_name: HashMap<String, Vec<u32>>,
+}
+
+fn u32_at(bytes: &[u8], at: usize) -> Result<u32, BtfError> {
+    let slice = bytes.get(at..at + 4).ok_or(BtfError::Truncated)?;
+    Ok(u32::from_le_bytes([slice[0], slice[1], slice[2], slice[3]]))
+}
+
+impl KernelBtf {
+    /// Parses a little-endian BTF blob (such as `/sys/kernel/btf/vmlinux`).
+    pub fn parse(bytes: &[u8]) -> Result<KernelBtf, BtfError> {
+        let magic = bytes.get(0..2).ok_or(BtfError::Truncated)?;
+        if u16::from_le_bytes([magic[0], magic[1]]) != BTF_MAGIC {
+            return Err(BtfError::BadMagic);
+        }
+        let hdr_len = u32_at(bytes, 4)? as usize;
+        let type_off = u32_at(bytes, 8)? as usize;
+        let type_len = u32_at(bytes, 12)? as usize;
+        let str_off = u32_at(bytes, 16)? as usize;
+        let str_len = u32_at(bytes, 20)? as usize;
+        let type_start = hdr_len.checked_add(type_off).ok_or(BtfError::Truncated)?;
+        let type_end = type_start
+            .checked_add(type_len)
+            .ok_or(BtfError::Truncated)?;
+        let str_start = hdr_len.checked_add(str_off).ok_or(BtfError::Truncated)?;
+        let str_end = str_start.checked_add(str_len).ok_or(BtfError::Truncated)?;
+        let type_bytes = bytes.get(type_start..type_end).ok_or(BtfError::Truncated)?;
+        let strings = bytes
+            .get(str_start..str_end)
+            .ok_or(BtfError::Truncated)?
+            .to_vec();
+        let mut types = vec![Type {
+            kind: 0,
+            name: 0,
+            referred: 0,
+            members: Vec::new(),
+        }];
+        let mut at = 0usize;
+        while at < type_bytes.len() {
+            let name = u32_at(type_bytes, at)?;
+            let info = u32_at(type_bytes, at + 4)?;
+            let size_or_type = u32_at(type_bytes, at + 8)?;
+            at += 12;
+            let vlen = (info & 0xffff) as usize;
+            let kind = (info >> 24) & 0x1f;
+            let mut members = Vec::new();
+            let extra = match kind {
+                1 | 14 | 17 => 4, // int, var, decl_tag
+                3 => 12,          // array
+                4 | 5 => {
+                    for i in 0..vlen {
+                        members.push(Member {
+                            name: u32_at(type_bytes, at + i * 12)?,
+                            ty: u32_at(type_bytes, at + i * 12 + 4)?,
+                        });
+                    }
+                    vlen * 12
+                }
+                6 | 13 => vlen * 8,   // enum, func_proto
+                15 | 19 => vlen * 12, // datasec, enum64
+                2 | 7..=12 | 16 | 18 => 0,
+                other => return Err(BtfError::UnknownKind(other)),
+            };
+            at += extra;
+            if at > type_bytes.len() {
+                return Err(BtfError::Truncated);
+            }
+            types.push(Type {
+                kind,
+                name,
+                referred: size_or_type,
+                members,
+            });
+        }
+        let mut btf = KernelBtf {
+            types,
+            strings,
+            by_name: HashMap::new(),
+        };
+        let mut by_name: HashMap<String, Vec<u32>> = HashMap::new();
+        for (id, ty) in btf.types.iter().enumerate() {
+            if matches!(ty.kind, KIND_STRUCT | KIND_UNION) && ty.name != 0 {
+                by_name
+                    .entry(btf.string(ty.name).to_string())
+                    .or_default()
+                    .push(id as u32);
+            }
+        }
+        btf.by_name = by_name;
+        Ok(btf)
+    }
+
+    fn string(&self, offset: u32) -> &str {
+        let Some(rest) = self.strings.get(offset as usize..) else {
+            return "";
+        };
+        let end = rest.iter().position(|b| *b == 0).unwrap_or(rest.len());
+        std::str::from_utf8(&rest[..end]).unwrap_or("")
+    }
+
+    /// Whether some struct or union named `strukt` has a member `member`
+    /// (directly or in an anonymous struct or union it embeds).
+    pub fn has_member(&self, strukt: &str, member: &str) -> bool {
+        self.by_name
+            .get(strukt)
+            .is_some_and(|ids| ids.iter().any(|id| self.composite_has(*id, member, 0)))
+    }
+
+    fn composite_has(&self, id: u32, member: &str, depth: u32) -> bool {
+        let Some(ty) = self.types.get(id as usize) else {
+            return false;
+        };
+        if depth > 8 {
+            return false;
+        }
+        ty.members.iter().any(|m| {
+            if m.name == 0 {
+                let inner = self.skip_modifiers(m.ty);
+                self.types
+                    .get(inner as usize)
+                    .is_some_and(|t| matches!(t.kind, KIND_STRUCT | KIND_UNION))
+                    && self.composite_has(inner, member, depth + 1)
+            } else {
+                self.string(m.name) == member
+            }
+        })
+    }
+
+    /// Follows typedefs and const/volatile/restrict/type tags.
+    fn skip_modifiers(&self, mut id: u32) -> u32 {
+        for _ in 0..16 {
+            match self.types.get(id as usize) {
+                Some(ty) if matches!(ty.kind, 8..=11 | 18) => id = ty.referred,
+                _ => break,
+            }
+        }
+        id
+    }
+
+    /// The entries of `fields` (`struct.member`) this BTF lacks.
+    pub fn missing<'f>(&self, fields: &'f [String]) -> Vec<&'f str> {
+        fields
+            .iter()
+            .filter(|field| match field.split_once('.') {
+                Some((strukt, member)) => !self.has_member(strukt, member),
+                None => true,
+            })
+            .map(String::as_str)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tiny BTF: `int`, `struct inner { int b; }`,
+    /// `struct outer { int a; struct inner; /* anonymous */ }`.
+    fn tiny_btf() -> Vec<u8> {
+        let strings = b"\0int\0inner\0b\0outer\0a\0";
+        let name = |s: &str| {
+            let pat = format!("\0{s}\0");
+            strings
+                .windows(pat.len())
+                .position(|w| w == pat.as_bytes())
+                .map(|p| p as u32 + 1)
+                .expect("string present")
+        };
+        let mut types = Vec::new();
+        let mut push = |words: &[u32]| {
+            for w in words {
+                types.extend_from_slice(&w.to_le_bytes());
+            }
+        };
+        // 1: int
+        push(&[name("int"), 1 << 24, 4, 32]);
+        // 2: struct inner { int b; }
+        push(&[name("inner"), (4 << 24) | 1, 4, name("b"), 1, 0]);
+        // 3: struct outer { int a; <anon> struct inner; }
+        push(&[name("outer"), (4 << 24) | 2, 8, name("a"), 1, 0, 0, 2, 32]);
+        let mut out = Vec::new();
+        out.extend_from_slice(&BTF_MAGIC.to_le_bytes());
+        out.extend_from_slice(&[1, 0]);
+        out.extend_from_slice(&24u32.to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&(types.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(types.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(strings.len() as u32).to_le_bytes());
+        out.extend_from_slice(&types);
+        out.extend_from_slice(strings);
+        out
+    }
+
+    #[test]
+    fn finds_direct_and_anonymous_members() {
+        let btf = KernelBtf::parse(&tiny_btf()).expect("parses");
+        assert!(btf.has_member("outer", "a"));
+        assert!(btf.has_member("outer", "b"), "through the anonymous member");
+        assert!(btf.has_member("inner", "b"));
+        assert!(!btf.has_member("outer", "c"));
+        assert!(!btf.has_member("nosuch", "a"));
+        let fields = vec!["outer.a".to_string(), "outer.zz".to_string()];
+        assert_eq!(btf.missing(&fields), vec!["outer.zz"]);
+    }
+
+    #[test]
+    fn truncated_or_foreign_bytes_are_errors() {
+        let bytes = tiny_btf();
+        assert_eq!(
+            KernelBtf::parse(&bytes[..30]).err(),
+            Some(BtfError::Truncated)
+        );
+        assert_eq!(KernelBtf::parse(b"hello").err(), Some(BtfError::BadMagic));
+    }
+
+    #[test]
+    fn the_running_kernel_has_the_members_polc_reads() {
+        // Pure reading of a file; skipped where the kernel has no BTF.
+        let Ok(bytes) = std::fs::read("/sys/kernel/btf/vmlinux") else {
+            return;
+        };
+        let btf = KernelBtf::parse(&bytes).expect("kernel BTF parses");
+        for member in polc::check::hooks::KernelMember::ALL {
+            let (strukt, name) = member.names();
+            assert!(btf.has_member(strukt, name), "{strukt}.{name}");
+        }
+        assert!(!btf.has_member("task_struct", "no_such_member_here"));
+    }
+}

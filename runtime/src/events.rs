@@ -1,0 +1,332 @@
+//! Decoding event records from the ring buffer, from the object's metadata
+//! alone: the 48-byte header (`abi::EventHeader`), the rule it names, the
+//! rule's captured fields at the slots its hook's layout gives, and the
+//! rendered message template.
+//!
+//! Pure: bytes in, [`Event`] out. Must not depend on aya or on output formats.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use polc::abi::{self, EventHeader, FieldEncoding, MessagePart, Metadata, Verdict};
+
+/// Why a record could not be decoded (a record this runtime cannot read is
+/// reported, never dropped silently).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecodeError {
+    #[error("event record of {0} bytes is shorter than its 48-byte header")]
+    Short(usize),
+    #[error("event names rule id {0}, which the policy does not have")]
+    UnknownRule(u32),
+    #[error("event has unknown verdict code {0}")]
+    UnknownVerdict(u8),
+    #[error("event of rule `{rule}` has {len} bytes; its field `{field}` needs {need}")]
+    FieldBeyondRecord {
+        rule: String,
+        field: String,
+        len: usize,
+        need: usize,
+    },
+}
+
+/// A decoded field value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    Int(u64),
+    Bool(bool),
+    Str(String),
+    Ip(IpAddr),
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Int(v) => write!(f, "{v}"),
+            Value::Bool(v) => write!(f, "{v}"),
+            Value::Str(v) => f.write_str(v),
+            Value::Ip(v) => write!(f, "{v}"),
+        }
+    }
+}
+
+/// One decoded event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// `bpf_ktime_get_boot_ns()` when the program ran.
+    pub time_ns: u64,
+    pub rule_id: u32,
+    /// Rule or trace name.
+    pub rule: String,
+    /// Hook name.
+    pub hook: String,
+    /// The rule's action as written (`audit`, `deny`, `kill`, `trace`).
+    pub action: String,
+    pub verdict: Verdict,
+    /// Backend of the program that wrote the record (`tracepoint`, ...).
+    pub backend: String,
+    pub pid: u32,
+    pub tid: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub comm: String,
+    /// The rule's captured fields, in the rule's order.
+    pub fields: Vec<(String, Value)>,
+    /// The rendered message template (empty when the rule has none).
+    pub message: String,
+}
+
+/// Decodes one record of `metadata`'s policy.
+pub fn decode(metadata: &Metadata, bytes: &[u8]) -> Result<Event, DecodeError> {
+    let header = EventHeader::parse(bytes).ok_or(DecodeError::Short(bytes.len()))?;
+    let rule = metadata
+        .rules
+        .get(header.rule_id as usize)
+        .ok_or(DecodeError::UnknownRule(header.rule_id))?;
+    let verdict =
+        Verdict::from_code(header.verdict).ok_or(DecodeError::UnknownVerdict(header.verdict))?;
+    let backend = metadata
+        .programs
+        .get(usize::from(header.program))
+        .map(|p| p.backend.clone())
+        .unwrap_or_default();
+    let slots = metadata
+        .hooks
+        .iter()
+        .find(|h| h.name == rule.hook)
+        .map(|h| h.fields.as_slice())
+        .unwrap_or(&[]);
+    let mut fields = Vec::with_capacity(rule.fields.len());
+    for name in &rule.fields {
+        let value = match slots.iter().find(|s| &s.name == name) {
+            Some(slot) => {
+                let start = slot.offset as usize;
+                let need = start + slot.encoding.size() as usize;
+                let raw = bytes
+                    .get(start..need)
+                    .ok_or_else(|| DecodeError::FieldBeyondRecord {
+                        rule: rule.name.clone(),
+                        field: name.clone(),
+                        len: bytes.len(),
+                        need,
+                    })?;
+                decode_value(slot.encoding, raw)
+            }
+            None => header_value(&header, name),
+        };
+        fields.push((name.clone(), value));
+    }
+    let message = render_message(&rule.message, &fields);
+    Ok(Event {
+        time_ns: header.time_ns,
+        rule_id: header.rule_id,
+        rule: rule.name.clone(),
+        hook: rule.hook.clone(),
+        action: rule.action.clone(),
+        verdict,
+        backend,
+        pid: header.pid,
+        tid: header.tid,
+        uid: header.uid,
+        gid: header.gid,
+        comm: header.comm,
+        fields,
+        message,
+    })
+}
+
+/// A field carried by the header (pid, tid, uid, gid, comm).
+fn header_value(header: &EventHeader, name: &str) -> Value {
+    match name {
+        "proc.pid" => Value::Int(u64::from(header.pid)),
+        "proc.tid" => Value::Int(u64::from(header.tid)),
+        "proc.uid" => Value::Int(u64::from(header.uid)),
+        "proc.gid" => Value::Int(u64::from(header.gid)),
+        "proc.comm" => Value::Str(header.comm.clone()),
+        // Metadata validation guarantees every other captured field has a slot.
+        _ => Value::Str(String::new()),
+    }
+}
+
+fn u64_at(raw: &[u8], at: usize) -> u64 {
+    let mut word = [0u8; 8];
+    if let Some(bytes) = raw.get(at..at + 8) {
+        word.copy_from_slice(bytes);
+    }
+    u64::from_le_bytes(word)
+}
+
+/// Decodes one field's bytes (exactly `encoding.size()` of them).
+pub fn decode_value(encoding: FieldEncoding, raw: &[u8]) -> Value {
+    match encoding {
+        FieldEncoding::Int => Value::Int(u64_at(raw, 0)),
+        FieldEncoding::Bool => Value::Bool(u64_at(raw, 0) != 0),
+        FieldEncoding::Str { .. } => Value::Str(abi::c_string(raw)),
+        FieldEncoding::Ip => {
+            let family = u64_at(raw, 0) as u32;
+            let mut addr = [0u8; 16];
+            if let Some(bytes) = raw.get(8..24) {
+                addr.copy_from_slice(bytes);
+            }
+            if family == 10 {
+                Value::Ip(IpAddr::V6(Ipv6Addr::from(addr)))
+            } else {
+                Value::Ip(IpAddr::V4(Ipv4Addr::new(
+                    addr[0], addr[1], addr[2], addr[3],
+                )))
+            }
+        }
+    }
+}
+
+/// Renders a message template with the event's field values.
+pub fn render_message(parts: &[MessagePart], fields: &[(String, Value)]) -> String {
+    let mut out = String::new();
+    for part in parts {
+        match part {
+            MessagePart::Text(text) => out.push_str(text),
+            MessagePart::Field(name) => match fields.iter().find(|(n, _)| n == name) {
+                Some((_, value)) => out.push_str(&value.to_string()),
+                None => {
+                    out.push('{');
+                    out.push_str(name);
+                    out.push('}');
+                }
+            },
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::object::tests::sample_metadata;
+    use polc::abi::{FieldSlot, HookMeta, RuleMeta};
+
+    fn header(rule_id: u32, verdict: Verdict, len: usize) -> Vec<u8> {
+        let mut bytes = vec![0u8; len];
+        bytes[0..8].copy_from_slice(&5_000_000_000u64.to_le_bytes());
+        bytes[8..12].copy_from_slice(&rule_id.to_le_bytes());
+        bytes[12] = verdict.code();
+        bytes[14..16].copy_from_slice(&0u16.to_le_bytes());
+        bytes[16..20].copy_from_slice(&4243u32.to_le_bytes());
+        bytes[20..24].copy_from_slice(&4242u32.to_le_bytes());
+        bytes[24..28].copy_from_slice(&1000u32.to_le_bytes());
+        bytes[28..32].copy_from_slice(&100u32.to_le_bytes());
+        bytes[32..35].copy_from_slice(b"cat");
+        bytes
+    }
+
+    #[test]
+    fn decodes_header_fields_and_renders_the_message() {
+        let metadata = sample_metadata();
+        let mut bytes = header(0, Verdict::Audit, metadata.hooks[0].record_len as usize);
+        bytes[48..56].copy_from_slice(&4242u64.to_le_bytes());
+        bytes[64..75].copy_from_slice(b"/etc/shadow");
+        let event = decode(&metadata, &bytes).expect("decodes");
+        assert_eq!(event.rule, "opened");
+        assert_eq!(event.hook, "file.open");
+        assert_eq!(event.verdict, Verdict::Audit);
+        assert_eq!(event.backend, "tracepoint");
+        assert_eq!(
+            (event.pid, event.tid, event.uid, event.gid),
+            (4242, 4243, 1000, 100)
+        );
+        assert_eq!(event.comm, "cat");
+        assert_eq!(
+            event.fields,
+            vec![
+                ("proc.pid".to_string(), Value::Int(4242)),
+                ("file.path".to_string(), Value::Str("/etc/shadow".into())),
+            ]
+        );
+        assert_eq!(event.message, "pid 4242 opened /etc/shadow");
+    }
+
+    #[test]
+    fn header_fields_without_a_slot_come_from_the_header() {
+        let mut metadata = sample_metadata();
+        metadata.hooks[0].fields.retain(|s| s.name != "proc.pid");
+        let bytes = header(0, Verdict::Audit, metadata.hooks[0].record_len as usize);
+        let event = decode(&metadata, &bytes).expect("decodes");
+        assert_eq!(event.fields[0], ("proc.pid".to_string(), Value::Int(4242)));
+        assert!(event.message.starts_with("pid 4242 opened "));
+    }
+
+    #[test]
+    fn bad_records_are_errors_not_panics() {
+        let metadata = sample_metadata();
+        assert_eq!(decode(&metadata, &[0u8; 10]), Err(DecodeError::Short(10)));
+        let bytes = header(7, Verdict::Audit, 400);
+        assert_eq!(decode(&metadata, &bytes), Err(DecodeError::UnknownRule(7)));
+        let mut bytes = header(0, Verdict::Audit, 400);
+        bytes[12] = 99;
+        assert_eq!(
+            decode(&metadata, &bytes),
+            Err(DecodeError::UnknownVerdict(99))
+        );
+        let bytes = header(0, Verdict::Audit, 80);
+        assert!(matches!(
+            decode(&metadata, &bytes),
+            Err(DecodeError::FieldBeyondRecord { .. })
+        ));
+    }
+
+    #[test]
+    fn ips_ints_and_bools_decode() {
+        let mut raw = vec![0u8; 24];
+        raw[0] = 2;
+        raw[8..12].copy_from_slice(&[127, 0, 0, 1]);
+        assert_eq!(
+            decode_value(FieldEncoding::Ip, &raw),
+            Value::Ip("127.0.0.1".parse().expect("ip"))
+        );
+        raw[0] = 10;
+        raw[8..24].copy_from_slice(&Ipv6Addr::LOCALHOST.octets());
+        assert_eq!(decode_value(FieldEncoding::Ip, &raw).to_string(), "::1");
+        assert_eq!(
+            decode_value(FieldEncoding::Int, &25u64.to_le_bytes()),
+            Value::Int(25)
+        );
+        assert_eq!(
+            decode_value(FieldEncoding::Bool, &2u64.to_le_bytes()),
+            Value::Bool(true)
+        );
+    }
+
+    #[test]
+    fn a_trace_with_emitted_fields_decodes_in_emit_order() {
+        let mut metadata = sample_metadata();
+        metadata.rules.push(RuleMeta {
+            id: 1,
+            name: "execs".into(),
+            kind: "trace".into(),
+            hook: "file.open".into(),
+            action: "trace".into(),
+            message: vec![],
+            fields: vec!["file.flags".into(), "proc.comm".into()],
+            line: 9,
+        });
+        metadata.hooks = vec![HookMeta {
+            name: "file.open".into(),
+            record_len: 56,
+            fields: vec![FieldSlot {
+                name: "file.flags".into(),
+                offset: 48,
+                encoding: FieldEncoding::Int,
+            }],
+        }];
+        let mut bytes = header(1, Verdict::Trace, 56);
+        bytes[48..56].copy_from_slice(&0o101u64.to_le_bytes());
+        let event = decode(&metadata, &bytes).expect("decodes");
+        assert_eq!(event.verdict, Verdict::Trace);
+        assert_eq!(
+            event.fields,
+            vec![
+                ("file.flags".to_string(), Value::Int(0o101)),
+                ("proc.comm".to_string(), Value::Str("cat".into())),
+            ]
+        );
+        assert_eq!(event.message, "");
+    }
+}

@@ -1,0 +1,443 @@
+//! Reading a policy: a polc object (ELF) or a `.pol` source compiled in
+//! process, and the metadata that describes it.
+//!
+//! Everything here is pure: ELF and JSON parsing with the `object` crate and
+//! `serde_json`, never a syscall beyond reading the file. That is what lets
+//! `polrt inspect` run without privileges, and every check below run in unit
+//! tests. Must not depend on aya or on the kernel.
+
+use std::path::Path;
+
+use object::{Architecture, Object, ObjectSection, ObjectSymbol};
+use polc::abi::{self, Metadata, ABI_VERSION};
+use polc::check::hooks::Hook;
+
+/// Why a policy cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ObjectError {
+    #[error("cannot read `{path}`: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("`{path}` is not valid UTF-8 text (invalid byte at offset {offset})")]
+    NotUtf8 { path: String, offset: usize },
+    #[error("`{path}` is not an ELF object, or it is truncated or corrupt: {reason}")]
+    NotElf { path: String, reason: String },
+    #[error(
+        "`{path}` is an ELF object for {arch}, not a 64-bit little-endian BPF object (EM_BPF)"
+    )]
+    NotBpf { path: String, arch: String },
+    #[error("`{path}` has no `{section}` section: it was not written by polc (or was stripped)")]
+    MissingMetadata { path: String, section: &'static str },
+    #[error("`{path}`: the `{section}` section is not valid polc metadata: {reason}")]
+    BadMetadata {
+        path: String,
+        section: &'static str,
+        reason: String,
+    },
+    #[error(
+        "`{path}` was written by polc {compiler} with object format version {found}; this polrt reads version {expected}: rebuild the object with a matching polc"
+    )]
+    AbiVersion {
+        path: String,
+        compiler: String,
+        found: u32,
+        expected: u32,
+    },
+    #[error("`{path}`: the metadata is inconsistent with the object: {reason}")]
+    Inconsistent { path: String, reason: String },
+    #[error("`{path}` has errors:\n{rendered}")]
+    Policy { path: String, rendered: String },
+    #[error("`{path}`: {message}")]
+    Build { path: String, message: String },
+}
+
+/// A program section of the object, as found in the ELF.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ElfProgram {
+    /// Section name (`tracepoint/syscalls/sys_enter_execve`, ...).
+    pub section: String,
+    /// Bytes of code in the section.
+    pub code_bytes: u64,
+}
+
+/// A policy ready to load: the object's bytes and its decoded metadata.
+#[derive(Clone, Debug)]
+pub struct PolicyObject {
+    /// Where it came from (for messages).
+    pub path: String,
+    /// The ELF object.
+    pub bytes: Vec<u8>,
+    /// The decoded `.polc.meta` section.
+    pub metadata: Metadata,
+    /// Executable sections of the ELF.
+    pub elf_programs: Vec<ElfProgram>,
+    /// Names of every section of the ELF.
+    pub sections: Vec<String>,
+    /// Rendered compiler warnings when the policy was compiled from source.
+    pub warnings: Option<String>,
+}
+
+/// Reads `path`: a `.pol` source is checked and compiled in process (with a
+/// ring buffer of `ringbuf_bytes`), anything else is read as an object.
+pub fn load_path(path: &Path, ringbuf_bytes: u32) -> Result<PolicyObject, ObjectError> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| ObjectError::Read {
+        path: name.clone(),
+        source,
+    })?;
+    if path.extension().is_some_and(|ext| ext == "pol") {
+        let source = String::from_utf8(bytes).map_err(|e| ObjectError::NotUtf8 {
+            path: name.clone(),
+            offset: e.utf8_error().valid_up_to(),
+        })?;
+        compile_source(&name, &source, ringbuf_bytes)
+    } else {
+        parse_object(&name, bytes)
+    }
+}
+
+/// Checks and compiles `source` into an object, as `polc build` would.
+pub fn compile_source(
+    name: &str,
+    source: &str,
+    ringbuf_bytes: u32,
+) -> Result<PolicyObject, ObjectError> {
+    let checked = polc::check::check_source(name, source);
+    let rendered = polc::diag::render_text(&checked.diagnostics, name, source, false);
+    let policy = match checked.policy {
+        Some(policy) if !checked.has_errors() => policy,
+        _ => {
+            return Err(ObjectError::Policy {
+                path: name.to_string(),
+                rendered,
+            })
+        }
+    };
+    let build =
+        polc::compile::build(&policy, source, ringbuf_bytes).map_err(|e| ObjectError::Build {
+            path: name.to_string(),
+            message: e.to_string(),
+        })?;
+    let bytes = polc::object::write_object(&build.image).map_err(|e| ObjectError::Build {
+        path: name.to_string(),
+        message: format!("internal compiler error: {e}"),
+    })?;
+    let mut object = parse_object(name, bytes)?;
+    object.warnings = (!rendered.is_empty()).then_some(rendered);
+    Ok(object)
+}
+
+/// Parses an object: ELF64 little-endian `EM_BPF` with a `.polc.meta`
+/// section of this ABI version, consistent with the ELF's program sections.
+pub fn parse_object(path: &str, bytes: Vec<u8>) -> Result<PolicyObject, ObjectError> {
+    let file = object::File::parse(&*bytes).map_err(|e| ObjectError::NotElf {
+        path: path.to_string(),
+        reason: e.to_string(),
+    })?;
+    if file.format() != object::BinaryFormat::Elf {
+        return Err(ObjectError::NotElf {
+            path: path.to_string(),
+            reason: format!("it is a {:?} file", file.format()),
+        });
+    }
+    if file.architecture() != Architecture::Bpf || !file.is_little_endian() || !file.is_64() {
+        return Err(ObjectError::NotBpf {
+            path: path.to_string(),
+            arch: format!(
+                "{:?} ({}-bit, {} endian)",
+                file.architecture(),
+                if file.is_64() { 64 } else { 32 },
+                if file.is_little_endian() {
+                    "little"
+                } else {
+                    "big"
+                }
+            ),
+        });
+    }
+    let section = file.section_by_name(abi::METADATA_SECTION).ok_or_else(|| {
+        ObjectError::MissingMetadata {
+            path: path.to_string(),
+            section: abi::METADATA_SECTION,
+        }
+    })?;
+    let bad_metadata = |reason: String| ObjectError::BadMetadata {
+        path: path.to_string(),
+        section: abi::METADATA_SECTION,
+        reason,
+    };
+    let data = section.data().map_err(|e| bad_metadata(e.to_string()))?;
+    let metadata = parse_metadata(path, data)?;
+
+    let mut sections = Vec::new();
+    let mut elf_programs = Vec::new();
+    for section in file.sections() {
+        let Ok(name) = section.name() else { continue };
+        sections.push(name.to_string());
+        if section.kind() == object::SectionKind::Text {
+            elf_programs.push(ElfProgram {
+                section: name.to_string(),
+                code_bytes: section.size(),
+            });
+        }
+    }
+    let symbols: Vec<String> = file
+        .symbols()
+        .filter(|s| s.kind() == object::SymbolKind::Text)
+        .filter_map(|s| s.name().ok().map(str::to_string))
+        .collect();
+    let inconsistent = |reason: String| ObjectError::Inconsistent {
+        path: path.to_string(),
+        reason,
+    };
+    for program in &metadata.programs {
+        if !elf_programs.iter().any(|p| p.section == program.section) {
+            return Err(inconsistent(format!(
+                "program `{}` should be in section `{}`, which the object lacks",
+                program.symbol, program.section
+            )));
+        }
+        if !symbols.contains(&program.symbol) {
+            return Err(inconsistent(format!(
+                "program `{}` has no function symbol",
+                program.symbol
+            )));
+        }
+    }
+    Ok(PolicyObject {
+        path: path.to_string(),
+        bytes,
+        metadata,
+        elf_programs,
+        sections,
+        warnings: None,
+    })
+}
+
+/// Decodes and validates the metadata JSON: the ABI version first (so that
+/// a newer format is reported as such, not as a parse error), then the
+/// cross-references the runtime relies on when decoding events.
+pub fn parse_metadata(path: &str, data: &[u8]) -> Result<Metadata, ObjectError> {
+    let bad = |reason: String| ObjectError::BadMetadata {
+        path: path.to_string(),
+        section: abi::METADATA_SECTION,
+        reason,
+    };
+    let value: serde_json::Value =
+        serde_json::from_slice(data).map_err(|e| bad(format!("not JSON: {e}")))?;
+    let found = value
+        .get("abi_version")
+        .and_then(serde_json::Value::as_u64)
+        .ok_or_else(|| bad("no `abi_version`".to_string()))?;
+    if found != u64::from(ABI_VERSION) {
+        let compiler = value
+            .get("compiler_version")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("(unknown version)")
+            .to_string();
+        return Err(ObjectError::AbiVersion {
+            path: path.to_string(),
+            compiler,
+            found: u32::try_from(found).unwrap_or(u32::MAX),
+            expected: ABI_VERSION,
+        });
+    }
+    let metadata: Metadata = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
+    for (index, rule) in metadata.rules.iter().enumerate() {
+        if rule.id as usize != index {
+            return Err(bad(format!(
+                "rule `{}` has id {} at index {index}",
+                rule.name, rule.id
+            )));
+        }
+        let Some(hook) = metadata.hooks.iter().find(|h| h.name == rule.hook) else {
+            return Err(bad(format!(
+                "rule `{}` is on hook `{}`, which has no record layout",
+                rule.name, rule.hook
+            )));
+        };
+        for field in &rule.fields {
+            if !hook.fields.iter().any(|slot| &slot.name == field) && !is_header_field(field) {
+                return Err(bad(format!(
+                    "rule `{}` captures `{field}`, which has no slot in `{}` records",
+                    rule.name, rule.hook
+                )));
+            }
+        }
+    }
+    for hook in &metadata.hooks {
+        if Hook::from_name(&hook.name).is_none() {
+            return Err(bad(format!(
+                "unknown hook `{}` (written by a newer polc?)",
+                hook.name
+            )));
+        }
+        for slot in &hook.fields {
+            let end = u64::from(slot.offset) + u64::from(slot.encoding.size());
+            if u64::from(slot.offset) < abi::EVENT_HEADER_LEN as u64
+                || end > u64::from(hook.record_len)
+            {
+                return Err(bad(format!(
+                    "field `{}` of `{}` records lies outside the record",
+                    slot.name, hook.name
+                )));
+            }
+        }
+    }
+    for program in &metadata.programs {
+        if !program.hook.is_empty() && !metadata.hooks.iter().any(|h| h.name == program.hook) {
+            return Err(bad(format!(
+                "program `{}` is for hook `{}`, which has no record layout",
+                program.symbol, program.hook
+            )));
+        }
+    }
+    Ok(metadata)
+}
+
+/// Whether `field` is carried by every event header (and so needs no slot).
+pub fn is_header_field(field: &str) -> bool {
+    matches!(
+        field,
+        "proc.pid" | "proc.tid" | "proc.uid" | "proc.gid" | "proc.comm"
+    )
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use polc::abi::{FieldEncoding, FieldSlot, HookMeta, MessagePart, ProgramMeta, RuleMeta};
+
+    /// Metadata of a policy with one audit rule on `file.open` capturing
+    /// `file.path` and `proc.pid`.
+    pub(crate) fn sample_metadata() -> Metadata {
+        Metadata {
+            abi_version: ABI_VERSION,
+            compiler_version: "0.1.0".into(),
+            source_name: "t.pol".into(),
+            source_hash: "00".into(),
+            rules: vec![RuleMeta {
+                id: 0,
+                name: "opened".into(),
+                kind: "rule".into(),
+                hook: "file.open".into(),
+                action: "audit".into(),
+                message: vec![
+                    MessagePart::Text("pid ".into()),
+                    MessagePart::Field("proc.pid".into()),
+                    MessagePart::Text(" opened ".into()),
+                    MessagePart::Field("file.path".into()),
+                ],
+                fields: vec!["proc.pid".into(), "file.path".into()],
+                line: 1,
+            }],
+            hooks: vec![HookMeta {
+                name: "file.open".into(),
+                record_len: 48 + 8 + 8 + 256,
+                fields: vec![
+                    FieldSlot {
+                        name: "proc.pid".into(),
+                        offset: 48,
+                        encoding: FieldEncoding::Int,
+                    },
+                    FieldSlot {
+                        name: "file.path".into(),
+                        offset: 64,
+                        encoding: FieldEncoding::Str { len: 256 },
+                    },
+                ],
+            }],
+            programs: vec![ProgramMeta {
+                symbol: "file_open_tp_openat".into(),
+                section: "tracepoint/syscalls/sys_enter_openat".into(),
+                hook: "file.open".into(),
+                backend: "tracepoint".into(),
+                insns: 10,
+                max_path: 10,
+                stack: 24,
+            }],
+            maps: vec![],
+            kernel_fields: vec![],
+            sets: vec![],
+        }
+    }
+
+    #[test]
+    fn metadata_of_another_abi_version_names_both_versions() {
+        let json = br#"{"abi_version": 99, "compiler_version": "9.9.9", "rules": "whatever"}"#;
+        let error = parse_metadata("x.o", json).expect_err("version 99 is refused");
+        let text = error.to_string();
+        assert!(matches!(error, ObjectError::AbiVersion { found: 99, .. }));
+        assert!(text.contains("polc 9.9.9"), "{text}");
+        assert!(
+            text.contains(&format!("reads version {ABI_VERSION}")),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn metadata_must_be_json_with_a_version() {
+        assert!(matches!(
+            parse_metadata("x.o", b"\x00\x01garbage"),
+            Err(ObjectError::BadMetadata { .. })
+        ));
+        assert!(matches!(
+            parse_metadata("x.o", b"{}"),
+            Err(ObjectError::BadMetadata { reason, .. }) if reason.contains("abi_version")
+        ));
+    }
+
+    #[test]
+    fn sample_metadata_round_trips_and_validates() {
+        let json = serde_json::to_vec(&sample_metadata()).expect("serialises");
+        let metadata = parse_metadata("x.o", &json).expect("valid");
+        assert_eq!(metadata, sample_metadata());
+    }
+
+    #[test]
+    fn metadata_with_a_field_outside_its_record_is_refused() {
+        let mut metadata = sample_metadata();
+        metadata.hooks[0].record_len = 100;
+        let json = serde_json::to_vec(&metadata).expect("serialises");
+        let error = parse_metadata("x.o", &json).expect_err("slot beyond record");
+        assert!(error.to_string().contains("file.path"), "{error}");
+    }
+
+    #[test]
+    fn metadata_with_a_rule_capturing_an_unknown_slot_is_refused() {
+        let mut metadata = sample_metadata();
+        metadata.rules[0].fields.push("exec.path".into());
+        let json = serde_json::to_vec(&metadata).expect("serialises");
+        let error = parse_metadata("x.o", &json).expect_err("no slot");
+        assert!(error.to_string().contains("exec.path"), "{error}");
+    }
+
+    #[test]
+    fn non_elf_and_truncated_input_are_clear_errors() {
+        let error = parse_object("x.o", b"hello, world".to_vec()).expect_err("not ELF");
+        assert!(matches!(error, ObjectError::NotElf { .. }), "{error}");
+        let error = parse_object("x.o", b"\x7fELF\x02\x01\x01".to_vec()).expect_err("truncated");
+        assert!(matches!(error, ObjectError::NotElf { .. }), "{error}");
+    }
+
+    #[test]
+    fn a_host_elf_is_not_a_bpf_object() {
+        let exe = std::fs::read("/proc/self/exe").expect("own executable");
+        let error = parse_object("self", exe).expect_err("x86 ELF");
+        assert!(matches!(error, ObjectError::NotBpf { .. }), "{error}");
+        assert!(error.to_string().contains("EM_BPF"), "{error}");
+    }
+
+    #[test]
+    fn a_source_with_errors_reports_rendered_diagnostics() {
+        let source = "rule r {\n    on exec\n    when nope.field == 1\n    deny\n}\n";
+        let error = compile_source("bad.pol", source, 4096).expect_err("unknown field");
+        let ObjectError::Policy { rendered, .. } = &error else {
+            panic!("expected a policy error, got {error}");
+        };
+        assert!(rendered.contains("nope.field"), "{rendered}");
+        assert!(rendered.contains("bad.pol:3"), "{rendered}");
+    }
+}

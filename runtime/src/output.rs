@@ -1,0 +1,412 @@
+//! Rendering what `polrt run` reports: backend choices, events, losses and
+//! the final per-rule counts, as text for terminals or as JSON lines with a
+//! stable schema (documented in `docs/runtime.md`; every object has a
+//! `type`: `backend`, `event`, `loss`, `error` or `summary`).
+//!
+//! Also owns wall-clock time: event times are `bpf_ktime_get_boot_ns()`,
+//! converted with the CLOCK_REALTIME - CLOCK_BOOTTIME offset read at start
+//! and printed as RFC 3339 UTC. Must not depend on aya.
+
+use std::io::{self, Write};
+
+use serde_json::{json, Map, Value as Json};
+
+use crate::events::{Event, Value};
+
+/// Output format of `polrt run`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// Converts boot-time nanoseconds to wall-clock time.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Clock {
+    /// CLOCK_REALTIME - CLOCK_BOOTTIME, in nanoseconds.
+    pub offset_ns: i128,
+}
+
+fn clock_ns(clock: libc::clockid_t) -> i128 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid out-pointer; both clocks exist on Linux.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    i128::from(ts.tv_sec) * 1_000_000_000 + i128::from(ts.tv_nsec)
+}
+
+impl Clock {
+    /// Reads both clocks now.
+    pub fn now() -> Clock {
+        let boot = clock_ns(libc::CLOCK_BOOTTIME);
+        let real = clock_ns(libc::CLOCK_REALTIME);
+        Clock {
+            offset_ns: real - boot,
+        }
+    }
+
+    /// RFC 3339 UTC time of boot-time `boot_ns`.
+    pub fn rfc3339(&self, boot_ns: u64) -> String {
+        rfc3339(i128::from(boot_ns) + self.offset_ns)
+    }
+}
+
+/// Formats Unix time in nanoseconds as `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`.
+pub fn rfc3339(unix_ns: i128) -> String {
+    let secs = unix_ns.div_euclid(1_000_000_000);
+    let nanos = unix_ns.rem_euclid(1_000_000_000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian
+/// calendar (Howard Hinnant's algorithm).
+fn civil_from_days(days: i128) -> (i128, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i128::from(month <= 2);
+    (year, month, day)
+}
+
+/// The backend chosen for one hook, as reported at start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackendReport {
+    pub hook: String,
+    pub backend: String,
+    /// What `deny` means with this backend.
+    pub deny_means: String,
+    /// Programs attached for the hook: symbol and kernel program id.
+    pub programs: Vec<(String, u32)>,
+    /// Stronger backends that could not be used here, and why.
+    pub unavailable: Vec<(String, String)>,
+}
+
+impl BackendReport {
+    /// The human line, e.g. `exec: tracepoint (deny enforced by SIGKILL ...)`.
+    pub fn line(&self) -> String {
+        let mut line = format!("{}: {} ({})", self.hook, self.backend, self.deny_means);
+        for (backend, why) in &self.unavailable {
+            line.push_str(&format!("; {backend} unavailable: {why}"));
+        }
+        line
+    }
+}
+
+/// One rule's match count at exit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleCount {
+    pub rule: String,
+    pub hook: String,
+    pub matches: u64,
+}
+
+/// Where reports go, and in which format.
+pub struct Output {
+    out: Box<dyn Write + Send>,
+    format: Format,
+    clock: Clock,
+}
+
+impl Output {
+    /// Reports to `out` in `format`, converting times with `clock`.
+    pub fn new(out: Box<dyn Write + Send>, format: Format, clock: Clock) -> Output {
+        Output { out, format, clock }
+    }
+
+    fn line(&mut self, text: &str) -> io::Result<()> {
+        self.out.write_all(text.as_bytes())?;
+        self.out.write_all(b"\n")
+    }
+
+    /// Flushes buffered lines.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    /// The backend chosen for a hook (JSON only: text output shows it on
+    /// stderr, where the caller prints [`BackendReport::line`]).
+    pub fn backend(&mut self, report: &BackendReport) -> io::Result<()> {
+        if self.format == Format::Text {
+            return Ok(());
+        }
+        let programs: Vec<Json> = report
+            .programs
+            .iter()
+            .map(|(symbol, id)| json!({"symbol": symbol, "id": id}))
+            .collect();
+        let unavailable: Vec<Json> = report
+            .unavailable
+            .iter()
+            .map(|(backend, why)| json!({"backend": backend, "reason": why}))
+            .collect();
+        let record = json!({
+            "type": "backend",
+            "hook": report.hook,
+            "backend": report.backend,
+            "deny_means": report.deny_means,
+            "programs": programs,
+            "unavailable": unavailable,
+        });
+        self.line(&record.to_string())
+    }
+
+    /// One event.
+    pub fn event(&mut self, event: &Event) -> io::Result<()> {
+        let text = match self.format {
+            Format::Json => event_json(event, &self.clock).to_string(),
+            Format::Text => event_text(event, &self.clock),
+        };
+        self.line(&text)
+    }
+
+    /// A record that could not be decoded.
+    pub fn decode_error(&mut self, message: &str) -> io::Result<()> {
+        let text = match self.format {
+            Format::Json => json!({"type": "error", "message": message}).to_string(),
+            Format::Text => format!("error: {message}"),
+        };
+        self.line(&text)
+    }
+
+    /// `count` more events were lost because the ring buffer was full.
+    pub fn loss(&mut self, count: u64) -> io::Result<()> {
+        let text = match self.format {
+            Format::Json => json!({"type": "loss", "count": count}).to_string(),
+            Format::Text => format!("lost {count} events: the ring buffer was full"),
+        };
+        self.line(&text)
+    }
+
+    /// Final per-rule match counts and total losses.
+    pub fn summary(&mut self, counts: &[RuleCount], lost: u64) -> io::Result<()> {
+        match self.format {
+            Format::Json => {
+                let rules: Vec<Json> = counts
+                    .iter()
+                    .map(|c| json!({"rule": c.rule, "hook": c.hook, "matches": c.matches}))
+                    .collect();
+                let record = json!({"type": "summary", "rules": rules, "lost": lost});
+                self.line(&record.to_string())
+            }
+            Format::Text => {
+                let text = summary_text(counts, lost);
+                self.out.write_all(text.as_bytes())
+            }
+        }
+    }
+}
+
+/// The text summary printed at exit.
+pub fn summary_text(counts: &[RuleCount], lost: u64) -> String {
+    let mut text = String::from("matches per rule:\n");
+    for count in counts {
+        text.push_str(&format!(
+            "  {:<24} {:<12} {}\n",
+            count.rule, count.hook, count.matches
+        ));
+    }
+    text.push_str(&format!("lost events: {lost}\n"));
+    text
+}
+
+fn value_json(value: &Value) -> Json {
+    match value {
+        Value::Int(v) => json!(v),
+        Value::Bool(v) => json!(v),
+        Value::Str(v) => json!(v),
+        Value::Ip(v) => json!(v.to_string()),
+    }
+}
+
+/// The JSON object of one event.
+pub fn event_json(event: &Event, clock: &Clock) -> Json {
+    let mut fields = Map::new();
+    for (name, value) in &event.fields {
+        fields.insert(name.clone(), value_json(value));
+    }
+    json!({
+        "type": "event",
+        "time": clock.rfc3339(event.time_ns),
+        "rule": event.rule,
+        "rule_id": event.rule_id,
+        "hook": event.hook,
+        "action": event.action,
+        "verdict": event.verdict.name(),
+        "backend": event.backend,
+        "pid": event.pid,
+        "tid": event.tid,
+        "uid": event.uid,
+        "gid": event.gid,
+        "comm": event.comm,
+        "fields": fields,
+        "message": event.message,
+    })
+}
+
+/// The text line of one event.
+pub fn event_text(event: &Event, clock: &Clock) -> String {
+    let mut line = format!(
+        "{} {:<10} {} [{}] pid={} uid={} comm={}",
+        clock.rfc3339(event.time_ns),
+        event.verdict.name(),
+        event.rule,
+        event.hook,
+        event.pid,
+        event.uid,
+        event.comm
+    );
+    if event.message.is_empty() {
+        for (name, value) in &event.fields {
+            line.push_str(&format!(" {name}={value}"));
+        }
+    } else {
+        line.push_str(": ");
+        line.push_str(&event.message);
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use polc::abi::Verdict;
+
+    fn event() -> Event {
+        Event {
+            time_ns: 1_500_000_000,
+            rule_id: 2,
+            rule: "shadow_read".into(),
+            hook: "file.open".into(),
+            action: "deny".into(),
+            verdict: Verdict::WouldDeny,
+            backend: "tracepoint".into(),
+            pid: 10,
+            tid: 11,
+            uid: 0,
+            gid: 0,
+            comm: "cat".into(),
+            fields: vec![
+                ("file.path".into(), Value::Str("/etc/shadow".into())),
+                ("file.write".into(), Value::Bool(false)),
+                (
+                    "net.daddr".into(),
+                    Value::Ip("10.0.0.1".parse().expect("ip")),
+                ),
+            ],
+            message: "cat opened /etc/shadow".into(),
+        }
+    }
+
+    #[test]
+    fn rfc3339_formats_known_instants() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(
+            rfc3339(951_782_400_000_000_001),
+            "2000-02-29T00:00:00.000000001Z"
+        );
+        assert_eq!(
+            rfc3339(1_709_251_199_500_000_000),
+            "2024-02-29T23:59:59.500000000Z"
+        );
+        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59.999999999Z");
+    }
+
+    #[test]
+    fn boot_time_is_shifted_by_the_clock_offset() {
+        let clock = Clock {
+            offset_ns: 1_000_000_000_000_000_000,
+        };
+        assert_eq!(clock.rfc3339(500), "2001-09-09T01:46:40.000000500Z");
+        let now = Clock::now();
+        assert!(now.offset_ns > 1_600_000_000 * 1_000_000_000, "{now:?}");
+    }
+
+    #[test]
+    fn json_events_follow_the_documented_schema() {
+        let clock = Clock { offset_ns: 0 };
+        let value = event_json(&event(), &clock);
+        assert_eq!(value["type"], "event");
+        assert_eq!(value["time"], "1970-01-01T00:00:01.500000000Z");
+        assert_eq!(value["rule"], "shadow_read");
+        assert_eq!(value["rule_id"], 2);
+        assert_eq!(value["hook"], "file.open");
+        assert_eq!(value["action"], "deny");
+        assert_eq!(value["verdict"], "would-deny");
+        assert_eq!(value["backend"], "tracepoint");
+        assert_eq!(value["pid"], 10);
+        assert_eq!(value["tid"], 11);
+        assert_eq!(value["comm"], "cat");
+        assert_eq!(value["fields"]["file.path"], "/etc/shadow");
+        assert_eq!(value["fields"]["file.write"], false);
+        assert_eq!(value["fields"]["net.daddr"], "10.0.0.1");
+        assert_eq!(value["message"], "cat opened /etc/shadow");
+    }
+
+    #[test]
+    fn text_events_show_the_message_or_the_fields() {
+        let clock = Clock { offset_ns: 0 };
+        let line = event_text(&event(), &clock);
+        assert!(line.contains("would-deny"), "{line}");
+        assert!(line.ends_with(": cat opened /etc/shadow"), "{line}");
+        let mut trace = event();
+        trace.message.clear();
+        let line = event_text(&trace, &clock);
+        assert!(
+            line.contains(" file.path=/etc/shadow file.write=false"),
+            "{line}"
+        );
+    }
+
+    #[derive(Clone, Default)]
+    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn losses_and_summary_are_json_lines() {
+        let buffer = Shared::default();
+        let mut output = Output::new(Box::new(buffer.clone()), Format::Json, Clock::now());
+        output.loss(3).expect("write");
+        output
+            .summary(
+                &[RuleCount {
+                    rule: "r".into(),
+                    hook: "exec".into(),
+                    matches: 7,
+                }],
+                3,
+            )
+            .expect("write");
+        let text = String::from_utf8(buffer.0.lock().expect("lock").clone()).expect("utf8");
+        let lines: Vec<Json> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json line"))
+            .collect();
+        assert_eq!(lines[0], json!({"type": "loss", "count": 3}));
+        assert_eq!(lines[1]["type"], "summary");
+        assert_eq!(lines[1]["rules"][0]["matches"], 7);
+        assert_eq!(lines[1]["lost"], 3);
+    }
+}

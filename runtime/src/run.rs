@@ -1,0 +1,339 @@
+//! `polrt run`: the whole life of an enforced policy, in order — resolve the
+//! scope, read or compile the policy, probe the host, load (config and sets
+//! written before anything is attached), choose backends, attach (support
+//! programs, then the exe map seed, then the hooks), report "ready", stream
+//! events and losses until SIGINT/SIGTERM, then detach and print per-rule
+//! counts and total losses.
+//!
+//! Status lines go to stderr; events, losses and the summary to the output
+//! (stdout or `--output`). Depends on every other module; nothing depends
+//! on it but `main.rs`.
+
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use aya::maps::{MapData, PerCpuArray, RingBuf};
+use polc::abi::{self, Config, Metadata, CONFIG_MONITOR};
+
+use crate::attach::Attachments;
+use crate::cgroup::{self, Scope};
+use crate::loader::{self, HookPlan};
+use crate::output::{self, BackendReport, Clock, Format, Output, RuleCount};
+use crate::{events, object, probe, Error};
+
+/// Options of `polrt run`.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// A `.o` object or a `.pol` source.
+    pub policy: PathBuf,
+    /// Report deny/kill as would-deny/would-kill; enforce nothing.
+    pub monitor: bool,
+    /// Scope every rule to this cgroup v2 subtree.
+    pub cgroup: Option<PathBuf>,
+    pub format: Format,
+    /// Write events here instead of stdout.
+    pub output: Option<PathBuf>,
+    /// Refuse to run unless every hook gets its LSM backend.
+    pub require_lsm: bool,
+    /// Size of the event ring buffer in bytes.
+    pub ringbuf_bytes: Option<u32>,
+}
+
+/// What a run ends with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunSummary {
+    pub counts: Vec<RuleCount>,
+    pub lost: u64,
+    pub detached: usize,
+}
+
+/// Set by SIGINT/SIGTERM.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_signal: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// Installs SIGINT and SIGTERM handlers that ask [`run`] to stop (without
+/// `SA_RESTART`, so a blocked `poll` returns at once).
+pub fn install_signal_handlers() {
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: `action` is fully initialised; the handler only stores to
+        // an atomic, which is async-signal-safe.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_signal as *const () as usize;
+            libc::sigemptyset(&mut action.sa_mask);
+            action.sa_flags = 0;
+            libc::sigaction(signal, &action, std::ptr::null_mut());
+        }
+    }
+}
+
+/// Checks a ring buffer size: a power of two and a multiple of the page size.
+pub fn check_ringbuf_size(bytes: u32) -> Result<u32, Error> {
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as u32;
+    if bytes.is_power_of_two() && bytes.is_multiple_of(page) {
+        Ok(bytes)
+    } else {
+        Err(Error::Usage(format!(
+            "--ringbuf-size {bytes}: the ring buffer size must be a power of two and a multiple of the page size ({page} bytes)"
+        )))
+    }
+}
+
+fn status(line: &str) {
+    eprintln!("polrt: {line}");
+}
+
+/// Runs a policy until SIGINT/SIGTERM.
+pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
+    let ringbuf_bytes = options.ringbuf_bytes.map(check_ringbuf_size).transpose()?;
+    let scope = options.cgroup.as_deref().map(Scope::resolve).transpose()?;
+    let policy = object::load_path(
+        &options.policy,
+        ringbuf_bytes.unwrap_or(polc::compile::DEFAULT_RINGBUF_BYTES),
+    )?;
+    if let Some(warnings) = &policy.warnings {
+        eprint!("{warnings}");
+    }
+    let metadata = &policy.metadata;
+    probe::check_privileges()?;
+    let types = probe::kernel_btf()?;
+    for note in probe::ensure_mounts()? {
+        status(&note);
+    }
+    let cgroup_dir = match &scope {
+        Some(scope) => scope.path.clone(),
+        None => cgroup::root()?,
+    };
+    let mut output = Output::new(
+        open_output(options.output.as_deref())?,
+        options.format,
+        Clock::now(),
+    );
+
+    let mut ebpf = loader::open(&policy, &types, ringbuf_bytes)?;
+    let config = Config {
+        scope_cgroup: scope.as_ref().map_or(0, |s| s.id),
+        scope_level: scope.as_ref().map_or(0, |s| s.level),
+        flags: if options.monitor { CONFIG_MONITOR } else { 0 },
+    };
+    loader::write_config(&ebpf, metadata, config)?;
+    loader::fill_sets(&ebpf, metadata)?;
+    let (support, plans) = loader::choose_backends(&mut ebpf, metadata, &types)?;
+    if options.require_lsm {
+        loader::require_lsm(&plans)?;
+    }
+
+    // Declared after `ebpf`, so dropped (detached) before it on every path.
+    let mut attachments = Attachments::new();
+    for program in &support {
+        attachments.attach(&mut ebpf, program, &cgroup_dir)?;
+    }
+    let seeded = loader::seed_exe(&ebpf, metadata)?;
+    for plan in &plans {
+        for program in &plan.programs {
+            attachments.attach(&mut ebpf, program, &cgroup_dir)?;
+        }
+    }
+    let mut ring = take_ring(&mut ebpf)?;
+    let counters = take_counters(&mut ebpf)?;
+
+    for plan in &plans {
+        let report = backend_report(&ebpf, plan);
+        status(&report.line());
+        output.backend(&report).map_err(Error::Output)?;
+    }
+    output.flush().map_err(Error::Output)?;
+    let scope_text = match &scope {
+        Some(scope) => format!(
+            "scoped to cgroup {} (id {})",
+            scope.path.display(),
+            scope.id
+        ),
+        None => "every task".to_string(),
+    };
+    let mode = if options.monitor {
+        "monitor mode: deny/kill are reported as would-deny/would-kill, not enforced"
+    } else {
+        "enforcing"
+    };
+    let seeded_text = if seeded > 0 {
+        format!(", {seeded} running processes seeded for proc.exe")
+    } else {
+        String::new()
+    };
+    status(&format!(
+        "ready: {} programs attached, {scope_text}, {mode}{seeded_text}",
+        attachments.len()
+    ));
+
+    let n_rules = metadata.rules.len() as u32;
+    let mut lost = 0u64;
+    let mut next_loss_check = Instant::now();
+    while !STOP.load(Ordering::SeqCst) {
+        wait_readable(ring.as_raw_fd(), Duration::from_millis(200));
+        drain(&mut ring, metadata, &mut output)?;
+        if Instant::now() >= next_loss_check {
+            report_losses(&counters, n_rules, &mut lost, &mut output)?;
+            next_loss_check = Instant::now() + Duration::from_secs(1);
+        }
+    }
+
+    drain(&mut ring, metadata, &mut output)?;
+    let detached = attachments.detach_all();
+    drain(&mut ring, metadata, &mut output)?;
+    report_losses(&counters, n_rules, &mut lost, &mut output)?;
+    let counts: Vec<RuleCount> = metadata
+        .rules
+        .iter()
+        .map(|rule| RuleCount {
+            rule: rule.name.clone(),
+            hook: rule.hook.clone(),
+            matches: counter(&counters, rule.id),
+        })
+        .collect();
+    status(&format!("stopped: {detached} programs detached"));
+    output.summary(&counts, lost).map_err(Error::Output)?;
+    output.flush().map_err(Error::Output)?;
+    if options.format == Format::Json || options.output.is_some() {
+        eprint!("{}", output::summary_text(&counts, lost));
+    }
+    Ok(RunSummary {
+        counts,
+        lost,
+        detached,
+    })
+}
+
+fn open_output(path: Option<&Path>) -> Result<Box<dyn Write + Send>, Error> {
+    match path {
+        None => Ok(Box::new(std::io::LineWriter::new(std::io::stdout()))),
+        Some(path) => {
+            let file = std::fs::File::create(path).map_err(|e| {
+                Error::Usage(format!("cannot create --output `{}`: {e}", path.display()))
+            })?;
+            Ok(Box::new(std::io::BufWriter::new(file)))
+        }
+    }
+}
+
+fn take_ring(ebpf: &mut aya::Ebpf) -> Result<RingBuf<MapData>, Error> {
+    let map = ebpf
+        .take_map(abi::MAP_EVENTS)
+        .ok_or_else(|| loader::LoadError::MissingMap(abi::MAP_EVENTS.into()))?;
+    RingBuf::try_from(map).map_err(|e| {
+        Error::Load(loader::LoadError::Open(format!(
+            "{}: {}",
+            abi::MAP_EVENTS,
+            loader::error_chain(&e)
+        )))
+    })
+}
+
+fn take_counters(ebpf: &mut aya::Ebpf) -> Result<PerCpuArray<MapData, u64>, Error> {
+    let map = ebpf
+        .take_map(abi::MAP_COUNTERS)
+        .ok_or_else(|| loader::LoadError::MissingMap(abi::MAP_COUNTERS.into()))?;
+    PerCpuArray::try_from(map).map_err(|e| {
+        Error::Load(loader::LoadError::Open(format!(
+            "{}: {}",
+            abi::MAP_COUNTERS,
+            loader::error_chain(&e)
+        )))
+    })
+}
+
+fn backend_report(ebpf: &aya::Ebpf, plan: &HookPlan) -> BackendReport {
+    BackendReport {
+        hook: plan.hook.clone(),
+        backend: plan.backend.clone(),
+        deny_means: plan.deny_means.clone(),
+        programs: plan
+            .programs
+            .iter()
+            .map(|p| {
+                let id = ebpf
+                    .program(&p.symbol)
+                    .and_then(|program| program.info().ok())
+                    .map_or(0, |info| info.id());
+                (p.symbol.clone(), id)
+            })
+            .collect(),
+        unavailable: plan.unavailable.clone(),
+    }
+}
+
+/// Sum over CPUs of counter `index` (0 if unreadable).
+fn counter(counters: &PerCpuArray<MapData, u64>, index: u32) -> u64 {
+    counters
+        .get(&index, 0)
+        .map(|values| values.iter().sum())
+        .unwrap_or(0)
+}
+
+fn report_losses(
+    counters: &PerCpuArray<MapData, u64>,
+    n_rules: u32,
+    lost: &mut u64,
+    output: &mut Output,
+) -> Result<(), Error> {
+    let now = counter(counters, n_rules);
+    if now > *lost {
+        output.loss(now - *lost).map_err(Error::Output)?;
+        output.flush().map_err(Error::Output)?;
+        *lost = now;
+    }
+    Ok(())
+}
+
+fn wait_readable(fd: i32, timeout: Duration) {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd; an error (EINTR on a signal) just returns.
+    unsafe { libc::poll(&mut pfd, 1, timeout.as_millis() as libc::c_int) };
+}
+
+fn drain(
+    ring: &mut RingBuf<MapData>,
+    metadata: &Metadata,
+    output: &mut Output,
+) -> Result<(), Error> {
+    let mut any = false;
+    while let Some(item) = ring.next() {
+        any = true;
+        match events::decode(metadata, &item) {
+            Ok(event) => output.event(&event),
+            Err(error) => output.decode_error(&error.to_string()),
+        }
+        .map_err(Error::Output)?;
+    }
+    if any {
+        output.flush().map_err(Error::Output)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ring_buffer_sizes_must_be_page_multiples_and_powers_of_two() {
+        assert_eq!(check_ringbuf_size(4096).ok(), Some(4096));
+        assert_eq!(check_ringbuf_size(1 << 20).ok(), Some(1 << 20));
+        for bad in [0, 1000, 4096 * 3, 2048] {
+            let error = check_ringbuf_size(bad).expect_err("refused");
+            assert_eq!(error.exit_code(), crate::EXIT_USAGE);
+            assert!(error.to_string().contains("power of two"), "{error}");
+        }
+    }
+}

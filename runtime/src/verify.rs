@@ -1,0 +1,159 @@
+//! `polrt verify`: every program of an object through the running kernel's
+//! verifier, nothing attached; a per-program report and whether the object
+//! passed. Programs this host cannot load (LSM under lockdown) are reported
+//! as "not verifiable here", never as passed.
+//!
+//! Depends on `object`, `probe` and `loader`; the report text is built here.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use polc::abi::ProgramMeta;
+
+use crate::loader::{self, Verification};
+use crate::{object, probe, Error};
+
+/// The result of verifying one object.
+#[derive(Clone, Debug)]
+pub struct VerifyReport {
+    pub path: String,
+    pub programs: Vec<(ProgramMeta, Verification)>,
+}
+
+impl VerifyReport {
+    /// Number of programs the verifier rejected.
+    pub fn rejected(&self) -> usize {
+        self.count(|v| matches!(v, Verification::Rejected { .. }))
+    }
+
+    /// Number of programs the verifier accepted.
+    pub fn passed(&self) -> usize {
+        self.count(|v| matches!(v, Verification::Passed { .. }))
+    }
+
+    /// Number of programs this host cannot load.
+    pub fn not_verifiable(&self) -> usize {
+        self.count(|v| matches!(v, Verification::NotVerifiable(_)))
+    }
+
+    fn count(&self, f: impl Fn(&Verification) -> bool) -> usize {
+        self.programs.iter().filter(|(_, v)| f(v)).count()
+    }
+
+    /// The human report: one line per program, rejections with their log.
+    pub fn render(&self) -> String {
+        let mut out = format!("{}:\n", self.path);
+        let _ = writeln!(
+            out,
+            "  {:<28} {:<40} {:>6} {:>9} {:>9}  result",
+            "program", "section", "insns", "verified", "load ms"
+        );
+        for (meta, verification) in &self.programs {
+            let (verified, time, result) = match verification {
+                Verification::Passed {
+                    verified_insns,
+                    load_time,
+                } => (
+                    verified_insns.map_or("?".to_string(), |n| n.to_string()),
+                    format!("{:.2}", load_time.as_secs_f64() * 1000.0),
+                    "passed".to_string(),
+                ),
+                Verification::NotVerifiable(why) => (
+                    "-".to_string(),
+                    "-".to_string(),
+                    format!("not verifiable here: {why}"),
+                ),
+                Verification::Rejected { error, .. } => (
+                    "-".to_string(),
+                    "-".to_string(),
+                    format!("REJECTED: {error}"),
+                ),
+            };
+            let _ = writeln!(
+                out,
+                "  {:<28} {:<40} {:>6} {:>9} {:>9}  {result}",
+                meta.symbol, meta.section, meta.insns, verified, time
+            );
+        }
+        for (meta, verification) in &self.programs {
+            if let Verification::Rejected { log, .. } = verification {
+                let _ = writeln!(
+                    out,
+                    "\nverifier log of `{}` ({}):",
+                    meta.symbol, meta.section
+                );
+                out.push_str(log);
+            }
+        }
+        let _ = writeln!(
+            out,
+            "{} passed, {} rejected, {} not verifiable here",
+            self.passed(),
+            self.rejected(),
+            self.not_verifiable()
+        );
+        out
+    }
+}
+
+/// Verifies the object (or compiled source) at `path`.
+pub fn verify(path: &Path, full_log: bool) -> Result<VerifyReport, Error> {
+    let policy = object::load_path(path, polc::compile::DEFAULT_RINGBUF_BYTES)?;
+    probe::check_privileges()?;
+    let types = probe::kernel_btf()?;
+    let programs = loader::verify(&policy, &types, full_log)?;
+    Ok(VerifyReport {
+        path: policy.path,
+        programs,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::object::tests::sample_metadata;
+    use std::time::Duration;
+
+    #[test]
+    fn the_report_never_counts_unverifiable_programs_as_passed() {
+        let program = sample_metadata().programs[0].clone();
+        let mut lsm = program.clone();
+        lsm.symbol = "file_open_lsm".into();
+        lsm.section = "lsm/file_open".into();
+        let mut bad = program.clone();
+        bad.symbol = "broken".into();
+        let report = VerifyReport {
+            path: "p.o".into(),
+            programs: vec![
+                (
+                    program,
+                    Verification::Passed {
+                        verified_insns: Some(42),
+                        load_time: Duration::from_micros(1500),
+                    },
+                ),
+                (lsm, Verification::NotVerifiable("lockdown".into())),
+                (
+                    bad,
+                    Verification::Rejected {
+                        error: "Permission denied".into(),
+                        log: "3: (79) r1 = *(u64 *)(r7 +0)\nR7 invalid mem access\n".into(),
+                    },
+                ),
+            ],
+        };
+        assert_eq!(
+            (report.passed(), report.rejected(), report.not_verifiable()),
+            (1, 1, 1)
+        );
+        let text = report.render();
+        assert!(text.contains("not verifiable here: lockdown"), "{text}");
+        assert!(text.contains("REJECTED"), "{text}");
+        assert!(text.contains("R7 invalid mem access"), "{text}");
+        assert!(text.contains(" 42 "), "{text}");
+        assert!(
+            text.ends_with("1 passed, 1 rejected, 1 not verifiable here\n"),
+            "{text}"
+        );
+    }
+}

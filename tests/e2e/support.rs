@@ -1,0 +1,330 @@
+//! Shared support of the end-to-end runtime tests: finding the `polrt`
+//! binary, a throw-away cgroup v2 directory per test, starting `polrt run`
+//! and waiting for its "ready" line, running workloads inside the test
+//! cgroup, stopping `polrt` with SIGTERM and reading its JSON lines, and
+//! checking that none of its programs is left in the kernel.
+//!
+//! The binary: these tests run `target/<profile>/polrt`, found next to their
+//! own executable (`target/<profile>/deps/..`). Once per test process they
+//! run `cargo build -p polrt --bin polrt` (with `--release` in a release
+//! build) into that same target directory: a no-op when `cargo test
+//! --workspace` has just built it, and what keeps `cargo test -p polc-tests`
+//! from ever running a stale or missing binary.
+
+#![allow(dead_code)]
+
+use std::fs;
+use std::io::Read;
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The `polrt` binary of this build.
+pub fn polrt_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let exe = std::env::current_exe().expect("test executable path");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("test executable is in target/<profile>/deps")
+            .to_path_buf();
+        let bin = profile_dir.join("polrt");
+        {
+            let target_dir = profile_dir.parent().expect("target dir");
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let mut build = Command::new(cargo);
+            build
+                .args(["build", "-p", "polrt", "--bin", "polrt"])
+                .env("CARGO_TARGET_DIR", target_dir)
+                .current_dir(polc_tests::repo_root());
+            if profile_dir.file_name().is_some_and(|n| n == "release") {
+                build.arg("--release");
+            }
+            let status = build.status().expect("run cargo build -p polrt");
+            assert!(status.success(), "cargo build -p polrt failed: {status}");
+        }
+        assert!(bin.exists(), "{} was not built", bin.display());
+        bin
+    })
+    .clone()
+}
+
+/// The cgroup v2 mount point, from /proc/self/mountinfo.
+pub fn cgroup2_root() -> PathBuf {
+    polrt::cgroup::root().expect("cgroup v2 is mounted")
+}
+
+/// A cgroup v2 directory for one test, removed on drop.
+pub struct TestCgroup {
+    pub path: PathBuf,
+}
+
+impl TestCgroup {
+    /// Creates `polc-test-<name>-<pid>` under the cgroup v2 root.
+    pub fn new(name: &str) -> TestCgroup {
+        let path = cgroup2_root().join(format!("polc-test-{name}-{}", std::process::id()));
+        if path.exists() {
+            let _ = fs::remove_dir(&path);
+        }
+        fs::create_dir(&path).unwrap_or_else(|e| panic!("create cgroup {}: {e}", path.display()));
+        TestCgroup { path }
+    }
+}
+
+impl Drop for TestCgroup {
+    fn drop(&mut self) {
+        // Exited children may take a moment to leave the cgroup.
+        for _ in 0..50 {
+            if fs::remove_dir(&self.path).is_ok() || !self.path.exists() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        eprintln!("warning: could not remove {}", self.path.display());
+    }
+}
+
+/// Spawns `command` as a member of `cgroup`: the child writes itself to
+/// `cgroup.procs` between fork and exec, so the program runs in the cgroup
+/// from its first instruction.
+pub fn spawn_in(cgroup: &TestCgroup, command: &mut Command) -> Child {
+    let procs = fs::OpenOptions::new()
+        .write(true)
+        .open(cgroup.path.join("cgroup.procs"))
+        .expect("open cgroup.procs");
+    let fd = procs.as_raw_fd();
+    // SAFETY: the closure only calls write(2), which is async-signal-safe.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = command.spawn().expect("spawn workload");
+    drop(procs);
+    child
+}
+
+/// Runs `command` in `cgroup` to completion; returns its status and stderr.
+pub fn run_in(cgroup: &TestCgroup, command: &mut Command) -> (ExitStatus, u32, String) {
+    command.stdout(Stdio::null()).stderr(Stdio::piped());
+    let mut child = spawn_in(cgroup, command);
+    let pid = child.id();
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        let _ = pipe.read_to_string(&mut stderr);
+    }
+    let status = child.wait().expect("wait for workload");
+    (status, pid, stderr)
+}
+
+/// The name of the calling thread (what a child forked from it is called
+/// until it execs).
+pub fn thread_comm() -> String {
+    fs::read_to_string("/proc/thread-self/comm")
+        .expect("read own comm")
+        .trim_end()
+        .to_string()
+}
+
+/// A private temporary directory, removed on drop.
+pub struct TempDir {
+    pub path: PathBuf,
+}
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let path = std::env::temp_dir().join(format!("polc-e2e-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&path);
+        fs::create_dir_all(&path).expect("create temp dir");
+        TempDir { path }
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.path);
+    }
+}
+
+/// A running `polrt run`.
+pub struct Polrt {
+    child: Option<Child>,
+    output: PathBuf,
+    stderr: PathBuf,
+}
+
+/// What `polrt run` left when it stopped.
+pub struct Finished {
+    pub status: ExitStatus,
+    /// Every JSON line of the output.
+    pub lines: Vec<Value>,
+    pub stderr: String,
+}
+
+impl Finished {
+    /// The event records (`"type": "event"`).
+    pub fn events(&self) -> Vec<&Value> {
+        self.of_type("event")
+    }
+
+    /// Records of one `type`.
+    pub fn of_type(&self, kind: &str) -> Vec<&Value> {
+        self.lines.iter().filter(|l| l["type"] == kind).collect()
+    }
+
+    /// The final summary record.
+    pub fn summary(&self) -> &Value {
+        self.of_type("summary")
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("no summary record; stderr:\n{}", self.stderr))
+    }
+
+    /// Match count of `rule` in the summary.
+    pub fn matches(&self, rule: &str) -> u64 {
+        self.summary()["rules"]
+            .as_array()
+            .and_then(|rules| rules.iter().find(|r| r["rule"] == rule))
+            .and_then(|r| r["matches"].as_u64())
+            .unwrap_or_else(|| panic!("no count for {rule} in {}", self.summary()))
+    }
+
+    /// Kernel ids of every program polrt attached (from `backend` records).
+    pub fn program_ids(&self) -> Vec<u32> {
+        self.of_type("backend")
+            .iter()
+            .flat_map(|b| b["programs"].as_array().cloned().unwrap_or_default())
+            .filter_map(|p| p["id"].as_u64().map(|id| id as u32))
+            .collect()
+    }
+}
+
+impl Polrt {
+    /// Starts `polrt run POLICY --cgroup CGROUP --format json --output FILE
+    /// EXTRA...` and waits for its "ready" line on stderr.
+    pub fn start(policy: &Path, cgroup: &TestCgroup, work: &TempDir, extra: &[&str]) -> Polrt {
+        let output = work.path.join("events.jsonl");
+        let stderr = work.path.join("polrt.stderr");
+        let child = Command::new(polrt_bin())
+            .arg("run")
+            .arg(policy)
+            .arg("--cgroup")
+            .arg(&cgroup.path)
+            .args(["--format", "json", "--output"])
+            .arg(&output)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(&stderr).expect("create stderr file"))
+            .spawn()
+            .expect("spawn polrt");
+        let mut polrt = Polrt {
+            child: Some(child),
+            output,
+            stderr,
+        };
+        polrt.wait_ready();
+        polrt
+    }
+
+    fn stderr_text(&self) -> String {
+        fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if self.stderr_text().contains("polrt: ready:") {
+                return;
+            }
+            let child = self.child.as_mut().expect("running");
+            if let Some(status) = child.try_wait().expect("poll polrt") {
+                panic!(
+                    "polrt exited ({status}) before it was ready; stderr:\n{}",
+                    self.stderr_text()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "polrt not ready after 60 s; stderr:\n{}",
+                self.stderr_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Sends SIGTERM, waits for the exit, reads the output, and checks that
+    /// none of polrt's programs remains loaded.
+    pub fn stop(mut self) -> Finished {
+        let mut child = self.child.take().expect("running");
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("poll polrt") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!(
+                    "polrt did not exit within 30 s of SIGTERM; stderr:\n{}",
+                    self.stderr_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let text = fs::read_to_string(&self.output).unwrap_or_default();
+        let lines = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
+            .collect();
+        let finished = Finished {
+            status,
+            lines,
+            stderr: self.stderr_text(),
+        };
+        assert_no_program_left(&finished.program_ids());
+        finished
+    }
+}
+
+impl Drop for Polrt {
+    fn drop(&mut self) {
+        // A test that panicked while polrt ran: never leave it running.
+        if let Some(mut child) = self.child.take() {
+            // SAFETY: kill(2) on our own child's pid.
+            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Panics if any program id in `ids` is still loaded in the kernel.
+pub fn assert_no_program_left(ids: &[u32]) {
+    assert!(!ids.is_empty(), "polrt reported no program ids");
+    let loaded: Vec<u32> = aya::programs::loaded_programs()
+        .filter_map(Result::ok)
+        .map(|info| info.id())
+        .collect();
+    let left: Vec<&u32> = ids.iter().filter(|id| loaded.contains(id)).collect();
+    assert!(
+        left.is_empty(),
+        "programs {left:?} are still loaded after polrt exited"
+    );
+}
+
+/// Writes `text` to `dir/name` and returns the path.
+pub fn write_policy(dir: &TempDir, name: &str, text: &str) -> PathBuf {
+    let path = dir.path.join(name);
+    fs::write(&path, text).expect("write policy");
+    path
+}

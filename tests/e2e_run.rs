@@ -1,0 +1,396 @@
+//! End-to-end tests of `polrt run` on the real kernel (root): each test
+//! creates its own cgroup v2 directory, runs the real `polrt` binary scoped
+//! to it with JSON output, runs a workload inside it, checks the events and
+//! the enforcement, then stops polrt with SIGTERM and checks the exit code,
+//! the per-rule counts, and that none of its programs is left loaded.
+//!
+//! Safe on a shared host: every rule is scoped to the test cgroup, cgroup
+//! programs attach to that cgroup only, and everything is detached and
+//! removed even when an assertion fails (guards in `e2e/support.rs`).
+
+#[path = "e2e/support.rs"]
+mod support;
+
+use std::fs;
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::ExitStatusExt;
+use std::process::Command;
+
+use polc_tests::kernel_tests_enabled;
+use serde_json::Value;
+use support::{run_in, thread_comm, write_policy, Polrt, TempDir, TestCgroup};
+
+/// The events of `rule`.
+fn events_of<'a>(events: &[&'a Value], rule: &str) -> Vec<&'a Value> {
+    events
+        .iter()
+        .copied()
+        .filter(|e| e["rule"] == rule)
+        .collect()
+}
+
+/// A copy of /bin/true under a private directory: a test binary that no
+/// other process on the host runs.
+fn victim(work: &TempDir) -> String {
+    let path = work.path.join("polc-victim");
+    fs::copy("/bin/true", &path).expect("copy /bin/true");
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).expect("chmod");
+    path.display().to_string()
+}
+
+#[test]
+fn exec_trace_reports_pid_comm_and_path() {
+    if !kernel_tests_enabled("exec_trace_reports_pid_comm_and_path") {
+        return;
+    }
+    let work = TempDir::new("exec-trace");
+    let cgroup = TestCgroup::new("exec-trace");
+    let policy = polc_tests::repo_root().join("tests/e2e/exec_trace.pol");
+    let polrt = Polrt::start(&policy, &cgroup, &work, &[]);
+    let comm = thread_comm();
+    let (status, pid, _) = run_in(&cgroup, &mut Command::new("/bin/true"));
+    assert!(status.success(), "/bin/true: {status}");
+    let finished = polrt.stop();
+    assert!(
+        finished.status.success(),
+        "polrt: {}\n{}",
+        finished.status,
+        finished.stderr
+    );
+
+    let backend = &finished.of_type("backend")[0];
+    assert_eq!(backend["hook"], "exec");
+    assert_eq!(backend["backend"], "tracepoint", "{backend}");
+    let events = finished.events();
+    let execs = events_of(&events, "execs");
+    let event = execs
+        .iter()
+        .find(|e| e["pid"] == pid)
+        .unwrap_or_else(|| panic!("no exec event of pid {pid} in {execs:?}"));
+    assert_eq!(event["verdict"], "trace");
+    assert_eq!(event["hook"], "exec");
+    assert_eq!(event["backend"], "tracepoint");
+    assert_eq!(event["comm"], comm.as_str());
+    assert_eq!(event["fields"]["exec.path"], "/bin/true");
+    assert_eq!(event["fields"]["proc.pid"], pid);
+    assert_eq!(event["fields"]["proc.ppid"], std::process::id());
+    assert_eq!(event["fields"]["proc.comm"], comm.as_str());
+    assert!(
+        event["time"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z') && t.len() == 30),
+        "{event}"
+    );
+    // Every exec in the cgroup was this one: scope keeps others out.
+    assert_eq!(execs.len(), 1, "{execs:?}");
+    assert_eq!(finished.matches("execs"), 1);
+    assert_eq!(finished.summary()["lost"], 0);
+}
+
+#[test]
+fn kill_on_exec_kills_the_test_binary_and_reports_it() {
+    if !kernel_tests_enabled("kill_on_exec_kills_the_test_binary_and_reports_it") {
+        return;
+    }
+    let work = TempDir::new("exec-kill");
+    let cgroup = TestCgroup::new("exec-kill");
+    let victim = victim(&work);
+    let policy = write_policy(
+        &work,
+        "kill.pol",
+        &format!(
+            "rule kill_victim {{\n    on exec\n    when exec.path == \"{victim}\"\n    kill \"killed {{exec.path}} (pid {{proc.pid}})\"\n}}\n"
+        ),
+    );
+    let polrt = Polrt::start(&policy, &cgroup, &work, &[]);
+    let (status, pid, _) = run_in(&cgroup, &mut Command::new(&victim));
+    let (control, _, _) = run_in(&cgroup, &mut Command::new("/bin/true"));
+    let finished = polrt.stop();
+    assert!(
+        finished.status.success(),
+        "polrt: {}\n{}",
+        finished.status,
+        finished.stderr
+    );
+
+    assert_eq!(status.signal(), Some(libc::SIGKILL), "victim: {status}");
+    assert!(control.success(), "/bin/true must still run: {control}");
+    let events = finished.events();
+    let kills = events_of(&events, "kill_victim");
+    assert_eq!(kills.len(), 1, "{kills:?}");
+    assert_eq!(kills[0]["verdict"], "kill");
+    assert_eq!(kills[0]["action"], "kill");
+    assert_eq!(kills[0]["pid"], pid);
+    assert_eq!(
+        kills[0]["message"],
+        format!("killed {victim} (pid {pid})").as_str()
+    );
+    assert_eq!(finished.matches("kill_victim"), 1);
+}
+
+#[test]
+fn connect_deny_through_the_cgroup_backend_refuses_one_port_only() {
+    if !kernel_tests_enabled("connect_deny_through_the_cgroup_backend_refuses_one_port_only") {
+        return;
+    }
+    let work = TempDir::new("connect");
+    let cgroup = TestCgroup::new("connect");
+    let blocked = TcpListener::bind("127.0.0.1:0").expect("listen");
+    let open = TcpListener::bind("127.0.0.1:0").expect("listen");
+    let blocked_port = blocked.local_addr().expect("addr").port();
+    let open_port = open.local_addr().expect("addr").port();
+    let policy = write_policy(
+        &work,
+        "connect.pol",
+        &format!(
+            "rule block_port {{\n    on net.connect\n    when net.dport == {blocked_port}\n    deny \"connect to {{net.daddr}}:{{net.dport}} refused\"\n}}\n"
+        ),
+    );
+    let polrt = Polrt::start(&policy, &cgroup, &work, &[]);
+    let connect = |port: u16| {
+        let mut command = Command::new("bash");
+        command.args(["-c", &format!("exec 3<>/dev/tcp/127.0.0.1/{port}")]);
+        run_in(&cgroup, &mut command)
+    };
+    let (refused, pid, stderr) = connect(blocked_port);
+    let (allowed, _, allowed_stderr) = connect(open_port);
+    let finished = polrt.stop();
+    assert!(
+        finished.status.success(),
+        "polrt: {}\n{}",
+        finished.status,
+        finished.stderr
+    );
+
+    assert!(!refused.success(), "connect to the blocked port succeeded");
+    assert!(
+        stderr.contains("Operation not permitted"),
+        "connect must fail with EPERM: {stderr}"
+    );
+    assert!(
+        allowed.success(),
+        "connect to the open port: {allowed_stderr}"
+    );
+    let backend = finished
+        .of_type("backend")
+        .into_iter()
+        .find(|b| b["hook"] == "net.connect")
+        .expect("net.connect backend");
+    assert_eq!(backend["backend"], "cgroup");
+    let events = finished.events();
+    let denies = events_of(&events, "block_port");
+    assert_eq!(denies.len(), 1, "{denies:?}");
+    assert_eq!(denies[0]["verdict"], "deny");
+    assert_eq!(denies[0]["pid"], pid);
+    assert_eq!(denies[0]["fields"]["net.dport"], blocked_port);
+    assert_eq!(denies[0]["fields"]["net.daddr"], "127.0.0.1");
+    assert_eq!(
+        denies[0]["message"],
+        format!("connect to 127.0.0.1:{blocked_port} refused").as_str()
+    );
+    assert_eq!(finished.matches("block_port"), 1);
+}
+
+#[test]
+fn file_open_audit_reports_the_path() {
+    if !kernel_tests_enabled("file_open_audit_reports_the_path") {
+        return;
+    }
+    let work = TempDir::new("open-audit");
+    let cgroup = TestCgroup::new("open-audit");
+    let secret = work.path.join("secret.txt");
+    fs::write(&secret, "polc\n").expect("write file");
+    let secret = secret.display().to_string();
+    let policy = write_policy(
+        &work,
+        "audit.pol",
+        &format!(
+            "rule audit_secret {{\n    on file.open\n    when file.path == \"{secret}\"\n    audit \"{{proc.comm}} opened {{file.path}}\"\n}}\n"
+        ),
+    );
+    let polrt = Polrt::start(&policy, &cgroup, &work, &[]);
+    let (status, pid, _) = run_in(&cgroup, Command::new("cat").arg(&secret));
+    let finished = polrt.stop();
+    assert!(
+        finished.status.success(),
+        "polrt: {}\n{}",
+        finished.status,
+        finished.stderr
+    );
+    assert!(status.success(), "audit must not enforce: {status}");
+
+    let events = finished.events();
+    let audits = events_of(&events, "audit_secret");
+    assert_eq!(audits.len(), 1, "{audits:?}");
+    let event = audits[0];
+    assert_eq!(event["verdict"], "audit");
+    assert_eq!(event["hook"], "file.open");
+    assert_eq!(event["pid"], pid);
+    assert_eq!(event["comm"], "cat");
+    assert_eq!(event["fields"]["file.path"], secret.as_str());
+    assert_eq!(event["message"], format!("cat opened {secret}").as_str());
+}
+
+#[test]
+fn monitor_mode_reports_would_deny_and_would_kill_and_enforces_nothing() {
+    if !kernel_tests_enabled("monitor_mode_reports_would_deny_and_would_kill_and_enforces_nothing")
+    {
+        return;
+    }
+    let work = TempDir::new("monitor");
+    let cgroup = TestCgroup::new("monitor");
+    let victim = victim(&work);
+    let listener = TcpListener::bind("127.0.0.1:0").expect("listen");
+    let port = listener.local_addr().expect("addr").port();
+    let policy = write_policy(
+        &work,
+        "monitor.pol",
+        &format!(
+            "rule kill_victim {{\n    on exec\n    when exec.path == \"{victim}\"\n    kill\n}}\n\
+             rule block_port {{\n    on net.connect\n    when net.dport == {port}\n    deny\n}}\n"
+        ),
+    );
+    let polrt = Polrt::start(&policy, &cgroup, &work, &["--monitor"]);
+    let (ran, _, _) = run_in(&cgroup, &mut Command::new(&victim));
+    let (connected, _, stderr) = run_in(
+        &cgroup,
+        Command::new("bash").args(["-c", &format!("exec 3<>/dev/tcp/127.0.0.1/{port}")]),
+    );
+    let finished = polrt.stop();
+    assert!(
+        finished.status.success(),
+        "polrt: {}\n{}",
+        finished.status,
+        finished.stderr
+    );
+
+    assert!(ran.success(), "monitor mode must not kill: {ran}");
+    assert!(
+        connected.success(),
+        "monitor mode must not refuse: {stderr}"
+    );
+    let events = finished.events();
+    let kills = events_of(&events, "kill_victim");
+    assert_eq!(kills.len(), 1, "{kills:?}");
+    assert_eq!(kills[0]["verdict"], "would-kill");
+    assert_eq!(kills[0]["action"], "kill");
+    let denies = events_of(&events, "block_port");
+    assert_eq!(denies.len(), 1, "{denies:?}");
+    assert_eq!(denies[0]["verdict"], "would-deny");
+    assert!(
+        finished.stderr.contains("monitor mode"),
+        "{}",
+        finished.stderr
+    );
+}
+
+#[test]
+fn ring_buffer_overflow_is_counted_not_silent() {
+    if !kernel_tests_enabled("ring_buffer_overflow_is_counted_not_silent") {
+        return;
+    }
+    let work = TempDir::new("overflow");
+    let cgroup = TestCgroup::new("overflow");
+    let policy = polc_tests::repo_root().join("tests/e2e/open_burst.pol");
+    // One page of ring buffer holds a dozen records; the burst is thousands.
+    let polrt = Polrt::start(&policy, &cgroup, &work, &["--ringbuf-size", "4096"]);
+    let (status, _, stderr) = run_in(
+        &cgroup,
+        Command::new("sh").args([
+            "-c",
+            "i=0; while [ $i -lt 20000 ]; do : < /dev/null; i=$((i+1)); done",
+        ]),
+    );
+    assert!(status.success(), "burst: {stderr}");
+    let finished = polrt.stop();
+    assert!(
+        finished.status.success(),
+        "polrt: {}\n{}",
+        finished.status,
+        finished.stderr
+    );
+
+    let delivered = finished.events().len() as u64;
+    let reported: u64 = finished
+        .of_type("loss")
+        .iter()
+        .map(|l| l["count"].as_u64().expect("count"))
+        .sum();
+    let lost = finished.summary()["lost"].as_u64().expect("lost");
+    let matches = finished.matches("opens");
+    assert!(matches >= 20_000, "matches {matches}");
+    assert!(lost > 0, "a 4 KiB ring buffer cannot hold {matches} events");
+    assert_eq!(reported, lost, "every loss is reported as it happens");
+    assert_eq!(
+        delivered + lost,
+        matches,
+        "every match is either delivered or counted as lost"
+    );
+}
+
+#[test]
+fn proc_exe_comes_from_exec_tracking_and_from_proc_for_older_processes() {
+    if !kernel_tests_enabled("proc_exe_comes_from_exec_tracking_and_from_proc") {
+        return;
+    }
+    let work = TempDir::new("proc-exe");
+    let cgroup = TestCgroup::new("proc-exe");
+    let secret = work.path.join("secret.txt");
+    fs::write(&secret, "polc\n").expect("write file");
+    let go = work.path.join("go");
+    let secret = secret.display().to_string();
+    // Started before polrt: its exe must come from the /proc seed. It opens
+    // the file with a shell redirection (no exec) once `go` exists.
+    let mut older = support::spawn_in(
+        &cgroup,
+        Command::new("/bin/sh").args([
+            "-c",
+            &format!(
+                "while [ ! -e {go} ]; do sleep 0.05; done; : < {secret}",
+                go = go.display()
+            ),
+        ]),
+    );
+    let older_exe = fs::read_link(format!("/proc/{}/exe", older.id()))
+        .expect("exe of the older process")
+        .display()
+        .to_string();
+    let policy = write_policy(
+        &work,
+        "exe.pol",
+        &format!(
+            "rule exe_of_opener {{\n    on file.open\n    when file.path == \"{secret}\"\n    audit \"{{proc.exe}}\"\n}}\n"
+        ),
+    );
+    let polrt = Polrt::start(&policy, &cgroup, &work, &[]);
+    let (status, cat_pid, _) = run_in(&cgroup, Command::new("/bin/cat").arg(&secret));
+    assert!(status.success(), "cat: {status}");
+    fs::write(&go, "").expect("signal the older process");
+    let older_status = older.wait().expect("wait for the older process");
+    assert!(older_status.success(), "older process: {older_status}");
+    let older_pid = older.id();
+    let finished = polrt.stop();
+    assert!(
+        finished.status.success(),
+        "polrt: {}\n{}",
+        finished.status,
+        finished.stderr
+    );
+
+    let events = finished.events();
+    let opens = events_of(&events, "exe_of_opener");
+    let exe_of = |pid: u32| {
+        opens
+            .iter()
+            .find(|e| e["pid"] == pid)
+            .map(|e| e["fields"]["proc.exe"].clone())
+            .unwrap_or_else(|| panic!("no event of pid {pid} in {opens:?}"))
+    };
+    assert_eq!(
+        exe_of(cat_pid),
+        "/bin/cat",
+        "recorded at exec, as passed to execve"
+    );
+    assert_eq!(exe_of(older_pid), older_exe.as_str(), "seeded from /proc");
+}

@@ -1,0 +1,175 @@
+//! End-to-end tests of `polrt verify` and of `polrt run`'s refusals on the
+//! real kernel (root): every example passes the verifier (programs the host
+//! cannot load are reported as not verifiable here, never as passed), a
+//! broken program is rejected with its verifier log trimmed to the failing
+//! instruction, and `--require-lsm` is a clear error where LSM programs
+//! cannot load. Nothing here attaches anything.
+
+#[path = "e2e/support.rs"]
+mod support;
+
+use std::fs;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use polc_tests::{kernel_tests_enabled, repo_root};
+use support::{polrt_bin, TempDir, TestCgroup};
+
+fn polrt(args: &[&std::ffi::OsStr]) -> Output {
+    Command::new(polrt_bin())
+        .args(args)
+        .output()
+        .expect("run polrt")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Compiles `source` with the polc library into an object image.
+fn build(name: &str, source: &str) -> polc::compile::Build {
+    let checked = polc::check::check_source(name, source);
+    let policy = checked.policy.expect("the fixture policy checks");
+    polc::compile::build(&policy, source, polc::compile::DEFAULT_RINGBUF_BYTES)
+        .expect("the fixture policy builds")
+}
+
+#[test]
+fn every_example_passes_polrt_verify() {
+    if !kernel_tests_enabled("every_example_passes_polrt_verify") {
+        return;
+    }
+    let mut examples: Vec<_> = fs::read_dir(repo_root().join("examples"))
+        .expect("examples/")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pol"))
+        .collect();
+    examples.sort();
+    assert!(!examples.is_empty(), "no examples");
+    for example in &examples {
+        let out = polrt(&["verify".as_ref(), example.as_os_str()]);
+        let stdout = text(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}: {}\n{stdout}\n{}",
+            example.display(),
+            out.status,
+            text(&out.stderr)
+        );
+        let source = fs::read_to_string(example).expect("read example");
+        let built = build(&example.display().to_string(), &source);
+        for program in &built.metadata.programs {
+            let line = stdout
+                .lines()
+                .find(|l| l.trim_start().starts_with(&format!("{} ", program.symbol)))
+                .unwrap_or_else(|| panic!("no line for {} in\n{stdout}", program.symbol));
+            assert!(
+                line.ends_with("passed") || line.contains("not verifiable here:"),
+                "{line}"
+            );
+            if !program.section.starts_with("lsm/") {
+                assert!(
+                    line.ends_with("passed"),
+                    "this host loads non-LSM programs: {line}"
+                );
+            }
+        }
+        let summary = stdout.lines().last().unwrap_or_default();
+        assert!(summary.contains(" 0 rejected"), "{summary}");
+    }
+}
+
+#[test]
+fn a_compiled_object_verifies_and_a_broken_one_is_rejected_with_a_trimmed_log() {
+    if !kernel_tests_enabled("a_compiled_object_verifies_and_a_broken_one_is_rejected") {
+        return;
+    }
+    let work = TempDir::new("verify-object");
+    let source =
+        fs::read_to_string(repo_root().join("tests/e2e/exec_trace.pol")).expect("read fixture");
+    let built = build("exec_trace.pol", &source);
+    let good = work.path.join("good.o");
+    fs::write(
+        &good,
+        polc::object::write_object(&built.image).expect("write object"),
+    )
+    .expect("write good.o");
+    let out = polrt(&["verify".as_ref(), good.as_os_str()]);
+    assert!(out.status.success(), "{}", text(&out.stdout));
+
+    // The first instruction of the execve program now reads r9, which is
+    // never initialised: the verifier rejects it at instruction 0.
+    let mut image = built.image.clone();
+    let program = image
+        .programs
+        .iter_mut()
+        .find(|p| p.symbol == "exec_tp_execve")
+        .expect("execve program");
+    program.code.slots[0] = 0x79 | (0x90 << 8);
+    let broken = work.path.join("broken.o");
+    fs::write(
+        &broken,
+        polc::object::write_object(&image).expect("write object"),
+    )
+    .expect("write broken.o");
+    let out = polrt(&["verify".as_ref(), broken.as_os_str()]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("REJECTED"), "{stdout}");
+    assert!(
+        stdout.contains("verifier log of `exec_tp_execve`"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("R9 !read_ok"), "{stdout}");
+    assert!(stdout.contains("1 rejected"), "{stdout}");
+    let execveat = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("exec_tp_execveat "))
+        .expect("execveat line");
+    assert!(execveat.ends_with("passed"), "{execveat}");
+}
+
+#[test]
+fn require_lsm_refuses_to_fall_back() {
+    if !kernel_tests_enabled("require_lsm_refuses_to_fall_back") {
+        return;
+    }
+    let cgroup = TestCgroup::new("require-lsm");
+    let policy = repo_root().join("tests/e2e/exec_trace.pol");
+    let mut child = Command::new(polrt_bin())
+        .arg("run")
+        .arg(&policy)
+        .arg("--cgroup")
+        .arg(&cgroup.path)
+        .arg("--require-lsm")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn polrt");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("poll polrt") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            // SAFETY: kill(2) on our own child.
+            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+            let _ = child.wait();
+            panic!("polrt --require-lsm kept running: this host must refuse LSM programs");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        use std::io::Read;
+        let _ = pipe.read_to_string(&mut stderr);
+    }
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("--require-lsm"), "{stderr}");
+    assert!(
+        stderr.contains("hook `exec` would fall back to tracepoint"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("ready"), "{stderr}");
+}
