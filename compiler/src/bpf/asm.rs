@@ -147,6 +147,10 @@ enum Item {
     IslandPoint(usize),
 }
 
+/// An island: its skip label (once it has entries) and its entries (proxy
+/// label, target label).
+type Island = (Option<Label>, Vec<(Label, Label)>);
+
 /// The longest jump (slots) left as it is. A jump instruction can hold
 /// 32767, but the kernel verifier rewrites some instructions into several
 /// (inlined helpers and map lookups) and refuses the program when a jump
@@ -182,7 +186,11 @@ impl Asm {
         let same = *count;
         *count += 1;
         self.n_labels += 1;
-        self.label_names.push(if same == 0 { name } else { format!("{name}#{same}") });
+        self.label_names.push(if same == 0 {
+            name
+        } else {
+            format!("{name}#{same}")
+        });
         Label(self.n_labels - 1)
     }
 
@@ -327,7 +335,7 @@ impl Asm {
         let mut names = self.label_names.clone();
         // Per island point: its skip label (once it has entries) and its
         // entries (proxy label, target label).
-        let mut islands: Vec<(Option<Label>, Vec<(Label, Label)>)> = vec![(None, Vec::new()); self.n_island_points];
+        let mut islands: Vec<Island> = vec![(None, Vec::new()); self.n_island_points];
         loop {
             // Layout.
             let mut label_slot: Vec<Option<i64>> = vec![None; names.len()];
@@ -431,10 +439,16 @@ impl Asm {
                 Item::IslandPoint(p) => {
                     let (skip, entries) = &islands[p];
                     if let Some(skip) = skip {
-                        out.push(Item::Jump { insn: Instruction::jmp_abs(0), target: *skip });
+                        out.push(Item::Jump {
+                            insn: Instruction::jmp_abs(0),
+                            target: *skip,
+                        });
                         for (proxy, target) in entries {
                             out.push(Item::Bind(*proxy));
-                            out.push(Item::Jump { insn: Instruction::jmp_abs(0), target: *target });
+                            out.push(Item::Jump {
+                                insn: Instruction::jmp_abs(0),
+                                target: *target,
+                            });
                         }
                         out.push(Item::Bind(*skip));
                     }
@@ -487,13 +501,13 @@ impl Asm {
                     out.lines.push((at, *line));
                     continue;
                 }
-                Item::Insn(insn) => insn.clone(),
+                Item::Insn(insn) => *insn,
                 Item::Core { insn, member } => {
                     out.core_relocs.push(CoreReloc {
                         slot: at,
                         member: *member,
                     });
-                    insn.clone()
+                    *insn
                 }
                 Item::LdMap { dst, map } => {
                     out.map_relocs.push(MapReloc {
@@ -519,8 +533,7 @@ impl Asm {
                 }
             };
             for label in labels_here.drain(..) {
-                out.labels
-                    .push((at, label_names[label.0 as usize].clone()));
+                out.labels.push((at, label_names[label.0 as usize].clone()));
             }
             for note in pending_notes.drain(..) {
                 out.notes.push((at, note));
@@ -629,7 +642,12 @@ impl Assembled {
         self.disassemble_with(&|map| format!("map#{}", map.0))
     }
 
-    fn format_insn(&self, slot: u32, insn: &Instruction, map_name: &dyn Fn(MapId) -> String) -> String {
+    fn format_insn(
+        &self,
+        slot: u32,
+        insn: &Instruction,
+        map_name: &dyn Fn(MapId) -> String,
+    ) -> String {
         let (raw, next) = insn.encode();
         let code = (raw & 0xff) as u8;
         let dst = ((raw >> 8) & 0xf) as u8;
@@ -667,7 +685,11 @@ impl Assembled {
             0x04 | 0x07 => {
                 let reg = if class == 0x07 { 'r' } else { 'w' };
                 let op = code & 0xf0;
-                let operand = if code & 0x08 != 0 { format!("{reg}{src}") } else { number(i64::from(imm)) };
+                let operand = if code & 0x08 != 0 {
+                    format!("{reg}{src}")
+                } else {
+                    number(i64::from(imm))
+                };
                 match op {
                     0xd0 => {
                         let order = if code & 0x08 != 0 { "be" } else { "le" };
@@ -701,7 +723,11 @@ impl Assembled {
                     .find(|(s, _)| *s == slot)
                     .map(|(_, name)| name.clone())
                     .unwrap_or_else(|| format!("{:+}", off));
-                let operand = if code & 0x08 != 0 { format!("r{src}") } else { number(i64::from(imm)) };
+                let operand = if code & 0x08 != 0 {
+                    format!("r{src}")
+                } else {
+                    number(i64::from(imm))
+                };
                 match op {
                     0x00 => format!("goto {target}"),
                     0x80 => match Helper::from_number(i64::from(imm)) {
@@ -796,7 +822,13 @@ mod tests {
         asm.exit();
         let out = asm.assemble().expect("islands make it reachable");
         // Follow the jump: every hop is in range and it ends at `far`.
-        let at = |slot: u32| out.insns.iter().find(|(s, _)| *s == slot).map(|(_, i)| i.clone()).expect("an instruction");
+        let at = |slot: u32| {
+            out.insns
+                .iter()
+                .find(|(s, _)| *s == slot)
+                .map(|(_, i)| *i)
+                .expect("an instruction")
+        };
         let mut slot = 0u32;
         let mut hops = 0;
         loop {
@@ -808,7 +840,11 @@ mod tests {
             hops += 1;
         }
         assert!(hops >= 4, "{hops} hops");
-        assert_eq!(at(slot).get_imm(), 1, "the chain of islands ends at the far label");
+        assert_eq!(
+            at(slot).get_imm(),
+            1,
+            "the chain of islands ends at the far label"
+        );
         // Falling through costs one goto per island crossed.
         assert!(out.max_path() < 100_000 + 200);
     }

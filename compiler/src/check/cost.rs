@@ -71,7 +71,11 @@ pub fn hook_pending_branches(policy: &CheckedPolicy, hook: Hook) -> u64 {
     let mut total = 16;
     for rule in policy.rules_on(hook) {
         let jumps = rule.cond.as_ref().map_or(0, |c| expr_branches(policy, c));
-        total += if rule.action == Action::Trace { jumps + 3 } else { jumps.saturating_sub(1) };
+        total += if rule.action == Action::Trace {
+            jumps + 3
+        } else {
+            jumps.saturating_sub(1)
+        };
     }
     total
 }
@@ -134,9 +138,18 @@ fn test_branches(policy: &CheckedPolicy, test: &Test) -> u64 {
             let elems = &policy.list(*list).elems;
             match test.field.spec().ty {
                 FieldType::Ip => {
-                    let v4 = elems.iter().filter(|v| matches!(v, Value::Ip { addr, .. } if addr.is_ipv4())).count() as u64;
+                    let v4 = elems
+                        .iter()
+                        .filter(|v| matches!(v, Value::Ip { addr, .. } if addr.is_ipv4()))
+                        .count() as u64;
                     let v6 = elems.len() as u64 - v4;
-                    let family = |n: u64, per: u64| if n as usize > INLINE_LIST_MAX { 2 } else { n * per };
+                    let family = |n: u64, per: u64| {
+                        if n as usize > INLINE_LIST_MAX {
+                            2
+                        } else {
+                            n * per
+                        }
+                    };
                     family(v4, 2) + family(v6, 3)
                 }
                 _ if elems.len() > INLINE_LIST_MAX => 2,
@@ -166,7 +179,11 @@ pub fn hook_bound(policy: &CheckedPolicy, hook: Hook) -> u64 {
 /// A rule's or trace's own cost (its condition and its match), without loads.
 fn rule_cost(policy: &CheckedPolicy, rule: &CheckedRule) -> u64 {
     let cond = rule.cond.as_ref().map_or(0, |c| expr_cost(policy, c));
-    let matched = if rule.action == Action::Trace { TRACE_EMIT } else { RULE_MATCH };
+    let matched = if rule.action == Action::Trace {
+        TRACE_EMIT
+    } else {
+        RULE_MATCH
+    };
     cond + matched
 }
 
@@ -183,7 +200,9 @@ fn collect_fields(expr: &Expr, out: &mut BTreeSet<FieldId>) {
 /// Cost of a condition: every leaf, plus the labels and jumps of and/or/not.
 fn expr_cost(policy: &CheckedPolicy, expr: &Expr) -> u64 {
     match expr {
-        Expr::And(items) | Expr::Or(items) => 2 + items.iter().map(|e| expr_cost(policy, e)).sum::<u64>(),
+        Expr::And(items) | Expr::Or(items) => {
+            2 + items.iter().map(|e| expr_cost(policy, e)).sum::<u64>()
+        }
         Expr::Not(inner) => 1 + expr_cost(policy, inner),
         Expr::Test(test) => test_cost(policy, test),
     }
@@ -206,7 +225,9 @@ pub fn test_cost(policy: &CheckedPolicy, test: &Test) -> u64 {
         match op {
             StrOp::StartsWith => 4 + bytes_eq_cost(n),
             StrOp::EndsWith => 8 + bytes_eq_cost(n),
-            StrOp::Contains => 6 + max.saturating_sub(n as u64) * (4 + bytes_eq_cost(n.saturating_sub(1))),
+            StrOp::Contains => {
+                6 + max.saturating_sub(n as u64) * (4 + bytes_eq_cost(n.saturating_sub(1)))
+            }
         }
     };
     let strs = |list| -> Vec<&str> {
@@ -238,13 +259,27 @@ pub fn test_cost(policy: &CheckedPolicy, test: &Test) -> u64 {
             let elems = &policy.list(*list).elems;
             match test.field.spec().ty {
                 FieldType::Ip => {
-                    let v4 = elems.iter().filter(|v| matches!(v, Value::Ip { addr, .. } if addr.is_ipv4())).count();
+                    let v4 = elems
+                        .iter()
+                        .filter(|v| matches!(v, Value::Ip { addr, .. } if addr.is_ipv4()))
+                        .count();
                     let v6 = elems.len() - v4;
-                    let family = |n: usize| if n > INLINE_LIST_MAX { 14 } else { 24 * n as u64 };
+                    let family = |n: usize| {
+                        if n > INLINE_LIST_MAX {
+                            14
+                        } else {
+                            24 * n as u64
+                        }
+                    };
                     2 + family(v4) + family(v6)
                 }
                 _ if elems.len() > INLINE_LIST_MAX => 14,
-                FieldType::Str { .. } => 2 + strs(*list).iter().map(|e| 5 + bytes_eq_cost(e.len())).sum::<u64>(),
+                FieldType::Str { .. } => {
+                    2 + strs(*list)
+                        .iter()
+                        .map(|e| 5 + bytes_eq_cost(e.len()))
+                        .sum::<u64>()
+                }
                 _ => 2 + 6 * elems.len() as u64,
             }
         }

@@ -243,7 +243,11 @@ impl TestProgram {
                 license: license.as_ptr() as u64,
                 log_level: u32::from(!log.is_empty()),
                 log_size: log.len() as u32,
-                log_buf: if log.is_empty() { 0 } else { log.as_mut_ptr() as u64 },
+                log_buf: if log.is_empty() {
+                    0
+                } else {
+                    log.as_mut_ptr() as u64
+                },
                 prog_flags: BPF_F_SLEEPABLE,
                 ..Default::default()
             };

@@ -58,14 +58,22 @@ fn load_int(e: &mut Emitter<'_>, field: FieldId, source: FieldSource) {
     let mut fits_32 = false;
     match source {
         FieldSource::Tgid | FieldSource::Gid => {
-            let helper = if source == FieldSource::Tgid { Helper::GetCurrentPidTgid } else { Helper::GetCurrentUidGid };
+            let helper = if source == FieldSource::Tgid {
+                Helper::GetCurrentPidTgid
+            } else {
+                Helper::GetCurrentUidGid
+            };
             asm.call(helper);
             asm.alu_imm(Alu::Rhs, Reg::R0, 32);
             asm.mov(Reg::R1, Reg::R0);
             fits_32 = true;
         }
         FieldSource::Tid | FieldSource::Uid => {
-            let helper = if source == FieldSource::Tid { Helper::GetCurrentPidTgid } else { Helper::GetCurrentUidGid };
+            let helper = if source == FieldSource::Tid {
+                Helper::GetCurrentPidTgid
+            } else {
+                Helper::GetCurrentUidGid
+            };
             asm.call(helper);
             asm.mov32(Reg::R1, Reg::R0);
             fits_32 = true;

@@ -231,7 +231,10 @@ impl Emitter<'_> {
             fields::load(self, *field);
         }
         self.count(CounterKey::Const(step.rule_id));
-        self.emit_event(Some(step.rule_id), Operand::Const(u32::from(Verdict::Trace.code())));
+        self.emit_event(
+            Some(step.rule_id),
+            Operand::Const(u32::from(Verdict::Trace.code())),
+        );
         self.asm.bind(skip);
     }
 
@@ -246,7 +249,8 @@ impl Emitter<'_> {
         }
         self.asm
             .note(format!("{} matched: {}", step.name, step.action.keyword()));
-        self.asm.store_imm(Size::Word, Reg::R7, header::RULE_ID, step.rule_id as i32);
+        self.asm
+            .store_imm(Size::Word, Reg::R7, header::RULE_ID, step.rule_id as i32);
         self.asm.mov_imm(Reg::R9, action_code(step.action));
         self.asm.goto(decided);
         self.asm.bind(next);
@@ -276,29 +280,39 @@ impl Emitter<'_> {
         self.asm.load(Size::Word, Reg::R1, Reg::R7, header::RULE_ID);
         self.count(CounterKey::Reg(Reg::R1));
         if has(Action::Allow) {
-            self.asm.jump_imm(Jmp::IfEqual, Reg::R9, ALLOW_MATCHED, done);
+            self.asm
+                .jump_imm(Jmp::IfEqual, Reg::R9, ALLOW_MATCHED, done);
         }
         if (has(Action::Deny) || has(Action::Kill)) && !self.program.target_is_test_run() {
             let report = self.asm.label("report");
-            self.asm.jump_imm(Jmp::IfLessThan, Reg::R9, i32::from(Verdict::Deny.code()), report);
-            self.asm.load(Size::DoubleWord, Reg::R1, Reg::R10, FP_CONFIG);
+            self.asm.jump_imm(
+                Jmp::IfLessThan,
+                Reg::R9,
+                i32::from(Verdict::Deny.code()),
+                report,
+            );
+            self.asm
+                .load(Size::DoubleWord, Reg::R1, Reg::R10, FP_CONFIG);
             self.asm.load(Size::Word, Reg::R1, Reg::R1, 12);
             self.asm.alu_imm(Alu::And, Reg::R1, CONFIG_MONITOR as i32);
             self.asm.jump_imm(Jmp::IfEqual, Reg::R1, 0, report);
-            self.asm.note("monitor mode: deny -> would-deny, kill -> would-kill");
+            self.asm
+                .note("monitor mode: deny -> would-deny, kill -> would-kill");
             self.asm.alu_imm(Alu::Add, Reg::R9, 2);
             self.asm.bind(report);
         }
         self.emit_event(None, Operand::Reg(Reg::R9));
         self.asm.bind(done);
         if self.program.target_is_test_run() {
-            self.asm.note("test run: return (rule id + 1) << 8 | verdict (0 for allow)");
+            self.asm
+                .note("test run: return (rule id + 1) << 8 | verdict (0 for allow)");
             let ret = self.asm.label("return");
             self.asm.mov_imm(Reg::R0, 0);
             self.asm.jump_imm(Jmp::IfEqual, Reg::R9, NO_MATCH, ret);
             self.asm.load(Size::Word, Reg::R0, Reg::R7, header::RULE_ID);
             self.asm.alu_imm(Alu::Add, Reg::R0, 1);
-            self.asm.alu_imm(Alu::Lhs, Reg::R0, TEST_RUN_RULE_SHIFT as i32);
+            self.asm
+                .alu_imm(Alu::Lhs, Reg::R0, TEST_RUN_RULE_SHIFT as i32);
             self.asm.jump_imm(Jmp::IfEqual, Reg::R9, ALLOW_MATCHED, ret);
             self.asm.alu(Alu::Or, Reg::R0, Reg::R9);
             self.asm.bind(ret);
@@ -367,7 +381,9 @@ impl Emitter<'_> {
             asm.store_imm(Size::Word, Reg::R7, header::RULE_ID, id as i32);
         }
         match verdict {
-            Operand::Const(code) => asm.store_imm(Size::Byte, Reg::R7, header::VERDICT, code as i32),
+            Operand::Const(code) => {
+                asm.store_imm(Size::Byte, Reg::R7, header::VERDICT, code as i32)
+            }
             Operand::Reg(r) => asm.store(Size::Byte, Reg::R7, header::VERDICT, r),
         }
         asm.store_imm(

@@ -377,9 +377,12 @@ codes! {
         why: "polc promises that every policy it accepts has a bounded, small cost per \
               event and is accepted by the kernel verifier; a program this large would slow \
               every event on the hook and risk the verifier's own limits.",
-        example: "macro any_tmp = file.path contains \"/tmp/\" or file.path contains \"/var/tmp/\"\n\
-                  rule r1 {\n    on file.open\n    when any_tmp and proc.uid == 1\n    deny\n}\n\
-                  # ... and a hundred more rules like it\n",
+        example: "macro scratch = file.path contains \"/tmp/\" or file.path contains \"/dev/shm/\"\n\
+                  macro scratch4 = scratch or scratch or scratch or scratch\n\
+                  macro scratch16 = scratch4 or scratch4 or scratch4 or scratch4\n\
+                  rule r1 { on file.open when scratch16 and proc.uid == 1 deny }\n\
+                  rule r2 { on file.open when scratch16 and proc.uid == 2 deny }\n\
+                  rule r3 { on file.open when scratch16 and proc.uid == 3 deny }\n",
         fix: "Replace many comparisons of one field with one `in LIST` test (a list of more \
               than 8 values is a map lookup whose cost does not depend on its size); prefer \
               `startswith`/`endswith`/`==` to `contains`, which tries every position.",
@@ -391,9 +394,14 @@ codes! {
                remembered branches. Every comparison in a rule's condition is such a branch.",
         why: "The kernel would refuse to load the policy (\"the sequence of jumps is too \
               complex\"); polc rejects it first, at the rule with the most comparisons.",
-        example: "rule r1 { on exec when exec.path == \"/opt/app/bin/tool-1\" and proc.uid == 1 deny }\n\
-                  rule r2 { on exec when exec.path == \"/opt/app/bin/tool-2\" and proc.uid == 2 deny }\n\
-                  # ... and two thousand more rules like these\n",
+        example: "macro tool = exec.path == \"/opt/app/bin/tool-a\" or exec.path == \"/opt/app/bin/tool-b\"\n\
+                  macro tool4 = tool or tool or tool or tool\n\
+                  macro tool64 = tool4 or tool4 or tool4 or tool4 or tool4 or tool4 or tool4 or tool4\n\
+                  macro tool512 = tool64 or tool64 or tool64 or tool64 or tool64 or tool64 or tool64 or tool64\n\
+                  rule r1 { on exec when tool512 and proc.uid == 1 deny }\n\
+                  rule r2 { on exec when tool512 and proc.uid == 2 deny }\n\
+                  rule r3 { on exec when tool512 and proc.uid == 3 deny }\n\
+                  rule r4 { on exec when tool512 and proc.uid == 4 deny }\n",
         fix: "Merge rules that compare one field with many values into one rule with `in \
               LIST` (a list of more than 8 values is a single map lookup), or use fewer, \
               broader rules.",

@@ -2,11 +2,11 @@
 //! loop-free decision program — traces (all evaluated, independently), then
 //! rules in file order where the first match decides.
 //!
-//! Lowering ([`lower`]) folds what a program knows statically (e.g.
+//! Lowering ([`lower()`]) folds what a program knows statically (e.g.
 //! `net.family` in a `connect4` program, `module.path` where it is unknown),
 //! drops rules that can never be reached, turns large lists into set maps
 //! (hash for exact match, LPM trie for prefixes and networks) and places every
-//! field load at the first step that needs it. Printing ([`print`]) gives the
+//! field load at the first step that needs it. Printing ([`mod@print`]) gives the
 //! `--emit ir` text. Codegen turns each [`Program`] into instructions.
 //!
 //! Depends on `check` (checked policy, field table) and `interp` (the
@@ -236,7 +236,7 @@ impl TestContext {
     pub fn offset(field: FieldId) -> u32 {
         FieldId::all()
             .take_while(|f| *f != field)
-            .map(|f| Self::size(f))
+            .map(Self::size)
             .sum()
     }
 
