@@ -6,8 +6,10 @@
 //! `tests/vm/scenarios.sh` inside, parses the guest's report
 //! (`tests/vm/report.rs`) and fails loudly on a failed, missing or skipped
 //! scenario or on a boot failure; it prints each kernel's results and timings.
-//! What the scenarios load is built once on the host by `tests/vm/prepare.sh`,
-//! so every kernel runs the same files.
+//! What the scenarios load is built once on the host by `tests/vm/prepare.sh`
+//! (every example and test policy through the host's `polc build`), so every
+//! kernel runs the same files: each guest reports the digest of the objects
+//! it loaded, and the run fails unless every kernel's equals the host's.
 //!
 //! `POLC_VM_TESTS=require` (set by CI) turns missing prerequisites (root, qemu,
 //! vng, the kernels, the build tools) into a failure; otherwise they skip the
@@ -61,6 +63,18 @@ const SCENARIOS: &[&str] = &[
     "cgroup2-mount",
     "cgroup-move",
     "lsm-deny-exec",
+    "objects-identical",
+    "verify-all",
+    "enforce-start",
+    "exec-deny",
+    "exec-kill",
+    "open-deny",
+    "connect-deny",
+    "connect-kill",
+    "module-deny",
+    "allowed-ops",
+    "enforce-stop",
+    "monitor",
 ];
 
 /// What the tools that prepare and run the guests need on the host.
@@ -71,7 +85,12 @@ const HOST_TOOLS: &[&str] = &[
     "clang",
     "cc",
     "bpftool",
+    "sha256sum",
 ];
+
+/// The interpreter of `tests/vm/ops.py`, which the scenarios run in the guest
+/// (the host's, visible inside).
+const PYTHON: &str = "/usr/bin/python3";
 
 /// How many lines of a failed run's stderr the summary repeats.
 const STDERR_TAIL: usize = 30;
@@ -204,6 +223,9 @@ fn missing_prerequisites() -> Vec<String> {
             missing.push(format!("{tool} (not in PATH)"));
         }
     }
+    if !Path::new(PYTHON).is_file() {
+        missing.push(format!("{PYTHON} (package python3)"));
+    }
     if !Path::new("/usr/include/bpf/libbpf.h").exists() {
         missing.push("libbpf headers (/usr/include/bpf/libbpf.h, package libbpf-dev)".to_string());
     }
@@ -260,11 +282,17 @@ fn run_matrix(images: &[(&'static Kernel, PathBuf)]) -> Result<bool, String> {
 
     let prepare = Command::new(repo.join("tests/vm/prepare.sh"))
         .arg(&artifacts)
+        .arg(&profile_dir)
         .status()
         .map_err(|e| format!("cannot run tests/vm/prepare.sh: {e}"))?;
     if !prepare.success() {
         return Err(format!("tests/vm/prepare.sh failed ({prepare})"));
     }
+    let digest_file = artifacts.join("objects.sha256");
+    let host_digest = fs::read_to_string(&digest_file)
+        .map_err(|e| format!("{}: {e}", digest_file.display()))?
+        .trim()
+        .to_string();
     let prepared = started.elapsed();
 
     let jobs = env::var("POLC_VM_JOBS")
@@ -300,7 +328,14 @@ fn run_matrix(images: &[(&'static Kernel, PathBuf)]) -> Result<bool, String> {
     let mut all_ok = true;
     println!("\nvm: results");
     for run in &runs {
-        all_ok &= print_run(run);
+        all_ok &= print_run(run, &host_digest);
+    }
+    if all_ok {
+        let kernels: Vec<&str> = runs.iter().map(|run| run.kernel).collect();
+        println!(
+            "vm: objects sha256 {host_digest}: built once on the host, loaded unchanged on {}",
+            kernels.join(", ")
+        );
     }
     println!(
         "vm: total {:.1} s (prepare {:.1} s); {}",
@@ -399,9 +434,10 @@ fn run_kernel(
 }
 
 /// Prints one kernel's results; whether it passed.
-fn print_run(run: &Run) -> bool {
+fn print_run(run: &Run, host_digest: &str) -> bool {
     let parsed = report::parse(&run.stdout);
-    let problems = report::problems(&parsed, SCENARIOS, run.exit_status);
+    let mut problems = report::problems(&parsed, SCENARIOS, run.exit_status);
+    problems.extend(report::object_problems(&parsed, host_digest));
     let boot = run.boot.map_or_else(
         || "no boot".to_string(),
         |d| format!("booted in {:.1} s", d.as_secs_f64()),
@@ -415,6 +451,12 @@ fn print_run(run: &Run) -> bool {
     );
     if let Some(booted) = &parsed.booted {
         println!("  guest: {booted}");
+    }
+    if let Some(objects) = &parsed.objects {
+        println!("  objects: sha256 {objects}");
+    }
+    for record in &parsed.records {
+        println!("  {record}");
     }
     for (name, outcome) in &parsed.outcomes {
         match outcome {

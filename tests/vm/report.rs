@@ -5,7 +5,9 @@
 //! Protocol: `polc-vm: booted ...` once the guest is up, then one line per
 //! scenario, `PASS <name>` or `FAIL <name>: <why>`, then
 //! `polc-vm: scenarios done`. `SKIP` is forbidden: a scenario that cannot run
-//! fails. Any other line is scenario output and is ignored here.
+//! fails. Other lines starting `polc-vm: ` are records a scenario kept (e.g.
+//! `polc-vm: objects <sha256>`, the digest of the objects the guest loaded);
+//! any other line is scenario output and is ignored here.
 //!
 //! Pure text in, verdict out: no processes, no files. Included by the driver
 //! `tests/vm.rs`; its tests are `tests/vm/report_tests.rs` (the `vm_report`
@@ -15,6 +17,10 @@
 pub const BOOT_MARKER: &str = "polc-vm: booted ";
 /// The line scenarios.sh prints after its last scenario.
 pub const DONE_MARKER: &str = "polc-vm: scenarios done";
+/// The prefix of every record line.
+pub const RECORD_PREFIX: &str = "polc-vm: ";
+/// The record of the digest of the objects the guest loaded.
+pub const OBJECTS_RECORD: &str = "objects ";
 
 /// The outcome of one scenario as the guest reported it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +42,10 @@ pub struct Report {
     pub skips: Vec<String>,
     /// Whether the done marker was seen.
     pub done: bool,
+    /// The digest of the objects the guest loaded (`polc-vm: objects ...`).
+    pub objects: Option<String>,
+    /// Every other record, without its prefix, in order.
+    pub records: Vec<String>,
 }
 
 /// Parses the guest's stdout.
@@ -47,6 +57,11 @@ pub fn parse(stdout: &str) -> Report {
             report.booted = Some(rest.to_string());
         } else if line == DONE_MARKER {
             report.done = true;
+        } else if let Some(record) = line.strip_prefix(RECORD_PREFIX) {
+            match record.strip_prefix(OBJECTS_RECORD) {
+                Some(digest) => report.objects = Some(digest.trim().to_string()),
+                None => report.records.push(record.to_string()),
+            }
         } else if let Some(name) = line.strip_prefix("PASS ") {
             report
                 .outcomes
@@ -105,4 +120,20 @@ pub fn problems(report: &Report, expected: &[&str], exit_status: Option<i32>) ->
         Some(_) => {}
     }
     problems
+}
+
+/// Why a run's objects are not the host's: the guest must report the digest
+/// of the objects it loaded, and it must be `host_digest` (what
+/// `tests/vm/prepare.sh` built). Only judged when the guest booted.
+pub fn object_problems(report: &Report, host_digest: &str) -> Vec<String> {
+    if report.booted.is_none() {
+        return Vec::new();
+    }
+    match &report.objects {
+        None => vec!["the guest did not report the digest of the objects it loaded".to_string()],
+        Some(digest) if digest != host_digest => vec![format!(
+            "the guest loaded objects with digest {digest}, the host built {host_digest}"
+        )],
+        Some(_) => Vec::new(),
+    }
 }

@@ -5,7 +5,7 @@
 #[path = "report.rs"]
 mod report;
 
-use report::{parse, problems, Outcome};
+use report::{object_problems, parse, problems, Outcome};
 
 const EXPECTED: &[&str] = &["a", "b"];
 
@@ -84,4 +84,24 @@ fn a_bad_exit_status_fails_an_otherwise_clean_run() {
         run(out, None),
         vec!["the run was killed by a signal".to_string()]
     );
+}
+
+#[test]
+fn records_are_kept_and_the_objects_digest_is_judged() {
+    let out = "polc-vm: booted x\npolc-vm: objects abc123\npolc-vm: verify a.o: 3 programs passed\nPASS a\nPASS b\npolc-vm: scenarios done\n";
+    let report = parse(out);
+    assert_eq!(report.objects.as_deref(), Some("abc123"));
+    assert_eq!(report.records, vec!["verify a.o: 3 programs passed"]);
+    assert_eq!(run(out, Some(0)), Vec::<String>::new());
+    assert_eq!(object_problems(&report, "abc123"), Vec::<String>::new());
+    assert_eq!(
+        object_problems(&report, "def456"),
+        vec!["the guest loaded objects with digest abc123, the host built def456".to_string()]
+    );
+    let without = parse("polc-vm: booted x\nPASS a\n");
+    assert_eq!(
+        object_problems(&without, "abc123"),
+        vec!["the guest did not report the digest of the objects it loaded".to_string()]
+    );
+    assert_eq!(object_problems(&parse(""), "abc123"), Vec::<String>::new());
 }

@@ -5,7 +5,18 @@
 # passes when its function exits 0 and fails with the last line it printed.
 # Adding one: write the function, add its name here and in tests/vm.rs.
 #
+# The product scenarios load the objects tests/vm/prepare.sh built on the
+# host with `polc build` (the same files on every kernel) and run the host's
+# polrt: `polrt verify` of every object, then one `polrt run --require-lsm`
+# session scoped to a test cgroup (enforce-start ... enforce-stop: the
+# scenarios between them act inside that cgroup and check the outcome and
+# polrt's JSON events), then a `--monitor` session. Scenarios of a session
+# share files under $WORK.
+#
 # Output protocol, parsed by tests/vm.rs (one line per scenario):
+#   polc-vm: <record>       (a scenario's lines starting "polc-vm: " are
+#                            passed through: results worth keeping, e.g.
+#                            "polc-vm: objects <sha256>")
 #   PASS <name>
 #   FAIL <name>: <why>      (followed by the scenario's output, indented "  | ")
 #   polc-vm: scenarios done (last line; exit status 0 only if all passed)
@@ -27,7 +38,34 @@ SCENARIOS=(
     cgroup2-mount
     cgroup-move
     lsm-deny-exec
+    objects-identical
+    verify-all
+    enforce-start
+    exec-deny
+    exec-kill
+    open-deny
+    connect-deny
+    connect-kill
+    module-deny
+    allowed-ops
+    enforce-stop
+    monitor
 )
+
+# Scratch files of the product scenarios; tests/vm/policies/lsm_enforce.pol
+# names some of these paths and the ports below.
+WORK=/tmp/polc-vm
+# The test cgroup every polrt session is scoped to.
+CGROUP=/sys/fs/cgroup/polc-vm-lsm
+DENIED_PORT=47001
+ALLOWED_PORT=47002
+KILLED_PORT=47003
+# The policy's LSM program names as the kernel lists them (15 characters).
+PROGRAM_NAMES=(exec_lsm file_open_lsm net_connect_lsm module_load_lsm)
+# Seconds to wait for polrt to be ready, for an event, for a detach.
+READY_TIMEOUT=180
+EVENT_TIMEOUT=20
+STOP_TIMEOUT=60
 
 # Print why, then fail the scenario (scenarios run with set -e in a subshell).
 fail() {
@@ -48,6 +86,147 @@ json_number() { # KEY JSON -> the first number value of "KEY" in JSON
 
 fs_type() { # PATH -> filesystem type name as stat -f reports it
     stat -f -c %T "$1"
+}
+
+bin() { # NAME -> path of a workspace binary
+    local dir=${POLC_VM_BIN_DIR:-}
+    [ -n "$dir" ] || fail "POLC_VM_BIN_DIR is not set"
+    [ -x "$dir/$1" ] || fail "$dir/$1 is missing (cargo build --workspace)"
+    echo "$dir/$1"
+}
+
+ops() { # tests/vm/ops.py OP ARGS...
+    /usr/bin/python3 "$POLC_REPO/tests/vm/ops.py" "$@"
+}
+
+in_cgroup() { # COMMAND ARGS...: run COMMAND as a member of $CGROUP
+    sh -c 'echo 0 >"$0/cgroup.procs" && exec "$@"' "$CGROUP" "$@"
+}
+
+# Exec PATH [ARGS] through env(1) inside $CGROUP; env reports execve's errno
+# faithfully (bash does not). Print "<exit status> <error message or nothing>".
+exec_in_cgroup() {
+    local msg rc=0
+    msg=$(in_cgroup env "$@" 2>&1) || rc=$?
+    echo "$rc ${msg##*: }"
+}
+
+# The files the product scenarios act on: copies of touch(1), which create
+# the file they are given when (and only when) they run, files to open, and a
+# file that is not a kernel module (the kernel rejects it if a load gets that
+# far).
+make_scratch_files() {
+    mkdir -p "$WORK"
+    local name
+    for name in denied-touch killed-touch allowed-touch; do
+        cp /usr/bin/touch "$WORK/$name"
+    done
+    echo "not to be read" >"$WORK/secret"
+    echo "plain" >"$WORK/plain"
+    : >"$WORK/audited"
+    # Longer than an ELF header: init_module refuses shorter buffers with
+    # ENOEXEC before it asks the LSM hooks.
+    head -c 4096 /dev/zero >"$WORK/not-a-module.ko"
+    rm -f "$WORK"/*.marker
+    [ -d "$CGROUP" ] || mkdir "$CGROUP" || fail "cannot create $CGROUP"
+}
+
+# Start `polrt run` of the test policy in the background, scoped to $CGROUP,
+# JSON events to $WORK/SESSION.jsonl, status lines to $WORK/SESSION.err, its
+# pid in $WORK/SESSION.pid and, once it exits, its exit status in
+# $WORK/SESSION.rc; wait until it is ready.
+start_polrt() { # SESSION [EXTRA polrt run ARGS...]
+    local session=$1
+    shift
+    local polrt obj
+    polrt=$(bin polrt)
+    obj=$(artifact objects/lsm_enforce.o)
+    rm -f "$WORK/$session".*
+    local started=$SECONDS
+    (
+        "$polrt" run "$obj" --require-lsm --cgroup "$CGROUP" --format json \
+            --output "$WORK/$session.jsonl" "$@" </dev/null >/dev/null 2>"$WORK/$session.err" &
+        echo $! >"$WORK/$session.pid"
+        wait $!
+        echo $? >"$WORK/$session.rc"
+    ) </dev/null >/dev/null 2>&1 &
+    local waited=0
+    until grep -q '^polrt: ready' "$WORK/$session.err" 2>/dev/null; do
+        if [ -e "$WORK/$session.rc" ]; then
+            cat "$WORK/$session.err"
+            fail "polrt run exited with status $(cat "$WORK/$session.rc") before it was ready"
+        fi
+        waited=$((waited + 1))
+        [ "$waited" -lt $((READY_TIMEOUT * 10)) ] || fail "polrt run was not ready after ${READY_TIMEOUT}s"
+        sleep 0.1
+    done
+    cat "$WORK/$session.err"
+    echo "polc-vm: polrt run ($session) ready in $((SECONDS - started))s"
+}
+
+require_session() { # SESSION: fail unless its polrt is running
+    if [ ! -e "$WORK/$1.pid" ] || [ -e "$WORK/$1.rc" ] || ! kill -0 "$(cat "$WORK/$1.pid")" 2>/dev/null; then
+        fail "polrt run ($1) is not running (see the scenario that starts it)"
+    fi
+}
+
+# Wait until SESSION's events include at least one matching every KEY=VALUE
+# (see ops.py events), then print it.
+await_event() { # SESSION KEY=VALUE...
+    local session=$1
+    shift
+    local waited=0 count
+    while :; do
+        count=$(ops events "$WORK/$session.jsonl" "$@") || fail "cannot read $WORK/$session.jsonl"
+        [ "$count" -eq 0 ] || break
+        waited=$((waited + 1))
+        if [ "$waited" -ge $((EVENT_TIMEOUT * 10)) ]; then
+            cat "$WORK/$session.jsonl"
+            fail "no event with $* within ${EVENT_TIMEOUT}s"
+        fi
+        sleep 0.1
+    done
+    echo "event: $*"
+}
+
+# SIGTERM polrt; it must exit 0 after detaching every program it attached,
+# and none of them may stay in the kernel.
+stop_polrt() { # SESSION
+    local session=$1
+    require_session "$session"
+    local ids
+    ids=$(ops backends "$WORK/$session.jsonl" | cut -d' ' -f3-) || fail "no backend records"
+    [ -n "${ids// /}" ] || fail "polrt reported no program ids"
+    kill -TERM "$(cat "$WORK/$session.pid")"
+    local waited=0
+    until [ -e "$WORK/$session.rc" ]; do
+        waited=$((waited + 1))
+        [ "$waited" -lt $((STOP_TIMEOUT * 10)) ] || fail "polrt run did not exit within ${STOP_TIMEOUT}s of SIGTERM"
+        sleep 0.1
+    done
+    cat "$WORK/$session.err"
+    local rc
+    rc=$(cat "$WORK/$session.rc")
+    [ "$rc" = 0 ] || fail "polrt run exited with status $rc after SIGTERM"
+    grep -q '^polrt: stopped: [0-9]* programs detached' "$WORK/$session.err" \
+        || fail "polrt did not report detaching its programs"
+    grep -q '"type":"summary"' "$WORK/$session.jsonl" || fail "no summary record"
+    # The kernel frees detached programs asynchronously.
+    local id tries
+    for id in $ids; do
+        tries=0
+        while bpftool prog show id "$id" >/dev/null 2>&1; do
+            tries=$((tries + 1))
+            [ "$tries" -lt 300 ] || fail "program $id is still loaded after polrt exited"
+            sleep 0.1
+        done
+    done
+    local listing name
+    listing=$(bpftool -j prog show) || fail "bpftool prog show failed"
+    for name in "${PROGRAM_NAMES[@]}"; do
+        ! grep -q "\"name\":\"$name\"" <<<"$listing" || fail "a program named $name is still loaded"
+    done
+    echo "programs $ids: gone"
 }
 
 scenario_host_files() {
@@ -173,6 +352,212 @@ scenario_lsm_deny_exec() {
     [ "$outcome" = "0 " ] || fail "exec of $denied still refused after detaching (got: $outcome)"
 }
 
+scenario_objects_identical() {
+    local dir
+    dir=$(dirname "$(artifact SHA256SUMS)")
+    local expected actual
+    expected=$(cat "$(artifact objects.sha256)")
+    (cd "$dir/objects" && sha256sum --check --strict "$dir/SHA256SUMS") \
+        || fail "the objects differ from the ones the host built"
+    actual=$(cd "$dir/objects" && sha256sum -- *.o | sha256sum | cut -d' ' -f1)
+    [ "$actual" = "$expected" ] || fail "the objects' digest is $actual, the host's $expected"
+    echo "polc-vm: objects $actual"
+}
+
+# Every object (examples and test policies) through this kernel's verifier:
+# every program must pass, LSM programs included.
+scenario_verify_all() {
+    local polrt obj out rc name total=0
+    polrt=$(bin polrt)
+    for obj in "$(dirname "$(artifact SHA256SUMS)")"/objects/*.o; do
+        name=$(basename "$obj")
+        rc=0
+        out=$("$polrt" verify "$obj" 2>&1) || rc=$?
+        echo "$out"
+        [ "$rc" -eq 0 ] || fail "polrt verify $name exited with status $rc"
+        local last passed lsm
+        last=$(tail -n 1 <<<"$out")
+        passed=${last%% *}
+        [ "$last" = "$passed passed, 0 rejected, 0 not verifiable here" ] \
+            || fail "polrt verify $name: $last"
+        [ "$passed" -gt 0 ] || fail "polrt verify $name verified no program"
+        lsm=$(grep -c ' lsm/.* passed$' <<<"$out" || true)
+        [ "$lsm" -gt 0 ] || fail "polrt verify $name verified no LSM program"
+        total=$((total + passed))
+        echo "polc-vm: verify $name: $passed programs passed ($lsm lsm)"
+    done
+    [ "$total" -gt 0 ] || fail "no objects to verify"
+}
+
+scenario_enforce_start() {
+    make_scratch_files
+    start_polrt enforce
+    local backends
+    backends=$(ops backends "$WORK/enforce.jsonl")
+    echo "$backends"
+    local hook
+    for hook in exec file.open net.connect module.load; do
+        grep -q "^$hook lsm [0-9]" <<<"$backends" || fail "hook $hook did not get the lsm backend"
+    done
+    ! grep -qv '^[^ ]* lsm ' <<<"$backends" || fail "a hook got another backend than lsm"
+}
+
+scenario_exec_deny() {
+    require_session enforce
+    local outcome
+    outcome=$(exec_in_cgroup "$WORK/denied-touch" "$WORK/exec-deny.marker")
+    echo "exec of denied-touch: $outcome"
+    [ "$outcome" = "126 Operation not permitted" ] || fail "exec was not refused with EPERM (got: $outcome)"
+    [ ! -e "$WORK/exec-deny.marker" ] || fail "the denied program ran"
+    await_event enforce rule=deny_exec hook=exec verdict=deny backend=lsm \
+        "fields.exec.path=$WORK/denied-touch"
+}
+
+scenario_exec_kill() {
+    require_session enforce
+    local rc=0
+    in_cgroup "$WORK/killed-touch" "$WORK/exec-kill.marker" || rc=$?
+    echo "exec of killed-touch: exit status $rc"
+    [ "$rc" -eq 137 ] || fail "the task was not killed by SIGKILL (exit status $rc, not 137)"
+    [ ! -e "$WORK/exec-kill.marker" ] || fail "the killed program ran"
+    await_event enforce rule=kill_exec hook=exec verdict=kill backend=lsm \
+        "fields.exec.path=$WORK/killed-touch"
+}
+
+scenario_open_deny() {
+    require_session enforce
+    local msg rc=0
+    msg=$(in_cgroup cat "$WORK/secret" 2>&1) || rc=$?
+    echo "cat secret: exit status $rc: $msg"
+    if [ "$rc" -eq 0 ] || [ "${msg##*: }" != "Operation not permitted" ]; then
+        fail "open was not refused with EPERM (exit status $rc: $msg)"
+    fi
+    await_event enforce rule=deny_open hook=file.open verdict=deny backend=lsm \
+        "fields.file.path=$WORK/secret" fields.proc.comm=cat
+}
+
+scenario_connect_deny() {
+    require_session enforce
+    local outcome
+    outcome=$(in_cgroup /usr/bin/python3 "$POLC_REPO/tests/vm/ops.py" connect "$DENIED_PORT")
+    echo "connect to 127.0.0.1:$DENIED_PORT: $outcome"
+    [ "$outcome" = EPERM ] || fail "connect to port $DENIED_PORT was not refused with EPERM (got: $outcome)"
+    outcome=$(in_cgroup /usr/bin/python3 "$POLC_REPO/tests/vm/ops.py" connect "$ALLOWED_PORT")
+    echo "connect to 127.0.0.1:$ALLOWED_PORT: $outcome"
+    [ "$outcome" = connected ] || fail "connect to port $ALLOWED_PORT failed too (got: $outcome)"
+    await_event enforce rule=deny_connect hook=net.connect verdict=deny backend=lsm \
+        fields.net.daddr=127.0.0.1 "fields.net.dport=$DENIED_PORT"
+}
+
+scenario_connect_kill() {
+    require_session enforce
+    local outcome rc=0
+    outcome=$(in_cgroup /usr/bin/python3 "$POLC_REPO/tests/vm/ops.py" connect "$KILLED_PORT") || rc=$?
+    echo "connect to 127.0.0.1:$KILLED_PORT: exit status $rc, printed '$outcome'"
+    [ "$rc" -eq 137 ] || fail "the task was not killed by SIGKILL (exit status $rc, not 137)"
+    [ -z "$outcome" ] || fail "the task went on after connect: $outcome"
+    await_event enforce rule=kill_connect hook=net.connect verdict=kill backend=lsm \
+        "fields.net.dport=$KILLED_PORT" fields.proc.comm=python3
+}
+
+# module.load through both LSM hooks: finit_module reads the file through
+# kernel_read_file (READING_MODULE; module.path is the file's path),
+# init_module hands over a buffer through kernel_load_data (LOADING_MODULE).
+scenario_module_deny() {
+    require_session enforce
+    local ops_py=$POLC_REPO/tests/vm/ops.py outcome
+    outcome=$(in_cgroup /usr/bin/python3 "$ops_py" finit_module "$WORK/not-a-module.ko")
+    echo "finit_module: $outcome"
+    [ "$outcome" = EPERM ] || fail "finit_module was not refused with EPERM (got: $outcome)"
+    await_event enforce rule=deny_module hook=module.load verdict=deny backend=lsm \
+        "fields.module.path=$WORK/not-a-module.ko"
+    outcome=$(in_cgroup /usr/bin/python3 "$ops_py" init_module "$WORK/not-a-module.ko")
+    echo "init_module: $outcome"
+    [ "$outcome" = EPERM ] || fail "init_module was not refused with EPERM (got: $outcome)"
+    await_event enforce rule=deny_module hook=module.load verdict=deny backend=lsm \
+        fields.module.path=
+}
+
+# What no rule denies still works inside the cgroup, and outside it nothing is
+# denied at all (the policy is scoped).
+scenario_allowed_ops() {
+    require_session enforce
+    local outcome
+    outcome=$(exec_in_cgroup "$WORK/allowed-touch" "$WORK/allowed.marker")
+    [ "$outcome" = "0 " ] || fail "exec of allowed-touch failed (got: $outcome)"
+    [ -e "$WORK/allowed.marker" ] || fail "allowed-touch did not run"
+    in_cgroup cat "$WORK/plain" >/dev/null || fail "cat of an ordinary file failed"
+    in_cgroup sh -c "echo written >$WORK/audited" || fail "writing $WORK/audited failed"
+    await_event enforce rule=audit_open verdict=audit backend=lsm "fields.file.path=$WORK/audited"
+    outcome=$(in_cgroup /usr/bin/python3 "$POLC_REPO/tests/vm/ops.py" connect "$ALLOWED_PORT")
+    [ "$outcome" = connected ] || fail "connect to port $ALLOWED_PORT failed (got: $outcome)"
+    echo "inside $CGROUP: exec, open, write (audited), connect all work"
+
+    env "$WORK/denied-touch" "$WORK/outside.marker" || fail "exec outside the cgroup was refused"
+    [ -e "$WORK/outside.marker" ] || fail "denied-touch did not run outside the cgroup"
+    cat "$WORK/secret" >/dev/null || fail "open outside the cgroup was refused"
+    outcome=$(ops connect "$DENIED_PORT")
+    [ "$outcome" = connected ] || fail "connect outside the cgroup failed (got: $outcome)"
+    outcome=$(ops finit_module "$WORK/not-a-module.ko")
+    echo "finit_module outside the cgroup: $outcome"
+    [ "$outcome" != EPERM ] || fail "finit_module outside the cgroup was refused with EPERM"
+    echo "outside $CGROUP: nothing denied"
+}
+
+scenario_enforce_stop() {
+    stop_polrt enforce
+    local rule
+    for rule in deny_exec kill_exec deny_open audit_open deny_connect kill_connect deny_module; do
+        grep -q "{\"hook\":\"[a-z.]*\",\"matches\":[1-9][0-9]*,\"rule\":\"$rule\"}" "$WORK/enforce.jsonl" \
+            || fail "the summary counts no match of $rule"
+    done
+    local outcome
+    outcome=$(exec_in_cgroup "$WORK/denied-touch" "$WORK/after.marker")
+    [ "$outcome" = "0 " ] || fail "exec still refused after polrt stopped (got: $outcome)"
+}
+
+# --monitor: every deny and kill is reported as would-deny/would-kill and
+# nothing is enforced.
+scenario_monitor() {
+    make_scratch_files
+    start_polrt monitor --monitor
+    local ops_py=$POLC_REPO/tests/vm/ops.py outcome rc=0
+    outcome=$(exec_in_cgroup "$WORK/denied-touch" "$WORK/monitor-deny.marker")
+    [ "$outcome" = "0 " ] || fail "exec was not allowed (got: $outcome)"
+    [ -e "$WORK/monitor-deny.marker" ] || fail "the program did not run"
+    in_cgroup "$WORK/killed-touch" "$WORK/monitor-kill.marker" || rc=$?
+    [ "$rc" -eq 0 ] || fail "the kill rule acted (exit status $rc)"
+    [ -e "$WORK/monitor-kill.marker" ] || fail "the program of the kill rule did not run"
+    in_cgroup cat "$WORK/secret" >/dev/null || fail "open was refused"
+    outcome=$(in_cgroup /usr/bin/python3 "$ops_py" connect "$DENIED_PORT")
+    [ "$outcome" = connected ] || fail "connect to port $DENIED_PORT failed (got: $outcome)"
+    outcome=$(in_cgroup /usr/bin/python3 "$ops_py" connect "$KILLED_PORT")
+    [ "$outcome" = connected ] || fail "connect to port $KILLED_PORT failed (got: $outcome)"
+    outcome=$(in_cgroup /usr/bin/python3 "$ops_py" finit_module "$WORK/not-a-module.ko")
+    [ "$outcome" != EPERM ] || fail "finit_module was refused with EPERM"
+    echo "monitor mode: exec, open, connect and finit_module all went through"
+    await_event monitor rule=deny_exec verdict=would-deny backend=lsm
+    await_event monitor rule=kill_exec verdict=would-kill backend=lsm
+    await_event monitor rule=deny_open verdict=would-deny backend=lsm
+    await_event monitor rule=deny_connect verdict=would-deny backend=lsm
+    await_event monitor rule=kill_connect verdict=would-kill backend=lsm
+    await_event monitor rule=deny_module verdict=would-deny backend=lsm
+    [ "$(ops events "$WORK/monitor.jsonl" verdict=deny)" = 0 ] || fail "a deny verdict in monitor mode"
+    [ "$(ops events "$WORK/monitor.jsonl" verdict=kill)" = 0 ] || fail "a kill verdict in monitor mode"
+    stop_polrt monitor
+}
+
+# Stop whatever a failed session left running, and remove the test cgroup.
+cleanup() {
+    local pidfile
+    for pidfile in "$WORK"/*.pid; do
+        [ -e "$pidfile" ] || continue
+        kill -TERM "$(cat "$pidfile")" 2>/dev/null || true
+    done
+    rmdir "$CGROUP" 2>/dev/null || true
+}
+trap cleanup EXIT
+
 selected=("$@")
 [ "${#selected[@]}" -gt 0 ] || selected=("${SCENARIOS[@]}")
 
@@ -186,6 +571,7 @@ for name in "${selected[@]}"; do
     fi
     out=$( (set -e; "$fn") 2>&1 )
     rc=$?
+    grep '^polc-vm: ' <<<"$out" || true
     if [ "$rc" -eq 0 ]; then
         echo "PASS $name"
     else
