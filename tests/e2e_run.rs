@@ -192,6 +192,72 @@ fn connect_deny_through_the_cgroup_backend_refuses_one_port_only() {
     assert_eq!(finished.matches("block_port"), 1);
 }
 
+/// `kill` through the cgroup backend: where the kernel lets cgroup programs
+/// send signals (probed by polrt, as on this host's 6.18), the connecting
+/// task is killed; elsewhere (6.12, 6.1) the connect is refused with EPERM
+/// and the backend record names the limit. The VM tests verify the same
+/// programs on 6.12 and 6.1.
+#[test]
+fn kill_on_connect_through_the_cgroup_backend_follows_the_kernel_probe() {
+    if !kernel_tests_enabled("kill_on_connect_through_the_cgroup_backend_follows_the_kernel_probe")
+    {
+        return;
+    }
+    let work = TempDir::new("connect-kill");
+    let cgroup = TestCgroup::new("connect-kill");
+    let target = TcpListener::bind("127.0.0.1:0").expect("listen");
+    let port = target.local_addr().expect("addr").port();
+    let policy = write_policy(
+        &work,
+        "connect-kill.pol",
+        &format!(
+            "rule kill_port {{\n    on net.connect\n    when net.dport == {port}\n    kill \"connect to port {{net.dport}} by {{proc.comm}}\"\n}}\n"
+        ),
+    );
+    let signals = polrt::probe::kernel_features().expect("probe")
+        & polc::abi::FEATURE_CGROUP_SIGNAL
+        != 0;
+    let polrt = Polrt::start(&policy, &cgroup, &work, &[]);
+    let mut command = Command::new("bash");
+    command.args(["-c", &format!("exec 3<>/dev/tcp/127.0.0.1/{port}; echo went on")]);
+    let (status, pid, stderr) = run_in(&cgroup, &mut command);
+    let finished = polrt.stop();
+    assert!(
+        finished.status.success(),
+        "polrt: {}\n{}",
+        finished.status,
+        finished.stderr
+    );
+
+    let backend = finished
+        .of_type("backend")
+        .into_iter()
+        .find(|b| b["hook"] == "net.connect")
+        .expect("net.connect backend");
+    assert_eq!(backend["backend"], "cgroup");
+    let limits = backend["limits"].as_array().expect("limits").clone();
+    if signals {
+        assert_eq!(status.signal(), Some(libc::SIGKILL), "bash: {status} {stderr}");
+        assert!(limits.is_empty(), "{limits:?}");
+    } else {
+        assert_eq!(status.code(), Some(1), "bash must fail, not be killed: {status}");
+        assert!(stderr.contains("Operation not permitted"), "{stderr}");
+        assert_eq!(limits.len(), 1, "{limits:?}");
+        assert!(
+            limits[0].as_str().unwrap_or_default().contains("does not kill the task"),
+            "{limits:?}"
+        );
+    }
+    let events = finished.events();
+    let kills = events_of(&events, "kill_port");
+    assert_eq!(kills.len(), 1, "{kills:?}");
+    assert_eq!(kills[0]["verdict"], "kill");
+    assert_eq!(kills[0]["backend"], "cgroup");
+    assert_eq!(kills[0]["pid"], pid);
+    assert_eq!(kills[0]["fields"]["net.dport"], port);
+    assert_eq!(finished.matches("kill_port"), 1);
+}
+
 #[test]
 fn file_open_audit_reports_the_path() {
     if !kernel_tests_enabled("file_open_audit_reports_the_path") {

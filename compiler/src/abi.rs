@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Version of the object/event format. The runtime accepts exactly this one.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 /// Name of the ELF section holding the JSON-encoded [`Metadata`].
 pub const METADATA_SECTION: &str = ".polc.meta";
@@ -29,6 +29,17 @@ pub const MAP_SCRATCH: &str = "polc_scratch";
 pub const MAP_EXE: &str = "polc_exe";
 /// Length of the values of [`MAP_EXE`].
 pub const EXE_PATH_LEN: usize = 256;
+/// Array of one u32 (little-endian) of `FEATURE_*` bits: what the running
+/// kernel allows, probed and written by the runtime before any program is
+/// loaded, then frozen. Programs may only read it (`BPF_F_RDONLY_PROG`), so
+/// the verifier knows its value and never visits code a feature bit turns
+/// off: a call the kernel would refuse there does not fail the load.
+/// Present only in objects with such code.
+pub const MAP_FEATURES: &str = "polc_features";
+/// Bit in [`MAP_FEATURES`]: cgroup programs may call `bpf_send_signal`.
+pub const FEATURE_CGROUP_SIGNAL: u32 = 1;
+/// `map_flags` of [`MAP_FEATURES`]: `BPF_F_RDONLY_PROG`.
+pub const FEATURES_MAP_FLAGS: u32 = 1 << 7;
 
 /// Size in bytes of [`EventHeader`] at the start of every event record.
 pub const EVENT_HEADER_LEN: usize = 48;

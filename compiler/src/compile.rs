@@ -130,6 +130,7 @@ fn build_module(
     let uses_exe = module.programs.iter().any(|p| {
         matches!(p.target, Target::Attach { .. }) && p.fields().iter().any(|f| is_exe(*f, p))
     });
+    let uses_features = module.programs.iter().any(codegen::needs_features);
 
     // Layouts: one per hook, covering every field any of its programs loads.
     let mut layouts: Vec<Layout> = Vec::new();
@@ -202,6 +203,19 @@ fn build_module(
             "executable path per process (proc.exe)".into(),
         )
     });
+    let features = uses_features.then(|| {
+        add_map(
+            map(
+                abi::MAP_FEATURES,
+                MapKind::Array,
+                4,
+                4,
+                1,
+                abi::FEATURES_MAP_FLAGS,
+            ),
+            "kernel features probed by the runtime (read-only for programs, frozen)".into(),
+        )
+    });
     let mut sets = Vec::new();
     for (i, set) in module.sets.iter().enumerate() {
         let (kind, flags) = if set.kind.is_lpm() {
@@ -228,6 +242,7 @@ fn build_module(
         config,
         scratch,
         exe,
+        features,
         sets,
     };
 
@@ -462,4 +477,68 @@ fn rule_meta(rule: &crate::check::policy::CheckedRule) -> RuleMeta {
 /// Lower-case hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build_source(source: &str) -> Build {
+        let checked = crate::check::check_source("t.pol", source);
+        let policy = checked.policy.expect("checks");
+        build(&policy, source, DEFAULT_RINGBUF_BYTES).expect("builds")
+    }
+
+    fn disassembly(build: &Build, symbol: &str) -> String {
+        let program = build
+            .programs
+            .iter()
+            .find(|p| p.meta.symbol == symbol)
+            .expect("program");
+        program
+            .code
+            .disassemble_with(&|map| build.image.maps[map.0 as usize].name.clone())
+    }
+
+    #[test]
+    fn cgroup_programs_kill_only_where_the_features_map_allows_it() {
+        let built = build_source(
+            "rule smtp {\n    on net.connect\n    when net.dport == 25\n    kill\n}\n",
+        );
+        let features = built
+            .image
+            .maps
+            .iter()
+            .find(|m| m.name == abi::MAP_FEATURES)
+            .expect("a features map");
+        assert_eq!(
+            (features.kind, features.key_size, features.value_size),
+            (MapKind::Array, 4, 4)
+        );
+        assert_eq!(features.flags, abi::FEATURES_MAP_FLAGS);
+        for symbol in ["net_connect_cgroup4", "net_connect_cgroup6"] {
+            let text = disassembly(&built, symbol);
+            let guard = text.find("= polc_features ll").expect(&text);
+            let test = text[guard..].find("&= 1").expect(&text);
+            let signal = text.find("call bpf_send_signal").expect(&text);
+            assert!(guard + test < signal, "{text}");
+        }
+        let lsm = disassembly(&built, "net_connect_lsm");
+        assert!(lsm.contains("call bpf_send_signal"), "{lsm}");
+        assert!(!lsm.contains("polc_features"), "{lsm}");
+    }
+
+    #[test]
+    fn no_features_map_without_code_that_needs_it() {
+        for source in [
+            "rule smtp {\n    on net.connect\n    when net.dport == 25\n    deny\n}\n",
+            "rule sh {\n    on exec\n    when exec.path == \"/bin/sh\"\n    kill\n}\n",
+        ] {
+            let built = build_source(source);
+            assert!(
+                built.image.maps.iter().all(|m| m.name != abi::MAP_FEATURES),
+                "{source}"
+            );
+        }
+    }
 }

@@ -17,7 +17,7 @@ use aya::maps::Map;
 use aya::programs::{Program, ProgramError};
 use aya::{Ebpf, EbpfLoader};
 use polc::abi::{self, Config, Metadata, ProgramMeta};
-use polc::check::hooks::{BackendKind, Hook};
+use polc::check::hooks::{BackendKind, Hook, Signals};
 
 use crate::object::PolicyObject;
 use crate::probe::KernelTypes;
@@ -194,6 +194,56 @@ pub fn write_config(ebpf: &Ebpf, metadata: &Metadata, config: Config) -> Result<
         map: abi::MAP_CONFIG.into(),
         reason: e.to_string(),
     })
+}
+
+/// `BPF_MAP_FREEZE`: user space may no longer write the map either, which
+/// (with `BPF_F_RDONLY_PROG`) lets the verifier treat its contents as
+/// constants.
+fn map_freeze(fd: RawFd) -> std::io::Result<()> {
+    #[repr(C)]
+    struct FreezeAttr {
+        map_fd: u32,
+    }
+    const BPF_MAP_FREEZE: libc::c_long = 22;
+    let attr = FreezeAttr { map_fd: fd as u32 };
+    // SAFETY: `attr` is a valid, live `bpf_attr` prefix for BPF_MAP_FREEZE.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_MAP_FREEZE,
+            &attr as *const FreezeAttr,
+            std::mem::size_of::<FreezeAttr>(),
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Writes the kernel features (`FEATURE_*` bits, from
+/// [`crate::probe::kernel_features`]) into the features map, when the object
+/// has one, and freezes it. Must run before any program is loaded: the
+/// verifier reads the frozen value and skips the code it turns off.
+pub fn write_features(ebpf: &Ebpf, metadata: &Metadata, features: u32) -> Result<(), LoadError> {
+    let Some(meta) = metadata.maps.iter().find(|m| m.name == abi::MAP_FEATURES) else {
+        return Ok(());
+    };
+    let bad = |reason: String| LoadError::MapWrite {
+        map: abi::MAP_FEATURES.into(),
+        reason,
+    };
+    if meta.key_size != 4 || meta.value_size != 4 {
+        return Err(bad(format!(
+            "its keys have {} bytes and its values {}; the features are a u32 at key 0",
+            meta.key_size, meta.value_size
+        )));
+    }
+    let fd = map_fd(ebpf, abi::MAP_FEATURES)?;
+    map_update(fd, &0u32.to_le_bytes(), &features.to_le_bytes(), 0)
+        .map_err(|e| bad(e.to_string()))?;
+    map_freeze(fd).map_err(|e| bad(format!("freezing it: {e}")))
 }
 
 /// Decodes lower-case or upper-case hex.
@@ -413,6 +463,9 @@ pub struct HookPlan {
     pub programs: Vec<ProgramMeta>,
     /// Stronger backends that are unavailable here, and why.
     pub unavailable: Vec<(String, String)>,
+    /// What the policy asks of this hook that the backend cannot do on this
+    /// kernel (see [`limits`]).
+    pub limits: Vec<String>,
 }
 
 /// Position of `backend` among `hook`'s backends in the hook table
@@ -434,6 +487,29 @@ pub fn deny_means(hook: &str, backend: &str) -> String {
         .and_then(|h| h.spec().backends.iter().find(|b| b.kind.name() == backend))
         .map(|b| b.deny_means.to_string())
         .unwrap_or_else(|| "enforcement unknown to this polrt".to_string())
+}
+
+/// What `metadata`'s rules on `hook` ask that `backend` cannot do on a
+/// kernel with `features` (`FEATURE_*` bits): today, `kill` where the
+/// backend's programs may not send signals.
+pub fn limits(metadata: &Metadata, hook: &str, backend: &str, features: u32) -> Vec<String> {
+    let Some(spec) = Hook::from_name(hook)
+        .and_then(|h| h.spec().backends.iter().find(|b| b.kind.name() == backend))
+    else {
+        return Vec::new();
+    };
+    let kills = metadata
+        .rules
+        .iter()
+        .any(|rule| rule.hook == hook && rule.action == "kill");
+    if kills && spec.signals == Signals::Probed && features & abi::FEATURE_CGROUP_SIGNAL == 0 {
+        vec![format!(
+            "this kernel does not let {backend} programs send signals (bpf_send_signal): \
+             kill refuses and reports, but does not kill the task"
+        )]
+    } else {
+        Vec::new()
+    }
 }
 
 /// The object's backends for `hook`, strongest first.
@@ -466,6 +542,7 @@ pub fn choose_backends(
     ebpf: &mut Ebpf,
     metadata: &Metadata,
     types: &KernelTypes,
+    features: u32,
 ) -> Result<(Vec<ProgramMeta>, Vec<HookPlan>), LoadError> {
     let mut support = Vec::new();
     for program in metadata.programs.iter().filter(|p| p.hook.is_empty()) {
@@ -537,6 +614,7 @@ pub fn choose_backends(
         };
         plans.push(HookPlan {
             deny_means: deny_means(&hook.name, &backend),
+            limits: limits(metadata, &hook.name, &backend, features),
             hook: hook.name.clone(),
             backend,
             programs,
@@ -584,13 +662,16 @@ pub enum Verification {
     Rejected { error: String, log: String },
 }
 
-/// Loads every program of the object into the verifier, attaching nothing.
+/// Loads every program of the object into the verifier, attaching nothing,
+/// with the features map (if any) holding this kernel's `features`.
 pub fn verify(
     object: &PolicyObject,
     types: &KernelTypes,
+    features: u32,
     full_log: bool,
 ) -> Result<Vec<(ProgramMeta, Verification)>, LoadError> {
     let mut ebpf = open(object, types, None)?;
+    write_features(&ebpf, &object.metadata, features)?;
     let mut results = Vec::new();
     for program in &object.metadata.programs {
         let outcome = match load_program(&mut ebpf, program, types) {
@@ -716,6 +797,21 @@ mod tests {
     }
 
     #[test]
+    fn kill_on_a_backend_that_cannot_signal_here_is_a_named_limit() {
+        let mut metadata = sample_metadata();
+        metadata.rules[0].hook = "net.connect".into();
+        metadata.rules[0].action = "kill".into();
+        let found = limits(&metadata, "net.connect", "cgroup", 0);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("does not kill the task"), "{found:?}");
+        let all = abi::FEATURE_CGROUP_SIGNAL;
+        assert!(limits(&metadata, "net.connect", "cgroup", all).is_empty());
+        assert!(limits(&metadata, "net.connect", "lsm", 0).is_empty());
+        metadata.rules[0].action = "deny".into();
+        assert!(limits(&metadata, "net.connect", "cgroup", 0).is_empty());
+    }
+
+    #[test]
     fn require_lsm_names_each_fallback_and_why() {
         let plans = vec![
             HookPlan {
@@ -724,6 +820,7 @@ mod tests {
                 deny_means: String::new(),
                 programs: vec![],
                 unavailable: vec![("lsm".into(), "lockdown".into())],
+                limits: vec![],
             },
             HookPlan {
                 hook: "net.connect".into(),
@@ -731,6 +828,7 @@ mod tests {
                 deny_means: String::new(),
                 programs: vec![],
                 unavailable: vec![],
+                limits: vec![],
             },
         ];
         let error = require_lsm(&plans).expect_err("exec falls back");

@@ -94,12 +94,17 @@ pub struct BackendReport {
     pub programs: Vec<(String, u32)>,
     /// Stronger backends that could not be used here, and why.
     pub unavailable: Vec<(String, String)>,
+    /// What the policy asks of the hook that this backend cannot do here.
+    pub limits: Vec<String>,
 }
 
 impl BackendReport {
     /// The human line, e.g. `exec: tracepoint (deny enforced by SIGKILL ...)`.
     pub fn line(&self) -> String {
         let mut line = format!("{}: {} ({})", self.hook, self.backend, self.deny_means);
+        for limit in &self.limits {
+            line.push_str(&format!("; limit: {limit}"));
+        }
         for (backend, why) in &self.unavailable {
             line.push_str(&format!("; {backend} unavailable: {why}"));
         }
@@ -161,6 +166,7 @@ impl Output {
             "deny_means": report.deny_means,
             "programs": programs,
             "unavailable": unavailable,
+            "limits": report.limits,
         });
         self.line(&record.to_string())
     }
@@ -408,5 +414,31 @@ mod tests {
         assert_eq!(lines[1]["type"], "summary");
         assert_eq!(lines[1]["rules"][0]["matches"], 7);
         assert_eq!(lines[1]["lost"], 3);
+    }
+
+    #[test]
+    fn backend_records_carry_programs_fallbacks_and_limits() {
+        let report = BackendReport {
+            hook: "net.connect".into(),
+            backend: "cgroup".into(),
+            deny_means: "deny enforced: connect fails with EPERM".into(),
+            programs: vec![("net_connect_cgroup4".into(), 41)],
+            unavailable: vec![("lsm".into(), "lockdown".into())],
+            limits: vec!["kill does not kill the task".into()],
+        };
+        assert_eq!(
+            report.line(),
+            "net.connect: cgroup (deny enforced: connect fails with EPERM); \
+             limit: kill does not kill the task; lsm unavailable: lockdown"
+        );
+        let buffer = Shared::default();
+        let mut output = Output::new(Box::new(buffer.clone()), Format::Json, Clock::now());
+        output.backend(&report).expect("write");
+        let text = String::from_utf8(buffer.0.lock().expect("lock").clone()).expect("utf8");
+        let record: Json = serde_json::from_str(text.trim()).expect("json line");
+        assert_eq!(record["type"], "backend");
+        assert_eq!(record["programs"][0]["id"], 41);
+        assert_eq!(record["unavailable"][0]["reason"], "lockdown");
+        assert_eq!(record["limits"], json!(["kill does not kill the task"]));
     }
 }

@@ -4,8 +4,11 @@
 //! member check), and the tracefs and bpffs mounts (mounted when absent).
 //!
 //! Which backend each hook gets is decided in [`crate::loader`] by loading
-//! its programs: the load itself is the probe. Must not depend on the
-//! output format.
+//! its programs: the load itself is the probe. What a program type may do
+//! beyond loading (e.g. cgroup programs sending signals) is probed here,
+//! with libbpf's method (aya's `is_helper_supported`), and handed to the
+//! programs through the features map ([`kernel_features`]). Must not depend
+//! on the output format.
 
 use std::path::Path;
 
@@ -33,6 +36,11 @@ pub enum ProbeError {
     NoBtf { source: std::io::Error },
     #[error("the kernel's BTF ({KERNEL_BTF}) cannot be read: {0}")]
     BadBtf(String),
+    #[error("probing which helpers {program_type} programs may call failed: {reason}")]
+    Features {
+        program_type: &'static str,
+        reason: String,
+    },
     #[error("{what} is not mounted at {path} and mounting it failed: {source}")]
     Mount {
         what: &'static str,
@@ -55,6 +63,23 @@ pub fn kernel_btf() -> Result<KernelTypes, ProbeError> {
     let aya = aya::Btf::parse(&bytes, aya::Endianness::default())
         .map_err(|e| ProbeError::BadBtf(e.to_string()))?;
     Ok(KernelTypes { aya, members })
+}
+
+/// The `FEATURE_*` bits of [`polc::abi::MAP_FEATURES`] this kernel allows.
+pub fn kernel_features() -> Result<u32, ProbeError> {
+    use aya::programs::ProgramType;
+    use aya::sys::{is_helper_supported, BpfHelper};
+    let cgroup_signal =
+        is_helper_supported(ProgramType::CgroupSockAddr, BpfHelper::BPF_FUNC_send_signal)
+            .map_err(|e| ProbeError::Features {
+                program_type: "cgroup sock_addr",
+                reason: crate::loader::error_chain(&e),
+            })?;
+    Ok(if cgroup_signal {
+        polc::abi::FEATURE_CGROUP_SIGNAL
+    } else {
+        0
+    })
 }
 
 /// Parses the `CapEff:` line of `/proc/self/status` text.

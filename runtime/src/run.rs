@@ -125,7 +125,9 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
     };
     loader::write_config(&ebpf, metadata, config)?;
     loader::fill_sets(&ebpf, metadata)?;
-    let (support, plans) = loader::choose_backends(&mut ebpf, metadata, &types)?;
+    let features = probe::kernel_features()?;
+    loader::write_features(&ebpf, metadata, features)?;
+    let (support, plans) = loader::choose_backends(&mut ebpf, metadata, &types, features)?;
     if options.require_lsm {
         loader::require_lsm(&plans)?;
     }
@@ -266,6 +268,7 @@ fn backend_report(ebpf: &aya::Ebpf, plan: &HookPlan) -> BackendReport {
             })
             .collect(),
         unavailable: plan.unavailable.clone(),
+        limits: plan.limits.clone(),
     }
 }
 

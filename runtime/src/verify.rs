@@ -101,7 +101,8 @@ pub fn verify(path: &Path, full_log: bool) -> Result<VerifyReport, Error> {
     let policy = object::load_path(path, polc::compile::DEFAULT_RINGBUF_BYTES)?;
     probe::check_privileges()?;
     let types = probe::kernel_btf()?;
-    let programs = loader::verify(&policy, &types, full_log)?;
+    let features = probe::kernel_features()?;
+    let programs = loader::verify(&policy, &types, features, full_log)?;
     Ok(VerifyReport {
         path: policy.path,
         programs,

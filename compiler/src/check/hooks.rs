@@ -139,11 +139,28 @@ pub struct AttachPoint {
     pub sources: &'static [(&'static str, FieldSource)],
 }
 
+/// Whether a backend's programs may send signals (`bpf_send_signal`, how
+/// `kill`, and `deny` on backends that cannot refuse, kill the task).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Signals {
+    /// On every kernel that loads the program type (tracing and LSM
+    /// programs).
+    Always,
+    /// Only on kernels that let the program type call `bpf_send_signal`
+    /// (cgroup programs: Linux 6.18 does, 6.12 and 6.1 refuse the program).
+    /// The runtime probes the kernel and tells the programs through the
+    /// read-only features map; the verifier then drops the call where it is
+    /// not allowed, and `kill` refuses and reports without killing.
+    Probed,
+}
+
 /// One way of implementing a hook.
 #[derive(Copy, Clone, Debug)]
 pub struct BackendSpec {
     pub kind: BackendKind,
     pub ret: ReturnConvention,
+    /// Whether its programs can send `SIGKILL`.
+    pub signals: Signals,
     /// What `deny` means with this backend, for humans (printed by the runtime).
     pub deny_means: &'static str,
     /// Every program needed to cover the hook with this backend.
@@ -644,6 +661,7 @@ pub static HOOKS: &[HookSpec] = &[
             BackendSpec {
                 kind: BackendKind::Lsm,
                 ret: ReturnConvention::Lsm,
+                signals: Signals::Always,
                 deny_means: "deny enforced: execve fails with EPERM",
                 attach: &[AttachPoint {
                     section: "lsm/bprm_check_security",
@@ -655,6 +673,7 @@ pub static HOOKS: &[HookSpec] = &[
             BackendSpec {
                 kind: BackendKind::Tracepoint,
                 ret: ReturnConvention::Ignored,
+                signals: Signals::Always,
                 deny_means: "deny enforced by SIGKILL at execve entry: the new program \
                              never runs an instruction (paths as passed, possibly relative)",
                 attach: &[
@@ -682,6 +701,7 @@ pub static HOOKS: &[HookSpec] = &[
             BackendSpec {
                 kind: BackendKind::Lsm,
                 ret: ReturnConvention::Lsm,
+                signals: Signals::Always,
                 deny_means: "deny enforced: open fails with EPERM",
                 attach: &[AttachPoint {
                     section: "lsm/file_open",
@@ -693,6 +713,7 @@ pub static HOOKS: &[HookSpec] = &[
             BackendSpec {
                 kind: BackendKind::Tracepoint,
                 ret: ReturnConvention::Ignored,
+                signals: Signals::Always,
                 deny_means: "deny enforced by SIGKILL after the syscall starts \
                              (open and openat; paths as passed, possibly relative)",
                 attach: &[
@@ -720,6 +741,7 @@ pub static HOOKS: &[HookSpec] = &[
             BackendSpec {
                 kind: BackendKind::Lsm,
                 ret: ReturnConvention::Lsm,
+                signals: Signals::Always,
                 deny_means: "deny enforced: connect fails with EPERM",
                 attach: &[AttachPoint {
                     section: "lsm/socket_connect",
@@ -731,6 +753,7 @@ pub static HOOKS: &[HookSpec] = &[
             BackendSpec {
                 kind: BackendKind::Cgroup,
                 ret: ReturnConvention::CgroupSockAddr,
+                signals: Signals::Probed,
                 deny_means:
                     "deny enforced: connect fails with EPERM (tasks in the attached cgroup)",
                 attach: &[
@@ -758,6 +781,7 @@ pub static HOOKS: &[HookSpec] = &[
             BackendSpec {
                 kind: BackendKind::Lsm,
                 ret: ReturnConvention::Lsm,
+                signals: Signals::Always,
                 deny_means: "deny enforced: the module load fails with EPERM",
                 attach: &[
                     AttachPoint {
@@ -783,6 +807,7 @@ pub static HOOKS: &[HookSpec] = &[
             BackendSpec {
                 kind: BackendKind::TpBtf,
                 ret: ReturnConvention::Ignored,
+                signals: Signals::Always,
                 deny_means: "deny enforced by SIGKILL at syscall entry (init_module, finit_module)",
                 attach: &[AttachPoint {
                     section: "tp_btf/sys_enter",

@@ -22,7 +22,7 @@ mod leaves;
 
 use crate::abi::{self, header, Verdict, CONFIG_MONITOR};
 use crate::bpf::asm::{Alu, Asm, AsmError, Assembled, Helper, Jmp, Label, MapId, Reg, Size};
-use crate::check::hooks::{FieldSource, Guard, KernelMember, ReturnConvention, SIGKILL};
+use crate::check::hooks::{FieldSource, Guard, KernelMember, ReturnConvention, Signals, SIGKILL};
 use crate::check::policy::Action;
 use crate::ir::{Cond, Program, SetId, Step, Target};
 
@@ -46,6 +46,9 @@ pub struct Maps {
     pub scratch: MapId,
     /// Present when some program reads `proc.exe`.
     pub exe: Option<MapId>,
+    /// Present when some program has code only some kernels allow (see
+    /// [`needs_features`]).
+    pub features: Option<MapId>,
     /// One map per [`crate::ir::SetDef`], by set index.
     pub sets: Vec<MapId>,
 }
@@ -342,6 +345,9 @@ impl Emitter<'_> {
         self.asm.goto(self.exit_allow);
         if has(Action::Kill) || sends_signal_on_deny {
             self.asm.bind(kill);
+            if self.signals() == Signals::Probed {
+                self.skip_unless_feature(abi::FEATURE_CGROUP_SIGNAL, refuse);
+            }
             self.asm.note("kill: SIGKILL the current task");
             self.asm.mov_imm(Reg::R1, SIGKILL as i32);
             self.asm.call(Helper::SendSignal);
@@ -350,6 +356,37 @@ impl Emitter<'_> {
         self.asm.note("refuse");
         self.asm.mov_imm(Reg::R0, self.refuse_value());
         self.asm.exit();
+    }
+
+    /// Jumps to `target` unless the runtime set `feature` in the features
+    /// map. The map is read-only for programs and frozen before they load,
+    /// so the verifier knows the bit: where it is clear, the code up to
+    /// `target` is never visited (a helper this kernel refuses there does not
+    /// fail the load) and is removed as dead code.
+    fn skip_unless_feature(&mut self, feature: u32, target: Label) {
+        let map = self
+            .env
+            .maps
+            .features
+            .expect("programs that need kernel features have the features map");
+        self.asm
+            .note("only where the kernel allows it (features map, read-only)");
+        self.asm.store_imm(Size::Word, Reg::R10, FP_KEY, 0);
+        self.asm.load_map(Reg::R1, map);
+        self.asm.mov(Reg::R2, Reg::R10);
+        self.asm.alu_imm(Alu::Add, Reg::R2, i32::from(FP_KEY));
+        self.asm.call(Helper::MapLookupElem);
+        self.asm.jump_imm(Jmp::IfEqual, Reg::R0, 0, target);
+        self.asm.load(Size::Word, Reg::R1, Reg::R0, 0);
+        self.asm.alu_imm(Alu::And, Reg::R1, feature as i32);
+        self.asm.jump_imm(Jmp::IfEqual, Reg::R1, 0, target);
+    }
+
+    fn signals(&self) -> Signals {
+        match self.program.target {
+            Target::Attach { backend, .. } => backend.signals,
+            Target::TestRun => Signals::Always,
+        }
     }
 
     /// Increments a per-CPU counter.
@@ -571,6 +608,21 @@ pub fn exe_tracker_programs(
         ("tp_btf/sched_process_exec", "polc_exe_exec", exec),
         ("tp_btf/sched_process_fork", "polc_exe_fork", fork),
     ])
+}
+
+/// Whether `program` sends signals only where the kernel allows its program
+/// type to, which the features map tells it (see [`Signals::Probed`]).
+pub fn needs_features(program: &Program) -> bool {
+    match program.target {
+        Target::Attach { backend, .. } => {
+            let signals_on_deny = backend.ret == ReturnConvention::Ignored;
+            backend.signals == Signals::Probed
+                && program.rules.iter().any(|rule| {
+                    rule.action == Action::Kill || (rule.action == Action::Deny && signals_on_deny)
+                })
+        }
+        Target::TestRun => false,
+    }
 }
 
 /// The kernel field source of `field` in `program`, or `None` in a test-run
