@@ -214,12 +214,14 @@ fn kill_on_connect_through_the_cgroup_backend_follows_the_kernel_probe() {
             "rule kill_port {{\n    on net.connect\n    when net.dport == {port}\n    kill \"connect to port {{net.dport}} by {{proc.comm}}\"\n}}\n"
         ),
     );
-    let signals = polrt::probe::kernel_features().expect("probe")
-        & polc::abi::FEATURE_CGROUP_SIGNAL
-        != 0;
+    let signals =
+        polrt::probe::kernel_features().expect("probe") & polc::abi::FEATURE_CGROUP_SIGNAL != 0;
     let polrt = Polrt::start(&policy, &cgroup, &work, &[]);
     let mut command = Command::new("bash");
-    command.args(["-c", &format!("exec 3<>/dev/tcp/127.0.0.1/{port}; echo went on")]);
+    command.args([
+        "-c",
+        &format!("exec 3<>/dev/tcp/127.0.0.1/{port}; echo went on"),
+    ]);
     let (status, pid, stderr) = run_in(&cgroup, &mut command);
     let finished = polrt.stop();
     assert!(
@@ -237,14 +239,25 @@ fn kill_on_connect_through_the_cgroup_backend_follows_the_kernel_probe() {
     assert_eq!(backend["backend"], "cgroup");
     let limits = backend["limits"].as_array().expect("limits").clone();
     if signals {
-        assert_eq!(status.signal(), Some(libc::SIGKILL), "bash: {status} {stderr}");
+        assert_eq!(
+            status.signal(),
+            Some(libc::SIGKILL),
+            "bash: {status} {stderr}"
+        );
         assert!(limits.is_empty(), "{limits:?}");
     } else {
-        assert_eq!(status.code(), Some(1), "bash must fail, not be killed: {status}");
+        assert_eq!(
+            status.code(),
+            Some(1),
+            "bash must fail, not be killed: {status}"
+        );
         assert!(stderr.contains("Operation not permitted"), "{stderr}");
         assert_eq!(limits.len(), 1, "{limits:?}");
         assert!(
-            limits[0].as_str().unwrap_or_default().contains("does not kill the task"),
+            limits[0]
+                .as_str()
+                .unwrap_or_default()
+                .contains("does not kill the task"),
             "{limits:?}"
         );
     }

@@ -123,8 +123,9 @@ fn run_command(args: RunArgs) -> Result<ExitCode, Error> {
 fn verify_command(args: &VerifyArgs) -> Result<ExitCode, Error> {
     let mut rejected = false;
     let mut failed = None;
+    let mut kernel = None;
     for path in &args.policies {
-        match verify::verify(path, args.full_log) {
+        match verify::verify(path, args.full_log, &mut kernel) {
             Ok(report) => {
                 print!("{}", report.render());
                 rejected |= report.rejected() > 0;

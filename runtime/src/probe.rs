@@ -70,11 +70,12 @@ pub fn kernel_features() -> Result<u32, ProbeError> {
     use aya::programs::ProgramType;
     use aya::sys::{is_helper_supported, BpfHelper};
     let cgroup_signal =
-        is_helper_supported(ProgramType::CgroupSockAddr, BpfHelper::BPF_FUNC_send_signal)
-            .map_err(|e| ProbeError::Features {
+        is_helper_supported(ProgramType::CgroupSockAddr, BpfHelper::BPF_FUNC_send_signal).map_err(
+            |e| ProbeError::Features {
                 program_type: "cgroup sock_addr",
                 reason: crate::loader::error_chain(&e),
-            })?;
+            },
+        )?;
     Ok(if cgroup_signal {
         polc::abi::FEATURE_CGROUP_SIGNAL
     } else {

@@ -96,13 +96,40 @@ impl VerifyReport {
     }
 }
 
-/// Verifies the object (or compiled source) at `path`.
-pub fn verify(path: &Path, full_log: bool) -> Result<VerifyReport, Error> {
+/// What verifying needs of the running kernel: read once, however many
+/// objects are verified (parsing the kernel's BTF dominates a small
+/// object's verification).
+pub struct KernelContext {
+    types: probe::KernelTypes,
+    features: u32,
+}
+
+impl KernelContext {
+    /// Checks privileges, reads the kernel's BTF and probes its features.
+    pub fn probe() -> Result<KernelContext, Error> {
+        probe::check_privileges()?;
+        Ok(KernelContext {
+            types: probe::kernel_btf()?,
+            features: probe::kernel_features()?,
+        })
+    }
+}
+
+/// Verifies the object (or compiled source) at `path`. `kernel` is probed
+/// on first use (after the object was read, so an unreadable or corrupt
+/// object is reported as such even without privileges) and kept for the
+/// next objects.
+pub fn verify(
+    path: &Path,
+    full_log: bool,
+    kernel: &mut Option<KernelContext>,
+) -> Result<VerifyReport, Error> {
     let policy = object::load_path(path, polc::compile::DEFAULT_RINGBUF_BYTES)?;
-    probe::check_privileges()?;
-    let types = probe::kernel_btf()?;
-    let features = probe::kernel_features()?;
-    let programs = loader::verify(&policy, &types, features, full_log)?;
+    let kernel = match kernel {
+        Some(kernel) => kernel,
+        None => kernel.insert(KernelContext::probe()?),
+    };
+    let programs = loader::verify(&policy, &kernel.types, kernel.features, full_log)?;
     Ok(VerifyReport {
         path: policy.path,
         programs,

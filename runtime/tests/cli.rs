@@ -130,7 +130,10 @@ fn missing_metadata_and_other_abi_versions_are_named() {
     let text = stderr(&out);
     assert!(text.contains("object format version 7"), "{text}");
     assert!(
-        text.contains(&format!("this polrt reads version {}", polc::abi::ABI_VERSION)),
+        text.contains(&format!(
+            "this polrt reads version {}",
+            polc::abi::ABI_VERSION
+        )),
         "{text}"
     );
 }

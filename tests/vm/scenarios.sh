@@ -364,29 +364,34 @@ scenario_objects_identical() {
     echo "polc-vm: objects $actual"
 }
 
-# Every object (examples and test policies) through this kernel's verifier:
-# every program must pass, LSM programs included.
+# Every object (examples and test policies) through this kernel's verifier,
+# in one `polrt verify` (the kernel's BTF is read once): every program must
+# pass, LSM programs included.
 scenario_verify_all() {
-    local polrt obj out rc name total=0
+    local polrt out rc=0
     polrt=$(bin polrt)
-    for obj in "$(dirname "$(artifact SHA256SUMS)")"/objects/*.o; do
-        name=$(basename "$obj")
-        rc=0
-        out=$("$polrt" verify "$obj" 2>&1) || rc=$?
-        echo "$out"
-        [ "$rc" -eq 0 ] || fail "polrt verify $name exited with status $rc"
-        local last passed lsm
-        last=$(tail -n 1 <<<"$out")
-        passed=${last%% *}
-        [ "$last" = "$passed passed, 0 rejected, 0 not verifiable here" ] \
-            || fail "polrt verify $name: $last"
-        [ "$passed" -gt 0 ] || fail "polrt verify $name verified no program"
-        lsm=$(grep -c ' lsm/.* passed$' <<<"$out" || true)
-        [ "$lsm" -gt 0 ] || fail "polrt verify $name verified no LSM program"
-        total=$((total + passed))
+    local objects=("$(dirname "$(artifact SHA256SUMS)")"/objects/*.o)
+    [ -e "${objects[0]}" ] || fail "no objects to verify"
+    out=$("$polrt" verify "${objects[@]}" 2>&1) || rc=$?
+    echo "$out"
+    [ "$rc" -eq 0 ] || fail "polrt verify exited with status $rc"
+    # One line per object: NAME PASSED REJECTED NOT_VERIFIABLE LSM_PASSED
+    local summary
+    summary=$(awk '
+        /^[^ ].*\.o:$/ { name = $0; sub(/:$/, "", name); n = split(name, parts, "/"); name = parts[n]; lsm[name] = 0 }
+        / lsm\/.* passed$/ { lsm[name]++ }
+        /^[0-9]+ passed, [0-9]+ rejected, [0-9]+ not verifiable here$/ { print name, $1, $3, $5, lsm[name] }
+    ' <<<"$out")
+    [ "$(wc -l <<<"$summary")" -eq "${#objects[@]}" ] \
+        || fail "polrt verify reported $(wc -l <<<"$summary") objects of ${#objects[@]}"
+    local name passed rejected unverifiable lsm
+    while read -r name passed rejected unverifiable lsm; do
+        [ "$rejected" -eq 0 ] || fail "$name: $rejected programs rejected"
+        [ "$unverifiable" -eq 0 ] || fail "$name: $unverifiable programs not verifiable here"
+        [ "$passed" -gt 0 ] || fail "$name: no program verified"
+        [ "$lsm" -gt 0 ] || fail "$name: no LSM program verified"
         echo "polc-vm: verify $name: $passed programs passed ($lsm lsm)"
-    done
-    [ "$total" -gt 0 ] || fail "no objects to verify"
+    done <<<"$summary"
 }
 
 scenario_enforce_start() {
@@ -400,6 +405,7 @@ scenario_enforce_start() {
         grep -q "^$hook lsm [0-9]" <<<"$backends" || fail "hook $hook did not get the lsm backend"
     done
     ! grep -qv '^[^ ]* lsm ' <<<"$backends" || fail "a hook got another backend than lsm"
+    echo "polc-vm: backends chosen by probing: $(cut -d' ' -f1,2 <<<"$backends" | tr ' ' '=' | paste -sd' ')"
 }
 
 scenario_exec_deny() {
@@ -562,6 +568,7 @@ selected=("$@")
 [ "${#selected[@]}" -gt 0 ] || selected=("${SCENARIOS[@]}")
 
 failed=0
+timings=()
 for name in "${selected[@]}"; do
     fn=scenario_${name//-/_}
     if ! declare -F "$fn" >/dev/null; then
@@ -569,8 +576,10 @@ for name in "${selected[@]}"; do
         failed=$((failed + 1))
         continue
     fi
+    started=$SECONDS
     out=$( (set -e; "$fn") 2>&1 )
     rc=$?
+    timings+=("$name=$((SECONDS - started))s")
     grep '^polc-vm: ' <<<"$out" || true
     if [ "$rc" -eq 0 ]; then
         echo "PASS $name"
@@ -581,5 +590,6 @@ for name in "${selected[@]}"; do
         failed=$((failed + 1))
     fi
 done
+echo "polc-vm: seconds per scenario: ${timings[*]}"
 echo "polc-vm: scenarios done"
 [ "$failed" -eq 0 ]
