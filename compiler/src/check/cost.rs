@@ -226,7 +226,7 @@ pub fn test_cost(policy: &CheckedPolicy, test: &Test) -> u64 {
             StrOp::StartsWith => 4 + bytes_eq_cost(n),
             StrOp::EndsWith => 8 + bytes_eq_cost(n),
             StrOp::Contains => {
-                6 + max.saturating_sub(n as u64) * (4 + bytes_eq_cost(n.saturating_sub(1)))
+                6 + max.saturating_sub(n as u64) * (6 + bytes_eq_cost(n.saturating_sub(1)))
             }
         }
     };
