@@ -193,6 +193,47 @@ fn connect_deny_through_the_cgroup_backend_refuses_one_port_only() {
 }
 
 #[test]
+fn ipv4_rules_apply_to_ipv6_sockets_connecting_to_mapped_addresses() {
+    if !kernel_tests_enabled("ipv4_rules_apply_to_ipv6_sockets_connecting_to_mapped_addresses") {
+        return;
+    }
+    let work = TempDir::new("mapped");
+    let cgroup = TestCgroup::new("mapped");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("listen");
+    let port = listener.local_addr().expect("addr").port();
+    let policy = write_policy(
+        &work,
+        "mapped.pol",
+        &format!(
+            "rule loopback_port {{\n    on net.connect\n    when net.daddr == 127.0.0.1 and net.dport == {port}\n    deny \"to {{net.daddr}}:{{net.dport}}\"\n}}\n"
+        ),
+    );
+    let polrt = Polrt::start(&policy, &cgroup, &work, &[]);
+    // bash resolves the literal to an AF_INET6 socket address: the kernel
+    // sees a connect6 to ::ffff:127.0.0.1, which is IPv4 traffic.
+    let mut command = Command::new("bash");
+    command.args(["-c", &format!("exec 3<>/dev/tcp/::ffff:127.0.0.1/{port}")]);
+    let (refused, _, stderr) = run_in(&cgroup, &mut command);
+    let finished = polrt.stop();
+    assert!(
+        finished.status.success(),
+        "polrt: {}\n{}",
+        finished.status,
+        finished.stderr
+    );
+    assert!(!refused.success(), "the mapped connect got through");
+    assert!(
+        stderr.contains("Operation not permitted"),
+        "connect must fail with EPERM: {stderr}"
+    );
+    let events = finished.events();
+    let denies = events_of(&events, "loopback_port");
+    assert_eq!(denies.len(), 1, "{denies:?}");
+    assert_eq!(denies[0]["fields"]["net.daddr"], "127.0.0.1");
+    assert_eq!(denies[0]["fields"]["net.dport"], port);
+}
+
+#[test]
 fn file_open_audit_reports_the_path() {
     if !kernel_tests_enabled("file_open_audit_reports_the_path") {
         return;

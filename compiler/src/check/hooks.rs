@@ -521,7 +521,7 @@ pub static FIELDS: &[FieldSpec] = &[
         name: "net.daddr",
         ty: FieldType::Ip,
         scope: FieldScope::Hook(Hook::NetConnect),
-        doc: "destination address (IPv4 or IPv6)",
+        doc: "destination address (IPv4 or IPv6; an IPv4-mapped IPv6 address, ::ffff:a.b.c.d, is the IPv4 address a.b.c.d)",
         common_source: None,
     },
     FieldSpec {
