@@ -234,6 +234,69 @@ fn ipv4_rules_apply_to_ipv6_sockets_connecting_to_mapped_addresses() {
 }
 
 #[test]
+fn bind_deny_through_the_cgroup_backend_refuses_one_port_only() {
+    if !kernel_tests_enabled("bind_deny_through_the_cgroup_backend_refuses_one_port_only") {
+        return;
+    }
+    let work = TempDir::new("bind");
+    let cgroup = TestCgroup::new("bind");
+    // Two free ports: bind, read the port, close.
+    let free_port = || {
+        TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port()
+    };
+    let (blocked_port, open_port) = (free_port(), free_port());
+    let policy = write_policy(
+        &work,
+        "bind.pol",
+        &format!(
+            "rule no_listener {{\n    on net.bind\n    when net.sport == {blocked_port}\n    deny \"bind {{net.saddr}}:{{net.sport}} refused\"\n}}\n"
+        ),
+    );
+    let polrt = Polrt::start(&policy, &cgroup, &work, &[]);
+    let bind = |port: u16| {
+        let mut command = Command::new("python3");
+        command.args([
+            "-c",
+            &format!(
+                "import socket; s = socket.socket(); s.bind(('127.0.0.1', {port})); s.listen()"
+            ),
+        ]);
+        run_in(&cgroup, &mut command)
+    };
+    let (refused, pid, stderr) = bind(blocked_port);
+    let (allowed, _, allowed_stderr) = bind(open_port);
+    let finished = polrt.stop();
+    assert!(
+        finished.status.success(),
+        "polrt: {}\n{}",
+        finished.status,
+        finished.stderr
+    );
+    assert!(!refused.success(), "bind to the blocked port succeeded");
+    assert!(
+        stderr.contains("PermissionError"),
+        "bind must fail with EPERM: {stderr}"
+    );
+    assert!(allowed.success(), "bind to the open port: {allowed_stderr}");
+    let backend = finished
+        .of_type("backend")
+        .into_iter()
+        .find(|b| b["hook"] == "net.bind")
+        .expect("net.bind backend");
+    assert_eq!(backend["backend"], "cgroup");
+    let events = finished.events();
+    let denies = events_of(&events, "no_listener");
+    assert_eq!(denies.len(), 1, "{denies:?}");
+    assert_eq!(denies[0]["pid"], pid);
+    assert_eq!(denies[0]["fields"]["net.saddr"], "127.0.0.1");
+    assert_eq!(denies[0]["fields"]["net.sport"], blocked_port);
+    assert_eq!(finished.matches("no_listener"), 1);
+}
+
+#[test]
 fn file_open_audit_reports_the_path() {
     if !kernel_tests_enabled("file_open_audit_reports_the_path") {
         return;
