@@ -122,13 +122,20 @@ fn missing_metadata_and_other_abi_versions_are_named() {
     );
 
     let mut newer = object_bytes();
-    patch(&mut newer, b"\"abi_version\":1,", b"\"abi_version\":7,");
+    let current = format!("\"abi_version\":{},", polc::abi::ABI_VERSION);
+    patch(&mut newer, current.as_bytes(), b"\"abi_version\":7,");
     let path = dir.file("newer.o", &newer);
     let out = polrt(&["inspect", &path]);
     assert_eq!(out.status.code(), Some(1));
     let text = stderr(&out);
     assert!(text.contains("object format version 7"), "{text}");
-    assert!(text.contains("this polrt reads version 1"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "this polrt reads version {}",
+            polc::abi::ABI_VERSION
+        )),
+        "{text}"
+    );
 }
 
 #[test]

@@ -25,16 +25,20 @@ pub enum Hook {
     NetBind,
     /// A kernel module is loaded.
     ModuleLoad,
+    /// The `bpf(2)` system call is used (tamper protection: who may load
+    /// programs, read maps, detach links).
+    Bpf,
 }
 
 impl Hook {
     /// Every hook, in a stable order (the order programs are emitted in).
-    pub const ALL: [Hook; 5] = [
+    pub const ALL: [Hook; 6] = [
         Hook::Exec,
         Hook::FileOpen,
         Hook::NetConnect,
         Hook::NetBind,
         Hook::ModuleLoad,
+        Hook::Bpf,
     ];
 
     /// The hook's spec entry.
@@ -576,6 +580,14 @@ pub static FIELDS: &[FieldSpec] = &[
               with the lsm backend); empty otherwise",
         common_source: None,
     },
+    FieldSpec {
+        name: "bpf.cmd",
+        ty: FieldType::Int { bits: 32 },
+        scope: FieldScope::Hook(Hook::Bpf),
+        doc: "the bpf(2) command: 0 BPF_MAP_CREATE, 1 BPF_MAP_LOOKUP_ELEM, 5 BPF_PROG_LOAD, \
+              28 BPF_LINK_CREATE, ... (include/uapi/linux/bpf.h)",
+        common_source: None,
+    },
 ];
 
 const EXEC_LSM: &[(&str, FieldSource)] = &[(
@@ -685,6 +697,22 @@ const MODULE_READ_FILE_LSM: &[(&str, FieldSource)] = &[(
     },
 )];
 const MODULE_NO_PATH: &[(&str, FieldSource)] = &[("module.path", FieldSource::EmptyStr)];
+
+const BPF_LSM: &[(&str, FieldSource)] = &[(
+    "bpf.cmd",
+    FieldSource::ArgInt {
+        arg: 0,
+        path: &[],
+        mask: ALL_BITS,
+    },
+)];
+const BPF_TP: &[(&str, FieldSource)] = &[(
+    "bpf.cmd",
+    FieldSource::SyscallArg {
+        idx: 0,
+        mask: ALL_BITS,
+    },
+)];
 
 /// Every hook, with its backends strongest first.
 pub static HOOKS: &[HookSpec] = &[
@@ -881,6 +909,35 @@ pub static HOOKS: &[HookSpec] = &[
                         values: [NR_INIT_MODULE, NR_FINIT_MODULE],
                     },
                     sources: MODULE_NO_PATH,
+                }],
+            },
+        ],
+    },
+    HookSpec {
+        hook: Hook::Bpf,
+        name: "bpf",
+        doc: "the bpf(2) system call is used (load programs, create and read maps, attach)",
+        backends: &[
+            BackendSpec {
+                kind: BackendKind::Lsm,
+                ret: ReturnConvention::Lsm,
+                deny_means: "deny enforced: bpf() fails with EPERM",
+                attach: &[AttachPoint {
+                    section: "lsm/bpf",
+                    symbol: "bpf_lsm",
+                    guard: Guard::None,
+                    sources: BPF_LSM,
+                }],
+            },
+            BackendSpec {
+                kind: BackendKind::Tracepoint,
+                ret: ReturnConvention::Ignored,
+                deny_means: "deny enforced by SIGKILL at bpf() entry",
+                attach: &[AttachPoint {
+                    section: "tracepoint/syscalls/sys_enter_bpf",
+                    symbol: "bpf_tp",
+                    guard: Guard::None,
+                    sources: BPF_TP,
                 }],
             },
         ],
