@@ -9,13 +9,10 @@ use std::fs;
 
 use polc::check::{check_source, reference};
 use polc::diag::{errors_markdown, Code};
+use polc_tests::golden::bless;
 use polc_tests::repo_root;
 
 const BLESS_COMMAND: &str = "POLC_BLESS=1 cargo test -p polc-tests --test docs";
-
-fn bless() -> bool {
-    std::env::var_os("POLC_BLESS").is_some_and(|v| v != "0")
-}
 
 #[test]
 fn errors_md_is_generated_from_the_code_docs() {

@@ -272,6 +272,150 @@ fn kill_on_connect_through_the_cgroup_backend_follows_the_kernel_probe() {
 }
 
 #[test]
+fn ipv4_rules_apply_to_ipv6_sockets_connecting_to_mapped_addresses() {
+    if !kernel_tests_enabled("ipv4_rules_apply_to_ipv6_sockets_connecting_to_mapped_addresses") {
+        return;
+    }
+    let work = TempDir::new("mapped");
+    let cgroup = TestCgroup::new("mapped");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("listen");
+    let port = listener.local_addr().expect("addr").port();
+    let policy = write_policy(
+        &work,
+        "mapped.pol",
+        &format!(
+            "rule loopback_port {{\n    on net.connect\n    when net.daddr == 127.0.0.1 and net.dport == {port}\n    deny \"to {{net.daddr}}:{{net.dport}}\"\n}}\n"
+        ),
+    );
+    let polrt = Polrt::start(&policy, &cgroup, &work, &[]);
+    // bash resolves the literal to an AF_INET6 socket address: the kernel
+    // sees a connect6 to ::ffff:127.0.0.1, which is IPv4 traffic.
+    let mut command = Command::new("bash");
+    command.args(["-c", &format!("exec 3<>/dev/tcp/::ffff:127.0.0.1/{port}")]);
+    let (refused, _, stderr) = run_in(&cgroup, &mut command);
+    let finished = polrt.stop();
+    assert!(
+        finished.status.success(),
+        "polrt: {}\n{}",
+        finished.status,
+        finished.stderr
+    );
+    assert!(!refused.success(), "the mapped connect got through");
+    assert!(
+        stderr.contains("Operation not permitted"),
+        "connect must fail with EPERM: {stderr}"
+    );
+    let events = finished.events();
+    let denies = events_of(&events, "loopback_port");
+    assert_eq!(denies.len(), 1, "{denies:?}");
+    assert_eq!(denies[0]["fields"]["net.daddr"], "127.0.0.1");
+    assert_eq!(denies[0]["fields"]["net.dport"], port);
+}
+
+#[test]
+fn bind_deny_through_the_cgroup_backend_refuses_one_port_only() {
+    if !kernel_tests_enabled("bind_deny_through_the_cgroup_backend_refuses_one_port_only") {
+        return;
+    }
+    let work = TempDir::new("bind");
+    let cgroup = TestCgroup::new("bind");
+    // Two free ports: bind, read the port, close.
+    let free_port = || {
+        TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port()
+    };
+    let (blocked_port, open_port) = (free_port(), free_port());
+    let policy = write_policy(
+        &work,
+        "bind.pol",
+        &format!(
+            "rule no_listener {{\n    on net.bind\n    when net.sport == {blocked_port}\n    deny \"bind {{net.saddr}}:{{net.sport}} refused\"\n}}\n"
+        ),
+    );
+    let polrt = Polrt::start(&policy, &cgroup, &work, &[]);
+    let bind = |port: u16| {
+        let mut command = Command::new("python3");
+        command.args([
+            "-c",
+            &format!(
+                "import socket; s = socket.socket(); s.bind(('127.0.0.1', {port})); s.listen()"
+            ),
+        ]);
+        run_in(&cgroup, &mut command)
+    };
+    let (refused, pid, stderr) = bind(blocked_port);
+    let (allowed, _, allowed_stderr) = bind(open_port);
+    let finished = polrt.stop();
+    assert!(
+        finished.status.success(),
+        "polrt: {}\n{}",
+        finished.status,
+        finished.stderr
+    );
+    assert!(!refused.success(), "bind to the blocked port succeeded");
+    assert!(
+        stderr.contains("PermissionError"),
+        "bind must fail with EPERM: {stderr}"
+    );
+    assert!(allowed.success(), "bind to the open port: {allowed_stderr}");
+    let backend = finished
+        .of_type("backend")
+        .into_iter()
+        .find(|b| b["hook"] == "net.bind")
+        .expect("net.bind backend");
+    assert_eq!(backend["backend"], "cgroup");
+    let events = finished.events();
+    let denies = events_of(&events, "no_listener");
+    assert_eq!(denies.len(), 1, "{denies:?}");
+    assert_eq!(denies[0]["pid"], pid);
+    assert_eq!(denies[0]["fields"]["net.saddr"], "127.0.0.1");
+    assert_eq!(denies[0]["fields"]["net.sport"], blocked_port);
+    assert_eq!(finished.matches("no_listener"), 1);
+}
+
+#[test]
+fn the_runtime_never_enforces_on_itself() {
+    if !kernel_tests_enabled("the_runtime_never_enforces_on_itself") {
+        return;
+    }
+    let work = TempDir::new("self");
+    let cgroup = TestCgroup::new("self");
+    // Every bpf() call in the cgroup is denied (SIGKILL at entry on this
+    // host), and polrt runs inside that cgroup and calls bpf() to read its
+    // counters: it must be exempt, while a workload is not.
+    let policy = write_policy(
+        &work,
+        "nobpf.pol",
+        "rule no_bpf {\n    on bpf\n    deny\n}\n",
+    );
+    let polrt = Polrt::start_inside(&policy, &cgroup, &work, &[]);
+    let polrt_pid = polrt.pid();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let (status, pid, _) = run_in(&cgroup, Command::new("bpftool").args(["map", "show"]));
+    let finished = polrt.stop();
+    assert!(
+        finished.status.success(),
+        "polrt: {}\n{}",
+        finished.status,
+        finished.stderr
+    );
+    assert_eq!(
+        status.signal(),
+        Some(libc::SIGKILL),
+        "the workload's bpf() must be refused"
+    );
+    let events = finished.events();
+    let denies = events_of(&events, "no_bpf");
+    assert!(denies.iter().any(|e| e["pid"] == pid), "{denies:?}");
+    assert!(
+        denies.iter().all(|e| e["pid"] != polrt_pid),
+        "polrt reported itself: {denies:?}"
+    );
+}
+
+#[test]
 fn file_open_audit_reports_the_path() {
     if !kernel_tests_enabled("file_open_audit_reports_the_path") {
         return;

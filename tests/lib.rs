@@ -5,6 +5,8 @@
 //! when `POLC_KERNEL_TESTS=require` (set by CI): then they fail, so a CI run can
 //! never pass without having run them.
 
+pub mod golden;
+
 use std::path::PathBuf;
 
 /// Whether kernel tests can run here. Panics when they cannot and

@@ -14,43 +14,13 @@
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use polc::check::check_source;
 use polc::diag::{render_text, Code};
+use polc_tests::golden::{compare_or_bless, no_orphans, pol_files, run_cases, stem, Case};
 use polc_tests::repo_root;
 
 const BLESS_COMMAND: &str = "POLC_BLESS=1 cargo test -p polc-tests --test ui";
-
-type Outcome = Result<(), String>;
-
-struct Case {
-    name: String,
-    run: Box<dyn Fn() -> Outcome>,
-}
-
-fn bless() -> bool {
-    std::env::var_os("POLC_BLESS").is_some_and(|v| v != "0")
-}
-
-fn pol_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|e| e == "pol"))
-                .collect()
-        })
-        .unwrap_or_default();
-    files.sort();
-    files
-}
-
-fn stem(path: &Path) -> String {
-    path.file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
 
 /// The rendered diagnostics of a ui case, with a path relative to the
 /// repository so the output is the same on every machine.
@@ -70,24 +40,11 @@ fn render(path: &Path) -> Result<(String, Vec<Code>), String> {
     ))
 }
 
+type Outcome = Result<(), String>;
+
 fn ui_case(pol: PathBuf) -> Outcome {
-    let expected_path = pol.with_extension("stderr");
     let (actual, _) = render(&pol)?;
-    let expected = fs::read_to_string(&expected_path).ok();
-    match expected {
-        Some(expected) if expected == actual => Ok(()),
-        Some(_) | None if bless() || !expected_path.exists() => {
-            fs::write(&expected_path, &actual).map_err(|e| format!("cannot write {}: {e}", expected_path.display()))?;
-            eprintln!("wrote {}", expected_path.display());
-            Ok(())
-        }
-        Some(expected) => Err(format!(
-            "{} differs from the checker's output (- expected, + actual):\n{}\nto accept the new output run: {BLESS_COMMAND}",
-            expected_path.display(),
-            diff(&expected, &actual)
-        )),
-        None => Err(format!("cannot read {}", expected_path.display())),
-    }
+    compare_or_bless(&pol.with_extension("stderr"), &actual, BLESS_COMMAND)
 }
 
 fn example_case(pol: PathBuf) -> Outcome {
@@ -130,24 +87,6 @@ fn fuzz_case(input: PathBuf) -> Outcome {
     Ok(())
 }
 
-fn no_orphans(dir: PathBuf) -> Outcome {
-    let mut orphans = Vec::new();
-    for entry in fs::read_dir(&dir).map_err(|e| e.to_string())? {
-        let path = entry.map_err(|e| e.to_string())?.path();
-        if path.extension().is_some_and(|e| e == "stderr") && !path.with_extension("pol").exists() {
-            orphans.push(path.display().to_string());
-        }
-    }
-    if orphans.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "expected output without a .pol case (delete it or add the case): {}",
-            orphans.join(", ")
-        ))
-    }
-}
-
 fn every_code_has_a_case(dir: PathBuf) -> Outcome {
     let mut seen = BTreeSet::new();
     for pol in pol_files(&dir) {
@@ -166,38 +105,6 @@ fn every_code_has_a_case(dir: PathBuf) -> Outcome {
             missing.join(", ")
         ))
     }
-}
-
-/// A line diff (longest common subsequence), `-` expected, `+` actual.
-fn diff(expected: &str, actual: &str) -> String {
-    let a: Vec<&str> = expected.lines().collect();
-    let b: Vec<&str> = actual.lines().collect();
-    let mut lcs = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for i in (0..a.len()).rev() {
-        for j in (0..b.len()).rev() {
-            lcs[i][j] = if a[i] == b[j] {
-                lcs[i + 1][j + 1] + 1
-            } else {
-                lcs[i + 1][j].max(lcs[i][j + 1])
-            };
-        }
-    }
-    let (mut i, mut j) = (0, 0);
-    let mut out = String::new();
-    while i < a.len() || j < b.len() {
-        if i < a.len() && j < b.len() && a[i] == b[j] {
-            out.push_str(&format!(" {}\n", a[i]));
-            i += 1;
-            j += 1;
-        } else if j < b.len() && (i == a.len() || lcs[i][j + 1] >= lcs[i + 1][j]) {
-            out.push_str(&format!("+{}\n", b[j]));
-            j += 1;
-        } else {
-            out.push_str(&format!("-{}\n", a[i]));
-            i += 1;
-        }
-    }
-    out
 }
 
 fn cases() -> Vec<Case> {
@@ -231,7 +138,7 @@ fn cases() -> Vec<Case> {
     let dir = ui_dir.clone();
     cases.push(Case {
         name: "suite::no_orphaned_expected_files".to_string(),
-        run: Box::new(move || no_orphans(dir.clone())),
+        run: Box::new(move || no_orphans(&dir, "stderr")),
     });
     cases.push(Case {
         name: "suite::every_code_has_a_ui_case".to_string(),
@@ -241,61 +148,5 @@ fn cases() -> Vec<Case> {
 }
 
 fn main() -> std::process::ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let exact = args.iter().any(|a| a == "--exact");
-    let list = args.iter().any(|a| a == "--list");
-    let filter = args.iter().find(|a| !a.starts_with('-')).cloned();
-    let all = cases();
-    let total = all.len();
-    let selected: Vec<Case> = all
-        .into_iter()
-        .filter(|case| match &filter {
-            None => true,
-            Some(f) if exact => &case.name == f,
-            Some(f) => case.name.contains(f.as_str()),
-        })
-        .collect();
-    if list {
-        for case in &selected {
-            println!("{}: test", case.name);
-        }
-        return std::process::ExitCode::SUCCESS;
-    }
-    let start = Instant::now();
-    println!("\nrunning {} tests", selected.len());
-    let mut failures = Vec::new();
-    for case in &selected {
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (case.run)()))
-            .unwrap_or_else(|_| Err("panicked".to_string()));
-        match outcome {
-            Ok(()) => println!("test {} ... ok", case.name),
-            Err(message) => {
-                println!("test {} ... FAILED", case.name);
-                failures.push((case.name.clone(), message));
-            }
-        }
-    }
-    if !failures.is_empty() {
-        println!("\nfailures:\n");
-        for (name, message) in &failures {
-            println!("---- {name} ----\n{message}\n");
-        }
-        println!("failures:");
-        for (name, _) in &failures {
-            println!("    {name}");
-        }
-    }
-    let passed = selected.len() - failures.len();
-    println!(
-        "\ntest result: {}. {passed} passed; {} failed; 0 ignored; 0 measured; {} filtered out; finished in {:.2}s\n",
-        if failures.is_empty() { "ok" } else { "FAILED" },
-        failures.len(),
-        total - selected.len(),
-        start.elapsed().as_secs_f64()
-    );
-    if failures.is_empty() {
-        std::process::ExitCode::SUCCESS
-    } else {
-        std::process::ExitCode::FAILURE
-    }
+    run_cases(cases())
 }

@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Version of the object/event format. The runtime accepts exactly this one.
-pub const ABI_VERSION: u32 = 2;
+pub const ABI_VERSION: u32 = 3;
 
 /// Name of the ELF section holding the JSON-encoded [`Metadata`].
 pub const METADATA_SECTION: &str = ".polc.meta";
@@ -48,10 +48,11 @@ pub const EVENT_HEADER_LEN: usize = 48;
 /// do not enforce them.
 pub const CONFIG_MONITOR: u32 = 1;
 /// Size in bytes of [`Config`] as stored in [`MAP_CONFIG`].
-pub const CONFIG_LEN: usize = 16;
+pub const CONFIG_LEN: usize = 24;
 
 /// Run-time configuration, the value of [`MAP_CONFIG`] key 0:
-/// `{ u64 scope_cgroup; u32 scope_level; u32 flags; }`, little-endian.
+/// `{ u64 scope_cgroup; u32 scope_level; u32 flags; u32 exempt_tgid; u32 pad; }`,
+/// little-endian.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct Config {
     /// cgroup v2 id every rule is scoped to (that cgroup and its
@@ -61,6 +62,17 @@ pub struct Config {
     pub scope_level: u32,
     /// [`CONFIG_MONITOR`], ...
     pub flags: u32,
+    /// A process (the runtime itself) no rule ever decides for: its
+    /// operations are neither counted, reported nor enforced. 0: none.
+    pub exempt_tgid: u32,
+}
+
+/// Offsets of the [`Config`] fields, for code generation.
+pub mod config {
+    pub const SCOPE_CGROUP: i16 = 0;
+    pub const SCOPE_LEVEL: i16 = 8;
+    pub const FLAGS: i16 = 12;
+    pub const EXEMPT_TGID: i16 = 16;
 }
 
 impl Config {
@@ -70,6 +82,7 @@ impl Config {
         out[0..8].copy_from_slice(&self.scope_cgroup.to_le_bytes());
         out[8..12].copy_from_slice(&self.scope_level.to_le_bytes());
         out[12..16].copy_from_slice(&self.flags.to_le_bytes());
+        out[16..20].copy_from_slice(&self.exempt_tgid.to_le_bytes());
         out
     }
 }
@@ -391,10 +404,12 @@ mod tests {
             scope_cgroup: 0x0102_0304_0506_0708,
             scope_level: 3,
             flags: CONFIG_MONITOR,
+            exempt_tgid: 77,
         };
         let bytes = config.to_bytes();
         assert_eq!(bytes[0], 0x08);
         assert_eq!(bytes[8], 3);
         assert_eq!(bytes[12], 1);
+        assert_eq!(bytes[16], 77);
     }
 }

@@ -58,16 +58,21 @@ impl Build {
         let mut out = String::new();
         for program in &self.programs {
             let _ = writeln!(out, "{} ({}):", program.meta.symbol, program.meta.section);
-            let name = |map: MapId| {
-                self.image
-                    .maps
-                    .get(map.0 as usize)
-                    .map_or_else(|| format!("map#{}", map.0), |m| m.name.clone())
-            };
-            out.push_str(&program.code.disassemble_with(&name));
+            out.push_str(&self.program_disassembly(program));
             out.push('\n');
         }
         out
+    }
+
+    /// One program's annotated disassembly, maps by name.
+    pub fn program_disassembly(&self, program: &BuiltProgram) -> String {
+        let name = |map: MapId| {
+            self.image
+                .maps
+                .get(map.0 as usize)
+                .map_or_else(|| format!("map#{}", map.0), |m| m.name.clone())
+        };
+        program.code.disassemble_with(&name)
     }
 
     /// `--emit ir`.

@@ -68,11 +68,21 @@ impl FieldValue {
                 FieldValue::Str(kernel_string(bytes, max))
             }
             FieldType::Ip => FieldValue::Ip(match value {
-                Some(Value::Ip { addr, .. }) => *addr,
+                Some(Value::Ip { addr, .. }) => unmap_ipv4(*addr),
                 _ => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             }),
             FieldType::Bool => FieldValue::Bool(matches!(value, Some(Value::Bool(true)))),
         }
+    }
+}
+
+/// An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) as the IPv4 address it
+/// carries: a connection from an IPv6 socket to one is IPv4 traffic, and
+/// IPv4 rules apply to it. Other addresses are unchanged.
+pub fn unmap_ipv4(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, IpAddr::V4),
+        v4 => v4,
     }
 }
 
@@ -357,6 +367,18 @@ mod tests {
         assert!(!ip_in(&v4("172.32.0.0"), &v4("172.16.0.0"), 12));
         assert!(ip_in(&v4("fe80::1"), &v4("fe80::"), 10));
         assert!(!ip_in(&v4("::ffff:10.0.0.1"), &v4("10.0.0.0"), 8));
+        // Events carry mapped addresses as the IPv4 address they hold.
+        let mapped = Event::new([(
+            FieldId::from_name("net.daddr").expect("field"),
+            Value::Ip {
+                addr: v4("::ffff:10.0.0.1"),
+                prefix: 128,
+            },
+        )]);
+        assert_eq!(
+            mapped.get(FieldId::from_name("net.daddr").expect("field")),
+            FieldValue::Ip(v4("10.0.0.1"))
+        );
         assert!(ip_in(&v4("1.2.3.4"), &v4("0.0.0.0"), 0));
     }
 

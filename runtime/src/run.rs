@@ -122,6 +122,9 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
         scope_cgroup: scope.as_ref().map_or(0, |s| s.id),
         scope_level: scope.as_ref().map_or(0, |s| s.level),
         flags: if options.monitor { CONFIG_MONITOR } else { 0 },
+        // polrt never decides for itself: a rule on its own output file, or
+        // on bpf(), must not stop the runtime that enforces it.
+        exempt_tgid: std::process::id(),
     };
     loader::write_config(&ebpf, metadata, config)?;
     loader::fill_sets(&ebpf, metadata)?;

@@ -212,9 +212,31 @@ impl Polrt {
     /// Starts `polrt run POLICY --cgroup CGROUP --format json --output FILE
     /// EXTRA...` and waits for its "ready" line on stderr.
     pub fn start(policy: &Path, cgroup: &TestCgroup, work: &TempDir, extra: &[&str]) -> Polrt {
+        Polrt::launch(policy, cgroup, work, extra, false)
+    }
+
+    /// Like [`Polrt::start`], with polrt itself running inside the cgroup
+    /// its rules are scoped to.
+    pub fn start_inside(
+        policy: &Path,
+        cgroup: &TestCgroup,
+        work: &TempDir,
+        extra: &[&str],
+    ) -> Polrt {
+        Polrt::launch(policy, cgroup, work, extra, true)
+    }
+
+    fn launch(
+        policy: &Path,
+        cgroup: &TestCgroup,
+        work: &TempDir,
+        extra: &[&str],
+        inside: bool,
+    ) -> Polrt {
         let output = work.path.join("events.jsonl");
         let stderr = work.path.join("polrt.stderr");
-        let child = Command::new(polrt_bin())
+        let mut command = Command::new(polrt_bin());
+        command
             .arg("run")
             .arg(policy)
             .arg("--cgroup")
@@ -224,9 +246,12 @@ impl Polrt {
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(fs::File::create(&stderr).expect("create stderr file"))
-            .spawn()
-            .expect("spawn polrt");
+            .stderr(fs::File::create(&stderr).expect("create stderr file"));
+        let child = if inside {
+            spawn_in(cgroup, &mut command)
+        } else {
+            command.spawn().expect("spawn polrt")
+        };
         let mut polrt = Polrt {
             child: Some(child),
             output,
@@ -234,6 +259,11 @@ impl Polrt {
         };
         polrt.wait_ready();
         polrt
+    }
+
+    /// polrt's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
     }
 
     fn stderr_text(&self) -> String {

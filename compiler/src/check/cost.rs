@@ -16,7 +16,9 @@
 use std::collections::BTreeSet;
 
 use crate::check::hooks::{FieldId, FieldType, Hook};
-use crate::check::policy::{Action, CheckedPolicy, CheckedRule, Expr, StrOp, Test, TestOp, Value};
+use crate::check::policy::{
+    Action, CheckedPolicy, CheckedRule, Expr, ListId, StrOp, Test, TestOp, Value,
+};
 use crate::diag::{Code, Diagnostic};
 
 /// Most instructions one run of a program may execute.
@@ -88,6 +90,19 @@ fn expr_branches(policy: &CheckedPolicy, expr: &Expr) -> u64 {
     }
 }
 
+/// The string elements of a list.
+fn list_strs(policy: &CheckedPolicy, list: ListId) -> Vec<&str> {
+    policy
+        .list(list)
+        .elems
+        .iter()
+        .filter_map(|v| match v {
+            Value::Str(s) => Some(s.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Conditional jumps of a word-by-word compare of `len` bytes.
 fn chunks(len: usize) -> u64 {
     (len / 8 + (len % 8).count_ones() as usize) as u64
@@ -102,35 +117,16 @@ fn test_branches(policy: &CheckedPolicy, test: &Test) -> u64 {
             StrOp::Contains => 2 + chunks(lit.len().saturating_sub(1)),
         }
     };
-    let strs = |list| -> Vec<usize> {
-        policy
-            .list(list)
-            .elems
-            .iter()
-            .filter_map(|v| match v {
-                Value::Str(s) => Some(s.len()),
-                _ => None,
-            })
-            .collect()
-    };
     match &test.op {
         TestOp::IntCmp { .. } | TestOp::IsTrue => 1,
         TestOp::StrEq(lit) => 1 + chunks(lit.len()),
         TestOp::Str { op, value } => str_op(*op, value),
         TestOp::StrAny { op, list } => {
-            let elems = strs(*list);
+            let elems = list_strs(policy, *list);
             if *op == StrOp::StartsWith && elems.len() > INLINE_LIST_MAX {
                 2
             } else {
-                policy
-                    .list(*list)
-                    .elems
-                    .iter()
-                    .filter_map(|v| match v {
-                        Value::Str(s) => Some(str_op(*op, s)),
-                        _ => None,
-                    })
-                    .sum()
+                elems.iter().map(|e| str_op(*op, e)).sum()
             }
         }
         TestOp::IpIn { addr, .. } => 1 + if addr.is_ipv4() { 1 } else { 2 },
@@ -153,7 +149,10 @@ fn test_branches(policy: &CheckedPolicy, test: &Test) -> u64 {
                     family(v4, 2) + family(v6, 3)
                 }
                 _ if elems.len() > INLINE_LIST_MAX => 2,
-                FieldType::Str { .. } => strs(*list).iter().map(|n| 1 + chunks(*n)).sum(),
+                FieldType::Str { .. } => list_strs(policy, *list)
+                    .iter()
+                    .map(|e| 1 + chunks(e.len()))
+                    .sum(),
                 _ => elems.len() as u64,
             }
         }
@@ -226,20 +225,9 @@ pub fn test_cost(policy: &CheckedPolicy, test: &Test) -> u64 {
             StrOp::StartsWith => 4 + bytes_eq_cost(n),
             StrOp::EndsWith => 8 + bytes_eq_cost(n),
             StrOp::Contains => {
-                6 + max.saturating_sub(n as u64) * (4 + bytes_eq_cost(n.saturating_sub(1)))
+                6 + max.saturating_sub(n as u64) * (6 + bytes_eq_cost(n.saturating_sub(1)))
             }
         }
-    };
-    let strs = |list| -> Vec<&str> {
-        policy
-            .list(list)
-            .elems
-            .iter()
-            .filter_map(|v| match v {
-                Value::Str(s) => Some(s.as_str()),
-                _ => None,
-            })
-            .collect()
     };
     match &test.op {
         TestOp::IntCmp { .. } => 6,
@@ -247,7 +235,7 @@ pub fn test_cost(policy: &CheckedPolicy, test: &Test) -> u64 {
         TestOp::StrEq(lit) => 5 + bytes_eq_cost(lit.len()),
         TestOp::Str { op, value } => str_op(*op, value),
         TestOp::StrAny { op, list } => {
-            let elems = strs(*list);
+            let elems = list_strs(policy, *list);
             if *op == StrOp::StartsWith && elems.len() > INLINE_LIST_MAX {
                 16
             } else {
@@ -275,7 +263,7 @@ pub fn test_cost(policy: &CheckedPolicy, test: &Test) -> u64 {
                 }
                 _ if elems.len() > INLINE_LIST_MAX => 14,
                 FieldType::Str { .. } => {
-                    2 + strs(*list)
+                    2 + list_strs(policy, *list)
                         .iter()
                         .map(|e| 5 + bytes_eq_cost(e.len()))
                         .sum::<u64>()

@@ -21,17 +21,24 @@ pub enum Hook {
     FileOpen,
     /// A socket connects to an IPv4 or IPv6 address.
     NetConnect,
+    /// A socket is bound to a local IPv4 or IPv6 address and port.
+    NetBind,
     /// A kernel module is loaded.
     ModuleLoad,
+    /// The `bpf(2)` system call is used (tamper protection: who may load
+    /// programs, read maps, detach links).
+    Bpf,
 }
 
 impl Hook {
     /// Every hook, in a stable order (the order programs are emitted in).
-    pub const ALL: [Hook; 4] = [
+    pub const ALL: [Hook; 6] = [
         Hook::Exec,
         Hook::FileOpen,
         Hook::NetConnect,
+        Hook::NetBind,
         Hook::ModuleLoad,
+        Hook::Bpf,
     ];
 
     /// The hook's spec entry.
@@ -220,6 +227,28 @@ pub enum FieldScope {
     Common,
     /// Only this hook.
     Hook(Hook),
+    /// These hooks.
+    Hooks(&'static [Hook]),
+}
+
+impl FieldScope {
+    /// Whether rules on `hook` can use a field of this scope.
+    pub fn includes(self, hook: Hook) -> bool {
+        match self {
+            FieldScope::Common => true,
+            FieldScope::Hook(h) => h == hook,
+            FieldScope::Hooks(hooks) => hooks.contains(&hook),
+        }
+    }
+
+    /// The hooks of a hook-specific scope (empty for common fields).
+    pub fn hooks(self) -> Vec<Hook> {
+        match self {
+            FieldScope::Common => Vec::new(),
+            FieldScope::Hook(h) => vec![h],
+            FieldScope::Hooks(hooks) => hooks.to_vec(),
+        }
+    }
 }
 
 /// A member of a kernel struct read through BTF, relocated at load time
@@ -382,10 +411,7 @@ impl FieldId {
 
     /// Whether rules on `hook` can use this field.
     pub fn available_on(self, hook: Hook) -> bool {
-        match self.spec().scope {
-            FieldScope::Common => true,
-            FieldScope::Hook(h) => h == hook,
-        }
+        self.spec().scope.includes(hook)
     }
 
     /// Where this field's value comes from in `attach`'s program.
@@ -530,15 +556,15 @@ pub static FIELDS: &[FieldSpec] = &[
     FieldSpec {
         name: "net.family",
         ty: FieldType::Int { bits: 16 },
-        scope: FieldScope::Hook(Hook::NetConnect),
-        doc: "address family: 2 (AF_INET) or 10 (AF_INET6)",
+        scope: FieldScope::Hooks(&[Hook::NetConnect, Hook::NetBind]),
+        doc: "address family of the socket address: 2 (AF_INET) or 10 (AF_INET6)",
         common_source: None,
     },
     FieldSpec {
         name: "net.daddr",
         ty: FieldType::Ip,
         scope: FieldScope::Hook(Hook::NetConnect),
-        doc: "destination address (IPv4 or IPv6)",
+        doc: "destination address (IPv4 or IPv6; an IPv4-mapped IPv6 address, ::ffff:a.b.c.d, is the IPv4 address a.b.c.d)",
         common_source: None,
     },
     FieldSpec {
@@ -549,11 +575,34 @@ pub static FIELDS: &[FieldSpec] = &[
         common_source: None,
     },
     FieldSpec {
+        name: "net.saddr",
+        ty: FieldType::Ip,
+        scope: FieldScope::Hook(Hook::NetBind),
+        doc: "local address being bound (0.0.0.0 or :: for every address; an IPv4-mapped IPv6 \
+              address is the IPv4 address)",
+        common_source: None,
+    },
+    FieldSpec {
+        name: "net.sport",
+        ty: FieldType::Int { bits: 16 },
+        scope: FieldScope::Hook(Hook::NetBind),
+        doc: "local port being bound (0: the kernel picks one)",
+        common_source: None,
+    },
+    FieldSpec {
         name: "module.path",
         ty: FieldType::Str { max: PATH_MAX_LEN },
         scope: FieldScope::Hook(Hook::ModuleLoad),
         doc: "path of the module file when the kernel reads it from a file (finit_module \
               with the lsm backend); empty otherwise",
+        common_source: None,
+    },
+    FieldSpec {
+        name: "bpf.cmd",
+        ty: FieldType::Int { bits: 32 },
+        scope: FieldScope::Hook(Hook::Bpf),
+        doc: "the bpf(2) command: 0 BPF_MAP_CREATE, 1 BPF_MAP_LOOKUP_ELEM, 5 BPF_PROG_LOAD, \
+              28 BPF_LINK_CREATE, ... (include/uapi/linux/bpf.h)",
         common_source: None,
     },
 ];
@@ -642,6 +691,21 @@ const NET_CONNECT6: &[(&str, FieldSource)] = &[
     ("net.daddr", FieldSource::SockAddrCtxIp6),
     ("net.dport", FieldSource::SockAddrCtxPort),
 ];
+const NET_BIND_LSM: &[(&str, FieldSource)] = &[
+    ("net.family", FieldSource::SockaddrFamily { arg: 1 }),
+    ("net.saddr", FieldSource::SockaddrAddr { arg: 1 }),
+    ("net.sport", FieldSource::SockaddrPort { arg: 1 }),
+];
+const NET_BIND4: &[(&str, FieldSource)] = &[
+    ("net.family", FieldSource::ConstInt(AF_INET)),
+    ("net.saddr", FieldSource::SockAddrCtxIp4),
+    ("net.sport", FieldSource::SockAddrCtxPort),
+];
+const NET_BIND6: &[(&str, FieldSource)] = &[
+    ("net.family", FieldSource::ConstInt(AF_INET6)),
+    ("net.saddr", FieldSource::SockAddrCtxIp6),
+    ("net.sport", FieldSource::SockAddrCtxPort),
+];
 const MODULE_READ_FILE_LSM: &[(&str, FieldSource)] = &[(
     "module.path",
     FieldSource::ArgDPath {
@@ -650,6 +714,22 @@ const MODULE_READ_FILE_LSM: &[(&str, FieldSource)] = &[(
     },
 )];
 const MODULE_NO_PATH: &[(&str, FieldSource)] = &[("module.path", FieldSource::EmptyStr)];
+
+const BPF_LSM: &[(&str, FieldSource)] = &[(
+    "bpf.cmd",
+    FieldSource::ArgInt {
+        arg: 0,
+        path: &[],
+        mask: ALL_BITS,
+    },
+)];
+const BPF_TP: &[(&str, FieldSource)] = &[(
+    "bpf.cmd",
+    FieldSource::SyscallArg {
+        idx: 0,
+        mask: ALL_BITS,
+    },
+)];
 
 /// Every hook, with its backends strongest first.
 pub static HOOKS: &[HookSpec] = &[
@@ -774,6 +854,45 @@ pub static HOOKS: &[HookSpec] = &[
         ],
     },
     HookSpec {
+        hook: Hook::NetBind,
+        name: "net.bind",
+        doc: "a socket is bound to a local IPv4 or IPv6 address and port (e.g. to listen)",
+        backends: &[
+            BackendSpec {
+                kind: BackendKind::Lsm,
+                ret: ReturnConvention::Lsm,
+                signals: Signals::Always,
+                deny_means: "deny enforced: bind fails with EPERM",
+                attach: &[AttachPoint {
+                    section: "lsm/socket_bind",
+                    symbol: "net_bind_lsm",
+                    guard: Guard::InetSockaddr { arg: 1 },
+                    sources: NET_BIND_LSM,
+                }],
+            },
+            BackendSpec {
+                kind: BackendKind::Cgroup,
+                ret: ReturnConvention::CgroupSockAddr,
+                signals: Signals::Probed,
+                deny_means: "deny enforced: bind fails with EPERM (tasks in the attached cgroup)",
+                attach: &[
+                    AttachPoint {
+                        section: "cgroup/bind4",
+                        symbol: "net_bind_cgroup4",
+                        guard: Guard::None,
+                        sources: NET_BIND4,
+                    },
+                    AttachPoint {
+                        section: "cgroup/bind6",
+                        symbol: "net_bind_cgroup6",
+                        guard: Guard::None,
+                        sources: NET_BIND6,
+                    },
+                ],
+            },
+        ],
+    },
+    HookSpec {
         hook: Hook::ModuleLoad,
         name: "module.load",
         doc: "a kernel module is loaded (init_module, finit_module)",
@@ -817,6 +936,37 @@ pub static HOOKS: &[HookSpec] = &[
                         values: [NR_INIT_MODULE, NR_FINIT_MODULE],
                     },
                     sources: MODULE_NO_PATH,
+                }],
+            },
+        ],
+    },
+    HookSpec {
+        hook: Hook::Bpf,
+        name: "bpf",
+        doc: "the bpf(2) system call is used (load programs, create and read maps, attach)",
+        backends: &[
+            BackendSpec {
+                kind: BackendKind::Lsm,
+                ret: ReturnConvention::Lsm,
+                signals: Signals::Always,
+                deny_means: "deny enforced: bpf() fails with EPERM",
+                attach: &[AttachPoint {
+                    section: "lsm/bpf",
+                    symbol: "bpf_lsm",
+                    guard: Guard::None,
+                    sources: BPF_LSM,
+                }],
+            },
+            BackendSpec {
+                kind: BackendKind::Tracepoint,
+                ret: ReturnConvention::Ignored,
+                signals: Signals::Always,
+                deny_means: "deny enforced by SIGKILL at bpf() entry",
+                attach: &[AttachPoint {
+                    section: "tracepoint/syscalls/sys_enter_bpf",
+                    symbol: "bpf_tp",
+                    guard: Guard::None,
+                    sources: BPF_TP,
                 }],
             },
         ],
@@ -876,6 +1026,12 @@ mod tests {
 
     #[test]
     fn every_hook_has_a_spec_and_common_fields_have_sources() {
+        let specs: Vec<Hook> = HOOKS.iter().map(|spec| spec.hook).collect();
+        assert_eq!(
+            specs,
+            Hook::ALL.to_vec(),
+            "Hook::ALL lists every spec, in table order"
+        );
         for hook in Hook::ALL {
             assert_eq!(Hook::from_name(hook.name()), Some(hook));
             assert!(!hook.spec().backends.is_empty());

@@ -9,7 +9,7 @@ pub fn hooks_markdown() -> String {
     let mut out = String::from("| hook | when | fields beyond `proc.*` | backends (strongest first) |\n|---|---|---|---|\n");
     for spec in HOOKS {
         let fields: Vec<String> = FieldId::all()
-            .filter(|f| f.spec().scope == FieldScope::Hook(spec.hook))
+            .filter(|f| f.spec().scope.hooks().contains(&spec.hook))
             .map(|f| format!("`{}`", f.spec().name))
             .collect();
         let backends: Vec<String> = spec
@@ -46,7 +46,12 @@ pub fn fields_markdown() -> String {
         let spec = field.spec();
         let hooks = match spec.scope {
             FieldScope::Common => "all".to_string(),
-            FieldScope::Hook(hook) => format!("`{}`", hook.name()),
+            scope => scope
+                .hooks()
+                .iter()
+                .map(|hook| format!("`{}`", hook.name()))
+                .collect::<Vec<_>>()
+                .join(", "),
         };
         out.push_str(&format!(
             "| `{}` | {} | {} | {} |\n",
@@ -74,7 +79,7 @@ pub fn hooks_summary() -> String {
         .iter()
         .map(|hook| {
             let fields: Vec<&str> = FieldId::all()
-                .filter(|f| f.spec().scope == FieldScope::Hook(*hook))
+                .filter(|f| f.spec().scope.hooks().contains(hook))
                 .map(|f| f.spec().name)
                 .collect();
             format!("  {:<12} {}", hook.name(), fields.join(", "))

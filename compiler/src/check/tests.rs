@@ -49,7 +49,15 @@ fn seed_policy_checks_clean() {
     assert_eq!(policy.rules[4].action, Action::Trace);
     assert_eq!(policy.rules[4].emit.len(), 4);
     assert_eq!(policy.source_hash.len(), 64);
-    assert_eq!(policy.hooks(), Hook::ALL.to_vec());
+    assert_eq!(
+        policy.hooks(),
+        vec![
+            Hook::Exec,
+            Hook::FileOpen,
+            Hook::NetConnect,
+            Hook::ModuleLoad
+        ]
+    );
 }
 
 #[test]

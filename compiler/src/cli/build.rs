@@ -4,33 +4,17 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use polc::check::check_source;
 use polc::compile::build;
 
-use crate::{
-    print_diagnostics, read_source, BuildArgs, Emit, MessageFormat, EXIT_ERRORS, EXIT_USAGE,
-};
+use crate::{BuildArgs, Emit, EXIT_ERRORS, EXIT_USAGE};
 
 /// Checks, compiles and writes what `args` asks for.
 pub fn run(args: &BuildArgs) -> ExitCode {
-    let (name, source) = match read_source(&args.file) {
-        Ok(read) => read,
-        Err(message) => {
-            eprintln!("{message}");
-            return ExitCode::from(EXIT_USAGE);
-        }
-    };
-    let checked = check_source(&name, &source);
-    print_diagnostics(
-        &checked.diagnostics,
-        &name,
-        &source,
-        MessageFormat::Human,
-        args.color.enabled(),
-    );
-    let Some(policy) = checked.policy else {
-        return ExitCode::from(EXIT_ERRORS);
-    };
+    let super::Loaded { source, policy, .. } =
+        match super::load_policy(&args.file, args.color.enabled()) {
+            Ok(loaded) => loaded,
+            Err(code) => return code,
+        };
     let built = match build(&policy, &source, args.ringbuf_size) {
         Ok(built) => built,
         Err(error) => {

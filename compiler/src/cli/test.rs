@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
-use polc::check::check_source;
 use polc::check::hooks::Hook;
 use polc::check::policy::{Action, CheckedPolicy, PolicyTest};
 use polc::compile::build_test_run;
@@ -15,7 +14,7 @@ use polc::ir::TestContext;
 use serde_json::json;
 
 use super::testrun::{KernelDecision, TestProgram};
-use crate::{print_diagnostics, read_source, MessageFormat, TestArgs, EXIT_ERRORS, EXIT_USAGE};
+use crate::{MessageFormat, TestArgs, EXIT_ERRORS, EXIT_USAGE};
 
 /// Runs every test of every file.
 pub fn run(args: &TestArgs) -> ExitCode {
@@ -36,25 +35,16 @@ pub fn run(args: &TestArgs) -> ExitCode {
     let mut totals = Totals::default();
     let mut usage_error = false;
     for path in &args.files {
-        let (name, source) = match read_source(path) {
-            Ok(read) => read,
-            Err(message) => {
-                eprintln!("{message}");
-                usage_error = true;
+        let (name, source, policy) = match super::load_policy(path, args.color.enabled()) {
+            Ok(loaded) => (loaded.name, loaded.source, loaded.policy),
+            Err(code) => {
+                if code == ExitCode::from(EXIT_USAGE) {
+                    usage_error = true;
+                } else {
+                    totals.failed += 1;
+                }
                 continue;
             }
-        };
-        let checked = check_source(&name, &source);
-        print_diagnostics(
-            &checked.diagnostics,
-            &name,
-            &source,
-            MessageFormat::Human,
-            args.color.enabled(),
-        );
-        let Some(policy) = checked.policy else {
-            totals.failed += 1;
-            continue;
         };
         run_file(&name, &source, &policy, &kernel, args.format, &mut totals);
     }

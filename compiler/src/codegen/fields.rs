@@ -349,6 +349,26 @@ fn load_ip(e: &mut Emitter<'_>, field: FieldId, source: FieldSource) {
         }
         other => panic!("internal error: {other:?} is not an ip source"),
     }
+    unmap_ipv4(&mut e.asm, slot);
+}
+
+/// An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, what an IPv6 socket
+/// connects to when it talks IPv4) becomes the IPv4 address `a.b.c.d`, so
+/// that IPv4 rules see IPv4 traffic whatever the socket's family.
+fn unmap_ipv4(asm: &mut crate::bpf::asm::Asm, slot: i16) {
+    let done = asm.label("not_mapped");
+    asm.load(Size::Word, Reg::R1, Reg::R7, slot);
+    asm.jump_imm(Jmp::IfNotEqual, Reg::R1, AF_INET6 as i32, done);
+    asm.load(Size::DoubleWord, Reg::R1, Reg::R7, slot + 8);
+    asm.jump_imm(Jmp::IfNotEqual, Reg::R1, 0, done);
+    // Bytes 8..12 are 00 00 ff ff: 0xffff0000 as a little-endian u32.
+    asm.load(Size::Word, Reg::R1, Reg::R7, slot + 16);
+    asm.load_imm64(Reg::R2, 0xffff_0000);
+    asm.jump_reg(Jmp::IfNotEqual, Reg::R1, Reg::R2, done);
+    asm.store_imm(Size::Word, Reg::R7, slot, AF_INET as i32);
+    asm.load(Size::Word, Reg::R1, Reg::R7, slot + 20);
+    asm.store(Size::Word, Reg::R7, slot + 8, Reg::R1);
+    asm.bind(done);
 }
 
 /// In a test-run program every field is copied from the context.
@@ -379,6 +399,7 @@ fn load_test_context(e: &mut Emitter<'_>, field: FieldId) {
                 e.asm
                     .store(Size::DoubleWord, Reg::R7, slot + 8 * word, Reg::R1);
             }
+            unmap_ipv4(&mut e.asm, slot);
         }
     }
 }

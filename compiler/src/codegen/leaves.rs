@@ -186,7 +186,7 @@ fn bytes_eq(asm: &mut Asm, base: Reg, off: i16, lit: &[u8], fail: Label) {
 }
 
 /// Substring search, unrolled over every start position the field's buffer
-/// allows: a bounds check, a first-byte test, then the rest of the literal.
+/// allows: a bounds check, a first-word test, then the rest of the literal.
 fn contains(e: &mut Emitter<'_>, slot: i16, len: i16, max: i32, lit: &[u8], fail: Label) {
     let n = lit.len() as i32;
     let found = e.asm.label("found");
@@ -203,10 +203,15 @@ fn contains(e: &mut Emitter<'_>, slot: i16, len: i16, max: i32, lit: &[u8], fail
             e.asm.jump_imm(Jmp::IfSignedLessThan, Reg::R2, pos, fail);
         }
         let next = e.asm.label("next_pos");
-        e.asm.load(Size::Byte, Reg::R1, Reg::R7, slot + pos as i16);
-        e.asm
-            .jump_imm(Jmp::IfNotEqual, Reg::R1, i32::from(lit[0]), next);
-        bytes_eq(&mut e.asm, Reg::R7, slot + pos as i16 + 1, &lit[1..], next);
+        // The first word (the largest load the literal fills) rules most
+        // positions out with one compare; the rest of the literal follows.
+        let first = [8usize, 4, 2, 1]
+            .into_iter()
+            .find(|w| *w <= lit.len())
+            .unwrap_or(1);
+        let at = slot + pos as i16;
+        bytes_eq(&mut e.asm, Reg::R7, at, &lit[..first], next);
+        bytes_eq(&mut e.asm, Reg::R7, at + first as i16, &lit[first..], next);
         e.asm.goto(found);
         e.asm.bind(next);
     }

@@ -193,7 +193,7 @@ impl Emitter<'_> {
         asm.load(Size::DoubleWord, Reg::R1, Reg::R0, 0);
         asm.jump_imm(Jmp::IfEqual, Reg::R1, 0, in_scope);
         asm.store(Size::DoubleWord, Reg::R10, FP_SPILL, Reg::R1);
-        asm.load(Size::Word, Reg::R1, Reg::R0, 8);
+        asm.load(Size::Word, Reg::R1, Reg::R0, abi::config::SCOPE_LEVEL);
         asm.call(Helper::GetCurrentAncestorCgroupId);
         asm.load(Size::DoubleWord, Reg::R1, Reg::R10, FP_SPILL);
         asm.jump_reg(Jmp::IfNotEqual, Reg::R0, Reg::R1, self.exit_allow);
@@ -276,6 +276,22 @@ impl Emitter<'_> {
         let done = self.asm.label("done");
         if self.program.can_fall_through {
             self.asm.jump_imm(Jmp::IfEqual, Reg::R9, NO_MATCH, done);
+        }
+        if !self.program.target_is_test_run() {
+            self.asm
+                .note("the runtime's own process is exempt from every rule");
+            let not_exempt = self.asm.label("not_exempt");
+            self.asm.call(Helper::GetCurrentPidTgid);
+            self.asm.alu_imm(Alu::Rhs, Reg::R0, 32);
+            self.asm
+                .load(Size::DoubleWord, Reg::R1, Reg::R10, FP_CONFIG);
+            self.asm
+                .load(Size::Word, Reg::R1, Reg::R1, abi::config::EXEMPT_TGID);
+            self.asm
+                .jump_reg(Jmp::IfNotEqual, Reg::R0, Reg::R1, not_exempt);
+            self.asm.mov_imm(Reg::R9, NO_MATCH);
+            self.asm.goto(done);
+            self.asm.bind(not_exempt);
         }
         // The rule id is read back from the record, not kept in a register:
         // a register holding a different constant per rule would keep the

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::check::hooks::FieldId;
-use crate::check::policy::{Action, CmpOp};
+use crate::check::policy::Action;
 use crate::ir::{Cond, LeafKind, Module, Program, Step, Target};
 
 /// Renders every program and set of `module`.
@@ -91,7 +91,7 @@ pub fn cond_text(cond: &Cond) -> String {
         Cond::Leaf(leaf) => {
             let field = leaf.field.spec().name;
             match &leaf.kind {
-                LeafKind::Int { op, value } => format!("{field} {} {value}", cmp_text(*op)),
+                LeafKind::Int { op, value } => format!("{field} {} {value}", op.symbol()),
                 LeafKind::StrEq(s) => format!("{field} == {}", quoted(s)),
                 LeafKind::StrPrefix(s) => format!("{field} startswith {}", quoted(s)),
                 LeafKind::StrSuffix(s) => format!("{field} endswith {}", quoted(s)),
@@ -110,17 +110,6 @@ fn nested(cond: &Cond) -> String {
     match cond {
         Cond::And(_) | Cond::Or(_) => format!("({})", cond_text(cond)),
         _ => cond_text(cond),
-    }
-}
-
-fn cmp_text(op: CmpOp) -> &'static str {
-    match op {
-        CmpOp::Eq => "==",
-        CmpOp::Ne => "!=",
-        CmpOp::Lt => "<",
-        CmpOp::Le => "<=",
-        CmpOp::Gt => ">",
-        CmpOp::Ge => ">=",
     }
 }
 
