@@ -72,6 +72,8 @@ const SCENARIOS: &[&str] = &[
     "connect-deny",
     "connect-kill",
     "module-deny",
+    "bind-deny",
+    "bpf-deny",
     "allowed-ops",
     "enforce-stop",
     "monitor",

@@ -9,6 +9,8 @@ kernel kills prints nothing and dies of SIGKILL (exit status 137 in the shell).
 
 Usage:
   ops.py connect PORT          listen on 127.0.0.1:PORT, then connect to it
+  ops.py bind PORT             bind a TCP socket to 127.0.0.1:PORT
+  ops.py bpf_map_create        bpf(BPF_MAP_CREATE) of a one-entry array
   ops.py finit_module PATH     finit_module(2) on PATH (not a module)
   ops.py init_module PATH      init_module(2) with the bytes of PATH
   ops.py events FILE KEY=VALUE...
@@ -27,6 +29,9 @@ import sys
 
 NR_INIT_MODULE = 175  # x86_64
 NR_FINIT_MODULE = 313  # x86_64
+NR_BPF = 321  # x86_64
+BPF_MAP_CREATE = 0
+BPF_MAP_TYPE_ARRAY = 2
 
 
 def errno_name(number):
@@ -50,12 +55,42 @@ def connect(port):
     return "connected"
 
 
-def syscall(number, *args):
+def bind(port):
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError as error:
+        return errno_name(error.errno)
+    finally:
+        sock.close()
+    return "ok"
+
+
+def raw_syscall(number, *args):
+    """The syscall's return value, or -errno."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.syscall.restype = ctypes.c_long
-    if libc.syscall(ctypes.c_long(number), *args) == 0:
-        return "ok"
-    return errno_name(ctypes.get_errno())
+    ret = libc.syscall(ctypes.c_long(number), *args)
+    return -ctypes.get_errno() if ret < 0 else ret
+
+
+def syscall(number, *args):
+    ret = raw_syscall(number, *args)
+    return "ok" if ret == 0 else errno_name(-ret)
+
+
+def bpf_map_create():
+    # union bpf_attr for BPF_MAP_CREATE: map_type, key_size, value_size,
+    # max_entries (u32 each), the rest zero.
+    attr = ctypes.create_string_buffer(128)
+    for index, value in enumerate([BPF_MAP_TYPE_ARRAY, 4, 4, 1]):
+        ctypes.c_uint32.from_buffer(attr, 4 * index).value = value
+    ret = raw_syscall(NR_BPF, ctypes.c_int(BPF_MAP_CREATE), attr, ctypes.c_uint(128))
+    if ret < 0:
+        return errno_name(-ret)
+    os.close(ret)
+    return "ok"
 
 
 def finit_module(path):
@@ -108,11 +143,15 @@ def backends(path):
 
 
 def main(argv):
-    if len(argv) < 3:
+    if len(argv) < 2:
         sys.exit(__doc__)
     op, args = argv[1], argv[2:]
     if op == "connect":
         print(connect(int(args[0])))
+    elif op == "bind":
+        print(bind(int(args[0])))
+    elif op == "bpf_map_create":
+        print(bpf_map_create())
     elif op == "finit_module":
         print(finit_module(args[0]))
     elif op == "init_module":

@@ -47,6 +47,8 @@ SCENARIOS=(
     connect-deny
     connect-kill
     module-deny
+    bind-deny
+    bpf-deny
     allowed-ops
     enforce-stop
     monitor
@@ -60,8 +62,9 @@ CGROUP=/sys/fs/cgroup/polc-vm-lsm
 DENIED_PORT=47001
 ALLOWED_PORT=47002
 KILLED_PORT=47003
+BIND_DENIED_PORT=47004
 # The policy's LSM program names as the kernel lists them (15 characters).
-PROGRAM_NAMES=(exec_lsm file_open_lsm net_connect_lsm module_load_lsm)
+PROGRAM_NAMES=(exec_lsm file_open_lsm net_connect_lsm net_bind_lsm module_load_lsm bpf_lsm)
 # Seconds to wait for polrt to be ready, for an event, for a detach.
 READY_TIMEOUT=180
 EVENT_TIMEOUT=20
@@ -401,7 +404,7 @@ scenario_enforce_start() {
     backends=$(ops backends "$WORK/enforce.jsonl")
     echo "$backends"
     local hook
-    for hook in exec file.open net.connect module.load; do
+    for hook in exec file.open net.connect net.bind module.load bpf; do
         grep -q "^$hook lsm [0-9]" <<<"$backends" || fail "hook $hook did not get the lsm backend"
     done
     ! grep -qv '^[^ ]* lsm ' <<<"$backends" || fail "a hook got another backend than lsm"
@@ -484,6 +487,29 @@ scenario_module_deny() {
         fields.module.path=
 }
 
+scenario_bind_deny() {
+    require_session enforce
+    local ops_py=$POLC_REPO/tests/vm/ops.py outcome
+    outcome=$(in_cgroup /usr/bin/python3 "$ops_py" bind "$BIND_DENIED_PORT")
+    echo "bind to 127.0.0.1:$BIND_DENIED_PORT: $outcome"
+    [ "$outcome" = EPERM ] || fail "bind was not refused with EPERM (got: $outcome)"
+    outcome=$(in_cgroup /usr/bin/python3 "$ops_py" bind "$ALLOWED_PORT")
+    [ "$outcome" = ok ] || fail "bind to port $ALLOWED_PORT failed too (got: $outcome)"
+    await_event enforce rule=deny_bind hook=net.bind verdict=deny backend=lsm \
+        fields.net.saddr=127.0.0.1 "fields.net.sport=$BIND_DENIED_PORT"
+}
+
+# bpf(2) from the test cgroup; polrt, which issues bpf() calls all the time,
+# is exempt from its own rules.
+scenario_bpf_deny() {
+    require_session enforce
+    local outcome
+    outcome=$(in_cgroup /usr/bin/python3 "$POLC_REPO/tests/vm/ops.py" bpf_map_create)
+    echo "bpf(BPF_MAP_CREATE): $outcome"
+    [ "$outcome" = EPERM ] || fail "bpf(BPF_MAP_CREATE) was not refused with EPERM (got: $outcome)"
+    await_event enforce rule=deny_bpf hook=bpf verdict=deny backend=lsm fields.bpf.cmd=0
+}
+
 # What no rule denies still works inside the cgroup, and outside it nothing is
 # denied at all (the policy is scoped).
 scenario_allowed_ops() {
@@ -507,13 +533,17 @@ scenario_allowed_ops() {
     outcome=$(ops finit_module "$WORK/not-a-module.ko")
     echo "finit_module outside the cgroup: $outcome"
     [ "$outcome" != EPERM ] || fail "finit_module outside the cgroup was refused with EPERM"
+    outcome=$(ops bind "$BIND_DENIED_PORT")
+    [ "$outcome" = ok ] || fail "bind outside the cgroup failed (got: $outcome)"
+    outcome=$(ops bpf_map_create)
+    [ "$outcome" = ok ] || fail "bpf(BPF_MAP_CREATE) outside the cgroup failed (got: $outcome)"
     echo "outside $CGROUP: nothing denied"
 }
 
 scenario_enforce_stop() {
     stop_polrt enforce
     local rule
-    for rule in deny_exec kill_exec deny_open audit_open deny_connect kill_connect deny_module; do
+    for rule in deny_exec kill_exec deny_open audit_open deny_connect kill_connect deny_bind deny_bpf deny_module; do
         grep -q "{\"hook\":\"[a-z.]*\",\"matches\":[1-9][0-9]*,\"rule\":\"$rule\"}" "$WORK/enforce.jsonl" \
             || fail "the summary counts no match of $rule"
     done
@@ -541,13 +571,19 @@ scenario_monitor() {
     [ "$outcome" = connected ] || fail "connect to port $KILLED_PORT failed (got: $outcome)"
     outcome=$(in_cgroup /usr/bin/python3 "$ops_py" finit_module "$WORK/not-a-module.ko")
     [ "$outcome" != EPERM ] || fail "finit_module was refused with EPERM"
-    echo "monitor mode: exec, open, connect and finit_module all went through"
+    outcome=$(in_cgroup /usr/bin/python3 "$ops_py" bind "$BIND_DENIED_PORT")
+    [ "$outcome" = ok ] || fail "bind to port $BIND_DENIED_PORT failed (got: $outcome)"
+    outcome=$(in_cgroup /usr/bin/python3 "$ops_py" bpf_map_create)
+    [ "$outcome" = ok ] || fail "bpf(BPF_MAP_CREATE) failed (got: $outcome)"
+    echo "monitor mode: exec, open, connect, finit_module, bind and bpf all went through"
     await_event monitor rule=deny_exec verdict=would-deny backend=lsm
     await_event monitor rule=kill_exec verdict=would-kill backend=lsm
     await_event monitor rule=deny_open verdict=would-deny backend=lsm
     await_event monitor rule=deny_connect verdict=would-deny backend=lsm
     await_event monitor rule=kill_connect verdict=would-kill backend=lsm
     await_event monitor rule=deny_module verdict=would-deny backend=lsm
+    await_event monitor rule=deny_bind verdict=would-deny backend=lsm
+    await_event monitor rule=deny_bpf verdict=would-deny backend=lsm
     [ "$(ops events "$WORK/monitor.jsonl" verdict=deny)" = 0 ] || fail "a deny verdict in monitor mode"
     [ "$(ops events "$WORK/monitor.jsonl" verdict=kill)" = 0 ] || fail "a kill verdict in monitor mode"
     stop_polrt monitor
