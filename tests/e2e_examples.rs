@@ -66,6 +66,24 @@ if result < 0 and err == 1:
 print(result, err)
 "#;
 
+/// `python3 -c OPEN CALL PATH FLAGS`: one raw `openat2(AT_FDCWD, PATH,
+/// {FLAGS})` or `creat(PATH)` (CALL is `openat2` or `creat`); exits 1 with
+/// the error, else prints "opened".
+const OPEN: &str = r#"
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+call, path, flags = sys.argv[1], sys.argv[2].encode(), int(sys.argv[3])
+if call == "openat2":
+    how = (ctypes.c_uint64 * 3)(flags, 0o644 if flags & os.O_CREAT else 0, 0)
+    fd = libc.syscall(437, -100, path, how, 24)
+else:
+    fd = libc.syscall(85, path, 0o644)
+if fd < 0:
+    sys.exit(call + ": " + os.strerror(ctypes.get_errno()))
+os.close(fd)
+print("opened")
+"#;
+
 /// `python3 -c BIND COMM ADDRESS PORT`: names itself COMM (when not empty),
 /// binds a TCP socket to ADDRESS:PORT and listens; prints the bound port.
 const BIND: &str = r#"
@@ -416,6 +434,9 @@ fn example_credential_files() {
     // Refused: cat reads the shadow file, and a host key (a file made on a
     // private tmpfs over /etc/ssh: this host has none).
     let shadow = root.run(Command::new("/bin/cat").arg("/etc/shadow"));
+    // openat2 is an open too (the tracepoint fallback once missed it).
+    let shadow_openat2 =
+        root.run(Command::new(PYTHON).args(["-c", OPEN, "openat2", "/etc/shadow", "0"]));
     let host_key = root
         .after(|| private_tmpfs("/etc/ssh", &["/etc/ssh/ssh_host_ed25519_key"]))
         .run(Command::new("/bin/cat").arg("/etc/ssh/ssh_host_ed25519_key"));
@@ -430,6 +451,20 @@ fn example_credential_files() {
                 "echo polc > /etc/pam.d/polc-e2e && cat /etc/pam.d/polc-e2e",
             ]));
     let pam_read = root.run(Command::new("/bin/cat").arg("/etc/pam.d/other"));
+    // The same through openat2 and creat.
+    let pam_writes: Vec<(Outcome, &str)> = [
+        ("openat2", "/etc/pam.d/polc-e2e-openat2"),
+        ("creat", "/etc/pam.d/polc-e2e-creat"),
+    ]
+    .into_iter()
+    .map(|(call, path)| {
+        let flags = (libc::O_WRONLY | libc::O_CREAT).to_string();
+        let outcome = root
+            .after(|| private_tmpfs("/etc/pam.d", &[]))
+            .run(Command::new(PYTHON).args(["-c", OPEN, call, path, &flags]));
+        (outcome, path)
+    })
+    .collect();
     let finished = stop(polrt);
 
     assert_denied(&finished, "file.open", &shadow, "Operation not permitted");
@@ -439,6 +474,23 @@ fn example_credential_files() {
         ("credential_read", "file.open", "deny", "deny"),
         json!({"proc.comm": "cat", "proc.uid": 0, "proc.pid": shadow.pid, "file.path": "/etc/shadow"}),
         &format!("cat (uid 0, pid {}) opened /etc/shadow", shadow.pid),
+    );
+    assert_denied(
+        &finished,
+        "file.open",
+        &shadow_openat2,
+        "Operation not permitted",
+    );
+    assert_event(
+        &finished,
+        event_of(&finished, "credential_read", shadow_openat2.pid),
+        ("credential_read", "file.open", "deny", "deny"),
+        json!({"proc.comm": "python3", "proc.uid": 0, "proc.pid": shadow_openat2.pid,
+               "file.path": "/etc/shadow"}),
+        &format!(
+            "python3 (uid 0, pid {}) opened /etc/shadow",
+            shadow_openat2.pid
+        ),
     );
     assert_denied(&finished, "file.open", &host_key, "Operation not permitted");
     assert_event(
@@ -471,12 +523,22 @@ fn example_credential_files() {
         json!({"proc.comm": "sh", "file.path": "/etc/pam.d/polc-e2e"}),
         "sh opened /etc/pam.d/polc-e2e for writing",
     );
+    for (outcome, path) in &pam_writes {
+        outcome.assert_success(path);
+        assert_event(
+            &finished,
+            event_of(&finished, "pam_change", outcome.pid),
+            ("pam_change", "file.open", "audit", "audit"),
+            json!({"proc.comm": "python3", "file.path": path}),
+            &format!("python3 opened {path} for writing"),
+        );
+    }
     pam_read.assert_success("cat /etc/pam.d/other");
     assert_not_reported(&finished, pam_read.pid, "reading /etc/pam.d/other");
 
-    assert_eq!(finished.matches("credential_read"), 2);
+    assert_eq!(finished.matches("credential_read"), 3);
     assert_eq!(finished.matches("credential_read_by_tool"), 1);
-    assert_eq!(finished.matches("pam_change"), 1);
+    assert_eq!(finished.matches("pam_change"), 3);
 }
 
 #[test]
