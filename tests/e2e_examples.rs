@@ -442,7 +442,7 @@ fn example_credential_files() {
         .run(Command::new("/bin/cat").arg("/etc/ssh/ssh_host_ed25519_key"));
     // Allowed: the tool whose job it is, and an ordinary file.
     let by_sshd = root.run(Command::new(&sshd).arg("/etc/shadow"));
-    let hostname = root.run(Command::new("/bin/cat").arg("/etc/hostname"));
+    let passwd_file = root.run(Command::new("/bin/cat").arg("/etc/passwd"));
     // Audited: a write under /etc/pam.d (on a private tmpfs), and not a read.
     let pam_write =
         root.after(|| private_tmpfs("/etc/pam.d", &[]))
@@ -507,8 +507,8 @@ fn example_credential_files() {
 
     by_sshd.assert_success("sshd reading /etc/shadow");
     assert_not_reported(&finished, by_sshd.pid, "sshd reading /etc/shadow");
-    hostname.assert_success("cat /etc/hostname");
-    assert_not_reported(&finished, hostname.pid, "cat /etc/hostname");
+    passwd_file.assert_success("cat /etc/passwd");
+    assert_not_reported(&finished, passwd_file.pid, "cat /etc/passwd");
 
     pam_write.assert_success("a write under /etc/pam.d (audit only)");
     assert_eq!(pam_write.stdout, "polc\n");
