@@ -1,8 +1,10 @@
 //! Shared support of the end-to-end runtime tests: finding the `polrt`
 //! binary, a throw-away cgroup v2 directory per test, starting `polrt run`
 //! and waiting for its "ready" line, running workloads inside the test
-//! cgroup, stopping `polrt` with SIGTERM and reading its JSON lines, and
-//! checking that none of its programs is left in the kernel.
+//! cgroup (optionally in a private network namespace, as another user, or
+//! as a copied executable with a chosen name), stopping `polrt` with SIGTERM
+//! and reading its JSON lines, and checking that none of its programs is
+//! left in the kernel.
 //!
 //! The binary: these tests run `target/<profile>/polrt`, found next to their
 //! own executable (`target/<profile>/deps/..`). Once per test process they
@@ -16,6 +18,7 @@
 use std::fs;
 use std::io::Read;
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -94,23 +97,136 @@ impl Drop for TestCgroup {
 /// `cgroup.procs` between fork and exec, so the program runs in the cgroup
 /// from its first instruction.
 pub fn spawn_in(cgroup: &TestCgroup, command: &mut Command) -> Child {
+    spawn_in_then(cgroup, command, || Ok(()))
+}
+
+/// Like [`spawn_in`], and then runs `then` in the child, after it joined the
+/// cgroup and before it execs (e.g. to enter a network namespace, then drop
+/// to another user with [`become_user`]). `then` runs between fork and exec:
+/// it must only make async-signal-safe calls.
+pub fn spawn_in_then<F>(cgroup: &TestCgroup, command: &mut Command, mut then: F) -> Child
+where
+    F: FnMut() -> std::io::Result<()> + Send + Sync + 'static,
+{
     let procs = fs::OpenOptions::new()
         .write(true)
         .open(cgroup.path.join("cgroup.procs"))
         .expect("open cgroup.procs");
     let fd = procs.as_raw_fd();
-    // SAFETY: the closure only calls write(2), which is async-signal-safe.
+    // SAFETY: the closure only calls write(2), which is async-signal-safe,
+    // and `then`, which must be too.
     unsafe {
         command.pre_exec(move || {
             if libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
                 return Err(std::io::Error::last_os_error());
             }
-            Ok(())
+            then()
         });
     }
     let child = command.spawn().expect("spawn workload");
     drop(procs);
     child
+}
+
+/// Drops the calling process to `uid`/`gid` with no supplementary groups.
+/// Async-signal-safe: meant for the `then` of [`spawn_in_then`].
+pub fn become_user(uid: u32, gid: u32) -> std::io::Result<()> {
+    // SAFETY: setgroups/setgid/setuid have no memory preconditions.
+    unsafe {
+        if libc::setgroups(0, std::ptr::null()) != 0
+            || libc::setgid(gid) != 0
+            || libc::setuid(uid) != 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// A private network namespace for one test, alive while this value (or a
+/// socket made in it) is: addresses that stand for remote hosts (e.g.
+/// 203.0.113.7) are put on its loopback device, so workloads that connect
+/// "outside" never send a packet off this machine. Nothing to clean up: the
+/// kernel frees the namespace with its last reference.
+pub struct TestNetns {
+    file: fs::File,
+}
+
+impl TestNetns {
+    /// A new network namespace with its loopback device up and `addresses`
+    /// (CIDR notation, IPv4 or IPv6) added to it.
+    pub fn new(addresses: &[&str]) -> TestNetns {
+        let file = std::thread::spawn(|| {
+            // SAFETY: unshare(2) affects only this short-lived thread.
+            if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+                panic!("unshare(CLONE_NEWNET): {}", std::io::Error::last_os_error());
+            }
+            fs::File::open("/proc/thread-self/ns/net").expect("open the new network namespace")
+        })
+        .join()
+        .expect("create a network namespace");
+        let netns = TestNetns { file };
+        netns.ip(&["link", "set", "lo", "up"]);
+        for address in addresses {
+            let mut args = vec!["addr", "add", address, "dev", "lo"];
+            if address.contains(':') {
+                args.push("nodad");
+            }
+            netns.ip(&args);
+        }
+        netns
+    }
+
+    /// A closure that moves the calling thread into this namespace
+    /// (async-signal-safe: setns(2) only).
+    pub fn enter(&self) -> impl FnMut() -> std::io::Result<()> + Send + Sync + 'static {
+        let fd = self.file.as_raw_fd();
+        move || {
+            // SAFETY: setns(2) on a namespace fd that outlives the spawn.
+            if unsafe { libc::setns(fd, libc::CLONE_NEWNET) } != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        }
+    }
+
+    /// Runs `ip ARGS...` inside the namespace; panics unless it succeeds.
+    fn ip(&self, args: &[&str]) {
+        let mut command = Command::new("ip");
+        command.args(args);
+        // SAFETY: the step only calls setns(2).
+        unsafe { command.pre_exec(self.enter()) };
+        let out = command.output().expect("run ip");
+        assert!(
+            out.status.success(),
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// A TCP listener on `address` inside the namespace (made by a thread
+    /// that enters it, so this process stays where it is).
+    pub fn listen(&self, address: &str) -> std::net::TcpListener {
+        let mut enter = self.enter();
+        let address = address.to_string();
+        std::thread::spawn(move || {
+            enter().expect("enter the test network namespace");
+            std::net::TcpListener::bind(&address)
+                .unwrap_or_else(|e| panic!("listen on {address}: {e}"))
+        })
+        .join()
+        .expect("listen in the test network namespace")
+    }
+}
+
+/// Copies the executable `source` to `dir/name` (mode 0755) and returns the
+/// new path: a program with a chosen name (hence `comm`) and path.
+pub fn copy_executable(source: &str, dir: &TempDir, name: &str) -> PathBuf {
+    let path = dir.path.join(name);
+    fs::copy(source, &path).unwrap_or_else(|e| panic!("copy {source}: {e}"));
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).expect("chmod 0755");
+    path
 }
 
 /// Runs `command` in `cgroup` to completion; returns its status and stderr.
@@ -142,9 +258,18 @@ pub struct TempDir {
 
 impl TempDir {
     pub fn new(name: &str) -> TempDir {
-        let path = std::env::temp_dir().join(format!("polc-e2e-{name}-{}", std::process::id()));
+        TempDir::under(&std::env::temp_dir(), name)
+    }
+
+    /// A private directory `polc-e2e-NAME-PID` under `parent` (e.g. `/tmp`
+    /// itself, whatever `TMPDIR` says), readable and searchable by every
+    /// user (mode 0755), so workloads running as another uid can execute
+    /// what it holds.
+    pub fn under(parent: &Path, name: &str) -> TempDir {
+        let path = parent.join(format!("polc-e2e-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&path);
         fs::create_dir_all(&path).expect("create temp dir");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).expect("chmod temp dir");
         TempDir { path }
     }
 }
@@ -338,18 +463,29 @@ impl Drop for Polrt {
     }
 }
 
-/// Panics if any program id in `ids` is still loaded in the kernel.
+/// Panics if any program id in `ids` is still loaded in the kernel a few
+/// seconds after polrt exited. The wait is the kernel's, not polrt's: a
+/// `tp_btf` link releases its program only after an RCU grace period
+/// (deferred link dealloc), so such a program stays listed for a moment
+/// after its last fd is closed.
 pub fn assert_no_program_left(ids: &[u32]) {
     assert!(!ids.is_empty(), "polrt reported no program ids");
-    let loaded: Vec<u32> = aya::programs::loaded_programs()
-        .filter_map(Result::ok)
-        .map(|info| info.id())
-        .collect();
-    let left: Vec<&u32> = ids.iter().filter(|id| loaded.contains(id)).collect();
-    assert!(
-        left.is_empty(),
-        "programs {left:?} are still loaded after polrt exited"
-    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let loaded: Vec<u32> = aya::programs::loaded_programs()
+            .filter_map(Result::ok)
+            .map(|info| info.id())
+            .collect();
+        let left: Vec<&u32> = ids.iter().filter(|id| loaded.contains(id)).collect();
+        if left.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "programs {left:?} are still loaded 10 s after polrt exited"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Writes `text` to `dir/name` and returns the path.

@@ -362,6 +362,11 @@ pub enum FieldSource {
     SyscallArg { idx: u8, mask: u64 },
     /// A user-space string whose pointer is syscall tracepoint argument `args[idx]`.
     SyscallUserStr { idx: u8 },
+    /// The first 64-bit word of the user-space struct whose pointer is
+    /// syscall tracepoint argument `args[idx]` (e.g. `open_how.flags`),
+    /// masked with `mask`; zero when it cannot be read. A `Bool` field is
+    /// true when the masked value is non-zero.
+    SyscallUserU64 { idx: u8, mask: u64 },
     /// `struct bpf_sock_addr.user_ip4` (cgroup/connect4).
     SockAddrCtxIp4,
     /// `struct bpf_sock_addr.user_ip6` (cgroup/connect6).
@@ -450,6 +455,8 @@ pub const NR_FINIT_MODULE: u64 = 313;
 pub const FMODE_WRITE: u64 = 0x2;
 /// `O_ACCMODE` in open flags.
 pub const O_ACCMODE: u64 = 0x3;
+/// The open flags `creat(2)` implies: `O_CREAT | O_WRONLY | O_TRUNC`.
+pub const CREAT_FLAGS: u64 = 0o100 | 0o1 | 0o1000;
 
 const ALL_BITS: u64 = u64::MAX;
 
@@ -676,6 +683,28 @@ const FILE_OPEN_TP: &[(&str, FieldSource)] = &[
         },
     ),
 ];
+const FILE_OPENAT2_TP: &[(&str, FieldSource)] = &[
+    ("file.path", FieldSource::SyscallUserStr { idx: 1 }),
+    (
+        "file.flags",
+        FieldSource::SyscallUserU64 {
+            idx: 2,
+            mask: ALL_BITS,
+        },
+    ),
+    (
+        "file.write",
+        FieldSource::SyscallUserU64 {
+            idx: 2,
+            mask: O_ACCMODE,
+        },
+    ),
+];
+const FILE_CREAT_TP: &[(&str, FieldSource)] = &[
+    ("file.path", FieldSource::SyscallUserStr { idx: 0 }),
+    ("file.flags", FieldSource::ConstInt(CREAT_FLAGS)),
+    ("file.write", FieldSource::ConstInt(1)),
+];
 const NET_CONNECT_LSM: &[(&str, FieldSource)] = &[
     ("net.family", FieldSource::SockaddrFamily { arg: 1 }),
     ("net.daddr", FieldSource::SockaddrAddr { arg: 1 }),
@@ -795,7 +824,7 @@ pub static HOOKS: &[HookSpec] = &[
                 ret: ReturnConvention::Ignored,
                 signals: Signals::Always,
                 deny_means: "deny enforced by SIGKILL after the syscall starts \
-                             (open and openat; paths as passed, possibly relative)",
+                             (open, openat, openat2 and creat; paths as passed, possibly relative)",
                 attach: &[
                     AttachPoint {
                         section: "tracepoint/syscalls/sys_enter_openat",
@@ -808,6 +837,18 @@ pub static HOOKS: &[HookSpec] = &[
                         symbol: "file_open_tp_open",
                         guard: Guard::None,
                         sources: FILE_OPEN_TP,
+                    },
+                    AttachPoint {
+                        section: "tracepoint/syscalls/sys_enter_openat2",
+                        symbol: "file_open_tp_openat2",
+                        guard: Guard::None,
+                        sources: FILE_OPENAT2_TP,
+                    },
+                    AttachPoint {
+                        section: "tracepoint/syscalls/sys_enter_creat",
+                        symbol: "file_open_tp_creat",
+                        guard: Guard::None,
+                        sources: FILE_CREAT_TP,
                     },
                 ],
             },

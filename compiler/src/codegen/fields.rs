@@ -53,6 +53,7 @@ pub(super) fn read_sockaddr(e: &mut Emitter<'_>, arg: u8) {
 
 fn load_int(e: &mut Emitter<'_>, field: FieldId, source: FieldSource) {
     let sockaddr = e.env.layout.sockaddr as i16;
+    let slot = e.env.layout.slot(field);
     let asm = &mut e.asm;
     // Sources that produce exactly 32 bits need no truncation.
     let mut fits_32 = false;
@@ -106,6 +107,21 @@ fn load_int(e: &mut Emitter<'_>, field: FieldId, source: FieldSource) {
             );
             apply_mask(asm, mask);
         }
+        FieldSource::SyscallUserU64 { idx, mask } => {
+            // bpf_probe_read_user zeroes the destination when it fails.
+            asm.load(
+                Size::DoubleWord,
+                Reg::R3,
+                Reg::R6,
+                SYSCALL_ARGS + i16::from(idx) * 8,
+            );
+            asm.mov(Reg::R1, Reg::R7);
+            asm.alu_imm(Alu::Add, Reg::R1, i32::from(slot));
+            asm.mov_imm(Reg::R2, 8);
+            asm.call(Helper::ProbeReadUser);
+            asm.load(Size::DoubleWord, Reg::R1, Reg::R7, slot);
+            apply_mask(asm, mask);
+        }
         FieldSource::SockAddrCtxPort => {
             asm.load(Size::Word, Reg::R1, Reg::R6, SOCK_ADDR_USER_PORT);
             asm.insn(be16(Reg::R1));
@@ -116,7 +132,6 @@ fn load_int(e: &mut Emitter<'_>, field: FieldId, source: FieldSource) {
     if !(fits_32 && field.spec().ty == (FieldType::Int { bits: 32 })) {
         normalize_int(&mut e.asm, field);
     }
-    let slot = e.env.layout.slot(field);
     e.asm.store(Size::DoubleWord, Reg::R7, slot, Reg::R1);
 }
 

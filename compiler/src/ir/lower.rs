@@ -25,6 +25,9 @@ pub fn lower(policy: &CheckedPolicy) -> Module {
         for backend in hook.spec().backends {
             for attach in backend.attach {
                 let known = |field: FieldId| match field.source(attach) {
+                    Some(FieldSource::ConstInt(v)) if field.spec().ty == FieldType::Bool => {
+                        Some(FieldValue::Bool(v != 0))
+                    }
                     Some(FieldSource::ConstInt(v)) => Some(FieldValue::Int(v)),
                     Some(FieldSource::EmptyStr) => Some(FieldValue::Str(Vec::new())),
                     _ => None,

@@ -1,0 +1,1085 @@
+//! Every example policy in `examples/`, run end to end on the real kernel
+//! (root): one test per example runs `polrt run` on that exact file, scoped
+//! with `--cgroup` to a test cgroup, plays the example's scenario with
+//! workloads inside that cgroup, and checks both sides — what the example
+//! refuses is refused (EPERM where the backend can refuse, SIGKILL where the
+//! host falls back to a tracing backend) and reported with the right rule,
+//! verdict, fields and message; what it allows still works and is not
+//! reported (or is reported as an audit or a trace where the example says
+//! so). `every_example_has_an_end_to_end_test` fails when an example has no
+//! test here, so a new example cannot be added without one.
+//!
+//! Safe on a shared host: every rule is scoped to the test cgroup; workloads
+//! that talk to "remote" addresses or listen on every address do it inside a
+//! private network namespace whose loopback device holds those addresses
+//! (no packet leaves the machine); workloads that write under `/etc` do it on
+//! a tmpfs mounted in a private mount namespace (the host's files are never
+//! modified); credential files are only read by test binaries, into
+//! `/dev/null` or not at all (the reader is killed at `open` entry). Guards
+//! detach polrt and remove cgroups and directories even when an assertion
+//! fails.
+
+#[path = "e2e/support.rs"]
+mod support;
+
+use std::collections::BTreeSet;
+use std::ffi::CString;
+use std::fs;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+
+use polc_tests::{kernel_tests_enabled, repo_root};
+use serde_json::{json, Value};
+use support::{
+    become_user, copy_executable, spawn_in_then, thread_comm, Finished, Polrt, TempDir, TestCgroup,
+    TestNetns,
+};
+
+/// The system Python (not a version-manager shim: its `comm` is `python3`
+/// and its path is known).
+const PYTHON: &str = "/usr/bin/python3";
+
+/// `python3 -c BPF_CALL CMD`: one raw `bpf(CMD, zeroed attr)` call; exits 1
+/// with "Operation not permitted" on EPERM, else prints `RESULT ERRNO`.
+const BPF_CALL: &str = r#"
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+attr = ctypes.create_string_buffer(128)
+result = libc.syscall(321, int(sys.argv[1]), attr, 128)
+err = ctypes.get_errno()
+if result < 0 and err == 1:
+    sys.exit("bpf: " + os.strerror(err))
+print(result, err)
+"#;
+
+/// `python3 -c INIT_MODULE`: one raw `init_module` of a 64-byte image that
+/// is no module; prints the errno the kernel answered with.
+const INIT_MODULE: &str = r#"
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+image = ctypes.create_string_buffer(64)
+result = libc.syscall(175, image, 64, b"")
+err = ctypes.get_errno()
+if result < 0 and err == 1:
+    sys.exit("init_module: " + os.strerror(err))
+print(result, err)
+"#;
+
+/// `python3 -c OPEN CALL PATH FLAGS`: one raw `openat2(AT_FDCWD, PATH,
+/// {FLAGS})` or `creat(PATH)` (CALL is `openat2` or `creat`); exits 1 with
+/// the error, else prints "opened".
+const OPEN: &str = r#"
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+call, path, flags = sys.argv[1], sys.argv[2].encode(), int(sys.argv[3])
+if call == "openat2":
+    how = (ctypes.c_uint64 * 3)(flags, 0o644 if flags & os.O_CREAT else 0, 0)
+    fd = libc.syscall(437, -100, path, how, 24)
+else:
+    fd = libc.syscall(85, path, 0o644)
+if fd < 0:
+    sys.exit(call + ": " + os.strerror(ctypes.get_errno()))
+os.close(fd)
+print("opened")
+"#;
+
+/// `python3 -c BIND COMM ADDRESS PORT`: names itself COMM (when not empty),
+/// binds a TCP socket to ADDRESS:PORT and listens; prints the bound port.
+const BIND: &str = r#"
+import ctypes, socket, sys
+comm, address, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+if comm:
+    ctypes.CDLL(None).prctl(15, comm.encode(), 0, 0, 0)
+family = socket.AF_INET6 if ":" in address else socket.AF_INET
+sock = socket.socket(family, socket.SOCK_STREAM)
+sock.bind((address, port))
+sock.listen()
+print(sock.getsockname()[1])
+"#;
+
+/// The example `examples/NAME.pol`.
+fn example(name: &str) -> PathBuf {
+    let path = repo_root().join("examples").join(format!("{name}.pol"));
+    assert!(path.exists(), "{} is missing", path.display());
+    path
+}
+
+/// What one workload did.
+struct Outcome {
+    status: ExitStatus,
+    pid: u32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Outcome {
+    fn killed(&self) -> bool {
+        self.status.signal() == Some(libc::SIGKILL)
+    }
+
+    /// Panics unless the workload exited 0.
+    fn assert_success(&self, what: &str) {
+        assert!(
+            self.status.success(),
+            "{what} must work: {}\nstdout: {}\nstderr: {}",
+            self.status,
+            self.stdout,
+            self.stderr
+        );
+    }
+}
+
+/// A pre-exec step of a workload (runs in the child between fork and exec:
+/// async-signal-safe calls only).
+type Step = Box<dyn FnMut() -> std::io::Result<()> + Send + Sync>;
+
+/// Where and as whom workloads run: always in the test cgroup; optionally
+/// in a test network namespace, as another user, or after a private mount
+/// namespace is set up (before joining the cgroup, so the setup itself is
+/// not seen by the policy).
+#[derive(Clone, Copy)]
+struct Workload<'a> {
+    cgroup: &'a TestCgroup,
+    netns: Option<&'a TestNetns>,
+    user: Option<u32>,
+    before_cgroup: Option<fn() -> Step>,
+}
+
+impl<'a> Workload<'a> {
+    fn new(cgroup: &'a TestCgroup) -> Workload<'a> {
+        Workload {
+            cgroup,
+            netns: None,
+            user: None,
+            before_cgroup: None,
+        }
+    }
+
+    /// In `netns` (entered after joining the cgroup, before dropping root).
+    fn in_netns(&self, netns: &'a TestNetns) -> Workload<'a> {
+        Workload {
+            netns: Some(netns),
+            ..*self
+        }
+    }
+
+    /// As user and group `uid` (no supplementary groups).
+    fn as_user(&self, uid: u32) -> Workload<'a> {
+        Workload {
+            user: Some(uid),
+            ..*self
+        }
+    }
+
+    /// After `setup()` ran in the child, before it joins the cgroup.
+    fn after(&self, setup: fn() -> Step) -> Workload<'a> {
+        Workload {
+            before_cgroup: Some(setup),
+            ..*self
+        }
+    }
+
+    /// Runs `command` to completion with no input, collecting its output.
+    fn run(&self, command: &mut Command) -> Outcome {
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(setup) = self.before_cgroup {
+            // SAFETY: steps only make async-signal-safe calls.
+            unsafe { command.pre_exec(setup()) };
+        }
+        let mut enter = self.netns.map(TestNetns::enter);
+        let user = self.user;
+        let child = spawn_in_then(self.cgroup, command, move || {
+            if let Some(enter) = enter.as_mut() {
+                enter()?;
+            }
+            if let Some(uid) = user {
+                become_user(uid, uid)?;
+            }
+            Ok(())
+        });
+        let pid = child.id();
+        let output = child.wait_with_output().expect("wait for workload");
+        Outcome {
+            status: output.status,
+            pid,
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+/// A pre-exec step: a private mount namespace (every mount private, so
+/// nothing propagates to the host) with a fresh tmpfs over `dir`, holding
+/// `files` (empty, mode 0600).
+fn private_tmpfs(dir: &str, files: &[&str]) -> Step {
+    let dir = CString::new(dir).expect("path");
+    let files: Vec<CString> = files
+        .iter()
+        .map(|f| CString::new(*f).expect("path"))
+        .collect();
+    Box::new(move || {
+        // SAFETY: unshare/mount/open/close with NUL-terminated paths made
+        // before the fork; a failure stops before anything is mounted over
+        // a shared mount.
+        unsafe {
+            if libc::unshare(libc::CLONE_NEWNS) != 0
+                || libc::mount(
+                    std::ptr::null(),
+                    c"/".as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REC | libc::MS_PRIVATE,
+                    std::ptr::null(),
+                ) != 0
+                || libc::mount(
+                    c"tmpfs".as_ptr(),
+                    dir.as_ptr(),
+                    c"tmpfs".as_ptr(),
+                    0,
+                    c"mode=0755".as_ptr().cast(),
+                ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            for file in &files {
+                let fd = libc::open(
+                    file.as_ptr(),
+                    libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
+                    0o600,
+                );
+                if fd < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                libc::close(fd);
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Stops polrt and checks what every test expects of a clean run: exit 0,
+/// nothing lost, no undecodable record.
+fn stop(polrt: Polrt) -> Finished {
+    let finished = polrt.stop();
+    assert!(
+        finished.status.success(),
+        "polrt: {}\n{}",
+        finished.status,
+        finished.stderr
+    );
+    assert_eq!(finished.summary()["lost"], 0, "{}", finished.summary());
+    assert!(
+        finished.of_type("error").is_empty(),
+        "{:?}",
+        finished.of_type("error")
+    );
+    finished
+}
+
+/// The backend polrt chose for `hook`.
+fn backend_of(finished: &Finished, hook: &str) -> String {
+    finished
+        .of_type("backend")
+        .into_iter()
+        .find(|b| b["hook"] == hook)
+        .and_then(|b| b["backend"].as_str())
+        .unwrap_or_else(|| panic!("no backend record for {hook}"))
+        .to_string()
+}
+
+/// Whether `deny` on this backend refuses the operation itself (EPERM)
+/// rather than killing the task.
+fn refuses(backend: &str) -> bool {
+    matches!(backend, "lsm" | "cgroup")
+}
+
+/// Panics unless `outcome` was refused the way `hook`'s backend enforces a
+/// `deny`: EPERM (`eperm` in its stderr) or SIGKILL.
+fn assert_denied(finished: &Finished, hook: &str, outcome: &Outcome, eperm: &str) {
+    let backend = backend_of(finished, hook);
+    if refuses(&backend) {
+        assert!(
+            !outcome.status.success() && outcome.stderr.contains(eperm),
+            "{hook} ({backend}): the operation must fail with EPERM: {}\n{}",
+            outcome.status,
+            outcome.stderr
+        );
+    } else {
+        assert!(
+            outcome.killed(),
+            "{hook} ({backend}): the task must be killed: {}\n{}",
+            outcome.status,
+            outcome.stderr
+        );
+    }
+}
+
+/// The events of `rule`.
+fn events_of<'a>(finished: &'a Finished, rule: &str) -> Vec<&'a Value> {
+    finished
+        .events()
+        .into_iter()
+        .filter(|e| e["rule"] == rule)
+        .collect()
+}
+
+/// The one event of `rule` for process `pid`.
+fn event_of<'a>(finished: &'a Finished, rule: &str, pid: u32) -> &'a Value {
+    let events: Vec<&Value> = events_of(finished, rule)
+        .into_iter()
+        .filter(|e| e["pid"] == pid)
+        .collect();
+    assert_eq!(
+        events.len(),
+        1,
+        "expected one {rule} event of pid {pid}, got {events:?}\nall events: {:?}",
+        finished.events()
+    );
+    events[0]
+}
+
+/// Panics unless nothing but traces reported process `pid`.
+fn assert_not_reported(finished: &Finished, pid: u32, what: &str) {
+    let reports: Vec<&Value> = finished
+        .events()
+        .into_iter()
+        .filter(|e| e["pid"] == pid && e["verdict"] != "trace")
+        .collect();
+    assert!(
+        reports.is_empty(),
+        "{what} must not be reported: {reports:?}"
+    );
+}
+
+/// Panics unless `event` is `rule`'s on `hook` with this action, verdict,
+/// exactly these captured fields and this rendered message, from the
+/// backend polrt chose for the hook.
+fn assert_event(
+    finished: &Finished,
+    event: &Value,
+    (rule, hook, action, verdict): (&str, &str, &str, &str),
+    fields: Value,
+    message: &str,
+) {
+    assert_eq!(event["rule"], rule, "{event}");
+    assert_eq!(event["hook"], hook, "{event}");
+    assert_eq!(event["action"], action, "{event}");
+    assert_eq!(event["verdict"], verdict, "{event}");
+    assert_eq!(
+        event["backend"],
+        backend_of(finished, hook).as_str(),
+        "{event}"
+    );
+    assert_eq!(event["fields"], fields, "{event}");
+    assert_eq!(event["message"], message, "{event}");
+}
+
+/// `bash -c 'exec 3<>/dev/tcp/HOST/PORT'`: one TCP connect.
+fn connect(bash: &Path, host: &str, port: u16) -> Command {
+    let mut command = Command::new(bash);
+    command.args(["-c", &format!("exec 3<>/dev/tcp/{host}/{port}")]);
+    command
+}
+
+#[test]
+fn every_example_has_an_end_to_end_test() {
+    let source = include_str!("e2e_examples.rs");
+    let mut examples = BTreeSet::new();
+    for entry in fs::read_dir(repo_root().join("examples")).expect("examples/") {
+        let path = entry.expect("examples/ entry").path();
+        if path.extension().is_some_and(|e| e == "pol") {
+            let stem = path.file_stem().expect("stem").to_string_lossy();
+            examples.insert(stem.into_owned());
+        }
+    }
+    assert!(!examples.is_empty(), "no examples");
+    let tests: BTreeSet<String> = source
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("fn example_"))
+        .filter_map(|rest| rest.strip_suffix("() {"))
+        .map(str::to_string)
+        .collect();
+    let untested: Vec<&String> = examples.difference(&tests).collect();
+    assert!(
+        untested.is_empty(),
+        "examples without an end-to-end test (add `fn example_NAME()` to tests/e2e_examples.rs): {untested:?}"
+    );
+    let orphans: Vec<&String> = tests.difference(&examples).collect();
+    assert!(
+        orphans.is_empty(),
+        "end-to-end tests of examples that do not exist: {orphans:?}"
+    );
+    for name in &tests {
+        assert!(
+            source.contains(&format!("example(\"{name}\")")),
+            "example_{name} must run examples/{name}.pol"
+        );
+    }
+}
+
+#[test]
+fn example_credential_files() {
+    if !kernel_tests_enabled("example_credential_files") {
+        return;
+    }
+    let work = TempDir::new("ex-credentials");
+    let cgroup = TestCgroup::new("ex-credentials");
+    let sshd = copy_executable("/bin/cat", &work, "sshd");
+    let root = Workload::new(&cgroup);
+    let polrt = Polrt::start(&example("credential_files"), &cgroup, &work, &[]);
+
+    // Refused: cat reads the shadow file, and a host key (a file made on a
+    // private tmpfs over /etc/ssh: this host has none).
+    let shadow = root.run(Command::new("/bin/cat").arg("/etc/shadow"));
+    // openat2 is an open too (the tracepoint fallback once missed it).
+    let shadow_openat2 =
+        root.run(Command::new(PYTHON).args(["-c", OPEN, "openat2", "/etc/shadow", "0"]));
+    let host_key = root
+        .after(|| private_tmpfs("/etc/ssh", &["/etc/ssh/ssh_host_ed25519_key"]))
+        .run(Command::new("/bin/cat").arg("/etc/ssh/ssh_host_ed25519_key"));
+    // Allowed: the tool whose job it is, and an ordinary file.
+    let by_sshd = root.run(Command::new(&sshd).arg("/etc/shadow"));
+    let passwd_file = root.run(Command::new("/bin/cat").arg("/etc/passwd"));
+    // Audited: a write under /etc/pam.d (on a private tmpfs), and not a read.
+    let pam_write =
+        root.after(|| private_tmpfs("/etc/pam.d", &[]))
+            .run(Command::new("/bin/sh").args([
+                "-c",
+                "echo polc > /etc/pam.d/polc-e2e && cat /etc/pam.d/polc-e2e",
+            ]));
+    let pam_read = root.run(Command::new("/bin/cat").arg("/etc/pam.d/other"));
+    // The same through openat2 and creat.
+    let pam_writes: Vec<(Outcome, &str)> = [
+        ("openat2", "/etc/pam.d/polc-e2e-openat2"),
+        ("creat", "/etc/pam.d/polc-e2e-creat"),
+    ]
+    .into_iter()
+    .map(|(call, path)| {
+        let flags = (libc::O_WRONLY | libc::O_CREAT).to_string();
+        let outcome = root
+            .after(|| private_tmpfs("/etc/pam.d", &[]))
+            .run(Command::new(PYTHON).args(["-c", OPEN, call, path, &flags]));
+        (outcome, path)
+    })
+    .collect();
+    let finished = stop(polrt);
+
+    assert_denied(&finished, "file.open", &shadow, "Operation not permitted");
+    assert_event(
+        &finished,
+        event_of(&finished, "credential_read", shadow.pid),
+        ("credential_read", "file.open", "deny", "deny"),
+        json!({"proc.comm": "cat", "proc.uid": 0, "proc.pid": shadow.pid, "file.path": "/etc/shadow"}),
+        &format!("cat (uid 0, pid {}) opened /etc/shadow", shadow.pid),
+    );
+    assert_denied(
+        &finished,
+        "file.open",
+        &shadow_openat2,
+        "Operation not permitted",
+    );
+    assert_event(
+        &finished,
+        event_of(&finished, "credential_read", shadow_openat2.pid),
+        ("credential_read", "file.open", "deny", "deny"),
+        json!({"proc.comm": "python3", "proc.uid": 0, "proc.pid": shadow_openat2.pid,
+               "file.path": "/etc/shadow"}),
+        &format!(
+            "python3 (uid 0, pid {}) opened /etc/shadow",
+            shadow_openat2.pid
+        ),
+    );
+    assert_denied(&finished, "file.open", &host_key, "Operation not permitted");
+    assert_event(
+        &finished,
+        event_of(&finished, "credential_read", host_key.pid),
+        ("credential_read", "file.open", "deny", "deny"),
+        json!({"proc.comm": "cat", "proc.uid": 0, "proc.pid": host_key.pid,
+               "file.path": "/etc/ssh/ssh_host_ed25519_key"}),
+        &format!(
+            "cat (uid 0, pid {}) opened /etc/ssh/ssh_host_ed25519_key",
+            host_key.pid
+        ),
+    );
+
+    by_sshd.assert_success("sshd reading /etc/shadow");
+    assert_not_reported(&finished, by_sshd.pid, "sshd reading /etc/shadow");
+    passwd_file.assert_success("cat /etc/passwd");
+    assert_not_reported(&finished, passwd_file.pid, "cat /etc/passwd");
+
+    pam_write.assert_success("a write under /etc/pam.d (audit only)");
+    assert_eq!(pam_write.stdout, "polc\n");
+    assert!(
+        !Path::new("/etc/pam.d/polc-e2e").exists(),
+        "the host's /etc/pam.d must be untouched"
+    );
+    assert_event(
+        &finished,
+        event_of(&finished, "pam_change", pam_write.pid),
+        ("pam_change", "file.open", "audit", "audit"),
+        json!({"proc.comm": "sh", "file.path": "/etc/pam.d/polc-e2e"}),
+        "sh opened /etc/pam.d/polc-e2e for writing",
+    );
+    for (outcome, path) in &pam_writes {
+        outcome.assert_success(path);
+        assert_event(
+            &finished,
+            event_of(&finished, "pam_change", outcome.pid),
+            ("pam_change", "file.open", "audit", "audit"),
+            json!({"proc.comm": "python3", "file.path": path}),
+            &format!("python3 opened {path} for writing"),
+        );
+    }
+    pam_read.assert_success("cat /etc/pam.d/other");
+    assert_not_reported(&finished, pam_read.pid, "reading /etc/pam.d/other");
+
+    assert_eq!(finished.matches("credential_read"), 3);
+    assert_eq!(finished.matches("credential_read_by_tool"), 1);
+    assert_eq!(finished.matches("pam_change"), 3);
+}
+
+#[test]
+fn example_egress() {
+    if !kernel_tests_enabled("example_egress") {
+        return;
+    }
+    let work = TempDir::new("ex-egress");
+    let cgroup = TestCgroup::new("ex-egress");
+    // 203.0.113.7 and 2001:db8::25 stand for hosts on the internet, 10.1.2.3
+    // for one inside: all on the loopback device of a private namespace.
+    let netns = TestNetns::new(&["203.0.113.7/32", "10.1.2.3/32", "2001:db8::25/128"]);
+    let _listeners: Vec<_> = [25, 465, 587, 443, 23]
+        .iter()
+        .map(|port| netns.listen(&format!("[::]:{port}")))
+        .collect();
+    let bash = PathBuf::from("/bin/bash");
+    let postfix = copy_executable("/bin/bash", &work, "postfix");
+    let net = Workload::new(&cgroup).in_netns(&netns);
+    let polrt = Polrt::start(&example("egress"), &cgroup, &work, &[]);
+
+    // Refused: mail and submission ports outside the private ranges, over
+    // IPv4, IPv6, and an IPv6 socket talking IPv4.
+    let smtp = net.run(&mut connect(&bash, "203.0.113.7", 25));
+    let submission6 = net.run(&mut connect(&bash, "2001:db8::25", 587));
+    let mapped = net.run(&mut connect(&bash, "::ffff:203.0.113.7", 465));
+    // Allowed: inside, the relay, other ports.
+    let inside = net.run(&mut connect(&bash, "10.1.2.3", 25));
+    let relay = net.run(&mut connect(&postfix, "203.0.113.7", 25));
+    let https = net.run(&mut connect(&bash, "203.0.113.7", 443));
+    // Audited: telnet over IPv4 (and only over IPv4).
+    let telnet = net.run(&mut connect(&bash, "203.0.113.7", 23));
+    let telnet6 = net.run(&mut connect(&bash, "2001:db8::25", 23));
+    let finished = stop(polrt);
+
+    for (outcome, daddr, dport) in [
+        (&smtp, "203.0.113.7", 25),
+        (&submission6, "2001:db8::25", 587),
+        (&mapped, "203.0.113.7", 465),
+    ] {
+        assert_denied(&finished, "net.connect", outcome, "Operation not permitted");
+        assert_event(
+            &finished,
+            event_of(&finished, "blocked_port_out", outcome.pid),
+            ("blocked_port_out", "net.connect", "deny", "deny"),
+            json!({"proc.comm": "bash", "proc.pid": outcome.pid,
+                   "net.daddr": daddr, "net.dport": dport}),
+            &format!(
+                "bash (pid {}) connecting to {daddr} port {dport}",
+                outcome.pid
+            ),
+        );
+    }
+    for (outcome, what) in [
+        (&inside, "smtp to a private address"),
+        (&relay, "the relay"),
+        (&https, "https"),
+        (&telnet6, "telnet over IPv6"),
+    ] {
+        outcome.assert_success(what);
+        assert_not_reported(&finished, outcome.pid, what);
+    }
+    telnet.assert_success("telnet (audit only)");
+    assert_event(
+        &finished,
+        event_of(&finished, "telnet_out", telnet.pid),
+        ("telnet_out", "net.connect", "audit", "audit"),
+        json!({"proc.comm": "bash", "net.daddr": "203.0.113.7"}),
+        "telnet from bash to 203.0.113.7",
+    );
+
+    assert_eq!(finished.matches("relay_out"), 1);
+    assert_eq!(finished.matches("blocked_port_out"), 3);
+    assert_eq!(finished.matches("telnet_out"), 1);
+}
+
+#[test]
+fn example_exec_trace() {
+    if !kernel_tests_enabled("example_exec_trace") {
+        return;
+    }
+    let work = TempDir::new("ex-exec-trace");
+    let cgroup = TestCgroup::new("ex-exec-trace");
+    // World-writable places, named literally (not through TMPDIR).
+    let tmp = TempDir::under(Path::new("/tmp"), "ex-exec-trace");
+    let shm = TempDir::under(Path::new("/dev/shm"), "ex-exec-trace");
+    let from_tmp = copy_executable("/bin/true", &tmp, "payload");
+    let from_shm = copy_executable("/bin/true", &shm, "payload");
+    let root = Workload::new(&cgroup);
+    let comm = thread_comm();
+    let polrt = Polrt::start(&example("exec_trace"), &cgroup, &work, &[]);
+
+    let plain = root.run(&mut Command::new("/bin/true"));
+    let script = format!("{}; {}; :", from_tmp.display(), from_shm.display());
+    let dropped = root
+        .as_user(65534)
+        .run(Command::new("/bin/sh").args(["-c", &script]));
+    let finished = stop(polrt);
+
+    plain.assert_success("/bin/true");
+    dropped.assert_success("programs in /tmp and /dev/shm");
+    let traced = |pid: u32, path: &str, ppid: u32, comm: &str| {
+        assert_event(
+            &finished,
+            event_of(&finished, "execs", pid),
+            ("execs", "exec", "trace", "trace"),
+            json!({"proc.pid": pid, "proc.ppid": ppid, "proc.comm": comm, "exec.path": path}),
+            "",
+        );
+    };
+    traced(plain.pid, "/bin/true", std::process::id(), &comm);
+    traced(dropped.pid, "/bin/sh", std::process::id(), &comm);
+    assert!(
+        events_of(&finished, "exec_from_tmp")
+            .iter()
+            .all(|e| e["pid"] != plain.pid && e["pid"] != dropped.pid),
+        "/bin/true and /bin/sh are not in a world-writable place"
+    );
+    for payload in [&from_tmp, &from_shm] {
+        let path = payload.display().to_string();
+        let pid = events_of(&finished, "execs")
+            .iter()
+            .find(|e| e["fields"]["exec.path"] == path.as_str())
+            .and_then(|e| e["pid"].as_u64())
+            .unwrap_or_else(|| panic!("no exec trace of {path}")) as u32;
+        traced(pid, &path, dropped.pid, "sh");
+        assert_event(
+            &finished,
+            event_of(&finished, "exec_from_tmp", pid),
+            ("exec_from_tmp", "exec", "trace", "trace"),
+            json!({"proc.pid": pid, "proc.uid": 65534, "proc.parent.comm": "sh",
+                   "exec.path": path}),
+            "",
+        );
+    }
+
+    assert_eq!(finished.matches("execs"), 4, "{:?}", finished.events());
+    assert_eq!(finished.matches("exec_from_tmp"), 2);
+}
+
+#[test]
+fn example_listeners() {
+    if !kernel_tests_enabled("example_listeners") {
+        return;
+    }
+    let work = TempDir::new("ex-listeners");
+    let cgroup = TestCgroup::new("ex-listeners");
+    // Binds to every address happen in a private network namespace.
+    let netns = TestNetns::new(&[]);
+    let net = Workload::new(&cgroup).in_netns(&netns);
+    let bind = |workload: Workload, comm: &str, address: &str, port: u16| {
+        workload.run(Command::new(PYTHON).args(["-c", BIND, comm, address, &port.to_string()]))
+    };
+    let polrt = Polrt::start(&example("listeners"), &cgroup, &work, &[]);
+
+    // Allowed: an approved daemon anywhere, loopback, an ephemeral port.
+    let sshd = bind(net, "sshd", "0.0.0.0", 22);
+    let dev_server = bind(net, "", "127.0.0.1", 8000);
+    let mapped_loopback = bind(net, "ncat", "::ffff:127.0.0.1", 9000);
+    let ephemeral = bind(net, "", "0.0.0.0", 0);
+    // Refused: a fixed port on every address, IPv4 (as a user) and IPv6.
+    let backdoor = bind(net.as_user(1000), "", "0.0.0.0", 4444);
+    let backdoor6 = bind(net, "ncat", "::", 31337);
+    let finished = stop(polrt);
+
+    for (outcome, what) in [
+        (&sshd, "sshd on 0.0.0.0:22"),
+        (&dev_server, "a dev server on 127.0.0.1:8000"),
+        (&mapped_loopback, "a listener on ::ffff:127.0.0.1"),
+        (&ephemeral, "an ephemeral port"),
+    ] {
+        outcome.assert_success(what);
+        assert_not_reported(&finished, outcome.pid, what);
+    }
+    assert_eq!(sshd.stdout.trim(), "22");
+    assert_ne!(ephemeral.stdout.trim(), "0");
+
+    for (outcome, comm, uid, saddr, sport) in [
+        (&backdoor, "python3", 1000, "0.0.0.0", 4444),
+        (&backdoor6, "ncat", 0, "::", 31337),
+    ] {
+        assert_denied(&finished, "net.bind", outcome, "PermissionError");
+        assert_event(
+            &finished,
+            event_of(&finished, "unexpected_listener", outcome.pid),
+            ("unexpected_listener", "net.bind", "deny", "deny"),
+            json!({"proc.comm": comm, "proc.pid": outcome.pid, "proc.uid": uid,
+                   "net.saddr": saddr, "net.sport": sport}),
+            &format!(
+                "{comm} (pid {}, uid {uid}) may not listen on {saddr} port {sport}",
+                outcome.pid
+            ),
+        );
+    }
+
+    assert_eq!(finished.matches("approved_daemon"), 1);
+    assert_eq!(finished.matches("ephemeral_or_local"), 3);
+    assert_eq!(finished.matches("unexpected_listener"), 2);
+}
+
+/// A file that is no kernel module, for loaders to try.
+fn junk_module(work: &TempDir) -> PathBuf {
+    let path = work.path.join("polc-e2e.ko");
+    fs::write(&path, [0u8; 64]).expect("write junk module");
+    path
+}
+
+/// Panics unless a module load was let through to the kernel: the loader
+/// was not killed and not refused with EPERM; the kernel itself then
+/// refused the junk (no module support on this host: ENOSYS; elsewhere: not
+/// a module).
+fn assert_load_let_through(outcome: &Outcome, what: &str) {
+    assert!(
+        !outcome.killed() && !outcome.stderr.contains("Operation not permitted"),
+        "{what} must reach the kernel: {}\n{}",
+        outcome.status,
+        outcome.stderr
+    );
+    assert!(
+        outcome.stderr.contains("could not insert module"),
+        "{what}: {}",
+        outcome.stderr
+    );
+}
+
+#[test]
+fn example_module_load() {
+    if !kernel_tests_enabled("example_module_load") {
+        return;
+    }
+    let work = TempDir::new("ex-module");
+    let cgroup = TestCgroup::new("ex-module");
+    let module = junk_module(&work);
+    // kmod is a multi-call binary: a dropped copy named insmod acts as one.
+    let dropped_dir = TempDir::new("ex-module-dropped");
+    let dropped_insmod = copy_executable("/bin/kmod", &dropped_dir, "insmod");
+    let root = Workload::new(&cgroup);
+    let polrt = Polrt::start(&example("module_load"), &cgroup, &work, &[]);
+
+    // Refused: a dropped loader (finit_module), an approved loader run by a
+    // user, and a raw init_module.
+    let dropped = root.run(Command::new(&dropped_insmod).arg(&module));
+    let by_user = root
+        .as_user(65534)
+        .run(Command::new("/usr/sbin/insmod").arg(&module));
+    let raw = root.run(Command::new(PYTHON).args(["-c", INIT_MODULE]));
+    // Allowed: the approved loader as root.
+    let approved = root.run(Command::new("/usr/sbin/insmod").arg(&module));
+    let finished = stop(polrt);
+
+    let dropped_insmod = dropped_insmod.display().to_string();
+    for (outcome, exe, comm, uid) in [
+        (&dropped, dropped_insmod.as_str(), "insmod", 0),
+        (&by_user, "/usr/sbin/insmod", "insmod", 65534),
+        (&raw, PYTHON, "python3", 0),
+    ] {
+        assert_denied(&finished, "module.load", outcome, "Operation not permitted");
+        assert_event(
+            &finished,
+            event_of(&finished, "block_module_load", outcome.pid),
+            ("block_module_load", "module.load", "deny", "deny"),
+            json!({"proc.exe": exe, "proc.comm": comm, "proc.pid": outcome.pid,
+                   "proc.uid": uid}),
+            &format!(
+                "module load by {exe} ({comm}, pid {}, uid {uid}) blocked",
+                outcome.pid
+            ),
+        );
+    }
+    assert_load_let_through(&approved, "modprobe's insmod as root");
+    assert_not_reported(&finished, approved.pid, "an approved module load");
+
+    assert_eq!(finished.matches("block_module_load"), 3);
+    assert!(finished.matches("approved_module_load") >= 1);
+}
+
+#[test]
+fn example_overview() {
+    if !kernel_tests_enabled("example_overview") {
+        return;
+    }
+    let work = TempDir::new("ex-overview");
+    let cgroup = TestCgroup::new("ex-overview");
+    // 198.51.100.4 stands for a mail server on the internet, 10.1.2.3 for
+    // one inside: on the loopback device of a private namespace.
+    let netns = TestNetns::new(&["198.51.100.4/32", "10.1.2.3/32"]);
+    let _listener = netns.listen("[::]:25");
+    let module = junk_module(&work);
+    let passwd = copy_executable("/bin/cat", &work, "passwd");
+    let bash = PathBuf::from("/bin/bash");
+    let root = Workload::new(&cgroup);
+    let comm = thread_comm();
+    let polrt = Polrt::start(&example("overview"), &cgroup, &work, &[]);
+
+    // module.load: anything but the listed loaders is refused.
+    let raw_load = root.run(Command::new(PYTHON).args(["-c", INIT_MODULE]));
+    // kmod itself, run as insmod (argv[0]), as the insmod symlink does.
+    let kmod_load = root.run(Command::new("/usr/bin/kmod").arg0("insmod").arg(&module));
+    // file.open: the shadow file, except by passwd.
+    let shadow = root.run(Command::new("/bin/cat").arg("/etc/shadow"));
+    let by_passwd = root.run(Command::new(&passwd).arg("/etc/shadow"));
+    // exec: a user's shell is audited, root's is not.
+    let user_shell = root
+        .as_user(1000)
+        .run(Command::new("/bin/sh").args(["-c", ":"]));
+    let root_shell = root.run(Command::new("/bin/bash").args(["-c", ":"]));
+    // net.connect: SMTP outside the private ranges kills the sender.
+    let smtp = root
+        .in_netns(&netns)
+        .run(&mut connect(&bash, "198.51.100.4", 25));
+    let smtp_inside = root
+        .in_netns(&netns)
+        .run(&mut connect(&bash, "10.1.2.3", 25));
+    let finished = stop(polrt);
+
+    assert_denied(
+        &finished,
+        "module.load",
+        &raw_load,
+        "Operation not permitted",
+    );
+    assert_event(
+        &finished,
+        event_of(&finished, "block_module_load", raw_load.pid),
+        ("block_module_load", "module.load", "deny", "deny"),
+        json!({"proc.comm": "python3", "proc.pid": raw_load.pid}),
+        &format!(
+            "kernel module load by python3 (pid {}) blocked",
+            raw_load.pid
+        ),
+    );
+    assert_load_let_through(&kmod_load, "kmod insmod");
+    assert_not_reported(&finished, kmod_load.pid, "a module load by kmod");
+
+    assert_denied(&finished, "file.open", &shadow, "Operation not permitted");
+    assert_event(
+        &finished,
+        event_of(&finished, "shadow_read", shadow.pid),
+        ("shadow_read", "file.open", "deny", "deny"),
+        json!({"proc.comm": "cat", "file.path": "/etc/shadow"}),
+        "cat opened /etc/shadow",
+    );
+    by_passwd.assert_success("passwd reading /etc/shadow");
+    assert_not_reported(&finished, by_passwd.pid, "passwd reading /etc/shadow");
+
+    user_shell.assert_success("a user's shell (audit only)");
+    assert_event(
+        &finished,
+        event_of(&finished, "shell_spawned", user_shell.pid),
+        ("shell_spawned", "exec", "audit", "audit"),
+        json!({"exec.path": "/bin/sh", "proc.uid": 1000}),
+        "shell /bin/sh started by uid 1000",
+    );
+    root_shell.assert_success("root's shell");
+    assert_not_reported(&finished, root_shell.pid, "root's shell");
+
+    assert!(
+        smtp.killed(),
+        "kill: SIGKILL on every backend: {}",
+        smtp.status
+    );
+    assert_event(
+        &finished,
+        event_of(&finished, "smtp_out", smtp.pid),
+        ("smtp_out", "net.connect", "kill", "kill"),
+        json!({"proc.comm": "bash"}),
+        "outbound SMTP from bash",
+    );
+    smtp_inside.assert_success("SMTP to a private address");
+    assert_not_reported(&finished, smtp_inside.pid, "SMTP to a private address");
+
+    // The trace saw every exec in the cgroup, whatever the rules decided.
+    for (outcome, path) in [
+        (&raw_load, PYTHON),
+        (&kmod_load, "/usr/bin/kmod"),
+        (&shadow, "/bin/cat"),
+        (&user_shell, "/bin/sh"),
+        (&root_shell, "/bin/bash"),
+        (&smtp, "/bin/bash"),
+    ] {
+        assert_event(
+            &finished,
+            event_of(&finished, "execs", outcome.pid),
+            ("execs", "exec", "trace", "trace"),
+            json!({"proc.pid": outcome.pid, "proc.ppid": std::process::id(),
+                   "proc.comm": comm.as_str(), "exec.path": path}),
+            "",
+        );
+    }
+    assert_eq!(finished.matches("execs"), 8);
+
+    assert_eq!(finished.matches("block_module_load"), 1);
+    assert_eq!(finished.matches("shadow_read"), 1);
+    assert_eq!(finished.matches("shell_spawned"), 1);
+    assert_eq!(finished.matches("smtp_out"), 1);
+}
+
+#[test]
+fn example_shells() {
+    if !kernel_tests_enabled("example_shells") {
+        return;
+    }
+    let work = TempDir::new("ex-shells");
+    let cgroup = TestCgroup::new("ex-shells");
+    // A network service (a bash named nginx) that runs a shell command.
+    let nginx = copy_executable("/bin/bash", &work, "nginx");
+    let root = Workload::new(&cgroup);
+    let user = root.as_user(1000);
+    let comm = thread_comm();
+    let polrt = Polrt::start(&example("shells"), &cgroup, &work, &[]);
+
+    let web_shell = root
+        .as_user(33)
+        .run(Command::new(&nginx).args(["-c", "/bin/sh -c 'echo pwned'; echo \"status=$?\""]));
+    let bash_by_user = user.run(Command::new("/bin/bash").args(["-c", ":"]));
+    let dash_by_user = user.run(Command::new("/usr/bin/dash").args(["-c", ":"]));
+    let bash_by_root = root.run(Command::new("/bin/bash").args(["-c", ":"]));
+    let ls_by_user = user.run(Command::new("/usr/bin/ls").arg("/"));
+    let finished = stop(polrt);
+
+    // The shell nginx started was killed before it ran an instruction; the
+    // service itself carries on.
+    web_shell.assert_success("nginx itself");
+    assert_eq!(
+        web_shell.stdout, "status=137\n",
+        "the shell must die of SIGKILL before it prints: {}",
+        web_shell.stderr
+    );
+    let kills = events_of(&finished, "shell_from_service");
+    assert_eq!(kills.len(), 1, "{kills:?}");
+    let shell_pid = kills[0]["pid"].as_u64().expect("pid") as u32;
+    assert_ne!(shell_pid, web_shell.pid, "the shell, not nginx, is killed");
+    assert_eq!(
+        kills[0]["comm"], "nginx",
+        "the forked child, before its exec"
+    );
+    assert_event(
+        &finished,
+        kills[0],
+        ("shell_from_service", "exec", "kill", "kill"),
+        json!({"proc.parent.comm": "nginx", "exec.path": "/bin/sh", "proc.uid": 33}),
+        "nginx spawned /bin/sh (uid 33)",
+    );
+    assert_not_reported(&finished, web_shell.pid, "nginx's own exec");
+
+    for (outcome, path) in [
+        (&bash_by_user, "/bin/bash"),
+        (&dash_by_user, "/usr/bin/dash"),
+    ] {
+        outcome.assert_success(path);
+        assert_event(
+            &finished,
+            event_of(&finished, "shell_by_user", outcome.pid),
+            ("shell_by_user", "exec", "audit", "audit"),
+            json!({"exec.path": path, "proc.uid": 1000, "proc.comm": comm.as_str()}),
+            &format!("shell {path} started by uid 1000 from {comm}"),
+        );
+    }
+    bash_by_root.assert_success("root's shell");
+    assert_not_reported(&finished, bash_by_root.pid, "root's shell");
+    ls_by_user.assert_success("ls");
+    assert_not_reported(&finished, ls_by_user.pid, "ls by a user");
+
+    assert_eq!(finished.matches("shell_from_service"), 1);
+    assert_eq!(finished.matches("shell_by_user"), 2);
+}
+
+#[test]
+fn example_tamper() {
+    if !kernel_tests_enabled("example_tamper") {
+        return;
+    }
+    let work = TempDir::new("ex-tamper");
+    let cgroup = TestCgroup::new("ex-tamper");
+    let loader = copy_executable("/usr/sbin/bpftool", &work, "loader");
+    let root = Workload::new(&cgroup);
+    let bpf = |workload: Workload, cmd: u32| {
+        workload.run(Command::new(PYTHON).args(["-c", BPF_CALL, &cmd.to_string()]))
+    };
+    let polrt = Polrt::start(&example("tamper"), &cgroup, &work, &[]);
+
+    // Refused: program loads and link creation by anything but the approved
+    // tools as root (BPF_PROG_LOAD 5, BPF_LINK_CREATE 28).
+    let raw_load = bpf(root, 5);
+    let user_link = bpf(root.as_user(65534), 28);
+    let dropped = root.run(Command::new(&loader).args(["feature", "probe", "kernel"]));
+    // Allowed: reading a map is no load; bpftool as root may load.
+    let lookup = bpf(root, 1);
+    let bpftool = root.run(Command::new("/usr/sbin/bpftool").args(["feature", "probe", "kernel"]));
+    let finished = stop(polrt);
+
+    for (outcome, cmd, exe, comm, uid) in [
+        (&raw_load, 5, PYTHON, "python3", 0),
+        (&user_link, 28, PYTHON, "python3", 65534),
+    ] {
+        assert_denied(&finished, "bpf", outcome, "Operation not permitted");
+        assert_event(
+            &finished,
+            event_of(&finished, "foreign_bpf_load", outcome.pid),
+            ("foreign_bpf_load", "bpf", "deny", "deny"),
+            json!({"bpf.cmd": cmd, "proc.exe": exe, "proc.comm": comm,
+                   "proc.pid": outcome.pid, "proc.uid": uid}),
+            &format!(
+                "bpf command {cmd} by {exe} ({comm}, pid {}, uid {uid}) refused",
+                outcome.pid
+            ),
+        );
+    }
+    // The dropped bpftool dies at its first load (which command comes first
+    // is bpftool's business).
+    assert_denied(&finished, "bpf", &dropped, "Operation not permitted");
+    let event = event_of(&finished, "foreign_bpf_load", dropped.pid);
+    let cmd = event["fields"]["bpf.cmd"].as_u64().expect("bpf.cmd");
+    assert!([5, 8, 28, 17].contains(&cmd), "{event}");
+    let exe = loader.display().to_string();
+    assert_event(
+        &finished,
+        event,
+        ("foreign_bpf_load", "bpf", "deny", "deny"),
+        json!({"bpf.cmd": cmd, "proc.exe": exe, "proc.comm": "loader",
+               "proc.pid": dropped.pid, "proc.uid": 0}),
+        &format!(
+            "bpf command {cmd} by {exe} (loader, pid {}, uid 0) refused",
+            dropped.pid
+        ),
+    );
+
+    lookup.assert_success("a map lookup");
+    assert!(lookup.stdout.starts_with("-1 "), "{}", lookup.stdout);
+    assert_not_reported(&finished, lookup.pid, "a map lookup");
+    bpftool.assert_success("bpftool feature probe as root");
+    assert!(
+        bpftool.stdout.contains("eBPF program_type"),
+        "{}",
+        bpftool.stdout
+    );
+    assert_not_reported(&finished, bpftool.pid, "the approved bpftool");
+
+    assert_eq!(finished.matches("foreign_bpf_load"), 3);
+    assert!(
+        finished.matches("approved_bpf_tool") > 10,
+        "bpftool's probes load many programs"
+    );
+}
