@@ -137,7 +137,11 @@ fn build_module(
     });
     let uses_features = module.programs.iter().any(codegen::needs_features);
 
-    // Layouts: one per hook, covering every field any of its programs loads.
+    // Layouts: one per hook, covering every field any of its programs loads
+    // and every field any of its rules captures. A rule no program can
+    // report (after a rule without `when`, folded away, an `allow` with a
+    // message) still names its fields in the metadata, and the runtime
+    // checks each has a slot.
     let mut layouts: Vec<Layout> = Vec::new();
     for hook in module.programs.iter().map(|p| p.hook) {
         if layouts.iter().any(|l| l.hook == hook) {
@@ -148,6 +152,7 @@ fn build_module(
             .iter()
             .filter(|p| p.hook == hook)
             .flat_map(|p| p.fields())
+            .chain(policy.rules_on(hook).flat_map(|r| r.captured_fields()))
             .collect();
         layouts.push(Layout::new(hook, &fields));
     }
@@ -531,6 +536,37 @@ mod tests {
         let lsm = disassembly(&built, "net_connect_lsm");
         assert!(lsm.contains("call bpf_send_signal"), "{lsm}");
         assert!(!lsm.contains("polc_features"), "{lsm}");
+    }
+
+    #[test]
+    fn every_captured_field_has_a_slot_even_where_no_program_loads_it() {
+        // Found by the property tests (seed 0x5eed0013): rules after a rule
+        // without `when` are never evaluated, so no program loaded what
+        // they capture, and polrt refused the object's metadata.
+        for source in [
+            "rule all {\n    on file.open\n    allow\n}\n\
+             rule later {\n    on file.open\n    when proc.pid != 62\n    audit \"{proc.exe}\"\n}\n",
+            "rule quiet {\n    on exec\n    allow \"{exec.path} {proc.cgroup}\"\n}\n",
+            "rule never {\n    on file.open\n    when file.flags > 0xffffffff\n    deny \"{file.path}\"\n}\n",
+            "trace t {\n    on net.connect\n    when net.dport > 65535\n    emit net.daddr\n}\n",
+        ] {
+            let built = build_source(source);
+            for rule in &built.metadata.rules {
+                let hook = built
+                    .metadata
+                    .hooks
+                    .iter()
+                    .find(|h| h.name == rule.hook)
+                    .expect("a layout for the rule's hook");
+                for field in &rule.fields {
+                    assert!(
+                        hook.fields.iter().any(|slot| &slot.name == field),
+                        "{field} of {} has no slot in {source}",
+                        rule.name
+                    );
+                }
+            }
+        }
     }
 
     #[test]
