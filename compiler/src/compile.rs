@@ -12,13 +12,15 @@ use crate::bpf::asm::{AsmError, Assembled, MapId};
 use crate::check::hooks::{FieldId, FieldSource, Hook};
 use crate::check::policy::{CheckedPolicy, RuleKind, TemplatePart};
 use crate::codegen::{self, Layout, Maps, ProgramEnv, STACK_BYTES};
-use crate::ir::{self, Module, Program, Target};
+use crate::ir::{self, Module, Program, Target, TestContext};
 use crate::object::{MapDef, MapKind, ObjectImage, ProgramImage, BPF_F_NO_PREALLOC};
 
 /// Default size of the event ring buffer (bytes).
 pub const DEFAULT_RINGBUF_BYTES: u32 = 1 << 20;
 /// Entries of the `proc.exe` map (LRU: the least recently used are evicted).
 pub const EXE_MAP_ENTRIES: u32 = 65_536;
+/// The map a test-run program copies its test context into.
+pub const MAP_TEST_CONTEXT: &str = "polc_test_ctx";
 
 /// An internal compiler error.
 #[derive(Debug, thiserror::Error)]
@@ -114,8 +116,10 @@ pub fn build(
     build_module(policy, source, module, ringbuf_bytes)
 }
 
-/// Builds the test-run program of `hook` (every field from the context): the
-/// decision code `polc test` and the differential tests execute.
+/// Builds the test-run program of `hook` (a raw tracepoint program whose
+/// first argument points to a [`TestContext`], every field read from
+/// there): the decision code `polc test` and the differential tests
+/// execute.
 pub fn build_test_run(
     policy: &CheckedPolicy,
     source: &str,
@@ -246,6 +250,23 @@ fn build_module(
             set.purpose.clone(),
         ));
     }
+    let test_context = module
+        .programs
+        .iter()
+        .any(|p| matches!(p.target, Target::TestRun))
+        .then(|| {
+            add_map(
+                map(
+                    MAP_TEST_CONTEXT,
+                    MapKind::PercpuArray,
+                    4,
+                    TestContext::len(),
+                    1,
+                    0,
+                ),
+                "per-CPU copy of the test context (test runs only)".into(),
+            )
+        });
     let maps = Maps {
         events,
         counters,
@@ -254,6 +275,7 @@ fn build_module(
         exe,
         features,
         sets,
+        test_context,
     };
 
     // Programs.
@@ -388,7 +410,7 @@ fn names(program: &Program) -> (String, String, String) {
         Target::TestRun => {
             let hook = program.hook.name().replace('.', "_");
             (
-                "syscall".to_string(),
+                "raw_tracepoint/polc_test_run".to_string(),
                 format!("{hook}_test_run"),
                 "test-run".to_string(),
             )
