@@ -24,6 +24,11 @@ const BPF_MAP_LOOKUP_ELEM: u32 = 1;
 const BPF_MAP_UPDATE_ELEM: u32 = 2;
 const BPF_PROG_LOAD: u32 = 5;
 const BPF_PROG_TEST_RUN: u32 = 10;
+const BPF_OBJ_GET_INFO_BY_FD: u32 = 15;
+/// Bytes of `struct bpf_prog_info` up to and including `attach_btf_id`.
+const PROG_INFO_LEN: usize = 232;
+/// Offset of `verified_insns` in `struct bpf_prog_info` (Linux 5.16 and later).
+const PROG_INFO_VERIFIED_INSNS: usize = 216;
 const BPF_PROG_TYPE_RAW_TRACEPOINT: u32 = 17;
 const BPF_PSEUDO_MAP_FD: u64 = 1;
 
@@ -53,8 +58,23 @@ pub struct KernelDecision {
     pub traces: Vec<u32>,
 }
 
+/// What the kernel and the compiler say about a loaded test-run program.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProgramStats {
+    pub symbol: String,
+    /// Instructions (`LD_IMM64` once).
+    pub insns: u32,
+    /// The compiler's worst case of executed instructions (`--stats`).
+    pub max_path: u32,
+    /// Instructions the verifier processed while checking it, when the
+    /// kernel reports it: every instruction a run can execute was processed
+    /// at least once.
+    pub verified_insns: Option<u32>,
+}
+
 /// A loaded test-run program and its maps.
 pub struct TestProgram {
+    stats: ProgramStats,
     prog: OwnedFd,
     counters: OwnedFd,
     n_counters: u32,
@@ -99,6 +119,14 @@ struct ProgLoadAttr {
     kern_version: u32,
     prog_flags: u32,
     prog_name: [u8; 16],
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct InfoAttr {
+    bpf_fd: u32,
+    info_len: u32,
+    info: u64,
 }
 
 #[repr(C)]
@@ -283,7 +311,15 @@ impl TestProgram {
             .filter(|r| r.kind == "trace")
             .map(|r| r.id)
             .collect();
+        let meta = &build.programs[0].meta;
+        let stats = ProgramStats {
+            symbol: meta.symbol.clone(),
+            insns: meta.insns,
+            max_path: meta.max_path,
+            verified_insns: verified_insns(&prog),
+        };
         Ok(TestProgram {
+            stats,
             prog,
             n_counters: build.image.maps[counters_index].max_entries,
             counters,
@@ -291,6 +327,11 @@ impl TestProgram {
             n_cpus: possible_cpus(),
             _maps: maps,
         })
+    }
+
+    /// The program's statistics.
+    pub fn stats(&self) -> &ProgramStats {
+        &self.stats
     }
 
     fn counter(&self, key: u32) -> Result<u64, TestRunError> {
@@ -345,6 +386,24 @@ impl TestProgram {
             traces,
         })
     }
+}
+
+/// The verifier's processed-instruction count of a loaded program, if the
+/// kernel reports one.
+fn verified_insns(prog: &OwnedFd) -> Option<u32> {
+    let mut info = [0u8; PROG_INFO_LEN];
+    let mut attr = InfoAttr {
+        bpf_fd: prog.as_raw_fd() as u32,
+        info_len: PROG_INFO_LEN as u32,
+        info: info.as_mut_ptr() as u64,
+    };
+    bpf(BPF_OBJ_GET_INFO_BY_FD, &mut attr).ok()?;
+    let end = PROG_INFO_VERIFIED_INSNS + 4;
+    if (attr.info_len as usize) < end {
+        return None;
+    }
+    let bytes = &info[PROG_INFO_VERIFIED_INSNS..end];
+    Some(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
 }
 
 /// The last lines of a verifier log: the failing instruction and the summary.
@@ -492,6 +551,9 @@ mod tests {
                 "{event:?}"
             );
             matched += usize::from(want.rule.is_some());
+            let stats = program.stats();
+            assert!(stats.verified_insns.is_some_and(|n| n > 0), "{stats:?}");
+            assert_eq!(stats.max_path, build.programs[0].meta.max_path);
         }
         assert_eq!(matched, 3);
     }
