@@ -5,6 +5,8 @@
 //! when `POLC_KERNEL_TESTS=require` (set by CI): then they fail, so a CI run can
 //! never pass without having run them.
 
+pub mod exec;
+pub mod gen;
 pub mod golden;
 
 use std::path::PathBuf;
