@@ -39,6 +39,14 @@ pub struct Shape {
     pub max_terms: usize,
     /// Longest list (lists longer than 8 become set maps).
     pub max_list: usize,
+    /// Most hooks one policy uses (fewer hooks: more rules per program).
+    pub max_hooks: usize,
+    /// Most `contains` tests on 255-byte fields per hook (each unrolls
+    /// over every start position: the costliest test there is).
+    pub max_long_contains: u32,
+    /// How often (percent) a list is past the inline limit (a set map: a
+    /// program may use at most 64 maps).
+    pub large_lists: u64,
 }
 
 impl Shape {
@@ -49,6 +57,24 @@ impl Shape {
             max_depth: 4,
             max_terms: 4,
             max_list: 40,
+            max_hooks: 6,
+            max_long_contains: 6,
+            large_lists: 40,
+        }
+    }
+
+    /// Policies with many rules on one or two hooks and many costly tests,
+    /// around the cost model's budget: some check and must verify, some are
+    /// over it and must be refused with E0401 or E0402.
+    pub fn near_the_budget() -> Shape {
+        Shape {
+            max_rules: 220,
+            max_depth: 3,
+            max_terms: 4,
+            max_list: 300,
+            max_hooks: 2,
+            max_long_contains: 110,
+            large_lists: 3,
         }
     }
 
@@ -59,6 +85,9 @@ impl Shape {
             max_depth: 3,
             max_terms: 3,
             max_list: 12,
+            max_hooks: 6,
+            max_long_contains: 2,
+            large_lists: 40,
         }
     }
 }
@@ -261,9 +290,19 @@ impl<R: Entropy> Gen<'_, R> {
             if hooks.is_empty() {
                 hooks.push(*pick(self.rng, &Hook::ALL));
             }
+            while hooks.len() > self.shape.max_hooks.max(1) {
+                hooks.remove(self.rng.index(hooks.len()));
+            }
             hooks
         };
-        let n_rules = self.rng.range(1, self.shape.max_rules as u64) as usize;
+        let n_rules = if self.shape.max_rules > 20 {
+            // Large shapes: mostly large policies.
+            self.rng
+                .range(self.shape.max_rules as u64 / 2, self.shape.max_rules as u64)
+                as usize
+        } else {
+            self.rng.range(1, self.shape.max_rules as u64) as usize
+        };
         let mut rules = Vec::new();
         for _ in 0..n_rules {
             let hook = *pick(self.rng, &hooks);
@@ -607,7 +646,8 @@ impl<R: Entropy> Gen<'_, R> {
     /// A list length: mostly inline-sized, often past the inline limit.
     fn list_len(&mut self) -> usize {
         let max = self.shape.max_list.max(1) as u64;
-        match self.rng.weighted(&[60, 30, 10]) {
+        let large = self.shape.large_lists.min(100);
+        match self.rng.weighted(&[100 - large, large * 3 / 4, large / 4]) {
             0 => self.rng.range(1, 8.min(max)) as usize,
             1 => self.rng.range(9.min(max), 16.min(max)) as usize,
             _ => self.rng.range(1, max) as usize,
@@ -801,12 +841,12 @@ impl<R: Entropy> Gen<'_, R> {
     /// Whether one more `contains` on a 255-byte field fits the hook's share
     /// of the budget.
     fn take_long_contains(&mut self, hook: Hook) -> bool {
-        const MAX_PER_HOOK: u32 = 6;
-        if self.in_macro > 0 {
+        let max_per_hook = self.shape.max_long_contains;
+        if self.in_macro > 0 || max_per_hook == 0 {
             return false;
         }
         match self.long_contains.iter_mut().find(|(h, _)| *h == hook) {
-            Some((_, n)) if *n >= MAX_PER_HOOK => false,
+            Some((_, n)) if *n >= max_per_hook => false,
             Some((_, n)) => {
                 *n += 1;
                 true
