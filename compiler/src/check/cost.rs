@@ -129,8 +129,14 @@ fn test_set_maps(policy: &CheckedPolicy, test: &Test) -> Vec<(ListId, SetClass)>
         } if large(distinct(*list, &|_| true)) => vec![(*list, SetClass::Prefix)],
         TestOp::In(list) => match test.field.spec().ty {
             FieldType::Ip => {
-                let v4 = distinct(*list, &|v| matches!(v, Value::Ip { addr, .. } if addr.is_ipv4()));
-                let v6 = distinct(*list, &|v| matches!(v, Value::Ip { addr, .. } if addr.is_ipv6()));
+                let v4 = distinct(
+                    *list,
+                    &|v| matches!(v, Value::Ip { addr, .. } if addr.is_ipv4()),
+                );
+                let v6 = distinct(
+                    *list,
+                    &|v| matches!(v, Value::Ip { addr, .. } if addr.is_ipv6()),
+                );
                 let mut out = Vec::new();
                 if large(v4) {
                     out.push((*list, SetClass::Ip4));
@@ -453,7 +459,11 @@ fn too_many_branches(policy: &CheckedPolicy, hook: Hook, pending: u64) -> Diagno
     )
 }
 
-fn too_many_maps(policy: &CheckedPolicy, hook: Hook, sets: &[(ListId, SetClass, &Test)]) -> Diagnostic {
+fn too_many_maps(
+    policy: &CheckedPolicy,
+    hook: Hook,
+    sets: &[(ListId, SetClass, &Test)],
+) -> Diagnostic {
     let allowed = (MAX_MAPS_PER_PROGRAM - OWN_MAPS) as usize;
     let first_over = sets[allowed.min(sets.len() - 1)].2;
     let n_rules = policy.rules_on(hook).count();
