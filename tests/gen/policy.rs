@@ -129,7 +129,13 @@ struct Macro {
     /// The hook whose fields it uses; `None`: only `proc.*` fields, so any
     /// hook may use it.
     hook: Option<Hook>,
+    /// How deeply macros nest in it (1: it uses none).
+    level: u32,
 }
+
+/// Deepest nesting of macros a generated macro may have (the checker's
+/// limit is 32).
+const MAX_MACRO_LEVEL: u32 = 6;
 
 /// A condition before rendering.
 enum Cond {
@@ -150,9 +156,10 @@ struct Gen<'r, R: Entropy> {
     /// start position: the costliest test there is).
     long_contains: Vec<(Hook, u32)>,
     n_names: usize,
-    /// Inside a macro body: a macro may be used many times, so no costly
-    /// tests there.
-    in_macro: u32,
+    /// Per macro body being generated (innermost last): the deepest macro
+    /// nesting it uses so far. Not empty: a macro may be used many times,
+    /// so no costly tests there.
+    macro_levels: Vec<u32>,
 }
 
 /// A random policy of the given shape.
@@ -165,9 +172,16 @@ pub fn policy(rng: &mut impl Entropy, shape: &Shape) -> String {
         decls: Vec::new(),
         long_contains: Vec::new(),
         n_names: 0,
-        in_macro: 0,
+        macro_levels: Vec::new(),
     };
     gen.file()
+}
+
+/// The `proc.*` fields: a macro on these alone may be used on any hook.
+fn common_fields() -> Vec<FieldId> {
+    FieldId::all()
+        .filter(|f| f.spec().name.starts_with("proc."))
+        .collect()
 }
 
 /// Fields available on `hook`, in table order.
@@ -435,8 +449,14 @@ impl<R: Entropy> Gen<'_, R> {
         fields: &[FieldId],
         depth: u32,
     ) -> Cond {
-        let leaf_weight = if depth == 0 { 100 } else { 45 };
-        match self.rng.weighted(&[leaf_weight, 20, 18, 9, 8]) {
+        // At depth 0 only leaves and uses of existing macros: nesting (of
+        // operators and of macros) stays within the checker's limits.
+        let weights: &[u64] = if depth == 0 {
+            &[92, 0, 0, 0, 8]
+        } else {
+            &[45, 20, 18, 9, 8]
+        };
+        match self.rng.weighted(weights) {
             1 | 2 => {
                 let n = self.rng.range(2, self.shape.max_terms as u64) as usize;
                 let items = (0..n)
@@ -478,38 +498,53 @@ impl<R: Entropy> Gen<'_, R> {
     }
 
     fn use_macro(&mut self, hook: Hook, macro_hook: Option<Hook>, depth: u32) -> Cond {
-        let usable: Vec<String> = self
+        let usable: Vec<(String, u32)> = self
             .macros
             .iter()
-            .filter(|m| m.hook.is_none() || m.hook == macro_hook)
-            .map(|m| m.name.clone())
+            .filter(|m| (m.hook.is_none() || m.hook == macro_hook) && m.level < MAX_MACRO_LEVEL)
+            .map(|m| (m.name.clone(), m.level))
             .collect();
-        if !usable.is_empty() && self.rng.chance(50) {
-            return Cond::Atom(pick(self.rng, &usable).clone());
+        if !usable.is_empty() && (depth == 0 || self.rng.chance(50)) {
+            let (name, level) = pick(self.rng, &usable).clone();
+            self.note_macro_level(level);
+            return Cond::Atom(name);
+        }
+        if depth == 0 {
+            let fields = if macro_hook.is_some() {
+                fields_on(hook)
+            } else {
+                common_fields()
+            };
+            let field = self.field(&fields);
+            return Cond::Atom(self.leaf(hook, field));
         }
         // A new macro: on this hook's fields, or on the common ones only.
         let common = macro_hook.is_none() || self.rng.chance(40);
         let (fields, for_hook) = if common {
-            (
-                FieldId::all()
-                    .filter(|f| f.spec().name.starts_with("proc."))
-                    .collect::<Vec<_>>(),
-                None,
-            )
+            (common_fields(), None)
         } else {
             (fields_on(hook), macro_hook)
         };
-        self.in_macro += 1;
-        let body = self.cond(hook, for_hook, &fields, depth.saturating_sub(1).min(2));
-        self.in_macro -= 1;
+        self.macro_levels.push(0);
+        let body = self.cond(hook, for_hook, &fields, (depth - 1).min(2));
+        let level = self.macro_levels.pop().unwrap_or(0) + 1;
+        self.note_macro_level(level);
         let text = self.render(&body, 0);
         let name = self.name("m");
         self.decls.push(format!("macro {name} = {text}"));
         self.macros.push(Macro {
             name: name.clone(),
             hook: for_hook,
+            level,
         });
         Cond::Atom(name)
+    }
+
+    /// A macro of nesting `level` is used in the macro body being generated.
+    fn note_macro_level(&mut self, level: u32) {
+        if let Some(top) = self.macro_levels.last_mut() {
+            *top = (*top).max(level);
+        }
     }
 
     /// Renders with the parentheses precedence needs, and now and then more.
@@ -842,7 +877,7 @@ impl<R: Entropy> Gen<'_, R> {
     /// of the budget.
     fn take_long_contains(&mut self, hook: Hook) -> bool {
         let max_per_hook = self.shape.max_long_contains;
-        if self.in_macro > 0 || max_per_hook == 0 {
+        if !self.macro_levels.is_empty() || max_per_hook == 0 {
             return false;
         }
         match self.long_contains.iter_mut().find(|(h, _)| *h == hook) {
