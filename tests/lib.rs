@@ -6,6 +6,7 @@
 //! never pass without having run them.
 
 pub mod exec;
+pub mod fuzzing;
 pub mod gen;
 pub mod golden;
 

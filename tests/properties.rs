@@ -5,7 +5,9 @@
 //! - every generated policy checks with no error, builds, writes an object
 //!   that polrt's reader reads back to the same metadata, and stays within
 //!   its cost bound (`check::cost::hook_bound` ≥ every program's
-//!   `--stats` max path);
+//!   `--stats` max path) and its map count (`check::cost::hook_set_maps`);
+//!   the corpus exercises every hook, field, operator, list form and set
+//!   map kind;
 //! - (kernel) every program the host can load passes the real verifier
 //!   (`polrt::loader::verify`, in process); LSM programs, which this host's
 //!   lockdown refuses before the verifier runs, are counted as not
@@ -20,7 +22,12 @@
 //!   interpreter, counts and reports exactly what decided, captures the
 //!   event's values, and executes at most max-path instructions; in the
 //!   kernel property, the verifier's processed-instruction count of the
-//!   same program is at least what the executor ran.
+//!   same program is at least what the executor ran;
+//! - (kernel) policies generated around the cost budget are either refused
+//!   by the cost model (E0401, E0402, E0403, and nothing else) or checked,
+//!   verified and run as above;
+//! - (kernel) the map limit sits exactly where the kernel puts it, and
+//!   every example's own tests pass in the kernel.
 //!
 //! `POLC_PROP_SEED` (decimal or 0x hex) sets the first policy's seed, and
 //! policy `i` uses seed + i; `POLC_PROP_CASES` the number of policies;
