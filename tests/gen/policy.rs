@@ -68,12 +68,12 @@ impl Shape {
     /// over it and must be refused with E0401 or E0402.
     pub fn near_the_budget() -> Shape {
         Shape {
-            max_rules: 220,
-            max_depth: 3,
-            max_terms: 4,
+            max_rules: 300,
+            max_depth: 4,
+            max_terms: 5,
             max_list: 300,
             max_hooks: 2,
-            max_long_contains: 110,
+            max_long_contains: 200,
             large_lists: 3,
         }
     }
