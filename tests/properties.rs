@@ -892,6 +892,7 @@ fn policies_near_the_budget_are_refused_by_the_cost_model_or_run_as_written() {
             Ok(case) => case,
             Err((source, errors)) => {
                 // Over the budget: refused by the cost model and nothing else.
+                *refused.entry("policies").or_default() += 1;
                 for error in &errors {
                     match error.code.as_str() {
                         code @ ("E0401" | "E0402" | "E0403") => {
@@ -923,7 +924,8 @@ fn policies_near_the_budget_are_refused_by_the_cost_model_or_run_as_written() {
     }
     kernel_run.run(&mut decisions);
     eprintln!(
-        "properties: {n} policies near the budget: refused by the cost model {refused:?}; of the \
+        "properties: {n} policies near the budget: refused by the cost model (policies, and \
+         errors by code): {refused:?}; of the \
          others, hook bound / budget: {}; {}; {} events decided in the kernel and {} executor runs \
          as the interpreter (most executed: {}); {:.1}s",
         spread(bounds),
