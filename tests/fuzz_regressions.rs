@@ -27,9 +27,12 @@ fn inputs(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// A fuzz target's body.
+type Target = fn(&[u8]);
+
 fn main() -> std::process::ExitCode {
     let root = repo_root().join("fuzz/regressions");
-    let targets: [(&str, fn(&[u8])); 3] = [
+    let targets: [(&str, Target); 3] = [
         ("generated", fuzzing::generated_policy),
         ("source", fuzzing::source_policy),
         ("object", fuzzing::object),
