@@ -751,7 +751,7 @@ impl KernelRun {
 #[test]
 fn generated_policies_check_build_and_stay_within_their_bound() {
     const TEST: &str = "generated_policies_check_build_and_stay_within_their_bound";
-    let settings = settings(300);
+    let settings = settings(400);
     let started = Instant::now();
     let mut coverage = Coverage::default();
     let (mut n_programs, mut ratios) = (0usize, Vec::new());
@@ -778,7 +778,7 @@ fn generated_policies_pass_the_kernel_verifier() {
     if !kernel_tests_enabled(TEST) {
         return;
     }
-    let settings = settings(150);
+    let settings = settings(200);
     let started = Instant::now();
     let kernel = Kernel::probe();
     let mut tally = VerifierTally::default();
@@ -807,7 +807,7 @@ fn compiled_decisions_equal_the_interpreter_in_the_kernel() {
     if !kernel_tests_enabled(TEST) {
         return;
     }
-    let settings = settings(300);
+    let settings = settings(400);
     let started = Instant::now();
     let mut kernel_run = KernelRun::new("properties");
     let mut tally = KernelTally::default();
@@ -851,7 +851,7 @@ fn compiled_decisions_equal_the_interpreter_in_the_kernel() {
 #[test]
 fn the_executor_decides_as_the_interpreter_within_max_path() {
     const TEST: &str = "the_executor_decides_as_the_interpreter_within_max_path";
-    let settings = settings(300);
+    let settings = settings(400);
     let started = Instant::now();
     let mut tally = ExecutorTally::default();
     for case in cases(&settings, TEST) {
@@ -877,7 +877,7 @@ fn policies_near_the_budget_are_refused_by_the_cost_model_or_run_as_written() {
     if !kernel_tests_enabled(TEST) {
         return;
     }
-    let settings = settings(300);
+    let settings = settings(400);
     let n = settings.cases.div_ceil(25);
     let started = Instant::now();
     let kernel = Kernel::probe();
