@@ -31,7 +31,9 @@
 //!
 //! `POLC_PROP_SEED` (decimal or 0x hex) sets the first policy's seed, and
 //! policy `i` uses seed + i; `POLC_PROP_CASES` the number of policies;
-//! `POLC_PROP_EVENTS` the events per hook. Every failure prints the seed,
+//! `POLC_PROP_EVENTS` the events per hook; `POLC_PROP_KEEP=DIR` keeps the
+//! generated policies with their `test` blocks in DIR (to run them on
+//! another kernel with `polc test DIR/*.pol`). Every failure prints the seed,
 //! the command that reproduces it and the policy's source. Each property
 //! prints a summary line (policies, programs, events, ratios, time).
 
@@ -666,6 +668,12 @@ impl KernelRun {
             }
         }
         std::fs::write(&file, &source).expect("write a generated policy");
+        if let Ok(keep) = std::env::var("POLC_PROP_KEEP") {
+            // Kept for running elsewhere (another kernel: `polc test DIR/*.pol`).
+            let kept = std::path::Path::new(&keep).join(format!("case-{:x}.pol", case.seed));
+            std::fs::create_dir_all(&keep).expect("create POLC_PROP_KEEP");
+            std::fs::write(&kept, &source).expect("write a kept policy");
+        }
         self.sources
             .insert(file_name, (case.seed, case.test, source));
     }
