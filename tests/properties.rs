@@ -36,6 +36,11 @@
 //! another kernel with `polc test DIR/*.pol`). Every failure prints the seed,
 //! the command that reproduces it and the policy's source. Each property
 //! prints a summary line (policies, programs, events, ratios, time).
+//!
+//! Uses the compiler library, polrt's object reader and loader (in
+//! process) and the `polc` binary (`polc test`, as a subprocess); kernel
+//! properties load programs into the verifier and run test-run programs,
+//! and attach nothing.
 
 #[path = "e2e/support.rs"]
 mod support;
