@@ -12,13 +12,15 @@ use crate::bpf::asm::{AsmError, Assembled, MapId};
 use crate::check::hooks::{FieldId, FieldSource, Hook};
 use crate::check::policy::{CheckedPolicy, RuleKind, TemplatePart};
 use crate::codegen::{self, Layout, Maps, ProgramEnv, STACK_BYTES};
-use crate::ir::{self, Module, Program, Target};
+use crate::ir::{self, Module, Program, Target, TestContext};
 use crate::object::{MapDef, MapKind, ObjectImage, ProgramImage, BPF_F_NO_PREALLOC};
 
 /// Default size of the event ring buffer (bytes).
 pub const DEFAULT_RINGBUF_BYTES: u32 = 1 << 20;
 /// Entries of the `proc.exe` map (LRU: the least recently used are evicted).
 pub const EXE_MAP_ENTRIES: u32 = 65_536;
+/// The map a test-run program copies its test context into.
+pub const MAP_TEST_CONTEXT: &str = "polc_test_ctx";
 
 /// An internal compiler error.
 #[derive(Debug, thiserror::Error)]
@@ -114,8 +116,10 @@ pub fn build(
     build_module(policy, source, module, ringbuf_bytes)
 }
 
-/// Builds the test-run program of `hook` (every field from the context): the
-/// decision code `polc test` and the differential tests execute.
+/// Builds the test-run program of `hook` (a raw tracepoint program whose
+/// first argument points to a [`TestContext`], every field read from
+/// there): the decision code `polc test` and the differential tests
+/// execute.
 pub fn build_test_run(
     policy: &CheckedPolicy,
     source: &str,
@@ -137,7 +141,11 @@ fn build_module(
     });
     let uses_features = module.programs.iter().any(codegen::needs_features);
 
-    // Layouts: one per hook, covering every field any of its programs loads.
+    // Layouts: one per hook, covering every field any of its programs loads
+    // and every field any of its rules captures. A rule no program can
+    // report (after a rule without `when`, folded away, an `allow` with a
+    // message) still names its fields in the metadata, and the runtime
+    // checks each has a slot.
     let mut layouts: Vec<Layout> = Vec::new();
     for hook in module.programs.iter().map(|p| p.hook) {
         if layouts.iter().any(|l| l.hook == hook) {
@@ -148,6 +156,7 @@ fn build_module(
             .iter()
             .filter(|p| p.hook == hook)
             .flat_map(|p| p.fields())
+            .chain(policy.rules_on(hook).flat_map(|r| r.captured_fields()))
             .collect();
         layouts.push(Layout::new(hook, &fields));
     }
@@ -241,6 +250,23 @@ fn build_module(
             set.purpose.clone(),
         ));
     }
+    let test_context = module
+        .programs
+        .iter()
+        .any(|p| matches!(p.target, Target::TestRun))
+        .then(|| {
+            add_map(
+                map(
+                    MAP_TEST_CONTEXT,
+                    MapKind::PercpuArray,
+                    4,
+                    TestContext::len(),
+                    1,
+                    0,
+                ),
+                "per-CPU copy of the test context (test runs only)".into(),
+            )
+        });
     let maps = Maps {
         events,
         counters,
@@ -249,6 +275,7 @@ fn build_module(
         exe,
         features,
         sets,
+        test_context,
     };
 
     // Programs.
@@ -383,7 +410,7 @@ fn names(program: &Program) -> (String, String, String) {
         Target::TestRun => {
             let hook = program.hook.name().replace('.', "_");
             (
-                "syscall".to_string(),
+                "raw_tracepoint/polc_test_run".to_string(),
                 format!("{hook}_test_run"),
                 "test-run".to_string(),
             )
@@ -531,6 +558,37 @@ mod tests {
         let lsm = disassembly(&built, "net_connect_lsm");
         assert!(lsm.contains("call bpf_send_signal"), "{lsm}");
         assert!(!lsm.contains("polc_features"), "{lsm}");
+    }
+
+    #[test]
+    fn every_captured_field_has_a_slot_even_where_no_program_loads_it() {
+        // Found by the property tests (seed 0x5eed0013): rules after a rule
+        // without `when` are never evaluated, so no program loaded what
+        // they capture, and polrt refused the object's metadata.
+        for source in [
+            "rule all {\n    on file.open\n    allow\n}\n\
+             rule later {\n    on file.open\n    when proc.pid != 62\n    audit \"{proc.exe}\"\n}\n",
+            "rule quiet {\n    on exec\n    allow \"{exec.path} {proc.cgroup}\"\n}\n",
+            "rule never {\n    on file.open\n    when file.flags > 0xffffffff\n    deny \"{file.path}\"\n}\n",
+            "trace t {\n    on net.connect\n    when net.dport > 65535\n    emit net.daddr\n}\n",
+        ] {
+            let built = build_source(source);
+            for rule in &built.metadata.rules {
+                let hook = built
+                    .metadata
+                    .hooks
+                    .iter()
+                    .find(|h| h.name == rule.hook)
+                    .expect("a layout for the rule's hook");
+                for field in &rule.fields {
+                    assert!(
+                        hook.fields.iter().any(|slot| &slot.name == field),
+                        "{field} of {} has no slot in {source}",
+                        rule.name
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -6,12 +6,12 @@
 //! and reading its JSON lines, and checking that none of its programs is
 //! left in the kernel.
 //!
-//! The binary: these tests run `target/<profile>/polrt`, found next to their
-//! own executable (`target/<profile>/deps/..`). Once per test process they
-//! run `cargo build -p polrt --bin polrt` (with `--release` in a release
-//! build) into that same target directory: a no-op when `cargo test
-//! --workspace` has just built it, and what keeps `cargo test -p polc-tests`
-//! from ever running a stale or missing binary.
+//! The binaries: these tests run `target/<profile>/polrt` (and `polc`),
+//! found next to their own executable (`target/<profile>/deps/..`). Once per
+//! test process they run `cargo build -p polrt --bin polrt` (with
+//! `--release` in a release build) into that same target directory: a no-op
+//! when `cargo test --workspace` has just built it, and what keeps `cargo
+//! test -p polc-tests` from ever running a stale or missing binary.
 
 #![allow(dead_code)]
 
@@ -30,32 +30,41 @@ use serde_json::Value;
 /// The `polrt` binary of this build.
 pub fn polrt_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let exe = std::env::current_exe().expect("test executable path");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("test executable is in target/<profile>/deps")
-            .to_path_buf();
-        let bin = profile_dir.join("polrt");
-        {
-            let target_dir = profile_dir.parent().expect("target dir");
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let mut build = Command::new(cargo);
-            build
-                .args(["build", "-p", "polrt", "--bin", "polrt"])
-                .env("CARGO_TARGET_DIR", target_dir)
-                .current_dir(polc_tests::repo_root());
-            if profile_dir.file_name().is_some_and(|n| n == "release") {
-                build.arg("--release");
-            }
-            let status = build.status().expect("run cargo build -p polrt");
-            assert!(status.success(), "cargo build -p polrt failed: {status}");
-        }
-        assert!(bin.exists(), "{} was not built", bin.display());
-        bin
-    })
-    .clone()
+    BIN.get_or_init(|| workspace_bin("polrt")).clone()
+}
+
+/// The `polc` binary of this build.
+pub fn polc_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| workspace_bin("polc")).clone()
+}
+
+/// Builds binary `name` (of the package of the same name) into the target
+/// directory of this test executable and returns its path.
+fn workspace_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test executable is in target/<profile>/deps")
+        .to_path_buf();
+    let bin = profile_dir.join(name);
+    let target_dir = profile_dir.parent().expect("target dir");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = Command::new(cargo);
+    build
+        .args(["build", "-p", name, "--bin", name])
+        .env("CARGO_TARGET_DIR", target_dir)
+        .current_dir(polc_tests::repo_root());
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        build.arg("--release");
+    }
+    let status = build
+        .status()
+        .unwrap_or_else(|e| panic!("run cargo build -p {name}: {e}"));
+    assert!(status.success(), "cargo build -p {name} failed: {status}");
+    assert!(bin.exists(), "{} was not built", bin.display());
+    bin
 }
 
 /// The cgroup v2 mount point, from /proc/self/mountinfo.

@@ -1,6 +1,8 @@
 //! The cost model: an upper bound on the instructions one run of each
 //! program can execute, computed from the checked policy, and the E04xx
-//! diagnostics for policies over the budget.
+//! diagnostics for policies over the budget or over a limit the kernel
+//! puts on every program (branches the verifier tracks, maps a program
+//! refers to).
 //!
 //! The bound is conservative by construction: every leaf test, field load and
 //! fixed part of a program is charged at least what instruction selection can
@@ -9,7 +11,8 @@
 //! jump goes forward). Lowering only removes work (folding, dead rules), so
 //! the real worst case — `Assembled::max_path`, printed by `polc build
 //! --stats` — is never above this estimate; a property test checks that on
-//! generated policies.
+//! generated policies (`tests/properties.rs`, with the map count of
+//! [`hook_set_maps`] against what each program refers to).
 //!
 //! Depends on the checked policy and the hook table only.
 
@@ -32,6 +35,14 @@ pub const MAX_PENDING_BRANCHES: u64 = 7_000;
 /// shorter ones are compared inline.
 pub const INLINE_LIST_MAX: usize = 8;
 
+/// Most maps one program may refer to (the kernel's `MAX_USED_MAPS`).
+pub const MAX_MAPS_PER_PROGRAM: u64 = 64;
+
+/// Maps one program may refer to besides set maps: the event ring buffer,
+/// the counters, the config, the scratch buffer, and `polc_exe` and
+/// `polc_features` (attach programs) or the test context (test runs).
+pub const OWN_MAPS: u64 = 6;
+
 /// Entry, config, scope check, scratch lookup and the attach-point guard.
 const PROLOGUE: u64 = 60;
 /// Counting, reporting and enforcing the decision, and the exit.
@@ -53,9 +64,99 @@ pub fn check_cost(policy: &CheckedPolicy) -> Vec<Diagnostic> {
         let pending = hook_pending_branches(policy, hook);
         if pending > MAX_PENDING_BRANCHES {
             diagnostics.push(too_many_branches(policy, hook, pending));
+            continue;
+        }
+        let sets = hook_set_maps(policy, hook);
+        if sets.len() as u64 + OWN_MAPS > MAX_MAPS_PER_PROGRAM {
+            diagnostics.push(too_many_maps(policy, hook, &sets));
         }
     }
     diagnostics
+}
+
+/// The key layout of a set map, as lowering chooses it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum SetClass {
+    /// Exact ints (hash).
+    Int,
+    /// Exact strings (hash).
+    Str,
+    /// String prefixes (LPM trie).
+    Prefix,
+    /// IPv4 networks (LPM trie).
+    Ip4,
+    /// IPv6 networks (LPM trie).
+    Ip6,
+}
+
+/// The set maps the programs of `hook` may refer to: one per list and key
+/// layout that a test compares against with a lookup (a list of more than
+/// [`INLINE_LIST_MAX`] distinct values), as lowering makes them, each with
+/// the first test that needs it. At least as many as any program of the
+/// hook uses (lowering may fold tests away, never add one).
+pub fn hook_set_maps(policy: &CheckedPolicy, hook: Hook) -> Vec<(ListId, SetClass, &Test)> {
+    let mut sets: Vec<(ListId, SetClass, &Test)> = Vec::new();
+    for rule in policy.rules_on(hook) {
+        let mut tests = Vec::new();
+        if let Some(cond) = &rule.cond {
+            collect_tests(cond, &mut tests);
+        }
+        for test in tests {
+            for (list, class) in test_set_maps(policy, test) {
+                if !sets.iter().any(|(l, c, _)| *l == list && *c == class) {
+                    sets.push((list, class, test));
+                }
+            }
+        }
+    }
+    sets
+}
+
+fn test_set_maps(policy: &CheckedPolicy, test: &Test) -> Vec<(ListId, SetClass)> {
+    let distinct = |list: ListId, keep: &dyn Fn(&Value) -> bool| {
+        policy
+            .list(list)
+            .elems
+            .iter()
+            .filter(|v| keep(v))
+            .collect::<BTreeSet<_>>()
+            .len()
+    };
+    let large = |n: usize| n > INLINE_LIST_MAX;
+    match &test.op {
+        TestOp::StrAny {
+            op: StrOp::StartsWith,
+            list,
+        } if large(distinct(*list, &|_| true)) => vec![(*list, SetClass::Prefix)],
+        TestOp::In(list) => match test.field.spec().ty {
+            FieldType::Ip => {
+                let v4 = distinct(
+                    *list,
+                    &|v| matches!(v, Value::Ip { addr, .. } if addr.is_ipv4()),
+                );
+                let v6 = distinct(
+                    *list,
+                    &|v| matches!(v, Value::Ip { addr, .. } if addr.is_ipv6()),
+                );
+                let mut out = Vec::new();
+                if large(v4) {
+                    out.push((*list, SetClass::Ip4));
+                }
+                if large(v6) {
+                    out.push((*list, SetClass::Ip6));
+                }
+                out
+            }
+            FieldType::Int { .. } if large(distinct(*list, &|_| true)) => {
+                vec![(*list, SetClass::Int)]
+            }
+            FieldType::Str { .. } if large(distinct(*list, &|_| true)) => {
+                vec![(*list, SetClass::Str)]
+            }
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
 }
 
 /// How many branches the kernel verifier may have pending at once on the
@@ -356,6 +457,34 @@ fn too_many_branches(policy: &CheckedPolicy, hook: Hook, pending: u64) -> Diagno
     .with_help(
         "merge rules that compare a field with different values into one rule with `in LIST` \
          (a list of more than 8 values is one map lookup), or use fewer, broader rules",
+    )
+}
+
+fn too_many_maps(
+    policy: &CheckedPolicy,
+    hook: Hook,
+    sets: &[(ListId, SetClass, &Test)],
+) -> Diagnostic {
+    let allowed = (MAX_MAPS_PER_PROGRAM - OWN_MAPS) as usize;
+    let first_over = sets[allowed.min(sets.len() - 1)].2;
+    let n_rules = policy.rules_on(hook).count();
+    Diagnostic::new(
+        Code::E0403,
+        format!(
+            "the `{hook}` programs would refer to {} maps, over the kernel's limit of {MAX_MAPS_PER_PROGRAM} per program",
+            sets.len() as u64 + OWN_MAPS
+        ),
+        first_over.span,
+        format!("this list is the {}th large list tested on `{hook}`", allowed + 1),
+    )
+    .with_note(format!(
+        "the {n_rules} rules and traces on `{hook}` run in one program; every list of more than \
+         {INLINE_LIST_MAX} values it tests is a map of its own (one per IP family for addresses), \
+         and a program uses up to {OWN_MAPS} maps besides"
+    ))
+    .with_help(
+        "merge lists that are compared with the same field into one list, or move some rules to \
+         another hook",
     )
 }
 

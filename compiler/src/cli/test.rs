@@ -2,6 +2,10 @@
 //! reference interpreter (checked against the block's expectations) and on
 //! the compiled decision program in the kernel (checked against the
 //! interpreter; a difference there is a compiler bug, reported as one).
+//! `--format json` prints one object per test: its file, name and line,
+//! whether it passed, both decisions, the compiled program's statistics
+//! (instructions, max path, the verifier's processed-instruction count) and
+//! the problems found.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -106,6 +110,7 @@ fn run_file(
         let decision = interp::evaluate(policy, test.hook, &event);
         let mut problems = expectation_problems(policy, test, &decision);
         let mut kernel_json = serde_json::Value::Null;
+        let mut program_json = serde_json::Value::Null;
         if let KernelUse::Yes = kernel {
             let program = programs.entry(test.hook).or_insert_with(|| {
                 build_test_run(policy, source, test.hook)
@@ -114,6 +119,15 @@ fn run_file(
                         TestProgram::load(&build).map_err(|e| format!("compiler bug: {e}"))
                     })
             });
+            if let Ok(program) = program {
+                let stats = program.stats();
+                program_json = json!({
+                    "symbol": stats.symbol,
+                    "insns": stats.insns,
+                    "max_path": stats.max_path,
+                    "verified_insns": stats.verified_insns,
+                });
+            }
             match program {
                 Ok(program) => match program.run(&TestContext::encode(&event)) {
                     Ok(got) => {
@@ -157,6 +171,7 @@ fn run_file(
                     "ok": ok,
                     "interpreter": decision_json(policy, decision.rule, decision.action, &decision.traces),
                     "kernel": kernel_json,
+                    "program": program_json,
                     "problems": problems,
                 });
                 println!("{object}");

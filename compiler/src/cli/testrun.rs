@@ -1,11 +1,14 @@
 //! Runs a compiled test-run program in the kernel with `BPF_PROG_TEST_RUN`,
-//! through raw `bpf(2)` calls (aya 0.14 has no `BPF_PROG_TYPE_SYSCALL`).
+//! through raw `bpf(2)` calls (maps, their contents and the program, with
+//! no object file in between).
 //!
 //! The program is the policy's real decision code with every field read from
-//! the context (see `polc::ir::TestContext`), so running it on an event gives
-//! the decision the kernel makes for that event. Used by `polc test`; needs
-//! root. Part of the `polc` binary only: the compiler library never touches
-//! the kernel.
+//! a test context (see `polc::ir::TestContext`), so running it on an event
+//! gives the decision the kernel makes for that event. It is a raw
+//! tracepoint program: its one argument is the address of the test context
+//! in this process, which it copies in with `bpf_probe_read_user`. Used by
+//! `polc test`; needs root. Part of the `polc` binary only: the compiler
+//! library never touches the kernel.
 
 use std::ffi::CString;
 use std::io;
@@ -21,8 +24,12 @@ const BPF_MAP_LOOKUP_ELEM: u32 = 1;
 const BPF_MAP_UPDATE_ELEM: u32 = 2;
 const BPF_PROG_LOAD: u32 = 5;
 const BPF_PROG_TEST_RUN: u32 = 10;
-const BPF_PROG_TYPE_SYSCALL: u32 = 31;
-const BPF_F_SLEEPABLE: u32 = 1 << 4;
+const BPF_OBJ_GET_INFO_BY_FD: u32 = 15;
+/// Bytes of `struct bpf_prog_info` up to and including `attach_btf_id`.
+const PROG_INFO_LEN: usize = 232;
+/// Offset of `verified_insns` in `struct bpf_prog_info` (Linux 5.16 and later).
+const PROG_INFO_VERIFIED_INSNS: usize = 216;
+const BPF_PROG_TYPE_RAW_TRACEPOINT: u32 = 17;
 const BPF_PSEUDO_MAP_FD: u64 = 1;
 
 /// A failure to load or run the program.
@@ -38,6 +45,8 @@ pub enum TestRunError {
     Run(io::Error),
     #[error("reading counters: {0}")]
     Counters(io::Error),
+    #[error("the program could not read its test context")]
+    NoContext,
 }
 
 /// The decision the compiled program made for one event.
@@ -49,8 +58,23 @@ pub struct KernelDecision {
     pub traces: Vec<u32>,
 }
 
+/// What the kernel and the compiler say about a loaded test-run program.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProgramStats {
+    pub symbol: String,
+    /// Instructions (`LD_IMM64` once).
+    pub insns: u32,
+    /// The compiler's worst case of executed instructions (`--stats`).
+    pub max_path: u32,
+    /// Instructions the verifier processed while checking it, when the
+    /// kernel reports it: every instruction a run can execute was processed
+    /// at least once.
+    pub verified_insns: Option<u32>,
+}
+
 /// A loaded test-run program and its maps.
 pub struct TestProgram {
+    stats: ProgramStats,
     prog: OwnedFd,
     counters: OwnedFd,
     n_counters: u32,
@@ -95,6 +119,14 @@ struct ProgLoadAttr {
     kern_version: u32,
     prog_flags: u32,
     prog_name: [u8; 16],
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct InfoAttr {
+    bpf_fd: u32,
+    info_len: u32,
+    info: u64,
 }
 
 #[repr(C)]
@@ -237,7 +269,7 @@ impl TestProgram {
         // rejection.
         let load = |log: &mut [u8]| {
             let mut attr = ProgLoadAttr {
-                prog_type: BPF_PROG_TYPE_SYSCALL,
+                prog_type: BPF_PROG_TYPE_RAW_TRACEPOINT,
                 insn_cnt: slots.len() as u32,
                 insns: slots.as_ptr() as u64,
                 license: license.as_ptr() as u64,
@@ -248,7 +280,6 @@ impl TestProgram {
                 } else {
                     log.as_mut_ptr() as u64
                 },
-                prog_flags: BPF_F_SLEEPABLE,
                 ..Default::default()
             };
             let name = b"polc_test_run";
@@ -280,7 +311,15 @@ impl TestProgram {
             .filter(|r| r.kind == "trace")
             .map(|r| r.id)
             .collect();
+        let meta = &build.programs[0].meta;
+        let stats = ProgramStats {
+            symbol: meta.symbol.clone(),
+            insns: meta.insns,
+            max_path: meta.max_path,
+            verified_insns: verified_insns(&prog),
+        };
         Ok(TestProgram {
+            stats,
             prog,
             n_counters: build.image.maps[counters_index].max_entries,
             counters,
@@ -288,6 +327,11 @@ impl TestProgram {
             n_cpus: possible_cpus(),
             _maps: maps,
         })
+    }
+
+    /// The program's statistics.
+    pub fn stats(&self) -> &ProgramStats {
+        &self.stats
     }
 
     fn counter(&self, key: u32) -> Result<u64, TestRunError> {
@@ -306,14 +350,21 @@ impl TestProgram {
             .iter()
             .map(|id| self.counter(*id))
             .collect::<Result<_, _>>()?;
-        let mut ctx = ctx.to_vec();
+        // The program copies exactly one test context from this address.
+        let mut context = ctx.to_vec();
+        context.resize(polc::ir::TestContext::len() as usize, 0);
+        let mut args = [context.as_ptr() as u64];
         let mut attr = TestRunAttr {
             prog_fd: self.prog.as_raw_fd() as u32,
-            ctx_size_in: ctx.len() as u32,
-            ctx_in: ctx.as_mut_ptr() as u64,
+            ctx_size_in: std::mem::size_of_val(&args) as u32,
+            ctx_in: args.as_mut_ptr() as u64,
             ..Default::default()
         };
         bpf(BPF_PROG_TEST_RUN, &mut attr).map_err(TestRunError::Run)?;
+        drop(context);
+        if attr.retval == polc::codegen::TEST_RUN_NO_CONTEXT {
+            return Err(TestRunError::NoContext);
+        }
         let mut traces = Vec::new();
         for (id, old) in self.trace_ids.iter().zip(before) {
             if self.counter(*id)? != old {
@@ -335,6 +386,24 @@ impl TestProgram {
             traces,
         })
     }
+}
+
+/// The verifier's processed-instruction count of a loaded program, if the
+/// kernel reports one.
+fn verified_insns(prog: &OwnedFd) -> Option<u32> {
+    let mut info = [0u8; PROG_INFO_LEN];
+    let mut attr = InfoAttr {
+        bpf_fd: prog.as_raw_fd() as u32,
+        info_len: PROG_INFO_LEN as u32,
+        info: info.as_mut_ptr() as u64,
+    };
+    bpf(BPF_OBJ_GET_INFO_BY_FD, &mut attr).ok()?;
+    let end = PROG_INFO_VERIFIED_INSNS + 4;
+    if (attr.info_len as usize) < end {
+        return None;
+    }
+    let bytes = &info[PROG_INFO_VERIFIED_INSNS..end];
+    Some(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
 }
 
 /// The last lines of a verifier log: the failing instruction and the summary.
@@ -370,10 +439,128 @@ mod tests {
         })
     }
 
+    /// Whether kernel tests can run (root); when they cannot, skipped with
+    /// a note, or a failure when `POLC_KERNEL_TESTS=require`.
+    fn kernel_tests_enabled(test: &str) -> bool {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        if unsafe { libc::geteuid() } == 0 {
+            return true;
+        }
+        assert!(
+            !std::env::var("POLC_KERNEL_TESTS").is_ok_and(|v| v == "require"),
+            "{test}: kernel tests are required (POLC_KERNEL_TESTS=require) but this process is not root"
+        );
+        eprintln!("{test}: skipped: needs root");
+        false
+    }
+
+    #[test]
+    fn set_maps_of_every_kind_run_in_test_runs() {
+        // Found by the property tests (seed 0x5eed0004): test-run programs
+        // were sleepable BPF_PROG_TYPE_SYSCALL programs, which may not use
+        // LPM tries, so `polc test` failed on every policy with a large
+        // network or prefix list.
+        if !kernel_tests_enabled("set_maps_of_every_kind_run_in_test_runs") {
+            return;
+        }
+        let nets4: Vec<String> = (10..20).map(|i| format!("{i}.0.0.0/8")).collect();
+        let nets6: Vec<String> = (1..11).map(|i| format!("2001:db8:{i:x}::/48")).collect();
+        let prefixes: Vec<String> = (0..10).map(|i| format!("\"/opt/p{i}/\"")).collect();
+        let names: Vec<String> = (0..10).map(|i| format!("\"cmd{i}\"")).collect();
+        let ports: Vec<String> = (0..10).map(|i| (8000 + i).to_string()).collect();
+        let source = format!(
+            "list nets = [{}, {}]\nlist prefixes = [{}]\nlist names = [{}]\n\
+             rule net {{\n    on net.connect\n    when net.daddr in nets and net.dport in [{}]\n    deny\n}}\n\
+             rule opt {{\n    on exec\n    when exec.path startswith prefixes and not proc.comm in names\n    kill\n}}\n",
+            nets4.join(", "),
+            nets6.join(", "),
+            prefixes.join(", "),
+            names.join(", "),
+            ports.join(", ")
+        );
+        let checked = polc::check::check_source("sets.pol", &source);
+        let policy = checked.policy.expect("the policy checks");
+        let field = |name: &str| FieldId::from_name(name).expect("field");
+        let ip = |text: &str| Value::Ip {
+            addr: text.parse().expect("ip"),
+            prefix: if text.contains(':') { 128 } else { 32 },
+        };
+        let cases = [
+            (
+                Hook::NetConnect,
+                vec![
+                    (field("net.daddr"), ip("12.1.2.3")),
+                    (field("net.dport"), Value::Int(8003)),
+                ],
+            ),
+            (
+                Hook::NetConnect,
+                vec![
+                    (field("net.daddr"), ip("2001:db8:a::1")),
+                    (field("net.dport"), Value::Int(8009)),
+                ],
+            ),
+            (
+                Hook::NetConnect,
+                vec![
+                    (field("net.daddr"), ip("2001:db8:b::1")),
+                    (field("net.dport"), Value::Int(8009)),
+                ],
+            ),
+            (
+                Hook::NetConnect,
+                vec![
+                    (field("net.daddr"), ip("9.1.2.3")),
+                    (field("net.dport"), Value::Int(8000)),
+                ],
+            ),
+            (
+                Hook::Exec,
+                vec![
+                    (field("exec.path"), Value::Str("/opt/p7/bin".into())),
+                    (field("proc.comm"), Value::Str("x".into())),
+                ],
+            ),
+            (
+                Hook::Exec,
+                vec![
+                    (field("exec.path"), Value::Str("/opt/p7/bin".into())),
+                    (field("proc.comm"), Value::Str("cmd3".into())),
+                ],
+            ),
+            (
+                Hook::Exec,
+                vec![
+                    (field("exec.path"), Value::Str("/opt/p".into())),
+                    (field("proc.comm"), Value::Str("x".into())),
+                ],
+            ),
+        ];
+        let mut matched = 0;
+        for (hook, values) in cases {
+            let build = polc::compile::build_test_run(&policy, &source, hook).expect("builds");
+            let program = TestProgram::load(&build).unwrap_or_else(|e| panic!("{hook}: {e}"));
+            let event = Event::new(values);
+            let want = interp::evaluate(&policy, hook, &event);
+            let got = program
+                .run(&TestContext::encode(&event))
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(
+                (got.rule, got.action),
+                (want.rule, want.action),
+                "{event:?}"
+            );
+            matched += usize::from(want.rule.is_some());
+            let stats = program.stats();
+            assert!(stats.verified_insns.is_some_and(|n| n > 0), "{stats:?}");
+            assert_eq!(stats.max_path, build.programs[0].meta.max_path);
+        }
+        assert_eq!(matched, 3);
+    }
+
     #[test]
     fn decision_code_matches_the_interpreter() {
-        if unsafe { libc::geteuid() } != 0 {
-            eprintln!("skipped: needs root");
+        if !kernel_tests_enabled("decision_code_matches_the_interpreter") {
             return;
         }
         let shells: Vec<Value> = [

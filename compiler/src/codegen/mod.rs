@@ -51,6 +51,9 @@ pub struct Maps {
     pub features: Option<MapId>,
     /// One map per [`crate::ir::SetDef`], by set index.
     pub sets: Vec<MapId>,
+    /// Present in test-run builds: the per-CPU copy of the test context
+    /// (see [`crate::ir::TestContext`]).
+    pub test_context: Option<MapId>,
 }
 
 impl Maps {
@@ -91,6 +94,10 @@ fn action_code(action: Action) -> i32 {
 /// Where the decision goes in the return value of a test-run program:
 /// `(rule id + 1) << 8 | verdict code`.
 pub const TEST_RUN_RULE_SHIFT: u32 = 8;
+
+/// The return value of a test-run program that could not read its test
+/// context (no decision was made).
+pub const TEST_RUN_NO_CONTEXT: u32 = u32::MAX;
 
 struct Emitter<'a> {
     asm: Asm,
@@ -208,7 +215,42 @@ impl Emitter<'_> {
         if let Guard::InetSockaddr { arg } = guard {
             fields::read_sockaddr(self, arg);
         }
+        if self.program.target_is_test_run() {
+            self.copy_test_context();
+        }
         self.asm.mov_imm(Reg::R9, NO_MATCH);
+    }
+
+    /// Test run: the program's first argument points to the test context
+    /// in the runner's memory; copy it into the per-CPU test-context map
+    /// and point r6 there, where every field is read from. Without it,
+    /// return [`TEST_RUN_NO_CONTEXT`].
+    fn copy_test_context(&mut self) {
+        let map = self
+            .env
+            .maps
+            .test_context
+            .expect("test-run builds have the test-context map");
+        let asm = &mut self.asm;
+        let failed = asm.label("no_test_context");
+        let copied = asm.label("test_context");
+        asm.note("test run: copy the test context (args[0] points to it)");
+        asm.store_imm(Size::Word, Reg::R10, FP_KEY, 0);
+        asm.load_map(Reg::R1, map);
+        asm.mov(Reg::R2, Reg::R10);
+        asm.alu_imm(Alu::Add, Reg::R2, i32::from(FP_KEY));
+        asm.call(Helper::MapLookupElem);
+        asm.jump_imm(Jmp::IfEqual, Reg::R0, 0, failed);
+        asm.load(Size::DoubleWord, Reg::R3, Reg::R6, 0);
+        asm.mov(Reg::R6, Reg::R0);
+        asm.mov(Reg::R1, Reg::R0);
+        asm.mov_imm(Reg::R2, crate::ir::TestContext::len() as i32);
+        asm.call(Helper::ProbeReadUser);
+        asm.jump_imm(Jmp::IfEqual, Reg::R0, 0, copied);
+        asm.bind(failed);
+        asm.mov_imm(Reg::R0, TEST_RUN_NO_CONTEXT as i32);
+        asm.exit();
+        asm.bind(copied);
     }
 
     fn step_header(&mut self, step: &Step) {

@@ -406,6 +406,77 @@ codes! {
               LIST` (a list of more than 8 values is a single map lookup), or use fewer, \
               broader rules.",
     }
+    E0403 (Error) "too many maps for one program" {
+        what: "The rules and traces on one hook test so many large lists that their program \
+               would refer to more maps than the kernel lets one program use (64). Every list \
+               of more than 8 values is a map (a hash, or an LPM trie for prefixes and \
+               networks; addresses need one per IP family), and each program also uses up to \
+               6 maps of its own.",
+        why: "The kernel would refuse to load the program (\"the total number of maps per \
+              program has reached the limit\"); polc rejects the policy first, at the first \
+              list over the limit.",
+        example: "rule u1 { on exec when proc.uid in [10, 11, 12, 13, 14, 15, 16, 17, 18] deny }\n\
+                  rule u2 { on exec when proc.uid in [20, 21, 22, 23, 24, 25, 26, 27, 28] deny }\n\
+                  rule u3 { on exec when proc.uid in [30, 31, 32, 33, 34, 35, 36, 37, 38] deny }\n\
+                  rule u4 { on exec when proc.uid in [40, 41, 42, 43, 44, 45, 46, 47, 48] deny }\n\
+                  rule u5 { on exec when proc.uid in [50, 51, 52, 53, 54, 55, 56, 57, 58] deny }\n\
+                  rule u6 { on exec when proc.uid in [60, 61, 62, 63, 64, 65, 66, 67, 68] deny }\n\
+                  rule u7 { on exec when proc.uid in [70, 71, 72, 73, 74, 75, 76, 77, 78] deny }\n\
+                  rule u8 { on exec when proc.uid in [80, 81, 82, 83, 84, 85, 86, 87, 88] deny }\n\
+                  rule u9 { on exec when proc.uid in [90, 91, 92, 93, 94, 95, 96, 97, 98] deny }\n\
+                  rule u10 { on exec when proc.uid in [100, 101, 102, 103, 104, 105, 106, 107, 108] deny }\n\
+                  rule u11 { on exec when proc.uid in [110, 111, 112, 113, 114, 115, 116, 117, 118] deny }\n\
+                  rule u12 { on exec when proc.uid in [120, 121, 122, 123, 124, 125, 126, 127, 128] deny }\n\
+                  rule u13 { on exec when proc.uid in [130, 131, 132, 133, 134, 135, 136, 137, 138] deny }\n\
+                  rule u14 { on exec when proc.uid in [140, 141, 142, 143, 144, 145, 146, 147, 148] deny }\n\
+                  rule u15 { on exec when proc.uid in [150, 151, 152, 153, 154, 155, 156, 157, 158] deny }\n\
+                  rule u16 { on exec when proc.uid in [160, 161, 162, 163, 164, 165, 166, 167, 168] deny }\n\
+                  rule u17 { on exec when proc.uid in [170, 171, 172, 173, 174, 175, 176, 177, 178] deny }\n\
+                  rule u18 { on exec when proc.uid in [180, 181, 182, 183, 184, 185, 186, 187, 188] deny }\n\
+                  rule u19 { on exec when proc.uid in [190, 191, 192, 193, 194, 195, 196, 197, 198] deny }\n\
+                  rule u20 { on exec when proc.uid in [200, 201, 202, 203, 204, 205, 206, 207, 208] deny }\n\
+                  rule u21 { on exec when proc.uid in [210, 211, 212, 213, 214, 215, 216, 217, 218] deny }\n\
+                  rule u22 { on exec when proc.uid in [220, 221, 222, 223, 224, 225, 226, 227, 228] deny }\n\
+                  rule u23 { on exec when proc.uid in [230, 231, 232, 233, 234, 235, 236, 237, 238] deny }\n\
+                  rule u24 { on exec when proc.uid in [240, 241, 242, 243, 244, 245, 246, 247, 248] deny }\n\
+                  rule u25 { on exec when proc.uid in [250, 251, 252, 253, 254, 255, 256, 257, 258] deny }\n\
+                  rule u26 { on exec when proc.uid in [260, 261, 262, 263, 264, 265, 266, 267, 268] deny }\n\
+                  rule u27 { on exec when proc.uid in [270, 271, 272, 273, 274, 275, 276, 277, 278] deny }\n\
+                  rule u28 { on exec when proc.uid in [280, 281, 282, 283, 284, 285, 286, 287, 288] deny }\n\
+                  rule u29 { on exec when proc.uid in [290, 291, 292, 293, 294, 295, 296, 297, 298] deny }\n\
+                  rule u30 { on exec when proc.uid in [300, 301, 302, 303, 304, 305, 306, 307, 308] deny }\n\
+                  rule u31 { on exec when proc.uid in [310, 311, 312, 313, 314, 315, 316, 317, 318] deny }\n\
+                  rule u32 { on exec when proc.uid in [320, 321, 322, 323, 324, 325, 326, 327, 328] deny }\n\
+                  rule u33 { on exec when proc.uid in [330, 331, 332, 333, 334, 335, 336, 337, 338] deny }\n\
+                  rule u34 { on exec when proc.uid in [340, 341, 342, 343, 344, 345, 346, 347, 348] deny }\n\
+                  rule u35 { on exec when proc.uid in [350, 351, 352, 353, 354, 355, 356, 357, 358] deny }\n\
+                  rule u36 { on exec when proc.uid in [360, 361, 362, 363, 364, 365, 366, 367, 368] deny }\n\
+                  rule u37 { on exec when proc.uid in [370, 371, 372, 373, 374, 375, 376, 377, 378] deny }\n\
+                  rule u38 { on exec when proc.uid in [380, 381, 382, 383, 384, 385, 386, 387, 388] deny }\n\
+                  rule u39 { on exec when proc.uid in [390, 391, 392, 393, 394, 395, 396, 397, 398] deny }\n\
+                  rule u40 { on exec when proc.uid in [400, 401, 402, 403, 404, 405, 406, 407, 408] deny }\n\
+                  rule u41 { on exec when proc.uid in [410, 411, 412, 413, 414, 415, 416, 417, 418] deny }\n\
+                  rule u42 { on exec when proc.uid in [420, 421, 422, 423, 424, 425, 426, 427, 428] deny }\n\
+                  rule u43 { on exec when proc.uid in [430, 431, 432, 433, 434, 435, 436, 437, 438] deny }\n\
+                  rule u44 { on exec when proc.uid in [440, 441, 442, 443, 444, 445, 446, 447, 448] deny }\n\
+                  rule u45 { on exec when proc.uid in [450, 451, 452, 453, 454, 455, 456, 457, 458] deny }\n\
+                  rule u46 { on exec when proc.uid in [460, 461, 462, 463, 464, 465, 466, 467, 468] deny }\n\
+                  rule u47 { on exec when proc.uid in [470, 471, 472, 473, 474, 475, 476, 477, 478] deny }\n\
+                  rule u48 { on exec when proc.uid in [480, 481, 482, 483, 484, 485, 486, 487, 488] deny }\n\
+                  rule u49 { on exec when proc.uid in [490, 491, 492, 493, 494, 495, 496, 497, 498] deny }\n\
+                  rule u50 { on exec when proc.uid in [500, 501, 502, 503, 504, 505, 506, 507, 508] deny }\n\
+                  rule u51 { on exec when proc.uid in [510, 511, 512, 513, 514, 515, 516, 517, 518] deny }\n\
+                  rule u52 { on exec when proc.uid in [520, 521, 522, 523, 524, 525, 526, 527, 528] deny }\n\
+                  rule u53 { on exec when proc.uid in [530, 531, 532, 533, 534, 535, 536, 537, 538] deny }\n\
+                  rule u54 { on exec when proc.uid in [540, 541, 542, 543, 544, 545, 546, 547, 548] deny }\n\
+                  rule u55 { on exec when proc.uid in [550, 551, 552, 553, 554, 555, 556, 557, 558] deny }\n\
+                  rule u56 { on exec when proc.uid in [560, 561, 562, 563, 564, 565, 566, 567, 568] deny }\n\
+                  rule u57 { on exec when proc.uid in [570, 571, 572, 573, 574, 575, 576, 577, 578] deny }\n\
+                  rule u58 { on exec when proc.uid in [580, 581, 582, 583, 584, 585, 586, 587, 588] deny }\n\
+                  rule u59 { on exec when proc.uid in [590, 591, 592, 593, 594, 595, 596, 597, 598] deny }\n",
+        fix: "Merge lists compared with the same field into one list (`in` tests one map \
+              lookup whatever the list's size), or move rules to another hook.",
+    }
     W0001 (Warning) "unused list" {
         what: "A list is declared but no condition or macro uses it.",
         why: "It is probably a leftover, or a rule meant to use it does not.",

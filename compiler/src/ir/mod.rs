@@ -42,9 +42,13 @@ pub enum Target {
         backend: &'static BackendSpec,
         attach: &'static AttachPoint,
     },
-    /// A `BPF_PROG_TYPE_SYSCALL` program run with `BPF_PROG_TEST_RUN`: every
-    /// field is read from the context, laid out by [`TestContext`]. Used by
-    /// `polc test` and the differential tests to run the decision code itself.
+    /// A raw tracepoint program run with `BPF_PROG_TEST_RUN`: its first
+    /// argument points to a test context in the runner's memory, laid out
+    /// by [`TestContext`], which it copies into a per-CPU map and reads
+    /// every field from. Used by `polc test` and the differential tests to
+    /// run the decision code itself. (Not `BPF_PROG_TYPE_SYSCALL`, whose
+    /// context would be the test context itself: syscall programs are
+    /// sleepable, and sleepable programs may not use LPM tries.)
     TestRun,
 }
 
@@ -226,8 +230,8 @@ impl SetKind {
     }
 }
 
-/// Layout of the context of a [`Target::TestRun`] program: each field of the
-/// table at a fixed offset (ints and bools as u64, strings as `max` bytes
+/// Layout of the test context a [`Target::TestRun`] program reads: each
+/// field of the table at a fixed offset (ints and bools as u64, strings as `max` bytes
 /// NUL-padded, ips as `u32 family, u32 0, u8[16]`).
 pub struct TestContext;
 

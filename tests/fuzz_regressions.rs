@@ -1,0 +1,59 @@
+//! Every input kept in `fuzz/regressions/{generated,source,object}/` (past
+//! fuzzer findings of the targets of the same names, and hand-made
+//! pathological inputs) replayed through the very function its fuzz target
+//! runs (`polc_tests::fuzzing`): none may panic. One named case per file
+//! (`generated::NAME`, ...). The front end's inputs, `fuzz/regressions/*.pol`,
+//! are replayed by `tests/ui.rs`.
+//!
+//! A small runner (`harness = false`), the golden runner's, so that a
+//! failing case is named by its file.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use polc_tests::golden::{run_cases, Case};
+use polc_tests::{fuzzing, repo_root};
+
+fn inputs(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file())
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// A fuzz target's body.
+type Target = fn(&[u8]);
+
+fn main() -> std::process::ExitCode {
+    let root = repo_root().join("fuzz/regressions");
+    let targets: [(&str, Target); 3] = [
+        ("generated", fuzzing::generated_policy),
+        ("source", fuzzing::source_policy),
+        ("object", fuzzing::object),
+    ];
+    let mut cases = Vec::new();
+    for (target, run) in targets {
+        for input in inputs(&root.join(target)) {
+            let name = input
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            cases.push(Case {
+                name: format!("{target}::{name}"),
+                run: Box::new(move || {
+                    let bytes = fs::read(&input)
+                        .map_err(|e| format!("cannot read {}: {e}", input.display()))?;
+                    run(&bytes);
+                    Ok(())
+                }),
+            });
+        }
+    }
+    run_cases(cases)
+}

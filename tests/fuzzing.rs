@@ -1,0 +1,126 @@
+//! The bodies of the fuzz targets beyond the front end, shared by the
+//! cargo-fuzz targets in `fuzz/` and by the test that replays every input
+//! kept in `fuzz/regressions/` (`tests/fuzz_regressions.rs`), so a crash
+//! found once stays fixed under a plain `cargo test`.
+//!
+//! Each function takes arbitrary bytes and panics only on a bug:
+//!
+//! - [`generated_policy`]: the bytes drive the policy generator choice by
+//!   choice (any input is a valid, well-typed policy), then the events; the
+//!   policy must check, build, write an object that polrt reads back to the
+//!   same metadata, stay within its cost bound, and its test-run programs,
+//!   run by the executor, must decide as the interpreter does.
+//! - [`source_policy`]: the bytes are policy source; when it checks, it must
+//!   build and write an object that polrt reads back to the same metadata.
+//! - [`object`]: the bytes are an object file; polrt's reader (and `polrt
+//!   inspect` on what it accepts) must not panic.
+//!
+//! No kernel: these run anywhere, as fast as the compiler.
+
+use polc::check::cost;
+use polc::check::hooks::Hook;
+use polc::compile::{self, Build};
+use polc::interp;
+use polc::ir::TestContext;
+
+use crate::exec::Executor;
+use crate::gen::events::EventGen;
+use crate::gen::policy::{self, Shape};
+use crate::gen::rng::{ByteEntropy, Entropy};
+
+/// Builds `source` (which checked as `policy`) and reads its object back.
+fn build_and_read_back(policy: &polc::check::policy::CheckedPolicy, source: &str) -> Build {
+    let build = compile::build(policy, source, 4096)
+        .unwrap_or_else(|e| panic!("a policy that checks does not build: {e}\n{source}"));
+    let bytes = build
+        .object_bytes()
+        .unwrap_or_else(|e| panic!("writing the object: {e}\n{source}"));
+    let object = polrt::object::parse_object("fuzz.o", bytes)
+        .unwrap_or_else(|e| panic!("polrt cannot read the object: {e}\n{source}"));
+    assert!(
+        object.metadata == build.metadata,
+        "the object's metadata differs from the build's\n{source}"
+    );
+    let _ = polrt::inspect::render(&object);
+    build
+}
+
+/// Generated policy and events from `data` (see the module docs).
+pub fn generated_policy(data: &[u8]) {
+    let mut rng = ByteEntropy::new(data);
+    let source = policy::policy(&mut rng, &Shape::small());
+    let checked = polc::check::check_source("fuzz.pol", &source);
+    let Some(policy) = checked.policy else {
+        panic!(
+            "a generated policy does not check:\n{}\n{source}",
+            polc::diag::render_text(&checked.diagnostics, "fuzz.pol", &source, false)
+        );
+    };
+    let build = build_and_read_back(&policy, &source);
+    for program in &build.programs {
+        if let Some(hook) = Hook::from_name(&program.meta.hook) {
+            let bound = cost::hook_bound(&policy, hook);
+            assert!(
+                u64::from(program.meta.max_path) <= bound,
+                "{}: max path {} above the bound {bound}\n{source}",
+                program.meta.symbol,
+                program.meta.max_path
+            );
+        }
+    }
+    for hook in policy.hooks() {
+        let test_run = compile::build_test_run(&policy, &source, hook)
+            .unwrap_or_else(|e| panic!("the test-run program does not build: {e}\n{source}"));
+        let mut executor = Executor::new(&test_run)
+            .unwrap_or_else(|e| panic!("the executor cannot set up {hook}: {e}\n{source}"));
+        let events = EventGen::new(&policy, hook);
+        for i in 0..3 {
+            let event = events.event(&mut rng);
+            let want = interp::evaluate(&policy, hook, &event);
+            let run = executor
+                .run(&TestContext::encode(&event), rng.any_u64())
+                .unwrap_or_else(|fault| panic!("{hook} faults on event {i}: {fault}\n{source}"));
+            assert!(
+                run.rule() == want.rule && run.action() == Some(want.action),
+                "{hook}: the executor decided {:?} {:?}, the interpreter {want:?}\n{event:?}\n{source}",
+                run.rule(),
+                run.action()
+            );
+            assert!(
+                run.executed <= test_run.programs[0].meta.max_path,
+                "{hook}: executed {} above max path\n{source}",
+                run.executed
+            );
+        }
+    }
+}
+
+/// Arbitrary source from `data` (see the module docs).
+pub fn source_policy(data: &[u8]) {
+    let source = String::from_utf8_lossy(data);
+    let checked = polc::check::check_source("fuzz.pol", &source);
+    if let Some(policy) = checked.policy {
+        build_and_read_back(&policy, &source);
+    }
+}
+
+/// An arbitrary object file from `data` (see the module docs).
+pub fn object(data: &[u8]) {
+    if let Ok(object) = polrt::object::parse_object("fuzz.o", data.to_vec()) {
+        let _ = polrt::inspect::render(&object);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_bytes_are_a_policy() {
+        for data in [&b""[..], &[0xff; 64], b"\x01\x02\x03 polc", &[7; 4096]] {
+            generated_policy(data);
+            source_policy(data);
+            object(data);
+        }
+    }
+}

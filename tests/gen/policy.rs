@@ -1,0 +1,1052 @@
+//! Random well-typed policies, as `.pol` source text, so that every property
+//! test also runs the lexer, the parser and the checker.
+//!
+//! What a policy can hold, it may get: every hook, every field of the hook
+//! table (`polc::check::hooks`), every operator (`== != < <= > >=`,
+//! `startswith endswith contains`, `in` / `not in` against named and inline
+//! lists), literals of every form (decimal, hex, octal, `_` separators, the
+//! `AF_*` constants, escapes and UTF-8 in strings, IPv4 and IPv6 addresses and
+//! networks, IPv4-mapped addresses), literals on the left, `and`/`or`/`not`
+//! with and without needless parentheses, macros using macros, lists from one
+//! element to well past the inline limit (set maps: hash and LPM trie),
+//! strings up to their field's limit, every action, message templates with
+//! `{field}` placeholders and `{{`/`}}`, traces with `emit`, declarations in
+//! any order, comments and odd layout.
+//!
+//! Every generated policy is meant to check without an error: the sizes are
+//! kept inside the cost model's budget (a policy rejected with E0401 or E0402
+//! is a generator bug, and the property tests say so). What the policy
+//! *means* is whatever the checker makes of the text: the oracle is the
+//! interpreter on the checked policy, never this generator.
+//!
+//! Depends on the hook table of `polc` and on [`super::rng`] only.
+
+use std::fmt::Write as _;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use polc::check::hooks::{FieldId, FieldType, Hook};
+
+use super::rng::{pick, Entropy};
+
+/// How large the generated policies get.
+#[derive(Clone, Debug)]
+pub struct Shape {
+    /// Most rules and traces in one policy.
+    pub max_rules: usize,
+    /// Deepest nesting of `and`/`or`/`not` in one condition.
+    pub max_depth: u32,
+    /// Most terms of one `and` or `or`.
+    pub max_terms: usize,
+    /// Longest list (lists longer than 8 become set maps).
+    pub max_list: usize,
+    /// Most hooks one policy uses (fewer hooks: more rules per program).
+    pub max_hooks: usize,
+    /// Most `contains` tests on 255-byte fields per hook (each unrolls
+    /// over every start position: the costliest test there is).
+    pub max_long_contains: u32,
+    /// How often (percent) a list is past the inline limit (a set map: a
+    /// program may use at most 64 maps).
+    pub large_lists: u64,
+}
+
+impl Shape {
+    /// The shape the property tests use by default.
+    pub fn default_shape() -> Shape {
+        Shape {
+            max_rules: 14,
+            max_depth: 4,
+            max_terms: 4,
+            max_list: 40,
+            max_hooks: 6,
+            max_long_contains: 6,
+            large_lists: 40,
+        }
+    }
+
+    /// Policies with many rules on one or two hooks and many costly tests,
+    /// around the cost model's budget: some check and must verify, some are
+    /// over it and must be refused with E0401 or E0402.
+    pub fn near_the_budget() -> Shape {
+        Shape {
+            max_rules: 300,
+            max_depth: 4,
+            max_terms: 5,
+            max_list: 300,
+            max_hooks: 2,
+            max_long_contains: 200,
+            large_lists: 3,
+        }
+    }
+
+    /// Small policies (for fuzzing: fast to build).
+    pub fn small() -> Shape {
+        Shape {
+            max_rules: 6,
+            max_depth: 3,
+            max_terms: 3,
+            max_list: 12,
+            max_hooks: 6,
+            max_long_contains: 2,
+            large_lists: 40,
+        }
+    }
+}
+
+/// Words that paths, command names and literals are made of, so that
+/// literals of different tests (and the events built from them) overlap.
+const WORDS: &[&str] = &[
+    "usr", "bin", "sbin", "etc", "tmp", "sh", "bash", "dash", "shadow", "passwd", "ssh", "lib",
+    "modules", "ko", "conf", "x", "a", "ab", "sshd", "cron", "python3", "curl", "local", "proc",
+    "self", "kmod", "insmod", "var", "run", "home", "root",
+];
+
+/// Characters beyond words: separators, quotes and backslashes (escaped in
+/// the source), control characters (written as escapes), braces, UTF-8.
+const ODD_CHARS: &[char] = &[
+    '/', '.', '-', '_', ' ', '"', '\\', '\n', '\t', '\u{1}', '\u{1f}', '\u{7f}', '{', '}', '#',
+    'é', '日', '🦀', '0', '9', 'Z',
+];
+
+#[derive(Clone, Debug)]
+enum ListKind {
+    /// Strings of at most `max_len` bytes.
+    Str { max_len: usize },
+    /// Integers of at most `max`.
+    Int { max: u64 },
+    /// Addresses and networks, IPv4 and IPv6.
+    Ip,
+}
+
+#[derive(Clone, Debug)]
+struct NamedList {
+    name: String,
+    kind: ListKind,
+}
+
+#[derive(Clone, Debug)]
+struct Macro {
+    name: String,
+    /// The hook whose fields it uses; `None`: only `proc.*` fields, so any
+    /// hook may use it.
+    hook: Option<Hook>,
+    /// How deeply macros nest in it (1: it uses none).
+    level: u32,
+}
+
+/// Deepest nesting of macros a generated macro may have (the checker's
+/// limit is 32).
+const MAX_MACRO_LEVEL: u32 = 6;
+
+/// A condition before rendering.
+enum Cond {
+    Atom(String),
+    And(Vec<Cond>),
+    Or(Vec<Cond>),
+    Not(Box<Cond>),
+}
+
+struct Gen<'r, R: Entropy> {
+    rng: &'r mut R,
+    shape: Shape,
+    lists: Vec<NamedList>,
+    macros: Vec<Macro>,
+    /// List and macro declarations, placed among the rules at the end.
+    decls: Vec<String>,
+    /// `contains` tests on 255-byte fields per hook (each unrolls over every
+    /// start position: the costliest test there is).
+    long_contains: Vec<(Hook, u32)>,
+    n_names: usize,
+    /// Per macro body being generated (innermost last): the deepest macro
+    /// nesting it uses so far. Not empty: a macro may be used many times,
+    /// so no costly tests there.
+    macro_levels: Vec<u32>,
+}
+
+/// A random policy of the given shape.
+pub fn policy(rng: &mut impl Entropy, shape: &Shape) -> String {
+    let mut gen = Gen {
+        rng,
+        shape: shape.clone(),
+        lists: Vec::new(),
+        macros: Vec::new(),
+        decls: Vec::new(),
+        long_contains: Vec::new(),
+        n_names: 0,
+        macro_levels: Vec::new(),
+    };
+    gen.file()
+}
+
+/// The `proc.*` fields: a macro on these alone may be used on any hook.
+fn common_fields() -> Vec<FieldId> {
+    FieldId::all()
+        .filter(|f| f.spec().name.starts_with("proc."))
+        .collect()
+}
+
+/// Fields available on `hook`, in table order.
+pub fn fields_on(hook: Hook) -> Vec<FieldId> {
+    FieldId::all().filter(|f| f.available_on(hook)).collect()
+}
+
+fn int_max(bits: u8) -> u64 {
+    if bits >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits) - 1
+    }
+}
+
+/// `addr` with every bit past `prefix` cleared.
+pub fn mask(addr: IpAddr, prefix: u8) -> IpAddr {
+    match addr {
+        IpAddr::V4(a) => {
+            let bits = u32::from(a);
+            let m = if prefix == 0 {
+                0
+            } else {
+                u32::MAX << (32 - u32::from(prefix.min(32)))
+            };
+            IpAddr::V4(Ipv4Addr::from(bits & m))
+        }
+        IpAddr::V6(a) => {
+            let bits = u128::from(a);
+            let m = if prefix == 0 {
+                0
+            } else {
+                u128::MAX << (128 - u32::from(prefix.min(128)))
+            };
+            IpAddr::V6(Ipv6Addr::from(bits & m))
+        }
+    }
+}
+
+/// A string literal in source form: quotes, escapes for what needs them
+/// (and, now and then, for what does not).
+pub fn render_str(rng: &mut impl Entropy, value: &str) -> String {
+    let mut out = String::from("\"");
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' if rng.chance(70) => out.push_str("\\n"),
+            '\t' if rng.chance(70) => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if c.is_ascii() && rng.chance(3) => {
+                let _ = write!(out, "\\x{:02X}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// An integer literal in one of its source forms.
+pub fn render_int(rng: &mut impl Entropy, value: u64) -> String {
+    match rng.weighted(&[60, 15, 5, 8, 2, 4]) {
+        1 => format!("0x{value:x}"),
+        2 => format!("0X{value:X}"),
+        3 if value >= 1000 => {
+            // Underscores every three digits from the right.
+            let digits = value.to_string();
+            let mut out = String::new();
+            for (i, c) in digits.chars().enumerate() {
+                if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                    out.push('_');
+                }
+                out.push(c);
+            }
+            out
+        }
+        4 if value == 0 => "-0".to_string(),
+        5 => format!("0o{value:o}"),
+        _ if value == 2 && rng.chance(50) => "AF_INET".to_string(),
+        _ if value == 10 && rng.chance(50) => "AF_INET6".to_string(),
+        _ => value.to_string(),
+    }
+}
+
+/// An address or network in source form.
+pub fn render_net(rng: &mut impl Entropy, addr: IpAddr, prefix: u8) -> String {
+    let full = if addr.is_ipv4() { 32 } else { 128 };
+    if prefix == full && rng.chance(80) {
+        addr.to_string()
+    } else {
+        format!("{addr}/{prefix}")
+    }
+}
+
+impl<R: Entropy> Gen<'_, R> {
+    fn name(&mut self, prefix: &str) -> String {
+        self.n_names += 1;
+        let style = self.rng.below(4);
+        match style {
+            0 => format!("{prefix}{}", self.n_names),
+            1 => format!("{prefix}_{}_{}", pick(self.rng, WORDS), self.n_names),
+            2 => format!("_{prefix}{}", self.n_names),
+            _ => format!(
+                "{}{prefix}{}",
+                pick(self.rng, &["A", "x", "Rule", "z9"]),
+                self.n_names
+            ),
+        }
+    }
+
+    fn file(&mut self) -> String {
+        let hooks: Vec<Hook> = {
+            let mut hooks: Vec<Hook> = Hook::ALL
+                .into_iter()
+                .filter(|_| self.rng.chance(45))
+                .collect();
+            if hooks.is_empty() {
+                hooks.push(*pick(self.rng, &Hook::ALL));
+            }
+            while hooks.len() > self.shape.max_hooks.max(1) {
+                hooks.remove(self.rng.index(hooks.len()));
+            }
+            hooks
+        };
+        let n_rules = if self.shape.max_rules > 20 {
+            // Large shapes: mostly large policies.
+            self.rng
+                .range(self.shape.max_rules as u64 / 2, self.shape.max_rules as u64)
+                as usize
+        } else {
+            self.rng.range(1, self.shape.max_rules as u64) as usize
+        };
+        let mut rules = Vec::new();
+        for _ in 0..n_rules {
+            let hook = *pick(self.rng, &hooks);
+            let text = if self.rng.chance(25) {
+                self.trace(hook)
+            } else {
+                self.rule(hook)
+            };
+            rules.push(text);
+        }
+        // Declarations go anywhere: names are resolved over the whole file.
+        let mut items = rules;
+        let decls = std::mem::take(&mut self.decls);
+        for decl in decls {
+            let at = self.rng.index(items.len() + 1);
+            items.insert(at, decl);
+        }
+        let mut out = String::new();
+        if self.rng.chance(30) {
+            out.push_str("# generated policy\n");
+        }
+        for item in items {
+            out.push_str(&item);
+            out.push('\n');
+            if self.rng.chance(50) {
+                out.push('\n');
+            }
+            if self.rng.chance(10) {
+                out.push_str("# a comment between declarations\n");
+            }
+        }
+        out
+    }
+
+    fn rule(&mut self, hook: Hook) -> String {
+        let name = self.name("r");
+        let action = *pick(self.rng, &["allow", "audit", "deny", "kill"]);
+        let cond = if self.rng.chance(94) {
+            Some(self.condition(hook))
+        } else {
+            None
+        };
+        let message = if action != "allow" && self.rng.chance(60) || self.rng.chance(3) {
+            Some(self.message(hook))
+        } else {
+            None
+        };
+        let mut clauses = vec![format!("on {}", hook.name())];
+        if let Some(cond) = cond {
+            clauses.push(format!("when {cond}"));
+        }
+        clauses.push(match message {
+            Some(m) => format!("{action} {m}"),
+            None => action.to_string(),
+        });
+        self.block("rule", &name, clauses)
+    }
+
+    fn trace(&mut self, hook: Hook) -> String {
+        let name = self.name("t");
+        let mut fields = fields_on(hook);
+        let n = self.rng.range(1, 5.min(fields.len() as u64)) as usize;
+        let mut emit = Vec::new();
+        for _ in 0..n {
+            let i = self.rng.index(fields.len());
+            emit.push(fields.remove(i).spec().name);
+        }
+        let mut clauses = vec![format!("on {}", hook.name())];
+        if self.rng.chance(80) {
+            let cond = self.condition(hook);
+            clauses.push(format!("when {cond}"));
+        }
+        clauses.push(format!("emit {}", emit.join(", ")));
+        self.block("trace", &name, clauses)
+    }
+
+    /// A rule or trace block; clauses in any order, now and then.
+    fn block(&mut self, keyword: &str, name: &str, mut clauses: Vec<String>) -> String {
+        if self.rng.chance(10) {
+            let i = self.rng.index(clauses.len());
+            let clause = clauses.remove(i);
+            clauses.push(clause);
+        }
+        if self.rng.chance(15) {
+            format!("{keyword} {name} {{ {} }}", clauses.join(" "))
+        } else {
+            let mut out = format!("{keyword} {name} {{\n");
+            for clause in clauses {
+                let _ = writeln!(out, "    {clause}");
+            }
+            out.push('}');
+            out
+        }
+    }
+
+    fn message(&mut self, hook: Hook) -> String {
+        let fields = fields_on(hook);
+        let mut text = String::new();
+        for _ in 0..self.rng.range(1, 5) {
+            match self.rng.weighted(&[40, 40, 5, 5, 10]) {
+                0 => {
+                    let word = *pick(self.rng, WORDS);
+                    text.push_str(word);
+                    text.push(' ');
+                }
+                1 => {
+                    let field = pick(self.rng, &fields).spec().name;
+                    let _ = write!(text, "{{{field}}} ");
+                }
+                2 => text.push_str("{{literal}} "),
+                3 => text.push_str("\"quoted\" \\ "),
+                _ => text.push_str("(pid {proc.pid}) "),
+            }
+        }
+        render_str(self.rng, text.trim_end())
+    }
+
+    fn condition(&mut self, hook: Hook) -> String {
+        let fields = fields_on(hook);
+        let cond = self.cond(hook, Some(hook), &fields, self.shape.max_depth);
+        self.render(&cond, 0)
+    }
+
+    /// A condition over `fields`; `macro_hook` is the hook a macro used here
+    /// may be for (`None`: common macros only).
+    fn cond(
+        &mut self,
+        hook: Hook,
+        macro_hook: Option<Hook>,
+        fields: &[FieldId],
+        depth: u32,
+    ) -> Cond {
+        // At depth 0 only leaves and uses of existing macros: nesting (of
+        // operators and of macros) stays within the checker's limits.
+        let weights: &[u64] = if depth == 0 {
+            &[92, 0, 0, 0, 8]
+        } else {
+            &[45, 20, 18, 9, 8]
+        };
+        match self.rng.weighted(weights) {
+            1 | 2 => {
+                let n = self.rng.range(2, self.shape.max_terms as u64) as usize;
+                let items = (0..n)
+                    .map(|_| self.cond(hook, macro_hook, fields, depth.saturating_sub(1)))
+                    .collect();
+                if self.rng.chance(50) {
+                    Cond::And(items)
+                } else {
+                    Cond::Or(items)
+                }
+            }
+            3 => Cond::Not(Box::new(self.cond(
+                hook,
+                macro_hook,
+                fields,
+                depth.saturating_sub(1),
+            ))),
+            4 => self.use_macro(hook, macro_hook, depth),
+            _ => {
+                let field = self.field(fields);
+                Cond::Atom(self.leaf(hook, field))
+            }
+        }
+    }
+
+    /// Fields of the hook itself are chosen more often than `proc.*`.
+    fn field(&mut self, fields: &[FieldId]) -> FieldId {
+        let weights: Vec<u64> = fields
+            .iter()
+            .map(|f| {
+                if f.spec().name.starts_with("proc.") {
+                    2
+                } else {
+                    7
+                }
+            })
+            .collect();
+        fields[self.rng.weighted(&weights)]
+    }
+
+    fn use_macro(&mut self, hook: Hook, macro_hook: Option<Hook>, depth: u32) -> Cond {
+        let usable: Vec<(String, u32)> = self
+            .macros
+            .iter()
+            .filter(|m| (m.hook.is_none() || m.hook == macro_hook) && m.level < MAX_MACRO_LEVEL)
+            .map(|m| (m.name.clone(), m.level))
+            .collect();
+        if !usable.is_empty() && (depth == 0 || self.rng.chance(50)) {
+            let (name, level) = pick(self.rng, &usable).clone();
+            self.note_macro_level(level);
+            return Cond::Atom(name);
+        }
+        if depth == 0 {
+            let fields = if macro_hook.is_some() {
+                fields_on(hook)
+            } else {
+                common_fields()
+            };
+            let field = self.field(&fields);
+            return Cond::Atom(self.leaf(hook, field));
+        }
+        // A new macro: on this hook's fields, or on the common ones only.
+        let common = macro_hook.is_none() || self.rng.chance(40);
+        let (fields, for_hook) = if common {
+            (common_fields(), None)
+        } else {
+            (fields_on(hook), macro_hook)
+        };
+        self.macro_levels.push(0);
+        let body = self.cond(hook, for_hook, &fields, (depth - 1).min(2));
+        let level = self.macro_levels.pop().unwrap_or(0) + 1;
+        self.note_macro_level(level);
+        let text = self.render(&body, 0);
+        let name = self.name("m");
+        self.decls.push(format!("macro {name} = {text}"));
+        self.macros.push(Macro {
+            name: name.clone(),
+            hook: for_hook,
+            level,
+        });
+        Cond::Atom(name)
+    }
+
+    /// A macro of nesting `level` is used in the macro body being generated.
+    fn note_macro_level(&mut self, level: u32) {
+        if let Some(top) = self.macro_levels.last_mut() {
+            *top = (*top).max(level);
+        }
+    }
+
+    /// Renders with the parentheses precedence needs, and now and then more.
+    fn render(&mut self, cond: &Cond, min: u8) -> String {
+        let prec = match cond {
+            Cond::Or(_) => 1,
+            Cond::And(_) => 2,
+            Cond::Not(_) => 3,
+            Cond::Atom(_) => 4,
+        };
+        let text = match cond {
+            Cond::Atom(text) => text.clone(),
+            Cond::Not(inner) => format!("not {}", self.render(inner, 3)),
+            Cond::And(items) | Cond::Or(items) => {
+                let (word, child_min) = if matches!(cond, Cond::And(_)) {
+                    (" and ", 3)
+                } else {
+                    (" or ", 2)
+                };
+                let parts: Vec<String> = items.iter().map(|c| self.render(c, child_min)).collect();
+                let sep = if self.rng.chance(10) {
+                    word.replace(' ', "\n         ")
+                        .replacen("\n         ", " ", 1)
+                } else {
+                    word.to_string()
+                };
+                parts.join(&sep)
+            }
+        };
+        if prec < min || (min > 0 && self.rng.chance(8)) {
+            format!("({text})")
+        } else {
+            text
+        }
+    }
+
+    fn leaf(&mut self, hook: Hook, field: FieldId) -> String {
+        let name = field.spec().name;
+        match field.spec().ty {
+            FieldType::Int { bits } => self.int_leaf(name, bits),
+            FieldType::Str { max } => self.str_leaf(hook, name, usize::from(max) - 1),
+            FieldType::Ip => self.ip_leaf(name),
+            FieldType::Bool => match self.rng.below(6) {
+                0 => format!("{name} == true"),
+                1 => format!("{name} == false"),
+                2 => format!("{name} != true"),
+                3 => format!("{name} != false"),
+                4 => format!("true == {name}"),
+                _ => name.to_string(),
+            },
+        }
+    }
+
+    fn int_value(&mut self, name: &str, bits: u8) -> u64 {
+        let max = int_max(bits);
+        if name == "net.family" && self.rng.chance(70) {
+            return *pick(self.rng, &[2, 10]);
+        }
+        const EDGES: &[u64] = &[
+            0,
+            1,
+            2,
+            5,
+            10,
+            22,
+            25,
+            53,
+            80,
+            443,
+            1000,
+            1001,
+            4096,
+            65_534,
+            65_535,
+            65_536,
+            0x7fff_ffff,
+            0x8000_0000,
+            0xffff_ffff,
+            0x1_0000_0000,
+            1 << 63,
+        ];
+        match self.rng.weighted(&[1, 1, 3, 2, 3]) {
+            0 => max,
+            1 => max - 1,
+            2 => self.rng.range(0, max.min(2000)),
+            3 => self.rng.range(0, max),
+            _ => {
+                let fitting: Vec<u64> = EDGES.iter().copied().filter(|v| *v <= max).collect();
+                *pick(self.rng, &fitting)
+            }
+        }
+    }
+
+    fn int_leaf(&mut self, name: &str, bits: u8) -> String {
+        let max = int_max(bits);
+        match self.rng.weighted(&[55, 12, 18, 15]) {
+            0 => {
+                let op = *pick(self.rng, &["==", "!=", "<", "<=", ">", ">="]);
+                let value = self.int_value(name, bits);
+                format!("{name} {op} {}", render_int(self.rng, value))
+            }
+            1 => {
+                // Literal on the left: the checker flips the operator.
+                let op = *pick(self.rng, &["==", "!=", "<", "<=", ">", ">="]);
+                let value = self.int_value(name, bits);
+                format!("{} {op} {name}", render_int(self.rng, value))
+            }
+            2 => {
+                let n = self.list_len();
+                let items: Vec<String> = (0..n)
+                    .map(|_| {
+                        let v = self.int_value(name, bits);
+                        render_int(self.rng, v)
+                    })
+                    .collect();
+                let list = self.inline_list(&items);
+                format!("{name} {} {list}", self.in_op())
+            }
+            _ => {
+                let list = self.named_list(ListKind::Int { max });
+                format!("{name} {} {list}", self.in_op())
+            }
+        }
+    }
+
+    fn in_op(&mut self) -> &'static str {
+        if self.rng.chance(30) {
+            "not in"
+        } else {
+            "in"
+        }
+    }
+
+    /// A list length: mostly inline-sized, often past the inline limit.
+    fn list_len(&mut self) -> usize {
+        let max = self.shape.max_list.max(1) as u64;
+        let large = self.shape.large_lists.min(100);
+        match self.rng.weighted(&[100 - large, large * 3 / 4, large / 4]) {
+            0 => self.rng.range(1, 8.min(max)) as usize,
+            1 => self.rng.range(9.min(max), 16.min(max)) as usize,
+            _ => self.rng.range(1, max) as usize,
+        }
+    }
+
+    fn inline_list(&mut self, items: &[String]) -> String {
+        let trailing = if self.rng.chance(15) { "," } else { "" };
+        if items.len() > 6 && self.rng.chance(30) {
+            format!("[\n        {}{trailing}\n    ]", items.join(",\n        "))
+        } else {
+            format!("[{}{trailing}]", items.join(", "))
+        }
+    }
+
+    /// A named list of `kind` (an existing one that fits, or a new one).
+    fn named_list(&mut self, kind: ListKind) -> String {
+        let fits = |list: &NamedList| match (&list.kind, &kind) {
+            (ListKind::Str { max_len: have }, ListKind::Str { max_len: want }) => have <= want,
+            (ListKind::Int { max: have }, ListKind::Int { max: want }) => have <= want,
+            (ListKind::Ip, ListKind::Ip) => true,
+            _ => false,
+        };
+        let existing: Vec<String> = self
+            .lists
+            .iter()
+            .filter(|l| fits(l))
+            .map(|l| l.name.clone())
+            .collect();
+        if !existing.is_empty() && self.rng.chance(40) {
+            return pick(self.rng, &existing).clone();
+        }
+        let name = self.name("l");
+        let n = self.list_len();
+        let (items, kind) = match kind {
+            ListKind::Str { max_len } => {
+                // Sometimes only short strings, so that `proc.comm` can use it too.
+                let max_len = if self.rng.chance(40) {
+                    max_len.min(15)
+                } else {
+                    max_len
+                };
+                let items: Vec<String> = (0..n)
+                    .map(|_| {
+                        let s = self.str_value(max_len, false);
+                        render_str(self.rng, &s)
+                    })
+                    .collect();
+                (items, ListKind::Str { max_len })
+            }
+            ListKind::Int { max } => {
+                let bits = [16u8, 32, 64]
+                    .into_iter()
+                    .find(|b| int_max(*b) >= max)
+                    .unwrap_or(64);
+                let bits = if self.rng.chance(50) {
+                    bits.min(16)
+                } else {
+                    bits
+                };
+                let items = (0..n)
+                    .map(|_| {
+                        let v = self.int_value("", bits);
+                        render_int(self.rng, v)
+                    })
+                    .collect();
+                (items, ListKind::Int { max: int_max(bits) })
+            }
+            ListKind::Ip => {
+                let items = (0..n).map(|_| self.net_text(false)).collect();
+                (items, ListKind::Ip)
+            }
+        };
+        let list = self.inline_list(&items);
+        self.decls.push(format!("list {name} = {list}"));
+        self.lists.push(NamedList {
+            name: name.clone(),
+            kind,
+        });
+        name
+    }
+
+    /// A string of at most `limit` bytes; `path` makes it path-like.
+    fn str_value(&mut self, limit: usize, path: bool) -> String {
+        let target = match self.rng.weighted(&[4, 30, 30, 14, 8, 8]) {
+            0 => 0,
+            1 => self.rng.range(1, 4) as usize,
+            2 => self.rng.range(5, 12) as usize,
+            3 => self.rng.range(13, 40) as usize,
+            4 => limit.saturating_sub(self.rng.below(3) as usize),
+            _ => self.rng.range(0, limit as u64) as usize,
+        }
+        .min(limit);
+        let mut out = String::new();
+        if path && target > 0 && self.rng.chance(70) {
+            out.push('/');
+        }
+        while out.len() < target {
+            let piece: String = match self.rng.weighted(&[60, 15, 25]) {
+                0 => pick(self.rng, WORDS).to_string(),
+                1 => pick(self.rng, ODD_CHARS).to_string(),
+                _ => if path { "/" } else { "-" }.to_string(),
+            };
+            let room = target - out.len();
+            if piece.len() <= room {
+                out.push_str(&piece);
+            } else {
+                // Fill the rest with single-byte characters.
+                for _ in 0..room {
+                    out.push(*pick(self.rng, &['a', 'z', '/', '.', '1']));
+                }
+            }
+        }
+        out
+    }
+
+    fn str_leaf(&mut self, hook: Hook, name: &str, limit: usize) -> String {
+        let path = limit > 100;
+        match self.rng.weighted(&[28, 36, 14, 22]) {
+            0 => {
+                let value = self.str_value(limit, path);
+                let lit = render_str(self.rng, &value);
+                match self.rng.below(4) {
+                    0 => format!("{name} != {lit}"),
+                    1 => format!("{lit} == {name}"),
+                    _ => format!("{name} == {lit}"),
+                }
+            }
+            1 => {
+                let mut op = *pick(self.rng, &["startswith", "endswith", "contains"]);
+                if op == "contains" && path && !self.take_long_contains(hook) {
+                    op = "startswith";
+                }
+                let mut value = self.str_value(limit, path && op == "startswith");
+                if op == "contains" && path {
+                    // A long needle has few start positions to try.
+                    while value.len() < 3 {
+                        value.push('x');
+                    }
+                }
+                let lit = render_str(self.rng, &value);
+                format!("{name} {op} {lit}")
+            }
+            2 => {
+                let mut op = *pick(self.rng, &["startswith", "endswith", "contains"]);
+                if op == "contains" && path && !self.take_long_contains(hook) {
+                    op = "endswith";
+                }
+                if op == "startswith" && self.rng.chance(40) {
+                    // Named lists past the inline limit become LPM tries.
+                    let list = self.named_list(ListKind::Str { max_len: limit });
+                    return format!("{name} startswith {list}");
+                }
+                let n = if op == "contains" {
+                    self.rng.range(1, 2) as usize
+                } else {
+                    self.list_len()
+                };
+                let items: Vec<String> = (0..n)
+                    .map(|_| {
+                        let mut s = self.str_value(limit, path && op == "startswith");
+                        if op == "contains" && path {
+                            while s.len() < 3 {
+                                s.push('y');
+                            }
+                        }
+                        render_str(self.rng, &s)
+                    })
+                    .collect();
+                let list = self.inline_list(&items);
+                format!("{name} {op} {list}")
+            }
+            _ => {
+                let list = if self.rng.chance(50) {
+                    self.named_list(ListKind::Str { max_len: limit })
+                } else {
+                    let n = self.list_len();
+                    let items: Vec<String> = (0..n)
+                        .map(|_| {
+                            let s = self.str_value(limit, path);
+                            render_str(self.rng, &s)
+                        })
+                        .collect();
+                    self.inline_list(&items)
+                };
+                format!("{name} {} {list}", self.in_op())
+            }
+        }
+    }
+
+    /// Whether one more `contains` on a 255-byte field fits the hook's share
+    /// of the budget.
+    fn take_long_contains(&mut self, hook: Hook) -> bool {
+        let max_per_hook = self.shape.max_long_contains;
+        if !self.macro_levels.is_empty() || max_per_hook == 0 {
+            return false;
+        }
+        match self.long_contains.iter_mut().find(|(h, _)| *h == hook) {
+            Some((_, n)) if *n >= max_per_hook => false,
+            Some((_, n)) => {
+                *n += 1;
+                true
+            }
+            None => {
+                self.long_contains.push((hook, 1));
+                true
+            }
+        }
+    }
+
+    /// An address or network: well-known networks, random ones, their
+    /// IPv4-mapped forms.
+    fn net(&mut self, full: bool) -> (IpAddr, u8) {
+        let v6 = self.rng.chance(40);
+        let addr: IpAddr = match self.rng.below(3) {
+            0 => {
+                let known: &[&str] = if v6 {
+                    &[
+                        "::",
+                        "::1",
+                        "fe80::",
+                        "2001:db8::",
+                        "fc00::",
+                        "::ffff:10.0.0.1",
+                        "::ffff:0.0.0.0",
+                        "ff02::1",
+                    ]
+                } else {
+                    &[
+                        "10.0.0.0",
+                        "172.16.0.0",
+                        "192.168.1.1",
+                        "127.0.0.1",
+                        "0.0.0.0",
+                        "255.255.255.255",
+                        "8.8.8.8",
+                    ]
+                };
+                pick(self.rng, known).parse().expect("a valid address")
+            }
+            _ if v6 => {
+                let hi = self.rng.any_u64();
+                let lo = self.rng.any_u64();
+                IpAddr::V6(Ipv6Addr::from((u128::from(hi) << 64) | u128::from(lo)))
+            }
+            _ => IpAddr::V4(Ipv4Addr::from(self.rng.below(1 << 32) as u32)),
+        };
+        let bits: u8 = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = if full {
+            bits
+        } else {
+            match self.rng.below(4) {
+                0 => bits,
+                1 => *pick(
+                    self.rng,
+                    if addr.is_ipv4() {
+                        &[0u8, 8, 12, 16, 24, 31][..]
+                    } else {
+                        &[0u8, 7, 10, 32, 48, 64, 96, 127][..]
+                    },
+                ),
+                _ => self.rng.range(0, u64::from(bits)) as u8,
+            }
+        };
+        (mask(addr, prefix), prefix)
+    }
+
+    fn net_text(&mut self, full: bool) -> String {
+        let (addr, prefix) = self.net(full);
+        render_net(self.rng, addr, prefix)
+    }
+
+    fn ip_leaf(&mut self, name: &str) -> String {
+        match self.rng.weighted(&[20, 5, 35, 40]) {
+            0 => {
+                let op = *pick(self.rng, &["==", "!="]);
+                let net = self.net_text(true);
+                format!("{name} {op} {net}")
+            }
+            1 => {
+                let net = self.net_text(true);
+                format!("{net} == {name}")
+            }
+            2 => {
+                let net = self.net_text(false);
+                format!("{name} {} {net}", self.in_op())
+            }
+            _ => {
+                let list = if self.rng.chance(50) {
+                    self.named_list(ListKind::Ip)
+                } else {
+                    let n = self.list_len();
+                    let items: Vec<String> = (0..n).map(|_| self.net_text(false)).collect();
+                    self.inline_list(&items)
+                };
+                format!("{name} {} {list}", self.in_op())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gen::rng::SplitMix64;
+
+    #[test]
+    fn the_same_seed_gives_the_same_policy() {
+        let a = policy(&mut SplitMix64::new(9), &Shape::default_shape());
+        let b = policy(&mut SplitMix64::new(9), &Shape::default_shape());
+        assert_eq!(a, b);
+        let c = policy(&mut SplitMix64::new(10), &Shape::default_shape());
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn literals_render_in_source_form() {
+        let mut r = SplitMix64::new(1);
+        for _ in 0..200 {
+            let text = render_str(&mut r, "a\"b\\c\nd\u{1}é");
+            let checked = polc::check::check_source(
+                "t.pol",
+                &format!("rule r {{\n    on exec\n    when exec.path == {text}\n    deny\n}}\n"),
+            );
+            let policy = checked.policy.expect("the literal checks");
+            match &policy.rules[0].cond {
+                Some(polc::check::policy::Expr::Test(t)) => assert_eq!(
+                    t.op,
+                    polc::check::policy::TestOp::StrEq("a\"b\\c\nd\u{1}é".into()),
+                    "{text}"
+                ),
+                other => panic!("{other:?}"),
+            }
+            for value in [0, 2, 10, 123_456, u64::MAX] {
+                let n = render_int(&mut r, value);
+                let source =
+                    format!("rule r {{\n    on exec\n    when proc.cgroup == {n}\n    deny\n}}\n");
+                let policy = polc::check::check_source("t.pol", &source)
+                    .policy
+                    .unwrap_or_else(|| panic!("{source}"));
+                match &policy.rules[0].cond {
+                    Some(polc::check::policy::Expr::Test(t)) => assert_eq!(
+                        t.op,
+                        polc::check::policy::TestOp::IntCmp {
+                            op: polc::check::policy::CmpOp::Eq,
+                            value
+                        },
+                        "{n}"
+                    ),
+                    other => panic!("{other:?}"),
+                }
+            }
+        }
+        assert_eq!(
+            mask("10.1.2.3".parse().expect("ip"), 8).to_string(),
+            "10.0.0.0"
+        );
+        assert_eq!(
+            mask("fe80::1".parse().expect("ip"), 10).to_string(),
+            "fe80::"
+        );
+        assert_eq!(
+            mask("1.2.3.4".parse().expect("ip"), 0).to_string(),
+            "0.0.0.0"
+        );
+    }
+}
