@@ -134,6 +134,7 @@ const EXIT_ERRORS: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
+    default_sigpipe();
     let command = Cli::command().after_long_help(format!(
         "Hooks and their own fields (every hook also has the proc.* fields):\n{}",
         reference::hooks_summary()
@@ -147,6 +148,17 @@ fn main() -> ExitCode {
         Command::Build(args) => cli::build::run(&args),
         Command::Test(args) => cli::test::run(&args),
         Command::Explain(args) => explain(&args),
+    }
+}
+
+/// Restores the default SIGPIPE action (the Rust runtime ignores it), so
+/// `polc build --emit asm | head` ends quietly like any Unix filter instead
+/// of panicking on a broken pipe.
+fn default_sigpipe() {
+    // SAFETY: called first in `main`, before any other thread exists;
+    // SIG_DFL is a valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

@@ -128,3 +128,24 @@ fn explain_prints_the_code_doc() {
     );
     assert_eq!(polc(&["explain", "E9999"]).status.code(), Some(2));
 }
+
+#[test]
+fn a_closed_output_pipe_ends_polc_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    // A pipe whose reading end is already closed: every write is EPIPE.
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_polc"))
+        .args(["explain", "E0201"])
+        .stdout(writer)
+        .output()
+        .expect("polc runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "polc panicked:\n{stderr}");
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGPIPE),
+        "polc should end by SIGPIPE like a Unix filter: {:?}\n{stderr}",
+        out.status
+    );
+}

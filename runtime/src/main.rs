@@ -90,8 +90,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run_command(args),
-        Command::Verify(args) => verify_command(&args),
-        Command::Inspect(args) => inspect_command(&args),
+        Command::Verify(args) => {
+            default_sigpipe();
+            verify_command(&args)
+        }
+        Command::Inspect(args) => {
+            default_sigpipe();
+            inspect_command(&args)
+        }
     };
     match result {
         Ok(code) => code,
@@ -99,6 +105,18 @@ fn main() -> ExitCode {
             eprintln!("polrt: error: {error}");
             ExitCode::from(error.exit_code())
         }
+    }
+}
+
+/// Restores the default SIGPIPE action for the commands that only print
+/// (`verify`, `inspect`), so `polrt inspect X.o | head` ends quietly instead
+/// of panicking on a broken pipe. `run` keeps SIGPIPE ignored: a closed
+/// output is a write error there, and it detaches and reports before exiting.
+fn default_sigpipe() {
+    // SAFETY: called before any other thread exists; SIG_DFL is a valid
+    // disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

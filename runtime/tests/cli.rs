@@ -84,6 +84,23 @@ fn inspect_describes_a_real_object() {
 }
 
 #[test]
+fn inspect_into_a_closed_pipe_ends_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = Dir::new("inspect-pipe");
+    let path = dir.file("t.o", &object_bytes());
+    // A pipe whose reading end is already closed: every write is EPIPE.
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let out = Command::new(POLRT)
+        .args(["inspect", &path])
+        .stdout(writer)
+        .output()
+        .expect("run polrt");
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+    assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{}", stderr(&out));
+}
+
+#[test]
 fn corrupt_truncated_and_foreign_objects_are_clear_errors() {
     let dir = Dir::new("corrupt");
     let bytes = object_bytes();
