@@ -101,7 +101,9 @@ fn run_file(
     totals: &mut Totals,
 ) {
     if format == MessageFormat::Human {
-        println!("\nrunning {} tests in {name}", policy.tests.len());
+        let n = policy.tests.len();
+        let plural = if n == 1 { "" } else { "s" };
+        println!("\nrunning {n} test{plural} in {name}");
     }
     let mut programs: BTreeMap<Hook, Result<TestProgram, String>> = BTreeMap::new();
     let mut failures = Vec::new();
