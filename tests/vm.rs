@@ -65,6 +65,7 @@ const SCENARIOS: &[&str] = &[
     "lsm-deny-exec",
     "objects-identical",
     "verify-all",
+    "policy-tests",
     "enforce-start",
     "exec-deny",
     "exec-kill",

@@ -40,6 +40,7 @@ SCENARIOS=(
     lsm-deny-exec
     objects-identical
     verify-all
+    policy-tests
     enforce-start
     exec-deny
     exec-kill
@@ -395,6 +396,25 @@ scenario_verify_all() {
         [ "$lsm" -gt 0 ] || fail "$name: no LSM program verified"
         echo "polc-vm: verify $name: $passed programs passed ($lsm lsm)"
     done <<<"$summary"
+}
+
+# Every example's own `test` blocks through `polc test`: each event decided by
+# the interpreter and by the compiled decision code run in this kernel with
+# BPF_PROG_TEST_RUN, which must agree.
+scenario_policy_tests() {
+    local polc out rc=0
+    polc=$(bin polc)
+    out=$("$polc" test --format json "$POLC_REPO"/examples/*.pol 2>&1) || rc=$?
+    echo "$out"
+    [ "$rc" -eq 0 ] || fail "polc test exited with status $rc"
+    local total passed in_kernel
+    total=$(grep -c '^{' <<<"$out" || true)
+    passed=$(grep -c '"ok":true' <<<"$out" || true)
+    in_kernel=$(grep -c '"kernel":{' <<<"$out" || true)
+    [ "$total" -gt 0 ] || fail "polc test ran no test"
+    [ "$passed" -eq "$total" ] || fail "$((total - passed)) of $total policy tests failed"
+    [ "$in_kernel" -eq "$total" ] || fail "$((total - in_kernel)) of $total tests did not run in the kernel"
+    echo "polc-vm: policy tests: $passed of $total passed on the interpreter and in this kernel"
 }
 
 scenario_enforce_start() {
