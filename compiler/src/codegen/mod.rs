@@ -6,23 +6,39 @@
 //! in continuation-passing style with forward jumps only, so `and`/`or`/`not`
 //! are target swaps and nothing is materialised as a boolean.
 //!
+//! Field loads are placed here, lazily: a field is loaded right before the
+//! first test that needs it on the path being emitted (or at the match, for
+//! a captured field), unless it is loaded on every path to that point (see
+//! [`flow`]). A field that some path would load twice (it was loaded on
+//! some paths to a test, not all) is instead loaded at the start of the
+//! first step that needs it, and the program is emitted again: no path
+//! loads a field twice for its tests, which keeps the cost model's one load
+//! per field an upper bound (a match may load its captured fields again;
+//! the cost model charges that too). A failed test skips the later rules
+//! that require it.
+//!
 //! Registers: r6 = context, r7 = per-CPU scratch buffer (the event record
-//! being built, with every loaded field at a fixed offset), r9 = the decision
-//! (0: no rule matched yet, else the matching rule's verdict code; its id is
-//! in the record header); r0-r5 are scratch and clobbered by every helper
-//! call. Stack: fp-8 the config value pointer, fp-16 a u32
-//! map key, fp-24 a spill slot.
+//! being built, with every loaded field at a fixed offset), r9 = the
+//! decision (the matching rule's verdict code; its id is in the record
+//! header), r8 = `bpf_get_current_pid_tgid()` in the decided block; r0-r5
+//! are scratch and clobbered by every helper call. Stack: fp-8 the config
+//! value pointer, fp-16 a u32 map key, fp-24 a spill slot.
 //!
 //! Depends on `ir`, `bpf::asm`, `abi` (record header and config layout) and the
 //! hook table; knows nothing of ELF.
 
 mod fields;
+mod flow;
 pub mod layout;
 mod leaves;
 
+use std::collections::{BTreeSet, HashMap};
+
 use crate::abi::{self, header, Verdict, CONFIG_MONITOR};
 use crate::bpf::asm::{Alu, Asm, AsmError, Assembled, Helper, Jmp, Label, MapId, Reg, Size};
-use crate::check::hooks::{FieldSource, Guard, KernelMember, ReturnConvention, Signals, SIGKILL};
+use crate::check::hooks::{
+    FieldId, FieldSource, Guard, KernelMember, ReturnConvention, Signals, SIGKILL,
+};
 use crate::check::policy::Action;
 use crate::ir::{Cond, Program, SetId, Step, Target};
 
@@ -97,10 +113,39 @@ struct Emitter<'a> {
     env: ProgramEnv<'a>,
     program: &'a Program,
     exit_allow: Label,
+    /// Fields loaded at the current point; `None` where it is unreachable.
+    here: Option<flow::Loaded>,
+    /// Fields loaded on the jumps to each label seen so far (merged).
+    at_label: HashMap<Label, flow::Loaded>,
+    /// Fields loaded at the start of the first step that needs them rather
+    /// than lazily.
+    eager: &'a BTreeSet<FieldId>,
+    /// Lazily loaded fields that some path loaded twice.
+    conflicts: BTreeSet<FieldId>,
+    /// `proc.comm` is read without its length (see
+    /// [`fields::comm_without_len`]).
+    comm_without_len: bool,
 }
 
 /// Emits one program.
 pub fn emit_program(program: &Program, env: ProgramEnv<'_>) -> Result<Assembled, AsmError> {
+    let mut eager = BTreeSet::new();
+    loop {
+        let (asm, conflicts) = emit_with(program, env.clone(), &eager);
+        if conflicts.is_empty() {
+            return asm.assemble();
+        }
+        // Each round makes at least one more field eager, and eager fields
+        // never conflict: this ends within one round per field.
+        eager.extend(conflicts);
+    }
+}
+
+fn emit_with(
+    program: &Program,
+    env: ProgramEnv<'_>,
+    eager: &BTreeSet<FieldId>,
+) -> (Asm, BTreeSet<FieldId>) {
     let mut asm = Asm::new();
     let exit_allow = asm.label("allow");
     let mut e = Emitter {
@@ -108,24 +153,57 @@ pub fn emit_program(program: &Program, env: ProgramEnv<'_>) -> Result<Assembled,
         env,
         program,
         exit_allow,
+        here: Some(flow::Loaded::default()),
+        at_label: HashMap::new(),
+        eager,
+        conflicts: BTreeSet::new(),
+        comm_without_len: FieldId::from_name("proc.comm")
+            .is_some_and(|comm| fields::comm_without_len(program, comm)),
     };
     e.prologue();
     for step in &program.traces {
         e.trace(step);
     }
+    // Rules that load an eager field first: no failed test skips them.
+    let mut first_needed: BTreeSet<FieldId> = program
+        .traces
+        .iter()
+        .flat_map(|t| t.needs())
+        .filter(|f| eager.contains(f))
+        .collect();
+    let barriers: Vec<bool> = program
+        .rules
+        .iter()
+        .map(|rule| {
+            let new: Vec<FieldId> = rule
+                .needs()
+                .into_iter()
+                .filter(|f| eager.contains(f) && !first_needed.contains(f))
+                .collect();
+            first_needed.extend(new.iter().copied());
+            !new.is_empty()
+        })
+        .collect();
+    let plan = flow::RulePlan::new(&mut e.asm, &program.rules, &barriers, exit_allow);
     let decided = e.asm.label("decided");
     for (i, step) in program.rules.iter().enumerate() {
-        let last = i + 1 == program.rules.len();
-        e.rule(step, decided, last && !program.can_fall_through);
+        e.rule(step, &plan.entries[i], &plan.fail[i], decided);
     }
-    e.asm.island_point();
-    e.asm.bind(decided);
-    e.decided();
+    if e.at_label.contains_key(&decided) {
+        if e.here.is_some() {
+            // No rule matched: over the decided block.
+            e.goto(exit_allow);
+        }
+        e.asm.island_point();
+        e.bind(decided);
+        e.decided();
+    }
     e.asm.bind(e.exit_allow);
     e.asm.note("allow");
     e.asm.mov_imm(Reg::R0, e.allow_value());
     e.asm.exit();
-    e.asm.assemble()
+    let conflicts = std::mem::take(&mut e.conflicts);
+    (e.asm, conflicts)
 }
 
 impl Emitter<'_> {
@@ -208,7 +286,68 @@ impl Emitter<'_> {
         if let Guard::InetSockaddr { arg } = guard {
             fields::read_sockaddr(self, arg);
         }
-        self.asm.mov_imm(Reg::R9, NO_MATCH);
+    }
+
+    /// Records that a jump to `target` leaves from the current point.
+    fn jump_edge(&mut self, target: Label) {
+        if let Some(here) = &self.here {
+            self.at_label
+                .entry(target)
+                .and_modify(|at| at.merge(here))
+                .or_insert_with(|| here.clone());
+        }
+    }
+
+    /// `goto target`; what follows is unreachable until a label is bound.
+    fn goto(&mut self, target: Label) {
+        self.asm.goto(target);
+        self.jump_edge(target);
+        self.here = None;
+    }
+
+    /// Binds `label`, merging the facts of the jumps to it.
+    fn bind(&mut self, label: Label) {
+        self.asm.bind(label);
+        let at = self.at_label.remove(&label);
+        self.here = flow::merged(self.here.take(), at.as_ref());
+    }
+
+    /// Loads `field` for a test unless every path to here has.
+    fn need(&mut self, field: FieldId) {
+        self.load_unless_sure(field, false);
+    }
+
+    /// Loads a captured `field` at a match unless every path to here has:
+    /// a second load on some path is allowed here (the cost model charges
+    /// it: one rule match per event, and each trace's).
+    fn capture(&mut self, field: FieldId) {
+        self.load_unless_sure(field, true);
+    }
+
+    fn load_unless_sure(&mut self, field: FieldId, at_match: bool) {
+        let here = self.here.get_or_insert_with(flow::Loaded::default);
+        if here.sure.contains(&field) {
+            return;
+        }
+        if here.maybe.contains(&field) && !at_match {
+            self.conflicts.insert(field);
+        }
+        here.sure.insert(field);
+        here.maybe.insert(field);
+        fields::load(self, field);
+        self.set_r1(fields::r1_after_load(field));
+    }
+
+    /// Whether r1 holds `what` on every path to here.
+    fn r1_holds(&self, what: flow::R1) -> bool {
+        self.here.as_ref().and_then(|h| h.r1) == Some(what)
+    }
+
+    /// Records what r1 holds from here on (`None`: something unknown).
+    fn set_r1(&mut self, what: Option<flow::R1>) {
+        if let Some(here) = &mut self.here {
+            here.r1 = what;
+        }
     }
 
     fn step_header(&mut self, step: &Step) {
@@ -221,8 +360,10 @@ impl Emitter<'_> {
         self.asm.line(step.line);
         self.asm
             .note(format!("{kind} {} (line {})", step.name, step.line));
-        for field in &step.loads {
-            fields::load(self, *field);
+        for field in step.needs() {
+            if self.eager.contains(&field) {
+                self.need(field);
+            }
         }
     }
 
@@ -230,58 +371,70 @@ impl Emitter<'_> {
         self.step_header(step);
         let skip = self.asm.label(format!("{}.end", step.name));
         self.branch(&step.cond, skip, false);
-        for field in &step.capture_loads {
-            fields::load(self, *field);
+        for field in &step.captures {
+            self.capture(*field);
         }
         self.count(CounterKey::Const(step.rule_id));
         self.emit_event(
             Some(step.rule_id),
             Operand::Const(u32::from(Verdict::Trace.code())),
+            false,
         );
-        self.asm.bind(skip);
+        self.set_r1(None);
+        self.bind(skip);
     }
 
-    fn rule(&mut self, step: &Step, decided: Label, always_matches: bool) {
-        self.step_header(step);
-        let next = self.asm.label(format!("{}.next", step.name));
-        if !always_matches {
-            self.branch(&step.cond, next, false);
+    /// One rule: `entries` are the labels before each of its terms and of
+    /// its match, `fail` where each failed term continues. A part that
+    /// nothing reaches (earlier failures skip past it) is not emitted: the
+    /// verifier rejects unreachable instructions.
+    fn rule(&mut self, step: &Step, entries: &[Label], fail: &[Label], decided: Label) {
+        self.bind(entries[0]);
+        if self.here.is_some() {
+            self.step_header(step);
+        } else {
+            self.asm.island_point();
         }
-        for field in &step.capture_loads {
-            fields::load(self, *field);
+        for (i, term) in step.conjuncts().iter().enumerate() {
+            if i > 0 {
+                self.bind(entries[i]);
+            }
+            if self.here.is_some() {
+                self.branch(term, fail[i], false);
+            }
+        }
+        if entries.len() > 1 {
+            self.bind(entries[entries.len() - 1]);
+        }
+        if self.here.is_none() {
+            return;
+        }
+        for field in &step.captures {
+            self.capture(*field);
         }
         self.asm
             .note(format!("{} matched: {}", step.name, step.action.keyword()));
         self.asm
             .store_imm(Size::Word, Reg::R7, header::RULE_ID, step.rule_id as i32);
         self.asm.mov_imm(Reg::R9, action_code(step.action));
-        self.asm.goto(decided);
-        self.asm.bind(next);
+        self.goto(decided);
     }
 
+    /// The shared block every matching rule jumps to (emitted only when one
+    /// does).
     fn decided(&mut self) {
         let rules = &self.program.rules;
-        if rules.is_empty() {
-            if self.program.target_is_test_run() {
-                self.asm.mov_imm(Reg::R0, 0);
-                self.asm.exit();
-            } else {
-                self.asm.goto(self.exit_allow);
-            }
-            return;
-        }
         let actions: Vec<Action> = rules.iter().map(|r| r.action).collect();
         let has = |a: Action| actions.contains(&a);
+        // Only a matching rule gets here: no match goes straight to allow.
         self.asm.note("decided: count, report, enforce");
         let done = self.asm.label("done");
-        if self.program.can_fall_through {
-            self.asm.jump_imm(Jmp::IfEqual, Reg::R9, NO_MATCH, done);
-        }
         if !self.program.target_is_test_run() {
             self.asm
                 .note("the runtime's own process is exempt from every rule");
             let not_exempt = self.asm.label("not_exempt");
             self.asm.call(Helper::GetCurrentPidTgid);
+            self.asm.mov(Reg::R8, Reg::R0);
             self.asm.alu_imm(Alu::Rhs, Reg::R0, 32);
             self.asm
                 .load(Size::DoubleWord, Reg::R1, Reg::R10, FP_CONFIG);
@@ -320,7 +473,8 @@ impl Emitter<'_> {
             self.asm.alu_imm(Alu::Add, Reg::R9, 2);
             self.asm.bind(report);
         }
-        self.emit_event(None, Operand::Reg(Reg::R9));
+        let pid_tgid_in_r8 = !self.program.target_is_test_run();
+        self.emit_event(None, Operand::Reg(Reg::R9), pid_tgid_in_r8);
         self.asm.bind(done);
         if self.program.target_is_test_run() {
             self.asm
@@ -424,8 +578,9 @@ impl Emitter<'_> {
     }
 
     /// Fills the record header and writes the record to the ring buffer;
-    /// a full ring buffer increments the loss counter.
-    fn emit_event(&mut self, rule: Option<u32>, verdict: Operand) {
+    /// a full ring buffer increments the loss counter. With
+    /// `pid_tgid_in_r8`, r8 holds `bpf_get_current_pid_tgid()` already.
+    fn emit_event(&mut self, rule: Option<u32>, verdict: Operand, pid_tgid_in_r8: bool) {
         let asm = &mut self.asm;
         asm.note("event: header, then bpf_ringbuf_output of the record");
         asm.call(Helper::KtimeGetBootNs);
@@ -445,8 +600,12 @@ impl Emitter<'_> {
             header::PROGRAM,
             i32::from(self.env.program_index),
         );
-        asm.call(Helper::GetCurrentPidTgid);
-        asm.store(Size::DoubleWord, Reg::R7, header::TID, Reg::R0);
+        if pid_tgid_in_r8 {
+            asm.store(Size::DoubleWord, Reg::R7, header::TID, Reg::R8);
+        } else {
+            asm.call(Helper::GetCurrentPidTgid);
+            asm.store(Size::DoubleWord, Reg::R7, header::TID, Reg::R0);
+        }
         asm.call(Helper::GetCurrentUidGid);
         asm.store(Size::DoubleWord, Reg::R7, header::UID, Reg::R0);
         asm.mov(Reg::R1, Reg::R7);
@@ -471,12 +630,12 @@ impl Emitter<'_> {
         match cond {
             Cond::True => {
                 if when {
-                    self.asm.goto(target);
+                    self.goto(target);
                 }
             }
             Cond::False => {
                 if !when {
-                    self.asm.goto(target);
+                    self.goto(target);
                 }
             }
             Cond::Not(inner) => self.branch(inner, target, !when),
@@ -494,10 +653,21 @@ impl Emitter<'_> {
                         self.branch(item, skip, !when);
                     }
                     self.branch(last, target, when);
-                    self.asm.bind(skip);
+                    self.bind(skip);
                 }
             }
-            Cond::Leaf(leaf) => leaves::branch(self, leaf, target, when),
+            Cond::Leaf(leaf) => {
+                self.need(leaf.field);
+                // Every jump a leaf test makes leaves with the loads of its
+                // start, as its fall-through does, and r1 as it leaves it.
+                let mut here = self.here.clone();
+                leaves::branch(self, leaf, target, when);
+                if let Some(here) = &mut here {
+                    here.r1 = leaves::r1_after(self, leaf);
+                }
+                self.here = here;
+                self.jump_edge(target);
+            }
         }
     }
 }
