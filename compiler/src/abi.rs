@@ -21,8 +21,14 @@ pub const METADATA_SECTION: &str = ".polc.meta";
 pub const MAP_EVENTS: &str = "polc_events";
 /// Per-CPU array of u64: one match counter per rule id, then the loss counter.
 pub const MAP_COUNTERS: &str = "polc_counters";
-/// Array of one [`Config`], written by the runtime before attaching.
+/// Array of one [`Config`], written by the runtime before any program is
+/// loaded, then frozen. Programs may only read it ([`CONFIG_MAP_FLAGS`]), so
+/// the verifier knows the settings and removes the code they turn off (the
+/// scope check when every task is in scope, the monitor-mode rewrite when
+/// enforcing).
 pub const MAP_CONFIG: &str = "polc_config";
+/// `map_flags` of [`MAP_CONFIG`]: `BPF_F_RDONLY_PROG`.
+pub const CONFIG_MAP_FLAGS: u32 = 1 << 7;
 /// Per-CPU scratch buffer (one entry) holding the event record being built.
 pub const MAP_SCRATCH: &str = "polc_scratch";
 /// LRU hash: tgid (u32) -> executable path (`[u8; EXE_PATH_LEN]`), for `proc.exe`.

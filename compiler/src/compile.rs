@@ -187,9 +187,9 @@ fn build_module(
             4,
             abi::CONFIG_LEN as u32,
             1,
-            0,
+            abi::CONFIG_MAP_FLAGS,
         ),
-        "run-time configuration (scope, monitor mode)".into(),
+        "run-time configuration (scope, monitor mode; read-only for programs, frozen)".into(),
     );
     let scratch = add_map(
         map(abi::MAP_SCRATCH, MapKind::PercpuArray, 4, scratch_len, 1, 0),
