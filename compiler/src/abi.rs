@@ -12,7 +12,19 @@
 use serde::{Deserialize, Serialize};
 
 /// Version of the object/event format. The runtime accepts exactly this one.
-pub const ABI_VERSION: u32 = 3;
+/// Version 4: the fields every event header carries ([`is_header_field`])
+/// are decoded from the header only; their slots, when a test loaded them,
+/// are not written at a match.
+pub const ABI_VERSION: u32 = 4;
+
+/// Whether `field` (a field name) is carried by every event header — pid,
+/// tid, uid, gid, comm — and so never needs a slot in the record.
+pub fn is_header_field(field: &str) -> bool {
+    matches!(
+        field,
+        "proc.pid" | "proc.tid" | "proc.uid" | "proc.gid" | "proc.comm"
+    )
+}
 
 /// Name of the ELF section holding the JSON-encoded [`Metadata`].
 pub const METADATA_SECTION: &str = ".polc.meta";

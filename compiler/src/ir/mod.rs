@@ -96,7 +96,8 @@ pub struct Step {
     pub line: u32,
     pub action: Action,
     pub cond: Cond,
-    /// Fields the step's events carry (none for `allow`), loaded when it
+    /// Fields the step's events carry beyond the header (none for `allow`;
+    /// pid, tid, uid, gid and comm are in every header), loaded when it
     /// matches if no test has loaded them yet.
     pub captures: Vec<FieldId>,
 }
