@@ -15,7 +15,8 @@
 //! loads a field twice for its tests, which keeps the cost model's one load
 //! per field an upper bound (a match may load its captured fields again;
 //! the cost model charges that too). A failed test skips the later rules
-//! that require it.
+//! that require it; a run of rules that each first compare the same int
+//! field with a constant starts with a binary search on its value.
 //!
 //! Registers: r6 = context, r7 = per-CPU scratch buffer (the event record
 //! being built, with every loaded field at a fixed offset), r9 = the
@@ -125,6 +126,9 @@ struct Emitter<'a> {
     /// `proc.comm` is read without its length (see
     /// [`fields::comm_without_len`]).
     comm_without_len: bool,
+    /// Captured fields several rules share, and the label of the block
+    /// after the rules that loads them for all of them.
+    capture_blocks: Vec<(Vec<FieldId>, Label)>,
 }
 
 /// Emits one program.
@@ -159,41 +163,107 @@ fn emit_with(
         conflicts: BTreeSet::new(),
         comm_without_len: FieldId::from_name("proc.comm")
             .is_some_and(|comm| fields::comm_without_len(program, comm)),
+        capture_blocks: Vec::new(),
     };
     e.prologue();
     for step in &program.traces {
         e.trace(step);
     }
-    // Rules that load an eager field first: no failed test skips them.
+    // Rules that load an eager field first: no failed test skips them. A
+    // dispatched run loads the eager fields any of its rules needs before
+    // its search, so only its first rule can be one.
+    let runs = flow::dispatch_runs(&program.rules);
     let mut first_needed: BTreeSet<FieldId> = program
         .traces
         .iter()
         .flat_map(|t| t.needs())
         .filter(|f| eager.contains(f))
         .collect();
-    let barriers: Vec<bool> = program
-        .rules
-        .iter()
-        .map(|rule| {
-            let new: Vec<FieldId> = rule
-                .needs()
-                .into_iter()
-                .filter(|f| eager.contains(f) && !first_needed.contains(f))
-                .collect();
-            first_needed.extend(new.iter().copied());
-            !new.is_empty()
-        })
-        .collect();
-    let plan = flow::RulePlan::new(&mut e.asm, &program.rules, &barriers, exit_allow);
+    let mut barriers = vec![false; program.rules.len()];
+    let mut k = 0;
+    while k < program.rules.len() {
+        let end = runs
+            .iter()
+            .find(|(start, _)| *start == k)
+            .map_or(k + 1, |(_, end)| *end);
+        let new: Vec<FieldId> = program.rules[k..end]
+            .iter()
+            .flat_map(|rule| rule.needs())
+            .filter(|f| eager.contains(f) && !first_needed.contains(f))
+            .collect();
+        first_needed.extend(new.iter().copied());
+        barriers[k] = !new.is_empty();
+        k = end;
+    }
+    let plan = flow::RulePlan::new(&mut e.asm, &program.rules, &barriers, &runs, exit_allow);
     let decided = e.asm.label("decided");
-    for (i, step) in program.rules.iter().enumerate() {
-        e.rule(step, &plan.entries[i], &plan.fail[i], decided);
+    // Captures that several rules share: one block loads them for all.
+    let mut sharing: HashMap<&[FieldId], usize> = HashMap::new();
+    for rule in &program.rules {
+        if !rule.captures.is_empty() {
+            *sharing.entry(rule.captures.as_slice()).or_default() += 1;
+        }
+    }
+    for rule in &program.rules {
+        let captures = rule.captures.as_slice();
+        if sharing.get(captures).is_some_and(|n| *n > 1)
+            && !e.capture_blocks.iter().any(|(c, _)| c == captures)
+        {
+            let label = e.asm.label("captures");
+            e.capture_blocks.push((captures.to_vec(), label));
+        }
+    }
+    let mut i = 0;
+    while i < program.rules.len() {
+        match plan.dispatch_of[i] {
+            None => {
+                e.rule(i, &plan, 0, decided);
+                i += 1;
+            }
+            Some(d) => {
+                // The run's rules are emitted inside the search, each after
+                // the block that jumps to it.
+                let dispatch = &plan.dispatches[d];
+                e.bind(plan.entries[i][0]);
+                if e.here.is_some() {
+                    e.step_header(&program.rules[i]);
+                    // The eager fields of the whole run.
+                    for rule in &program.rules[dispatch.start..dispatch.end] {
+                        for field in rule.needs() {
+                            if e.eager.contains(&field) {
+                                e.need(field);
+                            }
+                        }
+                    }
+                    e.dispatch(dispatch, &plan, decided);
+                }
+                i = dispatch.end;
+            }
+        }
+    }
+    let more = e.at_label.contains_key(&decided)
+        || e.capture_blocks
+            .iter()
+            .any(|(_, l)| e.at_label.contains_key(l));
+    if e.here.is_some() && more {
+        // No rule matched: over the blocks below.
+        e.goto(exit_allow);
+    }
+    for (captures, label) in std::mem::take(&mut e.capture_blocks) {
+        if !e.at_label.contains_key(&label) {
+            continue;
+        }
+        e.asm.island_point();
+        e.bind(label);
+        if e.here.is_some() {
+            e.asm.note("the captures of the rules that jump here");
+            for field in captures {
+                e.capture(field);
+            }
+            e.goto(decided);
+        }
     }
     if e.at_label.contains_key(&decided) {
-        if e.here.is_some() {
-            // No rule matched: over the decided block.
-            e.goto(exit_allow);
-        }
         e.asm.island_point();
         e.bind(decided);
         e.decided();
@@ -384,40 +454,123 @@ impl Emitter<'_> {
         self.bind(skip);
     }
 
-    /// One rule: `entries` are the labels before each of its terms and of
-    /// its match, `fail` where each failed term continues. A part that
-    /// nothing reaches (earlier failures skip past it) is not emitted: the
-    /// verifier rejects unreachable instructions.
-    fn rule(&mut self, step: &Step, entries: &[Label], fail: &[Label], decided: Label) {
-        self.bind(entries[0]);
-        if self.here.is_some() {
+    /// Rule `k` of the plan from its term `start` on (past terms a dispatch
+    /// has decided): the labels before each of its terms and of its match,
+    /// and where each failed term continues. A part that nothing reaches
+    /// (earlier failures skip past it) is not emitted: the verifier rejects
+    /// unreachable instructions.
+    fn rule(&mut self, k: usize, plan: &flow::RulePlan, start: usize, decided: Label) {
+        let step = &self.program.rules[k];
+        let (entries, fail) = (&plan.entries[k], &plan.fail[k]);
+        let terms = step.conjuncts();
+        self.bind(entries[start]);
+        if start == 0 && self.here.is_some() {
             self.step_header(step);
         } else {
             self.asm.island_point();
+            if start > 0 {
+                self.asm.line(step.line);
+                self.asm.note(format!(
+                    "rule {} (line {}), after the dispatch",
+                    step.name, step.line
+                ));
+            }
         }
-        for (i, term) in step.conjuncts().iter().enumerate() {
-            if i > 0 {
+        for (i, term) in terms.iter().enumerate().skip(start) {
+            if i > start {
                 self.bind(entries[i]);
             }
             if self.here.is_some() {
                 self.branch(term, fail[i], false);
             }
         }
-        if entries.len() > 1 {
-            self.bind(entries[entries.len() - 1]);
+        if terms.len() > start {
+            self.bind(entries[terms.len()]);
         }
         if self.here.is_none() {
             return;
-        }
-        for field in &step.captures {
-            self.capture(*field);
         }
         self.asm
             .note(format!("{} matched: {}", step.name, step.action.keyword()));
         self.asm
             .store_imm(Size::Word, Reg::R7, header::RULE_ID, step.rule_id as i32);
         self.asm.mov_imm(Reg::R9, action_code(step.action));
-        self.goto(decided);
+        let sure = |f: &FieldId| self.here.as_ref().is_some_and(|h| h.sure.contains(f));
+        let shared = (!step.captures.iter().all(sure))
+            .then(|| {
+                self.capture_blocks
+                    .iter()
+                    .find(|(fields, _)| *fields == step.captures)
+                    .map(|(_, label)| *label)
+            })
+            .flatten();
+        match shared {
+            Some(block) => self.goto(block),
+            None => {
+                for field in &step.captures {
+                    self.capture(*field);
+                }
+                self.goto(decided);
+            }
+        }
+    }
+
+    /// A binary search on the dispatch's field: each value of the run jumps
+    /// past the first term of the first rule that requires it, any other
+    /// to the dispatch's miss label. r1 holds the value throughout.
+    ///
+    /// The rules of each block of values follow the block, so the search's
+    /// jumps stay short whatever the run's size.
+    fn dispatch(&mut self, dispatch: &flow::Dispatch, plan: &flow::RulePlan, decided: Label) {
+        self.asm.note(format!(
+            "dispatch: {} rules on {} by binary search",
+            dispatch.end - dispatch.start,
+            dispatch.field.spec().name
+        ));
+        self.need(dispatch.field);
+        let r1 = flow::R1::Value(dispatch.field);
+        if !self.r1_holds(r1) {
+            let slot = self.env.layout.slot(dispatch.field);
+            self.asm.load(Size::DoubleWord, Reg::R1, Reg::R7, slot);
+            self.set_r1(Some(r1));
+        }
+        self.search(&dispatch.values, dispatch.miss, plan, decided);
+    }
+
+    fn search(
+        &mut self,
+        values: &[(u64, Vec<usize>)],
+        miss: Label,
+        plan: &flow::RulePlan,
+        decided: Label,
+    ) {
+        if values.len() <= 4 {
+            for (value, rules) in values {
+                let target = plan.entries[rules[0]][1];
+                jump_cmp_u64(&mut self.asm, Jmp::IfEqual, Reg::R1, *value, target);
+                self.jump_edge(target);
+            }
+            self.goto(miss);
+            for (_, rules) in values {
+                for &k in rules {
+                    self.rule(k, plan, 1, decided);
+                }
+            }
+            return;
+        }
+        let mid = values.len() / 2;
+        let upper = self.asm.label("upper");
+        jump_cmp_u64(
+            &mut self.asm,
+            Jmp::IfGreaterOrEqual,
+            Reg::R1,
+            values[mid].0,
+            upper,
+        );
+        self.jump_edge(upper);
+        self.search(&values[..mid], miss, plan, decided);
+        self.bind(upper);
+        self.search(&values[mid..], miss, plan, decided);
     }
 
     /// The shared block every matching rule jumps to (emitted only when one
