@@ -274,12 +274,16 @@ fn clang_command(
     command
 }
 
-/// The first error line of a failed compile (e.g. polc's diagnostic).
+/// The first error line of a failed compile (e.g. polc's diagnostic),
+/// past bpftrace's warning that it could not raise RLIMIT_MEMLOCK (which
+/// it prints as an error and which does not matter on this kernel).
 fn first_error(stderr: &str) -> String {
     stderr
         .lines()
-        .find(|l| l.contains("error"))
-        .unwrap_or_else(|| stderr.lines().last().unwrap_or_default())
+        .filter(|l| !l.contains("RLIMIT_MEMLOCK"))
+        .find(|l| l.to_lowercase().contains("error"))
+        .or_else(|| stderr.lines().rfind(|l| !l.trim().is_empty()))
+        .unwrap_or_default()
         .trim()
         .to_string()
 }

@@ -18,6 +18,7 @@
 mod compile;
 mod cost;
 mod kernel;
+mod limit;
 mod load;
 mod plot;
 mod report;
@@ -63,10 +64,10 @@ enum Command {
 #[derive(Args, Debug, Clone)]
 struct RunArgs {
     /// Repetitions of every measurement (medians are reported).
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 7)]
     reps: usize,
     /// Milliseconds of load per per-event run.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 400)]
     load_ms: u64,
     /// Rule counts and list sizes of the scaled scenarios.
     #[arg(long, value_delimiter = ',', default_value = "1,10,100,1000,10000")]
@@ -372,6 +373,28 @@ fn kernel_phase(
         results.sizes.push(size);
         results.events.extend(events);
     }
+    let sizes = results.sizes.clone();
+    let loaded = |scenario: &str, tool: &str, n: usize| {
+        sizes
+            .iter()
+            .find(|row| row.scenario == scenario && row.size == Some(n))
+            .map(|row| {
+                let code = if tool == "polc" {
+                    &row.polc
+                } else {
+                    &row.clang
+                };
+                code.as_ref().map(|_| ()).map_err(Clone::clone)
+            })
+    };
+    results.limits = limit::limits(
+        kernel,
+        tools,
+        (&bench_dir(), scratch, vmlinux_dir),
+        plan,
+        &args.sizes,
+        &loaded,
+    );
     Ok(())
 }
 

@@ -108,6 +108,7 @@ pub fn tables(results: &Results) -> String {
     events(&mut out, results);
     flatness(&mut out, results);
     sizes(&mut out, results);
+    limits(&mut out, results);
     throughput(&mut out, results);
     out
 }
@@ -352,6 +353,32 @@ fn sizes(out: &mut String, results: &Results) {
             label(scenario, *size),
             code_cells(polc),
             code_cells(clang)
+        );
+    }
+    out.push('\n');
+}
+
+fn limits(out: &mut String, results: &Results) {
+    if results.limits.is_empty() {
+        return;
+    }
+    out.push_str(
+        "### Where each stops: the most rules on one hook that build and load
+
+",
+    );
+    out.push_str("| scenario | tool | largest that builds and loads | smallest that does not | why |\n|---|---|---:|---:|---|\n");
+    for row in &results.limits {
+        let (fails, why) = match &row.smallest_failing {
+            Some((n, why)) => (count(*n as u64), short(why)),
+            None => ("–".to_string(), "–".to_string()),
+        };
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {fails} | {why} |",
+            row.scenario,
+            row.tool,
+            row.largest_ok.map_or("–".to_string(), |n| count(n as u64))
         );
     }
     out.push('\n');

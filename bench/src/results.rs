@@ -8,6 +8,7 @@ use std::path::Path;
 
 use crate::compile::{CompileRow, Tools, VmlinuxRow};
 use crate::cost::{EventRow, FloorRow, SizeRow};
+use crate::limit::LimitRow;
 use crate::throughput::ThroughputRow;
 
 /// Everything measured.
@@ -22,6 +23,8 @@ pub struct Results {
     pub floors: Vec<FloorRow>,
     pub events: Vec<EventRow>,
     pub sizes: Vec<SizeRow>,
+    #[serde(default)]
+    pub limits: Vec<LimitRow>,
     pub throughput: Vec<ThroughputRow>,
 }
 

@@ -337,9 +337,11 @@ fn open_rules(n: usize) -> Generated {
     let _ = writeln!(g.pol, "# {HEADER_NOTE}: open_rules, {n} rules\n");
     let _ = writeln!(g.c_header, "/* {HEADER_NOTE}: open_rules, {n} rules */");
     let _ = writeln!(g.c_header, "#define N_RULES {n}");
+    // One printf after the rules: bpftrace gives every printf its own
+    // stack space, and a hundred of them exceed the 512-byte stack.
     let _ = writeln!(g.bt, "// {HEADER_NOTE}: open_rules, {n} rules");
     g.bt.push_str("tracepoint:syscalls:sys_enter_openat\n{\n");
-    g.bt.push_str("\t$path = str(args->filename);\n\t$matched = 0;\n");
+    g.bt.push_str("\t$path = str(args->filename);\n\t$matched = 0;\n\t$rule = 0;\n");
     for i in 0..n {
         let path = bench_path("rule", i);
         let _ = writeln!(
@@ -349,10 +351,12 @@ fn open_rules(n: usize) -> Generated {
         let _ = writeln!(g.c_list, "RULE({i}, \"{path}\")");
         let _ = writeln!(
             g.bt,
-            "\tif ($matched == 0 && $path == \"{path}\" && uid != 0) {{\n\t\t$matched = 1;\n\t\tprintf(\"r{i:05}: %s (uid %d) opened %s\\n\", comm, uid, $path);\n\t}}"
+            "\tif ($matched == 0 && $path == \"{path}\" && uid != 0) {{\n\t\t$matched = 1;\n\t\t$rule = {i};\n\t}}"
         );
     }
-    g.bt.push_str("}\n");
+    g.bt.push_str(
+        "\tif ($matched) {\n\t\tprintf(\"r%05d: %s (uid %d) opened %s\\n\", $rule, comm, uid, $path);\n\t}\n}\n",
+    );
     g
 }
 
@@ -365,7 +369,7 @@ fn connect_rules(n: usize) -> Generated {
     g.bt.push_str("tracepoint:syscalls:sys_enter_connect\n{\n");
     g.bt.push_str("\t$sa = (struct sockaddr_in *)args->uservaddr;\n");
     g.bt.push_str(
-        "\tif ($sa->sin_family == 2) {\n\t\t$port = bswap($sa->sin_port);\n\t\t$matched = 0;\n",
+        "\tif ($sa->sin_family == 2) {\n\t\t$port = bswap($sa->sin_port);\n\t\t$matched = 0;\n\t\t$rule = 0;\n",
     );
     for i in 0..n {
         let port = 20_000 + i;
@@ -376,10 +380,12 @@ fn connect_rules(n: usize) -> Generated {
         let _ = writeln!(g.c_list, "RULE({i}, {port})");
         let _ = writeln!(
             g.bt,
-            "\t\tif ($matched == 0 && $port == {port}) {{\n\t\t\t$matched = 1;\n\t\t\tprintf(\"r{i:05}: %s connecting to %s port %d\\n\", comm, ntop($sa->sin_addr.s_addr), $port);\n\t\t}}"
+            "\t\tif ($matched == 0 && $port == {port}) {{\n\t\t\t$matched = 1;\n\t\t\t$rule = {i};\n\t\t}}"
         );
     }
-    g.bt.push_str("\t}\n}\n");
+    g.bt.push_str(
+        "\t\tif ($matched) {\n\t\t\tprintf(\"r%05d: %s connecting to %s port %d\\n\", $rule, comm, ntop($sa->sin_addr.s_addr), $port);\n\t\t}\n\t}\n}\n",
+    );
     g
 }
 
