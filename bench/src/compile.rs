@@ -370,16 +370,24 @@ pub fn latency(
             }));
             let start = match (&compile, cgroup) {
                 (Measure::Ok { .. }, Some(_)) => {
-                    first_error_only(timing::repeat(plan.reps, plan.long, || {
-                        let mut command = Command::new(bpftrace);
-                        command.arg("--no-warnings").arg(&instance.sources.bt);
-                        timing::time_startup(
-                            &mut command,
-                            Stream::Stdout,
-                            "Attaching",
-                            plan.timeout,
-                        )
-                    }))
+                    let script = instance.dir.join("startup.bt");
+                    let text = std::fs::read_to_string(&instance.sources.bt).unwrap_or_default();
+                    match std::fs::write(&script, with_attached_marker(&text)) {
+                        Ok(()) => first_error_only(timing::repeat(plan.reps, plan.long, || {
+                            let mut command = Command::new(bpftrace);
+                            command.arg("--no-warnings").arg(&script);
+                            timing::time_startup(
+                                &mut command,
+                                Stream::Stdout,
+                                ATTACHED,
+                                plan.timeout,
+                            )
+                        })),
+                        Err(e) => Measure::Failed {
+                            reason: e.to_string(),
+                            after: 0.0,
+                        },
+                    }
                 }
                 (Measure::Ok { .. }, None) => Measure::Skipped {
                     reason: "start-up needs root".into(),
@@ -428,6 +436,24 @@ pub fn latency(
     }
 }
 
+/// What the start-up copy of a bpftrace script prints once it runs.
+const ATTACHED: &str = "polc-bench: attached";
+
+/// `script` with a line printed at the end of its `BEGIN` probe (added when
+/// it has none). bpftrace runs `BEGIN` once every probe is attached, so the
+/// line marks the end of start-up, map contents included; its own
+/// "Attaching N probes..." comes before the programs are even loaded.
+fn with_attached_marker(script: &str) -> String {
+    let marker = format!("\tprintf(\"{ATTACHED}\\n\");\n");
+    if let Some(begin) = script.find("BEGIN\n{\n") {
+        if let Some(close) = script[begin..].find("\n}\n") {
+            let at = begin + close + 1;
+            return format!("{}{marker}{}", &script[..at], &script[at..]);
+        }
+    }
+    format!("{script}\nBEGIN\n{{\n{marker}}}\n")
+}
+
 /// Keeps a failure's first error line only (the tables show one line).
 fn first_error_only(m: Measure) -> Measure {
     match m {
@@ -436,5 +462,24 @@ fn first_error_only(m: Measure) -> Measure {
             after,
         },
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_attached_line_ends_the_begin_probe() {
+        let with = with_attached_marker("BEGIN\n{\n\t@m[1] = 1;\n}\n\nkprobe:x\n{\n}\n");
+        assert!(
+            with.starts_with("BEGIN\n{\n\t@m[1] = 1;\n\tprintf(\"polc-bench: attached\\n\");\n}\n"),
+            "{with}"
+        );
+        let without = with_attached_marker("kprobe:x\n{\n}\n");
+        assert!(
+            without.ends_with("BEGIN\n{\n\tprintf(\"polc-bench: attached\\n\");\n}\n"),
+            "{without}"
+        );
     }
 }

@@ -74,6 +74,18 @@ pub struct TestCgroup {
 impl TestCgroup {
     fn new() -> Result<TestCgroup, String> {
         let root = polrt::cgroup::root().map_err(|e| e.to_string())?;
+        // Left behind by a run that was killed: its process is gone.
+        if let Ok(entries) = std::fs::read_dir(&root) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let Some(pid) = name.strip_prefix("polc-bench-") else {
+                    continue;
+                };
+                if !Path::new("/proc").join(pid).exists() {
+                    let _ = std::fs::remove_dir(entry.path());
+                }
+            }
+        }
         let path = root.join(format!("polc-bench-{}", std::process::id()));
         if path.exists() {
             let _ = std::fs::remove_dir(&path);

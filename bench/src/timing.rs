@@ -200,9 +200,18 @@ pub fn time_startup(
         },
         Err(_) => Outcome::TimedOut(started.elapsed().as_secs_f64() * 1e3),
     };
-    kill(pid, libc::SIGINT);
+    // A SIGINT that arrives while the tool is still attaching may be lost
+    // (bpftrace prints its line first): repeat it until the tool exits.
     let waiter = spawn_waiter(child);
-    if waiter.recv_timeout(Duration::from_secs(10)).is_err() {
+    let mut exited = false;
+    for _ in 0..50 {
+        kill(pid, libc::SIGINT);
+        if waiter.recv_timeout(Duration::from_millis(200)).is_ok() {
+            exited = true;
+            break;
+        }
+    }
+    if !exited {
         kill(pid, libc::SIGKILL);
         let _ = waiter.recv();
     }
