@@ -259,6 +259,7 @@ fn clang_command(
     vmlinux_dir: &Path,
 ) -> Command {
     let mut command = Command::new(clang);
+    timing::limit_memory(&mut command, COMPILER_MEMORY);
     command
         .args(["-O2", "-g", "-target", "bpf", "-D__TARGET_ARCH_x86"])
         .arg("-I")
@@ -361,6 +362,7 @@ pub fn latency(
         Some(bpftrace) => {
             let compile = first_error_only(timing::repeat(plan.reps, plan.long, || {
                 let mut command = Command::new(bpftrace);
+                timing::limit_memory(&mut command, COMPILER_MEMORY);
                 command
                     .arg("--no-warnings")
                     .arg("--emit-elf")
@@ -375,6 +377,7 @@ pub fn latency(
                     match std::fs::write(&script, with_attached_marker(&text)) {
                         Ok(()) => first_error_only(timing::repeat(plan.reps, plan.long, || {
                             let mut command = Command::new(bpftrace);
+                            timing::limit_memory(&mut command, COMPILER_MEMORY);
                             command.arg("--no-warnings").arg(&script);
                             timing::time_startup(
                                 &mut command,
@@ -453,6 +456,10 @@ fn with_attached_marker(script: &str) -> String {
     }
     format!("{script}\nBEGIN\n{{\n{marker}}}\n")
 }
+
+/// Address space one clang or bpftrace run may use (bpftrace compiling
+/// 10,000 string rules went past 24 GiB before the kernel killed it).
+const COMPILER_MEMORY: u64 = 8 << 30;
 
 /// Keeps a failure's first error line only (the tables show one line).
 fn first_error_only(m: Measure) -> Measure {

@@ -84,11 +84,12 @@ pub fn limits(
     plan: Plan,
     sizes: &[usize],
     loaded: Loaded<'_>,
+    only: &[&str],
 ) -> Vec<LimitRow> {
     let mut rows = Vec::new();
     for scenario in scenario::all()
         .into_iter()
-        .filter(|s| s.family == Family::Rules)
+        .filter(|s| s.family == Family::Rules && only.contains(&s.name))
     {
         for tool in ["polc", "clang"] {
             let mut ok: Option<usize> = None;

@@ -222,20 +222,16 @@ fn run(args: &RunArgs, phases: &[Phase]) -> Result<(), String> {
         load_ms: args.load_ms,
         sizes: args.sizes.clone(),
     };
+    // The commands whose measurements the results hold: `all` replaces
+    // them, a single phase (or scenario subset) adds itself.
     let command: Vec<String> = std::env::args().collect();
-    let mut command_line = format!("polc-bench {}", command[1..].join(" "));
-    if phases.len() == 1 {
-        command_line = format!("{command_line} ({:?} phase)", phases[0]).to_lowercase();
-    }
-    results.commands.retain(|c| {
-        !phases
-            .iter()
-            .any(|p| c.ends_with(&format!("({:?} phase)", p).to_lowercase()))
-    });
+    let command_line = format!("polc-bench {}", command[1..].join(" "));
     if phases.len() > 1 {
         results.commands.clear();
     }
-    results.commands.push(command_line);
+    if !results.commands.contains(&command_line) {
+        results.commands.push(command_line);
+    }
 
     let scenarios: Vec<scenario::Scenario> = scenario::all()
         .into_iter()
@@ -257,9 +253,18 @@ fn run(args: &RunArgs, phases: &[Phase]) -> Result<(), String> {
     let vmlinux_dir = scratch.join("vmlinux");
     let vmlinux = compile::vmlinux(&tools, &vmlinux_dir, plan);
 
+    // Rows of the instances measured now replace their earlier rows; rows
+    // of other instances are kept.
+    let measured = |scenario: &str, size: Option<usize>| {
+        instances
+            .iter()
+            .any(|i| i.scenario.name == scenario && i.size == size)
+    };
     if phases.contains(&Phase::Compile) {
         results.vmlinux = Some(vmlinux);
-        results.compile.clear();
+        results
+            .compile
+            .retain(|row| !measured(&row.scenario, row.size));
         for instance in &mut instances {
             eprintln!("polc-bench: compile {}", instance.label());
             let row = compile::latency(
@@ -277,6 +282,7 @@ fn run(args: &RunArgs, phases: &[Phase]) -> Result<(), String> {
                 cost::show(&row.bpftrace_compile)
             );
             results.compile.push(row);
+            sort_rows(&mut results.compile, |r| (r.scenario.clone(), r.size));
             results.save(&results_path)?;
         }
     }
@@ -365,14 +371,25 @@ fn kernel_phase(
         return Err("clang could not build bench/c/empty.bpf.c".into());
     }
     results.floors = cost::floors(kernel, &empty.join("clang.o"), &cost_plan);
-    results.events.clear();
-    results.sizes.clear();
+    let measured = |scenario: &str, size: Option<usize>| {
+        instances
+            .iter()
+            .any(|i| i.scenario.name == scenario && i.size == size)
+    };
+    results.events.retain(|row| !measured(&row.scenario, row.size));
+    results.sizes.retain(|row| !measured(&row.scenario, row.size));
+    let scenarios: Vec<&str> = instances.iter().map(|i| i.scenario.name).collect();
+    results
+        .limits
+        .retain(|row| !scenarios.contains(&row.scenario.as_str()));
     for instance in instances.iter_mut() {
         compile::build_objects(instance, tools, &bench_dir(), vmlinux_dir, plan);
         let (size, events) = cost::instance(kernel, instance, &cost_plan);
         results.sizes.push(size);
         results.events.extend(events);
     }
+    sort_rows(&mut results.sizes, |r| (r.scenario.clone(), r.size));
+    sort_rows(&mut results.events, |r| (r.scenario.clone(), r.size));
     let sizes = results.sizes.clone();
     let loaded = |scenario: &str, tool: &str, n: usize| {
         sizes
@@ -387,15 +404,28 @@ fn kernel_phase(
                 code.as_ref().map(|_| ()).map_err(Clone::clone)
             })
     };
-    results.limits = limit::limits(
+    let limits = limit::limits(
         kernel,
         tools,
         (&bench_dir(), scratch, vmlinux_dir),
         plan,
         &args.sizes,
         &loaded,
+        &scenarios,
     );
+    results.limits.extend(limits);
     Ok(())
+}
+
+/// Sorts rows by scenario (in the order of [`scenario::all`]), then size;
+/// rows of one instance keep their order.
+fn sort_rows<T>(rows: &mut [T], key: impl Fn(&T) -> (String, Option<usize>)) {
+    let order: Vec<&str> = scenario::all().iter().map(|s| s.name).collect();
+    rows.sort_by_key(|row| {
+        let (name, size) = key(row);
+        let at = order.iter().position(|n| *n == name).unwrap_or(usize::MAX);
+        (at, size)
+    });
 }
 
 fn render(results: &Results) -> Result<(), String> {

@@ -118,7 +118,7 @@ pub fn time_command(command: &mut Command, timeout: Duration) -> Outcome {
         Ok(status) if status.success() => Outcome::Done(ms),
         Ok(status) => Outcome::Failed {
             ms,
-            stderr: tail(&format!("{stderr}\n(exit status {status})")),
+            stderr: head_and_tail(&format!("{stderr}\n({})", describe_exit(status))),
         },
         Err(e) => Outcome::Failed {
             ms,
@@ -220,16 +220,55 @@ pub fn time_startup(
     match outcome {
         Outcome::Failed { ms, .. } => Outcome::Failed {
             ms,
-            stderr: tail(&format!("{watched_text}\n{other_text}")),
+            stderr: head_and_tail(&format!("{watched_text}\n{other_text}")),
         },
         other => other,
     }
 }
 
-/// The last few non-empty lines of `text`.
-pub fn tail(text: &str) -> String {
+/// The first and the last few non-empty lines of `text` (a diagnostic's
+/// first line says what failed, the last ones how it ended).
+pub fn head_and_tail(text: &str) -> String {
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    lines[lines.len().saturating_sub(6)..].join("\n")
+    if lines.len() <= 16 {
+        return lines.join("\n");
+    }
+    format!(
+        "{}\n...\n{}",
+        lines[..10].join("\n"),
+        lines[lines.len() - 6..].join("\n")
+    )
+}
+
+/// An exit status in words; SIGKILL from outside is how the kernel's
+/// out-of-memory killer (or an address-space limit) ends a compile.
+fn describe_exit(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match status.signal() {
+        Some(libc::SIGKILL) => "killed by SIGKILL: out of memory".to_string(),
+        Some(signal) => format!("killed by signal {signal}"),
+        None => format!("exit status {}", status.code().unwrap_or(-1)),
+    }
+}
+
+/// Limits the address space of a command's process (`RLIMIT_AS`), so a
+/// compiler that runs away fails on its own instead of making the kernel
+/// kill processes on a shared machine.
+pub fn limit_memory(command: &mut Command, bytes: u64) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure only calls setrlimit, which is async-signal-safe.
+    unsafe {
+        command.pre_exec(move || {
+            let limit = libc::rlimit {
+                rlim_cur: bytes,
+                rlim_max: bytes,
+            };
+            if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
 }
 
 /// Repeats a timed run: `reps` times, or once when the first run takes
