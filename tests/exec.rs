@@ -32,6 +32,7 @@ use std::fmt;
 use polc::check::policy::Action;
 use polc::codegen::TEST_RUN_RULE_SHIFT;
 use polc::compile::Build;
+use polc::interp::FieldValue;
 use polc::object::{MapDef, MapKind};
 
 use crate::gen::rng::SplitMix64;
@@ -140,6 +141,21 @@ const PID_TGID: u64 = (4242 << 32) | 4243;
 const UID_GID: u64 = (77 << 32) | 1000;
 const COMM: &[u8] = b"polc-exec";
 const EFAULT: i64 = 14;
+
+/// The value of a field an event header carries (pid, tid, uid, gid, comm;
+/// `polc::abi::is_header_field`) as the executor's current-task helpers
+/// report it. Records decode those fields from the header, which programs
+/// fill from these helpers, not from the test context.
+pub fn current_task_value(name: &str) -> Option<FieldValue> {
+    match name {
+        "proc.pid" => Some(FieldValue::Int(PID_TGID >> 32)),
+        "proc.tid" => Some(FieldValue::Int(PID_TGID & 0xffff_ffff)),
+        "proc.uid" => Some(FieldValue::Int(UID_GID & 0xffff_ffff)),
+        "proc.gid" => Some(FieldValue::Int(UID_GID >> 32)),
+        "proc.comm" => Some(FieldValue::Str(COMM.to_vec())),
+        _ => None,
+    }
+}
 /// Where the test context sits in the (modelled) runner's memory: the
 /// program gets this address as its argument and reads the context with
 /// `bpf_probe_read_user`.

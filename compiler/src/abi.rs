@@ -12,7 +12,19 @@
 use serde::{Deserialize, Serialize};
 
 /// Version of the object/event format. The runtime accepts exactly this one.
-pub const ABI_VERSION: u32 = 3;
+/// Version 4: the fields every event header carries ([`is_header_field`])
+/// are decoded from the header only; their slots, when a test loaded them,
+/// are not written at a match.
+pub const ABI_VERSION: u32 = 4;
+
+/// Whether `field` (a field name) is carried by every event header — pid,
+/// tid, uid, gid, comm — and so never needs a slot in the record.
+pub fn is_header_field(field: &str) -> bool {
+    matches!(
+        field,
+        "proc.pid" | "proc.tid" | "proc.uid" | "proc.gid" | "proc.comm"
+    )
+}
 
 /// Name of the ELF section holding the JSON-encoded [`Metadata`].
 pub const METADATA_SECTION: &str = ".polc.meta";
@@ -21,8 +33,14 @@ pub const METADATA_SECTION: &str = ".polc.meta";
 pub const MAP_EVENTS: &str = "polc_events";
 /// Per-CPU array of u64: one match counter per rule id, then the loss counter.
 pub const MAP_COUNTERS: &str = "polc_counters";
-/// Array of one [`Config`], written by the runtime before attaching.
+/// Array of one [`Config`], written by the runtime before any program is
+/// loaded, then frozen. Programs may only read it ([`CONFIG_MAP_FLAGS`]), so
+/// the verifier knows the settings and removes the code they turn off (the
+/// scope check when every task is in scope, the monitor-mode rewrite when
+/// enforcing).
 pub const MAP_CONFIG: &str = "polc_config";
+/// `map_flags` of [`MAP_CONFIG`]: `BPF_F_RDONLY_PROG`.
+pub const CONFIG_MAP_FLAGS: u32 = 1 << 7;
 /// Per-CPU scratch buffer (one entry) holding the event record being built.
 pub const MAP_SCRATCH: &str = "polc_scratch";
 /// LRU hash: tgid (u32) -> executable path (`[u8; EXE_PATH_LEN]`), for `proc.exe`.

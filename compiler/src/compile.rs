@@ -142,7 +142,8 @@ fn build_module(
     let uses_features = module.programs.iter().any(codegen::needs_features);
 
     // Layouts: one per hook, covering every field any of its programs loads
-    // and every field any of its rules captures. A rule no program can
+    // and every field beyond the header's that any of its rules captures
+    // (the header carries pid, tid, uid, gid and comm). A rule no program can
     // report (after a rule without `when`, folded away, an `allow` with a
     // message) still names its fields in the metadata, and the runtime
     // checks each has a slot.
@@ -156,7 +157,12 @@ fn build_module(
             .iter()
             .filter(|p| p.hook == hook)
             .flat_map(|p| p.fields())
-            .chain(policy.rules_on(hook).flat_map(|r| r.captured_fields()))
+            .chain(
+                policy
+                    .rules_on(hook)
+                    .flat_map(|r| r.captured_fields())
+                    .filter(|f| !abi::is_header_field(f.spec().name)),
+            )
             .collect();
         layouts.push(Layout::new(hook, &fields));
     }
@@ -196,9 +202,9 @@ fn build_module(
             4,
             abi::CONFIG_LEN as u32,
             1,
-            0,
+            abi::CONFIG_MAP_FLAGS,
         ),
-        "run-time configuration (scope, monitor mode)".into(),
+        "run-time configuration (scope, monitor mode; read-only for programs, frozen)".into(),
     );
     let scratch = add_map(
         map(abi::MAP_SCRATCH, MapKind::PercpuArray, 4, scratch_len, 1, 0),

@@ -149,3 +149,29 @@ fn a_closed_output_pipe_ends_polc_quietly() {
         out.status
     );
 }
+
+/// The fixture exercises rule skipping, entries past known terms and a
+/// dispatch by binary search; `polc test` checks the compiled decision
+/// programs against the interpreter on every test block (as root; without
+/// root it runs the interpreter only, and POLC_KERNEL_TESTS=require makes
+/// that an error).
+#[test]
+fn compiled_skips_and_dispatches_decide_as_the_interpreter() {
+    let fixture = repo("compiler/tests/fixtures/skips_and_dispatch.pol");
+    let asm = polc(&["build", "--emit", "asm", &fixture]);
+    let text = String::from_utf8_lossy(&asm.stdout);
+    assert!(
+        text.contains("dispatch: 12 rules on net.dport by binary search"),
+        "{text}"
+    );
+    assert!(text.contains("goto b.1"), "{text}");
+    let out = polc(&["test", "--color", "never", &fixture]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("14 passed; 0 failed"), "{stdout}");
+}

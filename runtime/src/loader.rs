@@ -175,7 +175,9 @@ fn map_meta<'m>(metadata: &'m Metadata, name: &str) -> Result<&'m abi::MapMeta, 
         .ok_or_else(|| LoadError::MissingMap(name.to_string()))
 }
 
-/// Writes the run-time configuration (scope, monitor flag).
+/// Writes the run-time configuration (scope, monitor flag) and freezes it.
+/// Must run before any program is loaded: the verifier reads the frozen,
+/// program-read-only value as constants and removes the code it turns off.
 pub fn write_config(ebpf: &Ebpf, metadata: &Metadata, config: Config) -> Result<(), LoadError> {
     let meta = map_meta(metadata, abi::MAP_CONFIG)?;
     let value = config.to_bytes();
@@ -190,10 +192,12 @@ pub fn write_config(ebpf: &Ebpf, metadata: &Metadata, config: Config) -> Result<
         });
     }
     let fd = map_fd(ebpf, abi::MAP_CONFIG)?;
-    map_update(fd, &0u32.to_le_bytes(), &value, 0).map_err(|e| LoadError::MapWrite {
+    let bad = |reason: String| LoadError::MapWrite {
         map: abi::MAP_CONFIG.into(),
-        reason: e.to_string(),
-    })
+        reason,
+    };
+    map_update(fd, &0u32.to_le_bytes(), &value, 0).map_err(|e| bad(e.to_string()))?;
+    map_freeze(fd).map_err(|e| bad(format!("freezing it: {e}")))
 }
 
 /// `BPF_MAP_FREEZE`: user space may no longer write the map either, which

@@ -299,10 +299,7 @@ pub fn parse_metadata(path: &str, data: &[u8]) -> Result<Metadata, ObjectError> 
 
 /// Whether `field` is carried by every event header (and so needs no slot).
 pub fn is_header_field(field: &str) -> bool {
-    matches!(
-        field,
-        "proc.pid" | "proc.tid" | "proc.uid" | "proc.gid" | "proc.comm"
-    )
+    abi::is_header_field(field)
 }
 
 #[cfg(test)]

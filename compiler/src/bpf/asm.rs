@@ -148,8 +148,8 @@ enum Item {
 }
 
 /// An island: its skip label (once it has entries) and its entries (proxy
-/// label, target label).
-type Island = (Option<Label>, Vec<(Label, Label)>);
+/// label, target label, and the label the chain of islands ends at).
+type Island = (Option<Label>, Vec<(Label, Label, Label)>);
 
 /// The longest jump (slots) left as it is. A jump instruction can hold
 /// 32767, but the kernel verifier rewrites some instructions into several
@@ -160,6 +160,10 @@ const MAX_JUMP: i64 = 16_000;
 /// How far after a jump an island may be placed, leaving room for islands
 /// inserted in between.
 const ISLAND_REACH: i64 = 15_000;
+/// Most entries of one island: thousands of jumps to distinct far targets
+/// (a dispatch over thousands of rules) spread over several islands, so no
+/// island grows past the reach of the jumps over it.
+const ISLAND_ENTRIES: usize = 512;
 
 /// Builds one program.
 #[derive(Clone, Debug, Default)]
@@ -334,8 +338,25 @@ impl Asm {
         let mut items = self.items.clone();
         let mut names = self.label_names.clone();
         // Per island point: its skip label (once it has entries) and its
-        // entries (proxy label, target label).
+        // entries (proxy label, target label, final target).
         let mut islands: Vec<Island> = vec![(None, Vec::new()); self.n_island_points];
+        // The original target of each jump routed through an island.
+        let mut item_end: Vec<Option<Label>> = vec![None; items.len()];
+        // Island points that nothing falls through to (after a `goto` or an
+        // `exit`): their islands need no jump over them, and must not have
+        // one, which the verifier would reject as unreachable.
+        let mut dead_point = vec![false; self.n_island_points];
+        let mut dead = false;
+        for item in &items {
+            match item {
+                Item::Insn(insn) | Item::Jump { insn, .. } => {
+                    dead = matches!(insn.encode().0 & 0xff, 0x05 | 0x95);
+                }
+                Item::LdMap { .. } | Item::Core { .. } | Item::Bind(_) => dead = false,
+                Item::IslandPoint(p) => dead_point[*p] = dead,
+                Item::Note(_) | Item::Line(_) => {}
+            }
+        }
         loop {
             // Layout.
             let mut label_slot: Vec<Option<i64>> = vec![None; names.len()];
@@ -350,10 +371,11 @@ impl Asm {
                         point_slot[*p] = slot;
                         let (skip, entries) = &islands[*p];
                         if let Some(skip) = skip {
-                            for (k, (proxy, _)) in entries.iter().enumerate() {
-                                label_slot[proxy.0 as usize] = Some(slot + 1 + k as i64);
+                            let over = i64::from(!dead_point[*p]);
+                            for (k, (proxy, _, _)) in entries.iter().enumerate() {
+                                label_slot[proxy.0 as usize] = Some(slot + over + k as i64);
                             }
-                            slot += 1 + entries.len() as i64;
+                            slot += over + entries.len() as i64;
                             label_slot[skip.0 as usize] = Some(slot);
                         }
                     }
@@ -369,27 +391,29 @@ impl Asm {
                 Item(usize),
                 Island(usize, usize),
             }
-            let mut far: Vec<(JumpRef, i64, Label)> = Vec::new();
+            // Each far jump, where it is, its target and its final target.
+            let mut far: Vec<(JumpRef, i64, Label, Label)> = Vec::new();
             let distance = |from: i64, to: Label| label_slot[to.0 as usize].map(|t| t - from - 1);
             for (i, item) in items.iter().enumerate() {
                 if let Item::Jump { target, .. } = item {
                     if distance(item_slot[i], *target).is_some_and(|d| d > MAX_JUMP) {
-                        far.push((JumpRef::Item(i), item_slot[i], *target));
+                        let end = item_end[i].unwrap_or(*target);
+                        far.push((JumpRef::Item(i), item_slot[i], *target, end));
                     }
                 }
             }
             for (p, (_, entries)) in islands.iter().enumerate() {
-                for (k, (_, target)) in entries.iter().enumerate() {
-                    let at = point_slot[p] + 1 + k as i64;
+                for (k, (_, target, end)) in entries.iter().enumerate() {
+                    let at = point_slot[p] + i64::from(!dead_point[p]) + k as i64;
                     if distance(at, *target).is_some_and(|d| d > MAX_JUMP) {
-                        far.push((JumpRef::Island(p, k), at, *target));
+                        far.push((JumpRef::Island(p, k), at, *target, *end));
                     }
                 }
             }
             if far.is_empty() {
                 break;
             }
-            for (jump, at, target) in far {
+            for (jump, at, target, end) in far {
                 // The farthest island point still comfortably in reach.
                 // Island points are in program order, so their slots ascend.
                 // Prefer the farthest point in reach that already has an
@@ -398,12 +422,16 @@ impl Asm {
                 let reach_end = point_slot.partition_point(|slot| *slot <= at + ISLAND_REACH);
                 let reach_start = point_slot.partition_point(|slot| *slot <= at);
                 let in_reach = reach_start..reach_end;
+                let has_room = |p: &usize| {
+                    let (_, entries) = &islands[*p];
+                    entries.len() < ISLAND_ENTRIES || entries.iter().any(|(_, _, e)| *e == end)
+                };
                 let point = in_reach
                     .clone()
                     .rev()
                     .take(64)
-                    .find(|p| islands[*p].0.is_some())
-                    .or_else(|| in_reach.clone().next_back())
+                    .find(|p| islands[*p].0.is_some() && has_room(p))
+                    .or_else(|| in_reach.clone().rev().find(has_room))
                     .ok_or(AsmError::TooFar {
                         at: at as u32,
                         distance: label_slot[target.0 as usize].unwrap_or(at) - at - 1,
@@ -413,23 +441,53 @@ impl Asm {
                     names.push(format!("island{point}.over"));
                     *skip = Some(Label(names.len() as u32 - 1));
                 }
-                let proxy = match entries.iter().find(|(_, t)| *t == target) {
-                    Some((proxy, _)) => *proxy,
+                let proxy = match entries.iter().find(|(_, _, e)| *e == end) {
+                    Some((proxy, _, _)) => *proxy,
                     None => {
-                        names.push(format!("island{point}.{}", names[target.0 as usize]));
+                        names.push(format!("island{point}.{}", names[end.0 as usize]));
                         let proxy = Label(names.len() as u32 - 1);
-                        entries.push((proxy, target));
+                        entries.push((proxy, target, end));
                         proxy
                     }
                 };
                 match jump {
                     JumpRef::Item(i) => {
                         if let Item::Jump { target, .. } = &mut items[i] {
+                            item_end[i].get_or_insert(*target);
                             *target = proxy;
                         }
                     }
                     JumpRef::Island(p, k) => islands[p].1[k].1 = proxy,
                 }
+            }
+        }
+        // Drop the entries no jump uses any more (a jump rerouted through a
+        // later island leaves its first entry behind): the verifier rejects
+        // unreachable instructions. Dropping slots only shortens jumps.
+        loop {
+            let mut used: std::collections::HashSet<Label> = items
+                .iter()
+                .filter_map(|item| match item {
+                    Item::Jump { target, .. } => Some(*target),
+                    _ => None,
+                })
+                .collect();
+            used.extend(
+                islands
+                    .iter()
+                    .flat_map(|(_, entries)| entries.iter().map(|(_, target, _)| *target)),
+            );
+            let mut dropped = false;
+            for (skip, entries) in &mut islands {
+                let before = entries.len();
+                entries.retain(|(proxy, _, _)| used.contains(proxy));
+                dropped |= entries.len() != before;
+                if entries.is_empty() {
+                    *skip = None;
+                }
+            }
+            if !dropped {
+                break;
             }
         }
         // Materialise the islands.
@@ -439,11 +497,13 @@ impl Asm {
                 Item::IslandPoint(p) => {
                     let (skip, entries) = &islands[p];
                     if let Some(skip) = skip {
-                        out.push(Item::Jump {
-                            insn: Instruction::jmp_abs(0),
-                            target: *skip,
-                        });
-                        for (proxy, target) in entries {
+                        if !dead_point[p] {
+                            out.push(Item::Jump {
+                                insn: Instruction::jmp_abs(0),
+                                target: *skip,
+                            });
+                        }
+                        for (proxy, target, _) in entries {
                             out.push(Item::Bind(*proxy));
                             out.push(Item::Jump {
                                 insn: Instruction::jmp_abs(0),

@@ -261,8 +261,15 @@ fn test_branches(policy: &CheckedPolicy, test: &Test) -> u64 {
 }
 
 /// The bound on instructions executed by one run of any program of `hook`.
+///
+/// Each field is charged one load. Codegen loads a field at most once per
+/// event for the tests (see `codegen`), but a match loads the fields its
+/// event captures unless every path to it has loaded them: at most one rule
+/// matches per event, so the union of the rules' captured fields is charged
+/// a second load, and every trace its own captured fields.
 pub fn hook_bound(policy: &CheckedPolicy, hook: Hook) -> u64 {
     let mut fields: BTreeSet<FieldId> = BTreeSet::new();
+    let mut rule_captures: BTreeSet<FieldId> = BTreeSet::new();
     let mut total = PROLOGUE + DECIDED;
     for rule in policy.rules_on(hook) {
         total += rule_cost(policy, rule);
@@ -270,10 +277,18 @@ pub fn hook_bound(policy: &CheckedPolicy, hook: Hook) -> u64 {
             collect_fields(cond, &mut fields);
         }
         if rule.action != Action::Allow {
-            fields.extend(rule.captured_fields());
+            let captured = rule.captured_fields();
+            fields.extend(captured.iter().copied());
+            if rule.action == Action::Trace {
+                total += captured.iter().map(|f| load_cost(*f)).sum::<u64>();
+            } else {
+                rule_captures.extend(captured);
+            }
         }
     }
-    total + fields.iter().map(|f| load_cost(*f)).sum::<u64>()
+    total
+        + fields.iter().map(|f| load_cost(*f)).sum::<u64>()
+        + rule_captures.iter().map(|f| load_cost(*f)).sum::<u64>()
 }
 
 /// A rule's or trace's own cost (its condition and its match), without loads.

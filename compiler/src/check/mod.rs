@@ -153,6 +153,8 @@ struct MacroInfo<'a> {
 /// State shared by the checking steps.
 struct Checker<'a> {
     source: &'a str,
+    /// Byte offsets of the source's newlines (line numbers by bisection).
+    newlines: Vec<u32>,
     diags: Vec<Diagnostic>,
     /// Every list, named and inline; indexed by `ListId`.
     lists: Vec<ListDef>,
@@ -175,6 +177,12 @@ impl<'a> Checker<'a> {
     fn new(source: &'a str) -> Checker<'a> {
         Checker {
             source,
+            newlines: source
+                .bytes()
+                .enumerate()
+                .filter(|(_, b)| *b == b'\n')
+                .map(|(i, _)| i as u32)
+                .collect(),
             diags: Vec::new(),
             lists: Vec::new(),
             list_infos: Vec::new(),
@@ -192,9 +200,9 @@ impl<'a> Checker<'a> {
         self.diags.push(diagnostic);
     }
 
-    /// 1-based line of a byte offset.
+    /// 1-based line of a byte offset (as [`crate::diag::line_col`] counts).
     fn line_of(&self, offset: u32) -> u32 {
-        crate::diag::line_col(self.source, offset as usize).0 as u32
+        self.newlines.partition_point(|&nl| nl < offset) as u32 + 1
     }
 
     /// Registers lists and macros; reports duplicate and invalid names.

@@ -296,3 +296,42 @@ fn lints_find_shadowed_rules() {
     assert_eq!(codes("rule a { on exec when proc.uid in [1] deny }\nrule b { on exec when proc.uid in [1] deny }\n"), vec![Code::W0003]);
     assert!(codes("rule a { on exec when proc.uid in [1] deny }\nrule b { on exec when proc.uid in [2] deny }\n").is_empty());
 }
+
+#[test]
+fn a_shadowed_rule_names_the_earliest_rule_whose_terms_it_has() {
+    let source = "rule a { on exec when proc.gid == 5 and proc.uid == 1 deny }\n\
+                  rule b { on exec when proc.uid == 1 deny }\n\
+                  rule c { on file.open when proc.uid == 1 deny }\n\
+                  rule d { on exec when proc.gid == 5 and proc.uid == 1 and exec.path == \"/x\" audit }\n";
+    let checked = check_source("t.pol", source);
+    let shadowed: Vec<&str> = checked
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == Code::W0003)
+        .map(|d| d.message.as_str())
+        .collect();
+    assert_eq!(shadowed, vec!["rule `d` can never match"]);
+    let w = checked
+        .diagnostics
+        .iter()
+        .find(|d| d.code == Code::W0003)
+        .expect("a warning");
+    assert!(
+        w.notes.iter().any(|n| n.contains("`a` tests a subset")),
+        "{w:?}"
+    );
+}
+
+#[test]
+fn thousands_of_rules_check_and_keep_their_lines() {
+    let mut source = String::new();
+    for i in 0..5000 {
+        source.push_str(&format!(
+            "rule r{i} {{\n    on exec\n    when proc.uid == {i}\n    deny\n}}\n"
+        ));
+    }
+    let checked = check_source("t.pol", &source);
+    let policy = checked.policy.expect("checks");
+    assert!(checked.diagnostics.iter().all(|d| !d.is_error()));
+    assert_eq!(policy.rules[4999].line, 4999 * 5 + 1);
+}

@@ -7,6 +7,7 @@
 //! Uapi layouts (tracepoint `sys_enter` records, `struct bpf_sock_addr`,
 //! `struct sockaddr_in{,6}`) are stable ABI and read at their fixed offsets.
 
+use super::flow::R1;
 use super::{kernel_source, Emitter, FP_KEY};
 use crate::abi::EXE_PATH_LEN;
 use crate::bpf::asm::{Alu, Helper, Instruction, Jmp, Reg, Size};
@@ -29,6 +30,15 @@ pub(super) fn load(e: &mut Emitter<'_>, field: FieldId) {
         (Some(source), FieldType::Str { max }) => load_str(e, field, source, max),
         (Some(source), FieldType::Ip) => load_ip(e, field, source),
         (Some(source), _) => load_int(e, field, source),
+    }
+}
+
+/// What r1 holds after [`load`] of `field`: int and bool loads end by
+/// storing the value from r1.
+pub(super) fn r1_after_load(field: FieldId) -> Option<R1> {
+    match field.spec().ty {
+        FieldType::Int { .. } | FieldType::Bool => Some(R1::Value(field)),
+        _ => None,
     }
 }
 
@@ -213,8 +223,35 @@ fn zero_fill(e: &mut Emitter<'_>, slot: i16, len: u32) {
     }
 }
 
+/// Whether `field` is `proc.comm` read by `bpf_get_current_comm` (the
+/// whole buffer, NUL-padded, and no length): when every test of it in the
+/// program is an equality, a prefix or a hash set lookup, each of which a
+/// NUL-padded buffer decides without the length.
+pub(super) fn comm_without_len(program: &crate::ir::Program, field: FieldId) -> bool {
+    kernel_source(program, field) == Some(FieldSource::Comm)
+        && program
+            .leaves()
+            .iter()
+            .filter(|leaf| leaf.field == field)
+            .all(|leaf| {
+                matches!(
+                    leaf.kind,
+                    LeafKind::StrEq(_) | LeafKind::StrPrefix(_) | LeafKind::InSet(_)
+                )
+            })
+}
+
 fn load_str(e: &mut Emitter<'_>, field: FieldId, source: FieldSource, max: u16) {
     let slot = e.env.layout.slot(field);
+    if source == FieldSource::Comm && e.comm_without_len {
+        e.asm
+            .note("bpf_get_current_comm: NUL-padded, no length needed");
+        e.asm.mov(Reg::R1, Reg::R7);
+        e.asm.alu_imm(Alu::Add, Reg::R1, i32::from(slot));
+        e.asm.mov_imm(Reg::R2, i32::from(max));
+        e.asm.call(Helper::GetCurrentComm);
+        return;
+    }
     let fill = zero_fill_len(e, field);
     if let Some(len) = fill {
         zero_fill(e, slot, len);
@@ -354,6 +391,8 @@ fn load_ip(e: &mut Emitter<'_>, field: FieldId, source: FieldSource) {
             asm.store_imm(Size::Word, Reg::R7, slot, AF_INET as i32);
             asm.load(Size::Word, Reg::R1, Reg::R6, SOCK_ADDR_USER_IP4);
             asm.store(Size::Word, Reg::R7, slot + 8, Reg::R1);
+            // An IPv4 address: nothing to unmap.
+            return;
         }
         FieldSource::SockAddrCtxIp6 => {
             asm.store_imm(Size::Word, Reg::R7, slot, AF_INET6 as i32);

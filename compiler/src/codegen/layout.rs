@@ -39,17 +39,27 @@ impl Layout {
         let mut fields = fields.to_vec();
         fields.sort_unstable();
         fields.dedup();
+        // Fields the header carries are decoded from it: their slots (for
+        // tests) go after the record, in the part that is never sent.
+        let (sent, unsent): (Vec<FieldId>, Vec<FieldId>) = fields
+            .iter()
+            .partition(|f| !crate::abi::is_header_field(f.spec().name));
         let mut at = EVENT_HEADER_LEN as u32;
         let mut slots = Vec::new();
-        for field in &fields {
-            let ty = field.spec().ty;
-            if let FieldType::Str { .. } = ty {
-                at += 8;
+        let mut record_len = at;
+        for (part, fields) in [sent, unsent].iter().enumerate() {
+            for field in fields {
+                let ty = field.spec().ty;
+                if let FieldType::Str { .. } = ty {
+                    at += 8;
+                }
+                slots.push((*field, at));
+                at += slot_size(ty);
             }
-            slots.push((*field, at));
-            at += slot_size(ty);
+            if part == 0 {
+                record_len = at;
+            }
         }
-        let record_len = at;
         let mut lens = Vec::new();
         for field in &fields {
             if let FieldType::Str { .. } = field.spec().ty {
@@ -92,10 +102,11 @@ impl Layout {
         at as i16
     }
 
-    /// The record layout for the metadata.
+    /// The record layout for the metadata (the fields sent in the record).
     pub fn field_slots(&self) -> Vec<FieldSlot> {
         self.slots
             .iter()
+            .filter(|(_, at)| *at < self.record_len)
             .map(|(field, at)| FieldSlot {
                 name: field.spec().name.to_string(),
                 offset: *at,
@@ -127,13 +138,26 @@ mod tests {
 
     #[test]
     fn slots_follow_the_header_and_strings_have_room_for_a_prefix_length() {
+        let path = FieldId::from_name("exec.path").expect("field");
+        let flags = FieldId::from_name("proc.cgroup").expect("field");
+        let layout = Layout::new(Hook::Exec, &[path, flags, path]);
+        assert_eq!(layout.slot(flags), 48);
+        assert_eq!(layout.slot(path), 48 + 8 + 8);
+        assert_eq!(layout.record_len, 48 + 8 + 8 + 256);
+        assert_eq!(layout.len_slot(path) as u32, layout.record_len);
+        assert!(layout.scratch_len >= layout.sockaddr + SOCKADDR_COPY + SCRATCH_TAIL);
+    }
+
+    #[test]
+    fn header_fields_are_loaded_for_tests_but_not_sent() {
         let comm = FieldId::from_name("proc.comm").expect("field");
         let uid = FieldId::from_name("proc.uid").expect("field");
-        let layout = Layout::new(Hook::Exec, &[comm, uid, comm]);
-        assert_eq!(layout.slot(uid), 48);
-        assert_eq!(layout.slot(comm), 48 + 8 + 8);
-        assert_eq!(layout.record_len, 48 + 8 + 8 + 16);
-        assert_eq!(layout.len_slot(comm) as u32, layout.record_len);
-        assert!(layout.scratch_len >= layout.sockaddr + SOCKADDR_COPY + SCRATCH_TAIL);
+        let cgroup = FieldId::from_name("proc.cgroup").expect("field");
+        let layout = Layout::new(Hook::Exec, &[comm, uid, cgroup]);
+        assert_eq!(layout.record_len, 48 + 8);
+        assert!(layout.slot(uid) as u32 >= layout.record_len);
+        assert!(layout.slot(comm) as u32 >= layout.record_len);
+        let names: Vec<String> = layout.field_slots().into_iter().map(|s| s.name).collect();
+        assert_eq!(names, vec!["proc.cgroup".to_string()]);
     }
 }

@@ -9,9 +9,10 @@
 
 use std::net::IpAddr;
 
+use super::flow::R1;
 use super::{jump_cmp_u64, Emitter};
 use crate::bpf::asm::{Alu, Asm, Helper, Jmp, Label, Reg, Size};
-use crate::check::hooks::{FieldType, AF_INET, AF_INET6};
+use crate::check::hooks::{FieldId, FieldSource, FieldType, AF_INET, AF_INET6};
 use crate::check::policy::CmpOp;
 use crate::ir::{Leaf, LeafKind, Net, SetKind};
 
@@ -22,11 +23,11 @@ pub(super) fn branch(e: &mut Emitter<'_>, leaf: &Leaf, target: Label, when: bool
     match &leaf.kind {
         LeafKind::Int { op, value } => {
             let op = if when { *op } else { negate(*op) };
-            e.asm.load(Size::DoubleWord, Reg::R1, Reg::R7, slot);
+            load_value(e, leaf.field, slot);
             jump_cmp_u64(&mut e.asm, jump_op(op), Reg::R1, *value, target);
         }
         LeafKind::Bool => {
-            e.asm.load(Size::DoubleWord, Reg::R1, Reg::R7, slot);
+            load_value(e, leaf.field, slot);
             let op = if when { Jmp::IfNotEqual } else { Jmp::IfEqual };
             e.asm.jump_imm(op, Reg::R1, 0, target);
         }
@@ -37,6 +38,40 @@ pub(super) fn branch(e: &mut Emitter<'_>, leaf: &Leaf, target: Label, when: bool
             e.asm.goto(target);
             e.asm.bind(skip);
         }
+    }
+}
+
+/// What r1 holds after the code of `leaf` (and at each of its jumps):
+/// int and bool tests leave the field's value, equality and prefix tests
+/// the string's length; the others something unknown.
+pub(super) fn r1_after(e: &Emitter<'_>, leaf: &Leaf) -> Option<R1> {
+    match leaf.kind {
+        LeafKind::Int { .. } | LeafKind::Bool => Some(R1::Value(leaf.field)),
+        LeafKind::StrEq(_) | LeafKind::StrPrefix(_) if !without_len(e, leaf.field) => {
+            Some(R1::Len(leaf.field))
+        }
+        _ => None,
+    }
+}
+
+/// Whether `field` is read without its length (`proc.comm` through
+/// `bpf_get_current_comm`, NUL-padded).
+fn without_len(e: &Emitter<'_>, field: FieldId) -> bool {
+    e.comm_without_len && super::kernel_source(e.program, field) == Some(FieldSource::Comm)
+}
+
+/// `r1 = field's value`, unless r1 holds it already.
+fn load_value(e: &mut Emitter<'_>, field: FieldId, slot: i16) {
+    if !e.r1_holds(R1::Value(field)) {
+        e.asm.load(Size::DoubleWord, Reg::R1, Reg::R7, slot);
+    }
+}
+
+/// `r1 = field's length`, unless r1 holds it already.
+fn load_len(e: &mut Emitter<'_>, field: FieldId) {
+    if !e.r1_holds(R1::Len(field)) {
+        let len = e.env.layout.len_slot(field);
+        e.asm.load(Size::DoubleWord, Reg::R1, Reg::R7, len);
     }
 }
 
@@ -74,15 +109,23 @@ fn check(e: &mut Emitter<'_>, leaf: &Leaf, fail: Label) {
         LeafKind::Int { .. } | LeafKind::Bool => {
             branch(e, leaf, fail, false);
         }
+        LeafKind::StrEq(lit) if without_len(e, field) => {
+            // The literal and its NUL: the buffer is NUL-padded.
+            let mut with_nul = lit.clone();
+            with_nul.push(0);
+            bytes_eq(&mut e.asm, Reg::R7, slot, &with_nul, fail);
+        }
+        LeafKind::StrPrefix(lit) if without_len(e, field) => {
+            // A shorter string has its NUL where the literal has a byte.
+            bytes_eq(&mut e.asm, Reg::R7, slot, lit, fail);
+        }
         LeafKind::StrEq(lit) => {
-            let len = e.env.layout.len_slot(field);
-            e.asm.load(Size::DoubleWord, Reg::R1, Reg::R7, len);
+            load_len(e, field);
             jump_cmp_u64(&mut e.asm, Jmp::IfNotEqual, Reg::R1, lit.len() as u64, fail);
             bytes_eq(&mut e.asm, Reg::R7, slot, lit, fail);
         }
         LeafKind::StrPrefix(lit) => {
-            let len = e.env.layout.len_slot(field);
-            e.asm.load(Size::DoubleWord, Reg::R1, Reg::R7, len);
+            load_len(e, field);
             e.asm
                 .jump_imm(Jmp::IfLessThan, Reg::R1, lit.len() as i32, fail);
             bytes_eq(&mut e.asm, Reg::R7, slot, lit, fail);
@@ -102,10 +145,17 @@ fn check(e: &mut Emitter<'_>, leaf: &Leaf, fail: Label) {
         LeafKind::StrContains(lit) => {
             contains(e, slot, e.env.layout.len_slot(field), max, lit, fail)
         }
-        LeafKind::Ip(net) => ip_in(&mut e.asm, slot, net, fail),
+        LeafKind::Ip(net) => {
+            let family = known_family(e, field);
+            ip_in(&mut e.asm, slot, net, family, fail)
+        }
         LeafKind::InSet(set) => {
             let map = e.env.maps.set(*set);
-            if let SetKind::StrHash { key_len } = e.env.sets[set.0 as usize].kind {
+            // A NUL-padded buffer needs no length check: a string too long
+            // for the keys has no NUL in the key's bytes, and every key has.
+            if let (SetKind::StrHash { key_len }, false) =
+                (e.env.sets[set.0 as usize].kind, without_len(e, field))
+            {
                 let len = e.env.layout.len_slot(field);
                 e.asm.load(Size::DoubleWord, Reg::R1, Reg::R7, len);
                 e.asm
@@ -137,9 +187,11 @@ fn check(e: &mut Emitter<'_>, leaf: &Leaf, fail: Label) {
                 SetKind::Ip4 => (AF_INET, 32),
                 _ => (AF_INET6, 128),
             };
-            e.asm.load(Size::Word, Reg::R1, Reg::R7, slot);
-            e.asm
-                .jump_imm(Jmp::IfNotEqual, Reg::R1, family as i32, fail);
+            if known_family(e, field) != Some(family) {
+                e.asm.load(Size::Word, Reg::R1, Reg::R7, slot);
+                e.asm
+                    .jump_imm(Jmp::IfNotEqual, Reg::R1, family as i32, fail);
+            }
             e.asm.store_imm(Size::Word, Reg::R7, slot + 4, bits);
             lookup(&mut e.asm, map, slot + 4, fail);
         }
@@ -219,14 +271,27 @@ fn contains(e: &mut Emitter<'_>, slot: i16, len: i16, max: i32, lit: &[u8], fail
     e.asm.bind(found);
 }
 
-/// Family check, then the masked address words.
-fn ip_in(asm: &mut Asm, slot: i16, net: &Net, fail: Label) {
+/// The address family an ip field always has in this program, when its
+/// source fixes it (`cgroup/connect4` and `bind4` see IPv4 only; lowering
+/// has already folded the tests of the other family away).
+fn known_family(e: &Emitter<'_>, field: FieldId) -> Option<u64> {
+    match super::kernel_source(e.program, field) {
+        Some(FieldSource::SockAddrCtxIp4) => Some(AF_INET),
+        _ => None,
+    }
+}
+
+/// Family check (unless the family is `known`), then the masked address
+/// words.
+fn ip_in(asm: &mut Asm, slot: i16, net: &Net, known: Option<u64>, fail: Label) {
     let (family, bytes): (u64, Vec<u8>) = match net.addr {
         IpAddr::V4(a) => (AF_INET, a.octets().to_vec()),
         IpAddr::V6(a) => (AF_INET6, a.octets().to_vec()),
     };
-    asm.load(Size::Word, Reg::R1, Reg::R7, slot);
-    asm.jump_imm(Jmp::IfNotEqual, Reg::R1, family as i32, fail);
+    if known != Some(family) {
+        asm.load(Size::Word, Reg::R1, Reg::R7, slot);
+        asm.jump_imm(Jmp::IfNotEqual, Reg::R1, family as i32, fail);
+    }
     let word_len = if family == AF_INET { 4 } else { 8 };
     let prefix = usize::from(net.prefix);
     for (i, chunk) in bytes.chunks(word_len).enumerate() {

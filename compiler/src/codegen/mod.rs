@@ -6,23 +6,40 @@
 //! in continuation-passing style with forward jumps only, so `and`/`or`/`not`
 //! are target swaps and nothing is materialised as a boolean.
 //!
+//! Field loads are placed here, lazily: a field is loaded right before the
+//! first test that needs it on the path being emitted (or at the match, for
+//! a captured field), unless it is loaded on every path to that point (see
+//! [`flow`]). A field that some path would load twice (it was loaded on
+//! some paths to a test, not all) is instead loaded at the start of the
+//! first step that needs it, and the program is emitted again: no path
+//! loads a field twice for its tests, which keeps the cost model's one load
+//! per field an upper bound (a match may load its captured fields again;
+//! the cost model charges that too). A failed test skips the later rules
+//! that require it; a run of rules that each first compare the same int
+//! field with a constant starts with a binary search on its value.
+//!
 //! Registers: r6 = context, r7 = per-CPU scratch buffer (the event record
-//! being built, with every loaded field at a fixed offset), r9 = the decision
-//! (0: no rule matched yet, else the matching rule's verdict code; its id is
-//! in the record header); r0-r5 are scratch and clobbered by every helper
-//! call. Stack: fp-8 the config value pointer, fp-16 a u32
-//! map key, fp-24 a spill slot.
+//! being built, with every loaded field at a fixed offset), r9 = the
+//! decision (the matching rule's verdict code; its id is in the record
+//! header), r8 = `bpf_get_current_pid_tgid()` in the decided block; r0-r5
+//! are scratch and clobbered by every helper call. Stack: fp-8 the config
+//! value pointer, fp-16 a u32 map key, fp-24 a spill slot.
 //!
 //! Depends on `ir`, `bpf::asm`, `abi` (record header and config layout) and the
 //! hook table; knows nothing of ELF.
 
 mod fields;
+mod flow;
 pub mod layout;
 mod leaves;
 
+use std::collections::{BTreeSet, HashMap};
+
 use crate::abi::{self, header, Verdict, CONFIG_MONITOR};
 use crate::bpf::asm::{Alu, Asm, AsmError, Assembled, Helper, Jmp, Label, MapId, Reg, Size};
-use crate::check::hooks::{FieldSource, Guard, KernelMember, ReturnConvention, Signals, SIGKILL};
+use crate::check::hooks::{
+    FieldId, FieldSource, Guard, KernelMember, ReturnConvention, Signals, SIGKILL,
+};
 use crate::check::policy::Action;
 use crate::ir::{Cond, Program, SetId, Step, Target};
 
@@ -104,10 +121,42 @@ struct Emitter<'a> {
     env: ProgramEnv<'a>,
     program: &'a Program,
     exit_allow: Label,
+    /// Fields loaded at the current point; `None` where it is unreachable.
+    here: Option<flow::Loaded>,
+    /// Fields loaded on the jumps to each label seen so far (merged).
+    at_label: HashMap<Label, flow::Loaded>,
+    /// Fields loaded at the start of the first step that needs them rather
+    /// than lazily.
+    eager: &'a BTreeSet<FieldId>,
+    /// Lazily loaded fields that some path loaded twice.
+    conflicts: BTreeSet<FieldId>,
+    /// `proc.comm` is read without its length (see
+    /// [`fields::comm_without_len`]).
+    comm_without_len: bool,
+    /// Captured fields several rules share, and the label of the block
+    /// after the rules that loads them for all of them.
+    capture_blocks: Vec<(Vec<FieldId>, Label)>,
 }
 
 /// Emits one program.
 pub fn emit_program(program: &Program, env: ProgramEnv<'_>) -> Result<Assembled, AsmError> {
+    let mut eager = BTreeSet::new();
+    loop {
+        let (asm, conflicts) = emit_with(program, env.clone(), &eager);
+        if conflicts.is_empty() {
+            return asm.assemble();
+        }
+        // Each round makes at least one more field eager, and eager fields
+        // never conflict: this ends within one round per field.
+        eager.extend(conflicts);
+    }
+}
+
+fn emit_with(
+    program: &Program,
+    env: ProgramEnv<'_>,
+    eager: &BTreeSet<FieldId>,
+) -> (Asm, BTreeSet<FieldId>) {
     let mut asm = Asm::new();
     let exit_allow = asm.label("allow");
     let mut e = Emitter {
@@ -115,24 +164,123 @@ pub fn emit_program(program: &Program, env: ProgramEnv<'_>) -> Result<Assembled,
         env,
         program,
         exit_allow,
+        here: Some(flow::Loaded::default()),
+        at_label: HashMap::new(),
+        eager,
+        conflicts: BTreeSet::new(),
+        comm_without_len: FieldId::from_name("proc.comm")
+            .is_some_and(|comm| fields::comm_without_len(program, comm)),
+        capture_blocks: Vec::new(),
     };
     e.prologue();
     for step in &program.traces {
         e.trace(step);
     }
-    let decided = e.asm.label("decided");
-    for (i, step) in program.rules.iter().enumerate() {
-        let last = i + 1 == program.rules.len();
-        e.rule(step, decided, last && !program.can_fall_through);
+    // Rules that load an eager field first: no failed test skips them. A
+    // dispatched run loads the eager fields any of its rules needs before
+    // its search, so only its first rule can be one.
+    let runs = flow::dispatch_runs(&program.rules);
+    let mut first_needed: BTreeSet<FieldId> = program
+        .traces
+        .iter()
+        .flat_map(|t| t.needs())
+        .filter(|f| eager.contains(f))
+        .collect();
+    let mut barriers = vec![false; program.rules.len()];
+    let mut k = 0;
+    while k < program.rules.len() {
+        let end = runs
+            .iter()
+            .find(|(start, _)| *start == k)
+            .map_or(k + 1, |(_, end)| *end);
+        let new: Vec<FieldId> = program.rules[k..end]
+            .iter()
+            .flat_map(|rule| rule.needs())
+            .filter(|f| eager.contains(f) && !first_needed.contains(f))
+            .collect();
+        first_needed.extend(new.iter().copied());
+        barriers[k] = !new.is_empty();
+        k = end;
     }
-    e.asm.island_point();
-    e.asm.bind(decided);
-    e.decided();
+    let plan = flow::RulePlan::new(&mut e.asm, &program.rules, &barriers, &runs, exit_allow);
+    let decided = e.asm.label("decided");
+    // Captures that several rules share: one block loads them for all.
+    let mut sharing: HashMap<&[FieldId], usize> = HashMap::new();
+    for rule in &program.rules {
+        if !rule.captures.is_empty() {
+            *sharing.entry(rule.captures.as_slice()).or_default() += 1;
+        }
+    }
+    for rule in &program.rules {
+        let captures = rule.captures.as_slice();
+        if sharing.get(captures).is_some_and(|n| *n > 1)
+            && !e.capture_blocks.iter().any(|(c, _)| c == captures)
+        {
+            let label = e.asm.label("captures");
+            e.capture_blocks.push((captures.to_vec(), label));
+        }
+    }
+    let mut i = 0;
+    while i < program.rules.len() {
+        match plan.dispatch_of[i] {
+            None => {
+                e.rule(i, &plan, 0, decided);
+                i += 1;
+            }
+            Some(d) => {
+                // The run's rules are emitted inside the search, each after
+                // the block that jumps to it.
+                let dispatch = &plan.dispatches[d];
+                e.bind(plan.entries[i][0]);
+                if e.here.is_some() {
+                    e.step_header(&program.rules[i]);
+                    // The eager fields of the whole run.
+                    for rule in &program.rules[dispatch.start..dispatch.end] {
+                        for field in rule.needs() {
+                            if e.eager.contains(&field) {
+                                e.need(field);
+                            }
+                        }
+                    }
+                    e.dispatch(dispatch, &plan, decided);
+                }
+                i = dispatch.end;
+            }
+        }
+    }
+    let more = e.at_label.contains_key(&decided)
+        || e.capture_blocks
+            .iter()
+            .any(|(_, l)| e.at_label.contains_key(l));
+    if e.here.is_some() && more {
+        // No rule matched: over the blocks below.
+        e.goto(exit_allow);
+    }
+    for (captures, label) in std::mem::take(&mut e.capture_blocks) {
+        if !e.at_label.contains_key(&label) {
+            continue;
+        }
+        e.asm.island_point();
+        e.bind(label);
+        if e.here.is_some() {
+            e.asm.note("the captures of the rules that jump here");
+            for field in captures {
+                e.capture(field);
+            }
+            e.goto(decided);
+        }
+    }
+    if e.at_label.contains_key(&decided) {
+        e.asm.island_point();
+        e.bind(decided);
+        e.decided();
+    }
     e.asm.bind(e.exit_allow);
     e.asm.note("allow");
     e.asm.mov_imm(Reg::R0, e.allow_value());
     e.asm.exit();
-    e.asm.assemble()
+    let conflicts = std::mem::take(&mut e.conflicts);
+    (e.asm, conflicts)
 }
 
 impl Emitter<'_> {
@@ -217,8 +365,71 @@ impl Emitter<'_> {
         }
         if self.program.target_is_test_run() {
             self.copy_test_context();
+            // The copy's calls clobbered r1.
+            self.set_r1(None);
         }
-        self.asm.mov_imm(Reg::R9, NO_MATCH);
+    }
+
+    /// Records that a jump to `target` leaves from the current point.
+    fn jump_edge(&mut self, target: Label) {
+        if let Some(here) = &self.here {
+            self.at_label
+                .entry(target)
+                .and_modify(|at| at.merge(here))
+                .or_insert_with(|| here.clone());
+        }
+    }
+
+    /// `goto target`; what follows is unreachable until a label is bound.
+    fn goto(&mut self, target: Label) {
+        self.asm.goto(target);
+        self.jump_edge(target);
+        self.here = None;
+    }
+
+    /// Binds `label`, merging the facts of the jumps to it.
+    fn bind(&mut self, label: Label) {
+        self.asm.bind(label);
+        let at = self.at_label.remove(&label);
+        self.here = flow::merged(self.here.take(), at.as_ref());
+    }
+
+    /// Loads `field` for a test unless every path to here has.
+    fn need(&mut self, field: FieldId) {
+        self.load_unless_sure(field, false);
+    }
+
+    /// Loads a captured `field` at a match unless every path to here has:
+    /// a second load on some path is allowed here (the cost model charges
+    /// it: one rule match per event, and each trace's).
+    fn capture(&mut self, field: FieldId) {
+        self.load_unless_sure(field, true);
+    }
+
+    fn load_unless_sure(&mut self, field: FieldId, at_match: bool) {
+        let here = self.here.get_or_insert_with(flow::Loaded::default);
+        if here.sure.contains(&field) {
+            return;
+        }
+        if here.maybe.contains(&field) && !at_match {
+            self.conflicts.insert(field);
+        }
+        here.sure.insert(field);
+        here.maybe.insert(field);
+        fields::load(self, field);
+        self.set_r1(fields::r1_after_load(field));
+    }
+
+    /// Whether r1 holds `what` on every path to here.
+    fn r1_holds(&self, what: flow::R1) -> bool {
+        self.here.as_ref().and_then(|h| h.r1) == Some(what)
+    }
+
+    /// Records what r1 holds from here on (`None`: something unknown).
+    fn set_r1(&mut self, what: Option<flow::R1>) {
+        if let Some(here) = &mut self.here {
+            here.r1 = what;
+        }
     }
 
     /// Test run: the program's first argument points to the test context
@@ -263,8 +474,10 @@ impl Emitter<'_> {
         self.asm.line(step.line);
         self.asm
             .note(format!("{kind} {} (line {})", step.name, step.line));
-        for field in &step.loads {
-            fields::load(self, *field);
+        for field in step.needs() {
+            if self.eager.contains(&field) {
+                self.need(field);
+            }
         }
     }
 
@@ -272,58 +485,153 @@ impl Emitter<'_> {
         self.step_header(step);
         let skip = self.asm.label(format!("{}.end", step.name));
         self.branch(&step.cond, skip, false);
-        for field in &step.capture_loads {
-            fields::load(self, *field);
+        for field in &step.captures {
+            self.capture(*field);
         }
         self.count(CounterKey::Const(step.rule_id));
         self.emit_event(
             Some(step.rule_id),
             Operand::Const(u32::from(Verdict::Trace.code())),
+            false,
         );
-        self.asm.bind(skip);
+        self.set_r1(None);
+        self.bind(skip);
     }
 
-    fn rule(&mut self, step: &Step, decided: Label, always_matches: bool) {
-        self.step_header(step);
-        let next = self.asm.label(format!("{}.next", step.name));
-        if !always_matches {
-            self.branch(&step.cond, next, false);
+    /// Rule `k` of the plan from its term `start` on (past terms a dispatch
+    /// has decided): the labels before each of its terms and of its match,
+    /// and where each failed term continues. A part that nothing reaches
+    /// (earlier failures skip past it) is not emitted: the verifier rejects
+    /// unreachable instructions.
+    fn rule(&mut self, k: usize, plan: &flow::RulePlan, start: usize, decided: Label) {
+        let step = &self.program.rules[k];
+        let (entries, fail) = (&plan.entries[k], &plan.fail[k]);
+        let terms = step.conjuncts();
+        self.bind(entries[start]);
+        if start == 0 && self.here.is_some() {
+            self.step_header(step);
+        } else {
+            self.asm.island_point();
+            if start > 0 {
+                self.asm.line(step.line);
+                self.asm.note(format!(
+                    "rule {} (line {}), after the dispatch",
+                    step.name, step.line
+                ));
+            }
         }
-        for field in &step.capture_loads {
-            fields::load(self, *field);
+        for (i, term) in terms.iter().enumerate().skip(start) {
+            if i > start {
+                self.bind(entries[i]);
+            }
+            if self.here.is_some() {
+                self.branch(term, fail[i], false);
+            }
+        }
+        if terms.len() > start {
+            self.bind(entries[terms.len()]);
+        }
+        if self.here.is_none() {
+            return;
         }
         self.asm
             .note(format!("{} matched: {}", step.name, step.action.keyword()));
         self.asm
             .store_imm(Size::Word, Reg::R7, header::RULE_ID, step.rule_id as i32);
         self.asm.mov_imm(Reg::R9, action_code(step.action));
-        self.asm.goto(decided);
-        self.asm.bind(next);
+        let sure = |f: &FieldId| self.here.as_ref().is_some_and(|h| h.sure.contains(f));
+        let shared = (!step.captures.iter().all(sure))
+            .then(|| {
+                self.capture_blocks
+                    .iter()
+                    .find(|(fields, _)| *fields == step.captures)
+                    .map(|(_, label)| *label)
+            })
+            .flatten();
+        match shared {
+            Some(block) => self.goto(block),
+            None => {
+                for field in &step.captures {
+                    self.capture(*field);
+                }
+                self.goto(decided);
+            }
+        }
     }
 
-    fn decided(&mut self) {
-        let rules = &self.program.rules;
-        if rules.is_empty() {
-            if self.program.target_is_test_run() {
-                self.asm.mov_imm(Reg::R0, 0);
-                self.asm.exit();
-            } else {
-                self.asm.goto(self.exit_allow);
+    /// A binary search on the dispatch's field: each value of the run jumps
+    /// past the first term of the first rule that requires it, any other
+    /// to the dispatch's miss label. r1 holds the value throughout.
+    ///
+    /// The rules of each block of values follow the block, so the search's
+    /// jumps stay short whatever the run's size.
+    fn dispatch(&mut self, dispatch: &flow::Dispatch, plan: &flow::RulePlan, decided: Label) {
+        self.asm.note(format!(
+            "dispatch: {} rules on {} by binary search",
+            dispatch.end - dispatch.start,
+            dispatch.field.spec().name
+        ));
+        self.need(dispatch.field);
+        let r1 = flow::R1::Value(dispatch.field);
+        if !self.r1_holds(r1) {
+            let slot = self.env.layout.slot(dispatch.field);
+            self.asm.load(Size::DoubleWord, Reg::R1, Reg::R7, slot);
+            self.set_r1(Some(r1));
+        }
+        self.search(&dispatch.values, dispatch.miss, plan, decided);
+    }
+
+    fn search(
+        &mut self,
+        values: &[(u64, Vec<usize>)],
+        miss: Label,
+        plan: &flow::RulePlan,
+        decided: Label,
+    ) {
+        if values.len() <= 4 {
+            for (value, rules) in values {
+                let target = plan.entries[rules[0]][1];
+                jump_cmp_u64(&mut self.asm, Jmp::IfEqual, Reg::R1, *value, target);
+                self.jump_edge(target);
+            }
+            self.goto(miss);
+            for (_, rules) in values {
+                for &k in rules {
+                    self.rule(k, plan, 1, decided);
+                }
             }
             return;
         }
+        let mid = values.len() / 2;
+        let upper = self.asm.label("upper");
+        jump_cmp_u64(
+            &mut self.asm,
+            Jmp::IfGreaterOrEqual,
+            Reg::R1,
+            values[mid].0,
+            upper,
+        );
+        self.jump_edge(upper);
+        self.search(&values[..mid], miss, plan, decided);
+        self.bind(upper);
+        self.search(&values[mid..], miss, plan, decided);
+    }
+
+    /// The shared block every matching rule jumps to (emitted only when one
+    /// does).
+    fn decided(&mut self) {
+        let rules = &self.program.rules;
         let actions: Vec<Action> = rules.iter().map(|r| r.action).collect();
         let has = |a: Action| actions.contains(&a);
+        // Only a matching rule gets here: no match goes straight to allow.
         self.asm.note("decided: count, report, enforce");
         let done = self.asm.label("done");
-        if self.program.can_fall_through {
-            self.asm.jump_imm(Jmp::IfEqual, Reg::R9, NO_MATCH, done);
-        }
         if !self.program.target_is_test_run() {
             self.asm
                 .note("the runtime's own process is exempt from every rule");
             let not_exempt = self.asm.label("not_exempt");
             self.asm.call(Helper::GetCurrentPidTgid);
+            self.asm.mov(Reg::R8, Reg::R0);
             self.asm.alu_imm(Alu::Rhs, Reg::R0, 32);
             self.asm
                 .load(Size::DoubleWord, Reg::R1, Reg::R10, FP_CONFIG);
@@ -362,7 +670,8 @@ impl Emitter<'_> {
             self.asm.alu_imm(Alu::Add, Reg::R9, 2);
             self.asm.bind(report);
         }
-        self.emit_event(None, Operand::Reg(Reg::R9));
+        let pid_tgid_in_r8 = !self.program.target_is_test_run();
+        self.emit_event(None, Operand::Reg(Reg::R9), pid_tgid_in_r8);
         self.asm.bind(done);
         if self.program.target_is_test_run() {
             self.asm
@@ -466,8 +775,9 @@ impl Emitter<'_> {
     }
 
     /// Fills the record header and writes the record to the ring buffer;
-    /// a full ring buffer increments the loss counter.
-    fn emit_event(&mut self, rule: Option<u32>, verdict: Operand) {
+    /// a full ring buffer increments the loss counter. With
+    /// `pid_tgid_in_r8`, r8 holds `bpf_get_current_pid_tgid()` already.
+    fn emit_event(&mut self, rule: Option<u32>, verdict: Operand, pid_tgid_in_r8: bool) {
         let asm = &mut self.asm;
         asm.note("event: header, then bpf_ringbuf_output of the record");
         asm.call(Helper::KtimeGetBootNs);
@@ -487,8 +797,12 @@ impl Emitter<'_> {
             header::PROGRAM,
             i32::from(self.env.program_index),
         );
-        asm.call(Helper::GetCurrentPidTgid);
-        asm.store(Size::DoubleWord, Reg::R7, header::TID, Reg::R0);
+        if pid_tgid_in_r8 {
+            asm.store(Size::DoubleWord, Reg::R7, header::TID, Reg::R8);
+        } else {
+            asm.call(Helper::GetCurrentPidTgid);
+            asm.store(Size::DoubleWord, Reg::R7, header::TID, Reg::R0);
+        }
         asm.call(Helper::GetCurrentUidGid);
         asm.store(Size::DoubleWord, Reg::R7, header::UID, Reg::R0);
         asm.mov(Reg::R1, Reg::R7);
@@ -513,12 +827,12 @@ impl Emitter<'_> {
         match cond {
             Cond::True => {
                 if when {
-                    self.asm.goto(target);
+                    self.goto(target);
                 }
             }
             Cond::False => {
                 if !when {
-                    self.asm.goto(target);
+                    self.goto(target);
                 }
             }
             Cond::Not(inner) => self.branch(inner, target, !when),
@@ -536,10 +850,21 @@ impl Emitter<'_> {
                         self.branch(item, skip, !when);
                     }
                     self.branch(last, target, when);
-                    self.asm.bind(skip);
+                    self.bind(skip);
                 }
             }
-            Cond::Leaf(leaf) => leaves::branch(self, leaf, target, when),
+            Cond::Leaf(leaf) => {
+                self.need(leaf.field);
+                // Every jump a leaf test makes leaves with the loads of its
+                // start, as its fall-through does, and r1 as it leaves it.
+                let mut here = self.here.clone();
+                leaves::branch(self, leaf, target, when);
+                if let Some(here) = &mut here {
+                    here.r1 = leaves::r1_after(self, leaf);
+                }
+                self.here = here;
+                self.jump_edge(target);
+            }
         }
     }
 }

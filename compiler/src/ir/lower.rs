@@ -1,15 +1,15 @@
 //! Lowering of a checked policy to decision programs: folding, dead-rule
-//! removal, list strategy (inline compares or set maps) and load placement.
+//! removal, list strategy (inline compares or set maps) and each step's
+//! captured fields.
 //!
 //! Folding uses the interpreter's own leaf semantics ([`interp::eval_test`]),
 //! so a folded test decides exactly as the interpreter would.
 
-use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use crate::check::hooks::{FieldId, FieldSource, FieldType, Hook};
 use crate::check::policy::{
-    Action, CheckedPolicy, CheckedRule, CmpOp, Expr, ListId, StrOp, Test, TestOp, Value,
+    Action, CheckedPolicy, CmpOp, Expr, ListId, StrOp, Test, TestOp, Value,
 };
 use crate::interp::{self, FieldValue};
 use crate::ir::{
@@ -32,8 +32,13 @@ pub fn lower(policy: &CheckedPolicy) -> Module {
                     Some(FieldSource::EmptyStr) => Some(FieldValue::Str(Vec::new())),
                     _ => None,
                 };
+                // Ip fields an attach point only ever sees as IPv4.
+                let ipv4_only =
+                    |field: FieldId| field.source(attach) == Some(FieldSource::SockAddrCtxIp4);
                 let target = Target::Attach { backend, attach };
-                programs.push(lower_program(policy, hook, target, &known, &mut sets));
+                programs.push(lower_program(
+                    policy, hook, target, &known, &ipv4_only, &mut sets,
+                ));
             }
         }
     }
@@ -46,7 +51,14 @@ pub fn lower(policy: &CheckedPolicy) -> Module {
 /// Lowers `hook` to a [`Target::TestRun`] program (every field from the context).
 pub fn lower_test_program(policy: &CheckedPolicy, hook: Hook) -> Module {
     let mut sets = SetTable::default();
-    let program = lower_program(policy, hook, Target::TestRun, &|_| None, &mut sets);
+    let program = lower_program(
+        policy,
+        hook,
+        Target::TestRun,
+        &|_| None,
+        &|_| false,
+        &mut sets,
+    );
     Module {
         programs: vec![program],
         sets: sets.sets,
@@ -58,11 +70,13 @@ fn lower_program(
     hook: Hook,
     target: Target,
     known: &dyn Fn(FieldId) -> Option<FieldValue>,
+    ipv4_only: &dyn Fn(FieldId) -> bool,
     sets: &mut SetTable,
 ) -> Program {
     let mut lowering = Lowering {
         policy,
         known,
+        ipv4_only,
         sets,
     };
     let mut traces = Vec::new();
@@ -82,8 +96,15 @@ fn lower_program(
             line: rule.line,
             action: rule.action,
             cond,
-            loads: Vec::new(),
-            capture_loads: Vec::new(),
+            // The event header carries pid, tid, uid, gid and comm.
+            captures: if rule.action == Action::Allow {
+                Vec::new()
+            } else {
+                rule.captured_fields()
+                    .into_iter()
+                    .filter(|f| !crate::abi::is_header_field(f.spec().name))
+                    .collect()
+            },
         };
         if rule.action == Action::Trace {
             traces.push(step);
@@ -94,7 +115,6 @@ fn lower_program(
             rules.push(step);
         }
     }
-    place_loads(policy, &mut traces, &mut rules);
     Program {
         hook,
         target,
@@ -104,33 +124,11 @@ fn lower_program(
     }
 }
 
-/// Traces run first, unconditionally, so the fields their conditions read are
-/// loaded for every rule; each rule loads what its condition needs and no
-/// earlier step loaded; captured fields are loaded at the match when needed.
-fn place_loads(policy: &CheckedPolicy, traces: &mut [Step], rules: &mut [Step]) {
-    let mut loaded: BTreeSet<FieldId> = BTreeSet::new();
-    for step in traces.iter_mut().chain(rules.iter_mut()) {
-        step.loads = step
-            .cond
-            .fields()
-            .into_iter()
-            .filter(|f| !loaded.contains(f))
-            .collect();
-        loaded.extend(step.loads.iter().copied());
-        let rule: &CheckedRule = &policy.rules[step.rule_id as usize];
-        if step.action != Action::Allow {
-            step.capture_loads = rule
-                .captured_fields()
-                .into_iter()
-                .filter(|f| !loaded.contains(f))
-                .collect();
-        }
-    }
-}
-
 struct Lowering<'a> {
     policy: &'a CheckedPolicy,
     known: &'a dyn Fn(FieldId) -> Option<FieldValue>,
+    /// Ip fields that are always IPv4 here: IPv6 networks never match.
+    ipv4_only: &'a dyn Fn(FieldId) -> bool,
     sets: &'a mut SetTable,
 }
 
@@ -184,16 +182,31 @@ impl Lowering<'_> {
                     or(elems.iter().map(|e| str_leaf(test, *op, e)).collect())
                 }
             }
-            TestOp::IpIn { addr, prefix } => Self::leaf(
+            TestOp::IpIn { addr, prefix } => self.ip_leaf(
                 test,
-                LeafKind::Ip(Net {
+                Net {
                     addr: *addr,
                     prefix: *prefix,
-                }),
+                },
             ),
             TestOp::IsTrue => Self::leaf(test, LeafKind::Bool),
             TestOp::In(list) => self.in_list(test, *list),
         }
+    }
+
+    /// `field in net`, decided here where the attach point fixes the
+    /// family: an IPv4-only field is never in an IPv6 network and always in
+    /// `0.0.0.0/0` (whose test would otherwise be no instruction at all).
+    fn ip_leaf(&self, test: &Test, net: Net) -> Cond {
+        if (self.ipv4_only)(test.field) {
+            if net.addr.is_ipv6() {
+                return Cond::False;
+            }
+            if net.prefix == 0 {
+                return Cond::True;
+            }
+        }
+        Self::leaf(test, LeafKind::Ip(net))
     }
 
     fn str_elems(&self, list: ListId) -> Vec<Vec<u8>> {
@@ -270,16 +283,21 @@ impl Lowering<'_> {
                     .collect();
                 nets.sort();
                 nets.dedup();
-                let (v4, v6): (Vec<Net>, Vec<Net>) =
+                let (v4, mut v6): (Vec<Net>, Vec<Net>) =
                     nets.into_iter().partition(|n| n.addr.is_ipv4());
+                if (self.ipv4_only)(test.field) {
+                    if v4.iter().any(|n| n.prefix == 0) {
+                        return Cond::True;
+                    }
+                    v6.clear();
+                }
                 let mut alternatives = Vec::new();
                 for (family, nets) in [(SetKind::Ip4, v4), (SetKind::Ip6, v6)] {
                     if nets.len() > INLINE_LIST_MAX {
                         let set = self.sets.ip_set(list, family, &nets, self.policy);
                         alternatives.push(Self::leaf(test, LeafKind::IpInSet(set)));
                     } else {
-                        alternatives
-                            .extend(nets.into_iter().map(|n| Self::leaf(test, LeafKind::Ip(n))));
+                        alternatives.extend(nets.into_iter().map(|n| self.ip_leaf(test, n)));
                     }
                 }
                 or(alternatives)

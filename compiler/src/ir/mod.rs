@@ -5,9 +5,11 @@
 //! Lowering ([`lower()`]) folds what a program knows statically (e.g.
 //! `net.family` in a `connect4` program, `module.path` where it is unknown),
 //! drops rules that can never be reached, turns large lists into set maps
-//! (hash for exact match, LPM trie for prefixes and networks) and places every
-//! field load at the first step that needs it. Printing ([`mod@print`]) gives the
-//! `--emit ir` text. Codegen turns each [`Program`] into instructions.
+//! (hash for exact match, LPM trie for prefixes and networks) and lists the
+//! fields each step captures when it matches. Printing ([`mod@print`]) gives
+//! the `--emit ir` text. Codegen turns each [`Program`] into instructions and
+//! places the field loads (each field right before the first test that needs
+//! it, on every path).
 //!
 //! Depends on `check` (checked policy, field table) and `interp` (the
 //! semantics used for folding); knows nothing of instructions or ELF.
@@ -67,14 +69,13 @@ pub struct Program {
 }
 
 impl Program {
-    /// Every field the program loads, in table order.
+    /// Every field the program may load, in table order.
     pub fn fields(&self) -> Vec<FieldId> {
         let mut fields: Vec<FieldId> = self
             .traces
             .iter()
             .chain(&self.rules)
-            .flat_map(|step| step.loads.iter().chain(&step.capture_loads))
-            .copied()
+            .flat_map(|step| step.needs())
             .collect();
         fields.sort_unstable();
         fields.dedup();
@@ -99,10 +100,33 @@ pub struct Step {
     pub line: u32,
     pub action: Action,
     pub cond: Cond,
-    /// Fields loaded before the condition (not loaded by any earlier step).
-    pub loads: Vec<FieldId>,
-    /// Captured fields to load when the step matches (not loaded yet then).
-    pub capture_loads: Vec<FieldId>,
+    /// Fields the step's events carry beyond the header (none for `allow`;
+    /// pid, tid, uid, gid and comm are in every header), loaded when it
+    /// matches if no test has loaded them yet.
+    pub captures: Vec<FieldId>,
+}
+
+impl Step {
+    /// Every field the step reads: its condition's, then its captures.
+    pub fn needs(&self) -> Vec<FieldId> {
+        let mut fields = self.cond.fields();
+        for field in &self.captures {
+            if !fields.contains(field) {
+                fields.push(*field);
+            }
+        }
+        fields
+    }
+
+    /// The `and` terms of the condition: a rule matches when every one
+    /// holds (none for `true`).
+    pub fn conjuncts(&self) -> &[Cond] {
+        match &self.cond {
+            Cond::True => &[],
+            Cond::And(items) => items,
+            other => std::slice::from_ref(other),
+        }
+    }
 }
 
 /// A simplified condition.
@@ -123,6 +147,20 @@ impl Cond {
             Cond::And(items) | Cond::Or(items) => items.iter().for_each(|c| c.collect_leaves(out)),
             Cond::Not(inner) => inner.collect_leaves(out),
             Cond::Leaf(leaf) => out.push(leaf),
+        }
+    }
+
+    /// Structural equality that ignores source spans: two conditions that
+    /// decide the same way on every event.
+    pub fn same_as(&self, other: &Cond) -> bool {
+        match (self, other) {
+            (Cond::True, Cond::True) | (Cond::False, Cond::False) => true,
+            (Cond::And(a), Cond::And(b)) | (Cond::Or(a), Cond::Or(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same_as(y))
+            }
+            (Cond::Not(a), Cond::Not(b)) => a.same_as(b),
+            (Cond::Leaf(a), Cond::Leaf(b)) => a.field == b.field && a.kind == b.kind,
+            _ => false,
         }
     }
 

@@ -63,12 +63,9 @@ fn print_step(out: &mut String, step: &Step) {
         step.line,
         step.action.keyword()
     );
-    if !step.loads.is_empty() {
-        let _ = writeln!(out, "    load {}", names(&step.loads));
-    }
     let _ = writeln!(out, "    when {}", cond_text(&step.cond));
-    if !step.capture_loads.is_empty() {
-        let _ = writeln!(out, "    on match load {}", names(&step.capture_loads));
+    if !step.captures.is_empty() {
+        let _ = writeln!(out, "    captures {}", names(&step.captures));
     }
 }
 

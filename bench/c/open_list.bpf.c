@@ -1,0 +1,67 @@
+/* C equivalent of the generated open_list policies on tracepoint
+ * syscalls/sys_enter_openat: one rule reports an open of any path in a list
+ * of N_ELEMS paths. Up to INLINE_MAX paths are compared inline (one
+ * ELEM("path") line each in open_list.inc), more are a hash map keyed by the
+ * NUL-padded path (KEY_LEN bytes), filled by the loader. The harness
+ * generates open_list.h and open_list.inc. */
+#include "open_list.h"
+#define N_RULES 1
+#include "bench.h"
+
+struct record {
+	struct header h;
+	char path[256];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct record);
+} scratch SEC(".maps");
+
+#if N_ELEMS > INLINE_MAX
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, N_ELEMS);
+	__uint(key_size, KEY_LEN);
+	__uint(value_size, 1);
+} watched SEC(".maps");
+#endif
+
+static __always_inline bool is_watched(char *path, long len)
+{
+#if N_ELEMS > INLINE_MAX
+	/* The key is the path zero-padded to KEY_LEN bytes: longer paths
+	 * cannot be in the map. */
+	return len < KEY_LEN && bpf_map_lookup_elem(&watched, path);
+#else
+#define ELEM(lit) STR_EQ(path, len, lit) ||
+#include "open_list.inc"
+#undef ELEM
+	false;
+#endif
+}
+
+SEC("tracepoint/syscalls/sys_enter_openat")
+int file_open(struct trace_event_raw_sys_enter *ctx)
+{
+	u32 zero = 0;
+	struct record *r;
+	long len;
+
+	if (!in_scope())
+		return 0;
+	r = bpf_map_lookup_elem(&scratch, &zero);
+	if (!r)
+		return 0;
+#if N_ELEMS > INLINE_MAX
+	/* bpf_probe_read_user_str does not pad: clear what the key covers. */
+	__builtin_memset(r->path, 0, KEY_LEN);
+#endif
+	len = str_len(bpf_probe_read_user_str(r->path, sizeof(r->path), (const char *)ctx->args[1]),
+		      r->path);
+	if (is_watched(r->path, len))
+		return enforce_by_signal(decide(r, sizeof(*r), 0, V_AUDIT));
+	return 0;
+}

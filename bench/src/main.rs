@@ -1,0 +1,452 @@
+//! `polc-bench`: polc against what users would otherwise write — clang-built
+//! C and bpftrace — measured side by side in one run: compile latency,
+//! per-event cost in the kernel (with the empty program as the floor), code
+//! size and verifier work, and the runtime's event throughput. Writes
+//! `docs/performance/results.json`, the tables of `docs/performance.md` and
+//! `docs/performance/per-event-cost.svg`.
+//!
+//! ```text
+//! scenario (templates: .pol, C, bpftrace) ─compile─▶ objects + latency
+//!   ─kernel─▶ per-event cost, code size, verifier stats (polc through polrt's
+//!             loader, clang through aya, one program attached at a time)
+//!   throughput (the polrt binary) ─results─▶ JSON ─report─▶ Markdown + SVG
+//! ```
+//!
+//! Run as root: `cargo run --release -p polc-bench -- all` (see
+//! docs/performance.md). Nothing here is a test: no timing is asserted.
+
+mod compile;
+mod cost;
+mod kernel;
+mod limit;
+mod load;
+mod plot;
+mod report;
+mod results;
+mod scenario;
+mod throughput;
+mod timing;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use compile::{Instance, Tools};
+use results::{Machine, Results, Settings};
+
+/// Benchmarks polc against clang and bpftrace.
+#[derive(Parser, Debug)]
+#[command(name = "polc-bench", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Every phase, then render the tables and the plot.
+    All(RunArgs),
+    /// Compile latency: polc, clang, bpftrace, start-up of polrt and bpftrace.
+    Compile(RunArgs),
+    /// Per-event cost, the floor, code size and verifier statistics (root).
+    Kernel(RunArgs),
+    /// Event throughput of `polrt run --format json` (root).
+    Throughput(RunArgs),
+    /// Render docs/performance.md's tables and the plot from results.json.
+    Render(RenderArgs),
+    /// The load generator (run by the harness itself).
+    #[command(hide = true)]
+    Load(LoadArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+struct RunArgs {
+    /// Repetitions of every measurement (medians are reported).
+    #[arg(long, default_value_t = 7)]
+    reps: usize,
+    /// Milliseconds of load per per-event run.
+    #[arg(long, default_value_t = 400)]
+    load_ms: u64,
+    /// Rule counts and list sizes of the scaled scenarios.
+    #[arg(long, value_delimiter = ',', default_value = "1,10,100,1000,10000")]
+    sizes: Vec<usize>,
+    /// Only these scenarios (default: all).
+    #[arg(long = "scenario")]
+    scenarios: Vec<String>,
+    /// Sizes 1, 10 and 100, 3 repetitions, 250 ms runs: a quick look.
+    #[arg(long)]
+    quick: bool,
+    /// Seconds after which one clang compile is stopped.
+    #[arg(long, default_value_t = 600)]
+    clang_timeout: u64,
+    /// Scratch directory for generated sources and objects.
+    #[arg(long)]
+    scratch: Option<PathBuf>,
+    /// The results file (phases replace their own part of it).
+    #[arg(long)]
+    results: Option<PathBuf>,
+    /// Run the per-event loads at normal priority rather than SCHED_FIFO.
+    #[arg(long)]
+    no_realtime: bool,
+    /// Write each loaded program's translated code (bpftool) into DIR.
+    #[arg(long, value_name = "DIR")]
+    dump: Option<PathBuf>,
+    /// Do not render the doc and the plot afterwards.
+    #[arg(long)]
+    no_render: bool,
+}
+
+#[derive(Args, Debug)]
+struct RenderArgs {
+    #[arg(long)]
+    results: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct LoadArgs {
+    #[arg(long)]
+    spec: String,
+    #[arg(long)]
+    duration_ms: u64,
+    #[arg(long)]
+    cgroup: Option<PathBuf>,
+    #[arg(long)]
+    rate: Option<u64>,
+    #[arg(long)]
+    realtime: bool,
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("bench/ has a parent")
+        .to_path_buf()
+}
+
+fn bench_dir() -> PathBuf {
+    repo_root().join("bench")
+}
+
+fn default_results() -> PathBuf {
+    repo_root().join("docs/performance/results.json")
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Load(args) => load::generate(
+            &args.spec,
+            Duration::from_millis(args.duration_ms),
+            args.cgroup.as_deref(),
+            args.rate,
+            args.realtime,
+        ),
+        Command::Render(args) => {
+            let path = args.results.unwrap_or_else(default_results);
+            Results::load(&path).and_then(|r| render(&r))
+        }
+        Command::All(args) => run(&args, &[Phase::Compile, Phase::Kernel, Phase::Throughput]),
+        Command::Compile(args) => run(&args, &[Phase::Compile]),
+        Command::Kernel(args) => run(&args, &[Phase::Kernel]),
+        Command::Throughput(args) => run(&args, &[Phase::Throughput]),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("polc-bench: error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Phase {
+    Compile,
+    Kernel,
+    Throughput,
+}
+
+/// Under `cargo run`, builds `polc` and `polrt` in the same profile first
+/// (a no-op when they are current), so the harness never times a stale
+/// binary.
+fn build_binaries() -> Result<(), String> {
+    let Some(cargo) = std::env::var_os("CARGO") else {
+        return Ok(());
+    };
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let release = exe
+        .parent()
+        .and_then(Path::file_name)
+        .is_some_and(|n| n == "release");
+    let mut command = std::process::Command::new(cargo);
+    command
+        .args(["build", "--locked", "-p", "polc", "-p", "polrt", "--bins"])
+        .current_dir(repo_root());
+    if release {
+        command.arg("--release");
+    }
+    let status = command.status().map_err(|e| format!("cargo build: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("cargo build of polc and polrt failed: {status}"))
+    }
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn run(args: &RunArgs, phases: &[Phase]) -> Result<(), String> {
+    let mut args = args.clone();
+    if args.quick {
+        args.sizes = vec![1, 10, 100];
+        args.reps = args.reps.min(3);
+        args.load_ms = args.load_ms.min(250);
+    }
+    build_binaries()?;
+    let tools = Tools::find()?;
+    let scratch = args
+        .scratch
+        .clone()
+        .unwrap_or_else(|| repo_root().join("target/polc-bench"));
+    std::fs::create_dir_all(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
+    let results_path = args.results.clone().unwrap_or_else(default_results);
+    let mut results = Results::load(&results_path)?;
+    results.machine = Machine::describe(&tools);
+    results.settings = Settings {
+        reps: args.reps,
+        load_ms: args.load_ms,
+        sizes: args.sizes.clone(),
+    };
+    // The commands whose measurements the results hold: `all` replaces
+    // them, a single phase (or scenario subset) adds itself.
+    let command: Vec<String> = std::env::args().collect();
+    let command_line = format!("polc-bench {}", command[1..].join(" "));
+    if phases.len() > 1 {
+        results.commands.clear();
+    }
+    if !results.commands.contains(&command_line) {
+        results.commands.push(command_line);
+    }
+
+    let scenarios: Vec<scenario::Scenario> = scenario::all()
+        .into_iter()
+        .filter(|s| args.scenarios.is_empty() || args.scenarios.iter().any(|n| n == s.name))
+        .collect();
+    let mut instances = compile::instances(&scenarios, &args.sizes, &bench_dir(), &scratch)?;
+    let plan = compile::Plan {
+        reps: args.reps,
+        long: Duration::from_secs(20),
+        timeout: Duration::from_secs(600),
+        clang_timeout: Duration::from_secs(args.clang_timeout),
+    };
+    let needs_kernel = phases.iter().any(|p| *p != Phase::Compile) || is_root();
+    let kernel = if needs_kernel {
+        Some(kernel::Kernel::new()?)
+    } else {
+        None
+    };
+    let vmlinux_dir = scratch.join("vmlinux");
+    let vmlinux = compile::vmlinux(&tools, &vmlinux_dir, plan);
+
+    // Rows of the instances measured now replace their earlier rows; rows
+    // of other instances are kept.
+    let measured = |scenario: &str, size: Option<usize>| {
+        instances
+            .iter()
+            .any(|i| i.scenario.name == scenario && i.size == size)
+    };
+    if phases.contains(&Phase::Compile) {
+        results.vmlinux = Some(vmlinux);
+        results
+            .compile
+            .retain(|row| !measured(&row.scenario, row.size));
+        for instance in &mut instances {
+            eprintln!("polc-bench: compile {}", instance.label());
+            let row = compile::latency(
+                instance,
+                &tools,
+                &bench_dir(),
+                &vmlinux_dir,
+                kernel.as_ref().map(|k| k.cgroup.path.as_path()),
+                plan,
+            );
+            eprintln!(
+                "polc-bench:   polc {} ms, clang {} ms, bpftrace {} ms",
+                cost::show(&row.polc),
+                cost::show(&row.clang),
+                cost::show(&row.bpftrace_compile)
+            );
+            results.compile.push(row);
+            sort_rows(&mut results.compile, |r| (r.scenario.clone(), r.size));
+            results.save(&results_path)?;
+        }
+    }
+    if phases.contains(&Phase::Kernel) {
+        let kernel = kernel.as_ref().ok_or("the kernel phase needs root")?;
+        kernel_phase(
+            &mut results,
+            kernel,
+            &tools,
+            &mut instances,
+            &scratch,
+            &vmlinux_dir,
+            &args,
+            plan,
+        )?;
+        results.save(&results_path)?;
+    }
+    if phases.contains(&Phase::Throughput) {
+        let kernel = kernel.as_ref().ok_or("the throughput phase needs root")?;
+        let rates = [
+            Some(10_000),
+            Some(50_000),
+            Some(100_000),
+            Some(200_000),
+            Some(400_000),
+            None,
+        ];
+        results.throughput = throughput::run(
+            &tools,
+            &bench_dir().join("pol/throughput.pol"),
+            &kernel.cgroup.path,
+            &scratch,
+            &rates,
+            &[1 << 20, 16 << 20],
+            Duration::from_secs(2),
+        );
+        results.save(&results_path)?;
+    }
+    drop(kernel);
+    eprintln!("polc-bench: results in {}", results_path.display());
+    if args.no_render {
+        Ok(())
+    } else {
+        render(&results)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn kernel_phase(
+    results: &mut Results,
+    kernel: &kernel::Kernel,
+    tools: &Tools,
+    instances: &mut [Instance],
+    scratch: &Path,
+    vmlinux_dir: &Path,
+    args: &RunArgs,
+    plan: compile::Plan,
+) -> Result<(), String> {
+    if !is_root() {
+        return Err("the kernel phase needs root".into());
+    }
+    let cost_plan = cost::Plan {
+        reps: args.reps,
+        duration: Duration::from_millis(args.load_ms),
+        dump: args.dump.clone(),
+        bpftool: tools.bpftool.clone(),
+        realtime: !args.no_realtime,
+    };
+    if let Some(dir) = &args.dump {
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    }
+    // The floor: bench/c/empty.bpf.c.
+    let empty = scratch.join("empty");
+    std::fs::create_dir_all(&empty).map_err(|e| e.to_string())?;
+    let clang = tools.clang.as_ref().ok_or("the kernel phase needs clang")?;
+    let status = std::process::Command::new(clang)
+        .args(["-O2", "-g", "-target", "bpf", "-D__TARGET_ARCH_x86", "-I"])
+        .arg(vmlinux_dir)
+        .arg("-c")
+        .arg(bench_dir().join("c/empty.bpf.c"))
+        .arg("-o")
+        .arg(empty.join("clang.o"))
+        .status()
+        .map_err(|e| e.to_string())?;
+    if !status.success() {
+        return Err("clang could not build bench/c/empty.bpf.c".into());
+    }
+    results.floors = cost::floors(kernel, &empty.join("clang.o"), &cost_plan);
+    let measured = |scenario: &str, size: Option<usize>| {
+        instances
+            .iter()
+            .any(|i| i.scenario.name == scenario && i.size == size)
+    };
+    results
+        .events
+        .retain(|row| !measured(&row.scenario, row.size));
+    results
+        .sizes
+        .retain(|row| !measured(&row.scenario, row.size));
+    let scenarios: Vec<&str> = instances.iter().map(|i| i.scenario.name).collect();
+    results
+        .limits
+        .retain(|row| !scenarios.contains(&row.scenario.as_str()));
+    for instance in instances.iter_mut() {
+        compile::build_objects(instance, tools, &bench_dir(), vmlinux_dir, plan);
+        let (size, events) = cost::instance(kernel, instance, &cost_plan);
+        results.sizes.push(size);
+        results.events.extend(events);
+    }
+    sort_rows(&mut results.sizes, |r| (r.scenario.clone(), r.size));
+    sort_rows(&mut results.events, |r| (r.scenario.clone(), r.size));
+    let sizes = results.sizes.clone();
+    let loaded = |scenario: &str, tool: &str, n: usize| {
+        sizes
+            .iter()
+            .find(|row| row.scenario == scenario && row.size == Some(n))
+            .map(|row| {
+                let code = if tool == "polc" {
+                    &row.polc
+                } else {
+                    &row.clang
+                };
+                code.as_ref().map(|_| ()).map_err(Clone::clone)
+            })
+    };
+    let limits = limit::limits(
+        kernel,
+        tools,
+        (&bench_dir(), scratch, vmlinux_dir),
+        plan,
+        &args.sizes,
+        &loaded,
+        &scenarios,
+    );
+    results.limits.extend(limits);
+    Ok(())
+}
+
+/// Sorts rows by scenario (in the order of [`scenario::all`]), then size;
+/// rows of one instance keep their order.
+fn sort_rows<T>(rows: &mut [T], key: impl Fn(&T) -> (String, Option<usize>)) {
+    let order: Vec<&str> = scenario::all().iter().map(|s| s.name).collect();
+    rows.sort_by_key(|row| {
+        let (name, size) = key(row);
+        let at = order.iter().position(|n| *n == name).unwrap_or(usize::MAX);
+        (at, size)
+    });
+}
+
+fn render(results: &Results) -> Result<(), String> {
+    let doc_path = repo_root().join("docs/performance.md");
+    let doc = std::fs::read_to_string(&doc_path)
+        .map_err(|e| format!("reading {}: {e}", doc_path.display()))?;
+    let doc = report::splice(&doc, &report::tables(results))?;
+    std::fs::write(&doc_path, doc).map_err(|e| e.to_string())?;
+    let svg_path = repo_root().join("docs/performance/per-event-cost.svg");
+    if let Some(dir) = svg_path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    }
+    std::fs::write(&svg_path, report::plot(results)).map_err(|e| e.to_string())?;
+    eprintln!(
+        "polc-bench: wrote {} and {}",
+        doc_path.display(),
+        svg_path.display()
+    );
+    Ok(())
+}

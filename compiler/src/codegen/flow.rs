@@ -1,0 +1,299 @@
+//! Control-flow facts instruction selection uses: which fields are in their
+//! scratch slots at each point of the program (on every path, or on some),
+//! and where a rule continues when one of its tests fails.
+//!
+//! Every jump goes forward, so the facts at a label are the merge of the
+//! facts of the jumps to it seen so far and of the fall-through: one pass in
+//! program order computes them exactly.
+//!
+//! A failed test of rule `i` also decides every later rule that requires
+//! the same test (an `and` term of its condition): control continues at the
+//! first later rule that does not, and past that rule's leading terms that
+//! rule `i` has already found to hold (so a rule whose terms all hold there
+//! matches at once). First match still decides: a skipped rule could not
+//! have matched.
+
+use std::collections::{BTreeSet, HashMap};
+
+use crate::bpf::asm::{Asm, Label};
+use crate::check::hooks::FieldId;
+use crate::check::policy::CmpOp;
+use crate::ir::print::cond_text;
+use crate::ir::{Cond, Leaf, LeafKind, Step};
+
+/// What r1 holds, when every path to a point leaves the same thing there.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(super) enum R1 {
+    /// The value of an int or bool field (as in its slot).
+    Value(FieldId),
+    /// The length of a string field (as in its length slot).
+    Len(FieldId),
+}
+
+/// Fields in their slots, and what r1 holds, at one point of the program.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(super) struct Loaded {
+    /// Loaded on every path to here.
+    pub sure: BTreeSet<FieldId>,
+    /// Loaded on some path to here.
+    pub maybe: BTreeSet<FieldId>,
+    /// The same on every path to here (tests read it instead of the slot).
+    pub r1: Option<R1>,
+}
+
+impl Loaded {
+    /// Merges the facts of another path into this point.
+    pub fn merge(&mut self, other: &Loaded) {
+        self.sure.retain(|f| other.sure.contains(f));
+        self.maybe.extend(other.maybe.iter().copied());
+        if self.r1 != other.r1 {
+            self.r1 = None;
+        }
+    }
+}
+
+/// Merges optional facts (`None`: the point is unreachable that way).
+pub(super) fn merged(a: Option<Loaded>, b: Option<&Loaded>) -> Option<Loaded> {
+    match (a, b) {
+        (None, None) => None,
+        (Some(a), None) => Some(a),
+        (None, Some(b)) => Some(b.clone()),
+        (Some(mut a), Some(b)) => {
+            a.merge(b);
+            Some(a)
+        }
+    }
+}
+
+/// Consecutive rules this long or longer whose first term compares the
+/// same int field with a constant are dispatched by a binary search.
+pub(super) const DISPATCH_MIN: usize = 8;
+
+/// A run of consecutive rules whose first `and` term is `field == value`
+/// (the same int field): one binary search on the field's value jumps to
+/// the first rule of the run with that value, past that term.
+pub(super) struct Dispatch {
+    /// The rules `start..end`.
+    pub start: usize,
+    pub end: usize,
+    pub field: FieldId,
+    /// Each value, ascending, and the rules of the run that require it, in
+    /// order.
+    pub values: Vec<(u64, Vec<usize>)>,
+    /// Where a value none of the run's rules requires continues.
+    pub miss: Label,
+}
+
+/// The labels of the rules of one program and where each failed test goes.
+pub(super) struct RulePlan {
+    /// Per rule, the label before each of its `and` terms, then the label
+    /// of its match (after the last term).
+    pub entries: Vec<Vec<Label>>,
+    /// Per rule and term, where control goes when the term fails (unused
+    /// for the first term of a dispatched rule).
+    pub fail: Vec<Vec<Label>>,
+    pub dispatches: Vec<Dispatch>,
+    /// Per rule, the index of its dispatch, if it is in one.
+    pub dispatch_of: Vec<Option<usize>>,
+}
+
+/// `field == value` as a first term.
+fn int_eq(rule: &Step) -> Option<(FieldId, u64)> {
+    match rule.conjuncts().first() {
+        Some(Cond::Leaf(Leaf {
+            field,
+            kind:
+                LeafKind::Int {
+                    op: CmpOp::Eq,
+                    value,
+                },
+            ..
+        })) => Some((*field, *value)),
+        _ => None,
+    }
+}
+
+/// The runs of rules to dispatch: `(start, end)`, each at least
+/// [`DISPATCH_MIN`] rules whose first terms test the same int field for
+/// equality.
+pub(super) fn dispatch_runs(rules: &[Step]) -> Vec<(usize, usize)> {
+    let mut runs = Vec::new();
+    let mut k = 0;
+    while k < rules.len() {
+        let Some((field, _)) = int_eq(&rules[k]) else {
+            k += 1;
+            continue;
+        };
+        let mut e = k + 1;
+        while e < rules.len() && int_eq(&rules[e]).is_some_and(|(f, _)| f == field) {
+            e += 1;
+        }
+        if e - k >= DISPATCH_MIN {
+            runs.push((k, e));
+        }
+        k = e;
+    }
+    runs
+}
+
+impl RulePlan {
+    /// Plans `rules` with the dispatch `runs`. A failed test never skips a
+    /// `barrier` rule (one that loads fields every later rule relies on)
+    /// nor enters one past its start; only the first rule of a run may be
+    /// a barrier (the run's rules are entered past their starts); `end` is
+    /// where no rule matched.
+    pub fn new(
+        asm: &mut Asm,
+        rules: &[Step],
+        barriers: &[bool],
+        runs: &[(usize, usize)],
+        end: Label,
+    ) -> RulePlan {
+        let n = rules.len();
+        let keys: Vec<Vec<String>> = rules
+            .iter()
+            .map(|rule| rule.conjuncts().iter().map(cond_text).collect())
+            .collect();
+        let entries: Vec<Vec<Label>> = rules
+            .iter()
+            .zip(&keys)
+            .map(|(rule, terms)| {
+                let mut labels = vec![asm.label(rule.name.clone())];
+                for p in 1..=terms.len() {
+                    let name = if p == terms.len() {
+                        format!("{}.matched", rule.name)
+                    } else {
+                        format!("{}.{p}", rule.name)
+                    };
+                    labels.push(asm.label(name));
+                }
+                labels
+            })
+            .collect();
+        let entry_or_end = |k: usize| if k >= n { end } else { entries[k][0] };
+
+        // The dispatches.
+        let mut dispatches = Vec::new();
+        let mut dispatch_of = vec![None; n];
+        for &(k, e) in runs {
+            let (field, _) = int_eq(&rules[k]).expect("a run starts with an equality");
+            {
+                let mut by_value: HashMap<u64, Vec<usize>> = HashMap::new();
+                for (r, rule) in rules.iter().enumerate().take(e).skip(k) {
+                    let (_, value) = int_eq(rule).expect("a run rule");
+                    by_value.entry(value).or_default().push(r);
+                    dispatch_of[r] = Some(dispatches.len());
+                }
+                let mut values: Vec<(u64, Vec<usize>)> = by_value.into_iter().collect();
+                values.sort_by_key(|(v, _)| *v);
+                dispatches.push(Dispatch {
+                    start: k,
+                    end: e,
+                    field,
+                    values,
+                    miss: entry_or_end(e),
+                });
+            }
+        }
+        // A jump into a run lands on its dispatch.
+        let land = |k: usize, p: usize| -> Label {
+            match dispatch_of.get(k).copied().flatten() {
+                Some(d) => entries[dispatches[d].start][0],
+                None if k >= n => end,
+                None => entries[k][p],
+            }
+        };
+
+        // For each term, the rules that require it; for each of those, the
+        // first rule after the run of consecutive rules that all require it.
+        let mut holders: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (k, terms) in keys.iter().enumerate() {
+            let mut seen: BTreeSet<&str> = BTreeSet::new();
+            for term in terms {
+                if seen.insert(term) {
+                    holders.entry(term).or_default().push(k);
+                }
+            }
+        }
+        let mut run_end: HashMap<(&str, usize), usize> = HashMap::new();
+        for (term, ks) in &holders {
+            let mut end = 0;
+            for (idx, &k) in ks.iter().enumerate().rev() {
+                if idx + 1 < ks.len() && ks[idx + 1] == k + 1 {
+                    // `end` is the run end of the next holder.
+                } else {
+                    end = k + 1;
+                }
+                run_end.insert((term, k), end);
+            }
+        }
+        let mut next_barrier = vec![n; n + 1];
+        for k in (0..n).rev() {
+            next_barrier[k] = if barriers[k] { k } else { next_barrier[k + 1] };
+        }
+        // Where control continues, from rule `from` on, once `failed` is
+        // known false and `known` true.
+        let continue_at = |from: usize, failed: &str, known: &BTreeSet<&str>| -> Label {
+            let past = run_end.get(&(failed, from)).copied().unwrap_or(from);
+            let k = past.min(next_barrier[from.min(n)]);
+            if k >= n {
+                return end;
+            }
+            if barriers[k] {
+                return entries[k][0];
+            }
+            let p = keys[k]
+                .iter()
+                .take_while(|t| known.contains(t.as_str()))
+                .count();
+            land(k, p)
+        };
+        // Per dispatch, each value's rules in order.
+        let same_value: Vec<HashMap<u64, &Vec<usize>>> = dispatches
+            .iter()
+            .map(|d| d.values.iter().map(|(v, rs)| (*v, rs)).collect())
+            .collect();
+        let fail = (0..n)
+            .map(|i| {
+                (0..keys[i].len())
+                    .map(|j| {
+                        let failed = keys[i][j].as_str();
+                        let known: BTreeSet<&str> =
+                            keys[i][..j].iter().map(String::as_str).collect();
+                        let Some(d) = dispatch_of[i] else {
+                            return continue_at(i + 1, failed, &known);
+                        };
+                        if j == 0 {
+                            // The dispatch decides the first term.
+                            return end;
+                        }
+                        // `field == value` holds: only the run's later rules
+                        // with the same value can match before its end.
+                        let (_, value) = int_eq(&rules[i]).expect("a run rule");
+                        let later = same_value[d][&value]
+                            .iter()
+                            .copied()
+                            .filter(|&r| r > i)
+                            .find(|&r| !keys[r].iter().any(|t| t == failed));
+                        match later {
+                            Some(r) => {
+                                let p = keys[r]
+                                    .iter()
+                                    .take_while(|t| known.contains(t.as_str()))
+                                    .count();
+                                entries[r][p]
+                            }
+                            None => continue_at(dispatches[d].end, failed, &known),
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        RulePlan {
+            entries,
+            fail,
+            dispatches,
+            dispatch_of,
+        }
+    }
+}
