@@ -70,14 +70,15 @@ fn which(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// Timeouts and repetitions.
-#[derive(Copy, Clone, Debug)]
-pub struct Plan {
+/// Timeouts, repetitions, and the memory cap of clang and bpftrace.
+#[derive(Copy, Clone)]
+pub struct Plan<'a> {
     pub reps: usize,
     /// Above this, a command is run once.
     pub long: Duration,
     pub timeout: Duration,
     pub clang_timeout: Duration,
+    pub memory: &'a timing::MemoryCap,
 }
 
 /// One scenario at one size, with its sources and built objects.
@@ -157,7 +158,7 @@ pub struct VmlinuxRow {
 }
 
 /// Generates `vmlinux.h` into `dir` (timed, repeated).
-pub fn vmlinux(tools: &Tools, dir: &Path, plan: Plan) -> VmlinuxRow {
+pub fn vmlinux(tools: &Tools, dir: &Path, plan: Plan<'_>) -> VmlinuxRow {
     let header = dir.join("vmlinux.h");
     let Some(bpftool) = &tools.bpftool else {
         return VmlinuxRow {
@@ -257,9 +258,10 @@ fn clang_command(
     instance: &Instance,
     bench_dir: &Path,
     vmlinux_dir: &Path,
+    memory: &timing::MemoryCap,
 ) -> Command {
     let mut command = Command::new(clang);
-    timing::limit_memory(&mut command, COMPILER_MEMORY);
+    memory.apply(&mut command);
     command
         .args(["-O2", "-g", "-target", "bpf", "-D__TARGET_ARCH_x86"])
         .arg("-I")
@@ -303,7 +305,7 @@ pub fn build_objects(
     tools: &Tools,
     bench_dir: &Path,
     vmlinux_dir: &Path,
-    plan: Plan,
+    plan: Plan<'_>,
 ) {
     if instance.polc_object.is_err() {
         let outcome = timing::time_command(&mut polc_command(tools, instance), plan.timeout);
@@ -313,7 +315,7 @@ pub fn build_objects(
         instance.clang_object = match &tools.clang {
             Some(clang) => {
                 let outcome = timing::time_command(
-                    &mut clang_command(clang, instance, bench_dir, vmlinux_dir),
+                    &mut clang_command(clang, instance, bench_dir, vmlinux_dir, plan.memory),
                     plan.clang_timeout,
                 );
                 outcome_result(outcome, instance.dir.join("clang.o"))
@@ -331,7 +333,7 @@ pub fn latency(
     bench_dir: &Path,
     vmlinux_dir: &Path,
     cgroup: Option<&Path>,
-    plan: Plan,
+    plan: Plan<'_>,
 ) -> CompileRow {
     let failed_to_result = |m: &Measure, path: PathBuf| match m {
         Measure::Ok { .. } => Ok(path),
@@ -348,7 +350,7 @@ pub fn latency(
     let clang = match &tools.clang {
         Some(clang) => first_error_only(timing::repeat(plan.reps, plan.long, || {
             timing::time_command(
-                &mut clang_command(clang, instance, bench_dir, vmlinux_dir),
+                &mut clang_command(clang, instance, bench_dir, vmlinux_dir, plan.memory),
                 plan.clang_timeout,
             )
         })),
@@ -362,7 +364,7 @@ pub fn latency(
         Some(bpftrace) => {
             let compile = first_error_only(timing::repeat(plan.reps, plan.long, || {
                 let mut command = Command::new(bpftrace);
-                timing::limit_memory(&mut command, COMPILER_MEMORY);
+                plan.memory.apply(&mut command);
                 command
                     .arg("--no-warnings")
                     .arg("--emit-elf")
@@ -377,7 +379,7 @@ pub fn latency(
                     match std::fs::write(&script, with_attached_marker(&text)) {
                         Ok(()) => first_error_only(timing::repeat(plan.reps, plan.long, || {
                             let mut command = Command::new(bpftrace);
-                            timing::limit_memory(&mut command, COMPILER_MEMORY);
+                            plan.memory.apply(&mut command);
                             command.arg("--no-warnings").arg(&script);
                             timing::time_startup(
                                 &mut command,
@@ -456,10 +458,6 @@ fn with_attached_marker(script: &str) -> String {
     }
     format!("{script}\nBEGIN\n{{\n{marker}}}\n")
 }
-
-/// Address space one clang or bpftrace run may use (bpftrace compiling
-/// 10,000 string rules went past 24 GiB before the kernel killed it).
-const COMPILER_MEMORY: u64 = 8 << 30;
 
 /// Keeps a failure's first error line only (the tables show one line).
 fn first_error_only(m: Measure) -> Measure {

@@ -31,7 +31,7 @@ fn attempt(
     n: usize,
     tool: &str,
     dirs: (&Path, &Path, &Path),
-    plan: Plan,
+    plan: Plan<'_>,
 ) -> Result<(), String> {
     let (bench_dir, scratch, vmlinux_dir) = dirs;
     let probe_dir = scratch.join("limits");
@@ -81,7 +81,7 @@ pub fn limits(
     kernel: &Kernel,
     tools: &Tools,
     dirs: (&Path, &Path, &Path),
-    plan: Plan,
+    plan: Plan<'_>,
     sizes: &[usize],
     loaded: Loaded<'_>,
     only: &[&str],

@@ -118,6 +118,10 @@ struct LoadArgs {
     realtime: bool,
 }
 
+/// Memory clang or bpftrace may use (bpftrace compiling 10,000 string rules
+/// went past 24 GiB): half of the machine the figures come from.
+const COMPILER_MEMORY: u64 = 12 << 30;
+
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -238,11 +242,18 @@ fn run(args: &RunArgs, phases: &[Phase]) -> Result<(), String> {
         .filter(|s| args.scenarios.is_empty() || args.scenarios.iter().any(|n| n == s.name))
         .collect();
     let mut instances = compile::instances(&scenarios, &args.sizes, &bench_dir(), &scratch)?;
+    let memory = timing::MemoryCap::new(COMPILER_MEMORY);
+    if !memory.is_active() {
+        eprintln!(
+            "polc-bench: note: no memory cgroup here: clang and bpftrace run without a memory cap"
+        );
+    }
     let plan = compile::Plan {
         reps: args.reps,
         long: Duration::from_secs(20),
         timeout: Duration::from_secs(600),
         clang_timeout: Duration::from_secs(args.clang_timeout),
+        memory: &memory,
     };
     let needs_kernel = phases.iter().any(|p| *p != Phase::Compile) || is_root();
     let kernel = if needs_kernel {
@@ -339,7 +350,7 @@ fn kernel_phase(
     scratch: &Path,
     vmlinux_dir: &Path,
     args: &RunArgs,
-    plan: compile::Plan,
+    plan: compile::Plan<'_>,
 ) -> Result<(), String> {
     if !is_root() {
         return Err("the kernel phase needs root".into());

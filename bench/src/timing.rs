@@ -245,29 +245,90 @@ pub fn head_and_tail(text: &str) -> String {
 fn describe_exit(status: std::process::ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
     match status.signal() {
-        Some(libc::SIGKILL) => "killed by SIGKILL: out of memory".to_string(),
+        Some(libc::SIGKILL) => "killed by SIGKILL (out of memory)".to_string(),
         Some(signal) => format!("killed by signal {signal}"),
         None => format!("exit status {}", status.code().unwrap_or(-1)),
     }
 }
 
-/// Limits the address space of a command's process (`RLIMIT_AS`), so a
-/// compiler that runs away fails on its own instead of making the kernel
-/// kill processes on a shared machine.
-pub fn limit_memory(command: &mut Command, bytes: u64) {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: the closure only calls setrlimit, which is async-signal-safe.
-    unsafe {
-        command.pre_exec(move || {
-            let limit = libc::rlimit {
-                rlim_cur: bytes,
-                rlim_max: bytes,
-            };
-            if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
-                return Err(std::io::Error::last_os_error());
+/// A memory cgroup that caps what the compilers may use, so that one that
+/// runs away (bpftrace compiling 10,000 string rules went past 24 GiB) is
+/// killed inside it instead of the kernel's out-of-memory killer choosing
+/// among every process on a shared machine. Removed on drop.
+pub struct MemoryCap {
+    dir: Option<std::path::PathBuf>,
+}
+
+impl MemoryCap {
+    /// A cap of `bytes` under the cgroup v1 memory controller (the host's
+    /// hybrid layout) or, where the cgroup v2 root offers the memory
+    /// controller, there; no cap when neither is available.
+    pub fn new(bytes: u64) -> MemoryCap {
+        let name = format!("polc-bench-compile-{}", std::process::id());
+        let v1 = std::path::Path::new("/sys/fs/cgroup/memory");
+        let candidates: Vec<(std::path::PathBuf, &str)> = vec![
+            (v1.join(&name), "memory.limit_in_bytes"),
+            (
+                std::path::Path::new("/sys/fs/cgroup").join(&name),
+                "memory.max",
+            ),
+        ];
+        for (dir, limit_file) in candidates {
+            if std::fs::create_dir(&dir).is_err() {
+                continue;
             }
-            Ok(())
-        });
+            if std::fs::write(dir.join(limit_file), bytes.to_string()).is_ok() {
+                return MemoryCap { dir: Some(dir) };
+            }
+            let _ = std::fs::remove_dir(&dir);
+        }
+        MemoryCap { dir: None }
+    }
+
+    /// Makes `command`'s process join the cgroup before it runs.
+    pub fn apply(&self, command: &mut Command) {
+        use std::os::unix::process::CommandExt;
+        let Some(dir) = &self.dir else { return };
+        let Ok(procs) =
+            std::ffi::CString::new(dir.join("cgroup.procs").as_os_str().as_encoded_bytes())
+        else {
+            return;
+        };
+        // SAFETY: the closure only calls open, write and close on a path
+        // prepared before the fork (async-signal-safe calls); "0" is the
+        // calling process.
+        unsafe {
+            command.pre_exec(move || {
+                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY);
+                if fd < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                let written = libc::write(fd, b"0".as_ptr().cast(), 1);
+                libc::close(fd);
+                if written != 1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+
+    /// Whether a cap is in place.
+    pub fn is_active(&self) -> bool {
+        self.dir.is_some()
+    }
+}
+
+impl Drop for MemoryCap {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.dir {
+            for _ in 0..50 {
+                if std::fs::remove_dir(dir).is_ok() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
     }
 }
 
