@@ -46,9 +46,10 @@ static __always_inline bool in_nets(u32 addr_be)
 #else
 	u32 addr = bpf_ntohl(addr_be);
 #define ELEM(net, prefix) (addr & (~0u << (32 - prefix))) == net ||
+return
 #include "connect_list.inc"
 #undef ELEM
-	false;
+		false;
 #endif
 }
 

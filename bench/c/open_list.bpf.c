@@ -37,9 +37,10 @@ static __always_inline bool is_watched(char *path, long len)
 	return len < KEY_LEN && bpf_map_lookup_elem(&watched, path);
 #else
 #define ELEM(lit) STR_EQ(path, len, lit) ||
+return
 #include "open_list.inc"
 #undef ELEM
-	false;
+		false;
 #endif
 }
 

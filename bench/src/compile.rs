@@ -263,7 +263,15 @@ fn clang_command(
     let mut command = Command::new(clang);
     memory.apply(&mut command);
     command
-        .args(["-O2", "-g", "-target", "bpf", "-D__TARGET_ARCH_x86"])
+        .args([
+            "-O2",
+            "-g",
+            "-Wall",
+            "-Werror",
+            "-target",
+            "bpf",
+            "-D__TARGET_ARCH_x86",
+        ])
         .arg("-I")
         .arg(&instance.sources.c_include)
         .arg("-I")

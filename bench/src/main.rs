@@ -370,7 +370,16 @@ fn kernel_phase(
     std::fs::create_dir_all(&empty).map_err(|e| e.to_string())?;
     let clang = tools.clang.as_ref().ok_or("the kernel phase needs clang")?;
     let status = std::process::Command::new(clang)
-        .args(["-O2", "-g", "-target", "bpf", "-D__TARGET_ARCH_x86", "-I"])
+        .args([
+            "-O2",
+            "-g",
+            "-Wall",
+            "-Werror",
+            "-target",
+            "bpf",
+            "-D__TARGET_ARCH_x86",
+            "-I",
+        ])
         .arg(vmlinux_dir)
         .arg("-c")
         .arg(bench_dir().join("c/empty.bpf.c"))

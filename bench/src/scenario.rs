@@ -209,7 +209,11 @@ pub fn all() -> Vec<Scenario> {
                 addr: Ipv4Addr::LOCALHOST,
                 port: 9,
             },
-            hit: None,
+            // Rule 0's port: the first rule decides.
+            hit: Some(Load::Connect {
+                addr: Ipv4Addr::LOCALHOST,
+                port: 20000,
+            }),
         },
         Scenario {
             name: "open_list",
@@ -219,7 +223,10 @@ pub fn all() -> Vec<Scenario> {
             miss: Load::Open {
                 path: "/srv/polc-bench/miss-00000".into(),
             },
-            hit: None,
+            // The list's first path, in the list at every size.
+            hit: Some(Load::Open {
+                path: bench_path("list", 0),
+            }),
         },
         Scenario {
             name: "connect_list",
@@ -230,7 +237,11 @@ pub fn all() -> Vec<Scenario> {
                 addr: Ipv4Addr::LOCALHOST,
                 port: 9,
             },
-            hit: None,
+            // In the list's first network, 10.0.0.0/24, at every size.
+            hit: Some(Load::Connect {
+                addr: Ipv4Addr::new(10, 0, 0, 1),
+                port: 9,
+            }),
         },
     ]
 }
