@@ -9,7 +9,7 @@
 //! Field loads are placed here, lazily: a field is loaded right before the
 //! first test that needs it on the path being emitted (or at the match, for
 //! a captured field), unless it is loaded on every path to that point (see
-//! [`flow`]). A field that some path would load twice (it was loaded on
+//! `flow.rs`). A field that some path would load twice (it was loaded on
 //! some paths to a test, not all) is instead loaded at the start of the
 //! first step that needs it, and the program is emitted again: no path
 //! loads a field twice for its tests, which keeps the cost model's one load
