@@ -42,7 +42,7 @@ struct BuildArgs {
     #[arg(value_name = "FILE")]
     file: PathBuf,
     /// Where to write the output (default: FILE with the extension `.o`; for
-    /// `--emit asm|ir`, standard output).
+    /// `--emit asm|ir`, standard output; `-`: standard output).
     #[arg(short = 'o', long = "output", value_name = "OUT")]
     output: Option<PathBuf>,
     /// What to produce.

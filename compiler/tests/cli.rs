@@ -175,3 +175,36 @@ fn compiled_skips_and_dispatches_decide_as_the_interpreter() {
     );
     assert!(stdout.contains("14 passed; 0 failed"), "{stdout}");
 }
+
+#[test]
+fn an_output_of_dash_is_standard_output() {
+    let policy = temp_policy(
+        "dash_output.pol",
+        "trace t {\n    on exec\n    emit proc.comm\n}\n",
+    );
+    let cwd = std::env::temp_dir().join(format!("polc-cli-dash-{}", std::process::id()));
+    std::fs::create_dir_all(&cwd).expect("temp dir");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_polc"))
+            .args(args)
+            .current_dir(&cwd)
+            .output()
+            .expect("polc runs")
+    };
+    let object = run(&["build", &policy, "-o", "-"]);
+    assert!(object.status.success(), "{object:?}");
+    assert!(
+        object.stdout.starts_with(b"\x7fELF"),
+        "the object goes to standard output: {:?}",
+        &object.stdout[..object.stdout.len().min(16)]
+    );
+    let asm = run(&["build", "--emit", "asm", &policy, "-o", "-"]);
+    assert!(asm.status.success(), "{asm:?}");
+    assert!(String::from_utf8_lossy(&asm.stdout).contains("exit"));
+    assert!(!cwd.join("-").exists(), "no file called `-` is written");
+    assert!(
+        !std::path::Path::new(&policy).with_extension("o").exists(),
+        "nor the default object path"
+    );
+    let _ = std::fs::remove_dir_all(&cwd);
+}

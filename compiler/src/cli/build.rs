@@ -50,7 +50,15 @@ pub fn run(args: &BuildArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// Writes `bytes` to `path`; `-` is standard output, as for clang.
 fn write_file(path: &PathBuf, bytes: &[u8]) -> Result<(), String> {
+    if path.as_os_str() == "-" {
+        let mut stdout = std::io::stdout().lock();
+        return stdout
+            .write_all(bytes)
+            .and_then(|()| stdout.flush())
+            .map_err(|error| format!("polc: cannot write to standard output: {error}"));
+    }
     std::fs::write(path, bytes)
         .map_err(|error| format!("polc: cannot write `{}`: {error}", path.display()))
 }
