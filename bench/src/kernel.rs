@@ -8,14 +8,14 @@
 //! Everything it attaches is owned by a value whose drop detaches it;
 //! nothing is pinned; the test cgroup is removed on drop.
 
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use aya::maps::{Map, MapData, RingBuf};
+use aya::maps::{MapData, RingBuf};
 use aya::{Ebpf, EbpfLoader};
 use polc::abi::{self, Config, ProgramMeta};
 use polrt::attach::Attachments;
@@ -156,7 +156,7 @@ impl Subject {
             .find(|p| p.symbol == hook.polc_symbol())
             .cloned()
             .ok_or_else(|| format!("the object has no program {}", hook.polc_symbol()))?;
-        let mut ebpf = loader::open(&object, &kernel.types, None).map_err(|e| e.to_string())?;
+        let ebpf = loader::open(&object, &kernel.types, None).map_err(|e| e.to_string())?;
         let config = Config {
             scope_cgroup: 0,
             scope_level: 0,
@@ -166,19 +166,7 @@ impl Subject {
         loader::write_config(&ebpf, metadata, config).map_err(|e| e.to_string())?;
         loader::fill_sets(&ebpf, metadata).map_err(|e| e.to_string())?;
         loader::write_features(&ebpf, metadata, kernel.features).map_err(|e| e.to_string())?;
-        let load_ms = load(&mut ebpf, &meta, &kernel.types)?;
-        let code = code_stats(&ebpf, &meta.symbol, meta.insns, load_ms)?;
-        let drain = drain
-            .then(|| Drain::start(&mut ebpf, abi::MAP_EVENTS))
-            .transpose()?;
-        Ok(Subject {
-            hook,
-            meta,
-            ebpf,
-            attachments: None,
-            drain,
-            code,
-        })
+        Subject::load(kernel, hook, meta, ebpf, drain.then_some(abi::MAP_EVENTS))
     }
 
     /// Loads the program of `hook` of a clang-built object (the run-time
@@ -199,14 +187,15 @@ impl Subject {
             CProgram::Equivalent => hook.c_symbol(),
         };
         let elf_insns = elf_function_insns(&bytes, symbol)?;
-        let mut ebpf = EbpfLoader::new()
+        let ebpf = EbpfLoader::new()
             .btf(Some(&kernel.types.aya))
             .load(&bytes)
             .map_err(|e| format!("aya: {}", loader::error_chain(&e)))?;
         if let Some((name, keys)) = set {
-            let fd = map_fd(&ebpf, name)?;
+            let fd = loader::map_fd(&ebpf, name).map_err(|e| e.to_string())?;
             for key in keys {
-                map_update(fd, key, &[1u8]).map_err(|e| format!("filling {name}: {e}"))?;
+                loader::map_update(fd, key, &[1u8], 0)
+                    .map_err(|e| format!("filling {name}: {e}"))?;
             }
         }
         let meta = ProgramMeta {
@@ -218,11 +207,22 @@ impl Subject {
             max_path: 0,
             stack: 0,
         };
+        Subject::load(kernel, hook, meta, ebpf, drain.then_some("events"))
+    }
+
+    /// Loads the program `meta` names into the kernel, takes its code
+    /// statistics and, when `events` names the ring buffer, starts draining
+    /// it.
+    fn load(
+        kernel: &Kernel,
+        hook: Hook,
+        meta: ProgramMeta,
+        mut ebpf: Ebpf,
+        events: Option<&str>,
+    ) -> Result<Subject, String> {
         let load_ms = load(&mut ebpf, &meta, &kernel.types)?;
-        let code = code_stats(&ebpf, symbol, elf_insns, load_ms)?;
-        let drain = drain
-            .then(|| Drain::start(&mut ebpf, "events"))
-            .transpose()?;
+        let code = code_stats(&ebpf, &meta.symbol, meta.insns, load_ms)?;
+        let drain = events.map(|map| Drain::start(&mut ebpf, map)).transpose()?;
         Ok(Subject {
             hook,
             meta,
@@ -340,50 +340,6 @@ fn elf_function_insns(bytes: &[u8], symbol: &str) -> Result<u32, String> {
         .find(|s| s.name() == Ok(symbol))
         .map(|s| (s.size() / 8) as u32)
         .ok_or_else(|| format!("the object has no function {symbol}"))
-}
-
-fn map_fd(ebpf: &Ebpf, name: &str) -> Result<RawFd, String> {
-    let data = match ebpf.map(name) {
-        Some(Map::HashMap(d) | Map::LpmTrie(d)) => d,
-        Some(_) => return Err(format!("map {name} is not a hash map or LPM trie")),
-        None => return Err(format!("the object has no map {name}")),
-    };
-    Ok(data.fd().as_fd().as_raw_fd())
-}
-
-/// `BPF_MAP_UPDATE_ELEM` with raw key and value bytes.
-fn map_update(fd: RawFd, key: &[u8], value: &[u8]) -> std::io::Result<()> {
-    #[repr(C)]
-    struct ElemAttr {
-        map_fd: u32,
-        pad: u32,
-        key: u64,
-        value: u64,
-        flags: u64,
-    }
-    const BPF_MAP_UPDATE_ELEM: libc::c_long = 2;
-    let attr = ElemAttr {
-        map_fd: fd as u32,
-        pad: 0,
-        key: key.as_ptr() as u64,
-        value: value.as_ptr() as u64,
-        flags: 0,
-    };
-    // SAFETY: `attr` points at live key and value buffers of the map's key
-    // and value sizes (the scenario generator makes every key that size).
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            BPF_MAP_UPDATE_ELEM,
-            &attr as *const ElemAttr,
-            std::mem::size_of::<ElemAttr>(),
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
 }
 
 /// A thread that consumes a ring buffer (counting its records), so that

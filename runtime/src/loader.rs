@@ -111,7 +111,8 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-fn map_fd(ebpf: &Ebpf, name: &str) -> Result<RawFd, LoadError> {
+/// The file descriptor of map `name` of a loaded object.
+pub fn map_fd(ebpf: &Ebpf, name: &str) -> Result<RawFd, LoadError> {
     let map = ebpf
         .map(name)
         .ok_or_else(|| LoadError::MissingMap(name.to_string()))?;
@@ -132,7 +133,7 @@ pub const BPF_NOEXIST: u64 = 1;
 
 /// `BPF_MAP_UPDATE_ELEM` with raw key and value bytes (their lengths must be
 /// the map's key and value sizes; callers check against the metadata).
-fn map_update(fd: RawFd, key: &[u8], value: &[u8], flags: u64) -> std::io::Result<()> {
+pub fn map_update(fd: RawFd, key: &[u8], value: &[u8], flags: u64) -> std::io::Result<()> {
     #[repr(C)]
     struct ElemAttr {
         map_fd: u32,
