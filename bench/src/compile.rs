@@ -253,6 +253,26 @@ fn polc_command(tools: &Tools, instance: &Instance) -> Command {
     command
 }
 
+/// `clang -O2 -g -Wall -Werror -target bpf` of `source` into `output`, with
+/// the include directories `includes`: how every C program here is built.
+pub fn clang_bpf(clang: &Path, includes: &[&Path], source: &Path, output: &Path) -> Command {
+    let mut command = Command::new(clang);
+    command.args([
+        "-O2",
+        "-g",
+        "-Wall",
+        "-Werror",
+        "-target",
+        "bpf",
+        "-D__TARGET_ARCH_x86",
+    ]);
+    for dir in includes {
+        command.arg("-I").arg(dir);
+    }
+    command.arg("-c").arg(source).arg("-o").arg(output);
+    command
+}
+
 fn clang_command(
     clang: &Path,
     instance: &Instance,
@@ -260,28 +280,17 @@ fn clang_command(
     vmlinux_dir: &Path,
     memory: &timing::MemoryCap,
 ) -> Command {
-    let mut command = Command::new(clang);
+    let mut command = clang_bpf(
+        clang,
+        &[
+            &instance.sources.c_include,
+            &bench_dir.join("c"),
+            vmlinux_dir,
+        ],
+        &instance.sources.c,
+        &instance.dir.join("clang.o"),
+    );
     memory.apply(&mut command);
-    command
-        .args([
-            "-O2",
-            "-g",
-            "-Wall",
-            "-Werror",
-            "-target",
-            "bpf",
-            "-D__TARGET_ARCH_x86",
-        ])
-        .arg("-I")
-        .arg(&instance.sources.c_include)
-        .arg("-I")
-        .arg(bench_dir.join("c"))
-        .arg("-I")
-        .arg(vmlinux_dir)
-        .arg("-c")
-        .arg(&instance.sources.c)
-        .arg("-o")
-        .arg(instance.dir.join("clang.o"));
     command
 }
 

@@ -369,24 +369,14 @@ fn kernel_phase(
     let empty = scratch.join("empty");
     std::fs::create_dir_all(&empty).map_err(|e| e.to_string())?;
     let clang = tools.clang.as_ref().ok_or("the kernel phase needs clang")?;
-    let status = std::process::Command::new(clang)
-        .args([
-            "-O2",
-            "-g",
-            "-Wall",
-            "-Werror",
-            "-target",
-            "bpf",
-            "-D__TARGET_ARCH_x86",
-            "-I",
-        ])
-        .arg(vmlinux_dir)
-        .arg("-c")
-        .arg(bench_dir().join("c/empty.bpf.c"))
-        .arg("-o")
-        .arg(empty.join("clang.o"))
-        .status()
-        .map_err(|e| e.to_string())?;
+    let status = compile::clang_bpf(
+        clang,
+        &[vmlinux_dir],
+        &bench_dir().join("c/empty.bpf.c"),
+        &empty.join("clang.o"),
+    )
+    .status()
+    .map_err(|e| e.to_string())?;
     if !status.success() {
         return Err("clang could not build bench/c/empty.bpf.c".into());
     }

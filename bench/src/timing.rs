@@ -77,21 +77,28 @@ fn kill(pid: u32, signal: libc::c_int) {
     unsafe { libc::kill(pid as libc::pid_t, signal) };
 }
 
-/// Runs `command` to completion (stdout discarded, stderr kept), timing it.
-pub fn time_command(command: &mut Command, timeout: Duration) -> Outcome {
+/// Starts `command` with no stdin, `stdout` and a piped stderr: the child
+/// and when it started, or the failure to start as an outcome.
+fn spawn(command: &mut Command, stdout: Stdio) -> Result<(Child, Instant), Outcome> {
     command
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(stdout)
         .stderr(Stdio::piped());
     let started = Instant::now();
-    let mut child = match command.spawn() {
-        Ok(child) => child,
-        Err(e) => {
-            return Outcome::Failed {
-                ms: 0.0,
-                stderr: format!("cannot start {:?}: {e}", command.get_program()),
-            }
-        }
+    match command.spawn() {
+        Ok(child) => Ok((child, started)),
+        Err(e) => Err(Outcome::Failed {
+            ms: 0.0,
+            stderr: format!("cannot start {:?}: {e}", command.get_program()),
+        }),
+    }
+}
+
+/// Runs `command` to completion (stdout discarded, stderr kept), timing it.
+pub fn time_command(command: &mut Command, timeout: Duration) -> Outcome {
+    let (mut child, started) = match spawn(command, Stdio::null()) {
+        Ok(started) => started,
+        Err(failed) => return failed,
     };
     let pid = child.id();
     let mut stderr = child.stderr.take();
@@ -142,19 +149,9 @@ pub fn time_startup(
     ready: &str,
     timeout: Duration,
 ) -> Outcome {
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let started = Instant::now();
-    let mut child = match command.spawn() {
-        Ok(child) => child,
-        Err(e) => {
-            return Outcome::Failed {
-                ms: 0.0,
-                stderr: format!("cannot start {:?}: {e}", command.get_program()),
-            }
-        }
+    let (mut child, started) = match spawn(command, Stdio::piped()) {
+        Ok(started) => started,
+        Err(failed) => return failed,
     };
     let pid = child.id();
     let (tx, rx) = mpsc::channel::<Option<f64>>();
