@@ -76,6 +76,16 @@ static __always_inline void count(u32 index)
 		*counter += 1;
 }
 
+/* The per-CPU scratch record `scratch` of a program, of type `record_type`
+ * (too large for the 512-byte stack). */
+#define SCRATCH_MAP(record_type)                                                          \
+	struct {                                                                           \
+		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);                                   \
+		__uint(max_entries, 1);                                                    \
+		__type(key, u32);                                                          \
+		__type(value, record_type);                                                \
+	} scratch SEC(".maps")
+
 /* Whether the current task is in the scope (every task when unset). */
 static __always_inline bool in_scope(void)
 {

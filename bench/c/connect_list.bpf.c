@@ -15,12 +15,7 @@ struct record {
 	u16 pad;
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, u32);
-	__type(value, struct record);
-} scratch SEC(".maps");
+SCRATCH_MAP(struct record);
 
 #if N_ELEMS > INLINE_MAX
 struct lpm_key {

@@ -12,12 +12,7 @@ struct record {
 	u16 pad;
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, u32);
-	__type(value, struct record);
-} scratch SEC(".maps");
+SCRATCH_MAP(struct record);
 
 SEC("cgroup/connect4")
 int net_connect(struct bpf_sock_addr *ctx)

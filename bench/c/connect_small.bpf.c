@@ -10,12 +10,7 @@ struct record {
 	u16 pad;
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, u32);
-	__type(value, struct record);
-} scratch SEC(".maps");
+SCRATCH_MAP(struct record);
 
 /* Network byte order address in a /prefix network given in host order. */
 static __always_inline bool in_net(u32 addr_be, u32 net, int prefix)

@@ -12,12 +12,7 @@ struct record {
 	char path[256];
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, u32);
-	__type(value, struct record);
-} scratch SEC(".maps");
+SCRATCH_MAP(struct record);
 
 SEC("tracepoint/syscalls/sys_enter_openat")
 int file_open(struct trace_event_raw_sys_enter *ctx)

@@ -10,12 +10,7 @@ struct record {
 	char path[256];
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, u32);
-	__type(value, struct record);
-} scratch SEC(".maps");
+SCRATCH_MAP(struct record);
 
 static __always_inline bool is_secret(const char *path, long len)
 {
