@@ -18,17 +18,8 @@ export POLC_KERNEL_TESTS=${POLC_KERNEL_TESTS:-require}
 export POLC_VM_TESTS=${POLC_VM_TESTS:-require}
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 
-# Under sudo, cargo may live in the invoking user's rustup installation.
-if ! command -v cargo >/dev/null 2>&1; then
-    for home in "$HOME" ${SUDO_USER:+"$(getent passwd "$SUDO_USER" | cut -d: -f6)"}; do
-        if [ -x "$home/.cargo/bin/cargo" ]; then
-            export PATH="$home/.cargo/bin:$PATH"
-            export CARGO_HOME=${CARGO_HOME:-$home/.cargo}
-            export RUSTUP_HOME=${RUSTUP_HOME:-$home/.rustup}
-            break
-        fi
-    done
-fi
+# shellcheck source=scripts/cargo-env.sh
+. "$repo/scripts/cargo-env.sh"
 
 names=()
 results=()
