@@ -9,23 +9,9 @@
 //! failing case is named by its file.
 
 use std::fs;
-use std::path::{Path, PathBuf};
 
-use polc_tests::golden::{run_cases, Case};
+use polc_tests::golden::{self, run_cases, Case};
 use polc_tests::{fuzzing, repo_root};
-
-fn inputs(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_file())
-                .collect()
-        })
-        .unwrap_or_default();
-    files.sort();
-    files
-}
 
 /// A fuzz target's body.
 type Target = fn(&[u8]);
@@ -39,7 +25,7 @@ fn main() -> std::process::ExitCode {
     ];
     let mut cases = Vec::new();
     for (target, run) in targets {
-        for input in inputs(&root.join(target)) {
+        for input in golden::files(&root.join(target)) {
             let name = input
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())

@@ -15,18 +15,26 @@ pub fn bless() -> bool {
     std::env::var_os("POLC_BLESS").is_some_and(|v| v != "0")
 }
 
-/// The `.pol` files of `dir`, sorted.
-pub fn pol_files(dir: &Path) -> Vec<PathBuf> {
+/// The files of `dir`, sorted (none when it cannot be read).
+pub fn files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = fs::read_dir(dir)
         .map(|entries| {
             entries
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|e| e == "pol"))
+                .filter(|p| p.is_file())
                 .collect()
         })
         .unwrap_or_default();
     files.sort();
     files
+}
+
+/// The `.pol` files of `dir`, sorted.
+pub fn pol_files(dir: &Path) -> Vec<PathBuf> {
+    files(dir)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "pol"))
+        .collect()
 }
 
 /// The file name of `path` without its extension.

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use polc::check::check_source;
 use polc::diag::{render_text, Code};
-use polc_tests::golden::{compare_or_bless, no_orphans, pol_files, run_cases, stem, Case};
+use polc_tests::golden::{self, compare_or_bless, no_orphans, pol_files, run_cases, stem, Case};
 use polc_tests::repo_root;
 
 const BLESS_COMMAND: &str = "POLC_BLESS=1 cargo test -p polc-tests --test ui";
@@ -57,19 +57,6 @@ fn example_case(pol: PathBuf) -> Outcome {
             pol.display()
         ))
     }
-}
-
-fn fuzz_inputs(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_file())
-                .collect()
-        })
-        .unwrap_or_default();
-    files.sort();
-    files
 }
 
 /// A past fuzzer finding (or a hand-made pathological input): checking and
@@ -123,7 +110,7 @@ fn cases() -> Vec<Case> {
             run: Box::new(move || example_case(pol.clone())),
         });
     }
-    for input in fuzz_inputs(&root.join("fuzz/regressions")) {
+    for input in golden::files(&root.join("fuzz/regressions")) {
         cases.push(Case {
             name: format!(
                 "fuzz::{}",
