@@ -157,12 +157,7 @@ fn build_module(
             .iter()
             .filter(|p| p.hook == hook)
             .flat_map(|p| p.fields())
-            .chain(
-                policy
-                    .rules_on(hook)
-                    .flat_map(|r| r.captured_fields())
-                    .filter(|f| !abi::is_header_field(f.spec().name)),
-            )
+            .chain(policy.rules_on(hook).flat_map(|r| r.record_fields()))
             .collect();
         layouts.push(Layout::new(hook, &fields));
     }

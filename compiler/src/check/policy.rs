@@ -136,9 +136,8 @@ pub struct CheckedRule {
 }
 
 impl CheckedRule {
-    /// Fields captured into this rule's events beyond the common header
-    /// (pid, tid, uid, gid, comm): message placeholders, then `emit`s, each
-    /// once, in first-use order.
+    /// Fields this rule's events report: message placeholders, then
+    /// `emit`s, each once, in first-use order (header fields included).
     pub fn captured_fields(&self) -> Vec<FieldId> {
         let mut fields = Vec::new();
         let placeholders = self.message.iter().flat_map(|template| {
@@ -153,6 +152,15 @@ impl CheckedRule {
             }
         }
         fields
+    }
+
+    /// The captured fields the event record must carry: those the common
+    /// header (pid, tid, uid, gid, comm) does not.
+    pub fn record_fields(&self) -> Vec<FieldId> {
+        self.captured_fields()
+            .into_iter()
+            .filter(|f| !crate::abi::is_header_field(f.spec().name))
+            .collect()
     }
 }
 

@@ -96,14 +96,10 @@ fn lower_program(
             line: rule.line,
             action: rule.action,
             cond,
-            // The event header carries pid, tid, uid, gid and comm.
             captures: if rule.action == Action::Allow {
                 Vec::new()
             } else {
-                rule.captured_fields()
-                    .into_iter()
-                    .filter(|f| !crate::abi::is_header_field(f.spec().name))
-                    .collect()
+                rule.record_fields()
             },
         };
         if rule.action == Action::Trace {
