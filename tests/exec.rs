@@ -156,6 +156,7 @@ pub fn current_task_value(name: &str) -> Option<FieldValue> {
         _ => None,
     }
 }
+
 /// Where the test context sits in the (modelled) runner's memory: the
 /// program gets this address as its argument and reads the context with
 /// `bpf_probe_read_user`.
