@@ -21,7 +21,7 @@ use aya::maps::{Array, RingBuf};
 use aya::programs::{BtfTracePoint, CgroupSockAddr, ProgramError, TracePoint};
 use aya::{Btf, Ebpf, EbpfLoader};
 use polc::bpf::asm::{Alu, Asm, Helper, Jmp, MapId, Reg, Size};
-use polc::check::hooks::KernelMember;
+use polc::kernel::KernelMember;
 use polc::object::{write_object, MapDef, MapKind, ObjectImage, ProgramImage};
 use polc_tests::kernel_tests_enabled;
 

@@ -12,7 +12,7 @@
 //! The library does no I/O beyond the source text it is given and never
 //! touches the kernel.
 
-pub mod abi;
+pub use polc_abi as abi;
 pub mod bpf;
 pub mod check;
 pub mod codegen;
@@ -20,6 +20,7 @@ pub mod compile;
 pub mod diag;
 pub mod interp;
 pub mod ir;
+pub mod kernel;
 pub mod object;
 pub mod span;
 pub mod syntax;

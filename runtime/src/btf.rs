@@ -269,7 +269,7 @@ mod tests {
             return;
         };
         let btf = KernelBtf::parse(&bytes).expect("kernel BTF parses");
-        for member in polc::check::hooks::KernelMember::ALL {
+        for member in polc::kernel::KernelMember::ALL {
             let (strukt, name) = member.names();
             assert!(btf.has_member(strukt, name), "{strukt}.{name}");
         }

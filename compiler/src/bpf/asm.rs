@@ -13,7 +13,7 @@ pub use bpf_ins::{
     Register as Reg,
 };
 
-use crate::check::hooks::KernelMember;
+use crate::kernel::KernelMember;
 
 /// A jump target inside one program.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]

@@ -11,8 +11,9 @@ use super::flow::R1;
 use super::{kernel_source, Emitter, FP_KEY};
 use crate::abi::EXE_PATH_LEN;
 use crate::bpf::asm::{Alu, Helper, Instruction, Jmp, Reg, Size};
-use crate::check::hooks::{FieldId, FieldSource, FieldType, KernelMember, AF_INET, AF_INET6};
+use crate::check::hooks::{FieldId, FieldSource, FieldType, AF_INET, AF_INET6};
 use crate::ir::{LeafKind, SetKind, TestContext};
+use crate::kernel::KernelMember;
 
 /// Offset of `args[0]` in `struct trace_event_raw_sys_enter`.
 const SYSCALL_ARGS: i16 = 16;

@@ -37,11 +37,10 @@ use std::collections::{BTreeSet, HashMap};
 
 use crate::abi::{self, header, Verdict, CONFIG_MONITOR};
 use crate::bpf::asm::{Alu, Asm, AsmError, Assembled, Helper, Jmp, Label, MapId, Reg, Size};
-use crate::check::hooks::{
-    FieldId, FieldSource, Guard, KernelMember, ReturnConvention, Signals, SIGKILL,
-};
+use crate::check::hooks::{FieldId, FieldSource, Guard, ReturnConvention, Signals};
 use crate::check::policy::Action;
 use crate::ir::{Cond, Program, SetId, Step, Target};
+use crate::kernel::{KernelMember, SIGKILL};
 
 pub use layout::{Layout, SCRATCH_TAIL};
 

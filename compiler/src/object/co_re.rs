@@ -12,7 +12,7 @@
 //! instruction holds the local offset before patching it.
 
 use super::ObjectError;
-use crate::check::hooks::KernelMember;
+use crate::kernel::KernelMember;
 
 /// The C type of a member of a local kernel struct shape.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]

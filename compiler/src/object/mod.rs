@@ -270,7 +270,7 @@ mod tests {
 
     use super::*;
     use crate::bpf::asm::{Alu, Asm, Helper, Jmp, MapId, Reg, Size};
-    use crate::check::hooks::KernelMember;
+    use crate::kernel::KernelMember;
 
     const SOURCE: &str = "# policy\nrule r {\n    on exec\n    when proc.pid == 1\n    deny\n}\n";
 

@@ -1,4 +1,4 @@
-//! The one contract between the compiler and the runtime: the metadata
+//! polc-abi: the one contract between the compiler and the runtime: the metadata
 //! section of an object, the event records programs write to the ring buffer,
 //! and the layout of the maps the runtime reads or writes.
 //!
