@@ -32,8 +32,8 @@ use std::process::{Command, ExitStatus, Stdio};
 use polc_tests::{kernel_tests_enabled, repo_root};
 use serde_json::{json, Value};
 use support::{
-    become_user, copy_executable, spawn_in_then, thread_comm, Finished, Polrt, TempDir, TestCgroup,
-    TestNetns,
+    become_user, copy_executable, resolved, spawn_in_then, thread_comm, Finished, Polrt, TempDir,
+    TestCgroup, TestNetns,
 };
 
 /// The system Python (not a version-manager shim: its `comm` is `python3`
@@ -649,8 +649,8 @@ fn example_exec_trace() {
             "",
         );
     };
-    traced(plain.pid, "/bin/true", std::process::id(), &comm);
-    traced(dropped.pid, "/bin/sh", std::process::id(), &comm);
+    traced(plain.pid, &resolved("/bin/true"), std::process::id(), &comm);
+    traced(dropped.pid, &resolved("/bin/sh"), std::process::id(), &comm);
     assert!(
         events_of(&finished, "exec_from_tmp")
             .iter()
@@ -790,10 +790,11 @@ fn example_module_load() {
     let finished = stop(polrt);
 
     let dropped_insmod = dropped_insmod.display().to_string();
+    let (insmod, python) = (resolved("/usr/sbin/insmod"), resolved(PYTHON));
     for (outcome, exe, comm, uid) in [
         (&dropped, dropped_insmod.as_str(), "insmod", 0),
-        (&by_user, "/usr/sbin/insmod", "insmod", 65534),
-        (&raw, PYTHON, "python3", 0),
+        (&by_user, insmod.as_str(), "insmod", 65534),
+        (&raw, python.as_str(), "python3", 0),
     ] {
         assert_denied(&finished, "module.load", outcome, "Operation not permitted");
         assert_event(
@@ -889,8 +890,8 @@ fn example_overview() {
         &finished,
         event_of(&finished, "shell_spawned", user_shell.pid),
         ("shell_spawned", "exec", "audit", "audit"),
-        json!({"exec.path": "/bin/sh", "proc.uid": 1000}),
-        "shell /bin/sh started by uid 1000",
+        json!({"exec.path": resolved("/bin/sh"), "proc.uid": 1000}),
+        &format!("shell {} started by uid 1000", resolved("/bin/sh")),
     );
     root_shell.assert_success("root's shell");
     assert_not_reported(&finished, root_shell.pid, "root's shell");
@@ -919,6 +920,7 @@ fn example_overview() {
         (&root_shell, "/bin/bash"),
         (&smtp, "/bin/bash"),
     ] {
+        let path = resolved(path);
         assert_event(
             &finished,
             event_of(&finished, "execs", outcome.pid),
@@ -979,8 +981,8 @@ fn example_shells() {
         &finished,
         kills[0],
         ("shell_from_service", "exec", "kill", "kill"),
-        json!({"proc.parent.comm": "nginx", "exec.path": "/bin/sh", "proc.uid": 33}),
-        "nginx spawned /bin/sh (uid 33)",
+        json!({"proc.parent.comm": "nginx", "exec.path": resolved("/bin/sh"), "proc.uid": 33}),
+        &format!("nginx spawned {} (uid 33)", resolved("/bin/sh")),
     );
     assert_not_reported(&finished, web_shell.pid, "nginx's own exec");
 
@@ -989,6 +991,7 @@ fn example_shells() {
         (&dash_by_user, "/usr/bin/dash"),
     ] {
         outcome.assert_success(path);
+        let path = resolved(path);
         assert_event(
             &finished,
             event_of(&finished, "shell_by_user", outcome.pid),
@@ -1030,9 +1033,10 @@ fn example_tamper() {
     let bpftool = root.run(Command::new("/usr/sbin/bpftool").args(["feature", "probe", "kernel"]));
     let finished = stop(polrt);
 
+    let python = resolved(PYTHON);
     for (outcome, cmd, exe, comm, uid) in [
-        (&raw_load, 5, PYTHON, "python3", 0),
-        (&user_link, 28, PYTHON, "python3", 65534),
+        (&raw_load, 5, python.as_str(), "python3", 0),
+        (&user_link, 28, python.as_str(), "python3", 65534),
     ] {
         assert_denied(&finished, "bpf", outcome, "Operation not permitted");
         assert_event(

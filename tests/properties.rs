@@ -1096,10 +1096,17 @@ fn expected_capture(event: &Event, field: FieldId) -> polrt::events::Value {
     match value {
         FieldValue::Int(n) => polrt::events::Value::Int(n),
         FieldValue::Bool(b) => polrt::events::Value::Bool(b),
+        FieldValue::Str(bytes) if field.spec().resolved_path && bytes.len() > 255 => {
+            polrt::events::Value::LongPath {
+                head: String::from_utf8_lossy(&bytes[..255]).into_owned(),
+                len: bytes.len() as u64,
+            }
+        }
         FieldValue::Str(bytes) => {
             polrt::events::Value::Str(String::from_utf8_lossy(&bytes).into_owned())
         }
         FieldValue::Ip(addr) => polrt::events::Value::Ip(addr),
+        FieldValue::Unresolved => polrt::events::Value::Unresolved,
     }
 }
 

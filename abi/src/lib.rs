@@ -43,10 +43,35 @@ pub const MAP_CONFIG: &str = "polc_config";
 pub const CONFIG_MAP_FLAGS: u32 = 1 << 7;
 /// Per-CPU scratch buffer (one entry) holding the event record being built.
 pub const MAP_SCRATCH: &str = "polc_scratch";
-/// LRU hash: tgid (u32) -> executable path (`[u8; EXE_PATH_LEN]`), for `proc.exe`.
-pub const MAP_EXE: &str = "polc_exe";
-/// Length of the values of [`MAP_EXE`].
-pub const EXE_PATH_LEN: usize = 256;
+/// Hash: `{ u64 dev; u64 ino }` (little-endian) -> `u64 sets[N]`: the files
+/// the policy names by path in `==` and `in` tests on resolved paths
+/// ([`Metadata::identities`]), by identity, so that such a test also holds
+/// for the same file reached by another name. `dev` is the kernel's `dev_t`
+/// of the file system (`major << 20 | minor`), `ino` the inode number; bit
+/// `k % 64` of `sets[k / 64]` says a path of identity set `k` leads to the
+/// file ([`identity_words`] words). A program looks a file up once and tests
+/// bits. Filled and kept current by the runtime.
+pub const MAP_IDENTITIES: &str = "polc_identities";
+/// Bytes of a [`MAP_IDENTITIES`] key.
+pub const IDENTITY_KEY_LEN: usize = 16;
+
+/// A [`MAP_IDENTITIES`] key.
+pub fn identity_key(dev: u64, ino: u64) -> [u8; IDENTITY_KEY_LEN] {
+    let mut key = [0u8; IDENTITY_KEY_LEN];
+    key[0..8].copy_from_slice(&dev.to_le_bytes());
+    key[8..16].copy_from_slice(&ino.to_le_bytes());
+    key
+}
+
+/// The u64 words of a [`MAP_IDENTITIES`] value for `n_sets` identity sets.
+pub fn identity_words(n_sets: usize) -> usize {
+    n_sets.div_ceil(64)
+}
+
+/// LRU hash: thread id (u32) -> command name (`[u8; 16]`) of the task when
+/// it called execve or execveat, written at system call entry, read by the
+/// exec fallback, which decides after the exec renamed the task.
+pub const MAP_EXEC_CALLERS: &str = "polc_callers";
 /// Array of one u32 (little-endian) of `FEATURE_*` bits: what the running
 /// kernel allows, probed and written by the runtime before any program is
 /// loaded, then frozen. Programs may only read it (`BPF_F_RDONLY_PROG`), so
@@ -261,6 +286,13 @@ pub struct Metadata {
     /// Contents of the set maps (large lists), inserted by the runtime after
     /// loading and before attaching.
     pub sets: Vec<SetMeta>,
+    /// The files named by path in `==` and `in` tests on resolved paths, one
+    /// list of absolute paths per identity set (its index is the set in
+    /// [`MAP_IDENTITIES`] keys). The runtime finds the file at each path
+    /// (following symbolic links), inserts its identity before attaching,
+    /// and keeps the map current while it runs.
+    #[serde(default)]
+    pub identities: Vec<Vec<String>>,
 }
 
 /// The keys of one set map (hash or LPM trie); every value is one byte `1`.
@@ -334,7 +366,18 @@ pub enum FieldEncoding {
     /// u32 address family (2 or 10), 4 bytes of padding, then 16 address
     /// bytes in network order (IPv4 in the first 4).
     Ip,
+    /// A path the kernel resolved: its first bytes, NUL-terminated, in
+    /// `len` bytes; then a u64, its exact length in bytes
+    /// ([`UNRESOLVED_PATH`] when the kernel could not resolve it; longer
+    /// than `len - 1` when the head is cut); then the file's identity: u64
+    /// device (the kernel's `dev_t`: major << 20 | minor), u64 inode, and 8
+    /// bytes the record does not use.
+    ResolvedPath { len: u32 },
 }
+
+/// The length word of a [`FieldEncoding::ResolvedPath`] the kernel could
+/// not resolve (deeper than the walk or longer than `PATH_MAX`).
+pub const UNRESOLVED_PATH: u64 = u64::MAX;
 
 impl FieldEncoding {
     /// Bytes the field takes in a record.
@@ -343,6 +386,7 @@ impl FieldEncoding {
             FieldEncoding::Int | FieldEncoding::Bool => 8,
             FieldEncoding::Str { len } => len,
             FieldEncoding::Ip => 24,
+            FieldEncoding::ResolvedPath { len } => len + 32,
         }
     }
 }

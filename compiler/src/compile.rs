@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 
 use crate::abi::{self, HookMeta, MapMeta, MessagePart, Metadata, ProgramMeta, RuleMeta, SetMeta};
 use crate::bpf::asm::{AsmError, Assembled, MapId};
-use crate::check::hooks::{FieldId, FieldSource, Hook};
+use crate::check::hooks::{FieldId, Hook};
 use crate::check::policy::{CheckedPolicy, RuleKind, TemplatePart};
 use crate::codegen::{self, Layout, Maps, ProgramEnv, STACK_BYTES};
 use crate::ir::{self, Module, Program, Target, TestContext};
@@ -17,8 +17,8 @@ use crate::object::{MapDef, MapKind, ObjectImage, ProgramImage, BPF_F_NO_PREALLO
 
 /// Default size of the event ring buffer (bytes).
 pub const DEFAULT_RINGBUF_BYTES: u32 = 1 << 20;
-/// Entries of the `proc.exe` map (LRU: the least recently used are evicted).
-pub const EXE_MAP_ENTRIES: u32 = 65_536;
+/// Entries of the exec-callers map (LRU): execs in flight at once.
+pub const EXEC_CALLERS_ENTRIES: u32 = 16_384;
 /// The map a test-run program copies its test context into.
 pub const MAP_TEST_CONTEXT: &str = "polc_test_ctx";
 
@@ -136,10 +136,16 @@ fn build_module(
     ringbuf_bytes: u32,
 ) -> Result<Build, BuildError> {
     let n_rules = policy.rules.len() as u32;
-    let uses_exe = module.programs.iter().any(|p| {
-        matches!(p.target, Target::Attach { .. }) && p.fields().iter().any(|f| is_exe(*f, p))
-    });
+    let identity_words = abi::identity_words(module.identities.len()) as u32;
     let uses_features = module.programs.iter().any(codegen::needs_features);
+    let uses_callers = module.programs.iter().any(|p| match p.target {
+        Target::Attach { attach, .. } => p
+            .fields()
+            .iter()
+            .chain(FieldId::from_name("proc.comm").iter())
+            .any(|f| f.source(attach) == Some(crate::check::hooks::FieldSource::CallerComm)),
+        Target::TestRun => false,
+    });
 
     // Layouts: one per hook, covering every field any of its programs loads
     // and every field beyond the header's that any of its rules captures
@@ -159,14 +165,13 @@ fn build_module(
             .flat_map(|p| p.fields())
             .chain(policy.rules_on(hook).flat_map(|r| r.record_fields()))
             .collect();
-        layouts.push(Layout::new(hook, &fields));
+        layouts.push(Layout::new(hook, &fields, identity_words));
     }
     let scratch_len = layouts
         .iter()
         .map(|l| l.scratch_len)
         .max()
         .unwrap_or(0)
-        .max(abi::EXE_PATH_LEN as u32)
         .next_multiple_of(8);
 
     // Maps.
@@ -205,17 +210,20 @@ fn build_module(
         map(abi::MAP_SCRATCH, MapKind::PercpuArray, 4, scratch_len, 1, 0),
         "per-CPU scratch: the event record being built".into(),
     );
-    let exe = uses_exe.then(|| {
+    let n_paths: usize = module.identities.iter().map(|s| s.paths.len()).sum();
+    let identities = (n_paths > 0).then(|| {
         add_map(
             map(
-                abi::MAP_EXE,
-                MapKind::LruHash,
-                4,
-                abi::EXE_PATH_LEN as u32,
-                EXE_MAP_ENTRIES,
+                abi::MAP_IDENTITIES,
+                MapKind::Hash,
+                abi::IDENTITY_KEY_LEN as u32,
+                8 * identity_words,
+                identity_map_entries(n_paths),
                 0,
             ),
-            "executable path per process (proc.exe)".into(),
+            format!(
+                "identities of the {n_paths} files named by path (== and in on resolved paths)"
+            ),
         )
     });
     let features = uses_features.then(|| {
@@ -229,6 +237,19 @@ fn build_module(
                 abi::FEATURES_MAP_FLAGS,
             ),
             "kernel features probed by the runtime (read-only for programs, frozen)".into(),
+        )
+    });
+    let exec_callers = uses_callers.then(|| {
+        add_map(
+            map(
+                abi::MAP_EXEC_CALLERS,
+                MapKind::LruHash,
+                4,
+                16,
+                EXEC_CALLERS_ENTRIES,
+                0,
+            ),
+            "command name of each task at execve entry (the exec fallback decides after it)".into(),
         )
     });
     let mut sets = Vec::new();
@@ -273,8 +294,9 @@ fn build_module(
         counters,
         config,
         scratch,
-        exe,
+        identities,
         features,
+        exec_callers,
         sets,
         test_context,
     };
@@ -307,21 +329,20 @@ fn build_module(
             &map_defs,
         ));
     }
-    if let Some(_exe) = exe {
-        let support = codegen::exe_tracker_programs(&maps).map_err(|source| BuildError::Asm {
-            program: "exe tracker".into(),
+
+    if exec_callers.is_some() {
+        let code = codegen::exec_callers_program(&maps).map_err(|source| BuildError::Asm {
+            program: "exec callers".into(),
             source,
         })?;
-        for (section, symbol, code) in support {
-            programs.push(built(
-                section.into(),
-                symbol.into(),
-                "",
-                "tp_btf",
-                code,
-                &map_defs,
-            ));
-        }
+        programs.push(built(
+            "tp_btf/sys_enter".into(),
+            "exec_tp_btf_callers".into(),
+            Hook::Exec.name(),
+            "tp_btf",
+            code,
+            &map_defs,
+        ));
     }
 
     let mut kernel_fields: Vec<String> = programs
@@ -371,6 +392,11 @@ fn build_module(
                 keys: set.keys.iter().map(|k| hex(k)).collect(),
             })
             .collect(),
+        identities: module
+            .identities
+            .iter()
+            .map(|set| set.paths.clone())
+            .collect(),
     };
     let image = ObjectImage {
         programs: programs
@@ -394,11 +420,12 @@ fn build_module(
     })
 }
 
-fn is_exe(field: FieldId, program: &Program) -> bool {
-    match program.target {
-        Target::Attach { attach, .. } => field.source(attach) == Some(FieldSource::ExePath),
-        Target::TestRun => false,
-    }
+/// Entries of the identity map for `n_paths` named files: each path's file
+/// (several paths may share one), and room for as many again while the
+/// runtime replaces the identity of a path whose file changed (the new one
+/// is inserted before the old one is removed).
+pub fn identity_map_entries(n_paths: usize) -> u32 {
+    (2 * n_paths as u32).max(2)
 }
 
 fn names(program: &Program) -> (String, String, String) {

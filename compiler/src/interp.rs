@@ -9,19 +9,48 @@
 //! truncated to what the field's kernel buffer holds (`max - 1` bytes), ints
 //! are truncated to the field's width, IPv4 and IPv6 never match each other.
 //!
+//! Resolved paths ([`crate::check::hooks::FieldSpec::resolved_path`]) are
+//! whole paths up to [`RESOLVED_PATH_MAX`] bytes (the kernel keeps their
+//! exact length and first bytes), may be unresolved, and carry the identity
+//! of their file: `==` and `in` on them also hold when the file is the one a
+//! named path leads to ([`Event::named_files`]). A test whose outcome such a
+//! value leaves undecided (any test on an unresolved path; `endswith` and
+//! `contains` on a path longer than the field's buffer) is *undecided*, and
+//! conditions are evaluated in three-valued (Kleene) logic. An undecided rule
+//! decides **fail-closed**: a `deny`, `kill` (or trace) matches, an `allow`
+//! or `audit` (which would end the evaluation, letting the operation
+//! through) does not.
+//!
 //! Depends only on `check` (the checked policy and the field table).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::check::hooks::{FieldId, FieldType, Hook};
+use crate::check::hooks::{FieldId, FieldType, Hook, RESOLVED_PATH_MAX};
 use crate::check::policy::{Action, CheckedPolicy, CmpOp, Expr, StrOp, Test, TestOp, Value};
+
+/// A file's identity: the kernel's device number of its file system
+/// (`major << 20 | minor`) and its inode number.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FileIdentity {
+    pub dev: u64,
+    pub ino: u64,
+}
 
 /// One event: the value of each field; fields not present are zero, empty,
 /// `0.0.0.0` or false.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Event {
     pub values: BTreeMap<FieldId, Value>,
+    /// Resolved paths the kernel could not resolve (their values, if any,
+    /// are ignored).
+    pub unresolved: BTreeSet<FieldId>,
+    /// The identity of the file behind each resolved path (absent: a file
+    /// no named path leads to).
+    pub identities: BTreeMap<FieldId, FileIdentity>,
+    /// The file each path the policy names leads to, as the runtime found
+    /// it (absent: no file there).
+    pub named_files: BTreeMap<String, FileIdentity>,
 }
 
 impl Event {
@@ -29,12 +58,30 @@ impl Event {
     pub fn new(values: impl IntoIterator<Item = (FieldId, Value)>) -> Event {
         Event {
             values: values.into_iter().collect(),
+            ..Event::default()
         }
     }
 
     /// The value of `field` as the kernel would see it (see [`FieldValue`]).
     pub fn get(&self, field: FieldId) -> FieldValue {
-        FieldValue::from_value(field.spec().ty, self.values.get(&field))
+        if !field.spec().resolved_path {
+            return FieldValue::from_value(field.spec().ty, self.values.get(&field));
+        }
+        if self.unresolved.contains(&field) {
+            return FieldValue::Unresolved;
+        }
+        // A resolved path is whole up to PATH_MAX, not cut to the buffer.
+        match self.values.get(&field) {
+            Some(Value::Str(s)) => {
+                let bytes = kernel_string(s.as_bytes(), u16::MAX);
+                if bytes.len() > RESOLVED_PATH_MAX as usize {
+                    FieldValue::Unresolved
+                } else {
+                    FieldValue::Str(bytes)
+                }
+            }
+            _ => FieldValue::Str(Vec::new()),
+        }
     }
 }
 
@@ -42,10 +89,13 @@ impl Event {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FieldValue {
     Int(u64),
-    /// Bytes up to the first NUL, at most `max - 1` of them.
+    /// Bytes up to the first NUL, at most `max - 1` of them (resolved
+    /// paths: the whole path, up to [`RESOLVED_PATH_MAX`] bytes).
     Str(Vec<u8>),
     Ip(IpAddr),
     Bool(bool),
+    /// A resolved path the kernel could not resolve.
+    Unresolved,
 }
 
 impl FieldValue {
@@ -125,7 +175,7 @@ pub fn evaluate(policy: &CheckedPolicy, hook: Hook, event: &Event) -> Decision {
         let matches = rule
             .cond
             .as_ref()
-            .is_none_or(|cond| eval_expr(policy, cond, event));
+            .is_none_or(|cond| decide(rule.action, eval_expr(policy, cond, event)));
         if !matches {
             continue;
         }
@@ -139,17 +189,105 @@ pub fn evaluate(policy: &CheckedPolicy, hook: Hook, event: &Event) -> Decision {
     decision
 }
 
-/// Evaluates a condition on an event.
-pub fn eval_expr(policy: &CheckedPolicy, expr: &Expr, event: &Event) -> bool {
+/// Whether a rule with `action` whose condition evaluated to `value`
+/// matches: an undecided condition fails closed (see the module docs).
+pub fn decide(action: Action, value: Option<bool>) -> bool {
+    value.unwrap_or(fails_closed_to_match(action))
+}
+
+/// Whether an undecided condition makes a rule with `action` match: it does
+/// for the actions that refuse or report without ending the evaluation
+/// (`deny`, `kill`, traces), not for those that would let the operation
+/// through (`allow`, `audit`).
+pub fn fails_closed_to_match(action: Action) -> bool {
+    matches!(action, Action::Deny | Action::Kill | Action::Trace)
+}
+
+/// Evaluates a condition on an event in three-valued logic (`None`:
+/// undecided).
+pub fn eval_expr(policy: &CheckedPolicy, expr: &Expr, event: &Event) -> Option<bool> {
     match expr {
-        Expr::And(items) => items.iter().all(|e| eval_expr(policy, e, event)),
-        Expr::Or(items) => items.iter().any(|e| eval_expr(policy, e, event)),
-        Expr::Not(inner) => !eval_expr(policy, inner, event),
-        Expr::Test(test) => eval_test(policy, test, &event.get(test.field)),
+        Expr::And(items) => {
+            let mut all = Some(true);
+            for item in items {
+                match eval_expr(policy, item, event) {
+                    Some(false) => return Some(false),
+                    None => all = None,
+                    Some(true) => {}
+                }
+            }
+            all
+        }
+        Expr::Or(items) => {
+            let mut any = Some(false);
+            for item in items {
+                match eval_expr(policy, item, event) {
+                    Some(true) => return Some(true),
+                    None => any = None,
+                    Some(false) => {}
+                }
+            }
+            any
+        }
+        Expr::Not(inner) => eval_expr(policy, inner, event).map(|v| !v),
+        Expr::Test(test) => {
+            let by_value = eval_test3(policy, test, &event.get(test.field));
+            if by_value == Some(true) {
+                return by_value;
+            }
+            match same_file(policy, test, event) {
+                Some(true) => Some(true),
+                _ => by_value,
+            }
+        }
     }
 }
 
-/// Evaluates one leaf test on the (normalised) value of its field.
+/// Whether a `==`/`in` test on a resolved path holds by identity: the
+/// event's file is the file one of the test's absolute paths leads to.
+fn same_file(policy: &CheckedPolicy, test: &Test, event: &Event) -> Option<bool> {
+    if !test.field.spec().resolved_path {
+        return None;
+    }
+    let identity = event.identities.get(&test.field)?;
+    let named = |path: &str| path.starts_with('/') && event.named_files.get(path) == Some(identity);
+    match &test.op {
+        TestOp::StrEq(lit) => Some(named(lit)),
+        TestOp::In(list) => Some(policy.list(*list).elems.iter().any(|elem| match elem {
+            Value::Str(path) => named(path),
+            _ => false,
+        })),
+        _ => None,
+    }
+}
+
+/// Evaluates one leaf test on the (normalised) value of its field, in
+/// three-valued logic: `None` when the value leaves it undecided (an
+/// unresolved path; `endswith`/`contains` on a resolved path longer than
+/// its field's buffer, of which a program sees only the first bytes).
+pub fn eval_test3(policy: &CheckedPolicy, test: &Test, value: &FieldValue) -> Option<bool> {
+    let max = match test.field.spec().ty {
+        FieldType::Str { max } => usize::from(max),
+        _ => usize::MAX,
+    };
+    match (value, &test.op) {
+        (FieldValue::Unresolved, _) => None,
+        (
+            FieldValue::Str(s),
+            TestOp::Str {
+                op: StrOp::EndsWith | StrOp::Contains,
+                ..
+            }
+            | TestOp::StrAny {
+                op: StrOp::EndsWith | StrOp::Contains,
+                ..
+            },
+        ) if s.len() >= max => None,
+        _ => Some(eval_test(policy, test, value)),
+    }
+}
+
+/// Evaluates one leaf test on the (normalised, decided) value of its field.
 pub fn eval_test(policy: &CheckedPolicy, test: &Test, value: &FieldValue) -> bool {
     let ty = test.field.spec().ty;
     match (&test.op, value) {

@@ -16,20 +16,92 @@ compile_error!("polc's syscall tables are for x86_64 only (see compiler/src/kern
 /// (CO-RE) against the running kernel's BTF: never a hard-coded offset.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum KernelMember {
-    /// `struct task_struct.real_parent` (`struct task_struct *`).
+    /// `struct task_struct.real_parent`: `struct task_struct *`.
     TaskRealParent,
-    /// `struct task_struct.tgid` (`pid_t`).
+    /// `struct task_struct.tgid`: `pid_t`.
     TaskTgid,
-    /// `struct task_struct.comm` (`char[16]`).
+    /// `struct task_struct.comm`: `char[16]`.
     TaskComm,
-    /// `struct linux_binprm.filename` (`const char *`).
+    /// `struct task_struct.mm`: `struct mm_struct *` (NULL for kernel threads).
+    TaskMm,
+    /// `struct task_struct.files`: `struct files_struct *`.
+    TaskFiles,
+    /// `struct task_struct.thread_info`: `struct thread_info`, embedded first on x86_64.
+    TaskThreadInfo,
+    /// `struct thread_info.status`: `u32`: `TS_COMPAT` while a 32-bit system call runs.
+    ThreadInfoStatus,
+    /// `struct mm_struct.exe_file`: `struct file *`: the task's executable.
+    MmExeFile,
+    /// `struct files_struct.fdt`: `struct fdtable *`.
+    FilesFdt,
+    /// `struct fdtable.max_fds`: `unsigned int`.
+    FdtableMaxFds,
+    /// `struct fdtable.fd`: `struct file **`.
+    FdtableFd,
+    /// `struct linux_binprm.filename`: `const char *`: the name the program was executed by.
     BinprmFilename,
-    /// `struct file.f_path` (`struct path`).
+    /// `struct linux_binprm.file`: `struct file *`: the file being executed.
+    BinprmFile,
+    /// `struct file.f_path`: `struct path`.
     FileFPath,
-    /// `struct file.f_flags` (`unsigned int`).
+    /// `struct file.f_flags`: `unsigned int`.
     FileFFlags,
-    /// `struct file.f_mode` (`fmode_t`, an `unsigned int`).
+    /// `struct file.f_mode`: `fmode_t`, an `unsigned int`.
     FileFMode,
+    /// `struct file.f_inode`: `struct inode *`.
+    FileFInode,
+    /// `struct path.mnt`: `struct vfsmount *`.
+    PathMnt,
+    /// `struct path.dentry`: `struct dentry *`.
+    PathDentry,
+    /// `struct dentry.d_parent`: `struct dentry *`.
+    DentryParent,
+    /// `struct dentry.d_name`: `struct qstr`.
+    DentryName,
+    /// `struct qstr.hash_len`: `u64`: the name's length in the high 32 bits.
+    QstrHashLen,
+    /// `struct qstr.name`: `const unsigned char *`.
+    QstrName,
+    /// `struct vfsmount.mnt_root`: `struct dentry *`: the root of the mounted tree.
+    VfsmountRoot,
+    /// `struct mount.mnt_parent`: `struct mount *` (itself at the root of a namespace).
+    MountParent,
+    /// `struct mount.mnt_mountpoint`: `struct dentry *` the mount covers.
+    MountMountpoint,
+    /// `struct mount.mnt`: `struct vfsmount`, embedded: a `struct vfsmount *` points here.
+    MountMnt,
+    /// `struct inode.i_ino`: `unsigned long`.
+    InodeIno,
+    /// `struct inode.i_sb`: `struct super_block *`.
+    InodeSb,
+    /// `struct super_block.s_dev`: `dev_t`.
+    SuperBlockDev,
+    /// `struct pt_regs.orig_ax`: the system call number.
+    PtRegsOrigAx,
+    /// `struct pt_regs.bx`: 32-bit system call argument 1.
+    PtRegsBx,
+    /// `struct pt_regs.cx`: 32-bit system call argument 2.
+    PtRegsCx,
+    /// `struct pt_regs.dx`: system call argument 3 (both ABIs).
+    PtRegsDx,
+    /// `struct pt_regs.si`: argument 2 (64-bit) or 4 (32-bit).
+    PtRegsSi,
+    /// `struct pt_regs.di`: argument 1 (64-bit) or 5 (32-bit).
+    PtRegsDi,
+    /// `struct pt_regs.bp`: 32-bit system call argument 6.
+    PtRegsBp,
+    /// `struct pt_regs.r10`: 64-bit system call argument 4.
+    PtRegsR10,
+    /// `struct pt_regs.r8`: 64-bit system call argument 5.
+    PtRegsR8,
+    /// `struct pt_regs.r9`: 64-bit system call argument 6.
+    PtRegsR9,
+    /// `struct msghdr.msg_name`: `void *`: the destination address, or NULL.
+    MsghdrName,
+    /// `struct vm_area_struct.vm_file`: `struct file *` a mapping maps, or NULL.
+    VmAreaFile,
+    /// `struct vm_area_struct.vm_flags`: `vm_flags_t`.
+    VmAreaFlags,
 }
 
 impl KernelMember {
@@ -39,33 +111,144 @@ impl KernelMember {
             KernelMember::TaskRealParent => ("task_struct", "real_parent"),
             KernelMember::TaskTgid => ("task_struct", "tgid"),
             KernelMember::TaskComm => ("task_struct", "comm"),
+            KernelMember::TaskMm => ("task_struct", "mm"),
+            KernelMember::TaskFiles => ("task_struct", "files"),
+            KernelMember::TaskThreadInfo => ("task_struct", "thread_info"),
+            KernelMember::ThreadInfoStatus => ("thread_info", "status"),
+            KernelMember::MmExeFile => ("mm_struct", "exe_file"),
+            KernelMember::FilesFdt => ("files_struct", "fdt"),
+            KernelMember::FdtableMaxFds => ("fdtable", "max_fds"),
+            KernelMember::FdtableFd => ("fdtable", "fd"),
             KernelMember::BinprmFilename => ("linux_binprm", "filename"),
+            KernelMember::BinprmFile => ("linux_binprm", "file"),
             KernelMember::FileFPath => ("file", "f_path"),
             KernelMember::FileFFlags => ("file", "f_flags"),
             KernelMember::FileFMode => ("file", "f_mode"),
+            KernelMember::FileFInode => ("file", "f_inode"),
+            KernelMember::PathMnt => ("path", "mnt"),
+            KernelMember::PathDentry => ("path", "dentry"),
+            KernelMember::DentryParent => ("dentry", "d_parent"),
+            KernelMember::DentryName => ("dentry", "d_name"),
+            KernelMember::QstrHashLen => ("qstr", "hash_len"),
+            KernelMember::QstrName => ("qstr", "name"),
+            KernelMember::VfsmountRoot => ("vfsmount", "mnt_root"),
+            KernelMember::MountParent => ("mount", "mnt_parent"),
+            KernelMember::MountMountpoint => ("mount", "mnt_mountpoint"),
+            KernelMember::MountMnt => ("mount", "mnt"),
+            KernelMember::InodeIno => ("inode", "i_ino"),
+            KernelMember::InodeSb => ("inode", "i_sb"),
+            KernelMember::SuperBlockDev => ("super_block", "s_dev"),
+            KernelMember::PtRegsOrigAx => ("pt_regs", "orig_ax"),
+            KernelMember::PtRegsBx => ("pt_regs", "bx"),
+            KernelMember::PtRegsCx => ("pt_regs", "cx"),
+            KernelMember::PtRegsDx => ("pt_regs", "dx"),
+            KernelMember::PtRegsSi => ("pt_regs", "si"),
+            KernelMember::PtRegsDi => ("pt_regs", "di"),
+            KernelMember::PtRegsBp => ("pt_regs", "bp"),
+            KernelMember::PtRegsR10 => ("pt_regs", "r10"),
+            KernelMember::PtRegsR8 => ("pt_regs", "r8"),
+            KernelMember::PtRegsR9 => ("pt_regs", "r9"),
+            KernelMember::MsghdrName => ("msghdr", "msg_name"),
+            KernelMember::VmAreaFile => ("vm_area_struct", "vm_file"),
+            KernelMember::VmAreaFlags => ("vm_area_struct", "vm_flags"),
         }
     }
 
     /// Size in bytes of the member (stable across the kernels we support;
-    /// only offsets are relocated).
+    /// only offsets are relocated). For an embedded struct whose members are
+    /// read one by one (`thread_info`, `vfsmount`), the size of the part the
+    /// local shape declares.
     pub fn size(self) -> u32 {
         match self {
-            KernelMember::TaskRealParent | KernelMember::BinprmFilename => 8,
-            KernelMember::TaskTgid | KernelMember::FileFFlags | KernelMember::FileFMode => 4,
-            KernelMember::TaskComm => 16,
-            KernelMember::FileFPath => 16,
+            KernelMember::TaskTgid
+            | KernelMember::TaskThreadInfo
+            | KernelMember::ThreadInfoStatus
+            | KernelMember::FdtableMaxFds
+            | KernelMember::FileFFlags
+            | KernelMember::FileFMode
+            | KernelMember::SuperBlockDev => 4,
+            KernelMember::TaskRealParent
+            | KernelMember::MountMnt
+            | KernelMember::TaskMm
+            | KernelMember::TaskFiles
+            | KernelMember::MmExeFile
+            | KernelMember::FilesFdt
+            | KernelMember::FdtableFd
+            | KernelMember::BinprmFilename
+            | KernelMember::BinprmFile
+            | KernelMember::FileFInode
+            | KernelMember::PathMnt
+            | KernelMember::PathDentry
+            | KernelMember::DentryParent
+            | KernelMember::QstrHashLen
+            | KernelMember::QstrName
+            | KernelMember::VfsmountRoot
+            | KernelMember::MountParent
+            | KernelMember::MountMountpoint
+            | KernelMember::InodeIno
+            | KernelMember::InodeSb
+            | KernelMember::PtRegsOrigAx
+            | KernelMember::PtRegsBx
+            | KernelMember::PtRegsCx
+            | KernelMember::PtRegsDx
+            | KernelMember::PtRegsSi
+            | KernelMember::PtRegsDi
+            | KernelMember::PtRegsBp
+            | KernelMember::PtRegsR10
+            | KernelMember::PtRegsR8
+            | KernelMember::PtRegsR9
+            | KernelMember::MsghdrName
+            | KernelMember::VmAreaFile
+            | KernelMember::VmAreaFlags => 8,
+            KernelMember::TaskComm | KernelMember::FileFPath | KernelMember::DentryName => 16,
         }
     }
 
     /// Every member, for tables and tests.
-    pub const ALL: [KernelMember; 7] = [
+    pub const ALL: [KernelMember; 43] = [
         KernelMember::TaskRealParent,
         KernelMember::TaskTgid,
         KernelMember::TaskComm,
+        KernelMember::TaskMm,
+        KernelMember::TaskFiles,
+        KernelMember::TaskThreadInfo,
+        KernelMember::ThreadInfoStatus,
+        KernelMember::MmExeFile,
+        KernelMember::FilesFdt,
+        KernelMember::FdtableMaxFds,
+        KernelMember::FdtableFd,
         KernelMember::BinprmFilename,
+        KernelMember::BinprmFile,
         KernelMember::FileFPath,
         KernelMember::FileFFlags,
         KernelMember::FileFMode,
+        KernelMember::FileFInode,
+        KernelMember::PathMnt,
+        KernelMember::PathDentry,
+        KernelMember::DentryParent,
+        KernelMember::DentryName,
+        KernelMember::QstrHashLen,
+        KernelMember::QstrName,
+        KernelMember::VfsmountRoot,
+        KernelMember::MountParent,
+        KernelMember::MountMountpoint,
+        KernelMember::MountMnt,
+        KernelMember::InodeIno,
+        KernelMember::InodeSb,
+        KernelMember::SuperBlockDev,
+        KernelMember::PtRegsOrigAx,
+        KernelMember::PtRegsBx,
+        KernelMember::PtRegsCx,
+        KernelMember::PtRegsDx,
+        KernelMember::PtRegsSi,
+        KernelMember::PtRegsDi,
+        KernelMember::PtRegsBp,
+        KernelMember::PtRegsR10,
+        KernelMember::PtRegsR8,
+        KernelMember::PtRegsR9,
+        KernelMember::MsghdrName,
+        KernelMember::VmAreaFile,
+        KernelMember::VmAreaFlags,
     ];
 }
 
@@ -75,13 +258,174 @@ pub const SIGKILL: u64 = 9;
 pub const READING_MODULE: u64 = 2;
 /// `enum kernel_load_data_id::LOADING_MODULE`.
 pub const LOADING_MODULE: u64 = 2;
-/// x86_64 syscall number of `init_module`.
-pub const NR_INIT_MODULE: u64 = 175;
-/// x86_64 syscall number of `finit_module`.
-pub const NR_FINIT_MODULE: u64 = 313;
 /// `FMODE_WRITE` in `struct file.f_mode`.
 pub const FMODE_WRITE: u64 = 0x2;
 /// `O_ACCMODE` in open flags.
 pub const O_ACCMODE: u64 = 0x3;
 /// The open flags `creat(2)` implies: `O_CREAT | O_WRONLY | O_TRUNC`.
 pub const CREAT_FLAGS: u64 = 0o100 | 0o1 | 0o1000;
+/// `TS_COMPAT` in `thread_info.status`: the running system call is a 32-bit
+/// one (`int 0x80`, or `sysenter`/`syscall` from 32-bit code).
+pub const TS_COMPAT: u64 = 0x2;
+/// `__X32_SYSCALL_BIT`: set in the numbers of x32-ABI system calls, which
+/// otherwise share the 64-bit numbers (but for a few, see [`Syscall::nr`]).
+pub const X32_SYSCALL_BIT: u64 = 0x4000_0000;
+/// `PROT_EXEC` in `mmap`/`mprotect` protections.
+pub const PROT_EXEC: u64 = 0x4;
+/// `MAP_ANONYMOUS` in `mmap` flags.
+pub const MAP_ANONYMOUS: u64 = 0x20;
+/// `VM_EXEC` in `vm_area_struct.vm_flags`.
+pub const VM_EXEC: u64 = 0x4;
+/// The open flags the kernel clears from `file.f_flags` once a file is open
+/// (`O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC`): a program that sees the open
+/// file takes them from the system call's arguments.
+pub const OPEN_ONLY_FLAGS: u64 = 0o100 | 0o200 | 0o400 | 0o1000;
+
+/// A system call ABI of an x86_64 kernel.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Abi {
+    /// The 64-bit ABI (and x32, whose numbers carry [`X32_SYSCALL_BIT`]).
+    X64,
+    /// The 32-bit (ia32) compat ABI: `int 0x80` and 32-bit processes.
+    Ia32,
+}
+
+impl Abi {
+    /// Both ABIs.
+    pub const ALL: [Abi; 2] = [Abi::X64, Abi::Ia32];
+
+    /// The `pt_regs` member holding system call argument `idx` (0-based).
+    pub fn arg(self, idx: u8) -> KernelMember {
+        const X64: [KernelMember; 6] = [
+            KernelMember::PtRegsDi,
+            KernelMember::PtRegsSi,
+            KernelMember::PtRegsDx,
+            KernelMember::PtRegsR10,
+            KernelMember::PtRegsR8,
+            KernelMember::PtRegsR9,
+        ];
+        const IA32: [KernelMember; 6] = [
+            KernelMember::PtRegsBx,
+            KernelMember::PtRegsCx,
+            KernelMember::PtRegsDx,
+            KernelMember::PtRegsSi,
+            KernelMember::PtRegsDi,
+            KernelMember::PtRegsBp,
+        ];
+        let table = match self {
+            Abi::X64 => &X64,
+            Abi::Ia32 => &IA32,
+        };
+        table[usize::from(idx).min(5)]
+    }
+}
+
+/// A system call a fallback program decides on, with its number in each ABI.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Syscall {
+    Execve,
+    Execveat,
+    Open,
+    Openat,
+    Openat2,
+    Creat,
+    OpenByHandleAt,
+    InitModule,
+    FinitModule,
+    Bpf,
+    /// `mmap(addr, len, prot, flags, fd, off)`; 32-bit code calls it `mmap2`
+    /// (the offset in pages), with the same argument order.
+    Mmap,
+}
+
+impl Syscall {
+    /// The system call's number in `abi` (x32 numbers are the 64-bit ones
+    /// with [`X32_SYSCALL_BIT`]; `execve` and `execveat` have x32 numbers of
+    /// their own, see [`Syscall::x32_nr`]).
+    pub fn nr(self, abi: Abi) -> u64 {
+        match (self, abi) {
+            (Syscall::Execve, Abi::X64) => 59,
+            (Syscall::Execve, Abi::Ia32) => 11,
+            (Syscall::Execveat, Abi::X64) => 322,
+            (Syscall::Execveat, Abi::Ia32) => 358,
+            (Syscall::Open, Abi::X64) => 2,
+            (Syscall::Open, Abi::Ia32) => 5,
+            (Syscall::Openat, Abi::X64) => 257,
+            (Syscall::Openat, Abi::Ia32) => 295,
+            (Syscall::Openat2, _) => 437,
+            (Syscall::Creat, Abi::X64) => 85,
+            (Syscall::Creat, Abi::Ia32) => 8,
+            (Syscall::OpenByHandleAt, Abi::X64) => 304,
+            (Syscall::OpenByHandleAt, Abi::Ia32) => 342,
+            (Syscall::InitModule, Abi::X64) => 175,
+            (Syscall::InitModule, Abi::Ia32) => 128,
+            (Syscall::FinitModule, Abi::X64) => 313,
+            (Syscall::FinitModule, Abi::Ia32) => 350,
+            (Syscall::Bpf, Abi::X64) => 321,
+            (Syscall::Bpf, Abi::Ia32) => 357,
+            (Syscall::Mmap, Abi::X64) => 9,
+            (Syscall::Mmap, Abi::Ia32) => 192,
+        }
+    }
+
+    /// The x32 number, where it is not the 64-bit one with the x32 bit.
+    pub fn x32_nr(self) -> u64 {
+        X32_SYSCALL_BIT
+            | match self {
+                Syscall::Execve => 520,
+                Syscall::Execveat => 545,
+                other => other.nr(Abi::X64),
+            }
+    }
+
+    /// The argument (0-based) holding the open flags, for the calls that
+    /// open files (`creat` implies [`CREAT_FLAGS`]; `openat2` holds them in
+    /// the `struct open_how` its argument 2 points to).
+    pub fn open_flags_arg(self) -> Option<u8> {
+        match self {
+            Syscall::Open => Some(1),
+            Syscall::Openat | Syscall::OpenByHandleAt => Some(2),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syscall_numbers_are_distinct_per_abi() {
+        let all = [
+            Syscall::Execve,
+            Syscall::Execveat,
+            Syscall::Open,
+            Syscall::Openat,
+            Syscall::Openat2,
+            Syscall::Creat,
+            Syscall::OpenByHandleAt,
+            Syscall::InitModule,
+            Syscall::FinitModule,
+            Syscall::Bpf,
+            Syscall::Mmap,
+        ];
+        for abi in Abi::ALL {
+            let mut nrs: Vec<u64> = all.iter().map(|s| s.nr(abi)).collect();
+            nrs.sort_unstable();
+            nrs.dedup();
+            assert_eq!(nrs.len(), all.len(), "{abi:?}");
+        }
+        // 32-bit 175 is rt_sigprocmask, not init_module.
+        assert_ne!(Syscall::InitModule.nr(Abi::Ia32), 175);
+        assert_eq!(Syscall::Execve.x32_nr(), X32_SYSCALL_BIT | 520);
+        assert_eq!(Syscall::Openat.x32_nr(), X32_SYSCALL_BIT | 257);
+    }
+
+    #[test]
+    fn system_call_arguments_follow_each_abi() {
+        assert_eq!(Abi::X64.arg(0), KernelMember::PtRegsDi);
+        assert_eq!(Abi::X64.arg(3), KernelMember::PtRegsR10);
+        assert_eq!(Abi::Ia32.arg(0), KernelMember::PtRegsBx);
+        assert_eq!(Abi::Ia32.arg(4), KernelMember::PtRegsDi);
+    }
+}

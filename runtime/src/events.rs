@@ -36,6 +36,14 @@ pub enum Value {
     Bool(bool),
     Str(String),
     Ip(IpAddr),
+    /// A path the kernel resolved, longer than its record holds: its first
+    /// bytes and its length.
+    LongPath {
+        head: String,
+        len: u64,
+    },
+    /// A path the kernel could not resolve.
+    Unresolved,
 }
 
 impl fmt::Display for Value {
@@ -45,6 +53,8 @@ impl fmt::Display for Value {
             Value::Bool(v) => write!(f, "{v}"),
             Value::Str(v) => f.write_str(v),
             Value::Ip(v) => write!(f, "{v}"),
+            Value::LongPath { head, len } => write!(f, "{head}... ({len} bytes)"),
+            Value::Unresolved => f.write_str("<unresolved>"),
         }
     }
 }
@@ -167,6 +177,17 @@ pub fn decode_value(encoding: FieldEncoding, raw: &[u8]) -> Value {
         FieldEncoding::Int => Value::Int(u64_at(raw, 0)),
         FieldEncoding::Bool => Value::Bool(u64_at(raw, 0) != 0),
         FieldEncoding::Str { .. } => Value::Str(abi::c_string(raw)),
+        FieldEncoding::ResolvedPath { len } => {
+            let head = raw.get(..len as usize).unwrap_or(raw);
+            match u64_at(raw, len as usize) {
+                abi::UNRESOLVED_PATH => Value::Unresolved,
+                full if full >= u64::from(len) => Value::LongPath {
+                    head: abi::c_string(head),
+                    len: full,
+                },
+                _ => Value::Str(abi::c_string(head)),
+            }
+        }
         FieldEncoding::Ip => {
             let family = u64_at(raw, 0) as u32;
             let mut addr = [0u8; 16];
@@ -233,7 +254,7 @@ mod tests {
         assert_eq!(event.rule, "opened");
         assert_eq!(event.hook, "file.open");
         assert_eq!(event.verdict, Verdict::Audit);
-        assert_eq!(event.backend, "tracepoint");
+        assert_eq!(event.backend, "tp_btf");
         assert_eq!(
             (event.pid, event.tid, event.uid, event.gid),
             (4242, 4243, 1000, 100)

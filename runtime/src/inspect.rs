@@ -137,10 +137,10 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("tracepoint deny enforced by SIGKILL"),
+            text.contains("tp_btf     deny enforced by SIGKILL"),
             "{text}"
         );
-        assert!(text.contains("file_open_tp_openat"), "{text}");
+        assert!(text.contains("file_open_tp_btf"), "{text}");
         assert!(text.contains("kernel members read (CO-RE): none"), "{text}");
     }
 }

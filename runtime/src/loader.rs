@@ -128,6 +128,42 @@ pub fn map_fd(ebpf: &Ebpf, name: &str) -> Result<RawFd, LoadError> {
     Ok(data.fd().as_fd().as_raw_fd())
 }
 
+/// `BPF_MAP_DELETE_ELEM` of a raw key (its length must be the map's key size).
+pub fn map_delete(fd: RawFd, key: &[u8]) -> std::io::Result<()> {
+    #[repr(C)]
+    struct ElemAttr {
+        map_fd: u32,
+        pad: u32,
+        key: u64,
+        value: u64,
+        flags: u64,
+    }
+    const BPF_MAP_DELETE_ELEM: libc::c_long = 3;
+    let attr = ElemAttr {
+        map_fd: fd as u32,
+        pad: 0,
+        key: key.as_ptr() as u64,
+        value: 0,
+        flags: 0,
+    };
+    // SAFETY: `attr` points at a live key buffer for the duration of the
+    // call; the kernel reads exactly the map's key size, which the caller
+    // has checked the buffer holds.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_MAP_DELETE_ELEM,
+            &attr as *const ElemAttr,
+            std::mem::size_of::<ElemAttr>(),
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
 /// `BPF_MAP_UPDATE_ELEM` flag: only insert, never overwrite.
 pub const BPF_NOEXIST: u64 = 1;
 
@@ -288,48 +324,6 @@ pub fn fill_sets(ebpf: &Ebpf, metadata: &Metadata) -> Result<usize, LoadError> {
                 )));
             }
             map_update(fd, &bytes, &[1u8], 0).map_err(|e| bad(e.to_string()))?;
-            inserted += 1;
-        }
-    }
-    Ok(inserted)
-}
-
-/// The value of an exe map entry: the path, NUL-padded (and truncated to
-/// leave room for the NUL).
-pub fn exe_value(path: &[u8]) -> [u8; abi::EXE_PATH_LEN] {
-    let mut value = [0u8; abi::EXE_PATH_LEN];
-    let n = path.len().min(abi::EXE_PATH_LEN - 1);
-    value[..n].copy_from_slice(&path[..n]);
-    value
-}
-
-/// Seeds the exe map (when the object has one) from `/proc/*/exe` for
-/// processes that predate the policy; entries the exec tracker already
-/// wrote are kept. Returns the number of entries inserted.
-pub fn seed_exe(ebpf: &Ebpf, metadata: &Metadata) -> Result<usize, LoadError> {
-    if !metadata.maps.iter().any(|m| m.name == abi::MAP_EXE) {
-        return Ok(0);
-    }
-    use std::os::unix::ffi::OsStrExt;
-    let fd = map_fd(ebpf, abi::MAP_EXE)?;
-    let mut inserted = 0;
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Ok(0);
-    };
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        // Kernel threads have no exe, and processes may exit meanwhile.
-        let Ok(path) = std::fs::read_link(entry.path().join("exe")) else {
-            continue;
-        };
-        let value = exe_value(path.as_os_str().as_bytes());
-        if map_update(fd, &pid.to_le_bytes(), &value, BPF_NOEXIST).is_ok() {
             inserted += 1;
         }
     }
@@ -775,17 +769,6 @@ mod tests {
     }
 
     #[test]
-    fn exe_values_are_nul_padded_and_truncated() {
-        let value = exe_value(b"/usr/bin/true");
-        assert_eq!(&value[..13], b"/usr/bin/true");
-        assert!(value[13..].iter().all(|b| *b == 0));
-        let long = vec![b'a'; 400];
-        let value = exe_value(&long);
-        assert_eq!(value[abi::EXE_PATH_LEN - 1], 0);
-        assert_eq!(value[abi::EXE_PATH_LEN - 2], b'a');
-    }
-
-    #[test]
     fn backends_are_tried_strongest_first() {
         let mut metadata = sample_metadata();
         let mut lsm = metadata.programs[0].clone();
@@ -793,11 +776,8 @@ mod tests {
         lsm.section = "lsm/file_open".into();
         lsm.backend = "lsm".into();
         metadata.programs.push(lsm);
-        assert_eq!(
-            backends_of(&metadata, "file.open"),
-            vec!["lsm", "tracepoint"]
-        );
-        assert!(deny_means("file.open", "tracepoint").contains("SIGKILL"));
+        assert_eq!(backends_of(&metadata, "file.open"), vec!["lsm", "tp_btf"]);
+        assert!(deny_means("file.open", "tp_btf").contains("SIGKILL"));
         assert!(deny_means("file.open", "lsm").contains("EPERM"));
     }
 
@@ -821,7 +801,7 @@ mod tests {
         let plans = vec![
             HookPlan {
                 hook: "exec".into(),
-                backend: "tracepoint".into(),
+                backend: "tp_btf".into(),
                 deny_means: String::new(),
                 programs: vec![],
                 unavailable: vec![("lsm".into(), "lockdown".into())],
@@ -839,7 +819,7 @@ mod tests {
         let error = require_lsm(&plans).expect_err("exec falls back");
         let text = error.to_string();
         assert!(
-            text.contains("`exec` would fall back to tracepoint (lockdown)"),
+            text.contains("`exec` would fall back to tp_btf (lockdown)"),
             "{text}"
         );
         assert!(!text.contains("net.connect"), "{text}");

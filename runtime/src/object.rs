@@ -347,10 +347,10 @@ pub(crate) mod tests {
                 ],
             }],
             programs: vec![ProgramMeta {
-                symbol: "file_open_tp_openat".into(),
-                section: "tracepoint/syscalls/sys_enter_openat".into(),
+                symbol: "file_open_tp_btf".into(),
+                section: "tp_btf/sys_exit".into(),
                 hook: "file.open".into(),
-                backend: "tracepoint".into(),
+                backend: "tp_btf".into(),
                 insns: 10,
                 max_path: 10,
                 stack: 24,
@@ -358,6 +358,7 @@ pub(crate) mod tests {
             maps: vec![],
             kernel_fields: vec![],
             sets: vec![],
+            identities: vec![],
         }
     }
 

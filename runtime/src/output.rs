@@ -236,6 +236,8 @@ fn value_json(value: &Value) -> Json {
         Value::Bool(v) => json!(v),
         Value::Str(v) => json!(v),
         Value::Ip(v) => json!(v.to_string()),
+        Value::LongPath { .. } => json!(value.to_string()),
+        Value::Unresolved => Json::Null,
     }
 }
 

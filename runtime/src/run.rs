@@ -1,7 +1,7 @@
 //! `polrt run`: the whole life of an enforced policy, in order — resolve the
 //! scope, read or compile the policy, probe the host, load (config and sets
 //! written before anything is attached), choose backends, attach (support
-//! programs, then the exe map seed, then the hooks), report "ready", stream
+//! programs, then the identities of the files the policy names, then the hooks), report "ready", stream
 //! events and losses until SIGINT/SIGTERM, then detach and print per-rule
 //! counts and total losses.
 //!
@@ -20,6 +20,7 @@ use polc::abi::{self, Config, Metadata, CONFIG_MONITOR};
 
 use crate::attach::Attachments;
 use crate::cgroup::{self, Scope};
+use crate::identity::IdentityMap;
 use crate::loader::{self, HookPlan};
 use crate::output::{self, BackendReport, Clock, Format, Output, RuleCount};
 use crate::{events, object, probe, Error};
@@ -140,7 +141,7 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
     for program in &support {
         attachments.attach(&mut ebpf, program, &cgroup_dir)?;
     }
-    let seeded = loader::seed_exe(&ebpf, metadata)?;
+    let mut identities = IdentityMap::fill(&ebpf, metadata)?;
     for plan in &plans {
         for program in &plan.programs {
             attachments.attach(&mut ebpf, program, &cgroup_dir)?;
@@ -168,10 +169,13 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
     } else {
         "enforcing"
     };
-    let seeded_text = if seeded > 0 {
-        format!(", {seeded} running processes seeded for proc.exe")
-    } else {
-        String::new()
+    let seeded_text = match &identities {
+        Some(map) => format!(
+            ", {} of {} files named by path found (matched by identity too)",
+            map.found(),
+            map.len()
+        ),
+        None => String::new(),
     };
     status(&format!(
         "ready: {} programs attached, {scope_text}, {mode}{seeded_text}",
@@ -186,6 +190,13 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
         drain(&mut ring, metadata, &mut output)?;
         if Instant::now() >= next_loss_check {
             report_losses(&counters, n_rules, &mut lost, &mut output)?;
+            if let Some(map) = &mut identities {
+                for path in map.refresh()? {
+                    status(&format!(
+                        "the file at {path} changed: its identity is updated"
+                    ));
+                }
+            }
             next_loss_check = Instant::now() + Duration::from_secs(1);
         }
     }

@@ -75,7 +75,7 @@ fn inspect_describes_a_real_object() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout.contains("#0   trace execs"), "{stdout}");
-    assert!(stdout.contains("exec_tp_execve"), "{stdout}");
+    assert!(stdout.contains("exec_tp_btf"), "{stdout}");
     assert!(stdout.contains("polc_events"), "{stdout}");
     assert!(stdout.contains("deny enforced by SIGKILL"), "{stdout}");
     let out = polrt(&["inspect", "--json", &path]);

@@ -497,6 +497,15 @@ pub fn assert_no_program_left(ids: &[u32]) {
     }
 }
 
+/// The path of the file `path` leads to, as the kernel renders it
+/// (symbolic links resolved): what a resolved path field holds.
+pub fn resolved(path: impl AsRef<Path>) -> String {
+    fs::canonicalize(path.as_ref())
+        .unwrap_or_else(|e| panic!("canonicalize {}: {e}", path.as_ref().display()))
+        .display()
+        .to_string()
+}
+
 /// Writes `text` to `dir/name` and returns the path.
 pub fn write_policy(dir: &TempDir, name: &str, text: &str) -> PathBuf {
     let path = dir.path.join(name);

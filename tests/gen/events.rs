@@ -117,7 +117,7 @@ impl<'p> EventGen<'p> {
             };
             values.insert(*field, value);
         }
-        Event { values }
+        Event::new(values)
     }
 
     /// Sets fields so that `expr` evaluates to `want` where the tests allow.
@@ -451,6 +451,7 @@ pub fn for_test_block(event: &Event) -> Event {
                 (*field, value)
             })
             .collect(),
+        ..Event::default()
     }
 }
 

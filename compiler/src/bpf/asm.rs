@@ -143,6 +143,9 @@ enum Item {
     Bind(Label),
     Note(String),
     Line(u32),
+    /// Starts (`Some`, with what to say instead) or ends (`None`) a range of
+    /// instructions the disassembly shows as one line (see [`Asm::elide`]).
+    Elide(Option<String>),
     /// A place where jump islands may be inserted (see [`Asm::island_point`]).
     IslandPoint(usize),
 }
@@ -206,6 +209,18 @@ impl Asm {
     /// Attaches a note (shown in `--emit asm`) to the next instruction.
     pub fn note(&mut self, text: impl Into<String>) {
         self.items.push(Item::Note(text.into()));
+    }
+
+    /// Shows the instructions emitted until [`Asm::end_elide`] as one line
+    /// saying `what` in the disassembly (a long unrolled repetition, such as
+    /// the levels of a path walk after the first); the code is unchanged.
+    pub fn elide(&mut self, what: impl Into<String>) {
+        self.items.push(Item::Elide(Some(what.into())));
+    }
+
+    /// Ends the range [`Asm::elide`] started.
+    pub fn end_elide(&mut self) {
+        self.items.push(Item::Elide(None));
     }
 
     /// Marks the next instructions as coming from source line `line` (1-based).
@@ -354,7 +369,7 @@ impl Asm {
                 }
                 Item::LdMap { .. } | Item::Core { .. } | Item::Bind(_) => dead = false,
                 Item::IslandPoint(p) => dead_point[*p] = dead,
-                Item::Note(_) | Item::Line(_) => {}
+                Item::Note(_) | Item::Line(_) | Item::Elide(_) => {}
             }
         }
         loop {
@@ -379,7 +394,7 @@ impl Asm {
                             label_slot[skip.0 as usize] = Some(slot);
                         }
                     }
-                    Item::Note(_) | Item::Line(_) => {}
+                    Item::Note(_) | Item::Line(_) | Item::Elide(_) => {}
                     Item::LdMap { .. } => slot += 2,
                     Item::Insn(insn) | Item::Core { insn, .. } | Item::Jump { insn, .. } => {
                         slot += if insn.is_wide() { 2 } else { 1 };
@@ -534,7 +549,7 @@ impl Asm {
                     }
                     *entry = Some(slot);
                 }
-                Item::Note(_) | Item::Line(_) | Item::IslandPoint(_) => {}
+                Item::Note(_) | Item::Line(_) | Item::IslandPoint(_) | Item::Elide(_) => {}
                 Item::LdMap { .. } => slot += 2,
                 Item::Insn(insn) | Item::Core { insn, .. } | Item::Jump { insn, .. } => {
                     slot += if insn.is_wide() { 2 } else { 1 };
@@ -545,10 +560,21 @@ impl Asm {
         let mut out = Assembled::default();
         let mut pending_notes: Vec<String> = Vec::new();
         let mut labels_here: Vec<Label> = Vec::new();
+        let mut eliding: Option<(u32, String)> = None;
         for item in &items {
             let at = out.slots.len() as u32;
             let insn = match item {
                 Item::IslandPoint(_) => continue,
+                Item::Elide(Some(what)) => {
+                    eliding = Some((at, what.clone()));
+                    continue;
+                }
+                Item::Elide(None) => {
+                    if let Some((start, what)) = eliding.take() {
+                        out.elided.push((start, at, what));
+                    }
+                    continue;
+                }
                 Item::Bind(label) => {
                     labels_here.push(*label);
                     continue;
@@ -642,6 +668,9 @@ pub struct Assembled {
     pub labels: Vec<(u32, String)>,
     /// Target label name of each jump, by the jump's slot.
     pub jump_labels: Vec<(u32, String)>,
+    /// Slot ranges `start..end` the disassembly shows as one line saying
+    /// what they are.
+    pub elided: Vec<(u32, u32, String)>,
 }
 
 impl Assembled {
@@ -685,6 +714,21 @@ impl Assembled {
     pub fn disassemble_with(&self, map_name: &dyn Fn(MapId) -> String) -> String {
         let mut out = String::new();
         for (slot, insn) in &self.insns {
+            if let Some((start, end, what)) = self
+                .elided
+                .iter()
+                .find(|(start, end, _)| (*start..*end).contains(slot))
+            {
+                if slot == start {
+                    let n = self
+                        .insns
+                        .iter()
+                        .filter(|(s, _)| (*start..*end).contains(s))
+                        .count();
+                    let _ = writeln!(out, "{slot:5}  ... {what} ({n} instructions)");
+                }
+                continue;
+            }
             for label in texts_at(&self.labels, *slot) {
                 let _ = writeln!(out, "{label}:");
             }

@@ -44,7 +44,7 @@ pub const MAX_MAPS_PER_PROGRAM: u64 = 64;
 pub const OWN_MAPS: u64 = 6;
 
 /// Entry, config, scope check, scratch lookup and the attach-point guard.
-const PROLOGUE: u64 = 60;
+const PROLOGUE: u64 = 100;
 /// Counting, reporting and enforcing the decision, and the exit.
 const DECIDED: u64 = 90;
 /// A rule's match: set the decision and jump to it.
@@ -171,7 +171,9 @@ fn test_set_maps(policy: &CheckedPolicy, test: &Test) -> Vec<(ListId, SetClass)>
 /// event). Measured on 6.18: a chain of rules with three jumps each fails
 /// just past 2730 rules, exactly where this count crosses 8192.
 pub fn hook_pending_branches(policy: &CheckedPolicy, hook: Hook) -> u64 {
-    let mut total = 16;
+    // The system call guard's compares (one per call and ABI).
+    let mut total = 16 + 16;
+    let mut fields: BTreeSet<FieldId> = BTreeSet::new();
     for rule in policy.rules_on(hook) {
         let jumps = rule.cond.as_ref().map_or(0, |c| expr_branches(policy, c));
         total += if rule.action == Action::Trace {
@@ -179,14 +181,33 @@ pub fn hook_pending_branches(policy: &CheckedPolicy, hook: Hook) -> u64 {
         } else {
             jumps.saturating_sub(1)
         };
+        if let Some(cond) = &rule.cond {
+            collect_fields(cond, &mut fields);
+        }
+        if rule.action != Action::Allow {
+            fields.extend(rule.captured_fields());
+        }
     }
-    total
+    // A resolved path's walk: each level's bounds checks and its "not the
+    // root yet" test fall through to the next level.
+    total + fields.iter().map(|f| load_branches(*f)).sum::<u64>()
+}
+
+/// Conditional jumps a field's load falls through on its longest path.
+fn load_branches(field: FieldId) -> u64 {
+    if field.spec().resolved_path {
+        8 + 5 * u64::from(crate::check::hooks::MAX_PATH_DEPTH)
+    } else {
+        4
+    }
 }
 
 fn expr_branches(policy: &CheckedPolicy, expr: &Expr) -> u64 {
     match expr {
         Expr::And(items) | Expr::Or(items) => items.iter().map(|e| expr_branches(policy, e)).sum(),
         Expr::Not(inner) => expr_branches(policy, inner),
+        // On a resolved path: the undecided check, and the identity lookup.
+        Expr::Test(test) if test.field.spec().resolved_path => test_branches(policy, test) + 2,
         Expr::Test(test) => test_branches(policy, test),
     }
 }
@@ -331,6 +352,17 @@ fn bytes_eq_cost(len: usize) -> u64 {
 
 /// Cost of one leaf test (with the jump a negated or `or`-ed test adds).
 pub fn test_cost(policy: &CheckedPolicy, test: &Test) -> u64 {
+    // On a resolved path: the undecided check, and `==`/`in` also match by
+    // identity (a map lookup).
+    let resolved = if test.field.spec().resolved_path {
+        24
+    } else {
+        0
+    };
+    resolved + leaf_cost(policy, test)
+}
+
+fn leaf_cost(policy: &CheckedPolicy, test: &Test) -> u64 {
     let max = match test.field.spec().ty {
         FieldType::Str { max } => u64::from(max),
         _ => 0,
@@ -391,12 +423,18 @@ pub fn test_cost(policy: &CheckedPolicy, test: &Test) -> u64 {
 }
 
 /// Cost of loading a field once (including zero-filling a string that is
-/// used as a hash key, and again when its read fails).
+/// used as a hash key, and again when its read fails). A resolved path is
+/// found (through the file descriptor table, at most) and walked one level
+/// per component; an integer may come from an open file or the open call's
+/// arguments.
 fn load_cost(field: FieldId) -> u64 {
+    if field.spec().resolved_path {
+        return 400 + 60 * u64::from(crate::check::hooks::MAX_PATH_DEPTH);
+    }
     match field.spec().ty {
         FieldType::Str { max } => 40 + 2 * (u64::from(max) / 8),
         FieldType::Ip => 16,
-        FieldType::Int { .. } | FieldType::Bool => 12,
+        FieldType::Int { .. } | FieldType::Bool => 160,
     }
 }
 

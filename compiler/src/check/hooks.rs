@@ -15,8 +15,7 @@ use std::fmt;
 
 pub use crate::kernel::KernelMember;
 use crate::kernel::{
-    CREAT_FLAGS, FMODE_WRITE, LOADING_MODULE, NR_FINIT_MODULE, NR_INIT_MODULE, O_ACCMODE,
-    READING_MODULE,
+    Syscall, FMODE_WRITE, LOADING_MODULE, MAP_ANONYMOUS, PROT_EXEC, READING_MODULE, VM_EXEC,
 };
 
 /// A hook a rule can be attached to with `on HOOK`.
@@ -127,17 +126,46 @@ pub enum ReturnConvention {
 
 /// A condition an attach point checks before evaluating any rule: events
 /// that fail it are not this hook's (e.g. `kernel_read_file` for firmware).
+/// An attach point's guards are checked in order.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Guard {
-    /// Every event is the hook's.
-    None,
     /// The 64-bit context argument `arg` must equal `value`.
     ArgEquals { arg: u8, value: u64 },
-    /// The 64-bit context argument `arg` must equal one of `values` (at most 2).
-    ArgIn { arg: u8, values: [u64; 2] },
-    /// The `sa_family` of the `struct sockaddr *` in context argument `arg`
-    /// must be `AF_INET` or `AF_INET6`.
-    InetSockaddr { arg: u8 },
+    /// The 64-bit context argument `arg` must have every bit of `mask`.
+    ArgHasBits { arg: u8, mask: u64 },
+    /// The pointer at the end of the walk `path` (pointer members) from
+    /// context argument `arg` must not be NULL (`path` empty: the argument).
+    NonNull {
+        arg: u8,
+        path: &'static [KernelMember],
+    },
+    /// The integer member at the end of the walk `path` from context
+    /// argument `arg` must have none of the bits of `mask`.
+    MemberLacksBits {
+        arg: u8,
+        path: &'static [KernelMember],
+        mask: u64,
+    },
+    /// The `struct sockaddr *` at the end of the walk `path` from context
+    /// argument `arg` must be non-NULL and `AF_INET` or `AF_INET6`; it is
+    /// copied for the `net.*` fields.
+    InetSockaddr {
+        arg: u8,
+        path: &'static [KernelMember],
+    },
+    /// A system call tracepoint (`tp_btf/sys_enter` or `tp_btf/sys_exit`,
+    /// whose context argument 0 is the task's `struct pt_regs *`): the
+    /// system call must be one of these, in the 64-bit, x32 or 32-bit
+    /// (compat) ABI. Later syscall guards and sources read the arguments of
+    /// the ABI found here.
+    Syscall(&'static [Syscall]),
+    /// System call argument `idx` must have every bit of `mask`.
+    SyscallArgHasBits { idx: u8, mask: u64 },
+    /// System call argument `idx` must have none of the bits of `mask`.
+    SyscallArgLacksBits { idx: u8, mask: u64 },
+    /// `tp_btf/sys_exit`: the system call must have succeeded (its return
+    /// value, context argument 1, is not negative).
+    Succeeded,
 }
 
 /// One program: where it attaches and how it reads its context.
@@ -148,9 +176,13 @@ pub struct AttachPoint {
     /// Symbol name of the program (unique in an object, a C identifier).
     pub symbol: &'static str,
     /// The events this program sees that belong to the hook.
-    pub guard: Guard,
+    pub guards: &'static [Guard],
     /// Per hook field, where its value comes from in this program.
     pub sources: &'static [(&'static str, FieldSource)],
+    /// Only `deny` and `kill` act here: an `audit` match allows silently and
+    /// traces do not run (the exec hook's executable mappings, which happen
+    /// for every shared library a program loads).
+    pub enforcing_only: bool,
 }
 
 /// Whether a backend's programs may send signals (`bpf_send_signal`, how
@@ -271,6 +303,12 @@ pub enum FieldSource {
     Gid,
     /// `bpf_get_current_comm()`.
     Comm,
+    /// At the exec's point of no return (`tp_btf/sched_process_exec`,
+    /// context argument 1 the thread id before the exec): the command name
+    /// the task had when it called execve, which the exec has replaced;
+    /// recorded at system call entry in the exec-callers map (the task's
+    /// current name if no record is there).
+    CallerComm,
     /// `bpf_get_current_cgroup_id()`.
     CgroupId,
     /// An integer read by walking BTF pointers from `bpf_get_current_task_btf()`;
@@ -278,9 +316,25 @@ pub enum FieldSource {
     TaskInt(&'static [KernelMember]),
     /// A char array at the end of a BTF pointer walk from the current task.
     TaskStr(&'static [KernelMember]),
-    /// The executable path recorded at exec time in the process map (seeded
-    /// from `/proc` by the runtime for processes that predate it).
-    ExePath,
+    /// The path of a file as the kernel resolved it: rendered from its
+    /// dentries and mounts up to the root of the task's mount namespace
+    /// (so neither a relative name, `..`, a symbolic link, `/proc/self/root`
+    /// nor a chroot changes it), with the file's identity (device and inode)
+    /// for `==`/`in` (see [`FieldSpec::resolved_path`]).
+    ResolvedPath(FileRef),
+    /// An integer member of a file (`path` from the `struct file`), masked
+    /// with `mask`; 0 when there is no file. A `Bool` field is true when the
+    /// masked value is non-zero.
+    FileInt {
+        file: FileRef,
+        path: &'static [KernelMember],
+        mask: u64,
+    },
+    /// The open flags of the file a system call opened (`tp_btf/sys_exit`):
+    /// `f_flags`, plus the flags only the call knows (`O_CREAT`, `O_EXCL`,
+    /// `O_NOCTTY`, `O_TRUNC`, which the kernel clears from `f_flags`) from
+    /// its arguments.
+    OpenFlags,
     /// A NUL-terminated kernel string pointed to by the member at the end of a
     /// BTF walk from context argument `arg`.
     ArgKernelStr {
@@ -295,38 +349,52 @@ pub enum FieldSource {
         path: &'static [KernelMember],
         mask: u64,
     },
-    /// `bpf_d_path()` of the `struct path` at the end of a BTF walk from
-    /// context argument `arg` (LSM programs only).
-    ArgDPath {
-        arg: u8,
-        path: &'static [KernelMember],
-    },
-    /// `sa_family` of the `struct sockaddr *` in context argument `arg`.
-    SockaddrFamily { arg: u8 },
-    /// Address of the `struct sockaddr_in`/`sockaddr_in6 *` in context argument `arg`.
-    SockaddrAddr { arg: u8 },
-    /// Port (host byte order) of the `struct sockaddr_in`/`_in6 *` in context argument `arg`.
-    SockaddrPort { arg: u8 },
-    /// A syscall tracepoint argument (`args[idx]` of `struct trace_event_raw_sys_enter`),
-    /// masked with `mask`; a `Bool` field is true when the masked value is non-zero.
+    /// `sa_family` of the sockaddr the attach point's guard copied, `AF_INET`
+    /// for an IPv4-mapped IPv6 address.
+    SockaddrFamily,
+    /// Address of the sockaddr the guard copied.
+    SockaddrAddr,
+    /// Port (host byte order) of the sockaddr the guard copied.
+    SockaddrPort,
+    /// System call argument `idx` (of the ABI the syscall guard found),
+    /// masked with `mask`; a `Bool` field is true when the masked value is
+    /// non-zero.
     SyscallArg { idx: u8, mask: u64 },
-    /// A user-space string whose pointer is syscall tracepoint argument `args[idx]`.
-    SyscallUserStr { idx: u8 },
-    /// The first 64-bit word of the user-space struct whose pointer is
-    /// syscall tracepoint argument `args[idx]` (e.g. `open_how.flags`),
-    /// masked with `mask`; zero when it cannot be read. A `Bool` field is
-    /// true when the masked value is non-zero.
-    SyscallUserU64 { idx: u8, mask: u64 },
     /// `struct bpf_sock_addr.user_ip4` (cgroup/connect4).
     SockAddrCtxIp4,
     /// `struct bpf_sock_addr.user_ip6` (cgroup/connect6).
     SockAddrCtxIp6,
+    /// The family of `struct bpf_sock_addr.user_ip6`: `AF_INET6`, or
+    /// `AF_INET` for an IPv4-mapped address.
+    SockAddrCtxFamily6,
     /// `struct bpf_sock_addr.user_port`, converted to host byte order.
     SockAddrCtxPort,
     /// A constant integer (e.g. the family of a `connect4` program).
     ConstInt(u64),
     /// The empty string: the value is not known to this program.
     EmptyStr,
+}
+
+/// Where the `struct file *` of a [`FieldSource::ResolvedPath`] or
+/// [`FieldSource::FileInt`] comes from.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum FileRef {
+    /// The pointer at the end of the walk `path` (pointer members) from
+    /// context argument `arg`: `[]` for a `struct file *` argument,
+    /// `[BinprmFile]` for a `struct linux_binprm *`.
+    Arg {
+        arg: u8,
+        path: &'static [KernelMember],
+    },
+    /// `current->mm->exe_file`: the task's executable (none for kernel
+    /// threads: the empty path).
+    TaskExe,
+    /// The current task's open file behind the file descriptor in system
+    /// call argument `idx`.
+    SyscallFdArg { idx: u8 },
+    /// The current task's open file behind the file descriptor the system
+    /// call returned (`tp_btf/sys_exit`).
+    ReturnedFd,
 }
 
 /// A field a condition, message or `emit` can name.
@@ -339,6 +407,15 @@ pub struct FieldSpec {
     /// For `Common` fields: where the value comes from in every program
     /// (hook fields list theirs per attach point).
     pub common_source: Option<FieldSource>,
+    /// A file's path as the kernel resolved it ([`FieldSource::ResolvedPath`]
+    /// wherever it is known): its value may be longer than the field's
+    /// buffer (the buffer holds its first bytes, the length is exact), it
+    /// may be *unresolved* (deeper than [`MAX_PATH_DEPTH`] components,
+    /// longer than [`RESOLVED_PATH_MAX`] bytes, or unreadable), and `==` and
+    /// `in` also match the same file reached by another name (by device and
+    /// inode). Tests whose outcome such a value leaves undecided decide
+    /// fail-closed (see `interp`).
+    pub resolved_path: bool,
 }
 
 /// Index of a field in [`FIELDS`].
@@ -369,21 +446,27 @@ impl FieldId {
         self.spec().scope.includes(hook)
     }
 
-    /// Where this field's value comes from in `attach`'s program.
+    /// Where this field's value comes from in `attach`'s program: the
+    /// attach point's own source, else (for common fields) the common one.
     pub fn source(self, attach: &AttachPoint) -> Option<FieldSource> {
         let spec = self.spec();
-        spec.common_source.or_else(|| {
-            attach
-                .sources
-                .iter()
-                .find(|(name, _)| *name == spec.name)
-                .map(|(_, source)| *source)
-        })
+        attach
+            .sources
+            .iter()
+            .find(|(name, _)| *name == spec.name)
+            .map(|(_, source)| *source)
+            .or(spec.common_source)
     }
 }
 
 /// Maximum length, including the NUL, of path-like string fields.
 pub const PATH_MAX_LEN: u16 = 256;
+/// Most components (directories and mount crossings) a resolved path is
+/// rendered through; a deeper path is unresolved.
+pub const MAX_PATH_DEPTH: u32 = 64;
+/// Longest resolved path, in bytes (`PATH_MAX` without the NUL); a longer
+/// one is unresolved.
+pub const RESOLVED_PATH_MAX: u32 = 4095;
 /// Length, including the NUL, of `comm` strings (`TASK_COMM_LEN`).
 pub const COMM_LEN: u16 = 16;
 
@@ -402,6 +485,7 @@ pub static FIELDS: &[FieldSpec] = &[
         scope: FieldScope::Common,
         doc: "process id (the thread group id, what `ps` shows as PID)",
         common_source: Some(FieldSource::Tgid),
+        resolved_path: false,
     },
     FieldSpec {
         name: "proc.tid",
@@ -409,6 +493,7 @@ pub static FIELDS: &[FieldSpec] = &[
         scope: FieldScope::Common,
         doc: "thread id",
         common_source: Some(FieldSource::Tid),
+        resolved_path: false,
     },
     FieldSpec {
         name: "proc.ppid",
@@ -419,6 +504,7 @@ pub static FIELDS: &[FieldSpec] = &[
             KernelMember::TaskRealParent,
             KernelMember::TaskTgid,
         ])),
+        resolved_path: false,
     },
     FieldSpec {
         name: "proc.uid",
@@ -426,6 +512,7 @@ pub static FIELDS: &[FieldSpec] = &[
         scope: FieldScope::Common,
         doc: "real user id",
         common_source: Some(FieldSource::Uid),
+        resolved_path: false,
     },
     FieldSpec {
         name: "proc.gid",
@@ -433,6 +520,7 @@ pub static FIELDS: &[FieldSpec] = &[
         scope: FieldScope::Common,
         doc: "real group id",
         common_source: Some(FieldSource::Gid),
+        resolved_path: false,
     },
     FieldSpec {
         name: "proc.comm",
@@ -440,14 +528,16 @@ pub static FIELDS: &[FieldSpec] = &[
         scope: FieldScope::Common,
         doc: "command name (at most 15 bytes, as in /proc/PID/comm)",
         common_source: Some(FieldSource::Comm),
+        resolved_path: false,
     },
     FieldSpec {
         name: "proc.exe",
         ty: FieldType::Str { max: PATH_MAX_LEN },
         scope: FieldScope::Common,
-        doc: "path of the executable, as given to execve when the process started \
-              (from /proc/PID/exe for processes older than the policy); empty if unknown",
-        common_source: Some(FieldSource::ExePath),
+        doc: "path of the task's executable (`mm->exe_file`), resolved by the kernel; \
+              empty for kernel threads",
+        common_source: Some(FieldSource::ResolvedPath(FileRef::TaskExe)),
+        resolved_path: true,
     },
     FieldSpec {
         name: "proc.cgroup",
@@ -455,6 +545,7 @@ pub static FIELDS: &[FieldSpec] = &[
         scope: FieldScope::Common,
         doc: "cgroup v2 id of the task's cgroup (the inode number of its directory)",
         common_source: Some(FieldSource::CgroupId),
+        resolved_path: false,
     },
     FieldSpec {
         name: "proc.parent.comm",
@@ -465,20 +556,33 @@ pub static FIELDS: &[FieldSpec] = &[
             KernelMember::TaskRealParent,
             KernelMember::TaskComm,
         ])),
+        resolved_path: false,
     },
     FieldSpec {
         name: "exec.path",
         ty: FieldType::Str { max: PATH_MAX_LEN },
         scope: FieldScope::Hook(Hook::Exec),
-        doc: "path of the program being executed, as passed to execve",
+        doc: "path of the file being executed (or mapped executable), resolved by the kernel: \
+              the script or its interpreter for a `#!` script, the program for the dynamic loader",
         common_source: None,
+        resolved_path: true,
+    },
+    FieldSpec {
+        name: "exec.filename",
+        ty: FieldType::Str { max: PATH_MAX_LEN },
+        scope: FieldScope::Hook(Hook::Exec),
+        doc: "the name the program was executed by, as the caller passed it (possibly \
+              relative; `/dev/fd/N` for execveat and fexecve); empty for executable mappings",
+        common_source: None,
+        resolved_path: false,
     },
     FieldSpec {
         name: "file.path",
         ty: FieldType::Str { max: PATH_MAX_LEN },
         scope: FieldScope::Hook(Hook::FileOpen),
-        doc: "path of the file (absolute with the lsm backend; as passed to open with the tracepoint backend)",
+        doc: "path of the opened file, resolved by the kernel",
         common_source: None,
+        resolved_path: true,
     },
     FieldSpec {
         name: "file.flags",
@@ -486,6 +590,7 @@ pub static FIELDS: &[FieldSpec] = &[
         scope: FieldScope::Hook(Hook::FileOpen),
         doc: "open flags (O_RDONLY, O_WRONLY, O_CREAT, ... as a number)",
         common_source: None,
+        resolved_path: false,
     },
     FieldSpec {
         name: "file.write",
@@ -493,6 +598,7 @@ pub static FIELDS: &[FieldSpec] = &[
         scope: FieldScope::Hook(Hook::FileOpen),
         doc: "true when the file is opened for writing (O_WRONLY or O_RDWR)",
         common_source: None,
+        resolved_path: false,
     },
     FieldSpec {
         name: "net.family",
@@ -500,6 +606,7 @@ pub static FIELDS: &[FieldSpec] = &[
         scope: FieldScope::Hooks(&[Hook::NetConnect, Hook::NetBind]),
         doc: "address family of the socket address: 2 (AF_INET) or 10 (AF_INET6)",
         common_source: None,
+        resolved_path: false,
     },
     FieldSpec {
         name: "net.daddr",
@@ -507,6 +614,7 @@ pub static FIELDS: &[FieldSpec] = &[
         scope: FieldScope::Hook(Hook::NetConnect),
         doc: "destination address (IPv4 or IPv6; an IPv4-mapped IPv6 address, ::ffff:a.b.c.d, is the IPv4 address a.b.c.d)",
         common_source: None,
+        resolved_path: false,
     },
     FieldSpec {
         name: "net.dport",
@@ -514,6 +622,7 @@ pub static FIELDS: &[FieldSpec] = &[
         scope: FieldScope::Hook(Hook::NetConnect),
         doc: "destination port",
         common_source: None,
+        resolved_path: false,
     },
     FieldSpec {
         name: "net.saddr",
@@ -522,6 +631,7 @@ pub static FIELDS: &[FieldSpec] = &[
         doc: "local address being bound (0.0.0.0 or :: for every address; an IPv4-mapped IPv6 \
               address is the IPv4 address)",
         common_source: None,
+        resolved_path: false,
     },
     FieldSpec {
         name: "net.sport",
@@ -529,14 +639,16 @@ pub static FIELDS: &[FieldSpec] = &[
         scope: FieldScope::Hook(Hook::NetBind),
         doc: "local port being bound (0: the kernel picks one)",
         common_source: None,
+        resolved_path: false,
     },
     FieldSpec {
         name: "module.path",
         ty: FieldType::Str { max: PATH_MAX_LEN },
         scope: FieldScope::Hook(Hook::ModuleLoad),
-        doc: "path of the module file when the kernel reads it from a file (finit_module \
-              with the lsm backend); empty otherwise",
+        doc: "path of the module file, resolved by the kernel (finit_module); empty when \
+              the module comes from memory (init_module)",
         common_source: None,
+        resolved_path: true,
     },
     FieldSpec {
         name: "bpf.cmd",
@@ -545,26 +657,77 @@ pub static FIELDS: &[FieldSpec] = &[
         doc: "the bpf(2) command: 0 BPF_MAP_CREATE, 1 BPF_MAP_LOOKUP_ELEM, 5 BPF_PROG_LOAD, \
               28 BPF_LINK_CREATE, ... (include/uapi/linux/bpf.h)",
         common_source: None,
+        resolved_path: false,
     },
 ];
 
-const EXEC_LSM: &[(&str, FieldSource)] = &[(
-    "exec.path",
-    FieldSource::ArgKernelStr {
-        arg: 0,
-        path: &[KernelMember::BinprmFilename],
-    },
-)];
-const EXECVE_TP: &[(&str, FieldSource)] = &[("exec.path", FieldSource::SyscallUserStr { idx: 0 })];
-const EXECVEAT_TP: &[(&str, FieldSource)] =
-    &[("exec.path", FieldSource::SyscallUserStr { idx: 1 })];
+const BPRM_FILE: &[KernelMember] = &[KernelMember::BinprmFile];
+const BPRM_FILENAME: &[KernelMember] = &[KernelMember::BinprmFilename];
+const VMA_FILE: &[KernelMember] = &[KernelMember::VmAreaFile];
+
+const EXEC_LSM: &[(&str, FieldSource)] = &[
+    (
+        "exec.path",
+        FieldSource::ResolvedPath(FileRef::Arg {
+            arg: 0,
+            path: BPRM_FILE,
+        }),
+    ),
+    (
+        "exec.filename",
+        FieldSource::ArgKernelStr {
+            arg: 0,
+            path: BPRM_FILENAME,
+        },
+    ),
+];
+const EXEC_MMAP_LSM: &[(&str, FieldSource)] = &[
+    (
+        "exec.path",
+        FieldSource::ResolvedPath(FileRef::Arg { arg: 0, path: &[] }),
+    ),
+    ("exec.filename", FieldSource::EmptyStr),
+];
+const EXEC_MPROTECT_LSM: &[(&str, FieldSource)] = &[
+    (
+        "exec.path",
+        FieldSource::ResolvedPath(FileRef::Arg {
+            arg: 0,
+            path: VMA_FILE,
+        }),
+    ),
+    ("exec.filename", FieldSource::EmptyStr),
+];
+/// `sched_process_exec(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)`.
+const EXEC_TP_BTF: &[(&str, FieldSource)] = &[
+    ("proc.comm", FieldSource::CallerComm),
+    (
+        "exec.path",
+        FieldSource::ResolvedPath(FileRef::Arg {
+            arg: 2,
+            path: BPRM_FILE,
+        }),
+    ),
+    (
+        "exec.filename",
+        FieldSource::ArgKernelStr {
+            arg: 2,
+            path: BPRM_FILENAME,
+        },
+    ),
+];
+/// `mmap(addr, len, prot, flags, fd, offset)` at system call entry.
+const EXEC_MMAP_TP_BTF: &[(&str, FieldSource)] = &[
+    (
+        "exec.path",
+        FieldSource::ResolvedPath(FileRef::SyscallFdArg { idx: 4 }),
+    ),
+    ("exec.filename", FieldSource::EmptyStr),
+];
 const FILE_OPEN_LSM: &[(&str, FieldSource)] = &[
     (
         "file.path",
-        FieldSource::ArgDPath {
-            arg: 0,
-            path: &[KernelMember::FileFPath],
-        },
+        FieldSource::ResolvedPath(FileRef::Arg { arg: 0, path: &[] }),
     ),
     (
         "file.flags",
@@ -583,66 +746,22 @@ const FILE_OPEN_LSM: &[(&str, FieldSource)] = &[
         },
     ),
 ];
-const FILE_OPENAT_TP: &[(&str, FieldSource)] = &[
-    ("file.path", FieldSource::SyscallUserStr { idx: 1 }),
-    (
-        "file.flags",
-        FieldSource::SyscallArg {
-            idx: 2,
-            mask: ALL_BITS,
-        },
-    ),
+const FILE_OPEN_TP_BTF: &[(&str, FieldSource)] = &[
+    ("file.path", FieldSource::ResolvedPath(FileRef::ReturnedFd)),
+    ("file.flags", FieldSource::OpenFlags),
     (
         "file.write",
-        FieldSource::SyscallArg {
-            idx: 2,
-            mask: O_ACCMODE,
+        FieldSource::FileInt {
+            file: FileRef::ReturnedFd,
+            path: &[KernelMember::FileFMode],
+            mask: FMODE_WRITE,
         },
     ),
-];
-const FILE_OPEN_TP: &[(&str, FieldSource)] = &[
-    ("file.path", FieldSource::SyscallUserStr { idx: 0 }),
-    (
-        "file.flags",
-        FieldSource::SyscallArg {
-            idx: 1,
-            mask: ALL_BITS,
-        },
-    ),
-    (
-        "file.write",
-        FieldSource::SyscallArg {
-            idx: 1,
-            mask: O_ACCMODE,
-        },
-    ),
-];
-const FILE_OPENAT2_TP: &[(&str, FieldSource)] = &[
-    ("file.path", FieldSource::SyscallUserStr { idx: 1 }),
-    (
-        "file.flags",
-        FieldSource::SyscallUserU64 {
-            idx: 2,
-            mask: ALL_BITS,
-        },
-    ),
-    (
-        "file.write",
-        FieldSource::SyscallUserU64 {
-            idx: 2,
-            mask: O_ACCMODE,
-        },
-    ),
-];
-const FILE_CREAT_TP: &[(&str, FieldSource)] = &[
-    ("file.path", FieldSource::SyscallUserStr { idx: 0 }),
-    ("file.flags", FieldSource::ConstInt(CREAT_FLAGS)),
-    ("file.write", FieldSource::ConstInt(1)),
 ];
 const NET_CONNECT_LSM: &[(&str, FieldSource)] = &[
-    ("net.family", FieldSource::SockaddrFamily { arg: 1 }),
-    ("net.daddr", FieldSource::SockaddrAddr { arg: 1 }),
-    ("net.dport", FieldSource::SockaddrPort { arg: 1 }),
+    ("net.family", FieldSource::SockaddrFamily),
+    ("net.daddr", FieldSource::SockaddrAddr),
+    ("net.dport", FieldSource::SockaddrPort),
 ];
 const NET_CONNECT4: &[(&str, FieldSource)] = &[
     ("net.family", FieldSource::ConstInt(AF_INET)),
@@ -650,14 +769,14 @@ const NET_CONNECT4: &[(&str, FieldSource)] = &[
     ("net.dport", FieldSource::SockAddrCtxPort),
 ];
 const NET_CONNECT6: &[(&str, FieldSource)] = &[
-    ("net.family", FieldSource::ConstInt(AF_INET6)),
+    ("net.family", FieldSource::SockAddrCtxFamily6),
     ("net.daddr", FieldSource::SockAddrCtxIp6),
     ("net.dport", FieldSource::SockAddrCtxPort),
 ];
 const NET_BIND_LSM: &[(&str, FieldSource)] = &[
-    ("net.family", FieldSource::SockaddrFamily { arg: 1 }),
-    ("net.saddr", FieldSource::SockaddrAddr { arg: 1 }),
-    ("net.sport", FieldSource::SockaddrPort { arg: 1 }),
+    ("net.family", FieldSource::SockaddrFamily),
+    ("net.saddr", FieldSource::SockaddrAddr),
+    ("net.sport", FieldSource::SockaddrPort),
 ];
 const NET_BIND4: &[(&str, FieldSource)] = &[
     ("net.family", FieldSource::ConstInt(AF_INET)),
@@ -665,18 +784,19 @@ const NET_BIND4: &[(&str, FieldSource)] = &[
     ("net.sport", FieldSource::SockAddrCtxPort),
 ];
 const NET_BIND6: &[(&str, FieldSource)] = &[
-    ("net.family", FieldSource::ConstInt(AF_INET6)),
+    ("net.family", FieldSource::SockAddrCtxFamily6),
     ("net.saddr", FieldSource::SockAddrCtxIp6),
     ("net.sport", FieldSource::SockAddrCtxPort),
 ];
 const MODULE_READ_FILE_LSM: &[(&str, FieldSource)] = &[(
     "module.path",
-    FieldSource::ArgDPath {
-        arg: 0,
-        path: &[KernelMember::FileFPath],
-    },
+    FieldSource::ResolvedPath(FileRef::Arg { arg: 0, path: &[] }),
 )];
 const MODULE_NO_PATH: &[(&str, FieldSource)] = &[("module.path", FieldSource::EmptyStr)];
+const MODULE_FINIT_TP_BTF: &[(&str, FieldSource)] = &[(
+    "module.path",
+    FieldSource::ResolvedPath(FileRef::SyscallFdArg { idx: 0 }),
+)];
 
 const BPF_LSM: &[(&str, FieldSource)] = &[(
     "bpf.cmd",
@@ -686,7 +806,7 @@ const BPF_LSM: &[(&str, FieldSource)] = &[(
         mask: ALL_BITS,
     },
 )];
-const BPF_TP: &[(&str, FieldSource)] = &[(
+const BPF_TP_BTF: &[(&str, FieldSource)] = &[(
     "bpf.cmd",
     FieldSource::SyscallArg {
         idx: 0,
@@ -694,43 +814,106 @@ const BPF_TP: &[(&str, FieldSource)] = &[(
     },
 )];
 
+/// The system calls that open files, decided at their exit.
+const OPEN_CALLS: &[Syscall] = &[
+    Syscall::Open,
+    Syscall::Openat,
+    Syscall::Openat2,
+    Syscall::Creat,
+    Syscall::OpenByHandleAt,
+];
+
 /// Every hook, with its backends strongest first.
 pub static HOOKS: &[HookSpec] = &[
     HookSpec {
         hook: Hook::Exec,
         name: "exec",
-        doc: "a program is executed (execve, execveat)",
+        doc: "a program is executed (execve, execveat, fexecve), or a file is mapped executable",
         backends: &[
             BackendSpec {
                 kind: BackendKind::Lsm,
                 ret: ReturnConvention::Lsm,
                 signals: Signals::Always,
-                deny_means: "deny enforced: execve fails with EPERM",
-                attach: &[AttachPoint {
-                    section: "lsm/bprm_check_security",
-                    symbol: "exec_lsm",
-                    guard: Guard::None,
-                    sources: EXEC_LSM,
-                }],
-            },
-            BackendSpec {
-                kind: BackendKind::Tracepoint,
-                ret: ReturnConvention::Ignored,
-                signals: Signals::Always,
-                deny_means: "deny enforced by SIGKILL at execve entry: the new program \
-                             never runs an instruction (paths as passed, possibly relative)",
+                deny_means: "deny enforced: execve fails with EPERM (the script and its \
+                             interpreter are each decided); an executable mmap or mprotect \
+                             of a denied file fails with EPERM",
                 attach: &[
                     AttachPoint {
-                        section: "tracepoint/syscalls/sys_enter_execve",
-                        symbol: "exec_tp_execve",
-                        guard: Guard::None,
-                        sources: EXECVE_TP,
+                        section: "lsm/bprm_check_security",
+                        symbol: "exec_lsm",
+                        guards: &[],
+                        sources: EXEC_LSM,
+                        enforcing_only: false,
                     },
                     AttachPoint {
-                        section: "tracepoint/syscalls/sys_enter_execveat",
-                        symbol: "exec_tp_execveat",
-                        guard: Guard::None,
-                        sources: EXECVEAT_TP,
+                        section: "lsm/mmap_file",
+                        symbol: "exec_lsm_mmap",
+                        guards: &[
+                            Guard::NonNull { arg: 0, path: &[] },
+                            Guard::ArgHasBits {
+                                arg: 2,
+                                mask: PROT_EXEC,
+                            },
+                        ],
+                        sources: EXEC_MMAP_LSM,
+                        enforcing_only: true,
+                    },
+                    AttachPoint {
+                        section: "lsm/file_mprotect",
+                        symbol: "exec_lsm_mprotect",
+                        guards: &[
+                            Guard::ArgHasBits {
+                                arg: 2,
+                                mask: PROT_EXEC,
+                            },
+                            Guard::NonNull {
+                                arg: 0,
+                                path: VMA_FILE,
+                            },
+                            Guard::MemberLacksBits {
+                                arg: 0,
+                                path: &[KernelMember::VmAreaFlags],
+                                mask: VM_EXEC,
+                            },
+                        ],
+                        sources: EXEC_MPROTECT_LSM,
+                        enforcing_only: true,
+                    },
+                ],
+            },
+            BackendSpec {
+                kind: BackendKind::TpBtf,
+                ret: ReturnConvention::Ignored,
+                signals: Signals::Always,
+                deny_means: "deny enforced by SIGKILL at the exec's point of no return: the new \
+                             program never runs an instruction; a script is decided on its \
+                             interpreter (exec.path) and on the name it was run by \
+                             (exec.filename); an executable mmap of a denied file kills at \
+                             mmap entry, an mprotect making a mapping executable is not seen",
+                attach: &[
+                    AttachPoint {
+                        section: "tp_btf/sched_process_exec",
+                        symbol: "exec_tp_btf",
+                        guards: &[],
+                        sources: EXEC_TP_BTF,
+                        enforcing_only: false,
+                    },
+                    AttachPoint {
+                        section: "tp_btf/sys_enter",
+                        symbol: "exec_tp_btf_mmap",
+                        guards: &[
+                            Guard::Syscall(&[Syscall::Mmap]),
+                            Guard::SyscallArgHasBits {
+                                idx: 2,
+                                mask: PROT_EXEC,
+                            },
+                            Guard::SyscallArgLacksBits {
+                                idx: 3,
+                                mask: MAP_ANONYMOUS,
+                            },
+                        ],
+                        sources: EXEC_MMAP_TP_BTF,
+                        enforcing_only: true,
                     },
                 ],
             },
@@ -745,84 +928,100 @@ pub static HOOKS: &[HookSpec] = &[
                 kind: BackendKind::Lsm,
                 ret: ReturnConvention::Lsm,
                 signals: Signals::Always,
-                deny_means: "deny enforced: open fails with EPERM",
+                deny_means: "deny enforced: open fails with EPERM (every open: open, openat, \
+                             openat2, creat, open_by_handle_at, io_uring, 32-bit calls)",
                 attach: &[AttachPoint {
                     section: "lsm/file_open",
                     symbol: "file_open_lsm",
-                    guard: Guard::None,
+                    guards: &[],
                     sources: FILE_OPEN_LSM,
+                    enforcing_only: false,
                 }],
             },
             BackendSpec {
-                kind: BackendKind::Tracepoint,
+                kind: BackendKind::TpBtf,
                 ret: ReturnConvention::Ignored,
                 signals: Signals::Always,
-                deny_means: "deny enforced by SIGKILL after the syscall starts \
-                             (open, openat, openat2 and creat; paths as passed, possibly relative)",
-                attach: &[
-                    AttachPoint {
-                        section: "tracepoint/syscalls/sys_enter_openat",
-                        symbol: "file_open_tp_openat",
-                        guard: Guard::None,
-                        sources: FILE_OPENAT_TP,
-                    },
-                    AttachPoint {
-                        section: "tracepoint/syscalls/sys_enter_open",
-                        symbol: "file_open_tp_open",
-                        guard: Guard::None,
-                        sources: FILE_OPEN_TP,
-                    },
-                    AttachPoint {
-                        section: "tracepoint/syscalls/sys_enter_openat2",
-                        symbol: "file_open_tp_openat2",
-                        guard: Guard::None,
-                        sources: FILE_OPENAT2_TP,
-                    },
-                    AttachPoint {
-                        section: "tracepoint/syscalls/sys_enter_creat",
-                        symbol: "file_open_tp_creat",
-                        guard: Guard::None,
-                        sources: FILE_CREAT_TP,
-                    },
-                ],
+                deny_means: "deny enforced by SIGKILL when the open returns, before the task \
+                             can use the file (open, openat, openat2, creat, open_by_handle_at, \
+                             64- and 32-bit); the open itself happened (O_CREAT created, \
+                             O_TRUNC truncated); opens through io_uring are not seen",
+                attach: &[AttachPoint {
+                    section: "tp_btf/sys_exit",
+                    symbol: "file_open_tp_btf",
+                    guards: &[Guard::Syscall(OPEN_CALLS), Guard::Succeeded],
+                    sources: FILE_OPEN_TP_BTF,
+                    enforcing_only: false,
+                }],
             },
         ],
     },
     HookSpec {
         hook: Hook::NetConnect,
         name: "net.connect",
-        doc: "a socket connects to an IPv4 or IPv6 address",
+        doc: "a socket connects to an IPv4 or IPv6 address, or sends to one without \
+              connecting (UDP sendto/sendmsg, TCP Fast Open)",
         backends: &[
             BackendSpec {
                 kind: BackendKind::Lsm,
                 ret: ReturnConvention::Lsm,
                 signals: Signals::Always,
-                deny_means: "deny enforced: connect fails with EPERM",
-                attach: &[AttachPoint {
-                    section: "lsm/socket_connect",
-                    symbol: "net_connect_lsm",
-                    guard: Guard::InetSockaddr { arg: 1 },
-                    sources: NET_CONNECT_LSM,
-                }],
+                deny_means: "deny enforced: connect, and sendto/sendmsg naming a destination, \
+                             fail with EPERM",
+                attach: &[
+                    AttachPoint {
+                        section: "lsm/socket_connect",
+                        symbol: "net_connect_lsm",
+                        guards: &[Guard::InetSockaddr { arg: 1, path: &[] }],
+                        sources: NET_CONNECT_LSM,
+                        enforcing_only: false,
+                    },
+                    AttachPoint {
+                        section: "lsm/socket_sendmsg",
+                        symbol: "net_connect_lsm_send",
+                        guards: &[Guard::InetSockaddr {
+                            arg: 1,
+                            path: &[KernelMember::MsghdrName],
+                        }],
+                        sources: NET_CONNECT_LSM,
+                        enforcing_only: false,
+                    },
+                ],
             },
             BackendSpec {
                 kind: BackendKind::Cgroup,
                 ret: ReturnConvention::CgroupSockAddr,
                 signals: Signals::Probed,
-                deny_means:
-                    "deny enforced: connect fails with EPERM (tasks in the attached cgroup)",
+                deny_means: "deny enforced: connect (TCP Fast Open included) and unconnected \
+                             UDP sendto/sendmsg fail with EPERM (tasks in the attached cgroup)",
                 attach: &[
                     AttachPoint {
                         section: "cgroup/connect4",
                         symbol: "net_connect_cgroup4",
-                        guard: Guard::None,
+                        guards: &[],
                         sources: NET_CONNECT4,
+                        enforcing_only: false,
                     },
                     AttachPoint {
                         section: "cgroup/connect6",
                         symbol: "net_connect_cgroup6",
-                        guard: Guard::None,
+                        guards: &[],
                         sources: NET_CONNECT6,
+                        enforcing_only: false,
+                    },
+                    AttachPoint {
+                        section: "cgroup/sendmsg4",
+                        symbol: "net_connect_cgroup_send4",
+                        guards: &[],
+                        sources: NET_CONNECT4,
+                        enforcing_only: false,
+                    },
+                    AttachPoint {
+                        section: "cgroup/sendmsg6",
+                        symbol: "net_connect_cgroup_send6",
+                        guards: &[],
+                        sources: NET_CONNECT6,
+                        enforcing_only: false,
                     },
                 ],
             },
@@ -841,8 +1040,9 @@ pub static HOOKS: &[HookSpec] = &[
                 attach: &[AttachPoint {
                     section: "lsm/socket_bind",
                     symbol: "net_bind_lsm",
-                    guard: Guard::InetSockaddr { arg: 1 },
+                    guards: &[Guard::InetSockaddr { arg: 1, path: &[] }],
                     sources: NET_BIND_LSM,
+                    enforcing_only: false,
                 }],
             },
             BackendSpec {
@@ -854,14 +1054,16 @@ pub static HOOKS: &[HookSpec] = &[
                     AttachPoint {
                         section: "cgroup/bind4",
                         symbol: "net_bind_cgroup4",
-                        guard: Guard::None,
+                        guards: &[],
                         sources: NET_BIND4,
+                        enforcing_only: false,
                     },
                     AttachPoint {
                         section: "cgroup/bind6",
                         symbol: "net_bind_cgroup6",
-                        guard: Guard::None,
+                        guards: &[],
                         sources: NET_BIND6,
+                        enforcing_only: false,
                     },
                 ],
             },
@@ -881,20 +1083,22 @@ pub static HOOKS: &[HookSpec] = &[
                     AttachPoint {
                         section: "lsm/kernel_read_file",
                         symbol: "module_load_lsm_file",
-                        guard: Guard::ArgEquals {
+                        guards: &[Guard::ArgEquals {
                             arg: 1,
                             value: READING_MODULE,
-                        },
+                        }],
                         sources: MODULE_READ_FILE_LSM,
+                        enforcing_only: false,
                     },
                     AttachPoint {
                         section: "lsm/kernel_load_data",
                         symbol: "module_load_lsm_data",
-                        guard: Guard::ArgEquals {
+                        guards: &[Guard::ArgEquals {
                             arg: 0,
                             value: LOADING_MODULE,
-                        },
+                        }],
                         sources: MODULE_NO_PATH,
+                        enforcing_only: false,
                     },
                 ],
             },
@@ -902,16 +1106,24 @@ pub static HOOKS: &[HookSpec] = &[
                 kind: BackendKind::TpBtf,
                 ret: ReturnConvention::Ignored,
                 signals: Signals::Always,
-                deny_means: "deny enforced by SIGKILL at syscall entry (init_module, finit_module)",
-                attach: &[AttachPoint {
-                    section: "tp_btf/sys_enter",
-                    symbol: "module_load_tp_btf",
-                    guard: Guard::ArgIn {
-                        arg: 1,
-                        values: [NR_INIT_MODULE, NR_FINIT_MODULE],
+                deny_means: "deny enforced by SIGKILL at system call entry (init_module, \
+                             finit_module; 64- and 32-bit)",
+                attach: &[
+                    AttachPoint {
+                        section: "tp_btf/sys_enter",
+                        symbol: "module_load_tp_btf_file",
+                        guards: &[Guard::Syscall(&[Syscall::FinitModule])],
+                        sources: MODULE_FINIT_TP_BTF,
+                        enforcing_only: false,
                     },
-                    sources: MODULE_NO_PATH,
-                }],
+                    AttachPoint {
+                        section: "tp_btf/sys_enter",
+                        symbol: "module_load_tp_btf_data",
+                        guards: &[Guard::Syscall(&[Syscall::InitModule])],
+                        sources: MODULE_NO_PATH,
+                        enforcing_only: false,
+                    },
+                ],
             },
         ],
     },
@@ -928,20 +1140,22 @@ pub static HOOKS: &[HookSpec] = &[
                 attach: &[AttachPoint {
                     section: "lsm/bpf",
                     symbol: "bpf_lsm",
-                    guard: Guard::None,
+                    guards: &[],
                     sources: BPF_LSM,
+                    enforcing_only: false,
                 }],
             },
             BackendSpec {
-                kind: BackendKind::Tracepoint,
+                kind: BackendKind::TpBtf,
                 ret: ReturnConvention::Ignored,
                 signals: Signals::Always,
-                deny_means: "deny enforced by SIGKILL at bpf() entry",
+                deny_means: "deny enforced by SIGKILL at bpf() entry (64- and 32-bit)",
                 attach: &[AttachPoint {
-                    section: "tracepoint/syscalls/sys_enter_bpf",
-                    symbol: "bpf_tp",
-                    guard: Guard::None,
-                    sources: BPF_TP,
+                    section: "tp_btf/sys_enter",
+                    symbol: "bpf_tp_btf",
+                    guards: &[Guard::Syscall(&[Syscall::Bpf])],
+                    sources: BPF_TP_BTF,
+                    enforcing_only: false,
                 }],
             },
         ],

@@ -16,11 +16,13 @@ pub fn hooks_markdown() -> String {
             .backends
             .iter()
             .map(|b| {
-                let sections: Vec<String> = b
-                    .attach
-                    .iter()
-                    .map(|a| format!("`{}`", a.section))
-                    .collect();
+                let mut sections: Vec<String> = Vec::new();
+                for attach in b.attach {
+                    let section = format!("`{}`", attach.section);
+                    if !sections.contains(&section) {
+                        sections.push(section);
+                    }
+                }
                 format!("{} ({})", b.kind.name(), sections.join(", "))
             })
             .collect();
@@ -56,7 +58,14 @@ pub fn fields_markdown() -> String {
         out.push_str(&format!(
             "| `{}` | {} | {} | {} |\n",
             spec.name,
-            type_markdown(spec.ty),
+            if spec.resolved_path {
+                format!(
+                    "path (str, ≤ {} bytes, resolved)",
+                    crate::check::hooks::RESOLVED_PATH_MAX
+                )
+            } else {
+                type_markdown(spec.ty)
+            },
             hooks,
             spec.doc.replace('|', "\\|")
         ));

@@ -8,15 +8,12 @@
 //! `struct sockaddr_in{,6}`) are stable ABI and read at their fixed offsets.
 
 use super::flow::R1;
-use super::{kernel_source, Emitter, FP_KEY};
-use crate::abi::EXE_PATH_LEN;
+use super::{kernel_source, path, Emitter};
 use crate::bpf::asm::{Alu, Helper, Instruction, Jmp, Reg, Size};
 use crate::check::hooks::{FieldId, FieldSource, FieldType, AF_INET, AF_INET6};
 use crate::ir::{LeafKind, SetKind, TestContext};
 use crate::kernel::KernelMember;
 
-/// Offset of `args[0]` in `struct trace_event_raw_sys_enter`.
-const SYSCALL_ARGS: i16 = 16;
 /// Offsets in `struct bpf_sock_addr`.
 const SOCK_ADDR_USER_IP4: i16 = 4;
 const SOCK_ADDR_USER_IP6: i16 = 8;
@@ -28,6 +25,20 @@ pub(super) fn load(e: &mut Emitter<'_>, field: FieldId) {
     e.asm.note(format!("load {}", field.spec().name));
     match (kernel_source(e.program, field), ty) {
         (None, _) => load_test_context(e, field),
+        (Some(FieldSource::ResolvedPath(file)), _) => path::load_resolved_path(e, field, file),
+        (Some(FieldSource::EmptyStr), _) if field.spec().resolved_path => {
+            let slot = e.env.layout.slot(field);
+            let asm = &mut e.asm;
+            asm.store_imm(Size::Byte, Reg::R7, slot, 0);
+            for word in [0i16, 8, 16] {
+                asm.store_imm(
+                    Size::DoubleWord,
+                    Reg::R7,
+                    slot + path::RESOLVED_LEN as i16 + word,
+                    0,
+                );
+            }
+        }
         (Some(source), FieldType::Str { max }) => load_str(e, field, source, max),
         (Some(source), FieldType::Ip) => load_ip(e, field, source),
         (Some(source), _) => load_int(e, field, source),
@@ -43,13 +54,18 @@ pub(super) fn r1_after_load(field: FieldId) -> Option<R1> {
     }
 }
 
-/// Copies the `struct sockaddr` in context argument `arg` to the aux area
-/// and leaves the program (allowing) unless it is IPv4 or IPv6.
-pub(super) fn read_sockaddr(e: &mut Emitter<'_>, arg: u8) {
+/// Copies the `struct sockaddr` at the end of the walk `path` from context
+/// argument `arg` to the aux area, and leaves the program (allowing) unless
+/// it is there and IPv4 or IPv6.
+pub(super) fn read_sockaddr(e: &mut Emitter<'_>, arg: u8, path: &[KernelMember]) {
     let at = e.env.layout.sockaddr as i16;
     let asm = &mut e.asm;
     asm.note("guard: only IPv4 and IPv6 addresses");
     asm.load(Size::DoubleWord, Reg::R3, Reg::R6, i16::from(arg) * 8);
+    for member in path {
+        asm.load_member(Size::DoubleWord, Reg::R3, Reg::R3, *member);
+    }
+    asm.jump_imm(Jmp::IfEqual, Reg::R3, 0, e.exit_allow);
     asm.mov(Reg::R1, Reg::R7);
     asm.alu_imm(Alu::Add, Reg::R1, i32::from(at));
     asm.mov_imm(Reg::R2, super::layout::SOCKADDR_COPY as i32);
@@ -65,10 +81,21 @@ pub(super) fn read_sockaddr(e: &mut Emitter<'_>, arg: u8) {
 fn load_int(e: &mut Emitter<'_>, field: FieldId, source: FieldSource) {
     let sockaddr = e.env.layout.sockaddr as i16;
     let slot = e.env.layout.slot(field);
+    // Sources that read the program's context through the walk area.
+    match source {
+        FieldSource::SyscallArg { idx, mask } => {
+            path::syscall_arg(e, idx, Reg::R1, false);
+            apply_mask(&mut e.asm, mask);
+        }
+        FieldSource::FileInt { file, path, mask } => path::load_file_int(e, file, path, mask),
+        FieldSource::OpenFlags => path::load_open_flags(e),
+        _ => {}
+    }
     let asm = &mut e.asm;
     // Sources that produce exactly 32 bits need no truncation.
     let mut fits_32 = false;
     match source {
+        FieldSource::SyscallArg { .. } | FieldSource::FileInt { .. } | FieldSource::OpenFlags => {}
         FieldSource::Tgid | FieldSource::Gid => {
             let helper = if source == FieldSource::Tgid {
                 Helper::GetCurrentPidTgid
@@ -104,34 +131,17 @@ fn load_int(e: &mut Emitter<'_>, field: FieldId, source: FieldSource) {
             walk(asm, Reg::R1, path);
             apply_mask(asm, mask);
         }
-        FieldSource::SockaddrFamily { .. } => asm.load(Size::HalfWord, Reg::R1, Reg::R7, sockaddr),
-        FieldSource::SockaddrPort { .. } => {
+        FieldSource::SockaddrFamily => {
+            asm.load(Size::HalfWord, Reg::R1, Reg::R7, sockaddr);
+            family_of_mapped(asm, Reg::R7, sockaddr + 8, 8);
+        }
+        FieldSource::SockaddrPort => {
             asm.load(Size::HalfWord, Reg::R1, Reg::R7, sockaddr + 2);
             asm.insn(be16(Reg::R1));
         }
-        FieldSource::SyscallArg { idx, mask } => {
-            asm.load(
-                Size::DoubleWord,
-                Reg::R1,
-                Reg::R6,
-                SYSCALL_ARGS + i16::from(idx) * 8,
-            );
-            apply_mask(asm, mask);
-        }
-        FieldSource::SyscallUserU64 { idx, mask } => {
-            // bpf_probe_read_user zeroes the destination when it fails.
-            asm.load(
-                Size::DoubleWord,
-                Reg::R3,
-                Reg::R6,
-                SYSCALL_ARGS + i16::from(idx) * 8,
-            );
-            asm.mov(Reg::R1, Reg::R7);
-            asm.alu_imm(Alu::Add, Reg::R1, i32::from(slot));
-            asm.mov_imm(Reg::R2, 8);
-            asm.call(Helper::ProbeReadUser);
-            asm.load(Size::DoubleWord, Reg::R1, Reg::R7, slot);
-            apply_mask(asm, mask);
+        FieldSource::SockAddrCtxFamily6 => {
+            asm.mov_imm(Reg::R1, AF_INET6 as i32);
+            family_of_mapped(asm, Reg::R6, SOCK_ADDR_USER_IP6, 4);
         }
         FieldSource::SockAddrCtxPort => {
             asm.load(Size::Word, Reg::R1, Reg::R6, SOCK_ADDR_USER_PORT);
@@ -162,15 +172,21 @@ fn normalize_int(asm: &mut crate::bpf::asm::Asm, field: FieldId) {
     }
 }
 
-fn apply_mask(asm: &mut crate::bpf::asm::Asm, mask: u64) {
+/// `r1 &= mask`.
+pub(super) fn apply_mask(asm: &mut crate::bpf::asm::Asm, mask: u64) {
+    apply_mask_to(asm, Reg::R1, mask);
+}
+
+/// `reg &= mask` (r2 is clobbered for masks wider than 31 bits).
+pub(super) fn apply_mask_to(asm: &mut crate::bpf::asm::Asm, reg: Reg, mask: u64) {
     if mask == u64::MAX {
         return;
     }
     match i32::try_from(mask) {
-        Ok(imm) => asm.alu_imm(Alu::And, Reg::R1, imm),
+        Ok(imm) => asm.alu_imm(Alu::And, reg, imm),
         Err(_) => {
             asm.load_imm64(Reg::R2, mask);
-            asm.alu(Alu::And, Reg::R1, Reg::R2);
+            asm.alu(Alu::And, reg, Reg::R2);
         }
     }
 }
@@ -184,7 +200,7 @@ fn walk(asm: &mut crate::bpf::asm::Asm, reg: Reg, path: &[KernelMember]) {
 }
 
 /// The load size of a scalar or pointer member.
-fn load_size(member: KernelMember) -> Size {
+pub(super) fn load_size(member: KernelMember) -> Size {
     match member.size() {
         8 => Size::DoubleWord,
         4 => Size::Word,
@@ -199,6 +215,30 @@ fn be16(dst: Reg) -> Instruction {
     // BPF_ALU | BPF_END | BPF_TO_BE, imm 16: bpf-ins has no constructor for it.
     let raw = 0xdc_u64 | (u64::from(dst.as_num()) << 8) | (16u64 << 32);
     Instruction::decode(&[raw]).expect("be16 is a valid instruction")
+}
+
+/// r1 holds an address family; when it is `AF_INET6` and the 16 address
+/// bytes at `base + off` are an IPv4-mapped address (`::ffff:a.b.c.d`), r1
+/// becomes `AF_INET`: that is IPv4 traffic. `width` is the widest load the
+/// memory allows (8 in the scratch map, 4 in a `bpf_sock_addr` context).
+fn family_of_mapped(asm: &mut crate::bpf::asm::Asm, base: Reg, off: i16, width: i16) {
+    let done = asm.label("family");
+    asm.jump_imm(Jmp::IfNotEqual, Reg::R1, AF_INET6 as i32, done);
+    if width == 8 {
+        asm.load(Size::DoubleWord, Reg::R2, base, off);
+        asm.jump_imm(Jmp::IfNotEqual, Reg::R2, 0, done);
+    } else {
+        for word in 0..2 {
+            asm.load(Size::Word, Reg::R2, base, off + 4 * word);
+            asm.jump_imm(Jmp::IfNotEqual, Reg::R2, 0, done);
+        }
+    }
+    // Bytes 8..12 are 00 00 ff ff: 0xffff0000 as a little-endian u32.
+    asm.load(Size::Word, Reg::R2, base, off + 8);
+    asm.load_imm64(Reg::R3, 0xffff_0000);
+    asm.jump_reg(Jmp::IfNotEqual, Reg::R2, Reg::R3, done);
+    asm.mov_imm(Reg::R1, AF_INET as i32);
+    asm.bind(done);
 }
 
 /// The key length a string field must be zero-padded to (hash set lookups).
@@ -265,6 +305,10 @@ fn load_str(e: &mut Emitter<'_>, field: FieldId, source: FieldSource, max: u16) 
             e.asm.add_member_offset(Reg::R3, KernelMember::TaskComm);
             Helper::ProbeReadKernelStr
         }
+        FieldSource::CallerComm => {
+            caller_comm(e);
+            Helper::ProbeReadKernelStr
+        }
         FieldSource::TaskStr(path) => {
             e.asm.call(Helper::GetCurrentTaskBtf);
             e.asm.mov(Reg::R3, Reg::R0);
@@ -273,55 +317,11 @@ fn load_str(e: &mut Emitter<'_>, field: FieldId, source: FieldSource, max: u16) 
             e.asm.add_member_offset(Reg::R3, *last);
             Helper::ProbeReadKernelStr
         }
-        FieldSource::ExePath => {
-            let exe = e
-                .env
-                .maps
-                .exe
-                .expect("internal error: proc.exe without the exe map");
-            let found = e.asm.label("exe_found");
-            e.asm.call(Helper::GetCurrentPidTgid);
-            e.asm.alu_imm(Alu::Rhs, Reg::R0, 32);
-            e.asm.store(Size::Word, Reg::R10, FP_KEY, Reg::R0);
-            e.asm.load_map(Reg::R1, exe);
-            e.asm.mov(Reg::R2, Reg::R10);
-            e.asm.alu_imm(Alu::Add, Reg::R2, i32::from(FP_KEY));
-            e.asm.call(Helper::MapLookupElem);
-            e.asm.jump_imm(Jmp::IfNotEqual, Reg::R0, 0, found);
-            e.asm.note("unknown process: empty path");
-            e.asm.goto(done);
-            e.asm.bind(found);
-            e.asm.mov(Reg::R3, Reg::R0);
-            debug_assert!(usize::from(max) <= EXE_PATH_LEN);
-            Helper::ProbeReadKernelStr
-        }
         FieldSource::ArgKernelStr { arg, path } => {
             e.asm
                 .load(Size::DoubleWord, Reg::R3, Reg::R6, i16::from(arg) * 8);
             walk(&mut e.asm, Reg::R3, path);
             Helper::ProbeReadKernelStr
-        }
-        FieldSource::ArgDPath { arg, path } => {
-            e.asm
-                .load(Size::DoubleWord, Reg::R1, Reg::R6, i16::from(arg) * 8);
-            let (last, init) = path.split_last().expect("a d_path path has members");
-            walk(&mut e.asm, Reg::R1, init);
-            e.asm.add_member_offset(Reg::R1, *last);
-            e.asm.mov(Reg::R2, Reg::R7);
-            e.asm.alu_imm(Alu::Add, Reg::R2, i32::from(slot));
-            e.asm.mov_imm(Reg::R3, i32::from(max));
-            e.asm.call(Helper::DPath);
-            finish_str(e, field, fill, done);
-            return;
-        }
-        FieldSource::SyscallUserStr { idx } => {
-            e.asm.load(
-                Size::DoubleWord,
-                Reg::R3,
-                Reg::R6,
-                SYSCALL_ARGS + i16::from(idx) * 8,
-            );
-            Helper::ProbeReadUserStr
         }
         FieldSource::EmptyStr => {
             e.asm.mov_imm(Reg::R0, 0);
@@ -332,6 +332,36 @@ fn load_str(e: &mut Emitter<'_>, field: FieldId, source: FieldSource, max: u16) 
     };
     read_str(e, slot, max, helper);
     finish_str(e, field, fill, done);
+}
+
+/// `r3 = ` the command name the task had when it called execve: its record
+/// in the exec-callers map, keyed by the thread id before the exec (context
+/// argument 1 of `sched_process_exec`), or the task's current name when no
+/// record is there. Clobbers r0-r5.
+pub(super) fn caller_comm(e: &mut Emitter<'_>) {
+    let callers = e
+        .env
+        .maps
+        .exec_callers
+        .expect("internal error: the caller's name without the exec-callers map");
+    let asm = &mut e.asm;
+    let found = asm.label("caller_found");
+    let done = asm.label("caller_comm");
+    asm.note("the name before the exec, recorded at execve entry");
+    asm.load(Size::DoubleWord, Reg::R1, Reg::R6, 8);
+    asm.store(Size::Word, Reg::R10, super::FP_KEY, Reg::R1);
+    asm.load_map(Reg::R1, callers);
+    asm.mov(Reg::R2, Reg::R10);
+    asm.alu_imm(Alu::Add, Reg::R2, i32::from(super::FP_KEY));
+    asm.call(Helper::MapLookupElem);
+    asm.jump_imm(Jmp::IfNotEqual, Reg::R0, 0, found);
+    asm.call(Helper::GetCurrentTaskBtf);
+    asm.mov(Reg::R3, Reg::R0);
+    asm.add_member_offset(Reg::R3, KernelMember::TaskComm);
+    asm.goto(done);
+    asm.bind(found);
+    asm.mov(Reg::R3, Reg::R0);
+    asm.bind(done);
 }
 
 /// `helper(r7 + slot, max, r3)`: a `probe_read_*_str` into the slot.
@@ -430,6 +460,19 @@ fn unmap_ipv4(asm: &mut crate::bpf::asm::Asm, slot: i16) {
 fn load_test_context(e: &mut Emitter<'_>, field: FieldId) {
     let at = TestContext::offset(field) as i16;
     let slot = e.env.layout.slot(field);
+    if field.spec().resolved_path {
+        // The head as a string; then the length and identity words.
+        e.asm.mov(Reg::R3, Reg::R6);
+        e.asm.alu_imm(Alu::Add, Reg::R3, i32::from(at));
+        read_str(e, slot, 256, Helper::ProbeReadKernelStr);
+        for word in 0..3 {
+            let off = path::RESOLVED_LEN as i16 + 8 * word;
+            e.asm.load(Size::DoubleWord, Reg::R1, Reg::R6, at + off);
+            e.asm.store(Size::DoubleWord, Reg::R7, slot + off, Reg::R1);
+        }
+        path::identity_sets(e, field);
+        return;
+    }
     match field.spec().ty {
         FieldType::Int { .. } | FieldType::Bool => {
             e.asm.load(Size::DoubleWord, Reg::R1, Reg::R6, at);

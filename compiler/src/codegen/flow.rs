@@ -97,6 +97,21 @@ pub(super) struct RulePlan {
     pub dispatch_of: Vec<Option<usize>>,
 }
 
+/// What identifies an `and` term across rules: its text; and, when it tests
+/// a resolved path (whose undecided tests decide fail-closed, differently
+/// for rules that refuse and rules that allow), whether the rule's undecided
+/// condition matches — the same term may hold for one rule and fail for the
+/// other on the same event.
+fn term_key(rule: &Step, term: &Cond) -> String {
+    let text = cond_text(term);
+    if term.fields().iter().any(|f| f.spec().resolved_path) {
+        let matches = crate::interp::fails_closed_to_match(rule.action);
+        format!("{text} (undecided: {matches})")
+    } else {
+        text
+    }
+}
+
 /// `field == value` as a first term.
 fn int_eq(rule: &Step) -> Option<(FieldId, u64)> {
     match rule.conjuncts().first() {
@@ -152,7 +167,12 @@ impl RulePlan {
         let n = rules.len();
         let keys: Vec<Vec<String>> = rules
             .iter()
-            .map(|rule| rule.conjuncts().iter().map(cond_text).collect())
+            .map(|rule| {
+                rule.conjuncts()
+                    .iter()
+                    .map(|term| term_key(rule, term))
+                    .collect()
+            })
             .collect();
         let entries: Vec<Vec<Label>> = rules
             .iter()

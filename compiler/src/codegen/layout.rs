@@ -7,6 +7,7 @@
 //! just before the data); ips are `u32 family, u32 (prefixlen scratch),
 //! u8[16]` for the same reason.
 
+use super::path;
 use crate::abi::{FieldEncoding, FieldSlot, EVENT_HEADER_LEN};
 use crate::check::hooks::{FieldId, FieldType, Hook};
 
@@ -29,13 +30,24 @@ pub struct Layout {
     pub lens: Vec<(FieldId, u32)>,
     /// The sockaddr copy, in the aux area.
     pub sockaddr: u32,
+    /// The system call ABI a syscall guard found (u64), in the aux area.
+    pub abi: u32,
+    /// The walk area of resolved paths (see `codegen/path.rs`), last in the
+    /// aux area.
+    pub walk: u32,
+    /// Per resolved path, the identity sets its file is in (the identity
+    /// map's value for it, `identity_words` u64 words), in the aux area.
+    pub identity_sets: Vec<(FieldId, u32)>,
+    /// Words of an identity map value.
+    pub identity_words: u32,
     /// Bytes of scratch buffer this layout needs.
     pub scratch_len: u32,
 }
 
 impl Layout {
-    /// A layout holding `fields` (any order, duplicates ignored).
-    pub fn new(hook: Hook, fields: &[FieldId]) -> Layout {
+    /// A layout holding `fields` (any order, duplicates ignored), with
+    /// `identity_words` words of identity sets per resolved path.
+    pub fn new(hook: Hook, fields: &[FieldId], identity_words: u32) -> Layout {
         let mut fields = fields.to_vec();
         fields.sort_unstable();
         fields.dedup();
@@ -54,27 +66,44 @@ impl Layout {
                     at += 8;
                 }
                 slots.push((*field, at));
-                at += slot_size(ty);
+                at += encoding(*field).size();
             }
             if part == 0 {
                 record_len = at;
             }
         }
         let mut lens = Vec::new();
-        for field in &fields {
-            if let FieldType::Str { .. } = field.spec().ty {
+        for (field, slot) in &slots {
+            if field.spec().resolved_path {
+                lens.push((*field, slot + path::RESOLVED_LEN));
+            } else if let FieldType::Str { .. } = field.spec().ty {
                 lens.push((*field, at));
                 at += 8;
             }
         }
+        let mut identity_sets = Vec::new();
+        for (field, _) in &slots {
+            if field.spec().resolved_path && identity_words > 0 {
+                identity_sets.push((*field, at));
+                at += 8 * identity_words;
+            }
+        }
         let sockaddr = at;
         at += SOCKADDR_COPY;
+        let abi = at;
+        at += 8;
+        let walk = at;
+        at += path::walk::LEN;
         Layout {
             hook,
             record_len,
             slots,
             lens,
             sockaddr,
+            abi,
+            walk,
+            identity_sets,
+            identity_words,
             scratch_len: at + SCRATCH_TAIL,
         }
     }
@@ -89,6 +118,14 @@ impl Layout {
             .map(|(_, at)| *at)
             .unwrap_or_else(|| panic!("internal error: {} has no slot", field.spec().name));
         at as i16
+    }
+
+    /// Offset of the identity sets of resolved path `field`'s file.
+    pub fn identity_sets(&self, field: FieldId) -> Option<u32> {
+        self.identity_sets
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, at)| *at)
     }
 
     /// Offset of `field`'s string length.
@@ -110,14 +147,22 @@ impl Layout {
             .map(|(field, at)| FieldSlot {
                 name: field.spec().name.to_string(),
                 offset: *at,
-                encoding: encoding(field.spec().ty),
+                encoding: encoding(*field),
             })
             .collect()
     }
 }
 
-/// How a field of type `ty` is stored in records.
-pub fn encoding(ty: FieldType) -> FieldEncoding {
+/// How `field` is stored in records.
+pub fn encoding(field: FieldId) -> FieldEncoding {
+    let ty = field.spec().ty;
+    if field.spec().resolved_path {
+        if let FieldType::Str { max } = ty {
+            return FieldEncoding::ResolvedPath {
+                len: u32::from(max),
+            };
+        }
+    }
     match ty {
         FieldType::Int { .. } => FieldEncoding::Int,
         FieldType::Bool => FieldEncoding::Bool,
@@ -128,10 +173,6 @@ pub fn encoding(ty: FieldType) -> FieldEncoding {
     }
 }
 
-fn slot_size(ty: FieldType) -> u32 {
-    encoding(ty).size()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,11 +181,16 @@ mod tests {
     fn slots_follow_the_header_and_strings_have_room_for_a_prefix_length() {
         let path = FieldId::from_name("exec.path").expect("field");
         let flags = FieldId::from_name("proc.cgroup").expect("field");
-        let layout = Layout::new(Hook::Exec, &[path, flags, path]);
+        let filename = FieldId::from_name("exec.filename").expect("field");
+        let layout = Layout::new(Hook::Exec, &[path, flags, path, filename], 0);
         assert_eq!(layout.slot(flags), 48);
         assert_eq!(layout.slot(path), 48 + 8 + 8);
-        assert_eq!(layout.record_len, 48 + 8 + 8 + 256);
-        assert_eq!(layout.len_slot(path) as u32, layout.record_len);
+        assert_eq!(layout.slot(filename), 48 + 8 + 8 + 288 + 8);
+        assert_eq!(layout.record_len, 48 + 8 + 8 + 288 + 8 + 256);
+        // A resolved path's length is in its slot (and sent); others' in
+        // the aux area.
+        assert_eq!(layout.len_slot(path), layout.slot(path) + 256);
+        assert_eq!(layout.len_slot(filename) as u32, layout.record_len);
         assert!(layout.scratch_len >= layout.sockaddr + SOCKADDR_COPY + SCRATCH_TAIL);
     }
 
@@ -153,7 +199,7 @@ mod tests {
         let comm = FieldId::from_name("proc.comm").expect("field");
         let uid = FieldId::from_name("proc.uid").expect("field");
         let cgroup = FieldId::from_name("proc.cgroup").expect("field");
-        let layout = Layout::new(Hook::Exec, &[comm, uid, cgroup]);
+        let layout = Layout::new(Hook::Exec, &[comm, uid, cgroup], 0);
         assert_eq!(layout.record_len, 48 + 8);
         assert!(layout.slot(uid) as u32 >= layout.record_len);
         assert!(layout.slot(comm) as u32 >= layout.record_len);

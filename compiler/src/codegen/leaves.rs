@@ -181,6 +181,20 @@ fn check(e: &mut Emitter<'_>, leaf: &Leaf, fail: Label) {
             e.asm.store(Size::Word, Reg::R7, slot - 4, Reg::R1);
             lookup(&mut e.asm, map, slot - 4, fail);
         }
+        LeafKind::IdentityIn(set) => {
+            let at = e
+                .env
+                .layout
+                .identity_sets(field)
+                .expect("internal error: an identity test without identity sets");
+            let word = at + 8 * (set.0 / 64);
+            e.asm
+                .note("the same file by identity: its bit among the identity sets");
+            e.asm.load(Size::DoubleWord, Reg::R1, Reg::R7, word as i16);
+            let bit = 1u64 << (set.0 % 64);
+            super::fields::apply_mask(&mut e.asm, bit);
+            e.asm.jump_imm(Jmp::IfEqual, Reg::R1, 0, fail);
+        }
         LeafKind::IpInSet(set) => {
             let map = e.env.maps.set(*set);
             let (family, bits) = match e.env.sets[set.0 as usize].kind {

@@ -32,6 +32,7 @@ mod fields;
 mod flow;
 pub mod layout;
 mod leaves;
+mod path;
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -40,7 +41,7 @@ use crate::bpf::asm::{Alu, Asm, AsmError, Assembled, Helper, Jmp, Label, MapId, 
 use crate::check::hooks::{FieldId, FieldSource, Guard, ReturnConvention, Signals};
 use crate::check::policy::Action;
 use crate::ir::{Cond, Program, SetId, Step, Target};
-use crate::kernel::{KernelMember, SIGKILL};
+use crate::kernel::SIGKILL;
 
 pub use layout::{Layout, SCRATCH_TAIL};
 
@@ -50,8 +51,11 @@ const FP_CONFIG: i16 = -8;
 const FP_KEY: i16 = -16;
 /// Stack slot for spilling a value across a helper call.
 const FP_SPILL: i16 = -24;
+/// Stack slot of the system call ABI a syscall guard found (0: 64-bit or
+/// x32, 1: 32-bit), until the prologue copies it to the scratch map.
+const FP_ABI: i16 = -32;
 /// Bytes of stack every program uses.
-pub const STACK_BYTES: u32 = 24;
+pub const STACK_BYTES: u32 = 32;
 
 /// The maps a program refers to.
 #[derive(Clone, Debug)]
@@ -60,11 +64,16 @@ pub struct Maps {
     pub counters: MapId,
     pub config: MapId,
     pub scratch: MapId,
-    /// Present when some program reads `proc.exe`.
-    pub exe: Option<MapId>,
+    /// Present when some test compares a resolved path with files named by
+    /// path (see [`crate::ir::IdentitySet`]).
+    pub identities: Option<MapId>,
     /// Present when some program has code only some kernels allow (see
     /// [`needs_features`]).
     pub features: Option<MapId>,
+    /// Present when a program reads the name a task had before its exec
+    /// ([`FieldSource::CallerComm`]): thread id -> command name, written
+    /// at execve entry by [`exec_callers_program`].
+    pub exec_callers: Option<MapId>,
     /// One map per [`crate::ir::SetDef`], by set index.
     pub sets: Vec<MapId>,
     /// Present in test-run builds: the per-CPU copy of the test context
@@ -135,6 +144,9 @@ struct Emitter<'a> {
     /// Captured fields several rules share, and the label of the block
     /// after the rules that loads them for all of them.
     capture_blocks: Vec<(Vec<FieldId>, Label)>,
+    /// Whether an undecided condition makes the step being emitted match
+    /// (see [`crate::interp::fails_closed_to_match`]).
+    fail_closed_match: bool,
 }
 
 /// Emits one program.
@@ -170,6 +182,7 @@ fn emit_with(
         comm_without_len: FieldId::from_name("proc.comm")
             .is_some_and(|comm| fields::comm_without_len(program, comm)),
         capture_blocks: Vec::new(),
+        fail_closed_match: false,
     };
     e.prologue();
     for step in &program.traces {
@@ -304,36 +317,24 @@ impl Emitter<'_> {
         }
     }
 
-    fn guard(&self) -> Guard {
+    fn guards(&self) -> &'static [Guard] {
         match self.program.target {
-            Target::Attach { attach, .. } => attach.guard,
-            Target::TestRun => Guard::None,
+            Target::Attach { attach, .. } => attach.guards,
+            Target::TestRun => &[],
         }
     }
 
     fn prologue(&mut self) {
-        let guard = self.guard();
-        let asm = &mut self.asm;
-        asm.note(format!("program for {}", self.program.hook));
-        asm.mov(Reg::R6, Reg::R1);
-        match guard {
-            Guard::None | Guard::InetSockaddr { .. } => {}
-            Guard::ArgEquals { arg, value } => {
-                asm.note("guard: not this hook's event");
-                asm.load(Size::DoubleWord, Reg::R1, Reg::R6, i16::from(arg) * 8);
-                jump_if_ne_u64(asm, Reg::R1, value, self.exit_allow);
-            }
-            Guard::ArgIn { arg, values } => {
-                asm.note("guard: not this hook's event");
-                let ok = asm.label("guard_ok");
-                asm.load(Size::DoubleWord, Reg::R1, Reg::R6, i16::from(arg) * 8);
-                for value in &values[..values.len() - 1] {
-                    jump_if_eq_u64(asm, Reg::R1, *value, ok);
-                }
-                jump_if_ne_u64(asm, Reg::R1, values[values.len() - 1], self.exit_allow);
-                asm.bind(ok);
-            }
+        let guards = self.guards();
+        self.asm.note(format!("program for {}", self.program.hook));
+        self.asm.mov(Reg::R6, Reg::R1);
+        // Guards that need no scratch buffer first: most events of a
+        // system call tracepoint are not the hook's.
+        let mut syscall = false;
+        for guard in guards {
+            self.guard(*guard, &mut syscall);
         }
+        let asm = &mut self.asm;
         // Config and scope.
         asm.note("config; scope to a cgroup subtree when set");
         asm.store_imm(Size::Word, Reg::R10, FP_KEY, 0);
@@ -359,13 +360,79 @@ impl Emitter<'_> {
         asm.call(Helper::MapLookupElem);
         asm.jump_imm(Jmp::IfEqual, Reg::R0, 0, self.exit_allow);
         asm.mov(Reg::R7, Reg::R0);
-        if let Guard::InetSockaddr { arg } = guard {
-            fields::read_sockaddr(self, arg);
+        if syscall {
+            // From here on the ABI is read from the scratch map, which the
+            // verifier does not track: paths of either ABI prune together.
+            asm.load(Size::DoubleWord, Reg::R1, Reg::R10, FP_ABI);
+            asm.store(
+                Size::DoubleWord,
+                Reg::R7,
+                self.env.layout.abi as i16,
+                Reg::R1,
+            );
+        }
+        for guard in guards {
+            if let Guard::InetSockaddr { arg, path } = guard {
+                fields::read_sockaddr(self, *arg, path);
+            }
         }
         if self.program.target_is_test_run() {
             self.copy_test_context();
             // The copy's calls clobbered r1.
             self.set_r1(None);
+        }
+    }
+
+    /// Emits one guard that needs no scratch buffer (the sockaddr guard
+    /// copies into it and runs after the lookup).
+    fn guard(&mut self, guard: Guard, syscall: &mut bool) {
+        let exit = self.exit_allow;
+        let asm = &mut self.asm;
+        match guard {
+            Guard::InetSockaddr { .. } => {}
+            Guard::ArgEquals { arg, value } => {
+                asm.note("guard: not this hook's event");
+                asm.load(Size::DoubleWord, Reg::R1, Reg::R6, i16::from(arg) * 8);
+                jump_if_ne_u64(asm, Reg::R1, value, exit);
+            }
+            Guard::ArgHasBits { arg, mask } => {
+                asm.note("guard: not this hook's event");
+                asm.load(Size::DoubleWord, Reg::R1, Reg::R6, i16::from(arg) * 8);
+                jump_unless_bits(asm, mask, exit);
+            }
+            Guard::NonNull { arg, path } => {
+                asm.note("guard: not this hook's event");
+                asm.load(Size::DoubleWord, Reg::R1, Reg::R6, i16::from(arg) * 8);
+                for member in path {
+                    asm.load_member(Size::DoubleWord, Reg::R1, Reg::R1, *member);
+                }
+                asm.jump_imm(Jmp::IfEqual, Reg::R1, 0, exit);
+            }
+            Guard::MemberLacksBits { arg, path, mask } => {
+                asm.note("guard: not this hook's event");
+                asm.load(Size::DoubleWord, Reg::R1, Reg::R6, i16::from(arg) * 8);
+                for member in path {
+                    asm.load_member(fields::load_size(*member), Reg::R1, Reg::R1, *member);
+                }
+                jump_if_any_bits(asm, mask, exit);
+            }
+            Guard::Syscall(calls) => {
+                *syscall = true;
+                path::syscall_guard(asm, calls, exit);
+            }
+            Guard::SyscallArgHasBits { idx, mask } => {
+                path::syscall_arg(self, idx, Reg::R1, true);
+                jump_unless_bits(&mut self.asm, mask, exit);
+            }
+            Guard::SyscallArgLacksBits { idx, mask } => {
+                path::syscall_arg(self, idx, Reg::R1, true);
+                jump_if_any_bits(&mut self.asm, mask, exit);
+            }
+            Guard::Succeeded => {
+                asm.note("guard: the system call failed");
+                asm.load(Size::DoubleWord, Reg::R1, Reg::R6, 8);
+                asm.jump_imm(Jmp::IfSignedLessThan, Reg::R1, 0, exit);
+            }
         }
     }
 
@@ -482,8 +549,9 @@ impl Emitter<'_> {
 
     fn trace(&mut self, step: &Step) {
         self.step_header(step);
+        self.fail_closed_match = crate::interp::fails_closed_to_match(step.action);
         let skip = self.asm.label(format!("{}.end", step.name));
-        self.branch(&step.cond, skip, false);
+        self.branch(&step.cond, skip, false, true);
         for field in &step.captures {
             self.capture(*field);
         }
@@ -504,6 +572,7 @@ impl Emitter<'_> {
     /// unreachable instructions.
     fn rule(&mut self, k: usize, plan: &flow::RulePlan, start: usize, decided: Label) {
         let step = &self.program.rules[k];
+        self.fail_closed_match = crate::interp::fails_closed_to_match(step.action);
         let (entries, fail) = (&plan.entries[k], &plan.fail[k]);
         let terms = step.conjuncts();
         self.bind(entries[start]);
@@ -524,7 +593,7 @@ impl Emitter<'_> {
                 self.bind(entries[i]);
             }
             if self.here.is_some() {
-                self.branch(term, fail[i], false);
+                self.branch(term, fail[i], false, true);
             }
         }
         if terms.len() > start {
@@ -724,6 +793,13 @@ impl Emitter<'_> {
         self.asm.exit();
     }
 
+    /// Whether the header's `comm` is the name before an exec (the exec
+    /// fallback, which runs after the exec replaced it).
+    fn header_comm_is_callers(&self) -> bool {
+        FieldId::from_name("proc.comm")
+            .is_some_and(|comm| kernel_source(self.program, comm) == Some(FieldSource::CallerComm))
+    }
+
     /// Jumps to `target` unless the runtime set `feature` in the features
     /// map. The map is read-only for programs and frozen before they load,
     /// so the verifier knows the bit: where it is clear, the code up to
@@ -804,10 +880,21 @@ impl Emitter<'_> {
         }
         asm.call(Helper::GetCurrentUidGid);
         asm.store(Size::DoubleWord, Reg::R7, header::UID, Reg::R0);
-        asm.mov(Reg::R1, Reg::R7);
-        asm.alu_imm(Alu::Add, Reg::R1, i32::from(header::COMM));
-        asm.mov_imm(Reg::R2, 16);
-        asm.call(Helper::GetCurrentComm);
+        if self.header_comm_is_callers() {
+            fields::caller_comm(self);
+            let asm = &mut self.asm;
+            asm.mov(Reg::R1, Reg::R7);
+            asm.alu_imm(Alu::Add, Reg::R1, i32::from(header::COMM));
+            asm.mov_imm(Reg::R2, 16);
+            asm.call(Helper::ProbeReadKernel);
+        } else {
+            let asm = &mut self.asm;
+            asm.mov(Reg::R1, Reg::R7);
+            asm.alu_imm(Alu::Add, Reg::R1, i32::from(header::COMM));
+            asm.mov_imm(Reg::R2, 16);
+            asm.call(Helper::GetCurrentComm);
+        }
+        let asm = &mut self.asm;
         asm.load_map(Reg::R1, self.env.maps.events);
         asm.mov(Reg::R2, Reg::R7);
         asm.mov_imm(Reg::R3, self.env.layout.record_len as i32);
@@ -821,8 +908,11 @@ impl Emitter<'_> {
     }
 
     /// Emits code that jumps to `target` when `cond` evaluates to `when` and
-    /// falls through otherwise.
-    fn branch(&mut self, cond: &Cond, target: Label, when: bool) {
+    /// falls through otherwise. `positive` is false under an odd number of
+    /// `not`s: an undecided leaf takes the value that makes the step's
+    /// condition come out as it fails closed ([`Emitter::fail_closed_match`]),
+    /// which is three-valued evaluation followed by the fail-closed choice.
+    fn branch(&mut self, cond: &Cond, target: Label, when: bool, positive: bool) {
         match cond {
             Cond::True => {
                 if when {
@@ -834,26 +924,33 @@ impl Emitter<'_> {
                     self.goto(target);
                 }
             }
-            Cond::Not(inner) => self.branch(inner, target, !when),
+            Cond::Not(inner) => self.branch(inner, target, !when, !positive),
             Cond::And(items) | Cond::Or(items) => {
                 let is_and = matches!(cond, Cond::And(_));
                 // and/false and or/true: every item may jump straight to target.
                 if is_and != when {
                     for item in items {
-                        self.branch(item, target, when);
+                        self.branch(item, target, when, positive);
                     }
                 } else {
                     let skip = self.asm.label("skip");
                     let (last, init) = items.split_last().expect("and/or has items");
                     for item in init {
-                        self.branch(item, skip, !when);
+                        self.branch(item, skip, !when, positive);
                     }
-                    self.branch(last, target, when);
+                    self.branch(last, target, when, positive);
                     self.bind(skip);
                 }
             }
             Cond::Leaf(leaf) => {
                 self.need(leaf.field);
+                let decided = self.asm.label("decided");
+                let undecided = self.undecided_when(leaf).map(|bound| {
+                    let favored = self.fail_closed_match == positive;
+                    let dest = if favored == when { target } else { decided };
+                    self.jump_if_undecided(leaf.field, bound, dest);
+                    dest
+                });
                 // Every jump a leaf test makes leaves with the loads of its
                 // start, as its fall-through does, and r1 as it leaves it.
                 let mut here = self.here.clone();
@@ -863,8 +960,59 @@ impl Emitter<'_> {
                 }
                 self.here = here;
                 self.jump_edge(target);
+                if undecided == Some(decided) {
+                    self.bind(decided);
+                }
             }
         }
+    }
+
+    /// When `leaf` may be undecided here: on a resolved path this program
+    /// renders (or a test run's context gives), `Some(bound)` with the
+    /// largest length word that decides it — [`u64::MAX`]` - 1` for tests
+    /// the first bytes decide (only an unresolved path leaves them
+    /// undecided), the buffer's content length for `endswith` and
+    /// `contains`, which need the whole string.
+    fn undecided_when(&self, leaf: &crate::ir::Leaf) -> Option<u64> {
+        use crate::ir::LeafKind;
+        let field = leaf.field;
+        if !field.spec().resolved_path {
+            return None;
+        }
+        match kernel_source(self.program, field) {
+            None | Some(FieldSource::ResolvedPath(_)) => {}
+            Some(_) => return None,
+        }
+        match &leaf.kind {
+            LeafKind::IdentityIn(_) => None,
+            LeafKind::StrSuffix(_) | LeafKind::StrContains(_) => match field.spec().ty {
+                crate::check::hooks::FieldType::Str { max } => Some(u64::from(max) - 1),
+                _ => None,
+            },
+            _ => Some(u64::MAX - 1),
+        }
+    }
+
+    /// `if len(field) > bound goto dest`, leaving the length in r1.
+    fn jump_if_undecided(&mut self, field: FieldId, bound: u64, dest: Label) {
+        let what = flow::R1::Len(field);
+        if !self.r1_holds(what) {
+            let len = self.env.layout.len_slot(field);
+            self.asm.load(Size::DoubleWord, Reg::R1, Reg::R7, len);
+            self.set_r1(Some(what));
+        }
+        if bound == u64::MAX - 1 {
+            self.asm
+                .note(format!("{} unresolved: fail closed", field.spec().name));
+            self.asm.jump_imm(Jmp::IfEqual, Reg::R1, -1, dest);
+        } else {
+            self.asm.note(format!(
+                "{} longer than its buffer (or unresolved): fail closed",
+                field.spec().name
+            ));
+            jump_cmp_u64(&mut self.asm, Jmp::IfGreater, Reg::R1, bound, dest);
+        }
+        self.jump_edge(dest);
     }
 }
 
@@ -886,12 +1034,20 @@ enum Operand {
     Reg(Reg),
 }
 
-fn jump_if_eq_u64(asm: &mut Asm, reg: Reg, value: u64, target: Label) {
-    jump_cmp_u64(asm, Jmp::IfEqual, reg, value, target);
-}
-
 fn jump_if_ne_u64(asm: &mut Asm, reg: Reg, value: u64, target: Label) {
     jump_cmp_u64(asm, Jmp::IfNotEqual, reg, value, target);
+}
+
+/// `if (r1 & mask) != mask goto target` (r1 is clobbered).
+fn jump_unless_bits(asm: &mut Asm, mask: u64, target: Label) {
+    fields::apply_mask_to(asm, Reg::R1, mask);
+    jump_if_ne_u64(asm, Reg::R1, mask, target);
+}
+
+/// `if (r1 & mask) != 0 goto target` (r1 is clobbered).
+fn jump_if_any_bits(asm: &mut Asm, mask: u64, target: Label) {
+    fields::apply_mask_to(asm, Reg::R1, mask);
+    asm.jump_imm(Jmp::IfNotEqual, Reg::R1, 0, target);
 }
 
 /// `if reg OP value goto target` for any u64 `value` (uses r5 when the value
@@ -906,90 +1062,45 @@ fn jump_cmp_u64(asm: &mut Asm, op: Jmp, reg: Reg, value: u64, target: Label) {
     }
 }
 
-/// The support programs that keep `polc_exe` (tgid → executable path)
-/// current: record the path at every successful exec, and copy the parent's
-/// entry to every new process at fork (so a reused pid never inherits a
-/// stale path).
-pub fn exe_tracker_programs(
-    maps: &Maps,
-) -> Result<Vec<(&'static str, &'static str, Assembled)>, AsmError> {
-    let exe = maps.exe.expect("exe tracker programs need the exe map");
-    // sched_process_exec(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+/// The program that records, at the entry of every execve and execveat (64-
+/// and 32-bit), the calling task's command name by thread id into the
+/// exec-callers map, for [`FieldSource::CallerComm`]: the exec fallback
+/// decides after the exec has renamed the task. Attached with the hook's
+/// `tp_btf` backend.
+pub fn exec_callers_program(maps: &Maps) -> Result<Assembled, AsmError> {
+    let callers = maps
+        .exec_callers
+        .expect("the exec-callers program needs its map");
     let mut asm = Asm::new();
     let out = asm.label("out");
-    asm.note("record the executable path of the current process");
+    asm.note("record the caller's name at execve entry, by thread id");
     asm.mov(Reg::R6, Reg::R1);
-    asm.store_imm(Size::Word, Reg::R10, FP_KEY, 0);
-    asm.load_map(Reg::R1, maps.scratch);
-    asm.mov(Reg::R2, Reg::R10);
-    asm.alu_imm(Alu::Add, Reg::R2, i32::from(FP_KEY));
-    asm.call(Helper::MapLookupElem);
-    asm.jump_imm(Jmp::IfEqual, Reg::R0, 0, out);
-    asm.mov(Reg::R7, Reg::R0);
-    asm.load(Size::DoubleWord, Reg::R3, Reg::R6, 16);
-    asm.load_member(
-        Size::DoubleWord,
-        Reg::R3,
-        Reg::R3,
-        KernelMember::BinprmFilename,
+    path::syscall_guard(
+        &mut asm,
+        &[
+            crate::kernel::Syscall::Execve,
+            crate::kernel::Syscall::Execveat,
+        ],
+        out,
     );
-    asm.mov(Reg::R1, Reg::R7);
-    asm.mov_imm(Reg::R2, abi::EXE_PATH_LEN as i32);
-    asm.call(Helper::ProbeReadKernelStr);
-    asm.jump_imm(Jmp::IfSignedLessThanOrEqual, Reg::R0, 0, out);
+    const FP_COMM: i16 = -48;
+    asm.mov(Reg::R1, Reg::R10);
+    asm.alu_imm(Alu::Add, Reg::R1, i32::from(FP_COMM));
+    asm.mov_imm(Reg::R2, 16);
+    asm.call(Helper::GetCurrentComm);
     asm.call(Helper::GetCurrentPidTgid);
-    asm.alu_imm(Alu::Rhs, Reg::R0, 32);
     asm.store(Size::Word, Reg::R10, FP_KEY, Reg::R0);
-    asm.load_map(Reg::R1, exe);
+    asm.load_map(Reg::R1, callers);
     asm.mov(Reg::R2, Reg::R10);
     asm.alu_imm(Alu::Add, Reg::R2, i32::from(FP_KEY));
-    asm.mov(Reg::R3, Reg::R7);
+    asm.mov(Reg::R3, Reg::R10);
+    asm.alu_imm(Alu::Add, Reg::R3, i32::from(FP_COMM));
     asm.mov_imm(Reg::R4, 0);
     asm.call(Helper::MapUpdateElem);
     asm.bind(out);
     asm.mov_imm(Reg::R0, 0);
     asm.exit();
-    let exec = asm.assemble()?;
-
-    // sched_process_fork(struct task_struct *parent, struct task_struct *child)
-    let mut asm = Asm::new();
-    let out = asm.label("out");
-    let forget = asm.label("forget");
-    asm.note("a new process inherits its parent's executable path");
-    asm.mov(Reg::R6, Reg::R1);
-    asm.load(Size::DoubleWord, Reg::R1, Reg::R6, 0);
-    asm.load_member(Size::Word, Reg::R2, Reg::R1, KernelMember::TaskTgid);
-    asm.load(Size::DoubleWord, Reg::R1, Reg::R6, 8);
-    asm.load_member(Size::Word, Reg::R3, Reg::R1, KernelMember::TaskTgid);
-    asm.note("a new thread of the same process: nothing to do");
-    asm.jump_reg(Jmp::IfEqual, Reg::R2, Reg::R3, out);
-    asm.store(Size::Word, Reg::R10, FP_KEY, Reg::R2);
-    asm.store(Size::Word, Reg::R10, FP_SPILL, Reg::R3);
-    asm.load_map(Reg::R1, exe);
-    asm.mov(Reg::R2, Reg::R10);
-    asm.alu_imm(Alu::Add, Reg::R2, i32::from(FP_KEY));
-    asm.call(Helper::MapLookupElem);
-    asm.jump_imm(Jmp::IfEqual, Reg::R0, 0, forget);
-    asm.mov(Reg::R3, Reg::R0);
-    asm.load_map(Reg::R1, exe);
-    asm.mov(Reg::R2, Reg::R10);
-    asm.alu_imm(Alu::Add, Reg::R2, i32::from(FP_SPILL));
-    asm.mov_imm(Reg::R4, 0);
-    asm.call(Helper::MapUpdateElem);
-    asm.goto(out);
-    asm.bind(forget);
-    asm.load_map(Reg::R1, exe);
-    asm.mov(Reg::R2, Reg::R10);
-    asm.alu_imm(Alu::Add, Reg::R2, i32::from(FP_SPILL));
-    asm.call(Helper::MapDeleteElem);
-    asm.bind(out);
-    asm.mov_imm(Reg::R0, 0);
-    asm.exit();
-    let fork = asm.assemble()?;
-    Ok(vec![
-        ("tp_btf/sched_process_exec", "polc_exe_exec", exec),
-        ("tp_btf/sched_process_fork", "polc_exe_fork", fork),
-    ])
+    asm.assemble()
 }
 
 /// Whether `program` sends signals only where the kernel allows its program

@@ -13,13 +13,14 @@ use crate::check::policy::{
 };
 use crate::interp::{self, FieldValue};
 use crate::ir::{
-    Cond, Leaf, LeafKind, Module, Net, Program, SetDef, SetId, SetKind, Step, Target,
-    INLINE_LIST_MAX,
+    Cond, IdentitySet, IdentitySetId, Leaf, LeafKind, Module, Net, Program, SetDef, SetId, SetKind,
+    Step, Target, INLINE_LIST_MAX,
 };
 
 /// Lowers every hook of `policy` to one program per backend attach point.
 pub fn lower(policy: &CheckedPolicy) -> Module {
     let mut sets = SetTable::default();
+    let mut identities = IdentityTable::default();
     let mut programs = Vec::new();
     for hook in policy.hooks() {
         for backend in hook.spec().backends {
@@ -36,21 +37,38 @@ pub fn lower(policy: &CheckedPolicy) -> Module {
                 let ipv4_only =
                     |field: FieldId| field.source(attach) == Some(FieldSource::SockAddrCtxIp4);
                 let target = Target::Attach { backend, attach };
-                programs.push(lower_program(
-                    policy, hook, target, &known, &ipv4_only, &mut sets,
-                ));
+                let program = lower_program(
+                    policy,
+                    hook,
+                    target,
+                    &known,
+                    &ipv4_only,
+                    &mut sets,
+                    &mut identities,
+                );
+                // A program where only deny and kill act, and nothing
+                // denies or kills, need not exist.
+                let acts = program
+                    .rules
+                    .iter()
+                    .any(|r| matches!(r.action, Action::Deny | Action::Kill));
+                if !attach.enforcing_only || acts {
+                    programs.push(program);
+                }
             }
         }
     }
     Module {
         programs,
         sets: sets.sets,
+        identities: identities.sets,
     }
 }
 
 /// Lowers `hook` to a [`Target::TestRun`] program (every field from the context).
 pub fn lower_test_program(policy: &CheckedPolicy, hook: Hook) -> Module {
     let mut sets = SetTable::default();
+    let mut identities = IdentityTable::default();
     let program = lower_program(
         policy,
         hook,
@@ -58,10 +76,12 @@ pub fn lower_test_program(policy: &CheckedPolicy, hook: Hook) -> Module {
         &|_| None,
         &|_| false,
         &mut sets,
+        &mut identities,
     );
     Module {
         programs: vec![program],
         sets: sets.sets,
+        identities: identities.sets,
     }
 }
 
@@ -72,12 +92,18 @@ fn lower_program(
     known: &dyn Fn(FieldId) -> Option<FieldValue>,
     ipv4_only: &dyn Fn(FieldId) -> bool,
     sets: &mut SetTable,
+    identities: &mut IdentityTable,
 ) -> Program {
     let mut lowering = Lowering {
         policy,
         known,
         ipv4_only,
         sets,
+        identities,
+    };
+    let enforcing_only = match target {
+        Target::Attach { attach, .. } => attach.enforcing_only,
+        Target::TestRun => false,
     };
     let mut traces = Vec::new();
     let mut rules = Vec::new();
@@ -90,13 +116,20 @@ fn lower_program(
         if cond == Cond::False {
             continue;
         }
+        // Where only deny and kill act, traces do not run and an audit
+        // match allows without an event.
+        let action = match rule.action {
+            Action::Trace if enforcing_only => continue,
+            Action::Audit if enforcing_only => Action::Allow,
+            other => other,
+        };
         let step = Step {
             rule_id: rule.id,
             name: rule.name.clone(),
             line: rule.line,
-            action: rule.action,
+            action,
             cond,
-            captures: if rule.action == Action::Allow {
+            captures: if action == Action::Allow {
                 Vec::new()
             } else {
                 rule.record_fields()
@@ -126,6 +159,7 @@ struct Lowering<'a> {
     /// Ip fields that are always IPv4 here: IPv6 networks never match.
     ipv4_only: &'a dyn Fn(FieldId) -> bool,
     sets: &'a mut SetTable,
+    identities: &'a mut IdentityTable,
 }
 
 impl Lowering<'_> {
@@ -164,7 +198,10 @@ impl Lowering<'_> {
                 };
                 int_cmp(test, *op, *value, bits)
             }
-            TestOp::StrEq(s) => Self::leaf(test, LeafKind::StrEq(s.as_bytes().to_vec())),
+            TestOp::StrEq(s) => {
+                let by_name = Self::leaf(test, LeafKind::StrEq(s.as_bytes().to_vec()));
+                self.or_same_file(test, by_name, std::slice::from_ref(s))
+            }
             TestOp::Str { op, value } => str_leaf(test, *op, value.as_bytes()),
             TestOp::StrAny { op, list } => {
                 let elems = self.str_elems(*list);
@@ -186,8 +223,43 @@ impl Lowering<'_> {
                 },
             ),
             TestOp::IsTrue => Self::leaf(test, LeafKind::Bool),
-            TestOp::In(list) => self.in_list(test, *list),
+            TestOp::In(list) => {
+                let by_value = self.in_list(test, *list);
+                let paths: Vec<String> = self
+                    .policy
+                    .list(*list)
+                    .elems
+                    .iter()
+                    .filter_map(|v| match v {
+                        Value::Str(s) => Some(s.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                self.or_same_file(test, by_value, &paths)
+            }
         }
+    }
+
+    /// On a resolved path, `== "/a"` and `in ["/a", ...]` also hold for the
+    /// same file reached by another name (a hard link, a bind mount, another
+    /// mount namespace's view): `by_name or` the file is one of the files at
+    /// `paths` (absolute paths only; a relative one names no file).
+    fn or_same_file(&mut self, test: &Test, by_name: Cond, paths: &[String]) -> Cond {
+        if !test.field.spec().resolved_path {
+            return by_name;
+        }
+        let mut absolute: Vec<String> = paths
+            .iter()
+            .filter(|p| p.starts_with('/'))
+            .cloned()
+            .collect();
+        if absolute.is_empty() {
+            return by_name;
+        }
+        absolute.sort();
+        absolute.dedup();
+        let set = self.identities.intern(absolute);
+        or(vec![by_name, Self::leaf(test, LeafKind::IdentityIn(set))])
     }
 
     /// `field in net`, decided here where the attach point fixes the
@@ -378,6 +450,22 @@ pub fn not(cond: Cond) -> Cond {
         Cond::False => Cond::True,
         Cond::Not(inner) => *inner,
         other => Cond::Not(Box::new(other)),
+    }
+}
+
+/// Identity sets, deduplicated by their paths.
+#[derive(Default)]
+struct IdentityTable {
+    sets: Vec<IdentitySet>,
+}
+
+impl IdentityTable {
+    fn intern(&mut self, paths: Vec<String>) -> IdentitySetId {
+        if let Some(i) = self.sets.iter().position(|s| s.paths == paths) {
+            return IdentitySetId(i as u32);
+        }
+        self.sets.push(IdentitySet { paths });
+        IdentitySetId(self.sets.len() as u32 - 1)
     }
 }
 

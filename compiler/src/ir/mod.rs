@@ -34,7 +34,23 @@ pub struct Module {
     pub programs: Vec<Program>,
     /// Set maps, shared by every program that tests the same list the same way.
     pub sets: Vec<SetDef>,
+    /// Sets of files named by path (`==` and `in` on resolved paths), each
+    /// matched by identity through the identity map.
+    pub identities: Vec<IdentitySet>,
 }
+
+/// The files a policy names by path in one `==` literal or one list, whose
+/// identities (device and inode) the runtime looks up and keeps current in
+/// the identity map, keyed `{ dev, ino, set index }`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdentitySet {
+    /// The paths, sorted and unique.
+    pub paths: Vec<String>,
+}
+
+/// Index of a set in [`Module::identities`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct IdentitySetId(pub u32);
 
 /// What a program runs as.
 #[derive(Copy, Clone, Debug)]
@@ -208,6 +224,9 @@ pub enum LeafKind {
     PrefixInSet(SetId),
     /// The address (of the set's family) is in one of the set's networks.
     IpInSet(SetId),
+    /// The file behind a resolved path is one of the set's files (the same
+    /// device and inode, whatever name it was reached by).
+    IdentityIn(IdentitySetId),
 }
 
 /// An IPv4 or IPv6 network with its prefix length; bits past the prefix are zero.
@@ -270,7 +289,9 @@ impl SetKind {
 
 /// Layout of the test context a [`Target::TestRun`] program reads: each
 /// field of the table at a fixed offset (ints and bools as u64, strings as `max` bytes
-/// NUL-padded, ips as `u32 family, u32 0, u8[16]`).
+/// NUL-padded, ips as `u32 family, u32 0, u8[16]`, resolved paths as their
+/// record encoding: the first bytes, the exact length or `u64::MAX` when
+/// unresolved, then `u64 dev, u64 ino, u64 0`).
 pub struct TestContext;
 
 impl TestContext {
@@ -285,6 +306,9 @@ impl TestContext {
     /// Bytes `field` takes in the context (a multiple of 8).
     pub fn size(field: FieldId) -> u32 {
         use crate::check::hooks::FieldType;
+        if field.spec().resolved_path {
+            return crate::codegen::layout::encoding(field).size();
+        }
         match field.spec().ty {
             FieldType::Int { .. } | FieldType::Bool => 8,
             FieldType::Str { max } => u32::from(max).next_multiple_of(8),
@@ -304,7 +328,30 @@ impl TestContext {
         use crate::check::hooks::FieldType;
         use crate::check::policy::Value;
         let mut out = vec![0u8; Self::len() as usize];
+        for field in FieldId::all().filter(|f| f.spec().resolved_path) {
+            let at = Self::offset(field) as usize;
+            let FieldType::Str { max } = field.spec().ty else {
+                continue;
+            };
+            let len = match event.get(field) {
+                crate::interp::FieldValue::Str(bytes) => {
+                    let head = crate::interp::kernel_string(&bytes, max);
+                    out[at..at + head.len()].copy_from_slice(&head);
+                    bytes.len() as u64
+                }
+                _ => u64::MAX,
+            };
+            let words = at + usize::from(max);
+            out[words..words + 8].copy_from_slice(&len.to_le_bytes());
+            if let Some(id) = event.identities.get(&field) {
+                out[words + 8..words + 16].copy_from_slice(&id.dev.to_le_bytes());
+                out[words + 16..words + 24].copy_from_slice(&id.ino.to_le_bytes());
+            }
+        }
         for (field, value) in &event.values {
+            if field.spec().resolved_path {
+                continue;
+            }
             let at = Self::offset(*field) as usize;
             match (field.spec().ty, value) {
                 (FieldType::Int { .. }, Value::Int(n)) => {

@@ -98,6 +98,7 @@ pub fn cond_text(cond: &Cond) -> String {
                 LeafKind::InSet(set) => format!("{field} in set#{}", set.0),
                 LeafKind::PrefixInSet(set) => format!("{field} startswith set#{}", set.0),
                 LeafKind::IpInSet(set) => format!("{field} in set#{}", set.0),
+                LeafKind::IdentityIn(set) => format!("{field} is file#{}", set.0),
             }
         }
     }

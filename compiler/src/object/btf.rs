@@ -456,6 +456,15 @@ impl MemberTypes<'_> {
                     bits: 32,
                 })
             }
+            MemberType::ULong => {
+                let name = self.types.strings.add("unsigned long");
+                self.types.add(Type::Int {
+                    name,
+                    size: 8,
+                    encoding: 0,
+                    bits: 64,
+                })
+            }
             MemberType::CharArray(len) => {
                 let elem = self.char();
                 self.types.add(Type::Array {
@@ -610,14 +619,35 @@ fn build_ext(
     }
     let file = types.strings.add(&image.source_name);
     let source_lines: Vec<&str> = image.source.lines().collect();
-    let mut funcs = Vec::with_capacity(image.programs.len());
-    let mut lines = Vec::with_capacity(image.programs.len());
-    let mut relos = Vec::new();
-    for ((program, func), core) in image.programs.iter().zip(func_ids).zip(input.core) {
+    // One block of records per section, programs in it by their offsets.
+    let offsets = super::section_offsets(image);
+    let mut funcs: Vec<(u32, Vec<[u32; 2]>)> = Vec::new();
+    let mut lines: Vec<(u32, Vec<[u32; 4]>)> = Vec::new();
+    let mut relos: Vec<(u32, Vec<[u32; 4]>)> = Vec::new();
+    fn block<const N: usize>(
+        blocks: &mut Vec<(u32, Vec<[u32; N]>)>,
+        name: u32,
+    ) -> &mut Vec<[u32; N]> {
+        let at = match blocks.iter().position(|(n, _)| *n == name) {
+            Some(at) => at,
+            None => {
+                blocks.push((name, Vec::new()));
+                blocks.len() - 1
+            }
+        };
+        &mut blocks[at].1
+    }
+    for (((program, func), core), base) in image
+        .programs
+        .iter()
+        .zip(func_ids)
+        .zip(input.core)
+        .zip(&offsets)
+    {
         let section = types.strings.add(&program.section);
-        funcs.push((section, vec![[0, *func]]));
+        block(&mut funcs, section).push([*base, *func]);
 
-        let mut records = Vec::new();
+        let records = block(&mut lines, section);
         for (slot, line) in line_records(&program.code) {
             if line > MAX_LINE {
                 return Err(ObjectError::LineTooLarge {
@@ -631,22 +661,20 @@ fn build_ext(
                 .copied()
                 .unwrap_or_default();
             let text = types.strings.add(text);
-            records.push([insn_offset(slot)?, file, text, line << 10]);
+            records.push([base + insn_offset(slot)?, file, text, line << 10]);
         }
-        lines.push((section, records));
 
-        let mut records = Vec::with_capacity(core.len());
+        let records = block(&mut relos, section);
         for (slot, member) in core {
             let access = types.strings.add(&member.access_string());
             records.push([
-                insn_offset(*slot)?,
+                base + insn_offset(*slot)?,
                 shape_ids[member.shape],
                 access,
                 CORE_FIELD_BYTE_OFFSET,
             ]);
         }
         records.sort_by_key(|record| record[0]);
-        relos.push((section, records));
     }
     let func_info = subsection(&funcs)?;
     let line_info = subsection(&lines)?;

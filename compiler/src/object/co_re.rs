@@ -19,8 +19,10 @@ use crate::kernel::KernelMember;
 pub(super) enum MemberType {
     /// `int` (also `pid_t`).
     Int,
-    /// `unsigned int` (also `fmode_t`).
+    /// `unsigned int` (also `fmode_t`, `dev_t`).
     UInt,
+    /// `unsigned long` (also `u64`, `vm_flags_t`).
+    ULong,
     /// `char[len]`.
     CharArray(u32),
     /// `const char *`.
@@ -49,11 +51,17 @@ pub(super) const SHAPES: &[Shape] = &[
             ("tgid", MemberType::Int),
             ("real_parent", MemberType::StructPtr("task_struct")),
             ("comm", MemberType::CharArray(16)),
+            ("mm", MemberType::StructPtr("mm_struct")),
+            ("files", MemberType::StructPtr("files_struct")),
+            ("thread_info", MemberType::Struct("thread_info")),
         ],
     },
     Shape {
         name: "linux_binprm",
-        members: &[("filename", MemberType::ConstCharPtr)],
+        members: &[
+            ("filename", MemberType::ConstCharPtr),
+            ("file", MemberType::StructPtr("file")),
+        ],
     },
     Shape {
         name: "file",
@@ -61,6 +69,7 @@ pub(super) const SHAPES: &[Shape] = &[
             ("f_path", MemberType::Struct("path")),
             ("f_flags", MemberType::UInt),
             ("f_mode", MemberType::UInt),
+            ("f_inode", MemberType::StructPtr("inode")),
         ],
     },
     Shape {
@@ -68,6 +77,85 @@ pub(super) const SHAPES: &[Shape] = &[
         members: &[
             ("mnt", MemberType::VoidPtr),
             ("dentry", MemberType::VoidPtr),
+        ],
+    },
+    Shape {
+        name: "thread_info",
+        members: &[("status", MemberType::UInt)],
+    },
+    Shape {
+        name: "mm_struct",
+        members: &[("exe_file", MemberType::StructPtr("file"))],
+    },
+    Shape {
+        name: "files_struct",
+        members: &[("fdt", MemberType::StructPtr("fdtable"))],
+    },
+    Shape {
+        name: "fdtable",
+        members: &[("max_fds", MemberType::UInt), ("fd", MemberType::VoidPtr)],
+    },
+    Shape {
+        name: "dentry",
+        members: &[
+            ("d_parent", MemberType::StructPtr("dentry")),
+            ("d_name", MemberType::Struct("qstr")),
+        ],
+    },
+    Shape {
+        name: "qstr",
+        members: &[
+            ("hash_len", MemberType::ULong),
+            ("name", MemberType::ConstCharPtr),
+        ],
+    },
+    Shape {
+        name: "vfsmount",
+        members: &[("mnt_root", MemberType::StructPtr("dentry"))],
+    },
+    Shape {
+        name: "mount",
+        members: &[
+            ("mnt_parent", MemberType::StructPtr("mount")),
+            ("mnt_mountpoint", MemberType::StructPtr("dentry")),
+            ("mnt", MemberType::Struct("vfsmount")),
+        ],
+    },
+    Shape {
+        name: "inode",
+        members: &[
+            ("i_ino", MemberType::ULong),
+            ("i_sb", MemberType::StructPtr("super_block")),
+        ],
+    },
+    Shape {
+        name: "super_block",
+        members: &[("s_dev", MemberType::UInt)],
+    },
+    Shape {
+        name: "pt_regs",
+        members: &[
+            ("orig_ax", MemberType::ULong),
+            ("bx", MemberType::ULong),
+            ("cx", MemberType::ULong),
+            ("dx", MemberType::ULong),
+            ("si", MemberType::ULong),
+            ("di", MemberType::ULong),
+            ("bp", MemberType::ULong),
+            ("r10", MemberType::ULong),
+            ("r8", MemberType::ULong),
+            ("r9", MemberType::ULong),
+        ],
+    },
+    Shape {
+        name: "msghdr",
+        members: &[("msg_name", MemberType::VoidPtr)],
+    },
+    Shape {
+        name: "vm_area_struct",
+        members: &[
+            ("vm_file", MemberType::StructPtr("file")),
+            ("vm_flags", MemberType::ULong),
         ],
     },
 ];
@@ -83,7 +171,10 @@ impl MemberType {
         match self {
             MemberType::Int | MemberType::UInt => Some(4),
             MemberType::CharArray(len) => Some(len),
-            MemberType::ConstCharPtr | MemberType::VoidPtr | MemberType::StructPtr(_) => Some(8),
+            MemberType::ULong
+            | MemberType::ConstCharPtr
+            | MemberType::VoidPtr
+            | MemberType::StructPtr(_) => Some(8),
             MemberType::Struct(name) => Some(layout(&SHAPES[shape_index(name)?])?.size),
         }
     }
@@ -235,11 +326,11 @@ mod tests {
     #[test]
     fn layouts_are_natural_c_layouts() {
         let task = layout(&SHAPES[0]).expect("layout");
-        assert_eq!(task.offsets, vec![0, 8, 16]);
-        assert_eq!(task.size, 32);
+        assert_eq!(task.offsets, vec![0, 8, 16, 32, 40, 48]);
+        assert_eq!(task.size, 56);
         let file = layout(&SHAPES[shape_index("file").expect("file")]).expect("layout");
-        assert_eq!(file.offsets, vec![0, 16, 20]);
-        assert_eq!(file.size, 24);
+        assert_eq!(file.offsets, vec![0, 16, 20, 24]);
+        assert_eq!(file.size, 32);
     }
 
     #[test]
@@ -257,10 +348,12 @@ mod tests {
 
     #[test]
     fn needed_shapes_follow_embedded_structs() {
-        let file = shape_index("file").expect("file");
         let path = shape_index("path").expect("path");
-        assert_eq!(needed_shapes([file]), vec![file, path]);
-        assert_eq!(needed_shapes([0, 0]), vec![0]);
+        let qstr = shape_index("qstr").expect("qstr");
+        let dentry = shape_index("dentry").expect("dentry");
+        assert_eq!(needed_shapes([path]), vec![path]);
+        assert_eq!(needed_shapes([dentry]), vec![dentry, qstr]);
+        assert_eq!(needed_shapes([path, path]), vec![path]);
         assert!(needed_shapes([]).is_empty());
     }
 

@@ -3,12 +3,13 @@
 //! encoded BTF as plain bytes; knows nothing of the BTF format or of CO-RE.
 //!
 //! Sections, in this order: one executable `PROGBITS` section per program
-//! (named by the program, 8-byte aligned) with its `.rel<section>`; `.maps`
+//! section name (8-byte aligned; programs that share a name follow one
+//! another in it) with its `.rel<section>`; `.maps`
 //! (writable data, zeros, one 8-byte-aligned definition per map); `license`
 //! (`"GPL\0"`); `.BTF`; `.BTF.ext` (when there are programs); `.polc.meta`
 //! (not allocated: loaders skip it). Symbols are all global with default
 //! visibility (libbpf refuses static programs and treats hidden ones as
-//! static): one `STT_FUNC` per program at offset 0 spanning its code, one
+//! static): one `STT_FUNC` per program at its offset spanning its code, one
 //! `STT_OBJECT` per map at its definition. Every map reference is an
 //! `R_BPF_64_64` relocation against the map's symbol at the byte offset of
 //! its `LD_IMM64`.
@@ -53,18 +54,29 @@ pub(super) fn write(input: &ElfInput<'_>) -> Result<Vec<u8>, ObjectError> {
     let mut obj = Object::new(BinaryFormat::Elf, Architecture::Bpf, Endianness::Little);
 
     let mut program_sections = Vec::with_capacity(image.programs.len());
-    for (program, code) in image.programs.iter().zip(input.code) {
-        let section = obj.add_section(
-            Vec::new(),
-            program.section.as_bytes().to_vec(),
-            SectionKind::Text,
-        );
-        obj.set_section_data(section, code.clone(), 8);
+    let mut by_name: Vec<(&str, object::write::SectionId)> = Vec::new();
+    let offsets = super::section_offsets(image);
+    for ((program, code), offset) in image.programs.iter().zip(input.code).zip(&offsets) {
+        let section = match by_name.iter().find(|(name, _)| *name == program.section) {
+            Some((_, id)) => *id,
+            None => {
+                let id = obj.add_section(
+                    Vec::new(),
+                    program.section.as_bytes().to_vec(),
+                    SectionKind::Text,
+                );
+                by_name.push((&program.section, id));
+                id
+            }
+        };
+        let at = obj.append_section_data(section, code, 8);
+        debug_assert_eq!(at, u64::from(*offset));
         obj.add_symbol(Symbol {
+            value: at,
             size: code.len() as u64,
             ..global_symbol(&program.symbol, SymbolKind::Text, section)
         });
-        program_sections.push(section);
+        program_sections.push((section, at));
     }
 
     let mut map_symbols = Vec::with_capacity(image.maps.len());
@@ -95,7 +107,7 @@ pub(super) fn write(input: &ElfInput<'_>) -> Result<Vec<u8>, ObjectError> {
     );
     obj.set_section_data(meta, image.metadata.clone(), 1);
 
-    for (program, section) in image.programs.iter().zip(program_sections) {
+    for (program, (section, at)) in image.programs.iter().zip(program_sections) {
         for reloc in &program.code.map_relocs {
             let symbol = map_symbols
                 .get(reloc.map.0 as usize)
@@ -108,7 +120,7 @@ pub(super) fn write(input: &ElfInput<'_>) -> Result<Vec<u8>, ObjectError> {
             obj.add_relocation(
                 section,
                 Relocation {
-                    offset: u64::from(reloc.slot) * 8,
+                    offset: at + u64::from(reloc.slot) * 8,
                     symbol,
                     addend: 0,
                     flags: RelocationFlags::Elf {

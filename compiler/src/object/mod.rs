@@ -101,8 +101,6 @@ pub const MAX_MAP_NAME_LEN: usize = 15;
 pub enum ObjectError {
     #[error("program section name `{0}` is empty, reserved by the loaders or holds a NUL byte")]
     BadSectionName(String),
-    #[error("two programs are in section `{0}`")]
-    DuplicateSection(String),
     #[error("symbol name `{0}` is not a C identifier")]
     BadSymbol(String),
     #[error("map name `{0}` is not a C identifier of at most {MAX_MAP_NAME_LEN} bytes")]
@@ -200,6 +198,28 @@ fn is_c_identifier(name: &str) -> bool {
         && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
 }
 
+/// Each program's byte offset in its section: programs that attach to the
+/// same point (e.g. two `tp_btf/sys_enter` programs) share one section, one
+/// after the other, in image order.
+pub(super) fn section_offsets(image: &ObjectImage) -> Vec<u32> {
+    let mut ends: Vec<(&str, u32)> = Vec::new();
+    let mut offsets = Vec::with_capacity(image.programs.len());
+    for program in &image.programs {
+        let len = program.code.slots.len() as u32 * 8;
+        match ends.iter_mut().find(|(name, _)| *name == program.section) {
+            Some((_, end)) => {
+                offsets.push(*end);
+                *end += len;
+            }
+            None => {
+                offsets.push(0);
+                ends.push((&program.section, len));
+            }
+        }
+    }
+    offsets
+}
+
 /// Whether aya or libbpf would treat a section of this name as something
 /// other than a program.
 fn is_reserved_section(name: &str) -> bool {
@@ -210,7 +230,6 @@ fn is_reserved_section(name: &str) -> bool {
 }
 
 fn validate(image: &ObjectImage) -> Result<(), ObjectError> {
-    let mut sections = HashSet::new();
     let mut symbols = HashSet::new();
     for map in &image.maps {
         if !is_c_identifier(&map.name) || map.name.len() > MAX_MAP_NAME_LEN {
@@ -224,9 +243,6 @@ fn validate(image: &ObjectImage) -> Result<(), ObjectError> {
         let section = &program.section;
         if section.is_empty() || section.contains('\0') || is_reserved_section(section) {
             return Err(ObjectError::BadSectionName(section.clone()));
-        }
-        if !sections.insert(section.as_str()) {
-            return Err(ObjectError::DuplicateSection(section.clone()));
         }
         if !is_c_identifier(&program.symbol) {
             return Err(ObjectError::BadSymbol(program.symbol.clone()));
@@ -793,19 +809,33 @@ mod tests {
     }
 
     #[test]
-    fn inconsistent_images_are_internal_errors() {
+    fn programs_of_one_attach_point_share_its_section() {
         let mut twice = image();
+        let first = twice.programs.len();
         twice.programs.push(ProgramImage {
             symbol: "other".into(),
             ..exec_program()
         });
-        assert_eq!(
-            write_object(&twice),
-            Err(ObjectError::DuplicateSection(
-                "tp_btf/sched_process_exec".into()
-            ))
-        );
+        let bytes = write_object(&twice).expect("writes");
+        let obj = AyaObject::parse(&bytes).expect("aya parses");
+        for name in ["exec", "other"] {
+            assert!(matches!(
+                obj.programs[name].section,
+                ProgramSection::BtfTracePoint
+            ));
+            assert_eq!(
+                function(&obj, name).instructions.len(),
+                exec_program().code.slots.len(),
+                "{name}"
+            );
+        }
+        let offsets = section_offsets(&twice);
+        assert_eq!(offsets[first], exec_program().code.slots.len() as u32 * 8);
+        assert_eq!(offsets[0], 0);
+    }
 
+    #[test]
+    fn inconsistent_images_are_internal_errors() {
         let mut clash = image();
         clash.programs[0].symbol = "polc_events".into();
         assert_eq!(
