@@ -236,6 +236,35 @@ impl Executor {
         })
     }
 
+    /// Fills the identity map (if the build has one) as the runtime would
+    /// when the paths of `sets` lead to the files `named` says.
+    pub fn name_files(
+        &mut self,
+        sets: &[Vec<String>],
+        named: &std::collections::BTreeMap<String, polc::interp::FileIdentity>,
+    ) {
+        let Some(map) = self
+            .maps
+            .iter_mut()
+            .find(|m| m.def.name == polc::abi::MAP_IDENTITIES)
+        else {
+            return;
+        };
+        let entries =
+            polc::abi::identity_entries(sets, |path| named.get(path).map(|id| (id.dev, id.ino)));
+        if let Store::Hash(store) = &mut map.store {
+            *store = entries
+                .into_iter()
+                .map(|((dev, ino), bits)| {
+                    (
+                        polc::abi::identity_key(dev, ino).to_vec(),
+                        bits.iter().flat_map(|w| w.to_le_bytes()).collect(),
+                    )
+                })
+                .collect();
+        }
+    }
+
     /// Runs the program once on the test context `ctx` (a
     /// `TestContext::encode` output), the scratch buffer filled with bytes
     /// from `noise_seed` and the counters at zero.

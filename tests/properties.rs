@@ -546,6 +546,7 @@ fn run_executor(case: &Case, hook: Hook, events: &[Event], tally: &mut ExecutorT
         for (n, event) in [raw.clone(), clamped].into_iter().enumerate() {
             let decision = interp::evaluate(&case.policy, hook, &event);
             let ctx = TestContext::encode(&event);
+            executor.name_files(&build.metadata.identities, &event.named_files);
             let run = executor
                 .run(&ctx, case.seed ^ i as u64)
                 .unwrap_or_else(|fault| {

@@ -68,6 +68,26 @@ pub fn identity_words(n_sets: usize) -> usize {
     n_sets.div_ceil(64)
 }
 
+/// The contents of [`MAP_IDENTITIES`] for the identity `sets` of a policy
+/// ([`Metadata::identities`]), given the file (`dev`, `ino`) each path leads
+/// to now: per file, the bitmap of the sets a path of which leads to it.
+pub fn identity_entries(
+    sets: &[Vec<String>],
+    mut file_at: impl FnMut(&str) -> Option<(u64, u64)>,
+) -> std::collections::BTreeMap<(u64, u64), Vec<u64>> {
+    let words = identity_words(sets.len());
+    let mut entries = std::collections::BTreeMap::new();
+    for (set, paths) in sets.iter().enumerate() {
+        for path in paths {
+            if let Some(file) = file_at(path) {
+                let bits = entries.entry(file).or_insert_with(|| vec![0u64; words]);
+                bits[set / 64] |= 1 << (set % 64);
+            }
+        }
+    }
+    entries
+}
+
 /// LRU hash: thread id (u32) -> command name (`[u8; 16]`) of the task when
 /// it called execve or execveat, written at system call entry, read by the
 /// exec fallback, which decides after the exec renamed the task.

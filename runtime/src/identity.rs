@@ -94,32 +94,14 @@ impl IdentityMap {
     /// changed (new entries first, then the ones no path leads to any more);
     /// returns the paths whose file changed.
     pub fn refresh(&mut self) -> Result<Vec<String>, LoadError> {
-        let words = abi::identity_words(self.sets.len());
         let first = self.found.is_empty();
-        let mut wanted: BTreeMap<(u64, u64), Vec<u64>> = BTreeMap::new();
-        let mut changed = Vec::new();
-        let mut found = BTreeMap::new();
-        for (set, paths) in self.sets.iter().enumerate() {
-            for path in paths {
-                let id = match found.get(path) {
-                    Some(id) => *id,
-                    None => {
-                        let id = Identity::of(path);
-                        if self.found.get(path) != Some(&id) {
-                            changed.push(path.clone());
-                        }
-                        found.insert(path.clone(), id);
-                        id
-                    }
-                };
-                if let Some(id) = id {
-                    let bits = wanted
-                        .entry((id.dev, id.ino))
-                        .or_insert_with(|| vec![0; words]);
-                    bits[set / 64] |= 1 << (set % 64);
-                }
-            }
-        }
+        let mut found: BTreeMap<String, Option<Identity>> = BTreeMap::new();
+        let wanted = abi::identity_entries(&self.sets, |path| {
+            let id = *found
+                .entry(path.to_string())
+                .or_insert_with(|| Identity::of(path));
+            id.map(|id| (id.dev, id.ino))
+        });
         for (key, bits) in &wanted {
             if self.written.get(key) != Some(bits) {
                 let value: Vec<u8> = bits.iter().flat_map(|w| w.to_le_bytes()).collect();
@@ -135,12 +117,18 @@ impl IdentityMap {
                 }
             }
         }
+        let changed = if first {
+            // The first fill is not a change.
+            Vec::new()
+        } else {
+            found
+                .iter()
+                .filter(|(path, id)| self.found.get(*path) != Some(id))
+                .map(|(path, _)| path.clone())
+                .collect()
+        };
         self.written = wanted;
         self.found = found;
-        if first {
-            // The first fill is not a change.
-            changed.clear();
-        }
         Ok(changed)
     }
 

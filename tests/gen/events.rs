@@ -117,7 +117,42 @@ impl<'p> EventGen<'p> {
             };
             values.insert(*field, value);
         }
-        Event::new(values)
+        let mut event = Event::new(values);
+        self.resolve(rng, &mut event);
+        event
+    }
+
+    /// What the kernel found behind resolved paths: now and then a path it
+    /// could not resolve, and files with identities, some of which paths the
+    /// policy names lead to (by another name than the event's value).
+    fn resolve(&self, rng: &mut impl Entropy, event: &mut Event) {
+        for field in self.fields.iter().filter(|f| f.spec().resolved_path) {
+            if rng.chance(8) {
+                event.unresolved.insert(*field);
+            }
+            if !rng.chance(30) {
+                continue;
+            }
+            let id = interp::FileIdentity {
+                dev: 0x800_001 + rng.index(3) as u64,
+                ino: 1 + rng.index(50) as u64,
+            };
+            event.identities.insert(*field, id);
+            let named: Vec<&str> = self
+                .pools
+                .get(field)
+                .into_iter()
+                .flatten()
+                .filter_map(|v| match v {
+                    Value::Str(s) if s.starts_with('/') => Some(s.as_str()),
+                    _ => None,
+                })
+                .collect();
+            if !named.is_empty() && rng.chance(60) {
+                let path = named[rng.index(named.len())].to_string();
+                event.named_files.insert(path, id);
+            }
+        }
     }
 
     /// Sets fields so that `expr` evaluates to `want` where the tests allow.
@@ -483,6 +518,21 @@ pub fn describe(event: &Event) -> String {
             Value::Ip { addr, .. } => write!(out, "{} = {addr}; ", field.spec().name),
             Value::Bool(b) => write!(out, "{} = {b}; ", field.spec().name),
         };
+    }
+    for field in &event.unresolved {
+        let _ = write!(out, "{} unresolved; ", field.spec().name);
+    }
+    for (field, id) in &event.identities {
+        let _ = write!(
+            out,
+            "{} is file {:#x}:{}; ",
+            field.spec().name,
+            id.dev,
+            id.ino
+        );
+    }
+    for (path, id) in &event.named_files {
+        let _ = write!(out, "{path:?} leads to file {:#x}:{}; ", id.dev, id.ino);
     }
     out
 }

@@ -242,7 +242,7 @@ fn family_of_mapped(asm: &mut crate::bpf::asm::Asm, base: Reg, off: i16, width: 
 }
 
 /// The key length a string field must be zero-padded to (hash set lookups).
-fn zero_fill_len(e: &Emitter<'_>, field: FieldId) -> Option<u32> {
+pub(super) fn zero_fill_len(e: &Emitter<'_>, field: FieldId) -> Option<u32> {
     e.program
         .leaves()
         .into_iter()
@@ -257,7 +257,7 @@ fn zero_fill_len(e: &Emitter<'_>, field: FieldId) -> Option<u32> {
         .max()
 }
 
-fn zero_fill(e: &mut Emitter<'_>, slot: i16, len: u32) {
+pub(super) fn zero_fill(e: &mut Emitter<'_>, slot: i16, len: u32) {
     for at in (0..len).step_by(8) {
         e.asm
             .store_imm(Size::DoubleWord, Reg::R7, slot + at as i16, 0);
@@ -462,6 +462,9 @@ fn load_test_context(e: &mut Emitter<'_>, field: FieldId) {
     let slot = e.env.layout.slot(field);
     if field.spec().resolved_path {
         // The head as a string; then the length and identity words.
+        if let Some(len) = zero_fill_len(e, field) {
+            zero_fill(e, slot, len);
+        }
         e.asm.mov(Reg::R3, Reg::R6);
         e.asm.alu_imm(Alu::Add, Reg::R3, i32::from(at));
         read_str(e, slot, 256, Helper::ProbeReadKernelStr);

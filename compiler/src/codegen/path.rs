@@ -224,6 +224,11 @@ fn file_of_fd(asm: &mut Asm, w: u32, fd: Reg) {
 /// Loads a resolved path into `field`'s slot: its first 255 bytes and NUL,
 /// its exact length (or `u64::MAX`: unresolved) and its identity.
 pub(super) fn load_resolved_path(e: &mut Emitter<'_>, field: FieldId, file: FileRef) {
+    // A string used as a hash key is compared with its zeros past the NUL.
+    if let Some(len) = super::fields::zero_fill_len(e, field) {
+        let slot = e.env.layout.slot(field);
+        super::fields::zero_fill(e, slot, len);
+    }
     find_file(e, file);
     let slot = e.env.layout.slot(field) as u32;
     let w = e.env.layout.walk;
