@@ -78,6 +78,9 @@ const SCENARIOS: &[&str] = &[
     "allowed-ops",
     "enforce-stop",
     "monitor",
+    "bypass-start",
+    "bypass",
+    "bypass-stop",
 ];
 
 /// What the tools that prepare and run the guests need on the host.

@@ -6,15 +6,15 @@
 //! its new identity inserted before the old one is removed. The map's value
 //! for a file is the bitmap of the identity sets a path of which leads to it.
 //!
-//! The device number is the kernel's `dev_t` (`major << 20 | minor`) of the
-//! file system `stat` reports. On file systems whose `stat` reports another
-//! device than the one the kernel's superblock has (btrfs subvolumes,
-//! overlayfs with some options), identities do not match and such a test
-//! holds by name only.
+//! The identity is the kernel's own: the inode number of the file the path
+//! opens to and the device number of its file system's superblock, read
+//! from `/proc/self/fdinfo` and `/proc/self/mountinfo` for an `O_PATH`
+//! descriptor of it, exactly what the programs read (`f_inode->i_ino`,
+//! `i_sb->s_dev`). `stat` would not do: on overlayfs (containers) and btrfs
+//! subvolumes it reports another device than the superblock's.
 
 use std::collections::BTreeMap;
 use std::os::fd::RawFd;
-use std::os::unix::fs::MetadataExt;
 
 use polc::abi::{self, Metadata};
 
@@ -28,22 +28,60 @@ pub struct Identity {
 }
 
 impl Identity {
-    /// The file `path` leads to now, if any.
+    /// The file `path` leads to now (symbolic links followed), if any.
     pub fn of(path: &str) -> Option<Identity> {
-        let meta = std::fs::metadata(path).ok()?;
+        Identity::of_with(path, &mount_devices())
+    }
+
+    fn of_with(path: &str, devices: &BTreeMap<u32, u64>) -> Option<Identity> {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
+            .open(path)
+            .ok()?;
+        let info =
+            std::fs::read_to_string(format!("/proc/self/fdinfo/{}", file.as_raw_fd())).ok()?;
+        let (mnt_id, ino) = parse_fdinfo(&info)?;
         Some(Identity {
-            dev: kernel_dev(meta.dev()),
-            ino: meta.ino(),
+            dev: *devices.get(&mnt_id)?,
+            ino,
         })
     }
 }
 
-/// A user-space `st_dev` as the kernel's internal `dev_t`
-/// (`MKDEV(major, minor)`: 12 bits of major above 20 bits of minor).
-pub fn kernel_dev(st_dev: u64) -> u64 {
-    let major = libc::major(st_dev) as u64;
-    let minor = libc::minor(st_dev) as u64;
-    (major << 20) | (minor & 0xf_ffff)
+/// `(mnt_id, ino)` of a `/proc/PID/fdinfo/FD` text.
+pub fn parse_fdinfo(text: &str) -> Option<(u32, u64)> {
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name))
+            .map(str::trim)
+    };
+    Some((
+        field("mnt_id:")?.parse().ok()?,
+        field("ino:")?.parse().ok()?,
+    ))
+}
+
+/// Per mount id, the kernel's device number of its superblock
+/// (`major << 20 | minor`), from `/proc/self/mountinfo`.
+fn mount_devices() -> BTreeMap<u32, u64> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    parse_mountinfo(&text)
+}
+
+/// [`mount_devices`] of a mountinfo text.
+pub fn parse_mountinfo(text: &str) -> BTreeMap<u32, u64> {
+    text.lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let id: u32 = fields.next()?.parse().ok()?;
+            let (major, minor) = fields.nth(1)?.split_once(':')?;
+            let (major, minor): (u64, u64) = (major.parse().ok()?, minor.parse().ok()?);
+            Some((id, (major << 20) | (minor & 0xf_ffff)))
+        })
+        .collect()
 }
 
 /// The identity map of a loaded policy and what it holds.
@@ -95,11 +133,12 @@ impl IdentityMap {
     /// returns the paths whose file changed.
     pub fn refresh(&mut self) -> Result<Vec<String>, LoadError> {
         let first = self.found.is_empty();
+        let devices = mount_devices();
         let mut found: BTreeMap<String, Option<Identity>> = BTreeMap::new();
         let wanted = abi::identity_entries(&self.sets, |path| {
             let id = *found
                 .entry(path.to_string())
-                .or_insert_with(|| Identity::of(path));
+                .or_insert_with(|| Identity::of_with(path, &devices));
             id.map(|id| (id.dev, id.ino))
         });
         for (key, bits) in &wanted {
@@ -145,12 +184,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn device_numbers_are_the_kernels_encoding() {
-        // st_dev of 8:1 (sda1) in glibc's encoding is 0x801.
-        assert_eq!(kernel_dev(0x801), (8 << 20) | 1);
-        // A large minor: 259:65536 (an nvme partition).
-        let st_dev = libc::makedev(259, 65_536);
-        assert_eq!(kernel_dev(st_dev), (259 << 20) | 65_536);
+    fn identities_come_from_fdinfo_and_the_superblock_device_of_the_mount() {
+        let info = "pos:\t0\nflags:\t012100000\nmnt_id:\t27\nino:\t1234567\n";
+        assert_eq!(parse_fdinfo(info), Some((27, 1_234_567)));
+        assert_eq!(parse_fdinfo("pos:\t0\n"), None);
+        let mountinfo = "\
+27 1 254:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw
+31 27 0:42 / /tmp rw shared:5 - tmpfs tmpfs rw
+40 27 259:65536 /sub /srv rw - btrfs /dev/nvme0n1p1 rw
+";
+        let devices = parse_mountinfo(mountinfo);
+        assert_eq!(devices[&27], (254 << 20) | 1);
+        assert_eq!(devices[&31], 42);
+        assert_eq!(devices[&40], (259 << 20) | 65_536);
     }
 
     #[test]

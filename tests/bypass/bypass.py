@@ -19,6 +19,10 @@ where OUTCOME is
 Usage:
   bypass.py setup DIR          make DIR's victim, secret, links, scripts
   bypass.py run DIR PORT [TECHNIQUE...]   run techniques (default: all)
+  bypass.py check-lsm DIR PORT OUTCOMES EVENTS
+      check the outcomes `run` printed (file OUTCOMES) and polrt's JSON
+      lines (file EVENTS) against what BPF LSM must do; print one line per
+      technique, exit 1 if any differs
   bypass.py list               print every technique's name
 """
 
@@ -56,8 +60,9 @@ IA32_BPF = 357
 IA32_RT_SIGPROCMASK = 175
 IA32_FINIT_MODULE = 350
 
-# Exit statuses a child uses to report an errno.
-ERRNO_BASE = 64
+# Exit statuses a child uses to report an errno (ERRNO_BASE + errno; a
+# program's own status, e.g. the dynamic loader's 127, stays below).
+ERRNO_BASE = 140
 
 
 def errno_name(number):
@@ -358,7 +363,7 @@ def run_one(name, action, success):
             action()
             os._exit(0)
         except OSError as error:
-            os._exit(ERRNO_BASE + (error.errno or 0) % 64)
+            os._exit(ERRNO_BASE + min(error.errno or 0, 255 - ERRNO_BASE))
         except BaseException:  # noqa: BLE001 - the child must never return
             os._exit(1)
     _, status = os.waitpid(pid, 0)
@@ -375,12 +380,89 @@ def run_one(name, action, success):
     print(json.dumps({"technique": name, "pid": pid, "outcome": outcome}), flush=True)
 
 
+def lsm_expectations(work, port):
+    """Per technique under BPF LSM: the outcome, then the rule and the field
+    and value its event must carry (None: no event)."""
+    victim = os.path.join(work, "victim")
+    secret = os.path.join(work, "secret")
+    exec_denied = ("deny_victim", "exec.path", victim)
+    open_denied = ("deny_secret", "file.path", secret)
+    return {
+        "exec-relative": ("EPERM", exec_denied),
+        "exec-dotdot": ("EPERM", exec_denied),
+        "exec-slashes": ("EPERM", exec_denied),
+        "exec-symlink": ("EPERM", exec_denied),
+        "exec-hardlink": ("EPERM", ("deny_victim", "exec.path", os.path.join(work, "sub", "victim-hard"))),
+        "exec-dirfd": ("EPERM", exec_denied),
+        "exec-empty-path": ("EPERM", exec_denied),
+        "exec-fexecve": ("EPERM", exec_denied),
+        "exec-proc-fd": ("EPERM", exec_denied),
+        "exec-memfd": ("EPERM", ("no_fileless_exec", "exec.path", "/memfd:payload")),
+        # ld.so runs; mapping the program fails, and it gives up.
+        "exec-ld-so": ("exit 127", exec_denied),
+        "exec-script-interpreter": ("EPERM", exec_denied),
+        "exec-script-itself": ("EPERM", ("deny_script", "exec.path", os.path.join(work, "denied.sh"))),
+        "exec-ia32": ("EPERM", exec_denied),
+        "open-relative": ("EPERM", open_denied),
+        "open-dotdot": ("EPERM", open_denied),
+        "open-slashes": ("EPERM", open_denied),
+        "open-symlink": ("EPERM", open_denied),
+        "open-hardlink": ("EPERM", ("deny_secret", "file.path", os.path.join(work, "sub", "secret-hard"))),
+        "open-dirfd": ("EPERM", open_denied),
+        "open-proc-root": ("EPERM", open_denied),
+        "open-openat2": ("EPERM", open_denied),
+        "open-bind-mount": ("EPERM", ("deny_secret", "file.path", os.path.join(work, "mnt", "secret"))),
+        "open-chroot": ("EPERM", open_denied),
+        "open-by-handle": ("EPERM", ("deny_secret", None, None)),
+        "open-untouched-page": ("EPERM", open_denied),
+        "open-ia32": ("EPERM", open_denied),
+        "net-udp-sendto": ("EPERM", ("deny_port", "net.dport", port)),
+        "net-tcp-fast-open": ("EPERM", ("deny_port", "net.dport", port)),
+        "net-ipv4-mapped": ("EPERM", ("deny_port", "net.family", 2)),
+        "bpf-ia32": ("EPERM", ("deny_map_create", "bpf.cmd", 0)),
+        "ia32-rt-sigprocmask": ("ok", None),
+        "module-ia32-finit": ("EPERM", ("deny_module", "module.path", os.path.join(work, "not-a-module.ko"))),
+    }
+
+
+def check_lsm(work, port, outcomes_file, events_file):
+    with open(outcomes_file) as lines:
+        outcomes = {o["technique"]: o for o in map(json.loads, lines)}
+    with open(events_file) as lines:
+        events = [e for e in map(json.loads, lines) if e.get("type") == "event"]
+    failed = 0
+    for name, (outcome, event) in lsm_expectations(work, port).items():
+        got = outcomes.get(name)
+        problem = None
+        if got is None:
+            problem = "did not run"
+        elif got["outcome"] != outcome:
+            problem = "%s, expected %s" % (got["outcome"], outcome)
+        else:
+            mine = [e for e in events if e.get("pid") == got["pid"]]
+            if event is None:
+                if mine:
+                    problem = "reported: %s" % mine
+            else:
+                rule, field, value = event
+                found = [e for e in mine if e.get("rule") == rule]
+                if not found:
+                    problem = "no %s event of pid %d" % (rule, got["pid"])
+                elif field is not None and found[0]["fields"].get(field) != value:
+                    problem = "%s = %r, expected %r" % (field, found[0]["fields"].get(field), value)
+        print("%s %s%s" % ("ok  " if problem is None else "FAIL", name, "" if problem is None else ": " + problem))
+        failed += problem is not None
+    return 1 if failed else 0
+
+
 def main(argv):
     if len(argv) >= 2 and argv[1] == "setup":
         setup(argv[2])
     elif len(argv) >= 2 and argv[1] == "list":
         for name in technique_table("/x", 0):
             print(name)
+    elif len(argv) == 6 and argv[1] == "check-lsm":
+        return check_lsm(argv[2], int(argv[3]), argv[4], argv[5])
     elif len(argv) >= 4 and argv[1] == "run":
         table = technique_table(argv[2], int(argv[3]))
         for name in argv[4:] or list(table):

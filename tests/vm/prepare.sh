@@ -3,7 +3,8 @@
 # kernel gets the same files: the objects `polc build` writes for every
 # example and for every test policy of tests/vm/policies/ (built once, here,
 # on the host's kernel; each guest relocates them against its own BTF), and
-# the harness self-check (an LSM program that denies exec of one test path,
+# the bypass suite's policy (tests/bypass/bypass.pol, for the scenarios'
+# directory and port), and the harness self-check (an LSM program that denies exec of one test path,
 # and a libbpf loader that attaches and pins it).
 #
 # OUTDIR/SHA256SUMS lists the objects' digests; OUTDIR/objects.sha256 holds
@@ -45,6 +46,11 @@ for source in "$repo"/examples/*.pol "$here"/policies/*.pol; do
     [ ! -e "$out/objects/$name.o" ] || { echo "prepare: two policies are named $name" >&2; exit 1; }
     "$polc" build "$source" -o "$out/objects/$name.o"
 done
+# The bypass suite's policy, for the directory and port its scenarios use
+# (BYPASS_DIR and BYPASS_PORT in scenarios.sh).
+sed -e 's|@DIR@|/tmp/polc-bypass/arena|g' -e 's|@PORT@|47011|g' \
+    "$repo/tests/bypass/bypass.pol" >"$out/bypass.pol"
+"$polc" build "$out/bypass.pol" -o "$out/objects/bypass.o"
 (cd "$out/objects" && sha256sum -- *.o) >"$out/SHA256SUMS"
 sha256sum <"$out/SHA256SUMS" | cut -d' ' -f1 >"$out/objects.sha256"
 

@@ -53,6 +53,9 @@ SCENARIOS=(
     allowed-ops
     enforce-stop
     monitor
+    bypass-start
+    bypass
+    bypass-stop
 )
 
 # Scratch files of the product scenarios; tests/vm/policies/lsm_enforce.pol
@@ -66,6 +69,10 @@ KILLED_PORT=47003
 BIND_DENIED_PORT=47004
 # The policy's LSM program names as the kernel lists them (15 characters).
 PROGRAM_NAMES=(exec_lsm file_open_lsm net_connect_lsm net_bind_lsm module_load_lsm bpf_lsm)
+# The bypass suite (tests/bypass/): its arena and port, which prepare.sh
+# wrote into the bypass object's policy.
+BYPASS_DIR=/tmp/polc-bypass/arena
+BYPASS_PORT=47011
 # Seconds to wait for polrt to be ready, for an event, for a detach.
 READY_TIMEOUT=180
 EVENT_TIMEOUT=20
@@ -139,12 +146,12 @@ make_scratch_files() {
 # JSON events to $WORK/SESSION.jsonl, status lines to $WORK/SESSION.err, its
 # pid in $WORK/SESSION.pid and, once it exits, its exit status in
 # $WORK/SESSION.rc; wait until it is ready.
-start_polrt() { # SESSION [EXTRA polrt run ARGS...]
+start_polrt() { # SESSION [EXTRA polrt run ARGS...] (object: $POLRT_OBJECT)
     local session=$1
     shift
     local polrt obj
     polrt=$(bin polrt)
-    obj=$(artifact objects/lsm_enforce.o)
+    obj=$(artifact "objects/${POLRT_OBJECT:-lsm_enforce}.o")
     rm -f "$WORK/$session".*
     local started=$SECONDS
     (
@@ -607,6 +614,42 @@ scenario_monitor() {
     [ "$(ops events "$WORK/monitor.jsonl" verdict=deny)" = 0 ] || fail "a deny verdict in monitor mode"
     [ "$(ops events "$WORK/monitor.jsonl" verdict=kill)" = 0 ] || fail "a kill verdict in monitor mode"
     stop_polrt monitor
+}
+
+# The bypass suite with BPF LSM: every technique of tests/bypass/bypass.py
+# against its policy, inside the test cgroup; each must be refused with
+# EPERM (the dynamic loader gives up when mapping the program fails) and
+# reported with what the kernel resolved.
+scenario_bypass_start() {
+    make_scratch_files
+    local root
+    root=$(dirname "$BYPASS_DIR")
+    umount "$root" 2>/dev/null || true
+    rm -rf "$root"
+    mkdir -p "$root"
+    # A file system of its own that supports file handles
+    # (open_by_handle_at); the guest's /tmp is an overlay that does not.
+    mount -t tmpfs polc-bypass "$root" || fail "cannot mount a tmpfs on $root"
+    /usr/bin/python3 "$POLC_REPO/tests/bypass/bypass.py" setup "$BYPASS_DIR" \
+        || fail "bypass.py setup failed"
+    POLRT_OBJECT=bypass start_polrt bypass
+}
+
+scenario_bypass() {
+    require_session bypass
+    local py=$POLC_REPO/tests/bypass/bypass.py
+    in_cgroup /usr/bin/python3 "$py" run "$BYPASS_DIR" "$BYPASS_PORT" >"$WORK/bypass.out" \
+        || fail "bypass.py run failed"
+    # Events reach the output within a poll interval.
+    sleep 2
+    /usr/bin/python3 "$py" check-lsm "$BYPASS_DIR" "$BYPASS_PORT" "$WORK/bypass.out" "$WORK/bypass.jsonl" \
+        || fail "a bypass technique was not refused and reported"
+    echo "polc-vm: bypass: $(wc -l <"$WORK/bypass.out") techniques refused and reported"
+}
+
+scenario_bypass_stop() {
+    stop_polrt bypass
+    umount "$(dirname "$BYPASS_DIR")" || fail "cannot unmount the bypass arena"
 }
 
 # Stop whatever a failed session left running, and remove the test cgroup.

@@ -402,7 +402,7 @@ fn load_ip(e: &mut Emitter<'_>, field: FieldId, source: FieldSource) {
     let sockaddr = e.env.layout.sockaddr as i16;
     let asm = &mut e.asm;
     match source {
-        FieldSource::SockaddrAddr { .. } => {
+        FieldSource::SockaddrAddr => {
             let v6 = asm.label("v6");
             let done = asm.label("addr_done");
             asm.load(Size::HalfWord, Reg::R1, Reg::R7, sockaddr);
