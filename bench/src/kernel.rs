@@ -202,7 +202,7 @@ impl Subject {
             symbol: symbol.to_string(),
             section: hook.attach_point().to_string(),
             hook: String::new(),
-            backend: String::new(),
+            backend: hook.backend(),
             insns: elf_insns,
             max_path: 0,
             stack: 0,

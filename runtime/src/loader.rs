@@ -3,7 +3,8 @@
 //! attached, and program loads, which double as the backend probe.
 //!
 //! Backend choice, per hook: try the hook's backends strongest first (the
-//! order of `check::hooks`); a backend whose program the kernel refuses with
+//! order the object's metadata lists them in, [`abi::HookMeta::backends`]:
+//! polrt never reads the compiler's hook table); a backend whose program the kernel refuses with
 //! `EPERM` before the verifier runs (an empty verifier log: lockdown), or
 //! whose attach target the kernel lacks, is unavailable and the next one is
 //! tried; a verifier rejection is an error, never a fallback.
@@ -16,8 +17,9 @@ use std::time::{Duration, Instant};
 use aya::maps::Map;
 use aya::programs::{Program, ProgramError};
 use aya::{Ebpf, EbpfLoader};
-use polc::abi::{self, Config, Metadata, ProgramMeta};
-use polc::check::hooks::{BackendKind, Hook, Signals};
+use polc_abi::{
+    self as abi, Action, BackendKind, BackendMeta, Config, Deny, Metadata, ProgramMeta, Signals,
+};
 
 use crate::object::PolicyObject;
 use crate::probe::KernelTypes;
@@ -461,72 +463,65 @@ pub fn trim_verifier_log(log: &str) -> String {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HookPlan {
     pub hook: String,
-    pub backend: String,
-    /// `BackendSpec::deny_means` of the backend.
+    pub backend: BackendKind,
+    /// [`BackendMeta::deny_means`] of the backend.
     pub deny_means: String,
     /// Its programs (loaded).
     pub programs: Vec<ProgramMeta>,
     /// Stronger backends that are unavailable here, and why.
-    pub unavailable: Vec<(String, String)>,
+    pub unavailable: Vec<(BackendKind, String)>,
     /// What the policy asks of this hook that the backend cannot do on this
     /// kernel (see [`limits`]).
     pub limits: Vec<String>,
 }
 
-/// Position of `backend` among `hook`'s backends in the hook table
-/// (strongest first); unknown backends sort last.
-fn strength(hook: &str, backend: &str) -> usize {
-    Hook::from_name(hook)
-        .and_then(|h| {
-            h.spec()
-                .backends
-                .iter()
-                .position(|b| b.kind.name() == backend)
-        })
-        .unwrap_or(usize::MAX)
-}
-
-/// `deny_means` of `backend` on `hook`.
-pub fn deny_means(hook: &str, backend: &str) -> String {
-    Hook::from_name(hook)
-        .and_then(|h| h.spec().backends.iter().find(|b| b.kind.name() == backend))
-        .map(|b| b.deny_means.to_string())
-        .unwrap_or_else(|| "enforcement unknown to this polrt".to_string())
+/// The object's backends for `hook`, strongest first (empty for a hook the
+/// metadata does not describe).
+pub fn backends_of<'m>(metadata: &'m Metadata, hook: &str) -> &'m [BackendMeta] {
+    metadata
+        .hooks
+        .iter()
+        .find(|h| h.name == hook)
+        .map_or(&[], |h| h.backends.as_slice())
 }
 
 /// What `metadata`'s rules on `hook` ask that `backend` cannot do on a
-/// kernel with `features` (`FEATURE_*` bits): today, `kill` where the
-/// backend's programs may not send signals.
-pub fn limits(metadata: &Metadata, hook: &str, backend: &str, features: u32) -> Vec<String> {
-    let Some(spec) = Hook::from_name(hook)
-        .and_then(|h| h.spec().backends.iter().find(|b| b.kind.name() == backend))
-    else {
+/// kernel with `features` (`FEATURE_*` bits): a signal (`kill`, or `deny`
+/// where the backend cannot refuse) from programs that may send one only
+/// where a probed feature allows it.
+pub fn limits(
+    metadata: &Metadata,
+    hook: &str,
+    backend: &BackendMeta,
+    features: u32,
+) -> Vec<String> {
+    let Signals::Probed(feature) = backend.signals else {
         return Vec::new();
     };
-    let kills = metadata
-        .rules
-        .iter()
-        .any(|rule| rule.hook == hook && rule.action == "kill");
-    if kills && spec.signals == Signals::Probed && features & abi::FEATURE_CGROUP_SIGNAL == 0 {
-        vec![format!(
-            "this kernel does not let {backend} programs send signals (bpf_send_signal): \
+    if features & feature.bit() != 0 {
+        return Vec::new();
+    }
+    let asks = |action: Action| {
+        metadata
+            .rules
+            .iter()
+            .any(|rule| rule.hook == hook && rule.action == action)
+    };
+    let name = backend.kind;
+    let mut limits = Vec::new();
+    if asks(Action::Kill) {
+        limits.push(format!(
+            "this kernel does not let {name} programs send signals (bpf_send_signal): \
              kill refuses and reports, but does not kill the task"
-        )]
-    } else {
-        Vec::new()
+        ));
     }
-}
-
-/// The object's backends for `hook`, strongest first.
-pub fn backends_of(metadata: &Metadata, hook: &str) -> Vec<String> {
-    let mut backends: Vec<String> = Vec::new();
-    for program in metadata.programs.iter().filter(|p| p.hook == hook) {
-        if !backends.contains(&program.backend) {
-            backends.push(program.backend.clone());
-        }
+    if asks(Action::Deny) && backend.deny == Deny::Kills {
+        limits.push(format!(
+            "this kernel does not let {name} programs send signals (bpf_send_signal): \
+             deny reports, but neither refuses nor kills"
+        ));
     }
-    backends.sort_by_key(|b| strength(hook, b));
-    backends
+    limits
 }
 
 fn unload(ebpf: &mut Ebpf, symbol: &str) {
@@ -564,13 +559,13 @@ pub fn choose_backends(
     }
     let mut plans = Vec::new();
     for hook in &metadata.hooks {
-        let mut unavailable: Vec<(String, String)> = Vec::new();
+        let mut unavailable: Vec<(BackendKind, String)> = Vec::new();
         let mut chosen = None;
-        for backend in backends_of(metadata, &hook.name) {
+        for backend in &hook.backends {
             let programs: Vec<ProgramMeta> = metadata
                 .programs
                 .iter()
-                .filter(|p| p.hook == hook.name && p.backend == backend)
+                .filter(|p| p.hook == hook.name && p.backend == backend.kind)
                 .cloned()
                 .collect();
             let mut loaded: Vec<&str> = Vec::new();
@@ -599,7 +594,7 @@ pub fn choose_backends(
                     for symbol in &loaded {
                         unload(ebpf, symbol);
                     }
-                    unavailable.push((backend, why));
+                    unavailable.push((backend.kind, why));
                 }
             }
         }
@@ -618,10 +613,10 @@ pub fn choose_backends(
             });
         };
         plans.push(HookPlan {
-            deny_means: deny_means(&hook.name, &backend),
-            limits: limits(metadata, &hook.name, &backend, features),
+            deny_means: backend.deny_means.clone(),
+            limits: limits(metadata, &hook.name, backend, features),
             hook: hook.name.clone(),
-            backend,
+            backend: backend.kind,
             programs,
             unavailable,
         });
@@ -631,18 +626,17 @@ pub fn choose_backends(
 
 /// With `--require-lsm`: every hook that has an LSM backend must have got it.
 pub fn require_lsm(plans: &[HookPlan]) -> Result<(), LoadError> {
-    let lsm = BackendKind::Lsm.name();
     let fallbacks: Vec<(String, String, String)> = plans
         .iter()
-        .filter(|plan| plan.backend != lsm)
+        .filter(|plan| plan.backend != BackendKind::Lsm)
         .map(|plan| {
             let why = plan
                 .unavailable
                 .iter()
-                .find(|(b, _)| b == lsm)
+                .find(|(b, _)| *b == BackendKind::Lsm)
                 .map(|(_, why)| why.clone())
                 .unwrap_or_else(|| "the object has no lsm program for it".to_string());
-            (plan.hook.clone(), plan.backend.clone(), why)
+            (plan.hook.clone(), plan.backend.to_string(), why)
         })
         .collect();
     if fallbacks.is_empty() {
@@ -738,7 +732,6 @@ fn full_verifier_log(ebpf: &mut Ebpf, meta: &ProgramMeta, types: &KernelTypes) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::object::tests::sample_metadata;
 
     #[test]
     fn verifier_logs_are_trimmed_to_the_failing_instruction() {
@@ -785,35 +778,51 @@ mod tests {
         assert_eq!(value[abi::EXE_PATH_LEN - 2], b'a');
     }
 
+    /// The metadata of `source`, compiled as `polc build` would.
+    fn compiled(source: &str) -> Metadata {
+        crate::object::compile_source("t.pol", source, 4096)
+            .expect("builds")
+            .metadata
+    }
+
     #[test]
-    fn backends_are_tried_strongest_first() {
-        let mut metadata = sample_metadata();
-        let mut lsm = metadata.programs[0].clone();
-        lsm.symbol = "file_open_lsm".into();
-        lsm.section = "lsm/file_open".into();
-        lsm.backend = "lsm".into();
-        metadata.programs.push(lsm);
-        assert_eq!(
-            backends_of(&metadata, "file.open"),
-            vec!["lsm", "tracepoint"]
-        );
-        assert!(deny_means("file.open", "tracepoint").contains("SIGKILL"));
-        assert!(deny_means("file.open", "lsm").contains("EPERM"));
+    fn backends_come_from_the_metadata_strongest_first() {
+        let metadata =
+            compiled("rule r {\n    on file.open\n    when file.path == \"/x\"\n    deny\n}\n");
+        let backends = backends_of(&metadata, "file.open");
+        let kinds: Vec<BackendKind> = backends.iter().map(|b| b.kind).collect();
+        assert_eq!(kinds, vec![BackendKind::Lsm, BackendKind::Tracepoint]);
+        assert_eq!(backends[0].deny, Deny::Refuses);
+        assert!(backends[0].deny_means.contains("EPERM"), "{backends:?}");
+        assert_eq!(backends[1].deny, Deny::Kills);
+        assert!(backends[1].deny_means.contains("SIGKILL"), "{backends:?}");
+        assert!(backends_of(&metadata, "exec").is_empty());
     }
 
     #[test]
     fn kill_on_a_backend_that_cannot_signal_here_is_a_named_limit() {
-        let mut metadata = sample_metadata();
-        metadata.rules[0].hook = "net.connect".into();
-        metadata.rules[0].action = "kill".into();
-        let found = limits(&metadata, "net.connect", "cgroup", 0);
+        let source = |action: &str| {
+            format!("rule r {{\n    on net.connect\n    when net.dport == 25\n    {action}\n}}\n")
+        };
+        let metadata = compiled(&source("kill"));
+        let backend = |kind: BackendKind| {
+            backends_of(&metadata, "net.connect")
+                .iter()
+                .find(|b| b.kind == kind)
+                .cloned()
+                .expect("the backend")
+        };
+        let cgroup = backend(BackendKind::Cgroup);
+        assert_eq!(cgroup.signals, Signals::Probed(abi::Feature::CgroupSignal));
+        let found = limits(&metadata, "net.connect", &cgroup, 0);
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].contains("does not kill the task"), "{found:?}");
         let all = abi::FEATURE_CGROUP_SIGNAL;
-        assert!(limits(&metadata, "net.connect", "cgroup", all).is_empty());
-        assert!(limits(&metadata, "net.connect", "lsm", 0).is_empty());
-        metadata.rules[0].action = "deny".into();
-        assert!(limits(&metadata, "net.connect", "cgroup", 0).is_empty());
+        assert!(limits(&metadata, "net.connect", &cgroup, all).is_empty());
+        let lsm = backend(BackendKind::Lsm);
+        assert!(limits(&metadata, "net.connect", &lsm, 0).is_empty());
+        let denies = compiled(&source("deny"));
+        assert!(limits(&denies, "net.connect", &cgroup, 0).is_empty());
     }
 
     #[test]
@@ -821,15 +830,15 @@ mod tests {
         let plans = vec![
             HookPlan {
                 hook: "exec".into(),
-                backend: "tracepoint".into(),
+                backend: BackendKind::Tracepoint,
                 deny_means: String::new(),
                 programs: vec![],
-                unavailable: vec![("lsm".into(), "lockdown".into())],
+                unavailable: vec![(BackendKind::Lsm, "lockdown".into())],
                 limits: vec![],
             },
             HookPlan {
                 hook: "net.connect".into(),
-                backend: "lsm".into(),
+                backend: BackendKind::Lsm,
                 deny_means: String::new(),
                 programs: vec![],
                 unavailable: vec![],

@@ -9,8 +9,7 @@
 use std::path::Path;
 
 use object::{Architecture, Object, ObjectSection, ObjectSymbol};
-use polc::abi::{self, Metadata, ABI_VERSION};
-use polc::check::hooks::Hook;
+use polc_abi::{self as abi, HeaderField, Metadata, ABI_VERSION};
 
 /// Why a policy cannot be read.
 #[derive(Debug, thiserror::Error)]
@@ -259,7 +258,9 @@ pub fn parse_metadata(path: &str, data: &[u8]) -> Result<Metadata, ObjectError> 
             )));
         };
         for field in &rule.fields {
-            if !hook.fields.iter().any(|slot| &slot.name == field) && !is_header_field(field) {
+            if !hook.fields.iter().any(|slot| &slot.name == field)
+                && HeaderField::from_name(field).is_none()
+            {
                 return Err(bad(format!(
                     "rule `{}` captures `{field}`, which has no slot in `{}` records",
                     rule.name, rule.hook
@@ -268,11 +269,23 @@ pub fn parse_metadata(path: &str, data: &[u8]) -> Result<Metadata, ObjectError> 
         }
     }
     for hook in &metadata.hooks {
-        if Hook::from_name(&hook.name).is_none() {
-            return Err(bad(format!(
-                "unknown hook `{}` (written by a newer polc?)",
-                hook.name
-            )));
+        for (i, backend) in hook.backends.iter().enumerate() {
+            if hook.backends[..i].iter().any(|b| b.kind == backend.kind) {
+                return Err(bad(format!(
+                    "hook `{}` lists backend {} twice",
+                    hook.name, backend.kind
+                )));
+            }
+            if !metadata
+                .programs
+                .iter()
+                .any(|p| p.hook == hook.name && p.backend == backend.kind)
+            {
+                return Err(bad(format!(
+                    "hook `{}` lists backend {}, which has no program",
+                    hook.name, backend.kind
+                )));
+            }
         }
         for slot in &hook.fields {
             let end = u64::from(slot.offset) + u64::from(slot.encoding.size());
@@ -287,25 +300,32 @@ pub fn parse_metadata(path: &str, data: &[u8]) -> Result<Metadata, ObjectError> 
         }
     }
     for program in &metadata.programs {
-        if !program.hook.is_empty() && !metadata.hooks.iter().any(|h| h.name == program.hook) {
+        if program.hook.is_empty() {
+            continue;
+        }
+        let Some(hook) = metadata.hooks.iter().find(|h| h.name == program.hook) else {
             return Err(bad(format!(
                 "program `{}` is for hook `{}`, which has no record layout",
                 program.symbol, program.hook
+            )));
+        };
+        if !hook.backends.iter().any(|b| b.kind == program.backend) {
+            return Err(bad(format!(
+                "program `{}` is a {} program of hook `{}`, which does not list that backend",
+                program.symbol, program.backend, program.hook
             )));
         }
     }
     Ok(metadata)
 }
 
-/// Whether `field` is carried by every event header (and so needs no slot).
-pub fn is_header_field(field: &str) -> bool {
-    abi::is_header_field(field)
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use polc::abi::{FieldEncoding, FieldSlot, HookMeta, MessagePart, ProgramMeta, RuleMeta};
+    use polc_abi::{
+        Action, BackendKind, BackendMeta, Deny, FieldEncoding, FieldSlot, HookMeta, MessagePart,
+        ProgramMeta, RuleKind, RuleMeta, Signals,
+    };
 
     /// Metadata of a policy with one audit rule on `file.open` capturing
     /// `file.path` and `proc.pid`.
@@ -318,9 +338,9 @@ pub(crate) mod tests {
             rules: vec![RuleMeta {
                 id: 0,
                 name: "opened".into(),
-                kind: "rule".into(),
+                kind: RuleKind::Rule,
                 hook: "file.open".into(),
-                action: "audit".into(),
+                action: Action::Audit,
                 message: vec![
                     MessagePart::Text("pid ".into()),
                     MessagePart::Field("proc.pid".into()),
@@ -345,12 +365,18 @@ pub(crate) mod tests {
                         encoding: FieldEncoding::Str { len: 256 },
                     },
                 ],
+                backends: vec![BackendMeta {
+                    kind: BackendKind::Tracepoint,
+                    deny: Deny::Kills,
+                    deny_means: "deny enforced by SIGKILL after the syscall starts".into(),
+                    signals: Signals::Always,
+                }],
             }],
             programs: vec![ProgramMeta {
                 symbol: "file_open_tp_openat".into(),
                 section: "tracepoint/syscalls/sys_enter_openat".into(),
                 hook: "file.open".into(),
-                backend: "tracepoint".into(),
+                backend: BackendKind::Tracepoint,
                 insns: 10,
                 max_path: 10,
                 stack: 24,

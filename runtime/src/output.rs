@@ -290,7 +290,7 @@ pub fn event_text(event: &Event, clock: &Clock) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use polc::abi::Verdict;
+    use polc_abi::Verdict;
 
     fn event() -> Event {
         Event {

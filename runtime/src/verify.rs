@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use polc::abi::ProgramMeta;
+use polc_abi::ProgramMeta;
 
 use crate::loader::{self, Verification};
 use crate::{object, probe, Error};

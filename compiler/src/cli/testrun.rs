@@ -14,6 +14,7 @@ use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
+use polc::abi::Verdict;
 use polc::check::policy::Action;
 use polc::codegen::TEST_RUN_RULE_SHIFT;
 use polc::compile::Build;
@@ -308,7 +309,7 @@ impl TestProgram {
             .metadata
             .rules
             .iter()
-            .filter(|r| r.kind == "trace")
+            .filter(|r| r.kind == polc::abi::RuleKind::Trace)
             .map(|r| r.id)
             .collect();
         let meta = &build.programs[0].meta;
@@ -372,12 +373,13 @@ impl TestProgram {
             }
         }
         let rule = (attr.retval >> TEST_RUN_RULE_SHIFT).checked_sub(1);
-        let action = match attr.retval & 0xff {
-            0 => Action::Allow,
-            1 => Action::Audit,
-            2 => Action::Deny,
-            3 => Action::Kill,
-            _ => Action::Trace,
+        // The low byte is the verdict code of the header (0: allowed).
+        let action = match Verdict::from_code((attr.retval & 0xff) as u8) {
+            None => Action::Allow,
+            Some(Verdict::Audit) => Action::Audit,
+            Some(Verdict::Deny | Verdict::WouldDeny) => Action::Deny,
+            Some(Verdict::Kill | Verdict::WouldKill) => Action::Kill,
+            Some(Verdict::Trace) => Action::Trace,
         };
         debug_assert!(self.n_counters as usize > self.trace_ids.len());
         Ok(KernelDecision {

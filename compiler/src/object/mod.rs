@@ -78,16 +78,9 @@ pub struct MapDef {
     pub flags: u32,
 }
 
-/// Map types used by polc objects (values are `enum bpf_map_type`).
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum MapKind {
-    Hash = 1,
-    Array = 2,
-    PercpuArray = 6,
-    LruHash = 9,
-    LpmTrie = 11,
-    Ringbuf = 27,
-}
+/// Map types used by polc objects (values are `enum bpf_map_type`): the
+/// ABI's, as the metadata names them.
+pub use crate::abi::MapKind;
 
 /// `BPF_F_NO_PREALLOC`, required for LPM tries.
 pub const BPF_F_NO_PREALLOC: u32 = 1;
