@@ -342,6 +342,22 @@ pub struct Metadata {
     pub sets: Vec<SetMeta>,
 }
 
+/// Lower-case hex of `bytes`: how [`SetMeta::keys`] are written.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Decodes lower-case or upper-case hex; `None` if `text` is not hex.
+pub fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
 /// The keys of one set map (hash or LPM trie); every value is one byte `1`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SetMeta {
@@ -816,5 +832,16 @@ mod tests {
         assert_eq!(Action::Allow.verdict(), None);
         assert_eq!(Action::Kill.verdict(), Some(Verdict::Kill));
         assert_eq!(Action::Trace.verdict(), Some(Verdict::Trace));
+    }
+
+    #[test]
+    fn hex_keys_round_trip() {
+        assert_eq!(hex(&[0, 255, 16]), "00ff10");
+        assert_eq!(unhex("00ff10"), Some(vec![0, 255, 16]));
+        assert_eq!(unhex("00FF10"), Some(vec![0, 255, 16]));
+        assert_eq!(unhex("0"), None);
+        assert_eq!(unhex("zz"), None);
+        assert_eq!(unhex("é0"), None);
+        assert_eq!(unhex(""), Some(vec![]));
     }
 }

@@ -192,9 +192,9 @@ impl Subject {
             .load(&bytes)
             .map_err(|e| format!("aya: {}", loader::error_chain(&e)))?;
         if let Some((name, keys)) = set {
-            let fd = loader::map_fd(&ebpf, name).map_err(|e| e.to_string())?;
+            let map = loader::map(&ebpf, name).map_err(|e| e.to_string())?;
             for key in keys {
-                loader::map_update(fd, key, &[1u8], 0)
+                map.update(key, &[1u8], 0)
                     .map_err(|e| format!("filling {name}: {e}"))?;
             }
         }

@@ -382,7 +382,7 @@ fn build_module(
             .zip(&maps.sets)
             .map(|(set, id)| SetMeta {
                 map: map_defs[id.0 as usize].0.name.clone(),
-                keys: set.keys.iter().map(|k| hex(k)).collect(),
+                keys: set.keys.iter().map(|k| abi::hex(k)).collect(),
             })
             .collect(),
     };
@@ -546,11 +546,6 @@ fn rule_meta(rule: &crate::check::policy::CheckedRule) -> RuleMeta {
             .collect(),
         line: rule.line,
     }
-}
-
-/// Lower-case hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

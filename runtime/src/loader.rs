@@ -11,7 +11,7 @@
 //!
 //! Knows nothing of output formats or of attaching (see [`crate::attach`]).
 
-use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 use aya::maps::Map;
@@ -114,7 +114,7 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
 }
 
 /// The file descriptor of map `name` of a loaded object.
-pub fn map_fd(ebpf: &Ebpf, name: &str) -> Result<RawFd, LoadError> {
+pub fn map_fd<'e>(ebpf: &'e Ebpf, name: &str) -> Result<BorrowedFd<'e>, LoadError> {
     let map = ebpf
         .map(name)
         .ok_or_else(|| LoadError::MissingMap(name.to_string()))?;
@@ -127,106 +127,47 @@ pub fn map_fd(ebpf: &Ebpf, name: &str) -> Result<RawFd, LoadError> {
         | Map::RingBuf(d) => d,
         _ => return Err(LoadError::MissingMap(name.to_string())),
     };
-    Ok(data.fd().as_fd().as_raw_fd())
+    Ok(data.fd().as_fd())
 }
 
-/// `BPF_MAP_UPDATE_ELEM` flag: only insert, never overwrite.
-pub const BPF_NOEXIST: u64 = 1;
+/// Map `name` of a loaded object, described by the kernel: every key and
+/// value written through it is checked against the kernel's map, not
+/// against what the metadata says of it.
+pub fn map<'e>(ebpf: &'e Ebpf, name: &str) -> Result<polc_sys::Map<'e>, LoadError> {
+    polc_sys::Map::new(map_fd(ebpf, name)?).map_err(|e| LoadError::MapWrite {
+        map: name.to_string(),
+        reason: e.to_string(),
+    })
+}
 
-/// `BPF_MAP_UPDATE_ELEM` with raw key and value bytes (their lengths must be
-/// the map's key and value sizes; callers check against the metadata).
-pub fn map_update(fd: RawFd, key: &[u8], value: &[u8], flags: u64) -> std::io::Result<()> {
-    #[repr(C)]
-    struct ElemAttr {
-        map_fd: u32,
-        pad: u32,
-        key: u64,
-        value: u64,
-        flags: u64,
-    }
-    const BPF_MAP_UPDATE_ELEM: libc::c_long = 2;
-    let attr = ElemAttr {
-        map_fd: fd as u32,
-        pad: 0,
-        key: key.as_ptr() as u64,
-        value: value.as_ptr() as u64,
-        flags,
-    };
-    // SAFETY: `attr` points at live key and value buffers for the duration
-    // of the call; the kernel reads exactly the map's key and value sizes,
-    // which the callers have checked the buffers hold.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            BPF_MAP_UPDATE_ELEM,
-            &attr as *const ElemAttr,
-            std::mem::size_of::<ElemAttr>(),
-        )
-    };
-    if rc == 0 {
+/// Whether the metadata lists map `name` (the object's maps were checked
+/// against it when it was read).
+fn has_map(metadata: &Metadata, name: &str) -> Result<(), LoadError> {
+    if metadata.maps.iter().any(|m| m.name == name) {
         Ok(())
     } else {
-        Err(std::io::Error::last_os_error())
+        Err(LoadError::MissingMap(name.to_string()))
     }
 }
 
-fn map_meta<'m>(metadata: &'m Metadata, name: &str) -> Result<&'m abi::MapMeta, LoadError> {
-    metadata
-        .maps
-        .iter()
-        .find(|m| m.name == name)
-        .ok_or_else(|| LoadError::MissingMap(name.to_string()))
+/// Writes `value` at key 0 of the one-entry array `name` and freezes it.
+fn write_frozen(ebpf: &Ebpf, name: &str, value: &[u8]) -> Result<(), LoadError> {
+    let bad = |reason: String| LoadError::MapWrite {
+        map: name.into(),
+        reason,
+    };
+    let map = map(ebpf, name)?;
+    map.update(&0u32.to_le_bytes(), value, 0)
+        .map_err(|e| bad(e.to_string()))?;
+    map.freeze().map_err(|e| bad(format!("freezing it: {e}")))
 }
 
 /// Writes the run-time configuration (scope, monitor flag) and freezes it.
 /// Must run before any program is loaded: the verifier reads the frozen,
 /// program-read-only value as constants and removes the code it turns off.
 pub fn write_config(ebpf: &Ebpf, metadata: &Metadata, config: Config) -> Result<(), LoadError> {
-    let meta = map_meta(metadata, abi::MAP_CONFIG)?;
-    let value = config.to_bytes();
-    if meta.value_size as usize != value.len() || meta.key_size != 4 {
-        return Err(LoadError::MapWrite {
-            map: abi::MAP_CONFIG.into(),
-            reason: format!(
-                "its value has {} bytes, the config {}",
-                meta.value_size,
-                value.len()
-            ),
-        });
-    }
-    let fd = map_fd(ebpf, abi::MAP_CONFIG)?;
-    let bad = |reason: String| LoadError::MapWrite {
-        map: abi::MAP_CONFIG.into(),
-        reason,
-    };
-    map_update(fd, &0u32.to_le_bytes(), &value, 0).map_err(|e| bad(e.to_string()))?;
-    map_freeze(fd).map_err(|e| bad(format!("freezing it: {e}")))
-}
-
-/// `BPF_MAP_FREEZE`: user space may no longer write the map either, which
-/// (with `BPF_F_RDONLY_PROG`) lets the verifier treat its contents as
-/// constants.
-fn map_freeze(fd: RawFd) -> std::io::Result<()> {
-    #[repr(C)]
-    struct FreezeAttr {
-        map_fd: u32,
-    }
-    const BPF_MAP_FREEZE: libc::c_long = 22;
-    let attr = FreezeAttr { map_fd: fd as u32 };
-    // SAFETY: `attr` is a valid, live `bpf_attr` prefix for BPF_MAP_FREEZE.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            BPF_MAP_FREEZE,
-            &attr as *const FreezeAttr,
-            std::mem::size_of::<FreezeAttr>(),
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+    has_map(metadata, abi::MAP_CONFIG)?;
+    write_frozen(ebpf, abi::MAP_CONFIG, &config.to_bytes())
 }
 
 /// Writes the kernel features (`FEATURE_*` bits, from
@@ -234,62 +175,25 @@ fn map_freeze(fd: RawFd) -> std::io::Result<()> {
 /// has one, and freezes it. Must run before any program is loaded: the
 /// verifier reads the frozen value and skips the code it turns off.
 pub fn write_features(ebpf: &Ebpf, metadata: &Metadata, features: u32) -> Result<(), LoadError> {
-    let Some(meta) = metadata.maps.iter().find(|m| m.name == abi::MAP_FEATURES) else {
+    if has_map(metadata, abi::MAP_FEATURES).is_err() {
         return Ok(());
-    };
-    let bad = |reason: String| LoadError::MapWrite {
-        map: abi::MAP_FEATURES.into(),
-        reason,
-    };
-    if meta.key_size != 4 || meta.value_size != 4 {
-        return Err(bad(format!(
-            "its keys have {} bytes and its values {}; the features are a u32 at key 0",
-            meta.key_size, meta.value_size
-        )));
     }
-    let fd = map_fd(ebpf, abi::MAP_FEATURES)?;
-    map_update(fd, &0u32.to_le_bytes(), &features.to_le_bytes(), 0)
-        .map_err(|e| bad(e.to_string()))?;
-    map_freeze(fd).map_err(|e| bad(format!("freezing it: {e}")))
-}
-
-/// Decodes lower-case or upper-case hex.
-pub fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
+    write_frozen(ebpf, abi::MAP_FEATURES, &features.to_le_bytes())
 }
 
 /// Inserts every key of every set map (value `1`).
 pub fn fill_sets(ebpf: &Ebpf, metadata: &Metadata) -> Result<usize, LoadError> {
     let mut inserted = 0;
     for set in &metadata.sets {
-        let meta = map_meta(metadata, &set.map)?;
-        let fd = map_fd(ebpf, &set.map)?;
+        let map = map(ebpf, &set.map)?;
         let bad = |reason: String| LoadError::MapWrite {
             map: set.map.clone(),
             reason,
         };
-        if meta.value_size != 1 {
-            return Err(bad(format!(
-                "set values must be 1 byte, the map's are {}",
-                meta.value_size
-            )));
-        }
         for key in &set.keys {
-            let bytes = unhex(key).ok_or_else(|| bad(format!("key `{key}` is not hex")))?;
-            if bytes.len() != meta.key_size as usize {
-                return Err(bad(format!(
-                    "key `{key}` has {} bytes, the map's keys {}",
-                    bytes.len(),
-                    meta.key_size
-                )));
-            }
-            map_update(fd, &bytes, &[1u8], 0).map_err(|e| bad(e.to_string()))?;
+            let bytes = abi::unhex(key).ok_or_else(|| bad(format!("key `{key}` is not hex")))?;
+            map.update(&bytes, &[1u8], 0)
+                .map_err(|e| bad(format!("key `{key}`: {e}")))?;
             inserted += 1;
         }
     }
@@ -309,11 +213,15 @@ pub fn exe_value(path: &[u8]) -> [u8; abi::EXE_PATH_LEN] {
 /// processes that predate the policy; entries the exec tracker already
 /// wrote are kept. Returns the number of entries inserted.
 pub fn seed_exe(ebpf: &Ebpf, metadata: &Metadata) -> Result<usize, LoadError> {
-    if !metadata.maps.iter().any(|m| m.name == abi::MAP_EXE) {
+    if has_map(metadata, abi::MAP_EXE).is_err() {
         return Ok(0);
     }
     use std::os::unix::ffi::OsStrExt;
-    let fd = map_fd(ebpf, abi::MAP_EXE)?;
+    let map = map(ebpf, abi::MAP_EXE)?;
+    let bad = |reason: String| LoadError::MapWrite {
+        map: abi::MAP_EXE.into(),
+        reason,
+    };
     let mut inserted = 0;
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Ok(0);
@@ -331,8 +239,11 @@ pub fn seed_exe(ebpf: &Ebpf, metadata: &Metadata) -> Result<usize, LoadError> {
             continue;
         };
         let value = exe_value(path.as_os_str().as_bytes());
-        if map_update(fd, &pid.to_le_bytes(), &value, BPF_NOEXIST).is_ok() {
-            inserted += 1;
+        match map.update(&pid.to_le_bytes(), &value, polc_sys::BPF_NOEXIST) {
+            Ok(()) => inserted += 1,
+            // The exec tracker was first: its entry is newer.
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+            Err(e) => return Err(bad(format!("process {pid}: {e}"))),
         }
     }
     Ok(inserted)
@@ -757,14 +668,6 @@ mod tests {
     fn short_logs_are_kept_whole() {
         let log = "invalid func unknown#195896080\nprocessed 0 insns\n";
         assert_eq!(trim_verifier_log(log), log);
-    }
-
-    #[test]
-    fn hex_keys_decode() {
-        assert_eq!(unhex("00ff10"), Some(vec![0, 255, 16]));
-        assert_eq!(unhex("0"), None);
-        assert_eq!(unhex("zz"), None);
-        assert_eq!(unhex(""), Some(vec![]));
     }
 
     #[test]
