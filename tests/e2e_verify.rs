@@ -107,6 +107,11 @@ fn a_compiled_object_verifies_and_a_broken_one_is_rejected_with_a_trimmed_log() 
         .find(|p| p.symbol == "exec_tp_execve")
         .expect("execve program");
     program.code.slots[0] = 0x79 | (0x90 << 8);
+    // As a compiler bug would write it: the metadata's code hash covers the
+    // broken code (polrt refuses code that does not match its metadata).
+    let mut metadata = built.metadata.clone();
+    metadata.code_hash = polc::object::code_hash(&image.programs).expect("code hash");
+    image.metadata = serde_json::to_vec(&metadata).expect("metadata");
     let broken = work.path.join("broken.o");
     fs::write(
         &broken,

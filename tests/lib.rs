@@ -1,13 +1,15 @@
 //! Shared support for the cross-crate tests: the gate every kernel test goes
 //! through, paths into the repository, the golden-file runner, and the
 //! tooling of the property tests and fuzz targets (the policy and event
-//! generators in [`gen`], the test-run executor in [`exec`], the fuzz
-//! bodies in [`fuzzing`]), which never touch the kernel.
+//! generators in [`gen`], the test-run executor in [`exec`], corrupted
+//! objects in [`corrupt`], the fuzz bodies in [`fuzzing`]), which never
+//! touch the kernel.
 //!
 //! Kernel tests need root. Without root they are skipped with a message, except
 //! when `POLC_KERNEL_TESTS=require` (set by CI): then they fail, so a CI run can
 //! never pass without having run them.
 
+pub mod corrupt;
 pub mod exec;
 pub mod fuzzing;
 pub mod gen;

@@ -7,7 +7,8 @@
 //! means bumping [`ABI_VERSION`]; the runtime refuses objects of another
 //! version with a clear error.
 //!
-//! Depends on `serde` only; knows nothing of ELF or of BPF instructions.
+//! Depends on `serde` and `sha2` only; knows nothing of ELF or of BPF
+//! instructions.
 
 use serde::{Deserialize, Serialize};
 
@@ -17,7 +18,9 @@ use serde::{Deserialize, Serialize};
 /// (serialised as the same names as before); every hook lists its backends,
 /// strongest first, with what `deny` means on each and what each needs
 /// probed ([`BackendMeta`]), so the runtime decides backends from the
-/// metadata alone. Version 4: the fields every event header carries
+/// metadata alone; the metadata carries a hash of the programs' code
+/// ([`Metadata::code_hash`]), so an object whose code was changed after polc
+/// wrote it is refused. Version 4: the fields every event header carries
 /// ([`HeaderField`]) are decoded from the header only.
 pub const ABI_VERSION: u32 = 5;
 
@@ -340,6 +343,27 @@ pub struct Metadata {
     /// Contents of the set maps (large lists), inserted by the runtime after
     /// loading and before attaching.
     pub sets: Vec<SetMeta>,
+    /// [`code_hash`] of the programs' sections, in the order of
+    /// [`Metadata::programs`]: the runtime refuses an object whose code does
+    /// not match it.
+    pub code_hash: String,
+}
+
+/// SHA-256 (hex) of the programs' code: for each program, in the order of
+/// [`Metadata::programs`], its section name, a NUL byte, the code's length
+/// (u64, little-endian) and the code's bytes as they are in the ELF section
+/// (map references not yet resolved, CO-RE offsets those of the object's
+/// BTF).
+pub fn code_hash<'a>(programs: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for (section, code) in programs {
+        hasher.update(section.as_bytes());
+        hasher.update([0u8]);
+        hasher.update((code.len() as u64).to_le_bytes());
+        hasher.update(code);
+    }
+    hex(&hasher.finalize())
 }
 
 /// Lower-case hex of `bytes`: how [`SetMeta::keys`] are written.
@@ -843,5 +867,15 @@ mod tests {
         assert_eq!(unhex("zz"), None);
         assert_eq!(unhex("é0"), None);
         assert_eq!(unhex(""), Some(vec![]));
+    }
+
+    #[test]
+    fn the_code_hash_covers_names_lengths_and_bytes() {
+        let one = code_hash([("a", &[1u8, 2][..]), ("b", &[3u8][..])]);
+        assert_eq!(one.len(), 64);
+        assert_eq!(one, code_hash([("a", &[1u8, 2][..]), ("b", &[3u8][..])]));
+        assert_ne!(one, code_hash([("a", &[1u8][..]), ("b", &[2u8, 3][..])]));
+        assert_ne!(one, code_hash([("b", &[3u8][..]), ("a", &[1u8, 2][..])]));
+        assert_ne!(one, code_hash([("a", &[1u8, 2][..]), ("b", &[4u8][..])]));
     }
 }

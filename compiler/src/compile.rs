@@ -337,6 +337,16 @@ fn build_module(
     kernel_fields.sort();
     kernel_fields.dedup();
 
+    let images: Vec<ProgramImage> = programs
+        .iter()
+        .map(|p| ProgramImage {
+            section: p.meta.section.clone(),
+            symbol: p.meta.symbol.clone(),
+            code: p.code.clone(),
+        })
+        .collect();
+    let code_hash =
+        crate::object::code_hash(&images).map_err(|e| BuildError::Object(e.to_string()))?;
     let metadata = Metadata {
         abi_version: abi::ABI_VERSION,
         compiler_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -385,16 +395,10 @@ fn build_module(
                 keys: set.keys.iter().map(|k| abi::hex(k)).collect(),
             })
             .collect(),
+        code_hash,
     };
     let image = ObjectImage {
-        programs: programs
-            .iter()
-            .map(|p| ProgramImage {
-                section: p.meta.section.clone(),
-                symbol: p.meta.symbol.clone(),
-                code: p.code.clone(),
-            })
-            .collect(),
+        programs: images,
         maps: map_defs.into_iter().map(|(def, _)| def).collect(),
         metadata: serde_json::to_vec(&metadata).expect("metadata serialises"),
         source_name: policy.source_name.clone(),

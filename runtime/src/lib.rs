@@ -19,6 +19,7 @@ pub mod attach;
 pub mod btf;
 pub mod cgroup;
 pub mod events;
+pub mod guard;
 pub mod inspect;
 pub mod loader;
 pub mod object;

@@ -93,8 +93,10 @@ pub fn open(
     if let Some(bytes) = ringbuf_bytes {
         loader.map_max_entries(abi::MAP_EVENTS, bytes);
     }
-    loader
-        .load(&object.bytes)
+    // aya parses and relocates the object again, against the kernel's BTF
+    // this time: under the guard, as when the object was read.
+    crate::guard::catch(|| loader.load(&object.bytes))
+        .map_err(|panic| LoadError::Open(format!("aya panicked: {panic}")))?
         .map_err(|e| LoadError::Open(error_chain(&e)))
 }
 
@@ -265,25 +267,29 @@ pub fn load_program(
         .ok_or_else(|| LoadError::MissingProgram(meta.symbol.clone()))?;
     let section = meta.section.as_str();
     let is_lsm = section.starts_with("lsm/");
+    if !matches!(
+        program,
+        Program::Lsm(_)
+            | Program::BtfTracePoint(_)
+            | Program::TracePoint(_)
+            | Program::CgroupSockAddr(_)
+    ) || (matches!(program, Program::Lsm(_)) && !is_lsm)
+    {
+        return Err(LoadError::UnknownSection {
+            symbol: meta.symbol.clone(),
+            section: meta.section.clone(),
+        });
+    }
     let started = Instant::now();
-    let result = match program {
-        Program::Lsm(p) if is_lsm => {
-            let hook = section_target(section, "lsm/").unwrap_or_default();
-            p.load(hook, &types.aya)
-        }
-        Program::BtfTracePoint(p) => {
-            let target = section_target(section, "tp_btf/").unwrap_or_default();
-            p.load(target, &types.aya)
-        }
-        Program::TracePoint(p) => p.load(),
-        Program::CgroupSockAddr(p) => p.load(),
-        _ => {
-            return Err(LoadError::UnknownSection {
+    // aya reads the program's BTF func and line info here: under the guard.
+    let result =
+        crate::guard::catch(|| load_as_its_kind(program, section, types)).map_err(|panic| {
+            LoadError::Load {
                 symbol: meta.symbol.clone(),
                 section: meta.section.clone(),
-            })
-        }
-    };
+                error: format!("aya panicked: {panic}"),
+            }
+        })?;
     let duration = started.elapsed();
     match result {
         Ok(()) => Ok(ProgramLoad::Loaded { duration }),
@@ -617,25 +623,33 @@ pub fn verify(
     Ok(results)
 }
 
-fn full_verifier_log(ebpf: &mut Ebpf, meta: &ProgramMeta, types: &KernelTypes) -> String {
-    let Some(program) = ebpf.program_mut(&meta.symbol) else {
-        return String::new();
-    };
-    let result = match program {
+/// `load` of a program of a kind polrt loads (others: `Ok`, nothing done).
+fn load_as_its_kind(
+    program: &mut Program,
+    section: &str,
+    types: &KernelTypes,
+) -> Result<(), ProgramError> {
+    match program {
         Program::Lsm(p) => p.load(
-            section_target(&meta.section, "lsm/").unwrap_or_default(),
+            section_target(section, "lsm/").unwrap_or_default(),
             &types.aya,
         ),
         Program::BtfTracePoint(p) => p.load(
-            section_target(&meta.section, "tp_btf/").unwrap_or_default(),
+            section_target(section, "tp_btf/").unwrap_or_default(),
             &types.aya,
         ),
         Program::TracePoint(p) => p.load(),
         Program::CgroupSockAddr(p) => p.load(),
         _ => Ok(()),
+    }
+}
+
+fn full_verifier_log(ebpf: &mut Ebpf, meta: &ProgramMeta, types: &KernelTypes) -> String {
+    let Some(program) = ebpf.program_mut(&meta.symbol) else {
+        return String::new();
     };
-    match result {
-        Err(ProgramError::LoadError { verifier_log, .. }) => verifier_log.to_string(),
+    match crate::guard::catch(|| load_as_its_kind(program, &meta.section, types)) {
+        Ok(Err(ProgramError::LoadError { verifier_log, .. })) => verifier_log.to_string(),
         _ => String::new(),
     }
 }

@@ -4,7 +4,11 @@
 //! Everything here is pure: ELF and JSON parsing with the `object` crate and
 //! `serde_json`, never a syscall beyond reading the file. That is what lets
 //! `polrt inspect` run without privileges, and every check below run in unit
-//! tests. Must not depend on aya or on the kernel.
+//! tests. An object is read here exactly as far as loading it will read it:
+//! its code must match the metadata's hash, and aya's own object parser and
+//! relocations (`aya-obj`, which makes no syscalls) must accept it, with
+//! maps that match the metadata, before anything reaches the kernel. Must
+//! not depend on `aya` (the syscall half) or on the kernel.
 
 use std::path::Path;
 
@@ -46,6 +50,12 @@ pub enum ObjectError {
     },
     #[error("`{path}`: the metadata is inconsistent with the object: {reason}")]
     Inconsistent { path: String, reason: String },
+    #[error("`{path}`: the programs' code does not match the metadata's code hash: the object was changed or corrupted after polc wrote it")]
+    CodeMismatch { path: String },
+    #[error("`{path}`: its .BTF section is malformed: {reason}")]
+    BadBtf { path: String, reason: String },
+    #[error("`{path}`: aya cannot read the object: {reason}")]
+    Aya { path: String, reason: String },
     #[error("`{path}` has errors:\n{rendered}")]
     Policy { path: String, rendered: String },
     #[error("`{path}`: {message}")]
@@ -205,6 +215,35 @@ pub fn parse_object(path: &str, bytes: Vec<u8>) -> Result<PolicyObject, ObjectEr
             )));
         }
     }
+    let mut code = Vec::with_capacity(metadata.programs.len());
+    for program in &metadata.programs {
+        let data = file
+            .section_by_name(&program.section)
+            .and_then(|section| section.data().ok())
+            .ok_or_else(|| {
+                inconsistent(format!(
+                    "the code of program `{}` (section `{}`) cannot be read",
+                    program.symbol, program.section
+                ))
+            })?;
+        code.push((program.section.as_str(), data));
+    }
+    if abi::code_hash(code) != metadata.code_hash {
+        return Err(ObjectError::CodeMismatch {
+            path: path.to_string(),
+        });
+    }
+    if let Some(btf) = file.section_by_name(".BTF") {
+        let data = btf.data().map_err(|e| inconsistent(format!(".BTF: {e}")))?;
+        crate::btf::KernelBtf::parse(data).map_err(|e| ObjectError::BadBtf {
+            path: path.to_string(),
+            reason: e.to_string(),
+        })?;
+    }
+    check_with_aya(&bytes, &metadata).map_err(|reason| ObjectError::Aya {
+        path: path.to_string(),
+        reason,
+    })?;
     Ok(PolicyObject {
         path: path.to_string(),
         bytes,
@@ -213,6 +252,78 @@ pub fn parse_object(path: &str, bytes: Vec<u8>) -> Result<PolicyObject, ObjectEr
         sections,
         warnings: None,
     })
+}
+
+/// Reads the object as aya will when loading it (`aya-obj`: parse, BTF
+/// fix-up, CO-RE relocation, map and call relocation; no syscalls), and
+/// checks its maps and programs against the metadata. The CO-RE target is
+/// the object's own BTF here (the kernel's is not read without
+/// privileges); loading relocates again against the kernel's, under the same
+/// guard ([`crate::loader::open`]). A panic inside aya-obj is an error
+/// (see [`crate::guard`]).
+fn check_with_aya(bytes: &[u8], metadata: &Metadata) -> Result<(), String> {
+    crate::guard::catch(|| aya_reads(bytes, metadata))
+        .unwrap_or_else(|panic| Err(format!("aya-obj panicked: {panic}")))
+}
+
+fn aya_reads(bytes: &[u8], metadata: &Metadata) -> Result<(), String> {
+    use std::collections::HashSet;
+    let mut obj = aya_obj::Object::parse(bytes).map_err(|e| e.to_string())?;
+    for map in &metadata.maps {
+        let Some(def) = obj.maps.get(&map.name) else {
+            return Err(format!(
+                "the metadata's map `{}` is not in `.maps`",
+                map.name
+            ));
+        };
+        let elf = (
+            def.map_type(),
+            def.key_size(),
+            def.value_size(),
+            def.max_entries(),
+        );
+        let meta = (
+            map.kind.map_type(),
+            map.key_size,
+            map.value_size,
+            map.max_entries,
+        );
+        if elf != meta {
+            return Err(format!(
+                "map `{}` is (type, key, value, entries) {elf:?} in `.maps`, {meta:?} in the metadata",
+                map.name
+            ));
+        }
+    }
+    if let Some(name) = obj
+        .maps
+        .keys()
+        .find(|name| !metadata.maps.iter().any(|m| &m.name == *name))
+    {
+        return Err(format!("map `{name}` of `.maps` is not in the metadata"));
+    }
+    for program in &metadata.programs {
+        if !obj.programs.contains_key(&program.symbol) {
+            return Err(format!("aya finds no program `{}`", program.symbol));
+        }
+    }
+    let features = aya_obj::btf::BtfFeatures::new(true, true, true, true, true, true, true, true);
+    obj.fixup_and_sanitize_btf(&features)
+        .map_err(|e| format!("fixing up its BTF: {e}"))?;
+    if let Some(own) = obj.btf.clone() {
+        obj.relocate_btf(&own)
+            .map_err(|e| format!("CO-RE relocation: {e}"))?;
+    }
+    let text_sections: HashSet<usize> = obj.functions.keys().map(|(section, _)| *section).collect();
+    let maps = obj.maps.clone();
+    obj.relocate_maps(
+        maps.iter().map(|(name, map)| (name.as_str(), 0, map)),
+        &text_sections,
+    )
+    .map_err(|e| format!("map relocation: {e}"))?;
+    obj.relocate_calls(&text_sections)
+        .map_err(|e| format!("call relocation: {e}"))?;
+    Ok(())
 }
 
 /// Decodes and validates the metadata JSON: the ABI version first (so that
@@ -384,6 +495,7 @@ pub(crate) mod tests {
             maps: vec![],
             kernel_fields: vec![],
             sets: vec![],
+            code_hash: String::new(),
         }
     }
 
@@ -462,5 +574,68 @@ pub(crate) mod tests {
         };
         assert!(rendered.contains("nope.field"), "{rendered}");
         assert!(rendered.contains("bad.pol:3"), "{rendered}");
+    }
+
+    /// The build of a small policy with a set map and two hooks.
+    fn small_build() -> polc::compile::Build {
+        let source = "rule sh {\n    on exec\n    when exec.path in [\"/a\", \"/b\", \"/c\", \"/d\", \"/e\", \"/f\", \"/g\", \"/h\", \"/i\"]\n    deny\n}\n\
+                      rule smtp {\n    on net.connect\n    when net.dport == 25\n    kill\n}\n";
+        let checked = polc::check::check_source("t.pol", source);
+        let policy = checked.policy.expect("checks");
+        polc::compile::build(&policy, source, 4096).expect("builds")
+    }
+
+    #[test]
+    fn an_object_whose_code_changed_is_refused() {
+        let build = small_build();
+        let mut bytes = build.object_bytes().expect("written");
+        assert!(parse_object("x.o", bytes.clone()).is_ok());
+        let file = object::File::parse(&*bytes).expect("ELF");
+        let section = build.metadata.programs[1].section.clone();
+        let (offset, _) = file
+            .section_by_name(&section)
+            .and_then(|s| s.file_range())
+            .expect("the program's section");
+        // An immediate of the program's second instruction.
+        bytes[offset as usize + 12] ^= 0x40;
+        let error = parse_object("x.o", bytes).expect_err("changed code");
+        assert!(matches!(error, ObjectError::CodeMismatch { .. }), "{error}");
+        assert!(error.to_string().contains("code hash"), "{error}");
+    }
+
+    #[test]
+    fn an_object_whose_maps_differ_from_its_metadata_is_refused() {
+        let build = small_build();
+        let mut metadata = build.metadata.clone();
+        let set = metadata
+            .maps
+            .iter_mut()
+            .find(|m| m.name == "polc_set0")
+            .expect("a set map");
+        set.key_size += 8;
+        let mut image = build.image.clone();
+        image.metadata = serde_json::to_vec(&metadata).expect("json");
+        let bytes = polc::object::write_object(&image).expect("written");
+        let error = parse_object("x.o", bytes).expect_err("maps differ");
+        assert!(matches!(error, ObjectError::Aya { .. }), "{error}");
+        assert!(error.to_string().contains("polc_set0"), "{error}");
+    }
+
+    #[test]
+    fn a_program_of_a_backend_its_hook_does_not_list_is_refused() {
+        let mut metadata = sample_metadata();
+        let mut lsm = metadata.programs[0].clone();
+        lsm.symbol = "file_open_lsm".into();
+        lsm.backend = BackendKind::Lsm;
+        metadata.programs.push(lsm);
+        let json = serde_json::to_vec(&metadata).expect("serialises");
+        let error = parse_metadata("x.o", &json).expect_err("unlisted backend");
+        assert!(error.to_string().contains("does not list"), "{error}");
+        let mut metadata = sample_metadata();
+        let twice = metadata.hooks[0].backends[0].clone();
+        metadata.hooks[0].backends.push(twice);
+        let json = serde_json::to_vec(&metadata).expect("serialises");
+        let error = parse_metadata("x.o", &json).expect_err("listed twice");
+        assert!(error.to_string().contains("twice"), "{error}");
     }
 }
