@@ -267,3 +267,106 @@ rule set {
     let summary = stdout.lines().last().unwrap_or_default();
     assert!(summary.contains(" 0 rejected"), "{summary}");
 }
+
+/// `rule r { on file.open when file.path contains ["/secret-0000/", ...,
+/// "/secret-0011/"] deny }`, built without the checker (which may refuse it
+/// for its cost): the host verifier gives up on it ("The sequence of 8193
+/// jumps is too complex").
+fn too_many_branches() -> polc::compile::Build {
+    use polc::check::hooks::{FieldId, Hook};
+    use polc::check::policy::*;
+    use polc::span::Span;
+    let secrets = (0..12)
+        .map(|i| Value::Str(format!("/secret-{i:04}/")))
+        .collect();
+    let path = FieldId::from_name("file.path").expect("file.path");
+    let policy = CheckedPolicy {
+        source_name: "secrets.pol".into(),
+        source_hash: String::new(),
+        lists: vec![ListDef {
+            name: None,
+            elems: secrets,
+            span: Span::default(),
+        }],
+        rules: vec![CheckedRule {
+            id: 0,
+            name: "r".into(),
+            kind: RuleKind::Rule,
+            hook: Hook::FileOpen,
+            cond: Some(Expr::Test(Test {
+                field: path,
+                op: TestOp::StrAny {
+                    op: StrOp::Contains,
+                    list: ListId(0),
+                },
+                span: Span::default(),
+            })),
+            action: Action::Deny,
+            message: None,
+            emit: vec![],
+            span: Span::default(),
+            name_span: Span::default(),
+            line: 1,
+        }],
+        tests: vec![],
+    };
+    polc::compile::build(&policy, "", polc::compile::DEFAULT_RINGBUF_BYTES)
+        .expect("the policy builds")
+}
+
+#[test]
+fn a_verifier_complexity_limit_is_named_with_its_rule_and_printed_once() {
+    if !kernel_tests_enabled("a_verifier_complexity_limit_is_named_with_its_rule") {
+        return;
+    }
+    let work = TempDir::new("verify-complex");
+    let object = work.path.join("secrets.o");
+    fs::write(&object, too_many_branches().object_bytes().expect("object"))
+        .expect("write secrets.o");
+    let out = polrt(&["verify".as_ref(), object.as_os_str()]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains(
+            "REJECTED: at rule `r` (secrets.pol:1): too many branches for the verifier: \
+             the sequence of 8193 jumps is too complex"
+        ),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("Bad address"), "{stdout}");
+    // Every tracepoint program of the hook is rejected alike; the log is
+    // printed once.
+    assert_eq!(
+        stdout
+            .matches("The sequence of 8193 jumps is too complex.")
+            .count(),
+        1,
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("the same as `file_open_tp_openat`'s"),
+        "{stdout}"
+    );
+
+    // `polrt run` stops at the first rejection, with the same words (scoped
+    // to a test cgroup and in monitor mode, should a kernel ever load it).
+    let cgroup = TestCgroup::new("verify-complex");
+    let out = polrt(&[
+        "run".as_ref(),
+        "--monitor".as_ref(),
+        "--cgroup".as_ref(),
+        cgroup.path.as_os_str(),
+        object.as_os_str(),
+    ]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("at rule `r` (secrets.pol:1): too many branches for the verifier"),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.matches("The sequence of 8193").count(),
+        1,
+        "{stderr}"
+    );
+}

@@ -349,6 +349,19 @@ pub struct Metadata {
     pub code_hash: String,
 }
 
+impl Metadata {
+    /// The rule on `hook` whose code a line-info line (a `.pol` line, as in
+    /// `.BTF.ext` and verifier logs) points into: each rule's code carries
+    /// the line of its declaration, so the rule declared last at or before
+    /// `line`. `None` for line 0 (code of no rule).
+    pub fn rule_at(&self, hook: &str, line: u32) -> Option<&RuleMeta> {
+        self.rules
+            .iter()
+            .filter(|rule| rule.hook == hook && rule.line <= line && line > 0)
+            .max_by_key(|rule| rule.line)
+    }
+}
+
 /// SHA-256 (hex) of the programs' code: for each program, in the order of
 /// [`Metadata::programs`], its section name, a NUL byte, the code's length
 /// (u64, little-endian) and the code's bytes as they are in the ELF section

@@ -290,26 +290,11 @@ fn load(ebpf: &mut Ebpf, meta: &ProgramMeta, types: &KernelTypes) -> Result<f64,
     match loader::load_program(ebpf, meta, types) {
         Ok(ProgramLoad::Loaded { duration }) => Ok(duration.as_secs_f64() * 1e3),
         Ok(ProgramLoad::Unavailable(why)) => Err(why),
-        Err(LoadError::Rejected { error, log, .. }) => Err(format!(
-            "the verifier rejected it ({error}): {}",
-            verifier_reason(&log)
-        )),
+        Err(LoadError::Rejected { error, at, .. }) => {
+            Err(format!("the verifier rejected it{at}: {error}"))
+        }
         Err(other) => Err(other.to_string()),
     }
-}
-
-/// The verifier's own message: the last lines of its log before the
-/// statistics line.
-pub fn verifier_reason(log: &str) -> String {
-    let lines: Vec<&str> = log
-        .lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with("..."))
-        .collect();
-    let end = lines
-        .iter()
-        .rposition(|l| l.starts_with("processed "))
-        .unwrap_or(lines.len());
-    lines[end.saturating_sub(2)..end].join("; ")
 }
 
 fn code_stats(

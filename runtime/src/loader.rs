@@ -43,11 +43,17 @@ pub enum LoadError {
     UnknownSection { symbol: String, section: String },
     #[error("writing map `{map}`: {reason}")]
     MapWrite { map: String, reason: String },
-    #[error("the kernel verifier rejected program `{symbol}` ({section}): {error}\n{log}")]
+    #[error("the kernel verifier rejected program `{symbol}` ({section}){at}: {error}\n{log}")]
     Rejected {
         symbol: String,
         section: String,
+        /// What went wrong: a named limit where the log shows one
+        /// ([`polc_sys::verifier::explain`]).
         error: String,
+        /// Where, when the log's line info says: ` at rule `r` (p.pol:3)`,
+        /// or ` at p.pol:3`; empty otherwise.
+        at: String,
+        /// The log trimmed to the failing instruction.
         log: String,
     },
     #[error("loading program `{symbol}` ({section}): {error}")]
@@ -320,11 +326,17 @@ fn classify(
                     "the kernel refuses {kind} programs with EPERM before the verifier runs (kernel lockdown)"
                 )));
             }
+            let rejection =
+                polc_sys::verifier::explain(io_error.raw_os_error(), &io_error.to_string(), &log);
             Err(LoadError::Rejected {
                 symbol: meta.symbol.clone(),
                 section: meta.section.clone(),
-                error: io_error.to_string(),
-                log: trim_verifier_log(&log),
+                error: rejection.reason,
+                at: rejection
+                    .source
+                    .map(|(file, line)| format!(" at {file}:{line}"))
+                    .unwrap_or_default(),
+                log: rejection.log,
             })
         }
         ProgramError::Btf(error) if is_lsm || meta.section.starts_with("tp_btf/") => {
@@ -341,39 +353,38 @@ fn classify(
     }
 }
 
-/// Lines of context kept above the failing instruction.
-const LOG_CONTEXT: usize = 6;
-
-/// Trims a verifier log to the failing instruction: the last instruction
-/// line, the source line (`; ...` line info) and a few lines before it, and
-/// everything after (the error and the statistics).
-pub fn trim_verifier_log(log: &str) -> String {
-    let lines: Vec<&str> = log.lines().collect();
-    let is_insn = |line: &str| {
-        let digits = line.bytes().take_while(u8::is_ascii_digit).count();
-        digits > 0 && line[digits..].starts_with(": (")
+/// Names the rule of a rejection's source line ([`Metadata::rule_at`]).
+pub fn name_rule(error: LoadError, metadata: &Metadata, hook: &str) -> LoadError {
+    let LoadError::Rejected {
+        symbol,
+        section,
+        error,
+        at,
+        log,
+    } = error
+    else {
+        return error;
     };
-    let start = match lines.iter().rposition(|l| is_insn(l)) {
-        Some(at) => {
-            let source = lines[..at]
-                .iter()
-                .rposition(|l| l.starts_with("; "))
-                .filter(|s| at - s <= LOG_CONTEXT);
-            source.unwrap_or(at).saturating_sub(LOG_CONTEXT)
-        }
-        None => lines.len().saturating_sub(20),
+    let line = at
+        .rsplit_once(':')
+        .and_then(|(_, line)| line.parse::<u32>().ok());
+    let rule = line.and_then(|line| metadata.rule_at(hook, line));
+    let at = match rule {
+        Some(rule) => format!(
+            " at rule `{}` ({}:{})",
+            rule.name,
+            metadata.source_name,
+            line.unwrap_or(rule.line)
+        ),
+        None => at,
     };
-    let mut out = String::new();
-    if start > 0 {
-        out.push_str(&format!(
-            "... ({start} earlier lines of the verifier log omitted)\n"
-        ));
+    LoadError::Rejected {
+        symbol,
+        section,
+        error,
+        at,
+        log,
     }
-    for line in &lines[start..] {
-        out.push_str(line);
-        out.push('\n');
-    }
-    out
 }
 
 /// The backend chosen for one hook.
@@ -498,7 +509,7 @@ pub fn choose_backends(
                         for symbol in &loaded {
                             unload(ebpf, symbol);
                         }
-                        return Err(error);
+                        return Err(name_rule(error, metadata, &hook.name));
                     }
                 }
             }
@@ -574,7 +585,8 @@ pub enum Verification {
     },
     /// This host cannot load programs of this kind.
     NotVerifiable(String),
-    /// Rejected: the error and the trimmed log.
+    /// Rejected: why (a named limit where the log shows one, and where:
+    /// the rule and `.pol` line) and the trimmed log.
     Rejected { error: String, log: String },
 }
 
@@ -590,7 +602,9 @@ pub fn verify(
     write_features(&ebpf, &object.metadata, features)?;
     let mut results = Vec::new();
     for program in &object.metadata.programs {
-        let outcome = match load_program(&mut ebpf, program, types) {
+        let loaded = load_program(&mut ebpf, program, types)
+            .map_err(|e| name_rule(e, &object.metadata, &program.hook));
+        let outcome = match loaded {
             Ok(ProgramLoad::Loaded { duration }) => {
                 let verified_insns = ebpf
                     .program(&program.symbol)
@@ -603,13 +617,16 @@ pub fn verify(
                 }
             }
             Ok(ProgramLoad::Unavailable(why)) => Verification::NotVerifiable(why),
-            Err(LoadError::Rejected { error, log, .. }) if !full_log => {
-                Verification::Rejected { error, log }
+            Err(LoadError::Rejected { error, at, log, .. }) if !full_log => {
+                Verification::Rejected {
+                    error: where_why(&at, error),
+                    log,
+                }
             }
-            Err(LoadError::Rejected { error, .. }) => {
+            Err(LoadError::Rejected { error, at, .. }) => {
                 // Load again to keep the whole log.
                 Verification::Rejected {
-                    error,
+                    error: where_why(&at, error),
                     log: full_verifier_log(&mut ebpf, program, types),
                 }
             }
@@ -621,6 +638,15 @@ pub fn verify(
         results.push((program.clone(), outcome));
     }
     Ok(results)
+}
+
+/// A rejection's place, then its reason: `at rule `r` (p.pol:3): ...`.
+fn where_why(at: &str, why: String) -> String {
+    if at.is_empty() {
+        why
+    } else {
+        format!("{}: {why}", at.trim_start())
+    }
 }
 
 /// `load` of a program of a kind polrt loads (others: `Ok`, nothing done).
@@ -657,32 +683,6 @@ fn full_verifier_log(ebpf: &mut Ebpf, meta: &ProgramMeta, types: &KernelTypes) -
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn verifier_logs_are_trimmed_to_the_failing_instruction() {
-        let mut log = String::new();
-        for i in 0..40 {
-            log.push_str(&format!("{i}: (b7) r{} = 0\n", i % 5));
-        }
-        log.push_str("; when file.path == \"/etc/shadow\" @ policy.pol:3\n");
-        log.push_str("40: (79) r1 = *(u64 *)(r7 +0)\n");
-        log.push_str("R7 invalid mem access 'scalar'\n");
-        log.push_str("processed 41 insns (limit 1000000)\n");
-        let trimmed = trim_verifier_log(&log);
-        assert!(trimmed.starts_with("... ("), "{trimmed}");
-        assert!(trimmed.contains("policy.pol:3"), "{trimmed}");
-        assert!(trimmed.contains("40: (79)"), "{trimmed}");
-        assert!(trimmed.contains("invalid mem access"), "{trimmed}");
-        assert!(trimmed.contains("processed 41 insns"), "{trimmed}");
-        assert!(!trimmed.contains("\n0: (b7)"), "{trimmed}");
-        assert!(trimmed.lines().count() < 15, "{trimmed}");
-    }
-
-    #[test]
-    fn short_logs_are_kept_whole() {
-        let log = "invalid func unknown#195896080\nprocessed 0 insns\n";
-        assert_eq!(trim_verifier_log(log), log);
-    }
 
     #[test]
     fn exe_values_are_nul_padded_and_truncated() {

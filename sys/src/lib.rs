@@ -10,8 +10,13 @@
 //! (`/sys/devices/system/cpu/possible`, an error when unreadable, never a
 //! guess), so the kernel never reads or writes past a buffer.
 //!
+//! [`verifier`] reads the verifier's log of a rejected program, for every
+//! loader of the project.
+//!
 //! Depends on `libc` and `thiserror` only; knows nothing of policies,
 //! objects or aya.
+
+pub mod verifier;
 
 use std::ffi::CString;
 use std::io;

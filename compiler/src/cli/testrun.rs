@@ -33,9 +33,14 @@ pub enum TestRunError {
         map: String,
         source: polc_sys::Error,
     },
-    #[error("the kernel verifier rejected the test program: {source}\n{log}")]
+    #[error("the kernel verifier rejected the test program{at}: {reason}\n{log}")]
     Load {
-        source: polc_sys::Error,
+        /// What went wrong ([`polc_sys::verifier::explain`]).
+        reason: String,
+        /// ` at rule `r` (p.pol:3)` when the failing instruction is in a
+        /// rule's code; empty otherwise.
+        at: String,
+        /// The log trimmed to the failing instruction.
         log: String,
     },
     #[error("BPF_PROG_TEST_RUN: {0}")]
@@ -145,12 +150,21 @@ impl TestProgram {
         // rejection.
         let prog = match polc_sys::prog_load(&spec, &mut []) {
             Ok(prog) => prog,
-            Err(source) => {
+            Err(error) => {
                 let mut log = vec![0u8; 16 << 20];
                 let _ = polc_sys::prog_load(&spec, &mut log);
+                let rejection = polc_sys::verifier::explain(
+                    error.raw_os_error(),
+                    &error.to_string(),
+                    &polc::abi::c_string(&log),
+                );
                 return Err(TestRunError::Load {
-                    source,
-                    log: trim_log(&polc::abi::c_string(&log)),
+                    at: rejection
+                        .insn
+                        .and_then(|slot| rule_at(build, slot))
+                        .unwrap_or_default(),
+                    reason: rejection.reason,
+                    log: rejection.log,
                 });
             }
         };
@@ -242,10 +256,23 @@ impl TestProgram {
     }
 }
 
-/// The last lines of a verifier log: the failing instruction and the summary.
-fn trim_log(log: &str) -> String {
-    let lines: Vec<&str> = log.lines().filter(|l| !l.is_empty()).collect();
-    lines[lines.len().saturating_sub(12)..].join("\n")
+/// ` at rule `r` (p.pol:3)`: the rule whose code holds instruction `slot`
+/// of the build's one program (by the program's line info: each rule's
+/// code carries its declaration's line).
+fn rule_at(build: &Build, slot: u32) -> Option<String> {
+    let program = build.programs.first()?;
+    let line = program
+        .code
+        .lines
+        .iter()
+        .take_while(|(from, _)| *from <= slot)
+        .last()
+        .map(|(_, line)| *line)?;
+    let rule = build.metadata.rule_at(&program.meta.hook, line)?;
+    Some(format!(
+        " at rule `{}` ({}:{line})",
+        rule.name, build.metadata.source_name
+    ))
 }
 
 #[cfg(test)]
@@ -526,5 +553,65 @@ mod tests {
                 "{uid} {comm} {path}"
             );
         }
+    }
+
+    #[test]
+    fn a_verifier_complexity_limit_is_named_with_its_rule() {
+        // `file.path contains` twelve strings: the host verifier gives up
+        // ("The sequence of 8193 jumps is too complex", errno EFAULT). Built
+        // without the checker, which may refuse it for its cost.
+        if !kernel_tests_enabled("a_verifier_complexity_limit_is_named_with_its_rule") {
+            return;
+        }
+        let secrets = (0..12)
+            .map(|i| Value::Str(format!("/secret-{i:04}/")))
+            .collect();
+        let policy = CheckedPolicy {
+            source_name: "secrets.pol".into(),
+            source_hash: String::new(),
+            lists: vec![ListDef {
+                name: None,
+                elems: secrets,
+                span: Span::default(),
+            }],
+            rules: vec![CheckedRule {
+                id: 0,
+                name: "r".into(),
+                kind: RuleKind::Rule,
+                hook: Hook::FileOpen,
+                cond: Some(t(
+                    "file.path",
+                    TestOp::StrAny {
+                        op: StrOp::Contains,
+                        list: ListId(0),
+                    },
+                )),
+                action: Action::Deny,
+                message: None,
+                emit: vec![],
+                span: Span::default(),
+                name_span: Span::default(),
+                line: 3,
+            }],
+            tests: vec![],
+        };
+        let build = polc::compile::build_test_run(&policy, "", Hook::FileOpen).expect("builds");
+        let Err(error) = TestProgram::load(&build) else {
+            panic!("the verifier accepted twelve `contains` strings");
+        };
+        let TestRunError::Load { reason, at, log } = &error else {
+            panic!("not a rejection: {error}");
+        };
+        assert!(
+            reason.starts_with(
+                "too many branches for the verifier: the sequence of 8193 jumps is too complex"
+            ),
+            "{reason}"
+        );
+        assert_eq!(at, " at rule `r` (secrets.pol:3)");
+        assert!(log.contains("The sequence of 8193 jumps"), "{log}");
+        let text = error.to_string();
+        assert!(!text.contains("Bad address"), "{text}");
+        assert_eq!(text.matches("The sequence of 8193").count(), 1, "{text}");
     }
 }
