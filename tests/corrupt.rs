@@ -316,9 +316,13 @@ fn apply_edit(meta: &mut Metadata, rng: &mut impl Entropy) -> String {
             meta.code_hash = abi::hex(&[0xab; 32]);
             "code hash replaced".into()
         }
-        13 => {
+        13 if draw() % 2 == 0 => {
             meta.kernel_fields.push("task_struct.no_such_member".into());
             "an unknown kernel member".into()
+        }
+        13 => {
+            meta.arch = "aarch64".into();
+            "built for aarch64".into()
         }
         14 if !meta.rules.is_empty() => {
             let i = (draw() as usize) % meta.rules.len();

@@ -50,6 +50,7 @@ fn outcome(result: &Result<polrt::object::PolicyObject, polrt::Error>) -> &'stat
             ObjectError::MissingMetadata { .. } => "no metadata",
             ObjectError::BadMetadata { .. } => "bad metadata",
             ObjectError::AbiVersion { .. } => "other ABI version",
+            ObjectError::Arch { .. } => "another architecture",
             ObjectError::Inconsistent { .. } => "metadata inconsistent with the ELF",
             ObjectError::CodeMismatch { .. } => "code hash mismatch",
             ObjectError::Aya { reason, .. } if reason.starts_with("aya-obj panicked") => {

@@ -20,7 +20,8 @@ use serde::{Deserialize, Serialize};
 /// probed ([`BackendMeta`]), so the runtime decides backends from the
 /// metadata alone; the metadata carries a hash of the programs' code
 /// ([`Metadata::code_hash`]), so an object whose code was changed after polc
-/// wrote it is refused. Version 4: the fields every event header carries
+/// wrote it is refused, and names the architecture its syscall numbers are
+/// for ([`Metadata::arch`]). Version 4: the fields every event header carries
 /// ([`HeaderField`]) are decoded from the header only.
 pub const ABI_VERSION: u32 = 5;
 
@@ -325,6 +326,10 @@ pub struct Metadata {
     pub abi_version: u32,
     /// `polc` version that wrote the object.
     pub compiler_version: String,
+    /// The architecture whose system call numbers the programs test
+    /// (`x86_64`, as Rust's `std::env::consts::ARCH` names it): the runtime
+    /// refuses an object built for another.
+    pub arch: String,
     /// File name the policy was compiled from.
     pub source_name: String,
     /// SHA-256 of the policy source, hex.

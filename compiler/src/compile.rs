@@ -350,6 +350,7 @@ fn build_module(
     let metadata = Metadata {
         abi_version: abi::ABI_VERSION,
         compiler_version: env!("CARGO_PKG_VERSION").to_string(),
+        arch: crate::kernel::ARCH.to_string(),
         source_name: policy.source_name.clone(),
         source_hash: policy.source_hash.clone(),
         rules: policy.rules.iter().map(rule_meta).collect(),

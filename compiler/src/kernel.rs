@@ -3,9 +3,12 @@
 //! CO-RE against the running kernel's BTF), syscall numbers, and the uapi
 //! constants the hook table and code generation share.
 //!
-//! Syscall numbers are per architecture; only x86_64 is supported, and the
-//! crate refuses to build for another target rather than emit programs that
-//! would test the wrong numbers.
+//! Syscall numbers are per architecture and per ABI ([`SYSCALLS`]); only
+//! x86_64 is supported, and the crate refuses to build for another target
+//! rather than emit programs that would test the wrong numbers. Every
+//! object names the architecture in its metadata ([`ARCH`]), and polrt
+//! refuses an object built for another than its own (the ELF machine,
+//! `EM_BPF`, says nothing of it).
 //!
 //! Depends on nothing but `std`.
 
@@ -75,10 +78,46 @@ pub const SIGKILL: u64 = 9;
 pub const READING_MODULE: u64 = 2;
 /// `enum kernel_load_data_id::LOADING_MODULE`.
 pub const LOADING_MODULE: u64 = 2;
-/// x86_64 syscall number of `init_module`.
-pub const NR_INIT_MODULE: u64 = 175;
-/// x86_64 syscall number of `finit_module`.
-pub const NR_FINIT_MODULE: u64 = 313;
+/// A system call ABI: the numbering `raw_syscalls:sys_enter` (and
+/// `tp_btf/sys_enter`) reports a call under. A 64-bit kernel runs tasks of
+/// more than one: 32-bit (`int 0x80`) calls arrive with their own numbers,
+/// and do not fire the `syscalls:sys_enter_*` tracepoints at all.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum SyscallAbi {
+    /// x86_64's native 64-bit calls.
+    X86_64,
+}
+
+/// The numbers of the system calls the hook table tests, in one ABI.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct SyscallNumbers {
+    pub abi: SyscallAbi,
+    /// `init_module`.
+    pub init_module: u64,
+    /// `finit_module`.
+    pub finit_module: u64,
+}
+
+/// Every ABI's numbers, the native one ([`NATIVE`]) first. A program that
+/// should also see another ABI's calls (e.g. x86's 32-bit compat numbers,
+/// 128 and 350) needs an entry here and a guard that tests it.
+pub const SYSCALLS: &[SyscallNumbers] = &[SyscallNumbers {
+    abi: SyscallAbi::X86_64,
+    init_module: 175,
+    finit_module: 313,
+}];
+
+/// The architecture the syscall numbers are for, as Rust names it
+/// (`std::env::consts::ARCH`); written into every object's metadata.
+pub const ARCH: &str = "x86_64";
+
+/// The numbers of the ABI programs are built for.
+pub const NATIVE: SyscallNumbers = SYSCALLS[0];
+
+/// Native syscall number of `init_module`.
+pub const NR_INIT_MODULE: u64 = NATIVE.init_module;
+/// Native syscall number of `finit_module`.
+pub const NR_FINIT_MODULE: u64 = NATIVE.finit_module;
 /// `FMODE_WRITE` in `struct file.f_mode`.
 pub const FMODE_WRITE: u64 = 0x2;
 /// `O_ACCMODE` in open flags.

@@ -48,6 +48,11 @@ pub enum ObjectError {
         found: u32,
         expected: u32,
     },
+    #[error(
+        "`{path}` was built for {arch} (its programs test that architecture's system call numbers); this machine is {}: rebuild it here",
+        std::env::consts::ARCH
+    )]
+    Arch { path: String, arch: String },
     #[error("`{path}`: the metadata is inconsistent with the object: {reason}")]
     Inconsistent { path: String, reason: String },
     #[error("`{path}`: the programs' code does not match the metadata's code hash: the object was changed or corrupted after polc wrote it")]
@@ -355,6 +360,12 @@ pub fn parse_metadata(path: &str, data: &[u8]) -> Result<Metadata, ObjectError> 
         });
     }
     let metadata: Metadata = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
+    if metadata.arch != std::env::consts::ARCH {
+        return Err(ObjectError::Arch {
+            path: path.to_string(),
+            arch: metadata.arch,
+        });
+    }
     for (index, rule) in metadata.rules.iter().enumerate() {
         if rule.id as usize != index {
             return Err(bad(format!(
@@ -444,6 +455,7 @@ pub(crate) mod tests {
         Metadata {
             abi_version: ABI_VERSION,
             compiler_version: "0.1.0".into(),
+            arch: std::env::consts::ARCH.into(),
             source_name: "t.pol".into(),
             source_hash: "00".into(),
             rules: vec![RuleMeta {
@@ -637,5 +649,15 @@ pub(crate) mod tests {
         let json = serde_json::to_vec(&metadata).expect("serialises");
         let error = parse_metadata("x.o", &json).expect_err("listed twice");
         assert!(error.to_string().contains("twice"), "{error}");
+    }
+
+    #[test]
+    fn an_object_for_another_architecture_is_refused() {
+        let mut metadata = sample_metadata();
+        metadata.arch = "aarch64".into();
+        let json = serde_json::to_vec(&metadata).expect("serialises");
+        let error = parse_metadata("x.o", &json).expect_err("another arch");
+        assert!(matches!(error, ObjectError::Arch { .. }), "{error}");
+        assert!(error.to_string().contains("built for aarch64"), "{error}");
     }
 }
