@@ -11,11 +11,13 @@
 //! guess), so the kernel never reads or writes past a buffer.
 //!
 //! [`verifier`] reads the verifier's log of a rejected program, for every
-//! loader of the project.
+//! loader of the project; [`test_gate`] is the gate every kernel test of
+//! the project goes through.
 //!
 //! Depends on `libc` and `thiserror` only; knows nothing of policies,
 //! objects or aya.
 
+pub mod test_gate;
 pub mod verifier;
 
 use std::ffi::CString;
@@ -594,24 +596,9 @@ mod tests {
         assert_eq!(plain.value_buffer_len().expect("sized"), 12);
     }
 
-    /// Whether this process may create maps (root); otherwise the kernel
-    /// half of the tests below cannot run.
-    fn root(test: &str) -> bool {
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        if unsafe { libc::geteuid() } == 0 {
-            return true;
-        }
-        assert!(
-            !std::env::var("POLC_KERNEL_TESTS").is_ok_and(|v| v == "require"),
-            "{test}: kernel tests are required (POLC_KERNEL_TESTS=require) but this process is not root"
-        );
-        eprintln!("{test}: skipped: needs root");
-        false
-    }
-
     #[test]
     fn buffers_are_checked_against_the_kernel_map() {
-        if !root("buffers_are_checked_against_the_kernel_map") {
+        if !test_gate::kernel_tests_enabled("buffers_are_checked_against_the_kernel_map") {
             return;
         }
         let fd = map_create(&MapSpec {

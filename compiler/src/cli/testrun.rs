@@ -296,20 +296,7 @@ mod tests {
         })
     }
 
-    /// Whether kernel tests can run (root); when they cannot, skipped with
-    /// a note, or a failure when `POLC_KERNEL_TESTS=require`.
-    fn kernel_tests_enabled(test: &str) -> bool {
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        if unsafe { libc::geteuid() } == 0 {
-            return true;
-        }
-        assert!(
-            !std::env::var("POLC_KERNEL_TESTS").is_ok_and(|v| v == "require"),
-            "{test}: kernel tests are required (POLC_KERNEL_TESTS=require) but this process is not root"
-        );
-        eprintln!("{test}: skipped: needs root");
-        false
-    }
+    use polc_sys::test_gate::kernel_tests_enabled;
 
     #[test]
     fn set_maps_of_every_kind_run_in_test_runs() {
