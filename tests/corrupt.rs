@@ -219,15 +219,7 @@ fn apply_edit(meta: &mut Metadata, rng: &mut impl Entropy) -> String {
         }
         2 if !meta.maps.is_empty() => {
             let i = (draw() as usize) % meta.maps.len();
-            let kinds = [
-                MapKind::Hash,
-                MapKind::Array,
-                MapKind::PercpuArray,
-                MapKind::LruHash,
-                MapKind::LpmTrie,
-                MapKind::Ringbuf,
-            ];
-            meta.maps[i].kind = kinds[(draw() as usize) % kinds.len()];
+            meta.maps[i].kind = MapKind::ALL[(draw() as usize) % MapKind::ALL.len()];
             format!("map {} kind {}", meta.maps[i].name, meta.maps[i].kind)
         }
         3 if !meta.maps.is_empty() => {
@@ -237,14 +229,7 @@ fn apply_edit(meta: &mut Metadata, rng: &mut impl Entropy) -> String {
         }
         4 if !meta.programs.is_empty() => {
             let i = (draw() as usize) % meta.programs.len();
-            let kinds = [
-                BackendKind::Lsm,
-                BackendKind::Cgroup,
-                BackendKind::TpBtf,
-                BackendKind::Tracepoint,
-                BackendKind::TestRun,
-            ];
-            meta.programs[i].backend = kinds[(draw() as usize) % kinds.len()];
+            meta.programs[i].backend = BackendKind::ALL[(draw() as usize) % BackendKind::ALL.len()];
             format!(
                 "program {} backend {}",
                 meta.programs[i].symbol, meta.programs[i].backend

@@ -530,6 +530,15 @@ pub enum BackendKind {
 }
 
 impl BackendKind {
+    /// Every backend kind, strongest first.
+    pub const ALL: [BackendKind; 5] = [
+        BackendKind::Lsm,
+        BackendKind::Cgroup,
+        BackendKind::TpBtf,
+        BackendKind::Tracepoint,
+        BackendKind::TestRun,
+    ];
+
     /// The name used in output, metadata and section names.
     pub fn name(self) -> &'static str {
         match self {
@@ -584,6 +593,15 @@ pub enum Action {
 }
 
 impl Action {
+    /// Every action.
+    pub const ALL: [Action; 5] = [
+        Action::Allow,
+        Action::Audit,
+        Action::Deny,
+        Action::Kill,
+        Action::Trace,
+    ];
+
     /// The keyword written in policies.
     pub fn name(self) -> &'static str {
         match self {
@@ -695,6 +713,16 @@ pub enum MapKind {
 }
 
 impl MapKind {
+    /// Every map kind.
+    pub const ALL: [MapKind; 6] = [
+        MapKind::Hash,
+        MapKind::Array,
+        MapKind::PercpuArray,
+        MapKind::LruHash,
+        MapKind::LpmTrie,
+        MapKind::Ringbuf,
+    ];
+
     /// The map's `enum bpf_map_type` value.
     pub fn map_type(self) -> u32 {
         self as u32
@@ -821,34 +849,15 @@ mod tests {
 
     #[test]
     fn typed_names_serialise_as_their_names() {
-        for kind in [
-            BackendKind::Lsm,
-            BackendKind::Cgroup,
-            BackendKind::TpBtf,
-            BackendKind::Tracepoint,
-            BackendKind::TestRun,
-        ] {
+        for kind in BackendKind::ALL {
             let json = serde_json::to_string(&kind).expect("serialises");
             assert_eq!(json, format!("\"{}\"", kind.name()));
         }
-        for kind in [
-            MapKind::Hash,
-            MapKind::Array,
-            MapKind::PercpuArray,
-            MapKind::LruHash,
-            MapKind::LpmTrie,
-            MapKind::Ringbuf,
-        ] {
+        for kind in MapKind::ALL {
             let json = serde_json::to_string(&kind).expect("serialises");
             assert_eq!(json, format!("\"{}\"", kind.name()));
         }
-        for action in [
-            Action::Allow,
-            Action::Audit,
-            Action::Deny,
-            Action::Kill,
-            Action::Trace,
-        ] {
+        for action in Action::ALL {
             let json = serde_json::to_string(&action).expect("serialises");
             assert_eq!(json, format!("\"{}\"", action.name()));
         }
