@@ -6,9 +6,11 @@
 # exit status is non-zero if any stage failed.
 #
 # Run as root (sudo scripts/test.sh): setup installs packages, and the kernel
-# and VM tests need root. They are required here, never skipped:
-# POLC_KERNEL_TESTS and POLC_VM_TESTS default to "require" (tests/lib.rs,
-# tests/vm.rs). CARGO_TARGET_DIR is honoured.
+# and VM tests need root. They are required here, never skipped: this script
+# sets POLC_KERNEL_TESTS and POLC_VM_TESTS to "require" unless they are set
+# already (under a plain `cargo test` they are unset, and a kernel or VM test
+# that cannot run skips with a note; see tests/lib.rs and tests/vm.rs).
+# CARGO_TARGET_DIR is honoured.
 set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -72,6 +74,20 @@ stage build cargo build --workspace --locked
 # The VM tests get a stage of their own below, for a separate timing.
 stage test env POLC_VM_TESTS=skip cargo test --workspace --locked
 stage doc env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --locked
+
+# The fuzz targets (a workspace of their own, fuzz/): built with the stable
+# toolchain and no sanitizer (cargo-fuzz's coverage build needs nightly), then
+# each run on a few generated inputs, so a target that no longer builds or
+# starts fails here. Fuzzing itself is fuzz/README.md's `cargo fuzz run`.
+fuzz_targets() {
+    local dir=${CARGO_TARGET_DIR:-$repo/target}
+    cargo build --manifest-path "$repo/fuzz/Cargo.toml" --locked --target-dir "$dir" || return 1
+    local target
+    for target in check source generated object corrupt; do
+        "$dir/debug/$target" -runs=64 -max_len=1024 -seed=1 || return 1
+    done
+}
+stage fuzz fuzz_targets
 stage vm cargo test -p polc-tests --test vm --locked
 
 summary

@@ -5,7 +5,9 @@
 //! The cases are few and small on purpose: each shows one lowering (int
 //! compares, word-sized string compares, set maps, folding per backend,
 //! traces) so that a change in the emitted code is read, not skimmed.
-//! Re-bless with `POLC_BLESS=1 cargo test -p polc-tests --test codegen`.
+//! A mismatch or a missing `.out` fails with a diff and the bless command;
+//! an `.out` without its `.pol` fails the suite. Re-bless with
+//! `POLC_BLESS=1 cargo test -p polc-tests --test codegen` (never under `CI`).
 
 use std::fs;
 use std::path::Path;

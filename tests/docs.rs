@@ -2,29 +2,25 @@
 //! code docs rendered, the hook and field tables of `docs/language.md` are
 //! generated from the hook table, every `pol` block in the language reference
 //! checks without errors, and every code's example triggers that code.
-//! Regenerate the generated parts with
-//! `POLC_BLESS=1 cargo test -p polc-tests --test docs`.
+//! A missing or stale generated part fails; regenerate them with
+//! `POLC_BLESS=1 cargo test -p polc-tests --test docs` (never under `CI`).
 
 use std::fs;
 
 use polc::check::{check_source, reference};
 use polc::diag::{errors_markdown, Code};
-use polc_tests::golden::bless;
+use polc_tests::golden::{bless, compare_or_bless};
 use polc_tests::repo_root;
 
 const BLESS_COMMAND: &str = "POLC_BLESS=1 cargo test -p polc-tests --test docs";
 
 #[test]
 fn errors_md_is_generated_from_the_code_docs() {
+    // A missing docs/errors.md fails like a stale one; only blessing (never
+    // under CI) writes it.
     let path = repo_root().join("docs/errors.md");
-    let expected = errors_markdown();
-    let actual = fs::read_to_string(&path).unwrap_or_default();
-    if actual != expected {
-        if bless() {
-            fs::write(&path, &expected).expect("write docs/errors.md");
-        } else {
-            panic!("docs/errors.md is out of date with compiler/src/diag/codes.rs; run: {BLESS_COMMAND}");
-        }
+    if let Err(problem) = compare_or_bless(&path, &errors_markdown(), BLESS_COMMAND) {
+        panic!("docs/errors.md is generated from compiler/src/diag/codes.rs: {problem}");
     }
 }
 

@@ -13,7 +13,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use polc_tests::{kernel_tests_enabled, repo_root};
-use support::{polrt_bin, TempDir, TestCgroup};
+use support::{polrt_bin, Polrt, TempDir, TestCgroup};
 
 fn polrt(args: &[&std::ffi::OsStr]) -> Output {
     Command::new(polrt_bin())
@@ -107,6 +107,11 @@ fn a_compiled_object_verifies_and_a_broken_one_is_rejected_with_a_trimmed_log() 
         .find(|p| p.symbol == "exec_tp_btf")
         .expect("exec program");
     program.code.slots[0] = 0x79 | (0x90 << 8);
+    // As a compiler bug would write it: the metadata's code hash covers the
+    // broken code (polrt refuses code that does not match its metadata).
+    let mut metadata = built.metadata.clone();
+    metadata.code_hash = polc::object::code_hash(&image.programs).expect("code hash");
+    image.metadata = serde_json::to_vec(&metadata).expect("metadata");
     let broken = work.path.join("broken.o");
     fs::write(
         &broken,
@@ -127,6 +132,9 @@ fn a_compiled_object_verifies_and_a_broken_one_is_rejected_with_a_trimmed_log() 
     assert!(callers.ends_with("passed"), "{callers}");
 }
 
+/// `--require-lsm` where LSM programs cannot load (lockdown) refuses to
+/// fall back, naming the hook; where they load, polrt runs with the LSM
+/// backend. Which one this host is, is detected, not assumed.
 #[test]
 fn require_lsm_refuses_to_fall_back() {
     if !kernel_tests_enabled("require_lsm_refuses_to_fall_back") {
@@ -134,6 +142,18 @@ fn require_lsm_refuses_to_fall_back() {
     }
     let cgroup = TestCgroup::new("require-lsm");
     let policy = repo_root().join("tests/e2e/exec_trace.pol");
+    if polc_tests::lsm_programs_load_here() {
+        let work = TempDir::new("require-lsm");
+        let polrt = Polrt::start(&policy, &cgroup, &work, &["--require-lsm"]);
+        let finished = polrt.stop();
+        assert!(finished.status.success(), "{}", finished.stderr);
+        let backends = finished.of_type("backend");
+        assert!(
+            !backends.is_empty() && backends.iter().all(|b| b["backend"] == "lsm"),
+            "{backends:?}"
+        );
+        return;
+    }
     let mut child = Command::new(polrt_bin())
         .arg("run")
         .arg(&policy)
@@ -153,7 +173,7 @@ fn require_lsm_refuses_to_fall_back() {
             // SAFETY: kill(2) on our own child.
             unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
             let _ = child.wait();
-            panic!("polrt --require-lsm kept running: this host must refuse LSM programs");
+            panic!("polrt --require-lsm kept running on a host that refuses LSM programs");
         }
         std::thread::sleep(Duration::from_millis(50));
     };
@@ -258,4 +278,102 @@ rule set {
     assert!(stdout.contains("net_connect_cgroup4"), "{stdout}");
     let summary = stdout.lines().last().unwrap_or_default();
     assert!(summary.contains(" 0 rejected"), "{summary}");
+}
+
+/// `rule r { on file.open when file.path contains ["/secret-0000/", ...,
+/// "/secret-0011/"] deny }`, built without the checker (which may refuse it
+/// for its cost): the host verifier gives up on it ("The sequence of 8193
+/// jumps is too complex").
+fn too_many_branches() -> polc::compile::Build {
+    use polc::check::hooks::{FieldId, Hook};
+    use polc::check::policy::*;
+    use polc::span::Span;
+    let secrets = (0..12)
+        .map(|i| Value::Str(format!("/secret-{i:04}/")))
+        .collect();
+    let path = FieldId::from_name("file.path").expect("file.path");
+    let policy = CheckedPolicy {
+        source_name: "secrets.pol".into(),
+        source_hash: String::new(),
+        lists: vec![ListDef {
+            name: None,
+            elems: secrets,
+            span: Span::default(),
+        }],
+        rules: vec![CheckedRule {
+            id: 0,
+            name: "r".into(),
+            kind: RuleKind::Rule,
+            hook: Hook::FileOpen,
+            cond: Some(Expr::Test(Test {
+                field: path,
+                op: TestOp::StrAny {
+                    op: StrOp::Contains,
+                    list: ListId(0),
+                },
+                span: Span::default(),
+            })),
+            action: Action::Deny,
+            message: None,
+            emit: vec![],
+            span: Span::default(),
+            name_span: Span::default(),
+            line: 1,
+        }],
+        tests: vec![],
+    };
+    polc::compile::build(&policy, "", polc::compile::DEFAULT_RINGBUF_BYTES)
+        .expect("the policy builds")
+}
+
+#[test]
+fn a_verifier_complexity_limit_is_named_with_its_rule_and_printed_once() {
+    if !kernel_tests_enabled("a_verifier_complexity_limit_is_named_with_its_rule") {
+        return;
+    }
+    let work = TempDir::new("verify-complex");
+    let object = work.path.join("secrets.o");
+    fs::write(&object, too_many_branches().object_bytes().expect("object"))
+        .expect("write secrets.o");
+    let out = polrt(&["verify".as_ref(), object.as_os_str()]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains(
+            "REJECTED: at rule `r` (secrets.pol:1): too many branches for the verifier: \
+             the sequence of 8193 jumps is too complex"
+        ),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("Bad address"), "{stdout}");
+    // The log is printed once.
+    assert_eq!(
+        stdout
+            .matches("The sequence of 8193 jumps is too complex.")
+            .count(),
+        1,
+        "{stdout}"
+    );
+
+    // `polrt run` stops at the first rejection, with the same words (scoped
+    // to a test cgroup and in monitor mode, should a kernel ever load it).
+    let cgroup = TestCgroup::new("verify-complex");
+    let out = polrt(&[
+        "run".as_ref(),
+        "--monitor".as_ref(),
+        "--cgroup".as_ref(),
+        cgroup.path.as_os_str(),
+        object.as_os_str(),
+    ]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("at rule `r` (secrets.pol:1): too many branches for the verifier"),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.matches("The sequence of 8193").count(),
+        1,
+        "{stderr}"
+    );
 }

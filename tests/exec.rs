@@ -198,7 +198,7 @@ impl Executor {
                 .find(|m| m.def.name == set.map)
                 .ok_or_else(|| format!("set map {} is not in the build", set.map))?;
             for key in &set.keys {
-                let key = unhex(key).ok_or_else(|| format!("bad key {key}"))?;
+                let key = polc::abi::unhex(key).ok_or_else(|| format!("bad key {key}"))?;
                 if key.len() != map.def.key_size as usize {
                     return Err(format!(
                         "key of {} bytes for map {} of key size {}",
@@ -331,15 +331,6 @@ fn second_halves(slots: &[u64]) -> Vec<bool> {
         }
     }
     out
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len() / 2)
-        .map(|i| u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok())
-        .collect()
 }
 
 struct Machine<'e> {

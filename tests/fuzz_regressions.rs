@@ -1,4 +1,4 @@
-//! Every input kept in `fuzz/regressions/{generated,source,object}/` (past
+//! Every input kept in `fuzz/regressions/{generated,source,object,corrupt}/` (past
 //! fuzzer findings of the targets of the same names, and hand-made
 //! pathological inputs) replayed through the very function its fuzz target
 //! runs (`polc_tests::fuzzing`): none may panic. One named case per file
@@ -18,10 +18,11 @@ type Target = fn(&[u8]);
 
 fn main() -> std::process::ExitCode {
     let root = repo_root().join("fuzz/regressions");
-    let targets: [(&str, Target); 3] = [
+    let targets: [(&str, Target); 4] = [
         ("generated", fuzzing::generated_policy),
         ("source", fuzzing::source_policy),
-        ("object", fuzzing::object),
+        ("object", |data| drop(fuzzing::object(data))),
+        ("corrupt", fuzzing::corrupted_object),
     ];
     let mut cases = Vec::new();
     for (target, run) in targets {

@@ -12,8 +12,12 @@
 //!   run by the executor, must decide as the interpreter does.
 //! - [`source_policy`]: the bytes are policy source; when it checks, it must
 //!   build and write an object that polrt reads back to the same metadata.
-//! - [`object`]: the bytes are an object file; polrt's reader (and `polrt
-//!   inspect` on what it accepts) must not panic.
+//! - [`object`]: the bytes are an object file; polrt's reader (the ELF,
+//!   the metadata, the code hash, and aya's own object parser and
+//!   relocations) and `polrt inspect` on what it accepts must not panic,
+//!   and a refusal is a message with exit code 1.
+//! - [`corrupted_object`]: the bytes choose a real object and its
+//!   corruption ([`crate::corrupt`]), then as [`object`].
 //!
 //! No kernel: these run anywhere, as fast as the compiler.
 
@@ -104,11 +108,27 @@ pub fn source_policy(data: &[u8]) {
     }
 }
 
-/// An arbitrary object file from `data` (see the module docs).
-pub fn object(data: &[u8]) {
-    if let Ok(object) = polrt::object::parse_object("fuzz.o", data.to_vec()) {
-        let _ = polrt::inspect::render(&object);
+/// An arbitrary object file from `data` (see the module docs). Returns
+/// what polrt made of it: the object, or its error.
+pub fn object(data: &[u8]) -> Result<polrt::object::PolicyObject, polrt::Error> {
+    match polrt::object::parse_object("fuzz.o", data.to_vec()) {
+        Ok(object) => {
+            let _ = polrt::inspect::render(&object);
+            Ok(object)
+        }
+        Err(error) => {
+            let error = polrt::Error::from(error);
+            assert_eq!(error.exit_code(), polrt::EXIT_FAILURE, "{error}");
+            assert!(!error.to_string().is_empty());
+            Err(error)
+        }
     }
+}
+
+/// A real object corrupted as `data` chooses (see the module docs).
+pub fn corrupted_object(data: &[u8]) {
+    let corrupted = crate::corrupt::corrupt(&mut ByteEntropy::new(data));
+    let _ = object(&corrupted.bytes);
 }
 
 #[cfg(test)]
@@ -120,7 +140,8 @@ mod tests {
         for data in [&b""[..], &[0xff; 64], b"\x01\x02\x03 polc", &[7; 4096]] {
             generated_policy(data);
             source_policy(data);
-            object(data);
+            let _ = object(data);
+            corrupted_object(data);
         }
     }
 }

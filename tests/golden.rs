@@ -2,17 +2,25 @@
 //!
 //! One small libtest-style runner (`harness = false` test targets call
 //! [`run_cases`]) with name filters, `--exact` and `--list`; a mismatch prints
-//! a line diff and the bless command; a missing expected file is written; an
-//! orphaned expected file fails its suite. `POLC_BLESS=1` re-blesses.
+//! a line diff and the bless command; a missing expected file fails like a
+//! mismatch; an orphaned expected file fails its suite. `POLC_BLESS=1` writes
+//! expected files (new ones included), never under `CI`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-/// Whether expected files are being rewritten (`POLC_BLESS=1`).
+/// Whether expected files are being rewritten (`POLC_BLESS=1`). Panics
+/// under `CI`: CI compares against the expected files and never writes them.
 pub fn bless() -> bool {
-    std::env::var_os("POLC_BLESS").is_some_and(|v| v != "0")
+    let asked = std::env::var_os("POLC_BLESS").is_some_and(|v| v != "0");
+    let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "0" && v != "false");
+    assert!(
+        !(asked && ci),
+        "POLC_BLESS is set under CI: expected files are written by a developer, never by CI"
+    );
+    asked
 }
 
 /// The files of `dir`, sorted (none when it cannot be read).
@@ -45,27 +53,42 @@ pub fn stem(path: &Path) -> String {
 }
 
 /// Compares `actual` with the file at `expected_path`; writes it when
-/// blessing or when it does not exist yet.
+/// blessing ([`bless`]). A missing expected file fails (and names the
+/// bless command), as a mismatch does.
 pub fn compare_or_bless(
     expected_path: &Path,
     actual: &str,
     bless_command: &str,
 ) -> Result<(), String> {
-    let expected = fs::read_to_string(expected_path).ok();
-    match expected {
-        Some(expected) if expected == actual => Ok(()),
-        Some(_) | None if bless() || !expected_path.exists() => {
+    compare_or_write(expected_path, actual, bless_command, bless())
+}
+
+fn compare_or_write(
+    expected_path: &Path,
+    actual: &str,
+    bless_command: &str,
+    bless: bool,
+) -> Result<(), String> {
+    if bless {
+        if fs::read_to_string(expected_path).ok().as_deref() != Some(actual) {
             fs::write(expected_path, actual)
                 .map_err(|e| format!("cannot write {}: {e}", expected_path.display()))?;
             eprintln!("wrote {}", expected_path.display());
-            Ok(())
         }
-        Some(expected) => Err(format!(
+        return Ok(());
+    }
+    match fs::read_to_string(expected_path) {
+        Ok(expected) if expected == actual => Ok(()),
+        Ok(expected) => Err(format!(
             "{} differs from the actual output (- expected, + actual):\n{}\nto accept the new output run: {bless_command}",
             expected_path.display(),
             diff(&expected, actual)
         )),
-        None => Err(format!("cannot read {}", expected_path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(format!(
+            "{} is missing (a new case?); write it with: {bless_command}",
+            expected_path.display()
+        )),
+        Err(e) => Err(format!("cannot read {}: {e}", expected_path.display())),
     }
 }
 
@@ -197,5 +220,48 @@ pub fn run_cases(all: Vec<Case>) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("polc-golden-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("scratch dir");
+        dir
+    }
+
+    #[test]
+    fn a_missing_expected_file_fails_and_is_not_written() {
+        let dir = scratch("missing");
+        let path = dir.join("case.out");
+        let error = compare_or_write(&path, "text\n", "BLESS", false).expect_err("missing");
+        assert!(error.contains("is missing"), "{error}");
+        assert!(error.contains("BLESS"), "{error}");
+        assert!(!path.exists());
+        compare_or_write(&path, "text\n", "BLESS", true).expect("blessed");
+        assert_eq!(fs::read_to_string(&path).expect("written"), "text\n");
+        compare_or_write(&path, "text\n", "BLESS", false).expect("now equal");
+        let error = compare_or_write(&path, "other\n", "BLESS", false).expect_err("differs");
+        assert!(
+            error.contains("-text") && error.contains("+other"),
+            "{error}"
+        );
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn an_orphaned_expected_file_fails_its_suite() {
+        let dir = scratch("orphans");
+        fs::write(dir.join("kept.pol"), "").expect("write");
+        fs::write(dir.join("kept.out"), "").expect("write");
+        assert!(no_orphans(&dir, "out").is_ok());
+        fs::write(dir.join("gone.out"), "").expect("write");
+        let error = no_orphans(&dir, "out").expect_err("orphan");
+        assert!(error.contains("gone.out"), "{error}");
+        let _ = fs::remove_dir_all(&dir);
     }
 }

@@ -11,7 +11,6 @@
 //! tgid and is detached when the `Ebpf` is dropped; everything pinned or
 //! written to disk is removed by a guard, even when an assertion fails.
 
-use std::ffi::c_void;
 use std::fs;
 use std::path::PathBuf;
 use std::process::Command;
@@ -364,47 +363,13 @@ fn libbpf_loads_and_dumps_the_same_object() {
     }
 }
 
-/// `bpf(BPF_BTF_LOAD)` attributes.
-#[repr(C)]
-#[derive(Default)]
-struct BtfLoadAttr {
-    btf: u64,
-    btf_log_buf: u64,
-    btf_size: u32,
-    btf_log_size: u32,
-    btf_log_level: u32,
-}
-
-const BPF_BTF_LOAD: libc::c_long = 18;
-
 /// Loads raw `.BTF` bytes into the kernel; the kernel's log on refusal.
 fn kernel_load_btf(btf: &[u8]) -> Result<(), String> {
     let mut log = vec![0u8; 1 << 16];
-    let attr = BtfLoadAttr {
-        btf: btf.as_ptr() as u64,
-        btf_log_buf: log.as_mut_ptr() as u64,
-        btf_size: btf.len() as u32,
-        btf_log_size: log.len() as u32,
-        btf_log_level: 1,
-    };
-    // SAFETY: `attr` points at live buffers of the sizes given, and the kernel
-    // reads no further than `size_of::<BtfLoadAttr>()` bytes of it.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            BPF_BTF_LOAD,
-            &attr as *const BtfLoadAttr as *const c_void,
-            std::mem::size_of::<BtfLoadAttr>(),
-        )
-    };
-    if fd < 0 {
-        let err = std::io::Error::last_os_error();
+    polc_sys::btf_load(btf, &mut log).map(drop).map_err(|err| {
         let text = String::from_utf8_lossy(&log);
-        return Err(format!("{err}: {}", text.trim_end_matches('\0')));
-    }
-    // SAFETY: the syscall returned a new file descriptor we own.
-    unsafe { libc::close(fd as libc::c_int) };
-    Ok(())
+        format!("{err}: {}", text.trim_end_matches('\0'))
+    })
 }
 
 fn section<'a>(elf: &'a [u8], name: &str) -> &'a [u8] {

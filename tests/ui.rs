@@ -5,7 +5,8 @@
 //! One named test per file (`ui::NAME`, `examples::NAME`), plus two
 //! whole-suite tests: no orphaned `.stderr` file, and at least one ui case per
 //! diagnostic code. A mismatch prints a diff and the bless command; a missing
-//! `.stderr` is written. Re-bless everything with
+//! `.stderr` fails the same way (written only by blessing, never under
+//! `CI`). Re-bless everything with
 //! `POLC_BLESS=1 cargo test -p polc-tests --test ui`.
 //!
 //! A small runner of its own (`harness = false`) with libtest-style output;

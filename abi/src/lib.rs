@@ -7,23 +7,66 @@
 //! means bumping [`ABI_VERSION`]; the runtime refuses objects of another
 //! version with a clear error.
 //!
-//! Depends on `serde` only; knows nothing of ELF or of BPF instructions.
+//! Depends on `serde` and `sha2` only; knows nothing of ELF or of BPF
+//! instructions.
 
 use serde::{Deserialize, Serialize};
 
 /// Version of the object/event format. The runtime accepts exactly this one.
-/// Version 4: the fields every event header carries ([`is_header_field`])
-/// are decoded from the header only; their slots, when a test loaded them,
-/// are not written at a match.
-pub const ABI_VERSION: u32 = 4;
+///
+/// Version 5: rule kinds, actions, backends and map kinds are typed enums
+/// (serialised as the same names as before); every hook lists its backends,
+/// strongest first, with what `deny` means on each and what each needs
+/// probed ([`BackendMeta`]), so the runtime decides backends from the
+/// metadata alone; the metadata carries a hash of the programs' code
+/// ([`Metadata::code_hash`]), so an object whose code was changed after polc
+/// wrote it is refused, and names the architecture its syscall numbers are
+/// for ([`Metadata::arch`]). Version 4: the fields every event header carries
+/// ([`HeaderField`]) are decoded from the header only.
+pub const ABI_VERSION: u32 = 5;
 
-/// Whether `field` (a field name) is carried by every event header — pid,
-/// tid, uid, gid, comm — and so never needs a slot in the record.
-pub fn is_header_field(field: &str) -> bool {
-    matches!(
-        field,
-        "proc.pid" | "proc.tid" | "proc.uid" | "proc.gid" | "proc.comm"
-    )
+/// A field every event header carries, so it never needs a slot in the
+/// record: rules capture it by its policy name and the runtime decodes it
+/// from the header.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum HeaderField {
+    /// `proc.pid` (the tgid), at [`header::PID`].
+    Pid,
+    /// `proc.tid`, at [`header::TID`].
+    Tid,
+    /// `proc.uid`, at [`header::UID`].
+    Uid,
+    /// `proc.gid`, at [`header::GID`].
+    Gid,
+    /// `proc.comm`, at [`header::COMM`].
+    Comm,
+}
+
+impl HeaderField {
+    /// Every header field.
+    pub const ALL: [HeaderField; 5] = [
+        HeaderField::Pid,
+        HeaderField::Tid,
+        HeaderField::Uid,
+        HeaderField::Gid,
+        HeaderField::Comm,
+    ];
+
+    /// The field's name in policies (`proc.pid`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            HeaderField::Pid => "proc.pid",
+            HeaderField::Tid => "proc.tid",
+            HeaderField::Uid => "proc.uid",
+            HeaderField::Gid => "proc.gid",
+            HeaderField::Comm => "proc.comm",
+        }
+    }
+
+    /// The header field named `name`, if the header carries it.
+    pub fn from_name(name: &str) -> Option<HeaderField> {
+        HeaderField::ALL.into_iter().find(|f| f.name() == name)
+    }
 }
 
 /// Name of the ELF section holding the JSON-encoded [`Metadata`].
@@ -130,22 +173,54 @@ pub struct Config {
     pub exempt_tgid: u32,
 }
 
-/// Offsets of the [`Config`] fields, for code generation.
+/// Offsets of the [`Config`] fields: the code generator's loads and
+/// [`Config::to_bytes`] both use these.
 pub mod config {
+    /// `u64 scope_cgroup`.
     pub const SCOPE_CGROUP: i16 = 0;
+    /// `u32 scope_level`.
     pub const SCOPE_LEVEL: i16 = 8;
+    /// `u32 flags`.
     pub const FLAGS: i16 = 12;
+    /// `u32 exempt_tgid`.
     pub const EXEMPT_TGID: i16 = 16;
+}
+
+/// Writes `bytes` at the (non-negative) `offset` of `out`.
+fn put(out: &mut [u8], offset: i16, bytes: &[u8]) {
+    let at = offset as usize;
+    out[at..at + bytes.len()].copy_from_slice(bytes);
+}
+
+/// The `N` bytes at the (non-negative) `offset` of `bytes`, which the caller
+/// has checked holds them.
+fn take<const N: usize>(bytes: &[u8], offset: i16) -> [u8; N] {
+    let at = offset as usize;
+    let mut out = [0u8; N];
+    out.copy_from_slice(&bytes[at..at + N]);
+    out
 }
 
 impl Config {
     /// The map value's bytes.
     pub fn to_bytes(self) -> [u8; CONFIG_LEN] {
         let mut out = [0u8; CONFIG_LEN];
-        out[0..8].copy_from_slice(&self.scope_cgroup.to_le_bytes());
-        out[8..12].copy_from_slice(&self.scope_level.to_le_bytes());
-        out[12..16].copy_from_slice(&self.flags.to_le_bytes());
-        out[16..20].copy_from_slice(&self.exempt_tgid.to_le_bytes());
+        put(
+            &mut out,
+            config::SCOPE_CGROUP,
+            &self.scope_cgroup.to_le_bytes(),
+        );
+        put(
+            &mut out,
+            config::SCOPE_LEVEL,
+            &self.scope_level.to_le_bytes(),
+        );
+        put(&mut out, config::FLAGS, &self.flags.to_le_bytes());
+        put(
+            &mut out,
+            config::EXEMPT_TGID,
+            &self.exempt_tgid.to_le_bytes(),
+        );
         out
     }
 }
@@ -236,18 +311,29 @@ pub struct EventHeader {
     pub comm: String,
 }
 
-/// Byte offsets of the header fields, for code generation.
+/// Byte offsets of the header fields: the code generator's stores and
+/// [`EventHeader::parse`] both use these.
 pub mod header {
+    /// `u64 time_ns`.
     pub const TIME_NS: i16 = 0;
+    /// `u32 rule_id`.
     pub const RULE_ID: i16 = 8;
+    /// `u8 verdict`.
     pub const VERDICT: i16 = 12;
+    /// `u16 program`.
     pub const PROGRAM: i16 = 14;
     /// `bpf_get_current_pid_tgid()` stored as one u64: tid, then pid.
     pub const TID: i16 = 16;
+    /// `u32 pid` (tgid).
     pub const PID: i16 = 20;
+    /// `u32 uid`.
     pub const UID: i16 = 24;
+    /// `u32 gid`.
     pub const GID: i16 = 28;
+    /// `[u8; COMM_LEN] comm`.
     pub const COMM: i16 = 32;
+    /// Bytes of `comm`.
+    pub const COMM_LEN: usize = 16;
 }
 
 impl EventHeader {
@@ -256,21 +342,18 @@ impl EventHeader {
         if bytes.len() < EVENT_HEADER_LEN {
             return None;
         }
-        let u32_at = |at: usize| {
-            u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
-        };
-        let mut time = [0u8; 8];
-        time.copy_from_slice(&bytes[0..8]);
+        let u32_at = |at: i16| u32::from_le_bytes(take(bytes, at));
+        let comm: [u8; header::COMM_LEN] = take(bytes, header::COMM);
         Some(EventHeader {
-            time_ns: u64::from_le_bytes(time),
-            rule_id: u32_at(8),
-            verdict: bytes[12],
-            program: u16::from_le_bytes([bytes[14], bytes[15]]),
-            tid: u32_at(16),
-            pid: u32_at(20),
-            uid: u32_at(24),
-            gid: u32_at(28),
-            comm: c_string(&bytes[32..48]),
+            time_ns: u64::from_le_bytes(take(bytes, header::TIME_NS)),
+            rule_id: u32_at(header::RULE_ID),
+            verdict: take::<1>(bytes, header::VERDICT)[0],
+            program: u16::from_le_bytes(take(bytes, header::PROGRAM)),
+            tid: u32_at(header::TID),
+            pid: u32_at(header::PID),
+            uid: u32_at(header::UID),
+            gid: u32_at(header::GID),
+            comm: c_string(&comm),
         })
     }
 }
@@ -288,6 +371,10 @@ pub struct Metadata {
     pub abi_version: u32,
     /// `polc` version that wrote the object.
     pub compiler_version: String,
+    /// The architecture whose system call numbers the programs test
+    /// (`x86_64`, as Rust's `std::env::consts::ARCH` names it): the runtime
+    /// refuses an object built for another.
+    pub arch: String,
     /// File name the policy was compiled from.
     pub source_name: String,
     /// SHA-256 of the policy source, hex.
@@ -307,12 +394,62 @@ pub struct Metadata {
     /// loading and before attaching.
     pub sets: Vec<SetMeta>,
     /// The files named by path in `==` and `in` tests on resolved paths, one
-    /// list of absolute paths per identity set (its index is the set in
-    /// [`MAP_IDENTITIES`] keys). The runtime finds the file at each path
-    /// (following symbolic links), inserts its identity before attaching,
-    /// and keeps the map current while it runs.
+    /// list of absolute paths per identity set (its bit in
+    /// [`MAP_IDENTITIES`] values). The runtime finds the file at each path
+    /// (following symbolic links), writes its identity before attaching, and
+    /// keeps the map current while it runs.
     #[serde(default)]
     pub identities: Vec<Vec<String>>,
+    /// [`code_hash`] of the programs' sections, in the order of
+    /// [`Metadata::programs`]: the runtime refuses an object whose code does
+    /// not match it.
+    pub code_hash: String,
+}
+
+impl Metadata {
+    /// The rule on `hook` whose code a line-info line (a `.pol` line, as in
+    /// `.BTF.ext` and verifier logs) points into: each rule's code carries
+    /// the line of its declaration, so the rule declared last at or before
+    /// `line`. `None` for line 0 (code of no rule).
+    pub fn rule_at(&self, hook: &str, line: u32) -> Option<&RuleMeta> {
+        self.rules
+            .iter()
+            .filter(|rule| rule.hook == hook && rule.line <= line && line > 0)
+            .max_by_key(|rule| rule.line)
+    }
+}
+
+/// SHA-256 (hex) of the programs' code: for each program, in the order of
+/// [`Metadata::programs`], its section name, a NUL byte, the code's length
+/// (u64, little-endian) and the code's bytes as they are in the ELF section
+/// (map references not yet resolved, CO-RE offsets those of the object's
+/// BTF).
+pub fn code_hash<'a>(programs: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for (section, code) in programs {
+        hasher.update(section.as_bytes());
+        hasher.update([0u8]);
+        hasher.update((code.len() as u64).to_le_bytes());
+        hasher.update(code);
+    }
+    hex(&hasher.finalize())
+}
+
+/// Lower-case hex of `bytes`: how [`SetMeta::keys`] are written.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Decodes lower-case or upper-case hex; `None` if `text` is not hex.
+pub fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 /// The keys of one set map (hash or LPM trie); every value is one byte `1`.
@@ -329,12 +466,10 @@ pub struct SetMeta {
 pub struct RuleMeta {
     pub id: u32,
     pub name: String,
-    /// `rule` or `trace`.
-    pub kind: String,
+    pub kind: RuleKind,
     /// Hook name (`exec`, `file.open`, ...).
     pub hook: String,
-    /// `allow`, `audit`, `deny`, `kill` or `trace`.
-    pub action: String,
+    pub action: Action,
     /// Message template pieces; empty when the rule has no message.
     pub message: Vec<MessagePart>,
     /// Fields captured into this rule's events (message placeholders and
@@ -361,6 +496,192 @@ pub struct HookMeta {
     pub record_len: u32,
     /// Where each captured field sits in this hook's records.
     pub fields: Vec<FieldSlot>,
+    /// The hook's backends the object has programs for, strongest first:
+    /// the runtime tries them in this order and takes the first this
+    /// kernel loads.
+    pub backends: Vec<BackendMeta>,
+}
+
+/// One way the object implements a hook, as the runtime needs to know it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackendMeta {
+    pub kind: BackendKind,
+    /// What `deny` does on this backend.
+    pub deny: Deny,
+    /// What `deny` means on this backend for this hook, for humans (printed
+    /// at start-up and by `polrt inspect`).
+    pub deny_means: String,
+    /// Whether this backend's programs may send signals (`kill`, and `deny`
+    /// where the backend cannot refuse) on every kernel that loads them, or
+    /// only where the runtime's probe of a [`Feature`] says so.
+    pub signals: Signals,
+}
+
+/// What `deny` does on a backend.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Deny {
+    /// The operation fails with `EPERM` (LSM, cgroup programs).
+    Refuses,
+    /// The operation cannot be refused: the task is killed with `SIGKILL`
+    /// (tracing programs).
+    Kills,
+}
+
+/// Whether a backend's programs may send signals.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Signals {
+    /// On every kernel that loads the program type.
+    Always,
+    /// Only where the kernel allows this feature, which the runtime probes
+    /// and writes into [`MAP_FEATURES`]; where it does not, `kill` refuses
+    /// and reports without killing.
+    Probed(Feature),
+}
+
+/// A kernel ability the runtime probes and hands to the programs as a bit
+/// of [`MAP_FEATURES`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Feature {
+    /// cgroup programs may call `bpf_send_signal` ([`FEATURE_CGROUP_SIGNAL`]).
+    CgroupSignal,
+}
+
+impl Feature {
+    /// The feature's bit in [`MAP_FEATURES`].
+    pub fn bit(self) -> u32 {
+        match self {
+            Feature::CgroupSignal => FEATURE_CGROUP_SIGNAL,
+        }
+    }
+}
+
+/// The kind of program that implements a hook. The declaration order is
+/// the order of strength (strongest first), which [`HookMeta::backends`]
+/// follows.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum BackendKind {
+    /// BPF LSM: the hook's return value refuses the operation.
+    #[serde(rename = "lsm")]
+    Lsm,
+    /// A cgroup program (`cgroup/connect4`, ...), scoped to the cgroup it is
+    /// attached to.
+    #[serde(rename = "cgroup")]
+    Cgroup,
+    /// A BTF-typed raw tracepoint.
+    #[serde(rename = "tp_btf")]
+    TpBtf,
+    /// A classic tracepoint.
+    #[serde(rename = "tracepoint")]
+    Tracepoint,
+    /// A test-run program (`polc test`), never attached.
+    #[serde(rename = "test-run")]
+    TestRun,
+}
+
+impl BackendKind {
+    /// Every backend kind, strongest first.
+    pub const ALL: [BackendKind; 5] = [
+        BackendKind::Lsm,
+        BackendKind::Cgroup,
+        BackendKind::TpBtf,
+        BackendKind::Tracepoint,
+        BackendKind::TestRun,
+    ];
+
+    /// The name used in output, metadata and section names.
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Lsm => "lsm",
+            BackendKind::Cgroup => "cgroup",
+            BackendKind::TpBtf => "tp_btf",
+            BackendKind::Tracepoint => "tracepoint",
+            BackendKind::TestRun => "test-run",
+        }
+    }
+}
+
+impl std::fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+/// Whether a declaration is a `rule` or a `trace`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleKind {
+    Rule,
+    Trace,
+}
+
+impl RuleKind {
+    /// The keyword (`rule`, `trace`).
+    pub fn name(self) -> &'static str {
+        match self {
+            RuleKind::Rule => "rule",
+            RuleKind::Trace => "trace",
+        }
+    }
+}
+
+impl std::fmt::Display for RuleKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+/// What a matching rule does.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Allow,
+    Audit,
+    Deny,
+    Kill,
+    Trace,
+}
+
+impl Action {
+    /// Every action.
+    pub const ALL: [Action; 5] = [
+        Action::Allow,
+        Action::Audit,
+        Action::Deny,
+        Action::Kill,
+        Action::Trace,
+    ];
+
+    /// The keyword written in policies.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Allow => "allow",
+            Action::Audit => "audit",
+            Action::Deny => "deny",
+            Action::Kill => "kill",
+            Action::Trace => "trace",
+        }
+    }
+
+    /// The verdict an enforced match of this action reports (`None` for
+    /// `allow`, which reports nothing).
+    pub fn verdict(self) -> Option<Verdict> {
+        match self {
+            Action::Allow => None,
+            Action::Audit => Some(Verdict::Audit),
+            Action::Deny => Some(Verdict::Deny),
+            Action::Kill => Some(Verdict::Kill),
+            Action::Trace => Some(Verdict::Trace),
+        }
+    }
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
 }
 
 /// One field in an event record.
@@ -420,8 +741,8 @@ pub struct ProgramMeta {
     pub section: String,
     /// Hook name; empty for support programs (e.g. the exec tracker).
     pub hook: String,
-    /// Backend name (`lsm`, `cgroup`, `tp_btf`, `tracepoint`).
-    pub backend: String,
+    /// Its backend (support programs: the program type they use).
+    pub backend: BackendKind,
     /// Instructions (8-byte slots).
     pub insns: u32,
     /// Worst-case number of instructions executed by one run.
@@ -434,13 +755,65 @@ pub struct ProgramMeta {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MapMeta {
     pub name: String,
-    /// `ringbuf`, `percpu_array`, `array`, `hash`, `lpm_trie`, `lru_hash`.
-    pub kind: String,
+    pub kind: MapKind,
     pub key_size: u32,
     pub value_size: u32,
     pub max_entries: u32,
     /// What it holds, for `polrt inspect` (e.g. `list shells (12 entries)`).
     pub purpose: String,
+}
+
+/// Map types of polc objects; the values are `enum bpf_map_type`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[repr(u32)]
+pub enum MapKind {
+    Hash = 1,
+    Array = 2,
+    PercpuArray = 6,
+    LruHash = 9,
+    LpmTrie = 11,
+    Ringbuf = 27,
+}
+
+impl MapKind {
+    /// Every map kind.
+    pub const ALL: [MapKind; 6] = [
+        MapKind::Hash,
+        MapKind::Array,
+        MapKind::PercpuArray,
+        MapKind::LruHash,
+        MapKind::LpmTrie,
+        MapKind::Ringbuf,
+    ];
+
+    /// The map's `enum bpf_map_type` value.
+    pub fn map_type(self) -> u32 {
+        self as u32
+    }
+
+    /// Whether each value holds one slot per possible CPU.
+    pub fn per_cpu(self) -> bool {
+        matches!(self, MapKind::PercpuArray)
+    }
+
+    /// The name in metadata and `polrt inspect` (`percpu_array`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            MapKind::Hash => "hash",
+            MapKind::Array => "array",
+            MapKind::PercpuArray => "percpu_array",
+            MapKind::LruHash => "lru_hash",
+            MapKind::LpmTrie => "lpm_trie",
+            MapKind::Ringbuf => "ringbuf",
+        }
+    }
+}
+
+impl std::fmt::Display for MapKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
 }
 
 #[cfg(test)]
@@ -493,5 +866,107 @@ mod tests {
         assert_eq!(bytes[8], 3);
         assert_eq!(bytes[12], 1);
         assert_eq!(bytes[16], 77);
+    }
+
+    #[test]
+    fn header_fields_lie_inside_the_header_without_overlapping() {
+        let fields = [
+            (header::TIME_NS, 8),
+            (header::RULE_ID, 4),
+            (header::VERDICT, 1),
+            (header::PROGRAM, 2),
+            (header::TID, 4),
+            (header::PID, 4),
+            (header::UID, 4),
+            (header::GID, 4),
+            (header::COMM, header::COMM_LEN),
+        ];
+        let mut used = [false; EVENT_HEADER_LEN];
+        for (offset, size) in fields {
+            let at = usize::try_from(offset).expect("non-negative");
+            for byte in &mut used[at..at + size] {
+                assert!(!*byte, "header field at {offset} overlaps another");
+                *byte = true;
+            }
+        }
+        // The code generator stores tid and pid with one 8-byte store.
+        assert_eq!(header::PID, header::TID + 4);
+    }
+
+    #[test]
+    fn config_fields_lie_inside_the_config_without_overlapping() {
+        let fields = [
+            (config::SCOPE_CGROUP, 8),
+            (config::SCOPE_LEVEL, 4),
+            (config::FLAGS, 4),
+            (config::EXEMPT_TGID, 4),
+        ];
+        let mut used = [false; CONFIG_LEN];
+        for (offset, size) in fields {
+            let at = usize::try_from(offset).expect("non-negative");
+            for byte in &mut used[at..at + size] {
+                assert!(!*byte, "config field at {offset} overlaps another");
+                *byte = true;
+            }
+        }
+    }
+
+    #[test]
+    fn typed_names_serialise_as_their_names() {
+        for kind in BackendKind::ALL {
+            let json = serde_json::to_string(&kind).expect("serialises");
+            assert_eq!(json, format!("\"{}\"", kind.name()));
+        }
+        for kind in MapKind::ALL {
+            let json = serde_json::to_string(&kind).expect("serialises");
+            assert_eq!(json, format!("\"{}\"", kind.name()));
+        }
+        for action in Action::ALL {
+            let json = serde_json::to_string(&action).expect("serialises");
+            assert_eq!(json, format!("\"{}\"", action.name()));
+        }
+        for kind in [RuleKind::Rule, RuleKind::Trace] {
+            let json = serde_json::to_string(&kind).expect("serialises");
+            assert_eq!(json, format!("\"{}\"", kind.name()));
+        }
+        let probed = serde_json::to_string(&Signals::Probed(Feature::CgroupSignal)).expect("json");
+        assert_eq!(probed, r#"{"probed":"cgroup_signal"}"#);
+        assert!(serde_json::from_str::<BackendKind>("\"kprobe\"").is_err());
+    }
+
+    #[test]
+    fn header_fields_are_found_by_name() {
+        for field in HeaderField::ALL {
+            assert_eq!(HeaderField::from_name(field.name()), Some(field));
+        }
+        assert_eq!(HeaderField::from_name("proc.exe"), None);
+    }
+
+    #[test]
+    fn actions_report_their_verdicts() {
+        assert_eq!(Action::Allow.verdict(), None);
+        assert_eq!(Action::Kill.verdict(), Some(Verdict::Kill));
+        assert_eq!(Action::Trace.verdict(), Some(Verdict::Trace));
+    }
+
+    #[test]
+    fn hex_keys_round_trip() {
+        assert_eq!(hex(&[0, 255, 16]), "00ff10");
+        assert_eq!(unhex("00ff10"), Some(vec![0, 255, 16]));
+        assert_eq!(unhex("00FF10"), Some(vec![0, 255, 16]));
+        assert_eq!(unhex("0"), None);
+        assert_eq!(unhex("zz"), None);
+        assert_eq!(unhex("é0"), None);
+        assert_eq!(unhex(""), Some(vec![]));
+    }
+
+    #[test]
+    fn the_code_hash_covers_names_lengths_and_bytes() {
+        let one = code_hash([("a", &[1u8, 2][..]), ("b", &[3u8][..])]);
+        assert_eq!(one.len(), 64);
+        assert_eq!(one, code_hash([("a", &[1u8, 2][..]), ("b", &[3u8][..])]));
+        assert_ne!(one, code_hash([("a", &[1u8][..]), ("b", &[2u8, 3][..])]));
+        assert_ne!(one, code_hash([("b", &[3u8][..]), ("a", &[1u8, 2][..])]));
+        assert_ne!(one, code_hash([("a", &[1u8, 2][..]), ("b", &[4u8][..])]));
     }
 }

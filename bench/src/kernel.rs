@@ -192,9 +192,9 @@ impl Subject {
             .load(&bytes)
             .map_err(|e| format!("aya: {}", loader::error_chain(&e)))?;
         if let Some((name, keys)) = set {
-            let fd = loader::map_fd(&ebpf, name).map_err(|e| e.to_string())?;
+            let map = loader::map(&ebpf, name).map_err(|e| e.to_string())?;
             for key in keys {
-                loader::map_update(fd, key, &[1u8], 0)
+                map.update(key, &[1u8], 0)
                     .map_err(|e| format!("filling {name}: {e}"))?;
             }
         }
@@ -202,7 +202,7 @@ impl Subject {
             symbol: symbol.to_string(),
             section: hook.attach_point().to_string(),
             hook: String::new(),
-            backend: String::new(),
+            backend: hook.backend(),
             insns: elf_insns,
             max_path: 0,
             stack: 0,
@@ -290,26 +290,11 @@ fn load(ebpf: &mut Ebpf, meta: &ProgramMeta, types: &KernelTypes) -> Result<f64,
     match loader::load_program(ebpf, meta, types) {
         Ok(ProgramLoad::Loaded { duration }) => Ok(duration.as_secs_f64() * 1e3),
         Ok(ProgramLoad::Unavailable(why)) => Err(why),
-        Err(LoadError::Rejected { error, log, .. }) => Err(format!(
-            "the verifier rejected it ({error}): {}",
-            verifier_reason(&log)
-        )),
+        Err(LoadError::Rejected { error, at, .. }) => {
+            Err(format!("the verifier rejected it{at}: {error}"))
+        }
         Err(other) => Err(other.to_string()),
     }
-}
-
-/// The verifier's own message: the last lines of its log before the
-/// statistics line.
-pub fn verifier_reason(log: &str) -> String {
-    let lines: Vec<&str> = log
-        .lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with("..."))
-        .collect();
-    let end = lines
-        .iter()
-        .rposition(|l| l.starts_with("processed "))
-        .unwrap_or(lines.len());
-    lines[end.saturating_sub(2)..end].join("; ")
 }
 
 fn code_stats(

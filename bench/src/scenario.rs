@@ -47,6 +47,14 @@ impl Hook {
         }
     }
 
+    /// The backend of [`Hook::attach_point`].
+    pub fn backend(self) -> polc::abi::BackendKind {
+        match self {
+            Hook::Open | Hook::Exec => polc::abi::BackendKind::Tracepoint,
+            Hook::Connect => polc::abi::BackendKind::Cgroup,
+        }
+    }
+
     /// The polc program measured (one of the hook's backend programs).
     pub fn polc_symbol(self) -> &'static str {
         match self {

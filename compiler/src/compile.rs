@@ -7,10 +7,12 @@
 
 use std::fmt::Write as _;
 
-use crate::abi::{self, HookMeta, MapMeta, MessagePart, Metadata, ProgramMeta, RuleMeta, SetMeta};
+use crate::abi::{
+    self, BackendMeta, HookMeta, MapMeta, MessagePart, Metadata, ProgramMeta, RuleMeta, SetMeta,
+};
 use crate::bpf::asm::{AsmError, Assembled, MapId};
-use crate::check::hooks::{FieldId, Hook};
-use crate::check::policy::{CheckedPolicy, RuleKind, TemplatePart};
+use crate::check::hooks::{BackendKind, BackendSpec, FieldId, Hook, Signals};
+use crate::check::policy::{Action, CheckedPolicy, RuleKind, TemplatePart};
 use crate::codegen::{self, Layout, Maps, ProgramEnv, STACK_BYTES};
 use crate::ir::{self, Module, Program, Target, TestContext};
 use crate::object::{MapDef, MapKind, ObjectImage, ProgramImage, BPF_F_NO_PREALLOC};
@@ -163,7 +165,7 @@ fn build_module(
             .iter()
             .filter(|p| p.hook == hook)
             .flat_map(|p| p.fields())
-            .chain(policy.rules_on(hook).flat_map(|r| r.record_fields()))
+            .chain(policy.rules_on(hook).flat_map(ir::record_fields))
             .collect();
         layouts.push(Layout::new(hook, &fields, identity_words));
     }
@@ -324,7 +326,7 @@ fn build_module(
             section,
             symbol,
             program.hook.name(),
-            &backend,
+            backend,
             code,
             &map_defs,
         ));
@@ -339,7 +341,7 @@ fn build_module(
             "tp_btf/sys_enter".into(),
             "exec_tp_btf_callers".into(),
             Hook::Exec.name(),
-            "tp_btf",
+            abi::BackendKind::TpBtf,
             code,
             &map_defs,
         ));
@@ -356,9 +358,20 @@ fn build_module(
     kernel_fields.sort();
     kernel_fields.dedup();
 
+    let images: Vec<ProgramImage> = programs
+        .iter()
+        .map(|p| ProgramImage {
+            section: p.meta.section.clone(),
+            symbol: p.meta.symbol.clone(),
+            code: p.code.clone(),
+        })
+        .collect();
+    let code_hash =
+        crate::object::code_hash(&images).map_err(|e| BuildError::Object(e.to_string()))?;
     let metadata = Metadata {
         abi_version: abi::ABI_VERSION,
         compiler_version: env!("CARGO_PKG_VERSION").to_string(),
+        arch: crate::kernel::ARCH.to_string(),
         source_name: policy.source_name.clone(),
         source_hash: policy.source_hash.clone(),
         rules: policy.rules.iter().map(rule_meta).collect(),
@@ -368,6 +381,18 @@ fn build_module(
                 name: l.hook.name().to_string(),
                 record_len: l.record_len,
                 fields: l.field_slots(),
+                backends: l
+                    .hook
+                    .spec()
+                    .backends
+                    .iter()
+                    .filter(|backend| {
+                        programs.iter().any(|p| {
+                            p.meta.hook == l.hook.name() && p.meta.backend == kind(backend.kind)
+                        })
+                    })
+                    .map(backend_meta)
+                    .collect(),
             })
             .collect(),
         programs: programs.iter().map(|p| p.meta.clone()).collect(),
@@ -375,7 +400,7 @@ fn build_module(
             .iter()
             .map(|(def, purpose)| MapMeta {
                 name: def.name.clone(),
-                kind: map_kind_name(def.kind).to_string(),
+                kind: def.kind,
                 key_size: def.key_size,
                 value_size: def.value_size,
                 max_entries: def.max_entries,
@@ -389,7 +414,7 @@ fn build_module(
             .zip(&maps.sets)
             .map(|(set, id)| SetMeta {
                 map: map_defs[id.0 as usize].0.name.clone(),
-                keys: set.keys.iter().map(|k| hex(k)).collect(),
+                keys: set.keys.iter().map(|k| abi::hex(k)).collect(),
             })
             .collect(),
         identities: module
@@ -397,16 +422,10 @@ fn build_module(
             .iter()
             .map(|set| set.paths.clone())
             .collect(),
+        code_hash,
     };
     let image = ObjectImage {
-        programs: programs
-            .iter()
-            .map(|p| ProgramImage {
-                section: p.meta.section.clone(),
-                symbol: p.meta.symbol.clone(),
-                code: p.code.clone(),
-            })
-            .collect(),
+        programs: images,
         maps: map_defs.into_iter().map(|(def, _)| def).collect(),
         metadata: serde_json::to_vec(&metadata).expect("metadata serialises"),
         source_name: policy.source_name.clone(),
@@ -428,21 +447,60 @@ pub fn identity_map_entries(n_paths: usize) -> u32 {
     (2 * n_paths as u32).max(2)
 }
 
-fn names(program: &Program) -> (String, String, String) {
+fn names(program: &Program) -> (String, String, abi::BackendKind) {
     match program.target {
         Target::Attach { backend, attach } => (
             attach.section.to_string(),
             attach.symbol.to_string(),
-            backend.kind.name().to_string(),
+            kind(backend.kind),
         ),
         Target::TestRun => {
             let hook = program.hook.name().replace('.', "_");
             (
                 "raw_tracepoint/polc_test_run".to_string(),
                 format!("{hook}_test_run"),
-                "test-run".to_string(),
+                abi::BackendKind::TestRun,
             )
         }
+    }
+}
+
+/// The ABI's name for a backend of the hook table.
+fn kind(kind: BackendKind) -> abi::BackendKind {
+    match kind {
+        BackendKind::Lsm => abi::BackendKind::Lsm,
+        BackendKind::Cgroup => abi::BackendKind::Cgroup,
+        BackendKind::TpBtf => abi::BackendKind::TpBtf,
+        BackendKind::Tracepoint => abi::BackendKind::Tracepoint,
+    }
+}
+
+/// What the runtime needs to know of a backend: its kind, what `deny`
+/// does and means there, and what its signals depend on.
+fn backend_meta(spec: &BackendSpec) -> BackendMeta {
+    BackendMeta {
+        kind: kind(spec.kind),
+        deny: if spec.kind.refuses() {
+            abi::Deny::Refuses
+        } else {
+            abi::Deny::Kills
+        },
+        deny_means: spec.deny_means.to_string(),
+        signals: match spec.signals {
+            Signals::Always => abi::Signals::Always,
+            Signals::Probed => abi::Signals::Probed(abi::Feature::CgroupSignal),
+        },
+    }
+}
+
+/// The ABI's name for an action.
+fn action(action: Action) -> abi::Action {
+    match action {
+        Action::Allow => abi::Action::Allow,
+        Action::Audit => abi::Action::Audit,
+        Action::Deny => abi::Action::Deny,
+        Action::Kill => abi::Action::Kill,
+        Action::Trace => abi::Action::Trace,
     }
 }
 
@@ -450,7 +508,7 @@ fn built(
     section: String,
     symbol: String,
     hook: &str,
-    backend: &str,
+    backend: abi::BackendKind,
     code: Assembled,
     maps: &[(MapDef, String)],
 ) -> BuiltProgram {
@@ -466,7 +524,7 @@ fn built(
             symbol,
             section,
             hook: hook.to_string(),
-            backend: backend.to_string(),
+            backend,
             insns: code.n_insns() as u32,
             max_path: code.max_path(),
             stack: STACK_BYTES,
@@ -494,28 +552,16 @@ fn map(
     }
 }
 
-fn map_kind_name(kind: MapKind) -> &'static str {
-    match kind {
-        MapKind::Hash => "hash",
-        MapKind::Array => "array",
-        MapKind::PercpuArray => "percpu_array",
-        MapKind::LruHash => "lru_hash",
-        MapKind::LpmTrie => "lpm_trie",
-        MapKind::Ringbuf => "ringbuf",
-    }
-}
-
 fn rule_meta(rule: &crate::check::policy::CheckedRule) -> RuleMeta {
     RuleMeta {
         id: rule.id,
         name: rule.name.clone(),
         kind: match rule.kind {
-            RuleKind::Rule => "rule",
-            RuleKind::Trace => "trace",
-        }
-        .to_string(),
+            RuleKind::Rule => abi::RuleKind::Rule,
+            RuleKind::Trace => abi::RuleKind::Trace,
+        },
         hook: rule.hook.name().to_string(),
-        action: rule.action.keyword().to_string(),
+        action: action(rule.action),
         message: rule
             .message
             .iter()
@@ -532,11 +578,6 @@ fn rule_meta(rule: &crate::check::policy::CheckedRule) -> RuleMeta {
             .collect(),
         line: rule.line,
     }
-}
-
-/// Lower-case hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

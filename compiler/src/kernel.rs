@@ -3,9 +3,13 @@
 //! CO-RE against the running kernel's BTF), syscall numbers, and the uapi
 //! constants the hook table and code generation share.
 //!
-//! Syscall numbers are per architecture; only x86_64 is supported, and the
-//! crate refuses to build for another target rather than emit programs that
-//! would test the wrong numbers.
+//! Syscall numbers are per architecture and per ABI ([`Syscall::nr`],
+//! [`Abi`]: 64-bit, x32 and 32-bit compat calls); only
+//! x86_64 is supported, and the crate refuses to build for another target
+//! rather than emit programs that would test the wrong numbers. Every
+//! object names the architecture in its metadata ([`ARCH`]), and polrt
+//! refuses an object built for another than its own (the ELF machine,
+//! `EM_BPF`, says nothing of it).
 //!
 //! Depends on nothing but `std`.
 
@@ -258,6 +262,9 @@ pub const SIGKILL: u64 = 9;
 pub const READING_MODULE: u64 = 2;
 /// `enum kernel_load_data_id::LOADING_MODULE`.
 pub const LOADING_MODULE: u64 = 2;
+/// The architecture the syscall numbers are for, as Rust names it
+/// (`std::env::consts::ARCH`); written into every object's metadata.
+pub const ARCH: &str = "x86_64";
 /// `FMODE_WRITE` in `struct file.f_mode`.
 pub const FMODE_WRITE: u64 = 0x2;
 /// `O_ACCMODE` in open flags.

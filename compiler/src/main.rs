@@ -2,7 +2,9 @@
 //! exit code). One function per subcommand; all the work is in the library.
 //!
 //! Exit codes: 0 success (warnings allowed), 1 the policy has errors, 2 usage
-//! or I/O errors.
+//! or I/O errors, 101 an internal error (a bug in polc: reported as
+//! "internal error: ... this is a bug, please report it"; never an input,
+//! which gets a diagnostic).
 
 mod cli;
 
@@ -134,6 +136,7 @@ const EXIT_ERRORS: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
+    report_panics_as_bugs();
     default_sigpipe();
     let command = Cli::command().after_long_help(format!(
         "Hooks and their own fields (every hook also has the proc.* fields):\n{}",
@@ -149,6 +152,24 @@ fn main() -> ExitCode {
         Command::Test(args) => cli::test::run(&args),
         Command::Explain(args) => explain(&args),
     }
+}
+
+/// A panic is a bug in polc: it is reported as one (message and location)
+/// and the process exits with code 101 (Rust's exit code for a panic).
+fn report_panics_as_bugs() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let at = info
+            .location()
+            .map(|at| format!(" (at {}:{})", at.file(), at.line()))
+            .unwrap_or_default();
+        eprintln!("polc: internal error: {message}{at}; this is a bug, please report it");
+    }));
 }
 
 /// Restores the default SIGPIPE action (the Rust runtime ignores it), so

@@ -16,7 +16,7 @@ use aya::programs::tp_btf::BtfTracePointLink;
 use aya::programs::trace_point::TracePointLink;
 use aya::programs::{CgroupAttachMode, Program, ProgramError};
 use aya::Ebpf;
-use polc::abi::ProgramMeta;
+use polc_abi::ProgramMeta;
 
 use crate::loader::error_chain;
 

@@ -5,8 +5,10 @@
 //!
 //! A small reader of the BTF type section (header, types, strings) that knows
 //! just enough to find a struct by name and its members, through anonymous
-//! embedded structs and unions as CO-RE does. Pure: takes bytes; the caller
-//! reads `/sys/kernel/btf/vmlinux`. Must not depend on aya.
+//! embedded structs and unions as CO-RE does. It also reads an object's own
+//! `.BTF` before aya does, to refuse what aya-obj would misread (see
+//! [`BtfError::BadVarLinkage`]). Pure: takes bytes; the caller reads
+//! `/sys/kernel/btf/vmlinux` or the object. Must not depend on aya.
 
 use std::collections::HashMap;
 
@@ -19,6 +21,8 @@ pub enum BtfError {
     Truncated,
     #[error("BTF type kind {0} is unknown to polrt")]
     UnknownKind(u32),
+    #[error("BTF type {id} is a variable with linkage {linkage} (0, 1 or 2 expected)")]
+    BadVarLinkage { id: usize, linkage: u32 },
 }
 
 const BTF_MAGIC: u16 = 0xeb9f;
@@ -93,6 +97,18 @@ impl KernelBtf {
             let vlen = (info & 0xffff) as usize;
             let kind = (info >> 24) & 0x1f;
             let mut members = Vec::new();
+            if kind == 14 {
+                // aya-obj 0.3 reads this u32 into a Rust enum of four
+                // variants without checking it (undefined behaviour, a crash
+                // here): refused before aya ever sees the BTF.
+                let linkage = u32_at(type_bytes, at)?;
+                if linkage > 2 {
+                    return Err(BtfError::BadVarLinkage {
+                        id: types.len(),
+                        linkage,
+                    });
+                }
+            }
             let extra = match kind {
                 1 | 14 | 17 => 4, // int, var, decl_tag
                 3 => 12,          // array
@@ -264,9 +280,15 @@ mod tests {
 
     #[test]
     fn the_running_kernel_has_the_members_polc_reads() {
-        // Pure reading of a file; skipped where the kernel has no BTF.
-        let Ok(bytes) = std::fs::read("/sys/kernel/btf/vmlinux") else {
-            return;
+        // Pure reading of a file, which kernels without BTF lack.
+        let bytes = match std::fs::read("/sys/kernel/btf/vmlinux") {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                return polc_sys::test_gate::skip(
+                    "the_running_kernel_has_the_members_polc_reads",
+                    &format!("/sys/kernel/btf/vmlinux: {error}"),
+                )
+            }
         };
         let btf = KernelBtf::parse(&bytes).expect("kernel BTF parses");
         for member in polc::kernel::KernelMember::ALL {
@@ -274,5 +296,24 @@ mod tests {
             assert!(btf.has_member(strukt, name), "{strukt}.{name}");
         }
         assert!(!btf.has_member("task_struct", "no_such_member_here"));
+    }
+
+    #[test]
+    fn a_variable_with_an_unknown_linkage_is_refused() {
+        // Header, one VAR (kind 14) of type 0 with linkage 7, strings "\0".
+        let mut bytes = Vec::new();
+        for word in [0xeb9f_u32 | (1 << 16), 24, 0, 16, 16, 1] {
+            bytes.extend_from_slice(&word.to_le_bytes());
+        }
+        for word in [0u32, 14 << 24, 0, 7] {
+            bytes.extend_from_slice(&word.to_le_bytes());
+        }
+        bytes.push(0);
+        assert_eq!(
+            KernelBtf::parse(&bytes).err(),
+            Some(BtfError::BadVarLinkage { id: 1, linkage: 7 })
+        );
+        bytes[36] = 1;
+        assert!(KernelBtf::parse(&bytes).is_ok());
     }
 }

@@ -8,7 +8,9 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use polc::abi::{self, EventHeader, FieldEncoding, MessagePart, Metadata, Verdict};
+use polc_abi::{
+    self as abi, EventHeader, FieldEncoding, HeaderField, MessagePart, Metadata, Verdict,
+};
 
 /// Why a record could not be decoded (a record this runtime cannot read is
 /// reported, never dropped silently).
@@ -97,7 +99,7 @@ pub fn decode(metadata: &Metadata, bytes: &[u8]) -> Result<Event, DecodeError> {
     let backend = metadata
         .programs
         .get(usize::from(header.program))
-        .map(|p| p.backend.clone())
+        .map(|p| p.backend.to_string())
         .unwrap_or_default();
     let slots = metadata
         .hooks
@@ -112,7 +114,7 @@ pub fn decode(metadata: &Metadata, bytes: &[u8]) -> Result<Event, DecodeError> {
         let slot = slots
             .iter()
             .find(|s| &s.name == name)
-            .filter(|_| !polc::abi::is_header_field(name));
+            .filter(|_| HeaderField::from_name(name).is_none());
         let value = match slot {
             Some(slot) => {
                 let start = slot.offset as usize;
@@ -137,7 +139,7 @@ pub fn decode(metadata: &Metadata, bytes: &[u8]) -> Result<Event, DecodeError> {
         rule_id: header.rule_id,
         rule: rule.name.clone(),
         hook: rule.hook.clone(),
-        action: rule.action.clone(),
+        action: rule.action.to_string(),
         verdict,
         backend,
         pid: header.pid,
@@ -152,14 +154,14 @@ pub fn decode(metadata: &Metadata, bytes: &[u8]) -> Result<Event, DecodeError> {
 
 /// A field carried by the header (pid, tid, uid, gid, comm).
 fn header_value(header: &EventHeader, name: &str) -> Value {
-    match name {
-        "proc.pid" => Value::Int(u64::from(header.pid)),
-        "proc.tid" => Value::Int(u64::from(header.tid)),
-        "proc.uid" => Value::Int(u64::from(header.uid)),
-        "proc.gid" => Value::Int(u64::from(header.gid)),
-        "proc.comm" => Value::Str(header.comm.clone()),
+    match HeaderField::from_name(name) {
+        Some(HeaderField::Pid) => Value::Int(u64::from(header.pid)),
+        Some(HeaderField::Tid) => Value::Int(u64::from(header.tid)),
+        Some(HeaderField::Uid) => Value::Int(u64::from(header.uid)),
+        Some(HeaderField::Gid) => Value::Int(u64::from(header.gid)),
+        Some(HeaderField::Comm) => Value::Str(header.comm.clone()),
         // Metadata validation guarantees every other captured field has a slot.
-        _ => Value::Str(String::new()),
+        None => Value::Str(String::new()),
     }
 }
 
@@ -228,7 +230,7 @@ pub fn render_message(parts: &[MessagePart], fields: &[(String, Value)]) -> Stri
 mod tests {
     use super::*;
     use crate::object::tests::sample_metadata;
-    use polc::abi::{FieldSlot, HookMeta, RuleMeta};
+    use polc_abi::{FieldSlot, HookMeta, RuleMeta};
 
     fn header(rule_id: u32, verdict: Verdict, len: usize) -> Vec<u8> {
         let mut bytes = vec![0u8; len];
@@ -327,9 +329,9 @@ mod tests {
         metadata.rules.push(RuleMeta {
             id: 1,
             name: "execs".into(),
-            kind: "trace".into(),
+            kind: polc_abi::RuleKind::Trace,
             hook: "file.open".into(),
-            action: "trace".into(),
+            action: polc_abi::Action::Trace,
             message: vec![],
             fields: vec!["file.flags".into(), "proc.comm".into()],
             line: 9,
@@ -342,6 +344,7 @@ mod tests {
                 offset: 48,
                 encoding: FieldEncoding::Int,
             }],
+            backends: vec![],
         }];
         let mut bytes = header(1, Verdict::Trace, 56);
         bytes[48..56].copy_from_slice(&0o101u64.to_le_bytes());

@@ -14,11 +14,11 @@
 //! subvolumes it reports another device than the superblock's.
 
 use std::collections::BTreeMap;
-use std::os::fd::RawFd;
+use std::os::fd::{AsFd, OwnedFd};
 
-use polc::abi::{self, Metadata};
+use polc_abi::{self as abi, Metadata};
 
-use crate::loader::{map_fd, map_update, LoadError};
+use crate::loader::{map_fd, LoadError};
 
 /// The identity of the file at a path, as the kernel's programs see it.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -86,7 +86,7 @@ pub fn parse_mountinfo(text: &str) -> BTreeMap<u32, u64> {
 
 /// The identity map of a loaded policy and what it holds.
 pub struct IdentityMap {
-    fd: RawFd,
+    fd: OwnedFd,
     /// Per identity set, its paths.
     sets: Vec<Vec<String>>,
     /// What the map holds: per file, the sets a path of which leads to it.
@@ -102,7 +102,12 @@ impl IdentityMap {
         if metadata.identities.is_empty() {
             return Ok(None);
         }
-        let fd = map_fd(ebpf, abi::MAP_IDENTITIES)?;
+        let fd = map_fd(ebpf, abi::MAP_IDENTITIES)?
+            .try_clone_to_owned()
+            .map_err(|e| LoadError::MapWrite {
+                map: abi::MAP_IDENTITIES.into(),
+                reason: e.to_string(),
+            })?;
         let mut map = IdentityMap {
             fd,
             sets: metadata.identities.clone(),
@@ -141,16 +146,17 @@ impl IdentityMap {
                 .or_insert_with(|| Identity::of_with(path, &devices));
             id.map(|id| (id.dev, id.ino))
         });
+        let map = polc_sys::Map::new(self.fd.as_fd()).map_err(|e| self.error(e))?;
         for (key, bits) in &wanted {
             if self.written.get(key) != Some(bits) {
                 let value: Vec<u8> = bits.iter().flat_map(|w| w.to_le_bytes()).collect();
-                map_update(self.fd, &abi::identity_key(key.0, key.1), &value, 0)
+                map.update(&abi::identity_key(key.0, key.1), &value, 0)
                     .map_err(|e| self.error(e))?;
             }
         }
         for key in self.written.keys() {
             if !wanted.contains_key(key) {
-                match crate::loader::map_delete(self.fd, &abi::identity_key(key.0, key.1)) {
+                match map.delete(&abi::identity_key(key.0, key.1)) {
                     Err(e) if e.raw_os_error() != Some(libc::ENOENT) => return Err(self.error(e)),
                     _ => {}
                 }
@@ -171,7 +177,7 @@ impl IdentityMap {
         Ok(changed)
     }
 
-    fn error(&self, e: std::io::Error) -> LoadError {
+    fn error(&self, e: polc_sys::Error) -> LoadError {
         LoadError::MapWrite {
             map: abi::MAP_IDENTITIES.into(),
             reason: e.to_string(),

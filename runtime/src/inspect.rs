@@ -2,13 +2,12 @@
 //! backends and what each enforces, programs, maps — from the ELF and its
 //! metadata alone. Needs no privileges and never touches the kernel.
 //!
-//! Depends on `object` and on the hook table (for `deny_means`).
+//! Depends on `object` only: what each backend enforces is in the metadata.
 
 use std::fmt::Write as _;
 
-use polc::abi::MessagePart;
+use polc_abi::MessagePart;
 
-use crate::loader::{backends_of, deny_means};
 use crate::object::PolicyObject;
 
 /// The human description of an object.
@@ -62,12 +61,12 @@ pub fn render(object: &PolicyObject) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        for backend in backends_of(m, &hook.name) {
+        for backend in &hook.backends {
             let _ = writeln!(
                 out,
                 "    {:<10} {}",
-                backend,
-                deny_means(&hook.name, &backend)
+                backend.kind.name(),
+                backend.deny_means
             );
         }
     }

@@ -12,13 +12,18 @@
 //!
 //! `object`, `btf`, `cgroup`, `events` and `output` are pure (no syscalls
 //! beyond reading files) and unit tested without root; `probe`, `loader`,
-//! `attach` and `run` talk to the kernel. Nothing is left attached on any
-//! error: [`attach::Attachments`] detaches on drop.
+//! `attach` and `run` talk to the kernel, through aya and, for polrt's own
+//! `bpf(2)` calls, `polc-sys`. Nothing is left attached on any error:
+//! [`attach::Attachments`] detaches on drop. What an object means comes from
+//! its metadata (`polc-abi`) alone, never from the compiler's hook table.
+//! No input makes polrt panic: aya's panics on malformed objects are caught
+//! and reported as errors ([`guard`]).
 
 pub mod attach;
 pub mod btf;
 pub mod cgroup;
 pub mod events;
+pub mod guard;
 pub mod identity;
 pub mod inspect;
 pub mod loader;

@@ -3,21 +3,23 @@
 //! attached, and program loads, which double as the backend probe.
 //!
 //! Backend choice, per hook: try the hook's backends strongest first (the
-//! order of `check::hooks`); a backend whose program the kernel refuses with
+//! order the object's metadata lists them in, [`abi::HookMeta::backends`]:
+//! polrt never reads the compiler's hook table); a backend whose program the kernel refuses with
 //! `EPERM` before the verifier runs (an empty verifier log: lockdown), or
 //! whose attach target the kernel lacks, is unavailable and the next one is
 //! tried; a verifier rejection is an error, never a fallback.
 //!
 //! Knows nothing of output formats or of attaching (see [`crate::attach`]).
 
-use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 use aya::maps::Map;
 use aya::programs::{Program, ProgramError};
 use aya::{Ebpf, EbpfLoader};
-use polc::abi::{self, Config, Metadata, ProgramMeta};
-use polc::check::hooks::{BackendKind, Hook, Signals};
+use polc_abi::{
+    self as abi, Action, BackendKind, BackendMeta, Config, Deny, Metadata, ProgramMeta, Signals,
+};
 
 use crate::object::PolicyObject;
 use crate::probe::KernelTypes;
@@ -41,11 +43,17 @@ pub enum LoadError {
     UnknownSection { symbol: String, section: String },
     #[error("writing map `{map}`: {reason}")]
     MapWrite { map: String, reason: String },
-    #[error("the kernel verifier rejected program `{symbol}` ({section}): {error}\n{log}")]
+    #[error("the kernel verifier rejected program `{symbol}` ({section}){at}: {error}\n{log}")]
     Rejected {
         symbol: String,
         section: String,
+        /// What went wrong: a named limit where the log shows one
+        /// ([`polc_sys::verifier::explain`]).
         error: String,
+        /// Where, when the log's line info says: ` at rule `r` (p.pol:3)`,
+        /// or ` at p.pol:3`; empty otherwise.
+        at: String,
+        /// The log trimmed to the failing instruction.
         log: String,
     },
     #[error("loading program `{symbol}` ({section}): {error}")]
@@ -91,8 +99,10 @@ pub fn open(
     if let Some(bytes) = ringbuf_bytes {
         loader.map_max_entries(abi::MAP_EVENTS, bytes);
     }
-    loader
-        .load(&object.bytes)
+    // aya parses and relocates the object again, against the kernel's BTF
+    // this time: under the guard, as when the object was read.
+    crate::guard::catch(|| loader.load(&object.bytes))
+        .map_err(|panic| LoadError::Open(format!("aya panicked: {panic}")))?
         .map_err(|e| LoadError::Open(error_chain(&e)))
 }
 
@@ -112,7 +122,7 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
 }
 
 /// The file descriptor of map `name` of a loaded object.
-pub fn map_fd(ebpf: &Ebpf, name: &str) -> Result<RawFd, LoadError> {
+pub fn map_fd<'e>(ebpf: &'e Ebpf, name: &str) -> Result<BorrowedFd<'e>, LoadError> {
     let map = ebpf
         .map(name)
         .ok_or_else(|| LoadError::MissingMap(name.to_string()))?;
@@ -125,142 +135,47 @@ pub fn map_fd(ebpf: &Ebpf, name: &str) -> Result<RawFd, LoadError> {
         | Map::RingBuf(d) => d,
         _ => return Err(LoadError::MissingMap(name.to_string())),
     };
-    Ok(data.fd().as_fd().as_raw_fd())
+    Ok(data.fd().as_fd())
 }
 
-/// `BPF_MAP_DELETE_ELEM` of a raw key (its length must be the map's key size).
-pub fn map_delete(fd: RawFd, key: &[u8]) -> std::io::Result<()> {
-    #[repr(C)]
-    struct ElemAttr {
-        map_fd: u32,
-        pad: u32,
-        key: u64,
-        value: u64,
-        flags: u64,
-    }
-    const BPF_MAP_DELETE_ELEM: libc::c_long = 3;
-    let attr = ElemAttr {
-        map_fd: fd as u32,
-        pad: 0,
-        key: key.as_ptr() as u64,
-        value: 0,
-        flags: 0,
-    };
-    // SAFETY: `attr` points at a live key buffer for the duration of the
-    // call; the kernel reads exactly the map's key size, which the caller
-    // has checked the buffer holds.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            BPF_MAP_DELETE_ELEM,
-            &attr as *const ElemAttr,
-            std::mem::size_of::<ElemAttr>(),
-        )
-    };
-    if rc == 0 {
+/// Map `name` of a loaded object, described by the kernel: every key and
+/// value written through it is checked against the kernel's map, not
+/// against what the metadata says of it.
+pub fn map<'e>(ebpf: &'e Ebpf, name: &str) -> Result<polc_sys::Map<'e>, LoadError> {
+    polc_sys::Map::new(map_fd(ebpf, name)?).map_err(|e| LoadError::MapWrite {
+        map: name.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+/// Whether the metadata lists map `name` (the object's maps were checked
+/// against it when it was read).
+fn has_map(metadata: &Metadata, name: &str) -> Result<(), LoadError> {
+    if metadata.maps.iter().any(|m| m.name == name) {
         Ok(())
     } else {
-        Err(std::io::Error::last_os_error())
+        Err(LoadError::MissingMap(name.to_string()))
     }
 }
 
-/// `BPF_MAP_UPDATE_ELEM` flag: only insert, never overwrite.
-pub const BPF_NOEXIST: u64 = 1;
-
-/// `BPF_MAP_UPDATE_ELEM` with raw key and value bytes (their lengths must be
-/// the map's key and value sizes; callers check against the metadata).
-pub fn map_update(fd: RawFd, key: &[u8], value: &[u8], flags: u64) -> std::io::Result<()> {
-    #[repr(C)]
-    struct ElemAttr {
-        map_fd: u32,
-        pad: u32,
-        key: u64,
-        value: u64,
-        flags: u64,
-    }
-    const BPF_MAP_UPDATE_ELEM: libc::c_long = 2;
-    let attr = ElemAttr {
-        map_fd: fd as u32,
-        pad: 0,
-        key: key.as_ptr() as u64,
-        value: value.as_ptr() as u64,
-        flags,
+/// Writes `value` at key 0 of the one-entry array `name` and freezes it.
+fn write_frozen(ebpf: &Ebpf, name: &str, value: &[u8]) -> Result<(), LoadError> {
+    let bad = |reason: String| LoadError::MapWrite {
+        map: name.into(),
+        reason,
     };
-    // SAFETY: `attr` points at live key and value buffers for the duration
-    // of the call; the kernel reads exactly the map's key and value sizes,
-    // which the callers have checked the buffers hold.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            BPF_MAP_UPDATE_ELEM,
-            &attr as *const ElemAttr,
-            std::mem::size_of::<ElemAttr>(),
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
-}
-
-fn map_meta<'m>(metadata: &'m Metadata, name: &str) -> Result<&'m abi::MapMeta, LoadError> {
-    metadata
-        .maps
-        .iter()
-        .find(|m| m.name == name)
-        .ok_or_else(|| LoadError::MissingMap(name.to_string()))
+    let map = map(ebpf, name)?;
+    map.update(&0u32.to_le_bytes(), value, 0)
+        .map_err(|e| bad(e.to_string()))?;
+    map.freeze().map_err(|e| bad(format!("freezing it: {e}")))
 }
 
 /// Writes the run-time configuration (scope, monitor flag) and freezes it.
 /// Must run before any program is loaded: the verifier reads the frozen,
 /// program-read-only value as constants and removes the code it turns off.
 pub fn write_config(ebpf: &Ebpf, metadata: &Metadata, config: Config) -> Result<(), LoadError> {
-    let meta = map_meta(metadata, abi::MAP_CONFIG)?;
-    let value = config.to_bytes();
-    if meta.value_size as usize != value.len() || meta.key_size != 4 {
-        return Err(LoadError::MapWrite {
-            map: abi::MAP_CONFIG.into(),
-            reason: format!(
-                "its value has {} bytes, the config {}",
-                meta.value_size,
-                value.len()
-            ),
-        });
-    }
-    let fd = map_fd(ebpf, abi::MAP_CONFIG)?;
-    let bad = |reason: String| LoadError::MapWrite {
-        map: abi::MAP_CONFIG.into(),
-        reason,
-    };
-    map_update(fd, &0u32.to_le_bytes(), &value, 0).map_err(|e| bad(e.to_string()))?;
-    map_freeze(fd).map_err(|e| bad(format!("freezing it: {e}")))
-}
-
-/// `BPF_MAP_FREEZE`: user space may no longer write the map either, which
-/// (with `BPF_F_RDONLY_PROG`) lets the verifier treat its contents as
-/// constants.
-fn map_freeze(fd: RawFd) -> std::io::Result<()> {
-    #[repr(C)]
-    struct FreezeAttr {
-        map_fd: u32,
-    }
-    const BPF_MAP_FREEZE: libc::c_long = 22;
-    let attr = FreezeAttr { map_fd: fd as u32 };
-    // SAFETY: `attr` is a valid, live `bpf_attr` prefix for BPF_MAP_FREEZE.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            BPF_MAP_FREEZE,
-            &attr as *const FreezeAttr,
-            std::mem::size_of::<FreezeAttr>(),
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+    has_map(metadata, abi::MAP_CONFIG)?;
+    write_frozen(ebpf, abi::MAP_CONFIG, &config.to_bytes())
 }
 
 /// Writes the kernel features (`FEATURE_*` bits, from
@@ -268,62 +183,25 @@ fn map_freeze(fd: RawFd) -> std::io::Result<()> {
 /// has one, and freezes it. Must run before any program is loaded: the
 /// verifier reads the frozen value and skips the code it turns off.
 pub fn write_features(ebpf: &Ebpf, metadata: &Metadata, features: u32) -> Result<(), LoadError> {
-    let Some(meta) = metadata.maps.iter().find(|m| m.name == abi::MAP_FEATURES) else {
+    if has_map(metadata, abi::MAP_FEATURES).is_err() {
         return Ok(());
-    };
-    let bad = |reason: String| LoadError::MapWrite {
-        map: abi::MAP_FEATURES.into(),
-        reason,
-    };
-    if meta.key_size != 4 || meta.value_size != 4 {
-        return Err(bad(format!(
-            "its keys have {} bytes and its values {}; the features are a u32 at key 0",
-            meta.key_size, meta.value_size
-        )));
     }
-    let fd = map_fd(ebpf, abi::MAP_FEATURES)?;
-    map_update(fd, &0u32.to_le_bytes(), &features.to_le_bytes(), 0)
-        .map_err(|e| bad(e.to_string()))?;
-    map_freeze(fd).map_err(|e| bad(format!("freezing it: {e}")))
-}
-
-/// Decodes lower-case or upper-case hex.
-pub fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
+    write_frozen(ebpf, abi::MAP_FEATURES, &features.to_le_bytes())
 }
 
 /// Inserts every key of every set map (value `1`).
 pub fn fill_sets(ebpf: &Ebpf, metadata: &Metadata) -> Result<usize, LoadError> {
     let mut inserted = 0;
     for set in &metadata.sets {
-        let meta = map_meta(metadata, &set.map)?;
-        let fd = map_fd(ebpf, &set.map)?;
+        let map = map(ebpf, &set.map)?;
         let bad = |reason: String| LoadError::MapWrite {
             map: set.map.clone(),
             reason,
         };
-        if meta.value_size != 1 {
-            return Err(bad(format!(
-                "set values must be 1 byte, the map's are {}",
-                meta.value_size
-            )));
-        }
         for key in &set.keys {
-            let bytes = unhex(key).ok_or_else(|| bad(format!("key `{key}` is not hex")))?;
-            if bytes.len() != meta.key_size as usize {
-                return Err(bad(format!(
-                    "key `{key}` has {} bytes, the map's keys {}",
-                    bytes.len(),
-                    meta.key_size
-                )));
-            }
-            map_update(fd, &bytes, &[1u8], 0).map_err(|e| bad(e.to_string()))?;
+            let bytes = abi::unhex(key).ok_or_else(|| bad(format!("key `{key}` is not hex")))?;
+            map.update(&bytes, &[1u8], 0)
+                .map_err(|e| bad(format!("key `{key}`: {e}")))?;
             inserted += 1;
         }
     }
@@ -346,25 +224,29 @@ pub fn load_program(
         .ok_or_else(|| LoadError::MissingProgram(meta.symbol.clone()))?;
     let section = meta.section.as_str();
     let is_lsm = section.starts_with("lsm/");
+    if !matches!(
+        program,
+        Program::Lsm(_)
+            | Program::BtfTracePoint(_)
+            | Program::TracePoint(_)
+            | Program::CgroupSockAddr(_)
+    ) || (matches!(program, Program::Lsm(_)) && !is_lsm)
+    {
+        return Err(LoadError::UnknownSection {
+            symbol: meta.symbol.clone(),
+            section: meta.section.clone(),
+        });
+    }
     let started = Instant::now();
-    let result = match program {
-        Program::Lsm(p) if is_lsm => {
-            let hook = section_target(section, "lsm/").unwrap_or_default();
-            p.load(hook, &types.aya)
-        }
-        Program::BtfTracePoint(p) => {
-            let target = section_target(section, "tp_btf/").unwrap_or_default();
-            p.load(target, &types.aya)
-        }
-        Program::TracePoint(p) => p.load(),
-        Program::CgroupSockAddr(p) => p.load(),
-        _ => {
-            return Err(LoadError::UnknownSection {
+    // aya reads the program's BTF func and line info here: under the guard.
+    let result =
+        crate::guard::catch(|| load_as_its_kind(program, section, types)).map_err(|panic| {
+            LoadError::Load {
                 symbol: meta.symbol.clone(),
                 section: meta.section.clone(),
-            })
-        }
-    };
+                error: format!("aya panicked: {panic}"),
+            }
+        })?;
     let duration = started.elapsed();
     match result {
         Ok(()) => Ok(ProgramLoad::Loaded { duration }),
@@ -395,11 +277,17 @@ fn classify(
                     "the kernel refuses {kind} programs with EPERM before the verifier runs (kernel lockdown)"
                 )));
             }
+            let rejection =
+                polc_sys::verifier::explain(io_error.raw_os_error(), &io_error.to_string(), &log);
             Err(LoadError::Rejected {
                 symbol: meta.symbol.clone(),
                 section: meta.section.clone(),
-                error: io_error.to_string(),
-                log: trim_verifier_log(&log),
+                error: rejection.reason,
+                at: rejection
+                    .source
+                    .map(|(file, line)| format!(" at {file}:{line}"))
+                    .unwrap_or_default(),
+                log: rejection.log,
             })
         }
         ProgramError::Btf(error) if is_lsm || meta.section.starts_with("tp_btf/") => {
@@ -416,111 +304,103 @@ fn classify(
     }
 }
 
-/// Lines of context kept above the failing instruction.
-const LOG_CONTEXT: usize = 6;
-
-/// Trims a verifier log to the failing instruction: the last instruction
-/// line, the source line (`; ...` line info) and a few lines before it, and
-/// everything after (the error and the statistics).
-pub fn trim_verifier_log(log: &str) -> String {
-    let lines: Vec<&str> = log.lines().collect();
-    let is_insn = |line: &str| {
-        let digits = line.bytes().take_while(u8::is_ascii_digit).count();
-        digits > 0 && line[digits..].starts_with(": (")
+/// Names the rule of a rejection's source line ([`Metadata::rule_at`]).
+pub fn name_rule(error: LoadError, metadata: &Metadata, hook: &str) -> LoadError {
+    let LoadError::Rejected {
+        symbol,
+        section,
+        error,
+        at,
+        log,
+    } = error
+    else {
+        return error;
     };
-    let start = match lines.iter().rposition(|l| is_insn(l)) {
-        Some(at) => {
-            let source = lines[..at]
-                .iter()
-                .rposition(|l| l.starts_with("; "))
-                .filter(|s| at - s <= LOG_CONTEXT);
-            source.unwrap_or(at).saturating_sub(LOG_CONTEXT)
-        }
-        None => lines.len().saturating_sub(20),
+    let line = at
+        .rsplit_once(':')
+        .and_then(|(_, line)| line.parse::<u32>().ok());
+    let rule = line.and_then(|line| metadata.rule_at(hook, line));
+    let at = match rule {
+        Some(rule) => format!(
+            " at rule `{}` ({}:{})",
+            rule.name,
+            metadata.source_name,
+            line.unwrap_or(rule.line)
+        ),
+        None => at,
     };
-    let mut out = String::new();
-    if start > 0 {
-        out.push_str(&format!(
-            "... ({start} earlier lines of the verifier log omitted)\n"
-        ));
+    LoadError::Rejected {
+        symbol,
+        section,
+        error,
+        at,
+        log,
     }
-    for line in &lines[start..] {
-        out.push_str(line);
-        out.push('\n');
-    }
-    out
 }
 
 /// The backend chosen for one hook.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HookPlan {
     pub hook: String,
-    pub backend: String,
-    /// `BackendSpec::deny_means` of the backend.
+    pub backend: BackendKind,
+    /// [`BackendMeta::deny_means`] of the backend.
     pub deny_means: String,
     /// Its programs (loaded).
     pub programs: Vec<ProgramMeta>,
     /// Stronger backends that are unavailable here, and why.
-    pub unavailable: Vec<(String, String)>,
+    pub unavailable: Vec<(BackendKind, String)>,
     /// What the policy asks of this hook that the backend cannot do on this
     /// kernel (see [`limits`]).
     pub limits: Vec<String>,
 }
 
-/// Position of `backend` among `hook`'s backends in the hook table
-/// (strongest first); unknown backends sort last.
-fn strength(hook: &str, backend: &str) -> usize {
-    Hook::from_name(hook)
-        .and_then(|h| {
-            h.spec()
-                .backends
-                .iter()
-                .position(|b| b.kind.name() == backend)
-        })
-        .unwrap_or(usize::MAX)
-}
-
-/// `deny_means` of `backend` on `hook`.
-pub fn deny_means(hook: &str, backend: &str) -> String {
-    Hook::from_name(hook)
-        .and_then(|h| h.spec().backends.iter().find(|b| b.kind.name() == backend))
-        .map(|b| b.deny_means.to_string())
-        .unwrap_or_else(|| "enforcement unknown to this polrt".to_string())
+/// The object's backends for `hook`, strongest first (empty for a hook the
+/// metadata does not describe).
+pub fn backends_of<'m>(metadata: &'m Metadata, hook: &str) -> &'m [BackendMeta] {
+    metadata
+        .hooks
+        .iter()
+        .find(|h| h.name == hook)
+        .map_or(&[], |h| h.backends.as_slice())
 }
 
 /// What `metadata`'s rules on `hook` ask that `backend` cannot do on a
-/// kernel with `features` (`FEATURE_*` bits): today, `kill` where the
-/// backend's programs may not send signals.
-pub fn limits(metadata: &Metadata, hook: &str, backend: &str, features: u32) -> Vec<String> {
-    let Some(spec) = Hook::from_name(hook)
-        .and_then(|h| h.spec().backends.iter().find(|b| b.kind.name() == backend))
-    else {
+/// kernel with `features` (`FEATURE_*` bits): a signal (`kill`, or `deny`
+/// where the backend cannot refuse) from programs that may send one only
+/// where a probed feature allows it.
+pub fn limits(
+    metadata: &Metadata,
+    hook: &str,
+    backend: &BackendMeta,
+    features: u32,
+) -> Vec<String> {
+    let Signals::Probed(feature) = backend.signals else {
         return Vec::new();
     };
-    let kills = metadata
-        .rules
-        .iter()
-        .any(|rule| rule.hook == hook && rule.action == "kill");
-    if kills && spec.signals == Signals::Probed && features & abi::FEATURE_CGROUP_SIGNAL == 0 {
-        vec![format!(
-            "this kernel does not let {backend} programs send signals (bpf_send_signal): \
+    if features & feature.bit() != 0 {
+        return Vec::new();
+    }
+    let asks = |action: Action| {
+        metadata
+            .rules
+            .iter()
+            .any(|rule| rule.hook == hook && rule.action == action)
+    };
+    let name = backend.kind;
+    let mut limits = Vec::new();
+    if asks(Action::Kill) {
+        limits.push(format!(
+            "this kernel does not let {name} programs send signals (bpf_send_signal): \
              kill refuses and reports, but does not kill the task"
-        )]
-    } else {
-        Vec::new()
+        ));
     }
-}
-
-/// The object's backends for `hook`, strongest first.
-pub fn backends_of(metadata: &Metadata, hook: &str) -> Vec<String> {
-    let mut backends: Vec<String> = Vec::new();
-    for program in metadata.programs.iter().filter(|p| p.hook == hook) {
-        if !backends.contains(&program.backend) {
-            backends.push(program.backend.clone());
-        }
+    if asks(Action::Deny) && backend.deny == Deny::Kills {
+        limits.push(format!(
+            "this kernel does not let {name} programs send signals (bpf_send_signal): \
+             deny reports, but neither refuses nor kills"
+        ));
     }
-    backends.sort_by_key(|b| strength(hook, b));
-    backends
+    limits
 }
 
 fn unload(ebpf: &mut Ebpf, symbol: &str) {
@@ -558,13 +438,13 @@ pub fn choose_backends(
     }
     let mut plans = Vec::new();
     for hook in &metadata.hooks {
-        let mut unavailable: Vec<(String, String)> = Vec::new();
+        let mut unavailable: Vec<(BackendKind, String)> = Vec::new();
         let mut chosen = None;
-        for backend in backends_of(metadata, &hook.name) {
+        for backend in &hook.backends {
             let programs: Vec<ProgramMeta> = metadata
                 .programs
                 .iter()
-                .filter(|p| p.hook == hook.name && p.backend == backend)
+                .filter(|p| p.hook == hook.name && p.backend == backend.kind)
                 .cloned()
                 .collect();
             let mut loaded: Vec<&str> = Vec::new();
@@ -580,7 +460,7 @@ pub fn choose_backends(
                         for symbol in &loaded {
                             unload(ebpf, symbol);
                         }
-                        return Err(error);
+                        return Err(name_rule(error, metadata, &hook.name));
                     }
                 }
             }
@@ -593,7 +473,7 @@ pub fn choose_backends(
                     for symbol in &loaded {
                         unload(ebpf, symbol);
                     }
-                    unavailable.push((backend, why));
+                    unavailable.push((backend.kind, why));
                 }
             }
         }
@@ -612,10 +492,10 @@ pub fn choose_backends(
             });
         };
         plans.push(HookPlan {
-            deny_means: deny_means(&hook.name, &backend),
-            limits: limits(metadata, &hook.name, &backend, features),
+            deny_means: backend.deny_means.clone(),
+            limits: limits(metadata, &hook.name, backend, features),
             hook: hook.name.clone(),
-            backend,
+            backend: backend.kind,
             programs,
             unavailable,
         });
@@ -625,18 +505,17 @@ pub fn choose_backends(
 
 /// With `--require-lsm`: every hook that has an LSM backend must have got it.
 pub fn require_lsm(plans: &[HookPlan]) -> Result<(), LoadError> {
-    let lsm = BackendKind::Lsm.name();
     let fallbacks: Vec<(String, String, String)> = plans
         .iter()
-        .filter(|plan| plan.backend != lsm)
+        .filter(|plan| plan.backend != BackendKind::Lsm)
         .map(|plan| {
             let why = plan
                 .unavailable
                 .iter()
-                .find(|(b, _)| b == lsm)
+                .find(|(b, _)| *b == BackendKind::Lsm)
                 .map(|(_, why)| why.clone())
                 .unwrap_or_else(|| "the object has no lsm program for it".to_string());
-            (plan.hook.clone(), plan.backend.clone(), why)
+            (plan.hook.clone(), plan.backend.to_string(), why)
         })
         .collect();
     if fallbacks.is_empty() {
@@ -657,7 +536,8 @@ pub enum Verification {
     },
     /// This host cannot load programs of this kind.
     NotVerifiable(String),
-    /// Rejected: the error and the trimmed log.
+    /// Rejected: why (a named limit where the log shows one, and where:
+    /// the rule and `.pol` line) and the trimmed log.
     Rejected { error: String, log: String },
 }
 
@@ -673,7 +553,9 @@ pub fn verify(
     write_features(&ebpf, &object.metadata, features)?;
     let mut results = Vec::new();
     for program in &object.metadata.programs {
-        let outcome = match load_program(&mut ebpf, program, types) {
+        let loaded = load_program(&mut ebpf, program, types)
+            .map_err(|e| name_rule(e, &object.metadata, &program.hook));
+        let outcome = match loaded {
             Ok(ProgramLoad::Loaded { duration }) => {
                 let verified_insns = ebpf
                     .program(&program.symbol)
@@ -686,13 +568,16 @@ pub fn verify(
                 }
             }
             Ok(ProgramLoad::Unavailable(why)) => Verification::NotVerifiable(why),
-            Err(LoadError::Rejected { error, log, .. }) if !full_log => {
-                Verification::Rejected { error, log }
+            Err(LoadError::Rejected { error, at, log, .. }) if !full_log => {
+                Verification::Rejected {
+                    error: where_why(&at, error),
+                    log,
+                }
             }
-            Err(LoadError::Rejected { error, .. }) => {
+            Err(LoadError::Rejected { error, at, .. }) => {
                 // Load again to keep the whole log.
                 Verification::Rejected {
-                    error,
+                    error: where_why(&at, error),
                     log: full_verifier_log(&mut ebpf, program, types),
                 }
             }
@@ -706,25 +591,42 @@ pub fn verify(
     Ok(results)
 }
 
-fn full_verifier_log(ebpf: &mut Ebpf, meta: &ProgramMeta, types: &KernelTypes) -> String {
-    let Some(program) = ebpf.program_mut(&meta.symbol) else {
-        return String::new();
-    };
-    let result = match program {
+/// A rejection's place, then its reason: `at rule `r` (p.pol:3): ...`.
+fn where_why(at: &str, why: String) -> String {
+    if at.is_empty() {
+        why
+    } else {
+        format!("{}: {why}", at.trim_start())
+    }
+}
+
+/// `load` of a program of a kind polrt loads (others: `Ok`, nothing done).
+fn load_as_its_kind(
+    program: &mut Program,
+    section: &str,
+    types: &KernelTypes,
+) -> Result<(), ProgramError> {
+    match program {
         Program::Lsm(p) => p.load(
-            section_target(&meta.section, "lsm/").unwrap_or_default(),
+            section_target(section, "lsm/").unwrap_or_default(),
             &types.aya,
         ),
         Program::BtfTracePoint(p) => p.load(
-            section_target(&meta.section, "tp_btf/").unwrap_or_default(),
+            section_target(section, "tp_btf/").unwrap_or_default(),
             &types.aya,
         ),
         Program::TracePoint(p) => p.load(),
         Program::CgroupSockAddr(p) => p.load(),
         _ => Ok(()),
+    }
+}
+
+fn full_verifier_log(ebpf: &mut Ebpf, meta: &ProgramMeta, types: &KernelTypes) -> String {
+    let Some(program) = ebpf.program_mut(&meta.symbol) else {
+        return String::new();
     };
-    match result {
-        Err(ProgramError::LoadError { verifier_log, .. }) => verifier_log.to_string(),
+    match crate::guard::catch(|| load_as_its_kind(program, &meta.section, types)) {
+        Ok(Err(ProgramError::LoadError { verifier_log, .. })) => verifier_log.to_string(),
         _ => String::new(),
     }
 }
@@ -732,68 +634,52 @@ fn full_verifier_log(ebpf: &mut Ebpf, meta: &ProgramMeta, types: &KernelTypes) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::object::tests::sample_metadata;
 
-    #[test]
-    fn verifier_logs_are_trimmed_to_the_failing_instruction() {
-        let mut log = String::new();
-        for i in 0..40 {
-            log.push_str(&format!("{i}: (b7) r{} = 0\n", i % 5));
-        }
-        log.push_str("; when file.path == \"/etc/shadow\" @ policy.pol:3\n");
-        log.push_str("40: (79) r1 = *(u64 *)(r7 +0)\n");
-        log.push_str("R7 invalid mem access 'scalar'\n");
-        log.push_str("processed 41 insns (limit 1000000)\n");
-        let trimmed = trim_verifier_log(&log);
-        assert!(trimmed.starts_with("... ("), "{trimmed}");
-        assert!(trimmed.contains("policy.pol:3"), "{trimmed}");
-        assert!(trimmed.contains("40: (79)"), "{trimmed}");
-        assert!(trimmed.contains("invalid mem access"), "{trimmed}");
-        assert!(trimmed.contains("processed 41 insns"), "{trimmed}");
-        assert!(!trimmed.contains("\n0: (b7)"), "{trimmed}");
-        assert!(trimmed.lines().count() < 15, "{trimmed}");
+    /// The metadata of `source`, compiled as `polc build` would.
+    fn compiled(source: &str) -> Metadata {
+        crate::object::compile_source("t.pol", source, 4096)
+            .expect("builds")
+            .metadata
     }
 
     #[test]
-    fn short_logs_are_kept_whole() {
-        let log = "invalid func unknown#195896080\nprocessed 0 insns\n";
-        assert_eq!(trim_verifier_log(log), log);
-    }
-
-    #[test]
-    fn hex_keys_decode() {
-        assert_eq!(unhex("00ff10"), Some(vec![0, 255, 16]));
-        assert_eq!(unhex("0"), None);
-        assert_eq!(unhex("zz"), None);
-        assert_eq!(unhex(""), Some(vec![]));
-    }
-
-    #[test]
-    fn backends_are_tried_strongest_first() {
-        let mut metadata = sample_metadata();
-        let mut lsm = metadata.programs[0].clone();
-        lsm.symbol = "file_open_lsm".into();
-        lsm.section = "lsm/file_open".into();
-        lsm.backend = "lsm".into();
-        metadata.programs.push(lsm);
-        assert_eq!(backends_of(&metadata, "file.open"), vec!["lsm", "tp_btf"]);
-        assert!(deny_means("file.open", "tp_btf").contains("SIGKILL"));
-        assert!(deny_means("file.open", "lsm").contains("EPERM"));
+    fn backends_come_from_the_metadata_strongest_first() {
+        let metadata =
+            compiled("rule r {\n    on file.open\n    when file.path == \"/x\"\n    deny\n}\n");
+        let backends = backends_of(&metadata, "file.open");
+        let kinds: Vec<BackendKind> = backends.iter().map(|b| b.kind).collect();
+        assert_eq!(kinds, vec![BackendKind::Lsm, BackendKind::TpBtf]);
+        assert_eq!(backends[0].deny, Deny::Refuses);
+        assert!(backends[0].deny_means.contains("EPERM"), "{backends:?}");
+        assert_eq!(backends[1].deny, Deny::Kills);
+        assert!(backends[1].deny_means.contains("SIGKILL"), "{backends:?}");
+        assert!(backends_of(&metadata, "exec").is_empty());
     }
 
     #[test]
     fn kill_on_a_backend_that_cannot_signal_here_is_a_named_limit() {
-        let mut metadata = sample_metadata();
-        metadata.rules[0].hook = "net.connect".into();
-        metadata.rules[0].action = "kill".into();
-        let found = limits(&metadata, "net.connect", "cgroup", 0);
+        let source = |action: &str| {
+            format!("rule r {{\n    on net.connect\n    when net.dport == 25\n    {action}\n}}\n")
+        };
+        let metadata = compiled(&source("kill"));
+        let backend = |kind: BackendKind| {
+            backends_of(&metadata, "net.connect")
+                .iter()
+                .find(|b| b.kind == kind)
+                .cloned()
+                .expect("the backend")
+        };
+        let cgroup = backend(BackendKind::Cgroup);
+        assert_eq!(cgroup.signals, Signals::Probed(abi::Feature::CgroupSignal));
+        let found = limits(&metadata, "net.connect", &cgroup, 0);
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].contains("does not kill the task"), "{found:?}");
         let all = abi::FEATURE_CGROUP_SIGNAL;
-        assert!(limits(&metadata, "net.connect", "cgroup", all).is_empty());
-        assert!(limits(&metadata, "net.connect", "lsm", 0).is_empty());
-        metadata.rules[0].action = "deny".into();
-        assert!(limits(&metadata, "net.connect", "cgroup", 0).is_empty());
+        assert!(limits(&metadata, "net.connect", &cgroup, all).is_empty());
+        let lsm = backend(BackendKind::Lsm);
+        assert!(limits(&metadata, "net.connect", &lsm, 0).is_empty());
+        let denies = compiled(&source("deny"));
+        assert!(limits(&denies, "net.connect", &cgroup, 0).is_empty());
     }
 
     #[test]
@@ -801,15 +687,15 @@ mod tests {
         let plans = vec![
             HookPlan {
                 hook: "exec".into(),
-                backend: "tp_btf".into(),
+                backend: BackendKind::TpBtf,
                 deny_means: String::new(),
                 programs: vec![],
-                unavailable: vec![("lsm".into(), "lockdown".into())],
+                unavailable: vec![(BackendKind::Lsm, "lockdown".into())],
                 limits: vec![],
             },
             HookPlan {
                 hook: "net.connect".into(),
-                backend: "lsm".into(),
+                backend: BackendKind::Lsm,
                 deny_means: String::new(),
                 programs: vec![],
                 unavailable: vec![],
@@ -828,8 +714,11 @@ mod tests {
 
     #[test]
     fn a_kernel_member_missing_from_the_running_kernel_is_named_before_loading() {
-        let Ok(types) = crate::probe::kernel_btf() else {
-            return; // no kernel BTF here: nothing to check against
+        const TEST: &str =
+            "a_kernel_member_missing_from_the_running_kernel_is_named_before_loading";
+        let types = match crate::probe::kernel_btf() {
+            Ok(types) => types,
+            Err(error) => return polc_sys::test_gate::skip(TEST, &error.to_string()),
         };
         let source = "trace t {\n    on exec\n    emit proc.ppid\n}\n";
         let mut object = crate::object::compile_source("t.pol", source, 4096).expect("builds");

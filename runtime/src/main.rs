@@ -4,7 +4,9 @@
 //!
 //! Exit codes: 0 success, 1 policy, object, kernel, verifier or load errors
 //! (and `verify` with a rejected program), 2 usage errors (arguments,
-//! unreadable files, a bad `--cgroup`).
+//! unreadable files, a bad `--cgroup`), 101 an internal error (a bug in
+//! polrt: reported as "internal error: ... this is a bug, please report it";
+//! never a malformed object, which is exit code 1).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -87,6 +89,7 @@ enum FormatArg {
 }
 
 fn main() -> ExitCode {
+    polrt::guard::report_panics_as_bugs();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run_command(args),
@@ -149,7 +152,14 @@ fn verify_command(args: &VerifyArgs) -> Result<ExitCode, Error> {
                 rejected |= report.rejected() > 0;
             }
             Err(error) => {
-                eprintln!("polrt: error: {error}");
+                // With several objects, every error names its object.
+                let name = path.display().to_string();
+                let text = error.to_string();
+                if text.contains(&name) {
+                    eprintln!("polrt: error: {text}");
+                } else {
+                    eprintln!("polrt: error: `{name}`: {text}");
+                }
                 let code = error.exit_code();
                 failed = Some(failed.map_or(code, |c: u8| c.min(code)));
             }

@@ -4,13 +4,16 @@
 //! Everything here is pure: ELF and JSON parsing with the `object` crate and
 //! `serde_json`, never a syscall beyond reading the file. That is what lets
 //! `polrt inspect` run without privileges, and every check below run in unit
-//! tests. Must not depend on aya or on the kernel.
+//! tests. An object is read here exactly as far as loading it will read it:
+//! its code must match the metadata's hash, and aya's own object parser and
+//! relocations (`aya-obj`, which makes no syscalls) must accept it, with
+//! maps that match the metadata, before anything reaches the kernel. Must
+//! not depend on `aya` (the syscall half) or on the kernel.
 
 use std::path::Path;
 
 use object::{Architecture, Object, ObjectSection, ObjectSymbol};
-use polc::abi::{self, Metadata, ABI_VERSION};
-use polc::check::hooks::Hook;
+use polc_abi::{self as abi, HeaderField, Metadata, ABI_VERSION};
 
 /// Why a policy cannot be read.
 #[derive(Debug, thiserror::Error)]
@@ -45,8 +48,19 @@ pub enum ObjectError {
         found: u32,
         expected: u32,
     },
+    #[error(
+        "`{path}` was built for {arch} (its programs test that architecture's system call numbers); this machine is {}: rebuild it here",
+        std::env::consts::ARCH
+    )]
+    Arch { path: String, arch: String },
     #[error("`{path}`: the metadata is inconsistent with the object: {reason}")]
     Inconsistent { path: String, reason: String },
+    #[error("`{path}`: the programs' code does not match the metadata's code hash: the object was changed or corrupted after polc wrote it")]
+    CodeMismatch { path: String },
+    #[error("`{path}`: its .BTF section is malformed: {reason}")]
+    BadBtf { path: String, reason: String },
+    #[error("`{path}`: aya cannot read the object: {reason}")]
+    Aya { path: String, reason: String },
     #[error("`{path}` has errors:\n{rendered}")]
     Policy { path: String, rendered: String },
     #[error("`{path}`: {message}")]
@@ -206,6 +220,52 @@ pub fn parse_object(path: &str, bytes: Vec<u8>) -> Result<PolicyObject, ObjectEr
             )));
         }
     }
+    // Each program's own bytes: its function symbol's range of its section
+    // (programs that attach to the same point share a section).
+    let mut code = Vec::with_capacity(metadata.programs.len());
+    for program in &metadata.programs {
+        let unreadable = || {
+            inconsistent(format!(
+                "the code of program `{}` (section `{}`) cannot be read",
+                program.symbol, program.section
+            ))
+        };
+        let symbol = file
+            .symbols()
+            .find(|s| s.kind() == object::SymbolKind::Text && s.name() == Ok(&program.symbol))
+            .ok_or_else(unreadable)?;
+        let section = symbol
+            .section_index()
+            .and_then(|index| file.section_by_index(index).ok())
+            .filter(|section| section.name() == Ok(&program.section))
+            .ok_or_else(unreadable)?;
+        let data = section.data().map_err(|_| unreadable())?;
+        let start = usize::try_from(symbol.address()).map_err(|_| unreadable())?;
+        let end = usize::try_from(symbol.size())
+            .ok()
+            .and_then(|size| start.checked_add(size))
+            .ok_or_else(unreadable)?;
+        code.push((
+            program.section.as_str(),
+            data.get(start..end).ok_or_else(unreadable)?,
+        ));
+    }
+    if abi::code_hash(code) != metadata.code_hash {
+        return Err(ObjectError::CodeMismatch {
+            path: path.to_string(),
+        });
+    }
+    if let Some(btf) = file.section_by_name(".BTF") {
+        let data = btf.data().map_err(|e| inconsistent(format!(".BTF: {e}")))?;
+        crate::btf::KernelBtf::parse(data).map_err(|e| ObjectError::BadBtf {
+            path: path.to_string(),
+            reason: e.to_string(),
+        })?;
+    }
+    check_with_aya(&bytes, &metadata).map_err(|reason| ObjectError::Aya {
+        path: path.to_string(),
+        reason,
+    })?;
     Ok(PolicyObject {
         path: path.to_string(),
         bytes,
@@ -214,6 +274,78 @@ pub fn parse_object(path: &str, bytes: Vec<u8>) -> Result<PolicyObject, ObjectEr
         sections,
         warnings: None,
     })
+}
+
+/// Reads the object as aya will when loading it (`aya-obj`: parse, BTF
+/// fix-up, CO-RE relocation, map and call relocation; no syscalls), and
+/// checks its maps and programs against the metadata. The CO-RE target is
+/// the object's own BTF here (the kernel's is not read without
+/// privileges); loading relocates again against the kernel's, under the same
+/// guard ([`crate::loader::open`]). A panic inside aya-obj is an error
+/// (see [`crate::guard`]).
+fn check_with_aya(bytes: &[u8], metadata: &Metadata) -> Result<(), String> {
+    crate::guard::catch(|| aya_reads(bytes, metadata))
+        .unwrap_or_else(|panic| Err(format!("aya-obj panicked: {panic}")))
+}
+
+fn aya_reads(bytes: &[u8], metadata: &Metadata) -> Result<(), String> {
+    use std::collections::HashSet;
+    let mut obj = aya_obj::Object::parse(bytes).map_err(|e| e.to_string())?;
+    for map in &metadata.maps {
+        let Some(def) = obj.maps.get(&map.name) else {
+            return Err(format!(
+                "the metadata's map `{}` is not in `.maps`",
+                map.name
+            ));
+        };
+        let elf = (
+            def.map_type(),
+            def.key_size(),
+            def.value_size(),
+            def.max_entries(),
+        );
+        let meta = (
+            map.kind.map_type(),
+            map.key_size,
+            map.value_size,
+            map.max_entries,
+        );
+        if elf != meta {
+            return Err(format!(
+                "map `{}` is (type, key, value, entries) {elf:?} in `.maps`, {meta:?} in the metadata",
+                map.name
+            ));
+        }
+    }
+    if let Some(name) = obj
+        .maps
+        .keys()
+        .find(|name| !metadata.maps.iter().any(|m| &m.name == *name))
+    {
+        return Err(format!("map `{name}` of `.maps` is not in the metadata"));
+    }
+    for program in &metadata.programs {
+        if !obj.programs.contains_key(&program.symbol) {
+            return Err(format!("aya finds no program `{}`", program.symbol));
+        }
+    }
+    let features = aya_obj::btf::BtfFeatures::new(true, true, true, true, true, true, true, true);
+    obj.fixup_and_sanitize_btf(&features)
+        .map_err(|e| format!("fixing up its BTF: {e}"))?;
+    if let Some(own) = obj.btf.clone() {
+        obj.relocate_btf(&own)
+            .map_err(|e| format!("CO-RE relocation: {e}"))?;
+    }
+    let text_sections: HashSet<usize> = obj.functions.keys().map(|(section, _)| *section).collect();
+    let maps = obj.maps.clone();
+    obj.relocate_maps(
+        maps.iter().map(|(name, map)| (name.as_str(), 0, map)),
+        &text_sections,
+    )
+    .map_err(|e| format!("map relocation: {e}"))?;
+    obj.relocate_calls(&text_sections)
+        .map_err(|e| format!("call relocation: {e}"))?;
+    Ok(())
 }
 
 /// Decodes and validates the metadata JSON: the ABI version first (so that
@@ -245,6 +377,12 @@ pub fn parse_metadata(path: &str, data: &[u8]) -> Result<Metadata, ObjectError> 
         });
     }
     let metadata: Metadata = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
+    if metadata.arch != std::env::consts::ARCH {
+        return Err(ObjectError::Arch {
+            path: path.to_string(),
+            arch: metadata.arch,
+        });
+    }
     for (index, rule) in metadata.rules.iter().enumerate() {
         if rule.id as usize != index {
             return Err(bad(format!(
@@ -259,7 +397,9 @@ pub fn parse_metadata(path: &str, data: &[u8]) -> Result<Metadata, ObjectError> 
             )));
         };
         for field in &rule.fields {
-            if !hook.fields.iter().any(|slot| &slot.name == field) && !is_header_field(field) {
+            if !hook.fields.iter().any(|slot| &slot.name == field)
+                && HeaderField::from_name(field).is_none()
+            {
                 return Err(bad(format!(
                     "rule `{}` captures `{field}`, which has no slot in `{}` records",
                     rule.name, rule.hook
@@ -268,11 +408,23 @@ pub fn parse_metadata(path: &str, data: &[u8]) -> Result<Metadata, ObjectError> 
         }
     }
     for hook in &metadata.hooks {
-        if Hook::from_name(&hook.name).is_none() {
-            return Err(bad(format!(
-                "unknown hook `{}` (written by a newer polc?)",
-                hook.name
-            )));
+        for (i, backend) in hook.backends.iter().enumerate() {
+            if hook.backends[..i].iter().any(|b| b.kind == backend.kind) {
+                return Err(bad(format!(
+                    "hook `{}` lists backend {} twice",
+                    hook.name, backend.kind
+                )));
+            }
+            if !metadata
+                .programs
+                .iter()
+                .any(|p| p.hook == hook.name && p.backend == backend.kind)
+            {
+                return Err(bad(format!(
+                    "hook `{}` lists backend {}, which has no program",
+                    hook.name, backend.kind
+                )));
+            }
         }
         for slot in &hook.fields {
             let end = u64::from(slot.offset) + u64::from(slot.encoding.size());
@@ -287,25 +439,32 @@ pub fn parse_metadata(path: &str, data: &[u8]) -> Result<Metadata, ObjectError> 
         }
     }
     for program in &metadata.programs {
-        if !program.hook.is_empty() && !metadata.hooks.iter().any(|h| h.name == program.hook) {
+        if program.hook.is_empty() {
+            continue;
+        }
+        let Some(hook) = metadata.hooks.iter().find(|h| h.name == program.hook) else {
             return Err(bad(format!(
                 "program `{}` is for hook `{}`, which has no record layout",
                 program.symbol, program.hook
+            )));
+        };
+        if !hook.backends.iter().any(|b| b.kind == program.backend) {
+            return Err(bad(format!(
+                "program `{}` is a {} program of hook `{}`, which does not list that backend",
+                program.symbol, program.backend, program.hook
             )));
         }
     }
     Ok(metadata)
 }
 
-/// Whether `field` is carried by every event header (and so needs no slot).
-pub fn is_header_field(field: &str) -> bool {
-    abi::is_header_field(field)
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use polc::abi::{FieldEncoding, FieldSlot, HookMeta, MessagePart, ProgramMeta, RuleMeta};
+    use polc_abi::{
+        Action, BackendKind, BackendMeta, Deny, FieldEncoding, FieldSlot, HookMeta, MessagePart,
+        ProgramMeta, RuleKind, RuleMeta, Signals,
+    };
 
     /// Metadata of a policy with one audit rule on `file.open` capturing
     /// `file.path` and `proc.pid`.
@@ -313,14 +472,15 @@ pub(crate) mod tests {
         Metadata {
             abi_version: ABI_VERSION,
             compiler_version: "0.1.0".into(),
+            arch: std::env::consts::ARCH.into(),
             source_name: "t.pol".into(),
             source_hash: "00".into(),
             rules: vec![RuleMeta {
                 id: 0,
                 name: "opened".into(),
-                kind: "rule".into(),
+                kind: RuleKind::Rule,
                 hook: "file.open".into(),
-                action: "audit".into(),
+                action: Action::Audit,
                 message: vec![
                     MessagePart::Text("pid ".into()),
                     MessagePart::Field("proc.pid".into()),
@@ -345,12 +505,18 @@ pub(crate) mod tests {
                         encoding: FieldEncoding::Str { len: 256 },
                     },
                 ],
+                backends: vec![BackendMeta {
+                    kind: BackendKind::TpBtf,
+                    deny: Deny::Kills,
+                    deny_means: "deny enforced by SIGKILL when the open returns".into(),
+                    signals: Signals::Always,
+                }],
             }],
             programs: vec![ProgramMeta {
                 symbol: "file_open_tp_btf".into(),
                 section: "tp_btf/sys_exit".into(),
                 hook: "file.open".into(),
-                backend: "tp_btf".into(),
+                backend: BackendKind::TpBtf,
                 insns: 10,
                 max_path: 10,
                 stack: 24,
@@ -359,6 +525,7 @@ pub(crate) mod tests {
             kernel_fields: vec![],
             sets: vec![],
             identities: vec![],
+            code_hash: String::new(),
         }
     }
 
@@ -437,5 +604,78 @@ pub(crate) mod tests {
         };
         assert!(rendered.contains("nope.field"), "{rendered}");
         assert!(rendered.contains("bad.pol:3"), "{rendered}");
+    }
+
+    /// The build of a small policy with a set map and two hooks.
+    fn small_build() -> polc::compile::Build {
+        let source = "rule sh {\n    on exec\n    when exec.path in [\"/a\", \"/b\", \"/c\", \"/d\", \"/e\", \"/f\", \"/g\", \"/h\", \"/i\"]\n    deny\n}\n\
+                      rule smtp {\n    on net.connect\n    when net.dport == 25\n    kill\n}\n";
+        let checked = polc::check::check_source("t.pol", source);
+        let policy = checked.policy.expect("checks");
+        polc::compile::build(&policy, source, 4096).expect("builds")
+    }
+
+    #[test]
+    fn an_object_whose_code_changed_is_refused() {
+        let build = small_build();
+        let mut bytes = build.object_bytes().expect("written");
+        assert!(parse_object("x.o", bytes.clone()).is_ok());
+        let file = object::File::parse(&*bytes).expect("ELF");
+        let section = build.metadata.programs[1].section.clone();
+        let (offset, _) = file
+            .section_by_name(&section)
+            .and_then(|s| s.file_range())
+            .expect("the program's section");
+        // An immediate of the program's second instruction.
+        bytes[offset as usize + 12] ^= 0x40;
+        let error = parse_object("x.o", bytes).expect_err("changed code");
+        assert!(matches!(error, ObjectError::CodeMismatch { .. }), "{error}");
+        assert!(error.to_string().contains("code hash"), "{error}");
+    }
+
+    #[test]
+    fn an_object_whose_maps_differ_from_its_metadata_is_refused() {
+        let build = small_build();
+        let mut metadata = build.metadata.clone();
+        let set = metadata
+            .maps
+            .iter_mut()
+            .find(|m| m.name == "polc_set0")
+            .expect("a set map");
+        set.key_size += 8;
+        let mut image = build.image.clone();
+        image.metadata = serde_json::to_vec(&metadata).expect("json");
+        let bytes = polc::object::write_object(&image).expect("written");
+        let error = parse_object("x.o", bytes).expect_err("maps differ");
+        assert!(matches!(error, ObjectError::Aya { .. }), "{error}");
+        assert!(error.to_string().contains("polc_set0"), "{error}");
+    }
+
+    #[test]
+    fn a_program_of_a_backend_its_hook_does_not_list_is_refused() {
+        let mut metadata = sample_metadata();
+        let mut lsm = metadata.programs[0].clone();
+        lsm.symbol = "file_open_lsm".into();
+        lsm.backend = BackendKind::Lsm;
+        metadata.programs.push(lsm);
+        let json = serde_json::to_vec(&metadata).expect("serialises");
+        let error = parse_metadata("x.o", &json).expect_err("unlisted backend");
+        assert!(error.to_string().contains("does not list"), "{error}");
+        let mut metadata = sample_metadata();
+        let twice = metadata.hooks[0].backends[0].clone();
+        metadata.hooks[0].backends.push(twice);
+        let json = serde_json::to_vec(&metadata).expect("serialises");
+        let error = parse_metadata("x.o", &json).expect_err("listed twice");
+        assert!(error.to_string().contains("twice"), "{error}");
+    }
+
+    #[test]
+    fn an_object_for_another_architecture_is_refused() {
+        let mut metadata = sample_metadata();
+        metadata.arch = "aarch64".into();
+        let json = serde_json::to_vec(&metadata).expect("serialises");
+        let error = parse_metadata("x.o", &json).expect_err("another arch");
+        assert!(matches!(error, ObjectError::Arch { .. }), "{error}");
+        assert!(error.to_string().contains("built for aarch64"), "{error}");
     }
 }

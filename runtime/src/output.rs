@@ -292,7 +292,7 @@ pub fn event_text(event: &Event, clock: &Clock) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use polc::abi::Verdict;
+    use polc_abi::Verdict;
 
     fn event() -> Event {
         Event {

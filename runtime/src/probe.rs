@@ -65,7 +65,7 @@ pub fn kernel_btf() -> Result<KernelTypes, ProbeError> {
     Ok(KernelTypes { aya, members })
 }
 
-/// The `FEATURE_*` bits of [`polc::abi::MAP_FEATURES`] this kernel allows.
+/// The `FEATURE_*` bits of [`polc_abi::MAP_FEATURES`] this kernel allows.
 pub fn kernel_features() -> Result<u32, ProbeError> {
     use aya::programs::ProgramType;
     use aya::sys::{is_helper_supported, BpfHelper};
@@ -77,7 +77,7 @@ pub fn kernel_features() -> Result<u32, ProbeError> {
             },
         )?;
     Ok(if cgroup_signal {
-        polc::abi::FEATURE_CGROUP_SIGNAL
+        polc_abi::FEATURE_CGROUP_SIGNAL
     } else {
         0
     })

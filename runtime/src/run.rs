@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use aya::maps::{MapData, PerCpuArray, RingBuf};
-use polc::abi::{self, Config, Metadata, CONFIG_MONITOR};
+use polc_abi::{self as abi, Config, Metadata, CONFIG_MONITOR};
 
 use crate::attach::Attachments;
 use crate::cgroup::{self, Scope};
@@ -268,7 +268,7 @@ fn take_counters(ebpf: &mut aya::Ebpf) -> Result<PerCpuArray<MapData, u64>, Erro
 fn backend_report(ebpf: &aya::Ebpf, plan: &HookPlan) -> BackendReport {
     BackendReport {
         hook: plan.hook.clone(),
-        backend: plan.backend.clone(),
+        backend: plan.backend.to_string(),
         deny_means: plan.deny_means.clone(),
         programs: plan
             .programs
@@ -281,7 +281,11 @@ fn backend_report(ebpf: &aya::Ebpf, plan: &HookPlan) -> BackendReport {
                 (p.symbol.clone(), id)
             })
             .collect(),
-        unavailable: plan.unavailable.clone(),
+        unavailable: plan
+            .unavailable
+            .iter()
+            .map(|(backend, why)| (backend.to_string(), why.clone()))
+            .collect(),
         limits: plan.limits.clone(),
     }
 }

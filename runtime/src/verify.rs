@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use polc::abi::ProgramMeta;
+use polc_abi::ProgramMeta;
 
 use crate::loader::{self, Verification};
 use crate::{object, probe, Error};
@@ -75,14 +75,27 @@ impl VerifyReport {
                 meta.symbol, meta.section, meta.insns, verified, time
             );
         }
+        // Each log once: the programs of one hook (one per attach point)
+        // often share their code, and so their rejection.
+        let mut printed: Vec<(&str, String)> = Vec::new();
         for (meta, verification) in &self.programs {
             if let Verification::Rejected { log, .. } = verification {
+                let gist = without_timing(log);
+                if let Some((first, _)) = printed.iter().find(|(_, g)| *g == gist) {
+                    let _ = writeln!(
+                        out,
+                        "\nverifier log of `{}` ({}): the same as `{first}`'s",
+                        meta.symbol, meta.section
+                    );
+                    continue;
+                }
                 let _ = writeln!(
                     out,
                     "\nverifier log of `{}` ({}):",
                     meta.symbol, meta.section
                 );
                 out.push_str(log);
+                printed.push((&meta.symbol, gist));
             }
         }
         let _ = writeln!(
@@ -94,6 +107,15 @@ impl VerifyReport {
         );
         out
     }
+}
+
+/// A verifier log without its timing line, which differs between runs of
+/// the same code.
+fn without_timing(log: &str) -> String {
+    log.lines()
+        .filter(|line| !line.starts_with("verification time"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// What verifying needs of the running kernel: read once, however many

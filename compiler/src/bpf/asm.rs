@@ -4,7 +4,11 @@
 //!
 //! Every jump must go forward: a program assembled here is loop-free by
 //! construction, and [`Assembled::max_path`] is an exact bound on the
-//! instructions one run executes. Knows nothing of policies or of ELF.
+//! instructions one run executes.
+//!
+//! Depends on `bpf-ins` and on the kernel facts of [`crate::kernel`] (the
+//! struct members a CO-RE relocation names); knows nothing of policies, of
+//! the checker or its hook table, or of ELF (`tests/layers.rs` checks).
 
 use std::fmt::Write as _;
 

@@ -4,7 +4,10 @@
 //! name, type, which hooks offer it, and, per backend attach point, where its
 //! value comes from in the kernel. The checker reads names, types and
 //! availability; lowering reads the attach points and [`FieldSource`]s; the
-//! runtime reads backend descriptions (through the object's metadata). A new
+//! build driver copies each backend's kind, what `deny` does and means there
+//! and whether its signals need a probe into the object's metadata
+//! (`abi::BackendMeta`, strongest first), which is all the runtime reads: it
+//! never links this table to decide backends. A new
 //! hook or field is one entry in [`HOOKS`] or [`FIELDS`] (plus, for a new
 //! kind of kernel access, one [`FieldSource`] variant and its lowering).
 //!
@@ -207,7 +210,8 @@ pub struct BackendSpec {
     pub ret: ReturnConvention,
     /// Whether its programs can send `SIGKILL`.
     pub signals: Signals,
-    /// What `deny` means with this backend, for humans (printed by the runtime).
+    /// What `deny` means with this backend, for humans (copied into the
+    /// metadata; printed by the runtime at start-up and by `polrt inspect`).
     pub deny_means: &'static str,
     /// Every program needed to cover the hook with this backend.
     pub attach: &'static [AttachPoint],

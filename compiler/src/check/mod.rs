@@ -8,8 +8,10 @@
 //! (`lints`) → cost (`cost`). Every step reports what it finds and carries on,
 //! so one run reports as many problems as possible.
 //!
-//! Depends on `syntax`, `diag`, `span` and the table in `hooks`; knows nothing
-//! of IR, BPF or ELF.
+//! Depends on `syntax`, `diag`, `span`, the table in `hooks` and the kernel
+//! facts of `crate::kernel` (through the table); knows nothing of the later
+//! stages (IR, the interpreter, codegen, BPF instructions, ELF) or of the
+//! ABI between objects and the runtime (`tests/layers.rs` checks).
 
 pub mod cost;
 pub mod hooks;

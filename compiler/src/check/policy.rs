@@ -153,15 +153,6 @@ impl CheckedRule {
         }
         fields
     }
-
-    /// The captured fields the event record must carry: those the common
-    /// header (pid, tid, uid, gid, comm) does not.
-    pub fn record_fields(&self) -> Vec<FieldId> {
-        self.captured_fields()
-            .into_iter()
-            .filter(|f| !crate::abi::is_header_field(f.spec().name))
-            .collect()
-    }
 }
 
 /// A message template: text with `{field}` placeholders.

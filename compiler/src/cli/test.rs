@@ -106,6 +106,9 @@ fn run_file(
         println!("\nrunning {n} test{plural} in {name}");
     }
     let mut programs: BTreeMap<Hook, Result<TestProgram, String>> = BTreeMap::new();
+    // The first test of a hook whose program cannot load reports why (with
+    // the verifier's log); the others name that test.
+    let mut load_failure_reported: BTreeMap<Hook, String> = BTreeMap::new();
     let mut failures = Vec::new();
     for test in &policy.tests {
         let event = Event::new(test.fields.iter().cloned());
@@ -144,7 +147,16 @@ fn run_file(
                     }
                     Err(error) => problems.push(format!("running the compiled program: {error}")),
                 },
-                Err(error) => problems.push(error.clone()),
+                Err(error) => match load_failure_reported.get(&test.hook) {
+                    Some(first) => problems.push(format!(
+                        "the compiled program of hook `{}` could not be loaded (see test `{first}`)",
+                        test.hook
+                    )),
+                    None => {
+                        problems.push(error.clone());
+                        load_failure_reported.insert(test.hook, test.name.clone());
+                    }
+                },
             }
         }
         let line = line_of(source, test.span.start as usize);

@@ -1,6 +1,7 @@
 //! Runs a compiled test-run program in the kernel with `BPF_PROG_TEST_RUN`,
-//! through raw `bpf(2)` calls (maps, their contents and the program, with
-//! no object file in between).
+//! through the project's `bpf(2)` layer (`polc-sys`, which checks every
+//! buffer against the kernel's maps): maps, their contents and the program,
+//! with no object file in between.
 //!
 //! The program is the policy's real decision code with every field read from
 //! a test context (see `polc::ir::TestContext`), so running it on an event
@@ -10,43 +11,48 @@
 //! `polc test`; needs root. Part of the `polc` binary only: the compiler
 //! library never touches the kernel.
 
-use std::ffi::CString;
-use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
+use polc::abi::Verdict;
 use polc::check::policy::Action;
 use polc::codegen::TEST_RUN_RULE_SHIFT;
 use polc::compile::Build;
 use polc::object::MapDef;
-
-const BPF_MAP_CREATE: u32 = 0;
-const BPF_MAP_LOOKUP_ELEM: u32 = 1;
-const BPF_MAP_UPDATE_ELEM: u32 = 2;
-const BPF_PROG_LOAD: u32 = 5;
-const BPF_PROG_TEST_RUN: u32 = 10;
-const BPF_OBJ_GET_INFO_BY_FD: u32 = 15;
-/// Bytes of `struct bpf_prog_info` up to and including `attach_btf_id`.
-const PROG_INFO_LEN: usize = 232;
-/// Offset of `verified_insns` in `struct bpf_prog_info` (Linux 5.16 and later).
-const PROG_INFO_VERIFIED_INSNS: usize = 216;
-const BPF_PROG_TYPE_RAW_TRACEPOINT: u32 = 17;
-const BPF_PSEUDO_MAP_FD: u64 = 1;
+use polc_sys::{MapSpec, ProgSpec};
 
 /// A failure to load or run the program.
 #[derive(Debug, thiserror::Error)]
 pub enum TestRunError {
     #[error("creating map {map}: {source}")]
-    Map { map: String, source: io::Error },
+    Map {
+        map: String,
+        source: polc_sys::Error,
+    },
     #[error("filling map {map}: {source}")]
-    Fill { map: String, source: io::Error },
-    #[error("the kernel verifier rejected the test program: {source}\n{log}")]
-    Load { source: io::Error, log: String },
+    Fill {
+        map: String,
+        source: polc_sys::Error,
+    },
+    #[error("the kernel verifier rejected the test program{at}: {reason}\n{log}")]
+    Load {
+        /// What went wrong ([`polc_sys::verifier::explain`]).
+        reason: String,
+        /// ` at rule `r` (p.pol:3)` when the failing instruction is in a
+        /// rule's code; empty otherwise.
+        at: String,
+        /// The log trimmed to the failing instruction.
+        log: String,
+    },
     #[error("BPF_PROG_TEST_RUN: {0}")]
-    Run(io::Error),
+    Run(polc_sys::Error),
     #[error("reading counters: {0}")]
-    Counters(io::Error),
+    Counters(polc_sys::Error),
     #[error("the program could not read its test context")]
     NoContext,
+    #[error("the build has no map `{0}`")]
+    MissingMap(String),
+    #[error("set map {map}: key `{key}` is not hex")]
+    BadKey { map: String, key: String },
 }
 
 /// The decision the compiled program made for one event.
@@ -77,158 +83,23 @@ pub struct TestProgram {
     stats: ProgramStats,
     prog: OwnedFd,
     counters: OwnedFd,
-    n_counters: u32,
     trace_ids: Vec<u32>,
-    n_cpus: usize,
     _maps: Vec<OwnedFd>,
 }
 
-#[repr(C)]
-#[derive(Default)]
-struct MapCreateAttr {
-    map_type: u32,
-    key_size: u32,
-    value_size: u32,
-    max_entries: u32,
-    map_flags: u32,
-    inner_map_fd: u32,
-    numa_node: u32,
-    map_name: [u8; 16],
-}
-
-#[repr(C)]
-#[derive(Default)]
-struct MapElemAttr {
-    map_fd: u32,
-    pad: u32,
-    key: u64,
-    value: u64,
-    flags: u64,
-}
-
-#[repr(C)]
-#[derive(Default)]
-struct ProgLoadAttr {
-    prog_type: u32,
-    insn_cnt: u32,
-    insns: u64,
-    license: u64,
-    log_level: u32,
-    log_size: u32,
-    log_buf: u64,
-    kern_version: u32,
-    prog_flags: u32,
-    prog_name: [u8; 16],
-}
-
-#[repr(C)]
-#[derive(Default)]
-struct InfoAttr {
-    bpf_fd: u32,
-    info_len: u32,
-    info: u64,
-}
-
-#[repr(C)]
-#[derive(Default)]
-struct TestRunAttr {
-    prog_fd: u32,
-    retval: u32,
-    data_size_in: u32,
-    data_size_out: u32,
-    data_in: u64,
-    data_out: u64,
-    repeat: u32,
-    duration: u32,
-    ctx_size_in: u32,
-    ctx_size_out: u32,
-    ctx_in: u64,
-    ctx_out: u64,
-    flags: u32,
-    cpu: u32,
-    batch_size: u32,
-    /// Explicit, so it is zero: the kernel rejects non-zero bytes past the
-    /// fields it knows.
-    _pad: u32,
-}
-
-fn bpf<T>(cmd: u32, attr: &mut T) -> io::Result<i64> {
-    // SAFETY: `attr` is a live, initialised `#[repr(C)]` prefix of `union
-    // bpf_attr`; the kernel reads (and for some commands writes) at most
-    // `size_of::<T>()` bytes of it.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            cmd as libc::c_long,
-            attr as *mut T as *mut libc::c_void,
-            std::mem::size_of::<T>() as libc::c_long,
-        )
-    };
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(ret)
-    }
-}
-
-fn fd(raw: i64) -> OwnedFd {
-    // SAFETY: the bpf syscall just returned this new file descriptor; nothing else owns it.
-    unsafe { OwnedFd::from_raw_fd(raw as i32) }
-}
-
 fn create_map(def: &MapDef) -> Result<OwnedFd, TestRunError> {
-    let mut attr = MapCreateAttr {
-        map_type: def.kind as u32,
+    polc_sys::map_create(&MapSpec {
+        map_type: def.kind.map_type(),
         key_size: def.key_size,
         value_size: def.value_size,
         max_entries: def.max_entries,
         map_flags: def.flags,
-        ..Default::default()
-    };
-    let name = def.name.as_bytes();
-    let n = name.len().min(15);
-    attr.map_name[..n].copy_from_slice(&name[..n]);
-    bpf(BPF_MAP_CREATE, &mut attr)
-        .map(fd)
-        .map_err(|source| TestRunError::Map {
-            map: def.name.clone(),
-            source,
-        })
-}
-
-fn update(map: &OwnedFd, key: &[u8], value: &[u8]) -> io::Result<()> {
-    let mut attr = MapElemAttr {
-        map_fd: map.as_raw_fd() as u32,
-        key: key.as_ptr() as u64,
-        value: value.as_ptr() as u64,
-        ..Default::default()
-    };
-    bpf(BPF_MAP_UPDATE_ELEM, &mut attr).map(|_| ())
-}
-
-fn lookup(map: &OwnedFd, key: &[u8], value: &mut [u8]) -> io::Result<()> {
-    let mut attr = MapElemAttr {
-        map_fd: map.as_raw_fd() as u32,
-        key: key.as_ptr() as u64,
-        value: value.as_mut_ptr() as u64,
-        ..Default::default()
-    };
-    bpf(BPF_MAP_LOOKUP_ELEM, &mut attr).map(|_| ())
-}
-
-/// Number of possible CPUs (per-CPU map values hold one slot each).
-fn possible_cpus() -> usize {
-    let text = std::fs::read_to_string("/sys/devices/system/cpu/possible").unwrap_or_default();
-    let mut n = 0;
-    for part in text.trim().split(',') {
-        let mut ends = part.split('-').filter_map(|x| x.parse::<usize>().ok());
-        match (ends.next(), ends.next()) {
-            (Some(a), Some(b)) => n = n.max(b + 1).max(a + 1),
-            (Some(a), None) => n = n.max(a + 1),
-            _ => {}
-        }
-    }
-    n.max(1)
+        name: &def.name,
+    })
+    .map_err(|source| TestRunError::Map {
+        map: def.name.clone(),
+        source,
+    })
 }
 
 impl TestProgram {
@@ -245,13 +116,18 @@ impl TestProgram {
                 .maps
                 .iter()
                 .position(|m| m.name == set.map)
-                .expect("every set names a map of the build");
+                .ok_or_else(|| TestRunError::MissingMap(set.map.clone()))?;
+            let fill = |source| TestRunError::Fill {
+                map: set.map.clone(),
+                source,
+            };
+            let map = polc_sys::Map::new(maps[index].as_fd()).map_err(fill)?;
             for key in &set.keys {
-                let key = unhex(key);
-                update(&maps[index], &key, &[1]).map_err(|source| TestRunError::Fill {
+                let key = polc::abi::unhex(key).ok_or_else(|| TestRunError::BadKey {
                     map: set.map.clone(),
-                    source,
+                    key: key.clone(),
                 })?;
+                map.update(&key, &[1], 0).map_err(fill)?;
             }
         }
         let program = &build.image.programs[0];
@@ -260,40 +136,35 @@ impl TestProgram {
             let slot = &mut slots[reloc.slot as usize];
             let fd = maps[reloc.map.0 as usize].as_raw_fd() as u32 as u64;
             *slot = (*slot & 0x0000_0000_ffff_ffff & !(0xf << 12))
-                | (BPF_PSEUDO_MAP_FD << 12)
+                | (u64::from(polc_sys::BPF_PSEUDO_MAP_FD) << 12)
                 | (fd << 32);
         }
-        let license = CString::new("GPL").expect("no NUL");
+        let spec = ProgSpec {
+            prog_type: polc_sys::BPF_PROG_TYPE_RAW_TRACEPOINT,
+            insns: &slots,
+            license: "GPL",
+            name: "polc_test_run",
+        };
         // Load without a log first (a large program's log can overflow any
         // buffer, which fails the load); ask for the log only to explain a
         // rejection.
-        let load = |log: &mut [u8]| {
-            let mut attr = ProgLoadAttr {
-                prog_type: BPF_PROG_TYPE_RAW_TRACEPOINT,
-                insn_cnt: slots.len() as u32,
-                insns: slots.as_ptr() as u64,
-                license: license.as_ptr() as u64,
-                log_level: u32::from(!log.is_empty()),
-                log_size: log.len() as u32,
-                log_buf: if log.is_empty() {
-                    0
-                } else {
-                    log.as_mut_ptr() as u64
-                },
-                ..Default::default()
-            };
-            let name = b"polc_test_run";
-            attr.prog_name[..name.len()].copy_from_slice(name);
-            bpf(BPF_PROG_LOAD, &mut attr).map(fd)
-        };
-        let prog = match load(&mut []) {
+        let prog = match polc_sys::prog_load(&spec, &mut []) {
             Ok(prog) => prog,
-            Err(source) => {
+            Err(error) => {
                 let mut log = vec![0u8; 16 << 20];
-                let _ = load(&mut log);
+                let _ = polc_sys::prog_load(&spec, &mut log);
+                let rejection = polc_sys::verifier::explain(
+                    error.raw_os_error(),
+                    &error.to_string(),
+                    &polc::abi::c_string(&log),
+                );
                 return Err(TestRunError::Load {
-                    source,
-                    log: trim_log(&polc::abi::c_string(&log)),
+                    at: rejection
+                        .insn
+                        .and_then(|slot| rule_at(build, slot))
+                        .unwrap_or_default(),
+                    reason: rejection.reason,
+                    log: rejection.log,
                 });
             }
         };
@@ -302,13 +173,13 @@ impl TestProgram {
             .maps
             .iter()
             .position(|m| m.name == polc::abi::MAP_COUNTERS)
-            .expect("every build has counters");
+            .ok_or_else(|| TestRunError::MissingMap(polc::abi::MAP_COUNTERS.into()))?;
         let counters = maps.remove(counters_index);
         let trace_ids = build
             .metadata
             .rules
             .iter()
-            .filter(|r| r.kind == "trace")
+            .filter(|r| r.kind == polc::abi::RuleKind::Trace)
             .map(|r| r.id)
             .collect();
         let meta = &build.programs[0].meta;
@@ -316,15 +187,13 @@ impl TestProgram {
             symbol: meta.symbol.clone(),
             insns: meta.insns,
             max_path: meta.max_path,
-            verified_insns: verified_insns(&prog),
+            verified_insns: polc_sys::prog_verified_insns(prog.as_fd()),
         };
         Ok(TestProgram {
             stats,
             prog,
-            n_counters: build.image.maps[counters_index].max_entries,
             counters,
             trace_ids,
-            n_cpus: possible_cpus(),
             _maps: maps,
         })
     }
@@ -334,9 +203,13 @@ impl TestProgram {
         &self.stats
     }
 
+    /// The sum over CPUs of counter `key`. The buffer is as large as the
+    /// kernel says the per-CPU map's values are.
     fn counter(&self, key: u32) -> Result<u64, TestRunError> {
-        let mut value = vec![0u8; 8 * self.n_cpus];
-        lookup(&self.counters, &key.to_le_bytes(), &mut value).map_err(TestRunError::Counters)?;
+        let map = polc_sys::Map::new(self.counters.as_fd()).map_err(TestRunError::Counters)?;
+        let mut value = vec![0u8; map.value_len()];
+        map.lookup(&key.to_le_bytes(), &mut value)
+            .map_err(TestRunError::Counters)?;
         Ok(value
             .chunks_exact(8)
             .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
@@ -353,16 +226,11 @@ impl TestProgram {
         // The program copies exactly one test context from this address.
         let mut context = ctx.to_vec();
         context.resize(polc::ir::TestContext::len() as usize, 0);
-        let mut args = [context.as_ptr() as u64];
-        let mut attr = TestRunAttr {
-            prog_fd: self.prog.as_raw_fd() as u32,
-            ctx_size_in: std::mem::size_of_val(&args) as u32,
-            ctx_in: args.as_mut_ptr() as u64,
-            ..Default::default()
-        };
-        bpf(BPF_PROG_TEST_RUN, &mut attr).map_err(TestRunError::Run)?;
+        let args = [context.as_ptr() as u64];
+        let retval =
+            polc_sys::prog_test_run(self.prog.as_fd(), &args).map_err(TestRunError::Run)?;
         drop(context);
-        if attr.retval == polc::codegen::TEST_RUN_NO_CONTEXT {
+        if retval == polc::codegen::TEST_RUN_NO_CONTEXT {
             return Err(TestRunError::NoContext);
         }
         let mut traces = Vec::new();
@@ -371,15 +239,15 @@ impl TestProgram {
                 traces.push(*id);
             }
         }
-        let rule = (attr.retval >> TEST_RUN_RULE_SHIFT).checked_sub(1);
-        let action = match attr.retval & 0xff {
-            0 => Action::Allow,
-            1 => Action::Audit,
-            2 => Action::Deny,
-            3 => Action::Kill,
-            _ => Action::Trace,
+        let rule = (retval >> TEST_RUN_RULE_SHIFT).checked_sub(1);
+        // The low byte is the verdict code of the header (0: allowed).
+        let action = match Verdict::from_code((retval & 0xff) as u8) {
+            None => Action::Allow,
+            Some(Verdict::Audit) => Action::Audit,
+            Some(Verdict::Deny | Verdict::WouldDeny) => Action::Deny,
+            Some(Verdict::Kill | Verdict::WouldKill) => Action::Kill,
+            Some(Verdict::Trace) => Action::Trace,
         };
-        debug_assert!(self.n_counters as usize > self.trace_ids.len());
         Ok(KernelDecision {
             rule,
             action,
@@ -388,34 +256,23 @@ impl TestProgram {
     }
 }
 
-/// The verifier's processed-instruction count of a loaded program, if the
-/// kernel reports one.
-fn verified_insns(prog: &OwnedFd) -> Option<u32> {
-    let mut info = [0u8; PROG_INFO_LEN];
-    let mut attr = InfoAttr {
-        bpf_fd: prog.as_raw_fd() as u32,
-        info_len: PROG_INFO_LEN as u32,
-        info: info.as_mut_ptr() as u64,
-    };
-    bpf(BPF_OBJ_GET_INFO_BY_FD, &mut attr).ok()?;
-    let end = PROG_INFO_VERIFIED_INSNS + 4;
-    if (attr.info_len as usize) < end {
-        return None;
-    }
-    let bytes = &info[PROG_INFO_VERIFIED_INSNS..end];
-    Some(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
-}
-
-/// The last lines of a verifier log: the failing instruction and the summary.
-fn trim_log(log: &str) -> String {
-    let lines: Vec<&str> = log.lines().filter(|l| !l.is_empty()).collect();
-    lines[lines.len().saturating_sub(12)..].join("\n")
-}
-
-fn unhex(text: &str) -> Vec<u8> {
-    (0..text.len() / 2)
-        .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).unwrap_or(0))
-        .collect()
+/// ` at rule `r` (p.pol:3)`: the rule whose code holds instruction `slot`
+/// of the build's one program (by the program's line info: each rule's
+/// code carries its declaration's line).
+fn rule_at(build: &Build, slot: u32) -> Option<String> {
+    let program = build.programs.first()?;
+    let line = program
+        .code
+        .lines
+        .iter()
+        .take_while(|(from, _)| *from <= slot)
+        .last()
+        .map(|(_, line)| *line)?;
+    let rule = build.metadata.rule_at(&program.meta.hook, line)?;
+    Some(format!(
+        " at rule `{}` ({}:{line})",
+        rule.name, build.metadata.source_name
+    ))
 }
 
 #[cfg(test)]
@@ -439,20 +296,7 @@ mod tests {
         })
     }
 
-    /// Whether kernel tests can run (root); when they cannot, skipped with
-    /// a note, or a failure when `POLC_KERNEL_TESTS=require`.
-    fn kernel_tests_enabled(test: &str) -> bool {
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        if unsafe { libc::geteuid() } == 0 {
-            return true;
-        }
-        assert!(
-            !std::env::var("POLC_KERNEL_TESTS").is_ok_and(|v| v == "require"),
-            "{test}: kernel tests are required (POLC_KERNEL_TESTS=require) but this process is not root"
-        );
-        eprintln!("{test}: skipped: needs root");
-        false
-    }
+    use polc_sys::test_gate::kernel_tests_enabled;
 
     #[test]
     fn set_maps_of_every_kind_run_in_test_runs() {
@@ -696,5 +540,65 @@ mod tests {
                 "{uid} {comm} {path}"
             );
         }
+    }
+
+    #[test]
+    fn a_verifier_complexity_limit_is_named_with_its_rule() {
+        // `file.path contains` twelve strings: the host verifier gives up
+        // ("The sequence of 8193 jumps is too complex", errno EFAULT). Built
+        // without the checker, which may refuse it for its cost.
+        if !kernel_tests_enabled("a_verifier_complexity_limit_is_named_with_its_rule") {
+            return;
+        }
+        let secrets = (0..12)
+            .map(|i| Value::Str(format!("/secret-{i:04}/")))
+            .collect();
+        let policy = CheckedPolicy {
+            source_name: "secrets.pol".into(),
+            source_hash: String::new(),
+            lists: vec![ListDef {
+                name: None,
+                elems: secrets,
+                span: Span::default(),
+            }],
+            rules: vec![CheckedRule {
+                id: 0,
+                name: "r".into(),
+                kind: RuleKind::Rule,
+                hook: Hook::FileOpen,
+                cond: Some(t(
+                    "file.path",
+                    TestOp::StrAny {
+                        op: StrOp::Contains,
+                        list: ListId(0),
+                    },
+                )),
+                action: Action::Deny,
+                message: None,
+                emit: vec![],
+                span: Span::default(),
+                name_span: Span::default(),
+                line: 3,
+            }],
+            tests: vec![],
+        };
+        let build = polc::compile::build_test_run(&policy, "", Hook::FileOpen).expect("builds");
+        let Err(error) = TestProgram::load(&build) else {
+            panic!("the verifier accepted twelve `contains` strings");
+        };
+        let TestRunError::Load { reason, at, log } = &error else {
+            panic!("not a rejection: {error}");
+        };
+        assert!(
+            reason.starts_with(
+                "too many branches for the verifier: the sequence of 8193 jumps is too complex"
+            ),
+            "{reason}"
+        );
+        assert_eq!(at, " at rule `r` (secrets.pol:3)");
+        assert!(log.contains("The sequence of 8193 jumps"), "{log}");
+        let text = error.to_string();
+        assert!(!text.contains("Bad address"), "{text}");
+        assert_eq!(text.matches("The sequence of 8193").count(), 1, "{text}");
     }
 }

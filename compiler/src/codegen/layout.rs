@@ -8,7 +8,7 @@
 //! u8[16]` for the same reason.
 
 use super::path;
-use crate::abi::{FieldEncoding, FieldSlot, EVENT_HEADER_LEN};
+use crate::abi::{FieldEncoding, FieldSlot, HeaderField, EVENT_HEADER_LEN};
 use crate::check::hooks::{FieldId, FieldType, Hook};
 
 /// Bytes after the last used byte of the scratch buffer, so that 8-byte
@@ -55,7 +55,7 @@ impl Layout {
         // tests) go after the record, in the part that is never sent.
         let (sent, unsent): (Vec<FieldId>, Vec<FieldId>) = fields
             .iter()
-            .partition(|f| !crate::abi::is_header_field(f.spec().name));
+            .partition(|f| HeaderField::from_name(f.spec().name).is_none());
         let mut at = EVENT_HEADER_LEN as u32;
         let mut slots = Vec::new();
         let mut record_len = at;

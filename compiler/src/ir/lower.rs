@@ -132,7 +132,7 @@ fn lower_program(
             captures: if action == Action::Allow {
                 Vec::new()
             } else {
-                rule.record_fields()
+                record_fields(rule)
             },
         };
         if rule.action == Action::Trace {
@@ -151,6 +151,16 @@ fn lower_program(
         rules,
         can_fall_through,
     }
+}
+
+/// The fields a rule's event records carry beyond the header: what it
+/// captures (message placeholders, `emit`s) less the fields every event
+/// header carries ([`crate::abi::HeaderField`]). Layouts and steps alike.
+pub fn record_fields(rule: &crate::check::policy::CheckedRule) -> Vec<FieldId> {
+    rule.captured_fields()
+        .into_iter()
+        .filter(|f| crate::abi::HeaderField::from_name(f.spec().name).is_none())
+        .collect()
 }
 
 struct Lowering<'a> {

@@ -11,8 +11,9 @@
 //! places the field loads (each field right before the first test that needs
 //! it, on every path).
 //!
-//! Depends on `check` (checked policy, field table) and `interp` (the
-//! semantics used for folding); knows nothing of instructions or ELF.
+//! Depends on `check` (checked policy, field table), `interp` (the
+//! semantics used for folding) and the ABI's list of header fields (what a
+//! record need not carry); knows nothing of instructions or ELF.
 
 pub mod lower;
 pub mod print;
@@ -23,7 +24,7 @@ use crate::check::hooks::{AttachPoint, BackendSpec, FieldId, Hook};
 use crate::check::policy::{Action, CmpOp, ListId};
 use crate::span::Span;
 
-pub use lower::lower;
+pub use lower::{lower, record_fields};
 
 pub use crate::check::cost::INLINE_LIST_MAX;
 

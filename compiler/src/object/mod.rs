@@ -78,16 +78,9 @@ pub struct MapDef {
     pub flags: u32,
 }
 
-/// Map types used by polc objects (values are `enum bpf_map_type`).
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum MapKind {
-    Hash = 1,
-    Array = 2,
-    PercpuArray = 6,
-    LruHash = 9,
-    LpmTrie = 11,
-    Ringbuf = 27,
-}
+/// Map types used by polc objects (values are `enum bpf_map_type`): the
+/// ABI's, as the metadata names them.
+pub use crate::abi::MapKind;
 
 /// `BPF_F_NO_PREALLOC`, required for LPM tries.
 pub const BPF_F_NO_PREALLOC: u32 = 1;
@@ -159,18 +152,7 @@ pub fn write_object(image: &ObjectImage) -> Result<Vec<u8>, ObjectError> {
     let mut code = Vec::with_capacity(image.programs.len());
     let mut core_relocs = Vec::with_capacity(image.programs.len());
     for program in &image.programs {
-        let mut bytes: Vec<u8> = program
-            .code
-            .slots
-            .iter()
-            .flat_map(|slot| slot.to_le_bytes())
-            .collect();
-        let mut relocs = Vec::with_capacity(program.code.core_relocs.len());
-        for reloc in &program.code.core_relocs {
-            let member = co_re::resolve(reloc.member)?;
-            co_re::patch(&mut bytes, &program.symbol, reloc.slot, member)?;
-            relocs.push((reloc.slot, member));
-        }
+        let (bytes, relocs) = code_and_relocs(program)?;
         code.push(bytes);
         core_relocs.push(relocs);
     }
@@ -188,6 +170,37 @@ pub fn write_object(image: &ObjectImage) -> Result<Vec<u8>, ObjectError> {
         maps_size,
         btf: &encoded,
     })
+}
+
+/// [`crate::abi::code_hash`] of `programs` (in the metadata's order) as
+/// [`write_object`] writes their sections: instructions with CO-RE offsets
+/// patched to those of the object's BTF.
+pub fn code_hash(programs: &[ProgramImage]) -> Result<String, ObjectError> {
+    let code = programs
+        .iter()
+        .map(|program| code_and_relocs(program).map(|(bytes, _)| bytes))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(crate::abi::code_hash(programs.iter().zip(&code).map(
+        |(program, code)| (program.section.as_str(), code.as_slice()),
+    )))
+}
+
+type CoreRelocs = Vec<(u32, co_re::MemberRef)>;
+
+fn code_and_relocs(program: &ProgramImage) -> Result<(Vec<u8>, CoreRelocs), ObjectError> {
+    let mut bytes: Vec<u8> = program
+        .code
+        .slots
+        .iter()
+        .flat_map(|slot| slot.to_le_bytes())
+        .collect();
+    let mut relocs = Vec::with_capacity(program.code.core_relocs.len());
+    for reloc in &program.code.core_relocs {
+        let member = co_re::resolve(reloc.member)?;
+        co_re::patch(&mut bytes, &program.symbol, reloc.slot, member)?;
+        relocs.push((reloc.slot, member));
+    }
+    Ok((bytes, relocs))
 }
 
 fn is_c_identifier(name: &str) -> bool {
