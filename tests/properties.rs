@@ -2,12 +2,13 @@
 //! decides exactly as written", as properties over generated policies
 //! (`polc_tests::gen`):
 //!
-//! - every generated policy checks with no error, builds, writes an object
-//!   that polrt's reader reads back to the same metadata, and stays within
-//!   its cost bound (`check::cost::hook_bound` ≥ every program's
-//!   `--stats` max path) and its map count (`check::cost::hook_set_maps`);
-//!   the corpus exercises every hook, field, operator, list form and set
-//!   map kind;
+//! - every generated policy checks with no error (front end and cost
+//!   measurement, `compile::compile_source`), builds, writes an object
+//!   that polrt's reader reads back to the same metadata, and every program,
+//!   the test-run programs included, is within the measured limits (max
+//!   path, pending branches, maps; `polc::measure`); the corpus exercises
+//!   every hook, field, operator, list form and size class, set map kind
+//!   and string automaton;
 //! - (kernel) every program the host can load passes the real verifier
 //!   (`polrt::loader::verify`, in process); LSM programs, which this host's
 //!   lockdown refuses before the verifier runs, are counted as not
@@ -23,9 +24,9 @@
 //!   event's values, and executes at most max-path instructions; in the
 //!   kernel property, the verifier's processed-instruction count of the
 //!   same program is at least what the executor ran;
-//! - (kernel) policies generated around the cost budget are either refused
-//!   by the cost model (E0401, E0402, E0403, and nothing else) or checked,
-//!   verified and run as above;
+//! - (kernel) policies generated around the limits (instructions, pending
+//!   branches, maps) are either refused by the measurement (E0401, E0402,
+//!   E0403, and nothing else) or checked, verified and run as above;
 //! - (kernel) the map limit sits exactly where the kernel puts it, and
 //!   every example's own tests pass in the kernel.
 //!
@@ -49,12 +50,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 use std::time::Instant;
 
-use polc::check::cost;
 use polc::check::hooks::{FieldId, Hook};
 use polc::check::policy::{Action, CheckedPolicy, Expr, RuleKind, StrOp, TestOp};
 use polc::compile::{self, Build};
 use polc::interp::{self, Decision, Event, FieldValue};
 use polc::ir::{SetKind, TestContext};
+use polc::measure;
 use polc_tests::exec::Executor;
 use polc_tests::gen::events::{self, EventGen};
 use polc_tests::gen::policy::{self, Shape};
@@ -98,6 +99,7 @@ struct Case {
     test: &'static str,
     source: String,
     policy: CheckedPolicy,
+    built: Build,
 }
 
 impl Case {
@@ -108,19 +110,21 @@ impl Case {
         test: &'static str,
     ) -> Result<Case, (String, Vec<polc::diag::Diagnostic>)> {
         let source = policy::policy(&mut SplitMix64::new(seed), shape);
-        let checked = polc::check::check_source("generated.pol", &source);
+        let checked = compile::compile_source("generated.pol", &source, RINGBUF)
+            .unwrap_or_else(|e| panic!("{e}\n{}\n{source}", reproduce(seed, test)));
         let errors: Vec<_> = checked
             .diagnostics
             .iter()
             .filter(|d| d.is_error())
             .cloned()
             .collect();
-        match checked.policy {
-            Some(policy) if errors.is_empty() => Ok(Case {
+        match (checked.policy, checked.build) {
+            (Some(policy), Some(built)) if errors.is_empty() => Ok(Case {
                 seed,
                 test,
                 source,
                 policy,
+                built,
             }),
             _ => Err((source, errors)),
         }
@@ -147,8 +151,7 @@ impl Case {
     }
 
     fn build(&self) -> Build {
-        compile::build(&self.policy, &self.source, RINGBUF)
-            .unwrap_or_else(|e| self.fail(&format!("the policy checks but does not build: {e}")))
+        self.built.clone()
     }
 
     fn build_test_run(&self, hook: Hook) -> Build {
@@ -354,9 +357,10 @@ fn str_op(op: StrOp) -> &'static str {
     }
 }
 
-/// Checks one case's build: the object reads back as built, and the cost
-/// model's bound is never below a program's max path (attach programs and
-/// the test-run program of every hook events go to).
+/// Checks one case's build: the object reads back as built, and every
+/// program (attach programs and the test-run program of every hook events
+/// go to) is within the measured limits; `ratios` gets each program's max
+/// path / budget.
 fn check_build(case: &Case, build: &Build, ratios: &mut Vec<f64>) -> usize {
     let bytes = build
         .object_bytes()
@@ -393,36 +397,18 @@ fn check_build(case: &Case, build: &Build, ratios: &mut Vec<f64>) -> usize {
     }
     let n = programs.len();
     for (hook, program) in programs {
-        // The cost model counts at least the set maps a program refers to,
-        // and no program refers to more maps than the kernel allows.
-        let sets = program
-            .maps
-            .iter()
-            .filter(|m| m.starts_with("polc_set"))
-            .count();
-        let counted = cost::hook_set_maps(&case.policy, hook).len();
-        if sets > counted || program.maps.len() as u64 > cost::MAX_MAPS_PER_PROGRAM {
+        let cost = measure::program_cost(&program.code);
+        if cost.max_path > measure::MAX_PATH_BUDGET
+            || cost.pending > measure::MAX_PENDING_BRANCHES
+            || program.maps.len() > measure::MAX_MAPS_PER_PROGRAM
+        {
             case.fail(&format!(
-                "program {} refers to {} maps ({sets} set maps); the cost model counted {counted} set maps",
-                program.meta.symbol,
-                program.maps.len()
+                "program {} of `{hook}` is over a limit the measurement accepted: max path {}, \
+                 pending branches {}, maps {:?}",
+                program.meta.symbol, cost.max_path, cost.pending, program.maps
             ));
         }
-        if program.maps.len() - sets > cost::OWN_MAPS as usize {
-            case.fail(&format!(
-                "program {} has more maps of its own than the cost model allows for: {:?}",
-                program.meta.symbol, program.maps
-            ));
-        }
-        let bound = cost::hook_bound(&case.policy, hook);
-        let max_path = u64::from(program.meta.max_path);
-        if max_path > bound {
-            case.fail(&format!(
-                "program {} executes up to {max_path} instructions, above the cost model's bound of {bound} for `{hook}`",
-                program.meta.symbol
-            ));
-        }
-        ratios.push(max_path as f64 / bound as f64);
+        ratios.push(f64::from(cost.max_path) / f64::from(measure::MAX_PATH_BUDGET));
     }
     n
 }
@@ -782,7 +768,7 @@ fn generated_policies_check_build_and_stay_within_their_bound() {
         n_programs += check_build(&case, &build, &mut ratios);
     }
     eprintln!(
-        "properties: {} policies (seeds {:#x}..), {n_programs} programs built; max path / cost bound: {}; {:.1}s",
+        "properties: {} policies (seeds {:#x}..), {n_programs} programs built; max path / budget: {}; {:.1}s",
         settings.cases,
         settings.seed,
         spread(ratios),
@@ -929,11 +915,8 @@ fn policies_near_the_budget_are_refused_by_the_cost_model_or_run_as_written() {
                 continue;
             }
         };
-        for hook in case.policy.hooks() {
-            bounds.push(cost::hook_bound(&case.policy, hook) as f64 / cost::MAX_PATH_BUDGET as f64);
-        }
         let build = case.build();
-        check_build(&case, &build, &mut Vec::new());
+        check_build(&case, &build, &mut bounds);
         verify_case(&case, &build, &kernel, &mut verifier);
         let mut per_hook = Vec::new();
         for hook in case.event_hooks() {
@@ -945,9 +928,9 @@ fn policies_near_the_budget_are_refused_by_the_cost_model_or_run_as_written() {
     }
     kernel_run.run(&mut decisions);
     eprintln!(
-        "properties: {n} policies near the budget: refused by the cost model (policies, and \
+        "properties: {n} policies near the limits: refused by the measurement (policies, and \
          errors by code): {refused:?}; of the \
-         others, hook bound / budget: {}; {}; {} events decided in the kernel and {} executor runs \
+         others, max path / budget: {}; {}; {} events decided in the kernel and {} executor runs \
          as the interpreter (most executed: {}); {:.1}s",
         spread(bounds),
         verifier.summary(),
@@ -984,7 +967,7 @@ fn the_map_limit_is_where_the_kernel_puts_it() {
         );
         source
     };
-    let refused = polc::check::check_source("limit.pol", &policy_with(59));
+    let refused = compile::compile_source("limit.pol", &policy_with(59), RINGBUF).expect("builds");
     let codes: Vec<&str> = refused
         .diagnostics
         .iter()
@@ -993,14 +976,14 @@ fn the_map_limit_is_where_the_kernel_puts_it() {
         .collect();
     assert_eq!(codes, ["E0403"], "59 lists on one hook");
     let source = policy_with(58);
-    let checked = polc::check::check_source("limit.pol", &source);
+    let checked = compile::compile_source("limit.pol", &source, RINGBUF).expect("builds");
     let policy = checked.policy.unwrap_or_else(|| {
         panic!(
             "58 lists on one hook must check:\n{}",
             polc::diag::render_text(&checked.diagnostics, "limit.pol", &source, false)
         )
     });
-    let build = compile::build(&policy, &source, RINGBUF).expect("builds");
+    let build = checked.build.expect("builds");
     let widest = build
         .programs
         .iter()
@@ -1008,8 +991,8 @@ fn the_map_limit_is_where_the_kernel_puts_it() {
         .max()
         .unwrap_or(0);
     assert_eq!(
-        widest as u64,
-        cost::MAX_MAPS_PER_PROGRAM,
+        widest,
+        measure::MAX_MAPS_PER_PROGRAM,
         "a program at the limit"
     );
     if !kernel_tests_enabled(TEST) {
@@ -1020,6 +1003,7 @@ fn the_map_limit_is_where_the_kernel_puts_it() {
         test: TEST,
         source: source.clone(),
         policy,
+        built: build.clone(),
     };
     let mut tally = VerifierTally::default();
     verify_case(&case, &build, &Kernel::probe(), &mut tally);

@@ -1,9 +1,12 @@
 //! The build driver: a checked policy to everything `polc build` writes —
 //! the object image (programs, maps, metadata), per-program statistics, the
-//! IR and the annotated disassembly.
+//! IR and the annotated disassembly — and [`compile_source`], the front end,
+//! the build and the cost measurement in one: what `polc check`, `polc
+//! build`, `polc test` and polrt run on a source.
 //!
-//! Nothing here can fail for a user error (the checker has accepted the
-//! policy); a [`BuildError`] is an internal compiler error.
+//! A build never fails for a user error; a [`BuildError`] is an internal
+//! compiler error. A policy over a kernel limit builds, and the measurement
+//! (`measure`) rejects it.
 
 use std::fmt::Write as _;
 
@@ -82,28 +85,80 @@ impl Build {
         ir::print::print(&self.module)
     }
 
-    /// `--stats`: one line per program.
+    /// `--stats`: one line per program (pending: the most branches the
+    /// verifier can have pending, see `measure`).
     pub fn stats(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "{:<28} {:<40} {:>6} {:>9} {:>6}  maps",
-            "program", "section", "insns", "max path", "stack"
+            "{:<28} {:<40} {:>6} {:>9} {:>8} {:>6}  maps",
+            "program", "section", "insns", "max path", "pending", "stack"
         );
         for p in &self.programs {
             let _ = writeln!(
                 out,
-                "{:<28} {:<40} {:>6} {:>9} {:>6}  {}",
+                "{:<28} {:<40} {:>6} {:>9} {:>8} {:>6}  {}",
                 p.meta.symbol,
                 p.meta.section,
                 p.meta.insns,
                 p.meta.max_path,
+                crate::measure::pending_branches(&p.code),
                 p.meta.stack,
                 p.maps.join(", ")
             );
         }
         out
     }
+}
+
+/// A source checked, built and measured.
+#[derive(Clone, Debug)]
+pub struct Compiled {
+    /// The checked policy; `Some` if and only if there is no error.
+    pub policy: Option<CheckedPolicy>,
+    /// Its build; `Some` if and only if there is no error.
+    pub build: Option<Build>,
+    /// Errors and warnings of the front end and the measurement, sorted by
+    /// position.
+    pub diagnostics: Vec<crate::diag::Diagnostic>,
+}
+
+impl Compiled {
+    /// Whether any diagnostic is an error.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics
+            .iter()
+            .any(crate::diag::Diagnostic::is_error)
+    }
+}
+
+/// Checks `source` (read from `source_name`), builds it and measures every
+/// program against the kernel's limits (`measure`): a policy with no error
+/// here is one the kernel verifier accepts. Never panics on any source; an
+/// `Err` is an internal compiler error.
+pub fn compile_source(
+    source_name: &str,
+    source: &str,
+    ringbuf_bytes: u32,
+) -> Result<Compiled, BuildError> {
+    let checked = crate::check::check_source(source_name, source);
+    let Some(policy) = checked.policy else {
+        return Ok(Compiled {
+            policy: None,
+            build: None,
+            diagnostics: checked.diagnostics,
+        });
+    };
+    let build = build(&policy, source, ringbuf_bytes)?;
+    let mut diagnostics = checked.diagnostics;
+    diagnostics.extend(crate::measure::measure(&policy, &build));
+    let diagnostics = crate::check::sort_and_dedup(diagnostics);
+    let ok = !diagnostics.iter().any(crate::diag::Diagnostic::is_error);
+    Ok(Compiled {
+        policy: ok.then_some(policy),
+        build: ok.then_some(build),
+        diagnostics,
+    })
 }
 
 /// Builds every program of `policy` for every backend of its hooks.
@@ -517,9 +572,10 @@ mod tests {
     use super::*;
 
     fn build_source(source: &str) -> Build {
-        let checked = crate::check::check_source("t.pol", source);
-        let policy = checked.policy.expect("checks");
-        build(&policy, source, DEFAULT_RINGBUF_BYTES).expect("builds")
+        compile_source("t.pol", source, DEFAULT_RINGBUF_BYTES)
+            .expect("builds")
+            .build
+            .expect("checks")
     }
 
     fn disassembly(build: &Build, symbol: &str) -> String {

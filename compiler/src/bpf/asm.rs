@@ -1,6 +1,7 @@
 //! A thin assembler over `bpf-ins`: labels resolved to forward jump offsets,
 //! map references and CO-RE field accesses recorded as relocations, notes for
-//! the annotated disassembly, and the worst-case path length of the result.
+//! the annotated disassembly, the origin of every instruction (which rule
+//! and test it was emitted for), and the worst-case path length of the result.
 //!
 //! Every jump must go forward: a program assembled here is loop-free by
 //! construction, and [`Assembled::max_path`] is an exact bound on the
@@ -14,6 +15,7 @@ pub use bpf_ins::{
 };
 
 use crate::kernel::KernelMember;
+use crate::span::Span;
 
 /// A jump target inside one program.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -112,6 +114,15 @@ pub struct CoreReloc {
     pub member: KernelMember,
 }
 
+/// What the instructions from some slot on were emitted for: a rule or
+/// trace (by id) and, inside it, a leaf test (by its source span); neither
+/// for the code every rule shares (prologue, decision block).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub rule: Option<u32>,
+    pub test: Option<Span>,
+}
+
 /// Errors of assembly: all are compiler bugs, never user errors.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AsmError {
@@ -143,6 +154,7 @@ enum Item {
     Bind(Label),
     Note(String),
     Line(u32),
+    Origin(Origin),
     /// A place where jump islands may be inserted (see [`Asm::island_point`]).
     IslandPoint(usize),
 }
@@ -211,6 +223,12 @@ impl Asm {
     /// Marks the next instructions as coming from source line `line` (1-based).
     pub fn line(&mut self, line: u32) {
         self.items.push(Item::Line(line));
+    }
+
+    /// Marks the next instructions (up to the next origin) as emitted for
+    /// `origin`.
+    pub fn origin(&mut self, origin: Origin) {
+        self.items.push(Item::Origin(origin));
     }
 
     /// Any instruction without a label or relocation.
@@ -354,7 +372,7 @@ impl Asm {
                 }
                 Item::LdMap { .. } | Item::Core { .. } | Item::Bind(_) => dead = false,
                 Item::IslandPoint(p) => dead_point[*p] = dead,
-                Item::Note(_) | Item::Line(_) => {}
+                Item::Note(_) | Item::Line(_) | Item::Origin(_) => {}
             }
         }
         loop {
@@ -379,7 +397,7 @@ impl Asm {
                             label_slot[skip.0 as usize] = Some(slot);
                         }
                     }
-                    Item::Note(_) | Item::Line(_) => {}
+                    Item::Note(_) | Item::Line(_) | Item::Origin(_) => {}
                     Item::LdMap { .. } => slot += 2,
                     Item::Insn(insn) | Item::Core { insn, .. } | Item::Jump { insn, .. } => {
                         slot += if insn.is_wide() { 2 } else { 1 };
@@ -534,7 +552,7 @@ impl Asm {
                     }
                     *entry = Some(slot);
                 }
-                Item::Note(_) | Item::Line(_) | Item::IslandPoint(_) => {}
+                Item::Note(_) | Item::Line(_) | Item::Origin(_) | Item::IslandPoint(_) => {}
                 Item::LdMap { .. } => slot += 2,
                 Item::Insn(insn) | Item::Core { insn, .. } | Item::Jump { insn, .. } => {
                     slot += if insn.is_wide() { 2 } else { 1 };
@@ -559,6 +577,13 @@ impl Asm {
                 }
                 Item::Line(line) => {
                     out.lines.push((at, *line));
+                    continue;
+                }
+                Item::Origin(origin) => {
+                    if out.origins.last().is_some_and(|(slot, _)| *slot == at) {
+                        out.origins.pop();
+                    }
+                    out.origins.push((at, *origin));
                     continue;
                 }
                 Item::Insn(insn) => *insn,
@@ -636,6 +661,9 @@ pub struct Assembled {
     pub core_relocs: Vec<CoreReloc>,
     /// Source line of the instructions from a slot on.
     pub lines: Vec<(u32, u32)>,
+    /// What the instructions from a slot on were emitted for, by ascending
+    /// slot (instructions before the first entry: [`Origin::default`]).
+    pub origins: Vec<(u32, Origin)>,
     /// Notes attached to slots, for disassembly.
     pub notes: Vec<(u32, String)>,
     /// Label names bound at slots, for disassembly.

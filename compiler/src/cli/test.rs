@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use polc::check::hooks::Hook;
 use polc::check::policy::{Action, CheckedPolicy, PolicyTest};
-use polc::compile::build_test_run;
+use polc::compile::{build_test_run, DEFAULT_RINGBUF_BYTES};
 use polc::interp::{self, Decision, Event};
 use polc::ir::TestContext;
 use serde_json::json;
@@ -39,7 +39,8 @@ pub fn run(args: &TestArgs) -> ExitCode {
     let mut totals = Totals::default();
     let mut usage_error = false;
     for path in &args.files {
-        let (name, source, policy) = match super::load_policy(path, args.color.enabled()) {
+        let loaded = super::load_policy(path, args.color.enabled(), DEFAULT_RINGBUF_BYTES);
+        let (name, source, policy) = match loaded {
             Ok(loaded) => (loaded.name, loaded.source, loaded.policy),
             Err(code) => {
                 if code == ExitCode::from(EXIT_USAGE) {

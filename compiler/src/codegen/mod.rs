@@ -36,7 +36,9 @@ mod leaves;
 use std::collections::{BTreeSet, HashMap};
 
 use crate::abi::{self, header, Verdict, CONFIG_MONITOR};
-use crate::bpf::asm::{Alu, Asm, AsmError, Assembled, Helper, Jmp, Label, MapId, Reg, Size};
+use crate::bpf::asm::{
+    Alu, Asm, AsmError, Assembled, Helper, Jmp, Label, MapId, Origin, Reg, Size,
+};
 use crate::check::hooks::{FieldId, FieldSource, Guard, ReturnConvention, Signals};
 use crate::check::policy::Action;
 use crate::ir::{Cond, Program, SetId, Step, Target};
@@ -135,6 +137,8 @@ struct Emitter<'a> {
     /// Captured fields several rules share, and the label of the block
     /// after the rules that loads them for all of them.
     capture_blocks: Vec<(Vec<FieldId>, Label)>,
+    /// The rule or trace being emitted (for [`Origin`]s).
+    rule: Option<u32>,
 }
 
 /// Emits one program.
@@ -170,6 +174,7 @@ fn emit_with(
         comm_without_len: FieldId::from_name("proc.comm")
             .is_some_and(|comm| fields::comm_without_len(program, comm)),
         capture_blocks: Vec::new(),
+        rule: None,
     };
     e.prologue();
     for step in &program.traces {
@@ -255,6 +260,7 @@ fn emit_with(
         // No rule matched: over the blocks below.
         e.goto(exit_allow);
     }
+    e.set_rule(None);
     for (captures, label) in std::mem::take(&mut e.capture_blocks) {
         if !e.at_label.contains_key(&label) {
             continue;
@@ -463,8 +469,15 @@ impl Emitter<'_> {
         asm.bind(copied);
     }
 
+    /// Attributes the instructions from here on to `rule` (a rule id).
+    fn set_rule(&mut self, rule: Option<u32>) {
+        self.rule = rule;
+        self.asm.origin(Origin { rule, test: None });
+    }
+
     fn step_header(&mut self, step: &Step) {
         self.asm.island_point();
+        self.set_rule(Some(step.rule_id));
         let kind = if step.action == Action::Trace {
             "trace"
         } else {
@@ -511,6 +524,7 @@ impl Emitter<'_> {
             self.step_header(step);
         } else {
             self.asm.island_point();
+            self.set_rule(Some(step.rule_id));
             if start > 0 {
                 self.asm.line(step.line);
                 self.asm.note(format!(
@@ -587,6 +601,7 @@ impl Emitter<'_> {
         plan: &flow::RulePlan,
         decided: Label,
     ) {
+        self.set_rule(Some(self.program.rules[values[0].1[0]].rule_id));
         if values.len() <= 4 {
             for (value, rules) in values {
                 let target = plan.entries[rules[0]][1];
@@ -853,6 +868,10 @@ impl Emitter<'_> {
                 }
             }
             Cond::Leaf(leaf) => {
+                self.asm.origin(Origin {
+                    rule: self.rule,
+                    test: Some(leaf.span),
+                });
                 self.need(leaf.field);
                 // Every jump a leaf test makes leaves with the loads of its
                 // start, as its fall-through does, and r1 as it leaves it.
@@ -863,6 +882,10 @@ impl Emitter<'_> {
                 }
                 self.here = here;
                 self.jump_edge(target);
+                self.asm.origin(Origin {
+                    rule: self.rule,
+                    test: None,
+                });
             }
         }
     }

@@ -25,7 +25,9 @@ use crate::span::Span;
 
 pub use lower::lower;
 
-pub use crate::check::cost::INLINE_LIST_MAX;
+/// Lists longer than this become set maps (one lookup whatever their size);
+/// shorter ones are compared inline.
+pub const INLINE_LIST_MAX: usize = 8;
 
 /// Everything lowered from one policy.
 #[derive(Clone, Debug)]

@@ -1,0 +1,405 @@
+//! The cost measurement: the limits the kernel puts on every program,
+//! measured on the programs that will be loaded, and the E04xx diagnostics
+//! for a policy over one of them. It runs after lowering and codegen
+//! (`compile::compile_source`), on every program of the build, so whatever
+//! codegen emits for a field, a hook or a test is costed exactly, with no
+//! estimate to keep in step.
+//!
+//! Three figures per program, each exact on the emitted code:
+//!
+//! - the longest path ([`Assembled::max_path`]): the most instructions one
+//!   run executes (E0401, against [`MAX_PATH_BUDGET`]);
+//! - the pending branches ([`pending_branches`]): the kernel verifier
+//!   explores the fall-through of every conditional jump first and pushes
+//!   the jump's target on a stack, so at any moment the stack holds at most
+//!   one entry per conditional jump whose fall-through the path being
+//!   explored took. The most such jumps on one path bounds the stack with no
+//!   assumption about pruning; the verifier refuses a program whose stack
+//!   grows past 8192 entries (E0402, against [`MAX_PENDING_BRANCHES`]);
+//! - the maps a program refers to (E0403, against [`MAX_MAPS_PER_PROGRAM`]),
+//!   and those of the `polc test` program of each hook.
+//!
+//! Each diagnostic points at the rule that costs most on the worst path
+//! (and, for E0401, the test in it): codegen marks every instruction with
+//! the rule and test it was emitted for ([`Origin`]).
+//!
+//! Depends on the checked policy, the IR (the test-run lowering) and the
+//! assembled programs; knows nothing of ELF.
+
+use std::collections::HashMap;
+
+use crate::bpf::asm::{Assembled, Instruction, Jmp, Origin};
+use crate::check::hooks::Hook;
+use crate::check::policy::{CheckedPolicy, CheckedRule, Expr, ListId, StrOp, Test, TestOp};
+use crate::compile::{Build, BuiltProgram};
+use crate::diag::{Code, Diagnostic};
+use crate::span::Span;
+
+/// Most instructions one run of a program may execute. Far below what the
+/// verifier allows a program to have (1,000,000 instructions) and measured
+/// to keep the verifier's own work (instructions it processes, pending
+/// paths included) under its limit of 1,000,000 (docs/testing.md).
+pub const MAX_PATH_BUDGET: u32 = 250_000;
+
+/// Most conditional jumps whose fall-through one path may take: the
+/// verifier's limit is 8192 (`BPF_COMPLEXITY_LIMIT_JMP_SEQ`), and this
+/// leaves a margin. Our programs give the verifier nothing else to push:
+/// no callbacks (`bpf_loop`, timers), no iterators, no `may_goto`, and
+/// polrt loads them as root, so the speculative-execution checks
+/// (`sanitize_speculative_path`, for loaders without `CAP_PERFMON`) push
+/// nothing either.
+pub const MAX_PENDING_BRANCHES: u32 = 8_000;
+
+/// Most maps one program may refer to (the kernel's `MAX_USED_MAPS`).
+pub const MAX_MAPS_PER_PROGRAM: usize = 64;
+
+/// Maps of a test-run program besides its set maps and automata: the event
+/// ring buffer, the counters, the config, the scratch buffer and the test
+/// context.
+const TEST_RUN_OWN_MAPS: usize = 5;
+
+/// What one program costs, with the worst paths attributed to rules.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProgramCost {
+    /// Instructions on the longest path.
+    pub max_path: u32,
+    /// Conditional jumps whose fall-through the worst path takes.
+    pub pending: u32,
+    /// Instructions of the longest path, by the rule and test they were
+    /// emitted for.
+    pub path_by_origin: Vec<(Origin, u32)>,
+    /// Fall-through jumps of the worst pending path, by rule and test.
+    pub pending_by_origin: Vec<(Origin, u32)>,
+}
+
+/// Measures one assembled program.
+pub fn program_cost(code: &Assembled) -> ProgramCost {
+    let n = code.insns.len();
+    let index_of_slot = |slot: u32| code.insns.binary_search_by_key(&slot, |(s, _)| *s).ok();
+    // Per instruction, its kinds of successors: the fall-through (if any)
+    // and the jump target (if any), as instruction indices.
+    let mut fall = vec![None; n];
+    let mut target = vec![None; n];
+    let mut conditional = vec![false; n];
+    for (i, (slot, insn)) in code.insns.iter().enumerate() {
+        match jump_kind(insn) {
+            JumpKind::None | JumpKind::Call => fall[i] = (i + 1 < n).then_some(i + 1),
+            JumpKind::Exit => {}
+            JumpKind::Goto => target[i] = index_of_slot(slot + 1 + insn.get_offset() as u32),
+            JumpKind::Conditional => {
+                fall[i] = (i + 1 < n).then_some(i + 1);
+                target[i] = index_of_slot(slot + 1 + insn.get_offset() as u32);
+                conditional[i] = true;
+            }
+        }
+    }
+    // Every jump goes forward: one pass from the end. For each figure, the
+    // best value from each instruction and the successor that gives it.
+    let mut longest = vec![0u32; n + 1];
+    let mut longest_next = vec![None; n];
+    let mut pending = vec![0u32; n + 1];
+    let mut pending_next = vec![None; n];
+    for i in (0..n).rev() {
+        let via = |k: Option<usize>, table: &[u32]| k.map(|k| table[k]);
+        let (lf, lt) = (via(fall[i], &longest), via(target[i], &longest));
+        (longest[i], longest_next[i]) = match (lf, lt) {
+            (Some(f), Some(t)) if t > f => (1 + t, target[i]),
+            (Some(f), _) => (1 + f, fall[i]),
+            (None, Some(t)) => (1 + t, target[i]),
+            (None, None) => (1, None),
+        };
+        let (pf, pt) = (via(fall[i], &pending), via(target[i], &pending));
+        let pushed = u32::from(conditional[i]);
+        (pending[i], pending_next[i]) = match (pf, pt) {
+            (Some(f), Some(t)) if t > f + pushed => (t, target[i]),
+            (Some(f), _) => (f + pushed, fall[i]),
+            (None, Some(t)) => (t, target[i]),
+            (None, None) => (0, None),
+        };
+    }
+    let origin_of = |i: usize| {
+        let slot = code.insns[i].0;
+        let k = code.origins.partition_point(|(s, _)| *s <= slot);
+        k.checked_sub(1)
+            .map_or(Origin::default(), |k| code.origins[k].1)
+    };
+    let tally = |next: &[Option<usize>], count: &dyn Fn(usize, Option<usize>) -> u32| {
+        let mut by: Vec<(Origin, u32)> = Vec::new();
+        let mut at = (n > 0).then_some(0);
+        while let Some(i) = at {
+            let step = count(i, next[i]);
+            if step > 0 {
+                let origin = origin_of(i);
+                match by.iter_mut().find(|(o, _)| *o == origin) {
+                    Some((_, k)) => *k += step,
+                    None => by.push((origin, step)),
+                }
+            }
+            at = next[i];
+        }
+        by
+    };
+    ProgramCost {
+        max_path: longest[0],
+        pending: pending[0],
+        path_by_origin: tally(&longest_next, &|_, _| 1),
+        pending_by_origin: tally(&pending_next, &|i, next| {
+            u32::from(conditional[i] && next == fall[i])
+        }),
+    }
+}
+
+/// The most conditional jumps whose fall-through one path through `code`
+/// takes: a bound on the verifier's stack of pending branches.
+pub fn pending_branches(code: &Assembled) -> u32 {
+    program_cost(code).pending
+}
+
+enum JumpKind {
+    None,
+    Call,
+    Exit,
+    Goto,
+    Conditional,
+}
+
+fn jump_kind(insn: &Instruction) -> JumpKind {
+    match insn.get_opcode() {
+        bpf_ins::Opcode::Jump(jump) => match jump.get_operation() {
+            Jmp::Exit => JumpKind::Exit,
+            Jmp::Call => JumpKind::Call,
+            Jmp::Absolute => JumpKind::Goto,
+            _ => JumpKind::Conditional,
+        },
+        _ => JumpKind::None,
+    }
+}
+
+/// Diagnostics about the cost of `build`, the programs of `policy`; an
+/// error rejects the policy. At most one per hook, for its worst program.
+pub fn measure(policy: &CheckedPolicy, build: &Build) -> Vec<Diagnostic> {
+    let mut diagnostics = Vec::new();
+    for hook in policy.hooks() {
+        let programs: Vec<&BuiltProgram> = build
+            .programs
+            .iter()
+            .filter(|p| p.meta.hook == hook.name())
+            .collect();
+        let costs: Vec<ProgramCost> = programs.iter().map(|p| program_cost(&p.code)).collect();
+        if let Some(worst) = costs.iter().max_by_key(|c| c.max_path) {
+            if worst.max_path > MAX_PATH_BUDGET {
+                diagnostics.push(over_budget(policy, hook, worst));
+                continue;
+            }
+        }
+        if let Some(worst) = costs.iter().max_by_key(|c| c.pending) {
+            if worst.pending > MAX_PENDING_BRANCHES {
+                diagnostics.push(too_many_branches(policy, hook, worst));
+                continue;
+            }
+        }
+        // (maps, of which set maps) of the widest program.
+        let (test_run, lists) = test_run_maps(policy, hook);
+        let widest = programs
+            .iter()
+            .map(|p| {
+                let sets = p.maps.iter().filter(|m| m.starts_with("polc_set")).count();
+                (p.maps.len(), sets)
+            })
+            .chain([test_run])
+            .max_by_key(|(maps, _)| *maps)
+            .unwrap_or_default();
+        if widest.0 > MAX_MAPS_PER_PROGRAM {
+            diagnostics.push(too_many_maps(policy, hook, widest, &lists));
+        }
+    }
+    diagnostics
+}
+
+/// The maps the `polc test` program of `hook` refers to at most (and how
+/// many of them are set maps), and the lists of its set maps in the order
+/// its rules first test them.
+fn test_run_maps(policy: &CheckedPolicy, hook: Hook) -> ((usize, usize), Vec<ListId>) {
+    let module = crate::ir::lower::lower_test_program(policy, hook);
+    let lists: Vec<ListId> = module.sets.iter().map(|s| s.list).collect();
+    let sets = lists.len();
+    ((TEST_RUN_OWN_MAPS + sets, sets), lists)
+}
+
+/// The rule with the most of a figure, and its share.
+fn costliest<'a>(
+    policy: &'a CheckedPolicy,
+    by: &[(Origin, u32)],
+) -> Option<(&'a CheckedRule, u32)> {
+    let mut per_rule: HashMap<u32, u32> = HashMap::new();
+    for (origin, n) in by {
+        if let Some(rule) = origin.rule {
+            *per_rule.entry(rule).or_default() += n;
+        }
+    }
+    per_rule
+        .into_iter()
+        .max_by_key(|(rule, n)| (*n, std::cmp::Reverse(*rule)))
+        .and_then(|(rule, n)| policy.rules.get(rule as usize).map(|r| (r, n)))
+}
+
+/// The test of `rule` with the most of a figure, and its share.
+fn costliest_test<'a>(rule: &'a CheckedRule, by: &[(Origin, u32)]) -> Option<(&'a Test, u32)> {
+    let mut tests = Vec::new();
+    if let Some(cond) = &rule.cond {
+        collect_tests(cond, &mut tests);
+    }
+    let share = |span: Span| {
+        by.iter()
+            .filter(|(o, _)| o.rule == Some(rule.id) && o.test == Some(span))
+            .map(|(_, n)| n)
+            .sum::<u32>()
+    };
+    tests
+        .into_iter()
+        .map(|t| (t, share(t.span)))
+        .filter(|(_, n)| *n > 0)
+        .max_by_key(|(t, n)| (*n, std::cmp::Reverse(t.span.start)))
+}
+
+fn over_budget(policy: &CheckedPolicy, hook: Hook, cost: &ProgramCost) -> Diagnostic {
+    let n_rules = policy.rules_on(hook).count();
+    let bound = cost.max_path;
+    let message = format!(
+        "the `{hook}` programs could execute up to {bound} instructions per event, over the budget of {MAX_PATH_BUDGET}"
+    );
+    let note = "every rule and trace on a hook runs in one program; its worst case is the sum of their tests";
+    let Some((rule, rule_share)) = costliest(policy, &cost.path_by_origin) else {
+        return Diagnostic::new(
+            Code::E0401,
+            message,
+            Span::default(),
+            "the program's own code",
+        )
+        .with_note(note);
+    };
+    let (span, label, help) = match costliest_test(rule, &cost.path_by_origin) {
+        Some((test, share)) => {
+            let help = match &test.op {
+                TestOp::Str {
+                    op: StrOp::Contains | StrOp::EndsWith,
+                    ..
+                }
+                | TestOp::StrAny {
+                    op: StrOp::Contains | StrOp::EndsWith,
+                    ..
+                } => "`contains` and `endswith` lists scan every byte the field can hold; prefer \
+                      `startswith` or `==`, test a shorter field, or test one field with one list \
+                      in one rule",
+                _ => {
+                    "compare a field against many values with one `in LIST` (a list of more than 8 \
+                     values is a map lookup, whose cost does not grow with the list), or split the \
+                     policy across hooks"
+                }
+            };
+            (
+                test.span,
+                format!("this test executes up to {share} instructions per event"),
+                help,
+            )
+        }
+        None => (
+            rule.name_span,
+            format!("this rule executes up to {rule_share} instructions per event"),
+            "merge rules that test the same field against different values into one rule with `in LIST`",
+        ),
+    };
+    Diagnostic::new(Code::E0401, message, span, label)
+        .with_label(
+            rule.name_span,
+            format!("the costliest of the {n_rules} rules and traces on `{hook}`"),
+        )
+        .with_note(note)
+        .with_help(help)
+}
+
+fn too_many_branches(policy: &CheckedPolicy, hook: Hook, cost: &ProgramCost) -> Diagnostic {
+    let n_rules = policy.rules_on(hook).count();
+    let pending = cost.pending;
+    let message = format!(
+        "the `{hook}` programs have too many branches for the kernel verifier to explore \
+         ({pending} pending at once, the limit is {MAX_PENDING_BRANCHES})"
+    );
+    let (span, label) = match costliest(policy, &cost.pending_by_origin) {
+        Some((rule, share)) => (
+            rule.name_span,
+            format!("this rule leaves up to {share} of them pending"),
+        ),
+        None => (Span::default(), "the program's own code".to_string()),
+    };
+    Diagnostic::new(Code::E0402, message, span, label)
+        .with_note(format!(
+            "the {n_rules} rules and traces on `{hook}` run in one program; each comparison in a \
+             rule's condition is a branch the verifier must come back to"
+        ))
+        .with_help(
+            "merge rules that compare a field with different values into one rule with `in LIST` \
+             (a list of more than 8 values is one map lookup), or use fewer, broader rules",
+        )
+}
+
+fn too_many_maps(
+    policy: &CheckedPolicy,
+    hook: Hook,
+    (maps, sets): (usize, usize),
+    lists: &[ListId],
+) -> Diagnostic {
+    let n_rules = policy.rules_on(hook).count();
+    let own = maps - sets;
+    // The first test of the first list past the limit.
+    let over = MAX_MAPS_PER_PROGRAM - own;
+    let list = lists.get(over.min(lists.len().saturating_sub(1))).copied();
+    let first_test = list.and_then(|list| {
+        policy.rules_on(hook).find_map(|rule| {
+            let mut tests = Vec::new();
+            if let Some(cond) = &rule.cond {
+                collect_tests(cond, &mut tests);
+            }
+            tests.into_iter().find(|t| match &t.op {
+                TestOp::In(l) | TestOp::StrAny { list: l, .. } => *l == list,
+                _ => false,
+            })
+        })
+    });
+    let (span, label) = match first_test {
+        Some(test) => (
+            test.span,
+            format!(
+                "this list is the {}th large list tested on `{hook}`",
+                over + 1
+            ),
+        ),
+        None => (Span::default(), "the hook's lists".to_string()),
+    };
+    Diagnostic::new(
+        Code::E0403,
+        format!(
+            "the `{hook}` programs would refer to {maps} maps, over the kernel's limit of {MAX_MAPS_PER_PROGRAM} per program"
+        ),
+        span,
+        label,
+    )
+    .with_note(format!(
+        "the {n_rules} rules and traces on `{hook}` run in one program; every list of more than \
+         {} values it tests is a map of its own (one per IP family for addresses), and this \
+         program uses {own} maps besides",
+        crate::ir::INLINE_LIST_MAX,
+    ))
+    .with_help(
+        "merge lists that are compared with the same field into one list, or move some rules to \
+         another hook",
+    )
+}
+
+fn collect_tests<'a>(expr: &'a Expr, out: &mut Vec<&'a Test>) {
+    match expr {
+        Expr::And(items) | Expr::Or(items) => items.iter().for_each(|e| collect_tests(e, out)),
+        Expr::Not(inner) => collect_tests(inner, out),
+        Expr::Test(test) => out.push(test),
+    }
+}
