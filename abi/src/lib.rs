@@ -14,8 +14,9 @@ use serde::{Deserialize, Serialize};
 /// Version of the object/event format. The runtime accepts exactly this one.
 /// Version 4: the fields every event header carries ([`is_header_field`])
 /// are decoded from the header only; their slots, when a test loaded them,
-/// are not written at a match.
-pub const ABI_VERSION: u32 = 4;
+/// are not written at a match. Version 5: [`Metadata::automata`], the table
+/// the runtime writes into [`MAP_AUTOMATA`] before loading.
+pub const ABI_VERSION: u32 = 5;
 
 /// Whether `field` (a field name) is carried by every event header — pid,
 /// tid, uid, gid, comm — and so never needs a slot in the record.
@@ -58,6 +59,14 @@ pub const MAP_FEATURES: &str = "polc_features";
 pub const FEATURE_CGROUP_SIGNAL: u32 = 1;
 /// `map_flags` of [`MAP_FEATURES`]: `BPF_F_RDONLY_PROG`.
 pub const FEATURES_MAP_FLAGS: u32 = 1 << 7;
+/// Array of one value: the tables of the policy's string automata
+/// (`contains`, long `endswith` lists), written by the runtime from
+/// [`Metadata::automata`] before any program is loaded, then frozen.
+/// Programs may only read it ([`AUTOMATA_MAP_FLAGS`]). Present only in
+/// objects with automata.
+pub const MAP_AUTOMATA: &str = "polc_automata";
+/// `map_flags` of [`MAP_AUTOMATA`]: `BPF_F_RDONLY_PROG`.
+pub const AUTOMATA_MAP_FLAGS: u32 = 1 << 7;
 
 /// Size in bytes of [`EventHeader`] at the start of every event record.
 pub const EVENT_HEADER_LEN: usize = 48;
@@ -261,6 +270,9 @@ pub struct Metadata {
     /// Contents of the set maps (large lists), inserted by the runtime after
     /// loading and before attaching.
     pub sets: Vec<SetMeta>,
+    /// The value of [`MAP_AUTOMATA`] (key 0), hex; empty when the object
+    /// has no automata.
+    pub automata: String,
 }
 
 /// The keys of one set map (hash or LPM trie); every value is one byte `1`.

@@ -306,6 +306,27 @@ fn build_module(
             set.purpose.clone(),
         ));
     }
+    let automata = (!module.automata.is_empty()).then(|| {
+        add_map(
+            map(
+                abi::MAP_AUTOMATA,
+                MapKind::Array,
+                4,
+                module.automata_len(),
+                1,
+                abi::AUTOMATA_MAP_FLAGS,
+            ),
+            format!(
+                "string automata: {} (read-only for programs, frozen)",
+                module
+                    .automata
+                    .iter()
+                    .map(|a| a.purpose.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        )
+    });
     let test_context = module
         .programs
         .iter()
@@ -331,6 +352,7 @@ fn build_module(
         exe,
         features,
         sets,
+        automata,
         test_context,
     };
 
@@ -344,6 +366,7 @@ fn build_module(
         let env = ProgramEnv {
             maps: &maps,
             sets: &module.sets,
+            automata: &module.automata,
             layout,
             program_index: programs.len() as u16,
             n_rules,
@@ -426,6 +449,7 @@ fn build_module(
                 keys: set.keys.iter().map(|k| hex(k)).collect(),
             })
             .collect(),
+        automata: hex(&module.automata_table()),
     };
     let image = ObjectImage {
         programs: programs

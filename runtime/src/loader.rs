@@ -251,6 +251,31 @@ pub fn write_features(ebpf: &Ebpf, metadata: &Metadata, features: u32) -> Result
     map_freeze(fd).map_err(|e| bad(format!("freezing it: {e}")))
 }
 
+/// Writes the tables of the object's string automata ([`Metadata::automata`])
+/// into the automata map, when the object has one, and freezes it: neither
+/// programs nor user space can change a table once the policy runs. Must run
+/// before any program is attached.
+pub fn write_automata(ebpf: &Ebpf, metadata: &Metadata) -> Result<(), LoadError> {
+    let Some(meta) = metadata.maps.iter().find(|m| m.name == abi::MAP_AUTOMATA) else {
+        return Ok(());
+    };
+    let bad = |reason: String| LoadError::MapWrite {
+        map: abi::MAP_AUTOMATA.into(),
+        reason,
+    };
+    let value = unhex(&metadata.automata).ok_or_else(|| bad("its tables are not hex".into()))?;
+    if meta.key_size != 4 || meta.value_size as usize != value.len() {
+        return Err(bad(format!(
+            "its values have {} bytes, the tables {}",
+            meta.value_size,
+            value.len()
+        )));
+    }
+    let fd = map_fd(ebpf, abi::MAP_AUTOMATA)?;
+    map_update(fd, &0u32.to_le_bytes(), &value, 0).map_err(|e| bad(e.to_string()))?;
+    map_freeze(fd).map_err(|e| bad(format!("freezing it: {e}")))
+}
+
 /// Decodes lower-case or upper-case hex.
 pub fn unhex(text: &str) -> Option<Vec<u8>> {
     if !text.len().is_multiple_of(2) {

@@ -358,6 +358,7 @@ pub(crate) mod tests {
             maps: vec![],
             kernel_fields: vec![],
             sets: vec![],
+            automata: String::new(),
         }
     }
 

@@ -233,7 +233,7 @@ fn possible_cpus() -> usize {
 
 impl TestProgram {
     /// Creates the maps of `build` (a `compile::build_test_run` output), fills
-    /// the set maps and loads its one program.
+    /// the set maps and the automata map and loads its one program.
     pub fn load(build: &Build) -> Result<TestProgram, TestRunError> {
         let mut maps = Vec::new();
         for def in &build.image.maps {
@@ -253,6 +253,20 @@ impl TestProgram {
                     source,
                 })?;
             }
+        }
+        if let Some(index) = build
+            .image
+            .maps
+            .iter()
+            .position(|m| m.name == polc::abi::MAP_AUTOMATA)
+        {
+            let table = unhex(&build.metadata.automata);
+            update(&maps[index], &0u32.to_le_bytes(), &table).map_err(|source| {
+                TestRunError::Fill {
+                    map: polc::abi::MAP_AUTOMATA.into(),
+                    source,
+                }
+            })?;
         }
         let program = &build.image.programs[0];
         let mut slots = program.code.slots.clone();

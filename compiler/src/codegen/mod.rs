@@ -69,6 +69,9 @@ pub struct Maps {
     pub features: Option<MapId>,
     /// One map per [`crate::ir::SetDef`], by set index.
     pub sets: Vec<MapId>,
+    /// Present when some program runs a string automaton: the tables of
+    /// every [`crate::ir::AutomatonDef`].
+    pub automata: Option<MapId>,
     /// Present in test-run builds: the per-CPU copy of the test context
     /// (see [`crate::ir::TestContext`]).
     pub test_context: Option<MapId>,
@@ -86,6 +89,8 @@ pub struct ProgramEnv<'a> {
     pub maps: &'a Maps,
     /// The module's sets (key layouts of the set maps).
     pub sets: &'a [crate::ir::SetDef],
+    /// The module's automata (where each table lies in the automata map).
+    pub automata: &'a [crate::ir::AutomatonDef],
     pub layout: &'a Layout,
     /// Index of this program in the metadata (written into event headers).
     pub program_index: u16,

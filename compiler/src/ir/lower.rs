@@ -1,5 +1,6 @@
 //! Lowering of a checked policy to decision programs: folding, dead-rule
-//! removal, list strategy (inline compares or set maps) and each step's
+//! removal, list strategy (inline compares, set maps, or one string
+//! automaton for `contains` and long `endswith` lists) and each step's
 //! captured fields.
 //!
 //! Folding uses the interpreter's own leaf semantics ([`interp::eval_test`]),
@@ -12,9 +13,10 @@ use crate::check::policy::{
     Action, CheckedPolicy, CmpOp, Expr, ListId, StrOp, Test, TestOp, Value,
 };
 use crate::interp::{self, FieldValue};
+use crate::ir::automaton::{Automaton, ScanKind};
 use crate::ir::{
-    Cond, Leaf, LeafKind, Module, Net, Program, SetDef, SetId, SetKind, Step, Target,
-    INLINE_LIST_MAX,
+    AutomatonDef, AutomatonId, Cond, Leaf, LeafKind, Module, Net, Program, SetDef, SetId, SetKind,
+    Step, Target, INLINE_LIST_MAX,
 };
 
 /// Lowers every hook of `policy` to one program per backend attach point.
@@ -45,6 +47,7 @@ pub fn lower(policy: &CheckedPolicy) -> Module {
     Module {
         programs,
         sets: sets.sets,
+        automata: sets.automata,
     }
 }
 
@@ -62,6 +65,7 @@ pub fn lower_test_program(policy: &CheckedPolicy, hook: Hook) -> Module {
     Module {
         programs: vec![program],
         sets: sets.sets,
+        automata: sets.automata,
     }
 }
 
@@ -165,7 +169,21 @@ impl Lowering<'_> {
                 int_cmp(test, *op, *value, bits)
             }
             TestOp::StrEq(s) => Self::leaf(test, LeafKind::StrEq(s.as_bytes().to_vec())),
+            TestOp::Str {
+                op: StrOp::Contains,
+                value,
+            } => self.scan(test, ScanKind::Contains, vec![value.as_bytes().to_vec()]),
             TestOp::Str { op, value } => str_leaf(test, *op, value.as_bytes()),
+            TestOp::StrAny {
+                op: StrOp::Contains,
+                list,
+            } => self.scan(test, ScanKind::Contains, self.str_elems(*list)),
+            TestOp::StrAny {
+                op: StrOp::EndsWith,
+                list,
+            } if self.str_elems(*list).len() > INLINE_LIST_MAX => {
+                self.scan(test, ScanKind::EndsWith, self.str_elems(*list))
+            }
             TestOp::StrAny { op, list } => {
                 let elems = self.str_elems(*list);
                 if *op == StrOp::StartsWith && elems.len() > INLINE_LIST_MAX {
@@ -188,6 +206,19 @@ impl Lowering<'_> {
             TestOp::IsTrue => Self::leaf(test, LeafKind::Bool),
             TestOp::In(list) => self.in_list(test, *list),
         }
+    }
+
+    /// A string automaton deciding `kind` over `literals` (an empty
+    /// literal decides the test: it occurs in, and ends, every string).
+    fn scan(&mut self, test: &Test, kind: ScanKind, literals: Vec<Vec<u8>>) -> Cond {
+        if literals.iter().any(|l| l.is_empty()) {
+            return Cond::True;
+        }
+        if literals.is_empty() {
+            return Cond::False;
+        }
+        let id = self.sets.automaton(kind, &literals);
+        Self::leaf(test, LeafKind::Scan(id))
     }
 
     /// `field in net`, decided here where the attach point fixes the
@@ -330,7 +361,7 @@ fn str_leaf(test: &Test, op: StrOp, lit: &[u8]) -> Cond {
     let kind = match op {
         StrOp::StartsWith => LeafKind::StrPrefix(lit.to_vec()),
         StrOp::EndsWith => LeafKind::StrSuffix(lit.to_vec()),
-        StrOp::Contains => LeafKind::StrContains(lit.to_vec()),
+        StrOp::Contains => unreachable!("internal error: `contains` is lowered to an automaton"),
     };
     Lowering::leaf(test, kind)
 }
@@ -381,13 +412,42 @@ pub fn not(cond: Cond) -> Cond {
     }
 }
 
-/// Set maps, deduplicated by (list, kind).
+/// Set maps, deduplicated by (list, kind), and string automata,
+/// deduplicated by what they decide.
 #[derive(Default)]
 struct SetTable {
     sets: Vec<SetDef>,
+    automata: Vec<AutomatonDef>,
 }
 
 impl SetTable {
+    fn automaton(&mut self, kind: ScanKind, literals: &[Vec<u8>]) -> AutomatonId {
+        let automaton = Automaton::new(kind, literals);
+        if let Some(i) = self.automata.iter().position(|a| {
+            a.automaton.kind == automaton.kind && a.automaton.literals == automaton.literals
+        }) {
+            return AutomatonId(i as u32);
+        }
+        let offset = self.automata.last().map_or(0, |a| {
+            a.offset + a.automaton.encoded_len().next_multiple_of(8)
+        });
+        let n = automaton.literals.len();
+        let what = match kind {
+            ScanKind::Contains => "contains",
+            ScanKind::EndsWith => "endswith",
+        };
+        self.automata.push(AutomatonDef {
+            purpose: format!(
+                "{what}, {n} string{} ({} states)",
+                if n == 1 { "" } else { "s" },
+                automaton.n_states
+            ),
+            automaton,
+            offset,
+        });
+        AutomatonId(self.automata.len() as u32 - 1)
+    }
+
     fn intern(
         &mut self,
         list: ListId,

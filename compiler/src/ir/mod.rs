@@ -14,6 +14,7 @@
 //! Depends on `check` (checked policy, field table) and `interp` (the
 //! semantics used for folding); knows nothing of instructions or ELF.
 
+pub mod automaton;
 pub mod lower;
 pub mod print;
 
@@ -36,6 +37,29 @@ pub struct Module {
     pub programs: Vec<Program>,
     /// Set maps, shared by every program that tests the same list the same way.
     pub sets: Vec<SetDef>,
+    /// String automata, shared likewise; their tables lie one after the
+    /// other in the one value of the automata map.
+    pub automata: Vec<AutomatonDef>,
+}
+
+impl Module {
+    /// Bytes of the automata map's value: every table (8-byte aligned).
+    pub fn automata_len(&self) -> u32 {
+        self.automata.last().map_or(0, |a| {
+            a.offset + a.automaton.encoded_len().next_multiple_of(8)
+        })
+    }
+
+    /// The automata map's value: every table at its offset.
+    pub fn automata_table(&self) -> Vec<u8> {
+        let mut out = vec![0u8; self.automata_len() as usize];
+        for def in &self.automata {
+            let table = def.automaton.encode();
+            let at = def.offset as usize;
+            out[at..at + table.len()].copy_from_slice(&table);
+        }
+        out
+    }
 }
 
 /// What a program runs as.
@@ -198,8 +222,6 @@ pub enum LeafKind {
     StrEq(Vec<u8>),
     StrPrefix(Vec<u8>),
     StrSuffix(Vec<u8>),
-    /// Substring (non-empty).
-    StrContains(Vec<u8>),
     /// The address is in the network (same family only).
     Ip(Net),
     /// The bool field is true.
@@ -210,6 +232,23 @@ pub enum LeafKind {
     PrefixInSet(SetId),
     /// The address (of the set's family) is in one of the set's networks.
     IpInSet(SetId),
+    /// The automaton, run over the string, accepts it (`contains`, and
+    /// `endswith` a list of more than [`INLINE_LIST_MAX`] strings).
+    Scan(AutomatonId),
+}
+
+/// Index of an automaton in [`Module::automata`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AutomatonId(pub u32);
+
+/// A string automaton and where its table lies in the automata map's value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AutomatonDef {
+    pub automaton: automaton::Automaton,
+    /// Byte offset of its table in the map's value (a multiple of 8).
+    pub offset: u32,
+    /// Human description (`contains, 12 strings`).
+    pub purpose: String,
 }
 
 /// An IPv4 or IPv6 network with its prefix length; bits past the prefix are zero.
