@@ -19,6 +19,9 @@
 //! - the maps a program refers to (E0403, against [`MAX_MAPS_PER_PROGRAM`]),
 //!   and those of the `polc test` program of each hook.
 //!
+//! And one per policy: the bytes of its string automata tables (E0404,
+//! against [`MAX_AUTOMATA_BYTES`]).
+//!
 //! Each diagnostic points at the rule that costs most on the worst path
 //! (and, for E0401, the test in it): codegen marks every instruction with
 //! the rule and test it was emitted for ([`Origin`]).
@@ -33,6 +36,7 @@ use crate::check::hooks::Hook;
 use crate::check::policy::{CheckedPolicy, CheckedRule, Expr, ListId, StrOp, Test, TestOp};
 use crate::compile::{Build, BuiltProgram};
 use crate::diag::{Code, Diagnostic};
+use crate::ir::LeafKind;
 use crate::span::Span;
 
 /// Most instructions one run of a program may execute. Far below what the
@@ -52,6 +56,11 @@ pub const MAX_PENDING_BRANCHES: u32 = 8_000;
 
 /// Most maps one program may refer to (the kernel's `MAX_USED_MAPS`).
 pub const MAX_MAPS_PER_PROGRAM: usize = 64;
+
+/// Most bytes of string automata tables (`ir::automaton`) one policy may
+/// have: they fill one array map value, which the kernel limits to
+/// `KMALLOC_MAX_SIZE` (4 MiB on x86-64); this keeps well below it.
+pub const MAX_AUTOMATA_BYTES: u32 = 1 << 20;
 
 /// Maps of a test-run program besides its set maps and automata: the event
 /// ring buffer, the counters, the config, the scratch buffer and the test
@@ -213,7 +222,49 @@ pub fn measure(policy: &CheckedPolicy, build: &Build) -> Vec<Diagnostic> {
             diagnostics.push(too_many_maps(policy, hook, widest, &lists));
         }
     }
+    let automata = build.module.automata_len();
+    if automata > MAX_AUTOMATA_BYTES {
+        diagnostics.push(automata_too_large(build, automata));
+    }
     diagnostics
+}
+
+fn automata_too_large(build: &Build, bytes: u32) -> Diagnostic {
+    let module = &build.module;
+    let (largest, def) = module
+        .automata
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, a)| a.automaton.encoded_len())
+        .expect("tables over the limit have automata");
+    let span = module
+        .programs
+        .iter()
+        .flat_map(|p| p.leaves())
+        .find(|leaf| matches!(leaf.kind, LeafKind::Scan(id) if id.0 as usize == largest))
+        .map_or(Span::default(), |leaf| leaf.span);
+    let automaton = &def.automaton;
+    Diagnostic::new(
+        Code::E0404,
+        format!(
+            "the policy's string automata need {bytes} bytes of tables, over the limit of {MAX_AUTOMATA_BYTES}"
+        ),
+        span,
+        format!(
+            "this test's automaton has {} states for {} strings ({} bytes)",
+            automaton.n_states,
+            automaton.literals.len(),
+            automaton.encoded_len()
+        ),
+    )
+    .with_note(
+        "each `contains` test and `endswith` list is an automaton with a state per distinct \
+         prefix of its strings; all of their tables fill one map",
+    )
+    .with_help(
+        "test fewer or shorter strings with `contains`, or match whole paths or their starts \
+         with `in` and `startswith` lists",
+    )
 }
 
 /// The maps the `polc test` program of `hook` refers to at most (and how
@@ -288,9 +339,9 @@ fn over_budget(policy: &CheckedPolicy, hook: Hook, cost: &ProgramCost) -> Diagno
                 | TestOp::StrAny {
                     op: StrOp::Contains | StrOp::EndsWith,
                     ..
-                } => "`contains` and `endswith` lists scan every byte the field can hold; prefer \
-                      `startswith` or `==`, test a shorter field, or test one field with one list \
-                      in one rule",
+                } => "each `contains` test and `endswith` list scans every byte the field can \
+                      hold: test one field with one list rather than many separate tests, or \
+                      prefer `startswith` or `==`",
                 _ => {
                     "compare a field against many values with one `in LIST` (a list of more than 8 \
                      values is a map lookup, whose cost does not grow with the list), or split the \

@@ -873,6 +873,8 @@ impl Emitter<'_> {
                 }
             }
             Cond::Leaf(leaf) => {
+                // Conditions of thousands of tests need islands inside.
+                self.asm.island_point();
                 self.asm.origin(Origin {
                     rule: self.rule,
                     test: Some(leaf.span),

@@ -370,48 +370,52 @@ codes! {
         fix: "Give one address, e.g. `10.1.2.3`.",
     }
     E0401 (Error) "policy over the cost budget" {
-        what: "The rules and traces on one hook could make its program execute more \
-               instructions per event than the budget allows (250,000). Every rule and \
-               trace on a hook runs in one program, so the worst case is the sum of their \
-               tests; the message points at the costliest test of the costliest rule.",
+        what: "The rules and traces on one hook could make one of its programs execute more \
+               instructions per event than the budget allows (250,000), measured on the \
+               program polc emits (its longest path). Every rule and trace on a hook runs in \
+               one program, so the worst case is the sum of their tests; the message points at \
+               the costliest test of the costliest rule on that path.",
         why: "polc promises that every policy it accepts has a bounded, small cost per \
               event and is accepted by the kernel verifier; a program this large would slow \
-              every event on the hook and risk the verifier's own limits.",
+              every event on the hook and risk the verifier's own limit (1,000,000 \
+              instructions processed).",
         example: "macro scratch = file.path contains \"/tmp/\" or file.path contains \"/dev/shm/\"\n\
                   macro scratch4 = scratch or scratch or scratch or scratch\n\
                   macro scratch16 = scratch4 or scratch4 or scratch4 or scratch4\n\
-                  rule r1 { on file.open when scratch16 and proc.uid == 1 deny }\n\
-                  rule r2 { on file.open when scratch16 and proc.uid == 2 deny }\n\
-                  rule r3 { on file.open when scratch16 and proc.uid == 3 deny }\n",
-        fix: "Replace many comparisons of one field with one `in LIST` test (a list of more \
-              than 8 values is a map lookup whose cost does not depend on its size); prefer \
-              `startswith`/`endswith`/`==` to `contains`, which tries every position.",
+                  macro scratch64 = scratch16 or scratch16 or scratch16 or scratch16\n\
+                  rule r1 { on file.open when scratch64 deny }\n",
+        fix: "Test a field against many strings with one list (`contains [..]` and \
+              `endswith [..]` scan the field once, whatever the list's size; `in LIST` of \
+              more than 8 values is a map lookup), rather than many separate tests; each \
+              `contains` test scans every byte the field can hold.",
     }
     E0402 (Error) "too many branches for the verifier" {
         what: "The rules and traces on one hook make a program whose conditional jumps the \
-               kernel verifier cannot keep track of: it explores one side of every jump first \
-               and remembers the other, and it refuses programs that need more than 8192 \
-               remembered branches. Every comparison in a rule's condition is such a branch.",
+               kernel verifier cannot keep track of: it explores the fall-through of every \
+               jump first and remembers the other side, and it refuses programs that need more \
+               than 8192 remembered branches. polc counts, on the program it emits, the most \
+               jumps one path falls through, and rejects more than 8000.",
         why: "The kernel would refuse to load the policy (\"the sequence of jumps is too \
-              complex\"); polc rejects it first, at the rule with the most comparisons.",
-        example: "macro tool = exec.path == \"/opt/app/bin/tool-a\" or exec.path == \"/opt/app/bin/tool-b\"\n\
-                  macro tool4 = tool or tool or tool or tool\n\
-                  macro tool64 = tool4 or tool4 or tool4 or tool4 or tool4 or tool4 or tool4 or tool4\n\
+              complex\"); polc rejects it first, at the rule with the most of them.",
+        example: "macro tool = exec.path == \"/opt/vendor/application/bin/tool-a\"\n\
+                  \x20   or exec.path == \"/opt/vendor/application/bin/tool-b\"\n\
+                  macro tool8 = tool or tool or tool or tool or tool or tool or tool or tool\n\
+                  macro tool64 = tool8 or tool8 or tool8 or tool8 or tool8 or tool8 or tool8 or tool8\n\
                   macro tool512 = tool64 or tool64 or tool64 or tool64 or tool64 or tool64 or tool64 or tool64\n\
-                  rule r1 { on exec when tool512 and proc.uid == 1 deny }\n\
-                  rule r2 { on exec when tool512 and proc.uid == 2 deny }\n\
-                  rule r3 { on exec when tool512 and proc.uid == 3 deny }\n\
-                  rule r4 { on exec when tool512 and proc.uid == 4 deny }\n",
+                  macro tool4096 = tool512 or tool512 or tool512 or tool512 or tool512 or tool512 or tool512 or tool512\n\
+                  rule r1 { on exec when tool4096 deny }\n",
         fix: "Merge rules that compare one field with many values into one rule with `in \
-              LIST` (a list of more than 8 values is a single map lookup), or use fewer, \
-              broader rules.",
+              LIST` (a list of more than 8 values is a single map lookup; `contains` and \
+              `endswith` lists are one scan), or use fewer, broader rules.",
     }
     E0403 (Error) "too many maps for one program" {
         what: "The rules and traces on one hook test so many large lists that their program \
                would refer to more maps than the kernel lets one program use (64). Every list \
                of more than 8 values is a map (a hash, or an LPM trie for prefixes and \
-               networks; addresses need one per IP family), and each program also uses up to \
-               6 maps of its own.",
+               networks; addresses need one per IP family), and each program also uses a few \
+               maps of its own (events, counters, configuration, scratch; the executable-path \
+               map for `proc.exe`, the features map, the automata map; the test context in the \
+               `polc test` program). polc counts the maps each program it emits refers to.",
         why: "The kernel would refuse to load the program (\"the total number of maps per \
               program has reached the limit\"); polc rejects the policy first, at the first \
               list over the limit.",
@@ -473,9 +477,74 @@ codes! {
                   rule u56 { on exec when proc.uid in [560, 561, 562, 563, 564, 565, 566, 567, 568] deny }\n\
                   rule u57 { on exec when proc.uid in [570, 571, 572, 573, 574, 575, 576, 577, 578] deny }\n\
                   rule u58 { on exec when proc.uid in [580, 581, 582, 583, 584, 585, 586, 587, 588] deny }\n\
-                  rule u59 { on exec when proc.uid in [590, 591, 592, 593, 594, 595, 596, 597, 598] deny }\n",
+                  rule u59 { on exec when proc.uid in [590, 591, 592, 593, 594, 595, 596, 597, 598] deny }\n\
+                  rule u60 { on exec when proc.uid in [600, 601, 602, 603, 604, 605, 606, 607, 608] deny }\n",
         fix: "Merge lists compared with the same field into one list (`in` tests one map \
               lookup whatever the list's size), or move rules to another hook.",
+    }
+    E0404 (Error) "string automata too large" {
+        what: "The `contains` tests and `endswith` lists of a policy compile to automata \
+               whose tables, together, exceed 1 MiB. Each one has a state per distinct \
+               prefix of its strings and an entry per state and distinct byte; their tables \
+               fill one map value, which the kernel limits in size.",
+        why: "The kernel would refuse to create the map; polc rejects the policy first, at \
+              the test with the largest automaton.",
+        example: "list tokens = [\n\
+                  \x20   \"f7z5aHfRMgviz9gb4PQ1EfIalQLVQlmj6GUitAVr\", \"Jcrv705ILnedrgBCWBMkJ32yhGXn1SsbUHuwQ8qR\",\n\
+                  \x20   \"mAZnDpBqqGtmHcjweDaEBhgGw9LY44c8QRrJsKBs\", \"P8mDbTRlKfNJfqBgqhA0iokAXSmqERnA0egfiSAi\",\n\
+                  \x20   \"WHY07LBYhDGhVKDRRQEEH463ynHQEB56rxfCxxGg\", \"cB1L7xYGcjL5cSFamt8TK45Lae4HLc4japgOpvch\",\n\
+                  \x20   \"OFBUFpaYSaXFUaDTno66DZKz1bqjJ9UEU2S6XqfR\", \"CI7KVwxBERTBGwAcAiCWRlNwWCZukSVALRDkXFjL\",\n\
+                  \x20   \"NrUfFMfozJr3bjEmsM6jUjapNFiGtpjgOJIlzrO7\", \"04a719RAnSItZInIhTvFRJB0kPuKs3yAJrfjYJNt\",\n\
+                  \x20   \"OYuEoh2ykPz0gRjgTVVNUWxG39JqGg9FKuUUU64n\", \"VRqpsnPaXk6Fym0RPeheSuwcgYByIOMezYQwlJCC\",\n\
+                  \x20   \"3iLxWn59PathPruDp1FfWtp9kb8JcIJB2fvxNafW\", \"gy2eMyEWt60GdCjWXpzO3qv5y5sg3ECMIbQntgQk\",\n\
+                  \x20   \"sVPFzK6uOYKwlF2m2kRAmDhCi1eAzeaoENAEgtFb\", \"ULDZaTDTTJGNAcD3D8x91alC6vmJTFTIT5Ni4uFj\",\n\
+                  \x20   \"erRDRvliEVtJDtlfHK7NOiJO9lU55gNUnJFpFVT4\", \"UNNGtfg3tzO1EkIyH3SwMMK7fpnouek83uTUS4f2\",\n\
+                  \x20   \"KpZFvSihP0GWWckkVrPTBhVCOWrwY5CofRCr4wTW\", \"0cjNnjvlpoa2cyG4tJlVK7k4nHhkdqyOeSS7j4Bn\",\n\
+                  \x20   \"CQloc0tyizG3gXioJD29dTkbSFv1f81CbKmoAq8f\", \"up7SnV0eGaRPlxIR9LfBh5swJBL6lttA8anQRFyH\",\n\
+                  \x20   \"Q3uE7IWpvg6hQ82TB1r9GkiOGKZO2C5kvaApFx0y\", \"ODAYqhXKUFLpz7BhlQrSWI7lY4saczNlOd7WfX3v\",\n\
+                  \x20   \"XhCCScKDUNmOTV6sKbJ9Ki5FVoDPNz3K1RWL5srg\", \"cmcPRPZy8WeYyx9cSo0dlHBaZmCoGp5nU7h8SJ5s\",\n\
+                  \x20   \"X9Is52En98V4O2mUpllAeiFWUIY1uA63WFJMUDGs\", \"Ou2BI64hV25Vri9Xevsbd9IEiZAOHXwgykuMXNl6\",\n\
+                  \x20   \"8CLjch1cIxYsE1tJLandQlHx6YDpYiAoIks7jRVd\", \"w5sQf94gxoNqrXErdzjv7T90HlU4NNZ6ys4ONm4u\",\n\
+                  \x20   \"cw8939a31chtZ4Ult5oHTY0GLzwiZ77R8USCCjox\", \"ohYFszQoIKlpT9Rw7j1z17mupB1VPNNLLqiM3FQS\",\n\
+                  \x20   \"qDnDZQHpcOcOTtQSG80CduKrTZdSm1StypxsgPlz\", \"MH3Tul2PKTQ6WDia7HpgojCcH3UXnWaVIF0i6CF1\",\n\
+                  \x20   \"S1QHAfzG6iwDvuZAFbpq3IiyHfJlgJDttT4RZq1O\", \"PBo2zYRfVNCSRVt5jQjqOYRTnnOtDehZ35ddVQnE\",\n\
+                  \x20   \"nQrgHyeI63XpJbQynxgJ75YTjyVyslxGAVP3uWst\", \"n9U1n0LwxqFGtir4qiMKH1YelqK7onvjW5fkTN6L\",\n\
+                  \x20   \"XxIhwdkECvKSGDYatUe3r7IBuOK00YXi9B5sbrSg\", \"SLIJYAAQ1GxjiEmiUTFRfgSeO1cpFk0iUuDRq56g\",\n\
+                  \x20   \"E6UL4YBHao1sF7jogRNZw2uWkT45qXarzThLV68D\", \"lXyYlnTar3Iwe38kFKja3mERaGs6PqHrpsdkoeZh\",\n\
+                  \x20   \"sHcmdt3FYa29GhUZDPttO0aM5oSsGn6VeEvKCkCY\", \"Pmw0grDvNYGdylzuEAOBow5rBoPwMQlJsUaGff6c\",\n\
+                  \x20   \"4ddw83HHFrAcFDvMddAXcP7FIKCSweLwUQhCgYDZ\", \"n4MS1RJanzypD5HOLJmij8gto6Q0qWHeuYkl4v3v\",\n\
+                  \x20   \"n2m8tB4vVaMKNzGMsorGMVBJ58d2eV1Ag3bQevh5\", \"n5EeSaIWUj4HrpPws6WyXNCh7m61lUmYGlmFMzSW\",\n\
+                  \x20   \"65jcHzmkSa3HR2VGWHANsOhhsDseJtBYJvAN1ISl\", \"FoR8M8QF32QhU2KawF2wBC4ZDGxQNC0bOXLf5Ov0\",\n\
+                  \x20   \"vN4YAk7J0OcEQUXIzLetDhy1g4D1nPa0PR8aJgMM\", \"s5tbjXNU9SpGvThBoLohqZ3XQghuTBPu9GWaV9do\",\n\
+                  \x20   \"DpvngVrkpB32XOOo1j9qE8mDSG7taNh5EHYKuuMV\", \"YpA81619iiH0HZWy6cteavNuRtqqGiWQTJWDrIbB\",\n\
+                  \x20   \"JWV3dniaHpkL7uIZ3wmRxrI2jclXUH3SN8mfu7ID\", \"t9xKnGsGzTB8TlIlfcD46b1Xi4iBy1nMAv8Yt2La\",\n\
+                  \x20   \"1vPbGoCBglSyXnC5ULU6LT97pQ63va7IC3s8RPiT\", \"VWF7Pvs7fWRQwwnSENpOmIV2N2jxGLuFnSbgee6z\",\n\
+                  \x20   \"7NVBu78Fzb38yFzxfUaSOskYebqhkmQQuDDJsJN1\", \"xYav5uYaA9s5i7cLrHUaOkgxPyjgSxnF4UBq9O69\",\n\
+                  \x20   \"k5NdL08pEFPubkkSnWwlYxbcV9HEhcNjpsFL2NFK\", \"9iY2CG4EUEnbPmsguCpdQAEqjrwEA0BzFO3FnP9J\",\n\
+                  \x20   \"oHTFvfKqJxP5sEYxqWmXK9XgadQQDxwoiDbt9VSn\", \"CaucRNgDqIWTXPyY87wQCvDXib5oWxujfFqmvy34\",\n\
+                  \x20   \"2rLu7tpJMK5eWaCvbaIs1UGXUfHhe5xVcu1ldMkG\", \"NEuTvQw6eiSBfPqhVQwzhdHaVFRnZjUsxPdvAwNi\",\n\
+                  \x20   \"oifGlvJKBM1XeA5Fbs2WPyNOBYIr4VWeRyXIrZNT\", \"niBZh8srgvZoT9j5zrbG7uVeVcCBWQG7wy7wrRzv\",\n\
+                  \x20   \"ESuJiSRUrwRWt9lELbCEEH26DCqlSAUpkJUzVKFq\", \"NL5uscuBFeje3efiGLlY4p1QpoxvVJkxcf9tuT0i\",\n\
+                  \x20   \"KHGbgHg9IEJhPaO9mFjnhOHMEjc1pSUgZyR2baqM\", \"beeFZCg4dSsVFd20y5JxQY1FKIPDB1u5Fkpil6Te\",\n\
+                  \x20   \"uzoXUEszNFVnCWjSvSLf9k9gWAtqYQoBKuSwVPfA\", \"LnFqFk6e7vck8BTedZ0uKFiDGAb9zAOtSG9PUWEF\",\n\
+                  \x20   \"pqRdi5P8d4M1k8dkleL1gEz3hvMWbo8xMjuPKWvT\", \"OVUuew3ZOay39jXTfisqXdOmNMjPYmWZRK7qTiHO\",\n\
+                  \x20   \"2Lfx2jK1sW3wU1LKRZe8xYuEKgSENggZVPOFOvS3\", \"A41IsQ3qtkMyE0vexGFYiC3zN7h0WBMPk3u6GSYD\",\n\
+                  \x20   \"gDYF5tK62t9uYXy9ks0L9eAN6WDBqeS3FaPQrdRz\", \"w85q8cBcpQNbEfhwv1liiOKE5CZVrU1HxiDFksIe\",\n\
+                  \x20   \"25USsdBVAS6CHg2SDwOKDD8vpanT2aQ1O32nIfot\", \"M8B51Y7G7VBv4jwHxfSQbGAn2NIAc0pvuOJ5Xtu4\",\n\
+                  \x20   \"TjniGMdEgrgHP1OJLYTHoEKyF0dCVwFaeZGEEwXy\", \"FTl52YMnA5ddzxbwjeVItaxtNofPfzQYOm5orW38\",\n\
+                  \x20   \"Qs5mucnA07RKNoCIix8REM3AHSsPqW9nInRfsoKR\", \"Ki4yS60qP3rPhwFEMgAa3uuxKxFDZh9MCEUtIMhi\",\n\
+                  \x20   \"lcTt2fLYRdIk0A66L0Glz7j7zL0kXxJIGiOkqOm2\", \"Vsxc1w0gfUyciXo0TCVkf4Yjmb4vHdDZ1fMoFYAW\",\n\
+                  \x20   \"ZLPmqHVTNOpvP4YmbFWmDbrtmYSv7o9StSpwhDZm\", \"vwp96BcwlA2DDiS0Vz8Bnx2HzX8qdLDkDo3vz8Fh\",\n\
+                  \x20   \"kfiywpURh96Y6iwwJ902RkX4KA0S1znYP797sbAh\", \"pDtZkKpg8T58wA3FKwTIT9vSlngkarGqo23liRA2\",\n\
+                  \x20   \"yj9GE7tV1LNPmzYxPS7YM3wDkCM858t8ZQ4oc284\", \"4GQYnJxyZgVzzik4ZEJSvTNCgH8aHMuFGbk11qta\",\n\
+                  \x20   \"v8JFytjpZHUe3MqAHx04LUt2RIC9XHPX1F4iYGQH\", \"kqcZX7r9P8qv2A2MXCpfNulphwHuMOlyXWc44Y1D\",\n\
+                  \x20   \"tLgddLqntFhKASQOYd1pbAkddhY4Vv5TyEuNssuv\", \"nz1WJFzpCnFqQSjiJljtalHpxyfpz7P0ncneg435\",\n\
+                  \x20   \"vpZqRx7Jt0UB1REv9HXuBjHMBL2DIVgeTpVVWHX2\", \"nsd4TiW0hOppZPENrOoN51dNKzMG0xkcSAmfNzYN\",\n\
+                  ]\n\
+                  rule r { on file.open when file.path contains tokens deny }\n",
+        fix: "Test fewer or shorter strings with `contains`, or match whole paths or their \
+              starts with `in` and `startswith` lists (maps whose size is not limited this \
+              way).",
     }
     W0001 (Warning) "unused list" {
         what: "A list is declared but no condition or macro uses it.",
