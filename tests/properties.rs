@@ -422,6 +422,8 @@ struct VerifierTally {
     below_max_path: usize,
     /// Verifier-processed / max path, per program.
     ratios: Vec<f64>,
+    /// Verifier-processed / the larger of size and max path, per program.
+    work: Vec<f64>,
     most_processed: u32,
     by_section: BTreeMap<String, usize>,
     /// Programs below their max path, by section.
@@ -433,14 +435,16 @@ impl VerifierTally {
         format!(
             "{} programs: {} passed the verifier, 0 rejected (acceptance 100% of the {} loadable \
              here), {} LSM programs not verifiable on this host; verifier-processed / max path: {} \
-             ({} programs below 1; most processed: {})",
+             ({} programs below 1; most processed: {}); verifier-processed / max(size, max \
+             path): {}",
             self.passed + self.not_verifiable,
             self.passed,
             self.passed,
             self.not_verifiable,
             spread(self.ratios.clone()),
             self.below_max_path,
-            self.most_processed
+            self.most_processed,
+            spread(self.work.clone())
         )
     }
 }
@@ -481,6 +485,23 @@ fn verify_case(case: &Case, build: &Build, kernel: &Kernel, tally: &mut Verifier
                 tally
                     .ratios
                     .push(f64::from(verified) / f64::from(meta.max_path.max(1)));
+                // The verifier's work stays within the measured model that
+                // keeps it under its limit (`measure::MAX_PROGRAM_INSNS`).
+                let scale = meta.insns.max(meta.max_path);
+                tally
+                    .work
+                    .push(f64::from(verified) / f64::from(scale.max(1)));
+                if verified > measure::VERIFIER_WORK_FACTOR * scale {
+                    case.fail(&format!(
+                        "the verifier processed {verified} instructions of program {} ({}), \
+                         more than {} times its size ({}) or longest path ({})",
+                        meta.symbol,
+                        meta.section,
+                        measure::VERIFIER_WORK_FACTOR,
+                        meta.insns,
+                        meta.max_path
+                    ));
+                }
                 if verified < meta.max_path {
                     tally.below_max_path += 1;
                     *tally
@@ -1025,6 +1046,131 @@ fn the_map_limit_is_where_the_kernel_puts_it() {
     );
     let result: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
     assert_eq!(result["kernel"]["rule"], "ports3", "{stdout}");
+}
+
+/// The `contains` and `endswith` shapes the verifier once refused ("the
+/// sequence of 8193 jumps is too complex" at twelve `contains` strings),
+/// at every size up to and past the limits: one rule with a list of
+/// 1, a few, 8, 9, 12 and hundreds of strings; many rules of one string or
+/// of a list each, up to past the instruction budget. Each is refused by
+/// the measurement (E0401, E0402, E0404 only, pointing into a rule) or
+/// every program it has passes the kernel verifier.
+#[test]
+fn string_test_families_are_refused_by_the_measurement_or_pass_the_verifier() {
+    const TEST: &str = "string_test_families_are_refused_by_the_measurement_or_pass_the_verifier";
+    if !kernel_tests_enabled(TEST) {
+        return;
+    }
+    let started = Instant::now();
+    let kernel = Kernel::probe();
+    let mut tally = VerifierTally::default();
+    let secret = |i: usize| format!("\"/secret-{i:04}/\"");
+    let list = |n: usize, f: &dyn Fn(usize) -> String| (0..n).map(f).collect::<Vec<_>>().join(", ");
+    let mut family: Vec<(String, String)> = Vec::new();
+    for n in [1, 2, 8, 9, 11, 12, 40, 300] {
+        let strings = list(n, &secret);
+        family.push((
+            format!("contains list of {n}"),
+            format!("rule r {{ on file.open when file.path contains [{strings}] deny }}\n"),
+        ));
+        let suffixes = list(n, &|i| format!("\".k{i:03}\""));
+        family.push((
+            format!("endswith list of {n}"),
+            format!("rule r {{ on file.open when file.path endswith [{suffixes}] deny }}\n"),
+        ));
+    }
+    for k in [11, 12, 60, 115, 125] {
+        let mut one = String::new();
+        let mut lists = String::new();
+        for r in 0..k {
+            one.push_str(&format!(
+                "rule r{r} {{ on file.open when file.path contains {} deny }}\n",
+                secret(r)
+            ));
+            lists.push_str(&format!(
+                "rule r{r} {{ on file.open when proc.uid == {r} and (file.path contains [{}] \
+                 or exec.path endswith [{}]) deny }}\n",
+                list(12, &|i| secret(100 * r + i)),
+                list(9, &|i| format!("\"/x{r}-{i}\""))
+            ));
+        }
+        family.push((format!("{k} contains rules"), one));
+        family.push((
+            format!("{k} rules of two lists"),
+            lists.replace("exec.path", "proc.exe"),
+        ));
+    }
+    let (mut refused, mut passed) = (Vec::new(), Vec::new());
+    for (name, source) in &family {
+        let compiled = compile::compile_source("family.pol", source, RINGBUF)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let errors: Vec<_> = compiled
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .collect();
+        if !errors.is_empty() {
+            for error in &errors {
+                let span = error.primary_span();
+                assert!(
+                    matches!(error.code.as_str(), "E0401" | "E0402" | "E0404")
+                        && source[span.start as usize..]
+                            .starts_with(|c: char| c.is_alphanumeric() || c == '\''),
+                    "{name}: {}",
+                    polc::diag::render_text(&compiled.diagnostics, "family.pol", source, false)
+                );
+                refused.push(format!("{name}: {}", error.code.as_str()));
+            }
+            continue;
+        }
+        let case = Case {
+            seed: 0,
+            test: TEST,
+            source: source.clone(),
+            policy: compiled.policy.expect("checks"),
+            built: compiled.build.expect("builds"),
+        };
+        let build = case.build();
+        let widest = build
+            .programs
+            .iter()
+            .map(|p| measure::program_cost(&p.code))
+            .max_by_key(|c| c.max_path)
+            .unwrap_or_default();
+        verify_case(&case, &build, &kernel, &mut tally);
+        passed.push(format!(
+            "{name} (max path {}, pending {})",
+            widest.max_path, widest.pending
+        ));
+    }
+    // The shapes the verifier refused before pass now; only the
+    // instruction budget stops long chains of rules.
+    assert!(
+        passed.iter().any(|p| p.starts_with("contains list of 12 ")),
+        "{passed:?}"
+    );
+    assert!(
+        passed
+            .iter()
+            .any(|p| p.starts_with("contains list of 300 ")),
+        "{passed:?}"
+    );
+    assert!(
+        passed.iter().any(|p| p.starts_with("12 contains rules")),
+        "{passed:?}"
+    );
+    assert!(
+        refused
+            .iter()
+            .any(|r| r.starts_with("125 contains rules: E0401")),
+        "{refused:?}"
+    );
+    eprintln!(
+        "properties: {} string-test policies: passed {passed:?}; refused {refused:?}; {}; {:.1}s",
+        family.len(),
+        tally.summary(),
+        started.elapsed().as_secs_f64()
+    );
 }
 
 #[test]

@@ -8,7 +8,9 @@
 //! Three figures per program, each exact on the emitted code:
 //!
 //! - the longest path ([`Assembled::max_path`]): the most instructions one
-//!   run executes (E0401, against [`MAX_PATH_BUDGET`]);
+//!   run executes (E0401, against [`MAX_PATH_BUDGET`]), and the program's
+//!   size, what the verifier must visit at least once (E0401, against
+//!   [`MAX_PROGRAM_INSNS`]);
 //! - the pending branches ([`pending_branches`]): the kernel verifier
 //!   explores the fall-through of every conditional jump first and pushes
 //!   the jump's target on a stack, so at any moment the stack holds at most
@@ -45,6 +47,20 @@ use crate::span::Span;
 /// paths included) under its limit of 1,000,000 (docs/testing.md).
 pub const MAX_PATH_BUDGET: u32 = 250_000;
 
+/// Most instructions one program may have. The verifier visits every
+/// instruction at least once, and more than once where it cannot prune a
+/// path it comes back to. The property tests check, on generated policies
+/// and on the `contains`/`endswith` families, that the instructions it
+/// processes stay within [`VERIFIER_WORK_FACTOR`] times the larger of a
+/// program's size and its longest path (measured: within 1.1 times), so
+/// this bound and [`MAX_PATH_BUDGET`] keep it below its limit of 1,000,000.
+pub const MAX_PROGRAM_INSNS: u32 = 400_000;
+
+/// The most instructions the verifier processes per instruction of the
+/// larger of a program's size and its longest path, as the property tests
+/// check it on the host kernel.
+pub const VERIFIER_WORK_FACTOR: u32 = 2;
+
 /// Most conditional jumps whose fall-through one path may take: the
 /// verifier's limit is 8192 (`BPF_COMPLEXITY_LIMIT_JMP_SEQ`), and this
 /// leaves a margin. Our programs give the verifier nothing else to push:
@@ -72,6 +88,11 @@ const TEST_RUN_OWN_MAPS: usize = 5;
 pub struct ProgramCost {
     /// Instructions on the longest path.
     pub max_path: u32,
+    /// Instructions of the program.
+    pub insns: u32,
+    /// Instructions of the program by the rule and test they were emitted
+    /// for.
+    pub insns_by_origin: Vec<(Origin, u32)>,
     /// Conditional jumps whose fall-through the worst path takes.
     pub pending: u32,
     /// Instructions of the longest path, by the rule and test they were
@@ -148,8 +169,22 @@ pub fn program_cost(code: &Assembled) -> ProgramCost {
         }
         by
     };
+    let mut insns_by_origin: Vec<(Origin, u32)> = Vec::new();
+    for k in 0..code.origins.len() {
+        let (start, origin) = code.origins[k];
+        let end = code.origins.get(k + 1).map_or(u32::MAX, |(slot, _)| *slot);
+        let from = code.insns.partition_point(|(s, _)| *s < start);
+        let to = code.insns.partition_point(|(s, _)| *s < end);
+        let count = (to - from) as u32;
+        match insns_by_origin.iter_mut().find(|(o, _)| *o == origin) {
+            Some((_, n)) => *n += count,
+            None => insns_by_origin.push((origin, count)),
+        }
+    }
     ProgramCost {
         max_path: longest[0],
+        insns: n as u32,
+        insns_by_origin,
         pending: pending[0],
         path_by_origin: tally(&longest_next, &|_, _| 1),
         pending_by_origin: tally(&pending_next, &|i, next| {
@@ -198,6 +233,12 @@ pub fn measure(policy: &CheckedPolicy, build: &Build) -> Vec<Diagnostic> {
         if let Some(worst) = costs.iter().max_by_key(|c| c.max_path) {
             if worst.max_path > MAX_PATH_BUDGET {
                 diagnostics.push(over_budget(policy, hook, worst));
+                continue;
+            }
+        }
+        if let Some(worst) = costs.iter().max_by_key(|c| c.insns) {
+            if worst.insns > MAX_PROGRAM_INSNS {
+                diagnostics.push(too_large(policy, hook, worst));
                 continue;
             }
         }
@@ -367,6 +408,29 @@ fn over_budget(policy: &CheckedPolicy, hook: Hook, cost: &ProgramCost) -> Diagno
         )
         .with_note(note)
         .with_help(help)
+}
+
+fn too_large(policy: &CheckedPolicy, hook: Hook, cost: &ProgramCost) -> Diagnostic {
+    let n_rules = policy.rules_on(hook).count();
+    let message = format!(
+        "the `{hook}` programs have {} instructions for the kernel verifier to check, over the \
+         budget of {MAX_PROGRAM_INSNS}",
+        cost.insns
+    );
+    let (span, label) = match costliest(policy, &cost.insns_by_origin) {
+        Some((rule, share)) => (rule.name_span, format!("this rule has {share} of them")),
+        None => (Span::default(), "the program's own code".to_string()),
+    };
+    Diagnostic::new(Code::E0401, message, span, label)
+        .with_note(format!(
+            "the {n_rules} rules and traces on `{hook}` run in one program; the verifier checks \
+             every instruction of it, and each `contains` test or `endswith` list scans every \
+             byte of its field"
+        ))
+        .with_help(
+            "test a field against many strings with one list in one rule rather than a list \
+             per rule, or split the rules across hooks",
+        )
 }
 
 fn too_many_branches(policy: &CheckedPolicy, hook: Hook, cost: &ProgramCost) -> Diagnostic {
