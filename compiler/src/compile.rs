@@ -132,10 +132,11 @@ impl Compiled {
     }
 }
 
-/// Checks `source` (read from `source_name`), builds it and measures every
-/// program against the kernel's limits (`measure`): a policy with no error
-/// here is one the kernel verifier accepts. Never panics on any source; an
-/// `Err` is an internal compiler error.
+/// Checks `source` (read from `source_name`), builds it and the `polc test`
+/// program of each of its hooks, and measures every program against the
+/// kernel's limits (`measure`): a policy with no error here is one the
+/// kernel verifier accepts. Never panics on any source; an `Err` is an
+/// internal compiler error.
 pub fn compile_source(
     source_name: &str,
     source: &str,
@@ -150,8 +151,13 @@ pub fn compile_source(
         });
     };
     let build = build(&policy, source, ringbuf_bytes)?;
+    let test_runs = policy
+        .hooks()
+        .into_iter()
+        .map(|hook| build_test_run(&policy, source, hook))
+        .collect::<Result<Vec<Build>, BuildError>>()?;
     let mut diagnostics = checked.diagnostics;
-    diagnostics.extend(crate::measure::measure(&policy, &build));
+    diagnostics.extend(crate::measure::measure(&policy, &build, &test_runs));
     let diagnostics = crate::check::sort_and_dedup(diagnostics);
     let ok = !diagnostics.iter().any(crate::diag::Diagnostic::is_error);
     Ok(Compiled {
@@ -312,7 +318,7 @@ fn build_module(
                 abi::MAP_AUTOMATA,
                 MapKind::Array,
                 4,
-                module.automata_len(),
+                u32::try_from(module.automata_len()).unwrap_or(u32::MAX),
                 1,
                 abi::AUTOMATA_MAP_FLAGS,
             ),
@@ -449,7 +455,13 @@ fn build_module(
                 keys: set.keys.iter().map(|k| hex(k)).collect(),
             })
             .collect(),
-        automata: hex(&module.automata_table()),
+        // Tables over the limit are not encoded: the measurement rejects
+        // the policy (E0404), and encoding them could take gigabytes.
+        automata: if module.automata_len() <= crate::measure::MAX_AUTOMATA_BYTES {
+            hex(&module.automata_table())
+        } else {
+            String::new()
+        },
     };
     let image = ObjectImage {
         programs: programs

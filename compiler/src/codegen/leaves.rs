@@ -260,7 +260,9 @@ fn scan(e: &mut Emitter<'_>, slot: i16, max: i32, def: &AutomatonDef, fail: Labe
         .expect("internal error: an automaton without the automata map");
     let automaton = &def.automaton;
     let n_classes = automaton.n_classes as i32;
-    let mask = automaton.table_entries() as i32 - 1;
+    // Tables too large for an immediate are rejected by the measurement
+    // (E0404) long before this mask would wrap.
+    let mask = (automaton.table_entries() - 1) as i32;
     let absorbing = (automaton.n_states as i32 - 2) * n_classes;
     let asm = &mut e.asm;
     asm.note(format!(

@@ -484,62 +484,73 @@ codes! {
     }
     E0404 (Error) "string automata too large" {
         what: "The `contains` tests and `endswith` lists of a policy compile to automata \
-               whose tables, together, exceed 1 MiB. Each one has a state per distinct \
-               prefix of its strings and an entry per state and distinct byte; their tables \
-               fill one map value, which the kernel limits in size.",
+               whose tables, together, exceed 4 MiB. Each one has a state per distinct \
+               prefix of its strings and an entry per state and distinct byte (the entries \
+               a program may index are rounded up to a power of two); their tables fill one \
+               map value, which the kernel limits to 4 MiB.",
         why: "The kernel would refuse to create the map; polc rejects the policy first, at \
               the test with the largest automaton.",
         example: "list tokens = [\n\
-                  \x20   \"f7z5aHfRMgviz9gb4PQ1EfIalQLVQlmj6GUitAVr\", \"Jcrv705ILnedrgBCWBMkJ32yhGXn1SsbUHuwQ8qR\",\n\
-                  \x20   \"mAZnDpBqqGtmHcjweDaEBhgGw9LY44c8QRrJsKBs\", \"P8mDbTRlKfNJfqBgqhA0iokAXSmqERnA0egfiSAi\",\n\
-                  \x20   \"WHY07LBYhDGhVKDRRQEEH463ynHQEB56rxfCxxGg\", \"cB1L7xYGcjL5cSFamt8TK45Lae4HLc4japgOpvch\",\n\
-                  \x20   \"OFBUFpaYSaXFUaDTno66DZKz1bqjJ9UEU2S6XqfR\", \"CI7KVwxBERTBGwAcAiCWRlNwWCZukSVALRDkXFjL\",\n\
-                  \x20   \"NrUfFMfozJr3bjEmsM6jUjapNFiGtpjgOJIlzrO7\", \"04a719RAnSItZInIhTvFRJB0kPuKs3yAJrfjYJNt\",\n\
-                  \x20   \"OYuEoh2ykPz0gRjgTVVNUWxG39JqGg9FKuUUU64n\", \"VRqpsnPaXk6Fym0RPeheSuwcgYByIOMezYQwlJCC\",\n\
-                  \x20   \"3iLxWn59PathPruDp1FfWtp9kb8JcIJB2fvxNafW\", \"gy2eMyEWt60GdCjWXpzO3qv5y5sg3ECMIbQntgQk\",\n\
-                  \x20   \"sVPFzK6uOYKwlF2m2kRAmDhCi1eAzeaoENAEgtFb\", \"ULDZaTDTTJGNAcD3D8x91alC6vmJTFTIT5Ni4uFj\",\n\
-                  \x20   \"erRDRvliEVtJDtlfHK7NOiJO9lU55gNUnJFpFVT4\", \"UNNGtfg3tzO1EkIyH3SwMMK7fpnouek83uTUS4f2\",\n\
-                  \x20   \"KpZFvSihP0GWWckkVrPTBhVCOWrwY5CofRCr4wTW\", \"0cjNnjvlpoa2cyG4tJlVK7k4nHhkdqyOeSS7j4Bn\",\n\
-                  \x20   \"CQloc0tyizG3gXioJD29dTkbSFv1f81CbKmoAq8f\", \"up7SnV0eGaRPlxIR9LfBh5swJBL6lttA8anQRFyH\",\n\
-                  \x20   \"Q3uE7IWpvg6hQ82TB1r9GkiOGKZO2C5kvaApFx0y\", \"ODAYqhXKUFLpz7BhlQrSWI7lY4saczNlOd7WfX3v\",\n\
-                  \x20   \"XhCCScKDUNmOTV6sKbJ9Ki5FVoDPNz3K1RWL5srg\", \"cmcPRPZy8WeYyx9cSo0dlHBaZmCoGp5nU7h8SJ5s\",\n\
-                  \x20   \"X9Is52En98V4O2mUpllAeiFWUIY1uA63WFJMUDGs\", \"Ou2BI64hV25Vri9Xevsbd9IEiZAOHXwgykuMXNl6\",\n\
-                  \x20   \"8CLjch1cIxYsE1tJLandQlHx6YDpYiAoIks7jRVd\", \"w5sQf94gxoNqrXErdzjv7T90HlU4NNZ6ys4ONm4u\",\n\
-                  \x20   \"cw8939a31chtZ4Ult5oHTY0GLzwiZ77R8USCCjox\", \"ohYFszQoIKlpT9Rw7j1z17mupB1VPNNLLqiM3FQS\",\n\
-                  \x20   \"qDnDZQHpcOcOTtQSG80CduKrTZdSm1StypxsgPlz\", \"MH3Tul2PKTQ6WDia7HpgojCcH3UXnWaVIF0i6CF1\",\n\
-                  \x20   \"S1QHAfzG6iwDvuZAFbpq3IiyHfJlgJDttT4RZq1O\", \"PBo2zYRfVNCSRVt5jQjqOYRTnnOtDehZ35ddVQnE\",\n\
-                  \x20   \"nQrgHyeI63XpJbQynxgJ75YTjyVyslxGAVP3uWst\", \"n9U1n0LwxqFGtir4qiMKH1YelqK7onvjW5fkTN6L\",\n\
-                  \x20   \"XxIhwdkECvKSGDYatUe3r7IBuOK00YXi9B5sbrSg\", \"SLIJYAAQ1GxjiEmiUTFRfgSeO1cpFk0iUuDRq56g\",\n\
-                  \x20   \"E6UL4YBHao1sF7jogRNZw2uWkT45qXarzThLV68D\", \"lXyYlnTar3Iwe38kFKja3mERaGs6PqHrpsdkoeZh\",\n\
-                  \x20   \"sHcmdt3FYa29GhUZDPttO0aM5oSsGn6VeEvKCkCY\", \"Pmw0grDvNYGdylzuEAOBow5rBoPwMQlJsUaGff6c\",\n\
-                  \x20   \"4ddw83HHFrAcFDvMddAXcP7FIKCSweLwUQhCgYDZ\", \"n4MS1RJanzypD5HOLJmij8gto6Q0qWHeuYkl4v3v\",\n\
-                  \x20   \"n2m8tB4vVaMKNzGMsorGMVBJ58d2eV1Ag3bQevh5\", \"n5EeSaIWUj4HrpPws6WyXNCh7m61lUmYGlmFMzSW\",\n\
-                  \x20   \"65jcHzmkSa3HR2VGWHANsOhhsDseJtBYJvAN1ISl\", \"FoR8M8QF32QhU2KawF2wBC4ZDGxQNC0bOXLf5Ov0\",\n\
-                  \x20   \"vN4YAk7J0OcEQUXIzLetDhy1g4D1nPa0PR8aJgMM\", \"s5tbjXNU9SpGvThBoLohqZ3XQghuTBPu9GWaV9do\",\n\
-                  \x20   \"DpvngVrkpB32XOOo1j9qE8mDSG7taNh5EHYKuuMV\", \"YpA81619iiH0HZWy6cteavNuRtqqGiWQTJWDrIbB\",\n\
-                  \x20   \"JWV3dniaHpkL7uIZ3wmRxrI2jclXUH3SN8mfu7ID\", \"t9xKnGsGzTB8TlIlfcD46b1Xi4iBy1nMAv8Yt2La\",\n\
-                  \x20   \"1vPbGoCBglSyXnC5ULU6LT97pQ63va7IC3s8RPiT\", \"VWF7Pvs7fWRQwwnSENpOmIV2N2jxGLuFnSbgee6z\",\n\
-                  \x20   \"7NVBu78Fzb38yFzxfUaSOskYebqhkmQQuDDJsJN1\", \"xYav5uYaA9s5i7cLrHUaOkgxPyjgSxnF4UBq9O69\",\n\
-                  \x20   \"k5NdL08pEFPubkkSnWwlYxbcV9HEhcNjpsFL2NFK\", \"9iY2CG4EUEnbPmsguCpdQAEqjrwEA0BzFO3FnP9J\",\n\
-                  \x20   \"oHTFvfKqJxP5sEYxqWmXK9XgadQQDxwoiDbt9VSn\", \"CaucRNgDqIWTXPyY87wQCvDXib5oWxujfFqmvy34\",\n\
-                  \x20   \"2rLu7tpJMK5eWaCvbaIs1UGXUfHhe5xVcu1ldMkG\", \"NEuTvQw6eiSBfPqhVQwzhdHaVFRnZjUsxPdvAwNi\",\n\
-                  \x20   \"oifGlvJKBM1XeA5Fbs2WPyNOBYIr4VWeRyXIrZNT\", \"niBZh8srgvZoT9j5zrbG7uVeVcCBWQG7wy7wrRzv\",\n\
-                  \x20   \"ESuJiSRUrwRWt9lELbCEEH26DCqlSAUpkJUzVKFq\", \"NL5uscuBFeje3efiGLlY4p1QpoxvVJkxcf9tuT0i\",\n\
-                  \x20   \"KHGbgHg9IEJhPaO9mFjnhOHMEjc1pSUgZyR2baqM\", \"beeFZCg4dSsVFd20y5JxQY1FKIPDB1u5Fkpil6Te\",\n\
-                  \x20   \"uzoXUEszNFVnCWjSvSLf9k9gWAtqYQoBKuSwVPfA\", \"LnFqFk6e7vck8BTedZ0uKFiDGAb9zAOtSG9PUWEF\",\n\
-                  \x20   \"pqRdi5P8d4M1k8dkleL1gEz3hvMWbo8xMjuPKWvT\", \"OVUuew3ZOay39jXTfisqXdOmNMjPYmWZRK7qTiHO\",\n\
-                  \x20   \"2Lfx2jK1sW3wU1LKRZe8xYuEKgSENggZVPOFOvS3\", \"A41IsQ3qtkMyE0vexGFYiC3zN7h0WBMPk3u6GSYD\",\n\
-                  \x20   \"gDYF5tK62t9uYXy9ks0L9eAN6WDBqeS3FaPQrdRz\", \"w85q8cBcpQNbEfhwv1liiOKE5CZVrU1HxiDFksIe\",\n\
-                  \x20   \"25USsdBVAS6CHg2SDwOKDD8vpanT2aQ1O32nIfot\", \"M8B51Y7G7VBv4jwHxfSQbGAn2NIAc0pvuOJ5Xtu4\",\n\
-                  \x20   \"TjniGMdEgrgHP1OJLYTHoEKyF0dCVwFaeZGEEwXy\", \"FTl52YMnA5ddzxbwjeVItaxtNofPfzQYOm5orW38\",\n\
-                  \x20   \"Qs5mucnA07RKNoCIix8REM3AHSsPqW9nInRfsoKR\", \"Ki4yS60qP3rPhwFEMgAa3uuxKxFDZh9MCEUtIMhi\",\n\
-                  \x20   \"lcTt2fLYRdIk0A66L0Glz7j7zL0kXxJIGiOkqOm2\", \"Vsxc1w0gfUyciXo0TCVkf4Yjmb4vHdDZ1fMoFYAW\",\n\
-                  \x20   \"ZLPmqHVTNOpvP4YmbFWmDbrtmYSv7o9StSpwhDZm\", \"vwp96BcwlA2DDiS0Vz8Bnx2HzX8qdLDkDo3vz8Fh\",\n\
-                  \x20   \"kfiywpURh96Y6iwwJ902RkX4KA0S1znYP797sbAh\", \"pDtZkKpg8T58wA3FKwTIT9vSlngkarGqo23liRA2\",\n\
-                  \x20   \"yj9GE7tV1LNPmzYxPS7YM3wDkCM858t8ZQ4oc284\", \"4GQYnJxyZgVzzik4ZEJSvTNCgH8aHMuFGbk11qta\",\n\
-                  \x20   \"v8JFytjpZHUe3MqAHx04LUt2RIC9XHPX1F4iYGQH\", \"kqcZX7r9P8qv2A2MXCpfNulphwHuMOlyXWc44Y1D\",\n\
-                  \x20   \"tLgddLqntFhKASQOYd1pbAkddhY4Vv5TyEuNssuv\", \"nz1WJFzpCnFqQSjiJljtalHpxyfpz7P0ncneg435\",\n\
-                  \x20   \"vpZqRx7Jt0UB1REv9HXuBjHMBL2DIVgeTpVVWHX2\", \"nsd4TiW0hOppZPENrOoN51dNKzMG0xkcSAmfNzYN\",\n\
+                  \x20   \"8®!Ë9õß:xD¬;'îñÁ9Ï#OïÜðQRFÈCp¯gÕ-iyÒÞW5/h:³·´áKÓª>ÈXún)Ìu~ðc\",\n\
+                  \x20   \"öT²X½`¶ecÈqTÌ,F¡4¼$Â¶?<Ê~Ý,ðóhÔnØ¶kíU¾&ýöQÙ7åÔ9f´:c@¯B]K°øTc\",\n\
+                  \x20   \"¿óW±3:9Dú¯EÎÜµ>»Ê@×¾öôò¿ÁÍªWÍòÂ³j¤6¹¤¥Ç=-³Þ£Ê+HÜ-úÄ%RqüÚÜ$5Î\",\n\
+                  \x20   \"Ü*F#b=è`x+AçÄ´Åa#ø#Æ%¼üV[½Ø«&fFÖÿÂÿúf7õ·ÐÚ~¦³ÁôþµÉ¢¯+¯E¹óPæ¢\",\n\
+                  \x20   \"·tJù¯Þõ¾KÄFÝåi8Äß9Z­Ôg'IÂTlâII%`åÃBÈraI<éÕÑN®gê%ô¯WøÏrÏWÐ@ýz\",\n\
+                  \x20   \"ÃöÖ´LísÚnª²Óg6FÔæréu¿]AªKì­<öI:üæÿ¥ÉÔeÉ<ÃÙvÿWõe`lYë%KÅ§Uóë4>\",\n\
+                  \x20   \"2÷u¢,:¶©Ïèá5«ï¡PÔ¹¹DÝ¤Xë%oAîit¼bÄ9raM(Õ*ÑÕ³7z¥ä$9;¨5â¨ÀrÇ0¸H\",\n\
+                  \x20   \"b¬çdy§k=¿¸àÏ)ðXr<ïJmíÅ®×uèÚ|PÅTMö±T¼A·B4¯¬4$]Áä°Á:qÅ'Ý¼%þ½üû\",\n\
+                  \x20   \"ÖÇä²*¾»£%P·xTÖüÃûÒûãEvÄF5hô»öyOD¿qÓ¼qP8ÌÚäèCÕèQÿ;åWÔÄaÃýååÈo\",\n\
+                  \x20   \"6:q¬è¿JÒ©Íú|áâ×8`Y]t3Mtüú9Ø_ÃwúD@íÉ,MLgìýµAºçj¢·Z9öºg¡û+FæVF\",\n\
+                  \x20   \"yNb]%+¨ÉqÓNÙJYË@M.fªê4øøG´Y¸ðQ^+r¨C¬Ç:EZÖ¼/ûM)øÃz9·)ÚT^¯d9ub\",\n\
+                  \x20   \"úV3Ç#óíO¦ÏóÞ6µAk|Ö´ÝNqq²!VòõÃ§ÎñuÀÒ_w;?ñþµjÉKBéÇÙç¸Jy$±bÃ¥¨é\",\n\
+                  \x20   \"»°f?ÙÅÝa«µ>NòjùÐOn%,«ãQè07z>¸¸ú-Ù¼åTèýkÚ(Õ×DÄ^¾îæ¬ÚöÞmg:-S+ì\",\n\
+                  \x20   \"õî¨3§£-úZ/NË³%S¹^ÈaV@øÕlÒlÁYéSaOQ²3CÆÐv¯ÄÔâ½Émçu¶Ò?iD2zm&0Ñ¿\",\n\
+                  \x20   \"B±êÍ¡<§JvâäQ·ÞF*?*Ï¥lÂoÔÛ!Y1òNË£¼_C¯^ÒMlFö0~nò6=¦]äfjÀi.®Ixþ\",\n\
+                  \x20   \"ËOÿåä§mèãTu-¡#*@pOp^ËýÇÜ®~Dõÿú·ºHZ¦^@Ån¬ð^ÐÙO_ýö|H®Uvb³ëæåÞÜ\",\n\
+                  \x20   \"cCâÆñúf½X¾ïÎa*é,êûrï÷Çº/vÚgþ1øU÷o©b¦m<ëO¬ßËûvOîØýñ»E#Ì`=[H¹-\",\n\
+                  \x20   \"ËX#ÒÃE¸ÃøïË±6¬ÉC~½yv¯Ã)_cÒDªË7ÓQ=Õ»opüõcêì³Z«ó9ã¸÷õoGòGdéôüV\",\n\
+                  \x20   \"Wêr¾4?1.ðXÂXñj=Î§5Ð_Õ&ïªY£<ÔýIªªlQ¥Ç²ìtnrVYÛ¡¥eÃÇqEgeCàØÌ5Nd\",\n\
+                  \x20   \"Ú[WyH6JþæÞ¦Ï?~.K¿ºxÚùÉ¼#r3iÒ´sç×C¶n'iù;øÞÑÔ¯°òÉ¦HD¿UBüÃö7;ø4\",\n\
+                  \x20   \"è*_ÄLDÿs½õe;ÀÿÞ³Í#[kÆI]:öã¡tKüc$h®þ@Û½O¨NVü#hÒ~5KÅ×G#R¿ô%Çmí\",\n\
+                  \x20   \"eÍh_n/J]4@lÌ+T.rÃ$É>»ìrpç!ß[ømÉX5ÂyÚ·K¸ìR¢=i½xäÉ0ªO®sÁ²çµ]~i\",\n\
+                  \x20   \"´]ë¢ßïPÔl%Ê86,01~ÍËÆh²*Å½xâ0.¯*ìÄÏ×·÷~4Ü~ñ>¹<»VàùóÓ#X®§a»ÌêÛ\",\n\
+                  \x20   \"ÓUEI<rZïcÌ4uMPywWTq´w#âØæ®Èßl]hÈâ´Õ15¯:)ñ5zAXÂ2ø%ÒFÍi`î|n©æ·\",\n\
+                  \x20   \"AUOÿRÇOTÄâ¬÷I-Î¬UMù$ÎõÉË¯ålè@Am½m4Óo¶Öz¯æÒøPÃ]ôâòÄò@Ù$¢Ä~¶¸»\",\n\
+                  \x20   \"Ê¤ïæ¸&êÞ8êxzã°MÕé+¿ïÑ¬Þ4r¾?¨:»Xë#ëô%Ô:ààkp'HãÿøaÈwþ>µ[Þ[>eï<\",\n\
+                  \x20   \">uü´îuÊ#1]»axY;iLb´êé^HeÂS»øÊr!å?ÁÍÚssáb²DCÌË¨*o3$zãtôodeÉBò\",\n\
+                  \x20   \"ýÖ»hÏ)¶Ö0XD%Ë`KÛsÐ|Sö¥iÒF-OÌøãU6uÏ½p¦ÚVÉlÇ«þ³þPÑO8*¾'EB´¨Wâ°\",\n\
+                  \x20   \"xrÛ#yí&É^¸¶:Pù¨W·ÛÜþbñz!ÏºlóìBýÄîyn8óò~¢WùÀå_çUÐãG¤ÇÞsÄV÷)=2\",\n\
+                  \x20   \"3­åµuÄ­(¨Ä­£8ÿ%úçlK2'c?LSðñu»¾ÓlÓæ¤%yv$±mE+ÞgÎ#èK=£ë¨F;÷¤VÃ¶\",\n\
+                  \x20   \"eèMä1ÛaÀÅít)LLùX~O£(+ÌÂ@+åH`kÅÝåÃÙB·ÉÀÀX(íUl:v¸`1ï°¿dIj|¿²¶®\",\n\
+                  \x20   \"ÅèÆYîÖZÎþÆy7ÙeÕ¤íkÂ¥eTÙ<$/òï¾¦~]D»'qùW·#s+õæ=¼eÒûì¨|ñ·y½E)]¥\",\n\
+                  \x20   \"vG6ÆeRw§iÜtqaÕáÙ4%ºy&$ÑlÇÿ9Ë>2¤+vQ.ßMÊæÀuûwð¡2Eú´9ëe@ð~¬A0Ë!\",\n\
+                  \x20   \"ÃóYFn¤î.z°~åD[B9ÈOyÕÙ¶ß4°Ã(ní§åç¶Ñg2ó§ÐiäûYB´>kh=x^ýF¬j'Çt4*\",\n\
+                  \x20   \"·´ñÉ|ª|hô«wÀøtÕDùöi|öqNÀÛ'·Â¿Í½ºfOù°aLÖ­ÙÃfåÜuk*v´Ä4I429CÉÝP\",\n\
+                  \x20   \"_òa^¤zÓM¤-6rtûD×ÌÈ&=Î<Ñ¿ÕAì!éTÅGXAèÌà¿I-`ø<ªó'%fà)52Åº<0úkÅ0\",\n\
+                  \x20   \"©Ô¦ñÆÙÑí¾µvÄKaEOû4s­^Ák¬ãÆW¸HúyùÜ8L<¯peñ]¶Ús÷¢î6±ÛXÄcÃK2z,M´\",\n\
+                  \x20   \"û41vÙÆD½É²(®²èr÷Çì¿Æ`cö.Eì.ßJ1LO3Ü:À¬?yß'[¥ßHvîØyûét2|ê$ªHü6\",\n\
+                  \x20   \"Dlf1èRæáFíUôÙdþBÎçÞ7¥GØn¢ÝÚö5£v¿Ø=÷¿å<=ìêÄêyú°ÏmñeqJà¨Àz4¦ÊÃ\",\n\
+                  \x20   \"C¸¬æA³âëMtÈ÷¼;»Åo×rt§JkÝ5°ä¾³e5úÆ!ëðg1ö¬~f*³,bñã'Á9>|wOECêÚÀ\",\n\
+                  \x20   \"ºjÿÎ¥E¼ÃJmÐ2ÿùn/´°ù·Í=÷»|éÙ¾¾x`#Wü#ðçXÒ6]rß³È³wI¢Ì£8úñ)É²YãÒ\",\n\
+                  \x20   \"²-bzvçÔquýGWEÈà0Â<g;ËîéÔÜþË[ÁÙ§Æ/¹~Å!3ÇÁ¿¢©ÄýNâY±0.­£&~F4Ño%\",\n\
+                  \x20   \"¦qãZ8î7«ïèS^hòmRv,Y²öØæ]·ÒD¦ô¿á¯ÌúkîdXÒWõ6k[ÙóØC©ùdîjìA|ÆÁá<\",\n\
+                  \x20   \"±#uv£Ú¤Ä½>ß¸ÂoÑß?EQ-ýp8Ýõ.ÑM²ÛÈO®I®ÜM¥ÖÑÊEéJcèTm¥,~=8©*B^üºK\",\n\
+                  \x20   \"7GT)wÍ/½8á^Ã°ÝíUfËûåèawìT'ÃR¼)hpR÷xZùoøb~@¾Tz¢_µ+¡P°½½Dø­³Y£\",\n\
+                  \x20   \"Ë«c/Ü»L¾^z«ÅAM8Eª|_ôAD¡¡ÕõLÚ°÷®Wíl)¯A_»qLØ`<þ¡±ÃÙ¢üÐûxúOW=L%\",\n\
+                  \x20   \"hÇeZPBô±§GÉÁpÞäìT­£ëøà~¾K·ßpñZ*ÊðVÔ¥¨<««EM¿Óøyýæº=Í$ÎàuÅÈ&Me\",\n\
+                  \x20   \"r$yÔÆªpFaÌ2áe¯Î¥ÞrôÒ¹ÍíÄBÉïÍKd+iíey°á·a7åtPa?|ÎvâêQ©+¼rÞ=./Ý\",\n\
+                  \x20   \"cXqÄ@Ú°÷òç.`&²K10>xþ§¿uælkvyV«ÕÃ¬b¸VÅfñøIDÓOHp!OÌ_¥ª6_«íV*W4\",\n\
+                  \x20   \"<zbcô¦ÔqµöÀzÍu¶GÎâ´Û¼Ð;2û_ÎXk0üC?éabëÁãjê^å1äØ­âÇ¤J,ú¯S9ã¬äÌ\",\n\
+                  \x20   \"¡<i1§K¨ämßÍ:5fÁVÝñ#JÕsaEzñÊXë§^-qxîÛx¬=ðý@¿Y£Ê»?r°µÉ_§_P¥DxT\",\n\
+                  \x20   \"]Á].gÿ>ÇqVpÕ?×cãFÇLåD¹;´JOö9°Üìhzú+ïSóã«)kåGÐ¸BYÍl$SqUfá<MQæ\",\n\
+                  \x20   \"é~[ÈùY×¸ïTXiÈÁgëé0»Úç`8ÀíÀ©Y+dòµ6¶CÔ­5áECQ`ÀS¹ÎFÝBÈ!'G'>Xµ)Ã\",\n\
+                  \x20   \"úÒMÖÛ¨ÙÞCªfò-ë¶âD'·¹º)y'lÅN!NjêÜÊsíãgM©³eÍ8ÜÄ=qÈ¯5WºxøU(î¾J¾\",\n\
+                  \x20   \"ÍÍÿíëcaz%3Gm/Ûeîßm^ªf#ýÉçuv[KK¹vÂ¦Ùÿ¨'¡íøçÙTýÁWo¥Æ0·ØM$Ú4Ë4­\",\n\
+                  \x20   \"înãéÙÕAèbÅÆ·ÆLUo?Îe+÷ã7ï3¾bÓÝK9º:ôBòïIáïsV©âo£E@kêv¿F³«¡£<ðt\",\n\
+                  \x20   \"¦x¥AÀþÿÔEIèb|EEd­¿ÿKYÙ5ý²Å¹ô<'ga$;·Y±=äØÙß¤Ù¶êº9ðN^ÕÞDQñûXWN\",\n\
+                  \x20   \"Ãï¤·åpÔyºâYCYxãß/a¶®³.Î5¡!Õ],nQÐÓóW^yÄmaßÓ·0ãØ÷ªO¡¦ªß½ý`¥­#_\",\n\
+                  \x20   \",8³4hXAíÄ&Á^gÿeúÂñp¢WF«Ô»2¨ºqµNÇµ¨ßV9íðÚW|¢dyK'-s»éJ²W¢ê£óJç\",\n\
+                  \x20   \"óÛ~-¯Äà-ðøá«üÑ¡Ý«JØÚrºïEQ_QÒzú8I.AÒ0Úbªèfô$ÊÖ5·Q¤uHöhnðaJ!Ä`\",\n\
                   ]\n\
                   rule r { on file.open when file.path contains tokens deny }\n",
         fix: "Test fewer or shorter strings with `contains`, or match whole paths or their \

@@ -14,8 +14,12 @@
 //!
 //! Table layout (see [`Automaton::encode`]): 256 class bytes, then the
 //! transitions as little-endian u32 *premultiplied* states (`state *
-//! n_classes`) indexed by `state * n_classes + class`, padded to a power of
-//! two entries so that a program can mask the index into bounds.
+//! n_classes`) indexed by `state * n_classes + class`. A program masks the
+//! index to a power of two ([`Automaton::table_entries`]) so that the
+//! verifier knows every load lies within [`Automaton::reach`] bytes of the
+//! table's start; those bytes must lie inside the map value, but past the
+//! table's own entries they are never read at run time (every state indexes
+//! a real entry), so the next table may use them.
 //!
 //! Depends on nothing but the standard library; the semantics it must equal
 //! is the interpreter's (`interp`), which the unit tests compare it with.
@@ -32,6 +36,11 @@ pub enum ScanKind {
 }
 
 /// A deterministic automaton over bytes, with two absorbing final states.
+///
+/// It keeps the trie of its literals and their failure links (linear in
+/// the literals' bytes); the transition table, states times classes, is
+/// computed only when encoded, so a list too large to encode costs no more
+/// than its trie to compile and measure.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Automaton {
     pub kind: ScanKind,
@@ -43,8 +52,14 @@ pub struct Automaton {
     pub n_classes: u32,
     /// States, the two absorbing ones last.
     pub n_states: u32,
-    /// `next[state * n_classes + class]`: the next state.
-    pub next: Vec<u32>,
+    /// Trie nodes: children by class, failure link, whether a literal ends
+    /// there or at a node its failure chain reaches.
+    children: Vec<BTreeMap<u32, u32>>,
+    fail: Vec<u32>,
+    matches: Vec<bool>,
+    /// The state of each trie node a scan can stay in (`u32::MAX` for a
+    /// `contains` node that matches: the scan accepts there at once).
+    state_of: Vec<u32>,
 }
 
 impl Automaton {
@@ -67,13 +82,12 @@ impl Automaton {
             classes[usize::from(byte)] = n_classes as u8;
             n_classes += 1;
         }
-        let nul_class = n_classes;
-        classes[0] = nul_class as u8;
+        classes[0] = n_classes as u8;
         n_classes += 1;
 
         // The trie of the literals, by class.
         let mut children: Vec<BTreeMap<u32, u32>> = vec![BTreeMap::new()];
-        let mut terminal = vec![false];
+        let mut matches = vec![false];
         for literal in &literals {
             let mut node = 0usize;
             for &byte in literal {
@@ -82,81 +96,45 @@ impl Automaton {
                     Some(&child) => child as usize,
                     None => {
                         children.push(BTreeMap::new());
-                        terminal.push(false);
+                        matches.push(false);
                         let child = children.len() - 1;
                         children[node].insert(class, child as u32);
                         child
                     }
                 };
             }
-            terminal[node] = true;
+            matches[node] = true;
         }
-        // Failure links in breadth-first order; a node "matches" when a
-        // literal ends there or at a node its failure chain reaches.
-        let n_nodes = children.len();
-        let mut fail = vec![0usize; n_nodes];
-        let mut matches = terminal.clone();
-        let mut goto = vec![vec![0u32; n_classes as usize]; n_nodes];
-        let mut queue = VecDeque::new();
-        for class in 0..n_classes {
-            if let Some(&child) = children[0].get(&class) {
-                goto[0][class as usize] = child;
-                queue.push_back(child as usize);
-            }
-        }
+        // Failure links in breadth-first order.
+        let mut fail = vec![0u32; children.len()];
+        let mut queue: VecDeque<usize> = children[0].values().map(|c| *c as usize).collect();
         while let Some(node) = queue.pop_front() {
-            matches[node] |= matches[fail[node]];
-            for class in 0..n_classes {
-                match children[node].get(&class) {
-                    Some(&child) => {
-                        fail[child as usize] = goto[fail[node]][class as usize] as usize;
-                        goto[node][class as usize] = child;
-                        queue.push_back(child as usize);
+            matches[node] |= matches[fail[node] as usize];
+            let kids: Vec<(u32, u32)> = children[node].iter().map(|(c, k)| (*c, *k)).collect();
+            for (class, child) in kids {
+                let mut f = fail[node] as usize;
+                let target = loop {
+                    if let Some(&t) = children[f].get(&class) {
+                        break t;
                     }
-                    None => goto[node][class as usize] = goto[fail[node]][class as usize],
-                }
+                    if f == 0 {
+                        break 0;
+                    }
+                    f = fail[f] as usize;
+                };
+                fail[child as usize] = target;
+                queue.push_back(child as usize);
             }
         }
 
         // States: the trie nodes a scan can stay in (for `contains`, none
         // that matches: it is `accept` at once), then accept and reject.
-        let keep: Vec<bool> = (0..n_nodes)
-            .map(|node| kind == ScanKind::EndsWith || !matches[node])
-            .collect();
-        let mut state_of = vec![u32::MAX; n_nodes];
+        let mut state_of = vec![u32::MAX; children.len()];
         let mut n_states = 0u32;
-        for node in 0..n_nodes {
-            if keep[node] {
-                state_of[node] = n_states;
+        for (node, state) in state_of.iter_mut().enumerate() {
+            if kind == ScanKind::EndsWith || !matches[node] {
+                *state = n_states;
                 n_states += 1;
-            }
-        }
-        let accept = n_states;
-        let reject = n_states + 1;
-        n_states += 2;
-        let mut next = vec![reject; (n_states * n_classes) as usize];
-        for node in (0..n_nodes).filter(|n| keep[*n]) {
-            let state = state_of[node];
-            for class in 0..n_classes {
-                let to = if class == nul_class {
-                    match kind {
-                        ScanKind::EndsWith if matches[node] => accept,
-                        _ => reject,
-                    }
-                } else {
-                    let target = goto[node][class as usize] as usize;
-                    if keep[target] {
-                        state_of[target]
-                    } else {
-                        accept
-                    }
-                };
-                next[(state * n_classes + class) as usize] = to;
-            }
-        }
-        for absorbing in [accept, reject] {
-            for class in 0..n_classes {
-                next[(absorbing * n_classes + class) as usize] = absorbing;
             }
         }
         Automaton {
@@ -164,8 +142,11 @@ impl Automaton {
             literals,
             classes,
             n_classes,
-            n_states,
-            next,
+            n_states: n_states + 2,
+            children,
+            fail,
+            matches,
+            state_of,
         }
     }
 
@@ -179,25 +160,81 @@ impl Automaton {
         self.n_states - 1
     }
 
-    /// Entries of the encoded transition table: a power of two.
-    pub fn table_entries(&self) -> u32 {
-        (self.n_states * self.n_classes).next_power_of_two()
+    /// Entries the index of a transition is masked to: a power of two, at
+    /// least the table's.
+    pub fn table_entries(&self) -> u64 {
+        (u64::from(self.n_states) * u64::from(self.n_classes)).next_power_of_two()
     }
 
     /// Bytes of the encoded automaton: the class table, then the
     /// transitions.
-    pub fn encoded_len(&self) -> u32 {
+    pub fn encoded_len(&self) -> u64 {
+        256 + 4 * u64::from(self.n_states) * u64::from(self.n_classes)
+    }
+
+    /// Bytes from the table's start that a program may read as far as the
+    /// verifier knows (the masked index's range): they must lie inside the
+    /// map value.
+    pub fn reach(&self) -> u64 {
         256 + 4 * self.table_entries()
     }
 
-    /// The table a program reads (see the module docs); padding entries
-    /// lead to `reject`.
+    /// The transition table: `next[state * n_classes + class]`.
+    pub fn transitions(&self) -> Vec<u32> {
+        let n_classes = self.n_classes as usize;
+        let nul_class = self.n_classes - 1;
+        let (accept, reject) = (self.accept(), self.reject());
+        // The trie's full goto function, row by row in breadth-first order
+        // (a node's failure target comes before it).
+        let mut order = vec![0usize];
+        let mut k = 0;
+        while k < order.len() {
+            order.extend(self.children[order[k]].values().map(|c| *c as usize));
+            k += 1;
+        }
+        let mut goto = vec![0u32; self.children.len() * n_classes];
+        for &node in &order {
+            for class in 0..n_classes {
+                goto[node * n_classes + class] = match self.children[node].get(&(class as u32)) {
+                    Some(&child) => child,
+                    None if node == 0 => 0,
+                    None => goto[self.fail[node] as usize * n_classes + class],
+                };
+            }
+        }
+        let mut next = vec![reject; self.n_states as usize * n_classes];
+        for node in 0..self.children.len() {
+            let state = self.state_of[node];
+            if state == u32::MAX {
+                continue;
+            }
+            for class in 0..self.n_classes {
+                let to = if class == nul_class {
+                    match self.kind {
+                        ScanKind::EndsWith if self.matches[node] => accept,
+                        _ => reject,
+                    }
+                } else {
+                    match self.state_of[goto[node * n_classes + class as usize] as usize] {
+                        u32::MAX => accept,
+                        target => target,
+                    }
+                };
+                next[state as usize * n_classes + class as usize] = to;
+            }
+        }
+        for absorbing in [accept, reject] {
+            let row = absorbing as usize * n_classes;
+            next[row..row + n_classes].fill(absorbing);
+        }
+        next
+    }
+
+    /// The table a program reads (see the module docs).
     pub fn encode(&self) -> Vec<u8> {
         let mut out = self.classes.clone();
-        let premultiplied = |state: u32| state * self.n_classes;
-        for k in 0..self.table_entries() as usize {
-            let to = self.next.get(k).copied().unwrap_or(self.reject());
-            out.extend_from_slice(&premultiplied(to).to_le_bytes());
+        for to in self.transitions() {
+            out.extend_from_slice(&(to * self.n_classes).to_le_bytes());
         }
         out
     }
@@ -205,10 +242,11 @@ impl Automaton {
     /// Runs the automaton on `bytes` followed by its NUL, as a program runs
     /// it on a field's buffer: whether it ends in `accept`.
     pub fn decides(&self, bytes: &[u8]) -> bool {
+        let next = self.transitions();
         let mut state = 0u32;
         for &byte in bytes.iter().chain(&[0]) {
             let class = u32::from(self.classes[usize::from(byte)]);
-            state = self.next[(state * self.n_classes + class) as usize];
+            state = next[(state * self.n_classes + class) as usize];
         }
         state == self.accept()
     }
@@ -285,9 +323,10 @@ mod tests {
         assert!(!e.decides(b"/etc/shadow/x"));
         assert!(!e.decides(b""));
         // The two absorbing states stay where they are on every byte.
+        let next = e.transitions();
         for s in [e.accept(), e.reject()] {
             for class in 0..e.n_classes {
-                assert_eq!(e.next[(s * e.n_classes + class) as usize], s);
+                assert_eq!(next[(s * e.n_classes + class) as usize], s);
             }
         }
     }
@@ -295,16 +334,19 @@ mod tests {
     #[test]
     fn the_encoding_is_masked_into_bounds_and_premultiplied() {
         let a = Automaton::new(ScanKind::Contains, &[b"abc".to_vec(), b"bd".to_vec()]);
-        let table = a.encode();
-        assert_eq!(table.len() as u32, a.encoded_len());
+        let mut table = a.encode();
+        assert_eq!(table.len() as u64, a.encoded_len());
         assert!(a.table_entries().is_power_of_two());
-        assert!(a.table_entries() >= a.n_states * a.n_classes);
+        assert!(a.table_entries() >= u64::from(a.n_states * a.n_classes));
+        assert!(a.reach() >= a.encoded_len());
+        // Whatever lies past the entries (another table) is never read.
+        table.resize(a.reach() as usize, 0xa5);
         // Run the encoded table as a program does.
         let run = |s: &[u8]| {
             let mut state = 0u32;
             for &byte in s.iter().chain(&[0]) {
                 let class = u32::from(table[usize::from(byte)]);
-                let index = ((state + class) & (a.table_entries() - 1)) as usize;
+                let index = ((u64::from(state + class)) & (a.table_entries() - 1)) as usize;
                 let at = 256 + 4 * index;
                 state = u32::from_le_bytes(table[at..at + 4].try_into().expect("4 bytes"));
             }

@@ -43,11 +43,15 @@ pub struct Module {
 }
 
 impl Module {
-    /// Bytes of the automata map's value: every table (8-byte aligned).
-    pub fn automata_len(&self) -> u32 {
-        self.automata.last().map_or(0, |a| {
-            a.offset + a.automaton.encoded_len().next_multiple_of(8)
-        })
+    /// Bytes of the automata map's value: every table, and the reach of
+    /// each (see [`automaton::Automaton::reach`]), a multiple of 8.
+    pub fn automata_len(&self) -> u64 {
+        self.automata
+            .iter()
+            .map(|a| a.offset + a.automaton.reach())
+            .max()
+            .unwrap_or(0)
+            .next_multiple_of(8)
     }
 
     /// The automata map's value: every table at its offset.
@@ -245,8 +249,9 @@ pub struct AutomatonId(pub u32);
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AutomatonDef {
     pub automaton: automaton::Automaton,
-    /// Byte offset of its table in the map's value (a multiple of 8).
-    pub offset: u32,
+    /// Byte offset of its table in the map's value (a multiple of 8): the
+    /// tables lie one after the other, each reaching into the next.
+    pub offset: u64,
     /// Human description (`contains, 12 strings`).
     pub purpose: String,
 }
