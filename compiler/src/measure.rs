@@ -158,33 +158,26 @@ pub fn program_cost(code: &Assembled) -> ProgramCost {
             .map_or(Origin::default(), |k| code.origins[k].1)
     };
     let tally = |next: &[Option<usize>], count: &dyn Fn(usize, Option<usize>) -> u32| {
-        let mut by: Vec<(Origin, u32)> = Vec::new();
+        let mut by: HashMap<Origin, u32> = HashMap::new();
         let mut at = (n > 0).then_some(0);
         while let Some(i) = at {
             let step = count(i, next[i]);
             if step > 0 {
-                let origin = origin_of(i);
-                match by.iter_mut().find(|(o, _)| *o == origin) {
-                    Some((_, k)) => *k += step,
-                    None => by.push((origin, step)),
-                }
+                *by.entry(origin_of(i)).or_default() += step;
             }
             at = next[i];
         }
-        by
+        by.into_iter().collect()
     };
-    let mut insns_by_origin: Vec<(Origin, u32)> = Vec::new();
+    let mut insns_by_origin: HashMap<Origin, u32> = HashMap::new();
     for k in 0..code.origins.len() {
         let (start, origin) = code.origins[k];
         let end = code.origins.get(k + 1).map_or(u32::MAX, |(slot, _)| *slot);
         let from = code.insns.partition_point(|(s, _)| *s < start);
         let to = code.insns.partition_point(|(s, _)| *s < end);
-        let count = (to - from) as u32;
-        match insns_by_origin.iter_mut().find(|(o, _)| *o == origin) {
-            Some((_, n)) => *n += count,
-            None => insns_by_origin.push((origin, count)),
-        }
+        *insns_by_origin.entry(origin).or_default() += (to - from) as u32;
     }
+    let insns_by_origin: Vec<(Origin, u32)> = insns_by_origin.into_iter().collect();
     ProgramCost {
         max_path: longest[0],
         insns: n as u32,
@@ -518,5 +511,123 @@ fn collect_tests<'a>(expr: &'a Expr, out: &mut Vec<&'a Test>) {
         Expr::And(items) | Expr::Or(items) => items.iter().for_each(|e| collect_tests(e, out)),
         Expr::Not(inner) => collect_tests(inner, out),
         Expr::Test(test) => out.push(test),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bpf::asm::{Asm, Reg};
+
+    fn origin(rule: u32) -> Origin {
+        Origin {
+            rule: Some(rule),
+            test: None,
+        }
+    }
+
+    #[test]
+    fn pending_counts_the_fall_throughs_of_the_worst_path() {
+        // Rule 0: three tests that each may jump to `next`; rule 1: two
+        // tests that may jump to `out`. The worst path falls through all
+        // of rule 0's (3) and all of rule 1's (2); taking a jump drops the
+        // rest of its rule's.
+        let mut asm = Asm::new();
+        let next = asm.label("next");
+        let out = asm.label("out");
+        asm.origin(origin(0));
+        for k in 0..3 {
+            asm.jump_imm(Jmp::IfEqual, Reg::R1, k, next);
+        }
+        asm.bind(next);
+        asm.origin(origin(1));
+        for k in 0..2 {
+            asm.jump_imm(Jmp::IfEqual, Reg::R1, k, out);
+        }
+        asm.mov_imm(Reg::R0, 1);
+        asm.bind(out);
+        asm.origin(Origin::default());
+        asm.mov_imm(Reg::R0, 0);
+        asm.exit();
+        let code = asm.assemble().expect("assembles");
+        let cost = program_cost(&code);
+        assert_eq!(cost.pending, 5);
+        assert_eq!(pending_branches(&code), 5);
+        assert_eq!(cost.max_path, 8);
+        assert_eq!(cost.insns, 8);
+        let share = |by: &[(Origin, u32)], o: Origin| {
+            by.iter().find(|(x, _)| *x == o).map_or(0, |(_, n)| *n)
+        };
+        assert_eq!(share(&cost.pending_by_origin, origin(0)), 3);
+        assert_eq!(share(&cost.pending_by_origin, origin(1)), 2);
+        assert_eq!(share(&cost.insns_by_origin, origin(1)), 3);
+        assert_eq!(share(&cost.path_by_origin, Origin::default()), 2);
+    }
+
+    #[test]
+    fn a_jump_past_many_branches_leaves_none_of_them_pending() {
+        // `if r1 == 0 goto end` over 10 tests: the path that takes it has
+        // 0 pending; the one that falls through has 1 + 10.
+        let mut asm = Asm::new();
+        let end = asm.label("end");
+        let skip = asm.label("skip");
+        asm.jump_imm(Jmp::IfEqual, Reg::R1, 0, skip);
+        for k in 0..10 {
+            asm.jump_imm(Jmp::IfEqual, Reg::R2, k, end);
+        }
+        asm.bind(skip);
+        asm.bind(end);
+        asm.exit();
+        let code = asm.assemble().expect("assembles");
+        assert_eq!(program_cost(&code).pending, 11);
+
+        // A goto over the tests: no conditional jump on the path at all.
+        let mut asm = Asm::new();
+        let end = asm.label("end");
+        asm.goto(end);
+        let dead = asm.label("dead");
+        asm.bind(dead);
+        asm.jump_imm(Jmp::IfEqual, Reg::R2, 0, end);
+        asm.bind(end);
+        asm.exit();
+        let code = asm.assemble().expect("assembles");
+        assert_eq!(program_cost(&code).pending, 0);
+    }
+
+    #[test]
+    fn the_twelve_string_contains_list_is_within_the_limits_and_its_cost_is_the_scan() {
+        let list: Vec<String> = (0..12).map(|i| format!("\"/secret-{i:04}/\"")).collect();
+        let source = format!(
+            "rule r {{ on file.open when file.path contains [{}] deny }}\n",
+            list.join(", ")
+        );
+        let compiled = crate::compile::compile_source("t.pol", &source, 4096).expect("builds");
+        assert!(!compiled.has_errors(), "{:?}", compiled.diagnostics);
+        let build = compiled.build.expect("built");
+        for program in &build.programs {
+            let cost = program_cost(&program.code);
+            assert!(
+                cost.pending < 40,
+                "{}: {}",
+                program.meta.symbol,
+                cost.pending
+            );
+        }
+        // One string or twelve: the same scan.
+        let one = "rule r { on file.open when file.path contains \"/secret-0000/\" deny }\n";
+        let single = crate::compile::compile_source("t.pol", one, 4096)
+            .expect("builds")
+            .build
+            .expect("checks");
+        let figures = |b: &Build| {
+            b.programs
+                .iter()
+                .map(|p| {
+                    let c = program_cost(&p.code);
+                    (c.max_path, c.pending)
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(figures(&single), figures(&build));
     }
 }

@@ -117,7 +117,7 @@ pub struct CoreReloc {
 /// What the instructions from some slot on were emitted for: a rule or
 /// trace (by id) and, inside it, a leaf test (by its source span); neither
 /// for the code every rule shares (prologue, decision block).
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Origin {
     pub rule: Option<u32>,
     pub test: Option<Span>,
