@@ -950,7 +950,7 @@ fn policies_near_the_limits_are_refused_by_the_measurement_or_run_as_written() {
         let case = match Case::check(seed, shape, TEST) {
             Ok(case) => case,
             Err((source, errors)) => {
-                // Over the budget: refused by the cost model and nothing else.
+                // Over a limit: refused by the measurement and nothing else.
                 *refused.entry("policies").or_default() += 1;
                 for error in &errors {
                     match error.code.as_str() {

@@ -13,9 +13,10 @@
 //! `{field}` placeholders and `{{`/`}}`, traces with `emit`, declarations in
 //! any order, comments and odd layout.
 //!
-//! Every generated policy is meant to check without an error: the sizes are
-//! kept inside the cost model's budget (a policy rejected with E0401 or E0402
-//! is a generator bug, and the property tests say so). What the policy
+//! A policy of the default shapes is meant to check without an error: the
+//! sizes are kept inside the measured limits (a policy rejected with E0401
+//! to E0404 is a generator bug, and the property tests say so); the shapes
+//! near a limit ([`Limit`]) come near it on purpose, and some go over. What the policy
 //! *means* is whatever the checker makes of the text: the oracle is the
 //! interpreter on the checked policy, never this generator.
 //!

@@ -12,9 +12,8 @@
 //! `flow.rs`). A field that some path would load twice (it was loaded on
 //! some paths to a test, not all) is instead loaded at the start of the
 //! first step that needs it, and the program is emitted again: no path
-//! loads a field twice for its tests, which keeps the cost model's one load
-//! per field an upper bound (a match may load its captured fields again;
-//! the cost model charges that too). A failed test skips the later rules
+//! loads a field twice for its tests (a match may load its captured fields
+//! again). A failed test skips the later rules
 //! that require it; a run of rules that each first compare the same int
 //! field with a constant starts with a binary search on its value.
 //!
@@ -410,8 +409,8 @@ impl Emitter<'_> {
     }
 
     /// Loads a captured `field` at a match unless every path to here has:
-    /// a second load on some path is allowed here (the cost model charges
-    /// it: one rule match per event, and each trace's).
+    /// a second load on some path is allowed here (one rule match per
+    /// event, and each trace's).
     fn capture(&mut self, field: FieldId) {
         self.load_unless_sure(field, true);
     }
