@@ -102,6 +102,8 @@ struct Case {
     source: String,
     policy: CheckedPolicy,
     built: Build,
+    /// The test-run builds `compile_source` made, one per policy hook.
+    test_runs: Vec<Build>,
 }
 
 impl Case {
@@ -127,6 +129,7 @@ impl Case {
                 source,
                 policy,
                 built,
+                test_runs: checked.test_runs,
             }),
             _ => Err((source, errors)),
         }
@@ -157,6 +160,14 @@ impl Case {
     }
 
     fn build_test_run(&self, hook: Hook) -> Build {
+        let made = self.test_runs.iter().find(|b| {
+            b.programs
+                .first()
+                .is_some_and(|p| p.meta.hook == hook.name())
+        });
+        if let Some(build) = made {
+            return build.clone();
+        }
         compile::build_test_run(&self.policy, &self.source, hook).unwrap_or_else(|e| {
             self.fail(&format!(
                 "the test-run program of {hook} does not build: {e}"
@@ -1067,6 +1078,7 @@ fn the_map_limit_is_where_the_kernel_puts_it() {
         source: source.clone(),
         policy,
         built: build.clone(),
+        test_runs: Vec::new(),
     };
     let mut tally = VerifierTally::default();
     verify_case(&case, &build, &Kernel::probe(), &mut tally);
@@ -1171,6 +1183,7 @@ fn string_test_families_are_refused_by_the_measurement_or_pass_the_verifier() {
             source: source.clone(),
             policy: compiled.policy.expect("checks"),
             built: compiled.build.expect("builds"),
+            test_runs: compiled.test_runs,
         };
         let build = case.build();
         let widest = build

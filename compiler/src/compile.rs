@@ -118,6 +118,9 @@ pub struct Compiled {
     pub policy: Option<CheckedPolicy>,
     /// Its build; `Some` if and only if there is no error.
     pub build: Option<Build>,
+    /// The `polc test` program of each of its hooks ([`build_test_run`]), in
+    /// hook order; empty when there is an error.
+    pub test_runs: Vec<Build>,
     /// Errors and warnings of the front end and the measurement, sorted by
     /// position.
     pub diagnostics: Vec<crate::diag::Diagnostic>,
@@ -147,6 +150,7 @@ pub fn compile_source(
         return Ok(Compiled {
             policy: None,
             build: None,
+            test_runs: Vec::new(),
             diagnostics: checked.diagnostics,
         });
     };
@@ -163,6 +167,7 @@ pub fn compile_source(
     Ok(Compiled {
         policy: ok.then_some(policy),
         build: ok.then_some(build),
+        test_runs: if ok { test_runs } else { Vec::new() },
         diagnostics,
     })
 }

@@ -911,24 +911,25 @@ impl<R: Entropy> Gen<'_, R> {
 
     fn str_leaf(&mut self, hook: Hook, name: &str, limit: usize) -> String {
         let path = limit > 100;
-        match self.shape.focus {
-            Some(Limit::Instructions) if path && self.rng.chance(80) => {
-                if self.take_long_contains(hook) {
-                    // Short lists of short strings: small automata, each a
-                    // scan of the whole field.
-                    let n = self.rng.range(1, 3) as usize;
-                    let items: Vec<String> = (0..n)
-                        .map(|_| {
-                            let mut s = self.str_value(12, false);
-                            while s.len() < 3 {
-                                s.push('y');
-                            }
-                            render_str(self.rng, &s)
-                        })
-                        .collect();
-                    let list = self.inline_list(&items);
-                    return format!("{name} contains {list}");
-                }
+        let focus = self.shape.focus;
+        match focus {
+            Some(Limit::Instructions)
+                if path && self.rng.chance(80) && self.take_long_contains(hook) =>
+            {
+                // Short lists of short strings: small automata, each a scan
+                // of the whole field.
+                let n = self.rng.range(1, 3) as usize;
+                let items: Vec<String> = (0..n)
+                    .map(|_| {
+                        let mut s = self.str_value(12, false);
+                        while s.len() < 3 {
+                            s.push('y');
+                        }
+                        render_str(self.rng, &s)
+                    })
+                    .collect();
+                let list = self.inline_list(&items);
+                return format!("{name} contains {list}");
             }
             Some(Limit::Branches) if self.rng.chance(80) => {
                 let items: Vec<String> = (0..8)

@@ -20,6 +20,8 @@ pub struct Loaded {
     pub source: String,
     pub policy: CheckedPolicy,
     pub build: Build,
+    /// The `polc test` program of each hook of the policy.
+    pub test_runs: Vec<Build>,
 }
 
 /// Reads, checks, builds (with a ring buffer of `ringbuf_bytes`) and
@@ -47,6 +49,7 @@ pub fn load_policy(path: &Path, color: bool, ringbuf_bytes: u32) -> Result<Loade
             source,
             policy,
             build,
+            test_runs: compiled.test_runs,
         }),
         _ => Err(ExitCode::from(EXIT_ERRORS)),
     }

@@ -40,8 +40,8 @@ pub fn run(args: &TestArgs) -> ExitCode {
     let mut usage_error = false;
     for path in &args.files {
         let loaded = super::load_policy(path, args.color.enabled(), DEFAULT_RINGBUF_BYTES);
-        let (name, source, policy) = match loaded {
-            Ok(loaded) => (loaded.name, loaded.source, loaded.policy),
+        let loaded = match loaded {
+            Ok(loaded) => loaded,
             Err(code) => {
                 if code == ExitCode::from(EXIT_USAGE) {
                     usage_error = true;
@@ -51,7 +51,7 @@ pub fn run(args: &TestArgs) -> ExitCode {
                 continue;
             }
         };
-        run_file(&name, &source, &policy, &kernel, args.format, &mut totals);
+        run_file(&loaded, &kernel, args.format, &mut totals);
     }
     if args.format == MessageFormat::Human {
         let status = if totals.failed == 0 { "ok" } else { "FAILED" };
@@ -94,13 +94,12 @@ struct Totals {
 }
 
 fn run_file(
-    name: &str,
-    source: &str,
-    policy: &CheckedPolicy,
+    loaded: &super::Loaded,
     kernel: &KernelUse,
     format: MessageFormat,
     totals: &mut Totals,
 ) {
+    let (name, source, policy) = (&loaded.name, &loaded.source, &loaded.policy);
     if format == MessageFormat::Human {
         let n = policy.tests.len();
         let plural = if n == 1 { "" } else { "s" };
@@ -116,11 +115,20 @@ fn run_file(
         let mut program_json = serde_json::Value::Null;
         if let KernelUse::Yes = kernel {
             let program = programs.entry(test.hook).or_insert_with(|| {
-                build_test_run(policy, source, test.hook)
-                    .map_err(|e| e.to_string())
-                    .and_then(|build| {
-                        TestProgram::load(&build).map_err(|e| format!("compiler bug: {e}"))
-                    })
+                // The measured program of the hook, or (a hook no rule is
+                // on) a new one.
+                let made = loaded.test_runs.iter().find(|b| {
+                    b.programs
+                        .first()
+                        .is_some_and(|p| p.meta.hook == test.hook.name())
+                });
+                match made {
+                    Some(build) => Ok(build.clone()),
+                    None => build_test_run(policy, source, test.hook).map_err(|e| e.to_string()),
+                }
+                .and_then(|build| {
+                    TestProgram::load(&build).map_err(|e| format!("compiler bug: {e}"))
+                })
             });
             if let Ok(program) = program {
                 let stats = program.stats();
