@@ -87,7 +87,8 @@ pub const MAX_MAPS_PER_PROGRAM: usize = 64;
 /// `KMALLOC_MAX_SIZE` (4 MiB on x86-64, 6.1 to 6.18).
 pub const MAX_AUTOMATA_BYTES: u64 = 4 << 20;
 
-/// What one program costs, with the worst paths attributed to rules.
+/// What one program costs, and (from [`attributed_cost`]) the worst paths
+/// attributed to rules.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ProgramCost {
     /// Instructions on the longest path.
@@ -95,19 +96,30 @@ pub struct ProgramCost {
     /// Instructions of the program.
     pub insns: u32,
     /// Instructions of the program by the rule and test they were emitted
-    /// for.
+    /// for (empty from [`program_cost`]).
     pub insns_by_origin: Vec<(Origin, u32)>,
     /// Conditional jumps whose fall-through the worst path takes.
     pub pending: u32,
     /// Instructions of the longest path, by the rule and test they were
-    /// emitted for.
+    /// emitted for (empty from [`program_cost`]).
     pub path_by_origin: Vec<(Origin, u32)>,
-    /// Fall-through jumps of the worst pending path, by rule and test.
+    /// Fall-through jumps of the worst pending path, by rule and test
+    /// (empty from [`program_cost`]).
     pub pending_by_origin: Vec<(Origin, u32)>,
 }
 
-/// Measures one assembled program.
+/// Measures one assembled program: its figures only.
 pub fn program_cost(code: &Assembled) -> ProgramCost {
+    analyse(code, false)
+}
+
+/// Measures one assembled program and attributes its worst paths and its
+/// instructions to the rules and tests they were emitted for.
+pub fn attributed_cost(code: &Assembled) -> ProgramCost {
+    analyse(code, true)
+}
+
+fn analyse(code: &Assembled, attribute: bool) -> ProgramCost {
     let n = code.insns.len();
     let index_of_slot = |slot: u32| code.insns.binary_search_by_key(&slot, |(s, _)| *s).ok();
     // Per instruction, its kinds of successors: the fall-through (if any)
@@ -149,6 +161,14 @@ pub fn program_cost(code: &Assembled) -> ProgramCost {
             (Some(f), _) => (f + pushed, fall[i]),
             (None, Some(t)) => (t, target[i]),
             (None, None) => (0, None),
+        };
+    }
+    if !attribute {
+        return ProgramCost {
+            max_path: longest[0],
+            insns: n as u32,
+            pending: pending[0],
+            ..ProgramCost::default()
         };
     }
     let origin_of = |i: usize| {
@@ -229,23 +249,22 @@ pub fn measure(policy: &CheckedPolicy, build: &Build, test_runs: &[Build]) -> Ve
             .filter(|p| p.meta.hook == hook.name())
             .collect();
         let costs: Vec<ProgramCost> = programs.iter().map(|p| program_cost(&p.code)).collect();
-        if let Some(worst) = costs.iter().max_by_key(|c| c.max_path) {
-            if worst.max_path > MAX_PATH_BUDGET {
-                diagnostics.push(over_budget(policy, hook, worst));
-                continue;
-            }
+        // The worst program by a figure, attributed (only when over).
+        let worst = |figure: &dyn Fn(&ProgramCost) -> u32, limit: u32| {
+            let (k, cost) = costs.iter().enumerate().max_by_key(|(_, c)| figure(c))?;
+            (figure(cost) > limit).then(|| attributed_cost(&programs[k].code))
+        };
+        if let Some(cost) = worst(&|c| c.max_path, MAX_PATH_BUDGET) {
+            diagnostics.push(over_budget(policy, hook, &cost));
+            continue;
         }
-        if let Some(worst) = costs.iter().max_by_key(|c| c.insns) {
-            if worst.insns > MAX_PROGRAM_INSNS {
-                diagnostics.push(too_large(policy, hook, worst));
-                continue;
-            }
+        if let Some(cost) = worst(&|c| c.insns, MAX_PROGRAM_INSNS) {
+            diagnostics.push(too_large(policy, hook, &cost));
+            continue;
         }
-        if let Some(worst) = costs.iter().max_by_key(|c| c.pending) {
-            if worst.pending > MAX_PENDING_BRANCHES {
-                diagnostics.push(too_many_branches(policy, hook, worst));
-                continue;
-            }
+        if let Some(cost) = worst(&|c| c.pending, MAX_PENDING_BRANCHES) {
+            diagnostics.push(too_many_branches(policy, hook, &cost));
+            continue;
         }
         // (maps, of which set maps) of the widest program.
         let widest = programs
@@ -550,7 +569,8 @@ mod tests {
         asm.mov_imm(Reg::R0, 0);
         asm.exit();
         let code = asm.assemble().expect("assembles");
-        let cost = program_cost(&code);
+        let cost = attributed_cost(&code);
+        assert_eq!(program_cost(&code).pending, 5);
         assert_eq!(cost.pending, 5);
         assert_eq!(pending_branches(&code), 5);
         assert_eq!(cost.max_path, 8);
