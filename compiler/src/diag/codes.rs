@@ -372,9 +372,11 @@ codes! {
     E0401 (Error) "policy over the cost budget" {
         what: "The rules and traces on one hook could make one of its programs execute more \
                instructions per event than the budget allows (250,000), measured on the \
-               program polc emits (its longest path). Every rule and trace on a hook runs in \
-               one program, so the worst case is the sum of their tests; the message points at \
-               the costliest test of the costliest rule on that path.",
+               program polc emits (its longest path), or make a program larger than the \
+               verifier can be sure to check (400,000 instructions). Every rule and trace on \
+               a hook runs in one program, so the worst case is the sum of their tests; the \
+               message points at the costliest test of the costliest rule on that path (or \
+               the rule with the most instructions).",
         why: "polc promises that every policy it accepts has a bounded, small cost per \
               event and is accepted by the kernel verifier; a program this large would slow \
               every event on the hook and risk the verifier's own limit (1,000,000 \
