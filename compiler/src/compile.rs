@@ -25,11 +25,20 @@ pub const EXE_MAP_ENTRIES: u32 = 65_536;
 /// The map a test-run program copies its test context into.
 pub const MAP_TEST_CONTEXT: &str = "polc_test_ctx";
 
-/// An internal compiler error.
+/// Why a build failed: an internal compiler error, or a program past the
+/// size the measurement would accept (`compile_source` reports that as
+/// E0401).
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     #[error("internal compiler error: assembling {program}: {source}")]
     Asm { program: String, source: AsmError },
+    #[error("program {program} of `{hook}` has {insns} instructions and more")]
+    TooLarge {
+        program: String,
+        hook: Hook,
+        insns: usize,
+        by_origin: Vec<(crate::bpf::asm::Origin, u32)>,
+    },
     #[error("internal compiler error: writing the object: {0}")]
     Object(String),
 }
@@ -154,13 +163,36 @@ pub fn compile_source(
             diagnostics: checked.diagnostics,
         });
     };
-    let build = build(&policy, source, ringbuf_bytes)?;
-    let test_runs = policy
-        .hooks()
-        .into_iter()
-        .map(|hook| build_test_run(&policy, source, hook))
-        .collect::<Result<Vec<Build>, BuildError>>()?;
     let mut diagnostics = checked.diagnostics;
+    let built = build(&policy, source, ringbuf_bytes).and_then(|build| {
+        let test_runs = policy
+            .hooks()
+            .into_iter()
+            .map(|hook| build_test_run(&policy, source, hook))
+            .collect::<Result<Vec<Build>, BuildError>>()?;
+        Ok((build, test_runs))
+    });
+    let (build, test_runs) = match built {
+        Ok(built) => built,
+        // A program past the size limit, not finished: refused as such.
+        Err(BuildError::TooLarge {
+            hook,
+            insns,
+            by_origin,
+            ..
+        }) => {
+            diagnostics.push(crate::measure::unfinished_program(
+                &policy, hook, insns, by_origin,
+            ));
+            return Ok(Compiled {
+                policy: None,
+                build: None,
+                test_runs: Vec::new(),
+                diagnostics: crate::check::sort_and_dedup(diagnostics),
+            });
+        }
+        Err(error) => return Err(error),
+    };
     diagnostics.extend(crate::measure::measure(&policy, &build, &test_runs));
     let diagnostics = crate::check::sort_and_dedup(diagnostics);
     let ok = !diagnostics.iter().any(crate::diag::Diagnostic::is_error);
@@ -381,11 +413,20 @@ fn build_module(
             layout,
             program_index: programs.len() as u16,
             n_rules,
+            max_insns: crate::measure::MAX_PROGRAM_INSNS as usize,
         };
         let (section, symbol, backend) = names(program);
-        let code = codegen::emit_program(program, env).map_err(|source| BuildError::Asm {
-            program: symbol.clone(),
-            source,
+        let code = codegen::emit_program(program, env).map_err(|error| match error {
+            codegen::EmitError::Asm(source) => BuildError::Asm {
+                program: symbol.clone(),
+                source,
+            },
+            codegen::EmitError::TooLarge { insns, by_origin } => BuildError::TooLarge {
+                program: symbol.clone(),
+                hook: program.hook,
+                insns,
+                by_origin,
+            },
         })?;
         programs.push(built(
             section,

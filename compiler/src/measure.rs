@@ -259,7 +259,7 @@ pub fn measure(policy: &CheckedPolicy, build: &Build, test_runs: &[Build]) -> Ve
             continue;
         }
         if let Some(cost) = worst(&|c| c.insns, MAX_PROGRAM_INSNS) {
-            diagnostics.push(too_large(policy, hook, &cost));
+            diagnostics.push(too_large(policy, hook, &cost, ""));
             continue;
         }
         if let Some(cost) = worst(&|c| c.pending, MAX_PENDING_BRANCHES) {
@@ -424,11 +424,29 @@ fn over_budget(policy: &CheckedPolicy, hook: Hook, cost: &ProgramCost) -> Diagno
         .with_help(help)
 }
 
-fn too_large(policy: &CheckedPolicy, hook: Hook, cost: &ProgramCost) -> Diagnostic {
+/// The E0401 diagnostic for a program codegen stopped emitting past
+/// [`MAX_PROGRAM_INSNS`] instructions (`insns` of them, by origin).
+pub fn unfinished_program(
+    policy: &CheckedPolicy,
+    hook: Hook,
+    insns: usize,
+    by_origin: Vec<(Origin, u32)>,
+) -> Diagnostic {
+    let cost = ProgramCost {
+        insns: u32::try_from(insns).unwrap_or(u32::MAX),
+        insns_by_origin: by_origin,
+        ..ProgramCost::default()
+    };
+    too_large(policy, hook, &cost, "at least ")
+}
+
+/// E0401 for a program of more than [`MAX_PROGRAM_INSNS`] instructions
+/// (`at_least` them, for one not emitted to the end).
+fn too_large(policy: &CheckedPolicy, hook: Hook, cost: &ProgramCost, at_least: &str) -> Diagnostic {
     let n_rules = policy.rules_on(hook).count();
     let message = format!(
-        "the `{hook}` programs have {} instructions for the kernel verifier to check, over the \
-         budget of {MAX_PROGRAM_INSNS}",
+        "the `{hook}` programs have {at_least}{} instructions for the kernel verifier to check, \
+         over the budget of {MAX_PROGRAM_INSNS}",
         cost.insns
     );
     let (span, label) = match costliest(policy, &cost.insns_by_origin) {
@@ -612,6 +630,37 @@ mod tests {
         asm.exit();
         let code = asm.assemble().expect("assembles");
         assert_eq!(program_cost(&code).pending, 0);
+    }
+
+    #[test]
+    fn a_program_past_the_size_budget_is_refused_before_it_is_finished() {
+        // Each rule scans the path (about 2,100 instructions): emission
+        // stops a little past 400,000 instructions, long before the last
+        // rule, and the policy is refused at the first rule that costs most.
+        let source: String = (0..1000)
+            .map(|i| {
+                format!("rule r{i} {{ on file.open when file.path contains \"/d{i}/\" deny }}\n")
+            })
+            .collect();
+        let compiled = crate::compile::compile_source("t.pol", &source, 4096).expect("no ICE");
+        let errors: Vec<_> = compiled
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .collect();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].code, Code::E0401);
+        assert!(
+            errors[0].message.contains("at least"),
+            "{}",
+            errors[0].message
+        );
+        assert_eq!(
+            &source[errors[0].primary_span().range()],
+            "r0",
+            "the first of the rules that cost most"
+        );
+        assert!(compiled.policy.is_none() && compiled.build.is_none());
     }
 
     #[test]

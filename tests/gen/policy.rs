@@ -717,18 +717,14 @@ impl<R: Entropy> Gen<'_, R> {
 
     fn int_leaf(&mut self, name: &str, bits: u8) -> String {
         let max = int_max(bits);
-        if self.shape.focus == Some(Limit::Branches) && self.rng.chance(80) {
-            let items: Vec<String> = (0..8)
-                .map(|_| {
-                    let v = self.int_value(name, bits);
-                    render_int(self.rng, v)
-                })
-                .collect();
-            let list = self.inline_list(&items);
-            return format!("{name} in {list}");
-        }
-        if self.shape.focus == Some(Limit::Maps) && self.rng.chance(90) {
-            let n = self.rng.range(9, 16) as usize;
+        // Near a limit: inline lists of exactly 8 (8 branches each), or
+        // lists past the inline limit (a map each).
+        let focused = match self.shape.focus {
+            Some(Limit::Branches) if self.rng.chance(80) => Some(8),
+            Some(Limit::Maps) if self.rng.chance(90) => Some(self.rng.range(9, 16) as usize),
+            _ => None,
+        };
+        if let Some(n) = focused {
             let items: Vec<String> = (0..n)
                 .map(|_| {
                     let v = self.int_value(name, bits);

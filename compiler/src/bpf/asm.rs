@@ -186,12 +186,46 @@ pub struct Asm {
     /// How many labels have each base name (for unique display names).
     name_counts: std::collections::HashMap<String, usize>,
     n_island_points: usize,
+    /// Instructions pushed so far (islands not counted).
+    n_insns: usize,
 }
 
 impl Asm {
     /// An empty program.
     pub fn new() -> Asm {
         Asm::default()
+    }
+
+    fn push_insn(&mut self, item: Item) {
+        self.n_insns += 1;
+        self.items.push(item);
+    }
+
+    /// Instructions emitted so far (before jump islands).
+    pub fn n_insns(&self) -> usize {
+        self.n_insns
+    }
+
+    /// Instructions emitted so far by their [`Origin`], in order of first
+    /// appearance: what a program too large to assemble is made of.
+    pub fn insns_by_origin(&self) -> Vec<(Origin, u32)> {
+        let mut by: Vec<(Origin, u32)> = Vec::new();
+        let mut index: std::collections::HashMap<Origin, usize> = Default::default();
+        let mut origin = Origin::default();
+        for item in &self.items {
+            match item {
+                Item::Origin(o) => origin = *o,
+                Item::Insn(_) | Item::Core { .. } | Item::Jump { .. } | Item::LdMap { .. } => {
+                    let k = *index.entry(origin).or_insert_with(|| {
+                        by.push((origin, 0));
+                        by.len() - 1
+                    });
+                    by[k].1 += 1;
+                }
+                _ => {}
+            }
+        }
+        by
     }
 
     /// A fresh, unbound label; `name` shows in the disassembly (with a
@@ -233,7 +267,7 @@ impl Asm {
 
     /// Any instruction without a label or relocation.
     pub fn insn(&mut self, insn: Instruction) {
-        self.items.push(Item::Insn(insn));
+        self.push_insn(Item::Insn(insn));
     }
 
     /// `dst = imm` (64-bit; sign-extended 32-bit immediate).
@@ -286,7 +320,7 @@ impl Asm {
 
     /// `dst = *(size *)(src + offsetof(member))`, relocated at load time.
     pub fn load_member(&mut self, size: Size, dst: Reg, src: Reg, member: KernelMember) {
-        self.items.push(Item::Core {
+        self.push_insn(Item::Core {
             insn: Instruction::loadx(dst, src, 0, size),
             member,
         });
@@ -294,7 +328,7 @@ impl Asm {
 
     /// `dst += offsetof(member)`, relocated at load time.
     pub fn add_member_offset(&mut self, dst: Reg, member: KernelMember) {
-        self.items.push(Item::Core {
+        self.push_insn(Item::Core {
             insn: Instruction::add64(dst, 0),
             member,
         });
@@ -302,7 +336,7 @@ impl Asm {
 
     /// `if dst OP imm goto target`.
     pub fn jump_imm(&mut self, op: Jmp, dst: Reg, imm: i32, target: Label) {
-        self.items.push(Item::Jump {
+        self.push_insn(Item::Jump {
             insn: Instruction::jmp_if(dst, op, i64::from(imm), 0),
             target,
         });
@@ -310,7 +344,7 @@ impl Asm {
 
     /// `if dst OP src goto target`.
     pub fn jump_reg(&mut self, op: Jmp, dst: Reg, src: Reg, target: Label) {
-        self.items.push(Item::Jump {
+        self.push_insn(Item::Jump {
             insn: Instruction::jmp_ifx(dst, op, src, 0),
             target,
         });
@@ -318,7 +352,7 @@ impl Asm {
 
     /// `goto target`.
     pub fn goto(&mut self, target: Label) {
-        self.items.push(Item::Jump {
+        self.push_insn(Item::Jump {
             insn: Instruction::jmp_abs(0),
             target,
         });
@@ -326,7 +360,7 @@ impl Asm {
 
     /// `dst = &map` (an `LD_IMM64` pseudo map fd, relocated).
     pub fn load_map(&mut self, dst: Reg, map: MapId) {
-        self.items.push(Item::LdMap { dst, map });
+        self.push_insn(Item::LdMap { dst, map });
     }
 
     /// `call helper`.

@@ -95,6 +95,23 @@ pub struct ProgramEnv<'a> {
     pub program_index: u16,
     /// Number of rules and traces in the policy (the loss counter's index).
     pub n_rules: u32,
+    /// Most instructions worth emitting: past them the program is refused
+    /// anyway (see `measure`), and emission stops ([`EmitError::TooLarge`]).
+    pub max_insns: usize,
+}
+
+/// Why a program was not emitted.
+#[derive(Debug, thiserror::Error)]
+pub enum EmitError {
+    #[error(transparent)]
+    Asm(#[from] AsmError),
+    /// Emission stopped past [`ProgramEnv::max_insns`] instructions.
+    #[error("more than {insns} instructions")]
+    TooLarge {
+        insns: usize,
+        /// The instructions emitted, by what they were emitted for.
+        by_origin: Vec<(Origin, u32)>,
+    },
 }
 
 /// r9 before any rule matched.
@@ -145,13 +162,20 @@ struct Emitter<'a> {
     rule: Option<u32>,
 }
 
-/// Emits one program.
-pub fn emit_program(program: &Program, env: ProgramEnv<'_>) -> Result<Assembled, AsmError> {
+/// Emits one program; one past `env.max_insns` instructions is not
+/// finished.
+pub fn emit_program(program: &Program, env: ProgramEnv<'_>) -> Result<Assembled, EmitError> {
     let mut eager = BTreeSet::new();
     loop {
         let (asm, conflicts) = emit_with(program, env.clone(), &eager);
+        if asm.n_insns() > env.max_insns {
+            return Err(EmitError::TooLarge {
+                insns: asm.n_insns(),
+                by_origin: asm.insns_by_origin(),
+            });
+        }
         if conflicts.is_empty() {
-            return asm.assemble();
+            return Ok(asm.assemble()?);
         }
         // Each round makes at least one more field eager, and eager fields
         // never conflict: this ends within one round per field.
@@ -181,8 +205,12 @@ fn emit_with(
         rule: None,
     };
     e.prologue();
+    let too_large = |e: &Emitter<'_>| e.asm.n_insns() > e.env.max_insns;
     for step in &program.traces {
         e.trace(step);
+        if too_large(&e) {
+            return (e.asm, BTreeSet::new());
+        }
     }
     // Rules that load an eager field first: no failed test skips them. A
     // dispatched run loads the eager fields any of its rules needs before
@@ -230,6 +258,9 @@ fn emit_with(
     }
     let mut i = 0;
     while i < program.rules.len() {
+        if too_large(&e) {
+            return (e.asm, BTreeSet::new());
+        }
         match plan.dispatch_of[i] {
             None => {
                 e.rule(i, &plan, 0, decided);

@@ -418,16 +418,21 @@ pub fn not(cond: Cond) -> Cond {
 struct SetTable {
     sets: Vec<SetDef>,
     automata: Vec<AutomatonDef>,
+    /// Each automaton's index, by what it decides.
+    automaton_index: std::collections::HashMap<(ScanKind, Vec<Vec<u8>>), u32>,
 }
 
 impl SetTable {
     fn automaton(&mut self, kind: ScanKind, literals: &[Vec<u8>]) -> AutomatonId {
-        let automaton = Automaton::new(kind, literals);
-        if let Some(i) = self.automata.iter().position(|a| {
-            a.automaton.kind == automaton.kind && a.automaton.literals == automaton.literals
-        }) {
-            return AutomatonId(i as u32);
+        let mut key = literals.to_vec();
+        key.sort();
+        key.dedup();
+        if let Some(&i) = self.automaton_index.get(&(kind, key.clone())) {
+            return AutomatonId(i);
         }
+        self.automaton_index
+            .insert((kind, key), self.automata.len() as u32);
+        let automaton = Automaton::new(kind, literals);
         let offset = self.automata.last().map_or(0, |a| {
             a.offset + a.automaton.encoded_len().next_multiple_of(8)
         });
