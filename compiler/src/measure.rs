@@ -27,6 +27,11 @@
 //! And one per policy: the bytes of its string automata tables (E0404,
 //! against [`MAX_AUTOMATA_BYTES`]).
 //!
+//! A program past [`MAX_PROGRAM_INSNS`] is not even finished: codegen stops
+//! emitting it (`codegen::ProgramEnv::max_insns`), and [`unfinished_program`]
+//! refuses it from what was emitted, so a policy of thousands of costly rules
+//! is refused as fast as it is read.
+//!
 //! Each diagnostic points at the rule that costs most on the worst path
 //! (and, for E0401, the test in it): codegen marks every instruction with
 //! the rule and test it was emitted for ([`Origin`]).
