@@ -725,13 +725,7 @@ impl<R: Entropy> Gen<'_, R> {
             _ => None,
         };
         if let Some(n) = focused {
-            let items: Vec<String> = (0..n)
-                .map(|_| {
-                    let v = self.int_value(name, bits);
-                    render_int(self.rng, v)
-                })
-                .collect();
-            let list = self.inline_list(&items);
+            let list = self.int_list(name, bits, n);
             return format!("{name} in {list}");
         }
         match self.rng.weighted(&[55, 12, 18, 15]) {
@@ -748,13 +742,7 @@ impl<R: Entropy> Gen<'_, R> {
             }
             2 => {
                 let n = self.list_len();
-                let items: Vec<String> = (0..n)
-                    .map(|_| {
-                        let v = self.int_value(name, bits);
-                        render_int(self.rng, v)
-                    })
-                    .collect();
-                let list = self.inline_list(&items);
+                let list = self.int_list(name, bits, n);
                 format!("{name} {} {list}", self.in_op())
             }
             _ => {
@@ -762,6 +750,17 @@ impl<R: Entropy> Gen<'_, R> {
                 format!("{name} {} {list}", self.in_op())
             }
         }
+    }
+
+    /// An inline list of `n` values of the int field `name`.
+    fn int_list(&mut self, name: &str, bits: u8, n: usize) -> String {
+        let items: Vec<String> = (0..n)
+            .map(|_| {
+                let v = self.int_value(name, bits);
+                render_int(self.rng, v)
+            })
+            .collect();
+        self.inline_list(&items)
     }
 
     fn in_op(&mut self) -> &'static str {
