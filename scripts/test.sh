@@ -73,6 +73,16 @@ stage clippy cargo clippy --workspace --all-targets --locked -- -D warnings
 stage build cargo build --workspace --locked
 # The VM tests get a stage of their own below, for a separate timing.
 stage test env POLC_VM_TESTS=skip cargo test --workspace --locked
+# The properties over generated policies again with a fresh seed each run
+# (the test stage ran the fixed one): a new corpus every time, a quarter of
+# the size.
+prop_seed="0x$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')"
+prop_tests=(generated_policies compiled_decisions the_executor policies_near_the_limits)
+echo "test: random property seed $prop_seed; reproduce with:" \
+    "POLC_PROP_SEED=$prop_seed POLC_PROP_CASES=100 cargo test -p polc-tests --test properties" \
+    "-- ${prop_tests[*]}"
+stage properties-random env POLC_PROP_SEED="$prop_seed" POLC_PROP_CASES=100 \
+    cargo test -p polc-tests --test properties --locked -- "${prop_tests[@]}"
 stage doc env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --locked
 
 # The fuzz targets (a workspace of their own, fuzz/): built with the stable

@@ -7,7 +7,8 @@
 
 use std::fs;
 
-use polc::check::{check_source, reference};
+use polc::check::reference;
+use polc::compile::{compile_source, DEFAULT_RINGBUF_BYTES};
 use polc::diag::{errors_markdown, Code};
 use polc_tests::golden::{bless, compare_or_bless};
 use polc_tests::repo_root;
@@ -56,7 +57,8 @@ fn every_pol_block_in_the_language_reference_checks() {
     let mut blocks = 0;
     for (i, block) in text.split("```pol\n").skip(1).enumerate() {
         let code = block.split("```").next().unwrap_or_default();
-        let checked = check_source("language.md", code);
+        let checked =
+            compile_source("language.md", code, DEFAULT_RINGBUF_BYTES).expect("no internal error");
         let errors: Vec<String> = checked
             .diagnostics
             .iter()
@@ -77,7 +79,8 @@ fn every_pol_block_in_the_language_reference_checks() {
 fn every_code_example_reports_its_code() {
     for code in Code::ALL {
         let doc = code.doc();
-        let checked = check_source("example.pol", doc.example);
+        let checked = compile_source("example.pol", doc.example, DEFAULT_RINGBUF_BYTES)
+            .expect("no internal error");
         assert!(
             checked.diagnostics.iter().any(|d| d.code == *code),
             "the example of {code} does not report it:\n{}\n{:#?}",

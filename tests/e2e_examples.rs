@@ -451,6 +451,16 @@ fn example_credential_files() {
                 "echo polc > /etc/pam.d/polc-e2e && cat /etc/pam.d/polc-e2e",
             ]));
     let pam_read = root.run(Command::new("/bin/cat").arg("/etc/pam.d/other"));
+    // Audited: a private key under an .ssh directory (made in the test's
+    // own directory); its public half is not.
+    let ssh_dir = work.path.join("home/.ssh");
+    fs::create_dir_all(&ssh_dir).expect("create .ssh");
+    let private_key = ssh_dir.join("id_ed25519");
+    let public_key = ssh_dir.join("id_ed25519.pub");
+    fs::write(&private_key, "key\n").expect("write the private key");
+    fs::write(&public_key, "pub\n").expect("write the public key");
+    let key_read = root.run(Command::new("/bin/cat").arg(&private_key));
+    let pub_read = root.run(Command::new("/bin/cat").arg(&public_key));
     // The same through openat2 and creat.
     let pam_writes: Vec<(Outcome, &str)> = [
         ("openat2", "/etc/pam.d/polc-e2e-openat2"),
@@ -536,9 +546,22 @@ fn example_credential_files() {
     pam_read.assert_success("cat /etc/pam.d/other");
     assert_not_reported(&finished, pam_read.pid, "reading /etc/pam.d/other");
 
+    key_read.assert_success("cat of a private key (audit only)");
+    let key_path = private_key.display().to_string();
+    assert_event(
+        &finished,
+        event_of(&finished, "private_key_read", key_read.pid),
+        ("private_key_read", "file.open", "audit", "audit"),
+        json!({"proc.comm": "cat", "proc.uid": 0, "file.path": key_path}),
+        &format!("cat (uid 0) opened the private key {key_path}"),
+    );
+    pub_read.assert_success("cat of a public key");
+    assert_not_reported(&finished, pub_read.pid, "cat of a public key");
+
     assert_eq!(finished.matches("credential_read"), 3);
     assert_eq!(finished.matches("credential_read_by_tool"), 1);
     assert_eq!(finished.matches("pam_change"), 3);
+    assert_eq!(finished.matches("private_key_read"), 1);
 }
 
 #[test]

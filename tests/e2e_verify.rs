@@ -280,39 +280,38 @@ rule set {
     assert!(summary.contains(" 0 rejected"), "{summary}");
 }
 
-/// `rule r { on file.open when file.path contains ["/secret-0000/", ...,
-/// "/secret-0011/"] deny }`, built without the checker (which may refuse it
-/// for its cost): the host verifier gives up on it ("The sequence of 8193
-/// jumps is too complex").
+/// `rule r { on file.open when proc.uid == 0 or proc.uid == 1 or ... }`,
+/// ten thousand comparisons, built without the checker (which refuses it
+/// for its branches, E0402): each comparison leaves a branch pending, and
+/// the host verifier gives up on it ("The sequence of 8193 jumps is too
+/// complex").
 fn too_many_branches() -> polc::compile::Build {
     use polc::check::hooks::{FieldId, Hook};
     use polc::check::policy::*;
     use polc::span::Span;
-    let secrets = (0..12)
-        .map(|i| Value::Str(format!("/secret-{i:04}/")))
+    let uid = FieldId::from_name("proc.uid").expect("proc.uid");
+    let uids = (0..10_000)
+        .map(|value| {
+            Expr::Test(Test {
+                field: uid,
+                op: TestOp::IntCmp {
+                    op: CmpOp::Eq,
+                    value,
+                },
+                span: Span::default(),
+            })
+        })
         .collect();
-    let path = FieldId::from_name("file.path").expect("file.path");
     let policy = CheckedPolicy {
         source_name: "secrets.pol".into(),
         source_hash: String::new(),
-        lists: vec![ListDef {
-            name: None,
-            elems: secrets,
-            span: Span::default(),
-        }],
+        lists: vec![],
         rules: vec![CheckedRule {
             id: 0,
             name: "r".into(),
             kind: RuleKind::Rule,
             hook: Hook::FileOpen,
-            cond: Some(Expr::Test(Test {
-                field: path,
-                op: TestOp::StrAny {
-                    op: StrOp::Contains,
-                    list: ListId(0),
-                },
-                span: Span::default(),
-            })),
+            cond: Some(Expr::Or(uids)),
             action: Action::Deny,
             message: None,
             emit: vec![],

@@ -164,7 +164,7 @@ const USER_CONTEXT: u64 = 0x7f12_3456_0000;
 
 impl Executor {
     /// The program of `build` (a `build_test_run` output) with its maps
-    /// created and its set maps filled from the metadata.
+    /// created and its set maps and automata filled from the metadata.
     pub fn new(build: &Build) -> Result<Executor, String> {
         let program = build
             .image
@@ -212,6 +212,19 @@ impl Executor {
                     Store::Hash(entries) | Store::Lpm(entries) => entries.push((key, value)),
                     _ => return Err(format!("set map {} is not a hash or LPM trie", set.map)),
                 }
+            }
+        }
+        if let Some(map) = maps
+            .iter_mut()
+            .find(|m| m.def.name == polc::abi::MAP_AUTOMATA)
+        {
+            let table =
+                polc::abi::unhex(&build.metadata.automata).ok_or("the automata are not hex")?;
+            match &mut map.store {
+                Store::Array(values) if values.len() == 1 && values[0].len() == table.len() => {
+                    values[0] = table
+                }
+                _ => return Err("the automata map is not one value of the tables' size".into()),
             }
         }
         let index_of = |name: &str| {

@@ -2,12 +2,13 @@
 //! decides exactly as written", as properties over generated policies
 //! (`polc_tests::gen`):
 //!
-//! - every generated policy checks with no error, builds, writes an object
-//!   that polrt's reader reads back to the same metadata, and stays within
-//!   its cost bound (`check::cost::hook_bound` ≥ every program's
-//!   `--stats` max path) and its map count (`check::cost::hook_set_maps`);
-//!   the corpus exercises every hook, field, operator, list form and set
-//!   map kind;
+//! - every generated policy checks with no error (front end and cost
+//!   measurement, `compile::compile_source`), builds, writes an object
+//!   that polrt's reader reads back to the same metadata, and every program,
+//!   the test-run programs included, is within the measured limits (max
+//!   path, pending branches, maps; `polc::measure`); the corpus exercises
+//!   every hook, field, operator, list form and size class, set map kind
+//!   and string automaton;
 //! - (kernel) every program the host can load passes the real verifier
 //!   (`polrt::loader::verify`, in process); LSM programs, which this host's
 //!   lockdown refuses before the verifier runs, are counted as not
@@ -23,9 +24,11 @@
 //!   event's values, and executes at most max-path instructions; in the
 //!   kernel property, the verifier's processed-instruction count of the
 //!   same program is at least what the executor ran;
-//! - (kernel) policies generated around the cost budget are either refused
-//!   by the cost model (E0401, E0402, E0403, and nothing else) or checked,
-//!   verified and run as above;
+//! - (kernel) policies generated around the limits (instructions, pending
+//!   branches, maps, automata) are either refused by the measurement
+//!   (E0401 to E0404, and nothing else) or checked, verified and run as
+//!   above; so are `contains` and `endswith` tests, one string or lists,
+//!   in one rule or many, at every size up to past the limits;
 //! - (kernel) the map limit sits exactly where the kernel puts it, and
 //!   every example's own tests pass in the kernel.
 //!
@@ -49,12 +52,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 use std::time::Instant;
 
-use polc::check::cost;
 use polc::check::hooks::{FieldId, Hook};
 use polc::check::policy::{Action, CheckedPolicy, Expr, RuleKind, StrOp, TestOp};
 use polc::compile::{self, Build};
 use polc::interp::{self, Decision, Event, FieldValue};
 use polc::ir::{SetKind, TestContext};
+use polc::measure;
 use polc_tests::exec::Executor;
 use polc_tests::gen::events::{self, EventGen};
 use polc_tests::gen::policy::{self, Shape};
@@ -98,6 +101,9 @@ struct Case {
     test: &'static str,
     source: String,
     policy: CheckedPolicy,
+    built: Build,
+    /// The test-run builds `compile_source` made, one per policy hook.
+    test_runs: Vec<Build>,
 }
 
 impl Case {
@@ -108,19 +114,22 @@ impl Case {
         test: &'static str,
     ) -> Result<Case, (String, Vec<polc::diag::Diagnostic>)> {
         let source = policy::policy(&mut SplitMix64::new(seed), shape);
-        let checked = polc::check::check_source("generated.pol", &source);
+        let checked = compile::compile_source("generated.pol", &source, RINGBUF)
+            .unwrap_or_else(|e| panic!("{e}\n{}\n{source}", reproduce(seed, test)));
         let errors: Vec<_> = checked
             .diagnostics
             .iter()
             .filter(|d| d.is_error())
             .cloned()
             .collect();
-        match checked.policy {
-            Some(policy) if errors.is_empty() => Ok(Case {
+        match (checked.policy, checked.build) {
+            (Some(policy), Some(built)) if errors.is_empty() => Ok(Case {
                 seed,
                 test,
                 source,
                 policy,
+                built,
+                test_runs: checked.test_runs,
             }),
             _ => Err((source, errors)),
         }
@@ -147,11 +156,18 @@ impl Case {
     }
 
     fn build(&self) -> Build {
-        compile::build(&self.policy, &self.source, RINGBUF)
-            .unwrap_or_else(|e| self.fail(&format!("the policy checks but does not build: {e}")))
+        self.built.clone()
     }
 
     fn build_test_run(&self, hook: Hook) -> Build {
+        let made = self.test_runs.iter().find(|b| {
+            b.programs
+                .first()
+                .is_some_and(|p| p.meta.hook == hook.name())
+        });
+        if let Some(build) = made {
+            return build.clone();
+        }
         compile::build_test_run(&self.policy, &self.source, hook).unwrap_or_else(|e| {
             self.fail(&format!(
                 "the test-run program of {hook} does not build: {e}"
@@ -233,6 +249,9 @@ impl Coverage {
                 self.expr(policy, cond);
             }
         }
+        for def in &build.module.automata {
+            self.add(format!("automaton {:?}", def.automaton.kind));
+        }
         for set in &build.module.sets {
             self.add(match set.kind {
                 SetKind::IntHash => "set int hash",
@@ -264,7 +283,18 @@ impl Coverage {
                     TestOp::IntCmp { op, .. } => format!("int {}", op.symbol()),
                     TestOp::StrEq(_) => "str ==".into(),
                     TestOp::Str { op, .. } => format!("str {}", str_op(*op)),
-                    TestOp::StrAny { op, .. } => format!("str {} list", str_op(*op)),
+                    TestOp::StrAny { op, list } => {
+                        let n = policy.list(*list).elems.len();
+                        let class = match n {
+                            1 => "1",
+                            2..=7 => "a few",
+                            8 => "8",
+                            9 => "9",
+                            _ => "large",
+                        };
+                        self.add(format!("str {} list of {class}", str_op(*op)));
+                        format!("str {} list", str_op(*op))
+                    }
                     TestOp::IpIn { addr, prefix } => {
                         let full = if addr.is_ipv4() { 32 } else { 128 };
                         format!(
@@ -313,7 +343,12 @@ impl Coverage {
         for op in ["startswith", "endswith", "contains"] {
             want.push(format!("str {op}"));
             want.push(format!("str {op} list"));
+            for class in ["1", "a few", "8", "9", "large"] {
+                want.push(format!("str {op} list of {class}"));
+            }
         }
+        want.push("automaton Contains".into());
+        want.push("automaton EndsWith".into());
         for kind in ["int", "str", "ip"] {
             want.push(format!("{kind} in named list"));
             want.push(format!("{kind} in inline list"));
@@ -354,9 +389,10 @@ fn str_op(op: StrOp) -> &'static str {
     }
 }
 
-/// Checks one case's build: the object reads back as built, and the cost
-/// model's bound is never below a program's max path (attach programs and
-/// the test-run program of every hook events go to).
+/// Checks one case's build: the object reads back as built, and every
+/// program (attach programs and the test-run program of every hook events
+/// go to) is within the measured limits; `ratios` gets each program's max
+/// path / budget.
 fn check_build(case: &Case, build: &Build, ratios: &mut Vec<f64>) -> usize {
     let bytes = build
         .object_bytes()
@@ -393,36 +429,18 @@ fn check_build(case: &Case, build: &Build, ratios: &mut Vec<f64>) -> usize {
     }
     let n = programs.len();
     for (hook, program) in programs {
-        // The cost model counts at least the set maps a program refers to,
-        // and no program refers to more maps than the kernel allows.
-        let sets = program
-            .maps
-            .iter()
-            .filter(|m| m.starts_with("polc_set"))
-            .count();
-        let counted = cost::hook_set_maps(&case.policy, hook).len();
-        if sets > counted || program.maps.len() as u64 > cost::MAX_MAPS_PER_PROGRAM {
+        let cost = measure::program_cost(&program.code);
+        if cost.max_path > measure::MAX_PATH_BUDGET
+            || cost.pending > measure::MAX_PENDING_BRANCHES
+            || program.maps.len() > measure::MAX_MAPS_PER_PROGRAM
+        {
             case.fail(&format!(
-                "program {} refers to {} maps ({sets} set maps); the cost model counted {counted} set maps",
-                program.meta.symbol,
-                program.maps.len()
+                "program {} of `{hook}` is over a limit the measurement accepted: max path {}, \
+                 pending branches {}, maps {:?}",
+                program.meta.symbol, cost.max_path, cost.pending, program.maps
             ));
         }
-        if program.maps.len() - sets > cost::OWN_MAPS as usize {
-            case.fail(&format!(
-                "program {} has more maps of its own than the cost model allows for: {:?}",
-                program.meta.symbol, program.maps
-            ));
-        }
-        let bound = cost::hook_bound(&case.policy, hook);
-        let max_path = u64::from(program.meta.max_path);
-        if max_path > bound {
-            case.fail(&format!(
-                "program {} executes up to {max_path} instructions, above the cost model's bound of {bound} for `{hook}`",
-                program.meta.symbol
-            ));
-        }
-        ratios.push(max_path as f64 / bound as f64);
+        ratios.push(f64::from(cost.max_path) / f64::from(measure::MAX_PATH_BUDGET));
     }
     n
 }
@@ -436,6 +454,8 @@ struct VerifierTally {
     below_max_path: usize,
     /// Verifier-processed / max path, per program.
     ratios: Vec<f64>,
+    /// Verifier-processed / the larger of size and max path, per program.
+    work: Vec<f64>,
     most_processed: u32,
     by_section: BTreeMap<String, usize>,
     /// Programs below their max path, by section.
@@ -447,14 +467,16 @@ impl VerifierTally {
         format!(
             "{} programs: {} passed the verifier, 0 rejected (acceptance 100% of the {} loadable \
              here), {} LSM programs not verifiable on this host; verifier-processed / max path: {} \
-             ({} programs below 1; most processed: {})",
+             ({} programs below 1; most processed: {}); verifier-processed / max(size, max \
+             path): {}",
             self.passed + self.not_verifiable,
             self.passed,
             self.passed,
             self.not_verifiable,
             spread(self.ratios.clone()),
             self.below_max_path,
-            self.most_processed
+            self.most_processed,
+            spread(self.work.clone())
         )
     }
 }
@@ -495,6 +517,24 @@ fn verify_case(case: &Case, build: &Build, kernel: &Kernel, tally: &mut Verifier
                 tally
                     .ratios
                     .push(f64::from(verified) / f64::from(meta.max_path.max(1)));
+                // The verifier's work stays within the measured model that
+                // keeps it under its limit (`measure::MAX_PROGRAM_INSNS`).
+                let scale = meta.insns.max(meta.max_path);
+                tally
+                    .work
+                    .push(f64::from(verified) / f64::from(scale.max(1)));
+                if verified > measure::VERIFIER_WORK_FACTOR * scale + measure::VERIFIER_WORK_SLACK {
+                    case.fail(&format!(
+                        "the verifier processed {verified} instructions of program {} ({}), \
+                         more than {} times its size ({}) or longest path ({}) plus {}",
+                        meta.symbol,
+                        meta.section,
+                        measure::VERIFIER_WORK_FACTOR,
+                        meta.insns,
+                        meta.max_path,
+                        measure::VERIFIER_WORK_SLACK
+                    ));
+                }
                 if verified < meta.max_path {
                     tally.below_max_path += 1;
                     *tally
@@ -783,7 +823,7 @@ fn generated_policies_check_build_and_stay_within_their_bound() {
         n_programs += check_build(&case, &build, &mut ratios);
     }
     eprintln!(
-        "properties: {} policies (seeds {:#x}..), {n_programs} programs built; max path / cost bound: {}; {:.1}s",
+        "properties: {} policies (seeds {:#x}..), {n_programs} programs built; max path / budget: {}; {:.1}s",
         settings.cases,
         settings.seed,
         spread(ratios),
@@ -894,8 +934,8 @@ fn the_executor_decides_as_the_interpreter_within_max_path() {
 }
 
 #[test]
-fn policies_near_the_budget_are_refused_by_the_cost_model_or_run_as_written() {
-    const TEST: &str = "policies_near_the_budget_are_refused_by_the_cost_model_or_run_as_written";
+fn policies_near_the_limits_are_refused_by_the_measurement_or_run_as_written() {
+    const TEST: &str = "policies_near_the_limits_are_refused_by_the_measurement_or_run_as_written";
     if !kernel_tests_enabled(TEST) {
         return;
     }
@@ -908,20 +948,29 @@ fn policies_near_the_budget_are_refused_by_the_cost_model_or_run_as_written() {
     let mut decisions = KernelTally::default();
     let mut kernel_run = KernelRun::new("properties-near-budget");
     let (mut refused, mut bounds) = (BTreeMap::<&str, usize>::new(), Vec::new());
+    let (mut pending, mut sizes, mut maps) = (Vec::new(), Vec::new(), Vec::new());
+    // Each shape comes near one limit: its costliest tests in the large.
+    let shapes = [
+        Shape::near_the_budget(),
+        Shape::near_the_instruction_budget(),
+        Shape::near_the_branch_limit(),
+        Shape::near_the_map_limit(),
+    ];
     for i in 0..n as u64 {
         let seed = settings.seed.wrapping_add(i);
-        let case = match Case::check(seed, &Shape::near_the_budget(), TEST) {
+        let shape = &shapes[i as usize % shapes.len()];
+        let case = match Case::check(seed, shape, TEST) {
             Ok(case) => case,
             Err((source, errors)) => {
-                // Over the budget: refused by the cost model and nothing else.
+                // Over a limit: refused by the measurement and nothing else.
                 *refused.entry("policies").or_default() += 1;
                 for error in &errors {
                     match error.code.as_str() {
-                        code @ ("E0401" | "E0402" | "E0403") => {
+                        code @ ("E0401" | "E0402" | "E0403" | "E0404") => {
                             *refused.entry(code).or_default() += 1
                         }
                         _ => panic!(
-                            "a policy near the budget has another error than E0401, E0402 or E0403\n{}\n{}\n{source}",
+                            "a policy near the limits has another error than E0401 to E0404\n{}\n{}\n{source}",
                             reproduce(seed, TEST),
                             polc::diag::render_text(&errors, "generated.pol", &source, false)
                         ),
@@ -930,11 +979,15 @@ fn policies_near_the_budget_are_refused_by_the_cost_model_or_run_as_written() {
                 continue;
             }
         };
-        for hook in case.policy.hooks() {
-            bounds.push(cost::hook_bound(&case.policy, hook) as f64 / cost::MAX_PATH_BUDGET as f64);
-        }
         let build = case.build();
-        check_build(&case, &build, &mut Vec::new());
+        check_build(&case, &build, &mut bounds);
+        for program in &build.programs {
+            let cost = measure::program_cost(&program.code);
+            let share = |a: u32, b: u32| f64::from(a) / f64::from(b);
+            pending.push(share(cost.pending, measure::MAX_PENDING_BRANCHES));
+            sizes.push(share(cost.insns, measure::MAX_PROGRAM_INSNS));
+            maps.push(program.maps.len() as f64 / measure::MAX_MAPS_PER_PROGRAM as f64);
+        }
         verify_case(&case, &build, &kernel, &mut verifier);
         let mut per_hook = Vec::new();
         for hook in case.event_hooks() {
@@ -946,11 +999,15 @@ fn policies_near_the_budget_are_refused_by_the_cost_model_or_run_as_written() {
     }
     kernel_run.run(&mut decisions);
     eprintln!(
-        "properties: {n} policies near the budget: refused by the cost model (policies, and \
+        "properties: {n} policies near the limits: refused by the measurement (policies, and \
          errors by code): {refused:?}; of the \
-         others, hook bound / budget: {}; {}; {} events decided in the kernel and {} executor runs \
+         others, per program, max path / budget: {}, size / budget: {}, pending branches / \
+         limit: {}, maps / limit: {}; {}; {} events decided in the kernel and {} executor runs \
          as the interpreter (most executed: {}); {:.1}s",
         spread(bounds),
+        spread(sizes),
+        spread(pending),
+        spread(maps),
         verifier.summary(),
         decisions.events,
         executor.runs,
@@ -985,7 +1042,7 @@ fn the_map_limit_is_where_the_kernel_puts_it() {
         );
         source
     };
-    let refused = polc::check::check_source("limit.pol", &policy_with(59));
+    let refused = compile::compile_source("limit.pol", &policy_with(59), RINGBUF).expect("builds");
     let codes: Vec<&str> = refused
         .diagnostics
         .iter()
@@ -994,14 +1051,14 @@ fn the_map_limit_is_where_the_kernel_puts_it() {
         .collect();
     assert_eq!(codes, ["E0403"], "59 lists on one hook");
     let source = policy_with(58);
-    let checked = polc::check::check_source("limit.pol", &source);
+    let checked = compile::compile_source("limit.pol", &source, RINGBUF).expect("builds");
     let policy = checked.policy.unwrap_or_else(|| {
         panic!(
             "58 lists on one hook must check:\n{}",
             polc::diag::render_text(&checked.diagnostics, "limit.pol", &source, false)
         )
     });
-    let build = compile::build(&policy, &source, RINGBUF).expect("builds");
+    let build = checked.build.expect("builds");
     let widest = build
         .programs
         .iter()
@@ -1009,8 +1066,8 @@ fn the_map_limit_is_where_the_kernel_puts_it() {
         .max()
         .unwrap_or(0);
     assert_eq!(
-        widest as u64,
-        cost::MAX_MAPS_PER_PROGRAM,
+        widest,
+        measure::MAX_MAPS_PER_PROGRAM,
         "a program at the limit"
     );
     if !kernel_tests_enabled(TEST) {
@@ -1021,6 +1078,8 @@ fn the_map_limit_is_where_the_kernel_puts_it() {
         test: TEST,
         source: source.clone(),
         policy,
+        built: build.clone(),
+        test_runs: Vec::new(),
     };
     let mut tally = VerifierTally::default();
     verify_case(&case, &build, &Kernel::probe(), &mut tally);
@@ -1042,6 +1101,128 @@ fn the_map_limit_is_where_the_kernel_puts_it() {
     );
     let result: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
     assert_eq!(result["kernel"]["rule"], "ports3", "{stdout}");
+}
+
+/// The `contains` and `endswith` shapes the verifier once refused ("the
+/// sequence of 8193 jumps is too complex" at twelve `contains` strings),
+/// at every size up to and past the limits: one rule with a list of
+/// 1, a few, 8, 9, 12 and hundreds of strings; many rules of one string or
+/// of a list each, up to past the instruction budget. Each is refused by
+/// the measurement (E0401, E0402, E0404 only, pointing into a rule) or
+/// every program it has passes the kernel verifier.
+#[test]
+fn string_test_families_are_refused_by_the_measurement_or_pass_the_verifier() {
+    const TEST: &str = "string_test_families_are_refused_by_the_measurement_or_pass_the_verifier";
+    if !kernel_tests_enabled(TEST) {
+        return;
+    }
+    let started = Instant::now();
+    let kernel = Kernel::probe();
+    let mut tally = VerifierTally::default();
+    let secret = |i: usize| format!("\"/secret-{i:04}/\"");
+    let list = |n: usize, f: &dyn Fn(usize) -> String| (0..n).map(f).collect::<Vec<_>>().join(", ");
+    let mut family: Vec<(String, String)> = Vec::new();
+    for n in [1, 2, 8, 9, 11, 12, 40, 300] {
+        let strings = list(n, &secret);
+        family.push((
+            format!("contains list of {n}"),
+            format!("rule r {{ on file.open when file.path contains [{strings}] deny }}\n"),
+        ));
+        let suffixes = list(n, &|i| format!("\".k{i:03}\""));
+        family.push((
+            format!("endswith list of {n}"),
+            format!("rule r {{ on file.open when file.path endswith [{suffixes}] deny }}\n"),
+        ));
+    }
+    for k in [11, 12, 60, 125] {
+        let mut one = String::new();
+        let mut lists = String::new();
+        for r in 0..k {
+            one.push_str(&format!(
+                "rule r{r} {{ on file.open when file.path contains {} deny }}\n",
+                secret(r)
+            ));
+            lists.push_str(&format!(
+                "rule r{r} {{ on file.open when proc.uid == {r} and (file.path contains [{}] \
+                 or exec.path endswith [{}]) deny }}\n",
+                list(12, &|i| secret(100 * r + i)),
+                list(9, &|i| format!("\"/x{r}-{i}\""))
+            ));
+        }
+        family.push((format!("{k} contains rules"), one));
+        family.push((
+            format!("{k} rules of two lists"),
+            lists.replace("exec.path", "proc.exe"),
+        ));
+    }
+    let (mut refused, mut passed) = (Vec::new(), Vec::new());
+    for (name, source) in &family {
+        let compiled = compile::compile_source("family.pol", source, RINGBUF)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let errors: Vec<_> = compiled
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .collect();
+        if !errors.is_empty() {
+            for error in &errors {
+                let span = error.primary_span();
+                assert!(
+                    matches!(error.code.as_str(), "E0401" | "E0402" | "E0404")
+                        && source[span.start as usize..]
+                            .starts_with(|c: char| c.is_alphanumeric() || c == '\''),
+                    "{name}: {}",
+                    polc::diag::render_text(&compiled.diagnostics, "family.pol", source, false)
+                );
+                refused.push(format!("{name}: {}", error.code.as_str()));
+            }
+            continue;
+        }
+        let case = Case {
+            seed: 0,
+            test: TEST,
+            source: source.clone(),
+            policy: compiled.policy.expect("checks"),
+            built: compiled.build.expect("builds"),
+            test_runs: compiled.test_runs,
+        };
+        let build = case.build();
+        let widest = build
+            .programs
+            .iter()
+            .map(|p| measure::program_cost(&p.code))
+            .max_by_key(|c| c.max_path)
+            .unwrap_or_default();
+        verify_case(&case, &build, &kernel, &mut tally);
+        passed.push(format!(
+            "{name} (max path {}, pending {})",
+            widest.max_path, widest.pending
+        ));
+    }
+    // The shapes the verifier refused before pass now; only the
+    // instruction budget stops long chains of rules.
+    for shape in [
+        "contains list of 12 ",
+        "contains list of 300 ",
+        "12 contains rules",
+    ] {
+        assert!(
+            passed.iter().any(|p| p.starts_with(shape)),
+            "{shape}: {passed:?}"
+        );
+    }
+    assert!(
+        refused
+            .iter()
+            .any(|r| r.starts_with("125 contains rules: E0401")),
+        "{refused:?}"
+    );
+    eprintln!(
+        "properties: {} string-test policies: passed {passed:?}; refused {refused:?}; {}; {:.1}s",
+        family.len(),
+        tally.summary(),
+        started.elapsed().as_secs_f64()
+    );
 }
 
 #[test]

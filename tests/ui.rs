@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use polc::check::check_source;
+use polc::compile::{compile_source, DEFAULT_RINGBUF_BYTES};
 use polc::diag::{render_text, Code};
 use polc_tests::golden::{self, compare_or_bless, no_orphans, pol_files, run_cases, stem, Case};
 use polc_tests::repo_root;
@@ -33,7 +33,8 @@ fn render(path: &Path) -> Result<(String, Vec<Code>), String> {
         .unwrap_or(path)
         .display()
         .to_string();
-    let checked = check_source(&name, &source);
+    let checked = compile_source(&name, &source, DEFAULT_RINGBUF_BYTES)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     let codes = checked.diagnostics.iter().map(|d| d.code).collect();
     Ok((
         render_text(&checked.diagnostics, &name, &source, false),
@@ -66,7 +67,8 @@ fn example_case(pol: PathBuf) -> Outcome {
 fn fuzz_case(input: PathBuf) -> Outcome {
     let bytes = fs::read(&input).map_err(|e| format!("cannot read {}: {e}", input.display()))?;
     let source = String::from_utf8_lossy(&bytes);
-    let checked = check_source("fuzz.pol", &source);
+    let checked = compile_source("fuzz.pol", &source, DEFAULT_RINGBUF_BYTES)
+        .map_err(|e| format!("{}: {e}", input.display()))?;
     if checked.policy.is_some() == checked.has_errors() {
         return Err("policy present despite errors, or missing without one".to_string());
     }

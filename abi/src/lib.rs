@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 
 /// Version of the object/event format. The runtime accepts exactly this one.
 ///
-/// Version 5: rule kinds, actions, backends and map kinds are typed enums
+/// Version 6: [`Metadata::automata`], the table the runtime writes into
+/// [`MAP_AUTOMATA`] before loading. Version 5: rule kinds, actions, backends
+/// and map kinds are typed enums
 /// (serialised as the same names as before); every hook lists its backends,
 /// strongest first, with what `deny` means on each and what each needs
 /// probed ([`BackendMeta`]), so the runtime decides backends from the
@@ -23,7 +25,7 @@ use serde::{Deserialize, Serialize};
 /// wrote it is refused, and names the architecture its syscall numbers are
 /// for ([`Metadata::arch`]). Version 4: the fields every event header carries
 /// ([`HeaderField`]) are decoded from the header only.
-pub const ABI_VERSION: u32 = 5;
+pub const ABI_VERSION: u32 = 6;
 
 /// A field every event header carries, so it never needs a slot in the
 /// record: rules capture it by its policy name and the runtime decodes it
@@ -146,6 +148,14 @@ pub const MAP_FEATURES: &str = "polc_features";
 pub const FEATURE_CGROUP_SIGNAL: u32 = 1;
 /// `map_flags` of [`MAP_FEATURES`]: `BPF_F_RDONLY_PROG`.
 pub const FEATURES_MAP_FLAGS: u32 = 1 << 7;
+/// Array of one value: the tables of the policy's string automata
+/// (`contains`, long `endswith` lists), written by the runtime from
+/// [`Metadata::automata`] before any program is loaded, then frozen.
+/// Programs may only read it ([`AUTOMATA_MAP_FLAGS`]). Present only in
+/// objects with automata.
+pub const MAP_AUTOMATA: &str = "polc_automata";
+/// `map_flags` of [`MAP_AUTOMATA`]: `BPF_F_RDONLY_PROG`.
+pub const AUTOMATA_MAP_FLAGS: u32 = 1 << 7;
 
 /// Size in bytes of [`EventHeader`] at the start of every event record.
 pub const EVENT_HEADER_LEN: usize = 48;
@@ -400,6 +410,9 @@ pub struct Metadata {
     /// keeps the map current while it runs.
     #[serde(default)]
     pub identities: Vec<Vec<String>>,
+    /// The value of [`MAP_AUTOMATA`] (key 0), hex; empty when the object
+    /// has no automata.
+    pub automata: String,
     /// [`code_hash`] of the programs' sections, in the order of
     /// [`Metadata::programs`]: the runtime refuses an object whose code does
     /// not match it.

@@ -165,6 +165,7 @@ impl Subject {
         };
         loader::write_config(&ebpf, metadata, config).map_err(|e| e.to_string())?;
         loader::fill_sets(&ebpf, metadata).map_err(|e| e.to_string())?;
+        loader::write_automata(&ebpf, metadata).map_err(|e| e.to_string())?;
         loader::write_features(&ebpf, metadata, kernel.features).map_err(|e| e.to_string())?;
         Subject::load(kernel, hook, meta, ebpf, drain.then_some(abi::MAP_EVENTS))
     }

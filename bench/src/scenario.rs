@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 /// Lists longer than this are set maps in polc (its `INLINE_LIST_MAX`); the
 /// C equivalents switch to a map at the same size.
-pub const INLINE_MAX: usize = polc::check::cost::INLINE_LIST_MAX;
+pub const INLINE_MAX: usize = polc::ir::INLINE_LIST_MAX;
 
 /// Key length of the string hash maps of `open_list` (the longest element,
 /// its NUL, rounded up to 8 bytes: what polc computes for these elements).
@@ -512,8 +512,8 @@ mod tests {
     use super::*;
 
     fn checks(source: &str) -> bool {
-        let checked = polc::check::check_source("gen.pol", source);
-        checked.policy.is_some() && !checked.has_errors()
+        let compiled = polc::compile::compile_source("gen.pol", source, 4096).expect("builds");
+        compiled.policy.is_some() && !compiled.has_errors()
     }
 
     #[test]

@@ -1,9 +1,12 @@
 //! The build driver: a checked policy to everything `polc build` writes —
 //! the object image (programs, maps, metadata), per-program statistics, the
-//! IR and the annotated disassembly.
+//! IR and the annotated disassembly — and [`compile_source`], the front end,
+//! the build and the cost measurement in one: what `polc check`, `polc
+//! build`, `polc test` and polrt run on a source.
 //!
-//! Nothing here can fail for a user error (the checker has accepted the
-//! policy); a [`BuildError`] is an internal compiler error.
+//! A build never fails for a user error; a [`BuildError`] is an internal
+//! compiler error. A policy over a kernel limit builds, and the measurement
+//! (`measure`) rejects it.
 
 use std::fmt::Write as _;
 
@@ -24,11 +27,20 @@ pub const EXEC_CALLERS_ENTRIES: u32 = 16_384;
 /// The map a test-run program copies its test context into.
 pub const MAP_TEST_CONTEXT: &str = "polc_test_ctx";
 
-/// An internal compiler error.
+/// Why a build failed: an internal compiler error, or a program past the
+/// size the measurement would accept (`compile_source` reports that as
+/// E0401).
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     #[error("internal compiler error: assembling {program}: {source}")]
     Asm { program: String, source: AsmError },
+    #[error("program {program} of `{hook}` has {insns} instructions and more")]
+    TooLarge {
+        program: String,
+        hook: Hook,
+        insns: usize,
+        by_origin: Vec<(crate::bpf::asm::Origin, u32)>,
+    },
     #[error("internal compiler error: writing the object: {0}")]
     Object(String),
 }
@@ -84,28 +96,114 @@ impl Build {
         ir::print::print(&self.module)
     }
 
-    /// `--stats`: one line per program.
+    /// `--stats`: one line per program (pending: the most branches the
+    /// verifier can have pending, see `measure`).
     pub fn stats(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "{:<28} {:<40} {:>6} {:>9} {:>6}  maps",
-            "program", "section", "insns", "max path", "stack"
+            "{:<28} {:<40} {:>6} {:>9} {:>8} {:>6}  maps",
+            "program", "section", "insns", "max path", "pending", "stack"
         );
         for p in &self.programs {
             let _ = writeln!(
                 out,
-                "{:<28} {:<40} {:>6} {:>9} {:>6}  {}",
+                "{:<28} {:<40} {:>6} {:>9} {:>8} {:>6}  {}",
                 p.meta.symbol,
                 p.meta.section,
                 p.meta.insns,
                 p.meta.max_path,
+                crate::measure::pending_branches(&p.code),
                 p.meta.stack,
                 p.maps.join(", ")
             );
         }
         out
     }
+}
+
+/// A source checked, built and measured.
+#[derive(Clone, Debug)]
+pub struct Compiled {
+    /// The checked policy; `Some` if and only if there is no error.
+    pub policy: Option<CheckedPolicy>,
+    /// Its build; `Some` if and only if there is no error.
+    pub build: Option<Build>,
+    /// The `polc test` program of each of its hooks ([`build_test_run`]), in
+    /// hook order; empty when there is an error.
+    pub test_runs: Vec<Build>,
+    /// Errors and warnings of the front end and the measurement, sorted by
+    /// position.
+    pub diagnostics: Vec<crate::diag::Diagnostic>,
+}
+
+impl Compiled {
+    /// Whether any diagnostic is an error.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics
+            .iter()
+            .any(crate::diag::Diagnostic::is_error)
+    }
+}
+
+/// Checks `source` (read from `source_name`), builds it and the `polc test`
+/// program of each of its hooks, and measures every program against the
+/// kernel's limits (`measure`): a policy with no error here is one the
+/// kernel verifier accepts. Never panics on any source; an `Err` is an
+/// internal compiler error.
+pub fn compile_source(
+    source_name: &str,
+    source: &str,
+    ringbuf_bytes: u32,
+) -> Result<Compiled, BuildError> {
+    let checked = crate::check::check_source(source_name, source);
+    let Some(policy) = checked.policy else {
+        return Ok(Compiled {
+            policy: None,
+            build: None,
+            test_runs: Vec::new(),
+            diagnostics: checked.diagnostics,
+        });
+    };
+    let mut diagnostics = checked.diagnostics;
+    let built = build(&policy, source, ringbuf_bytes).and_then(|build| {
+        let test_runs = policy
+            .hooks()
+            .into_iter()
+            .map(|hook| build_test_run(&policy, source, hook))
+            .collect::<Result<Vec<Build>, BuildError>>()?;
+        Ok((build, test_runs))
+    });
+    let (build, test_runs) = match built {
+        Ok(built) => built,
+        // A program past the size limit, not finished: refused as such.
+        Err(BuildError::TooLarge {
+            hook,
+            insns,
+            by_origin,
+            ..
+        }) => {
+            diagnostics.push(crate::measure::unfinished_program(
+                &policy, hook, insns, by_origin,
+            ));
+            return Ok(Compiled {
+                policy: None,
+                build: None,
+                test_runs: Vec::new(),
+                diagnostics: crate::check::sort_and_dedup(diagnostics),
+            });
+        }
+        Err(error) => return Err(error),
+    };
+    diagnostics.extend(crate::measure::measure(&policy, &build, &test_runs));
+    let diagnostics = crate::check::sort_and_dedup(diagnostics);
+    let ok = !diagnostics.iter().any(crate::diag::Diagnostic::is_error);
+    Ok(Compiled {
+        policy: ok.then_some(policy),
+        build: ok.then_some(build),
+        test_runs: if ok { test_runs } else { Vec::new() },
+        diagnostics,
+    })
 }
 
 /// Builds every program of `policy` for every backend of its hooks.
@@ -274,6 +372,27 @@ fn build_module(
             set.purpose.clone(),
         ));
     }
+    let automata = (!module.automata.is_empty()).then(|| {
+        add_map(
+            map(
+                abi::MAP_AUTOMATA,
+                MapKind::Array,
+                4,
+                u32::try_from(module.automata_len()).unwrap_or(u32::MAX),
+                1,
+                abi::AUTOMATA_MAP_FLAGS,
+            ),
+            format!(
+                "string automata: {} (read-only for programs, frozen)",
+                module
+                    .automata
+                    .iter()
+                    .map(|a| a.purpose.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        )
+    });
     let test_context = module
         .programs
         .iter()
@@ -300,6 +419,7 @@ fn build_module(
         features,
         exec_callers,
         sets,
+        automata,
         test_context,
     };
 
@@ -313,14 +433,24 @@ fn build_module(
         let env = ProgramEnv {
             maps: &maps,
             sets: &module.sets,
+            automata: &module.automata,
             layout,
             program_index: programs.len() as u16,
             n_rules,
+            max_insns: crate::measure::MAX_PROGRAM_INSNS as usize,
         };
         let (section, symbol, backend) = names(program);
-        let code = codegen::emit_program(program, env).map_err(|source| BuildError::Asm {
-            program: symbol.clone(),
-            source,
+        let code = codegen::emit_program(program, env).map_err(|error| match error {
+            codegen::EmitError::Asm(source) => BuildError::Asm {
+                program: symbol.clone(),
+                source,
+            },
+            codegen::EmitError::TooLarge { insns, by_origin } => BuildError::TooLarge {
+                program: symbol.clone(),
+                hook: program.hook,
+                insns,
+                by_origin,
+            },
         })?;
         programs.push(built(
             section,
@@ -423,6 +553,13 @@ fn build_module(
             .map(|set| set.paths.clone())
             .collect(),
         code_hash,
+        // Tables over the limit are not encoded: the measurement rejects
+        // the policy (E0404), and encoding them could take gigabytes.
+        automata: if module.automata_len() <= crate::measure::MAX_AUTOMATA_BYTES {
+            abi::hex(&module.automata_table())
+        } else {
+            String::new()
+        },
     };
     let image = ObjectImage {
         programs: images,
@@ -585,9 +722,10 @@ mod tests {
     use super::*;
 
     fn build_source(source: &str) -> Build {
-        let checked = crate::check::check_source("t.pol", source);
-        let policy = checked.policy.expect("checks");
-        build(&policy, source, DEFAULT_RINGBUF_BYTES).expect("builds")
+        compile_source("t.pol", source, DEFAULT_RINGBUF_BYTES)
+            .expect("builds")
+            .build
+            .expect("checks")
     }
 
     fn disassembly(build: &Build, symbol: &str) -> String {

@@ -6,8 +6,12 @@
 //! &str ──syntax──▶ AST + diagnostics ──check──▶ CheckedPolicy
 //!      ──ir──▶ one loop-free decision program per (hook, backend)
 //!      ──codegen──▶ instructions + relocations + stats (bpf::asm)
+//!      ──measure──▶ cost diagnostics (E04xx) on the emitted programs
 //!      ──object──▶ one ELF object with .BTF, .BTF.ext, maps and metadata (abi)
 //! ```
+//!
+//! `compile::compile_source` runs the front end, lowering, codegen and the
+//! measurement: a policy it accepts is one the kernel accepts.
 //!
 //! The library does no I/O beyond the source text it is given and never
 //! touches the kernel.
@@ -21,6 +25,7 @@ pub mod diag;
 pub mod interp;
 pub mod ir;
 pub mod kernel;
+pub mod measure;
 pub mod object;
 pub mod span;
 pub mod syntax;

@@ -14,7 +14,8 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
-use polc::check::{check_source, reference};
+use polc::check::reference;
+use polc::compile::{compile_source, DEFAULT_RINGBUF_BYTES};
 use polc::diag::{render_json, render_text, Code, Diagnostic};
 
 /// Compiles .pol runtime-security policies to verified, bounded eBPF.
@@ -27,7 +28,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Parse and type-check policies; report errors and warnings.
+    /// Parse, type-check and measure policies against the kernel's limits;
+    /// report errors and warnings.
     Check(CheckArgs),
     /// Compile a policy to one eBPF object (or print its IR, disassembly, stats).
     Build(BuildArgs),
@@ -211,7 +213,14 @@ fn check(args: &CheckArgs) -> ExitCode {
                 continue;
             }
         };
-        let checked = check_source(&name, &source);
+        let checked = match compile_source(&name, &source, DEFAULT_RINGBUF_BYTES) {
+            Ok(checked) => checked,
+            Err(error) => {
+                eprintln!("polc: {name}: {error}");
+                errors += 1;
+                continue;
+            }
+        };
         errors += checked.diagnostics.iter().filter(|d| d.is_error()).count();
         warnings += checked.diagnostics.iter().filter(|d| !d.is_error()).count();
         print_diagnostics(

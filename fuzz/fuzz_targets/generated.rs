@@ -1,7 +1,7 @@
 //! Fuzz target over codegen, driven by the policy generator: the input's
 //! bytes are the generator's choices, so every input is a well-typed
-//! policy; it must build, read back from its object, stay within its cost
-//! bound and decide as the interpreter (`polc_tests::fuzzing`).
+//! policy; it must check (front end and cost measurement), build, read back
+//! from its object and decide as the interpreter (`polc_tests::fuzzing`).
 
 #![no_main]
 

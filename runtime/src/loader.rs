@@ -189,6 +189,30 @@ pub fn write_features(ebpf: &Ebpf, metadata: &Metadata, features: u32) -> Result
     write_frozen(ebpf, abi::MAP_FEATURES, &features.to_le_bytes())
 }
 
+/// Writes the tables of the object's string automata ([`Metadata::automata`])
+/// into the automata map, when the object has one, and freezes it: neither
+/// programs nor user space can change a table once the policy runs. Must run
+/// before any program is attached.
+pub fn write_automata(ebpf: &Ebpf, metadata: &Metadata) -> Result<(), LoadError> {
+    let Some(meta) = metadata.maps.iter().find(|m| m.name == abi::MAP_AUTOMATA) else {
+        return Ok(());
+    };
+    let bad = |reason: String| LoadError::MapWrite {
+        map: abi::MAP_AUTOMATA.into(),
+        reason,
+    };
+    let value =
+        abi::unhex(&metadata.automata).ok_or_else(|| bad("its tables are not hex".into()))?;
+    if meta.key_size != 4 || meta.value_size as usize != value.len() {
+        return Err(bad(format!(
+            "its values have {} bytes, the tables {}",
+            meta.value_size,
+            value.len()
+        )));
+    }
+    write_frozen(ebpf, abi::MAP_AUTOMATA, &value)
+}
+
 /// Inserts every key of every set map (value `1`).
 pub fn fill_sets(ebpf: &Ebpf, metadata: &Metadata) -> Result<usize, LoadError> {
     let mut inserted = 0;

@@ -118,10 +118,15 @@ pub fn compile_source(
     source: &str,
     ringbuf_bytes: u32,
 ) -> Result<PolicyObject, ObjectError> {
-    let checked = polc::check::check_source(name, source);
-    let rendered = polc::diag::render_text(&checked.diagnostics, name, source, false);
-    let policy = match checked.policy {
-        Some(policy) if !checked.has_errors() => policy,
+    let compiled = polc::compile::compile_source(name, source, ringbuf_bytes).map_err(|e| {
+        ObjectError::Build {
+            path: name.to_string(),
+            message: e.to_string(),
+        }
+    })?;
+    let rendered = polc::diag::render_text(&compiled.diagnostics, name, source, false);
+    let build = match compiled.build {
+        Some(build) if !compiled.has_errors() => build,
         _ => {
             return Err(ObjectError::Policy {
                 path: name.to_string(),
@@ -129,11 +134,6 @@ pub fn compile_source(
             })
         }
     };
-    let build =
-        polc::compile::build(&policy, source, ringbuf_bytes).map_err(|e| ObjectError::Build {
-            path: name.to_string(),
-            message: e.to_string(),
-        })?;
     let bytes = polc::object::write_object(&build.image).map_err(|e| ObjectError::Build {
         path: name.to_string(),
         message: format!("internal compiler error: {e}"),
@@ -525,6 +525,7 @@ pub(crate) mod tests {
             kernel_fields: vec![],
             sets: vec![],
             identities: vec![],
+            automata: String::new(),
             code_hash: String::new(),
         }
     }

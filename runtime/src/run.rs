@@ -129,6 +129,7 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
     };
     loader::write_config(&ebpf, metadata, config)?;
     loader::fill_sets(&ebpf, metadata)?;
+    loader::write_automata(&ebpf, metadata)?;
     let features = probe::kernel_features()?;
     loader::write_features(&ebpf, metadata, features)?;
     let (support, plans) = loader::choose_backends(&mut ebpf, metadata, &types, features)?;

@@ -13,9 +13,10 @@
 //! `{field}` placeholders and `{{`/`}}`, traces with `emit`, declarations in
 //! any order, comments and odd layout.
 //!
-//! Every generated policy is meant to check without an error: the sizes are
-//! kept inside the cost model's budget (a policy rejected with E0401 or E0402
-//! is a generator bug, and the property tests say so). What the policy
+//! A policy of the default shapes is meant to check without an error: the
+//! sizes are kept inside the measured limits (a policy rejected with E0401
+//! to E0404 is a generator bug, and the property tests say so); the shapes
+//! near a limit ([`Limit`]) come near it on purpose, and some go over. What the policy
 //! *means* is whatever the checker makes of the text: the oracle is the
 //! interpreter on the checked policy, never this generator.
 //!
@@ -41,12 +42,29 @@ pub struct Shape {
     pub max_list: usize,
     /// Most hooks one policy uses (fewer hooks: more rules per program).
     pub max_hooks: usize,
-    /// Most `contains` tests on 255-byte fields per hook (each unrolls
-    /// over every start position: the costliest test there is).
+    /// Most `contains` tests on 255-byte fields per hook (each scans every
+    /// byte of the field: the costliest test there is).
     pub max_long_contains: u32,
     /// How often (percent) a list is past the inline limit (a set map: a
     /// program may use at most 64 maps).
     pub large_lists: u64,
+    /// The limit a policy of this shape should come near: most of its
+    /// string and int tests are then the kind that costs most against it.
+    pub focus: Option<Limit>,
+}
+
+/// The kernel limits the measurement checks (`polc::measure`), for shapes
+/// that come near one of them.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Limit {
+    /// Instructions per run and per program: `contains` lists on paths
+    /// (each scans every byte).
+    Instructions,
+    /// Pending verifier branches: inline lists of 8 long strings (each
+    /// byte word a comparison).
+    Branches,
+    /// Maps per program: int lists past the inline limit (a map each).
+    Maps,
 }
 
 impl Shape {
@@ -60,12 +78,13 @@ impl Shape {
             max_hooks: 6,
             max_long_contains: 6,
             large_lists: 40,
+            focus: None,
         }
     }
 
     /// Policies with many rules on one or two hooks and many costly tests,
-    /// around the cost model's budget: some check and must verify, some are
-    /// over it and must be refused with E0401 or E0402.
+    /// around the measured limits: some check and must verify, some are
+    /// over them and must be refused with E0401, E0402 or E0403.
     pub fn near_the_budget() -> Shape {
         Shape {
             max_rules: 300,
@@ -75,6 +94,50 @@ impl Shape {
             max_hooks: 2,
             max_long_contains: 200,
             large_lists: 3,
+            focus: None,
+        }
+    }
+
+    /// Many `contains` lists on one hook: around the instruction budget.
+    pub fn near_the_instruction_budget() -> Shape {
+        Shape {
+            max_rules: 800,
+            max_depth: 2,
+            max_terms: 3,
+            max_list: 40,
+            max_hooks: 1,
+            max_long_contains: 400,
+            large_lists: 3,
+            focus: Some(Limit::Instructions),
+        }
+    }
+
+    /// Many comparisons on one hook: around the verifier's pending-branch
+    /// limit.
+    pub fn near_the_branch_limit() -> Shape {
+        Shape {
+            max_rules: 700,
+            max_depth: 2,
+            max_terms: 3,
+            max_list: 8,
+            max_hooks: 1,
+            max_long_contains: 0,
+            large_lists: 0,
+            focus: Some(Limit::Branches),
+        }
+    }
+
+    /// Many large lists on one hook: around the map limit.
+    pub fn near_the_map_limit() -> Shape {
+        Shape {
+            max_rules: 160,
+            max_depth: 1,
+            max_terms: 2,
+            max_list: 16,
+            max_hooks: 1,
+            max_long_contains: 2,
+            large_lists: 60,
+            focus: Some(Limit::Maps),
         }
     }
 
@@ -88,6 +151,7 @@ impl Shape {
             max_hooks: 6,
             max_long_contains: 2,
             large_lists: 40,
+            focus: None,
         }
     }
 }
@@ -187,6 +251,11 @@ fn common_fields() -> Vec<FieldId> {
 /// Fields available on `hook`, in table order.
 pub fn fields_on(hook: Hook) -> Vec<FieldId> {
     FieldId::all().filter(|f| f.available_on(hook)).collect()
+}
+
+/// Whether `field` is a string of more than 100 bytes (a path).
+fn long_str(field: FieldId) -> bool {
+    matches!(field.spec().ty, polc::check::hooks::FieldType::Str { max } if max > 100)
 }
 
 fn int_max(bits: u8) -> u64 {
@@ -301,8 +370,16 @@ impl<R: Entropy> Gen<'_, R> {
                 .into_iter()
                 .filter(|_| self.rng.chance(45))
                 .collect();
+            if self.shape.focus == Some(Limit::Instructions) {
+                // Hooks with a path: where `contains` scans 256 bytes.
+                hooks.retain(|hook| fields_on(*hook).iter().any(|f| long_str(*f)));
+            }
             if hooks.is_empty() {
-                hooks.push(*pick(self.rng, &Hook::ALL));
+                let mut all = Hook::ALL.to_vec();
+                if self.shape.focus == Some(Limit::Instructions) {
+                    all.retain(|hook| fields_on(*hook).iter().any(|f| long_str(*f)));
+                }
+                hooks.push(*pick(self.rng, &all));
             }
             while hooks.len() > self.shape.max_hooks.max(1) {
                 hooks.remove(self.rng.index(hooks.len()));
@@ -640,6 +717,17 @@ impl<R: Entropy> Gen<'_, R> {
 
     fn int_leaf(&mut self, name: &str, bits: u8) -> String {
         let max = int_max(bits);
+        // Near a limit: inline lists of exactly 8 (8 branches each), or
+        // lists past the inline limit (a map each).
+        let focused = match self.shape.focus {
+            Some(Limit::Branches) if self.rng.chance(80) => Some(8),
+            Some(Limit::Maps) if self.rng.chance(90) => Some(self.rng.range(9, 16) as usize),
+            _ => None,
+        };
+        if let Some(n) = focused {
+            let list = self.int_list(name, bits, n);
+            return format!("{name} in {list}");
+        }
         match self.rng.weighted(&[55, 12, 18, 15]) {
             0 => {
                 let op = *pick(self.rng, &["==", "!=", "<", "<=", ">", ">="]);
@@ -654,13 +742,7 @@ impl<R: Entropy> Gen<'_, R> {
             }
             2 => {
                 let n = self.list_len();
-                let items: Vec<String> = (0..n)
-                    .map(|_| {
-                        let v = self.int_value(name, bits);
-                        render_int(self.rng, v)
-                    })
-                    .collect();
-                let list = self.inline_list(&items);
+                let list = self.int_list(name, bits, n);
                 format!("{name} {} {list}", self.in_op())
             }
             _ => {
@@ -668,6 +750,17 @@ impl<R: Entropy> Gen<'_, R> {
                 format!("{name} {} {list}", self.in_op())
             }
         }
+    }
+
+    /// An inline list of `n` values of the int field `name`.
+    fn int_list(&mut self, name: &str, bits: u8, n: usize) -> String {
+        let items: Vec<String> = (0..n)
+            .map(|_| {
+                let v = self.int_value(name, bits);
+                render_int(self.rng, v)
+            })
+            .collect();
+        self.inline_list(&items)
     }
 
     fn in_op(&mut self) -> &'static str {
@@ -678,13 +771,25 @@ impl<R: Entropy> Gen<'_, R> {
         }
     }
 
-    /// A list length: mostly inline-sized, often past the inline limit.
+    /// A list length of every size class: one, a few, exactly the inline
+    /// limit (8), just above it (9), and large (past the inline limit).
     fn list_len(&mut self) -> usize {
         let max = self.shape.max_list.max(1) as u64;
         let large = self.shape.large_lists.min(100);
-        match self.rng.weighted(&[100 - large, large * 3 / 4, large / 4]) {
-            0 => self.rng.range(1, 8.min(max)) as usize,
-            1 => self.rng.range(9.min(max), 16.min(max)) as usize,
+        let inline = 100 - large;
+        match self.rng.weighted(&[
+            inline / 3,
+            inline / 2,
+            inline / 6,
+            large / 2,
+            large / 4,
+            large / 4,
+        ]) {
+            0 => 1,
+            1 => self.rng.range(2, 7.min(max)) as usize,
+            2 => 8.min(max) as usize,
+            3 => 9.min(max) as usize,
+            4 => self.rng.range(10.min(max), 16.min(max)) as usize,
             _ => self.rng.range(1, max) as usize,
         }
     }
@@ -801,6 +906,38 @@ impl<R: Entropy> Gen<'_, R> {
 
     fn str_leaf(&mut self, hook: Hook, name: &str, limit: usize) -> String {
         let path = limit > 100;
+        let focus = self.shape.focus;
+        match focus {
+            Some(Limit::Instructions)
+                if path && self.rng.chance(80) && self.take_long_contains(hook) =>
+            {
+                // Short lists of short strings: small automata, each a scan
+                // of the whole field.
+                let n = self.rng.range(1, 3) as usize;
+                let items: Vec<String> = (0..n)
+                    .map(|_| {
+                        let mut s = self.str_value(12, false);
+                        while s.len() < 3 {
+                            s.push('y');
+                        }
+                        render_str(self.rng, &s)
+                    })
+                    .collect();
+                let list = self.inline_list(&items);
+                return format!("{name} contains {list}");
+            }
+            Some(Limit::Branches) if self.rng.chance(80) => {
+                let items: Vec<String> = (0..8)
+                    .map(|_| {
+                        let s = self.str_value(limit, false);
+                        render_str(self.rng, &s)
+                    })
+                    .collect();
+                let list = self.inline_list(&items);
+                return format!("{name} in {list}");
+            }
+            _ => {}
+        }
         match self.rng.weighted(&[28, 36, 14, 22]) {
             0 => {
                 let value = self.str_value(limit, path);
@@ -836,11 +973,9 @@ impl<R: Entropy> Gen<'_, R> {
                     let list = self.named_list(ListKind::Str { max_len: limit });
                     return format!("{name} startswith {list}");
                 }
-                let n = if op == "contains" {
-                    self.rng.range(1, 2) as usize
-                } else {
-                    self.list_len()
-                };
+                // `contains` lists are one automaton scan whatever their
+                // size.
+                let n = self.list_len();
                 let items: Vec<String> = (0..n)
                     .map(|_| {
                         let mut s = self.str_value(limit, path && op == "startswith");

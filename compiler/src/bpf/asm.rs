@@ -1,6 +1,7 @@
 //! A thin assembler over `bpf-ins`: labels resolved to forward jump offsets,
 //! map references and CO-RE field accesses recorded as relocations, notes for
-//! the annotated disassembly, and the worst-case path length of the result.
+//! the annotated disassembly, the origin of every instruction (which rule
+//! and test it was emitted for), and the worst-case path length of the result.
 //!
 //! Every jump must go forward: a program assembled here is loop-free by
 //! construction, and [`Assembled::max_path`] is an exact bound on the
@@ -18,6 +19,7 @@ pub use bpf_ins::{
 };
 
 use crate::kernel::KernelMember;
+use crate::span::Span;
 
 /// A jump target inside one program.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -116,6 +118,15 @@ pub struct CoreReloc {
     pub member: KernelMember,
 }
 
+/// What the instructions from some slot on were emitted for: a rule or
+/// trace (by id) and, inside it, a leaf test (by its source span); neither
+/// for the code every rule shares (prologue, decision block).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Origin {
+    pub rule: Option<u32>,
+    pub test: Option<Span>,
+}
+
 /// Errors of assembly: all are compiler bugs, never user errors.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AsmError {
@@ -150,6 +161,7 @@ enum Item {
     /// Starts (`Some`, with what to say instead) or ends (`None`) a range of
     /// instructions the disassembly shows as one line (see [`Asm::elide`]).
     Elide(Option<String>),
+    Origin(Origin),
     /// A place where jump islands may be inserted (see [`Asm::island_point`]).
     IslandPoint(usize),
 }
@@ -181,12 +193,46 @@ pub struct Asm {
     /// How many labels have each base name (for unique display names).
     name_counts: std::collections::HashMap<String, usize>,
     n_island_points: usize,
+    /// Instructions pushed so far (islands not counted).
+    n_insns: usize,
 }
 
 impl Asm {
     /// An empty program.
     pub fn new() -> Asm {
         Asm::default()
+    }
+
+    fn push_insn(&mut self, item: Item) {
+        self.n_insns += 1;
+        self.items.push(item);
+    }
+
+    /// Instructions emitted so far (before jump islands).
+    pub fn n_insns(&self) -> usize {
+        self.n_insns
+    }
+
+    /// Instructions emitted so far by their [`Origin`], in order of first
+    /// appearance: what a program too large to assemble is made of.
+    pub fn insns_by_origin(&self) -> Vec<(Origin, u32)> {
+        let mut by: Vec<(Origin, u32)> = Vec::new();
+        let mut index: std::collections::HashMap<Origin, usize> = Default::default();
+        let mut origin = Origin::default();
+        for item in &self.items {
+            match item {
+                Item::Origin(o) => origin = *o,
+                Item::Insn(_) | Item::Core { .. } | Item::Jump { .. } | Item::LdMap { .. } => {
+                    let k = *index.entry(origin).or_insert_with(|| {
+                        by.push((origin, 0));
+                        by.len() - 1
+                    });
+                    by[k].1 += 1;
+                }
+                _ => {}
+            }
+        }
+        by
     }
 
     /// A fresh, unbound label; `name` shows in the disassembly (with a
@@ -232,9 +278,15 @@ impl Asm {
         self.items.push(Item::Line(line));
     }
 
+    /// Marks the next instructions (up to the next origin) as emitted for
+    /// `origin`.
+    pub fn origin(&mut self, origin: Origin) {
+        self.items.push(Item::Origin(origin));
+    }
+
     /// Any instruction without a label or relocation.
     pub fn insn(&mut self, insn: Instruction) {
-        self.items.push(Item::Insn(insn));
+        self.push_insn(Item::Insn(insn));
     }
 
     /// `dst = imm` (64-bit; sign-extended 32-bit immediate).
@@ -287,7 +339,7 @@ impl Asm {
 
     /// `dst = *(size *)(src + offsetof(member))`, relocated at load time.
     pub fn load_member(&mut self, size: Size, dst: Reg, src: Reg, member: KernelMember) {
-        self.items.push(Item::Core {
+        self.push_insn(Item::Core {
             insn: Instruction::loadx(dst, src, 0, size),
             member,
         });
@@ -295,7 +347,7 @@ impl Asm {
 
     /// `dst += offsetof(member)`, relocated at load time.
     pub fn add_member_offset(&mut self, dst: Reg, member: KernelMember) {
-        self.items.push(Item::Core {
+        self.push_insn(Item::Core {
             insn: Instruction::add64(dst, 0),
             member,
         });
@@ -303,7 +355,7 @@ impl Asm {
 
     /// `if dst OP imm goto target`.
     pub fn jump_imm(&mut self, op: Jmp, dst: Reg, imm: i32, target: Label) {
-        self.items.push(Item::Jump {
+        self.push_insn(Item::Jump {
             insn: Instruction::jmp_if(dst, op, i64::from(imm), 0),
             target,
         });
@@ -311,7 +363,7 @@ impl Asm {
 
     /// `if dst OP src goto target`.
     pub fn jump_reg(&mut self, op: Jmp, dst: Reg, src: Reg, target: Label) {
-        self.items.push(Item::Jump {
+        self.push_insn(Item::Jump {
             insn: Instruction::jmp_ifx(dst, op, src, 0),
             target,
         });
@@ -319,7 +371,7 @@ impl Asm {
 
     /// `goto target`.
     pub fn goto(&mut self, target: Label) {
-        self.items.push(Item::Jump {
+        self.push_insn(Item::Jump {
             insn: Instruction::jmp_abs(0),
             target,
         });
@@ -327,7 +379,7 @@ impl Asm {
 
     /// `dst = &map` (an `LD_IMM64` pseudo map fd, relocated).
     pub fn load_map(&mut self, dst: Reg, map: MapId) {
-        self.items.push(Item::LdMap { dst, map });
+        self.push_insn(Item::LdMap { dst, map });
     }
 
     /// `call helper`.
@@ -373,7 +425,7 @@ impl Asm {
                 }
                 Item::LdMap { .. } | Item::Core { .. } | Item::Bind(_) => dead = false,
                 Item::IslandPoint(p) => dead_point[*p] = dead,
-                Item::Note(_) | Item::Line(_) | Item::Elide(_) => {}
+                Item::Note(_) | Item::Line(_) | Item::Elide(_) | Item::Origin(_) => {}
             }
         }
         loop {
@@ -398,7 +450,7 @@ impl Asm {
                             label_slot[skip.0 as usize] = Some(slot);
                         }
                     }
-                    Item::Note(_) | Item::Line(_) | Item::Elide(_) => {}
+                    Item::Note(_) | Item::Line(_) | Item::Elide(_) | Item::Origin(_) => {}
                     Item::LdMap { .. } => slot += 2,
                     Item::Insn(insn) | Item::Core { insn, .. } | Item::Jump { insn, .. } => {
                         slot += if insn.is_wide() { 2 } else { 1 };
@@ -553,7 +605,11 @@ impl Asm {
                     }
                     *entry = Some(slot);
                 }
-                Item::Note(_) | Item::Line(_) | Item::IslandPoint(_) | Item::Elide(_) => {}
+                Item::Note(_)
+                | Item::Line(_)
+                | Item::IslandPoint(_)
+                | Item::Elide(_)
+                | Item::Origin(_) => {}
                 Item::LdMap { .. } => slot += 2,
                 Item::Insn(insn) | Item::Core { insn, .. } | Item::Jump { insn, .. } => {
                     slot += if insn.is_wide() { 2 } else { 1 };
@@ -589,6 +645,13 @@ impl Asm {
                 }
                 Item::Line(line) => {
                     out.lines.push((at, *line));
+                    continue;
+                }
+                Item::Origin(origin) => {
+                    if out.origins.last().is_some_and(|(slot, _)| *slot == at) {
+                        out.origins.pop();
+                    }
+                    out.origins.push((at, *origin));
                     continue;
                 }
                 Item::Insn(insn) => *insn,
@@ -666,6 +729,9 @@ pub struct Assembled {
     pub core_relocs: Vec<CoreReloc>,
     /// Source line of the instructions from a slot on.
     pub lines: Vec<(u32, u32)>,
+    /// What the instructions from a slot on were emitted for, by ascending
+    /// slot (instructions before the first entry: [`Origin::default`]).
+    pub origins: Vec<(u32, Origin)>,
     /// Notes attached to slots, for disassembly.
     pub notes: Vec<(u32, String)>,
     /// Label names bound at slots, for disassembly.

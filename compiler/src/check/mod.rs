@@ -1,19 +1,19 @@
-//! Name resolution, type checking and cost checking: the last stage that can
-//! reject a policy. [`check_source`] parses a source text and turns it into a
-//! [`policy::CheckedPolicy`] plus diagnostics.
+//! Name resolution and type checking: the front end. [`check_source`] parses
+//! a source text and turns it into a [`policy::CheckedPolicy`] plus
+//! diagnostics. What a policy costs in the kernel is measured later, on the
+//! programs codegen emits (`measure`, run by `compile::compile_source`).
 //!
 //! The pipeline inside: parse (syntax) → declarations and names (this file:
 //! duplicates, invalid names, lists, macro cycles) → rules and traces
 //! (`rules`, `cond`, `template`) → policy tests (`policy_tests`) → lints
-//! (`lints`) → cost (`cost`). Every step reports what it finds and carries on,
-//! so one run reports as many problems as possible.
+//! (`lints`). Every step reports what it finds and carries on, so one run
+//! reports as many problems as possible.
 //!
 //! Depends on `syntax`, `diag`, `span`, the table in `hooks` and the kernel
 //! facts of `crate::kernel` (through the table); knows nothing of the later
 //! stages (IR, the interpreter, codegen, BPF instructions, ELF) or of the
 //! ABI between objects and the runtime (`tests/layers.rs` checks).
 
-pub mod cost;
 pub mod hooks;
 pub mod policy;
 pub mod reference;
@@ -79,7 +79,7 @@ pub fn check_source(source_name: &str, source: &str) -> Checked {
     {
         checker.lint_rules(rules);
     }
-    let mut diagnostics = checker.diags;
+    let diagnostics = checker.diags;
     let mut policy = None;
     if !diagnostics.iter().any(Diagnostic::is_error) {
         if let (Some(rules), Some(tests)) = (rules, tests) {
@@ -90,10 +90,7 @@ pub fn check_source(source_name: &str, source: &str) -> Checked {
                 rules,
                 tests,
             };
-            diagnostics.extend(cost::check_cost(&checked));
-            if !diagnostics.iter().any(Diagnostic::is_error) {
-                policy = Some(checked);
-            }
+            policy = Some(checked);
         }
     }
     Checked {
@@ -104,7 +101,7 @@ pub fn check_source(source_name: &str, source: &str) -> Checked {
 
 /// Sorts by position (then code) and drops repeats of the same problem (a
 /// macro checked on its own and again where it is used).
-fn sort_and_dedup(mut diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
+pub(crate) fn sort_and_dedup(mut diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
     let mut seen = HashSet::new();
     diagnostics.retain(|d| seen.insert((d.code, d.message.clone(), d.primary_span())));
     diagnostics.sort_by_key(|d| (d.primary_span().start, d.primary_span().end, d.code));

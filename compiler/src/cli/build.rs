@@ -4,23 +4,13 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use polc::compile::build;
-
 use crate::{BuildArgs, Emit, EXIT_ERRORS, EXIT_USAGE};
 
 /// Checks, compiles and writes what `args` asks for.
 pub fn run(args: &BuildArgs) -> ExitCode {
-    let super::Loaded { source, policy, .. } =
-        match super::load_policy(&args.file, args.color.enabled()) {
-            Ok(loaded) => loaded,
-            Err(code) => return code,
-        };
-    let built = match build(&policy, &source, args.ringbuf_size) {
-        Ok(built) => built,
-        Err(error) => {
-            eprintln!("polc: {error}");
-            return ExitCode::from(EXIT_ERRORS);
-        }
+    let built = match super::load_policy(&args.file, args.color.enabled(), args.ringbuf_size) {
+        Ok(loaded) => loaded.build,
+        Err(code) => return code,
     };
     let written = match args.emit {
         Emit::Obj => {

@@ -8,38 +8,49 @@ pub mod testrun;
 use std::path::Path;
 use std::process::ExitCode;
 
-use polc::check::{check_source, policy::CheckedPolicy};
+use polc::check::policy::CheckedPolicy;
+use polc::compile::{compile_source, Build};
 
 use crate::{print_diagnostics, read_source, MessageFormat, EXIT_ERRORS, EXIT_USAGE};
 
-/// A policy file read and checked, its diagnostics printed on standard error.
+/// A policy file read, checked, built and measured, its diagnostics printed
+/// on standard error.
 pub struct Loaded {
     pub name: String,
     pub source: String,
     pub policy: CheckedPolicy,
+    pub build: Build,
+    /// The `polc test` program of each hook of the policy.
+    pub test_runs: Vec<Build>,
 }
 
-/// Reads and checks `path`, printing its diagnostics; `Err` holds the exit
-/// code for a file that cannot be read (usage) or has errors.
-pub fn load_policy(path: &Path, color: bool) -> Result<Loaded, ExitCode> {
+/// Reads, checks, builds (with a ring buffer of `ringbuf_bytes`) and
+/// measures `path`, printing its diagnostics; `Err` holds the exit code for
+/// a file that cannot be read (usage) or has errors.
+pub fn load_policy(path: &Path, color: bool, ringbuf_bytes: u32) -> Result<Loaded, ExitCode> {
     let (name, source) = read_source(path).map_err(|message| {
         eprintln!("{message}");
         ExitCode::from(EXIT_USAGE)
     })?;
-    let checked = check_source(&name, &source);
+    let compiled = compile_source(&name, &source, ringbuf_bytes).map_err(|error| {
+        eprintln!("polc: {error}");
+        ExitCode::from(EXIT_ERRORS)
+    })?;
     print_diagnostics(
-        &checked.diagnostics,
+        &compiled.diagnostics,
         &name,
         &source,
         MessageFormat::Human,
         color,
     );
-    match checked.policy {
-        Some(policy) => Ok(Loaded {
+    match (compiled.policy, compiled.build) {
+        (Some(policy), Some(build)) => Ok(Loaded {
             name,
             source,
             policy,
+            build,
+            test_runs: compiled.test_runs,
         }),
-        None => Err(ExitCode::from(EXIT_ERRORS)),
+        _ => Err(ExitCode::from(EXIT_ERRORS)),
     }
 }

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use polc::check::hooks::Hook;
 use polc::check::policy::{Action, CheckedPolicy, PolicyTest};
-use polc::compile::build_test_run;
+use polc::compile::{build_test_run, DEFAULT_RINGBUF_BYTES};
 use polc::interp::{self, Decision, Event};
 use polc::ir::TestContext;
 use serde_json::json;
@@ -39,8 +39,9 @@ pub fn run(args: &TestArgs) -> ExitCode {
     let mut totals = Totals::default();
     let mut usage_error = false;
     for path in &args.files {
-        let (name, source, policy) = match super::load_policy(path, args.color.enabled()) {
-            Ok(loaded) => (loaded.name, loaded.source, loaded.policy),
+        let loaded = super::load_policy(path, args.color.enabled(), DEFAULT_RINGBUF_BYTES);
+        let loaded = match loaded {
+            Ok(loaded) => loaded,
             Err(code) => {
                 if code == ExitCode::from(EXIT_USAGE) {
                     usage_error = true;
@@ -50,7 +51,7 @@ pub fn run(args: &TestArgs) -> ExitCode {
                 continue;
             }
         };
-        run_file(&name, &source, &policy, &kernel, args.format, &mut totals);
+        run_file(&loaded, &kernel, args.format, &mut totals);
     }
     if args.format == MessageFormat::Human {
         let status = if totals.failed == 0 { "ok" } else { "FAILED" };
@@ -93,13 +94,12 @@ struct Totals {
 }
 
 fn run_file(
-    name: &str,
-    source: &str,
-    policy: &CheckedPolicy,
+    loaded: &super::Loaded,
     kernel: &KernelUse,
     format: MessageFormat,
     totals: &mut Totals,
 ) {
+    let (name, source, policy) = (&loaded.name, &loaded.source, &loaded.policy);
     if format == MessageFormat::Human {
         let n = policy.tests.len();
         let plural = if n == 1 { "" } else { "s" };
@@ -118,11 +118,20 @@ fn run_file(
         let mut program_json = serde_json::Value::Null;
         if let KernelUse::Yes = kernel {
             let program = programs.entry(test.hook).or_insert_with(|| {
-                build_test_run(policy, source, test.hook)
-                    .map_err(|e| e.to_string())
-                    .and_then(|build| {
-                        TestProgram::load(&build).map_err(|e| format!("compiler bug: {e}"))
-                    })
+                // The measured program of the hook, or (a hook no rule is
+                // on) a new one.
+                let made = loaded.test_runs.iter().find(|b| {
+                    b.programs
+                        .first()
+                        .is_some_and(|p| p.meta.hook == test.hook.name())
+                });
+                match made {
+                    Some(build) => Ok(build.clone()),
+                    None => build_test_run(policy, source, test.hook).map_err(|e| e.to_string()),
+                }
+                .and_then(|build| {
+                    TestProgram::load(&build).map_err(|e| format!("compiler bug: {e}"))
+                })
             });
             if let Ok(program) = program {
                 let stats = program.stats();

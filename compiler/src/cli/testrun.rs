@@ -104,7 +104,7 @@ fn create_map(def: &MapDef) -> Result<OwnedFd, TestRunError> {
 
 impl TestProgram {
     /// Creates the maps of `build` (a `compile::build_test_run` output), fills
-    /// the set maps and loads its one program.
+    /// the set maps and the automata map and loads its one program.
     pub fn load(build: &Build) -> Result<TestProgram, TestRunError> {
         let mut maps = Vec::new();
         for def in &build.image.maps {
@@ -129,6 +129,26 @@ impl TestProgram {
                 })?;
                 map.update(&key, &[1], 0).map_err(fill)?;
             }
+        }
+        if let Some(index) = build
+            .image
+            .maps
+            .iter()
+            .position(|m| m.name == polc::abi::MAP_AUTOMATA)
+        {
+            let fill = |source| TestRunError::Fill {
+                map: polc::abi::MAP_AUTOMATA.into(),
+                source,
+            };
+            let table =
+                polc::abi::unhex(&build.metadata.automata).ok_or_else(|| TestRunError::BadKey {
+                    map: polc::abi::MAP_AUTOMATA.into(),
+                    key: "(the automata's tables)".into(),
+                })?;
+            polc_sys::Map::new(maps[index].as_fd())
+                .map_err(fill)?
+                .update(&0u32.to_le_bytes(), &table, 0)
+                .map_err(fill)?;
         }
         let program = &build.image.programs[0];
         let mut slots = program.code.slots.clone();
@@ -544,35 +564,34 @@ mod tests {
 
     #[test]
     fn a_verifier_complexity_limit_is_named_with_its_rule() {
-        // `file.path contains` twelve strings: the host verifier gives up
+        // `proc.uid == 0 or proc.uid == 1 or ...` ten thousand times: each
+        // comparison leaves a branch pending, and the host verifier gives up
         // ("The sequence of 8193 jumps is too complex", errno EFAULT). Built
-        // without the checker, which may refuse it for its cost.
+        // without the checker, which refuses it for its branches (E0402).
         if !kernel_tests_enabled("a_verifier_complexity_limit_is_named_with_its_rule") {
             return;
         }
-        let secrets = (0..12)
-            .map(|i| Value::Str(format!("/secret-{i:04}/")))
+        let uids = (0..10_000)
+            .map(|value| {
+                t(
+                    "proc.uid",
+                    TestOp::IntCmp {
+                        op: CmpOp::Eq,
+                        value,
+                    },
+                )
+            })
             .collect();
         let policy = CheckedPolicy {
             source_name: "secrets.pol".into(),
             source_hash: String::new(),
-            lists: vec![ListDef {
-                name: None,
-                elems: secrets,
-                span: Span::default(),
-            }],
+            lists: vec![],
             rules: vec![CheckedRule {
                 id: 0,
                 name: "r".into(),
                 kind: RuleKind::Rule,
                 hook: Hook::FileOpen,
-                cond: Some(t(
-                    "file.path",
-                    TestOp::StrAny {
-                        op: StrOp::Contains,
-                        list: ListId(0),
-                    },
-                )),
+                cond: Some(Expr::Or(uids)),
                 action: Action::Deny,
                 message: None,
                 emit: vec![],
@@ -584,7 +603,7 @@ mod tests {
         };
         let build = polc::compile::build_test_run(&policy, "", Hook::FileOpen).expect("builds");
         let Err(error) = TestProgram::load(&build) else {
-            panic!("the verifier accepted twelve `contains` strings");
+            panic!("the verifier accepted ten thousand pending branches");
         };
         let TestRunError::Load { reason, at, log } = &error else {
             panic!("not a rejection: {error}");

@@ -1,6 +1,7 @@
 //! Field loads: every [`FieldSource`] of the hook table to instructions that
 //! put the field's value in its scratch slot (ints and bools as u64, strings
-//! with their length in the aux area, ips as family + address).
+//! with their length in the aux area and a NUL right after them, inside the
+//! field's buffer — string automata stop there — ips as family + address).
 //!
 //! Kernel struct members are read through CO-RE relocated instructions
 //! (`Asm::load_member`, `Asm::add_member_offset`), never at fixed offsets.

@@ -1,11 +1,15 @@
 //! Instruction selection for leaf tests: int compares, word-sized string
-//! compares bounded by the field's maximum length, network compares, and set
-//! map lookups (hash for exact match, LPM trie for prefixes and networks).
+//! compares bounded by the field's maximum length, network compares, set
+//! map lookups (hash for exact match, LPM trie for prefixes and networks),
+//! and string automata run over the field's whole buffer.
 //!
 //! Every test reads its field from the scratch slot the field was loaded
 //! into; strings have their length (without the NUL) in the aux area, and the
 //! bytes after the NUL are unspecified, so string compares check the length
-//! first and never look past it.
+//! first and never look past it. An automaton reads every byte of the
+//! buffer: the NUL that every string load writes after the string (or the
+//! NUL padding of `bpf_get_current_comm`) takes it to an absorbing state,
+//! so what lies after it changes nothing.
 
 use std::net::IpAddr;
 
@@ -14,7 +18,7 @@ use super::{jump_cmp_u64, Emitter};
 use crate::bpf::asm::{Alu, Asm, Helper, Jmp, Label, Reg, Size};
 use crate::check::hooks::{FieldId, FieldSource, FieldType, AF_INET, AF_INET6};
 use crate::check::policy::CmpOp;
-use crate::ir::{Leaf, LeafKind, Net, SetKind};
+use crate::ir::{AutomatonDef, Leaf, LeafKind, Net, SetKind};
 
 /// Emits code that jumps to `target` when `leaf` is `when` and falls through
 /// otherwise.
@@ -142,8 +146,9 @@ fn check(e: &mut Emitter<'_>, leaf: &Leaf, fail: Label) {
             e.asm.alu(Alu::Add, Reg::R2, Reg::R1);
             bytes_eq(&mut e.asm, Reg::R2, slot, lit, fail);
         }
-        LeafKind::StrContains(lit) => {
-            contains(e, slot, e.env.layout.len_slot(field), max, lit, fail)
+        LeafKind::Scan(automaton) => {
+            let def = &e.env.automata[automaton.0 as usize];
+            scan(e, slot, max, def, fail)
         }
         LeafKind::Ip(net) => {
             let family = known_family(e, field);
@@ -251,38 +256,64 @@ fn bytes_eq(asm: &mut Asm, base: Reg, off: i16, lit: &[u8], fail: Label) {
     }
 }
 
-/// Substring search, unrolled over every start position the field's buffer
-/// allows: a bounds check, a first-word test, then the rest of the literal.
-fn contains(e: &mut Emitter<'_>, slot: i16, len: i16, max: i32, lit: &[u8], fail: Label) {
-    let n = lit.len() as i32;
-    let found = e.asm.label("found");
-    e.asm
-        .note(format!("contains: up to {} start positions", max - n));
-    e.asm.load(Size::DoubleWord, Reg::R2, Reg::R7, len);
-    e.asm.alu_imm(Alu::Add, Reg::R2, -n);
-    e.asm.jump_imm(Jmp::IfSignedLessThan, Reg::R2, 0, fail);
-    for pos in 0..=(max - 1 - n) {
-        if pos % 32 == 31 {
-            e.asm.island_point();
-        }
-        if pos > 0 {
-            e.asm.jump_imm(Jmp::IfSignedLessThan, Reg::R2, pos, fail);
-        }
-        let next = e.asm.label("next_pos");
-        // The first word (the largest load the literal fills) rules most
-        // positions out with one compare; the rest of the literal follows.
-        let first = [8usize, 4, 2, 1]
-            .into_iter()
-            .find(|w| *w <= lit.len())
-            .unwrap_or(1);
-        let at = slot + pos as i16;
-        bytes_eq(&mut e.asm, Reg::R7, at, &lit[..first], next);
-        bytes_eq(&mut e.asm, Reg::R7, at + first as i16, &lit[first..], next);
-        e.asm.goto(found);
-        e.asm.bind(next);
+/// Bytes scanned between two checks for an absorbing state: a scan ends
+/// early (a short string, an early occurrence) with one conditional jump
+/// per this many bytes, whatever the number of strings.
+const SCAN_CHECK_EVERY: i32 = 16;
+
+/// Runs the automaton of `def` over the `max` bytes of the buffer at
+/// `slot` and jumps to `fail` unless it accepts. No conditional jump per
+/// byte: r2 holds the state (premultiplied by the number of classes), and
+/// each byte is a class lookup and a transition lookup, the transition
+/// index masked into the table. Uses r0-r5.
+fn scan(e: &mut Emitter<'_>, slot: i16, max: i32, def: &AutomatonDef, fail: Label) {
+    let map = e
+        .env
+        .maps
+        .automata
+        .expect("internal error: an automaton without the automata map");
+    let automaton = &def.automaton;
+    let n_classes = automaton.n_classes as i32;
+    // Tables too large for an immediate are rejected by the measurement
+    // (E0404) long before this mask would wrap.
+    let mask = (automaton.table_entries() - 1) as i32;
+    let absorbing = (automaton.n_states as i32 - 2) * n_classes;
+    let asm = &mut e.asm;
+    asm.note(format!(
+        "scan: {} over {max} bytes, {} states x {n_classes} classes",
+        def.purpose, automaton.n_states
+    ));
+    asm.store_imm(Size::Word, Reg::R10, super::FP_KEY, 0);
+    asm.load_map(Reg::R1, map);
+    asm.mov(Reg::R2, Reg::R10);
+    asm.alu_imm(Alu::Add, Reg::R2, i32::from(super::FP_KEY));
+    asm.call(Helper::MapLookupElem);
+    asm.jump_imm(Jmp::IfEqual, Reg::R0, 0, fail);
+    asm.mov(Reg::R4, Reg::R0);
+    if def.offset > 0 {
+        asm.alu_imm(Alu::Add, Reg::R4, def.offset as i32);
     }
-    e.asm.goto(fail);
-    e.asm.bind(found);
+    asm.mov_imm(Reg::R2, 0);
+    let done = asm.label("scanned");
+    for i in 0..max {
+        if i > 0 && i % SCAN_CHECK_EVERY == 0 {
+            asm.jump_imm(Jmp::IfGreaterOrEqual, Reg::R2, absorbing, done);
+        }
+        if i % 64 == 63 {
+            asm.island_point();
+        }
+        asm.load(Size::Byte, Reg::R3, Reg::R7, slot + i as i16);
+        asm.alu(Alu::Add, Reg::R3, Reg::R4);
+        asm.load(Size::Byte, Reg::R3, Reg::R3, 0);
+        asm.alu(Alu::Add, Reg::R2, Reg::R3);
+        asm.alu_imm(Alu::And, Reg::R2, mask);
+        asm.alu_imm(Alu::Lhs, Reg::R2, 2);
+        asm.alu(Alu::Add, Reg::R2, Reg::R4);
+        asm.load(Size::Word, Reg::R2, Reg::R2, 256);
+    }
+    asm.bind(done);
+    let accept = automaton.accept() as i32 * n_classes;
+    asm.jump_imm(Jmp::IfNotEqual, Reg::R2, accept, fail);
 }
 
 /// The address family an ip field always has in this program, when its

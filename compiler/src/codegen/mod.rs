@@ -12,9 +12,8 @@
 //! `flow.rs`). A field that some path would load twice (it was loaded on
 //! some paths to a test, not all) is instead loaded at the start of the
 //! first step that needs it, and the program is emitted again: no path
-//! loads a field twice for its tests, which keeps the cost model's one load
-//! per field an upper bound (a match may load its captured fields again;
-//! the cost model charges that too). A failed test skips the later rules
+//! loads a field twice for its tests (a match may load its captured fields
+//! again). A failed test skips the later rules
 //! that require it; a run of rules that each first compare the same int
 //! field with a constant starts with a binary search on its value.
 //!
@@ -37,7 +36,9 @@ mod path;
 use std::collections::{BTreeSet, HashMap};
 
 use crate::abi::{self, header, Verdict, CONFIG_MONITOR};
-use crate::bpf::asm::{Alu, Asm, AsmError, Assembled, Helper, Jmp, Label, MapId, Reg, Size};
+use crate::bpf::asm::{
+    Alu, Asm, AsmError, Assembled, Helper, Jmp, Label, MapId, Origin, Reg, Size,
+};
 use crate::check::hooks::{FieldId, FieldSource, Guard, ReturnConvention, Signals};
 use crate::check::policy::Action;
 use crate::ir::{Cond, Program, SetId, Step, Target};
@@ -76,6 +77,9 @@ pub struct Maps {
     pub exec_callers: Option<MapId>,
     /// One map per [`crate::ir::SetDef`], by set index.
     pub sets: Vec<MapId>,
+    /// Present when some program runs a string automaton: the tables of
+    /// every [`crate::ir::AutomatonDef`].
+    pub automata: Option<MapId>,
     /// Present in test-run builds: the per-CPU copy of the test context
     /// (see [`crate::ir::TestContext`]).
     pub test_context: Option<MapId>,
@@ -93,11 +97,30 @@ pub struct ProgramEnv<'a> {
     pub maps: &'a Maps,
     /// The module's sets (key layouts of the set maps).
     pub sets: &'a [crate::ir::SetDef],
+    /// The module's automata (where each table lies in the automata map).
+    pub automata: &'a [crate::ir::AutomatonDef],
     pub layout: &'a Layout,
     /// Index of this program in the metadata (written into event headers).
     pub program_index: u16,
     /// Number of rules and traces in the policy (the loss counter's index).
     pub n_rules: u32,
+    /// Most instructions worth emitting: past them the program is refused
+    /// anyway (see `measure`), and emission stops ([`EmitError::TooLarge`]).
+    pub max_insns: usize,
+}
+
+/// Why a program was not emitted.
+#[derive(Debug, thiserror::Error)]
+pub enum EmitError {
+    #[error(transparent)]
+    Asm(#[from] AsmError),
+    /// Emission stopped past [`ProgramEnv::max_insns`] instructions.
+    #[error("more than {insns} instructions")]
+    TooLarge {
+        insns: usize,
+        /// The instructions emitted, by what they were emitted for.
+        by_origin: Vec<(Origin, u32)>,
+    },
 }
 
 /// r9 before any rule matched.
@@ -147,15 +170,24 @@ struct Emitter<'a> {
     /// Whether an undecided condition makes the step being emitted match
     /// (see [`crate::interp::fails_closed_to_match`]).
     fail_closed_match: bool,
+    /// The rule or trace being emitted (for [`Origin`]s).
+    rule: Option<u32>,
 }
 
-/// Emits one program.
-pub fn emit_program(program: &Program, env: ProgramEnv<'_>) -> Result<Assembled, AsmError> {
+/// Emits one program; one past `env.max_insns` instructions is not
+/// finished.
+pub fn emit_program(program: &Program, env: ProgramEnv<'_>) -> Result<Assembled, EmitError> {
     let mut eager = BTreeSet::new();
     loop {
         let (asm, conflicts) = emit_with(program, env.clone(), &eager);
+        if asm.n_insns() > env.max_insns {
+            return Err(EmitError::TooLarge {
+                insns: asm.n_insns(),
+                by_origin: asm.insns_by_origin(),
+            });
+        }
         if conflicts.is_empty() {
-            return asm.assemble();
+            return Ok(asm.assemble()?);
         }
         // Each round makes at least one more field eager, and eager fields
         // never conflict: this ends within one round per field.
@@ -183,10 +215,15 @@ fn emit_with(
             .is_some_and(|comm| fields::comm_without_len(program, comm)),
         capture_blocks: Vec::new(),
         fail_closed_match: false,
+        rule: None,
     };
     e.prologue();
+    let too_large = |e: &Emitter<'_>| e.asm.n_insns() > e.env.max_insns;
     for step in &program.traces {
         e.trace(step);
+        if too_large(&e) {
+            return (e.asm, BTreeSet::new());
+        }
     }
     // Rules that load an eager field first: no failed test skips them. A
     // dispatched run loads the eager fields any of its rules needs before
@@ -234,6 +271,9 @@ fn emit_with(
     }
     let mut i = 0;
     while i < program.rules.len() {
+        if too_large(&e) {
+            return (e.asm, BTreeSet::new());
+        }
         match plan.dispatch_of[i] {
             None => {
                 e.rule(i, &plan, 0, decided);
@@ -268,6 +308,7 @@ fn emit_with(
         // No rule matched: over the blocks below.
         e.goto(exit_allow);
     }
+    e.set_rule(None);
     for (captures, label) in std::mem::take(&mut e.capture_blocks) {
         if !e.at_label.contains_key(&label) {
             continue;
@@ -466,8 +507,8 @@ impl Emitter<'_> {
     }
 
     /// Loads a captured `field` at a match unless every path to here has:
-    /// a second load on some path is allowed here (the cost model charges
-    /// it: one rule match per event, and each trace's).
+    /// a second load on some path is allowed here (one rule match per
+    /// event, and each trace's).
     fn capture(&mut self, field: FieldId) {
         self.load_unless_sure(field, true);
     }
@@ -530,8 +571,15 @@ impl Emitter<'_> {
         asm.bind(copied);
     }
 
+    /// Attributes the instructions from here on to `rule` (a rule id).
+    fn set_rule(&mut self, rule: Option<u32>) {
+        self.rule = rule;
+        self.asm.origin(Origin { rule, test: None });
+    }
+
     fn step_header(&mut self, step: &Step) {
         self.asm.island_point();
+        self.set_rule(Some(step.rule_id));
         let kind = if step.action == Action::Trace {
             "trace"
         } else {
@@ -580,6 +628,7 @@ impl Emitter<'_> {
             self.step_header(step);
         } else {
             self.asm.island_point();
+            self.set_rule(Some(step.rule_id));
             if start > 0 {
                 self.asm.line(step.line);
                 self.asm.note(format!(
@@ -656,6 +705,7 @@ impl Emitter<'_> {
         plan: &flow::RulePlan,
         decided: Label,
     ) {
+        self.set_rule(Some(self.program.rules[values[0].1[0]].rule_id));
         if values.len() <= 4 {
             for (value, rules) in values {
                 let target = plan.entries[rules[0]][1];
@@ -943,6 +993,12 @@ impl Emitter<'_> {
                 }
             }
             Cond::Leaf(leaf) => {
+                // Conditions of thousands of tests need islands inside.
+                self.asm.island_point();
+                self.asm.origin(Origin {
+                    rule: self.rule,
+                    test: Some(leaf.span),
+                });
                 self.need(leaf.field);
                 let decided = self.asm.label("decided");
                 let undecided = self.undecided_when(leaf).map(|bound| {
@@ -963,6 +1019,10 @@ impl Emitter<'_> {
                 if undecided == Some(decided) {
                     self.bind(decided);
                 }
+                self.asm.origin(Origin {
+                    rule: self.rule,
+                    test: None,
+                });
             }
         }
     }
@@ -985,7 +1045,7 @@ impl Emitter<'_> {
         }
         match &leaf.kind {
             LeafKind::IdentityIn(_) => None,
-            LeafKind::StrSuffix(_) | LeafKind::StrContains(_) => match field.spec().ty {
+            LeafKind::StrSuffix(_) | LeafKind::Scan(_) => match field.spec().ty {
                 crate::check::hooks::FieldType::Str { max } => Some(u64::from(max) - 1),
                 _ => None,
             },

@@ -370,48 +370,54 @@ codes! {
         fix: "Give one address, e.g. `10.1.2.3`.",
     }
     E0401 (Error) "policy over the cost budget" {
-        what: "The rules and traces on one hook could make its program execute more \
-               instructions per event than the budget allows (250,000). Every rule and \
-               trace on a hook runs in one program, so the worst case is the sum of their \
-               tests; the message points at the costliest test of the costliest rule.",
+        what: "The rules and traces on one hook could make one of its programs execute more \
+               instructions per event than the budget allows (250,000), measured on the \
+               program polc emits (its longest path), or make a program larger than the \
+               verifier can be sure to check (400,000 instructions). Every rule and trace on \
+               a hook runs in one program, so the worst case is the sum of their tests; the \
+               message points at the costliest test of the costliest rule on that path (or \
+               the rule with the most instructions).",
         why: "polc promises that every policy it accepts has a bounded, small cost per \
               event and is accepted by the kernel verifier; a program this large would slow \
-              every event on the hook and risk the verifier's own limits.",
+              every event on the hook and risk the verifier's own limit (1,000,000 \
+              instructions processed).",
         example: "macro scratch = file.path contains \"/tmp/\" or file.path contains \"/dev/shm/\"\n\
                   macro scratch4 = scratch or scratch or scratch or scratch\n\
                   macro scratch16 = scratch4 or scratch4 or scratch4 or scratch4\n\
-                  rule r1 { on file.open when scratch16 and proc.uid == 1 deny }\n\
-                  rule r2 { on file.open when scratch16 and proc.uid == 2 deny }\n\
-                  rule r3 { on file.open when scratch16 and proc.uid == 3 deny }\n",
-        fix: "Replace many comparisons of one field with one `in LIST` test (a list of more \
-              than 8 values is a map lookup whose cost does not depend on its size); prefer \
-              `startswith`/`endswith`/`==` to `contains`, which tries every position.",
+                  macro scratch64 = scratch16 or scratch16 or scratch16 or scratch16\n\
+                  rule r1 { on file.open when scratch64 deny }\n",
+        fix: "Test a field against many strings with one list (`contains [..]` and \
+              `endswith [..]` scan the field once, whatever the list's size; `in LIST` of \
+              more than 8 values is a map lookup), rather than many separate tests; each \
+              `contains` test scans every byte the field can hold.",
     }
     E0402 (Error) "too many branches for the verifier" {
         what: "The rules and traces on one hook make a program whose conditional jumps the \
-               kernel verifier cannot keep track of: it explores one side of every jump first \
-               and remembers the other, and it refuses programs that need more than 8192 \
-               remembered branches. Every comparison in a rule's condition is such a branch.",
+               kernel verifier cannot keep track of: it explores the fall-through of every \
+               jump first and remembers the other side, and it refuses programs that need more \
+               than 8192 remembered branches. polc counts, on the program it emits, the most \
+               jumps one path falls through, and rejects more than 8000.",
         why: "The kernel would refuse to load the policy (\"the sequence of jumps is too \
-              complex\"); polc rejects it first, at the rule with the most comparisons.",
-        example: "macro tool = exec.path == \"/opt/app/bin/tool-a\" or exec.path == \"/opt/app/bin/tool-b\"\n\
-                  macro tool4 = tool or tool or tool or tool\n\
-                  macro tool64 = tool4 or tool4 or tool4 or tool4 or tool4 or tool4 or tool4 or tool4\n\
+              complex\"); polc rejects it first, at the rule with the most of them.",
+        example: "macro tool = exec.path == \"/opt/vendor/application/bin/tool-a\"\n\
+                  \x20   or exec.path == \"/opt/vendor/application/bin/tool-b\"\n\
+                  macro tool8 = tool or tool or tool or tool or tool or tool or tool or tool\n\
+                  macro tool64 = tool8 or tool8 or tool8 or tool8 or tool8 or tool8 or tool8 or tool8\n\
                   macro tool512 = tool64 or tool64 or tool64 or tool64 or tool64 or tool64 or tool64 or tool64\n\
-                  rule r1 { on exec when tool512 and proc.uid == 1 deny }\n\
-                  rule r2 { on exec when tool512 and proc.uid == 2 deny }\n\
-                  rule r3 { on exec when tool512 and proc.uid == 3 deny }\n\
-                  rule r4 { on exec when tool512 and proc.uid == 4 deny }\n",
+                  macro tool4096 = tool512 or tool512 or tool512 or tool512 or tool512 or tool512 or tool512 or tool512\n\
+                  rule r1 { on exec when tool4096 deny }\n",
         fix: "Merge rules that compare one field with many values into one rule with `in \
-              LIST` (a list of more than 8 values is a single map lookup), or use fewer, \
-              broader rules.",
+              LIST` (a list of more than 8 values is a single map lookup; `contains` and \
+              `endswith` lists are one scan), or use fewer, broader rules.",
     }
     E0403 (Error) "too many maps for one program" {
         what: "The rules and traces on one hook test so many large lists that their program \
                would refer to more maps than the kernel lets one program use (64). Every list \
                of more than 8 values is a map (a hash, or an LPM trie for prefixes and \
-               networks; addresses need one per IP family), and each program also uses up to \
-               6 maps of its own.",
+               networks; addresses need one per IP family), and each program also uses a few \
+               maps of its own (events, counters, configuration, scratch; the executable-path \
+               map for `proc.exe`, the features map, the automata map; the test context in the \
+               `polc test` program). polc counts the maps each program it emits refers to.",
         why: "The kernel would refuse to load the program (\"the total number of maps per \
               program has reached the limit\"); polc rejects the policy first, at the first \
               list over the limit.",
@@ -473,9 +479,85 @@ codes! {
                   rule u56 { on exec when proc.uid in [560, 561, 562, 563, 564, 565, 566, 567, 568] deny }\n\
                   rule u57 { on exec when proc.uid in [570, 571, 572, 573, 574, 575, 576, 577, 578] deny }\n\
                   rule u58 { on exec when proc.uid in [580, 581, 582, 583, 584, 585, 586, 587, 588] deny }\n\
-                  rule u59 { on exec when proc.uid in [590, 591, 592, 593, 594, 595, 596, 597, 598] deny }\n",
+                  rule u59 { on exec when proc.uid in [590, 591, 592, 593, 594, 595, 596, 597, 598] deny }\n\
+                  rule u60 { on exec when proc.uid in [600, 601, 602, 603, 604, 605, 606, 607, 608] deny }\n",
         fix: "Merge lists compared with the same field into one list (`in` tests one map \
               lookup whatever the list's size), or move rules to another hook.",
+    }
+    E0404 (Error) "string automata too large" {
+        what: "The `contains` tests and `endswith` lists of a policy compile to automata \
+               whose tables, together, exceed 4 MiB. Each one has a state per distinct \
+               prefix of its strings and an entry per state and distinct byte (the entries \
+               a program may index are rounded up to a power of two); their tables fill one \
+               map value, which the kernel limits to 4 MiB.",
+        why: "The kernel would refuse to create the map; polc rejects the policy first, at \
+              the test with the largest automaton.",
+        example: "list tokens = [\n\
+                  \x20   \"8¯!Ì9öà:xD¬;'ïòÂ9Ð#OðÝñQRFÉCp°gÖ-iyÓßW5/h:´¸µâKÔª>ÉXûn)Íu~ñc\",\n\
+                  \x20   \"÷T³X¾`·ecÉqTÍ,F¡4½$Ã·?<Ë~Þ,ñôhÕnÙ·kîU¿&þ÷QÚ7æÕ9fµ:c@°B]K±ùTc\",\n\
+                  \x20   \"ÀôW²3:9Dû°EÏÝ¶>¼Ë@Ø¿÷õóÀÂÎªWÎóÃ´j¤6º¤¥È=-´ß£Ë+HÝ-ûÅ%RqýÛÝ$5Ï\",\n\
+                  \x20   \"Ý*F#b=é`x+AèÅµÆa#ù#Ç%½ýV[¾Ù«&fF×Ãûf7ö¸ÑÛ~¦´Âõÿ¶Ê¢°+°EºôPç¢¸t\",\n\
+                  \x20   \"Jú°ßö¿KÅFÞæi8Åà9Z®Õg'IÃTlãII%`æÄBÉraI<êÖÒN¯gë%õ°WùÐrÐWÑ@þzÄ÷\",\n\
+                  \x20   \"×µLîsÛnª³Ôg6FÕçrêuÀ]AªKí®<÷I:ýç¥ÊÕeÊ<ÄÚvWöe`lYì%KÆ§Uôì4>2øu¢\",\n\
+                  \x20   \",:·©Ðéâ5«ð¡PÕººDÞ¤Xì%oAïit½bÅ9raM(Ö*ÒÖ´7z¥å$9;¨5ã¨ÁrÈ0¹Hb¬èd\",\n\
+                  \x20   \"y§k=À¹áÐ)ñXr<ðJmîÆ¯ØuéÛ|PÆTM÷²T½A¸B4°¬4$]Âå±Â:qÆ'Þ½%ÿ¾ýü×Èå³\",\n\
+                  \x20   \"*¿¼£%P¸xT×ýÄüÓüäEvÅF5hõ¼÷yODÀqÔ½qP8ÍÛåéCÖéQ;æWÕÅaÄþææÉo6:q¬é\",\n\
+                  \x20   \"ÀJÓ©Îû|âãØ8`Y]t3Mtýû9Ù_ÄwûD@îÊ,MLgíþ¶A»èj¢¸Z9÷»g¡ü+FçVFyNb]%\",\n\
+                  \x20   \"+¨ÊqÔNÚJYÌ@M.fªë4ùùGµY¹ñQ^+r¨C¬È:EZ×½/üM)ùÄz9¸)ÛT^°d9ubûV3È#\",\n\
+                  \x20   \"ôîO¦Ðôß6¶Ak|×µÞNqq³!VóöÄ§ÏòuÁÓ_w;?òÿ¶jÊKBêÈÚè¹Jy$²bÄ¥¨ê¼±f?Ú\",\n\
+                  \x20   \"ÆÞa«¶>NójúÑOn%,«äQé07z>¹¹û-Ú½æTéþkÛ(ÖØDÅ^¿ïç¬Û÷ßmg:-S+íöï¨3§\",\n\
+                  \x20   \"£-ûZ/NÌ´%Sº^ÉaV@ùÖlÓlÂYêSaOQ³3CÇÑv°ÅÕã¾Êmèu·Ó?iD2zm&0ÒÀB²ëÎ¡\",\n\
+                  \x20   \"<§JvãåQ¸ßF*?*Ð¥lÃoÕÜ!Y1óNÌ£½_C°^ÓMlF÷0~nó6=¦]åfjÁi.¯IxÿÌOæå§\",\n\
+                  \x20   \"méäTu-¡#*@pOp^ÌþÈÝ¯~Döû¸»HZ¦^@Æn¬ñ^ÑÚO_þ÷|H¯Uvb´ìçæßÝcCãÇòûf\",\n\
+                  \x20   \"¾X¿ðÏa*ê,ëürðøÈ»/vÛgÿ1ùUøo©b¦m<ìO¬àÌüvOïÙþò¼E#Í`=[Hº-ÌX#ÓÄE¹\",\n\
+                  \x20   \"ÄùðÌ²6¬ÊC~¾yv°Ä)_cÓDªÌ7ÔQ=Ö¼opýöcëí´Z«ô9ä¹øöoGóGdêõýVWër¿4?1\",\n\
+                  \x20   \".ñXÃXòj=Ï§5Ñ_Ö&ðªY£<ÕþIªªlQ¥È³ítnrVYÜ¡¥eÄÈqEgeCáÙÍ5NdÛ[WyH6J\",\n\
+                  \x20   \"ÿçß¦Ð?~.KÀ»xÛúÊ½#r3iÓµsèØC·n'iú;ùßÒÕ°±óÊ¦HDÀUBýÄ÷7;ù4é*_ÅLDs\",\n\
+                  \x20   \"¾öe;Áß´Î#[kÇI]:÷ä¡tKýc$h¯ÿ@Ü¾O¨NVý#hÓ~5KÆØG#RÀõ%ÈmîeÎh_n/J]4\",\n\
+                  \x20   \"@lÍ+T.rÄ$Ê>¼írpè!à[ùmÊX5ÃyÛ¸K¹íR¢=i¾xåÊ0ªO¯sÂ³è¶]~iµ]ì¢àðPÕl\",\n\
+                  \x20   \"%Ë86,01~ÎÌÇh³*Æ¾xã0.°*íÅÐØ¸ø~4Ý~ò>º<¼VáúôÔ#X¯§a¼ÍëÜÔUEI<rZðc\",\n\
+                  \x20   \"Í4uMPywWTqµw#ãÙç¯Éàl]hÉãµÖ15°:)ò5zAXÃ2ù%ÓFÎi`ï|n©ç¸AUORÈOTÅã\",\n\
+                  \x20   \"¬øI-Ï¬UMú$ÏöÊÌ°ælé@Am¾m4Ôo·×z°çÓùPÄ]õãóÅó@Ú$¢Å~·¹¼Ë¤ðç¹&ëß8ë\",\n\
+                  \x20   \"xzä±MÖê+ÀðÒ¬ß4r¿?¨:¼Xì#ìõ%Õ:áákp'HäùaÉwÿ>¶[ß[>eð<>uýµïuË#1]¼\",\n\
+                  \x20   \"axY;iLbµëê^HeÃS¼ùËr!æ?ÂÎÛssâb³DCÍÌ¨*o3$zätõodeÊBóþ×¼hÐ)·×0XD\",\n\
+                  \x20   \"%Ì`KÜsÑ|S÷¥iÓF-OÍùäU6uÐ¾p¦ÛVÊlÈ«ÿ´ÿPÒO8*¿'EBµ¨Wã±xrÜ#yî&Ê^¹·\",\n\
+                  \x20   \":Pú¨W¸ÜÝÿbòz!Ð»lôíBþÅïyn8ôó~¢WúÁæ_èUÑäG¤ÈßsÅVø)=23®æ¶uÅ®(¨Å®\",\n\
+                  \x20   \"£8%ûèlK2'c?LSñòu¼¿ÔlÔç¤%yv$²mE+ßgÏ#éK=£ì¨F;ø¤VÄ·eéMå1ÜaÁÆît)\",\n\
+                  \x20   \"LLúX~O£(+ÍÃ@+æH`kÆÞæÄÚB¸ÊÁÁX(îUl:v¹`1ð±ÀdIj|À³·¯ÆéÇYï×ZÏÿÇy7\",\n\
+                  \x20   \"ÚeÖ¤îkÃ¥eTÚ<$/óð¿¦~]D¼'qúW¸#s+öç=½eÓüí¨|ò¸y¾E)]¥vG6ÇeRw§iÝtq\",\n\
+                  \x20   \"aÖâÚ4%»y&$ÒlÈ9Ì>2¤+vQ.àMËçÁuüwñ¡2Eûµ9ìe@ñ~¬A0Ì!ÄôYFn¤ï.z±~æD\",\n\
+                  \x20   \"[B9ÉOyÖÚ·à4±Ä(nî§æè·Òg2ô§ÑiåüYBµ>kh=x^þF¬j'Èt4*¸µòÊ|ª|hõ«wÁù\",\n\
+                  \x20   \"tÖDú÷i|÷qNÁÜ'¸ÃÀÎ¾»fOú±aL×®ÚÄfæÝuk*vµÅ4I429CÊÞP_óa^¤zÔM¤-6rt\",\n\
+                  \x20   \"üDØÍÉ&=Ï<ÒÀÖAí!êTÆGXAéÍáÀI-`ù<ªô'%fá)52Æ»<0ûkÆ0©Õ¦òÇÚÒî¿¶vÅK\",\n\
+                  \x20   \"aEOü4s®^Âk¬äÇW¹HûyúÝ8L<°peò]·Ûsø¢ï6²ÜXÅcÄK2z,Mµü41vÚÇD¾Ê³(¯³\",\n\
+                  \x20   \"érøÈíÀÇ`c÷.Eí.àJ1LO3Ý:Á¬?yà'[¥àHvïÙyüêt2|ë$ªHý6Dlf1éRçâFîUõÚ\",\n\
+                  \x20   \"dÿBÏèß7¥GÙn¢ÞÛ÷5£vÀÙ=øÀæ<=íëÅëyû±ÐmòeqJá¨Áz4¦ËÄC¹¬çA´ãìMtÉø½\",\n\
+                  \x20   \";¼ÆoØrt§JkÞ5±å¿´e5ûÇ!ìñg1÷¬~f*´,bòä'Â9>|wOECëÛÁ»jÏ¥E½ÄJmÑ2ún\",\n\
+                  \x20   \"/µ±ú¸Î=ø¼|êÚ¿¿x`#Wý#ñèXÓ6]rà´É´wI¢Í£8ûò)Ê³YäÓ³-bzvèÕquþGWEÉá\",\n\
+                  \x20   \"0Ã<g;ÌïêÕÝÿÌ[ÂÚ§Ç/º~Æ!3ÈÂÀ¢©ÅþNãY²0.®£&~F4Òo%¦qäZ8ï7«ðéS^hóm\",\n\
+                  \x20   \"Rv,Y³÷Ùç]¸ÓD¦õÀâ°ÍûkïdXÓWö6k[ÚôÙC©údïjíA|ÇÂâ<²#uv£Û¤Å¾>à¹ÃoÒ\",\n\
+                  \x20   \"à?EQ-þp8Þö.ÒM³ÜÉO¯I¯ÝM¥×ÒËEêJcéTm¥,~=8©*B^ý»K7GT)wÎ/¾8â^Ä±Þî\",\n\
+                  \x20   \"UfÌüæéawíT'ÄR½)hpRøxZúoùb~@¿Tz¢_¶+¡P±¾¾Dù®´Y£Ì«c/Ý¼L¿^z«ÆAM8\",\n\
+                  \x20   \"Eª|_õAD¡¡ÖöLÛ±ø¯Wîl)°A_¼qLÙ`<ÿ¡²ÄÚ¢ýÑüxûOW=L%hÈeZPBõ²§GÊÂpßå\",\n\
+                  \x20   \"íT®£ìùá~¿K¸àpòZ*ËñVÕ¥¨<««EMÀÔùyþç»=Î$ÏáuÆÉ&Mer$yÕÇªpFaÍ2âe°Ï\",\n\
+                  \x20   \"¥ßrõÓºÎîÅBÊðÎKd+iîey±â¸a7ætPa?|ÏvãëQ©+½rß=./ÞcXqÅ@Û±øóè.`&³K\",\n\
+                  \x20   \"10>xÿ§ÀuçlkvyV«ÖÄ¬b¹VÆfòùIDÔOHp!OÍ_¥ª6_«îV*W4<zbcõ¦Õq¶÷ÁzÎu·\",\n\
+                  \x20   \"GÏãµÜ½Ñ;2ü_ÏXk0ýC?êabìÂäjë^æ1åÙ®ãÈ¤J,û°S9ä¬åÍ¡<i1§K¨åmàÎ:5fÂ\",\n\
+                  \x20   \"VÞò#JÖsaEzòËXì§^-qxïÜx¬=ñþ@ÀY£Ë¼?r±¶Ê_§_P¥DxT]Â].g>ÈqVpÖ?Øcä\",\n\
+                  \x20   \"FÈLæDº;µJO÷9±Ýíhzû+ðSôä«)kæGÑ¹BYÎl$SqUfâ<MQçê~[ÉúYØ¹ðTXiÉÂgì\",\n\
+                  \x20   \"ê0¼Ûè`8ÁîÁ©Y+dó¶6·CÕ®5âECQ`ÁSºÏFÞBÉ!'G'>X¶)ÄûÓM×Ü¨ÚßCªfó-ì·ã\",\n\
+                  \x20   \"D'¸º»)y'lÆN!NjëÝËsîägM©´eÎ8ÝÅ=qÉ°5W»xùU(ï¿J¿ÎÎîìcaz%3Gm/Üeïà\",\n\
+                  \x20   \"m^ªf#þÊèuv[KKºvÃ¦Ú¨'¡îùèÚTþÂWo¥Ç0¸ÙM$Û4Ì4®ïnäêÚÖAébÆÇ¸ÇLUo?Ï\",\n\
+                  \x20   \"e+øä7ð3¿bÔÞK9»:õBóðIâðsV©ão£E@këvÀF´«¡£<ñt¦x¥AÁÿÕEIéb|EEd®ÀK\",\n\
+                  \x20   \"YÚ5þ³Æºõ<'ga$;¸Y²=åÙÚà¤Ú·ë»9ñN^ÖßDQòüXWNÄð¤¸æpÕy»ãYCYxäà/a·¯\",\n\
+                  \x20   \"´.Ï5¡!Ö],nQÑÔôW^yÅmaàÔ¸0äÙøªO¡¦ªà¾þ`¥®#_,8´4hXAîÅ&Â^geûÃòp¢W\",\n\
+                  \x20   \"F«Õ¼2¨»q¶NÈ¶¨àV9îñÛW|¢dyK'-s¼êJ³W¢ë£ôJèôÜ~-°Åá-ñùâ«ýÒ¡Þ«JÙÛr\",\n\
+                  \x20   \"»ðEQ_QÓzû8I.AÓ0Ûbªéfõ$Ë×5¸Q¤uH÷hnñaJ!Å`KhÚ;*èò`Ê°J[²ÿ=p¯Qmlè\",\n\
+                  ]\n\
+                  rule r { on file.open when file.path contains tokens deny }\n",
+        fix: "Test fewer or shorter strings with `contains`, or match whole paths or their \
+              starts with `in` and `startswith` lists (maps whose size is not limited this \
+              way).",
     }
     W0001 (Warning) "unused list" {
         what: "A list is declared but no condition or macro uses it.",

@@ -1,5 +1,6 @@
 //! Lowering of a checked policy to decision programs: folding, dead-rule
-//! removal, list strategy (inline compares or set maps) and each step's
+//! removal, list strategy (inline compares, set maps, or one string
+//! automaton for `contains` and long `endswith` lists) and each step's
 //! captured fields.
 //!
 //! Folding uses the interpreter's own leaf semantics ([`interp::eval_test`]),
@@ -12,9 +13,10 @@ use crate::check::policy::{
     Action, CheckedPolicy, CmpOp, Expr, ListId, StrOp, Test, TestOp, Value,
 };
 use crate::interp::{self, FieldValue};
+use crate::ir::automaton::{Automaton, ScanKind};
 use crate::ir::{
-    Cond, IdentitySet, IdentitySetId, Leaf, LeafKind, Module, Net, Program, SetDef, SetId, SetKind,
-    Step, Target, INLINE_LIST_MAX,
+    AutomatonDef, AutomatonId, Cond, IdentitySet, IdentitySetId, Leaf, LeafKind, Module, Net,
+    Program, SetDef, SetId, SetKind, Step, Target, INLINE_LIST_MAX,
 };
 
 /// Lowers every hook of `policy` to one program per backend attach point.
@@ -62,6 +64,7 @@ pub fn lower(policy: &CheckedPolicy) -> Module {
         programs,
         sets: sets.sets,
         identities: identities.sets,
+        automata: sets.automata,
     }
 }
 
@@ -82,6 +85,7 @@ pub fn lower_test_program(policy: &CheckedPolicy, hook: Hook) -> Module {
         programs: vec![program],
         sets: sets.sets,
         identities: identities.sets,
+        automata: sets.automata,
     }
 }
 
@@ -212,7 +216,21 @@ impl Lowering<'_> {
                 let by_name = Self::leaf(test, LeafKind::StrEq(s.as_bytes().to_vec()));
                 self.or_same_file(test, by_name, std::slice::from_ref(s))
             }
+            TestOp::Str {
+                op: StrOp::Contains,
+                value,
+            } => self.scan(test, ScanKind::Contains, vec![value.as_bytes().to_vec()]),
             TestOp::Str { op, value } => str_leaf(test, *op, value.as_bytes()),
+            TestOp::StrAny {
+                op: StrOp::Contains,
+                list,
+            } => self.scan(test, ScanKind::Contains, self.str_elems(*list)),
+            TestOp::StrAny {
+                op: StrOp::EndsWith,
+                list,
+            } if self.str_elems(*list).len() > INLINE_LIST_MAX => {
+                self.scan(test, ScanKind::EndsWith, self.str_elems(*list))
+            }
             TestOp::StrAny { op, list } => {
                 let elems = self.str_elems(*list);
                 if *op == StrOp::StartsWith && elems.len() > INLINE_LIST_MAX {
@@ -270,6 +288,19 @@ impl Lowering<'_> {
         absolute.dedup();
         let set = self.identities.intern(absolute);
         or(vec![by_name, Self::leaf(test, LeafKind::IdentityIn(set))])
+    }
+
+    /// A string automaton deciding `kind` over `literals` (an empty
+    /// literal decides the test: it occurs in, and ends, every string).
+    fn scan(&mut self, test: &Test, kind: ScanKind, literals: Vec<Vec<u8>>) -> Cond {
+        if literals.iter().any(|l| l.is_empty()) {
+            return Cond::True;
+        }
+        if literals.is_empty() {
+            return Cond::False;
+        }
+        let id = self.sets.automaton(kind, &literals);
+        Self::leaf(test, LeafKind::Scan(id))
     }
 
     /// `field in net`, decided here where the attach point fixes the
@@ -412,7 +443,7 @@ fn str_leaf(test: &Test, op: StrOp, lit: &[u8]) -> Cond {
     let kind = match op {
         StrOp::StartsWith => LeafKind::StrPrefix(lit.to_vec()),
         StrOp::EndsWith => LeafKind::StrSuffix(lit.to_vec()),
-        StrOp::Contains => LeafKind::StrContains(lit.to_vec()),
+        StrOp::Contains => unreachable!("internal error: `contains` is lowered to an automaton"),
     };
     Lowering::leaf(test, kind)
 }
@@ -479,13 +510,47 @@ impl IdentityTable {
     }
 }
 
-/// Set maps, deduplicated by (list, kind).
+/// Set maps, deduplicated by (list, kind), and string automata,
+/// deduplicated by what they decide.
 #[derive(Default)]
 struct SetTable {
     sets: Vec<SetDef>,
+    automata: Vec<AutomatonDef>,
+    /// Each automaton's index, by what it decides.
+    automaton_index: std::collections::HashMap<(ScanKind, Vec<Vec<u8>>), u32>,
 }
 
 impl SetTable {
+    fn automaton(&mut self, kind: ScanKind, literals: &[Vec<u8>]) -> AutomatonId {
+        let mut key = literals.to_vec();
+        key.sort();
+        key.dedup();
+        if let Some(&i) = self.automaton_index.get(&(kind, key.clone())) {
+            return AutomatonId(i);
+        }
+        self.automaton_index
+            .insert((kind, key), self.automata.len() as u32);
+        let automaton = Automaton::new(kind, literals);
+        let offset = self.automata.last().map_or(0, |a| {
+            a.offset + a.automaton.encoded_len().next_multiple_of(8)
+        });
+        let n = automaton.literals.len();
+        let what = match kind {
+            ScanKind::Contains => "contains",
+            ScanKind::EndsWith => "endswith",
+        };
+        self.automata.push(AutomatonDef {
+            purpose: format!(
+                "{what}, {n} string{} ({} states)",
+                if n == 1 { "" } else { "s" },
+                automaton.n_states
+            ),
+            automaton,
+            offset,
+        });
+        AutomatonId(self.automata.len() as u32 - 1)
+    }
+
     fn intern(
         &mut self,
         list: ListId,

@@ -15,6 +15,7 @@
 //! semantics used for folding) and the ABI's list of header fields (what a
 //! record need not carry); knows nothing of instructions or ELF.
 
+pub mod automaton;
 pub mod lower;
 pub mod print;
 
@@ -26,7 +27,9 @@ use crate::span::Span;
 
 pub use lower::{lower, record_fields};
 
-pub use crate::check::cost::INLINE_LIST_MAX;
+/// Lists longer than this become set maps (one lookup whatever their size);
+/// shorter ones are compared inline.
+pub const INLINE_LIST_MAX: usize = 8;
 
 /// Everything lowered from one policy.
 #[derive(Clone, Debug)]
@@ -38,6 +41,33 @@ pub struct Module {
     /// Sets of files named by path (`==` and `in` on resolved paths), each
     /// matched by identity through the identity map.
     pub identities: Vec<IdentitySet>,
+    /// String automata, shared likewise; their tables lie one after the
+    /// other in the one value of the automata map.
+    pub automata: Vec<AutomatonDef>,
+}
+
+impl Module {
+    /// Bytes of the automata map's value: every table, and the reach of
+    /// each (see [`automaton::Automaton::reach`]), a multiple of 8.
+    pub fn automata_len(&self) -> u64 {
+        self.automata
+            .iter()
+            .map(|a| a.offset + a.automaton.reach())
+            .max()
+            .unwrap_or(0)
+            .next_multiple_of(8)
+    }
+
+    /// The automata map's value: every table at its offset.
+    pub fn automata_table(&self) -> Vec<u8> {
+        let mut out = vec![0u8; self.automata_len() as usize];
+        for def in &self.automata {
+            let table = def.automaton.encode();
+            let at = def.offset as usize;
+            out[at..at + table.len()].copy_from_slice(&table);
+        }
+        out
+    }
 }
 
 /// The files a policy names by path in one `==` literal or one list, whose
@@ -213,8 +243,6 @@ pub enum LeafKind {
     StrEq(Vec<u8>),
     StrPrefix(Vec<u8>),
     StrSuffix(Vec<u8>),
-    /// Substring (non-empty).
-    StrContains(Vec<u8>),
     /// The address is in the network (same family only).
     Ip(Net),
     /// The bool field is true.
@@ -228,6 +256,24 @@ pub enum LeafKind {
     /// The file behind a resolved path is one of the set's files (the same
     /// device and inode, whatever name it was reached by).
     IdentityIn(IdentitySetId),
+    /// The automaton, run over the string, accepts it (`contains`, and
+    /// `endswith` a list of more than [`INLINE_LIST_MAX`] strings).
+    Scan(AutomatonId),
+}
+
+/// Index of an automaton in [`Module::automata`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AutomatonId(pub u32);
+
+/// A string automaton and where its table lies in the automata map's value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AutomatonDef {
+    pub automaton: automaton::Automaton,
+    /// Byte offset of its table in the map's value (a multiple of 8): the
+    /// tables lie one after the other, each reaching into the next.
+    pub offset: u64,
+    /// Human description (`contains, 12 strings`).
+    pub purpose: String,
 }
 
 /// An IPv4 or IPv6 network with its prefix length; bits past the prefix are zero.

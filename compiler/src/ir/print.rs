@@ -7,7 +7,7 @@ use crate::check::hooks::FieldId;
 use crate::check::policy::Action;
 use crate::ir::{Cond, LeafKind, Module, Program, Step, Target};
 
-/// Renders every program and set of `module`.
+/// Renders every program, set and automaton of `module`.
 pub fn print(module: &Module) -> String {
     let mut out = String::new();
     for (i, set) in module.sets.iter().enumerate() {
@@ -17,6 +17,17 @@ pub fn print(module: &Module) -> String {
             set.kind,
             set.purpose,
             set.keys.len()
+        );
+    }
+    for (i, def) in module.automata.iter().enumerate() {
+        let literals: Vec<String> = def.automaton.literals.iter().map(|l| quoted(l)).collect();
+        let _ = writeln!(
+            out,
+            "automaton#{i}: {}, {} classes, table at byte {}: {}",
+            def.purpose,
+            def.automaton.n_classes,
+            def.offset,
+            literals.join(", ")
         );
     }
     for program in &module.programs {
@@ -92,13 +103,13 @@ pub fn cond_text(cond: &Cond) -> String {
                 LeafKind::StrEq(s) => format!("{field} == {}", quoted(s)),
                 LeafKind::StrPrefix(s) => format!("{field} startswith {}", quoted(s)),
                 LeafKind::StrSuffix(s) => format!("{field} endswith {}", quoted(s)),
-                LeafKind::StrContains(s) => format!("{field} contains {}", quoted(s)),
                 LeafKind::Ip(net) => format!("{field} in {}/{}", net.addr, net.prefix),
                 LeafKind::Bool => field.to_string(),
                 LeafKind::InSet(set) => format!("{field} in set#{}", set.0),
                 LeafKind::PrefixInSet(set) => format!("{field} startswith set#{}", set.0),
                 LeafKind::IpInSet(set) => format!("{field} in set#{}", set.0),
                 LeafKind::IdentityIn(set) => format!("{field} is file#{}", set.0),
+                LeafKind::Scan(automaton) => format!("{field} scan automaton#{}", automaton.0),
             }
         }
     }
