@@ -11,7 +11,8 @@
 //! ```
 //!
 //! `object`, `btf`, `cgroup`, `events` and `output` are pure (no syscalls
-//! beyond reading files) and unit tested without root; `probe`, `loader`,
+//! beyond reading files) and unit tested without root; `output_file` opens
+//! `--output` (its checks are pure and unit tested); `probe`, `loader`,
 //! `attach` and `run` talk to the kernel. Nothing is left attached on any
 //! error: [`attach::Attachments`] detaches on drop.
 
@@ -23,6 +24,7 @@ pub mod inspect;
 pub mod loader;
 pub mod object;
 pub mod output;
+pub mod output_file;
 pub mod probe;
 pub mod run;
 pub mod verify;
@@ -47,8 +49,6 @@ pub enum Error {
     Load(#[from] loader::LoadError),
     #[error(transparent)]
     Attach(#[from] attach::AttachError),
-    #[error("writing the output: {0}")]
-    Output(std::io::Error),
 }
 
 impl Error {

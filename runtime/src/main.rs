@@ -25,7 +25,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Load, attach and enforce a policy; stream its events until SIGINT/SIGTERM.
+    /// Load, attach and enforce a policy; stream its events until SIGINT, SIGTERM or SIGQUIT.
     Run(RunArgs),
     /// Load every program into the kernel verifier without attaching; per-program stats.
     Verify(VerifyArgs),
@@ -48,7 +48,8 @@ struct RunArgs {
     /// Output format of events.
     #[arg(long, value_enum, default_value_t = FormatArg::Text)]
     format: FormatArg,
-    /// Write events to FILE instead of stdout.
+    /// Append events to FILE instead of stdout (mode 0600 when created; no
+    /// symbolic links, hard links or other users' files; SIGHUP reopens it).
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
     /// Fail instead of falling back when a hook cannot use its LSM backend.
@@ -111,7 +112,7 @@ fn main() -> ExitCode {
 /// Restores the default SIGPIPE action for the commands that only print
 /// (`verify`, `inspect`), so `polrt inspect X.o | head` ends quietly instead
 /// of panicking on a broken pipe. `run` keeps SIGPIPE ignored: a closed
-/// output is a write error there, and it detaches and reports before exiting.
+/// output is a write error there, reported on stderr, and enforcement goes on.
 fn default_sigpipe() {
     // SAFETY: called before any other thread exists; SIG_DFL is a valid
     // disposition for SIGPIPE.

@@ -121,33 +121,70 @@ pub struct RuleCount {
 }
 
 /// Where reports go, and in which format.
+///
+/// A write that fails (a full disk, a closed pipe) never stops polrt: what
+/// could not be written is dropped and counted, and the caller learns of it
+/// from [`Output::take_failures`] and says so, while enforcement goes on.
 pub struct Output {
     out: Box<dyn Write + Send>,
     format: Format,
     clock: Clock,
+    /// Writes that failed since the last [`Output::take_failures`], and the
+    /// first error among them.
+    failures: Option<(u64, io::Error)>,
 }
 
 impl Output {
     /// Reports to `out` in `format`, converting times with `clock`.
     pub fn new(out: Box<dyn Write + Send>, format: Format, clock: Clock) -> Output {
-        Output { out, format, clock }
+        Output {
+            out,
+            format,
+            clock,
+            failures: None,
+        }
     }
 
-    fn line(&mut self, text: &str) -> io::Result<()> {
-        self.out.write_all(text.as_bytes())?;
-        self.out.write_all(b"\n")
+    fn line(&mut self, text: &str) {
+        let written = self
+            .out
+            .write_all(text.as_bytes())
+            .and_then(|()| self.out.write_all(b"\n"));
+        self.note(written);
+    }
+
+    fn note(&mut self, result: io::Result<()>) {
+        if let Err(error) = result {
+            match &mut self.failures {
+                Some((count, _)) => *count += 1,
+                None => self.failures = Some((1, error)),
+            }
+        }
     }
 
     /// Flushes buffered lines.
-    pub fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
+    pub fn flush(&mut self) {
+        let flushed = self.out.flush();
+        self.note(flushed);
+    }
+
+    /// How many writes failed since the last call, and the first error.
+    pub fn take_failures(&mut self) -> Option<(u64, io::Error)> {
+        self.failures.take()
+    }
+
+    /// Flushes what is buffered for the current writer, then writes to `out`
+    /// from now on (the old writer is dropped: a reopened `--output`).
+    pub fn set_writer(&mut self, out: Box<dyn Write + Send>) {
+        self.flush();
+        self.out = out;
     }
 
     /// The backend chosen for a hook (JSON only: text output shows it on
     /// stderr, where the caller prints [`BackendReport::line`]).
-    pub fn backend(&mut self, report: &BackendReport) -> io::Result<()> {
+    pub fn backend(&mut self, report: &BackendReport) {
         if self.format == Format::Text {
-            return Ok(());
+            return;
         }
         let programs: Vec<Json> = report
             .programs
@@ -172,7 +209,7 @@ impl Output {
     }
 
     /// One event.
-    pub fn event(&mut self, event: &Event) -> io::Result<()> {
+    pub fn event(&mut self, event: &Event) {
         let text = match self.format {
             Format::Json => event_json(event, &self.clock).to_string(),
             Format::Text => event_text(event, &self.clock),
@@ -181,7 +218,7 @@ impl Output {
     }
 
     /// A record that could not be decoded.
-    pub fn decode_error(&mut self, message: &str) -> io::Result<()> {
+    pub fn decode_error(&mut self, message: &str) {
         let text = match self.format {
             Format::Json => json!({"type": "error", "message": message}).to_string(),
             Format::Text => format!("error: {message}"),
@@ -190,7 +227,7 @@ impl Output {
     }
 
     /// `count` more events were lost because the ring buffer was full.
-    pub fn loss(&mut self, count: u64) -> io::Result<()> {
+    pub fn loss(&mut self, count: u64) {
         let text = match self.format {
             Format::Json => json!({"type": "loss", "count": count}).to_string(),
             Format::Text => format!("lost {count} events: the ring buffer was full"),
@@ -199,7 +236,7 @@ impl Output {
     }
 
     /// Final per-rule match counts and total losses.
-    pub fn summary(&mut self, counts: &[RuleCount], lost: u64) -> io::Result<()> {
+    pub fn summary(&mut self, counts: &[RuleCount], lost: u64) {
         match self.format {
             Format::Json => {
                 let rules: Vec<Json> = counts
@@ -207,11 +244,12 @@ impl Output {
                     .map(|c| json!({"rule": c.rule, "hook": c.hook, "matches": c.matches}))
                     .collect();
                 let record = json!({"type": "summary", "rules": rules, "lost": lost});
-                self.line(&record.to_string())
+                self.line(&record.to_string());
             }
             Format::Text => {
                 let text = summary_text(counts, lost);
-                self.out.write_all(text.as_bytes())
+                let written = self.out.write_all(text.as_bytes());
+                self.note(written);
             }
         }
     }
@@ -394,17 +432,15 @@ mod tests {
     fn losses_and_summary_are_json_lines() {
         let buffer = Shared::default();
         let mut output = Output::new(Box::new(buffer.clone()), Format::Json, Clock::now());
-        output.loss(3).expect("write");
-        output
-            .summary(
-                &[RuleCount {
-                    rule: "r".into(),
-                    hook: "exec".into(),
-                    matches: 7,
-                }],
-                3,
-            )
-            .expect("write");
+        output.loss(3);
+        output.summary(
+            &[RuleCount {
+                rule: "r".into(),
+                hook: "exec".into(),
+                matches: 7,
+            }],
+            3,
+        );
         let text = String::from_utf8(buffer.0.lock().expect("lock").clone()).expect("utf8");
         let lines: Vec<Json> = text
             .lines()
@@ -433,7 +469,7 @@ mod tests {
         );
         let buffer = Shared::default();
         let mut output = Output::new(Box::new(buffer.clone()), Format::Json, Clock::now());
-        output.backend(&report).expect("write");
+        output.backend(&report);
         let text = String::from_utf8(buffer.0.lock().expect("lock").clone()).expect("utf8");
         let record: Json = serde_json::from_str(text.trim()).expect("json line");
         assert_eq!(record["type"], "backend");

@@ -2,7 +2,8 @@
 //! scope, read or compile the policy, probe the host, load (config and sets
 //! written before anything is attached), choose backends, attach (support
 //! programs, then the exe map seed, then the hooks), report "ready", stream
-//! events and losses until SIGINT/SIGTERM, then detach and print per-rule
+//! events and losses until SIGINT/SIGTERM/SIGQUIT (SIGHUP reopens the
+//! output, other signals are ignored), then detach and print per-rule
 //! counts and total losses.
 //!
 //! Status lines go to stderr; events, losses and the summary to the output
@@ -12,7 +13,7 @@
 use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use aya::maps::{MapData, PerCpuArray, RingBuf};
@@ -22,7 +23,7 @@ use crate::attach::Attachments;
 use crate::cgroup::{self, Scope};
 use crate::loader::{self, HookPlan};
 use crate::output::{self, BackendReport, Clock, Format, Output, RuleCount};
-use crate::{events, object, probe, Error};
+use crate::{events, object, output_file, probe, Error};
 
 /// Options of `polrt run`.
 #[derive(Clone, Debug)]
@@ -50,27 +51,84 @@ pub struct RunSummary {
     pub detached: usize,
 }
 
-/// Set by SIGINT/SIGTERM.
+/// Set by SIGINT, SIGTERM and SIGQUIT.
 static STOP: AtomicBool = AtomicBool::new(false);
+/// One bit per signal number received and not yet handled (see
+/// [`NOTED_SIGNALS`]).
+static PENDING: AtomicU64 = AtomicU64::new(0);
 
-extern "C" fn on_signal(_signal: libc::c_int) {
+/// The signals that stop `polrt run` in order (detach, or leave pinned with
+/// `--persist`; report; exit 0).
+pub const STOP_SIGNALS: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGQUIT];
+
+/// The signals whose default action would end polrt (and, without
+/// `--persist`, detach every program) but that never stop it: SIGHUP reopens
+/// `--output` (log rotation), the others are reported and ignored.
+pub const NOTED_SIGNALS: [libc::c_int; 11] = [
+    libc::SIGHUP,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGALRM,
+    libc::SIGVTALRM,
+    libc::SIGPROF,
+    libc::SIGIO,
+    libc::SIGPWR,
+    libc::SIGXCPU,
+    libc::SIGXFSZ,
+    libc::SIGSTKFLT,
+];
+
+extern "C" fn on_stop(_signal: libc::c_int) {
     STOP.store(true, Ordering::SeqCst);
 }
 
-/// Installs SIGINT and SIGTERM handlers that ask [`run`] to stop (without
-/// `SA_RESTART`, so a blocked `poll` returns at once).
+extern "C" fn on_noted(signal: libc::c_int) {
+    PENDING.fetch_or(1u64 << (signal as u32 & 63), Ordering::SeqCst);
+}
+
+/// Installs the handlers of [`STOP_SIGNALS`] (ask [`run`] to stop) and of
+/// [`NOTED_SIGNALS`] (note the signal for the event loop), all without
+/// `SA_RESTART`, so a blocked `poll` returns at once.
 pub fn install_signal_handlers() {
-    for signal in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: `action` is fully initialised; the handler only stores to
-        // an atomic, which is async-signal-safe.
-        unsafe {
-            let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = on_signal as *const () as usize;
-            libc::sigemptyset(&mut action.sa_mask);
-            action.sa_flags = 0;
-            libc::sigaction(signal, &action, std::ptr::null_mut());
+    let handlers: [(&[libc::c_int], extern "C" fn(libc::c_int)); 2] =
+        [(&STOP_SIGNALS, on_stop), (&NOTED_SIGNALS, on_noted)];
+    for (signals, handler) in handlers {
+        for &signal in signals {
+            // SAFETY: `action` is fully initialised; the handlers only store
+            // to atomics, which is async-signal-safe.
+            unsafe {
+                let mut action: libc::sigaction = std::mem::zeroed();
+                action.sa_sigaction = handler as *const () as usize;
+                libc::sigemptyset(&mut action.sa_mask);
+                action.sa_flags = 0;
+                libc::sigaction(signal, &action, std::ptr::null_mut());
+            }
         }
     }
+}
+
+/// The conventional name of a signal (`SIGHUP`), for status lines.
+pub fn signal_name(signal: libc::c_int) -> String {
+    let names = [
+        (libc::SIGHUP, "SIGHUP"),
+        (libc::SIGINT, "SIGINT"),
+        (libc::SIGQUIT, "SIGQUIT"),
+        (libc::SIGTERM, "SIGTERM"),
+        (libc::SIGUSR1, "SIGUSR1"),
+        (libc::SIGUSR2, "SIGUSR2"),
+        (libc::SIGALRM, "SIGALRM"),
+        (libc::SIGVTALRM, "SIGVTALRM"),
+        (libc::SIGPROF, "SIGPROF"),
+        (libc::SIGIO, "SIGIO"),
+        (libc::SIGPWR, "SIGPWR"),
+        (libc::SIGXCPU, "SIGXCPU"),
+        (libc::SIGXFSZ, "SIGXFSZ"),
+        (libc::SIGSTKFLT, "SIGSTKFLT"),
+    ];
+    names
+        .iter()
+        .find(|(number, _)| *number == signal)
+        .map_or_else(|| format!("signal {signal}"), |(_, name)| name.to_string())
 }
 
 /// Checks a ring buffer size: a power of two and a multiple of the page size.
@@ -90,7 +148,7 @@ fn status(line: &str) {
     eprintln!("polrt: {line}");
 }
 
-/// Runs a policy until SIGINT/SIGTERM.
+/// Runs a policy until SIGINT, SIGTERM or SIGQUIT.
 pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
     let ringbuf_bytes = options.ringbuf_bytes.map(check_ringbuf_size).transpose()?;
     let scope = options.cgroup.as_deref().map(Scope::resolve).transpose()?;
@@ -149,12 +207,15 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
     let mut ring = take_ring(&mut ebpf)?;
     let counters = take_counters(&mut ebpf)?;
 
-    for plan in &plans {
-        let report = backend_report(&ebpf, plan);
+    let reports: Vec<BackendReport> = plans
+        .iter()
+        .map(|plan| backend_report(&ebpf, plan))
+        .collect();
+    for report in &reports {
         status(&report.line());
-        output.backend(&report).map_err(Error::Output)?;
+        output.backend(report);
     }
-    output.flush().map_err(Error::Output)?;
+    output.flush();
     let scope_text = match &scope {
         Some(scope) => format!(
             "scoped to cgroup {} (id {})",
@@ -183,17 +244,19 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
     let mut next_loss_check = Instant::now();
     while !STOP.load(Ordering::SeqCst) {
         wait_readable(ring.as_raw_fd(), Duration::from_millis(200));
-        drain(&mut ring, metadata, &mut output)?;
+        handle_noted_signals(options.output.as_deref(), &reports, &mut output);
+        drain(&mut ring, metadata, &mut output);
         if Instant::now() >= next_loss_check {
-            report_losses(&counters, n_rules, &mut lost, &mut output)?;
+            report_losses(&counters, n_rules, &mut lost, &mut output);
+            report_output_failures(&mut output);
             next_loss_check = Instant::now() + Duration::from_secs(1);
         }
     }
 
-    drain(&mut ring, metadata, &mut output)?;
+    drain(&mut ring, metadata, &mut output);
     let detached = attachments.detach_all();
-    drain(&mut ring, metadata, &mut output)?;
-    report_losses(&counters, n_rules, &mut lost, &mut output)?;
+    drain(&mut ring, metadata, &mut output);
+    report_losses(&counters, n_rules, &mut lost, &mut output);
     let counts: Vec<RuleCount> = metadata
         .rules
         .iter()
@@ -204,8 +267,9 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
         })
         .collect();
     status(&format!("stopped: {detached} programs detached"));
-    output.summary(&counts, lost).map_err(Error::Output)?;
-    output.flush().map_err(Error::Output)?;
+    output.summary(&counts, lost);
+    output.flush();
+    report_output_failures(&mut output);
     if options.format == Format::Json || options.output.is_some() {
         eprint!("{}", output::summary_text(&counts, lost));
     }
@@ -220,11 +284,55 @@ fn open_output(path: Option<&Path>) -> Result<Box<dyn Write + Send>, Error> {
     match path {
         None => Ok(Box::new(std::io::LineWriter::new(std::io::stdout()))),
         Some(path) => {
-            let file = std::fs::File::create(path).map_err(|e| {
-                Error::Usage(format!("cannot create --output `{}`: {e}", path.display()))
-            })?;
+            let file = output_file::open(path).map_err(Error::Usage)?;
             Ok(Box::new(std::io::BufWriter::new(file)))
         }
+    }
+}
+
+/// Acts on the [`NOTED_SIGNALS`] received since the last call: SIGHUP
+/// reopens `--output` (after a rotation, the path names a new file, which
+/// starts with the `backend` records again; when the new file is refused or
+/// cannot be opened, polrt says so and keeps writing to the one it has),
+/// every other one is reported and ignored. Enforcement never stops here.
+fn handle_noted_signals(path: Option<&Path>, backends: &[BackendReport], output: &mut Output) {
+    let pending = PENDING.swap(0, Ordering::SeqCst);
+    if pending == 0 {
+        return;
+    }
+    for signal in NOTED_SIGNALS {
+        if pending & (1u64 << signal) == 0 {
+            continue;
+        }
+        match (signal, path) {
+            (libc::SIGHUP, Some(path)) => match output_file::open(path) {
+                Ok(file) => {
+                    output.set_writer(Box::new(std::io::BufWriter::new(file)));
+                    for report in backends {
+                        output.backend(report);
+                    }
+                    output.flush();
+                    status(&format!("SIGHUP: reopened --output {}", path.display()));
+                }
+                Err(why) => status(&format!(
+                    "warning: SIGHUP: cannot reopen {why}; still writing to the file opened before"
+                )),
+            },
+            _ => status(&format!(
+                "{} ignored: polrt stops only on SIGINT, SIGTERM or SIGQUIT; enforcement continues",
+                signal_name(signal)
+            )),
+        }
+    }
+}
+
+/// Says, on stderr, that writes to the output failed since the last check:
+/// the events are lost, enforcement is not (SIGHUP reopens `--output`).
+fn report_output_failures(output: &mut Output) {
+    if let Some((count, error)) = output.take_failures() {
+        status(&format!(
+            "warning: {count} writes to the output failed ({error}); their events are lost, enforcement continues (SIGHUP reopens --output)"
+        ));
     }
 }
 
@@ -288,14 +396,13 @@ fn report_losses(
     n_rules: u32,
     lost: &mut u64,
     output: &mut Output,
-) -> Result<(), Error> {
+) {
     let now = counter(counters, n_rules);
     if now > *lost {
-        output.loss(now - *lost).map_err(Error::Output)?;
-        output.flush().map_err(Error::Output)?;
+        output.loss(now - *lost);
+        output.flush();
         *lost = now;
     }
-    Ok(())
 }
 
 fn wait_readable(fd: i32, timeout: Duration) {
@@ -308,11 +415,7 @@ fn wait_readable(fd: i32, timeout: Duration) {
     unsafe { libc::poll(&mut pfd, 1, timeout.as_millis() as libc::c_int) };
 }
 
-fn drain(
-    ring: &mut RingBuf<MapData>,
-    metadata: &Metadata,
-    output: &mut Output,
-) -> Result<(), Error> {
+fn drain(ring: &mut RingBuf<MapData>, metadata: &Metadata, output: &mut Output) {
     let mut any = false;
     while let Some(item) = ring.next() {
         any = true;
@@ -320,12 +423,10 @@ fn drain(
             Ok(event) => output.event(&event),
             Err(error) => output.decode_error(&error.to_string()),
         }
-        .map_err(Error::Output)?;
     }
     if any {
-        output.flush().map_err(Error::Output)?;
+        output.flush();
     }
-    Ok(())
 }
 
 #[cfg(test)]

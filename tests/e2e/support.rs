@@ -400,7 +400,39 @@ impl Polrt {
         self.child.as_ref().map_or(0, Child::id)
     }
 
-    fn stderr_text(&self) -> String {
+    /// Where polrt writes its JSON lines (`--output`).
+    pub fn output_path(&self) -> &Path {
+        &self.output
+    }
+
+    /// Sends `signal` to polrt.
+    pub fn signal(&self, signal: libc::c_int) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.pid() as libc::pid_t, signal) };
+    }
+
+    /// Whether polrt is still running.
+    pub fn is_running(&mut self) -> bool {
+        let child = self.child.as_mut().expect("running");
+        child.try_wait().expect("poll polrt").is_none()
+    }
+
+    /// Waits (up to 30 s) until polrt's stderr contains `text`; panics
+    /// with its stderr otherwise.
+    pub fn wait_stderr(&self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !self.stderr_text().contains(text) {
+            assert!(
+                Instant::now() < deadline,
+                "polrt never printed {text:?}; stderr:\n{}",
+                self.stderr_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Everything polrt printed on stderr so far.
+    pub fn stderr_text(&self) -> String {
         fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 
