@@ -165,3 +165,88 @@ fn output_is_private_appended_and_reopened_on_sighup_while_enforcing() {
     assert!(after.starts_with(&before), "the output was truncated");
     assert!(after.len() > before.len());
 }
+
+#[test]
+fn in_a_pid_namespace_polrt_exempts_its_kernel_pid_and_survives_its_own_rules() {
+    if !kernel_tests_enabled(
+        "in_a_pid_namespace_polrt_exempts_its_kernel_pid_and_survives_its_own_rules",
+    ) {
+        return;
+    }
+    let work = TempDir::new("pidns");
+    let cgroup = TestCgroup::new("pidns");
+    // Every bpf() call in the cgroup is denied (SIGKILL at entry on this
+    // host); polrt runs inside that cgroup, in a pid namespace where its pid
+    // is 1, and calls bpf() every second to read its counters. Exempting pid
+    // 1 instead of its kernel pid would kill it.
+    let policy = write_policy(
+        &work,
+        "nobpf.pol",
+        "rule no_bpf {\n    on bpf\n    deny\n}\n",
+    );
+    let mut polrt = Polrt::start_in_pid_namespace(&policy, &cgroup, &work, &[]);
+    let polrt_pid = polrt.pid();
+    assert_ne!(polrt_pid, 1);
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert!(
+        polrt.is_running(),
+        "polrt died under its own rule: {}",
+        polrt.stderr_text()
+    );
+    let (status, pid, _) = run_in(&cgroup, Command::new("bpftool").args(["map", "show"]));
+    assert_eq!(
+        status.signal(),
+        Some(libc::SIGKILL),
+        "the workload's bpf() must be refused"
+    );
+    let finished = polrt.stop();
+    assert!(
+        finished.status.success(),
+        "polrt: {}\n{}",
+        finished.status,
+        finished.stderr
+    );
+    let events = finished.events();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["rule"] == "no_bpf" && e["pid"] == pid),
+        "{events:?}"
+    );
+    assert!(
+        events.iter().all(|e| e["pid"] != polrt_pid),
+        "polrt reported itself: {events:?}"
+    );
+}
+
+#[test]
+fn the_kernel_pid_probe_and_the_lsm_verdict_match_this_host() {
+    if !kernel_tests_enabled("the_kernel_pid_probe_and_the_lsm_verdict_match_this_host") {
+        return;
+    }
+    let types = polrt::probe::kernel_btf().expect("kernel BTF");
+    // This test process runs in the initial pid namespace.
+    assert_eq!(
+        polrt::probe::kernel_tgid(&types).expect("probe"),
+        std::process::id()
+    );
+    assert!(polrt::probe::proc_shows_kernel_pids(std::process::id()));
+    let lsm = polrt::probe::bpf_lsm(&types);
+    let list =
+        fs::read_to_string("/sys/kernel/security/lsm").expect("securityfs is mounted by now");
+    let lockdown = fs::read_to_string("/sys/kernel/security/lockdown").unwrap_or_default();
+    let locked = !lockdown.is_empty() && !lockdown.contains("[none]");
+    match (list.trim().split(',').any(|l| l == "bpf"), locked) {
+        (false, _) => assert!(
+            lsm.unavailable()
+                .is_some_and(|why| why.contains("BPF LSM is not active")),
+            "{lsm:?}"
+        ),
+        (true, true) => assert!(
+            lsm.unavailable()
+                .is_some_and(|why| why.contains("lockdown")),
+            "{lsm:?}"
+        ),
+        (true, false) => assert_eq!(lsm, polrt::probe::BpfLsm::Active),
+    }
+}

@@ -129,6 +129,37 @@ pub fn build_test_run(
     build_module(policy, source, module, 4096)
 }
 
+/// The object of the runtime's own probes (see [`codegen::guard`]): the
+/// self-tgid program, and the LSM probe with its map. Built in process by
+/// polrt, never part of a policy's object.
+pub fn runtime_probe_object() -> Result<Vec<u8>, BuildError> {
+    use codegen::guard;
+    let asm_error = |program: &str| {
+        let program = program.to_string();
+        move |source| BuildError::Asm { program, source }
+    };
+    let flag = MapId(0);
+    let image = ObjectImage {
+        programs: vec![
+            ProgramImage {
+                section: guard::SELF_TGID_SECTION.into(),
+                symbol: guard::SELF_TGID_SYMBOL.into(),
+                code: guard::self_tgid_program().map_err(asm_error(guard::SELF_TGID_SYMBOL))?,
+            },
+            ProgramImage {
+                section: guard::LSM_PROBE_SECTION.into(),
+                symbol: guard::LSM_PROBE_SYMBOL.into(),
+                code: guard::lsm_probe_program(flag).map_err(asm_error(guard::LSM_PROBE_SYMBOL))?,
+            },
+        ],
+        maps: vec![map(guard::LSM_PROBE_MAP, MapKind::Array, 4, 4, 1, 0)],
+        metadata: Vec::new(),
+        source_name: "polrt-probes".into(),
+        source: String::new(),
+    };
+    crate::object::write_object(&image).map_err(|e| BuildError::Object(e.to_string()))
+}
+
 fn build_module(
     policy: &CheckedPolicy,
     source: &str,

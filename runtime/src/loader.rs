@@ -20,7 +20,7 @@ use polc::abi::{self, Config, Metadata, ProgramMeta};
 use polc::check::hooks::{BackendKind, Hook, Signals};
 
 use crate::object::PolicyObject;
-use crate::probe::KernelTypes;
+use crate::probe::{BpfLsm, KernelTypes};
 
 /// Why a policy could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -378,6 +378,11 @@ pub fn load_program(
     }
 }
 
+/// Why a kind of program is unavailable when the kernel refuses it with
+/// `EPERM` and an empty verifier log; `{kind}` stands for the kind.
+pub const LOCKDOWN_REFUSAL: &str =
+    "the kernel refuses {kind} programs with EPERM before the verifier runs (kernel lockdown)";
+
 /// Sorts a load failure into "this kernel cannot" and a real error.
 fn classify(
     meta: &ProgramMeta,
@@ -397,9 +402,9 @@ fn classify(
         } => {
             let log = verifier_log.to_string();
             if io_error.raw_os_error() == Some(libc::EPERM) && log.trim().is_empty() {
-                return Ok(ProgramLoad::Unavailable(format!(
-                    "the kernel refuses {kind} programs with EPERM before the verifier runs (kernel lockdown)"
-                )));
+                return Ok(ProgramLoad::Unavailable(
+                    LOCKDOWN_REFUSAL.replace("{kind}", &kind),
+                ));
             }
             Err(LoadError::Rejected {
                 symbol: meta.symbol.clone(),
@@ -542,12 +547,14 @@ fn unload(ebpf: &mut Ebpf, symbol: &str) {
 }
 
 /// Loads the support programs (no hook) and, per hook, the programs of the
-/// strongest backend this kernel can load.
+/// strongest backend this kernel can load and will run: the `lsm` backend
+/// only where `lsm` says BPF LSM programs run here.
 pub fn choose_backends(
     ebpf: &mut Ebpf,
     metadata: &Metadata,
     types: &KernelTypes,
     features: u32,
+    lsm: &BpfLsm,
 ) -> Result<(Vec<ProgramMeta>, Vec<HookPlan>), LoadError> {
     let mut support = Vec::new();
     for program in metadata.programs.iter().filter(|p| p.hook.is_empty()) {
@@ -567,6 +574,10 @@ pub fn choose_backends(
         let mut unavailable: Vec<(String, String)> = Vec::new();
         let mut chosen = None;
         for backend in backends_of(metadata, &hook.name) {
+            if let (true, Some(why)) = (backend == BackendKind::Lsm.name(), lsm.unavailable()) {
+                unavailable.push((backend, why.to_string()));
+                continue;
+            }
             let programs: Vec<ProgramMeta> = metadata
                 .programs
                 .iter()

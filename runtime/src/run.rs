@@ -175,20 +175,24 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
         Clock::now(),
     );
 
+    // polrt never decides for itself: a rule on its own output file, or on
+    // bpf(), must not stop the runtime that enforces it. The programs compare
+    // the kernel's tgid, which differs from std::process::id() in a pid
+    // namespace (a container).
+    let tgid = probe::kernel_tgid(&types)?;
+    let lsm = probe::bpf_lsm(&types);
     let mut ebpf = loader::open(&policy, &types, ringbuf_bytes)?;
     let config = Config {
         scope_cgroup: scope.as_ref().map_or(0, |s| s.id),
         scope_level: scope.as_ref().map_or(0, |s| s.level),
         flags: if options.monitor { CONFIG_MONITOR } else { 0 },
-        // polrt never decides for itself: a rule on its own output file, or
-        // on bpf(), must not stop the runtime that enforces it.
-        exempt_tgid: std::process::id(),
+        exempt_tgid: tgid,
     };
     loader::write_config(&ebpf, metadata, config)?;
     loader::fill_sets(&ebpf, metadata)?;
     let features = probe::kernel_features()?;
     loader::write_features(&ebpf, metadata, features)?;
-    let (support, plans) = loader::choose_backends(&mut ebpf, metadata, &types, features)?;
+    let (support, plans) = loader::choose_backends(&mut ebpf, metadata, &types, features, &lsm)?;
     if options.require_lsm {
         loader::require_lsm(&plans)?;
     }
@@ -198,7 +202,17 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
     for program in &support {
         attachments.attach(&mut ebpf, program, &cgroup_dir)?;
     }
-    let seeded = loader::seed_exe(&ebpf, metadata)?;
+    let seeded = if probe::proc_shows_kernel_pids(tgid) {
+        loader::seed_exe(&ebpf, metadata)?
+    } else {
+        if metadata.maps.iter().any(|m| m.name == abi::MAP_EXE) {
+            status(&format!(
+                "warning: polrt runs in a pid namespace (pid {} here, {tgid} in the kernel): /proc does not show kernel pids, so proc.exe of processes older than the policy is unknown",
+                std::process::id()
+            ));
+        }
+        0
+    };
     for plan in &plans {
         for program in &plan.programs {
             attachments.attach(&mut ebpf, program, &cgroup_dir)?;

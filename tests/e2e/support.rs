@@ -292,8 +292,23 @@ impl Drop for TempDir {
 /// A running `polrt run`.
 pub struct Polrt {
     child: Option<Child>,
+    /// polrt's pid (the kernel's view): the child's, or, in a pid
+    /// namespace, that of the child's only child.
+    pid: u32,
     output: PathBuf,
     stderr: PathBuf,
+}
+
+/// Where [`Polrt`] runs polrt.
+#[derive(Copy, Clone, PartialEq, Eq)]
+enum Placement {
+    /// Outside the test cgroup.
+    Outside,
+    /// Inside the test cgroup its rules are scoped to.
+    Inside,
+    /// Inside the test cgroup, and in a pid namespace of its own (as in a
+    /// container: its pid there is 1).
+    InsidePidNamespace,
 }
 
 /// What `polrt run` left when it stopped.
@@ -346,7 +361,7 @@ impl Polrt {
     /// Starts `polrt run POLICY --cgroup CGROUP --format json --output FILE
     /// EXTRA...` and waits for its "ready" line on stderr.
     pub fn start(policy: &Path, cgroup: &TestCgroup, work: &TempDir, extra: &[&str]) -> Polrt {
-        Polrt::launch(policy, cgroup, work, extra, false)
+        Polrt::launch(policy, cgroup, work, extra, Placement::Outside)
     }
 
     /// Like [`Polrt::start`], with polrt itself running inside the cgroup
@@ -357,7 +372,18 @@ impl Polrt {
         work: &TempDir,
         extra: &[&str],
     ) -> Polrt {
-        Polrt::launch(policy, cgroup, work, extra, true)
+        Polrt::launch(policy, cgroup, work, extra, Placement::Inside)
+    }
+
+    /// Like [`Polrt::start_inside`], with polrt in a new pid namespace
+    /// (`unshare --pid --fork --mount-proc`), where its pid is 1.
+    pub fn start_in_pid_namespace(
+        policy: &Path,
+        cgroup: &TestCgroup,
+        work: &TempDir,
+        extra: &[&str],
+    ) -> Polrt {
+        Polrt::launch(policy, cgroup, work, extra, Placement::InsidePidNamespace)
     }
 
     fn launch(
@@ -365,11 +391,19 @@ impl Polrt {
         cgroup: &TestCgroup,
         work: &TempDir,
         extra: &[&str],
-        inside: bool,
+        placement: Placement,
     ) -> Polrt {
         let output = work.path.join("events.jsonl");
         let stderr = work.path.join("polrt.stderr");
-        let mut command = Command::new(polrt_bin());
+        let mut command = if placement == Placement::InsidePidNamespace {
+            let mut unshare = Command::new("unshare");
+            unshare
+                .args(["--pid", "--fork", "--mount-proc", "--kill-child=SIGTERM"])
+                .arg(polrt_bin());
+            unshare
+        } else {
+            Command::new(polrt_bin())
+        };
         command
             .arg("run")
             .arg(policy)
@@ -381,23 +415,33 @@ impl Polrt {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(fs::File::create(&stderr).expect("create stderr file"));
-        let child = if inside {
-            spawn_in(cgroup, &mut command)
-        } else {
+        let child = if placement == Placement::Outside {
             command.spawn().expect("spawn polrt")
+        } else {
+            spawn_in(cgroup, &mut command)
         };
         let mut polrt = Polrt {
+            pid: child.id(),
             child: Some(child),
             output,
             stderr,
         };
         polrt.wait_ready();
+        if placement == Placement::InsidePidNamespace {
+            let children = fs::read_to_string(format!("/proc/{0}/task/{0}/children", polrt.pid))
+                .expect("children of unshare");
+            polrt.pid = children
+                .split_whitespace()
+                .next()
+                .and_then(|pid| pid.parse().ok())
+                .unwrap_or_else(|| panic!("unshare has no child: {children:?}"));
+        }
         polrt
     }
 
-    /// polrt's process id.
+    /// polrt's process id, as the kernel sees it.
     pub fn pid(&self) -> u32 {
-        self.child.as_ref().map_or(0, Child::id)
+        self.pid
     }
 
     /// Where polrt writes its JSON lines (`--output`).
@@ -407,8 +451,8 @@ impl Polrt {
 
     /// Sends `signal` to polrt.
     pub fn signal(&self, signal: libc::c_int) {
-        // SAFETY: kill(2) on our own child's pid.
-        unsafe { libc::kill(self.pid() as libc::pid_t, signal) };
+        // SAFETY: kill(2) on the pid of polrt, which this value started.
+        unsafe { libc::kill(self.pid as libc::pid_t, signal) };
     }
 
     /// Whether polrt is still running.
@@ -461,9 +505,8 @@ impl Polrt {
     /// Sends SIGTERM, waits for the exit, reads the output, and checks that
     /// none of polrt's programs remains loaded.
     pub fn stop(mut self) -> Finished {
+        self.signal(libc::SIGTERM);
         let mut child = self.child.take().expect("running");
-        // SAFETY: kill(2) on our own child's pid.
-        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
         let deadline = Instant::now() + Duration::from_secs(30);
         let status = loop {
             if let Some(status) = child.try_wait().expect("poll polrt") {
@@ -496,9 +539,10 @@ impl Polrt {
 impl Drop for Polrt {
     fn drop(&mut self) {
         // A test that panicked while polrt ran: never leave it running.
+        if self.child.is_some() {
+            self.signal(libc::SIGTERM);
+        }
         if let Some(mut child) = self.child.take() {
-            // SAFETY: kill(2) on our own child's pid.
-            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
             let _ = child.wait();
         }
     }

@@ -30,6 +30,7 @@
 
 mod fields;
 mod flow;
+pub mod guard;
 pub mod layout;
 mod leaves;
 
