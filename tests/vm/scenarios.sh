@@ -22,7 +22,8 @@
 #   polc-vm: scenarios done (last line; exit status 0 only if all passed)
 # There is no SKIP: a scenario that cannot run here fails.
 #
-# Usage: scenarios.sh [NAME...]   (default: all)
+# Usage: scenarios.sh [NAME...]   (default: SCENARIOS; the boot without BPF
+#                                 LSM names its own, see tests/vm.rs)
 # Environment (set by tests/vm.rs, passed in by run-in-vm.sh):
 #   POLC_VM_ARTIFACTS  files built on the host by tests/vm/prepare.sh
 #   POLC_VM_BIN_DIR    the cargo profile directory (target/debug) holding the
@@ -135,7 +136,8 @@ make_scratch_files() {
     [ -d "$CGROUP" ] || mkdir "$CGROUP" || fail "cannot create $CGROUP"
 }
 
-# Start `polrt run` of the test policy in the background, scoped to $CGROUP,
+# Start `polrt run` of the test policy in the background, scoped to $CGROUP
+# (with EXTRA arguments, e.g. --require-lsm),
 # JSON events to $WORK/SESSION.jsonl, status lines to $WORK/SESSION.err, its
 # pid in $WORK/SESSION.pid and, once it exits, its exit status in
 # $WORK/SESSION.rc; wait until it is ready.
@@ -148,7 +150,7 @@ start_polrt() { # SESSION [EXTRA polrt run ARGS...]
     rm -f "$WORK/$session".*
     local started=$SECONDS
     (
-        "$polrt" run "$obj" --require-lsm --cgroup "$CGROUP" --format json \
+        "$polrt" run "$obj" --cgroup "$CGROUP" --format json \
             --output "$WORK/$session.jsonl" "$@" </dev/null >/dev/null 2>"$WORK/$session.err" &
         echo $! >"$WORK/$session.pid"
         wait $!
@@ -419,7 +421,7 @@ scenario_policy_tests() {
 
 scenario_enforce_start() {
     make_scratch_files
-    start_polrt enforce
+    start_polrt enforce --require-lsm
     local backends
     backends=$(ops backends "$WORK/enforce.jsonl")
     echo "$backends"
@@ -576,7 +578,7 @@ scenario_enforce_stop() {
 # nothing is enforced.
 scenario_monitor() {
     make_scratch_files
-    start_polrt monitor --monitor
+    start_polrt monitor --require-lsm --monitor
     local ops_py=$POLC_REPO/tests/vm/ops.py outcome rc=0
     outcome=$(exec_in_cgroup "$WORK/denied-touch" "$WORK/monitor-deny.marker")
     [ "$outcome" = "0 " ] || fail "exec was not allowed (got: $outcome)"
@@ -607,6 +609,74 @@ scenario_monitor() {
     [ "$(ops events "$WORK/monitor.jsonl" verdict=deny)" = 0 ] || fail "a deny verdict in monitor mode"
     [ "$(ops events "$WORK/monitor.jsonl" verdict=kill)" = 0 ] || fail "a kill verdict in monitor mode"
     stop_polrt monitor
+}
+
+# The boot without BPF LSM (tests/vm.rs boots 6.12 with an lsm= list that
+# leaves bpf out): the kernel loads and attaches LSM programs there and never
+# runs them, and polrt must notice.
+scenario_lsm_bpf_inactive() {
+    local lsm
+    lsm=$(cat /sys/kernel/security/lsm)
+    echo "active LSMs: $lsm"
+    case ",$lsm," in
+        *,bpf,*) fail "bpf is among the active LSMs ($lsm): the lsm= option did not take" ;;
+    esac
+    grep -q 'lsm=' /proc/cmdline || fail "the kernel command line has no lsm= option"
+}
+
+# polrt verify: the LSM programs pass the verifier (this kernel loads them),
+# and the report says this kernel would not run them.
+scenario_no_lsm_verify() {
+    local polrt out rc=0
+    polrt=$(bin polrt)
+    out=$("$polrt" verify "$(artifact objects/lsm_enforce.o)" 2>&1) || rc=$?
+    echo "$out"
+    [ "$rc" -eq 0 ] || fail "polrt verify exited with status $rc"
+    grep -q ' lsm/.* passed$' <<<"$out" || fail "no lsm program passed the verifier"
+    grep -q '^note: the lsm programs passed the verifier, but this kernel would not run them: BPF LSM is not active' <<<"$out" \
+        || fail "polrt verify does not say that this kernel would not run the lsm programs"
+}
+
+# --require-lsm refuses to run, naming the reason, before anything is attached.
+scenario_no_lsm_require_refused() {
+    make_scratch_files
+    local polrt err rc=0
+    polrt=$(bin polrt)
+    err=$("$polrt" run "$(artifact objects/lsm_enforce.o)" --require-lsm --cgroup "$CGROUP" \
+        --format json --output "$WORK/refused.jsonl" </dev/null 2>&1 >/dev/null) || rc=$?
+    echo "$err"
+    [ "$rc" -eq 1 ] || fail "polrt run --require-lsm exited with status $rc, not 1"
+    grep -q "^polrt: error: --require-lsm: hook \`exec\` would fall back to tracepoint (BPF LSM is not active" <<<"$err" \
+        || fail "the refusal does not name the fallback and the reason"
+    ! grep -q '^polrt: ready' <<<"$err" || fail "polrt got ready"
+}
+
+# Without --require-lsm polrt picks the fallbacks, says why lsm is
+# unavailable (start-up lines and backend records), and the fallback
+# enforces: the denied exec is killed at entry.
+scenario_no_lsm_fallback() {
+    make_scratch_files
+    start_polrt fallback
+    local backends
+    backends=$(ops backends "$WORK/fallback.jsonl")
+    echo "$backends"
+    ! grep -q '^[^ ]* lsm ' <<<"$backends" || fail "a hook got the lsm backend"
+    grep -q '^exec tracepoint [0-9]' <<<"$backends" || fail "exec did not fall back to tracepoint"
+    grep -q '^net.connect cgroup [0-9]' <<<"$backends" || fail "net.connect did not fall back to cgroup"
+    local unavailable
+    unavailable=$(grep -c '"unavailable":\[{"backend":"lsm","reason":"BPF LSM is not active' "$WORK/fallback.jsonl" || true)
+    [ "$unavailable" -eq "$(wc -l <<<"$backends")" ] \
+        || fail "$unavailable of $(wc -l <<<"$backends") backend records give the reason lsm is unavailable"
+    grep -q '^polrt: exec: tracepoint .*; lsm unavailable: BPF LSM is not active' "$WORK/fallback.err" \
+        || fail "the start-up line of exec does not say why lsm is unavailable"
+    local rc=0
+    in_cgroup "$WORK/denied-touch" "$WORK/fallback.marker" || rc=$?
+    echo "exec of denied-touch: exit status $rc"
+    [ "$rc" -eq 137 ] || fail "the denied exec was not killed by the tracepoint fallback (exit status $rc)"
+    [ ! -e "$WORK/fallback.marker" ] || fail "the denied program ran"
+    await_event fallback rule=deny_exec verdict=deny backend=tracepoint
+    stop_polrt fallback
+    echo "polc-vm: without BPF LSM: $(cut -d' ' -f1,2 <<<"$backends" | tr ' ' '=' | paste -sd' ')"
 }
 
 # Stop whatever a failed session left running, and remove the test cgroup.
