@@ -505,7 +505,7 @@ fn verify_case(case: &Case, build: &Build, kernel: &Kernel, tally: &mut Verifier
                 tally.most_processed = tally.most_processed.max(verified);
             }
             Verification::NotVerifiable(why) => {
-                if !meta.section.starts_with("lsm/") {
+                if polrt::loader::lsm_hook(&meta.section).is_none() {
                     case.fail(&format!(
                         "program {} ({}) could not be loaded here: {why}",
                         meta.symbol, meta.section

@@ -14,8 +14,10 @@ use serde::{Deserialize, Serialize};
 /// Version of the object/event format. The runtime accepts exactly this one.
 /// Version 4: the fields every event header carries ([`is_header_field`])
 /// are decoded from the header only; their slots, when a test loaded them,
-/// are not written at a match.
-pub const ABI_VERSION: u32 = 4;
+/// are not written at a match. Version 5: the runtime's exemption moved
+/// from the frozen [`Config`] to [`MAP_RUNTIME`], and every object carries
+/// the guard programs ([`GUARD_PROGRAM_PREFIX`]) and [`MAP_GUARDED`].
+pub const ABI_VERSION: u32 = 5;
 
 /// Whether `field` (a field name) is carried by every event header — pid,
 /// tid, uid, gid, comm — and so never needs a slot in the record.
@@ -59,6 +61,54 @@ pub const FEATURE_CGROUP_SIGNAL: u32 = 1;
 /// `map_flags` of [`MAP_FEATURES`]: `BPF_F_RDONLY_PROG`.
 pub const FEATURES_MAP_FLAGS: u32 = 1 << 7;
 
+/// Array of one [`RUNTIME_LEN`]-byte value, `{ u32 tgid; u32 pad; }`: the
+/// kernel's thread group id of the runtime process that owns the object's
+/// programs, 0 when none. Written by the runtime before anything is attached
+/// (and by a runtime that adopts pinned programs); cleared by the
+/// `polc_guard_exit` program when that process exits, so a later process
+/// that reuses the pid inherits nothing. No rule decides for that process
+/// (its operations are neither counted, reported nor enforced), and the
+/// guard programs protect it. Not frozen: it changes owner.
+pub const MAP_RUNTIME: &str = "polc_runtime";
+/// Size in bytes of the value of [`MAP_RUNTIME`].
+pub const RUNTIME_LEN: usize = 8;
+/// Hash of what the guard programs protect from the tasks in the policy's
+/// scope: keys of [`GUARDED_KEY_LEN`] bytes, `{ u32 kind; u32 dev; u64 id;
+/// }` little-endian (kinds `GUARDED_*`), values one byte `1`. Written by the
+/// runtime after it loads and pins.
+pub const MAP_GUARDED: &str = "polc_guarded";
+/// Size in bytes of the keys of [`MAP_GUARDED`].
+pub const GUARDED_KEY_LEN: usize = 16;
+/// Entries of [`MAP_GUARDED`]: the maps, programs and pin directories of two
+/// generations of one policy (while one replaces the other) fit easily.
+pub const GUARDED_ENTRIES: u32 = 1024;
+/// [`MAP_GUARDED`] kind: a map, by id (`dev` 0).
+pub const GUARDED_MAP: u32 = 1;
+/// [`MAP_GUARDED`] kind: a program, by id (`dev` 0).
+pub const GUARDED_PROGRAM: u32 = 2;
+/// [`MAP_GUARDED`] kind: a directory of pins, by the kernel's `dev_t` of its
+/// file system (`MAJOR << 20 | MINOR`) and its inode number: nothing in it
+/// may be unlinked or renamed, nor it removed.
+pub const GUARDED_DIRECTORY: u32 = 3;
+/// [`MAP_GUARDED`] kind: a file system that may not be unmounted, by its
+/// kernel `dev_t` (`id` 0).
+pub const GUARDED_FILE_SYSTEM: u32 = 4;
+/// Symbols of the guard programs start with this: support programs (no hook)
+/// that protect the runtime and the pinned state, rather than decide.
+pub const GUARD_PROGRAM_PREFIX: &str = "polc_guard_";
+/// The guard program that clears [`MAP_RUNTIME`] when the runtime exits (a
+/// `tp_btf` program: it runs on every kernel the runtime supports).
+pub const GUARD_EXIT: &str = "polc_guard_exit";
+
+/// The key of [`MAP_GUARDED`] for `kind`, `dev` and `id`.
+pub fn guarded_key(kind: u32, dev: u32, id: u64) -> [u8; GUARDED_KEY_LEN] {
+    let mut key = [0u8; GUARDED_KEY_LEN];
+    key[0..4].copy_from_slice(&kind.to_le_bytes());
+    key[4..8].copy_from_slice(&dev.to_le_bytes());
+    key[8..16].copy_from_slice(&id.to_le_bytes());
+    key
+}
+
 /// Size in bytes of [`EventHeader`] at the start of every event record.
 pub const EVENT_HEADER_LEN: usize = 48;
 
@@ -66,11 +116,10 @@ pub const EVENT_HEADER_LEN: usize = 48;
 /// do not enforce them.
 pub const CONFIG_MONITOR: u32 = 1;
 /// Size in bytes of [`Config`] as stored in [`MAP_CONFIG`].
-pub const CONFIG_LEN: usize = 24;
+pub const CONFIG_LEN: usize = 16;
 
 /// Run-time configuration, the value of [`MAP_CONFIG`] key 0:
-/// `{ u64 scope_cgroup; u32 scope_level; u32 flags; u32 exempt_tgid; u32 pad; }`,
-/// little-endian.
+/// `{ u64 scope_cgroup; u32 scope_level; u32 flags; }`, little-endian.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct Config {
     /// cgroup v2 id every rule is scoped to (that cgroup and its
@@ -80,9 +129,6 @@ pub struct Config {
     pub scope_level: u32,
     /// [`CONFIG_MONITOR`], ...
     pub flags: u32,
-    /// A process (the runtime itself) no rule ever decides for: its
-    /// operations are neither counted, reported nor enforced. 0: none.
-    pub exempt_tgid: u32,
 }
 
 /// Offsets of the [`Config`] fields, for code generation.
@@ -90,7 +136,12 @@ pub mod config {
     pub const SCOPE_CGROUP: i16 = 0;
     pub const SCOPE_LEVEL: i16 = 8;
     pub const FLAGS: i16 = 12;
-    pub const EXEMPT_TGID: i16 = 16;
+}
+
+/// Offsets in the value of [`MAP_RUNTIME`], for code generation.
+pub mod runtime {
+    /// The runtime's tgid (u32).
+    pub const TGID: i16 = 0;
 }
 
 impl Config {
@@ -100,7 +151,6 @@ impl Config {
         out[0..8].copy_from_slice(&self.scope_cgroup.to_le_bytes());
         out[8..12].copy_from_slice(&self.scope_level.to_le_bytes());
         out[12..16].copy_from_slice(&self.flags.to_le_bytes());
-        out[16..20].copy_from_slice(&self.exempt_tgid.to_le_bytes());
         out
     }
 }
@@ -422,12 +472,19 @@ mod tests {
             scope_cgroup: 0x0102_0304_0506_0708,
             scope_level: 3,
             flags: CONFIG_MONITOR,
-            exempt_tgid: 77,
         };
         let bytes = config.to_bytes();
         assert_eq!(bytes[0], 0x08);
         assert_eq!(bytes[8], 3);
         assert_eq!(bytes[12], 1);
-        assert_eq!(bytes[16], 77);
+    }
+
+    #[test]
+    fn guarded_keys_are_kind_dev_id_little_endian() {
+        let key = guarded_key(GUARDED_DIRECTORY, 0x2a, 0x0102_0304_0506_0708);
+        assert_eq!(key[0], 3);
+        assert_eq!(key[4], 0x2a);
+        assert_eq!(key[8], 0x08);
+        assert_eq!(key[15], 0x01);
     }
 }

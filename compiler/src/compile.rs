@@ -262,6 +262,38 @@ fn build_module(
             "kernel features probed by the runtime (read-only for programs, frozen)".into(),
         )
     });
+    // The runtime's tgid and what the guards protect: attach builds only
+    // (test runs exempt nobody and guard nothing).
+    let attach_build = module
+        .programs
+        .iter()
+        .any(|p| matches!(p.target, Target::Attach { .. }));
+    let runtime = attach_build.then(|| {
+        add_map(
+            map(
+                abi::MAP_RUNTIME,
+                MapKind::Array,
+                4,
+                abi::RUNTIME_LEN as u32,
+                1,
+                0,
+            ),
+            "the runtime's tgid: exempt from every rule, protected by the guards".into(),
+        )
+    });
+    let guarded = attach_build.then(|| {
+        add_map(
+            map(
+                abi::MAP_GUARDED,
+                MapKind::Hash,
+                abi::GUARDED_KEY_LEN as u32,
+                1,
+                abi::GUARDED_ENTRIES,
+                0,
+            ),
+            "the runtime's maps, programs and pin directories the guards protect".into(),
+        )
+    });
     let mut sets = Vec::new();
     for (i, set) in module.sets.iter().enumerate() {
         let (kind, flags) = if set.kind.is_lpm() {
@@ -306,6 +338,8 @@ fn build_module(
         scratch,
         exe,
         features,
+        runtime,
+        guarded,
         sets,
         test_context,
     };
@@ -350,6 +384,30 @@ fn build_module(
                 "",
                 "tp_btf",
                 code,
+                &map_defs,
+            ));
+        }
+    }
+
+    if let (Some(runtime), Some(guarded)) = (runtime, guarded) {
+        let guards = codegen::guard::guard_programs(codegen::guard::GuardMaps {
+            config,
+            runtime,
+            guarded,
+        })
+        .map_err(|source| BuildError::Asm {
+            program: "guards".into(),
+            source,
+        })?;
+        for guard in guards {
+            let backend = guard.section.split('/').next().unwrap_or_default();
+            let backend = if backend == "lsm.s" { "lsm" } else { backend };
+            programs.push(built(
+                guard.section.into(),
+                guard.symbol.into(),
+                "",
+                backend,
+                guard.code,
                 &map_defs,
             ));
         }

@@ -30,6 +30,20 @@ pub enum KernelMember {
     FileFFlags,
     /// `struct file.f_mode` (`fmode_t`, an `unsigned int`).
     FileFMode,
+    /// `struct bpf_map.id` (`u32`).
+    BpfMapId,
+    /// `struct bpf_prog.aux` (`struct bpf_prog_aux *`).
+    BpfProgAux,
+    /// `struct bpf_prog_aux.id` (`u32`).
+    BpfProgAuxId,
+    /// `struct inode.i_ino` (`unsigned long`).
+    InodeIno,
+    /// `struct inode.i_sb` (`struct super_block *`).
+    InodeSb,
+    /// `struct super_block.s_dev` (`dev_t`, a `u32`: `MAJOR << 20 | MINOR`).
+    SuperBlockDev,
+    /// `struct vfsmount.mnt_sb` (`struct super_block *`).
+    VfsmountSb,
 }
 
 impl KernelMember {
@@ -43,6 +57,13 @@ impl KernelMember {
             KernelMember::FileFPath => ("file", "f_path"),
             KernelMember::FileFFlags => ("file", "f_flags"),
             KernelMember::FileFMode => ("file", "f_mode"),
+            KernelMember::BpfMapId => ("bpf_map", "id"),
+            KernelMember::BpfProgAux => ("bpf_prog", "aux"),
+            KernelMember::BpfProgAuxId => ("bpf_prog_aux", "id"),
+            KernelMember::InodeIno => ("inode", "i_ino"),
+            KernelMember::InodeSb => ("inode", "i_sb"),
+            KernelMember::SuperBlockDev => ("super_block", "s_dev"),
+            KernelMember::VfsmountSb => ("vfsmount", "mnt_sb"),
         }
     }
 
@@ -50,15 +71,25 @@ impl KernelMember {
     /// only offsets are relocated).
     pub fn size(self) -> u32 {
         match self {
-            KernelMember::TaskRealParent | KernelMember::BinprmFilename => 8,
-            KernelMember::TaskTgid | KernelMember::FileFFlags | KernelMember::FileFMode => 4,
+            KernelMember::TaskRealParent
+            | KernelMember::BinprmFilename
+            | KernelMember::BpfProgAux
+            | KernelMember::InodeIno
+            | KernelMember::InodeSb
+            | KernelMember::VfsmountSb => 8,
+            KernelMember::TaskTgid
+            | KernelMember::FileFFlags
+            | KernelMember::FileFMode
+            | KernelMember::BpfMapId
+            | KernelMember::BpfProgAuxId
+            | KernelMember::SuperBlockDev => 4,
             KernelMember::TaskComm => 16,
             KernelMember::FileFPath => 16,
         }
     }
 
     /// Every member, for tables and tests.
-    pub const ALL: [KernelMember; 7] = [
+    pub const ALL: [KernelMember; 14] = [
         KernelMember::TaskRealParent,
         KernelMember::TaskTgid,
         KernelMember::TaskComm,
@@ -66,8 +97,21 @@ impl KernelMember {
         KernelMember::FileFPath,
         KernelMember::FileFFlags,
         KernelMember::FileFMode,
+        KernelMember::BpfMapId,
+        KernelMember::BpfProgAux,
+        KernelMember::BpfProgAuxId,
+        KernelMember::InodeIno,
+        KernelMember::InodeSb,
+        KernelMember::SuperBlockDev,
+        KernelMember::VfsmountSb,
     ];
 }
+
+/// `EPERM`: an LSM program refuses with `-EPERM`.
+pub const EPERM: i32 = 1;
+/// `bpf(2)` commands that detach or replace what a link or an attachment
+/// holds: `BPF_PROG_DETACH`, `BPF_LINK_UPDATE`, `BPF_LINK_DETACH`.
+pub const BPF_DETACHING_COMMANDS: [i32; 3] = [9, 29, 34];
 
 /// `SIGKILL`, sent by `kill` and by `deny` on backends that cannot refuse.
 pub const SIGKILL: u64 = 9;

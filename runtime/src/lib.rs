@@ -20,13 +20,17 @@ pub mod attach;
 pub mod btf;
 pub mod cgroup;
 pub mod events;
+pub mod guard;
 pub mod inspect;
 pub mod loader;
 pub mod object;
 pub mod output;
 pub mod output_file;
+pub mod persist;
 pub mod probe;
 pub mod run;
+pub mod session;
+pub mod status;
 pub mod verify;
 
 /// Exit code: the policy, the object, the kernel or a program load failed.
@@ -49,6 +53,8 @@ pub enum Error {
     Load(#[from] loader::LoadError),
     #[error(transparent)]
     Attach(#[from] attach::AttachError),
+    #[error(transparent)]
+    Persist(#[from] persist::PersistError),
 }
 
 impl Error {
@@ -56,6 +62,9 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_) | Error::Cgroup(_) => EXIT_USAGE,
+            Error::Persist(
+                persist::PersistError::BadName(_) | persist::PersistError::Unknown(_),
+            ) => EXIT_USAGE,
             Error::Object(object::ObjectError::Read { .. }) => EXIT_USAGE,
             _ => EXIT_FAILURE,
         }

@@ -128,6 +128,236 @@ pub fn map_fd(ebpf: &Ebpf, name: &str) -> Result<RawFd, LoadError> {
     Ok(data.fd().as_fd().as_raw_fd())
 }
 
+/// One `bpf(2)` call with an attribute of type `T`; the result, or the
+/// error.
+fn bpf_call<T>(command: libc::c_long, attr: &mut T) -> std::io::Result<libc::c_long> {
+    // SAFETY: `attr` is a live, fully initialised `bpf_attr` prefix for
+    // `command`, of the size passed; the kernel writes at most that many
+    // bytes back into it.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            command,
+            attr as *mut T,
+            std::mem::size_of::<T>(),
+        )
+    };
+    if rc < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(rc)
+    }
+}
+
+/// `BPF_MAP_CREATE` of a map of type `map_type` (an `enum bpf_map_type`),
+/// named `name` (at most 15 bytes).
+pub fn map_create(
+    map_type: u32,
+    key_size: u32,
+    value_size: u32,
+    max_entries: u32,
+    flags: u32,
+    name: &str,
+) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    #[repr(C)]
+    struct CreateAttr {
+        map_type: u32,
+        key_size: u32,
+        value_size: u32,
+        max_entries: u32,
+        map_flags: u32,
+        inner_map_fd: u32,
+        numa_node: u32,
+        map_name: [u8; 16],
+    }
+    let mut attr = CreateAttr {
+        map_type,
+        key_size,
+        value_size,
+        max_entries,
+        map_flags: flags,
+        inner_map_fd: 0,
+        numa_node: 0,
+        map_name: [0; 16],
+    };
+    let n = name.len().min(15);
+    attr.map_name[..n].copy_from_slice(&name.as_bytes()[..n]);
+    const BPF_MAP_CREATE: libc::c_long = 0;
+    let fd = bpf_call(BPF_MAP_CREATE, &mut attr)?;
+    // SAFETY: BPF_MAP_CREATE returned a new descriptor that nothing else owns.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// `BPF_OBJ_PIN`: pins the map, program or link `fd` at `path` on a bpffs.
+pub fn obj_pin(fd: RawFd, path: &std::path::Path) -> std::io::Result<()> {
+    let path = path_c(path)?;
+    #[repr(C)]
+    struct PinAttr {
+        pathname: u64,
+        bpf_fd: u32,
+        file_flags: u32,
+    }
+    let mut attr = PinAttr {
+        pathname: path.as_ptr() as u64,
+        bpf_fd: fd as u32,
+        file_flags: 0,
+    };
+    const BPF_OBJ_PIN: libc::c_long = 6;
+    bpf_call(BPF_OBJ_PIN, &mut attr).map(|_| ())
+}
+
+/// `BPF_OBJ_GET`: a new descriptor of the object pinned at `path`.
+pub fn obj_get(path: &std::path::Path) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    let path = path_c(path)?;
+    #[repr(C)]
+    struct PinAttr {
+        pathname: u64,
+        bpf_fd: u32,
+        file_flags: u32,
+    }
+    let mut attr = PinAttr {
+        pathname: path.as_ptr() as u64,
+        bpf_fd: 0,
+        file_flags: 0,
+    };
+    const BPF_OBJ_GET: libc::c_long = 7;
+    let fd = bpf_call(BPF_OBJ_GET, &mut attr)?;
+    // SAFETY: BPF_OBJ_GET returned a new descriptor that nothing else owns.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// `BPF_LINK_GET_FD_BY_ID`: a new descriptor of link `id`.
+pub fn link_fd_by_id(id: u32) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    #[repr(C)]
+    struct IdAttr {
+        id: u32,
+        next_id: u32,
+        open_flags: u32,
+    }
+    let mut attr = IdAttr {
+        id,
+        next_id: 0,
+        open_flags: 0,
+    };
+    const BPF_LINK_GET_FD_BY_ID: libc::c_long = 30;
+    let fd = bpf_call(BPF_LINK_GET_FD_BY_ID, &mut attr)?;
+    // SAFETY: a new descriptor that nothing else owns.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+fn path_c(path: &std::path::Path) -> std::io::Result<std::ffi::CString> {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| std::io::Error::other(format!("{} holds a NUL byte", path.display())))
+}
+
+/// `BPF_LINK_UPDATE`: makes link `link_fd` run program `prog_fd`.
+pub fn link_update(link_fd: RawFd, prog_fd: RawFd) -> std::io::Result<()> {
+    #[repr(C)]
+    struct UpdateAttr {
+        link_fd: u32,
+        new_prog_fd: u32,
+        flags: u32,
+        old_prog_fd: u32,
+    }
+    let mut attr = UpdateAttr {
+        link_fd: link_fd as u32,
+        new_prog_fd: prog_fd as u32,
+        flags: 0,
+        old_prog_fd: 0,
+    };
+    const BPF_LINK_UPDATE: libc::c_long = 29;
+    bpf_call(BPF_LINK_UPDATE, &mut attr).map(|_| ())
+}
+
+/// What `BPF_OBJ_GET_INFO_BY_FD` says of a link: its id, its program's id,
+/// and, for a cgroup link, its cgroup's id (0 once the link is detached).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct LinkState {
+    pub id: u32,
+    pub prog_id: u32,
+    pub link_type: u32,
+    pub cgroup_id: u64,
+}
+
+/// `BPF_LINK_TYPE_CGROUP`.
+pub const LINK_TYPE_CGROUP: u32 = 3;
+
+/// [`LinkState`] of link `fd`.
+pub fn link_state(fd: RawFd) -> std::io::Result<LinkState> {
+    #[repr(C)]
+    struct InfoAttr {
+        bpf_fd: u32,
+        info_len: u32,
+        info: u64,
+    }
+    // struct bpf_link_info: type, id, prog_id, then a union aligned to 8
+    // bytes (for a cgroup link: u64 cgroup_id, u32 attach_type).
+    let mut info = [0u8; 64];
+    let mut attr = InfoAttr {
+        bpf_fd: fd as u32,
+        info_len: info.len() as u32,
+        info: info.as_mut_ptr() as u64,
+    };
+    const BPF_OBJ_GET_INFO_BY_FD: libc::c_long = 15;
+    bpf_call(BPF_OBJ_GET_INFO_BY_FD, &mut attr)?;
+    let u32_at =
+        |at: usize| u32::from_le_bytes([info[at], info[at + 1], info[at + 2], info[at + 3]]);
+    let mut cgroup = [0u8; 8];
+    cgroup.copy_from_slice(&info[16..24]);
+    let link_type = u32_at(0);
+    Ok(LinkState {
+        link_type,
+        id: u32_at(4),
+        prog_id: u32_at(8),
+        cgroup_id: if link_type == LINK_TYPE_CGROUP {
+            u64::from_le_bytes(cgroup)
+        } else {
+            0
+        },
+    })
+}
+
+/// `BPF_MAP_LOOKUP_ELEM` with raw key and value bytes (their lengths must be
+/// the map's key and value sizes).
+pub fn map_lookup(fd: RawFd, key: &[u8], value: &mut [u8]) -> std::io::Result<()> {
+    #[repr(C)]
+    struct ElemAttr {
+        map_fd: u32,
+        pad: u32,
+        key: u64,
+        value: u64,
+        flags: u64,
+    }
+    const BPF_MAP_LOOKUP_ELEM: libc::c_long = 1;
+    let attr = ElemAttr {
+        map_fd: fd as u32,
+        pad: 0,
+        key: key.as_ptr() as u64,
+        value: value.as_mut_ptr() as u64,
+        flags: 0,
+    };
+    // SAFETY: `attr` points at live key and value buffers for the duration
+    // of the call; the kernel reads the map's key size from `key` and writes
+    // its value size into `value`, which the callers size accordingly.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_MAP_LOOKUP_ELEM,
+            &attr as *const ElemAttr,
+            std::mem::size_of::<ElemAttr>(),
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
 /// `BPF_MAP_UPDATE_ELEM` flag: only insert, never overwrite.
 pub const BPF_NOEXIST: u64 = 1;
 
@@ -204,7 +434,7 @@ pub fn write_config(ebpf: &Ebpf, metadata: &Metadata, config: Config) -> Result<
 /// `BPF_MAP_FREEZE`: user space may no longer write the map either, which
 /// (with `BPF_F_RDONLY_PROG`) lets the verifier treat its contents as
 /// constants.
-fn map_freeze(fd: RawFd) -> std::io::Result<()> {
+pub fn map_freeze(fd: RawFd) -> std::io::Result<()> {
     #[repr(C)]
     struct FreezeAttr {
         map_fd: u32,
@@ -341,6 +571,11 @@ fn section_target<'s>(section: &'s str, prefix: &str) -> Option<&'s str> {
     section.strip_prefix(prefix)
 }
 
+/// The LSM hook of an `lsm/HOOK` or (sleepable) `lsm.s/HOOK` section.
+pub fn lsm_hook(section: &str) -> Option<&str> {
+    section_target(section, "lsm/").or_else(|| section_target(section, "lsm.s/"))
+}
+
 /// Loads one program into the kernel (the verifier runs here).
 pub fn load_program(
     ebpf: &mut Ebpf,
@@ -351,13 +586,10 @@ pub fn load_program(
         .program_mut(&meta.symbol)
         .ok_or_else(|| LoadError::MissingProgram(meta.symbol.clone()))?;
     let section = meta.section.as_str();
-    let is_lsm = section.starts_with("lsm/");
+    let is_lsm = lsm_hook(section).is_some();
     let started = Instant::now();
     let result = match program {
-        Program::Lsm(p) if is_lsm => {
-            let hook = section_target(section, "lsm/").unwrap_or_default();
-            p.load(hook, &types.aya)
-        }
+        Program::Lsm(p) if is_lsm => p.load(lsm_hook(section).unwrap_or_default(), &types.aya),
         Program::BtfTracePoint(p) => {
             let target = section_target(section, "tp_btf/").unwrap_or_default();
             p.load(target, &types.aya)
@@ -389,12 +621,12 @@ fn classify(
     is_lsm: bool,
     error: ProgramError,
 ) -> Result<ProgramLoad, LoadError> {
-    let kind = meta
-        .section
-        .split('/')
-        .next()
-        .unwrap_or_default()
-        .to_string();
+    let kind = if is_lsm {
+        "lsm"
+    } else {
+        meta.section.split('/').next().unwrap_or_default()
+    }
+    .to_string();
     match error {
         ProgramError::LoadError {
             io_error,
@@ -546,18 +778,21 @@ fn unload(ebpf: &mut Ebpf, symbol: &str) {
     }
 }
 
-/// Loads the support programs (no hook) and, per hook, the programs of the
-/// strongest backend this kernel can load and will run: the `lsm` backend
-/// only where `lsm` says BPF LSM programs run here.
+/// Loads the support programs (no hook; the LSM guards only when `guards`)
+/// and, per hook, the programs of the strongest backend this kernel can
+/// load and will run: the `lsm` backend only where `lsm` says BPF LSM
+/// programs run here.
 pub fn choose_backends(
     ebpf: &mut Ebpf,
     metadata: &Metadata,
     types: &KernelTypes,
     features: u32,
     lsm: &BpfLsm,
+    guards: bool,
 ) -> Result<(Vec<ProgramMeta>, Vec<HookPlan>), LoadError> {
     let mut support = Vec::new();
-    for program in metadata.programs.iter().filter(|p| p.hook.is_empty()) {
+    let wanted = |p: &&ProgramMeta| p.hook.is_empty() && (guards || !crate::guard::is_lsm_guard(p));
+    for program in metadata.programs.iter().filter(wanted) {
         match load_program(ebpf, program, types)? {
             ProgramLoad::Loaded { .. } => support.push(program.clone()),
             ProgramLoad::Unavailable(why) => {
@@ -728,10 +963,7 @@ fn full_verifier_log(ebpf: &mut Ebpf, meta: &ProgramMeta, types: &KernelTypes) -
         return String::new();
     };
     let result = match program {
-        Program::Lsm(p) => p.load(
-            section_target(&meta.section, "lsm/").unwrap_or_default(),
-            &types.aya,
-        ),
+        Program::Lsm(p) => p.load(lsm_hook(&meta.section).unwrap_or_default(), &types.aya),
         Program::BtfTracePoint(p) => p.load(
             section_target(&meta.section, "tp_btf/").unwrap_or_default(),
             &types.aya,

@@ -13,7 +13,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use polrt::output::Format;
 use polrt::run::{install_signal_handlers, RunOptions};
-use polrt::{inspect, object, run, verify, Error, EXIT_FAILURE, EXIT_USAGE};
+use polrt::{
+    inspect, object, persist, probe, run, status, verify, Error, EXIT_FAILURE, EXIT_USAGE,
+};
 
 /// Loads polc policies into the kernel, enforces and reports their verdicts.
 #[derive(Parser, Debug)]
@@ -31,6 +33,27 @@ enum Command {
     Verify(VerifyArgs),
     /// Describe an object: rules, hooks, backends, programs, maps (no privileges needed).
     Inspect(InspectArgs),
+    /// List the policies `run --persist` pinned: object, hooks, backends, programs, counters.
+    Status(StatusArgs),
+    /// Stop a persisted policy: stop the polrt reading it, detach and unpin everything.
+    Stop(StopArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct StatusArgs {
+    /// One policy's name (default: every persisted policy).
+    #[arg(value_name = "NAME")]
+    name: Option<String>,
+    /// Print JSON instead.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct StopArgs {
+    /// The policy's name (default: the only persisted policy).
+    #[arg(value_name = "NAME")]
+    name: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -59,6 +82,12 @@ struct RunArgs {
     /// the page size).
     #[arg(long, value_name = "BYTES")]
     ringbuf_size: Option<u32>,
+    /// Pin programs, links and maps under /sys/fs/bpf/polc/NAME (default
+    /// NAME: the policy file's stem), so that enforcement outlives polrt;
+    /// a later run of the same NAME adopts or replaces them, `polrt stop
+    /// NAME` removes them.
+    #[arg(long, value_name = "NAME", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    persist: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -99,6 +128,11 @@ fn main() -> ExitCode {
             default_sigpipe();
             inspect_command(&args)
         }
+        Command::Status(args) => {
+            default_sigpipe();
+            status_command(&args)
+        }
+        Command::Stop(args) => stop_command(&args),
     };
     match result {
         Ok(code) => code,
@@ -123,6 +157,13 @@ fn default_sigpipe() {
 
 fn run_command(args: RunArgs) -> Result<ExitCode, Error> {
     install_signal_handlers();
+    let persist = args.persist.map(|name| {
+        if name.is_empty() {
+            persist::default_name(&args.policy)
+        } else {
+            name
+        }
+    });
     let options = RunOptions {
         policy: args.policy,
         monitor: args.monitor,
@@ -134,6 +175,7 @@ fn run_command(args: RunArgs) -> Result<ExitCode, Error> {
         output: args.output,
         require_lsm: args.require_lsm,
         ringbuf_bytes: args.ringbuf_size,
+        persist,
     };
     run::run(&options)?;
     Ok(ExitCode::SUCCESS)
@@ -162,6 +204,36 @@ fn verify_command(args: &VerifyArgs) -> Result<ExitCode, Error> {
         None if rejected => ExitCode::from(EXIT_FAILURE),
         None => ExitCode::SUCCESS,
     })
+}
+
+fn status_command(args: &StatusArgs) -> Result<ExitCode, Error> {
+    probe::check_privileges()?;
+    let statuses = status::status(args.name.as_deref())?;
+    if args.json {
+        println!("{}", status::to_json(&statuses));
+    } else {
+        print!("{}", status::render(&statuses));
+    }
+    let broken = statuses.iter().any(|s| !s.problems.is_empty());
+    Ok(if broken {
+        ExitCode::from(EXIT_FAILURE)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn stop_command(args: &StopArgs) -> Result<ExitCode, Error> {
+    probe::check_privileges()?;
+    let report = status::stop(args.name.as_deref())?;
+    let stopped = match report.stopped {
+        Some(tgid) => format!("stopped polrt (pid {tgid}), "),
+        None => String::new(),
+    };
+    eprintln!(
+        "polrt: stop: {stopped}removed policy `{}`: {} pins (its programs are detached)",
+        report.name, report.removed
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn inspect_command(args: &InspectArgs) -> Result<ExitCode, Error> {

@@ -112,6 +112,51 @@ impl BackendReport {
     }
 }
 
+/// Whether the LSM guards run, as reported at start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GuardReport {
+    pub on: bool,
+    /// Why they do not run (empty when they do).
+    pub reason: String,
+    /// The guard programs attached: symbol and kernel program id.
+    pub programs: Vec<(String, u32)>,
+    /// The scope's cgroup, when there is one.
+    pub scope: Option<String>,
+}
+
+impl GuardReport {
+    /// The human line.
+    pub fn line(&self) -> String {
+        if self.on {
+            format!(
+                "guard: on ({} lsm programs): tasks in cgroup {} cannot signal or trace polrt, nor detach, replace or unpin its programs, links and maps; tasks outside it can stop it",
+                self.programs.len(),
+                self.scope.as_deref().unwrap_or("/")
+            )
+        } else {
+            format!(
+                "guard: off: {}; polrt checks its links every second and reports any that is detached, replaced or unpinned",
+                self.reason
+            )
+        }
+    }
+}
+
+/// What the link watch ([`crate::attach::Attachments::check`]) found wrong
+/// with a link, and what it did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tamper {
+    /// The program whose link it is.
+    pub symbol: String,
+    pub section: String,
+    /// What happened, in words.
+    pub problem: String,
+    /// Whether polrt repaired it.
+    pub repaired: bool,
+    /// How it was repaired, or why it could not be.
+    pub outcome: String,
+}
+
 /// One rule's match count at exit.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RuleCount {
@@ -206,6 +251,46 @@ impl Output {
             "limits": report.limits,
         });
         self.line(&record.to_string())
+    }
+
+    /// Whether the guards run (JSON only: text output shows it on stderr,
+    /// where the caller prints [`GuardReport::line`]).
+    pub fn guard(&mut self, report: &GuardReport) {
+        if self.format == Format::Text {
+            return;
+        }
+        let programs: Vec<Json> = report
+            .programs
+            .iter()
+            .map(|(symbol, id)| json!({"symbol": symbol, "id": id}))
+            .collect();
+        let record = json!({
+            "type": "guard",
+            "state": if report.on { "on" } else { "off" },
+            "reason": report.reason,
+            "programs": programs,
+        });
+        self.line(&record.to_string());
+    }
+
+    /// A link found detached, replaced or unpinned, and what polrt did.
+    pub fn tamper(&mut self, tamper: &Tamper) {
+        let text = match self.format {
+            Format::Json => json!({
+                "type": "tamper",
+                "program": tamper.symbol,
+                "section": tamper.section,
+                "problem": tamper.problem,
+                "repaired": tamper.repaired,
+                "outcome": tamper.outcome,
+            })
+            .to_string(),
+            Format::Text => format!(
+                "ALERT: program {} ({}): {}; {}",
+                tamper.symbol, tamper.section, tamper.problem, tamper.outcome
+            ),
+        };
+        self.line(&text);
     }
 
     /// One event.

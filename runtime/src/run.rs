@@ -17,13 +17,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use aya::maps::{MapData, PerCpuArray, RingBuf};
-use polc::abi::{self, Config, Metadata, CONFIG_MONITOR};
+use polc::abi::Metadata;
 
-use crate::attach::Attachments;
 use crate::cgroup::{self, Scope};
-use crate::loader::{self, HookPlan};
-use crate::output::{self, BackendReport, Clock, Format, Output, RuleCount};
-use crate::{events, object, output_file, probe, Error};
+use crate::guard::{self, GuardState};
+use crate::output::{self, BackendReport, Clock, Format, GuardReport, Output, RuleCount, Tamper};
+use crate::session::{Session, Setup};
+use crate::{events, object, output_file, persist, probe, Error};
 
 /// Options of `polrt run`.
 #[derive(Clone, Debug)]
@@ -41,6 +41,9 @@ pub struct RunOptions {
     pub require_lsm: bool,
     /// Size of the event ring buffer in bytes.
     pub ringbuf_bytes: Option<u32>,
+    /// `--persist`: pin the policy under this name, so that it outlives
+    /// polrt (see [`crate::persist`]).
+    pub persist: Option<String>,
 }
 
 /// What a run ends with.
@@ -48,7 +51,10 @@ pub struct RunOptions {
 pub struct RunSummary {
     pub counts: Vec<RuleCount>,
     pub lost: u64,
+    /// Programs detached at the end.
     pub detached: usize,
+    /// Programs left attached by their pins (`--persist`).
+    pub kept: usize,
 }
 
 /// Set by SIGINT, SIGTERM and SIGQUIT.
@@ -144,7 +150,8 @@ pub fn check_ringbuf_size(bytes: u32) -> Result<u32, Error> {
     }
 }
 
-fn status(line: &str) {
+/// Prints a status line on stderr (`polrt: LINE`).
+pub(crate) fn status(line: &str) {
     eprintln!("polrt: {line}");
 }
 
@@ -152,6 +159,9 @@ fn status(line: &str) {
 pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
     let ringbuf_bytes = options.ringbuf_bytes.map(check_ringbuf_size).transpose()?;
     let scope = options.cgroup.as_deref().map(Scope::resolve).transpose()?;
+    if let Some(name) = &options.persist {
+        persist::check_name(name)?;
+    }
     let policy = object::load_path(
         &options.policy,
         ringbuf_bytes.unwrap_or(polc::compile::DEFAULT_RINGBUF_BYTES),
@@ -159,7 +169,6 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
     if let Some(warnings) = &policy.warnings {
         eprint!("{warnings}");
     }
-    let metadata = &policy.metadata;
     probe::check_privileges()?;
     let types = probe::kernel_btf()?;
     for note in probe::ensure_mounts()? {
@@ -175,60 +184,46 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
         Clock::now(),
     );
 
-    // polrt never decides for itself: a rule on its own output file, or on
-    // bpf(), must not stop the runtime that enforces it. The programs compare
-    // the kernel's tgid, which differs from std::process::id() in a pid
-    // namespace (a container).
+    // The programs compare the kernel's tgid, which differs from
+    // std::process::id() in a pid namespace (a container).
     let tgid = probe::kernel_tgid(&types)?;
     let lsm = probe::bpf_lsm(&types);
-    let mut ebpf = loader::open(&policy, &types, ringbuf_bytes)?;
-    let config = Config {
-        scope_cgroup: scope.as_ref().map_or(0, |s| s.id),
-        scope_level: scope.as_ref().map_or(0, |s| s.level),
-        flags: if options.monitor { CONFIG_MONITOR } else { 0 },
-        exempt_tgid: tgid,
+    let guard = guard::decide(options.monitor, scope.is_some(), &lsm);
+    let setup = Setup {
+        policy: &policy,
+        types: &types,
+        ringbuf_bytes,
+        scope: scope.as_ref(),
+        monitor: options.monitor,
+        require_lsm: options.require_lsm,
+        cgroup_dir: &cgroup_dir,
+        tgid,
+        lsm: &lsm,
+        guard: &guard,
+        features: probe::kernel_features()?,
     };
-    loader::write_config(&ebpf, metadata, config)?;
-    loader::fill_sets(&ebpf, metadata)?;
-    let features = probe::kernel_features()?;
-    loader::write_features(&ebpf, metadata, features)?;
-    let (support, plans) = loader::choose_backends(&mut ebpf, metadata, &types, features, &lsm)?;
-    if options.require_lsm {
-        loader::require_lsm(&plans)?;
-    }
-
-    // Declared after `ebpf`, so dropped (detached) before it on every path.
-    let mut attachments = Attachments::new();
-    for program in &support {
-        attachments.attach(&mut ebpf, program, &cgroup_dir)?;
-    }
-    let seeded = if probe::proc_shows_kernel_pids(tgid) {
-        loader::seed_exe(&ebpf, metadata)?
-    } else {
-        if metadata.maps.iter().any(|m| m.name == abi::MAP_EXE) {
-            status(&format!(
-                "warning: polrt runs in a pid namespace (pid {} here, {tgid} in the kernel): /proc does not show kernel pids, so proc.exe of processes older than the policy is unknown",
-                std::process::id()
-            ));
-        }
-        0
+    let mut session = match &options.persist {
+        None => Session::load(&setup, None)?,
+        Some(name) => Session::persist(&setup, name, &mut output)?,
     };
-    for plan in &plans {
-        for program in &plan.programs {
-            attachments.attach(&mut ebpf, program, &cgroup_dir)?;
-        }
-    }
-    let mut ring = take_ring(&mut ebpf)?;
-    let counters = take_counters(&mut ebpf)?;
+    let metadata = session.metadata.clone();
 
-    let reports: Vec<BackendReport> = plans
-        .iter()
-        .map(|plan| backend_report(&ebpf, plan))
-        .collect();
+    let reports = session.backend_reports();
     for report in &reports {
         status(&report.line());
         output.backend(report);
     }
+    let guard_report = GuardReport {
+        on: session.guard == GuardState::On,
+        reason: match &session.guard {
+            GuardState::On => String::new(),
+            GuardState::Off(why) => why.clone(),
+        },
+        programs: session.guard_programs(),
+        scope: scope.as_ref().map(|s| s.path.display().to_string()),
+    };
+    status(&guard_report.line());
+    output.guard(&guard_report);
     output.flush();
     let scope_text = match &scope {
         Some(scope) => format!(
@@ -243,44 +238,64 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
     } else {
         "enforcing"
     };
-    let seeded_text = if seeded > 0 {
-        format!(", {seeded} running processes seeded for proc.exe")
+    let seeded_text = if session.seeded > 0 {
+        format!(", {} running processes seeded for proc.exe", session.seeded)
     } else {
         String::new()
     };
+    let persist_text = match &session.pins {
+        Some(pins) => format!(
+            "; {}: it stays enforced when polrt exits or dies (`polrt stop {}` removes it)",
+            session.origin, pins.name
+        ),
+        None => String::new(),
+    };
     status(&format!(
-        "ready: {} programs attached, {scope_text}, {mode}{seeded_text}",
-        attachments.len()
+        "ready: {} programs attached, {scope_text}, {mode}{seeded_text}{persist_text}",
+        session.attachments.len()
     ));
 
     let n_rules = metadata.rules.len() as u32;
     let mut lost = 0u64;
-    let mut next_loss_check = Instant::now();
+    let mut next_check = Instant::now();
     while !STOP.load(Ordering::SeqCst) {
-        wait_readable(ring.as_raw_fd(), Duration::from_millis(200));
+        wait_readable(session.ring.as_raw_fd(), Duration::from_millis(200));
         handle_noted_signals(options.output.as_deref(), &reports, &mut output);
-        drain(&mut ring, metadata, &mut output);
-        if Instant::now() >= next_loss_check {
-            report_losses(&counters, n_rules, &mut lost, &mut output);
+        drain(&mut session.ring, &metadata, &mut output);
+        if Instant::now() >= next_check {
+            report_losses(&session.counters, n_rules, &mut lost, &mut output);
+            for tamper in session.check_links() {
+                status(&tamper_line(&tamper));
+                output.tamper(&tamper);
+                output.flush();
+            }
             report_output_failures(&mut output);
-            next_loss_check = Instant::now() + Duration::from_secs(1);
+            next_check = Instant::now() + Duration::from_secs(1);
         }
     }
 
-    drain(&mut ring, metadata, &mut output);
-    let detached = attachments.detach_all();
-    drain(&mut ring, metadata, &mut output);
-    report_losses(&counters, n_rules, &mut lost, &mut output);
+    drain(&mut session.ring, &metadata, &mut output);
+    let (detached, kept) = session.finish();
+    drain(&mut session.ring, &metadata, &mut output);
+    report_losses(&session.counters, n_rules, &mut lost, &mut output);
     let counts: Vec<RuleCount> = metadata
         .rules
         .iter()
         .map(|rule| RuleCount {
             rule: rule.name.clone(),
             hook: rule.hook.clone(),
-            matches: counter(&counters, rule.id),
+            matches: counter(&session.counters, rule.id),
         })
         .collect();
-    status(&format!("stopped: {detached} programs detached"));
+    match &session.pins {
+        Some(pins) => status(&format!(
+            "stopped: policy `{}` stays enforced by {kept} pinned programs under {} (`polrt stop {}` removes it)",
+            pins.name,
+            pins.root.display(),
+            pins.name
+        )),
+        None => status(&format!("stopped: {detached} programs detached")),
+    }
     output.summary(&counts, lost);
     output.flush();
     report_output_failures(&mut output);
@@ -291,7 +306,16 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
         counts,
         lost,
         detached,
+        kept,
     })
+}
+
+/// The stderr line of a tampered link.
+fn tamper_line(tamper: &Tamper) -> String {
+    format!(
+        "ALERT: program {} ({}): {}; {}",
+        tamper.symbol, tamper.section, tamper.problem, tamper.outcome
+    )
 }
 
 fn open_output(path: Option<&Path>) -> Result<Box<dyn Write + Send>, Error> {
@@ -350,53 +374,6 @@ fn report_output_failures(output: &mut Output) {
     }
 }
 
-fn take_ring(ebpf: &mut aya::Ebpf) -> Result<RingBuf<MapData>, Error> {
-    let map = ebpf
-        .take_map(abi::MAP_EVENTS)
-        .ok_or_else(|| loader::LoadError::MissingMap(abi::MAP_EVENTS.into()))?;
-    RingBuf::try_from(map).map_err(|e| {
-        Error::Load(loader::LoadError::Open(format!(
-            "{}: {}",
-            abi::MAP_EVENTS,
-            loader::error_chain(&e)
-        )))
-    })
-}
-
-fn take_counters(ebpf: &mut aya::Ebpf) -> Result<PerCpuArray<MapData, u64>, Error> {
-    let map = ebpf
-        .take_map(abi::MAP_COUNTERS)
-        .ok_or_else(|| loader::LoadError::MissingMap(abi::MAP_COUNTERS.into()))?;
-    PerCpuArray::try_from(map).map_err(|e| {
-        Error::Load(loader::LoadError::Open(format!(
-            "{}: {}",
-            abi::MAP_COUNTERS,
-            loader::error_chain(&e)
-        )))
-    })
-}
-
-fn backend_report(ebpf: &aya::Ebpf, plan: &HookPlan) -> BackendReport {
-    BackendReport {
-        hook: plan.hook.clone(),
-        backend: plan.backend.clone(),
-        deny_means: plan.deny_means.clone(),
-        programs: plan
-            .programs
-            .iter()
-            .map(|p| {
-                let id = ebpf
-                    .program(&p.symbol)
-                    .and_then(|program| program.info().ok())
-                    .map_or(0, |info| info.id());
-                (p.symbol.clone(), id)
-            })
-            .collect(),
-        unavailable: plan.unavailable.clone(),
-        limits: plan.limits.clone(),
-    }
-}
-
 /// Sum over CPUs of counter `index` (0 if unreadable).
 fn counter(counters: &PerCpuArray<MapData, u64>, index: u32) -> u64 {
     counters
@@ -429,18 +406,24 @@ fn wait_readable(fd: i32, timeout: Duration) {
     unsafe { libc::poll(&mut pfd, 1, timeout.as_millis() as libc::c_int) };
 }
 
-fn drain(ring: &mut RingBuf<MapData>, metadata: &Metadata, output: &mut Output) {
-    let mut any = false;
+/// Writes every record waiting in `ring` to `output`; returns how many.
+pub(crate) fn drain(
+    ring: &mut RingBuf<MapData>,
+    metadata: &Metadata,
+    output: &mut Output,
+) -> usize {
+    let mut n = 0;
     while let Some(item) = ring.next() {
-        any = true;
+        n += 1;
         match events::decode(metadata, &item) {
             Ok(event) => output.event(&event),
             Err(error) => output.decode_error(&error.to_string()),
         }
     }
-    if any {
+    if n > 0 {
         output.flush();
     }
+    n
 }
 
 #[cfg(test)]

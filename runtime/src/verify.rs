@@ -89,7 +89,7 @@ impl VerifyReport {
             }
         }
         let lsm_passed = self.programs.iter().any(|(meta, v)| {
-            meta.section.starts_with("lsm/") && matches!(v, Verification::Passed { .. })
+            loader::lsm_hook(&meta.section).is_some() && matches!(v, Verification::Passed { .. })
         });
         if let (true, Some(why)) = (lsm_passed, &self.lsm_unavailable) {
             let _ = writeln!(

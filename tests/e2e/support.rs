@@ -502,10 +502,32 @@ impl Polrt {
         }
     }
 
+    /// Kills polrt with SIGKILL (no clean-up of its own is possible) and
+    /// waits for it; returns its exit status.
+    pub fn kill(mut self) -> ExitStatus {
+        self.signal(libc::SIGKILL);
+        let mut child = self.child.take().expect("running");
+        child.wait().expect("wait for polrt")
+    }
+
     /// Sends SIGTERM, waits for the exit, reads the output, and checks that
     /// none of polrt's programs remains loaded.
-    pub fn stop(mut self) -> Finished {
+    pub fn stop(self) -> Finished {
+        let finished = self.terminate();
+        assert_no_program_left(&finished.program_ids());
+        finished
+    }
+
+    /// Sends SIGTERM, waits for the exit and reads the output (programs
+    /// pinned with `--persist` stay).
+    pub fn terminate(self) -> Finished {
         self.signal(libc::SIGTERM);
+        self.wait_exit()
+    }
+
+    /// Waits (up to 30 s) for polrt to exit by itself (e.g. stopped by
+    /// `polrt stop`), and reads the output.
+    pub fn wait_exit(mut self) -> Finished {
         let mut child = self.child.take().expect("running");
         let deadline = Instant::now() + Duration::from_secs(30);
         let status = loop {
@@ -515,7 +537,7 @@ impl Polrt {
             if Instant::now() > deadline {
                 let _ = child.kill();
                 panic!(
-                    "polrt did not exit within 30 s of SIGTERM; stderr:\n{}",
+                    "polrt did not exit within 30 s; stderr:\n{}",
                     self.stderr_text()
                 );
             }
@@ -526,13 +548,11 @@ impl Polrt {
             .lines()
             .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
             .collect();
-        let finished = Finished {
+        Finished {
             status,
             lines,
             stderr: self.stderr_text(),
-        };
-        assert_no_program_left(&finished.program_ids());
-        finished
+        }
     }
 }
 

@@ -39,9 +39,10 @@ pub const INLINE_LIST_MAX: usize = 8;
 pub const MAX_MAPS_PER_PROGRAM: u64 = 64;
 
 /// Maps one program may refer to besides set maps: the event ring buffer,
-/// the counters, the config, the scratch buffer, and `polc_exe` and
-/// `polc_features` (attach programs) or the test context (test runs).
-pub const OWN_MAPS: u64 = 6;
+/// the counters, the config, the scratch buffer, and `polc_exe`,
+/// `polc_features` and `polc_runtime` (attach programs) or the test context
+/// (test runs).
+pub const OWN_MAPS: u64 = 7;
 
 /// Entry, config, scope check, scratch lookup and the attach-point guard.
 const PROLOGUE: u64 = 60;

@@ -411,7 +411,7 @@ codes! {
                would refer to more maps than the kernel lets one program use (64). Every list \
                of more than 8 values is a map (a hash, or an LPM trie for prefixes and \
                networks; addresses need one per IP family), and each program also uses up to \
-               6 maps of its own.",
+               7 maps of its own.",
         why: "The kernel would refuse to load the program (\"the total number of maps per \
               program has reached the limit\"); polc rejects the policy first, at the first \
               list over the limit.",

@@ -456,6 +456,15 @@ impl MemberTypes<'_> {
                     bits: 32,
                 })
             }
+            MemberType::ULong => {
+                let name = self.types.strings.add("unsigned long");
+                self.types.add(Type::Int {
+                    name,
+                    size: 8,
+                    encoding: 0,
+                    bits: 64,
+                })
+            }
             MemberType::CharArray(len) => {
                 let elem = self.char();
                 self.types.add(Type::Array {

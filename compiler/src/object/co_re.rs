@@ -19,8 +19,10 @@ use crate::kernel::KernelMember;
 pub(super) enum MemberType {
     /// `int` (also `pid_t`).
     Int,
-    /// `unsigned int` (also `fmode_t`).
+    /// `unsigned int` (also `fmode_t`, `dev_t`, `u32`).
     UInt,
+    /// `unsigned long`.
+    ULong,
     /// `char[len]`.
     CharArray(u32),
     /// `const char *`.
@@ -70,6 +72,33 @@ pub(super) const SHAPES: &[Shape] = &[
             ("dentry", MemberType::VoidPtr),
         ],
     },
+    Shape {
+        name: "bpf_map",
+        members: &[("id", MemberType::UInt)],
+    },
+    Shape {
+        name: "bpf_prog",
+        members: &[("aux", MemberType::StructPtr("bpf_prog_aux"))],
+    },
+    Shape {
+        name: "bpf_prog_aux",
+        members: &[("id", MemberType::UInt)],
+    },
+    Shape {
+        name: "inode",
+        members: &[
+            ("i_ino", MemberType::ULong),
+            ("i_sb", MemberType::StructPtr("super_block")),
+        ],
+    },
+    Shape {
+        name: "super_block",
+        members: &[("s_dev", MemberType::UInt)],
+    },
+    Shape {
+        name: "vfsmount",
+        members: &[("mnt_sb", MemberType::StructPtr("super_block"))],
+    },
 ];
 
 /// Index of a shape in [`SHAPES`] by struct name.
@@ -82,6 +111,7 @@ impl MemberType {
     pub(super) fn size(self) -> Option<u32> {
         match self {
             MemberType::Int | MemberType::UInt => Some(4),
+            MemberType::ULong => Some(8),
             MemberType::CharArray(len) => Some(len),
             MemberType::ConstCharPtr | MemberType::VoidPtr | MemberType::StructPtr(_) => Some(8),
             MemberType::Struct(name) => Some(layout(&SHAPES[shape_index(name)?])?.size),
