@@ -173,50 +173,9 @@ fn in_a_pid_namespace_polrt_exempts_its_kernel_pid_and_survives_its_own_rules() 
     ) {
         return;
     }
-    let work = TempDir::new("pidns");
-    let cgroup = TestCgroup::new("pidns");
-    // Every bpf() call in the cgroup is denied (SIGKILL at entry on this
-    // host); polrt runs inside that cgroup, in a pid namespace where its pid
-    // is 1, and calls bpf() every second to read its counters. Exempting pid
-    // 1 instead of its kernel pid would kill it.
-    let policy = write_policy(
-        &work,
-        "nobpf.pol",
-        "rule no_bpf {\n    on bpf\n    deny\n}\n",
-    );
-    let mut polrt = Polrt::start_in_pid_namespace(&policy, &cgroup, &work, &[]);
-    let polrt_pid = polrt.pid();
-    assert_ne!(polrt_pid, 1);
-    std::thread::sleep(std::time::Duration::from_millis(2500));
-    assert!(
-        polrt.is_running(),
-        "polrt died under its own rule: {}",
-        polrt.stderr_text()
-    );
-    let (status, pid, _) = run_in(&cgroup, Command::new("bpftool").args(["map", "show"]));
-    assert_eq!(
-        status.signal(),
-        Some(libc::SIGKILL),
-        "the workload's bpf() must be refused"
-    );
-    let finished = polrt.stop();
-    assert!(
-        finished.status.success(),
-        "polrt: {}\n{}",
-        finished.status,
-        finished.stderr
-    );
-    let events = finished.events();
-    assert!(
-        events
-            .iter()
-            .any(|e| e["rule"] == "no_bpf" && e["pid"] == pid),
-        "{events:?}"
-    );
-    assert!(
-        events.iter().all(|e| e["pid"] != polrt_pid),
-        "polrt reported itself: {events:?}"
-    );
+    // In a pid namespace polrt's pid is 1; exempting pid 1 instead of its
+    // kernel pid would kill it at its first bpf() call after attaching.
+    support::assert_exempt_from_its_own_bpf_rule("pidns", Polrt::start_in_pid_namespace);
 }
 
 #[test]

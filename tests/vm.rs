@@ -109,6 +109,11 @@ const SCENARIOS: &[&str] = &[
     "bind-deny",
     "bpf-deny",
     "allowed-ops",
+    "guard-signal",
+    "guard-trace",
+    "guard-bpf",
+    "guard-pins",
+    "enforce-persist",
     "enforce-stop",
     "monitor",
 ];

@@ -140,16 +140,7 @@ pub fn write_keys(fd: RawFd, keys: &[[u8; abi::GUARDED_KEY_LEN]]) -> Result<usiz
 
 /// The kernel id of a map.
 pub fn map_id(map: &Map) -> Option<u32> {
-    let data = match map {
-        Map::Array(d)
-        | Map::HashMap(d)
-        | Map::LpmTrie(d)
-        | Map::LruHashMap(d)
-        | Map::PerCpuArray(d)
-        | Map::RingBuf(d) => d,
-        _ => return None,
-    };
-    data.info().ok().map(|info| info.id())
+    loader::map_data(map)?.info().ok().map(|info| info.id())
 }
 
 /// The file descriptor of map `data`.

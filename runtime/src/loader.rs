@@ -113,19 +113,24 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
 
 /// The file descriptor of map `name` of a loaded object.
 pub fn map_fd(ebpf: &Ebpf, name: &str) -> Result<RawFd, LoadError> {
-    let map = ebpf
+    let data = ebpf
         .map(name)
+        .and_then(map_data)
         .ok_or_else(|| LoadError::MissingMap(name.to_string()))?;
-    let data = match map {
+    Ok(data.fd().as_fd().as_raw_fd())
+}
+
+/// The map behind `map`, for the kinds of maps polc objects have.
+pub fn map_data(map: &Map) -> Option<&aya::maps::MapData> {
+    match map {
         Map::Array(d)
         | Map::HashMap(d)
         | Map::LpmTrie(d)
         | Map::LruHashMap(d)
         | Map::PerCpuArray(d)
-        | Map::RingBuf(d) => d,
-        _ => return Err(LoadError::MissingMap(name.to_string())),
-    };
-    Ok(data.fd().as_fd().as_raw_fd())
+        | Map::RingBuf(d) => Some(d),
+        _ => None,
+    }
 }
 
 /// One `bpf(2)` call with an attribute of type `T`; the result, or the
@@ -324,38 +329,8 @@ pub fn link_state(fd: RawFd) -> std::io::Result<LinkState> {
 /// `BPF_MAP_LOOKUP_ELEM` with raw key and value bytes (their lengths must be
 /// the map's key and value sizes).
 pub fn map_lookup(fd: RawFd, key: &[u8], value: &mut [u8]) -> std::io::Result<()> {
-    #[repr(C)]
-    struct ElemAttr {
-        map_fd: u32,
-        pad: u32,
-        key: u64,
-        value: u64,
-        flags: u64,
-    }
     const BPF_MAP_LOOKUP_ELEM: libc::c_long = 1;
-    let attr = ElemAttr {
-        map_fd: fd as u32,
-        pad: 0,
-        key: key.as_ptr() as u64,
-        value: value.as_mut_ptr() as u64,
-        flags: 0,
-    };
-    // SAFETY: `attr` points at live key and value buffers for the duration
-    // of the call; the kernel reads the map's key size from `key` and writes
-    // its value size into `value`, which the callers size accordingly.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            BPF_MAP_LOOKUP_ELEM,
-            &attr as *const ElemAttr,
-            std::mem::size_of::<ElemAttr>(),
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+    map_elem(BPF_MAP_LOOKUP_ELEM, fd, key, value.as_mut_ptr() as u64, 0)
 }
 
 /// `BPF_MAP_UPDATE_ELEM` flag: only insert, never overwrite.
@@ -364,6 +339,19 @@ pub const BPF_NOEXIST: u64 = 1;
 /// `BPF_MAP_UPDATE_ELEM` with raw key and value bytes (their lengths must be
 /// the map's key and value sizes; callers check against the metadata).
 pub fn map_update(fd: RawFd, key: &[u8], value: &[u8], flags: u64) -> std::io::Result<()> {
+    const BPF_MAP_UPDATE_ELEM: libc::c_long = 2;
+    map_elem(BPF_MAP_UPDATE_ELEM, fd, key, value.as_ptr() as u64, flags)
+}
+
+/// A map element command: `key` and the buffer at `value` must hold the
+/// map's key and value sizes (the kernel reads or writes exactly those).
+fn map_elem(
+    command: libc::c_long,
+    fd: RawFd,
+    key: &[u8],
+    value: u64,
+    flags: u64,
+) -> std::io::Result<()> {
     #[repr(C)]
     struct ElemAttr {
         map_fd: u32,
@@ -372,30 +360,14 @@ pub fn map_update(fd: RawFd, key: &[u8], value: &[u8], flags: u64) -> std::io::R
         value: u64,
         flags: u64,
     }
-    const BPF_MAP_UPDATE_ELEM: libc::c_long = 2;
-    let attr = ElemAttr {
+    let mut attr = ElemAttr {
         map_fd: fd as u32,
         pad: 0,
         key: key.as_ptr() as u64,
-        value: value.as_ptr() as u64,
+        value,
         flags,
     };
-    // SAFETY: `attr` points at live key and value buffers for the duration
-    // of the call; the kernel reads exactly the map's key and value sizes,
-    // which the callers have checked the buffers hold.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            BPF_MAP_UPDATE_ELEM,
-            &attr as *const ElemAttr,
-            std::mem::size_of::<ElemAttr>(),
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+    bpf_call(command, &mut attr).map(|_| ())
 }
 
 fn map_meta<'m>(metadata: &'m Metadata, name: &str) -> Result<&'m abi::MapMeta, LoadError> {

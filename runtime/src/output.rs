@@ -231,11 +231,7 @@ impl Output {
         if self.format == Format::Text {
             return;
         }
-        let programs: Vec<Json> = report
-            .programs
-            .iter()
-            .map(|(symbol, id)| json!({"symbol": symbol, "id": id}))
-            .collect();
+        let programs = programs_json(&report.programs);
         let unavailable: Vec<Json> = report
             .unavailable
             .iter()
@@ -259,11 +255,7 @@ impl Output {
         if self.format == Format::Text {
             return;
         }
-        let programs: Vec<Json> = report
-            .programs
-            .iter()
-            .map(|(symbol, id)| json!({"symbol": symbol, "id": id}))
-            .collect();
+        let programs = programs_json(&report.programs);
         let record = json!({
             "type": "guard",
             "state": if report.on { "on" } else { "off" },
@@ -338,6 +330,14 @@ impl Output {
             }
         }
     }
+}
+
+/// Programs as JSON: `[{"symbol": ..., "id": ...}, ...]`.
+fn programs_json(programs: &[(String, u32)]) -> Vec<Json> {
+    programs
+        .iter()
+        .map(|(symbol, id)| json!({"symbol": symbol, "id": id}))
+        .collect()
 }
 
 /// The text summary printed at exit.

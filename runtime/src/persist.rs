@@ -66,6 +66,12 @@ pub enum PersistError {
     Busy { name: String, tgid: u32 },
     #[error("no persisted policy is named `{0}` (`polrt status` lists them)")]
     Unknown(String),
+    #[error(
+        "the pinned policy `{name}` cannot be adopted ({reason}); `polrt stop {name}` removes it"
+    )]
+    Incomplete { name: String, reason: String },
+    #[error("{0}")]
+    Reader(String),
 }
 
 /// Checks a policy name: it becomes a directory name in bpffs.

@@ -260,8 +260,9 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
     let mut next_check = Instant::now();
     while !STOP.load(Ordering::SeqCst) {
         wait_readable(session.ring.as_raw_fd(), Duration::from_millis(200));
-        handle_noted_signals(options.output.as_deref(), &reports, &mut output);
+        // Events that came before a SIGHUP go to the file it rotates away.
         drain(&mut session.ring, &metadata, &mut output);
+        handle_noted_signals(options.output.as_deref(), &reports, &mut output);
         if Instant::now() >= next_check {
             report_losses(&session.counters, n_rules, &mut lost, &mut output);
             for tamper in session.check_links() {

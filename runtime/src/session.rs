@@ -20,7 +20,7 @@ use crate::guard::{self, GuardState};
 use crate::loader::{self, HookPlan, LoadError};
 use crate::object::PolicyObject;
 use crate::output::{self, BackendReport};
-use crate::persist::{self, HookState, PinDir, ProgramState, ScopeState, State};
+use crate::persist::{self, HookState, PersistError, PinDir, ProgramState, ScopeState, State};
 use crate::probe::{BpfLsm, KernelTypes};
 use crate::Error;
 
@@ -207,10 +207,9 @@ impl Session {
                 ..session
             });
         }
-        let old = persist::read_state(&named).map_err(|e| {
-            Error::Usage(format!(
-                "{e}; `polrt stop {name}` removes what is pinned there"
-            ))
+        let old = persist::read_state(&named).map_err(|e| PersistError::Incomplete {
+            name: name.to_string(),
+            reason: e.to_string(),
         })?;
         let old_runtime = map_data(
             persist::open_map(&named, abi::MAP_RUNTIME)?,
@@ -229,6 +228,10 @@ impl Session {
         guard::write_runtime(runtime_fd, setup.tgid)
             .map_err(|e| map_error(abi::MAP_RUNTIME, &e))?;
         if old.enforcement() == setup.enforcement() {
+            if setup.require_lsm {
+                let plans: Vec<HookPlan> = old.hooks.iter().map(hook_plan).collect();
+                loader::require_lsm(&plans)?;
+            }
             return Session::adopt(setup, &named, old);
         }
         if staging.exists() {
@@ -271,10 +274,10 @@ impl Session {
     /// would: its links, maps and programs as they are.
     fn adopt(setup: &Setup<'_>, dir: &PinDir, state: State) -> Result<Session, Error> {
         let incomplete = |e: Error| {
-            Error::Usage(format!(
-                "the pinned policy `{}` is incomplete ({e}); `polrt stop {}` removes it",
-                dir.name, dir.name
-            ))
+            Error::Persist(PersistError::Incomplete {
+                name: dir.name.clone(),
+                reason: e.to_string(),
+            })
         };
         let mut attachments = Attachments::new(setup.cgroup_dir);
         for program in state.programs() {
@@ -406,6 +409,18 @@ fn hook_state(plan: &HookPlan) -> HookState {
                 section: p.section.clone(),
             })
             .collect(),
+    }
+}
+
+/// The plan a pinned hook was given (without its programs' metadata).
+fn hook_plan(hook: &HookState) -> HookPlan {
+    HookPlan {
+        hook: hook.hook.clone(),
+        backend: hook.backend.clone(),
+        deny_means: hook.deny_means.clone(),
+        programs: Vec::new(),
+        unavailable: hook.unavailable.clone(),
+        limits: hook.limits.clone(),
     }
 }
 

@@ -343,27 +343,27 @@ fn stop_reader(dir: &PinDir) -> Result<Option<u32>, Error> {
         .split(|b| *b == 0)
         .any(|arg| arg.ends_with(b"polrt"));
     if !is_polrt {
-        return Err(Error::Usage(format!(
+        return Err(Error::Persist(PersistError::Reader(format!(
             "policy `{}` is read by polrt (kernel pid {tgid}), which this process cannot find in its /proc (another pid namespace?); stop that polrt first",
             dir.name
-        )));
+        ))));
     }
     // SAFETY: kill(2) with a pid and a signal number.
     if unsafe { libc::kill(tgid as libc::pid_t, libc::SIGTERM) } != 0 {
-        return Err(Error::Usage(format!(
+        return Err(Error::Persist(PersistError::Reader(format!(
             "cannot signal polrt (pid {tgid}) reading policy `{}`: {}",
             dir.name,
             std::io::Error::last_os_error()
-        )));
+        ))));
     }
     let deadline = Instant::now() + STOP_WAIT;
     while guard::read_runtime(fd).unwrap_or(0) == tgid {
         if Instant::now() > deadline {
-            return Err(Error::Usage(format!(
+            return Err(Error::Persist(PersistError::Reader(format!(
                 "polrt (pid {tgid}) reading policy `{}` did not exit within {} s of SIGTERM",
                 dir.name,
                 STOP_WAIT.as_secs()
-            )));
+            ))));
         }
         std::thread::sleep(Duration::from_millis(50));
     }

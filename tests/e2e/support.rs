@@ -593,6 +593,56 @@ pub fn assert_no_program_left(ids: &[u32]) {
     }
 }
 
+/// How a test starts polrt inside a test cgroup (see [`Polrt::start_inside`]).
+pub type StartInside = fn(&Path, &TestCgroup, &TempDir, &[&str]) -> Polrt;
+
+/// polrt, started by `start` inside a test cgroup whose policy denies every
+/// `bpf()` call there (SIGKILL at entry on this host), must survive its own
+/// rule (it calls `bpf()` every second to read its counters) and still
+/// enforce it on a workload, without ever reporting itself.
+pub fn assert_exempt_from_its_own_bpf_rule(name: &str, start: StartInside) {
+    use std::os::unix::process::ExitStatusExt;
+    let work = TempDir::new(name);
+    let cgroup = TestCgroup::new(name);
+    let policy = write_policy(
+        &work,
+        "nobpf.pol",
+        "rule no_bpf {\n    on bpf\n    deny\n}\n",
+    );
+    let mut polrt = start(&policy, &cgroup, &work, &[]);
+    let polrt_pid = polrt.pid();
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(
+        polrt.is_running(),
+        "polrt died under its own rule: {}",
+        polrt.stderr_text()
+    );
+    let (status, pid, _) = run_in(&cgroup, Command::new("bpftool").args(["map", "show"]));
+    let finished = polrt.stop();
+    assert!(
+        finished.status.success(),
+        "polrt: {}\n{}",
+        finished.status,
+        finished.stderr
+    );
+    assert_eq!(
+        status.signal(),
+        Some(libc::SIGKILL),
+        "the workload's bpf() must be refused"
+    );
+    let events = finished.events();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["rule"] == "no_bpf" && e["pid"] == pid),
+        "{events:?}"
+    );
+    assert!(
+        events.iter().all(|e| e["pid"] != polrt_pid),
+        "polrt reported itself: {events:?}"
+    );
+}
+
 /// Writes `text` to `dir/name` and returns the path.
 pub fn write_policy(dir: &TempDir, name: &str, text: &str) -> PathBuf {
     let path = dir.path.join(name);

@@ -366,12 +366,7 @@ pub fn lsm_probe_program(flag: MapId) -> Result<Assembled, AsmError> {
     let mut asm = Asm::new();
     let allow = asm.label("allow");
     asm.note("mark that an LSM program ran");
-    asm.store_imm(Size::Word, Reg::R10, FP_KEY, 0);
-    asm.load_map(Reg::R1, flag);
-    asm.mov(Reg::R2, Reg::R10);
-    asm.alu_imm(Alu::Add, Reg::R2, i32::from(FP_KEY));
-    asm.call(Helper::MapLookupElem);
-    asm.jump_imm(Jmp::IfEqual, Reg::R0, 0, allow);
+    lookup_first(&mut asm, flag, allow);
     asm.store_imm(Size::Word, Reg::R0, 0, 1);
     asm.bind(allow);
     asm.mov_imm(Reg::R0, 0);
