@@ -157,6 +157,17 @@ pub struct Tamper {
     pub outcome: String,
 }
 
+impl Tamper {
+    /// The human line, e.g. `ALERT: program X (cgroup/connect4): its link
+    /// (id 5) was detached (BPF_LINK_DETACH); attached again as link 7`.
+    pub fn line(&self) -> String {
+        format!(
+            "ALERT: program {} ({}): {}; {}",
+            self.symbol, self.section, self.problem, self.outcome
+        )
+    }
+}
+
 /// One rule's match count at exit.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RuleCount {
@@ -277,10 +288,7 @@ impl Output {
                 "outcome": tamper.outcome,
             })
             .to_string(),
-            Format::Text => format!(
-                "ALERT: program {} ({}): {}; {}",
-                tamper.symbol, tamper.section, tamper.problem, tamper.outcome
-            ),
+            Format::Text => tamper.line(),
         };
         self.line(&text);
     }
@@ -535,6 +543,59 @@ mod tests {
         assert_eq!(lines[1]["type"], "summary");
         assert_eq!(lines[1]["rules"][0]["matches"], 7);
         assert_eq!(lines[1]["lost"], 3);
+    }
+
+    #[test]
+    fn guard_and_tamper_records_are_json_lines_and_lines() {
+        let guard = GuardReport {
+            on: false,
+            reason: "lockdown".into(),
+            programs: vec![],
+            scope: None,
+        };
+        assert!(
+            guard.line().starts_with("guard: off: lockdown;"),
+            "{}",
+            guard.line()
+        );
+        let on = GuardReport {
+            on: true,
+            reason: String::new(),
+            programs: vec![("polc_guard_kill".into(), 7)],
+            scope: Some("/sys/fs/cgroup/app".into()),
+        };
+        assert!(
+            on.line()
+                .contains("tasks in cgroup /sys/fs/cgroup/app cannot signal"),
+            "{}",
+            on.line()
+        );
+        let tamper = Tamper {
+            symbol: "net_connect_cgroup4".into(),
+            section: "cgroup/connect4".into(),
+            problem: "its link (id 5) was detached (BPF_LINK_DETACH)".into(),
+            repaired: true,
+            outcome: "attached again as link 7".into(),
+        };
+        assert_eq!(
+            tamper.line(),
+            "ALERT: program net_connect_cgroup4 (cgroup/connect4): its link (id 5) was detached (BPF_LINK_DETACH); attached again as link 7"
+        );
+        let buffer = Shared::default();
+        let mut output = Output::new(Box::new(buffer.clone()), Format::Json, Clock::now());
+        output.guard(&on);
+        output.tamper(&tamper);
+        let text = String::from_utf8(buffer.0.lock().expect("lock").clone()).expect("utf8");
+        let lines: Vec<Json> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json line"))
+            .collect();
+        assert_eq!(lines[0]["type"], "guard");
+        assert_eq!(lines[0]["state"], "on");
+        assert_eq!(lines[0]["programs"][0]["id"], 7);
+        assert_eq!(lines[1]["type"], "tamper");
+        assert_eq!(lines[1]["repaired"], true);
+        assert_eq!(lines[1]["program"], "net_connect_cgroup4");
     }
 
     #[test]

@@ -21,7 +21,7 @@ use polc::abi::Metadata;
 
 use crate::cgroup::{self, Scope};
 use crate::guard::{self, GuardState};
-use crate::output::{self, BackendReport, Clock, Format, GuardReport, Output, RuleCount, Tamper};
+use crate::output::{self, BackendReport, Clock, Format, GuardReport, Output, RuleCount};
 use crate::session::{Session, Setup};
 use crate::{events, object, output_file, persist, probe, Error};
 
@@ -262,11 +262,16 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
         wait_readable(session.ring.as_raw_fd(), Duration::from_millis(200));
         // Events that came before a SIGHUP go to the file it rotates away.
         drain(&mut session.ring, &metadata, &mut output);
-        handle_noted_signals(options.output.as_deref(), &reports, &mut output);
+        handle_noted_signals(
+            options.output.as_deref(),
+            &reports,
+            &guard_report,
+            &mut output,
+        );
         if Instant::now() >= next_check {
             report_losses(&session.counters, n_rules, &mut lost, &mut output);
             for tamper in session.check_links() {
-                status(&tamper_line(&tamper));
+                status(&tamper.line());
                 output.tamper(&tamper);
                 output.flush();
             }
@@ -303,20 +308,13 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
     if options.format == Format::Json || options.output.is_some() {
         eprint!("{}", output::summary_text(&counts, lost));
     }
+    session.clear_runtime();
     Ok(RunSummary {
         counts,
         lost,
         detached,
         kept,
     })
-}
-
-/// The stderr line of a tampered link.
-fn tamper_line(tamper: &Tamper) -> String {
-    format!(
-        "ALERT: program {} ({}): {}; {}",
-        tamper.symbol, tamper.section, tamper.problem, tamper.outcome
-    )
 }
 
 fn open_output(path: Option<&Path>) -> Result<Box<dyn Write + Send>, Error> {
@@ -331,10 +329,15 @@ fn open_output(path: Option<&Path>) -> Result<Box<dyn Write + Send>, Error> {
 
 /// Acts on the [`NOTED_SIGNALS`] received since the last call: SIGHUP
 /// reopens `--output` (after a rotation, the path names a new file, which
-/// starts with the `backend` records again; when the new file is refused or
+/// starts with the `backend` and `guard` records again; when the new file is refused or
 /// cannot be opened, polrt says so and keeps writing to the one it has),
 /// every other one is reported and ignored. Enforcement never stops here.
-fn handle_noted_signals(path: Option<&Path>, backends: &[BackendReport], output: &mut Output) {
+fn handle_noted_signals(
+    path: Option<&Path>,
+    backends: &[BackendReport],
+    guard: &GuardReport,
+    output: &mut Output,
+) {
     let pending = PENDING.swap(0, Ordering::SeqCst);
     if pending == 0 {
         return;
@@ -350,6 +353,7 @@ fn handle_noted_signals(path: Option<&Path>, backends: &[BackendReport], output:
                     for report in backends {
                         output.backend(report);
                     }
+                    output.guard(guard);
                     output.flush();
                     status(&format!("SIGHUP: reopened --output {}", path.display()));
                 }

@@ -242,7 +242,12 @@ impl Session {
         // The new generation enforces: the old one goes (its links first).
         named.remove()?;
         let drained = crate::run::drain(&mut old_ring, &old.metadata, output);
-        staging.rename_to(&named)?;
+        if let Err(error) = staging.rename_to(&named) {
+            // The new generation is the only one left: it stays pinned (a
+            // later run or `polrt stop` finds it under its staging name).
+            session.attachments.release();
+            return Err(error.into());
+        }
         session.attachments.rebase_pins(&staging.root, &named.root);
         session.pins = Some(named.clone());
         session.origin = format!(
@@ -381,16 +386,22 @@ impl Session {
         self.attachments.check(programs)
     }
 
-    /// Ends polrt's part: clears its tgid from the runtime map, then, when
-    /// pinned, leaves the pinned links in place (returns `(0, kept)`), or
-    /// detaches everything (returns `(detached, 0)`).
+    /// Ends polrt's hold on the links: when pinned, leaves them in place
+    /// (returns `(0, kept)`), otherwise detaches everything (returns
+    /// `(detached, 0)`).
     pub fn finish(&mut self) -> (usize, usize) {
-        let _ = guard::write_runtime(guard::raw_fd(&self.runtime), 0);
         if self.pins.is_some() {
             (0, self.attachments.release())
         } else {
             (self.attachments.detach_all(), 0)
         }
+    }
+
+    /// Clears polrt's tgid from the runtime map: its last act, as it no
+    /// longer is exempt from pinned programs afterwards (the exit guard
+    /// would clear it anyway when polrt exits).
+    pub fn clear_runtime(&self) {
+        let _ = guard::write_runtime(guard::raw_fd(&self.runtime), 0);
     }
 }
 
