@@ -196,41 +196,40 @@ pub fn map_create(
 
 /// `BPF_OBJ_PIN`: pins the map, program or link `fd` at `path` on a bpffs.
 pub fn obj_pin(fd: RawFd, path: &std::path::Path) -> std::io::Result<()> {
-    let path = path_c(path)?;
-    #[repr(C)]
-    struct PinAttr {
-        pathname: u64,
-        bpf_fd: u32,
-        file_flags: u32,
-    }
-    let mut attr = PinAttr {
-        pathname: path.as_ptr() as u64,
-        bpf_fd: fd as u32,
-        file_flags: 0,
-    };
     const BPF_OBJ_PIN: libc::c_long = 6;
-    bpf_call(BPF_OBJ_PIN, &mut attr).map(|_| ())
+    obj_call(BPF_OBJ_PIN, path, fd).map(|_| ())
 }
 
 /// `BPF_OBJ_GET`: a new descriptor of the object pinned at `path`.
 pub fn obj_get(path: &std::path::Path) -> std::io::Result<std::os::fd::OwnedFd> {
     use std::os::fd::FromRawFd;
-    let path = path_c(path)?;
+    const BPF_OBJ_GET: libc::c_long = 7;
+    let fd = obj_call(BPF_OBJ_GET, path, 0)?;
+    // SAFETY: BPF_OBJ_GET returned a new descriptor that nothing else owns.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// `BPF_OBJ_PIN` or `BPF_OBJ_GET` of `path` (and `fd`, for a pin).
+fn obj_call(
+    command: libc::c_long,
+    path: &std::path::Path,
+    fd: RawFd,
+) -> std::io::Result<libc::c_long> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| std::io::Error::other(format!("{} holds a NUL byte", path.display())))?;
     #[repr(C)]
-    struct PinAttr {
+    struct ObjAttr {
         pathname: u64,
         bpf_fd: u32,
         file_flags: u32,
     }
-    let mut attr = PinAttr {
+    let mut attr = ObjAttr {
         pathname: path.as_ptr() as u64,
-        bpf_fd: 0,
+        bpf_fd: fd as u32,
         file_flags: 0,
     };
-    const BPF_OBJ_GET: libc::c_long = 7;
-    let fd = bpf_call(BPF_OBJ_GET, &mut attr)?;
-    // SAFETY: BPF_OBJ_GET returned a new descriptor that nothing else owns.
-    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as RawFd) })
+    bpf_call(command, &mut attr)
 }
 
 /// `BPF_LINK_GET_FD_BY_ID`: a new descriptor of link `id`.
@@ -251,12 +250,6 @@ pub fn link_fd_by_id(id: u32) -> std::io::Result<std::os::fd::OwnedFd> {
     let fd = bpf_call(BPF_LINK_GET_FD_BY_ID, &mut attr)?;
     // SAFETY: a new descriptor that nothing else owns.
     Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as RawFd) })
-}
-
-fn path_c(path: &std::path::Path) -> std::io::Result<std::ffi::CString> {
-    use std::os::unix::ffi::OsStrExt;
-    std::ffi::CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| std::io::Error::other(format!("{} holds a NUL byte", path.display())))
 }
 
 /// `BPF_LINK_UPDATE`: makes link `link_fd` run program `prog_fd`.

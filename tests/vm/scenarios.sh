@@ -208,6 +208,17 @@ await_event() { # SESSION KEY=VALUE...
     echo "event: $*"
 }
 
+# Wait until SESSION's polrt has exited (its status is in SESSION.rc), or
+# fail with WHY.
+await_exit() { # SESSION WHY
+    local waited=0
+    until [ -e "$WORK/$1.rc" ]; do
+        waited=$((waited + 1))
+        [ "$waited" -lt $((STOP_TIMEOUT * 10)) ] || fail "$2"
+        sleep 0.1
+    done
+}
+
 # Wait until none of the program ids IDS is loaded (the kernel frees
 # detached programs asynchronously).
 await_programs_gone() { # IDS...
@@ -231,12 +242,7 @@ stop_polrt() { # SESSION
     ids=$(ops backends "$WORK/$session.jsonl" | cut -d' ' -f3-) || fail "no backend records"
     [ -n "${ids// /}" ] || fail "polrt reported no program ids"
     kill -TERM "$(cat "$WORK/$session.pid")"
-    local waited=0
-    until [ -e "$WORK/$session.rc" ]; do
-        waited=$((waited + 1))
-        [ "$waited" -lt $((STOP_TIMEOUT * 10)) ] || fail "polrt run did not exit within ${STOP_TIMEOUT}s of SIGTERM"
-        sleep 0.1
-    done
+    await_exit "$session" "polrt run did not exit within ${STOP_TIMEOUT}s of SIGTERM"
     cat "$WORK/$session.err"
     local rc
     rc=$(cat "$WORK/$session.rc")
@@ -667,12 +673,7 @@ scenario_guard_pins() {
 scenario_enforce_persist() {
     require_session enforce
     kill -KILL "$(cat "$WORK/enforce.pid")"
-    local waited=0
-    until [ -e "$WORK/enforce.rc" ]; do
-        waited=$((waited + 1))
-        [ "$waited" -lt $((STOP_TIMEOUT * 10)) ] || fail "polrt did not die of SIGKILL"
-        sleep 0.1
-    done
+    await_exit enforce "polrt did not die of SIGKILL"
     echo "polrt killed (status $(cat "$WORK/enforce.rc"))"
     local outcome
     outcome=$(exec_in_cgroup "$WORK/denied-touch" "$WORK/persist.marker")
@@ -696,12 +697,7 @@ scenario_enforce_stop() {
     ids=$( (ops backends "$WORK/enforce.jsonl" | cut -d' ' -f3-; grep '"type":"guard"' "$WORK/enforce.jsonl" | grep -o '"id":[0-9]*' | cut -d: -f2) | tr '\n' ' ')
     [ -n "${ids// /}" ] || fail "no program ids"
     "$polrt" stop "$PERSIST_NAME" || fail "polrt stop failed"
-    local waited=0
-    until [ -e "$WORK/adopt.rc" ]; do
-        waited=$((waited + 1))
-        [ "$waited" -lt $((STOP_TIMEOUT * 10)) ] || fail "the adopting polrt did not exit"
-        sleep 0.1
-    done
+    await_exit adopt "the adopting polrt did not exit"
     cat "$WORK/adopt.err"
     [ "$(cat "$WORK/adopt.rc")" = 0 ] || fail "the adopting polrt exited with status $(cat "$WORK/adopt.rc")"
     [ ! -e "$PINS" ] || fail "$PINS is still there"
