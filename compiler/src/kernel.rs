@@ -106,6 +106,14 @@ pub enum KernelMember {
     VmAreaFile,
     /// `struct vm_area_struct.vm_flags`: `vm_flags_t`.
     VmAreaFlags,
+    /// `struct bpf_map.id` (`u32`).
+    BpfMapId,
+    /// `struct bpf_prog.aux` (`struct bpf_prog_aux *`).
+    BpfProgAux,
+    /// `struct bpf_prog_aux.id` (`u32`).
+    BpfProgAuxId,
+    /// `struct vfsmount.mnt_sb` (`struct super_block *`).
+    VfsmountSb,
 }
 
 impl KernelMember {
@@ -155,6 +163,10 @@ impl KernelMember {
             KernelMember::MsghdrName => ("msghdr", "msg_name"),
             KernelMember::VmAreaFile => ("vm_area_struct", "vm_file"),
             KernelMember::VmAreaFlags => ("vm_area_struct", "vm_flags"),
+            KernelMember::BpfMapId => ("bpf_map", "id"),
+            KernelMember::BpfProgAux => ("bpf_prog", "aux"),
+            KernelMember::BpfProgAuxId => ("bpf_prog_aux", "id"),
+            KernelMember::VfsmountSb => ("vfsmount", "mnt_sb"),
         }
     }
 
@@ -170,9 +182,10 @@ impl KernelMember {
             | KernelMember::FdtableMaxFds
             | KernelMember::FileFFlags
             | KernelMember::FileFMode
+            | KernelMember::BpfMapId
+            | KernelMember::BpfProgAuxId
             | KernelMember::SuperBlockDev => 4,
             KernelMember::TaskRealParent
-            | KernelMember::MountMnt
             | KernelMember::TaskMm
             | KernelMember::TaskFiles
             | KernelMember::MmExeFile
@@ -203,13 +216,18 @@ impl KernelMember {
             | KernelMember::PtRegsR9
             | KernelMember::MsghdrName
             | KernelMember::VmAreaFile
-            | KernelMember::VmAreaFlags => 8,
-            KernelMember::TaskComm | KernelMember::FileFPath | KernelMember::DentryName => 16,
+            | KernelMember::VmAreaFlags
+            | KernelMember::BpfProgAux
+            | KernelMember::VfsmountSb => 8,
+            KernelMember::TaskComm
+            | KernelMember::FileFPath
+            | KernelMember::DentryName
+            | KernelMember::MountMnt => 16,
         }
     }
 
     /// Every member, for tables and tests.
-    pub const ALL: [KernelMember; 43] = [
+    pub const ALL: [KernelMember; 47] = [
         KernelMember::TaskRealParent,
         KernelMember::TaskTgid,
         KernelMember::TaskComm,
@@ -253,8 +271,18 @@ impl KernelMember {
         KernelMember::MsghdrName,
         KernelMember::VmAreaFile,
         KernelMember::VmAreaFlags,
+        KernelMember::BpfMapId,
+        KernelMember::BpfProgAux,
+        KernelMember::BpfProgAuxId,
+        KernelMember::VfsmountSb,
     ];
 }
+
+/// `EPERM`: an LSM program refuses with `-EPERM`.
+pub const EPERM: i32 = 1;
+/// `bpf(2)` commands that detach or replace what a link or an attachment
+/// holds: `BPF_PROG_DETACH`, `BPF_LINK_UPDATE`, `BPF_LINK_DETACH`.
+pub const BPF_DETACHING_COMMANDS: [i32; 3] = [9, 29, 34];
 
 /// `SIGKILL`, sent by `kill` and by `deny` on backends that cannot refuse.
 pub const SIGKILL: u64 = 9;

@@ -19,7 +19,7 @@ use crate::kernel::KernelMember;
 pub(super) enum MemberType {
     /// `int` (also `pid_t`).
     Int,
-    /// `unsigned int` (also `fmode_t`, `dev_t`).
+    /// `unsigned int` (also `fmode_t`, `dev_t`, `u32`).
     UInt,
     /// `unsigned long` (also `u64`, `vm_flags_t`).
     ULong,
@@ -111,7 +111,10 @@ pub(super) const SHAPES: &[Shape] = &[
     },
     Shape {
         name: "vfsmount",
-        members: &[("mnt_root", MemberType::StructPtr("dentry"))],
+        members: &[
+            ("mnt_root", MemberType::StructPtr("dentry")),
+            ("mnt_sb", MemberType::StructPtr("super_block")),
+        ],
     },
     Shape {
         name: "mount",
@@ -120,6 +123,18 @@ pub(super) const SHAPES: &[Shape] = &[
             ("mnt_mountpoint", MemberType::StructPtr("dentry")),
             ("mnt", MemberType::Struct("vfsmount")),
         ],
+    },
+    Shape {
+        name: "bpf_map",
+        members: &[("id", MemberType::UInt)],
+    },
+    Shape {
+        name: "bpf_prog",
+        members: &[("aux", MemberType::StructPtr("bpf_prog_aux"))],
+    },
+    Shape {
+        name: "bpf_prog_aux",
+        members: &[("id", MemberType::UInt)],
     },
     Shape {
         name: "inode",
