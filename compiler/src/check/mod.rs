@@ -98,8 +98,31 @@ pub fn check_source(source_name: &str, source: &str) -> Checked {
     }
     Checked {
         policy,
-        diagnostics: sort_and_dedup(diagnostics),
+        diagnostics: sort_and_dedup(without_consequences(diagnostics, source)),
     }
+}
+
+/// Drops "not a condition" (E0217) on an operand that a syntax error
+/// follows directly: the parser ended the condition there because of that
+/// error (`proc.comm glob "x"` is a bare `proc.comm`, then `glob`).
+fn without_consequences(mut diagnostics: Vec<Diagnostic>, source: &str) -> Vec<Diagnostic> {
+    let syntax_starts: Vec<u32> = diagnostics
+        .iter()
+        .filter(|d| d.is_error() && d.code.as_str().starts_with("E01"))
+        .map(|d| d.primary_span().start)
+        .collect();
+    diagnostics.retain(|d| {
+        if d.code != Code::E0217 {
+            return true;
+        }
+        let end = d.primary_span().end as usize;
+        !syntax_starts.iter().any(|&start| {
+            source
+                .get(end..start as usize)
+                .is_some_and(|between| between.trim().is_empty())
+        })
+    });
+    diagnostics
 }
 
 /// Sorts by position (then code) and drops repeats of the same problem (a
@@ -200,6 +223,27 @@ impl<'a> Checker<'a> {
 
     fn report(&mut self, diagnostic: Diagnostic) {
         self.diags.push(diagnostic);
+    }
+
+    /// Whether a syntax error lies in `span`: then a clause the declaration
+    /// seems to lack may be in the part that did not parse, and saying it
+    /// is missing would only repeat that error.
+    fn syntax_error_in(&self, span: Span) -> bool {
+        self.diags.iter().any(|d| {
+            let at = d.primary_span();
+            d.is_error()
+                && d.code.as_str().starts_with("E01")
+                && at.start >= span.start
+                && at.start < span.end
+        })
+    }
+
+    /// Reports a missing clause of the declaration at `span`, unless a
+    /// syntax error in it explains why it seems missing.
+    fn report_missing(&mut self, span: Span, diagnostic: Diagnostic) {
+        if !self.syntax_error_in(span) {
+            self.report(diagnostic);
+        }
     }
 
     /// 1-based line of a byte offset (as [`crate::diag::line_col`] counts).

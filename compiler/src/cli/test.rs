@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use polc::check::hooks::Hook;
-use polc::check::policy::{Action, CheckedPolicy, PolicyTest};
+use polc::check::policy::{Action, CheckedPolicy};
 use polc::compile::build_test_run;
-use polc::interp::{self, Decision, Event};
+use polc::interp::{self, describe_decision as describe, expectation_problems, Decision, Event};
 use polc::ir::TestContext;
 use serde_json::json;
 
@@ -205,59 +205,6 @@ fn run_file(
 
 fn same(got: &KernelDecision, want: &Decision) -> bool {
     got.rule == want.rule && got.action == want.action && got.traces == want.traces
-}
-
-fn expectation_problems(
-    policy: &CheckedPolicy,
-    test: &PolicyTest,
-    decision: &Decision,
-) -> Vec<String> {
-    let mut problems = Vec::new();
-    let expected_rule_ok = test.expect_rule.is_none_or(|id| decision.rule == Some(id));
-    if decision.action != test.expect || !expected_rule_ok {
-        let expected = match test.expect_rule {
-            Some(id) => format!(
-                "{} by {}",
-                test.expect.keyword(),
-                policy.rules[id as usize].name
-            ),
-            None => test.expect.keyword().to_string(),
-        };
-        problems.push(format!(
-            "expected {expected}, got {}",
-            describe(policy, decision.rule, decision.action, &[])
-        ));
-    }
-    if let Some(traces) = &test.expect_traces {
-        let mut want = traces.clone();
-        want.sort_unstable();
-        if want != decision.traces {
-            problems.push(format!(
-                "expected traces [{}], got [{}]",
-                names(policy, &want),
-                names(policy, &decision.traces)
-            ));
-        }
-    }
-    problems
-}
-
-fn names(policy: &CheckedPolicy, ids: &[u32]) -> String {
-    ids.iter()
-        .map(|id| policy.rules[*id as usize].name.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn describe(policy: &CheckedPolicy, rule: Option<u32>, action: Action, traces: &[u32]) -> String {
-    let mut text = match rule {
-        Some(id) => format!("{} by {}", action.keyword(), policy.rules[id as usize].name),
-        None => "allow (no rule matched)".to_string(),
-    };
-    if !traces.is_empty() {
-        text.push_str(&format!(" with traces [{}]", names(policy, traces)));
-    }
-    text
 }
 
 fn decision_json(
