@@ -207,6 +207,7 @@ enum ColorChoice {
 
 const EXIT_ERRORS: u8 = 1;
 const EXIT_USAGE: u8 = 2;
+const EXIT_INCOMPLETE: u8 = 3;
 
 fn main() -> ExitCode {
     report_panics_as_bugs();

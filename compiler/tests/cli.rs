@@ -78,7 +78,7 @@ fn warnings_alone_exit_zero() {
 #[test]
 fn json_lines_on_stdout() {
     let path = temp_policy("json.pol", "list e = []\nrule r { on nowhere deny }\n");
-    let out = polc(&["check", "--message-format", "json", &path]);
+    let out = polc(&["check", "--format", "json", &path]);
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();

@@ -21,6 +21,7 @@ pub mod reference;
 mod cond;
 mod lints;
 mod literal;
+mod never;
 mod policy_tests;
 mod rules;
 mod template;
@@ -78,6 +79,9 @@ pub fn check_source(source_name: &str, source: &str) -> Checked {
         .filter(|_| !checker.diags.iter().any(Diagnostic::is_error))
     {
         checker.lint_rules(rules);
+        checker.lint_contradictions(rules);
+        checker.lint_patterns(rules);
+        checker.lint_comm_exemptions(rules);
     }
     let mut diagnostics = checker.diags;
     let mut policy = None;
@@ -401,11 +405,26 @@ impl<'a> Checker<'a> {
         let mut kind: Option<(ListKind, Span)> = None;
         let mut valid = true;
         let mut elems = Vec::new();
+        let mut first_of: HashMap<Value, Span> = HashMap::new();
         for item in items {
             let Some((item_kind, value)) = self.list_element(item) else {
                 valid = false;
                 continue;
             };
+            if let Some(first) = first_of.get(&value) {
+                self.report(
+                    Diagnostic::new(
+                        Code::W0007,
+                        "duplicate list entry",
+                        item.span(),
+                        "again here",
+                    )
+                    .with_label(*first, "first here")
+                    .with_help("remove the repetition, or correct the value that was meant"),
+                );
+            } else {
+                first_of.insert(value.clone(), item.span());
+            }
             match kind {
                 None => kind = Some((item_kind, item.span())),
                 Some((first, first_span)) if first != item_kind => {

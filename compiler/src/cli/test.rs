@@ -6,6 +6,11 @@
 //! whether it passed, both decisions, the compiled program's statistics
 //! (instructions, max path, the verifier's processed-instruction count) and
 //! the problems found.
+//!
+//! The kernel half is asked for unless `--interp-only`: when it cannot run
+//! (not root), the interpreter's results are still printed and the exit
+//! status is 3, so a CI gate never mistakes half a test run for a whole one.
+//! A file with errors runs no test: it is reported as such and fails.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -18,7 +23,7 @@ use polc::ir::TestContext;
 use serde_json::json;
 
 use super::testrun::{KernelDecision, TestProgram};
-use crate::{MessageFormat, TestArgs, EXIT_ERRORS, EXIT_USAGE};
+use crate::{MessageFormat, TestArgs, EXIT_ERRORS, EXIT_INCOMPLETE, EXIT_USAGE};
 
 /// Runs every test of every file.
 pub fn run(args: &TestArgs) -> ExitCode {
@@ -34,11 +39,21 @@ pub fn run(args: &TestArgs) -> ExitCode {
             );
             return ExitCode::from(EXIT_USAGE);
         }
-        eprintln!("polc: note: compiled programs not checked: {why} (--interp-only silences this)");
+        eprintln!(
+            "polc: error: the compiled programs cannot be run: {why}; only the interpreter is \
+             checked (exit status {EXIT_INCOMPLETE}; `--interp-only` asks for the interpreter alone)"
+        );
     }
+    let files = match super::policy_files(&args.files) {
+        Ok(files) => files,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
     let mut totals = Totals::default();
     let mut usage_error = false;
-    for path in &args.files {
+    for path in &files {
         let (name, source, policy) = match super::load_policy(path, args.color.enabled()) {
             Ok(loaded) => (loaded.name, loaded.source, loaded.policy),
             Err(code) => {
@@ -46,6 +61,21 @@ pub fn run(args: &TestArgs) -> ExitCode {
                     usage_error = true;
                 } else {
                     totals.failed += 1;
+                    let name = path.display().to_string();
+                    match args.format {
+                        MessageFormat::Human => {
+                            println!("\nno test ran in {name}: the policy has errors")
+                        }
+                        MessageFormat::Json => println!(
+                            "{}",
+                            json!({
+                                "file": name,
+                                "test": null,
+                                "ok": false,
+                                "problems": ["no test ran: the policy has errors"],
+                            })
+                        ),
+                    }
                 }
                 continue;
             }
@@ -67,6 +97,8 @@ pub fn run(args: &TestArgs) -> ExitCode {
         ExitCode::from(EXIT_USAGE)
     } else if totals.failed > 0 {
         ExitCode::from(EXIT_ERRORS)
+    } else if matches!(kernel, KernelUse::Unavailable(_)) {
+        ExitCode::from(EXIT_INCOMPLETE)
     } else {
         ExitCode::SUCCESS
     }
