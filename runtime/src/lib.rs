@@ -32,6 +32,7 @@ pub mod output;
 pub mod probe;
 pub mod run;
 pub mod verify;
+pub mod vm;
 
 /// Exit code: the policy, the object, the kernel or a program load failed.
 pub const EXIT_FAILURE: u8 = 1;
