@@ -86,7 +86,11 @@ fn main() {
         let count = published[0]["params"]["diagnostics"]
             .as_array()
             .map_or(0, Vec::len);
-        assert_eq!(count > clean, edit % 2 == 0, "the edit shows in the diagnostics");
+        assert_eq!(
+            count > clean,
+            edit % 2 == 0,
+            "the edit shows in the diagnostics"
+        );
     }
     times.sort_by(f64::total_cmp);
     let at = |q: f64| times[((times.len() - 1) as f64 * q) as usize];

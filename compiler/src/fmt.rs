@@ -22,7 +22,7 @@
 //!
 //! What a new construct needs here: one arm in the printer of its AST node
 //! (`decl`, `rule_clause`, `test_clause`, `cond`, `operand`), its flat text
-//! in [`Printer::flat_cond`] or [`Printer::flat_operand`], and, if it can
+//! in `Printer::flat_cond` or `Printer::flat_operand`, and, if it can
 //! hold comments or grow long, a broken form. Keywords come from the AST's
 //! `as_str`s, so a new operator or action prints without a change here.
 //!

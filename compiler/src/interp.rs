@@ -248,7 +248,7 @@ pub fn rule_names(policy: &CheckedPolicy, ids: &[u32]) -> String {
         .join(", ")
 }
 
-/// "deny by r with traces [t]", "allow (no rule matched)".
+/// `deny by r with traces [t]`, `allow (no rule matched)`.
 pub fn describe_decision(
     policy: &CheckedPolicy,
     rule: Option<u32>,

@@ -12,7 +12,7 @@
 //!   a failing one reported at its name (code `test`) and every one as a
 //!   code lens ("passes" / what went wrong);
 //! - hover: a field's type, hooks, backends and meaning; a hook's fields
-//!   and backends; a keyword's doc ([`symbols::keyword_doc`]); a list,
+//!   and backends; a keyword's doc (`symbols::keyword_doc`); a list,
 //!   macro or rule's declaration; the explanation of the diagnostic code
 //!   under the cursor;
 //! - completion: hooks after `on`, the fields valid on the rule's hook (or
