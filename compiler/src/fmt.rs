@@ -32,8 +32,8 @@
 use crate::diag::Diagnostic;
 use crate::span::Span;
 use crate::syntax::ast::{
-    Cond, Decl, FieldValue, File, ListDecl, MacroDecl, Name, Operand, RuleClause, RuleDecl,
-    RuleKeyword, TestClause, TestDecl,
+    Cond, Decl, FieldValue, File, ListDecl, MacroDecl, Operand, RuleClause, RuleDecl, RuleKeyword,
+    TestClause, TestDecl,
 };
 use crate::syntax::{lexer, parse};
 
@@ -273,17 +273,30 @@ impl<'s> Printer<'s> {
         self.cond(&m.cond, INDENT);
     }
 
-    /// `{` after the name: a body starts with the comments after it.
-    fn open_brace(&mut self, name: &Name) {
+    /// A body in braces after the name that ends at `after`: one clause a
+    /// line (printed by `clause`), comments kept, up to the `}` that ends
+    /// the declaration at `end`.
+    fn body<C>(
+        &mut self,
+        after: u32,
+        clauses: &[C],
+        span_of: impl Fn(&C) -> Span,
+        mut clause: impl FnMut(&mut Self, &C),
+        end: u32,
+    ) {
         self.push(" {");
-        let brace = self.source[name.span.end as usize..]
+        let brace = self.source[after as usize..]
             .find('{')
-            .map_or(name.span.end, |at| name.span.end + at as u32 + 1);
-        // Comments between the name and `{` come first (rare).
+            .map_or(after, |at| after + at as u32 + 1);
+        // A comment after `{` stays on its line.
         self.trailing(brace);
-    }
-
-    fn close_brace(&mut self, end: u32) {
+        for item in clauses {
+            let span = span_of(item);
+            self.leading(span.start, INDENT);
+            self.new_line(INDENT);
+            clause(self, item);
+            self.trailing(span.end);
+        }
         // Comments before `}` belong to the body.
         self.leading(end.saturating_sub(1), INDENT);
         self.new_line(0);
@@ -297,15 +310,13 @@ impl<'s> Printer<'s> {
             RuleKeyword::Trace => "trace",
         };
         self.push(&format!("{keyword} {}", rule.name.text));
-        self.open_brace(&rule.name);
-        for clause in &rule.clauses {
-            let span = clause.span();
-            self.leading(span.start, INDENT);
-            self.new_line(INDENT);
-            self.rule_clause(clause);
-            self.trailing(span.end);
-        }
-        self.close_brace(rule.span.end);
+        self.body(
+            rule.name.span.end,
+            &rule.clauses,
+            RuleClause::span,
+            Self::rule_clause,
+            rule.span.end,
+        );
     }
 
     fn rule_clause(&mut self, clause: &RuleClause) {
@@ -335,19 +346,13 @@ impl<'s> Printer<'s> {
     fn test_decl(&mut self, test: &TestDecl) {
         self.new_line(0);
         self.push(&format!("test {}", self.text(test.name.span)));
-        self.push(" {");
-        let brace = self.source[test.name.span.end as usize..]
-            .find('{')
-            .map_or(test.name.span.end, |at| test.name.span.end + at as u32 + 1);
-        self.trailing(brace);
-        for clause in &test.clauses {
-            let span = clause.span();
-            self.leading(span.start, INDENT);
-            self.new_line(INDENT);
-            self.test_clause(clause);
-            self.trailing(span.end);
-        }
-        self.close_brace(test.span.end);
+        self.body(
+            test.name.span.end,
+            &test.clauses,
+            TestClause::span,
+            Self::test_clause,
+            test.span.end,
+        );
     }
 
     fn test_clause(&mut self, clause: &TestClause) {
@@ -564,12 +569,10 @@ impl<'s> Printer<'s> {
     }
 }
 
-/// A unified diff (three lines of context) from `old` to `new`, both
-/// named `name`: what `polc fmt --check` prints. Empty when they are equal.
-pub fn line_diff(name: &str, old: &str, new: &str) -> String {
-    let a: Vec<&str> = old.lines().collect();
-    let b: Vec<&str> = new.lines().collect();
-    // Longest common subsequence, from the end.
+/// The shortest edit script from lines `a` to lines `b` (longest common
+/// subsequence): `(' ', i, j)` keeps `a[i]` (= `b[j]`), `('-', i, _)`
+/// removes `a[i]`, `('+', _, j)` adds `b[j]`; removals before additions.
+pub fn edit_script(a: &[&str], b: &[&str]) -> Vec<(char, usize, usize)> {
     let mut lcs = vec![vec![0u32; b.len() + 1]; a.len() + 1];
     for i in (0..a.len()).rev() {
         for j in (0..b.len()).rev() {
@@ -580,8 +583,7 @@ pub fn line_diff(name: &str, old: &str, new: &str) -> String {
             };
         }
     }
-    // The edit script: (tag, line of a, line of b).
-    let mut script: Vec<(char, usize, usize)> = Vec::new();
+    let mut script = Vec::new();
     let (mut i, mut j) = (0, 0);
     while i < a.len() || j < b.len() {
         if i < a.len() && j < b.len() && a[i] == b[j] {
@@ -596,6 +598,15 @@ pub fn line_diff(name: &str, old: &str, new: &str) -> String {
             j += 1;
         }
     }
+    script
+}
+
+/// A unified diff (three lines of context) from `old` to `new`, both
+/// named `name`: what `polc fmt --check` prints. Empty when they are equal.
+pub fn line_diff(name: &str, old: &str, new: &str) -> String {
+    let a: Vec<&str> = old.lines().collect();
+    let b: Vec<&str> = new.lines().collect();
+    let script = edit_script(&a, &b);
     const CONTEXT: usize = 3;
     let changed: Vec<usize> = (0..script.len()).filter(|&k| script[k].0 != ' ').collect();
     if changed.is_empty() {

@@ -58,9 +58,9 @@ enum Command {
     /// A Language Server Protocol server on standard input and output.
     Lsp,
     /// Print the shell completion script (e.g. `polc completions bash`).
-    Completions(CompletionsArgs),
+    Completions(polc::manual::CompletionsArgs),
     /// Write the man pages (polc.1, polc-check.1, ...) into a directory.
-    Man(ManArgs),
+    Man(polc::manual::ManArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -81,20 +81,6 @@ struct FmtArgs {
 struct FieldsArgs {
     /// Only this hook (`exec`, `file.open`, ...).
     hook: Option<String>,
-}
-
-#[derive(clap::Args, Debug)]
-struct CompletionsArgs {
-    /// The shell.
-    #[arg(value_enum)]
-    shell: polc::manual::Shell,
-}
-
-#[derive(clap::Args, Debug)]
-struct ManArgs {
-    /// The directory to write the pages into (created if missing).
-    #[arg(value_name = "DIR")]
-    dir: PathBuf,
 }
 
 #[derive(clap::Args, Debug)]

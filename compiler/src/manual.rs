@@ -3,8 +3,26 @@
 //! `polc completions SHELL`, `polc man DIR` and their `polrt` twins print
 //! and write. Returns bytes; the binaries do the I/O.
 
+use std::path::PathBuf;
+
 use clap::Command;
 pub use clap_complete::Shell;
+
+/// The arguments of `completions`.
+#[derive(clap::Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+/// The arguments of `man`.
+#[derive(clap::Args, Debug)]
+pub struct ManArgs {
+    /// The directory to write the pages into (created if missing).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+}
 
 /// The completion script of `command` for `shell`.
 pub fn completions(mut command: Command, shell: Shell) -> Vec<u8> {

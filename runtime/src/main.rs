@@ -35,23 +35,9 @@ enum Command {
     /// Describe an object: rules, hooks, backends, programs, maps (no privileges needed).
     Inspect(InspectArgs),
     /// Print the shell completion script (e.g. `polrt completions bash`).
-    Completions(CompletionsArgs),
+    Completions(polc::manual::CompletionsArgs),
     /// Write the man pages (polrt.1, polrt-run.1, ...) into a directory.
-    Man(ManArgs),
-}
-
-#[derive(clap::Args, Debug)]
-struct CompletionsArgs {
-    /// The shell.
-    #[arg(value_enum)]
-    shell: polc::manual::Shell,
-}
-
-#[derive(clap::Args, Debug)]
-struct ManArgs {
-    /// The directory to write the pages into (created if missing).
-    #[arg(value_name = "DIR")]
-    dir: PathBuf,
+    Man(polc::manual::ManArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -260,7 +246,7 @@ fn verify_on_kernels(args: &VerifyArgs) -> Result<ExitCode, Error> {
     })
 }
 
-fn man_command(args: &ManArgs) -> Result<ExitCode, Error> {
+fn man_command(args: &polc::manual::ManArgs) -> Result<ExitCode, Error> {
     let pages = polc::manual::man_pages(Cli::command())
         .map_err(|e| Error::Usage(format!("cannot render the man pages: {e}")))?;
     std::fs::create_dir_all(&args.dir)

@@ -4,13 +4,21 @@
 
 use crate::check::hooks::{BackendKind, FieldId, FieldScope, FieldSource, FieldType, Hook, HOOKS};
 
+/// The names of the fields of `hook` beyond the common `proc.*` ones.
+pub fn own_fields(hook: Hook) -> Vec<&'static str> {
+    FieldId::all()
+        .filter(|f| f.spec().scope.hooks().contains(&hook))
+        .map(|f| f.spec().name)
+        .collect()
+}
+
 /// Markdown table of the hooks, their fields and their backends.
 pub fn hooks_markdown() -> String {
     let mut out = String::from("| hook | when | fields beyond `proc.*` | backends (strongest first) |\n|---|---|---|---|\n");
     for spec in HOOKS {
-        let fields: Vec<String> = FieldId::all()
-            .filter(|f| f.spec().scope.hooks().contains(&spec.hook))
-            .map(|f| format!("`{}`", f.spec().name))
+        let fields: Vec<String> = own_fields(spec.hook)
+            .iter()
+            .map(|name| format!("`{name}`"))
             .collect();
         let backends: Vec<String> = spec
             .backends
@@ -79,13 +87,7 @@ fn type_markdown(ty: FieldType) -> String {
 pub fn hooks_summary() -> String {
     Hook::ALL
         .iter()
-        .map(|hook| {
-            let fields: Vec<&str> = FieldId::all()
-                .filter(|f| f.spec().scope.hooks().contains(hook))
-                .map(|f| f.spec().name)
-                .collect();
-            format!("  {:<12} {}", hook.name(), fields.join(", "))
-        })
+        .map(|hook| format!("  {:<12} {}", hook.name(), own_fields(*hook).join(", ")))
         .collect::<Vec<_>>()
         .join("\n")
 }

@@ -444,9 +444,9 @@ fn field_doc(field: FieldId, hook: Option<Hook>) -> String {
 
 fn hook_doc(hook: Hook) -> String {
     let spec = hook.spec();
-    let fields: Vec<String> = FieldId::all()
-        .filter(|f| f.spec().scope.hooks().contains(&hook))
-        .map(|f| format!("`{}`", f.spec().name))
+    let fields: Vec<String> = reference::own_fields(hook)
+        .iter()
+        .map(|name| format!("`{name}`"))
         .collect();
     let backends: Vec<&str> = spec.backends.iter().map(|b| b.kind.name()).collect();
     format!(
