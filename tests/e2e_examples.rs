@@ -861,7 +861,8 @@ fn example_overview() {
     let raw_load = root.run(Command::new(PYTHON).args(["-c", INIT_MODULE]));
     // kmod itself, run as insmod (argv[0]), as the insmod symlink does.
     let kmod_load = root.run(Command::new("/usr/bin/kmod").arg0("insmod").arg(&module));
-    // file.open: the shadow file, except by passwd.
+    // file.open: the shadow file, except by passwd (the executable: a copy
+    // of cat named passwd is refused like cat).
     let shadow = root.run(Command::new("/bin/cat").arg("/etc/shadow"));
     let by_passwd = root.run(Command::new(&passwd).arg("/etc/shadow"));
     // exec: a user's shell is audited, root's is not.
@@ -905,8 +906,19 @@ fn example_overview() {
         json!({"proc.comm": "cat", "file.path": "/etc/shadow"}),
         "cat opened /etc/shadow",
     );
-    by_passwd.assert_success("passwd reading /etc/shadow");
-    assert_not_reported(&finished, by_passwd.pid, "passwd reading /etc/shadow");
+    assert_denied(
+        &finished,
+        "file.open",
+        &by_passwd,
+        "Operation not permitted",
+    );
+    assert_event(
+        &finished,
+        event_of(&finished, "shadow_read", by_passwd.pid),
+        ("shadow_read", "file.open", "deny", "deny"),
+        json!({"proc.comm": "passwd", "file.path": "/etc/shadow"}),
+        "passwd opened /etc/shadow",
+    );
 
     user_shell.assert_success("a user's shell (audit only)");
     assert_event(
@@ -956,7 +968,7 @@ fn example_overview() {
     assert_eq!(finished.matches("execs"), 8);
 
     assert_eq!(finished.matches("block_module_load"), 1);
-    assert_eq!(finished.matches("shadow_read"), 1);
+    assert_eq!(finished.matches("shadow_read"), 2);
     assert_eq!(finished.matches("shell_spawned"), 1);
     assert_eq!(finished.matches("smtp_out"), 1);
 }

@@ -376,3 +376,63 @@ fn a_verifier_complexity_limit_is_named_with_its_rule_and_printed_once() {
         "{stderr}"
     );
 }
+
+/// `verify --format json` gives one object per program with its result on
+/// this kernel; `--require-all` fails when one cannot be verified here (LSM
+/// programs, where the kernel refuses them) and passes when every one was.
+#[test]
+fn verify_json_lines_and_require_all() {
+    if !kernel_tests_enabled("verify_json_lines_and_require_all") {
+        return;
+    }
+    let example = repo_root().join("examples/exec_trace.pol");
+    let out = polrt(&[
+        "verify".as_ref(),
+        "--format".as_ref(),
+        "json".as_ref(),
+        example.as_os_str(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(!lines.is_empty());
+    let release = fs::read_to_string("/proc/sys/kernel/osrelease").expect("osrelease");
+    for line in &lines {
+        assert_eq!(line["kernel"], release.trim(), "{line}");
+        assert!(
+            line["program"].is_string() && line["section"].is_string(),
+            "{line}"
+        );
+        let result = line["result"].as_str().unwrap_or("");
+        assert!(["passed", "not_verifiable"].contains(&result), "{line}");
+        if result == "passed" {
+            assert!(line["load_ms"].is_number(), "{line}");
+        }
+    }
+    let unverifiable = lines.iter().any(|l| l["result"] == "not_verifiable");
+    assert_eq!(
+        unverifiable,
+        !polc_tests::lsm_programs_load_here(),
+        "LSM programs are not verifiable exactly where they cannot load"
+    );
+    let strict = polrt(&[
+        "verify".as_ref(),
+        "--require-all".as_ref(),
+        example.as_os_str(),
+    ]);
+    assert_eq!(
+        strict.status.success(),
+        !unverifiable,
+        "{}",
+        text(&strict.stderr)
+    );
+    if unverifiable {
+        assert!(
+            text(&strict.stderr).contains("--require-all"),
+            "{}",
+            text(&strict.stderr)
+        );
+    }
+}

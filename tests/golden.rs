@@ -114,34 +114,15 @@ pub fn no_orphans(dir: &Path, expected_ext: &str) -> Result<(), String> {
     }
 }
 
-/// A line diff (longest common subsequence), `-` expected, `+` actual.
+/// A line diff (every line: ` ` kept, `-` expected, `+` actual), from the
+/// formatter's edit script.
 pub fn diff(expected: &str, actual: &str) -> String {
     let a: Vec<&str> = expected.lines().collect();
     let b: Vec<&str> = actual.lines().collect();
-    let mut lcs = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for i in (0..a.len()).rev() {
-        for j in (0..b.len()).rev() {
-            lcs[i][j] = if a[i] == b[j] {
-                lcs[i + 1][j + 1] + 1
-            } else {
-                lcs[i + 1][j].max(lcs[i][j + 1])
-            };
-        }
-    }
-    let (mut i, mut j) = (0, 0);
     let mut out = String::new();
-    while i < a.len() || j < b.len() {
-        if i < a.len() && j < b.len() && a[i] == b[j] {
-            out.push_str(&format!(" {}\n", a[i]));
-            i += 1;
-            j += 1;
-        } else if j < b.len() && (i == a.len() || lcs[i][j + 1] >= lcs[i + 1][j]) {
-            out.push_str(&format!("+{}\n", b[j]));
-            j += 1;
-        } else {
-            out.push_str(&format!("-{}\n", a[i]));
-            i += 1;
-        }
+    for (tag, i, j) in polc::fmt::edit_script(&a, &b) {
+        let line = if tag == '+' { b[j] } else { a[i] };
+        out.push_str(&format!("{tag}{line}\n"));
     }
     out
 }

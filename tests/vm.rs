@@ -16,8 +16,14 @@
 //! test with a message, and `POLC_VM_TESTS=skip` skips it on purpose.
 //! `POLC_VM_JOBS` (default 2) is how many guests boot at once.
 //!
-//! This driver knows scripts and their line protocol only: it must not depend
-//! on polc or polrt internals (the scenarios run their binaries).
+//! After the scenarios, one `polrt verify --kernel IMAGE... --require-all`
+//! boots every kernel of the matrix again, in one invocation, and verifies
+//! every prepared object there: the product's own VM driver
+//! (`polrt::vm`), checked on the same kernels.
+//!
+//! This driver knows scripts, their line protocol and polrt's JSON lines
+//! only: it must not depend on polc or polrt internals (the scenarios run
+//! their binaries).
 
 #[path = "vm/report.rs"]
 mod report;
@@ -374,6 +380,7 @@ fn run_matrix(images: &[(&'static Kernel, PathBuf)]) -> Result<bool, String> {
     for run in &runs {
         all_ok &= print_run(run, &host_digest);
     }
+    all_ok &= verify_on_every_kernel(images, &artifacts, &profile_dir);
     if all_ok {
         let kernels: Vec<&str> = runs.iter().map(|run| run.kernel).collect();
         println!(
@@ -392,6 +399,131 @@ fn run_matrix(images: &[(&'static Kernel, PathBuf)]) -> Result<bool, String> {
         }
     );
     Ok(all_ok)
+}
+
+/// `polrt verify --kernel IMAGE... --require-all` of every prepared object,
+/// every kernel of the matrix in one invocation: the product's own way of
+/// verifying against kernels the host cannot load programs on. Every
+/// program must pass on every kernel (LSM programs included), each kernel
+/// must report the same programs, and each result must name the kernel it
+/// ran on. Prints the result; whether it passed.
+fn verify_on_every_kernel(
+    images: &[(&'static Kernel, PathBuf)],
+    artifacts: &Path,
+    bin_dir: &Path,
+) -> bool {
+    let started = Instant::now();
+    let mut objects: Vec<PathBuf> = fs::read_dir(artifacts.join("objects"))
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "o"))
+                .collect()
+        })
+        .unwrap_or_default();
+    objects.sort();
+    let mut command = Command::new(bin_dir.join("polrt"));
+    command.args(["verify", "--format", "json", "--require-all"]);
+    for (_, image) in images {
+        command.arg("--kernel").arg(image);
+    }
+    let output = command.args(&objects).stdin(Stdio::null()).output();
+    let mut problems = Vec::new();
+    if objects.is_empty() {
+        problems.push(format!("no object in {}/objects", artifacts.display()));
+    }
+    let (status, stdout, stderr) = match output {
+        Ok(out) => (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ),
+        Err(e) => (None, String::new(), format!("cannot run polrt: {e}")),
+    };
+    if status != Some(0) {
+        problems.push(format!("polrt verify --kernel exited with {status:?}"));
+    }
+    let mut per_image: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    for line in stdout.lines() {
+        let Ok(value) = serde_json::from_str::<serde_json::Value>(line) else {
+            problems.push(format!("not a JSON line: {line}"));
+            continue;
+        };
+        let text = |key: &str| value[key].as_str().unwrap_or("").to_string();
+        if text("result") != "passed" {
+            problems.push(format!(
+                "{} on {}: {}: {line}",
+                text("program"),
+                text("kernel"),
+                text("result")
+            ));
+        }
+        let image = text("image");
+        let expected_release = images
+            .iter()
+            .find(|(_, path)| path.display().to_string() == image)
+            .map(|(kernel, _)| kernel.prefix.trim_start_matches("vmlinuz-"));
+        if !expected_release.is_some_and(|prefix| text("kernel").starts_with(prefix)) {
+            problems.push(format!(
+                "a result of kernel {} for image {image}",
+                text("kernel")
+            ));
+        }
+        let entry = match per_image.iter_mut().position(|(i, _)| *i == image) {
+            Some(at) => &mut per_image[at].1,
+            None => {
+                per_image.push((image, Vec::new()));
+                &mut per_image.last_mut().expect("just pushed").1
+            }
+        };
+        entry.push((text("object"), text("program")));
+    }
+    if per_image.len() != images.len() {
+        problems.push(format!(
+            "results from {} image(s), expected {}",
+            per_image.len(),
+            images.len()
+        ));
+    }
+    for (_, programs) in &mut per_image {
+        programs.sort();
+    }
+    if per_image.windows(2).any(|pair| pair[0].1 != pair[1].1) {
+        problems.push("the kernels reported different programs".to_string());
+    }
+    if let Some((_, programs)) = per_image.first() {
+        for object in &objects {
+            let name = object.display().to_string();
+            if !programs.iter().any(|(o, _)| *o == name) {
+                problems.push(format!("no result for {name}"));
+            }
+        }
+    }
+    let programs = per_image.first().map_or(0, |(_, p)| p.len());
+    println!(
+        "vm: verify --kernel: {} object(s), {programs} program(s) on each of {} kernel(s) in {:.1} s: {}",
+        objects.len(),
+        images.len(),
+        started.elapsed().as_secs_f64(),
+        if problems.is_empty() { "ok" } else { "FAILED" }
+    );
+    if problems.is_empty() {
+        return true;
+    }
+    for problem in &problems {
+        println!("  problem: {problem}");
+    }
+    for line in stderr
+        .lines()
+        .rev()
+        .take(STDERR_TAIL)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+    {
+        println!("  | {line}");
+    }
+    false
 }
 
 /// `<target>/<profile>`: where this test binary and the workspace's binaries

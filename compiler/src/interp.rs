@@ -27,7 +27,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::check::hooks::{FieldId, FieldType, Hook, RESOLVED_PATH_MAX};
-use crate::check::policy::{Action, CheckedPolicy, CmpOp, Expr, StrOp, Test, TestOp, Value};
+use crate::check::policy::{
+    Action, CheckedPolicy, CmpOp, Expr, PolicyTest, StrOp, Test, TestOp, Value,
+};
 
 /// A file's identity: the kernel's device number of its file system
 /// (`major << 20 | minor`) and its inode number.
@@ -187,6 +189,80 @@ pub fn evaluate(policy: &CheckedPolicy, hook: Hook, event: &Event) -> Decision {
         }
     }
     decision
+}
+
+/// What is wrong with `decision` against what `test` expects (the verdict,
+/// the deciding rule, the traces): nothing when the test passes.
+pub fn expectation_problems(
+    policy: &CheckedPolicy,
+    test: &PolicyTest,
+    decision: &Decision,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let expected_rule_ok = test.expect_rule.is_none_or(|id| decision.rule == Some(id));
+    if decision.action != test.expect || !expected_rule_ok {
+        let expected = match test.expect_rule {
+            Some(id) => format!("{} by {}", test.expect.keyword(), rule_name(policy, id)),
+            None => test.expect.keyword().to_string(),
+        };
+        problems.push(format!(
+            "expected {expected}, got {}",
+            describe_decision(policy, decision.rule, decision.action, &[])
+        ));
+    }
+    if let Some(traces) = &test.expect_traces {
+        let mut want = traces.clone();
+        want.sort_unstable();
+        if want != decision.traces {
+            problems.push(format!(
+                "expected traces [{}], got [{}]",
+                rule_names(policy, &want),
+                rule_names(policy, &decision.traces)
+            ));
+        }
+    }
+    problems
+}
+
+/// Runs one of the policy's own tests on the interpreter: its decision and
+/// what is wrong with it.
+pub fn run_test(policy: &CheckedPolicy, test: &PolicyTest) -> (Decision, Vec<String>) {
+    let event = Event::new(test.fields.iter().cloned());
+    let decision = evaluate(policy, test.hook, &event);
+    let problems = expectation_problems(policy, test, &decision);
+    (decision, problems)
+}
+
+fn rule_name(policy: &CheckedPolicy, id: u32) -> &str {
+    policy
+        .rules
+        .get(id as usize)
+        .map_or("?", |rule| rule.name.as_str())
+}
+
+/// The names of rules, comma-separated.
+pub fn rule_names(policy: &CheckedPolicy, ids: &[u32]) -> String {
+    ids.iter()
+        .map(|id| rule_name(policy, *id))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `deny by r with traces [t]`, `allow (no rule matched)`.
+pub fn describe_decision(
+    policy: &CheckedPolicy,
+    rule: Option<u32>,
+    action: Action,
+    traces: &[u32],
+) -> String {
+    let mut text = match rule {
+        Some(id) => format!("{} by {}", action.keyword(), rule_name(policy, id)),
+        None => "allow (no rule matched)".to_string(),
+    };
+    if !traces.is_empty() {
+        text.push_str(&format!(" with traces [{}]", rule_names(policy, traces)));
+    }
+    text
 }
 
 /// Whether a rule with `action` whose condition evaluated to `value`

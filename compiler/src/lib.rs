@@ -17,14 +17,29 @@
 //! touches the kernel.
 
 pub use polc_abi as abi;
+
+/// `--version` of both binaries: the version, the commit it was built from
+/// and the build date.
+pub const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("POLC_COMMIT"),
+    ", built ",
+    env!("POLC_BUILD_DATE"),
+    ")"
+);
+
 pub mod bpf;
 pub mod check;
 pub mod codegen;
 pub mod compile;
 pub mod diag;
+pub mod fmt;
 pub mod interp;
 pub mod ir;
 pub mod kernel;
+pub mod lsp;
+pub mod manual;
 pub mod measure;
 pub mod object;
 pub mod span;

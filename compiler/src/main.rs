@@ -1,10 +1,17 @@
 //! `polc`: command-line front of the compiler (clap only: read files, render,
 //! exit code). One function per subcommand; all the work is in the library.
 //!
-//! Exit codes: 0 success (warnings allowed), 1 the policy has errors, 2 usage
-//! or I/O errors, 101 an internal error (a bug in polc: reported as
-//! "internal error: ... this is a bug, please report it"; never an input,
-//! which gets a diagnostic).
+//! Exit codes (also in `polc --help` and docs/ci.md):
+//! - 0: success (warnings allowed, unless `-D warnings`);
+//! - 1: the policy has errors (or warnings under `-D warnings`), a test
+//!   failed, `fmt --check` found a file not formatted;
+//! - 2: usage or I/O errors (bad arguments, unreadable files);
+//! - 3: `polc test`: every test that ran passed, but the compiled programs
+//!   were asked for and could not be run (not root; `--interp-only` runs the
+//!   interpreter alone);
+//! - 101: an internal error (a bug in polc: reported as "internal error:
+//!   ... this is a bug, please report it"; never an input, which gets a
+//!   diagnostic).
 
 mod cli;
 
@@ -18,9 +25,15 @@ use polc::check::reference;
 use polc::compile::{compile_source, DEFAULT_RINGBUF_BYTES};
 use polc::diag::{render_json, render_text, Code, Diagnostic};
 
+/// What `polc --help` says about exit codes.
+const EXIT_CODES_HELP: &str = "Exit codes: 0 success; 1 the policy has errors (or warnings under \
+-D warnings), a test failed, or `fmt --check` found a file not formatted; 2 usage or I/O errors; \
+3 `polc test` could not run the compiled programs it was asked to (not root); 101 an internal \
+error (a bug in polc).";
+
 /// Compiles .pol runtime-security policies to verified, bounded eBPF.
 #[derive(Parser, Debug)]
-#[command(name = "polc", version, about)]
+#[command(name = "polc", version = polc::LONG_VERSION, about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -36,8 +49,40 @@ enum Command {
     /// Run the policy's own `test` blocks on the reference interpreter and on
     /// the compiled decision programs in the kernel (needs root for the latter).
     Test(TestArgs),
-    /// Explain a diagnostic code (e.g. `polc explain E0201`).
+    /// Explain a diagnostic code (e.g. `polc explain E0201`); with no code,
+    /// list every code.
     Explain(ExplainArgs),
+    /// Rewrite policies in the canonical layout (no FILE or `-`: standard
+    /// input to standard output).
+    Fmt(FmtArgs),
+    /// The hooks and their fields: types, backends and meaning.
+    Fields(FieldsArgs),
+    /// A Language Server Protocol server on standard input and output.
+    Lsp,
+    /// Print the shell completion script (e.g. `polc completions bash`).
+    Completions(polc::manual::CompletionsArgs),
+    /// Write the man pages (polc.1, polc-check.1, ...) into a directory.
+    Man(polc::manual::ManArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct FmtArgs {
+    /// Policy files, or directories for every `.pol` in them.
+    #[arg(value_name = "FILE|DIR")]
+    paths: Vec<PathBuf>,
+    /// Write nothing: print a diff of each file that is not formatted and
+    /// exit with 1.
+    #[arg(long)]
+    check: bool,
+    /// When to colour diagnostics.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+}
+
+#[derive(clap::Args, Debug)]
+struct FieldsArgs {
+    /// Only this hook (`exec`, `file.open`, ...).
+    hook: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -76,8 +121,9 @@ enum Emit {
 
 #[derive(clap::Args, Debug)]
 struct TestArgs {
-    /// Policy files whose `test` blocks to run.
-    #[arg(required = true, value_name = "FILE")]
+    /// Policy files whose `test` blocks to run, or directories for every
+    /// `.pol` in them.
+    #[arg(required = true, value_name = "FILE|DIR")]
     files: Vec<PathBuf>,
     /// `human` (like `cargo test`) or `json` (one object per test per line).
     #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
@@ -102,23 +148,36 @@ fn parse_ringbuf_size(text: &str) -> Result<u32, String> {
 
 #[derive(clap::Args, Debug)]
 struct CheckArgs {
-    /// Policy files to check.
-    #[arg(required = true, value_name = "FILE")]
+    /// Policy files to check, or directories for every `.pol` in them.
+    #[arg(required = true, value_name = "FILE|DIR")]
     files: Vec<PathBuf>,
     /// How diagnostics are printed: `human` on stderr, or `json` (one object
     /// per line) on stdout.
-    #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
-    message_format: MessageFormat,
+    #[arg(long, alias = "message-format", value_enum, default_value_t = MessageFormat::Human)]
+    format: MessageFormat,
+    /// Turn warnings into errors: `-D warnings` (for CI gates).
+    #[arg(short = 'D', long = "deny", value_name = "warnings", value_enum)]
+    deny: Vec<Deny>,
+    /// The same as `-D warnings`.
+    #[arg(long)]
+    deny_warnings: bool,
     /// When to colour human output (`auto`: only on a terminal, and not when
     /// NO_COLOR is set).
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     color: ColorChoice,
 }
 
+/// What `-D` turns into errors.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum Deny {
+    /// Every warning.
+    Warnings,
+}
+
 #[derive(clap::Args, Debug)]
 struct ExplainArgs {
-    /// The code, e.g. E0201 or W0001.
-    code: String,
+    /// The code, e.g. E0201 or W0001 (none: list every code).
+    code: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -136,12 +195,13 @@ enum ColorChoice {
 
 const EXIT_ERRORS: u8 = 1;
 const EXIT_USAGE: u8 = 2;
+const EXIT_INCOMPLETE: u8 = 3;
 
 fn main() -> ExitCode {
     report_panics_as_bugs();
     default_sigpipe();
     let command = Cli::command().after_long_help(format!(
-        "Hooks and their own fields (every hook also has the proc.* fields):\n{}",
+        "Hooks and their own fields (every hook also has the proc.* fields):\n{}\n\n{EXIT_CODES_HELP}",
         reference::hooks_summary()
     ));
     let cli = match Cli::from_arg_matches(&command.get_matches()) {
@@ -153,6 +213,15 @@ fn main() -> ExitCode {
         Command::Build(args) => cli::build::run(&args),
         Command::Test(args) => cli::test::run(&args),
         Command::Explain(args) => explain(&args),
+        Command::Fmt(args) => cli::fmt::run(&args),
+        Command::Fields(args) => fields(&args),
+        Command::Lsp => cli::lsp::run(),
+        Command::Completions(args) => {
+            let script = polc::manual::completions(Cli::command(), args.shell);
+            let _ = std::io::stdout().write_all(&script);
+            ExitCode::SUCCESS
+        }
+        Command::Man(args) => cli::write_man_pages(Cli::command(), &args.dir),
     }
 }
 
@@ -198,13 +267,21 @@ impl ColorChoice {
     }
 }
 
-/// `polc check FILE...`.
+/// `polc check FILE|DIR...`.
 fn check(args: &CheckArgs) -> ExitCode {
     let color = args.color.enabled();
+    let deny_warnings = args.deny_warnings || args.deny.contains(&Deny::Warnings);
     let mut io_error = false;
     let mut errors = 0usize;
     let mut warnings = 0usize;
-    for path in &args.files {
+    let files = match cli::policy_files(&args.files) {
+        Ok(files) => files,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    for path in &files {
         let (name, source) = match read_source(path) {
             Ok(read) => read,
             Err(message) => {
@@ -221,18 +298,21 @@ fn check(args: &CheckArgs) -> ExitCode {
                 continue;
             }
         };
-        errors += checked.diagnostics.iter().filter(|d| d.is_error()).count();
-        warnings += checked.diagnostics.iter().filter(|d| !d.is_error()).count();
-        print_diagnostics(
-            &checked.diagnostics,
-            &name,
-            &source,
-            args.message_format,
-            color,
-        );
+        let mut diagnostics = checked.diagnostics;
+        if deny_warnings {
+            for diagnostic in &mut diagnostics {
+                diagnostic.severity = polc::diag::Severity::Error;
+            }
+        }
+        errors += diagnostics.iter().filter(|d| d.is_error()).count();
+        warnings += diagnostics.iter().filter(|d| !d.is_error()).count();
+        print_diagnostics(&diagnostics, &name, &source, args.format, color);
     }
-    if args.message_format == MessageFormat::Human && (errors > 0 || warnings > 0) {
+    if args.format == MessageFormat::Human && (errors > 0 || warnings > 0) {
         eprintln!("{}", summary(errors, warnings));
+        if deny_warnings && errors > 0 {
+            eprintln!("polc: warnings are errors here (-D warnings)");
+        }
     }
     if io_error {
         ExitCode::from(EXIT_USAGE)
@@ -296,12 +376,23 @@ fn summary(errors: usize, warnings: usize) -> String {
     }
 }
 
-/// `polc explain CODE`.
+/// `polc explain [CODE]`.
 fn explain(args: &ExplainArgs) -> ExitCode {
-    let Some(code) = Code::from_name(args.code.trim()) else {
+    let Some(name) = &args.code else {
+        for code in Code::ALL {
+            println!(
+                "{}  {:<7}  {}",
+                code.as_str(),
+                code.severity().as_str(),
+                code.doc().title
+            );
+        }
+        println!("\n`polc explain CODE` explains one.");
+        return ExitCode::SUCCESS;
+    };
+    let Some(code) = Code::from_name(name.trim()) else {
         eprintln!(
-            "polc: unknown code `{}`; codes look like E0201 or W0001 (see docs/errors.md)",
-            args.code
+            "polc: unknown code `{name}`; codes look like E0201 or W0001 (`polc explain` lists them)"
         );
         return ExitCode::from(EXIT_USAGE);
     };
@@ -320,5 +411,24 @@ fn explain(args: &ExplainArgs) -> ExitCode {
         why = doc.why,
         fix = doc.fix,
     );
+    ExitCode::SUCCESS
+}
+
+/// `polc fields [HOOK]`.
+fn fields(args: &FieldsArgs) -> ExitCode {
+    let hook = match &args.hook {
+        None => None,
+        Some(name) => match polc::check::hooks::Hook::from_name(name) {
+            Some(hook) => Some(hook),
+            None => {
+                eprintln!(
+                    "polc: unknown hook `{name}`; the hooks are {}",
+                    reference::hook_names().join(", ")
+                );
+                return ExitCode::from(EXIT_USAGE);
+            }
+        },
+    };
+    print!("{}", reference::fields_text(hook));
     ExitCode::SUCCESS
 }

@@ -39,6 +39,7 @@ pub mod run;
 pub mod session;
 pub mod status;
 pub mod verify;
+pub mod vm;
 
 /// Exit code: the policy, the object, the kernel or a program load failed.
 pub const EXIT_FAILURE: u8 = 1;

@@ -3,15 +3,16 @@
 //! `polrt` library.
 //!
 //! Exit codes: 0 success, 1 policy, object, kernel, verifier or load errors
-//! (and `verify` with a rejected program), 2 usage errors (arguments,
-//! unreadable files, a bad `--cgroup`), 101 an internal error (a bug in
-//! polrt: reported as "internal error: ... this is a bug, please report it";
-//! never a malformed object, which is exit code 1).
+//! (and `verify` with a rejected program, or with `--require-all` a program
+//! this kernel cannot load), 2 usage errors (arguments, unreadable files, a
+//! bad `--cgroup`), 101 an internal error (a bug in polrt: reported as
+//! "internal error: ... this is a bug, please report it"; never a malformed
+//! object, which is exit code 1).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 use polrt::output::Format;
 use polrt::run::{install_signal_handlers, RunOptions};
@@ -21,7 +22,7 @@ use polrt::{
 
 /// Loads polc policies into the kernel, enforces and reports their verdicts.
 #[derive(Parser, Debug)]
-#[command(name = "polrt", version, about)]
+#[command(name = "polrt", version = polc::LONG_VERSION, about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -35,6 +36,10 @@ enum Command {
     Verify(VerifyArgs),
     /// Describe an object: rules, hooks, backends, programs, maps (no privileges needed).
     Inspect(InspectArgs),
+    /// Print the shell completion script (e.g. `polrt completions bash`).
+    Completions(polc::manual::CompletionsArgs),
+    /// Write the man pages (polrt.1, polrt-run.1, ...) into a directory.
+    Man(polc::manual::ManArgs),
     /// List the policies `run --persist` pinned: object, hooks, backends, programs, counters.
     Status(StatusArgs),
     /// Stop a persisted policy: stop the polrt reading it, detach and unpin everything.
@@ -100,6 +105,19 @@ struct VerifyArgs {
     /// Print the whole verifier log of a rejected program, not only its end.
     #[arg(long)]
     full_log: bool,
+    /// `text` (a table per object) or `json` (one object per program and
+    /// kernel, a line each).
+    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+    format: FormatArg,
+    /// Fail (exit 1) when a program cannot be verified on this kernel (an
+    /// LSM program under lockdown), not only when one is rejected.
+    #[arg(long)]
+    require_all: bool,
+    /// Verify on these kernel images instead of the running kernel: each is
+    /// booted under virtme-ng (`vng`, software emulation unless
+    /// POLC_VM_KVM=1) and the verifier runs there. Repeatable.
+    #[arg(long = "kernel", value_name = "IMAGE")]
+    kernels: Vec<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -107,8 +125,11 @@ struct InspectArgs {
     /// An object (or a `.pol` source, compiled in process).
     #[arg(value_name = "POLICY.o")]
     policy: PathBuf,
-    /// Print the metadata as JSON instead.
-    #[arg(long)]
+    /// `text`, or `json`: the metadata as JSON.
+    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+    format: FormatArg,
+    /// The same as `--format json` (kept for scripts that use it).
+    #[arg(long, hide = true)]
     json: bool,
 }
 
@@ -136,6 +157,13 @@ fn main() -> ExitCode {
             status_command(&args)
         }
         Command::Stop(args) => stop_command(&args),
+        Command::Completions(args) => {
+            use std::io::Write;
+            let script = polc::manual::completions(Cli::command(), args.shell);
+            let _ = std::io::stdout().write_all(&script);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man(args) => man_command(&args),
     };
     match result {
         Ok(code) => code,
@@ -185,14 +213,33 @@ fn run_command(args: RunArgs) -> Result<ExitCode, Error> {
 }
 
 fn verify_command(args: &VerifyArgs) -> Result<ExitCode, Error> {
+    if !args.kernels.is_empty() {
+        return verify_on_kernels(args);
+    }
     let mut rejected = false;
     let mut failed = None;
     let mut kernel = None;
+    let release = verify::kernel_release();
     for path in &args.policies {
         match verify::verify(path, args.full_log, &mut kernel) {
             Ok(report) => {
-                print!("{}", report.render());
+                match args.format {
+                    FormatArg::Text => print!("{}", report.render()),
+                    FormatArg::Json => {
+                        for line in report.json_lines(&release) {
+                            println!("{line}");
+                        }
+                    }
+                }
                 rejected |= report.rejected() > 0;
+                if args.require_all && report.not_verifiable() > 0 {
+                    eprintln!(
+                        "polrt: error: `{}`: {} program(s) could not be verified on this kernel ({release}) and --require-all is given",
+                        report.path,
+                        report.not_verifiable()
+                    );
+                    rejected = true;
+                }
             }
             Err(error) => {
                 // With several objects, every error names its object.
@@ -246,9 +293,49 @@ fn stop_command(args: &StopArgs) -> Result<ExitCode, Error> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `polrt verify --kernel IMAGE...`: each image booted, the same
+/// `polrt verify --format json` run inside on the same files.
+fn verify_on_kernels(args: &VerifyArgs) -> Result<ExitCode, Error> {
+    let outcome = polrt::vm::verify_on_kernels(
+        &args.kernels,
+        &args.policies,
+        args.full_log,
+        args.require_all,
+        &polrt::vm::VmOptions::from_env(),
+    )?;
+    for line in &outcome.lines {
+        match args.format {
+            FormatArg::Json => println!("{line}"),
+            FormatArg::Text => println!("{}", polrt::vm::describe_line(line)),
+        }
+    }
+    for problem in &outcome.problems {
+        eprintln!("polrt: error: {problem}");
+    }
+    Ok(if outcome.passed(args.require_all) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_FAILURE)
+    })
+}
+
+fn man_command(args: &polc::manual::ManArgs) -> Result<ExitCode, Error> {
+    let pages = polc::manual::man_pages(Cli::command())
+        .map_err(|e| Error::Usage(format!("cannot render the man pages: {e}")))?;
+    std::fs::create_dir_all(&args.dir)
+        .map_err(|e| Error::Usage(format!("cannot create `{}`: {e}", args.dir.display())))?;
+    for (name, page) in pages {
+        let path = args.dir.join(name);
+        std::fs::write(&path, page)
+            .map_err(|e| Error::Usage(format!("cannot write `{}`: {e}", path.display())))?;
+        println!("{}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn inspect_command(args: &InspectArgs) -> Result<ExitCode, Error> {
     let policy = object::load_path(&args.policy, polc::compile::DEFAULT_RINGBUF_BYTES)?;
-    if args.json {
+    if args.json || args.format == FormatArg::Json {
         let json = serde_json::to_string_pretty(&policy.metadata)
             .map_err(|e| Error::Usage(format!("cannot render the metadata: {e}")))?;
         println!("{json}");

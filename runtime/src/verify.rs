@@ -121,6 +121,60 @@ impl VerifyReport {
     }
 }
 
+impl VerifyReport {
+    /// One JSON object per program (`polrt verify --format json`): the
+    /// object, the kernel it was verified on, the program, its section and
+    /// instructions, and the result (`passed` with the verifier's processed
+    /// instructions and the load time; `rejected` with the reason and the
+    /// log; `not_verifiable` with why).
+    pub fn json_lines(&self, kernel: &str) -> Vec<serde_json::Value> {
+        self.programs
+            .iter()
+            .map(|(meta, verification)| {
+                let mut line = serde_json::json!({
+                    "object": self.path,
+                    "kernel": kernel,
+                    "program": meta.symbol,
+                    "section": meta.section,
+                    "insns": meta.insns,
+                });
+                let fields = match verification {
+                    Verification::Passed {
+                        verified_insns,
+                        load_time,
+                    } => serde_json::json!({
+                        "result": "passed",
+                        "verified_insns": verified_insns,
+                        "load_ms": load_time.as_secs_f64() * 1000.0,
+                    }),
+                    Verification::NotVerifiable(why) => serde_json::json!({
+                        "result": "not_verifiable",
+                        "reason": why,
+                    }),
+                    Verification::Rejected { error, log } => serde_json::json!({
+                        "result": "rejected",
+                        "reason": error,
+                        "log": log,
+                    }),
+                };
+                if let (Some(line), serde_json::Value::Object(fields)) =
+                    (line.as_object_mut(), fields)
+                {
+                    line.extend(fields);
+                }
+                line
+            })
+            .collect()
+    }
+}
+
+/// The running kernel's release (`uname -r`), for reports.
+pub fn kernel_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|release| release.trim().to_string())
+        .unwrap_or_else(|_| "unknown".to_string())
+}
+
 /// A verifier log without its timing line, which differs between runs of
 /// the same code.
 fn without_timing(log: &str) -> String {
@@ -225,6 +279,18 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("note:"), "{text}");
+        let lines = report.json_lines("6.1.0-test");
+        let results: Vec<&str> = lines
+            .iter()
+            .map(|l| l["result"].as_str().unwrap_or(""))
+            .collect();
+        assert_eq!(results, ["passed", "not_verifiable", "rejected"]);
+        assert_eq!(lines[0]["verified_insns"], 42);
+        assert_eq!(lines[0]["kernel"], "6.1.0-test");
+        assert_eq!(lines[1]["reason"], "lockdown");
+        assert!(lines[2]["log"]
+            .as_str()
+            .is_some_and(|l| l.contains("R7 invalid mem access")));
     }
 
     #[test]

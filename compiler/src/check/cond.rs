@@ -821,11 +821,7 @@ impl<'a> Checker<'a> {
                     (_, Rhs::List(..)) => {
                         format!("to test membership write `{} in ...`", spec.name)
                     }
-                    (FieldType::Int { .. }, Rhs::Str(lit)) if lit.value.parse::<u64>().is_ok() => {
-                        format!("remove the quotes: `{}`", lit.value)
-                    }
-                    (FieldType::Str { .. }, Rhs::Int(text, _)) => format!("quote it: `\"{text}\"`"),
-                    _ => format!("`{}` is {ty}", spec.name),
+                    _ => corrected_comparison(spec.name, op, ty, other),
                 };
                 self.report_in(
                     scope,
@@ -887,8 +883,8 @@ impl<'a> Checker<'a> {
             self.report_in(
                 scope,
                 diagnostic.with_help(format!(
-                    "compare it with a {} field, or use a list of {} values",
-                    kind.name(),
+                    "compare it with {} field, or use a list of {} values",
+                    article(kind.name()),
                     spec.ty.kind_name()
                 )),
             );
@@ -967,6 +963,54 @@ impl<'a> Checker<'a> {
         }
         self.report_in(scope, diagnostic.with_help(help));
         None
+    }
+}
+
+/// The help of a type mismatch: the comparison written with a literal of
+/// the field's type, the found value converted when it can be (`"0"` → `0`,
+/// `80` → `"80"`), else an example.
+fn corrected_comparison(field: &str, op: ast::CmpOp, ty: FieldType, found: &Rhs<'_>) -> String {
+    let converted: Option<String> = match (ty, found) {
+        (FieldType::Int { .. }, Rhs::Str(lit)) => literal::parse_int(&lit.value)
+            .ok()
+            .map(|_| lit.value.clone()),
+        (FieldType::Int { .. }, Rhs::Bool(value, _)) => Some(u8::from(*value).to_string()),
+        (FieldType::Str { .. }, Rhs::Int(text, _) | Rhs::Ip(text, _)) => {
+            Some(format!("\"{text}\""))
+        }
+        (FieldType::Str { .. }, Rhs::Const(_, name, _)) => Some(format!("\"{name}\"")),
+        (FieldType::Str { .. }, Rhs::Bool(value, _)) => Some(format!("\"{value}\"")),
+        (FieldType::Ip, Rhs::Str(lit)) => literal::parse_ip(&lit.value)
+            .ok()
+            .map(|_| lit.value.clone()),
+        (FieldType::Bool, Rhs::Int(text, _)) => match *text {
+            "0" => Some("false".to_string()),
+            "1" => Some("true".to_string()),
+            _ => None,
+        },
+        (FieldType::Bool, Rhs::Str(lit)) => {
+            matches!(lit.value.as_str(), "true" | "false").then(|| lit.value.clone())
+        }
+        _ => None,
+    };
+    let op = op.as_str();
+    match converted {
+        Some(literal) => format!(
+            "write the value as {}: `{field} {op} {literal}`",
+            article(ty.kind_name())
+        ),
+        None => {
+            let example = match ty {
+                FieldType::Int { .. } => "0",
+                FieldType::Str { .. } => "\"...\"",
+                FieldType::Ip => "192.0.2.1",
+                FieldType::Bool => "true",
+            };
+            format!(
+                "`{field}` is {}: compare it with one, e.g. `{field} {op} {example}`",
+                article(ty.kind_name())
+            )
+        }
     }
 }
 

@@ -1,7 +1,10 @@
 //! Warnings about rules that are accepted but cannot do what they say: a rule
 //! that can never match because an earlier rule on the same hook matches
 //! every event it does (the earlier rule has no `when`, the same condition,
-//! or a subset of this rule's `and` terms).
+//! or a subset of this rule's `and` terms) (W0003); a string with pattern
+//! characters compared with `==` (W0006); an enforcing rule that exempts
+//! processes by their command name alone (W0008). Conditions that
+//! contradict themselves (W0005) are in `never`.
 //!
 //! Each `and` term gets a canonical key (structure without spans, lists by
 //! their contents), so finding the earliest earlier rule whose terms are a
@@ -12,9 +15,10 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 
 use crate::check::hooks::Hook;
-use crate::check::policy::{CheckedRule, Expr, RuleKind, TestOp, Value};
+use crate::check::policy::{Action, CheckedRule, Expr, RuleKind, TestOp, Value};
 use crate::check::Checker;
 use crate::diag::{Code, Diagnostic};
+use crate::span::Span;
 
 /// Rules with more distinct `and` terms than this are compared with every
 /// earlier rule instead of through their subsets.
@@ -80,6 +84,138 @@ impl Checker<'_> {
                 .with_label(earlier.name_span, format!("`{}` matches first and decides", earlier.name))
                 .with_note(why)
                 .with_help("per hook the first matching rule decides: move the more specific rule first, or remove it"),
+            );
+        }
+    }
+}
+
+/// The characters that make a string look like a glob pattern.
+const PATTERN_CHARS: [char; 2] = ['*', '?'];
+
+/// What to write instead of `==` with a pattern: the operator that fits
+/// where its `*` is, or the language's own pattern operator if it has one.
+fn pattern_help(value: &str) -> String {
+    for operator in ["glob", "matches"] {
+        if crate::syntax::lexer::is_keyword(operator) {
+            return format!("to match a pattern, use `{operator}`");
+        }
+    }
+    let trimmed_end = value.trim_end_matches(PATTERN_CHARS);
+    let trimmed_start = value.trim_start_matches(PATTERN_CHARS);
+    if !trimmed_end.contains(PATTERN_CHARS) && trimmed_end.len() < value.len() {
+        format!("`==` compares exact strings: for a prefix write `startswith \"{trimmed_end}\"`")
+    } else if !trimmed_start.contains(PATTERN_CHARS) && trimmed_start.len() < value.len() {
+        format!("`==` compares exact strings: for a suffix write `endswith \"{trimmed_start}\"`")
+    } else {
+        "`==` compares exact strings: use `startswith`, `endswith` or `contains` for the parts"
+            .to_string()
+    }
+}
+
+/// Every leaf test of a condition, with whether it is under a `not`.
+fn leaves<'e>(
+    expr: &'e Expr,
+    negated: bool,
+    out: &mut Vec<(bool, &'e crate::check::policy::Test)>,
+) {
+    match expr {
+        Expr::And(items) | Expr::Or(items) => {
+            for item in items {
+                leaves(item, negated, out);
+            }
+        }
+        Expr::Not(inner) => leaves(inner, !negated, out),
+        Expr::Test(test) => out.push((negated, test)),
+    }
+}
+
+impl Checker<'_> {
+    /// W0006: strings with `*` or `?` compared exactly.
+    pub(super) fn lint_patterns(&mut self, rules: &[CheckedRule]) {
+        let mut found: Vec<(Span, String)> = Vec::new();
+        for rule in rules {
+            let mut tests = Vec::new();
+            if let Some(cond) = &rule.cond {
+                leaves(cond, false, &mut tests);
+            }
+            for (_, test) in tests {
+                let values: Vec<&str> = match &test.op {
+                    TestOp::StrEq(value) => vec![value.as_str()],
+                    TestOp::In(list) => self.lists[list.0 as usize]
+                        .elems
+                        .iter()
+                        .filter_map(|v| match v {
+                            Value::Str(s) => Some(s.as_str()),
+                            _ => None,
+                        })
+                        .collect(),
+                    _ => continue,
+                };
+                if let Some(value) = values.into_iter().find(|v| v.contains(PATTERN_CHARS)) {
+                    if !found.iter().any(|(span, _)| *span == test.span) {
+                        found.push((test.span, value.to_string()));
+                    }
+                }
+            }
+        }
+        for (span, value) in found {
+            self.report(
+                Diagnostic::new(
+                    Code::W0006,
+                    format!(
+                        "\"{}\" looks like a pattern, but is compared exactly",
+                        value.escape_debug()
+                    ),
+                    span,
+                    "`*` and `?` match only themselves here",
+                )
+                .with_help(pattern_help(&value)),
+            );
+        }
+    }
+
+    /// W0008: a `deny`/`kill` rule whose exemption is the command name alone.
+    pub(super) fn lint_comm_exemptions(&mut self, rules: &[CheckedRule]) {
+        let Some(comm) = crate::check::hooks::FieldId::from_name("proc.comm") else {
+            return;
+        };
+        let exe = crate::check::hooks::FieldId::from_name("proc.exe");
+        for rule in rules {
+            if !matches!(rule.action, Action::Deny | Action::Kill) {
+                continue;
+            }
+            let terms: Vec<&Expr> = match &rule.cond {
+                Some(Expr::And(terms)) => terms.iter().collect(),
+                Some(other) => vec![other],
+                None => continue,
+            };
+            // Exemptions: the negated terms of the top-level `and`.
+            let mut exemptions = Vec::new();
+            for term in terms {
+                if let Expr::Not(inner) = term {
+                    leaves(inner, false, &mut exemptions);
+                }
+            }
+            let by_exe = exemptions.iter().any(|(_, t)| Some(t.field) == exe);
+            let Some((_, by_comm)) = exemptions.iter().find(|(_, t)| t.field == comm) else {
+                continue;
+            };
+            if by_exe {
+                continue;
+            }
+            self.report(
+                Diagnostic::new(
+                    Code::W0008,
+                    format!(
+                        "rule `{}` exempts processes by their command name alone",
+                        rule.name
+                    ),
+                    by_comm.span,
+                    "any process can take this name",
+                )
+                .with_label(rule.name_span, format!("`{}` enforces", rule.action.keyword()))
+                .with_note("a command name is chosen by the process: renaming or copying a binary, `prctl(PR_SET_NAME)` or `exec -a` gives it any name")
+                .with_help("exempt by the executable the kernel resolved: `not proc.exe in [\"/usr/bin/...\"]`"),
             );
         }
     }

@@ -21,6 +21,7 @@ pub mod reference;
 mod cond;
 mod lints;
 mod literal;
+mod never;
 mod policy_tests;
 mod rules;
 mod template;
@@ -78,6 +79,9 @@ pub fn check_source(source_name: &str, source: &str) -> Checked {
         .filter(|_| !checker.diags.iter().any(Diagnostic::is_error))
     {
         checker.lint_rules(rules);
+        checker.lint_contradictions(rules);
+        checker.lint_patterns(rules);
+        checker.lint_comm_exemptions(rules);
     }
     let diagnostics = checker.diags;
     let mut policy = None;
@@ -95,8 +99,31 @@ pub fn check_source(source_name: &str, source: &str) -> Checked {
     }
     Checked {
         policy,
-        diagnostics: sort_and_dedup(diagnostics),
+        diagnostics: sort_and_dedup(without_consequences(diagnostics, source)),
     }
+}
+
+/// Drops "not a condition" (E0217) on an operand that a syntax error
+/// follows directly: the parser ended the condition there because of that
+/// error (`proc.comm glob "x"` is a bare `proc.comm`, then `glob`).
+fn without_consequences(mut diagnostics: Vec<Diagnostic>, source: &str) -> Vec<Diagnostic> {
+    let syntax_starts: Vec<u32> = diagnostics
+        .iter()
+        .filter(|d| d.is_error() && d.code.as_str().starts_with("E01"))
+        .map(|d| d.primary_span().start)
+        .collect();
+    diagnostics.retain(|d| {
+        if d.code != Code::E0217 {
+            return true;
+        }
+        let end = d.primary_span().end as usize;
+        !syntax_starts.iter().any(|&start| {
+            source
+                .get(end..start as usize)
+                .is_some_and(|between| between.trim().is_empty())
+        })
+    });
+    diagnostics
 }
 
 /// Sorts by position (then code) and drops repeats of the same problem (a
@@ -197,6 +224,27 @@ impl<'a> Checker<'a> {
 
     fn report(&mut self, diagnostic: Diagnostic) {
         self.diags.push(diagnostic);
+    }
+
+    /// Whether a syntax error lies in `span`: then a clause the declaration
+    /// seems to lack may be in the part that did not parse, and saying it
+    /// is missing would only repeat that error.
+    fn syntax_error_in(&self, span: Span) -> bool {
+        self.diags.iter().any(|d| {
+            let at = d.primary_span();
+            d.is_error()
+                && d.code.as_str().starts_with("E01")
+                && at.start >= span.start
+                && at.start < span.end
+        })
+    }
+
+    /// Reports a missing clause of the declaration at `span`, unless a
+    /// syntax error in it explains why it seems missing.
+    fn report_missing(&mut self, span: Span, diagnostic: Diagnostic) {
+        if !self.syntax_error_in(span) {
+            self.report(diagnostic);
+        }
     }
 
     /// 1-based line of a byte offset (as [`crate::diag::line_col`] counts).
@@ -354,11 +402,26 @@ impl<'a> Checker<'a> {
         let mut kind: Option<(ListKind, Span)> = None;
         let mut valid = true;
         let mut elems = Vec::new();
+        let mut first_of: HashMap<Value, Span> = HashMap::new();
         for item in items {
             let Some((item_kind, value)) = self.list_element(item) else {
                 valid = false;
                 continue;
             };
+            if let Some(first) = first_of.get(&value) {
+                self.report(
+                    Diagnostic::new(
+                        Code::W0007,
+                        "duplicate list entry",
+                        item.span(),
+                        "again here",
+                    )
+                    .with_label(*first, "first here")
+                    .with_help("remove the repetition, or correct the value that was meant"),
+                );
+            } else {
+                first_of.insert(value.clone(), item.span());
+            }
             match kind {
                 None => kind = Some((item_kind, item.span())),
                 Some((first, first_span)) if first != item_kind => {

@@ -81,7 +81,8 @@ impl<'a> Checker<'a> {
             }
         }
         let Some((hook_name, fields, _)) = on else {
-            self.report(
+            self.report_missing(
+                decl.span,
                 Diagnostic::new(
                     Code::E0307,
                     format!("test \"{name}\" has no `on` clause"),
@@ -95,7 +96,8 @@ impl<'a> Checker<'a> {
             return None;
         };
         if expect.is_none() {
-            self.report(
+            self.report_missing(
+                decl.span,
                 Diagnostic::new(
                     Code::E0314,
                     format!("test \"{name}\" expects nothing"),

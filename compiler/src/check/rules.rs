@@ -131,7 +131,8 @@ impl<'a> Checker<'a> {
         }
         let hook = match on {
             None => {
-                self.report(
+                self.report_missing(
+                    decl.span,
                     Diagnostic::new(
                         Code::E0307,
                         format!("{what} `{}` has no `on` clause", decl.name.text),
@@ -148,19 +149,21 @@ impl<'a> Checker<'a> {
             Some((name, _)) => self.resolve_hook(name),
         };
         if kind == RuleKind::Rule && action.is_none() {
-            self.report(
+            self.report_missing(
+                decl.span,
                 Diagnostic::new(
                     Code::E0306,
                     format!("rule `{}` has no action", decl.name.text),
                     decl.name.span,
                     "no `allow`, `audit`, `deny` or `kill`",
                 )
-                .with_help("add an action, e.g. `deny \"message\"`; to only record fields, write a `trace` with `emit`"),
+                .with_help("add an action: `allow`, `audit`, `deny` or `kill`, e.g. `deny \"message\"`; to only record fields, write a `trace` with `emit`"),
             );
             ok = false;
         }
         if kind == RuleKind::Trace && emit.is_none() {
-            self.report(
+            self.report_missing(
+                decl.span,
                 Diagnostic::new(
                     Code::E0305,
                     format!("trace `{}` has no `emit` clause", decl.name.text),

@@ -6,19 +6,24 @@
 //! whether it passed, both decisions, the compiled program's statistics
 //! (instructions, max path, the verifier's processed-instruction count) and
 //! the problems found.
+//!
+//! The kernel half is asked for unless `--interp-only`: when it cannot run
+//! (not root), the interpreter's results are still printed and the exit
+//! status is 3, so a CI gate never mistakes half a test run for a whole one.
+//! A file with errors runs no test: it is reported as such and fails.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use polc::check::hooks::Hook;
-use polc::check::policy::{Action, CheckedPolicy, PolicyTest};
+use polc::check::policy::{Action, CheckedPolicy};
 use polc::compile::{build_test_run, DEFAULT_RINGBUF_BYTES};
-use polc::interp::{self, Decision, Event};
+use polc::interp::{self, describe_decision as describe, expectation_problems, Decision, Event};
 use polc::ir::TestContext;
 use serde_json::json;
 
 use super::testrun::{KernelDecision, TestProgram};
-use crate::{MessageFormat, TestArgs, EXIT_ERRORS, EXIT_USAGE};
+use crate::{MessageFormat, TestArgs, EXIT_ERRORS, EXIT_INCOMPLETE, EXIT_USAGE};
 
 /// Runs every test of every file.
 pub fn run(args: &TestArgs) -> ExitCode {
@@ -34,11 +39,21 @@ pub fn run(args: &TestArgs) -> ExitCode {
             );
             return ExitCode::from(EXIT_USAGE);
         }
-        eprintln!("polc: note: compiled programs not checked: {why} (--interp-only silences this)");
+        eprintln!(
+            "polc: error: the compiled programs cannot be run: {why}; only the interpreter is \
+             checked (exit status {EXIT_INCOMPLETE}; `--interp-only` asks for the interpreter alone)"
+        );
     }
+    let files = match super::policy_files(&args.files) {
+        Ok(files) => files,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
     let mut totals = Totals::default();
     let mut usage_error = false;
-    for path in &args.files {
+    for path in &files {
         let loaded = super::load_policy(path, args.color.enabled(), DEFAULT_RINGBUF_BYTES);
         let loaded = match loaded {
             Ok(loaded) => loaded,
@@ -47,6 +62,21 @@ pub fn run(args: &TestArgs) -> ExitCode {
                     usage_error = true;
                 } else {
                     totals.failed += 1;
+                    let name = path.display().to_string();
+                    match args.format {
+                        MessageFormat::Human => {
+                            println!("\nno test ran in {name}: the policy has errors")
+                        }
+                        MessageFormat::Json => println!(
+                            "{}",
+                            json!({
+                                "file": name,
+                                "test": null,
+                                "ok": false,
+                                "problems": ["no test ran: the policy has errors"],
+                            })
+                        ),
+                    }
                 }
                 continue;
             }
@@ -68,6 +98,8 @@ pub fn run(args: &TestArgs) -> ExitCode {
         ExitCode::from(EXIT_USAGE)
     } else if totals.failed > 0 {
         ExitCode::from(EXIT_ERRORS)
+    } else if matches!(kernel, KernelUse::Unavailable(_)) {
+        ExitCode::from(EXIT_INCOMPLETE)
     } else {
         ExitCode::SUCCESS
     }
@@ -214,59 +246,6 @@ fn run_file(
 
 fn same(got: &KernelDecision, want: &Decision) -> bool {
     got.rule == want.rule && got.action == want.action && got.traces == want.traces
-}
-
-fn expectation_problems(
-    policy: &CheckedPolicy,
-    test: &PolicyTest,
-    decision: &Decision,
-) -> Vec<String> {
-    let mut problems = Vec::new();
-    let expected_rule_ok = test.expect_rule.is_none_or(|id| decision.rule == Some(id));
-    if decision.action != test.expect || !expected_rule_ok {
-        let expected = match test.expect_rule {
-            Some(id) => format!(
-                "{} by {}",
-                test.expect.keyword(),
-                policy.rules[id as usize].name
-            ),
-            None => test.expect.keyword().to_string(),
-        };
-        problems.push(format!(
-            "expected {expected}, got {}",
-            describe(policy, decision.rule, decision.action, &[])
-        ));
-    }
-    if let Some(traces) = &test.expect_traces {
-        let mut want = traces.clone();
-        want.sort_unstable();
-        if want != decision.traces {
-            problems.push(format!(
-                "expected traces [{}], got [{}]",
-                names(policy, &want),
-                names(policy, &decision.traces)
-            ));
-        }
-    }
-    problems
-}
-
-fn names(policy: &CheckedPolicy, ids: &[u32]) -> String {
-    ids.iter()
-        .map(|id| policy.rules[*id as usize].name.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn describe(policy: &CheckedPolicy, rule: Option<u32>, action: Action, traces: &[u32]) -> String {
-    let mut text = match rule {
-        Some(id) => format!("{} by {}", action.keyword(), policy.rules[id as usize].name),
-        None => "allow (no rule matched)".to_string(),
-    };
-    if !traces.is_empty() {
-        text.push_str(&format!(" with traces [{}]", names(policy, traces)));
-    }
-    text
 }
 
 fn decision_json(

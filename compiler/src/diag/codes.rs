@@ -585,6 +585,38 @@ codes! {
         example: "rule r {\n    on exec\n    when proc.uid == 0\n    allow \"root may\"\n}\n",
         fix: "Remove the message, or use `audit` to allow and report.",
     }
+    W0005 (Warning) "condition that can never hold" {
+        what: "Two `and` terms of a rule's or trace's condition contradict each other: one \
+               int field in disjoint ranges (`proc.uid == 0 and proc.uid == 1`), one ip field \
+               in disjoint networks or in an IPv4 and an IPv6 one, `net.family` of one family \
+               with an address of the other, one string field equal to two strings, a bool \
+               field both true and false.",
+        why: "The rule never matches: whatever it was meant to catch goes through, silently.",
+        example: "rule r {\n    on net.connect\n    when net.family == AF_INET and net.daddr in fc00::/7\n    deny\n}\n",
+        fix: "Fix the values, or join the terms with `or` if either should do.",
+    }
+    W0006 (Warning) "pattern characters compared with `==`" {
+        what: "A string compared with `==`, `!=` or `in` contains `*` or `?`, as a glob pattern \
+               would.",
+        why: "`==` compares the exact bytes: `file.path == \"/tmp/*\"` matches only a file \
+              literally named `*`.",
+        example: "rule r {\n    on exec\n    when exec.path == \"/tmp/*\"\n    deny\n}\n",
+        fix: "Use `startswith`, `endswith` or `contains` (the help line gives the one that fits).",
+    }
+    W0007 (Warning) "duplicate list entry" {
+        what: "A list holds the same value twice.",
+        why: "The repetition does nothing; it is often a typo for another value.",
+        example: "list shells = [\"/bin/sh\", \"/bin/bash\", \"/bin/sh\"]\nrule r {\n    on exec\n    when exec.path in shells\n    audit\n}\n",
+        fix: "Remove the repetition, or correct the value that was meant.",
+    }
+    W0008 (Warning) "exemption by command name alone" {
+        what: "A `deny` or `kill` rule exempts processes by `proc.comm` alone (`not proc.comm \
+               in [...]`, `proc.comm != \"...\"`).",
+        why: "Any process can choose its command name (rename or copy a binary, `prctl`, \
+              `exec -a`): the exemption is open to every program that calls itself so.",
+        example: "rule shadow {\n    on file.open\n    when file.path == \"/etc/shadow\" and not proc.comm in [\"passwd\"]\n    deny\n}\n",
+        fix: "Exempt by the executable the kernel resolved: `not proc.exe in [\"/usr/bin/passwd\"]`.",
+    }
 }
 
 impl Code {

@@ -117,6 +117,10 @@ pub enum Token<'src> {
     /// A path written without quotes (reported, then read as a string).
     #[regex(r"/[A-Za-z0-9_.+@%/-]*", |lex| lex.slice())]
     BarePath(&'src str),
+    /// A range `1..1024`, which the language does not have (reported, then
+    /// read as its first number).
+    #[regex(r"[0-9]+\.\.[0-9]*", |lex| lex.slice())]
+    Range(&'src str),
     /// A string literal missing its closing quote (repaired into `Str`).
     #[regex(r#""([^"\\\n]|\\[^\n])*"#, |lex| lex.slice())]
     UnterminatedStr(&'src str),
@@ -132,6 +136,7 @@ impl Token<'_> {
             Token::Str(_) | Token::UnterminatedStr(_) | Token::BarePath(_) => {
                 "a string".to_string()
             }
+            Token::Range(text) => format!("range `{text}`"),
             other => match other.keyword() {
                 Some(keyword) if keyword.chars().all(|c| c.is_ascii_alphabetic()) => {
                     format!("keyword `{keyword}`")
@@ -190,6 +195,7 @@ impl Token<'_> {
             | Token::Ip(_)
             | Token::Str(_)
             | Token::BarePath(_)
+            | Token::Range(_)
             | Token::UnterminatedStr(_) => return None,
         })
     }
@@ -207,14 +213,31 @@ pub struct Lexed<'src> {
     pub truncated: bool,
 }
 
-/// Lexes `source`.
+/// The byte-order mark some editors write at the start of a UTF-8 file.
+pub const BYTE_ORDER_MARK: char = '\u{feff}';
+
+/// Whether `word` is a keyword of the language (`and`, `deny`, ...).
+pub fn is_keyword(word: &str) -> bool {
+    let mut lexer = Token::lexer(word);
+    matches!(lexer.next(), Some(Ok(token)) if token.keyword() == Some(word))
+        && lexer.next().is_none()
+}
+
+/// Lexes `source`. A byte-order mark at its start is skipped.
 pub fn lex(source: &str) -> Lexed<'_> {
-    let mut tokens = Vec::new();
+    let mut tokens: Vec<Spanned<'_>> = Vec::new();
     let mut diagnostics = Vec::new();
     let mut bad: Option<Span> = None;
     let mut depth = Nesting::default();
     let mut truncated = false;
-    for (result, range) in Token::lexer(source).spanned() {
+    let bom = if source.starts_with(BYTE_ORDER_MARK) {
+        BYTE_ORDER_MARK.len_utf8()
+    } else {
+        0
+    };
+    let mut lexer = Token::lexer(source);
+    lexer.bump(bom);
+    for (result, range) in lexer.spanned() {
         let span = Span::from(range.clone());
         let token = match result {
             Ok(token) => token,
@@ -247,6 +270,27 @@ pub fn lex(source: &str) -> Lexed<'_> {
                     ),
                 );
                 Token::Str(text)
+            }
+            Token::Range(text) => {
+                let (low, high) = text.split_once("..").unwrap_or((text, ""));
+                let field = match tokens.as_slice() {
+                    [.., (_, Token::Ident(field), _), (_, Token::In, _), (_, Token::LBracket, _)]
+                    | [.., (_, Token::Ident(field), _), (_, Token::In, _)] => field,
+                    _ => "FIELD",
+                };
+                let high = if high.is_empty() { "N" } else { high };
+                diagnostics.push(
+                    Diagnostic::new(
+                        Code::E0103,
+                        format!("ranges are not written `{text}`"),
+                        span,
+                        "not a value of the language",
+                    )
+                    .with_help(format!(
+                        "compare twice: `{field} >= {low} and {field} <= {high}`"
+                    )),
+                );
+                Token::Int(low)
             }
             Token::BarePath(text) => {
                 diagnostics.push(
@@ -309,6 +353,15 @@ fn invalid_characters(source: &str, span: Span) -> Diagnostic {
             }
         })
         .collect();
+    if text.contains(BYTE_ORDER_MARK) {
+        return Diagnostic::new(
+            Code::E0103,
+            "byte-order mark in the middle of the file",
+            span,
+            "U+FEFF, a byte-order mark",
+        )
+        .with_help("remove it: one is allowed only at the very start of the file");
+    }
     let message = if text.chars().count() == 1 {
         format!("invalid character `{shown}`")
     } else {
@@ -316,6 +369,30 @@ fn invalid_characters(source: &str, span: Span) -> Diagnostic {
     };
     Diagnostic::new(Code::E0103, message, span, "not part of any token")
         .with_help_opt(help.map(str::to_string))
+}
+
+/// The comments of `source` (`#` to the end of the line), as spans, in
+/// order: what lies between tokens that is not white space. Invalid
+/// characters (reported by [`lex`]) are not comments.
+pub fn comments(source: &str) -> Vec<Span> {
+    let mut spans = Vec::new();
+    let mut gap_start = 0;
+    let gaps = Token::lexer(source)
+        .spanned()
+        .map(|(_, range)| range)
+        .chain(std::iter::once(source.len()..source.len()));
+    for range in gaps {
+        let gap = source.get(gap_start..range.start).unwrap_or("");
+        let mut offset = 0;
+        while let Some(hash) = gap[offset..].find('#') {
+            let start = offset + hash;
+            let end = gap[start..].find('\n').map_or(gap.len(), |n| start + n);
+            spans.push(Span::new(gap_start + start, gap_start + end));
+            offset = end;
+        }
+        gap_start = range.end;
+    }
+    spans
 }
 
 /// Tracks how deeply conditions nest: open parentheses plus `not`s that are

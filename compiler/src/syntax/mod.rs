@@ -9,6 +9,7 @@
 
 pub mod ast;
 pub mod lexer;
+mod mistakes;
 
 use lalrpop_util::ParseError;
 
@@ -29,6 +30,7 @@ pub fn parse(source: &str) -> (ast::File, Vec<Diagnostic>) {
     let started = started_names(&lexed.tokens);
     let mut diagnostics = lexed.diagnostics;
     let mut parse_diags = Vec::new();
+    let all_tokens = lexed.tokens.clone();
     let tokens = lexed
         .tokens
         .into_iter()
@@ -69,6 +71,7 @@ pub fn parse(source: &str) -> (ast::File, Vec<Diagnostic>) {
         .map(str::to_string)
         .collect();
     file.broken_names = broken;
+    let parse_diags = mistakes::explain(parse_diags, &all_tokens, source);
     diagnostics.extend(parse_diags);
     diagnostics.sort_by_key(|d| (d.primary_span().start, d.primary_span().end));
     (file, diagnostics)
@@ -148,7 +151,18 @@ pub(crate) fn single_equals_diagnostic(span: Span) -> Diagnostic {
     .with_help("compare with `==`; `=` only appears in declarations and tests")
 }
 
-const COMPARISON_OPERATORS: [&str; 10] = [
+/// `==` where a test's event gives a field its value.
+pub(crate) fn double_equals_diagnostic(span: Span) -> Diagnostic {
+    Diagnostic::new(
+        Code::E0101,
+        "expected `=`, found `==`",
+        span,
+        "a test gives its event's fields values with `=`",
+    )
+    .with_help("write `FIELD = VALUE`: `on exec with proc.uid = 0`")
+}
+
+pub(crate) const COMPARISON_OPERATORS: [&str; 10] = [
     "\"==\"",
     "\"!=\"",
     "\"<\"",
