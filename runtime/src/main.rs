@@ -16,9 +16,7 @@ use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 use polrt::output::Format;
 use polrt::run::{install_signal_handlers, RunOptions};
-use polrt::{
-    inspect, object, probe, run, status, verify, Error, EXIT_FAILURE, EXIT_USAGE,
-};
+use polrt::{inspect, object, probe, run, status, verify, Error, EXIT_FAILURE, EXIT_USAGE};
 
 /// Loads polc policies into the kernel, enforces and reports their verdicts.
 #[derive(Parser, Debug)]
@@ -68,7 +66,10 @@ struct RunArgs {
     /// The policies: objects written by `polc build`, or `.pol` sources;
     /// each is enforced on its own (the strongest verdict wins), and
     /// reloaded when its file changes or on SIGHUP.
-    #[arg(value_name = "POLICY.o|POLICY.pol", required_unless_present = "policy_dir")]
+    #[arg(
+        value_name = "POLICY.o|POLICY.pol",
+        required_unless_present = "policy_dir"
+    )]
     policies: Vec<PathBuf>,
     /// Enforce every `*.pol` and `*.o` file of DIR instead; files added,
     /// changed or removed there are loaded, reloaded or unloaded.

@@ -715,4 +715,48 @@ mod tests {
         assert_eq!(record["unavailable"][0]["reason"], "lockdown");
         assert_eq!(record["limits"], json!(["kill does not kill the task"]));
     }
+
+    #[test]
+    fn records_name_the_policy_and_generation_once_set_and_reloads_are_reported() {
+        let buffer = Shared::default();
+        let mut output = Output::new(Box::new(buffer.clone()), Format::Json, Clock::now());
+        output.event(&event());
+        output.set_policy("web", "ab12");
+        output.event(&event());
+        output.loss(2);
+        output.reload(&ReloadReport {
+            policy: "web".into(),
+            result: "refused",
+            generation: "ab12".into(),
+            previous: "ab12".into(),
+            detail: "error[E0101]".into(),
+        });
+        let text = String::from_utf8(buffer.0.lock().expect("lock").clone()).expect("utf8");
+        let lines: Vec<Json> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json line"))
+            .collect();
+        assert_eq!(lines[0].get("policy"), None, "no policy named yet");
+        assert_eq!(lines[1]["policy"], "web");
+        assert_eq!(lines[1]["generation"], "ab12");
+        assert_eq!(lines[1]["rule"], "shadow_read");
+        assert_eq!(
+            lines[2],
+            json!({"type": "loss", "count": 2, "policy": "web", "generation": "ab12"})
+        );
+        assert_eq!(lines[3]["type"], "reload");
+        assert_eq!(lines[3]["result"], "refused");
+        let line = ReloadReport {
+            policy: "web".into(),
+            result: "reloaded",
+            generation: "0123456789abcdef".into(),
+            previous: "fedcba9876543210".into(),
+            detail: String::new(),
+        }
+        .line();
+        assert_eq!(
+            line,
+            "reload: policy `web` reloaded: generation 0123456789ab replaces fedcba987654"
+        );
+    }
 }

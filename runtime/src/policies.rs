@@ -135,7 +135,9 @@ fn dir_sources(paths: &[PathBuf]) -> (Vec<Source>, Vec<String>) {
 
 /// SHA-256 of the file's bytes, hex; `None` when it cannot be read.
 pub fn fingerprint(path: &Path) -> Option<String> {
-    std::fs::read(path).ok().map(|bytes| persist::sha256(&bytes))
+    std::fs::read(path)
+        .ok()
+        .map(|bytes| persist::sha256(&bytes))
 }
 
 /// An inotify descriptor watching directories for files written, moved in

@@ -55,7 +55,10 @@ pub(crate) fn refresh(
         // Files gone from the directory: their policies are unloaded.
         let mut index = 0;
         while index < enforced.len() {
-            if sources.iter().any(|s| s.path == enforced[index].source.path) {
+            if sources
+                .iter()
+                .any(|s| s.path == enforced[index].source.path)
+            {
                 index += 1;
                 continue;
             }
@@ -157,11 +160,8 @@ fn replace(
     output: &mut Output,
 ) -> Result<ReloadReport, Error> {
     let policy = object::load_path(&current.source.path, host.ringbuf())?;
-    // Events the old generation wrote so far are its own.
-    current.drain(output);
     let mut next = enforce(host, &current.source, fingerprint, &policy, output)?;
     // Both generations decide now; the old one goes.
-    current.drain(output);
     if current.session.pins.is_some() {
         // Its pins were removed by the replacement (`Session::persist`):
         // closing its links detaches them.
@@ -169,10 +169,12 @@ fn replace(
     } else {
         current.session.finish();
     }
-    current.drain(output);
+    // Detached: what is left in its ring buffer is all it will write, and
+    // is drained over the next turns, with its generation.
     current.report_losses(output);
     next.carried = current.counts();
     next.carried_lost = current.carried_lost + current.lost;
+    next.retired = std::mem::take(&mut current.retired);
     let report = ReloadReport {
         policy: current.source.name.clone(),
         result: "reloaded",
@@ -181,7 +183,8 @@ fn replace(
         detail: format!("{} programs attached", next.session.attachments.len()),
     };
     let programs: Vec<String> = next.reports.iter().map(|r| r.line()).collect();
-    *current = next;
+    let old = std::mem::replace(current, next);
+    current.retired.push((old.generation, old.session));
     current.headers(output);
     for line in programs {
         status(&format!("policy `{}`: {line}", current.source.name));
@@ -192,7 +195,6 @@ fn replace(
 /// Unloads a policy whose file is gone: detached, and with `--persist`
 /// its pins removed.
 fn unload(policy: &mut Enforced, output: &mut Output) {
-    policy.drain(output);
     let detached = policy.session.attachments.detach_all();
     let mut detail = format!("its file is gone; {detached} programs detached");
     if let Some(pins) = &policy.session.pins {
@@ -201,7 +203,7 @@ fn unload(policy: &mut Enforced, output: &mut Output) {
             Err(error) => detail.push_str(&format!(", but its pins stay: {error}")),
         }
     }
-    policy.drain(output);
+    policy.drain(output, usize::MAX);
     policy.report_losses(output);
     let report = ReloadReport {
         policy: policy.source.name.clone(),

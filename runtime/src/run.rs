@@ -238,14 +238,34 @@ pub(crate) struct Enforced {
     /// Matches and losses of the generations this one replaced.
     pub(crate) carried: BTreeMap<(String, String), u64>,
     pub(crate) carried_lost: u64,
+    /// Generations replaced by a reload, detached, whose ring buffers
+    /// still hold events: drained over the next turns of the event loop
+    /// (so that a reload never waits for a backlog), then dropped.
+    pub(crate) retired: Vec<(String, Session)>,
 }
 
 impl Enforced {
     /// Writes the records of this policy's events waiting in its ring
-    /// buffer; returns how many.
-    pub(crate) fn drain(&mut self, output: &mut Output) -> usize {
+    /// buffer, at most `limit` of them (while its programs are attached, a
+    /// flood could otherwise keep polrt here forever); returns how many.
+    pub(crate) fn drain(&mut self, output: &mut Output, limit: usize) -> usize {
+        let mut n = 0;
+        let name = &self.source.name;
+        // A retired generation is detached: once its ring buffer is empty
+        // (fewer records than `limit`), it is gone for good.
+        self.retired.retain_mut(|(generation, session)| {
+            output.set_policy(name, generation);
+            let drained = drain_some(&mut session.ring, &session.metadata, output, limit);
+            n += drained;
+            drained == limit
+        });
         output.set_policy(&self.source.name, &self.generation);
-        drain(&mut self.session.ring, &self.session.metadata, output)
+        n + drain_some(
+            &mut self.session.ring,
+            &self.session.metadata,
+            output,
+            limit,
+        )
     }
 
     /// Reports the losses of this generation since the last call.
@@ -405,7 +425,7 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
         wait_readable(&fds, Duration::from_millis(200));
         // Events that came before a SIGHUP go to the file it rotates away.
         for policy in &mut enforced {
-            policy.drain(&mut output);
+            policy.drain(&mut output, DRAIN_PER_TURN);
         }
         let hup = handle_noted_signals(options.output.as_deref(), &mut output, &|output| {
             for policy in &enforced {
@@ -461,11 +481,11 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
     let mut counts = Vec::new();
     let mut lost = 0;
     for policy in &mut enforced {
-        policy.drain(&mut output);
+        policy.drain(&mut output, DRAIN_PER_TURN);
         let (d, k) = policy.session.finish();
         detached += d;
         kept += k;
-        policy.drain(&mut output);
+        policy.drain(&mut output, usize::MAX);
         policy.report_losses(&mut output);
         lost += policy.lost + policy.carried_lost;
         for ((rule, hook), matches) in policy.counts() {
@@ -570,6 +590,7 @@ pub(crate) fn enforce(
         lost: 0,
         carried: BTreeMap::new(),
         carried_lost: 0,
+        retired: Vec::new(),
     })
 }
 
@@ -637,8 +658,13 @@ fn ready_line(host: &Host, enforced: &[Enforced], several: bool) {
     let programs: usize = enforced.iter().map(|p| p.session.attachments.len()).sum();
     let policies_text = if several {
         format!(
-            "{} policies ({}), ",
+            "{} {} ({}), ",
             enforced.len(),
+            if enforced.len() == 1 {
+                "policy"
+            } else {
+                "policies"
+            },
             enforced
                 .iter()
                 .map(|p| p.source.name.as_str())
@@ -784,14 +810,23 @@ fn wait_readable(fds: &[i32], timeout: Duration) {
     };
 }
 
-/// Writes every record waiting in `ring` to `output`; returns how many.
-pub(crate) fn drain(
+/// Records read from one policy's ring buffer per turn of the event loop,
+/// at most: the loop goes on to signals, reloads and the link watch however
+/// fast events come.
+pub(crate) const DRAIN_PER_TURN: usize = 8192;
+
+/// Writes up to `limit` records waiting in `ring` to `output` (every one,
+/// with `usize::MAX`, only once no attached program writes to the ring:
+/// a flood could otherwise keep polrt here); returns how many.
+pub(crate) fn drain_some(
     ring: &mut RingBuf<MapData>,
     metadata: &Metadata,
     output: &mut Output,
+    limit: usize,
 ) -> usize {
     let mut n = 0;
-    while let Some(item) = ring.next() {
+    while n < limit {
+        let Some(item) = ring.next() else { break };
         n += 1;
         match events::decode(metadata, &item) {
             Ok(event) => output.event(&event),

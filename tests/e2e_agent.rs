@@ -1,0 +1,409 @@
+//! End-to-end tests of polrt as a node agent on the real kernel (root):
+//! several policies in one `polrt run` (files and `--policy-dir`), how their
+//! verdicts compose, and hot reload of a changed policy file under a flood
+//! of denied operations.
+//!
+//! Safe on a shared host: every rule is scoped to the test's own cgroup v2
+//! directory, cgroup programs attach there only, and everything is detached
+//! (and checked to be gone) when polrt stops.
+
+#[path = "e2e/support.rs"]
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsStr;
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use polc_tests::kernel_tests_enabled;
+use serde_json::Value;
+use support::{run_in, spawn_in, write_policy, Polrt, TempDir, TestCgroup};
+
+/// A listener on a free loopback port that accepts (and drops) every
+/// connection, so that a connect the policy lets through succeeds.
+fn accepting_listener() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    let port = listener.local_addr().expect("local address").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            drop(stream);
+        }
+    });
+    port
+}
+
+/// Connects to 127.0.0.1:`port` from a shell in `cgroup`; returns whether
+/// it connected, and the shell's stderr.
+fn connect(cgroup: &TestCgroup, port: u16) -> (bool, String) {
+    let mut command = Command::new("bash");
+    command.args(["-c", &format!("exec 3<>/dev/tcp/127.0.0.1/{port}")]);
+    let (status, _, stderr) = run_in(cgroup, &mut command);
+    (status.success(), stderr)
+}
+
+fn by_policy_and_rule<'a>(events: &[&'a Value], policy: &str, rule: &str) -> Vec<&'a Value> {
+    events
+        .iter()
+        .copied()
+        .filter(|e| e["policy"] == policy && e["rule"] == rule)
+        .collect()
+}
+
+/// Each policy keeps its own first-match order (an `allow` stops its own
+/// later rules, not another policy's); across policies the strongest
+/// verdict wins (one policy's `deny` refuses what another allows or
+/// audits); every trace of every policy runs. Events name the policy and
+/// generation that decided them.
+#[test]
+fn several_policies_keep_their_own_first_match_and_the_strongest_verdict_wins() {
+    if !kernel_tests_enabled(
+        "several_policies_keep_their_own_first_match_and_the_strongest_verdict_wins",
+    ) {
+        return;
+    }
+    let work = TempDir::new("agent-compose");
+    let cgroup = TestCgroup::new("agent-compose");
+    let blocked = accepting_listener();
+    let open = accepting_listener();
+    let first = write_policy(
+        &work,
+        "first.pol",
+        &format!(
+            "rule allow_blocked {{\n    on net.connect\n    when net.dport == {blocked}\n    allow\n}}\n\nrule audit_all {{\n    on net.connect\n    audit \"connect to {{net.dport}}\"\n}}\n"
+        ),
+    );
+    let second = write_policy(
+        &work,
+        "second.pol",
+        &format!(
+            "rule block_port {{\n    on net.connect\n    when net.dport == {blocked}\n    deny \"refused {{net.dport}}\"\n}}\n\ntrace connects {{\n    on net.connect\n    emit net.dport\n}}\n"
+        ),
+    );
+    let polrt = Polrt::start_policies(
+        &[first.as_os_str(), second.as_os_str()],
+        &cgroup,
+        &work,
+        &[],
+    );
+    assert!(
+        polrt
+            .stderr_text()
+            .contains("ready: 2 policies (first, second)"),
+        "{}",
+        polrt.stderr_text()
+    );
+    let (connected, stderr) = connect(&cgroup, blocked);
+    assert!(
+        !connected && stderr.contains("Operation not permitted"),
+        "the second policy's deny must win over the first's allow: {stderr}"
+    );
+    let (connected, stderr) = connect(&cgroup, open);
+    assert!(connected, "no policy denies the open port: {stderr}");
+    let finished = polrt.stop();
+    assert!(finished.status.success(), "{}", finished.stderr);
+    let events = finished.events();
+    // The first policy: `allow_blocked` matched first on the blocked port,
+    // so its own `audit_all` did not; on the open port `audit_all` did.
+    let audits = by_policy_and_rule(&events, "first", "audit_all");
+    assert_eq!(audits.len(), 1, "{events:?}");
+    assert_eq!(audits[0]["fields"]["net.dport"], open);
+    let denies = by_policy_and_rule(&events, "second", "block_port");
+    assert_eq!(denies.len(), 1, "{events:?}");
+    assert_eq!(denies[0]["verdict"], "deny");
+    assert_eq!(denies[0]["fields"]["net.dport"], blocked);
+    // The trace ran for both connects, whatever the verdicts.
+    let traced: BTreeSet<u64> = by_policy_and_rule(&events, "second", "connects")
+        .iter()
+        .filter_map(|e| e["fields"]["net.dport"].as_u64())
+        .collect();
+    assert_eq!(
+        traced,
+        BTreeSet::from([u64::from(blocked), u64::from(open)])
+    );
+    // Every event names its policy's generation: one per policy.
+    let generations: BTreeMap<String, BTreeSet<String>> =
+        events.iter().fold(BTreeMap::new(), |mut map, e| {
+            map.entry(e["policy"].as_str().expect("policy").to_string())
+                .or_default()
+                .insert(e["generation"].as_str().expect("generation").to_string());
+            map
+        });
+    assert_eq!(generations.len(), 2, "{generations:?}");
+    assert!(generations
+        .values()
+        .all(|g| g.len() == 1 && g.iter().all(|h| h.len() == 64)));
+    assert_ne!(generations["first"], generations["second"]);
+    // Per-policy counts in the summary.
+    assert_eq!(finished.matches("first/allow_blocked"), 1);
+    assert_eq!(finished.matches("first/audit_all"), 1);
+    assert_eq!(finished.matches("second/block_port"), 1);
+    assert_eq!(finished.matches("second/connects"), 2);
+}
+
+/// The policy of the flood test: deny every connect to `port`, with the
+/// generation's number in the message.
+fn flood_policy(port: u16, number: usize) -> String {
+    format!(
+        "rule block_port {{\n    on net.connect\n    when net.dport == {port}\n    deny \"refused by version {number}\"\n}}\n"
+    )
+}
+
+/// Replaces `path` as editors and `kubectl` do: a new file renamed over it.
+fn replace_file(path: &Path, text: &str) {
+    let temporary = path.with_file_name(format!(
+        ".{}.tmp",
+        path.file_name().and_then(OsStr::to_str).expect("file name")
+    ));
+    fs::write(&temporary, text).expect("write the new version");
+    fs::rename(&temporary, path).expect("rename it into place");
+}
+
+/// Occurrences of `text` in polrt's stderr.
+fn count_in(polrt: &Polrt, text: &str) -> usize {
+    polrt.stderr_text().matches(text).count()
+}
+
+fn wait_count(polrt: &Polrt, text: &str, count: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count_in(polrt, text) < count {
+        assert!(
+            Instant::now() < deadline,
+            "polrt did not say {text:?} {count} times within 60 s:\n{}",
+            polrt.stderr_text()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Under a steady flood of connects that the policy denies, the policy's
+/// file is replaced 100 times (and once by a broken version, refused while
+/// the old generation stays): every connect is refused, every deny event
+/// is attributed to exactly one generation, the one whose message it
+/// carries, and another policy that did not change is never reloaded.
+#[test]
+fn a_policy_reloaded_100_times_under_a_flood_never_lets_one_operation_through() {
+    if !kernel_tests_enabled(
+        "a_policy_reloaded_100_times_under_a_flood_never_lets_one_operation_through",
+    ) {
+        return;
+    }
+    let work = TempDir::new("agent-reload");
+    let cgroup = TestCgroup::new("agent-reload");
+    let port = accepting_listener();
+    let open = accepting_listener();
+    let flood = write_policy(&work, "flood.pol", &flood_policy(port, 0));
+    let other = write_policy(
+        &work,
+        "other.pol",
+        "rule audit_binds {\n    on net.bind\n    audit\n}\n",
+    );
+    let polrt = Polrt::start_policies(&[flood.as_os_str(), other.as_os_str()], &cgroup, &work, &[]);
+    let stop = work.path.join("stop");
+    let mut command = Command::new("bash");
+    command
+        .args([
+            "-c",
+            &format!(
+                // About a thousand connects a second (read's timeout is a
+                // pause without a process): steady, and within what a
+                // debug build of polrt writes as JSON.
+                "exec 9< <(sleep 3600); while [ ! -e {stop} ]; do if : 3<>/dev/tcp/127.0.0.1/{port}; then echo connected; else echo refused; fi; read -t 0.001 -u 9; done 2>/dev/null; kill $!",
+                stop = stop.display()
+            ),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut flooder = spawn_in(&cgroup, &mut command);
+    let lines = BufReader::new(flooder.stdout.take().expect("flood output")).lines();
+    let seen = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&seen);
+    let reader = std::thread::spawn(move || {
+        let mut outcomes: BTreeMap<String, u64> = BTreeMap::new();
+        for line in lines {
+            *outcomes.entry(line.expect("read the flood")).or_default() += 1;
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        outcomes
+    });
+    // The flood runs before the first reload.
+    while seen.load(Ordering::Relaxed) < 100 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mut latencies = Vec::new();
+    for number in 1..=100 {
+        if number == 50 {
+            // A broken version is refused; the old generation stays.
+            replace_file(&flood, "rule broken {\n    on net.connect\n    deny\n");
+            wait_count(&polrt, "reload: policy `flood` refused", 1);
+        }
+        let started = Instant::now();
+        replace_file(&flood, &flood_policy(port, number));
+        wait_count(&polrt, "reload: policy `flood` reloaded", number);
+        latencies.push(started.elapsed());
+    }
+    // SIGHUP with nothing changed reloads nothing.
+    polrt.signal(libc::SIGHUP);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(count_in(&polrt, "reload: policy `flood` reloaded"), 100);
+    fs::write(&stop, "").expect("stop the flood");
+    let outcomes = reader.join().expect("the flood's reader");
+    flooder.wait().expect("wait for the flood");
+    let (connected, stderr) = connect(&cgroup, open);
+    assert!(connected, "other ports stay open: {stderr}");
+    let finished = polrt.stop();
+    assert!(finished.status.success(), "{}", finished.stderr);
+
+    let refused = outcomes.get("refused").copied().unwrap_or(0);
+    assert_eq!(
+        outcomes.get("connected"),
+        None,
+        "a connect got through during a reload: {outcomes:?}"
+    );
+    // Version N is the generation of the N-th `reloaded` record (0: the
+    // first `backend` record of the policy).
+    let mut generations = vec![finished
+        .of_type("backend")
+        .iter()
+        .find(|b| b["policy"] == "flood")
+        .and_then(|b| b["generation"].as_str())
+        .expect("the first generation")
+        .to_string()];
+    let reloads = finished.of_type("reload");
+    for record in &reloads {
+        assert_eq!(record["policy"], "flood", "only `flood` changed: {record}");
+        if record["result"] == "reloaded" {
+            assert_eq!(record["previous"], generations[generations.len() - 1]);
+            generations.push(record["generation"].as_str().expect("generation").into());
+        }
+    }
+    assert_eq!(generations.len(), 101, "{reloads:?}");
+    assert_eq!(
+        reloads.iter().filter(|r| r["result"] == "refused").count(),
+        1
+    );
+    let denies: Vec<&Value> = finished
+        .events()
+        .into_iter()
+        .filter(|e| e["rule"] == "block_port")
+        .collect();
+    for event in &denies {
+        assert_eq!(event["policy"], "flood");
+        assert_eq!(event["verdict"], "deny");
+        let number: usize = event["message"]
+            .as_str()
+            .and_then(|m| m.strip_prefix("refused by version "))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("message of {event}"));
+        assert_eq!(
+            event["generation"], generations[number],
+            "the event of version {number} names another generation"
+        );
+    }
+    // Every refused connect was decided by at least one generation (by two
+    // while both were attached), and nothing was lost uncounted.
+    let lost = finished.summary()["lost"].as_u64().expect("lost");
+    assert!(
+        denies.len() as u64 + lost >= refused,
+        "{} deny events and {lost} lost for {refused} refused connects",
+        denies.len()
+    );
+    // The untouched policy was loaded once: its programs never changed
+    // (SIGHUP, which reopens --output, wrote its `backend` record again).
+    let backends = finished.of_type("backend");
+    let other_programs: BTreeSet<String> = backends
+        .iter()
+        .filter(|b| b["policy"] == "other")
+        .map(|b| b["programs"].to_string())
+        .collect();
+    assert_eq!(other_programs.len(), 1, "{other_programs:?}");
+    latencies.sort();
+    eprintln!(
+        "reload latency (file replaced to `reloaded` on stderr, {} reloads): median {:?}, max {:?}; {refused} connects refused, {} deny events, {lost} lost",
+        latencies.len(),
+        latencies[latencies.len() / 2],
+        latencies[latencies.len() - 1],
+        denies.len()
+    );
+}
+
+/// `--policy-dir`: every `*.pol` of the directory is enforced; a broken
+/// file is reported and skipped while the others run; a file added later
+/// is loaded, a fixed one too, and a removed one unloaded.
+#[test]
+fn a_policy_dir_loads_adds_fixes_and_removes_policies() {
+    if !kernel_tests_enabled("a_policy_dir_loads_adds_fixes_and_removes_policies") {
+        return;
+    }
+    let work = TempDir::new("agent-dir");
+    let dir = work.path.join("policies");
+    fs::create_dir(&dir).expect("policy dir");
+    let cgroup = TestCgroup::new("agent-dir");
+    let one = accepting_listener();
+    let two = accepting_listener();
+    let deny = |port: u16| {
+        format!(
+            "rule block_port {{\n    on net.connect\n    when net.dport == {port}\n    deny\n}}\n"
+        )
+    };
+    fs::write(dir.join("one.pol"), deny(one)).expect("write");
+    fs::write(dir.join("broken.pol"), "rule broken {\n").expect("write");
+    fs::write(dir.join("README.txt"), "not a policy").expect("write");
+    let polrt = Polrt::start_policies(
+        &[OsStr::new("--policy-dir"), dir.as_os_str()],
+        &cgroup,
+        &work,
+        &[],
+    );
+    let stderr = polrt.stderr_text();
+    assert!(
+        stderr.contains("reload: policy `broken` refused"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("ready: 1 policy (one)"), "{stderr}");
+    assert!(!connect(&cgroup, one).0, "one.pol denies");
+    assert!(
+        connect(&cgroup, two).0,
+        "nothing denies the second port yet"
+    );
+
+    replace_file(&dir.join("two.pol"), &deny(two));
+    polrt.wait_stderr("reload: policy `two` loaded");
+    assert!(!connect(&cgroup, two).0, "two.pol denies once loaded");
+
+    replace_file(&dir.join("broken.pol"), &deny(two));
+    polrt.wait_stderr("reload: policy `broken` loaded");
+
+    fs::remove_file(dir.join("one.pol")).expect("remove one.pol");
+    polrt.wait_stderr("reload: policy `one` (generation");
+    assert!(connect(&cgroup, one).0, "one.pol is gone: its deny too");
+    assert!(!connect(&cgroup, two).0, "two.pol still denies");
+
+    let finished = polrt.stop();
+    assert!(finished.status.success(), "{}", finished.stderr);
+    let results: Vec<(String, String)> = finished
+        .of_type("reload")
+        .iter()
+        .map(|r| {
+            (
+                r["policy"].as_str().unwrap_or("").to_string(),
+                r["result"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String)> = [
+        ("broken", "refused"),
+        ("two", "loaded"),
+        ("broken", "loaded"),
+        ("one", "unloaded"),
+    ]
+    .iter()
+    .map(|(p, r)| (p.to_string(), r.to_string()))
+    .collect();
+    assert_eq!(results, expected);
+}
