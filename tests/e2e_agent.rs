@@ -407,3 +407,145 @@ fn a_policy_dir_loads_adds_fixes_and_removes_policies() {
     .collect();
     assert_eq!(results, expected);
 }
+
+/// A free loopback port (bound, then released).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// `GET path` on 127.0.0.1:`port`; the body, or `None` when it fails.
+fn http_get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    let (head, body) = answer.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.1 200").then(|| body.to_string())
+}
+
+/// The samples of an instant query through Prometheus's query API.
+fn query(port: u16, expression: &str) -> Vec<Value> {
+    let encoded: String = expression
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    http_get(port, &format!("/api/v1/query?query={encoded}"))
+        .and_then(|body| serde_json::from_str::<Value>(&body).ok())
+        .and_then(|v| v["data"]["result"].as_array().cloned())
+        .unwrap_or_default()
+}
+
+/// `--metrics`: Debian's Prometheus, started on a loopback port with a
+/// scrape configuration naming polrt, scrapes it and returns its series
+/// through the query API: per-rule matches, verdicts, the backend per
+/// hook, program runs (bpf_stats) and reloads.
+#[test]
+fn prometheus_scrapes_the_metrics_of_polrt() {
+    if !kernel_tests_enabled("prometheus_scrapes_the_metrics_of_polrt") {
+        return;
+    }
+    let prometheus = Path::new("/usr/bin/prometheus");
+    assert!(
+        prometheus.exists(),
+        "Debian's prometheus is not installed: run scripts/setup.sh"
+    );
+    let work = TempDir::new("agent-metrics");
+    let cgroup = TestCgroup::new("agent-metrics");
+    let blocked = accepting_listener();
+    let policy = write_policy(&work, "metered.pol", &flood_policy(blocked, 0));
+    let metrics_port = free_port();
+    let metrics_addr = format!("127.0.0.1:{metrics_port}");
+    let polrt = Polrt::start(&policy, &cgroup, &work, &["--metrics", &metrics_addr]);
+    for _ in 0..3 {
+        assert!(!connect(&cgroup, blocked).0, "the connect is denied");
+    }
+    let prometheus_port = free_port();
+    let config = work.path.join("prometheus.yml");
+    fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: polrt\n    static_configs:\n      - targets: ['{metrics_addr}']\n"
+        ),
+    )
+    .expect("write the scrape configuration");
+    let data = work.path.join("prometheus-data");
+    let mut server = Command::new(prometheus)
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!("--storage.tsdb.path={}", data.display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{prometheus_port}"))
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(work.path.join("prometheus.log")).expect("log"))
+        .spawn()
+        .expect("start prometheus");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let matches = loop {
+        let samples = query(
+            prometheus_port,
+            "polrt_rule_matches_total{policy=\"metered\",rule=\"block_port\"}",
+        );
+        if let Some(sample) = samples.first() {
+            if sample["value"][1] == "3" {
+                break sample.clone();
+            }
+        }
+        if Instant::now() > deadline {
+            let _ = server.kill();
+            let _ = server.wait();
+            panic!(
+                "prometheus never returned 3 matches of block_port: {samples:?}; its log:\n{}",
+                fs::read_to_string(work.path.join("prometheus.log")).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(matches["metric"]["action"], "deny");
+    assert_eq!(matches["metric"]["hook"], "net.connect");
+    assert_eq!(matches["metric"]["job"], "polrt");
+    let verdicts = query(prometheus_port, "polrt_verdicts_total{verdict=\"deny\"}");
+    assert_eq!(
+        verdicts.first().map(|s| s["value"][1].clone()),
+        Some("3".into())
+    );
+    let backends = query(prometheus_port, "polrt_backend_info{hook=\"net.connect\"}");
+    assert_eq!(
+        backends.first().map(|s| s["metric"]["backend"].clone()),
+        Some("cgroup".into())
+    );
+    let runs = query(prometheus_port, "sum(polrt_program_runs_total)");
+    let runs: u64 = runs
+        .first()
+        .and_then(|s| s["value"][1].as_str())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        runs >= 3,
+        "the connect programs ran at least 3 times: {runs}"
+    );
+    let reloads = query(prometheus_port, "polrt_reloads_total");
+    assert_eq!(
+        reloads.first().map(|s| s["value"][1].clone()),
+        Some("0".into())
+    );
+    let lost = query(prometheus_port, "polrt_lost_events_total");
+    assert_eq!(
+        lost.first().map(|s| s["value"][1].clone()),
+        Some("0".into())
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+    let finished = polrt.stop();
+    assert!(finished.status.success(), "{}", finished.stderr);
+    assert_eq!(finished.matches("block_port"), 3);
+}

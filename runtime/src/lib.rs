@@ -29,6 +29,7 @@ pub mod guard;
 pub mod identity;
 pub mod inspect;
 pub mod loader;
+pub mod metrics;
 pub mod object;
 pub mod output;
 pub mod output_file;

@@ -96,6 +96,11 @@ struct RunArgs {
     /// the page size).
     #[arg(long, value_name = "BYTES")]
     ringbuf_size: Option<u32>,
+    /// Serve Prometheus metrics (text format) on ADDR, e.g. 127.0.0.1:9464:
+    /// per-rule matches, verdicts, losses, backends, program run time and
+    /// count, reloads.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<String>,
     /// Pin programs, links and maps under /sys/fs/bpf/polc/NAME (default
     /// NAME: the policy file's stem; with several policies, each its own
     /// stem), so that enforcement outlives polrt;
@@ -209,6 +214,7 @@ fn run_command(args: RunArgs) -> Result<ExitCode, Error> {
         require_lsm: args.require_lsm,
         ringbuf_bytes: args.ringbuf_size,
         persist: args.persist,
+        metrics: args.metrics,
     };
     run::run(&options)?;
     Ok(ExitCode::SUCCESS)

@@ -138,7 +138,11 @@ pub fn render(snapshot: &Snapshot) -> String {
                 }
                 by_action.into_iter().map(move |(action, n)| {
                     (
-                        format!("policy=\"{}\",verdict=\"{}\"", label(&p.name), label(action)),
+                        format!(
+                            "policy=\"{}\",verdict=\"{}\"",
+                            label(&p.name),
+                            label(action)
+                        ),
                         n,
                     )
                 })
@@ -362,7 +366,9 @@ mod tests {
         client.read_to_string(&mut answer).expect("answer");
         assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
         assert!(answer.contains("\npolrt_reloads_total 5\n"), "{answer}");
-        let error = Metrics::default().serve("not an address").expect_err("refused");
+        let error = Metrics::default()
+            .serve("not an address")
+            .expect_err("refused");
         assert_eq!(error.exit_code(), crate::EXIT_USAGE);
     }
 }

@@ -23,6 +23,7 @@ use polc_abi::Metadata;
 
 use crate::cgroup::{self, Scope};
 use crate::guard::{self, GuardState};
+use crate::metrics::{Metrics, PolicyMetrics, ProgramMetric, RuleMetric, Snapshot};
 use crate::object::PolicyObject;
 use crate::output::{
     self, BackendReport, Clock, Format, GuardReport, Output, ReloadReport, RuleCount,
@@ -51,6 +52,9 @@ pub struct RunOptions {
     pub require_lsm: bool,
     /// Size of the event ring buffer in bytes.
     pub ringbuf_bytes: Option<u32>,
+    /// `--metrics ADDR`: serve Prometheus metrics there (see
+    /// [`crate::metrics`]).
+    pub metrics: Option<String>,
     /// `--persist`: pin the policy under this name, so that it outlives
     /// polrt (see [`crate::persist`]); `Some("")`: each policy under its
     /// own name (its file stem).
@@ -326,6 +330,13 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
         }
     }
     let (sources, problems) = origin.sources()?;
+    let metrics = Metrics::default();
+    if let Some(addr) = &options.metrics {
+        let bound = metrics.serve(addr)?;
+        status(&format!(
+            "metrics: serving Prometheus text on http://{bound}/metrics"
+        ));
+    }
     // Policies named on the command line are all read (and compiled) before
     // anything is loaded: a broken one stops polrt here.
     let mut objects = Vec::new();
@@ -412,6 +423,22 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
     }
     output.flush();
     let watch = policies::Watch::new(&origin.directories())?;
+    // The kernel counts programs' runs and run time only while asked to.
+    let bpf_stats = match options.metrics {
+        Some(_) => match aya::sys::enable_stats(aya::sys::Stats::RunTime) {
+            Ok(fd) => Some(fd),
+            Err(error) => {
+                status(&format!(
+                    "warning: metrics: the kernel's program statistics (bpf_stats) cannot be enabled: {error}; run time and counts are not reported"
+                ));
+                None
+            }
+        },
+        None => None,
+    };
+    if options.metrics.is_some() {
+        metrics.publish(&snapshot(&enforced, &stats, bpf_stats.is_some()));
+    }
     ready_line(&host, &enforced, several);
 
     let mut next_check = Instant::now();
@@ -445,6 +472,9 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
                 &mut stats,
                 &mut output,
             );
+            if options.metrics.is_some() {
+                metrics.publish(&snapshot(&enforced, &stats, bpf_stats.is_some()));
+            }
         }
         if Instant::now() >= next_check {
             for policy in &mut enforced {
@@ -472,6 +502,9 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
                 }
             }
             report_output_failures(&mut output);
+            if options.metrics.is_some() {
+                metrics.publish(&snapshot(&enforced, &stats, bpf_stats.is_some()));
+            }
             next_check = Instant::now() + Duration::from_secs(1);
         }
     }
@@ -548,6 +581,68 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
 pub(crate) struct ReloadStats {
     pub(crate) reloads: u64,
     pub(crate) failed: u64,
+}
+
+/// What `--metrics` serves now: every policy's counters, backends and
+/// programs (with the kernel's run statistics when `bpf_stats` is on).
+fn snapshot(enforced: &[Enforced], stats: &ReloadStats, bpf_stats: bool) -> Snapshot {
+    let mut runs = BTreeMap::new();
+    if bpf_stats {
+        for info in aya::programs::loaded_programs().flatten() {
+            runs.insert(
+                info.id(),
+                (info.run_time().as_nanos() as u64, info.run_count()),
+            );
+        }
+    }
+    let policies = enforced
+        .iter()
+        .map(|policy| {
+            let metadata = &policy.session.metadata;
+            let counts = policy.counts();
+            let rules = metadata
+                .rules
+                .iter()
+                .map(|rule| RuleMetric {
+                    rule: rule.name.clone(),
+                    hook: rule.hook.clone(),
+                    action: rule.action.to_string(),
+                    matches: counts
+                        .get(&(rule.name.clone(), rule.hook.clone()))
+                        .copied()
+                        .unwrap_or(0),
+                })
+                .collect();
+            let programs = policy
+                .reports
+                .iter()
+                .flat_map(|r| r.programs.iter())
+                .map(|(symbol, id)| ProgramMetric {
+                    symbol: symbol.clone(),
+                    id: *id,
+                    run_time_ns: runs.get(id).map(|r| r.0),
+                    run_count: runs.get(id).map(|r| r.1),
+                })
+                .collect();
+            PolicyMetrics {
+                name: policy.source.name.clone(),
+                generation: policy.generation.clone(),
+                rules,
+                lost: policy.lost + policy.carried_lost,
+                backends: policy
+                    .reports
+                    .iter()
+                    .map(|r| (r.hook.clone(), r.backend.clone()))
+                    .collect(),
+                programs,
+            }
+        })
+        .collect();
+    Snapshot {
+        policies,
+        reloads: stats.reloads,
+        failed_reloads: stats.failed,
+    }
 }
 
 /// Loads and attaches `policy` (read from `source`), or with `--persist`
