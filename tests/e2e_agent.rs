@@ -549,3 +549,160 @@ fn prometheus_scrapes_the_metrics_of_polrt() {
     assert!(finished.status.success(), "{}", finished.stderr);
     assert_eq!(finished.matches("block_port"), 3);
 }
+
+/// The options of `polrt run` that `args` use must exist (`polrt run
+/// --help` lists them).
+fn assert_run_options_exist(args: &[String]) {
+    let help = Command::new(support::polrt_bin())
+        .args(["run", "--help"])
+        .output()
+        .expect("polrt run --help");
+    let help = String::from_utf8_lossy(&help.stdout);
+    for option in args.iter().filter(|a| a.starts_with("--")) {
+        let name = option.split('=').next().unwrap_or(option);
+        assert!(help.contains(name), "polrt run has no {name}:\n{help}");
+    }
+}
+
+/// deploy/polrt.service passes `systemd-analyze verify` (on a copy whose
+/// ExecStart names the polrt just built instead of /usr/local/bin/polrt,
+/// which this machine does not have) and runs polrt with options it has.
+#[test]
+fn the_systemd_unit_verifies() {
+    let root = polc_tests::repo_root();
+    let unit = fs::read_to_string(root.join("deploy/polrt.service")).expect("the unit");
+    let exec = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .expect("an ExecStart line");
+    let args: Vec<String> = exec.split_whitespace().map(str::to_string).collect();
+    assert_eq!(args[0], "/usr/local/bin/polrt");
+    assert_eq!(args[1], "run");
+    assert_run_options_exist(&args);
+    let work = TempDir::new("agent-unit");
+    let copy = work.path.join("polrt.service");
+    fs::write(
+        &copy,
+        unit.replace(
+            "/usr/local/bin/polrt",
+            &support::polrt_bin().display().to_string(),
+        ),
+    )
+    .expect("write the copy");
+    let verify = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&copy)
+        .output()
+        .expect("systemd-analyze (systemd) is installed");
+    assert!(
+        verify.status.success() && verify.stderr.is_empty(),
+        "systemd-analyze verify: {}{}",
+        String::from_utf8_lossy(&verify.stdout),
+        String::from_utf8_lossy(&verify.stderr)
+    );
+}
+
+/// deploy/kubernetes/polrt.yaml, read as YAML (by Debian's python3-yaml:
+/// `kubectl` validates only against a cluster's API server, which CI does
+/// not have): a privileged DaemonSet in the host's pid namespace with
+/// bpffs, BTF and the cgroup hierarchy mounted, the policies from a
+/// ConfigMap whose keys are policies that check, the metrics port, and
+/// polrt's own options.
+#[test]
+fn the_daemonset_manifest_has_what_polrt_needs() {
+    let root = polc_tests::repo_root();
+    let path = root.join("deploy/kubernetes/polrt.yaml");
+    let json = Command::new("/usr/bin/python3")
+        .args([
+            "-c",
+            "import json, sys, yaml; print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))",
+        ])
+        .arg(&path)
+        .output()
+        .expect("python3 with yaml");
+    assert!(
+        json.status.success(),
+        "{}",
+        String::from_utf8_lossy(&json.stderr)
+    );
+    let documents: Vec<Value> = serde_json::from_slice(&json.stdout).expect("JSON");
+    let of_kind = |kind: &str| {
+        documents
+            .iter()
+            .find(|d| d["kind"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} in {}", path.display()))
+    };
+    let daemonset = of_kind("DaemonSet");
+    assert_eq!(daemonset["apiVersion"], "apps/v1");
+    let spec = &daemonset["spec"]["template"]["spec"];
+    assert_eq!(
+        daemonset["spec"]["selector"]["matchLabels"],
+        daemonset["spec"]["template"]["metadata"]["labels"]
+    );
+    assert_eq!(spec["hostPID"], true);
+    let container = &spec["containers"][0];
+    assert_eq!(container["securityContext"]["privileged"], true);
+    assert_eq!(container["ports"][0]["containerPort"], 9464);
+    let args: Vec<String> = container["args"]
+        .as_array()
+        .expect("args")
+        .iter()
+        .map(|a| a.as_str().expect("a string").to_string())
+        .collect();
+    assert_eq!(args[0], "run");
+    assert_run_options_exist(&args);
+    let metrics = args
+        .iter()
+        .position(|a| a == "--metrics")
+        .map(|i| args[i + 1].clone());
+    assert_eq!(metrics.as_deref(), Some("0.0.0.0:9464"));
+    let mounts: BTreeMap<String, String> = container["volumeMounts"]
+        .as_array()
+        .expect("mounts")
+        .iter()
+        .map(|m| {
+            (
+                m["name"].as_str().unwrap_or("").to_string(),
+                m["mountPath"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let volumes = spec["volumes"].as_array().expect("volumes");
+    let host_path = |name: &str| {
+        volumes
+            .iter()
+            .find(|v| v["name"] == name)
+            .and_then(|v| v["hostPath"]["path"].as_str())
+            .unwrap_or_else(|| panic!("no host path volume {name}"))
+            .to_string()
+    };
+    for (name, path) in [
+        ("bpffs", "/sys/fs/bpf"),
+        ("btf", "/sys/kernel/btf"),
+        ("cgroup", "/sys/fs/cgroup"),
+    ] {
+        assert_eq!(mounts[name], path);
+        assert_eq!(host_path(name), path);
+    }
+    let policy_dir = args
+        .iter()
+        .position(|a| a == "--policy-dir")
+        .map(|i| args[i + 1].clone());
+    assert_eq!(policy_dir.as_ref(), Some(&mounts["policies"]));
+    let config_map = of_kind("ConfigMap");
+    let source = volumes
+        .iter()
+        .find(|v| v["name"] == "policies")
+        .map(|v| v["configMap"]["name"].clone());
+    assert_eq!(source, Some(config_map["metadata"]["name"].clone()));
+    for (key, text) in config_map["data"].as_object().expect("data") {
+        assert!(key.ends_with(".pol"), "{key}");
+        let checked = polc::compile::compile_source(
+            key,
+            text.as_str().expect("a policy"),
+            polc::compile::DEFAULT_RINGBUF_BYTES,
+        )
+        .expect("compiles");
+        assert!(!checked.has_errors(), "{key} has errors");
+    }
+}
