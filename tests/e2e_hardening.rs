@@ -259,9 +259,9 @@ fn polrt(args: &[&str]) -> Output {
         .expect("run polrt")
 }
 
-/// `polrt status NAME --json`: the policy's object.
+/// `polrt status NAME --format json`: the policy's object.
 fn status_json(name: &str) -> serde_json::Value {
-    let out = polrt(&["status", name, "--json"]);
+    let out = polrt(&["status", name, "--format", "json"]);
     assert!(out.status.success(), "polrt status: {}", stderr_of(&out));
     let all: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status JSON");
     all[0].clone()

@@ -49,8 +49,11 @@ struct StatusArgs {
     /// One policy's name (default: every persisted policy).
     #[arg(value_name = "NAME")]
     name: Option<String>,
-    /// Print JSON instead.
-    #[arg(long)]
+    /// `text` (a block per policy) or `json` (one array of policies).
+    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+    format: FormatArg,
+    /// The same as `--format json`.
+    #[arg(long, hide = true)]
     json: bool,
 }
 
@@ -274,7 +277,7 @@ fn verify_command(args: &VerifyArgs) -> Result<ExitCode, Error> {
 fn status_command(args: &StatusArgs) -> Result<ExitCode, Error> {
     probe::check_privileges()?;
     let statuses = status::status(args.name.as_deref())?;
-    if args.json {
+    if args.json || args.format == FormatArg::Json {
         println!("{}", status::to_json(&statuses));
     } else {
         print!("{}", status::render(&statuses));

@@ -18,7 +18,7 @@ Usage:
                                that fails
   ops.py status_ids FILE PROGRAM
                                print `PROGRAM_ID LINK_ID` of PROGRAM from
-                               `polrt status --json` output in FILE
+                               `polrt status --format json` output in FILE
   ops.py finit_module PATH     finit_module(2) on PATH (not a module)
   ops.py init_module PATH      init_module(2) with the bytes of PATH
   ops.py events FILE KEY=VALUE...

@@ -636,7 +636,7 @@ scenario_guard_bpf() {
     require_session enforce
     local polrt ids prog link outcome
     polrt=$(bin polrt)
-    "$polrt" status "$PERSIST_NAME" --json >"$WORK/status.json" || fail "polrt status failed outside the cgroup"
+    "$polrt" status "$PERSIST_NAME" --format json >"$WORK/status.json" || fail "polrt status failed outside the cgroup"
     ids=$(ops status_ids "$WORK/status.json" exec_lsm)
     read -r prog link <<<"$ids"
     [ -n "$link" ] && [ "$link" != None ] || fail "polrt status lists no link of exec_lsm ($ids)"
@@ -686,7 +686,7 @@ scenario_enforce_persist() {
     outcome=$(exec_in_cgroup "$WORK/denied-touch" "$WORK/persist.marker")
     echo "exec of denied-touch with no polrt running: $outcome"
     [ "$outcome" = "126 Operation not permitted" ] || fail "the deny did not outlive polrt (got: $outcome)"
-    "$(bin polrt)" status "$PERSIST_NAME" --json >"$WORK/status.json" || fail "polrt status failed"
+    "$(bin polrt)" status "$PERSIST_NAME" --format json >"$WORK/status.json" || fail "polrt status failed"
     grep -q '"reader_tgid":0' "$WORK/status.json" || fail "polrt status names a reader"
     start_polrt adopt --require-lsm "--persist=$PERSIST_NAME"
     grep -q "adopted \`$PERSIST_NAME\`" "$WORK/adopt.err" || fail "the new run did not adopt the pinned policy"
