@@ -706,3 +706,61 @@ fn the_daemonset_manifest_has_what_polrt_needs() {
         assert!(!checked.has_errors(), "{key} has errors");
     }
 }
+
+/// With `--persist`, a reload replaces the pinned generation the way a new
+/// run does (the new one pinned and attached first): the connect stays
+/// denied, `polrt status` names the new generation, the pins outlive
+/// polrt, and `polrt stop` removes them.
+#[test]
+fn a_persisted_policy_is_reloaded_in_its_pins() {
+    if !kernel_tests_enabled("a_persisted_policy_is_reloaded_in_its_pins") {
+        return;
+    }
+    let work = TempDir::new("agent-persist");
+    let cgroup = TestCgroup::new("agent-persist");
+    let port = accepting_listener();
+    let name = format!("agentreload{}", std::process::id());
+    let policy = write_policy(&work, &format!("{name}.pol"), &flood_policy(port, 0));
+    let polrt = Polrt::start(&policy, &cgroup, &work, &["--persist"]);
+    let status = |field: &str| -> Value {
+        let output = Command::new(support::polrt_bin())
+            .args(["status", &name, "--json"])
+            .output()
+            .expect("polrt status");
+        let json: Value = serde_json::from_slice(&output.stdout).expect("status JSON");
+        json[0][field].clone()
+    };
+    let first = status("generation");
+    assert_eq!(first.as_str().map(str::len), Some(64), "{first}");
+    assert!(!connect(&cgroup, port).0);
+    replace_file(&policy, &flood_policy(port, 1));
+    polrt.wait_stderr(&format!("reload: policy `{name}` reloaded"));
+    assert!(!connect(&cgroup, port).0, "the new generation denies");
+    let second = status("generation");
+    assert_ne!(first, second, "status names the new generation");
+    let finished = polrt.terminate();
+    assert!(finished.status.success(), "{}", finished.stderr);
+    assert!(
+        !connect(&cgroup, port).0,
+        "the pinned generation enforces without polrt"
+    );
+    let denies: Vec<&Value> = finished
+        .events()
+        .into_iter()
+        .filter(|e| e["rule"] == "block_port")
+        .collect();
+    assert_eq!(denies.len(), 2, "{denies:?}");
+    assert_eq!(denies[0]["generation"], first);
+    assert_eq!(denies[1]["generation"], second);
+    let stop = Command::new(support::polrt_bin())
+        .args(["stop", &name])
+        .output()
+        .expect("polrt stop");
+    assert!(
+        stop.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stop.stderr)
+    );
+    assert!(connect(&cgroup, port).0, "stopped: nothing denies");
+    assert!(!Path::new("/sys/fs/bpf/polc").join(&name).exists());
+}
