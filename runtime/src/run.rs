@@ -1,15 +1,18 @@
-//! `polrt run`: the whole life of an enforced policy, in order — resolve the
-//! scope, read or compile the policy, probe the host, load (config and sets
-//! written before anything is attached), choose backends, attach (support
-//! programs, then the identities of the files the policy names, then the
-//! hooks), report "ready", stream events and losses until
-//! SIGINT/SIGTERM/SIGQUIT (SIGHUP reopens the output, other signals are
-//! ignored), then detach and print per-rule
-//! counts and total losses.
+//! `polrt run`: the whole life of the enforced policies, in order — resolve
+//! the scope, read or compile every policy (the files given, or those of
+//! `--policy-dir`), probe the host, then per policy a session of its own:
+//! load (config and sets written before anything is attached), choose
+//! backends, attach (support programs, then the identities of the files the
+//! policy names, then the hooks); report "ready", stream events and losses
+//! until SIGINT/SIGTERM/SIGQUIT (SIGHUP reopens the output and, like a
+//! change in a watched directory, reloads the changed policies through
+//! [`crate::reload`]; other signals are ignored), then detach and print
+//! per-rule counts and total losses.
 //!
 //! Status lines go to stderr; events, losses and the summary to the output
-//! (stdout or `--output`). Depends on every other module; nothing depends
-//! on it but `main.rs`.
+//! (stdout or `--output`), each record of a policy tagged with its name and
+//! generation; `--metrics` is served by [`crate::metrics`]. Depends on
+//! every other module; nothing depends on it but `main.rs` and `reload`.
 
 use std::collections::BTreeMap;
 use std::io::Write;
