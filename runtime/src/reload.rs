@@ -1,5 +1,5 @@
 //! Hot reload: after SIGHUP or a change in a watched directory, `run`
-//! calls [`refresh`], which looks at every policy file again and acts on
+//! calls `refresh`, which looks at every policy file again and acts on
 //! those whose bytes changed, and only on those:
 //!
 //! - a changed file is read, checked, compiled and measured as at start;
