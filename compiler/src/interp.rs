@@ -191,6 +191,39 @@ pub fn evaluate(policy: &CheckedPolicy, hook: Hook, event: &Event) -> Decision {
     decision
 }
 
+/// The strength of a verdict between policies: kill over deny over audit
+/// over allow (a trace is no verdict: weakest).
+pub fn strength(action: Action) -> u8 {
+    match action {
+        Action::Trace => 0,
+        Action::Allow => 1,
+        Action::Audit => 2,
+        Action::Deny => 3,
+        Action::Kill => 4,
+    }
+}
+
+/// Several policies enforced together (`polrt run A B`) on one event: each
+/// decides on its own, first match in its own file order; the operation
+/// gets the strongest of their verdicts ([`strength`]); every trace of
+/// every policy fires. Returns each policy's decision and the verdict.
+pub fn evaluate_all(
+    policies: &[&CheckedPolicy],
+    hook: Hook,
+    event: &Event,
+) -> (Vec<Decision>, Action) {
+    let decisions: Vec<Decision> = policies
+        .iter()
+        .map(|policy| evaluate(policy, hook, event))
+        .collect();
+    let verdict = decisions
+        .iter()
+        .map(|d| d.action)
+        .max_by_key(|a| strength(*a))
+        .unwrap_or(Action::Allow);
+    (decisions, verdict)
+}
+
 /// What is wrong with `decision` against what `test` expects (the verdict,
 /// the deciding rule, the traces): nothing when the test passes.
 pub fn expectation_problems(
@@ -646,6 +679,46 @@ mod tests {
         );
         assert_eq!(
             evaluate(&p, Hook::Exec, &Event::default()).action,
+            Action::Allow
+        );
+    }
+
+    fn checked(source: &str) -> CheckedPolicy {
+        let checked = crate::check::check_source("t.pol", source);
+        checked.policy.expect("the test policy checks")
+    }
+
+    #[test]
+    fn several_policies_keep_their_first_match_and_the_strongest_verdict_wins() {
+        let first = checked(
+            "rule allow_smtp {\n    on net.connect\n    when net.dport == 25\n    allow\n}\n\nrule audit_all {\n    on net.connect\n    audit\n}\n",
+        );
+        let second = checked(
+            "rule block_smtp {\n    on net.connect\n    when net.dport == 25\n    deny\n}\n\nrule kill_telnet {\n    on net.connect\n    when net.dport == 23\n    kill\n}\n\ntrace connects {\n    on net.connect\n    emit net.dport\n}\n",
+        );
+        let connect = |port: u64| Event::new([(field("net.dport"), Value::Int(port))]);
+        let both = [&first, &second];
+        // 25: the first policy allows (its audit_all never runs), the
+        // second denies: deny wins; the trace fires.
+        let (decisions, verdict) = evaluate_all(&both, Hook::NetConnect, &connect(25));
+        assert_eq!(verdict, Action::Deny);
+        assert_eq!(decisions[0].action, Action::Allow);
+        assert_eq!(decisions[0].rule, Some(0));
+        assert_eq!(decisions[1].action, Action::Deny);
+        assert_eq!(decisions[1].traces, [2]);
+        // 23: audit by the first, kill by the second: kill.
+        let (decisions, verdict) = evaluate_all(&both, Hook::NetConnect, &connect(23));
+        assert_eq!(verdict, Action::Kill);
+        assert_eq!(decisions[0].action, Action::Audit);
+        // 80: only the first's audit.
+        let (_, verdict) = evaluate_all(&both, Hook::NetConnect, &connect(80));
+        assert_eq!(verdict, Action::Audit);
+        // The order of the policies does not matter.
+        let (_, verdict) = evaluate_all(&[&second, &first], Hook::NetConnect, &connect(25));
+        assert_eq!(verdict, Action::Deny);
+        // No policy: allowed.
+        assert_eq!(
+            evaluate_all(&[], Hook::NetConnect, &connect(25)).1,
             Action::Allow
         );
     }

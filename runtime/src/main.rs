@@ -16,9 +16,7 @@ use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 use polrt::output::Format;
 use polrt::run::{install_signal_handlers, RunOptions};
-use polrt::{
-    inspect, object, persist, probe, run, status, verify, Error, EXIT_FAILURE, EXIT_USAGE,
-};
+use polrt::{inspect, object, probe, run, status, verify, Error, EXIT_FAILURE, EXIT_USAGE};
 
 /// Loads polc policies into the kernel, enforces and reports their verdicts.
 #[derive(Parser, Debug)]
@@ -30,7 +28,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Load, attach and enforce a policy; stream its events until SIGINT, SIGTERM or SIGQUIT.
+    /// Load, attach and enforce policies; stream their events until SIGINT, SIGTERM or SIGQUIT.
     Run(RunArgs),
     /// Load every program into the kernel verifier without attaching; per-program stats.
     Verify(VerifyArgs),
@@ -68,9 +66,18 @@ struct StopArgs {
 
 #[derive(clap::Args, Debug)]
 struct RunArgs {
-    /// The policy: an object written by `polc build`, or a `.pol` source.
-    #[arg(value_name = "POLICY.o|POLICY.pol")]
-    policy: PathBuf,
+    /// The policies: objects written by `polc build`, or `.pol` sources;
+    /// each is enforced on its own (the strongest verdict wins), and
+    /// reloaded when its file changes or on SIGHUP.
+    #[arg(
+        value_name = "POLICY.o|POLICY.pol",
+        required_unless_present = "policy_dir"
+    )]
+    policies: Vec<PathBuf>,
+    /// Enforce every `*.pol` and `*.o` file of DIR instead; files added,
+    /// changed or removed there are loaded, reloaded or unloaded.
+    #[arg(long, value_name = "DIR", conflicts_with = "policies")]
+    policy_dir: Option<PathBuf>,
     /// Report deny/kill as would-deny/would-kill and enforce nothing.
     #[arg(long)]
     monitor: bool,
@@ -92,8 +99,14 @@ struct RunArgs {
     /// the page size).
     #[arg(long, value_name = "BYTES")]
     ringbuf_size: Option<u32>,
+    /// Serve Prometheus metrics (text format) on ADDR, e.g. 127.0.0.1:9464:
+    /// per-rule matches, verdicts, losses, backends, program run time and
+    /// count, reloads.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<String>,
     /// Pin programs, links and maps under /sys/fs/bpf/polc/NAME (default
-    /// NAME: the policy file's stem), so that enforcement outlives polrt;
+    /// NAME: the policy file's stem; with several policies, each its own
+    /// stem), so that enforcement outlives polrt;
     /// a later run of the same NAME adopts or replaces them, `polrt stop
     /// NAME` removes them.
     #[arg(long, value_name = "NAME", num_args = 0..=1, require_equals = true, default_missing_value = "")]
@@ -191,15 +204,9 @@ fn default_sigpipe() {
 
 fn run_command(args: RunArgs) -> Result<ExitCode, Error> {
     install_signal_handlers();
-    let persist = args.persist.map(|name| {
-        if name.is_empty() {
-            persist::default_name(&args.policy)
-        } else {
-            name
-        }
-    });
     let options = RunOptions {
-        policy: args.policy,
+        policies: args.policies,
+        policy_dir: args.policy_dir,
         monitor: args.monitor,
         cgroup: args.cgroup,
         format: match args.format {
@@ -209,7 +216,8 @@ fn run_command(args: RunArgs) -> Result<ExitCode, Error> {
         output: args.output,
         require_lsm: args.require_lsm,
         ringbuf_bytes: args.ringbuf_size,
-        persist,
+        persist: args.persist,
+        metrics: args.metrics,
     };
     run::run(&options)?;
     Ok(ExitCode::SUCCESS)

@@ -188,6 +188,59 @@ pub struct Output {
     /// Writes that failed since the last [`Output::take_failures`], and the
     /// first error among them.
     failures: Option<(u64, io::Error)>,
+    /// The policy whose records are written now, and its generation (the
+    /// SHA-256 of its source): added to JSON events (see [`Output::set_policy`]).
+    policy: Option<(String, String)>,
+}
+
+/// A reload of one policy: done, or refused (the old generation stays).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReloadReport {
+    pub policy: String,
+    /// `loaded`, `reloaded`, `refused`, `unloaded`.
+    pub result: &'static str,
+    /// The generation enforced afterwards (empty when none is).
+    pub generation: String,
+    /// The generation it replaced, or that stays when refused (empty when none).
+    pub previous: String,
+    /// Why it was refused, or how it was done.
+    pub detail: String,
+}
+
+impl ReloadReport {
+    /// The status line (stderr).
+    pub fn line(&self) -> String {
+        let short = |g: &str| g.get(..12).unwrap_or(g).to_string();
+        match self.result {
+            "refused" => format!(
+                "reload: policy `{}` refused, generation {} stays enforced: {}",
+                self.policy,
+                short(&self.previous),
+                self.detail
+            ),
+            "unloaded" => format!(
+                "reload: policy `{}` (generation {}) unloaded: {}",
+                self.policy,
+                short(&self.previous),
+                self.detail
+            ),
+            result => format!(
+                "reload: policy `{}` {result}: generation {}{}{}",
+                self.policy,
+                short(&self.generation),
+                if self.previous.is_empty() {
+                    String::new()
+                } else {
+                    format!(" replaces {}", short(&self.previous))
+                },
+                if self.detail.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", self.detail)
+                }
+            ),
+        }
+    }
 }
 
 impl Output {
@@ -198,7 +251,42 @@ impl Output {
             format,
             clock,
             failures: None,
+            policy: None,
         }
+    }
+
+    /// Names the policy and generation of the records written from now on:
+    /// JSON events carry them as `policy` and `generation`.
+    pub fn set_policy(&mut self, name: &str, generation: &str) {
+        self.policy = Some((name.to_string(), generation.to_string()));
+    }
+
+    /// `record` with the current policy and generation (when named), as a
+    /// line.
+    fn tagged(&self, mut record: Json) -> String {
+        if let (Some((policy, generation)), Some(object)) = (&self.policy, record.as_object_mut()) {
+            object.insert("policy".into(), json!(policy));
+            object.insert("generation".into(), json!(generation));
+        }
+        record.to_string()
+    }
+
+    /// A policy loaded, reloaded, refused or unloaded while polrt runs
+    /// (JSON: a `reload` record; text: the status line).
+    pub fn reload(&mut self, report: &ReloadReport) {
+        let text = match self.format {
+            Format::Json => json!({
+                "type": "reload",
+                "policy": report.policy,
+                "result": report.result,
+                "generation": report.generation,
+                "previous": report.previous,
+                "detail": report.detail,
+            })
+            .to_string(),
+            Format::Text => report.line(),
+        };
+        self.line(&text);
     }
 
     fn line(&mut self, text: &str) {
@@ -257,7 +345,8 @@ impl Output {
             "unavailable": unavailable,
             "limits": report.limits,
         });
-        self.line(&record.to_string())
+        let text = self.tagged(record);
+        self.line(&text)
     }
 
     /// Whether the guards run (JSON only: text output shows it on stderr,
@@ -273,7 +362,8 @@ impl Output {
             "reason": report.reason,
             "programs": programs,
         });
-        self.line(&record.to_string());
+        let text = self.tagged(record);
+        self.line(&text);
     }
 
     /// A link found detached, replaced or unpinned, and what polrt did.
@@ -296,7 +386,7 @@ impl Output {
     /// One event.
     pub fn event(&mut self, event: &Event) {
         let text = match self.format {
-            Format::Json => event_json(event, &self.clock).to_string(),
+            Format::Json => self.tagged(event_json(event, &self.clock)),
             Format::Text => event_text(event, &self.clock),
         };
         self.line(&text)
@@ -314,7 +404,7 @@ impl Output {
     /// `count` more events were lost because the ring buffer was full.
     pub fn loss(&mut self, count: u64) {
         let text = match self.format {
-            Format::Json => json!({"type": "loss", "count": count}).to_string(),
+            Format::Json => self.tagged(json!({"type": "loss", "count": count})),
             Format::Text => format!("lost {count} events: the ring buffer was full"),
         };
         self.line(&text)
@@ -624,5 +714,49 @@ mod tests {
         assert_eq!(record["programs"][0]["id"], 41);
         assert_eq!(record["unavailable"][0]["reason"], "lockdown");
         assert_eq!(record["limits"], json!(["kill does not kill the task"]));
+    }
+
+    #[test]
+    fn records_name_the_policy_and_generation_once_set_and_reloads_are_reported() {
+        let buffer = Shared::default();
+        let mut output = Output::new(Box::new(buffer.clone()), Format::Json, Clock::now());
+        output.event(&event());
+        output.set_policy("web", "ab12");
+        output.event(&event());
+        output.loss(2);
+        output.reload(&ReloadReport {
+            policy: "web".into(),
+            result: "refused",
+            generation: "ab12".into(),
+            previous: "ab12".into(),
+            detail: "error[E0101]".into(),
+        });
+        let text = String::from_utf8(buffer.0.lock().expect("lock").clone()).expect("utf8");
+        let lines: Vec<Json> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json line"))
+            .collect();
+        assert_eq!(lines[0].get("policy"), None, "no policy named yet");
+        assert_eq!(lines[1]["policy"], "web");
+        assert_eq!(lines[1]["generation"], "ab12");
+        assert_eq!(lines[1]["rule"], "shadow_read");
+        assert_eq!(
+            lines[2],
+            json!({"type": "loss", "count": 2, "policy": "web", "generation": "ab12"})
+        );
+        assert_eq!(lines[3]["type"], "reload");
+        assert_eq!(lines[3]["result"], "refused");
+        let line = ReloadReport {
+            policy: "web".into(),
+            result: "reloaded",
+            generation: "0123456789abcdef".into(),
+            previous: "fedcba9876543210".into(),
+            detail: String::new(),
+        }
+        .line();
+        assert_eq!(
+            line,
+            "reload: policy `web` reloaded: generation 0123456789ab replaces fedcba987654"
+        );
     }
 }

@@ -1,16 +1,20 @@
-//! `polrt run`: the whole life of an enforced policy, in order — resolve the
-//! scope, read or compile the policy, probe the host, load (config and sets
-//! written before anything is attached), choose backends, attach (support
-//! programs, then the identities of the files the policy names, then the
-//! hooks), report "ready", stream events and losses until
-//! SIGINT/SIGTERM/SIGQUIT (SIGHUP reopens the output, other signals are
-//! ignored), then detach and print per-rule
-//! counts and total losses.
+//! `polrt run`: the whole life of the enforced policies, in order — resolve
+//! the scope, read or compile every policy (the files given, or those of
+//! `--policy-dir`), probe the host, then per policy a session of its own:
+//! load (config and sets written before anything is attached), choose
+//! backends, attach (support programs, then the identities of the files the
+//! policy names, then the hooks); report "ready", stream events and losses
+//! until SIGINT/SIGTERM/SIGQUIT (SIGHUP reopens the output and, like a
+//! change in a watched directory, reloads the changed policies through
+//! [`crate::reload`]; other signals are ignored), then detach and print
+//! per-rule counts and total losses.
 //!
 //! Status lines go to stderr; events, losses and the summary to the output
-//! (stdout or `--output`). Depends on every other module; nothing depends
-//! on it but `main.rs`.
+//! (stdout or `--output`), each record of a policy tagged with its name and
+//! generation; `--metrics` is served by [`crate::metrics`]. Depends on
+//! every other module; nothing depends on it but `main.rs` and `reload`.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -22,15 +26,24 @@ use polc_abi::Metadata;
 
 use crate::cgroup::{self, Scope};
 use crate::guard::{self, GuardState};
-use crate::output::{self, BackendReport, Clock, Format, GuardReport, Output, RuleCount};
+use crate::metrics::{Metrics, PolicyMetrics, ProgramMetric, RuleMetric, Snapshot};
+use crate::object::PolicyObject;
+use crate::output::{
+    self, BackendReport, Clock, Format, GuardReport, Output, ReloadReport, RuleCount,
+};
+use crate::policies::{self, Origin, Source};
+use crate::probe::{BpfLsm, KernelTypes};
 use crate::session::{Session, Setup};
-use crate::{events, object, output_file, persist, probe, Error};
+use crate::{events, object, output_file, persist, probe, reload, Error};
 
 /// Options of `polrt run`.
 #[derive(Clone, Debug)]
 pub struct RunOptions {
-    /// A `.o` object or a `.pol` source.
-    pub policy: PathBuf,
+    /// `.o` objects or `.pol` sources, each enforced as a policy of its own
+    /// (see [`crate::policies`]).
+    pub policies: Vec<PathBuf>,
+    /// `--policy-dir`: every `*.pol` and `*.o` of this directory instead.
+    pub policy_dir: Option<PathBuf>,
     /// Report deny/kill as would-deny/would-kill; enforce nothing.
     pub monitor: bool,
     /// Scope every rule to this cgroup v2 subtree.
@@ -42,8 +55,12 @@ pub struct RunOptions {
     pub require_lsm: bool,
     /// Size of the event ring buffer in bytes.
     pub ringbuf_bytes: Option<u32>,
+    /// `--metrics ADDR`: serve Prometheus metrics there (see
+    /// [`crate::metrics`]).
+    pub metrics: Option<String>,
     /// `--persist`: pin the policy under this name, so that it outlives
-    /// polrt (see [`crate::persist`]).
+    /// polrt (see [`crate::persist`]); `Some("")`: each policy under its
+    /// own name (its file stem).
     pub persist: Option<String>,
 }
 
@@ -56,6 +73,9 @@ pub struct RunSummary {
     pub detached: usize,
     /// Programs left attached by their pins (`--persist`).
     pub kept: usize,
+    /// Policies reloaded while polrt ran, and reloads refused.
+    pub reloads: u64,
+    pub failed_reloads: u64,
 }
 
 /// Set by SIGINT, SIGTERM and SIGQUIT.
@@ -156,19 +176,185 @@ pub(crate) fn status(line: &str) {
     eprintln!("polrt: {line}");
 }
 
-/// Runs a policy until SIGINT, SIGTERM or SIGQUIT.
+/// What every policy of a run shares: the host, as probed once, and the
+/// options that apply to each policy.
+pub(crate) struct Host {
+    pub(crate) types: KernelTypes,
+    pub(crate) ringbuf_bytes: Option<u32>,
+    pub(crate) scope: Option<Scope>,
+    pub(crate) monitor: bool,
+    pub(crate) require_lsm: bool,
+    pub(crate) cgroup_dir: PathBuf,
+    pub(crate) tgid: u32,
+    pub(crate) lsm: BpfLsm,
+    pub(crate) guard: GuardState,
+    pub(crate) features: u32,
+    /// `--persist`: `Some("")` pins each policy under its own name.
+    pub(crate) persist: Option<String>,
+}
+
+impl Host {
+    pub(crate) fn setup<'a>(&'a self, policy: &'a PolicyObject) -> Setup<'a> {
+        Setup {
+            policy,
+            types: &self.types,
+            ringbuf_bytes: self.ringbuf_bytes,
+            scope: self.scope.as_ref(),
+            monitor: self.monitor,
+            require_lsm: self.require_lsm,
+            cgroup_dir: &self.cgroup_dir,
+            tgid: self.tgid,
+            lsm: &self.lsm,
+            guard: &self.guard,
+            features: self.features,
+        }
+    }
+
+    /// The ring buffer size of every policy.
+    pub(crate) fn ringbuf(&self) -> u32 {
+        self.ringbuf_bytes
+            .unwrap_or(polc::compile::DEFAULT_RINGBUF_BYTES)
+    }
+
+    /// The name `source` is pinned under, with `--persist`.
+    pub(crate) fn pin_name<'a>(&'a self, source: &'a Source) -> Option<&'a str> {
+        match self.persist.as_deref() {
+            None => None,
+            Some("") => Some(&source.name),
+            Some(name) => Some(name),
+        }
+    }
+}
+
+/// One policy enforced by this run: its file, the generation loaded from
+/// it, and the session that enforces it.
+pub(crate) struct Enforced {
+    pub(crate) source: Source,
+    /// SHA-256 of the file's bytes when it was loaded.
+    pub(crate) fingerprint: String,
+    /// The policy's generation: its metadata's source hash.
+    pub(crate) generation: String,
+    /// The fingerprint of a version of the file that was refused (not
+    /// tried again until the file changes).
+    pub(crate) refused: Option<String>,
+    pub(crate) session: Session,
+    pub(crate) reports: Vec<BackendReport>,
+    pub(crate) guard: GuardReport,
+    /// Loss counter read so far (of this generation).
+    pub(crate) lost: u64,
+    /// Matches and losses of the generations this one replaced.
+    pub(crate) carried: BTreeMap<(String, String), u64>,
+    pub(crate) carried_lost: u64,
+    /// Generations replaced by a reload, detached, whose ring buffers
+    /// still hold events: drained over the next turns of the event loop
+    /// (so that a reload never waits for a backlog), then dropped.
+    pub(crate) retired: Vec<(String, Session)>,
+}
+
+impl Enforced {
+    /// Writes the records of this policy's events waiting in its ring
+    /// buffer, at most `limit` of them (while its programs are attached, a
+    /// flood could otherwise keep polrt here forever); returns how many.
+    pub(crate) fn drain(&mut self, output: &mut Output, limit: usize) -> usize {
+        let mut n = 0;
+        let name = &self.source.name;
+        // A retired generation is detached: once its ring buffer is empty
+        // (fewer records than `limit`), it is gone for good.
+        self.retired.retain_mut(|(generation, session)| {
+            output.set_policy(name, generation);
+            let drained = drain_some(&mut session.ring, &session.metadata, output, limit);
+            n += drained;
+            drained == limit
+        });
+        output.set_policy(&self.source.name, &self.generation);
+        n + drain_some(
+            &mut self.session.ring,
+            &self.session.metadata,
+            output,
+            limit,
+        )
+    }
+
+    /// Reports the losses of this generation since the last call.
+    pub(crate) fn report_losses(&mut self, output: &mut Output) {
+        output.set_policy(&self.source.name, &self.generation);
+        let n_rules = self.session.metadata.rules.len() as u32;
+        report_losses(&self.session.counters, n_rules, &mut self.lost, output);
+    }
+
+    /// Per rule (and hook): matches of this generation and the ones it
+    /// replaced.
+    pub(crate) fn counts(&self) -> BTreeMap<(String, String), u64> {
+        let mut counts = self.carried.clone();
+        for rule in &self.session.metadata.rules {
+            *counts
+                .entry((rule.name.clone(), rule.hook.clone()))
+                .or_default() += counter(&self.session.counters, rule.id);
+        }
+        counts
+    }
+
+    /// Writes the `backend` and `guard` records (a new output file starts
+    /// with them too).
+    pub(crate) fn headers(&self, output: &mut Output) {
+        output.set_policy(&self.source.name, &self.generation);
+        for report in &self.reports {
+            output.backend(report);
+        }
+        output.guard(&self.guard);
+    }
+}
+
+/// The sources of `options`: files, or a directory.
+fn origin(options: &RunOptions) -> Result<Origin, Error> {
+    match (&options.policy_dir, options.policies.is_empty()) {
+        (Some(dir), true) => Ok(Origin::Dir(dir.clone())),
+        (None, false) => Ok(Origin::Files(options.policies.clone())),
+        (Some(_), false) => Err(Error::Usage(
+            "give policy files or --policy-dir, not both".to_string(),
+        )),
+        (None, true) => Err(Error::Usage(
+            "no policy: give policy files or --policy-dir DIR".to_string(),
+        )),
+    }
+}
+
+/// Runs the policies until SIGINT, SIGTERM or SIGQUIT.
 pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
     let ringbuf_bytes = options.ringbuf_bytes.map(check_ringbuf_size).transpose()?;
     let scope = options.cgroup.as_deref().map(Scope::resolve).transpose()?;
-    if let Some(name) = &options.persist {
+    let origin = origin(options)?;
+    if let Some(name) = options.persist.as_deref().filter(|n| !n.is_empty()) {
         persist::check_name(name)?;
+        if !matches!(&origin, Origin::Files(files) if files.len() == 1) {
+            return Err(Error::Usage(format!(
+                "--persist={name} names one policy; with several, give --persist alone: each is pinned under its own name"
+            )));
+        }
     }
-    let policy = object::load_path(
-        &options.policy,
-        ringbuf_bytes.unwrap_or(polc::compile::DEFAULT_RINGBUF_BYTES),
-    )?;
-    if let Some(warnings) = &policy.warnings {
-        eprint!("{warnings}");
+    let (sources, problems) = origin.sources()?;
+    let metrics = Metrics::default();
+    if let Some(addr) = &options.metrics {
+        let bound = metrics.serve(addr)?;
+        status(&format!(
+            "metrics: serving Prometheus text on http://{bound}/metrics"
+        ));
+    }
+    // Policies named on the command line are all read (and compiled) before
+    // anything is loaded: a broken one stops polrt here.
+    let mut objects = Vec::new();
+    for source in &sources {
+        let fingerprint = policies::fingerprint(&source.path).unwrap_or_default();
+        match object::load_path(
+            &source.path,
+            ringbuf_bytes.unwrap_or(polc::compile::DEFAULT_RINGBUF_BYTES),
+        ) {
+            Ok(policy) => objects.push((source.clone(), fingerprint, Ok(policy))),
+            Err(error) if matches!(origin, Origin::Dir(_)) => {
+                objects.push((source.clone(), fingerprint, Err(error)))
+            }
+            Err(error) => return Err(error.into()),
+        }
     }
     probe::check_privileges()?;
     let types = probe::kernel_btf()?;
@@ -190,137 +376,189 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
     let tgid = probe::kernel_tgid(&types)?;
     let lsm = probe::bpf_lsm(&types);
     let guard = guard::decide(options.monitor, scope.is_some(), &lsm);
-    let setup = Setup {
-        policy: &policy,
-        types: &types,
+    let host = Host {
+        types,
         ringbuf_bytes,
-        scope: scope.as_ref(),
+        scope,
         monitor: options.monitor,
         require_lsm: options.require_lsm,
-        cgroup_dir: &cgroup_dir,
+        cgroup_dir,
         tgid,
-        lsm: &lsm,
-        guard: &guard,
+        lsm,
+        guard,
         features: probe::kernel_features()?,
+        persist: options.persist.clone(),
     };
-    let mut session = match &options.persist {
-        None => Session::load(&setup, None)?,
-        Some(name) => Session::persist(&setup, name, &mut output)?,
-    };
-    let metadata = session.metadata.clone();
-
-    let reports = session.backend_reports();
-    for report in &reports {
-        status(&report.line());
-        output.backend(report);
+    let mut stats = ReloadStats::default();
+    for problem in &problems {
+        status(&format!("warning: --policy-dir: {problem}"));
     }
-    let guard_report = GuardReport {
-        on: session.guard == GuardState::On,
-        reason: match &session.guard {
-            GuardState::On => String::new(),
-            GuardState::Off(why) => why.clone(),
-        },
-        programs: session.guard_programs(),
-        scope: scope.as_ref().map(|s| s.path.display().to_string()),
-    };
-    status(&guard_report.line());
-    output.guard(&guard_report);
-    output.flush();
-    let scope_text = match &scope {
-        Some(scope) => format!(
-            "scoped to cgroup {} (id {})",
-            scope.path.display(),
-            scope.id
-        ),
-        None => "every task".to_string(),
-    };
-    let mode = if options.monitor {
-        "monitor mode: deny/kill are reported as would-deny/would-kill, not enforced"
-    } else {
-        "enforcing"
-    };
-    let seeded_text = match &session.identities {
-        Some(map) => format!(
-            ", {} of {} files named by path found (matched by identity too)",
-            map.found(),
-            map.len()
-        ),
-        None => String::new(),
-    };
-    let persist_text = match &session.pins {
-        Some(pins) => format!(
-            "; {}: it stays enforced when polrt exits or dies (`polrt stop {}` removes it)",
-            session.origin, pins.name
-        ),
-        None => String::new(),
-    };
-    status(&format!(
-        "ready: {} programs attached, {scope_text}, {mode}{seeded_text}{persist_text}",
-        session.attachments.len()
-    ));
-
-    let n_rules = metadata.rules.len() as u32;
-    let mut lost = 0u64;
-    let mut next_check = Instant::now();
-    while !STOP.load(Ordering::SeqCst) {
-        wait_readable(session.ring.as_raw_fd(), Duration::from_millis(200));
-        // Events that came before a SIGHUP go to the file it rotates away.
-        drain(&mut session.ring, &metadata, &mut output);
-        handle_noted_signals(
-            options.output.as_deref(),
-            &reports,
-            &guard_report,
-            &mut output,
-        );
-        if Instant::now() >= next_check {
-            report_losses(&session.counters, n_rules, &mut lost, &mut output);
-            for tamper in session.check_links() {
-                status(&tamper.line());
-                output.tamper(&tamper);
-                output.flush();
+    let mut enforced: Vec<Enforced> = Vec::new();
+    let mut refused: BTreeMap<PathBuf, String> = BTreeMap::new();
+    let several = sources.len() > 1 || matches!(origin, Origin::Dir(_));
+    for (source, fingerprint, policy) in objects {
+        let loaded = policy
+            .map_err(Error::from)
+            .and_then(|policy| enforce(&host, &source, &fingerprint, &policy, &mut output));
+        match loaded {
+            Ok(policy) => enforced.push(policy),
+            Err(error) if matches!(origin, Origin::Dir(_)) => {
+                refused.insert(source.path.clone(), fingerprint.clone());
+                stats.failed += 1;
+                let report = ReloadReport {
+                    policy: source.name.clone(),
+                    result: "refused",
+                    generation: String::new(),
+                    previous: String::new(),
+                    detail: one_line(&error.to_string()),
+                };
+                status(&report.line());
+                output.reload(&report);
             }
-            if let Some(map) = &mut session.identities {
-                // A failed refresh leaves the last identities in place:
-                // enforcement goes on, and the next second tries again.
-                match map.refresh() {
-                    Ok(changed) => {
-                        for path in changed {
-                            status(&format!(
-                                "the file at {path} changed: its identity is updated"
-                            ));
+            Err(error) => {
+                release_all(&mut enforced);
+                return Err(error);
+            }
+        }
+    }
+    for policy in &enforced {
+        announce(policy, several, &mut output);
+    }
+    output.flush();
+    let watch = policies::Watch::new(&origin.directories())?;
+    // The kernel counts programs' runs and run time only while asked to.
+    let bpf_stats = match options.metrics {
+        Some(_) => match aya::sys::enable_stats(aya::sys::Stats::RunTime) {
+            Ok(fd) => Some(fd),
+            Err(error) => {
+                status(&format!(
+                    "warning: metrics: the kernel's program statistics (bpf_stats) cannot be enabled: {error}; run time and counts are not reported"
+                ));
+                None
+            }
+        },
+        None => None,
+    };
+    if options.metrics.is_some() {
+        metrics.publish(&snapshot(&enforced, &stats, bpf_stats.is_some()));
+    }
+    ready_line(&host, &enforced, several);
+
+    let mut next_check = Instant::now();
+    let mut check_sources = false;
+    while !STOP.load(Ordering::SeqCst) {
+        let mut fds: Vec<i32> = enforced
+            .iter()
+            .map(|p| p.session.ring.as_raw_fd())
+            .collect();
+        fds.push(watch.raw_fd());
+        wait_readable(&fds, Duration::from_millis(200));
+        // Events that came before a SIGHUP go to the file it rotates away.
+        for policy in &mut enforced {
+            policy.drain(&mut output, DRAIN_PER_TURN);
+        }
+        let hup = handle_noted_signals(options.output.as_deref(), &mut output, &|output| {
+            for policy in &enforced {
+                policy.headers(output);
+            }
+        });
+        if watch.changed() || hup {
+            check_sources = true;
+        }
+        if check_sources {
+            check_sources = false;
+            reload::refresh(
+                &host,
+                &origin,
+                &mut enforced,
+                &mut refused,
+                &mut stats,
+                &mut output,
+            );
+            if options.metrics.is_some() {
+                metrics.publish(&snapshot(&enforced, &stats, bpf_stats.is_some()));
+            }
+        }
+        if Instant::now() >= next_check {
+            for policy in &mut enforced {
+                policy.report_losses(&mut output);
+                for tamper in policy.session.check_links() {
+                    status(&tamper.line());
+                    output.tamper(&tamper);
+                    output.flush();
+                }
+                if let Some(map) = &mut policy.session.identities {
+                    // A failed refresh leaves the last identities in place:
+                    // enforcement goes on, and the next second tries again.
+                    match map.refresh() {
+                        Ok(changed) => {
+                            for path in changed {
+                                status(&format!(
+                                    "the file at {path} changed: its identity is updated"
+                                ));
+                            }
                         }
+                        Err(error) => status(&format!(
+                            "warning: the identities of the files named by path could not be refreshed: {error}"
+                        )),
                     }
-                    Err(error) => status(&format!(
-                        "warning: the identities of the files named by path could not be refreshed: {error}"
-                    )),
                 }
             }
             report_output_failures(&mut output);
+            if options.metrics.is_some() {
+                metrics.publish(&snapshot(&enforced, &stats, bpf_stats.is_some()));
+            }
             next_check = Instant::now() + Duration::from_secs(1);
         }
     }
 
-    drain(&mut session.ring, &metadata, &mut output);
-    let (detached, kept) = session.finish();
-    drain(&mut session.ring, &metadata, &mut output);
-    report_losses(&session.counters, n_rules, &mut lost, &mut output);
-    let counts: Vec<RuleCount> = metadata
-        .rules
-        .iter()
-        .map(|rule| RuleCount {
-            rule: rule.name.clone(),
-            hook: rule.hook.clone(),
-            matches: counter(&session.counters, rule.id),
-        })
-        .collect();
-    match &session.pins {
-        Some(pins) => status(&format!(
-            "stopped: policy `{}` stays enforced by {kept} pinned programs under {} (`polrt stop {}` removes it)",
-            pins.name,
-            pins.root.display(),
-            pins.name
-        )),
-        None => status(&format!("stopped: {detached} programs detached")),
+    let mut detached = 0;
+    let mut kept = 0;
+    let mut counts = Vec::new();
+    let mut lost = 0;
+    for policy in &mut enforced {
+        policy.drain(&mut output, DRAIN_PER_TURN);
+        let (d, k) = policy.session.finish();
+        detached += d;
+        kept += k;
+        policy.drain(&mut output, usize::MAX);
+        policy.report_losses(&mut output);
+        lost += policy.lost + policy.carried_lost;
+        for ((rule, hook), matches) in policy.counts() {
+            counts.push(RuleCount {
+                rule: if several {
+                    format!("{}/{rule}", policy.source.name)
+                } else {
+                    rule
+                },
+                hook,
+                matches,
+            });
+        }
+        if let Some(pins) = &policy.session.pins {
+            status(&format!(
+                "stopped: policy `{}` stays enforced by {k} pinned programs under {} (`polrt stop {}` removes it)",
+                pins.name,
+                pins.root.display(),
+                pins.name
+            ));
+        }
+    }
+    if kept == 0 || detached > 0 {
+        status(&format!("stopped: {detached} programs detached"));
+    }
+    if several {
+        counts.sort_by(|a, b| a.rule.cmp(&b.rule));
+    } else if let Some(policy) = enforced.first() {
+        // One policy: its rules in the policy's order, as before.
+        let order: Vec<&str> = policy
+            .session
+            .metadata
+            .rules
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect();
+        counts.sort_by_key(|c| order.iter().position(|r| *r == c.rule));
     }
     output.summary(&counts, lost);
     output.flush();
@@ -328,13 +566,237 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
     if options.format == Format::Json || options.output.is_some() {
         eprint!("{}", output::summary_text(&counts, lost));
     }
-    session.clear_runtime();
+    for policy in &enforced {
+        policy.session.clear_runtime();
+    }
     Ok(RunSummary {
         counts,
         lost,
         detached,
         kept,
+        reloads: stats.reloads,
+        failed_reloads: stats.failed,
     })
+}
+
+/// Reloads done and refused by a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ReloadStats {
+    pub(crate) reloads: u64,
+    pub(crate) failed: u64,
+}
+
+/// What `--metrics` serves now: every policy's counters, backends and
+/// programs (with the kernel's run statistics when `bpf_stats` is on).
+fn snapshot(enforced: &[Enforced], stats: &ReloadStats, bpf_stats: bool) -> Snapshot {
+    let mut runs = BTreeMap::new();
+    if bpf_stats {
+        for info in aya::programs::loaded_programs().flatten() {
+            runs.insert(
+                info.id(),
+                (info.run_time().as_nanos() as u64, info.run_count()),
+            );
+        }
+    }
+    let policies = enforced
+        .iter()
+        .map(|policy| {
+            let metadata = &policy.session.metadata;
+            let counts = policy.counts();
+            let rules = metadata
+                .rules
+                .iter()
+                .map(|rule| RuleMetric {
+                    rule: rule.name.clone(),
+                    hook: rule.hook.clone(),
+                    action: rule.action.to_string(),
+                    matches: counts
+                        .get(&(rule.name.clone(), rule.hook.clone()))
+                        .copied()
+                        .unwrap_or(0),
+                })
+                .collect();
+            let programs = policy
+                .reports
+                .iter()
+                .flat_map(|r| r.programs.iter())
+                .map(|(symbol, id)| ProgramMetric {
+                    symbol: symbol.clone(),
+                    id: *id,
+                    run_time_ns: runs.get(id).map(|r| r.0),
+                    run_count: runs.get(id).map(|r| r.1),
+                })
+                .collect();
+            PolicyMetrics {
+                name: policy.source.name.clone(),
+                generation: policy.generation.clone(),
+                rules,
+                lost: policy.lost + policy.carried_lost,
+                backends: policy
+                    .reports
+                    .iter()
+                    .map(|r| (r.hook.clone(), r.backend.clone()))
+                    .collect(),
+                programs,
+            }
+        })
+        .collect();
+    Snapshot {
+        policies,
+        reloads: stats.reloads,
+        failed_reloads: stats.failed,
+    }
+}
+
+/// Loads and attaches `policy` (read from `source`), or with `--persist`
+/// pins it, adopts or replaces its pinned generation.
+pub(crate) fn enforce(
+    host: &Host,
+    source: &Source,
+    fingerprint: &str,
+    policy: &PolicyObject,
+    output: &mut Output,
+) -> Result<Enforced, Error> {
+    if let Some(warnings) = &policy.warnings {
+        eprint!("{warnings}");
+    }
+    let generation = policy.metadata.source_hash.clone();
+    let setup = host.setup(policy);
+    output.set_policy(&source.name, &generation);
+    let session = match host.pin_name(source) {
+        None => Session::load(&setup, None)?,
+        Some(name) => Session::persist(&setup, name, output)?,
+    };
+    let reports = session.backend_reports();
+    let guard = GuardReport {
+        on: session.guard == GuardState::On,
+        reason: match &session.guard {
+            GuardState::On => String::new(),
+            GuardState::Off(why) => why.clone(),
+        },
+        programs: session.guard_programs(),
+        scope: host.scope.as_ref().map(|s| s.path.display().to_string()),
+    };
+    Ok(Enforced {
+        source: source.clone(),
+        fingerprint: fingerprint.to_string(),
+        generation,
+        refused: None,
+        session,
+        reports,
+        guard,
+        lost: 0,
+        carried: BTreeMap::new(),
+        carried_lost: 0,
+        retired: Vec::new(),
+    })
+}
+
+/// The status lines and records of a policy that starts being enforced.
+pub(crate) fn announce(policy: &Enforced, several: bool, output: &mut Output) {
+    let prefix = if several {
+        format!("policy `{}`: ", policy.source.name)
+    } else {
+        String::new()
+    };
+    for report in &policy.reports {
+        status(&format!("{prefix}{}", report.line()));
+    }
+    status(&format!("{prefix}{}", policy.guard.line()));
+    if !prefix.is_empty() {
+        status(&format!(
+            "{prefix}generation {} from {}; {}",
+            short(&policy.generation),
+            policy.source.path.display(),
+            policy.session.origin
+        ));
+    }
+    policy.headers(output);
+}
+
+fn short(hash: &str) -> &str {
+    hash.get(..12).unwrap_or(hash)
+}
+
+/// The first line of an error (a policy's diagnostics span several).
+pub(crate) fn one_line(text: &str) -> String {
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let first = lines.next().unwrap_or("").trim().to_string();
+    match lines.next() {
+        Some(_) => format!("{first} ..."),
+        None => first,
+    }
+}
+
+/// On a failed start: pinned policies stay as they were, the others are
+/// detached (by dropping their sessions).
+fn release_all(enforced: &mut Vec<Enforced>) {
+    for policy in enforced.iter_mut() {
+        if policy.session.pins.is_some() {
+            policy.session.finish();
+        }
+    }
+    enforced.clear();
+}
+
+fn ready_line(host: &Host, enforced: &[Enforced], several: bool) {
+    let scope_text = match &host.scope {
+        Some(scope) => format!(
+            "scoped to cgroup {} (id {})",
+            scope.path.display(),
+            scope.id
+        ),
+        None => "every task".to_string(),
+    };
+    let mode = if host.monitor {
+        "monitor mode: deny/kill are reported as would-deny/would-kill, not enforced"
+    } else {
+        "enforcing"
+    };
+    let programs: usize = enforced.iter().map(|p| p.session.attachments.len()).sum();
+    let policies_text = if several {
+        format!(
+            "{} {} ({}), ",
+            enforced.len(),
+            if enforced.len() == 1 {
+                "policy"
+            } else {
+                "policies"
+            },
+            enforced
+                .iter()
+                .map(|p| p.source.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    } else {
+        String::new()
+    };
+    let seeded_text = match enforced.first().and_then(|p| p.session.identities.as_ref()) {
+        Some(map) if !several => format!(
+            ", {} of {} files named by path found (matched by identity too)",
+            map.found(),
+            map.len()
+        ),
+        _ => String::new(),
+    };
+    let persist_text = match enforced.first() {
+        Some(policy) if !several => match &policy.session.pins {
+            Some(pins) => format!(
+                "; {}: it stays enforced when polrt exits or dies (`polrt stop {}` removes it)",
+                policy.session.origin, pins.name
+            ),
+            None => String::new(),
+        },
+        _ if host.persist.is_some() => {
+            "; pinned: they stay enforced when polrt exits or dies (`polrt stop NAME` removes one)"
+                .to_string()
+        }
+        _ => String::new(),
+    };
+    status(&format!(
+        "ready: {policies_text}{programs} programs attached, {scope_text}, {mode}{seeded_text}{persist_text}"
+    ));
 }
 
 fn open_output(path: Option<&Path>) -> Result<Box<dyn Write + Send>, Error> {
@@ -349,44 +811,48 @@ fn open_output(path: Option<&Path>) -> Result<Box<dyn Write + Send>, Error> {
 
 /// Acts on the [`NOTED_SIGNALS`] received since the last call: SIGHUP
 /// reopens `--output` (after a rotation, the path names a new file, which
-/// starts with the `backend` and `guard` records again; when the new file is refused or
-/// cannot be opened, polrt says so and keeps writing to the one it has),
-/// every other one is reported and ignored. Enforcement never stops here.
+/// starts with the records `headers` writes: `backend` and `guard`; when
+/// the new file is refused or cannot be opened, polrt says so and keeps
+/// writing to the one it has) and returns true (the caller then looks for
+/// changed policies); every other one is reported and ignored.
+/// Enforcement never stops here.
 fn handle_noted_signals(
     path: Option<&Path>,
-    backends: &[BackendReport],
-    guard: &GuardReport,
     output: &mut Output,
-) {
+    headers: &dyn Fn(&mut Output),
+) -> bool {
     let pending = PENDING.swap(0, Ordering::SeqCst);
     if pending == 0 {
-        return;
+        return false;
     }
+    let mut hup = false;
     for signal in NOTED_SIGNALS {
         if pending & (1u64 << signal) == 0 {
             continue;
         }
         match (signal, path) {
-            (libc::SIGHUP, Some(path)) => match output_file::open(path) {
-                Ok(file) => {
-                    output.set_writer(Box::new(std::io::BufWriter::new(file)));
-                    for report in backends {
-                        output.backend(report);
+            (libc::SIGHUP, Some(path)) => {
+                hup = true;
+                match output_file::open(path) {
+                    Ok(file) => {
+                        output.set_writer(Box::new(std::io::BufWriter::new(file)));
+                        headers(output);
+                        output.flush();
+                        status(&format!("SIGHUP: reopened --output {}", path.display()));
                     }
-                    output.guard(guard);
-                    output.flush();
-                    status(&format!("SIGHUP: reopened --output {}", path.display()));
+                    Err(why) => status(&format!(
+                        "warning: SIGHUP: cannot reopen {why}; still writing to the file opened before"
+                    )),
                 }
-                Err(why) => status(&format!(
-                    "warning: SIGHUP: cannot reopen {why}; still writing to the file opened before"
-                )),
-            },
+            }
+            (libc::SIGHUP, None) => hup = true,
             _ => status(&format!(
                 "{} ignored: polrt stops only on SIGINT, SIGTERM or SIGQUIT; enforcement continues",
                 signal_name(signal)
             )),
         }
     }
+    hup
 }
 
 /// Says, on stderr, that writes to the output failed since the last check:
@@ -421,24 +887,44 @@ fn report_losses(
     }
 }
 
-fn wait_readable(fd: i32, timeout: Duration) {
-    let mut pfd = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
+/// Waits until one of `fds` is readable, a signal comes or `timeout` passes.
+fn wait_readable(fds: &[i32], timeout: Duration) {
+    let mut pfds: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|&fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    // SAFETY: `pfds` holds `pfds.len()` valid pollfds; an error (EINTR on a
+    // signal) just returns.
+    unsafe {
+        libc::poll(
+            pfds.as_mut_ptr(),
+            pfds.len() as libc::nfds_t,
+            timeout.as_millis() as libc::c_int,
+        )
     };
-    // SAFETY: one valid pollfd; an error (EINTR on a signal) just returns.
-    unsafe { libc::poll(&mut pfd, 1, timeout.as_millis() as libc::c_int) };
 }
 
-/// Writes every record waiting in `ring` to `output`; returns how many.
-pub(crate) fn drain(
+/// Records read from one policy's ring buffer per turn of the event loop,
+/// at most: the loop goes on to signals, reloads and the link watch however
+/// fast events come.
+pub(crate) const DRAIN_PER_TURN: usize = 8192;
+
+/// Writes up to `limit` records waiting in `ring` to `output` (every one,
+/// with `usize::MAX`, only once no attached program writes to the ring:
+/// a flood could otherwise keep polrt here); returns how many.
+pub(crate) fn drain_some(
     ring: &mut RingBuf<MapData>,
     metadata: &Metadata,
     output: &mut Output,
+    limit: usize,
 ) -> usize {
     let mut n = 0;
-    while let Some(item) = ring.next() {
+    while n < limit {
+        let Some(item) = ring.next() else { break };
         n += 1;
         match events::decode(metadata, &item) {
             Ok(event) => output.event(&event),

@@ -242,7 +242,14 @@ impl Session {
         let mut session = Session::load_pinned(setup, &staging)?;
         // The new generation enforces: the old one goes (its links first).
         named.remove()?;
-        let drained = crate::run::drain(&mut old_ring, &old.metadata, output);
+        // At most what a full ring buffer holds: a reload of a running
+        // polrt still holds the old links (they go once this returns) and
+        // drains the rest itself.
+        let capacity = old
+            .ringbuf_bytes
+            .unwrap_or(polc::compile::DEFAULT_RINGBUF_BYTES) as usize
+            / 8;
+        let drained = crate::run::drain_some(&mut old_ring, &old.metadata, output, capacity);
         if let Err(error) = staging.rename_to(&named) {
             // The new generation is the only one left: it stays pinned (a
             // later run or `polrt stop` finds it under its staging name).

@@ -171,6 +171,11 @@ pub fn render(statuses: &[PolicyStatus]) -> String {
                 "  policy:  {} (object sha256 {}, polc {}), pinned since {}",
                 state.policy, state.object_sha256, state.metadata.compiler_version, state.pinned_at
             );
+            let _ = writeln!(
+                out,
+                "  generation: {} (the policy source's sha256)",
+                state.metadata.source_hash
+            );
             let scope = state.scope.as_ref().map_or("every task".to_string(), |s| {
                 format!("cgroup {} (id {})", s.path, s.id)
             });
@@ -233,6 +238,7 @@ pub fn to_json(statuses: &[PolicyStatus]) -> Json {
                     "pinned_at": status.root,
                     "policy": state.map(|s| s.policy.clone()),
                     "object_sha256": state.map(|s| s.object_sha256.clone()),
+                    "generation": state.map(|s| s.metadata.source_hash.clone()),
                     "since": state.map(|s| s.pinned_at.clone()),
                     "scope": state.and_then(|s| s.scope.as_ref()).map(|s| json!({"path": s.path, "id": s.id})),
                     "monitor": state.map(|s| s.monitor),

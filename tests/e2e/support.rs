@@ -361,7 +361,24 @@ impl Polrt {
     /// Starts `polrt run POLICY --cgroup CGROUP --format json --output FILE
     /// EXTRA...` and waits for its "ready" line on stderr.
     pub fn start(policy: &Path, cgroup: &TestCgroup, work: &TempDir, extra: &[&str]) -> Polrt {
-        Polrt::launch(policy, cgroup, work, extra, Placement::Outside)
+        Polrt::launch(
+            &[policy.as_os_str()],
+            cgroup,
+            work,
+            extra,
+            Placement::Outside,
+        )
+    }
+
+    /// Like [`Polrt::start`], with `policies` (several files, or
+    /// `--policy-dir DIR`) in place of one policy.
+    pub fn start_policies(
+        policies: &[&std::ffi::OsStr],
+        cgroup: &TestCgroup,
+        work: &TempDir,
+        extra: &[&str],
+    ) -> Polrt {
+        Polrt::launch(policies, cgroup, work, extra, Placement::Outside)
     }
 
     /// Like [`Polrt::start`], with polrt itself running inside the cgroup
@@ -372,7 +389,13 @@ impl Polrt {
         work: &TempDir,
         extra: &[&str],
     ) -> Polrt {
-        Polrt::launch(policy, cgroup, work, extra, Placement::Inside)
+        Polrt::launch(
+            &[policy.as_os_str()],
+            cgroup,
+            work,
+            extra,
+            Placement::Inside,
+        )
     }
 
     /// Like [`Polrt::start_inside`], with polrt in a new pid namespace
@@ -383,11 +406,17 @@ impl Polrt {
         work: &TempDir,
         extra: &[&str],
     ) -> Polrt {
-        Polrt::launch(policy, cgroup, work, extra, Placement::InsidePidNamespace)
+        Polrt::launch(
+            &[policy.as_os_str()],
+            cgroup,
+            work,
+            extra,
+            Placement::InsidePidNamespace,
+        )
     }
 
     fn launch(
-        policy: &Path,
+        policy: &[&std::ffi::OsStr],
         cgroup: &TestCgroup,
         work: &TempDir,
         extra: &[&str],
@@ -406,7 +435,7 @@ impl Polrt {
         };
         command
             .arg("run")
-            .arg(policy)
+            .args(policy)
             .arg("--cgroup")
             .arg(&cgroup.path)
             .args(["--format", "json", "--output"])

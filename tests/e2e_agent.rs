@@ -1,0 +1,766 @@
+//! End-to-end tests of polrt as a node agent on the real kernel (root):
+//! several policies in one `polrt run` (files and `--policy-dir`), how their
+//! verdicts compose, and hot reload of a changed policy file under a flood
+//! of denied operations.
+//!
+//! Safe on a shared host: every rule is scoped to the test's own cgroup v2
+//! directory, cgroup programs attach there only, and everything is detached
+//! (and checked to be gone) when polrt stops.
+
+#[path = "e2e/support.rs"]
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsStr;
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use polc_tests::kernel_tests_enabled;
+use serde_json::Value;
+use support::{run_in, spawn_in, write_policy, Polrt, TempDir, TestCgroup};
+
+/// A listener on a free loopback port that accepts (and drops) every
+/// connection, so that a connect the policy lets through succeeds.
+fn accepting_listener() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    let port = listener.local_addr().expect("local address").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            drop(stream);
+        }
+    });
+    port
+}
+
+/// Connects to 127.0.0.1:`port` from a shell in `cgroup`; returns whether
+/// it connected, and the shell's stderr.
+fn connect(cgroup: &TestCgroup, port: u16) -> (bool, String) {
+    let mut command = Command::new("bash");
+    command.args(["-c", &format!("exec 3<>/dev/tcp/127.0.0.1/{port}")]);
+    let (status, _, stderr) = run_in(cgroup, &mut command);
+    (status.success(), stderr)
+}
+
+fn by_policy_and_rule<'a>(events: &[&'a Value], policy: &str, rule: &str) -> Vec<&'a Value> {
+    events
+        .iter()
+        .copied()
+        .filter(|e| e["policy"] == policy && e["rule"] == rule)
+        .collect()
+}
+
+/// Each policy keeps its own first-match order (an `allow` stops its own
+/// later rules, not another policy's); across policies the strongest
+/// verdict wins (one policy's `deny` refuses what another allows or
+/// audits); every trace of every policy runs. Events name the policy and
+/// generation that decided them.
+#[test]
+fn several_policies_keep_their_own_first_match_and_the_strongest_verdict_wins() {
+    if !kernel_tests_enabled(
+        "several_policies_keep_their_own_first_match_and_the_strongest_verdict_wins",
+    ) {
+        return;
+    }
+    let work = TempDir::new("agent-compose");
+    let cgroup = TestCgroup::new("agent-compose");
+    let blocked = accepting_listener();
+    let open = accepting_listener();
+    let first = write_policy(
+        &work,
+        "first.pol",
+        &format!(
+            "rule allow_blocked {{\n    on net.connect\n    when net.dport == {blocked}\n    allow\n}}\n\nrule audit_all {{\n    on net.connect\n    audit \"connect to {{net.dport}}\"\n}}\n"
+        ),
+    );
+    let second = write_policy(
+        &work,
+        "second.pol",
+        &format!(
+            "rule block_port {{\n    on net.connect\n    when net.dport == {blocked}\n    deny \"refused {{net.dport}}\"\n}}\n\ntrace connects {{\n    on net.connect\n    emit net.dport\n}}\n"
+        ),
+    );
+    let polrt = Polrt::start_policies(
+        &[first.as_os_str(), second.as_os_str()],
+        &cgroup,
+        &work,
+        &[],
+    );
+    assert!(
+        polrt
+            .stderr_text()
+            .contains("ready: 2 policies (first, second)"),
+        "{}",
+        polrt.stderr_text()
+    );
+    let (connected, stderr) = connect(&cgroup, blocked);
+    assert!(
+        !connected && stderr.contains("Operation not permitted"),
+        "the second policy's deny must win over the first's allow: {stderr}"
+    );
+    let (connected, stderr) = connect(&cgroup, open);
+    assert!(connected, "no policy denies the open port: {stderr}");
+    let finished = polrt.stop();
+    assert!(finished.status.success(), "{}", finished.stderr);
+    let events = finished.events();
+    // The first policy: `allow_blocked` matched first on the blocked port,
+    // so its own `audit_all` did not; on the open port `audit_all` did.
+    let audits = by_policy_and_rule(&events, "first", "audit_all");
+    assert_eq!(audits.len(), 1, "{events:?}");
+    assert_eq!(audits[0]["fields"]["net.dport"], open);
+    let denies = by_policy_and_rule(&events, "second", "block_port");
+    assert_eq!(denies.len(), 1, "{events:?}");
+    assert_eq!(denies[0]["verdict"], "deny");
+    assert_eq!(denies[0]["fields"]["net.dport"], blocked);
+    // The trace ran for both connects, whatever the verdicts.
+    let traced: BTreeSet<u64> = by_policy_and_rule(&events, "second", "connects")
+        .iter()
+        .filter_map(|e| e["fields"]["net.dport"].as_u64())
+        .collect();
+    assert_eq!(
+        traced,
+        BTreeSet::from([u64::from(blocked), u64::from(open)])
+    );
+    // Every event names its policy's generation: one per policy.
+    let generations: BTreeMap<String, BTreeSet<String>> =
+        events.iter().fold(BTreeMap::new(), |mut map, e| {
+            map.entry(e["policy"].as_str().expect("policy").to_string())
+                .or_default()
+                .insert(e["generation"].as_str().expect("generation").to_string());
+            map
+        });
+    assert_eq!(generations.len(), 2, "{generations:?}");
+    assert!(generations
+        .values()
+        .all(|g| g.len() == 1 && g.iter().all(|h| h.len() == 64)));
+    assert_ne!(generations["first"], generations["second"]);
+    // Per-policy counts in the summary.
+    assert_eq!(finished.matches("first/allow_blocked"), 1);
+    assert_eq!(finished.matches("first/audit_all"), 1);
+    assert_eq!(finished.matches("second/block_port"), 1);
+    assert_eq!(finished.matches("second/connects"), 2);
+}
+
+/// The policy of the flood test: deny every connect to `port`, with the
+/// generation's number in the message.
+fn flood_policy(port: u16, number: usize) -> String {
+    format!(
+        "rule block_port {{\n    on net.connect\n    when net.dport == {port}\n    deny \"refused by version {number}\"\n}}\n"
+    )
+}
+
+/// Replaces `path` as editors and `kubectl` do: a new file renamed over it.
+fn replace_file(path: &Path, text: &str) {
+    let temporary = path.with_file_name(format!(
+        ".{}.tmp",
+        path.file_name().and_then(OsStr::to_str).expect("file name")
+    ));
+    fs::write(&temporary, text).expect("write the new version");
+    fs::rename(&temporary, path).expect("rename it into place");
+}
+
+/// Occurrences of `text` in polrt's stderr.
+fn count_in(polrt: &Polrt, text: &str) -> usize {
+    polrt.stderr_text().matches(text).count()
+}
+
+fn wait_count(polrt: &Polrt, text: &str, count: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count_in(polrt, text) < count {
+        assert!(
+            Instant::now() < deadline,
+            "polrt did not say {text:?} {count} times within 60 s:\n{}",
+            polrt.stderr_text()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Under a steady flood of connects that the policy denies, the policy's
+/// file is replaced 100 times (and once by a broken version, refused while
+/// the old generation stays): every connect is refused, every deny event
+/// is attributed to exactly one generation, the one whose message it
+/// carries, and another policy that did not change is never reloaded.
+#[test]
+fn a_policy_reloaded_100_times_under_a_flood_never_lets_one_operation_through() {
+    if !kernel_tests_enabled(
+        "a_policy_reloaded_100_times_under_a_flood_never_lets_one_operation_through",
+    ) {
+        return;
+    }
+    let work = TempDir::new("agent-reload");
+    let cgroup = TestCgroup::new("agent-reload");
+    let port = accepting_listener();
+    let open = accepting_listener();
+    let flood = write_policy(&work, "flood.pol", &flood_policy(port, 0));
+    let other = write_policy(
+        &work,
+        "other.pol",
+        "rule audit_binds {\n    on net.bind\n    audit\n}\n",
+    );
+    let polrt = Polrt::start_policies(&[flood.as_os_str(), other.as_os_str()], &cgroup, &work, &[]);
+    let stop = work.path.join("stop");
+    let mut command = Command::new("bash");
+    command
+        .args([
+            "-c",
+            &format!(
+                // About a thousand connects a second (read's timeout is a
+                // pause without a process): steady, and within what a
+                // debug build of polrt writes as JSON.
+                "exec 9< <(sleep 3600); while [ ! -e {stop} ]; do if : 3<>/dev/tcp/127.0.0.1/{port}; then echo connected; else echo refused; fi; read -t 0.001 -u 9; done 2>/dev/null; kill $!",
+                stop = stop.display()
+            ),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut flooder = spawn_in(&cgroup, &mut command);
+    let lines = BufReader::new(flooder.stdout.take().expect("flood output")).lines();
+    let seen = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&seen);
+    let reader = std::thread::spawn(move || {
+        let mut outcomes: BTreeMap<String, u64> = BTreeMap::new();
+        for line in lines {
+            *outcomes.entry(line.expect("read the flood")).or_default() += 1;
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        outcomes
+    });
+    // The flood runs before the first reload.
+    while seen.load(Ordering::Relaxed) < 100 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mut latencies = Vec::new();
+    for number in 1..=100 {
+        if number == 50 {
+            // A broken version is refused; the old generation stays.
+            replace_file(&flood, "rule broken {\n    on net.connect\n    deny\n");
+            wait_count(&polrt, "reload: policy `flood` refused", 1);
+        }
+        let started = Instant::now();
+        replace_file(&flood, &flood_policy(port, number));
+        wait_count(&polrt, "reload: policy `flood` reloaded", number);
+        latencies.push(started.elapsed());
+    }
+    // SIGHUP with nothing changed reloads nothing.
+    polrt.signal(libc::SIGHUP);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(count_in(&polrt, "reload: policy `flood` reloaded"), 100);
+    fs::write(&stop, "").expect("stop the flood");
+    let outcomes = reader.join().expect("the flood's reader");
+    flooder.wait().expect("wait for the flood");
+    let (connected, stderr) = connect(&cgroup, open);
+    assert!(connected, "other ports stay open: {stderr}");
+    let finished = polrt.stop();
+    assert!(finished.status.success(), "{}", finished.stderr);
+
+    let refused = outcomes.get("refused").copied().unwrap_or(0);
+    assert_eq!(
+        outcomes.get("connected"),
+        None,
+        "a connect got through during a reload: {outcomes:?}"
+    );
+    // Version N is the generation of the N-th `reloaded` record (0: the
+    // first `backend` record of the policy).
+    let mut generations = vec![finished
+        .of_type("backend")
+        .iter()
+        .find(|b| b["policy"] == "flood")
+        .and_then(|b| b["generation"].as_str())
+        .expect("the first generation")
+        .to_string()];
+    let reloads = finished.of_type("reload");
+    for record in &reloads {
+        assert_eq!(record["policy"], "flood", "only `flood` changed: {record}");
+        if record["result"] == "reloaded" {
+            assert_eq!(record["previous"], generations[generations.len() - 1]);
+            generations.push(record["generation"].as_str().expect("generation").into());
+        }
+    }
+    assert_eq!(generations.len(), 101, "{reloads:?}");
+    assert_eq!(
+        reloads.iter().filter(|r| r["result"] == "refused").count(),
+        1
+    );
+    let denies: Vec<&Value> = finished
+        .events()
+        .into_iter()
+        .filter(|e| e["rule"] == "block_port")
+        .collect();
+    for event in &denies {
+        assert_eq!(event["policy"], "flood");
+        assert_eq!(event["verdict"], "deny");
+        let number: usize = event["message"]
+            .as_str()
+            .and_then(|m| m.strip_prefix("refused by version "))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("message of {event}"));
+        assert_eq!(
+            event["generation"], generations[number],
+            "the event of version {number} names another generation"
+        );
+    }
+    // Every refused connect was decided by at least one generation (by two
+    // while both were attached), and nothing was lost uncounted.
+    let lost = finished.summary()["lost"].as_u64().expect("lost");
+    assert!(
+        denies.len() as u64 + lost >= refused,
+        "{} deny events and {lost} lost for {refused} refused connects",
+        denies.len()
+    );
+    // The untouched policy was loaded once: its programs never changed
+    // (SIGHUP, which reopens --output, wrote its `backend` record again).
+    let backends = finished.of_type("backend");
+    let other_programs: BTreeSet<String> = backends
+        .iter()
+        .filter(|b| b["policy"] == "other")
+        .map(|b| b["programs"].to_string())
+        .collect();
+    assert_eq!(other_programs.len(), 1, "{other_programs:?}");
+    latencies.sort();
+    eprintln!(
+        "reload latency (file replaced to `reloaded` on stderr, {} reloads): median {:?}, max {:?}; {refused} connects refused, {} deny events, {lost} lost",
+        latencies.len(),
+        latencies[latencies.len() / 2],
+        latencies[latencies.len() - 1],
+        denies.len()
+    );
+}
+
+/// `--policy-dir`: every `*.pol` of the directory is enforced; a broken
+/// file is reported and skipped while the others run; a file added later
+/// is loaded, a fixed one too, and a removed one unloaded.
+#[test]
+fn a_policy_dir_loads_adds_fixes_and_removes_policies() {
+    if !kernel_tests_enabled("a_policy_dir_loads_adds_fixes_and_removes_policies") {
+        return;
+    }
+    let work = TempDir::new("agent-dir");
+    let dir = work.path.join("policies");
+    fs::create_dir(&dir).expect("policy dir");
+    let cgroup = TestCgroup::new("agent-dir");
+    let one = accepting_listener();
+    let two = accepting_listener();
+    let deny = |port: u16| {
+        format!(
+            "rule block_port {{\n    on net.connect\n    when net.dport == {port}\n    deny\n}}\n"
+        )
+    };
+    fs::write(dir.join("one.pol"), deny(one)).expect("write");
+    fs::write(dir.join("broken.pol"), "rule broken {\n").expect("write");
+    fs::write(dir.join("README.txt"), "not a policy").expect("write");
+    let polrt = Polrt::start_policies(
+        &[OsStr::new("--policy-dir"), dir.as_os_str()],
+        &cgroup,
+        &work,
+        &[],
+    );
+    let stderr = polrt.stderr_text();
+    assert!(
+        stderr.contains("reload: policy `broken` refused"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("ready: 1 policy (one)"), "{stderr}");
+    assert!(!connect(&cgroup, one).0, "one.pol denies");
+    assert!(
+        connect(&cgroup, two).0,
+        "nothing denies the second port yet"
+    );
+
+    replace_file(&dir.join("two.pol"), &deny(two));
+    polrt.wait_stderr("reload: policy `two` loaded");
+    assert!(!connect(&cgroup, two).0, "two.pol denies once loaded");
+
+    replace_file(&dir.join("broken.pol"), &deny(two));
+    polrt.wait_stderr("reload: policy `broken` loaded");
+
+    fs::remove_file(dir.join("one.pol")).expect("remove one.pol");
+    polrt.wait_stderr("reload: policy `one` (generation");
+    assert!(connect(&cgroup, one).0, "one.pol is gone: its deny too");
+    assert!(!connect(&cgroup, two).0, "two.pol still denies");
+
+    let finished = polrt.stop();
+    assert!(finished.status.success(), "{}", finished.stderr);
+    let results: Vec<(String, String)> = finished
+        .of_type("reload")
+        .iter()
+        .map(|r| {
+            (
+                r["policy"].as_str().unwrap_or("").to_string(),
+                r["result"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String)> = [
+        ("broken", "refused"),
+        ("two", "loaded"),
+        ("broken", "loaded"),
+        ("one", "unloaded"),
+    ]
+    .iter()
+    .map(|(p, r)| (p.to_string(), r.to_string()))
+    .collect();
+    assert_eq!(results, expected);
+}
+
+/// A free loopback port (bound, then released).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// `GET path` on 127.0.0.1:`port`; the body, or `None` when it fails.
+fn http_get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    let (head, body) = answer.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.1 200").then(|| body.to_string())
+}
+
+/// The samples of an instant query through Prometheus's query API.
+fn query(port: u16, expression: &str) -> Vec<Value> {
+    let encoded: String = expression
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    http_get(port, &format!("/api/v1/query?query={encoded}"))
+        .and_then(|body| serde_json::from_str::<Value>(&body).ok())
+        .and_then(|v| v["data"]["result"].as_array().cloned())
+        .unwrap_or_default()
+}
+
+/// `--metrics`: Debian's Prometheus, started on a loopback port with a
+/// scrape configuration naming polrt, scrapes it and returns its series
+/// through the query API: per-rule matches, verdicts, the backend per
+/// hook, program runs (bpf_stats) and reloads.
+#[test]
+fn prometheus_scrapes_the_metrics_of_polrt() {
+    if !kernel_tests_enabled("prometheus_scrapes_the_metrics_of_polrt") {
+        return;
+    }
+    let prometheus = Path::new("/usr/bin/prometheus");
+    assert!(
+        prometheus.exists(),
+        "Debian's prometheus is not installed: run scripts/setup.sh"
+    );
+    let work = TempDir::new("agent-metrics");
+    let cgroup = TestCgroup::new("agent-metrics");
+    let blocked = accepting_listener();
+    let policy = write_policy(&work, "metered.pol", &flood_policy(blocked, 0));
+    let metrics_port = free_port();
+    let metrics_addr = format!("127.0.0.1:{metrics_port}");
+    let polrt = Polrt::start(&policy, &cgroup, &work, &["--metrics", &metrics_addr]);
+    for _ in 0..3 {
+        assert!(!connect(&cgroup, blocked).0, "the connect is denied");
+    }
+    let prometheus_port = free_port();
+    let config = work.path.join("prometheus.yml");
+    fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: polrt\n    static_configs:\n      - targets: ['{metrics_addr}']\n"
+        ),
+    )
+    .expect("write the scrape configuration");
+    let data = work.path.join("prometheus-data");
+    let mut server = Command::new(prometheus)
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!("--storage.tsdb.path={}", data.display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{prometheus_port}"))
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(work.path.join("prometheus.log")).expect("log"))
+        .spawn()
+        .expect("start prometheus");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let matches = loop {
+        let samples = query(
+            prometheus_port,
+            "polrt_rule_matches_total{policy=\"metered\",rule=\"block_port\"}",
+        );
+        if let Some(sample) = samples.first() {
+            if sample["value"][1] == "3" {
+                break sample.clone();
+            }
+        }
+        if Instant::now() > deadline {
+            let _ = server.kill();
+            let _ = server.wait();
+            panic!(
+                "prometheus never returned 3 matches of block_port: {samples:?}; its log:\n{}",
+                fs::read_to_string(work.path.join("prometheus.log")).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(matches["metric"]["action"], "deny");
+    assert_eq!(matches["metric"]["hook"], "net.connect");
+    assert_eq!(matches["metric"]["job"], "polrt");
+    let verdicts = query(prometheus_port, "polrt_verdicts_total{verdict=\"deny\"}");
+    assert_eq!(
+        verdicts.first().map(|s| s["value"][1].clone()),
+        Some("3".into())
+    );
+    let backends = query(prometheus_port, "polrt_backend_info{hook=\"net.connect\"}");
+    assert_eq!(
+        backends.first().map(|s| s["metric"]["backend"].clone()),
+        Some("cgroup".into())
+    );
+    let runs = query(prometheus_port, "sum(polrt_program_runs_total)");
+    let runs: u64 = runs
+        .first()
+        .and_then(|s| s["value"][1].as_str())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        runs >= 3,
+        "the connect programs ran at least 3 times: {runs}"
+    );
+    let reloads = query(prometheus_port, "polrt_reloads_total");
+    assert_eq!(
+        reloads.first().map(|s| s["value"][1].clone()),
+        Some("0".into())
+    );
+    let lost = query(prometheus_port, "polrt_lost_events_total");
+    assert_eq!(
+        lost.first().map(|s| s["value"][1].clone()),
+        Some("0".into())
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+    let finished = polrt.stop();
+    assert!(finished.status.success(), "{}", finished.stderr);
+    assert_eq!(finished.matches("block_port"), 3);
+}
+
+/// The options of `polrt run` that `args` use must exist (`polrt run
+/// --help` lists them).
+fn assert_run_options_exist(args: &[String]) {
+    let help = Command::new(support::polrt_bin())
+        .args(["run", "--help"])
+        .output()
+        .expect("polrt run --help");
+    let help = String::from_utf8_lossy(&help.stdout);
+    for option in args.iter().filter(|a| a.starts_with("--")) {
+        let name = option.split('=').next().unwrap_or(option);
+        assert!(help.contains(name), "polrt run has no {name}:\n{help}");
+    }
+}
+
+/// deploy/polrt.service passes `systemd-analyze verify` (on a copy whose
+/// ExecStart names the polrt just built instead of /usr/local/bin/polrt,
+/// which this machine does not have) and runs polrt with options it has.
+#[test]
+fn the_systemd_unit_verifies() {
+    let root = polc_tests::repo_root();
+    let unit = fs::read_to_string(root.join("deploy/polrt.service")).expect("the unit");
+    let exec = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .expect("an ExecStart line");
+    let args: Vec<String> = exec.split_whitespace().map(str::to_string).collect();
+    assert_eq!(args[0], "/usr/local/bin/polrt");
+    assert_eq!(args[1], "run");
+    assert_run_options_exist(&args);
+    let work = TempDir::new("agent-unit");
+    let copy = work.path.join("polrt.service");
+    fs::write(
+        &copy,
+        unit.replace(
+            "/usr/local/bin/polrt",
+            &support::polrt_bin().display().to_string(),
+        ),
+    )
+    .expect("write the copy");
+    let verify = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&copy)
+        .output()
+        .expect("systemd-analyze (systemd) is installed");
+    assert!(
+        verify.status.success() && verify.stderr.is_empty(),
+        "systemd-analyze verify: {}{}",
+        String::from_utf8_lossy(&verify.stdout),
+        String::from_utf8_lossy(&verify.stderr)
+    );
+}
+
+/// deploy/kubernetes/polrt.yaml, read as YAML (by Debian's python3-yaml:
+/// `kubectl` validates only against a cluster's API server, which CI does
+/// not have): a privileged DaemonSet in the host's pid namespace with
+/// bpffs, BTF and the cgroup hierarchy mounted, the policies from a
+/// ConfigMap whose keys are policies that check, the metrics port, and
+/// polrt's own options.
+#[test]
+fn the_daemonset_manifest_has_what_polrt_needs() {
+    let root = polc_tests::repo_root();
+    let path = root.join("deploy/kubernetes/polrt.yaml");
+    let json = Command::new("/usr/bin/python3")
+        .args([
+            "-c",
+            "import json, sys, yaml; print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))",
+        ])
+        .arg(&path)
+        .output()
+        .expect("python3 with yaml");
+    assert!(
+        json.status.success(),
+        "{}",
+        String::from_utf8_lossy(&json.stderr)
+    );
+    let documents: Vec<Value> = serde_json::from_slice(&json.stdout).expect("JSON");
+    let of_kind = |kind: &str| {
+        documents
+            .iter()
+            .find(|d| d["kind"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} in {}", path.display()))
+    };
+    let daemonset = of_kind("DaemonSet");
+    assert_eq!(daemonset["apiVersion"], "apps/v1");
+    let spec = &daemonset["spec"]["template"]["spec"];
+    assert_eq!(
+        daemonset["spec"]["selector"]["matchLabels"],
+        daemonset["spec"]["template"]["metadata"]["labels"]
+    );
+    assert_eq!(spec["hostPID"], true);
+    let container = &spec["containers"][0];
+    assert_eq!(container["securityContext"]["privileged"], true);
+    assert_eq!(container["ports"][0]["containerPort"], 9464);
+    let args: Vec<String> = container["args"]
+        .as_array()
+        .expect("args")
+        .iter()
+        .map(|a| a.as_str().expect("a string").to_string())
+        .collect();
+    assert_eq!(args[0], "run");
+    assert_run_options_exist(&args);
+    let metrics = args
+        .iter()
+        .position(|a| a == "--metrics")
+        .map(|i| args[i + 1].clone());
+    assert_eq!(metrics.as_deref(), Some("0.0.0.0:9464"));
+    let mounts: BTreeMap<String, String> = container["volumeMounts"]
+        .as_array()
+        .expect("mounts")
+        .iter()
+        .map(|m| {
+            (
+                m["name"].as_str().unwrap_or("").to_string(),
+                m["mountPath"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let volumes = spec["volumes"].as_array().expect("volumes");
+    let host_path = |name: &str| {
+        volumes
+            .iter()
+            .find(|v| v["name"] == name)
+            .and_then(|v| v["hostPath"]["path"].as_str())
+            .unwrap_or_else(|| panic!("no host path volume {name}"))
+            .to_string()
+    };
+    for (name, path) in [
+        ("bpffs", "/sys/fs/bpf"),
+        ("btf", "/sys/kernel/btf"),
+        ("cgroup", "/sys/fs/cgroup"),
+    ] {
+        assert_eq!(mounts[name], path);
+        assert_eq!(host_path(name), path);
+    }
+    let policy_dir = args
+        .iter()
+        .position(|a| a == "--policy-dir")
+        .map(|i| args[i + 1].clone());
+    assert_eq!(policy_dir.as_ref(), Some(&mounts["policies"]));
+    let config_map = of_kind("ConfigMap");
+    let source = volumes
+        .iter()
+        .find(|v| v["name"] == "policies")
+        .map(|v| v["configMap"]["name"].clone());
+    assert_eq!(source, Some(config_map["metadata"]["name"].clone()));
+    for (key, text) in config_map["data"].as_object().expect("data") {
+        assert!(key.ends_with(".pol"), "{key}");
+        let checked = polc::compile::compile_source(
+            key,
+            text.as_str().expect("a policy"),
+            polc::compile::DEFAULT_RINGBUF_BYTES,
+        )
+        .expect("compiles");
+        assert!(!checked.has_errors(), "{key} has errors");
+    }
+}
+
+/// With `--persist`, a reload replaces the pinned generation the way a new
+/// run does (the new one pinned and attached first): the connect stays
+/// denied, `polrt status` names the new generation, the pins outlive
+/// polrt, and `polrt stop` removes them.
+#[test]
+fn a_persisted_policy_is_reloaded_in_its_pins() {
+    if !kernel_tests_enabled("a_persisted_policy_is_reloaded_in_its_pins") {
+        return;
+    }
+    let work = TempDir::new("agent-persist");
+    let cgroup = TestCgroup::new("agent-persist");
+    let port = accepting_listener();
+    let name = format!("agentreload{}", std::process::id());
+    let policy = write_policy(&work, &format!("{name}.pol"), &flood_policy(port, 0));
+    let polrt = Polrt::start(&policy, &cgroup, &work, &["--persist"]);
+    let status = |field: &str| -> Value {
+        let output = Command::new(support::polrt_bin())
+            .args(["status", &name, "--json"])
+            .output()
+            .expect("polrt status");
+        let json: Value = serde_json::from_slice(&output.stdout).expect("status JSON");
+        json[0][field].clone()
+    };
+    let first = status("generation");
+    assert_eq!(first.as_str().map(str::len), Some(64), "{first}");
+    assert!(!connect(&cgroup, port).0);
+    replace_file(&policy, &flood_policy(port, 1));
+    polrt.wait_stderr(&format!("reload: policy `{name}` reloaded"));
+    assert!(!connect(&cgroup, port).0, "the new generation denies");
+    let second = status("generation");
+    assert_ne!(first, second, "status names the new generation");
+    let finished = polrt.terminate();
+    assert!(finished.status.success(), "{}", finished.stderr);
+    assert!(
+        !connect(&cgroup, port).0,
+        "the pinned generation enforces without polrt"
+    );
+    let denies: Vec<&Value> = finished
+        .events()
+        .into_iter()
+        .filter(|e| e["rule"] == "block_port")
+        .collect();
+    assert_eq!(denies.len(), 2, "{denies:?}");
+    assert_eq!(denies[0]["generation"], first);
+    assert_eq!(denies[1]["generation"], second);
+    let stop = Command::new(support::polrt_bin())
+        .args(["stop", &name])
+        .output()
+        .expect("polrt stop");
+    assert!(
+        stop.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stop.stderr)
+    );
+    assert!(connect(&cgroup, port).0, "stopped: nothing denies");
+    assert!(!Path::new("/sys/fs/bpf/polc").join(&name).exists());
+}
