@@ -327,7 +327,9 @@ impl Abi {
     }
 }
 
-/// A system call a fallback program decides on, with its number in each ABI.
+/// A system call a fallback program decides on, with its number in each ABI
+/// (`None` where the ABI has no such call: the 16-bit id calls exist only in
+/// the 32-bit ABI, `accept` only in the 64-bit one).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Syscall {
     Execve,
@@ -343,46 +345,275 @@ pub enum Syscall {
     /// `mmap(addr, len, prot, flags, fd, off)`; 32-bit code calls it `mmap2`
     /// (the offset in pages), with the same argument order.
     Mmap,
+    /// The 32-bit `old_mmap(struct mmap_arg_struct *)`: its arguments are in
+    /// user memory.
+    OldMmap,
+    Mprotect,
+    PkeyMprotect,
+    Unlink,
+    Unlinkat,
+    Rmdir,
+    Rename,
+    Renameat,
+    Renameat2,
+    Link,
+    Linkat,
+    Symlink,
+    Symlinkat,
+    Mkdir,
+    Mkdirat,
+    Chmod,
+    Fchmod,
+    Fchmodat,
+    Fchmodat2,
+    /// `chown` (32-bit code: `chown32`).
+    Chown,
+    /// `lchown` (32-bit code: `lchown32`).
+    Lchown,
+    /// `fchown` (32-bit code: `fchown32`).
+    Fchown,
+    /// The 32-bit ABI's 16-bit `chown`.
+    Chown16,
+    Lchown16,
+    Fchown16,
+    Fchownat,
+    Truncate,
+    Ftruncate,
+    Truncate64,
+    Ftruncate64,
+    Ptrace,
+    ProcessVmReadv,
+    ProcessVmWritev,
+    /// `setuid` (32-bit code: `setuid32`); likewise below.
+    Setuid,
+    Setreuid,
+    Setresuid,
+    Setfsuid,
+    /// The 32-bit ABI's 16-bit `setuid`; likewise below.
+    Setuid16,
+    Setreuid16,
+    Setresuid16,
+    Setfsuid16,
+    Setgid,
+    Setregid,
+    Setresgid,
+    Setfsgid,
+    Setgid16,
+    Setregid16,
+    Setresgid16,
+    Setfsgid16,
+    Capset,
+    Kill,
+    Tkill,
+    Tgkill,
+    RtSigqueueinfo,
+    RtTgsigqueueinfo,
+    PidfdSendSignal,
+    Setns,
+    Unshare,
+    Clone,
+    Clone3,
+    Mount,
+    Umount2,
+    /// The 32-bit `umount(target)` (no flags).
+    Umount,
+    MoveMount,
+    Socket,
+    Listen,
+    Accept,
+    Accept4,
 }
 
 impl Syscall {
-    /// The system call's number in `abi` (x32 numbers are the 64-bit ones
-    /// with [`X32_SYSCALL_BIT`]; `execve` and `execveat` have x32 numbers of
-    /// their own, see [`Syscall::x32_nr`]).
-    pub fn nr(self, abi: Abi) -> u64 {
-        match (self, abi) {
-            (Syscall::Execve, Abi::X64) => 59,
-            (Syscall::Execve, Abi::Ia32) => 11,
-            (Syscall::Execveat, Abi::X64) => 322,
-            (Syscall::Execveat, Abi::Ia32) => 358,
-            (Syscall::Open, Abi::X64) => 2,
-            (Syscall::Open, Abi::Ia32) => 5,
-            (Syscall::Openat, Abi::X64) => 257,
-            (Syscall::Openat, Abi::Ia32) => 295,
-            (Syscall::Openat2, _) => 437,
-            (Syscall::Creat, Abi::X64) => 85,
-            (Syscall::Creat, Abi::Ia32) => 8,
-            (Syscall::OpenByHandleAt, Abi::X64) => 304,
-            (Syscall::OpenByHandleAt, Abi::Ia32) => 342,
-            (Syscall::InitModule, Abi::X64) => 175,
-            (Syscall::InitModule, Abi::Ia32) => 128,
-            (Syscall::FinitModule, Abi::X64) => 313,
-            (Syscall::FinitModule, Abi::Ia32) => 350,
-            (Syscall::Bpf, Abi::X64) => 321,
-            (Syscall::Bpf, Abi::Ia32) => 357,
-            (Syscall::Mmap, Abi::X64) => 9,
-            (Syscall::Mmap, Abi::Ia32) => 192,
+    /// Every system call of the table, for tests.
+    pub const ALL: [Syscall; 79] = [
+        Syscall::Execve,
+        Syscall::Execveat,
+        Syscall::Open,
+        Syscall::Openat,
+        Syscall::Openat2,
+        Syscall::Creat,
+        Syscall::OpenByHandleAt,
+        Syscall::InitModule,
+        Syscall::FinitModule,
+        Syscall::Bpf,
+        Syscall::Mmap,
+        Syscall::OldMmap,
+        Syscall::Mprotect,
+        Syscall::PkeyMprotect,
+        Syscall::Unlink,
+        Syscall::Unlinkat,
+        Syscall::Rmdir,
+        Syscall::Rename,
+        Syscall::Renameat,
+        Syscall::Renameat2,
+        Syscall::Link,
+        Syscall::Linkat,
+        Syscall::Symlink,
+        Syscall::Symlinkat,
+        Syscall::Mkdir,
+        Syscall::Mkdirat,
+        Syscall::Chmod,
+        Syscall::Fchmod,
+        Syscall::Fchmodat,
+        Syscall::Fchmodat2,
+        Syscall::Chown,
+        Syscall::Lchown,
+        Syscall::Fchown,
+        Syscall::Chown16,
+        Syscall::Lchown16,
+        Syscall::Fchown16,
+        Syscall::Fchownat,
+        Syscall::Truncate,
+        Syscall::Ftruncate,
+        Syscall::Truncate64,
+        Syscall::Ftruncate64,
+        Syscall::Ptrace,
+        Syscall::ProcessVmReadv,
+        Syscall::ProcessVmWritev,
+        Syscall::Setuid,
+        Syscall::Setreuid,
+        Syscall::Setresuid,
+        Syscall::Setfsuid,
+        Syscall::Setuid16,
+        Syscall::Setreuid16,
+        Syscall::Setresuid16,
+        Syscall::Setfsuid16,
+        Syscall::Setgid,
+        Syscall::Setregid,
+        Syscall::Setresgid,
+        Syscall::Setfsgid,
+        Syscall::Setgid16,
+        Syscall::Setregid16,
+        Syscall::Setresgid16,
+        Syscall::Setfsgid16,
+        Syscall::Capset,
+        Syscall::Kill,
+        Syscall::Tkill,
+        Syscall::Tgkill,
+        Syscall::RtSigqueueinfo,
+        Syscall::RtTgsigqueueinfo,
+        Syscall::PidfdSendSignal,
+        Syscall::Setns,
+        Syscall::Unshare,
+        Syscall::Clone,
+        Syscall::Clone3,
+        Syscall::Mount,
+        Syscall::Umount2,
+        Syscall::Umount,
+        Syscall::MoveMount,
+        Syscall::Socket,
+        Syscall::Listen,
+        Syscall::Accept,
+        Syscall::Accept4,
+    ];
+
+    /// The system call's numbers `(64-bit, 32-bit)` (x32 numbers are the
+    /// 64-bit ones with [`X32_SYSCALL_BIT`]; `execve` and `execveat` have
+    /// x32 numbers of their own, see [`Syscall::x32_nr`]).
+    fn numbers(self) -> (Option<u64>, Option<u64>) {
+        let both = |x64: u64, ia32: u64| (Some(x64), Some(ia32));
+        let ia32_only = |ia32: u64| (None, Some(ia32));
+        match self {
+            Syscall::Execve => both(59, 11),
+            Syscall::Execveat => both(322, 358),
+            Syscall::Open => both(2, 5),
+            Syscall::Openat => both(257, 295),
+            Syscall::Openat2 => both(437, 437),
+            Syscall::Creat => both(85, 8),
+            Syscall::OpenByHandleAt => both(304, 342),
+            Syscall::InitModule => both(175, 128),
+            Syscall::FinitModule => both(313, 350),
+            Syscall::Bpf => both(321, 357),
+            Syscall::Mmap => both(9, 192),
+            Syscall::OldMmap => ia32_only(90),
+            Syscall::Mprotect => both(10, 125),
+            Syscall::PkeyMprotect => both(329, 380),
+            Syscall::Unlink => both(87, 10),
+            Syscall::Unlinkat => both(263, 301),
+            Syscall::Rmdir => both(84, 40),
+            Syscall::Rename => both(82, 38),
+            Syscall::Renameat => both(264, 302),
+            Syscall::Renameat2 => both(316, 353),
+            Syscall::Link => both(86, 9),
+            Syscall::Linkat => both(265, 303),
+            Syscall::Symlink => both(88, 83),
+            Syscall::Symlinkat => both(266, 304),
+            Syscall::Mkdir => both(83, 39),
+            Syscall::Mkdirat => both(258, 296),
+            Syscall::Chmod => both(90, 15),
+            Syscall::Fchmod => both(91, 94),
+            Syscall::Fchmodat => both(268, 306),
+            Syscall::Fchmodat2 => both(452, 452),
+            Syscall::Chown => both(92, 212),
+            Syscall::Lchown => both(94, 198),
+            Syscall::Fchown => both(93, 207),
+            Syscall::Chown16 => ia32_only(182),
+            Syscall::Lchown16 => ia32_only(16),
+            Syscall::Fchown16 => ia32_only(95),
+            Syscall::Fchownat => both(260, 298),
+            Syscall::Truncate => both(76, 92),
+            Syscall::Ftruncate => both(77, 93),
+            Syscall::Truncate64 => ia32_only(193),
+            Syscall::Ftruncate64 => ia32_only(194),
+            Syscall::Ptrace => both(101, 26),
+            Syscall::ProcessVmReadv => both(310, 347),
+            Syscall::ProcessVmWritev => both(311, 348),
+            Syscall::Setuid => both(105, 213),
+            Syscall::Setreuid => both(113, 203),
+            Syscall::Setresuid => both(117, 208),
+            Syscall::Setfsuid => both(122, 215),
+            Syscall::Setuid16 => ia32_only(23),
+            Syscall::Setreuid16 => ia32_only(70),
+            Syscall::Setresuid16 => ia32_only(164),
+            Syscall::Setfsuid16 => ia32_only(138),
+            Syscall::Setgid => both(106, 214),
+            Syscall::Setregid => both(114, 204),
+            Syscall::Setresgid => both(119, 210),
+            Syscall::Setfsgid => both(123, 216),
+            Syscall::Setgid16 => ia32_only(46),
+            Syscall::Setregid16 => ia32_only(71),
+            Syscall::Setresgid16 => ia32_only(170),
+            Syscall::Setfsgid16 => ia32_only(139),
+            Syscall::Capset => both(126, 185),
+            Syscall::Kill => both(62, 37),
+            Syscall::Tkill => both(200, 238),
+            Syscall::Tgkill => both(234, 270),
+            Syscall::RtSigqueueinfo => both(129, 178),
+            Syscall::RtTgsigqueueinfo => both(297, 335),
+            Syscall::PidfdSendSignal => both(424, 424),
+            Syscall::Setns => both(308, 346),
+            Syscall::Unshare => both(272, 310),
+            Syscall::Clone => both(56, 120),
+            Syscall::Clone3 => both(435, 435),
+            Syscall::Mount => both(165, 21),
+            Syscall::Umount2 => both(166, 52),
+            Syscall::Umount => ia32_only(22),
+            Syscall::MoveMount => both(429, 429),
+            Syscall::Socket => both(41, 359),
+            Syscall::Listen => both(50, 363),
+            Syscall::Accept => (Some(43), None),
+            Syscall::Accept4 => both(288, 364),
         }
     }
 
-    /// The x32 number, where it is not the 64-bit one with the x32 bit.
-    pub fn x32_nr(self) -> u64 {
-        X32_SYSCALL_BIT
-            | match self {
-                Syscall::Execve => 520,
-                Syscall::Execveat => 545,
-                other => other.nr(Abi::X64),
-            }
+    /// The system call's number in `abi`, if that ABI has the call.
+    pub fn nr(self, abi: Abi) -> Option<u64> {
+        let (x64, ia32) = self.numbers();
+        match abi {
+            Abi::X64 => x64,
+            Abi::Ia32 => ia32,
+        }
+    }
+
+    /// The x32 number, where the 64-bit ABI has the call: the 64-bit one
+    /// with the x32 bit, but for the calls that have x32 numbers of their own.
+    pub fn x32_nr(self) -> Option<u64> {
+        match self {
+            Syscall::Execve => Some(X32_SYSCALL_BIT | 520),
+            Syscall::Execveat => Some(X32_SYSCALL_BIT | 545),
+            other => other.nr(Abi::X64).map(|nr| X32_SYSCALL_BIT | nr),
+        }
     }
 
     /// The argument (0-based) holding the open flags, for the calls that
@@ -403,29 +634,22 @@ mod tests {
 
     #[test]
     fn syscall_numbers_are_distinct_per_abi() {
-        let all = [
-            Syscall::Execve,
-            Syscall::Execveat,
-            Syscall::Open,
-            Syscall::Openat,
-            Syscall::Openat2,
-            Syscall::Creat,
-            Syscall::OpenByHandleAt,
-            Syscall::InitModule,
-            Syscall::FinitModule,
-            Syscall::Bpf,
-            Syscall::Mmap,
-        ];
         for abi in Abi::ALL {
-            let mut nrs: Vec<u64> = all.iter().map(|s| s.nr(abi)).collect();
+            let mut nrs: Vec<u64> = Syscall::ALL.iter().filter_map(|s| s.nr(abi)).collect();
+            let n = nrs.len();
             nrs.sort_unstable();
             nrs.dedup();
-            assert_eq!(nrs.len(), all.len(), "{abi:?}");
+            assert_eq!(nrs.len(), n, "{abi:?}");
         }
         // 32-bit 175 is rt_sigprocmask, not init_module.
-        assert_ne!(Syscall::InitModule.nr(Abi::Ia32), 175);
-        assert_eq!(Syscall::Execve.x32_nr(), X32_SYSCALL_BIT | 520);
-        assert_eq!(Syscall::Openat.x32_nr(), X32_SYSCALL_BIT | 257);
+        assert_ne!(Syscall::InitModule.nr(Abi::Ia32), Some(175));
+        assert_eq!(Syscall::Execve.x32_nr(), Some(X32_SYSCALL_BIT | 520));
+        assert_eq!(Syscall::Openat.x32_nr(), Some(X32_SYSCALL_BIT | 257));
+        // The 16-bit id calls are 32-bit only; 32-bit code has no accept.
+        assert_eq!(Syscall::Setuid16.nr(Abi::X64), None);
+        assert_eq!(Syscall::Setuid16.x32_nr(), None);
+        assert_eq!(Syscall::Setuid.nr(Abi::Ia32), Some(213));
+        assert_eq!(Syscall::Accept.nr(Abi::Ia32), None);
     }
 
     #[test]

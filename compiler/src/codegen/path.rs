@@ -147,14 +147,17 @@ pub(super) fn syscall_guard(asm: &mut Asm, calls: &[Syscall], not_ours: Label) {
     asm.jump_imm(Jmp::IfNotEqual, Reg::R1, 0, compat);
     asm.store_imm(Size::DoubleWord, Reg::R10, FP_ABI, 0);
     for call in calls {
-        asm.jump_imm(Jmp::IfEqual, Reg::R2, call.nr(Abi::X64) as i32, ours);
-        asm.jump_imm(Jmp::IfEqual, Reg::R2, call.x32_nr() as i32, ours);
+        for nr in [call.nr(Abi::X64), call.x32_nr()].into_iter().flatten() {
+            asm.jump_imm(Jmp::IfEqual, Reg::R2, nr as i32, ours);
+        }
     }
     asm.goto(not_ours);
     asm.bind(compat);
     asm.store_imm(Size::DoubleWord, Reg::R10, FP_ABI, 1);
     for call in calls {
-        asm.jump_imm(Jmp::IfEqual, Reg::R2, call.nr(Abi::Ia32) as i32, ours);
+        if let Some(nr) = call.nr(Abi::Ia32) {
+            asm.jump_imm(Jmp::IfEqual, Reg::R2, nr as i32, ours);
+        }
     }
     asm.goto(not_ours);
     asm.bind(ours);
@@ -570,9 +573,9 @@ pub(super) fn load_open_flags(e: &mut Emitter<'_>) {
             .jump_imm(Jmp::IfNotEqual, Reg::R1, is_compat, next_abi);
         for call in calls {
             let next = e.asm.label("other_call");
-            let mut nrs = vec![call.nr(abi_kind)];
+            let mut nrs: Vec<u64> = call.nr(abi_kind).into_iter().collect();
             if abi_kind == Abi::X64 {
-                nrs.push(call.x32_nr());
+                nrs.extend(call.x32_nr());
             }
             let this = e.asm.label("this_call");
             for nr in nrs {
