@@ -106,6 +106,44 @@ pub enum KernelMember {
     VmAreaFile,
     /// `struct vm_area_struct.vm_flags`: `vm_flags_t`.
     VmAreaFlags,
+    /// `struct task_struct.cred`: `const struct cred *`: the task's subjective credentials.
+    TaskCred,
+    /// `struct dentry.d_inode`: `struct inode *` (NULL for a negative dentry: a name being created).
+    DentryInode,
+    /// `struct inode.__i_nlink`: `unsigned int`: the file's hard links (0: deleted, or never linked: a memfd).
+    InodeNlink,
+    /// `struct vfsmount.mnt_sb`: `struct super_block *`.
+    VfsmountSb,
+    /// `struct super_block.s_type`: `struct file_system_type *`.
+    SuperBlockType,
+    /// `struct file_system_type.name`: `const char *`: the file system's name (`ext4`, `tmpfs`, ...).
+    FsTypeName,
+    /// `struct file.private_data`: `void *`: a socket file's `struct socket *`.
+    FilePrivateData,
+    /// `struct socket.sk`: `struct sock *` (declared as its first member, `struct sock_common`).
+    SocketSk,
+    /// `struct sock_common.skc_family`: `unsigned short`: the address family.
+    SkcFamily,
+    /// `struct sock_common.skc_num`: `__u16`: the local port, host byte order.
+    SkcNum,
+    /// `struct sock_common.skc_dport`: `__be16`: the remote port.
+    SkcDport,
+    /// `struct sock_common.skc_daddr`: `__be32`: the remote IPv4 address.
+    SkcDaddr,
+    /// `struct sock_common.skc_rcv_saddr`: `__be32`: the local IPv4 address.
+    SkcRcvSaddr,
+    /// `struct sock_common.skc_v6_daddr`: `struct in6_addr`: the remote IPv6 address.
+    SkcV6Daddr,
+    /// `struct sock_common.skc_v6_rcv_saddr`: `struct in6_addr`: the local IPv6 address.
+    SkcV6RcvSaddr,
+    /// `struct cred.uid`: `kuid_t`: the real user id.
+    CredUid,
+    /// `struct cred.euid`: `kuid_t`: the effective user id.
+    CredEuid,
+    /// `struct cred.gid`: `kgid_t`: the real group id.
+    CredGid,
+    /// `struct cred.egid`: `kgid_t`: the effective group id.
+    CredEgid,
 }
 
 impl KernelMember {
@@ -155,6 +193,25 @@ impl KernelMember {
             KernelMember::MsghdrName => ("msghdr", "msg_name"),
             KernelMember::VmAreaFile => ("vm_area_struct", "vm_file"),
             KernelMember::VmAreaFlags => ("vm_area_struct", "vm_flags"),
+            KernelMember::TaskCred => ("task_struct", "cred"),
+            KernelMember::DentryInode => ("dentry", "d_inode"),
+            KernelMember::InodeNlink => ("inode", "__i_nlink"),
+            KernelMember::VfsmountSb => ("vfsmount", "mnt_sb"),
+            KernelMember::SuperBlockType => ("super_block", "s_type"),
+            KernelMember::FsTypeName => ("file_system_type", "name"),
+            KernelMember::FilePrivateData => ("file", "private_data"),
+            KernelMember::SocketSk => ("socket", "sk"),
+            KernelMember::SkcFamily => ("sock_common", "skc_family"),
+            KernelMember::SkcNum => ("sock_common", "skc_num"),
+            KernelMember::SkcDport => ("sock_common", "skc_dport"),
+            KernelMember::SkcDaddr => ("sock_common", "skc_daddr"),
+            KernelMember::SkcRcvSaddr => ("sock_common", "skc_rcv_saddr"),
+            KernelMember::SkcV6Daddr => ("sock_common", "skc_v6_daddr"),
+            KernelMember::SkcV6RcvSaddr => ("sock_common", "skc_v6_rcv_saddr"),
+            KernelMember::CredUid => ("cred", "uid"),
+            KernelMember::CredEuid => ("cred", "euid"),
+            KernelMember::CredGid => ("cred", "gid"),
+            KernelMember::CredEgid => ("cred", "egid"),
         }
     }
 
@@ -172,7 +229,6 @@ impl KernelMember {
             | KernelMember::FileFMode
             | KernelMember::SuperBlockDev => 4,
             KernelMember::TaskRealParent
-            | KernelMember::MountMnt
             | KernelMember::TaskMm
             | KernelMember::TaskFiles
             | KernelMember::MmExeFile
@@ -204,12 +260,31 @@ impl KernelMember {
             | KernelMember::MsghdrName
             | KernelMember::VmAreaFile
             | KernelMember::VmAreaFlags => 8,
-            KernelMember::TaskComm | KernelMember::FileFPath | KernelMember::DentryName => 16,
+            KernelMember::TaskComm
+            | KernelMember::FileFPath
+            | KernelMember::DentryName
+            | KernelMember::MountMnt => 16,
+            KernelMember::SkcFamily | KernelMember::SkcNum | KernelMember::SkcDport => 2,
+            KernelMember::InodeNlink
+            | KernelMember::SkcDaddr
+            | KernelMember::SkcRcvSaddr
+            | KernelMember::CredUid
+            | KernelMember::CredEuid
+            | KernelMember::CredGid
+            | KernelMember::CredEgid => 4,
+            KernelMember::TaskCred
+            | KernelMember::DentryInode
+            | KernelMember::VfsmountSb
+            | KernelMember::SuperBlockType
+            | KernelMember::FsTypeName
+            | KernelMember::FilePrivateData
+            | KernelMember::SocketSk => 8,
+            KernelMember::SkcV6Daddr | KernelMember::SkcV6RcvSaddr => 16,
         }
     }
 
     /// Every member, for tables and tests.
-    pub const ALL: [KernelMember; 43] = [
+    pub const ALL: [KernelMember; 62] = [
         KernelMember::TaskRealParent,
         KernelMember::TaskTgid,
         KernelMember::TaskComm,
@@ -253,6 +328,25 @@ impl KernelMember {
         KernelMember::MsghdrName,
         KernelMember::VmAreaFile,
         KernelMember::VmAreaFlags,
+        KernelMember::TaskCred,
+        KernelMember::DentryInode,
+        KernelMember::InodeNlink,
+        KernelMember::VfsmountSb,
+        KernelMember::SuperBlockType,
+        KernelMember::FsTypeName,
+        KernelMember::FilePrivateData,
+        KernelMember::SocketSk,
+        KernelMember::SkcFamily,
+        KernelMember::SkcNum,
+        KernelMember::SkcDport,
+        KernelMember::SkcDaddr,
+        KernelMember::SkcRcvSaddr,
+        KernelMember::SkcV6Daddr,
+        KernelMember::SkcV6RcvSaddr,
+        KernelMember::CredUid,
+        KernelMember::CredEuid,
+        KernelMember::CredGid,
+        KernelMember::CredEgid,
     ];
 }
 
@@ -283,6 +377,30 @@ pub const PROT_EXEC: u64 = 0x4;
 pub const MAP_ANONYMOUS: u64 = 0x20;
 /// `VM_EXEC` in `vm_area_struct.vm_flags`.
 pub const VM_EXEC: u64 = 0x4;
+/// `S_ISUID | S_ISGID` in a file mode.
+pub const S_ISUID_ISGID: u64 = 0o6000;
+/// The permission bits of a file mode (with set-id and sticky).
+pub const MODE_BITS: u64 = 0o7777;
+/// `PTRACE_MODE_ATTACH` in `ptrace_access_check`'s mode (else a read:
+/// `PTRACE_MODE_READ`).
+pub const PTRACE_MODE_ATTACH: u64 = 0x2;
+/// The `ptrace` requests that start tracing: `PTRACE_TRACEME`,
+/// `PTRACE_ATTACH`, `PTRACE_SEIZE`.
+pub const PTRACE_STARTS: &[u64] = &[0, 16, 0x4206];
+/// Every `CLONE_NEW*` flag (`NS`, `CGROUP`, `UTS`, `IPC`, `USER`, `PID`,
+/// `NET`, `TIME`).
+pub const CLONE_NEW_FLAGS: u64 = 0x0002_0000
+    | 0x0200_0000
+    | 0x0400_0000
+    | 0x0800_0000
+    | 0x1000_0000
+    | 0x2000_0000
+    | 0x4000_0000
+    | 0x80;
+/// `SOCK_TYPE_MASK`: the socket type without `SOCK_NONBLOCK`/`SOCK_CLOEXEC`.
+pub const SOCK_TYPE_MASK: u64 = 0xf;
+/// `MS_MOVE` in mount flags.
+pub const MS_MOVE: u64 = 8192;
 /// The open flags the kernel clears from `file.f_flags` once a file is open
 /// (`O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC`): a program that sees the open
 /// file takes them from the system call's arguments.

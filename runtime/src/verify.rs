@@ -36,6 +36,12 @@ impl VerifyReport {
         self.count(|v| matches!(v, Verification::NotVerifiable(_)))
     }
 
+    /// Number of programs whose attach target this kernel lacks and whose
+    /// backend runs without them.
+    pub fn absent(&self) -> usize {
+        self.count(|v| matches!(v, Verification::Absent(_)))
+    }
+
     fn count(&self, f: impl Fn(&Verification) -> bool) -> usize {
         self.programs.iter().filter(|(_, v)| f(v)).count()
     }
@@ -68,6 +74,11 @@ impl VerifyReport {
                     "-".to_string(),
                     format!("REJECTED: {error}"),
                 ),
+                Verification::Absent(why) => (
+                    "-".to_string(),
+                    "-".to_string(),
+                    format!("absent from this kernel: {why}"),
+                ),
             };
             let _ = writeln!(
                 out,
@@ -98,13 +109,17 @@ impl VerifyReport {
                 printed.push((&meta.symbol, gist));
             }
         }
-        let _ = writeln!(
+        let _ = write!(
             out,
             "{} passed, {} rejected, {} not verifiable here",
             self.passed(),
             self.rejected(),
             self.not_verifiable()
         );
+        if self.absent() > 0 {
+            let _ = write!(out, ", {} absent from this kernel", self.absent());
+        }
+        out.push('\n');
         out
     }
 }

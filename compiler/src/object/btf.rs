@@ -456,6 +456,15 @@ impl MemberTypes<'_> {
                     bits: 32,
                 })
             }
+            MemberType::UShort => {
+                let name = self.types.strings.add("unsigned short");
+                self.types.add(Type::Int {
+                    name,
+                    size: 2,
+                    encoding: 0,
+                    bits: 16,
+                })
+            }
             MemberType::ULong => {
                 let name = self.types.strings.add("unsigned long");
                 self.types.add(Type::Int {
