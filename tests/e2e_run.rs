@@ -383,39 +383,7 @@ fn the_runtime_never_enforces_on_itself() {
     if !kernel_tests_enabled("the_runtime_never_enforces_on_itself") {
         return;
     }
-    let work = TempDir::new("self");
-    let cgroup = TestCgroup::new("self");
-    // Every bpf() call in the cgroup is denied (SIGKILL at entry on this
-    // host), and polrt runs inside that cgroup and calls bpf() to read its
-    // counters: it must be exempt, while a workload is not.
-    let policy = write_policy(
-        &work,
-        "nobpf.pol",
-        "rule no_bpf {\n    on bpf\n    deny\n}\n",
-    );
-    let polrt = Polrt::start_inside(&policy, &cgroup, &work, &[]);
-    let polrt_pid = polrt.pid();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    let (status, pid, _) = run_in(&cgroup, Command::new("bpftool").args(["map", "show"]));
-    let finished = polrt.stop();
-    assert!(
-        finished.status.success(),
-        "polrt: {}\n{}",
-        finished.status,
-        finished.stderr
-    );
-    assert_eq!(
-        status.signal(),
-        Some(libc::SIGKILL),
-        "the workload's bpf() must be refused"
-    );
-    let events = finished.events();
-    let denies = events_of(&events, "no_bpf");
-    assert!(denies.iter().any(|e| e["pid"] == pid), "{denies:?}");
-    assert!(
-        denies.iter().all(|e| e["pid"] != polrt_pid),
-        "polrt reported itself: {denies:?}"
-    );
+    support::assert_exempt_from_its_own_bpf_rule("self", Polrt::start_inside);
 }
 
 #[test]

@@ -14,7 +14,10 @@ use serde::{Deserialize, Serialize};
 
 /// Version of the object/event format. The runtime accepts exactly this one.
 ///
-/// Version 6: [`Metadata::automata`], the table the runtime writes into
+/// Version 7: the runtime's exemption moved from the frozen [`Config`] to
+/// [`MAP_RUNTIME`], and every object carries the guard programs
+/// ([`GUARD_PROGRAM_PREFIX`]) and [`MAP_GUARDED`]. Version 6:
+/// [`Metadata::automata`], the table the runtime writes into
 /// [`MAP_AUTOMATA`] before loading. Version 5: rule kinds, actions, backends
 /// and map kinds are typed enums
 /// (serialised as the same names as before); every hook lists its backends,
@@ -25,7 +28,7 @@ use serde::{Deserialize, Serialize};
 /// wrote it is refused, and names the architecture its syscall numbers are
 /// for ([`Metadata::arch`]). Version 4: the fields every event header carries
 /// ([`HeaderField`]) are decoded from the header only.
-pub const ABI_VERSION: u32 = 6;
+pub const ABI_VERSION: u32 = 7;
 
 /// A field every event header carries, so it never needs a slot in the
 /// record: rules capture it by its policy name and the runtime decodes it
@@ -108,6 +111,20 @@ pub fn identity_key(dev: u64, ino: u64) -> [u8; IDENTITY_KEY_LEN] {
     key
 }
 
+/// `(dev, ino)` of a [`MAP_IDENTITIES`] key; `None` for bytes of another
+/// length.
+pub fn identity_key_parts(key: &[u8]) -> Option<(u64, u64)> {
+    if key.len() != IDENTITY_KEY_LEN {
+        return None;
+    }
+    let word = |at: usize| {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(&key[at..at + 8]);
+        u64::from_le_bytes(bytes)
+    };
+    Some((word(0), word(8)))
+}
+
 /// The u64 words of a [`MAP_IDENTITIES`] value for `n_sets` identity sets.
 pub fn identity_words(n_sets: usize) -> usize {
     n_sets.div_ceil(64)
@@ -157,6 +174,69 @@ pub const MAP_AUTOMATA: &str = "polc_automata";
 /// `map_flags` of [`MAP_AUTOMATA`]: `BPF_F_RDONLY_PROG`.
 pub const AUTOMATA_MAP_FLAGS: u32 = 1 << 7;
 
+/// Array of one [`RUNTIME_LEN`]-byte value, `{ u32 tgid; u32 pad; }`: the
+/// kernel's thread group id of the runtime process that owns the object's
+/// programs, 0 when none. Written by the runtime before anything is attached
+/// (and by a runtime that adopts pinned programs); cleared by the
+/// `polc_guard_exit` program when that process exits, so a later process
+/// that reuses the pid inherits nothing. No rule decides for that process
+/// (its operations are neither counted, reported nor enforced), and the
+/// guard programs protect it. Not frozen: it changes owner.
+pub const MAP_RUNTIME: &str = "polc_runtime";
+/// Size in bytes of the value of [`MAP_RUNTIME`].
+pub const RUNTIME_LEN: usize = 8;
+/// Hash of what the guard programs protect from the tasks in the policy's
+/// scope: keys of [`GUARDED_KEY_LEN`] bytes, `{ u32 kind; u32 dev; u64 id;
+/// }` little-endian (kinds `GUARDED_*`), values one byte `1`. Written by the
+/// runtime after it loads and pins.
+pub const MAP_GUARDED: &str = "polc_guarded";
+/// Size in bytes of the keys of [`MAP_GUARDED`].
+pub const GUARDED_KEY_LEN: usize = 16;
+/// Entries of [`MAP_GUARDED`]: the maps, programs and pin directories of two
+/// generations of one policy (while one replaces the other) fit easily.
+pub const GUARDED_ENTRIES: u32 = 1024;
+/// [`MAP_GUARDED`] kind: a map, by id (`dev` 0).
+pub const GUARDED_MAP: u32 = 1;
+/// [`MAP_GUARDED`] kind: a program, by id (`dev` 0).
+pub const GUARDED_PROGRAM: u32 = 2;
+/// [`MAP_GUARDED`] kind: a directory of pins, by the kernel's `dev_t` of its
+/// file system (`MAJOR << 20 | MINOR`) and its inode number: nothing in it
+/// may be unlinked or renamed, nor it removed.
+pub const GUARDED_DIRECTORY: u32 = 3;
+/// [`MAP_GUARDED`] kind: a file system that may not be unmounted, by its
+/// kernel `dev_t` (`id` 0).
+pub const GUARDED_FILE_SYSTEM: u32 = 4;
+/// Section of the runtime's self-tgid probe (the compiler's
+/// `runtime_probe_object`): a raw tracepoint program, run with
+/// `BPF_PROG_TEST_RUN` (never attached), that returns the calling process's
+/// thread group id as the kernel sees it.
+pub const SELF_TGID_SECTION: &str = "raw_tracepoint/polc_self_tgid";
+/// Symbol of the self-tgid probe.
+pub const SELF_TGID_SYMBOL: &str = "polc_self_tgid";
+/// Section of the runtime's LSM probe: the `bpf` LSM hook, which the
+/// runtime triggers itself with any `bpf(2)` call.
+pub const LSM_PROBE_SECTION: &str = "lsm/bpf";
+/// Symbol of the LSM probe.
+pub const LSM_PROBE_SYMBOL: &str = "polc_lsm_probe";
+/// The map the LSM probe marks: an array of one u32, 0 until the program
+/// runs.
+pub const LSM_PROBE_MAP: &str = "polc_lsm_ran";
+/// Symbols of the guard programs start with this: support programs (no hook)
+/// that protect the runtime and the pinned state, rather than decide.
+pub const GUARD_PROGRAM_PREFIX: &str = "polc_guard_";
+/// The guard program that clears [`MAP_RUNTIME`] when the runtime exits (a
+/// `tp_btf` program: it runs on every kernel the runtime supports).
+pub const GUARD_EXIT: &str = "polc_guard_exit";
+
+/// The key of [`MAP_GUARDED`] for `kind`, `dev` and `id`.
+pub fn guarded_key(kind: u32, dev: u32, id: u64) -> [u8; GUARDED_KEY_LEN] {
+    let mut key = [0u8; GUARDED_KEY_LEN];
+    key[0..4].copy_from_slice(&kind.to_le_bytes());
+    key[4..8].copy_from_slice(&dev.to_le_bytes());
+    key[8..16].copy_from_slice(&id.to_le_bytes());
+    key
+}
+
 /// Size in bytes of [`EventHeader`] at the start of every event record.
 pub const EVENT_HEADER_LEN: usize = 48;
 
@@ -164,11 +244,10 @@ pub const EVENT_HEADER_LEN: usize = 48;
 /// do not enforce them.
 pub const CONFIG_MONITOR: u32 = 1;
 /// Size in bytes of [`Config`] as stored in [`MAP_CONFIG`].
-pub const CONFIG_LEN: usize = 24;
+pub const CONFIG_LEN: usize = 16;
 
 /// Run-time configuration, the value of [`MAP_CONFIG`] key 0:
-/// `{ u64 scope_cgroup; u32 scope_level; u32 flags; u32 exempt_tgid; u32 pad; }`,
-/// little-endian.
+/// `{ u64 scope_cgroup; u32 scope_level; u32 flags; }`, little-endian.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct Config {
     /// cgroup v2 id every rule is scoped to (that cgroup and its
@@ -178,9 +257,6 @@ pub struct Config {
     pub scope_level: u32,
     /// [`CONFIG_MONITOR`], ...
     pub flags: u32,
-    /// A process (the runtime itself) no rule ever decides for: its
-    /// operations are neither counted, reported nor enforced. 0: none.
-    pub exempt_tgid: u32,
 }
 
 /// Offsets of the [`Config`] fields: the code generator's loads and
@@ -192,8 +268,12 @@ pub mod config {
     pub const SCOPE_LEVEL: i16 = 8;
     /// `u32 flags`.
     pub const FLAGS: i16 = 12;
-    /// `u32 exempt_tgid`.
-    pub const EXEMPT_TGID: i16 = 16;
+}
+
+/// Offsets in the value of [`MAP_RUNTIME`], for code generation.
+pub mod runtime {
+    /// The runtime's tgid (u32).
+    pub const TGID: i16 = 0;
 }
 
 /// Writes `bytes` at the (non-negative) `offset` of `out`.
@@ -226,11 +306,6 @@ impl Config {
             &self.scope_level.to_le_bytes(),
         );
         put(&mut out, config::FLAGS, &self.flags.to_le_bytes());
-        put(
-            &mut out,
-            config::EXEMPT_TGID,
-            &self.exempt_tgid.to_le_bytes(),
-        );
         out
     }
 }
@@ -879,13 +954,20 @@ mod tests {
             scope_cgroup: 0x0102_0304_0506_0708,
             scope_level: 3,
             flags: CONFIG_MONITOR,
-            exempt_tgid: 77,
         };
         let bytes = config.to_bytes();
         assert_eq!(bytes[0], 0x08);
         assert_eq!(bytes[8], 3);
         assert_eq!(bytes[12], 1);
-        assert_eq!(bytes[16], 77);
+    }
+
+    #[test]
+    fn guarded_keys_are_kind_dev_id_little_endian() {
+        let key = guarded_key(GUARDED_DIRECTORY, 0x2a, 0x0102_0304_0506_0708);
+        assert_eq!(key[0], 3);
+        assert_eq!(key[4], 0x2a);
+        assert_eq!(key[8], 0x08);
+        assert_eq!(key[15], 0x01);
     }
 
     #[test]
@@ -919,7 +1001,6 @@ mod tests {
             (config::SCOPE_CGROUP, 8),
             (config::SCOPE_LEVEL, 4),
             (config::FLAGS, 4),
-            (config::EXEMPT_TGID, 4),
         ];
         let mut used = [false; CONFIG_LEN];
         for (offset, size) in fields {

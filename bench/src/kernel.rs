@@ -161,7 +161,6 @@ impl Subject {
             scope_cgroup: 0,
             scope_level: 0,
             flags: 0,
-            exempt_tgid: 0,
         };
         loader::write_config(&ebpf, metadata, config).map_err(|e| e.to_string())?;
         loader::fill_sets(&ebpf, metadata).map_err(|e| e.to_string())?;
@@ -237,9 +236,9 @@ impl Subject {
 
     /// Attaches the program (cgroup programs to the test cgroup).
     pub fn attach(&mut self, kernel: &Kernel) -> Result<(), String> {
-        let mut attachments = Attachments::new();
+        let mut attachments = Attachments::new(&kernel.cgroup.path);
         attachments
-            .attach(&mut self.ebpf, &self.meta, &kernel.cgroup.path)
+            .attach(&mut self.ebpf, &self.meta.symbol, &self.meta.section)
             .map_err(|e| e.to_string())?;
         self.attachments = Some(attachments);
         Ok(())

@@ -229,6 +229,37 @@ pub fn build_test_run(
     build_module(policy, source, module, 4096)
 }
 
+/// The object of the runtime's own probes (see [`codegen::guard`]): the
+/// self-tgid program, and the LSM probe with its map. Built in process by
+/// polrt, never part of a policy's object.
+pub fn runtime_probe_object() -> Result<Vec<u8>, BuildError> {
+    use codegen::guard;
+    let asm_error = |program: &str| {
+        let program = program.to_string();
+        move |source| BuildError::Asm { program, source }
+    };
+    let flag = MapId(0);
+    let image = ObjectImage {
+        programs: vec![
+            ProgramImage {
+                section: guard::SELF_TGID_SECTION.into(),
+                symbol: guard::SELF_TGID_SYMBOL.into(),
+                code: guard::self_tgid_program().map_err(asm_error(guard::SELF_TGID_SYMBOL))?,
+            },
+            ProgramImage {
+                section: guard::LSM_PROBE_SECTION.into(),
+                symbol: guard::LSM_PROBE_SYMBOL.into(),
+                code: guard::lsm_probe_program(flag).map_err(asm_error(guard::LSM_PROBE_SYMBOL))?,
+            },
+        ],
+        maps: vec![map(guard::LSM_PROBE_MAP, MapKind::Array, 4, 4, 1, 0)],
+        metadata: Vec::new(),
+        source_name: "polrt-probes".into(),
+        source: String::new(),
+    };
+    crate::object::write_object(&image).map_err(|e| BuildError::Object(e.to_string()))
+}
+
 fn build_module(
     policy: &CheckedPolicy,
     source: &str,
@@ -352,6 +383,38 @@ fn build_module(
             "command name of each task at execve entry (the exec fallback decides after it)".into(),
         )
     });
+    // The runtime's tgid and what the guards protect: attach builds only
+    // (test runs exempt nobody and guard nothing).
+    let attach_build = module
+        .programs
+        .iter()
+        .any(|p| matches!(p.target, Target::Attach { .. }));
+    let runtime = attach_build.then(|| {
+        add_map(
+            map(
+                abi::MAP_RUNTIME,
+                MapKind::Array,
+                4,
+                abi::RUNTIME_LEN as u32,
+                1,
+                0,
+            ),
+            "the runtime's tgid: exempt from every rule, protected by the guards".into(),
+        )
+    });
+    let guarded = attach_build.then(|| {
+        add_map(
+            map(
+                abi::MAP_GUARDED,
+                MapKind::Hash,
+                abi::GUARDED_KEY_LEN as u32,
+                1,
+                abi::GUARDED_ENTRIES,
+                0,
+            ),
+            "the runtime's maps, programs and pin directories the guards protect".into(),
+        )
+    });
     let mut sets = Vec::new();
     for (i, set) in module.sets.iter().enumerate() {
         let (kind, flags) = if set.kind.is_lpm() {
@@ -418,6 +481,8 @@ fn build_module(
         identities,
         features,
         exec_callers,
+        runtime,
+        guarded,
         sets,
         automata,
         test_context,
@@ -481,6 +546,33 @@ fn build_module(
             code,
             &map_defs,
         ));
+    }
+
+    if let (Some(runtime), Some(guarded)) = (runtime, guarded) {
+        let guards = codegen::guard::guard_programs(codegen::guard::GuardMaps {
+            config,
+            runtime,
+            guarded,
+        })
+        .map_err(|source| BuildError::Asm {
+            program: "guards".into(),
+            source,
+        })?;
+        for guard in guards {
+            let backend = if guard.section.starts_with("tp_btf/") {
+                abi::BackendKind::TpBtf
+            } else {
+                abi::BackendKind::Lsm
+            };
+            programs.push(built(
+                guard.section.into(),
+                guard.symbol.into(),
+                "",
+                backend,
+                guard.code,
+                &map_defs,
+            ));
+        }
     }
 
     let mut kernel_fields: Vec<String> = programs

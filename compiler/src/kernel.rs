@@ -144,6 +144,12 @@ pub enum KernelMember {
     CredGid,
     /// `struct cred.egid`: `kgid_t`: the effective group id.
     CredEgid,
+    /// `struct bpf_map.id` (`u32`).
+    BpfMapId,
+    /// `struct bpf_prog.aux` (`struct bpf_prog_aux *`).
+    BpfProgAux,
+    /// `struct bpf_prog_aux.id` (`u32`).
+    BpfProgAuxId,
 }
 
 impl KernelMember {
@@ -212,6 +218,9 @@ impl KernelMember {
             KernelMember::CredEuid => ("cred", "euid"),
             KernelMember::CredGid => ("cred", "gid"),
             KernelMember::CredEgid => ("cred", "egid"),
+            KernelMember::BpfMapId => ("bpf_map", "id"),
+            KernelMember::BpfProgAux => ("bpf_prog", "aux"),
+            KernelMember::BpfProgAuxId => ("bpf_prog_aux", "id"),
         }
     }
 
@@ -227,6 +236,8 @@ impl KernelMember {
             | KernelMember::FdtableMaxFds
             | KernelMember::FileFFlags
             | KernelMember::FileFMode
+            | KernelMember::BpfMapId
+            | KernelMember::BpfProgAuxId
             | KernelMember::SuperBlockDev => 4,
             KernelMember::TaskRealParent
             | KernelMember::TaskMm
@@ -259,7 +270,8 @@ impl KernelMember {
             | KernelMember::PtRegsR9
             | KernelMember::MsghdrName
             | KernelMember::VmAreaFile
-            | KernelMember::VmAreaFlags => 8,
+            | KernelMember::VmAreaFlags
+            | KernelMember::BpfProgAux => 8,
             KernelMember::TaskComm
             | KernelMember::FileFPath
             | KernelMember::DentryName
@@ -284,7 +296,7 @@ impl KernelMember {
     }
 
     /// Every member, for tables and tests.
-    pub const ALL: [KernelMember; 62] = [
+    pub const ALL: [KernelMember; 65] = [
         KernelMember::TaskRealParent,
         KernelMember::TaskTgid,
         KernelMember::TaskComm,
@@ -347,8 +359,17 @@ impl KernelMember {
         KernelMember::CredEuid,
         KernelMember::CredGid,
         KernelMember::CredEgid,
+        KernelMember::BpfMapId,
+        KernelMember::BpfProgAux,
+        KernelMember::BpfProgAuxId,
     ];
 }
+
+/// `EPERM`: an LSM program refuses with `-EPERM`.
+pub const EPERM: i32 = 1;
+/// `bpf(2)` commands that detach or replace what a link or an attachment
+/// holds: `BPF_PROG_DETACH`, `BPF_LINK_UPDATE`, `BPF_LINK_DETACH`.
+pub const BPF_DETACHING_COMMANDS: [i32; 3] = [9, 29, 34];
 
 /// `SIGKILL`, sent by `kill` and by `deny` on backends that cannot refuse.
 pub const SIGKILL: u64 = 9;

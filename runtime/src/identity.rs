@@ -118,6 +118,32 @@ impl IdentityMap {
         Ok(Some(map))
     }
 
+    /// The identity map a pinned generation of the policy left (`--persist`,
+    /// adopted): its entries are taken as unknown, so the first
+    /// [`IdentityMap::refresh`] rewrites the ones still wanted and removes
+    /// the others. `None` when the policy names no file.
+    pub fn adopt(fd: OwnedFd, metadata: &Metadata) -> Result<Option<IdentityMap>, LoadError> {
+        if metadata.identities.is_empty() {
+            return Ok(None);
+        }
+        let mut map = IdentityMap {
+            fd,
+            sets: metadata.identities.clone(),
+            written: BTreeMap::new(),
+            found: BTreeMap::new(),
+        };
+        let keys = polc_sys::Map::new(map.fd.as_fd())
+            .and_then(|m| m.keys())
+            .map_err(|e| map.error(e))?;
+        for key in keys {
+            if let Some((dev, ino)) = abi::identity_key_parts(&key) {
+                map.written.insert((dev, ino), Vec::new());
+            }
+        }
+        map.refresh()?;
+        Ok(Some(map))
+    }
+
     /// Number of named paths that lead to a file now.
     pub fn found(&self) -> usize {
         self.found.values().filter(|id| id.is_some()).count()

@@ -6,18 +6,20 @@
 //!   ─probe─▶ privileges, kernel BTF, tracefs/bpffs  ─btf─▶ kernel members checked
 //!   ─loader (aya 0.14)─▶ maps created, config + sets written, programs loaded:
 //!                        the strongest backend per hook that this kernel loads
-//!   ─attach─▶ links owned (support programs first, exe map seeded, then hooks)
+//!   ─attach─▶ links owned (support programs first, identities written, then hooks)
 //!   ─run─▶ ring buffer ─events─▶ Event ─output─▶ text | JSON lines
 //! ```
 //!
 //! `object`, `btf`, `cgroup`, `events` and `output` are pure (no syscalls
-//! beyond reading files) and unit tested without root; `probe`, `loader`,
+//! beyond reading files) and unit tested without root; `output_file` opens
+//! `--output` (its checks are pure and unit tested); `probe`, `loader`,
 //! `attach` and `run` talk to the kernel, through aya and, for polrt's own
 //! `bpf(2)` calls, `polc-sys`. Nothing is left attached on any error:
-//! [`attach::Attachments`] detaches on drop. What an object means comes from
-//! its metadata (`polc-abi`) alone, never from the compiler's hook table.
-//! No input makes polrt panic: aya's panics on malformed objects are caught
-//! and reported as errors ([`guard`]).
+//! [`attach::Attachments`] detaches on drop, and pins exist only under
+//! `--persist`. What an object means comes from its metadata (`polc-abi`)
+//! alone, never from the compiler's hook table. No input makes polrt panic:
+//! aya's panics on malformed objects are caught and reported as errors
+//! ([`panics`]).
 
 pub mod attach;
 pub mod btf;
@@ -29,8 +31,13 @@ pub mod inspect;
 pub mod loader;
 pub mod object;
 pub mod output;
+pub mod output_file;
+pub mod panics;
+pub mod persist;
 pub mod probe;
 pub mod run;
+pub mod session;
+pub mod status;
 pub mod verify;
 
 /// Exit code: the policy, the object, the kernel or a program load failed.
@@ -53,8 +60,8 @@ pub enum Error {
     Load(#[from] loader::LoadError),
     #[error(transparent)]
     Attach(#[from] attach::AttachError),
-    #[error("writing the output: {0}")]
-    Output(std::io::Error),
+    #[error(transparent)]
+    Persist(#[from] persist::PersistError),
 }
 
 impl Error {
@@ -62,6 +69,9 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_) | Error::Cgroup(_) => EXIT_USAGE,
+            Error::Persist(
+                persist::PersistError::BadName(_) | persist::PersistError::Unknown(_),
+            ) => EXIT_USAGE,
             Error::Object(object::ObjectError::Read { .. }) => EXIT_USAGE,
             _ => EXIT_FAILURE,
         }

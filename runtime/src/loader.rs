@@ -11,7 +11,7 @@
 //!
 //! Knows nothing of output formats or of attaching (see [`crate::attach`]).
 
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, RawFd};
 use std::time::{Duration, Instant};
 
 use aya::maps::Map;
@@ -22,7 +22,7 @@ use polc_abi::{
 };
 
 use crate::object::PolicyObject;
-use crate::probe::KernelTypes;
+use crate::probe::{BpfLsm, KernelTypes};
 
 /// Why a policy could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -104,7 +104,7 @@ pub fn open(
     }
     // aya parses and relocates the object again, against the kernel's BTF
     // this time: under the guard, as when the object was read.
-    crate::guard::catch(|| loader.load(&object.bytes))
+    crate::panics::catch(|| loader.load(&object.bytes))
         .map_err(|panic| LoadError::Open(format!("aya panicked: {panic}")))?
         .map_err(|e| LoadError::Open(error_chain(&e)))
 }
@@ -126,19 +126,24 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
 
 /// The file descriptor of map `name` of a loaded object.
 pub fn map_fd<'e>(ebpf: &'e Ebpf, name: &str) -> Result<BorrowedFd<'e>, LoadError> {
-    let map = ebpf
+    let data = ebpf
         .map(name)
+        .and_then(map_data)
         .ok_or_else(|| LoadError::MissingMap(name.to_string()))?;
-    let data = match map {
+    Ok(data.fd().as_fd())
+}
+
+/// The map behind `map`, for the kinds of maps polc objects have.
+pub fn map_data(map: &Map) -> Option<&aya::maps::MapData> {
+    match map {
         Map::Array(d)
         | Map::HashMap(d)
         | Map::LpmTrie(d)
         | Map::LruHashMap(d)
         | Map::PerCpuArray(d)
-        | Map::RingBuf(d) => d,
-        _ => return Err(LoadError::MissingMap(name.to_string())),
-    };
-    Ok(data.fd().as_fd())
+        | Map::RingBuf(d) => Some(d),
+        _ => None,
+    }
 }
 
 /// Map `name` of a loaded object, described by the kernel: every key and
@@ -149,6 +154,101 @@ pub fn map<'e>(ebpf: &'e Ebpf, name: &str) -> Result<polc_sys::Map<'e>, LoadErro
         map: name.to_string(),
         reason: e.to_string(),
     })
+}
+
+/// A `polc-sys` error as an `io::Error` with the same errno, for callers
+/// that tell `ENOENT` or `EPERM` apart.
+fn io_error(error: polc_sys::Error) -> std::io::Error {
+    match error.raw_os_error() {
+        Some(errno) => std::io::Error::from_raw_os_error(errno),
+        None => std::io::Error::other(error.to_string()),
+    }
+}
+
+/// `BPF_MAP_CREATE` of a map of type `map_type` (an `enum bpf_map_type`),
+/// named `name` (at most 15 bytes).
+pub fn map_create(
+    map_type: u32,
+    key_size: u32,
+    value_size: u32,
+    max_entries: u32,
+    flags: u32,
+    name: &str,
+) -> std::io::Result<std::os::fd::OwnedFd> {
+    polc_sys::map_create(&polc_sys::MapSpec {
+        map_type,
+        key_size,
+        value_size,
+        max_entries,
+        map_flags: flags,
+        name,
+    })
+    .map_err(io_error)
+}
+
+/// `fd` borrowed for one call. The guards, the pins and the link watch
+/// keep the descriptors of maps and links as the kernel numbers them (aya's
+/// `MapData` and polrt's own link descriptors own them); each is open for
+/// as long as its owner lives, which outlives every call made with it.
+fn with_fd<R>(fd: RawFd, call: impl FnOnce(BorrowedFd<'_>) -> R) -> R {
+    // SAFETY: `fd` is open for the duration of `call` (see above), and the
+    // borrow does not outlive `call`.
+    call(unsafe { BorrowedFd::borrow_raw(fd) })
+}
+
+/// `BPF_OBJ_PIN`: pins the map, program or link `fd` at `path` on a bpffs.
+pub fn obj_pin(fd: RawFd, path: &std::path::Path) -> std::io::Result<()> {
+    with_fd(fd, |fd| polc_sys::obj_pin(fd, path)).map_err(io_error)
+}
+
+/// `BPF_OBJ_GET`: a new descriptor of the object pinned at `path`.
+pub fn obj_get(path: &std::path::Path) -> std::io::Result<std::os::fd::OwnedFd> {
+    polc_sys::obj_get(path).map_err(io_error)
+}
+
+/// `BPF_LINK_GET_FD_BY_ID`: a new descriptor of link `id`.
+pub fn link_fd_by_id(id: u32) -> std::io::Result<std::os::fd::OwnedFd> {
+    polc_sys::link_fd_by_id(id).map_err(io_error)
+}
+
+/// `BPF_LINK_UPDATE`: makes link `link` run program `prog`.
+pub fn link_update(link: RawFd, prog: RawFd) -> std::io::Result<()> {
+    with_fd(link, |link| {
+        with_fd(prog, |prog| polc_sys::link_update(link, prog))
+    })
+    .map_err(io_error)
+}
+
+/// What the kernel says of a link (see [`polc_sys::LinkInfo`]).
+pub type LinkState = polc_sys::LinkInfo;
+
+/// `BPF_LINK_TYPE_CGROUP`.
+pub const LINK_TYPE_CGROUP: u32 = polc_sys::LINK_TYPE_CGROUP;
+
+/// [`LinkState`] of link `fd`.
+pub fn link_state(fd: RawFd) -> std::io::Result<LinkState> {
+    with_fd(fd, polc_sys::link_info).map_err(io_error)
+}
+
+/// `BPF_MAP_LOOKUP_ELEM`, key and value checked against the kernel's map.
+pub fn map_lookup(fd: RawFd, key: &[u8], value: &mut [u8]) -> std::io::Result<()> {
+    with_fd(fd, |fd| {
+        polc_sys::Map::new(fd).and_then(|map| map.lookup(key, value))
+    })
+    .map_err(io_error)
+}
+
+/// `BPF_MAP_UPDATE_ELEM`, key and value checked against the kernel's map.
+pub fn map_update(fd: RawFd, key: &[u8], value: &[u8], flags: u64) -> std::io::Result<()> {
+    with_fd(fd, |fd| {
+        polc_sys::Map::new(fd).and_then(|map| map.update(key, value, flags))
+    })
+    .map_err(io_error)
+}
+
+/// `BPF_MAP_FREEZE`.
+pub fn map_freeze(fd: RawFd) -> std::io::Result<()> {
+    with_fd(fd, |fd| polc_sys::Map::new(fd).and_then(|map| map.freeze())).map_err(io_error)
 }
 
 /// Whether the metadata lists map `name` (the object's maps were checked
@@ -240,6 +340,11 @@ fn section_target<'s>(section: &'s str, prefix: &str) -> Option<&'s str> {
     section.strip_prefix(prefix)
 }
 
+/// The LSM hook of an `lsm/HOOK` or (sleepable) `lsm.s/HOOK` section.
+pub fn lsm_hook(section: &str) -> Option<&str> {
+    section_target(section, "lsm/").or_else(|| section_target(section, "lsm.s/"))
+}
+
 /// Loads one program into the kernel (the verifier runs here).
 pub fn load_program(
     ebpf: &mut Ebpf,
@@ -250,7 +355,7 @@ pub fn load_program(
         .program_mut(&meta.symbol)
         .ok_or_else(|| LoadError::MissingProgram(meta.symbol.clone()))?;
     let section = meta.section.as_str();
-    let is_lsm = section.starts_with("lsm/");
+    let is_lsm = lsm_hook(section).is_some();
     if !matches!(
         program,
         Program::Lsm(_)
@@ -267,7 +372,7 @@ pub fn load_program(
     let started = Instant::now();
     // aya reads the program's BTF func and line info here: under the guard.
     let result =
-        crate::guard::catch(|| load_as_its_kind(program, section, types)).map_err(|panic| {
+        crate::panics::catch(|| load_as_its_kind(program, section, types)).map_err(|panic| {
             LoadError::Load {
                 symbol: meta.symbol.clone(),
                 section: meta.section.clone(),
@@ -281,18 +386,23 @@ pub fn load_program(
     }
 }
 
+/// Why a kind of program is unavailable when the kernel refuses it with
+/// `EPERM` and an empty verifier log; `{kind}` stands for the kind.
+pub const LOCKDOWN_REFUSAL: &str =
+    "the kernel refuses {kind} programs with EPERM before the verifier runs (kernel lockdown)";
+
 /// Sorts a load failure into "this kernel cannot" and a real error.
 fn classify(
     meta: &ProgramMeta,
     is_lsm: bool,
     error: ProgramError,
 ) -> Result<ProgramLoad, LoadError> {
-    let kind = meta
-        .section
-        .split('/')
-        .next()
-        .unwrap_or_default()
-        .to_string();
+    let kind = if is_lsm {
+        "lsm"
+    } else {
+        meta.section.split('/').next().unwrap_or_default()
+    }
+    .to_string();
     match error {
         ProgramError::LoadError {
             io_error,
@@ -300,9 +410,9 @@ fn classify(
         } => {
             let log = verifier_log.to_string();
             if io_error.raw_os_error() == Some(libc::EPERM) && log.trim().is_empty() {
-                return Ok(ProgramLoad::Unavailable(format!(
-                    "the kernel refuses {kind} programs with EPERM before the verifier runs (kernel lockdown)"
-                )));
+                return Ok(ProgramLoad::Unavailable(
+                    LOCKDOWN_REFUSAL.replace("{kind}", &kind),
+                ));
             }
             let rejection =
                 polc_sys::verifier::explain(io_error.raw_os_error(), &io_error.to_string(), &log);
@@ -442,16 +552,21 @@ fn unload(ebpf: &mut Ebpf, symbol: &str) {
     }
 }
 
-/// Loads the support programs (no hook) and, per hook, the programs of the
-/// strongest backend this kernel can load.
+/// Loads the support programs (no hook; the LSM guards only when `guards`)
+/// and, per hook, the programs of the strongest backend this kernel can
+/// load and will run: the `lsm` backend only where `lsm` says BPF LSM
+/// programs run here.
 pub fn choose_backends(
     ebpf: &mut Ebpf,
     metadata: &Metadata,
     types: &KernelTypes,
     features: u32,
+    lsm: &BpfLsm,
+    guards: bool,
 ) -> Result<(Vec<ProgramMeta>, Vec<HookPlan>), LoadError> {
     let mut support = Vec::new();
-    for program in metadata.programs.iter().filter(|p| p.hook.is_empty()) {
+    let wanted = |p: &&ProgramMeta| p.hook.is_empty() && (guards || !crate::guard::is_lsm_guard(p));
+    for program in metadata.programs.iter().filter(wanted) {
         match load_program(ebpf, program, types)? {
             ProgramLoad::Loaded { .. } => support.push(program.clone()),
             ProgramLoad::Unavailable(why) | ProgramLoad::NoTarget(why) => {
@@ -468,6 +583,10 @@ pub fn choose_backends(
         let mut unavailable: Vec<(BackendKind, String)> = Vec::new();
         let mut chosen = None;
         for backend in &hook.backends {
+            if let (BackendKind::Lsm, Some(why)) = (backend.kind, lsm.unavailable()) {
+                unavailable.push((backend.kind, why.to_string()));
+                continue;
+            }
             let programs: Vec<ProgramMeta> = metadata
                 .programs
                 .iter()
@@ -657,10 +776,7 @@ fn load_as_its_kind(
     types: &KernelTypes,
 ) -> Result<(), ProgramError> {
     match program {
-        Program::Lsm(p) => p.load(
-            section_target(section, "lsm/").unwrap_or_default(),
-            &types.aya,
-        ),
+        Program::Lsm(p) => p.load(lsm_hook(section).unwrap_or_default(), &types.aya),
         Program::BtfTracePoint(p) => p.load(
             section_target(section, "tp_btf/").unwrap_or_default(),
             &types.aya,
@@ -675,7 +791,7 @@ fn full_verifier_log(ebpf: &mut Ebpf, meta: &ProgramMeta, types: &KernelTypes) -
     let Some(program) = ebpf.program_mut(&meta.symbol) else {
         return String::new();
     };
-    match crate::guard::catch(|| load_as_its_kind(program, &meta.section, types)) {
+    match crate::panics::catch(|| load_as_its_kind(program, &meta.section, types)) {
         Ok(Err(ProgramError::LoadError { verifier_log, .. })) => verifier_log.to_string(),
         _ => String::new(),
     }

@@ -15,7 +15,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use polrt::output::Format;
 use polrt::run::{install_signal_handlers, RunOptions};
-use polrt::{inspect, object, run, verify, Error, EXIT_FAILURE, EXIT_USAGE};
+use polrt::{
+    inspect, object, persist, probe, run, status, verify, Error, EXIT_FAILURE, EXIT_USAGE,
+};
 
 /// Loads polc policies into the kernel, enforces and reports their verdicts.
 #[derive(Parser, Debug)]
@@ -27,12 +29,33 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Load, attach and enforce a policy; stream its events until SIGINT/SIGTERM.
+    /// Load, attach and enforce a policy; stream its events until SIGINT, SIGTERM or SIGQUIT.
     Run(RunArgs),
     /// Load every program into the kernel verifier without attaching; per-program stats.
     Verify(VerifyArgs),
     /// Describe an object: rules, hooks, backends, programs, maps (no privileges needed).
     Inspect(InspectArgs),
+    /// List the policies `run --persist` pinned: object, hooks, backends, programs, counters.
+    Status(StatusArgs),
+    /// Stop a persisted policy: stop the polrt reading it, detach and unpin everything.
+    Stop(StopArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct StatusArgs {
+    /// One policy's name (default: every persisted policy).
+    #[arg(value_name = "NAME")]
+    name: Option<String>,
+    /// Print JSON instead.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct StopArgs {
+    /// The policy's name (default: the only persisted policy).
+    #[arg(value_name = "NAME")]
+    name: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -50,7 +73,8 @@ struct RunArgs {
     /// Output format of events.
     #[arg(long, value_enum, default_value_t = FormatArg::Text)]
     format: FormatArg,
-    /// Write events to FILE instead of stdout.
+    /// Append events to FILE instead of stdout (mode 0600 when created; no
+    /// symbolic links, hard links or other users' files; SIGHUP reopens it).
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
     /// Fail instead of falling back when a hook cannot use its LSM backend.
@@ -60,6 +84,12 @@ struct RunArgs {
     /// the page size).
     #[arg(long, value_name = "BYTES")]
     ringbuf_size: Option<u32>,
+    /// Pin programs, links and maps under /sys/fs/bpf/polc/NAME (default
+    /// NAME: the policy file's stem), so that enforcement outlives polrt;
+    /// a later run of the same NAME adopts or replaces them, `polrt stop
+    /// NAME` removes them.
+    #[arg(long, value_name = "NAME", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    persist: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -89,7 +119,7 @@ enum FormatArg {
 }
 
 fn main() -> ExitCode {
-    polrt::guard::report_panics_as_bugs();
+    polrt::panics::report_panics_as_bugs();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run_command(args),
@@ -101,6 +131,11 @@ fn main() -> ExitCode {
             default_sigpipe();
             inspect_command(&args)
         }
+        Command::Status(args) => {
+            default_sigpipe();
+            status_command(&args)
+        }
+        Command::Stop(args) => stop_command(&args),
     };
     match result {
         Ok(code) => code,
@@ -114,7 +149,7 @@ fn main() -> ExitCode {
 /// Restores the default SIGPIPE action for the commands that only print
 /// (`verify`, `inspect`), so `polrt inspect X.o | head` ends quietly instead
 /// of panicking on a broken pipe. `run` keeps SIGPIPE ignored: a closed
-/// output is a write error there, and it detaches and reports before exiting.
+/// output is a write error there, reported on stderr, and enforcement goes on.
 fn default_sigpipe() {
     // SAFETY: called before any other thread exists; SIG_DFL is a valid
     // disposition for SIGPIPE.
@@ -125,6 +160,13 @@ fn default_sigpipe() {
 
 fn run_command(args: RunArgs) -> Result<ExitCode, Error> {
     install_signal_handlers();
+    let persist = args.persist.map(|name| {
+        if name.is_empty() {
+            persist::default_name(&args.policy)
+        } else {
+            name
+        }
+    });
     let options = RunOptions {
         policy: args.policy,
         monitor: args.monitor,
@@ -136,6 +178,7 @@ fn run_command(args: RunArgs) -> Result<ExitCode, Error> {
         output: args.output,
         require_lsm: args.require_lsm,
         ringbuf_bytes: args.ringbuf_size,
+        persist,
     };
     run::run(&options)?;
     Ok(ExitCode::SUCCESS)
@@ -171,6 +214,36 @@ fn verify_command(args: &VerifyArgs) -> Result<ExitCode, Error> {
         None if rejected => ExitCode::from(EXIT_FAILURE),
         None => ExitCode::SUCCESS,
     })
+}
+
+fn status_command(args: &StatusArgs) -> Result<ExitCode, Error> {
+    probe::check_privileges()?;
+    let statuses = status::status(args.name.as_deref())?;
+    if args.json {
+        println!("{}", status::to_json(&statuses));
+    } else {
+        print!("{}", status::render(&statuses));
+    }
+    let broken = statuses.iter().any(|s| !s.problems.is_empty());
+    Ok(if broken {
+        ExitCode::from(EXIT_FAILURE)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn stop_command(args: &StopArgs) -> Result<ExitCode, Error> {
+    probe::check_privileges()?;
+    let report = status::stop(args.name.as_deref())?;
+    let stopped = match report.stopped {
+        Some(tgid) => format!("stopped polrt (pid {tgid}), "),
+        None => String::new(),
+    };
+    eprintln!(
+        "polrt: stop: {stopped}removed policy `{}`: {} pins (its programs are detached)",
+        report.name, report.removed
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn inspect_command(args: &InspectArgs) -> Result<ExitCode, Error> {

@@ -284,7 +284,7 @@ pub fn parse_object(path: &str, bytes: Vec<u8>) -> Result<PolicyObject, ObjectEr
 /// guard ([`crate::loader::open`]). A panic inside aya-obj is an error
 /// (see [`crate::guard`]).
 fn check_with_aya(bytes: &[u8], metadata: &Metadata) -> Result<(), String> {
-    crate::guard::catch(|| aya_reads(bytes, metadata))
+    crate::panics::catch(|| aya_reads(bytes, metadata))
         .unwrap_or_else(|panic| Err(format!("aya-obj panicked: {panic}")))
 }
 

@@ -112,6 +112,62 @@ impl BackendReport {
     }
 }
 
+/// Whether the LSM guards run, as reported at start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GuardReport {
+    pub on: bool,
+    /// Why they do not run (empty when they do).
+    pub reason: String,
+    /// The guard programs attached: symbol and kernel program id.
+    pub programs: Vec<(String, u32)>,
+    /// The scope's cgroup, when there is one.
+    pub scope: Option<String>,
+}
+
+impl GuardReport {
+    /// The human line.
+    pub fn line(&self) -> String {
+        if self.on {
+            format!(
+                "guard: on ({} lsm programs): tasks in cgroup {} cannot signal or trace polrt, nor detach, replace or unpin its programs, links and maps; tasks outside it can stop it",
+                self.programs.len(),
+                self.scope.as_deref().unwrap_or("/")
+            )
+        } else {
+            format!(
+                "guard: off: {}; polrt checks its links every second and reports any that is detached, replaced or unpinned",
+                self.reason
+            )
+        }
+    }
+}
+
+/// What the link watch ([`crate::attach::Attachments::check`]) found wrong
+/// with a link, and what it did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tamper {
+    /// The program whose link it is.
+    pub symbol: String,
+    pub section: String,
+    /// What happened, in words.
+    pub problem: String,
+    /// Whether polrt repaired it.
+    pub repaired: bool,
+    /// How it was repaired, or why it could not be.
+    pub outcome: String,
+}
+
+impl Tamper {
+    /// The human line, e.g. `ALERT: program X (cgroup/connect4): its link
+    /// (id 5) was detached (BPF_LINK_DETACH); attached again as link 7`.
+    pub fn line(&self) -> String {
+        format!(
+            "ALERT: program {} ({}): {}; {}",
+            self.symbol, self.section, self.problem, self.outcome
+        )
+    }
+}
+
 /// One rule's match count at exit.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RuleCount {
@@ -121,39 +177,72 @@ pub struct RuleCount {
 }
 
 /// Where reports go, and in which format.
+///
+/// A write that fails (a full disk, a closed pipe) never stops polrt: what
+/// could not be written is dropped and counted, and the caller learns of it
+/// from [`Output::take_failures`] and says so, while enforcement goes on.
 pub struct Output {
     out: Box<dyn Write + Send>,
     format: Format,
     clock: Clock,
+    /// Writes that failed since the last [`Output::take_failures`], and the
+    /// first error among them.
+    failures: Option<(u64, io::Error)>,
 }
 
 impl Output {
     /// Reports to `out` in `format`, converting times with `clock`.
     pub fn new(out: Box<dyn Write + Send>, format: Format, clock: Clock) -> Output {
-        Output { out, format, clock }
+        Output {
+            out,
+            format,
+            clock,
+            failures: None,
+        }
     }
 
-    fn line(&mut self, text: &str) -> io::Result<()> {
-        self.out.write_all(text.as_bytes())?;
-        self.out.write_all(b"\n")
+    fn line(&mut self, text: &str) {
+        let written = self
+            .out
+            .write_all(text.as_bytes())
+            .and_then(|()| self.out.write_all(b"\n"));
+        self.note(written);
+    }
+
+    fn note(&mut self, result: io::Result<()>) {
+        if let Err(error) = result {
+            match &mut self.failures {
+                Some((count, _)) => *count += 1,
+                None => self.failures = Some((1, error)),
+            }
+        }
     }
 
     /// Flushes buffered lines.
-    pub fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
+    pub fn flush(&mut self) {
+        let flushed = self.out.flush();
+        self.note(flushed);
+    }
+
+    /// How many writes failed since the last call, and the first error.
+    pub fn take_failures(&mut self) -> Option<(u64, io::Error)> {
+        self.failures.take()
+    }
+
+    /// Flushes what is buffered for the current writer, then writes to `out`
+    /// from now on (the old writer is dropped: a reopened `--output`).
+    pub fn set_writer(&mut self, out: Box<dyn Write + Send>) {
+        self.flush();
+        self.out = out;
     }
 
     /// The backend chosen for a hook (JSON only: text output shows it on
     /// stderr, where the caller prints [`BackendReport::line`]).
-    pub fn backend(&mut self, report: &BackendReport) -> io::Result<()> {
+    pub fn backend(&mut self, report: &BackendReport) {
         if self.format == Format::Text {
-            return Ok(());
+            return;
         }
-        let programs: Vec<Json> = report
-            .programs
-            .iter()
-            .map(|(symbol, id)| json!({"symbol": symbol, "id": id}))
-            .collect();
+        let programs = programs_json(&report.programs);
         let unavailable: Vec<Json> = report
             .unavailable
             .iter()
@@ -171,8 +260,41 @@ impl Output {
         self.line(&record.to_string())
     }
 
+    /// Whether the guards run (JSON only: text output shows it on stderr,
+    /// where the caller prints [`GuardReport::line`]).
+    pub fn guard(&mut self, report: &GuardReport) {
+        if self.format == Format::Text {
+            return;
+        }
+        let programs = programs_json(&report.programs);
+        let record = json!({
+            "type": "guard",
+            "state": if report.on { "on" } else { "off" },
+            "reason": report.reason,
+            "programs": programs,
+        });
+        self.line(&record.to_string());
+    }
+
+    /// A link found detached, replaced or unpinned, and what polrt did.
+    pub fn tamper(&mut self, tamper: &Tamper) {
+        let text = match self.format {
+            Format::Json => json!({
+                "type": "tamper",
+                "program": tamper.symbol,
+                "section": tamper.section,
+                "problem": tamper.problem,
+                "repaired": tamper.repaired,
+                "outcome": tamper.outcome,
+            })
+            .to_string(),
+            Format::Text => tamper.line(),
+        };
+        self.line(&text);
+    }
+
     /// One event.
-    pub fn event(&mut self, event: &Event) -> io::Result<()> {
+    pub fn event(&mut self, event: &Event) {
         let text = match self.format {
             Format::Json => event_json(event, &self.clock).to_string(),
             Format::Text => event_text(event, &self.clock),
@@ -181,7 +303,7 @@ impl Output {
     }
 
     /// A record that could not be decoded.
-    pub fn decode_error(&mut self, message: &str) -> io::Result<()> {
+    pub fn decode_error(&mut self, message: &str) {
         let text = match self.format {
             Format::Json => json!({"type": "error", "message": message}).to_string(),
             Format::Text => format!("error: {message}"),
@@ -190,7 +312,7 @@ impl Output {
     }
 
     /// `count` more events were lost because the ring buffer was full.
-    pub fn loss(&mut self, count: u64) -> io::Result<()> {
+    pub fn loss(&mut self, count: u64) {
         let text = match self.format {
             Format::Json => json!({"type": "loss", "count": count}).to_string(),
             Format::Text => format!("lost {count} events: the ring buffer was full"),
@@ -199,7 +321,7 @@ impl Output {
     }
 
     /// Final per-rule match counts and total losses.
-    pub fn summary(&mut self, counts: &[RuleCount], lost: u64) -> io::Result<()> {
+    pub fn summary(&mut self, counts: &[RuleCount], lost: u64) {
         match self.format {
             Format::Json => {
                 let rules: Vec<Json> = counts
@@ -207,14 +329,23 @@ impl Output {
                     .map(|c| json!({"rule": c.rule, "hook": c.hook, "matches": c.matches}))
                     .collect();
                 let record = json!({"type": "summary", "rules": rules, "lost": lost});
-                self.line(&record.to_string())
+                self.line(&record.to_string());
             }
             Format::Text => {
                 let text = summary_text(counts, lost);
-                self.out.write_all(text.as_bytes())
+                let written = self.out.write_all(text.as_bytes());
+                self.note(written);
             }
         }
     }
+}
+
+/// Programs as JSON: `[{"symbol": ..., "id": ...}, ...]`.
+fn programs_json(programs: &[(String, u32)]) -> Vec<Json> {
+    programs
+        .iter()
+        .map(|(symbol, id)| json!({"symbol": symbol, "id": id}))
+        .collect()
 }
 
 /// The text summary printed at exit.
@@ -396,17 +527,15 @@ mod tests {
     fn losses_and_summary_are_json_lines() {
         let buffer = Shared::default();
         let mut output = Output::new(Box::new(buffer.clone()), Format::Json, Clock::now());
-        output.loss(3).expect("write");
-        output
-            .summary(
-                &[RuleCount {
-                    rule: "r".into(),
-                    hook: "exec".into(),
-                    matches: 7,
-                }],
-                3,
-            )
-            .expect("write");
+        output.loss(3);
+        output.summary(
+            &[RuleCount {
+                rule: "r".into(),
+                hook: "exec".into(),
+                matches: 7,
+            }],
+            3,
+        );
         let text = String::from_utf8(buffer.0.lock().expect("lock").clone()).expect("utf8");
         let lines: Vec<Json> = text
             .lines()
@@ -416,6 +545,59 @@ mod tests {
         assert_eq!(lines[1]["type"], "summary");
         assert_eq!(lines[1]["rules"][0]["matches"], 7);
         assert_eq!(lines[1]["lost"], 3);
+    }
+
+    #[test]
+    fn guard_and_tamper_records_are_json_lines_and_lines() {
+        let guard = GuardReport {
+            on: false,
+            reason: "lockdown".into(),
+            programs: vec![],
+            scope: None,
+        };
+        assert!(
+            guard.line().starts_with("guard: off: lockdown;"),
+            "{}",
+            guard.line()
+        );
+        let on = GuardReport {
+            on: true,
+            reason: String::new(),
+            programs: vec![("polc_guard_kill".into(), 7)],
+            scope: Some("/sys/fs/cgroup/app".into()),
+        };
+        assert!(
+            on.line()
+                .contains("tasks in cgroup /sys/fs/cgroup/app cannot signal"),
+            "{}",
+            on.line()
+        );
+        let tamper = Tamper {
+            symbol: "net_connect_cgroup4".into(),
+            section: "cgroup/connect4".into(),
+            problem: "its link (id 5) was detached (BPF_LINK_DETACH)".into(),
+            repaired: true,
+            outcome: "attached again as link 7".into(),
+        };
+        assert_eq!(
+            tamper.line(),
+            "ALERT: program net_connect_cgroup4 (cgroup/connect4): its link (id 5) was detached (BPF_LINK_DETACH); attached again as link 7"
+        );
+        let buffer = Shared::default();
+        let mut output = Output::new(Box::new(buffer.clone()), Format::Json, Clock::now());
+        output.guard(&on);
+        output.tamper(&tamper);
+        let text = String::from_utf8(buffer.0.lock().expect("lock").clone()).expect("utf8");
+        let lines: Vec<Json> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json line"))
+            .collect();
+        assert_eq!(lines[0]["type"], "guard");
+        assert_eq!(lines[0]["state"], "on");
+        assert_eq!(lines[0]["programs"][0]["id"], 7);
+        assert_eq!(lines[1]["type"], "tamper");
+        assert_eq!(lines[1]["repaired"], true);
+        assert_eq!(lines[1]["program"], "net_connect_cgroup4");
     }
 
     #[test]
@@ -435,7 +617,7 @@ mod tests {
         );
         let buffer = Shared::default();
         let mut output = Output::new(Box::new(buffer.clone()), Format::Json, Clock::now());
-        output.backend(&report).expect("write");
+        output.backend(&report);
         let text = String::from_utf8(buffer.0.lock().expect("lock").clone()).expect("utf8");
         let record: Json = serde_json::from_str(text.trim()).expect("json line");
         assert_eq!(record["type"], "backend");

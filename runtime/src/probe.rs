@@ -41,6 +41,8 @@ pub enum ProbeError {
         program_type: &'static str,
         reason: String,
     },
+    #[error("cannot learn polrt's own process id as the kernel sees it (BPF_PROG_TEST_RUN of a raw tracepoint program): {reason}")]
+    SelfTgid { reason: String },
     #[error("{what} is not mounted at {path} and mounting it failed: {source}")]
     Mount {
         what: &'static str,
@@ -81,6 +83,172 @@ pub fn kernel_features() -> Result<u32, ProbeError> {
     } else {
         0
     })
+}
+
+/// Where securityfs is mounted; its `lsm` file lists the active LSMs.
+pub const SECURITYFS: &str = "/sys/kernel/security";
+
+/// Whether BPF LSM programs run on this kernel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BpfLsm {
+    /// An LSM program attached here ran: the `lsm` backend enforces.
+    Active,
+    /// Why the `lsm` backend would not enforce here.
+    Unavailable(String),
+}
+
+impl BpfLsm {
+    /// Why LSM programs do not run here, if they do not.
+    pub fn unavailable(&self) -> Option<&str> {
+        match self {
+            BpfLsm::Active => None,
+            BpfLsm::Unavailable(why) => Some(why),
+        }
+    }
+}
+
+/// Why the `lsm` backend cannot enforce, judging by the kernel's list of
+/// active LSMs (the text of `/sys/kernel/security/lsm`), or `None` when the
+/// list has `bpf`. A kernel whose list lacks `bpf` loads and attaches LSM
+/// programs without complaint, and never calls them.
+pub fn lsm_list_verdict(list: &str) -> Option<String> {
+    let list = list.trim();
+    if list.split(',').any(|lsm| lsm == "bpf") {
+        return None;
+    }
+    Some(format!(
+        "BPF LSM is not active: the kernel's active LSMs ({SECURITYFS}/lsm) are `{list}`, without `bpf`, so it would load and attach lsm programs and never run them (boot with lsm={list},bpf)"
+    ))
+}
+
+/// The kernel's list of active LSMs, mounting securityfs first when it is
+/// not mounted; `None` when it cannot be read (then only the probe program
+/// decides).
+fn active_lsms() -> Option<String> {
+    let path = Path::new(SECURITYFS).join("lsm");
+    if let Ok(list) = std::fs::read_to_string(&path) {
+        return Some(list);
+    }
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    if !is_mounted(&mountinfo, "securityfs", SECURITYFS) {
+        mount("securityfs", SECURITYFS).ok()?;
+    }
+    std::fs::read_to_string(&path).ok()
+}
+
+/// The runtime's probe programs (`polc::codegen::guard`), loaded as one
+/// object: the self-tgid program and the LSM probe.
+fn probe_object(types: &KernelTypes) -> Result<aya::Ebpf, String> {
+    let bytes = polc::compile::runtime_probe_object().map_err(|e| e.to_string())?;
+    aya::EbpfLoader::new()
+        .btf(Some(&types.aya))
+        .load(&bytes)
+        .map_err(|e| crate::loader::error_chain(&e))
+}
+
+/// Whether BPF LSM programs run here: the active LSMs must list `bpf`, and
+/// an LSM program on the `bpf` hook must run when this process calls
+/// `bpf(2)` (a kernel in lockdown refuses to load it; one whose active LSMs
+/// lack `bpf` never calls it).
+pub fn bpf_lsm(types: &KernelTypes) -> BpfLsm {
+    if let Some(why) = active_lsms().as_deref().and_then(lsm_list_verdict) {
+        return BpfLsm::Unavailable(why);
+    }
+    match run_lsm_probe(types) {
+        Ok(true) => BpfLsm::Active,
+        Ok(false) => BpfLsm::Unavailable(
+            "an lsm program attached here never ran (BPF LSM is not active on this kernel)"
+                .to_string(),
+        ),
+        Err(why) => BpfLsm::Unavailable(why),
+    }
+}
+
+/// Loads and attaches the LSM probe, calls `bpf(2)`, and says whether the
+/// probe ran; an error says why it could not be loaded or attached.
+fn run_lsm_probe(types: &KernelTypes) -> Result<bool, String> {
+    use aya::maps::Array;
+    use aya::programs::{Lsm, ProgramError};
+    use polc_abi::{LSM_PROBE_MAP, LSM_PROBE_SECTION, LSM_PROBE_SYMBOL};
+    let mut ebpf = probe_object(types)?;
+    let program: &mut Lsm = ebpf
+        .program_mut(LSM_PROBE_SYMBOL)
+        .ok_or("the probe object has no lsm program")?
+        .try_into()
+        .map_err(|e: ProgramError| e.to_string())?;
+    let hook = LSM_PROBE_SECTION.trim_start_matches("lsm/");
+    if let Err(error) = program.load(hook, &types.aya) {
+        if let ProgramError::LoadError {
+            io_error,
+            verifier_log,
+        } = &error
+        {
+            if io_error.raw_os_error() == Some(libc::EPERM)
+                && verifier_log.to_string().trim().is_empty()
+            {
+                return Err(crate::loader::LOCKDOWN_REFUSAL.replace("{kind}", "lsm"));
+            }
+        }
+        return Err(format!(
+            "the lsm probe program could not be loaded: {}",
+            crate::loader::error_chain(&error)
+        ));
+    }
+    let link = program.attach().map_err(|e| {
+        format!(
+            "the lsm probe program could not be attached: {}",
+            crate::loader::error_chain(&e)
+        )
+    })?;
+    let ran = {
+        let flag: Array<_, u32> = Array::try_from(
+            ebpf.map(LSM_PROBE_MAP)
+                .ok_or("the probe object has no flag map")?,
+        )
+        .map_err(|e| e.to_string())?;
+        // This bpf(2) call runs the `bpf` hook before it reads the flag.
+        flag.get(&0, 0).map_err(|e| e.to_string())? == 1
+    };
+    let program: &mut Lsm = ebpf
+        .program_mut(LSM_PROBE_SYMBOL)
+        .ok_or("the probe object has no lsm program")?
+        .try_into()
+        .map_err(|e: ProgramError| e.to_string())?;
+    program
+        .detach(link)
+        .map_err(|e| format!("detaching the lsm probe: {e}"))?;
+    Ok(ran)
+}
+
+/// This process's thread group id as the kernel sees it: what
+/// `bpf_get_current_pid_tgid() >> 32` returns in this process, whatever pid
+/// namespace it runs in (`std::process::id()` is its pid in its own
+/// namespace). Learned by running a raw tracepoint program with
+/// `BPF_PROG_TEST_RUN`, which runs it in this process's context.
+pub fn kernel_tgid(types: &KernelTypes) -> Result<u32, ProbeError> {
+    use aya::programs::{RawTracePoint, RawTracePointRunOptions, TestRun};
+    use polc_abi::SELF_TGID_SYMBOL;
+    let failed = |reason: String| ProbeError::SelfTgid { reason };
+    let mut ebpf = probe_object(types).map_err(failed)?;
+    let program: &mut RawTracePoint = ebpf
+        .program_mut(SELF_TGID_SYMBOL)
+        .ok_or_else(|| failed("the probe object has no self-tgid program".into()))?
+        .try_into()
+        .map_err(|e: aya::programs::ProgramError| failed(e.to_string()))?;
+    program
+        .load()
+        .map_err(|e| failed(crate::loader::error_chain(&e)))?;
+    let result = program
+        .test_run(RawTracePointRunOptions::new())
+        .map_err(|e| failed(crate::loader::error_chain(&e)))?;
+    Ok(result.return_value)
+}
+
+/// Whether `/proc` numbers processes as the kernel does (its pid namespace
+/// is the initial one): `/proc/self` names `tgid`, this process's kernel
+/// tgid ([`kernel_tgid`]). In a container, `/proc/N` is not kernel pid N.
+pub fn proc_shows_kernel_pids(tgid: u32) -> bool {
+    std::fs::read_link("/proc/self").is_ok_and(|link| link.as_os_str() == tgid.to_string().as_str())
 }
 
 /// Parses the `CapEff:` line of `/proc/self/status` text.
@@ -186,6 +354,24 @@ mod tests {
         assert!(missing_caps((1 << CAP_BPF) | (1 << CAP_PERFMON)).is_empty());
         assert!(missing_caps(1 << CAP_SYS_ADMIN).is_empty());
         assert_eq!(effective_caps("Name: x\n"), None);
+    }
+
+    #[test]
+    fn lsm_is_unavailable_unless_the_active_list_names_bpf() {
+        assert_eq!(lsm_list_verdict("lockdown,capability,landlock,bpf\n"), None);
+        assert_eq!(lsm_list_verdict("bpf"), None);
+        let why = lsm_list_verdict("capability,landlock,yama,apparmor\n").expect("no bpf");
+        assert!(why.contains("BPF LSM is not active"), "{why}");
+        assert!(
+            why.contains("`capability,landlock,yama,apparmor`, without `bpf`"),
+            "{why}"
+        );
+        assert!(
+            why.contains("lsm=capability,landlock,yama,apparmor,bpf"),
+            "{why}"
+        );
+        assert!(lsm_list_verdict("bpfilter,selinux").is_some());
+        assert!(lsm_list_verdict("").is_some());
     }
 
     #[test]

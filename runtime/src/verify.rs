@@ -18,6 +18,9 @@ use crate::{object, probe, Error};
 pub struct VerifyReport {
     pub path: String,
     pub programs: Vec<(ProgramMeta, Verification)>,
+    /// Why this kernel would not run LSM programs (see
+    /// [`probe::bpf_lsm`]), when it would not.
+    pub lsm_unavailable: Option<String>,
 }
 
 impl VerifyReport {
@@ -109,6 +112,15 @@ impl VerifyReport {
                 printed.push((&meta.symbol, gist));
             }
         }
+        let lsm_passed = self.programs.iter().any(|(meta, v)| {
+            loader::lsm_hook(&meta.section).is_some() && matches!(v, Verification::Passed { .. })
+        });
+        if let (true, Some(why)) = (lsm_passed, &self.lsm_unavailable) {
+            let _ = writeln!(
+                out,
+                "note: the lsm programs passed the verifier, but this kernel would not run them: {why}; polrt run uses the next backend"
+            );
+        }
         let _ = write!(
             out,
             "{} passed, {} rejected, {} not verifiable here",
@@ -139,15 +151,20 @@ fn without_timing(log: &str) -> String {
 pub struct KernelContext {
     types: probe::KernelTypes,
     features: u32,
+    lsm: probe::BpfLsm,
 }
 
 impl KernelContext {
-    /// Checks privileges, reads the kernel's BTF and probes its features.
+    /// Checks privileges, reads the kernel's BTF, probes its features and
+    /// whether it runs BPF LSM programs.
     pub fn probe() -> Result<KernelContext, Error> {
         probe::check_privileges()?;
+        let types = probe::kernel_btf()?;
+        let lsm = probe::bpf_lsm(&types);
         Ok(KernelContext {
-            types: probe::kernel_btf()?,
+            types,
             features: probe::kernel_features()?,
+            lsm,
         })
     }
 }
@@ -170,6 +187,7 @@ pub fn verify(
     Ok(VerifyReport {
         path: policy.path,
         programs,
+        lsm_unavailable: kernel.lsm.unavailable().map(str::to_string),
     })
 }
 
@@ -189,6 +207,7 @@ mod tests {
         bad.symbol = "broken".into();
         let report = VerifyReport {
             path: "p.o".into(),
+            lsm_unavailable: None,
             programs: vec![
                 (
                     program,
@@ -220,5 +239,34 @@ mod tests {
             text.ends_with("1 passed, 1 rejected, 1 not verifiable here\n"),
             "{text}"
         );
+        assert!(!text.contains("note:"), "{text}");
+    }
+
+    #[test]
+    fn lsm_programs_that_pass_where_bpf_lsm_is_inactive_carry_a_note() {
+        let mut lsm = sample_metadata().programs[0].clone();
+        lsm.symbol = "file_open_lsm".into();
+        lsm.section = "lsm/file_open".into();
+        let passed = Verification::Passed {
+            verified_insns: Some(42),
+            load_time: Duration::from_micros(1500),
+        };
+        let mut report = VerifyReport {
+            path: "p.o".into(),
+            programs: vec![(lsm, passed)],
+            lsm_unavailable: Some("BPF LSM is not active: ...".into()),
+        };
+        let text = report.render();
+        assert!(
+            text.contains("note: the lsm programs passed the verifier, but this kernel would not run them: BPF LSM is not active"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("1 passed, 0 rejected, 0 not verifiable here\n"),
+            "{text}"
+        );
+        // Nothing to say when no lsm program passed (lockdown refuses them).
+        report.programs[0].1 = Verification::NotVerifiable("lockdown".into());
+        assert!(!report.render().contains("note:"));
     }
 }

@@ -140,12 +140,22 @@ fn missing_metadata_and_other_abi_versions_are_named() {
 
     let mut newer = object_bytes();
     let current = format!("\"abi_version\":{},", polc::abi::ABI_VERSION);
-    patch(&mut newer, current.as_bytes(), b"\"abi_version\":7,");
+    // One more than this polrt reads, with as many digits (the patch keeps
+    // the section's length).
+    let next = format!("\"abi_version\":{},", polc::abi::ABI_VERSION + 1);
+    assert_eq!(next.len(), current.len());
+    patch(&mut newer, current.as_bytes(), next.as_bytes());
     let path = dir.file("newer.o", &newer);
     let out = polrt(&["inspect", &path]);
     assert_eq!(out.status.code(), Some(1));
     let text = stderr(&out);
-    assert!(text.contains("object format version 7"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "object format version {}",
+            polc::abi::ABI_VERSION + 1
+        )),
+        "{text}"
+    );
     assert!(
         text.contains(&format!(
             "this polrt reads version {}",

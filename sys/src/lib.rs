@@ -43,11 +43,16 @@ enum Cmd {
     MapLookupElem = 1,
     MapUpdateElem = 2,
     MapDeleteElem = 3,
+    MapGetNextKey = 4,
     ProgLoad = 5,
     ProgTestRun = 10,
+    ObjPin = 6,
+    ObjGet = 7,
     ObjGetInfoByFd = 15,
     BtfLoad = 18,
     MapFreeze = 22,
+    LinkUpdate = 29,
+    LinkGetFdById = 30,
 }
 
 impl Cmd {
@@ -57,11 +62,16 @@ impl Cmd {
             Cmd::MapLookupElem => "BPF_MAP_LOOKUP_ELEM",
             Cmd::MapUpdateElem => "BPF_MAP_UPDATE_ELEM",
             Cmd::MapDeleteElem => "BPF_MAP_DELETE_ELEM",
+            Cmd::MapGetNextKey => "BPF_MAP_GET_NEXT_KEY",
             Cmd::ProgLoad => "BPF_PROG_LOAD",
             Cmd::ProgTestRun => "BPF_PROG_TEST_RUN",
             Cmd::ObjGetInfoByFd => "BPF_OBJ_GET_INFO_BY_FD",
             Cmd::BtfLoad => "BPF_BTF_LOAD",
             Cmd::MapFreeze => "BPF_MAP_FREEZE",
+            Cmd::ObjPin => "BPF_OBJ_PIN",
+            Cmd::ObjGet => "BPF_OBJ_GET",
+            Cmd::LinkUpdate => "BPF_LINK_UPDATE",
+            Cmd::LinkGetFdById => "BPF_LINK_GET_FD_BY_ID",
         }
     }
 }
@@ -344,6 +354,34 @@ impl<'fd> Map<'fd> {
         unsafe { bpf(Cmd::MapDeleteElem, &mut attr) }.map(|_| ())
     }
 
+    /// Every key of a hash map (`BPF_MAP_GET_NEXT_KEY` from no key until
+    /// `ENOENT`); at most `max_entries` of them, so a map written to while
+    /// this runs cannot make it loop.
+    pub fn keys(&self) -> Result<Vec<Vec<u8>>, Error> {
+        let len = self.info.key_size as usize;
+        let mut keys: Vec<Vec<u8>> = Vec::new();
+        while keys.len() < self.info.max_entries as usize {
+            let mut next = vec![0u8; len];
+            let mut attr = MapElemAttr {
+                map_fd: self.fd.as_raw_fd() as u32,
+                // No key: the first one.
+                key: keys.last().map_or(0, |k| k.as_ptr() as u64),
+                value: next.as_mut_ptr() as u64,
+                ..Default::default()
+            };
+            // SAFETY: the element prefix of `bpf_attr`; `key` is null or the
+            // previous key (the map's key size), `value` (the next key's
+            // buffer) holds exactly the map's key size, which the kernel
+            // writes.
+            match unsafe { bpf(Cmd::MapGetNextKey, &mut attr) } {
+                Ok(_) => keys.push(next),
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(keys)
+    }
+
     /// `BPF_MAP_LOOKUP_ELEM` into `value`.
     pub fn lookup(&self, key: &[u8], value: &mut [u8]) -> Result<(), Error> {
         self.check(key.len(), value.len())?;
@@ -412,6 +450,128 @@ pub fn map_create(spec: &MapSpec<'_>) -> Result<OwnedFd, Error> {
     // SAFETY: `attr` is the map-creation prefix of `bpf_attr`, the name
     // inline and NUL-terminated; no pointers.
     unsafe { bpf(Cmd::MapCreate, &mut attr) }.map(owned_fd)
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct ObjAttr {
+    pathname: u64,
+    bpf_fd: u32,
+    file_flags: u32,
+}
+
+fn c_path(path: &std::path::Path) -> Result<CString, Error> {
+    use std::os::unix::ffi::OsStrExt;
+    CString::new(path.as_os_str().as_bytes()).map_err(|_| Error::Nul {
+        what: "the pin path",
+    })
+}
+
+/// `BPF_OBJ_PIN`: pins the map, program or link `fd` at `path` (on a
+/// bpffs).
+pub fn obj_pin(fd: BorrowedFd<'_>, path: &std::path::Path) -> Result<(), Error> {
+    let path = c_path(path)?;
+    let mut attr = ObjAttr {
+        pathname: path.as_ptr() as u64,
+        bpf_fd: fd.as_raw_fd() as u32,
+        file_flags: 0,
+    };
+    // SAFETY: `attr` is the object prefix of `bpf_attr`; `pathname` points
+    // to a live NUL-terminated string the kernel only reads.
+    unsafe { bpf(Cmd::ObjPin, &mut attr) }.map(|_| ())
+}
+
+/// `BPF_OBJ_GET`: a new descriptor of the object pinned at `path`.
+pub fn obj_get(path: &std::path::Path) -> Result<OwnedFd, Error> {
+    let path = c_path(path)?;
+    let mut attr = ObjAttr {
+        pathname: path.as_ptr() as u64,
+        ..Default::default()
+    };
+    // SAFETY: as in `obj_pin`.
+    unsafe { bpf(Cmd::ObjGet, &mut attr) }.map(owned_fd)
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct GetByIdAttr {
+    id: u32,
+    next_id: u32,
+    open_flags: u32,
+}
+
+/// `BPF_LINK_GET_FD_BY_ID`: a new descriptor of link `id`.
+pub fn link_fd_by_id(id: u32) -> Result<OwnedFd, Error> {
+    let mut attr = GetByIdAttr {
+        id,
+        ..Default::default()
+    };
+    // SAFETY: `attr` is the id prefix of `bpf_attr`; no pointers.
+    unsafe { bpf(Cmd::LinkGetFdById, &mut attr) }.map(owned_fd)
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct LinkUpdateAttr {
+    link_fd: u32,
+    new_prog_fd: u32,
+    flags: u32,
+    old_prog_fd: u32,
+}
+
+/// `BPF_LINK_UPDATE`: makes `link` run `prog`.
+pub fn link_update(link: BorrowedFd<'_>, prog: BorrowedFd<'_>) -> Result<(), Error> {
+    let mut attr = LinkUpdateAttr {
+        link_fd: link.as_raw_fd() as u32,
+        new_prog_fd: prog.as_raw_fd() as u32,
+        ..Default::default()
+    };
+    // SAFETY: `attr` is the link-update prefix of `bpf_attr`; no pointers.
+    unsafe { bpf(Cmd::LinkUpdate, &mut attr) }.map(|_| ())
+}
+
+/// What `BPF_OBJ_GET_INFO_BY_FD` says of a link: its id, type, its
+/// program's id, and, for a cgroup link, its cgroup's id (0 once the link
+/// is detached).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct LinkInfo {
+    pub id: u32,
+    pub prog_id: u32,
+    pub link_type: u32,
+    pub cgroup_id: u64,
+}
+
+/// `BPF_LINK_TYPE_CGROUP`.
+pub const LINK_TYPE_CGROUP: u32 = 3;
+
+/// [`LinkInfo`] of link `fd`.
+pub fn link_info(fd: BorrowedFd<'_>) -> Result<LinkInfo, Error> {
+    // struct bpf_link_info: type, id, prog_id, then a union aligned to 8
+    // bytes (for a cgroup link: u64 cgroup_id, u32 attach_type).
+    let mut info = [0u8; 64];
+    let mut attr = InfoAttr {
+        bpf_fd: fd.as_raw_fd() as u32,
+        info_len: info.len() as u32,
+        info: info.as_mut_ptr() as u64,
+    };
+    // SAFETY: `attr` is the info prefix of `bpf_attr`; `info` points to
+    // `info_len` live bytes, the most the kernel writes.
+    unsafe { bpf(Cmd::ObjGetInfoByFd, &mut attr) }?;
+    let u32_at =
+        |at: usize| u32::from_le_bytes([info[at], info[at + 1], info[at + 2], info[at + 3]]);
+    let mut cgroup = [0u8; 8];
+    cgroup.copy_from_slice(&info[16..24]);
+    let link_type = u32_at(0);
+    Ok(LinkInfo {
+        link_type,
+        id: u32_at(4),
+        prog_id: u32_at(8),
+        cgroup_id: if link_type == LINK_TYPE_CGROUP {
+            u64::from_le_bytes(cgroup)
+        } else {
+            0
+        },
+    })
 }
 
 /// A program to load.

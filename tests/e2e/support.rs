@@ -292,8 +292,23 @@ impl Drop for TempDir {
 /// A running `polrt run`.
 pub struct Polrt {
     child: Option<Child>,
+    /// polrt's pid (the kernel's view): the child's, or, in a pid
+    /// namespace, that of the child's only child.
+    pid: u32,
     output: PathBuf,
     stderr: PathBuf,
+}
+
+/// Where [`Polrt`] runs polrt.
+#[derive(Copy, Clone, PartialEq, Eq)]
+enum Placement {
+    /// Outside the test cgroup.
+    Outside,
+    /// Inside the test cgroup its rules are scoped to.
+    Inside,
+    /// Inside the test cgroup, and in a pid namespace of its own (as in a
+    /// container: its pid there is 1).
+    InsidePidNamespace,
 }
 
 /// What `polrt run` left when it stopped.
@@ -346,7 +361,7 @@ impl Polrt {
     /// Starts `polrt run POLICY --cgroup CGROUP --format json --output FILE
     /// EXTRA...` and waits for its "ready" line on stderr.
     pub fn start(policy: &Path, cgroup: &TestCgroup, work: &TempDir, extra: &[&str]) -> Polrt {
-        Polrt::launch(policy, cgroup, work, extra, false)
+        Polrt::launch(policy, cgroup, work, extra, Placement::Outside)
     }
 
     /// Like [`Polrt::start`], with polrt itself running inside the cgroup
@@ -357,7 +372,18 @@ impl Polrt {
         work: &TempDir,
         extra: &[&str],
     ) -> Polrt {
-        Polrt::launch(policy, cgroup, work, extra, true)
+        Polrt::launch(policy, cgroup, work, extra, Placement::Inside)
+    }
+
+    /// Like [`Polrt::start_inside`], with polrt in a new pid namespace
+    /// (`unshare --pid --fork --mount-proc`), where its pid is 1.
+    pub fn start_in_pid_namespace(
+        policy: &Path,
+        cgroup: &TestCgroup,
+        work: &TempDir,
+        extra: &[&str],
+    ) -> Polrt {
+        Polrt::launch(policy, cgroup, work, extra, Placement::InsidePidNamespace)
     }
 
     fn launch(
@@ -365,11 +391,19 @@ impl Polrt {
         cgroup: &TestCgroup,
         work: &TempDir,
         extra: &[&str],
-        inside: bool,
+        placement: Placement,
     ) -> Polrt {
         let output = work.path.join("events.jsonl");
         let stderr = work.path.join("polrt.stderr");
-        let mut command = Command::new(polrt_bin());
+        let mut command = if placement == Placement::InsidePidNamespace {
+            let mut unshare = Command::new("unshare");
+            unshare
+                .args(["--pid", "--fork", "--mount-proc", "--kill-child=SIGTERM"])
+                .arg(polrt_bin());
+            unshare
+        } else {
+            Command::new(polrt_bin())
+        };
         command
             .arg("run")
             .arg(policy)
@@ -381,26 +415,68 @@ impl Polrt {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(fs::File::create(&stderr).expect("create stderr file"));
-        let child = if inside {
-            spawn_in(cgroup, &mut command)
-        } else {
+        let child = if placement == Placement::Outside {
             command.spawn().expect("spawn polrt")
+        } else {
+            spawn_in(cgroup, &mut command)
         };
         let mut polrt = Polrt {
+            pid: child.id(),
             child: Some(child),
             output,
             stderr,
         };
         polrt.wait_ready();
+        if placement == Placement::InsidePidNamespace {
+            let children = fs::read_to_string(format!("/proc/{0}/task/{0}/children", polrt.pid))
+                .expect("children of unshare");
+            polrt.pid = children
+                .split_whitespace()
+                .next()
+                .and_then(|pid| pid.parse().ok())
+                .unwrap_or_else(|| panic!("unshare has no child: {children:?}"));
+        }
         polrt
     }
 
-    /// polrt's process id.
+    /// polrt's process id, as the kernel sees it.
     pub fn pid(&self) -> u32 {
-        self.child.as_ref().map_or(0, Child::id)
+        self.pid
     }
 
-    fn stderr_text(&self) -> String {
+    /// Where polrt writes its JSON lines (`--output`).
+    pub fn output_path(&self) -> &Path {
+        &self.output
+    }
+
+    /// Sends `signal` to polrt.
+    pub fn signal(&self, signal: libc::c_int) {
+        // SAFETY: kill(2) on the pid of polrt, which this value started.
+        unsafe { libc::kill(self.pid as libc::pid_t, signal) };
+    }
+
+    /// Whether polrt is still running.
+    pub fn is_running(&mut self) -> bool {
+        let child = self.child.as_mut().expect("running");
+        child.try_wait().expect("poll polrt").is_none()
+    }
+
+    /// Waits (up to 30 s) until polrt's stderr contains `text`; panics
+    /// with its stderr otherwise.
+    pub fn wait_stderr(&self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !self.stderr_text().contains(text) {
+            assert!(
+                Instant::now() < deadline,
+                "polrt never printed {text:?}; stderr:\n{}",
+                self.stderr_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Everything polrt printed on stderr so far.
+    pub fn stderr_text(&self) -> String {
         fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 
@@ -426,12 +502,33 @@ impl Polrt {
         }
     }
 
+    /// Kills polrt with SIGKILL (no clean-up of its own is possible) and
+    /// waits for it; returns its exit status.
+    pub fn kill(mut self) -> ExitStatus {
+        self.signal(libc::SIGKILL);
+        let mut child = self.child.take().expect("running");
+        child.wait().expect("wait for polrt")
+    }
+
     /// Sends SIGTERM, waits for the exit, reads the output, and checks that
     /// none of polrt's programs remains loaded.
-    pub fn stop(mut self) -> Finished {
+    pub fn stop(self) -> Finished {
+        let finished = self.terminate();
+        assert_no_program_left(&finished.program_ids());
+        finished
+    }
+
+    /// Sends SIGTERM, waits for the exit and reads the output (programs
+    /// pinned with `--persist` stay).
+    pub fn terminate(self) -> Finished {
+        self.signal(libc::SIGTERM);
+        self.wait_exit()
+    }
+
+    /// Waits (up to 30 s) for polrt to exit by itself (e.g. stopped by
+    /// `polrt stop`), and reads the output.
+    pub fn wait_exit(mut self) -> Finished {
         let mut child = self.child.take().expect("running");
-        // SAFETY: kill(2) on our own child's pid.
-        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
         let deadline = Instant::now() + Duration::from_secs(30);
         let status = loop {
             if let Some(status) = child.try_wait().expect("poll polrt") {
@@ -440,7 +537,7 @@ impl Polrt {
             if Instant::now() > deadline {
                 let _ = child.kill();
                 panic!(
-                    "polrt did not exit within 30 s of SIGTERM; stderr:\n{}",
+                    "polrt did not exit within 30 s; stderr:\n{}",
                     self.stderr_text()
                 );
             }
@@ -451,22 +548,21 @@ impl Polrt {
             .lines()
             .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
             .collect();
-        let finished = Finished {
+        Finished {
             status,
             lines,
             stderr: self.stderr_text(),
-        };
-        assert_no_program_left(&finished.program_ids());
-        finished
+        }
     }
 }
 
 impl Drop for Polrt {
     fn drop(&mut self) {
         // A test that panicked while polrt ran: never leave it running.
+        if self.child.is_some() {
+            self.signal(libc::SIGTERM);
+        }
         if let Some(mut child) = self.child.take() {
-            // SAFETY: kill(2) on our own child's pid.
-            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
             let _ = child.wait();
         }
     }
@@ -504,6 +600,56 @@ pub fn resolved(path: impl AsRef<Path>) -> String {
         .unwrap_or_else(|e| panic!("canonicalize {}: {e}", path.as_ref().display()))
         .display()
         .to_string()
+}
+
+/// How a test starts polrt inside a test cgroup (see [`Polrt::start_inside`]).
+pub type StartInside = fn(&Path, &TestCgroup, &TempDir, &[&str]) -> Polrt;
+
+/// polrt, started by `start` inside a test cgroup whose policy denies every
+/// `bpf()` call there (SIGKILL at entry on this host), must survive its own
+/// rule (it calls `bpf()` every second to read its counters) and still
+/// enforce it on a workload, without ever reporting itself.
+pub fn assert_exempt_from_its_own_bpf_rule(name: &str, start: StartInside) {
+    use std::os::unix::process::ExitStatusExt;
+    let work = TempDir::new(name);
+    let cgroup = TestCgroup::new(name);
+    let policy = write_policy(
+        &work,
+        "nobpf.pol",
+        "rule no_bpf {\n    on bpf\n    deny\n}\n",
+    );
+    let mut polrt = start(&policy, &cgroup, &work, &[]);
+    let polrt_pid = polrt.pid();
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(
+        polrt.is_running(),
+        "polrt died under its own rule: {}",
+        polrt.stderr_text()
+    );
+    let (status, pid, _) = run_in(&cgroup, Command::new("bpftool").args(["map", "show"]));
+    let finished = polrt.stop();
+    assert!(
+        finished.status.success(),
+        "polrt: {}\n{}",
+        finished.status,
+        finished.stderr
+    );
+    assert_eq!(
+        status.signal(),
+        Some(libc::SIGKILL),
+        "the workload's bpf() must be refused"
+    );
+    let events = finished.events();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["rule"] == "no_bpf" && e["pid"] == pid),
+        "{events:?}"
+    );
+    assert!(
+        events.iter().all(|e| e["pid"] != polrt_pid),
+        "polrt reported itself: {events:?}"
+    );
 }
 
 /// Writes `text` to `dir/name` and returns the path.

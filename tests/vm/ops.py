@@ -11,6 +11,14 @@ Usage:
   ops.py connect PORT          listen on 127.0.0.1:PORT, then connect to it
   ops.py bind PORT             bind a TCP socket to 127.0.0.1:PORT
   ops.py bpf_map_create        bpf(BPF_MAP_CREATE) of a one-entry array
+  ops.py obj_get PATH          bpf(BPF_OBJ_GET) of a pinned object
+  ops.py prog_fd ID            bpf(BPF_PROG_GET_FD_BY_ID)
+  ops.py link_detach ID        bpf(BPF_LINK_GET_FD_BY_ID), then
+                               bpf(BPF_LINK_DETACH): the errno of the first
+                               that fails
+  ops.py status_ids FILE PROGRAM
+                               print `PROGRAM_ID LINK_ID` of PROGRAM from
+                               `polrt status --json` output in FILE
   ops.py finit_module PATH     finit_module(2) on PATH (not a module)
   ops.py init_module PATH      init_module(2) with the bytes of PATH
   ops.py events FILE KEY=VALUE...
@@ -31,6 +39,10 @@ NR_INIT_MODULE = 175  # x86_64
 NR_FINIT_MODULE = 313  # x86_64
 NR_BPF = 321  # x86_64
 BPF_MAP_CREATE = 0
+BPF_OBJ_GET = 7
+BPF_PROG_GET_FD_BY_ID = 13
+BPF_LINK_GET_FD_BY_ID = 30
+BPF_LINK_DETACH = 34
 BPF_MAP_TYPE_ARRAY = 2
 
 
@@ -93,6 +105,54 @@ def bpf_map_create():
     return "ok"
 
 
+def bpf(command, attr):
+    """bpf(2) with attribute buffer `attr`: the new fd (closed) as "ok", or
+    the errno name."""
+    ret = raw_syscall(NR_BPF, ctypes.c_int(command), attr, ctypes.c_uint(len(attr)))
+    if ret < 0:
+        return errno_name(-ret)
+    os.close(ret)
+    return "ok"
+
+
+def obj_get(path):
+    name = ctypes.create_string_buffer(path.encode())
+    attr = ctypes.create_string_buffer(128)
+    ctypes.c_uint64.from_buffer(attr, 0).value = ctypes.addressof(name)
+    return bpf(BPF_OBJ_GET, attr)
+
+
+def prog_fd(prog_id):
+    attr = ctypes.create_string_buffer(128)
+    ctypes.c_uint32.from_buffer(attr, 0).value = prog_id
+    return bpf(BPF_PROG_GET_FD_BY_ID, attr)
+
+
+def link_detach(link_id):
+    attr = ctypes.create_string_buffer(128)
+    ctypes.c_uint32.from_buffer(attr, 0).value = link_id
+    fd = raw_syscall(NR_BPF, ctypes.c_int(BPF_LINK_GET_FD_BY_ID), attr, ctypes.c_uint(128))
+    if fd < 0:
+        return errno_name(-fd)
+    try:
+        detach = ctypes.create_string_buffer(128)
+        ctypes.c_uint32.from_buffer(detach, 0).value = fd
+        ret = raw_syscall(NR_BPF, ctypes.c_int(BPF_LINK_DETACH), detach, ctypes.c_uint(128))
+        return "ok" if ret == 0 else errno_name(-ret)
+    finally:
+        os.close(fd)
+
+
+def status_ids(path, program):
+    with open(path, encoding="utf-8") as file:
+        policies = json.load(file)
+    for policy in policies:
+        for entry in policy.get("programs", []):
+            if entry.get("symbol") == program:
+                return f"{entry.get('id')} {entry.get('link_id')}"
+    return "none"
+
+
 def finit_module(path):
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -152,6 +212,14 @@ def main(argv):
         print(bind(int(args[0])))
     elif op == "bpf_map_create":
         print(bpf_map_create())
+    elif op == "obj_get":
+        print(obj_get(args[0]))
+    elif op == "prog_fd":
+        print(prog_fd(int(args[0])))
+    elif op == "link_detach":
+        print(link_detach(int(args[0])))
+    elif op == "status_ids":
+        print(status_ids(args[0], args[1]))
     elif op == "finit_module":
         print(finit_module(args[0]))
     elif op == "init_module":

@@ -17,7 +17,8 @@
 # run took longer than POLC_VM_TIMEOUT seconds, default 1200).
 # Guest size: POLC_VM_CPUS (default 1: under emulation one vCPU boots faster
 # than two, and leaves a host core for a second guest) and POLC_VM_MEMORY
-# (default 1G).
+# (default 1G). POLC_VM_APPEND, when set, is appended to the guest kernel's
+# command line (e.g. POLC_VM_APPEND=lsm=capability,landlock,yama).
 set -euo pipefail
 
 die() {
@@ -88,7 +89,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo "run-in-vm: interrupted" >&2; exit 130' INT TERM
 
-echo "run-in-vm: booting $kernel" >&2
+append=()
+if [ -n "${POLC_VM_APPEND:-}" ]; then
+    append=(--append "$POLC_VM_APPEND")
+fi
+
+echo "run-in-vm: booting $kernel${POLC_VM_APPEND:+ with $POLC_VM_APPEND}" >&2
 # vng reopens stderr with truncation: the pipe through cat keeps a caller's
 # log file (2>file) intact.
 (
@@ -96,6 +102,7 @@ echo "run-in-vm: booting $kernel" >&2
     sh -c 'echo $$ >"$0"; exec setsid "$@"' "$pgid_file" \
         vng --run "$kernel" --disable-microvm --disable-kvm --force-9p \
         --memory "${POLC_VM_MEMORY:-1G}" --cpus "${POLC_VM_CPUS:-1}" \
+        "${append[@]}" \
         --cwd / --exec "$guest_cmd" \
         </dev/null 2> >(cat >&2) | tee "$log"
 ) &

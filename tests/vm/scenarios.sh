@@ -22,7 +22,8 @@
 #   polc-vm: scenarios done (last line; exit status 0 only if all passed)
 # There is no SKIP: a scenario that cannot run here fails.
 #
-# Usage: scenarios.sh [NAME...]   (default: all)
+# Usage: scenarios.sh [NAME...]   (default: SCENARIOS; the boot without BPF
+#                                 LSM names its own, see tests/vm.rs)
 # Environment (set by tests/vm.rs, passed in by run-in-vm.sh):
 #   POLC_VM_ARTIFACTS  files built on the host by tests/vm/prepare.sh
 #   POLC_VM_BIN_DIR    the cargo profile directory (target/debug) holding the
@@ -51,6 +52,11 @@ SCENARIOS=(
     bind-deny
     bpf-deny
     allowed-ops
+    guard-signal
+    guard-trace
+    guard-bpf
+    guard-pins
+    enforce-persist
     enforce-stop
     monitor
     bypass-start
@@ -67,6 +73,11 @@ DENIED_PORT=47001
 ALLOWED_PORT=47002
 KILLED_PORT=47003
 BIND_DENIED_PORT=47004
+# The name the enforcement session persists under (polrt run --persist).
+PERSIST_NAME=polc-vm
+PINS=/sys/fs/bpf/polc/$PERSIST_NAME
+# The LSM guards every object carries (compiler/src/codegen/guard.rs).
+GUARD_PROGRAMS=9
 # The policy's LSM program names as the kernel lists them (15 characters).
 PROGRAM_NAMES=(exec_lsm file_open_lsm net_connect_lsm net_bind_lsm module_load_lsm bpf_lsm)
 # The bypass suite (tests/bypass/): its arena and port, which prepare.sh
@@ -142,7 +153,8 @@ make_scratch_files() {
     [ -d "$CGROUP" ] || mkdir "$CGROUP" || fail "cannot create $CGROUP"
 }
 
-# Start `polrt run` of the test policy in the background, scoped to $CGROUP,
+# Start `polrt run` of the test policy in the background, scoped to $CGROUP
+# (with EXTRA arguments, e.g. --require-lsm),
 # JSON events to $WORK/SESSION.jsonl, status lines to $WORK/SESSION.err, its
 # pid in $WORK/SESSION.pid and, once it exits, its exit status in
 # $WORK/SESSION.rc; wait until it is ready.
@@ -154,8 +166,11 @@ start_polrt() { # SESSION [EXTRA polrt run ARGS...] (object: $POLRT_OBJECT)
     obj=$(artifact "objects/${POLRT_OBJECT:-lsm_enforce}.o")
     rm -f "$WORK/$session".*
     local started=$SECONDS
+    # set +e: the scenarios run with errexit, which would end this
+    # subshell before it records a non-zero status.
     (
-        "$polrt" run "$obj" --require-lsm --cgroup "$CGROUP" --format json \
+        set +e
+        "$polrt" run "$obj" --cgroup "$CGROUP" --format json \
             --output "$WORK/$session.jsonl" "$@" </dev/null >/dev/null 2>"$WORK/$session.err" &
         echo $! >"$WORK/$session.pid"
         wait $!
@@ -200,6 +215,31 @@ await_event() { # SESSION KEY=VALUE...
     echo "event: $*"
 }
 
+# Wait until SESSION's polrt has exited (its status is in SESSION.rc), or
+# fail with WHY.
+await_exit() { # SESSION WHY
+    local waited=0
+    until [ -e "$WORK/$1.rc" ]; do
+        waited=$((waited + 1))
+        [ "$waited" -lt $((STOP_TIMEOUT * 10)) ] || fail "$2"
+        sleep 0.1
+    done
+}
+
+# Wait until none of the program ids IDS is loaded (the kernel frees
+# detached programs asynchronously).
+await_programs_gone() { # IDS...
+    local id tries
+    for id in "$@"; do
+        tries=0
+        while bpftool prog show id "$id" >/dev/null 2>&1; do
+            tries=$((tries + 1))
+            [ "$tries" -lt 300 ] || fail "program $id is still loaded after polrt stopped"
+            sleep 0.1
+        done
+    done
+}
+
 # SIGTERM polrt; it must exit 0 after detaching every program it attached,
 # and none of them may stay in the kernel.
 stop_polrt() { # SESSION
@@ -209,12 +249,7 @@ stop_polrt() { # SESSION
     ids=$(ops backends "$WORK/$session.jsonl" | cut -d' ' -f3-) || fail "no backend records"
     [ -n "${ids// /}" ] || fail "polrt reported no program ids"
     kill -TERM "$(cat "$WORK/$session.pid")"
-    local waited=0
-    until [ -e "$WORK/$session.rc" ]; do
-        waited=$((waited + 1))
-        [ "$waited" -lt $((STOP_TIMEOUT * 10)) ] || fail "polrt run did not exit within ${STOP_TIMEOUT}s of SIGTERM"
-        sleep 0.1
-    done
+    await_exit "$session" "polrt run did not exit within ${STOP_TIMEOUT}s of SIGTERM"
     cat "$WORK/$session.err"
     local rc
     rc=$(cat "$WORK/$session.rc")
@@ -222,16 +257,8 @@ stop_polrt() { # SESSION
     grep -q '^polrt: stopped: [0-9]* programs detached' "$WORK/$session.err" \
         || fail "polrt did not report detaching its programs"
     grep -q '"type":"summary"' "$WORK/$session.jsonl" || fail "no summary record"
-    # The kernel frees detached programs asynchronously.
-    local id tries
-    for id in $ids; do
-        tries=0
-        while bpftool prog show id "$id" >/dev/null 2>&1; do
-            tries=$((tries + 1))
-            [ "$tries" -lt 300 ] || fail "program $id is still loaded after polrt exited"
-            sleep 0.1
-        done
-    done
+    # shellcheck disable=SC2086 # one id a word
+    await_programs_gone $ids
     local listing name
     listing=$(bpftool -j prog show) || fail "bpftool prog show failed"
     for name in "${PROGRAM_NAMES[@]}"; do
@@ -426,7 +453,8 @@ scenario_policy_tests() {
 
 scenario_enforce_start() {
     make_scratch_files
-    start_polrt enforce
+    "$(bin polrt)" stop "$PERSIST_NAME" >/dev/null 2>&1 || true
+    start_polrt enforce --require-lsm "--persist=$PERSIST_NAME"
     local backends
     backends=$(ops backends "$WORK/enforce.jsonl")
     echo "$backends"
@@ -436,6 +464,14 @@ scenario_enforce_start() {
     done
     ! grep -qv '^[^ ]* lsm ' <<<"$backends" || fail "a hook got another backend than lsm"
     echo "polc-vm: backends chosen by probing: $(cut -d' ' -f1,2 <<<"$backends" | tr ' ' '=' | paste -sd' ')"
+    local guard
+    guard=$(grep '"type":"guard"' "$WORK/enforce.jsonl") || fail "no guard record"
+    echo "$guard"
+    grep -q '"state":"on"' <<<"$guard" || fail "the guards are not on"
+    [ "$(grep -o '"symbol":"polc_guard_' <<<"$guard" | wc -l)" -eq "$GUARD_PROGRAMS" ] \
+        || fail "the guard record does not list $GUARD_PROGRAMS guard programs"
+    [ -e "$PINS/links/exec_lsm" ] || fail "the session is not pinned under $PINS"
+    echo "polc-vm: guards on ($GUARD_PROGRAMS lsm programs), pinned under $PINS"
 }
 
 scenario_exec_deny() {
@@ -567,23 +603,129 @@ scenario_allowed_ops() {
     echo "outside $CGROUP: nothing denied"
 }
 
+# The guards (tests in the cgroup, polrt outside it): no task in the policy's
+# scope may signal or trace polrt, get its maps or programs, detach links, or
+# unlink, rename or remove its pins; outside the scope everything works.
+scenario_guard_signal() {
+    require_session enforce
+    local pid msg rc
+    pid=$(cat "$WORK/enforce.pid")
+    for signal in TERM KILL STOP; do
+        rc=0
+        msg=$(in_cgroup /bin/kill "-$signal" "$pid" 2>&1) || rc=$?
+        echo "kill -$signal $pid from the cgroup: exit status $rc: $msg"
+        [ "$rc" -ne 0 ] || fail "SIG$signal from the cgroup reached polrt"
+        grep -q "Operation not permitted" <<<"$msg" || fail "SIG$signal was not refused with EPERM ($msg)"
+    done
+    in_cgroup /bin/kill -0 "$pid" || fail "signal 0 (an existence check) was refused"
+    require_session enforce
+    echo "polrt (pid $pid) refuses every signal from the cgroup"
+}
+
+scenario_guard_trace() {
+    require_session enforce
+    local pid msg rc=0
+    pid=$(cat "$WORK/enforce.pid")
+    msg=$(in_cgroup cat "/proc/$pid/environ" 2>&1 >/dev/null) || rc=$?
+    echo "cat /proc/$pid/environ from the cgroup: exit status $rc: $msg"
+    [ "$rc" -ne 0 ] || fail "a task in the cgroup read polrt's environment"
+    cat "/proc/$pid/environ" >/dev/null || fail "reading polrt's environment outside the cgroup failed"
+}
+
+scenario_guard_bpf() {
+    require_session enforce
+    local polrt ids prog link outcome
+    polrt=$(bin polrt)
+    "$polrt" status "$PERSIST_NAME" --json >"$WORK/status.json" || fail "polrt status failed outside the cgroup"
+    ids=$(ops status_ids "$WORK/status.json" exec_lsm)
+    read -r prog link <<<"$ids"
+    [ -n "$link" ] && [ "$link" != None ] || fail "polrt status lists no link of exec_lsm ($ids)"
+    outcome=$(in_cgroup /usr/bin/python3 "$POLC_REPO/tests/vm/ops.py" prog_fd "$prog")
+    echo "BPF_PROG_GET_FD_BY_ID $prog from the cgroup: $outcome"
+    [ "$outcome" = EPERM ] || fail "a task in the cgroup got an fd of polrt's program (got: $outcome)"
+    [ "$(ops prog_fd "$prog")" = ok ] || fail "BPF_PROG_GET_FD_BY_ID outside the cgroup failed"
+    outcome=$(in_cgroup /usr/bin/python3 "$POLC_REPO/tests/vm/ops.py" obj_get "$PINS/maps/polc_runtime")
+    echo "BPF_OBJ_GET of a pinned map from the cgroup: $outcome"
+    [ "$outcome" = EPERM ] || fail "a task in the cgroup got an fd of polrt's map (got: $outcome)"
+    [ "$(ops obj_get "$PINS/maps/polc_runtime")" = ok ] || fail "BPF_OBJ_GET outside the cgroup failed"
+    outcome=$(in_cgroup /usr/bin/python3 "$POLC_REPO/tests/vm/ops.py" link_detach "$link")
+    echo "BPF_LINK_DETACH of link $link from the cgroup: $outcome"
+    [ "$outcome" = EPERM ] || fail "BPF_LINK_DETACH from the cgroup was not refused with EPERM (got: $outcome)"
+}
+
+scenario_guard_pins() {
+    require_session enforce
+    local msg rc
+    for op in "rm $PINS/links/exec_lsm" "mv $PINS/links/exec_lsm $PINS/links/moved" \
+        "mv $PINS $PINS-moved" "rmdir $PINS/maps" "umount /sys/fs/bpf"; do
+        rc=0
+        # shellcheck disable=SC2086 # the operation's words
+        msg=$(in_cgroup $op 2>&1) || rc=$?
+        echo "$op from the cgroup: exit status $rc: $msg"
+        [ "$rc" -ne 0 ] || fail "$op succeeded from the cgroup"
+    done
+    grep -q "Operation not permitted" <<<"$(in_cgroup rm "$PINS/links/exec_lsm" 2>&1)" \
+        || fail "unlinking a pin was not refused with EPERM"
+    mountpoint -q /sys/fs/bpf || fail "bpffs was unmounted"
+    [ -e "$PINS/links/exec_lsm" ] && [ -d "$PINS/maps" ] || fail "a pin or a directory is gone"
+    local outcome
+    outcome=$(exec_in_cgroup "$WORK/denied-touch" "$WORK/pins.marker")
+    [ "$outcome" = "126 Operation not permitted" ] || fail "exec is no longer refused (got: $outcome)"
+    require_session enforce
+}
+
+# Outside the cgroup, root may stop polrt (SIGKILL: nothing it can clean up);
+# its pinned programs keep enforcing, and a new run adopts them and reads
+# the events nobody read meanwhile.
+scenario_enforce_persist() {
+    require_session enforce
+    kill -KILL "$(cat "$WORK/enforce.pid")"
+    await_exit enforce "polrt did not die of SIGKILL"
+    echo "polrt killed (status $(cat "$WORK/enforce.rc"))"
+    local outcome
+    outcome=$(exec_in_cgroup "$WORK/denied-touch" "$WORK/persist.marker")
+    echo "exec of denied-touch with no polrt running: $outcome"
+    [ "$outcome" = "126 Operation not permitted" ] || fail "the deny did not outlive polrt (got: $outcome)"
+    "$(bin polrt)" status "$PERSIST_NAME" --json >"$WORK/status.json" || fail "polrt status failed"
+    grep -q '"reader_tgid":0' "$WORK/status.json" || fail "polrt status names a reader"
+    start_polrt adopt --require-lsm "--persist=$PERSIST_NAME"
+    grep -q "adopted \`$PERSIST_NAME\`" "$WORK/adopt.err" || fail "the new run did not adopt the pinned policy"
+    await_event adopt rule=deny_exec verdict=deny backend=lsm "fields.exec.path=$WORK/denied-touch"
+    echo "polc-vm: killed polrt with SIGKILL: the lsm programs kept enforcing; a new run adopted them"
+}
+
+# `polrt stop` (outside the cgroup) stops the adopting polrt, which exits 0
+# with the summary of everything counted since the policy was pinned, and
+# removes every pin: no program is left, and nothing is denied any more.
 scenario_enforce_stop() {
-    stop_polrt enforce
+    require_session adopt
+    local polrt ids
+    polrt=$(bin polrt)
+    ids=$( (ops backends "$WORK/enforce.jsonl" | cut -d' ' -f3-; grep '"type":"guard"' "$WORK/enforce.jsonl" | grep -o '"id":[0-9]*' | cut -d: -f2) | tr '\n' ' ')
+    [ -n "${ids// /}" ] || fail "no program ids"
+    "$polrt" stop "$PERSIST_NAME" || fail "polrt stop failed"
+    await_exit adopt "the adopting polrt did not exit"
+    cat "$WORK/adopt.err"
+    [ "$(cat "$WORK/adopt.rc")" = 0 ] || fail "the adopting polrt exited with status $(cat "$WORK/adopt.rc")"
+    [ ! -e "$PINS" ] || fail "$PINS is still there"
     local rule
     for rule in deny_exec kill_exec deny_open audit_open deny_connect kill_connect deny_bind deny_bpf deny_module; do
-        grep -q "{\"hook\":\"[a-z.]*\",\"matches\":[1-9][0-9]*,\"rule\":\"$rule\"}" "$WORK/enforce.jsonl" \
+        grep -q "{\"hook\":\"[a-z.]*\",\"matches\":[1-9][0-9]*,\"rule\":\"$rule\"}" "$WORK/adopt.jsonl" \
             || fail "the summary counts no match of $rule"
     done
+    # shellcheck disable=SC2086 # one id a word
+    await_programs_gone $ids
+    echo "programs $ids: gone"
     local outcome
     outcome=$(exec_in_cgroup "$WORK/denied-touch" "$WORK/after.marker")
-    [ "$outcome" = "0 " ] || fail "exec still refused after polrt stopped (got: $outcome)"
+    [ "$outcome" = "0 " ] || fail "exec still refused after polrt stop (got: $outcome)"
 }
 
 # --monitor: every deny and kill is reported as would-deny/would-kill and
 # nothing is enforced.
 scenario_monitor() {
     make_scratch_files
-    start_polrt monitor --monitor
+    start_polrt monitor --require-lsm --monitor
     local ops_py=$POLC_REPO/tests/vm/ops.py outcome rc=0
     outcome=$(exec_in_cgroup "$WORK/denied-touch" "$WORK/monitor-deny.marker")
     [ "$outcome" = "0 " ] || fail "exec was not allowed (got: $outcome)"
@@ -652,13 +794,86 @@ scenario_bypass_stop() {
     umount "$(dirname "$BYPASS_DIR")" || fail "cannot unmount the bypass arena"
 }
 
-# Stop whatever a failed session left running, and remove the test cgroup.
+# The boot without BPF LSM (tests/vm.rs boots 6.12 with an lsm= list that
+# leaves bpf out): the kernel loads and attaches LSM programs there and never
+# runs them, and polrt must notice.
+scenario_lsm_bpf_inactive() {
+    local lsm
+    lsm=$(cat /sys/kernel/security/lsm)
+    echo "active LSMs: $lsm"
+    case ",$lsm," in
+        *,bpf,*) fail "bpf is among the active LSMs ($lsm): the lsm= option did not take" ;;
+    esac
+    grep -q 'lsm=' /proc/cmdline || fail "the kernel command line has no lsm= option"
+}
+
+# polrt verify: the LSM programs pass the verifier (this kernel loads them),
+# and the report says this kernel would not run them.
+scenario_no_lsm_verify() {
+    local polrt out rc=0
+    polrt=$(bin polrt)
+    out=$("$polrt" verify "$(artifact objects/lsm_enforce.o)" 2>&1) || rc=$?
+    echo "$out"
+    [ "$rc" -eq 0 ] || fail "polrt verify exited with status $rc"
+    grep -q ' lsm/.* passed$' <<<"$out" || fail "no lsm program passed the verifier"
+    grep -q '^note: the lsm programs passed the verifier, but this kernel would not run them: BPF LSM is not active' <<<"$out" \
+        || fail "polrt verify does not say that this kernel would not run the lsm programs"
+}
+
+# --require-lsm refuses to run, naming the reason, before anything is attached.
+scenario_no_lsm_require_refused() {
+    make_scratch_files
+    local polrt err rc=0
+    polrt=$(bin polrt)
+    err=$("$polrt" run "$(artifact objects/lsm_enforce.o)" --require-lsm --cgroup "$CGROUP" \
+        --format json --output "$WORK/refused.jsonl" </dev/null 2>&1 >/dev/null) || rc=$?
+    echo "$err"
+    [ "$rc" -eq 1 ] || fail "polrt run --require-lsm exited with status $rc, not 1"
+    grep -q "^polrt: error: --require-lsm: hook \`exec\` would fall back to tp_btf (BPF LSM is not active" <<<"$err" \
+        || fail "the refusal does not name the fallback and the reason"
+    ! grep -q '^polrt: ready' <<<"$err" || fail "polrt got ready"
+}
+
+# Without --require-lsm polrt picks the fallbacks, says why lsm is
+# unavailable (start-up lines and backend records), and the fallback
+# enforces: the denied exec is killed at its point of no return, before
+# the program runs.
+scenario_no_lsm_fallback() {
+    make_scratch_files
+    start_polrt fallback
+    local backends
+    backends=$(ops backends "$WORK/fallback.jsonl")
+    echo "$backends"
+    ! grep -q '^[^ ]* lsm ' <<<"$backends" || fail "a hook got the lsm backend"
+    grep -q '^exec tp_btf [0-9]' <<<"$backends" || fail "exec did not fall back to tp_btf"
+    grep -q '^net.connect cgroup [0-9]' <<<"$backends" || fail "net.connect did not fall back to cgroup"
+    local unavailable
+    unavailable=$(grep -c '"unavailable":\[{"backend":"lsm","reason":"BPF LSM is not active' "$WORK/fallback.jsonl" || true)
+    [ "$unavailable" -eq "$(wc -l <<<"$backends")" ] \
+        || fail "$unavailable of $(wc -l <<<"$backends") backend records give the reason lsm is unavailable"
+    grep -q '^polrt: exec: tp_btf .*; lsm unavailable: BPF LSM is not active' "$WORK/fallback.err" \
+        || fail "the start-up line of exec does not say why lsm is unavailable"
+    local rc=0
+    in_cgroup "$WORK/denied-touch" "$WORK/fallback.marker" || rc=$?
+    echo "exec of denied-touch: exit status $rc"
+    [ "$rc" -eq 137 ] || fail "the denied exec was not killed by the tp_btf fallback (exit status $rc)"
+    [ ! -e "$WORK/fallback.marker" ] || fail "the denied program ran"
+    await_event fallback rule=deny_exec verdict=deny backend=tp_btf
+    stop_polrt fallback
+    echo "polc-vm: without BPF LSM: $(cut -d' ' -f1,2 <<<"$backends" | tr ' ' '=' | paste -sd' ')"
+}
+
+# Stop whatever a failed session left running or pinned, and remove the
+# test cgroup.
 cleanup() {
     local pidfile
     for pidfile in "$WORK"/*.pid; do
         [ -e "$pidfile" ] || continue
         kill -TERM "$(cat "$pidfile")" 2>/dev/null || true
     done
+    if [ -n "${POLC_VM_BIN_DIR:-}" ] && [ -d "$PINS" ]; then
+        "$POLC_VM_BIN_DIR/polrt" stop "$PERSIST_NAME" >/dev/null 2>&1 || true
+    fi
     rmdir "$CGROUP" 2>/dev/null || true
 }
 trap cleanup EXIT

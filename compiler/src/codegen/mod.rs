@@ -29,6 +29,7 @@
 
 mod fields;
 mod flow;
+pub mod guard;
 pub mod layout;
 mod leaves;
 mod path;
@@ -75,6 +76,11 @@ pub struct Maps {
     /// ([`FieldSource::CallerComm`]): thread id -> command name, written
     /// at execve entry by [`exec_callers_program`].
     pub exec_callers: Option<MapId>,
+    /// [`abi::MAP_RUNTIME`]: the runtime's tgid (attach builds only).
+    pub runtime: Option<MapId>,
+    /// [`abi::MAP_GUARDED`]: what the guard programs protect (attach builds
+    /// only).
+    pub guarded: Option<MapId>,
     /// One map per [`crate::ir::SetDef`], by set index.
     pub sets: Vec<MapId>,
     /// Present when some program runs a string automaton: the tables of
@@ -789,15 +795,25 @@ impl Emitter<'_> {
             self.asm
                 .note("the runtime's own process is exempt from every rule");
             let not_exempt = self.asm.label("not_exempt");
+            let runtime = self
+                .env
+                .maps
+                .runtime
+                .expect("attach programs have the runtime map");
             self.asm.call(Helper::GetCurrentPidTgid);
             self.asm.mov(Reg::R8, Reg::R0);
-            self.asm.alu_imm(Alu::Rhs, Reg::R0, 32);
+            self.asm.store_imm(Size::Word, Reg::R10, FP_KEY, 0);
+            self.asm.load_map(Reg::R1, runtime);
+            self.asm.mov(Reg::R2, Reg::R10);
+            self.asm.alu_imm(Alu::Add, Reg::R2, i32::from(FP_KEY));
+            self.asm.call(Helper::MapLookupElem);
+            self.asm.jump_imm(Jmp::IfEqual, Reg::R0, 0, not_exempt);
             self.asm
-                .load(Size::DoubleWord, Reg::R1, Reg::R10, FP_CONFIG);
+                .load(Size::Word, Reg::R1, Reg::R0, abi::runtime::TGID);
+            self.asm.mov(Reg::R2, Reg::R8);
+            self.asm.alu_imm(Alu::Rhs, Reg::R2, 32);
             self.asm
-                .load(Size::Word, Reg::R1, Reg::R1, abi::config::EXEMPT_TGID);
-            self.asm
-                .jump_reg(Jmp::IfNotEqual, Reg::R0, Reg::R1, not_exempt);
+                .jump_reg(Jmp::IfNotEqual, Reg::R1, Reg::R2, not_exempt);
             self.asm.mov_imm(Reg::R9, NO_MATCH);
             self.asm.goto(done);
             self.asm.bind(not_exempt);

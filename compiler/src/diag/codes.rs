@@ -415,9 +415,10 @@ codes! {
                would refer to more maps than the kernel lets one program use (64). Every list \
                of more than 8 values is a map (a hash, or an LPM trie for prefixes and \
                networks; addresses need one per IP family), and each program also uses a few \
-               maps of its own (events, counters, configuration, scratch; the executable-path \
-               map for `proc.exe`, the features map, the automata map; the test context in the \
-               `polc test` program). polc counts the maps each program it emits refers to.",
+               maps of its own (events, counters, configuration, scratch, the runtime's \
+               exemption, the guarded objects; the features map, the identity map, the \
+               automata map; the test context in the `polc test` program). polc counts the maps \
+               each program it emits refers to.",
         why: "The kernel would refuse to load the program (\"the total number of maps per \
               program has reached the limit\"); polc rejects the policy first, at the first \
               list over the limit.",

@@ -446,34 +446,19 @@ impl MemberTypes<'_> {
         if let Some(id) = self.added.get(&ty) {
             return *id;
         }
+        let mut unsigned = |name: &str, size: u32| {
+            let name = self.types.strings.add(name);
+            self.types.add(Type::Int {
+                name,
+                size,
+                encoding: 0,
+                bits: size * 8,
+            })
+        };
         let id = match ty {
-            MemberType::UInt => {
-                let name = self.types.strings.add("unsigned int");
-                self.types.add(Type::Int {
-                    name,
-                    size: 4,
-                    encoding: 0,
-                    bits: 32,
-                })
-            }
-            MemberType::UShort => {
-                let name = self.types.strings.add("unsigned short");
-                self.types.add(Type::Int {
-                    name,
-                    size: 2,
-                    encoding: 0,
-                    bits: 16,
-                })
-            }
-            MemberType::ULong => {
-                let name = self.types.strings.add("unsigned long");
-                self.types.add(Type::Int {
-                    name,
-                    size: 8,
-                    encoding: 0,
-                    bits: 64,
-                })
-            }
+            MemberType::UInt => unsigned("unsigned int", 4),
+            MemberType::UShort => unsigned("unsigned short", 2),
+            MemberType::ULong => unsigned("unsigned long", 8),
             MemberType::CharArray(len) => {
                 let elem = self.char();
                 self.types.add(Type::Array {

@@ -19,7 +19,7 @@ use crate::kernel::KernelMember;
 pub(super) enum MemberType {
     /// `int` (also `pid_t`).
     Int,
-    /// `unsigned int` (also `fmode_t`, `dev_t`).
+    /// `unsigned int` (also `fmode_t`, `dev_t`, `u32`).
     UInt,
     /// `unsigned short` (also `__u16`, `__be16`).
     UShort,
@@ -128,6 +128,18 @@ pub(super) const SHAPES: &[Shape] = &[
             ("mnt_mountpoint", MemberType::StructPtr("dentry")),
             ("mnt", MemberType::Struct("vfsmount")),
         ],
+    },
+    Shape {
+        name: "bpf_map",
+        members: &[("id", MemberType::UInt)],
+    },
+    Shape {
+        name: "bpf_prog",
+        members: &[("aux", MemberType::StructPtr("bpf_prog_aux"))],
+    },
+    Shape {
+        name: "bpf_prog_aux",
+        members: &[("id", MemberType::UInt)],
     },
     Shape {
         name: "inode",
