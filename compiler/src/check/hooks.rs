@@ -2472,11 +2472,12 @@ pub static HOOKS: &[HookSpec] = &[
                 kind: BackendKind::TpBtf,
                 ret: ReturnConvention::Ignored,
                 signals: Signals::Always,
-                deny_means: "deny enforced by SIGKILL at system call entry, before the name is \
-                             removed (unlink, unlinkat; 64- and 32-bit); file.path is \
-                             unresolved there (the kernel has not looked the name up yet), so a \
-                             rule testing it decides fail-closed: deny and kill match every \
-                             unlink, audit none; unlinks through io_uring are not seen",
+                deny_means: "deny enforced by SIGKILL sent at system call entry: the unlink still \
+                             happens, the task dies before it returns (unlink, unlinkat; 64- and \
+                             32-bit); file.path is unresolved there (the kernel has not looked \
+                             the name up yet), so a rule testing it decides fail-closed: deny and \
+                             kill match every unlink, audit none; unlinks through io_uring are \
+                             not seen",
                 attach: &[AttachPoint {
                     section: "tp_btf/sys_enter",
                     symbol: "file_unlink_tp_btf",
@@ -2513,11 +2514,12 @@ pub static HOOKS: &[HookSpec] = &[
                 kind: BackendKind::TpBtf,
                 ret: ReturnConvention::Ignored,
                 signals: Signals::Always,
-                deny_means: "deny enforced by SIGKILL at system call entry, before anything is \
-                             renamed (rename, renameat, renameat2; 64- and 32-bit); file.path \
-                             and file.newpath are unresolved there, so a rule testing them \
-                             decides fail-closed: deny and kill match every rename, audit \
-                             none; renames through io_uring are not seen",
+                deny_means: "deny enforced by SIGKILL sent at system call entry: the rename still \
+                             happens, the task dies before it returns (rename, renameat, \
+                             renameat2; 64- and 32-bit); file.path and file.newpath are \
+                             unresolved there, so a rule testing them decides fail-closed: deny \
+                             and kill match every rename, audit none; renames through io_uring \
+                             are not seen",
                 attach: &[sys_enter(
                     "file_rename_tp_btf",
                     &[Guard::Syscall(&[
@@ -2547,11 +2549,11 @@ pub static HOOKS: &[HookSpec] = &[
                 kind: BackendKind::TpBtf,
                 ret: ReturnConvention::Ignored,
                 signals: Signals::Always,
-                deny_means: "deny enforced by SIGKILL at system call entry, before the link \
-                             is made (link, linkat; 64- and 32-bit); file.path and \
-                             file.newpath are unresolved there, so a rule testing them decides \
-                             fail-closed: deny and kill match every link, audit none; links \
-                             through io_uring are not seen",
+                deny_means: "deny enforced by SIGKILL sent at system call entry: the link is \
+                             still made, the task dies before it returns (link, linkat; 64- and \
+                             32-bit); file.path and file.newpath are unresolved there, so a rule \
+                             testing them decides fail-closed: deny and kill match every link, \
+                             audit none; links through io_uring are not seen",
                 attach: &[sys_enter(
                     "file_link_tp_btf",
                     &[Guard::Syscall(&[Syscall::Link, Syscall::Linkat])],
@@ -2581,10 +2583,11 @@ pub static HOOKS: &[HookSpec] = &[
                 kind: BackendKind::TpBtf,
                 ret: ReturnConvention::Ignored,
                 signals: Signals::Always,
-                deny_means: "deny enforced by SIGKILL at system call entry, before the link \
-                             is made (symlink, symlinkat; 64- and 32-bit); file.target is \
-                             exact, file.path is unresolved there, so a rule testing it \
-                             decides fail-closed; symlinks through io_uring are not seen",
+                deny_means: "deny enforced by SIGKILL sent at system call entry: the link is \
+                             still made, the task dies before it returns (symlink, symlinkat; 64- \
+                             and 32-bit); file.target is exact, file.path is unresolved there, so \
+                             a rule testing it decides fail-closed; symlinks through io_uring are \
+                             not seen",
                 attach: &[sys_enter(
                     "file_symlink_tp_btf",
                     &[Guard::Syscall(&[Syscall::Symlink, Syscall::Symlinkat])],
@@ -2610,11 +2613,11 @@ pub static HOOKS: &[HookSpec] = &[
                 kind: BackendKind::TpBtf,
                 ret: ReturnConvention::Ignored,
                 signals: Signals::Always,
-                deny_means: "deny enforced by SIGKILL at system call entry, before the \
-                             directory is made (mkdir, mkdirat; 64- and 32-bit); file.mode is \
-                             the mode asked for, before the umask; file.path is unresolved \
-                             there, so a rule testing it decides fail-closed; io_uring is not \
-                             seen",
+                deny_means: "deny enforced by SIGKILL sent at system call entry: the directory is \
+                             still made, the task dies before it returns (mkdir, mkdirat; 64- and \
+                             32-bit); file.mode is the mode asked for, before the umask; \
+                             file.path is unresolved there, so a rule testing it decides \
+                             fail-closed; io_uring is not seen",
                 attach: &[sys_enter(
                     "file_mkdir_tp_btf",
                     &[Guard::Syscall(&[Syscall::Mkdir, Syscall::Mkdirat])],
@@ -2640,10 +2643,10 @@ pub static HOOKS: &[HookSpec] = &[
                 kind: BackendKind::TpBtf,
                 ret: ReturnConvention::Ignored,
                 signals: Signals::Always,
-                deny_means: "deny enforced by SIGKILL at system call entry, before the \
-                             directory is removed (rmdir, unlinkat with AT_REMOVEDIR; 64- and \
-                             32-bit); file.path is unresolved there, so a rule testing it \
-                             decides fail-closed; io_uring is not seen",
+                deny_means: "deny enforced by SIGKILL sent at system call entry: the directory is \
+                             still removed, the task dies before it returns (rmdir, unlinkat with \
+                             AT_REMOVEDIR; 64- and 32-bit); file.path is unresolved there, so a \
+                             rule testing it decides fail-closed; io_uring is not seen",
                 attach: &[sys_enter(
                     "file_rmdir_tp_btf",
                     &[
@@ -2676,11 +2679,12 @@ pub static HOOKS: &[HookSpec] = &[
                 kind: BackendKind::TpBtf,
                 ret: ReturnConvention::Ignored,
                 signals: Signals::Always,
-                deny_means: "deny enforced by SIGKILL at system call entry, before the mode \
-                             changes (chmod, fchmod, fchmodat, fchmodat2; 64- and 32-bit); \
-                             file.mode and file.setid are exact, file.path is resolved for \
-                             fchmod and unresolved for the calls that take a name, where a \
-                             rule testing it decides fail-closed",
+                deny_means: "deny enforced by SIGKILL sent at system call entry: the mode still \
+                             changes (a set-id bit is set), the task dies before it returns \
+                             (chmod, fchmod, fchmodat, fchmodat2; 64- and 32-bit); file.mode and \
+                             file.setid are exact, file.path is resolved for fchmod and \
+                             unresolved for the calls that take a name, where a rule testing it \
+                             decides fail-closed",
                 attach: &[
                     sys_enter(
                         "file_chmod_tp_btf",
@@ -2717,11 +2721,11 @@ pub static HOOKS: &[HookSpec] = &[
                 kind: BackendKind::TpBtf,
                 ret: ReturnConvention::Ignored,
                 signals: Signals::Always,
-                deny_means: "deny enforced by SIGKILL at system call entry, before the owner \
-                             changes (chown, lchown, fchown, fchownat; 64-, 32- and 16-bit); \
-                             file.uid and file.gid are exact, file.path is resolved for \
-                             fchown and unresolved for the calls that take a name, where a \
-                             rule testing it decides fail-closed",
+                deny_means: "deny enforced by SIGKILL sent at system call entry: the owner still \
+                             changes, the task dies before it returns (chown, lchown, fchown, \
+                             fchownat; 64-, 32- and 16-bit); file.uid and file.gid are exact, \
+                             file.path is resolved for fchown and unresolved for the calls that \
+                             take a name, where a rule testing it decides fail-closed",
                 attach: &[
                     sys_enter(
                         "file_chown_tp_btf",
@@ -2774,11 +2778,11 @@ pub static HOOKS: &[HookSpec] = &[
                 kind: BackendKind::TpBtf,
                 ret: ReturnConvention::Ignored,
                 signals: Signals::Always,
-                deny_means: "deny enforced by SIGKILL at system call entry, before the file \
-                             is cut (truncate, ftruncate; 64- and 32-bit); file.path is \
-                             resolved for ftruncate and unresolved for truncate, where a rule \
-                             testing it decides fail-closed; an open with O_TRUNC is only \
-                             seen by file.open",
+                deny_means: "deny enforced by SIGKILL sent at system call entry: the file is \
+                             still cut, the task dies before it returns (truncate, ftruncate; 64- \
+                             and 32-bit); file.path is resolved for ftruncate and unresolved for \
+                             truncate, where a rule testing it decides fail-closed; an open with \
+                             O_TRUNC is only seen by file.open",
                 attach: &[
                     sys_enter(
                         "file_truncate_tp_btf",
@@ -2842,12 +2846,13 @@ pub static HOOKS: &[HookSpec] = &[
                 kind: BackendKind::TpBtf,
                 ret: ReturnConvention::Ignored,
                 signals: Signals::Always,
-                deny_means: "deny enforced by SIGKILL at system call entry, before the memory \
-                             is mapped (mmap, mmap2, mprotect, pkey_mprotect; 64- and 32-bit); \
-                             an mmap's file is resolved from its descriptor; an mprotect's file \
-                             is not known there (file.path unresolved: a rule testing it \
-                             decides fail-closed) and an mprotect of memory already executable \
-                             is seen too; the 32-bit old_mmap is not seen",
+                deny_means: "deny enforced by SIGKILL sent at system call entry: the memory is \
+                             still mapped, the task dies before it returns and never runs it \
+                             (mmap, mmap2, mprotect, pkey_mprotect; 64- and 32-bit); an mmap's \
+                             file is resolved from its descriptor; an mprotect's file is not \
+                             known there (file.path unresolved: a rule testing it decides \
+                             fail-closed) and an mprotect of memory already executable is seen \
+                             too; the 32-bit old_mmap is not seen",
                 attach: &[
                     sys_enter(
                         "file_mmap_tp_btf",
@@ -2925,11 +2930,13 @@ pub static HOOKS: &[HookSpec] = &[
                 kind: BackendKind::TpBtf,
                 ret: ReturnConvention::Ignored,
                 signals: Signals::Always,
-                deny_means: "deny enforced by SIGKILL at system call entry, before the tracer \
-                             attaches (ptrace PTRACE_ATTACH, PTRACE_SEIZE, PTRACE_TRACEME, \
-                             process_vm_readv/writev; 64- and 32-bit); target.pid is the pid \
-                             the caller names (0 for PTRACE_TRACEME), target.comm is empty \
-                             there; /proc/PID/mem and other /proc accesses are not seen",
+                deny_means: "deny enforced by SIGKILL sent at system call entry: the tracer still \
+                             attaches, and is detached when it dies before the call returns \
+                             (ptrace PTRACE_ATTACH, PTRACE_SEIZE, PTRACE_TRACEME, \
+                             process_vm_readv/writev, which still copy; 64- and 32-bit); \
+                             target.pid is the pid the caller names (0 for PTRACE_TRACEME), \
+                             target.comm is empty there; /proc/PID/mem and other /proc accesses \
+                             are not seen",
                 attach: &[
                     sys_enter(
                         "proc_ptrace_tp_btf",
@@ -2976,10 +2983,11 @@ pub static HOOKS: &[HookSpec] = &[
                 kind: BackendKind::TpBtf,
                 ret: ReturnConvention::Ignored,
                 signals: Signals::Always,
-                deny_means: "deny enforced by SIGKILL at system call entry, before the ids \
-                             change (setuid, setreuid, setresuid, setfsuid; 64-, 32- and \
-                             16-bit); the new ids are those the call asks for (-1: the current \
-                             one), which the kernel may still refuse",
+                deny_means: "deny enforced by SIGKILL sent at system call entry: the ids still \
+                             change, the task dies before it returns (setuid, setreuid, \
+                             setresuid, setfsuid; 64-, 32- and 16-bit); the new ids are those the \
+                             call asks for (-1: the current one), which the kernel may still \
+                             refuse",
                 attach: &[sys_enter(
                     "proc_setuid_tp_btf",
                     &[Guard::Syscall(SETUID_CALLS)],
@@ -3010,10 +3018,11 @@ pub static HOOKS: &[HookSpec] = &[
                 kind: BackendKind::TpBtf,
                 ret: ReturnConvention::Ignored,
                 signals: Signals::Always,
-                deny_means: "deny enforced by SIGKILL at system call entry, before the ids \
-                             change (setgid, setregid, setresgid, setfsgid; 64-, 32- and \
-                             16-bit); the new ids are those the call asks for (-1: the current \
-                             one), which the kernel may still refuse",
+                deny_means: "deny enforced by SIGKILL sent at system call entry: the ids still \
+                             change, the task dies before it returns (setgid, setregid, \
+                             setresgid, setfsgid; 64-, 32- and 16-bit); the new ids are those the \
+                             call asks for (-1: the current one), which the kernel may still \
+                             refuse",
                 attach: &[sys_enter(
                     "proc_setgid_tp_btf",
                     &[Guard::Syscall(SETGID_CALLS)],
@@ -3038,9 +3047,9 @@ pub static HOOKS: &[HookSpec] = &[
                 kind: BackendKind::TpBtf,
                 ret: ReturnConvention::Ignored,
                 signals: Signals::Always,
-                deny_means: "deny enforced by SIGKILL at capset entry (64- and 32-bit), \
-                             before the sets change; the sets are read from the caller's \
-                             memory",
+                deny_means: "deny enforced by SIGKILL sent at system call entry: the sets still \
+                             change, the task dies before it returns (capset; 64- and 32-bit); \
+                             the sets are read from the caller's memory",
                 attach: &[sys_enter(
                     "proc_capset_tp_btf",
                     &[Guard::Syscall(&[Syscall::Capset])],
@@ -3067,11 +3076,12 @@ pub static HOOKS: &[HookSpec] = &[
                 kind: BackendKind::TpBtf,
                 ret: ReturnConvention::Ignored,
                 signals: Signals::Always,
-                deny_means: "deny enforced by SIGKILL at system call entry, before the signal \
-                             is sent (kill, tkill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo, \
-                             pidfd_send_signal; 64- and 32-bit); target.pid is the pid the \
-                             caller names (0 or negative for a group, 0 for \
-                             pidfd_send_signal), target.comm is empty there",
+                deny_means: "deny enforced by SIGKILL sent at system call entry: the signal is \
+                             still sent (the target is not protected), the sender dies before it \
+                             returns (kill, tkill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo, \
+                             pidfd_send_signal; 64- and 32-bit); target.pid is the pid the caller \
+                             names (0 or negative for a group, 0 for pidfd_send_signal), \
+                             target.comm is empty there",
                 attach: &[sys_enter(
                     "proc_signal_tp_btf",
                     &[Guard::Syscall(SIGNAL_CALLS)],
@@ -3089,9 +3099,11 @@ pub static HOOKS: &[HookSpec] = &[
             kind: BackendKind::TpBtf,
             ret: ReturnConvention::Ignored,
             signals: Signals::Always,
-            deny_means: "deny enforced by SIGKILL at system call entry, before the namespace \
-                         changes (setns, unshare, clone, clone3; 64- and 32-bit); the kernel \
-                         has no LSM hook for these: this is the only backend",
+            deny_means: "deny enforced by SIGKILL sent at system call entry: setns and unshare \
+                         still complete and the task dies before they return; a clone or clone3 \
+                         creates no task (the kernel stops a fork when a kill is pending) (64- \
+                         and 32-bit); the kernel has no LSM hook for these: this is the only \
+                         backend",
             attach: &[
                 sys_enter(
                     "proc_namespace_tp_btf_setns",
@@ -3142,9 +3154,10 @@ pub static HOOKS: &[HookSpec] = &[
                 kind: BackendKind::TpBtf,
                 ret: ReturnConvention::Ignored,
                 signals: Signals::Always,
-                deny_means: "deny enforced by SIGKILL at system call entry, before anything \
-                             is mounted (mount, move_mount; 64- and 32-bit); mount.target is \
-                             unresolved there, so a rule testing it decides fail-closed",
+                deny_means: "deny enforced by SIGKILL sent at system call entry: the mount still \
+                             happens, the task dies before it returns (mount, move_mount; 64- and \
+                             32-bit); mount.target is unresolved there, so a rule testing it \
+                             decides fail-closed",
                 attach: &[
                     sys_enter(
                         "mount_tp_btf",
@@ -3176,9 +3189,10 @@ pub static HOOKS: &[HookSpec] = &[
                 kind: BackendKind::TpBtf,
                 ret: ReturnConvention::Ignored,
                 signals: Signals::Always,
-                deny_means: "deny enforced by SIGKILL at system call entry, before anything \
-                             is unmounted (umount2; the 32-bit umount); mount.target is \
-                             unresolved there, so a rule testing it decides fail-closed",
+                deny_means: "deny enforced by SIGKILL sent at system call entry: the unmount \
+                             still happens, the task dies before it returns (umount2; the 32-bit \
+                             umount); mount.target is unresolved there, so a rule testing it \
+                             decides fail-closed",
                 attach: &[sys_enter(
                     "umount_tp_btf",
                     &[Guard::Syscall(&[Syscall::Umount2, Syscall::Umount])],
@@ -3210,9 +3224,9 @@ pub static HOOKS: &[HookSpec] = &[
                 kind: BackendKind::TpBtf,
                 ret: ReturnConvention::Ignored,
                 signals: Signals::Always,
-                deny_means: "deny enforced by SIGKILL when the request is made, before \
-                             modprobe runs; the module may still load for the next task that \
-                             asks",
+                deny_means: "deny enforced by SIGKILL sent when the request is made: modprobe is \
+                             still started and may load the module; the task dies before the \
+                             operation that asked for it returns",
                 attach: &[AttachPoint {
                     section: "tp_btf/module_request",
                     symbol: "module_request_tp_btf",
@@ -3338,9 +3352,10 @@ pub static HOOKS: &[HookSpec] = &[
                 kind: BackendKind::TpBtf,
                 ret: ReturnConvention::Ignored,
                 signals: Signals::Always,
-                deny_means: "deny enforced by SIGKILL at socket entry (64-bit, and the 32-bit \
-                             socket call; socketpair, 32-bit socketcall and io_uring are not \
-                             seen)",
+                deny_means: "deny enforced by SIGKILL sent at system call entry: the socket is \
+                             still made, the task dies before it returns and never uses it \
+                             (64-bit, and the 32-bit socket call; socketpair, 32-bit socketcall \
+                             and io_uring are not seen)",
                 attach: &[sys_enter(
                     "socket_create_tp_btf",
                     &[Guard::Syscall(&[Syscall::Socket])],
