@@ -164,6 +164,7 @@ fn fallback_audits_report_the_fields_of_every_hook() {
 
     let mmaps = fields_of(&events, "a_mmap");
     assert_eq!(mmaps.len(), 3, "{mmaps:?}");
+    assert_eq!(mmaps[0]["file.path"], "/memfd:polc-hooks");
     assert_eq!(mmaps[0]["file.memfd"], true);
     assert_eq!(mmaps[0]["file.deleted"], true);
     assert_eq!(mmaps[0]["mmap.prot"], 5);
