@@ -24,7 +24,7 @@ use std::process::{Command, Stdio};
 
 use polc_tests::{kernel_tests_enabled, repo_root};
 use serde_json::Value;
-use support::{resolved, run_in, spawn_in, write_policy, Polrt, TempDir, TestCgroup};
+use support::{resolved, run_in, spawn_in, write_policy, Finished, Polrt, TempDir, TestCgroup};
 
 const PYTHON: &str = "/usr/bin/python3";
 
@@ -67,6 +67,19 @@ rule a_accept { on net.accept audit "accept {net.daddr}:{net.dport} on {net.sadd
 rule a_socket { on socket.create when socket.type == 3 audit "raw socket {socket.family} {socket.type} {socket.protocol}" }
 "#;
 
+/// Stops polrt; it must exit 0 having lost nothing.
+fn stop(polrt: Polrt) -> Finished {
+    let finished = polrt.stop();
+    assert!(
+        finished.status.success(),
+        "polrt: {}\n{}",
+        finished.status,
+        finished.stderr
+    );
+    assert_eq!(finished.summary()["lost"], 0, "{}", finished.summary());
+    finished
+}
+
 /// The events of `rule`, their `fields` objects.
 fn fields_of<'a>(events: &[&'a Value], rule: &str) -> Vec<&'a Value> {
     events
@@ -104,13 +117,7 @@ fn fallback_audits_report_the_fields_of_every_hook() {
     );
     let pid = child.id();
     let output = child.wait_with_output().expect("wait for the workload");
-    let finished = polrt.stop();
-    assert!(
-        finished.status.success(),
-        "polrt: {}\n{}",
-        finished.status,
-        finished.stderr
-    );
+    let finished = stop(polrt);
     assert!(
         output.status.success(),
         "workload: {}\n{}",
@@ -226,7 +233,6 @@ fn fallback_audits_report_the_fields_of_every_hook() {
     assert!(events
         .iter()
         .any(|e| e["rule"] == "a_unlink" && e["pid"] == pid));
-    assert_eq!(finished.summary()["lost"], 0);
 }
 
 /// `python3 -c CALL ARGS`: one operation, exits 0 when it was done.
@@ -309,13 +315,7 @@ rule no_raw_sockets {
     let plain = operate(&cgroup, &["chmod", &setid_arg, "600"]);
     let raw = operate(&cgroup, &["raw", "1"]);
     let udp = operate(&cgroup, &["udp", "0"]);
-    let finished = polrt.stop();
-    assert!(
-        finished.status.success(),
-        "polrt: {}\n{}",
-        finished.status,
-        finished.stderr
-    );
+    let finished = stop(polrt);
 
     assert_eq!(unlink.signal(), Some(libc::SIGKILL), "unlink: {unlink}");
     assert!(

@@ -1295,6 +1295,18 @@ const FILE_RENAME_LSM: &[(&str, FieldSource)] = &[
         FieldSource::ResolvedPath(FileRef::DentryInDir { dir: 2, dentry: 3 }),
     ),
 ];
+/// `renameat2`'s `RENAME_EXCHANGE`: both names move.
+const RENAME_EXCHANGE: u64 = 2;
+/// The other half of an exchange, decided as a rename of its own: the new
+/// name's file moves to the old name (`path_rename` is called once, with
+/// `flags`, since 6.0).
+const FILE_RENAME_EXCHANGE_LSM: &[(&str, FieldSource)] = &[
+    (
+        "file.path",
+        FieldSource::ResolvedPath(FileRef::DentryInDir { dir: 2, dentry: 3 }),
+    ),
+    ("file.newpath", DENTRY_IN_DIR),
+];
 const FILE_RENAME_TP_BTF: &[(&str, FieldSource)] =
     &[("file.path", UNRESOLVED), ("file.newpath", UNRESOLVED)];
 /// `path_link(old_dentry, new_dir, new_dentry)`: a hard link never crosses
@@ -2500,7 +2512,8 @@ pub static HOOKS: &[HookSpec] = &[
         hook: Hook::FileRename,
         name: "file.rename",
         doc: "a file or directory is renamed or moved (rename, renameat, renameat2; an \
-              exchange is two renames)",
+              exchange, renameat2 with RENAME_EXCHANGE, is decided as two renames on the LSM \
+              backend)",
         backends: &[
             BackendSpec {
                 kind: BackendKind::Lsm,
@@ -2508,7 +2521,20 @@ pub static HOOKS: &[HookSpec] = &[
                 signals: Signals::Always,
                 deny_means: "deny enforced: the rename fails with EPERM (every rename: \
                              rename, renameat, renameat2, io_uring, 32-bit calls)",
-                attach: &[lsm("lsm/path_rename", "file_rename_lsm", FILE_RENAME_LSM)],
+                attach: &[
+                    lsm("lsm/path_rename", "file_rename_lsm", FILE_RENAME_LSM),
+                    AttachPoint {
+                        section: "lsm/path_rename",
+                        symbol: "file_rename_lsm_exchange",
+                        guards: &[Guard::ArgHasBits {
+                            arg: 4,
+                            mask: RENAME_EXCHANGE,
+                        }],
+                        sources: FILE_RENAME_EXCHANGE_LSM,
+                        enforcing_only: false,
+                        absent_means: None,
+                    },
+                ],
             },
             BackendSpec {
                 kind: BackendKind::TpBtf,
