@@ -346,3 +346,56 @@ rule no_raw_sockets {
         "{raw:?}"
     );
 }
+
+/// The VM scenarios' policy over every hook (`tests/vm/policies/lsm_hooks.pol`,
+/// which `polrt verify` passes on 6.1 and 6.12) runs unchanged here: every
+/// hook gets a backend (tp_btf: this kernel refuses LSM programs), and the
+/// one program this kernel has no attach point for (`tp_btf/module_request`:
+/// no module support) is named as absent, not a reason to fail.
+#[test]
+fn a_policy_over_every_hook_runs_on_the_host() {
+    if !kernel_tests_enabled("a_policy_over_every_hook_runs_on_the_host") {
+        return;
+    }
+    let work = TempDir::new("hooks-all");
+    let cgroup = TestCgroup::new("hooks-all");
+    let policy = repo_root().join("tests/vm/policies/lsm_hooks.pol");
+    let polrt = Polrt::start(&policy, &cgroup, &work, &[]);
+    let finished = stop(polrt);
+    let backends = finished.of_type("backend");
+    let hooks: Vec<&str> = backends
+        .iter()
+        .map(|b| b["hook"].as_str().expect("hook"))
+        .collect();
+    let new_hooks: Vec<&str> = polc::check::hooks::Hook::ALL
+        .iter()
+        .map(|h| h.name())
+        .filter(|name| {
+            !matches!(
+                *name,
+                "exec" | "file.open" | "net.connect" | "net.bind" | "module.load" | "bpf"
+            )
+        })
+        .collect();
+    assert_eq!(
+        hooks, new_hooks,
+        "one backend record per hook of the policy"
+    );
+    for backend in &backends {
+        assert_eq!(backend["backend"], "tp_btf", "{backend}");
+        let absent = backend["limits"]
+            .as_array()
+            .expect("limits")
+            .iter()
+            .any(|l| l.as_str().is_some_and(|l| l.contains("absent here")));
+        if backend["hook"] == "module.request" {
+            assert!(absent, "{backend}");
+        } else {
+            assert!(!absent, "{backend}");
+            assert!(
+                !backend["programs"].as_array().expect("programs").is_empty(),
+                "{backend}"
+            );
+        }
+    }
+}
