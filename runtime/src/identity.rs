@@ -71,7 +71,7 @@ fn mount_devices() -> BTreeMap<u32, u64> {
     parse_mountinfo(&text)
 }
 
-/// [`mount_devices`] of a mountinfo text.
+/// `mount_devices` of a mountinfo text.
 pub fn parse_mountinfo(text: &str) -> BTreeMap<u32, u64> {
     text.lines()
         .filter_map(|line| {

@@ -95,6 +95,8 @@ BYPASS_PORT=47011
 HOOKS_DIR=$WORK/hooks
 HOOKS_LISTEN_PORT=47021
 HOOKS_ACCEPT_PORT=47022
+# Seconds one operation may take (timeout(1) exits 124 past it).
+HOOKS_OP_TIMEOUT=120
 HOOKS_NEW=(file.unlink file.rename file.link file.symlink file.mkdir file.rmdir file.chmod
     file.chown file.truncate file.mmap proc.ptrace proc.setuid proc.setgid proc.capset
     proc.signal proc.namespace mount umount module.request net.listen net.accept socket.create)
@@ -819,7 +821,7 @@ scenario_bypass_stop() {
 # kernel resolved.
 hooks_op() { # OP ARGS...: tests/vm/hooks.py inside $CGROUP; prints "STATUS OUTCOME"
     local outcome rc=0
-    outcome=$(in_cgroup /usr/bin/python3 "$POLC_REPO/tests/vm/hooks.py" "$@") || rc=$?
+    outcome=$(in_cgroup timeout "$HOOKS_OP_TIMEOUT" /usr/bin/python3 "$POLC_REPO/tests/vm/hooks.py" "$@") || rc=$?
     echo "$rc $outcome"
 }
 
