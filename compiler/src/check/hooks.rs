@@ -2632,7 +2632,8 @@ pub static HOOKS: &[HookSpec] = &[
                 ret: ReturnConvention::Lsm,
                 signals: Signals::Always,
                 deny_means: "deny enforced: mkdir fails with EPERM (mkdir, mkdirat, io_uring, \
-                             32-bit calls); file.mode is the mode after the umask",
+                             32-bit calls); file.mode is the mode asked for, less the umask \
+                             only where the file system has no POSIX ACLs",
                 attach: &[lsm("lsm/path_mkdir", "file_mkdir_lsm", FILE_MKDIR_LSM)],
             },
             BackendSpec {
