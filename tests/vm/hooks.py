@@ -24,6 +24,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 libc = ctypes.CDLL(None, use_errno=True)
 libc.mmap.restype = ctypes.c_void_p
@@ -52,6 +53,13 @@ class CapData(ctypes.Structure):
 
 def with_sleeper(body):
     sleeper = subprocess.Popen(["sleep", "5"])
+    # Act once the child is `sleep` (the rules test target.comm), not the
+    # python3 it is between fork and exec.
+    for _ in range(500):
+        with open("/proc/%d/comm" % sleeper.pid) as comm:
+            if comm.read().strip() == "sleep":
+                break
+        time.sleep(0.01)
     try:
         body(sleeper.pid)
     finally:
