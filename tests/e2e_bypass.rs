@@ -320,6 +320,59 @@ fn every_bypass_technique_is_refused_or_killed_and_reported() {
             "module.path",
             format!("{dir}/not-a-module.ko"),
         ),
+        // Paths a call names are not resolved at system call entry: the
+        // rules on them decide fail-closed (the kill lands when the call
+        // returns: the link or rename was made).
+        (
+            "link-empty-path",
+            "killed",
+            "deny_victim_link",
+            "file.path",
+            "null".into(),
+        ),
+        (
+            "link-proc-fd",
+            "killed",
+            "deny_victim_link",
+            "file.path",
+            "null".into(),
+        ),
+        (
+            "rename-exchange",
+            "killed",
+            "deny_bin_rename",
+            "file.path",
+            "null".into(),
+        ),
+        (
+            "rename-ia32",
+            "killed",
+            "deny_bin_rename",
+            "file.path",
+            "null".into(),
+        ),
+        // fchmod names a descriptor: its path is resolved.
+        (
+            "chmod-fchmod",
+            "killed",
+            "deny_setid",
+            "file.path",
+            format!("{dir}/setid-target"),
+        ),
+        (
+            "chmod-ia32",
+            "killed",
+            "deny_setid",
+            "file.mode",
+            0o4755.to_string(),
+        ),
+        (
+            "socket-ia32",
+            "killed",
+            "deny_raw_socket",
+            "socket.family",
+            "2".into(),
+        ),
     ];
     let mut failures = Vec::new();
     for (technique, outcome, rule, field, value) in &expected {

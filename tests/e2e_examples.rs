@@ -25,6 +25,7 @@ mod support;
 use std::collections::BTreeSet;
 use std::ffi::CString;
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
@@ -1121,4 +1122,290 @@ fn example_tamper() {
         finished.matches("approved_bpf_tool") > 10,
         "bpftool's probes load many programs"
     );
+}
+
+/// A path field of a call that names a file: resolved where the backend
+/// refuses (LSM, after the kernel looked the name up), unresolved (`null`)
+/// at system call entry, where the kernel has not looked it up yet.
+fn named_path(backend: &str, path: &str) -> Value {
+    if refuses(backend) {
+        json!(path)
+    } else {
+        Value::Null
+    }
+}
+
+/// How `named_path` renders in a message.
+fn named_path_text(backend: &str, path: &str) -> String {
+    if refuses(backend) {
+        path.to_string()
+    } else {
+        "<unresolved>".to_string()
+    }
+}
+
+#[test]
+fn example_file_integrity() {
+    if !kernel_tests_enabled("example_file_integrity") {
+        return;
+    }
+    let work = TempDir::new("ex-integrity");
+    let cgroup = TestCgroup::new("ex-integrity");
+    let home = TempDir::under(&work.path, "home");
+    let dir = resolved(&home.path);
+    let history = format!("{dir}/.bash_history");
+    let build_output = format!("{dir}/out.o");
+    let tool = format!("{dir}/tool");
+    let shadow_link = format!("{dir}/shadow");
+    let hostname_link = format!("{dir}/hostname");
+    for file in [&history, &build_output, &tool] {
+        fs::write(file, "polc\n").expect("write file");
+    }
+    fs::set_permissions(&tool, fs::Permissions::from_mode(0o755)).expect("chmod");
+    let root = Workload::new(&cgroup);
+    let polrt = Polrt::start(&example("file_integrity"), &cgroup, &work, &[]);
+
+    let symlink = root.run(Command::new("ln").args(["-s", "/etc/shadow", &shadow_link]));
+    let other_symlink = root.run(Command::new("ln").args(["-s", "/etc/hostname", &hostname_link]));
+    let setuid = root.run(Command::new("chmod").args(["u+s", &tool]));
+    let mode_after_setuid = fs::metadata(&tool).expect("stat").permissions().mode() & 0o7777;
+    let plain = root.run(Command::new("chmod").args(["700", &tool]));
+    let remove_history = root.run(Command::new("rm").arg(&history));
+    let remove_other = root.run(Command::new("rm").arg(&build_output));
+    let finished = stop(polrt);
+
+    let symlink_backend = backend_of(&finished, "file.symlink");
+    assert_denied(
+        &finished,
+        "file.symlink",
+        &symlink,
+        "Operation not permitted",
+    );
+    assert_event(
+        &finished,
+        event_of(&finished, "symlink_over_sensitive_files", symlink.pid),
+        (
+            "symlink_over_sensitive_files",
+            "file.symlink",
+            "deny",
+            "deny",
+        ),
+        json!({"proc.comm": "ln", "proc.pid": symlink.pid,
+               "file.path": named_path(&symlink_backend, &shadow_link),
+               "file.target": "/etc/shadow"}),
+        &format!(
+            "ln (pid {}) may not link {} to /etc/shadow",
+            symlink.pid,
+            named_path_text(&symlink_backend, &shadow_link)
+        ),
+    );
+    other_symlink.assert_success("a symlink to /etc/hostname");
+    assert_not_reported(&finished, other_symlink.pid, "a symlink to /etc/hostname");
+
+    // chmod u+s: refused, or (system call fallback) killed when the call
+    // returns, after the mode changed.
+    let chmod_backend = backend_of(&finished, "file.chmod");
+    assert_denied(&finished, "file.chmod", &setuid, "Operation not permitted");
+    let expected_mode = if refuses(&chmod_backend) {
+        0o755
+    } else {
+        0o4755
+    };
+    assert_eq!(mode_after_setuid, expected_mode, "after chmod u+s");
+    assert_event(
+        &finished,
+        event_of(&finished, "set_setuid_or_setgid_bit", setuid.pid),
+        ("set_setuid_or_setgid_bit", "file.chmod", "deny", "deny"),
+        json!({"proc.comm": "chmod", "proc.pid": setuid.pid, "file.mode": 0o4755,
+               "file.path": named_path(&chmod_backend, &tool)}),
+        &format!(
+            "chmod (pid {}) may not set mode {} on {}",
+            setuid.pid,
+            0o4755,
+            named_path_text(&chmod_backend, &tool)
+        ),
+    );
+    plain.assert_success("chmod 700");
+    assert_not_reported(&finished, plain.pid, "chmod 700");
+
+    // rm of the history is denied. At system call entry the name is not
+    // resolved yet: the rule decides fail-closed there and denies every
+    // unlink; with LSM other files come and go.
+    let unlink_backend = backend_of(&finished, "file.unlink");
+    assert_denied(
+        &finished,
+        "file.unlink",
+        &remove_history,
+        "Operation not permitted",
+    );
+    assert_event(
+        &finished,
+        event_of(&finished, "delete_shell_history", remove_history.pid),
+        ("delete_shell_history", "file.unlink", "deny", "deny"),
+        json!({"proc.comm": "rm", "proc.pid": remove_history.pid,
+               "file.path": named_path(&unlink_backend, &history)}),
+        &format!(
+            "rm (pid {}) may not delete {}",
+            remove_history.pid,
+            named_path_text(&unlink_backend, &history)
+        ),
+    );
+    if refuses(&unlink_backend) {
+        assert!(Path::new(&history).exists(), "the history was removed");
+        remove_other.assert_success("rm of a build output");
+        assert_not_reported(&finished, remove_other.pid, "rm of a build output");
+    } else {
+        assert!(
+            remove_other.killed(),
+            "fail-closed: {}",
+            remove_other.status
+        );
+        assert_eq!(
+            event_of(&finished, "delete_shell_history", remove_other.pid)["fields"]["file.path"],
+            Value::Null
+        );
+    }
+}
+
+/// `python3 -c THREAT OP`: one operation of examples/runtime_threats.pol's
+/// scenario; prints "ok" or exits 1 with the error.
+const THREAT: &str = r#"
+import ctypes, mmap, os, socket, subprocess, sys
+libc = ctypes.CDLL(None, use_errno=True)
+op = sys.argv[1]
+def check(result, what):
+    if result < 0:
+        sys.exit(what + ": " + os.strerror(ctypes.get_errno()))
+if op == "memfd":
+    fd = os.memfd_create("payload")
+    os.write(fd, b"\0" * 4096)
+    mmap.mmap(fd, 4096, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ | mmap.PROT_EXEC).close()
+elif op == "ptrace":
+    sleeper = subprocess.Popen(["sleep", "5"])
+    print(sleeper.pid, flush=True)
+    try:
+        check(libc.ptrace(0x4206, sleeper.pid, None, None), "ptrace")
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+elif op == "packet":
+    socket.socket(17, socket.SOCK_RAW, 0).close()
+elif op == "udp":
+    socket.socket(socket.AF_INET, socket.SOCK_DGRAM).close()
+elif op == "setns":
+    fd = os.open("/proc/self/ns/uts", os.O_RDONLY)
+    check(libc.setns(fd, 0x04000000), "setns")
+elif op == "unshare":
+    check(libc.unshare(0x04000000), "unshare")
+elif op == "setuid":
+    os.setuid(0)
+print("ok")
+"#;
+
+#[test]
+fn example_runtime_threats() {
+    if !kernel_tests_enabled("example_runtime_threats") {
+        return;
+    }
+    let work = TempDir::new("ex-threats");
+    let cgroup = TestCgroup::new("ex-threats");
+    let root = Workload::new(&cgroup);
+    let threat =
+        |workload: Workload, op: &str| workload.run(Command::new(PYTHON).args(["-c", THREAT, op]));
+    let polrt = Polrt::start(&example("runtime_threats"), &cgroup, &work, &[]);
+
+    let memfd = threat(root, "memfd");
+    let ptrace = threat(root, "ptrace");
+    let packet = threat(root, "packet");
+    let setns = threat(root, "setns");
+    let setuid = threat(root.as_user(65534), "setuid");
+    // Allowed: a UDP socket, a new namespace (no join), python itself
+    // mapping its libraries executable.
+    let udp = threat(root, "udp");
+    let unshare = threat(root, "unshare");
+    let finished = stop(polrt);
+
+    assert_denied(&finished, "file.mmap", &memfd, "Operation not permitted");
+    assert_event(
+        &finished,
+        event_of(&finished, "fileless_execution", memfd.pid),
+        ("fileless_execution", "file.mmap", "deny", "deny"),
+        json!({"proc.comm": "python3", "proc.pid": memfd.pid,
+               "file.path": "/memfd:payload", "mmap.prot": 5}),
+        &format!(
+            "python3 (pid {}) may not run code from /memfd:payload (prot 5)",
+            memfd.pid
+        ),
+    );
+
+    assert_denied(&finished, "proc.ptrace", &ptrace, "Operation not permitted");
+    let sleeper: u32 = ptrace.stdout.trim().parse().expect("the sleeper's pid");
+    assert_event(
+        &finished,
+        event_of(&finished, "ptrace_attached_to_process", ptrace.pid),
+        ("ptrace_attached_to_process", "proc.ptrace", "deny", "deny"),
+        json!({"proc.comm": "python3", "proc.pid": ptrace.pid, "target.pid": sleeper}),
+        &format!("python3 (pid {}) may not trace pid {sleeper}", ptrace.pid),
+    );
+
+    assert_denied(
+        &finished,
+        "socket.create",
+        &packet,
+        "Operation not permitted",
+    );
+    assert_event(
+        &finished,
+        event_of(&finished, "raw_or_packet_socket", packet.pid),
+        ("raw_or_packet_socket", "socket.create", "deny", "deny"),
+        json!({"proc.comm": "python3", "proc.pid": packet.pid,
+               "socket.family": 17, "socket.type": 3}),
+        &format!(
+            "python3 (pid {}) may not create a socket of family 17, type 3",
+            packet.pid
+        ),
+    );
+
+    assert_denied(
+        &finished,
+        "proc.namespace",
+        &setns,
+        "Operation not permitted",
+    );
+    assert_event(
+        &finished,
+        event_of(&finished, "change_thread_namespace", setns.pid),
+        ("change_thread_namespace", "proc.namespace", "deny", "deny"),
+        json!({"proc.comm": "python3", "proc.pid": setns.pid, "ns.flags": 0x0400_0000}),
+        &format!(
+            "python3 (pid {}) may not join a namespace (type {})",
+            setns.pid, 0x0400_0000
+        ),
+    );
+
+    // An unprivileged setuid(0): the kernel refuses it before the LSM hook
+    // (EPERM either way); the system call fallback kills the task at entry.
+    if refuses(&backend_of(&finished, "proc.setuid")) {
+        assert!(!setuid.status.success(), "setuid(0) as nobody must fail");
+        assert_not_reported(&finished, setuid.pid, "a setuid the kernel refused");
+    } else {
+        assert!(setuid.killed(), "setuid(0) as nobody: {}", setuid.status);
+        assert_event(
+            &finished,
+            event_of(&finished, "non_sudo_setuid", setuid.pid),
+            ("non_sudo_setuid", "proc.setuid", "kill", "kill"),
+            json!({"proc.comm": "python3", "proc.pid": setuid.pid, "proc.uid": 65534}),
+            &format!(
+                "python3 (pid {}, uid 65534) tried to become root",
+                setuid.pid
+            ),
+        );
+    }
+
+    for (outcome, what) in [(&udp, "a UDP socket"), (&unshare, "unshare")] {
+        outcome.assert_success(what);
+        assert_not_reported(&finished, outcome.pid, what);
+    }
+    assert_eq!(finished.matches("fileless_execution"), 1);
+    assert_eq!(finished.matches("ptrace_attached_to_process"), 1);
 }

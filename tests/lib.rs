@@ -41,7 +41,7 @@ pub fn lsm_programs_load_here() -> bool {
         .expect("an exec trace has an LSM program");
     match lsm {
         Verification::Passed { .. } => true,
-        Verification::NotVerifiable(_) => false,
+        Verification::NotVerifiable(_) | Verification::Absent(_) => false,
         Verification::Rejected { error, log } => {
             panic!("the verifier rejected the LSM probe: {error}\n{log}")
         }

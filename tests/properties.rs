@@ -553,6 +553,10 @@ fn verify_case(case: &Case, build: &Build, kernel: &Kernel, tally: &mut Verifier
                 }
                 tally.not_verifiable += 1;
             }
+            // A program whose backend runs without it on a kernel that
+            // lacks its attach target (the object says why nothing is
+            // missed there).
+            Verification::Absent(_) => tally.not_verifiable += 1,
             Verification::Rejected { error, log } => case.fail(&format!(
                 "the kernel verifier rejected program {} ({}): {error}\n{log}",
                 meta.symbol, meta.section

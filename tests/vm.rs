@@ -125,6 +125,13 @@ const SCENARIOS: &[&str] = &[
     "bypass-start",
     "bypass",
     "bypass-stop",
+    "hooks-start",
+    "hooks-files",
+    "hooks-memory",
+    "hooks-process",
+    "hooks-system",
+    "hooks-network",
+    "hooks-stop",
 ];
 
 /// What the tools that prepare and run the guests need on the host.

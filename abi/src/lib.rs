@@ -837,6 +837,13 @@ pub struct ProgramMeta {
     pub max_path: u32,
     /// Stack bytes used.
     pub stack: u32,
+    /// When the kernel has no attach target for this program, its backend
+    /// runs without it and this says why nothing is missed on such a kernel
+    /// (e.g. kernels before 6.2 have no `file_truncate` LSM hook:
+    /// `ftruncate` goes through `path_truncate`). `None`: the backend
+    /// needs the program.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub absent_means: Option<String>,
 }
 
 /// One map of the object.

@@ -206,6 +206,7 @@ impl Subject {
             insns: elf_insns,
             max_path: 0,
             stack: 0,
+            absent_means: None,
         };
         Subject::load(kernel, hook, meta, ebpf, drain.then_some("events"))
     }
@@ -289,7 +290,7 @@ impl Drop for Subject {
 fn load(ebpf: &mut Ebpf, meta: &ProgramMeta, types: &KernelTypes) -> Result<f64, String> {
     match loader::load_program(ebpf, meta, types) {
         Ok(ProgramLoad::Loaded { duration }) => Ok(duration.as_secs_f64() * 1e3),
-        Ok(ProgramLoad::Unavailable(why)) => Err(why),
+        Ok(ProgramLoad::Unavailable(why) | ProgramLoad::NoTarget(why)) => Err(why),
         Err(LoadError::Rejected { error, at, .. }) => {
             Err(format!("the verifier rejected it{at}: {error}"))
         }

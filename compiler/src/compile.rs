@@ -14,7 +14,7 @@ use crate::abi::{
     self, BackendMeta, HookMeta, MapMeta, MessagePart, Metadata, ProgramMeta, RuleMeta, SetMeta,
 };
 use crate::bpf::asm::{AsmError, Assembled, MapId};
-use crate::check::hooks::{BackendKind, BackendSpec, FieldId, Hook, Signals};
+use crate::check::hooks::{BackendKind, BackendSpec, FieldId, Hook, ReturnConvention, Signals};
 use crate::check::policy::{Action, CheckedPolicy, RuleKind, TemplatePart};
 use crate::codegen::{self, Layout, Maps, ProgramEnv, STACK_BYTES};
 use crate::ir::{self, Module, Program, Target, TestContext};
@@ -505,6 +505,10 @@ fn build_module(
             max_insns: crate::measure::MAX_PROGRAM_INSNS as usize,
         };
         let (section, symbol, backend) = names(program);
+        let absent_means = match program.target {
+            Target::Attach { attach, .. } => attach.absent_means.map(str::to_string),
+            Target::TestRun => None,
+        };
         let code = codegen::emit_program(program, env).map_err(|error| match error {
             codegen::EmitError::Asm(source) => BuildError::Asm {
                 program: symbol.clone(),
@@ -517,14 +521,16 @@ fn build_module(
                 by_origin,
             },
         })?;
-        programs.push(built(
+        let mut program = built(
             section,
             symbol,
             program.hook.name(),
             backend,
             code,
             &map_defs,
-        ));
+        );
+        program.meta.absent_means = absent_means;
+        programs.push(program);
     }
 
     if exec_callers.is_some() {
@@ -709,7 +715,7 @@ fn kind(kind: BackendKind) -> abi::BackendKind {
 fn backend_meta(spec: &BackendSpec) -> BackendMeta {
     BackendMeta {
         kind: kind(spec.kind),
-        deny: if spec.kind.refuses() {
+        deny: if spec.ret != ReturnConvention::Ignored {
             abi::Deny::Refuses
         } else {
             abi::Deny::Kills
@@ -757,6 +763,7 @@ fn built(
             insns: code.n_insns() as u32,
             max_path: code.max_path(),
             stack: STACK_BYTES,
+            absent_means: None,
         },
         code,
         maps: used,

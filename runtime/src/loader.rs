@@ -78,6 +78,9 @@ pub enum ProgramLoad {
     Loaded { duration: Duration },
     /// This kernel cannot load programs of this kind; why.
     Unavailable(String),
+    /// This kernel has no attach target for the program (an LSM hook or a
+    /// tracepoint it does not have); why.
+    NoTarget(String),
 }
 
 /// Checks the object's kernel members against the kernel's BTF, then parses
@@ -425,7 +428,7 @@ fn classify(
             })
         }
         ProgramError::Btf(error) if is_lsm || meta.section.starts_with("tp_btf/") => {
-            Ok(ProgramLoad::Unavailable(format!(
+            Ok(ProgramLoad::NoTarget(format!(
                 "the kernel has no attach target for {}: {error}",
                 meta.section
             )))
@@ -566,7 +569,7 @@ pub fn choose_backends(
     for program in metadata.programs.iter().filter(wanted) {
         match load_program(ebpf, program, types)? {
             ProgramLoad::Loaded { .. } => support.push(program.clone()),
-            ProgramLoad::Unavailable(why) => {
+            ProgramLoad::Unavailable(why) | ProgramLoad::NoTarget(why) => {
                 return Err(LoadError::Load {
                     symbol: program.symbol.clone(),
                     section: program.section.clone(),
@@ -591,11 +594,16 @@ pub fn choose_backends(
                 .cloned()
                 .collect();
             let mut loaded: Vec<&str> = Vec::new();
+            let mut absent: Vec<String> = Vec::new();
             let mut why_not = None;
             for program in &programs {
                 match load_program(ebpf, program, types) {
                     Ok(ProgramLoad::Loaded { .. }) => loaded.push(&program.symbol),
-                    Ok(ProgramLoad::Unavailable(why)) => {
+                    Ok(ProgramLoad::NoTarget(why)) if program.absent_means.is_some() => {
+                        let means = program.absent_means.as_deref().unwrap_or_default();
+                        absent.push(format!("{} absent here ({why}): {means}", program.section));
+                    }
+                    Ok(ProgramLoad::Unavailable(why) | ProgramLoad::NoTarget(why)) => {
                         why_not = Some(why);
                         break;
                     }
@@ -609,7 +617,12 @@ pub fn choose_backends(
             }
             match why_not {
                 None => {
-                    chosen = Some((backend, programs));
+                    let programs = programs
+                        .iter()
+                        .filter(|p| loaded.contains(&p.symbol.as_str()))
+                        .cloned()
+                        .collect::<Vec<_>>();
+                    chosen = Some((backend, programs, absent));
                     break;
                 }
                 Some(why) => {
@@ -620,7 +633,7 @@ pub fn choose_backends(
                 }
             }
         }
-        let Some((backend, programs)) = chosen else {
+        let Some((backend, programs, absent)) = chosen else {
             return Err(LoadError::NoBackend {
                 hook: hook.name.clone(),
                 reasons: if unavailable.is_empty() {
@@ -634,9 +647,11 @@ pub fn choose_backends(
                 },
             });
         };
+        let mut limits = limits(metadata, &hook.name, backend, features);
+        limits.extend(absent);
         plans.push(HookPlan {
             deny_means: backend.deny_means.clone(),
-            limits: limits(metadata, &hook.name, backend, features),
+            limits,
             hook: hook.name.clone(),
             backend: backend.kind,
             programs,
@@ -679,6 +694,9 @@ pub enum Verification {
     },
     /// This host cannot load programs of this kind.
     NotVerifiable(String),
+    /// This kernel has no attach target for a program its backend runs
+    /// without here (the object says why nothing is missed).
+    Absent(String),
     /// Rejected: why (a named limit where the log shows one, and where:
     /// the rule and `.pol` line) and the trimmed log.
     Rejected { error: String, log: String },
@@ -710,7 +728,15 @@ pub fn verify(
                     load_time: duration,
                 }
             }
-            Ok(ProgramLoad::Unavailable(why)) => Verification::NotVerifiable(why),
+            Ok(ProgramLoad::NoTarget(why)) if program.absent_means.is_some() => {
+                Verification::Absent(format!(
+                    "{why}: {}",
+                    program.absent_means.as_deref().unwrap_or_default()
+                ))
+            }
+            Ok(ProgramLoad::Unavailable(why) | ProgramLoad::NoTarget(why)) => {
+                Verification::NotVerifiable(why)
+            }
             Err(LoadError::Rejected { error, at, log, .. }) if !full_log => {
                 Verification::Rejected {
                     error: where_why(&at, error),

@@ -520,6 +520,7 @@ pub(crate) mod tests {
                 insns: 10,
                 max_path: 10,
                 stack: 24,
+                absent_means: None,
             }],
             maps: vec![],
             kernel_fields: vec![],

@@ -39,6 +39,12 @@ impl VerifyReport {
         self.count(|v| matches!(v, Verification::NotVerifiable(_)))
     }
 
+    /// Number of programs whose attach target this kernel lacks and whose
+    /// backend runs without them.
+    pub fn absent(&self) -> usize {
+        self.count(|v| matches!(v, Verification::Absent(_)))
+    }
+
     fn count(&self, f: impl Fn(&Verification) -> bool) -> usize {
         self.programs.iter().filter(|(_, v)| f(v)).count()
     }
@@ -70,6 +76,11 @@ impl VerifyReport {
                     "-".to_string(),
                     "-".to_string(),
                     format!("REJECTED: {error}"),
+                ),
+                Verification::Absent(why) => (
+                    "-".to_string(),
+                    "-".to_string(),
+                    format!("absent from this kernel: {why}"),
                 ),
             };
             let _ = writeln!(
@@ -110,13 +121,17 @@ impl VerifyReport {
                 "note: the lsm programs passed the verifier, but this kernel would not run them: {why}; polrt run uses the next backend"
             );
         }
-        let _ = writeln!(
+        let _ = write!(
             out,
             "{} passed, {} rejected, {} not verifiable here",
             self.passed(),
             self.rejected(),
             self.not_verifiable()
         );
+        if self.absent() > 0 {
+            let _ = write!(out, ", {} absent from this kernel", self.absent());
+        }
+        out.push('\n');
         out
     }
 }

@@ -45,6 +45,10 @@ NR_OPENAT2 = 437
 NR_NAME_TO_HANDLE_AT = 303
 NR_OPEN_BY_HANDLE_AT = 304
 NR_MEMFD_CREATE = 319
+NR_RENAMEAT2 = 316
+AT_FDCWD = -100
+AT_SYMLINK_FOLLOW = 0x400
+RENAME_EXCHANGE = 2
 AT_EMPTY_PATH = 0x1000
 MS_BIND = 0x1000
 MS_REC = 0x4000
@@ -59,6 +63,9 @@ IA32_OPEN = 5
 IA32_BPF = 357
 IA32_RT_SIGPROCMASK = 175
 IA32_FINIT_MODULE = 350
+IA32_RENAME = 38
+IA32_CHMOD = 15
+IA32_SOCKET = 359
 
 # Exit statuses a child uses to report an errno (ERRNO_BASE + errno; a
 # program's own status, e.g. the dynamic loader's 127, stays below).
@@ -168,6 +175,13 @@ def setup(work):
     # A file holding the secret's path, mapped but never touched before open.
     with open(os.path.join(work, "secret-name"), "wb") as name:
         name.write(os.path.join(work, "secret").encode() + b"\0")
+    # A program directory with a file to move away or replace, a decoy to
+    # exchange it with, a file to set the set-user-ID bit on.
+    os.makedirs(os.path.join(work, "bin"), exist_ok=True)
+    for name in ("bin/tool", "decoy", "setid-target"):
+        with open(os.path.join(work, name), "w") as file:
+            file.write("polc\n")
+        os.chmod(os.path.join(work, name), 0o644)
     # Not a module: the kernel refuses it if a load gets that far.
     with open(os.path.join(work, "not-a-module.ko"), "wb") as module:
         module.write(b"\0" * 4096)
@@ -311,6 +325,37 @@ def technique_table(work, port):
         result = ia32_call(IA32_FINIT_MODULE, [], [fd, LOW_PAGE + 4095, 0])
         raise OSError(-result, "32-bit finit_module")
 
+    def link_empty_path():
+        fd = os.open(victim, os.O_PATH)
+        check(LIBC.linkat(fd, cstr(""), AT_FDCWD, cstr(os.path.join(work, "stolen-1")), AT_EMPTY_PATH))
+
+    def link_proc_fd():
+        fd = os.open(victim, os.O_PATH)
+        check(LIBC.linkat(AT_FDCWD, cstr("/proc/self/fd/%d" % fd), AT_FDCWD,
+                          cstr(os.path.join(work, "stolen-2")), AT_SYMLINK_FOLLOW))
+
+    def rename_exchange():
+        check(LIBC.syscall(ctypes.c_long(NR_RENAMEAT2), AT_FDCWD, cstr(os.path.join(work, "decoy")),
+                           AT_FDCWD, cstr(os.path.join(work, "bin", "tool")), ctypes.c_uint(RENAME_EXCHANGE)))
+
+    def rename_ia32():
+        result = ia32_call(IA32_RENAME, [os.path.join(work, "bin", "tool"), os.path.join(work, "moved")])
+        if result < 0:
+            raise OSError(-result, "32-bit rename")
+
+    def chmod_fchmod():
+        os.fchmod(os.open(os.path.join(work, "setid-target"), os.O_RDONLY), 0o4755)
+
+    def chmod_ia32():
+        result = ia32_call(IA32_CHMOD, [os.path.join(work, "setid-target")], [0o4755])
+        if result < 0:
+            raise OSError(-result, "32-bit chmod")
+
+    def socket_ia32():
+        result = ia32_call(IA32_SOCKET, [], [socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP])
+        if result < 0:
+            raise OSError(-result, "32-bit socket")
+
     def exec_(path, argv=None):
         return lambda: exec_path(path, argv)
 
@@ -352,6 +397,13 @@ def technique_table(work, port):
         "bpf-ia32": (bpf_ia32, "ok"),
         "ia32-rt-sigprocmask": (sigprocmask_ia32, "ok"),
         "module-ia32-finit": (finit_module_ia32, "ok"),
+        "link-empty-path": (link_empty_path, "ok"),
+        "link-proc-fd": (link_proc_fd, "ok"),
+        "rename-exchange": (rename_exchange, "ok"),
+        "rename-ia32": (rename_ia32, "ok"),
+        "chmod-fchmod": (chmod_fchmod, "ok"),
+        "chmod-ia32": (chmod_ia32, "ok"),
+        "socket-ia32": (socket_ia32, "ok"),
     }
 
 
@@ -422,6 +474,14 @@ def lsm_expectations(work, port):
         "bpf-ia32": ("EPERM", ("deny_map_create", "bpf.cmd", 0)),
         "ia32-rt-sigprocmask": ("ok", None),
         "module-ia32-finit": ("EPERM", ("deny_module", "module.path", os.path.join(work, "not-a-module.ko"))),
+        "link-empty-path": ("EPERM", ("deny_victim_link", "file.path", victim)),
+        "link-proc-fd": ("EPERM", ("deny_victim_link", "file.path", victim)),
+        # The exchange moves bin/tool too: decided as its own rename.
+        "rename-exchange": ("EPERM", ("deny_bin_rename", "file.path", os.path.join(work, "bin", "tool"))),
+        "rename-ia32": ("EPERM", ("deny_bin_rename", "file.path", os.path.join(work, "bin", "tool"))),
+        "chmod-fchmod": ("EPERM", ("deny_setid", "file.mode", 0o4755)),
+        "chmod-ia32": ("EPERM", ("deny_setid", "file.path", os.path.join(work, "setid-target"))),
+        "socket-ia32": ("EPERM", ("deny_raw_socket", "socket.family", 2)),
     }
 
 

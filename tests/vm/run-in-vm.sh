@@ -14,7 +14,7 @@
 # guest; POLC_REPO is set to the repository root.
 # Harness failures exit 125 (bad usage, missing tools or kernel, the guest did
 # not boot within POLC_VM_BOOT_TIMEOUT seconds, default 300) or 124 (the whole
-# run took longer than POLC_VM_TIMEOUT seconds, default 1200).
+# run took longer than POLC_VM_TIMEOUT seconds, default 2400).
 # Guest size: POLC_VM_CPUS (default 1: under emulation one vCPU boots faster
 # than two, and leaves a host core for a second guest) and POLC_VM_MEMORY
 # (default 1G). POLC_VM_APPEND, when set, is appended to the guest kernel's
@@ -64,7 +64,7 @@ done < <(env)
 guest_cmd=$(printf '%q ' env "${guest_env[@]}" "$repo/tests/vm/guest.sh" "$script" "$@")
 
 boot_timeout=${POLC_VM_BOOT_TIMEOUT:-300}
-run_timeout=${POLC_VM_TIMEOUT:-1200}
+run_timeout=${POLC_VM_TIMEOUT:-2400}
 work=$(mktemp -d)
 log=$work/stdout
 pgid_file=$work/pgid

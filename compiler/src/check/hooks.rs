@@ -18,7 +18,9 @@ use std::fmt;
 
 pub use crate::kernel::KernelMember;
 use crate::kernel::{
-    Syscall, FMODE_WRITE, LOADING_MODULE, MAP_ANONYMOUS, PROT_EXEC, READING_MODULE, VM_EXEC,
+    Syscall, CLONE_NEW_FLAGS, FMODE_WRITE, LOADING_MODULE, MAP_ANONYMOUS, MODE_BITS, MS_MOVE,
+    PROT_EXEC, PTRACE_MODE_ATTACH, PTRACE_STARTS, READING_MODULE, SOCK_TYPE_MASK, S_ISUID_ISGID,
+    VM_EXEC,
 };
 
 /// A hook a rule can be attached to with `on HOOK`.
@@ -37,17 +39,85 @@ pub enum Hook {
     /// The `bpf(2)` system call is used (tamper protection: who may load
     /// programs, read maps, detach links).
     Bpf,
+    /// A name is removed from a directory (`unlink`, `unlinkat`).
+    FileUnlink,
+    /// A file is renamed or moved (`rename`, `renameat`, `renameat2`).
+    FileRename,
+    /// A hard link is made (`link`, `linkat`).
+    FileLink,
+    /// A symbolic link is made (`symlink`, `symlinkat`).
+    FileSymlink,
+    /// A directory is made.
+    FileMkdir,
+    /// A directory is removed.
+    FileRmdir,
+    /// A file's mode changes (`chmod`, `fchmod`, `fchmodat`, `fchmodat2`).
+    FileChmod,
+    /// A file's owner changes (`chown`, `fchown`, `lchown`, `fchownat`).
+    FileChown,
+    /// A file is truncated (`truncate`, `ftruncate`, `open` with `O_TRUNC`).
+    FileTruncate,
+    /// Memory becomes executable: an `mmap` with `PROT_EXEC`, or an
+    /// `mprotect` adding it.
+    FileMmap,
+    /// A task is traced or inspected (`ptrace` attach, `/proc/PID/mem`,
+    /// `process_vm_readv`).
+    ProcPtrace,
+    /// A task's user ids change.
+    ProcSetuid,
+    /// A task's group ids change.
+    ProcSetgid,
+    /// A task's capability sets change (`capset`).
+    ProcCapset,
+    /// A signal is sent to a task.
+    ProcSignal,
+    /// A task enters or creates namespaces (`setns`, `unshare`, `clone`).
+    ProcNamespace,
+    /// A file system is mounted, or a mount moved.
+    Mount,
+    /// A file system is unmounted.
+    Umount,
+    /// The kernel is asked to load a module by name on a task's behalf.
+    ModuleRequest,
+    /// A socket starts listening.
+    NetListen,
+    /// A connection is accepted.
+    NetAccept,
+    /// A socket is created.
+    SocketCreate,
 }
 
 impl Hook {
     /// Every hook, in a stable order (the order programs are emitted in).
-    pub const ALL: [Hook; 6] = [
+    pub const ALL: [Hook; 28] = [
         Hook::Exec,
         Hook::FileOpen,
         Hook::NetConnect,
         Hook::NetBind,
         Hook::ModuleLoad,
         Hook::Bpf,
+        Hook::FileUnlink,
+        Hook::FileRename,
+        Hook::FileLink,
+        Hook::FileSymlink,
+        Hook::FileMkdir,
+        Hook::FileRmdir,
+        Hook::FileChmod,
+        Hook::FileChown,
+        Hook::FileTruncate,
+        Hook::FileMmap,
+        Hook::ProcPtrace,
+        Hook::ProcSetuid,
+        Hook::ProcSetgid,
+        Hook::ProcCapset,
+        Hook::ProcSignal,
+        Hook::ProcNamespace,
+        Hook::Mount,
+        Hook::Umount,
+        Hook::ModuleRequest,
+        Hook::NetListen,
+        Hook::NetAccept,
+        Hook::SocketCreate,
     ];
 
     /// The hook's spec entry.
@@ -169,6 +239,21 @@ pub enum Guard {
     /// `tp_btf/sys_exit`: the system call must have succeeded (its return
     /// value, context argument 1, is not negative).
     Succeeded,
+    /// System call argument `idx` must have at least one bit of `mask`.
+    SyscallArgAnyBits { idx: u8, mask: u64 },
+    /// System call argument `idx` must be one of `values`.
+    SyscallArgOneOf { idx: u8, values: &'static [u64] },
+    /// The `u64` in user memory that system call argument `idx` points to
+    /// must have at least one bit of `mask` (`clone3`'s flags).
+    SyscallUserAnyBits { idx: u8, mask: u64 },
+    /// The socket must be an IPv4 or IPv6 one (its `sk_family`).
+    InetSock(SockRef),
+    /// When the system call is `call`, its argument `idx` must have every
+    /// bit of `mask` (other calls pass).
+    CallArgHasBits { call: Syscall, idx: u8, mask: u64 },
+    /// When the system call is `call`, its argument `idx` must have none of
+    /// the bits of `mask` (other calls pass).
+    CallArgLacksBits { call: Syscall, idx: u8, mask: u64 },
 }
 
 /// One program: where it attaches and how it reads its context.
@@ -186,6 +271,12 @@ pub struct AttachPoint {
     /// traces do not run (the exec hook's executable mappings, which happen
     /// for every shared library a program loads).
     pub enforcing_only: bool,
+    /// `Some(why)`: a kernel without this attach point runs the backend
+    /// without the program, and `why` says why nothing is missed there
+    /// (e.g. kernels before 6.2 have no `file_truncate` hook: `ftruncate`
+    /// goes through `path_truncate`); polrt prints it when it skips one.
+    /// `None`: the backend needs the program.
+    pub absent_means: Option<&'static str>,
 }
 
 /// Whether a backend's programs may send signals (`bpf_send_signal`, how
@@ -345,6 +436,9 @@ pub enum FieldSource {
         arg: u8,
         path: &'static [KernelMember],
     },
+    /// A NUL-terminated char array member (`member`, e.g. a task's `comm`)
+    /// of the struct context argument `arg` points to.
+    ArgKernelStrAt { arg: u8, member: KernelMember },
     /// An integer member at the end of a BTF walk from context argument `arg`,
     /// masked with `mask` (all ones for the plain value); a `Bool` field is
     /// true when the masked value is non-zero.
@@ -375,6 +469,49 @@ pub enum FieldSource {
     SockAddrCtxPort,
     /// A constant integer (e.g. the family of a `connect4` program).
     ConstInt(u64),
+    /// The address family of a socket: `AF_INET` for an IPv6 socket whose
+    /// address (remote, or `local`) is IPv4-mapped.
+    SockFamily { sock: SockRef, local: bool },
+    /// A socket's address: the remote one, or the `local` one.
+    SockAddr { sock: SockRef, local: bool },
+    /// A socket's port in host byte order: the remote one, or the `local` one.
+    SockPort { sock: SockRef, local: bool },
+    /// Whether a file has no links left: deleted while open, or never
+    /// linked (a memfd); false without a file.
+    FileDeleted(FileRef),
+    /// Whether a file is a memfd (`memfd_create`): a file of no mount whose
+    /// name starts with `memfd:`; false without a file.
+    FileMemfd(FileRef),
+    /// The `u64` a kernel pointer in context argument `arg` points to
+    /// (`kernel_cap_t`, whose layout differs between kernels but not its
+    /// 64 bits).
+    ArgPointee { arg: u8 },
+    /// The system call argument at the position `calls` gives for the call
+    /// being made (0 for a call not listed), masked; the 16-bit id calls'
+    /// "unchanged" (`0xffff`) becomes the 32-bit one (`0xffffffff`).
+    CallArg {
+        calls: &'static [(Syscall, u8)],
+        mask: u64,
+    },
+    /// An id a `set*id` call sets: its argument at the position `calls`
+    /// gives, or, for a call not listed or an argument of -1 (unchanged),
+    /// the task's current id (the `struct cred` member at the end of
+    /// `current`).
+    IdArg {
+        calls: &'static [(Syscall, u8)],
+        current: &'static [KernelMember],
+    },
+    /// A NUL-terminated string in user memory that system call argument
+    /// `idx` points to (what the caller passed: not resolved).
+    SyscallUserStr { idx: u8 },
+    /// The `u64` in user memory that system call argument `idx` points to,
+    /// masked.
+    SyscallUserU64 { idx: u8, mask: u64 },
+    /// One capability set `capset(2)` asks for (`which`: 0 effective, 1
+    /// permitted, 2 inheritable) from its `cap_user_data_t` argument in user
+    /// memory: the low 32 bits from the first element, the high ones from the
+    /// second (none for a version 1 header).
+    CapsetUser { which: u8 },
     /// The empty string: the value is not known to this program.
     EmptyStr,
 }
@@ -398,6 +535,38 @@ pub enum FileRef {
     SyscallFdArg { idx: u8 },
     /// The current task's open file behind the file descriptor the system
     /// call returned (`tp_btf/sys_exit`).
+    ReturnedFd,
+    /// A `struct path *` context argument (e.g. `path_chmod`'s file, the
+    /// mount point of `sb_mount`).
+    PathArg { arg: u8 },
+    /// The dentry in context argument `dentry`, named in the directory whose
+    /// `struct path *` is context argument `dir` (the `path_unlink`,
+    /// `path_mkdir`, `path_rename` ... hooks): the directory's path and the
+    /// dentry's name, even for a name not created yet; its identity is the
+    /// dentry's inode (none for a name being created).
+    DentryInDir { dir: u8, dentry: u8 },
+    /// The mount in context argument `arg` (`struct vfsmount *`): the path
+    /// it is mounted on.
+    MountArg { arg: u8 },
+    /// A name the caller passed to a system call that the kernel has not
+    /// resolved where the program runs (a fallback at system call entry):
+    /// always unresolved, so tests on it decide fail-closed.
+    Unresolved,
+}
+
+/// Where the `struct sock *` of a socket field comes from.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum SockRef {
+    /// The pointer at the end of the walk `path` (pointer members) from
+    /// context argument `arg`: `[]` for a `struct sock *` argument,
+    /// `[SocketSk]` for a `struct socket *`.
+    Arg {
+        arg: u8,
+        path: &'static [KernelMember],
+    },
+    /// The socket behind the file descriptor in system call argument `idx`.
+    SyscallFdArg { idx: u8 },
+    /// The socket behind the file descriptor the system call returned.
     ReturnedFd,
 }
 
@@ -480,6 +649,21 @@ pub const AF_INET: u64 = 2;
 pub const AF_INET6: u64 = 10;
 
 const ALL_BITS: u64 = u64::MAX;
+
+/// The hooks on files, whose `file.path` is the file the operation is on.
+const FILE_HOOKS: &[Hook] = &[
+    Hook::FileOpen,
+    Hook::FileUnlink,
+    Hook::FileRename,
+    Hook::FileLink,
+    Hook::FileSymlink,
+    Hook::FileMkdir,
+    Hook::FileRmdir,
+    Hook::FileChmod,
+    Hook::FileChown,
+    Hook::FileTruncate,
+    Hook::FileMmap,
+];
 
 /// Every field.
 pub static FIELDS: &[FieldSpec] = &[
@@ -583,8 +767,11 @@ pub static FIELDS: &[FieldSpec] = &[
     FieldSpec {
         name: "file.path",
         ty: FieldType::Str { max: PATH_MAX_LEN },
-        scope: FieldScope::Hook(Hook::FileOpen),
-        doc: "path of the opened file, resolved by the kernel",
+        scope: FieldScope::Hooks(FILE_HOOKS),
+        doc: "path of the file the operation is on, resolved by the kernel: the file opened, \
+              removed, renamed (its old name), linked to, made (the new directory or \
+              symbolic link), changed or truncated; the file mapped (empty for anonymous \
+              memory)",
         common_source: None,
         resolved_path: true,
     },
@@ -607,41 +794,45 @@ pub static FIELDS: &[FieldSpec] = &[
     FieldSpec {
         name: "net.family",
         ty: FieldType::Int { bits: 16 },
-        scope: FieldScope::Hooks(&[Hook::NetConnect, Hook::NetBind]),
-        doc: "address family of the socket address: 2 (AF_INET) or 10 (AF_INET6)",
+        scope: FieldScope::Hooks(&[Hook::NetConnect, Hook::NetBind, Hook::NetListen, Hook::NetAccept]),
+        doc: "address family of the socket address: 2 (AF_INET) or 10 (AF_INET6; 2 for an \
+              IPv4-mapped address)",
         common_source: None,
         resolved_path: false,
     },
     FieldSpec {
         name: "net.daddr",
         ty: FieldType::Ip,
-        scope: FieldScope::Hook(Hook::NetConnect),
-        doc: "destination address (IPv4 or IPv6; an IPv4-mapped IPv6 address, ::ffff:a.b.c.d, is the IPv4 address a.b.c.d)",
+        scope: FieldScope::Hooks(&[Hook::NetConnect, Hook::NetAccept]),
+        doc: "remote address: the destination of a connect, the peer of an accepted \
+              connection (IPv4 or IPv6; an IPv4-mapped IPv6 address, ::ffff:a.b.c.d, is the IPv4 address a.b.c.d)",
         common_source: None,
         resolved_path: false,
     },
     FieldSpec {
         name: "net.dport",
         ty: FieldType::Int { bits: 16 },
-        scope: FieldScope::Hook(Hook::NetConnect),
-        doc: "destination port",
+        scope: FieldScope::Hooks(&[Hook::NetConnect, Hook::NetAccept]),
+        doc: "remote port: the destination port of a connect, the peer's port of an \
+              accepted connection",
         common_source: None,
         resolved_path: false,
     },
     FieldSpec {
         name: "net.saddr",
         ty: FieldType::Ip,
-        scope: FieldScope::Hook(Hook::NetBind),
-        doc: "local address being bound (0.0.0.0 or :: for every address; an IPv4-mapped IPv6 \
-              address is the IPv4 address)",
+        scope: FieldScope::Hooks(&[Hook::NetBind, Hook::NetListen, Hook::NetAccept]),
+        doc: "local address: being bound, listened on, or of an accepted connection (0.0.0.0 \
+              or :: for every address; an IPv4-mapped IPv6 address is the IPv4 address)",
         common_source: None,
         resolved_path: false,
     },
     FieldSpec {
         name: "net.sport",
         ty: FieldType::Int { bits: 16 },
-        scope: FieldScope::Hook(Hook::NetBind),
-        doc: "local port being bound (0: the kernel picks one)",
+        scope: FieldScope::Hooks(&[Hook::NetBind, Hook::NetListen, Hook::NetAccept]),
+        doc: "local port: being bound (0: the kernel picks one), listened on, or of an \
+              accepted connection",
         common_source: None,
         resolved_path: false,
     },
@@ -660,6 +851,262 @@ pub static FIELDS: &[FieldSpec] = &[
         scope: FieldScope::Hook(Hook::Bpf),
         doc: "the bpf(2) command: 0 BPF_MAP_CREATE, 1 BPF_MAP_LOOKUP_ELEM, 5 BPF_PROG_LOAD, \
               28 BPF_LINK_CREATE, ... (include/uapi/linux/bpf.h)",
+        common_source: None,
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "file.newpath",
+        ty: FieldType::Str { max: PATH_MAX_LEN },
+        scope: FieldScope::Hooks(&[Hook::FileRename, Hook::FileLink]),
+        doc: "the new name of a rename or hard link, resolved by the kernel (its directory's path and the name)",
+        common_source: None,
+        resolved_path: true,
+    },
+    FieldSpec {
+        name: "file.target",
+        ty: FieldType::Str { max: PATH_MAX_LEN },
+        scope: FieldScope::Hook(Hook::FileSymlink),
+        doc: "the text a symbolic link holds, as the caller passed it (not resolved: a link may point anywhere, or nowhere)",
+        common_source: None,
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "file.mode",
+        ty: FieldType::Int { bits: 32 },
+        scope: FieldScope::Hooks(&[Hook::FileChmod, Hook::FileMkdir]),
+        doc: "the permission bits (with set-id and sticky, 0o7777) of a chmod, or of a new directory",
+        common_source: None,
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "file.setid",
+        ty: FieldType::Bool,
+        scope: FieldScope::Hook(Hook::FileChmod),
+        doc: "true when the new mode sets the set-user-ID or set-group-ID bit (S_ISUID, S_ISGID)",
+        common_source: None,
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "file.uid",
+        ty: FieldType::Int { bits: 32 },
+        scope: FieldScope::Hook(Hook::FileChown),
+        doc: "the new owner's user id (4294967295: unchanged)",
+        common_source: None,
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "file.gid",
+        ty: FieldType::Int { bits: 32 },
+        scope: FieldScope::Hook(Hook::FileChown),
+        doc: "the new group id (4294967295: unchanged)",
+        common_source: None,
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "file.deleted",
+        ty: FieldType::Bool,
+        scope: FieldScope::Hook(Hook::FileMmap),
+        doc: "true when the mapped file has no name left: deleted while open, or never linked (a memfd)",
+        common_source: None,
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "file.memfd",
+        ty: FieldType::Bool,
+        scope: FieldScope::Hook(Hook::FileMmap),
+        doc: "true when the mapped file is a memfd (memfd_create): fileless code",
+        common_source: None,
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "mmap.prot",
+        ty: FieldType::Int { bits: 32 },
+        scope: FieldScope::Hook(Hook::FileMmap),
+        doc: "the protection asked for (PROT_READ 1, PROT_WRITE 2, PROT_EXEC 4)",
+        common_source: None,
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "mmap.flags",
+        ty: FieldType::Int { bits: 32 },
+        scope: FieldScope::Hook(Hook::FileMmap),
+        doc: "mmap flags (MAP_SHARED 1, MAP_PRIVATE 2, MAP_FIXED 0x10, MAP_ANONYMOUS 0x20, ...); 0 for mprotect",
+        common_source: None,
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "mmap.mprotect",
+        ty: FieldType::Bool,
+        scope: FieldScope::Hook(Hook::FileMmap),
+        doc: "true for an mprotect making existing memory executable, false for a new mapping",
+        common_source: None,
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "ptrace.attach",
+        ty: FieldType::Bool,
+        scope: FieldScope::Hook(Hook::ProcPtrace),
+        doc: "true when the access lets the task control the target (ptrace attach, process_vm_writev, writing /proc/PID/mem), false for a read (/proc/PID/environ, ...)",
+        common_source: None,
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "target.pid",
+        ty: FieldType::Int { bits: 32 },
+        scope: FieldScope::Hooks(&[Hook::ProcPtrace, Hook::ProcSignal]),
+        doc: "process id of the task traced or signalled",
+        common_source: None,
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "target.comm",
+        ty: FieldType::Str { max: COMM_LEN },
+        scope: FieldScope::Hooks(&[Hook::ProcPtrace, Hook::ProcSignal]),
+        doc: "command name of the task traced or signalled",
+        common_source: None,
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "setuid.uid",
+        ty: FieldType::Int { bits: 32 },
+        scope: FieldScope::Hook(Hook::ProcSetuid),
+        doc: "the real user id the task is to have (proc.uid is the one it has)",
+        common_source: None,
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "setuid.euid",
+        ty: FieldType::Int { bits: 32 },
+        scope: FieldScope::Hook(Hook::ProcSetuid),
+        doc: "the effective user id the task is to have",
+        common_source: None,
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "setgid.gid",
+        ty: FieldType::Int { bits: 32 },
+        scope: FieldScope::Hook(Hook::ProcSetgid),
+        doc: "the real group id the task is to have (proc.gid is the one it has)",
+        common_source: None,
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "setgid.egid",
+        ty: FieldType::Int { bits: 32 },
+        scope: FieldScope::Hook(Hook::ProcSetgid),
+        doc: "the effective group id the task is to have",
+        common_source: None,
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "capset.effective",
+        ty: FieldType::Int { bits: 64 },
+        scope: FieldScope::Hook(Hook::ProcCapset),
+        doc: "the effective capability set asked for (bit N: capability N, e.g. 1 << 21 CAP_SYS_ADMIN)",
+        common_source: None,
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "capset.permitted",
+        ty: FieldType::Int { bits: 64 },
+        scope: FieldScope::Hook(Hook::ProcCapset),
+        doc: "the permitted capability set asked for",
+        common_source: None,
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "capset.inheritable",
+        ty: FieldType::Int { bits: 64 },
+        scope: FieldScope::Hook(Hook::ProcCapset),
+        doc: "the inheritable capability set asked for",
+        common_source: None,
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "signal.sig",
+        ty: FieldType::Int { bits: 32 },
+        scope: FieldScope::Hook(Hook::ProcSignal),
+        doc: "the signal number (9 SIGKILL, 15 SIGTERM, ...; 0 only checks the target exists)",
+        common_source: None,
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "ns.flags",
+        ty: FieldType::Int { bits: 32 },
+        scope: FieldScope::Hook(Hook::ProcNamespace),
+        doc: "the CLONE_NEW* flags: the namespaces created (unshare, clone) or the type joined (setns; 0: whatever the descriptor is)",
+        common_source: None,
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "ns.setns",
+        ty: FieldType::Bool,
+        scope: FieldScope::Hook(Hook::ProcNamespace),
+        doc: "true when the task joins an existing namespace (setns), false when it creates some",
+        common_source: None,
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "mount.source",
+        ty: FieldType::Str { max: PATH_MAX_LEN },
+        scope: FieldScope::Hook(Hook::Mount),
+        doc: "the source as the caller passed it (a device, a directory for a bind mount, any text for virtual file systems); empty for a moved mount",
+        common_source: None,
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "mount.target",
+        ty: FieldType::Str { max: PATH_MAX_LEN },
+        scope: FieldScope::Hooks(&[Hook::Mount, Hook::Umount]),
+        doc: "the mount point, resolved by the kernel",
+        common_source: None,
+        resolved_path: true,
+    },
+    FieldSpec {
+        name: "mount.fstype",
+        ty: FieldType::Str { max: 64 },
+        scope: FieldScope::Hook(Hook::Mount),
+        doc: "the file system type (ext4, tmpfs, proc, overlay, ...): as the caller passed it to mount, the mount's own for a moved mount",
+        common_source: None,
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "mount.flags",
+        ty: FieldType::Int { bits: 64 },
+        scope: FieldScope::Hooks(&[Hook::Mount, Hook::Umount]),
+        doc: "mount flags (MS_RDONLY 1, MS_BIND 4096, MS_MOVE 8192, MS_REMOUNT 32, ...) or umount flags (MNT_FORCE 1, MNT_DETACH 2)",
+        common_source: None,
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "module.name",
+        ty: FieldType::Str { max: 64 },
+        scope: FieldScope::Hook(Hook::ModuleRequest),
+        doc: "the name or alias the kernel is asked to load (net-pf-10, fs-cramfs, ...)",
+        common_source: None,
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "socket.family",
+        ty: FieldType::Int { bits: 32 },
+        scope: FieldScope::Hook(Hook::SocketCreate),
+        doc: "address family (1 AF_UNIX, 2 AF_INET, 10 AF_INET6, 16 AF_NETLINK, 17 AF_PACKET)",
+        common_source: None,
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "socket.type",
+        ty: FieldType::Int { bits: 32 },
+        scope: FieldScope::Hook(Hook::SocketCreate),
+        doc: "socket type without its flags (1 SOCK_STREAM, 2 SOCK_DGRAM, 3 SOCK_RAW, 5 SOCK_SEQPACKET, 10 SOCK_PACKET)",
+        common_source: None,
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "socket.protocol",
+        ty: FieldType::Int { bits: 32 },
+        scope: FieldScope::Hook(Hook::SocketCreate),
+        doc: "protocol (0 the family's default, 6 TCP, 17 UDP, 1 ICMP, 255 raw; for AF_PACKET the ethertype in network byte order)",
         common_source: None,
         resolved_path: false,
     },
@@ -818,6 +1265,840 @@ const BPF_TP_BTF: &[(&str, FieldSource)] = &[(
     },
 )];
 
+// The hooks on files, operations, processes, mounts and sockets. Their LSM
+// programs read what the kernel resolved (a `struct path`, a dentry in its
+// directory, the new credentials, the socket); their fallbacks decide at
+// system call entry or exit, where a name the caller passed is not resolved
+// yet (`FileRef::Unresolved`: tests on it decide fail-closed) but a file
+// descriptor is.
+
+/// `path_unlink`, `path_rmdir`, `path_mkdir`, `path_symlink`
+/// `(const struct path *dir, struct dentry *dentry, ...)`.
+const DENTRY_IN_DIR: FieldSource =
+    FieldSource::ResolvedPath(FileRef::DentryInDir { dir: 0, dentry: 1 });
+const UNRESOLVED: FieldSource = FieldSource::ResolvedPath(FileRef::Unresolved);
+const PATH_ARG0: FieldSource = FieldSource::ResolvedPath(FileRef::PathArg { arg: 0 });
+
+const FILE_DENTRY_LSM: &[(&str, FieldSource)] = &[("file.path", DENTRY_IN_DIR)];
+const FILE_UNRESOLVED: &[(&str, FieldSource)] = &[("file.path", UNRESOLVED)];
+
+const UNLINK_CALLS: &[Syscall] = &[Syscall::Unlink, Syscall::Unlinkat];
+const RMDIR_CALLS: &[Syscall] = &[Syscall::Rmdir, Syscall::Unlinkat];
+/// `unlinkat`'s `AT_REMOVEDIR`: the call removes a directory.
+const AT_REMOVEDIR: u64 = 0x200;
+
+/// `path_rename(old_dir, old_dentry, new_dir, new_dentry[, flags])`.
+const FILE_RENAME_LSM: &[(&str, FieldSource)] = &[
+    ("file.path", DENTRY_IN_DIR),
+    (
+        "file.newpath",
+        FieldSource::ResolvedPath(FileRef::DentryInDir { dir: 2, dentry: 3 }),
+    ),
+];
+/// `renameat2`'s `RENAME_EXCHANGE`: both names move.
+const RENAME_EXCHANGE: u64 = 2;
+/// The other half of an exchange, decided as a rename of its own: the new
+/// name's file moves to the old name (`path_rename` is called once, with
+/// `flags`, since 6.0).
+const FILE_RENAME_EXCHANGE_LSM: &[(&str, FieldSource)] = &[
+    (
+        "file.path",
+        FieldSource::ResolvedPath(FileRef::DentryInDir { dir: 2, dentry: 3 }),
+    ),
+    ("file.newpath", DENTRY_IN_DIR),
+];
+const FILE_RENAME_TP_BTF: &[(&str, FieldSource)] =
+    &[("file.path", UNRESOLVED), ("file.newpath", UNRESOLVED)];
+/// `path_link(old_dentry, new_dir, new_dentry)`: a hard link never crosses
+/// mounts, so the old dentry is in the new directory's mount.
+const FILE_LINK_LSM: &[(&str, FieldSource)] = &[
+    (
+        "file.path",
+        FieldSource::ResolvedPath(FileRef::DentryInDir { dir: 1, dentry: 0 }),
+    ),
+    (
+        "file.newpath",
+        FieldSource::ResolvedPath(FileRef::DentryInDir { dir: 1, dentry: 2 }),
+    ),
+];
+/// `path_symlink(dir, dentry, old_name)`.
+const FILE_SYMLINK_LSM: &[(&str, FieldSource)] = &[
+    ("file.path", DENTRY_IN_DIR),
+    (
+        "file.target",
+        FieldSource::ArgKernelStr { arg: 2, path: &[] },
+    ),
+];
+/// `symlink(target, linkpath)`, `symlinkat(target, newdirfd, linkpath)`.
+const FILE_SYMLINK_TP_BTF: &[(&str, FieldSource)] = &[
+    ("file.path", UNRESOLVED),
+    ("file.target", FieldSource::SyscallUserStr { idx: 0 }),
+];
+/// `path_mkdir(dir, dentry, mode)`: the mode after the umask.
+const FILE_MKDIR_LSM: &[(&str, FieldSource)] = &[
+    ("file.path", DENTRY_IN_DIR),
+    (
+        "file.mode",
+        FieldSource::ArgInt {
+            arg: 2,
+            path: &[],
+            mask: MODE_BITS,
+        },
+    ),
+];
+const FILE_MKDIR_TP_BTF: &[(&str, FieldSource)] = &[
+    ("file.path", UNRESOLVED),
+    (
+        "file.mode",
+        FieldSource::CallArg {
+            calls: &[(Syscall::Mkdir, 1), (Syscall::Mkdirat, 2)],
+            mask: MODE_BITS,
+        },
+    ),
+];
+/// `path_chmod(path, mode)`.
+const FILE_CHMOD_LSM: &[(&str, FieldSource)] = &[
+    ("file.path", PATH_ARG0),
+    (
+        "file.mode",
+        FieldSource::ArgInt {
+            arg: 1,
+            path: &[],
+            mask: MODE_BITS,
+        },
+    ),
+    (
+        "file.setid",
+        FieldSource::ArgInt {
+            arg: 1,
+            path: &[],
+            mask: S_ISUID_ISGID,
+        },
+    ),
+];
+const CHMOD_MODE: &[(Syscall, u8)] = &[
+    (Syscall::Chmod, 1),
+    (Syscall::Fchmod, 1),
+    (Syscall::Fchmodat, 2),
+    (Syscall::Fchmodat2, 2),
+];
+const FILE_CHMOD_BY_NAME: &[(&str, FieldSource)] = &[
+    ("file.path", UNRESOLVED),
+    (
+        "file.mode",
+        FieldSource::CallArg {
+            calls: CHMOD_MODE,
+            mask: MODE_BITS,
+        },
+    ),
+    (
+        "file.setid",
+        FieldSource::CallArg {
+            calls: CHMOD_MODE,
+            mask: S_ISUID_ISGID,
+        },
+    ),
+];
+const FILE_CHMOD_BY_FD: &[(&str, FieldSource)] = &[
+    (
+        "file.path",
+        FieldSource::ResolvedPath(FileRef::SyscallFdArg { idx: 0 }),
+    ),
+    (
+        "file.mode",
+        FieldSource::CallArg {
+            calls: CHMOD_MODE,
+            mask: MODE_BITS,
+        },
+    ),
+    (
+        "file.setid",
+        FieldSource::CallArg {
+            calls: CHMOD_MODE,
+            mask: S_ISUID_ISGID,
+        },
+    ),
+];
+/// `path_chown(path, kuid_t uid, kgid_t gid)`: the ids by value.
+const FILE_CHOWN_LSM: &[(&str, FieldSource)] = &[
+    ("file.path", PATH_ARG0),
+    (
+        "file.uid",
+        FieldSource::ArgInt {
+            arg: 1,
+            path: &[],
+            mask: 0xffff_ffff,
+        },
+    ),
+    (
+        "file.gid",
+        FieldSource::ArgInt {
+            arg: 2,
+            path: &[],
+            mask: 0xffff_ffff,
+        },
+    ),
+];
+const CHOWN_UID: &[(Syscall, u8)] = &[
+    (Syscall::Chown, 1),
+    (Syscall::Lchown, 1),
+    (Syscall::Fchown, 1),
+    (Syscall::Chown16, 1),
+    (Syscall::Lchown16, 1),
+    (Syscall::Fchown16, 1),
+    (Syscall::Fchownat, 2),
+];
+const CHOWN_GID: &[(Syscall, u8)] = &[
+    (Syscall::Chown, 2),
+    (Syscall::Lchown, 2),
+    (Syscall::Fchown, 2),
+    (Syscall::Chown16, 2),
+    (Syscall::Lchown16, 2),
+    (Syscall::Fchown16, 2),
+    (Syscall::Fchownat, 3),
+];
+const FILE_CHOWN_BY_NAME: &[(&str, FieldSource)] = &[
+    ("file.path", UNRESOLVED),
+    (
+        "file.uid",
+        FieldSource::CallArg {
+            calls: CHOWN_UID,
+            mask: 0xffff_ffff,
+        },
+    ),
+    (
+        "file.gid",
+        FieldSource::CallArg {
+            calls: CHOWN_GID,
+            mask: 0xffff_ffff,
+        },
+    ),
+];
+const FILE_CHOWN_BY_FD: &[(&str, FieldSource)] = &[
+    (
+        "file.path",
+        FieldSource::ResolvedPath(FileRef::SyscallFdArg { idx: 0 }),
+    ),
+    (
+        "file.uid",
+        FieldSource::CallArg {
+            calls: CHOWN_UID,
+            mask: 0xffff_ffff,
+        },
+    ),
+    (
+        "file.gid",
+        FieldSource::CallArg {
+            calls: CHOWN_GID,
+            mask: 0xffff_ffff,
+        },
+    ),
+];
+const FILE_TRUNCATE_FILE_LSM: &[(&str, FieldSource)] = &[(
+    "file.path",
+    FieldSource::ResolvedPath(FileRef::Arg { arg: 0, path: &[] }),
+)];
+const FILE_BY_FD0: &[(&str, FieldSource)] = &[(
+    "file.path",
+    FieldSource::ResolvedPath(FileRef::SyscallFdArg { idx: 0 }),
+)];
+
+/// `mmap_file(file, reqprot, prot, flags)`: `file` is NULL for anonymous
+/// memory (the empty path).
+const MMAP_FILE: FileRef = FileRef::Arg { arg: 0, path: &[] };
+const FILE_MMAP_LSM: &[(&str, FieldSource)] = &[
+    ("file.path", FieldSource::ResolvedPath(MMAP_FILE)),
+    ("file.deleted", FieldSource::FileDeleted(MMAP_FILE)),
+    ("file.memfd", FieldSource::FileMemfd(MMAP_FILE)),
+    (
+        "mmap.prot",
+        FieldSource::ArgInt {
+            arg: 2,
+            path: &[],
+            mask: 0xffff_ffff,
+        },
+    ),
+    (
+        "mmap.flags",
+        FieldSource::ArgInt {
+            arg: 3,
+            path: &[],
+            mask: 0xffff_ffff,
+        },
+    ),
+    ("mmap.mprotect", FieldSource::ConstInt(0)),
+];
+/// `file_mprotect(vma, reqprot, prot)`.
+const MPROTECT_FILE: FileRef = FileRef::Arg {
+    arg: 0,
+    path: VMA_FILE,
+};
+const FILE_MPROTECT_LSM: &[(&str, FieldSource)] = &[
+    ("file.path", FieldSource::ResolvedPath(MPROTECT_FILE)),
+    ("file.deleted", FieldSource::FileDeleted(MPROTECT_FILE)),
+    ("file.memfd", FieldSource::FileMemfd(MPROTECT_FILE)),
+    (
+        "mmap.prot",
+        FieldSource::ArgInt {
+            arg: 2,
+            path: &[],
+            mask: 0xffff_ffff,
+        },
+    ),
+    ("mmap.flags", FieldSource::ConstInt(0)),
+    ("mmap.mprotect", FieldSource::ConstInt(1)),
+];
+const MMAP_FD: FileRef = FileRef::SyscallFdArg { idx: 4 };
+/// `mmap(addr, len, prot, flags, fd, off)` of a file at system call entry.
+const FILE_MMAP_TP_BTF: &[(&str, FieldSource)] = &[
+    ("file.path", FieldSource::ResolvedPath(MMAP_FD)),
+    ("file.deleted", FieldSource::FileDeleted(MMAP_FD)),
+    ("file.memfd", FieldSource::FileMemfd(MMAP_FD)),
+    (
+        "mmap.prot",
+        FieldSource::SyscallArg {
+            idx: 2,
+            mask: 0xffff_ffff,
+        },
+    ),
+    (
+        "mmap.flags",
+        FieldSource::SyscallArg {
+            idx: 3,
+            mask: 0xffff_ffff,
+        },
+    ),
+    ("mmap.mprotect", FieldSource::ConstInt(0)),
+];
+/// An anonymous `mmap` at system call entry: no file.
+const FILE_MMAP_ANON_TP_BTF: &[(&str, FieldSource)] = &[
+    ("file.path", FieldSource::EmptyStr),
+    ("file.deleted", FieldSource::ConstInt(0)),
+    ("file.memfd", FieldSource::ConstInt(0)),
+    (
+        "mmap.prot",
+        FieldSource::SyscallArg {
+            idx: 2,
+            mask: 0xffff_ffff,
+        },
+    ),
+    (
+        "mmap.flags",
+        FieldSource::SyscallArg {
+            idx: 3,
+            mask: 0xffff_ffff,
+        },
+    ),
+    ("mmap.mprotect", FieldSource::ConstInt(0)),
+];
+/// `mprotect(addr, len, prot)` at entry: which file the memory maps is not
+/// known there.
+const FILE_MPROTECT_TP_BTF: &[(&str, FieldSource)] = &[
+    ("file.path", UNRESOLVED),
+    ("file.deleted", FieldSource::ConstInt(0)),
+    ("file.memfd", FieldSource::ConstInt(0)),
+    (
+        "mmap.prot",
+        FieldSource::SyscallArg {
+            idx: 2,
+            mask: 0xffff_ffff,
+        },
+    ),
+    ("mmap.flags", FieldSource::ConstInt(0)),
+    ("mmap.mprotect", FieldSource::ConstInt(1)),
+];
+
+/// `ptrace_access_check(struct task_struct *child, unsigned int mode)`.
+const PROC_PTRACE_LSM: &[(&str, FieldSource)] = &[
+    (
+        "ptrace.attach",
+        FieldSource::ArgInt {
+            arg: 1,
+            path: &[],
+            mask: PTRACE_MODE_ATTACH,
+        },
+    ),
+    (
+        "target.pid",
+        FieldSource::ArgInt {
+            arg: 0,
+            path: &[KernelMember::TaskTgid],
+            mask: ALL_BITS,
+        },
+    ),
+    (
+        "target.comm",
+        FieldSource::ArgKernelStrAt {
+            arg: 0,
+            member: KernelMember::TaskComm,
+        },
+    ),
+];
+/// `ptrace_traceme(struct task_struct *parent)`: the parent becomes the
+/// tracer; the target is the task itself.
+const PROC_TRACEME_LSM: &[(&str, FieldSource)] = &[
+    ("ptrace.attach", FieldSource::ConstInt(1)),
+    ("target.pid", FieldSource::Tgid),
+    ("target.comm", FieldSource::Comm),
+];
+/// `ptrace(request, pid, addr, data)`, `process_vm_readv(pid, ...)`: the
+/// target's name is not known at system call entry.
+const PROC_PTRACE_TP_BTF: &[(&str, FieldSource)] = &[
+    ("ptrace.attach", FieldSource::ConstInt(1)),
+    (
+        "target.pid",
+        FieldSource::CallArg {
+            calls: &[
+                (Syscall::Ptrace, 1),
+                (Syscall::ProcessVmReadv, 0),
+                (Syscall::ProcessVmWritev, 0),
+            ],
+            mask: 0xffff_ffff,
+        },
+    ),
+    ("target.comm", FieldSource::EmptyStr),
+];
+
+/// `task_fix_setuid(struct cred *new, const struct cred *old, int flags)`.
+const PROC_SETUID_LSM: &[(&str, FieldSource)] = &[
+    (
+        "setuid.uid",
+        FieldSource::ArgInt {
+            arg: 0,
+            path: &[KernelMember::CredUid],
+            mask: ALL_BITS,
+        },
+    ),
+    (
+        "setuid.euid",
+        FieldSource::ArgInt {
+            arg: 0,
+            path: &[KernelMember::CredEuid],
+            mask: ALL_BITS,
+        },
+    ),
+];
+const SETUID_CALLS: &[Syscall] = &[
+    Syscall::Setuid,
+    Syscall::Setreuid,
+    Syscall::Setresuid,
+    Syscall::Setfsuid,
+    Syscall::Setuid16,
+    Syscall::Setreuid16,
+    Syscall::Setresuid16,
+    Syscall::Setfsuid16,
+];
+const PROC_SETUID_TP_BTF: &[(&str, FieldSource)] = &[
+    (
+        "setuid.uid",
+        FieldSource::IdArg {
+            calls: &[
+                (Syscall::Setuid, 0),
+                (Syscall::Setreuid, 0),
+                (Syscall::Setresuid, 0),
+                (Syscall::Setuid16, 0),
+                (Syscall::Setreuid16, 0),
+                (Syscall::Setresuid16, 0),
+            ],
+            current: &[KernelMember::TaskCred, KernelMember::CredUid],
+        },
+    ),
+    (
+        "setuid.euid",
+        FieldSource::IdArg {
+            calls: &[
+                (Syscall::Setuid, 0),
+                (Syscall::Setreuid, 1),
+                (Syscall::Setresuid, 1),
+                (Syscall::Setuid16, 0),
+                (Syscall::Setreuid16, 1),
+                (Syscall::Setresuid16, 1),
+            ],
+            current: &[KernelMember::TaskCred, KernelMember::CredEuid],
+        },
+    ),
+];
+/// `task_fix_setgid(struct cred *new, const struct cred *old, int flags)`.
+const PROC_SETGID_LSM: &[(&str, FieldSource)] = &[
+    (
+        "setgid.gid",
+        FieldSource::ArgInt {
+            arg: 0,
+            path: &[KernelMember::CredGid],
+            mask: ALL_BITS,
+        },
+    ),
+    (
+        "setgid.egid",
+        FieldSource::ArgInt {
+            arg: 0,
+            path: &[KernelMember::CredEgid],
+            mask: ALL_BITS,
+        },
+    ),
+];
+const SETGID_CALLS: &[Syscall] = &[
+    Syscall::Setgid,
+    Syscall::Setregid,
+    Syscall::Setresgid,
+    Syscall::Setfsgid,
+    Syscall::Setgid16,
+    Syscall::Setregid16,
+    Syscall::Setresgid16,
+    Syscall::Setfsgid16,
+];
+const PROC_SETGID_TP_BTF: &[(&str, FieldSource)] = &[
+    (
+        "setgid.gid",
+        FieldSource::IdArg {
+            calls: &[
+                (Syscall::Setgid, 0),
+                (Syscall::Setregid, 0),
+                (Syscall::Setresgid, 0),
+                (Syscall::Setgid16, 0),
+                (Syscall::Setregid16, 0),
+                (Syscall::Setresgid16, 0),
+            ],
+            current: &[KernelMember::TaskCred, KernelMember::CredGid],
+        },
+    ),
+    (
+        "setgid.egid",
+        FieldSource::IdArg {
+            calls: &[
+                (Syscall::Setgid, 0),
+                (Syscall::Setregid, 1),
+                (Syscall::Setresgid, 1),
+                (Syscall::Setgid16, 0),
+                (Syscall::Setregid16, 1),
+                (Syscall::Setresgid16, 1),
+            ],
+            current: &[KernelMember::TaskCred, KernelMember::CredEgid],
+        },
+    ),
+];
+/// `capset(new, old, effective, inheritable, permitted)`.
+const PROC_CAPSET_LSM: &[(&str, FieldSource)] = &[
+    ("capset.effective", FieldSource::ArgPointee { arg: 2 }),
+    ("capset.inheritable", FieldSource::ArgPointee { arg: 3 }),
+    ("capset.permitted", FieldSource::ArgPointee { arg: 4 }),
+];
+const PROC_CAPSET_TP_BTF: &[(&str, FieldSource)] = &[
+    ("capset.effective", FieldSource::CapsetUser { which: 0 }),
+    ("capset.permitted", FieldSource::CapsetUser { which: 1 }),
+    ("capset.inheritable", FieldSource::CapsetUser { which: 2 }),
+];
+/// `task_kill(struct task_struct *p, struct kernel_siginfo *info, int sig,
+/// const struct cred *cred)`.
+const PROC_SIGNAL_LSM: &[(&str, FieldSource)] = &[
+    (
+        "signal.sig",
+        FieldSource::ArgInt {
+            arg: 2,
+            path: &[],
+            mask: 0xffff_ffff,
+        },
+    ),
+    (
+        "target.pid",
+        FieldSource::ArgInt {
+            arg: 0,
+            path: &[KernelMember::TaskTgid],
+            mask: ALL_BITS,
+        },
+    ),
+    (
+        "target.comm",
+        FieldSource::ArgKernelStrAt {
+            arg: 0,
+            member: KernelMember::TaskComm,
+        },
+    ),
+];
+const SIGNAL_CALLS: &[Syscall] = &[
+    Syscall::Kill,
+    Syscall::Tkill,
+    Syscall::Tgkill,
+    Syscall::RtSigqueueinfo,
+    Syscall::RtTgsigqueueinfo,
+    Syscall::PidfdSendSignal,
+];
+const PROC_SIGNAL_TP_BTF: &[(&str, FieldSource)] = &[
+    (
+        "signal.sig",
+        FieldSource::CallArg {
+            calls: &[
+                (Syscall::Kill, 1),
+                (Syscall::Tkill, 1),
+                (Syscall::Tgkill, 2),
+                (Syscall::RtSigqueueinfo, 1),
+                (Syscall::RtTgsigqueueinfo, 2),
+                (Syscall::PidfdSendSignal, 1),
+            ],
+            mask: 0xffff_ffff,
+        },
+    ),
+    (
+        "target.pid",
+        FieldSource::CallArg {
+            calls: &[
+                (Syscall::Kill, 0),
+                (Syscall::Tkill, 0),
+                (Syscall::Tgkill, 0),
+                (Syscall::RtSigqueueinfo, 0),
+                (Syscall::RtTgsigqueueinfo, 0),
+            ],
+            mask: 0xffff_ffff,
+        },
+    ),
+    ("target.comm", FieldSource::EmptyStr),
+];
+const NS_SETNS: &[(&str, FieldSource)] = &[
+    (
+        "ns.flags",
+        FieldSource::SyscallArg {
+            idx: 1,
+            mask: CLONE_NEW_FLAGS,
+        },
+    ),
+    ("ns.setns", FieldSource::ConstInt(1)),
+];
+/// `unshare(flags)`, `clone(flags, ...)` (argument 0 in both ABIs).
+const NS_FLAGS_ARG0: &[(&str, FieldSource)] = &[
+    (
+        "ns.flags",
+        FieldSource::SyscallArg {
+            idx: 0,
+            mask: CLONE_NEW_FLAGS,
+        },
+    ),
+    ("ns.setns", FieldSource::ConstInt(0)),
+];
+/// `clone3(struct clone_args *args, size)`: the flags are its first `u64`.
+const NS_CLONE3: &[(&str, FieldSource)] = &[
+    (
+        "ns.flags",
+        FieldSource::SyscallUserU64 {
+            idx: 0,
+            mask: CLONE_NEW_FLAGS,
+        },
+    ),
+    ("ns.setns", FieldSource::ConstInt(0)),
+];
+/// `sb_mount(dev_name, path, type, flags, data)`: the strings are the
+/// kernel's copies of the caller's.
+const MOUNT_LSM: &[(&str, FieldSource)] = &[
+    (
+        "mount.source",
+        FieldSource::ArgKernelStr { arg: 0, path: &[] },
+    ),
+    (
+        "mount.target",
+        FieldSource::ResolvedPath(FileRef::PathArg { arg: 1 }),
+    ),
+    (
+        "mount.fstype",
+        FieldSource::ArgKernelStr { arg: 2, path: &[] },
+    ),
+    (
+        "mount.flags",
+        FieldSource::ArgInt {
+            arg: 3,
+            path: &[],
+            mask: ALL_BITS,
+        },
+    ),
+];
+/// `move_mount(from_path, to_path)`: the type is the moved mount's own.
+const MOVE_MOUNT_LSM: &[(&str, FieldSource)] = &[
+    ("mount.source", FieldSource::EmptyStr),
+    (
+        "mount.target",
+        FieldSource::ResolvedPath(FileRef::PathArg { arg: 1 }),
+    ),
+    (
+        "mount.fstype",
+        FieldSource::ArgKernelStr {
+            arg: 0,
+            path: &[
+                KernelMember::PathMnt,
+                KernelMember::VfsmountSb,
+                KernelMember::SuperBlockType,
+                KernelMember::FsTypeName,
+            ],
+        },
+    ),
+    ("mount.flags", FieldSource::ConstInt(MS_MOVE)),
+];
+/// `mount(source, target, fstype, flags, data)` at entry.
+const MOUNT_TP_BTF: &[(&str, FieldSource)] = &[
+    ("mount.source", FieldSource::SyscallUserStr { idx: 0 }),
+    ("mount.target", UNRESOLVED),
+    ("mount.fstype", FieldSource::SyscallUserStr { idx: 2 }),
+    (
+        "mount.flags",
+        FieldSource::SyscallArg {
+            idx: 3,
+            mask: ALL_BITS,
+        },
+    ),
+];
+/// `move_mount(from_dfd, from_path, to_dfd, to_path, flags)` at entry.
+const MOVE_MOUNT_TP_BTF: &[(&str, FieldSource)] = &[
+    ("mount.source", FieldSource::EmptyStr),
+    ("mount.target", UNRESOLVED),
+    ("mount.fstype", FieldSource::EmptyStr),
+    ("mount.flags", FieldSource::ConstInt(MS_MOVE)),
+];
+/// `sb_umount(struct vfsmount *mnt, int flags)`.
+const UMOUNT_LSM: &[(&str, FieldSource)] = &[
+    (
+        "mount.target",
+        FieldSource::ResolvedPath(FileRef::MountArg { arg: 0 }),
+    ),
+    (
+        "mount.flags",
+        FieldSource::ArgInt {
+            arg: 1,
+            path: &[],
+            mask: 0xffff_ffff,
+        },
+    ),
+];
+const UMOUNT_TP_BTF: &[(&str, FieldSource)] = &[
+    ("mount.target", UNRESOLVED),
+    (
+        "mount.flags",
+        FieldSource::CallArg {
+            calls: &[(Syscall::Umount2, 1)],
+            mask: 0xffff_ffff,
+        },
+    ),
+];
+/// `kernel_module_request(char *kmod_name)`, and the `module_request`
+/// tracepoint `(char *name, bool wait, unsigned long ip)`.
+const MODULE_REQUEST: &[(&str, FieldSource)] = &[(
+    "module.name",
+    FieldSource::ArgKernelStr { arg: 0, path: &[] },
+)];
+
+const SOCKET_OF_ARG0: SockRef = SockRef::Arg {
+    arg: 0,
+    path: &[KernelMember::SocketSk],
+};
+const SOCK_ARG0: SockRef = SockRef::Arg { arg: 0, path: &[] };
+const LISTEN_FD: SockRef = SockRef::SyscallFdArg { idx: 0 };
+
+/// The local side of a socket (listen).
+const fn local_side(sock: SockRef) -> [(&'static str, FieldSource); 3] {
+    [
+        ("net.family", FieldSource::SockFamily { sock, local: true }),
+        ("net.saddr", FieldSource::SockAddr { sock, local: true }),
+        ("net.sport", FieldSource::SockPort { sock, local: true }),
+    ]
+}
+
+/// Both sides of a connected socket (accept).
+const fn both_sides(sock: SockRef) -> [(&'static str, FieldSource); 5] {
+    [
+        ("net.family", FieldSource::SockFamily { sock, local: false }),
+        ("net.daddr", FieldSource::SockAddr { sock, local: false }),
+        ("net.dport", FieldSource::SockPort { sock, local: false }),
+        ("net.saddr", FieldSource::SockAddr { sock, local: true }),
+        ("net.sport", FieldSource::SockPort { sock, local: true }),
+    ]
+}
+
+const NET_LISTEN_LSM: &[(&str, FieldSource)] = &local_side(SOCKET_OF_ARG0);
+const NET_LISTEN_TP_BTF: &[(&str, FieldSource)] = &local_side(LISTEN_FD);
+const NET_ACCEPT_LSM: &[(&str, FieldSource)] = &both_sides(SOCK_ARG0);
+const NET_ACCEPT_TP_BTF: &[(&str, FieldSource)] = &both_sides(SockRef::ReturnedFd);
+
+/// `socket_create(family, type, protocol, kern)`.
+const SOCKET_CREATE_LSM: &[(&str, FieldSource)] = &[
+    (
+        "socket.family",
+        FieldSource::ArgInt {
+            arg: 0,
+            path: &[],
+            mask: 0xffff_ffff,
+        },
+    ),
+    (
+        "socket.type",
+        FieldSource::ArgInt {
+            arg: 1,
+            path: &[],
+            mask: SOCK_TYPE_MASK,
+        },
+    ),
+    (
+        "socket.protocol",
+        FieldSource::ArgInt {
+            arg: 2,
+            path: &[],
+            mask: 0xffff_ffff,
+        },
+    ),
+];
+const SOCKET_CREATE_TP_BTF: &[(&str, FieldSource)] = &[
+    (
+        "socket.family",
+        FieldSource::SyscallArg {
+            idx: 0,
+            mask: 0xffff_ffff,
+        },
+    ),
+    (
+        "socket.type",
+        FieldSource::SyscallArg {
+            idx: 1,
+            mask: SOCK_TYPE_MASK,
+        },
+    ),
+    (
+        "socket.protocol",
+        FieldSource::SyscallArg {
+            idx: 2,
+            mask: 0xffff_ffff,
+        },
+    ),
+];
+
+const PATH_ARG0_ONLY: &[(&str, FieldSource)] = &[("file.path", PATH_ARG0)];
+
+/// An LSM attach point with no guard whose backend needs it.
+const fn lsm(
+    section: &'static str,
+    symbol: &'static str,
+    sources: &'static [(&'static str, FieldSource)],
+) -> AttachPoint {
+    AttachPoint {
+        section,
+        symbol,
+        guards: &[],
+        sources,
+        enforcing_only: false,
+        absent_means: None,
+    }
+}
+
+/// A `tp_btf/sys_enter` attach point (its guards start with the syscall one).
+const fn sys_enter(
+    symbol: &'static str,
+    guards: &'static [Guard],
+    sources: &'static [(&'static str, FieldSource)],
+) -> AttachPoint {
+    AttachPoint {
+        section: "tp_btf/sys_enter",
+        symbol,
+        guards,
+        sources,
+        enforcing_only: false,
+        absent_means: None,
+    }
+}
+
 /// The system calls that open files, decided at their exit.
 const OPEN_CALLS: &[Syscall] = &[
     Syscall::Open,
@@ -848,6 +2129,7 @@ pub static HOOKS: &[HookSpec] = &[
                         guards: &[],
                         sources: EXEC_LSM,
                         enforcing_only: false,
+                        absent_means: None,
                     },
                     AttachPoint {
                         section: "lsm/mmap_file",
@@ -861,6 +2143,7 @@ pub static HOOKS: &[HookSpec] = &[
                         ],
                         sources: EXEC_MMAP_LSM,
                         enforcing_only: true,
+                        absent_means: None,
                     },
                     AttachPoint {
                         section: "lsm/file_mprotect",
@@ -882,6 +2165,7 @@ pub static HOOKS: &[HookSpec] = &[
                         ],
                         sources: EXEC_MPROTECT_LSM,
                         enforcing_only: true,
+                        absent_means: None,
                     },
                 ],
             },
@@ -901,6 +2185,7 @@ pub static HOOKS: &[HookSpec] = &[
                         guards: &[],
                         sources: EXEC_TP_BTF,
                         enforcing_only: false,
+                        absent_means: None,
                     },
                     AttachPoint {
                         section: "tp_btf/sys_enter",
@@ -918,6 +2203,7 @@ pub static HOOKS: &[HookSpec] = &[
                         ],
                         sources: EXEC_MMAP_TP_BTF,
                         enforcing_only: true,
+                        absent_means: None,
                     },
                 ],
             },
@@ -940,6 +2226,7 @@ pub static HOOKS: &[HookSpec] = &[
                     guards: &[],
                     sources: FILE_OPEN_LSM,
                     enforcing_only: false,
+                    absent_means: None,
                 }],
             },
             BackendSpec {
@@ -956,6 +2243,7 @@ pub static HOOKS: &[HookSpec] = &[
                     guards: &[Guard::Syscall(OPEN_CALLS), Guard::Succeeded],
                     sources: FILE_OPEN_TP_BTF,
                     enforcing_only: false,
+                    absent_means: None,
                 }],
             },
         ],
@@ -979,6 +2267,7 @@ pub static HOOKS: &[HookSpec] = &[
                         guards: &[Guard::InetSockaddr { arg: 1, path: &[] }],
                         sources: NET_CONNECT_LSM,
                         enforcing_only: false,
+                        absent_means: None,
                     },
                     AttachPoint {
                         section: "lsm/socket_sendmsg",
@@ -989,6 +2278,7 @@ pub static HOOKS: &[HookSpec] = &[
                         }],
                         sources: NET_CONNECT_LSM,
                         enforcing_only: false,
+                        absent_means: None,
                     },
                 ],
             },
@@ -1005,6 +2295,7 @@ pub static HOOKS: &[HookSpec] = &[
                         guards: &[],
                         sources: NET_CONNECT4,
                         enforcing_only: false,
+                        absent_means: None,
                     },
                     AttachPoint {
                         section: "cgroup/connect6",
@@ -1012,6 +2303,7 @@ pub static HOOKS: &[HookSpec] = &[
                         guards: &[],
                         sources: NET_CONNECT6,
                         enforcing_only: false,
+                        absent_means: None,
                     },
                     AttachPoint {
                         section: "cgroup/sendmsg4",
@@ -1019,6 +2311,7 @@ pub static HOOKS: &[HookSpec] = &[
                         guards: &[],
                         sources: NET_CONNECT4,
                         enforcing_only: false,
+                        absent_means: None,
                     },
                     AttachPoint {
                         section: "cgroup/sendmsg6",
@@ -1026,6 +2319,7 @@ pub static HOOKS: &[HookSpec] = &[
                         guards: &[],
                         sources: NET_CONNECT6,
                         enforcing_only: false,
+                        absent_means: None,
                     },
                 ],
             },
@@ -1047,6 +2341,7 @@ pub static HOOKS: &[HookSpec] = &[
                     guards: &[Guard::InetSockaddr { arg: 1, path: &[] }],
                     sources: NET_BIND_LSM,
                     enforcing_only: false,
+                    absent_means: None,
                 }],
             },
             BackendSpec {
@@ -1061,6 +2356,7 @@ pub static HOOKS: &[HookSpec] = &[
                         guards: &[],
                         sources: NET_BIND4,
                         enforcing_only: false,
+                        absent_means: None,
                     },
                     AttachPoint {
                         section: "cgroup/bind6",
@@ -1068,6 +2364,7 @@ pub static HOOKS: &[HookSpec] = &[
                         guards: &[],
                         sources: NET_BIND6,
                         enforcing_only: false,
+                        absent_means: None,
                     },
                 ],
             },
@@ -1093,6 +2390,7 @@ pub static HOOKS: &[HookSpec] = &[
                         }],
                         sources: MODULE_READ_FILE_LSM,
                         enforcing_only: false,
+                        absent_means: None,
                     },
                     AttachPoint {
                         section: "lsm/kernel_load_data",
@@ -1103,6 +2401,7 @@ pub static HOOKS: &[HookSpec] = &[
                         }],
                         sources: MODULE_NO_PATH,
                         enforcing_only: false,
+                        absent_means: None,
                     },
                 ],
             },
@@ -1119,6 +2418,7 @@ pub static HOOKS: &[HookSpec] = &[
                         guards: &[Guard::Syscall(&[Syscall::FinitModule])],
                         sources: MODULE_FINIT_TP_BTF,
                         enforcing_only: false,
+                        absent_means: None,
                     },
                     AttachPoint {
                         section: "tp_btf/sys_enter",
@@ -1126,6 +2426,7 @@ pub static HOOKS: &[HookSpec] = &[
                         guards: &[Guard::Syscall(&[Syscall::InitModule])],
                         sources: MODULE_NO_PATH,
                         enforcing_only: false,
+                        absent_means: None,
                     },
                 ],
             },
@@ -1147,6 +2448,7 @@ pub static HOOKS: &[HookSpec] = &[
                     guards: &[],
                     sources: BPF_LSM,
                     enforcing_only: false,
+                    absent_means: None,
                 }],
             },
             BackendSpec {
@@ -1160,7 +2462,932 @@ pub static HOOKS: &[HookSpec] = &[
                     guards: &[Guard::Syscall(&[Syscall::Bpf])],
                     sources: BPF_TP_BTF,
                     enforcing_only: false,
+                    absent_means: None,
                 }],
+            },
+        ],
+    },
+    HookSpec {
+        hook: Hook::FileUnlink,
+        name: "file.unlink",
+        doc: "a name is removed from a directory (unlink, unlinkat)",
+        backends: &[
+            BackendSpec {
+                kind: BackendKind::Lsm,
+                ret: ReturnConvention::Lsm,
+                signals: Signals::Always,
+                deny_means: "deny enforced: the unlink fails with EPERM (every unlink: unlink, \
+                             unlinkat, io_uring, 32-bit calls)",
+                attach: &[lsm("lsm/path_unlink", "file_unlink_lsm", FILE_DENTRY_LSM)],
+            },
+            BackendSpec {
+                kind: BackendKind::TpBtf,
+                ret: ReturnConvention::Ignored,
+                signals: Signals::Always,
+                deny_means: "deny enforced by SIGKILL sent at system call entry: the unlink still \
+                             happens, the task dies before it returns (unlink, unlinkat; 64- and \
+                             32-bit); file.path is unresolved there (the kernel has not looked \
+                             the name up yet), so a rule testing it decides fail-closed: deny and \
+                             kill match every unlink, audit none; unlinks through io_uring are \
+                             not seen",
+                attach: &[AttachPoint {
+                    section: "tp_btf/sys_enter",
+                    symbol: "file_unlink_tp_btf",
+                    guards: &[
+                        Guard::Syscall(UNLINK_CALLS),
+                        Guard::CallArgLacksBits {
+                            call: Syscall::Unlinkat,
+                            idx: 2,
+                            mask: AT_REMOVEDIR,
+                        },
+                    ],
+                    sources: FILE_UNRESOLVED,
+                    enforcing_only: false,
+                    absent_means: None,
+                }],
+            },
+        ],
+    },
+    HookSpec {
+        hook: Hook::FileRename,
+        name: "file.rename",
+        doc: "a file or directory is renamed or moved (rename, renameat, renameat2; an \
+              exchange, renameat2 with RENAME_EXCHANGE, is decided as two renames on the LSM \
+              backend)",
+        backends: &[
+            BackendSpec {
+                kind: BackendKind::Lsm,
+                ret: ReturnConvention::Lsm,
+                signals: Signals::Always,
+                deny_means: "deny enforced: the rename fails with EPERM (every rename: \
+                             rename, renameat, renameat2, io_uring, 32-bit calls)",
+                attach: &[
+                    lsm("lsm/path_rename", "file_rename_lsm", FILE_RENAME_LSM),
+                    AttachPoint {
+                        section: "lsm/path_rename",
+                        symbol: "file_rename_lsm_exchange",
+                        guards: &[Guard::ArgHasBits {
+                            arg: 4,
+                            mask: RENAME_EXCHANGE,
+                        }],
+                        sources: FILE_RENAME_EXCHANGE_LSM,
+                        enforcing_only: false,
+                        absent_means: None,
+                    },
+                ],
+            },
+            BackendSpec {
+                kind: BackendKind::TpBtf,
+                ret: ReturnConvention::Ignored,
+                signals: Signals::Always,
+                deny_means: "deny enforced by SIGKILL sent at system call entry: the rename still \
+                             happens, the task dies before it returns (rename, renameat, \
+                             renameat2; 64- and 32-bit); file.path and file.newpath are \
+                             unresolved there, so a rule testing them decides fail-closed: deny \
+                             and kill match every rename, audit none; renames through io_uring \
+                             are not seen",
+                attach: &[sys_enter(
+                    "file_rename_tp_btf",
+                    &[Guard::Syscall(&[
+                        Syscall::Rename,
+                        Syscall::Renameat,
+                        Syscall::Renameat2,
+                    ])],
+                    FILE_RENAME_TP_BTF,
+                )],
+            },
+        ],
+    },
+    HookSpec {
+        hook: Hook::FileLink,
+        name: "file.link",
+        doc: "a hard link to a file is made (link, linkat)",
+        backends: &[
+            BackendSpec {
+                kind: BackendKind::Lsm,
+                ret: ReturnConvention::Lsm,
+                signals: Signals::Always,
+                deny_means: "deny enforced: the link fails with EPERM (link, linkat, \
+                             linkat with AT_EMPTY_PATH, io_uring, 32-bit calls)",
+                attach: &[lsm("lsm/path_link", "file_link_lsm", FILE_LINK_LSM)],
+            },
+            BackendSpec {
+                kind: BackendKind::TpBtf,
+                ret: ReturnConvention::Ignored,
+                signals: Signals::Always,
+                deny_means: "deny enforced by SIGKILL sent at system call entry: the link is \
+                             still made, the task dies before it returns (link, linkat; 64- and \
+                             32-bit); file.path and file.newpath are unresolved there, so a rule \
+                             testing them decides fail-closed: deny and kill match every link, \
+                             audit none; links through io_uring are not seen",
+                attach: &[sys_enter(
+                    "file_link_tp_btf",
+                    &[Guard::Syscall(&[Syscall::Link, Syscall::Linkat])],
+                    FILE_RENAME_TP_BTF,
+                )],
+            },
+        ],
+    },
+    HookSpec {
+        hook: Hook::FileSymlink,
+        name: "file.symlink",
+        doc: "a symbolic link is made (symlink, symlinkat)",
+        backends: &[
+            BackendSpec {
+                kind: BackendKind::Lsm,
+                ret: ReturnConvention::Lsm,
+                signals: Signals::Always,
+                deny_means: "deny enforced: the symlink fails with EPERM (symlink, symlinkat, \
+                             io_uring, 32-bit calls)",
+                attach: &[lsm(
+                    "lsm/path_symlink",
+                    "file_symlink_lsm",
+                    FILE_SYMLINK_LSM,
+                )],
+            },
+            BackendSpec {
+                kind: BackendKind::TpBtf,
+                ret: ReturnConvention::Ignored,
+                signals: Signals::Always,
+                deny_means: "deny enforced by SIGKILL sent at system call entry: the link is \
+                             still made, the task dies before it returns (symlink, symlinkat; 64- \
+                             and 32-bit); file.target is exact, file.path is unresolved there, so \
+                             a rule testing it decides fail-closed; symlinks through io_uring are \
+                             not seen",
+                attach: &[sys_enter(
+                    "file_symlink_tp_btf",
+                    &[Guard::Syscall(&[Syscall::Symlink, Syscall::Symlinkat])],
+                    FILE_SYMLINK_TP_BTF,
+                )],
+            },
+        ],
+    },
+    HookSpec {
+        hook: Hook::FileMkdir,
+        name: "file.mkdir",
+        doc: "a directory is made (mkdir, mkdirat)",
+        backends: &[
+            BackendSpec {
+                kind: BackendKind::Lsm,
+                ret: ReturnConvention::Lsm,
+                signals: Signals::Always,
+                deny_means: "deny enforced: mkdir fails with EPERM (mkdir, mkdirat, io_uring, \
+                             32-bit calls); file.mode is the mode asked for, less the umask \
+                             only where the file system has no POSIX ACLs",
+                attach: &[lsm("lsm/path_mkdir", "file_mkdir_lsm", FILE_MKDIR_LSM)],
+            },
+            BackendSpec {
+                kind: BackendKind::TpBtf,
+                ret: ReturnConvention::Ignored,
+                signals: Signals::Always,
+                deny_means: "deny enforced by SIGKILL sent at system call entry: the directory is \
+                             still made, the task dies before it returns (mkdir, mkdirat; 64- and \
+                             32-bit); file.mode is the mode asked for, before the umask; \
+                             file.path is unresolved there, so a rule testing it decides \
+                             fail-closed; io_uring is not seen",
+                attach: &[sys_enter(
+                    "file_mkdir_tp_btf",
+                    &[Guard::Syscall(&[Syscall::Mkdir, Syscall::Mkdirat])],
+                    FILE_MKDIR_TP_BTF,
+                )],
+            },
+        ],
+    },
+    HookSpec {
+        hook: Hook::FileRmdir,
+        name: "file.rmdir",
+        doc: "a directory is removed (rmdir, unlinkat with AT_REMOVEDIR)",
+        backends: &[
+            BackendSpec {
+                kind: BackendKind::Lsm,
+                ret: ReturnConvention::Lsm,
+                signals: Signals::Always,
+                deny_means: "deny enforced: rmdir fails with EPERM (rmdir, unlinkat with \
+                             AT_REMOVEDIR, io_uring, 32-bit calls)",
+                attach: &[lsm("lsm/path_rmdir", "file_rmdir_lsm", FILE_DENTRY_LSM)],
+            },
+            BackendSpec {
+                kind: BackendKind::TpBtf,
+                ret: ReturnConvention::Ignored,
+                signals: Signals::Always,
+                deny_means: "deny enforced by SIGKILL sent at system call entry: the directory is \
+                             still removed, the task dies before it returns (rmdir, unlinkat with \
+                             AT_REMOVEDIR; 64- and 32-bit); file.path is unresolved there, so a \
+                             rule testing it decides fail-closed; io_uring is not seen",
+                attach: &[sys_enter(
+                    "file_rmdir_tp_btf",
+                    &[
+                        Guard::Syscall(RMDIR_CALLS),
+                        Guard::CallArgHasBits {
+                            call: Syscall::Unlinkat,
+                            idx: 2,
+                            mask: AT_REMOVEDIR,
+                        },
+                    ],
+                    FILE_UNRESOLVED,
+                )],
+            },
+        ],
+    },
+    HookSpec {
+        hook: Hook::FileChmod,
+        name: "file.chmod",
+        doc: "a file's mode changes (chmod, fchmod, fchmodat, fchmodat2)",
+        backends: &[
+            BackendSpec {
+                kind: BackendKind::Lsm,
+                ret: ReturnConvention::Lsm,
+                signals: Signals::Always,
+                deny_means: "deny enforced: the mode change fails with EPERM (every chmod \
+                             call, 32-bit calls included)",
+                attach: &[lsm("lsm/path_chmod", "file_chmod_lsm", FILE_CHMOD_LSM)],
+            },
+            BackendSpec {
+                kind: BackendKind::TpBtf,
+                ret: ReturnConvention::Ignored,
+                signals: Signals::Always,
+                deny_means: "deny enforced by SIGKILL sent at system call entry: the mode still \
+                             changes (a set-id bit is set), the task dies before it returns \
+                             (chmod, fchmod, fchmodat, fchmodat2; 64- and 32-bit); file.mode and \
+                             file.setid are exact, file.path is resolved for fchmod and \
+                             unresolved for the calls that take a name, where a rule testing it \
+                             decides fail-closed",
+                attach: &[
+                    sys_enter(
+                        "file_chmod_tp_btf",
+                        &[Guard::Syscall(&[
+                            Syscall::Chmod,
+                            Syscall::Fchmodat,
+                            Syscall::Fchmodat2,
+                        ])],
+                        FILE_CHMOD_BY_NAME,
+                    ),
+                    sys_enter(
+                        "file_chmod_tp_btf_fd",
+                        &[Guard::Syscall(&[Syscall::Fchmod])],
+                        FILE_CHMOD_BY_FD,
+                    ),
+                ],
+            },
+        ],
+    },
+    HookSpec {
+        hook: Hook::FileChown,
+        name: "file.chown",
+        doc: "a file's owner or group changes (chown, fchown, lchown, fchownat)",
+        backends: &[
+            BackendSpec {
+                kind: BackendKind::Lsm,
+                ret: ReturnConvention::Lsm,
+                signals: Signals::Always,
+                deny_means: "deny enforced: the owner change fails with EPERM (every chown \
+                             call, 32-bit and 16-bit calls included)",
+                attach: &[lsm("lsm/path_chown", "file_chown_lsm", FILE_CHOWN_LSM)],
+            },
+            BackendSpec {
+                kind: BackendKind::TpBtf,
+                ret: ReturnConvention::Ignored,
+                signals: Signals::Always,
+                deny_means: "deny enforced by SIGKILL sent at system call entry: the owner still \
+                             changes, the task dies before it returns (chown, lchown, fchown, \
+                             fchownat; 64-, 32- and 16-bit); file.uid and file.gid are exact, \
+                             file.path is resolved for fchown and unresolved for the calls that \
+                             take a name, where a rule testing it decides fail-closed",
+                attach: &[
+                    sys_enter(
+                        "file_chown_tp_btf",
+                        &[Guard::Syscall(&[
+                            Syscall::Chown,
+                            Syscall::Lchown,
+                            Syscall::Chown16,
+                            Syscall::Lchown16,
+                            Syscall::Fchownat,
+                        ])],
+                        FILE_CHOWN_BY_NAME,
+                    ),
+                    sys_enter(
+                        "file_chown_tp_btf_fd",
+                        &[Guard::Syscall(&[Syscall::Fchown, Syscall::Fchown16])],
+                        FILE_CHOWN_BY_FD,
+                    ),
+                ],
+            },
+        ],
+    },
+    HookSpec {
+        hook: Hook::FileTruncate,
+        name: "file.truncate",
+        doc: "a file is truncated (truncate, ftruncate; an open with O_TRUNC on the LSM \
+              backend)",
+        backends: &[
+            BackendSpec {
+                kind: BackendKind::Lsm,
+                ret: ReturnConvention::Lsm,
+                signals: Signals::Always,
+                deny_means: "deny enforced: the truncation fails with EPERM (truncate, \
+                             ftruncate, an open with O_TRUNC, 32-bit calls)",
+                attach: &[
+                    lsm("lsm/path_truncate", "file_truncate_lsm", PATH_ARG0_ONLY),
+                    AttachPoint {
+                        section: "lsm/file_truncate",
+                        symbol: "file_truncate_lsm_file",
+                        guards: &[],
+                        sources: FILE_TRUNCATE_FILE_LSM,
+                        enforcing_only: false,
+                        absent_means: Some(
+                            "kernels before 6.2 have no file_truncate hook: ftruncate and \
+                             O_TRUNC go through path_truncate there",
+                        ),
+                    },
+                ],
+            },
+            BackendSpec {
+                kind: BackendKind::TpBtf,
+                ret: ReturnConvention::Ignored,
+                signals: Signals::Always,
+                deny_means: "deny enforced by SIGKILL sent at system call entry: the file is \
+                             still cut, the task dies before it returns (truncate, ftruncate; 64- \
+                             and 32-bit); file.path is resolved for ftruncate and unresolved for \
+                             truncate, where a rule testing it decides fail-closed; an open with \
+                             O_TRUNC is only seen by file.open",
+                attach: &[
+                    sys_enter(
+                        "file_truncate_tp_btf",
+                        &[Guard::Syscall(&[Syscall::Truncate, Syscall::Truncate64])],
+                        FILE_UNRESOLVED,
+                    ),
+                    sys_enter(
+                        "file_truncate_tp_btf_fd",
+                        &[Guard::Syscall(&[Syscall::Ftruncate, Syscall::Ftruncate64])],
+                        FILE_BY_FD0,
+                    ),
+                ],
+            },
+        ],
+    },
+    HookSpec {
+        hook: Hook::FileMmap,
+        name: "file.mmap",
+        doc: "memory becomes executable: an mmap with PROT_EXEC (of a file or anonymous), \
+              or an mprotect adding PROT_EXEC to memory that was not executable",
+        backends: &[
+            BackendSpec {
+                kind: BackendKind::Lsm,
+                ret: ReturnConvention::Lsm,
+                signals: Signals::Always,
+                deny_means: "deny enforced: the mmap or mprotect fails with EPERM (every \
+                             executable mapping, 32-bit calls included)",
+                attach: &[
+                    AttachPoint {
+                        section: "lsm/mmap_file",
+                        symbol: "file_mmap_lsm",
+                        guards: &[Guard::ArgHasBits {
+                            arg: 2,
+                            mask: PROT_EXEC,
+                        }],
+                        sources: FILE_MMAP_LSM,
+                        enforcing_only: false,
+                        absent_means: None,
+                    },
+                    AttachPoint {
+                        section: "lsm/file_mprotect",
+                        symbol: "file_mmap_lsm_mprotect",
+                        guards: &[
+                            Guard::ArgHasBits {
+                                arg: 2,
+                                mask: PROT_EXEC,
+                            },
+                            Guard::MemberLacksBits {
+                                arg: 0,
+                                path: &[KernelMember::VmAreaFlags],
+                                mask: VM_EXEC,
+                            },
+                        ],
+                        sources: FILE_MPROTECT_LSM,
+                        enforcing_only: false,
+                        absent_means: None,
+                    },
+                ],
+            },
+            BackendSpec {
+                kind: BackendKind::TpBtf,
+                ret: ReturnConvention::Ignored,
+                signals: Signals::Always,
+                deny_means: "deny enforced by SIGKILL sent at system call entry: the memory is \
+                             still mapped, the task dies before it returns and never runs it \
+                             (mmap, mmap2, mprotect, pkey_mprotect; 64- and 32-bit); an mmap's \
+                             file is resolved from its descriptor; an mprotect's file is not \
+                             known there (file.path unresolved: a rule testing it decides \
+                             fail-closed) and an mprotect of memory already executable is seen \
+                             too; the 32-bit old_mmap is not seen",
+                attach: &[
+                    sys_enter(
+                        "file_mmap_tp_btf",
+                        &[
+                            Guard::Syscall(&[Syscall::Mmap]),
+                            Guard::SyscallArgHasBits {
+                                idx: 2,
+                                mask: PROT_EXEC,
+                            },
+                            Guard::SyscallArgLacksBits {
+                                idx: 3,
+                                mask: MAP_ANONYMOUS,
+                            },
+                        ],
+                        FILE_MMAP_TP_BTF,
+                    ),
+                    sys_enter(
+                        "file_mmap_tp_btf_anon",
+                        &[
+                            Guard::Syscall(&[Syscall::Mmap]),
+                            Guard::SyscallArgHasBits {
+                                idx: 2,
+                                mask: PROT_EXEC,
+                            },
+                            Guard::SyscallArgHasBits {
+                                idx: 3,
+                                mask: MAP_ANONYMOUS,
+                            },
+                        ],
+                        FILE_MMAP_ANON_TP_BTF,
+                    ),
+                    sys_enter(
+                        "file_mmap_tp_btf_mprotect",
+                        &[
+                            Guard::Syscall(&[Syscall::Mprotect, Syscall::PkeyMprotect]),
+                            Guard::SyscallArgHasBits {
+                                idx: 2,
+                                mask: PROT_EXEC,
+                            },
+                        ],
+                        FILE_MPROTECT_TP_BTF,
+                    ),
+                ],
+            },
+        ],
+    },
+    HookSpec {
+        hook: Hook::ProcPtrace,
+        name: "proc.ptrace",
+        doc: "a task is traced or inspected: ptrace attach (PTRACE_ATTACH, PTRACE_SEIZE, \
+              PTRACE_TRACEME), process_vm_readv/writev, /proc/PID/mem and the other files \
+              that need ptrace access",
+        backends: &[
+            BackendSpec {
+                kind: BackendKind::Lsm,
+                ret: ReturnConvention::Lsm,
+                signals: Signals::Always,
+                deny_means: "deny enforced: the access fails with EPERM (ptrace attach, \
+                             PTRACE_TRACEME, process_vm_readv/writev, /proc/PID/mem, environ, \
+                             ...; 32-bit calls included)",
+                attach: &[
+                    lsm(
+                        "lsm/ptrace_access_check",
+                        "proc_ptrace_lsm",
+                        PROC_PTRACE_LSM,
+                    ),
+                    lsm(
+                        "lsm/ptrace_traceme",
+                        "proc_ptrace_lsm_traceme",
+                        PROC_TRACEME_LSM,
+                    ),
+                ],
+            },
+            BackendSpec {
+                kind: BackendKind::TpBtf,
+                ret: ReturnConvention::Ignored,
+                signals: Signals::Always,
+                deny_means: "deny enforced by SIGKILL sent at system call entry: the tracer still \
+                             attaches, and is detached when it dies before the call returns \
+                             (ptrace PTRACE_ATTACH, PTRACE_SEIZE, PTRACE_TRACEME, \
+                             process_vm_readv/writev, which still copy; 64- and 32-bit); \
+                             target.pid is the pid the caller names (0 for PTRACE_TRACEME), \
+                             target.comm is empty there; /proc/PID/mem and other /proc accesses \
+                             are not seen",
+                attach: &[
+                    sys_enter(
+                        "proc_ptrace_tp_btf",
+                        &[
+                            Guard::Syscall(&[Syscall::Ptrace]),
+                            Guard::SyscallArgOneOf {
+                                idx: 0,
+                                values: PTRACE_STARTS,
+                            },
+                        ],
+                        PROC_PTRACE_TP_BTF,
+                    ),
+                    sys_enter(
+                        "proc_ptrace_tp_btf_vm",
+                        &[Guard::Syscall(&[
+                            Syscall::ProcessVmReadv,
+                            Syscall::ProcessVmWritev,
+                        ])],
+                        PROC_PTRACE_TP_BTF,
+                    ),
+                ],
+            },
+        ],
+    },
+    HookSpec {
+        hook: Hook::ProcSetuid,
+        name: "proc.setuid",
+        doc: "a task's user ids change (setuid, setreuid, setresuid, setfsuid)",
+        backends: &[
+            BackendSpec {
+                kind: BackendKind::Lsm,
+                ret: ReturnConvention::Lsm,
+                signals: Signals::Always,
+                deny_means: "deny enforced: the call fails with EPERM and the ids stay \
+                             (every set*uid call, 32- and 16-bit included); the new ids are \
+                             the kernel's",
+                attach: &[lsm(
+                    "lsm/task_fix_setuid",
+                    "proc_setuid_lsm",
+                    PROC_SETUID_LSM,
+                )],
+            },
+            BackendSpec {
+                kind: BackendKind::TpBtf,
+                ret: ReturnConvention::Ignored,
+                signals: Signals::Always,
+                deny_means: "deny enforced by SIGKILL sent at system call entry: the ids still \
+                             change, the task dies before it returns (setuid, setreuid, \
+                             setresuid, setfsuid; 64-, 32- and 16-bit); the new ids are those the \
+                             call asks for (-1: the current one), which the kernel may still \
+                             refuse",
+                attach: &[sys_enter(
+                    "proc_setuid_tp_btf",
+                    &[Guard::Syscall(SETUID_CALLS)],
+                    PROC_SETUID_TP_BTF,
+                )],
+            },
+        ],
+    },
+    HookSpec {
+        hook: Hook::ProcSetgid,
+        name: "proc.setgid",
+        doc: "a task's group ids change (setgid, setregid, setresgid, setfsgid)",
+        backends: &[
+            BackendSpec {
+                kind: BackendKind::Lsm,
+                ret: ReturnConvention::Lsm,
+                signals: Signals::Always,
+                deny_means: "deny enforced: the call fails with EPERM and the ids stay \
+                             (every set*gid call, 32- and 16-bit included); the new ids are \
+                             the kernel's",
+                attach: &[lsm(
+                    "lsm/task_fix_setgid",
+                    "proc_setgid_lsm",
+                    PROC_SETGID_LSM,
+                )],
+            },
+            BackendSpec {
+                kind: BackendKind::TpBtf,
+                ret: ReturnConvention::Ignored,
+                signals: Signals::Always,
+                deny_means: "deny enforced by SIGKILL sent at system call entry: the ids still \
+                             change, the task dies before it returns (setgid, setregid, \
+                             setresgid, setfsgid; 64-, 32- and 16-bit); the new ids are those the \
+                             call asks for (-1: the current one), which the kernel may still \
+                             refuse",
+                attach: &[sys_enter(
+                    "proc_setgid_tp_btf",
+                    &[Guard::Syscall(SETGID_CALLS)],
+                    PROC_SETGID_TP_BTF,
+                )],
+            },
+        ],
+    },
+    HookSpec {
+        hook: Hook::ProcCapset,
+        name: "proc.capset",
+        doc: "a task sets its capabilities (capset)",
+        backends: &[
+            BackendSpec {
+                kind: BackendKind::Lsm,
+                ret: ReturnConvention::Lsm,
+                signals: Signals::Always,
+                deny_means: "deny enforced: capset fails with EPERM",
+                attach: &[lsm("lsm/capset", "proc_capset_lsm", PROC_CAPSET_LSM)],
+            },
+            BackendSpec {
+                kind: BackendKind::TpBtf,
+                ret: ReturnConvention::Ignored,
+                signals: Signals::Always,
+                deny_means: "deny enforced by SIGKILL sent at system call entry: the sets still \
+                             change, the task dies before it returns (capset; 64- and 32-bit); \
+                             the sets are read from the caller's memory",
+                attach: &[sys_enter(
+                    "proc_capset_tp_btf",
+                    &[Guard::Syscall(&[Syscall::Capset])],
+                    PROC_CAPSET_TP_BTF,
+                )],
+            },
+        ],
+    },
+    HookSpec {
+        hook: Hook::ProcSignal,
+        name: "proc.signal",
+        doc: "a signal is sent to a task (kill, tkill, tgkill, rt_sigqueueinfo, \
+              pidfd_send_signal)",
+        backends: &[
+            BackendSpec {
+                kind: BackendKind::Lsm,
+                ret: ReturnConvention::Lsm,
+                signals: Signals::Always,
+                deny_means: "deny enforced: the signal is refused with EPERM, once per target \
+                             (a kill of a process group or of -1 asks for each task)",
+                attach: &[lsm("lsm/task_kill", "proc_signal_lsm", PROC_SIGNAL_LSM)],
+            },
+            BackendSpec {
+                kind: BackendKind::TpBtf,
+                ret: ReturnConvention::Ignored,
+                signals: Signals::Always,
+                deny_means: "deny enforced by SIGKILL sent at system call entry: the signal is \
+                             still sent (the target is not protected), the sender dies before it \
+                             returns (kill, tkill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo, \
+                             pidfd_send_signal; 64- and 32-bit); target.pid is the pid the caller \
+                             names (0 or negative for a group, 0 for pidfd_send_signal), \
+                             target.comm is empty there",
+                attach: &[sys_enter(
+                    "proc_signal_tp_btf",
+                    &[Guard::Syscall(SIGNAL_CALLS)],
+                    PROC_SIGNAL_TP_BTF,
+                )],
+            },
+        ],
+    },
+    HookSpec {
+        hook: Hook::ProcNamespace,
+        name: "proc.namespace",
+        doc: "a task joins a namespace (setns) or creates some (unshare, clone and clone3 \
+              with CLONE_NEW* flags)",
+        backends: &[BackendSpec {
+            kind: BackendKind::TpBtf,
+            ret: ReturnConvention::Ignored,
+            signals: Signals::Always,
+            deny_means: "deny enforced by SIGKILL sent at system call entry: setns and unshare \
+                         still complete and the task dies before they return; a clone or clone3 \
+                         creates no task (the kernel stops a fork when a kill is pending) (64- \
+                         and 32-bit); the kernel has no LSM hook for these: this is the only \
+                         backend",
+            attach: &[
+                sys_enter(
+                    "proc_namespace_tp_btf_setns",
+                    &[Guard::Syscall(&[Syscall::Setns])],
+                    NS_SETNS,
+                ),
+                sys_enter(
+                    "proc_namespace_tp_btf",
+                    &[
+                        Guard::Syscall(&[Syscall::Unshare, Syscall::Clone]),
+                        Guard::SyscallArgAnyBits {
+                            idx: 0,
+                            mask: CLONE_NEW_FLAGS,
+                        },
+                    ],
+                    NS_FLAGS_ARG0,
+                ),
+                sys_enter(
+                    "proc_namespace_tp_btf_clone3",
+                    &[
+                        Guard::Syscall(&[Syscall::Clone3]),
+                        Guard::SyscallUserAnyBits {
+                            idx: 0,
+                            mask: CLONE_NEW_FLAGS,
+                        },
+                    ],
+                    NS_CLONE3,
+                ),
+            ],
+        }],
+    },
+    HookSpec {
+        hook: Hook::Mount,
+        name: "mount",
+        doc: "a file system is mounted, remounted, bound or moved (mount, move_mount)",
+        backends: &[
+            BackendSpec {
+                kind: BackendKind::Lsm,
+                ret: ReturnConvention::Lsm,
+                signals: Signals::Always,
+                deny_means: "deny enforced: mount and move_mount fail with EPERM",
+                attach: &[
+                    lsm("lsm/sb_mount", "mount_lsm", MOUNT_LSM),
+                    lsm("lsm/move_mount", "mount_lsm_move", MOVE_MOUNT_LSM),
+                ],
+            },
+            BackendSpec {
+                kind: BackendKind::TpBtf,
+                ret: ReturnConvention::Ignored,
+                signals: Signals::Always,
+                deny_means: "deny enforced by SIGKILL sent at system call entry: the mount still \
+                             happens, the task dies before it returns (mount, move_mount; 64- and \
+                             32-bit); mount.target is unresolved there, so a rule testing it \
+                             decides fail-closed",
+                attach: &[
+                    sys_enter(
+                        "mount_tp_btf",
+                        &[Guard::Syscall(&[Syscall::Mount])],
+                        MOUNT_TP_BTF,
+                    ),
+                    sys_enter(
+                        "mount_tp_btf_move",
+                        &[Guard::Syscall(&[Syscall::MoveMount])],
+                        MOVE_MOUNT_TP_BTF,
+                    ),
+                ],
+            },
+        ],
+    },
+    HookSpec {
+        hook: Hook::Umount,
+        name: "umount",
+        doc: "a file system is unmounted (umount, umount2)",
+        backends: &[
+            BackendSpec {
+                kind: BackendKind::Lsm,
+                ret: ReturnConvention::Lsm,
+                signals: Signals::Always,
+                deny_means: "deny enforced: umount fails with EPERM",
+                attach: &[lsm("lsm/sb_umount", "umount_lsm", UMOUNT_LSM)],
+            },
+            BackendSpec {
+                kind: BackendKind::TpBtf,
+                ret: ReturnConvention::Ignored,
+                signals: Signals::Always,
+                deny_means: "deny enforced by SIGKILL sent at system call entry: the unmount \
+                             still happens, the task dies before it returns (umount2; the 32-bit \
+                             umount); mount.target is unresolved there, so a rule testing it \
+                             decides fail-closed",
+                attach: &[sys_enter(
+                    "umount_tp_btf",
+                    &[Guard::Syscall(&[Syscall::Umount2, Syscall::Umount])],
+                    UMOUNT_TP_BTF,
+                )],
+            },
+        ],
+    },
+    HookSpec {
+        hook: Hook::ModuleRequest,
+        name: "module.request",
+        doc: "the kernel is asked to load a module by name on a task's behalf (a socket of \
+              an unknown family, a file system type, a device): the task that triggered it \
+              is the current one",
+        backends: &[
+            BackendSpec {
+                kind: BackendKind::Lsm,
+                ret: ReturnConvention::Lsm,
+                signals: Signals::Always,
+                deny_means: "deny enforced: the request fails with EPERM and no module is \
+                             loaded (the operation that needed it fails as if none existed)",
+                attach: &[lsm(
+                    "lsm/kernel_module_request",
+                    "module_request_lsm",
+                    MODULE_REQUEST,
+                )],
+            },
+            BackendSpec {
+                kind: BackendKind::TpBtf,
+                ret: ReturnConvention::Ignored,
+                signals: Signals::Always,
+                deny_means: "deny enforced by SIGKILL sent when the request is made: modprobe is \
+                             still started and may load the module; the task dies before the \
+                             operation that asked for it returns",
+                attach: &[AttachPoint {
+                    section: "tp_btf/module_request",
+                    symbol: "module_request_tp_btf",
+                    guards: &[],
+                    sources: MODULE_REQUEST,
+                    enforcing_only: false,
+                    absent_means: Some(
+                        "this kernel has no module_request tracepoint: it is built without \
+                         module support, and never requests a module",
+                    ),
+                }],
+            },
+        ],
+    },
+    HookSpec {
+        hook: Hook::NetListen,
+        name: "net.listen",
+        doc: "an IPv4 or IPv6 socket starts listening (listen)",
+        backends: &[
+            BackendSpec {
+                kind: BackendKind::Lsm,
+                ret: ReturnConvention::Lsm,
+                signals: Signals::Always,
+                deny_means: "deny enforced: listen fails with EPERM",
+                attach: &[AttachPoint {
+                    section: "lsm/socket_listen",
+                    symbol: "net_listen_lsm",
+                    guards: &[Guard::InetSock(SOCKET_OF_ARG0)],
+                    sources: NET_LISTEN_LSM,
+                    enforcing_only: false,
+                    absent_means: None,
+                }],
+            },
+            BackendSpec {
+                kind: BackendKind::TpBtf,
+                ret: ReturnConvention::Ignored,
+                signals: Signals::Always,
+                deny_means: "deny enforced by SIGKILL when listen returns: the socket listened \
+                             but the task never accepts on it (64-bit, and the 32-bit listen \
+                             call; 32-bit socketcall and io_uring are not seen)",
+                attach: &[AttachPoint {
+                    section: "tp_btf/sys_exit",
+                    symbol: "net_listen_tp_btf",
+                    guards: &[
+                        Guard::Syscall(&[Syscall::Listen]),
+                        Guard::Succeeded,
+                        Guard::InetSock(LISTEN_FD),
+                    ],
+                    sources: NET_LISTEN_TP_BTF,
+                    enforcing_only: false,
+                    absent_means: None,
+                }],
+            },
+        ],
+    },
+    HookSpec {
+        hook: Hook::NetAccept,
+        name: "net.accept",
+        doc: "an IPv4 or IPv6 connection is accepted (accept, accept4, io_uring on the LSM \
+              backend)",
+        backends: &[
+            BackendSpec {
+                kind: BackendKind::Lsm,
+                ret: ReturnConvention::Ignored,
+                signals: Signals::Always,
+                deny_means: "deny enforced by SIGKILL inside accept, once the peer is known \
+                             (sock_graft) and before accept returns: the connection was \
+                             established, the task never gets it (accept, accept4, io_uring, \
+                             32-bit calls)",
+                attach: &[AttachPoint {
+                    section: "lsm/sock_graft",
+                    symbol: "net_accept_lsm",
+                    guards: &[Guard::InetSock(SOCK_ARG0)],
+                    sources: NET_ACCEPT_LSM,
+                    enforcing_only: false,
+                    absent_means: None,
+                }],
+            },
+            BackendSpec {
+                kind: BackendKind::TpBtf,
+                ret: ReturnConvention::Ignored,
+                signals: Signals::Always,
+                deny_means: "deny enforced by SIGKILL when accept returns, before the task \
+                             can use the connection (accept, accept4; 32-bit socketcall and \
+                             io_uring are not seen)",
+                attach: &[AttachPoint {
+                    section: "tp_btf/sys_exit",
+                    symbol: "net_accept_tp_btf",
+                    guards: &[
+                        Guard::Syscall(&[Syscall::Accept, Syscall::Accept4]),
+                        Guard::Succeeded,
+                        Guard::InetSock(SockRef::ReturnedFd),
+                    ],
+                    sources: NET_ACCEPT_TP_BTF,
+                    enforcing_only: false,
+                    absent_means: None,
+                }],
+            },
+        ],
+    },
+    HookSpec {
+        hook: Hook::SocketCreate,
+        name: "socket.create",
+        doc: "a task creates a socket (socket, socketpair): raw and packet sockets, \
+              netlink, any family",
+        backends: &[
+            BackendSpec {
+                kind: BackendKind::Lsm,
+                ret: ReturnConvention::Lsm,
+                signals: Signals::Always,
+                deny_means: "deny enforced: socket fails with EPERM (socket, io_uring, \
+                             32-bit calls and socketcall)",
+                attach: &[AttachPoint {
+                    section: "lsm/socket_create",
+                    symbol: "socket_create_lsm",
+                    guards: &[Guard::ArgEquals { arg: 3, value: 0 }],
+                    sources: SOCKET_CREATE_LSM,
+                    enforcing_only: false,
+                    absent_means: None,
+                }],
+            },
+            BackendSpec {
+                kind: BackendKind::TpBtf,
+                ret: ReturnConvention::Ignored,
+                signals: Signals::Always,
+                deny_means: "deny enforced by SIGKILL sent at system call entry: the socket is \
+                             still made, the task dies before it returns and never uses it \
+                             (64-bit, and the 32-bit socket call; socketpair, 32-bit socketcall \
+                             and io_uring are not seen)",
+                attach: &[sys_enter(
+                    "socket_create_tp_btf",
+                    &[Guard::Syscall(&[Syscall::Socket])],
+                    SOCKET_CREATE_TP_BTF,
+                )],
             },
         ],
     },

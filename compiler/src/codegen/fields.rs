@@ -90,13 +90,40 @@ fn load_int(e: &mut Emitter<'_>, field: FieldId, source: FieldSource) {
         }
         FieldSource::FileInt { file, path, mask } => path::load_file_int(e, file, path, mask),
         FieldSource::OpenFlags => path::load_open_flags(e),
+        FieldSource::FileDeleted(file) => path::load_file_deleted(e, file),
+        FieldSource::FileMemfd(file) => path::load_file_memfd(e, file),
+        FieldSource::SockPort { sock, local } => path::sock_port(e, sock, local),
+        FieldSource::SockFamily { sock, local } => {
+            let at = e.env.layout.walk + path::walk::RENDER;
+            path::sock_addr(e, sock, local, at);
+            e.asm.load(Size::Word, Reg::R1, Reg::R7, at as i16);
+            family_of_mapped(&mut e.asm, Reg::R7, at as i16 + 8, 8);
+        }
+        FieldSource::ArgPointee { arg } => path::load_arg_pointee(e, arg),
+        FieldSource::CallArg { calls, mask } => path::load_call_arg(e, calls, mask, None),
+        FieldSource::IdArg { calls, current } => {
+            path::load_call_arg(e, calls, u64::MAX, Some(current))
+        }
+        FieldSource::SyscallUserU64 { idx, mask } => path::load_user_u64(e, idx, mask),
+        FieldSource::CapsetUser { which } => path::load_capset_user(e, which),
         _ => {}
     }
     let asm = &mut e.asm;
     // Sources that produce exactly 32 bits need no truncation.
     let mut fits_32 = false;
     match source {
-        FieldSource::SyscallArg { .. } | FieldSource::FileInt { .. } | FieldSource::OpenFlags => {}
+        FieldSource::SyscallArg { .. }
+        | FieldSource::FileInt { .. }
+        | FieldSource::OpenFlags
+        | FieldSource::FileDeleted(_)
+        | FieldSource::FileMemfd(_)
+        | FieldSource::SockPort { .. }
+        | FieldSource::SockFamily { .. }
+        | FieldSource::ArgPointee { .. }
+        | FieldSource::CallArg { .. }
+        | FieldSource::IdArg { .. }
+        | FieldSource::SyscallUserU64 { .. }
+        | FieldSource::CapsetUser { .. } => {}
         FieldSource::Tgid | FieldSource::Gid => {
             let helper = if source == FieldSource::Tgid {
                 Helper::GetCurrentPidTgid
@@ -212,7 +239,7 @@ pub(super) fn load_size(member: KernelMember) -> Size {
 }
 
 /// `dst = be16(dst)`: network to host byte order of a 16-bit value.
-fn be16(dst: Reg) -> Instruction {
+pub(super) fn be16(dst: Reg) -> Instruction {
     // BPF_ALU | BPF_END | BPF_TO_BE, imm 16: bpf-ins has no constructor for it.
     let raw = 0xdc_u64 | (u64::from(dst.as_num()) << 8) | (16u64 << 32);
     Instruction::decode(&[raw]).expect("be16 is a valid instruction")
@@ -324,6 +351,16 @@ fn load_str(e: &mut Emitter<'_>, field: FieldId, source: FieldSource, max: u16) 
             walk(&mut e.asm, Reg::R3, path);
             Helper::ProbeReadKernelStr
         }
+        FieldSource::ArgKernelStrAt { arg, member } => {
+            e.asm
+                .load(Size::DoubleWord, Reg::R3, Reg::R6, i16::from(arg) * 8);
+            e.asm.add_member_offset(Reg::R3, member);
+            Helper::ProbeReadKernelStr
+        }
+        FieldSource::SyscallUserStr { idx } => {
+            path::syscall_arg(e, idx, Reg::R3, false);
+            Helper::ProbeReadUserStr
+        }
         FieldSource::EmptyStr => {
             e.asm.mov_imm(Reg::R0, 0);
             finish_str(e, field, fill, done);
@@ -432,6 +469,9 @@ fn load_ip(e: &mut Emitter<'_>, field: FieldId, source: FieldSource) {
                 asm.load(Size::Word, Reg::R1, Reg::R6, SOCK_ADDR_USER_IP6 + 4 * word);
                 asm.store(Size::Word, Reg::R7, slot + 8 + 4 * word, Reg::R1);
             }
+        }
+        FieldSource::SockAddr { sock, local } => {
+            path::sock_addr(e, sock, local, slot as u32);
         }
         other => panic!("internal error: {other:?} is not an ip source"),
     }

@@ -419,8 +419,16 @@ impl Emitter<'_> {
             );
         }
         for guard in guards {
-            if let Guard::InetSockaddr { arg, path } = guard {
-                fields::read_sockaddr(self, *arg, path);
+            match *guard {
+                Guard::InetSockaddr { arg, path } => fields::read_sockaddr(self, arg, path),
+                Guard::InetSock(sock) => path::inet_sock_guard(self, sock),
+                Guard::CallArgHasBits { call, idx, mask } => {
+                    path::call_arg_guard(self, call, idx, mask, true)
+                }
+                Guard::CallArgLacksBits { call, idx, mask } => {
+                    path::call_arg_guard(self, call, idx, mask, false)
+                }
+                _ => {}
             }
         }
         if self.program.target_is_test_run() {
@@ -430,13 +438,46 @@ impl Emitter<'_> {
         }
     }
 
-    /// Emits one guard that needs no scratch buffer (the sockaddr guard
-    /// copies into it and runs after the lookup).
+    /// Emits one guard that needs no scratch buffer (the sockaddr and
+    /// socket guards read into it, and the guards on one call's arguments
+    /// read the ABI from it: they run after the lookup).
     fn guard(&mut self, guard: Guard, syscall: &mut bool) {
         let exit = self.exit_allow;
         let asm = &mut self.asm;
         match guard {
-            Guard::InetSockaddr { .. } => {}
+            Guard::InetSockaddr { .. }
+            | Guard::InetSock(_)
+            | Guard::CallArgHasBits { .. }
+            | Guard::CallArgLacksBits { .. } => {}
+            Guard::SyscallArgAnyBits { idx, mask } => {
+                path::syscall_arg(self, idx, Reg::R1, true);
+                fields::apply_mask_to(&mut self.asm, Reg::R1, mask);
+                self.asm.jump_imm(Jmp::IfEqual, Reg::R1, 0, exit);
+            }
+            Guard::SyscallArgOneOf { idx, values } => {
+                path::syscall_arg(self, idx, Reg::R1, true);
+                let asm = &mut self.asm;
+                let ours = asm.label("listed_value");
+                asm.mov32(Reg::R1, Reg::R1);
+                for value in values {
+                    jump_cmp_u64(asm, Jmp::IfEqual, Reg::R1, *value, ours);
+                }
+                asm.goto(exit);
+                asm.bind(ours);
+            }
+            Guard::SyscallUserAnyBits { idx, mask } => {
+                path::syscall_arg(self, idx, Reg::R3, true);
+                let asm = &mut self.asm;
+                asm.note("guard: flags in the caller's memory");
+                asm.store_imm(Size::DoubleWord, Reg::R10, FP_SPILL, 0);
+                asm.mov(Reg::R1, Reg::R10);
+                asm.alu_imm(Alu::Add, Reg::R1, i32::from(FP_SPILL));
+                asm.mov_imm(Reg::R2, 8);
+                asm.call(Helper::ProbeReadUser);
+                asm.load(Size::DoubleWord, Reg::R1, Reg::R10, FP_SPILL);
+                fields::apply_mask_to(asm, Reg::R1, mask);
+                asm.jump_imm(Jmp::IfEqual, Reg::R1, 0, exit);
+            }
             Guard::ArgEquals { arg, value } => {
                 asm.note("guard: not this hook's event");
                 asm.load(Size::DoubleWord, Reg::R1, Reg::R6, i16::from(arg) * 8);

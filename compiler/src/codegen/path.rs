@@ -28,7 +28,7 @@
 
 use super::{Emitter, FP_ABI};
 use crate::bpf::asm::{Alu, Asm, Helper, Jmp, Label, Reg, Size};
-use crate::check::hooks::{FieldId, FileRef, MAX_PATH_DEPTH, RESOLVED_PATH_MAX};
+use crate::check::hooks::{FieldId, FileRef, SockRef, MAX_PATH_DEPTH, RESOLVED_PATH_MAX};
 use crate::ir::LeafKind;
 use crate::kernel::{Abi, KernelMember, Syscall, CREAT_FLAGS, OPEN_ONLY_FLAGS};
 
@@ -147,14 +147,17 @@ pub(super) fn syscall_guard(asm: &mut Asm, calls: &[Syscall], not_ours: Label) {
     asm.jump_imm(Jmp::IfNotEqual, Reg::R1, 0, compat);
     asm.store_imm(Size::DoubleWord, Reg::R10, FP_ABI, 0);
     for call in calls {
-        asm.jump_imm(Jmp::IfEqual, Reg::R2, call.nr(Abi::X64) as i32, ours);
-        asm.jump_imm(Jmp::IfEqual, Reg::R2, call.x32_nr() as i32, ours);
+        for nr in [call.nr(Abi::X64), call.x32_nr()].into_iter().flatten() {
+            asm.jump_imm(Jmp::IfEqual, Reg::R2, nr as i32, ours);
+        }
     }
     asm.goto(not_ours);
     asm.bind(compat);
     asm.store_imm(Size::DoubleWord, Reg::R10, FP_ABI, 1);
     for call in calls {
-        asm.jump_imm(Jmp::IfEqual, Reg::R2, call.nr(Abi::Ia32) as i32, ours);
+        if let Some(nr) = call.nr(Abi::Ia32) {
+            asm.jump_imm(Jmp::IfEqual, Reg::R2, nr as i32, ours);
+        }
     }
     asm.goto(not_ours);
     asm.bind(ours);
@@ -189,7 +192,90 @@ fn find_file(e: &mut Emitter<'_>, file: FileRef) {
             e.asm.load(Size::DoubleWord, Reg::R4, Reg::R6, 8);
             file_of_fd(&mut e.asm, w, Reg::R4);
         }
+        FileRef::PathArg { arg } | FileRef::MountArg { arg } => {
+            e.asm
+                .load(Size::DoubleWord, Reg::R1, Reg::R6, i16::from(arg) * 8);
+            put(&mut e.asm, w + walk::FILE, Reg::R1);
+        }
+        FileRef::DentryInDir { dir, dentry } => {
+            let asm = &mut e.asm;
+            asm.load(Size::DoubleWord, Reg::R1, Reg::R6, i16::from(dentry) * 8);
+            put(asm, w + walk::DENTRY, Reg::R1);
+            asm.load(Size::DoubleWord, Reg::R1, Reg::R6, i16::from(dir) * 8);
+            put(asm, w + walk::FILE, Reg::R1);
+        }
+        FileRef::Unresolved => {
+            e.asm
+                .note("a name the kernel has not resolved here: unresolved");
+            e.asm
+                .store_imm(Size::DoubleWord, Reg::R7, (w + walk::FILE) as i16, 0);
+        }
     }
+}
+
+/// From what [`find_file`] left in the walk area (a non-NULL `FILE` word),
+/// leaves the location's dentry in `DENTRY`, its `struct vfsmount *` in
+/// `TMP` and its inode in `NAME` (0 for a name not created yet).
+fn locate(e: &mut Emitter<'_>, file: FileRef) {
+    let w = e.env.layout.walk;
+    let asm = &mut e.asm;
+    get(asm, Reg::R1, w + walk::FILE);
+    match file {
+        FileRef::PathArg { .. } => {
+            read_kernel(
+                asm,
+                w + walk::DENTRY,
+                8,
+                Reg::R1,
+                &[KernelMember::PathDentry],
+            );
+            get(asm, Reg::R1, w + walk::FILE);
+            read_kernel(asm, w + walk::TMP, 8, Reg::R1, &[KernelMember::PathMnt]);
+        }
+        FileRef::DentryInDir { .. } => {
+            asm.note("the dentry's own name, in its directory's mount");
+            read_kernel(asm, w + walk::TMP, 8, Reg::R1, &[KernelMember::PathMnt]);
+        }
+        FileRef::MountArg { .. } => {
+            asm.note("the root of the mount, in the mount: its mount point");
+            put(asm, w + walk::TMP, Reg::R1);
+            read_kernel(
+                asm,
+                w + walk::DENTRY,
+                8,
+                Reg::R1,
+                &[KernelMember::VfsmountRoot],
+            );
+        }
+        _ => {
+            read_kernel(asm, w + walk::NAME, 8, Reg::R1, &[KernelMember::FileFInode]);
+            get(asm, Reg::R1, w + walk::FILE);
+            read_kernel(
+                asm,
+                w + walk::DENTRY,
+                8,
+                Reg::R1,
+                &[KernelMember::FileFPath, KernelMember::PathDentry],
+            );
+            get(asm, Reg::R1, w + walk::FILE);
+            read_kernel(
+                asm,
+                w + walk::TMP,
+                8,
+                Reg::R1,
+                &[KernelMember::FileFPath, KernelMember::PathMnt],
+            );
+            return;
+        }
+    }
+    get(asm, Reg::R1, w + walk::DENTRY);
+    read_kernel(
+        asm,
+        w + walk::NAME,
+        8,
+        Reg::R1,
+        &[KernelMember::DentryInode],
+    );
 }
 
 /// The current task's open file behind the descriptor in `fd` (r4): its
@@ -242,15 +328,20 @@ pub(super) fn load_resolved_path(e: &mut Emitter<'_>, field: FieldId, file: File
     get(asm, Reg::R1, w + walk::FILE);
     asm.jump_imm(Jmp::IfEqual, Reg::R1, 0, no_file);
 
-    asm.note("identity: f_inode->i_sb->s_dev, f_inode->i_ino");
-    asm.store_imm(
-        Size::DoubleWord,
-        Reg::R7,
-        (slot + RESOLVED_IDENTITY) as i16,
-        0,
-    );
-    read_kernel(asm, w + walk::TMP, 8, Reg::R1, &[KernelMember::FileFInode]);
-    get(asm, Reg::R3, w + walk::TMP);
+    locate(e, file);
+    let asm = &mut e.asm;
+    asm.note("identity: inode->i_sb->s_dev, inode->i_ino (none without an inode)");
+    for word in [0, 8] {
+        asm.store_imm(
+            Size::DoubleWord,
+            Reg::R7,
+            (slot + RESOLVED_IDENTITY + word) as i16,
+            0,
+        );
+    }
+    let no_inode = asm.label("no_inode");
+    get(asm, Reg::R3, w + walk::NAME);
+    asm.jump_imm(Jmp::IfEqual, Reg::R3, 0, no_inode);
     read_kernel(
         asm,
         slot + RESOLVED_IDENTITY + 8,
@@ -258,9 +349,9 @@ pub(super) fn load_resolved_path(e: &mut Emitter<'_>, field: FieldId, file: File
         Reg::R3,
         &[KernelMember::InodeIno],
     );
-    get(asm, Reg::R3, w + walk::TMP);
-    read_kernel(asm, w + walk::TMP, 8, Reg::R3, &[KernelMember::InodeSb]);
-    get(asm, Reg::R3, w + walk::TMP);
+    get(asm, Reg::R3, w + walk::NAME);
+    read_kernel(asm, w + walk::TMP2, 8, Reg::R3, &[KernelMember::InodeSb]);
+    get(asm, Reg::R3, w + walk::TMP2);
     read_kernel(
         asm,
         slot + RESOLVED_IDENTITY,
@@ -268,24 +359,9 @@ pub(super) fn load_resolved_path(e: &mut Emitter<'_>, field: FieldId, file: File
         Reg::R3,
         &[KernelMember::SuperBlockDev],
     );
+    asm.bind(no_inode);
 
     asm.note("the path: walk the dentries and mounts up to the namespace root");
-    get(asm, Reg::R3, w + walk::FILE);
-    read_kernel(
-        asm,
-        w + walk::DENTRY,
-        8,
-        Reg::R3,
-        &[KernelMember::FileFPath, KernelMember::PathDentry],
-    );
-    get(asm, Reg::R3, w + walk::FILE);
-    read_kernel(
-        asm,
-        w + walk::TMP,
-        8,
-        Reg::R3,
-        &[KernelMember::FileFPath, KernelMember::PathMnt],
-    );
     // The mount holding the vfsmount: container_of(mnt, struct mount, mnt).
     get(asm, Reg::R3, w + walk::TMP);
     asm.mov_imm(Reg::R4, 0);
@@ -442,8 +518,8 @@ pub(super) fn load_resolved_path(e: &mut Emitter<'_>, field: FieldId, file: File
     asm.goto(out);
 
     asm.bind(no_file);
-    if file == FileRef::TaskExe {
-        asm.note("no executable (a kernel thread): the empty path");
+    if matches!(file, FileRef::TaskExe | FileRef::Arg { .. }) {
+        asm.note("no file (a kernel thread's executable, anonymous memory): the empty path");
         asm.store_imm(Size::Byte, Reg::R7, slot as i16, 0);
         asm.store_imm(Size::DoubleWord, Reg::R7, (slot + RESOLVED_LEN) as i16, 0);
         for word in [0, 8] {
@@ -570,9 +646,9 @@ pub(super) fn load_open_flags(e: &mut Emitter<'_>) {
             .jump_imm(Jmp::IfNotEqual, Reg::R1, is_compat, next_abi);
         for call in calls {
             let next = e.asm.label("other_call");
-            let mut nrs = vec![call.nr(abi_kind)];
+            let mut nrs: Vec<u64> = call.nr(abi_kind).into_iter().collect();
             if abi_kind == Abi::X64 {
-                nrs.push(call.x32_nr());
+                nrs.extend(call.x32_nr());
             }
             let this = e.asm.label("this_call");
             for nr in nrs {
@@ -615,4 +691,416 @@ pub(super) fn load_open_flags(e: &mut Emitter<'_>) {
     put(&mut e.asm, w + walk::TMP2, Reg::R1);
     e.asm.bind(done);
     get(&mut e.asm, Reg::R1, w + walk::TMP2);
+}
+
+/// Loads into r1 whether `file` has no links left (`f_inode->__i_nlink`
+/// is 0: deleted while open, or a memfd); 0 when there is no file.
+pub(super) fn load_file_deleted(e: &mut Emitter<'_>, file: FileRef) {
+    load_file_int(e, file, &[KernelMember::FileFInode], u64::MAX);
+    let w = e.env.layout.walk;
+    let asm = &mut e.asm;
+    let done = asm.label("deleted");
+    asm.jump_imm(Jmp::IfEqual, Reg::R1, 0, done);
+    read_kernel(asm, w + walk::TMP, 4, Reg::R1, &[KernelMember::InodeNlink]);
+    asm.load(Size::Word, Reg::R2, Reg::R7, (w + walk::TMP) as i16);
+    asm.mov_imm(Reg::R1, 1);
+    asm.jump_imm(Jmp::IfEqual, Reg::R2, 0, done);
+    asm.mov_imm(Reg::R1, 0);
+    asm.bind(done);
+}
+
+/// `"memfd:"` as the little-endian low 6 bytes of a word.
+const MEMFD_PREFIX: u64 = u64::from_le_bytes(*b"memfd:\0\0");
+
+/// Loads into r1 whether `file` is a memfd: its dentry is its own parent
+/// (a file of no mount: `memfd_create` makes one on an internal mount) and
+/// its name starts with `memfd:`; 0 when there is no file.
+pub(super) fn load_file_memfd(e: &mut Emitter<'_>, file: FileRef) {
+    find_file(e, file);
+    let w = e.env.layout.walk;
+    let asm = &mut e.asm;
+    let no = asm.label("not_memfd");
+    let done = asm.label("memfd");
+    get(asm, Reg::R1, w + walk::FILE);
+    asm.jump_imm(Jmp::IfEqual, Reg::R1, 0, no);
+    read_kernel(
+        asm,
+        w + walk::DENTRY,
+        8,
+        Reg::R1,
+        &[KernelMember::FileFPath, KernelMember::PathDentry],
+    );
+    get(asm, Reg::R3, w + walk::DENTRY);
+    read_kernel(
+        asm,
+        w + walk::PARENT,
+        8,
+        Reg::R3,
+        &[KernelMember::DentryParent],
+    );
+    get(asm, Reg::R1, w + walk::PARENT);
+    get(asm, Reg::R2, w + walk::DENTRY);
+    asm.jump_reg(Jmp::IfNotEqual, Reg::R1, Reg::R2, no);
+    get(asm, Reg::R3, w + walk::DENTRY);
+    read_kernel(
+        asm,
+        w + walk::NAME,
+        8,
+        Reg::R3,
+        &[KernelMember::DentryName, KernelMember::QstrName],
+    );
+    asm.store_imm(Size::DoubleWord, Reg::R7, (w + walk::TMP) as i16, 0);
+    get(asm, Reg::R3, w + walk::NAME);
+    read_kernel(asm, w + walk::TMP, 6, Reg::R3, &[]);
+    get(asm, Reg::R1, w + walk::TMP);
+    asm.load_imm64(Reg::R2, MEMFD_PREFIX);
+    asm.jump_reg(Jmp::IfNotEqual, Reg::R1, Reg::R2, no);
+    asm.mov_imm(Reg::R1, 1);
+    asm.goto(done);
+    asm.bind(no);
+    asm.mov_imm(Reg::R1, 0);
+    asm.bind(done);
+}
+
+/// Emits code that leaves `sock`'s `struct sock *` in the walk area's
+/// `FILE` word (0 when there is none: a descriptor that is not open).
+/// Sockets behind descriptors are `file->private_data`, a `struct socket *`
+/// (the system call succeeded on them, so they are sockets).
+pub(super) fn find_sock(e: &mut Emitter<'_>, sock: SockRef) {
+    let w = e.env.layout.walk;
+    match sock {
+        SockRef::Arg { arg, path } => {
+            let asm = &mut e.asm;
+            asm.load(Size::DoubleWord, Reg::R1, Reg::R6, i16::from(arg) * 8);
+            for member in path {
+                asm.load_member(Size::DoubleWord, Reg::R1, Reg::R1, *member);
+            }
+            put(asm, w + walk::FILE, Reg::R1);
+            return;
+        }
+        SockRef::SyscallFdArg { idx } => {
+            find_file(e, FileRef::SyscallFdArg { idx });
+        }
+        SockRef::ReturnedFd => find_file(e, FileRef::ReturnedFd),
+    }
+    let asm = &mut e.asm;
+    let done = asm.label("sock_found");
+    asm.note("the socket behind the descriptor: file->private_data->sk");
+    get(asm, Reg::R1, w + walk::FILE);
+    asm.jump_imm(Jmp::IfEqual, Reg::R1, 0, done);
+    read_kernel(
+        asm,
+        w + walk::FILE,
+        8,
+        Reg::R1,
+        &[KernelMember::FilePrivateData],
+    );
+    get(asm, Reg::R1, w + walk::FILE);
+    asm.jump_imm(Jmp::IfEqual, Reg::R1, 0, done);
+    read_kernel(asm, w + walk::FILE, 8, Reg::R1, &[KernelMember::SocketSk]);
+    asm.bind(done);
+}
+
+/// `r1 = ` the socket's `skc_family` (0 without a socket), after
+/// [`find_sock`].
+pub(super) fn sock_family(e: &mut Emitter<'_>) {
+    let w = e.env.layout.walk;
+    let asm = &mut e.asm;
+    let done = asm.label("family_read");
+    get(asm, Reg::R1, w + walk::FILE);
+    asm.jump_imm(Jmp::IfEqual, Reg::R1, 0, done);
+    asm.store_imm(Size::DoubleWord, Reg::R7, (w + walk::TMP) as i16, 0);
+    read_kernel(asm, w + walk::TMP, 2, Reg::R1, &[KernelMember::SkcFamily]);
+    get(asm, Reg::R1, w + walk::TMP);
+    asm.bind(done);
+}
+
+/// Reads a socket's address (remote, or `local`) into `dst` in the scratch
+/// map: the family word (`AF_INET` or `AF_INET6`), then 16 address bytes
+/// (an IPv4 address in the first 4), as an `ip` slot holds them; all zero
+/// without a socket.
+pub(super) fn sock_addr(e: &mut Emitter<'_>, sock: SockRef, local: bool, dst: u32) {
+    find_sock(e, sock);
+    sock_family(e);
+    let w = e.env.layout.walk;
+    let asm = &mut e.asm;
+    for word in [0, 8, 16] {
+        asm.store_imm(Size::DoubleWord, Reg::R7, (dst + word) as i16, 0);
+    }
+    let v6 = asm.label("sock_v6");
+    let done = asm.label("sock_addr");
+    asm.store(Size::Word, Reg::R7, dst as i16, Reg::R1);
+    asm.jump_imm(
+        Jmp::IfEqual,
+        Reg::R1,
+        crate::check::hooks::AF_INET6 as i32,
+        v6,
+    );
+    asm.jump_imm(
+        Jmp::IfNotEqual,
+        Reg::R1,
+        crate::check::hooks::AF_INET as i32,
+        done,
+    );
+    let (v4_member, v6_member) = if local {
+        (KernelMember::SkcRcvSaddr, KernelMember::SkcV6RcvSaddr)
+    } else {
+        (KernelMember::SkcDaddr, KernelMember::SkcV6Daddr)
+    };
+    get(asm, Reg::R1, w + walk::FILE);
+    read_kernel(asm, dst + 8, 4, Reg::R1, &[v4_member]);
+    asm.goto(done);
+    asm.bind(v6);
+    get(asm, Reg::R1, w + walk::FILE);
+    read_kernel(asm, dst + 8, 16, Reg::R1, &[v6_member]);
+    asm.bind(done);
+}
+
+/// `r1 = ` a socket's port in host byte order (the remote one, or
+/// `local`); 0 without a socket.
+pub(super) fn sock_port(e: &mut Emitter<'_>, sock: SockRef, local: bool) {
+    find_sock(e, sock);
+    let w = e.env.layout.walk;
+    let asm = &mut e.asm;
+    let done = asm.label("port_read");
+    get(asm, Reg::R1, w + walk::FILE);
+    asm.jump_imm(Jmp::IfEqual, Reg::R1, 0, done);
+    asm.store_imm(Size::DoubleWord, Reg::R7, (w + walk::TMP) as i16, 0);
+    let member = if local {
+        KernelMember::SkcNum
+    } else {
+        KernelMember::SkcDport
+    };
+    read_kernel(asm, w + walk::TMP, 2, Reg::R1, &[member]);
+    get(asm, Reg::R1, w + walk::TMP);
+    if !local {
+        asm.insn(super::fields::be16(Reg::R1));
+    }
+    asm.bind(done);
+}
+
+/// Emits the guard "an IPv4 or IPv6 socket" (leaving, allowing, unless it
+/// is), after the scratch map lookup.
+pub(super) fn inet_sock_guard(e: &mut Emitter<'_>, sock: SockRef) {
+    find_sock(e, sock);
+    sock_family(e);
+    let exit = e.exit_allow;
+    let asm = &mut e.asm;
+    asm.note("guard: only IPv4 and IPv6 sockets");
+    let inet = asm.label("inet_sock");
+    asm.jump_imm(
+        Jmp::IfEqual,
+        Reg::R1,
+        crate::check::hooks::AF_INET as i32,
+        inet,
+    );
+    asm.jump_imm(
+        Jmp::IfNotEqual,
+        Reg::R1,
+        crate::check::hooks::AF_INET6 as i32,
+        exit,
+    );
+    asm.bind(inet);
+}
+
+/// Jumps to `this` when the system call (its number in r5, the ABI word in
+/// the scratch map) is `call`; clobbers r1.
+fn jump_if_call(e: &mut Emitter<'_>, call: Syscall, this: Label) {
+    let abi = e.env.layout.abi as i16;
+    let asm = &mut e.asm;
+    let ia32 = asm.label("ia32_call");
+    let other = asm.label("other_call");
+    asm.load(Size::DoubleWord, Reg::R1, Reg::R7, abi);
+    asm.jump_imm(Jmp::IfNotEqual, Reg::R1, 0, ia32);
+    for nr in [call.nr(Abi::X64), call.x32_nr()].into_iter().flatten() {
+        asm.jump_imm(Jmp::IfEqual, Reg::R5, nr as i32, this);
+    }
+    asm.goto(other);
+    asm.bind(ia32);
+    if let Some(nr) = call.nr(Abi::Ia32) {
+        asm.jump_imm(Jmp::IfEqual, Reg::R5, nr as i32, this);
+    }
+    asm.bind(other);
+}
+
+/// `r5 = ` the system call number (from the task's registers, context
+/// argument 0 of a system call tracepoint).
+fn syscall_nr(asm: &mut Asm) {
+    asm.load(Size::DoubleWord, Reg::R2, Reg::R6, 0);
+    asm.load_member(
+        Size::DoubleWord,
+        Reg::R5,
+        Reg::R2,
+        KernelMember::PtRegsOrigAx,
+    );
+}
+
+/// Loads into r1 the argument of the system call being made at the
+/// position `calls` gives for it (0 for a call not listed), masked. A 16-bit
+/// id call's `0xffff` ("unchanged") becomes `0xffffffff`, as the kernel
+/// widens it. With `current`, a call not listed, or an argument of -1 (as
+/// 32 bits), gives the task's current id (the `struct cred` member at the end
+/// of `current` from the task) instead.
+pub(super) fn load_call_arg(
+    e: &mut Emitter<'_>,
+    calls: &[(Syscall, u8)],
+    mask: u64,
+    current: Option<&[KernelMember]>,
+) {
+    let done = e.asm.label("call_arg");
+    let none = e.asm.label("call_not_listed");
+    e.asm.note("the argument where this system call has it");
+    for (call, idx) in calls {
+        let this = e.asm.label("this_call");
+        let next = e.asm.label("next_call");
+        syscall_nr(&mut e.asm);
+        jump_if_call(e, *call, this);
+        e.asm.goto(next);
+        e.asm.bind(this);
+        syscall_arg(e, *idx, Reg::R1, false);
+        e.asm.mov32(Reg::R1, Reg::R1);
+        if is_16bit_id_call(*call) {
+            let wide = e.asm.label("id_16");
+            e.asm.alu_imm(Alu::And, Reg::R1, 0xffff);
+            e.asm.jump_imm(Jmp::IfNotEqual, Reg::R1, 0xffff, wide);
+            e.asm.load_imm64(Reg::R1, 0xffff_ffff);
+            e.asm.bind(wide);
+        }
+        e.asm.goto(done);
+        e.asm.bind(next);
+    }
+    e.asm.bind(none);
+    e.asm.mov_imm(Reg::R1, -1);
+    e.asm.mov32(Reg::R1, Reg::R1);
+    if current.is_none() {
+        e.asm.mov_imm(Reg::R1, 0);
+    }
+    e.asm.bind(done);
+    if let Some(path) = current {
+        let asm = &mut e.asm;
+        let keep = asm.label("id_given");
+        asm.load_imm64(Reg::R2, 0xffff_ffff);
+        asm.jump_reg(Jmp::IfNotEqual, Reg::R1, Reg::R2, keep);
+        asm.note("unchanged: the task's current id");
+        asm.call(Helper::GetCurrentTaskBtf);
+        asm.mov(Reg::R1, Reg::R0);
+        let (last, init) = path.split_last().expect("an id path has members");
+        for member in init {
+            asm.load_member(Size::DoubleWord, Reg::R1, Reg::R1, *member);
+        }
+        asm.load_member(Size::Word, Reg::R1, Reg::R1, *last);
+        asm.bind(keep);
+    }
+    super::fields::apply_mask(&mut e.asm, mask);
+}
+
+/// The 32-bit ABI's 16-bit id calls, whose "unchanged" is `0xffff`.
+fn is_16bit_id_call(call: Syscall) -> bool {
+    matches!(
+        call,
+        Syscall::Chown16
+            | Syscall::Lchown16
+            | Syscall::Fchown16
+            | Syscall::Setuid16
+            | Syscall::Setreuid16
+            | Syscall::Setresuid16
+            | Syscall::Setfsuid16
+            | Syscall::Setgid16
+            | Syscall::Setregid16
+            | Syscall::Setresgid16
+            | Syscall::Setfsgid16
+    )
+}
+
+/// When the system call is `call`, leaves the program (allowing) unless
+/// its argument `idx` has every bit of `mask` (`has`), or if it has any of
+/// them (not `has`); other calls pass.
+pub(super) fn call_arg_guard(e: &mut Emitter<'_>, call: Syscall, idx: u8, mask: u64, has: bool) {
+    let exit = e.exit_allow;
+    let this = e.asm.label("guarded_call");
+    let pass = e.asm.label("guard_passed");
+    e.asm.note(format!(
+        "guard: {} argument {idx} {} {mask:#x}",
+        format!("{call:?}").to_lowercase(),
+        if has { "has" } else { "lacks" }
+    ));
+    syscall_nr(&mut e.asm);
+    jump_if_call(e, call, this);
+    e.asm.goto(pass);
+    e.asm.bind(this);
+    syscall_arg(e, idx, Reg::R1, false);
+    if has {
+        super::jump_unless_bits(&mut e.asm, mask, exit);
+    } else {
+        super::jump_if_any_bits(&mut e.asm, mask, exit);
+    }
+    e.asm.bind(pass);
+}
+
+/// Loads into r1 the `u64` in user memory that system call argument `idx`
+/// points to (0 when it cannot be read), masked.
+pub(super) fn load_user_u64(e: &mut Emitter<'_>, idx: u8, mask: u64) {
+    let w = e.env.layout.walk;
+    syscall_arg(e, idx, Reg::R3, false);
+    let asm = &mut e.asm;
+    asm.store_imm(Size::DoubleWord, Reg::R7, (w + walk::TMP) as i16, 0);
+    asm.mov(Reg::R1, Reg::R7);
+    asm.alu_imm(Alu::Add, Reg::R1, (w + walk::TMP) as i32);
+    asm.mov_imm(Reg::R2, 8);
+    asm.call(Helper::ProbeReadUser);
+    get(asm, Reg::R1, w + walk::TMP);
+    super::fields::apply_mask(asm, mask);
+}
+
+/// `_LINUX_CAPABILITY_VERSION_1`: one 32-bit `cap_user_data` element.
+const CAPABILITY_VERSION_1: i32 = 0x1998_0330;
+
+/// Loads into r1 capability set `which` (0 effective, 1 permitted, 2
+/// inheritable) of a `capset(hdrp, datap)` call from the caller's memory:
+/// `datap[0].which | datap[1].which << 32` (no second element for a version
+/// 1 header).
+pub(super) fn load_capset_user(e: &mut Emitter<'_>, which: u8) {
+    let w = e.env.layout.walk;
+    let off = i32::from(which) * 4;
+    // The header's version.
+    syscall_arg(e, 0, Reg::R3, false);
+    {
+        let asm = &mut e.asm;
+        asm.store_imm(Size::DoubleWord, Reg::R7, (w + walk::TMP2) as i16, 0);
+        asm.mov(Reg::R1, Reg::R7);
+        asm.alu_imm(Alu::Add, Reg::R1, (w + walk::TMP2) as i32);
+        asm.mov_imm(Reg::R2, 4);
+        asm.call(Helper::ProbeReadUser);
+    }
+    syscall_arg(e, 1, Reg::R3, false);
+    let asm = &mut e.asm;
+    put(asm, w + walk::PARENT, Reg::R3);
+    asm.store_imm(Size::DoubleWord, Reg::R7, (w + walk::TMP) as i16, 0);
+    asm.alu_imm(Alu::Add, Reg::R3, off);
+    asm.mov(Reg::R1, Reg::R7);
+    asm.alu_imm(Alu::Add, Reg::R1, (w + walk::TMP) as i32);
+    asm.mov_imm(Reg::R2, 4);
+    asm.call(Helper::ProbeReadUser);
+    let done = asm.label("caps_read");
+    asm.load(Size::Word, Reg::R1, Reg::R7, (w + walk::TMP2) as i16);
+    asm.jump_imm(Jmp::IfEqual, Reg::R1, CAPABILITY_VERSION_1, done);
+    get(asm, Reg::R3, w + walk::PARENT);
+    asm.alu_imm(Alu::Add, Reg::R3, 12 + off);
+    asm.mov(Reg::R1, Reg::R7);
+    asm.alu_imm(Alu::Add, Reg::R1, (w + walk::TMP) as i32 + 4);
+    asm.mov_imm(Reg::R2, 4);
+    asm.call(Helper::ProbeReadUser);
+    asm.bind(done);
+    get(asm, Reg::R1, w + walk::TMP);
+}
+
+/// Loads into r1 the `u64` a kernel pointer in context argument `arg`
+/// points to (0 when it cannot be read).
+pub(super) fn load_arg_pointee(e: &mut Emitter<'_>, arg: u8) {
+    let w = e.env.layout.walk;
+    let asm = &mut e.asm;
+    asm.load(Size::DoubleWord, Reg::R3, Reg::R6, i16::from(arg) * 8);
+    asm.store_imm(Size::DoubleWord, Reg::R7, (w + walk::TMP) as i16, 0);
+    read_kernel(asm, w + walk::TMP, 8, Reg::R3, &[]);
+    get(asm, Reg::R1, w + walk::TMP);
 }

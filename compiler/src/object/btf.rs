@@ -457,6 +457,7 @@ impl MemberTypes<'_> {
         };
         let id = match ty {
             MemberType::UInt => unsigned("unsigned int", 4),
+            MemberType::UShort => unsigned("unsigned short", 2),
             MemberType::ULong => unsigned("unsigned long", 8),
             MemberType::CharArray(len) => {
                 let elem = self.char();

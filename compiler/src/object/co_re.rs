@@ -21,6 +21,8 @@ pub(super) enum MemberType {
     Int,
     /// `unsigned int` (also `fmode_t`, `dev_t`, `u32`).
     UInt,
+    /// `unsigned short` (also `__u16`, `__be16`).
+    UShort,
     /// `unsigned long` (also `u64`, `vm_flags_t`).
     ULong,
     /// `char[len]`.
@@ -54,6 +56,7 @@ pub(super) const SHAPES: &[Shape] = &[
             ("mm", MemberType::StructPtr("mm_struct")),
             ("files", MemberType::StructPtr("files_struct")),
             ("thread_info", MemberType::Struct("thread_info")),
+            ("cred", MemberType::StructPtr("cred")),
         ],
     },
     Shape {
@@ -70,6 +73,7 @@ pub(super) const SHAPES: &[Shape] = &[
             ("f_flags", MemberType::UInt),
             ("f_mode", MemberType::UInt),
             ("f_inode", MemberType::StructPtr("inode")),
+            ("private_data", MemberType::VoidPtr),
         ],
     },
     Shape {
@@ -100,6 +104,7 @@ pub(super) const SHAPES: &[Shape] = &[
         members: &[
             ("d_parent", MemberType::StructPtr("dentry")),
             ("d_name", MemberType::Struct("qstr")),
+            ("d_inode", MemberType::StructPtr("inode")),
         ],
     },
     Shape {
@@ -141,11 +146,15 @@ pub(super) const SHAPES: &[Shape] = &[
         members: &[
             ("i_ino", MemberType::ULong),
             ("i_sb", MemberType::StructPtr("super_block")),
+            ("__i_nlink", MemberType::UInt),
         ],
     },
     Shape {
         name: "super_block",
-        members: &[("s_dev", MemberType::UInt)],
+        members: &[
+            ("s_dev", MemberType::UInt),
+            ("s_type", MemberType::StructPtr("file_system_type")),
+        ],
     },
     Shape {
         name: "pt_regs",
@@ -173,6 +182,47 @@ pub(super) const SHAPES: &[Shape] = &[
             ("vm_flags", MemberType::ULong),
         ],
     },
+    Shape {
+        name: "file_system_type",
+        members: &[("name", MemberType::ConstCharPtr)],
+    },
+    Shape {
+        // `sk` is a `struct sock *`, whose first member is its
+        // `struct sock_common`: the members read through it are that one's.
+        name: "socket",
+        members: &[("sk", MemberType::StructPtr("sock_common"))],
+    },
+    Shape {
+        name: "sock_common",
+        members: &[
+            ("skc_family", MemberType::UShort),
+            ("skc_num", MemberType::UShort),
+            ("skc_dport", MemberType::UShort),
+            ("skc_daddr", MemberType::UInt),
+            ("skc_rcv_saddr", MemberType::UInt),
+            ("skc_v6_daddr", MemberType::Struct("in6_addr")),
+            ("skc_v6_rcv_saddr", MemberType::Struct("in6_addr")),
+        ],
+    },
+    Shape {
+        name: "in6_addr",
+        members: &[("in6_u", MemberType::CharArray(16))],
+    },
+    Shape {
+        // `kuid_t` and `kgid_t`: a struct holding the id (any struct name
+        // matches the kernel's typedef of an anonymous struct).
+        name: "kid",
+        members: &[("val", MemberType::UInt)],
+    },
+    Shape {
+        name: "cred",
+        members: &[
+            ("uid", MemberType::Struct("kid")),
+            ("gid", MemberType::Struct("kid")),
+            ("euid", MemberType::Struct("kid")),
+            ("egid", MemberType::Struct("kid")),
+        ],
+    },
 ];
 
 /// Index of a shape in [`SHAPES`] by struct name.
@@ -185,6 +235,7 @@ impl MemberType {
     pub(super) fn size(self) -> Option<u32> {
         match self {
             MemberType::Int | MemberType::UInt => Some(4),
+            MemberType::UShort => Some(2),
             MemberType::CharArray(len) => Some(len),
             MemberType::ULong
             | MemberType::ConstCharPtr
@@ -341,11 +392,11 @@ mod tests {
     #[test]
     fn layouts_are_natural_c_layouts() {
         let task = layout(&SHAPES[0]).expect("layout");
-        assert_eq!(task.offsets, vec![0, 8, 16, 32, 40, 48]);
-        assert_eq!(task.size, 56);
+        assert_eq!(task.offsets, vec![0, 8, 16, 32, 40, 48, 56]);
+        assert_eq!(task.size, 64);
         let file = layout(&SHAPES[shape_index("file").expect("file")]).expect("layout");
-        assert_eq!(file.offsets, vec![0, 16, 20, 24]);
-        assert_eq!(file.size, 32);
+        assert_eq!(file.offsets, vec![0, 16, 20, 24, 32]);
+        assert_eq!(file.size, 40);
     }
 
     #[test]
@@ -367,7 +418,12 @@ mod tests {
         let qstr = shape_index("qstr").expect("qstr");
         let dentry = shape_index("dentry").expect("dentry");
         assert_eq!(needed_shapes([path]), vec![path]);
-        assert_eq!(needed_shapes([dentry]), vec![dentry, qstr]);
+        let inode = shape_index("inode").expect("inode");
+        let super_block = shape_index("super_block").expect("super_block");
+        let fs_type = shape_index("file_system_type").expect("file_system_type");
+        let mut closure = vec![dentry, qstr, inode, super_block, fs_type];
+        closure.sort_unstable();
+        assert_eq!(needed_shapes([dentry]), closure);
         assert_eq!(needed_shapes([path, path]), vec![path]);
         assert!(needed_shapes([]).is_empty());
     }
