@@ -141,7 +141,8 @@ impl VerifyReport {
     /// object, the kernel it was verified on, the program, its section and
     /// instructions, and the result (`passed` with the verifier's processed
     /// instructions and the load time; `rejected` with the reason and the
-    /// log; `not_verifiable` with why).
+    /// log; `not_verifiable` with why; `absent` with what the policy does
+    /// without a program whose attach point this kernel lacks).
     pub fn json_lines(&self, kernel: &str) -> Vec<serde_json::Value> {
         self.programs
             .iter()
@@ -170,6 +171,10 @@ impl VerifyReport {
                         "result": "rejected",
                         "reason": error,
                         "log": log,
+                    }),
+                    Verification::Absent(why) => serde_json::json!({
+                        "result": "absent",
+                        "reason": why,
                     }),
                 };
                 if let (Some(line), serde_json::Value::Object(fields)) =
