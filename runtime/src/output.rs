@@ -208,10 +208,26 @@ pub struct ReloadReport {
 }
 
 impl ReloadReport {
+    /// A version of `policy` that could not be loaded; `previous`, the
+    /// generation that stays enforced (empty when none does).
+    pub fn refused(policy: &str, previous: &str, error: &dyn std::fmt::Display) -> ReloadReport {
+        ReloadReport {
+            policy: policy.to_string(),
+            result: "refused",
+            generation: previous.to_string(),
+            previous: previous.to_string(),
+            detail: crate::run::one_line(&error.to_string()),
+        }
+    }
+
     /// The status line (stderr).
     pub fn line(&self) -> String {
         let short = |g: &str| g.get(..12).unwrap_or(g).to_string();
         match self.result {
+            "refused" if self.previous.is_empty() => format!(
+                "reload: policy `{}` refused, nothing enforced under its name: {}",
+                self.policy, self.detail
+            ),
             "refused" => format!(
                 "reload: policy `{}` refused, generation {} stays enforced: {}",
                 self.policy,

@@ -24,7 +24,7 @@ use std::path::PathBuf;
 
 use crate::output::{Output, ReloadReport};
 use crate::policies::{self, Origin, Source};
-use crate::run::{announce, enforce, one_line, status, Enforced, Host, ReloadStats};
+use crate::run::{announce, enforce, status, Enforced, Host, ReloadStats};
 use crate::{object, Error};
 
 /// Looks at every policy of `origin` again and loads, reloads or unloads
@@ -89,13 +89,11 @@ pub(crate) fn refresh(
                     Err(error) => {
                         stats.failed += 1;
                         current.refused = Some(fingerprint);
-                        let report = ReloadReport {
-                            policy: current.source.name.clone(),
-                            result: "refused",
-                            generation: current.generation.clone(),
-                            previous: current.generation.clone(),
-                            detail: one_line(&error.to_string()),
-                        };
+                        let report = ReloadReport::refused(
+                            &current.source.name,
+                            &current.generation,
+                            &error,
+                        );
                         status(&report.line());
                         output.reload(&report);
                     }
@@ -124,13 +122,7 @@ pub(crate) fn refresh(
                     Err(error) => {
                         stats.failed += 1;
                         refused.insert(source.path.clone(), fingerprint);
-                        let report = ReloadReport {
-                            policy: source.name.clone(),
-                            result: "refused",
-                            generation: String::new(),
-                            previous: String::new(),
-                            detail: one_line(&error.to_string()),
-                        };
+                        let report = ReloadReport::refused(&source.name, "", &error);
                         status(&report.line());
                         output.reload(&report);
                     }

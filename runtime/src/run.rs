@@ -405,13 +405,7 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
             Err(error) if matches!(origin, Origin::Dir(_)) => {
                 refused.insert(source.path.clone(), fingerprint.clone());
                 stats.failed += 1;
-                let report = ReloadReport {
-                    policy: source.name.clone(),
-                    result: "refused",
-                    generation: String::new(),
-                    previous: String::new(),
-                    detail: one_line(&error.to_string()),
-                };
+                let report = ReloadReport::refused(&source.name, "", &error);
                 status(&report.line());
                 output.reload(&report);
             }
