@@ -2409,8 +2409,9 @@ pub static HOOKS: &[HookSpec] = &[
                 kind: BackendKind::TpBtf,
                 ret: ReturnConvention::Ignored,
                 signals: Signals::Always,
-                deny_means: "deny enforced by SIGKILL at system call entry (init_module, \
-                             finit_module; 64- and 32-bit)",
+                deny_means: "deny enforced by SIGKILL sent at system call entry (init_module, \
+                             finit_module; 64- and 32-bit): the task dies before the call \
+                             returns, but the kernel may still load the module",
                 attach: &[
                     AttachPoint {
                         section: "tp_btf/sys_enter",
@@ -2455,7 +2456,9 @@ pub static HOOKS: &[HookSpec] = &[
                 kind: BackendKind::TpBtf,
                 ret: ReturnConvention::Ignored,
                 signals: Signals::Always,
-                deny_means: "deny enforced by SIGKILL at bpf() entry (64- and 32-bit)",
+                deny_means: "deny enforced by SIGKILL sent at bpf() entry (64- and 32-bit): \
+                             the task dies before the call returns and never uses its result, \
+                             but the command itself may still take effect",
                 attach: &[AttachPoint {
                     section: "tp_btf/sys_enter",
                     symbol: "bpf_tp_btf",
