@@ -80,7 +80,7 @@ fn the_constants_are_the_checkers() {
     let highlighted = words(&tm_grammar(), "constant.language.pol");
     let constants: BTreeSet<String> = polc::check::CONSTANTS
         .iter()
-        .map(|(name, _)| name.to_string())
+        .map(|constant| constant.name.to_string())
         .collect();
     assert_eq!(highlighted, constants);
 }

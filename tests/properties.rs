@@ -308,6 +308,8 @@ impl Coverage {
                         )
                     }
                     TestOp::IsTrue => "bool".into(),
+                    TestOp::Bits { all: true, .. } => "int has".into(),
+                    TestOp::Bits { all: false, .. } => "int has any".into(),
                     TestOp::In(list) => {
                         let named = policy.list(*list).name.is_some();
                         format!(
@@ -359,6 +361,8 @@ impl Coverage {
         }
         for other in [
             "str ==",
+            "int has",
+            "int has any",
             "bool",
             "and",
             "or",

@@ -421,6 +421,13 @@ pub fn eval_test(policy: &CheckedPolicy, test: &Test, value: &FieldValue) -> boo
             };
             compare(*op, *v, lit)
         }
+        (TestOp::Bits { mask, all }, FieldValue::Int(v)) => {
+            if *all {
+                v & mask == *mask
+            } else {
+                v & mask != 0
+            }
+        }
         (TestOp::StrEq(lit), FieldValue::Str(s)) => s.as_slice() == lit.as_bytes(),
         (TestOp::Str { op, value: lit }, FieldValue::Str(s)) => str_op(*op, s, lit.as_bytes()),
         (TestOp::StrAny { op, list }, FieldValue::Str(s)) => {
@@ -721,5 +728,20 @@ mod tests {
             evaluate_all(&[], Hook::NetConnect, &connect(25)).1,
             Action::Allow
         );
+    }
+
+    #[test]
+    fn has_needs_every_bit_and_has_any_one() {
+        let policy = checked(
+            "rule all {\n    on file.open\n    when file.flags has [O_CREAT, O_TRUNC]\n    deny\n}\n\nrule one {\n    on file.open\n    when file.flags has any [O_APPEND, O_TRUNC]\n    audit\n}\n",
+        );
+        let open = |flags: u64| Event::new([(field("file.flags"), Value::Int(flags))]);
+        let action = |flags: u64| evaluate(&policy, Hook::FileOpen, &open(flags)).action;
+        assert_eq!(action(0o1101), Action::Deny);
+        assert_eq!(action(0o1100), Action::Deny);
+        assert_eq!(action(0o1001), Action::Audit);
+        assert_eq!(action(0o2000), Action::Audit);
+        assert_eq!(action(0o101), Action::Allow);
+        assert_eq!(action(0), Action::Allow);
     }
 }

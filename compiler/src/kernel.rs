@@ -380,6 +380,8 @@ pub const LOADING_MODULE: u64 = 2;
 /// The architecture the syscall numbers are for, as Rust names it
 /// (`std::env::consts::ARCH`); written into every object's metadata.
 pub const ARCH: &str = "x86_64";
+/// `FMODE_READ` in `struct file.f_mode`.
+pub const FMODE_READ: u64 = 0x1;
 /// `FMODE_WRITE` in `struct file.f_mode`.
 pub const FMODE_WRITE: u64 = 0x2;
 /// `O_ACCMODE` in open flags.

@@ -206,6 +206,12 @@ fn literals(policy: &CheckedPolicy, test: &Test) -> Vec<Value> {
             prefix: *prefix,
         }],
         TestOp::IsTrue => vec![Value::Bool(true), Value::Bool(false)],
+        TestOp::Bits { mask, .. } => vec![
+            Value::Int(*mask),
+            Value::Int(mask & mask.wrapping_sub(1)),
+            Value::Int(mask & mask.wrapping_neg()),
+            Value::Int(0),
+        ],
     }
 }
 

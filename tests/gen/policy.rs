@@ -728,7 +728,8 @@ impl<R: Entropy> Gen<'_, R> {
             let list = self.int_list(name, bits, n);
             return format!("{name} in {list}");
         }
-        match self.rng.weighted(&[55, 12, 18, 15]) {
+        match self.rng.weighted(&[55, 12, 18, 15, 10]) {
+            4 => self.bits_leaf(name, bits),
             0 => {
                 let op = *pick(self.rng, &["==", "!=", "<", "<=", ">", ">="]);
                 let value = self.int_value(name, bits);
@@ -749,6 +750,35 @@ impl<R: Entropy> Gen<'_, R> {
                 let list = self.named_list(ListKind::Int { max });
                 format!("{name} {} {list}", self.in_op())
             }
+        }
+    }
+
+    /// A bit test: `has` or `has any`, of one bit or constant or a list of
+    /// them (the field's own named constants where it has some).
+    fn bits_leaf(&mut self, name: &str, bits: u8) -> String {
+        let max = int_max(bits);
+        let named: Vec<&'static str> = polc::check::constants::CONSTANTS
+            .iter()
+            .filter(|c| c.kind.fits(name) && c.kind.is_bits() && c.value != 0 && c.value <= max)
+            .map(|c| c.name)
+            .collect();
+        let n = self.rng.range(1, 4) as usize;
+        let items: Vec<String> = (0..n)
+            .map(|_| {
+                if !named.is_empty() && self.rng.chance(70) {
+                    pick(self.rng, &named).to_string()
+                } else {
+                    let bit = self.rng.below(u64::from(bits));
+                    render_int(self.rng, 1u64 << bit)
+                }
+            })
+            .collect();
+        if self.rng.chance(40) {
+            format!("{name} has any {}", self.inline_list(&items))
+        } else if n == 1 && self.rng.chance(60) {
+            format!("{name} has {}", items[0])
+        } else {
+            format!("{name} has {}", self.inline_list(&items))
         }
     }
 

@@ -100,7 +100,7 @@ impl Rhs<'_> {
 /// The operators each field type supports, for help lines.
 fn operators_of(ty: FieldType) -> &'static str {
     match ty {
-        FieldType::Int { .. } => "`==`, `!=`, `<`, `<=`, `>`, `>=`, `in`, `not in`",
+        FieldType::Int { .. } => "`==`, `!=`, `<`, `<=`, `>`, `>=`, `in`, `not in`, `has`, `has any`",
         FieldType::Str { .. } => "`==`, `!=`, `startswith`, `endswith`, `contains`, `in`, `not in`",
         FieldType::Ip => "`==`, `!=` (an address), `in`, `not in` (a network or a list)",
         FieldType::Bool => "the bare field, `== true`, `== false`, `!=`",
@@ -134,7 +134,13 @@ fn flipped(op: ast::CmpOp) -> Option<ast::CmpOp> {
         Op::Le => Op::Ge,
         Op::Gt => Op::Lt,
         Op::Ge => Op::Le,
-        Op::StartsWith | Op::EndsWith | Op::Contains | Op::In | Op::NotIn => return None,
+        Op::StartsWith
+        | Op::EndsWith
+        | Op::Contains
+        | Op::In
+        | Op::NotIn
+        | Op::Has
+        | Op::HasAny => return None,
     })
 }
 
@@ -658,7 +664,16 @@ impl<'a> Checker<'a> {
         let supported = match ty {
             FieldType::Int { .. } => matches!(
                 op,
-                Op::Eq | Op::Ne | Op::Lt | Op::Le | Op::Gt | Op::Ge | Op::In | Op::NotIn
+                Op::Eq
+                    | Op::Ne
+                    | Op::Lt
+                    | Op::Le
+                    | Op::Gt
+                    | Op::Ge
+                    | Op::In
+                    | Op::NotIn
+                    | Op::Has
+                    | Op::HasAny
             ),
             FieldType::Str { .. } => matches!(
                 op,
@@ -694,11 +709,17 @@ impl<'a> Checker<'a> {
         }
         let want_list = matches!(
             op,
-            Op::In | Op::NotIn | Op::StartsWith | Op::EndsWith | Op::Contains
+            Op::In | Op::NotIn | Op::StartsWith | Op::EndsWith | Op::Contains | Op::HasAny
         );
         let value = self.classify_rhs(rhs, want_list, scope);
         if matches!(value, Rhs::Invalid) {
             return None;
+        }
+        if matches!(ty, FieldType::Int { .. }) {
+            self.warn_constants(field, field_span, op, rhs, scope);
+        }
+        if let (FieldType::Int { bits }, Op::Has | Op::HasAny) = (ty, op) {
+            return self.lower_bits(field, field_span, bits, op, rhs, &value, span, scope);
         }
         let negate = matches!(op, Op::Ne | Op::NotIn);
         let test = |op: TestOp| Expr::Test(Test { field, op, span });
@@ -844,6 +865,182 @@ impl<'a> Checker<'a> {
             }
         };
         Some(negate_if(negate, expr))
+    }
+
+    /// Reports named constants (written directly or in an inline list)
+    /// that do not describe `field` (W0075), and value constants given to
+    /// `has` (W0076).
+    fn warn_constants(
+        &mut self,
+        field: FieldId,
+        field_span: Span,
+        op: ast::CmpOp,
+        rhs: &ast::Operand,
+        scope: &Scope,
+    ) {
+        let names: Vec<&ast::Name> = match rhs {
+            ast::Operand::Name(name) => vec![name],
+            ast::Operand::List { items, .. } => items
+                .iter()
+                .filter_map(|item| match item {
+                    ast::Operand::Name(name) => Some(name),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let field_name = field.spec().name;
+        for name in names {
+            let Some(constant) = crate::check::constants::lookup(&name.text) else {
+                continue;
+            };
+            let kind = constant.kind;
+            if !kind.fits(field_name) {
+                self.report_in(
+                    scope,
+                    Diagnostic::new(
+                        Code::W0075,
+                        format!(
+                            "`{}` is {}, not a value of `{field_name}`",
+                            constant.name,
+                            kind.describe()
+                        ),
+                        name.span,
+                        format!("{} ({})", kind.describe(), constant.value),
+                    )
+                    .with_label(field_span, format!("`{field_name}` is compared here"))
+                    .with_help(format!(
+                        "`{}` is for `{}`; compare `{field_name}` with its own values",
+                        constant.name,
+                        kind.example_field()
+                    )),
+                );
+            } else if matches!(op, ast::CmpOp::Has | ast::CmpOp::HasAny) && !kind.is_bits() {
+                self.report_in(
+                    scope,
+                    Diagnostic::new(
+                        Code::W0076,
+                        format!("`{}` is {}, not a bit", constant.name, kind.describe()),
+                        name.span,
+                        "a value",
+                    )
+                    .with_label(field_span, format!("`{field_name}` holds one value"))
+                    .with_help(format!(
+                        "compare the value: `{field_name} == {}`",
+                        constant.name
+                    )),
+                );
+            }
+        }
+    }
+
+    /// `int_field has MASK` / `has any [..]`: the mask is the bits of the
+    /// value, constant or list (or-ed), not 0, within the field's width.
+    #[allow(clippy::too_many_arguments)]
+    fn lower_bits(
+        &mut self,
+        field: FieldId,
+        field_span: Span,
+        bits: u8,
+        op: ast::CmpOp,
+        rhs: &ast::Operand,
+        value: &Rhs<'_>,
+        span: Span,
+        scope: &Scope,
+    ) -> Option<Expr> {
+        let spec = field.spec();
+        let mask = match value {
+            Rhs::Int(text, int_span) => {
+                self.int_literal(text, *int_span, Some((spec.name, bits)))?
+            }
+            Rhs::Const(value, name, const_span) => {
+                if *value > literal::int_max(bits) {
+                    self.report_in(
+                        scope,
+                        Diagnostic::new(
+                            Code::E0209,
+                            format!("`{name}` does not fit `{}` (u{bits})", spec.name),
+                            *const_span,
+                            "out of range",
+                        ),
+                    );
+                    return None;
+                }
+                *value
+            }
+            Rhs::List(index, list_span) => {
+                let id = self.check_list_use(*index, *list_span, field, field_span, scope)?;
+                self.lists[id.0 as usize]
+                    .elems
+                    .iter()
+                    .fold(0, |mask, elem| match elem {
+                        Value::Int(v) => mask | v,
+                        _ => mask,
+                    })
+            }
+            other => {
+                self.report_in(
+                    scope,
+                    Diagnostic::new(
+                        Code::E0207,
+                        format!(
+                            "mismatched types: `{}` needs an integer, a constant or a list of them, found {}",
+                            op.as_str(),
+                            other.describe()
+                        ),
+                        other.span(),
+                        "expected bits",
+                    )
+                    .with_label(field_span, format!("`{}` is {}", spec.name, spec.ty))
+                    .with_help(format!("e.g. `{} has 0x1`", spec.name)),
+                );
+                return None;
+            }
+        };
+        if mask == 0 {
+            let zero_constant = |name: &ast::Name| {
+                crate::check::constants::lookup(&name.text).filter(|c| c.value == 0)
+            };
+            let named = match rhs {
+                ast::Operand::Name(name) => zero_constant(name).map(|c| c.name),
+                ast::Operand::List { items, .. } => items.iter().find_map(|item| match item {
+                    ast::Operand::Name(name) => zero_constant(name).map(|c| c.name),
+                    _ => None,
+                }),
+                _ => None,
+            };
+            let message = match named {
+                Some(name) => format!("`{name}` is 0, not a bit: `{}` tests nothing", op.as_str()),
+                None => format!("`{}` with a mask of no bits", op.as_str()),
+            };
+            let help = if named == Some("O_RDONLY") {
+                "opened for reading (O_RDONLY or O_RDWR) is `file.read`; opened read-only is `not file.write`".to_string()
+            } else if op == ast::CmpOp::Has {
+                "every value has all the bits of 0: test a bit that exists".to_string()
+            } else {
+                "no value has any bit of 0: test a bit that exists".to_string()
+            };
+            self.report_in(
+                scope,
+                Diagnostic::new(
+                    Code::E0290,
+                    message,
+                    rhs.span(),
+                    "no bit",
+                )
+                .with_label(field_span, format!("`{}` is tested here", spec.name))
+                .with_help(help),
+            );
+            return None;
+        }
+        Some(Expr::Test(Test {
+            field,
+            op: TestOp::Bits {
+                mask,
+                all: op == ast::CmpOp::Has,
+            },
+            span,
+        }))
     }
 
     /// Checks that list `index` can be matched against `field`: same element

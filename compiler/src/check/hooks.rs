@@ -18,7 +18,7 @@ use std::fmt;
 
 pub use crate::kernel::KernelMember;
 use crate::kernel::{
-    Syscall, CLONE_NEW_FLAGS, FMODE_WRITE, LOADING_MODULE, MAP_ANONYMOUS, MODE_BITS, MS_MOVE,
+    Syscall, CLONE_NEW_FLAGS, FMODE_READ, FMODE_WRITE, LOADING_MODULE, MAP_ANONYMOUS, MODE_BITS, MS_MOVE,
     PROT_EXEC, PTRACE_MODE_ATTACH, PTRACE_STARTS, READING_MODULE, SOCK_TYPE_MASK, S_ISUID_ISGID,
     VM_EXEC,
 };
@@ -779,7 +779,8 @@ pub static FIELDS: &[FieldSpec] = &[
         name: "file.flags",
         ty: FieldType::Int { bits: 32 },
         scope: FieldScope::Hook(Hook::FileOpen),
-        doc: "open flags (O_RDONLY, O_WRONLY, O_CREAT, ... as a number)",
+        doc: "open flags, tested with `has` and the O_* constants (`file.flags has O_TRUNC`); \
+              O_RDONLY is 0, no bit: see `file.read`",
         common_source: None,
         resolved_path: false,
     },
@@ -1109,6 +1110,15 @@ pub static FIELDS: &[FieldSpec] = &[
         doc: "protocol (0 the family's default, 6 TCP, 17 UDP, 1 ICMP, 255 raw; for AF_PACKET the ethertype in network byte order)",
         common_source: None,
         resolved_path: false,
+    },    // Bit tests and named constants: "opened for reading", which no bit
+    // of the open flags says (O_RDONLY is 0).
+    FieldSpec {
+        name: "file.read",
+        ty: FieldType::Bool,
+        scope: FieldScope::Hook(Hook::FileOpen),
+        doc: "true when the file is opened for reading (O_RDONLY or O_RDWR: `FMODE_READ`)",
+        common_source: None,
+        resolved_path: false,
     },
 ];
 
@@ -1196,6 +1206,14 @@ const FILE_OPEN_LSM: &[(&str, FieldSource)] = &[
             mask: FMODE_WRITE,
         },
     ),
+    (
+        "file.read",
+        FieldSource::ArgInt {
+            arg: 0,
+            path: &[KernelMember::FileFMode],
+            mask: FMODE_READ,
+        },
+    ),
 ];
 const FILE_OPEN_TP_BTF: &[(&str, FieldSource)] = &[
     ("file.path", FieldSource::ResolvedPath(FileRef::ReturnedFd)),
@@ -1206,6 +1224,14 @@ const FILE_OPEN_TP_BTF: &[(&str, FieldSource)] = &[
             file: FileRef::ReturnedFd,
             path: &[KernelMember::FileFMode],
             mask: FMODE_WRITE,
+        },
+    ),
+    (
+        "file.read",
+        FieldSource::FileInt {
+            file: FileRef::ReturnedFd,
+            path: &[KernelMember::FileFMode],
+            mask: FMODE_READ,
         },
     ),
 ];

@@ -1,23 +1,15 @@
 //! Literal values as written in policies: integers (decimal, `0x`, `0o`, `_`
-//! separators), IPv4/IPv6 addresses and networks, the built-in constants, and
+//! separators), IPv4/IPv6 addresses and networks, the built-in constants' values, and
 //! "did you mean" suggestions by edit distance.
 //!
 //! Pure functions over text; they know field widths only as numbers.
 
 use std::net::IpAddr;
 
-/// Built-in integer constants usable wherever an integer literal is.
-pub const CONSTANTS: [(&str, u64); 2] = [
-    ("AF_INET", crate::check::hooks::AF_INET),
-    ("AF_INET6", crate::check::hooks::AF_INET6),
-];
-
-/// The value of a built-in constant.
+/// The value of a built-in constant (the table is
+/// [`crate::check::constants::CONSTANTS`]).
 pub fn constant(name: &str) -> Option<u64> {
-    CONSTANTS
-        .iter()
-        .find(|(constant, _)| *constant == name)
-        .map(|(_, value)| *value)
+    crate::check::constants::lookup(name).map(|constant| constant.value)
 }
 
 /// Why an integer literal is not a valid value.

@@ -14,6 +14,7 @@
 //! stages (IR, the interpreter, codegen, BPF instructions, ELF) or of the
 //! ABI between objects and the runtime (`tests/layers.rs` checks).
 
+pub mod constants;
 pub mod hooks;
 pub mod policy;
 pub mod reference;
@@ -35,7 +36,7 @@ use crate::span::Span;
 use crate::syntax::{self, ast};
 use policy::{CheckedPolicy, CheckedRule, ListDef, ListId, Value};
 
-pub use literal::CONSTANTS;
+pub use constants::CONSTANTS;
 
 /// The result of checking one source text.
 #[derive(Clone, Debug)]

@@ -239,6 +239,10 @@ pub enum TestOp {
     /// `field in LIST`: exact match of ints or strings; for ips, membership
     /// in any of the networks.
     In(ListId),
+    /// `int_field has MASK` (`all`: every bit of the mask is set) or
+    /// `int_field has any [..]` (at least one is). The mask is not 0 and
+    /// fits the field.
+    Bits { mask: u64, all: bool },
 }
 
 /// A `test "name" { ... }` block: one event and the expected outcome.

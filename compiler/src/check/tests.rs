@@ -335,3 +335,71 @@ fn thousands_of_rules_check_and_keep_their_lines() {
     assert!(checked.diagnostics.iter().all(|d| !d.is_error()));
     assert_eq!(policy.rules[4999].line, 4999 * 5 + 1);
 }
+
+#[test]
+fn has_tests_every_bit_and_has_any_one_of_them() {
+    let expr = cond("file.open", "file.flags has O_TRUNC");
+    assert_eq!(
+        test_of(&expr),
+        (
+            &field("file.flags"),
+            &TestOp::Bits {
+                mask: 0o1000,
+                all: true
+            }
+        )
+    );
+    let expr = cond("file.open", "file.flags has [O_CREAT, O_TRUNC]");
+    assert_eq!(
+        test_of(&expr).1,
+        &TestOp::Bits {
+            mask: 0o1100,
+            all: true
+        }
+    );
+    let expr = cond("file.open", "file.flags has any [O_WRONLY, O_RDWR]");
+    assert_eq!(
+        test_of(&expr).1,
+        &TestOp::Bits {
+            mask: 0o3,
+            all: false
+        }
+    );
+    let expr = cond("proc.capset", "capset.effective has CAP_SYS_ADMIN");
+    assert_eq!(
+        test_of(&expr).1,
+        &TestOp::Bits {
+            mask: 1 << 21,
+            all: true
+        }
+    );
+    let expr = cond("file.mmap", "mmap.prot has 0x4");
+    assert_eq!(
+        test_of(&expr).1,
+        &TestOp::Bits {
+            mask: 4,
+            all: true
+        }
+    );
+    // `has any` after `has` only: `any` is an ordinary name elsewhere.
+    ok("list any = [1, 2]\nrule r { on exec when proc.uid in any deny }");
+    let rule = |when: &str| codes(&format!("rule r {{ on file.open when {when} deny }}"));
+    assert_eq!(rule("file.flags has O_RDONLY"), vec![Code::E0290]);
+    assert_eq!(rule("file.flags has any []"), vec![Code::E0212]);
+    assert_eq!(rule("file.flags has 0"), vec![Code::E0290]);
+    assert_eq!(rule("file.path has O_TRUNC"), vec![Code::E0206]);
+    assert_eq!(rule("file.flags has \"x\""), vec![Code::E0207]);
+    assert_eq!(rule("file.flags has 0x100000000"), vec![Code::E0209]);
+    assert_eq!(rule("file.flags has CAP_BPF"), vec![Code::E0209, Code::W0075]);
+    assert_eq!(rule("file.flags has PROT_EXEC"), vec![Code::W0075]);
+    assert_eq!(rule("file.flags == SIGKILL"), vec![Code::W0075]);
+    assert_eq!(rule("file.read and not file.write"), Vec::<Code>::new());
+    assert_eq!(
+        codes("rule r { on socket.create when socket.type has SOCK_DGRAM deny }"),
+        vec![Code::W0076]
+    );
+    assert_eq!(
+        codes("rule r { on socket.create when socket.type in [SOCK_DGRAM, O_TRUNC] deny }"),
+        vec![Code::W0075]
+    );
+}

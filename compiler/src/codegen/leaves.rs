@@ -35,6 +35,17 @@ pub(super) fn branch(e: &mut Emitter<'_>, leaf: &Leaf, target: Label, when: bool
             let op = if when { Jmp::IfNotEqual } else { Jmp::IfEqual };
             e.asm.jump_imm(op, Reg::R1, 0, target);
         }
+        LeafKind::Bits { mask, all } => {
+            load_value(e, leaf.field, slot);
+            super::fields::apply_mask(&mut e.asm, *mask);
+            let (op, value) = match (*all, when) {
+                (true, true) => (Jmp::IfEqual, *mask),
+                (true, false) => (Jmp::IfNotEqual, *mask),
+                (false, true) => (Jmp::IfNotEqual, 0),
+                (false, false) => (Jmp::IfEqual, 0),
+            };
+            jump_cmp_u64(&mut e.asm, op, Reg::R1, value, target);
+        }
         _ if !when => check(e, leaf, target),
         _ => {
             let skip = e.asm.label("no");
@@ -110,7 +121,7 @@ fn check(e: &mut Emitter<'_>, leaf: &Leaf, fail: Label) {
         _ => 0,
     };
     match &leaf.kind {
-        LeafKind::Int { .. } | LeafKind::Bool => {
+        LeafKind::Int { .. } | LeafKind::Bool | LeafKind::Bits { .. } => {
             branch(e, leaf, fail, false);
         }
         LeafKind::StrEq(lit) if without_len(e, field) => {

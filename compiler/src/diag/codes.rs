@@ -256,7 +256,7 @@ codes! {
     }
     E0218 (Error) "invalid declaration name" {
         what: "A list, macro, rule or trace name contains a `.` or is a built-in constant.",
-        why: "Dotted names are fields and `AF_INET`/`AF_INET6` are constants; a \
+        why: "Dotted names are fields and `AF_INET`, `O_TRUNC`, ... are named constants; a \
               declaration with such a name could never be referred to unambiguously.",
         example: "macro proc.root = proc.uid == 0\n",
         fix: "Use a plain identifier such as `proc_root`.",
@@ -268,6 +268,17 @@ codes! {
               twice, and so on, doubles the condition at each level.",
         example: "macro m0 = proc.uid == 0\nmacro m1 = m0 or m0\nmacro m2 = m1 or m1\nmacro m3 = m2 or m2\nmacro m4 = m3 or m3\nmacro m5 = m4 or m4\nmacro m6 = m5 or m5\nmacro m7 = m6 or m6\nmacro m8 = m7 or m7\nmacro m9 = m8 or m8\nmacro m10 = m9 or m9\nmacro m11 = m10 or m10\nmacro m12 = m11 or m11\nmacro m13 = m12 or m12\nmacro m14 = m13 or m13\nrule r {\n    on exec\n    when m14\n    deny\n}\n",
         fix: "Use lists instead of chains of `or`, and avoid repeating macros.",
+    }
+    // Bit tests, named constants, globs, field comparisons.
+    E0290 (Error) "bit test without a bit" {
+        what: "`has` or `has any` is given a mask of no bits: 0, or a constant whose value \
+               is 0 (`O_RDONLY`, `PROT_NONE`), or an empty list.",
+        why: "Every value has all the bits of 0 and none of them: the test would always \
+              (`has`) or never (`has any`) hold. `O_RDONLY` in particular is not a bit: \
+              it is the absence of `O_WRONLY` and `O_RDWR`.",
+        example: "rule r {\n    on file.open\n    when file.flags has O_RDONLY\n    deny\n}\n",
+        fix: "Test a bit that is there. For \"opened for reading\" (`O_RDONLY` or `O_RDWR`) \
+              use the bool field `file.read`; for \"read-only\", `not file.write`.",
     }
     E0301 (Error) "unknown hook" {
         what: "`on` names a hook that does not exist.",
@@ -616,6 +627,24 @@ codes! {
               `exec -a`): the exemption is open to every program that calls itself so.",
         example: "rule shadow {\n    on file.open\n    when file.path == \"/etc/shadow\" and not proc.comm in [\"passwd\"]\n    deny\n}\n",
         fix: "Exempt by the executable the kernel resolved: `not proc.exe in [\"/usr/bin/passwd\"]`.",
+    }
+    // Bit tests, named constants, globs, field comparisons.
+    W0075 (Warning) "constant of another field" {
+        what: "A named constant is compared with (or tested as bits of) a field it does not \
+               describe: an open flag against `mmap.prot`, a signal against `proc.uid`.",
+        why: "The constant's number means something else in that field: `mmap.prot has \
+              O_TRUNC` tests bit 9 of the protection, which never exists.",
+        example: "rule r {\n    on file.mmap\n    when mmap.prot has O_TRUNC\n    deny\n}\n",
+        fix: "Use the constants of the field (`PROT_EXEC` for `mmap.prot`), or the field the \
+              constant is for (`file.flags has O_TRUNC` on `file.open`).",
+    }
+    W0076 (Warning) "bit test of a value" {
+        what: "`has` or `has any` is given a constant that is a value, not a bit: a signal \
+               number, a socket type, a protocol, an address family.",
+        why: "These fields hold one number, not a set of bits: `socket.type has SOCK_DGRAM` \
+              also holds for `SOCK_RAW` (3 has bit 2).",
+        example: "rule r {\n    on socket.create\n    when socket.type has SOCK_DGRAM\n    deny\n}\n",
+        fix: "Compare the value: `socket.type == SOCK_DGRAM`, or `in [..]` for several.",
     }
 }
 

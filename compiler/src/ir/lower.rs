@@ -212,6 +212,14 @@ impl Lowering<'_> {
                 };
                 int_cmp(test, *op, *value, bits)
             }
+            TestOp::Bits { mask, all } => Self::leaf(
+                test,
+                LeafKind::Bits {
+                    mask: *mask,
+                    // One bit: every bit is any bit.
+                    all: *all && !mask.is_power_of_two(),
+                },
+            ),
             TestOp::StrEq(s) => {
                 let by_name = Self::leaf(test, LeafKind::StrEq(s.as_bytes().to_vec()));
                 self.or_same_file(test, by_name, std::slice::from_ref(s))

@@ -239,6 +239,12 @@ pub enum LeafKind {
         op: CmpOp,
         value: u64,
     },
+    /// `value & mask == mask` (`all`) or `value & mask != 0` (a single bit
+    /// is always `!all`); the mask is not 0.
+    Bits {
+        mask: u64,
+        all: bool,
+    },
     /// Exact string equality.
     StrEq(Vec<u8>),
     StrPrefix(Vec<u8>),

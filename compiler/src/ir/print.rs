@@ -100,6 +100,8 @@ pub fn cond_text(cond: &Cond) -> String {
             let field = leaf.field.spec().name;
             match &leaf.kind {
                 LeafKind::Int { op, value } => format!("{field} {} {value}", op.symbol()),
+                LeafKind::Bits { mask, all: true } => format!("{field} has {mask:#x}"),
+                LeafKind::Bits { mask, all: false } => format!("{field} has any {mask:#x}"),
                 LeafKind::StrEq(s) => format!("{field} == {}", quoted(s)),
                 LeafKind::StrPrefix(s) => format!("{field} startswith {}", quoted(s)),
                 LeafKind::StrSuffix(s) => format!("{field} endswith {}", quoted(s)),

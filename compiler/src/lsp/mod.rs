@@ -353,7 +353,7 @@ fn hover(request: &Request<'_>) -> Result<Value, (i64, String)> {
                         "```pol\n{}\n```",
                         symbols.declaration_text(request.text, decl)
                     ));
-                } else if let Some((_, value)) = CONSTANTS.iter().find(|(c, _)| *c == name) {
+                } else if let Some(value) = CONSTANTS.iter().find(|c| c.name == name).map(|c| c.value) {
                     parts.push(format!("**{name}**: a built-in constant, {value}"));
                 }
             }
@@ -526,9 +526,22 @@ fn completion(request: &Request<'_>) -> Result<Value, (i64, String)> {
             }
             fields(&mut items);
         }
-        Some(Token::EqEq | Token::NotEq | Token::Lt | Token::Le | Token::Gt | Token::Ge) => {
-            for (name, value) in CONSTANTS {
-                items.push(item(name, KIND_CONSTANT, format!("constant {value}")));
+        Some(
+            Token::EqEq
+            | Token::NotEq
+            | Token::Lt
+            | Token::Le
+            | Token::Gt
+            | Token::Ge
+            | Token::Has
+            | Token::HasAny,
+        ) => {
+            for constant in CONSTANTS {
+                items.push(item(
+                    constant.name,
+                    KIND_CONSTANT,
+                    format!("constant {} ({})", constant.value, constant.kind.describe()),
+                ));
             }
         }
         Some(Token::By) | Some(Token::Traces) => {
@@ -555,6 +568,7 @@ fn completion(request: &Request<'_>) -> Result<Value, (i64, String)> {
                     "startswith",
                     "endswith",
                     "contains",
+                    "has",
                 ] {
                     let doc = keyword_doc(op).unwrap_or_default();
                     items.push(item(op, KIND_KEYWORD, doc.to_string()));

@@ -244,6 +244,11 @@ pub enum CmpOp {
     Contains,
     In,
     NotIn,
+    /// `int_field has MASK`: every bit of the mask (a constant, a number
+    /// or a list of them, or-ed) is set.
+    Has,
+    /// `int_field has any [A, B]`: at least one of the bits is set.
+    HasAny,
 }
 
 impl CmpOp {
@@ -261,6 +266,8 @@ impl CmpOp {
             CmpOp::Contains => "contains",
             CmpOp::In => "in",
             CmpOp::NotIn => "not in",
+            CmpOp::Has => "has",
+            CmpOp::HasAny => "has any",
         }
     }
 }

@@ -59,6 +59,11 @@ pub enum Token<'src> {
     EndsWith,
     #[token("contains")]
     Contains,
+    #[token("has")]
+    Has,
+    /// `has any`: `has` followed by the word `any` (which is no keyword
+    /// elsewhere), joined by [`lex`].
+    HasAny,
     #[token("allow")]
     Allow,
     #[token("audit")]
@@ -170,6 +175,8 @@ impl Token<'_> {
             Token::StartsWith => "startswith",
             Token::EndsWith => "endswith",
             Token::Contains => "contains",
+            Token::Has => "has",
+            Token::HasAny => "has any",
             Token::Allow => "allow",
             Token::Audit => "audit",
             Token::Deny => "deny",
@@ -304,6 +311,13 @@ pub fn lex(source: &str) -> Lexed<'_> {
                 );
                 Token::Str(text)
             }
+            Token::Ident("any") if matches!(tokens.last(), Some((_, Token::Has, _))) => {
+                if let Some((_, last, end)) = tokens.last_mut() {
+                    *last = Token::HasAny;
+                    *end = range.end;
+                }
+                continue;
+            }
             token => token,
         };
         if depth.push(&token) > MAX_NESTING {
@@ -428,6 +442,8 @@ impl Nesting {
             | Token::StartsWith
             | Token::EndsWith
             | Token::Contains
+            | Token::Has
+            | Token::HasAny
             | Token::Ident(_)
             | Token::Int(_)
             | Token::Ip(_)

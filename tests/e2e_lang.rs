@@ -1,0 +1,121 @@
+//! End-to-end tests of the language's operators on the real kernel (root):
+//! bit tests with named constants (`file.flags has O_TRUNC`, `has any`,
+//! `file.read`) on the real open flags of real opens. `polrt run` is scoped
+//! to a test cgroup; the workload (python3) opens files under the test's own
+//! directory with the flags given, and the events carry the kernel's values.
+//! On this host file.open runs on its `tp_btf` backend (`deny` kills the
+//! task when the call returns); the LSM backend is the VMs' (the same
+//! decision code).
+//!
+//! Safe on a shared host: every rule is scoped to the test cgroup and to
+//! paths under the test's directory.
+
+#[path = "e2e/support.rs"]
+mod support;
+
+use std::fs;
+use std::os::unix::process::ExitStatusExt;
+use std::process::Command;
+
+use polc_tests::kernel_tests_enabled;
+use serde_json::Value;
+use support::{resolved, run_in, write_policy, Polrt, TempDir, TestCgroup};
+
+const PYTHON: &str = "/usr/bin/python3";
+const O_WRONLY: u64 = 0o1;
+const O_RDWR: u64 = 0o2;
+const O_TRUNC: u64 = 0o1000;
+const O_APPEND: u64 = 0o2000;
+const O_NONBLOCK: u64 = 0o4000;
+
+/// Opens `path` with `flags` (python's `os.open`) in the test cgroup.
+fn open_in(cgroup: &TestCgroup, path: &str, flags: u64) -> (std::process::ExitStatus, u32) {
+    let script = format!("import os\nos.close(os.open({path:?}, {flags}))\n");
+    let (status, pid, stderr) = run_in(cgroup, Command::new(PYTHON).arg("-c").arg(script));
+    assert!(
+        status.success() || status.signal().is_some(),
+        "{status}: {stderr}"
+    );
+    (status, pid)
+}
+
+fn events_of<'a>(events: &[&'a Value], rule: &str) -> Vec<&'a Value> {
+    events
+        .iter()
+        .copied()
+        .filter(|e| e["rule"] == rule)
+        .collect()
+}
+
+#[test]
+fn open_flags_bit_tests_decide_on_the_kernels_flags() {
+    if !kernel_tests_enabled("open_flags_bit_tests_decide_on_the_kernels_flags") {
+        return;
+    }
+    let work = TempDir::new("lang-bits");
+    let cgroup = TestCgroup::new("lang-bits");
+    let dir = resolved(&work.path);
+    let file = format!("{dir}/data.txt");
+    fs::write(&file, "polc\n").expect("write file");
+    let policy = write_policy(
+        &work,
+        "bits.pol",
+        &format!(
+            "rule deny_truncate {{\n    on file.open\n    when file.path startswith \"{dir}/\" and file.flags has O_TRUNC\n    deny \"{{file.flags}}\"\n}}\n\n\
+             rule audit_read {{\n    on file.open\n    when file.path startswith \"{dir}/\" and file.read\n         and file.flags has any [O_APPEND, O_NONBLOCK]\n    audit \"{{file.flags}} {{file.write}}\"\n}}\n"
+        ),
+    );
+    let polrt = Polrt::start(&policy, &cgroup, &work, &[]);
+    let (truncating, truncating_pid) = open_in(&cgroup, &file, O_WRONLY | O_TRUNC);
+    let (appending, _) = open_in(&cgroup, &file, O_WRONLY | O_APPEND);
+    let (read_write, read_write_pid) = open_in(&cgroup, &file, O_RDWR | O_APPEND);
+    let (read_nonblock, read_nonblock_pid) = open_in(&cgroup, &file, O_NONBLOCK);
+    let (read_only, _) = open_in(&cgroup, &file, 0);
+    let finished = polrt.stop();
+    assert!(
+        finished.status.success(),
+        "polrt: {}\n{}",
+        finished.status,
+        finished.stderr
+    );
+
+    // O_TRUNC: denied (killed when the open returns on this backend).
+    assert_eq!(truncating.signal(), Some(libc::SIGKILL), "{truncating}");
+    // Without O_TRUNC: allowed.
+    for (what, status) in [
+        ("append", appending),
+        ("read-write", read_write),
+        ("read non-blocking", read_nonblock),
+        ("read-only", read_only),
+    ] {
+        assert!(status.success(), "{what}: {status}");
+    }
+
+    let events = finished.events();
+    let denied = events_of(&events, "deny_truncate");
+    assert_eq!(denied.len(), 1, "{denied:?}");
+    assert_eq!(denied[0]["pid"], truncating_pid);
+    let flags = denied[0]["fields"]["file.flags"]
+        .as_u64()
+        .expect("file.flags");
+    // The kernel's flags: the access mode and O_TRUNC as asked (plus what
+    // the kernel adds, O_LARGEFILE).
+    assert_eq!(flags & 0o3, O_WRONLY, "{flags:#o}");
+    assert_ne!(flags & O_TRUNC, 0, "{flags:#o}");
+
+    // `file.read` holds for O_RDWR and O_RDONLY (0), not for O_WRONLY.
+    let reads = events_of(&events, "audit_read");
+    let pids: Vec<u64> = reads.iter().filter_map(|e| e["pid"].as_u64()).collect();
+    assert_eq!(
+        pids,
+        [u64::from(read_write_pid), u64::from(read_nonblock_pid)],
+        "{reads:?}"
+    );
+    let flags_of = |event: &Value| event["fields"]["file.flags"].as_u64().expect("flags");
+    assert_eq!(flags_of(reads[0]) & 0o3, O_RDWR);
+    assert_ne!(flags_of(reads[0]) & O_APPEND, 0);
+    assert_eq!(reads[0]["fields"]["file.write"], true);
+    assert_eq!(flags_of(reads[1]) & 0o3, 0);
+    assert_ne!(flags_of(reads[1]) & O_NONBLOCK, 0);
+    assert_eq!(reads[1]["fields"]["file.write"], false);
+}
