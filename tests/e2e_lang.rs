@@ -119,3 +119,84 @@ fn open_flags_bit_tests_decide_on_the_kernels_flags() {
     assert_ne!(flags_of(reads[1]) & O_NONBLOCK, 0);
     assert_eq!(reads[1]["fields"]["file.write"], false);
 }
+
+#[test]
+fn globs_and_path_parts_decide_on_the_resolved_path() {
+    if !kernel_tests_enabled("globs_and_path_parts_decide_on_the_resolved_path") {
+        return;
+    }
+    let work = TempDir::new("lang-glob");
+    let cgroup = TestCgroup::new("lang-glob");
+    let dir = resolved(&work.path);
+    assert!(
+        !dir.contains(['*', '?', '\\', '"']),
+        "the test directory has glob characters: {dir}"
+    );
+    for sub in ["home/alice/.ssh", "home/bob/x/.ssh", "etc/sub"] {
+        fs::create_dir_all(format!("{dir}/{sub}")).expect("mkdir");
+    }
+    let files = [
+        "home/alice/.ssh/id_rsa",
+        "home/alice/.ssh/id_rsa.pub",
+        "home/bob/x/.ssh/id_ed25519",
+        "home/alice/notes",
+        "etc/passwd",
+        "etc/sub/passwd",
+    ];
+    for file in files {
+        fs::write(format!("{dir}/{file}"), "polc\n").expect("write file");
+    }
+    let policy = write_policy(
+        &work,
+        "glob.pol",
+        &format!(
+            "rule private_keys {{\n    on file.open\n    when file.path matches \"{dir}/home/*/.ssh/id_*\" and not file.name endswith \".pub\"\n    deny \"{{file.path}}\"\n}}\n\n\
+             rule directly_in_etc {{\n    on file.open\n    when file.dir == \"{dir}/etc\" and file.name == \"passwd\"\n    audit \"{{file.path}}\"\n}}\n"
+        ),
+    );
+    let polrt = Polrt::start(&policy, &cgroup, &work, &[]);
+    let mut outcomes = Vec::new();
+    for file in files {
+        let path = format!("{dir}/{file}");
+        let (status, pid, _) = run_in(&cgroup, Command::new("cat").arg(&path));
+        outcomes.push((file, status, pid));
+    }
+    let finished = polrt.stop();
+    assert!(
+        finished.status.success(),
+        "polrt: {}\n{}",
+        finished.status,
+        finished.stderr
+    );
+    let events = finished.events();
+    let denied = events_of(&events, "private_keys");
+    let audited = events_of(&events, "directly_in_etc");
+    for (file, status, pid) in outcomes {
+        let path = format!("{dir}/{file}");
+        let of = |events: &[&Value]| {
+            events
+                .iter()
+                .filter(|e| e["pid"] == pid && e["fields"]["file.path"] == path.as_str())
+                .count()
+        };
+        match file {
+            // `*` is one component: alice's key matches, not bob's below
+            // another directory; the public key is excepted by its name.
+            "home/alice/.ssh/id_rsa" => {
+                assert_eq!(status.signal(), Some(libc::SIGKILL), "{file}: {status}");
+                assert_eq!(of(&denied), 1, "{file}: {denied:?}");
+            }
+            // Directly in etc, not below.
+            "etc/passwd" => {
+                assert!(status.success(), "{file}: {status}");
+                assert_eq!(of(&audited), 1, "{file}: {audited:?}");
+            }
+            _ => {
+                assert!(status.success(), "{file}: {status}");
+                assert_eq!(of(&denied) + of(&audited), 0, "{file}: {events:?}");
+            }
+        }
+    }
+    assert_eq!(denied.len(), 1, "{denied:?}");
+    assert_eq!(audited.len(), 1, "{audited:?}");
+}

@@ -351,6 +351,8 @@ impl Coverage {
         }
         want.push("automaton Contains".into());
         want.push("automaton EndsWith".into());
+        want.push("automaton Glob".into());
+        want.push("str matches".into());
         for kind in ["int", "str", "ip"] {
             want.push(format!("{kind} in named list"));
             want.push(format!("{kind} in inline list"));
@@ -390,6 +392,7 @@ fn str_op(op: StrOp) -> &'static str {
         StrOp::StartsWith => "startswith",
         StrOp::EndsWith => "endswith",
         StrOp::Contains => "contains",
+        StrOp::Matches => "matches",
     }
 }
 

@@ -380,8 +380,15 @@ pub fn eval_test3(policy: &CheckedPolicy, test: &Test, value: &FieldValue) -> Op
         _ => usize::MAX,
     };
     // Every string starts with, ends with and contains the empty string,
-    // whatever the kernel could tell of it (lowering folds such tests).
+    // whatever the kernel could tell of it (lowering folds such tests); the
+    // empty glob pattern matches the empty string only.
     let empty_literal = match &test.op {
+        TestOp::Str {
+            op: StrOp::Matches, ..
+        }
+        | TestOp::StrAny {
+            op: StrOp::Matches, ..
+        } => false,
         TestOp::Str { value: lit, .. } => lit.is_empty(),
         TestOp::StrAny { list, .. } => policy
             .list(*list)
@@ -398,11 +405,11 @@ pub fn eval_test3(policy: &CheckedPolicy, test: &Test, value: &FieldValue) -> Op
         (
             FieldValue::Str(s),
             TestOp::Str {
-                op: StrOp::EndsWith | StrOp::Contains,
+                op: StrOp::EndsWith | StrOp::Contains | StrOp::Matches,
                 ..
             }
             | TestOp::StrAny {
-                op: StrOp::EndsWith | StrOp::Contains,
+                op: StrOp::EndsWith | StrOp::Contains | StrOp::Matches,
                 ..
             },
         ) if s.len() >= max => None,
@@ -471,6 +478,7 @@ fn str_op(op: StrOp, s: &[u8], lit: &[u8]) -> bool {
         StrOp::StartsWith => s.starts_with(lit),
         StrOp::EndsWith => s.ends_with(lit),
         StrOp::Contains => lit.is_empty() || s.windows(lit.len()).any(|w| w == lit),
+        StrOp::Matches => crate::ir::automaton::glob_match(lit, s),
     }
 }
 

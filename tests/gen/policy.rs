@@ -968,7 +968,12 @@ impl<R: Entropy> Gen<'_, R> {
             }
             _ => {}
         }
-        match self.rng.weighted(&[28, 36, 14, 22]) {
+        match self.rng.weighted(&[28, 36, 14, 22, 12]) {
+            4 if path && !self.take_long_contains(hook) => {
+                let value = self.str_value(limit, true);
+                format!("{name} startswith {}", render_str(self.rng, &value))
+            }
+            4 => self.glob_leaf(name, limit),
             0 => {
                 let value = self.str_value(limit, path);
                 let lit = render_str(self.rng, &value);
@@ -1040,6 +1045,84 @@ impl<R: Entropy> Gen<'_, R> {
 
     /// Whether one more `contains` on a 255-byte field fits the hook's share
     /// of the budget.
+    /// A glob pattern of at most `limit` bytes within the bounds: a value
+    /// with some of its bytes made wildcards.
+    fn glob_pattern(&mut self, limit: usize, path: bool) -> String {
+        use polc::ir::automaton::{glob_wildcards, MAX_GLOB_DOUBLE_STARS, MAX_GLOB_WILDCARDS};
+        for _ in 0..8 {
+            let value = self.str_value(limit.min(40), path);
+            let mut out = String::new();
+            for c in value.chars() {
+                match self.rng.below(12) {
+                    0 => out.push('*'),
+                    1 => out.push('?'),
+                    2 if path => out.push_str("/**/"),
+                    3 => {
+                        out.push(c);
+                        out.push('*');
+                    }
+                    _ => out.push(c),
+                }
+            }
+            if self.rng.chance(20) {
+                out.push_str("**");
+            }
+            let (wild, double) = glob_wildcards(out.as_bytes());
+            if out.len() <= limit && wild <= MAX_GLOB_WILDCARDS && double <= MAX_GLOB_DOUBLE_STARS {
+                return out;
+            }
+        }
+        "*".to_string()
+    }
+
+    /// `matches` a pattern or a list of them; on a path field with parts
+    /// (`file.path`, `exec.path`), now and then a test of its directory or
+    /// base name instead.
+    fn glob_leaf(&mut self, name: &str, limit: usize) -> String {
+        let path = limit > 100;
+        if let Some(base) = ["file.path", "exec.path"]
+            .contains(&name)
+            .then(|| name.trim_end_matches(".path"))
+        {
+            if self.rng.chance(50) {
+                let dir = self.str_value(40, true);
+                let dir = if dir.len() > 1 {
+                    dir.trim_end_matches('/')
+                } else {
+                    &dir
+                };
+                let dir = render_str(self.rng, dir);
+                let word = pick(self.rng, WORDS).replace('/', "");
+                let word = render_str(self.rng, &word);
+                let pattern = self.glob_pattern(20, false).replace('/', "");
+                let pattern = render_str(self.rng, &pattern);
+                return match self.rng.below(8) {
+                    0 => format!("{base}.dir == {dir}"),
+                    1 => format!("{base}.dir != {dir}"),
+                    2 => format!("{base}.dir startswith {dir}"),
+                    3 => format!("{base}.name == {word}"),
+                    4 => format!("{base}.name startswith {word}"),
+                    5 => format!("{base}.name in [{word}, \"x\"]"),
+                    6 => format!("{base}.name matches {pattern}"),
+                    _ => format!("{base}.name endswith {word}"),
+                };
+            }
+        }
+        if self.rng.chance(70) {
+            let pattern = self.glob_pattern(limit, path);
+            format!("{name} matches {}", render_str(self.rng, &pattern))
+        } else {
+            let n = self.rng.range(2, 3) as usize;
+            let items: Vec<String> = (0..n)
+                .map(|_| {
+                    let pattern = self.glob_pattern(limit, path);
+                    render_str(self.rng, &pattern)
+                })
+                .collect();
+            format!("{name} matches {}", self.inline_list(&items))
+        }
+    }
+
     fn take_long_contains(&mut self, hook: Hook) -> bool {
         let max_per_hook = self.shape.max_long_contains;
         if !self.macro_levels.is_empty() || max_per_hook == 0 {

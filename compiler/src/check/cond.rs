@@ -100,8 +100,12 @@ impl Rhs<'_> {
 /// The operators each field type supports, for help lines.
 fn operators_of(ty: FieldType) -> &'static str {
     match ty {
-        FieldType::Int { .. } => "`==`, `!=`, `<`, `<=`, `>`, `>=`, `in`, `not in`, `has`, `has any`",
-        FieldType::Str { .. } => "`==`, `!=`, `startswith`, `endswith`, `contains`, `in`, `not in`",
+        FieldType::Int { .. } => {
+            "`==`, `!=`, `<`, `<=`, `>`, `>=`, `in`, `not in`, `has`, `has any`"
+        }
+        FieldType::Str { .. } => {
+            "`==`, `!=`, `startswith`, `endswith`, `contains`, `matches`, `in`, `not in`"
+        }
         FieldType::Ip => "`==`, `!=` (an address), `in`, `not in` (a network or a list)",
         FieldType::Bool => "the bare field, `== true`, `== false`, `!=`",
     }
@@ -140,7 +144,8 @@ fn flipped(op: ast::CmpOp) -> Option<ast::CmpOp> {
         | Op::In
         | Op::NotIn
         | Op::Has
-        | Op::HasAny => return None,
+        | Op::HasAny
+        | Op::Matches => return None,
     })
 }
 
@@ -468,6 +473,11 @@ impl<'a> Checker<'a> {
                 _ => None,
             }
         }
+        if let ast::Operand::Name(name) = lhs {
+            if let Some((base, part)) = path_part(&name.text) {
+                return self.lower_path_part(base, part, name, op, op_span, rhs, span, scope);
+            }
+        }
         match (field_of(lhs), field_of(rhs)) {
             (Some((_, left)), Some((_, right))) => {
                 self.report_in(
@@ -677,7 +687,14 @@ impl<'a> Checker<'a> {
             ),
             FieldType::Str { .. } => matches!(
                 op,
-                Op::Eq | Op::Ne | Op::StartsWith | Op::EndsWith | Op::Contains | Op::In | Op::NotIn
+                Op::Eq
+                    | Op::Ne
+                    | Op::StartsWith
+                    | Op::EndsWith
+                    | Op::Contains
+                    | Op::Matches
+                    | Op::In
+                    | Op::NotIn
             ),
             FieldType::Ip => matches!(op, Op::Eq | Op::Ne | Op::In | Op::NotIn),
             FieldType::Bool => matches!(op, Op::Eq | Op::Ne),
@@ -709,7 +726,13 @@ impl<'a> Checker<'a> {
         }
         let want_list = matches!(
             op,
-            Op::In | Op::NotIn | Op::StartsWith | Op::EndsWith | Op::Contains | Op::HasAny
+            Op::In
+                | Op::NotIn
+                | Op::StartsWith
+                | Op::EndsWith
+                | Op::Contains
+                | Op::Matches
+                | Op::HasAny
         );
         let value = self.classify_rhs(rhs, want_list, scope);
         if matches!(value, Rhs::Invalid) {
@@ -781,6 +804,31 @@ impl<'a> Checker<'a> {
             (FieldType::Str { max }, Op::Eq | Op::Ne, Rhs::Str(lit)) => {
                 self.check_str_len(&lit.value, lit.span, field, max, None, scope)?;
                 test(TestOp::StrEq(lit.value.clone()))
+            }
+            (FieldType::Str { max }, Op::Matches, Rhs::Str(lit)) => {
+                self.check_str_len(&lit.value, lit.span, field, max, None, scope)?;
+                self.check_globs(&[(lit.value.clone(), lit.span)], lit.span, scope)?;
+                test(TestOp::Str {
+                    op: StrOp::Matches,
+                    value: lit.value.clone(),
+                })
+            }
+            (FieldType::Str { .. }, Op::Matches, Rhs::List(index, list_span)) => {
+                let list = self.check_list_use(*index, *list_span, field, field_span, scope)?;
+                let patterns: Vec<(String, Span)> = self.lists[list.0 as usize]
+                    .elems
+                    .iter()
+                    .zip(self.list_infos[*index].elem_spans.iter())
+                    .filter_map(|(v, span)| match v {
+                        Value::Str(s) => Some((s.clone(), *span)),
+                        _ => None,
+                    })
+                    .collect();
+                self.check_globs(&patterns, *list_span, scope)?;
+                test(TestOp::StrAny {
+                    op: StrOp::Matches,
+                    list,
+                })
             }
             (
                 FieldType::Str { max },
@@ -865,6 +913,228 @@ impl<'a> Checker<'a> {
             }
         };
         Some(negate_if(negate, expr))
+    }
+
+    /// `file.dir OP value`, `file.name OP value`: lowered to tests of the
+    /// path itself (globs, or `endswith`), which the interpreter and the
+    /// kernel decide as they decide `matches` (so an unresolved path, or one
+    /// longer than the buffer, decides fail-closed).
+    #[allow(clippy::too_many_arguments)]
+    fn lower_path_part(
+        &mut self,
+        base: FieldId,
+        part: PathPart,
+        name: &ast::Name,
+        op: ast::CmpOp,
+        op_span: Span,
+        rhs: &ast::Operand,
+        span: Span,
+        scope: &mut Scope,
+    ) -> Option<Expr> {
+        use ast::CmpOp as Op;
+        if !self.check_available(base, name.span, scope) {
+            return None;
+        }
+        let supported = match part {
+            PathPart::Dir => matches!(
+                op,
+                Op::Eq | Op::Ne | Op::In | Op::NotIn | Op::StartsWith | Op::Matches
+            ),
+            PathPart::Name => matches!(
+                op,
+                Op::Eq
+                    | Op::Ne
+                    | Op::In
+                    | Op::NotIn
+                    | Op::StartsWith
+                    | Op::EndsWith
+                    | Op::Contains
+                    | Op::Matches
+            ),
+        };
+        if !supported {
+            let ops = match part {
+                PathPart::Dir => "`==`, `!=`, `in`, `not in`, `startswith`, `matches`",
+                PathPart::Name => {
+                    "`==`, `!=`, `in`, `not in`, `startswith`, `endswith`, `contains`, `matches`"
+                }
+            };
+            self.report_in(
+                scope,
+                Diagnostic::new(
+                    Code::E0206,
+                    format!("`{}` is not defined for `{}`", op.as_str(), name.text),
+                    op_span,
+                    format!("not defined for `{}`", name.text),
+                )
+                .with_help(format!("`{}` supports {ops}", name.text)),
+            );
+            return None;
+        }
+        if !self.count_test(scope, span) {
+            return None;
+        }
+        let want_list = matches!(op, Op::In | Op::NotIn | Op::Matches | Op::StartsWith);
+        let value = self.classify_rhs(rhs, want_list, scope);
+        let values: Vec<(String, Span)> = match (&value, op) {
+            (Rhs::Invalid, _) => return None,
+            (
+                Rhs::Str(lit),
+                Op::Eq | Op::Ne | Op::StartsWith | Op::EndsWith | Op::Contains | Op::Matches,
+            ) => {
+                vec![(lit.value.clone(), lit.span)]
+            }
+            (Rhs::List(index, list_span), Op::In | Op::NotIn | Op::StartsWith | Op::Matches) => {
+                let list = self.check_list_use(*index, *list_span, base, name.span, scope)?;
+                self.lists[list.0 as usize]
+                    .elems
+                    .iter()
+                    .zip(self.list_infos[*index].elem_spans.iter())
+                    .filter_map(|(v, span)| match v {
+                        Value::Str(s) => Some((s.clone(), *span)),
+                        _ => None,
+                    })
+                    .collect()
+            }
+            (other, _) => {
+                let expected = if matches!(op, Op::In | Op::NotIn) {
+                    "a list of strings"
+                } else {
+                    "a string"
+                };
+                self.report_in(
+                    scope,
+                    Diagnostic::new(
+                        Code::E0207,
+                        format!(
+                            "mismatched types: expected {expected}, found {}",
+                            other.describe()
+                        ),
+                        other.span(),
+                        format!("expected {expected}"),
+                    )
+                    .with_label(name.span, format!("`{}` is a str", name.text)),
+                );
+                return None;
+            }
+        };
+        let max = match base.spec().ty {
+            FieldType::Str { max } => max,
+            _ => crate::check::hooks::PATH_MAX_LEN,
+        };
+        let mut ok = true;
+        for (value, value_span) in &values {
+            ok &= self
+                .check_str_len(value, *value_span, base, max, None, scope)
+                .is_some();
+            if part == PathPart::Name && value.contains('/') {
+                self.report_in(
+                    scope,
+                    Diagnostic::new(
+                        Code::E0292,
+                        format!("a base name has no `/`: `{}` never holds", name.text),
+                        *value_span,
+                        "has a `/`",
+                    )
+                    .with_help(format!(
+                        "test the whole path: `{} ...`, or the directory: `{}.dir ...`",
+                        base.spec().name,
+                        name.text.trim_end_matches(".name")
+                    )),
+                );
+                ok = false;
+            }
+        }
+        if !ok {
+            return None;
+        }
+        let negate = matches!(op, Op::Ne | Op::NotIn);
+        let mut patterns: Vec<String> = Vec::new();
+        for (value, _) in &values {
+            match path_part_patterns(part, op, value) {
+                Some(more) => patterns.extend(more),
+                // The empty prefix, suffix or substring: always true.
+                None => return Some(negate_if(negate, Expr::And(Vec::new()))),
+            }
+        }
+        let globs: Vec<(String, Span)> = patterns.iter().map(|p| (p.clone(), span)).collect();
+        self.check_globs(&globs, span, scope)?;
+        let terms: Vec<Expr> = patterns
+            .into_iter()
+            .map(|pattern| {
+                Expr::Test(Test {
+                    field: base,
+                    op: TestOp::Str {
+                        op: StrOp::Matches,
+                        value: pattern,
+                    },
+                    span,
+                })
+            })
+            .collect();
+        let expr = match terms.len() {
+            1 => terms.into_iter().next().expect("one term"),
+            _ => Expr::Or(terms),
+        };
+        Some(negate_if(negate, expr))
+    }
+
+    /// Reports glob patterns over the bounds (E0291): more than
+    /// [`MAX_GLOB_WILDCARDS`] wildcards or [`MAX_GLOB_DOUBLE_STARS`] `**`
+    /// in one pattern, or an automaton of more than [`MAX_GLOB_STATES`]
+    /// states for the test's patterns together.
+    fn check_globs(
+        &mut self,
+        patterns: &[(String, Span)],
+        use_span: Span,
+        scope: &Scope,
+    ) -> Option<()> {
+        use crate::ir::automaton::{
+            glob_wildcards, Automaton, MAX_GLOB_DOUBLE_STARS, MAX_GLOB_STATES, MAX_GLOB_WILDCARDS,
+        };
+        let mut ok = true;
+        for (pattern, span) in patterns {
+            let (wildcards, double) = glob_wildcards(pattern.as_bytes());
+            if wildcards > MAX_GLOB_WILDCARDS || double > MAX_GLOB_DOUBLE_STARS {
+                self.report_in(
+                    scope,
+                    Diagnostic::new(
+                        Code::E0291,
+                        "glob pattern over its bounds",
+                        *span,
+                        format!("{wildcards} wildcards, {double} of them `**`"),
+                    )
+                    .with_note(format!(
+                        "a pattern has at most {MAX_GLOB_WILDCARDS} wildcards (`*`, `**`, `?`), at most {MAX_GLOB_DOUBLE_STARS} of them `**`"
+                    ))
+                    .with_help("split the pattern into several tests, or use `startswith` and `endswith`"),
+                );
+                ok = false;
+            }
+        }
+        if !ok {
+            return None;
+        }
+        let bytes: Vec<Vec<u8>> = patterns
+            .iter()
+            .map(|(p, _)| p.as_bytes().to_vec())
+            .collect();
+        if Automaton::glob(&bytes).is_none() {
+            self.report_in(
+                scope,
+                Diagnostic::new(
+                    Code::E0291,
+                    "glob patterns over their bounds",
+                    use_span,
+                    format!(
+                        "the automaton of these patterns needs more than {MAX_GLOB_STATES} states"
+                    ),
+                )
+                .with_help("match fewer patterns in one test, or with fewer `*` each"),
+            );
+            return None;
+        }
+        Some(())
     }
 
     /// Reports named constants (written directly or in an inline list)
@@ -1022,14 +1292,9 @@ impl<'a> Checker<'a> {
             };
             self.report_in(
                 scope,
-                Diagnostic::new(
-                    Code::E0290,
-                    message,
-                    rhs.span(),
-                    "no bit",
-                )
-                .with_label(field_span, format!("`{}` is tested here", spec.name))
-                .with_help(help),
+                Diagnostic::new(Code::E0290, message, rhs.span(), "no bit")
+                    .with_label(field_span, format!("`{}` is tested here", spec.name))
+                    .with_help(help),
             );
             return None;
         }
@@ -1226,6 +1491,110 @@ fn str_op(op: ast::CmpOp) -> StrOp {
     match op {
         ast::CmpOp::StartsWith => StrOp::StartsWith,
         ast::CmpOp::EndsWith => StrOp::EndsWith,
+        ast::CmpOp::Matches => StrOp::Matches,
         _ => StrOp::Contains,
     }
+}
+
+/// The parts of a path a condition can test.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(super) enum PathPart {
+    /// Everything before the last `/` (`/` when that is the first byte,
+    /// empty when there is none).
+    Dir,
+    /// Everything after the last `/` (the whole string when there is none).
+    Name,
+}
+
+/// The path parts written as fields: `file.dir` is the `Dir` of
+/// `file.path`, ...
+pub(super) const PATH_PARTS: &[(&str, &str, PathPart)] = &[
+    ("file.dir", "file.path", PathPart::Dir),
+    ("file.name", "file.path", PathPart::Name),
+    ("exec.dir", "exec.path", PathPart::Dir),
+    ("exec.name", "exec.path", PathPart::Name),
+];
+
+/// The base field and part of a path part name (`file.dir`).
+pub(super) fn path_part(name: &str) -> Option<(FieldId, PathPart)> {
+    PATH_PARTS
+        .iter()
+        .find(|(part, _, _)| *part == name)
+        .and_then(|(_, base, part)| FieldId::from_name(base).map(|f| (f, *part)))
+}
+
+/// `value` with every glob character and `/` escaped: itself, byte for
+/// byte.
+fn glob_literal(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        if matches!(c, '*' | '?' | '\\' | '/') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The glob patterns of the path (any of them) that say `part OP value`
+/// (`==`, `in`: equality; `!=`, `not in` are its negation); `None` when
+/// the test holds for every path (an empty prefix, suffix or substring).
+pub(super) fn path_part_patterns(
+    part: PathPart,
+    op: ast::CmpOp,
+    value: &str,
+) -> Option<Vec<String>> {
+    use ast::CmpOp as Op;
+    let lit = glob_literal(value);
+    Some(match part {
+        PathPart::Name => {
+            // The name is what follows the last `/`, or the whole string.
+            let name = match op {
+                Op::StartsWith | Op::EndsWith | Op::Contains if value.is_empty() => return None,
+                Op::StartsWith => format!("{lit}*"),
+                Op::EndsWith => format!("*{lit}"),
+                Op::Contains => format!("*{lit}*"),
+                // Within a name `**` is `*` (no `/` to cross).
+                Op::Matches => collapse_double_stars(value),
+                _ => lit,
+            };
+            vec![name.clone(), format!("**/{name}")]
+        }
+        PathPart::Dir => match op {
+            Op::StartsWith if value.is_empty() => return None,
+            // Every directory of an absolute path starts with `/`.
+            Op::StartsWith if value == "/" => vec!["/**".to_string()],
+            Op::StartsWith => vec![format!("{lit}**\\/*")],
+            Op::Matches => {
+                let mut out = vec![format!("{value}\\/*")];
+                if crate::ir::automaton::glob_match(value.as_bytes(), b"/") {
+                    out.push("/*".to_string());
+                }
+                if crate::ir::automaton::glob_match(value.as_bytes(), b"") {
+                    out.push("*".to_string());
+                }
+                out
+            }
+            _ if value.is_empty() => vec!["*".to_string()],
+            // `/x`, and `//x` (never resolved, but a name may be written so).
+            _ if value == "/" => vec!["/*".to_string(), "\\/\\/*".to_string()],
+            _ => vec![format!("{lit}\\/*")],
+        },
+    })
+}
+
+/// A name pattern with every run of stars one star.
+fn collapse_double_stars(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    let mut escaped = false;
+    let mut after_star = false;
+    for c in pattern.chars() {
+        if c == '*' && !escaped && after_star {
+            continue;
+        }
+        after_star = c == '*' && !escaped;
+        escaped = c == '\\' && !escaped;
+        out.push(c);
+    }
+    out
 }

@@ -290,10 +290,19 @@ mod tests {
         let count = names.len();
         names.dedup();
         assert_eq!(names.len(), count, "a constant is listed twice");
-        assert_eq!(lookup("AF_INET").unwrap().value, crate::check::hooks::AF_INET);
-        assert_eq!(lookup("AF_INET6").unwrap().value, crate::check::hooks::AF_INET6);
+        assert_eq!(
+            lookup("AF_INET").unwrap().value,
+            crate::check::hooks::AF_INET
+        );
+        assert_eq!(
+            lookup("AF_INET6").unwrap().value,
+            crate::check::hooks::AF_INET6
+        );
         assert_eq!(lookup("PROT_EXEC").unwrap().value, crate::kernel::PROT_EXEC);
-        assert_eq!(lookup("MAP_ANONYMOUS").unwrap().value, crate::kernel::MAP_ANONYMOUS);
+        assert_eq!(
+            lookup("MAP_ANONYMOUS").unwrap().value,
+            crate::kernel::MAP_ANONYMOUS
+        );
         assert_eq!(lookup("O_ACCMODE").unwrap().value, crate::kernel::O_ACCMODE);
         assert_eq!(
             lookup("O_CREAT").unwrap().value

@@ -97,7 +97,10 @@ const PATTERN_CHARS: [char; 2] = ['*', '?'];
 fn pattern_help(value: &str) -> String {
     for operator in ["glob", "matches"] {
         if crate::syntax::lexer::is_keyword(operator) {
-            return format!("to match a pattern, use `{operator}`");
+            return format!(
+                "to match a pattern, use `{operator}` (`*` within a directory, `**` across them, `?` one byte): `{operator} \"{}\"`",
+                value.escape_debug()
+            );
         }
     }
     let trimmed_end = value.trim_end_matches(PATTERN_CHARS);

@@ -112,11 +112,13 @@ fn conflict(field: FieldId, a: &Fact<'_>, b: &Fact<'_>) -> Option<String> {
                 StrOp::StartsWith => x.starts_with(value),
                 StrOp::EndsWith => x.ends_with(value),
                 StrOp::Contains => x.contains(value),
+                StrOp::Matches => crate::ir::automaton::glob_match(value.as_bytes(), x.as_bytes()),
             };
             let word = match op {
                 StrOp::StartsWith => "start with",
                 StrOp::EndsWith => "end with",
                 StrOp::Contains => "contain",
+                StrOp::Matches => "match",
             };
             (!holds).then(|| format!("`{name}` equal to \"{x}\" does not {word} \"{value}\""))
         }

@@ -219,6 +219,8 @@ pub enum StrOp {
     StartsWith,
     EndsWith,
     Contains,
+    /// A glob pattern (`ir::automaton::glob_match`).
+    Matches,
 }
 
 /// What a [`Test`] checks. The literal types always match the field's type.

@@ -235,11 +235,20 @@ impl<'a> Checker<'a> {
             let mut first_spans: Vec<Span> = Vec::new();
             for name in fields {
                 let Some(field) = FieldId::from_name(&name.text) else {
-                    let help =
-                        match literal::closest(&name.text, FieldId::all().map(|f| f.spec().name)) {
-                            Some(close) => format!("a field with a similar name exists: `{close}`"),
-                            None => "the fields are listed in docs/language.md".to_string(),
-                        };
+                    let help = match (
+                        crate::check::cond::path_part(&name.text),
+                        literal::closest(&name.text, FieldId::all().map(|f| f.spec().name)),
+                    ) {
+                        (Some((base, _)), _) => format!(
+                            "`{}` is tested in conditions only: emit `{}`",
+                            name.text,
+                            base.spec().name
+                        ),
+                        (None, Some(close)) => {
+                            format!("a field with a similar name exists: `{close}`")
+                        }
+                        (None, None) => "the fields are listed in docs/language.md".to_string(),
+                    };
                     self.report(
                         Diagnostic::new(
                             Code::E0201,

@@ -77,9 +77,16 @@ impl Checker<'_> {
                             ok = false;
                         }
                     } else {
-                        let help = match literal::closest(name, FieldId::all().map(|f| f.spec().name)) {
-                            Some(close) => format!("a field with a similar name exists: `{close}`"),
-                            None => "placeholders name fields, e.g. `{proc.comm}`; write literal braces as `{{` and `}}`".to_string(),
+                        let help = match (
+                            crate::check::cond::path_part(name),
+                            literal::closest(name, FieldId::all().map(|f| f.spec().name)),
+                        ) {
+                            (Some((base, _)), _) => format!(
+                                "`{name}` is tested in conditions only: write `{{{}}}`",
+                                base.spec().name
+                            ),
+                            (None, Some(close)) => format!("a field with a similar name exists: `{close}`"),
+                            (None, None) => "placeholders name fields, e.g. `{proc.comm}`; write literal braces as `{{` and `}}`".to_string(),
                         };
                         self.report(
                             Diagnostic::new(

@@ -374,13 +374,7 @@ fn has_tests_every_bit_and_has_any_one_of_them() {
         }
     );
     let expr = cond("file.mmap", "mmap.prot has 0x4");
-    assert_eq!(
-        test_of(&expr).1,
-        &TestOp::Bits {
-            mask: 4,
-            all: true
-        }
-    );
+    assert_eq!(test_of(&expr).1, &TestOp::Bits { mask: 4, all: true });
     // `has any` after `has` only: `any` is an ordinary name elsewhere.
     ok("list any = [1, 2]\nrule r { on exec when proc.uid in any deny }");
     let rule = |when: &str| codes(&format!("rule r {{ on file.open when {when} deny }}"));
@@ -390,7 +384,10 @@ fn has_tests_every_bit_and_has_any_one_of_them() {
     assert_eq!(rule("file.path has O_TRUNC"), vec![Code::E0206]);
     assert_eq!(rule("file.flags has \"x\""), vec![Code::E0207]);
     assert_eq!(rule("file.flags has 0x100000000"), vec![Code::E0209]);
-    assert_eq!(rule("file.flags has CAP_BPF"), vec![Code::E0209, Code::W0075]);
+    assert_eq!(
+        rule("file.flags has CAP_BPF"),
+        vec![Code::E0209, Code::W0075]
+    );
     assert_eq!(rule("file.flags has PROT_EXEC"), vec![Code::W0075]);
     assert_eq!(rule("file.flags == SIGKILL"), vec![Code::W0075]);
     assert_eq!(rule("file.read and not file.write"), Vec::<Code>::new());
@@ -402,4 +399,105 @@ fn has_tests_every_bit_and_has_any_one_of_them() {
         codes("rule r { on socket.create when socket.type in [SOCK_DGRAM, O_TRUNC] deny }"),
         vec![Code::W0075]
     );
+}
+
+/// The directory part and base name as the docs define them.
+fn dir_and_name(path: &str) -> (&str, &str) {
+    match path.rfind('/') {
+        Some(0) => ("/", &path[1..]),
+        Some(i) => (&path[..i], &path[i + 1..]),
+        None => ("", path),
+    }
+}
+
+#[test]
+fn dir_and_name_decide_as_the_parts_of_the_path() {
+    use crate::interp::{evaluate, Event};
+    let paths = [
+        "",
+        "/",
+        "/etc",
+        "/etc/",
+        "/etc/passwd",
+        "/etc/ssh/sshd_config",
+        "/home/a/.ssh/id_rsa",
+        "/home/a/.ssh/id_rsa.pub",
+        "/a*b/c",
+        "/x/a*b",
+        "rel",
+        "rel/x",
+        "/etc/x/passwd",
+        "/home/alice/id_",
+        "//x",
+        "/etcx/passwd",
+    ];
+    let tests: &[(&str, &str)] = &[
+        ("file.dir == \"/etc\"", "=="),
+        ("file.dir == \"/\"", "=="),
+        ("file.dir == \"\"", "=="),
+        ("file.dir != \"/etc\"", "!="),
+        ("file.dir in [\"/etc\", \"/home/a/.ssh\"]", "in"),
+        ("file.dir startswith \"/home/\"", "startswith"),
+        ("file.dir startswith \"/etc\"", "startswith"),
+        ("file.dir startswith \"/\"", "startswith"),
+        ("file.dir matches \"/home/*/.ssh\"", "matches"),
+        ("file.dir matches \"**\"", "matches"),
+        ("file.name == \"passwd\"", "=="),
+        ("file.name == \"\"", "=="),
+        ("file.name == \"a*b\"", "=="),
+        ("file.name startswith \"id_\"", "startswith"),
+        ("file.name endswith \".pub\"", "endswith"),
+        ("file.name contains \"ss\"", "contains"),
+        ("file.name matches \"id_*\"", "matches"),
+        ("file.name matches \"**.pub\"", "matches"),
+        ("file.name not in [\"passwd\", \"rel\"]", "not in"),
+    ];
+    for (when, _) in tests {
+        let policy = ok(&format!("rule r {{ on file.open when {when} deny }}"));
+        for path in paths {
+            let (dir, name) = dir_and_name(path);
+            let expected = {
+                let (part, rest) = when.split_once(' ').expect("a test");
+                let value = if part == "file.dir" { dir } else { name };
+                let (op, lit) = rest.split_once(' ').map_or((rest, ""), |x| x);
+                let (op, lit) = if let Some(l) = lit.strip_prefix("in ") {
+                    ("not", l)
+                } else {
+                    (op, lit)
+                };
+                let strings: Vec<String> = lit
+                    .trim_matches(|c| c == '[' || c == ']')
+                    .split(", ")
+                    .map(|s| s.trim_matches('"').to_string())
+                    .collect();
+                let one = &strings[0];
+                match op {
+                    "==" => value == one,
+                    "!=" => value != one,
+                    "in" => strings.iter().any(|s| s == value),
+                    "not" => !strings.iter().any(|s| s == value),
+                    "startswith" => value.starts_with(one.as_str()),
+                    "endswith" => value.ends_with(one.as_str()),
+                    "contains" => value.contains(one.as_str()),
+                    "matches" => crate::ir::automaton::glob_match(one.as_bytes(), value.as_bytes()),
+                    other => panic!("{other}"),
+                }
+            };
+            let event = Event::new([(
+                field("file.path"),
+                crate::check::policy::Value::Str(path.to_string()),
+            )]);
+            let decided = evaluate(&policy, Hook::FileOpen, &event).action == Action::Deny;
+            assert_eq!(decided, expected, "{when} on {path:?}");
+        }
+    }
+    let rule = |when: &str| codes(&format!("rule r {{ on file.open when {when} deny }}"));
+    assert_eq!(rule("file.name == \"a/b\""), vec![Code::E0292]);
+    assert_eq!(rule("file.dir contains \"x\""), vec![Code::E0206]);
+    assert_eq!(rule("file.dir == 1"), vec![Code::E0207]);
+    assert_eq!(
+        codes("rule r { on exec when file.dir == \"/etc\" deny }"),
+        vec![Code::E0302]
+    );
+    ok("rule r { on exec when exec.dir == \"/tmp\" and exec.name startswith \".\" deny }");
 }

@@ -280,6 +280,23 @@ codes! {
         fix: "Test a bit that is there. For \"opened for reading\" (`O_RDONLY` or `O_RDWR`) \
               use the bool field `file.read`; for \"read-only\", `not file.write`.",
     }
+    E0291 (Error) "glob pattern over its bounds" {
+        what: "A `matches` pattern has more than 8 wildcards (`*`, `**`, `?`) or more than 2 \
+               `**`, or the patterns of one test need an automaton of more than 1024 states.",
+        why: "A program decides `matches` with one automaton over the string's bytes, with \
+              no backtracking: its size, which the bounds keep small, is what the kernel \
+              checks and runs.",
+        example: "rule r {\n    on file.open\n    when file.path matches \"/*/*/*/*/*/*/*/*/*\"\n    deny\n}\n",
+        fix: "Split the pattern into several tests, or use `startswith` and `endswith`.",
+    }
+    E0292 (Error) "base name with a `/`" {
+        what: "`file.name` (or `exec.name`) is compared with a string that has a `/`.",
+        why: "The base name is what follows the last `/` of the path: it never has one, so \
+              the test never holds.",
+        example: "rule r {\n    on file.open\n    when file.name == \"ssh/id_rsa\"\n    deny\n}\n",
+        fix: "Test the whole path (`file.path endswith \"/ssh/id_rsa\"`) or the directory \
+              (`file.dir endswith ...`).",
+    }
     E0301 (Error) "unknown hook" {
         what: "`on` names a hook that does not exist.",
         why: "Each hook is a kernel attach point the compiler knows how to program.",

@@ -180,7 +180,7 @@ impl Lowering<'_> {
     fn expr(&mut self, expr: &Expr) -> Cond {
         match expr {
             Expr::And(items) => and(items.iter().map(|e| self.expr(e)).collect()),
-            Expr::Or(items) => or(items.iter().map(|e| self.expr(e)).collect()),
+            Expr::Or(items) => self.or_merging_globs(items),
             Expr::Not(inner) => not(self.expr(inner)),
             Expr::Test(test) => match (self.known)(test.field) {
                 Some(value) => {
@@ -193,6 +193,39 @@ impl Lowering<'_> {
                 None => self.test(test),
             },
         }
+    }
+
+    /// `or` of `items`, where the globs on one field (`file.name == "x"` is
+    /// two) are one automaton: one scan of the field instead of one each.
+    /// An unresolved or truncated path leaves each of them, and so their
+    /// `or`, undecided alike.
+    fn or_merging_globs(&mut self, items: &[Expr]) -> Cond {
+        let mut out = Vec::new();
+        let mut globs: Vec<(FieldId, Vec<Vec<u8>>, &Test)> = Vec::new();
+        for item in items {
+            match item {
+                Expr::Test(
+                    test @ Test {
+                        op:
+                            TestOp::Str {
+                                op: StrOp::Matches,
+                                value,
+                            },
+                        ..
+                    },
+                ) if (self.known)(test.field).is_none() => {
+                    match globs.iter_mut().find(|(field, _, _)| *field == test.field) {
+                        Some((_, patterns, _)) => patterns.push(value.as_bytes().to_vec()),
+                        None => globs.push((test.field, vec![value.as_bytes().to_vec()], test)),
+                    }
+                }
+                other => out.push(self.expr(other)),
+            }
+        }
+        for (_, patterns, test) in globs {
+            out.push(self.glob(test, patterns));
+        }
+        or(out)
     }
 
     fn leaf(test: &Test, kind: LeafKind) -> Cond {
@@ -228,6 +261,14 @@ impl Lowering<'_> {
                 op: StrOp::Contains,
                 value,
             } => self.scan(test, ScanKind::Contains, vec![value.as_bytes().to_vec()]),
+            TestOp::Str {
+                op: StrOp::Matches,
+                value,
+            } => self.glob(test, vec![value.as_bytes().to_vec()]),
+            TestOp::StrAny {
+                op: StrOp::Matches,
+                list,
+            } => self.glob(test, self.str_elems(*list)),
             TestOp::Str { op, value } => str_leaf(test, *op, value.as_bytes()),
             TestOp::StrAny {
                 op: StrOp::Contains,
@@ -296,6 +337,17 @@ impl Lowering<'_> {
         absolute.dedup();
         let set = self.identities.intern(absolute);
         or(vec![by_name, Self::leaf(test, LeafKind::IdentityIn(set))])
+    }
+
+    /// The glob automaton of `patterns` (any of them matches). Never
+    /// folded: the empty pattern matches the empty string only, and even
+    /// `**` leaves an unresolved path undecided.
+    fn glob(&mut self, test: &Test, patterns: Vec<Vec<u8>>) -> Cond {
+        if patterns.is_empty() {
+            return Cond::False;
+        }
+        let id = self.sets.automaton(ScanKind::Glob, &patterns);
+        Self::leaf(test, LeafKind::Scan(id))
     }
 
     /// A string automaton deciding `kind` over `literals` (an empty
@@ -451,7 +503,9 @@ fn str_leaf(test: &Test, op: StrOp, lit: &[u8]) -> Cond {
     let kind = match op {
         StrOp::StartsWith => LeafKind::StrPrefix(lit.to_vec()),
         StrOp::EndsWith => LeafKind::StrSuffix(lit.to_vec()),
-        StrOp::Contains => unreachable!("internal error: `contains` is lowered to an automaton"),
+        StrOp::Contains | StrOp::Matches => {
+            unreachable!("internal error: `contains` and `matches` are lowered to automata")
+        }
     };
     Lowering::leaf(test, kind)
 }
@@ -538,7 +592,11 @@ impl SetTable {
         }
         self.automaton_index
             .insert((kind, key), self.automata.len() as u32);
-        let automaton = Automaton::new(kind, literals);
+        let automaton = match kind {
+            ScanKind::Glob => Automaton::glob(literals)
+                .expect("internal error: the checker bounds every glob automaton"),
+            _ => Automaton::new(kind, literals),
+        };
         let offset = self.automata.last().map_or(0, |a| {
             a.offset + a.automaton.encoded_len().next_multiple_of(8)
         });
@@ -546,6 +604,7 @@ impl SetTable {
         let what = match kind {
             ScanKind::Contains => "contains",
             ScanKind::EndsWith => "endswith",
+            ScanKind::Glob => "matches",
         };
         self.automata.push(AutomatonDef {
             purpose: format!(

@@ -353,7 +353,9 @@ fn hover(request: &Request<'_>) -> Result<Value, (i64, String)> {
                         "```pol\n{}\n```",
                         symbols.declaration_text(request.text, decl)
                     ));
-                } else if let Some(value) = CONSTANTS.iter().find(|c| c.name == name).map(|c| c.value) {
+                } else if let Some(value) =
+                    CONSTANTS.iter().find(|c| c.name == name).map(|c| c.value)
+                {
                     parts.push(format!("**{name}**: a built-in constant, {value}"));
                 }
             }
@@ -505,7 +507,9 @@ fn completion(request: &Request<'_>) -> Result<Value, (i64, String)> {
                 items.push(item(spec.name, KIND_EVENT, spec.doc.to_string()));
             }
         }
-        Some(Token::In | Token::StartsWith | Token::EndsWith | Token::Contains) => {
+        Some(
+            Token::In | Token::StartsWith | Token::EndsWith | Token::Contains | Token::Matches,
+        ) => {
             for name in symbols.lists() {
                 items.push(item(name, KIND_VARIABLE, "list".to_string()));
             }
@@ -569,6 +573,7 @@ fn completion(request: &Request<'_>) -> Result<Value, (i64, String)> {
                     "endswith",
                     "contains",
                     "has",
+                    "matches",
                 ] {
                     let doc = keyword_doc(op).unwrap_or_default();
                     items.push(item(op, KIND_KEYWORD, doc.to_string()));

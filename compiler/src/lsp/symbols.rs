@@ -35,6 +35,7 @@ pub fn keyword_doc(keyword: &str) -> Option<&'static str> {
         "contains" => "`STR_FIELD contains \"s\"` (or a list: any of them)",
         "has" => "`INT_FIELD has O_TRUNC`: every bit of the value (or of a list, or-ed) is set; `has any [A, B]`: at least one",
         "has any" => "`INT_FIELD has any [A, B]`: at least one of the bits is set",
+        "matches" => "`STR_FIELD matches \"/home/*/.ssh/id_*\"`: a glob pattern (`*` within a directory, `**` across them, `?` one byte), or a list (any of them)",
         "allow" => "allowed, no event; no later rule on the hook is evaluated",
         "audit" => "allowed and reported",
         "deny" => "refused with EPERM (or the task killed where the backend cannot refuse), and reported",

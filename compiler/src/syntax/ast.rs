@@ -249,6 +249,8 @@ pub enum CmpOp {
     Has,
     /// `int_field has any [A, B]`: at least one of the bits is set.
     HasAny,
+    /// `str_field matches "glob"` (or a list: any of them).
+    Matches,
 }
 
 impl CmpOp {
@@ -268,6 +270,7 @@ impl CmpOp {
             CmpOp::NotIn => "not in",
             CmpOp::Has => "has",
             CmpOp::HasAny => "has any",
+            CmpOp::Matches => "matches",
         }
     }
 }

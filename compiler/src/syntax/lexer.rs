@@ -61,6 +61,8 @@ pub enum Token<'src> {
     Contains,
     #[token("has")]
     Has,
+    #[token("matches")]
+    Matches,
     /// `has any`: `has` followed by the word `any` (which is no keyword
     /// elsewhere), joined by [`lex`].
     HasAny,
@@ -177,6 +179,7 @@ impl Token<'_> {
             Token::Contains => "contains",
             Token::Has => "has",
             Token::HasAny => "has any",
+            Token::Matches => "matches",
             Token::Allow => "allow",
             Token::Audit => "audit",
             Token::Deny => "deny",
@@ -444,6 +447,7 @@ impl Nesting {
             | Token::Contains
             | Token::Has
             | Token::HasAny
+            | Token::Matches
             | Token::Ident(_)
             | Token::Int(_)
             | Token::Ip(_)

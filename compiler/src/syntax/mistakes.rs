@@ -1,5 +1,5 @@
 //! Parse errors that are common mistakes, said as such: an operator of
-//! another policy language (`glob`, `matches`, `icontains`, `exists`), a
+//! another policy language (`glob`, `regex`, `icontains`, `exists`), a
 //! condition missing after `and`, a Falco-style `( ... )` list, a misspelled
 //! or upper-case keyword, two hooks for one rule, a message without an
 //! action. The parser reports "expected X, found Y"; [`explain`] looks at the
@@ -22,15 +22,11 @@ use crate::syntax::COMPARISON_OPERATORS;
 pub const FOREIGN_OPERATORS: &[(&str, &str)] = &[
     (
         "glob",
-        "there are no patterns: for a prefix or a suffix use `startswith` or `endswith`",
-    ),
-    (
-        "matches",
-        "there are no regular expressions: use `startswith`, `endswith` or `contains`",
+        "glob patterns are written with `matches`: `file.path matches \"/home/*/.ssh/id_*\"`",
     ),
     (
         "regex",
-        "there are no regular expressions: use `startswith`, `endswith` or `contains`",
+        "there are no regular expressions: use `matches` with a glob pattern (`*`, `**`, `?`), or `startswith`, `endswith`, `contains`",
     ),
     (
         "pmatch",

@@ -162,7 +162,7 @@ pub(crate) fn double_equals_diagnostic(span: Span) -> Diagnostic {
     .with_help("write `FIELD = VALUE`: `on exec with proc.uid = 0`")
 }
 
-pub(crate) const COMPARISON_OPERATORS: [&str; 10] = [
+pub(crate) const COMPARISON_OPERATORS: [&str; 13] = [
     "\"==\"",
     "\"!=\"",
     "\"<\"",
@@ -173,6 +173,9 @@ pub(crate) const COMPARISON_OPERATORS: [&str; 10] = [
     "\"endswith\"",
     "\"contains\"",
     "\"in\"",
+    "\"has\"",
+    "\"has any\"",
+    "\"matches\"",
 ];
 const ACTIONS: [&str; 4] = ["\"allow\"", "\"audit\"", "\"deny\"", "\"kill\""];
 const VALUES: [&str; 6] = ["NAME", "INT", "IP", "STR", "\"true\"", "\"false\""];
