@@ -200,3 +200,46 @@ fn globs_and_path_parts_decide_on_the_resolved_path() {
     assert_eq!(denied.len(), 1, "{denied:?}");
     assert_eq!(audited.len(), 1, "{audited:?}");
 }
+
+#[test]
+fn two_fields_compare_on_the_kernels_values() {
+    if !kernel_tests_enabled("two_fields_compare_on_the_kernels_values") {
+        return;
+    }
+    let work = TempDir::new("lang-fields");
+    let cgroup = TestCgroup::new("lang-fields");
+    let dir = resolved(&work.path);
+    let file = format!("{dir}/owned");
+    fs::write(&file, "polc\n").expect("write file");
+    let policy = write_policy(
+        &work,
+        "fields.pol",
+        &format!(
+            "rule chown_to_another {{\n    on file.chown\n    when file.path == \"{file}\" and file.uid != proc.uid\n    deny \"{{file.uid}} {{proc.uid}}\"\n}}\n"
+        ),
+    );
+    let polrt = Polrt::start(&policy, &cgroup, &work, &[]);
+    // The caller is root (uid 0): to 0 is its own uid, to 4321 another's.
+    let chown = |uid: u32| {
+        let script = format!("import os\nos.chown({file:?}, {uid}, -1)\n");
+        run_in(&cgroup, Command::new(PYTHON).arg("-c").arg(script))
+    };
+    let (own, _, own_err) = chown(0);
+    let (other, other_pid, _) = chown(4321);
+    let finished = polrt.stop();
+    assert!(
+        finished.status.success(),
+        "polrt: {}\n{}",
+        finished.status,
+        finished.stderr
+    );
+    assert!(own.success(), "{own}: {own_err}");
+    // Denied: refused (LSM) or killed when the call returns (tp_btf).
+    assert!(!other.success(), "{other}");
+    let events = finished.events();
+    let denied = events_of(&events, "chown_to_another");
+    assert_eq!(denied.len(), 1, "{denied:?}");
+    assert_eq!(denied[0]["pid"], other_pid);
+    assert_eq!(denied[0]["fields"]["file.uid"], 4321);
+    assert_eq!(denied[0]["fields"]["proc.uid"], 0);
+}

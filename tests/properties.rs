@@ -310,6 +310,7 @@ impl Coverage {
                     TestOp::IsTrue => "bool".into(),
                     TestOp::Bits { all: true, .. } => "int has".into(),
                     TestOp::Bits { all: false, .. } => "int has any".into(),
+                    TestOp::FieldCmp { op, .. } => format!("int {} field", op.symbol()),
                     TestOp::In(list) => {
                         let named = policy.list(*list).name.is_some();
                         format!(
@@ -365,6 +366,8 @@ impl Coverage {
             "str ==",
             "int has",
             "int has any",
+            "int == field",
+            "int < field",
             "bool",
             "and",
             "or",

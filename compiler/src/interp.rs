@@ -339,6 +339,14 @@ pub fn eval_expr(policy: &CheckedPolicy, expr: &Expr, event: &Event) -> Option<b
             any
         }
         Expr::Not(inner) => eval_expr(policy, inner, event).map(|v| !v),
+        Expr::Test(Test {
+            field,
+            op: TestOp::FieldCmp { op, other },
+            ..
+        }) => match (event.get(*field), event.get(*other)) {
+            (FieldValue::Int(a), FieldValue::Int(b)) => Some(compare(*op, a, b)),
+            _ => Some(false),
+        },
         Expr::Test(test) => {
             let by_value = eval_test3(policy, test, &event.get(test.field));
             if by_value == Some(true) {
@@ -462,7 +470,8 @@ pub fn eval_test(policy: &CheckedPolicy, test: &Test, value: &FieldValue) -> boo
     }
 }
 
-fn compare(op: CmpOp, left: u64, right: u64) -> bool {
+/// `left OP right`.
+pub fn compare(op: CmpOp, left: u64, right: u64) -> bool {
     match op {
         CmpOp::Eq => left == right,
         CmpOp::Ne => left != right,

@@ -176,6 +176,32 @@ impl<'p> EventGen<'p> {
                 }
             }
             Expr::Not(inner) => self.steer(rng, inner, !want, out),
+            Expr::Test(Test {
+                field,
+                op: TestOp::FieldCmp { op, other },
+                ..
+            }) => {
+                // The other field's value (kept if set), then one of this
+                // field's values around it that decides as wanted.
+                if rng.chance(90) {
+                    let b = match out.get(other) {
+                        Some(Value::Int(b)) => *b,
+                        _ => {
+                            let b = *pick(rng, &[0u64, 1, 1000, 65_534]);
+                            out.insert(*other, Value::Int(b));
+                            b
+                        }
+                    };
+                    let candidates = [b, b.wrapping_add(1), b.wrapping_sub(1), 0];
+                    let good: Vec<u64> = candidates
+                        .into_iter()
+                        .filter(|a| interp::compare(*op, *a, b) == want)
+                        .collect();
+                    if !good.is_empty() && field != other {
+                        out.insert(*field, Value::Int(good[rng.index(good.len())]));
+                    }
+                }
+            }
             Expr::Test(test) => {
                 if rng.chance(90) {
                     if let Some(value) = satisfy(rng, self.policy, test, want) {
@@ -206,6 +232,7 @@ fn literals(policy: &CheckedPolicy, test: &Test) -> Vec<Value> {
             prefix: *prefix,
         }],
         TestOp::IsTrue => vec![Value::Bool(true), Value::Bool(false)],
+        TestOp::FieldCmp { .. } => Vec::new(),
         TestOp::Bits { mask, .. } => vec![
             Value::Int(*mask),
             Value::Int(mask & mask.wrapping_sub(1)),

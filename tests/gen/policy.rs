@@ -661,6 +661,16 @@ impl<R: Entropy> Gen<'_, R> {
     fn leaf(&mut self, hook: Hook, field: FieldId) -> String {
         let name = field.spec().name;
         match field.spec().ty {
+            FieldType::Int { .. } if self.rng.chance(5) => {
+                // Two int fields: the other one common to every hook.
+                let others: Vec<FieldId> = common_fields()
+                    .into_iter()
+                    .filter(|f| matches!(f.spec().ty, FieldType::Int { .. }))
+                    .collect();
+                let other = pick(self.rng, &others).spec().name;
+                let op = *pick(self.rng, &["==", "!=", "<", "<=", ">", ">="]);
+                format!("{name} {op} {other}")
+            }
             FieldType::Int { bits } => self.int_leaf(name, bits),
             FieldType::Str { max } => self.str_leaf(hook, name, usize::from(max) - 1),
             FieldType::Ip => self.ip_leaf(name),

@@ -479,20 +479,16 @@ impl<'a> Checker<'a> {
             }
         }
         match (field_of(lhs), field_of(rhs)) {
-            (Some((_, left)), Some((_, right))) => {
-                self.report_in(
-                    scope,
-                    Diagnostic::new(
-                        Code::E0214,
-                        "comparison between two fields",
-                        right.span,
-                        "a second field",
-                    )
-                    .with_label(left.span, "compared with this field")
-                    .with_help("compare each field with a literal or a list; fields cannot be compared with each other"),
-                );
-                None
-            }
+            (Some((left_field, left)), Some((right_field, right))) => self.lower_field_cmp(
+                left_field,
+                left,
+                op,
+                op_span,
+                right_field,
+                right,
+                span,
+                scope,
+            ),
             (Some((field, name)), None) => {
                 self.lower_test(field, name.span, op, op_span, rhs, span, scope)
             }
@@ -554,6 +550,76 @@ impl<'a> Checker<'a> {
                 None
             }
         }
+    }
+
+    /// `int_field OP int_field` (`proc.uid != proc.euid`): both ints,
+    /// both available, an order or equality operator.
+    #[allow(clippy::too_many_arguments)]
+    fn lower_field_cmp(
+        &mut self,
+        left_field: FieldId,
+        left: &ast::Name,
+        op: ast::CmpOp,
+        op_span: Span,
+        right_field: FieldId,
+        right: &ast::Name,
+        span: Span,
+        scope: &mut Scope,
+    ) -> Option<Expr> {
+        use ast::CmpOp as Op;
+        let available = self.check_available(left_field, left.span, scope)
+            & self.check_available(right_field, right.span, scope);
+        if !available {
+            return None;
+        }
+        let (lt, rt) = (left_field.spec().ty, right_field.spec().ty);
+        let both_int = matches!((lt, rt), (FieldType::Int { .. }, FieldType::Int { .. }));
+        if !both_int {
+            let message = if lt.kind_name() == rt.kind_name() {
+                format!(
+                    "two {} fields compared: only int fields compare with each other",
+                    lt.kind_name()
+                )
+            } else {
+                format!(
+                    "mismatched types: {} compared with {}",
+                    article(lt.kind_name()),
+                    article(rt.kind_name())
+                )
+            };
+            self.report_in(
+                scope,
+                Diagnostic::new(Code::E0214, message, right.span, format!("`{}` is {rt}", right.text))
+                    .with_label(left.span, format!("`{}` is {lt}", left.text))
+                    .with_help("compare two int fields (`proc.uid != file.uid`), or each field with a literal or a list"),
+            );
+            return None;
+        }
+        if !matches!(op, Op::Eq | Op::Ne | Op::Lt | Op::Le | Op::Gt | Op::Ge) {
+            self.report_in(
+                scope,
+                Diagnostic::new(
+                    Code::E0206,
+                    format!("`{}` is not defined between two fields", op.as_str()),
+                    op_span,
+                    "not between fields",
+                )
+                .with_help("two int fields compare with `==`, `!=`, `<`, `<=`, `>`, `>=`"),
+            );
+            return None;
+        }
+        if !self.count_test(scope, span) {
+            return None;
+        }
+        let expr = Expr::Test(Test {
+            field: left_field,
+            op: TestOp::FieldCmp {
+                op: int_op(op),
+                other: right_field,
+            },
+            span,
+        });
+        Some(negate_if(op == Op::Ne, expr))
     }
 
     fn is_declared_value(&self, name: &str) -> bool {

@@ -245,6 +245,8 @@ pub enum TestOp {
     /// `int_field has any [..]` (at least one is). The mask is not 0 and
     /// fits the field.
     Bits { mask: u64, all: bool },
+    /// `int_field OP other_int_field` (`!=` is `Not` of `==`).
+    FieldCmp { op: CmpOp, other: FieldId },
 }
 
 /// A `test "name" { ... }` block: one event and the expected outcome.

@@ -501,3 +501,34 @@ fn dir_and_name_decide_as_the_parts_of_the_path() {
     );
     ok("rule r { on exec when exec.dir == \"/tmp\" and exec.name startswith \".\" deny }");
 }
+
+#[test]
+fn two_int_fields_compare_and_others_do_not() {
+    let expr = cond("file.chown", "file.uid != proc.uid");
+    let Expr::Not(inner) = expr else {
+        panic!("`!=` is `not ==`: {expr:?}")
+    };
+    assert_eq!(
+        test_of(&inner),
+        (
+            &field("file.uid"),
+            &TestOp::FieldCmp {
+                op: CmpOp::Eq,
+                other: field("proc.uid")
+            }
+        )
+    );
+    let expr = cond("exec", "proc.uid < proc.gid");
+    assert_eq!(
+        test_of(&expr).1,
+        &TestOp::FieldCmp {
+            op: CmpOp::Lt,
+            other: field("proc.gid")
+        }
+    );
+    let rule = |hook: &str, when: &str| codes(&format!("rule r {{ on {hook} when {when} deny }}"));
+    assert_eq!(rule("exec", "proc.uid == proc.comm"), vec![Code::E0214]);
+    assert_eq!(rule("exec", "exec.path == proc.exe"), vec![Code::E0214]);
+    assert_eq!(rule("exec", "proc.uid in proc.gid"), vec![Code::E0206]);
+    assert_eq!(rule("exec", "file.uid == proc.uid"), vec![Code::E0302]);
+}

@@ -35,6 +35,13 @@ pub(super) fn branch(e: &mut Emitter<'_>, leaf: &Leaf, target: Label, when: bool
             let op = if when { Jmp::IfNotEqual } else { Jmp::IfEqual };
             e.asm.jump_imm(op, Reg::R1, 0, target);
         }
+        LeafKind::FieldCmp { op, other } => {
+            let op = if when { *op } else { negate(*op) };
+            let other_slot = e.env.layout.slot(*other);
+            load_value(e, leaf.field, slot);
+            e.asm.load(Size::DoubleWord, Reg::R2, Reg::R7, other_slot);
+            e.asm.jump_reg(jump_op(op), Reg::R1, Reg::R2, target);
+        }
         LeafKind::Bits { mask, all } => {
             load_value(e, leaf.field, slot);
             super::fields::apply_mask(&mut e.asm, *mask);
@@ -61,7 +68,9 @@ pub(super) fn branch(e: &mut Emitter<'_>, leaf: &Leaf, target: Label, when: bool
 /// the string's length; the others something unknown.
 pub(super) fn r1_after(e: &Emitter<'_>, leaf: &Leaf) -> Option<R1> {
     match leaf.kind {
-        LeafKind::Int { .. } | LeafKind::Bool => Some(R1::Value(leaf.field)),
+        LeafKind::Int { .. } | LeafKind::Bool | LeafKind::FieldCmp { .. } => {
+            Some(R1::Value(leaf.field))
+        }
         LeafKind::StrEq(_) | LeafKind::StrPrefix(_) if !without_len(e, leaf.field) => {
             Some(R1::Len(leaf.field))
         }
@@ -121,7 +130,10 @@ fn check(e: &mut Emitter<'_>, leaf: &Leaf, fail: Label) {
         _ => 0,
     };
     match &leaf.kind {
-        LeafKind::Int { .. } | LeafKind::Bool | LeafKind::Bits { .. } => {
+        LeafKind::Int { .. }
+        | LeafKind::Bool
+        | LeafKind::Bits { .. }
+        | LeafKind::FieldCmp { .. } => {
             branch(e, leaf, fail, false);
         }
         LeafKind::StrEq(lit) if without_len(e, field) => {

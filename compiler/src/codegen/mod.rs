@@ -1056,6 +1056,9 @@ impl Emitter<'_> {
                     rule: self.rule,
                     test: Some(leaf.span),
                 });
+                if let crate::ir::LeafKind::FieldCmp { other, .. } = leaf.kind {
+                    self.need(other);
+                }
                 self.need(leaf.field);
                 let decided = self.asm.label("decided");
                 let undecided = self.undecided_when(leaf).map(|bound| {

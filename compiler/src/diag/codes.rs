@@ -227,10 +227,12 @@ codes! {
               name): compare with the truncated name, or use `proc.exe` or `exec.path`.",
     }
     E0214 (Error) "comparison between two fields" {
-        what: "Both sides of a comparison are fields.",
-        why: "Rules compare a field with literals; comparing two fields is not supported.",
-        example: "rule r {\n    on exec\n    when proc.uid == proc.gid\n    deny\n}\n",
-        fix: "Compare each field with a literal or a list.",
+        what: "Both sides of a comparison are fields, and they are not both ints (`proc.uid \
+               == proc.comm`, `exec.path == proc.exe`).",
+        why: "Two int fields compare with each other (`proc.uid != file.uid`); strings, \
+              addresses and bools compare with literals and lists only.",
+        example: "rule r {\n    on exec\n    when proc.uid == proc.comm\n    deny\n}\n",
+        fix: "Compare two int fields, or each field with a literal or a list.",
     }
     E0215 (Error) "comparison without a field" {
         what: "A comparison has no field on its left (or right) side, e.g. `1 == 1` \

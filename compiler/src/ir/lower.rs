@@ -182,6 +182,12 @@ impl Lowering<'_> {
             Expr::And(items) => and(items.iter().map(|e| self.expr(e)).collect()),
             Expr::Or(items) => self.or_merging_globs(items),
             Expr::Not(inner) => not(self.expr(inner)),
+            Expr::Test(
+                test @ Test {
+                    op: TestOp::FieldCmp { op, other },
+                    ..
+                },
+            ) => self.field_cmp(test, *op, *other),
             Expr::Test(test) => match (self.known)(test.field) {
                 Some(value) => {
                     if interp::eval_test(self.policy, test, &value) {
@@ -228,6 +234,38 @@ impl Lowering<'_> {
         or(out)
     }
 
+    /// `a OP b`: decided here when the attach point knows both values; a
+    /// compare with a constant when it knows one.
+    fn field_cmp(&mut self, test: &Test, op: CmpOp, other: FieldId) -> Cond {
+        let int = |value: Option<FieldValue>| match value {
+            Some(FieldValue::Int(v)) => Some(v),
+            _ => None,
+        };
+        let bits = |field: FieldId| match field.spec().ty {
+            FieldType::Int { bits } => bits,
+            _ => 64,
+        };
+        match (int((self.known)(test.field)), int((self.known)(other))) {
+            (Some(a), Some(b)) => {
+                if interp::compare(op, a, b) {
+                    Cond::True
+                } else {
+                    Cond::False
+                }
+            }
+            (None, Some(b)) => int_cmp(test, op, b, bits(test.field)),
+            (Some(a), None) => {
+                let flipped = Test {
+                    field: other,
+                    op: test.op.clone(),
+                    span: test.span,
+                };
+                int_cmp(&flipped, flip(op), a, bits(other))
+            }
+            (None, None) => Self::leaf(test, LeafKind::FieldCmp { op, other }),
+        }
+    }
+
     fn leaf(test: &Test, kind: LeafKind) -> Cond {
         Cond::Leaf(Leaf {
             field: test.field,
@@ -245,6 +283,7 @@ impl Lowering<'_> {
                 };
                 int_cmp(test, *op, *value, bits)
             }
+            TestOp::FieldCmp { op, other } => self.field_cmp(test, *op, *other),
             TestOp::Bits { mask, all } => Self::leaf(
                 test,
                 LeafKind::Bits {
@@ -713,5 +752,17 @@ impl SetTable {
             "IPv6 networks"
         };
         self.intern(list, kind, keys, policy, how)
+    }
+}
+
+/// `a OP b` as `b OP' a`.
+fn flip(op: CmpOp) -> CmpOp {
+    match op {
+        CmpOp::Eq => CmpOp::Eq,
+        CmpOp::Ne => CmpOp::Ne,
+        CmpOp::Lt => CmpOp::Gt,
+        CmpOp::Le => CmpOp::Ge,
+        CmpOp::Gt => CmpOp::Lt,
+        CmpOp::Ge => CmpOp::Le,
     }
 }

@@ -216,6 +216,10 @@ impl Cond {
         let mut leaves = Vec::new();
         self.collect_leaves(&mut leaves);
         let mut fields: Vec<FieldId> = leaves.iter().map(|leaf| leaf.field).collect();
+        fields.extend(leaves.iter().filter_map(|leaf| match leaf.kind {
+            LeafKind::FieldCmp { other, .. } => Some(other),
+            _ => None,
+        }));
         fields.sort_unstable();
         fields.dedup();
         fields
@@ -244,6 +248,11 @@ pub enum LeafKind {
     Bits {
         mask: u64,
         all: bool,
+    },
+    /// `int OP other int field` (both of them loaded).
+    FieldCmp {
+        op: CmpOp,
+        other: FieldId,
     },
     /// Exact string equality.
     StrEq(Vec<u8>),

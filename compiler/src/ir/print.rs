@@ -102,6 +102,9 @@ pub fn cond_text(cond: &Cond) -> String {
                 LeafKind::Int { op, value } => format!("{field} {} {value}", op.symbol()),
                 LeafKind::Bits { mask, all: true } => format!("{field} has {mask:#x}"),
                 LeafKind::Bits { mask, all: false } => format!("{field} has any {mask:#x}"),
+                LeafKind::FieldCmp { op, other } => {
+                    format!("{field} {} {}", op.symbol(), other.spec().name)
+                }
                 LeafKind::StrEq(s) => format!("{field} == {}", quoted(s)),
                 LeafKind::StrPrefix(s) => format!("{field} startswith {}", quoted(s)),
                 LeafKind::StrSuffix(s) => format!("{field} endswith {}", quoted(s)),
