@@ -243,3 +243,70 @@ fn two_fields_compare_on_the_kernels_values() {
     assert_eq!(denied[0]["fields"]["file.uid"], 4321);
     assert_eq!(denied[0]["fields"]["proc.uid"], 0);
 }
+
+#[test]
+fn udp_and_tcp_connects_differ_by_protocol_and_type() {
+    if !kernel_tests_enabled("udp_and_tcp_connects_differ_by_protocol_and_type") {
+        return;
+    }
+    let work = TempDir::new("lang-proto");
+    let cgroup = TestCgroup::new("lang-proto");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    let port = listener.local_addr().expect("addr").port();
+    let policy = write_policy(
+        &work,
+        "proto.pol",
+        &format!(
+            "rule no_udp {{\n    on net.connect\n    when net.dport == {port} and net.protocol == IPPROTO_UDP\n    deny \"{{net.protocol}} {{net.type}}\"\n}}\n\n\
+             rule tcp {{\n    on net.connect\n    when net.dport == {port} and net.type == SOCK_STREAM\n    audit \"{{net.protocol}} {{net.type}}\"\n}}\n\n\
+             rule bind_udp {{\n    on net.bind\n    when net.type == SOCK_DGRAM and net.sport == {port}\n    audit \"{{net.protocol}} {{net.type}}\"\n}}\n"
+        ),
+    );
+    let polrt = Polrt::start(&policy, &cgroup, &work, &[]);
+    let connect = |kind: &str| {
+        let script = format!(
+            "import socket, sys\n\
+             s = socket.socket(socket.AF_INET, socket.{kind})\n\
+             try:\n    s.connect(('127.0.0.1', {port}))\nexcept PermissionError:\n    sys.exit(3)\n"
+        );
+        run_in(&cgroup, Command::new(PYTHON).arg("-c").arg(script))
+    };
+    let (udp, udp_pid, udp_err) = connect("SOCK_DGRAM");
+    let (tcp, tcp_pid, tcp_err) = connect("SOCK_STREAM");
+    // A UDP socket bound to the same port number (TCP holds it, not UDP).
+    let bind_script = format!(
+        "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(('127.0.0.1', {port}))\n"
+    );
+    let (bound, bind_pid, bind_err) =
+        run_in(&cgroup, Command::new(PYTHON).arg("-c").arg(bind_script));
+    let finished = polrt.stop();
+    assert!(
+        finished.status.success(),
+        "polrt: {}\n{}",
+        finished.status,
+        finished.stderr
+    );
+    assert_eq!(
+        udp.code(),
+        Some(3),
+        "UDP connect must be refused: {udp} {udp_err}"
+    );
+    assert!(tcp.success(), "TCP connect: {tcp} {tcp_err}");
+    assert!(bound.success(), "UDP bind: {bound} {bind_err}");
+    let events = finished.events();
+    let denied = events_of(&events, "no_udp");
+    assert_eq!(denied.len(), 1, "{denied:?}");
+    assert_eq!(denied[0]["pid"], udp_pid);
+    assert_eq!(denied[0]["fields"]["net.protocol"], 17);
+    assert_eq!(denied[0]["fields"]["net.type"], 2);
+    let tcp_events = events_of(&events, "tcp");
+    assert_eq!(tcp_events.len(), 1, "{tcp_events:?}");
+    assert_eq!(tcp_events[0]["pid"], tcp_pid);
+    assert_eq!(tcp_events[0]["fields"]["net.protocol"], 6);
+    assert_eq!(tcp_events[0]["fields"]["net.type"], 1);
+    let binds = events_of(&events, "bind_udp");
+    assert_eq!(binds.len(), 1, "{binds:?}");
+    assert_eq!(binds[0]["pid"], bind_pid);
+    assert_eq!(binds[0]["fields"]["net.protocol"], 17);
+    drop(listener);
+}

@@ -122,6 +122,10 @@ pub enum KernelMember {
     FilePrivateData,
     /// `struct socket.sk`: `struct sock *` (declared as its first member, `struct sock_common`).
     SocketSk,
+    /// `struct socket.type`: `short`: the socket type (`SOCK_STREAM`, ...).
+    SocketType,
+    /// `struct sock.sk_protocol`: `u16` (a bit field before Linux 5.6): the protocol.
+    SkProtocol,
     /// `struct sock_common.skc_family`: `unsigned short`: the address family.
     SkcFamily,
     /// `struct sock_common.skc_num`: `__u16`: the local port, host byte order.
@@ -207,6 +211,8 @@ impl KernelMember {
             KernelMember::FsTypeName => ("file_system_type", "name"),
             KernelMember::FilePrivateData => ("file", "private_data"),
             KernelMember::SocketSk => ("socket", "sk"),
+            KernelMember::SocketType => ("socket", "type"),
+            KernelMember::SkProtocol => ("sock", "sk_protocol"),
             KernelMember::SkcFamily => ("sock_common", "skc_family"),
             KernelMember::SkcNum => ("sock_common", "skc_num"),
             KernelMember::SkcDport => ("sock_common", "skc_dport"),
@@ -276,7 +282,11 @@ impl KernelMember {
             | KernelMember::FileFPath
             | KernelMember::DentryName
             | KernelMember::MountMnt => 16,
-            KernelMember::SkcFamily | KernelMember::SkcNum | KernelMember::SkcDport => 2,
+            KernelMember::SkcFamily
+            | KernelMember::SkcNum
+            | KernelMember::SkcDport
+            | KernelMember::SocketType
+            | KernelMember::SkProtocol => 2,
             KernelMember::InodeNlink
             | KernelMember::SkcDaddr
             | KernelMember::SkcRcvSaddr
@@ -296,7 +306,7 @@ impl KernelMember {
     }
 
     /// Every member, for tables and tests.
-    pub const ALL: [KernelMember; 65] = [
+    pub const ALL: [KernelMember; 67] = [
         KernelMember::TaskRealParent,
         KernelMember::TaskTgid,
         KernelMember::TaskComm,
@@ -362,6 +372,8 @@ impl KernelMember {
         KernelMember::BpfMapId,
         KernelMember::BpfProgAux,
         KernelMember::BpfProgAuxId,
+        KernelMember::SocketType,
+        KernelMember::SkProtocol,
     ];
 }
 

@@ -467,6 +467,10 @@ pub enum FieldSource {
     SockAddrCtxFamily6,
     /// `struct bpf_sock_addr.user_port`, converted to host byte order.
     SockAddrCtxPort,
+    /// `struct bpf_sock_addr.type`: the socket's type.
+    SockAddrCtxType,
+    /// `struct bpf_sock_addr.protocol`: the socket's protocol.
+    SockAddrCtxProtocol,
     /// A constant integer (e.g. the family of a `connect4` program).
     ConstInt(u64),
     /// The address family of a socket: `AF_INET` for an IPv6 socket whose
@@ -1120,6 +1124,24 @@ pub static FIELDS: &[FieldSpec] = &[
         common_source: None,
         resolved_path: false,
     },
+    // Transport protocol and socket type of the socket connecting or being
+    // bound.
+    FieldSpec {
+        name: "net.protocol",
+        ty: FieldType::Int { bits: 16 },
+        scope: FieldScope::Hooks(&[Hook::NetConnect, Hook::NetBind]),
+        doc: "the socket's protocol (6 IPPROTO_TCP, 17 IPPROTO_UDP, 1 IPPROTO_ICMP, 58 IPPROTO_ICMPV6, 132 IPPROTO_SCTP, 262 IPPROTO_MPTCP, 255 IPPROTO_RAW, ...)",
+        common_source: None,
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "net.type",
+        ty: FieldType::Int { bits: 16 },
+        scope: FieldScope::Hooks(&[Hook::NetConnect, Hook::NetBind]),
+        doc: "the socket's type (1 SOCK_STREAM, 2 SOCK_DGRAM, 3 SOCK_RAW, 5 SOCK_SEQPACKET)",
+        common_source: None,
+        resolved_path: false,
+    },
 ];
 
 const BPRM_FILE: &[KernelMember] = &[KernelMember::BinprmFile];
@@ -1239,32 +1261,57 @@ const NET_CONNECT_LSM: &[(&str, FieldSource)] = &[
     ("net.family", FieldSource::SockaddrFamily),
     ("net.daddr", FieldSource::SockaddrAddr),
     ("net.dport", FieldSource::SockaddrPort),
+    ("net.protocol", SOCKET_ARG0_PROTOCOL),
+    ("net.type", SOCKET_ARG0_TYPE),
 ];
 const NET_CONNECT4: &[(&str, FieldSource)] = &[
     ("net.family", FieldSource::ConstInt(AF_INET)),
     ("net.daddr", FieldSource::SockAddrCtxIp4),
     ("net.dport", FieldSource::SockAddrCtxPort),
+    ("net.protocol", FieldSource::SockAddrCtxProtocol),
+    ("net.type", FieldSource::SockAddrCtxType),
 ];
 const NET_CONNECT6: &[(&str, FieldSource)] = &[
     ("net.family", FieldSource::SockAddrCtxFamily6),
     ("net.daddr", FieldSource::SockAddrCtxIp6),
     ("net.dport", FieldSource::SockAddrCtxPort),
+    ("net.protocol", FieldSource::SockAddrCtxProtocol),
+    ("net.type", FieldSource::SockAddrCtxType),
 ];
 const NET_BIND_LSM: &[(&str, FieldSource)] = &[
     ("net.family", FieldSource::SockaddrFamily),
     ("net.saddr", FieldSource::SockaddrAddr),
     ("net.sport", FieldSource::SockaddrPort),
+    ("net.protocol", SOCKET_ARG0_PROTOCOL),
+    ("net.type", SOCKET_ARG0_TYPE),
 ];
 const NET_BIND4: &[(&str, FieldSource)] = &[
     ("net.family", FieldSource::ConstInt(AF_INET)),
     ("net.saddr", FieldSource::SockAddrCtxIp4),
     ("net.sport", FieldSource::SockAddrCtxPort),
+    ("net.protocol", FieldSource::SockAddrCtxProtocol),
+    ("net.type", FieldSource::SockAddrCtxType),
 ];
 const NET_BIND6: &[(&str, FieldSource)] = &[
     ("net.family", FieldSource::SockAddrCtxFamily6),
     ("net.saddr", FieldSource::SockAddrCtxIp6),
     ("net.sport", FieldSource::SockAddrCtxPort),
+    ("net.protocol", FieldSource::SockAddrCtxProtocol),
+    ("net.type", FieldSource::SockAddrCtxType),
 ];
+/// `socket->sk->sk_protocol` of a `struct socket *` context argument 0
+/// (`socket_connect`, `socket_sendmsg`, `socket_bind`).
+const SOCKET_ARG0_PROTOCOL: FieldSource = FieldSource::ArgInt {
+    arg: 0,
+    path: &[KernelMember::SocketSk, KernelMember::SkProtocol],
+    mask: 0xffff,
+};
+/// `socket->type` of a `struct socket *` context argument 0.
+const SOCKET_ARG0_TYPE: FieldSource = FieldSource::ArgInt {
+    arg: 0,
+    path: &[KernelMember::SocketType],
+    mask: 0xffff,
+};
 const MODULE_READ_FILE_LSM: &[(&str, FieldSource)] = &[(
     "module.path",
     FieldSource::ResolvedPath(FileRef::Arg { arg: 0, path: &[] }),

@@ -228,7 +228,7 @@ fn type_errors_get_their_codes() {
     assert_eq!(rule("proc.uid == -1"), vec![Code::E0209]);
     assert_eq!(rule("proc.uid in [\"a\"]"), vec![Code::E0208]);
     assert_eq!(rule("proc.uid in [1, \"a\"]"), vec![Code::E0211]);
-    assert_eq!(rule("proc.uid == proc.gid"), vec![Code::E0214]);
+    assert_eq!(rule("proc.uid == proc.comm"), vec![Code::E0214]);
     assert_eq!(rule("1 == 1"), vec![Code::E0215]);
     assert_eq!(rule("\"sh\" in proc.comm"), vec![Code::E0215]);
     assert_eq!(rule("proc.uid"), vec![Code::E0217]);

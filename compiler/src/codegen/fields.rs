@@ -19,6 +19,10 @@ use crate::kernel::KernelMember;
 const SOCK_ADDR_USER_IP4: i16 = 4;
 const SOCK_ADDR_USER_IP6: i16 = 8;
 const SOCK_ADDR_USER_PORT: i16 = 24;
+/// `struct bpf_sock_addr.type`.
+const SOCK_ADDR_TYPE: i16 = 32;
+/// `struct bpf_sock_addr.protocol`.
+const SOCK_ADDR_PROTOCOL: i16 = 36;
 
 /// Emits the load of `field` into its slot.
 pub(super) fn load(e: &mut Emitter<'_>, field: FieldId) {
@@ -174,6 +178,10 @@ fn load_int(e: &mut Emitter<'_>, field: FieldId, source: FieldSource) {
         FieldSource::SockAddrCtxPort => {
             asm.load(Size::Word, Reg::R1, Reg::R6, SOCK_ADDR_USER_PORT);
             asm.insn(be16(Reg::R1));
+        }
+        FieldSource::SockAddrCtxType => asm.load(Size::Word, Reg::R1, Reg::R6, SOCK_ADDR_TYPE),
+        FieldSource::SockAddrCtxProtocol => {
+            asm.load(Size::Word, Reg::R1, Reg::R6, SOCK_ADDR_PROTOCOL)
         }
         FieldSource::ConstInt(value) => asm.load_imm64(Reg::R1, value),
         other => panic!("internal error: {other:?} is not an int source"),

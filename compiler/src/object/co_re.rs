@@ -190,7 +190,17 @@ pub(super) const SHAPES: &[Shape] = &[
         // `sk` is a `struct sock *`, whose first member is its
         // `struct sock_common`: the members read through it are that one's.
         name: "socket",
-        members: &[("sk", MemberType::StructPtr("sock_common"))],
+        members: &[
+            ("sk", MemberType::StructPtr("sock_common")),
+            // `short`: read as its two bytes, masked.
+            ("type", MemberType::UShort),
+        ],
+    },
+    Shape {
+        // The `struct sock` behind `socket.sk` (the same pointer as its
+        // `sock_common`), for its protocol.
+        name: "sock",
+        members: &[("sk_protocol", MemberType::UShort)],
     },
     Shape {
         name: "sock_common",
