@@ -35,6 +35,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get -o Acquire::Retries=3 update -qq
     apt-get -o Acquire::Retries=3 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # The downloaded packages are installed now: their archives only take disk.
+    apt-get clean
 fi
 
 # The version the VM harness was verified with. System python on purpose:
@@ -42,7 +44,7 @@ fi
 virtme_ng_version=1.42
 if ! command -v vng >/dev/null 2>&1; then
     echo "setup: installing virtme-ng $virtme_ng_version"
-    /usr/bin/python3 -m pip install -q --break-system-packages "virtme-ng==$virtme_ng_version"
+    /usr/bin/python3 -m pip install -q --no-cache-dir --break-system-packages "virtme-ng==$virtme_ng_version"
 fi
 
 for glob in '/boot/vmlinuz-6.12.*-amd64' '/boot/vmlinuz-6.1.0-*-amd64'; do
