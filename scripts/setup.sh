@@ -18,13 +18,15 @@ need_root
 # the VM matrix (6.12 and Debian 12's 6.1); pip for virtme-ng; the module
 # loaders (kmod) and the system Python the example scenarios run; Neovim,
 # whose built-in LSP client tests `polc lsp` as an editor uses it;
-# Prometheus, which scrapes `polrt run --metrics` in the metrics test.
+# Prometheus, which scrapes `polrt run --metrics` in the metrics test;
+# systemd for `systemd-analyze verify` of the unit and the journald that
+# `polrt run --output journal` is tested against.
 packages=(
     gcc libc6-dev git
     clang llvm libbpf-dev bpftool bpftrace
     qemu-system-x86 linux-image-6.12-amd64 linux-image-amd64 busybox-static
     python3-pip iproute2 hyperfine kmod python3 neovim
-    prometheus
+    prometheus systemd
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -15,7 +15,7 @@ use std::ffi::OsStr;
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -763,4 +763,185 @@ fn a_persisted_policy_is_reloaded_in_its_pins() {
     );
     assert!(connect(&cgroup, port).0, "stopped: nothing denies");
     assert!(!Path::new("/sys/fs/bpf/polc").join(&name).exists());
+}
+
+/// The shell script that runs polrt beside a real systemd-journald of its
+/// own, in a private mount namespace (a tmpfs on /run, the journal files
+/// bind-mounted from `$journal_dir`), so that the host's journal, if any,
+/// is never touched. It writes polrt's pid to `$pid_file`, waits for polrt
+/// and stops journald (which writes out its files).
+const JOURNAL_SCRIPT: &str = r#"
+set -eu
+mount -t tmpfs polc-test-run /run
+mkdir -p /run/systemd/journal /run/log/journal
+mount --bind "$journal_dir" /run/log/journal
+/lib/systemd/systemd-journald >"$journal_dir.stderr" 2>&1 &
+journald=$!
+trap 'kill -TERM $journald; wait $journald || true' EXIT
+for _ in $(seq 100); do
+    [ -S /run/systemd/journal/socket ] && break
+    sleep 0.1
+done
+[ -S /run/systemd/journal/socket ] || { echo "journald did not start" >&2; exit 99; }
+if [ -n "${with_journal:-}" ]; then
+    "$@" &
+else
+    rm /run/systemd/journal/socket
+    "$@" &
+fi
+echo $! >"$pid_file"
+wait $!
+"#;
+
+/// Runs `polrt run POLICY --cgroup CGROUP --output journal` by
+/// [`JOURNAL_SCRIPT`]; `with_journal`: false removes journald's socket
+/// first. Returns the child (the script) and polrt's pid once known.
+fn polrt_with_journal(
+    work: &TempDir,
+    policy: &Path,
+    cgroup: &TestCgroup,
+    with_journal: bool,
+) -> (std::process::Child, PathBuf) {
+    let journal_dir = work.path.join("journal");
+    fs::create_dir_all(&journal_dir).expect("journal dir");
+    let pid_file = work.path.join("polrt.pid");
+    let stderr = work.path.join("polrt.stderr");
+    let mut command = Command::new("unshare");
+    command
+        .args(["--mount", "--propagation", "private", "bash", "-c"])
+        .arg(JOURNAL_SCRIPT)
+        .arg("journal-test")
+        .arg(support::polrt_bin())
+        .arg("run")
+        .arg(policy)
+        .arg("--cgroup")
+        .arg(&cgroup.path)
+        .args(["--output", "journal"])
+        .env("journal_dir", &journal_dir)
+        .env("pid_file", &pid_file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(&stderr).expect("stderr file"));
+    if with_journal {
+        command.env("with_journal", "1");
+    }
+    (command.spawn().expect("spawn unshare"), stderr)
+}
+
+/// `--output journal`: every record reaches a real systemd-journald as an
+/// entry with its message, priority and structured fields (`journalctl`
+/// reads them back), while the deny is enforced; without a journal, polrt
+/// refuses to start with a clear message and leaves nothing attached.
+#[test]
+fn events_reach_the_systemd_journal_with_their_fields() {
+    if !kernel_tests_enabled("events_reach_the_systemd_journal_with_their_fields") {
+        return;
+    }
+    let work = TempDir::new("agent-journal");
+    let cgroup = TestCgroup::new("agent-journal");
+    let blocked = accepting_listener();
+    let policy = write_policy(
+        &work,
+        "journaled.pol",
+        &format!(
+            "rule block_port {{\n    on net.connect\n    when net.dport == {blocked}\n    deny \"refused port {{net.dport}}\"\n}}\n"
+        ),
+    );
+    let (mut child, stderr) = polrt_with_journal(&work, &policy, &cgroup, true);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !fs::read_to_string(&stderr)
+        .unwrap_or_default()
+        .contains("polrt: ready:")
+    {
+        if let Some(status) = child.try_wait().expect("poll") {
+            panic!(
+                "polrt exited ({status}); stderr:\n{}",
+                fs::read_to_string(&stderr).unwrap_or_default()
+            );
+        }
+        assert!(Instant::now() < deadline, "polrt not ready after 60 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (connected, connect_stderr) = connect(&cgroup, blocked);
+    assert!(
+        !connected && connect_stderr.contains("Operation not permitted"),
+        "the deny is enforced with --output journal: {connect_stderr}"
+    );
+    let pid: i32 = fs::read_to_string(work.path.join("polrt.pid"))
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("pid");
+    // SAFETY: kill(2) on the polrt this test started.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let status = child.wait().expect("wait");
+    let stderr_text = fs::read_to_string(&stderr).unwrap_or_default();
+    assert!(status.success(), "{status}; stderr:\n{stderr_text}");
+
+    let journalctl = Command::new("journalctl")
+        .arg("--directory")
+        .arg(work.path.join("journal"))
+        .args(["--output", "json", "--no-pager", "SYSLOG_IDENTIFIER=polrt"])
+        .output()
+        .expect("journalctl");
+    assert!(
+        journalctl.status.success(),
+        "{}",
+        String::from_utf8_lossy(&journalctl.stderr)
+    );
+    let entries: Vec<Value> = String::from_utf8_lossy(&journalctl.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("journalctl JSON"))
+        .collect();
+    let of_type = |kind: &str| -> Vec<&Value> {
+        entries.iter().filter(|e| e["POLRT_TYPE"] == kind).collect()
+    };
+    let events = of_type("event");
+    assert_eq!(events.len(), 1, "{entries:#?}");
+    let event = events[0];
+    let hostname = fs::read_to_string("/proc/sys/kernel/hostname").expect("hostname");
+    let port = blocked.to_string();
+    let expected = [
+        ("POLRT_RULE", "block_port"),
+        ("POLRT_VERDICT", "deny"),
+        ("POLRT_HOOK", "net.connect"),
+        ("POLRT_POLICY", "journaled"),
+        ("POLRT_FIELD_NET_DPORT", port.as_str()),
+        ("PRIORITY", "4"),
+        ("_HOSTNAME", hostname.trim()),
+        ("_TRANSPORT", "journal"),
+    ];
+    for (name, value) in expected {
+        assert_eq!(event[name], value, "{name} in {event:#}");
+    }
+    assert_eq!(event["POLRT_COMM"], "bash", "{event:#}");
+    assert_eq!(event["POLRT_GENERATION"].as_str().map(str::len), Some(64));
+    let message = event["MESSAGE"].as_str().expect("MESSAGE");
+    assert!(
+        message.contains("deny") && message.contains(&format!("refused port {blocked}")),
+        "{message}"
+    );
+    assert!(!of_type("backend").is_empty(), "{entries:#?}");
+    let summary = of_type("summary");
+    assert_eq!(summary.len(), 1, "{entries:#?}");
+    assert!(
+        summary[0]["MESSAGE"]
+            .as_str()
+            .is_some_and(|m| m.contains("block_port") && m.contains("lost events: 0")),
+        "{:#}",
+        summary[0]
+    );
+
+    // No journal: refused at start, before anything is loaded (the output
+    // is opened first), with a message that says what is missing.
+    let (child, stderr) = polrt_with_journal(&work, &policy, &cgroup, false);
+    let status = child.wait_with_output().expect("wait").status;
+    let stderr_text = fs::read_to_string(&stderr).unwrap_or_default();
+    assert!(!status.success(), "{stderr_text}");
+    assert!(
+        stderr_text.contains("--output journal: no systemd journal at /run/systemd/journal/socket"),
+        "{stderr_text}"
+    );
+    assert!(!stderr_text.contains("ready:"), "{stderr_text}");
+    assert!(!stderr_text.contains("panicked"), "{stderr_text}");
 }

@@ -15,7 +15,6 @@
 //! every other module; nothing depends on it but `main.rs` and `reload`.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -26,10 +25,11 @@ use polc_abi::Metadata;
 
 use crate::cgroup::{self, Scope};
 use crate::guard::{self, GuardState};
+use crate::journal::Journal;
 use crate::metrics::{Metrics, PolicyMetrics, ProgramMetric, RuleMetric, Snapshot};
 use crate::object::PolicyObject;
 use crate::output::{
-    self, BackendReport, Clock, Format, GuardReport, Output, ReloadReport, RuleCount,
+    self, BackendReport, Clock, Format, GuardReport, Output, ReloadReport, RuleCount, Sink,
 };
 use crate::policies::{self, Origin, Source};
 use crate::probe::{BpfLsm, KernelTypes};
@@ -365,11 +365,13 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
         Some(scope) => scope.path.clone(),
         None => cgroup::root()?,
     };
-    let mut output = Output::new(
+    let mut output = Output::to_sink(
         open_output(options.output.as_deref())?,
         options.format,
         Clock::now(),
     );
+    // The file SIGHUP reopens (none for stdout and the journal).
+    let output_file = options.output.as_deref().filter(|path| !is_journal(path));
 
     // The programs compare the kernel's tgid, which differs from
     // std::process::id() in a pid namespace (a container).
@@ -451,7 +453,7 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
         for policy in &mut enforced {
             policy.drain(&mut output, DRAIN_PER_TURN);
         }
-        let hup = handle_noted_signals(options.output.as_deref(), &mut output, &|output| {
+        let hup = handle_noted_signals(output_file, &mut output, &|output| {
             for policy in &enforced {
                 policy.headers(output);
             }
@@ -793,12 +795,21 @@ fn ready_line(host: &Host, enforced: &[Enforced], several: bool) {
     ));
 }
 
-fn open_output(path: Option<&Path>) -> Result<Box<dyn Write + Send>, Error> {
+/// Whether `--output` names the systemd journal (`--output journal`; a file
+/// called `journal` is `./journal`).
+pub fn is_journal(path: &Path) -> bool {
+    path == Path::new("journal")
+}
+
+fn open_output(path: Option<&Path>) -> Result<Sink, Error> {
     match path {
-        None => Ok(Box::new(std::io::LineWriter::new(std::io::stdout()))),
+        None => Ok(Sink::Stream(Box::new(std::io::LineWriter::new(
+            std::io::stdout(),
+        )))),
+        Some(path) if is_journal(path) => Ok(Sink::Journal(Journal::open().map_err(Error::Usage)?)),
         Some(path) => {
             let file = output_file::open(path).map_err(Error::Usage)?;
-            Ok(Box::new(std::io::BufWriter::new(file)))
+            Ok(Sink::Stream(Box::new(std::io::BufWriter::new(file))))
         }
     }
 }
