@@ -139,6 +139,12 @@ fn several_policies_keep_their_own_first_match_and_the_strongest_verdict_wins() 
         .values()
         .all(|g| g.len() == 1 && g.iter().all(|h| h.len() == 64)));
     assert_ne!(generations["first"], generations["second"]);
+    // ... and the host it comes from.
+    let hostname = fs::read_to_string("/proc/sys/kernel/hostname").expect("hostname");
+    assert!(
+        events.iter().all(|e| e["hostname"] == hostname.trim()),
+        "{events:?}"
+    );
     // Per-policy counts in the summary.
     assert_eq!(finished.matches("first/allow_blocked"), 1);
     assert_eq!(finished.matches("first/audit_all"), 1);

@@ -193,6 +193,8 @@ pub struct Output {
     /// The policy whose records are written now, and its generation (the
     /// SHA-256 of its source): added to JSON events (see [`Output::set_policy`]).
     policy: Option<(String, String)>,
+    /// The host name (of polrt's UTS namespace), added to JSON records.
+    hostname: String,
 }
 
 /// Where [`Output`] writes: a stream (stdout, `--output FILE`) or the
@@ -300,6 +302,7 @@ impl Output {
             clock,
             failures: None,
             policy: None,
+            hostname: hostname(),
         }
     }
 
@@ -312,9 +315,12 @@ impl Output {
     /// `record` with the current policy and generation (when named), as a
     /// line.
     fn tagged(&self, mut record: Json) -> String {
-        if let (Some((policy, generation)), Some(object)) = (&self.policy, record.as_object_mut()) {
-            object.insert("policy".into(), json!(policy));
-            object.insert("generation".into(), json!(generation));
+        if let Some(object) = record.as_object_mut() {
+            if let Some((policy, generation)) = &self.policy {
+                object.insert("policy".into(), json!(policy));
+                object.insert("generation".into(), json!(generation));
+            }
+            object.insert("hostname".into(), json!(self.hostname));
         }
         record.to_string()
     }
@@ -590,6 +596,18 @@ pub fn event_json(event: &Event, clock: &Clock) -> Json {
         "fields": fields,
         "message": event.message,
     })
+}
+
+/// The host name records carry: `$POLRT_HOSTNAME` when set (the
+/// DaemonSet sets the node's name), else that of polrt's UTS namespace;
+/// empty if unreadable.
+fn hostname() -> String {
+    match std::env::var("POLRT_HOSTNAME") {
+        Ok(name) if !name.is_empty() => name,
+        _ => std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|name| name.trim().to_string())
+            .unwrap_or_default(),
+    }
 }
 
 /// The journal fields of one event (see [`crate::journal`]).
