@@ -773,6 +773,7 @@ mod tests {
     fn losses_and_summary_are_json_lines() {
         let buffer = Shared::default();
         let mut output = Output::new(Box::new(buffer.clone()), Format::Json, Clock::now());
+        output.hostname = "node-1".into();
         output.loss(3);
         output.summary(
             &[RuleCount {
@@ -787,7 +788,10 @@ mod tests {
             .lines()
             .map(|l| serde_json::from_str(l).expect("json line"))
             .collect();
-        assert_eq!(lines[0], json!({"type": "loss", "count": 3}));
+        assert_eq!(
+            lines[0],
+            json!({"type": "loss", "count": 3, "hostname": "node-1"})
+        );
         assert_eq!(lines[1]["type"], "summary");
         assert_eq!(lines[1]["rules"][0]["matches"], 7);
         assert_eq!(lines[1]["lost"], 3);
@@ -877,6 +881,7 @@ mod tests {
         let buffer = Shared::default();
         let mut output = Output::new(Box::new(buffer.clone()), Format::Json, Clock::now());
         output.event(&event());
+        output.hostname = "node-1".into();
         output.set_policy("web", "ab12");
         output.event(&event());
         output.loss(2);
@@ -898,7 +903,7 @@ mod tests {
         assert_eq!(lines[1]["rule"], "shadow_read");
         assert_eq!(
             lines[2],
-            json!({"type": "loss", "count": 2, "policy": "web", "generation": "ab12"})
+            json!({"type": "loss", "count": 2, "policy": "web", "generation": "ab12", "hostname": "node-1"})
         );
         assert_eq!(lines[3]["type"], "reload");
         assert_eq!(lines[3]["result"], "refused");
