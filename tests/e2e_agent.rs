@@ -951,3 +951,148 @@ fn events_reach_the_systemd_journal_with_their_fields() {
     assert!(!stderr_text.contains("ready:"), "{stderr_text}");
     assert!(!stderr_text.contains("panicked"), "{stderr_text}");
 }
+
+/// Runs `polrt run POLICY --cgroup CGROUP EXTRA...` in a private mount
+/// namespace where `full_dir` is a 64 KiB tmpfs, with `--output` in it, and
+/// returns the child and the stderr file; polrt's pid is written to
+/// `polrt.pid` in `work`.
+fn polrt_on_a_small_disk(
+    work: &TempDir,
+    policy: &Path,
+    cgroup: &TestCgroup,
+    extra: &[&str],
+) -> (std::process::Child, PathBuf) {
+    const SCRIPT: &str = r#"
+set -eu
+mount -t tmpfs -o size=64k polc-test-full "$full_dir"
+"$@" &
+echo $! >"$pid_file"
+wait $!
+"#;
+    let full_dir = work.path.join("full");
+    fs::create_dir_all(&full_dir).expect("dir");
+    let stderr = work.path.join("polrt.stderr");
+    let child = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "bash", "-c", SCRIPT])
+        .arg("full-disk-test")
+        .arg(support::polrt_bin())
+        .arg("run")
+        .arg(policy)
+        .arg("--cgroup")
+        .arg(&cgroup.path)
+        .args(["--format", "json", "--output"])
+        .arg(full_dir.join("events.jsonl"))
+        .args(extra)
+        .env("full_dir", &full_dir)
+        .env("pid_file", work.path.join("polrt.pid"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(&stderr).expect("stderr file"))
+        .spawn()
+        .expect("spawn unshare");
+    (child, stderr)
+}
+
+/// A metric's value in `text` (the Prometheus text format), by its whole
+/// series name with labels.
+fn sample(text: &str, series: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// `--output` on a full disk: the records that cannot be written are lost
+/// and counted (on stderr and in `polrt_output_failures_total`), and every
+/// denied operation is still denied; the metrics also show how full the
+/// event ring buffer is.
+#[test]
+fn a_full_disk_loses_records_counted_and_enforcement_goes_on() {
+    if !kernel_tests_enabled("a_full_disk_loses_records_counted_and_enforcement_goes_on") {
+        return;
+    }
+    let work = TempDir::new("agent-full-disk");
+    let cgroup = TestCgroup::new("agent-full-disk");
+    let blocked = accepting_listener();
+    let policy = write_policy(
+        &work,
+        "full.pol",
+        &format!(
+            "rule block_port {{\n    on net.connect\n    when net.dport == {blocked}\n    deny \"refused port {{net.dport}} to {{proc.comm}} {{proc.pid}} of uid {{proc.uid}}\"\n}}\n"
+        ),
+    );
+    let metrics_port = free_port();
+    let address = format!("127.0.0.1:{metrics_port}");
+    let (mut child, stderr) = polrt_on_a_small_disk(
+        &work,
+        &policy,
+        &cgroup,
+        &["--metrics", &address, "--ringbuf-size", "65536"],
+    );
+    let stderr_text = || fs::read_to_string(&stderr).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !stderr_text().contains("polrt: ready:") {
+        if let Some(status) = child.try_wait().expect("poll") {
+            panic!("polrt exited ({status}); stderr:\n{}", stderr_text());
+        }
+        assert!(Instant::now() < deadline, "polrt not ready after 60 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // About 300 bytes per record: 1,000 denied connects overflow 64 KiB.
+    let script = format!(
+        "n=0; for i in $(seq 1000); do (exec 3<>/dev/tcp/127.0.0.1/{blocked}) 2>/dev/null && n=$((n+1)); done; echo $n"
+    );
+    let (status, _, output_stderr) = run_in(&cgroup, Command::new("bash").args(["-c", &script]));
+    assert!(status.success(), "{output_stderr}");
+    let (connected, connect_stderr) = connect(&cgroup, blocked);
+    assert!(
+        !connected && connect_stderr.contains("Operation not permitted"),
+        "still denied on a full disk: {connect_stderr}"
+    );
+    // The warning comes with the once-a-second check; the metrics too.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let metrics = loop {
+        let text = http_get(metrics_port, "/metrics").unwrap_or_default();
+        if sample(&text, "polrt_output_failures_total").is_some_and(|n| n > 0)
+            && stderr_text().contains("writes to the output failed")
+        {
+            break text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no write failure reported after 15 s; stderr:\n{}\nmetrics:\n{text}",
+            stderr_text()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        stderr_text().contains("No space left on device"),
+        "{}",
+        stderr_text()
+    );
+    assert_eq!(
+        sample(&metrics, "polrt_ringbuf_size_bytes{policy=\"full\"}"),
+        Some(65536),
+        "{metrics}"
+    );
+    let used = sample(&metrics, "polrt_ringbuf_used_bytes{policy=\"full\"}").expect("used");
+    assert!(used <= 65536, "{metrics}");
+    // Every connect was refused: the rule counted all of them, whatever
+    // the output could hold.
+    assert_eq!(
+        sample(
+            &metrics,
+            "polrt_rule_matches_total{policy=\"full\",rule=\"block_port\",hook=\"net.connect\",action=\"deny\"}"
+        ),
+        Some(1001),
+        "{metrics}"
+    );
+    let pid: i32 = fs::read_to_string(work.path.join("polrt.pid"))
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("pid");
+    // SAFETY: kill(2) on the polrt this test started.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "{status}; stderr:\n{}", stderr_text());
+    assert!(!stderr_text().contains("panicked"), "{}", stderr_text());
+}

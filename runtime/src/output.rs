@@ -190,6 +190,8 @@ pub struct Output {
     /// Writes that failed since the last [`Output::take_failures`], and the
     /// first error among them.
     failures: Option<(u64, io::Error)>,
+    /// Writes that failed since the start.
+    failures_total: u64,
     /// The policy whose records are written now, and its generation (the
     /// SHA-256 of its source): added to JSON events (see [`Output::set_policy`]).
     policy: Option<(String, String)>,
@@ -301,6 +303,7 @@ impl Output {
             format,
             clock,
             failures: None,
+            failures_total: 0,
             policy: None,
             hostname: hostname(),
         }
@@ -386,6 +389,7 @@ impl Output {
 
     fn note(&mut self, result: io::Result<()>) {
         if let Err(error) = result {
+            self.failures_total += 1;
             match &mut self.failures {
                 Some((count, _)) => *count += 1,
                 None => self.failures = Some((1, error)),
@@ -399,6 +403,11 @@ impl Output {
             let flushed = out.flush();
             self.note(flushed);
         }
+    }
+
+    /// How many writes failed since polrt started.
+    pub fn failures_total(&self) -> u64 {
+        self.failures_total
     }
 
     /// How many writes failed since the last call, and the first error.

@@ -436,7 +436,12 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
         None => None,
     };
     if options.metrics.is_some() {
-        metrics.publish(&snapshot(&enforced, &stats, bpf_stats.is_some()));
+        metrics.publish(&snapshot(
+            &enforced,
+            &stats,
+            bpf_stats.is_some(),
+            output.failures_total(),
+        ));
     }
     ready_line(&host, &enforced, several);
 
@@ -472,7 +477,12 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
                 &mut output,
             );
             if options.metrics.is_some() {
-                metrics.publish(&snapshot(&enforced, &stats, bpf_stats.is_some()));
+                metrics.publish(&snapshot(
+                    &enforced,
+                    &stats,
+                    bpf_stats.is_some(),
+                    output.failures_total(),
+                ));
             }
         }
         if Instant::now() >= next_check {
@@ -502,7 +512,12 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
             }
             report_output_failures(&mut output);
             if options.metrics.is_some() {
-                metrics.publish(&snapshot(&enforced, &stats, bpf_stats.is_some()));
+                metrics.publish(&snapshot(
+                    &enforced,
+                    &stats,
+                    bpf_stats.is_some(),
+                    output.failures_total(),
+                ));
             }
             next_check = Instant::now() + Duration::from_secs(1);
         }
@@ -584,7 +599,12 @@ pub(crate) struct ReloadStats {
 
 /// What `--metrics` serves now: every policy's counters, backends and
 /// programs (with the kernel's run statistics when `bpf_stats` is on).
-fn snapshot(enforced: &[Enforced], stats: &ReloadStats, bpf_stats: bool) -> Snapshot {
+fn snapshot(
+    enforced: &[Enforced],
+    stats: &ReloadStats,
+    bpf_stats: bool,
+    output_failures: u64,
+) -> Snapshot {
     let mut runs = BTreeMap::new();
     if bpf_stats {
         for info in aya::programs::loaded_programs().flatten() {
@@ -634,6 +654,11 @@ fn snapshot(enforced: &[Enforced], stats: &ReloadStats, bpf_stats: bool) -> Snap
                     .map(|r| (r.hook.clone(), r.backend.clone()))
                     .collect(),
                 programs,
+                ring: policy
+                    .session
+                    .ring_fill
+                    .as_ref()
+                    .map(|fill| (fill.used(), fill.size())),
             }
         })
         .collect();
@@ -641,6 +666,7 @@ fn snapshot(enforced: &[Enforced], stats: &ReloadStats, bpf_stats: bool) -> Snap
         policies,
         reloads: stats.reloads,
         failed_reloads: stats.failed,
+        output_failures,
     }
 }
 
