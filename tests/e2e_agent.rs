@@ -1142,12 +1142,12 @@ fn a_reload_storm_is_coalesced_and_never_lets_one_operation_through() {
     let mut writes = 0usize;
     while started.elapsed() < Duration::from_secs(2) {
         writes += 1;
-        let text = if writes % 10 == 0 {
+        let text = if writes.is_multiple_of(10) {
             "rule broken {\n    on net.connect\n    deny\n".to_string()
         } else {
             flood_policy(port, writes)
         };
-        if writes % 2 == 0 {
+        if writes.is_multiple_of(2) {
             replace_file(&flood, &text);
         } else {
             fs::write(&flood, &text).expect("write in place");
