@@ -9,9 +9,11 @@
 
 use std::io::{self, Write};
 
+use polc_abi::Verdict;
 use serde_json::{json, Map, Value as Json};
 
 use crate::events::{Event, Value};
+use crate::journal::{self, Journal};
 
 /// Output format of `polrt run`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -182,15 +184,50 @@ pub struct RuleCount {
 /// could not be written is dropped and counted, and the caller learns of it
 /// from [`Output::take_failures`] and says so, while enforcement goes on.
 pub struct Output {
-    out: Box<dyn Write + Send>,
+    out: Sink,
     format: Format,
     clock: Clock,
     /// Writes that failed since the last [`Output::take_failures`], and the
     /// first error among them.
     failures: Option<(u64, io::Error)>,
+    /// Writes that failed since the start.
+    failures_total: u64,
     /// The policy whose records are written now, and its generation (the
     /// SHA-256 of its source): added to JSON events (see [`Output::set_policy`]).
     policy: Option<(String, String)>,
+    /// The host name (of polrt's UTS namespace), added to JSON records.
+    hostname: String,
+    /// The line being written (events are formatted into it, no
+    /// intermediate strings), reused for every event.
+    buffer: Vec<u8>,
+    /// The last second an event time was formatted for, and its
+    /// `YYYY-MM-DDTHH:MM:SS` (events come in bursts within one second).
+    second: Option<(i64, [u8; 19])>,
+}
+
+/// Where [`Output`] writes: a stream (stdout, `--output FILE`) or the
+/// journal (`--output journal`, see [`crate::journal`]).
+pub enum Sink {
+    Stream(Box<dyn Write + Send>),
+    Journal(Journal),
+}
+
+/// A record's journal metadata: its `POLRT_TYPE`, priority and fields
+/// beyond the message.
+struct Meta {
+    kind: &'static str,
+    priority: u8,
+    fields: Vec<(String, String)>,
+}
+
+impl Meta {
+    fn new(kind: &'static str, priority: u8) -> Meta {
+        Meta {
+            kind,
+            priority,
+            fields: Vec::new(),
+        }
+    }
 }
 
 /// A reload of one policy: done, or refused (the old generation stays).
@@ -262,12 +299,21 @@ impl ReloadReport {
 impl Output {
     /// Reports to `out` in `format`, converting times with `clock`.
     pub fn new(out: Box<dyn Write + Send>, format: Format, clock: Clock) -> Output {
+        Output::to_sink(Sink::Stream(out), format, clock)
+    }
+
+    /// Reports to `sink` in `format`, converting times with `clock`.
+    pub fn to_sink(out: Sink, format: Format, clock: Clock) -> Output {
         Output {
             out,
             format,
             clock,
             failures: None,
+            failures_total: 0,
             policy: None,
+            hostname: hostname(),
+            buffer: Vec::with_capacity(1024),
+            second: None,
         }
     }
 
@@ -280,9 +326,12 @@ impl Output {
     /// `record` with the current policy and generation (when named), as a
     /// line.
     fn tagged(&self, mut record: Json) -> String {
-        if let (Some((policy, generation)), Some(object)) = (&self.policy, record.as_object_mut()) {
-            object.insert("policy".into(), json!(policy));
-            object.insert("generation".into(), json!(generation));
+        if let Some(object) = record.as_object_mut() {
+            if let Some((policy, generation)) = &self.policy {
+                object.insert("policy".into(), json!(policy));
+                object.insert("generation".into(), json!(generation));
+            }
+            object.insert("hostname".into(), json!(self.hostname));
         }
         record.to_string()
     }
@@ -302,19 +351,53 @@ impl Output {
             .to_string(),
             Format::Text => report.line(),
         };
-        self.line(&text);
+        let priority = if report.result == "refused" {
+            journal::WARNING
+        } else {
+            journal::INFO
+        };
+        self.emit(&text, || {
+            let mut meta = Meta::new("reload", priority);
+            meta.fields = vec![
+                ("POLRT_POLICY".into(), report.policy.clone()),
+                ("POLRT_RESULT".into(), report.result.into()),
+                ("POLRT_GENERATION".into(), report.generation.clone()),
+            ];
+            meta
+        });
     }
 
-    fn line(&mut self, text: &str) {
-        let written = self
-            .out
-            .write_all(text.as_bytes())
-            .and_then(|()| self.out.write_all(b"\n"));
+    /// Writes one record: a line on a stream; on the journal, an entry whose
+    /// message is `text`, with the fields `meta` gives.
+    fn emit(&mut self, text: &str, meta: impl FnOnce() -> Meta) {
+        let written = match &mut self.out {
+            Sink::Stream(out) => out
+                .write_all(text.as_bytes())
+                .and_then(|()| out.write_all(b"\n")),
+            Sink::Journal(journal) => {
+                let meta = meta();
+                let mut fields = vec![
+                    ("MESSAGE".to_string(), text.to_string()),
+                    ("PRIORITY".to_string(), meta.priority.to_string()),
+                    ("SYSLOG_IDENTIFIER".to_string(), "polrt".to_string()),
+                    ("POLRT_TYPE".to_string(), meta.kind.to_string()),
+                ];
+                if let Some((policy, generation)) = &self.policy {
+                    if !meta.fields.iter().any(|(name, _)| name == "POLRT_POLICY") {
+                        fields.push(("POLRT_POLICY".into(), policy.clone()));
+                        fields.push(("POLRT_GENERATION".into(), generation.clone()));
+                    }
+                }
+                fields.extend(meta.fields);
+                journal.send(&fields)
+            }
+        };
         self.note(written);
     }
 
     fn note(&mut self, result: io::Result<()>) {
         if let Err(error) = result {
+            self.failures_total += 1;
             match &mut self.failures {
                 Some((count, _)) => *count += 1,
                 None => self.failures = Some((1, error)),
@@ -324,8 +407,15 @@ impl Output {
 
     /// Flushes buffered lines.
     pub fn flush(&mut self) {
-        let flushed = self.out.flush();
-        self.note(flushed);
+        if let Sink::Stream(out) = &mut self.out {
+            let flushed = out.flush();
+            self.note(flushed);
+        }
+    }
+
+    /// How many writes failed since polrt started.
+    pub fn failures_total(&self) -> u64 {
+        self.failures_total
     }
 
     /// How many writes failed since the last call, and the first error.
@@ -337,13 +427,24 @@ impl Output {
     /// from now on (the old writer is dropped: a reopened `--output`).
     pub fn set_writer(&mut self, out: Box<dyn Write + Send>) {
         self.flush();
-        self.out = out;
+        self.out = Sink::Stream(out);
     }
 
-    /// The backend chosen for a hook (JSON only: text output shows it on
-    /// stderr, where the caller prints [`BackendReport::line`]).
+    /// The backend chosen for a hook (JSON, and the journal: text output
+    /// shows it on stderr, where the caller prints [`BackendReport::line`]).
     pub fn backend(&mut self, report: &BackendReport) {
+        let meta = || {
+            let mut meta = Meta::new("backend", journal::INFO);
+            meta.fields = vec![
+                ("POLRT_HOOK".into(), report.hook.clone()),
+                ("POLRT_BACKEND".into(), report.backend.clone()),
+            ];
+            meta
+        };
         if self.format == Format::Text {
+            if matches!(self.out, Sink::Journal(_)) {
+                self.emit(&report.line(), meta);
+            }
             return;
         }
         let programs = programs_json(&report.programs);
@@ -362,13 +463,16 @@ impl Output {
             "limits": report.limits,
         });
         let text = self.tagged(record);
-        self.line(&text)
+        self.emit(&text, meta)
     }
 
-    /// Whether the guards run (JSON only: text output shows it on stderr,
-    /// where the caller prints [`GuardReport::line`]).
+    /// Whether the guards run (JSON, and the journal: text output shows it
+    /// on stderr, where the caller prints [`GuardReport::line`]).
     pub fn guard(&mut self, report: &GuardReport) {
         if self.format == Format::Text {
+            if matches!(self.out, Sink::Journal(_)) {
+                self.emit(&report.line(), || Meta::new("guard", journal::INFO));
+            }
             return;
         }
         let programs = programs_json(&report.programs);
@@ -379,7 +483,7 @@ impl Output {
             "programs": programs,
         });
         let text = self.tagged(record);
-        self.line(&text);
+        self.emit(&text, || Meta::new("guard", journal::INFO));
     }
 
     /// A link found detached, replaced or unpinned, and what polrt did.
@@ -396,16 +500,70 @@ impl Output {
             .to_string(),
             Format::Text => tamper.line(),
         };
-        self.line(&text);
+        self.emit(&text, || {
+            let mut meta = Meta::new("tamper", journal::WARNING);
+            meta.fields = vec![("POLRT_PROGRAM".into(), tamper.symbol.clone())];
+            meta
+        });
     }
 
-    /// One event.
+    /// One event, formatted straight into the reused line buffer.
     pub fn event(&mut self, event: &Event) {
-        let text = match self.format {
-            Format::Json => self.tagged(event_json(event, &self.clock)),
-            Format::Text => event_text(event, &self.clock),
+        let mut line = std::mem::take(&mut self.buffer);
+        line.clear();
+        let unix_ns = i128::from(event.time_ns) + self.clock.offset_ns;
+        match self.format {
+            Format::Json => {
+                write_event_json(&mut line, event, |out| self.time(out, unix_ns));
+                if let Some((policy, generation)) = &self.policy {
+                    line.pop();
+                    line.extend_from_slice(b",\"policy\":");
+                    json_str(&mut line, policy);
+                    line.extend_from_slice(b",\"generation\":");
+                    json_str(&mut line, generation);
+                    line.push(b'}');
+                }
+                line.pop();
+                line.extend_from_slice(b",\"hostname\":");
+                json_str(&mut line, &self.hostname);
+                line.push(b'}');
+            }
+            Format::Text => write_event_text(&mut line, event, |out| self.time(out, unix_ns)),
+        }
+        match &mut self.out {
+            Sink::Stream(out) => {
+                line.push(b'\n');
+                let written = out.write_all(&line);
+                self.note(written);
+            }
+            Sink::Journal(_) => {
+                let text = String::from_utf8_lossy(&line).into_owned();
+                let clock = self.clock;
+                self.emit(&text, || event_meta(event, &clock));
+            }
+        }
+        self.buffer = line;
+    }
+
+    /// Appends the RFC 3339 form of `unix_ns`, reusing the formatted date
+    /// and time of day while events stay within one second.
+    fn time(&mut self, out: &mut Vec<u8>, unix_ns: i128) {
+        let secs = unix_ns.div_euclid(1_000_000_000) as i64;
+        let nanos = unix_ns.rem_euclid(1_000_000_000) as u32;
+        let prefix = match self.second {
+            Some((second, prefix)) if second == secs => prefix,
+            _ => {
+                let mut prefix = [0u8; 19];
+                let text = rfc3339(i128::from(secs) * 1_000_000_000);
+                prefix.copy_from_slice(&text.as_bytes()[..19]);
+                self.second = Some((secs, prefix));
+                prefix
+            }
         };
-        self.line(&text)
+        out.extend_from_slice(&prefix);
+        out.push(b'.');
+        push_padded(out, u64::from(nanos), 9);
+        out.push(b'Z');
     }
 
     /// A record that could not be decoded.
@@ -414,7 +572,7 @@ impl Output {
             Format::Json => json!({"type": "error", "message": message}).to_string(),
             Format::Text => format!("error: {message}"),
         };
-        self.line(&text)
+        self.emit(&text, || Meta::new("error", journal::ERR))
     }
 
     /// `count` more events were lost because the ring buffer was full.
@@ -423,7 +581,11 @@ impl Output {
             Format::Json => self.tagged(json!({"type": "loss", "count": count})),
             Format::Text => format!("lost {count} events: the ring buffer was full"),
         };
-        self.line(&text)
+        self.emit(&text, || {
+            let mut meta = Meta::new("loss", journal::WARNING);
+            meta.fields = vec![("POLRT_LOST".into(), count.to_string())];
+            meta
+        })
     }
 
     /// Final per-rule match counts and total losses.
@@ -435,12 +597,11 @@ impl Output {
                     .map(|c| json!({"rule": c.rule, "hook": c.hook, "matches": c.matches}))
                     .collect();
                 let record = json!({"type": "summary", "rules": rules, "lost": lost});
-                self.line(&record.to_string());
+                self.emit(&record.to_string(), || Meta::new("summary", journal::INFO));
             }
             Format::Text => {
                 let text = summary_text(counts, lost);
-                let written = self.out.write_all(text.as_bytes());
-                self.note(written);
+                self.emit(text.trim_end(), || Meta::new("summary", journal::INFO));
             }
         }
     }
@@ -478,6 +639,183 @@ fn value_json(value: &Value) -> Json {
     }
 }
 
+/// Appends `s` as a JSON string: quoted, with `"`, `\\` and control
+/// characters escaped as serde_json escapes them.
+fn json_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    if !bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
+        // Most strings need no escape: one copy.
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escaped: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0..=0x1f => {
+                out.extend_from_slice(&bytes[start..i]);
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[usize::from(b >> 4)]);
+                out.push(HEX[usize::from(b & 0xf)]);
+                start = i + 1;
+                continue;
+            }
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        out.extend_from_slice(escaped);
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// Appends `n` in decimal.
+fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// Appends `n` in decimal, zero-padded to `width` digits.
+fn push_padded(out: &mut Vec<u8>, n: u64, width: usize) {
+    let mut digits = [b'0'; 20];
+    let mut rest = n;
+    for at in (0..width).rev() {
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    out.extend_from_slice(&digits[..width]);
+}
+
+/// Appends a value as JSON (what [`value_json`] gives, without building it).
+fn write_value_json(out: &mut Vec<u8>, value: &Value) {
+    use std::io::Write as _;
+    match value {
+        Value::Int(v) => push_u64(out, *v),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Str(v) => json_str(out, v),
+        Value::Ip(v) => {
+            out.push(b'"');
+            let _ = write!(out, "{v}");
+            out.push(b'"');
+        }
+        Value::LongPath { .. } => json_str(out, &value.to_string()),
+        Value::Unresolved => out.extend_from_slice(b"null"),
+    }
+}
+
+/// Appends the JSON object of one event (the members [`event_json`] has,
+/// in its documented order); `time` appends the event's RFC 3339 time.
+fn write_event_json(out: &mut Vec<u8>, event: &Event, time: impl FnOnce(&mut Vec<u8>)) {
+    out.extend_from_slice(b"{\"type\":\"event\",\"time\":\"");
+    time(out);
+    out.extend_from_slice(b"\",\"rule\":");
+    json_str(out, &event.rule);
+    out.extend_from_slice(b",\"rule_id\":");
+    push_u64(out, u64::from(event.rule_id));
+    out.extend_from_slice(b",\"hook\":");
+    json_str(out, &event.hook);
+    out.extend_from_slice(b",\"action\":");
+    json_str(out, &event.action);
+    out.extend_from_slice(b",\"verdict\":");
+    json_str(out, event.verdict.name());
+    out.extend_from_slice(b",\"backend\":");
+    json_str(out, &event.backend);
+    for (name, value) in [
+        (&b",\"pid\":"[..], event.pid),
+        (b",\"tid\":", event.tid),
+        (b",\"uid\":", event.uid),
+        (b",\"gid\":", event.gid),
+    ] {
+        out.extend_from_slice(name);
+        push_u64(out, u64::from(value));
+    }
+    out.extend_from_slice(b",\"comm\":");
+    json_str(out, &event.comm);
+    out.extend_from_slice(b",\"fields\":{");
+    for (i, (name, value)) in event.fields.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        json_str(out, name);
+        out.push(b':');
+        write_value_json(out, value);
+    }
+    out.extend_from_slice(b"},\"message\":");
+    json_str(out, &event.message);
+    out.push(b'}');
+}
+
+/// Rewrites the control characters of `line[from..]` as `\\n`, `\\r`,
+/// `\\t` or `\\xNN`, so that a text event stays one line whatever a
+/// task names itself or its files (a `comm` or a path may hold a newline,
+/// which would otherwise forge a line of its own).
+fn escape_controls(line: &mut Vec<u8>, from: usize) {
+    if !line[from..].iter().any(|b| *b < 0x20 || *b == 0x7f) {
+        return;
+    }
+    let tail = line.split_off(from);
+    for b in tail {
+        match b {
+            b'\n' => line.extend_from_slice(b"\\n"),
+            b'\r' => line.extend_from_slice(b"\\r"),
+            b'\t' => line.extend_from_slice(b"\\t"),
+            0..=0x1f | 0x7f => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                line.extend_from_slice(b"\\x");
+                line.push(HEX[usize::from(b >> 4)]);
+                line.push(HEX[usize::from(b & 0xf)]);
+            }
+            _ => line.push(b),
+        }
+    }
+}
+
+/// Appends the text line of one event (what [`event_text`] gives).
+fn write_event_text(out: &mut Vec<u8>, event: &Event, time: impl FnOnce(&mut Vec<u8>)) {
+    use std::io::Write as _;
+    let start = out.len();
+    time(out);
+    let _ = write!(
+        out,
+        " {:<10} {} [{}] pid={} uid={} comm={}",
+        event.verdict.name(),
+        event.rule,
+        event.hook,
+        event.pid,
+        event.uid,
+        event.comm
+    );
+    if event.message.is_empty() {
+        for (name, value) in &event.fields {
+            let _ = write!(out, " {name}={value}");
+        }
+    } else {
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(event.message.as_bytes());
+    }
+    escape_controls(out, start);
+}
+
 /// The JSON object of one event.
 pub fn event_json(event: &Event, clock: &Clock) -> Json {
     let mut fields = Map::new();
@@ -503,27 +841,59 @@ pub fn event_json(event: &Event, clock: &Clock) -> Json {
     })
 }
 
-/// The text line of one event.
-pub fn event_text(event: &Event, clock: &Clock) -> String {
-    let mut line = format!(
-        "{} {:<10} {} [{}] pid={} uid={} comm={}",
-        clock.rfc3339(event.time_ns),
-        event.verdict.name(),
-        event.rule,
-        event.hook,
-        event.pid,
-        event.uid,
-        event.comm
-    );
-    if event.message.is_empty() {
-        for (name, value) in &event.fields {
-            line.push_str(&format!(" {name}={value}"));
-        }
-    } else {
-        line.push_str(": ");
-        line.push_str(&event.message);
+/// The host name records carry: `$POLRT_HOSTNAME` when set (the
+/// DaemonSet sets the node's name), else that of polrt's UTS namespace;
+/// empty if unreadable.
+fn hostname() -> String {
+    match std::env::var("POLRT_HOSTNAME") {
+        Ok(name) if !name.is_empty() => name,
+        _ => std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|name| name.trim().to_string())
+            .unwrap_or_default(),
     }
-    line
+}
+
+/// The journal fields of one event (see [`crate::journal`]).
+fn event_meta(event: &Event, clock: &Clock) -> Meta {
+    let priority = match event.verdict {
+        Verdict::Deny | Verdict::Kill => journal::WARNING,
+        Verdict::Audit | Verdict::WouldDeny | Verdict::WouldKill => journal::NOTICE,
+        Verdict::Trace => journal::INFO,
+    };
+    let mut meta = Meta::new("event", priority);
+    let mut push = |name: &str, value: String| meta.fields.push((name.to_string(), value));
+    push("POLRT_TIME", clock.rfc3339(event.time_ns));
+    push("POLRT_RULE", event.rule.clone());
+    push("POLRT_RULE_ID", event.rule_id.to_string());
+    push("POLRT_HOOK", event.hook.clone());
+    push("POLRT_ACTION", event.action.clone());
+    push("POLRT_VERDICT", event.verdict.name().to_string());
+    push("POLRT_BACKEND", event.backend.clone());
+    push("POLRT_PID", event.pid.to_string());
+    push("POLRT_TID", event.tid.to_string());
+    push("POLRT_UID", event.uid.to_string());
+    push("POLRT_GID", event.gid.to_string());
+    push("POLRT_COMM", event.comm.clone());
+    push("OBJECT_PID", event.pid.to_string());
+    for (name, value) in &event.fields {
+        let value = match value {
+            Value::Unresolved => String::new(),
+            other => other.to_string(),
+        };
+        meta.fields
+            .push((journal::field_name("POLRT_FIELD_", name), value));
+    }
+    meta
+}
+
+/// The text line of one event: control characters written as escapes
+/// (see [`escape_controls`]).
+pub fn event_text(event: &Event, clock: &Clock) -> String {
+    let mut line = Vec::with_capacity(256);
+    write_event_text(&mut line, event, |out| {
+        out.extend_from_slice(clock.rfc3339(event.time_ns).as_bytes())
+    });
+    String::from_utf8_lossy(&line).into_owned()
 }
 
 #[cfg(test)]
@@ -602,6 +972,79 @@ mod tests {
         assert_eq!(value["message"], "cat opened /etc/shadow");
     }
 
+    /// The lines `Output::event` writes without intermediate values are
+    /// exactly what the documented builders (`event_json` with the policy
+    /// tags, `event_text`) give, for strings that need escaping too.
+    #[test]
+    fn events_written_directly_equal_the_documented_records() {
+        let mut nasty = event();
+        nasty.comm = "a\"b\\c\n\t\u{1}\u{1f}é".into();
+        nasty.message = String::new();
+        nasty.fields.push(("file.path".into(), Value::Unresolved));
+        nasty.fields.push((
+            "exec.path".into(),
+            Value::LongPath {
+                head: "/x\"y".into(),
+                len: 9000,
+            },
+        ));
+        nasty
+            .fields
+            .push(("net.daddr".into(), Value::Ip("::1".parse().expect("ip"))));
+        nasty.fields.push(("big".into(), Value::Int(u64::MAX)));
+        let mut later = event();
+        later.time_ns += 1_999_999_999;
+        for (format, policy) in [
+            (Format::Json, true),
+            (Format::Json, false),
+            (Format::Text, false),
+        ] {
+            let buffer = Shared::default();
+            let clock = Clock {
+                offset_ns: 1_700_000_000_123_456_789,
+            };
+            let mut output = Output::new(Box::new(buffer.clone()), format, clock);
+            output.hostname = "node-1".into();
+            if policy {
+                output.set_policy("web", "ab12");
+            }
+            let events = [event(), nasty.clone(), later.clone(), event()];
+            for e in &events {
+                output.event(e);
+            }
+            output.flush();
+            let text = String::from_utf8(buffer.0.lock().expect("lock").clone()).expect("utf8");
+            let lines: Vec<&str> = text.lines().collect();
+            assert_eq!(lines.len(), events.len());
+            for (line, e) in lines.iter().zip(&events) {
+                match format {
+                    Format::Json => {
+                        let got: Json = serde_json::from_str(line).expect("json");
+                        let want: Json =
+                            serde_json::from_str(&output.tagged(event_json(e, &clock)))
+                                .expect("json");
+                        assert_eq!(got, want, "{line}");
+                    }
+                    Format::Text => assert_eq!(*line, event_text(e, &clock)),
+                }
+            }
+            if format == Format::Text {
+                // One line per event: the newline in the command name is
+                // written as an escape, so it cannot forge a line.
+                assert!(
+                    lines[1].contains(r#"comm=a"b\c\n\t\x01\x1fé"#),
+                    "{}",
+                    lines[1]
+                );
+                assert!(
+                    lines[0].starts_with("2023-11-14T22:13:21.623456789Z "),
+                    "{}",
+                    lines[0]
+                );
+            }
+        }
+    }
+
     #[test]
     fn text_events_show_the_message_or_the_fields() {
         let clock = Clock { offset_ns: 0 };
@@ -633,6 +1076,7 @@ mod tests {
     fn losses_and_summary_are_json_lines() {
         let buffer = Shared::default();
         let mut output = Output::new(Box::new(buffer.clone()), Format::Json, Clock::now());
+        output.hostname = "node-1".into();
         output.loss(3);
         output.summary(
             &[RuleCount {
@@ -647,7 +1091,10 @@ mod tests {
             .lines()
             .map(|l| serde_json::from_str(l).expect("json line"))
             .collect();
-        assert_eq!(lines[0], json!({"type": "loss", "count": 3}));
+        assert_eq!(
+            lines[0],
+            json!({"type": "loss", "count": 3, "hostname": "node-1"})
+        );
         assert_eq!(lines[1]["type"], "summary");
         assert_eq!(lines[1]["rules"][0]["matches"], 7);
         assert_eq!(lines[1]["lost"], 3);
@@ -737,6 +1184,7 @@ mod tests {
         let buffer = Shared::default();
         let mut output = Output::new(Box::new(buffer.clone()), Format::Json, Clock::now());
         output.event(&event());
+        output.hostname = "node-1".into();
         output.set_policy("web", "ab12");
         output.event(&event());
         output.loss(2);
@@ -758,7 +1206,7 @@ mod tests {
         assert_eq!(lines[1]["rule"], "shadow_read");
         assert_eq!(
             lines[2],
-            json!({"type": "loss", "count": 2, "policy": "web", "generation": "ab12"})
+            json!({"type": "loss", "count": 2, "policy": "web", "generation": "ab12", "hostname": "node-1"})
         );
         assert_eq!(lines[3]["type"], "reload");
         assert_eq!(lines[3]["result"], "refused");

@@ -15,7 +15,6 @@
 //! every other module; nothing depends on it but `main.rs` and `reload`.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -26,10 +25,11 @@ use polc_abi::Metadata;
 
 use crate::cgroup::{self, Scope};
 use crate::guard::{self, GuardState};
+use crate::journal::Journal;
 use crate::metrics::{Metrics, PolicyMetrics, ProgramMetric, RuleMetric, Snapshot};
 use crate::object::PolicyObject;
 use crate::output::{
-    self, BackendReport, Clock, Format, GuardReport, Output, ReloadReport, RuleCount,
+    self, BackendReport, Clock, Format, GuardReport, Output, ReloadReport, RuleCount, Sink,
 };
 use crate::policies::{self, Origin, Source};
 use crate::probe::{BpfLsm, KernelTypes};
@@ -365,11 +365,13 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
         Some(scope) => scope.path.clone(),
         None => cgroup::root()?,
     };
-    let mut output = Output::new(
+    let mut output = Output::to_sink(
         open_output(options.output.as_deref())?,
         options.format,
         Clock::now(),
     );
+    // The file SIGHUP reopens (none for stdout and the journal).
+    let output_file = options.output.as_deref().filter(|path| !is_journal(path));
 
     // The programs compare the kernel's tgid, which differs from
     // std::process::id() in a pid namespace (a container).
@@ -434,7 +436,12 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
         None => None,
     };
     if options.metrics.is_some() {
-        metrics.publish(&snapshot(&enforced, &stats, bpf_stats.is_some()));
+        metrics.publish(&snapshot(
+            &enforced,
+            &stats,
+            bpf_stats.is_some(),
+            output.failures_total(),
+        ));
     }
     ready_line(&host, &enforced, several);
 
@@ -451,7 +458,7 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
         for policy in &mut enforced {
             policy.drain(&mut output, DRAIN_PER_TURN);
         }
-        let hup = handle_noted_signals(options.output.as_deref(), &mut output, &|output| {
+        let hup = handle_noted_signals(output_file, &mut output, &|output| {
             for policy in &enforced {
                 policy.headers(output);
             }
@@ -470,7 +477,12 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
                 &mut output,
             );
             if options.metrics.is_some() {
-                metrics.publish(&snapshot(&enforced, &stats, bpf_stats.is_some()));
+                metrics.publish(&snapshot(
+                    &enforced,
+                    &stats,
+                    bpf_stats.is_some(),
+                    output.failures_total(),
+                ));
             }
         }
         if Instant::now() >= next_check {
@@ -500,10 +512,18 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
             }
             report_output_failures(&mut output);
             if options.metrics.is_some() {
-                metrics.publish(&snapshot(&enforced, &stats, bpf_stats.is_some()));
+                metrics.publish(&snapshot(
+                    &enforced,
+                    &stats,
+                    bpf_stats.is_some(),
+                    output.failures_total(),
+                ));
             }
             next_check = Instant::now() + Duration::from_secs(1);
         }
+        // Whatever this turn wrote (events, reload and loss records) is
+        // out before the loop waits again.
+        output.flush();
     }
 
     let mut detached = 0;
@@ -582,7 +602,12 @@ pub(crate) struct ReloadStats {
 
 /// What `--metrics` serves now: every policy's counters, backends and
 /// programs (with the kernel's run statistics when `bpf_stats` is on).
-fn snapshot(enforced: &[Enforced], stats: &ReloadStats, bpf_stats: bool) -> Snapshot {
+fn snapshot(
+    enforced: &[Enforced],
+    stats: &ReloadStats,
+    bpf_stats: bool,
+    output_failures: u64,
+) -> Snapshot {
     let mut runs = BTreeMap::new();
     if bpf_stats {
         for info in aya::programs::loaded_programs().flatten() {
@@ -632,6 +657,11 @@ fn snapshot(enforced: &[Enforced], stats: &ReloadStats, bpf_stats: bool) -> Snap
                     .map(|r| (r.hook.clone(), r.backend.clone()))
                     .collect(),
                 programs,
+                ring: policy
+                    .session
+                    .ring_fill
+                    .as_ref()
+                    .map(|fill| (fill.used(), fill.size())),
             }
         })
         .collect();
@@ -639,6 +669,7 @@ fn snapshot(enforced: &[Enforced], stats: &ReloadStats, bpf_stats: bool) -> Snap
         policies,
         reloads: stats.reloads,
         failed_reloads: stats.failed,
+        output_failures,
     }
 }
 
@@ -793,12 +824,31 @@ fn ready_line(host: &Host, enforced: &[Enforced], several: bool) {
     ));
 }
 
-fn open_output(path: Option<&Path>) -> Result<Box<dyn Write + Send>, Error> {
+/// Whether `--output` names the systemd journal (`--output journal`; a file
+/// called `journal` is `./journal`).
+pub fn is_journal(path: &Path) -> bool {
+    path == Path::new("journal")
+}
+
+/// Bytes of output buffered before a write (the buffer is flushed at the
+/// end of every turn of the event loop, so nothing waits longer than that).
+const OUTPUT_BUFFER: usize = 1 << 16;
+
+fn open_output(path: Option<&Path>) -> Result<Sink, Error> {
     match path {
-        None => Ok(Box::new(std::io::LineWriter::new(std::io::stdout()))),
+        // Buffered (flushed at the end of each turn of the event loop): one
+        // write for a batch of events, not one per line.
+        None => Ok(Sink::Stream(Box::new(std::io::BufWriter::with_capacity(
+            OUTPUT_BUFFER,
+            std::io::stdout(),
+        )))),
+        Some(path) if is_journal(path) => Ok(Sink::Journal(Journal::open().map_err(Error::Usage)?)),
         Some(path) => {
             let file = output_file::open(path).map_err(Error::Usage)?;
-            Ok(Box::new(std::io::BufWriter::new(file)))
+            Ok(Sink::Stream(Box::new(std::io::BufWriter::with_capacity(
+                OUTPUT_BUFFER,
+                file,
+            ))))
         }
     }
 }
@@ -829,7 +879,10 @@ fn handle_noted_signals(
                 hup = true;
                 match output_file::open(path) {
                     Ok(file) => {
-                        output.set_writer(Box::new(std::io::BufWriter::new(file)));
+                        output.set_writer(Box::new(std::io::BufWriter::with_capacity(
+                            OUTPUT_BUFFER,
+                            file,
+                        )));
                         headers(output);
                         output.flush();
                         status(&format!("SIGHUP: reopened --output {}", path.display()));
@@ -917,11 +970,14 @@ pub(crate) fn drain_some(
     limit: usize,
 ) -> usize {
     let mut n = 0;
+    // One event reused for the batch: decoding allocates nothing once its
+    // strings have grown to the policy's records.
+    let mut event = events::Event::empty();
     while n < limit {
         let Some(item) = ring.next() else { break };
         n += 1;
-        match events::decode(metadata, &item) {
-            Ok(event) => output.event(&event),
+        match events::decode_into(metadata, &item, &mut event) {
+            Ok(()) => output.event(&event),
             Err(error) => output.decode_error(&error.to_string()),
         }
     }
