@@ -1115,6 +1115,40 @@ impl<'a> Checker<'a> {
             return None;
         }
         let negate = matches!(op, Op::Ne | Op::NotIn);
+        let str_test = |op: TestOp| {
+            Expr::Test(Test {
+                field: base,
+                op,
+                span,
+            })
+        };
+        // A base name among a few, or a suffix of it, needs no automaton:
+        // the path equals the name or ends with `/` and it; a suffix of
+        // the name (no `/` in it) is a suffix of the path.
+        if part == PathPart::Name
+            && (matches!(op, Op::Eq | Op::Ne)
+                || (matches!(op, Op::In | Op::NotIn) && values.len() <= 4))
+        {
+            let mut terms = Vec::new();
+            for (value, _) in &values {
+                terms.push(str_test(TestOp::StrEq(value.clone())));
+                terms.push(str_test(TestOp::Str {
+                    op: StrOp::EndsWith,
+                    value: format!("/{value}"),
+                }));
+            }
+            return Some(negate_if(negate, Expr::Or(terms)));
+        }
+        if part == PathPart::Name && op == Op::EndsWith {
+            let value = &values[0].0;
+            if value.is_empty() {
+                return Some(Expr::And(Vec::new()));
+            }
+            return Some(str_test(TestOp::Str {
+                op: StrOp::EndsWith,
+                value: value.clone(),
+            }));
+        }
         let mut patterns: Vec<String> = Vec::new();
         for (value, _) in &values {
             match path_part_patterns(part, op, value) {
