@@ -38,6 +38,21 @@ use policy::{CheckedPolicy, CheckedRule, ListDef, ListId, Value};
 
 pub use constants::CONSTANTS;
 
+/// What a path part written as a field (`file.dir`, `file.name`, ...) is,
+/// for hovers: `None` for any other name.
+pub fn path_part_doc(name: &str) -> Option<String> {
+    let (base, part) = cond::path_part(name)?;
+    let what = match part {
+        cond::PathPart::Dir => "the directory part (before the last `/`)",
+        cond::PathPart::Name => "the base name (after the last `/`)",
+    };
+    Some(format!(
+        "**{name}**: {what} of `{}`, tested in conditions (not reported: messages and `emit` name `{}`)",
+        base.spec().name,
+        base.spec().name
+    ))
+}
+
 /// The result of checking one source text.
 #[derive(Clone, Debug)]
 pub struct Checked {

@@ -348,6 +348,8 @@ fn hover(request: &Request<'_>) -> Result<Value, (i64, String)> {
                     parts.push(field_doc(field, hook));
                 } else if let Some(hook) = Hook::from_name(name) {
                     parts.push(hook_doc(hook));
+                } else if let Some(doc) = crate::check::path_part_doc(name) {
+                    parts.push(doc);
                 } else if let Some(decl) = symbols.declaration_of(name) {
                     parts.push(format!(
                         "```pol\n{}\n```",

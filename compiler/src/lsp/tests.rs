@@ -322,3 +322,24 @@ fn every_keyword_of_the_grammar_has_a_doc() {
         }
     }
 }
+
+#[test]
+fn hover_explains_path_parts_and_constants() {
+    let mut server = Server::new();
+    let text = "rule r {\n    on file.open\n    when file.dir == \"/etc\" and file.flags has O_TRUNC\n    deny\n}\n";
+    open(&mut server, text);
+    let hover = |server: &mut Server, needle: &str| {
+        let reply = request(server, "textDocument/hover", doc_at(text, needle, 1));
+        reply["result"]["contents"]["value"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    let dir = hover(&mut server, "file.dir");
+    assert!(dir.contains("**file.dir**: the directory part"), "{dir}");
+    let constant = hover(&mut server, "O_TRUNC");
+    assert!(
+        constant.contains("**O_TRUNC**: a built-in constant, 512"),
+        "{constant}"
+    );
+}
