@@ -336,7 +336,7 @@ fn polc_test_decides_the_operators_in_the_kernel_as_the_interpreter() {
         .lines()
         .map(|line| serde_json::from_str(line).expect("a JSON line"))
         .collect();
-    assert_eq!(results.len(), 14, "{stdout}");
+    assert_eq!(results.len(), 16, "{stdout}");
     for result in &results {
         assert_eq!(result["ok"], true, "{result}");
         assert_eq!(result["interpreter"], result["kernel"], "{result}");
