@@ -487,7 +487,7 @@ fn str_op(op: StrOp, s: &[u8], lit: &[u8]) -> bool {
         StrOp::StartsWith => s.starts_with(lit),
         StrOp::EndsWith => s.ends_with(lit),
         StrOp::Contains => lit.is_empty() || s.windows(lit.len()).any(|w| w == lit),
-        StrOp::Matches => crate::ir::automaton::glob_match(lit, s),
+        StrOp::Matches => crate::check::glob::glob_match(lit, s),
     }
 }
 
@@ -760,5 +760,95 @@ mod tests {
         assert_eq!(action(0o2000), Action::Audit);
         assert_eq!(action(0o101), Action::Allow);
         assert_eq!(action(0), Action::Allow);
+    }
+
+    /// The directory part and base name as the docs define them.
+    fn dir_and_name(path: &str) -> (&str, &str) {
+        match path.rfind('/') {
+            Some(0) => ("/", &path[1..]),
+            Some(i) => (&path[..i], &path[i + 1..]),
+            None => ("", path),
+        }
+    }
+
+    #[test]
+    fn dir_and_name_decide_as_the_parts_of_the_path() {
+        let paths = [
+            "",
+            "/",
+            "/etc",
+            "/etc/",
+            "/etc/passwd",
+            "/etc/ssh/sshd_config",
+            "/home/a/.ssh/id_rsa",
+            "/home/a/.ssh/id_rsa.pub",
+            "/a*b/c",
+            "/x/a*b",
+            "rel",
+            "rel/x",
+            "/etc/x/passwd",
+            "/home/alice/id_",
+            "//x",
+            "/etcx/passwd",
+        ];
+        let tests: &[(&str, &str)] = &[
+            ("file.dir == \"/etc\"", "=="),
+            ("file.dir == \"/\"", "=="),
+            ("file.dir == \"\"", "=="),
+            ("file.dir != \"/etc\"", "!="),
+            ("file.dir in [\"/etc\", \"/home/a/.ssh\"]", "in"),
+            ("file.dir startswith \"/home/\"", "startswith"),
+            ("file.dir startswith \"/etc\"", "startswith"),
+            ("file.dir startswith \"/\"", "startswith"),
+            ("file.dir matches \"/home/*/.ssh\"", "matches"),
+            ("file.dir matches \"**\"", "matches"),
+            ("file.name == \"passwd\"", "=="),
+            ("file.name == \"\"", "=="),
+            ("file.name == \"a*b\"", "=="),
+            ("file.name startswith \"id_\"", "startswith"),
+            ("file.name endswith \".pub\"", "endswith"),
+            ("file.name contains \"ss\"", "contains"),
+            ("file.name matches \"id_*\"", "matches"),
+            ("file.name matches \"**.pub\"", "matches"),
+            ("file.name not in [\"passwd\", \"rel\"]", "not in"),
+        ];
+        for (when, _) in tests {
+            let policy = checked(&format!("rule r {{ on file.open when {when} deny }}"));
+            for path in paths {
+                let (dir, name) = dir_and_name(path);
+                let expected = {
+                    let (part, rest) = when.split_once(' ').expect("a test");
+                    let value = if part == "file.dir" { dir } else { name };
+                    let (op, lit) = rest.split_once(' ').map_or((rest, ""), |x| x);
+                    let (op, lit) = if let Some(l) = lit.strip_prefix("in ") {
+                        ("not", l)
+                    } else {
+                        (op, lit)
+                    };
+                    let strings: Vec<String> = lit
+                        .trim_matches(|c| c == '[' || c == ']')
+                        .split(", ")
+                        .map(|s| s.trim_matches('"').to_string())
+                        .collect();
+                    let one = &strings[0];
+                    match op {
+                        "==" => value == one,
+                        "!=" => value != one,
+                        "in" => strings.iter().any(|s| s == value),
+                        "not" => !strings.iter().any(|s| s == value),
+                        "startswith" => value.starts_with(one.as_str()),
+                        "endswith" => value.ends_with(one.as_str()),
+                        "contains" => value.contains(one.as_str()),
+                        "matches" => {
+                            crate::check::glob::glob_match(one.as_bytes(), value.as_bytes())
+                        }
+                        other => panic!("{other}"),
+                    }
+                };
+                let event = Event::new([(field("file.path"), Value::Str(path.to_string()))]);
+                let decided = evaluate(&policy, Hook::FileOpen, &event).action == Action::Deny;
+                assert_eq!(decided, expected, "{when} on {path:?}");
+            }
+        }
     }
 }

@@ -1058,7 +1058,7 @@ impl<R: Entropy> Gen<'_, R> {
     /// A glob pattern of at most `limit` bytes within the bounds: a value
     /// with some of its bytes made wildcards.
     fn glob_pattern(&mut self, limit: usize, path: bool) -> String {
-        use polc::ir::automaton::{glob_wildcards, MAX_GLOB_DOUBLE_STARS, MAX_GLOB_WILDCARDS};
+        use polc::check::glob::{glob_wildcards, MAX_GLOB_DOUBLE_STARS, MAX_GLOB_WILDCARDS};
         for _ in 0..8 {
             let value = self.str_value(limit.min(40), path);
             let mut out = String::new();

@@ -1189,8 +1189,8 @@ impl<'a> Checker<'a> {
         use_span: Span,
         scope: &Scope,
     ) -> Option<()> {
-        use crate::ir::automaton::{
-            glob_wildcards, Automaton, MAX_GLOB_DOUBLE_STARS, MAX_GLOB_STATES, MAX_GLOB_WILDCARDS,
+        use crate::check::glob::{
+            dfa, glob_wildcards, MAX_GLOB_DOUBLE_STARS, MAX_GLOB_STATES, MAX_GLOB_WILDCARDS,
         };
         let mut ok = true;
         for (pattern, span) in patterns {
@@ -1219,7 +1219,7 @@ impl<'a> Checker<'a> {
             .iter()
             .map(|(p, _)| p.as_bytes().to_vec())
             .collect();
-        if Automaton::glob(&bytes).is_none() {
+        if dfa(&bytes).is_none() {
             self.report_in(
                 scope,
                 Diagnostic::new(
@@ -1667,10 +1667,10 @@ pub(super) fn path_part_patterns(
             Op::StartsWith => vec![format!("{lit}**\\/*")],
             Op::Matches => {
                 let mut out = vec![format!("{value}\\/*")];
-                if crate::ir::automaton::glob_match(value.as_bytes(), b"/") {
+                if crate::check::glob::glob_match(value.as_bytes(), b"/") {
                     out.push("/*".to_string());
                 }
-                if crate::ir::automaton::glob_match(value.as_bytes(), b"") {
+                if crate::check::glob::glob_match(value.as_bytes(), b"") {
                     out.push("*".to_string());
                 }
                 out

@@ -15,6 +15,7 @@
 //! ABI between objects and the runtime (`tests/layers.rs` checks).
 
 pub mod constants;
+pub mod glob;
 pub mod hooks;
 pub mod policy;
 pub mod reference;

@@ -112,7 +112,7 @@ fn conflict(field: FieldId, a: &Fact<'_>, b: &Fact<'_>) -> Option<String> {
                 StrOp::StartsWith => x.starts_with(value),
                 StrOp::EndsWith => x.ends_with(value),
                 StrOp::Contains => x.contains(value),
-                StrOp::Matches => crate::ir::automaton::glob_match(value.as_bytes(), x.as_bytes()),
+                StrOp::Matches => crate::check::glob::glob_match(value.as_bytes(), x.as_bytes()),
             };
             let word = match op {
                 StrOp::StartsWith => "start with",
