@@ -83,7 +83,7 @@ KILLED_PORT=47003
 BIND_DENIED_PORT=47004
 # The reload scenario: its port and how many versions replace the first.
 RELOAD_PORT=47005
-RELOADS=10
+RELOADS=3
 # The name the enforcement session persists under (polrt run --persist).
 PERSIST_NAME=polc-vm
 PINS=/sys/fs/bpf/polc/$PERSIST_NAME
@@ -805,7 +805,7 @@ scenario_reload() {
         reload_policy "$version" >"$policy.tmp"
         mv "$policy.tmp" "$policy"
         local waited=0
-        until [ "$(grep -c 'reload: policy `reload` reloaded' "$WORK/reload.err")" -ge "$version" ]; do
+        until [ "$(grep -c 'reload: policy `reloaded-policy` reloaded' "$WORK/reload.err")" -ge "$version" ]; do
             waited=$((waited + 1))
             [ "$waited" -lt $((READY_TIMEOUT * 10)) ] || fail "version $version was not reloaded"
             sleep 0.1
@@ -819,7 +819,7 @@ scenario_reload() {
     echo "flood of connects during $RELOADS reloads: $outcomes"
     [[ "$outcomes" =~ ^EPERM=[1-9][0-9]*$ ]] \
         || fail "a connect was not refused with EPERM during the reloads: $outcomes"
-    ! grep -q 'reload: policy `reload` refused' "$WORK/reload.err" || fail "a reload was refused"
+    ! grep -q 'reload: policy `reloaded-policy` refused' "$WORK/reload.err" || fail "a reload was refused"
     local backends
     backends=$(ops backends "$WORK/reload.jsonl")
     ! grep -qv '^[^ ]* lsm ' <<<"$backends" || fail "a generation got another backend than lsm: $backends"
