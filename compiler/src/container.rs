@@ -221,11 +221,13 @@ fn is_hex(bytes: &[u8]) -> bool {
 
 /// The id in a container name of one of the [`CONTAINER_SHAPES`].
 fn container_shape(name: &[u8]) -> Option<(&[u8], Runtime)> {
-    CONTAINER_SHAPES.iter().find_map(|(prefix, suffix, runtime)| {
-        let (p, s) = (prefix.as_bytes(), suffix.as_bytes());
-        (name.len() == p.len() + ID_LEN + s.len() && name.starts_with(p) && name.ends_with(s))
-            .then(|| (&name[p.len()..p.len() + ID_LEN], *runtime))
-    })
+    CONTAINER_SHAPES
+        .iter()
+        .find_map(|(prefix, suffix, runtime)| {
+            let (p, s) = (prefix.as_bytes(), suffix.as_bytes());
+            (name.len() == p.len() + ID_LEN + s.len() && name.starts_with(p) && name.ends_with(s))
+                .then(|| (&name[p.len()..p.len() + ID_LEN], *runtime))
+        })
 }
 
 /// The uid (as written) and QoS of a systemd pod slice name.
@@ -422,7 +424,11 @@ mod tests {
 
     #[test]
     fn kubepods_under_the_cgroupfs_driver() {
-        for (qos_dir, qos) in [("", "guaranteed"), ("/burstable", "burstable"), ("/besteffort", "besteffort")] {
+        for (qos_dir, qos) in [
+            ("", "guaranteed"),
+            ("/burstable", "burstable"),
+            ("/besteffort", "besteffort"),
+        ] {
             let path = format!("/kubepods{qos_dir}/pod{UID}/{ID}");
             let c = from_path(&path);
             assert_eq!(
@@ -441,7 +447,9 @@ mod tests {
     #[test]
     fn the_outermost_container_wins() {
         let other = "a".repeat(64);
-        let c = from_path(&format!("/system.slice/docker-{ID}.scope/sub/docker-{other}.scope"));
+        let c = from_path(&format!(
+            "/system.slice/docker-{ID}.scope/sub/docker-{other}.scope"
+        ));
         assert_eq!(c.id(), ID);
         let c = from_path(&format!("/system.slice/docker-{ID}.scope/init.scope"));
         assert_eq!(c.id(), ID);
@@ -461,9 +469,15 @@ mod tests {
     fn a_cgroup_deeper_than_the_walk_is_an_unknown_container() {
         let deep = |n: usize| "/d".repeat(n);
         // MAX_CGROUP_LEVELS - 1 directories below the root: walked.
-        assert_eq!(from_path(&deep(MAX_CGROUP_LEVELS - 1)), ContainerContext::default());
+        assert_eq!(
+            from_path(&deep(MAX_CGROUP_LEVELS - 1)),
+            ContainerContext::default()
+        );
         let c = from_path(&deep(MAX_CGROUP_LEVELS));
-        assert_eq!((c.id(), c.runtime(), c.in_container()), (UNKNOWN, UNKNOWN, true));
+        assert_eq!(
+            (c.id(), c.runtime(), c.in_container()),
+            (UNKNOWN, UNKNOWN, true)
+        );
         assert_eq!((c.short_id(), c.pod_uid()), ("unknown", ""));
     }
 

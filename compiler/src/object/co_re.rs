@@ -57,6 +57,7 @@ pub(super) const SHAPES: &[Shape] = &[
             ("files", MemberType::StructPtr("files_struct")),
             ("thread_info", MemberType::Struct("thread_info")),
             ("cred", MemberType::StructPtr("cred")),
+            ("cgroups", MemberType::StructPtr("css_set")),
         ],
     },
     Shape {
@@ -140,6 +141,18 @@ pub(super) const SHAPES: &[Shape] = &[
     Shape {
         name: "bpf_prog_aux",
         members: &[("id", MemberType::UInt)],
+    },
+    Shape {
+        name: "css_set",
+        members: &[("dfl_cgrp", MemberType::StructPtr("cgroup"))],
+    },
+    Shape {
+        name: "cgroup",
+        members: &[("kn", MemberType::StructPtr("kernfs_node"))],
+    },
+    Shape {
+        name: "kernfs_node",
+        members: &[("name", MemberType::ConstCharPtr)],
     },
     Shape {
         name: "inode",
