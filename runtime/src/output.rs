@@ -11,6 +11,7 @@ use std::io::{self, Write};
 
 use serde_json::{json, Map, Value as Json};
 
+use crate::containers::{ContainerInfo, Containers};
 use crate::events::{Event, Value};
 
 /// Output format of `polrt run`.
@@ -191,6 +192,9 @@ pub struct Output {
     /// The policy whose records are written now, and its generation (the
     /// SHA-256 of its source): added to JSON events (see [`Output::set_policy`]).
     policy: Option<(String, String)>,
+    /// Names and images of the containers of events (see
+    /// [`crate::containers`]); none: ids only.
+    containers: Option<Containers>,
 }
 
 /// A reload of one policy: done, or refused (the old generation stays).
@@ -268,7 +272,13 @@ impl Output {
             clock,
             failures: None,
             policy: None,
+            containers: None,
         }
+    }
+
+    /// Looks the names and images of events' containers up in `containers`.
+    pub fn name_containers(&mut self, containers: Containers) {
+        self.containers = Some(containers);
     }
 
     /// Names the policy and generation of the records written from now on:
@@ -401,9 +411,17 @@ impl Output {
 
     /// One event.
     pub fn event(&mut self, event: &Event) {
+        let container = event_container(event).map(|id| {
+            let info = match &mut self.containers {
+                Some(containers) => containers.lookup(id),
+                None => ContainerInfo::default(),
+            };
+            (id, info)
+        });
+        let container = container.as_ref().map(|(id, info)| (*id, info));
         let text = match self.format {
-            Format::Json => self.tagged(event_json(event, &self.clock)),
-            Format::Text => event_text(event, &self.clock),
+            Format::Json => self.tagged(event_json(event, &self.clock, container)),
+            Format::Text => event_text(event, &self.clock, container),
         };
         self.line(&text)
     }
@@ -478,13 +496,28 @@ fn value_json(value: &Value) -> Json {
     }
 }
 
-/// The JSON object of one event.
-pub fn event_json(event: &Event, clock: &Clock) -> Json {
+/// The container of an event: its `container.id`, when the event carries
+/// a non-empty one (the rule names the field).
+pub fn event_container(event: &Event) -> Option<&str> {
+    event.fields.iter().find_map(|(name, value)| match value {
+        Value::Str(id) if name == "container.id" && !id.is_empty() => Some(id.as_str()),
+        _ => None,
+    })
+}
+
+/// The first 12 bytes of a container id (all of a shorter one).
+fn short_id(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
+}
+
+/// The JSON object of one event; `container`: its container's id and what
+/// the runtime's state names of it.
+pub fn event_json(event: &Event, clock: &Clock, container: Option<(&str, &ContainerInfo)>) -> Json {
     let mut fields = Map::new();
     for (name, value) in &event.fields {
         fields.insert(name.clone(), value_json(value));
     }
-    json!({
+    let mut record = json!({
         "type": "event",
         "time": clock.rfc3339(event.time_ns),
         "rule": event.rule,
@@ -500,11 +533,28 @@ pub fn event_json(event: &Event, clock: &Clock) -> Json {
         "comm": event.comm,
         "fields": fields,
         "message": event.message,
-    })
+    });
+    if let (Some((id, info)), Some(object)) = (container, record.as_object_mut()) {
+        object.insert(
+            "container".into(),
+            json!({
+                "id": id,
+                "short_id": short_id(id),
+                "name": info.name,
+                "image": info.image,
+            }),
+        );
+    }
+    record
 }
 
-/// The text line of one event.
-pub fn event_text(event: &Event, clock: &Clock) -> String {
+/// The text line of one event (with its container's short id, name and
+/// image when it has one).
+pub fn event_text(
+    event: &Event,
+    clock: &Clock,
+    container: Option<(&str, &ContainerInfo)>,
+) -> String {
     let mut line = format!(
         "{} {:<10} {} [{}] pid={} uid={} comm={}",
         clock.rfc3339(event.time_ns),
@@ -515,6 +565,15 @@ pub fn event_text(event: &Event, clock: &Clock) -> String {
         event.uid,
         event.comm
     );
+    if let Some((id, info)) = container {
+        line.push_str(&format!(" container={}", short_id(id)));
+        if let Some(name) = &info.name {
+            line.push_str(&format!(" container.name={name}"));
+        }
+        if let Some(image) = &info.image {
+            line.push_str(&format!(" container.image={image}"));
+        }
+    }
     if event.message.is_empty() {
         for (name, value) in &event.fields {
             line.push_str(&format!(" {name}={value}"));
@@ -584,7 +643,7 @@ mod tests {
     #[test]
     fn json_events_follow_the_documented_schema() {
         let clock = Clock { offset_ns: 0 };
-        let value = event_json(&event(), &clock);
+        let value = event_json(&event(), &clock, None);
         assert_eq!(value["type"], "event");
         assert_eq!(value["time"], "1970-01-01T00:00:01.500000000Z");
         assert_eq!(value["rule"], "shadow_read");
@@ -605,16 +664,44 @@ mod tests {
     #[test]
     fn text_events_show_the_message_or_the_fields() {
         let clock = Clock { offset_ns: 0 };
-        let line = event_text(&event(), &clock);
+        let line = event_text(&event(), &clock, None);
         assert!(line.contains("would-deny"), "{line}");
         assert!(line.ends_with(": cat opened /etc/shadow"), "{line}");
         let mut trace = event();
         trace.message.clear();
-        let line = event_text(&trace, &clock);
+        let line = event_text(&trace, &clock, None);
         assert!(
             line.contains(" file.path=/etc/shadow file.write=false"),
             "{line}"
         );
+    }
+
+    #[test]
+    fn events_with_a_container_id_show_the_container() {
+        let clock = Clock { offset_ns: 0 };
+        let id = "4c01db0b339c1b4c4f3d2a5a9d1e0f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e";
+        let mut event = event();
+        assert_eq!(event_container(&event), None);
+        event
+            .fields
+            .push(("container.id".into(), Value::Str(id.into())));
+        assert_eq!(event_container(&event), Some(id));
+        let info = ContainerInfo {
+            name: Some("web".into()),
+            image: Some("nginx:1.27".into()),
+        };
+        let value = event_json(&event, &clock, Some((id, &info)));
+        assert_eq!(value["container"]["id"], id);
+        assert_eq!(value["container"]["short_id"], "4c01db0b339c");
+        assert_eq!(value["container"]["name"], "web");
+        assert_eq!(value["container"]["image"], "nginx:1.27");
+        let line = event_text(&event, &clock, Some((id, &ContainerInfo::default())));
+        assert!(line.contains(" container=4c01db0b339c: "), "{line}");
+        let value = event_json(&event, &clock, Some((id, &ContainerInfo::default())));
+        assert_eq!(value["container"]["name"], Json::Null);
+        // An empty id (no container): no container.
+        event.fields.last_mut().unwrap().1 = Value::Str(String::new());
+        assert_eq!(event_container(&event), None);
     }
 
     #[derive(Clone, Default)]
