@@ -21,7 +21,7 @@ use std::process::Command;
 
 use polc::container::{from_path, MAX_CGROUP_LEVELS};
 use polc_tests::kernel_tests_enabled;
-use serde_json::Value;
+use serde_json::{json, Value};
 use support::{copy_executable, run_in, write_policy, Polrt, TempDir, TestCgroup};
 
 const ID: &str = "4c01db0b339c1b4c4f3d2a5a9d1e0f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e";
@@ -176,7 +176,40 @@ fn the_container_context_of_real_cgroups() {
     let cgroup = TestCgroup::new("container-ctx");
     let probe = copy_executable("/bin/true", &work, "ctr-probe");
     let policy = write_policy(&work, "ctx.pol", &probe_policy(&probe));
-    let polrt = Polrt::start(&policy, &cgroup, &work, &[]);
+    // The runtimes' local state polrt names containers from: docker's
+    // config.v2.json of ID, containerd's OCI bundle of ID2.
+    let state = TempDir::under(&work.path, "state");
+    let docker_config = state
+        .path
+        .join(format!("docker/containers/{ID}/config.v2.json"));
+    fs::create_dir_all(docker_config.parent().unwrap()).unwrap();
+    fs::write(
+        &docker_config,
+        r#"{"Name":"/web","Config":{"Image":"nginx:1.27"},"State":{"Running":true}}"#,
+    )
+    .unwrap();
+    let bundle = state.path.join(format!(
+        "containerd/io.containerd.runtime.v2.task/k8s.io/{ID2}/config.json"
+    ));
+    fs::create_dir_all(bundle.parent().unwrap()).unwrap();
+    fs::write(
+        &bundle,
+        r#"{"ociVersion":"1.1.0","annotations":{"io.kubernetes.cri.container-name":"app","io.kubernetes.cri.image-name":"registry.example/app:2"}}"#,
+    )
+    .unwrap();
+    let docker_root = state.path.join("docker");
+    let containerd_state = state.path.join("containerd");
+    let polrt = Polrt::start(
+        &policy,
+        &cgroup,
+        &work,
+        &[
+            "--docker-root",
+            docker_root.to_str().unwrap(),
+            "--containerd-state",
+            containerd_state.to_str().unwrap(),
+        ],
+    );
     let mut nested = Nested::new();
     let mut ran: Vec<(u32, PathBuf)> = Vec::new();
     let cases = cases();
@@ -236,6 +269,30 @@ fn the_container_context_of_real_cgroups() {
             reference.pod_qos(),
         );
         assert_eq!(got, referenced, "the reference parser on {}", c.rel);
+        // The event's container: the id, and the name and image the
+        // runtime's state gives.
+        let event = events
+            .iter()
+            .find(|e| e["rule"] == "c_exec" && e["pid"] == *pid)
+            .unwrap();
+        let container = &event["container"];
+        if c.id.is_empty() {
+            assert_eq!(*container, Value::Null, "{}", c.rel);
+            continue;
+        }
+        assert_eq!(container["id"], c.id, "{}", c.rel);
+        assert_eq!(container["short_id"], short, "{}", c.rel);
+        let (name, image) = match c.id {
+            ID => (json!("web"), json!("nginx:1.27")),
+            ID2 => (json!("app"), json!("registry.example/app:2")),
+            _ => (Value::Null, Value::Null),
+        };
+        assert_eq!(
+            (&container["name"], &container["image"]),
+            (&name, &image),
+            "{}",
+            c.rel
+        );
     }
     let own = by_pid(own_pid);
     assert_eq!(own["container.id"], "");
