@@ -122,6 +122,8 @@ fn cases() -> Vec<Case> {
         case(format!("machine.slice/libpod-{ID}.scope"), ID, "podman"),
         case(format!("machine.slice/libpod-conmon-{ID2}.scope"), "", ""),
         case(format!("libpod_parent/libpod-{ID2}"), ID2, "podman"),
+        case(format!("machine.slice/libpod-payload-{ID}.scope"), ID, "podman"),
+        case(format!("default/{ID}"), ID, "containerd"),
         pod(
             case(
                 format!(

@@ -15,9 +15,11 @@
 //! - a container is a cgroup named, with `<id>` 64 lowercase hex digits:
 //!   `docker-<id>.scope` (docker, systemd driver), `cri-containerd-<id>.scope`
 //!   (containerd's CRI plugin, systemd driver), `crio-<id>.scope` or
-//!   `crio-<id>` (CRI-O, systemd and cgroupfs drivers), `libpod-<id>.scope`
-//!   or `libpod-<id>` (podman); or a cgroup named `<id>` whose parent is
-//!   named `docker` (docker, cgroupfs driver: `/docker/<id>`), or whose
+//!   `crio-<id>` (CRI-O, systemd and cgroupfs drivers), `libpod-<id>.scope`,
+//!   `libpod-<id>`, `libpod-payload-<id>.scope` or `libpod-payload-<id>`
+//!   (podman); or a cgroup named `<id>` whose parent is named `docker`
+//!   (docker, cgroupfs driver: `/docker/<id>`) or `default` (containerd's
+//!   default namespace: `ctr`, nerdctl), or whose
 //!   parent is a cgroupfs pod (`pod<uid>`, below): runtime `cri`, a CRI
 //!   runtime the name does not tell (containerd or CRI-O with the cgroupfs
 //!   driver). `crio-conmon-<id>.scope` and `libpod-conmon-<id>.scope` (the
@@ -78,6 +80,8 @@ pub const CONTAINER_SHAPES: &[(&str, &str, Runtime)] = &[
     ("crio-", "", Runtime::Crio),
     ("libpod-", ".scope", Runtime::Podman),
     ("libpod-", "", Runtime::Podman),
+    ("libpod-payload-", ".scope", Runtime::Podman),
+    ("libpod-payload-", "", Runtime::Podman),
 ];
 
 /// Pod name shapes of the systemd driver: `(prefix, qos)`, then the uid,
@@ -91,8 +95,13 @@ pub const POD_SHAPES: &[(&str, Qos)] = &[
 pub const POD_SLICE_SUFFIX: &str = ".slice";
 /// The prefix of a cgroupfs pod directory.
 pub const POD_DIR_PREFIX: &str = "pod";
-/// The parent of a cgroupfs container directory named by its id alone.
-pub const DOCKER_DIR: &str = "docker";
+/// The parents of a container directory named by its id alone, and the
+/// runtime each means: docker's cgroupfs driver, containerd's `default`
+/// namespace (`ctr`, nerdctl).
+pub const BARE_PARENTS: &[(&str, Runtime)] = &[
+    ("docker", Runtime::Docker),
+    ("default", Runtime::Containerd),
+];
 /// The parents of a cgroupfs pod directory and the QoS each means.
 pub const POD_DIR_PARENTS: &[(&str, Qos)] = &[
     ("kubepods", Qos::Guaranteed),
@@ -286,8 +295,8 @@ pub fn from_names<N: AsRef<[u8]>>(names: &[N]) -> ContainerContext {
         let name = as_read(name.as_ref());
         // What the child's name left pending, decided by this parent.
         if let Some(id) = bare.take() {
-            if name == DOCKER_DIR.as_bytes() {
-                container = Some((id, Runtime::Docker));
+            if let Some((_, runtime)) = BARE_PARENTS.iter().find(|(p, _)| p.as_bytes() == name) {
+                container = Some((id, *runtime));
             } else if pod_dir(name).is_some() {
                 container = Some((id, Runtime::Cri));
             }
@@ -376,6 +385,8 @@ mod tests {
                 "podman",
             ),
             (format!("/libpod_parent/libpod-{ID}"), "podman"),
+            (format!("/machine.slice/libpod-payload-{ID}.scope"), "podman"),
+            (format!("/default/{ID}"), "containerd"),
         ];
         for (path, runtime) in cases {
             let c = from_path(&path);

@@ -24,7 +24,7 @@ use super::{leaves, Emitter};
 use crate::bpf::asm::{Alu, Asm, Helper, Jmp, Label, Reg, Size};
 use crate::check::hooks::{ContainerPart, FieldId};
 use crate::container::{
-    Qos, Runtime, CONTAINER_SHAPES, DOCKER_DIR, ID_LEN, MAX_CGROUP_LEVELS, NAME_BUF,
+    Qos, Runtime, BARE_PARENTS, CONTAINER_SHAPES, ID_LEN, MAX_CGROUP_LEVELS, NAME_BUF,
     POD_DIR_PARENTS, POD_DIR_PREFIX, POD_SHAPES, POD_SLICE_SUFFIX, POD_UID_LEN, SHORT_ID_LEN,
     UID_DASHES, UNKNOWN,
 };
@@ -211,19 +211,21 @@ fn walk(asm: &mut Asm, w: u32, container: bool, pod: bool) {
     asm.bind(end);
 }
 
-/// The child's bare id: a docker container under `docker`, a CRI one under
-/// a cgroupfs pod.
+/// The child's bare id: a container of the runtime its parent's name says
+/// ([`BARE_PARENTS`]), a CRI one under a cgroupfs pod.
 fn pending_bare(asm: &mut Asm, w: u32) {
     let skip = asm.label("no_bare_child");
     asm.load(Size::DoubleWord, Reg::R2, Reg::R7, off(w, at::BARE_PENDING));
     asm.jump_imm(Jmp::IfEqual, Reg::R2, 0, skip);
     asm.store_imm(Size::DoubleWord, Reg::R7, off(w, at::BARE_PENDING), 0);
-    let not_docker = asm.label("not_docker_dir");
     let commit = asm.label("bare_container");
-    name_is(asm, w, DOCKER_DIR, not_docker);
-    asm.mov_imm(Reg::R4, Runtime::Docker.code() as i32);
-    asm.goto(commit);
-    asm.bind(not_docker);
+    for (parent, runtime) in BARE_PARENTS {
+        let next = asm.label("not_this_parent");
+        name_is(asm, w, parent, next);
+        asm.mov_imm(Reg::R4, runtime.code() as i32);
+        asm.goto(commit);
+        asm.bind(next);
+    }
     asm.jump_imm(
         Jmp::IfNotEqual,
         Reg::R1,
