@@ -241,11 +241,10 @@ pub fn policy(rng: &mut impl Entropy, shape: &Shape) -> String {
     gen.file()
 }
 
-/// The fields of every hook (`proc.*`, the container context): a macro on
-/// these alone may be used on any hook.
+/// The `proc.*` fields: a macro on these alone may be used on any hook.
 fn common_fields() -> Vec<FieldId> {
     FieldId::all()
-        .filter(|f| f.spec().scope == polc::check::hooks::FieldScope::Common)
+        .filter(|f| f.spec().name.starts_with("proc."))
         .collect()
 }
 
@@ -601,6 +600,9 @@ impl<R: Entropy> Gen<'_, R> {
             .map(|f| {
                 if f.spec().name.starts_with("proc.") {
                     2
+                } else if f.spec().scope == polc::check::hooks::FieldScope::Common {
+                    // The container context: on every hook, like proc.*.
+                    1
                 } else {
                     7
                 }
