@@ -405,8 +405,8 @@ mod tests {
     #[test]
     fn layouts_are_natural_c_layouts() {
         let task = layout(&SHAPES[0]).expect("layout");
-        assert_eq!(task.offsets, vec![0, 8, 16, 32, 40, 48, 56]);
-        assert_eq!(task.size, 64);
+        assert_eq!(task.offsets, vec![0, 8, 16, 32, 40, 48, 56, 64]);
+        assert_eq!(task.size, 72);
         let file = layout(&SHAPES[shape_index("file").expect("file")]).expect("layout");
         assert_eq!(file.offsets, vec![0, 16, 20, 24, 32]);
         assert_eq!(file.size, 40);
