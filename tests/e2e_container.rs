@@ -346,3 +346,40 @@ rule no_shell_in_that_container {{
     assert_eq!(denials[0]["fields"]["container.short_id"], &ID[..12]);
     assert_eq!(denials[0]["fields"]["container.runtime"], "docker");
 }
+
+/// The programs read a `kernfs_node`'s parent 8 bytes before its `name`
+/// (relocated by CO-RE): `parent` before 6.15, `__parent` since. This
+/// kernel's BTF must say so.
+#[test]
+fn the_kernfs_parent_is_right_before_its_name() {
+    if !kernel_tests_enabled("the_kernfs_parent_is_right_before_its_name") {
+        return;
+    }
+    let output = Command::new("bpftool")
+        .args(["btf", "dump", "file", "/sys/kernel/btf/vmlinux"])
+        .output()
+        .expect("run bpftool");
+    assert!(output.status.success(), "bpftool btf dump failed");
+    let dump = String::from_utf8_lossy(&output.stdout);
+    let start = dump
+        .find("STRUCT 'kernfs_node' ")
+        .expect("kernfs_node in the kernel's BTF");
+    let members: Vec<(&str, u64)> = dump[start..]
+        .lines()
+        .skip(1)
+        .take_while(|line| line.starts_with('\t'))
+        .filter_map(|line| {
+            let name = line.trim().strip_prefix('\'')?.split('\'').next()?;
+            let offset = line.rsplit("bits_offset=").next()?.trim().parse().ok()?;
+            Some((name, offset))
+        })
+        .collect();
+    let name = members
+        .iter()
+        .position(|(member, _)| *member == "name")
+        .expect("kernfs_node.name");
+    assert!(name > 0, "{members:?}");
+    let (parent, parent_offset) = members[name - 1];
+    assert!(parent == "parent" || parent == "__parent", "{members:?}");
+    assert_eq!(parent_offset + 64, members[name].1, "{members:?}");
+}
