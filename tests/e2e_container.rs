@@ -153,6 +153,18 @@ fn cases() -> Vec<Case> {
         case("plain.slice/sshd.service".to_string(), "", ""),
         // Deeper than the walk: the unknown container.
         case(deep, "unknown", "unknown"),
+        // Exactly at the bound (the test cgroup is one below the root): 15
+        // directories below the root are walked (16 cgroups with the root),
+        // 16 are not.
+        case(vec!["e"; MAX_CGROUP_LEVELS - 2].join("/"), "", ""),
+        case(vec!["f"; MAX_CGROUP_LEVELS - 1].join("/"), "unknown", "unknown"),
+        // A docker container at the bound is found; one level deeper, the
+        // container's cgroup is past the walk: unknown.
+        case(
+            format!("{}/docker-{ID}.scope", vec!["g"; MAX_CGROUP_LEVELS - 3].join("/")),
+            ID,
+            "docker",
+        ),
     ]
 }
 
@@ -176,6 +188,11 @@ fn the_container_context_of_real_cgroups() {
     }
     let work = TempDir::new("container-ctx");
     let cgroup = TestCgroup::new("container-ctx");
+    assert_eq!(
+        relative(&cgroup.path).matches('/').count(),
+        1,
+        "the cases at the bound assume the test cgroup is a child of the root"
+    );
     let probe = copy_executable("/bin/true", &work, "ctr-probe");
     let policy = write_policy(&work, "ctx.pol", &probe_policy(&probe));
     // The runtimes' local state polrt names containers from: docker's
