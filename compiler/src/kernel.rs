@@ -150,6 +150,16 @@ pub enum KernelMember {
     BpfProgAux,
     /// `struct bpf_prog_aux.id` (`u32`).
     BpfProgAuxId,
+    /// `struct task_struct.cgroups`: `struct css_set *` (RCU): the task's cgroups.
+    TaskCgroups,
+    /// `struct css_set.dfl_cgrp`: `struct cgroup *`: the task's cgroup in the v2 hierarchy.
+    CssSetDflCgrp,
+    /// `struct cgroup.kn`: `struct kernfs_node *`: the cgroup's directory.
+    CgroupKn,
+    /// `struct kernfs_node.name`: `const char *`. The node's parent pointer is
+    /// the member right before it on every kernel polc supports (`parent`,
+    /// renamed `__parent` in 6.15): programs read it at this offset minus 8.
+    KernfsNodeName,
 }
 
 impl KernelMember {
@@ -221,6 +231,10 @@ impl KernelMember {
             KernelMember::BpfMapId => ("bpf_map", "id"),
             KernelMember::BpfProgAux => ("bpf_prog", "aux"),
             KernelMember::BpfProgAuxId => ("bpf_prog_aux", "id"),
+            KernelMember::TaskCgroups => ("task_struct", "cgroups"),
+            KernelMember::CssSetDflCgrp => ("css_set", "dfl_cgrp"),
+            KernelMember::CgroupKn => ("cgroup", "kn"),
+            KernelMember::KernfsNodeName => ("kernfs_node", "name"),
         }
     }
 
@@ -285,6 +299,10 @@ impl KernelMember {
             | KernelMember::CredGid
             | KernelMember::CredEgid => 4,
             KernelMember::TaskCred
+            | KernelMember::TaskCgroups
+            | KernelMember::CssSetDflCgrp
+            | KernelMember::CgroupKn
+            | KernelMember::KernfsNodeName
             | KernelMember::DentryInode
             | KernelMember::VfsmountSb
             | KernelMember::SuperBlockType
@@ -296,7 +314,7 @@ impl KernelMember {
     }
 
     /// Every member, for tables and tests.
-    pub const ALL: [KernelMember; 65] = [
+    pub const ALL: [KernelMember; 69] = [
         KernelMember::TaskRealParent,
         KernelMember::TaskTgid,
         KernelMember::TaskComm,
@@ -362,6 +380,10 @@ impl KernelMember {
         KernelMember::BpfMapId,
         KernelMember::BpfProgAux,
         KernelMember::BpfProgAuxId,
+        KernelMember::TaskCgroups,
+        KernelMember::CssSetDflCgrp,
+        KernelMember::CgroupKn,
+        KernelMember::KernfsNodeName,
     ];
 }
 

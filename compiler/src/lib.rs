@@ -33,6 +33,7 @@ pub mod bpf;
 pub mod check;
 pub mod codegen;
 pub mod compile;
+pub mod container;
 pub mod diag;
 pub mod fmt;
 pub mod interp;

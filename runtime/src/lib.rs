@@ -24,6 +24,7 @@
 pub mod attach;
 pub mod btf;
 pub mod cgroup;
+pub mod containers;
 pub mod events;
 pub mod guard;
 pub mod identity;

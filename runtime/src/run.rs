@@ -62,6 +62,9 @@ pub struct RunOptions {
     /// polrt (see [`crate::persist`]); `Some("")`: each policy under its
     /// own name (its file stem).
     pub persist: Option<String>,
+    /// Where the container runtimes keep the state that names the
+    /// containers of events (see [`crate::containers`]).
+    pub container_state: crate::containers::StateRoots,
 }
 
 /// What a run ends with.
@@ -370,6 +373,9 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
         options.format,
         Clock::now(),
     );
+    output.name_containers(crate::containers::Containers::new(
+        options.container_state.clone(),
+    ));
     // The file SIGHUP reopens (none for stdout and the journal).
     let output_file = options.output.as_deref().filter(|path| !is_journal(path));
 

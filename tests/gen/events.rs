@@ -439,6 +439,11 @@ pub fn random_value(rng: &mut impl Entropy, field: FieldId) -> Value {
             _ => rng.any_u64(),
         }),
         FieldType::Str { max } => {
+            if let Some(value) = super::policy::container_value(rng, field.spec().name) {
+                if rng.chance(60) {
+                    return Value::Str(value);
+                }
+            }
             let len = rng.range(0, u64::from(max) + 4) as usize;
             let mut s = String::new();
             while s.len() < len {

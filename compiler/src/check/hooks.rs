@@ -514,7 +514,32 @@ pub enum FieldSource {
     CapsetUser { which: u8 },
     /// The empty string: the value is not known to this program.
     EmptyStr,
+    /// Part of the task's container context, decided from the names of its
+    /// cgroup v2 directory and its ancestors (`crate::container`).
+    Container(ContainerPart),
 }
+
+/// Which part of the container context a [`FieldSource::Container`] field is.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ContainerPart {
+    Id,
+    ShortId,
+    Runtime,
+    InContainer,
+    PodUid,
+    PodQos,
+}
+
+/// Buffer (with the NUL) of `container.id`.
+pub const CONTAINER_ID_LEN: u16 = crate::container::ID_LEN as u16 + 1;
+/// Buffer of `container.short_id`.
+pub const CONTAINER_SHORT_ID_LEN: u16 = crate::container::SHORT_ID_LEN as u16 + 1;
+/// Buffer of `container.runtime` (the longest name, `containerd`, and a NUL).
+pub const CONTAINER_RUNTIME_LEN: u16 = 16;
+/// Buffer of `k8s.pod.uid`.
+pub const POD_UID_FIELD_LEN: u16 = crate::container::POD_UID_LEN as u16 + 1;
+/// Buffer of `k8s.pod.qos`.
+pub const POD_QOS_LEN: u16 = 16;
 
 /// Where the `struct file *` of a [`FieldSource::ResolvedPath`] or
 /// [`FieldSource::FileInt`] comes from.
@@ -1108,6 +1133,62 @@ pub static FIELDS: &[FieldSpec] = &[
         scope: FieldScope::Hook(Hook::SocketCreate),
         doc: "protocol (0 the family's default, 6 TCP, 17 UDP, 1 ICMP, 255 raw; for AF_PACKET the ethertype in network byte order)",
         common_source: None,
+        resolved_path: false,
+    },
+    // Container context: from the names of the task's cgroup v2 directory
+    // and its ancestors (see `crate::container`).
+    FieldSpec {
+        name: "container.id",
+        ty: FieldType::Str { max: CONTAINER_ID_LEN },
+        scope: FieldScope::Common,
+        doc: "id (64 hex digits) of the container the task is in, from its cgroup's name \
+              (docker, containerd, CRI-O, podman, Kubernetes); empty outside containers; \
+              `unknown` when the cgroup is deeper than the 16 levels the program reads",
+        common_source: Some(FieldSource::Container(ContainerPart::Id)),
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "container.short_id",
+        ty: FieldType::Str { max: CONTAINER_SHORT_ID_LEN },
+        scope: FieldScope::Common,
+        doc: "the first 12 digits of `container.id` (as `docker ps` and Falco show it)",
+        common_source: Some(FieldSource::Container(ContainerPart::ShortId)),
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "container.runtime",
+        ty: FieldType::Str { max: CONTAINER_RUNTIME_LEN },
+        scope: FieldScope::Common,
+        doc: "runtime the container's cgroup name says: `docker`, `containerd`, `crio`, `podman`, \
+              `cri` (a CRI runtime under Kubernetes' cgroupfs driver) or `unknown`; \
+              empty outside containers",
+        common_source: Some(FieldSource::Container(ContainerPart::Runtime)),
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "proc.in_container",
+        ty: FieldType::Bool,
+        scope: FieldScope::Common,
+        doc: "whether the task is in a container (`container.id` is not empty)",
+        common_source: Some(FieldSource::Container(ContainerPart::InContainer)),
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "k8s.pod.uid",
+        ty: FieldType::Str { max: POD_UID_FIELD_LEN },
+        scope: FieldScope::Common,
+        doc: "uid of the Kubernetes pod the task is in, from the kubepods cgroup path; \
+              empty outside pods",
+        common_source: Some(FieldSource::Container(ContainerPart::PodUid)),
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "k8s.pod.qos",
+        ty: FieldType::Str { max: POD_QOS_LEN },
+        scope: FieldScope::Common,
+        doc: "QoS class of the Kubernetes pod the task is in: `guaranteed`, `burstable` or \
+              `besteffort`; empty outside pods",
+        common_source: Some(FieldSource::Container(ContainerPart::PodQos)),
         resolved_path: false,
     },
 ];

@@ -82,6 +82,7 @@ pub fn check_source(source_name: &str, source: &str) -> Checked {
         checker.lint_contradictions(rules);
         checker.lint_patterns(rules);
         checker.lint_comm_exemptions(rules);
+        checker.lint_container_values(rules);
     }
     let diagnostics = checker.diags;
     let mut policy = None;

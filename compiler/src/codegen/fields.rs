@@ -27,6 +27,7 @@ pub(super) fn load(e: &mut Emitter<'_>, field: FieldId) {
     match (kernel_source(e.program, field), ty) {
         (None, _) => load_test_context(e, field),
         (Some(FieldSource::ResolvedPath(file)), _) => path::load_resolved_path(e, field, file),
+        (Some(FieldSource::Container(part)), _) => super::container::load(e, &[(field, part)]),
         (Some(FieldSource::EmptyStr), _) if field.spec().resolved_path => {
             let slot = e.env.layout.slot(field);
             let asm = &mut e.asm;

@@ -617,6 +617,19 @@ codes! {
         example: "rule shadow {\n    on file.open\n    when file.path == \"/etc/shadow\" and not proc.comm in [\"passwd\"]\n    deny\n}\n",
         fix: "Exempt by the executable the kernel resolved: `not proc.exe in [\"/usr/bin/passwd\"]`.",
     }
+    // Container context.
+    W0070 (Warning) "container value the kernel never reports" {
+        what: "A container context field (`container.id`, `container.short_id`, \
+               `container.runtime`, `k8s.pod.uid`, `k8s.pod.qos`) is compared with `==`, `!=` \
+               or `in` to a string it never holds: an id that is not 64 lowercase hex digits \
+               (12 for `container.short_id`), a runtime or QoS class that is not one of the \
+               names the kernel reports, a uid that is not a lowercase uid.",
+        why: "The test never holds (or always does, with `!=`): a 12-digit id, as `docker ps` \
+              and Falco show it, never equals the 64-digit `container.id`.",
+        example: "rule r {\n    on exec\n    when container.id == \"4c01db0b339c\"\n    deny\n}\n",
+        fix: "Write the value as the kernel reports it, or compare the short id with \
+              `container.short_id`.",
+    }
 }
 
 impl Code {
