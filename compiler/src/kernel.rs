@@ -150,6 +150,14 @@ pub enum KernelMember {
     BpfProgAux,
     /// `struct bpf_prog_aux.id` (`u32`).
     BpfProgAuxId,
+    // command lines and environment (exec)
+    /// `struct mm_struct.start_stack`: where argc, then the argv and envp
+    /// pointers, lie in the program's memory.
+    MmStartStack,
+    /// `struct mm_struct.arg_start`: the first byte of the arguments.
+    MmArgStart,
+    /// `struct mm_struct.arg_end`: past the last argument's NUL.
+    MmArgEnd,
 }
 
 impl KernelMember {
@@ -221,6 +229,9 @@ impl KernelMember {
             KernelMember::BpfMapId => ("bpf_map", "id"),
             KernelMember::BpfProgAux => ("bpf_prog", "aux"),
             KernelMember::BpfProgAuxId => ("bpf_prog_aux", "id"),
+            KernelMember::MmStartStack => ("mm_struct", "start_stack"),
+            KernelMember::MmArgStart => ("mm_struct", "arg_start"),
+            KernelMember::MmArgEnd => ("mm_struct", "arg_end"),
         }
     }
 
@@ -290,13 +301,16 @@ impl KernelMember {
             | KernelMember::SuperBlockType
             | KernelMember::FsTypeName
             | KernelMember::FilePrivateData
-            | KernelMember::SocketSk => 8,
+            | KernelMember::SocketSk
+            | KernelMember::MmStartStack
+            | KernelMember::MmArgStart
+            | KernelMember::MmArgEnd => 8,
             KernelMember::SkcV6Daddr | KernelMember::SkcV6RcvSaddr => 16,
         }
     }
 
     /// Every member, for tables and tests.
-    pub const ALL: [KernelMember; 65] = [
+    pub const ALL: [KernelMember; 68] = [
         KernelMember::TaskRealParent,
         KernelMember::TaskTgid,
         KernelMember::TaskComm,
@@ -362,6 +376,9 @@ impl KernelMember {
         KernelMember::BpfMapId,
         KernelMember::BpfProgAux,
         KernelMember::BpfProgAuxId,
+        KernelMember::MmStartStack,
+        KernelMember::MmArgStart,
+        KernelMember::MmArgEnd,
     ];
 }
 
