@@ -185,3 +185,132 @@ fn exec_reports_the_real_argv_and_environment_and_denies_on_them() {
     let event = decided(&finished, "preload");
     assert_eq!(event["message"], "LD_PRELOAD=/tmp/polc-evil.so");
 }
+
+const SNAPSHOTS: &str = r#"
+trace opened {
+    on file.open
+    when file.path endswith "/polc-marker"
+    emit proc.pid, proc.cmdline, proc.parent.cmdline
+}
+
+rule spawned_by {
+    on exec
+    when exec.path endswith "/polc-argv-true" and proc.parent.cmdline contains "polc-deny-me"
+    deny "spawned by {proc.parent.cmdline}"
+}
+
+trace ran {
+    on exec
+    when exec.path endswith "/polc-argv-true"
+    emit proc.cmdline, proc.parent.cmdline, exec.cmdline
+}
+"#;
+
+#[test]
+fn processes_and_their_parents_report_their_command_line_at_exec() {
+    if !kernel_tests_enabled("processes_and_their_parents_report_their_command_line_at_exec") {
+        return;
+    }
+    let work = TempDir::new("cmdline-snapshots");
+    let cgroup = TestCgroup::new("cmdline-snapshots");
+    let program = copy_executable("/bin/true", &work, "polc-argv-true");
+    let program = program.to_str().expect("a UTF-8 path").to_string();
+    let marker = work.path.join("polc-marker");
+    std::fs::write(&marker, "x").expect("write the marker");
+    let marker = marker.to_str().expect("a UTF-8 path").to_string();
+    let fifo = work.path.join("go");
+    let fifo_c = std::ffi::CString::new(fifo.to_str().expect("UTF-8")).expect("no NUL");
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo_c.as_ptr(), 0o600) }, 0, "mkfifo");
+    let fifo = fifo.to_str().expect("UTF-8").to_string();
+
+    // A process started before polrt: its snapshot comes from /proc.
+    let before_script = format!("read x < {fifo}; {program} late");
+    let mut before = support::spawn_in(
+        &cgroup,
+        Command::new("/bin/sh")
+            .arg0("polc-before")
+            .args(["-c", &before_script]),
+    );
+    let policy = write_policy(&work, "snapshots.pol", SNAPSHOTS);
+    let polrt = Polrt::start(&policy, &cgroup, &work, &[]);
+    std::fs::write(&fifo, "go\n").expect("release the early process");
+    assert!(before.wait().expect("wait").success());
+
+    // A shell that runs a program, opens the marker through cat, and
+    // through a subshell (a fork that does not exec).
+    let script = format!("{program} child one; cat {marker} >/dev/null; (: < {marker}); true");
+    let shell = run_in(
+        &cgroup,
+        Command::new("/bin/sh")
+            .arg0("polc-parent-sh")
+            .args(["-c", &script]),
+    );
+    assert!(shell.0.success(), "{shell:?}");
+    // A program whose parent's command line a rule denies.
+    let deny_script = format!("{program} x; exit $?");
+    let denied = run_in(
+        &cgroup,
+        Command::new("/bin/sh")
+            .arg0("polc-deny-me")
+            .args(["-c", &deny_script]),
+    );
+    let finished = polrt.stop();
+    assert!(
+        finished.status.success(),
+        "polrt: {}\n{}",
+        finished.status,
+        finished.stderr
+    );
+    assert_eq!(denied.0.code(), Some(128 + libc::SIGKILL), "{denied:?}");
+
+    let shell_line = format!("polc-parent-sh -c {script}");
+    let ran: Vec<&Value> = finished
+        .events()
+        .into_iter()
+        .filter(|e| e["rule"] == "ran")
+        .map(|e| &e["fields"])
+        .collect();
+    let child = ran
+        .iter()
+        .find(|f| f["exec.cmdline"] == format!("{program} child one"))
+        .unwrap_or_else(|| panic!("{ran:?}"));
+    assert_eq!(
+        child["proc.cmdline"], child["exec.cmdline"],
+        "on exec: the new program's"
+    );
+    assert_eq!(child["proc.parent.cmdline"], shell_line.as_str());
+    let late = ran
+        .iter()
+        .find(|f| f["exec.cmdline"] == format!("{program} late"))
+        .unwrap_or_else(|| panic!("{ran:?}"));
+    assert_eq!(
+        late["proc.parent.cmdline"],
+        format!("polc-before -c {before_script}"),
+        "a process that ran before polrt: from /proc"
+    );
+
+    let opened: Vec<&Value> = finished
+        .events()
+        .into_iter()
+        .filter(|e| e["rule"] == "opened")
+        .map(|e| &e["fields"])
+        .collect();
+    assert_eq!(opened.len(), 2, "{opened:?}");
+    let cat = opened
+        .iter()
+        .find(|f| f["proc.cmdline"] == format!("cat {marker}"))
+        .unwrap_or_else(|| panic!("{opened:?}"));
+    assert_eq!(cat["proc.parent.cmdline"], shell_line.as_str());
+    let subshell = opened
+        .iter()
+        .find(|f| f["proc.cmdline"] == shell_line.as_str())
+        .unwrap_or_else(|| panic!("a forked subshell has its parent's: {opened:?}"));
+    assert_eq!(subshell["proc.parent.cmdline"], shell_line.as_str());
+
+    let event = decided(&finished, "spawned_by");
+    assert_eq!(
+        event["message"],
+        format!("spawned by polc-deny-me -c {deny_script}")
+    );
+}

@@ -533,6 +533,10 @@ pub enum FieldSource {
     /// The value of the environment variable `NAME` in the new program's
     /// environment (the first [`ENV_VARS_MAX`] variables).
     ExecEnvVar(&'static str),
+    /// The command line of the current process (`parent`: of its parent)
+    /// at its last exec: its entry in the command-line snapshot map
+    /// (`abi::MAP_CMDLINES`); empty without one.
+    CmdlineSnapshot { parent: bool },
     /// A value this program cannot read where it runs (the new program's
     /// memory before the exec's point of no return): a backend with such a
     /// source for a field a policy uses is left out of the object (W0060).
@@ -1503,6 +1507,22 @@ pub static FIELDS: &[FieldSpec] = &[
         common_source: None,
         resolved_path: false,
     },
+    FieldSpec {
+        name: "proc.cmdline",
+        ty: FieldType::Str { max: CMDLINE_LEN },
+        scope: FieldScope::Common,
+        doc: "command line of the process at its last exec, arguments joined with single spaces (kept by polc: what the process later writes over its arguments does not change it); on `exec`, the new program's (`exec.cmdline`)",
+        common_source: Some(FieldSource::CmdlineSnapshot { parent: false }),
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "proc.parent.cmdline",
+        ty: FieldType::Str { max: CMDLINE_LEN },
+        scope: FieldScope::Common,
+        doc: "command line of the parent process at its last exec (as `proc.cmdline`)",
+        common_source: Some(FieldSource::CmdlineSnapshot { parent: true }),
+        resolved_path: false,
+    },
 ];
 
 const BPRM_FILE: &[KernelMember] = &[KernelMember::BinprmFile];
@@ -1512,11 +1532,12 @@ const VMA_FILE: &[KernelMember] = &[KernelMember::VmAreaFile];
 /// Command lines and environment where the new program's memory is not
 /// current yet (`bprm_check_security`: the kernel has copied the strings
 /// into a memory no BPF helper reads).
-const EXEC_ARGS_UNREADABLE: [(&str, FieldSource); 4] = [
+const EXEC_ARGS_UNREADABLE: [(&str, FieldSource); 5] = [
     ("exec.args[N]", FieldSource::Unreadable),
     ("exec.argc", FieldSource::Unreadable),
     ("exec.cmdline", FieldSource::Unreadable),
     ("exec.env[\"NAME\"]", FieldSource::Unreadable),
+    ("proc.cmdline", FieldSource::Unreadable),
 ];
 /// Command lines and environment at an executable mapping: not the exec's
 /// (the running program may have rewritten its own), so none.
@@ -1528,11 +1549,12 @@ const EXEC_ARGS_NONE: [(&str, FieldSource); 4] = [
 ];
 /// Command lines and environment at the exec's point of no return, from
 /// the new program's memory.
-const EXEC_ARGS_NEW: [(&str, FieldSource); 4] = [
+const EXEC_ARGS_NEW: [(&str, FieldSource); 5] = [
     ("exec.args[N]", FieldSource::ExecArgs),
     ("exec.argc", FieldSource::ExecArgc),
     ("exec.cmdline", FieldSource::Cmdline),
     ("exec.env[\"NAME\"]", FieldSource::ExecEnv),
+    ("proc.cmdline", FieldSource::Cmdline),
 ];
 
 const EXEC_LSM: &[(&str, FieldSource)] = &[
@@ -1554,6 +1576,7 @@ const EXEC_LSM: &[(&str, FieldSource)] = &[
     EXEC_ARGS_UNREADABLE[1],
     EXEC_ARGS_UNREADABLE[2],
     EXEC_ARGS_UNREADABLE[3],
+    EXEC_ARGS_UNREADABLE[4],
 ];
 const EXEC_MMAP_LSM: &[(&str, FieldSource)] = &[
     (
@@ -1601,6 +1624,7 @@ const EXEC_TP_BTF: &[(&str, FieldSource)] = &[
     EXEC_ARGS_NEW[1],
     EXEC_ARGS_NEW[2],
     EXEC_ARGS_NEW[3],
+    EXEC_ARGS_NEW[4],
 ];
 /// `mmap(addr, len, prot, flags, fd, offset)` at system call entry.
 const EXEC_MMAP_TP_BTF: &[(&str, FieldSource)] = &[

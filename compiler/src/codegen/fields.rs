@@ -341,6 +341,15 @@ fn load_str(e: &mut Emitter<'_>, field: FieldId, source: FieldSource, max: u16) 
             finish_str(e, field, fill, done);
             return;
         }
+        FieldSource::CmdlineSnapshot { parent } => {
+            super::cmdline::snapshot(e, parent, done);
+            if let Some(len) = fill {
+                zero_fill(e, slot, len);
+            }
+            read_str(e, slot, max, Helper::ProbeReadKernelStr);
+            finish_str(e, field, fill, done);
+            return;
+        }
         FieldSource::ExecEnvVar(key) => {
             super::cmdline::load_env(e, field, key, max, done);
             finish_str(e, field, fill, done);

@@ -640,7 +640,8 @@ codes! {
         what: "A rule reads a field that one backend of its hook cannot read: the rules on \
                the hook run on the next backend instead, for the whole policy. On `exec`, \
                the new program's arguments and environment (`exec.args[N]`, `exec.argc`, \
-               `exec.cmdline`, `exec.env[\"NAME\"]`) do not exist yet where the LSM hook \
+               `exec.cmdline`, `exec.env[\"NAME\"]`, and `proc.cmdline`, which is the new \
+               program's on `exec`) do not exist yet where the LSM hook \
                runs; they are read at the exec's point of no return, where `deny` is a \
                SIGKILL before the new program runs an instruction.",
         why: "Reading them where the LSM hook runs would mean reading the caller's memory, \
