@@ -19,6 +19,9 @@ use crate::ir::{
     Program, SetDef, SetId, SetKind, Step, Target, INLINE_LIST_MAX,
 };
 
+/// Longest prefix an LPM trie key holds (`LPM_DATA_SIZE_MAX`).
+const LPM_DATA_MAX: usize = 256;
+
 /// Lowers every hook of `policy` to one program per backend attach point.
 pub fn lower(policy: &CheckedPolicy) -> Module {
     let mut sets = SetTable::default();
@@ -279,8 +282,18 @@ impl Lowering<'_> {
                     if elems.iter().any(|e| e.is_empty()) {
                         return Cond::True;
                     }
-                    let set = self.sets.prefix_set(*list, &elems, self.policy);
-                    Self::leaf(test, LeafKind::PrefixInSet(set))
+                    // An LPM trie holds prefixes of at most 256 bytes (the
+                    // kernel's limit): longer ones (of fields longer than a
+                    // path, `exec.cmdline`) are tested one by one.
+                    let (short, long): (Vec<Vec<u8>>, Vec<Vec<u8>>) =
+                        elems.into_iter().partition(|e| e.len() <= LPM_DATA_MAX);
+                    let mut alternatives: Vec<Cond> =
+                        long.iter().map(|e| str_leaf(test, *op, e)).collect();
+                    if !short.is_empty() {
+                        let set = self.sets.prefix_set(*list, &short, self.policy);
+                        alternatives.insert(0, Self::leaf(test, LeafKind::PrefixInSet(set)));
+                    }
+                    or(alternatives)
                 } else {
                     or(elems.iter().map(|e| str_leaf(test, *op, e)).collect())
                 }
