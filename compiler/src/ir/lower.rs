@@ -703,3 +703,32 @@ impl SetTable {
         self.intern(list, kind, keys, policy, how)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::ir::LeafKind;
+
+    #[test]
+    fn prefixes_longer_than_an_lpm_trie_holds_are_tested_one_by_one() {
+        let long = "x".repeat(300);
+        let items: Vec<String> = (0..9)
+            .map(|i| format!("\"p{i}\""))
+            .chain([format!("\"{long}\"")])
+            .collect();
+        let source = format!(
+            "rule r {{ on exec when exec.cmdline startswith [{}] deny }}",
+            items.join(", ")
+        );
+        let checked = crate::check::check_source("t.pol", &source);
+        let policy = checked.policy.expect("checks");
+        let module = super::lower(&policy);
+        assert_eq!(module.sets.len(), 1);
+        assert!(module.sets.iter().all(|s| s.kind.key_size() <= 4 + 256));
+        let program = &module.programs[0];
+        let kinds: Vec<&LeafKind> = program.leaves().iter().map(|l| &l.kind).collect();
+        assert!(kinds.iter().any(|k| matches!(k, LeafKind::PrefixInSet(_))));
+        assert!(kinds
+            .iter()
+            .any(|k| matches!(k, LeafKind::StrPrefix(p) if p.len() == 300)));
+    }
+}
