@@ -204,12 +204,8 @@ fn build_binaries() -> Result<(), String> {
     }
 }
 
-/// `polc-bench agent`: measures, writes docs/performance/agent.json and the
-/// agent tables of docs/performance.md.
-fn run_agent(args: &RunArgs) -> Result<(), String> {
-    if !is_root() {
-        return Err("the agent phase needs root".into());
-    }
+/// Builds polc and polrt, finds the tools, and makes the scratch directory.
+fn prepare(args: &RunArgs) -> Result<(Tools, PathBuf), String> {
     build_binaries()?;
     let tools = Tools::find()?;
     let scratch = args
@@ -217,6 +213,16 @@ fn run_agent(args: &RunArgs) -> Result<(), String> {
         .clone()
         .unwrap_or_else(|| repo_root().join("target/polc-bench"));
     std::fs::create_dir_all(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
+    Ok((tools, scratch))
+}
+
+/// `polc-bench agent`: measures, writes docs/performance/agent.json and the
+/// agent tables of docs/performance.md.
+fn run_agent(args: &RunArgs) -> Result<(), String> {
+    if !is_root() {
+        return Err("the agent phase needs root".into());
+    }
+    let (tools, scratch) = prepare(args)?;
     let command: Vec<String> = std::env::args().collect();
     let command_line = format!("polc-bench {}", command[1..].join(" "));
     let results = agent::run(
@@ -254,13 +260,7 @@ fn run(args: &RunArgs, phases: &[Phase]) -> Result<(), String> {
         args.reps = args.reps.min(3);
         args.load_ms = args.load_ms.min(250);
     }
-    build_binaries()?;
-    let tools = Tools::find()?;
-    let scratch = args
-        .scratch
-        .clone()
-        .unwrap_or_else(|| repo_root().join("target/polc-bench"));
-    std::fs::create_dir_all(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
+    let (tools, scratch) = prepare(&args)?;
     let results_path = args.results.clone().unwrap_or_else(default_results);
     let mut results = Results::load(&results_path)?;
     results.machine = Machine::describe(&tools);

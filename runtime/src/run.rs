@@ -521,6 +521,9 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
             }
             next_check = Instant::now() + Duration::from_secs(1);
         }
+        // Whatever this turn wrote (events, reload and loss records) is
+        // out before the loop waits again.
+        output.flush();
     }
 
     let mut detached = 0;
@@ -827,15 +830,25 @@ pub fn is_journal(path: &Path) -> bool {
     path == Path::new("journal")
 }
 
+/// Bytes of output buffered before a write (the buffer is flushed at the
+/// end of every turn of the event loop, so nothing waits longer than that).
+const OUTPUT_BUFFER: usize = 1 << 16;
+
 fn open_output(path: Option<&Path>) -> Result<Sink, Error> {
     match path {
-        None => Ok(Sink::Stream(Box::new(std::io::LineWriter::new(
+        // Buffered (flushed at the end of each turn of the event loop): one
+        // write for a batch of events, not one per line.
+        None => Ok(Sink::Stream(Box::new(std::io::BufWriter::with_capacity(
+            OUTPUT_BUFFER,
             std::io::stdout(),
         )))),
         Some(path) if is_journal(path) => Ok(Sink::Journal(Journal::open().map_err(Error::Usage)?)),
         Some(path) => {
             let file = output_file::open(path).map_err(Error::Usage)?;
-            Ok(Sink::Stream(Box::new(std::io::BufWriter::new(file))))
+            Ok(Sink::Stream(Box::new(std::io::BufWriter::with_capacity(
+                OUTPUT_BUFFER,
+                file,
+            ))))
         }
     }
 }
@@ -866,7 +879,10 @@ fn handle_noted_signals(
                 hup = true;
                 match output_file::open(path) {
                     Ok(file) => {
-                        output.set_writer(Box::new(std::io::BufWriter::new(file)));
+                        output.set_writer(Box::new(std::io::BufWriter::with_capacity(
+                            OUTPUT_BUFFER,
+                            file,
+                        )));
                         headers(output);
                         output.flush();
                         status(&format!("SIGHUP: reopened --output {}", path.display()));
@@ -954,11 +970,14 @@ pub(crate) fn drain_some(
     limit: usize,
 ) -> usize {
     let mut n = 0;
+    // One event reused for the batch: decoding allocates nothing once its
+    // strings have grown to the policy's records.
+    let mut event = events::Event::empty();
     while n < limit {
         let Some(item) = ring.next() else { break };
         n += 1;
-        match events::decode(metadata, &item) {
-            Ok(event) => output.event(&event),
+        match events::decode_into(metadata, &item, &mut event) {
+            Ok(()) => output.event(&event),
             Err(error) => output.decode_error(&error.to_string()),
         }
     }

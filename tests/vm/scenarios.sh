@@ -788,7 +788,8 @@ scenario_monitor() {
 # its deny events carry the version's message.
 scenario_reload() {
     make_scratch_files
-    local policy=$WORK/reload.pol version
+    # Not named reload.*: start_polrt removes the session's files.
+    local policy=$WORK/reloaded-policy.pol version
     reload_policy() { # VERSION
         printf 'rule block {\n    on net.connect\n    when net.dport == %s\n    deny "version %s"\n}\n' \
             "$RELOAD_PORT" "$1"
