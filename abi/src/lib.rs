@@ -154,6 +154,16 @@ pub fn identity_entries(
 /// it called execve or execveat, written at system call entry, read by the
 /// exec fallback, which decides after the exec renamed the task.
 pub const MAP_EXEC_CALLERS: &str = "polc_callers";
+/// LRU hash: process id (tgid, u32) -> its command line at its last exec
+/// (`[u8; 512]`, the arguments joined with spaces, NUL-terminated), written
+/// at each exec's point of no return, copied to a new process at fork, and
+/// filled by the runtime at start from `/proc/PID/cmdline` for the
+/// processes already running. Read by `proc.cmdline` and
+/// `proc.parent.cmdline`. Present only in objects that read them.
+pub const MAP_CMDLINES: &str = "polc_cmdlines";
+/// Per-CPU array of one `[u8; 520]`: where the snapshot program joins a
+/// command line before storing it in [`MAP_CMDLINES`].
+pub const MAP_CMDLINE_BUF: &str = "polc_cmdbuf";
 /// Array of one u32 (little-endian) of `FEATURE_*` bits: what the running
 /// kernel allows, probed and written by the runtime before any program is
 /// loaded, then frozen. Programs may only read it (`BPF_F_RDONLY_PROG`), so

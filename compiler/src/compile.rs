@@ -24,6 +24,9 @@ use crate::object::{MapDef, MapKind, ObjectImage, ProgramImage, BPF_F_NO_PREALLO
 pub const DEFAULT_RINGBUF_BYTES: u32 = 1 << 20;
 /// Entries of the exec-callers map (LRU): execs in flight at once.
 pub const EXEC_CALLERS_ENTRIES: u32 = 16_384;
+/// Entries of the command-line snapshot map (LRU): processes whose command
+/// line `proc.cmdline` and `proc.parent.cmdline` know.
+pub const CMDLINE_ENTRIES: u32 = 16_384;
 /// The map a test-run program copies its test context into.
 pub const MAP_TEST_CONTEXT: &str = "polc_test_ctx";
 
@@ -277,6 +280,15 @@ fn build_module(
             .any(|f| f.source(attach) == Some(crate::check::hooks::FieldSource::CallerComm)),
         Target::TestRun => false,
     });
+    let uses_cmdlines = module.programs.iter().any(|p| match p.target {
+        Target::Attach { attach, .. } => p.fields().iter().any(|f| {
+            matches!(
+                f.source(attach),
+                Some(crate::check::hooks::FieldSource::CmdlineSnapshot { .. })
+            )
+        }),
+        Target::TestRun => false,
+    });
 
     // Layouts: one per hook, covering every field any of its programs loads
     // and every field beyond the header's that any of its rules captures
@@ -473,6 +485,33 @@ fn build_module(
                 "per-CPU copy of the test context (test runs only)".into(),
             )
         });
+    let cmdline_len = u32::from(crate::check::hooks::CMDLINE_LEN);
+    let cmdlines = uses_cmdlines.then(|| {
+        let snapshots = add_map(
+            map(
+                abi::MAP_CMDLINES,
+                MapKind::LruHash,
+                4,
+                cmdline_len,
+                CMDLINE_ENTRIES,
+                0,
+            ),
+            "command line of each process at its last exec (proc.cmdline, proc.parent.cmdline)"
+                .into(),
+        );
+        let buffer = add_map(
+            map(
+                abi::MAP_CMDLINE_BUF,
+                MapKind::PercpuArray,
+                4,
+                cmdline_len + 8,
+                1,
+                0,
+            ),
+            "where a command line is joined before it is kept".into(),
+        );
+        (snapshots, buffer)
+    });
     let maps = Maps {
         events,
         counters,
@@ -481,6 +520,7 @@ fn build_module(
         identities,
         features,
         exec_callers,
+        cmdlines: cmdlines.map(|(snapshots, _)| snapshots),
         runtime,
         guarded,
         sets,
@@ -544,6 +584,33 @@ fn build_module(
             Hook::Exec.name(),
             abi::BackendKind::TpBtf,
             code,
+            &map_defs,
+        ));
+    }
+
+    if let Some((snapshots, buffer)) = cmdlines {
+        let asm_error = |program: &str| {
+            let program = program.to_string();
+            move |source| BuildError::Asm { program, source }
+        };
+        let exec = codegen::cmdline::snapshot_program(snapshots, buffer)
+            .map_err(asm_error("command-line snapshots"))?;
+        programs.push(built(
+            "tp_btf/sched_process_exec".into(),
+            "polc_cmdline_exec".into(),
+            "",
+            abi::BackendKind::TpBtf,
+            exec,
+            &map_defs,
+        ));
+        let fork = codegen::cmdline::fork_snapshot_program(snapshots)
+            .map_err(asm_error("command-line snapshots at fork"))?;
+        programs.push(built(
+            "tp_btf/sched_process_fork".into(),
+            "polc_cmdline_fork".into(),
+            "",
+            abi::BackendKind::TpBtf,
+            fork,
             &map_defs,
         ));
     }

@@ -692,6 +692,18 @@ mod tests {
     }
 
     #[test]
+    fn indexed_fields_are_written_without_spaces() {
+        assert_formats(
+            "rule r{on exec when exec.args [ 1 ]==\"-e\" or exec.args[ * ] == \"x\" or exec.env[ \"A\\x42\" ] != \"\" or proc.ancestors [2] .comm == \"sh\" audit \"{exec.args[1]}\"}\n\
+             trace t { on exec emit exec.env [\"PATH\"] , exec.args[0] }\n\
+             test \"t\" { on exec with exec.args [2] = \"-e\" expect allow }",
+            "rule r {\n    on exec\n    when exec.args[1] == \"-e\"\n        or exec.args[*] == \"x\"\n        or exec.env[\"AB\"] != \"\"\n        or proc.ancestors[2].comm == \"sh\"\n    audit \"{exec.args[1]}\"\n}\n\n\
+             trace t {\n    on exec\n    emit exec.env[\"PATH\"], exec.args[0]\n}\n\n\
+             test \"t\" {\n    on exec with exec.args[2] = \"-e\"\n    expect allow\n}\n",
+        );
+    }
+
+    #[test]
     fn parentheses_only_where_groups_nest() {
         assert_formats(
             "macro m = (a or b) and not (c and d) or (e)\n",

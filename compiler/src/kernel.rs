@@ -160,6 +160,14 @@ pub enum KernelMember {
     /// the member right before it on every kernel polc supports (`parent`,
     /// renamed `__parent` in 6.15): programs read it at this offset minus 8.
     KernfsNodeName,
+    // command lines and environment (exec)
+    /// `struct mm_struct.start_stack`: where argc, then the argv and envp
+    /// pointers, lie in the program's memory.
+    MmStartStack,
+    /// `struct mm_struct.arg_start`: the first byte of the arguments.
+    MmArgStart,
+    /// `struct mm_struct.arg_end`: past the last argument's NUL.
+    MmArgEnd,
 }
 
 impl KernelMember {
@@ -235,6 +243,9 @@ impl KernelMember {
             KernelMember::CssSetDflCgrp => ("css_set", "dfl_cgrp"),
             KernelMember::CgroupKn => ("cgroup", "kn"),
             KernelMember::KernfsNodeName => ("kernfs_node", "name"),
+            KernelMember::MmStartStack => ("mm_struct", "start_stack"),
+            KernelMember::MmArgStart => ("mm_struct", "arg_start"),
+            KernelMember::MmArgEnd => ("mm_struct", "arg_end"),
         }
     }
 
@@ -308,13 +319,16 @@ impl KernelMember {
             | KernelMember::SuperBlockType
             | KernelMember::FsTypeName
             | KernelMember::FilePrivateData
-            | KernelMember::SocketSk => 8,
+            | KernelMember::SocketSk
+            | KernelMember::MmStartStack
+            | KernelMember::MmArgStart
+            | KernelMember::MmArgEnd => 8,
             KernelMember::SkcV6Daddr | KernelMember::SkcV6RcvSaddr => 16,
         }
     }
 
     /// Every member, for tables and tests.
-    pub const ALL: [KernelMember; 69] = [
+    pub const ALL: [KernelMember; 72] = [
         KernelMember::TaskRealParent,
         KernelMember::TaskTgid,
         KernelMember::TaskComm,
@@ -384,6 +398,9 @@ impl KernelMember {
         KernelMember::CssSetDflCgrp,
         KernelMember::CgroupKn,
         KernelMember::KernfsNodeName,
+        KernelMember::MmStartStack,
+        KernelMember::MmArgStart,
+        KernelMember::MmArgEnd,
     ];
 }
 

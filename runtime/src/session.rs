@@ -144,6 +144,8 @@ impl Session {
         for program in &support {
             attachments.attach(&mut ebpf, &program.symbol, &program.section)?;
         }
+        // Once every exec and fork keeps them: the processes already running.
+        loader::fill_cmdlines(&ebpf, metadata)?;
         // Before the hook programs: a test on a file named by path holds
         // for that file under any name from the first event on.
         let identities = IdentityMap::fill(&ebpf, metadata)?;

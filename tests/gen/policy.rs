@@ -282,9 +282,32 @@ pub fn container_value(rng: &mut impl Entropy, name: &str) -> Option<String> {
     Some(pick(rng, &pool).clone())
 }
 
-/// Fields available on `hook`, in table order.
+/// Fields available on `hook`, in table order; an indexed field by a few of
+/// its elements (the first positions and the last, or a few names).
 pub fn fields_on(hook: Hook) -> Vec<FieldId> {
-    FieldId::all().filter(|f| f.available_on(hook)).collect()
+    use polc::check::hooks::{indexed_spec, split_indexed, IndexKind};
+    let mut out = Vec::new();
+    for field in FieldId::all().filter(|f| f.available_on(hook)) {
+        let Some(spec) = indexed_spec(field) else {
+            out.push(field);
+            continue;
+        };
+        let (base, _, member) = split_indexed(spec.name).expect("an indexed name");
+        let indexes: Vec<String> = match spec.kind {
+            IndexKind::Int { bound } => {
+                [0, 1, 2, bound - 1].iter().map(|n| n.to_string()).collect()
+            }
+            IndexKind::Key { .. } => ["\"LD_PRELOAD\"", "\"PATH\"", "\"HOME\""]
+                .iter()
+                .map(|k| k.to_string())
+                .collect(),
+        };
+        for index in indexes {
+            let name = format!("{base}[{index}]{member}");
+            out.push(FieldId::from_name(&name).expect("an element"));
+        }
+    }
+    out
 }
 
 /// Whether `field` is a string of more than 100 bytes (a path).
@@ -696,7 +719,16 @@ impl<R: Entropy> Gen<'_, R> {
     }
 
     fn leaf(&mut self, hook: Hook, field: FieldId) -> String {
-        let name = field.spec().name;
+        let mut written = field.spec().name.to_string();
+        // Now and then any element of a positional field: `FIELD[*]`.
+        if let Some((family, polc::check::hooks::Index::At(_))) = field.element() {
+            if self.rng.chance(30) {
+                let (base, _, member) =
+                    polc::check::hooks::split_indexed(family.spec().name).expect("indexed");
+                written = format!("{base}[*]{member}");
+            }
+        }
+        let name = written.as_str();
         match field.spec().ty {
             FieldType::Int { bits } => self.int_leaf(name, bits),
             FieldType::Str { max } => self.str_leaf(hook, name, usize::from(max) - 1),

@@ -27,6 +27,7 @@
 //! Depends on `ir`, `bpf::asm`, `abi` (record header and config layout) and the
 //! hook table; knows nothing of ELF.
 
+pub mod cmdline;
 mod container;
 mod fields;
 mod flow;
@@ -77,6 +78,9 @@ pub struct Maps {
     /// ([`FieldSource::CallerComm`]): thread id -> command name, written
     /// at execve entry by [`exec_callers_program`].
     pub exec_callers: Option<MapId>,
+    /// Present when a program reads a command-line snapshot
+    /// ([`FieldSource::CmdlineSnapshot`]): `abi::MAP_CMDLINES`.
+    pub cmdlines: Option<MapId>,
     /// [`abi::MAP_RUNTIME`]: the runtime's tgid (attach builds only).
     pub runtime: Option<MapId>,
     /// [`abi::MAP_GUARDED`]: what the guard programs protect (attach builds

@@ -19,6 +19,9 @@ use crate::ir::{
     Program, SetDef, SetId, SetKind, Step, Target, INLINE_LIST_MAX,
 };
 
+/// Longest prefix an LPM trie key holds (`LPM_DATA_SIZE_MAX`).
+const LPM_DATA_MAX: usize = 256;
+
 /// Lowers every hook of `policy` to one program per backend attach point.
 pub fn lower(policy: &CheckedPolicy) -> Module {
     let mut sets = SetTable::default();
@@ -26,6 +29,9 @@ pub fn lower(policy: &CheckedPolicy) -> Module {
     let mut programs = Vec::new();
     for hook in policy.hooks() {
         for backend in hook.spec().backends {
+            if !backend_can_read(policy, hook, backend) {
+                continue;
+            }
             for attach in backend.attach {
                 let known = |field: FieldId| match field.source(attach) {
                     Some(FieldSource::ConstInt(v)) if field.spec().ty == FieldType::Bool => {
@@ -66,6 +72,45 @@ pub fn lower(policy: &CheckedPolicy) -> Module {
         identities: identities.sets,
         automata: sets.automata,
     }
+}
+
+/// Whether every field the policy's steps on `hook` read has a readable
+/// source in every program of `backend`: a backend where one is
+/// [`FieldSource::Unreadable`] (the exec's LSM hook and the new program's
+/// arguments) is left out, and the hook runs on the next one (W0060).
+pub fn backend_can_read(
+    policy: &CheckedPolicy,
+    hook: Hook,
+    backend: &crate::check::hooks::BackendSpec,
+) -> bool {
+    let fields = policy_fields(policy, hook);
+    backend.attach.iter().all(|attach| {
+        fields
+            .iter()
+            .all(|field| field.source(attach) != Some(FieldSource::Unreadable))
+    })
+}
+
+/// Every field the rules and traces on `hook` test, show or emit.
+pub fn policy_fields(policy: &CheckedPolicy, hook: Hook) -> Vec<FieldId> {
+    let mut fields = Vec::new();
+    fn walk(expr: &crate::check::policy::Expr, out: &mut Vec<FieldId>) {
+        use crate::check::policy::Expr;
+        match expr {
+            Expr::And(items) | Expr::Or(items) => items.iter().for_each(|e| walk(e, out)),
+            Expr::Not(inner) => walk(inner, out),
+            Expr::Test(test) => out.push(test.field),
+        }
+    }
+    for rule in policy.rules_on(hook) {
+        if let Some(cond) = &rule.cond {
+            walk(cond, &mut fields);
+        }
+        fields.extend(rule.captured_fields());
+    }
+    fields.sort_unstable();
+    fields.dedup();
+    fields
 }
 
 /// Lowers `hook` to a [`Target::TestRun`] program (every field from the context).
@@ -237,8 +282,18 @@ impl Lowering<'_> {
                     if elems.iter().any(|e| e.is_empty()) {
                         return Cond::True;
                     }
-                    let set = self.sets.prefix_set(*list, &elems, self.policy);
-                    Self::leaf(test, LeafKind::PrefixInSet(set))
+                    // An LPM trie holds prefixes of at most 256 bytes (the
+                    // kernel's limit): longer ones (of fields longer than a
+                    // path, `exec.cmdline`) are tested one by one.
+                    let (short, long): (Vec<Vec<u8>>, Vec<Vec<u8>>) =
+                        elems.into_iter().partition(|e| e.len() <= LPM_DATA_MAX);
+                    let mut alternatives: Vec<Cond> =
+                        long.iter().map(|e| str_leaf(test, *op, e)).collect();
+                    if !short.is_empty() {
+                        let set = self.sets.prefix_set(*list, &short, self.policy);
+                        alternatives.insert(0, Self::leaf(test, LeafKind::PrefixInSet(set)));
+                    }
+                    or(alternatives)
                 } else {
                     or(elems.iter().map(|e| str_leaf(test, *op, e)).collect())
                 }
@@ -646,5 +701,34 @@ impl SetTable {
             "IPv6 networks"
         };
         self.intern(list, kind, keys, policy, how)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ir::LeafKind;
+
+    #[test]
+    fn prefixes_longer_than_an_lpm_trie_holds_are_tested_one_by_one() {
+        let long = "x".repeat(300);
+        let items: Vec<String> = (0..9)
+            .map(|i| format!("\"p{i}\""))
+            .chain([format!("\"{long}\"")])
+            .collect();
+        let source = format!(
+            "rule r {{ on exec when exec.cmdline startswith [{}] deny }}",
+            items.join(", ")
+        );
+        let checked = crate::check::check_source("t.pol", &source);
+        let policy = checked.policy.expect("checks");
+        let module = super::lower(&policy);
+        assert_eq!(module.sets.len(), 1);
+        assert!(module.sets.iter().all(|s| s.kind.key_size() <= 4 + 256));
+        let program = &module.programs[0];
+        let kinds: Vec<&LeafKind> = program.leaves().iter().map(|l| &l.kind).collect();
+        assert!(kinds.iter().any(|k| matches!(k, LeafKind::PrefixInSet(_))));
+        assert!(kinds
+            .iter()
+            .any(|k| matches!(k, LeafKind::StrPrefix(p) if p.len() == 300)));
     }
 }

@@ -322,3 +322,22 @@ fn every_keyword_of_the_grammar_has_a_doc() {
         }
     }
 }
+
+#[test]
+fn hover_on_an_indexed_field_explains_it_by_its_base_name() {
+    let mut server = Server::new();
+    let text = "rule r {\n    on exec\n    when exec.args[*] == \"-e\" or exec.env[\"LD_PRELOAD\"] != \"\"\n    deny\n}\n";
+    open(&mut server, text);
+    let hover = |server: &mut Server, needle: &str| {
+        let reply = request(server, "textDocument/hover", doc_at(text, needle, 1));
+        reply["result"]["contents"]["value"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    let args = hover(&mut server, "exec.args[");
+    assert!(args.contains("**exec.args[N]**: str"), "{args}");
+    assert!(args.contains("`exec`: tp_btf"), "{args}");
+    let env = hover(&mut server, "exec.env[");
+    assert!(env.contains("**exec.env[\"NAME\"]**"), "{env}");
+}
