@@ -545,8 +545,47 @@ pub fn unhex(text: &str) -> Option<Vec<u8>> {
 pub struct SetMeta {
     /// Name of the map.
     pub map: String,
-    /// Every key, hex-encoded, each exactly the map's key size.
+    /// Every key, hex-encoded, each exactly the map's key size. Empty for
+    /// a list file's set in an object to attach: the runtime reads the file.
     pub keys: Vec<String>,
+    /// The set of a list file (`list NAME = file "PATH"`): the runtime
+    /// fills it from the file when it loads the object and again, in place,
+    /// whenever the file changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<SetFile>,
+}
+
+/// Where a set map's keys come from when a list file feeds it, and how each
+/// entry becomes a key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetFile {
+    /// The list's name in the policy.
+    pub list: String,
+    /// The file's absolute path, as polc resolved it at build time.
+    pub path: String,
+    /// How an entry becomes a key.
+    pub keys: SetKeys,
+    /// The map's maximum number of entries: a file with more keys is
+    /// refused (the policy must be rebuilt or reloaded).
+    pub capacity: u32,
+}
+
+/// How a list file's entries become the keys of its set map.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum SetKeys {
+    /// Integers as u64 little-endian; at most `bits` bits (the field's width).
+    Int { bits: u8 },
+    /// Strings NUL-padded to `key_len` bytes (shorter than `key_len` and
+    /// than `max`, the field's size).
+    Str { key_len: u32, max: u16 },
+    /// LPM keys `{ u32 prefixlen; u8 data[data_len] }` of string prefixes
+    /// (at most `data_len` bytes, shorter than `max`).
+    StrPrefix { data_len: u32, max: u16 },
+    /// LPM keys `{ u32 prefixlen; u8 addr[4] }` of the IPv4 entries.
+    Ip4,
+    /// LPM keys `{ u32 prefixlen; u8 addr[16] }` of the IPv6 entries.
+    Ip6,
 }
 
 /// One rule or trace.

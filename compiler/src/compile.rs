@@ -419,10 +419,17 @@ fn build_module(
     for (i, set) in module.sets.iter().enumerate() {
         let (kind, flags) = if set.kind.is_lpm() {
             (MapKind::LpmTrie, BPF_F_NO_PREALLOC)
+        } else if set.file.is_some() {
+            (MapKind::Hash, BPF_F_NO_PREALLOC)
         } else {
             (MapKind::Hash, 0)
         };
-        let entries = (set.keys.len() as u32).max(1);
+        // A list file's set has room for the file to grow (its contents
+        // change at run time).
+        let entries = match set.file {
+            Some(_) => crate::listfile::capacity(set.keys.len()),
+            None => (set.keys.len() as u32).max(1),
+        };
         sets.push(add_map(
             map(
                 &format!("polc_set{i}"),
@@ -642,7 +649,17 @@ fn build_module(
             .zip(&maps.sets)
             .map(|(set, id)| SetMeta {
                 map: map_defs[id.0 as usize].0.name.clone(),
-                keys: set.keys.iter().map(|k| abi::hex(k)).collect(),
+                // A list file's set in an object to attach is filled by the
+                // runtime from the file itself (as it is then).
+                keys: if set.file.is_some() && attach_build {
+                    Vec::new()
+                } else {
+                    set.keys.iter().map(|k| abi::hex(k)).collect()
+                },
+                file: set
+                    .file
+                    .as_ref()
+                    .map(|source| crate::listfile::set_file(source, set.keys.len())),
             })
             .collect(),
         identities: module

@@ -422,6 +422,9 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
     }
     output.flush();
     let watch = policies::Watch::new(&origin.directories())?;
+    // List files are watched where they are (each policy's, as it loads).
+    let mut watched_lists: Vec<PathBuf> = Vec::new();
+    watch_lists(&watch, &enforced, &mut watched_lists);
     // The kernel counts programs' runs and run time only while asked to.
     let bpf_stats = match options.metrics {
         Some(_) => match aya::sys::enable_stats(aya::sys::Stats::RunTime) {
@@ -471,6 +474,8 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
                 &mut stats,
                 &mut output,
             );
+            reload::refresh_lists(&mut enforced, &mut stats, &mut output);
+            watch_lists(&watch, &enforced, &mut watched_lists);
             if options.metrics.is_some() {
                 metrics.publish(&snapshot(&enforced, &stats, bpf_stats.is_some()));
             }
@@ -580,6 +585,26 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
 pub(crate) struct ReloadStats {
     pub(crate) reloads: u64,
     pub(crate) failed: u64,
+    /// List files read again and applied in place, and refused.
+    pub(crate) list_updates: u64,
+    pub(crate) list_refusals: u64,
+}
+
+/// Adds the directories of the policies' list files not watched yet.
+fn watch_lists(watch: &policies::Watch, enforced: &[Enforced], watched: &mut Vec<PathBuf>) {
+    for policy in enforced {
+        for dir in policy.session.lists.directories() {
+            if watched.contains(&dir) {
+                continue;
+            }
+            if let Err(error) = watch.add(&dir) {
+                status(&format!(
+                    "warning: {error}; list files there are read again on SIGHUP only"
+                ));
+            }
+            watched.push(dir);
+        }
+    }
 }
 
 /// What `--metrics` serves now: every policy's counters, backends and
@@ -641,6 +666,8 @@ fn snapshot(enforced: &[Enforced], stats: &ReloadStats, bpf_stats: bool) -> Snap
         policies,
         reloads: stats.reloads,
         failed_reloads: stats.failed,
+        list_updates: stats.list_updates,
+        list_refusals: stats.list_refusals,
     }
 }
 

@@ -449,6 +449,7 @@ mod tests {
                 name: Some("shells".into()),
                 elems: shells,
                 span: Span::default(),
+                file: None,
             }],
             rules: vec![
                 CheckedRule {

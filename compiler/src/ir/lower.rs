@@ -16,7 +16,7 @@ use crate::interp::{self, FieldValue};
 use crate::ir::automaton::{Automaton, ScanKind};
 use crate::ir::{
     AutomatonDef, AutomatonId, Cond, IdentitySet, IdentitySetId, Leaf, LeafKind, Module, Net,
-    Program, SetDef, SetId, SetKind, Step, Target, INLINE_LIST_MAX,
+    Program, SetDef, SetId, SetKind, SetSource, Step, Target, INLINE_LIST_MAX,
 };
 
 /// Lowers every hook of `policy` to one program per backend attach point.
@@ -231,6 +231,18 @@ impl Lowering<'_> {
             } if self.str_elems(*list).len() > INLINE_LIST_MAX => {
                 self.scan(test, ScanKind::EndsWith, self.str_elems(*list))
             }
+            TestOp::StrAny {
+                op: StrOp::StartsWith,
+                list,
+            } if self.policy.list(*list).file.is_some() => {
+                let set = self.sets.file_set(
+                    *list,
+                    test.field,
+                    SetKind::StrPrefix { data_len: 0 },
+                    self.policy,
+                );
+                Self::leaf(test, LeafKind::PrefixInSet(set))
+            }
             TestOp::StrAny { op, list } => {
                 let elems = self.str_elems(*list);
                 if *op == StrOp::StartsWith && elems.len() > INLINE_LIST_MAX {
@@ -334,7 +346,40 @@ impl Lowering<'_> {
         elems
     }
 
+    /// `in` a list file: always its set maps, whatever the file holds now
+    /// (it can change at run time): both families' sets for an address
+    /// field (only the IPv4 one where the field is always IPv4).
+    fn in_file_list(&mut self, test: &Test, list: ListId) -> Cond {
+        let set = |lowering: &mut Self, kind| {
+            lowering
+                .sets
+                .file_set(list, test.field, kind, lowering.policy)
+        };
+        match test.field.spec().ty {
+            FieldType::Int { .. } => {
+                let set = set(self, SetKind::IntHash);
+                Self::leaf(test, LeafKind::InSet(set))
+            }
+            FieldType::Str { .. } => {
+                let set = set(self, SetKind::StrHash { key_len: 0 });
+                Self::leaf(test, LeafKind::InSet(set))
+            }
+            FieldType::Ip => {
+                let mut alternatives =
+                    vec![Self::leaf(test, LeafKind::IpInSet(set(self, SetKind::Ip4)))];
+                if !(self.ipv4_only)(test.field) {
+                    alternatives.push(Self::leaf(test, LeafKind::IpInSet(set(self, SetKind::Ip6))));
+                }
+                or(alternatives)
+            }
+            FieldType::Bool => Cond::False,
+        }
+    }
+
     fn in_list(&mut self, test: &Test, list: ListId) -> Cond {
+        if self.policy.list(list).file.is_some() {
+            return self.in_file_list(test, list);
+        }
         match test.field.spec().ty {
             FieldType::Int { bits } => {
                 let mut values: Vec<u64> = self
@@ -579,6 +624,84 @@ impl SetTable {
             kind,
             purpose: format!("list {name}, {how} ({} entries)", keys.len()),
             keys,
+            file: None,
+        });
+        SetId(self.sets.len() as u32 - 1)
+    }
+
+    /// The set map of a list file, tested on `field` (`kind` names the
+    /// layout; its key width is chosen here): keys of the file's entries
+    /// now, and what the runtime needs to make them again when the file
+    /// changes ([`SetSource`]).
+    fn file_set(
+        &mut self,
+        list: ListId,
+        field: FieldId,
+        kind: SetKind,
+        policy: &CheckedPolicy,
+    ) -> SetId {
+        let def = policy.list(list);
+        let (bits, max) = match field.spec().ty {
+            FieldType::Int { bits } => (bits, 0),
+            FieldType::Str { max } => (64, max),
+            _ => (64, 0),
+        };
+        let longest = def
+            .elems
+            .iter()
+            .filter_map(|v| match v {
+                Value::Str(s) => Some(s.len()),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0);
+        let kind = match kind {
+            SetKind::StrHash { .. } => SetKind::StrHash {
+                key_len: crate::listfile::str_key_len(longest, max),
+            },
+            SetKind::StrPrefix { .. } => SetKind::StrPrefix {
+                data_len: crate::listfile::prefix_data_len(longest, max),
+            },
+            other => other,
+        };
+        if let Some(i) = self
+            .sets
+            .iter()
+            .position(|s| s.list == list && s.kind == kind)
+        {
+            return SetId(i as u32);
+        }
+        let source = SetSource {
+            name: def.name.clone().unwrap_or_default(),
+            path: def.file.clone().unwrap_or_default(),
+            kind,
+            bits,
+            max,
+        };
+        let mut keys: Vec<Vec<u8>> = def
+            .elems
+            .iter()
+            .filter_map(|v| crate::listfile::key(&source, v).ok().flatten())
+            .collect();
+        keys.sort();
+        keys.dedup();
+        let how = match kind {
+            SetKind::IntHash | SetKind::StrHash { .. } => "exact",
+            SetKind::StrPrefix { .. } => "prefixes",
+            SetKind::Ip4 => "IPv4 networks",
+            SetKind::Ip6 => "IPv6 networks",
+        };
+        self.sets.push(SetDef {
+            list,
+            kind,
+            purpose: format!(
+                "list {} from {}, {how} ({} entries at build)",
+                source.name,
+                source.path,
+                keys.len()
+            ),
+            keys,
+            file: Some(source),
         });
         SetId(self.sets.len() as u32 - 1)
     }

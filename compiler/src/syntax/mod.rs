@@ -151,6 +151,17 @@ pub(crate) fn single_equals_diagnostic(span: Span) -> Diagnostic {
     .with_help("compare with `==`; `=` only appears in declarations and tests")
 }
 
+/// `list NAME = WORD "..."` with another word than `file`.
+pub(crate) fn list_source_diagnostic(word: &ast::Name) -> Diagnostic {
+    Diagnostic::new(
+        Code::E0101,
+        format!("expected `[` or `file`, found `{}`", word.text),
+        word.span,
+        "a list is `[ENTRY, ...]` or `file \"PATH\"`",
+    )
+    .with_help("read a list from a file with `list NAME = file \"PATH\"`")
+}
+
 /// `==` where a test's event gives a field its value.
 pub(crate) fn double_equals_diagnostic(span: Span) -> Diagnostic {
     Diagnostic::new(

@@ -1,0 +1,242 @@
+//! List files (`list NAME = file "PATH"`) kept in their set maps: filled
+//! from the file when a policy is loaded, and refilled in place, without
+//! reloading any program, when the file changes.
+//!
+//! A change is applied as: read and check the whole file (the parser and
+//! key encoding polc uses, `polc::listfile::read_keys`); if any line is bad,
+//! or the keys exceed the map's capacity, refuse it (the maps keep what
+//! they hold); otherwise insert the keys that are new, then delete the ones
+//! that are gone. An entry in the file before and after is never absent
+//! from the map; the change is not one atomic step across keys: for a
+//! moment an added entry may already match while a removed one still does.
+
+use std::collections::HashSet;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use aya::Ebpf;
+use polc_abi::{Metadata, SetFile};
+
+use crate::loader::{map_fd, LoadError};
+use crate::persist::{self, PinDir};
+
+/// One set map a list file feeds.
+struct ListSet {
+    map: String,
+    file: SetFile,
+    fd: OwnedFd,
+    /// What the map holds.
+    keys: HashSet<Vec<u8>>,
+}
+
+/// A list file and its maps.
+struct ListFile {
+    list: String,
+    path: PathBuf,
+    sets: Vec<ListSet>,
+    /// SHA-256 of the bytes last applied or refused.
+    fingerprint: Option<String>,
+}
+
+/// The list files of one loaded policy.
+#[derive(Default)]
+pub struct Lists {
+    files: Vec<ListFile>,
+}
+
+/// What reading a list file again did.
+pub struct Applied {
+    pub list: String,
+    pub path: String,
+    /// `Ok((added, removed, entries))`, or why the file was refused.
+    pub result: Result<(usize, usize, usize), String>,
+}
+
+impl Lists {
+    /// Fills every list file's maps from the file (a file that cannot be
+    /// read or has a bad line fails the load).
+    pub fn fill(ebpf: &Ebpf, metadata: &Metadata) -> Result<Lists, LoadError> {
+        Lists::open(metadata, |map| {
+            map_fd(ebpf, map)?
+                .try_clone_to_owned()
+                .map_err(|e| write_error(map, &e.to_string()))
+        })
+    }
+
+    /// The list maps a pinned generation left (`--persist`, adopted):
+    /// their keys are read back, then refreshed from the files.
+    pub fn adopt(dir: &PinDir, metadata: &Metadata) -> Result<Lists, LoadError> {
+        Lists::open(metadata, |map| {
+            let opened =
+                persist::open_map(dir, map).map_err(|e| write_error(map, &e.to_string()))?;
+            let data = crate::loader::map_data(&opened)
+                .ok_or_else(|| LoadError::MissingMap(map.to_string()))?;
+            data.fd()
+                .as_fd()
+                .try_clone_to_owned()
+                .map_err(|e| write_error(map, &e.to_string()))
+        })
+    }
+
+    fn open(
+        metadata: &Metadata,
+        mut fd_of: impl FnMut(&str) -> Result<OwnedFd, LoadError>,
+    ) -> Result<Lists, LoadError> {
+        let mut lists = Lists::default();
+        for set in &metadata.sets {
+            let Some(file) = &set.file else {
+                continue;
+            };
+            let fd = fd_of(&set.map)?;
+            let keys: HashSet<Vec<u8>> = polc_sys::Map::new(fd.as_fd())
+                .and_then(|m| m.keys())
+                .map_err(|e| write_error(&set.map, &e.to_string()))?
+                .into_iter()
+                .collect();
+            let entry = ListSet {
+                map: set.map.clone(),
+                file: file.clone(),
+                fd,
+                keys,
+            };
+            match lists
+                .files
+                .iter_mut()
+                .find(|f| f.path == Path::new(&file.path) && f.list == file.list)
+            {
+                Some(list) => list.sets.push(entry),
+                None => lists.files.push(ListFile {
+                    list: file.list.clone(),
+                    path: PathBuf::from(&file.path),
+                    sets: vec![entry],
+                    fingerprint: None,
+                }),
+            }
+        }
+        for list in &mut lists.files {
+            let bytes = std::fs::read(&list.path).unwrap_or_default();
+            let fingerprint = persist::sha256(&bytes);
+            list.apply(&fingerprint)
+                .map_err(|reason| LoadError::MapWrite {
+                    map: list.sets[0].map.clone(),
+                    reason: format!("list `{}`: {reason}", list.list),
+                })?;
+        }
+        Ok(lists)
+    }
+
+    /// The directories of the list files (watched for changes).
+    pub fn directories(&self) -> Vec<PathBuf> {
+        let mut dirs: Vec<PathBuf> = self
+            .files
+            .iter()
+            .filter_map(|f| f.path.parent().map(Path::to_path_buf))
+            .collect();
+        dirs.sort();
+        dirs.dedup();
+        dirs
+    }
+
+    /// Whether the policy has list files.
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    /// Number of keys in every list map.
+    pub fn entries(&self) -> usize {
+        self.files
+            .iter()
+            .flat_map(|f| f.sets.iter())
+            .map(|s| s.keys.len())
+            .sum()
+    }
+
+    /// Reads every list file whose bytes changed since it was last applied
+    /// or refused, and applies it (see the module documentation).
+    pub fn refresh(&mut self) -> Vec<Applied> {
+        let mut applied = Vec::new();
+        for list in &mut self.files {
+            // A file being replaced or gone for a moment: the next change
+            // says (the maps keep what they hold).
+            let fingerprint = match std::fs::read(&list.path) {
+                Ok(bytes) => persist::sha256(&bytes),
+                Err(error) if list.fingerprint.is_some() => {
+                    let fingerprint = format!("unreadable: {error}");
+                    if list.fingerprint.as_deref() == Some(fingerprint.as_str()) {
+                        continue;
+                    }
+                    list.fingerprint = Some(fingerprint);
+                    applied.push(Applied {
+                        list: list.list.clone(),
+                        path: list.path.display().to_string(),
+                        result: Err(format!("{}: cannot read it: {error}", list.path.display())),
+                    });
+                    continue;
+                }
+                Err(_) => continue,
+            };
+            if list.fingerprint.as_deref() == Some(fingerprint.as_str()) {
+                continue;
+            }
+            let result = list.apply(&fingerprint);
+            applied.push(Applied {
+                list: list.list.clone(),
+                path: list.path.display().to_string(),
+                result,
+            });
+        }
+        applied
+    }
+}
+
+impl ListFile {
+    /// Reads the file and makes every map hold exactly its keys: all
+    /// checked first, then new keys inserted, then old ones deleted.
+    /// Returns `(added, removed, entries)`.
+    fn apply(&mut self, fingerprint: &str) -> Result<(usize, usize, usize), String> {
+        self.fingerprint = Some(fingerprint.to_string());
+        let files: Vec<SetFile> = self.sets.iter().map(|s| s.file.clone()).collect();
+        let wanted =
+            polc::listfile::read_keys_all(&files, &self.path).map_err(|e| e.to_string())?;
+        // Every map gets its new keys before any loses an old one (an
+        // address list's IPv4 and IPv6 maps alike).
+        let mut added = 0;
+        for (set, keys) in self.sets.iter_mut().zip(&wanted) {
+            let map = polc_sys::Map::new(set.fd.as_fd()).map_err(|e| e.to_string())?;
+            let value = vec![1u8; map.value_len()];
+            for key in keys {
+                if set.keys.contains(key) {
+                    continue;
+                }
+                map.update(key, &value, 0)
+                    .map_err(|e| format!("{}: inserting a key: {e}", set.map))?;
+                set.keys.insert(key.clone());
+                added += 1;
+            }
+        }
+        let (mut removed, mut entries) = (0, 0);
+        for (set, keys) in self.sets.iter_mut().zip(&wanted) {
+            let map = polc_sys::Map::new(set.fd.as_fd()).map_err(|e| e.to_string())?;
+            let gone: Vec<Vec<u8>> = set.keys.difference(keys).cloned().collect();
+            for key in gone {
+                match map.delete(&key) {
+                    Err(e) if e.raw_os_error() != Some(libc::ENOENT) => {
+                        return Err(format!("{}: deleting a key: {e}", set.map));
+                    }
+                    _ => {}
+                }
+                set.keys.remove(&key);
+                removed += 1;
+            }
+            entries += set.keys.len();
+        }
+        Ok((added, removed, entries))
+    }
+}
+
+fn write_error(map: &str, reason: &str) -> LoadError {
+    LoadError::MapWrite {
+        map: map.to_string(),
+        reason: reason.to_string(),
+    }
+}

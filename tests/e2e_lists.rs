@@ -1,0 +1,306 @@
+//! End-to-end tests of list files (`list NAME = file "PATH"`) on the real
+//! kernel (root): polrt fills the lists' maps from the files, and when a
+//! file is rewritten while it runs, refills them in place: no program is
+//! reloaded, a bad file is refused and the old entries stay enforced, and
+//! under a flood of denied connects while the file is rewritten 100 times
+//! (the denied entry kept), nothing gets through.
+//!
+//! Safe on a shared host: every rule is scoped to the test's own cgroup v2
+//! directory, cgroup programs attach there only, and everything is detached
+//! when polrt stops.
+
+#[path = "e2e/support.rs"]
+mod support;
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use polc_tests::kernel_tests_enabled;
+use support::{assert_no_program_left, run_in, spawn_in, write_policy, Polrt, TempDir, TestCgroup};
+
+/// A listener on `address` (a loopback address) and a free port that
+/// accepts (and drops) every connection.
+fn accepting_listener(address: &str) -> u16 {
+    let listener = TcpListener::bind((address, 0)).expect("bind a loopback port");
+    let port = listener.local_addr().expect("local address").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            drop(stream);
+        }
+    });
+    port
+}
+
+/// Whether a shell in `cgroup` connects to `address`:`port`.
+fn connects(cgroup: &TestCgroup, address: &str, port: u16) -> bool {
+    let mut command = Command::new("bash");
+    command.args(["-c", &format!("exec 3<>/dev/tcp/{address}/{port}")]);
+    run_in(cgroup, &mut command).0.success()
+}
+
+/// Replaces `path` as editors and `kubectl` do: a new file renamed over it.
+fn replace_file(path: &Path, text: &str) {
+    let temporary = path.with_file_name(format!(
+        ".{}.tmp",
+        path.file_name().and_then(OsStr::to_str).expect("file name")
+    ));
+    fs::write(&temporary, text).expect("write the new version");
+    fs::rename(&temporary, path).expect("rename it into place");
+}
+
+fn count_in(polrt: &Polrt, text: &str) -> usize {
+    polrt.stderr_text().matches(text).count()
+}
+
+fn wait_count(polrt: &Polrt, text: &str, count: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count_in(polrt, text) < count {
+        assert!(
+            Instant::now() < deadline,
+            "polrt did not say {text:?} {count} times within 60 s:\n{}",
+            polrt.stderr_text()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+const POLICY: &str = "\
+list bad_nets = file \"nets.txt\"
+list bad_ports = file \"ports.txt\"
+
+rule blocked {
+    on net.connect
+    when net.daddr in bad_nets or net.dport in bad_ports
+    deny \"{net.daddr}:{net.dport}\"
+}
+";
+
+#[test]
+fn list_files_are_refilled_in_place_and_a_bad_one_is_refused() {
+    if !kernel_tests_enabled("list_files_are_refilled_in_place_and_a_bad_one_is_refused") {
+        return;
+    }
+    let work = TempDir::new("lists-refill");
+    let cgroup = TestCgroup::new("lists-refill");
+    let two = accepting_listener("127.0.0.2");
+    let three = accepting_listener("127.0.0.3");
+    let port_a = accepting_listener("127.0.0.1");
+    let port_b = accepting_listener("127.0.0.1");
+    let nets = work.path.join("nets.txt");
+    let ports = work.path.join("ports.txt");
+    fs::write(
+        &nets,
+        "# blocked networks\n10.0.0.0/8\n127.0.0.2/32\nfd00::/8\n",
+    )
+    .expect("nets");
+    fs::write(&ports, format!("{port_a}\n")).expect("ports");
+    let policy = write_policy(&work, "lists.pol", POLICY);
+    let polrt = Polrt::start(&policy, &cgroup, &work, &[]);
+
+    assert!(
+        !connects(&cgroup, "127.0.0.2", two),
+        "a listed network is denied"
+    );
+    assert!(
+        connects(&cgroup, "127.0.0.3", three),
+        "an unlisted one is not"
+    );
+    assert!(
+        !connects(&cgroup, "127.0.0.1", port_a),
+        "a listed port is denied"
+    );
+    assert!(
+        connects(&cgroup, "127.0.0.1", port_b),
+        "an unlisted one is not"
+    );
+
+    // One entry added, another removed, in each file.
+    replace_file(&nets, "10.0.0.0/8\n127.0.0.3\nfd00::/8\n");
+    wait_count(&polrt, "list `bad_nets` of policy `lists`", 1);
+    replace_file(&ports, &format!("# now\n{port_b}\n"));
+    wait_count(&polrt, "list `bad_ports` of policy `lists`", 1);
+    assert!(
+        !connects(&cgroup, "127.0.0.3", three),
+        "the added network is denied"
+    );
+    assert!(
+        connects(&cgroup, "127.0.0.2", two),
+        "the removed one is allowed"
+    );
+    assert!(
+        !connects(&cgroup, "127.0.0.1", port_b),
+        "the added port is denied"
+    );
+    assert!(
+        connects(&cgroup, "127.0.0.1", port_a),
+        "the removed one is allowed"
+    );
+
+    // A bad line: refused, the old entries stay enforced.
+    replace_file(&nets, "10.0.0.0/8\n127.0.0.300\n");
+    wait_count(&polrt, "refused, the old entries stay enforced", 1);
+    assert!(
+        !connects(&cgroup, "127.0.0.3", three),
+        "still denied after a refusal"
+    );
+    assert!(connects(&cgroup, "127.0.0.2", two));
+    // A fixed file is applied again.
+    replace_file(&nets, "127.0.0.2\n");
+    wait_count(&polrt, "list `bad_nets` of policy `lists`", 3);
+    assert!(!connects(&cgroup, "127.0.0.2", two));
+    assert!(connects(&cgroup, "127.0.0.3", three));
+
+    let finished = polrt.stop();
+    assert!(finished.status.success(), "{}", finished.stderr);
+    let lists = finished.of_type("list");
+    let summary: Vec<(String, String, u64, u64)> = lists
+        .iter()
+        .map(|r| {
+            (
+                r["list"].as_str().unwrap_or_default().to_string(),
+                r["result"].as_str().unwrap_or_default().to_string(),
+                r["added"].as_u64().unwrap_or(99),
+                r["removed"].as_u64().unwrap_or(99),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("bad_nets".into(), "updated".into(), 1, 1),
+            ("bad_ports".into(), "updated".into(), 1, 1),
+            ("bad_nets".into(), "refused".into(), 0, 0),
+            // 10.0.0.0/8, 127.0.0.3/32 and fd00::/8 go, 127.0.0.2/32 comes.
+            ("bad_nets".into(), "updated".into(), 1, 3),
+        ]
+    );
+    let refused = lists[2]["reason"].as_str().unwrap_or_default();
+    assert!(
+        refused.contains("nets.txt:2:") && refused.contains("127.0.0.300"),
+        "the refusal names the file, the line and its text: {refused}"
+    );
+    assert_eq!(lists[2]["policy"], "lists");
+    // No program was reloaded: one `backend` record per hook, no `reload`.
+    assert!(
+        finished.of_type("reload").is_empty(),
+        "{:?}",
+        finished.of_type("reload")
+    );
+    assert_eq!(finished.of_type("backend").len(), 1);
+    // The events name what was denied.
+    let messages: Vec<&str> = finished
+        .events()
+        .iter()
+        .filter_map(|e| e["message"].as_str())
+        .collect();
+    assert!(
+        messages.contains(&format!("127.0.0.3:{three}").as_str()),
+        "{messages:?}"
+    );
+    assert!(
+        messages.contains(&format!("127.0.0.1:{port_b}").as_str()),
+        "{messages:?}"
+    );
+    assert_no_program_left(&finished.program_ids());
+}
+
+/// Under a steady flood of connects to a listed network, the list file is
+/// rewritten 100 times (other entries added and removed, the denied one
+/// kept): every connect is refused, and the programs are the same
+/// throughout.
+#[test]
+fn a_list_rewritten_100_times_under_a_flood_never_lets_one_connect_through() {
+    if !kernel_tests_enabled(
+        "a_list_rewritten_100_times_under_a_flood_never_lets_one_connect_through",
+    ) {
+        return;
+    }
+    let work = TempDir::new("lists-flood");
+    let cgroup = TestCgroup::new("lists-flood");
+    let port = accepting_listener("127.0.0.2");
+    let nets = work.path.join("nets.txt");
+    let ports = work.path.join("ports.txt");
+    fs::write(&nets, "127.0.0.2\n").expect("nets");
+    fs::write(&ports, "1\n").expect("ports");
+    let policy = write_policy(&work, "lists.pol", POLICY);
+    let polrt = Polrt::start(&policy, &cgroup, &work, &[]);
+    let stop = work.path.join("stop");
+    let mut command = Command::new("bash");
+    command
+        .args([
+            "-c",
+            &format!(
+                "exec 9< <(sleep 3600); while [ ! -e {stop} ]; do if : 3<>/dev/tcp/127.0.0.2/{port}; then echo connected; else echo refused; fi; read -t 0.001 -u 9; done 2>/dev/null; kill $!",
+                stop = stop.display()
+            ),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut flooder = spawn_in(&cgroup, &mut command);
+    let lines = BufReader::new(flooder.stdout.take().expect("flood output")).lines();
+    let seen = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&seen);
+    let reader = std::thread::spawn(move || {
+        let mut outcomes: BTreeMap<String, u64> = BTreeMap::new();
+        for line in lines {
+            *outcomes.entry(line.expect("read the flood")).or_default() += 1;
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        outcomes
+    });
+    while seen.load(Ordering::Relaxed) < 100 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mut latencies = Vec::new();
+    for number in 1..=100u32 {
+        // Other entries come and go around the kept one (first, last, or
+        // between them).
+        let text = match number % 3 {
+            0 => format!("10.{number}.0.0/16\n127.0.0.2\n"),
+            1 => format!("127.0.0.2\n10.{number}.0.0/16\n192.0.2.{number}\n"),
+            _ => format!("fd00:{number:x}::/32\n127.0.0.2/32\n"),
+        };
+        let started = Instant::now();
+        replace_file(&nets, &text);
+        wait_count(&polrt, "list `bad_nets` of policy `lists`", number as usize);
+        latencies.push(started.elapsed());
+    }
+    fs::write(&stop, "").expect("stop the flood");
+    let outcomes = reader.join().expect("the flood's reader");
+    flooder.wait().expect("wait for the flood");
+    let finished = polrt.stop();
+    assert!(finished.status.success(), "{}", finished.stderr);
+    assert_eq!(
+        outcomes.get("connected"),
+        None,
+        "a connect got through while the list was rewritten: {outcomes:?}"
+    );
+    let refused = outcomes.get("refused").copied().unwrap_or(0);
+    assert!(refused >= 100, "{outcomes:?}");
+    let updates = finished.of_type("list");
+    assert_eq!(updates.len(), 100);
+    assert!(
+        updates.iter().all(|r| r["result"] == "updated"),
+        "{updates:?}"
+    );
+    assert!(finished.of_type("reload").is_empty());
+    assert_eq!(
+        finished.of_type("backend").len(),
+        1,
+        "the programs were never reloaded"
+    );
+    latencies.sort();
+    eprintln!(
+        "list refill latency (file replaced to `list` line on stderr, 100 rewrites): median {:?}, max {:?}; {refused} connects refused",
+        latencies[latencies.len() / 2],
+        latencies[latencies.len() - 1],
+    );
+}
