@@ -156,7 +156,19 @@ pub fn compile_source(
     source: &str,
     ringbuf_bytes: u32,
 ) -> Result<Compiled, BuildError> {
-    let checked = crate::check::check_source(source_name, source);
+    let dir = crate::check::listfile::policy_dir(source_name);
+    compile_source_in(source_name, source, &dir, ringbuf_bytes)
+}
+
+/// [`compile_source`], with the list files a relative path names read from
+/// `list_dir` (instead of the directory of `source_name`).
+pub fn compile_source_in(
+    source_name: &str,
+    source: &str,
+    list_dir: &std::path::Path,
+    ringbuf_bytes: u32,
+) -> Result<Compiled, BuildError> {
+    let checked = crate::check::check_source_in(source_name, source, list_dir);
     let Some(policy) = checked.policy else {
         return Ok(Compiled {
             policy: None,

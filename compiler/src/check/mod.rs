@@ -430,7 +430,11 @@ impl<'a> Checker<'a> {
                         Code::E0250,
                         format!("cannot read list file `{shown}`: {reason}"),
                         path.span,
-                        format!("read from {}", resolved.display()),
+                        if Path::new(&path.value).is_absolute() {
+                            "this file"
+                        } else {
+                            "read from the policy file's directory"
+                        },
                     )
                     .with_help(
                         "a relative path is read from the policy file's directory: correct it, or create the file",
