@@ -304,3 +304,81 @@ fn a_list_rewritten_100_times_under_a_flood_never_lets_one_connect_through() {
         latencies[latencies.len() - 1],
     );
 }
+
+/// Whether `cat PATH` in `cgroup` reads the file.
+fn reads(cgroup: &TestCgroup, path: &Path) -> bool {
+    let mut command = Command::new("cat");
+    command.arg(path);
+    run_in(cgroup, &mut command).0.success()
+}
+
+/// A list file of paths compared with `in` also matches the files by
+/// identity (another name of the same file): rewritten, the identities of
+/// the new paths are written in place too. A list file compiled into the
+/// programs (`contains`) reloads the policy when it changes.
+#[test]
+fn path_lists_refresh_their_identities_and_compiled_lists_reload_the_policy() {
+    if !kernel_tests_enabled(
+        "path_lists_refresh_their_identities_and_compiled_lists_reload_the_policy",
+    ) {
+        return;
+    }
+    let work = TempDir::new("lists-paths");
+    let cgroup = TestCgroup::new("lists-paths");
+    let file_a = work.path.join("a.txt");
+    let file_b = work.path.join("b.txt");
+    let link_a = work.path.join("other-name-of-a");
+    let link_b = work.path.join("other-name-of-b");
+    let zzz = work.path.join("zzz-forbidden.txt");
+    let yyy = work.path.join("yyy-forbidden.txt");
+    for path in [&file_a, &file_b, &zzz, &yyy] {
+        fs::write(path, "x\n").expect("write a file");
+    }
+    fs::hard_link(&file_a, &link_a).expect("hard link");
+    fs::hard_link(&file_b, &link_b).expect("hard link");
+    let secrets = work.path.join("secrets.txt");
+    let words = work.path.join("words.txt");
+    fs::write(&secrets, format!("{}\n", file_a.display())).expect("secrets");
+    fs::write(&words, "zzz-forbidden\n").expect("words");
+    let policy = write_policy(
+        &work,
+        "paths.pol",
+        "list secrets = file \"secrets.txt\"\nlist words = file \"words.txt\"\n\n\
+         rule no_secrets {\n    on file.open\n    when file.path in secrets\n    deny\n}\n\n\
+         rule no_words {\n    on file.open\n    when file.path contains words\n    deny\n}\n",
+    );
+    let polrt = Polrt::start(&policy, &cgroup, &work, &[]);
+    polrt.wait_stderr("list files compiled into its programs");
+
+    assert!(!reads(&cgroup, &file_a), "a listed path is denied");
+    assert!(!reads(&cgroup, &link_a), "and its file under another name");
+    assert!(reads(&cgroup, &file_b));
+    assert!(reads(&cgroup, &link_b));
+    assert!(!reads(&cgroup, &zzz), "a compiled list denies");
+    assert!(reads(&cgroup, &yyy));
+
+    replace_file(&secrets, &format!("# now b\n{}\n", file_b.display()));
+    wait_count(&polrt, "list `secrets` of policy `paths`", 1);
+    assert!(!reads(&cgroup, &file_b), "the added path is denied");
+    assert!(!reads(&cgroup, &link_b), "and its file under another name");
+    assert!(reads(&cgroup, &file_a), "the removed path is allowed");
+    assert!(reads(&cgroup, &link_a), "under any name");
+
+    replace_file(&words, "yyy-forbidden\n");
+    wait_count(&polrt, "reload: policy `paths` reloaded", 1);
+    assert!(
+        !reads(&cgroup, &yyy),
+        "the compiled list's new entry denies"
+    );
+    assert!(reads(&cgroup, &zzz), "its old one no more");
+    assert!(!reads(&cgroup, &file_b), "the path list stays as rewritten");
+
+    let finished = polrt.stop();
+    assert!(finished.status.success(), "{}", finished.stderr);
+    let lists = finished.of_type("list");
+    assert_eq!(lists.len(), 1, "{lists:?}");
+    assert_eq!(lists[0]["result"], "updated");
+    let reloads = finished.of_type("reload");
+    assert_eq!(reloads.len(), 1, "{reloads:?}");
+    assert_eq!(reloads[0]["result"], "reloaded");
+}

@@ -485,6 +485,16 @@ pub struct Metadata {
     /// keeps the map current while it runs.
     #[serde(default)]
     pub identities: Vec<Vec<String>>,
+    /// Per identity set (when any is a list file's), the list file whose
+    /// paths it holds: the runtime reads them again when the file changes.
+    /// Empty when no set is a list file's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub identity_files: Vec<Option<String>>,
+    /// List files compiled into the programs (`contains` and `endswith`
+    /// automata): the runtime reloads the policy (built again from its
+    /// source) when one changes, and refuses to for an object.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub compiled_lists: Vec<String>,
     /// The value of [`MAP_AUTOMATA`] (key 0), hex; empty when the object
     /// has no automata.
     pub automata: String,

@@ -353,7 +353,15 @@ fn build_module(
         map(abi::MAP_SCRATCH, MapKind::PercpuArray, 4, scratch_len, 1, 0),
         "per-CPU scratch: the event record being built".into(),
     );
-    let n_paths: usize = module.identities.iter().map(|s| s.paths.len()).sum();
+    // A list file's paths can grow up to its set's capacity.
+    let n_paths: usize = module
+        .identities
+        .iter()
+        .map(|s| match s.file {
+            Some(_) => crate::listfile::capacity(s.paths.len()) as usize,
+            None => s.paths.len(),
+        })
+        .sum();
     let identities = (n_paths > 0).then(|| {
         add_map(
             map(
@@ -679,6 +687,12 @@ fn build_module(
             .iter()
             .map(|set| set.paths.clone())
             .collect(),
+        compiled_lists: module.compiled_lists.clone(),
+        identity_files: if module.identities.iter().any(|s| s.file.is_some()) {
+            module.identities.iter().map(|s| s.file.clone()).collect()
+        } else {
+            Vec::new()
+        },
         code_hash,
         // Tables over the limit are not encoded: the measurement rejects
         // the policy (E0404), and encoding them could take gigabytes.

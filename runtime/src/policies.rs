@@ -140,6 +140,23 @@ pub fn fingerprint(path: &Path) -> Option<String> {
         .map(|bytes| persist::sha256(&bytes))
 }
 
+/// The fingerprint of a policy file and of the list files compiled into
+/// its programs (`contains`/`endswith` lists): a `.pol` source is built
+/// again, and so reloaded, when one of those changes too. An object's
+/// automata are fixed: its fingerprint is the file's alone.
+pub fn fingerprint_with_lists(path: &Path, compiled_lists: &[String]) -> Option<String> {
+    let own = fingerprint(path)?;
+    if compiled_lists.is_empty() || path.extension().is_none_or(|e| e != "pol") {
+        return Some(own);
+    }
+    let mut all = own;
+    for list in compiled_lists {
+        all.push(' ');
+        all.push_str(&fingerprint(Path::new(list)).unwrap_or_default());
+    }
+    Some(persist::sha256(all.as_bytes()))
+}
+
 /// An inotify descriptor watching directories for files written, moved in
 /// or out, created or removed (what an editor's save, `mv` into place,
 /// and a Kubernetes ConfigMap's symbolic link swap each do).

@@ -75,6 +75,11 @@ pub(crate) fn refresh(
         };
         match enforced.iter_mut().find(|p| p.source.path == source.path) {
             Some(current) => {
+                let fingerprint = policies::fingerprint_with_lists(
+                    &source.path,
+                    &current.session.metadata.compiled_lists,
+                )
+                .unwrap_or(fingerprint);
                 if current.fingerprint == fingerprint
                     || current.refused.as_deref() == Some(fingerprint.as_str())
                 {
@@ -219,6 +224,29 @@ pub(crate) fn refresh_lists(
 ) {
     for policy in enforced.iter_mut() {
         for applied in policy.session.lists.refresh() {
+            // The files a path list names are matched by identity too:
+            // those of the new paths are written, the old ones' removed.
+            let applied = match (&applied.result, &mut policy.session.identities) {
+                (Ok(_), Some(map)) => {
+                    let identities = map.read_list_file(&applied.path).and_then(|any| {
+                        if any {
+                            map.refresh().map(|_| ())
+                        } else {
+                            Ok(())
+                        }
+                    });
+                    match identities {
+                        Ok(()) => applied,
+                        Err(error) => crate::lists::Applied {
+                            result: Err(format!(
+                                "its maps were updated, but the identities of its paths were not: {error}"
+                            )),
+                            ..applied
+                        },
+                    }
+                }
+                _ => applied,
+            };
             let report = match applied.result {
                 Ok((added, removed, entries)) => {
                     stats.list_updates += 1;

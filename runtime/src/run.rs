@@ -593,7 +593,19 @@ pub(crate) struct ReloadStats {
 /// Adds the directories of the policies' list files not watched yet.
 fn watch_lists(watch: &policies::Watch, enforced: &[Enforced], watched: &mut Vec<PathBuf>) {
     for policy in enforced {
-        for dir in policy.session.lists.directories() {
+        let compiled = policy
+            .session
+            .metadata
+            .compiled_lists
+            .iter()
+            .filter_map(|file| Path::new(file).parent().map(Path::to_path_buf));
+        for dir in policy
+            .session
+            .lists
+            .directories()
+            .into_iter()
+            .chain(compiled)
+        {
             if watched.contains(&dir) {
                 continue;
             }
@@ -700,9 +712,26 @@ pub(crate) fn enforce(
         programs: session.guard_programs(),
         scope: host.scope.as_ref().map(|s| s.path.display().to_string()),
     };
+    // A list file compiled into the programs is part of what a `.pol`
+    // source's generation was built from.
+    let fingerprint =
+        policies::fingerprint_with_lists(&source.path, &policy.metadata.compiled_lists)
+            .unwrap_or_else(|| fingerprint.to_string());
+    if !policy.metadata.compiled_lists.is_empty() {
+        let how = if source.path.extension().is_some_and(|e| e == "pol") {
+            "a change reloads the policy (built again from its source)"
+        } else {
+            "this object must be rebuilt with polc for a change to take effect"
+        };
+        status(&format!(
+            "policy `{}`: list files compiled into its programs (contains/endswith): {}; {how}",
+            source.name,
+            policy.metadata.compiled_lists.join(", ")
+        ));
+    }
     Ok(Enforced {
         source: source.clone(),
-        fingerprint: fingerprint.to_string(),
+        fingerprint,
         generation,
         refused: None,
         session,

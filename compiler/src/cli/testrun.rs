@@ -432,20 +432,35 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("polc-testrun-lists-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
         // Few entries: a list file is a set map whatever its size.
-        std::fs::write(dir.join("nets.txt"), "10.0.0.0/8
+        std::fs::write(
+            dir.join("nets.txt"),
+            "10.0.0.0/8
 # v6
 fd00::/8
 0.0.0.0/0
-")
-            .expect("nets");
-        std::fs::write(dir.join("ports.txt"), "22
+",
+        )
+        .expect("nets");
+        std::fs::write(
+            dir.join("ports.txt"),
+            "22
 0x1bb
-").expect("ports");
-        std::fs::write(dir.join("dirs.txt"), "/opt/
+",
+        )
+        .expect("ports");
+        std::fs::write(
+            dir.join("dirs.txt"),
+            "/opt/
 \"/srv/x\"
-").expect("dirs");
-        std::fs::write(dir.join("names.txt"), "evil
-").expect("names");
+",
+        )
+        .expect("dirs");
+        std::fs::write(
+            dir.join("names.txt"),
+            "evil
+",
+        )
+        .expect("names");
         let source = "list nets = file \"nets.txt\"\nlist ports = file \"ports.txt\"\n\
                       list dirs = file \"dirs.txt\"\nlist names = file \"names.txt\"\n\
                       rule net {\n    on net.connect\n    when net.daddr in nets and net.dport in ports\n    deny\n}\n\
@@ -462,7 +477,10 @@ fd00::/8
         let net = |addr: &str, port: u64| {
             (
                 Hook::NetConnect,
-                vec![(field("net.daddr"), ip(addr)), (field("net.dport"), Value::Int(port))],
+                vec![
+                    (field("net.daddr"), ip(addr)),
+                    (field("net.dport"), Value::Int(port)),
+                ],
             )
         };
         let exec = |path: &str, comm: &str| {
@@ -495,7 +513,11 @@ fd00::/8
             let got = program
                 .run(&TestContext::encode(&event))
                 .unwrap_or_else(|e| panic!("{e}"));
-            assert_eq!((got.rule, got.action), (want.rule, want.action), "{event:?}");
+            assert_eq!(
+                (got.rule, got.action),
+                (want.rule, want.action),
+                "{event:?}"
+            );
             matched += usize::from(want.rule.is_some());
         }
         // 0.0.0.0/0 matches every IPv4 address; fd00::/8 the one IPv6.

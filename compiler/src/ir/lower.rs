@@ -65,6 +65,7 @@ pub fn lower(policy: &CheckedPolicy) -> Module {
         sets: sets.sets,
         identities: identities.sets,
         automata: sets.automata,
+        compiled_lists: sets.compiled_lists.into_iter().collect(),
     }
 }
 
@@ -86,6 +87,7 @@ pub fn lower_test_program(policy: &CheckedPolicy, hook: Hook) -> Module {
         sets: sets.sets,
         identities: identities.sets,
         automata: sets.automata,
+        compiled_lists: sets.compiled_lists.into_iter().collect(),
     }
 }
 
@@ -184,6 +186,9 @@ impl Lowering<'_> {
             Expr::Not(inner) => not(self.expr(inner)),
             Expr::Test(test) => match (self.known)(test.field) {
                 Some(value) => {
+                    // Decided on the list file's contents now: a change
+                    // needs the policy built again.
+                    self.compiled_list(test);
                     if interp::eval_test(self.policy, test, &value) {
                         Cond::True
                     } else {
@@ -192,6 +197,19 @@ impl Lowering<'_> {
                 }
                 None => self.test(test),
             },
+        }
+    }
+
+    /// Records that `test`'s list, if a list file, is compiled into the
+    /// programs (an automaton, inline tests, or a test folded on its
+    /// contents): a change of the file needs a policy reload.
+    fn compiled_list(&mut self, test: &Test) {
+        let list = match &test.op {
+            TestOp::StrAny { list, .. } | TestOp::In(list) => *list,
+            _ => return,
+        };
+        if let Some(file) = &self.policy.list(list).file {
+            self.sets.compiled_lists.insert(file.clone());
         }
     }
 
@@ -221,6 +239,20 @@ impl Lowering<'_> {
                 value,
             } => self.scan(test, ScanKind::Contains, vec![value.as_bytes().to_vec()]),
             TestOp::Str { op, value } => str_leaf(test, *op, value.as_bytes()),
+            TestOp::StrAny {
+                op: StrOp::Contains | StrOp::EndsWith,
+                list,
+            } if self.policy.list(*list).file.is_some() => {
+                self.compiled_list(test);
+                let kind = match &test.op {
+                    TestOp::StrAny {
+                        op: StrOp::EndsWith,
+                        ..
+                    } => ScanKind::EndsWith,
+                    _ => ScanKind::Contains,
+                };
+                self.scan(test, kind, self.str_elems(*list))
+            }
             TestOp::StrAny {
                 op: StrOp::Contains,
                 list,
@@ -263,6 +295,27 @@ impl Lowering<'_> {
                 },
             ),
             TestOp::IsTrue => Self::leaf(test, LeafKind::Bool),
+            TestOp::In(list) if self.policy.list(*list).file.is_some() => {
+                let by_value = self.in_list(test, *list);
+                if !test.field.spec().resolved_path {
+                    return by_value;
+                }
+                // The file's paths can change: its identity set exists
+                // whatever it holds now.
+                let def = self.policy.list(*list);
+                let mut paths: Vec<String> = def
+                    .elems
+                    .iter()
+                    .filter_map(|v| match v {
+                        Value::Str(s) if s.starts_with('/') => Some(s.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                paths.sort();
+                paths.dedup();
+                let set = self.identities.intern_file(paths, def.file.clone());
+                or(vec![by_value, Self::leaf(test, LeafKind::IdentityIn(set))])
+            }
             TestOp::In(list) => {
                 let by_value = self.in_list(test, *list);
                 let paths: Vec<String> = self
@@ -547,10 +600,20 @@ struct IdentityTable {
 
 impl IdentityTable {
     fn intern(&mut self, paths: Vec<String>) -> IdentitySetId {
-        if let Some(i) = self.sets.iter().position(|s| s.paths == paths) {
+        self.intern_file(paths, None)
+    }
+
+    /// The identity set of `paths`, of the list file `file` if any (a
+    /// file's set is never shared with an inline list's).
+    fn intern_file(&mut self, paths: Vec<String>, file: Option<String>) -> IdentitySetId {
+        if let Some(i) = self
+            .sets
+            .iter()
+            .position(|s| s.paths == paths && s.file == file)
+        {
             return IdentitySetId(i as u32);
         }
-        self.sets.push(IdentitySet { paths });
+        self.sets.push(IdentitySet { paths, file });
         IdentitySetId(self.sets.len() as u32 - 1)
     }
 }
@@ -563,6 +626,8 @@ struct SetTable {
     automata: Vec<AutomatonDef>,
     /// Each automaton's index, by what it decides.
     automaton_index: std::collections::HashMap<(ScanKind, Vec<Vec<u8>>), u32>,
+    /// List files compiled into the programs (absolute paths).
+    compiled_lists: std::collections::BTreeSet<String>,
 }
 
 impl SetTable {

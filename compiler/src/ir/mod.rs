@@ -44,6 +44,10 @@ pub struct Module {
     /// String automata, shared likewise; their tables lie one after the
     /// other in the one value of the automata map.
     pub automata: Vec<AutomatonDef>,
+    /// List files whose contents are compiled into the programs (`contains`
+    /// and `endswith` automata, tests decided at build time): a change
+    /// needs the policy built and loaded again.
+    pub compiled_lists: Vec<String>,
 }
 
 impl Module {
@@ -77,6 +81,9 @@ impl Module {
 pub struct IdentitySet {
     /// The paths, sorted and unique.
     pub paths: Vec<String>,
+    /// A list file's set: the file's absolute path (the runtime reads the
+    /// paths again when it changes).
+    pub file: Option<String>,
 }
 
 /// Index of a set in [`Module::identities`].

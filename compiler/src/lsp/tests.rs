@@ -336,10 +336,17 @@ fn hover_on_a_list_file_shows_its_path_and_entries() {
     let mut server = Server::new();
     open(&mut server, &text);
     for (needle, delta) in [("nets\n    deny", 1), ("nets.txt", 1)] {
-        let reply = request(&mut server, "textDocument/hover", doc_at(&text, needle, delta));
+        let reply = request(
+            &mut server,
+            "textDocument/hover",
+            doc_at(&text, needle, delta),
+        );
         let value = reply["result"]["contents"]["value"].as_str().unwrap_or("");
         assert!(
-            value.contains(&format!("**list file** `{}`: 2 entries of type ip", nets.display())),
+            value.contains(&format!(
+                "**list file** `{}`: 2 entries of type ip",
+                nets.display()
+            )),
             "{value}"
         );
     }
