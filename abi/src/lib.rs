@@ -598,6 +598,13 @@ pub enum SetKeys {
     Ip6,
 }
 
+impl SetKeys {
+    /// Whether the keys are an LPM trie's (`{ u32 prefixlen; data }`).
+    pub fn is_lpm(self) -> bool {
+        matches!(self, SetKeys::StrPrefix { .. } | SetKeys::Ip4 | SetKeys::Ip6)
+    }
+}
+
 /// One rule or trace.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleMeta {

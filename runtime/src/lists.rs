@@ -82,19 +82,29 @@ impl Lists {
         metadata: &Metadata,
         mut fd_of: impl FnMut(&str) -> Result<OwnedFd, LoadError>,
     ) -> Result<Lists, LoadError> {
-        let mut lists = Lists::default();
+        let mut maps = Vec::new();
         for set in &metadata.sets {
             let Some(file) = &set.file else {
                 continue;
             };
-            let fd = fd_of(&set.map)?;
+            maps.push((set.map.clone(), file.clone(), fd_of(&set.map)?));
+        }
+        Lists::of_maps(maps)
+    }
+
+    /// The lists of `maps` (name, what feeds it, its descriptor), each
+    /// filled from its file: what loading a policy does, on maps of its
+    /// own (the benchmark's).
+    pub fn of_maps(maps: Vec<(String, SetFile, OwnedFd)>) -> Result<Lists, LoadError> {
+        let mut lists = Lists::default();
+        for (map, file, fd) in maps {
             let keys: HashSet<Vec<u8>> = polc_sys::Map::new(fd.as_fd())
                 .and_then(|m| m.keys())
-                .map_err(|e| write_error(&set.map, &e.to_string()))?
+                .map_err(|e| write_error(&map, &e.to_string()))?
                 .into_iter()
                 .collect();
             let entry = ListSet {
-                map: set.map.clone(),
+                map,
                 file: file.clone(),
                 fd,
                 keys,
@@ -202,17 +212,13 @@ impl ListFile {
         // address list's IPv4 and IPv6 maps alike).
         let mut added = 0;
         for (set, keys) in self.sets.iter_mut().zip(&wanted) {
-            let map = polc_sys::Map::new(set.fd.as_fd()).map_err(|e| e.to_string())?;
-            let value = vec![1u8; map.value_len()];
-            for key in keys {
-                if set.keys.contains(key) {
-                    continue;
-                }
-                map.update(key, &value, 0)
-                    .map_err(|e| format!("{}: inserting a key: {e}", set.map))?;
-                set.keys.insert(key.clone());
-                added += 1;
-            }
+            let mut new: Vec<&Vec<u8>> = keys.iter().filter(|k| !set.keys.contains(*k)).collect();
+            // In address (or string) order: consecutive inserts walk the
+            // same path of an LPM trie, which stays in the CPU's caches
+            // (random order made a million inserts three times slower).
+            let skip = if set.file.keys.is_lpm() { 4 } else { 0 };
+            new.sort_unstable_by(|a, b| a[skip..].cmp(&b[skip..]).then(a.cmp(b)));
+            added += insert(set, &new)?;
         }
         let (mut removed, mut entries) = (0, 0);
         for (set, keys) in self.sets.iter_mut().zip(&wanted) {
@@ -232,6 +238,55 @@ impl ListFile {
         }
         Ok((added, removed, entries))
     }
+}
+
+/// Keys per `BPF_MAP_UPDATE_BATCH`.
+const BATCH: usize = 8192;
+
+/// Inserts `keys` into `set`'s map (and its record of what the map
+/// holds): in batches where the kernel has batch updates for the map's
+/// type, one by one otherwise. Returns how many were inserted.
+fn insert(set: &mut ListSet, keys: &[&Vec<u8>]) -> Result<usize, String> {
+    let map = polc_sys::Map::new(set.fd.as_fd()).map_err(|e| e.to_string())?;
+    let value = vec![1u8; map.value_len()];
+    let mut done = 0;
+    let mut batches = true;
+    let mut flat = Vec::new();
+    for chunk in keys.chunks(BATCH) {
+        if batches {
+            flat.clear();
+            for key in chunk {
+                flat.extend_from_slice(key);
+            }
+            match map.update_batch(&flat, &value, 0) {
+                Ok(_) => {
+                    set.keys.extend(chunk.iter().map(|k| (*k).clone()));
+                    done += chunk.len();
+                    continue;
+                }
+                Err((0, e))
+                    if done == 0
+                        && matches!(
+                            e.raw_os_error(),
+                            Some(libc::EINVAL | libc::EOPNOTSUPP | 524 /* ENOTSUPP */)
+                        ) =>
+                {
+                    batches = false;
+                }
+                Err((written, e)) => {
+                    set.keys.extend(chunk[..written.min(chunk.len())].iter().map(|k| (*k).clone()));
+                    return Err(format!("{}: inserting keys: {e}", set.map));
+                }
+            }
+        }
+        for key in chunk {
+            map.update(key, &value, 0)
+                .map_err(|e| format!("{}: inserting a key: {e}", set.map))?;
+            set.keys.insert((*key).clone());
+            done += 1;
+        }
+    }
+    Ok(done)
 }
 
 fn write_error(map: &str, reason: &str) -> LoadError {
