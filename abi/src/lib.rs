@@ -601,7 +601,10 @@ pub enum SetKeys {
 impl SetKeys {
     /// Whether the keys are an LPM trie's (`{ u32 prefixlen; data }`).
     pub fn is_lpm(self) -> bool {
-        matches!(self, SetKeys::StrPrefix { .. } | SetKeys::Ip4 | SetKeys::Ip6)
+        matches!(
+            self,
+            SetKeys::StrPrefix { .. } | SetKeys::Ip4 | SetKeys::Ip6
+        )
     }
 }
 

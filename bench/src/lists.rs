@@ -81,13 +81,17 @@ pub fn run(entries: usize, reps: usize, scratch: &Path) -> Result<(), String> {
             .find_map(|s| s.file.as_ref())
             .map_or(0, |f| f.capacity)
     );
-    println!("  (CPU = user + system time of this process; wall includes waiting for a busy machine)");
+    println!(
+        "  (CPU = user + system time of this process; wall includes waiting for a busy machine)"
+    );
     println!("  polc check + build (reads the file once): CPU {compile_cpu:?}, wall {compile:?}");
     println!("  read + parse + keys (polc::listfile):      CPU {parse_cpu:?}, wall {parse:?}");
     let (cpu, wall) = median(&mut loads);
     println!("  polrt load into a new LPM trie (median of {reps}): CPU {cpu:?}, wall {wall:?}");
     let (cpu, wall) = median(&mut refills);
-    println!("  polrt refill in place, one entry changed (median of {reps}): CPU {cpu:?}, wall {wall:?}");
+    println!(
+        "  polrt refill in place, one entry changed (median of {reps}): CPU {cpu:?}, wall {wall:?}"
+    );
     Ok(())
 }
 

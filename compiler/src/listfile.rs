@@ -8,7 +8,6 @@
 //! [`MAX_ENTRIES`]); hash maps and LPM tries alike are created with
 //! `BPF_F_NO_PREALLOC`, so unused room costs no kernel memory.
 
-use std::collections::HashSet;
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -156,6 +155,166 @@ fn too_long(len: usize, room: usize) -> String {
     )
 }
 
+/// The keys of one set map: unique, in one buffer (no allocation per key),
+/// sorted in data order (an LPM key by its data, then its prefix length),
+/// so that two versions are compared by one merge and inserts into an LPM
+/// trie walk neighbouring paths one after the other.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Keys {
+    size: usize,
+    lpm: bool,
+    data: Vec<u8>,
+}
+
+impl Keys {
+    /// `data`, keys of `size` bytes one after the other in any order,
+    /// sorted and made unique.
+    pub fn from_unsorted(size: usize, lpm: bool, data: Vec<u8>) -> Keys {
+        let size = size.max(1);
+        let skip = if lpm { 4.min(size) } else { 0 };
+        let data = match size {
+            8 => {
+                let mut words: Vec<u64> = data
+                    .chunks_exact(8)
+                    .map(|k| {
+                        let mut ordered = [0u8; 8];
+                        ordered[..8 - skip].copy_from_slice(&k[skip..]);
+                        ordered[8 - skip..].copy_from_slice(&k[..skip]);
+                        u64::from_be_bytes(ordered)
+                    })
+                    .collect();
+                words.sort_unstable();
+                words.dedup();
+                let mut out = Vec::with_capacity(words.len() * 8);
+                for word in words {
+                    let ordered = word.to_be_bytes();
+                    out.extend_from_slice(&ordered[8 - skip..]);
+                    out.extend_from_slice(&ordered[..8 - skip]);
+                }
+                out
+            }
+            20 if lpm => {
+                let mut pairs: Vec<(u128, u32)> = data
+                    .chunks_exact(20)
+                    .map(|k| {
+                        let mut addr = [0u8; 16];
+                        addr.copy_from_slice(&k[4..]);
+                        let mut prefix = [0u8; 4];
+                        prefix.copy_from_slice(&k[..4]);
+                        (u128::from_be_bytes(addr), u32::from_be_bytes(prefix))
+                    })
+                    .collect();
+                pairs.sort_unstable();
+                pairs.dedup();
+                let mut out = Vec::with_capacity(pairs.len() * 20);
+                for (addr, prefix) in pairs {
+                    out.extend_from_slice(&prefix.to_be_bytes());
+                    out.extend_from_slice(&addr.to_be_bytes());
+                }
+                out
+            }
+            _ => {
+                let mut keys: Vec<&[u8]> = data.chunks_exact(size).collect();
+                keys.sort_unstable_by(|a, b| order(a, b, skip));
+                keys.dedup();
+                keys.concat()
+            }
+        };
+        Keys { size, lpm, data }
+    }
+
+    /// Bytes of one key.
+    pub fn key_size(&self) -> usize {
+        self.size
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.data.len() / self.size.max(1)
+    }
+
+    /// Whether there is no key.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// Every key, in order.
+    pub fn iter(&self) -> std::slice::ChunksExact<'_, u8> {
+        self.data.chunks_exact(self.size.max(1))
+    }
+
+    /// Whether `key` is one of them.
+    pub fn contains(&self, key: &[u8]) -> bool {
+        let skip = if self.lpm { 4.min(self.size) } else { 0 };
+        if key.len() != self.size {
+            return false;
+        }
+        let (mut low, mut high) = (0, self.len());
+        while low < high {
+            let middle = (low + high) / 2;
+            let at = &self.data[middle * self.size..(middle + 1) * self.size];
+            match order(at, key, skip) {
+                std::cmp::Ordering::Less => low = middle + 1,
+                std::cmp::Ordering::Greater => high = middle,
+                std::cmp::Ordering::Equal => return true,
+            }
+        }
+        false
+    }
+
+    /// The keys of `next` that are not here (to insert, in order), and the
+    /// keys here that are not in `next` (to delete): one merge.
+    pub fn diff<'a>(&'a self, next: &'a Keys) -> (Vec<u8>, Vec<u8>) {
+        let skip = if self.lpm { 4.min(self.size) } else { 0 };
+        let (mut old, mut new) = (self.iter().peekable(), next.iter().peekable());
+        let (mut added, mut removed) = (Vec::new(), Vec::new());
+        loop {
+            match (old.peek(), new.peek()) {
+                (None, None) => break,
+                (Some(o), None) => {
+                    removed.extend_from_slice(o);
+                    old.next();
+                }
+                (None, Some(n)) => {
+                    added.extend_from_slice(n);
+                    new.next();
+                }
+                (Some(o), Some(n)) => match order(o, n, skip) {
+                    std::cmp::Ordering::Less => {
+                        removed.extend_from_slice(o);
+                        old.next();
+                    }
+                    std::cmp::Ordering::Greater => {
+                        added.extend_from_slice(n);
+                        new.next();
+                    }
+                    std::cmp::Ordering::Equal => {
+                        old.next();
+                        new.next();
+                    }
+                },
+            }
+        }
+        (added, removed)
+    }
+}
+
+/// Data order: the bytes after `skip` (an LPM key's data), then the first
+/// `skip` (its prefix length).
+fn order(a: &[u8], b: &[u8], skip: usize) -> std::cmp::Ordering {
+    a[skip..].cmp(&b[skip..]).then(a[..skip].cmp(&b[..skip]))
+}
+
+/// Key size of a set's keys.
+fn key_size(keys: SetKeys) -> usize {
+    match keys {
+        SetKeys::Int { .. } | SetKeys::Ip4 => 8,
+        SetKeys::Str { key_len, .. } => key_len as usize,
+        SetKeys::StrPrefix { data_len, .. } => 4 + data_len as usize,
+        SetKeys::Ip6 => 20,
+    }
+}
+
 /// Why a list file's keys cannot be made.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeysError(pub String);
@@ -171,7 +330,7 @@ impl std::error::Error for KeysError {}
 /// Reads the list file of `file` (at `path`, or the path recorded at
 /// build time) and makes its keys: every entry checked as at build time,
 /// the keys unique, no more than the map's capacity.
-pub fn read_keys(file: &SetFile, path: Option<&Path>) -> Result<HashSet<Vec<u8>>, KeysError> {
+pub fn read_keys(file: &SetFile, path: Option<&Path>) -> Result<Keys, KeysError> {
     let path = path.unwrap_or_else(|| Path::new(&file.path));
     let mut keys = read_keys_all(std::slice::from_ref(file), path)?;
     Ok(keys.pop().unwrap_or_default())
@@ -179,7 +338,7 @@ pub fn read_keys(file: &SetFile, path: Option<&Path>) -> Result<HashSet<Vec<u8>>
 
 /// [`read_keys`] of every set one list file feeds (its IPv4 and IPv6
 /// sets, ...), the file read and parsed once: all or none.
-pub fn read_keys_all(files: &[SetFile], path: &Path) -> Result<Vec<HashSet<Vec<u8>>>, KeysError> {
+pub fn read_keys_all(files: &[SetFile], path: &Path) -> Result<Vec<Keys>, KeysError> {
     let parsed = listfile::load(path).map_err(|e| match e {
         ListFileError::Read { .. } | ListFileError::TooLarge { .. } | ListFileError::Empty => {
             KeysError(format!("{}: {e}", path.display()))
@@ -189,12 +348,11 @@ pub fn read_keys_all(files: &[SetFile], path: &Path) -> Result<Vec<HashSet<Vec<u
     let mut all = Vec::with_capacity(files.len());
     for file in files {
         let source = source_of(file);
-        let mut keys = HashSet::with_capacity(parsed.values.len());
+        let size = key_size(file.keys);
+        let mut data = Vec::with_capacity(parsed.values.len() * size);
         for (value, line) in parsed.values.iter().zip(&parsed.lines) {
             match key(&source, value) {
-                Ok(Some(k)) => {
-                    keys.insert(k);
-                }
+                Ok(Some(k)) => data.extend_from_slice(&k),
                 Ok(None) => {}
                 Err(why) => {
                     return Err(KeysError(format!(
@@ -204,6 +362,7 @@ pub fn read_keys_all(files: &[SetFile], path: &Path) -> Result<Vec<HashSet<Vec<u
                 }
             }
         }
+        let keys = Keys::from_unsorted(size, file.keys.is_lpm(), data);
         if keys.len() > file.capacity as usize {
             return Err(KeysError(format!(
                 "{}: {} keys, more than the map built for it holds ({}): rebuild or reload the policy",
@@ -257,7 +416,7 @@ mod tests {
         std::fs::write(&path, "10.0.0.0/8\n# c\nfd00::/8\n192.168.1.1\n").expect("write");
         let keys = read_keys(&meta(SetKeys::Ip4), Some(&path)).expect("reads");
         assert_eq!(keys.len(), 2);
-        assert!(keys.contains([8, 0, 0, 0, 10, 0, 0, 0].as_slice()));
+        assert!(keys.contains(&[8, 0, 0, 0, 10, 0, 0, 0]));
         assert_eq!(
             read_keys(&meta(SetKeys::Ip6), Some(&path))
                 .expect("reads")
@@ -280,6 +439,53 @@ mod tests {
         std::fs::write(&path, "22\n23\n").expect("write");
         assert!(read_keys(&small, Some(&path)).is_err());
         std::fs::remove_dir_all(&dir).expect("clean");
+    }
+
+    #[test]
+    fn key_sets_are_sorted_in_data_order_unique_and_diffed_by_one_merge() {
+        let ip4 = |prefix: u8, a: [u8; 4]| {
+            let mut k = u32::from(prefix).to_le_bytes().to_vec();
+            k.extend_from_slice(&a);
+            k
+        };
+        let flat = |keys: &[Vec<u8>]| keys.concat();
+        let old = Keys::from_unsorted(
+            8,
+            true,
+            flat(&[
+                ip4(24, [10, 0, 2, 0]),
+                ip4(8, [10, 0, 0, 0]),
+                ip4(24, [10, 0, 2, 0]),
+                ip4(32, [1, 2, 3, 4]),
+            ]),
+        );
+        assert_eq!(old.len(), 3);
+        let order: Vec<&[u8]> = old.iter().collect();
+        assert_eq!(
+            order,
+            [
+                &ip4(32, [1, 2, 3, 4])[..],
+                &ip4(8, [10, 0, 0, 0]),
+                &ip4(24, [10, 0, 2, 0])
+            ]
+        );
+        let new = Keys::from_unsorted(
+            8,
+            true,
+            flat(&[ip4(8, [10, 0, 0, 0]), ip4(16, [192, 168, 0, 0])]),
+        );
+        let (added, removed) = old.diff(&new);
+        assert_eq!(added, ip4(16, [192, 168, 0, 0]));
+        assert_eq!(
+            removed,
+            flat(&[ip4(32, [1, 2, 3, 4]), ip4(24, [10, 0, 2, 0])])
+        );
+        assert!(new.contains(&ip4(8, [10, 0, 0, 0])) && !new.contains(&ip4(9, [10, 0, 0, 0])));
+        // Other sizes: byte order.
+        let strs = Keys::from_unsorted(3, false, b"bbbaaabbb".to_vec());
+        assert_eq!(strs.iter().collect::<Vec<_>>(), [b"aaa", b"bbb"]);
+        let v6 = Keys::from_unsorted(20, true, [[0u8; 20], [1u8; 20], [0u8; 20]].concat());
+        assert_eq!(v6.len(), 2);
     }
 
     #[test]

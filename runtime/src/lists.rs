@@ -10,11 +10,11 @@
 //! from the map; the change is not one atomic step across keys: for a
 //! moment an added entry may already match while a removed one still does.
 
-use std::collections::HashSet;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use aya::Ebpf;
+use polc::listfile::Keys;
 use polc_abi::{Metadata, SetFile};
 
 use crate::loader::{map_fd, LoadError};
@@ -26,7 +26,7 @@ struct ListSet {
     file: SetFile,
     fd: OwnedFd,
     /// What the map holds.
-    keys: HashSet<Vec<u8>>,
+    keys: Keys,
 }
 
 /// A list file and its maps.
@@ -98,11 +98,7 @@ impl Lists {
     pub fn of_maps(maps: Vec<(String, SetFile, OwnedFd)>) -> Result<Lists, LoadError> {
         let mut lists = Lists::default();
         for (map, file, fd) in maps {
-            let keys: HashSet<Vec<u8>> = polc_sys::Map::new(fd.as_fd())
-                .and_then(|m| m.keys())
-                .map_err(|e| write_error(&map, &e.to_string()))?
-                .into_iter()
-                .collect();
+            let keys = map_keys(&fd, &file).map_err(|e| write_error(&map, &e))?;
             let entry = ListSet {
                 map,
                 file: file.clone(),
@@ -208,33 +204,40 @@ impl ListFile {
         let files: Vec<SetFile> = self.sets.iter().map(|s| s.file.clone()).collect();
         let wanted =
             polc::listfile::read_keys_all(&files, &self.path).map_err(|e| e.to_string())?;
-        // Every map gets its new keys before any loses an old one (an
+        let changes: Vec<(Vec<u8>, Vec<u8>)> = self
+            .sets
+            .iter()
+            .zip(&wanted)
+            .map(|(set, keys)| set.keys.diff(keys))
+            .collect();
+        // Every map gets its new keys (in key order: an LPM trie's inserts
+        // then walk neighbouring paths) before any loses an old one (an
         // address list's IPv4 and IPv6 maps alike).
         let mut added = 0;
-        for (set, keys) in self.sets.iter_mut().zip(&wanted) {
-            let mut new: Vec<&Vec<u8>> = keys.iter().filter(|k| !set.keys.contains(*k)).collect();
-            // In address (or string) order: consecutive inserts walk the
-            // same path of an LPM trie, which stays in the CPU's caches
-            // (random order made a million inserts three times slower).
-            let skip = if set.file.keys.is_lpm() { 4 } else { 0 };
-            new.sort_unstable_by(|a, b| a[skip..].cmp(&b[skip..]).then(a.cmp(b)));
-            added += insert(set, &new)?;
+        for (set, (new, _)) in self.sets.iter_mut().zip(&changes) {
+            if let Err(error) = insert(set, new) {
+                // What the map holds now, whatever got in.
+                set.keys = map_keys(&set.fd, &set.file).unwrap_or_default();
+                return Err(error);
+            }
+            added += new.len() / set.keys.key_size().max(1);
         }
-        let (mut removed, mut entries) = (0, 0);
-        for (set, keys) in self.sets.iter_mut().zip(&wanted) {
+        let mut removed = 0;
+        for (set, (_, gone)) in self.sets.iter().zip(&changes) {
             let map = polc_sys::Map::new(set.fd.as_fd()).map_err(|e| e.to_string())?;
-            let gone: Vec<Vec<u8>> = set.keys.difference(keys).cloned().collect();
-            for key in gone {
-                match map.delete(&key) {
+            for key in gone.chunks_exact(set.keys.key_size().max(1)) {
+                match map.delete(key) {
                     Err(e) if e.raw_os_error() != Some(libc::ENOENT) => {
                         return Err(format!("{}: deleting a key: {e}", set.map));
                     }
-                    _ => {}
+                    _ => removed += 1,
                 }
-                set.keys.remove(&key);
-                removed += 1;
             }
-            entries += set.keys.len();
+        }
+        let mut entries = 0;
+        for (set, keys) in self.sets.iter_mut().zip(wanted) {
+            entries += keys.len();
+            set.keys = keys;
         }
         Ok((added, removed, entries))
     }
@@ -243,50 +246,43 @@ impl ListFile {
 /// Keys per `BPF_MAP_UPDATE_BATCH`.
 const BATCH: usize = 8192;
 
-/// Inserts `keys` into `set`'s map (and its record of what the map
-/// holds): in batches where the kernel has batch updates for the map's
-/// type, one by one otherwise. Returns how many were inserted.
-fn insert(set: &mut ListSet, keys: &[&Vec<u8>]) -> Result<usize, String> {
+/// Inserts `keys` (whole keys one after the other) into `set`'s map: in
+/// batches where the kernel has batch updates for the map's type, one by
+/// one otherwise.
+fn insert(set: &ListSet, keys: &[u8]) -> Result<(), String> {
     let map = polc_sys::Map::new(set.fd.as_fd()).map_err(|e| e.to_string())?;
+    let size = map.info().key_size as usize;
     let value = vec![1u8; map.value_len()];
-    let mut done = 0;
     let mut batches = true;
-    let mut flat = Vec::new();
-    for chunk in keys.chunks(BATCH) {
+    for chunk in keys.chunks(BATCH * size.max(1)) {
         if batches {
-            flat.clear();
-            for key in chunk {
-                flat.extend_from_slice(key);
-            }
-            match map.update_batch(&flat, &value, 0) {
-                Ok(_) => {
-                    set.keys.extend(chunk.iter().map(|k| (*k).clone()));
-                    done += chunk.len();
-                    continue;
-                }
+            match map.update_batch(chunk, &value, 0) {
+                Ok(_) => continue,
                 Err((0, e))
-                    if done == 0
-                        && matches!(
-                            e.raw_os_error(),
-                            Some(libc::EINVAL | libc::EOPNOTSUPP | 524 /* ENOTSUPP */)
-                        ) =>
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::EINVAL | libc::EOPNOTSUPP | 524 /* ENOTSUPP */)
+                    ) =>
                 {
                     batches = false;
                 }
-                Err((written, e)) => {
-                    set.keys.extend(chunk[..written.min(chunk.len())].iter().map(|k| (*k).clone()));
-                    return Err(format!("{}: inserting keys: {e}", set.map));
-                }
+                Err((_, e)) => return Err(format!("{}: inserting keys: {e}", set.map)),
             }
         }
-        for key in chunk {
+        for key in chunk.chunks_exact(size.max(1)) {
             map.update(key, &value, 0)
                 .map_err(|e| format!("{}: inserting a key: {e}", set.map))?;
-            set.keys.insert((*key).clone());
-            done += 1;
         }
     }
-    Ok(done)
+    Ok(())
+}
+
+/// What the map at `fd` holds.
+fn map_keys(fd: &OwnedFd, file: &SetFile) -> Result<Keys, String> {
+    let map = polc_sys::Map::new(fd.as_fd()).map_err(|e| e.to_string())?;
+    let size = map.info().key_size as usize;
+    let keys = map.keys().map_err(|e| e.to_string())?;
+    Ok(Keys::from_unsorted(size, file.keys.is_lpm(), keys.concat()))
 }
 
 fn write_error(map: &str, reason: &str) -> LoadError {

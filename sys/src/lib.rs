@@ -361,7 +361,12 @@ impl<'fd> Map<'fd> {
     /// written; on an error, the kernel may have written some of them
     /// (`Err` with the count done). Kernels or map types without batch
     /// updates fail with `EINVAL`/`ENOTSUPP` and write nothing.
-    pub fn update_batch(&self, keys: &[u8], value: &[u8], flags: u64) -> Result<usize, (usize, Error)> {
+    pub fn update_batch(
+        &self,
+        keys: &[u8],
+        value: &[u8],
+        flags: u64,
+    ) -> Result<usize, (usize, Error)> {
         let key_len = self.info.key_size as usize;
         if key_len == 0 || !keys.len().is_multiple_of(key_len) {
             return Err((
