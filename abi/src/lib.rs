@@ -393,7 +393,9 @@ pub struct EventHeader {
     pub tid: u32,
     pub uid: u32,
     pub gid: u32,
-    pub comm: String,
+    /// `comm`'s bytes as the kernel wrote them (NUL-padded; see
+    /// [`c_string`]).
+    pub comm: [u8; header::COMM_LEN],
 }
 
 /// Byte offsets of the header fields: the code generator's stores and
@@ -428,7 +430,6 @@ impl EventHeader {
             return None;
         }
         let u32_at = |at: i16| u32::from_le_bytes(take(bytes, at));
-        let comm: [u8; header::COMM_LEN] = take(bytes, header::COMM);
         Some(EventHeader {
             time_ns: u64::from_le_bytes(take(bytes, header::TIME_NS)),
             rule_id: u32_at(header::RULE_ID),
@@ -438,15 +439,27 @@ impl EventHeader {
             pid: u32_at(header::PID),
             uid: u32_at(header::UID),
             gid: u32_at(header::GID),
-            comm: c_string(&comm),
+            comm: take(bytes, header::COMM),
         })
     }
 }
 
 /// The bytes up to the first NUL (or all of them), lossily as UTF-8.
 pub fn c_string(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    c_string_into(&mut out, bytes);
+    out
+}
+
+/// [`c_string`] into `out`, replacing what it held (no allocation when
+/// `out` has the room).
+pub fn c_string_into(out: &mut String, bytes: &[u8]) {
     let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
-    String::from_utf8_lossy(&bytes[..end]).into_owned()
+    out.clear();
+    match std::str::from_utf8(&bytes[..end]) {
+        Ok(text) => out.push_str(text),
+        Err(_) => out.push_str(&String::from_utf8_lossy(&bytes[..end])),
+    }
 }
 
 /// Everything the runtime knows about an object: the JSON in [`METADATA_SECTION`].
@@ -995,7 +1008,7 @@ mod tests {
             (header.pid, header.tid, header.uid, header.gid),
             (100, 101, 1000, 1001)
         );
-        assert_eq!(header.comm, "bash");
+        assert_eq!(c_string(&header.comm), "bash");
         assert_eq!(EventHeader::parse(&bytes[..47]), None);
     }
 

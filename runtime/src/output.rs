@@ -190,11 +190,19 @@ pub struct Output {
     /// Writes that failed since the last [`Output::take_failures`], and the
     /// first error among them.
     failures: Option<(u64, io::Error)>,
+    /// Writes that failed since the start.
+    failures_total: u64,
     /// The policy whose records are written now, and its generation (the
     /// SHA-256 of its source): added to JSON events (see [`Output::set_policy`]).
     policy: Option<(String, String)>,
     /// The host name (of polrt's UTS namespace), added to JSON records.
     hostname: String,
+    /// The line being written (events are formatted into it, no
+    /// intermediate strings), reused for every event.
+    buffer: Vec<u8>,
+    /// The last second an event time was formatted for, and its
+    /// `YYYY-MM-DDTHH:MM:SS` (events come in bursts within one second).
+    second: Option<(i64, [u8; 19])>,
 }
 
 /// Where [`Output`] writes: a stream (stdout, `--output FILE`) or the
@@ -337,8 +345,11 @@ impl Output {
             format,
             clock,
             failures: None,
+            failures_total: 0,
             policy: None,
             hostname: hostname(),
+            buffer: Vec::with_capacity(1024),
+            second: None,
         }
     }
 
@@ -455,6 +466,7 @@ impl Output {
 
     fn note(&mut self, result: io::Result<()>) {
         if let Err(error) = result {
+            self.failures_total += 1;
             match &mut self.failures {
                 Some((count, _)) => *count += 1,
                 None => self.failures = Some((1, error)),
@@ -468,6 +480,11 @@ impl Output {
             let flushed = out.flush();
             self.note(flushed);
         }
+    }
+
+    /// How many writes failed since polrt started.
+    pub fn failures_total(&self) -> u64 {
+        self.failures_total
     }
 
     /// How many writes failed since the last call, and the first error.
@@ -559,14 +576,63 @@ impl Output {
         });
     }
 
-    /// One event.
+    /// One event, formatted straight into the reused line buffer.
     pub fn event(&mut self, event: &Event) {
-        let text = match self.format {
-            Format::Json => self.tagged(event_json(event, &self.clock)),
-            Format::Text => event_text(event, &self.clock),
+        let mut line = std::mem::take(&mut self.buffer);
+        line.clear();
+        let unix_ns = i128::from(event.time_ns) + self.clock.offset_ns;
+        match self.format {
+            Format::Json => {
+                write_event_json(&mut line, event, |out| self.time(out, unix_ns));
+                if let Some((policy, generation)) = &self.policy {
+                    line.pop();
+                    line.extend_from_slice(b",\"policy\":");
+                    json_str(&mut line, policy);
+                    line.extend_from_slice(b",\"generation\":");
+                    json_str(&mut line, generation);
+                    line.push(b'}');
+                }
+                line.pop();
+                line.extend_from_slice(b",\"hostname\":");
+                json_str(&mut line, &self.hostname);
+                line.push(b'}');
+            }
+            Format::Text => write_event_text(&mut line, event, |out| self.time(out, unix_ns)),
+        }
+        match &mut self.out {
+            Sink::Stream(out) => {
+                line.push(b'\n');
+                let written = out.write_all(&line);
+                self.note(written);
+            }
+            Sink::Journal(_) => {
+                let text = String::from_utf8_lossy(&line).into_owned();
+                let clock = self.clock;
+                self.emit(&text, || event_meta(event, &clock));
+            }
+        }
+        self.buffer = line;
+    }
+
+    /// Appends the RFC 3339 form of `unix_ns`, reusing the formatted date
+    /// and time of day while events stay within one second.
+    fn time(&mut self, out: &mut Vec<u8>, unix_ns: i128) {
+        let secs = unix_ns.div_euclid(1_000_000_000) as i64;
+        let nanos = unix_ns.rem_euclid(1_000_000_000) as u32;
+        let prefix = match self.second {
+            Some((second, prefix)) if second == secs => prefix,
+            _ => {
+                let mut prefix = [0u8; 19];
+                let text = rfc3339(i128::from(secs) * 1_000_000_000);
+                prefix.copy_from_slice(&text.as_bytes()[..19]);
+                self.second = Some((secs, prefix));
+                prefix
+            }
         };
-        let clock = self.clock;
-        self.emit(&text, || event_meta(event, &clock))
+        out.extend_from_slice(&prefix);
+        out.push(b'.');
+        push_padded(out, u64::from(nanos), 9);
+        out.push(b'Z');
     }
 
     /// A record that could not be decoded.
@@ -642,6 +708,183 @@ fn value_json(value: &Value) -> Json {
     }
 }
 
+/// Appends `s` as a JSON string: quoted, with `"`, `\\` and control
+/// characters escaped as serde_json escapes them.
+fn json_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    if !bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
+        // Most strings need no escape: one copy.
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escaped: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0..=0x1f => {
+                out.extend_from_slice(&bytes[start..i]);
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[usize::from(b >> 4)]);
+                out.push(HEX[usize::from(b & 0xf)]);
+                start = i + 1;
+                continue;
+            }
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        out.extend_from_slice(escaped);
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// Appends `n` in decimal.
+fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// Appends `n` in decimal, zero-padded to `width` digits.
+fn push_padded(out: &mut Vec<u8>, n: u64, width: usize) {
+    let mut digits = [b'0'; 20];
+    let mut rest = n;
+    for at in (0..width).rev() {
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    out.extend_from_slice(&digits[..width]);
+}
+
+/// Appends a value as JSON (what [`value_json`] gives, without building it).
+fn write_value_json(out: &mut Vec<u8>, value: &Value) {
+    use std::io::Write as _;
+    match value {
+        Value::Int(v) => push_u64(out, *v),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Str(v) => json_str(out, v),
+        Value::Ip(v) => {
+            out.push(b'"');
+            let _ = write!(out, "{v}");
+            out.push(b'"');
+        }
+        Value::LongPath { .. } => json_str(out, &value.to_string()),
+        Value::Unresolved => out.extend_from_slice(b"null"),
+    }
+}
+
+/// Appends the JSON object of one event (the members [`event_json`] has,
+/// in its documented order); `time` appends the event's RFC 3339 time.
+fn write_event_json(out: &mut Vec<u8>, event: &Event, time: impl FnOnce(&mut Vec<u8>)) {
+    out.extend_from_slice(b"{\"type\":\"event\",\"time\":\"");
+    time(out);
+    out.extend_from_slice(b"\",\"rule\":");
+    json_str(out, &event.rule);
+    out.extend_from_slice(b",\"rule_id\":");
+    push_u64(out, u64::from(event.rule_id));
+    out.extend_from_slice(b",\"hook\":");
+    json_str(out, &event.hook);
+    out.extend_from_slice(b",\"action\":");
+    json_str(out, &event.action);
+    out.extend_from_slice(b",\"verdict\":");
+    json_str(out, event.verdict.name());
+    out.extend_from_slice(b",\"backend\":");
+    json_str(out, &event.backend);
+    for (name, value) in [
+        (&b",\"pid\":"[..], event.pid),
+        (b",\"tid\":", event.tid),
+        (b",\"uid\":", event.uid),
+        (b",\"gid\":", event.gid),
+    ] {
+        out.extend_from_slice(name);
+        push_u64(out, u64::from(value));
+    }
+    out.extend_from_slice(b",\"comm\":");
+    json_str(out, &event.comm);
+    out.extend_from_slice(b",\"fields\":{");
+    for (i, (name, value)) in event.fields.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        json_str(out, name);
+        out.push(b':');
+        write_value_json(out, value);
+    }
+    out.extend_from_slice(b"},\"message\":");
+    json_str(out, &event.message);
+    out.push(b'}');
+}
+
+/// Rewrites the control characters of `line[from..]` as `\\n`, `\\r`,
+/// `\\t` or `\\xNN`, so that a text event stays one line whatever a
+/// task names itself or its files (a `comm` or a path may hold a newline,
+/// which would otherwise forge a line of its own).
+fn escape_controls(line: &mut Vec<u8>, from: usize) {
+    if !line[from..].iter().any(|b| *b < 0x20 || *b == 0x7f) {
+        return;
+    }
+    let tail = line.split_off(from);
+    for b in tail {
+        match b {
+            b'\n' => line.extend_from_slice(b"\\n"),
+            b'\r' => line.extend_from_slice(b"\\r"),
+            b'\t' => line.extend_from_slice(b"\\t"),
+            0..=0x1f | 0x7f => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                line.extend_from_slice(b"\\x");
+                line.push(HEX[usize::from(b >> 4)]);
+                line.push(HEX[usize::from(b & 0xf)]);
+            }
+            _ => line.push(b),
+        }
+    }
+}
+
+/// Appends the text line of one event (what [`event_text`] gives).
+fn write_event_text(out: &mut Vec<u8>, event: &Event, time: impl FnOnce(&mut Vec<u8>)) {
+    use std::io::Write as _;
+    let start = out.len();
+    time(out);
+    let _ = write!(
+        out,
+        " {:<10} {} [{}] pid={} uid={} comm={}",
+        event.verdict.name(),
+        event.rule,
+        event.hook,
+        event.pid,
+        event.uid,
+        event.comm
+    );
+    if event.message.is_empty() {
+        for (name, value) in &event.fields {
+            let _ = write!(out, " {name}={value}");
+        }
+    } else {
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(event.message.as_bytes());
+    }
+    escape_controls(out, start);
+}
+
 /// The JSON object of one event.
 pub fn event_json(event: &Event, clock: &Clock) -> Json {
     let mut fields = Map::new();
@@ -712,27 +955,14 @@ fn event_meta(event: &Event, clock: &Clock) -> Meta {
     meta
 }
 
-/// The text line of one event.
+/// The text line of one event: control characters written as escapes
+/// (see [`escape_controls`]).
 pub fn event_text(event: &Event, clock: &Clock) -> String {
-    let mut line = format!(
-        "{} {:<10} {} [{}] pid={} uid={} comm={}",
-        clock.rfc3339(event.time_ns),
-        event.verdict.name(),
-        event.rule,
-        event.hook,
-        event.pid,
-        event.uid,
-        event.comm
-    );
-    if event.message.is_empty() {
-        for (name, value) in &event.fields {
-            line.push_str(&format!(" {name}={value}"));
-        }
-    } else {
-        line.push_str(": ");
-        line.push_str(&event.message);
-    }
-    line
+    let mut line = Vec::with_capacity(256);
+    write_event_text(&mut line, event, |out| {
+        out.extend_from_slice(clock.rfc3339(event.time_ns).as_bytes())
+    });
+    String::from_utf8_lossy(&line).into_owned()
 }
 
 #[cfg(test)]
@@ -809,6 +1039,79 @@ mod tests {
         assert_eq!(value["fields"]["file.write"], false);
         assert_eq!(value["fields"]["net.daddr"], "10.0.0.1");
         assert_eq!(value["message"], "cat opened /etc/shadow");
+    }
+
+    /// The lines `Output::event` writes without intermediate values are
+    /// exactly what the documented builders (`event_json` with the policy
+    /// tags, `event_text`) give, for strings that need escaping too.
+    #[test]
+    fn events_written_directly_equal_the_documented_records() {
+        let mut nasty = event();
+        nasty.comm = "a\"b\\c\n\t\u{1}\u{1f}é".into();
+        nasty.message = String::new();
+        nasty.fields.push(("file.path".into(), Value::Unresolved));
+        nasty.fields.push((
+            "exec.path".into(),
+            Value::LongPath {
+                head: "/x\"y".into(),
+                len: 9000,
+            },
+        ));
+        nasty
+            .fields
+            .push(("net.daddr".into(), Value::Ip("::1".parse().expect("ip"))));
+        nasty.fields.push(("big".into(), Value::Int(u64::MAX)));
+        let mut later = event();
+        later.time_ns += 1_999_999_999;
+        for (format, policy) in [
+            (Format::Json, true),
+            (Format::Json, false),
+            (Format::Text, false),
+        ] {
+            let buffer = Shared::default();
+            let clock = Clock {
+                offset_ns: 1_700_000_000_123_456_789,
+            };
+            let mut output = Output::new(Box::new(buffer.clone()), format, clock);
+            output.hostname = "node-1".into();
+            if policy {
+                output.set_policy("web", "ab12");
+            }
+            let events = [event(), nasty.clone(), later.clone(), event()];
+            for e in &events {
+                output.event(e);
+            }
+            output.flush();
+            let text = String::from_utf8(buffer.0.lock().expect("lock").clone()).expect("utf8");
+            let lines: Vec<&str> = text.lines().collect();
+            assert_eq!(lines.len(), events.len());
+            for (line, e) in lines.iter().zip(&events) {
+                match format {
+                    Format::Json => {
+                        let got: Json = serde_json::from_str(line).expect("json");
+                        let want: Json =
+                            serde_json::from_str(&output.tagged(event_json(e, &clock)))
+                                .expect("json");
+                        assert_eq!(got, want, "{line}");
+                    }
+                    Format::Text => assert_eq!(*line, event_text(e, &clock)),
+                }
+            }
+            if format == Format::Text {
+                // One line per event: the newline in the command name is
+                // written as an escape, so it cannot forge a line.
+                assert!(
+                    lines[1].contains(r#"comm=a"b\c\n\t\x01\x1fé"#),
+                    "{}",
+                    lines[1]
+                );
+                assert!(
+                    lines[0].starts_with("2023-11-14T22:13:21.623456789Z "),
+                    "{}",
+                    lines[0]
+                );
+            }
+        }
     }
 
     #[test]

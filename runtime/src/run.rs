@@ -439,7 +439,12 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
         None => None,
     };
     if options.metrics.is_some() {
-        metrics.publish(&snapshot(&enforced, &stats, bpf_stats.is_some()));
+        metrics.publish(&snapshot(
+            &enforced,
+            &stats,
+            bpf_stats.is_some(),
+            output.failures_total(),
+        ));
     }
     ready_line(&host, &enforced, several);
 
@@ -477,7 +482,12 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
             reload::refresh_lists(&mut enforced, &mut stats, &mut output);
             watch_lists(&watch, &enforced, &mut watched_lists);
             if options.metrics.is_some() {
-                metrics.publish(&snapshot(&enforced, &stats, bpf_stats.is_some()));
+                metrics.publish(&snapshot(
+                    &enforced,
+                    &stats,
+                    bpf_stats.is_some(),
+                    output.failures_total(),
+                ));
             }
         }
         if Instant::now() >= next_check {
@@ -507,10 +517,18 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
             }
             report_output_failures(&mut output);
             if options.metrics.is_some() {
-                metrics.publish(&snapshot(&enforced, &stats, bpf_stats.is_some()));
+                metrics.publish(&snapshot(
+                    &enforced,
+                    &stats,
+                    bpf_stats.is_some(),
+                    output.failures_total(),
+                ));
             }
             next_check = Instant::now() + Duration::from_secs(1);
         }
+        // Whatever this turn wrote (events, reload and loss records) is
+        // out before the loop waits again.
+        output.flush();
     }
 
     let mut detached = 0;
@@ -621,7 +639,12 @@ fn watch_lists(watch: &policies::Watch, enforced: &[Enforced], watched: &mut Vec
 
 /// What `--metrics` serves now: every policy's counters, backends and
 /// programs (with the kernel's run statistics when `bpf_stats` is on).
-fn snapshot(enforced: &[Enforced], stats: &ReloadStats, bpf_stats: bool) -> Snapshot {
+fn snapshot(
+    enforced: &[Enforced],
+    stats: &ReloadStats,
+    bpf_stats: bool,
+    output_failures: u64,
+) -> Snapshot {
     let mut runs = BTreeMap::new();
     if bpf_stats {
         for info in aya::programs::loaded_programs().flatten() {
@@ -671,6 +694,11 @@ fn snapshot(enforced: &[Enforced], stats: &ReloadStats, bpf_stats: bool) -> Snap
                     .map(|r| (r.hook.clone(), r.backend.clone()))
                     .collect(),
                 programs,
+                ring: policy
+                    .session
+                    .ring_fill
+                    .as_ref()
+                    .map(|fill| (fill.used(), fill.size())),
             }
         })
         .collect();
@@ -680,6 +708,7 @@ fn snapshot(enforced: &[Enforced], stats: &ReloadStats, bpf_stats: bool) -> Snap
         failed_reloads: stats.failed,
         list_updates: stats.list_updates,
         list_refusals: stats.list_refusals,
+        output_failures,
     }
 }
 
@@ -857,15 +886,25 @@ pub fn is_journal(path: &Path) -> bool {
     path == Path::new("journal")
 }
 
+/// Bytes of output buffered before a write (the buffer is flushed at the
+/// end of every turn of the event loop, so nothing waits longer than that).
+const OUTPUT_BUFFER: usize = 1 << 16;
+
 fn open_output(path: Option<&Path>) -> Result<Sink, Error> {
     match path {
-        None => Ok(Sink::Stream(Box::new(std::io::LineWriter::new(
+        // Buffered (flushed at the end of each turn of the event loop): one
+        // write for a batch of events, not one per line.
+        None => Ok(Sink::Stream(Box::new(std::io::BufWriter::with_capacity(
+            OUTPUT_BUFFER,
             std::io::stdout(),
         )))),
         Some(path) if is_journal(path) => Ok(Sink::Journal(Journal::open().map_err(Error::Usage)?)),
         Some(path) => {
             let file = output_file::open(path).map_err(Error::Usage)?;
-            Ok(Sink::Stream(Box::new(std::io::BufWriter::new(file))))
+            Ok(Sink::Stream(Box::new(std::io::BufWriter::with_capacity(
+                OUTPUT_BUFFER,
+                file,
+            ))))
         }
     }
 }
@@ -896,7 +935,10 @@ fn handle_noted_signals(
                 hup = true;
                 match output_file::open(path) {
                     Ok(file) => {
-                        output.set_writer(Box::new(std::io::BufWriter::new(file)));
+                        output.set_writer(Box::new(std::io::BufWriter::with_capacity(
+                            OUTPUT_BUFFER,
+                            file,
+                        )));
                         headers(output);
                         output.flush();
                         status(&format!("SIGHUP: reopened --output {}", path.display()));
@@ -984,11 +1026,14 @@ pub(crate) fn drain_some(
     limit: usize,
 ) -> usize {
     let mut n = 0;
+    // One event reused for the batch: decoding allocates nothing once its
+    // strings have grown to the policy's records.
+    let mut event = events::Event::empty();
     while n < limit {
         let Some(item) = ring.next() else { break };
         n += 1;
-        match events::decode(metadata, &item) {
-            Ok(event) => output.event(&event),
+        match events::decode_into(metadata, &item, &mut event) {
+            Ok(()) => output.event(&event),
             Err(error) => output.decode_error(&error.to_string()),
         }
     }
