@@ -382,3 +382,55 @@ fn path_lists_refresh_their_identities_and_compiled_lists_reload_the_policy() {
     assert_eq!(reloads.len(), 1, "{reloads:?}");
     assert_eq!(reloads[0]["result"], "reloaded");
 }
+
+/// With `--persist`, a list's map is pinned with the policy: it keeps
+/// enforcing when polrt stops, and a later run adopts it (no program
+/// reloaded) and brings it up to date with the file as it is then.
+#[test]
+fn a_persisted_list_is_adopted_and_brought_up_to_date() {
+    if !kernel_tests_enabled("a_persisted_list_is_adopted_and_brought_up_to_date") {
+        return;
+    }
+    let work = TempDir::new("lists-persist");
+    let cgroup = TestCgroup::new("lists-persist");
+    let two = accepting_listener("127.0.0.2");
+    let three = accepting_listener("127.0.0.3");
+    let name = format!("listpersist{}", std::process::id());
+    let nets = work.path.join("nets.txt");
+    fs::write(&nets, "127.0.0.2\n").expect("nets");
+    fs::write(work.path.join("ports.txt"), "1\n").expect("ports");
+    let policy = write_policy(&work, &format!("{name}.pol"), POLICY);
+    let polrt = Polrt::start(&policy, &cgroup, &work, &["--persist"]);
+    assert!(!connects(&cgroup, "127.0.0.2", two));
+    let finished = polrt.terminate();
+    assert!(finished.status.success(), "{}", finished.stderr);
+    assert!(
+        !connects(&cgroup, "127.0.0.2", two),
+        "the pinned list enforces without polrt"
+    );
+    // Changed while no polrt ran: the next run adopts the pins and reads
+    // the file as it is now.
+    fs::write(&nets, "127.0.0.3\n").expect("nets");
+    let polrt = Polrt::start(&policy, &cgroup, &work, &["--persist"]);
+    polrt.wait_stderr("adopted");
+    assert!(
+        !connects(&cgroup, "127.0.0.3", three),
+        "the adopted map has the new entry"
+    );
+    assert!(connects(&cgroup, "127.0.0.2", two), "and not the old one");
+    let finished = polrt.terminate();
+    assert!(finished.status.success(), "{}", finished.stderr);
+    let stop = Command::new(support::polrt_bin())
+        .args(["stop", &name])
+        .output()
+        .expect("polrt stop");
+    assert!(
+        stop.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stop.stderr)
+    );
+    assert!(
+        connects(&cgroup, "127.0.0.3", three),
+        "stopped: nothing denies"
+    );
+}
