@@ -114,11 +114,24 @@ pub fn read(path: &Path) -> Result<String, ListFileError> {
     let read_error = |e: std::io::Error| ListFileError::Read {
         reason: e.to_string(),
     };
-    let file = std::fs::File::open(path).map_err(read_error)?;
+    // Never wait for a writer: a FIFO or a terminal named as a list file
+    // must not stop `polc`, the language server or polrt.
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(read_error)?;
     let meta = file.metadata().map_err(read_error)?;
+    let kind = meta.file_type();
     if meta.is_dir() {
         return Err(ListFileError::Read {
             reason: "it is a directory".to_string(),
+        });
+    }
+    if kind.is_fifo() || kind.is_socket() {
+        return Err(ListFileError::Read {
+            reason: "it is a pipe or a socket, not a file".to_string(),
         });
     }
     if meta.len() > MAX_BYTES {
@@ -323,5 +336,12 @@ mod tests {
             read(Path::new("/nonexistent/polc-list")),
             Err(ListFileError::Read { .. })
         ));
+        // A pipe with no writer is refused, never waited on.
+        let fifo = std::env::temp_dir().join(format!("polc-list-fifo-{}", std::process::id()));
+        let c = std::ffi::CString::new(fifo.to_str().expect("utf-8")).expect("no NUL");
+        // SAFETY: a NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        assert!(matches!(read(&fifo), Err(ListFileError::Read { .. })));
+        std::fs::remove_file(&fifo).expect("clean");
     }
 }
