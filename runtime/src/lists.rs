@@ -36,6 +36,23 @@ struct ListFile {
     sets: Vec<ListSet>,
     /// SHA-256 of the bytes last applied or refused.
     fingerprint: Option<String>,
+    /// The file's device, inode, size and modification time when it was
+    /// last read: unchanged, it is not read again (a directory's other
+    /// files changing wakes polrt too).
+    stamp: Option<(u64, u64, u64, i64, i64)>,
+}
+
+/// What identifies a version of the file without reading it.
+fn stamp(path: &Path) -> Option<(u64, u64, u64, i64, i64)> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    Some((
+        meta.dev(),
+        meta.ino(),
+        meta.size(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+    ))
 }
 
 /// The list files of one loaded policy.
@@ -116,10 +133,12 @@ impl Lists {
                     path: PathBuf::from(&file.path),
                     sets: vec![entry],
                     fingerprint: None,
+                    stamp: None,
                 }),
             }
         }
         for list in &mut lists.files {
+            list.stamp = stamp(&list.path);
             let bytes = std::fs::read(&list.path).unwrap_or_default();
             let fingerprint = persist::sha256(&bytes);
             list.apply(&fingerprint)
@@ -164,6 +183,11 @@ impl Lists {
         for list in &mut self.files {
             // A file being replaced or gone for a moment: the next change
             // says (the maps keep what they hold).
+            let now = stamp(&list.path);
+            if now.is_some() && now == list.stamp {
+                continue;
+            }
+            list.stamp = now;
             let fingerprint = match std::fs::read(&list.path) {
                 Ok(bytes) => persist::sha256(&bytes),
                 Err(error) if list.fingerprint.is_some() => {
