@@ -159,7 +159,19 @@ pub fn compile_source(
     source: &str,
     ringbuf_bytes: u32,
 ) -> Result<Compiled, BuildError> {
-    let checked = crate::check::check_source(source_name, source);
+    let dir = crate::check::listfile::policy_dir(source_name);
+    compile_source_in(source_name, source, &dir, ringbuf_bytes)
+}
+
+/// [`compile_source`], with the list files a relative path names read from
+/// `list_dir` (instead of the directory of `source_name`).
+pub fn compile_source_in(
+    source_name: &str,
+    source: &str,
+    list_dir: &std::path::Path,
+    ringbuf_bytes: u32,
+) -> Result<Compiled, BuildError> {
+    let checked = crate::check::check_source_in(source_name, source, list_dir);
     let Some(policy) = checked.policy else {
         return Ok(Compiled {
             policy: None,
@@ -353,7 +365,15 @@ fn build_module(
         map(abi::MAP_SCRATCH, MapKind::PercpuArray, 4, scratch_len, 1, 0),
         "per-CPU scratch: the event record being built".into(),
     );
-    let n_paths: usize = module.identities.iter().map(|s| s.paths.len()).sum();
+    // A list file's paths can grow up to its set's capacity.
+    let n_paths: usize = module
+        .identities
+        .iter()
+        .map(|s| match s.file {
+            Some(_) => crate::listfile::capacity(s.paths.len()) as usize,
+            None => s.paths.len(),
+        })
+        .sum();
     let identities = (n_paths > 0).then(|| {
         add_map(
             map(
@@ -431,10 +451,17 @@ fn build_module(
     for (i, set) in module.sets.iter().enumerate() {
         let (kind, flags) = if set.kind.is_lpm() {
             (MapKind::LpmTrie, BPF_F_NO_PREALLOC)
+        } else if set.file.is_some() {
+            (MapKind::Hash, BPF_F_NO_PREALLOC)
         } else {
             (MapKind::Hash, 0)
         };
-        let entries = (set.keys.len() as u32).max(1);
+        // A list file's set has room for the file to grow (its contents
+        // change at run time).
+        let entries = match set.file {
+            Some(_) => crate::listfile::capacity(set.keys.len()),
+            None => (set.keys.len() as u32).max(1),
+        };
         sets.push(add_map(
             map(
                 &format!("polc_set{i}"),
@@ -709,7 +736,17 @@ fn build_module(
             .zip(&maps.sets)
             .map(|(set, id)| SetMeta {
                 map: map_defs[id.0 as usize].0.name.clone(),
-                keys: set.keys.iter().map(|k| abi::hex(k)).collect(),
+                // A list file's set in an object to attach is filled by the
+                // runtime from the file itself (as it is then).
+                keys: if set.file.is_some() && attach_build {
+                    Vec::new()
+                } else {
+                    set.keys.iter().map(|k| abi::hex(k)).collect()
+                },
+                file: set
+                    .file
+                    .as_ref()
+                    .map(|source| crate::listfile::set_file(source, set.keys.len())),
             })
             .collect(),
         identities: module
@@ -717,6 +754,12 @@ fn build_module(
             .iter()
             .map(|set| set.paths.clone())
             .collect(),
+        compiled_lists: module.compiled_lists.clone(),
+        identity_files: if module.identities.iter().any(|s| s.file.is_some()) {
+            module.identities.iter().map(|s| s.file.clone()).collect()
+        } else {
+            Vec::new()
+        },
         code_hash,
         // Tables over the limit are not encoded: the measurement rejects
         // the policy (E0404), and encoding them could take gigabytes.

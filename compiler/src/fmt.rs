@@ -264,6 +264,11 @@ impl<'s> Printer<'s> {
     fn list_decl(&mut self, list: &ListDecl) {
         self.new_line(0);
         self.push(&format!("list {} = ", list.name.text));
+        if let Some(path) = &list.file {
+            let path = self.text(path.span).to_string();
+            self.push(&format!("file {path}"));
+            return;
+        }
         self.list(&list.items, list.items_span, 0);
     }
 

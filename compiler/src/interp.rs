@@ -649,6 +649,7 @@ mod tests {
             name: Some("ports".into()),
             elems: vec![Value::Int(22), Value::Int(25)],
             span: Span::default(),
+            file: None,
         }];
         let p = policy(
             vec![rule(

@@ -39,6 +39,7 @@ pub mod fmt;
 pub mod interp;
 pub mod ir;
 pub mod kernel;
+pub mod listfile;
 pub mod lsp;
 pub mod manual;
 pub mod measure;

@@ -30,6 +30,7 @@ pub mod guard;
 pub mod identity;
 pub mod inspect;
 pub mod journal;
+pub mod lists;
 pub mod loader;
 pub mod metrics;
 pub mod object;

@@ -248,6 +248,42 @@ pub struct ReloadReport {
     pub detail: String,
 }
 
+/// A list file read again after it changed (`list` records).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListReport {
+    pub policy: String,
+    /// The list's name in the policy.
+    pub list: String,
+    /// The file, as the policy resolved it.
+    pub path: String,
+    /// `updated` (its maps now hold the file's entries) or `refused` (the
+    /// file is not valid: the maps keep what they held).
+    pub result: &'static str,
+    /// Keys inserted and deleted (over the list's maps).
+    pub added: usize,
+    pub removed: usize,
+    /// Keys in the list's maps afterwards.
+    pub entries: usize,
+    /// Why it was refused (empty when updated).
+    pub reason: String,
+}
+
+impl ListReport {
+    /// The status line (stderr).
+    pub fn line(&self) -> String {
+        match self.result {
+            "refused" => format!(
+                "list `{}` of policy `{}`: {} refused, the old entries stay enforced: {}",
+                self.list, self.policy, self.path, self.reason
+            ),
+            _ => format!(
+                "list `{}` of policy `{}`: {} read again: {} added, {} removed, {} entries (updated in place, no program reloaded)",
+                self.list, self.policy, self.path, self.added, self.removed, self.entries
+            ),
+        }
+    }
+}
+
 impl ReloadReport {
     /// A version of `policy` that could not be loaded; `previous`, the
     /// generation that stays enforced (empty when none does).
@@ -372,6 +408,39 @@ impl Output {
                 ("POLRT_POLICY".into(), report.policy.clone()),
                 ("POLRT_RESULT".into(), report.result.into()),
                 ("POLRT_GENERATION".into(), report.generation.clone()),
+            ];
+            meta
+        });
+    }
+
+    /// Writes a `list` record: a list file read again, or refused.
+    pub fn list(&mut self, report: &ListReport) {
+        let text = match self.format {
+            Format::Json => json!({
+                "type": "list",
+                "policy": report.policy,
+                "list": report.list,
+                "path": report.path,
+                "result": report.result,
+                "added": report.added,
+                "removed": report.removed,
+                "entries": report.entries,
+                "reason": report.reason,
+            })
+            .to_string(),
+            Format::Text => report.line(),
+        };
+        let priority = if report.result == "refused" {
+            journal::WARNING
+        } else {
+            journal::INFO
+        };
+        self.emit(&text, || {
+            let mut meta = Meta::new("list", priority);
+            meta.fields = vec![
+                ("POLRT_POLICY".into(), report.policy.clone()),
+                ("POLRT_LIST".into(), report.list.clone()),
+                ("POLRT_RESULT".into(), report.result.into()),
             ];
             meta
         });
