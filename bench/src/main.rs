@@ -20,6 +20,7 @@ mod compile;
 mod cost;
 mod kernel;
 mod limit;
+mod lists;
 mod load;
 mod plot;
 mod report;
@@ -60,6 +61,8 @@ enum Command {
     Agent(RunArgs),
     /// Render docs/performance.md's tables and the plot from results.json.
     Render(RenderArgs),
+    /// List-file load time: N IPv4 networks parsed and loaded into a map (root).
+    Lists(ListsArgs),
     /// The load generator (run by the harness itself).
     #[command(hide = true)]
     Load(LoadArgs),
@@ -100,6 +103,19 @@ struct RunArgs {
     /// Do not render the doc and the plot afterwards.
     #[arg(long)]
     no_render: bool,
+}
+
+#[derive(Args, Debug)]
+struct ListsArgs {
+    /// Networks in the list file.
+    #[arg(long, default_value_t = 1_000_000)]
+    entries: usize,
+    /// Repetitions of the load (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    reps: usize,
+    /// Scratch directory for the list file.
+    #[arg(long)]
+    scratch: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -155,6 +171,13 @@ fn main() -> ExitCode {
             let path = args.results.unwrap_or_else(default_results);
             Results::load(&path).and_then(|r| render(&r))
         }
+        Command::Lists(args) => lists::run(
+            args.entries,
+            args.reps.max(1),
+            &args
+                .scratch
+                .unwrap_or_else(|| std::env::temp_dir().join("polc-bench-lists")),
+        ),
         Command::All(args) => run(&args, &[Phase::Compile, Phase::Kernel, Phase::Throughput]),
         Command::Compile(args) => run(&args, &[Phase::Compile]),
         Command::Kernel(args) => run(&args, &[Phase::Kernel]),

@@ -154,6 +154,24 @@ pub enum KernelMember {
     BpfProgAux,
     /// `struct bpf_prog_aux.id` (`u32`).
     BpfProgAuxId,
+    /// `struct task_struct.cgroups`: `struct css_set *` (RCU): the task's cgroups.
+    TaskCgroups,
+    /// `struct css_set.dfl_cgrp`: `struct cgroup *`: the task's cgroup in the v2 hierarchy.
+    CssSetDflCgrp,
+    /// `struct cgroup.kn`: `struct kernfs_node *`: the cgroup's directory.
+    CgroupKn,
+    /// `struct kernfs_node.name`: `const char *`. The node's parent pointer is
+    /// the member right before it on every kernel polc supports (`parent`,
+    /// renamed `__parent` in 6.15): programs read it at this offset minus 8.
+    KernfsNodeName,
+    // command lines and environment (exec)
+    /// `struct mm_struct.start_stack`: where argc, then the argv and envp
+    /// pointers, lie in the program's memory.
+    MmStartStack,
+    /// `struct mm_struct.arg_start`: the first byte of the arguments.
+    MmArgStart,
+    /// `struct mm_struct.arg_end`: past the last argument's NUL.
+    MmArgEnd,
 }
 
 impl KernelMember {
@@ -227,6 +245,13 @@ impl KernelMember {
             KernelMember::BpfMapId => ("bpf_map", "id"),
             KernelMember::BpfProgAux => ("bpf_prog", "aux"),
             KernelMember::BpfProgAuxId => ("bpf_prog_aux", "id"),
+            KernelMember::TaskCgroups => ("task_struct", "cgroups"),
+            KernelMember::CssSetDflCgrp => ("css_set", "dfl_cgrp"),
+            KernelMember::CgroupKn => ("cgroup", "kn"),
+            KernelMember::KernfsNodeName => ("kernfs_node", "name"),
+            KernelMember::MmStartStack => ("mm_struct", "start_stack"),
+            KernelMember::MmArgStart => ("mm_struct", "arg_start"),
+            KernelMember::MmArgEnd => ("mm_struct", "arg_end"),
         }
     }
 
@@ -295,18 +320,25 @@ impl KernelMember {
             | KernelMember::CredGid
             | KernelMember::CredEgid => 4,
             KernelMember::TaskCred
+            | KernelMember::TaskCgroups
+            | KernelMember::CssSetDflCgrp
+            | KernelMember::CgroupKn
+            | KernelMember::KernfsNodeName
             | KernelMember::DentryInode
             | KernelMember::VfsmountSb
             | KernelMember::SuperBlockType
             | KernelMember::FsTypeName
             | KernelMember::FilePrivateData
-            | KernelMember::SocketSk => 8,
+            | KernelMember::SocketSk
+            | KernelMember::MmStartStack
+            | KernelMember::MmArgStart
+            | KernelMember::MmArgEnd => 8,
             KernelMember::SkcV6Daddr | KernelMember::SkcV6RcvSaddr => 16,
         }
     }
 
     /// Every member, for tables and tests.
-    pub const ALL: [KernelMember; 67] = [
+    pub const ALL: [KernelMember; 74] = [
         KernelMember::TaskRealParent,
         KernelMember::TaskTgid,
         KernelMember::TaskComm,
@@ -372,6 +404,13 @@ impl KernelMember {
         KernelMember::BpfMapId,
         KernelMember::BpfProgAux,
         KernelMember::BpfProgAuxId,
+        KernelMember::TaskCgroups,
+        KernelMember::CssSetDflCgrp,
+        KernelMember::CgroupKn,
+        KernelMember::KernfsNodeName,
+        KernelMember::MmStartStack,
+        KernelMember::MmArgStart,
+        KernelMember::MmArgEnd,
         KernelMember::SocketType,
         KernelMember::SkProtocol,
     ];

@@ -12,6 +12,7 @@ use std::io::{self, Write};
 use polc_abi::Verdict;
 use serde_json::{json, Map, Value as Json};
 
+use crate::containers::{ContainerInfo, Containers};
 use crate::events::{Event, Value};
 use crate::journal::{self, Journal};
 
@@ -197,6 +198,9 @@ pub struct Output {
     policy: Option<(String, String)>,
     /// The host name (of polrt's UTS namespace), added to JSON records.
     hostname: String,
+    /// Names and images of the containers of events (see
+    /// [`crate::containers`]); none: ids only.
+    containers: Option<Containers>,
     /// The line being written (events are formatted into it, no
     /// intermediate strings), reused for every event.
     buffer: Vec<u8>,
@@ -242,6 +246,42 @@ pub struct ReloadReport {
     pub previous: String,
     /// Why it was refused, or how it was done.
     pub detail: String,
+}
+
+/// A list file read again after it changed (`list` records).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListReport {
+    pub policy: String,
+    /// The list's name in the policy.
+    pub list: String,
+    /// The file, as the policy resolved it.
+    pub path: String,
+    /// `updated` (its maps now hold the file's entries) or `refused` (the
+    /// file is not valid: the maps keep what they held).
+    pub result: &'static str,
+    /// Keys inserted and deleted (over the list's maps).
+    pub added: usize,
+    pub removed: usize,
+    /// Keys in the list's maps afterwards.
+    pub entries: usize,
+    /// Why it was refused (empty when updated).
+    pub reason: String,
+}
+
+impl ListReport {
+    /// The status line (stderr).
+    pub fn line(&self) -> String {
+        match self.result {
+            "refused" => format!(
+                "list `{}` of policy `{}`: {} refused, the old entries stay enforced: {}",
+                self.list, self.policy, self.path, self.reason
+            ),
+            _ => format!(
+                "list `{}` of policy `{}`: {} read again: {} added, {} removed, {} entries (updated in place, no program reloaded)",
+                self.list, self.policy, self.path, self.added, self.removed, self.entries
+            ),
+        }
+    }
 }
 
 impl ReloadReport {
@@ -312,9 +352,15 @@ impl Output {
             failures_total: 0,
             policy: None,
             hostname: hostname(),
+            containers: None,
             buffer: Vec::with_capacity(1024),
             second: None,
         }
+    }
+
+    /// Looks the names and images of events' containers up in `containers`.
+    pub fn name_containers(&mut self, containers: Containers) {
+        self.containers = Some(containers);
     }
 
     /// Names the policy and generation of the records written from now on:
@@ -362,6 +408,39 @@ impl Output {
                 ("POLRT_POLICY".into(), report.policy.clone()),
                 ("POLRT_RESULT".into(), report.result.into()),
                 ("POLRT_GENERATION".into(), report.generation.clone()),
+            ];
+            meta
+        });
+    }
+
+    /// Writes a `list` record: a list file read again, or refused.
+    pub fn list(&mut self, report: &ListReport) {
+        let text = match self.format {
+            Format::Json => json!({
+                "type": "list",
+                "policy": report.policy,
+                "list": report.list,
+                "path": report.path,
+                "result": report.result,
+                "added": report.added,
+                "removed": report.removed,
+                "entries": report.entries,
+                "reason": report.reason,
+            })
+            .to_string(),
+            Format::Text => report.line(),
+        };
+        let priority = if report.result == "refused" {
+            journal::WARNING
+        } else {
+            journal::INFO
+        };
+        self.emit(&text, || {
+            let mut meta = Meta::new("list", priority);
+            meta.fields = vec![
+                ("POLRT_POLICY".into(), report.policy.clone()),
+                ("POLRT_LIST".into(), report.list.clone()),
+                ("POLRT_RESULT".into(), report.result.into()),
             ];
             meta
         });
@@ -512,9 +591,14 @@ impl Output {
         let mut line = std::mem::take(&mut self.buffer);
         line.clear();
         let unix_ns = i128::from(event.time_ns) + self.clock.offset_ns;
+        let info = event_container(event).map(|id| match &mut self.containers {
+            Some(containers) => containers.lookup(id),
+            None => ContainerInfo::default(),
+        });
+        let container = event_container(event).zip(info.as_ref());
         match self.format {
             Format::Json => {
-                write_event_json(&mut line, event, |out| self.time(out, unix_ns));
+                write_event_json(&mut line, event, container, |out| self.time(out, unix_ns));
                 if let Some((policy, generation)) = &self.policy {
                     line.pop();
                     line.extend_from_slice(b",\"policy\":");
@@ -528,7 +612,9 @@ impl Output {
                 json_str(&mut line, &self.hostname);
                 line.push(b'}');
             }
-            Format::Text => write_event_text(&mut line, event, |out| self.time(out, unix_ns)),
+            Format::Text => {
+                write_event_text(&mut line, event, container, |out| self.time(out, unix_ns))
+            }
         }
         match &mut self.out {
             Sink::Stream(out) => {
@@ -539,7 +625,20 @@ impl Output {
             Sink::Journal(_) => {
                 let text = String::from_utf8_lossy(&line).into_owned();
                 let clock = self.clock;
-                self.emit(&text, || event_meta(event, &clock));
+                self.emit(&text, || {
+                    let mut meta = event_meta(event, &clock);
+                    if let Some((_, info)) = container {
+                        for (field, value) in [
+                            ("POLRT_CONTAINER_NAME", &info.name),
+                            ("POLRT_CONTAINER_IMAGE", &info.image),
+                        ] {
+                            if let Some(value) = value {
+                                meta.fields.push((field.to_string(), value.clone()));
+                            }
+                        }
+                    }
+                    meta
+                });
             }
         }
         self.buffer = line;
@@ -723,9 +822,29 @@ fn write_value_json(out: &mut Vec<u8>, value: &Value) {
     }
 }
 
+/// The container of an event: its `container.id`, when the event carries
+/// a non-empty one (the rule names the field).
+pub fn event_container(event: &Event) -> Option<&str> {
+    event.fields.iter().find_map(|(name, value)| match value {
+        Value::Str(id) if name == "container.id" && !id.is_empty() => Some(id.as_str()),
+        _ => None,
+    })
+}
+
+/// The first 12 bytes of a container id (all of a shorter one).
+fn short_id(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
+}
+
 /// Appends the JSON object of one event (the members [`event_json`] has,
-/// in its documented order); `time` appends the event's RFC 3339 time.
-fn write_event_json(out: &mut Vec<u8>, event: &Event, time: impl FnOnce(&mut Vec<u8>)) {
+/// in its documented order); `time` appends the event's RFC 3339 time;
+/// `container`: its container's id and what the runtime's state names of it.
+fn write_event_json(
+    out: &mut Vec<u8>,
+    event: &Event,
+    container: Option<(&str, &ContainerInfo)>,
+    time: impl FnOnce(&mut Vec<u8>),
+) {
     out.extend_from_slice(b"{\"type\":\"event\",\"time\":\"");
     time(out);
     out.extend_from_slice(b"\",\"rule\":");
@@ -762,6 +881,23 @@ fn write_event_json(out: &mut Vec<u8>, event: &Event, time: impl FnOnce(&mut Vec
     }
     out.extend_from_slice(b"},\"message\":");
     json_str(out, &event.message);
+    if let Some((id, info)) = container {
+        out.extend_from_slice(b",\"container\":{\"id\":");
+        json_str(out, id);
+        out.extend_from_slice(b",\"short_id\":");
+        json_str(out, short_id(id));
+        for (key, value) in [
+            (&b",\"name\":"[..], &info.name),
+            (b",\"image\":", &info.image),
+        ] {
+            out.extend_from_slice(key);
+            match value {
+                Some(value) => json_str(out, value),
+                None => out.extend_from_slice(b"null"),
+            }
+        }
+        out.push(b'}');
+    }
     out.push(b'}');
 }
 
@@ -790,8 +926,14 @@ fn escape_controls(line: &mut Vec<u8>, from: usize) {
     }
 }
 
-/// Appends the text line of one event (what [`event_text`] gives).
-fn write_event_text(out: &mut Vec<u8>, event: &Event, time: impl FnOnce(&mut Vec<u8>)) {
+/// Appends the text line of one event (what [`event_text`] gives), with
+/// its container's short id, name and image when it has one.
+fn write_event_text(
+    out: &mut Vec<u8>,
+    event: &Event,
+    container: Option<(&str, &ContainerInfo)>,
+    time: impl FnOnce(&mut Vec<u8>),
+) {
     use std::io::Write as _;
     let start = out.len();
     time(out);
@@ -805,6 +947,15 @@ fn write_event_text(out: &mut Vec<u8>, event: &Event, time: impl FnOnce(&mut Vec
         event.uid,
         event.comm
     );
+    if let Some((id, info)) = container {
+        let _ = write!(out, " container={}", short_id(id));
+        if let Some(name) = &info.name {
+            let _ = write!(out, " container.name={name}");
+        }
+        if let Some(image) = &info.image {
+            let _ = write!(out, " container.image={image}");
+        }
+    }
     if event.message.is_empty() {
         for (name, value) in &event.fields {
             let _ = write!(out, " {name}={value}");
@@ -816,13 +967,14 @@ fn write_event_text(out: &mut Vec<u8>, event: &Event, time: impl FnOnce(&mut Vec
     escape_controls(out, start);
 }
 
-/// The JSON object of one event.
-pub fn event_json(event: &Event, clock: &Clock) -> Json {
+/// The JSON object of one event; `container`: its container's id and what
+/// the runtime's state names of it.
+pub fn event_json(event: &Event, clock: &Clock, container: Option<(&str, &ContainerInfo)>) -> Json {
     let mut fields = Map::new();
     for (name, value) in &event.fields {
         fields.insert(name.clone(), value_json(value));
     }
-    json!({
+    let mut record = json!({
         "type": "event",
         "time": clock.rfc3339(event.time_ns),
         "rule": event.rule,
@@ -838,7 +990,19 @@ pub fn event_json(event: &Event, clock: &Clock) -> Json {
         "comm": event.comm,
         "fields": fields,
         "message": event.message,
-    })
+    });
+    if let (Some((id, info)), Some(object)) = (container, record.as_object_mut()) {
+        object.insert(
+            "container".into(),
+            json!({
+                "id": id,
+                "short_id": short_id(id),
+                "name": info.name,
+                "image": info.image,
+            }),
+        );
+    }
+    record
 }
 
 /// The host name records carry: `$POLRT_HOSTNAME` when set (the
@@ -887,10 +1051,14 @@ fn event_meta(event: &Event, clock: &Clock) -> Meta {
 }
 
 /// The text line of one event: control characters written as escapes
-/// (see [`escape_controls`]).
-pub fn event_text(event: &Event, clock: &Clock) -> String {
+/// (see [`escape_controls`]); with its container's when it has one.
+pub fn event_text(
+    event: &Event,
+    clock: &Clock,
+    container: Option<(&str, &ContainerInfo)>,
+) -> String {
     let mut line = Vec::with_capacity(256);
-    write_event_text(&mut line, event, |out| {
+    write_event_text(&mut line, event, container, |out| {
         out.extend_from_slice(clock.rfc3339(event.time_ns).as_bytes())
     });
     String::from_utf8_lossy(&line).into_owned()
@@ -954,7 +1122,7 @@ mod tests {
     #[test]
     fn json_events_follow_the_documented_schema() {
         let clock = Clock { offset_ns: 0 };
-        let value = event_json(&event(), &clock);
+        let value = event_json(&event(), &clock, None);
         assert_eq!(value["type"], "event");
         assert_eq!(value["time"], "1970-01-01T00:00:01.500000000Z");
         assert_eq!(value["rule"], "shadow_read");
@@ -1021,11 +1189,11 @@ mod tests {
                     Format::Json => {
                         let got: Json = serde_json::from_str(line).expect("json");
                         let want: Json =
-                            serde_json::from_str(&output.tagged(event_json(e, &clock)))
+                            serde_json::from_str(&output.tagged(event_json(e, &clock, None)))
                                 .expect("json");
                         assert_eq!(got, want, "{line}");
                     }
-                    Format::Text => assert_eq!(*line, event_text(e, &clock)),
+                    Format::Text => assert_eq!(*line, event_text(e, &clock, None)),
                 }
             }
             if format == Format::Text {
@@ -1048,16 +1216,58 @@ mod tests {
     #[test]
     fn text_events_show_the_message_or_the_fields() {
         let clock = Clock { offset_ns: 0 };
-        let line = event_text(&event(), &clock);
+        let line = event_text(&event(), &clock, None);
         assert!(line.contains("would-deny"), "{line}");
         assert!(line.ends_with(": cat opened /etc/shadow"), "{line}");
         let mut trace = event();
         trace.message.clear();
-        let line = event_text(&trace, &clock);
+        let line = event_text(&trace, &clock, None);
         assert!(
             line.contains(" file.path=/etc/shadow file.write=false"),
             "{line}"
         );
+    }
+
+    #[test]
+    fn events_with_a_container_id_show_the_container() {
+        let clock = Clock { offset_ns: 0 };
+        let id = "4c01db0b339c1b4c4f3d2a5a9d1e0f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e";
+        let mut event = event();
+        assert_eq!(event_container(&event), None);
+        event
+            .fields
+            .push(("container.id".into(), Value::Str(id.into())));
+        assert_eq!(event_container(&event), Some(id));
+        let info = ContainerInfo {
+            name: Some("web".into()),
+            image: Some("nginx:1.27".into()),
+        };
+        let value = event_json(&event, &clock, Some((id, &info)));
+        assert_eq!(value["container"]["id"], id);
+        assert_eq!(value["container"]["short_id"], "4c01db0b339c");
+        assert_eq!(value["container"]["name"], "web");
+        assert_eq!(value["container"]["image"], "nginx:1.27");
+        // The line polrt writes says the same as the JSON value.
+        let mut line = Vec::new();
+        write_event_json(&mut line, &event, Some((id, &info)), |out| {
+            out.extend_from_slice(clock.rfc3339(event.time_ns).as_bytes())
+        });
+        let written: Json = serde_json::from_slice(&line).expect("a JSON line");
+        assert_eq!(written, value);
+        let line = event_text(&event, &clock, Some((id, &ContainerInfo::default())));
+        assert!(line.contains(" container=4c01db0b339c: "), "{line}");
+        let line = event_text(&event, &clock, Some((id, &info)));
+        assert!(
+            line.contains(
+                " container=4c01db0b339c container.name=web container.image=nginx:1.27: "
+            ),
+            "{line}"
+        );
+        let value = event_json(&event, &clock, Some((id, &ContainerInfo::default())));
+        assert_eq!(value["container"]["name"], Json::Null);
+        // An empty id (no container): no container.
+        event.fields.last_mut().unwrap().1 = Value::Str(String::new());
+        assert_eq!(event_container(&event), None);
     }
 
     #[derive(Clone, Default)]

@@ -248,9 +248,66 @@ fn common_fields() -> Vec<FieldId> {
         .collect()
 }
 
-/// Fields available on `hook`, in table order.
+/// Container context: ids, runtimes, pod uids and QoS classes as the kernel
+/// reports them.
+const CONTAINER_IDS: &[&str] = &[
+    "4c01db0b339c1b4c4f3d2a5a9d1e0f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e",
+    "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "unknown",
+];
+const RUNTIMES: &[&str] = &["docker", "containerd", "crio", "podman", "cri", "unknown"];
+const POD_UIDS: &[&str] = &[
+    "7d9e3f2a-1b4c-4d5e-8f6a-0b1c2d3e4f5a",
+    "0b5a8c1e-4f2d-4c3b-9a8e-1d2c3b4a5f60",
+];
+const QOS: &[&str] = &["guaranteed", "burstable", "besteffort"];
+
+/// A value the kernel could report for container context field `name`
+/// (`None` for other fields); sometimes empty (no container).
+pub fn container_value(rng: &mut impl Entropy, name: &str) -> Option<String> {
+    let pool: Vec<String> = match name {
+        "container.id" => CONTAINER_IDS.iter().map(|s| s.to_string()).collect(),
+        "container.short_id" => CONTAINER_IDS
+            .iter()
+            .map(|s| s[..s.len().min(12)].to_string())
+            .collect(),
+        "container.runtime" => RUNTIMES.iter().map(|s| s.to_string()).collect(),
+        "k8s.pod.uid" => POD_UIDS.iter().map(|s| s.to_string()).collect(),
+        "k8s.pod.qos" => QOS.iter().map(|s| s.to_string()).collect(),
+        _ => return None,
+    };
+    if rng.chance(20) {
+        return Some(String::new());
+    }
+    Some(pick(rng, &pool).clone())
+}
+
+/// Fields available on `hook`, in table order; an indexed field by a few of
+/// its elements (the first positions and the last, or a few names).
 pub fn fields_on(hook: Hook) -> Vec<FieldId> {
-    FieldId::all().filter(|f| f.available_on(hook)).collect()
+    use polc::check::hooks::{indexed_spec, split_indexed, IndexKind};
+    let mut out = Vec::new();
+    for field in FieldId::all().filter(|f| f.available_on(hook)) {
+        let Some(spec) = indexed_spec(field) else {
+            out.push(field);
+            continue;
+        };
+        let (base, _, member) = split_indexed(spec.name).expect("an indexed name");
+        let indexes: Vec<String> = match spec.kind {
+            IndexKind::Int { bound } => {
+                [0, 1, 2, bound - 1].iter().map(|n| n.to_string()).collect()
+            }
+            IndexKind::Key { .. } => ["\"LD_PRELOAD\"", "\"PATH\"", "\"HOME\""]
+                .iter()
+                .map(|k| k.to_string())
+                .collect(),
+        };
+        for index in indexes {
+            let name = format!("{base}[{index}]{member}");
+            out.push(FieldId::from_name(&name).expect("an element"));
+        }
+    }
+    out
 }
 
 /// Whether `field` is a string of more than 100 bytes (a path).
@@ -566,6 +623,9 @@ impl<R: Entropy> Gen<'_, R> {
             .map(|f| {
                 if f.spec().name.starts_with("proc.") {
                     2
+                } else if f.spec().scope == polc::check::hooks::FieldScope::Common {
+                    // The container context: on every hook, like proc.*.
+                    1
                 } else {
                     7
                 }
@@ -659,7 +719,16 @@ impl<R: Entropy> Gen<'_, R> {
     }
 
     fn leaf(&mut self, hook: Hook, field: FieldId) -> String {
-        let name = field.spec().name;
+        let mut written = field.spec().name.to_string();
+        // Now and then any element of a positional field: `FIELD[*]`.
+        if let Some((family, polc::check::hooks::Index::At(_))) = field.element() {
+            if self.rng.chance(30) {
+                let (base, _, member) =
+                    polc::check::hooks::split_indexed(family.spec().name).expect("indexed");
+                written = format!("{base}[*]{member}");
+            }
+        }
+        let name = written.as_str();
         match field.spec().ty {
             FieldType::Int { .. } if self.rng.chance(5) => {
                 // Two int fields: the other one common to every hook.
@@ -985,7 +1054,10 @@ impl<R: Entropy> Gen<'_, R> {
             }
             4 => self.glob_leaf(name, limit),
             0 => {
-                let value = self.str_value(limit, path);
+                let value = match container_value(self.rng, name) {
+                    Some(value) if self.rng.chance(70) => value,
+                    _ => self.str_value(limit, path),
+                };
                 let lit = render_str(self.rng, &value);
                 match self.rng.below(4) {
                     0 => format!("{name} != {lit}"),

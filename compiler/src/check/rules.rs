@@ -235,6 +235,11 @@ impl<'a> Checker<'a> {
             let mut first_spans: Vec<Span> = Vec::new();
             for name in fields {
                 let Some(field) = FieldId::from_name(&name.text) else {
+                    if let Some(d) = super::indexed::index_diagnostic(&name.text, name.span) {
+                        self.report(d);
+                        ok = false;
+                        continue;
+                    }
                     let help = match (
                         crate::check::cond::path_part(&name.text),
                         literal::closest(&name.text, FieldId::all().map(|f| f.spec().name)),

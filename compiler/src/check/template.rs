@@ -76,6 +76,9 @@ impl Checker<'_> {
                         } else {
                             ok = false;
                         }
+                    } else if let Some(d) = super::indexed::index_diagnostic(name, span) {
+                        self.report(d);
+                        ok = false;
                     } else {
                         let help = match (
                             crate::check::cond::path_part(name),

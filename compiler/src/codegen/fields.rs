@@ -31,6 +31,7 @@ pub(super) fn load(e: &mut Emitter<'_>, field: FieldId) {
     match (kernel_source(e.program, field), ty) {
         (None, _) => load_test_context(e, field),
         (Some(FieldSource::ResolvedPath(file)), _) => path::load_resolved_path(e, field, file),
+        (Some(FieldSource::Container(part)), _) => super::container::load(e, &[(field, part)]),
         (Some(FieldSource::EmptyStr), _) if field.spec().resolved_path => {
             let slot = e.env.layout.slot(field);
             let asm = &mut e.asm;
@@ -110,6 +111,7 @@ fn load_int(e: &mut Emitter<'_>, field: FieldId, source: FieldSource) {
         }
         FieldSource::SyscallUserU64 { idx, mask } => path::load_user_u64(e, idx, mask),
         FieldSource::CapsetUser { which } => path::load_capset_user(e, which),
+        FieldSource::ExecArgc => super::cmdline::load_argc(e),
         _ => {}
     }
     let asm = &mut e.asm;
@@ -127,7 +129,8 @@ fn load_int(e: &mut Emitter<'_>, field: FieldId, source: FieldSource) {
         | FieldSource::CallArg { .. }
         | FieldSource::IdArg { .. }
         | FieldSource::SyscallUserU64 { .. }
-        | FieldSource::CapsetUser { .. } => {}
+        | FieldSource::CapsetUser { .. }
+        | FieldSource::ExecArgc => {}
         FieldSource::Tgid | FieldSource::Gid => {
             let helper = if source == FieldSource::Tgid {
                 Helper::GetCurrentPidTgid
@@ -330,10 +333,42 @@ fn load_str(e: &mut Emitter<'_>, field: FieldId, source: FieldSource, max: u16) 
         return;
     }
     let fill = zero_fill_len(e, field);
+    let done = e.asm.label("no_string");
+    // Reads that fill the slot themselves (after using it, or before
+    // knowing the length).
+    match source {
+        FieldSource::ExecArg(n) => {
+            super::cmdline::load_arg(e, field, n, max, done);
+            finish_str(e, field, fill, done);
+            return;
+        }
+        FieldSource::Cmdline => {
+            if let Some(len) = fill {
+                zero_fill(e, slot, len);
+            }
+            super::cmdline::load_cmdline(e, field, max, done);
+            finish_str(e, field, fill, done);
+            return;
+        }
+        FieldSource::CmdlineSnapshot { parent } => {
+            super::cmdline::snapshot(e, parent, done);
+            if let Some(len) = fill {
+                zero_fill(e, slot, len);
+            }
+            read_str(e, slot, max, Helper::ProbeReadKernelStr);
+            finish_str(e, field, fill, done);
+            return;
+        }
+        FieldSource::ExecEnvVar(key) => {
+            super::cmdline::load_env(e, field, key, max, done);
+            finish_str(e, field, fill, done);
+            return;
+        }
+        _ => {}
+    }
     if let Some(len) = fill {
         zero_fill(e, slot, len);
     }
-    let done = e.asm.label("no_string");
     let helper = match source {
         FieldSource::Comm => {
             e.asm.call(Helper::GetCurrentTaskBtf);

@@ -57,6 +57,7 @@ pub(super) const SHAPES: &[Shape] = &[
             ("files", MemberType::StructPtr("files_struct")),
             ("thread_info", MemberType::Struct("thread_info")),
             ("cred", MemberType::StructPtr("cred")),
+            ("cgroups", MemberType::StructPtr("css_set")),
         ],
     },
     Shape {
@@ -89,7 +90,13 @@ pub(super) const SHAPES: &[Shape] = &[
     },
     Shape {
         name: "mm_struct",
-        members: &[("exe_file", MemberType::StructPtr("file"))],
+        members: &[
+            ("exe_file", MemberType::StructPtr("file")),
+            // command lines and environment (exec)
+            ("start_stack", MemberType::ULong),
+            ("arg_start", MemberType::ULong),
+            ("arg_end", MemberType::ULong),
+        ],
     },
     Shape {
         name: "files_struct",
@@ -140,6 +147,18 @@ pub(super) const SHAPES: &[Shape] = &[
     Shape {
         name: "bpf_prog_aux",
         members: &[("id", MemberType::UInt)],
+    },
+    Shape {
+        name: "css_set",
+        members: &[("dfl_cgrp", MemberType::StructPtr("cgroup"))],
+    },
+    Shape {
+        name: "cgroup",
+        members: &[("kn", MemberType::StructPtr("kernfs_node"))],
+    },
+    Shape {
+        name: "kernfs_node",
+        members: &[("name", MemberType::ConstCharPtr)],
     },
     Shape {
         name: "inode",
@@ -402,8 +421,8 @@ mod tests {
     #[test]
     fn layouts_are_natural_c_layouts() {
         let task = layout(&SHAPES[0]).expect("layout");
-        assert_eq!(task.offsets, vec![0, 8, 16, 32, 40, 48, 56]);
-        assert_eq!(task.size, 64);
+        assert_eq!(task.offsets, vec![0, 8, 16, 32, 40, 48, 56, 64]);
+        assert_eq!(task.size, 72);
         let file = layout(&SHAPES[shape_index("file").expect("file")]).expect("layout");
         assert_eq!(file.offsets, vec![0, 16, 20, 24, 32]);
         assert_eq!(file.size, 40);
