@@ -145,16 +145,23 @@ pub fn fingerprint(path: &Path) -> Option<String> {
 /// again, and so reloaded, when one of those changes too. An object's
 /// automata are fixed: its fingerprint is the file's alone.
 pub fn fingerprint_with_lists(path: &Path, compiled_lists: &[String]) -> Option<String> {
-    let own = fingerprint(path)?;
+    Some(with_lists(path, fingerprint(path)?, compiled_lists))
+}
+
+/// `own`, the fingerprint of the policy file's bytes (those that were
+/// compiled, not the file as it is now: it may have changed since), with
+/// the list files compiled into its programs (see
+/// [`fingerprint_with_lists`]).
+pub fn with_lists(path: &Path, own: String, compiled_lists: &[String]) -> String {
     if compiled_lists.is_empty() || path.extension().is_none_or(|e| e != "pol") {
-        return Some(own);
+        return own;
     }
     let mut all = own;
     for list in compiled_lists {
         all.push(' ');
         all.push_str(&fingerprint(Path::new(list)).unwrap_or_default());
     }
-    Some(persist::sha256(all.as_bytes()))
+    persist::sha256(all.as_bytes())
 }
 
 /// An inotify descriptor watching directories for files written, moved in

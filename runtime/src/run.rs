@@ -749,9 +749,16 @@ pub(crate) fn enforce(
     };
     // A list file compiled into the programs is part of what a `.pol`
     // source's generation was built from.
-    let fingerprint =
-        policies::fingerprint_with_lists(&source.path, &policy.metadata.compiled_lists)
-            .unwrap_or_else(|| fingerprint.to_string());
+    // The fingerprint of the bytes that were compiled: a source is read
+    // again to be compiled and may have changed since `fingerprint` was
+    // taken (a storm of writes); its hash is the SHA-256 of what was
+    // compiled, so the next look at a newer file reloads it.
+    let own = if source.path.extension().is_some_and(|e| e == "pol") {
+        policy.metadata.source_hash.clone()
+    } else {
+        fingerprint.to_string()
+    };
+    let fingerprint = policies::with_lists(&source.path, own, &policy.metadata.compiled_lists);
     if !policy.metadata.compiled_lists.is_empty() {
         let how = if source.path.extension().is_some_and(|e| e == "pol") {
             "a change reloads the policy (built again from its source)"
