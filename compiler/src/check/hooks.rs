@@ -514,6 +514,17 @@ pub enum FieldSource {
     CapsetUser { which: u8 },
     /// The empty string: the value is not known to this program.
     EmptyStr,
+    // Process context.
+    /// The process id as the process's own pid namespace numbers it:
+    /// `current->group_leader->thread_pid->numbers[level].nr`.
+    TaskVpid,
+    /// Whether the task is in the initial pid namespace:
+    /// `current->thread_pid->level == 0`.
+    TaskHostPidns,
+    /// Nanoseconds since the process started: `bpf_ktime_get_ns()` minus
+    /// `current->group_leader->start_time` (both on the monotonic clock,
+    /// which does not count suspend).
+    TaskAge,
 }
 
 /// Where the `struct file *` of a [`FieldSource::ResolvedPath`] or
@@ -552,6 +563,11 @@ pub enum FileRef {
     /// resolved where the program runs (a fallback at system call entry):
     /// always unresolved, so tests on it decide fail-closed.
     Unresolved,
+    /// `current->fs->pwd`: the task's working directory.
+    TaskCwd,
+    /// `current->real_parent->mm->exe_file`: the parent's executable (none
+    /// for a kernel thread parent: the empty path).
+    ParentExe,
 }
 
 /// Where the `struct sock *` of a socket field comes from.
@@ -642,6 +658,8 @@ pub const MAX_PATH_DEPTH: u32 = 64;
 pub const RESOLVED_PATH_MAX: u32 = 4095;
 /// Length, including the NUL, of `comm` strings (`TASK_COMM_LEN`).
 pub const COMM_LEN: u16 = 16;
+/// Length, including the NUL, of a terminal's name (`tty_struct.name`).
+pub const TTY_NAME_LEN: u16 = 64;
 
 /// `AF_INET`.
 pub const AF_INET: u64 = 2;
@@ -1108,6 +1126,106 @@ pub static FIELDS: &[FieldSpec] = &[
         scope: FieldScope::Hook(Hook::SocketCreate),
         doc: "protocol (0 the family's default, 6 TCP, 17 UDP, 1 ICMP, 255 raw; for AF_PACKET the ethertype in network byte order)",
         common_source: None,
+        resolved_path: false,
+    },
+    // Process context: identities, pid namespace, capabilities, terminal,
+    // working directory, parent's executable, age.
+    FieldSpec {
+        name: "proc.euid",
+        ty: FieldType::Int { bits: 32 },
+        scope: FieldScope::Common,
+        doc: "effective user id (`cred->euid`: 0 while a set-user-ID root program runs)",
+        common_source: Some(FieldSource::TaskInt(&[
+            KernelMember::TaskCred,
+            KernelMember::CredEuid,
+        ])),
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "proc.egid",
+        ty: FieldType::Int { bits: 32 },
+        scope: FieldScope::Common,
+        doc: "effective group id (`cred->egid`)",
+        common_source: Some(FieldSource::TaskInt(&[
+            KernelMember::TaskCred,
+            KernelMember::CredEgid,
+        ])),
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "proc.auid",
+        ty: FieldType::Int { bits: 32 },
+        scope: FieldScope::Common,
+        doc: "login user id (audit `loginuid`, kept across su and sudo); 4294967295 when \
+              unset (daemons started at boot)",
+        common_source: Some(FieldSource::TaskInt(&[KernelMember::TaskLoginuid])),
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "proc.vpid",
+        ty: FieldType::Int { bits: 32 },
+        scope: FieldScope::Common,
+        doc: "process id as the process's own pid namespace numbers it (1 for a container's \
+              init; proc.pid in the initial namespace)",
+        common_source: Some(FieldSource::TaskVpid),
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "proc.host_pidns",
+        ty: FieldType::Bool,
+        scope: FieldScope::Common,
+        doc: "true when the task is in the initial (host) pid namespace",
+        common_source: Some(FieldSource::TaskHostPidns),
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "proc.cap_effective",
+        ty: FieldType::Int { bits: 64 },
+        scope: FieldScope::Common,
+        doc: "effective capability set (bit N: capability N, e.g. 1 << 21 CAP_SYS_ADMIN)",
+        common_source: Some(FieldSource::TaskInt(&[
+            KernelMember::TaskCred,
+            KernelMember::CredCapEffective,
+        ])),
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "proc.tty",
+        ty: FieldType::Str { max: TTY_NAME_LEN },
+        scope: FieldScope::Common,
+        doc: "the controlling terminal as the kernel names it (pts0, tty1, ttyS0), empty \
+              without one",
+        common_source: Some(FieldSource::TaskStr(&[
+            KernelMember::TaskSignal,
+            KernelMember::SignalTty,
+            KernelMember::TtyName,
+        ])),
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "proc.cwd",
+        ty: FieldType::Str { max: PATH_MAX_LEN },
+        scope: FieldScope::Common,
+        doc: "working directory (`fs->pwd`), resolved by the kernel",
+        common_source: Some(FieldSource::ResolvedPath(FileRef::TaskCwd)),
+        resolved_path: true,
+    },
+    FieldSpec {
+        name: "proc.parent.exe",
+        ty: FieldType::Str { max: PATH_MAX_LEN },
+        scope: FieldScope::Common,
+        doc: "path of the parent's executable (`real_parent->mm->exe_file`), resolved by the \
+              kernel; empty for a kernel thread parent",
+        common_source: Some(FieldSource::ResolvedPath(FileRef::ParentExe)),
+        resolved_path: true,
+    },
+    FieldSpec {
+        name: "proc.age",
+        ty: FieldType::Int { bits: 64 },
+        scope: FieldScope::Common,
+        doc: "nanoseconds since the process started (its thread group leader's \
+              `start_time`, on the monotonic clock: suspend not counted)",
+        common_source: Some(FieldSource::TaskAge),
         resolved_path: false,
     },
 ];

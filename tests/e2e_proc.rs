@@ -1,0 +1,305 @@
+//! End-to-end tests of the process context fields on the real kernel
+//! (root): effective ids, login uid, pid namespace, capabilities, terminal,
+//! working directory, parent's executable and age. Each workload is a real
+//! process tree in a test cgroup whose leaf (`cat`) prints what the kernel
+//! says of it in `/proc/self/status` and `/proc/self/stat`; the events of
+//! `polrt run` (scoped to the cgroup) must carry exactly those values.
+
+#[path = "e2e/support.rs"]
+mod support;
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use polc_tests::kernel_tests_enabled;
+use serde_json::Value;
+use support::{resolved, spawn_in_then, write_policy, Finished, Polrt, TempDir, TestCgroup};
+
+/// The fields every event of the policy carries.
+const FIELDS: &str = "proc.pid, proc.uid, proc.gid, proc.euid, proc.egid, proc.auid, proc.vpid, \
+                      proc.host_pidns, proc.cap_effective, proc.tty, proc.cwd, proc.parent.exe, \
+                      proc.age";
+
+/// What the leaf process prints: its status, stat, then login uid (no
+/// newline after it).
+const LEAF: &str = "cat /proc/self/status /proc/self/stat /proc/self/loginuid; true";
+
+/// Traces on two backends of this host: the `cat` opening its status
+/// (`file.open`) and the exec of `cat` (`exec`).
+fn policy(work: &TempDir, cat: &str) -> std::path::PathBuf {
+    write_policy(
+        work,
+        "proc.pol",
+        &format!(
+            "trace opens {{\n    on file.open\n    when proc.comm == \"cat\" and file.path endswith \"/status\"\n    emit {FIELDS}\n}}\n\n\
+             trace execs {{\n    on exec\n    when exec.path == \"{cat}\"\n    emit {FIELDS}\n}}\n"
+        ),
+    )
+}
+
+/// What the kernel said of the leaf in its own `/proc/self` files.
+struct Leaf {
+    pid: u64,
+    uid: u64,
+    euid: u64,
+    gid: u64,
+    egid: u64,
+    cap_effective: u64,
+    /// `NSpid`: the pid in every namespace, outermost first.
+    ns_pids: Vec<u64>,
+    /// `tty_nr` of `/proc/self/stat`.
+    tty_nr: u64,
+    loginuid: u64,
+}
+
+fn parse_leaf(out: &str) -> Leaf {
+    let status: HashMap<&str, Vec<&str>> = out
+        .lines()
+        .filter_map(|line| line.split_once(':'))
+        .map(|(k, v)| (k, v.split_whitespace().collect()))
+        .collect();
+    let num = |k: &str, i: usize| -> u64 {
+        status
+            .get(k)
+            .and_then(|v| v.get(i))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {k}[{i}] in {out}"))
+    };
+    let stat = out
+        .lines()
+        .find(|l| l.contains(" (cat) "))
+        .unwrap_or_else(|| panic!("no stat line in {out}"));
+    let after = stat.rsplit_once(") ").expect("stat has a comm").1;
+    // Fields after the comm: state ppid pgrp session tty_nr ...
+    let tty_nr: u64 = after
+        .split_whitespace()
+        .nth(4)
+        .and_then(|v| v.parse().ok())
+        .expect("tty_nr");
+    let loginuid = out
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no login uid at the end of {out}"));
+    Leaf {
+        pid: num("Pid", 0),
+        uid: num("Uid", 0),
+        euid: num("Uid", 1),
+        gid: num("Gid", 0),
+        egid: num("Gid", 1),
+        cap_effective: u64::from_str_radix(status["CapEff"][0], 16).expect("CapEff"),
+        ns_pids: status["NSpid"]
+            .iter()
+            .map(|p| p.parse().expect("NSpid"))
+            .collect(),
+        tty_nr,
+        loginuid,
+    }
+}
+
+/// The kernel's name of the terminal `tty_nr` (`tty_struct.name`): `pts3`
+/// for a pseudo-terminal, `tty1` for a virtual console, empty for none.
+fn tty_name(tty_nr: u64) -> String {
+    let major = (tty_nr >> 8) & 0xfff;
+    let minor = ((tty_nr >> 12) & 0xf_ff00) | (tty_nr & 0xff);
+    match major {
+        0 => String::new(),
+        136..=143 => format!("pts{}", (major - 136) * 256 + minor),
+        4 if minor < 64 => format!("tty{minor}"),
+        _ => panic!("a terminal this test cannot name: {major}:{minor}"),
+    }
+}
+
+/// Runs `command` in the cgroup (after `then` in the child) and returns its
+/// standard output (terminal line ends made plain) and how long it ran, in
+/// nanoseconds.
+fn run<F>(cgroup: &TestCgroup, command: &mut Command, then: F) -> (String, u64)
+where
+    F: FnMut() -> std::io::Result<()> + Send + Sync + 'static,
+{
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let started = Instant::now();
+    let mut child = spawn_in_then(cgroup, command, then);
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut out)
+        .expect("read stdout");
+    let status = child.wait().expect("wait");
+    let elapsed = started.elapsed().as_nanos() as u64;
+    assert!(status.success(), "{command:?}: {status}\n{out}");
+    (out.replace('\r', ""), elapsed)
+}
+
+/// The event of `trace` for the leaf.
+fn event_of<'a>(finished: &'a Finished, trace: &str, leaf: &Leaf) -> &'a Value {
+    finished
+        .lines
+        .iter()
+        .filter(|l| l["type"] == "event" && l["rule"] == trace)
+        .find(|e| e["fields"]["proc.pid"] == leaf.pid)
+        .unwrap_or_else(|| {
+            panic!(
+                "no {trace} event of pid {}: {:?}\n{}",
+                leaf.pid, finished.lines, finished.stderr
+            )
+        })
+}
+
+/// Checks every field of `event` against what the kernel said of the leaf.
+fn check(event: &Value, leaf: &Leaf, cwd: &str, parent_exe: &str, ran_ns: u64) {
+    let f = &event["fields"];
+    assert_eq!(f["proc.uid"], leaf.uid, "{event}");
+    assert_eq!(f["proc.euid"], leaf.euid, "{event}");
+    assert_eq!(f["proc.gid"], leaf.gid, "{event}");
+    assert_eq!(f["proc.egid"], leaf.egid, "{event}");
+    assert_eq!(f["proc.auid"], leaf.loginuid, "{event}");
+    assert_eq!(f["proc.cap_effective"], leaf.cap_effective, "{event}");
+    assert_eq!(
+        f["proc.vpid"],
+        *leaf.ns_pids.last().expect("NSpid"),
+        "{event}"
+    );
+    assert_eq!(f["proc.host_pidns"], leaf.ns_pids.len() == 1, "{event}");
+    assert_eq!(f["proc.tty"], tty_name(leaf.tty_nr).as_str(), "{event}");
+    assert_eq!(f["proc.cwd"], cwd, "{event}");
+    assert_eq!(f["proc.parent.exe"], parent_exe, "{event}");
+    let age = f["proc.age"].as_u64().expect("proc.age is a number");
+    assert!(
+        age > 0 && age < ran_ns,
+        "age {age} ns, ran {ran_ns} ns: {event}"
+    );
+}
+
+fn stop(polrt: Polrt) -> Finished {
+    let finished = polrt.stop();
+    assert!(
+        finished.status.success(),
+        "polrt: {}\n{}",
+        finished.status,
+        finished.stderr
+    );
+    assert_eq!(finished.summary()["lost"], 0);
+    finished
+}
+
+/// `sh -> cat` with the real uid 65534 and the effective uid 0 (setpriv
+/// execs into cat), a login uid set to 4242, in a working directory of the
+/// test: the ids, capabilities, login uid, cwd, host pid namespace and the
+/// parent's executable (the shell) are the kernel's.
+#[test]
+fn effective_ids_login_uid_cwd_and_parent_exe_are_the_kernels() {
+    if !kernel_tests_enabled("effective_ids_login_uid_cwd_and_parent_exe_are_the_kernels") {
+        return;
+    }
+    let work = TempDir::new("proc-ids");
+    let cgroup = TestCgroup::new("proc-ids");
+    let cat = resolved("/bin/cat");
+    let polrt = Polrt::start(&policy(&work, &cat), &cgroup, &work, &[]);
+    let cwd = work.path.join("a working dir");
+    fs::create_dir(&cwd).expect("mkdir");
+    let inner = "setpriv --ruid 65534 --euid 0 --rgid 65534 --egid 0 --clear-groups -- \
+                 cat /proc/self/status /proc/self/stat /proc/self/loginuid; true";
+    let (out, ran) = run(
+        &cgroup,
+        Command::new("/bin/sh")
+            .args(["-c", inner])
+            .current_dir(&cwd),
+        || {
+            // Sets the login uid as login(1) does (children inherit it);
+            // refused where it is immutable, and then it is what it was.
+            let _ = fs::write("/proc/self/loginuid", "4242");
+            Ok(())
+        },
+    );
+    let finished = stop(polrt);
+    let leaf = parse_leaf(&out);
+    assert_eq!(
+        (leaf.uid, leaf.euid, leaf.gid, leaf.egid),
+        (65534, 0, 65534, 0)
+    );
+    for trace in ["opens", "execs"] {
+        let event = event_of(&finished, trace, &leaf);
+        check(event, &leaf, &resolved(&cwd), &resolved("/bin/sh"), ran);
+        assert_eq!(event["fields"]["proc.host_pidns"], true);
+        assert_eq!(event["fields"]["proc.vpid"], leaf.pid);
+    }
+}
+
+/// `unshare --pid --fork -> sh -> cat`: in a new pid namespace, `cat` is pid
+/// 2 there (the shell is 1) and not in the host's namespace.
+#[test]
+fn a_new_pid_namespace_gives_the_namespaces_pid() {
+    if !kernel_tests_enabled("a_new_pid_namespace_gives_the_namespaces_pid") {
+        return;
+    }
+    let work = TempDir::new("proc-pidns");
+    let cgroup = TestCgroup::new("proc-pidns");
+    let cat = resolved("/bin/cat");
+    let polrt = Polrt::start(&policy(&work, &cat), &cgroup, &work, &[]);
+    let (out, ran) = run(
+        &cgroup,
+        Command::new("unshare")
+            .args(["--pid", "--fork", "--", "/bin/sh", "-c", LEAF])
+            .current_dir(&work.path),
+        || Ok(()),
+    );
+    let finished = stop(polrt);
+    let leaf = parse_leaf(&out);
+    assert_eq!(leaf.ns_pids.len(), 2, "{out}");
+    assert_eq!(leaf.ns_pids[1], 2, "{out}");
+    for trace in ["opens", "execs"] {
+        let event = event_of(&finished, trace, &leaf);
+        check(
+            event,
+            &leaf,
+            &resolved(&work.path),
+            &resolved("/bin/sh"),
+            ran,
+        );
+        assert_eq!(event["fields"]["proc.host_pidns"], false);
+        assert_eq!(event["fields"]["proc.vpid"], 2);
+    }
+}
+
+/// `script -> sh -> sh -> cat`: with a controlling terminal (a new
+/// pseudo-terminal), `proc.tty` is its kernel name.
+#[test]
+fn a_controlling_terminal_is_named() {
+    if !kernel_tests_enabled("a_controlling_terminal_is_named") {
+        return;
+    }
+    let work = TempDir::new("proc-tty");
+    let cgroup = TestCgroup::new("proc-tty");
+    let cat = resolved("/bin/cat");
+    let polrt = Polrt::start(&policy(&work, &cat), &cgroup, &work, &[]);
+    let (out, ran) = run(
+        &cgroup,
+        Command::new("script")
+            .args(["-qec", &format!("/bin/sh -c '{LEAF}'"), "/dev/null"])
+            .current_dir(&work.path),
+        || Ok(()),
+    );
+    let finished = stop(polrt);
+    let leaf = parse_leaf(&out);
+    let tty = tty_name(leaf.tty_nr);
+    assert!(tty.starts_with("pts"), "{tty:?}: {out}");
+    for trace in ["opens", "execs"] {
+        let event = event_of(&finished, trace, &leaf);
+        check(
+            event,
+            &leaf,
+            &resolved(&work.path),
+            &resolved("/bin/sh"),
+            ran,
+        );
+    }
+}
