@@ -11,6 +11,7 @@ mod support;
 use std::collections::HashMap;
 use std::fs;
 use std::io::Read;
+use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
@@ -68,9 +69,10 @@ fn parse_leaf(out: &str) -> Leaf {
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| panic!("no {k}[{i}] in {out}"))
     };
+    let pid = num("Pid", 0);
     let stat = out
         .lines()
-        .find(|l| l.contains(" (cat) "))
+        .find(|l| l.starts_with(&format!("{pid} (")))
         .unwrap_or_else(|| panic!("no stat line in {out}"));
     let after = stat.rsplit_once(") ").expect("stat has a comm").1;
     // Fields after the comm: state ppid pgrp session tty_nr ...
@@ -85,7 +87,7 @@ fn parse_leaf(out: &str) -> Leaf {
         .and_then(|l| l.trim().parse().ok())
         .unwrap_or_else(|| panic!("no login uid at the end of {out}"));
     Leaf {
-        pid: num("Pid", 0),
+        pid,
         uid: num("Uid", 0),
         euid: num("Uid", 1),
         gid: num("Gid", 0),
@@ -337,4 +339,88 @@ fn polc_test_decides_the_process_context_in_the_kernel() {
             "{result}"
         );
     }
+}
+
+/// `unshare --pid --fork -> bash`, which prints its own status and then
+/// connects: on the cgroup backend of `net.connect`, a denied connect's
+/// message and fields carry the process context of the connecting task
+/// (pid 1 of its namespace, its parent `unshare`).
+#[test]
+fn the_cgroup_backend_reads_the_process_context_of_the_connecting_task() {
+    if !kernel_tests_enabled("the_cgroup_backend_reads_the_process_context_of_the_connecting_task")
+    {
+        return;
+    }
+    let work = TempDir::new("proc-connect");
+    let cgroup = TestCgroup::new("proc-connect");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("listen");
+    let port = listener.local_addr().expect("addr").port();
+    let policy = write_policy(
+        &work,
+        "connect.pol",
+        &format!(
+            "rule no_connect_from_a_pid_namespace {{\n    on net.connect\n    \
+             when net.dport == {port} and not proc.host_pidns\n    \
+             deny \"vpid {{proc.vpid}} host {{proc.host_pidns}} euid {{proc.euid}} egid {{proc.egid}} \
+             auid {{proc.auid}} caps {{proc.cap_effective}} tty [{{proc.tty}}] cwd {{proc.cwd}} \
+             parent {{proc.parent.exe}}\"\n}}\n"
+        ),
+    );
+    let polrt = Polrt::start(&policy, &cgroup, &work, &[]);
+    // `read` is a builtin: bash itself opens its /proc/self files.
+    let script = format!(
+        "for f in status stat loginuid; do IFS= read -r -d '' s < /proc/self/$f; printf '%s' \"$s\"; done; \
+         exec 3<>/dev/tcp/127.0.0.1/{port}"
+    );
+    let mut command = Command::new("unshare");
+    command
+        .args(["--pid", "--fork", "--", "bash", "-c", &script])
+        .current_dir(&work.path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = spawn_in_then(&cgroup, &mut command, || Ok(()));
+    let output = child.wait_with_output().expect("wait");
+    let finished = stop(polrt);
+    let out = String::from_utf8_lossy(&output.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "the connect must be refused: {out}"
+    );
+    assert!(stderr.contains("Operation not permitted"), "{stderr}");
+    let leaf = parse_leaf(&out);
+    assert_eq!(leaf.ns_pids.len(), 2, "{out}");
+    let backend = finished
+        .of_type("backend")
+        .into_iter()
+        .find(|b| b["hook"] == "net.connect")
+        .expect("net.connect backend");
+    assert_eq!(backend["backend"], "cgroup");
+    let denies: Vec<&Value> = finished
+        .events()
+        .into_iter()
+        .filter(|e| e["rule"] == "no_connect_from_a_pid_namespace")
+        .collect();
+    assert_eq!(denies.len(), 1, "{denies:?}");
+    let event = denies[0];
+    assert_eq!(event["pid"], leaf.pid);
+    assert_eq!(
+        event["message"],
+        format!(
+            "vpid {} host false euid {} egid {} auid {} caps {} tty [{}] cwd {} parent {}",
+            leaf.ns_pids[1],
+            leaf.euid,
+            leaf.egid,
+            leaf.loginuid,
+            leaf.cap_effective,
+            tty_name(leaf.tty_nr),
+            resolved(&work.path),
+            resolved("/usr/bin/unshare"),
+        )
+        .as_str()
+    );
+    assert_eq!(event["fields"]["proc.vpid"], 1);
+    assert_eq!(event["fields"]["proc.host_pidns"], false);
+    assert_eq!(event["fields"]["proc.cap_effective"], leaf.cap_effective);
 }
