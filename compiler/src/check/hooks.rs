@@ -525,6 +525,12 @@ pub enum FieldSource {
     /// `current->group_leader->start_time` (both on the monotonic clock,
     /// which does not count suspend).
     TaskAge,
+    /// The process id of the task's `n`-th ancestor (0: the task itself, 1:
+    /// its parent, through `real_parent`); 0 past the top of the tree.
+    AncestorPid(u8),
+    /// The command name of the task's `n`-th ancestor; empty past the top of
+    /// the tree.
+    AncestorComm(u8),
 }
 
 /// Where the `struct file *` of a [`FieldSource::ResolvedPath`] or
@@ -568,6 +574,10 @@ pub enum FileRef {
     /// `current->real_parent->mm->exe_file`: the parent's executable (none
     /// for a kernel thread parent: the empty path).
     ParentExe,
+    /// The executable of the task's `n`-th ancestor (0: the task itself, 1:
+    /// its parent, through `real_parent`); none past the top of the tree or
+    /// for a kernel thread: the empty path.
+    AncestorExe(u8),
 }
 
 /// Where the `struct sock *` of a socket field comes from.

@@ -126,6 +126,12 @@ fn load_int(e: &mut Emitter<'_>, field: FieldId, source: FieldSource) {
         | FieldSource::SyscallUserU64 { .. }
         | FieldSource::CapsetUser { .. } => {}
         FieldSource::TaskVpid => fits_32 = true,
+        FieldSource::AncestorPid(n) => {
+            ancestor(asm, Reg::R1, n);
+            asm.load_member(Size::Word, Reg::R1, Reg::R1, KernelMember::TaskTgid);
+            asm.mov32(Reg::R1, Reg::R1);
+            fits_32 = true;
+        }
         FieldSource::TaskHostPidns => {
             asm.note("the initial pid namespace: current->thread_pid->level == 0");
             asm.call(Helper::GetCurrentTaskBtf);
@@ -221,6 +227,18 @@ fn load_int(e: &mut Emitter<'_>, field: FieldId, source: FieldSource) {
         normalize_int(&mut e.asm, field);
     }
     e.asm.store(Size::DoubleWord, Reg::R7, slot, Reg::R1);
+}
+
+/// `reg = ` the current task's `n`-th ancestor through `real_parent` (0:
+/// the task itself): `n` unrolled steps. Past the top of the tree the walk
+/// stays at the idle task (pid 0), whose `real_parent` is itself.
+pub(super) fn ancestor(asm: &mut crate::bpf::asm::Asm, reg: Reg, n: u8) {
+    asm.note(format!("ancestor {n}: current->real_parent x {n}"));
+    asm.call(Helper::GetCurrentTaskBtf);
+    asm.mov(reg, Reg::R0);
+    for _ in 0..n {
+        asm.load_member(Size::DoubleWord, reg, reg, KernelMember::TaskRealParent);
+    }
 }
 
 /// `r1 = ` the process id in the process's own pid namespace:
@@ -412,6 +430,14 @@ fn load_str(e: &mut Emitter<'_>, field: FieldId, source: FieldSource, max: u16) 
         }
         FieldSource::CallerComm => {
             caller_comm(e);
+            Helper::ProbeReadKernelStr
+        }
+        FieldSource::AncestorComm(n) => {
+            ancestor(&mut e.asm, Reg::R3, n);
+            e.asm
+                .load_member(Size::Word, Reg::R1, Reg::R3, KernelMember::TaskTgid);
+            e.asm.jump_imm(Jmp::IfEqual, Reg::R1, 0, done);
+            e.asm.add_member_offset(Reg::R3, KernelMember::TaskComm);
             Helper::ProbeReadKernelStr
         }
         FieldSource::TaskStr(path) => {

@@ -198,6 +198,21 @@ fn find_file(e: &mut Emitter<'_>, file: FileRef) {
             asm.load_member(Size::DoubleWord, Reg::R1, Reg::R1, KernelMember::MmExeFile);
             put(asm, w + walk::FILE, Reg::R1);
         }
+        FileRef::AncestorExe(n) => {
+            let asm = &mut e.asm;
+            let none = asm.label("no_ancestor");
+            let done = asm.label("ancestor_exe");
+            super::fields::ancestor(asm, Reg::R1, n);
+            asm.load_member(Size::Word, Reg::R2, Reg::R1, KernelMember::TaskTgid);
+            asm.jump_imm(Jmp::IfEqual, Reg::R2, 0, none);
+            asm.load_member(Size::DoubleWord, Reg::R1, Reg::R1, KernelMember::TaskMm);
+            asm.load_member(Size::DoubleWord, Reg::R1, Reg::R1, KernelMember::MmExeFile);
+            put(asm, w + walk::FILE, Reg::R1);
+            asm.goto(done);
+            asm.bind(none);
+            asm.store_imm(Size::DoubleWord, Reg::R7, (w + walk::FILE) as i16, 0);
+            asm.bind(done);
+        }
         FileRef::TaskCwd => {
             let asm = &mut e.asm;
             let none = asm.label("no_fs");
@@ -547,7 +562,7 @@ pub(super) fn load_resolved_path(e: &mut Emitter<'_>, field: FieldId, file: File
     asm.bind(no_file);
     if matches!(
         file,
-        FileRef::TaskExe | FileRef::ParentExe | FileRef::Arg { .. }
+        FileRef::TaskExe | FileRef::ParentExe | FileRef::AncestorExe(_) | FileRef::Arg { .. }
     ) {
         asm.note("no file (a kernel thread's executable, anonymous memory): the empty path");
         asm.store_imm(Size::Byte, Reg::R7, slot as i16, 0);
