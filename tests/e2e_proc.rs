@@ -424,3 +424,66 @@ fn the_cgroup_backend_reads_the_process_context_of_the_connecting_task() {
     assert_eq!(event["fields"]["proc.host_pidns"], false);
     assert_eq!(event["fields"]["proc.cap_effective"], leaf.cap_effective);
 }
+
+/// A rule on `proc.cwd` written with a symbolic link to the directory
+/// matches by the directory's identity: `cat` run in the real directory
+/// is stopped (SIGKILL on the fallback, EPERM on LSM), the same `cat` run
+/// elsewhere reads the same file, and the event shows the resolved path.
+#[test]
+fn a_working_directory_rule_matches_the_directory_by_identity() {
+    if !kernel_tests_enabled("a_working_directory_rule_matches_the_directory_by_identity") {
+        return;
+    }
+    let work = TempDir::new("proc-cwd");
+    let cgroup = TestCgroup::new("proc-cwd");
+    let dir = work.path.join("secret dir");
+    let elsewhere = work.path.join("elsewhere");
+    fs::create_dir(&dir).expect("mkdir");
+    fs::create_dir(&elsewhere).expect("mkdir");
+    let marker = dir.join("marker");
+    fs::write(&marker, "x").expect("write marker");
+    let link = work.path.join("link");
+    std::os::unix::fs::symlink(&dir, &link).expect("symlink");
+    let policy = write_policy(
+        &work,
+        "cwd.pol",
+        &format!(
+            "rule not_from_there {{\n    on file.open\n    when proc.cwd == \"{}\" and file.path endswith \"/marker\"\n    deny \"{{proc.comm}} in {{proc.cwd}} opened {{file.path}}\"\n}}\n",
+            link.display()
+        ),
+    );
+    let polrt = Polrt::start(&policy, &cgroup, &work, &[]);
+    let cat = |cwd: &std::path::Path| {
+        let mut command = Command::new("/bin/cat");
+        command
+            .arg(&marker)
+            .current_dir(cwd)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let mut child = spawn_in_then(&cgroup, &mut command, || Ok(()));
+        let pid = child.id();
+        (child.wait().expect("wait"), pid)
+    };
+    let (denied, pid) = cat(&dir);
+    let (allowed, _) = cat(&elsewhere);
+    let finished = stop(polrt);
+    assert!(
+        !denied.success(),
+        "cat in {} must be stopped",
+        dir.display()
+    );
+    assert!(allowed.success(), "cat elsewhere: {allowed}");
+    let denies: Vec<&Value> = finished
+        .events()
+        .into_iter()
+        .filter(|e| e["rule"] == "not_from_there")
+        .collect();
+    assert_eq!(denies.len(), 1, "{denies:?}");
+    assert_eq!(denies[0]["pid"], pid);
+    assert_eq!(denies[0]["fields"]["proc.cwd"], resolved(&dir).as_str());
+    assert_eq!(
+        denies[0]["message"],
+        format!("cat in {} opened {}", resolved(&dir), resolved(&marker)).as_str()
+    );
+}
