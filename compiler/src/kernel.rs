@@ -176,6 +176,14 @@ pub enum KernelMember {
     /// `struct cred.cap_effective`: `kernel_cap_t`: 64 bits (a `u64` since
     /// Linux 6.3, two `u32` before: the same bytes on little-endian).
     CredCapEffective,
+    // command lines and environment (exec)
+    /// `struct mm_struct.start_stack`: where argc, then the argv and envp
+    /// pointers, lie in the program's memory.
+    MmStartStack,
+    /// `struct mm_struct.arg_start`: the first byte of the arguments.
+    MmArgStart,
+    /// `struct mm_struct.arg_end`: past the last argument's NUL.
+    MmArgEnd,
 }
 
 impl KernelMember {
@@ -259,6 +267,9 @@ impl KernelMember {
             KernelMember::SignalTty => ("signal_struct", "tty"),
             KernelMember::TtyName => ("tty_struct", "name"),
             KernelMember::CredCapEffective => ("cred", "cap_effective"),
+            KernelMember::MmStartStack => ("mm_struct", "start_stack"),
+            KernelMember::MmArgStart => ("mm_struct", "arg_start"),
+            KernelMember::MmArgEnd => ("mm_struct", "arg_end"),
         }
     }
 
@@ -328,7 +339,10 @@ impl KernelMember {
             | KernelMember::SuperBlockType
             | KernelMember::FsTypeName
             | KernelMember::FilePrivateData
-            | KernelMember::SocketSk => 8,
+            | KernelMember::SocketSk
+            | KernelMember::MmStartStack
+            | KernelMember::MmArgStart
+            | KernelMember::MmArgEnd => 8,
             KernelMember::SkcV6Daddr | KernelMember::SkcV6RcvSaddr => 16,
             KernelMember::TaskLoginuid | KernelMember::PidLevel => 4,
             KernelMember::TaskGroupLeader
@@ -347,7 +361,7 @@ impl KernelMember {
     }
 
     /// Every member, for tables and tests.
-    pub const ALL: [KernelMember; 77] = [
+    pub const ALL: [KernelMember; 80] = [
         KernelMember::TaskRealParent,
         KernelMember::TaskTgid,
         KernelMember::TaskComm,
@@ -425,6 +439,9 @@ impl KernelMember {
         KernelMember::SignalTty,
         KernelMember::TtyName,
         KernelMember::CredCapEffective,
+        KernelMember::MmStartStack,
+        KernelMember::MmArgStart,
+        KernelMember::MmArgEnd,
     ];
 }
 

@@ -6,7 +6,7 @@
 //!
 //! Depends on the AST, the table in `hooks` and the policy types only.
 
-use crate::check::hooks::{FieldId, FieldType, Hook};
+use crate::check::hooks::{self, FieldId, FieldType, Hook};
 use crate::check::literal;
 use crate::check::policy::{CmpOp, Expr, ListId, StrOp, Test, TestOp, Value};
 use crate::check::{article, Checker, ListKind};
@@ -23,6 +23,14 @@ pub const MAX_TESTS: usize = 10_000;
 /// Policies with more comparisons than this, all conditions together, are
 /// reported (E0219).
 pub const MAX_TOTAL_TESTS: usize = 100_000;
+
+/// The indexed field of `name` when it is written `FIELD[*]`.
+fn any_element(name: &ast::Name) -> Option<FieldId> {
+    match hooks::resolve_indexed(&name.text) {
+        Err(hooks::IndexError::Any(family)) => Some(family),
+        _ => None,
+    }
+}
 
 /// Where a condition is being checked.
 pub(super) struct Scope {
@@ -224,6 +232,17 @@ impl<'a> Checker<'a> {
             ast::Cond::Not { inner, .. } => {
                 self.lower(inner, scope).map(|e| Expr::Not(Box::new(e)))
             }
+            ast::Cond::Bare(ast::Operand::Name(name)) if any_element(name).is_some() => {
+                self.lower_any(cond, name, scope)
+            }
+            ast::Cond::Cmp {
+                lhs: ast::Operand::Name(name),
+                ..
+            } if any_element(name).is_some() => self.lower_any(cond, name, scope),
+            ast::Cond::Cmp {
+                rhs: ast::Operand::Name(name),
+                ..
+            } if any_element(name).is_some() => self.lower_any(cond, name, scope),
             ast::Cond::Bare(operand) => self.lower_bare(operand, scope),
             ast::Cond::Cmp {
                 lhs,
@@ -233,6 +252,80 @@ impl<'a> Checker<'a> {
                 span,
             } => self.lower_cmp(lhs, *op, *op_span, rhs, *span, scope),
         }
+    }
+
+    /// `FIELD[*] ...`: true when the test holds for at least one element
+    /// that exists (below the field's count, when it has one): an `or` of
+    /// the test on each element, each guarded by `COUNT > N`.
+    fn lower_any(&mut self, cond: &ast::Cond, name: &ast::Name, scope: &mut Scope) -> Option<Expr> {
+        let family = any_element(name)?;
+        let Some((elements, count)) = hooks::any_elements(family) else {
+            self.report_in(
+                scope,
+                Diagnostic::new(
+                    Code::E0260,
+                    format!("`{}` has no `[*]`", family.spec().name),
+                    name.span,
+                    "its elements are named, not counted",
+                )
+                .with_help("name the element: `exec.env[\"LD_PRELOAD\"] != \"\"`"),
+            );
+            return None;
+        };
+        let mut terms = Vec::with_capacity(elements.len());
+        for (n, element) in elements.into_iter().enumerate() {
+            let element_name = ast::Name {
+                text: element.spec().name.to_string(),
+                span: name.span,
+            };
+            let replace = |operand: &ast::Operand| match operand {
+                ast::Operand::Name(other) if other == name => {
+                    ast::Operand::Name(element_name.clone())
+                }
+                other => other.clone(),
+            };
+            let one = match cond {
+                ast::Cond::Cmp {
+                    lhs,
+                    op,
+                    op_span,
+                    rhs,
+                    span,
+                } => ast::Cond::Cmp {
+                    lhs: replace(lhs),
+                    op: *op,
+                    op_span: *op_span,
+                    rhs: replace(rhs),
+                    span: *span,
+                },
+                other => match other {
+                    ast::Cond::Bare(operand) => ast::Cond::Bare(replace(operand)),
+                    other => other.clone(),
+                },
+            };
+            let test = self.lower(&one, scope)?;
+            let term = match count {
+                Some(count) => {
+                    let guard = ast::Cond::Cmp {
+                        lhs: ast::Operand::Name(ast::Name {
+                            text: count.spec().name.to_string(),
+                            span: name.span,
+                        }),
+                        op: ast::CmpOp::Gt,
+                        op_span: name.span,
+                        rhs: ast::Operand::Int {
+                            text: n.to_string(),
+                            span: name.span,
+                        },
+                        span: name.span,
+                    };
+                    Expr::And(vec![self.lower(&guard, scope)?, test])
+                }
+                None => test,
+            };
+            terms.push(term);
+        }
+        Some(Expr::Or(terms))
     }
 
     fn count_test(&mut self, scope: &mut Scope, span: Span) -> bool {
@@ -395,6 +488,10 @@ impl<'a> Checker<'a> {
     }
 
     fn unknown_field(&mut self, name: &ast::Name, scope: &Scope) {
+        if let Some(d) = super::indexed::index_diagnostic(&name.text, name.span) {
+            self.report_in(scope, d);
+            return;
+        }
         let help = match literal::closest(&name.text, FieldId::all().map(|f| f.spec().name)) {
             Some(close) => format!("a field with a similar name exists: `{close}`"),
             None => "the fields are listed in docs/language.md".to_string(),

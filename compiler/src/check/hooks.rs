@@ -531,6 +531,41 @@ pub enum FieldSource {
     /// The command name of the task's `n`-th ancestor; empty past the top of
     /// the tree.
     AncestorComm(u8),
+    // command lines and environment (exec)
+    /// `exec.args[N]` in a program after the exec's point of no return: the
+    /// table entry's source, which [`FieldSource::at`] makes [`Self::ExecArg`].
+    ExecArgs,
+    /// Argument `N` of the new program: `argv[N]` of the new program's stack
+    /// (`current->mm->start_stack` holds argc, then the argv pointers the
+    /// kernel wrote), empty when `N >= argc`.
+    ExecArg(u16),
+    /// The new program's argc (the u64 at `current->mm->start_stack`).
+    ExecArgc,
+    /// The current task's command line: `mm->arg_start .. mm->arg_end`, each
+    /// NUL between arguments made a space.
+    Cmdline,
+    /// `exec.env["NAME"]`: the table entry's source, which
+    /// [`FieldSource::at`] makes [`Self::ExecEnvVar`].
+    ExecEnv,
+    /// The value of the environment variable `NAME` in the new program's
+    /// environment (the first [`ENV_VARS_MAX`] variables).
+    ExecEnvVar(&'static str),
+    /// A value this program cannot read where it runs (the new program's
+    /// memory before the exec's point of no return): a backend with such a
+    /// source for a field a policy uses is left out of the object (W0060).
+    Unreadable,
+}
+
+impl FieldSource {
+    /// The source of one element of an indexed field whose table entry has
+    /// this source.
+    pub fn at(self, index: Index) -> FieldSource {
+        match (self, index) {
+            (FieldSource::ExecArgs, Index::At(n)) => FieldSource::ExecArg(n),
+            (FieldSource::ExecEnv, Index::Key(key)) => FieldSource::ExecEnvVar(key),
+            (other, _) => other,
+        }
+    }
 }
 
 /// Where the `struct file *` of a [`FieldSource::ResolvedPath`] or
@@ -624,15 +659,47 @@ pub struct FieldId(pub u16);
 impl FieldId {
     /// The field's spec entry.
     pub fn spec(self) -> &'static FieldSpec {
-        &FIELDS[usize::from(self.0)]
+        match FIELDS.get(usize::from(self.0)) {
+            Some(spec) => spec,
+            None => instance(self).spec,
+        }
     }
 
-    /// Looks a field up by its dotted name.
+    /// Looks a field up by its dotted name, or by the name of one element of
+    /// an indexed field (`exec.args[1]`, `exec.env["PATH"]`; see
+    /// [`resolve_indexed`], which says why a name is not one).
     pub fn from_name(name: &str) -> Option<FieldId> {
+        if name.contains('[') {
+            return resolve_indexed(name).ok();
+        }
         FIELDS
             .iter()
             .position(|f| f.name == name)
             .map(|i| FieldId(i as u16))
+    }
+
+    /// For one element of an indexed field: the field's table entry (named
+    /// `exec.args[N]`) and the element's index.
+    pub fn element(self) -> Option<(FieldId, Index)> {
+        if usize::from(self.0) < FIELDS.len() {
+            return None;
+        }
+        let instance = instance(self);
+        Some((instance.family, instance.index))
+    }
+
+    /// Whether this is the table entry of an indexed field (`exec.args[N]`),
+    /// which conditions name one element of, never itself.
+    pub fn is_indexed(self) -> bool {
+        usize::from(self.0) < FIELDS.len() && indexed_spec(self).is_some()
+    }
+
+    /// The table fields and every indexed-field element named so far, in id
+    /// order (elements are appended as they are first named, so an id and
+    /// everything before it keep their place).
+    pub fn all_with_elements() -> impl Iterator<Item = FieldId> {
+        let elements = INSTANCES.read().map(|list| list.len()).unwrap_or(0);
+        (0..FIELDS.len() + elements).map(|i| FieldId(i as u16))
     }
 
     /// Every field, in table order.
@@ -648,6 +715,9 @@ impl FieldId {
     /// Where this field's value comes from in `attach`'s program: the
     /// attach point's own source, else (for common fields) the common one.
     pub fn source(self, attach: &AttachPoint) -> Option<FieldSource> {
+        if let Some((family, index)) = self.element() {
+            return family.source(attach).map(|source| source.at(index));
+        }
         let spec = self.spec();
         attach
             .sources
@@ -657,6 +727,296 @@ impl FieldId {
             .or(spec.common_source)
     }
 }
+
+/// One element of an indexed field: a position (`exec.args[2]`) or a key
+/// (`exec.env["LD_PRELOAD"]`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Index {
+    At(u16),
+    Key(&'static str),
+}
+
+impl fmt::Display for Index {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Index::At(n) => write!(f, "{n}"),
+            Index::Key(key) => f.write_str(&crate::syntax::quote_key(key)),
+        }
+    }
+}
+
+/// How an indexed field is indexed.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum IndexKind {
+    /// By position, `0 ..= bound - 1` (the table name is written `BASE[N]`).
+    Int { bound: u16 },
+    /// By a key of at most `max_len` bytes, each an ASCII letter, digit or
+    /// `_` (the table name is written `BASE["NAME"]`).
+    Key { max_len: u16 },
+}
+
+/// What the checker needs to know of an indexed field beyond its
+/// [`FieldSpec`] (whose `name` is the written form, `exec.args[N]` or
+/// `exec.env["NAME"]`, optionally followed by a member: `proc.ancestors[N].comm`).
+#[derive(Copy, Clone, Debug)]
+pub struct IndexedSpec {
+    /// The [`FieldSpec::name`] of the field.
+    pub name: &'static str,
+    pub kind: IndexKind,
+    /// For a positional field: the int field counting the elements that
+    /// exist. `FIELD[*]` tests only elements below it; without one, every
+    /// position up to the bound.
+    pub count: Option<&'static str>,
+}
+
+/// Every indexed field. A new one is an entry here, a [`FIELDS`] entry of
+/// the same name, and a [`FieldSource`] that [`FieldSource::at`] turns into
+/// each element's source.
+pub static INDEXED: &[IndexedSpec] = &[
+    // command lines and environment (exec)
+    IndexedSpec {
+        name: "exec.args[N]",
+        kind: IndexKind::Int {
+            bound: EXEC_ARGS_MAX,
+        },
+        count: Some("exec.argc"),
+    },
+    IndexedSpec {
+        name: "exec.env[\"NAME\"]",
+        kind: IndexKind::Key {
+            max_len: ENV_NAME_MAX,
+        },
+        count: None,
+    },
+];
+
+/// The [`IndexedSpec`] of a table field, if it is indexed.
+pub fn indexed_spec(field: FieldId) -> Option<&'static IndexedSpec> {
+    let name = FIELDS.get(usize::from(field.0))?.name;
+    INDEXED.iter().find(|spec| spec.name == name)
+}
+
+/// The parts of an indexed name: `(base, index text, member)`, e.g.
+/// `("proc.ancestors", "2", ".comm")`.
+pub fn split_indexed(name: &str) -> Option<(&str, &str, &str)> {
+    let open = name.find('[')?;
+    let close = name.rfind(']')?;
+    if close < open {
+        return None;
+    }
+    Some((&name[..open], &name[open + 1..close], &name[close + 1..]))
+}
+
+/// Why a name with an index is not one element of an indexed field.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IndexError {
+    /// No field, indexed or not, has this base (and member).
+    Unknown,
+    /// The base is a plain field (`proc.uid[0]`).
+    NotIndexed(FieldId),
+    /// A position past the field's bound.
+    OutOfRange { field: FieldId, bound: u16 },
+    /// A key where positions are written (`exec.args["x"]`).
+    KeyOnPositional(FieldId),
+    /// A position where keys are written (`exec.env[0]`).
+    PositionOnKeyed(FieldId),
+    /// Not a number the field accepts (`exec.args[0x1]`, `exec.args[-1]`).
+    BadPosition(FieldId),
+    /// A key the field cannot have (empty, too long, other characters).
+    BadKey { field: FieldId, why: String },
+    /// `[*]`: any element, which only a test can use.
+    Any(FieldId),
+}
+
+struct Instance {
+    spec: &'static FieldSpec,
+    family: FieldId,
+    index: Index,
+}
+
+static INSTANCES: std::sync::RwLock<Vec<Instance>> = std::sync::RwLock::new(Vec::new());
+
+fn instance(field: FieldId) -> Instance {
+    let list = INSTANCES.read().unwrap_or_else(|e| e.into_inner());
+    let at = usize::from(field.0) - FIELDS.len();
+    let found = list
+        .get(at)
+        .expect("internal error: a field id that names no field");
+    Instance {
+        spec: found.spec,
+        family: found.family,
+        index: found.index,
+    }
+}
+
+/// An element's index while it is looked up (a key not yet copied).
+#[derive(Copy, Clone)]
+enum IndexRef<'a> {
+    At(u16),
+    Key(&'a str),
+}
+
+/// The id of element `index` of `family` (made the first time it is named).
+fn element_id(family: FieldId, index: IndexRef<'_>) -> FieldId {
+    let same = |i: &Instance| match (i.index, index) {
+        (Index::At(a), IndexRef::At(b)) => a == b,
+        (Index::Key(a), IndexRef::Key(b)) => a == b,
+        _ => false,
+    };
+    let find = |list: &Vec<Instance>| {
+        list.iter()
+            .position(|i| i.family == family && same(i))
+            .map(|at| FieldId((FIELDS.len() + at) as u16))
+    };
+    if let Some(id) = find(&INSTANCES.read().unwrap_or_else(|e| e.into_inner())) {
+        return id;
+    }
+    let mut list = INSTANCES.write().unwrap_or_else(|e| e.into_inner());
+    if let Some(id) = find(&list) {
+        return id;
+    }
+    let base = family.spec();
+    let (stem, _, member) = split_indexed(base.name).expect("an indexed name");
+    let index = match index {
+        IndexRef::At(n) => Index::At(n),
+        IndexRef::Key(key) => Index::Key(Box::leak(key.to_string().into_boxed_str())),
+    };
+    let name: &'static str = Box::leak(format!("{stem}[{index}]{member}").into_boxed_str());
+    let spec: &'static FieldSpec = Box::leak(Box::new(FieldSpec { name, ..*base }));
+    list.push(Instance {
+        spec,
+        family,
+        index,
+    });
+    FieldId((FIELDS.len() + list.len() - 1) as u16)
+}
+
+/// Decodes a key written in an index (`"PATH"`, quotes included; the
+/// escapes of [`crate::syntax::quote_key`]).
+fn unquote_key(text: &str) -> Option<String> {
+    let inner = text.strip_prefix('"')?.strip_suffix('"')?;
+    let mut out = String::new();
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next()? {
+            'n' => out.push('\n'),
+            't' => out.push('\t'),
+            'x' => {
+                let hex: String = chars.by_ref().take(2).collect();
+                out.push(char::from(u8::from_str_radix(&hex, 16).ok()?));
+            }
+            other => out.push(other),
+        }
+    }
+    Some(out)
+}
+
+/// Resolves `BASE[INDEX]MEMBER` to the element's field id.
+pub fn resolve_indexed(name: &str) -> Result<FieldId, IndexError> {
+    let (base, index, member) = split_indexed(name).ok_or(IndexError::Unknown)?;
+    let family = INDEXED
+        .iter()
+        .find(|spec| split_indexed(spec.name).is_some_and(|(b, _, m)| b == base && m == member))
+        .and_then(|spec| FieldId::from_name_exact(spec.name).map(|id| (id, spec)));
+    let Some((family, spec)) = family else {
+        return match FieldId::from_name(&format!("{base}{member}")) {
+            Some(plain) if member.is_empty() => Err(IndexError::NotIndexed(plain)),
+            _ => Err(IndexError::Unknown),
+        };
+    };
+    if index == "*" {
+        return Err(IndexError::Any(family));
+    }
+    let quoted = index.starts_with('"');
+    match spec.kind {
+        IndexKind::Int { bound } => {
+            if quoted {
+                return Err(IndexError::KeyOnPositional(family));
+            }
+            if index.is_empty() || !index.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(IndexError::BadPosition(family));
+            }
+            match index.parse::<u16>() {
+                Ok(n) if n < bound => Ok(element_id(family, IndexRef::At(n))),
+                _ => Err(IndexError::OutOfRange {
+                    field: family,
+                    bound,
+                }),
+            }
+        }
+        IndexKind::Key { max_len } => {
+            if !quoted {
+                return Err(IndexError::PositionOnKeyed(family));
+            }
+            let key = unquote_key(index).ok_or(IndexError::BadPosition(family))?;
+            let why = if key.is_empty() {
+                Some("the name is empty".to_string())
+            } else if key.len() > usize::from(max_len) {
+                Some(format!("names are at most {max_len} bytes"))
+            } else if !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                Some("names are ASCII letters, digits and `_`".to_string())
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return Err(IndexError::BadKey { field: family, why });
+            }
+            Ok(element_id(family, IndexRef::Key(&key)))
+        }
+    }
+}
+
+impl FieldId {
+    /// Looks a table field up by its exact name (indexed ones by their
+    /// written form, `exec.args[N]`).
+    pub fn from_name_exact(name: &str) -> Option<FieldId> {
+        FIELDS
+            .iter()
+            .position(|f| f.name == name)
+            .map(|i| FieldId(i as u16))
+    }
+}
+
+/// The indexed fields written `BASE[...]` (one per member: `proc.ancestors`
+/// has `.comm`, `.exe`, ...), in table order.
+pub fn indexed_by_base(base: &str) -> Vec<FieldId> {
+    INDEXED
+        .iter()
+        .filter(|spec| split_indexed(spec.name).is_some_and(|(b, _, _)| b == base))
+        .filter_map(|spec| FieldId::from_name_exact(spec.name))
+        .collect()
+}
+
+/// The elements `FIELD[*]` stands for: every position of a positional field
+/// (with the field counting them), or `None` for a keyed one.
+pub fn any_elements(family: FieldId) -> Option<(Vec<FieldId>, Option<FieldId>)> {
+    let spec = indexed_spec(family)?;
+    let IndexKind::Int { bound } = spec.kind else {
+        return None;
+    };
+    let elements = (0..bound)
+        .map(|n| element_id(family, IndexRef::At(n)))
+        .collect();
+    Some((elements, spec.count.and_then(FieldId::from_name)))
+}
+
+/// Arguments of the new program `exec.args[N]` reads (`N` below this).
+pub const EXEC_ARGS_MAX: u16 = 16;
+/// Length, including the NUL, of each `exec.args[N]`.
+pub const EXEC_ARG_LEN: u16 = 128;
+/// Length, including the NUL, of `exec.cmdline` and `proc.cmdline`.
+pub const CMDLINE_LEN: u16 = 512;
+/// Longest variable name `exec.env["NAME"]` takes.
+pub const ENV_NAME_MAX: u16 = 32;
+/// Length, including the NUL, of `exec.env["NAME"]`'s value.
+pub const ENV_VALUE_LEN: u16 = 256;
+/// Variables of the new program's environment `exec.env["NAME"]` looks
+/// at (the first ones, in the order the caller passed them).
+pub const ENV_VARS_MAX: u16 = 64;
 
 /// Maximum length, including the NUL, of path-like string fields.
 pub const PATH_MAX_LEN: u16 = 256;
@@ -1238,11 +1598,70 @@ pub static FIELDS: &[FieldSpec] = &[
         common_source: Some(FieldSource::TaskAge),
         resolved_path: false,
     },
+    // command lines and environment (exec)
+    FieldSpec {
+        name: "exec.args[N]",
+        ty: FieldType::Str { max: EXEC_ARG_LEN },
+        scope: FieldScope::Hook(Hook::Exec),
+        doc: "argument N (0 to 15; 0 is usually the program's name) of the new program, as the kernel placed it in the new program's memory; empty past the last; `exec.args[*]` tests every argument that exists",
+        common_source: None,
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "exec.argc",
+        ty: FieldType::Int { bits: 32 },
+        scope: FieldScope::Hook(Hook::Exec),
+        doc: "number of arguments of the new program (all of them, not only those `exec.args[N]` reads)",
+        common_source: None,
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "exec.cmdline",
+        ty: FieldType::Str { max: CMDLINE_LEN },
+        scope: FieldScope::Hook(Hook::Exec),
+        doc: "command line of the new program: its arguments joined with single spaces (as `/proc/PID/cmdline` with its NULs made spaces)",
+        common_source: None,
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "exec.env[\"NAME\"]",
+        ty: FieldType::Str { max: ENV_VALUE_LEN },
+        scope: FieldScope::Hook(Hook::Exec),
+        doc: "value of the environment variable NAME (e.g. `exec.env[\"LD_PRELOAD\"]`) in the new program's environment; empty when it is not set",
+        common_source: None,
+        resolved_path: false,
+    },
 ];
 
 const BPRM_FILE: &[KernelMember] = &[KernelMember::BinprmFile];
 const BPRM_FILENAME: &[KernelMember] = &[KernelMember::BinprmFilename];
 const VMA_FILE: &[KernelMember] = &[KernelMember::VmAreaFile];
+
+/// Command lines and environment where the new program's memory is not
+/// current yet (`bprm_check_security`: the kernel has copied the strings
+/// into a memory no BPF helper reads).
+const EXEC_ARGS_UNREADABLE: [(&str, FieldSource); 4] = [
+    ("exec.args[N]", FieldSource::Unreadable),
+    ("exec.argc", FieldSource::Unreadable),
+    ("exec.cmdline", FieldSource::Unreadable),
+    ("exec.env[\"NAME\"]", FieldSource::Unreadable),
+];
+/// Command lines and environment at an executable mapping: not the exec's
+/// (the running program may have rewritten its own), so none.
+const EXEC_ARGS_NONE: [(&str, FieldSource); 4] = [
+    ("exec.args[N]", FieldSource::EmptyStr),
+    ("exec.argc", FieldSource::ConstInt(0)),
+    ("exec.cmdline", FieldSource::EmptyStr),
+    ("exec.env[\"NAME\"]", FieldSource::EmptyStr),
+];
+/// Command lines and environment at the exec's point of no return, from
+/// the new program's memory.
+const EXEC_ARGS_NEW: [(&str, FieldSource); 4] = [
+    ("exec.args[N]", FieldSource::ExecArgs),
+    ("exec.argc", FieldSource::ExecArgc),
+    ("exec.cmdline", FieldSource::Cmdline),
+    ("exec.env[\"NAME\"]", FieldSource::ExecEnv),
+];
 
 const EXEC_LSM: &[(&str, FieldSource)] = &[
     (
@@ -1259,6 +1678,10 @@ const EXEC_LSM: &[(&str, FieldSource)] = &[
             path: BPRM_FILENAME,
         },
     ),
+    EXEC_ARGS_UNREADABLE[0],
+    EXEC_ARGS_UNREADABLE[1],
+    EXEC_ARGS_UNREADABLE[2],
+    EXEC_ARGS_UNREADABLE[3],
 ];
 const EXEC_MMAP_LSM: &[(&str, FieldSource)] = &[
     (
@@ -1266,6 +1689,10 @@ const EXEC_MMAP_LSM: &[(&str, FieldSource)] = &[
         FieldSource::ResolvedPath(FileRef::Arg { arg: 0, path: &[] }),
     ),
     ("exec.filename", FieldSource::EmptyStr),
+    EXEC_ARGS_NONE[0],
+    EXEC_ARGS_NONE[1],
+    EXEC_ARGS_NONE[2],
+    EXEC_ARGS_NONE[3],
 ];
 const EXEC_MPROTECT_LSM: &[(&str, FieldSource)] = &[
     (
@@ -1276,6 +1703,10 @@ const EXEC_MPROTECT_LSM: &[(&str, FieldSource)] = &[
         }),
     ),
     ("exec.filename", FieldSource::EmptyStr),
+    EXEC_ARGS_NONE[0],
+    EXEC_ARGS_NONE[1],
+    EXEC_ARGS_NONE[2],
+    EXEC_ARGS_NONE[3],
 ];
 /// `sched_process_exec(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)`.
 const EXEC_TP_BTF: &[(&str, FieldSource)] = &[
@@ -1294,6 +1725,10 @@ const EXEC_TP_BTF: &[(&str, FieldSource)] = &[
             path: BPRM_FILENAME,
         },
     ),
+    EXEC_ARGS_NEW[0],
+    EXEC_ARGS_NEW[1],
+    EXEC_ARGS_NEW[2],
+    EXEC_ARGS_NEW[3],
 ];
 /// `mmap(addr, len, prot, flags, fd, offset)` at system call entry.
 const EXEC_MMAP_TP_BTF: &[(&str, FieldSource)] = &[
@@ -1302,6 +1737,10 @@ const EXEC_MMAP_TP_BTF: &[(&str, FieldSource)] = &[
         FieldSource::ResolvedPath(FileRef::SyscallFdArg { idx: 4 }),
     ),
     ("exec.filename", FieldSource::EmptyStr),
+    EXEC_ARGS_NONE[0],
+    EXEC_ARGS_NONE[1],
+    EXEC_ARGS_NONE[2],
+    EXEC_ARGS_NONE[3],
 ];
 const FILE_OPEN_LSM: &[(&str, FieldSource)] = &[
     (
@@ -3543,7 +3982,7 @@ mod tests {
                         );
                     }
                     for (name, _) in attach.sources {
-                        let field = FieldId::from_name(name).expect("source names a field");
+                        let field = FieldId::from_name_exact(name).expect("source names a field");
                         assert!(
                             field.available_on(spec.hook),
                             "{name} is not a {} field",

@@ -19,6 +19,7 @@ pub mod policy;
 pub mod reference;
 
 mod cond;
+mod indexed;
 mod lints;
 mod literal;
 mod never;
@@ -82,6 +83,7 @@ pub fn check_source(source_name: &str, source: &str) -> Checked {
         checker.lint_contradictions(rules);
         checker.lint_patterns(rules);
         checker.lint_comm_exemptions(rules);
+        checker.lint_unreadable(rules);
     }
     let diagnostics = checker.diags;
     let mut policy = None;

@@ -115,6 +115,12 @@ impl<'a> Checker<'a> {
         for field_value in fields {
             let (field_name, value) = (&field_value.field, &field_value.value);
             let Some(field) = FieldId::from_name(&field_name.text) else {
+                if let Some(d) = super::indexed::index_diagnostic(&field_name.text, field_name.span)
+                {
+                    self.report(d);
+                    ok = false;
+                    continue;
+                }
                 let help =
                     match literal::closest(&field_name.text, FieldId::all().map(|f| f.spec().name))
                     {
@@ -159,6 +165,7 @@ impl<'a> Checker<'a> {
                 None => ok = false,
             }
         }
+        derive_counted(&mut values);
         let (expect_action, by, _) = expect?;
         let expected = action_of(expect_action);
         let hook_rules = || rules.iter().filter(move |r| r.hook == Some(hook));
@@ -363,4 +370,64 @@ fn quote_list(names: &[&str]) -> String {
         .map(|n| format!("`{n}`"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// A test's event that gives elements of a positional field but not the
+/// field counting them gets the count the kernel would report with them
+/// (the highest position given, plus one); `exec.cmdline`, when not given,
+/// is made of the `exec.args[N]` given, joined as the kernel joins them.
+fn derive_counted(values: &mut Vec<(FieldId, Value)>) {
+    use crate::check::hooks::{indexed_spec, Index};
+    let mut counts: Vec<(FieldId, u16)> = Vec::new();
+    for (field, _) in values.iter() {
+        let Some((family, Index::At(n))) = field.element() else {
+            continue;
+        };
+        let Some(count) = indexed_spec(family)
+            .and_then(|spec| spec.count)
+            .and_then(FieldId::from_name)
+        else {
+            continue;
+        };
+        match counts.iter_mut().find(|(c, _)| *c == count) {
+            Some((_, max)) => *max = (*max).max(n + 1),
+            None => counts.push((count, n + 1)),
+        }
+    }
+    for (count, n) in counts {
+        if !values.iter().any(|(f, _)| *f == count) {
+            values.push((count, Value::Int(u64::from(n))));
+        }
+    }
+    let (Some(cmdline), Some(argc)) = (
+        FieldId::from_name("exec.cmdline"),
+        FieldId::from_name("exec.argc"),
+    ) else {
+        return;
+    };
+    let argc = values.iter().find_map(|(f, v)| match v {
+        Value::Int(n) if *f == argc => Some(*n),
+        _ => None,
+    });
+    if values.iter().any(|(f, _)| *f == cmdline) {
+        return;
+    }
+    let Some(argc) = argc else {
+        return;
+    };
+    let args: Vec<String> = (0..argc.min(u64::from(crate::check::hooks::EXEC_ARGS_MAX)))
+        .map(|n| {
+            let name = format!("exec.args[{n}]");
+            FieldId::from_name(&name)
+                .and_then(|f| values.iter().find(|(g, _)| *g == f))
+                .and_then(|(_, v)| match v {
+                    Value::Str(s) => Some(s.clone()),
+                    _ => None,
+                })
+                .unwrap_or_default()
+        })
+        .collect();
+    if args.iter().any(|a| !a.is_empty()) {
+        values.push((cmdline, Value::Str(args.join(" "))));
+    }
 }

@@ -105,11 +105,18 @@ pub fn field_backends(field: FieldId, hook: Hook) -> Vec<BackendKind> {
         .backends
         .iter()
         .filter(|backend| {
-            backend.attach.iter().any(|attach| {
-                field
-                    .source(attach)
-                    .is_some_and(|source| source != FieldSource::EmptyStr)
-            })
+            // A backend that cannot read it somewhere is left out of policies
+            // that use it (W0060).
+            let unreadable = backend
+                .attach
+                .iter()
+                .any(|attach| field.source(attach) == Some(FieldSource::Unreadable));
+            !unreadable
+                && backend.attach.iter().any(|attach| {
+                    field
+                        .source(attach)
+                        .is_some_and(|source| source != FieldSource::EmptyStr)
+                })
         })
         .map(|backend| backend.kind)
         .collect()

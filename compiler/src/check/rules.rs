@@ -235,6 +235,11 @@ impl<'a> Checker<'a> {
             let mut first_spans: Vec<Span> = Vec::new();
             for name in fields {
                 let Some(field) = FieldId::from_name(&name.text) else {
+                    if let Some(d) = super::indexed::index_diagnostic(&name.text, name.span) {
+                        self.report(d);
+                        ok = false;
+                        continue;
+                    }
                     let help =
                         match literal::closest(&name.text, FieldId::all().map(|f| f.spec().name)) {
                             Some(close) => format!("a field with a similar name exists: `{close}`"),

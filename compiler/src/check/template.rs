@@ -76,6 +76,9 @@ impl Checker<'_> {
                         } else {
                             ok = false;
                         }
+                    } else if let Some(d) = super::indexed::index_diagnostic(name, span) {
+                        self.report(d);
+                        ok = false;
                     } else {
                         let help = match literal::closest(name, FieldId::all().map(|f| f.spec().name)) {
                             Some(close) => format!("a field with a similar name exists: `{close}`"),

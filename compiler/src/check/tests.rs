@@ -335,3 +335,148 @@ fn thousands_of_rules_check_and_keep_their_lines() {
     assert!(checked.diagnostics.iter().all(|d| !d.is_error()));
     assert_eq!(policy.rules[4999].line, 4999 * 5 + 1);
 }
+
+// Indexed fields.
+
+#[test]
+fn indexed_names_resolve_to_one_field_per_element() {
+    let one = field("exec.args[1]");
+    assert_eq!(one, field("exec.args[1]"), "an element has one id");
+    assert_ne!(one, field("exec.args[2]"));
+    assert_eq!(one.spec().name, "exec.args[1]");
+    let (family, index) = one.element().expect("an element");
+    assert_eq!(family.spec().name, "exec.args[N]");
+    assert_eq!(index, crate::check::hooks::Index::At(1));
+    let env = field("exec.env[\"LD_PRELOAD\"]");
+    assert_eq!(env.spec().name, "exec.env[\"LD_PRELOAD\"]");
+    assert_eq!(env.spec().ty, field("exec.env[\"PATH\"]").spec().ty);
+    use crate::check::hooks::{resolve_indexed, IndexError};
+    assert!(matches!(
+        resolve_indexed("exec.args[16]"),
+        Err(IndexError::OutOfRange { bound: 16, .. })
+    ));
+    assert!(matches!(
+        resolve_indexed("exec.args[*]"),
+        Err(IndexError::Any(_))
+    ));
+    assert!(matches!(
+        resolve_indexed("proc.uid[0]"),
+        Err(IndexError::NotIndexed(_))
+    ));
+    assert!(matches!(
+        resolve_indexed("exec.env[1]"),
+        Err(IndexError::PositionOnKeyed(_))
+    ));
+    assert!(matches!(
+        resolve_indexed("exec.args[\"a\"]"),
+        Err(IndexError::KeyOnPositional(_))
+    ));
+    assert!(matches!(
+        resolve_indexed("nothing[1]"),
+        Err(IndexError::Unknown)
+    ));
+}
+
+#[test]
+fn any_element_is_an_or_of_existing_elements() {
+    let expr = cond("exec", "exec.args[*] == \"-e\"");
+    let Expr::Or(terms) = &expr else {
+        panic!("not an or: {expr:?}");
+    };
+    assert_eq!(terms.len(), 16);
+    for (n, term) in terms.iter().enumerate() {
+        let Expr::And(parts) = term else {
+            panic!("not guarded: {term:?}");
+        };
+        assert_eq!(test_of(&parts[0]).0, &field("exec.argc"));
+        assert_eq!(
+            test_of(&parts[0]).1,
+            &TestOp::IntCmp {
+                op: CmpOp::Gt,
+                value: n as u64
+            },
+            "element {n} exists when argc > {n}"
+        );
+        assert_eq!(test_of(&parts[1]).0, &field(&format!("exec.args[{n}]")));
+    }
+}
+
+#[test]
+fn index_mistakes_get_their_codes() {
+    let rule = |when: &str| format!("rule r {{ on exec when {when} deny }}");
+    for when in [
+        "exec.args[16] == \"\"",
+        "exec.args[\"x\"] == \"\"",
+        "exec.env[0] == \"\"",
+        "exec.env[\"A B\"] == \"\"",
+        "proc.uid[0] == 0",
+        "exec.env[*] == \"\"",
+    ] {
+        assert_eq!(codes(&rule(when)), vec![Code::E0260], "{when}");
+    }
+    assert_eq!(
+        codes("trace t { on exec emit exec.args[*] }"),
+        vec![Code::E0261]
+    );
+    assert_eq!(
+        codes("rule r { on file.open when exec.args[1] == \"\" deny }"),
+        vec![Code::E0302]
+    );
+    assert_eq!(codes(&rule("exec.args[1] == \"-e\"")), vec![Code::W0060]);
+}
+
+#[test]
+fn any_element_decides_like_the_kernel_in_the_interpreter() {
+    use crate::check::policy::Value;
+    use crate::interp::{evaluate, Event};
+    let policy = ok("rule nc { on exec when exec.args[*] == \"-e\" deny }\n\
+                     rule none { on exec when not exec.args[*] startswith \"-\" audit }");
+    let event = |argc: u64, args: &[&str]| {
+        let mut values = vec![(field("exec.argc"), Value::Int(argc))];
+        for (n, arg) in args.iter().enumerate() {
+            values.push((
+                field(&format!("exec.args[{n}]")),
+                Value::Str(arg.to_string()),
+            ));
+        }
+        Event::new(values)
+    };
+    let nc = evaluate(&policy, Hook::Exec, &event(3, &["nc", "-e", "/bin/sh"]));
+    assert_eq!(nc.action, Action::Deny);
+    // Past argc an element does not exist, whatever the event says.
+    let past = evaluate(&policy, Hook::Exec, &event(1, &["nc", "-e"]));
+    assert_eq!(
+        past.action,
+        Action::Audit,
+        "no existing argument starts with -"
+    );
+    let plain = evaluate(&policy, Hook::Exec, &event(2, &["ls", "-l"]));
+    assert_eq!(plain.action, Action::Allow);
+    let bare = evaluate(&policy, Hook::Exec, &event(2, &["ls", "/tmp"]));
+    assert_eq!(bare.action, Action::Audit);
+}
+
+#[test]
+fn tests_that_give_arguments_get_argc_and_the_command_line() {
+    let policy = ok(
+        "rule miner { on exec when exec.cmdline contains \"stratum+tcp\" deny }\n\
+                     test \"t\" { on exec with exec.args[0] = \"xmrig\", exec.args[1] = \"-o\", \
+                     exec.args[2] = \"stratum+tcp://pool:3333\" expect deny by miner }",
+    );
+    let test = &policy.tests[0];
+    let get = |name: &str| {
+        test.fields
+            .iter()
+            .find(|(f, _)| *f == field(name))
+            .map(|(_, v)| v.clone())
+    };
+    use crate::check::policy::Value;
+    assert_eq!(get("exec.argc"), Some(Value::Int(3)));
+    assert_eq!(
+        get("exec.cmdline"),
+        Some(Value::Str("xmrig -o stratum+tcp://pool:3333".to_string()))
+    );
+    let (decision, problems) = crate::interp::run_test(&policy, test);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(decision.action, Action::Deny);
+}

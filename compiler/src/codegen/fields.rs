@@ -107,6 +107,7 @@ fn load_int(e: &mut Emitter<'_>, field: FieldId, source: FieldSource) {
         FieldSource::SyscallUserU64 { idx, mask } => path::load_user_u64(e, idx, mask),
         FieldSource::CapsetUser { which } => path::load_capset_user(e, which),
         FieldSource::TaskVpid => load_task_vpid(e),
+        FieldSource::ExecArgc => super::cmdline::load_argc(e),
         _ => {}
     }
     let asm = &mut e.asm;
@@ -124,7 +125,8 @@ fn load_int(e: &mut Emitter<'_>, field: FieldId, source: FieldSource) {
         | FieldSource::CallArg { .. }
         | FieldSource::IdArg { .. }
         | FieldSource::SyscallUserU64 { .. }
-        | FieldSource::CapsetUser { .. } => {}
+        | FieldSource::CapsetUser { .. }
+        | FieldSource::ExecArgc => {}
         FieldSource::TaskVpid => fits_32 = true,
         FieldSource::AncestorPid(n) => {
             ancestor(asm, Reg::R1, n);
@@ -417,10 +419,33 @@ fn load_str(e: &mut Emitter<'_>, field: FieldId, source: FieldSource, max: u16) 
         return;
     }
     let fill = zero_fill_len(e, field);
+    let done = e.asm.label("no_string");
+    // Reads that fill the slot themselves (after using it, or before
+    // knowing the length).
+    match source {
+        FieldSource::ExecArg(n) => {
+            super::cmdline::load_arg(e, field, n, max, done);
+            finish_str(e, field, fill, done);
+            return;
+        }
+        FieldSource::Cmdline => {
+            if let Some(len) = fill {
+                zero_fill(e, slot, len);
+            }
+            super::cmdline::load_cmdline(e, field, max, done);
+            finish_str(e, field, fill, done);
+            return;
+        }
+        FieldSource::ExecEnvVar(key) => {
+            super::cmdline::load_env(e, field, key, max, done);
+            finish_str(e, field, fill, done);
+            return;
+        }
+        _ => {}
+    }
     if let Some(len) = fill {
         zero_fill(e, slot, len);
     }
-    let done = e.asm.label("no_string");
     let helper = match source {
         FieldSource::Comm => {
             e.asm.call(Helper::GetCurrentTaskBtf);

@@ -27,6 +27,7 @@
 //! Depends on `ir`, `bpf::asm`, `abi` (record header and config layout) and the
 //! hook table; knows nothing of ELF.
 
+mod cmdline;
 mod fields;
 mod flow;
 pub mod guard;

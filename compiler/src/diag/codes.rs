@@ -269,6 +269,25 @@ codes! {
         example: "macro m0 = proc.uid == 0\nmacro m1 = m0 or m0\nmacro m2 = m1 or m1\nmacro m3 = m2 or m2\nmacro m4 = m3 or m3\nmacro m5 = m4 or m4\nmacro m6 = m5 or m5\nmacro m7 = m6 or m6\nmacro m8 = m7 or m7\nmacro m9 = m8 or m8\nmacro m10 = m9 or m9\nmacro m11 = m10 or m10\nmacro m12 = m11 or m11\nmacro m13 = m12 or m12\nmacro m14 = m13 or m13\nrule r {\n    on exec\n    when m14\n    deny\n}\n",
         fix: "Use lists instead of chains of `or`, and avoid repeating macros.",
     }
+    E0260 (Error) "invalid index" {
+        what: "An index names no element of a field: a position past the field's bound \
+               (`exec.args[16]`), a name where positions are written (`exec.args[\"x\"]`) \
+               or the reverse (`exec.env[0]`), an invalid name, or an index on a field \
+               that has one value (`proc.uid[0]`).",
+        why: "Indexed fields read a fixed number of elements, each a fixed number of \
+              bytes, so the kernel's work is bounded; an element past the bound is never read.",
+        example: "rule r {\n    on exec\n    when exec.args[16] == \"-e\"\n    deny\n}\n",
+        fix: "Use a position below the bound the help line gives, a quoted name for \
+              `exec.env`, or `FIELD[*]` to test every element.",
+    }
+    E0261 (Error) "`[*]` where one value is needed" {
+        what: "`FIELD[*]` (any element) is used in a message, an `emit` clause or a \
+               test's event.",
+        why: "`[*]` stands for every element at once: a test on it holds when it holds \
+              for one of them, but it has no single value to show or to set.",
+        example: "trace t {\n    on exec\n    emit exec.args[*]\n}\n",
+        fix: "Name one element (`exec.args[1]`), or `exec.cmdline` for every argument.",
+    }
     E0301 (Error) "unknown hook" {
         what: "`on` names a hook that does not exist.",
         why: "Each hook is a kernel attach point the compiler knows how to program.",
@@ -616,6 +635,20 @@ codes! {
               `exec -a`): the exemption is open to every program that calls itself so.",
         example: "rule shadow {\n    on file.open\n    when file.path == \"/etc/shadow\" and not proc.comm in [\"passwd\"]\n    deny\n}\n",
         fix: "Exempt by the executable the kernel resolved: `not proc.exe in [\"/usr/bin/passwd\"]`.",
+    }
+    W0060 (Warning) "hook runs on a weaker backend" {
+        what: "A rule reads a field that one backend of its hook cannot read: the rules on \
+               the hook run on the next backend instead, for the whole policy. On `exec`, \
+               the new program's arguments and environment (`exec.args[N]`, `exec.argc`, \
+               `exec.cmdline`, `exec.env[\"NAME\"]`) do not exist yet where the LSM hook \
+               runs; they are read at the exec's point of no return, where `deny` is a \
+               SIGKILL before the new program runs an instruction.",
+        why: "Reading them where the LSM hook runs would mean reading the caller's memory, \
+              which it can change after the kernel copied it: a rule would decide on what \
+              the caller claims.",
+        example: "rule r {\n    on exec\n    when exec.args[1] == \"-e\"\n    deny\n}\n",
+        fix: "Nothing, if a kill at the point of no return is enough; otherwise decide on \
+              `exec.path` and `exec.filename`, which the LSM backend reads.",
     }
 }
 

@@ -26,6 +26,9 @@ pub fn lower(policy: &CheckedPolicy) -> Module {
     let mut programs = Vec::new();
     for hook in policy.hooks() {
         for backend in hook.spec().backends {
+            if !backend_can_read(policy, hook, backend) {
+                continue;
+            }
             for attach in backend.attach {
                 let known = |field: FieldId| match field.source(attach) {
                     Some(FieldSource::ConstInt(v)) if field.spec().ty == FieldType::Bool => {
@@ -66,6 +69,45 @@ pub fn lower(policy: &CheckedPolicy) -> Module {
         identities: identities.sets,
         automata: sets.automata,
     }
+}
+
+/// Whether every field the policy's steps on `hook` read has a readable
+/// source in every program of `backend`: a backend where one is
+/// [`FieldSource::Unreadable`] (the exec's LSM hook and the new program's
+/// arguments) is left out, and the hook runs on the next one (W0060).
+pub fn backend_can_read(
+    policy: &CheckedPolicy,
+    hook: Hook,
+    backend: &crate::check::hooks::BackendSpec,
+) -> bool {
+    let fields = policy_fields(policy, hook);
+    backend.attach.iter().all(|attach| {
+        fields
+            .iter()
+            .all(|field| field.source(attach) != Some(FieldSource::Unreadable))
+    })
+}
+
+/// Every field the rules and traces on `hook` test, show or emit.
+pub fn policy_fields(policy: &CheckedPolicy, hook: Hook) -> Vec<FieldId> {
+    let mut fields = Vec::new();
+    fn walk(expr: &crate::check::policy::Expr, out: &mut Vec<FieldId>) {
+        use crate::check::policy::Expr;
+        match expr {
+            Expr::And(items) | Expr::Or(items) => items.iter().for_each(|e| walk(e, out)),
+            Expr::Not(inner) => walk(inner, out),
+            Expr::Test(test) => out.push(test.field),
+        }
+    }
+    for rule in policy.rules_on(hook) {
+        if let Some(cond) = &rule.cond {
+            walk(cond, &mut fields);
+        }
+        fields.extend(rule.captured_fields());
+    }
+    fields.sort_unstable();
+    fields.dedup();
+    fields
 }
 
 /// Lowers `hook` to a [`Target::TestRun`] program (every field from the context).

@@ -344,7 +344,7 @@ pub struct TestContext;
 impl TestContext {
     /// Byte offset of `field` in the context.
     pub fn offset(field: FieldId) -> u32 {
-        FieldId::all()
+        FieldId::all_with_elements()
             .take_while(|f| *f != field)
             .map(Self::size)
             .sum()
@@ -365,7 +365,7 @@ impl TestContext {
 
     /// Total size of the context.
     pub fn len() -> u32 {
-        FieldId::all().map(Self::size).sum()
+        FieldId::all_with_elements().map(Self::size).sum()
     }
 
     /// The context bytes for `event` (what the kernel programs would read:
@@ -375,7 +375,7 @@ impl TestContext {
         use crate::check::hooks::FieldType;
         use crate::check::policy::Value;
         let mut out = vec![0u8; Self::len() as usize];
-        for field in FieldId::all().filter(|f| f.spec().resolved_path) {
+        for field in FieldId::all_with_elements().filter(|f| f.spec().resolved_path) {
             let at = Self::offset(field) as usize;
             let FieldType::Str { max } = field.spec().ty else {
                 continue;
@@ -421,7 +421,7 @@ impl TestContext {
             }
         }
         // An absent ip is 0.0.0.0 (the interpreter's default), family AF_INET.
-        for field in FieldId::all() {
+        for field in FieldId::all_with_elements() {
             if field.spec().ty == crate::check::hooks::FieldType::Ip
                 && !event.values.contains_key(&field)
             {

@@ -343,9 +343,17 @@ fn hover(request: &Request<'_>) -> Result<Value, (i64, String)> {
         match token {
             Token::Ident(name) => {
                 let symbols = Symbols::of(request.text);
-                if let Some(field) = FieldId::from_name(name) {
+                if let Some(field) = FieldId::from_name(name)
+                    .or_else(|| crate::check::hooks::indexed_by_base(name).first().copied())
+                {
                     let hook = symbols.hook_at(request.offset);
-                    parts.push(field_doc(field, hook));
+                    for field in std::iter::once(field).chain(
+                        crate::check::hooks::indexed_by_base(name)
+                            .into_iter()
+                            .skip(1),
+                    ) {
+                        parts.push(field_doc(field, hook));
+                    }
                 } else if let Some(hook) = Hook::from_name(name) {
                     parts.push(hook_doc(hook));
                 } else if let Some(decl) = symbols.declaration_of(name) {

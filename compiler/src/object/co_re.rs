@@ -97,7 +97,13 @@ pub(super) const SHAPES: &[Shape] = &[
     },
     Shape {
         name: "mm_struct",
-        members: &[("exe_file", MemberType::StructPtr("file"))],
+        members: &[
+            ("exe_file", MemberType::StructPtr("file")),
+            // command lines and environment (exec)
+            ("start_stack", MemberType::ULong),
+            ("arg_start", MemberType::ULong),
+            ("arg_end", MemberType::ULong),
+        ],
     },
     Shape {
         name: "files_struct",

@@ -99,6 +99,13 @@ pub enum Token<'src> {
     RBrace,
     #[token(",")]
     Comma,
+    /// `*`: any element, in an indexed field (`exec.args[*]`).
+    #[token("*")]
+    Star,
+    /// A member after an index, dot included: the `.comm` of
+    /// `proc.ancestors[2].comm`.
+    #[regex(r"\.[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", |lex| lex.slice())]
+    Member(&'src str),
     /// A name, possibly dotted: `shells`, `proc.uid`, `file.open`.
     #[regex(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", |lex| lex.slice())]
     Ident(&'src str),
@@ -137,6 +144,7 @@ impl Token<'_> {
                 "a string".to_string()
             }
             Token::Range(text) => format!("range `{text}`"),
+            Token::Member(text) => format!("member `{text}`"),
             other => match other.keyword() {
                 Some(keyword) if keyword.chars().all(|c| c.is_ascii_alphabetic()) => {
                     format!("keyword `{keyword}`")
@@ -190,7 +198,9 @@ impl Token<'_> {
             Token::LBrace => "{",
             Token::RBrace => "}",
             Token::Comma => ",",
+            Token::Star => "*",
             Token::Ident(_)
+            | Token::Member(_)
             | Token::Int(_)
             | Token::Ip(_)
             | Token::Str(_)
@@ -436,6 +446,8 @@ impl Nesting {
             | Token::False
             | Token::LBracket
             | Token::RBracket
+            | Token::Star
+            | Token::Member(_)
             | Token::Comma => {}
             _ => {
                 self.pending_nots = 0;

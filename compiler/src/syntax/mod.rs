@@ -352,6 +352,25 @@ pub(crate) fn decode_str(text: &str, start: usize, diags: &mut Vec<Diagnostic>) 
     }
 }
 
+/// The canonical spelling of a key in an indexed field (`exec.env["PATH"]`):
+/// quoted, with `"`, `\`, newlines, tabs and other control characters
+/// escaped as a string literal writes them.
+pub fn quote_key(key: &str) -> String {
+    let mut out = String::from("\"");
+    for c in key.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_ascii_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::ast::*;

@@ -1,0 +1,210 @@
+//! Command lines and environment of the new program (`exec.args[N]`,
+//! `exec.argc`, `exec.cmdline`, `exec.env["NAME"]`), read at the exec's
+//! point of no return (`tp_btf/sched_process_exec`) from the new program's
+//! memory: `current->mm` is the new one, which no other task shares yet, and
+//! the new program has not run an instruction, so nothing the caller does
+//! can change what is read.
+//!
+//! The new stack as the kernel wrote it (`create_elf_tables`): at
+//! `mm->start_stack` the u64 argc, then the argv pointers, a NULL, the envp
+//! pointers, a NULL; the strings themselves lie between `mm->arg_start` and
+//! `mm->arg_end` (arguments), then the environment.
+
+use super::fields::{zero_fill, zero_fill_len};
+use super::Emitter;
+use crate::bpf::asm::{Alu, Helper, Jmp, Label, Reg, Size};
+use crate::check::hooks::{FieldId, ENV_VARS_MAX};
+use crate::kernel::KernelMember;
+
+/// `r3 = current->mm->start_stack`. Clobbers r0-r5.
+fn start_stack(e: &mut Emitter<'_>, dst: Reg) {
+    e.asm.call(Helper::GetCurrentTaskBtf);
+    e.asm
+        .load_member(Size::DoubleWord, dst, Reg::R0, KernelMember::TaskMm);
+    e.asm
+        .load_member(Size::DoubleWord, dst, dst, KernelMember::MmStartStack);
+}
+
+/// Reads the u64 of user memory at `r3` into the stack key slot; jumps to
+/// `fail` when it cannot be read, else leaves it in `dst`.
+fn read_user_u64(e: &mut Emitter<'_>, dst: Reg, fail: Label) {
+    let asm = &mut e.asm;
+    asm.mov(Reg::R1, Reg::R10);
+    asm.alu_imm(Alu::Add, Reg::R1, i32::from(super::FP_KEY));
+    asm.mov_imm(Reg::R2, 8);
+    asm.call(Helper::ProbeReadUser);
+    asm.jump_imm(Jmp::IfNotEqual, Reg::R0, 0, fail);
+    asm.load(Size::DoubleWord, dst, Reg::R10, super::FP_KEY);
+}
+
+/// `r1 = argc` of the new program (0 when unreadable).
+pub(super) fn load_argc(e: &mut Emitter<'_>) {
+    let done = e.asm.label("argc");
+    let fail = e.asm.label("no_argc");
+    start_stack(e, Reg::R3);
+    read_user_u64(e, Reg::R1, fail);
+    e.asm.goto(done);
+    e.asm.bind(fail);
+    e.asm.mov_imm(Reg::R1, 0);
+    e.asm.bind(done);
+}
+
+/// `argv[n]` into the field's slot, then its length (empty when `n >=
+/// argc` or unreadable). `done` is the string finisher's empty path.
+pub(super) fn load_arg(e: &mut Emitter<'_>, field: FieldId, n: u16, max: u16, done: Label) {
+    let slot = e.env.layout.slot(field);
+    e.asm.note(format!("argv[{n}] of the new program's stack"));
+    start_stack(e, Reg::R3);
+    // argc, kept in the slot's length word meanwhile.
+    e.asm
+        .store(Size::DoubleWord, Reg::R10, super::FP_SPILL, Reg::R3);
+    read_user_u64(e, Reg::R1, done);
+    e.asm
+        .jump_imm(Jmp::IfLessThanOrEqual, Reg::R1, i32::from(n), done);
+    e.asm
+        .load(Size::DoubleWord, Reg::R3, Reg::R10, super::FP_SPILL);
+    e.asm.alu_imm(Alu::Add, Reg::R3, 8 + 8 * i32::from(n));
+    read_user_u64(e, Reg::R3, done);
+    e.asm.jump_imm(Jmp::IfEqual, Reg::R3, 0, done);
+    if let Some(len) = zero_fill_len(e, field) {
+        zero_fill(e, slot, len);
+    }
+    e.asm.mov(Reg::R1, Reg::R7);
+    e.asm.alu_imm(Alu::Add, Reg::R1, i32::from(slot));
+    e.asm.mov_imm(Reg::R2, i32::from(max));
+    e.asm.call(Helper::ProbeReadUserStr);
+}
+
+/// The command line (`mm->arg_start .. mm->arg_end`, NULs made spaces, at
+/// most `max - 1` bytes) into the field's slot; r0 = its length + 1 for the
+/// string finisher, or a jump to `done` when there is none.
+pub(super) fn load_cmdline(e: &mut Emitter<'_>, field: FieldId, max: u16, done: Label) {
+    let slot = e.env.layout.slot(field);
+    let len_slot = e.env.layout.len_slot(field);
+    let last = i32::from(max) - 1;
+    let asm = &mut e.asm;
+    asm.note("the arguments, mm->arg_start .. mm->arg_end, NULs made spaces");
+    asm.call(Helper::GetCurrentTaskBtf);
+    asm.load_member(Size::DoubleWord, Reg::R4, Reg::R0, KernelMember::TaskMm);
+    asm.load_member(Size::DoubleWord, Reg::R3, Reg::R4, KernelMember::MmArgStart);
+    asm.load_member(Size::DoubleWord, Reg::R2, Reg::R4, KernelMember::MmArgEnd);
+    asm.alu(Alu::Sub, Reg::R2, Reg::R3);
+    // With the last argument's NUL: at least 2 bytes for a non-empty line.
+    asm.jump_imm(Jmp::IfSignedLessThanOrEqual, Reg::R2, 1, done);
+    asm.alu_imm(Alu::Add, Reg::R2, -1);
+    let fits = asm.label("cmdline_fits");
+    asm.jump_imm(Jmp::IfLessThanOrEqual, Reg::R2, last, fits);
+    asm.mov_imm(Reg::R2, last);
+    asm.bind(fits);
+    asm.store(Size::DoubleWord, Reg::R7, len_slot, Reg::R2);
+    asm.mov(Reg::R1, Reg::R7);
+    asm.alu_imm(Alu::Add, Reg::R1, i32::from(slot));
+    asm.call(Helper::ProbeReadUser);
+    asm.jump_imm(Jmp::IfNotEqual, Reg::R0, 0, done);
+    asm.load(Size::DoubleWord, Reg::R2, Reg::R7, len_slot);
+    let joined = asm.label("cmdline_joined");
+    for i in 0..last {
+        if i % 64 == 63 {
+            asm.island_point();
+        }
+        let next = asm.label("cmdline_byte");
+        asm.jump_imm(Jmp::IfLessThanOrEqual, Reg::R2, i, joined);
+        asm.load(Size::Byte, Reg::R1, Reg::R7, slot + i as i16);
+        asm.jump_imm(Jmp::IfNotEqual, Reg::R1, 0, next);
+        asm.store_imm(Size::Byte, Reg::R7, slot + i as i16, i32::from(b' '));
+        asm.bind(next);
+    }
+    asm.bind(joined);
+    asm.alu_imm(Alu::And, Reg::R2, 0x7fff);
+    let ok = asm.label("cmdline_in_slot");
+    asm.jump_imm(Jmp::IfLessThanOrEqual, Reg::R2, last, ok);
+    asm.mov_imm(Reg::R2, last);
+    asm.bind(ok);
+    asm.mov(Reg::R1, Reg::R7);
+    asm.alu(Alu::Add, Reg::R1, Reg::R2);
+    asm.store_imm(Size::Byte, Reg::R1, slot, 0);
+    asm.mov(Reg::R0, Reg::R2);
+    asm.alu_imm(Alu::Add, Reg::R0, 1);
+}
+
+/// The value of the environment variable `key` (the first `KEY=` among the
+/// first [`ENV_VARS_MAX`] variables) into the field's slot; r0 as
+/// `probe_read_user_str` returns it, or a jump to `done` when it is not set.
+pub(super) fn load_env(e: &mut Emitter<'_>, field: FieldId, key: &str, max: u16, done: Label) {
+    let slot = e.env.layout.slot(field);
+    let mut prefix = key.as_bytes().to_vec();
+    prefix.push(b'=');
+    let words = prefix.len().div_ceil(8);
+    e.asm.note(format!(
+        "environment variable {key}: the first of the new program's first {ENV_VARS_MAX} variables"
+    ));
+    // envp = start_stack + 8 * (argc + 2), kept in the spill slot.
+    start_stack(e, Reg::R3);
+    e.asm
+        .store(Size::DoubleWord, Reg::R10, super::FP_SPILL, Reg::R3);
+    read_user_u64(e, Reg::R1, done);
+    e.asm.jump_imm(Jmp::IfGreater, Reg::R1, 0x7fff_ffff, done);
+    e.asm.alu_imm(Alu::Add, Reg::R1, 2);
+    e.asm.alu_imm(Alu::Lhs, Reg::R1, 3);
+    e.asm
+        .load(Size::DoubleWord, Reg::R3, Reg::R10, super::FP_SPILL);
+    e.asm.alu(Alu::Add, Reg::R3, Reg::R1);
+    e.asm
+        .store(Size::DoubleWord, Reg::R10, super::FP_SPILL, Reg::R3);
+    let found = e.asm.label("env_found");
+    for _ in 0..ENV_VARS_MAX {
+        let next = e.asm.label("env_next");
+        e.asm.island_point();
+        // r3 = envp[j]; the end of the array is the end of the search.
+        e.asm
+            .load(Size::DoubleWord, Reg::R3, Reg::R10, super::FP_SPILL);
+        read_user_u64(e, Reg::R3, done);
+        e.asm.jump_imm(Jmp::IfEqual, Reg::R3, 0, done);
+        e.asm
+            .store(Size::DoubleWord, Reg::R10, super::FP_KEY, Reg::R3);
+        // Its first bytes (a string read stops at its NUL, never past it).
+        e.asm.mov(Reg::R1, Reg::R7);
+        e.asm.alu_imm(Alu::Add, Reg::R1, i32::from(slot));
+        e.asm.mov_imm(Reg::R2, (prefix.len() + 1) as i32);
+        e.asm.call(Helper::ProbeReadUserStr);
+        e.asm.jump_imm(
+            Jmp::IfSignedLessThanOrEqual,
+            Reg::R0,
+            prefix.len() as i32,
+            next,
+        );
+        for w in 0..words {
+            let chunk = &prefix[w * 8..prefix.len().min(w * 8 + 8)];
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            e.asm
+                .load(Size::DoubleWord, Reg::R1, Reg::R7, slot + 8 * w as i16);
+            if chunk.len() < 8 {
+                let mask = u64::MAX >> (8 * (8 - chunk.len()));
+                e.asm.load_imm64(Reg::R2, mask);
+                e.asm.alu(Alu::And, Reg::R1, Reg::R2);
+            }
+            e.asm.load_imm64(Reg::R2, u64::from_le_bytes(word));
+            e.asm.jump_reg(Jmp::IfNotEqual, Reg::R1, Reg::R2, next);
+        }
+        e.asm.goto(found);
+        e.asm.bind(next);
+        e.asm
+            .load(Size::DoubleWord, Reg::R3, Reg::R10, super::FP_SPILL);
+        e.asm.alu_imm(Alu::Add, Reg::R3, 8);
+        e.asm
+            .store(Size::DoubleWord, Reg::R10, super::FP_SPILL, Reg::R3);
+    }
+    e.asm.goto(done);
+    e.asm.bind(found);
+    if let Some(len) = zero_fill_len(e, field) {
+        zero_fill(e, slot, len);
+    }
+    e.asm
+        .load(Size::DoubleWord, Reg::R3, Reg::R10, super::FP_KEY);
+    e.asm.alu_imm(Alu::Add, Reg::R3, prefix.len() as i32);
+    e.asm.mov(Reg::R1, Reg::R7);
+    e.asm.alu_imm(Alu::Add, Reg::R1, i32::from(slot));
+    e.asm.mov_imm(Reg::R2, i32::from(max));
+    e.asm.call(Helper::ProbeReadUserStr);
+}
