@@ -487,3 +487,150 @@ fn a_working_directory_rule_matches_the_directory_by_identity() {
         format!("cat in {} opened {}", resolved(&dir), resolved(&marker)).as_str()
     );
 }
+
+/// One ancestor as `/proc` shows it: its pid, the names of its threads
+/// (`real_parent` is the thread that forked), and its executable where
+/// `/proc` can name it (not a deleted file or a memfd, readable).
+struct Ancestor {
+    pid: u64,
+    comms: Vec<String>,
+    exe: Option<String>,
+}
+
+/// The process `pid`'s ancestors from `/proc`, up to and past the top of the
+/// tree (pid 0: no comm, no exe).
+fn ancestors_from_proc(mut pid: u64, levels: usize) -> Vec<Ancestor> {
+    let mut out = Vec::new();
+    for _ in 0..levels {
+        if pid != 0 {
+            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+            let after = stat.rsplit_once(") ").expect("comm").1;
+            pid = after
+                .split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse().ok())
+                .expect("ppid");
+        }
+        if pid == 0 {
+            out.push(Ancestor {
+                pid: 0,
+                comms: vec![String::new()],
+                exe: Some(String::new()),
+            });
+            continue;
+        }
+        let comms = fs::read_dir(format!("/proc/{pid}/task"))
+            .expect("tasks")
+            .filter_map(|t| fs::read_to_string(t.ok()?.path().join("comm")).ok())
+            .map(|c| c.trim_end().to_string())
+            .collect();
+        let exe = fs::read_link(format!("/proc/{pid}/exe"))
+            .ok()
+            .map(|p| p.display().to_string())
+            .filter(|p| !p.ends_with(" (deleted)") && !p.starts_with("/memfd:"));
+        out.push(Ancestor { pid, comms, exe });
+    }
+    out
+}
+
+/// `proc.ancestors[1..=8]` of a real tree: the test binary spawns `sh`,
+/// which runs `sh`, which runs a copy of `cat` (`polc-leaf`). Ancestors 1
+/// to 3 (the two shells and this test binary) are checked exactly; past
+/// them, the pids are the chain `/proc` shows, each comm one of that
+/// process's threads' names, each exe the one `/proc` names (where it can),
+/// and past the top of the tree pid 0, no name and no executable.
+/// `proc.ancestors[*]` matches an ancestor at any depth, and only one that
+/// exists.
+#[test]
+fn ancestors_of_a_real_process_tree() {
+    if !kernel_tests_enabled("ancestors_of_a_real_process_tree") {
+        return;
+    }
+    let work = TempDir::new("proc-ancestors");
+    let cgroup = TestCgroup::new("proc-ancestors");
+    let leaf = support::copy_executable("/bin/cat", &work, "polc-leaf");
+    let me = resolved(std::env::current_exe().expect("current exe"));
+    let emit: Vec<String> = (1..=8)
+        .flat_map(|n| ["pid", "comm", "exe"].map(|m| format!("proc.ancestors[{n}].{m}")))
+        .collect();
+    let policy = write_policy(
+        &work,
+        "ancestors.pol",
+        &format!(
+            "trace leaf {{\n    on file.open\n    when proc.comm == \"polc-leaf\" and file.path endswith \"/status\"\n    emit proc.pid, {}\n}}\n\n\
+             rule under_this_test {{\n    on file.open\n    when proc.comm == \"polc-leaf\" and proc.ancestors[*].exe == \"{me}\" and file.path endswith \"/stat\"\n    audit \"{{proc.comm}} runs under {{proc.ancestors[3].comm}}\"\n}}\n\n\
+             rule under_nothing {{\n    on file.open\n    when proc.comm == \"polc-leaf\" and proc.ancestors[*].comm == \"polc-no-such\"\n    audit\n}}\n",
+            emit.join(", ")
+        ),
+    );
+    let polrt = Polrt::start(&policy, &cgroup, &work, &[]);
+    let inner = format!("{} /proc/self/status /proc/self/stat; true", leaf.display());
+    let outer = format!("/bin/sh -c '{inner}'; true");
+    let mut command = Command::new("/bin/sh");
+    command
+        .args(["-c", &outer])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let spawner = support::thread_comm();
+    let child = spawn_in_then(&cgroup, &mut command, || Ok(()));
+    let outer_pid = u64::from(child.id());
+    let output = child.wait_with_output().expect("wait");
+    let finished = stop(polrt);
+    assert!(output.status.success(), "{}", output.status);
+    let out = String::from_utf8_lossy(&output.stdout).to_string();
+    let status: HashMap<&str, &str> = out
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k, v.trim()))
+        .collect();
+    let leaf_pid: u64 = status["Pid"].parse().expect("Pid");
+    let inner_pid: u64 = status["PPid"].parse().expect("PPid");
+
+    let event = finished
+        .lines
+        .iter()
+        .find(|l| l["rule"] == "leaf" && l["fields"]["proc.pid"] == leaf_pid)
+        .unwrap_or_else(|| panic!("no leaf event: {:?}\n{}", finished.lines, finished.stderr));
+    let f = &event["fields"];
+    let at = |n: usize, m: &str| f[format!("proc.ancestors[{n}].{m}")].clone();
+    let sh = resolved("/bin/sh");
+    // The tree this test made, exactly.
+    assert_eq!(at(1, "pid"), inner_pid, "{event}");
+    assert_eq!(at(1, "comm"), "sh", "{event}");
+    assert_eq!(at(1, "exe"), sh.as_str(), "{event}");
+    assert_eq!(at(2, "pid"), outer_pid, "{event}");
+    assert_eq!(at(2, "comm"), "sh", "{event}");
+    assert_eq!(at(2, "exe"), sh.as_str(), "{event}");
+    assert_eq!(at(3, "pid"), u64::from(std::process::id()), "{event}");
+    assert_eq!(at(3, "comm"), spawner.as_str(), "{event}");
+    assert_eq!(at(3, "exe"), me.as_str(), "{event}");
+    // Above it, what /proc shows of this test's own ancestors.
+    let above = ancestors_from_proc(u64::from(std::process::id()), 5);
+    for (i, ancestor) in above.iter().enumerate() {
+        let n = i + 4;
+        assert_eq!(at(n, "pid"), ancestor.pid, "ancestor {n}: {event}");
+        let comm = at(n, "comm");
+        assert!(
+            ancestor.comms.iter().any(|c| comm == c.as_str()),
+            "ancestor {n}: {comm} is not one of {:?}: {event}",
+            ancestor.comms
+        );
+        if let Some(exe) = &ancestor.exe {
+            assert_eq!(at(n, "exe"), exe.as_str(), "ancestor {n}: {event}");
+        }
+    }
+
+    let audits: Vec<&Value> = finished
+        .events()
+        .into_iter()
+        .filter(|e| e["rule"] == "under_this_test")
+        .collect();
+    assert_eq!(audits.len(), 1, "{audits:?}");
+    assert_eq!(audits[0]["pid"], leaf_pid);
+    assert_eq!(
+        audits[0]["message"],
+        format!("polc-leaf runs under {spawner}").as_str()
+    );
+    assert_eq!(finished.matches("under_nothing"), 0);
+}

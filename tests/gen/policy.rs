@@ -243,14 +243,53 @@ pub fn policy(rng: &mut impl Entropy, shape: &Shape) -> String {
 
 /// The `proc.*` fields: a macro on these alone may be used on any hook.
 fn common_fields() -> Vec<FieldId> {
-    FieldId::all()
-        .filter(|f| f.spec().name.starts_with("proc."))
-        .collect()
+    expand_indexed(FieldId::all().filter(|f| f.spec().name.starts_with("proc.")))
 }
 
-/// Fields available on `hook`, in table order.
+/// Fields available on `hook`, in table order (an indexed field as a few
+/// of its elements).
 pub fn fields_on(hook: Hook) -> Vec<FieldId> {
-    FieldId::all().filter(|f| f.available_on(hook)).collect()
+    expand_indexed(FieldId::all().filter(|f| f.available_on(hook)))
+}
+
+/// `fields` with each indexed field (`proc.ancestors[N].comm`, whose table
+/// entry no condition names) replaced by elements: its first two positions
+/// and its last, or two keys.
+fn expand_indexed(fields: impl Iterator<Item = FieldId>) -> Vec<FieldId> {
+    use polc::check::hooks::{indexed_spec, IndexKind};
+    let mut out = Vec::new();
+    for field in fields {
+        let Some(spec) = indexed_spec(field) else {
+            out.push(field);
+            continue;
+        };
+        let (base, _, member) =
+            polc::check::hooks::split_indexed(spec.name).expect("an indexed name");
+        let indices: Vec<String> = match spec.kind {
+            IndexKind::Int { first, bound } => {
+                let mut positions = vec![first, first + 1, bound - 1];
+                positions.dedup();
+                positions.retain(|n| *n < bound);
+                positions.iter().map(u16::to_string).collect()
+            }
+            IndexKind::Key { .. } => vec!["\"LD_PRELOAD\"".into(), "\"PATH\"".into()],
+        };
+        for index in indices {
+            let name = format!("{base}[{index}]{member}");
+            out.push(FieldId::from_name(&name).unwrap_or_else(|| panic!("{name} is a field")));
+        }
+    }
+    out
+}
+
+/// `name` of an element of a positional indexed field written as any
+/// element (`proc.ancestors[*].comm`), for a test; `None` for other fields.
+fn any_element_name(field: FieldId) -> Option<String> {
+    let (_, polc::check::hooks::Index::At(_)) = field.element()? else {
+        return None;
+    };
+    let (base, _, member) = polc::check::hooks::split_indexed(field.spec().name)?;
+    Some(format!("{base}[*]{member}"))
 }
 
 /// Whether `field` is a string of more than 100 bytes (a path).
@@ -659,7 +698,12 @@ impl<R: Entropy> Gen<'_, R> {
     }
 
     fn leaf(&mut self, hook: Hook, field: FieldId) -> String {
-        let name = field.spec().name;
+        // Now and then any element of an indexed field (`FIELD[*]`).
+        let any = any_element_name(field).filter(|_| self.rng.chance(30));
+        let name: &str = match &any {
+            Some(any) => any,
+            None => field.spec().name,
+        };
         match field.spec().ty {
             FieldType::Int { bits } => self.int_leaf(name, bits),
             FieldType::Str { max } => self.str_leaf(hook, name, usize::from(max) - 1),

@@ -563,6 +563,11 @@ impl FieldSource {
         match (self, index) {
             (FieldSource::ExecArgs, Index::At(n)) => FieldSource::ExecArg(n),
             (FieldSource::ExecEnv, Index::Key(key)) => FieldSource::ExecEnvVar(key),
+            (FieldSource::AncestorPid(_), Index::At(n)) => FieldSource::AncestorPid(n as u8),
+            (FieldSource::AncestorComm(_), Index::At(n)) => FieldSource::AncestorComm(n as u8),
+            (FieldSource::ResolvedPath(FileRef::AncestorExe(_)), Index::At(n)) => {
+                FieldSource::ResolvedPath(FileRef::AncestorExe(n as u8))
+            }
             (other, _) => other,
         }
     }
@@ -748,8 +753,8 @@ impl fmt::Display for Index {
 /// How an indexed field is indexed.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum IndexKind {
-    /// By position, `0 ..= bound - 1` (the table name is written `BASE[N]`).
-    Int { bound: u16 },
+    /// By position, `first ..= bound - 1` (the table name is written `BASE[N]`).
+    Int { first: u16, bound: u16 },
     /// By a key of at most `max_len` bytes, each an ASCII letter, digit or
     /// `_` (the table name is written `BASE["NAME"]`).
     Key { max_len: u16 },
@@ -777,6 +782,7 @@ pub static INDEXED: &[IndexedSpec] = &[
     IndexedSpec {
         name: "exec.args[N]",
         kind: IndexKind::Int {
+            first: 0,
             bound: EXEC_ARGS_MAX,
         },
         count: Some("exec.argc"),
@@ -785,6 +791,31 @@ pub static INDEXED: &[IndexedSpec] = &[
         name: "exec.env[\"NAME\"]",
         kind: IndexKind::Key {
             max_len: ENV_NAME_MAX,
+        },
+        count: None,
+    },
+    // ancestry: 1 is the parent, 2 the grandparent, ...
+    IndexedSpec {
+        name: "proc.ancestors[N].pid",
+        kind: IndexKind::Int {
+            first: 1,
+            bound: ANCESTORS_MAX + 1,
+        },
+        count: None,
+    },
+    IndexedSpec {
+        name: "proc.ancestors[N].comm",
+        kind: IndexKind::Int {
+            first: 1,
+            bound: ANCESTORS_MAX + 1,
+        },
+        count: None,
+    },
+    IndexedSpec {
+        name: "proc.ancestors[N].exe",
+        kind: IndexKind::Int {
+            first: 1,
+            bound: ANCESTORS_MAX + 1,
         },
         count: None,
     },
@@ -933,7 +964,7 @@ pub fn resolve_indexed(name: &str) -> Result<FieldId, IndexError> {
     }
     let quoted = index.starts_with('"');
     match spec.kind {
-        IndexKind::Int { bound } => {
+        IndexKind::Int { first, bound } => {
             if quoted {
                 return Err(IndexError::KeyOnPositional(family));
             }
@@ -941,7 +972,7 @@ pub fn resolve_indexed(name: &str) -> Result<FieldId, IndexError> {
                 return Err(IndexError::BadPosition(family));
             }
             match index.parse::<u16>() {
-                Ok(n) if n < bound => Ok(element_id(family, IndexRef::At(n))),
+                Ok(n) if (first..bound).contains(&n) => Ok(element_id(family, IndexRef::At(n))),
                 _ => Err(IndexError::OutOfRange {
                     field: family,
                     bound,
@@ -995,15 +1026,17 @@ pub fn indexed_by_base(base: &str) -> Vec<FieldId> {
 /// (with the field counting them), or `None` for a keyed one.
 pub fn any_elements(family: FieldId) -> Option<(Vec<FieldId>, Option<FieldId>)> {
     let spec = indexed_spec(family)?;
-    let IndexKind::Int { bound } = spec.kind else {
+    let IndexKind::Int { first, bound } = spec.kind else {
         return None;
     };
-    let elements = (0..bound)
+    let elements = (first..bound)
         .map(|n| element_id(family, IndexRef::At(n)))
         .collect();
     Some((elements, spec.count.and_then(FieldId::from_name)))
 }
 
+/// Ancestors `proc.ancestors[N]` reads: `N` from 1 (the parent) to this.
+pub const ANCESTORS_MAX: u16 = 8;
 /// Arguments of the new program `exec.args[N]` reads (`N` below this).
 pub const EXEC_ARGS_MAX: u16 = 16;
 /// Length, including the NUL, of each `exec.args[N]`.
@@ -1630,6 +1663,34 @@ pub static FIELDS: &[FieldSpec] = &[
         doc: "value of the environment variable NAME (e.g. `exec.env[\"LD_PRELOAD\"]`) in the new program's environment; empty when it is not set",
         common_source: None,
         resolved_path: false,
+    },
+    // ancestry
+    FieldSpec {
+        name: "proc.ancestors[N].pid",
+        ty: FieldType::Int { bits: 32 },
+        scope: FieldScope::Common,
+        doc: "process id of the N-th ancestor (1 to 8: 1 the parent, 2 the grandparent, ... \
+              through `real_parent`); 0 past the top of the process tree; \
+              `proc.ancestors[*].pid` tests every one",
+        common_source: Some(FieldSource::AncestorPid(0)),
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "proc.ancestors[N].comm",
+        ty: FieldType::Str { max: COMM_LEN },
+        scope: FieldScope::Common,
+        doc: "command name of the N-th ancestor (1 to 8); empty past the top of the process tree",
+        common_source: Some(FieldSource::AncestorComm(0)),
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "proc.ancestors[N].exe",
+        ty: FieldType::Str { max: PATH_MAX_LEN },
+        scope: FieldScope::Common,
+        doc: "path of the N-th ancestor's executable (1 to 8), resolved by the kernel; empty \
+              past the top of the process tree and for kernel threads",
+        common_source: Some(FieldSource::ResolvedPath(FileRef::AncestorExe(0))),
+        resolved_path: true,
     },
 ];
 
