@@ -634,3 +634,65 @@ fn ancestors_of_a_real_process_tree() {
     );
     assert_eq!(finished.matches("under_nothing"), 0);
 }
+
+/// The language reference's ancestry rule on a real tree: a copy of the
+/// shell named `nginx` runs `sh`, which runs `sh -c true`: that last shell,
+/// whose grandparent is `nginx`, is killed at its exec; the middle one
+/// (whose grandparent is this test) runs.
+#[test]
+fn a_shell_whose_grandparent_is_a_web_server_is_killed() {
+    if !kernel_tests_enabled("a_shell_whose_grandparent_is_a_web_server_is_killed") {
+        return;
+    }
+    let work = TempDir::new("proc-webshell");
+    let cgroup = TestCgroup::new("proc-webshell");
+    let nginx = support::copy_executable("/bin/sh", &work, "nginx");
+    let sh = resolved("/bin/sh");
+    let policy = write_policy(
+        &work,
+        "webshell.pol",
+        &format!(
+            "list web_servers = [\"nginx\", \"apache2\", \"httpd\", \"php-fpm\"]\n\n\
+             rule shell_whose_grandparent_is_a_web_server {{\n    on exec\n    \
+             when exec.path == \"{sh}\" and proc.ancestors[2].comm in web_servers\n    \
+             kill \"{{exec.path}} (pid {{proc.pid}}) under {{proc.ancestors[1].comm}} under {{proc.ancestors[2].comm}} ({{proc.ancestors[2].exe}})\"\n}}\n"
+        ),
+    );
+    let polrt = Polrt::start(&policy, &cgroup, &work, &[]);
+    // The middle shell prints its pid, then the status of its child.
+    let script = "/bin/sh -c 'echo $$; /bin/sh -c true; echo $?'; true";
+    let mut command = Command::new(&nginx);
+    command
+        .args(["-c", script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let child = spawn_in_then(&cgroup, &mut command, || Ok(()));
+    let output = child.wait_with_output().expect("wait");
+    let finished = stop(polrt);
+    let out = String::from_utf8_lossy(&output.stdout).to_string();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    let middle: u64 = lines[0].parse().expect("the middle shell's pid");
+    assert_eq!(
+        lines[1], "137",
+        "the inner shell must die of SIGKILL: {out}"
+    );
+    let kills: Vec<&Value> = finished
+        .events()
+        .into_iter()
+        .filter(|e| e["rule"] == "shell_whose_grandparent_is_a_web_server")
+        .collect();
+    assert_eq!(kills.len(), 1, "{kills:?}");
+    let pid = kills[0]["pid"].as_u64().expect("pid");
+    assert_ne!(pid, middle);
+    assert_eq!(
+        kills[0]["message"],
+        format!(
+            "{sh} (pid {pid}) under sh under nginx ({})",
+            resolved(&nginx)
+        )
+        .as_str()
+    );
+    assert_eq!(kills[0]["fields"]["proc.ancestors[2].comm"], "nginx");
+}
