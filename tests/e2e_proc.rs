@@ -330,7 +330,7 @@ fn polc_test_decides_the_process_context_in_the_kernel() {
         .lines()
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
         .collect();
-    assert_eq!(results.len(), 12, "{text}");
+    assert_eq!(results.len(), 18, "{text}");
     for result in &results {
         assert_eq!(result["ok"], true, "{result}");
         assert_eq!(result["kernel"], result["interpreter"], "{result}");
