@@ -18,13 +18,15 @@ need_root
 # the VM matrix (6.12 and Debian 12's 6.1); pip for virtme-ng; the module
 # loaders (kmod) and the system Python the example scenarios run; Neovim,
 # whose built-in LSP client tests `polc lsp` as an editor uses it;
-# Prometheus, which scrapes `polrt run --metrics` in the metrics test.
+# Prometheus, which scrapes `polrt run --metrics` in the metrics test;
+# systemd for `systemd-analyze verify` of the unit and the journald that
+# `polrt run --output journal` is tested against.
 packages=(
     gcc libc6-dev git
     clang llvm libbpf-dev bpftool bpftrace
     qemu-system-x86 linux-image-6.12-amd64 linux-image-amd64 busybox-static
     python3-pip iproute2 hyperfine kmod python3 neovim
-    prometheus
+    prometheus systemd
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -35,6 +37,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get -o Acquire::Retries=3 update -qq
     apt-get -o Acquire::Retries=3 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # The downloaded packages are installed now: their archives only take disk.
+    apt-get clean
 fi
 
 # The version the VM harness was verified with. System python on purpose:
@@ -42,7 +46,7 @@ fi
 virtme_ng_version=1.42
 if ! command -v vng >/dev/null 2>&1; then
     echo "setup: installing virtme-ng $virtme_ng_version"
-    /usr/bin/python3 -m pip install -q --break-system-packages "virtme-ng==$virtme_ng_version"
+    /usr/bin/python3 -m pip install -q --no-cache-dir --break-system-packages "virtme-ng==$virtme_ng_version"
 fi
 
 for glob in '/boot/vmlinuz-6.12.*-amd64' '/boot/vmlinuz-6.1.0-*-amd64'; do

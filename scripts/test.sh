@@ -19,6 +19,11 @@ cd "$repo" || exit 1
 export POLC_KERNEL_TESTS=${POLC_KERNEL_TESTS:-require}
 export POLC_VM_TESTS=${POLC_VM_TESTS:-require}
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+# A one-off build gains nothing from incremental compilation, whose caches
+# take as much disk again.
+if [ "${CI:-}" = true ]; then
+    export CARGO_INCREMENTAL=0
+fi
 
 # shellcheck source=scripts/cargo-env.sh
 . "$repo/scripts/cargo-env.sh"
@@ -47,9 +52,18 @@ stage() {
     return "$rc"
 }
 
+# disk: free space where the build writes, printed at the start and in the
+# summary, so a stage that fails for want of disk says so.
+disk() {
+    local dir=${CARGO_TARGET_DIR:-$repo/target}
+    mkdir -p "$dir" 2>/dev/null || dir=$repo
+    df -h --output=avail,size,target "$dir" | tail -n 1 |
+        awk '{ printf "%s free of %s on %s", $1, $2, $3 }'
+}
+
 summary() {
     echo
-    echo "==> summary"
+    echo "==> summary ($(disk) at the end)"
     local i
     for i in "${!names[@]}"; do
         printf '  %-8s %5ss  %s\n' "${names[$i]}" "${seconds[$i]}" "${results[$i]}"
@@ -58,6 +72,7 @@ summary() {
         "$([ "$failed" -eq 0 ] && echo "all stages passed" || echo "$failed stage(s) FAILED")"
 }
 
+echo "test: $(disk) at the start"
 if ! stage setup "$repo/scripts/setup.sh"; then
     summary
     exit 1

@@ -122,6 +122,7 @@ const SCENARIOS: &[&str] = &[
     "enforce-persist",
     "enforce-stop",
     "monitor",
+    "reload",
     "bypass-start",
     "bypass",
     "bypass-stop",

@@ -15,6 +15,7 @@
 //! Run as root: `cargo run --release -p polc-bench -- all` (see
 //! docs/performance.md). Nothing here is a test: no timing is asserted.
 
+mod agent;
 mod compile;
 mod cost;
 mod kernel;
@@ -54,6 +55,9 @@ enum Command {
     Kernel(RunArgs),
     /// Event throughput of `polrt run --format json` (root).
     Throughput(RunArgs),
+    /// polrt as a node agent: several policies against one merged policy,
+    /// hot reload latency (root).
+    Agent(RunArgs),
     /// Render docs/performance.md's tables and the plot from results.json.
     Render(RenderArgs),
     /// The load generator (run by the harness itself).
@@ -155,6 +159,7 @@ fn main() -> ExitCode {
         Command::Compile(args) => run(&args, &[Phase::Compile]),
         Command::Kernel(args) => run(&args, &[Phase::Kernel]),
         Command::Throughput(args) => run(&args, &[Phase::Throughput]),
+        Command::Agent(args) => run_agent(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -197,6 +202,44 @@ fn build_binaries() -> Result<(), String> {
     } else {
         Err(format!("cargo build of polc and polrt failed: {status}"))
     }
+}
+
+/// `polc-bench agent`: measures, writes docs/performance/agent.json and the
+/// agent tables of docs/performance.md.
+fn run_agent(args: &RunArgs) -> Result<(), String> {
+    if !is_root() {
+        return Err("the agent phase needs root".into());
+    }
+    build_binaries()?;
+    let tools = Tools::find()?;
+    let scratch = args
+        .scratch
+        .clone()
+        .unwrap_or_else(|| repo_root().join("target/polc-bench"));
+    std::fs::create_dir_all(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
+    let command: Vec<String> = std::env::args().collect();
+    let command_line = format!("polc-bench {}", command[1..].join(" "));
+    let results = agent::run(
+        &tools,
+        &scratch,
+        args.reps,
+        Duration::from_millis(args.load_ms),
+        command_line,
+    )?;
+    let json_path = repo_root().join("docs/performance/agent.json");
+    let json = serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?;
+    std::fs::write(&json_path, json + "\n").map_err(|e| e.to_string())?;
+    let doc_path = repo_root().join("docs/performance.md");
+    let doc = std::fs::read_to_string(&doc_path)
+        .map_err(|e| format!("reading {}: {e}", doc_path.display()))?;
+    let doc = report::splice_between(&doc, agent::BEGIN, agent::END, &agent::tables(&results))?;
+    std::fs::write(&doc_path, doc).map_err(|e| e.to_string())?;
+    eprintln!(
+        "polc-bench: wrote {} and {}",
+        json_path.display(),
+        doc_path.display()
+    );
+    Ok(())
 }
 
 fn is_root() -> bool {

@@ -18,15 +18,21 @@ pub const END: &str = "<!-- END results -->";
 
 /// Replaces the generated section of `doc` with `tables`.
 pub fn splice(doc: &str, tables: &str) -> Result<String, String> {
+    splice_between(doc, BEGIN, END, tables)
+}
+
+/// Replaces what stands between the lines `begin` and `end` of `doc` with
+/// `text`.
+pub fn splice_between(doc: &str, begin: &str, end: &str, text: &str) -> Result<String, String> {
     let start = doc
-        .find(BEGIN)
-        .ok_or_else(|| format!("the document has no `{BEGIN}` line"))?
-        + BEGIN.len();
+        .find(begin)
+        .ok_or_else(|| format!("the document has no `{begin}` line"))?
+        + begin.len();
     let stop = start
         + doc[start..]
-            .find(END)
-            .ok_or_else(|| format!("the document has no `{END}` line"))?;
-    Ok(format!("{}\n{tables}{}", &doc[..start], &doc[stop..]))
+            .find(end)
+            .ok_or_else(|| format!("the document has no `{end}` line"))?;
+    Ok(format!("{}\n{text}{}", &doc[..start], &doc[stop..]))
 }
 
 /// Three significant digits.

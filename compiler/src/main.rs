@@ -131,6 +131,10 @@ struct TestArgs {
     /// Run only the interpreter (no root needed; the compiled programs are not checked).
     #[arg(long)]
     interp_only: bool,
+    /// Run the files as one set, as `polrt run` enforces them together: each
+    /// test expects the strongest verdict of every policy's decision.
+    #[arg(long)]
+    together: bool,
     /// When to colour diagnostics.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     color: ColorChoice,

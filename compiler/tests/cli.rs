@@ -430,3 +430,83 @@ fn test_of_a_policy_with_errors_says_no_test_ran() {
     assert!(stdout.contains("no test ran in"), "{stdout}");
     assert!(stdout.contains("the policy has errors"), "{stdout}");
 }
+
+/// `polc test --together`: each test expects the strongest verdict of every
+/// policy of the set (as `polrt run A B` enforces them), with `by RULE`
+/// naming its own policy's deciding rule; alone, the same tests fail where
+/// another policy's verdict is needed; a set with a broken file runs none.
+#[test]
+fn test_together_expects_the_strongest_verdict_of_the_set() {
+    let dir = temp_dir("test-together");
+    let first = dir.join("first.pol");
+    std::fs::write(
+        &first,
+        "rule allow_root {\n    on exec\n    when proc.uid == 0\n    allow\n}\n\nrule audit_all {\n    on exec\n    audit\n}\n\n\
+         test \"root runs x: the other policy denies it\" {\n    on exec with proc.uid = 0, exec.path = \"/bin/x\"\n    expect deny\n}\n\n\
+         test \"a user runs y: audited here, allowed there\" {\n    on exec with proc.uid = 1000, exec.path = \"/bin/y\"\n    expect audit by audit_all\n}\n",
+    )
+    .expect("write");
+    let second = dir.join("second.pol");
+    std::fs::write(
+        &second,
+        "rule block_x {\n    on exec\n    when exec.path == \"/bin/x\"\n    deny\n}\n\n\
+         test \"x is denied, by this policy\" {\n    on exec with proc.uid = 0, exec.path = \"/bin/x\"\n    expect deny by block_x\n}\n\n\
+         test \"y: this policy allows, the other audits\" {\n    on exec with proc.uid = 1000, exec.path = \"/bin/y\"\n    expect audit\n}\n",
+    )
+    .expect("write");
+    let (first, second) = (first.display().to_string(), second.display().to_string());
+    let out = polc(&["test", "--together", "--color", "never", &first, &second]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("running 2 tests in"), "{stdout}");
+    assert!(stdout.contains("first.pol together with /"), "{stdout}");
+    assert!(stdout.contains("second.pol together with /"), "{stdout}");
+    assert!(stdout.contains("4 passed; 0 failed"), "{stdout}");
+
+    let out = polc(&[
+        "test",
+        "--together",
+        "--format",
+        "json",
+        "--color",
+        "never",
+        &first,
+        &second,
+    ]);
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    let root_x = lines
+        .iter()
+        .find(|l| l["test"] == "root runs x: the other policy denies it")
+        .expect("the test");
+    assert_eq!(root_x["verdict"], "deny");
+    assert_eq!(root_x["interpreter"]["action"], "allow");
+    assert_eq!(root_x["interpreter"]["rule"], "allow_root");
+
+    // Alone, each policy decides by itself: two tests fail.
+    let out = polc(&["test", "--color", "never", &first, &second]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("2 passed; 2 failed"), "{stdout}");
+
+    // A broken policy in the set: no test runs.
+    let broken = dir.join("broken.pol");
+    std::fs::write(&broken, "rule r {\n    on exec\n    deny\n").expect("write");
+    let out = polc(&[
+        "test",
+        "--together",
+        "--color",
+        "never",
+        &first,
+        &broken.display().to_string(),
+    ]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("no test ran together: a policy of the set has errors"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("test root runs x"), "{stdout}");
+}

@@ -28,6 +28,7 @@ pub mod events;
 pub mod guard;
 pub mod identity;
 pub mod inspect;
+pub mod journal;
 pub mod loader;
 pub mod metrics;
 pub mod object;

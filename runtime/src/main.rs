@@ -89,7 +89,9 @@ struct RunArgs {
     #[arg(long, value_enum, default_value_t = FormatArg::Text)]
     format: FormatArg,
     /// Append events to FILE instead of stdout (mode 0600 when created; no
-    /// symbolic links, hard links or other users' files; SIGHUP reopens it).
+    /// symbolic links, hard links or other users' files; SIGHUP reopens it);
+    /// `journal`: send them to the systemd journal, with structured fields
+    /// (a file called journal is `./journal`).
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
     /// Fail instead of falling back when a hook cannot use its LSM backend.

@@ -52,6 +52,9 @@ pub struct PolicyMetrics {
     /// Per hook: the backend it got.
     pub backends: Vec<(String, String)>,
     pub programs: Vec<ProgramMetric>,
+    /// Bytes in its ring buffer not yet read by polrt, and the buffer's
+    /// size (`None` when the buffer's positions could not be mapped).
+    pub ring: Option<(u64, u64)>,
 }
 
 /// Everything `--metrics` reports.
@@ -60,6 +63,9 @@ pub struct Snapshot {
     pub policies: Vec<PolicyMetrics>,
     pub reloads: u64,
     pub failed_reloads: u64,
+    /// Records that could not be written to the output (a full disk, a
+    /// journal that could not keep up), since polrt started.
+    pub output_failures: u64,
 }
 
 /// A label value, escaped as the text format requires.
@@ -158,6 +164,34 @@ pub fn render(snapshot: &Snapshot) -> String {
             .iter()
             .map(|p| (format!("policy=\"{}\"", label(&p.name)), p.lost))
             .collect(),
+    );
+    let ring = |value: fn((u64, u64)) -> u64| -> Vec<(String, u64)> {
+        snapshot
+            .policies
+            .iter()
+            .filter_map(|p| {
+                p.ring
+                    .map(|r| (format!("policy=\"{}\"", label(&p.name)), value(r)))
+            })
+            .collect()
+    };
+    family(
+        "polrt_ringbuf_used_bytes",
+        "gauge",
+        "Bytes in the policy's event ring buffer that polrt has not read yet (when it reaches the size, events are lost).",
+        ring(|(used, _)| used),
+    );
+    family(
+        "polrt_ringbuf_size_bytes",
+        "gauge",
+        "Size of the policy's event ring buffer.",
+        ring(|(_, size)| size),
+    );
+    family(
+        "polrt_output_failures_total",
+        "counter",
+        "Records polrt could not write to its output (their events are lost; enforcement goes on).",
+        vec![(String::new(), snapshot.output_failures)],
     );
     family(
         "polrt_backend_info",
@@ -325,9 +359,11 @@ mod tests {
                     run_time_ns: Some(1500),
                     run_count: Some(9),
                 }],
+                ring: Some((4096, 1 << 20)),
             }],
             reloads: 5,
             failed_reloads: 1,
+            output_failures: 6,
         }
     }
 
@@ -345,6 +381,9 @@ mod tests {
             "polrt_program_runs_total{policy=\"web\",program=\"net_connect_cgroup4\",id=\"7\"} 9",
             "polrt_reloads_total 5",
             "polrt_reloads_failed_total 1",
+            "polrt_ringbuf_used_bytes{policy=\"web\"} 4096",
+            "polrt_ringbuf_size_bytes{policy=\"web\"} 1048576",
+            "polrt_output_failures_total 6",
         ] {
             assert!(text.lines().any(|l| l == line), "no line {line:?} in:\n{text}");
         }

@@ -9,9 +9,11 @@
 
 use std::io::{self, Write};
 
+use polc_abi::Verdict;
 use serde_json::{json, Map, Value as Json};
 
 use crate::events::{Event, Value};
+use crate::journal::{self, Journal};
 
 /// Output format of `polrt run`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -182,15 +184,44 @@ pub struct RuleCount {
 /// could not be written is dropped and counted, and the caller learns of it
 /// from [`Output::take_failures`] and says so, while enforcement goes on.
 pub struct Output {
-    out: Box<dyn Write + Send>,
+    out: Sink,
     format: Format,
     clock: Clock,
     /// Writes that failed since the last [`Output::take_failures`], and the
     /// first error among them.
     failures: Option<(u64, io::Error)>,
+    /// Writes that failed since the start.
+    failures_total: u64,
     /// The policy whose records are written now, and its generation (the
     /// SHA-256 of its source): added to JSON events (see [`Output::set_policy`]).
     policy: Option<(String, String)>,
+    /// The host name (of polrt's UTS namespace), added to JSON records.
+    hostname: String,
+}
+
+/// Where [`Output`] writes: a stream (stdout, `--output FILE`) or the
+/// journal (`--output journal`, see [`crate::journal`]).
+pub enum Sink {
+    Stream(Box<dyn Write + Send>),
+    Journal(Journal),
+}
+
+/// A record's journal metadata: its `POLRT_TYPE`, priority and fields
+/// beyond the message.
+struct Meta {
+    kind: &'static str,
+    priority: u8,
+    fields: Vec<(String, String)>,
+}
+
+impl Meta {
+    fn new(kind: &'static str, priority: u8) -> Meta {
+        Meta {
+            kind,
+            priority,
+            fields: Vec::new(),
+        }
+    }
 }
 
 /// A reload of one policy: done, or refused (the old generation stays).
@@ -262,12 +293,19 @@ impl ReloadReport {
 impl Output {
     /// Reports to `out` in `format`, converting times with `clock`.
     pub fn new(out: Box<dyn Write + Send>, format: Format, clock: Clock) -> Output {
+        Output::to_sink(Sink::Stream(out), format, clock)
+    }
+
+    /// Reports to `sink` in `format`, converting times with `clock`.
+    pub fn to_sink(out: Sink, format: Format, clock: Clock) -> Output {
         Output {
             out,
             format,
             clock,
             failures: None,
+            failures_total: 0,
             policy: None,
+            hostname: hostname(),
         }
     }
 
@@ -280,9 +318,12 @@ impl Output {
     /// `record` with the current policy and generation (when named), as a
     /// line.
     fn tagged(&self, mut record: Json) -> String {
-        if let (Some((policy, generation)), Some(object)) = (&self.policy, record.as_object_mut()) {
-            object.insert("policy".into(), json!(policy));
-            object.insert("generation".into(), json!(generation));
+        if let Some(object) = record.as_object_mut() {
+            if let Some((policy, generation)) = &self.policy {
+                object.insert("policy".into(), json!(policy));
+                object.insert("generation".into(), json!(generation));
+            }
+            object.insert("hostname".into(), json!(self.hostname));
         }
         record.to_string()
     }
@@ -302,19 +343,53 @@ impl Output {
             .to_string(),
             Format::Text => report.line(),
         };
-        self.line(&text);
+        let priority = if report.result == "refused" {
+            journal::WARNING
+        } else {
+            journal::INFO
+        };
+        self.emit(&text, || {
+            let mut meta = Meta::new("reload", priority);
+            meta.fields = vec![
+                ("POLRT_POLICY".into(), report.policy.clone()),
+                ("POLRT_RESULT".into(), report.result.into()),
+                ("POLRT_GENERATION".into(), report.generation.clone()),
+            ];
+            meta
+        });
     }
 
-    fn line(&mut self, text: &str) {
-        let written = self
-            .out
-            .write_all(text.as_bytes())
-            .and_then(|()| self.out.write_all(b"\n"));
+    /// Writes one record: a line on a stream; on the journal, an entry whose
+    /// message is `text`, with the fields `meta` gives.
+    fn emit(&mut self, text: &str, meta: impl FnOnce() -> Meta) {
+        let written = match &mut self.out {
+            Sink::Stream(out) => out
+                .write_all(text.as_bytes())
+                .and_then(|()| out.write_all(b"\n")),
+            Sink::Journal(journal) => {
+                let meta = meta();
+                let mut fields = vec![
+                    ("MESSAGE".to_string(), text.to_string()),
+                    ("PRIORITY".to_string(), meta.priority.to_string()),
+                    ("SYSLOG_IDENTIFIER".to_string(), "polrt".to_string()),
+                    ("POLRT_TYPE".to_string(), meta.kind.to_string()),
+                ];
+                if let Some((policy, generation)) = &self.policy {
+                    if !meta.fields.iter().any(|(name, _)| name == "POLRT_POLICY") {
+                        fields.push(("POLRT_POLICY".into(), policy.clone()));
+                        fields.push(("POLRT_GENERATION".into(), generation.clone()));
+                    }
+                }
+                fields.extend(meta.fields);
+                journal.send(&fields)
+            }
+        };
         self.note(written);
     }
 
     fn note(&mut self, result: io::Result<()>) {
         if let Err(error) = result {
+            self.failures_total += 1;
             match &mut self.failures {
                 Some((count, _)) => *count += 1,
                 None => self.failures = Some((1, error)),
@@ -324,8 +399,15 @@ impl Output {
 
     /// Flushes buffered lines.
     pub fn flush(&mut self) {
-        let flushed = self.out.flush();
-        self.note(flushed);
+        if let Sink::Stream(out) = &mut self.out {
+            let flushed = out.flush();
+            self.note(flushed);
+        }
+    }
+
+    /// How many writes failed since polrt started.
+    pub fn failures_total(&self) -> u64 {
+        self.failures_total
     }
 
     /// How many writes failed since the last call, and the first error.
@@ -337,13 +419,24 @@ impl Output {
     /// from now on (the old writer is dropped: a reopened `--output`).
     pub fn set_writer(&mut self, out: Box<dyn Write + Send>) {
         self.flush();
-        self.out = out;
+        self.out = Sink::Stream(out);
     }
 
-    /// The backend chosen for a hook (JSON only: text output shows it on
-    /// stderr, where the caller prints [`BackendReport::line`]).
+    /// The backend chosen for a hook (JSON, and the journal: text output
+    /// shows it on stderr, where the caller prints [`BackendReport::line`]).
     pub fn backend(&mut self, report: &BackendReport) {
+        let meta = || {
+            let mut meta = Meta::new("backend", journal::INFO);
+            meta.fields = vec![
+                ("POLRT_HOOK".into(), report.hook.clone()),
+                ("POLRT_BACKEND".into(), report.backend.clone()),
+            ];
+            meta
+        };
         if self.format == Format::Text {
+            if matches!(self.out, Sink::Journal(_)) {
+                self.emit(&report.line(), meta);
+            }
             return;
         }
         let programs = programs_json(&report.programs);
@@ -362,13 +455,16 @@ impl Output {
             "limits": report.limits,
         });
         let text = self.tagged(record);
-        self.line(&text)
+        self.emit(&text, meta)
     }
 
-    /// Whether the guards run (JSON only: text output shows it on stderr,
-    /// where the caller prints [`GuardReport::line`]).
+    /// Whether the guards run (JSON, and the journal: text output shows it
+    /// on stderr, where the caller prints [`GuardReport::line`]).
     pub fn guard(&mut self, report: &GuardReport) {
         if self.format == Format::Text {
+            if matches!(self.out, Sink::Journal(_)) {
+                self.emit(&report.line(), || Meta::new("guard", journal::INFO));
+            }
             return;
         }
         let programs = programs_json(&report.programs);
@@ -379,7 +475,7 @@ impl Output {
             "programs": programs,
         });
         let text = self.tagged(record);
-        self.line(&text);
+        self.emit(&text, || Meta::new("guard", journal::INFO));
     }
 
     /// A link found detached, replaced or unpinned, and what polrt did.
@@ -396,7 +492,11 @@ impl Output {
             .to_string(),
             Format::Text => tamper.line(),
         };
-        self.line(&text);
+        self.emit(&text, || {
+            let mut meta = Meta::new("tamper", journal::WARNING);
+            meta.fields = vec![("POLRT_PROGRAM".into(), tamper.symbol.clone())];
+            meta
+        });
     }
 
     /// One event.
@@ -405,7 +505,8 @@ impl Output {
             Format::Json => self.tagged(event_json(event, &self.clock)),
             Format::Text => event_text(event, &self.clock),
         };
-        self.line(&text)
+        let clock = self.clock;
+        self.emit(&text, || event_meta(event, &clock))
     }
 
     /// A record that could not be decoded.
@@ -414,7 +515,7 @@ impl Output {
             Format::Json => json!({"type": "error", "message": message}).to_string(),
             Format::Text => format!("error: {message}"),
         };
-        self.line(&text)
+        self.emit(&text, || Meta::new("error", journal::ERR))
     }
 
     /// `count` more events were lost because the ring buffer was full.
@@ -423,7 +524,11 @@ impl Output {
             Format::Json => self.tagged(json!({"type": "loss", "count": count})),
             Format::Text => format!("lost {count} events: the ring buffer was full"),
         };
-        self.line(&text)
+        self.emit(&text, || {
+            let mut meta = Meta::new("loss", journal::WARNING);
+            meta.fields = vec![("POLRT_LOST".into(), count.to_string())];
+            meta
+        })
     }
 
     /// Final per-rule match counts and total losses.
@@ -435,12 +540,11 @@ impl Output {
                     .map(|c| json!({"rule": c.rule, "hook": c.hook, "matches": c.matches}))
                     .collect();
                 let record = json!({"type": "summary", "rules": rules, "lost": lost});
-                self.line(&record.to_string());
+                self.emit(&record.to_string(), || Meta::new("summary", journal::INFO));
             }
             Format::Text => {
                 let text = summary_text(counts, lost);
-                let written = self.out.write_all(text.as_bytes());
-                self.note(written);
+                self.emit(text.trim_end(), || Meta::new("summary", journal::INFO));
             }
         }
     }
@@ -501,6 +605,51 @@ pub fn event_json(event: &Event, clock: &Clock) -> Json {
         "fields": fields,
         "message": event.message,
     })
+}
+
+/// The host name records carry: `$POLRT_HOSTNAME` when set (the
+/// DaemonSet sets the node's name), else that of polrt's UTS namespace;
+/// empty if unreadable.
+fn hostname() -> String {
+    match std::env::var("POLRT_HOSTNAME") {
+        Ok(name) if !name.is_empty() => name,
+        _ => std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|name| name.trim().to_string())
+            .unwrap_or_default(),
+    }
+}
+
+/// The journal fields of one event (see [`crate::journal`]).
+fn event_meta(event: &Event, clock: &Clock) -> Meta {
+    let priority = match event.verdict {
+        Verdict::Deny | Verdict::Kill => journal::WARNING,
+        Verdict::Audit | Verdict::WouldDeny | Verdict::WouldKill => journal::NOTICE,
+        Verdict::Trace => journal::INFO,
+    };
+    let mut meta = Meta::new("event", priority);
+    let mut push = |name: &str, value: String| meta.fields.push((name.to_string(), value));
+    push("POLRT_TIME", clock.rfc3339(event.time_ns));
+    push("POLRT_RULE", event.rule.clone());
+    push("POLRT_RULE_ID", event.rule_id.to_string());
+    push("POLRT_HOOK", event.hook.clone());
+    push("POLRT_ACTION", event.action.clone());
+    push("POLRT_VERDICT", event.verdict.name().to_string());
+    push("POLRT_BACKEND", event.backend.clone());
+    push("POLRT_PID", event.pid.to_string());
+    push("POLRT_TID", event.tid.to_string());
+    push("POLRT_UID", event.uid.to_string());
+    push("POLRT_GID", event.gid.to_string());
+    push("POLRT_COMM", event.comm.clone());
+    push("OBJECT_PID", event.pid.to_string());
+    for (name, value) in &event.fields {
+        let value = match value {
+            Value::Unresolved => String::new(),
+            other => other.to_string(),
+        };
+        meta.fields
+            .push((journal::field_name("POLRT_FIELD_", name), value));
+    }
+    meta
 }
 
 /// The text line of one event.
@@ -633,6 +782,7 @@ mod tests {
     fn losses_and_summary_are_json_lines() {
         let buffer = Shared::default();
         let mut output = Output::new(Box::new(buffer.clone()), Format::Json, Clock::now());
+        output.hostname = "node-1".into();
         output.loss(3);
         output.summary(
             &[RuleCount {
@@ -647,7 +797,10 @@ mod tests {
             .lines()
             .map(|l| serde_json::from_str(l).expect("json line"))
             .collect();
-        assert_eq!(lines[0], json!({"type": "loss", "count": 3}));
+        assert_eq!(
+            lines[0],
+            json!({"type": "loss", "count": 3, "hostname": "node-1"})
+        );
         assert_eq!(lines[1]["type"], "summary");
         assert_eq!(lines[1]["rules"][0]["matches"], 7);
         assert_eq!(lines[1]["lost"], 3);
@@ -737,6 +890,7 @@ mod tests {
         let buffer = Shared::default();
         let mut output = Output::new(Box::new(buffer.clone()), Format::Json, Clock::now());
         output.event(&event());
+        output.hostname = "node-1".into();
         output.set_policy("web", "ab12");
         output.event(&event());
         output.loss(2);
@@ -758,7 +912,7 @@ mod tests {
         assert_eq!(lines[1]["rule"], "shadow_read");
         assert_eq!(
             lines[2],
-            json!({"type": "loss", "count": 2, "policy": "web", "generation": "ab12"})
+            json!({"type": "loss", "count": 2, "policy": "web", "generation": "ab12", "hostname": "node-1"})
         );
         assert_eq!(lines[3]["type"], "reload");
         assert_eq!(lines[3]["result"], "refused");

@@ -15,7 +15,6 @@
 //! every other module; nothing depends on it but `main.rs` and `reload`.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -26,10 +25,11 @@ use polc_abi::Metadata;
 
 use crate::cgroup::{self, Scope};
 use crate::guard::{self, GuardState};
+use crate::journal::Journal;
 use crate::metrics::{Metrics, PolicyMetrics, ProgramMetric, RuleMetric, Snapshot};
 use crate::object::PolicyObject;
 use crate::output::{
-    self, BackendReport, Clock, Format, GuardReport, Output, ReloadReport, RuleCount,
+    self, BackendReport, Clock, Format, GuardReport, Output, ReloadReport, RuleCount, Sink,
 };
 use crate::policies::{self, Origin, Source};
 use crate::probe::{BpfLsm, KernelTypes};
@@ -365,11 +365,13 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
         Some(scope) => scope.path.clone(),
         None => cgroup::root()?,
     };
-    let mut output = Output::new(
+    let mut output = Output::to_sink(
         open_output(options.output.as_deref())?,
         options.format,
         Clock::now(),
     );
+    // The file SIGHUP reopens (none for stdout and the journal).
+    let output_file = options.output.as_deref().filter(|path| !is_journal(path));
 
     // The programs compare the kernel's tgid, which differs from
     // std::process::id() in a pid namespace (a container).
@@ -434,7 +436,12 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
         None => None,
     };
     if options.metrics.is_some() {
-        metrics.publish(&snapshot(&enforced, &stats, bpf_stats.is_some()));
+        metrics.publish(&snapshot(
+            &enforced,
+            &stats,
+            bpf_stats.is_some(),
+            output.failures_total(),
+        ));
     }
     ready_line(&host, &enforced, several);
 
@@ -451,7 +458,7 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
         for policy in &mut enforced {
             policy.drain(&mut output, DRAIN_PER_TURN);
         }
-        let hup = handle_noted_signals(options.output.as_deref(), &mut output, &|output| {
+        let hup = handle_noted_signals(output_file, &mut output, &|output| {
             for policy in &enforced {
                 policy.headers(output);
             }
@@ -470,7 +477,12 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
                 &mut output,
             );
             if options.metrics.is_some() {
-                metrics.publish(&snapshot(&enforced, &stats, bpf_stats.is_some()));
+                metrics.publish(&snapshot(
+                    &enforced,
+                    &stats,
+                    bpf_stats.is_some(),
+                    output.failures_total(),
+                ));
             }
         }
         if Instant::now() >= next_check {
@@ -500,7 +512,12 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
             }
             report_output_failures(&mut output);
             if options.metrics.is_some() {
-                metrics.publish(&snapshot(&enforced, &stats, bpf_stats.is_some()));
+                metrics.publish(&snapshot(
+                    &enforced,
+                    &stats,
+                    bpf_stats.is_some(),
+                    output.failures_total(),
+                ));
             }
             next_check = Instant::now() + Duration::from_secs(1);
         }
@@ -582,7 +599,12 @@ pub(crate) struct ReloadStats {
 
 /// What `--metrics` serves now: every policy's counters, backends and
 /// programs (with the kernel's run statistics when `bpf_stats` is on).
-fn snapshot(enforced: &[Enforced], stats: &ReloadStats, bpf_stats: bool) -> Snapshot {
+fn snapshot(
+    enforced: &[Enforced],
+    stats: &ReloadStats,
+    bpf_stats: bool,
+    output_failures: u64,
+) -> Snapshot {
     let mut runs = BTreeMap::new();
     if bpf_stats {
         for info in aya::programs::loaded_programs().flatten() {
@@ -632,6 +654,11 @@ fn snapshot(enforced: &[Enforced], stats: &ReloadStats, bpf_stats: bool) -> Snap
                     .map(|r| (r.hook.clone(), r.backend.clone()))
                     .collect(),
                 programs,
+                ring: policy
+                    .session
+                    .ring_fill
+                    .as_ref()
+                    .map(|fill| (fill.used(), fill.size())),
             }
         })
         .collect();
@@ -639,6 +666,7 @@ fn snapshot(enforced: &[Enforced], stats: &ReloadStats, bpf_stats: bool) -> Snap
         policies,
         reloads: stats.reloads,
         failed_reloads: stats.failed,
+        output_failures,
     }
 }
 
@@ -793,12 +821,21 @@ fn ready_line(host: &Host, enforced: &[Enforced], several: bool) {
     ));
 }
 
-fn open_output(path: Option<&Path>) -> Result<Box<dyn Write + Send>, Error> {
+/// Whether `--output` names the systemd journal (`--output journal`; a file
+/// called `journal` is `./journal`).
+pub fn is_journal(path: &Path) -> bool {
+    path == Path::new("journal")
+}
+
+fn open_output(path: Option<&Path>) -> Result<Sink, Error> {
     match path {
-        None => Ok(Box::new(std::io::LineWriter::new(std::io::stdout()))),
+        None => Ok(Sink::Stream(Box::new(std::io::LineWriter::new(
+            std::io::stdout(),
+        )))),
+        Some(path) if is_journal(path) => Ok(Sink::Journal(Journal::open().map_err(Error::Usage)?)),
         Some(path) => {
             let file = output_file::open(path).map_err(Error::Usage)?;
-            Ok(Box::new(std::io::BufWriter::new(file)))
+            Ok(Sink::Stream(Box::new(std::io::BufWriter::new(file))))
         }
     }
 }

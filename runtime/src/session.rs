@@ -71,6 +71,8 @@ pub struct Session {
     pub attachments: Attachments,
     programs: Programs,
     pub ring: RingBuf<MapData>,
+    /// How full `ring` is (`None` when it could not be mapped).
+    pub ring_fill: Option<RingFill>,
     pub counters: PerCpuArray<MapData, u64>,
     runtime: MapData,
     /// One per hook, in the metadata's order.
@@ -167,7 +169,7 @@ impl Session {
             persist::pin_programs(&mut ebpf, symbols, pins)?;
             attachments.pin_all(&pins.links())?;
         }
-        let ring = ring_buffer(take_map(&mut ebpf, abi::MAP_EVENTS)?)?;
+        let (ring, ring_fill) = ring_buffer(take_map(&mut ebpf, abi::MAP_EVENTS)?)?;
         let counters = counters(take_map(&mut ebpf, abi::MAP_COUNTERS)?)?;
         let runtime = map_data(take_map(&mut ebpf, abi::MAP_RUNTIME)?, abi::MAP_RUNTIME)?;
         Ok(Session {
@@ -175,6 +177,7 @@ impl Session {
             attachments,
             programs: Programs::Loaded(Box::new(ebpf)),
             ring,
+            ring_fill,
             counters,
             runtime,
             hooks,
@@ -238,7 +241,7 @@ impl Session {
         if staging.exists() {
             staging.remove()?;
         }
-        let mut old_ring = ring_buffer(persist::open_map(&named, abi::MAP_EVENTS)?)?;
+        let (mut old_ring, _) = ring_buffer(persist::open_map(&named, abi::MAP_EVENTS)?)?;
         let mut session = Session::load_pinned(setup, &staging)?;
         // The new generation enforces: the old one goes (its links first).
         named.remove()?;
@@ -299,7 +302,7 @@ impl Session {
                 .adopt(&program.symbol, &program.section, &path)
                 .map_err(|e| incomplete(e.into()))?;
         }
-        let ring = ring_buffer(
+        let (ring, ring_fill) = ring_buffer(
             persist::open_map(dir, abi::MAP_EVENTS).map_err(|e| incomplete(e.into()))?,
         )?;
         let counters =
@@ -327,6 +330,7 @@ impl Session {
             attachments,
             programs: Programs::Pinned(PinnedPrograms::new(dir.progs())),
             ring,
+            ring_fill,
             counters,
             runtime,
             hooks: state.hooks,
@@ -492,8 +496,88 @@ fn open_error(name: &str, error: &dyn std::error::Error) -> Error {
     )))
 }
 
-fn ring_buffer(map: Map) -> Result<RingBuf<MapData>, Error> {
-    RingBuf::try_from(map).map_err(|e| open_error(abi::MAP_EVENTS, &e))
+fn ring_buffer(map: Map) -> Result<(RingBuf<MapData>, Option<RingFill>), Error> {
+    let fill = match &map {
+        Map::RingBuf(data) => RingFill::new(data),
+        _ => None,
+    };
+    let ring = RingBuf::try_from(map).map_err(|e| open_error(abi::MAP_EVENTS, &e))?;
+    Ok((ring, fill))
+}
+
+/// How full a ring buffer is: the kernel's consumer and producer positions,
+/// read from a read-only mapping of the map's first two pages (the kernel
+/// lets any holder of the map's descriptor map them read-only; aya keeps
+/// its own mapping and does not expose them).
+pub struct RingFill {
+    base: std::ptr::NonNull<libc::c_void>,
+    page: usize,
+    size: u64,
+}
+
+// SAFETY: the mapping is read-only and only read with atomic loads; it
+// lives as long as the value, which owns it.
+unsafe impl Send for RingFill {}
+
+impl RingFill {
+    /// Maps the position pages of the ring buffer `data`; `None` if the
+    /// kernel refuses (then the fill is not reported).
+    fn new(data: &MapData) -> Option<RingFill> {
+        let size = u64::from(data.info().ok()?.max_entries());
+        // SAFETY: sysconf has no preconditions.
+        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).ok()?;
+        // SAFETY: a new shared read-only mapping of two pages of the map's
+        // descriptor, which stays open while the mapping is made; the
+        // mapping stays valid after the descriptor is closed.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                2 * page,
+                libc::PROT_READ,
+                libc::MAP_SHARED,
+                data.fd().as_fd().as_raw_fd(),
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return None;
+        }
+        Some(RingFill {
+            base: std::ptr::NonNull::new(base)?,
+            page,
+            size,
+        })
+    }
+
+    /// Bytes written by the programs and not yet read by polrt (records
+    /// reserved but not yet committed included).
+    pub fn used(&self) -> u64 {
+        // SAFETY: both positions are naturally aligned u64s at the start of
+        // the mapping's two pages, written by the kernel with atomic
+        // stores; they are only read here, atomically.
+        let (consumer, producer) = unsafe {
+            let consumer = &*(self.base.as_ptr() as *const std::sync::atomic::AtomicU64);
+            let producer = &*(self.base.as_ptr().cast::<u8>().add(self.page)
+                as *const std::sync::atomic::AtomicU64);
+            (
+                consumer.load(std::sync::atomic::Ordering::Acquire),
+                producer.load(std::sync::atomic::Ordering::Acquire),
+            )
+        };
+        producer.saturating_sub(consumer)
+    }
+
+    /// The ring buffer's size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+}
+
+impl Drop for RingFill {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping `new` made, once.
+        unsafe { libc::munmap(self.base.as_ptr(), 2 * self.page) };
+    }
 }
 
 fn counters(map: Map) -> Result<PerCpuArray<MapData, u64>, Error> {

@@ -26,6 +26,10 @@ Usage:
       all have VALUE; `fields.NAME` is a captured field, anything else a
       top-level key
   ops.py backends FILE         print `HOOK BACKEND PROGRAM_ID...` per hook
+  ops.py connect_flood PORT STOP
+                               listen on 127.0.0.1:PORT and connect to it
+                               over and over until the file STOP exists;
+                               print `OUTCOME=COUNT` per outcome, sorted
 """
 
 import ctypes
@@ -65,6 +69,30 @@ def connect(port):
     client.close()
     listener.close()
     return "connected"
+
+
+def connect_flood(port, stop):
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen(64)
+    listener.setblocking(False)
+    outcomes = {}
+    while not os.path.exists(stop):
+        client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            client.connect(("127.0.0.1", port))
+            outcome = "connected"
+        except OSError as error:
+            outcome = errno_name(error.errno)
+        client.close()
+        try:
+            listener.accept()[0].close()
+        except BlockingIOError:
+            pass
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    listener.close()
+    return " ".join(f"{k}={v}" for k, v in sorted(outcomes.items()))
 
 
 def bind(port):
@@ -208,6 +236,8 @@ def main(argv):
     op, args = argv[1], argv[2:]
     if op == "connect":
         print(connect(int(args[0])))
+    elif op == "connect_flood":
+        print(connect_flood(int(args[0]), args[1]))
     elif op == "bind":
         print(bind(int(args[0])))
     elif op == "bpf_map_create":

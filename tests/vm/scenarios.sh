@@ -59,6 +59,7 @@ SCENARIOS=(
     enforce-persist
     enforce-stop
     monitor
+    reload
     bypass-start
     bypass
     bypass-stop
@@ -80,6 +81,9 @@ DENIED_PORT=47001
 ALLOWED_PORT=47002
 KILLED_PORT=47003
 BIND_DENIED_PORT=47004
+# The reload scenario: its port and how many versions replace the first.
+RELOAD_PORT=47005
+RELOADS=10
 # The name the enforcement session persists under (polrt run --persist).
 PERSIST_NAME=polc-vm
 PINS=/sys/fs/bpf/polc/$PERSIST_NAME
@@ -179,7 +183,8 @@ start_polrt() { # SESSION [EXTRA polrt run ARGS...] (object: $POLRT_OBJECT)
     shift
     local polrt obj
     polrt=$(bin polrt)
-    obj=$(artifact "objects/${POLRT_OBJECT:-lsm_enforce}.o")
+    # POLRT_POLICY: a policy file instead (a `.pol` polrt compiles itself).
+    obj=${POLRT_POLICY:-$(artifact "objects/${POLRT_OBJECT:-lsm_enforce}.o")}
     rm -f "$WORK/$session".*
     local started=$SECONDS
     # set +e: the scenarios run with errexit, which would end this
@@ -774,6 +779,51 @@ scenario_monitor() {
     [ "$(ops events "$WORK/monitor.jsonl" verdict=deny)" = 0 ] || fail "a deny verdict in monitor mode"
     [ "$(ops events "$WORK/monitor.jsonl" verdict=kill)" = 0 ] || fail "a kill verdict in monitor mode"
     stop_polrt monitor
+}
+
+# Hot reload on the LSM backend: a policy source denying connects to a
+# port is replaced RELOADS times (a new file renamed over it) while a flood
+# of connects to that port runs in the test cgroup; every connect is
+# refused with EPERM, each version is reloaded onto the lsm backend, and
+# its deny events carry the version's message.
+scenario_reload() {
+    make_scratch_files
+    local policy=$WORK/reload.pol version
+    reload_policy() { # VERSION
+        printf 'rule block {\n    on net.connect\n    when net.dport == %s\n    deny "version %s"\n}\n' \
+            "$RELOAD_PORT" "$1"
+    }
+    reload_policy 0 >"$policy"
+    POLRT_POLICY=$policy start_polrt reload --require-lsm
+    rm -f "$WORK/flood.stop"
+    in_cgroup /usr/bin/python3 "$POLC_REPO/tests/vm/ops.py" connect_flood "$RELOAD_PORT" \
+        "$WORK/flood.stop" >"$WORK/flood.out" 2>&1 &
+    local flood=$! started=$SECONDS
+    await_event reload rule=block verdict=deny backend=lsm "message=version 0"
+    for version in $(seq 1 "$RELOADS"); do
+        reload_policy "$version" >"$policy.tmp"
+        mv "$policy.tmp" "$policy"
+        local waited=0
+        until [ "$(grep -c 'reload: policy `reload` reloaded' "$WORK/reload.err")" -ge "$version" ]; do
+            waited=$((waited + 1))
+            [ "$waited" -lt $((READY_TIMEOUT * 10)) ] || fail "version $version was not reloaded"
+            sleep 0.1
+        done
+        await_event reload rule=block verdict=deny backend=lsm "message=version $version"
+    done
+    touch "$WORK/flood.stop"
+    wait "$flood" || fail "the flood failed: $(cat "$WORK/flood.out")"
+    local outcomes
+    outcomes=$(cat "$WORK/flood.out")
+    echo "flood of connects during $RELOADS reloads: $outcomes"
+    [[ "$outcomes" =~ ^EPERM=[1-9][0-9]*$ ]] \
+        || fail "a connect was not refused with EPERM during the reloads: $outcomes"
+    ! grep -q 'reload: policy `reload` refused' "$WORK/reload.err" || fail "a reload was refused"
+    local backends
+    backends=$(ops backends "$WORK/reload.jsonl")
+    ! grep -qv '^[^ ]* lsm ' <<<"$backends" || fail "a generation got another backend than lsm: $backends"
+    stop_polrt reload
+    echo "polc-vm: $RELOADS reloads on lsm in $((SECONDS - started))s under a flood: $outcomes"
 }
 
 # The bypass suite with BPF LSM: every technique of tests/bypass/bypass.py

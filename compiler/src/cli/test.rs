@@ -11,6 +11,15 @@
 //! (not root), the interpreter's results are still printed and the exit
 //! status is 3, so a CI gate never mistakes half a test run for a whole one.
 //! A file with errors runs no test: it is reported as such and fails.
+//!
+//! `--together` runs the files as `polrt run` enforces them together: each
+//! test's event goes to every policy, each decides on its own (first match
+//! in its own file order) and the strongest verdict wins
+//! ([`interp::evaluate_all`]). A test's `expect VERDICT` is then that
+//! combined verdict; `by RULE` and `expect traces` name its own policy's
+//! rules, whose own decision they check. In the kernel, every policy's
+//! compiled program decides the event and each decision is checked against
+//! that policy's interpreter decision.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -53,6 +62,7 @@ pub fn run(args: &TestArgs) -> ExitCode {
     };
     let mut totals = Totals::default();
     let mut usage_error = false;
+    let mut together = Vec::new();
     for path in &files {
         let loaded = super::load_policy(path, args.color.enabled(), DEFAULT_RINGBUF_BYTES);
         let loaded = match loaded {
@@ -81,7 +91,32 @@ pub fn run(args: &TestArgs) -> ExitCode {
                 continue;
             }
         };
-        run_file(&loaded, &kernel, args.format, &mut totals);
+        if args.together {
+            together.push(loaded);
+        } else {
+            run_file(&loaded, &[], &kernel, args.format, &mut totals);
+        }
+    }
+    if args.together && !usage_error {
+        if totals.failed > 0 {
+            // A file with errors: the set is not what polrt would enforce.
+            if args.format == MessageFormat::Human {
+                println!(
+                    "
+no test ran together: a policy of the set has errors"
+                );
+            }
+        } else {
+            for (index, loaded) in together.iter().enumerate() {
+                let others: Vec<&super::Loaded> = together
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| *i != index)
+                    .map(|(_, other)| other)
+                    .collect();
+                run_file(loaded, &others, &kernel, args.format, &mut totals);
+            }
+        }
     }
     if args.format == MessageFormat::Human {
         let status = if totals.failed == 0 { "ok" } else { "FAILED" };
@@ -125,8 +160,98 @@ struct Totals {
     failed: usize,
 }
 
+/// One policy's compiled test programs, by hook, loaded when a test first
+/// needs one.
+struct Programs<'a> {
+    loaded: &'a super::Loaded,
+    programs: BTreeMap<Hook, Result<TestProgram, String>>,
+    /// The first test of a hook whose program cannot load reports why (with
+    /// the verifier's log); the others name that test.
+    load_failure_reported: BTreeMap<Hook, String>,
+}
+
+impl<'a> Programs<'a> {
+    fn new(loaded: &'a super::Loaded) -> Programs<'a> {
+        Programs {
+            loaded,
+            programs: BTreeMap::new(),
+            load_failure_reported: BTreeMap::new(),
+        }
+    }
+
+    /// Runs the policy's compiled program of `hook` on `event` and checks
+    /// it against the interpreter's `decision`: problems go to `problems`;
+    /// returns the kernel's decision and the program's statistics as JSON.
+    fn check(
+        &mut self,
+        test_name: &str,
+        hook: Hook,
+        event: &Event,
+        decision: &Decision,
+        problems: &mut Vec<String>,
+    ) -> (serde_json::Value, serde_json::Value) {
+        let (policy, source) = (&self.loaded.policy, &self.loaded.source);
+        let test_runs = &self.loaded.test_runs;
+        let program = self.programs.entry(hook).or_insert_with(|| {
+            // The measured program of the hook, or (a hook no rule is on) a
+            // new one.
+            let made = test_runs.iter().find(|b| {
+                b.programs
+                    .first()
+                    .is_some_and(|p| p.meta.hook == hook.name())
+            });
+            match made {
+                Some(build) => Ok(build.clone()),
+                None => build_test_run(policy, source, hook).map_err(|e| e.to_string()),
+            }
+            .and_then(|build| TestProgram::load(&build).map_err(|e| format!("compiler bug: {e}")))
+        });
+        let mut kernel_json = serde_json::Value::Null;
+        let mut program_json = serde_json::Value::Null;
+        if let Ok(program) = program {
+            let stats = program.stats();
+            program_json = json!({
+                "symbol": stats.symbol,
+                "insns": stats.insns,
+                "max_path": stats.max_path,
+                "verified_insns": stats.verified_insns,
+            });
+        }
+        match program {
+            Ok(program) => match program.run(&TestContext::encode(event)) {
+                Ok(got) => {
+                    kernel_json = decision_json(policy, got.rule, got.action, &got.traces);
+                    if !same(&got, decision) {
+                        problems.push(format!(
+                            "compiler bug: the compiled program of `{}` decided {}, the interpreter {}",
+                            self.loaded.name,
+                            describe(policy, got.rule, got.action, &got.traces),
+                            describe(policy, decision.rule, decision.action, &decision.traces)
+                        ));
+                    }
+                }
+                Err(error) => problems.push(format!("running the compiled program: {error}")),
+            },
+            Err(error) => match self.load_failure_reported.get(&hook) {
+                Some(first) => problems.push(format!(
+                    "the compiled program of hook `{hook}` could not be loaded (see test `{first}`)"
+                )),
+                None => {
+                    problems.push(error.clone());
+                    self.load_failure_reported
+                        .insert(hook, test_name.to_string());
+                }
+            },
+        }
+        (kernel_json, program_json)
+    }
+}
+
+/// Runs the tests of `loaded`; with `others` (`--together`), each test's
+/// verdict is the strongest of every policy's decision.
 fn run_file(
     loaded: &super::Loaded,
+    others: &[&super::Loaded],
     kernel: &KernelUse,
     format: MessageFormat,
     totals: &mut Totals,
@@ -135,69 +260,52 @@ fn run_file(
     if format == MessageFormat::Human {
         let n = policy.tests.len();
         let plural = if n == 1 { "" } else { "s" };
-        println!("\nrunning {n} test{plural} in {name}");
+        let with = if others.is_empty() {
+            String::new()
+        } else {
+            let names: Vec<&str> = others.iter().map(|o| o.name.as_str()).collect();
+            format!(" together with {}", names.join(", "))
+        };
+        println!("\nrunning {n} test{plural} in {name}{with}");
     }
-    let mut programs: BTreeMap<Hook, Result<TestProgram, String>> = BTreeMap::new();
-    // The first test of a hook whose program cannot load reports why (with
-    // the verifier's log); the others name that test.
-    let mut load_failure_reported: BTreeMap<Hook, String> = BTreeMap::new();
+    let mut programs = Programs::new(loaded);
+    let mut other_programs: Vec<Programs> = others.iter().map(|o| Programs::new(o)).collect();
     let mut failures = Vec::new();
     for test in &policy.tests {
         let event = Event::new(test.fields.iter().cloned());
-        let decision = interp::evaluate(policy, test.hook, &event);
+        let own = interp::evaluate(policy, test.hook, &event);
+        let other_decisions: Vec<Decision> = others
+            .iter()
+            .map(|o| interp::evaluate(&o.policy, test.hook, &event))
+            .collect();
+        // Alone, the policy's own decision; together, its own rule and
+        // traces with the strongest verdict of all.
+        let verdict = other_decisions
+            .iter()
+            .map(|d| d.action)
+            .chain([own.action])
+            .max_by_key(|a| interp::strength(*a))
+            .unwrap_or(Action::Allow);
+        let decision = Decision {
+            action: verdict,
+            ..own.clone()
+        };
         let mut problems = expectation_problems(policy, test, &decision);
+        if verdict != own.action {
+            for problem in &mut problems {
+                problem.push_str(&format!(
+                    " (with the other policies; `{name}` alone decided {})",
+                    describe(policy, own.rule, own.action, &own.traces)
+                ));
+            }
+        }
         let mut kernel_json = serde_json::Value::Null;
         let mut program_json = serde_json::Value::Null;
         if let KernelUse::Yes = kernel {
-            let program = programs.entry(test.hook).or_insert_with(|| {
-                // The measured program of the hook, or (a hook no rule is
-                // on) a new one.
-                let made = loaded.test_runs.iter().find(|b| {
-                    b.programs
-                        .first()
-                        .is_some_and(|p| p.meta.hook == test.hook.name())
-                });
-                match made {
-                    Some(build) => Ok(build.clone()),
-                    None => build_test_run(policy, source, test.hook).map_err(|e| e.to_string()),
-                }
-                .and_then(|build| {
-                    TestProgram::load(&build).map_err(|e| format!("compiler bug: {e}"))
-                })
-            });
-            if let Ok(program) = program {
-                let stats = program.stats();
-                program_json = json!({
-                    "symbol": stats.symbol,
-                    "insns": stats.insns,
-                    "max_path": stats.max_path,
-                    "verified_insns": stats.verified_insns,
-                });
-            }
-            match program {
-                Ok(program) => match program.run(&TestContext::encode(&event)) {
-                    Ok(got) => {
-                        kernel_json = decision_json(policy, got.rule, got.action, &got.traces);
-                        if !same(&got, &decision) {
-                            problems.push(format!(
-                                "compiler bug: the compiled program decided {}, the interpreter {}",
-                                describe(policy, got.rule, got.action, &got.traces),
-                                describe(policy, decision.rule, decision.action, &decision.traces)
-                            ));
-                        }
-                    }
-                    Err(error) => problems.push(format!("running the compiled program: {error}")),
-                },
-                Err(error) => match load_failure_reported.get(&test.hook) {
-                    Some(first) => problems.push(format!(
-                        "the compiled program of hook `{}` could not be loaded (see test `{first}`)",
-                        test.hook
-                    )),
-                    None => {
-                        problems.push(error.clone());
-                        load_failure_reported.insert(test.hook, test.name.clone());
-                    }
-                },
+            (kernel_json, program_json) =
+                programs.check(&test.name, test.hook, &event, &own, &mut problems);
+            for (other, decision) in other_programs.iter_mut().zip(&other_decisions) {
+                other.check(&test.name, test.hook, &event, decision, &mut problems);
             }
         }
         let line = line_of(source, test.span.start as usize);
@@ -224,7 +332,8 @@ fn run_file(
                     "test": test.name,
                     "line": line,
                     "ok": ok,
-                    "interpreter": decision_json(policy, decision.rule, decision.action, &decision.traces),
+                    "interpreter": decision_json(policy, own.rule, own.action, &own.traces),
+                    "verdict": verdict.keyword(),
                     "kernel": kernel_json,
                     "program": program_json,
                     "problems": problems,
