@@ -696,3 +696,75 @@ fn a_shell_whose_grandparent_is_a_web_server_is_killed() {
     );
     assert_eq!(kills[0]["fields"]["proc.ancestors[2].comm"], "nginx");
 }
+
+/// A process whose parent exited is reparented (to init, or to a
+/// subreaper): its ancestors are its new parent's, and past the top of the
+/// tree (the idle task) each has pid 0, no comm and no executable.
+#[test]
+fn an_orphan_has_its_new_parents_ancestry_and_nothing_past_the_top() {
+    if !kernel_tests_enabled("an_orphan_has_its_new_parents_ancestry_and_nothing_past_the_top") {
+        return;
+    }
+    let work = TempDir::new("proc-orphan");
+    let cgroup = TestCgroup::new("proc-orphan");
+    let leaf = support::copy_executable("/bin/cat", &work, "polc-leaf");
+    let emit: Vec<String> = (1..=8)
+        .flat_map(|n| ["pid", "comm", "exe"].map(|m| format!("proc.ancestors[{n}].{m}")))
+        .collect();
+    let policy = write_policy(
+        &work,
+        "orphan.pol",
+        &format!(
+            "trace leaf {{\n    on file.open\n    when proc.comm == \"polc-leaf\" and file.path endswith \"/status\"\n    emit proc.pid, proc.ppid, {}\n}}\n",
+            emit.join(", ")
+        ),
+    );
+    let polrt = Polrt::start(&policy, &cgroup, &work, &[]);
+    // The subshell outlives the shell that started it, then becomes the leaf.
+    let script = format!(
+        "(sleep 0.5; exec {} /proc/self/status /proc/self/stat) & exit 0",
+        leaf.display()
+    );
+    let mut command = Command::new("/bin/sh");
+    command
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let child = spawn_in_then(&cgroup, &mut command, || Ok(()));
+    let output = child.wait_with_output().expect("wait");
+    let finished = stop(polrt);
+    let out = String::from_utf8_lossy(&output.stdout).to_string();
+    let status: HashMap<&str, &str> = out
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k, v.trim()))
+        .collect();
+    let leaf_pid: u64 = status["Pid"].parse().expect("Pid");
+    let parent: u64 = status["PPid"].parse().expect("PPid");
+    let event = finished
+        .lines
+        .iter()
+        .find(|l| l["rule"] == "leaf" && l["fields"]["proc.pid"] == leaf_pid)
+        .unwrap_or_else(|| panic!("no leaf event: {:?}\n{}", finished.lines, finished.stderr));
+    let f = &event["fields"];
+    let at = |n: usize, m: &str| f[format!("proc.ancestors[{n}].{m}")].clone();
+    assert_eq!(f["proc.ppid"], parent, "{event}");
+    assert_eq!(at(1, "pid"), parent, "{event}");
+    // The new parent and its own ancestors, as /proc shows them; the chain
+    // of a reparented process is short, so it reaches the top.
+    let mut expected = vec![parent];
+    expected.extend(ancestors_from_proc(parent, 7).iter().map(|a| a.pid));
+    let top = expected.iter().position(|p| *p == 0);
+    assert!(top.is_some(), "the chain {expected:?} must reach the top");
+    for (i, pid) in expected.iter().enumerate() {
+        let n = i + 1;
+        assert_eq!(at(n, "pid"), *pid, "ancestor {n}: {event}");
+        if *pid == 0 {
+            assert_eq!(at(n, "comm"), "", "ancestor {n}: {event}");
+            assert_eq!(at(n, "exe"), "", "ancestor {n}: {event}");
+        } else {
+            assert_ne!(at(n, "comm"), "", "ancestor {n}: {event}");
+        }
+    }
+}

@@ -278,7 +278,12 @@ impl Coverage {
                 self.expr(policy, inner);
             }
             Expr::Test(test) => {
-                self.add(format!("field {}", test.field.spec().name));
+                // An element of an indexed field counts for the field.
+                let field = test
+                    .field
+                    .element()
+                    .map_or(test.field, |(family, _)| family);
+                self.add(format!("field {}", field.spec().name));
                 let op = match &test.op {
                     TestOp::IntCmp { op, .. } => format!("int {}", op.symbol()),
                     TestOp::StrEq(_) => "str ==".into(),
