@@ -254,7 +254,9 @@ pub fn fields_on(hook: Hook) -> Vec<FieldId> {
 
 /// `fields` with each indexed field (`proc.ancestors[N].comm`, whose table
 /// entry no condition names) replaced by elements: its first two positions
-/// and its last, or two keys.
+/// and its last, or two keys. A counted field (`exec.args[N]`, whose
+/// elements in a test block also set its count) is left out: its values
+/// are not independent.
 fn expand_indexed(fields: impl Iterator<Item = FieldId>) -> Vec<FieldId> {
     use polc::check::hooks::{indexed_spec, IndexKind};
     let mut out = Vec::new();
@@ -263,6 +265,9 @@ fn expand_indexed(fields: impl Iterator<Item = FieldId>) -> Vec<FieldId> {
             out.push(field);
             continue;
         };
+        if spec.count.is_some() {
+            continue;
+        }
         let (base, _, member) =
             polc::check::hooks::split_indexed(spec.name).expect("an indexed name");
         let indices: Vec<String> = match spec.kind {
