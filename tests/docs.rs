@@ -8,7 +8,7 @@
 use std::fs;
 
 use polc::check::reference;
-use polc::compile::{compile_source, DEFAULT_RINGBUF_BYTES};
+use polc::compile::{compile_source, compile_source_in, DEFAULT_RINGBUF_BYTES};
 use polc::diag::{errors_markdown, Code};
 use polc_tests::golden::{bless, compare_or_bless};
 use polc_tests::repo_root;
@@ -57,8 +57,14 @@ fn every_pol_block_in_the_language_reference_checks() {
     let mut blocks = 0;
     for (i, block) in text.split("```pol\n").skip(1).enumerate() {
         let code = block.split("```").next().unwrap_or_default();
-        let checked =
-            compile_source("language.md", code, DEFAULT_RINGBUF_BYTES).expect("no internal error");
+        // List files are read from docs/ (docs/lists/).
+        let checked = compile_source_in(
+            "language.md",
+            code,
+            &repo_root().join("docs"),
+            DEFAULT_RINGBUF_BYTES,
+        )
+        .expect("no internal error");
         let errors: Vec<String> = checked
             .diagnostics
             .iter()

@@ -796,13 +796,98 @@ fn a_persisted_policy_is_reloaded_in_its_pins() {
     assert!(!Path::new("/sys/fs/bpf/polc").join(&name).exists());
 }
 
-/// The shell script that runs polrt beside a real systemd-journald of its
-/// own, in a private mount namespace (a tmpfs on /run, the journal files
-/// bind-mounted from `$journal_dir`), so that the host's journal, if any,
-/// is never touched. It writes polrt's pid to `$pid_file`, waits for polrt
-/// and stops journald (which writes out its files).
-const JOURNAL_SCRIPT: &str = r#"
-set -eu
+/// `polrt run` in a private mount namespace of its own (`unshare --mount`),
+/// after a shell `setup` prepared it (mounts seen by polrt only), with its
+/// pid written to `polrt.pid` in the work directory.
+struct NamespacedPolrt {
+    child: std::process::Child,
+    stderr: PathBuf,
+    pid_file: PathBuf,
+}
+
+impl NamespacedPolrt {
+    /// Runs `setup`, then `polrt run POLICY --cgroup CGROUP ARGS...`, with
+    /// `env` in the environment of both.
+    fn spawn(
+        work: &TempDir,
+        setup: &str,
+        env: &[(&str, &std::ffi::OsStr)],
+        policy: &Path,
+        cgroup: &TestCgroup,
+        args: &[&std::ffi::OsStr],
+    ) -> NamespacedPolrt {
+        let pid_file = work.path.join("polrt.pid");
+        let stderr = work.path.join("polrt.stderr");
+        let script = format!("set -eu\n{setup}\n\"$@\" &\necho $! >\"$pid_file\"\nwait $!\n");
+        let mut command = Command::new("unshare");
+        command
+            .args(["--mount", "--propagation", "private", "bash", "-c", &script])
+            .arg("namespaced-polrt")
+            .arg(support::polrt_bin())
+            .arg("run")
+            .arg(policy)
+            .arg("--cgroup")
+            .arg(&cgroup.path)
+            .args(args)
+            .env("pid_file", &pid_file)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(&stderr).expect("stderr file"));
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        NamespacedPolrt {
+            child: command.spawn().expect("spawn unshare"),
+            stderr,
+            pid_file,
+        }
+    }
+
+    fn stderr_text(&self) -> String {
+        fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// Waits (up to 60 s) for polrt's "ready" line; panics if it exits.
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !self.stderr_text().contains("polrt: ready:") {
+            if let Some(status) = self.child.try_wait().expect("poll") {
+                panic!("polrt exited ({status}); stderr:\n{}", self.stderr_text());
+            }
+            assert!(Instant::now() < deadline, "polrt not ready after 60 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGTERM to polrt; waits for the namespace's shell and asserts a
+    /// clean exit without a panic.
+    fn stop(mut self) {
+        let pid: i32 = fs::read_to_string(&self.pid_file)
+            .expect("pid file")
+            .trim()
+            .parse()
+            .expect("pid");
+        // SAFETY: kill(2) on the polrt this value started.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let status = self.child.wait().expect("wait");
+        let stderr = self.stderr_text();
+        assert!(status.success(), "{status}; stderr:\n{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+
+    /// Waits for polrt to exit by itself; its exit status and stderr.
+    fn wait_exit(mut self) -> (std::process::ExitStatus, String) {
+        let status = self.child.wait().expect("wait");
+        (status, self.stderr_text())
+    }
+}
+
+/// The setup that starts a real systemd-journald of the test's own beside
+/// polrt (a tmpfs on /run, the journal files bind-mounted from
+/// `$journal_dir`), so that the host's journal, if any, is never touched;
+/// journald is stopped (and writes out its files) when the shell exits.
+/// Without `$with_journal`, its socket is removed before polrt starts.
+const JOURNAL_SETUP: &str = r#"
 mount -t tmpfs polc-test-run /run
 mkdir -p /run/systemd/journal /run/log/journal
 mount --bind "$journal_dir" /run/log/journal
@@ -814,49 +899,32 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 [ -S /run/systemd/journal/socket ] || { echo "journald did not start" >&2; exit 99; }
-if [ -n "${with_journal:-}" ]; then
-    "$@" &
-else
-    rm /run/systemd/journal/socket
-    "$@" &
-fi
-echo $! >"$pid_file"
-wait $!
+[ -n "${with_journal:-}" ] || rm /run/systemd/journal/socket
 "#;
 
-/// Runs `polrt run POLICY --cgroup CGROUP --output journal` by
-/// [`JOURNAL_SCRIPT`]; `with_journal`: false removes journald's socket
-/// first. Returns the child (the script) and polrt's pid once known.
+/// `polrt run POLICY --cgroup CGROUP --output journal` beside its own
+/// journald ([`JOURNAL_SETUP`]); `with_journal`: false removes journald's
+/// socket first.
 fn polrt_with_journal(
     work: &TempDir,
     policy: &Path,
     cgroup: &TestCgroup,
     with_journal: bool,
-) -> (std::process::Child, PathBuf) {
+) -> NamespacedPolrt {
     let journal_dir = work.path.join("journal");
     fs::create_dir_all(&journal_dir).expect("journal dir");
-    let pid_file = work.path.join("polrt.pid");
-    let stderr = work.path.join("polrt.stderr");
-    let mut command = Command::new("unshare");
-    command
-        .args(["--mount", "--propagation", "private", "bash", "-c"])
-        .arg(JOURNAL_SCRIPT)
-        .arg("journal-test")
-        .arg(support::polrt_bin())
-        .arg("run")
-        .arg(policy)
-        .arg("--cgroup")
-        .arg(&cgroup.path)
-        .args(["--output", "journal"])
-        .env("journal_dir", &journal_dir)
-        .env("pid_file", &pid_file)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(fs::File::create(&stderr).expect("stderr file"));
+    let mut env = vec![("journal_dir", journal_dir.as_os_str())];
     if with_journal {
-        command.env("with_journal", "1");
+        env.push(("with_journal", std::ffi::OsStr::new("1")));
     }
-    (command.spawn().expect("spawn unshare"), stderr)
+    NamespacedPolrt::spawn(
+        work,
+        JOURNAL_SETUP,
+        &env,
+        policy,
+        cgroup,
+        &[OsStr::new("--output"), OsStr::new("journal")],
+    )
 }
 
 /// `--output journal`: every record reaches a real systemd-journald as an
@@ -878,36 +946,14 @@ fn events_reach_the_systemd_journal_with_their_fields() {
             "rule block_port {{\n    on net.connect\n    when net.dport == {blocked}\n    deny \"refused port {{net.dport}}\"\n}}\n"
         ),
     );
-    let (mut child, stderr) = polrt_with_journal(&work, &policy, &cgroup, true);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !fs::read_to_string(&stderr)
-        .unwrap_or_default()
-        .contains("polrt: ready:")
-    {
-        if let Some(status) = child.try_wait().expect("poll") {
-            panic!(
-                "polrt exited ({status}); stderr:\n{}",
-                fs::read_to_string(&stderr).unwrap_or_default()
-            );
-        }
-        assert!(Instant::now() < deadline, "polrt not ready after 60 s");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut polrt = polrt_with_journal(&work, &policy, &cgroup, true);
+    polrt.wait_ready();
     let (connected, connect_stderr) = connect(&cgroup, blocked);
     assert!(
         !connected && connect_stderr.contains("Operation not permitted"),
         "the deny is enforced with --output journal: {connect_stderr}"
     );
-    let pid: i32 = fs::read_to_string(work.path.join("polrt.pid"))
-        .expect("pid file")
-        .trim()
-        .parse()
-        .expect("pid");
-    // SAFETY: kill(2) on the polrt this test started.
-    unsafe { libc::kill(pid, libc::SIGTERM) };
-    let status = child.wait().expect("wait");
-    let stderr_text = fs::read_to_string(&stderr).unwrap_or_default();
-    assert!(status.success(), "{status}; stderr:\n{stderr_text}");
+    polrt.stop();
 
     let journalctl = Command::new("journalctl")
         .arg("--directory")
@@ -965,9 +1011,7 @@ fn events_reach_the_systemd_journal_with_their_fields() {
 
     // No journal: refused at start, before anything is loaded (the output
     // is opened first), with a message that says what is missing.
-    let (child, stderr) = polrt_with_journal(&work, &policy, &cgroup, false);
-    let status = child.wait_with_output().expect("wait").status;
-    let stderr_text = fs::read_to_string(&stderr).unwrap_or_default();
+    let (status, stderr_text) = polrt_with_journal(&work, &policy, &cgroup, false).wait_exit();
     assert!(!status.success(), "{stderr_text}");
     assert!(
         stderr_text.contains("--output journal: no systemd journal at /run/systemd/journal/socket"),
@@ -975,47 +1019,6 @@ fn events_reach_the_systemd_journal_with_their_fields() {
     );
     assert!(!stderr_text.contains("ready:"), "{stderr_text}");
     assert!(!stderr_text.contains("panicked"), "{stderr_text}");
-}
-
-/// Runs `polrt run POLICY --cgroup CGROUP EXTRA...` in a private mount
-/// namespace where `full_dir` is a 64 KiB tmpfs, with `--output` in it, and
-/// returns the child and the stderr file; polrt's pid is written to
-/// `polrt.pid` in `work`.
-fn polrt_on_a_small_disk(
-    work: &TempDir,
-    policy: &Path,
-    cgroup: &TestCgroup,
-    extra: &[&str],
-) -> (std::process::Child, PathBuf) {
-    const SCRIPT: &str = r#"
-set -eu
-mount -t tmpfs -o size=64k polc-test-full "$full_dir"
-"$@" &
-echo $! >"$pid_file"
-wait $!
-"#;
-    let full_dir = work.path.join("full");
-    fs::create_dir_all(&full_dir).expect("dir");
-    let stderr = work.path.join("polrt.stderr");
-    let child = Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "bash", "-c", SCRIPT])
-        .arg("full-disk-test")
-        .arg(support::polrt_bin())
-        .arg("run")
-        .arg(policy)
-        .arg("--cgroup")
-        .arg(&cgroup.path)
-        .args(["--format", "json", "--output"])
-        .arg(full_dir.join("events.jsonl"))
-        .args(extra)
-        .env("full_dir", &full_dir)
-        .env("pid_file", work.path.join("polrt.pid"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(fs::File::create(&stderr).expect("stderr file"))
-        .spawn()
-        .expect("spawn unshare");
-    (child, stderr)
 }
 
 /// A metric's value in `text` (the Prometheus text format), by its whole
@@ -1046,21 +1049,28 @@ fn a_full_disk_loses_records_counted_and_enforcement_goes_on() {
     );
     let metrics_port = free_port();
     let address = format!("127.0.0.1:{metrics_port}");
-    let (mut child, stderr) = polrt_on_a_small_disk(
+    let full_dir = work.path.join("full");
+    fs::create_dir_all(&full_dir).expect("dir");
+    let output = full_dir.join("events.jsonl");
+    let mut polrt = NamespacedPolrt::spawn(
         &work,
+        r#"mount -t tmpfs -o size=64k polc-test-full "$full_dir""#,
+        &[("full_dir", full_dir.as_os_str())],
         &policy,
         &cgroup,
-        &["--metrics", &address, "--ringbuf-size", "65536"],
+        &[
+            OsStr::new("--format"),
+            OsStr::new("json"),
+            OsStr::new("--output"),
+            output.as_os_str(),
+            OsStr::new("--metrics"),
+            OsStr::new(&address),
+            OsStr::new("--ringbuf-size"),
+            OsStr::new("65536"),
+        ],
     );
-    let stderr_text = || fs::read_to_string(&stderr).unwrap_or_default();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !stderr_text().contains("polrt: ready:") {
-        if let Some(status) = child.try_wait().expect("poll") {
-            panic!("polrt exited ({status}); stderr:\n{}", stderr_text());
-        }
-        assert!(Instant::now() < deadline, "polrt not ready after 60 s");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    polrt.wait_ready();
+    let stderr_text = || polrt.stderr_text();
     // About 300 bytes per record: 1,000 denied connects overflow 64 KiB.
     let script = format!(
         "n=0; for i in $(seq 1000); do (exec 3<>/dev/tcp/127.0.0.1/{blocked}) 2>/dev/null && n=$((n+1)); done; echo $n"
@@ -1110,16 +1120,7 @@ fn a_full_disk_loses_records_counted_and_enforcement_goes_on() {
         Some(1001),
         "{metrics}"
     );
-    let pid: i32 = fs::read_to_string(work.path.join("polrt.pid"))
-        .expect("pid file")
-        .trim()
-        .parse()
-        .expect("pid");
-    // SAFETY: kill(2) on the polrt this test started.
-    unsafe { libc::kill(pid, libc::SIGTERM) };
-    let status = child.wait().expect("wait");
-    assert!(status.success(), "{status}; stderr:\n{}", stderr_text());
-    assert!(!stderr_text().contains("panicked"), "{}", stderr_text());
+    polrt.stop();
 }
 
 /// A reload storm: the policy file is rewritten about 1,000 times a second

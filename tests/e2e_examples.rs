@@ -1409,3 +1409,120 @@ fn example_runtime_threats() {
     assert_eq!(finished.matches("fileless_execution"), 1);
     assert_eq!(finished.matches("ptrace_attached_to_process"), 1);
 }
+
+/// A cgroup below another, removed (before its parent, being declared
+/// after it) on drop.
+fn nested_cgroup(parent: &Path, name: &str) -> TestCgroup {
+    let path = parent.join(name);
+    fs::create_dir(&path).unwrap_or_else(|e| panic!("create cgroup {}: {e}", path.display()));
+    TestCgroup { path }
+}
+
+#[test]
+fn example_containers() {
+    if !kernel_tests_enabled("example_containers") {
+        return;
+    }
+    const ID: &str = "4c01db0b339c1b4c4f3d2a5a9d1e0f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e";
+    const ID2: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    const UID: &str = "7d9e3f2a-1b4c-4d5e-8f6a-0b1c2d3e4f5a";
+    let work = TempDir::new("ex-containers");
+    let cgroup = TestCgroup::new("ex-containers");
+    // A docker container (systemd driver), and a container of a best-effort
+    // pod (cgroupfs driver), named as docker and the kubelet name them.
+    let slice = nested_cgroup(&cgroup.path, "system.slice");
+    let docker = nested_cgroup(&slice.path, &format!("docker-{ID}.scope"));
+    let kubepods = nested_cgroup(&cgroup.path, "kubepods");
+    let besteffort = nested_cgroup(&kubepods.path, "besteffort");
+    let pod = nested_cgroup(&besteffort.path, &format!("pod{UID}"));
+    let pod_container = nested_cgroup(&pod.path, ID2);
+    let (host, in_docker, in_pod) = (
+        Workload::new(&cgroup),
+        Workload::new(&docker),
+        Workload::new(&pod_container),
+    );
+    let polrt = Polrt::start(&example("containers"), &cgroup, &work, &[]);
+
+    let shell_in_docker = in_docker.run(Command::new("/bin/bash").args(["-c", ":"]));
+    // dpkg executed by python (so that an exec refused with EPERM, on the
+    // LSM backend, is an error the workload reports rather than a spawn
+    // failure).
+    let dpkg = || {
+        let mut command = Command::new(PYTHON);
+        command.args([
+            "-c",
+            "import os; os.execv('/usr/bin/dpkg', ['dpkg', '--version'])",
+        ]);
+        command
+    };
+    let dpkg_in_docker = in_docker.run(&mut dpkg());
+    let shell_in_pod = in_pod.run(Command::new("/bin/bash").args(["-c", ":"]));
+    let dpkg_in_pod = in_pod.run(&mut dpkg());
+    let module_in_pod = in_pod.run(Command::new(PYTHON).args(["-c", INIT_MODULE]));
+    let shell_on_host = host.run(Command::new("/bin/bash").args(["-c", ":"]));
+    let dpkg_on_host = host.run(&mut dpkg());
+    let module_on_host = host.run(Command::new(PYTHON).args(["-c", INIT_MODULE]));
+    let finished = stop(polrt);
+
+    let (bash, dpkg) = (resolved("/bin/bash"), resolved("/usr/bin/dpkg"));
+    for (outcome, id, runtime, uid, qos) in [
+        (&shell_in_docker, ID, "docker", "", ""),
+        (&shell_in_pod, ID2, "cri", UID, "besteffort"),
+    ] {
+        outcome.assert_success("a shell in a container");
+        let event = event_of(&finished, "terminal_shell_in_container", outcome.pid);
+        assert_event(
+            &finished,
+            event,
+            ("terminal_shell_in_container", "exec", "audit", "audit"),
+            json!({"exec.path": bash.as_str(), "container.runtime": runtime,
+                   "container.id": id, "k8s.pod.uid": uid, "k8s.pod.qos": qos}),
+            &format!("shell {bash} in {runtime} container {id} (pod {uid}, {qos})"),
+        );
+        // The event names its container (no runtime state here: no name).
+        assert_eq!(event["container"]["id"], id, "{event}");
+        assert_eq!(event["container"]["short_id"], &id[..12], "{event}");
+        assert_eq!(event["container"]["name"], Value::Null, "{event}");
+    }
+    for (outcome, id, runtime, uid) in [
+        (&dpkg_in_docker, ID, "docker", ""),
+        (&dpkg_in_pod, ID2, "cri", UID),
+    ] {
+        assert_denied(&finished, "exec", outcome, "Operation not permitted");
+        assert_event(
+            &finished,
+            event_of(&finished, "package_management_in_container", outcome.pid),
+            ("package_management_in_container", "exec", "deny", "deny"),
+            json!({"exec.path": dpkg.as_str(), "container.runtime": runtime,
+                   "container.short_id": &id[..12], "k8s.pod.uid": uid}),
+            &format!("{dpkg} in {runtime} container {} (pod {uid})", &id[..12]),
+        );
+    }
+    assert!(
+        module_in_pod.killed(),
+        "a module load from a best-effort pod must be killed: {}\n{}",
+        module_in_pod.status,
+        module_in_pod.stderr
+    );
+    assert_event(
+        &finished,
+        event_of(&finished, "module_from_besteffort_pod", module_in_pod.pid),
+        ("module_from_besteffort_pod", "module.load", "kill", "kill"),
+        json!({"k8s.pod.uid": UID, "container.short_id": &ID2[..12]}),
+        &format!("module load from pod {UID} (container {})", &ID2[..12]),
+    );
+    // On the host, nothing of this is a container's.
+    shell_on_host.assert_success("a shell on the host");
+    dpkg_on_host.assert_success("dpkg on the host");
+    assert!(!module_on_host.killed(), "{}", module_on_host.stderr);
+    for (outcome, what) in [
+        (&shell_on_host, "a shell on the host"),
+        (&dpkg_on_host, "dpkg on the host"),
+        (&module_on_host, "a module load on the host"),
+    ] {
+        assert_not_reported(&finished, outcome.pid, what);
+    }
+    assert_eq!(finished.matches("terminal_shell_in_container"), 2);
+    assert_eq!(finished.matches("package_management_in_container"), 2);
+    assert_eq!(finished.matches("module_from_besteffort_pod"), 1);
+}

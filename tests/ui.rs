@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use polc::compile::{compile_source, DEFAULT_RINGBUF_BYTES};
+use polc::compile::{compile_source, compile_source_in, DEFAULT_RINGBUF_BYTES};
 use polc::diag::{render_text, Code};
 use polc_tests::golden::{self, compare_or_bless, no_orphans, pol_files, run_cases, stem, Case};
 use polc_tests::repo_root;
@@ -33,7 +33,9 @@ fn render(path: &Path) -> Result<(String, Vec<Code>), String> {
         .unwrap_or(path)
         .display()
         .to_string();
-    let checked = compile_source(&name, &source, DEFAULT_RINGBUF_BYTES)
+    // List files are read from the case's directory.
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let checked = compile_source_in(&name, &source, dir, DEFAULT_RINGBUF_BYTES)
         .map_err(|e| format!("{}: {e}", path.display()))?;
     let codes = checked.diagnostics.iter().map(|d| d.code).collect();
     Ok((

@@ -133,6 +133,7 @@ const SCENARIOS: &[&str] = &[
     "hooks-system",
     "hooks-network",
     "hooks-stop",
+    "containers",
 ];
 
 /// What the tools that prepare and run the guests need on the host.

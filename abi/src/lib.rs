@@ -154,6 +154,16 @@ pub fn identity_entries(
 /// it called execve or execveat, written at system call entry, read by the
 /// exec fallback, which decides after the exec renamed the task.
 pub const MAP_EXEC_CALLERS: &str = "polc_callers";
+/// LRU hash: process id (tgid, u32) -> its command line at its last exec
+/// (`[u8; 512]`, the arguments joined with spaces, NUL-terminated), written
+/// at each exec's point of no return, copied to a new process at fork, and
+/// filled by the runtime at start from `/proc/PID/cmdline` for the
+/// processes already running. Read by `proc.cmdline` and
+/// `proc.parent.cmdline`. Present only in objects that read them.
+pub const MAP_CMDLINES: &str = "polc_cmdlines";
+/// Per-CPU array of one `[u8; 520]`: where the snapshot program joins a
+/// command line before storing it in [`MAP_CMDLINES`].
+pub const MAP_CMDLINE_BUF: &str = "polc_cmdbuf";
 /// Array of one u32 (little-endian) of `FEATURE_*` bits: what the running
 /// kernel allows, probed and written by the runtime before any program is
 /// loaded, then frozen. Programs may only read it (`BPF_F_RDONLY_PROG`), so
@@ -393,7 +403,9 @@ pub struct EventHeader {
     pub tid: u32,
     pub uid: u32,
     pub gid: u32,
-    pub comm: String,
+    /// `comm`'s bytes as the kernel wrote them (NUL-padded; see
+    /// [`c_string`]).
+    pub comm: [u8; header::COMM_LEN],
 }
 
 /// Byte offsets of the header fields: the code generator's stores and
@@ -428,7 +440,6 @@ impl EventHeader {
             return None;
         }
         let u32_at = |at: i16| u32::from_le_bytes(take(bytes, at));
-        let comm: [u8; header::COMM_LEN] = take(bytes, header::COMM);
         Some(EventHeader {
             time_ns: u64::from_le_bytes(take(bytes, header::TIME_NS)),
             rule_id: u32_at(header::RULE_ID),
@@ -438,15 +449,27 @@ impl EventHeader {
             pid: u32_at(header::PID),
             uid: u32_at(header::UID),
             gid: u32_at(header::GID),
-            comm: c_string(&comm),
+            comm: take(bytes, header::COMM),
         })
     }
 }
 
 /// The bytes up to the first NUL (or all of them), lossily as UTF-8.
 pub fn c_string(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    c_string_into(&mut out, bytes);
+    out
+}
+
+/// [`c_string`] into `out`, replacing what it held (no allocation when
+/// `out` has the room).
+pub fn c_string_into(out: &mut String, bytes: &[u8]) {
     let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
-    String::from_utf8_lossy(&bytes[..end]).into_owned()
+    out.clear();
+    match std::str::from_utf8(&bytes[..end]) {
+        Ok(text) => out.push_str(text),
+        Err(_) => out.push_str(&String::from_utf8_lossy(&bytes[..end])),
+    }
 }
 
 /// Everything the runtime knows about an object: the JSON in [`METADATA_SECTION`].
@@ -485,6 +508,16 @@ pub struct Metadata {
     /// keeps the map current while it runs.
     #[serde(default)]
     pub identities: Vec<Vec<String>>,
+    /// Per identity set (when any is a list file's), the list file whose
+    /// paths it holds: the runtime reads them again when the file changes.
+    /// Empty when no set is a list file's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub identity_files: Vec<Option<String>>,
+    /// List files compiled into the programs (`contains` and `endswith`
+    /// automata): the runtime reloads the policy (built again from its
+    /// source) when one changes, and refuses to for an object.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub compiled_lists: Vec<String>,
     /// The value of [`MAP_AUTOMATA`] (key 0), hex; empty when the object
     /// has no automata.
     pub automata: String,
@@ -545,8 +578,57 @@ pub fn unhex(text: &str) -> Option<Vec<u8>> {
 pub struct SetMeta {
     /// Name of the map.
     pub map: String,
-    /// Every key, hex-encoded, each exactly the map's key size.
+    /// Every key, hex-encoded, each exactly the map's key size. Empty for
+    /// a list file's set in an object to attach: the runtime reads the file.
     pub keys: Vec<String>,
+    /// The set of a list file (`list NAME = file "PATH"`): the runtime
+    /// fills it from the file when it loads the object and again, in place,
+    /// whenever the file changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<SetFile>,
+}
+
+/// Where a set map's keys come from when a list file feeds it, and how each
+/// entry becomes a key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetFile {
+    /// The list's name in the policy.
+    pub list: String,
+    /// The file's absolute path, as polc resolved it at build time.
+    pub path: String,
+    /// How an entry becomes a key.
+    pub keys: SetKeys,
+    /// The map's maximum number of entries: a file with more keys is
+    /// refused (the policy must be rebuilt or reloaded).
+    pub capacity: u32,
+}
+
+/// How a list file's entries become the keys of its set map.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum SetKeys {
+    /// Integers as u64 little-endian; at most `bits` bits (the field's width).
+    Int { bits: u8 },
+    /// Strings NUL-padded to `key_len` bytes (shorter than `key_len` and
+    /// than `max`, the field's size).
+    Str { key_len: u32, max: u16 },
+    /// LPM keys `{ u32 prefixlen; u8 data[data_len] }` of string prefixes
+    /// (at most `data_len` bytes, shorter than `max`).
+    StrPrefix { data_len: u32, max: u16 },
+    /// LPM keys `{ u32 prefixlen; u8 addr[4] }` of the IPv4 entries.
+    Ip4,
+    /// LPM keys `{ u32 prefixlen; u8 addr[16] }` of the IPv6 entries.
+    Ip6,
+}
+
+impl SetKeys {
+    /// Whether the keys are an LPM trie's (`{ u32 prefixlen; data }`).
+    pub fn is_lpm(self) -> bool {
+        matches!(
+            self,
+            SetKeys::StrPrefix { .. } | SetKeys::Ip4 | SetKeys::Ip6
+        )
+    }
 }
 
 /// One rule or trace.
@@ -936,7 +1018,7 @@ mod tests {
             (header.pid, header.tid, header.uid, header.gid),
             (100, 101, 1000, 1001)
         );
-        assert_eq!(header.comm, "bash");
+        assert_eq!(c_string(&header.comm), "bash");
         assert_eq!(EventHeader::parse(&bytes[..47]), None);
     }
 

@@ -20,6 +20,7 @@ mod compile;
 mod cost;
 mod kernel;
 mod limit;
+mod lists;
 mod load;
 mod plot;
 mod report;
@@ -60,6 +61,8 @@ enum Command {
     Agent(RunArgs),
     /// Render docs/performance.md's tables and the plot from results.json.
     Render(RenderArgs),
+    /// List-file load time: N IPv4 networks parsed and loaded into a map (root).
+    Lists(ListsArgs),
     /// The load generator (run by the harness itself).
     #[command(hide = true)]
     Load(LoadArgs),
@@ -100,6 +103,19 @@ struct RunArgs {
     /// Do not render the doc and the plot afterwards.
     #[arg(long)]
     no_render: bool,
+}
+
+#[derive(Args, Debug)]
+struct ListsArgs {
+    /// Networks in the list file.
+    #[arg(long, default_value_t = 1_000_000)]
+    entries: usize,
+    /// Repetitions of the load (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    reps: usize,
+    /// Scratch directory for the list file.
+    #[arg(long)]
+    scratch: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -155,6 +171,13 @@ fn main() -> ExitCode {
             let path = args.results.unwrap_or_else(default_results);
             Results::load(&path).and_then(|r| render(&r))
         }
+        Command::Lists(args) => lists::run(
+            args.entries,
+            args.reps.max(1),
+            &args
+                .scratch
+                .unwrap_or_else(|| std::env::temp_dir().join("polc-bench-lists")),
+        ),
         Command::All(args) => run(&args, &[Phase::Compile, Phase::Kernel, Phase::Throughput]),
         Command::Compile(args) => run(&args, &[Phase::Compile]),
         Command::Kernel(args) => run(&args, &[Phase::Kernel]),
@@ -204,12 +227,8 @@ fn build_binaries() -> Result<(), String> {
     }
 }
 
-/// `polc-bench agent`: measures, writes docs/performance/agent.json and the
-/// agent tables of docs/performance.md.
-fn run_agent(args: &RunArgs) -> Result<(), String> {
-    if !is_root() {
-        return Err("the agent phase needs root".into());
-    }
+/// Builds polc and polrt, finds the tools, and makes the scratch directory.
+fn prepare(args: &RunArgs) -> Result<(Tools, PathBuf), String> {
     build_binaries()?;
     let tools = Tools::find()?;
     let scratch = args
@@ -217,6 +236,16 @@ fn run_agent(args: &RunArgs) -> Result<(), String> {
         .clone()
         .unwrap_or_else(|| repo_root().join("target/polc-bench"));
     std::fs::create_dir_all(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
+    Ok((tools, scratch))
+}
+
+/// `polc-bench agent`: measures, writes docs/performance/agent.json and the
+/// agent tables of docs/performance.md.
+fn run_agent(args: &RunArgs) -> Result<(), String> {
+    if !is_root() {
+        return Err("the agent phase needs root".into());
+    }
+    let (tools, scratch) = prepare(args)?;
     let command: Vec<String> = std::env::args().collect();
     let command_line = format!("polc-bench {}", command[1..].join(" "));
     let results = agent::run(
@@ -254,13 +283,7 @@ fn run(args: &RunArgs, phases: &[Phase]) -> Result<(), String> {
         args.reps = args.reps.min(3);
         args.load_ms = args.load_ms.min(250);
     }
-    build_binaries()?;
-    let tools = Tools::find()?;
-    let scratch = args
-        .scratch
-        .clone()
-        .unwrap_or_else(|| repo_root().join("target/polc-bench"));
-    std::fs::create_dir_all(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
+    let (tools, scratch) = prepare(&args)?;
     let results_path = args.results.clone().unwrap_or_else(default_results);
     let mut results = Results::load(&results_path)?;
     results.machine = Machine::describe(&tools);

@@ -24,6 +24,9 @@ use crate::object::{MapDef, MapKind, ObjectImage, ProgramImage, BPF_F_NO_PREALLO
 pub const DEFAULT_RINGBUF_BYTES: u32 = 1 << 20;
 /// Entries of the exec-callers map (LRU): execs in flight at once.
 pub const EXEC_CALLERS_ENTRIES: u32 = 16_384;
+/// Entries of the command-line snapshot map (LRU): processes whose command
+/// line `proc.cmdline` and `proc.parent.cmdline` know.
+pub const CMDLINE_ENTRIES: u32 = 16_384;
 /// The map a test-run program copies its test context into.
 pub const MAP_TEST_CONTEXT: &str = "polc_test_ctx";
 
@@ -156,7 +159,19 @@ pub fn compile_source(
     source: &str,
     ringbuf_bytes: u32,
 ) -> Result<Compiled, BuildError> {
-    let checked = crate::check::check_source(source_name, source);
+    let dir = crate::check::listfile::policy_dir(source_name);
+    compile_source_in(source_name, source, &dir, ringbuf_bytes)
+}
+
+/// [`compile_source`], with the list files a relative path names read from
+/// `list_dir` (instead of the directory of `source_name`).
+pub fn compile_source_in(
+    source_name: &str,
+    source: &str,
+    list_dir: &std::path::Path,
+    ringbuf_bytes: u32,
+) -> Result<Compiled, BuildError> {
+    let checked = crate::check::check_source_in(source_name, source, list_dir);
     let Some(policy) = checked.policy else {
         return Ok(Compiled {
             policy: None,
@@ -277,6 +292,15 @@ fn build_module(
             .any(|f| f.source(attach) == Some(crate::check::hooks::FieldSource::CallerComm)),
         Target::TestRun => false,
     });
+    let uses_cmdlines = module.programs.iter().any(|p| match p.target {
+        Target::Attach { attach, .. } => p.fields().iter().any(|f| {
+            matches!(
+                f.source(attach),
+                Some(crate::check::hooks::FieldSource::CmdlineSnapshot { .. })
+            )
+        }),
+        Target::TestRun => false,
+    });
 
     // Layouts: one per hook, covering every field any of its programs loads
     // and every field beyond the header's that any of its rules captures
@@ -341,7 +365,15 @@ fn build_module(
         map(abi::MAP_SCRATCH, MapKind::PercpuArray, 4, scratch_len, 1, 0),
         "per-CPU scratch: the event record being built".into(),
     );
-    let n_paths: usize = module.identities.iter().map(|s| s.paths.len()).sum();
+    // A list file's paths can grow up to its set's capacity.
+    let n_paths: usize = module
+        .identities
+        .iter()
+        .map(|s| match s.file {
+            Some(_) => crate::listfile::capacity(s.paths.len()) as usize,
+            None => s.paths.len(),
+        })
+        .sum();
     let identities = (n_paths > 0).then(|| {
         add_map(
             map(
@@ -419,10 +451,17 @@ fn build_module(
     for (i, set) in module.sets.iter().enumerate() {
         let (kind, flags) = if set.kind.is_lpm() {
             (MapKind::LpmTrie, BPF_F_NO_PREALLOC)
+        } else if set.file.is_some() {
+            (MapKind::Hash, BPF_F_NO_PREALLOC)
         } else {
             (MapKind::Hash, 0)
         };
-        let entries = (set.keys.len() as u32).max(1);
+        // A list file's set has room for the file to grow (its contents
+        // change at run time).
+        let entries = match set.file {
+            Some(_) => crate::listfile::capacity(set.keys.len()),
+            None => (set.keys.len() as u32).max(1),
+        };
         sets.push(add_map(
             map(
                 &format!("polc_set{i}"),
@@ -473,6 +512,33 @@ fn build_module(
                 "per-CPU copy of the test context (test runs only)".into(),
             )
         });
+    let cmdline_len = u32::from(crate::check::hooks::CMDLINE_LEN);
+    let cmdlines = uses_cmdlines.then(|| {
+        let snapshots = add_map(
+            map(
+                abi::MAP_CMDLINES,
+                MapKind::LruHash,
+                4,
+                cmdline_len,
+                CMDLINE_ENTRIES,
+                0,
+            ),
+            "command line of each process at its last exec (proc.cmdline, proc.parent.cmdline)"
+                .into(),
+        );
+        let buffer = add_map(
+            map(
+                abi::MAP_CMDLINE_BUF,
+                MapKind::PercpuArray,
+                4,
+                cmdline_len + 8,
+                1,
+                0,
+            ),
+            "where a command line is joined before it is kept".into(),
+        );
+        (snapshots, buffer)
+    });
     let maps = Maps {
         events,
         counters,
@@ -481,6 +547,7 @@ fn build_module(
         identities,
         features,
         exec_callers,
+        cmdlines: cmdlines.map(|(snapshots, _)| snapshots),
         runtime,
         guarded,
         sets,
@@ -544,6 +611,33 @@ fn build_module(
             Hook::Exec.name(),
             abi::BackendKind::TpBtf,
             code,
+            &map_defs,
+        ));
+    }
+
+    if let Some((snapshots, buffer)) = cmdlines {
+        let asm_error = |program: &str| {
+            let program = program.to_string();
+            move |source| BuildError::Asm { program, source }
+        };
+        let exec = codegen::cmdline::snapshot_program(snapshots, buffer)
+            .map_err(asm_error("command-line snapshots"))?;
+        programs.push(built(
+            "tp_btf/sched_process_exec".into(),
+            "polc_cmdline_exec".into(),
+            "",
+            abi::BackendKind::TpBtf,
+            exec,
+            &map_defs,
+        ));
+        let fork = codegen::cmdline::fork_snapshot_program(snapshots)
+            .map_err(asm_error("command-line snapshots at fork"))?;
+        programs.push(built(
+            "tp_btf/sched_process_fork".into(),
+            "polc_cmdline_fork".into(),
+            "",
+            abi::BackendKind::TpBtf,
+            fork,
             &map_defs,
         ));
     }
@@ -642,7 +736,17 @@ fn build_module(
             .zip(&maps.sets)
             .map(|(set, id)| SetMeta {
                 map: map_defs[id.0 as usize].0.name.clone(),
-                keys: set.keys.iter().map(|k| abi::hex(k)).collect(),
+                // A list file's set in an object to attach is filled by the
+                // runtime from the file itself (as it is then).
+                keys: if set.file.is_some() && attach_build {
+                    Vec::new()
+                } else {
+                    set.keys.iter().map(|k| abi::hex(k)).collect()
+                },
+                file: set
+                    .file
+                    .as_ref()
+                    .map(|source| crate::listfile::set_file(source, set.keys.len())),
             })
             .collect(),
         identities: module
@@ -650,6 +754,12 @@ fn build_module(
             .iter()
             .map(|set| set.paths.clone())
             .collect(),
+        compiled_lists: module.compiled_lists.clone(),
+        identity_files: if module.identities.iter().any(|s| s.file.is_some()) {
+            module.identities.iter().map(|s| s.file.clone()).collect()
+        } else {
+            Vec::new()
+        },
         code_hash,
         // Tables over the limit are not encoded: the measurement rejects
         // the policy (E0404), and encoding them could take gigabytes.

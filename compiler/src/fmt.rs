@@ -264,6 +264,11 @@ impl<'s> Printer<'s> {
     fn list_decl(&mut self, list: &ListDecl) {
         self.new_line(0);
         self.push(&format!("list {} = ", list.name.text));
+        if let Some(path) = &list.file {
+            let path = self.text(path.span).to_string();
+            self.push(&format!("file {path}"));
+            return;
+        }
         self.list(&list.items, list.items_span, 0);
     }
 
@@ -688,6 +693,18 @@ mod tests {
         assert_formats(
             "rule   r{on exec when proc.uid==0 and not(proc.comm in[\"a\",\"b\",]) deny \"x\"}",
             "rule r {\n    on exec\n    when proc.uid == 0 and not proc.comm in [\"a\", \"b\"]\n    deny \"x\"\n}\n",
+        );
+    }
+
+    #[test]
+    fn indexed_fields_are_written_without_spaces() {
+        assert_formats(
+            "rule r{on exec when exec.args [ 1 ]==\"-e\" or exec.args[ * ] == \"x\" or exec.env[ \"A\\x42\" ] != \"\" or proc.ancestors [2] .comm == \"sh\" audit \"{exec.args[1]}\"}\n\
+             trace t { on exec emit exec.env [\"PATH\"] , exec.args[0] }\n\
+             test \"t\" { on exec with exec.args [2] = \"-e\" expect allow }",
+            "rule r {\n    on exec\n    when exec.args[1] == \"-e\"\n        or exec.args[*] == \"x\"\n        or exec.env[\"AB\"] != \"\"\n        or proc.ancestors[2].comm == \"sh\"\n    audit \"{exec.args[1]}\"\n}\n\n\
+             trace t {\n    on exec\n    emit exec.env[\"PATH\"], exec.args[0]\n}\n\n\
+             test \"t\" {\n    on exec with exec.args[2] = \"-e\"\n    expect allow\n}\n",
         );
     }
 

@@ -649,6 +649,7 @@ mod tests {
             name: Some("ports".into()),
             elems: vec![Value::Int(22), Value::Int(25)],
             span: Span::default(),
+            file: None,
         }];
         let p = policy(
             vec![rule(
@@ -721,5 +722,47 @@ mod tests {
             evaluate_all(&[], Hook::NetConnect, &connect(25)).1,
             Action::Allow
         );
+    }
+    #[test]
+    fn any_element_decides_like_the_kernel() {
+        let policy = checked(
+            "rule nc { on exec when exec.args[*] == \"-e\" deny }\n\
+             rule none { on exec when not exec.args[*] startswith \"-\" audit }",
+        );
+        let event = |argc: u64, args: &[&str]| {
+            let mut values = vec![(field("exec.argc"), Value::Int(argc))];
+            for (n, arg) in args.iter().enumerate() {
+                values.push((
+                    field(&format!("exec.args[{n}]")),
+                    Value::Str(arg.to_string()),
+                ));
+            }
+            Event::new(values)
+        };
+        let nc = evaluate(&policy, Hook::Exec, &event(3, &["nc", "-e", "/bin/sh"]));
+        assert_eq!(nc.action, Action::Deny);
+        // Past argc an element does not exist, whatever the event says.
+        let past = evaluate(&policy, Hook::Exec, &event(1, &["nc", "-e"]));
+        assert_eq!(
+            past.action,
+            Action::Audit,
+            "no existing argument starts with -"
+        );
+        let plain = evaluate(&policy, Hook::Exec, &event(2, &["ls", "-l"]));
+        assert_eq!(plain.action, Action::Allow);
+        let bare = evaluate(&policy, Hook::Exec, &event(2, &["ls", "/tmp"]));
+        assert_eq!(bare.action, Action::Audit);
+    }
+
+    #[test]
+    fn a_test_with_arguments_decides_on_their_command_line() {
+        let policy = checked(
+            "rule miner { on exec when exec.cmdline contains \"stratum+tcp\" deny }\n\
+             test \"t\" { on exec with exec.args[0] = \"xmrig\", exec.args[1] = \"-o\", \
+             exec.args[2] = \"stratum+tcp://pool:3333\" expect deny by miner }",
+        );
+        let (decision, problems) = run_test(&policy, &policy.tests[0]);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(decision.action, Action::Deny);
     }
 }

@@ -176,6 +176,16 @@ pub enum KernelMember {
     /// `struct cred.cap_effective`: `kernel_cap_t`: 64 bits (a `u64` since
     /// Linux 6.3, two `u32` before: the same bytes on little-endian).
     CredCapEffective,
+    /// `struct task_struct.cgroups`: `struct css_set *` (RCU): the task's cgroups.
+    TaskCgroups,
+    /// `struct css_set.dfl_cgrp`: `struct cgroup *`: the task's cgroup in the v2 hierarchy.
+    CssSetDflCgrp,
+    /// `struct cgroup.kn`: `struct kernfs_node *`: the cgroup's directory.
+    CgroupKn,
+    /// `struct kernfs_node.name`: `const char *`. The node's parent pointer is
+    /// the member right before it on every kernel polc supports (`parent`,
+    /// renamed `__parent` in 6.15): programs read it at this offset minus 8.
+    KernfsNodeName,
     // command lines and environment (exec)
     /// `struct mm_struct.start_stack`: where argc, then the argv and envp
     /// pointers, lie in the program's memory.
@@ -267,6 +277,10 @@ impl KernelMember {
             KernelMember::SignalTty => ("signal_struct", "tty"),
             KernelMember::TtyName => ("tty_struct", "name"),
             KernelMember::CredCapEffective => ("cred", "cap_effective"),
+            KernelMember::TaskCgroups => ("task_struct", "cgroups"),
+            KernelMember::CssSetDflCgrp => ("css_set", "dfl_cgrp"),
+            KernelMember::CgroupKn => ("cgroup", "kn"),
+            KernelMember::KernfsNodeName => ("kernfs_node", "name"),
             KernelMember::MmStartStack => ("mm_struct", "start_stack"),
             KernelMember::MmArgStart => ("mm_struct", "arg_start"),
             KernelMember::MmArgEnd => ("mm_struct", "arg_end"),
@@ -334,6 +348,10 @@ impl KernelMember {
             | KernelMember::CredGid
             | KernelMember::CredEgid => 4,
             KernelMember::TaskCred
+            | KernelMember::TaskCgroups
+            | KernelMember::CssSetDflCgrp
+            | KernelMember::CgroupKn
+            | KernelMember::KernfsNodeName
             | KernelMember::DentryInode
             | KernelMember::VfsmountSb
             | KernelMember::SuperBlockType
@@ -361,7 +379,7 @@ impl KernelMember {
     }
 
     /// Every member, for tables and tests.
-    pub const ALL: [KernelMember; 80] = [
+    pub const ALL: [KernelMember; 84] = [
         KernelMember::TaskRealParent,
         KernelMember::TaskTgid,
         KernelMember::TaskComm,
@@ -439,6 +457,10 @@ impl KernelMember {
         KernelMember::SignalTty,
         KernelMember::TtyName,
         KernelMember::CredCapEffective,
+        KernelMember::TaskCgroups,
+        KernelMember::CssSetDflCgrp,
+        KernelMember::CgroupKn,
+        KernelMember::KernfsNodeName,
         KernelMember::MmStartStack,
         KernelMember::MmArgStart,
         KernelMember::MmArgEnd,

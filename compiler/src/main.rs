@@ -205,7 +205,7 @@ fn main() -> ExitCode {
     report_panics_as_bugs();
     default_sigpipe();
     let command = Cli::command().after_long_help(format!(
-        "Hooks and their own fields (every hook also has the proc.* fields):\n{}\n\n{EXIT_CODES_HELP}",
+        "Hooks and their own fields (every hook also has the proc.*, container.* and k8s.pod.* fields):\n{}\n\n{EXIT_CODES_HELP}",
         reference::hooks_summary()
     ));
     let cli = match Cli::from_arg_matches(&command.get_matches()) {

@@ -711,4 +711,39 @@ mod tests {
         };
         assert_eq!(figures(&single), figures(&build));
     }
+
+    #[test]
+    fn container_fields_share_one_bounded_walk() {
+        let cost = |source: &str| {
+            let build = crate::compile::compile_source("t.pol", source, 4096)
+                .expect("builds")
+                .build
+                .expect("checks");
+            build
+                .programs
+                .iter()
+                .filter(|p| p.meta.hook == "file.open")
+                .map(|p| {
+                    let c = program_cost(&p.code);
+                    (c.max_path, c.pending)
+                })
+                .max()
+                .expect("a file.open program")
+        };
+        let base = cost("rule r { on file.open when proc.uid == 1000 deny }\n");
+        let one = cost("rule r { on file.open when container.id != \"\" deny }\n");
+        let all = cost(
+            "rule r { on file.open when container.id != \"\" and container.runtime == \"docker\" \
+             and proc.in_container and container.short_id != \"x\" deny \"{container.id}\" }\n",
+        );
+        // The walk: 16 levels of a few dozen instructions, well within the
+        // budgets; every container field of a program shares it.
+        assert!(
+            one.0 > base.0 + 1000 && one.0 < base.0 + 4000,
+            "{one:?} vs {base:?}"
+        );
+        assert!(one.1 < 1000, "{one:?}");
+        assert!(all.0 < one.0 + 400, "{all:?} vs {one:?}");
+        assert!(all.1 < one.1 + 60, "{all:?} vs {one:?}");
+    }
 }

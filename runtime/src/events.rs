@@ -89,6 +89,47 @@ pub struct Event {
 
 /// Decodes one record of `metadata`'s policy.
 pub fn decode(metadata: &Metadata, bytes: &[u8]) -> Result<Event, DecodeError> {
+    let mut event = Event::empty();
+    decode_into(metadata, bytes, &mut event)?;
+    Ok(event)
+}
+
+impl Event {
+    /// An event with nothing in it, for [`decode_into`] to fill.
+    pub fn empty() -> Event {
+        Event {
+            time_ns: 0,
+            rule_id: 0,
+            rule: String::new(),
+            hook: String::new(),
+            action: String::new(),
+            verdict: Verdict::Trace,
+            backend: String::new(),
+            pid: 0,
+            tid: 0,
+            uid: 0,
+            gid: 0,
+            comm: String::new(),
+            fields: Vec::new(),
+            message: String::new(),
+        }
+    }
+}
+
+/// Replaces the string `dst` holds with `src`, reusing its allocation.
+fn set(dst: &mut String, src: &str) {
+    dst.clear();
+    dst.push_str(src);
+}
+
+/// Decodes one record of `metadata`'s policy into `event`, reusing the
+/// strings it holds: after the first few records of a policy, decoding
+/// allocates nothing. On an error `event` is left partly written.
+pub fn decode_into(
+    metadata: &Metadata,
+    bytes: &[u8],
+    event: &mut Event,
+) -> Result<(), DecodeError> {
     let header = EventHeader::parse(bytes).ok_or(DecodeError::Short(bytes.len()))?;
     let rule = metadata
         .rules
@@ -96,26 +137,31 @@ pub fn decode(metadata: &Metadata, bytes: &[u8]) -> Result<Event, DecodeError> {
         .ok_or(DecodeError::UnknownRule(header.rule_id))?;
     let verdict =
         Verdict::from_code(header.verdict).ok_or(DecodeError::UnknownVerdict(header.verdict))?;
-    let backend = metadata
-        .programs
-        .get(usize::from(header.program))
-        .map(|p| p.backend.to_string())
-        .unwrap_or_default();
+    match metadata.programs.get(usize::from(header.program)) {
+        Some(program) => set(&mut event.backend, program.backend.name()),
+        None => event.backend.clear(),
+    }
     let slots = metadata
         .hooks
         .iter()
         .find(|h| h.name == rule.hook)
         .map(|h| h.fields.as_slice())
         .unwrap_or(&[]);
-    let mut fields = Vec::with_capacity(rule.fields.len());
-    for name in &rule.fields {
+    abi::c_string_into(&mut event.comm, &header.comm);
+    event.fields.truncate(rule.fields.len());
+    for (index, name) in rule.fields.iter().enumerate() {
+        if index == event.fields.len() {
+            event.fields.push((String::new(), Value::Int(0)));
+        }
+        let (field_name, value) = &mut event.fields[index];
+        set(field_name, name);
         // Header fields come from the header: a slot of one (loaded for a
         // test) is not written at every match.
         let slot = slots
             .iter()
             .find(|s| &s.name == name)
             .filter(|_| HeaderField::from_name(name).is_none());
-        let value = match slot {
+        match slot {
             Some(slot) => {
                 let start = slot.offset as usize;
                 let need = start + slot.encoding.size() as usize;
@@ -127,42 +173,45 @@ pub fn decode(metadata: &Metadata, bytes: &[u8]) -> Result<Event, DecodeError> {
                         len: bytes.len(),
                         need,
                     })?;
-                decode_value(slot.encoding, raw)
+                decode_value_into(slot.encoding, raw, value);
             }
-            None => header_value(&header, name),
-        };
-        fields.push((name.clone(), value));
+            None => header_value(&header, &event.comm, name, value),
+        }
     }
-    let message = render_message(&rule.message, &fields);
-    Ok(Event {
-        time_ns: header.time_ns,
-        rule_id: header.rule_id,
-        rule: rule.name.clone(),
-        hook: rule.hook.clone(),
-        action: rule.action.to_string(),
-        verdict,
-        backend,
-        pid: header.pid,
-        tid: header.tid,
-        uid: header.uid,
-        gid: header.gid,
-        comm: header.comm,
-        fields,
-        message,
-    })
+    event.message.clear();
+    render_message_into(&mut event.message, &rule.message, &event.fields);
+    event.time_ns = header.time_ns;
+    event.rule_id = header.rule_id;
+    set(&mut event.rule, &rule.name);
+    set(&mut event.hook, &rule.hook);
+    set(&mut event.action, rule.action.name());
+    event.verdict = verdict;
+    event.pid = header.pid;
+    event.tid = header.tid;
+    event.uid = header.uid;
+    event.gid = header.gid;
+    Ok(())
+}
+
+/// Sets `value` to `text`, reusing its string when it holds one.
+fn set_str(value: &mut Value, text: &str) {
+    match value {
+        Value::Str(held) => set(held, text),
+        other => *other = Value::Str(text.to_string()),
+    }
 }
 
 /// A field carried by the header (pid, tid, uid, gid, comm).
-fn header_value(header: &EventHeader, name: &str) -> Value {
-    match HeaderField::from_name(name) {
+fn header_value(header: &EventHeader, comm: &str, name: &str, value: &mut Value) {
+    *value = match HeaderField::from_name(name) {
         Some(HeaderField::Pid) => Value::Int(u64::from(header.pid)),
         Some(HeaderField::Tid) => Value::Int(u64::from(header.tid)),
         Some(HeaderField::Uid) => Value::Int(u64::from(header.uid)),
         Some(HeaderField::Gid) => Value::Int(u64::from(header.gid)),
-        Some(HeaderField::Comm) => Value::Str(header.comm.clone()),
+        Some(HeaderField::Comm) => return set_str(value, comm),
         // Metadata validation guarantees every other captured field has a slot.
-        None => Value::Str(String::new()),
-    }
+        None => return set_str(value, ""),
+    };
 }
 
 fn u64_at(raw: &[u8], at: usize) -> u64 {
@@ -175,19 +224,32 @@ fn u64_at(raw: &[u8], at: usize) -> u64 {
 
 /// Decodes one field's bytes (exactly `encoding.size()` of them).
 pub fn decode_value(encoding: FieldEncoding, raw: &[u8]) -> Value {
+    let mut value = Value::Int(0);
+    decode_value_into(encoding, raw, &mut value);
+    value
+}
+
+/// [`decode_value`] into `value`, reusing the string it holds.
+fn decode_value_into(encoding: FieldEncoding, raw: &[u8], value: &mut Value) {
+    let c_string_value = |value: &mut Value, bytes: &[u8]| match value {
+        Value::Str(held) => abi::c_string_into(held, bytes),
+        other => *other = Value::Str(abi::c_string(bytes)),
+    };
     match encoding {
-        FieldEncoding::Int => Value::Int(u64_at(raw, 0)),
-        FieldEncoding::Bool => Value::Bool(u64_at(raw, 0) != 0),
-        FieldEncoding::Str { .. } => Value::Str(abi::c_string(raw)),
+        FieldEncoding::Int => *value = Value::Int(u64_at(raw, 0)),
+        FieldEncoding::Bool => *value = Value::Bool(u64_at(raw, 0) != 0),
+        FieldEncoding::Str { .. } => c_string_value(value, raw),
         FieldEncoding::ResolvedPath { len } => {
             let head = raw.get(..len as usize).unwrap_or(raw);
             match u64_at(raw, len as usize) {
-                abi::UNRESOLVED_PATH => Value::Unresolved,
-                full if full >= u64::from(len) => Value::LongPath {
-                    head: abi::c_string(head),
-                    len: full,
-                },
-                _ => Value::Str(abi::c_string(head)),
+                abi::UNRESOLVED_PATH => *value = Value::Unresolved,
+                full if full >= u64::from(len) => {
+                    *value = Value::LongPath {
+                        head: abi::c_string(head),
+                        len: full,
+                    }
+                }
+                _ => c_string_value(value, head),
             }
         }
         FieldEncoding::Ip => {
@@ -196,13 +258,13 @@ pub fn decode_value(encoding: FieldEncoding, raw: &[u8]) -> Value {
             if let Some(bytes) = raw.get(8..24) {
                 addr.copy_from_slice(bytes);
             }
-            if family == 10 {
+            *value = if family == 10 {
                 Value::Ip(IpAddr::V6(Ipv6Addr::from(addr)))
             } else {
                 Value::Ip(IpAddr::V4(Ipv4Addr::new(
                     addr[0], addr[1], addr[2], addr[3],
                 )))
-            }
+            };
         }
     }
 }
@@ -210,11 +272,21 @@ pub fn decode_value(encoding: FieldEncoding, raw: &[u8]) -> Value {
 /// Renders a message template with the event's field values.
 pub fn render_message(parts: &[MessagePart], fields: &[(String, Value)]) -> String {
     let mut out = String::new();
+    render_message_into(&mut out, parts, fields);
+    out
+}
+
+/// [`render_message`], appended to `out`.
+fn render_message_into(out: &mut String, parts: &[MessagePart], fields: &[(String, Value)]) {
+    use std::fmt::Write as _;
     for part in parts {
         match part {
             MessagePart::Text(text) => out.push_str(text),
             MessagePart::Field(name) => match fields.iter().find(|(n, _)| n == name) {
-                Some((_, value)) => out.push_str(&value.to_string()),
+                Some((_, Value::Str(text))) => out.push_str(text),
+                Some((_, value)) => {
+                    let _ = write!(out, "{value}");
+                }
                 None => {
                     out.push('{');
                     out.push_str(name);
@@ -223,7 +295,6 @@ pub fn render_message(parts: &[MessagePart], fields: &[(String, Value)]) -> Stri
             },
         }
     }
-    out
 }
 
 #[cfg(test)]

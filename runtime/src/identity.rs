@@ -89,6 +89,8 @@ pub struct IdentityMap {
     fd: OwnedFd,
     /// Per identity set, its paths.
     sets: Vec<Vec<String>>,
+    /// Per identity set, the list file its paths come from, if any.
+    files: Vec<Option<String>>,
     /// What the map holds: per file, the sets a path of which leads to it.
     written: BTreeMap<(u64, u64), Vec<u64>>,
     /// Per named path, the file it led to when last looked up.
@@ -111,9 +113,11 @@ impl IdentityMap {
         let mut map = IdentityMap {
             fd,
             sets: metadata.identities.clone(),
+            files: metadata.identity_files.clone(),
             written: BTreeMap::new(),
             found: BTreeMap::new(),
         };
+        map.read_list_files()?;
         map.refresh()?;
         Ok(Some(map))
     }
@@ -129,9 +133,11 @@ impl IdentityMap {
         let mut map = IdentityMap {
             fd,
             sets: metadata.identities.clone(),
+            files: metadata.identity_files.clone(),
             written: BTreeMap::new(),
             found: BTreeMap::new(),
         };
+        map.read_list_files()?;
         let keys = polc_sys::Map::new(map.fd.as_fd())
             .and_then(|m| m.keys())
             .map_err(|e| map.error(e))?;
@@ -142,6 +148,43 @@ impl IdentityMap {
         }
         map.refresh()?;
         Ok(Some(map))
+    }
+
+    /// Reads the paths of every identity set a list file feeds (at load:
+    /// the file as it is now, not as it was at build time).
+    fn read_list_files(&mut self) -> Result<(), LoadError> {
+        let files: Vec<String> = self.files.iter().flatten().cloned().collect();
+        for file in files {
+            self.read_list_file(&file)?;
+        }
+        Ok(())
+    }
+
+    /// Reads the paths of the identity sets the list file `file` feeds
+    /// again; returns whether any set has it. The map is updated by the
+    /// next [`IdentityMap::refresh`].
+    pub fn read_list_file(&mut self, file: &str) -> Result<bool, LoadError> {
+        let mut any = false;
+        for (index, source) in self.files.iter().enumerate() {
+            if source.as_deref() != Some(file) {
+                continue;
+            }
+            let mut paths: Vec<String> = polc::listfile::read_strings(std::path::Path::new(file))
+                .map_err(|e| LoadError::MapWrite {
+                    map: abi::MAP_IDENTITIES.into(),
+                    reason: e.to_string(),
+                })?
+                .into_iter()
+                .filter(|p| p.starts_with('/'))
+                .collect();
+            paths.sort();
+            paths.dedup();
+            if let Some(set) = self.sets.get_mut(index) {
+                *set = paths;
+            }
+            any = true;
+        }
+        Ok(any)
     }
 
     /// Number of named paths that lead to a file now.

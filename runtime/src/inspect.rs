@@ -99,7 +99,18 @@ pub fn render(object: &PolicyObject) -> String {
     if !m.sets.is_empty() {
         let _ = writeln!(out, "\nsets:");
         for set in &m.sets {
-            let _ = writeln!(out, "  {:<16} {} keys", set.map, set.keys.len());
+            match &set.file {
+                Some(file) => {
+                    let _ = writeln!(
+                        out,
+                        "  {:<16} list `{}` from {} (read at load and whenever it changes; room for {} keys)",
+                        set.map, file.list, file.path, file.capacity
+                    );
+                }
+                None => {
+                    let _ = writeln!(out, "  {:<16} {} keys", set.map, set.keys.len());
+                }
+            }
         }
     }
     let _ = writeln!(

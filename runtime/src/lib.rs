@@ -24,11 +24,13 @@
 pub mod attach;
 pub mod btf;
 pub mod cgroup;
+pub mod containers;
 pub mod events;
 pub mod guard;
 pub mod identity;
 pub mod inspect;
 pub mod journal;
+pub mod lists;
 pub mod loader;
 pub mod metrics;
 pub mod object;

@@ -911,3 +911,72 @@ mod tests {
         );
     }
 }
+
+/// The command-line snapshots of the processes already running, when the
+/// object keeps snapshots ([`abi::MAP_CMDLINES`]): each one's
+/// `/proc/PID/cmdline` now, arguments joined with spaces, as the exec
+/// program keeps them. Runs once the snapshot programs are attached, and
+/// never replaces a snapshot they made meanwhile (`BPF_NOEXIST`). A process
+/// that exits or is unreadable meanwhile is skipped.
+pub fn fill_cmdlines(ebpf: &Ebpf, metadata: &Metadata) -> Result<usize, LoadError> {
+    let Some(meta) = metadata.maps.iter().find(|m| m.name == abi::MAP_CMDLINES) else {
+        return Ok(0);
+    };
+    let len = meta.value_size as usize;
+    let map = map(ebpf, abi::MAP_CMDLINES)?;
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Ok(0);
+    };
+    const BPF_NOEXIST: u64 = 1;
+    let mut filled = 0;
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|name| name.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let value = joined_cmdline(&raw, len);
+        if map.update(&pid.to_le_bytes(), &value, BPF_NOEXIST).is_ok() {
+            filled += 1;
+        }
+    }
+    Ok(filled)
+}
+
+/// A `/proc/PID/cmdline` as the exec program joins one: the NULs between
+/// arguments made spaces, the last one dropped, cut to `len - 1` bytes and
+/// NUL-padded to `len`.
+pub fn joined_cmdline(raw: &[u8], len: usize) -> Vec<u8> {
+    let body = raw.strip_suffix(&[0]).unwrap_or(raw);
+    let mut value: Vec<u8> = body
+        .iter()
+        .take(len.saturating_sub(1))
+        .map(|b| if *b == 0 { b' ' } else { *b })
+        .collect();
+    value.resize(len, 0);
+    value
+}
+
+#[cfg(test)]
+mod cmdline_tests {
+    use super::joined_cmdline;
+
+    #[test]
+    fn proc_cmdlines_are_joined_as_the_exec_program_joins_them() {
+        let value = joined_cmdline(b"sh\0-c\0echo a\0", 16);
+        assert_eq!(&value[..12], b"sh -c echo a");
+        assert!(value[12..].iter().all(|b| *b == 0));
+        assert_eq!(value.len(), 16);
+        // Cut to len - 1 bytes, the NUL kept.
+        let long = joined_cmdline(b"abcdefghijklmnopqrstuvwxyz\0", 8);
+        assert_eq!(long, b"abcdefg\0");
+        // An empty last argument leaves a space; no arguments, nothing.
+        assert_eq!(&joined_cmdline(b"a\0\0", 4)[..], b"a \0\0");
+        assert_eq!(joined_cmdline(b"", 4), vec![0; 4]);
+    }
+}

@@ -113,6 +113,20 @@ struct RunArgs {
     /// NAME` removes them.
     #[arg(long, value_name = "NAME", num_args = 0..=1, require_equals = true, default_missing_value = "")]
     persist: Option<String>,
+    /// docker's data root, where events' container names and images are
+    /// looked up (`containers/ID/config.v2.json`).
+    #[arg(long, value_name = "DIR", default_value = "/var/lib/docker")]
+    docker_root: PathBuf,
+    /// containerd's state directory (OCI bundles of running containers).
+    #[arg(long, value_name = "DIR", default_value = "/run/containerd")]
+    containerd_state: PathBuf,
+    /// containers/storage's root (CRI-O and podman containers).
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "/var/lib/containers/storage"
+    )]
+    containers_storage: PathBuf,
 }
 
 #[derive(clap::Args, Debug)]
@@ -220,6 +234,11 @@ fn run_command(args: RunArgs) -> Result<ExitCode, Error> {
         ringbuf_bytes: args.ringbuf_size,
         persist: args.persist,
         metrics: args.metrics,
+        container_state: polrt::containers::StateRoots {
+            docker: args.docker_root,
+            containerd: args.containerd_state,
+            containers_storage: args.containers_storage,
+        },
     };
     run::run(&options)?;
     Ok(ExitCode::SUCCESS)

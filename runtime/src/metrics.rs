@@ -63,6 +63,9 @@ pub struct Snapshot {
     pub policies: Vec<PolicyMetrics>,
     pub reloads: u64,
     pub failed_reloads: u64,
+    /// List files read again and applied in place, and refused.
+    pub list_updates: u64,
+    pub list_refusals: u64,
     /// Records that could not be written to the output (a full disk, a
     /// journal that could not keep up), since polrt started.
     pub output_failures: u64,
@@ -262,6 +265,18 @@ pub fn render(snapshot: &Snapshot) -> String {
         "Reloads refused (the old generation stayed).",
         vec![(String::new(), snapshot.failed_reloads)],
     );
+    family(
+        "polrt_list_updates_total",
+        "counter",
+        "List files read again and applied to their maps in place.",
+        vec![(String::new(), snapshot.list_updates)],
+    );
+    family(
+        "polrt_list_refusals_total",
+        "counter",
+        "List files refused when read again (their old entries stayed).",
+        vec![(String::new(), snapshot.list_refusals)],
+    );
     out
 }
 
@@ -363,6 +378,8 @@ mod tests {
             }],
             reloads: 5,
             failed_reloads: 1,
+            list_updates: 0,
+            list_refusals: 0,
             output_failures: 6,
         }
     }

@@ -526,6 +526,8 @@ pub(crate) mod tests {
             kernel_fields: vec![],
             sets: vec![],
             identities: vec![],
+            identity_files: vec![],
+            compiled_lists: vec![],
             automata: String::new(),
             code_hash: String::new(),
         }

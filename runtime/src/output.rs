@@ -12,6 +12,7 @@ use std::io::{self, Write};
 use polc_abi::Verdict;
 use serde_json::{json, Map, Value as Json};
 
+use crate::containers::{ContainerInfo, Containers};
 use crate::events::{Event, Value};
 use crate::journal::{self, Journal};
 
@@ -197,6 +198,15 @@ pub struct Output {
     policy: Option<(String, String)>,
     /// The host name (of polrt's UTS namespace), added to JSON records.
     hostname: String,
+    /// Names and images of the containers of events (see
+    /// [`crate::containers`]); none: ids only.
+    containers: Option<Containers>,
+    /// The line being written (events are formatted into it, no
+    /// intermediate strings), reused for every event.
+    buffer: Vec<u8>,
+    /// The last second an event time was formatted for, and its
+    /// `YYYY-MM-DDTHH:MM:SS` (events come in bursts within one second).
+    second: Option<(i64, [u8; 19])>,
 }
 
 /// Where [`Output`] writes: a stream (stdout, `--output FILE`) or the
@@ -236,6 +246,42 @@ pub struct ReloadReport {
     pub previous: String,
     /// Why it was refused, or how it was done.
     pub detail: String,
+}
+
+/// A list file read again after it changed (`list` records).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListReport {
+    pub policy: String,
+    /// The list's name in the policy.
+    pub list: String,
+    /// The file, as the policy resolved it.
+    pub path: String,
+    /// `updated` (its maps now hold the file's entries) or `refused` (the
+    /// file is not valid: the maps keep what they held).
+    pub result: &'static str,
+    /// Keys inserted and deleted (over the list's maps).
+    pub added: usize,
+    pub removed: usize,
+    /// Keys in the list's maps afterwards.
+    pub entries: usize,
+    /// Why it was refused (empty when updated).
+    pub reason: String,
+}
+
+impl ListReport {
+    /// The status line (stderr).
+    pub fn line(&self) -> String {
+        match self.result {
+            "refused" => format!(
+                "list `{}` of policy `{}`: {} refused, the old entries stay enforced: {}",
+                self.list, self.policy, self.path, self.reason
+            ),
+            _ => format!(
+                "list `{}` of policy `{}`: {} read again: {} added, {} removed, {} entries (updated in place, no program reloaded)",
+                self.list, self.policy, self.path, self.added, self.removed, self.entries
+            ),
+        }
+    }
 }
 
 impl ReloadReport {
@@ -306,7 +352,15 @@ impl Output {
             failures_total: 0,
             policy: None,
             hostname: hostname(),
+            containers: None,
+            buffer: Vec::with_capacity(1024),
+            second: None,
         }
+    }
+
+    /// Looks the names and images of events' containers up in `containers`.
+    pub fn name_containers(&mut self, containers: Containers) {
+        self.containers = Some(containers);
     }
 
     /// Names the policy and generation of the records written from now on:
@@ -354,6 +408,39 @@ impl Output {
                 ("POLRT_POLICY".into(), report.policy.clone()),
                 ("POLRT_RESULT".into(), report.result.into()),
                 ("POLRT_GENERATION".into(), report.generation.clone()),
+            ];
+            meta
+        });
+    }
+
+    /// Writes a `list` record: a list file read again, or refused.
+    pub fn list(&mut self, report: &ListReport) {
+        let text = match self.format {
+            Format::Json => json!({
+                "type": "list",
+                "policy": report.policy,
+                "list": report.list,
+                "path": report.path,
+                "result": report.result,
+                "added": report.added,
+                "removed": report.removed,
+                "entries": report.entries,
+                "reason": report.reason,
+            })
+            .to_string(),
+            Format::Text => report.line(),
+        };
+        let priority = if report.result == "refused" {
+            journal::WARNING
+        } else {
+            journal::INFO
+        };
+        self.emit(&text, || {
+            let mut meta = Meta::new("list", priority);
+            meta.fields = vec![
+                ("POLRT_POLICY".into(), report.policy.clone()),
+                ("POLRT_LIST".into(), report.list.clone()),
+                ("POLRT_RESULT".into(), report.result.into()),
             ];
             meta
         });
@@ -499,14 +586,83 @@ impl Output {
         });
     }
 
-    /// One event.
+    /// One event, formatted straight into the reused line buffer.
     pub fn event(&mut self, event: &Event) {
-        let text = match self.format {
-            Format::Json => self.tagged(event_json(event, &self.clock)),
-            Format::Text => event_text(event, &self.clock),
+        let mut line = std::mem::take(&mut self.buffer);
+        line.clear();
+        let unix_ns = i128::from(event.time_ns) + self.clock.offset_ns;
+        let info = event_container(event).map(|id| match &mut self.containers {
+            Some(containers) => containers.lookup(id),
+            None => ContainerInfo::default(),
+        });
+        let container = event_container(event).zip(info.as_ref());
+        match self.format {
+            Format::Json => {
+                write_event_json(&mut line, event, container, |out| self.time(out, unix_ns));
+                if let Some((policy, generation)) = &self.policy {
+                    line.pop();
+                    line.extend_from_slice(b",\"policy\":");
+                    json_str(&mut line, policy);
+                    line.extend_from_slice(b",\"generation\":");
+                    json_str(&mut line, generation);
+                    line.push(b'}');
+                }
+                line.pop();
+                line.extend_from_slice(b",\"hostname\":");
+                json_str(&mut line, &self.hostname);
+                line.push(b'}');
+            }
+            Format::Text => {
+                write_event_text(&mut line, event, container, |out| self.time(out, unix_ns))
+            }
+        }
+        match &mut self.out {
+            Sink::Stream(out) => {
+                line.push(b'\n');
+                let written = out.write_all(&line);
+                self.note(written);
+            }
+            Sink::Journal(_) => {
+                let text = String::from_utf8_lossy(&line).into_owned();
+                let clock = self.clock;
+                self.emit(&text, || {
+                    let mut meta = event_meta(event, &clock);
+                    if let Some((_, info)) = container {
+                        for (field, value) in [
+                            ("POLRT_CONTAINER_NAME", &info.name),
+                            ("POLRT_CONTAINER_IMAGE", &info.image),
+                        ] {
+                            if let Some(value) = value {
+                                meta.fields.push((field.to_string(), value.clone()));
+                            }
+                        }
+                    }
+                    meta
+                });
+            }
+        }
+        self.buffer = line;
+    }
+
+    /// Appends the RFC 3339 form of `unix_ns`, reusing the formatted date
+    /// and time of day while events stay within one second.
+    fn time(&mut self, out: &mut Vec<u8>, unix_ns: i128) {
+        let secs = unix_ns.div_euclid(1_000_000_000) as i64;
+        let nanos = unix_ns.rem_euclid(1_000_000_000) as u32;
+        let prefix = match self.second {
+            Some((second, prefix)) if second == secs => prefix,
+            _ => {
+                let mut prefix = [0u8; 19];
+                let text = rfc3339(i128::from(secs) * 1_000_000_000);
+                prefix.copy_from_slice(&text.as_bytes()[..19]);
+                self.second = Some((secs, prefix));
+                prefix
+            }
         };
-        let clock = self.clock;
-        self.emit(&text, || event_meta(event, &clock))
+        out.extend_from_slice(&prefix);
+        out.push(b'.');
+        push_padded(out, u64::from(nanos), 9);
+        out.push(b'Z');
     }
 
     /// A record that could not be decoded.
@@ -582,13 +738,243 @@ fn value_json(value: &Value) -> Json {
     }
 }
 
-/// The JSON object of one event.
-pub fn event_json(event: &Event, clock: &Clock) -> Json {
+/// Appends `s` as a JSON string: quoted, with `"`, `\\` and control
+/// characters escaped as serde_json escapes them.
+fn json_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    if !bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
+        // Most strings need no escape: one copy.
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escaped: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0..=0x1f => {
+                out.extend_from_slice(&bytes[start..i]);
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[usize::from(b >> 4)]);
+                out.push(HEX[usize::from(b & 0xf)]);
+                start = i + 1;
+                continue;
+            }
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        out.extend_from_slice(escaped);
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// Appends `n` in decimal.
+fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// Appends `n` in decimal, zero-padded to `width` digits.
+fn push_padded(out: &mut Vec<u8>, n: u64, width: usize) {
+    let mut digits = [b'0'; 20];
+    let mut rest = n;
+    for at in (0..width).rev() {
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    out.extend_from_slice(&digits[..width]);
+}
+
+/// Appends a value as JSON (what [`value_json`] gives, without building it).
+fn write_value_json(out: &mut Vec<u8>, value: &Value) {
+    use std::io::Write as _;
+    match value {
+        Value::Int(v) => push_u64(out, *v),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Str(v) => json_str(out, v),
+        Value::Ip(v) => {
+            out.push(b'"');
+            let _ = write!(out, "{v}");
+            out.push(b'"');
+        }
+        Value::LongPath { .. } => json_str(out, &value.to_string()),
+        Value::Unresolved => out.extend_from_slice(b"null"),
+    }
+}
+
+/// The container of an event: its `container.id`, when the event carries
+/// a non-empty one (the rule names the field).
+pub fn event_container(event: &Event) -> Option<&str> {
+    event.fields.iter().find_map(|(name, value)| match value {
+        Value::Str(id) if name == "container.id" && !id.is_empty() => Some(id.as_str()),
+        _ => None,
+    })
+}
+
+/// The first 12 bytes of a container id (all of a shorter one).
+fn short_id(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
+}
+
+/// Appends the JSON object of one event (the members [`event_json`] has,
+/// in its documented order); `time` appends the event's RFC 3339 time;
+/// `container`: its container's id and what the runtime's state names of it.
+fn write_event_json(
+    out: &mut Vec<u8>,
+    event: &Event,
+    container: Option<(&str, &ContainerInfo)>,
+    time: impl FnOnce(&mut Vec<u8>),
+) {
+    out.extend_from_slice(b"{\"type\":\"event\",\"time\":\"");
+    time(out);
+    out.extend_from_slice(b"\",\"rule\":");
+    json_str(out, &event.rule);
+    out.extend_from_slice(b",\"rule_id\":");
+    push_u64(out, u64::from(event.rule_id));
+    out.extend_from_slice(b",\"hook\":");
+    json_str(out, &event.hook);
+    out.extend_from_slice(b",\"action\":");
+    json_str(out, &event.action);
+    out.extend_from_slice(b",\"verdict\":");
+    json_str(out, event.verdict.name());
+    out.extend_from_slice(b",\"backend\":");
+    json_str(out, &event.backend);
+    for (name, value) in [
+        (&b",\"pid\":"[..], event.pid),
+        (b",\"tid\":", event.tid),
+        (b",\"uid\":", event.uid),
+        (b",\"gid\":", event.gid),
+    ] {
+        out.extend_from_slice(name);
+        push_u64(out, u64::from(value));
+    }
+    out.extend_from_slice(b",\"comm\":");
+    json_str(out, &event.comm);
+    out.extend_from_slice(b",\"fields\":{");
+    for (i, (name, value)) in event.fields.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        json_str(out, name);
+        out.push(b':');
+        write_value_json(out, value);
+    }
+    out.extend_from_slice(b"},\"message\":");
+    json_str(out, &event.message);
+    if let Some((id, info)) = container {
+        out.extend_from_slice(b",\"container\":{\"id\":");
+        json_str(out, id);
+        out.extend_from_slice(b",\"short_id\":");
+        json_str(out, short_id(id));
+        for (key, value) in [
+            (&b",\"name\":"[..], &info.name),
+            (b",\"image\":", &info.image),
+        ] {
+            out.extend_from_slice(key);
+            match value {
+                Some(value) => json_str(out, value),
+                None => out.extend_from_slice(b"null"),
+            }
+        }
+        out.push(b'}');
+    }
+    out.push(b'}');
+}
+
+/// Rewrites the control characters of `line[from..]` as `\\n`, `\\r`,
+/// `\\t` or `\\xNN`, so that a text event stays one line whatever a
+/// task names itself or its files (a `comm` or a path may hold a newline,
+/// which would otherwise forge a line of its own).
+fn escape_controls(line: &mut Vec<u8>, from: usize) {
+    if !line[from..].iter().any(|b| *b < 0x20 || *b == 0x7f) {
+        return;
+    }
+    let tail = line.split_off(from);
+    for b in tail {
+        match b {
+            b'\n' => line.extend_from_slice(b"\\n"),
+            b'\r' => line.extend_from_slice(b"\\r"),
+            b'\t' => line.extend_from_slice(b"\\t"),
+            0..=0x1f | 0x7f => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                line.extend_from_slice(b"\\x");
+                line.push(HEX[usize::from(b >> 4)]);
+                line.push(HEX[usize::from(b & 0xf)]);
+            }
+            _ => line.push(b),
+        }
+    }
+}
+
+/// Appends the text line of one event (what [`event_text`] gives), with
+/// its container's short id, name and image when it has one.
+fn write_event_text(
+    out: &mut Vec<u8>,
+    event: &Event,
+    container: Option<(&str, &ContainerInfo)>,
+    time: impl FnOnce(&mut Vec<u8>),
+) {
+    use std::io::Write as _;
+    let start = out.len();
+    time(out);
+    let _ = write!(
+        out,
+        " {:<10} {} [{}] pid={} uid={} comm={}",
+        event.verdict.name(),
+        event.rule,
+        event.hook,
+        event.pid,
+        event.uid,
+        event.comm
+    );
+    if let Some((id, info)) = container {
+        let _ = write!(out, " container={}", short_id(id));
+        if let Some(name) = &info.name {
+            let _ = write!(out, " container.name={name}");
+        }
+        if let Some(image) = &info.image {
+            let _ = write!(out, " container.image={image}");
+        }
+    }
+    if event.message.is_empty() {
+        for (name, value) in &event.fields {
+            let _ = write!(out, " {name}={value}");
+        }
+    } else {
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(event.message.as_bytes());
+    }
+    escape_controls(out, start);
+}
+
+/// The JSON object of one event; `container`: its container's id and what
+/// the runtime's state names of it.
+pub fn event_json(event: &Event, clock: &Clock, container: Option<(&str, &ContainerInfo)>) -> Json {
     let mut fields = Map::new();
     for (name, value) in &event.fields {
         fields.insert(name.clone(), value_json(value));
     }
-    json!({
+    let mut record = json!({
         "type": "event",
         "time": clock.rfc3339(event.time_ns),
         "rule": event.rule,
@@ -604,7 +990,19 @@ pub fn event_json(event: &Event, clock: &Clock) -> Json {
         "comm": event.comm,
         "fields": fields,
         "message": event.message,
-    })
+    });
+    if let (Some((id, info)), Some(object)) = (container, record.as_object_mut()) {
+        object.insert(
+            "container".into(),
+            json!({
+                "id": id,
+                "short_id": short_id(id),
+                "name": info.name,
+                "image": info.image,
+            }),
+        );
+    }
+    record
 }
 
 /// The host name records carry: `$POLRT_HOSTNAME` when set (the
@@ -652,27 +1050,18 @@ fn event_meta(event: &Event, clock: &Clock) -> Meta {
     meta
 }
 
-/// The text line of one event.
-pub fn event_text(event: &Event, clock: &Clock) -> String {
-    let mut line = format!(
-        "{} {:<10} {} [{}] pid={} uid={} comm={}",
-        clock.rfc3339(event.time_ns),
-        event.verdict.name(),
-        event.rule,
-        event.hook,
-        event.pid,
-        event.uid,
-        event.comm
-    );
-    if event.message.is_empty() {
-        for (name, value) in &event.fields {
-            line.push_str(&format!(" {name}={value}"));
-        }
-    } else {
-        line.push_str(": ");
-        line.push_str(&event.message);
-    }
-    line
+/// The text line of one event: control characters written as escapes
+/// (see [`escape_controls`]); with its container's when it has one.
+pub fn event_text(
+    event: &Event,
+    clock: &Clock,
+    container: Option<(&str, &ContainerInfo)>,
+) -> String {
+    let mut line = Vec::with_capacity(256);
+    write_event_text(&mut line, event, container, |out| {
+        out.extend_from_slice(clock.rfc3339(event.time_ns).as_bytes())
+    });
+    String::from_utf8_lossy(&line).into_owned()
 }
 
 #[cfg(test)]
@@ -733,7 +1122,7 @@ mod tests {
     #[test]
     fn json_events_follow_the_documented_schema() {
         let clock = Clock { offset_ns: 0 };
-        let value = event_json(&event(), &clock);
+        let value = event_json(&event(), &clock, None);
         assert_eq!(value["type"], "event");
         assert_eq!(value["time"], "1970-01-01T00:00:01.500000000Z");
         assert_eq!(value["rule"], "shadow_read");
@@ -751,19 +1140,134 @@ mod tests {
         assert_eq!(value["message"], "cat opened /etc/shadow");
     }
 
+    /// The lines `Output::event` writes without intermediate values are
+    /// exactly what the documented builders (`event_json` with the policy
+    /// tags, `event_text`) give, for strings that need escaping too.
+    #[test]
+    fn events_written_directly_equal_the_documented_records() {
+        let mut nasty = event();
+        nasty.comm = "a\"b\\c\n\t\u{1}\u{1f}é".into();
+        nasty.message = String::new();
+        nasty.fields.push(("file.path".into(), Value::Unresolved));
+        nasty.fields.push((
+            "exec.path".into(),
+            Value::LongPath {
+                head: "/x\"y".into(),
+                len: 9000,
+            },
+        ));
+        nasty
+            .fields
+            .push(("net.daddr".into(), Value::Ip("::1".parse().expect("ip"))));
+        nasty.fields.push(("big".into(), Value::Int(u64::MAX)));
+        let mut later = event();
+        later.time_ns += 1_999_999_999;
+        for (format, policy) in [
+            (Format::Json, true),
+            (Format::Json, false),
+            (Format::Text, false),
+        ] {
+            let buffer = Shared::default();
+            let clock = Clock {
+                offset_ns: 1_700_000_000_123_456_789,
+            };
+            let mut output = Output::new(Box::new(buffer.clone()), format, clock);
+            output.hostname = "node-1".into();
+            if policy {
+                output.set_policy("web", "ab12");
+            }
+            let events = [event(), nasty.clone(), later.clone(), event()];
+            for e in &events {
+                output.event(e);
+            }
+            output.flush();
+            let text = String::from_utf8(buffer.0.lock().expect("lock").clone()).expect("utf8");
+            let lines: Vec<&str> = text.lines().collect();
+            assert_eq!(lines.len(), events.len());
+            for (line, e) in lines.iter().zip(&events) {
+                match format {
+                    Format::Json => {
+                        let got: Json = serde_json::from_str(line).expect("json");
+                        let want: Json =
+                            serde_json::from_str(&output.tagged(event_json(e, &clock, None)))
+                                .expect("json");
+                        assert_eq!(got, want, "{line}");
+                    }
+                    Format::Text => assert_eq!(*line, event_text(e, &clock, None)),
+                }
+            }
+            if format == Format::Text {
+                // One line per event: the newline in the command name is
+                // written as an escape, so it cannot forge a line.
+                assert!(
+                    lines[1].contains(r#"comm=a"b\c\n\t\x01\x1fé"#),
+                    "{}",
+                    lines[1]
+                );
+                assert!(
+                    lines[0].starts_with("2023-11-14T22:13:21.623456789Z "),
+                    "{}",
+                    lines[0]
+                );
+            }
+        }
+    }
+
     #[test]
     fn text_events_show_the_message_or_the_fields() {
         let clock = Clock { offset_ns: 0 };
-        let line = event_text(&event(), &clock);
+        let line = event_text(&event(), &clock, None);
         assert!(line.contains("would-deny"), "{line}");
         assert!(line.ends_with(": cat opened /etc/shadow"), "{line}");
         let mut trace = event();
         trace.message.clear();
-        let line = event_text(&trace, &clock);
+        let line = event_text(&trace, &clock, None);
         assert!(
             line.contains(" file.path=/etc/shadow file.write=false"),
             "{line}"
         );
+    }
+
+    #[test]
+    fn events_with_a_container_id_show_the_container() {
+        let clock = Clock { offset_ns: 0 };
+        let id = "4c01db0b339c1b4c4f3d2a5a9d1e0f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e";
+        let mut event = event();
+        assert_eq!(event_container(&event), None);
+        event
+            .fields
+            .push(("container.id".into(), Value::Str(id.into())));
+        assert_eq!(event_container(&event), Some(id));
+        let info = ContainerInfo {
+            name: Some("web".into()),
+            image: Some("nginx:1.27".into()),
+        };
+        let value = event_json(&event, &clock, Some((id, &info)));
+        assert_eq!(value["container"]["id"], id);
+        assert_eq!(value["container"]["short_id"], "4c01db0b339c");
+        assert_eq!(value["container"]["name"], "web");
+        assert_eq!(value["container"]["image"], "nginx:1.27");
+        // The line polrt writes says the same as the JSON value.
+        let mut line = Vec::new();
+        write_event_json(&mut line, &event, Some((id, &info)), |out| {
+            out.extend_from_slice(clock.rfc3339(event.time_ns).as_bytes())
+        });
+        let written: Json = serde_json::from_slice(&line).expect("a JSON line");
+        assert_eq!(written, value);
+        let line = event_text(&event, &clock, Some((id, &ContainerInfo::default())));
+        assert!(line.contains(" container=4c01db0b339c: "), "{line}");
+        let line = event_text(&event, &clock, Some((id, &info)));
+        assert!(
+            line.contains(
+                " container=4c01db0b339c container.name=web container.image=nginx:1.27: "
+            ),
+            "{line}"
+        );
+        let value = event_json(&event, &clock, Some((id, &ContainerInfo::default())));
+        assert_eq!(value["container"]["name"], Json::Null);
+        // An empty id (no container): no container.
+        event.fields.last_mut().unwrap().1 = Value::Str(String::new());
+        assert_eq!(event_container(&event), None);
     }
 
     #[derive(Clone, Default)]

@@ -140,6 +140,23 @@ pub fn fingerprint(path: &Path) -> Option<String> {
         .map(|bytes| persist::sha256(&bytes))
 }
 
+/// The fingerprint of a policy file and of the list files compiled into
+/// its programs (`contains`/`endswith` lists): a `.pol` source is built
+/// again, and so reloaded, when one of those changes too. An object's
+/// automata are fixed: its fingerprint is the file's alone.
+pub fn fingerprint_with_lists(path: &Path, compiled_lists: &[String]) -> Option<String> {
+    let own = fingerprint(path)?;
+    if compiled_lists.is_empty() || path.extension().is_none_or(|e| e != "pol") {
+        return Some(own);
+    }
+    let mut all = own;
+    for list in compiled_lists {
+        all.push(' ');
+        all.push_str(&fingerprint(Path::new(list)).unwrap_or_default());
+    }
+    Some(persist::sha256(all.as_bytes()))
+}
+
 /// An inotify descriptor watching directories for files written, moved in
 /// or out, created or removed (what an editor's save, `mv` into place,
 /// and a Kubernetes ConfigMap's symbolic link swap each do).
@@ -160,27 +177,33 @@ impl Watch {
         }
         // SAFETY: `raw` is a new descriptor that nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let watch = Watch { fd };
+        for dir in dirs {
+            watch.add(dir)?;
+        }
+        Ok(watch)
+    }
+
+    /// Watches `dir` too (watching a directory twice is one watch).
+    pub fn add(&self, dir: &Path) -> Result<(), Error> {
         let mask = libc::IN_CLOSE_WRITE
             | libc::IN_MOVED_TO
             | libc::IN_MOVED_FROM
             | libc::IN_CREATE
             | libc::IN_DELETE
             | libc::IN_ATTRIB;
-        for dir in dirs {
-            let path = CString::new(dir.as_os_str().as_bytes()).map_err(|_| {
-                Error::Usage(format!("`{}`: a path with a NUL byte", dir.display()))
-            })?;
-            // SAFETY: a valid descriptor and NUL-terminated path.
-            let wd = unsafe { libc::inotify_add_watch(fd.as_raw_fd(), path.as_ptr(), mask) };
-            if wd < 0 {
-                return Err(Error::Usage(format!(
-                    "cannot watch {} for policy changes: {}",
-                    dir.display(),
-                    std::io::Error::last_os_error()
-                )));
-            }
+        let path = CString::new(dir.as_os_str().as_bytes())
+            .map_err(|_| Error::Usage(format!("`{}`: a path with a NUL byte", dir.display())))?;
+        // SAFETY: a valid descriptor and NUL-terminated path.
+        let wd = unsafe { libc::inotify_add_watch(self.fd.as_raw_fd(), path.as_ptr(), mask) };
+        if wd < 0 {
+            return Err(Error::Usage(format!(
+                "cannot watch {} for changes: {}",
+                dir.display(),
+                std::io::Error::last_os_error()
+            )));
         }
-        Ok(Watch { fd })
+        Ok(())
     }
 
     /// The descriptor, for `poll`.

@@ -22,7 +22,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::output::{Output, ReloadReport};
+use crate::output::{ListReport, Output, ReloadReport};
 use crate::policies::{self, Origin, Source};
 use crate::run::{announce, enforce, status, Enforced, Host, ReloadStats};
 use crate::{object, Error};
@@ -75,6 +75,11 @@ pub(crate) fn refresh(
         };
         match enforced.iter_mut().find(|p| p.source.path == source.path) {
             Some(current) => {
+                let fingerprint = policies::fingerprint_with_lists(
+                    &source.path,
+                    &current.session.metadata.compiled_lists,
+                )
+                .unwrap_or(fingerprint);
                 if current.fingerprint == fingerprint
                     || current.refused.as_deref() == Some(fingerprint.as_str())
                 {
@@ -206,4 +211,74 @@ fn unload(policy: &mut Enforced, output: &mut Output) {
     };
     status(&report.line());
     output.reload(&report);
+}
+
+/// Reads again every list file of every policy that changed since it was
+/// applied, and refills its maps in place (`crate::lists`): no program is
+/// loaded or detached. A bad file is refused, its old entries stay
+/// enforced; each is reported (a status line and a `list` record).
+pub(crate) fn refresh_lists(
+    enforced: &mut [Enforced],
+    stats: &mut ReloadStats,
+    output: &mut Output,
+) {
+    for policy in enforced.iter_mut() {
+        for applied in policy.session.lists.refresh() {
+            // The files a path list names are matched by identity too:
+            // those of the new paths are written, the old ones' removed.
+            let applied = match (&applied.result, &mut policy.session.identities) {
+                (Ok(_), Some(map)) => {
+                    let identities = map.read_list_file(&applied.path).and_then(|any| {
+                        if any {
+                            map.refresh().map(|_| ())
+                        } else {
+                            Ok(())
+                        }
+                    });
+                    match identities {
+                        Ok(()) => applied,
+                        Err(error) => crate::lists::Applied {
+                            result: Err(format!(
+                                "its maps were updated, but the identities of its paths were not: {error}"
+                            )),
+                            ..applied
+                        },
+                    }
+                }
+                _ => applied,
+            };
+            let report = match applied.result {
+                Ok((added, removed, entries)) => {
+                    stats.list_updates += 1;
+                    ListReport {
+                        policy: policy.source.name.clone(),
+                        list: applied.list,
+                        path: applied.path,
+                        result: "updated",
+                        added,
+                        removed,
+                        entries,
+                        reason: String::new(),
+                    }
+                }
+                Err(reason) => {
+                    stats.list_refusals += 1;
+                    ListReport {
+                        policy: policy.source.name.clone(),
+                        list: applied.list,
+                        path: applied.path,
+                        result: "refused",
+                        added: 0,
+                        removed: 0,
+                        entries: 0,
+                        reason: crate::run::one_line(&reason),
+                    }
+                }
+            };
+            status(&report.line());
+            output.set_policy(&policy.source.name, &policy.generation);
+            output.list(&report);
+        }
+    }
+    output.flush();
 }

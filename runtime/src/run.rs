@@ -62,6 +62,9 @@ pub struct RunOptions {
     /// polrt (see [`crate::persist`]); `Some("")`: each policy under its
     /// own name (its file stem).
     pub persist: Option<String>,
+    /// Where the container runtimes keep the state that names the
+    /// containers of events (see [`crate::containers`]).
+    pub container_state: crate::containers::StateRoots,
 }
 
 /// What a run ends with.
@@ -370,6 +373,9 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
         options.format,
         Clock::now(),
     );
+    output.name_containers(crate::containers::Containers::new(
+        options.container_state.clone(),
+    ));
     // The file SIGHUP reopens (none for stdout and the journal).
     let output_file = options.output.as_deref().filter(|path| !is_journal(path));
 
@@ -422,6 +428,9 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
     }
     output.flush();
     let watch = policies::Watch::new(&origin.directories())?;
+    // List files are watched where they are (each policy's, as it loads).
+    let mut watched_lists: Vec<PathBuf> = Vec::new();
+    watch_lists(&watch, &enforced, &mut watched_lists);
     // The kernel counts programs' runs and run time only while asked to.
     let bpf_stats = match options.metrics {
         Some(_) => match aya::sys::enable_stats(aya::sys::Stats::RunTime) {
@@ -476,6 +485,8 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
                 &mut stats,
                 &mut output,
             );
+            reload::refresh_lists(&mut enforced, &mut stats, &mut output);
+            watch_lists(&watch, &enforced, &mut watched_lists);
             if options.metrics.is_some() {
                 metrics.publish(&snapshot(
                     &enforced,
@@ -521,6 +532,9 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
             }
             next_check = Instant::now() + Duration::from_secs(1);
         }
+        // Whatever this turn wrote (events, reload and loss records) is
+        // out before the loop waits again.
+        output.flush();
     }
 
     let mut detached = 0;
@@ -595,6 +609,38 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
 pub(crate) struct ReloadStats {
     pub(crate) reloads: u64,
     pub(crate) failed: u64,
+    /// List files read again and applied in place, and refused.
+    pub(crate) list_updates: u64,
+    pub(crate) list_refusals: u64,
+}
+
+/// Adds the directories of the policies' list files not watched yet.
+fn watch_lists(watch: &policies::Watch, enforced: &[Enforced], watched: &mut Vec<PathBuf>) {
+    for policy in enforced {
+        let compiled = policy
+            .session
+            .metadata
+            .compiled_lists
+            .iter()
+            .filter_map(|file| Path::new(file).parent().map(Path::to_path_buf));
+        for dir in policy
+            .session
+            .lists
+            .directories()
+            .into_iter()
+            .chain(compiled)
+        {
+            if watched.contains(&dir) {
+                continue;
+            }
+            if let Err(error) = watch.add(&dir) {
+                status(&format!(
+                    "warning: {error}; list files there are read again on SIGHUP only"
+                ));
+            }
+            watched.push(dir);
+        }
+    }
 }
 
 /// What `--metrics` serves now: every policy's counters, backends and
@@ -666,6 +712,8 @@ fn snapshot(
         policies,
         reloads: stats.reloads,
         failed_reloads: stats.failed,
+        list_updates: stats.list_updates,
+        list_refusals: stats.list_refusals,
         output_failures,
     }
 }
@@ -699,9 +747,26 @@ pub(crate) fn enforce(
         programs: session.guard_programs(),
         scope: host.scope.as_ref().map(|s| s.path.display().to_string()),
     };
+    // A list file compiled into the programs is part of what a `.pol`
+    // source's generation was built from.
+    let fingerprint =
+        policies::fingerprint_with_lists(&source.path, &policy.metadata.compiled_lists)
+            .unwrap_or_else(|| fingerprint.to_string());
+    if !policy.metadata.compiled_lists.is_empty() {
+        let how = if source.path.extension().is_some_and(|e| e == "pol") {
+            "a change reloads the policy (built again from its source)"
+        } else {
+            "this object must be rebuilt with polc for a change to take effect"
+        };
+        status(&format!(
+            "policy `{}`: list files compiled into its programs (contains/endswith): {}; {how}",
+            source.name,
+            policy.metadata.compiled_lists.join(", ")
+        ));
+    }
     Ok(Enforced {
         source: source.clone(),
-        fingerprint: fingerprint.to_string(),
+        fingerprint,
         generation,
         refused: None,
         session,
@@ -827,15 +892,25 @@ pub fn is_journal(path: &Path) -> bool {
     path == Path::new("journal")
 }
 
+/// Bytes of output buffered before a write (the buffer is flushed at the
+/// end of every turn of the event loop, so nothing waits longer than that).
+const OUTPUT_BUFFER: usize = 1 << 16;
+
 fn open_output(path: Option<&Path>) -> Result<Sink, Error> {
     match path {
-        None => Ok(Sink::Stream(Box::new(std::io::LineWriter::new(
+        // Buffered (flushed at the end of each turn of the event loop): one
+        // write for a batch of events, not one per line.
+        None => Ok(Sink::Stream(Box::new(std::io::BufWriter::with_capacity(
+            OUTPUT_BUFFER,
             std::io::stdout(),
         )))),
         Some(path) if is_journal(path) => Ok(Sink::Journal(Journal::open().map_err(Error::Usage)?)),
         Some(path) => {
             let file = output_file::open(path).map_err(Error::Usage)?;
-            Ok(Sink::Stream(Box::new(std::io::BufWriter::new(file))))
+            Ok(Sink::Stream(Box::new(std::io::BufWriter::with_capacity(
+                OUTPUT_BUFFER,
+                file,
+            ))))
         }
     }
 }
@@ -866,7 +941,10 @@ fn handle_noted_signals(
                 hup = true;
                 match output_file::open(path) {
                     Ok(file) => {
-                        output.set_writer(Box::new(std::io::BufWriter::new(file)));
+                        output.set_writer(Box::new(std::io::BufWriter::with_capacity(
+                            OUTPUT_BUFFER,
+                            file,
+                        )));
                         headers(output);
                         output.flush();
                         status(&format!("SIGHUP: reopened --output {}", path.display()));
@@ -954,11 +1032,14 @@ pub(crate) fn drain_some(
     limit: usize,
 ) -> usize {
     let mut n = 0;
+    // One event reused for the batch: decoding allocates nothing once its
+    // strings have grown to the policy's records.
+    let mut event = events::Event::empty();
     while n < limit {
         let Some(item) = ring.next() else { break };
         n += 1;
-        match events::decode(metadata, &item) {
-            Ok(event) => output.event(&event),
+        match events::decode_into(metadata, &item, &mut event) {
+            Ok(()) => output.event(&event),
             Err(error) => output.decode_error(&error.to_string()),
         }
     }

@@ -19,6 +19,7 @@ use crate::attach::{Attachments, PinnedPrograms, ProgramSource};
 use crate::cgroup::Scope;
 use crate::guard::{self, GuardState};
 use crate::identity::IdentityMap;
+use crate::lists::Lists;
 use crate::loader::{self, HookPlan, LoadError};
 use crate::object::PolicyObject;
 use crate::output::{self, BackendReport};
@@ -83,6 +84,9 @@ pub struct Session {
     /// The identities of the files the policy names by path, kept current
     /// by `run` (`None`: the policy names none).
     pub identities: Option<IdentityMap>,
+    /// The list files feeding set maps, refilled in place by `run` when
+    /// they change.
+    pub lists: Lists,
     /// Where the session is pinned (`--persist`).
     pub pins: Option<PinDir>,
     /// How the session came to be, for the start-up line.
@@ -111,6 +115,7 @@ impl Session {
             reason: e.to_string(),
         })?;
         loader::fill_sets(&ebpf, metadata)?;
+        let lists = Lists::fill(&ebpf, metadata)?;
         loader::write_automata(&ebpf, metadata)?;
         loader::write_features(&ebpf, metadata, setup.features)?;
         let guards = *setup.guard == GuardState::On;
@@ -144,6 +149,8 @@ impl Session {
         for program in &support {
             attachments.attach(&mut ebpf, &program.symbol, &program.section)?;
         }
+        // Once every exec and fork keeps them: the processes already running.
+        loader::fill_cmdlines(&ebpf, metadata)?;
         // Before the hook programs: a test on a file named by path holds
         // for that file under any name from the first event on.
         let identities = IdentityMap::fill(&ebpf, metadata)?;
@@ -184,6 +191,7 @@ impl Session {
             support,
             guard: setup.guard.clone(),
             identities,
+            lists,
             pins: pins.cloned(),
             origin: "loaded".to_string(),
         })
@@ -325,6 +333,7 @@ impl Session {
                 .map_err(|e| map_error(abi::MAP_IDENTITIES, &e))?;
             IdentityMap::adopt(fd, &state.metadata)?
         };
+        let lists = Lists::adopt(dir, &state.metadata).map_err(|e| incomplete(e.into()))?;
         Ok(Session {
             metadata: state.metadata,
             attachments,
@@ -340,6 +349,7 @@ impl Session {
                 Some(why) => GuardState::Off(why),
             },
             identities,
+            lists,
             pins: Some(dir.clone()),
             origin: format!(
                 "adopted `{}` as pinned at {} since {} (same object, scope and mode; no program was detached or reloaded)",

@@ -51,6 +51,7 @@ enum Cmd {
     ObjGetInfoByFd = 15,
     BtfLoad = 18,
     MapFreeze = 22,
+    MapUpdateBatch = 26,
     LinkUpdate = 29,
     LinkGetFdById = 30,
 }
@@ -68,6 +69,7 @@ impl Cmd {
             Cmd::ObjGetInfoByFd => "BPF_OBJ_GET_INFO_BY_FD",
             Cmd::BtfLoad => "BPF_BTF_LOAD",
             Cmd::MapFreeze => "BPF_MAP_FREEZE",
+            Cmd::MapUpdateBatch => "BPF_MAP_UPDATE_BATCH",
             Cmd::ObjPin => "BPF_OBJ_PIN",
             Cmd::ObjGet => "BPF_OBJ_GET",
             Cmd::LinkUpdate => "BPF_LINK_UPDATE",
@@ -270,6 +272,19 @@ struct MapElemAttr {
 
 #[repr(C)]
 #[derive(Default)]
+struct MapBatchAttr {
+    in_batch: u64,
+    out_batch: u64,
+    keys: u64,
+    values: u64,
+    count: u32,
+    map_fd: u32,
+    elem_flags: u64,
+    flags: u64,
+}
+
+#[repr(C)]
+#[derive(Default)]
 struct MapFdAttr {
     map_fd: u32,
 }
@@ -339,6 +354,49 @@ impl<'fd> Map<'fd> {
         // and value buffer length (checked above against the kernel's own
         // description of the map), which is what the kernel reads.
         unsafe { bpf(Cmd::MapUpdateElem, &mut attr) }.map(|_| ())
+    }
+
+    /// `BPF_MAP_UPDATE_BATCH`: `keys` holds whole keys one after the
+    /// other, each with `value` (one value's bytes). Returns how many were
+    /// written; on an error, the kernel may have written some of them
+    /// (`Err` with the count done). Kernels or map types without batch
+    /// updates fail with `EINVAL`/`ENOTSUPP` and write nothing.
+    pub fn update_batch(
+        &self,
+        keys: &[u8],
+        value: &[u8],
+        flags: u64,
+    ) -> Result<usize, (usize, Error)> {
+        let key_len = self.info.key_size as usize;
+        if key_len == 0 || !keys.len().is_multiple_of(key_len) {
+            return Err((
+                0,
+                Error::Size {
+                    what: "keys",
+                    have: keys.len(),
+                    want: key_len,
+                },
+            ));
+        }
+        self.check(key_len, value.len()).map_err(|e| (0, e))?;
+        let count = keys.len() / key_len;
+        let values = value.repeat(count);
+        let mut attr = MapBatchAttr {
+            keys: keys.as_ptr() as u64,
+            values: values.as_ptr() as u64,
+            count: u32::try_from(count).unwrap_or(u32::MAX),
+            map_fd: self.fd.as_raw_fd() as u32,
+            elem_flags: flags,
+            ..Default::default()
+        };
+        // SAFETY: the batch prefix of `bpf_attr`; `keys` and `values` are
+        // live for the call and hold `count` keys and values of exactly the
+        // map's key size and value buffer length (checked above), which is
+        // what the kernel reads; it writes only `count` in `attr`.
+        match unsafe { bpf(Cmd::MapUpdateBatch, &mut attr) } {
+            Ok(_) => Ok(count),
+            Err(e) => Err((attr.count as usize, e)),
+        }
     }
 
     /// `BPF_MAP_DELETE_ELEM` (`ENOENT` when the key is not there).

@@ -51,10 +51,18 @@ impl<'p> EventGen<'p> {
                 }
             }
         }
+        // Elements the policy tests (`FIELD[*]` tests every one) get values
+        // too, not only those the generator names.
+        let mut fields = fields_on(hook);
+        for field in pools.keys() {
+            if !fields.contains(field) {
+                fields.push(*field);
+            }
+        }
         EventGen {
             policy,
             hook,
-            fields: fields_on(hook),
+            fields,
             pools,
         }
     }
@@ -439,6 +447,11 @@ pub fn random_value(rng: &mut impl Entropy, field: FieldId) -> Value {
             _ => rng.any_u64(),
         }),
         FieldType::Str { max } => {
+            if let Some(value) = super::policy::container_value(rng, field.spec().name) {
+                if rng.chance(60) {
+                    return Value::Str(value);
+                }
+            }
             let len = rng.range(0, u64::from(max) + 4) as usize;
             let mut s = String::new();
             while s.len() < len {
@@ -492,8 +505,27 @@ pub fn for_test_block(event: &Event) -> Event {
 
 /// An event's values as a test block's `with` list (fields by name).
 pub fn with_clause(rng: &mut impl Entropy, event: &Event) -> String {
-    event
-        .values
+    // A test that gives elements of a counted field but not the count (or
+    // arguments but no command line) gets them derived; this event has
+    // them zero and empty: say so.
+    let mut values = event.values.clone();
+    for field in event.values.keys() {
+        let Some((family, _)) = field.element() else {
+            continue;
+        };
+        let count = polc::check::hooks::indexed_spec(family)
+            .and_then(|spec| spec.count)
+            .and_then(FieldId::from_name);
+        if let Some(count) = count {
+            values.entry(count).or_insert(Value::Int(0));
+        }
+        if family.spec().name == "exec.args[N]" {
+            if let Some(cmdline) = FieldId::from_name("exec.cmdline") {
+                values.entry(cmdline).or_insert(Value::Str(String::new()));
+            }
+        }
+    }
+    values
         .iter()
         .map(|(field, value)| {
             let text = match value {

@@ -243,58 +243,77 @@ pub fn policy(rng: &mut impl Entropy, shape: &Shape) -> String {
 
 /// The `proc.*` fields: a macro on these alone may be used on any hook.
 fn common_fields() -> Vec<FieldId> {
-    expand_indexed(FieldId::all().filter(|f| f.spec().name.starts_with("proc.")))
+    // Every hook has them; indexed ones (`proc.ancestors[N].comm`) as
+    // elements, as `fields_on` gives them.
+    fields_on(Hook::ALL[0])
+        .into_iter()
+        .filter(|f| f.spec().name.starts_with("proc."))
+        .collect()
 }
 
-/// Fields available on `hook`, in table order (an indexed field as a few
-/// of its elements).
+/// Container context: ids, runtimes, pod uids and QoS classes as the kernel
+/// reports them.
+const CONTAINER_IDS: &[&str] = &[
+    "4c01db0b339c1b4c4f3d2a5a9d1e0f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e",
+    "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "unknown",
+];
+const RUNTIMES: &[&str] = &["docker", "containerd", "crio", "podman", "cri", "unknown"];
+const POD_UIDS: &[&str] = &[
+    "7d9e3f2a-1b4c-4d5e-8f6a-0b1c2d3e4f5a",
+    "0b5a8c1e-4f2d-4c3b-9a8e-1d2c3b4a5f60",
+];
+const QOS: &[&str] = &["guaranteed", "burstable", "besteffort"];
+
+/// A value the kernel could report for container context field `name`
+/// (`None` for other fields); sometimes empty (no container).
+pub fn container_value(rng: &mut impl Entropy, name: &str) -> Option<String> {
+    let pool: Vec<String> = match name {
+        "container.id" => CONTAINER_IDS.iter().map(|s| s.to_string()).collect(),
+        "container.short_id" => CONTAINER_IDS
+            .iter()
+            .map(|s| s[..s.len().min(12)].to_string())
+            .collect(),
+        "container.runtime" => RUNTIMES.iter().map(|s| s.to_string()).collect(),
+        "k8s.pod.uid" => POD_UIDS.iter().map(|s| s.to_string()).collect(),
+        "k8s.pod.qos" => QOS.iter().map(|s| s.to_string()).collect(),
+        _ => return None,
+    };
+    if rng.chance(20) {
+        return Some(String::new());
+    }
+    Some(pick(rng, &pool).clone())
+}
+
+/// Fields available on `hook`, in table order; an indexed field by a few of
+/// its elements (the first positions and the last, or a few names).
 pub fn fields_on(hook: Hook) -> Vec<FieldId> {
-    expand_indexed(FieldId::all().filter(|f| f.available_on(hook)))
-}
-
-/// `fields` with each indexed field (`proc.ancestors[N].comm`, whose table
-/// entry no condition names) replaced by elements: its first two positions
-/// and its last, or two keys. A counted field (`exec.args[N]`, whose
-/// elements in a test block also set its count) is left out: its values
-/// are not independent.
-fn expand_indexed(fields: impl Iterator<Item = FieldId>) -> Vec<FieldId> {
-    use polc::check::hooks::{indexed_spec, IndexKind};
+    use polc::check::hooks::{indexed_spec, split_indexed, IndexKind};
     let mut out = Vec::new();
-    for field in fields {
+    for field in FieldId::all().filter(|f| f.available_on(hook)) {
         let Some(spec) = indexed_spec(field) else {
             out.push(field);
             continue;
         };
-        if spec.count.is_some() {
-            continue;
-        }
-        let (base, _, member) =
-            polc::check::hooks::split_indexed(spec.name).expect("an indexed name");
-        let indices: Vec<String> = match spec.kind {
+        let (base, _, member) = split_indexed(spec.name).expect("an indexed name");
+        let indexes: Vec<String> = match spec.kind {
             IndexKind::Int { first, bound } => {
-                let mut positions = vec![first, first + 1, bound - 1];
+                let mut positions = vec![first, first + 1, first + 2, bound - 1];
                 positions.dedup();
                 positions.retain(|n| *n < bound);
-                positions.iter().map(u16::to_string).collect()
+                positions.iter().map(|n| n.to_string()).collect()
             }
-            IndexKind::Key { .. } => vec!["\"LD_PRELOAD\"".into(), "\"PATH\"".into()],
+            IndexKind::Key { .. } => ["\"LD_PRELOAD\"", "\"PATH\"", "\"HOME\""]
+                .iter()
+                .map(|k| k.to_string())
+                .collect(),
         };
-        for index in indices {
+        for index in indexes {
             let name = format!("{base}[{index}]{member}");
-            out.push(FieldId::from_name(&name).unwrap_or_else(|| panic!("{name} is a field")));
+            out.push(FieldId::from_name(&name).expect("an element"));
         }
     }
     out
-}
-
-/// `name` of an element of a positional indexed field written as any
-/// element (`proc.ancestors[*].comm`), for a test; `None` for other fields.
-fn any_element_name(field: FieldId) -> Option<String> {
-    let (_, polc::check::hooks::Index::At(_)) = field.element()? else {
-        return None;
-    };
-    let (base, _, member) = polc::check::hooks::split_indexed(field.spec().name)?;
-    Some(format!("{base}[*]{member}"))
 }
 
 /// Whether `field` is a string of more than 100 bytes (a path).
@@ -610,6 +629,9 @@ impl<R: Entropy> Gen<'_, R> {
             .map(|f| {
                 if f.spec().name.starts_with("proc.") {
                     2
+                } else if f.spec().scope == polc::check::hooks::FieldScope::Common {
+                    // The container context: on every hook, like proc.*.
+                    1
                 } else {
                     7
                 }
@@ -703,12 +725,16 @@ impl<R: Entropy> Gen<'_, R> {
     }
 
     fn leaf(&mut self, hook: Hook, field: FieldId) -> String {
-        // Now and then any element of an indexed field (`FIELD[*]`).
-        let any = any_element_name(field).filter(|_| self.rng.chance(30));
-        let name: &str = match &any {
-            Some(any) => any,
-            None => field.spec().name,
-        };
+        let mut written = field.spec().name.to_string();
+        // Now and then any element of a positional field: `FIELD[*]`.
+        if let Some((family, polc::check::hooks::Index::At(_))) = field.element() {
+            if self.rng.chance(30) {
+                let (base, _, member) =
+                    polc::check::hooks::split_indexed(family.spec().name).expect("indexed");
+                written = format!("{base}[*]{member}");
+            }
+        }
+        let name = written.as_str();
         match field.spec().ty {
             FieldType::Int { bits } => self.int_leaf(name, bits),
             FieldType::Str { max } => self.str_leaf(hook, name, usize::from(max) - 1),
@@ -989,7 +1015,10 @@ impl<R: Entropy> Gen<'_, R> {
         }
         match self.rng.weighted(&[28, 36, 14, 22]) {
             0 => {
-                let value = self.str_value(limit, path);
+                let value = match container_value(self.rng, name) {
+                    Some(value) if self.rng.chance(70) => value,
+                    _ => self.str_value(limit, path),
+                };
                 let lit = render_str(self.rng, &value);
                 match self.rng.below(4) {
                     0 => format!("{name} != {lit}"),

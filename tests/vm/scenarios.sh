@@ -70,6 +70,7 @@ SCENARIOS=(
     hooks-system
     hooks-network
     hooks-stop
+    containers
 )
 
 # Scratch files of the product scenarios; tests/vm/policies/lsm_enforce.pol
@@ -83,7 +84,7 @@ KILLED_PORT=47003
 BIND_DENIED_PORT=47004
 # The reload scenario: its port and how many versions replace the first.
 RELOAD_PORT=47005
-RELOADS=10
+RELOADS=3
 # The name the enforcement session persists under (polrt run --persist).
 PERSIST_NAME=polc-vm
 PINS=/sys/fs/bpf/polc/$PERSIST_NAME
@@ -788,7 +789,8 @@ scenario_monitor() {
 # its deny events carry the version's message.
 scenario_reload() {
     make_scratch_files
-    local policy=$WORK/reload.pol version
+    # Not named reload.*: start_polrt removes the session's files.
+    local policy=$WORK/reloaded-policy.pol version
     reload_policy() { # VERSION
         printf 'rule block {\n    on net.connect\n    when net.dport == %s\n    deny "version %s"\n}\n' \
             "$RELOAD_PORT" "$1"
@@ -804,7 +806,7 @@ scenario_reload() {
         reload_policy "$version" >"$policy.tmp"
         mv "$policy.tmp" "$policy"
         local waited=0
-        until [ "$(grep -c 'reload: policy `reload` reloaded' "$WORK/reload.err")" -ge "$version" ]; do
+        until [ "$(grep -c 'reload: policy `reloaded-policy` reloaded' "$WORK/reload.err")" -ge "$version" ]; do
             waited=$((waited + 1))
             [ "$waited" -lt $((READY_TIMEOUT * 10)) ] || fail "version $version was not reloaded"
             sleep 0.1
@@ -818,7 +820,7 @@ scenario_reload() {
     echo "flood of connects during $RELOADS reloads: $outcomes"
     [[ "$outcomes" =~ ^EPERM=[1-9][0-9]*$ ]] \
         || fail "a connect was not refused with EPERM during the reloads: $outcomes"
-    ! grep -q 'reload: policy `reload` refused' "$WORK/reload.err" || fail "a reload was refused"
+    ! grep -q 'reload: policy `reloaded-policy` refused' "$WORK/reload.err" || fail "a reload was refused"
     local backends
     backends=$(ops backends "$WORK/reload.jsonl")
     ! grep -qv '^[^ ]* lsm ' <<<"$backends" || fail "a generation got another backend than lsm: $backends"
@@ -1019,6 +1021,61 @@ scenario_hooks_network() {
 scenario_hooks_stop() {
     stop_polrt hooks
     umount "$HOOKS_DIR/mounted" || fail "cannot unmount $HOOKS_DIR/mounted"
+}
+
+# The container context through the exec hook's backend (lsm here): one
+# `polrt run` session of examples/containers.pol, real cgroups below the
+# test cgroup named as docker (systemd driver) and a best-effort pod's
+# container (cgroupfs driver) name them; a shell in each is audited with
+# the id, runtime, pod uid and QoS class the kernel read from the cgroup
+# names, dpkg in a container is refused (EPERM through lsm), on the host it
+# runs.
+CONTAINER_ID=4c01db0b339c1b4c4f3d2a5a9d1e0f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e
+CONTAINER_ID2=9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+POD_UID=7d9e3f2a-1b4c-4d5e-8f6a-0b1c2d3e4f5a
+
+in_cg() { # CGROUP COMMAND ARGS...: run COMMAND as a member of CGROUP
+    sh -c 'echo 0 >"$0/cgroup.procs" && exec "$@"' "$@"
+}
+
+exec_in_cg() { # CGROUP PATH [ARGS]: "<exit status> <error message or nothing>" (see exec_in_cgroup)
+    local msg rc=0
+    msg=$(in_cg "$1" env "${@:2}" 2>&1 >/dev/null) || rc=$?
+    echo "$rc ${msg##*: }"
+}
+
+scenario_containers() {
+    make_scratch_files
+    local docker=$CGROUP/system.slice/docker-$CONTAINER_ID.scope
+    local pod=$CGROUP/kubepods/besteffort/pod$POD_UID
+    local made=("$docker" "$CGROUP/system.slice" "$pod/$CONTAINER_ID2" "$pod" "$CGROUP/kubepods/besteffort" "$CGROUP/kubepods")
+    # shellcheck disable=SC2064 # expand now: the trap runs after locals are gone
+    trap "rmdir ${made[*]} 2>/dev/null || true" EXIT
+    mkdir -p "$docker" "$pod/$CONTAINER_ID2" || fail "cannot create the container cgroups"
+    POLRT_OBJECT=containers start_polrt containers
+    local backend
+    backend=$(ops backends "$WORK/containers.jsonl" | grep '^exec ' | cut -d' ' -f2)
+    echo "exec backend: $backend"
+    in_cg "$docker" /bin/bash -c : || fail "a shell in the docker container failed"
+    await_event containers rule=terminal_shell_in_container verdict=audit "backend=$backend" \
+        "fields.container.id=$CONTAINER_ID" fields.container.runtime=docker fields.k8s.pod.uid=
+    in_cg "$pod/$CONTAINER_ID2" /bin/bash -c : || fail "a shell in the pod's container failed"
+    await_event containers rule=terminal_shell_in_container verdict=audit "backend=$backend" \
+        "fields.container.id=$CONTAINER_ID2" fields.container.runtime=cri \
+        "fields.k8s.pod.uid=$POD_UID" fields.k8s.pod.qos=besteffort
+    local outcome expected="126 Operation not permitted"
+    [ "$backend" = lsm ] || expected="137 "
+    outcome=$(exec_in_cg "$docker" /usr/bin/dpkg --version)
+    echo "dpkg in the docker container: $outcome"
+    [ "$outcome" = "$expected" ] || fail "dpkg in a container: expected '$expected', got '$outcome'"
+    await_event containers rule=package_management_in_container verdict=deny "backend=$backend" \
+        "fields.container.short_id=${CONTAINER_ID:0:12}" fields.container.runtime=docker
+    outcome=$(exec_in_cg "$CGROUP" /usr/bin/dpkg --version)
+    [ "$outcome" = "0 " ] || fail "dpkg on the host: expected '0 ', got '$outcome'"
+    stop_polrt containers
+    [ "$(ops events "$WORK/containers.jsonl" rule=package_management_in_container)" -eq 1 ] \
+        || fail "dpkg on the host was reported"
+    echo "polc-vm: containers: docker ${CONTAINER_ID:0:12} and pod $POD_UID (besteffort) read from cgroup names through $backend"
 }
 
 # The boot without BPF LSM (tests/vm.rs boots 6.12 with an lsm= list that

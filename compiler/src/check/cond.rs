@@ -14,6 +14,9 @@ use crate::diag::{Code, Diagnostic};
 use crate::span::Span;
 use crate::syntax::ast;
 
+/// Entries of one list file reported as not fitting a field, at most.
+const MAX_FILE_ENTRY_ERRORS: usize = 10;
+
 /// Macros nested deeper than this are reported (E0219).
 const MAX_MACRO_DEPTH: usize = 32;
 /// Conditions nested deeper than this after expansion are reported (E0219).
@@ -987,6 +990,11 @@ impl<'a> Checker<'a> {
             );
             return None;
         }
+        if let Some((file, lines)) = &info.file {
+            return self
+                .check_file_list_use(index, file, lines, use_span, field, scope)
+                .then_some(info.id);
+        }
         let elems = self.lists[index].elems.clone();
         let mut ok = true;
         for (elem, elem_span) in elems.iter().zip(info.elem_spans.iter()) {
@@ -1020,6 +1028,70 @@ impl<'a> Checker<'a> {
             }
         }
         ok.then_some(info.id)
+    }
+
+    /// A list file's entries against the field they are compared with:
+    /// ints within its width (E0209), strings within its length (E0213),
+    /// each reported with its `file:line` (at most [`MAX_FILE_ENTRY_ERRORS`]).
+    fn check_file_list_use(
+        &mut self,
+        index: usize,
+        file: &str,
+        lines: &[u32],
+        use_span: Span,
+        field: FieldId,
+        scope: &Scope,
+    ) -> bool {
+        let spec = field.spec();
+        let path_span = self.list_infos[index].elem_spans.first().copied();
+        let Some(path_span) = path_span else {
+            return true;
+        };
+        let mut errors = 0;
+        for (elem, line) in self.lists[index].elems.clone().iter().zip(lines) {
+            let diagnostic = match (elem, spec.ty) {
+                (Value::Int(value), FieldType::Int { bits }) if *value > literal::int_max(bits) => {
+                    Diagnostic::new(
+                        Code::E0209,
+                        format!(
+                            "{file}:{line}: list entry {value} does not fit `{}` (u{bits})",
+                            spec.name
+                        ),
+                        path_span,
+                        format!("out of range 0..={}", literal::int_max(bits)),
+                    )
+                }
+                (Value::Str(value), FieldType::Str { max })
+                    if value.len() > usize::from(max.saturating_sub(1)) =>
+                {
+                    Diagnostic::new(
+                        Code::E0213,
+                        format!(
+                            "{file}:{line}: entry is {} bytes, longer than `{}` holds ({})",
+                            value.len(),
+                            spec.name,
+                            max.saturating_sub(1)
+                        ),
+                        path_span,
+                        format!("{} bytes", value.len()),
+                    )
+                }
+                _ => continue,
+            };
+            errors += 1;
+            if errors <= MAX_FILE_ENTRY_ERRORS {
+                self.report_in(
+                    scope,
+                    diagnostic
+                        .with_label(
+                            use_span,
+                            format!("the list is compared with `{}` here", spec.name),
+                        )
+                        .with_help("correct or remove the line"),
+                );
+            }
+        }
+        errors == 0
     }
 
     /// Reports E0213 when `value` is longer than `field` holds.

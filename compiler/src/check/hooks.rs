@@ -531,6 +531,9 @@ pub enum FieldSource {
     /// The command name of the task's `n`-th ancestor; empty past the top of
     /// the tree.
     AncestorComm(u8),
+    /// Part of the task's container context, decided from the names of its
+    /// cgroup v2 directory and its ancestors (`crate::container`).
+    Container(ContainerPart),
     // command lines and environment (exec)
     /// `exec.args[N]` in a program after the exec's point of no return: the
     /// table entry's source, which [`FieldSource::at`] makes [`Self::ExecArg`].
@@ -550,6 +553,10 @@ pub enum FieldSource {
     /// The value of the environment variable `NAME` in the new program's
     /// environment (the first [`ENV_VARS_MAX`] variables).
     ExecEnvVar(&'static str),
+    /// The command line of the current process (`parent`: of its parent)
+    /// at its last exec: its entry in the command-line snapshot map
+    /// (`abi::MAP_CMDLINES`); empty without one.
+    CmdlineSnapshot { parent: bool },
     /// A value this program cannot read where it runs (the new program's
     /// memory before the exec's point of no return): a backend with such a
     /// source for a field a policy uses is left out of the object (W0060).
@@ -572,6 +579,28 @@ impl FieldSource {
         }
     }
 }
+
+/// Which part of the container context a [`FieldSource::Container`] field is.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ContainerPart {
+    Id,
+    ShortId,
+    Runtime,
+    InContainer,
+    PodUid,
+    PodQos,
+}
+
+/// Buffer (with the NUL) of `container.id`.
+pub const CONTAINER_ID_LEN: u16 = crate::container::ID_LEN as u16 + 1;
+/// Buffer of `container.short_id`.
+pub const CONTAINER_SHORT_ID_LEN: u16 = crate::container::SHORT_ID_LEN as u16 + 1;
+/// Buffer of `container.runtime` (the longest name, `containerd`, and a NUL).
+pub const CONTAINER_RUNTIME_LEN: u16 = 16;
+/// Buffer of `k8s.pod.uid`.
+pub const POD_UID_FIELD_LEN: u16 = crate::container::POD_UID_LEN as u16 + 1;
+/// Buffer of `k8s.pod.qos`.
+pub const POD_QOS_LEN: u16 = 16;
 
 /// Where the `struct file *` of a [`FieldSource::ResolvedPath`] or
 /// [`FieldSource::FileInt`] comes from.
@@ -1631,6 +1660,62 @@ pub static FIELDS: &[FieldSpec] = &[
         common_source: Some(FieldSource::TaskAge),
         resolved_path: false,
     },
+    // Container context: from the names of the task's cgroup v2 directory
+    // and its ancestors (see `crate::container`).
+    FieldSpec {
+        name: "container.id",
+        ty: FieldType::Str { max: CONTAINER_ID_LEN },
+        scope: FieldScope::Common,
+        doc: "id (64 hex digits) of the container the task is in, from its cgroup's name \
+              (docker, containerd, CRI-O, podman, Kubernetes); empty outside containers; \
+              `unknown` when the cgroup is deeper than the 16 levels the program reads",
+        common_source: Some(FieldSource::Container(ContainerPart::Id)),
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "container.short_id",
+        ty: FieldType::Str { max: CONTAINER_SHORT_ID_LEN },
+        scope: FieldScope::Common,
+        doc: "the first 12 digits of `container.id` (as `docker ps` and Falco show it)",
+        common_source: Some(FieldSource::Container(ContainerPart::ShortId)),
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "container.runtime",
+        ty: FieldType::Str { max: CONTAINER_RUNTIME_LEN },
+        scope: FieldScope::Common,
+        doc: "runtime the container's cgroup name says: `docker`, `containerd`, `crio`, `podman`, \
+              `cri` (a CRI runtime under Kubernetes' cgroupfs driver) or `unknown`; \
+              empty outside containers",
+        common_source: Some(FieldSource::Container(ContainerPart::Runtime)),
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "proc.in_container",
+        ty: FieldType::Bool,
+        scope: FieldScope::Common,
+        doc: "whether the task is in a container (`container.id` is not empty)",
+        common_source: Some(FieldSource::Container(ContainerPart::InContainer)),
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "k8s.pod.uid",
+        ty: FieldType::Str { max: POD_UID_FIELD_LEN },
+        scope: FieldScope::Common,
+        doc: "uid of the Kubernetes pod the task is in, from the kubepods cgroup path; \
+              empty outside pods",
+        common_source: Some(FieldSource::Container(ContainerPart::PodUid)),
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "k8s.pod.qos",
+        ty: FieldType::Str { max: POD_QOS_LEN },
+        scope: FieldScope::Common,
+        doc: "QoS class of the Kubernetes pod the task is in: `guaranteed`, `burstable` or \
+              `besteffort`; empty outside pods",
+        common_source: Some(FieldSource::Container(ContainerPart::PodQos)),
+        resolved_path: false,
+    },
     // command lines and environment (exec)
     FieldSpec {
         name: "exec.args[N]",
@@ -1692,6 +1777,22 @@ pub static FIELDS: &[FieldSpec] = &[
         common_source: Some(FieldSource::ResolvedPath(FileRef::AncestorExe(0))),
         resolved_path: true,
     },
+    FieldSpec {
+        name: "proc.cmdline",
+        ty: FieldType::Str { max: CMDLINE_LEN },
+        scope: FieldScope::Common,
+        doc: "command line of the process at its last exec, arguments joined with single spaces (kept by polc: what the process later writes over its arguments does not change it); on `exec`, the new program's (`exec.cmdline`)",
+        common_source: Some(FieldSource::CmdlineSnapshot { parent: false }),
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "proc.parent.cmdline",
+        ty: FieldType::Str { max: CMDLINE_LEN },
+        scope: FieldScope::Common,
+        doc: "command line of the parent process at its last exec (as `proc.cmdline`)",
+        common_source: Some(FieldSource::CmdlineSnapshot { parent: true }),
+        resolved_path: false,
+    },
 ];
 
 const BPRM_FILE: &[KernelMember] = &[KernelMember::BinprmFile];
@@ -1701,11 +1802,12 @@ const VMA_FILE: &[KernelMember] = &[KernelMember::VmAreaFile];
 /// Command lines and environment where the new program's memory is not
 /// current yet (`bprm_check_security`: the kernel has copied the strings
 /// into a memory no BPF helper reads).
-const EXEC_ARGS_UNREADABLE: [(&str, FieldSource); 4] = [
+const EXEC_ARGS_UNREADABLE: [(&str, FieldSource); 5] = [
     ("exec.args[N]", FieldSource::Unreadable),
     ("exec.argc", FieldSource::Unreadable),
     ("exec.cmdline", FieldSource::Unreadable),
     ("exec.env[\"NAME\"]", FieldSource::Unreadable),
+    ("proc.cmdline", FieldSource::Unreadable),
 ];
 /// Command lines and environment at an executable mapping: not the exec's
 /// (the running program may have rewritten its own), so none.
@@ -1717,11 +1819,12 @@ const EXEC_ARGS_NONE: [(&str, FieldSource); 4] = [
 ];
 /// Command lines and environment at the exec's point of no return, from
 /// the new program's memory.
-const EXEC_ARGS_NEW: [(&str, FieldSource); 4] = [
+const EXEC_ARGS_NEW: [(&str, FieldSource); 5] = [
     ("exec.args[N]", FieldSource::ExecArgs),
     ("exec.argc", FieldSource::ExecArgc),
     ("exec.cmdline", FieldSource::Cmdline),
     ("exec.env[\"NAME\"]", FieldSource::ExecEnv),
+    ("proc.cmdline", FieldSource::Cmdline),
 ];
 
 const EXEC_LSM: &[(&str, FieldSource)] = &[
@@ -1743,6 +1846,7 @@ const EXEC_LSM: &[(&str, FieldSource)] = &[
     EXEC_ARGS_UNREADABLE[1],
     EXEC_ARGS_UNREADABLE[2],
     EXEC_ARGS_UNREADABLE[3],
+    EXEC_ARGS_UNREADABLE[4],
 ];
 const EXEC_MMAP_LSM: &[(&str, FieldSource)] = &[
     (
@@ -1790,6 +1894,7 @@ const EXEC_TP_BTF: &[(&str, FieldSource)] = &[
     EXEC_ARGS_NEW[1],
     EXEC_ARGS_NEW[2],
     EXEC_ARGS_NEW[3],
+    EXEC_ARGS_NEW[4],
 ];
 /// `mmap(addr, len, prot, flags, fd, offset)` at system call entry.
 const EXEC_MMAP_TP_BTF: &[(&str, FieldSource)] = &[

@@ -302,3 +302,93 @@ fn conjuncts(cond: Option<&Expr>) -> Vec<&Expr> {
         Some(other) => vec![other],
     }
 }
+
+/// Whether the kernel can report `value` for container context field
+/// `name`; `None` for other fields.
+fn container_value_possible(name: &str, value: &str) -> Option<bool> {
+    use crate::container::{Qos, Runtime, ID_LEN, POD_UID_LEN, SHORT_ID_LEN, UID_DASHES, UNKNOWN};
+    let hex = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    let possible = value.is_empty()
+        || match name {
+            "container.id" => value == UNKNOWN || (value.len() == ID_LEN && hex(value)),
+            "container.short_id" => value == UNKNOWN || (value.len() == SHORT_ID_LEN && hex(value)),
+            "container.runtime" => Runtime::ALL.iter().any(|r| r.name() == value),
+            "k8s.pod.qos" => Qos::ALL.iter().any(|q| q.name() == value),
+            "k8s.pod.uid" => {
+                value.len() == POD_UID_LEN
+                    && value.char_indices().all(|(i, c)| {
+                        if UID_DASHES.contains(&i) {
+                            c == '-'
+                        } else {
+                            c.is_ascii_digit() || ('a'..='f').contains(&c)
+                        }
+                    })
+            }
+            _ => return None,
+        };
+    Some(possible)
+}
+
+impl Checker<'_> {
+    /// W0070: a container context field compared with a value the kernel
+    /// never reports for it.
+    pub(super) fn lint_container_values(&mut self, rules: &[CheckedRule]) {
+        let mut found: Vec<(Span, &'static str, String)> = Vec::new();
+        for rule in rules {
+            let mut tests = Vec::new();
+            if let Some(cond) = &rule.cond {
+                leaves(cond, false, &mut tests);
+            }
+            for (_, test) in tests {
+                let name = test.field.spec().name;
+                let values: Vec<&str> = match &test.op {
+                    TestOp::StrEq(value) => vec![value.as_str()],
+                    TestOp::In(list) => self.lists[list.0 as usize]
+                        .elems
+                        .iter()
+                        .filter_map(|v| match v {
+                            Value::Str(s) => Some(s.as_str()),
+                            _ => None,
+                        })
+                        .collect(),
+                    _ => continue,
+                };
+                let bad = values
+                    .into_iter()
+                    .find(|v| container_value_possible(name, v) == Some(false));
+                if let Some(value) = bad {
+                    if !found.iter().any(|(span, _, _)| *span == test.span) {
+                        found.push((test.span, name, value.to_string()));
+                    }
+                }
+            }
+        }
+        for (span, name, value) in found {
+            let help = match name {
+                "container.id" if value.len() == 12 => {
+                    "`container.id` is the full 64-digit id: compare the 12-digit one with `container.short_id`"
+                }
+                "container.id" | "container.short_id" => {
+                    "ids are lowercase hex digits: 64 in `container.id`, 12 in `container.short_id` (or `unknown`)"
+                }
+                "container.runtime" => {
+                    "runtimes are `docker`, `containerd`, `crio`, `podman`, `cri` and `unknown`"
+                }
+                "k8s.pod.qos" => "QoS classes are `guaranteed`, `burstable` and `besteffort`",
+                _ => "pod uids are lowercase: 8-4-4-4-12 hex digits",
+            };
+            self.report(
+                Diagnostic::new(
+                    Code::W0070,
+                    format!("`{name}` is never \"{}\"", value.escape_debug()),
+                    span,
+                    "the kernel never reports this value",
+                )
+                .with_help(help),
+            );
+        }
+    }
+}

@@ -15,6 +15,7 @@
 //! ABI between objects and the runtime (`tests/layers.rs` checks).
 
 pub mod hooks;
+pub mod listfile;
 pub mod policy;
 pub mod reference;
 
@@ -28,6 +29,7 @@ mod rules;
 mod template;
 
 use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
@@ -55,9 +57,17 @@ impl Checked {
 }
 
 /// Parses and checks `source`, read from `source_name`. Never panics.
+/// List files are read from the directory of `source_name`.
 pub fn check_source(source_name: &str, source: &str) -> Checked {
+    check_source_in(source_name, source, &listfile::policy_dir(source_name))
+}
+
+/// [`check_source`], with the list files a relative path names read from
+/// `list_dir`.
+pub fn check_source_in(source_name: &str, source: &str, list_dir: &Path) -> Checked {
     let (file, parse_diagnostics) = syntax::parse(source);
     let mut checker = Checker::new(source);
+    checker.list_dir = list_dir.to_path_buf();
     checker.broken_names = file.broken_names.iter().cloned().collect();
     checker.diags = parse_diagnostics;
     checker.declare(&file);
@@ -83,6 +93,7 @@ pub fn check_source(source_name: &str, source: &str) -> Checked {
         checker.lint_contradictions(rules);
         checker.lint_patterns(rules);
         checker.lint_comm_exemptions(rules);
+        checker.lint_container_values(rules);
         checker.lint_unreadable(rules);
     }
     let diagnostics = checker.diags;
@@ -169,6 +180,8 @@ struct ListInfo {
     /// Each element's span, in order (for errors found at a use site).
     elem_spans: Vec<Span>,
     name_span: Span,
+    /// A list file: its path as written, and each element's line in it.
+    file: Option<(String, Vec<u32>)>,
 }
 
 /// A macro with what the checker knows about it.
@@ -199,6 +212,8 @@ struct Checker<'a> {
     total_tests: usize,
     /// Declarations the parser could not read: not reported as unknown.
     broken_names: HashSet<String>,
+    /// Where a list file's relative path starts.
+    list_dir: PathBuf,
 }
 
 impl<'a> Checker<'a> {
@@ -221,6 +236,7 @@ impl<'a> Checker<'a> {
             used: HashSet::new(),
             total_tests: 0,
             broken_names: HashSet::new(),
+            list_dir: PathBuf::from("."),
         }
     }
 
@@ -356,6 +372,11 @@ impl<'a> Checker<'a> {
 
     /// Reads a named list's elements and registers it.
     fn declare_list(&mut self, list: &'a ast::ListDecl) {
+        if let Some(path) = &list.file {
+            let index = self.add_file_list(list, path);
+            self.list_names.insert(list.name.text.as_str(), index);
+            return;
+        }
         let index = self.add_list(
             Some(list.name.text.clone()),
             &list.items,
@@ -377,12 +398,100 @@ impl<'a> Checker<'a> {
         let (kind, elems) = self.list_elements(items, span, name.as_deref());
         let index = self.lists.len();
         let id = ListId(u32::try_from(index).unwrap_or(u32::MAX));
-        self.lists.push(ListDef { name, elems, span });
+        self.lists.push(ListDef {
+            name,
+            elems,
+            span,
+            file: None,
+        });
         self.list_infos.push(ListInfo {
             id,
             kind,
             elem_spans: items.iter().map(ast::Operand::span).collect(),
             name_span,
+            file: None,
+        });
+        index
+    }
+
+    /// Reads and checks a list file (E0250-E0253) and adds its list.
+    fn add_file_list(&mut self, list: &ast::ListDecl, path: &ast::StrLit) -> usize {
+        let resolved = listfile::resolve(&self.list_dir, &path.value);
+        let shown = path.value.clone();
+        let (kind, elems, lines) = match listfile::load(&resolved) {
+            Ok(file) => {
+                let kind = match file.kind {
+                    listfile::EntryKind::Str => ListKind::Str,
+                    listfile::EntryKind::Int => ListKind::Int,
+                    listfile::EntryKind::Ip => ListKind::Ip,
+                };
+                (Some(kind), file.values, file.lines)
+            }
+            Err(error) => {
+                let diagnostic = match &error {
+                    listfile::ListFileError::Read { reason } => Diagnostic::new(
+                        Code::E0250,
+                        format!("cannot read list file `{shown}`: {reason}"),
+                        path.span,
+                        if Path::new(&path.value).is_absolute() {
+                            "this file"
+                        } else {
+                            "read from the policy file's directory"
+                        },
+                    )
+                    .with_help(
+                        "a relative path is read from the policy file's directory: correct it, or create the file",
+                    ),
+                    listfile::ListFileError::BadLine {
+                        line,
+                        text,
+                        why,
+                        help,
+                    } => Diagnostic::new(
+                        Code::E0251,
+                        format!("{shown}:{line}: bad entry `{}`: {why}", text.escape_debug()),
+                        path.span,
+                        format!("line {line} of this file"),
+                    )
+                    .with_help(help.clone()),
+                    listfile::ListFileError::Empty => Diagnostic::new(
+                        Code::E0252,
+                        format!("list file `{shown}` has no entry"),
+                        path.span,
+                        "empty, or only blank lines and comments",
+                    )
+                    .with_help("add entries, one a line, or remove the list"),
+                    listfile::ListFileError::TooLarge { what } => Diagnostic::new(
+                        Code::E0253,
+                        format!("list file `{shown}` is too large: {what}"),
+                        path.span,
+                        format!(
+                            "at most {} entries and {} bytes",
+                            listfile::MAX_ENTRIES,
+                            listfile::MAX_BYTES
+                        ),
+                    )
+                    .with_help("merge entries into wider networks or prefixes, or split the list"),
+                };
+                self.report(diagnostic);
+                (None, Vec::new(), Vec::new())
+            }
+        };
+        let span = list.items_span;
+        let index = self.lists.len();
+        let id = ListId(u32::try_from(index).unwrap_or(u32::MAX));
+        self.list_infos.push(ListInfo {
+            id,
+            kind,
+            elem_spans: vec![path.span; elems.len()],
+            name_span: list.name.span,
+            file: Some((shown, lines)),
+        });
+        self.lists.push(ListDef {
+            name: Some(list.name.text.clone()),
+            elems,
+            span,
+            file: Some(resolved.display().to_string()),
         });
         index
     }

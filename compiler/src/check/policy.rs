@@ -61,6 +61,10 @@ pub struct ListDef {
     pub name: Option<String>,
     pub elems: Vec<Value>,
     pub span: Span,
+    /// `list NAME = file "PATH"`: the file's absolute path, as resolved at
+    /// build time. Its contents can change at run time: lowering never
+    /// folds on them.
+    pub file: Option<String>,
 }
 
 /// A literal value of a field's type.

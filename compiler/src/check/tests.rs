@@ -426,37 +426,6 @@ fn index_mistakes_get_their_codes() {
 }
 
 #[test]
-fn any_element_decides_like_the_kernel_in_the_interpreter() {
-    use crate::check::policy::Value;
-    use crate::interp::{evaluate, Event};
-    let policy = ok("rule nc { on exec when exec.args[*] == \"-e\" deny }\n\
-                     rule none { on exec when not exec.args[*] startswith \"-\" audit }");
-    let event = |argc: u64, args: &[&str]| {
-        let mut values = vec![(field("exec.argc"), Value::Int(argc))];
-        for (n, arg) in args.iter().enumerate() {
-            values.push((
-                field(&format!("exec.args[{n}]")),
-                Value::Str(arg.to_string()),
-            ));
-        }
-        Event::new(values)
-    };
-    let nc = evaluate(&policy, Hook::Exec, &event(3, &["nc", "-e", "/bin/sh"]));
-    assert_eq!(nc.action, Action::Deny);
-    // Past argc an element does not exist, whatever the event says.
-    let past = evaluate(&policy, Hook::Exec, &event(1, &["nc", "-e"]));
-    assert_eq!(
-        past.action,
-        Action::Audit,
-        "no existing argument starts with -"
-    );
-    let plain = evaluate(&policy, Hook::Exec, &event(2, &["ls", "-l"]));
-    assert_eq!(plain.action, Action::Allow);
-    let bare = evaluate(&policy, Hook::Exec, &event(2, &["ls", "/tmp"]));
-    assert_eq!(bare.action, Action::Audit);
-}
-
-#[test]
 fn tests_that_give_arguments_get_argc_and_the_command_line() {
     let policy = ok(
         "rule miner { on exec when exec.cmdline contains \"stratum+tcp\" deny }\n\
@@ -476,7 +445,4 @@ fn tests_that_give_arguments_get_argc_and_the_command_line() {
         get("exec.cmdline"),
         Some(Value::Str("xmrig -o stratum+tcp://pool:3333".to_string()))
     );
-    let (decision, problems) = crate::interp::run_test(&policy, test);
-    assert!(problems.is_empty(), "{problems:?}");
-    assert_eq!(decision.action, Action::Deny);
 }

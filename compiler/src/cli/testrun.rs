@@ -423,6 +423,109 @@ mod tests {
     }
 
     #[test]
+    fn list_files_run_as_set_maps_in_test_runs_as_the_interpreter_decides() {
+        if !kernel_tests_enabled(
+            "list_files_run_as_set_maps_in_test_runs_as_the_interpreter_decides",
+        ) {
+            return;
+        }
+        let dir = std::env::temp_dir().join(format!("polc-testrun-lists-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        // Few entries: a list file is a set map whatever its size.
+        std::fs::write(
+            dir.join("nets.txt"),
+            "10.0.0.0/8
+# v6
+fd00::/8
+0.0.0.0/0
+",
+        )
+        .expect("nets");
+        std::fs::write(
+            dir.join("ports.txt"),
+            "22
+0x1bb
+",
+        )
+        .expect("ports");
+        std::fs::write(
+            dir.join("dirs.txt"),
+            "/opt/
+\"/srv/x\"
+",
+        )
+        .expect("dirs");
+        std::fs::write(
+            dir.join("names.txt"),
+            "evil
+",
+        )
+        .expect("names");
+        let source = "list nets = file \"nets.txt\"\nlist ports = file \"ports.txt\"\n\
+                      list dirs = file \"dirs.txt\"\nlist names = file \"names.txt\"\n\
+                      rule net {\n    on net.connect\n    when net.daddr in nets and net.dport in ports\n    deny\n}\n\
+                      rule opt {\n    on exec\n    when exec.path startswith dirs or proc.comm in names\n    kill\n}\n";
+        let checked = polc::check::check_source_in("lists.pol", source, &dir);
+        let policy = checked
+            .policy
+            .unwrap_or_else(|| panic!("{:?}", checked.diagnostics));
+        let field = |name: &str| FieldId::from_name(name).expect("field");
+        let ip = |text: &str| Value::Ip {
+            addr: text.parse().expect("ip"),
+            prefix: if text.contains(':') { 128 } else { 32 },
+        };
+        let net = |addr: &str, port: u64| {
+            (
+                Hook::NetConnect,
+                vec![
+                    (field("net.daddr"), ip(addr)),
+                    (field("net.dport"), Value::Int(port)),
+                ],
+            )
+        };
+        let exec = |path: &str, comm: &str| {
+            (
+                Hook::Exec,
+                vec![
+                    (field("exec.path"), Value::Str(path.into())),
+                    (field("proc.comm"), Value::Str(comm.into())),
+                ],
+            )
+        };
+        let cases = [
+            net("10.1.2.3", 22),
+            net("11.1.2.3", 443),
+            net("fd00::1", 443),
+            net("fe80::1", 443),
+            net("10.1.2.3", 80),
+            exec("/opt/a", "x"),
+            exec("/srv/xy", "x"),
+            exec("/srv/", "x"),
+            exec("/usr/bin/a", "evil"),
+            exec("/usr/bin/a", "good"),
+        ];
+        let mut matched = 0;
+        for (hook, values) in cases {
+            let build = polc::compile::build_test_run(&policy, source, hook).expect("builds");
+            let program = TestProgram::load(&build).unwrap_or_else(|e| panic!("{hook}: {e}"));
+            let event = Event::new(values);
+            let want = interp::evaluate(&policy, hook, &event);
+            let got = program
+                .run(&TestContext::encode(&event))
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(
+                (got.rule, got.action),
+                (want.rule, want.action),
+                "{event:?}"
+            );
+            matched += usize::from(want.rule.is_some());
+        }
+        // 0.0.0.0/0 matches every IPv4 address; fd00::/8 the one IPv6.
+        assert_eq!(matched, 6);
+        std::fs::remove_dir_all(&dir).expect("clean");
+    }
+
+    #[test]
     fn decision_code_matches_the_interpreter() {
         if !kernel_tests_enabled("decision_code_matches_the_interpreter") {
             return;
@@ -449,6 +552,7 @@ mod tests {
                 name: Some("shells".into()),
                 elems: shells,
                 span: Span::default(),
+                file: None,
             }],
             rules: vec![
                 CheckedRule {

@@ -81,8 +81,12 @@ pub(super) fn load_arg(e: &mut Emitter<'_>, field: FieldId, n: u16, max: u16, do
 pub(super) fn load_cmdline(e: &mut Emitter<'_>, field: FieldId, max: u16, done: Label) {
     let slot = e.env.layout.slot(field);
     let len_slot = e.env.layout.len_slot(field);
+    join_cmdline(&mut e.asm, slot, len_slot, max, done);
+}
+
+/// [`load_cmdline`] into `r7 + slot`, its length in `r7 + len_slot`.
+fn join_cmdline(asm: &mut crate::bpf::asm::Asm, slot: i16, len_slot: i16, max: u16, done: Label) {
     let last = i32::from(max) - 1;
-    let asm = &mut e.asm;
     asm.note("the arguments, mm->arg_start .. mm->arg_end, NULs made spaces");
     asm.call(Helper::GetCurrentTaskBtf);
     asm.load_member(Size::DoubleWord, Reg::R4, Reg::R0, KernelMember::TaskMm);
@@ -207,4 +211,111 @@ pub(super) fn load_env(e: &mut Emitter<'_>, field: FieldId, key: &str, max: u16,
     e.asm.alu_imm(Alu::Add, Reg::R1, i32::from(slot));
     e.asm.mov_imm(Reg::R2, i32::from(max));
     e.asm.call(Helper::ProbeReadUserStr);
+}
+
+/// `r3 = ` the command-line snapshot of the current process (`parent`: of
+/// its parent), or a jump to `done` when there is none.
+pub(super) fn snapshot(e: &mut Emitter<'_>, parent: bool, done: Label) {
+    let map = e
+        .env
+        .maps
+        .cmdlines
+        .expect("internal error: a command-line snapshot without its map");
+    let asm = &mut e.asm;
+    if parent {
+        asm.call(Helper::GetCurrentTaskBtf);
+        asm.load_member(
+            Size::DoubleWord,
+            Reg::R1,
+            Reg::R0,
+            KernelMember::TaskRealParent,
+        );
+        asm.load_member(Size::Word, Reg::R1, Reg::R1, KernelMember::TaskTgid);
+    } else {
+        asm.call(Helper::GetCurrentPidTgid);
+        asm.mov(Reg::R1, Reg::R0);
+        asm.alu_imm(Alu::Rhs, Reg::R1, 32);
+    }
+    asm.store(Size::Word, Reg::R10, super::FP_KEY, Reg::R1);
+    asm.load_map(Reg::R1, map);
+    asm.mov(Reg::R2, Reg::R10);
+    asm.alu_imm(Alu::Add, Reg::R2, i32::from(super::FP_KEY));
+    asm.call(Helper::MapLookupElem);
+    asm.jump_imm(Jmp::IfEqual, Reg::R0, 0, done);
+    asm.mov(Reg::R3, Reg::R0);
+}
+
+/// The support program at every exec's point of no return
+/// (`tp_btf/sched_process_exec`): the new program's command line, joined
+/// as `exec.cmdline` is, stored as the process's snapshot.
+pub fn snapshot_program(
+    cmdlines: crate::bpf::asm::MapId,
+    buffer: crate::bpf::asm::MapId,
+) -> Result<crate::bpf::asm::Assembled, crate::bpf::asm::AsmError> {
+    use crate::check::hooks::CMDLINE_LEN;
+    let mut asm = crate::bpf::asm::Asm::new();
+    let out = asm.label("out");
+    let empty = asm.label("empty");
+    let store = asm.label("store");
+    asm.note("the command line of every exec, by process id");
+    asm.mov(Reg::R6, Reg::R1);
+    asm.store_imm(Size::Word, Reg::R10, super::FP_KEY, 0);
+    asm.load_map(Reg::R1, buffer);
+    asm.mov(Reg::R2, Reg::R10);
+    asm.alu_imm(Alu::Add, Reg::R2, i32::from(super::FP_KEY));
+    asm.call(Helper::MapLookupElem);
+    asm.jump_imm(Jmp::IfEqual, Reg::R0, 0, out);
+    asm.mov(Reg::R7, Reg::R0);
+    join_cmdline(&mut asm, 0, CMDLINE_LEN as i16, CMDLINE_LEN, empty);
+    asm.goto(store);
+    asm.bind(empty);
+    asm.store_imm(Size::Byte, Reg::R7, 0, 0);
+    asm.bind(store);
+    asm.call(Helper::GetCurrentPidTgid);
+    asm.alu_imm(Alu::Rhs, Reg::R0, 32);
+    asm.store(Size::Word, Reg::R10, super::FP_KEY, Reg::R0);
+    asm.load_map(Reg::R1, cmdlines);
+    asm.mov(Reg::R2, Reg::R10);
+    asm.alu_imm(Alu::Add, Reg::R2, i32::from(super::FP_KEY));
+    asm.mov(Reg::R3, Reg::R7);
+    asm.mov_imm(Reg::R4, 0);
+    asm.call(Helper::MapUpdateElem);
+    asm.bind(out);
+    asm.mov_imm(Reg::R0, 0);
+    asm.exit();
+    asm.assemble()
+}
+
+/// The support program at every fork (`tp_btf/sched_process_fork`, context
+/// `(parent, child)`): a new process starts with its parent's snapshot (its
+/// memory, arguments included, is a copy); a new thread needs none.
+pub fn fork_snapshot_program(
+    cmdlines: crate::bpf::asm::MapId,
+) -> Result<crate::bpf::asm::Assembled, crate::bpf::asm::AsmError> {
+    let mut asm = crate::bpf::asm::Asm::new();
+    let out = asm.label("out");
+    asm.note("a new process inherits its parent's command line");
+    // r1 = ctx: parent at 0, child at 8.
+    asm.load(Size::DoubleWord, Reg::R6, Reg::R1, 0);
+    asm.load_member(Size::Word, Reg::R6, Reg::R6, KernelMember::TaskTgid);
+    asm.load(Size::DoubleWord, Reg::R7, Reg::R1, 8);
+    asm.load_member(Size::Word, Reg::R7, Reg::R7, KernelMember::TaskTgid);
+    asm.jump_reg(Jmp::IfEqual, Reg::R6, Reg::R7, out);
+    asm.store(Size::Word, Reg::R10, super::FP_KEY, Reg::R6);
+    asm.load_map(Reg::R1, cmdlines);
+    asm.mov(Reg::R2, Reg::R10);
+    asm.alu_imm(Alu::Add, Reg::R2, i32::from(super::FP_KEY));
+    asm.call(Helper::MapLookupElem);
+    asm.jump_imm(Jmp::IfEqual, Reg::R0, 0, out);
+    asm.store(Size::Word, Reg::R10, super::FP_KEY, Reg::R7);
+    asm.mov(Reg::R3, Reg::R0);
+    asm.load_map(Reg::R1, cmdlines);
+    asm.mov(Reg::R2, Reg::R10);
+    asm.alu_imm(Alu::Add, Reg::R2, i32::from(super::FP_KEY));
+    asm.mov_imm(Reg::R4, 0);
+    asm.call(Helper::MapUpdateElem);
+    asm.bind(out);
+    asm.mov_imm(Reg::R0, 0);
+    asm.exit();
+    asm.assemble()
 }

@@ -27,6 +27,7 @@ pub(super) fn load(e: &mut Emitter<'_>, field: FieldId) {
     match (kernel_source(e.program, field), ty) {
         (None, _) => load_test_context(e, field),
         (Some(FieldSource::ResolvedPath(file)), _) => path::load_resolved_path(e, field, file),
+        (Some(FieldSource::Container(part)), _) => super::container::load(e, &[(field, part)]),
         (Some(FieldSource::EmptyStr), _) if field.spec().resolved_path => {
             let slot = e.env.layout.slot(field);
             let asm = &mut e.asm;
@@ -433,6 +434,15 @@ fn load_str(e: &mut Emitter<'_>, field: FieldId, source: FieldSource, max: u16) 
                 zero_fill(e, slot, len);
             }
             super::cmdline::load_cmdline(e, field, max, done);
+            finish_str(e, field, fill, done);
+            return;
+        }
+        FieldSource::CmdlineSnapshot { parent } => {
+            super::cmdline::snapshot(e, parent, done);
+            if let Some(len) = fill {
+                zero_fill(e, slot, len);
+            }
+            read_str(e, slot, max, Helper::ProbeReadKernelStr);
             finish_str(e, field, fill, done);
             return;
         }

@@ -229,7 +229,7 @@ fn lookup(asm: &mut Asm, map: crate::bpf::asm::MapId, key: i16, fail: Label) {
 /// Compares `lit.len()` bytes at `base + off` with `lit`: 8-byte words, then
 /// a 4-, 2- and 1-byte tail; jumps to `fail` at the first difference.
 /// Uses r3 (and r5 for wide immediates).
-fn bytes_eq(asm: &mut Asm, base: Reg, off: i16, lit: &[u8], fail: Label) {
+pub(super) fn bytes_eq(asm: &mut Asm, base: Reg, off: i16, lit: &[u8], fail: Label) {
     let mut at = 0usize;
     for (size, width) in [
         (Size::DoubleWord, 8usize),

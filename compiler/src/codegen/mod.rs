@@ -27,7 +27,8 @@
 //! Depends on `ir`, `bpf::asm`, `abi` (record header and config layout) and the
 //! hook table; knows nothing of ELF.
 
-mod cmdline;
+pub mod cmdline;
+mod container;
 mod fields;
 mod flow;
 pub mod guard;
@@ -77,6 +78,9 @@ pub struct Maps {
     /// ([`FieldSource::CallerComm`]): thread id -> command name, written
     /// at execve entry by [`exec_callers_program`].
     pub exec_callers: Option<MapId>,
+    /// Present when a program reads a command-line snapshot
+    /// ([`FieldSource::CmdlineSnapshot`]): `abi::MAP_CMDLINES`.
+    pub cmdlines: Option<MapId>,
     /// [`abi::MAP_RUNTIME`]: the runtime's tgid (attach builds only).
     pub runtime: Option<MapId>,
     /// [`abi::MAP_GUARDED`]: what the guard programs protect (attach builds
@@ -571,7 +575,30 @@ impl Emitter<'_> {
         }
         here.sure.insert(field);
         here.maybe.insert(field);
-        fields::load(self, field);
+        if let Some(FieldSource::Container(part)) = kernel_source(self.program, field) {
+            // One walk of the cgroup names loads every container field
+            // of the program that is not loaded yet.
+            let mut group = Vec::new();
+            for (other, _) in &self.env.layout.slots {
+                let Some(FieldSource::Container(other_part)) = kernel_source(self.program, *other)
+                else {
+                    continue;
+                };
+                if *other == field || here.sure.contains(other) {
+                    continue;
+                }
+                if here.maybe.contains(other) && !at_match {
+                    self.conflicts.insert(*other);
+                }
+                here.sure.insert(*other);
+                here.maybe.insert(*other);
+                group.push((*other, other_part));
+            }
+            group.push((field, part));
+            container::load(self, &group);
+        } else {
+            fields::load(self, field);
+        }
         self.set_r1(fields::r1_after_load(field));
     }
 

@@ -269,6 +269,40 @@ codes! {
         example: "macro m0 = proc.uid == 0\nmacro m1 = m0 or m0\nmacro m2 = m1 or m1\nmacro m3 = m2 or m2\nmacro m4 = m3 or m3\nmacro m5 = m4 or m4\nmacro m6 = m5 or m5\nmacro m7 = m6 or m6\nmacro m8 = m7 or m7\nmacro m9 = m8 or m8\nmacro m10 = m9 or m9\nmacro m11 = m10 or m10\nmacro m12 = m11 or m11\nmacro m13 = m12 or m12\nmacro m14 = m13 or m13\nrule r {\n    on exec\n    when m14\n    deny\n}\n",
         fix: "Use lists instead of chains of `or`, and avoid repeating macros.",
     }
+    // List files (`list NAME = file "PATH"`).
+    E0250 (Error) "list file cannot be read" {
+        what: "The file a `list NAME = file \"PATH\"` names is missing, unreadable, a \
+               directory or not UTF-8 text.",
+        why: "A list file's entries are checked and built into the policy; without \
+              them the list has no meaning.",
+        example: "list nets = file \"/nonexistent/polc-example/nets.txt\"\nrule r {\n    on net.connect\n    when net.daddr in nets\n    deny\n}\n",
+        fix: "Correct the path (a relative path is read from the policy file's directory), \
+              or create the file.",
+    }
+    E0251 (Error) "bad line in a list file" {
+        what: "A line of a list file is not an entry of the list's type: not a valid \
+               address, network or number, an unterminated quoted string, or an entry of \
+               another type than the file's first entry. The message names the file, the \
+               line and its text.",
+        why: "Every entry is checked as an inline list's entry would be; one bad line \
+              refuses the whole file.",
+        example: "list nets = file \"/proc/self/mountinfo\"\nrule r {\n    on net.connect\n    when net.daddr in nets\n    deny\n}\n",
+        fix: "Correct or remove the line (`#` starts a comment line); write a string that \
+              starts with a digit, or reads as an IPv6 address, in double quotes.",
+    }
+    E0252 (Error) "empty list file" {
+        what: "A list file has no entry (only blank lines and comments, or nothing).",
+        why: "`x in []` can never be true; an empty list is almost always a mistake.",
+        example: "list nets = file \"/dev/null\"\nrule r {\n    on net.connect\n    when net.daddr in nets\n    deny\n}\n",
+        fix: "Add entries, or remove the list and the conditions that use it.",
+    }
+    E0253 (Error) "list file too large" {
+        what: "A list file holds more than 1,048,576 entries or 64 MiB.",
+        why: "The list becomes a kernel map sized at build time, and polrt reads it \
+              again whenever it changes: both are bounded.",
+        example: "list nets = file \"/dev/zero\"\nrule r {\n    on net.connect\n    when net.daddr in nets\n    deny\n}\n",
+        fix: "Merge entries into wider networks or prefixes, or split the list.",
+    }
     E0260 (Error) "invalid index" {
         what: "An index names no element of a field: a position past the field's bound \
                (`exec.args[16]`), a name where positions are written (`exec.args[\"x\"]`) \
@@ -640,7 +674,8 @@ codes! {
         what: "A rule reads a field that one backend of its hook cannot read: the rules on \
                the hook run on the next backend instead, for the whole policy. On `exec`, \
                the new program's arguments and environment (`exec.args[N]`, `exec.argc`, \
-               `exec.cmdline`, `exec.env[\"NAME\"]`) do not exist yet where the LSM hook \
+               `exec.cmdline`, `exec.env[\"NAME\"]`, and `proc.cmdline`, which is the new \
+               program's on `exec`) do not exist yet where the LSM hook \
                runs; they are read at the exec's point of no return, where `deny` is a \
                SIGKILL before the new program runs an instruction.",
         why: "Reading them where the LSM hook runs would mean reading the caller's memory, \
@@ -649,6 +684,19 @@ codes! {
         example: "rule r {\n    on exec\n    when exec.args[1] == \"-e\"\n    deny\n}\n",
         fix: "Nothing, if a kill at the point of no return is enough; otherwise decide on \
               `exec.path` and `exec.filename`, which the LSM backend reads.",
+    }
+    // Container context.
+    W0070 (Warning) "container value the kernel never reports" {
+        what: "A container context field (`container.id`, `container.short_id`, \
+               `container.runtime`, `k8s.pod.uid`, `k8s.pod.qos`) is compared with `==`, `!=` \
+               or `in` to a string it never holds: an id that is not 64 lowercase hex digits \
+               (12 for `container.short_id`), a runtime or QoS class that is not one of the \
+               names the kernel reports, a uid that is not a lowercase uid.",
+        why: "The test never holds (or always does, with `!=`): a 12-digit id, as `docker ps` \
+              and Falco show it, never equals the 64-digit `container.id`.",
+        example: "rule r {\n    on exec\n    when container.id == \"4c01db0b339c\"\n    deny\n}\n",
+        fix: "Write the value as the kernel reports it, or compare the short id with \
+              `container.short_id`.",
     }
 }
 

@@ -16,8 +16,11 @@ use crate::interp::{self, FieldValue};
 use crate::ir::automaton::{Automaton, ScanKind};
 use crate::ir::{
     AutomatonDef, AutomatonId, Cond, IdentitySet, IdentitySetId, Leaf, LeafKind, Module, Net,
-    Program, SetDef, SetId, SetKind, Step, Target, INLINE_LIST_MAX,
+    Program, SetDef, SetId, SetKind, SetSource, Step, Target, INLINE_LIST_MAX,
 };
+
+/// Longest prefix an LPM trie key holds (`LPM_DATA_SIZE_MAX`).
+const LPM_DATA_MAX: usize = 256;
 
 /// Lowers every hook of `policy` to one program per backend attach point.
 pub fn lower(policy: &CheckedPolicy) -> Module {
@@ -68,6 +71,7 @@ pub fn lower(policy: &CheckedPolicy) -> Module {
         sets: sets.sets,
         identities: identities.sets,
         automata: sets.automata,
+        compiled_lists: sets.compiled_lists.into_iter().collect(),
     }
 }
 
@@ -128,6 +132,7 @@ pub fn lower_test_program(policy: &CheckedPolicy, hook: Hook) -> Module {
         sets: sets.sets,
         identities: identities.sets,
         automata: sets.automata,
+        compiled_lists: sets.compiled_lists.into_iter().collect(),
     }
 }
 
@@ -226,6 +231,9 @@ impl Lowering<'_> {
             Expr::Not(inner) => not(self.expr(inner)),
             Expr::Test(test) => match (self.known)(test.field) {
                 Some(value) => {
+                    // Decided on the list file's contents now: a change
+                    // needs the policy built again.
+                    self.compiled_list(test);
                     if interp::eval_test(self.policy, test, &value) {
                         Cond::True
                     } else {
@@ -234,6 +242,19 @@ impl Lowering<'_> {
                 }
                 None => self.test(test),
             },
+        }
+    }
+
+    /// Records that `test`'s list, if a list file, is compiled into the
+    /// programs (an automaton, inline tests, or a test folded on its
+    /// contents): a change of the file needs a policy reload.
+    fn compiled_list(&mut self, test: &Test) {
+        let list = match &test.op {
+            TestOp::StrAny { list, .. } | TestOp::In(list) => *list,
+            _ => return,
+        };
+        if let Some(file) = &self.policy.list(list).file {
+            self.sets.compiled_lists.insert(file.clone());
         }
     }
 
@@ -264,6 +285,20 @@ impl Lowering<'_> {
             } => self.scan(test, ScanKind::Contains, vec![value.as_bytes().to_vec()]),
             TestOp::Str { op, value } => str_leaf(test, *op, value.as_bytes()),
             TestOp::StrAny {
+                op: StrOp::Contains | StrOp::EndsWith,
+                list,
+            } if self.policy.list(*list).file.is_some() => {
+                self.compiled_list(test);
+                let kind = match &test.op {
+                    TestOp::StrAny {
+                        op: StrOp::EndsWith,
+                        ..
+                    } => ScanKind::EndsWith,
+                    _ => ScanKind::Contains,
+                };
+                self.scan(test, kind, self.str_elems(*list))
+            }
+            TestOp::StrAny {
                 op: StrOp::Contains,
                 list,
             } => self.scan(test, ScanKind::Contains, self.str_elems(*list)),
@@ -273,14 +308,36 @@ impl Lowering<'_> {
             } if self.str_elems(*list).len() > INLINE_LIST_MAX => {
                 self.scan(test, ScanKind::EndsWith, self.str_elems(*list))
             }
+            TestOp::StrAny {
+                op: StrOp::StartsWith,
+                list,
+            } if self.policy.list(*list).file.is_some() => {
+                let set = self.sets.file_set(
+                    *list,
+                    test.field,
+                    SetKind::StrPrefix { data_len: 0 },
+                    self.policy,
+                );
+                Self::leaf(test, LeafKind::PrefixInSet(set))
+            }
             TestOp::StrAny { op, list } => {
                 let elems = self.str_elems(*list);
                 if *op == StrOp::StartsWith && elems.len() > INLINE_LIST_MAX {
                     if elems.iter().any(|e| e.is_empty()) {
                         return Cond::True;
                     }
-                    let set = self.sets.prefix_set(*list, &elems, self.policy);
-                    Self::leaf(test, LeafKind::PrefixInSet(set))
+                    // An LPM trie holds prefixes of at most 256 bytes (the
+                    // kernel's limit): longer ones (of fields longer than a
+                    // path, `exec.cmdline`) are tested one by one.
+                    let (short, long): (Vec<Vec<u8>>, Vec<Vec<u8>>) =
+                        elems.into_iter().partition(|e| e.len() <= LPM_DATA_MAX);
+                    let mut alternatives: Vec<Cond> =
+                        long.iter().map(|e| str_leaf(test, *op, e)).collect();
+                    if !short.is_empty() {
+                        let set = self.sets.prefix_set(*list, &short, self.policy);
+                        alternatives.insert(0, Self::leaf(test, LeafKind::PrefixInSet(set)));
+                    }
+                    or(alternatives)
                 } else {
                     or(elems.iter().map(|e| str_leaf(test, *op, e)).collect())
                 }
@@ -293,6 +350,27 @@ impl Lowering<'_> {
                 },
             ),
             TestOp::IsTrue => Self::leaf(test, LeafKind::Bool),
+            TestOp::In(list) if self.policy.list(*list).file.is_some() => {
+                let by_value = self.in_list(test, *list);
+                if !test.field.spec().resolved_path {
+                    return by_value;
+                }
+                // The file's paths can change: its identity set exists
+                // whatever it holds now.
+                let def = self.policy.list(*list);
+                let mut paths: Vec<String> = def
+                    .elems
+                    .iter()
+                    .filter_map(|v| match v {
+                        Value::Str(s) if s.starts_with('/') => Some(s.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                paths.sort();
+                paths.dedup();
+                let set = self.identities.intern_file(paths, def.file.clone());
+                or(vec![by_value, Self::leaf(test, LeafKind::IdentityIn(set))])
+            }
             TestOp::In(list) => {
                 let by_value = self.in_list(test, *list);
                 let paths: Vec<String> = self
@@ -376,7 +454,40 @@ impl Lowering<'_> {
         elems
     }
 
+    /// `in` a list file: always its set maps, whatever the file holds now
+    /// (it can change at run time): both families' sets for an address
+    /// field (only the IPv4 one where the field is always IPv4).
+    fn in_file_list(&mut self, test: &Test, list: ListId) -> Cond {
+        let set = |lowering: &mut Self, kind| {
+            lowering
+                .sets
+                .file_set(list, test.field, kind, lowering.policy)
+        };
+        match test.field.spec().ty {
+            FieldType::Int { .. } => {
+                let set = set(self, SetKind::IntHash);
+                Self::leaf(test, LeafKind::InSet(set))
+            }
+            FieldType::Str { .. } => {
+                let set = set(self, SetKind::StrHash { key_len: 0 });
+                Self::leaf(test, LeafKind::InSet(set))
+            }
+            FieldType::Ip => {
+                let mut alternatives =
+                    vec![Self::leaf(test, LeafKind::IpInSet(set(self, SetKind::Ip4)))];
+                if !(self.ipv4_only)(test.field) {
+                    alternatives.push(Self::leaf(test, LeafKind::IpInSet(set(self, SetKind::Ip6))));
+                }
+                or(alternatives)
+            }
+            FieldType::Bool => Cond::False,
+        }
+    }
+
     fn in_list(&mut self, test: &Test, list: ListId) -> Cond {
+        if self.policy.list(list).file.is_some() {
+            return self.in_file_list(test, list);
+        }
         match test.field.spec().ty {
             FieldType::Int { bits } => {
                 let mut values: Vec<u64> = self
@@ -544,10 +655,20 @@ struct IdentityTable {
 
 impl IdentityTable {
     fn intern(&mut self, paths: Vec<String>) -> IdentitySetId {
-        if let Some(i) = self.sets.iter().position(|s| s.paths == paths) {
+        self.intern_file(paths, None)
+    }
+
+    /// The identity set of `paths`, of the list file `file` if any (a
+    /// file's set is never shared with an inline list's).
+    fn intern_file(&mut self, paths: Vec<String>, file: Option<String>) -> IdentitySetId {
+        if let Some(i) = self
+            .sets
+            .iter()
+            .position(|s| s.paths == paths && s.file == file)
+        {
             return IdentitySetId(i as u32);
         }
-        self.sets.push(IdentitySet { paths });
+        self.sets.push(IdentitySet { paths, file });
         IdentitySetId(self.sets.len() as u32 - 1)
     }
 }
@@ -560,6 +681,8 @@ struct SetTable {
     automata: Vec<AutomatonDef>,
     /// Each automaton's index, by what it decides.
     automaton_index: std::collections::HashMap<(ScanKind, Vec<Vec<u8>>), u32>,
+    /// List files compiled into the programs (absolute paths).
+    compiled_lists: std::collections::BTreeSet<String>,
 }
 
 impl SetTable {
@@ -621,6 +744,84 @@ impl SetTable {
             kind,
             purpose: format!("list {name}, {how} ({} entries)", keys.len()),
             keys,
+            file: None,
+        });
+        SetId(self.sets.len() as u32 - 1)
+    }
+
+    /// The set map of a list file, tested on `field` (`kind` names the
+    /// layout; its key width is chosen here): keys of the file's entries
+    /// now, and what the runtime needs to make them again when the file
+    /// changes ([`SetSource`]).
+    fn file_set(
+        &mut self,
+        list: ListId,
+        field: FieldId,
+        kind: SetKind,
+        policy: &CheckedPolicy,
+    ) -> SetId {
+        let def = policy.list(list);
+        let (bits, max) = match field.spec().ty {
+            FieldType::Int { bits } => (bits, 0),
+            FieldType::Str { max } => (64, max),
+            _ => (64, 0),
+        };
+        let longest = def
+            .elems
+            .iter()
+            .filter_map(|v| match v {
+                Value::Str(s) => Some(s.len()),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0);
+        let kind = match kind {
+            SetKind::StrHash { .. } => SetKind::StrHash {
+                key_len: crate::listfile::str_key_len(longest, max),
+            },
+            SetKind::StrPrefix { .. } => SetKind::StrPrefix {
+                data_len: crate::listfile::prefix_data_len(longest, max),
+            },
+            other => other,
+        };
+        if let Some(i) = self
+            .sets
+            .iter()
+            .position(|s| s.list == list && s.kind == kind)
+        {
+            return SetId(i as u32);
+        }
+        let source = SetSource {
+            name: def.name.clone().unwrap_or_default(),
+            path: def.file.clone().unwrap_or_default(),
+            kind,
+            bits,
+            max,
+        };
+        let mut keys: Vec<Vec<u8>> = def
+            .elems
+            .iter()
+            .filter_map(|v| crate::listfile::key(&source, v).ok().flatten())
+            .collect();
+        keys.sort();
+        keys.dedup();
+        let how = match kind {
+            SetKind::IntHash | SetKind::StrHash { .. } => "exact",
+            SetKind::StrPrefix { .. } => "prefixes",
+            SetKind::Ip4 => "IPv4 networks",
+            SetKind::Ip6 => "IPv6 networks",
+        };
+        self.sets.push(SetDef {
+            list,
+            kind,
+            purpose: format!(
+                "list {} from {}, {how} ({} entries at build)",
+                source.name,
+                source.path,
+                keys.len()
+            ),
+            keys,
+            file: Some(source),
         });
         SetId(self.sets.len() as u32 - 1)
     }
@@ -688,5 +889,34 @@ impl SetTable {
             "IPv6 networks"
         };
         self.intern(list, kind, keys, policy, how)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ir::LeafKind;
+
+    #[test]
+    fn prefixes_longer_than_an_lpm_trie_holds_are_tested_one_by_one() {
+        let long = "x".repeat(300);
+        let items: Vec<String> = (0..9)
+            .map(|i| format!("\"p{i}\""))
+            .chain([format!("\"{long}\"")])
+            .collect();
+        let source = format!(
+            "rule r {{ on exec when exec.cmdline startswith [{}] deny }}",
+            items.join(", ")
+        );
+        let checked = crate::check::check_source("t.pol", &source);
+        let policy = checked.policy.expect("checks");
+        let module = super::lower(&policy);
+        assert_eq!(module.sets.len(), 1);
+        assert!(module.sets.iter().all(|s| s.kind.key_size() <= 4 + 256));
+        let program = &module.programs[0];
+        let kinds: Vec<&LeafKind> = program.leaves().iter().map(|l| &l.kind).collect();
+        assert!(kinds.iter().any(|k| matches!(k, LeafKind::PrefixInSet(_))));
+        assert!(kinds
+            .iter()
+            .any(|k| matches!(k, LeafKind::StrPrefix(p) if p.len() == 300)));
     }
 }

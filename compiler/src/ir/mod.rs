@@ -44,6 +44,10 @@ pub struct Module {
     /// String automata, shared likewise; their tables lie one after the
     /// other in the one value of the automata map.
     pub automata: Vec<AutomatonDef>,
+    /// List files whose contents are compiled into the programs (`contains`
+    /// and `endswith` automata, tests decided at build time): a change
+    /// needs the policy built and loaded again.
+    pub compiled_lists: Vec<String>,
 }
 
 impl Module {
@@ -77,6 +81,9 @@ impl Module {
 pub struct IdentitySet {
     /// The paths, sorted and unique.
     pub paths: Vec<String>,
+    /// A list file's set: the file's absolute path (the runtime reads the
+    /// paths again when it changes).
+    pub file: Option<String>,
 }
 
 /// Index of a set in [`Module::identities`].
@@ -296,6 +303,24 @@ pub struct SetDef {
     pub keys: Vec<Vec<u8>>,
     /// Human description for `polrt inspect` (`list shells, exact`).
     pub purpose: String,
+    /// A list file's set: what the runtime needs to refill it.
+    pub file: Option<SetSource>,
+}
+
+/// Where a list file's set map gets its keys, and how (the runtime makes
+/// them again when the file changes: `crate::listfile::key`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SetSource {
+    /// The list's name.
+    pub name: String,
+    /// The file's absolute path, as resolved at build time.
+    pub path: String,
+    /// The map's layout and key width.
+    pub kind: SetKind,
+    /// Width of the int field the set is tested on (64 otherwise).
+    pub bits: u8,
+    /// Size of the string field the set is tested on (0 otherwise).
+    pub max: u16,
 }
 
 /// Key layouts of set maps.

@@ -361,9 +361,15 @@ fn hover(request: &Request<'_>) -> Result<Value, (i64, String)> {
                         "```pol\n{}\n```",
                         symbols.declaration_text(request.text, decl)
                     ));
+                    parts.extend(list_file_doc(request, |list| list.name.text == name));
                 } else if let Some((_, value)) = CONSTANTS.iter().find(|(c, _)| *c == name) {
                     parts.push(format!("**{name}**: a built-in constant, {value}"));
                 }
+            }
+            Token::Str(_) => {
+                parts.extend(list_file_doc(request, |list| {
+                    list.file.as_ref().is_some_and(|f| f.span == span)
+                }));
             }
             other => {
                 if let Some(doc) = other.keyword().and_then(keyword_doc) {
@@ -401,6 +407,33 @@ fn hover(request: &Request<'_>) -> Result<Value, (i64, String)> {
         return Ok(result);
     }
     Ok(Value::Null)
+}
+
+/// Hover text of a list file (`list NAME = file "PATH"`) the predicate
+/// picks: where it is read from, its entries now, or why it cannot be used.
+fn list_file_doc(
+    request: &Request<'_>,
+    pick: impl Fn(&crate::syntax::ast::ListDecl) -> bool,
+) -> Option<String> {
+    use crate::check::listfile;
+    let (file, _) = crate::syntax::parse(request.text);
+    let list = file.decls.iter().find_map(|decl| match decl {
+        crate::syntax::ast::Decl::List(list) if list.file.is_some() && pick(list) => Some(list),
+        _ => None,
+    })?;
+    let path = listfile::resolve(
+        &listfile::policy_dir(request.uri),
+        &list.file.as_ref()?.value,
+    );
+    Some(match listfile::load(&path) {
+        Ok(entries) => format!(
+            "**list file** `{}`: {} entries of type {} (polrt refills the list's maps in place when the file changes)",
+            path.display(),
+            entries.values.len(),
+            entries.kind.name()
+        ),
+        Err(error) => format!("**list file** `{}`: {error}", path.display()),
+    })
 }
 
 /// Hover text of a field: type, hooks, backends (on `hook` when known), meaning.

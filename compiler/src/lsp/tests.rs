@@ -322,3 +322,52 @@ fn every_keyword_of_the_grammar_has_a_doc() {
         }
     }
 }
+
+#[test]
+fn hover_on_an_indexed_field_explains_it_by_its_base_name() {
+    let mut server = Server::new();
+    let text = "rule r {\n    on exec\n    when exec.args[*] == \"-e\" or exec.env[\"LD_PRELOAD\"] != \"\"\n    deny\n}\n";
+    open(&mut server, text);
+    let hover = |server: &mut Server, needle: &str| {
+        let reply = request(server, "textDocument/hover", doc_at(text, needle, 1));
+        reply["result"]["contents"]["value"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    let args = hover(&mut server, "exec.args[");
+    assert!(args.contains("**exec.args[N]**: str"), "{args}");
+    assert!(args.contains("`exec`: tp_btf"), "{args}");
+    let env = hover(&mut server, "exec.env[");
+    assert!(env.contains("**exec.env[\"NAME\"]**"), "{env}");
+}
+
+#[test]
+fn hover_on_a_list_file_shows_its_path_and_entries() {
+    let dir = std::env::temp_dir().join(format!("polc-lsp-list-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let nets = dir.join("nets.txt");
+    std::fs::write(&nets, "# c\n10.0.0.0/8\nfd00::/8\n").expect("write");
+    let text = format!(
+        "list nets = file \"{}\"\n\nrule r {{\n    on net.connect\n    when net.daddr in nets\n    deny\n}}\n",
+        nets.display()
+    );
+    let mut server = Server::new();
+    open(&mut server, &text);
+    for (needle, delta) in [("nets\n    deny", 1), ("nets.txt", 1)] {
+        let reply = request(
+            &mut server,
+            "textDocument/hover",
+            doc_at(&text, needle, delta),
+        );
+        let value = reply["result"]["contents"]["value"].as_str().unwrap_or("");
+        assert!(
+            value.contains(&format!(
+                "**list file** `{}`: 2 entries of type ip",
+                nets.display()
+            )),
+            "{value}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).expect("clean");
+}

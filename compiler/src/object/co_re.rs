@@ -65,6 +65,7 @@ pub(super) const SHAPES: &[Shape] = &[
             ("start_time", MemberType::ULong),
             ("fs", MemberType::StructPtr("fs_struct")),
             ("signal", MemberType::StructPtr("signal_struct")),
+            ("cgroups", MemberType::StructPtr("css_set")),
         ],
     },
     Shape {
@@ -154,6 +155,18 @@ pub(super) const SHAPES: &[Shape] = &[
     Shape {
         name: "bpf_prog_aux",
         members: &[("id", MemberType::UInt)],
+    },
+    Shape {
+        name: "css_set",
+        members: &[("dfl_cgrp", MemberType::StructPtr("cgroup"))],
+    },
+    Shape {
+        name: "cgroup",
+        members: &[("kn", MemberType::StructPtr("kernfs_node"))],
+    },
+    Shape {
+        name: "kernfs_node",
+        members: &[("name", MemberType::ConstCharPtr)],
     },
     Shape {
         name: "inode",
@@ -444,9 +457,9 @@ mod tests {
         let task = layout(&SHAPES[0]).expect("layout");
         assert_eq!(
             task.offsets,
-            vec![0, 8, 16, 32, 40, 48, 56, 64, 72, 80, 88, 96, 104]
+            vec![0, 8, 16, 32, 40, 48, 56, 64, 72, 80, 88, 96, 104, 112]
         );
-        assert_eq!(task.size, 112);
+        assert_eq!(task.size, 120);
         let file = layout(&SHAPES[shape_index("file").expect("file")]).expect("layout");
         assert_eq!(file.offsets, vec![0, 16, 20, 24, 32]);
         assert_eq!(file.size, 40);

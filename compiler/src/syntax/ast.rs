@@ -71,8 +71,10 @@ impl StrLit {
 pub struct ListDecl {
     pub name: Name,
     pub items: Vec<Operand>,
-    /// The bracketed list.
+    /// The bracketed list (`file "PATH"` for a list file).
     pub items_span: Span,
+    /// `list NAME = file "PATH"`: the path as written (`items` is empty).
+    pub file: Option<StrLit>,
     pub span: Span,
 }
 

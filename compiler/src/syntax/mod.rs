@@ -151,6 +151,17 @@ pub(crate) fn single_equals_diagnostic(span: Span) -> Diagnostic {
     .with_help("compare with `==`; `=` only appears in declarations and tests")
 }
 
+/// `list NAME = WORD "..."` with another word than `file`.
+pub(crate) fn list_source_diagnostic(word: &ast::Name) -> Diagnostic {
+    Diagnostic::new(
+        Code::E0101,
+        format!("expected `[` or `file`, found `{}`", word.text),
+        word.span,
+        "a list is `[ENTRY, ...]` or `file \"PATH\"`",
+    )
+    .with_help("read a list from a file with `list NAME = file \"PATH\"`")
+}
+
 /// `==` where a test's event gives a field its value.
 pub(crate) fn double_equals_diagnostic(span: Span) -> Diagnostic {
     Diagnostic::new(
@@ -180,6 +191,9 @@ const VALUES: [&str; 6] = ["NAME", "INT", "IP", "STR", "\"true\"", "\"false\""];
 /// "`a`, `b` or a name" from lalrpop's expected terminals.
 fn describe_expected(expected: &[String]) -> String {
     let has = |terminal: &str| expected.iter().any(|e| e == terminal);
+    if is_list_start(expected) {
+        return "`[` or `file`".to_string();
+    }
     let has_all = |group: &[&str]| group.iter().all(|t| has(t));
     let mut items: Vec<String> = Vec::new();
     let mut skip: Vec<&str> = Vec::new();
@@ -217,6 +231,11 @@ fn describe_expected(expected: &[String]) -> String {
     }
 }
 
+/// What follows `list NAME =`: `[` (a list) or a name (`file`).
+fn is_list_start(expected: &[String]) -> bool {
+    expected.iter().any(|e| e == "\"[\"") && expected.iter().all(|e| e == "\"[\"" || e == "NAME")
+}
+
 fn eof_help(expected: &[String]) -> Option<String> {
     let has = |t: &str| expected.iter().any(|e| e == t);
     if has("\"}\"") {
@@ -240,8 +259,8 @@ fn token_help(token: &Token<'_>, expected: &[String]) -> Option<String> {
         _ if starts_declaration && expected.iter().any(|e| e == "\"}\"") => Some(
             "the `{` of the declaration above is not closed: add `}` before this line".to_string(),
         ),
-        Token::Str(_) | Token::Int(_) | Token::Ip(_) if expected.iter().all(|e| e == "\"[\"") => {
-            Some("a list is written in brackets: `[\"a\", \"b\"]`".to_string())
+        Token::Str(_) | Token::Int(_) | Token::Ip(_) if is_list_start(expected) => {
+            Some("a list is written in brackets: `[\"a\", \"b\"]` (or read from a file: `file \"PATH\"`)".to_string())
         }
         Token::Assign if expected.iter().any(|e| e == "\"==\"") => {
             Some("compare with `==`; `=` only appears in declarations and tests".to_string())
