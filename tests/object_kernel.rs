@@ -353,7 +353,7 @@ fn libbpf_loads_and_dumps_the_same_object() {
         String::from_utf8_lossy(&output.stderr)
     );
     for expected in [
-        "STRUCT 'task_struct' size=72 vlen=8",
+        "STRUCT 'task_struct' size=120 vlen=14",
         "STRUCT 'linux_binprm' size=16 vlen=2",
         "FUNC 'getppid_probe' type_id=",
         "VAR 'events' type_id=",

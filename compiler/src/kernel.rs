@@ -154,6 +154,32 @@ pub enum KernelMember {
     BpfProgAux,
     /// `struct bpf_prog_aux.id` (`u32`).
     BpfProgAuxId,
+    // Process context.
+    /// `struct task_struct.loginuid`: `kuid_t`: the login (audit) user id.
+    TaskLoginuid,
+    /// `struct task_struct.group_leader`: `struct task_struct *`.
+    TaskGroupLeader,
+    /// `struct task_struct.thread_pid`: `struct pid *`.
+    TaskThreadPid,
+    /// `struct task_struct.start_time`: `u64`: monotonic ns at the task's start.
+    TaskStartTime,
+    /// `struct task_struct.fs`: `struct fs_struct *` (NULL for an exiting task).
+    TaskFs,
+    /// `struct task_struct.signal`: `struct signal_struct *`.
+    TaskSignal,
+    /// `struct pid.level`: `unsigned int`: the depth of the pid's namespace (0: the initial one).
+    PidLevel,
+    /// `struct pid.numbers`: `struct upid[]`: the pid in each namespace, outermost first.
+    PidNumbers,
+    /// `struct fs_struct.pwd`: `struct path`: the working directory.
+    FsPwd,
+    /// `struct signal_struct.tty`: `struct tty_struct *`: the controlling terminal, or NULL.
+    SignalTty,
+    /// `struct tty_struct.name`: `char[64]`.
+    TtyName,
+    /// `struct cred.cap_effective`: `kernel_cap_t`: 64 bits (a `u64` since
+    /// Linux 6.3, two `u32` before: the same bytes on little-endian).
+    CredCapEffective,
     /// `struct task_struct.cgroups`: `struct css_set *` (RCU): the task's cgroups.
     TaskCgroups,
     /// `struct css_set.dfl_cgrp`: `struct cgroup *`: the task's cgroup in the v2 hierarchy.
@@ -245,6 +271,18 @@ impl KernelMember {
             KernelMember::BpfMapId => ("bpf_map", "id"),
             KernelMember::BpfProgAux => ("bpf_prog", "aux"),
             KernelMember::BpfProgAuxId => ("bpf_prog_aux", "id"),
+            KernelMember::TaskLoginuid => ("task_struct", "loginuid"),
+            KernelMember::TaskGroupLeader => ("task_struct", "group_leader"),
+            KernelMember::TaskThreadPid => ("task_struct", "thread_pid"),
+            KernelMember::TaskStartTime => ("task_struct", "start_time"),
+            KernelMember::TaskFs => ("task_struct", "fs"),
+            KernelMember::TaskSignal => ("task_struct", "signal"),
+            KernelMember::PidLevel => ("pid", "level"),
+            KernelMember::PidNumbers => ("pid", "numbers"),
+            KernelMember::FsPwd => ("fs_struct", "pwd"),
+            KernelMember::SignalTty => ("signal_struct", "tty"),
+            KernelMember::TtyName => ("tty_struct", "name"),
+            KernelMember::CredCapEffective => ("cred", "cap_effective"),
             KernelMember::TaskCgroups => ("task_struct", "cgroups"),
             KernelMember::CssSetDflCgrp => ("css_set", "dfl_cgrp"),
             KernelMember::CgroupKn => ("cgroup", "kn"),
@@ -334,11 +372,24 @@ impl KernelMember {
             | KernelMember::MmArgStart
             | KernelMember::MmArgEnd => 8,
             KernelMember::SkcV6Daddr | KernelMember::SkcV6RcvSaddr => 16,
+            KernelMember::TaskLoginuid | KernelMember::PidLevel => 4,
+            KernelMember::TaskGroupLeader
+            | KernelMember::TaskThreadPid
+            | KernelMember::TaskStartTime
+            | KernelMember::TaskFs
+            | KernelMember::TaskSignal
+            | KernelMember::SignalTty
+            | KernelMember::CredCapEffective => 8,
+            // A flexible array: its offset is relocated, its elements
+            // (`struct upid`: an `int` and a pointer) are 16 bytes.
+            KernelMember::PidNumbers => 0,
+            KernelMember::FsPwd => 16,
+            KernelMember::TtyName => 64,
         }
     }
 
     /// Every member, for tables and tests.
-    pub const ALL: [KernelMember; 74] = [
+    pub const ALL: [KernelMember; 86] = [
         KernelMember::TaskRealParent,
         KernelMember::TaskTgid,
         KernelMember::TaskComm,
@@ -404,6 +455,18 @@ impl KernelMember {
         KernelMember::BpfMapId,
         KernelMember::BpfProgAux,
         KernelMember::BpfProgAuxId,
+        KernelMember::TaskLoginuid,
+        KernelMember::TaskGroupLeader,
+        KernelMember::TaskThreadPid,
+        KernelMember::TaskStartTime,
+        KernelMember::TaskFs,
+        KernelMember::TaskSignal,
+        KernelMember::PidLevel,
+        KernelMember::PidNumbers,
+        KernelMember::FsPwd,
+        KernelMember::SignalTty,
+        KernelMember::TtyName,
+        KernelMember::CredCapEffective,
         KernelMember::TaskCgroups,
         KernelMember::CssSetDflCgrp,
         KernelMember::CgroupKn,

@@ -243,7 +243,10 @@ pub fn policy(rng: &mut impl Entropy, shape: &Shape) -> String {
 
 /// The `proc.*` fields: a macro on these alone may be used on any hook.
 fn common_fields() -> Vec<FieldId> {
-    FieldId::all()
+    // Every hook has them; indexed ones (`proc.ancestors[N].comm`) as
+    // elements, as `fields_on` gives them.
+    fields_on(Hook::ALL[0])
+        .into_iter()
         .filter(|f| f.spec().name.starts_with("proc."))
         .collect()
 }
@@ -294,8 +297,11 @@ pub fn fields_on(hook: Hook) -> Vec<FieldId> {
         };
         let (base, _, member) = split_indexed(spec.name).expect("an indexed name");
         let indexes: Vec<String> = match spec.kind {
-            IndexKind::Int { bound } => {
-                [0, 1, 2, bound - 1].iter().map(|n| n.to_string()).collect()
+            IndexKind::Int { first, bound } => {
+                let mut positions = vec![first, first + 1, first + 2, bound - 1];
+                positions.dedup();
+                positions.retain(|n| *n < bound);
+                positions.iter().map(|n| n.to_string()).collect()
             }
             IndexKind::Key { .. } => ["\"LD_PRELOAD\"", "\"PATH\"", "\"HOME\""]
                 .iter()

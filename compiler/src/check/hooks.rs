@@ -518,6 +518,23 @@ pub enum FieldSource {
     CapsetUser { which: u8 },
     /// The empty string: the value is not known to this program.
     EmptyStr,
+    // Process context.
+    /// The process id as the process's own pid namespace numbers it:
+    /// `current->group_leader->thread_pid->numbers[level].nr`.
+    TaskVpid,
+    /// Whether the task is in the initial pid namespace:
+    /// `current->thread_pid->level == 0`.
+    TaskHostPidns,
+    /// Nanoseconds since the process started: `bpf_ktime_get_ns()` minus
+    /// `current->group_leader->start_time` (both on the monotonic clock,
+    /// which does not count suspend).
+    TaskAge,
+    /// The process id of the task's `n`-th ancestor (0: the task itself, 1:
+    /// its parent, through `real_parent`); 0 past the top of the tree.
+    AncestorPid(u8),
+    /// The command name of the task's `n`-th ancestor; empty past the top of
+    /// the tree.
+    AncestorComm(u8),
     /// Part of the task's container context, decided from the names of its
     /// cgroup v2 directory and its ancestors (`crate::container`).
     Container(ContainerPart),
@@ -557,6 +574,11 @@ impl FieldSource {
         match (self, index) {
             (FieldSource::ExecArgs, Index::At(n)) => FieldSource::ExecArg(n),
             (FieldSource::ExecEnv, Index::Key(key)) => FieldSource::ExecEnvVar(key),
+            (FieldSource::AncestorPid(_), Index::At(n)) => FieldSource::AncestorPid(n as u8),
+            (FieldSource::AncestorComm(_), Index::At(n)) => FieldSource::AncestorComm(n as u8),
+            (FieldSource::ResolvedPath(FileRef::AncestorExe(_)), Index::At(n)) => {
+                FieldSource::ResolvedPath(FileRef::AncestorExe(n as u8))
+            }
             (other, _) => other,
         }
     }
@@ -620,6 +642,15 @@ pub enum FileRef {
     /// resolved where the program runs (a fallback at system call entry):
     /// always unresolved, so tests on it decide fail-closed.
     Unresolved,
+    /// `current->fs->pwd`: the task's working directory.
+    TaskCwd,
+    /// `current->real_parent->mm->exe_file`: the parent's executable (none
+    /// for a kernel thread parent: the empty path).
+    ParentExe,
+    /// The executable of the task's `n`-th ancestor (0: the task itself, 1:
+    /// its parent, through `real_parent`); none past the top of the tree or
+    /// for a kernel thread: the empty path.
+    AncestorExe(u8),
 }
 
 /// Where the `struct sock *` of a socket field comes from.
@@ -755,8 +786,8 @@ impl fmt::Display for Index {
 /// How an indexed field is indexed.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum IndexKind {
-    /// By position, `0 ..= bound - 1` (the table name is written `BASE[N]`).
-    Int { bound: u16 },
+    /// By position, `first ..= bound - 1` (the table name is written `BASE[N]`).
+    Int { first: u16, bound: u16 },
     /// By a key of at most `max_len` bytes, each an ASCII letter, digit or
     /// `_` (the table name is written `BASE["NAME"]`).
     Key { max_len: u16 },
@@ -784,6 +815,7 @@ pub static INDEXED: &[IndexedSpec] = &[
     IndexedSpec {
         name: "exec.args[N]",
         kind: IndexKind::Int {
+            first: 0,
             bound: EXEC_ARGS_MAX,
         },
         count: Some("exec.argc"),
@@ -792,6 +824,31 @@ pub static INDEXED: &[IndexedSpec] = &[
         name: "exec.env[\"NAME\"]",
         kind: IndexKind::Key {
             max_len: ENV_NAME_MAX,
+        },
+        count: None,
+    },
+    // ancestry: 1 is the parent, 2 the grandparent, ...
+    IndexedSpec {
+        name: "proc.ancestors[N].pid",
+        kind: IndexKind::Int {
+            first: 1,
+            bound: ANCESTORS_MAX + 1,
+        },
+        count: None,
+    },
+    IndexedSpec {
+        name: "proc.ancestors[N].comm",
+        kind: IndexKind::Int {
+            first: 1,
+            bound: ANCESTORS_MAX + 1,
+        },
+        count: None,
+    },
+    IndexedSpec {
+        name: "proc.ancestors[N].exe",
+        kind: IndexKind::Int {
+            first: 1,
+            bound: ANCESTORS_MAX + 1,
         },
         count: None,
     },
@@ -940,7 +997,7 @@ pub fn resolve_indexed(name: &str) -> Result<FieldId, IndexError> {
     }
     let quoted = index.starts_with('"');
     match spec.kind {
-        IndexKind::Int { bound } => {
+        IndexKind::Int { first, bound } => {
             if quoted {
                 return Err(IndexError::KeyOnPositional(family));
             }
@@ -948,7 +1005,7 @@ pub fn resolve_indexed(name: &str) -> Result<FieldId, IndexError> {
                 return Err(IndexError::BadPosition(family));
             }
             match index.parse::<u16>() {
-                Ok(n) if n < bound => Ok(element_id(family, IndexRef::At(n))),
+                Ok(n) if (first..bound).contains(&n) => Ok(element_id(family, IndexRef::At(n))),
                 _ => Err(IndexError::OutOfRange {
                     field: family,
                     bound,
@@ -1002,15 +1059,17 @@ pub fn indexed_by_base(base: &str) -> Vec<FieldId> {
 /// (with the field counting them), or `None` for a keyed one.
 pub fn any_elements(family: FieldId) -> Option<(Vec<FieldId>, Option<FieldId>)> {
     let spec = indexed_spec(family)?;
-    let IndexKind::Int { bound } = spec.kind else {
+    let IndexKind::Int { first, bound } = spec.kind else {
         return None;
     };
-    let elements = (0..bound)
+    let elements = (first..bound)
         .map(|n| element_id(family, IndexRef::At(n)))
         .collect();
     Some((elements, spec.count.and_then(FieldId::from_name)))
 }
 
+/// Ancestors `proc.ancestors[N]` reads: `N` from 1 (the parent) to this.
+pub const ANCESTORS_MAX: u16 = 8;
 /// Arguments of the new program `exec.args[N]` reads (`N` below this).
 pub const EXEC_ARGS_MAX: u16 = 16;
 /// Length, including the NUL, of each `exec.args[N]`.
@@ -1035,6 +1094,8 @@ pub const MAX_PATH_DEPTH: u32 = 64;
 pub const RESOLVED_PATH_MAX: u32 = 4095;
 /// Length, including the NUL, of `comm` strings (`TASK_COMM_LEN`).
 pub const COMM_LEN: u16 = 16;
+/// Length, including the NUL, of a terminal's name (`tty_struct.name`).
+pub const TTY_NAME_LEN: u16 = 64;
 
 /// `AF_INET`.
 pub const AF_INET: u64 = 2;
@@ -1531,6 +1592,106 @@ pub static FIELDS: &[FieldSpec] = &[
         common_source: None,
         resolved_path: false,
     },
+    // Process context: identities, pid namespace, capabilities, terminal,
+    // working directory, parent's executable, age.
+    FieldSpec {
+        name: "proc.euid",
+        ty: FieldType::Int { bits: 32 },
+        scope: FieldScope::Common,
+        doc: "effective user id (`cred->euid`: 0 while a set-user-ID root program runs)",
+        common_source: Some(FieldSource::TaskInt(&[
+            KernelMember::TaskCred,
+            KernelMember::CredEuid,
+        ])),
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "proc.egid",
+        ty: FieldType::Int { bits: 32 },
+        scope: FieldScope::Common,
+        doc: "effective group id (`cred->egid`)",
+        common_source: Some(FieldSource::TaskInt(&[
+            KernelMember::TaskCred,
+            KernelMember::CredEgid,
+        ])),
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "proc.auid",
+        ty: FieldType::Int { bits: 32 },
+        scope: FieldScope::Common,
+        doc: "login user id (audit `loginuid`, kept across su and sudo); 4294967295 when \
+              unset (daemons started at boot)",
+        common_source: Some(FieldSource::TaskInt(&[KernelMember::TaskLoginuid])),
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "proc.vpid",
+        ty: FieldType::Int { bits: 32 },
+        scope: FieldScope::Common,
+        doc: "process id as the process's own pid namespace numbers it (1 for a container's \
+              init; proc.pid in the initial namespace)",
+        common_source: Some(FieldSource::TaskVpid),
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "proc.host_pidns",
+        ty: FieldType::Bool,
+        scope: FieldScope::Common,
+        doc: "true when the task is in the initial (host) pid namespace",
+        common_source: Some(FieldSource::TaskHostPidns),
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "proc.cap_effective",
+        ty: FieldType::Int { bits: 64 },
+        scope: FieldScope::Common,
+        doc: "effective capability set (bit N: capability N, e.g. 1 << 21 CAP_SYS_ADMIN)",
+        common_source: Some(FieldSource::TaskInt(&[
+            KernelMember::TaskCred,
+            KernelMember::CredCapEffective,
+        ])),
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "proc.tty",
+        ty: FieldType::Str { max: TTY_NAME_LEN },
+        scope: FieldScope::Common,
+        doc: "the controlling terminal as the kernel names it (pts0, tty1, ttyS0), empty \
+              without one",
+        common_source: Some(FieldSource::TaskStr(&[
+            KernelMember::TaskSignal,
+            KernelMember::SignalTty,
+            KernelMember::TtyName,
+        ])),
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "proc.cwd",
+        ty: FieldType::Str { max: PATH_MAX_LEN },
+        scope: FieldScope::Common,
+        doc: "working directory (`fs->pwd`), resolved by the kernel",
+        common_source: Some(FieldSource::ResolvedPath(FileRef::TaskCwd)),
+        resolved_path: true,
+    },
+    FieldSpec {
+        name: "proc.parent.exe",
+        ty: FieldType::Str { max: PATH_MAX_LEN },
+        scope: FieldScope::Common,
+        doc: "path of the parent's executable (`real_parent->mm->exe_file`), resolved by the \
+              kernel; empty for a kernel thread parent",
+        common_source: Some(FieldSource::ResolvedPath(FileRef::ParentExe)),
+        resolved_path: true,
+    },
+    FieldSpec {
+        name: "proc.age",
+        ty: FieldType::Int { bits: 64 },
+        scope: FieldScope::Common,
+        doc: "nanoseconds since the process started (its thread group leader's \
+              `start_time`, on the monotonic clock: suspend not counted)",
+        common_source: Some(FieldSource::TaskAge),
+        resolved_path: false,
+    },
     // Container context: from the names of the task's cgroup v2 directory
     // and its ancestors (see `crate::container`).
     FieldSpec {
@@ -1619,6 +1780,34 @@ pub static FIELDS: &[FieldSpec] = &[
         doc: "value of the environment variable NAME (e.g. `exec.env[\"LD_PRELOAD\"]`) in the new program's environment; empty when it is not set",
         common_source: None,
         resolved_path: false,
+    },
+    // ancestry
+    FieldSpec {
+        name: "proc.ancestors[N].pid",
+        ty: FieldType::Int { bits: 32 },
+        scope: FieldScope::Common,
+        doc: "process id of the N-th ancestor (1 to 8: 1 the parent, 2 the grandparent, ... \
+              through `real_parent`); 0 past the top of the process tree; \
+              `proc.ancestors[*].pid` tests every one",
+        common_source: Some(FieldSource::AncestorPid(0)),
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "proc.ancestors[N].comm",
+        ty: FieldType::Str { max: COMM_LEN },
+        scope: FieldScope::Common,
+        doc: "command name of the N-th ancestor (1 to 8); empty past the top of the process tree",
+        common_source: Some(FieldSource::AncestorComm(0)),
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "proc.ancestors[N].exe",
+        ty: FieldType::Str { max: PATH_MAX_LEN },
+        scope: FieldScope::Common,
+        doc: "path of the N-th ancestor's executable (1 to 8), resolved by the kernel; empty \
+              past the top of the process tree and for kernel threads",
+        common_source: Some(FieldSource::ResolvedPath(FileRef::AncestorExe(0))),
+        resolved_path: true,
     },
     FieldSpec {
         name: "proc.cmdline",

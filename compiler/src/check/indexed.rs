@@ -14,8 +14,8 @@ use crate::span::Span;
 fn written(field: crate::check::hooks::FieldId) -> String {
     let spec = field.spec();
     match indexed_spec(field).map(|s| s.kind) {
-        Some(IndexKind::Int { bound }) => format!(
-            "`{}` takes a position from 0 to {} (or `*` in a test: any of them)",
+        Some(IndexKind::Int { first, bound }) => format!(
+            "`{}` takes a position from {first} to {} (or `*` in a test: any of them)",
             spec.name,
             bound - 1
         ),
@@ -45,7 +45,12 @@ pub(super) fn index_diagnostic(name: &str, span: Span) -> Option<Diagnostic> {
             Code::E0260,
             format!("index {index} is out of range for `{}`", field.spec().name),
             span,
-            format!("at most {bound} elements are read"),
+            match indexed_spec(field).map(|s| s.kind) {
+                Some(IndexKind::Int { first, .. }) if first > 0 => {
+                    format!("positions {first} to {} are read", bound - 1)
+                }
+                _ => format!("at most {bound} elements are read"),
+            },
         )
         .with_help(format!(
             "{}; the bound is fixed so the kernel's work is bounded",

@@ -111,6 +111,7 @@ fn load_int(e: &mut Emitter<'_>, field: FieldId, source: FieldSource) {
         }
         FieldSource::SyscallUserU64 { idx, mask } => path::load_user_u64(e, idx, mask),
         FieldSource::CapsetUser { which } => path::load_capset_user(e, which),
+        FieldSource::TaskVpid => load_task_vpid(e),
         FieldSource::ExecArgc => super::cmdline::load_argc(e),
         _ => {}
     }
@@ -131,6 +132,50 @@ fn load_int(e: &mut Emitter<'_>, field: FieldId, source: FieldSource) {
         | FieldSource::SyscallUserU64 { .. }
         | FieldSource::CapsetUser { .. }
         | FieldSource::ExecArgc => {}
+        FieldSource::TaskVpid => fits_32 = true,
+        FieldSource::AncestorPid(n) => {
+            ancestor(asm, Reg::R1, n);
+            asm.load_member(Size::Word, Reg::R1, Reg::R1, KernelMember::TaskTgid);
+            asm.mov32(Reg::R1, Reg::R1);
+            fits_32 = true;
+        }
+        FieldSource::TaskHostPidns => {
+            asm.note("the initial pid namespace: current->thread_pid->level == 0");
+            asm.call(Helper::GetCurrentTaskBtf);
+            asm.load_member(
+                Size::DoubleWord,
+                Reg::R1,
+                Reg::R0,
+                KernelMember::TaskThreadPid,
+            );
+            asm.load_member(Size::Word, Reg::R2, Reg::R1, KernelMember::PidLevel);
+            let nested = asm.label("nested_pidns");
+            asm.mov_imm(Reg::R1, 0);
+            asm.jump_imm(Jmp::IfNotEqual, Reg::R2, 0, nested);
+            asm.mov_imm(Reg::R1, 1);
+            asm.bind(nested);
+        }
+        FieldSource::TaskAge => {
+            asm.note("age: ktime_get_ns() - current->group_leader->start_time");
+            asm.call(Helper::GetCurrentTaskBtf);
+            asm.load_member(
+                Size::DoubleWord,
+                Reg::R1,
+                Reg::R0,
+                KernelMember::TaskGroupLeader,
+            );
+            asm.load_member(
+                Size::DoubleWord,
+                Reg::R1,
+                Reg::R1,
+                KernelMember::TaskStartTime,
+            );
+            asm.store(Size::DoubleWord, Reg::R7, slot, Reg::R1);
+            asm.call(Helper::KtimeGetNs);
+            asm.load(Size::DoubleWord, Reg::R2, Reg::R7, slot);
+            asm.mov(Reg::R1, Reg::R0);
+            asm.alu(Alu::Sub, Reg::R1, Reg::R2);
+        }
         FieldSource::Tgid | FieldSource::Gid => {
             let helper = if source == FieldSource::Tgid {
                 Helper::GetCurrentPidTgid
@@ -193,6 +238,56 @@ fn load_int(e: &mut Emitter<'_>, field: FieldId, source: FieldSource) {
         normalize_int(&mut e.asm, field);
     }
     e.asm.store(Size::DoubleWord, Reg::R7, slot, Reg::R1);
+}
+
+/// `reg = ` the current task's `n`-th ancestor through `real_parent` (0:
+/// the task itself): `n` unrolled steps. Past the top of the tree the walk
+/// stays at the idle task (pid 0), whose `real_parent` is itself.
+pub(super) fn ancestor(asm: &mut crate::bpf::asm::Asm, reg: Reg, n: u8) {
+    asm.note(format!("ancestor {n}: current->real_parent x {n}"));
+    asm.call(Helper::GetCurrentTaskBtf);
+    asm.mov(reg, Reg::R0);
+    for _ in 0..n {
+        asm.load_member(Size::DoubleWord, reg, reg, KernelMember::TaskRealParent);
+    }
+}
+
+/// `r1 = ` the process id in the process's own pid namespace:
+/// `current->group_leader->thread_pid->numbers[level].nr`, read with
+/// `bpf_probe_read_kernel` (the index is only known at run time); 0 when it
+/// cannot be read. `struct upid` (an `int` and a pointer) is 16 bytes on
+/// every kernel; `level` is at most 32 (`MAX_PID_NS_LEVEL`).
+fn load_task_vpid(e: &mut Emitter<'_>) {
+    let tmp = e.env.layout.walk + path::walk::TMP;
+    let nr = e.env.layout.walk + path::walk::TMP2;
+    let asm = &mut e.asm;
+    asm.note("vpid: current->group_leader->thread_pid->numbers[level].nr");
+    asm.call(Helper::GetCurrentTaskBtf);
+    asm.load_member(
+        Size::DoubleWord,
+        Reg::R1,
+        Reg::R0,
+        KernelMember::TaskGroupLeader,
+    );
+    asm.load_member(
+        Size::DoubleWord,
+        Reg::R1,
+        Reg::R1,
+        KernelMember::TaskThreadPid,
+    );
+    asm.store(Size::DoubleWord, Reg::R7, tmp as i16, Reg::R1);
+    asm.load_member(Size::Word, Reg::R2, Reg::R1, KernelMember::PidLevel);
+    asm.alu_imm(Alu::And, Reg::R2, 0x3f);
+    asm.alu_imm(Alu::Lhs, Reg::R2, 4);
+    asm.load(Size::DoubleWord, Reg::R3, Reg::R7, tmp as i16);
+    asm.add_member_offset(Reg::R3, KernelMember::PidNumbers);
+    asm.alu(Alu::Add, Reg::R3, Reg::R2);
+    asm.store_imm(Size::DoubleWord, Reg::R7, nr as i16, 0);
+    asm.mov(Reg::R1, Reg::R7);
+    asm.alu_imm(Alu::Add, Reg::R1, nr as i32);
+    asm.mov_imm(Reg::R2, 4);
+    asm.call(Helper::ProbeReadKernel);
+    asm.load(Size::Word, Reg::R1, Reg::R7, nr as i16);
 }
 
 /// Truncates r1 to the field's width; bools become 0 or 1.
@@ -378,6 +473,14 @@ fn load_str(e: &mut Emitter<'_>, field: FieldId, source: FieldSource, max: u16) 
         }
         FieldSource::CallerComm => {
             caller_comm(e);
+            Helper::ProbeReadKernelStr
+        }
+        FieldSource::AncestorComm(n) => {
+            ancestor(&mut e.asm, Reg::R3, n);
+            e.asm
+                .load_member(Size::Word, Reg::R1, Reg::R3, KernelMember::TaskTgid);
+            e.asm.jump_imm(Jmp::IfEqual, Reg::R1, 0, done);
+            e.asm.add_member_offset(Reg::R3, KernelMember::TaskComm);
             Helper::ProbeReadKernelStr
         }
         FieldSource::TaskStr(path) => {

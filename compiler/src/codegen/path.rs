@@ -184,6 +184,48 @@ fn find_file(e: &mut Emitter<'_>, file: FileRef) {
             asm.load_member(Size::DoubleWord, Reg::R1, Reg::R1, KernelMember::MmExeFile);
             put(asm, w + walk::FILE, Reg::R1);
         }
+        FileRef::ParentExe => {
+            let asm = &mut e.asm;
+            asm.note("the parent's executable: current->real_parent->mm->exe_file");
+            asm.call(Helper::GetCurrentTaskBtf);
+            asm.load_member(
+                Size::DoubleWord,
+                Reg::R1,
+                Reg::R0,
+                KernelMember::TaskRealParent,
+            );
+            asm.load_member(Size::DoubleWord, Reg::R1, Reg::R1, KernelMember::TaskMm);
+            asm.load_member(Size::DoubleWord, Reg::R1, Reg::R1, KernelMember::MmExeFile);
+            put(asm, w + walk::FILE, Reg::R1);
+        }
+        FileRef::AncestorExe(n) => {
+            let asm = &mut e.asm;
+            let none = asm.label("no_ancestor");
+            let done = asm.label("ancestor_exe");
+            super::fields::ancestor(asm, Reg::R1, n);
+            asm.load_member(Size::Word, Reg::R2, Reg::R1, KernelMember::TaskTgid);
+            asm.jump_imm(Jmp::IfEqual, Reg::R2, 0, none);
+            asm.load_member(Size::DoubleWord, Reg::R1, Reg::R1, KernelMember::TaskMm);
+            asm.load_member(Size::DoubleWord, Reg::R1, Reg::R1, KernelMember::MmExeFile);
+            put(asm, w + walk::FILE, Reg::R1);
+            asm.goto(done);
+            asm.bind(none);
+            asm.store_imm(Size::DoubleWord, Reg::R7, (w + walk::FILE) as i16, 0);
+            asm.bind(done);
+        }
+        FileRef::TaskCwd => {
+            let asm = &mut e.asm;
+            let none = asm.label("no_fs");
+            asm.note("the working directory: &current->fs->pwd (none without an fs)");
+            asm.call(Helper::GetCurrentTaskBtf);
+            asm.load_member(Size::DoubleWord, Reg::R1, Reg::R0, KernelMember::TaskFs);
+            put(asm, w + walk::FILE, Reg::R1);
+            get(asm, Reg::R1, w + walk::FILE);
+            asm.jump_imm(Jmp::IfEqual, Reg::R1, 0, none);
+            asm.add_member_offset(Reg::R1, KernelMember::FsPwd);
+            put(asm, w + walk::FILE, Reg::R1);
+            asm.bind(none);
+        }
         FileRef::SyscallFdArg { idx } => {
             syscall_arg(e, idx, Reg::R4, false);
             file_of_fd(&mut e.asm, w, Reg::R4);
@@ -221,7 +263,7 @@ fn locate(e: &mut Emitter<'_>, file: FileRef) {
     let asm = &mut e.asm;
     get(asm, Reg::R1, w + walk::FILE);
     match file {
-        FileRef::PathArg { .. } => {
+        FileRef::PathArg { .. } | FileRef::TaskCwd => {
             read_kernel(
                 asm,
                 w + walk::DENTRY,
@@ -518,7 +560,10 @@ pub(super) fn load_resolved_path(e: &mut Emitter<'_>, field: FieldId, file: File
     asm.goto(out);
 
     asm.bind(no_file);
-    if matches!(file, FileRef::TaskExe | FileRef::Arg { .. }) {
+    if matches!(
+        file,
+        FileRef::TaskExe | FileRef::ParentExe | FileRef::AncestorExe(_) | FileRef::Arg { .. }
+    ) {
         asm.note("no file (a kernel thread's executable, anonymous memory): the empty path");
         asm.store_imm(Size::Byte, Reg::R7, slot as i16, 0);
         asm.store_imm(Size::DoubleWord, Reg::R7, (slot + RESOLVED_LEN) as i16, 0);

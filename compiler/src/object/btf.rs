@@ -476,6 +476,14 @@ impl MemberTypes<'_> {
                 let target = self.shape(name);
                 self.types.add(Type::Ptr(target))
             }
+            MemberType::StructArray(name) => {
+                let elem = self.shape(name);
+                self.types.add(Type::Array {
+                    elem,
+                    index: self.index,
+                    len: 0,
+                })
+            }
             MemberType::Int | MemberType::VoidPtr | MemberType::Struct(_) => 0,
         };
         self.added.insert(ty, id);

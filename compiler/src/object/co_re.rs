@@ -35,6 +35,8 @@ pub(super) enum MemberType {
     StructPtr(&'static str),
     /// `struct NAME`, embedded.
     Struct(&'static str),
+    /// `struct NAME[]`: a flexible array member (only its offset is read).
+    StructArray(&'static str),
 }
 
 /// The local shape of one kernel struct.
@@ -57,6 +59,12 @@ pub(super) const SHAPES: &[Shape] = &[
             ("files", MemberType::StructPtr("files_struct")),
             ("thread_info", MemberType::Struct("thread_info")),
             ("cred", MemberType::StructPtr("cred")),
+            ("loginuid", MemberType::Struct("kid")),
+            ("group_leader", MemberType::StructPtr("task_struct")),
+            ("thread_pid", MemberType::StructPtr("pid")),
+            ("start_time", MemberType::ULong),
+            ("fs", MemberType::StructPtr("fs_struct")),
+            ("signal", MemberType::StructPtr("signal_struct")),
             ("cgroups", MemberType::StructPtr("css_set")),
         ],
     },
@@ -250,7 +258,37 @@ pub(super) const SHAPES: &[Shape] = &[
             ("gid", MemberType::Struct("kid")),
             ("euid", MemberType::Struct("kid")),
             ("egid", MemberType::Struct("kid")),
+            ("cap_effective", MemberType::Struct("kcap")),
         ],
+    },
+    Shape {
+        // `kernel_cap_t`: a struct of 64 bits (any struct name matches the
+        // kernel's typedef of an anonymous struct, whatever its members).
+        name: "kcap",
+        members: &[("val", MemberType::ULong)],
+    },
+    Shape {
+        name: "pid",
+        members: &[
+            ("level", MemberType::UInt),
+            ("numbers", MemberType::StructArray("upid")),
+        ],
+    },
+    Shape {
+        name: "upid",
+        members: &[("nr", MemberType::Int), ("ns", MemberType::VoidPtr)],
+    },
+    Shape {
+        name: "fs_struct",
+        members: &[("pwd", MemberType::Struct("path"))],
+    },
+    Shape {
+        name: "signal_struct",
+        members: &[("tty", MemberType::StructPtr("tty_struct"))],
+    },
+    Shape {
+        name: "tty_struct",
+        members: &[("name", MemberType::CharArray(64))],
     },
 ];
 
@@ -271,6 +309,7 @@ impl MemberType {
             | MemberType::VoidPtr
             | MemberType::StructPtr(_) => Some(8),
             MemberType::Struct(name) => Some(layout(&SHAPES[shape_index(name)?])?.size),
+            MemberType::StructArray(_) => Some(0),
         }
     }
 
@@ -278,7 +317,9 @@ impl MemberType {
     fn align(self) -> Option<u32> {
         match self {
             MemberType::CharArray(_) => Some(1),
-            MemberType::Struct(name) => Some(layout(&SHAPES[shape_index(name)?])?.align),
+            MemberType::Struct(name) | MemberType::StructArray(name) => {
+                Some(layout(&SHAPES[shape_index(name)?])?.align)
+            }
             other => other.size(),
         }
     }
@@ -362,7 +403,10 @@ pub(super) fn needed_shapes(roots: impl IntoIterator<Item = usize>) -> Vec<usize
             continue;
         }
         for (_, ty) in SHAPES[shape].members {
-            if let MemberType::Struct(name) | MemberType::StructPtr(name) = ty {
+            if let MemberType::Struct(name)
+            | MemberType::StructPtr(name)
+            | MemberType::StructArray(name) = ty
+            {
                 work.extend(shape_index(name));
             }
         }
@@ -421,8 +465,11 @@ mod tests {
     #[test]
     fn layouts_are_natural_c_layouts() {
         let task = layout(&SHAPES[0]).expect("layout");
-        assert_eq!(task.offsets, vec![0, 8, 16, 32, 40, 48, 56, 64]);
-        assert_eq!(task.size, 72);
+        assert_eq!(
+            task.offsets,
+            vec![0, 8, 16, 32, 40, 48, 56, 64, 72, 80, 88, 96, 104, 112]
+        );
+        assert_eq!(task.size, 120);
         let file = layout(&SHAPES[shape_index("file").expect("file")]).expect("layout");
         assert_eq!(file.offsets, vec![0, 16, 20, 24, 32]);
         assert_eq!(file.size, 40);
