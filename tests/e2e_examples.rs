@@ -1526,3 +1526,195 @@ fn example_containers() {
     assert_eq!(finished.matches("package_management_in_container"), 2);
     assert_eq!(finished.matches("module_from_besteffort_pod"), 1);
 }
+
+#[test]
+fn example_process_context() {
+    if !kernel_tests_enabled("example_process_context") {
+        return;
+    }
+    const ID: &str = "4c01db0b339c1b4c4f3d2a5a9d1e0f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e";
+    let work = TempDir::new("ex-context");
+    let cgroup = TestCgroup::new("ex-context");
+    // A docker container (systemd driver), named as docker names it.
+    let slice = nested_cgroup(&cgroup.path, "system.slice");
+    let docker = nested_cgroup(&slice.path, &format!("docker-{ID}.scope"));
+    let (host, in_docker) = (Workload::new(&cgroup), Workload::new(&docker));
+    // A web server, a miner and a netcat (copies of bash, so that the
+    // miner and netcat can connect), and the files of the scenario, all in
+    // the test's directory; a listener on the loopback for them to reach.
+    let nginx = copy_executable("/bin/bash", &work, "nginx");
+    let xmrig = copy_executable("/bin/bash", &work, "xmrig");
+    let nc = copy_executable("/bin/bash", &work, "nc");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    let port = listener.local_addr().expect("address").port();
+    let connect = format!("exec 3<>/dev/tcp/127.0.0.1/{port}");
+    let log = work.path.join("app.log");
+    let shadow = work.path.join("shadow");
+    for file in [&log, &shadow] {
+        fs::write(file, "data\n").expect("write a test file");
+    }
+    let (log, shadow) = (resolved(&log), resolved(&shadow));
+    let open = |workload: Workload, path: &str, flags: i32| {
+        workload.run(Command::new(PYTHON).args(["-c", OPEN, "openat2", path, &flags.to_string()]))
+    };
+    let polrt = Polrt::start(&example("process_context"), &cgroup, &work, &[]);
+
+    let web_shell =
+        host.run(Command::new(&nginx).args(["-c", "/bin/sh -c 'echo pwned'; echo \"status=$?\""]));
+    // Each connects to the listener, with its command line after `-c CMD`
+    // (bash's $0 and arguments).
+    let miner = host.run(Command::new(&xmrig).args([
+        "-c",
+        &connect,
+        "xmrig",
+        "-o",
+        "stratum+tcp://pool.example:3333",
+    ]));
+    let netcat_in_docker =
+        in_docker.run(Command::new(&nc).args(["-c", &connect, "nc", "-e", "/bin/sh"]));
+    let netcat_plain = in_docker.run(Command::new(&nc).args(["-c", &connect, "nc", "-v"]));
+    let netcat_on_host = host.run(Command::new(&nc).args(["-c", &connect, "nc", "-e", "/bin/sh"]));
+    // A PAM file, on a tmpfs over /etc/pam.d in a private mount namespace
+    // (the host's files are never read).
+    let pam = open(
+        host.after(|| private_tmpfs("/etc/pam.d", &["/etc/pam.d/polc-e2e"])),
+        "/etc/pam.d/polc-e2e",
+        libc::O_RDONLY,
+    );
+    let not_etc = open(host, &shadow, libc::O_RDONLY);
+    let truncated = open(host, &log, libc::O_WRONLY | libc::O_TRUNC);
+    let appended = open(host, &log, libc::O_WRONLY | libc::O_APPEND);
+    let finished = stop(polrt);
+
+    // The shell nginx started was killed before it ran an instruction; the
+    // web server itself carries on.
+    web_shell.assert_success("nginx itself");
+    assert_eq!(
+        web_shell.stdout, "status=137\n",
+        "the shell must die of SIGKILL before it prints: {}",
+        web_shell.stderr
+    );
+    let kills = events_of(&finished, "run_shell_untrusted");
+    assert_eq!(kills.len(), 1, "{kills:?}");
+    assert_ne!(kills[0]["pid"], web_shell.pid, "the shell, not nginx");
+    let sh = resolved("/bin/sh");
+    assert_event(
+        &finished,
+        kills[0],
+        ("run_shell_untrusted", "exec", "kill", "kill"),
+        json!({"exec.path": sh.as_str(), "proc.ancestors[1].comm": "nginx",
+               "proc.ppid": web_shell.pid}),
+        &format!(
+            "shell {sh} below a web server (parent nginx, pid {})",
+            web_shell.pid
+        ),
+    );
+    assert_not_reported(&finished, web_shell.pid, "nginx's own exec");
+
+    // Killed where the backend can signal, else refused.
+    assert!(
+        miner.killed() || miner.stderr.contains("Operation not permitted"),
+        "the miner's connect must be stopped: {}\n{}",
+        miner.status,
+        miner.stderr
+    );
+    let cmdline = format!(
+        "{} -c {connect} xmrig -o stratum+tcp://pool.example:3333",
+        xmrig.display()
+    );
+    assert_event(
+        &finished,
+        event_of(&finished, "crypto_miner_stratum", miner.pid),
+        ("crypto_miner_stratum", "net.connect", "kill", "kill"),
+        json!({"proc.cmdline": cmdline.as_str()}),
+        &format!("mining pool in a command line: {cmdline}"),
+    );
+
+    assert_denied(
+        &finished,
+        "net.connect",
+        &netcat_in_docker,
+        "Operation not permitted",
+    );
+    let cmdline = format!("{} -c {connect} nc -e /bin/sh", nc.display());
+    assert_event(
+        &finished,
+        event_of(
+            &finished,
+            "netcat_remote_code_execution_in_container",
+            netcat_in_docker.pid,
+        ),
+        (
+            "netcat_remote_code_execution_in_container",
+            "net.connect",
+            "deny",
+            "deny",
+        ),
+        json!({"container.short_id": &ID[..12], "proc.cmdline": cmdline.as_str()}),
+        &format!(
+            "netcat running a program in container {}: {cmdline}",
+            &ID[..12]
+        ),
+    );
+    for (outcome, what) in [
+        (&netcat_plain, "nc without -e in a container"),
+        (&netcat_on_host, "nc -e on the host"),
+    ] {
+        outcome.assert_success(what);
+        assert_not_reported(&finished, outcome.pid, what);
+    }
+
+    pam.assert_success("reading a PAM file");
+    assert_event(
+        &finished,
+        event_of(&finished, "read_sensitive_file_untrusted", pam.pid),
+        (
+            "read_sensitive_file_untrusted",
+            "file.open",
+            "audit",
+            "audit",
+        ),
+        json!({"proc.comm": "python3", "proc.pid": pam.pid, "file.path": "/etc/pam.d/polc-e2e"}),
+        &format!("python3 (pid {}) read /etc/pam.d/polc-e2e", pam.pid),
+    );
+    not_etc.assert_success("reading a file named shadow outside /etc");
+    assert_not_reported(&finished, not_etc.pid, "a file named shadow outside /etc");
+
+    assert_denied(
+        &finished,
+        "file.open",
+        &truncated,
+        "Operation not permitted",
+    );
+    // The kernel adds O_LARGEFILE (0o100000) to every open of a 64-bit
+    // process (the libc crate's constant is 0 there).
+    let flags = libc::O_WRONLY | libc::O_TRUNC | 0o100000;
+    assert_event(
+        &finished,
+        event_of(&finished, "clear_log_activities", truncated.pid),
+        ("clear_log_activities", "file.open", "deny", "deny"),
+        json!({"proc.comm": "python3", "file.path": log.as_str(), "file.flags": flags}),
+        &format!("python3 truncated the log {log} (flags {flags})"),
+    );
+    appended.assert_success("appending to a log");
+    assert_not_reported(&finished, appended.pid, "appending to a log");
+    // Refused before the file is touched on the LSM backend; on the system
+    // call fallback (tp_btf/sys_exit) the open happened and the task is
+    // killed as it returns.
+    let expected = if refuses(&backend_of(&finished, "file.open")) {
+        "data\n"
+    } else {
+        ""
+    };
+    assert_eq!(fs::read_to_string(&log).expect("the log"), expected);
+
+    assert_eq!(finished.matches("run_shell_untrusted"), 1);
+    assert_eq!(finished.matches("crypto_miner_stratum"), 1);
+    assert_eq!(
+        finished.matches("netcat_remote_code_execution_in_container"),
+        1
+    );
+    assert_eq!(finished.matches("read_sensitive_file_untrusted"), 1);
+    assert_eq!(finished.matches("clear_log_activities"), 1);
+    drop(listener);
+}
