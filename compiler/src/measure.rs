@@ -68,12 +68,14 @@ pub const MAX_PROGRAM_INSNS: u32 = 400_000;
 /// larger of a program's size and its longest path, beyond
 /// [`VERIFIER_WORK_SLACK`], as the property tests check it on the host
 /// kernel: `processed <= FACTOR * max(size, max path) + SLACK`, at most
-/// 820,000 within the bounds here.
+/// 850,000 within the bounds here.
 pub const VERIFIER_WORK_FACTOR: u32 = 2;
 
 /// What small programs may process beyond [`VERIFIER_WORK_FACTOR`] (their
-/// few branches each revisit the shared decision block).
-pub const VERIFIER_WORK_SLACK: u32 = 20_000;
+/// few branches each revisit the shared decision block; a generated exec
+/// program of 21,814 instructions that reads command lines and ancestors
+/// made the verifier process 64,838).
+pub const VERIFIER_WORK_SLACK: u32 = 50_000;
 
 /// Most conditional jumps whose fall-through one path may take: the
 /// verifier's limit is 8192 (`BPF_COMPLEXITY_LIMIT_JMP_SEQ`), and this
