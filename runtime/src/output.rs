@@ -1050,8 +1050,8 @@ fn event_meta(event: &Event, clock: &Clock) -> Meta {
     meta
 }
 
-/// The text line of one event: control characters written as escapes
-/// (see [`escape_controls`]); with its container's when it has one.
+/// The text line of one event, control characters written as escapes;
+/// with its container's when it has one.
 pub fn event_text(
     event: &Event,
     clock: &Clock,
