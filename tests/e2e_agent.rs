@@ -23,20 +23,10 @@ use std::time::{Duration, Instant};
 
 use polc_tests::kernel_tests_enabled;
 use serde_json::Value;
-use support::{run_in, spawn_in, write_policy, Polrt, TempDir, TestCgroup};
-
-/// A listener on a free loopback port that accepts (and drops) every
-/// connection, so that a connect the policy lets through succeeds.
-fn accepting_listener() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-    let port = listener.local_addr().expect("local address").port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            drop(stream);
-        }
-    });
-    port
-}
+use support::{
+    accepting_listener_on, count_in, replace_file, run_in, spawn_in, wait_count, write_policy,
+    Polrt, TempDir, TestCgroup,
+};
 
 /// Connects to 127.0.0.1:`port` from a shell in `cgroup`; returns whether
 /// it connected, and the shell's stderr.
@@ -69,8 +59,8 @@ fn several_policies_keep_their_own_first_match_and_the_strongest_verdict_wins() 
     }
     let work = TempDir::new("agent-compose");
     let cgroup = TestCgroup::new("agent-compose");
-    let blocked = accepting_listener();
-    let open = accepting_listener();
+    let blocked = accepting_listener_on("127.0.0.1");
+    let open = accepting_listener_on("127.0.0.1");
     let first = write_policy(
         &work,
         "first.pol",
@@ -160,33 +150,6 @@ fn flood_policy(port: u16, number: usize) -> String {
     )
 }
 
-/// Replaces `path` as editors and `kubectl` do: a new file renamed over it.
-fn replace_file(path: &Path, text: &str) {
-    let temporary = path.with_file_name(format!(
-        ".{}.tmp",
-        path.file_name().and_then(OsStr::to_str).expect("file name")
-    ));
-    fs::write(&temporary, text).expect("write the new version");
-    fs::rename(&temporary, path).expect("rename it into place");
-}
-
-/// Occurrences of `text` in polrt's stderr.
-fn count_in(polrt: &Polrt, text: &str) -> usize {
-    polrt.stderr_text().matches(text).count()
-}
-
-fn wait_count(polrt: &Polrt, text: &str, count: usize) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while count_in(polrt, text) < count {
-        assert!(
-            Instant::now() < deadline,
-            "polrt did not say {text:?} {count} times within 60 s:\n{}",
-            polrt.stderr_text()
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 /// A steady flood of connects to a port from a shell in a test cgroup, each
 /// outcome (`connected` or `refused`) counted.
 struct Flood {
@@ -258,8 +221,8 @@ fn a_policy_reloaded_100_times_under_a_flood_never_lets_one_operation_through() 
     }
     let work = TempDir::new("agent-reload");
     let cgroup = TestCgroup::new("agent-reload");
-    let port = accepting_listener();
-    let open = accepting_listener();
+    let port = accepting_listener_on("127.0.0.1");
+    let open = accepting_listener_on("127.0.0.1");
     let flood = write_policy(&work, "flood.pol", &flood_policy(port, 0));
     let other = write_policy(
         &work,
@@ -375,8 +338,8 @@ fn a_policy_dir_loads_adds_fixes_and_removes_policies() {
     let dir = work.path.join("policies");
     fs::create_dir(&dir).expect("policy dir");
     let cgroup = TestCgroup::new("agent-dir");
-    let one = accepting_listener();
-    let two = accepting_listener();
+    let one = accepting_listener_on("127.0.0.1");
+    let two = accepting_listener_on("127.0.0.1");
     let deny = |port: u16| {
         format!(
             "rule block_port {{\n    on net.connect\n    when net.dport == {port}\n    deny\n}}\n"
@@ -494,7 +457,7 @@ fn prometheus_scrapes_the_metrics_of_polrt() {
     );
     let work = TempDir::new("agent-metrics");
     let cgroup = TestCgroup::new("agent-metrics");
-    let blocked = accepting_listener();
+    let blocked = accepting_listener_on("127.0.0.1");
     let policy = write_policy(&work, "metered.pol", &flood_policy(blocked, 0));
     let metrics_port = free_port();
     let metrics_addr = format!("127.0.0.1:{metrics_port}");
@@ -749,7 +712,7 @@ fn a_persisted_policy_is_reloaded_in_its_pins() {
     }
     let work = TempDir::new("agent-persist");
     let cgroup = TestCgroup::new("agent-persist");
-    let port = accepting_listener();
+    let port = accepting_listener_on("127.0.0.1");
     let name = format!("agentreload{}", std::process::id());
     let policy = write_policy(&work, &format!("{name}.pol"), &flood_policy(port, 0));
     let polrt = Polrt::start(&policy, &cgroup, &work, &["--persist"]);
@@ -938,7 +901,7 @@ fn events_reach_the_systemd_journal_with_their_fields() {
     }
     let work = TempDir::new("agent-journal");
     let cgroup = TestCgroup::new("agent-journal");
-    let blocked = accepting_listener();
+    let blocked = accepting_listener_on("127.0.0.1");
     let policy = write_policy(
         &work,
         "journaled.pol",
@@ -1039,7 +1002,7 @@ fn a_full_disk_loses_records_counted_and_enforcement_goes_on() {
     }
     let work = TempDir::new("agent-full-disk");
     let cgroup = TestCgroup::new("agent-full-disk");
-    let blocked = accepting_listener();
+    let blocked = accepting_listener_on("127.0.0.1");
     let policy = write_policy(
         &work,
         "full.pol",
@@ -1135,7 +1098,7 @@ fn a_reload_storm_is_coalesced_and_never_lets_one_operation_through() {
     }
     let work = TempDir::new("agent-storm");
     let cgroup = TestCgroup::new("agent-storm");
-    let port = accepting_listener();
+    let port = accepting_listener_on("127.0.0.1");
     let flood = write_policy(&work, "storm.pol", &flood_policy(port, 0));
     let polrt = Polrt::start(&flood, &cgroup, &work, &[]);
     let flooder = Flood::start(&cgroup, port, &work);

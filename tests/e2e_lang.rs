@@ -19,7 +19,7 @@ use std::process::Command;
 
 use polc_tests::kernel_tests_enabled;
 use serde_json::Value;
-use support::{resolved, run_in, write_policy, Polrt, TempDir, TestCgroup};
+use support::{events_of, resolved, run_in, write_policy, Polrt, TempDir, TestCgroup};
 
 const PYTHON: &str = "/usr/bin/python3";
 const O_WRONLY: u64 = 0o1;
@@ -37,14 +37,6 @@ fn open_in(cgroup: &TestCgroup, path: &str, flags: u64) -> (std::process::ExitSt
         "{status}: {stderr}"
     );
     (status, pid)
-}
-
-fn events_of<'a>(events: &[&'a Value], rule: &str) -> Vec<&'a Value> {
-    events
-        .iter()
-        .copied()
-        .filter(|e| e["rule"] == rule)
-        .collect()
 }
 
 #[test]

@@ -13,10 +13,8 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::ffi::OsStr;
 use std::fs;
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,52 +22,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use polc_tests::kernel_tests_enabled;
-use support::{assert_no_program_left, run_in, spawn_in, write_policy, Polrt, TempDir, TestCgroup};
-
-/// A listener on `address` (a loopback address) and a free port that
-/// accepts (and drops) every connection.
-fn accepting_listener(address: &str) -> u16 {
-    let listener = TcpListener::bind((address, 0)).expect("bind a loopback port");
-    let port = listener.local_addr().expect("local address").port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            drop(stream);
-        }
-    });
-    port
-}
+use support::{
+    accepting_listener_on, assert_no_program_left, replace_file, run_in, spawn_in, wait_count,
+    write_policy, Polrt, TempDir, TestCgroup,
+};
 
 /// Whether a shell in `cgroup` connects to `address`:`port`.
 fn connects(cgroup: &TestCgroup, address: &str, port: u16) -> bool {
     let mut command = Command::new("bash");
     command.args(["-c", &format!("exec 3<>/dev/tcp/{address}/{port}")]);
     run_in(cgroup, &mut command).0.success()
-}
-
-/// Replaces `path` as editors and `kubectl` do: a new file renamed over it.
-fn replace_file(path: &Path, text: &str) {
-    let temporary = path.with_file_name(format!(
-        ".{}.tmp",
-        path.file_name().and_then(OsStr::to_str).expect("file name")
-    ));
-    fs::write(&temporary, text).expect("write the new version");
-    fs::rename(&temporary, path).expect("rename it into place");
-}
-
-fn count_in(polrt: &Polrt, text: &str) -> usize {
-    polrt.stderr_text().matches(text).count()
-}
-
-fn wait_count(polrt: &Polrt, text: &str, count: usize) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while count_in(polrt, text) < count {
-        assert!(
-            Instant::now() < deadline,
-            "polrt did not say {text:?} {count} times within 60 s:\n{}",
-            polrt.stderr_text()
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 const POLICY: &str = "\
@@ -90,10 +52,10 @@ fn list_files_are_refilled_in_place_and_a_bad_one_is_refused() {
     }
     let work = TempDir::new("lists-refill");
     let cgroup = TestCgroup::new("lists-refill");
-    let two = accepting_listener("127.0.0.2");
-    let three = accepting_listener("127.0.0.3");
-    let port_a = accepting_listener("127.0.0.1");
-    let port_b = accepting_listener("127.0.0.1");
+    let two = accepting_listener_on("127.0.0.2");
+    let three = accepting_listener_on("127.0.0.3");
+    let port_a = accepting_listener_on("127.0.0.1");
+    let port_b = accepting_listener_on("127.0.0.1");
     let nets = work.path.join("nets.txt");
     let ports = work.path.join("ports.txt");
     fs::write(
@@ -225,7 +187,7 @@ fn a_list_rewritten_100_times_under_a_flood_never_lets_one_connect_through() {
     }
     let work = TempDir::new("lists-flood");
     let cgroup = TestCgroup::new("lists-flood");
-    let port = accepting_listener("127.0.0.2");
+    let port = accepting_listener_on("127.0.0.2");
     let nets = work.path.join("nets.txt");
     let ports = work.path.join("ports.txt");
     fs::write(&nets, "127.0.0.2\n").expect("nets");
@@ -393,8 +355,8 @@ fn a_persisted_list_is_adopted_and_brought_up_to_date() {
     }
     let work = TempDir::new("lists-persist");
     let cgroup = TestCgroup::new("lists-persist");
-    let two = accepting_listener("127.0.0.2");
-    let three = accepting_listener("127.0.0.3");
+    let two = accepting_listener_on("127.0.0.2");
+    let three = accepting_listener_on("127.0.0.3");
     let name = format!("listpersist{}", std::process::id());
     let nets = work.path.join("nets.txt");
     fs::write(&nets, "127.0.0.2\n").expect("nets");

@@ -18,17 +18,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::Command;
 
 use polc_tests::kernel_tests_enabled;
-use serde_json::Value;
-use support::{run_in, thread_comm, write_policy, Polrt, TempDir, TestCgroup};
-
-/// The events of `rule`.
-fn events_of<'a>(events: &[&'a Value], rule: &str) -> Vec<&'a Value> {
-    events
-        .iter()
-        .copied()
-        .filter(|e| e["rule"] == rule)
-        .collect()
-}
+use support::{events_of, run_in, thread_comm, write_policy, Polrt, TempDir, TestCgroup};
 
 /// A copy of /bin/true under a private directory: a test binary that no
 /// other process on the host runs.

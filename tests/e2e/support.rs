@@ -687,3 +687,56 @@ pub fn write_policy(dir: &TempDir, name: &str, text: &str) -> PathBuf {
     fs::write(&path, text).expect("write policy");
     path
 }
+
+/// The events of `rule` among `events`.
+pub fn events_of<'a>(events: &[&'a Value], rule: &str) -> Vec<&'a Value> {
+    events
+        .iter()
+        .copied()
+        .filter(|e| e["rule"] == rule)
+        .collect()
+}
+
+/// Replaces `path` as editors and `kubectl` do: a new file renamed over it.
+pub fn replace_file(path: &Path, text: &str) {
+    let temporary = path.with_file_name(format!(
+        ".{}.tmp",
+        path.file_name()
+            .and_then(std::ffi::OsStr::to_str)
+            .expect("file name")
+    ));
+    fs::write(&temporary, text).expect("write the new version");
+    fs::rename(&temporary, path).expect("rename it into place");
+}
+
+/// Occurrences of `text` in polrt's stderr.
+pub fn count_in(polrt: &Polrt, text: &str) -> usize {
+    polrt.stderr_text().matches(text).count()
+}
+
+/// Waits (up to 60 s) until polrt's stderr says `text` `count` times.
+pub fn wait_count(polrt: &Polrt, text: &str, count: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count_in(polrt, text) < count {
+        assert!(
+            Instant::now() < deadline,
+            "polrt did not say {text:?} {count} times within 60 s:\n{}",
+            polrt.stderr_text()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A listener on `address` (a loopback address) and a free port that
+/// accepts (and drops) every connection, so that a connect the policy lets
+/// through succeeds.
+pub fn accepting_listener_on(address: &str) -> u16 {
+    let listener = std::net::TcpListener::bind((address, 0)).expect("bind a loopback port");
+    let port = listener.local_addr().expect("local address").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            drop(stream);
+        }
+    });
+    port
+}
