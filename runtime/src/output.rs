@@ -225,12 +225,22 @@ struct Meta {
 }
 
 impl Meta {
-    fn new(kind: &'static str, priority: u8) -> Meta {
+    fn new(kind: &'static str, priority: u8, fields: Vec<(String, String)>) -> Meta {
         Meta {
             kind,
             priority,
-            fields: Vec::new(),
+            fields,
         }
+    }
+}
+
+/// The journal priority of a reload or list record: a refusal is a
+/// warning, anything else information.
+fn result_priority(result: &str) -> u8 {
+    if result == "refused" {
+        journal::WARNING
+    } else {
+        journal::INFO
     }
 }
 
@@ -397,19 +407,17 @@ impl Output {
             .to_string(),
             Format::Text => report.line(),
         };
-        let priority = if report.result == "refused" {
-            journal::WARNING
-        } else {
-            journal::INFO
-        };
+        let priority = result_priority(report.result);
         self.emit(&text, || {
-            let mut meta = Meta::new("reload", priority);
-            meta.fields = vec![
-                ("POLRT_POLICY".into(), report.policy.clone()),
-                ("POLRT_RESULT".into(), report.result.into()),
-                ("POLRT_GENERATION".into(), report.generation.clone()),
-            ];
-            meta
+            Meta::new(
+                "reload",
+                priority,
+                vec![
+                    ("POLRT_POLICY".into(), report.policy.clone()),
+                    ("POLRT_RESULT".into(), report.result.into()),
+                    ("POLRT_GENERATION".into(), report.generation.clone()),
+                ],
+            )
         });
     }
 
@@ -430,19 +438,17 @@ impl Output {
             .to_string(),
             Format::Text => report.line(),
         };
-        let priority = if report.result == "refused" {
-            journal::WARNING
-        } else {
-            journal::INFO
-        };
+        let priority = result_priority(report.result);
         self.emit(&text, || {
-            let mut meta = Meta::new("list", priority);
-            meta.fields = vec![
-                ("POLRT_POLICY".into(), report.policy.clone()),
-                ("POLRT_LIST".into(), report.list.clone()),
-                ("POLRT_RESULT".into(), report.result.into()),
-            ];
-            meta
+            Meta::new(
+                "list",
+                priority,
+                vec![
+                    ("POLRT_POLICY".into(), report.policy.clone()),
+                    ("POLRT_LIST".into(), report.list.clone()),
+                    ("POLRT_RESULT".into(), report.result.into()),
+                ],
+            )
         });
     }
 
@@ -513,12 +519,14 @@ impl Output {
     /// shows it on stderr, where the caller prints [`BackendReport::line`]).
     pub fn backend(&mut self, report: &BackendReport) {
         let meta = || {
-            let mut meta = Meta::new("backend", journal::INFO);
-            meta.fields = vec![
-                ("POLRT_HOOK".into(), report.hook.clone()),
-                ("POLRT_BACKEND".into(), report.backend.clone()),
-            ];
-            meta
+            Meta::new(
+                "backend",
+                journal::INFO,
+                vec![
+                    ("POLRT_HOOK".into(), report.hook.clone()),
+                    ("POLRT_BACKEND".into(), report.backend.clone()),
+                ],
+            )
         };
         if self.format == Format::Text {
             if matches!(self.out, Sink::Journal(_)) {
@@ -550,7 +558,9 @@ impl Output {
     pub fn guard(&mut self, report: &GuardReport) {
         if self.format == Format::Text {
             if matches!(self.out, Sink::Journal(_)) {
-                self.emit(&report.line(), || Meta::new("guard", journal::INFO));
+                self.emit(&report.line(), || {
+                    Meta::new("guard", journal::INFO, Vec::new())
+                });
             }
             return;
         }
@@ -562,7 +572,7 @@ impl Output {
             "programs": programs,
         });
         let text = self.tagged(record);
-        self.emit(&text, || Meta::new("guard", journal::INFO));
+        self.emit(&text, || Meta::new("guard", journal::INFO, Vec::new()));
     }
 
     /// A link found detached, replaced or unpinned, and what polrt did.
@@ -580,9 +590,11 @@ impl Output {
             Format::Text => tamper.line(),
         };
         self.emit(&text, || {
-            let mut meta = Meta::new("tamper", journal::WARNING);
-            meta.fields = vec![("POLRT_PROGRAM".into(), tamper.symbol.clone())];
-            meta
+            Meta::new(
+                "tamper",
+                journal::WARNING,
+                vec![("POLRT_PROGRAM".into(), tamper.symbol.clone())],
+            )
         });
     }
 
@@ -671,7 +683,7 @@ impl Output {
             Format::Json => json!({"type": "error", "message": message}).to_string(),
             Format::Text => format!("error: {message}"),
         };
-        self.emit(&text, || Meta::new("error", journal::ERR))
+        self.emit(&text, || Meta::new("error", journal::ERR, Vec::new()))
     }
 
     /// `count` more events were lost because the ring buffer was full.
@@ -681,9 +693,11 @@ impl Output {
             Format::Text => format!("lost {count} events: the ring buffer was full"),
         };
         self.emit(&text, || {
-            let mut meta = Meta::new("loss", journal::WARNING);
-            meta.fields = vec![("POLRT_LOST".into(), count.to_string())];
-            meta
+            Meta::new(
+                "loss",
+                journal::WARNING,
+                vec![("POLRT_LOST".into(), count.to_string())],
+            )
         })
     }
 
@@ -696,11 +710,15 @@ impl Output {
                     .map(|c| json!({"rule": c.rule, "hook": c.hook, "matches": c.matches}))
                     .collect();
                 let record = json!({"type": "summary", "rules": rules, "lost": lost});
-                self.emit(&record.to_string(), || Meta::new("summary", journal::INFO));
+                self.emit(&record.to_string(), || {
+                    Meta::new("summary", journal::INFO, Vec::new())
+                });
             }
             Format::Text => {
                 let text = summary_text(counts, lost);
-                self.emit(text.trim_end(), || Meta::new("summary", journal::INFO));
+                self.emit(text.trim_end(), || {
+                    Meta::new("summary", journal::INFO, Vec::new())
+                });
             }
         }
     }
@@ -1024,7 +1042,7 @@ fn event_meta(event: &Event, clock: &Clock) -> Meta {
         Verdict::Audit | Verdict::WouldDeny | Verdict::WouldKill => journal::NOTICE,
         Verdict::Trace => journal::INFO,
     };
-    let mut meta = Meta::new("event", priority);
+    let mut meta = Meta::new("event", priority, Vec::new());
     let mut push = |name: &str, value: String| meta.fields.push((name.to_string(), value));
     push("POLRT_TIME", clock.rfc3339(event.time_ns));
     push("POLRT_RULE", event.rule.clone());

@@ -15,6 +15,7 @@
 //! every other module; nothing depends on it but `main.rs` and `reload`.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -903,21 +904,20 @@ pub fn is_journal(path: &Path) -> bool {
 /// end of every turn of the event loop, so nothing waits longer than that).
 const OUTPUT_BUFFER: usize = 1 << 16;
 
+/// `out` behind an [`OUTPUT_BUFFER`] buffer.
+fn buffered(out: impl Write + Send + 'static) -> Box<dyn Write + Send> {
+    Box::new(std::io::BufWriter::with_capacity(OUTPUT_BUFFER, out))
+}
+
 fn open_output(path: Option<&Path>) -> Result<Sink, Error> {
     match path {
         // Buffered (flushed at the end of each turn of the event loop): one
         // write for a batch of events, not one per line.
-        None => Ok(Sink::Stream(Box::new(std::io::BufWriter::with_capacity(
-            OUTPUT_BUFFER,
-            std::io::stdout(),
-        )))),
+        None => Ok(Sink::Stream(buffered(std::io::stdout()))),
         Some(path) if is_journal(path) => Ok(Sink::Journal(Journal::open().map_err(Error::Usage)?)),
         Some(path) => {
             let file = output_file::open(path).map_err(Error::Usage)?;
-            Ok(Sink::Stream(Box::new(std::io::BufWriter::with_capacity(
-                OUTPUT_BUFFER,
-                file,
-            ))))
+            Ok(Sink::Stream(buffered(file)))
         }
     }
 }
@@ -948,10 +948,7 @@ fn handle_noted_signals(
                 hup = true;
                 match output_file::open(path) {
                     Ok(file) => {
-                        output.set_writer(Box::new(std::io::BufWriter::with_capacity(
-                            OUTPUT_BUFFER,
-                            file,
-                        )));
+                        output.set_writer(buffered(file));
                         headers(output);
                         output.flush();
                         status(&format!("SIGHUP: reopened --output {}", path.display()));
