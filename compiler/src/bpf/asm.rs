@@ -22,6 +22,9 @@ pub use bpf_ins::{
 use crate::kernel::KernelMember;
 use crate::span::Span;
 
+/// A program's items with their islands, and the label names.
+type WithIslands<'a> = (Cow<'a, [Item]>, Cow<'a, [String]>);
+
 /// A jump target inside one program.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Label(u32);
@@ -406,7 +409,7 @@ impl Asm {
 
     /// Routes every out-of-reach jump through islands; returns the items with
     /// islands in place, and the label names (islands add labels).
-    fn with_islands(&self) -> Result<(Cow<'_, [Item]>, Cow<'_, [String]>), AsmError> {
+    fn with_islands(&self) -> Result<WithIslands<'_>, AsmError> {
         // Most programs need no island: nothing is copied then.
         let mut items: Cow<'_, [Item]> = Cow::Borrowed(&self.items);
         let mut names: Cow<'_, [String]> = Cow::Borrowed(&self.label_names);
