@@ -3,7 +3,25 @@
 # scripts/test.sh (hence CI): packages, virtme-ng for the VM tests, the Rust
 # components the checks use, and the kernel filesystems polrt and the kernel
 # tests need. Idempotent: safe to run again; it installs only what is missing.
+#
+# Usage: scripts/setup.sh [--bench]
+#   --bench  also installs what `polc-bench peers` compares polrt with: BCC
+#            (bpfcc-tools, python3-bpfcc) and the kernel headers BCC compiles
+#            against, for the two kernels the VM boots (linux-headers-<version>
+#            of the 6.12 and the 6.1 image; the benchmark runs BCC in such a
+#            guest). Opt-in: CI and scripts/test.sh do not pass it.
 set -euo pipefail
+
+bench=
+for arg in "$@"; do
+    case "$arg" in
+        --bench) bench=yes ;;
+        *)
+            echo "setup: unknown argument $arg (usage: scripts/setup.sh [--bench])" >&2
+            exit 2
+            ;;
+    esac
+done
 
 need_root() {
     if [ "$(id -u)" -ne 0 ]; then
@@ -56,6 +74,34 @@ for glob in '/boot/vmlinuz-6.12.*-amd64' '/boot/vmlinuz-6.1.0-*-amd64'; do
         exit 1
     fi
 done
+
+# --bench: BCC and the headers of the newest 6.12 and 6.1 kernel images (the
+# ones tests/vm/run-in-vm.sh and `polc-bench peers --kernel` boot).
+if [ -n "$bench" ]; then
+    bench_versions=()
+    for glob in '/boot/vmlinuz-6.12.*-amd64' '/boot/vmlinuz-6.1.0-*-amd64'; do
+        # shellcheck disable=SC2086,SC2012 # the glob must expand; kernel versions have no odd characters
+        image=$(ls $glob | sort -V | tail -n 1)
+        bench_versions+=("${image#/boot/vmlinuz-}")
+    done
+    bench_missing=()
+    for p in bpfcc-tools python3-bpfcc "${bench_versions[@]/#/linux-headers-}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || bench_missing+=("$p")
+    done
+    if [ "${#bench_missing[@]}" -gt 0 ]; then
+        echo "setup: installing ${bench_missing[*]} (--bench)"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get -o Acquire::Retries=3 update -qq
+        apt-get -o Acquire::Retries=3 install -y -qq --no-install-recommends "${bench_missing[@]}" >/dev/null
+        apt-get clean
+    fi
+    for version in "${bench_versions[@]}"; do
+        if [ ! -e "/lib/modules/$version/build/include" ]; then
+            echo "setup: /lib/modules/$version/build has no headers after installing linux-headers-$version" >&2
+            exit 1
+        fi
+    done
+fi
 
 # rustfmt and clippy for the checks, when Rust comes from rustup.
 if command -v rustup >/dev/null 2>&1; then

@@ -22,6 +22,7 @@ mod kernel;
 mod limit;
 mod lists;
 mod load;
+mod peers;
 mod plot;
 mod report;
 mod results;
@@ -66,6 +67,50 @@ enum Command {
     /// The load generator (run by the harness itself).
     #[command(hide = true)]
     Load(LoadArgs),
+    /// BCC's execsnoop, opensnoop and tcpconnect against polrt on the same
+    /// work, in a 6.12 guest (root; `scripts/setup.sh --bench` first).
+    Peers(PeersArgs),
+    /// The guest side of `peers` (run inside the VM by `peers` itself).
+    #[command(hide = true)]
+    PeersGuest(PeersGuestArgs),
+}
+
+#[derive(Args, Debug)]
+struct PeersArgs {
+    /// The guest kernel image (the newest match): the VM tests' 6.12, or
+    /// '/boot/vmlinuz-6.1.0-*-amd64' for Debian 12's 6.1.
+    #[arg(long, default_value = peers::KERNEL_GLOB)]
+    kernel: String,
+    /// Only this work (exec, open, connect; repeatable; default: all).
+    #[arg(long = "work")]
+    works: Vec<String>,
+    /// Runs of every tool on every work (medians are reported).
+    #[arg(long, default_value_t = 3)]
+    reps: usize,
+    /// vCPUs of the guest.
+    #[arg(long, default_value_t = 2)]
+    cpus: usize,
+    /// Memory of the guest (BCC compiles its programs with clang in-process).
+    #[arg(long, default_value = "2G")]
+    memory: String,
+    /// Seconds after which the whole guest run is stopped.
+    #[arg(long, default_value_t = 2400)]
+    timeout: u64,
+    /// The results file (default docs/performance/peers.json).
+    #[arg(long)]
+    results: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct PeersGuestArgs {
+    #[arg(long)]
+    polrt: PathBuf,
+    #[arg(long)]
+    pol_dir: PathBuf,
+    #[arg(long)]
+    reps: usize,
+    #[arg(long = "work")]
+    works: Vec<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -183,6 +228,13 @@ fn main() -> ExitCode {
         Command::Kernel(args) => run(&args, &[Phase::Kernel]),
         Command::Throughput(args) => run(&args, &[Phase::Throughput]),
         Command::Agent(args) => run_agent(&args),
+        Command::Peers(args) => run_peers(&args),
+        Command::PeersGuest(args) => peers::guest(&peers::GuestPlan {
+            works: args.works,
+            polrt: args.polrt,
+            pol_dir: args.pol_dir,
+            reps: args.reps.max(1),
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -269,6 +321,32 @@ fn run_agent(args: &RunArgs) -> Result<(), String> {
         doc_path.display()
     );
     Ok(())
+}
+
+/// `polc-bench peers`: builds polc and polrt, runs the peers in a guest,
+/// writes docs/performance/peers.json and the "Peers: BCC" table.
+fn run_peers(args: &PeersArgs) -> Result<(), String> {
+    if !is_root() {
+        return Err("the peers phase needs root (it boots a VM that loads BPF programs)".into());
+    }
+    build_binaries()?;
+    let command: Vec<String> = std::env::args().collect();
+    peers::run(
+        &repo_root(),
+        &peers::HostPlan {
+            kernel_glob: args.kernel.clone(),
+            works: args.works.clone(),
+            reps: args.reps.max(1),
+            cpus: args.cpus.max(1),
+            memory: args.memory.clone(),
+            timeout: Duration::from_secs(args.timeout),
+            results: args
+                .results
+                .clone()
+                .unwrap_or_else(|| repo_root().join("docs/performance/peers.json")),
+            command: format!("polc-bench {}", command[1..].join(" ")),
+        },
+    )
 }
 
 fn is_root() -> bool {
