@@ -577,6 +577,19 @@ pub fn guest(plan: &GuestPlan) -> Result<(), String> {
     );
     let scratch = Path::new("/tmp/polc-peers");
     std::fs::create_dir_all(scratch).map_err(|e| e.to_string())?;
+    // A tmpfs of its own: the guest's /tmp may be an overlay, where every
+    // open also opens the backing file (and runs an LSM hook twice).
+    let status = Command::new("mount")
+        .args(["-t", "tmpfs", "polc-peers"])
+        .arg(scratch)
+        .status()
+        .map_err(|e| format!("mount: {e}"))?;
+    if !status.success() {
+        return Err(format!(
+            "mounting a tmpfs on {}: {status}",
+            scratch.display()
+        ));
+    }
     std::fs::write(OPEN_TARGET, "peer\n").map_err(|e| e.to_string())?;
     let listener = TcpListener::bind(("127.0.0.1", PORT))
         .map_err(|e| format!("listening on port {PORT}: {e}"))?;
@@ -798,7 +811,8 @@ fn wait_ready(running: &mut Running, start: Instant) -> Result<Duration, String>
             if let Ok(mut file) = std::fs::File::open(&running.output) {
                 let _ = file.read_to_string(&mut text);
             }
-            if text.lines().next().is_some_and(|l| l.contains("PID")) {
+            // The column header (tcpconnect prints a "Tracing" line first).
+            if text.lines().take(3).any(|l| l.contains("PID")) {
                 return Ok(start.elapsed());
             }
             std::thread::sleep(Duration::from_millis(2));
