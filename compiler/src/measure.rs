@@ -740,11 +740,13 @@ mod tests {
         );
         // The walk: 16 levels of a few dozen instructions, well within the
         // budgets; every container field of a program shares it.
+        // (About 4,000 instructions and 1,200 branches since the walk also
+        // knows systemd-nspawn's and LXC's named containers.)
         assert!(
-            one.0 > base.0 + 1000 && one.0 < base.0 + 4000,
+            one.0 > base.0 + 1000 && one.0 < base.0 + 5000,
             "{one:?} vs {base:?}"
         );
-        assert!(one.1 < 1000, "{one:?}");
+        assert!(one.1 < 1500, "{one:?}");
         assert!(all.0 < one.0 + 400, "{all:?} vs {one:?}");
         assert!(all.1 < one.1 + 60, "{all:?} vs {one:?}");
     }

@@ -257,8 +257,21 @@ const CONTAINER_IDS: &[&str] = &[
     "4c01db0b339c1b4c4f3d2a5a9d1e0f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e",
     "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
     "unknown",
+    // systemd-nspawn and LXC containers: their names.
+    "web",
+    "u1-a-container-name-longer-than-12",
 ];
-const RUNTIMES: &[&str] = &["docker", "containerd", "crio", "podman", "cri", "unknown"];
+const RUNTIMES: &[&str] = &[
+    "docker",
+    "containerd",
+    "crio",
+    "podman",
+    "cri",
+    "unknown",
+    // Named containers.
+    "systemd-nspawn",
+    "lxc",
+];
 const POD_UIDS: &[&str] = &[
     "7d9e3f2a-1b4c-4d5e-8f6a-0b1c2d3e4f5a",
     "0b5a8c1e-4f2d-4c3b-9a8e-1d2c3b4a5f60",

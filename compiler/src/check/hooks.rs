@@ -599,7 +599,7 @@ pub enum ContainerPart {
 pub const CONTAINER_ID_LEN: u16 = crate::container::ID_LEN as u16 + 1;
 /// Buffer of `container.short_id`.
 pub const CONTAINER_SHORT_ID_LEN: u16 = crate::container::SHORT_ID_LEN as u16 + 1;
-/// Buffer of `container.runtime` (the longest name, `containerd`, and a NUL).
+/// Buffer of `container.runtime` (the longest name, `systemd-nspawn`, and a NUL).
 pub const CONTAINER_RUNTIME_LEN: u16 = 16;
 /// Buffer of `k8s.pod.uid`.
 pub const POD_UID_FIELD_LEN: u16 = crate::container::POD_UID_LEN as u16 + 1;
@@ -1699,7 +1699,8 @@ pub static FIELDS: &[FieldSpec] = &[
         ty: FieldType::Str { max: CONTAINER_ID_LEN },
         scope: FieldScope::Common,
         doc: "id (64 hex digits) of the container the task is in, from its cgroup's name \
-              (docker, containerd, CRI-O, podman, Kubernetes); empty outside containers; \
+              (docker, containerd, CRI-O, podman, Kubernetes), or the container's name \
+              (systemd-nspawn, LXC, LXD, Incus; its first 64 bytes); empty outside containers; \
               `unknown` when the cgroup is deeper than the 16 levels the program reads",
         common_source: Some(FieldSource::Container(ContainerPart::Id)),
         resolved_path: false,
@@ -1708,7 +1709,7 @@ pub static FIELDS: &[FieldSpec] = &[
         name: "container.short_id",
         ty: FieldType::Str { max: CONTAINER_SHORT_ID_LEN },
         scope: FieldScope::Common,
-        doc: "the first 12 digits of `container.id` (as `docker ps` and Falco show it)",
+        doc: "the first 12 bytes of `container.id` (the id as `docker ps` and Falco show it)",
         common_source: Some(FieldSource::Container(ContainerPart::ShortId)),
         resolved_path: false,
     },
@@ -1717,8 +1718,8 @@ pub static FIELDS: &[FieldSpec] = &[
         ty: FieldType::Str { max: CONTAINER_RUNTIME_LEN },
         scope: FieldScope::Common,
         doc: "runtime the container's cgroup name says: `docker`, `containerd`, `crio`, `podman`, \
-              `cri` (a CRI runtime under Kubernetes' cgroupfs driver) or `unknown`; \
-              empty outside containers",
+              `cri` (a CRI runtime under Kubernetes' cgroupfs driver), `systemd-nspawn`, `lxc` \
+              (LXC, LXD, Incus) or `unknown`; empty outside containers",
         common_source: Some(FieldSource::Container(ContainerPart::Runtime)),
         resolved_path: false,
     },

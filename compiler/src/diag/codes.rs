@@ -719,9 +719,11 @@ codes! {
     W0070 (Warning) "container value the kernel never reports" {
         what: "A container context field (`container.id`, `container.short_id`, \
                `container.runtime`, `k8s.pod.uid`, `k8s.pod.qos`) is compared with `==`, `!=` \
-               or `in` to a string it never holds: an id that is not 64 lowercase hex digits \
-               (12 for `container.short_id`), a runtime or QoS class that is not one of the \
-               names the kernel reports, a uid that is not a lowercase uid.",
+               or `in` to a string it never holds: an id that is neither 64 lowercase hex \
+               digits (12 for `container.short_id`) nor a systemd-nspawn or LXC container's \
+               name (at most 64 bytes, 12 for `container.short_id`, no `/`; a name of exactly \
+               12 hex digits is taken for docker's short id), a runtime or QoS class that is \
+               not one of the names the kernel reports, a uid that is not a lowercase uid.",
         why: "The test never holds (or always does, with `!=`): a 12-digit id, as `docker ps` \
               and Falco show it, never equals the 64-digit `container.id`.",
         example: "rule r {\n    on exec\n    when container.id == \"4c01db0b339c\"\n    deny\n}\n",
