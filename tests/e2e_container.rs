@@ -377,7 +377,11 @@ rule no_shell_in_those_containers {{
     drop(nested);
     assert!(finished.status.success(), "polrt: {}", finished.stderr);
     assert_eq!(in_lxc.signal(), Some(libc::SIGKILL), "in lxc u1: {in_lxc}");
-    assert_eq!(in_nspawn.signal(), Some(libc::SIGKILL), "in machine web: {in_nspawn}");
+    assert_eq!(
+        in_nspawn.signal(),
+        Some(libc::SIGKILL),
+        "in machine web: {in_nspawn}"
+    );
     for status in allowed {
         assert!(status.success(), "a monitor or another container: {status}");
     }
@@ -387,7 +391,10 @@ rule no_shell_in_those_containers {{
         .filter(|e| e["rule"] == "no_shell_in_those_containers")
         .collect();
     assert_eq!(denials.len(), 2, "{events:?}");
-    for (pid, id, runtime) in [(lxc_pid, "u1", "lxc"), (nspawn_pid, "web", "systemd-nspawn")] {
+    for (pid, id, runtime) in [
+        (lxc_pid, "u1", "lxc"),
+        (nspawn_pid, "web", "systemd-nspawn"),
+    ] {
         let denial = denials
             .iter()
             .find(|e| e["pid"] == pid)

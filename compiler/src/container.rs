@@ -120,7 +120,8 @@ const _: () = {
 pub const NAMED_MONITOR_CHILD: &str = "supervisor";
 /// The parents of a named container's directory (older LXC: `lxc/<name>`,
 /// `lxc.payload/<name>`).
-pub const NAMED_PARENTS: &[(&str, Runtime)] = &[("lxc", Runtime::Lxc), ("lxc.payload", Runtime::Lxc)];
+pub const NAMED_PARENTS: &[(&str, Runtime)] =
+    &[("lxc", Runtime::Lxc), ("lxc.payload", Runtime::Lxc)];
 
 /// Pod name shapes of the systemd driver: `(prefix, qos)`, then the uid,
 /// then `.slice`.
@@ -492,7 +493,11 @@ mod tests {
     fn systemd_nspawn_and_lxc_are_named_containers() {
         let cases = [
             ("/machine.slice/machine-web.scope", "web", "systemd-nspawn"),
-            ("/machine.slice/machine-web.scope/payload", "web", "systemd-nspawn"),
+            (
+                "/machine.slice/machine-web.scope/payload",
+                "web",
+                "systemd-nspawn",
+            ),
             (
                 "/machine.slice/machine-web\\x2d1.scope/payload/system.slice/sshd.service",
                 "web\\x2d1",
@@ -510,7 +515,11 @@ mod tests {
         ];
         for (path, id, runtime) in cases {
             let c = from_path(path);
-            assert_eq!((c.id(), c.runtime(), c.in_container()), (id, runtime, true), "{path}");
+            assert_eq!(
+                (c.id(), c.runtime(), c.in_container()),
+                (id, runtime, true),
+                "{path}"
+            );
             assert_eq!(c.short_id(), &id[..id.len().min(12)]);
         }
         // The monitors: LXC's own cgroup, nspawn's supervisor.
@@ -544,7 +553,9 @@ mod tests {
         // docker's parent still wants a 64-digit id.
         assert_eq!(from_path("/docker/short").id(), "");
         // The outermost wins across kinds.
-        let c = from_path(&format!("/lxc.payload.outer/system.slice/docker-{ID}.scope"));
+        let c = from_path(&format!(
+            "/lxc.payload.outer/system.slice/docker-{ID}.scope"
+        ));
         assert_eq!((c.id(), c.runtime()), ("outer", "lxc"));
     }
 

@@ -329,7 +329,12 @@ fn container_name(asm: &mut Asm, w: u32) {
         .collect();
     asm.load(Size::Byte, Reg::R2, Reg::R7, name);
     for ((prefix, _, _), label) in NAMED_SHAPES.iter().zip(&shapes) {
-        asm.jump_imm(Jmp::IfEqual, Reg::R2, i32::from(prefix.as_bytes()[0]), *label);
+        asm.jump_imm(
+            Jmp::IfEqual,
+            Reg::R2,
+            i32::from(prefix.as_bytes()[0]),
+            *label,
+        );
     }
     asm.goto(not_named);
     for ((prefix, suffix, runtime), label) in NAMED_SHAPES.iter().zip(&shapes) {
