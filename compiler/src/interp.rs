@@ -895,4 +895,40 @@ mod tests {
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(decision.action, Action::Deny);
     }
+
+    #[test]
+    fn a_test_event_from_a_cgroup_path_has_its_container_context() {
+        let id = "4c01db0b339c1b4c4f3d2a5a9d1e0f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e";
+        let uid = "7d9e3f2a-1b4c-4d5e-8f6a-0b1c2d3e4f5a";
+        let pod = format!(
+            "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod{}.slice/crio-{id}.scope",
+            uid.replace('-', "_")
+        );
+        let policy = checked(&format!(
+            "rule r {{ on exec when proc.in_container and container.runtime in [\"crio\", \"lxc\", \"systemd-nspawn\"] deny }}\n\
+             test \"pod\" {{ on exec with cgroup = \"{pod}\" expect deny by r }}\n\
+             test \"lxc\" {{ on exec with cgroup = \"/lxc.payload.web/init.scope\" expect deny by r }}\n\
+             test \"nspawn's supervisor\" {{ on exec with cgroup = \"/machine.slice/machine-web.scope/supervisor\" expect allow }}\n\
+             test \"host\" {{ on exec with cgroup = \"/system.slice/sshd.service\" expect allow }}\n"
+        ));
+        for test in &policy.tests {
+            let (_, problems) = run_test(&policy, test);
+            assert!(problems.is_empty(), "{}: {problems:?}", test.name);
+        }
+        // The fields are the reference parser's, as the kernel decides them.
+        let event = Event::new(policy.tests[0].fields.iter().cloned());
+        let get = |name: &str| event.get(FieldId::from_name(name).unwrap());
+        let s = |v: &str| FieldValue::Str(v.as_bytes().to_vec());
+        assert_eq!(get("container.id"), s(id));
+        assert_eq!(get("container.short_id"), s(&id[..12]));
+        assert_eq!(get("container.runtime"), s("crio"));
+        assert_eq!(get("proc.in_container"), FieldValue::Bool(true));
+        assert_eq!(get("k8s.pod.uid"), s(uid));
+        assert_eq!(get("k8s.pod.qos"), s("besteffort"));
+        let event = Event::new(policy.tests[1].fields.iter().cloned());
+        let get = |name: &str| event.get(FieldId::from_name(name).unwrap());
+        assert_eq!(get("container.id"), s("web"));
+        assert_eq!(get("container.runtime"), s("lxc"));
+        assert_eq!(get("k8s.pod.uid"), s(""));
+    }
 }

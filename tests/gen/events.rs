@@ -125,6 +125,17 @@ impl<'p> EventGen<'p> {
             };
             values.insert(*field, value);
         }
+        if rng.chance(20) {
+            // Now and then a container context as a real cgroup gives it
+            // (which a test block may then give as that cgroup's path).
+            let path: &&str = pick(rng, CGROUPS);
+            let context = polc::container::from_path(path);
+            for (field, value) in container_values(&context) {
+                if self.fields.contains(&field) {
+                    values.insert(field, value);
+                }
+            }
+        }
         let mut event = Event::new(values);
         self.resolve(rng, &mut event);
         event
@@ -558,7 +569,12 @@ pub fn with_clause(rng: &mut impl Entropy, event: &Event) -> String {
             }
         }
     }
-    values
+    let cgroup = if rng.chance(40) {
+        cgroup_for(rng, &mut values)
+    } else {
+        None
+    };
+    let mut items: Vec<String> = values
         .iter()
         .map(|(field, value)| {
             let text = match value {
@@ -569,8 +585,72 @@ pub fn with_clause(rng: &mut impl Entropy, event: &Event) -> String {
             };
             format!("{} = {text}", field.spec().name)
         })
-        .collect::<Vec<_>>()
-        .join(", ")
+        .collect();
+    if let Some(path) = cgroup {
+        let at = rng.below(items.len() as u64 + 1) as usize;
+        items.insert(at, format!("cgroup = {}", render_str(rng, path)));
+    }
+    items.join(", ")
+}
+
+/// Cgroup paths a test can give instead of the container fields.
+pub const CGROUPS: &[&str] = &[
+    "/system.slice/sshd.service",
+    "/user.slice/user-1000.slice/session-2.scope",
+    "/system.slice/docker-4c01db0b339c1b4c4f3d2a5a9d1e0f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e.scope",
+    "/kubepods/besteffort/pod7d9e3f2a-1b4c-4d5e-8f6a-0b1c2d3e4f5a/9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "/machine.slice/machine-web.scope/payload",
+    "/lxc.payload.web",
+];
+
+/// The container context fields and their values for `context`.
+fn container_values(context: &polc::container::ContainerContext) -> Vec<(FieldId, Value)> {
+    [
+        ("container.id", Value::Str(context.id().to_string())),
+        (
+            "container.short_id",
+            Value::Str(context.short_id().to_string()),
+        ),
+        (
+            "container.runtime",
+            Value::Str(context.runtime().to_string()),
+        ),
+        ("proc.in_container", Value::Bool(context.in_container())),
+        ("k8s.pod.uid", Value::Str(context.pod_uid().to_string())),
+        ("k8s.pod.qos", Value::Str(context.pod_qos().to_string())),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| FieldId::from_name(name).map(|f| (f, value)))
+    .collect()
+}
+
+/// A cgroup path (from [`CGROUPS`]) whose container context is exactly the
+/// container fields of `values` (absent ones empty or false), with those
+/// fields taken out of `values`; `None` when no path fits.
+fn cgroup_for(
+    rng: &mut impl Entropy,
+    values: &mut BTreeMap<FieldId, Value>,
+) -> Option<&'static str> {
+    let fits: Vec<&'static str> = CGROUPS
+        .iter()
+        .copied()
+        .filter(|path| {
+            container_values(&polc::container::from_path(path))
+                .iter()
+                .all(|(field, want)| {
+                    FieldValue::from_value(field.spec().ty, values.get(field))
+                        == FieldValue::from_value(field.spec().ty, Some(want))
+                })
+        })
+        .collect();
+    if fits.is_empty() {
+        return None;
+    }
+    let path = *pick(rng, &fits);
+    for (field, _) in container_values(&polc::container::from_path(path)) {
+        values.remove(&field);
+    }
+    Some(path)
 }
 
 /// An event for a failure message: every value, strings with escapes.
