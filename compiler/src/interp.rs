@@ -813,13 +813,30 @@ mod tests {
             ("file.name matches \"**.pub\"", "matches"),
             ("file.name not in [\"passwd\", \"rel\"]", "not in"),
         ];
-        for (when, _) in tests {
-            let policy = checked(&format!("rule r {{ on file.open when {when} deny }}"));
+        // Every path with parts: the base, its parts, a hook it is on.
+        let parts = [
+            ("file.path", "file.dir", "file.name", Hook::FileOpen),
+            ("exec.path", "exec.dir", "exec.name", Hook::Exec),
+            ("proc.exe", "proc.exe.dir", "proc.exe.name", Hook::FileOpen),
+            (
+                "file.newpath",
+                "file.newdir",
+                "file.newname",
+                Hook::FileRename,
+            ),
+        ];
+        for ((when, _), (base, dir_part, name_part, hook)) in
+            tests.iter().flat_map(|t| parts.iter().map(move |p| (t, p)))
+        {
+            let when = when
+                .replace("file.dir", dir_part)
+                .replace("file.name", name_part);
+            let policy = checked(&format!("rule r {{ on {} when {when} deny }}", hook.name()));
             for path in paths {
                 let (dir, name) = dir_and_name(path);
                 let expected = {
                     let (part, rest) = when.split_once(' ').expect("a test");
-                    let value = if part == "file.dir" { dir } else { name };
+                    let value = if part == *dir_part { dir } else { name };
                     let (op, lit) = rest.split_once(' ').map_or((rest, ""), |x| x);
                     let (op, lit) = if let Some(l) = lit.strip_prefix("in ") {
                         ("not", l)
@@ -846,8 +863,8 @@ mod tests {
                         other => panic!("{other}"),
                     }
                 };
-                let event = Event::new([(field("file.path"), Value::Str(path.to_string()))]);
-                let decided = evaluate(&policy, Hook::FileOpen, &event).action == Action::Deny;
+                let event = Event::new([(field(base), Value::Str(path.to_string()))]);
+                let decided = evaluate(&policy, *hook, &event).action == Action::Deny;
                 assert_eq!(decided, expected, "{when} on {path:?}");
             }
         }

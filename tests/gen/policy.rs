@@ -1177,14 +1177,20 @@ impl<R: Entropy> Gen<'_, R> {
     }
 
     /// `matches` a pattern or a list of them; on a path field with parts
-    /// (`file.path`, `exec.path`), now and then a test of its directory or
+    /// (`file.path`, `exec.path`, `proc.exe`, `file.newpath`), now and then a
+    /// test of its directory or
     /// base name instead.
     fn glob_leaf(&mut self, name: &str, limit: usize) -> String {
         let path = limit > 100;
-        if let Some(base) = ["file.path", "exec.path"]
-            .contains(&name)
-            .then(|| name.trim_end_matches(".path"))
-        {
+        // The path fields with parts, and the prefix of their parts' names.
+        const PARTS: &[(&str, &str, &str)] = &[
+            ("file.path", "file.dir", "file.name"),
+            ("exec.path", "exec.dir", "exec.name"),
+            // The running executable's and a rename's or link's new path.
+            ("proc.exe", "proc.exe.dir", "proc.exe.name"),
+            ("file.newpath", "file.newdir", "file.newname"),
+        ];
+        if let Some((_, dir_part, name_part)) = PARTS.iter().find(|(p, _, _)| *p == name) {
             if self.rng.chance(50) {
                 let dir = self.str_value(40, true);
                 let dir = if dir.len() > 1 {
@@ -1198,14 +1204,14 @@ impl<R: Entropy> Gen<'_, R> {
                 let pattern = self.glob_pattern(20, false).replace('/', "");
                 let pattern = render_str(self.rng, &pattern);
                 return match self.rng.below(8) {
-                    0 => format!("{base}.dir == {dir}"),
-                    1 => format!("{base}.dir != {dir}"),
-                    2 => format!("{base}.dir startswith {dir}"),
-                    3 => format!("{base}.name == {word}"),
-                    4 => format!("{base}.name startswith {word}"),
-                    5 => format!("{base}.name in [{word}, \"x\"]"),
-                    6 => format!("{base}.name matches {pattern}"),
-                    _ => format!("{base}.name endswith {word}"),
+                    0 => format!("{dir_part} == {dir}"),
+                    1 => format!("{dir_part} != {dir}"),
+                    2 => format!("{dir_part} startswith {dir}"),
+                    3 => format!("{name_part} == {word}"),
+                    4 => format!("{name_part} startswith {word}"),
+                    5 => format!("{name_part} in [{word}, \"x\"]"),
+                    6 => format!("{name_part} matches {pattern}"),
+                    _ => format!("{name_part} endswith {word}"),
                 };
             }
         }

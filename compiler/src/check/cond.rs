@@ -1203,9 +1203,12 @@ impl<'a> Checker<'a> {
                         "has a `/`",
                     )
                     .with_help(format!(
-                        "test the whole path: `{} ...`, or the directory: `{}.dir ...`",
+                        "test the whole path: `{} ...`, or the directory: `{} ...`",
                         base.spec().name,
-                        name.text.trim_end_matches(".name")
+                        PATH_PARTS
+                            .iter()
+                            .find(|(_, b, p)| *b == base.spec().name && *p == PathPart::Dir)
+                            .map_or("", |(dir, _, _)| dir)
                     )),
                 );
                 ok = false;
@@ -1782,6 +1785,11 @@ pub(super) const PATH_PARTS: &[(&str, &str, PathPart)] = &[
     ("file.name", "file.path", PathPart::Name),
     ("exec.dir", "exec.path", PathPart::Dir),
     ("exec.name", "exec.path", PathPart::Name),
+    // The running executable's and a rename's or link's new path.
+    ("proc.exe.dir", "proc.exe", PathPart::Dir),
+    ("proc.exe.name", "proc.exe", PathPart::Name),
+    ("file.newdir", "file.newpath", PathPart::Dir),
+    ("file.newname", "file.newpath", PathPart::Name),
 ];
 
 /// The base field and part of a path part name (`file.dir`).

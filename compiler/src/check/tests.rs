@@ -412,6 +412,17 @@ fn path_parts_take_their_operators_and_names_without_slash() {
         vec![Code::E0302]
     );
     ok("rule r { on exec when exec.dir == \"/tmp\" and exec.name startswith \".\" deny }");
+    // The running executable's parts on every hook; a new path's on the
+    // hooks with one.
+    ok("rule r { on net.connect when proc.exe.dir == \"/tmp\" or proc.exe.name == \"nc\" deny }");
+    ok("rule r { on file.rename when file.newdir == \"/etc\" and file.newname startswith \".\" deny }");
+    ok("rule r { on file.link when file.newdir in [\"/etc\", \"/usr/bin\"] deny }");
+    assert_eq!(rule("proc.exe.name == \"bin/nc\""), vec![Code::E0292]);
+    assert_eq!(rule("proc.exe.dir endswith \"bin\""), vec![Code::E0206]);
+    assert_eq!(
+        codes("rule r { on file.open when file.newname == \"x\" deny }"),
+        vec![Code::E0302]
+    );
 }
 
 #[test]

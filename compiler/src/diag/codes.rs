@@ -345,7 +345,8 @@ codes! {
         fix: "Split the pattern into several tests, or use `startswith` and `endswith`.",
     }
     E0292 (Error) "base name with a `/`" {
-        what: "`file.name` (or `exec.name`) is compared with a string that has a `/`.",
+        what: "A base name (`file.name`, `exec.name`, `proc.exe.name`, `file.newname`) is \
+               compared with a string that has a `/`.",
         why: "The base name is what follows the last `/` of the path: it never has one, so \
               the test never holds.",
         example: "rule r {\n    on file.open\n    when file.name == \"ssh/id_rsa\"\n    deny\n}\n",
