@@ -890,9 +890,10 @@ scenario_hooks_start() {
     make_scratch_files
     umount "$HOOKS_DIR/mounted" 2>/dev/null || true
     rm -rf "$HOOKS_DIR"
-    mkdir -p "$HOOKS_DIR/bin" "$HOOKS_DIR/keepdir" "$HOOKS_DIR/mnt" "$HOOKS_DIR/req" "$HOOKS_DIR/mounted"
+    mkdir -p "$HOOKS_DIR/bin" "$HOOKS_DIR/keepdir" "$HOOKS_DIR/mnt" "$HOOKS_DIR/req" "$HOOKS_DIR/mounted" \
+        "$HOOKS_DIR/sub"
     local name
-    for name in .bash_history tool secret owned log plain; do
+    for name in .bash_history tool secret owned log plain movable; do
         echo "polc" >"$HOOKS_DIR/$name"
     done
     mount -t tmpfs polc-hooks "$HOOKS_DIR/mounted" || fail "cannot mount a tmpfs on $HOOKS_DIR/mounted"
@@ -923,6 +924,11 @@ scenario_hooks_files() {
     expect_op "0 EPERM" rename "$h/tool" "$h/bin/tool"
     await_event hooks rule=binary_dir_rename verdict=deny backend=lsm \
         "fields.file.path=$h/tool" "fields.file.newpath=$h/bin/tool"
+    expect_op "0 EPERM" rename "$h/movable" "$h/.movable"
+    [ -e "$h/movable" ] || fail "the file was renamed to a hidden name"
+    await_event hooks rule=hidden_rename verdict=deny backend=lsm \
+        "fields.file.path=$h/movable" "fields.file.newpath=$h/.movable"
+    expect_op "0 ok" rename "$h/movable" "$h/sub/.movable"
     expect_op "0 EPERM" link "$h/secret" "$h/secret.link"
     await_event hooks rule=secret_link verdict=deny backend=lsm \
         "fields.file.path=$h/secret" "fields.file.newpath=$h/secret.link"
