@@ -169,6 +169,12 @@ fn cases() -> Vec<Case> {
         case("lxc.payload.u1".to_string(), "u1", "lxc"),
         case("lxc.payload.u2/init.scope".to_string(), "u2", "lxc"),
         case("lxc.monitor.u1".to_string(), "", ""),
+        // A child's longer name read before leaves nothing in the id.
+        case(
+            "lxc.payload.u3/a-child-cgroup-with-a-name-longer-than-its-parents".to_string(),
+            "u3",
+            "lxc",
+        ),
         case("lxc/old".to_string(), "old", "lxc"),
         case(format!("lxc.payload.{LONG_NAME}"), &LONG_NAME[..64], "lxc"),
         // Deeper than the walk: the unknown container.
@@ -353,7 +359,7 @@ fn a_deny_on_a_named_container_refuses_it_and_not_its_monitor() {
             r#"
 rule no_shell_in_those_containers {{
     on exec
-    when container.id in ["u1", "web"] and exec.path == "{probe}"
+    when container.id in ["u1", "web", "u3"] and exec.path == "{probe}"
     deny "shell in {{container.runtime}} container {{container.id}}"
 }}
 "#,
@@ -367,8 +373,14 @@ rule no_shell_in_those_containers {{
     let nspawn = nested.make(&cgroup.path, "machine.slice/machine-web.scope/payload");
     let supervisor = nested.make(&cgroup.path, "machine.slice/machine-web.scope/supervisor");
     let other = nested.make(&cgroup.path, "lxc.payload.u10");
+    // The id compared whole: nothing of the longer child's name is left.
+    let below = nested.make(
+        &cgroup.path,
+        "lxc.payload.u3/a-child-cgroup-with-a-name-longer-than-its-parents",
+    );
     let (in_lxc, lxc_pid, _) = run_in(nested.get(&lxc), &mut Command::new(&probe));
     let (in_nspawn, nspawn_pid, _) = run_in(nested.get(&nspawn), &mut Command::new(&probe));
+    let (in_below, below_pid, _) = run_in(nested.get(&below), &mut Command::new(&probe));
     let mut allowed = Vec::new();
     for place in [&lxc_monitor, &supervisor, &other] {
         allowed.push(run_in(nested.get(place), &mut Command::new(&probe)).0);
@@ -382,6 +394,11 @@ rule no_shell_in_those_containers {{
         Some(libc::SIGKILL),
         "in machine web: {in_nspawn}"
     );
+    assert_eq!(
+        in_below.signal(),
+        Some(libc::SIGKILL),
+        "below lxc u3: {in_below}"
+    );
     for status in allowed {
         assert!(status.success(), "a monitor or another container: {status}");
     }
@@ -390,8 +407,9 @@ rule no_shell_in_those_containers {{
         .iter()
         .filter(|e| e["rule"] == "no_shell_in_those_containers")
         .collect();
-    assert_eq!(denials.len(), 2, "{events:?}");
+    assert_eq!(denials.len(), 3, "{events:?}");
     for (pid, id, runtime) in [
+        (below_pid, "u3", "lxc"),
         (lxc_pid, "u1", "lxc"),
         (nspawn_pid, "web", "systemd-nspawn"),
     ] {

@@ -11,7 +11,14 @@
 //! `docker` or pod parent, a cgroupfs pod waiting for its QoS parent), then
 //! match the name's shapes by length, prefix and suffix, copying the id or
 //! uid of a match (a later match is an outer cgroup: the outermost wins).
-//! After the walk, the id must be 64 lowercase hex digits and the uid a
+//! A named container's shape (systemd-nspawn, LXC) has a name of any length:
+//! a switch on the name's first byte picks the one shape to test, and its
+//! suffix is read again from the kernel's name at its end (indexing the
+//! buffer with the length would make the verifier track lengths precisely
+//! across the walk). Every name is kept pending (its first 64 bytes and its
+//! length) for a parent that makes it a container (`docker`, `lxc`, a pod).
+//! After the walk, the id must be 64 lowercase hex digits (a named
+//! container's: its length, at most 64 bytes, zeros past it) and the uid a
 //! uid, or there is no container (pod). A cgroup deeper than the walk, or a
 //! kernel read that fails, is the `unknown` container.
 //!
@@ -60,11 +67,27 @@ pub(super) mod at {
     /// Non-zero when the child's name was `supervisor` (a named
     /// container's monitor).
     pub const MONITOR: u32 = NAME + super::NAME_BUF as u32 + 8;
+    /// The name's length, kept across a helper call.
+    pub const NAME_LEN: u32 = MONITOR + 8;
+    /// The last bytes of a name, read again from the kernel (a named
+    /// shape's suffix).
+    pub const SUFFIX: u32 = NAME_LEN + 8;
     /// Bytes used.
-    pub const END: u32 = MONITOR + 8;
+    pub const END: u32 = SUFFIX + 8;
 }
 
 const _: () = assert!(at::END <= super::path::walk::LEN);
+
+/// Bytes of the name buffer zeroed before each read: every byte an id or a
+/// name alone is copied from (the longest named prefix and an id).
+const ZEROED_NAME_BYTES: usize = (15 + ID_LEN).next_multiple_of(8);
+const _: () = {
+    let mut i = 0;
+    while i < NAMED_SHAPES.len() {
+        assert!(NAMED_SHAPES[i].0.len() <= 15 && NAMED_SHAPES[i].1.len() <= 8);
+        i += 1;
+    }
+};
 
 /// Which parts of the context `part` needs: the container's, the pod's.
 fn needs(part: ContainerPart) -> (bool, bool) {
@@ -176,6 +199,15 @@ fn walk(asm: &mut Asm, w: u32, container: bool, pod: bool) {
         read(asm, w, at::TMP, 16, unknown);
         asm.load(Size::DoubleWord, Reg::R1, Reg::R7, off(w, at::TMP));
         asm.store(Size::DoubleWord, Reg::R7, off(w, at::KN), Reg::R1);
+        if container {
+            // No bytes of a longer name read before past this one's NUL
+            // where a named container's id or a name alone is copied from.
+            let mut at = 0;
+            while at < ZEROED_NAME_BYTES {
+                asm.store_imm(Size::DoubleWord, Reg::R7, off(w, at::NAME) + at as i16, 0);
+                at += 8;
+            }
+        }
         asm.load(Size::DoubleWord, Reg::R3, Reg::R7, off(w, at::TMP + 8));
         asm.mov(Reg::R1, Reg::R7);
         asm.alu_imm(Alu::Add, Reg::R1, (w + at::NAME) as i32);
@@ -345,12 +377,23 @@ fn container_name(asm: &mut Asm, w: u32) {
         asm.jump_imm(Jmp::IfGreater, Reg::R1, NAME_BUF as i32 - 1, next);
         leaves::bytes_eq(asm, Reg::R7, name, prefix.as_bytes(), next);
         if !suffix.is_empty() {
-            // The suffix ends where the name does: r7 + r1 (at most
-            // NAME_BUF - 1) + the name buffer.
-            asm.mov(Reg::R0, Reg::R7);
-            asm.alu(Alu::Add, Reg::R0, Reg::R1);
-            let suffix_at = name - suffix.len() as i16;
-            leaves::bytes_eq(asm, Reg::R0, suffix_at, suffix.as_bytes(), next);
+            // The suffix ends where the name does, at a variable offset:
+            // read those bytes again from the kernel's name (its pointer is
+            // still at TMP + 8) rather than index the buffer with the
+            // length, which would make the verifier track the length
+            // precisely at every branch of the walk (and prune less).
+            assert!(suffix.len() <= 8);
+            asm.store(Size::DoubleWord, Reg::R7, off(w, at::NAME_LEN), Reg::R1);
+            asm.load(Size::DoubleWord, Reg::R3, Reg::R7, off(w, at::TMP + 8));
+            asm.alu(Alu::Add, Reg::R3, Reg::R1);
+            asm.alu_imm(Alu::Add, Reg::R3, -(suffix.len() as i32));
+            asm.mov(Reg::R1, Reg::R7);
+            asm.alu_imm(Alu::Add, Reg::R1, (w + at::SUFFIX) as i32);
+            asm.mov_imm(Reg::R2, suffix.len() as i32);
+            asm.call(Helper::ProbeReadKernel);
+            asm.load(Size::DoubleWord, Reg::R1, Reg::R7, off(w, at::NAME_LEN));
+            asm.jump_imm(Jmp::IfNotEqual, Reg::R0, 0, next);
+            leaves::bytes_eq(asm, Reg::R7, off(w, at::SUFFIX), suffix.as_bytes(), next);
         }
         // Below it, its monitor's cgroup: no container, nothing pending.
         asm.load(Size::DoubleWord, Reg::R2, Reg::R7, off(w, at::MONITOR));
@@ -463,13 +506,18 @@ fn validate_id(asm: &mut Asm, w: u32) {
     asm.store_imm(Size::DoubleWord, Reg::R7, off(w, at::RUNTIME), 0);
     asm.goto(done);
     asm.bind(named);
+    // The name buffer was zeroed past the name before it was read: the id
+    // copied from it has zeros past its length but for a suffix (at most 8
+    // bytes) right after it. Zero those at the length read back from the
+    // walk area (a value the verifier need not have tracked through the
+    // walk: indexing with it there would make it keep the walk's lengths
+    // precise, and prune less). The 8 bytes may run into the (unused) area
+    // of a pending name past the id.
     asm.load(Size::DoubleWord, Reg::R1, Reg::R7, off(w, at::ID_LEN));
-    for i in 1..ID_LEN {
-        let keep = asm.label("id_byte_kept");
-        asm.jump_imm(Jmp::IfGreater, Reg::R1, i as i32, keep);
-        asm.store_imm(Size::Byte, Reg::R7, off(w, at::ID) + i as i16, 0);
-        asm.bind(keep);
-    }
+    asm.jump_imm(Jmp::IfGreater, Reg::R1, ID_LEN as i32, done);
+    asm.mov(Reg::R2, Reg::R7);
+    asm.alu(Alu::Add, Reg::R2, Reg::R1);
+    asm.store_imm(Size::DoubleWord, Reg::R2, off(w, at::ID), 0);
     asm.bind(done);
 }
 
