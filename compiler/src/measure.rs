@@ -740,7 +740,7 @@ mod tests {
         );
         // The walk: 16 levels of a few dozen instructions, well within the
         // budgets; every container field of a program shares it.
-        // (About 4,150 instructions and 1,200 branches since the walk also
+        // (About 4,270 instructions and 1,200 branches since the walk also
         // knows systemd-nspawn's and LXC's named containers.)
         assert!(
             one.0 > base.0 + 1000 && one.0 < base.0 + 5000,

@@ -15,7 +15,10 @@
 //! a switch on the name's first byte picks the one shape to test, and its
 //! suffix is read again from the kernel's name at its end (indexing the
 //! buffer with the length would make the verifier track lengths precisely
-//! across the walk). Every name is kept pending (its first 64 bytes and its
+//! across the walk). The name's length is kept in the walk area and loaded
+//! afresh before each test of it, so that what one test learnt of it is
+//! dead where its paths meet: the verifier prunes them there (without this
+//! it processes about twice the instructions). Every name is kept pending (its first 64 bytes and its
 //! length) for a parent that makes it a container (`docker`, `lxc`, a pod).
 //! After the walk, the id must be 64 lowercase hex digits (a named
 //! container's: its length, at most 64 bytes, zeros past it) and the uid a
@@ -78,9 +81,6 @@ pub(super) mod at {
 
 const _: () = assert!(at::END <= super::path::walk::LEN);
 
-/// Bytes of the name buffer zeroed before each read: every byte an id or a
-/// name alone is copied from (the longest named prefix and an id).
-const ZEROED_NAME_BYTES: usize = (15 + ID_LEN).next_multiple_of(8);
 const _: () = {
     let mut i = 0;
     while i < NAMED_SHAPES.len() {
@@ -155,11 +155,21 @@ fn copy(asm: &mut Asm, base: Option<Reg>, w: u32, from: u32, to: u32, len: usize
     }
 }
 
+/// Loads the name's length into r1 afresh: what a test learnt of it is
+/// dead where that test's paths meet again, and the verifier prunes there.
+fn name_len(asm: &mut Asm, w: u32) {
+    asm.load(Size::DoubleWord, Reg::R1, Reg::R7, off(w, at::NAME_LEN));
+}
+
 /// Jumps to `fail` unless the name read (length in r1) is `lit`.
 fn name_is(asm: &mut Asm, w: u32, lit: &str, fail: Label) {
+    name_len(asm, w);
     asm.jump_imm(Jmp::IfNotEqual, Reg::R1, lit.len() as i32, fail);
     leaves::bytes_eq(asm, Reg::R7, off(w, at::NAME), lit.as_bytes(), fail);
 }
+
+/// One step of a walk level: emits its tests of the name read.
+type Step = fn(&mut Asm, u32);
 
 /// The walk: leaves the runtime code at [`at::RUNTIME`] (and the id at
 /// [`at::ID`]) when `container`, the QoS code at [`at::QOS`] (and the uid at
@@ -199,15 +209,6 @@ fn walk(asm: &mut Asm, w: u32, container: bool, pod: bool) {
         read(asm, w, at::TMP, 16, unknown);
         asm.load(Size::DoubleWord, Reg::R1, Reg::R7, off(w, at::TMP));
         asm.store(Size::DoubleWord, Reg::R7, off(w, at::KN), Reg::R1);
-        if container {
-            // No bytes of a longer name read before past this one's NUL
-            // where a named container's id or a name alone is copied from.
-            let mut at = 0;
-            while at < ZEROED_NAME_BYTES {
-                asm.store_imm(Size::DoubleWord, Reg::R7, off(w, at::NAME) + at as i16, 0);
-                at += 8;
-            }
-        }
         asm.load(Size::DoubleWord, Reg::R3, Reg::R7, off(w, at::TMP + 8));
         asm.mov(Reg::R1, Reg::R7);
         asm.alu_imm(Alu::Add, Reg::R1, (w + at::NAME) as i32);
@@ -218,19 +219,21 @@ fn walk(asm: &mut Asm, w: u32, container: bool, pod: bool) {
         asm.goto(unknown);
         asm.bind(read_ok);
         asm.alu_imm(Alu::Add, Reg::R0, -1);
-        asm.mov(Reg::R1, Reg::R0);
-        if container {
-            pending_bare(asm, w);
-        }
-        if pod {
-            pending_dir(asm, w);
-        }
-        if container {
-            container_name(asm, w);
-            monitor_name(asm, w);
-        }
-        if pod {
-            pod_name(asm, w);
+        // The name's length, loaded afresh before each test of it (see
+        // `name_len`).
+        asm.store(Size::DoubleWord, Reg::R7, off(w, at::NAME_LEN), Reg::R0);
+        let steps: [(bool, Step); 5] = [
+            (container, pending_bare),
+            (pod, pending_dir),
+            (container, container_name),
+            (container, monitor_name),
+            (pod, pod_name),
+        ];
+        for (wanted, step) in steps {
+            if wanted {
+                name_len(asm, w);
+                step(asm, w);
+            }
         }
     }
     asm.note("deeper than the walk: unknown");
@@ -281,6 +284,7 @@ fn pending_bare(asm: &mut Asm, w: u32) {
         asm.goto(commit_named);
         asm.bind(next);
     }
+    name_len(asm, w);
     asm.jump_imm(
         Jmp::IfNotEqual,
         Reg::R1,
@@ -342,6 +346,7 @@ fn container_name(asm: &mut Asm, w: u32) {
     for (prefix, suffix, runtime) in CONTAINER_SHAPES {
         let next = asm.label("not_this_shape");
         let len = prefix.len() + ID_LEN + suffix.len();
+        name_len(asm, w);
         asm.jump_imm(Jmp::IfNotEqual, Reg::R1, len as i32, next);
         leaves::bytes_eq(asm, Reg::R7, name, prefix.as_bytes(), next);
         let suffix_at = name + (len - suffix.len()) as i16;
@@ -372,6 +377,7 @@ fn container_name(asm: &mut Asm, w: u32) {
     for ((prefix, suffix, runtime), label) in NAMED_SHAPES.iter().zip(&shapes) {
         let next = not_named;
         asm.bind(*label);
+        name_len(asm, w);
         let least = prefix.len() + suffix.len() + 1;
         asm.jump_imm(Jmp::IfLessThan, Reg::R1, least as i32, next);
         asm.jump_imm(Jmp::IfGreater, Reg::R1, NAME_BUF as i32 - 1, next);
@@ -383,7 +389,6 @@ fn container_name(asm: &mut Asm, w: u32) {
             // length, which would make the verifier track the length
             // precisely at every branch of the walk (and prune less).
             assert!(suffix.len() <= 8);
-            asm.store(Size::DoubleWord, Reg::R7, off(w, at::NAME_LEN), Reg::R1);
             asm.load(Size::DoubleWord, Reg::R3, Reg::R7, off(w, at::TMP + 8));
             asm.alu(Alu::Add, Reg::R3, Reg::R1);
             asm.alu_imm(Alu::Add, Reg::R3, -(suffix.len() as i32));
@@ -406,7 +411,9 @@ fn container_name(asm: &mut Asm, w: u32) {
         asm.goto(record_named);
     }
     asm.bind(not_named);
-    asm.jump_imm(Jmp::IfEqual, Reg::R1, 0, end);
+    // Every name, pending for its parent (the root's, empty, is no name:
+    // its length 0 is "none"; it has no parent anyway).
+    name_len(asm, w);
     copy(asm, None, w, at::NAME, at::BARE, ID_LEN);
     asm.store(Size::DoubleWord, Reg::R7, off(w, at::BARE_PENDING), Reg::R1);
     asm.goto(end);
@@ -444,6 +451,7 @@ fn pod_name(asm: &mut Asm, w: u32) {
     for (prefix, qos) in POD_SHAPES {
         let next = asm.label("not_this_pod_shape");
         let len = prefix.len() + POD_UID_LEN + POD_SLICE_SUFFIX.len();
+        name_len(asm, w);
         asm.jump_imm(Jmp::IfNotEqual, Reg::R1, len as i32, next);
         leaves::bytes_eq(asm, Reg::R7, name, prefix.as_bytes(), next);
         let suffix_at = name + (len - POD_SLICE_SUFFIX.len()) as i16;
@@ -455,6 +463,7 @@ fn pod_name(asm: &mut Asm, w: u32) {
         asm.bind(next);
     }
     let dir_len = POD_DIR_PREFIX.len() + POD_UID_LEN;
+    name_len(asm, w);
     asm.jump_imm(Jmp::IfNotEqual, Reg::R1, dir_len as i32, end);
     leaves::bytes_eq(asm, Reg::R7, name, POD_DIR_PREFIX.as_bytes(), end);
     copy(
@@ -506,20 +515,28 @@ fn validate_id(asm: &mut Asm, w: u32) {
     asm.store_imm(Size::DoubleWord, Reg::R7, off(w, at::RUNTIME), 0);
     asm.goto(done);
     asm.bind(named);
-    // The name buffer was zeroed past the name before it was read: the id
-    // copied from it has zeros past its length but for a suffix (at most 8
-    // bytes) right after it. Zero those at the length read back from the
-    // walk area (a value the verifier need not have tracked through the
-    // walk: indexing with it there would make it keep the walk's lengths
-    // precise, and prune less). The 8 bytes may run into the (unused) area
-    // of a pending name past the id.
+    // Past its length the id has what the name buffer held (a suffix, or
+    // a longer name read before): zero 64 bytes from the length read back
+    // from the walk area (a value the verifier need not have tracked
+    // through the walk: indexing with a length there would make it keep
+    // the walk's lengths precise, and prune less). Past the id they fall in
+    // the (then unused) area of a pending name.
     asm.load(Size::DoubleWord, Reg::R1, Reg::R7, off(w, at::ID_LEN));
     asm.jump_imm(Jmp::IfGreater, Reg::R1, ID_LEN as i32, done);
     asm.mov(Reg::R2, Reg::R7);
     asm.alu(Alu::Add, Reg::R2, Reg::R1);
-    asm.store_imm(Size::DoubleWord, Reg::R2, off(w, at::ID), 0);
+    for word in 0..ID_LEN / 8 {
+        asm.store_imm(
+            Size::DoubleWord,
+            Reg::R2,
+            off(w, at::ID) + 8 * word as i16,
+            0,
+        );
+    }
     asm.bind(done);
 }
+
+const _: () = assert!(at::ID + 2 * ID_LEN as u32 <= at::UID);
 
 /// No pod unless the uid found is hex digits with dashes (or `_`, made
 /// dashes) at [`UID_DASHES`].
