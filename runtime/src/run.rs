@@ -177,7 +177,7 @@ pub fn check_ringbuf_size(bytes: u32) -> Result<u32, Error> {
 
 /// Prints a status line on stderr (`polrt: LINE`).
 pub(crate) fn status(line: &str) {
-    eprintln!("polrt: {line}");
+    eprintln!("polrt: {}", crate::output::escaped_line(line));
 }
 
 /// What every policy of a run shares: the host, as probed once, and the
