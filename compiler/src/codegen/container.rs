@@ -201,6 +201,11 @@ fn walk(asm: &mut Asm, w: u32, container: bool, pod: bool) {
         read(asm, w, dst, 8, unknown);
     }
     for level in 0..MAX_CGROUP_LEVELS {
+        // A long unrolled walk (several in one rule, with its other
+        // fields): places for far jumps' islands.
+        if level % 4 == 3 {
+            asm.island_point();
+        }
         asm.note(format!("cgroup level {level}"));
         asm.load(Size::DoubleWord, Reg::R3, Reg::R7, off(w, at::KN));
         asm.jump_imm(Jmp::IfEqual, Reg::R3, 0, walked);
@@ -250,6 +255,7 @@ fn walk(asm: &mut Asm, w: u32, container: bool, pod: bool) {
     asm.store_imm(Size::DoubleWord, Reg::R7, off(w, at::QOS), 0);
     asm.goto(end);
     asm.bind(walked);
+    asm.island_point();
     if container {
         validate_id(asm, w);
     }
