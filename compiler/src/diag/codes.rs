@@ -324,6 +324,18 @@ codes! {
         example: "trace t {\n    on exec\n    emit exec.args[*]\n}\n",
         fix: "Name one element (`exec.args[1]`), or `exec.cmdline` for every argument.",
     }
+    // Test events from a cgroup path.
+    E0270 (Error) "test field conflicts with its cgroup" {
+        what: "A test gives the task's cgroup (`cgroup = \"PATH\"`) and also a container \
+               context field (`container.id`, `container.short_id`, `container.runtime`, \
+               `proc.in_container`, `k8s.pod.uid`, `k8s.pod.qos`) with another value than the \
+               cgroup's path gives it.",
+        why: "The kernel decides these fields from the cgroup's name alone: no task has both \
+              values, so the test would check an event that cannot happen.",
+        example: "test \"t\" {\n    on exec with cgroup = \"/system.slice/sshd.service\", \
+                  proc.in_container = true\n    expect allow\n}\n",
+        fix: "Leave the field out (the cgroup decides it), or give no cgroup and set the fields.",
+    }
     // Bit tests, named constants, globs, field comparisons.
     E0290 (Error) "bit test without a bit" {
         what: "`has` or `has any` is given a mask of no bits: 0, or a constant whose value \
@@ -748,18 +760,6 @@ codes! {
               also holds for `SOCK_RAW` (3 has bit 2).",
         example: "rule r {\n    on socket.create\n    when socket.type has SOCK_DGRAM\n    deny\n}\n",
         fix: "Compare the value: `socket.type == SOCK_DGRAM`, or `in [..]` for several.",
-    }
-    // Test events from a cgroup path.
-    E0270 (Error) "test field conflicts with its cgroup" {
-        what: "A test gives the task's cgroup (`cgroup = \"PATH\"`) and also a container \
-               context field (`container.id`, `container.short_id`, `container.runtime`, \
-               `proc.in_container`, `k8s.pod.uid`, `k8s.pod.qos`) with another value than the \
-               cgroup's path gives it.",
-        why: "The kernel decides these fields from the cgroup's name alone: no task has both \
-              values, so the test would check an event that cannot happen.",
-        example: "test \"t\" {\n    on exec with cgroup = \"/system.slice/sshd.service\", \
-                  proc.in_container = true\n    expect allow\n}\n",
-        fix: "Leave the field out (the cgroup decides it), or give no cgroup and set the fields.",
     }
 }
 
