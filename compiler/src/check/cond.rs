@@ -14,6 +14,10 @@ use crate::diag::{Code, Diagnostic};
 use crate::span::Span;
 use crate::syntax::ast;
 
+// user and group names (`proc.user == "root"`)
+#[path = "accounts.rs"]
+pub(crate) mod accounts;
+
 /// Entries of one list file reported as not fitting a field, at most.
 const MAX_FILE_ENTRY_ERRORS: usize = 10;
 
@@ -576,6 +580,9 @@ impl<'a> Checker<'a> {
         if let ast::Operand::Name(name) = lhs {
             if let Some((base, part)) = path_part(&name.text) {
                 return self.lower_path_part(base, part, name, op, op_span, rhs, span, scope);
+            }
+            if let Some((id_field, group)) = accounts::account_name(&name.text) {
+                return self.lower_account(id_field, group, name, op, op_span, rhs, span, scope);
             }
         }
         match (field_of(lhs), field_of(rhs)) {

@@ -52,7 +52,7 @@ pub fn hooks_markdown() -> String {
 /// Markdown table of every field: name, type, hooks, meaning.
 pub fn fields_markdown() -> String {
     let mut out = String::from("| field | type | hooks | meaning |\n|---|---|---|---|\n");
-    for field in FieldId::all() {
+    for field in FieldId::all().filter(|f| !f.spec().internal()) {
         let spec = field.spec();
         let hooks = match spec.scope {
             FieldScope::Common => "all".to_string(),
@@ -194,7 +194,7 @@ mod tests {
         for spec in HOOKS {
             assert!(hooks.contains(&format!("| `{}` |", spec.name)));
         }
-        for field in FieldId::all() {
+        for field in FieldId::all().filter(|f| !f.spec().internal()) {
             assert!(fields.contains(&format!("| `{}` |", field.spec().name)));
         }
         assert!(hooks_summary().contains("file.open"));

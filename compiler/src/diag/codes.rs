@@ -324,6 +324,43 @@ codes! {
         example: "trace t {\n    on exec\n    emit exec.args[*]\n}\n",
         fix: "Name one element (`exec.args[1]`), or `exec.cmdline` for every argument.",
     }
+    // User and group names (`proc.user == "root"`), allowed warnings.
+    E0280 (Error) "not a user or group name" {
+        what: "A string compared with a user or group name field (`proc.user`, \
+               `proc.group`, ...) can be no name: empty, longer than 32 bytes, or with a \
+               `:`, `,`, white space or a control character.",
+        why: "The node's user and group databases (`/etc/passwd`, `/etc/group`) cannot \
+              hold such a name: the test could never be resolved.",
+        example: "rule r {\n    on exec\n    when proc.user == \"\"\n    deny\n}\n",
+        fix: "Write the name as `/etc/passwd` or `/etc/group` has it.",
+    }
+    E0281 (Error) "user or group name where a value is needed" {
+        what: "A user or group name field (`proc.user`, ...) is used in a message, an \
+               `emit` clause or a test's event.",
+        why: "A name field is not read by the kernel: a test on it compares the id field \
+              with the id the node gives the name. Events carry the id, and polrt shows \
+              the name the node gives it next to it.",
+        example: "trace t {\n    on exec\n    emit proc.user\n}\n",
+        fix: "Name the id field (`proc.uid` for `proc.user`); in a test's event give the \
+              id (`with proc.uid = 1000`): `polc test --passwd FILE` resolves the \
+              policy's names.",
+    }
+    E0282 (Error) "user or group names from a list file" {
+        what: "`proc.user in LIST` (or another name field) names a list file.",
+        why: "A list file changes while the policy runs, but the names a policy compares \
+              with are resolved once, when polrt loads it.",
+        example: "list admins = file \"admins.txt\"\nrule r {\n    on exec\n    when proc.user in admins\n    deny\n}\n",
+        fix: "Write the names in the policy, or the ids in the file (`proc.uid in admins`).",
+    }
+    E0283 (Error) "`allow` of a code that cannot be allowed" {
+        what: "An `allow` declaration names a code that is not a warning that can be \
+               allowed: an unknown code, an error, or a warning of another kind.",
+        why: "Errors cannot be silenced; a warning is accepted, visibly, one policy at a \
+              time, only where accepting it is a decision the policy can make.",
+        example: "allow E0201\n",
+        fix: "Remove the declaration, or name a warning `polc explain` lists as allowable \
+              (`allow W0060`).",
+    }
     // Bit tests, named constants, globs, field comparisons.
     E0290 (Error) "bit test without a bit" {
         what: "`has` or `has any` is given a mask of no bits: 0, or a constant whose value \
