@@ -219,3 +219,27 @@ impl Checker<'_> {
         Some(negate_if(matches!(op, Op::Ne | Op::NotIn), expr))
     }
 }
+
+/// E0281 for a name field (`proc.user`) where a value is needed: a message
+/// placeholder, an `emit` or a test's event (`place`).
+pub(crate) fn value_diagnostic(name: &str, span: Span, place: &str) -> Option<Diagnostic> {
+    let (id_field, group) = account_name(name)?;
+    let id = id_field.spec().name;
+    let what = if group { "group" } else { "user" };
+    let help = if place == "a test's event" {
+        format!(
+            "give the id: `with {id} = 1000`; `polc test --passwd FILE --group FILE` resolves the names the policy compares with"
+        )
+    } else {
+        format!("name `{id}`: polrt shows the {what} name the node gives it next to it")
+    };
+    Some(
+        Diagnostic::new(
+            Code::E0281,
+            format!("`{name}` is a {what} name, tested in conditions only, not in {place}"),
+            span,
+            "not a value the kernel reads",
+        )
+        .with_help(help),
+    )
+}

@@ -137,7 +137,7 @@ codes! {
         what: "A condition, message placeholder, `emit` or test names a field that does \
                not exist.",
         why: "Only the fields listed in the language reference can be read in the kernel.",
-        example: "rule r {\n    on exec\n    when proc.user == 0\n    deny\n}\n",
+        example: "rule r {\n    on exec\n    when proc.usr == 0\n    deny\n}\n",
         fix: "Use the field the help line suggests, or one from the reference \
               (`polc explain` lists none; see docs/language.md, \"Fields\").",
     }
