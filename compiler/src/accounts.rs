@@ -209,7 +209,11 @@ mod tests {
             Ok(vec![0, 10])
         );
         let err = accounts
-            .resolve(&[meta(false, "nobody2"), meta(true, "root"), meta(false, "root")])
+            .resolve(&[
+                meta(false, "nobody2"),
+                meta(true, "root"),
+                meta(false, "root"),
+            ])
             .unwrap_err();
         assert!(err.contains("user `nobody2` (not in P)"), "{err}");
         assert!(err.contains("group `root` (not in G)"), "{err}");

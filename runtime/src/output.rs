@@ -201,6 +201,9 @@ pub struct Output {
     /// Names and images of the containers of events (see
     /// [`crate::containers`]); none: ids only.
     containers: Option<Containers>,
+    /// The user and group databases events' uid and gid are named from
+    /// (`--passwd`, `--group`); none: ids only.
+    accounts: Option<AccountNames>,
     /// The line being written (events are formatted into it, no
     /// intermediate strings), reused for every event.
     buffer: Vec<u8>,
@@ -363,9 +366,17 @@ impl Output {
             policy: None,
             hostname: hostname(),
             containers: None,
+            accounts: None,
             buffer: Vec::with_capacity(1024),
             second: None,
         }
+    }
+
+    /// Names events' uid and gid from the databases of `files` (JSON
+    /// `user` and `group`, text `uid=ID(NAME)`), as they are when each
+    /// event is written (read again, at most once a second, when changed).
+    pub fn name_accounts(&mut self, files: crate::run::AccountFiles) {
+        self.accounts = Some(AccountNames::new(files));
     }
 
     /// Looks the names and images of events' containers up in `containers`.
@@ -622,10 +633,38 @@ impl Output {
                 line.pop();
                 line.extend_from_slice(b",\"hostname\":");
                 json_str(&mut line, &self.hostname);
+                if let Some(accounts) = &mut self.accounts {
+                    let (user, group) = accounts.names(event.uid, event.gid);
+                    for (key, name) in [(&b",\"user\":"[..], user), (b",\"group\":", group)] {
+                        if let Some(name) = name {
+                            line.extend_from_slice(key);
+                            json_str(&mut line, name);
+                        }
+                    }
+                }
                 line.push(b'}');
             }
             Format::Text => {
-                write_event_text(&mut line, event, container, |out| self.time(out, unix_ns))
+                write_event_text(&mut line, event, container, |out| self.time(out, unix_ns));
+                if let Some(user) = self
+                    .accounts
+                    .as_mut()
+                    .and_then(|a| a.names(event.uid, event.gid).0)
+                {
+                    // `uid=ID(NAME)`, as id(1) writes it.
+                    let needle = format!(" uid={} comm=", event.uid);
+                    if let Some(at) = line
+                        .windows(needle.len())
+                        .position(|w| w == needle.as_bytes())
+                    {
+                        let end = at + needle.len() - " comm=".len();
+                        let named: Vec<u8> = format!("({user})")
+                            .bytes()
+                            .filter(|b| *b >= 0x20 && *b != 0x7f)
+                            .collect();
+                        line.splice(end..end, named);
+                    }
+                }
             }
         }
         match &mut self.out {
@@ -1450,5 +1489,53 @@ mod tests {
             line,
             "reload: policy `web` reloaded: generation 0123456789ab replaces fedcba987654"
         );
+    }
+}
+
+/// The names of events' uid and gid, from the run's user and group
+/// databases as they are now (the files are stat'ed at most once a second,
+/// and read again when their modification time changed).
+struct AccountNames {
+    files: crate::run::AccountFiles,
+    accounts: polc::accounts::Accounts,
+    stamps: Option<(Option<std::time::SystemTime>, Option<std::time::SystemTime>)>,
+    checked: Option<std::time::Instant>,
+}
+
+impl AccountNames {
+    fn new(files: crate::run::AccountFiles) -> AccountNames {
+        AccountNames {
+            files,
+            accounts: polc::accounts::Accounts::default(),
+            stamps: None,
+            checked: None,
+        }
+    }
+
+    /// The user name of `uid` and the group name of `gid`, where known.
+    fn names(&mut self, uid: u32, gid: u32) -> (Option<&str>, Option<&str>) {
+        let stale = self
+            .checked
+            .is_none_or(|at| at.elapsed() >= std::time::Duration::from_secs(1));
+        if stale {
+            self.checked = Some(std::time::Instant::now());
+            let modified =
+                |path: &std::path::Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+            let stamps = (modified(&self.files.passwd), modified(&self.files.group));
+            if self.stamps != Some(stamps) {
+                self.stamps = Some(stamps);
+                let read = |path: &std::path::Path| {
+                    std::fs::read_to_string(path)
+                        .map(|text| polc::accounts::Database::parse(&text))
+                        .unwrap_or_default()
+                };
+                self.accounts.users = read(&self.files.passwd);
+                self.accounts.groups = read(&self.files.group);
+            }
+        }
+        (
+            self.accounts.users.name(uid),
+            self.accounts.groups.name(gid),
+        )
     }
 }

@@ -397,6 +397,7 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
     output.name_containers(crate::containers::Containers::new(
         options.container_state.clone(),
     ));
+    output.name_accounts(options.accounts.clone());
     // The file SIGHUP reopens (none for stdout and the journal).
     let output_file = options.output.as_deref().filter(|path| !is_journal(path));
 

@@ -84,7 +84,10 @@ impl Checker<'_> {
             return None;
         }
         let mut names: Vec<(String, Span)> = Vec::new();
-        match (op, self.classify_rhs(rhs, matches!(op, Op::In | Op::NotIn), scope)) {
+        match (
+            op,
+            self.classify_rhs(rhs, matches!(op, Op::In | Op::NotIn), scope),
+        ) {
             (_, Rhs::Invalid) => return None,
             (Op::Eq | Op::Ne, Rhs::Str(lit)) => names.push((lit.value.clone(), lit.span)),
             (Op::In | Op::NotIn, Rhs::List(index, list_span)) => {
@@ -111,7 +114,10 @@ impl Checker<'_> {
                         scope,
                         Diagnostic::new(
                             Code::E0208,
-                            format!("`{}` compares with {what} names: a list of strings", name.text),
+                            format!(
+                                "`{}` compares with {what} names: a list of strings",
+                                name.text
+                            ),
                             list_span,
                             "not a list of strings",
                         )

@@ -119,7 +119,14 @@ no test ran together: a policy of the set has errors"
                     .filter(|(i, _)| *i != index)
                     .map(|(_, other)| other)
                     .collect();
-                run_file(loaded, &others, &accounts, &kernel, args.format, &mut totals);
+                run_file(
+                    loaded,
+                    &others,
+                    &accounts,
+                    &kernel,
+                    args.format,
+                    &mut totals,
+                );
             }
         }
     }
