@@ -678,6 +678,21 @@ fn the_daemonset_manifest_has_what_polrt_needs() {
         assert_eq!(mounts[name], path);
         assert_eq!(host_path(name), path);
     }
+    // User and group names resolve from the node's databases.
+    assert_eq!(host_path("host-etc"), "/etc");
+    let option = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .map(|i| args[i + 1].clone())
+    };
+    assert_eq!(
+        option("--passwd"),
+        Some(format!("{}/passwd", mounts["host-etc"]))
+    );
+    assert_eq!(
+        option("--group"),
+        Some(format!("{}/group", mounts["host-etc"]))
+    );
     let policy_dir = args
         .iter()
         .position(|a| a == "--policy-dir")

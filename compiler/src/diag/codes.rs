@@ -349,7 +349,7 @@ codes! {
         what: "`proc.user in LIST` (or another name field) names a list file.",
         why: "A list file changes while the policy runs, but the names a policy compares \
               with are resolved once, when polrt loads it.",
-        example: "list admins = file \"admins.txt\"\nrule r {\n    on exec\n    when proc.user in admins\n    deny\n}\n",
+        example: "list admins = file \"/etc/shells\"\nrule r {\n    on exec\n    when proc.user in admins\n    deny\n}\n",
         fix: "Write the names in the policy, or the ids in the file (`proc.uid in admins`).",
     }
     E0283 (Error) "`allow` of a code that cannot be allowed" {
