@@ -113,7 +113,9 @@ pub fn check_source_in(source_name: &str, source: &str, list_dir: &Path) -> Chec
         checker.lint_container_values(rules);
         checker.lint_unreadable(rules);
     }
-    let diagnostics = checker.diags;
+    let allowed = std::mem::take(&mut checker.allowed);
+    let mut diagnostics = checker.diags;
+    diagnostics.retain(|d| d.is_error() || !allowed.contains(&d.code));
     let mut policy = None;
     if !diagnostics.iter().any(Diagnostic::is_error) {
         if let (Some(rules), Some(tests)) = (rules, tests) {
@@ -231,6 +233,8 @@ struct Checker<'a> {
     broken_names: HashSet<String>,
     /// Where a list file's relative path starts.
     list_dir: PathBuf,
+    /// Warnings the policy accepts (`allow W0060`): not reported.
+    allowed: Vec<Code>,
 }
 
 impl<'a> Checker<'a> {
@@ -254,6 +258,7 @@ impl<'a> Checker<'a> {
             total_tests: 0,
             broken_names: HashSet::new(),
             list_dir: PathBuf::from("."),
+            allowed: Vec::new(),
         }
     }
 
@@ -304,6 +309,10 @@ impl<'a> Checker<'a> {
                     },
                     &mut rules_namespace,
                 ),
+                ast::Decl::Allow(allow) => {
+                    self.declare_allow(allow);
+                    continue;
+                }
                 ast::Decl::Test(test) => {
                     if let Some(first) = tests_namespace.get(test.name.value.as_str()) {
                         self.diags.push(
@@ -358,7 +367,34 @@ impl<'a> Checker<'a> {
                     );
                     self.macro_order.push(m.name.text.as_str());
                 }
-                ast::Decl::Rule(_) | ast::Decl::Test(_) => {}
+                ast::Decl::Rule(_) | ast::Decl::Test(_) | ast::Decl::Allow(_) => {}
+            }
+        }
+    }
+
+    /// `allow CODE`: a warning, accepted for this policy; anything else is
+    /// E0283.
+    fn declare_allow(&mut self, allow: &ast::AllowDecl) {
+        let name = &allow.code;
+        match Code::from_name(&name.text) {
+            Some(code) if code.severity() == crate::diag::Severity::Warning => {
+                if !self.allowed.contains(&code) {
+                    self.allowed.push(code);
+                }
+            }
+            found => {
+                let (message, label) = match found {
+                    Some(code) => (
+                        format!("`{}` is an error: errors cannot be allowed", code.as_str()),
+                        "an error",
+                    ),
+                    None => (format!("unknown warning `{}`", name.text), "no such code"),
+                };
+                self.diags.push(
+                    Diagnostic::new(Code::E0283, message, name.span, label).with_help(
+                        "`allow` takes a warning's code (`allow W0060`); `polc explain` lists them",
+                    ),
+                );
             }
         }
     }

@@ -749,7 +749,8 @@ codes! {
               which it can change after the kernel copied it: a rule would decide on what \
               the caller claims.",
         example: "rule r {\n    on exec\n    when exec.args[1] == \"-e\"\n    deny\n}\n",
-        fix: "Nothing, if a kill at the point of no return is enough; otherwise decide on \
+        fix: "If a kill at the point of no return is enough, accept it for the policy: \
+              `allow W0060 \"why\"` (then `-D warnings` passes); otherwise decide on \
               `exec.path` and `exec.filename`, which the LSM backend reads.",
     }
     // Container context.

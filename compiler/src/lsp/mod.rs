@@ -600,7 +600,7 @@ fn completion(request: &Request<'_>) -> Result<Value, (i64, String)> {
             let keywords: &[&str] = match context {
                 symbols::Context::Rule => &["on", "when", "emit", "allow", "audit", "deny", "kill"],
                 symbols::Context::Test => &["on", "expect", "with", "by", "traces", "no"],
-                symbols::Context::TopLevel => &["list", "macro", "rule", "trace", "test"],
+                symbols::Context::TopLevel => &["list", "macro", "rule", "trace", "test", "allow"],
             };
             for keyword in keywords {
                 let doc = keyword_doc(keyword).unwrap_or_default();
