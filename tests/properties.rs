@@ -1258,8 +1258,14 @@ fn every_example_ships_tests_that_pass_in_the_kernel() {
         .collect();
     examples.sort();
     assert!(!examples.is_empty(), "no examples");
+    // User names resolve through the examples' fixture databases.
+    let accounts = polc_tests::repo_root().join("examples/accounts");
     let out = Command::new(polc_bin())
         .args(["test", "--format", "json", "--color", "never"])
+        .arg("--passwd")
+        .arg(accounts.join("passwd"))
+        .arg("--group")
+        .arg(accounts.join("group"))
         .args(&examples)
         .env("POLC_KERNEL_TESTS", "require")
         .output()
