@@ -1121,6 +1121,54 @@ pub fn event_text(
     String::from_utf8_lossy(&line).into_owned()
 }
 
+/// The names of events' uid and gid, from the run's user and group
+/// databases as they are now (the files are stat'ed at most once a second,
+/// and read again when their modification time changed).
+struct AccountNames {
+    files: crate::run::AccountFiles,
+    accounts: polc::accounts::Accounts,
+    stamps: Option<(Option<std::time::SystemTime>, Option<std::time::SystemTime>)>,
+    checked: Option<std::time::Instant>,
+}
+
+impl AccountNames {
+    fn new(files: crate::run::AccountFiles) -> AccountNames {
+        AccountNames {
+            files,
+            accounts: polc::accounts::Accounts::default(),
+            stamps: None,
+            checked: None,
+        }
+    }
+
+    /// The user name of `uid` and the group name of `gid`, where known.
+    fn names(&mut self, uid: u32, gid: u32) -> (Option<&str>, Option<&str>) {
+        let stale = self
+            .checked
+            .is_none_or(|at| at.elapsed() >= std::time::Duration::from_secs(1));
+        if stale {
+            self.checked = Some(std::time::Instant::now());
+            let modified =
+                |path: &std::path::Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+            let stamps = (modified(&self.files.passwd), modified(&self.files.group));
+            if self.stamps != Some(stamps) {
+                self.stamps = Some(stamps);
+                let read = |path: &std::path::Path| {
+                    std::fs::read_to_string(path)
+                        .map(|text| polc::accounts::Database::parse(&text))
+                        .unwrap_or_default()
+                };
+                self.accounts.users = read(&self.files.passwd);
+                self.accounts.groups = read(&self.files.group);
+            }
+        }
+        (
+            self.accounts.users.name(uid),
+            self.accounts.groups.name(gid),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1489,53 +1537,5 @@ mod tests {
             line,
             "reload: policy `web` reloaded: generation 0123456789ab replaces fedcba987654"
         );
-    }
-}
-
-/// The names of events' uid and gid, from the run's user and group
-/// databases as they are now (the files are stat'ed at most once a second,
-/// and read again when their modification time changed).
-struct AccountNames {
-    files: crate::run::AccountFiles,
-    accounts: polc::accounts::Accounts,
-    stamps: Option<(Option<std::time::SystemTime>, Option<std::time::SystemTime>)>,
-    checked: Option<std::time::Instant>,
-}
-
-impl AccountNames {
-    fn new(files: crate::run::AccountFiles) -> AccountNames {
-        AccountNames {
-            files,
-            accounts: polc::accounts::Accounts::default(),
-            stamps: None,
-            checked: None,
-        }
-    }
-
-    /// The user name of `uid` and the group name of `gid`, where known.
-    fn names(&mut self, uid: u32, gid: u32) -> (Option<&str>, Option<&str>) {
-        let stale = self
-            .checked
-            .is_none_or(|at| at.elapsed() >= std::time::Duration::from_secs(1));
-        if stale {
-            self.checked = Some(std::time::Instant::now());
-            let modified =
-                |path: &std::path::Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
-            let stamps = (modified(&self.files.passwd), modified(&self.files.group));
-            if self.stamps != Some(stamps) {
-                self.stamps = Some(stamps);
-                let read = |path: &std::path::Path| {
-                    std::fs::read_to_string(path)
-                        .map(|text| polc::accounts::Database::parse(&text))
-                        .unwrap_or_default()
-                };
-                self.accounts.users = read(&self.files.passwd);
-                self.accounts.groups = read(&self.files.group);
-            }
-        }
-        (
-            self.accounts.users.name(uid),
-            self.accounts.groups.name(gid),
-        )
     }
 }
