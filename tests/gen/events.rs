@@ -101,7 +101,7 @@ impl<'p> EventGen<'p> {
                     }
                 }
             }
-            3 => return Event::default(),
+            3 => return self.with_accounts(Event::default()),
             4 => {
                 for field in &self.fields {
                     if rng.chance(60) {
@@ -125,17 +125,21 @@ impl<'p> EventGen<'p> {
             };
             values.insert(*field, value);
         }
-        // The ids of the names the policy compares with are the generated
-        // databases' (what polrt and `polc test --passwd` write), whatever
-        // the steering wanted.
+        let mut event = Event::new(values);
+        self.resolve(rng, &mut event);
+        self.with_accounts(event)
+    }
+
+    /// `event` with the ids of the names the policy compares with: the
+    /// generated databases' (what polrt and `polc test --passwd` write),
+    /// whatever the steering wanted.
+    fn with_accounts(&self, mut event: Event) -> Event {
         for field in polc::accounts::account_fields(self.policy) {
             if let Some((group, name)) = polc::check::hooks::account_of(field) {
                 let id = super::policy::account_id(group, name).expect("a generated name");
-                values.insert(field, Value::Int(u64::from(id)));
+                event.values.insert(field, Value::Int(u64::from(id)));
             }
         }
-        let mut event = Event::new(values);
-        self.resolve(rng, &mut event);
         event
     }
 

@@ -66,6 +66,33 @@ impl Checker<'_> {
             return None;
         }
         let what = if group { "group" } else { "user" };
+        if let ast::Operand::Name(other) = rhs {
+            let other_id = account_name(&other.text)
+                .map(|(id, _)| id)
+                .or_else(|| FieldId::from_name(&other.text));
+            if let Some(other_id) = other_id {
+                self.report_in(
+                    scope,
+                    Diagnostic::new(
+                        Code::E0214,
+                        format!(
+                            "`{}` compared with a field: {what} names compare with strings",
+                            name.text
+                        ),
+                        other.span,
+                        "a field",
+                    )
+                    .with_label(name.span, format!("a {what} name"))
+                    .with_help(format!(
+                        "compare the ids: `{} {} {}`",
+                        id_field.spec().name,
+                        op.as_str(),
+                        other_id.spec().name
+                    )),
+                );
+                return None;
+            }
+        }
         if !matches!(op, Op::Eq | Op::Ne | Op::In | Op::NotIn) {
             self.report_in(
                 scope,

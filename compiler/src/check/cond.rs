@@ -585,6 +585,15 @@ impl<'a> Checker<'a> {
                 return self.lower_account(id_field, group, name, op, op_span, rhs, span, scope);
             }
         }
+        // `"root" == proc.user`: symmetric, as for fields.
+        if let (ast::Operand::Name(name), ast::Operand::Str(_)) = (rhs, lhs) {
+            if let Some((id_field, group)) = accounts::account_name(&name.text) {
+                if matches!(op, ast::CmpOp::Eq | ast::CmpOp::Ne) {
+                    return self
+                        .lower_account(id_field, group, name, op, op_span, lhs, span, scope);
+                }
+            }
+        }
         match (field_of(lhs), field_of(rhs)) {
             (Some((left_field, left)), Some((right_field, right))) => self.lower_field_cmp(
                 left_field,

@@ -57,6 +57,31 @@ pub fn path_part_doc(name: &str) -> Option<String> {
     ))
 }
 
+/// What a user or group name field (`proc.user`, ...) is, for hovers and
+/// completion: `None` for any other name.
+pub fn account_name_doc(name: &str) -> Option<String> {
+    let (id, group) = cond::accounts::account_name(name)?;
+    let (what, file) = if group {
+        ("group", "/etc/group")
+    } else {
+        ("user", "/etc/passwd")
+    };
+    Some(format!(
+        "**{name}**: the {what} name of `{}`, compared (`==`, `!=`, `in`) with names resolved from \
+         the node's {file} when polrt loads the policy (`polc test --passwd/--group`); not \
+         reported: messages and `emit` name `{}`",
+        id.spec().name,
+        id.spec().name
+    ))
+}
+
+/// The names of the user and group name fields (`proc.user`, ...).
+pub fn account_name_fields() -> impl Iterator<Item = &'static str> {
+    cond::accounts::ACCOUNT_NAMES
+        .iter()
+        .map(|(name, _, _)| *name)
+}
+
 /// The result of checking one source text.
 #[derive(Clone, Debug)]
 pub struct Checked {

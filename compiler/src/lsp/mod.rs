@@ -358,6 +358,8 @@ fn hover(request: &Request<'_>) -> Result<Value, (i64, String)> {
                     parts.push(hook_doc(hook));
                 } else if let Some(doc) = crate::check::path_part_doc(name) {
                     parts.push(doc);
+                } else if let Some(doc) = crate::check::account_name_doc(name) {
+                    parts.push(doc);
                 } else if let Some(decl) = symbols.declaration_of(name) {
                     parts.push(format!(
                         "```pol\n{}\n```",
@@ -535,12 +537,19 @@ fn completion(request: &Request<'_>) -> Result<Value, (i64, String)> {
     let context = symbols.context_at(word_start);
     let hook = symbols.hook_at(word_start);
     let fields = |kinds: &mut Vec<Value>| {
-        for field in FieldId::all().filter(|f| hook.is_none_or(|h| f.available_on(h))) {
+        for field in FieldId::all()
+            .filter(|f| !f.spec().internal() && hook.is_none_or(|h| f.available_on(h)))
+        {
             kinds.push(item(
                 field.spec().name,
                 KIND_FIELD,
                 format!("{} — {}", reference::type_text(field), field.spec().doc),
             ));
+        }
+        // User and group names, on every hook.
+        for name in crate::check::account_name_fields() {
+            let doc = crate::check::account_name_doc(name).unwrap_or_default();
+            kinds.push(item(name, KIND_FIELD, doc));
         }
     };
     let mut items: Vec<Value> = Vec::new();
