@@ -752,6 +752,13 @@ impl KernelRun {
             let kept = std::path::Path::new(&keep).join(format!("case-{:x}.pol", case.seed));
             std::fs::create_dir_all(&keep).expect("create POLC_PROP_KEEP");
             std::fs::write(&kept, &source).expect("write a kept policy");
+            // The databases its user and group names resolve through
+            // (`polc test --passwd DIR/passwd --group DIR/group`).
+            let keep = std::path::Path::new(&keep);
+            std::fs::write(keep.join("passwd"), polc_tests::gen::policy::passwd_text())
+                .expect("write a kept passwd");
+            std::fs::write(keep.join("group"), polc_tests::gen::policy::group_text())
+                .expect("write a kept group");
         }
         self.sources
             .insert(file_name, (case.seed, case.test, source));

@@ -636,8 +636,10 @@ pub fn test_block(
     decision: &Decision,
 ) -> String {
     let mut out = format!("test \"{name}\" {{\n    on {}", hook.name());
-    if !event.values.is_empty() {
-        let _ = write!(out, " with {}", with_clause(rng, event));
+    // (The ids of user and group names are no part of the clause.)
+    let with = with_clause(rng, event);
+    if !with.is_empty() {
+        let _ = write!(out, " with {with}");
     }
     let _ = write!(out, "\n    expect {}", decision.action.keyword());
     if let Some(rule) = decision.rule {

@@ -260,7 +260,7 @@ pub fn document_diagnostics(uri: &str, text: &str, index: &LineIndex) -> Vec<Val
         .collect();
     if let Some(policy) = &checked.policy {
         for test in &policy.tests {
-            let (_, problems) = crate::interp::run_test(policy, test);
+            let (_, problems) = run_test(policy, test);
             if problems.is_empty() {
                 continue;
             }
@@ -735,7 +735,7 @@ fn code_lenses(request: &Request<'_>) -> Result<Value, (i64, String)> {
         .tests
         .iter()
         .map(|test| {
-            let (decision, problems) = crate::interp::run_test(policy, test);
+            let (decision, problems) = run_test(policy, test);
             let title = if problems.is_empty() {
                 format!(
                     "✓ passes: {}",
@@ -829,3 +829,33 @@ pub fn write_message(output: &mut impl Write, message: &Value) -> std::io::Resul
 
 #[cfg(test)]
 mod tests;
+
+/// Runs one of the policy's tests on the interpreter, as `polc test` does
+/// by default: the user and group names it compares with resolve through
+/// this machine's `/etc/passwd` and `/etc/group` (a name they lack fails
+/// the test, saying so).
+fn run_test(
+    policy: &crate::check::policy::CheckedPolicy,
+    test: &crate::check::policy::PolicyTest,
+) -> (crate::interp::Decision, Vec<String>) {
+    if crate::accounts::account_fields(policy).is_empty() {
+        return crate::interp::run_test(policy, test);
+    }
+    let names = crate::accounts::Accounts::read(
+        std::path::Path::new("/etc/passwd"),
+        std::path::Path::new("/etc/group"),
+    )
+    .and_then(|accounts| accounts.event_values(policy));
+    match names {
+        Ok(names) => crate::interp::run_test_with(policy, test, &names),
+        Err(why) => {
+            let (decision, _) = crate::interp::run_test(policy, test);
+            (
+                decision,
+                vec![format!(
+                    "{why} (`polc test --passwd FILE --group FILE` resolves them through other files)"
+                )],
+            )
+        }
+    }
+}
