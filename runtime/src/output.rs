@@ -1245,6 +1245,60 @@ mod tests {
         assert_eq!(value["message"], "cat opened /etc/shadow");
     }
 
+    /// With `--passwd`/`--group`, events name their uid and gid from the
+    /// files as they are when written: JSON `user` and `group`, text
+    /// `uid=ID(NAME)`; an id the files do not name has no name.
+    #[test]
+    fn events_name_their_uid_and_gid_from_the_databases() {
+        let dir = std::env::temp_dir().join(format!("polrt-names-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let files = crate::run::AccountFiles {
+            passwd: dir.join("passwd"),
+            group: dir.join("group"),
+        };
+        std::fs::write(
+            &files.passwd,
+            "root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/:/bin/sh\n",
+        )
+        .expect("passwd");
+        std::fs::write(&files.group, "root:x:0:\n").expect("group");
+        let mut alice = event();
+        alice.uid = 1000;
+        alice.gid = 1000;
+        let mut stranger = event();
+        stranger.uid = 4242;
+        for format in [Format::Json, Format::Text] {
+            let buffer = Shared::default();
+            let mut output = Output::new(Box::new(buffer.clone()), format, Clock { offset_ns: 0 });
+            output.name_accounts(files.clone());
+            for e in [&event(), &alice, &stranger] {
+                output.event(e);
+            }
+            output.flush();
+            let text = String::from_utf8(buffer.0.lock().expect("lock").clone()).expect("utf8");
+            let lines: Vec<&str> = text.lines().collect();
+            match format {
+                Format::Json => {
+                    let values: Vec<Json> = lines
+                        .iter()
+                        .map(|l| serde_json::from_str(l).expect("json"))
+                        .collect();
+                    assert_eq!(values[0]["user"], "root");
+                    assert_eq!(values[0]["group"], "root");
+                    assert_eq!(values[1]["user"], "alice");
+                    assert!(values[1].get("group").is_none(), "{}", values[1]);
+                    assert!(values[2].get("user").is_none(), "{}", values[2]);
+                }
+                Format::Text => {
+                    assert!(lines[0].contains(" uid=0(root) comm=cat"), "{}", lines[0]);
+                    assert!(lines[1].contains(" uid=1000(alice) comm="), "{}", lines[1]);
+                    assert!(lines[2].contains(" uid=4242 comm="), "{}", lines[2]);
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     /// The lines `Output::event` writes without intermediate values are
     /// exactly what the documented builders (`event_json` with the policy
     /// tags, `event_text`) give, for strings that need escaping too.
