@@ -353,6 +353,16 @@ pub(super) fn layout(shape: &Shape) -> Option<Layout> {
     })
 }
 
+/// The layout of shape number `shape`, computed once per process (every
+/// relocation of every program asks).
+fn layout_of(shape: usize) -> Option<&'static Layout> {
+    static LAYOUTS: std::sync::OnceLock<Vec<Option<Layout>>> = std::sync::OnceLock::new();
+    LAYOUTS
+        .get_or_init(|| SHAPES.iter().map(layout).collect())
+        .get(shape)?
+        .as_ref()
+}
+
 /// Where a [`KernelMember`] lives in the local shapes.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(super) struct MemberRef {
@@ -385,7 +395,7 @@ pub(super) fn resolve(member: KernelMember) -> Result<MemberRef, ObjectError> {
         .iter()
         .position(|(member_name, _)| *member_name == name)
         .ok_or_else(unknown)?;
-    let offset = layout(&SHAPES[shape]).ok_or_else(unknown)?.offsets[index];
+    let offset = layout_of(shape).ok_or_else(unknown)?.offsets[index];
     Ok(MemberRef {
         shape,
         index,
