@@ -180,6 +180,15 @@ pub fn fields_text(only: Option<Hook>) -> String {
         }
         out.push('\n');
     }
+    // user and group names
+    out.push_str(
+        "user and group names (every hook; `==`, `!=`, `in`, `not in` with names resolved from \
+         the node's /etc/passwd and /etc/group when polrt loads the policy):\n",
+    );
+    for (name, id, group) in super::cond::accounts::ACCOUNT_NAMES {
+        let db = if *group { "group" } else { "user" };
+        out.push_str(&format!("  {name:<15} the {db} name of {id}\n"));
+    }
     out
 }
 
