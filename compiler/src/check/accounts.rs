@@ -19,6 +19,24 @@ pub(crate) const ACCOUNT_NAMES: &[(&str, &str, bool)] = &[
     ("proc.egroup", "proc.egid", true),
 ];
 
+/// Falco's user and group fields, and what they are here.
+const FALCO_FIELDS: &[(&str, &str)] = &[
+    ("user.name", "proc.user"),
+    ("user.uid", "proc.uid"),
+    ("user.loginname", "proc.loginuser"),
+    ("user.loginuid", "proc.auid"),
+    ("group.name", "proc.group"),
+    ("group.gid", "proc.gid"),
+];
+
+/// What Falco's field `name` (`user.name`) is here.
+pub(crate) fn falco_field(name: &str) -> Option<&'static str> {
+    FALCO_FIELDS
+        .iter()
+        .find(|(falco, _)| *falco == name)
+        .map(|(_, ours)| *ours)
+}
+
 /// The id field and database of a name field (`proc.user`).
 pub(crate) fn account_name(name: &str) -> Option<(FieldId, bool)> {
     ACCOUNT_NAMES

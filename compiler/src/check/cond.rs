@@ -511,6 +511,10 @@ impl<'a> Checker<'a> {
             return;
         }
         let help = match literal::closest(&name.text, FieldId::all().map(|f| f.spec().name)) {
+            _ if accounts::falco_field(&name.text).is_some() => {
+                let ours = accounts::falco_field(&name.text).unwrap_or_default();
+                format!("Falco's `{}` is `{ours}` here", name.text)
+            }
             Some(close) => format!("a field with a similar name exists: `{close}`"),
             None => "the fields are listed in docs/language.md".to_string(),
         };
