@@ -140,7 +140,28 @@ pub fn check_source_in(source_name: &str, source: &str, list_dir: &Path) -> Chec
     }
     let allowed = std::mem::take(&mut checker.allowed);
     let mut diagnostics = checker.diags;
-    diagnostics.retain(|d| d.is_error() || !allowed.contains(&d.code));
+    // An `allow` of a warning the policy no longer gets is reported (W0085):
+    // an acknowledgement stays true. (With errors, lints did not run.)
+    if !diagnostics.iter().any(Diagnostic::is_error) {
+        for (code, span) in &allowed {
+            if !diagnostics.iter().any(|d| d.code == *code) {
+                diagnostics.push(
+                    Diagnostic::new(
+                        Code::W0085,
+                        format!(
+                            "`allow {}`: the policy gets no {}",
+                            code.as_str(),
+                            code.as_str()
+                        ),
+                        *span,
+                        "nothing to allow",
+                    )
+                    .with_help("remove the declaration"),
+                );
+            }
+        }
+    }
+    diagnostics.retain(|d| d.is_error() || !allowed.iter().any(|(code, _)| *code == d.code));
     let mut policy = None;
     if !diagnostics.iter().any(Diagnostic::is_error) {
         if let (Some(rules), Some(tests)) = (rules, tests) {
@@ -259,7 +280,7 @@ struct Checker<'a> {
     /// Where a list file's relative path starts.
     list_dir: PathBuf,
     /// Warnings the policy accepts (`allow W0060`): not reported.
-    allowed: Vec<Code>,
+    allowed: Vec<(Code, Span)>,
 }
 
 impl<'a> Checker<'a> {
@@ -403,8 +424,8 @@ impl<'a> Checker<'a> {
         let name = &allow.code;
         match Code::from_name(&name.text) {
             Some(code) if code.severity() == crate::diag::Severity::Warning => {
-                if !self.allowed.contains(&code) {
-                    self.allowed.push(code);
+                if !self.allowed.iter().any(|(c, _)| *c == code) {
+                    self.allowed.push((code, name.span));
                 }
             }
             found => {

@@ -678,6 +678,11 @@ fn allow_silences_a_warning_for_its_policy_only_and_refuses_errors() {
         codes(&format!("allow W0060\nlist unused = [1]\n{rule}")),
         vec![Code::W0001]
     );
+    // An allow of a warning the policy does not get is reported.
+    assert_eq!(
+        codes("allow W0060\nrule r { on exec when exec.path == \"/x\" deny }"),
+        vec![Code::W0085]
+    );
     // (Lints run on policies without errors only.)
     assert_eq!(codes(&format!("allow E0201\n{rule}")), vec![Code::E0283]);
     assert_eq!(codes(&format!("allow X1\n{rule}")), vec![Code::E0283]);

@@ -784,6 +784,14 @@ codes! {
         example: "rule r {\n    on socket.create\n    when socket.type has SOCK_DGRAM\n    deny\n}\n",
         fix: "Compare the value: `socket.type == SOCK_DGRAM`, or `in [..]` for several.",
     }
+    W0085 (Warning) "`allow` of a warning the policy does not get" {
+        what: "An `allow CODE` declaration names a warning that the policy does not get \
+               (any more).",
+        why: "`allow` is an acknowledgement of what the policy does: one that is no \
+              longer true hides the warning when it comes back for another reason.",
+        example: "allow W0060\nrule r {\n    on exec\n    when exec.path == \"/bin/sh\"\n    deny\n}\n",
+        fix: "Remove the declaration.",
+    }
 }
 
 impl Code {
