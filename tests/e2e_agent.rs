@@ -970,6 +970,10 @@ fn events_reach_the_systemd_journal_with_their_fields() {
         assert_eq!(event[name], value, "{name} in {event:#}");
     }
     assert_eq!(event["POLRT_COMM"], "bash", "{event:#}");
+    // The uid's name, from the run's user database (the default, here).
+    if event["POLRT_UID"] == "0" {
+        assert_eq!(event["POLRT_USER"], "root", "{event:#}");
+    }
     assert_eq!(event["POLRT_GENERATION"].as_str().map(str::len), Some(64));
     let message = event["MESSAGE"].as_str().expect("MESSAGE");
     assert!(

@@ -676,8 +676,19 @@ impl Output {
             Sink::Journal(_) => {
                 let text = String::from_utf8_lossy(&line).into_owned();
                 let clock = self.clock;
+                let names: Vec<(String, String)> = match &mut self.accounts {
+                    Some(accounts) => {
+                        let (user, group) = accounts.names(event.uid, event.gid);
+                        [("POLRT_USER", user), ("POLRT_GROUP", group)]
+                            .into_iter()
+                            .filter_map(|(k, v)| v.map(|v| (k.to_string(), v.to_string())))
+                            .collect()
+                    }
+                    None => Vec::new(),
+                };
                 self.emit(&text, || {
                     let mut meta = event_meta(event, &clock);
+                    meta.fields.extend(names);
                     if let Some((_, info)) = container {
                         for (field, value) in [
                             ("POLRT_CONTAINER_NAME", &info.name),
