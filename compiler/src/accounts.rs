@@ -218,4 +218,54 @@ mod tests {
         assert!(err.contains("user `nobody2` (not in P)"), "{err}");
         assert!(err.contains("group `root` (not in G)"), "{err}");
     }
+
+    #[test]
+    fn names_decide_in_the_interpreter_with_the_ids_of_the_database() {
+        let checked = crate::check::check_source("t.pol", "rule r { on exec when proc.user in [\"alice\", \"bob\"] and proc.group != \"wheel\" deny }");
+        let policy = checked.policy.expect("checks");
+        let accounts = Accounts {
+            users: Database::parse("alice:x:1000:1000::/:/bin/sh\nbob:x:7:7::/:/bin/sh\n"),
+            groups: Database::parse("wheel:x:10:\n"),
+            passwd_path: "P".into(),
+            group_path: "G".into(),
+        };
+        let names = accounts.event_values(&policy).expect("every name resolves");
+        assert_eq!(names.len(), 3);
+        let decide = |uid: u64, gid: u64| {
+            let event = crate::interp::Event::new(
+                [
+                    (
+                        FieldId::from_name("proc.uid").expect("field"),
+                        Value::Int(uid),
+                    ),
+                    (
+                        FieldId::from_name("proc.gid").expect("field"),
+                        Value::Int(gid),
+                    ),
+                ]
+                .into_iter()
+                .chain(names.iter().cloned()),
+            );
+            crate::interp::evaluate(&policy, crate::check::hooks::Hook::Exec, &event).action
+        };
+        assert_eq!(decide(1000, 1000), crate::check::policy::Action::Deny);
+        assert_eq!(decide(7, 0), crate::check::policy::Action::Deny);
+        assert_eq!(
+            decide(7, 10),
+            crate::check::policy::Action::Allow,
+            "in wheel"
+        );
+        assert_eq!(
+            decide(0, 0),
+            crate::check::policy::Action::Allow,
+            "root is no name of the policy"
+        );
+        // A database without one of the names resolves nothing.
+        let lacking = Accounts {
+            users: Database::parse("alice:x:1000:1000::/:/bin/sh\n"),
+            ..accounts
+        };
+        let err = lacking.event_values(&policy).unwrap_err();
+        assert!(err.contains("user `bob` (not in P)"), "{err}");
+    }
 }

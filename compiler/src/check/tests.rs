@@ -603,42 +603,6 @@ fn a_name_is_a_comparison_of_the_id_field_with_the_id_the_node_gives_it() {
 }
 
 #[test]
-fn names_decide_in_the_interpreter_with_the_ids_of_the_database() {
-    use crate::accounts::{Accounts, Database};
-    let policy = ok("rule r { on exec when proc.user in [\"alice\", \"bob\"] and proc.group != \"wheel\" deny }");
-    let accounts = Accounts {
-        users: Database::parse("alice:x:1000:1000::/:/bin/sh\nbob:x:7:7::/:/bin/sh\n"),
-        groups: Database::parse("wheel:x:10:\n"),
-        passwd_path: "P".into(),
-        group_path: "G".into(),
-    };
-    let names = accounts.event_values(&policy).expect("every name resolves");
-    assert_eq!(names.len(), 3);
-    let decide = |uid: u64, gid: u64| {
-        let event = crate::interp::Event::new(
-            [
-                (field("proc.uid"), Value::Int(uid)),
-                (field("proc.gid"), Value::Int(gid)),
-            ]
-            .into_iter()
-            .chain(names.iter().cloned()),
-        );
-        crate::interp::evaluate(&policy, Hook::Exec, &event).action
-    };
-    assert_eq!(decide(1000, 1000), Action::Deny);
-    assert_eq!(decide(7, 0), Action::Deny);
-    assert_eq!(decide(7, 10), Action::Allow, "in wheel");
-    assert_eq!(decide(0, 0), Action::Allow, "root is no name of the policy");
-    // A database without one of the names resolves nothing.
-    let lacking = Accounts {
-        users: Database::parse("alice:x:1000:1000::/:/bin/sh\n"),
-        ..accounts
-    };
-    let err = lacking.event_values(&policy).unwrap_err();
-    assert!(err.contains("user `bob` (not in P)"), "{err}");
-}
-
-#[test]
 fn names_are_checked_and_used_only_in_conditions() {
     for (when, code) in [
         ("proc.user == \"\"", Code::E0280),
