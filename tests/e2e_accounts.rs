@@ -4,7 +4,9 @@
 //! fixture files naming test ids no host user has), when it loads the
 //! policy; a process running as the named uid is denied, another is not; a
 //! policy naming a user the files lack loads nothing, and a reload to one
-//! is refused while the old policy stays enforced.
+//! is refused while the old policy stays enforced; a chown and a setuid to
+//! the named user (`file.user`, `setuid.user`) are refused, to another id
+//! not.
 //!
 //! Safe on a shared host: every rule is scoped to the test's own cgroup v2
 //! directory, the workloads drop to test ids in it, and everything is
@@ -182,4 +184,81 @@ fn a_policy_naming_an_unknown_user_loads_nothing() {
         "{stderr}"
     );
     assert!(!stderr.contains("ready"), "{stderr}");
+}
+
+/// `file.user` and `setuid.user` resolve as `proc.user` does: a chown to
+/// the named user and a setuid to it are refused (or killed, on a
+/// fallback), a chown and a setuid to another id are not.
+#[test]
+fn chown_and_setuid_to_a_named_user_are_denied() {
+    if !kernel_tests_enabled("chown_and_setuid_to_a_named_user_are_denied") {
+        return;
+    }
+    let work = TempDir::new("accounts-ids");
+    let cgroup = TestCgroup::new("accounts-ids");
+    let passwd = work.path.join("passwd");
+    let group = work.path.join("group");
+    fs::write(&passwd, PASSWD).expect("passwd");
+    fs::write(&group, GROUP).expect("group");
+    let (passwd_arg, group_arg) = (passwd.display().to_string(), group.display().to_string());
+    let policy_path = write_policy(
+        &work,
+        "ids.pol",
+        "rule no_files_for_the_test_user {
+    on file.chown
+    when file.user == \"polc-test-user\"
+    deny \"{file.uid}\"
+}
+
+rule nobody_becomes_the_test_user {
+    on proc.setuid
+    when setuid.user == \"polc-test-user\" or setuid.euser == \"polc-test-user\"
+    deny \"{setuid.uid} {setuid.euid}\"
+}
+",
+    );
+    let target = work.path.join("owned");
+    fs::write(&target, "x").expect("a file");
+    let polrt = Polrt::start(
+        &policy_path,
+        &cgroup,
+        &work,
+        &["--passwd", &passwd_arg, "--group", &group_arg],
+    );
+    // python3: os.chown / os.setuid, printing "ok" when the call returned.
+    let python = |script: &str| {
+        let mut command = Command::new("/usr/bin/python3");
+        command
+            .args(["-c", script])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = spawn_in_then(&cgroup, &mut command, || Ok(()));
+        let mut out = String::new();
+        if let Some(mut pipe) = child.stdout.take() {
+            let _ = pipe.read_to_string(&mut out);
+        }
+        let _ = child.wait();
+        out
+    };
+    let path = target.display().to_string();
+    let chown = |uid: u32| {
+        python(&format!(
+            "import os; os.chown({path:?}, {uid}, -1); print('ok')"
+        ))
+    };
+    let setuid = |uid: u32| python(&format!("import os; os.setuid({uid}); print('ok')"));
+    assert_eq!(chown(TEST_UID), "", "a chown to the named user is refused");
+    assert_eq!(chown(OTHER_UID), "ok\n", "a chown to another is not");
+    assert_eq!(
+        setuid(TEST_UID),
+        "",
+        "a setuid to the named user is refused"
+    );
+    assert_eq!(setuid(OTHER_UID), "ok\n", "a setuid to another is not");
+    let finished = polrt.stop();
+    let events = finished.events();
+    let of = |rule: &str| events.iter().filter(|e| e["rule"] == rule).count();
+    assert_eq!(of("no_files_for_the_test_user"), 1, "{events:?}");
+    assert_eq!(of("nobody_becomes_the_test_user"), 1, "{events:?}");
+    assert_no_program_left(&finished.program_ids());
 }

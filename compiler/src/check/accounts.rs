@@ -17,6 +17,12 @@ pub(crate) const ACCOUNT_NAMES: &[(&str, &str, bool)] = &[
     ("proc.loginuser", "proc.auid", false),
     ("proc.group", "proc.gid", true),
     ("proc.egroup", "proc.egid", true),
+    ("file.user", "file.uid", false),
+    ("file.group", "file.gid", true),
+    ("setuid.user", "setuid.uid", false),
+    ("setuid.euser", "setuid.euid", false),
+    ("setgid.group", "setgid.gid", true),
+    ("setgid.egroup", "setgid.egid", true),
 ];
 
 /// Falco's user and group fields, and what they are here.

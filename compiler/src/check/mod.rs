@@ -75,11 +75,11 @@ pub fn account_name_doc(name: &str) -> Option<String> {
     ))
 }
 
-/// The names of the user and group name fields (`proc.user`, ...).
-pub fn account_name_fields() -> impl Iterator<Item = &'static str> {
+/// The user and group name fields (`proc.user`, ...) and their id fields.
+pub fn account_name_fields() -> impl Iterator<Item = (&'static str, hooks::FieldId)> {
     cond::accounts::ACCOUNT_NAMES
         .iter()
-        .map(|(name, _, _)| *name)
+        .filter_map(|(name, id, _)| hooks::FieldId::from_name(id).map(|id| (*name, id)))
 }
 
 /// The result of checking one source text.

@@ -182,8 +182,8 @@ pub fn fields_text(only: Option<Hook>) -> String {
     }
     // user and group names
     out.push_str(
-        "user and group names (every hook; `==`, `!=`, `in`, `not in` with names resolved from \
-         the node's /etc/passwd and /etc/group when polrt loads the policy):\n",
+        "user and group names (where their id field is; `==`, `!=`, `in`, `not in` with names \
+         resolved from the node's /etc/passwd and /etc/group when polrt loads the policy):\n",
     );
     for (name, id, group) in super::cond::accounts::ACCOUNT_NAMES {
         let db = if *group { "group" } else { "user" };

@@ -546,10 +546,12 @@ fn completion(request: &Request<'_>) -> Result<Value, (i64, String)> {
                 format!("{} — {}", reference::type_text(field), field.spec().doc),
             ));
         }
-        // User and group names, on every hook.
-        for name in crate::check::account_name_fields() {
-            let doc = crate::check::account_name_doc(name).unwrap_or_default();
-            kinds.push(item(name, KIND_FIELD, doc));
+        // User and group names, where their id field is.
+        for (name, id) in crate::check::account_name_fields() {
+            if hook.is_none_or(|h| id.available_on(h)) {
+                let doc = crate::check::account_name_doc(name).unwrap_or_default();
+                kinds.push(item(name, KIND_FIELD, doc));
+            }
         }
     };
     let mut items: Vec<Value> = Vec::new();
