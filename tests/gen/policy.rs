@@ -271,6 +271,12 @@ const NAME_FIELDS: &[(&str, &str, bool)] = &[
     ("proc.auid", "proc.loginuser", false),
     ("proc.gid", "proc.group", true),
     ("proc.egid", "proc.egroup", true),
+    ("file.uid", "file.user", false),
+    ("file.gid", "file.group", true),
+    ("setuid.uid", "setuid.user", false),
+    ("setuid.euid", "setuid.euser", false),
+    ("setgid.gid", "setgid.group", true),
+    ("setgid.egid", "setgid.egroup", true),
 ];
 
 /// The user database of [`USERS`], as `/etc/passwd` is written.
