@@ -97,9 +97,10 @@ impl TestCgroup {
 
 impl Drop for TestCgroup {
     fn drop(&mut self) {
-        // The loads have exited; a cgroup without tasks can be removed.
+        // The loads have exited; a cgroup without tasks can be removed,
+        // the ones the loads made below it first.
         for _ in 0..50 {
-            if std::fs::remove_dir(&self.path).is_ok() {
+            if remove_cgroup_tree(&self.path).is_ok() {
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -109,6 +110,16 @@ impl Drop for TestCgroup {
             self.path.display()
         );
     }
+}
+
+/// Removes the cgroup `path` and every cgroup below it, deepest first.
+fn remove_cgroup_tree(path: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(path)?.flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            remove_cgroup_tree(&entry.path())?;
+        }
+    }
+    std::fs::remove_dir(path)
 }
 
 /// Which program of a clang-built object to load.

@@ -93,6 +93,20 @@ pub fn generate(
         }
     }
     if let Some(cgroup) = cgroup {
+        // An exec load in a container's cgroup joins it below the test
+        // cgroup, made as the container runtime names it.
+        let cgroup = match &load {
+            Load::Exec {
+                cgroup: Some(below),
+                ..
+            } => {
+                let dir = cgroup.join(below.trim_start_matches('/'));
+                std::fs::create_dir_all(&dir)
+                    .map_err(|e| format!("creating cgroup {}: {e}", dir.display()))?;
+                dir
+            }
+            _ => cgroup.to_path_buf(),
+        };
         std::fs::write(cgroup.join("cgroup.procs"), std::process::id().to_string())
             .map_err(|e| format!("joining cgroup {}: {e}", cgroup.display()))?;
     }
@@ -257,6 +271,7 @@ impl Call {
                 args,
                 uid,
                 ancestors,
+                ..
             } => {
                 ensure_file(path, Some(crate::scenario::TEST_PROGRAM))?;
                 become_chain(ancestors)?;

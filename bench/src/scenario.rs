@@ -124,6 +124,10 @@ pub enum Load {
         uid: Option<u32>,
         #[serde(default)]
         ancestors: Vec<String>,
+        /// A cgroup below the test cgroup the generator makes and joins
+        /// first (e.g. `system.slice/docker-<id>.scope`: a container).
+        #[serde(default)]
+        cgroup: Option<String>,
     },
     /// `connect()` of a UDP socket (no packet is sent).
     Connect { addr: Ipv4Addr, port: u16 },
@@ -141,6 +145,7 @@ impl Load {
             args: Vec::new(),
             uid: None,
             ancestors: Vec::new(),
+            cgroup: None,
         }
     }
 
@@ -151,6 +156,7 @@ impl Load {
             args: args.iter().map(|a| a.to_string()).collect(),
             uid: None,
             ancestors: Vec::new(),
+            cgroup: None,
         }
     }
 
@@ -162,6 +168,18 @@ impl Load {
             args: Vec::new(),
             uid: None,
             ancestors: ancestors.iter().map(|a| a.to_string()).collect(),
+            cgroup: None,
+        }
+    }
+
+    /// An exec of `path` from the cgroup `cgroup` below the test cgroup.
+    pub fn exec_in(path: &str, cgroup: &str) -> Load {
+        Load::Exec {
+            path: path.into(),
+            args: Vec::new(),
+            uid: None,
+            ancestors: Vec::new(),
+            cgroup: Some(cgroup.into()),
         }
     }
 
@@ -174,6 +192,7 @@ impl Load {
                 args,
                 uid,
                 ancestors,
+                cgroup,
             } => {
                 let mut text = format!("exec `{path}`");
                 if !args.is_empty() {
@@ -185,6 +204,9 @@ impl Load {
                 if !ancestors.is_empty() {
                     let chain: Vec<&str> = ancestors.iter().rev().map(String::as_str).collect();
                     let _ = write!(text, " below `{}`", chain.join("` < `"));
+                }
+                if let Some(cgroup) = cgroup {
+                    let _ = write!(text, " in cgroup `…/{}`", short_ids(cgroup));
                 }
                 text
             }
@@ -245,6 +267,7 @@ pub fn all() -> Vec<Scenario> {
                 args: Vec::new(),
                 uid: Some(65534),
                 ancestors: Vec::new(),
+                cgroup: None,
             }),
         },
         Scenario {
@@ -349,12 +372,55 @@ pub fn all() -> Vec<Scenario> {
                 &["sshd", "bash", "make", "sh"],
             )),
         },
+        Scenario {
+            name: "exec_container",
+            family: Family::Small,
+            hook: Hook::Exec,
+            what: "one rule: `container.id == \"<64 hex digits>\"` (a docker container, systemd driver)",
+            // Another container: the same walk, the same shape, another id.
+            miss: Load::exec_in(
+                EXEC_MISS_PATH,
+                &format!("system.slice/docker-{OTHER_CONTAINER}.scope"),
+            ),
+            hit: Some(Load::exec_in(
+                EXEC_MISS_PATH,
+                &format!("system.slice/docker-{WATCHED_CONTAINER}.scope"),
+            )),
+        },
     ]
 }
 
 /// The program the exec loads no rule matches start (a copy of
 /// [`TEST_PROGRAM`]).
 const EXEC_MISS_PATH: &str = "/tmp/polc-bench/bin/miss";
+/// `text` with every 64-digit container id cut to its first 12 digits and
+/// `…` (for the tables).
+fn short_ids(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(|c: char| c.is_ascii_hexdigit()) {
+        let run = rest[start..]
+            .find(|c: char| !c.is_ascii_hexdigit())
+            .unwrap_or(rest.len() - start);
+        out.push_str(&rest[..start]);
+        let digits = &rest[start..start + run];
+        if run == 64 {
+            out.push_str(&digits[..12]);
+            out.push('…');
+        } else {
+            out.push_str(digits);
+        }
+        rest = &rest[start + run..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The container `exec_container`'s rule names, and another one.
+pub const WATCHED_CONTAINER: &str =
+    "4c01db0b339c1b4c4f3d2a5a9d1e0f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e";
+const OTHER_CONTAINER: &str = "9f8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a0";
+
 /// The program `exec_args` starts.
 const NC_PATH: &str = "/tmp/polc-bench/nc";
 /// The program `exec_cmdline` starts.
@@ -729,6 +795,37 @@ mod tests {
         }
         assert!(!started.is_empty());
         assert!(started.iter().all(|p| !opened.contains(p)), "{started:?}");
+    }
+
+    #[test]
+    fn the_container_loads_run_in_the_watched_container_and_another() {
+        let scenario = by_name("exec_container").expect("exec_container");
+        let id_of = |load: &Load| match load {
+            // As polc's reference parser reads the cgroup, below the test
+            // cgroup (one level under the root).
+            Load::Exec {
+                cgroup: Some(below),
+                ..
+            } => polc::container::from_path(&format!("/polc-bench-1/{below}"))
+                .id()
+                .to_string(),
+            other => panic!("not an exec in a cgroup: {other:?}"),
+        };
+        assert_eq!(
+            id_of(scenario.hit.as_ref().expect("hit")),
+            WATCHED_CONTAINER
+        );
+        let miss = id_of(&scenario.miss);
+        assert!(miss.len() == 64 && miss != WATCHED_CONTAINER, "{miss}");
+        let bench = Path::new(env!("CARGO_MANIFEST_DIR"));
+        for file in ["pol/exec_container.pol", "c/exec_container.bpf.c"] {
+            let text = std::fs::read_to_string(bench.join(file)).expect("source");
+            assert!(text.contains(WATCHED_CONTAINER), "{file}");
+        }
+        assert_eq!(
+            scenario.hit.expect("hit").describe(),
+            "exec `/tmp/polc-bench/bin/miss` in cgroup `…/system.slice/docker-4c01db0b339c….scope`"
+        );
     }
 
     #[test]
