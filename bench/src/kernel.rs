@@ -150,8 +150,8 @@ pub struct RunStats {
 
 impl Subject {
     /// Loads the measured program of a polc object: config (every task,
-    /// nothing exempt, enforcing), set maps and the features map written
-    /// first, as `polrt run` does.
+    /// nothing exempt, enforcing), set maps, automata, the features map and
+    /// the identity map written first, as `polrt run` does.
     pub fn polc(
         kernel: &Kernel,
         object_path: &Path,
@@ -177,6 +177,9 @@ impl Subject {
         loader::fill_sets(&ebpf, metadata).map_err(|e| e.to_string())?;
         loader::write_automata(&ebpf, metadata).map_err(|e| e.to_string())?;
         loader::write_features(&ebpf, metadata, kernel.features).map_err(|e| e.to_string())?;
+        // The files the policy names by path, by identity (device and
+        // inode), as polrt fills them before attaching.
+        polrt::identity::IdentityMap::fill(&ebpf, metadata).map_err(|e| e.to_string())?;
         Subject::load(kernel, hook, meta, ebpf, drain.then_some(abi::MAP_EVENTS))
     }
 
