@@ -995,7 +995,7 @@ fn escape_controls(line: &mut Vec<u8>, from: usize) {
 }
 
 /// `text` with its control characters written as escapes (as
-/// [`escape_controls`] does): a status or record line names policies, list
+/// event lines do): a status or record line names policies, list
 /// files and reasons that may hold a newline, which would forge a line.
 pub fn escaped_line(text: &str) -> std::borrow::Cow<'_, str> {
     if !text.bytes().any(|b| b < 0x20 || b == 0x7f) {
