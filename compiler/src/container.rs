@@ -278,6 +278,29 @@ impl ContainerContext {
     pub fn pod_qos(&self) -> &'static str {
         self.pod.as_ref().map_or("", |(_, q)| q.name())
     }
+
+    /// The fields a test event's cgroup decides, with their values here
+    /// (`polc test` and the generated policies derive them as the kernel's
+    /// walk does).
+    pub fn field_values(&self) -> Vec<(crate::check::hooks::FieldId, crate::check::policy::Value)> {
+        use crate::check::policy::Value;
+        [
+            ("container.id", Value::Str(self.id().to_string())),
+            (
+                "container.short_id",
+                Value::Str(self.short_id().to_string()),
+            ),
+            ("container.runtime", Value::Str(self.runtime().to_string())),
+            ("proc.in_container", Value::Bool(self.in_container())),
+            ("k8s.pod.uid", Value::Str(self.pod_uid().to_string())),
+            ("k8s.pod.qos", Value::Str(self.pod_qos().to_string())),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| {
+            crate::check::hooks::FieldId::from_name(name).map(|field| (field, value))
+        })
+        .collect()
+    }
 }
 
 fn is_hex(bytes: &[u8]) -> bool {

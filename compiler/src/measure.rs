@@ -83,9 +83,7 @@ pub const VERIFIER_WORK_SLACK: u32 = 100_000;
 
 // The model's bound on the largest program stays under the kernel's limit
 // of 1,000,000 processed instructions.
-const _: () = assert!(
-    VERIFIER_WORK_FACTOR * MAX_PROGRAM_INSNS + VERIFIER_WORK_SLACK < 1_000_000
-);
+const _: () = assert!(VERIFIER_WORK_FACTOR * MAX_PROGRAM_INSNS + VERIFIER_WORK_SLACK < 1_000_000);
 
 /// Most conditional jumps whose fall-through one path may take: the
 /// verifier's limit is 8192 (`BPF_COMPLEXITY_LIMIT_JMP_SEQ`), and this

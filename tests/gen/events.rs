@@ -628,23 +628,7 @@ pub const CGROUPS: &[&str] = &[
 
 /// The container context fields and their values for `context`.
 fn container_values(context: &polc::container::ContainerContext) -> Vec<(FieldId, Value)> {
-    [
-        ("container.id", Value::Str(context.id().to_string())),
-        (
-            "container.short_id",
-            Value::Str(context.short_id().to_string()),
-        ),
-        (
-            "container.runtime",
-            Value::Str(context.runtime().to_string()),
-        ),
-        ("proc.in_container", Value::Bool(context.in_container())),
-        ("k8s.pod.uid", Value::Str(context.pod_uid().to_string())),
-        ("k8s.pod.qos", Value::Str(context.pod_qos().to_string())),
-    ]
-    .into_iter()
-    .filter_map(|(name, value)| FieldId::from_name(name).map(|f| (f, value)))
-    .collect()
+    context.field_values()
 }
 
 /// A cgroup path (from [`CGROUPS`]) whose container context is exactly the

@@ -363,26 +363,9 @@ impl<'a> Checker<'a> {
         path: &str,
         span: Span,
     ) -> bool {
-        let context = crate::container::from_path(path);
-        let derived = [
-            ("container.id", Value::Str(context.id().to_string())),
-            (
-                "container.short_id",
-                Value::Str(context.short_id().to_string()),
-            ),
-            (
-                "container.runtime",
-                Value::Str(context.runtime().to_string()),
-            ),
-            ("proc.in_container", Value::Bool(context.in_container())),
-            ("k8s.pod.uid", Value::Str(context.pod_uid().to_string())),
-            ("k8s.pod.qos", Value::Str(context.pod_qos().to_string())),
-        ];
         let mut ok = true;
-        for (name, value) in derived {
-            let Some(field) = FieldId::from_name(name) else {
-                continue;
-            };
+        for (field, value) in crate::container::from_path(path).field_values() {
+            let name = field.spec().name;
             match values.iter().position(|(f, _)| *f == field) {
                 Some(at) if values[at].1 != value => {
                     let shown = |v: &Value| match v {
