@@ -586,6 +586,10 @@ pub struct SetMeta {
     /// whenever the file changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<SetFile>,
+    /// Per key, its value, hex-encoded (a string dispatch's group and
+    /// identity bit); empty: every value is the byte `1`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
 }
 
 /// Where a set map's keys come from when a list file feeds it, and how each
