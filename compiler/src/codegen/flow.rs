@@ -115,7 +115,7 @@ pub(super) struct RulePlan {
 /// for rules that refuse and rules that allow), whether the rule's undecided
 /// condition matches — the same term may hold for one rule and fail for the
 /// other on the same event.
-fn term_key(rule: &Step, term: &Cond) -> String {
+pub(super) fn term_key(rule: &Step, term: &Cond) -> String {
     let text = cond_text(term);
     if term.fields().iter().any(|f| f.spec().resolved_path) {
         let matches = crate::interp::fails_closed_to_match(rule.action);

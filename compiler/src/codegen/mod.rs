@@ -879,28 +879,33 @@ impl Emitter<'_> {
         self.asm.jump_imm(Jmp::IfEqual, Reg::R0, 0, no_string);
         self.jump_edge(no_string);
         self.asm.load(Size::Word, Reg::R1, Reg::R0, 0);
+        let words_total = self.env.layout.identity_words;
         if let Some(at) = identity_at {
+            // The last identity word counts the file's bits: none, or only
+            // the found literal's own file's, and the lookup decides.
+            let count = (at + 8 * (words_total - 1)) as i16;
+            let plain = self.asm.label("dispatch.by_name");
             self.asm.note(
-                "identity bits of the run: at most the found literal's own file's (else in order)",
+                "the file's identity bits: none, or the found literal's alone (else in order)",
             );
-            self.asm
-                .store(Size::DoubleWord, Reg::R10, FP_GROUP, Reg::R1);
+            self.asm.load(Size::DoubleWord, Reg::R2, Reg::R7, count);
+            self.asm.jump_imm(Jmp::IfEqual, Reg::R2, 0, plain);
+            self.asm.store(Size::DoubleWord, Reg::R10, FP_GROUP, Reg::R1);
+            self.asm.jump_imm(Jmp::IfNotEqual, Reg::R2, 1, fallback);
+            self.jump_edge(fallback);
             self.asm.load(Size::Word, Reg::R3, Reg::R0, 4);
+            self.asm
+                .jump_imm(Jmp::IfGreaterOrEqual, Reg::R3, (words_total - 1) as i32, fallback);
+            self.jump_edge(fallback);
+            self.asm.alu_imm(Alu::Lhs, Reg::R3, 3);
+            self.asm.mov(Reg::R2, Reg::R7);
+            self.asm.alu(Alu::Add, Reg::R2, Reg::R3);
+            self.asm.load(Size::DoubleWord, Reg::R2, Reg::R2, at as i16);
             self.asm.load(Size::DoubleWord, Reg::R4, Reg::R0, 8);
-            for (&word, &mask) in &words {
-                let skip = self.asm.label("dispatch.identity_word");
-                self.asm
-                    .load(Size::DoubleWord, Reg::R2, Reg::R7, (at + 8 * word) as i16);
-                and_mask(&mut self.asm, Reg::R2, mask);
-                self.asm.jump_imm(Jmp::IfEqual, Reg::R2, 0, skip);
-                self.asm
-                    .jump_imm(Jmp::IfNotEqual, Reg::R3, word as i32, fallback);
-                self.jump_edge(fallback);
-                self.asm
-                    .jump_reg(Jmp::IfNotEqual, Reg::R2, Reg::R4, fallback);
-                self.jump_edge(fallback);
-                self.asm.bind(skip);
-            }
+            self.asm.alu(Alu::And, Reg::R2, Reg::R4);
+            self.asm.jump_imm(Jmp::IfEqual, Reg::R2, 0, fallback);
+            self.jump_edge(fallback);
+            self.asm.bind(plain);
         }
         self.search(&dispatch.values, dispatch.miss, plan, decided);
         self.set_rule(Some(self.program.rules[dispatch.start].rule_id));
@@ -909,7 +914,12 @@ impl Emitter<'_> {
             if let Some(at) = identity_at {
                 self.asm
                     .note("no literal: in order if the file is one of the run's");
-                self.asm.store_imm(Size::DoubleWord, Reg::R10, FP_GROUP, -1);
+                let count = (at + 8 * (words_total - 1)) as i16;
+                self.asm.load(Size::DoubleWord, Reg::R2, Reg::R7, count);
+                self.asm.jump_imm(Jmp::IfEqual, Reg::R2, 0, dispatch.miss);
+                self.jump_edge(dispatch.miss);
+                self.asm
+                    .store_imm(Size::DoubleWord, Reg::R10, FP_GROUP, -1);
                 for (&word, &mask) in &words {
                     self.asm
                         .load(Size::DoubleWord, Reg::R2, Reg::R7, (at + 8 * word) as i16);
@@ -923,7 +933,8 @@ impl Emitter<'_> {
         if resolved {
             self.bind(unresolved);
             if self.here.is_some() {
-                self.asm.store_imm(Size::DoubleWord, Reg::R10, FP_GROUP, -2);
+                self.asm
+                    .store_imm(Size::DoubleWord, Reg::R10, FP_GROUP, -2);
                 self.goto(fallback);
             }
         }
@@ -937,10 +948,11 @@ impl Emitter<'_> {
     /// does not decide alone: rule `k`'s first term holds when the
     /// dispatch found its literal (the group index at [`FP_GROUP`]), when
     /// the path is unresolved and the rule refuses (-2 there), or when the
-    /// file is the one at its literal's path (its identity bit). Each
-    /// failed test continues at the next rule of the run; no conditional
-    /// jump's fall-through continues the run, so the verifier's pending
-    /// branches do not grow with it.
+    /// file is the one at its literal's path (its identity bit). A failed
+    /// first term continues at the next rule of the run by a jump (no
+    /// fall-through continues the run: the verifier's pending branches do
+    /// not grow with it); a failed later term skips the rules that require
+    /// it too.
     fn dispatch_fallback(&mut self, dispatch: &flow::Dispatch, resolved: bool, decided: Label) {
         let mut group_of = HashMap::new();
         for (value, rules) in &dispatch.values {
@@ -953,6 +965,16 @@ impl Emitter<'_> {
             .map(|_| self.asm.label("dispatch.in_order"))
             .collect();
         next.push(dispatch.miss);
+        let rules = &self.program.rules;
+        let keys: Vec<Vec<String>> = (dispatch.start..dispatch.end)
+            .map(|k| {
+                let rule = &rules[k];
+                rule.conjuncts()
+                    .iter()
+                    .map(|t| flow::term_key(rule, t))
+                    .collect()
+            })
+            .collect();
         for (i, k) in (dispatch.start..dispatch.end).enumerate() {
             if i > 0 {
                 self.bind(next[i - 1]);
@@ -1016,9 +1038,15 @@ impl Emitter<'_> {
             }
             self.fail_closed_match = crate::interp::fails_closed_to_match(step.action);
             let terms = step.conjuncts();
-            for term in &terms[1..] {
+            for (j, term) in terms.iter().enumerate().skip(1) {
                 if self.here.is_some() {
-                    self.branch(term, fail, false, true);
+                    // A failed term also fails the run's later rules that
+                    // require it: on to the first that does not.
+                    let failed = &keys[i][j];
+                    let skip_to = (i + 1..n)
+                        .find(|&r| !keys[r].contains(failed))
+                        .map_or(dispatch.miss, |r| next[r - 1]);
+                    self.branch(term, skip_to, false, true);
                 }
             }
             if self.here.is_some() {

@@ -1021,6 +1021,22 @@ impl SetTable {
             keys.push(key);
             values.push(dispatch_value(group as u32, *identity));
         }
+        let literals: Vec<Vec<u8>> = by_literal.keys().map(|l| l.to_vec()).collect();
+        let identities: Vec<Option<IdentitySetId>> = by_literal.values().copied().collect();
+        // Each program of the hook has the same run: one map for all.
+        let same = self.sets.iter().position(|s| {
+            s.list.is_none() && s.keys == keys && s.values == values && s.kind.key_size() == key_len
+        });
+        if let Some(i) = same {
+            return StrDispatch {
+                start,
+                end: start + rules.len(),
+                field,
+                set: SetId(i as u32),
+                literals,
+                identities,
+            };
+        }
         self.sets.push(SetDef {
             list: None,
             kind: SetKind::StrHash { key_len },
@@ -1039,8 +1055,8 @@ impl SetTable {
             end: start + rules.len(),
             field,
             set: SetId(self.sets.len() as u32 - 1),
-            literals: by_literal.keys().map(|l| l.to_vec()).collect(),
-            identities: by_literal.values().copied().collect(),
+            literals,
+            identities,
         }
     }
 
