@@ -78,7 +78,11 @@ fn two_hundred_path_rules_dispatch_by_one_lookup_and_deny_exactly_their_files() 
         .arg(&policy)
         .output()
         .expect("polc build");
-    assert!(asm.status.success(), "{}", String::from_utf8_lossy(&asm.stderr));
+    assert!(
+        asm.status.success(),
+        "{}",
+        String::from_utf8_lossy(&asm.stderr)
+    );
     let asm = String::from_utf8_lossy(&asm.stdout);
     let lookups = asm
         .lines()

@@ -890,12 +890,17 @@ impl Emitter<'_> {
             );
             self.asm.load(Size::DoubleWord, Reg::R2, Reg::R7, count);
             self.asm.jump_imm(Jmp::IfEqual, Reg::R2, 0, plain);
-            self.asm.store(Size::DoubleWord, Reg::R10, FP_GROUP, Reg::R1);
+            self.asm
+                .store(Size::DoubleWord, Reg::R10, FP_GROUP, Reg::R1);
             self.asm.jump_imm(Jmp::IfNotEqual, Reg::R2, 1, fallback);
             self.jump_edge(fallback);
             self.asm.load(Size::Word, Reg::R3, Reg::R0, 4);
-            self.asm
-                .jump_imm(Jmp::IfGreaterOrEqual, Reg::R3, (words_total - 1) as i32, fallback);
+            self.asm.jump_imm(
+                Jmp::IfGreaterOrEqual,
+                Reg::R3,
+                (words_total - 1) as i32,
+                fallback,
+            );
             self.jump_edge(fallback);
             self.asm.alu_imm(Alu::Lhs, Reg::R3, 3);
             self.asm.mov(Reg::R2, Reg::R7);
@@ -918,8 +923,7 @@ impl Emitter<'_> {
                 self.asm.load(Size::DoubleWord, Reg::R2, Reg::R7, count);
                 self.asm.jump_imm(Jmp::IfEqual, Reg::R2, 0, dispatch.miss);
                 self.jump_edge(dispatch.miss);
-                self.asm
-                    .store_imm(Size::DoubleWord, Reg::R10, FP_GROUP, -1);
+                self.asm.store_imm(Size::DoubleWord, Reg::R10, FP_GROUP, -1);
                 for (&word, &mask) in &words {
                     self.asm
                         .load(Size::DoubleWord, Reg::R2, Reg::R7, (at + 8 * word) as i16);
@@ -933,8 +937,7 @@ impl Emitter<'_> {
         if resolved {
             self.bind(unresolved);
             if self.here.is_some() {
-                self.asm
-                    .store_imm(Size::DoubleWord, Reg::R10, FP_GROUP, -2);
+                self.asm.store_imm(Size::DoubleWord, Reg::R10, FP_GROUP, -2);
                 self.goto(fallback);
             }
         }

@@ -1165,4 +1165,88 @@ mod tests {
             .iter()
             .any(|k| matches!(k, LeafKind::StrPrefix(p) if p.len() == 300)));
     }
+
+    fn lowered(source: &str) -> crate::ir::Module {
+        let checked = crate::check::check_source("t.pol", source);
+        let policy = checked.policy.expect("checks");
+        super::lower(&policy)
+    }
+
+    fn path_rule(name: &str, path: &str, more: &str) -> String {
+        format!("rule {name} {{ on file.open when file.path == \"{path}\"{more} deny }}\n")
+    }
+
+    #[test]
+    fn runs_of_eight_string_equalities_on_one_field_are_dispatched() {
+        let mut source = String::new();
+        // 9 rules on file.path (two share a literal), then one on another
+        // first term, then 7 (too few), then 8 on proc.comm.
+        for i in 0..8 {
+            source += &path_rule(&format!("a{i}"), &format!("/a/{i}"), " and proc.uid != 0");
+        }
+        source += &path_rule("a_again", "/a/3", "");
+        source +=
+            "rule int_first { on file.open when proc.uid == 7 and file.path == \"/x\" deny }\n";
+        for i in 0..7 {
+            source += &path_rule(&format!("b{i}"), &format!("/b/{i}"), "");
+        }
+        source += "rule comm_first { on file.open when proc.comm == \"c\" deny }\n";
+        for i in 0..8 {
+            source +=
+                &format!("rule c{i} {{ on file.open when proc.comm == \"comm-{i}\" deny }}\n");
+        }
+        let module = lowered(&source);
+        let program = &module.programs[0];
+        let runs: Vec<(usize, usize, &str)> = program
+            .str_dispatches
+            .iter()
+            .map(|d| (d.start, d.end, d.field.spec().name))
+            .collect();
+        // The 7 `/b/` rules are too few; `comm_first` starts the
+        // `proc.comm` run of 9.
+        assert_eq!(runs, vec![(0, 9, "file.path"), (17, 26, "proc.comm")]);
+        let paths = &program.str_dispatches[0];
+        assert_eq!(
+            paths.literals.len(),
+            8,
+            "a literal two rules share is one group"
+        );
+        assert!(
+            paths.identities.iter().all(Option::is_some),
+            "absolute paths name files"
+        );
+        let set = &module.sets[paths.set.0 as usize];
+        assert_eq!(set.list, None);
+        assert_eq!(set.keys.len(), 8);
+        assert_eq!(set.kind, crate::ir::SetKind::StrHash { key_len: 8 });
+        // Keys sorted, each valued by its rank and its file's identity bit.
+        for (group, (key, value)) in set.keys.iter().zip(&set.values).enumerate() {
+            assert_eq!(&key[..4], format!("/a/{group}").as_bytes());
+            assert!(key[4..].iter().all(|b| *b == 0));
+            assert_eq!(&value[..4], &(group as u32).to_le_bytes());
+        }
+        // Every program of the hook shares the map.
+        assert!(module
+            .programs
+            .iter()
+            .all(|p| p.str_dispatches.first().map(|d| d.set) == Some(paths.set)));
+        let comms = &program.str_dispatches[1];
+        assert!(comms.identities.iter().all(Option::is_none));
+    }
+
+    #[test]
+    fn seven_rules_or_a_run_broken_by_another_field_are_not_dispatched() {
+        let mut source = String::new();
+        for i in 0..7 {
+            source += &format!("rule c{i} {{ on exec when proc.comm == \"c{i}\" deny }}\n");
+        }
+        // Another field's equality: the run is 7 + 1 + 7.
+        source += "rule exe { on exec when proc.exe == \"/bin/x\" deny }\n";
+        for i in 0..7 {
+            source += &format!("rule d{i} {{ on exec when proc.comm == \"d{i}\" deny }}\n");
+        }
+        let module = lowered(&source);
+        assert!(module.programs.iter().all(|p| p.str_dispatches.is_empty()));
+        assert!(module.sets.is_empty());
+    }
 }
