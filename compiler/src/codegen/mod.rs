@@ -58,11 +58,8 @@ const FP_SPILL: i16 = -24;
 /// Stack slot of the system call ABI a syscall guard found (0: 64-bit or
 /// x32, 1: 32-bit), until the prologue copies it to the scratch map.
 const FP_ABI: i16 = -32;
-/// Stack slot of a string dispatch's group index for its fallback chain
-/// (-1: no literal, -2: an unresolved path).
-const FP_GROUP: i16 = -40;
 /// Bytes of stack every program uses.
-pub const STACK_BYTES: u32 = 40;
+pub const STACK_BYTES: u32 = 32;
 
 /// The maps a program refers to.
 #[derive(Clone, Debug)]
@@ -890,8 +887,12 @@ impl Emitter<'_> {
             );
             self.asm.load(Size::DoubleWord, Reg::R2, Reg::R7, count);
             self.asm.jump_imm(Jmp::IfEqual, Reg::R2, 0, plain);
-            self.asm
-                .store(Size::DoubleWord, Reg::R10, FP_GROUP, Reg::R1);
+            self.asm.store(
+                Size::DoubleWord,
+                Reg::R7,
+                self.env.layout.dispatch as i16,
+                Reg::R1,
+            );
             self.asm.jump_imm(Jmp::IfNotEqual, Reg::R2, 1, fallback);
             self.jump_edge(fallback);
             self.asm.load(Size::Word, Reg::R3, Reg::R0, 4);
@@ -923,7 +924,12 @@ impl Emitter<'_> {
                 self.asm.load(Size::DoubleWord, Reg::R2, Reg::R7, count);
                 self.asm.jump_imm(Jmp::IfEqual, Reg::R2, 0, dispatch.miss);
                 self.jump_edge(dispatch.miss);
-                self.asm.store_imm(Size::DoubleWord, Reg::R10, FP_GROUP, -1);
+                self.asm.store_imm(
+                    Size::DoubleWord,
+                    Reg::R7,
+                    self.env.layout.dispatch as i16,
+                    -1,
+                );
                 for (&word, &mask) in &words {
                     self.asm
                         .load(Size::DoubleWord, Reg::R2, Reg::R7, (at + 8 * word) as i16);
@@ -937,7 +943,12 @@ impl Emitter<'_> {
         if resolved {
             self.bind(unresolved);
             if self.here.is_some() {
-                self.asm.store_imm(Size::DoubleWord, Reg::R10, FP_GROUP, -2);
+                self.asm.store_imm(
+                    Size::DoubleWord,
+                    Reg::R7,
+                    self.env.layout.dispatch as i16,
+                    -2,
+                );
                 self.goto(fallback);
             }
         }
@@ -949,7 +960,7 @@ impl Emitter<'_> {
 
     /// The run of a string dispatch in order, for the events its lookup
     /// does not decide alone: rule `k`'s first term holds when the
-    /// dispatch found its literal (the group index at [`FP_GROUP`]), when
+    /// dispatch found its literal (the group index in the scratch map's [`Layout::dispatch`] slot), when
     /// the path is unresolved and the rule refuses (-2 there), or when the
     /// file is the one at its literal's path (its identity bit). A failed
     /// first term continues at the next rule of the run by a jump (no
@@ -996,7 +1007,12 @@ impl Emitter<'_> {
             let fail = next[i];
             let body = self.asm.label("dispatch.body");
             let not_found = self.asm.label("dispatch.not_found");
-            self.asm.load(Size::DoubleWord, Reg::R1, Reg::R10, FP_GROUP);
+            self.asm.load(
+                Size::DoubleWord,
+                Reg::R1,
+                Reg::R7,
+                self.env.layout.dispatch as i16,
+            );
             self.set_r1(None);
             jump_cmp_u64(
                 &mut self.asm,
