@@ -123,6 +123,7 @@ const SCENARIOS: &[&str] = &[
     "enforce-stop",
     "monitor",
     "reload",
+    "reload-lists",
     "bypass-start",
     "bypass",
     "bypass-stop",

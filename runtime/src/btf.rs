@@ -33,6 +33,9 @@ const KIND_UNION: u32 = 5;
 struct Member {
     name: u32,
     ty: u32,
+    /// Offset in bits from the start of the composite; `None` for a
+    /// bitfield (no byte offset).
+    bits: Option<u32>,
 }
 
 #[derive(Clone, Debug)]
@@ -113,10 +116,20 @@ impl KernelBtf {
                 1 | 14 | 17 => 4, // int, var, decl_tag
                 3 => 12,          // array
                 4 | 5 => {
+                    // With the kind flag, the offset word also holds a
+                    // bitfield's size in its top byte.
+                    let kind_flag = info >> 31 == 1;
                     for i in 0..vlen {
+                        let offset = u32_at(type_bytes, at + i * 12 + 8)?;
+                        let bits = match kind_flag {
+                            true if offset >> 24 != 0 => None,
+                            true => Some(offset & 0x00ff_ffff),
+                            false => Some(offset),
+                        };
                         members.push(Member {
                             name: u32_at(type_bytes, at + i * 12)?,
                             ty: u32_at(type_bytes, at + i * 12 + 4)?,
+                            bits,
                         });
                     }
                     vlen * 12
@@ -191,6 +204,60 @@ impl KernelBtf {
         })
     }
 
+    /// The byte offset of `member` in `strukt` (directly or in an anonymous
+    /// struct or union it embeds, as CO-RE finds it); `None` when no struct
+    /// of that name has it, when it is a bitfield or not byte-aligned, or
+    /// when structs of that name disagree.
+    pub fn member_offset(&self, strukt: &str, member: &str) -> Option<u32> {
+        let mut found = None;
+        for id in self.by_name.get(strukt)? {
+            let Some(offset) = self.offset_in(*id, member, 0) else {
+                continue;
+            };
+            match found {
+                None => found = Some(offset),
+                Some(other) if other != offset => return None,
+                Some(_) => {}
+            }
+        }
+        found
+    }
+
+    fn offset_in(&self, id: u32, member: &str, depth: u32) -> Option<u32> {
+        let ty = self.types.get(id as usize)?;
+        if depth > 8 || !matches!(ty.kind, KIND_STRUCT | KIND_UNION) {
+            return None;
+        }
+        for m in &ty.members {
+            let bits = m.bits;
+            if m.name == 0 {
+                let inner = self.skip_modifiers(m.ty);
+                if let Some(offset) = self.offset_in(inner, member, depth + 1) {
+                    let base = bits.filter(|b| b.is_multiple_of(8))? / 8;
+                    return base.checked_add(offset);
+                }
+            } else if self.string(m.name) == member {
+                return bits.filter(|b| b.is_multiple_of(8)).map(|b| b / 8);
+            }
+        }
+        None
+    }
+
+    /// The name of type `id` and of its member number `index`, when `id`
+    /// is a named struct or union that has one (an object's own BTF: what
+    /// a CO-RE access string `0:index` names).
+    pub fn struct_member_name(&self, id: u32, index: usize) -> Option<(&str, &str)> {
+        let ty = self.types.get(id as usize)?;
+        if !matches!(ty.kind, KIND_STRUCT | KIND_UNION) || ty.name == 0 {
+            return None;
+        }
+        let member = ty.members.get(index)?;
+        if member.name == 0 {
+            return None;
+        }
+        Some((self.string(ty.name), self.string(member.name)))
+    }
+
     /// Follows typedefs and const/volatile/restrict/type tags.
     fn skip_modifiers(&self, mut id: u32) -> u32 {
         for _ in 0..16 {
@@ -216,45 +283,46 @@ impl KernelBtf {
 }
 
 #[cfg(test)]
+/// A tiny BTF: `int`, `struct inner { int b; }`,
+/// `struct outer { int a; struct inner; /* anonymous */ }`.
+pub(crate) fn tiny_btf() -> Vec<u8> {
+    let strings = b"\0int\0inner\0b\0outer\0a\0";
+    let name = |s: &str| {
+        let pat = format!("\0{s}\0");
+        strings
+            .windows(pat.len())
+            .position(|w| w == pat.as_bytes())
+            .map(|p| p as u32 + 1)
+            .expect("string present")
+    };
+    let mut types = Vec::new();
+    let mut push = |words: &[u32]| {
+        for w in words {
+            types.extend_from_slice(&w.to_le_bytes());
+        }
+    };
+    // 1: int
+    push(&[name("int"), 1 << 24, 4, 32]);
+    // 2: struct inner { int b; }
+    push(&[name("inner"), (4 << 24) | 1, 4, name("b"), 1, 0]);
+    // 3: struct outer { int a; <anon> struct inner; }
+    push(&[name("outer"), (4 << 24) | 2, 8, name("a"), 1, 0, 0, 2, 32]);
+    let mut out = Vec::new();
+    out.extend_from_slice(&BTF_MAGIC.to_le_bytes());
+    out.extend_from_slice(&[1, 0]);
+    out.extend_from_slice(&24u32.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&(types.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(types.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(strings.len() as u32).to_le_bytes());
+    out.extend_from_slice(&types);
+    out.extend_from_slice(strings);
+    out
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A tiny BTF: `int`, `struct inner { int b; }`,
-    /// `struct outer { int a; struct inner; /* anonymous */ }`.
-    fn tiny_btf() -> Vec<u8> {
-        let strings = b"\0int\0inner\0b\0outer\0a\0";
-        let name = |s: &str| {
-            let pat = format!("\0{s}\0");
-            strings
-                .windows(pat.len())
-                .position(|w| w == pat.as_bytes())
-                .map(|p| p as u32 + 1)
-                .expect("string present")
-        };
-        let mut types = Vec::new();
-        let mut push = |words: &[u32]| {
-            for w in words {
-                types.extend_from_slice(&w.to_le_bytes());
-            }
-        };
-        // 1: int
-        push(&[name("int"), 1 << 24, 4, 32]);
-        // 2: struct inner { int b; }
-        push(&[name("inner"), (4 << 24) | 1, 4, name("b"), 1, 0]);
-        // 3: struct outer { int a; <anon> struct inner; }
-        push(&[name("outer"), (4 << 24) | 2, 8, name("a"), 1, 0, 0, 2, 32]);
-        let mut out = Vec::new();
-        out.extend_from_slice(&BTF_MAGIC.to_le_bytes());
-        out.extend_from_slice(&[1, 0]);
-        out.extend_from_slice(&24u32.to_le_bytes());
-        out.extend_from_slice(&0u32.to_le_bytes());
-        out.extend_from_slice(&(types.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(types.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(strings.len() as u32).to_le_bytes());
-        out.extend_from_slice(&types);
-        out.extend_from_slice(strings);
-        out
-    }
 
     #[test]
     fn finds_direct_and_anonymous_members() {

@@ -24,6 +24,7 @@
 pub mod attach;
 pub mod btf;
 pub mod cgroup;
+pub mod co_re;
 pub mod containers;
 pub mod events;
 pub mod guard;

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use aya::maps::Map;
 use aya::programs::{Program, ProgramError};
-use aya::{Ebpf, EbpfLoader};
+use aya::Ebpf;
 use polc_abi::{
     self as abi, Action, BackendKind, BackendMeta, Config, Deny, Metadata, ProgramMeta, Signals,
 };
@@ -97,14 +97,9 @@ pub fn open(
             fields: missing.into_iter().map(str::to_string).collect(),
         });
     }
-    let mut loader = EbpfLoader::new();
-    loader.btf(Some(&types.aya));
-    if let Some(bytes) = ringbuf_bytes {
-        loader.map_max_entries(abi::MAP_EVENTS, bytes);
-    }
     // aya parses and relocates the object again, against the kernel's BTF
     // this time: under the guard, as when the object was read.
-    crate::panics::catch(|| loader.load(&object.bytes))
+    crate::panics::catch(|| types.load_object(&object.bytes, ringbuf_bytes))
         .map_err(|panic| LoadError::Open(format!("aya panicked: {panic}")))?
         .map_err(|e| LoadError::Open(error_chain(&e)))
 }

@@ -457,7 +457,7 @@ impl Output {
     fn emit(&mut self, text: &str, meta: impl FnOnce() -> Meta) {
         let written = match &mut self.out {
             Sink::Stream(out) => out
-                .write_all(text.as_bytes())
+                .write_all(escaped_line(text).as_bytes())
                 .and_then(|()| out.write_all(b"\n")),
             Sink::Journal(journal) => {
                 let meta = meta();
@@ -944,6 +944,19 @@ fn escape_controls(line: &mut Vec<u8>, from: usize) {
     }
 }
 
+/// `text` with its control characters written as escapes (as
+/// event lines do): a status or record line names policies, list
+/// files and reasons that may hold a newline, which would forge a line.
+pub fn escaped_line(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.bytes().any(|b| b < 0x20 || b == 0x7f) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut bytes = text.as_bytes().to_vec();
+    escape_controls(&mut bytes, 0);
+    // Escaping replaces ASCII bytes by ASCII: still UTF-8.
+    std::borrow::Cow::Owned(String::from_utf8_lossy(&bytes).into_owned())
+}
+
 /// Appends the text line of one event (what [`event_text`] gives), with
 /// its container's short id, name and image when it has one.
 fn write_event_text(
@@ -1379,6 +1392,30 @@ mod tests {
         assert_eq!(lines[1]["type"], "tamper");
         assert_eq!(lines[1]["repaired"], true);
         assert_eq!(lines[1]["program"], "net_connect_cgroup4");
+    }
+
+    #[test]
+    fn text_records_stay_one_line_whatever_a_list_file_is_called() {
+        let buffer = Shared::default();
+        let mut output = Output::new(Box::new(buffer.clone()), Format::Text, Clock::now());
+        output.list(&ListReport {
+            policy: "web".into(),
+            list: "bad".into(),
+            path: "/srv/lists/x\npolrt: ready: forged\t.txt".into(),
+            result: "refused",
+            added: 0,
+            removed: 0,
+            entries: 0,
+            reason: "line 1\u{7f}".into(),
+        });
+        let text = String::from_utf8(buffer.0.lock().expect("lock").clone()).expect("utf8");
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(
+            text.contains("/srv/lists/x\\npolrt: ready: forged\\t.txt"),
+            "{text}"
+        );
+        assert!(text.contains("line 1\\x7f"), "{text}");
+        assert_eq!(escaped_line("plain"), "plain");
     }
 
     #[test]

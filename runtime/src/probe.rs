@@ -51,20 +51,64 @@ pub enum ProbeError {
     },
 }
 
-/// The kernel's BTF, as aya needs it and as the member check needs it.
+/// The kernel's BTF, as aya needs it and as the member check needs it, and
+/// the one object loader of the process.
 pub struct KernelTypes {
     pub aya: aya::Btf,
     pub members: KernelBtf,
+    /// aya 0.14's `EbpfLoader::new` reads and parses the kernel's BTF every
+    /// time it is called (about as long as verifying a small policy), so
+    /// every object of the process goes through this one.
+    loader: std::sync::Mutex<aya::EbpfLoader<'static>>,
 }
 
-/// Reads the kernel's BTF.
+impl KernelTypes {
+    /// Parses and relocates `bytes` against the kernel's BTF and creates
+    /// its maps (no program is loaded); map `events` gets `ringbuf_bytes`
+    /// entries when given.
+    pub fn load_object(
+        &self,
+        bytes: &[u8],
+        ringbuf_bytes: Option<u32>,
+    ) -> Result<aya::Ebpf, aya::EbpfError> {
+        // A panic while loading leaves the loader as it was: it keeps no
+        // state of a load.
+        let mut loader = self
+            .loader
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(entries) = ringbuf_bytes {
+            loader.map_max_entries(polc_abi::MAP_EVENTS, entries);
+        }
+        match crate::co_re::relocate(bytes, &self.members) {
+            Some(relocated) => loader.load(&relocated),
+            None => loader.load(bytes),
+        }
+    }
+}
+
+/// Reads the kernel's BTF: parsed by polrt's reader and by aya, while aya's
+/// loader parses its own copy (each parse on its own thread: together they
+/// are most of `polrt run`'s start-up).
 pub fn kernel_btf() -> Result<KernelTypes, ProbeError> {
+    let loader = std::thread::spawn(aya::EbpfLoader::new);
     let bytes = std::fs::read(KERNEL_BTF).map_err(|source| ProbeError::NoBtf { source })?;
-    let members =
-        KernelBtf::parse(&bytes).map_err(|e: BtfError| ProbeError::BadBtf(e.to_string()))?;
-    let aya = aya::Btf::parse(&bytes, aya::Endianness::default())
-        .map_err(|e| ProbeError::BadBtf(e.to_string()))?;
-    Ok(KernelTypes { aya, members })
+    let (members, aya) = std::thread::scope(|scope| {
+        let members = scope.spawn(|| KernelBtf::parse(&bytes));
+        let aya = aya::Btf::parse(&bytes, aya::Endianness::default());
+        (members.join(), aya)
+    });
+    let panicked = |_| ProbeError::BadBtf("its reader panicked".to_string());
+    let members = members
+        .map_err(panicked)?
+        .map_err(|e: BtfError| ProbeError::BadBtf(e.to_string()))?;
+    let aya = aya.map_err(|e| ProbeError::BadBtf(e.to_string()))?;
+    let loader = loader.join().map_err(panicked)?;
+    Ok(KernelTypes {
+        aya,
+        members,
+        loader: std::sync::Mutex::new(loader),
+    })
 }
 
 /// The `FEATURE_*` bits of [`polc_abi::MAP_FEATURES`] this kernel allows.
@@ -140,9 +184,8 @@ fn active_lsms() -> Option<String> {
 /// object: the self-tgid program and the LSM probe.
 fn probe_object(types: &KernelTypes) -> Result<aya::Ebpf, String> {
     let bytes = polc::compile::runtime_probe_object().map_err(|e| e.to_string())?;
-    aya::EbpfLoader::new()
-        .btf(Some(&types.aya))
-        .load(&bytes)
+    types
+        .load_object(&bytes, None)
         .map_err(|e| crate::loader::error_chain(&e))
 }
 

@@ -177,7 +177,7 @@ pub fn check_ringbuf_size(bytes: u32) -> Result<u32, Error> {
 
 /// Prints a status line on stderr (`polrt: LINE`).
 pub(crate) fn status(line: &str) {
-    eprintln!("polrt: {line}");
+    eprintln!("polrt: {}", crate::output::escaped_line(line));
 }
 
 /// What every policy of a run shares: the host, as probed once, and the
@@ -337,6 +337,9 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
         }
     }
     let (sources, problems) = origin.sources()?;
+    // Reading the kernel's BTF takes about as long as compiling a small
+    // policy: both at once.
+    let kernel_types = std::thread::spawn(probe::kernel_btf);
     let metrics = Metrics::default();
     if let Some(addr) = &options.metrics {
         let bound = metrics.serve(addr)?;
@@ -361,7 +364,9 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
         }
     }
     probe::check_privileges()?;
-    let types = probe::kernel_btf()?;
+    let types = kernel_types
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
     for note in probe::ensure_mounts()? {
         status(&note);
     }

@@ -60,6 +60,7 @@ SCENARIOS=(
     enforce-stop
     monitor
     reload
+    reload-lists
     bypass-start
     bypass
     bypass-stop
@@ -85,6 +86,9 @@ BIND_DENIED_PORT=47004
 # The reload scenario: its port and how many versions replace the first.
 RELOAD_PORT=47005
 RELOADS=3
+# The list-file reload scenario's port (in the list) and one never listed.
+LIST_PORT=47006
+UNLISTED_PORT=47007
 # The name the enforcement session persists under (polrt run --persist).
 PERSIST_NAME=polc-vm
 PINS=/sys/fs/bpf/polc/$PERSIST_NAME
@@ -826,6 +830,67 @@ scenario_reload() {
     ! grep -qv '^[^ ]* lsm ' <<<"$backends" || fail "a generation got another backend than lsm: $backends"
     stop_polrt reload
     echo "polc-vm: $RELOADS reloads on lsm in $((SECONDS - started))s under a flood: $outcomes"
+}
+
+# List files reloaded on the LSM backend: a policy denies connects to the
+# ports of a list file; under a flood of connects to a listed port the file
+# is replaced RELOADS times (entries added and removed around that port, a
+# comment, one replacement with a bad line that is refused): every
+# connect is refused with EPERM, no program is reloaded, and the port
+# removed from the list is allowed at once.
+scenario_reload_lists() {
+    make_scratch_files
+    local policy=$WORK/listed-policy.pol ports=$WORK/listed-ports.txt version
+    printf 'list blocked = file "%s"
+
+rule block {
+    on net.connect
+    when net.dport in blocked
+    deny "listed port"
+}
+' \
+        "$ports" >"$policy"
+    printf '# blocked ports\n%s\n' "$LIST_PORT" >"$ports"
+    POLRT_POLICY=$policy start_polrt lists --require-lsm
+    local connect=(in_cgroup /usr/bin/python3 "$POLC_REPO/tests/vm/ops.py" connect)
+    [ "$("${connect[@]}" "$UNLISTED_PORT")" = connected ] || fail "an unlisted port was not connected"
+    rm -f "$WORK/flood.stop"
+    in_cgroup /usr/bin/python3 "$POLC_REPO/tests/vm/ops.py" connect_flood "$LIST_PORT" \
+        "$WORK/flood.stop" >"$WORK/flood.out" 2>&1 &
+    local flood=$! started=$SECONDS
+    await_event lists rule=block verdict=deny backend=lsm
+    await_list_lines() { # COUNT PATTERN
+        local waited=0
+        until [ "$(grep -c "$2" "$WORK/lists.err")" -ge "$1" ]; do
+            waited=$((waited + 1))
+            [ "$waited" -lt $((READY_TIMEOUT * 10)) ] || fail "no $1 list lines matching $2: $(cat "$WORK/lists.err")"
+            sleep 0.1
+        done
+    }
+    for version in $(seq 1 "$RELOADS"); do
+        printf '# version %s\n%s\n%s\n' "$version" "$((LIST_PORT + 1000 + version))" "$LIST_PORT" >"$ports.tmp"
+        mv "$ports.tmp" "$ports"
+        await_list_lines "$version" 'list `blocked` of policy `listed-policy`: .* read again'
+    done
+    printf '%s\nnot-a-port\n' "$LIST_PORT" >"$ports.tmp"
+    mv "$ports.tmp" "$ports"
+    await_list_lines 1 'list `blocked` of policy `listed-policy`: .* refused, the old entries stay enforced'
+    touch "$WORK/flood.stop"
+    wait "$flood" || fail "the flood failed: $(cat "$WORK/flood.out")"
+    local outcomes
+    outcomes=$(cat "$WORK/flood.out")
+    echo "flood of connects during $RELOADS list reloads and a refused one: $outcomes"
+    [[ "$outcomes" =~ ^EPERM=[1-9][0-9]*$ ]] \
+        || fail "a connect was not refused with EPERM during the list reloads: $outcomes"
+    ! grep -q '^polrt: reload: ' "$WORK/lists.err" || fail "a program was reloaded for a list file"
+    # The port removed from the list: allowed as soon as the file is read.
+    printf '%s\n' "$UNLISTED_PORT" >"$ports.tmp"
+    mv "$ports.tmp" "$ports"
+    await_list_lines "$((RELOADS + 1))" 'list `blocked` of policy `listed-policy`: .* read again'
+    [ "$("${connect[@]}" "$LIST_PORT")" = connected ] || fail "the port removed from the list was not allowed"
+    [ "$("${connect[@]}" "$UNLISTED_PORT")" = EPERM ] || fail "the port added to the list was not refused"
+    stop_polrt lists
+    echo "polc-vm: $RELOADS list-file reloads and a refused one on lsm in $((SECONDS - started))s under a flood: $outcomes"
 }
 
 # The bypass suite with BPF LSM: every technique of tests/bypass/bypass.py

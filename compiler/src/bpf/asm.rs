@@ -11,6 +11,7 @@
 //! struct members a CO-RE relocation names); knows nothing of policies, of
 //! the checker or its hook table, or of ELF (`tests/layers.rs` checks).
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 pub use bpf_ins::{
@@ -20,6 +21,9 @@ pub use bpf_ins::{
 
 use crate::kernel::KernelMember;
 use crate::span::Span;
+
+/// A program's items with their islands, and the label names.
+type WithIslands<'a> = (Cow<'a, [Item]>, Cow<'a, [String]>);
 
 /// A jump target inside one program.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -405,9 +409,10 @@ impl Asm {
 
     /// Routes every out-of-reach jump through islands; returns the items with
     /// islands in place, and the label names (islands add labels).
-    fn with_islands(&self) -> Result<(Vec<Item>, Vec<String>), AsmError> {
-        let mut items = self.items.clone();
-        let mut names = self.label_names.clone();
+    fn with_islands(&self) -> Result<WithIslands<'_>, AsmError> {
+        // Most programs need no island: nothing is copied then.
+        let mut items: Cow<'_, [Item]> = Cow::Borrowed(&self.items);
+        let mut names: Cow<'_, [String]> = Cow::Borrowed(&self.label_names);
         // Per island point: its skip label (once it has entries) and its
         // entries (proxy label, target label, final target).
         let mut islands: Vec<Island> = vec![(None, Vec::new()); self.n_island_points];
@@ -418,7 +423,7 @@ impl Asm {
         // one, which the verifier would reject as unreachable.
         let mut dead_point = vec![false; self.n_island_points];
         let mut dead = false;
-        for item in &items {
+        for item in items.iter() {
             match item {
                 Item::Insn(insn) | Item::Jump { insn, .. } => {
                     dead = matches!(insn.encode().0 & 0xff, 0x05 | 0x95);
@@ -509,13 +514,14 @@ impl Asm {
                     })?;
                 let (skip, entries) = &mut islands[point];
                 if skip.is_none() {
-                    names.push(format!("island{point}.over"));
+                    names.to_mut().push(format!("island{point}.over"));
                     *skip = Some(Label(names.len() as u32 - 1));
                 }
                 let proxy = match entries.iter().find(|(_, _, e)| *e == end) {
                     Some((proxy, _, _)) => *proxy,
                     None => {
-                        names.push(format!("island{point}.{}", names[end.0 as usize]));
+                        let name = format!("island{point}.{}", names[end.0 as usize]);
+                        names.to_mut().push(name);
                         let proxy = Label(names.len() as u32 - 1);
                         entries.push((proxy, target, end));
                         proxy
@@ -523,7 +529,7 @@ impl Asm {
                 };
                 match jump {
                     JumpRef::Item(i) => {
-                        if let Item::Jump { target, .. } = &mut items[i] {
+                        if let Item::Jump { target, .. } = &mut items.to_mut()[i] {
                             item_end[i].get_or_insert(*target);
                             *target = proxy;
                         }
@@ -562,13 +568,16 @@ impl Asm {
             }
         }
         // Materialise the islands.
+        if islands.iter().all(|(skip, _)| skip.is_none()) {
+            return Ok((items, names));
+        }
         let mut out = Vec::with_capacity(items.len());
-        for item in items {
+        for item in items.iter() {
             match item {
                 Item::IslandPoint(p) => {
-                    let (skip, entries) = &islands[p];
+                    let (skip, entries) = &islands[*p];
                     if let Some(skip) = skip {
-                        if !dead_point[p] {
+                        if !dead_point[*p] {
                             out.push(Item::Jump {
                                 insn: Instruction::jmp_abs(0),
                                 target: *skip,
@@ -584,10 +593,10 @@ impl Asm {
                         out.push(Item::Bind(*skip));
                     }
                 }
-                other => out.push(other),
+                other => out.push(other.clone()),
             }
         }
-        Ok((out, names))
+        Ok((Cow::Owned(out), names))
     }
 
     /// Resolves labels and encodes the program.
@@ -596,7 +605,7 @@ impl Asm {
         // First pass: slot of every item and of every label.
         let mut label_slot: Vec<Option<u32>> = vec![None; label_names.len()];
         let mut slot = 0u32;
-        for item in &items {
+        for item in items.iter() {
             match item {
                 Item::Bind(label) => {
                     let entry = &mut label_slot[label.0 as usize];
@@ -621,7 +630,7 @@ impl Asm {
         let mut pending_notes: Vec<String> = Vec::new();
         let mut labels_here: Vec<Label> = Vec::new();
         let mut eliding: Option<(u32, String)> = None;
-        for item in &items {
+        for item in items.iter() {
             let at = out.slots.len() as u32;
             let insn = match item {
                 Item::IslandPoint(_) => continue,
@@ -680,13 +689,12 @@ impl Asm {
                     let distance = i64::from(to) - i64::from(at) - 1;
                     let offset =
                         i16::try_from(distance).map_err(|_| AsmError::TooFar { at, distance })?;
-                    out.jump_labels
-                        .push((at, label_names[target.0 as usize].clone()));
+                    out.jump_labels.push((at, *target));
                     with_offset(insn, offset)
                 }
             };
             for label in labels_here.drain(..) {
-                out.labels.push((at, label_names[label.0 as usize].clone()));
+                out.labels.push((at, label));
             }
             for note in pending_notes.drain(..) {
                 out.notes.push((at, note));
@@ -702,6 +710,7 @@ impl Asm {
         if let Some(label) = labels_here.first() {
             return Err(AsmError::Unbound(label.0));
         }
+        out.label_names = label_names.into_owned();
         Ok(out)
     }
 }
@@ -734,10 +743,12 @@ pub struct Assembled {
     pub origins: Vec<(u32, Origin)>,
     /// Notes attached to slots, for disassembly.
     pub notes: Vec<(u32, String)>,
-    /// Label names bound at slots, for disassembly.
-    pub labels: Vec<(u32, String)>,
+    /// Labels bound at slots, for disassembly.
+    pub labels: Vec<(u32, Label)>,
     /// Target label name of each jump, by the jump's slot.
-    pub jump_labels: Vec<(u32, String)>,
+    pub jump_labels: Vec<(u32, Label)>,
+    /// The name of each label.
+    pub label_names: Vec<String>,
     /// Slot ranges `start..end` the disassembly shows as one line saying
     /// what they are.
     pub elided: Vec<(u32, u32, String)>,
@@ -799,8 +810,8 @@ impl Assembled {
                 }
                 continue;
             }
-            for label in texts_at(&self.labels, *slot) {
-                let _ = writeln!(out, "{label}:");
+            for (_, label) in self.labels.iter().filter(|(s, _)| s == slot) {
+                let _ = writeln!(out, "{}:", self.label_name(*label));
             }
             for note in texts_at(&self.notes, *slot) {
                 let _ = writeln!(out, "      ; {note}");
@@ -809,6 +820,12 @@ impl Assembled {
             let _ = writeln!(out, "{slot:5}  {text}");
         }
         out
+    }
+
+    fn label_name(&self, label: Label) -> &str {
+        self.label_names
+            .get(label.0 as usize)
+            .map_or("?", String::as_str)
     }
 
     /// [`Self::disassemble_with`] naming maps `map#N`.
@@ -895,7 +912,7 @@ impl Assembled {
                     .jump_labels
                     .iter()
                     .find(|(s, _)| *s == slot)
-                    .map(|(_, name)| name.clone())
+                    .map(|(_, label)| self.label_name(*label).to_string())
                     .unwrap_or_else(|| format!("{:+}", off));
                 let operand = if code & 0x08 != 0 {
                     format!("r{src}")
