@@ -260,7 +260,17 @@ pub fn expectation_problems(
 /// Runs one of the policy's own tests on the interpreter: its decision and
 /// what is wrong with it.
 pub fn run_test(policy: &CheckedPolicy, test: &PolicyTest) -> (Decision, Vec<String>) {
-    let event = Event::new(test.fields.iter().cloned());
+    run_test_with(policy, test, &[])
+}
+
+/// [`run_test`], with the values of the fields holding the ids of the user
+/// and group names the policy compares with (`crate::accounts`).
+pub fn run_test_with(
+    policy: &CheckedPolicy,
+    test: &PolicyTest,
+    names: &[(FieldId, Value)],
+) -> (Decision, Vec<String>) {
+    let event = Event::new(test.fields.iter().cloned().chain(names.iter().cloned()));
     let decision = evaluate(policy, test.hook, &event);
     let problems = expectation_problems(policy, test, &decision);
     (decision, problems)

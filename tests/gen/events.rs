@@ -101,7 +101,7 @@ impl<'p> EventGen<'p> {
                     }
                 }
             }
-            3 => return Event::default(),
+            3 => return self.with_accounts(Event::default()),
             4 => {
                 for field in &self.fields {
                     if rng.chance(60) {
@@ -127,6 +127,19 @@ impl<'p> EventGen<'p> {
         }
         let mut event = Event::new(values);
         self.resolve(rng, &mut event);
+        self.with_accounts(event)
+    }
+
+    /// `event` with the ids of the names the policy compares with: the
+    /// generated databases' (what polrt and `polc test --passwd` write),
+    /// whatever the steering wanted.
+    fn with_accounts(&self, mut event: Event) -> Event {
+        for field in polc::accounts::account_fields(self.policy) {
+            if let Some((group, name)) = polc::check::hooks::account_of(field) {
+                let id = super::policy::account_id(group, name).expect("a generated name");
+                event.values.insert(field, Value::Int(u64::from(id)));
+            }
+        }
         event
     }
 
@@ -192,7 +205,11 @@ impl<'p> EventGen<'p> {
                 // The other field's value (kept if set), then one of this
                 // field's values around it that decides as wanted.
                 if rng.chance(90) {
+                    // A user or group name: the id the databases give it.
+                    let account = polc::check::hooks::account_of(*other)
+                        .and_then(|(group, name)| super::policy::account_id(group, name));
                     let b = match out.get(other) {
+                        _ if account.is_some() => u64::from(account.unwrap_or_default()),
                         Some(Value::Int(b)) => *b,
                         _ => {
                             let b = *pick(rng, &[0u64, 1, 1000, 65_534]);
@@ -240,7 +257,11 @@ fn literals(policy: &CheckedPolicy, test: &Test) -> Vec<Value> {
             prefix: *prefix,
         }],
         TestOp::IsTrue => vec![Value::Bool(true), Value::Bool(false)],
-        TestOp::FieldCmp { .. } => Vec::new(),
+        // A user or group name: the id it stands for, and its neighbours.
+        TestOp::FieldCmp { other, .. } => polc::check::hooks::account_of(*other)
+            .and_then(|(group, name)| super::policy::account_id(group, name))
+            .map(|id| vec![Value::Int(u64::from(id))])
+            .unwrap_or_default(),
         TestOp::Bits { mask, .. } => vec![
             Value::Int(*mask),
             Value::Int(mask & mask.wrapping_sub(1)),
@@ -560,6 +581,8 @@ pub fn with_clause(rng: &mut impl Entropy, event: &Event) -> String {
     }
     values
         .iter()
+        // The ids of user and group names come from the databases.
+        .filter(|(field, _)| !field.spec().internal())
         .map(|(field, value)| {
             let text = match value {
                 Value::Int(n) => render_int(rng, *n),
@@ -613,8 +636,10 @@ pub fn test_block(
     decision: &Decision,
 ) -> String {
     let mut out = format!("test \"{name}\" {{\n    on {}", hook.name());
-    if !event.values.is_empty() {
-        let _ = write!(out, " with {}", with_clause(rng, event));
+    // (The ids of user and group names are no part of the clause.)
+    let with = with_clause(rng, event);
+    if !with.is_empty() {
+        let _ = write!(out, " with {with}");
     }
     let _ = write!(out, "\n    expect {}", decision.action.keyword());
     if let Some(rule) = decision.rule {

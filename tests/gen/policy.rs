@@ -251,6 +251,56 @@ fn common_fields() -> Vec<FieldId> {
         .collect()
 }
 
+// user and group names (`proc.user == "NAME"`)
+/// The user names policies name, with the ids the generated databases
+/// ([`passwd_text`]) give them: property runs resolve them through those
+/// files (`polc test --passwd`), and events carry these ids.
+pub const USERS: &[(&str, u32)] = &[
+    ("root", 0),
+    ("gen-alice", 1000),
+    ("svc.build_01", 4242),
+    ("nobody", 65534),
+];
+/// The group names, with their ids ([`group_text`]).
+pub const GROUPS: &[(&str, u32)] = &[("root", 0), ("wheel", 10), ("gen-ops", 4242)];
+
+/// The name fields and the id fields they stand for.
+const NAME_FIELDS: &[(&str, &str, bool)] = &[
+    ("proc.uid", "proc.user", false),
+    ("proc.euid", "proc.euser", false),
+    ("proc.auid", "proc.loginuser", false),
+    ("proc.gid", "proc.group", true),
+    ("proc.egid", "proc.egroup", true),
+    ("file.uid", "file.user", false),
+    ("file.gid", "file.group", true),
+    ("setuid.uid", "setuid.user", false),
+    ("setuid.euid", "setuid.euser", false),
+    ("setgid.gid", "setgid.group", true),
+    ("setgid.egid", "setgid.egroup", true),
+];
+
+/// The user database of [`USERS`], as `/etc/passwd` is written.
+pub fn passwd_text() -> String {
+    USERS
+        .iter()
+        .map(|(name, id)| format!("{name}:x:{id}:{id}::/nonexistent:/usr/sbin/nologin\n"))
+        .collect()
+}
+
+/// The group database of [`GROUPS`], as `/etc/group` is written.
+pub fn group_text() -> String {
+    GROUPS
+        .iter()
+        .map(|(name, id)| format!("{name}:x:{id}:\n"))
+        .collect()
+}
+
+/// The id the generated databases give a user (`group`: group) name.
+pub fn account_id(group: bool, name: &str) -> Option<u32> {
+    let table = if group { GROUPS } else { USERS };
+    table.iter().find(|(n, _)| *n == name).map(|(_, id)| *id)
+}
+
 /// Container context: ids, runtimes, pod uids and QoS classes as the kernel
 /// reports them.
 const CONTAINER_IDS: &[&str] = &[
@@ -794,6 +844,26 @@ impl<R: Entropy> Gen<'_, R> {
             }
         }
         let name = written.as_str();
+        // Now and then the id field by name: `proc.user == "gen-alice"`.
+        if let Some((_, named, group)) = NAME_FIELDS.iter().find(|(id, _, _)| *id == name) {
+            if self.rng.chance(25) {
+                let table = if *group { GROUPS } else { USERS };
+                let pick_name = |rng: &mut R| {
+                    let name = pick(rng, table).0;
+                    render_str(rng, name)
+                };
+                return match self.rng.below(4) {
+                    0 => format!("{named} == {}", pick_name(self.rng)),
+                    1 => format!("{named} != {}", pick_name(self.rng)),
+                    k => {
+                        let n = self.rng.range(1, 3) as usize;
+                        let names: Vec<String> = (0..n).map(|_| pick_name(self.rng)).collect();
+                        let op = if k == 2 { "in" } else { "not in" };
+                        format!("{named} {op} [{}]", names.join(", "))
+                    }
+                };
+            }
+        }
         match field.spec().ty {
             FieldType::Int { .. } if self.rng.chance(5) => {
                 // Two int fields: the other one common to every hook.
@@ -1255,16 +1325,28 @@ impl<R: Entropy> Gen<'_, R> {
                 };
             }
         }
-        if self.rng.chance(70) {
-            let pattern = self.glob_pattern(limit, path);
-            format!("{name} matches {}", render_str(self.rng, &pattern))
+        // Patterns whose automaton is within its bound together (E0291
+        // counts the states of one test's patterns).
+        let n = if self.rng.chance(70) {
+            1
         } else {
-            let n = self.rng.range(2, 3) as usize;
-            let items: Vec<String> = (0..n)
-                .map(|_| {
-                    let pattern = self.glob_pattern(limit, path);
-                    render_str(self.rng, &pattern)
-                })
+            self.rng.range(2, 3) as usize
+        };
+        let mut patterns: Vec<String> = Vec::new();
+        for _ in 0..8 {
+            patterns = (0..n).map(|_| self.glob_pattern(limit, path)).collect();
+            let bytes: Vec<Vec<u8>> = patterns.iter().map(|p| p.as_bytes().to_vec()).collect();
+            if polc::check::glob::dfa(&bytes).is_some() {
+                break;
+            }
+            patterns = vec!["*".to_string(); n];
+        }
+        if n == 1 {
+            format!("{name} matches {}", render_str(self.rng, &patterns[0]))
+        } else {
+            let items: Vec<String> = patterns
+                .iter()
+                .map(|pattern| render_str(self.rng, pattern))
                 .collect();
             format!("{name} matches {}", self.inline_list(&items))
         }

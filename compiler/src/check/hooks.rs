@@ -565,6 +565,15 @@ pub enum FieldSource {
     /// memory before the exec's point of no return): a backend with such a
     /// source for a field a policy uses is left out of the object (W0060).
     Unreadable,
+    // user and group names (`proc.user == "root"`)
+    /// The table entry of the ids user or group names stand for
+    /// ([`account_id_field`]); [`FieldSource::at`] makes it
+    /// [`Self::AccountId`].
+    AccountIds { group: bool },
+    /// The id the node's user database (`group`: its group database) gives
+    /// `name`: a slot of `abi::MAP_ACCOUNTS`, written and frozen by the
+    /// runtime before any program loads.
+    AccountId { group: bool, name: &'static str },
 }
 
 impl FieldSource {
@@ -578,6 +587,9 @@ impl FieldSource {
             (FieldSource::AncestorComm(_), Index::At(n)) => FieldSource::AncestorComm(n as u8),
             (FieldSource::ResolvedPath(FileRef::AncestorExe(_)), Index::At(n)) => {
                 FieldSource::ResolvedPath(FileRef::AncestorExe(n as u8))
+            }
+            (FieldSource::AccountIds { group }, Index::Key(name)) => {
+                FieldSource::AccountId { group, name }
             }
             (other, _) => other,
         }
@@ -1066,6 +1078,38 @@ pub fn any_elements(family: FieldId) -> Option<(Vec<FieldId>, Option<FieldId>)> 
         .map(|n| element_id(family, IndexRef::At(n)))
         .collect();
     Some((elements, spec.count.and_then(FieldId::from_name)))
+}
+
+/// The field holding the id the node's user database (`group`: group
+/// database) gives `name`: an element of `account.uid["NAME"]` or
+/// `account.gid["NAME"]`, which no hook offers and no policy names; the
+/// checker compares the user's id field with it (`proc.user == "root"` is
+/// `proc.uid == account.uid["root"]`).
+pub fn account_id_field(group: bool, name: &str) -> FieldId {
+    let family = if group {
+        "account.gid[\"NAME\"]"
+    } else {
+        "account.uid[\"NAME\"]"
+    };
+    let family = FieldId::from_name_exact(family).expect("the account id fields are in FIELDS");
+    element_id(family, IndexRef::Key(name))
+}
+
+/// The database and name of a field [`account_id_field`] made.
+pub fn account_of(field: FieldId) -> Option<(bool, &'static str)> {
+    let (family, index) = field.element()?;
+    match (family.spec().common_source, index) {
+        (Some(FieldSource::AccountIds { group }), Index::Key(name)) => Some((group, name)),
+        _ => None,
+    }
+}
+
+impl FieldSpec {
+    /// Whether no hook offers this field (the ids behind user and group
+    /// names): never listed, never written in a policy.
+    pub fn internal(&self) -> bool {
+        matches!(self.scope, FieldScope::Hooks([]))
+    }
 }
 
 /// Ancestors `proc.ancestors[N]` reads: `N` from 1 (the parent) to this.
@@ -1823,6 +1867,25 @@ pub static FIELDS: &[FieldSpec] = &[
         scope: FieldScope::Common,
         doc: "command line of the parent process at its last exec (as `proc.cmdline`)",
         common_source: Some(FieldSource::CmdlineSnapshot { parent: true }),
+        resolved_path: false,
+    },
+    // user and group names: the ids names stand for (no hook offers them:
+    // the checker makes `proc.user == "NAME"` a comparison with one of
+    // their elements, see `account_id_field`)
+    FieldSpec {
+        name: "account.uid[\"NAME\"]",
+        ty: FieldType::Int { bits: 32 },
+        scope: FieldScope::Hooks(&[]),
+        doc: "the user id the node's user database gives NAME",
+        common_source: Some(FieldSource::AccountIds { group: false }),
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "account.gid[\"NAME\"]",
+        ty: FieldType::Int { bits: 32 },
+        scope: FieldScope::Hooks(&[]),
+        doc: "the group id the node's group database gives NAME",
+        common_source: Some(FieldSource::AccountIds { group: true }),
         resolved_path: false,
     },
 ];
@@ -4265,7 +4328,9 @@ mod tests {
             assert_eq!(Hook::from_name(hook.name()), Some(hook));
             assert!(!hook.spec().backends.is_empty());
         }
-        for field in FIELDS {
+        // (The ids behind user and group names have a source of their own
+        // and no hook.)
+        for field in FIELDS.iter().filter(|f| !f.internal()) {
             assert_eq!(
                 field.common_source.is_some(),
                 field.scope == FieldScope::Common,

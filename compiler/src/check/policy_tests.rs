@@ -115,6 +115,15 @@ impl<'a> Checker<'a> {
         for field_value in fields {
             let (field_name, value) = (&field_value.field, &field_value.value);
             let Some(field) = FieldId::from_name(&field_name.text) else {
+                if let Some(d) = super::cond::accounts::value_diagnostic(
+                    &field_name.text,
+                    field_name.span,
+                    "a test's event",
+                ) {
+                    self.report(d);
+                    ok = false;
+                    continue;
+                }
                 if let Some(d) = super::indexed::index_diagnostic(&field_name.text, field_name.span)
                 {
                     self.report(d);

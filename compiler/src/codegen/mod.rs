@@ -94,6 +94,9 @@ pub struct Maps {
     /// Present in test-run builds: the per-CPU copy of the test context
     /// (see [`crate::ir::TestContext`]).
     pub test_context: Option<MapId>,
+    /// Present when an attach program compares with a user or group name:
+    /// [`abi::MAP_ACCOUNTS`].
+    pub accounts: Option<MapId>,
 }
 
 impl Maps {
@@ -111,6 +114,9 @@ pub struct ProgramEnv<'a> {
     /// The module's automata (where each table lies in the automata map).
     pub automata: &'a [crate::ir::AutomatonDef],
     pub layout: &'a Layout,
+    /// The user and group names of [`abi::MAP_ACCOUNTS`], in the order of
+    /// their ids in its value (`(group, name)`).
+    pub accounts: &'a [(bool, &'static str)],
     /// Index of this program in the metadata (written into event headers).
     pub program_index: u16,
     /// Number of rules and traces in the policy (the loss counter's index).

@@ -137,7 +137,7 @@ codes! {
         what: "A condition, message placeholder, `emit` or test names a field that does \
                not exist.",
         why: "Only the fields listed in the language reference can be read in the kernel.",
-        example: "rule r {\n    on exec\n    when proc.user == 0\n    deny\n}\n",
+        example: "rule r {\n    on exec\n    when proc.usr == 0\n    deny\n}\n",
         fix: "Use the field the help line suggests, or one from the reference \
               (`polc explain` lists none; see docs/language.md, \"Fields\").",
     }
@@ -323,6 +323,43 @@ codes! {
               for one of them, but it has no single value to show or to set.",
         example: "trace t {\n    on exec\n    emit exec.args[*]\n}\n",
         fix: "Name one element (`exec.args[1]`), or `exec.cmdline` for every argument.",
+    }
+    // User and group names (`proc.user == "root"`), allowed warnings.
+    E0280 (Error) "not a user or group name" {
+        what: "A string compared with a user or group name field (`proc.user`, \
+               `proc.group`, ...) can be no name: empty, longer than 32 bytes, or with a \
+               `:`, `,`, white space or a control character.",
+        why: "The node's user and group databases (`/etc/passwd`, `/etc/group`) cannot \
+              hold such a name: the test could never be resolved.",
+        example: "rule r {\n    on exec\n    when proc.user == \"\"\n    deny\n}\n",
+        fix: "Write the name as `/etc/passwd` or `/etc/group` has it.",
+    }
+    E0281 (Error) "user or group name where a value is needed" {
+        what: "A user or group name field (`proc.user`, ...) is used in a message, an \
+               `emit` clause or a test's event.",
+        why: "A name field is not read by the kernel: a test on it compares the id field \
+              with the id the node gives the name. Events carry the id, and polrt shows \
+              the name the node gives it next to it.",
+        example: "trace t {\n    on exec\n    emit proc.user\n}\n",
+        fix: "Name the id field (`proc.uid` for `proc.user`); in a test's event give the \
+              id (`with proc.uid = 1000`): `polc test --passwd FILE` resolves the \
+              policy's names.",
+    }
+    E0282 (Error) "user or group names from a list file" {
+        what: "`proc.user in LIST` (or another name field) names a list file.",
+        why: "A list file changes while the policy runs, but the names a policy compares \
+              with are resolved once, when polrt loads it.",
+        example: "list admins = file \"/etc/shells\"\nrule r {\n    on exec\n    when proc.user in admins\n    deny\n}\n",
+        fix: "Write the names in the policy, or the ids in the file (`proc.uid in admins`).",
+    }
+    E0283 (Error) "`allow` of a code that cannot be allowed" {
+        what: "An `allow` declaration names a code that is not a warning that can be \
+               allowed: an unknown code, an error, or a warning of another kind.",
+        why: "Errors cannot be silenced; a warning is accepted, visibly, one policy at a \
+              time, only where accepting it is a decision the policy can make.",
+        example: "allow E0201\n",
+        fix: "Remove the declaration, or name a warning `polc explain` lists as allowable \
+              (`allow W0060`).",
     }
     // Bit tests, named constants, globs, field comparisons.
     E0290 (Error) "bit test without a bit" {
@@ -712,7 +749,8 @@ codes! {
               which it can change after the kernel copied it: a rule would decide on what \
               the caller claims.",
         example: "rule r {\n    on exec\n    when exec.args[1] == \"-e\"\n    deny\n}\n",
-        fix: "Nothing, if a kill at the point of no return is enough; otherwise decide on \
+        fix: "If a kill at the point of no return is enough, accept it for the policy: \
+              `allow W0060 \"why\"` (then `-D warnings` passes); otherwise decide on \
               `exec.path` and `exec.filename`, which the LSM backend reads.",
     }
     // Container context.
@@ -745,6 +783,14 @@ codes! {
               also holds for `SOCK_RAW` (3 has bit 2).",
         example: "rule r {\n    on socket.create\n    when socket.type has SOCK_DGRAM\n    deny\n}\n",
         fix: "Compare the value: `socket.type == SOCK_DGRAM`, or `in [..]` for several.",
+    }
+    W0085 (Warning) "`allow` of a warning the policy does not get" {
+        what: "An `allow CODE` declaration names a warning that the policy does not get \
+               (any more).",
+        why: "`allow` is an acknowledgement of what the policy does: one that is no \
+              longer true hides the warning when it comes back for another reason.",
+        example: "allow W0060\nrule r {\n    on exec\n    when exec.path == \"/bin/sh\"\n    deny\n}\n",
+        fix: "Remove the declaration.",
     }
 }
 
