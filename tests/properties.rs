@@ -252,6 +252,16 @@ impl Coverage {
         for def in &build.module.automata {
             self.add(format!("automaton {:?}", def.automaton.kind));
         }
+        // String dispatch: runs of rules on a string field, and on a
+        // resolved path (identity bits and the in-order fallback).
+        for program in &build.module.programs {
+            for run in &program.str_dispatches {
+                self.add("string dispatch");
+                if run.identities.iter().any(Option::is_some) {
+                    self.add("string dispatch by identity");
+                }
+            }
+        }
         for set in &build.module.sets {
             self.add(match set.kind {
                 SetKind::IntHash => "set int hash",
@@ -390,6 +400,8 @@ impl Coverage {
             "set string prefix trie",
             "set IPv4 trie",
             "set IPv6 trie",
+            "string dispatch",
+            "string dispatch by identity",
         ] {
             want.push(other.to_string());
         }

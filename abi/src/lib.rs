@@ -99,8 +99,10 @@ pub const MAP_SCRATCH: &str = "polc_scratch";
 /// for the same file reached by another name. `dev` is the kernel's `dev_t`
 /// of the file system (`major << 20 | minor`), `ino` the inode number; bit
 /// `k % 64` of `sets[k / 64]` says a path of identity set `k` leads to the
-/// file ([`identity_words`] words). A program looks a file up once and tests
-/// bits. Filled and kept current by the runtime.
+/// file ([`identity_words`] words, the last of which counts the bits set:
+/// a string dispatch reads there whether its literal's bit is the only
+/// one). A program looks a file up once and tests bits. Filled and kept
+/// current by the runtime.
 pub const MAP_IDENTITIES: &str = "polc_identities";
 /// Bytes of a [`MAP_IDENTITIES`] key.
 pub const IDENTITY_KEY_LEN: usize = 16;
@@ -127,9 +129,14 @@ pub fn identity_key_parts(key: &[u8]) -> Option<(u64, u64)> {
     Some((word(0), word(8)))
 }
 
-/// The u64 words of a [`MAP_IDENTITIES`] value for `n_sets` identity sets.
+/// The u64 words of a [`MAP_IDENTITIES`] value for `n_sets` identity sets:
+/// the bitmap, then the number of its bits set.
 pub fn identity_words(n_sets: usize) -> usize {
-    n_sets.div_ceil(64)
+    if n_sets == 0 {
+        0
+    } else {
+        n_sets.div_ceil(64) + 1
+    }
 }
 
 /// The contents of [`MAP_IDENTITIES`] for the identity `sets` of a policy
@@ -148,6 +155,10 @@ pub fn identity_entries(
                 bits[set / 64] |= 1 << (set % 64);
             }
         }
+    }
+    for bits in entries.values_mut() {
+        let (count, map) = bits.split_last_mut().expect("a count word");
+        *count = map.iter().map(|w| u64::from(w.count_ones())).sum();
     }
     entries
 }
@@ -611,6 +622,10 @@ pub struct SetMeta {
     /// whenever the file changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<SetFile>,
+    /// Per key, its value, hex-encoded (a string dispatch's group and
+    /// identity bit); empty: every value is the byte `1`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
 }
 
 /// Where a set map's keys come from when a list file feeds it, and how each

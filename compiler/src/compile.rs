@@ -467,7 +467,7 @@ fn build_module(
                 &format!("polc_set{i}"),
                 kind,
                 set.kind.key_size(),
-                1,
+                set.value_size(),
                 entries,
                 flags,
             ),
@@ -781,6 +781,7 @@ fn build_module(
                     .file
                     .as_ref()
                     .map(|source| crate::listfile::set_file(source, set.keys.len())),
+                values: set.values.iter().map(|v| abi::hex(v)).collect(),
             })
             .collect(),
         identities: module

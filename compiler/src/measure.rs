@@ -344,7 +344,7 @@ fn automata_too_large(build: &Build, bytes: u64) -> Diagnostic {
 /// first test them (as lowering makes them).
 fn set_lists(policy: &CheckedPolicy, hook: Hook) -> Vec<ListId> {
     let module = crate::ir::lower::lower_test_program(policy, hook);
-    module.sets.iter().map(|s| s.list).collect()
+    module.sets.iter().filter_map(|s| s.list).collect()
 }
 
 /// The rule with the most of a figure, and its share.

@@ -350,7 +350,7 @@ pub fn write_accounts(ebpf: &Ebpf, metadata: &Metadata, ids: &[u32]) -> Result<(
     write_frozen(ebpf, abi::MAP_ACCOUNTS, &value)
 }
 
-/// Inserts every key of every set map (value `1`).
+/// Inserts every key of every set map (value `1`, or the set's own values).
 pub fn fill_sets(ebpf: &Ebpf, metadata: &Metadata) -> Result<usize, LoadError> {
     let mut inserted = 0;
     for set in &metadata.sets {
@@ -359,9 +359,22 @@ pub fn fill_sets(ebpf: &Ebpf, metadata: &Metadata) -> Result<usize, LoadError> {
             map: set.map.clone(),
             reason,
         };
-        for key in &set.keys {
+        if !set.values.is_empty() && set.values.len() != set.keys.len() {
+            return Err(bad(format!(
+                "{} keys but {} values",
+                set.keys.len(),
+                set.values.len()
+            )));
+        }
+        for (i, key) in set.keys.iter().enumerate() {
             let bytes = abi::unhex(key).ok_or_else(|| bad(format!("key `{key}` is not hex")))?;
-            map.update(&bytes, &[1u8], 0)
+            let value = match set.values.get(i) {
+                Some(value) => {
+                    abi::unhex(value).ok_or_else(|| bad(format!("value `{value}` is not hex")))?
+                }
+                None => vec![1u8],
+            };
+            map.update(&bytes, &value, 0)
                 .map_err(|e| bad(format!("key `{key}`: {e}")))?;
             inserted += 1;
         }

@@ -530,6 +530,17 @@ impl<R: Entropy> Gen<'_, R> {
             };
             rules.push(text);
         }
+        // String dispatch: now and then a run of rules on one hook whose
+        // first terms compare one string field with a few literals
+        // (repeated, so that a literal has several rules in order).
+        if self.shape.focus.is_none() && self.rng.chance(20) {
+            let hook = *pick(self.rng, &hooks);
+            let run = self.string_run(hook);
+            if !run.is_empty() {
+                let at = self.rng.index(rules.len() + 1);
+                rules.splice(at..at, run);
+            }
+        }
         // Declarations go anywhere: names are resolved over the whole file.
         let mut items = rules;
         let decls = std::mem::take(&mut self.decls);
@@ -552,6 +563,54 @@ impl<R: Entropy> Gen<'_, R> {
             }
         }
         out
+    }
+
+    /// 8 to 14 rules on `hook` whose first term is `FIELD == "literal"`,
+    /// one string field, literals from a pool of a few (empty when the hook
+    /// has no string field).
+    fn string_run(&mut self, hook: Hook) -> Vec<String> {
+        let fields: Vec<FieldId> = fields_on(hook)
+            .into_iter()
+            .filter(|f| matches!(f.spec().ty, FieldType::Str { .. }) && f.element().is_none())
+            .collect();
+        if fields.is_empty() {
+            return Vec::new();
+        }
+        let field = *pick(self.rng, &fields);
+        let FieldType::Str { max } = field.spec().ty else {
+            unreachable!("a string field")
+        };
+        let limit = usize::from(max) - 1;
+        let path = limit > 100;
+        let pool: Vec<String> = (0..self.rng.range(2, 9))
+            .map(|_| self.str_value(limit.min(40), path))
+            .collect();
+        let n = self.rng.range(8, 14) as usize;
+        (0..n)
+            .map(|_| {
+                let name = self.name("r");
+                let action = *pick(self.rng, &["allow", "audit", "deny", "kill"]);
+                let literal = pick(self.rng, &pool).clone();
+                let mut cond = format!(
+                    "{} == {}",
+                    field.spec().name,
+                    render_str(self.rng, &literal)
+                );
+                if self.rng.chance(60) {
+                    let more = self.condition(hook);
+                    cond = format!("{cond} and ({more})");
+                }
+                self.block(
+                    "rule",
+                    &name,
+                    vec![
+                        format!("on {}", hook.name()),
+                        format!("when {cond}"),
+                        action.to_string(),
+                    ],
+                )
+            })
+            .collect()
     }
 
     fn rule(&mut self, hook: Hook) -> String {

@@ -390,6 +390,17 @@ pub(super) fn zero_fill_len(e: &Emitter<'_>, field: FieldId) -> Option<u32> {
             },
             _ => None,
         })
+        // A string dispatch looks its key up in place too.
+        .chain(
+            e.program
+                .str_dispatches
+                .iter()
+                .filter(|d| d.field == field)
+                .filter_map(|d| match e.env.sets[d.set.0 as usize].kind {
+                    SetKind::StrHash { key_len } => Some(key_len),
+                    _ => None,
+                }),
+        )
         .max()
 }
 
