@@ -678,6 +678,21 @@ fn the_daemonset_manifest_has_what_polrt_needs() {
         assert_eq!(mounts[name], path);
         assert_eq!(host_path(name), path);
     }
+    // User and group names resolve from the node's databases.
+    assert_eq!(host_path("host-etc"), "/etc");
+    let option = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .map(|i| args[i + 1].clone())
+    };
+    assert_eq!(
+        option("--passwd"),
+        Some(format!("{}/passwd", mounts["host-etc"]))
+    );
+    assert_eq!(
+        option("--group"),
+        Some(format!("{}/group", mounts["host-etc"]))
+    );
     let policy_dir = args
         .iter()
         .position(|a| a == "--policy-dir")
@@ -755,7 +770,16 @@ fn a_persisted_policy_is_reloaded_in_its_pins() {
         "{}",
         String::from_utf8_lossy(&stop.stderr)
     );
-    assert!(connect(&cgroup, port).0, "stopped: nothing denies");
+    // The kernel releases a link whose last pin is gone from a work queue:
+    // a connect made at once may still meet the program.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !connect(&cgroup, port).0 {
+        assert!(
+            Instant::now() < deadline,
+            "stopped: nothing denies (5 s after `polrt stop`)"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert!(!Path::new("/sys/fs/bpf/polc").join(&name).exists());
 }
 
@@ -955,6 +979,10 @@ fn events_reach_the_systemd_journal_with_their_fields() {
         assert_eq!(event[name], value, "{name} in {event:#}");
     }
     assert_eq!(event["POLRT_COMM"], "bash", "{event:#}");
+    // The uid's name, from the run's user database (the default, here).
+    if event["POLRT_UID"] == "0" {
+        assert_eq!(event["POLRT_USER"], "root", "{event:#}");
+    }
     assert_eq!(event["POLRT_GENERATION"].as_str().map(str::len), Some(64));
     let message = event["MESSAGE"].as_str().expect("MESSAGE");
     assert!(

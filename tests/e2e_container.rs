@@ -27,6 +27,8 @@ use support::{copy_executable, run_in, write_policy, Polrt, TempDir, TestCgroup}
 const ID: &str = "4c01db0b339c1b4c4f3d2a5a9d1e0f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e";
 const ID2: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 const UID: &str = "7d9e3f2a-1b4c-4d5e-8f6a-0b1c2d3e4f5a";
+/// An LXC container name longer than `container.id` (100 bytes).
+const LONG_NAME: &str = "long-container-name-0123456789-0123456789-0123456789-0123456789-0123456789-0123456789-0123456789-012";
 
 /// Cgroups below the test cgroup, removed deepest first on drop.
 struct Nested {
@@ -151,6 +153,30 @@ fn cases() -> Vec<Case> {
         pod(case(format!("kubepods/burstable/pod{UID}/{ID}"), ID, "cri"), "burstable"),
         pod(case(format!("kubepods/pod{UID}/{ID2}"), ID2, "cri"), "guaranteed"),
         case("plain.slice/sshd.service".to_string(), "", ""),
+        // Named containers: systemd-nspawn (run directly, as its template
+        // service, with a `-` in the machine name as systemd writes it in
+        // the unit) and its supervisor; LXC 4+ / LXD / Incus and its
+        // monitor; older LXC; a name longer than an id, cut.
+        case("machine.slice/machine-web.scope/payload".to_string(), "web", "systemd-nspawn"),
+        case("machine.slice/machine-web.scope/supervisor".to_string(), "", ""),
+        case(
+            r"machine.slice/machine-web\x2d1.scope/payload/system.slice/sshd.service".to_string(),
+            r"web\x2d1",
+            "systemd-nspawn",
+        ),
+        case("machine.slice/systemd-nspawn@db.service/payload".to_string(), "db", "systemd-nspawn"),
+        case("machine.slice/systemd-nspawn@db.service/supervisor".to_string(), "", ""),
+        case("lxc.payload.u1".to_string(), "u1", "lxc"),
+        case("lxc.payload.u2/init.scope".to_string(), "u2", "lxc"),
+        case("lxc.monitor.u1".to_string(), "", ""),
+        // A child's longer name read before leaves nothing in the id.
+        case(
+            "lxc.payload.u3/a-child-cgroup-with-a-name-longer-than-its-parents".to_string(),
+            "u3",
+            "lxc",
+        ),
+        case("lxc/old".to_string(), "old", "lxc"),
+        case(format!("lxc.payload.{LONG_NAME}"), &LONG_NAME[..64], "lxc"),
         // Deeper than the walk: the unknown container.
         case(deep, "unknown", "unknown"),
         // Exactly at the bound (the test cgroup is one below the root): 15
@@ -316,6 +342,85 @@ fn the_container_context_of_real_cgroups() {
     let own = by_pid(own_pid);
     assert_eq!(own["container.id"], "");
     assert_eq!(own["proc.in_container"], false);
+}
+
+#[test]
+fn a_deny_on_a_named_container_refuses_it_and_not_its_monitor() {
+    if !kernel_tests_enabled("a_deny_on_a_named_container_refuses_it_and_not_its_monitor") {
+        return;
+    }
+    let work = TempDir::new("container-named");
+    let cgroup = TestCgroup::new("container-named");
+    let probe = copy_executable("/bin/true", &work, "ctr-named");
+    let policy = write_policy(
+        &work,
+        "deny.pol",
+        &format!(
+            r#"
+rule no_shell_in_those_containers {{
+    on exec
+    when container.id in ["u1", "web", "u3"] and exec.path == "{probe}"
+    deny "shell in {{container.runtime}} container {{container.id}}"
+}}
+"#,
+            probe = probe.display()
+        ),
+    );
+    let polrt = Polrt::start(&policy, &cgroup, &work, &[]);
+    let mut nested = Nested::new();
+    let lxc = nested.make(&cgroup.path, "lxc.payload.u1");
+    let lxc_monitor = nested.make(&cgroup.path, "lxc.monitor.u1");
+    let nspawn = nested.make(&cgroup.path, "machine.slice/machine-web.scope/payload");
+    let supervisor = nested.make(&cgroup.path, "machine.slice/machine-web.scope/supervisor");
+    let other = nested.make(&cgroup.path, "lxc.payload.u10");
+    // The id compared whole: nothing of the longer child's name is left.
+    let below = nested.make(
+        &cgroup.path,
+        "lxc.payload.u3/a-child-cgroup-with-a-name-longer-than-its-parents",
+    );
+    let (in_lxc, lxc_pid, _) = run_in(nested.get(&lxc), &mut Command::new(&probe));
+    let (in_nspawn, nspawn_pid, _) = run_in(nested.get(&nspawn), &mut Command::new(&probe));
+    let (in_below, below_pid, _) = run_in(nested.get(&below), &mut Command::new(&probe));
+    let mut allowed = Vec::new();
+    for place in [&lxc_monitor, &supervisor, &other] {
+        allowed.push(run_in(nested.get(place), &mut Command::new(&probe)).0);
+    }
+    let finished = polrt.stop();
+    drop(nested);
+    assert!(finished.status.success(), "polrt: {}", finished.stderr);
+    assert_eq!(in_lxc.signal(), Some(libc::SIGKILL), "in lxc u1: {in_lxc}");
+    assert_eq!(
+        in_nspawn.signal(),
+        Some(libc::SIGKILL),
+        "in machine web: {in_nspawn}"
+    );
+    assert_eq!(
+        in_below.signal(),
+        Some(libc::SIGKILL),
+        "below lxc u3: {in_below}"
+    );
+    for status in allowed {
+        assert!(status.success(), "a monitor or another container: {status}");
+    }
+    let events = finished.events();
+    let denials: Vec<&&Value> = events
+        .iter()
+        .filter(|e| e["rule"] == "no_shell_in_those_containers")
+        .collect();
+    assert_eq!(denials.len(), 3, "{events:?}");
+    for (pid, id, runtime) in [
+        (below_pid, "u3", "lxc"),
+        (lxc_pid, "u1", "lxc"),
+        (nspawn_pid, "web", "systemd-nspawn"),
+    ] {
+        let denial = denials
+            .iter()
+            .find(|e| e["pid"] == pid)
+            .unwrap_or_else(|| panic!("no denial of {pid}: {events:?}"));
+        assert_eq!(denial["fields"]["container.id"], id);
+        assert_eq!(denial["fields"]["container.runtime"], runtime);
+        assert_eq!(denial["container"]["id"], id);
+    }
 }
 
 #[test]

@@ -1712,3 +1712,108 @@ fn example_process_context() {
     assert_eq!(finished.matches("clear_log_activities"), 1);
     drop(listener);
 }
+
+#[test]
+fn example_ld_preload() {
+    if !kernel_tests_enabled("example_ld_preload") {
+        return;
+    }
+    let work = TempDir::new("ex-ld-preload");
+    let cgroup = TestCgroup::new("ex-ld-preload");
+    let root = Workload::new(&cgroup);
+    // Names resolve through the examples' fixture databases: alice 1000,
+    // bob 1001 (no host user needs to exist).
+    let passwd = repo_root().join("examples/accounts/passwd");
+    let group = repo_root().join("examples/accounts/group");
+    let (passwd, group) = (passwd.display().to_string(), group.display().to_string());
+    let polrt = Polrt::start(
+        &example("ld_preload"),
+        &cgroup,
+        &work,
+        &["--passwd", &passwd, "--group", &group],
+    );
+    // `env NAME=VALUE /bin/true`: env itself starts with no LD_PRELOAD;
+    // the program it executes (in the same process) has it.
+    let preloaded = |workload: Workload, value: &str| {
+        workload
+            .run(Command::new("/usr/bin/env").args([&format!("LD_PRELOAD={value}"), "/bin/true"]))
+    };
+    let from_tmp = preloaded(root.as_user(1000), "/tmp/.polc-x/libhook.so");
+    let second_from_shm = preloaded(
+        root,
+        "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 /dev/shm/.polc-k.so",
+    );
+    let root_unapproved = preloaded(root, "/usr/local/lib/polc-libpam-hook.so");
+    let root_approved = preloaded(root, "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2");
+    let bob = preloaded(root.as_user(1001), "/home/bob/polc-libtrace.so");
+    let alice = preloaded(root.as_user(1000), "/home/alice/polc-libtrace.so");
+    let plain = root.run(&mut Command::new("/bin/true"));
+    let finished = stop(polrt);
+
+    // The environment is read at the exec's point of no return: whatever
+    // the host, exec runs on tp_btf there, and a kill is a SIGKILL before
+    // the new program (and the preloaded library) runs.
+    assert_eq!(backend_of(&finished, "exec"), "tp_btf");
+    let true_path = resolved("/bin/true");
+    for (outcome, rule, uid, value, message) in [
+        (
+            &from_tmp,
+            "preload_from_writable_dir",
+            1000,
+            "/tmp/.polc-x/libhook.so",
+            format!("{true_path} started by uid 1000 with LD_PRELOAD=/tmp/.polc-x/libhook.so"),
+        ),
+        (
+            &second_from_shm,
+            "preload_from_writable_dir",
+            0,
+            "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 /dev/shm/.polc-k.so",
+            format!(
+                "{true_path} started by uid 0 with LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 /dev/shm/.polc-k.so"
+            ),
+        ),
+        (
+            &root_unapproved,
+            "root_preloads_unapproved",
+            0,
+            "/usr/local/lib/polc-libpam-hook.so",
+            format!(
+                "{true_path} as euid 0 with LD_PRELOAD=/usr/local/lib/polc-libpam-hook.so"
+            ),
+        ),
+    ] {
+        assert!(outcome.killed(), "{rule}: killed: {}", outcome.status);
+        let event = event_of(&finished, rule, outcome.pid);
+        let fields = if rule == "root_preloads_unapproved" {
+            json!({"exec.path": true_path, "proc.euid": uid, "exec.env[\"LD_PRELOAD\"]": value})
+        } else {
+            json!({"exec.path": true_path, "proc.uid": uid, "exec.env[\"LD_PRELOAD\"]": value})
+        };
+        assert_event(
+            &finished,
+            event,
+            (rule, "exec", "kill", "kill"),
+            fields,
+            &message,
+        );
+        assert_eq!(event["uid"], uid, "{event}");
+    }
+    root_approved.assert_success("an approved preload as root");
+    assert_not_reported(&finished, root_approved.pid, "an approved preload");
+    bob.assert_success("bob's own preload");
+    let event = event_of(&finished, "preload_audited", bob.pid);
+    assert_event(
+        &finished,
+        event,
+        ("preload_audited", "exec", "audit", "audit"),
+        json!({"exec.path": true_path, "proc.uid": 1001,
+               "exec.env[\"LD_PRELOAD\"]": "/home/bob/polc-libtrace.so"}),
+        &format!("{true_path} by uid 1001 with LD_PRELOAD=/home/bob/polc-libtrace.so"),
+    );
+    // Named from the same database the policy's names resolved from.
+    assert_eq!(event["user"], "bob", "{event}");
+    alice.assert_success("alice's preload");
+    assert_not_reported(&finished, alice.pid, "alice's preload (exempt by name)");
+    plain.assert_success("/bin/true");
+    assert_not_reported(&finished, plain.pid, "a program with no LD_PRELOAD");
+}

@@ -338,3 +338,105 @@ fn polc_test_decides_the_operators_in_the_kernel_as_the_interpreter() {
         );
     }
 }
+
+/// The directory and base name of the running executable (`proc.exe.dir`,
+/// `proc.exe.name`) and of a rename's new path (`file.newdir`,
+/// `file.newname`), decided by the programs on the paths the kernel
+/// resolves. An open by a program in a given directory (a copy of `cat`
+/// there) is audited with its real path; the same program elsewhere, or
+/// another name there, is not. A hidden name directly in a directory is
+/// refused, one below it and a visible one are not — where the rename's
+/// backend resolves the new path (lsm); on tp_btf (no BPF LSM, e.g. a
+/// locked-down kernel) the new path is unresolved and the deny rule
+/// decides fail-closed, as documented: every rename is killed.
+#[test]
+fn the_parts_of_the_executable_and_the_new_path_decide_in_the_kernel() {
+    if !kernel_tests_enabled("the_parts_of_the_executable_and_the_new_path_decide_in_the_kernel") {
+        return;
+    }
+    let work = TempDir::new("lang-newpath");
+    let cgroup = TestCgroup::new("lang-newpath");
+    let dir = resolved(&work.path);
+    assert!(
+        !dir.contains(['*', '?', '\\', '"']),
+        "the test directory has glob characters: {dir}"
+    );
+    for sub in ["etc/sub", "bin", "bin2", "src"] {
+        fs::create_dir_all(format!("{dir}/{sub}")).expect("mkdir");
+    }
+    let target = format!("{dir}/target");
+    fs::write(&target, "polc\n").expect("write file");
+    let cat = support::copy_executable("/usr/bin/cat", &work, "bin/tcat");
+    let cats = [
+        cat.clone(),
+        support::copy_executable("/usr/bin/cat", &work, "bin2/tcat"),
+        support::copy_executable("/usr/bin/cat", &work, "bin/tcat2"),
+    ];
+    let policy = write_policy(
+        &work,
+        "newpath.pol",
+        &format!(
+            "rule opened_by_test_bin {{\n    on file.open\n    when file.path == \"{target}\" and proc.exe.dir == \"{dir}/bin\" and proc.exe.name == \"tcat\"\n    audit \"{{proc.exe}}\"\n}}\n\n\
+             rule hidden_into_etc {{\n    on file.rename\n    when file.newdir == \"{dir}/etc\" and file.newname startswith \".\"\n    deny \"{{file.newpath}}\"\n}}\n"
+        ),
+    );
+    let polrt = Polrt::start(&policy, &cgroup, &work, &[]);
+    let mut opens = Vec::new();
+    for program in &cats {
+        let (status, pid, stderr) = run_in(&cgroup, Command::new(program).arg(&target));
+        assert!(status.success(), "{}: {status} {stderr}", program.display());
+        opens.push(pid);
+    }
+    let renames = ["etc/.h1", "etc/sub/.h2", "etc/visible"];
+    let mut outcomes = Vec::new();
+    for (i, to) in renames.iter().enumerate() {
+        let from = format!("{dir}/src/a{i}");
+        fs::write(&from, "polc\n").expect("write file");
+        let to = format!("{dir}/{to}");
+        let (status, pid, stderr) =
+            run_in(&cgroup, Command::new("/usr/bin/mv").arg(&from).arg(&to));
+        outcomes.push((to, status, pid, stderr));
+    }
+    let finished = polrt.stop();
+    assert!(
+        finished.status.success(),
+        "polrt: {}\n{}",
+        finished.status,
+        finished.stderr
+    );
+    let events = finished.events();
+    // The executable's parts: only the open by bin/tcat, with its path.
+    let audited = events_of(&events, "opened_by_test_bin");
+    assert_eq!(audited.len(), 1, "{audited:?}");
+    assert_eq!(audited[0]["pid"], opens[0]);
+    assert_eq!(audited[0]["fields"]["proc.exe"], cat.display().to_string());
+    // The new path's parts, by the backend the rename got.
+    let denied = events_of(&events, "hidden_into_etc");
+    let lsm = finished.stderr.contains("file.rename: lsm");
+    assert!(
+        lsm || finished.stderr.contains("file.rename: tp_btf"),
+        "{}",
+        finished.stderr
+    );
+    for (to, status, pid, stderr) in &outcomes {
+        let of = denied.iter().filter(|e| e["pid"] == *pid).count();
+        if !lsm {
+            // Unresolved there: fail-closed, every rename is killed.
+            assert_eq!(status.signal(), Some(libc::SIGKILL), "{to}: {status}");
+            assert_eq!(of, 1, "{to}: {denied:?}");
+            continue;
+        }
+        if to.ends_with("etc/.h1") {
+            // Directly in etc, hidden: refused, not renamed.
+            assert!(!status.success(), "{to}: {status}");
+            assert_eq!(of, 1, "{to}: {denied:?}");
+            assert!(!std::path::Path::new(to).exists(), "{to} was renamed");
+            let event = denied.iter().find(|e| e["pid"] == *pid).unwrap();
+            assert_eq!(event["fields"]["file.newpath"], to.as_str());
+        } else {
+            assert!(status.success(), "{to}: {status} {stderr}");
+            assert_eq!(of, 0, "{to}: {denied:?}");
+            assert!(std::path::Path::new(to).exists(), "{to} not renamed");
+        }
+    }
+}

@@ -197,7 +197,7 @@ impl Executor {
                 .iter_mut()
                 .find(|m| m.def.name == set.map)
                 .ok_or_else(|| format!("set map {} is not in the build", set.map))?;
-            for key in &set.keys {
+            for (i, key) in set.keys.iter().enumerate() {
                 let key = polc::abi::unhex(key).ok_or_else(|| format!("bad key {key}"))?;
                 if key.len() != map.def.key_size as usize {
                     return Err(format!(
@@ -207,7 +207,20 @@ impl Executor {
                         map.def.key_size
                     ));
                 }
-                let value = vec![1u8; map.def.value_size as usize];
+                let value = match set.values.get(i) {
+                    Some(value) => {
+                        polc::abi::unhex(value).ok_or_else(|| format!("bad value {value}"))?
+                    }
+                    None => vec![1u8; map.def.value_size as usize],
+                };
+                if value.len() != map.def.value_size as usize {
+                    return Err(format!(
+                        "value of {} bytes for map {} of value size {}",
+                        value.len(),
+                        map.def.name,
+                        map.def.value_size
+                    ));
+                }
                 match &mut map.store {
                     Store::Hash(entries) | Store::Lpm(entries) => entries.push((key, value)),
                     _ => return Err(format!("set map {} is not a hash or LPM trie", set.map)),

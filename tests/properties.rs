@@ -252,6 +252,16 @@ impl Coverage {
         for def in &build.module.automata {
             self.add(format!("automaton {:?}", def.automaton.kind));
         }
+        // String dispatch: runs of rules on a string field, and on a
+        // resolved path (identity bits and the in-order fallback).
+        for program in &build.module.programs {
+            for run in &program.str_dispatches {
+                self.add("string dispatch");
+                if run.identities.iter().any(Option::is_some) {
+                    self.add("string dispatch by identity");
+                }
+            }
+        }
         for set in &build.module.sets {
             self.add(match set.kind {
                 SetKind::IntHash => "set int hash",
@@ -284,6 +294,12 @@ impl Coverage {
                     .element()
                     .map_or(test.field, |(family, _)| family);
                 self.add(format!("field {}", field.spec().name));
+                // A user or group name counts for the ids it stands for.
+                if let TestOp::FieldCmp { other, .. } = &test.op {
+                    if let Some((family, _)) = other.element() {
+                        self.add(format!("field {}", family.spec().name));
+                    }
+                }
                 let op = match &test.op {
                     TestOp::IntCmp { op, .. } => format!("int {}", op.symbol()),
                     TestOp::StrEq(_) => "str ==".into(),
@@ -384,6 +400,8 @@ impl Coverage {
             "set string prefix trie",
             "set IPv4 trie",
             "set IPv6 trie",
+            "string dispatch",
+            "string dispatch by identity",
         ] {
             want.push(other.to_string());
         }
@@ -746,6 +764,13 @@ impl KernelRun {
             let kept = std::path::Path::new(&keep).join(format!("case-{:x}.pol", case.seed));
             std::fs::create_dir_all(&keep).expect("create POLC_PROP_KEEP");
             std::fs::write(&kept, &source).expect("write a kept policy");
+            // The databases its user and group names resolve through
+            // (`polc test --passwd DIR/passwd --group DIR/group`).
+            let keep = std::path::Path::new(&keep);
+            std::fs::write(keep.join("passwd"), polc_tests::gen::policy::passwd_text())
+                .expect("write a kept passwd");
+            std::fs::write(keep.join("group"), polc_tests::gen::policy::group_text())
+                .expect("write a kept group");
         }
         self.sources
             .insert(file_name, (case.seed, case.test, source));
@@ -756,10 +781,24 @@ impl KernelRun {
     /// at least what the executor ran.
     fn run(&self, tally: &mut KernelTally) {
         let files: Vec<&String> = self.sources.keys().collect();
+        // The user and group names of the policies resolve through the
+        // generator's databases, written beside the policies.
+        let dir = files
+            .first()
+            .and_then(|f| std::path::Path::new(f.as_str()).parent())
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_else(std::env::temp_dir);
+        let (passwd, group) = (dir.join("passwd"), dir.join("group"));
+        std::fs::write(&passwd, polc_tests::gen::policy::passwd_text()).expect("write passwd");
+        std::fs::write(&group, polc_tests::gen::policy::group_text()).expect("write group");
         let mut seen = 0usize;
         for batch in files.chunks(60) {
             let out = Command::new(polc_bin())
                 .args(["test", "--format", "json", "--color", "never"])
+                .arg("--passwd")
+                .arg(&passwd)
+                .arg("--group")
+                .arg(&group)
                 .args(batch.iter().map(|f| f.as_str()))
                 .env("POLC_KERNEL_TESTS", "require")
                 .output()
@@ -1258,8 +1297,14 @@ fn every_example_ships_tests_that_pass_in_the_kernel() {
         .collect();
     examples.sort();
     assert!(!examples.is_empty(), "no examples");
+    // User names resolve through the examples' fixture databases.
+    let accounts = polc_tests::repo_root().join("examples/accounts");
     let out = Command::new(polc_bin())
         .args(["test", "--format", "json", "--color", "never"])
+        .arg("--passwd")
+        .arg(accounts.join("passwd"))
+        .arg("--group")
+        .arg(accounts.join("group"))
         .args(&examples)
         .env("POLC_KERNEL_TESTS", "require")
         .output()

@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 
 /// Version of the object/event format. The runtime accepts exactly this one.
 ///
-/// Version 7: the runtime's exemption moved from the frozen [`Config`] to
+/// Version 8: [`Metadata::accounts`], the user and group names the runtime
+/// resolves from the node's databases into [`MAP_ACCOUNTS`] before loading
+/// (an older runtime would leave their ids 0). Version 7: the runtime's exemption moved from the frozen [`Config`] to
 /// [`MAP_RUNTIME`], and every object carries the guard programs
 /// ([`GUARD_PROGRAM_PREFIX`]) and [`MAP_GUARDED`]. Version 6:
 /// [`Metadata::automata`], the table the runtime writes into
@@ -28,7 +30,7 @@ use serde::{Deserialize, Serialize};
 /// wrote it is refused, and names the architecture its syscall numbers are
 /// for ([`Metadata::arch`]). Version 4: the fields every event header carries
 /// ([`HeaderField`]) are decoded from the header only.
-pub const ABI_VERSION: u32 = 7;
+pub const ABI_VERSION: u32 = 8;
 
 /// A field every event header carries, so it never needs a slot in the
 /// record: rules capture it by its policy name and the runtime decodes it
@@ -97,8 +99,10 @@ pub const MAP_SCRATCH: &str = "polc_scratch";
 /// for the same file reached by another name. `dev` is the kernel's `dev_t`
 /// of the file system (`major << 20 | minor`), `ino` the inode number; bit
 /// `k % 64` of `sets[k / 64]` says a path of identity set `k` leads to the
-/// file ([`identity_words`] words). A program looks a file up once and tests
-/// bits. Filled and kept current by the runtime.
+/// file ([`identity_words`] words, the last of which counts the bits set:
+/// a string dispatch reads there whether its literal's bit is the only
+/// one). A program looks a file up once and tests bits. Filled and kept
+/// current by the runtime.
 pub const MAP_IDENTITIES: &str = "polc_identities";
 /// Bytes of a [`MAP_IDENTITIES`] key.
 pub const IDENTITY_KEY_LEN: usize = 16;
@@ -125,9 +129,14 @@ pub fn identity_key_parts(key: &[u8]) -> Option<(u64, u64)> {
     Some((word(0), word(8)))
 }
 
-/// The u64 words of a [`MAP_IDENTITIES`] value for `n_sets` identity sets.
+/// The u64 words of a [`MAP_IDENTITIES`] value for `n_sets` identity sets:
+/// the bitmap, then the number of its bits set.
 pub fn identity_words(n_sets: usize) -> usize {
-    n_sets.div_ceil(64)
+    if n_sets == 0 {
+        0
+    } else {
+        n_sets.div_ceil(64) + 1
+    }
 }
 
 /// The contents of [`MAP_IDENTITIES`] for the identity `sets` of a policy
@@ -146,6 +155,10 @@ pub fn identity_entries(
                 bits[set / 64] |= 1 << (set % 64);
             }
         }
+    }
+    for bits in entries.values_mut() {
+        let (count, map) = bits.split_last_mut().expect("a count word");
+        *count = map.iter().map(|w| u64::from(w.count_ones())).sum();
     }
     entries
 }
@@ -183,6 +196,24 @@ pub const FEATURES_MAP_FLAGS: u32 = 1 << 7;
 pub const MAP_AUTOMATA: &str = "polc_automata";
 /// `map_flags` of [`MAP_AUTOMATA`]: `BPF_F_RDONLY_PROG`.
 pub const AUTOMATA_MAP_FLAGS: u32 = 1 << 7;
+
+/// Array of one value, a u32 per entry of [`Metadata::accounts`] (in its
+/// order): the id the node's user or group database gives each name the
+/// policy compares with (`proc.user == "root"`). Written by the runtime and
+/// frozen before any program loads (the verifier then knows the ids);
+/// present only in objects whose policies name users or groups.
+pub const MAP_ACCOUNTS: &str = "polc_accounts";
+/// `map_flags` of [`MAP_ACCOUNTS`]: `BPF_F_RDONLY_PROG`.
+pub const ACCOUNTS_MAP_FLAGS: u32 = 1 << 7;
+
+/// A user or group name a policy compares with: its id is resolved where
+/// the policy is enforced, from the node's `/etc/passwd` (or `/etc/group`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountMeta {
+    /// True for a group name (`/etc/group`), false for a user name.
+    pub group: bool,
+    pub name: String,
+}
 
 /// Array of one [`RUNTIME_LEN`]-byte value, `{ u32 tgid; u32 pad; }`: the
 /// kernel's thread group id of the runtime process that owns the object's
@@ -521,6 +552,11 @@ pub struct Metadata {
     /// The value of [`MAP_AUTOMATA`] (key 0), hex; empty when the object
     /// has no automata.
     pub automata: String,
+    /// The user and group names the policy compares with, in the order of
+    /// their ids in [`MAP_ACCOUNTS`]: the runtime resolves each from the
+    /// node's databases and refuses to load when one is unknown.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<AccountMeta>,
     /// [`code_hash`] of the programs' sections, in the order of
     /// [`Metadata::programs`]: the runtime refuses an object whose code does
     /// not match it.
@@ -586,6 +622,10 @@ pub struct SetMeta {
     /// whenever the file changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<SetFile>,
+    /// Per key, its value, hex-encoded (a string dispatch's group and
+    /// identity bit); empty: every value is the byte `1`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
 }
 
 /// Where a set map's keys come from when a list file feeds it, and how each

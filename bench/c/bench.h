@@ -10,7 +10,8 @@
  *   are read-only globals the loader sets before loading, so the verifier
  *   treats them as constants and removes the code they turn off.
  * - Strings are compared the usual way: the length returned by
- *   bpf_probe_read_*_str first, then a byte loop the compiler unrolls.
+ *   bpf_probe_read_*_str (or the path walk below) first, then a byte loop
+ *   the compiler unrolls.
  *
  * Every scenario file includes this header, defines N_RULES and its record
  * struct, and calls decide() on the first rule that matches.
@@ -20,6 +21,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
 #include <bpf/bpf_endian.h>
 
 char LICENSE[] SEC("license") = "GPL";
@@ -36,6 +38,8 @@ char LICENSE[] SEC("license") = "GPL";
 #define AF_INET 2
 #define AF_INET6 10
 #define O_ACCMODE 3
+#define FMODE_READ 0x1
+#define FMODE_WRITE 0x2
 #define SIGKILL 9
 
 /* Set by the loader before the programs load (BPF_F_RDONLY_PROG, frozen). */
@@ -150,4 +154,99 @@ static __always_inline int enforce_by_signal(int verdict)
 	if (verdict == V_DENY || verdict == V_KILL)
 		bpf_send_signal(SIGKILL);
 	return 0;
+}
+
+/* Paths as the kernel resolved them. tp_btf programs cannot call bpf_d_path
+ * (the kernel allows it on a few LSM and fentry hooks only), so the path is
+ * rendered the way d_path does it: from the file's dentry up to the root,
+ * crossing mounts, each name copied right to left into a render buffer; a
+ * bounded loop of PATH_DEPTH steps (polc's MAX_PATH_DEPTH). */
+#define PATH_DEPTH 64
+#define RENDER_LEN 4096
+#define NAME_MAX_LEN 255
+
+struct render {
+	char buf[RENDER_LEN + NAME_MAX_LEN + 1];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct render);
+} render SEC(".maps");
+
+/* The path of `file` into `out` (its first 255 bytes and a NUL); returns
+ * its length, or -1 when it is deeper than PATH_DEPTH components or longer
+ * than RENDER_LEN - 1 bytes (then out is empty). */
+static __always_inline long resolve_path(struct file *file, char out[256])
+{
+	u32 zero = 0;
+	struct render *rb = bpf_map_lookup_elem(&render, &zero);
+	struct dentry *d, *parent;
+	struct vfsmount *vfsmnt;
+	struct mount *mnt, *mnt_parent;
+	u32 off = RENDER_LEN - 1, len;
+
+	out[0] = 0;
+	if (!rb)
+		return -1;
+	d = BPF_CORE_READ(file, f_path.dentry);
+	vfsmnt = BPF_CORE_READ(file, f_path.mnt);
+	mnt = container_of(vfsmnt, struct mount, mnt);
+	rb->buf[RENDER_LEN - 1] = 0;
+	for (int i = 0; i < PATH_DEPTH; i++) {
+		struct qstr name;
+
+		if (d == BPF_CORE_READ(mnt, mnt.mnt_root)) {
+			mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
+			if (mnt_parent == mnt)
+				goto done;
+			d = BPF_CORE_READ(mnt, mnt_mountpoint);
+			mnt = mnt_parent;
+			continue;
+		}
+		parent = BPF_CORE_READ(d, d_parent);
+		if (parent == d)
+			goto done;
+		name = BPF_CORE_READ(d, d_name);
+		len = name.len & NAME_MAX_LEN;
+		if (len + 1 > off)
+			return -1;
+		off = (off - len - 1) & (RENDER_LEN - 1);
+		bpf_probe_read_kernel(&rb->buf[off + 1], len, name.name);
+		rb->buf[off] = '/';
+		d = parent;
+	}
+	return -1;
+done:
+	if (off == RENDER_LEN - 1) {
+		off = RENDER_LEN - 2;
+		rb->buf[off] = '/';
+	}
+	off &= RENDER_LEN - 1;
+	bpf_probe_read_kernel(out, 256, &rb->buf[off]);
+	out[255] = 0;
+	return RENDER_LEN - 1 - off;
+}
+
+/* The file open as descriptor `fd` in the current task (NULL if none). */
+static __always_inline struct file *fd_file(long fd)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *file = NULL;
+
+	if (fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
+	return file;
+}
+
+/* Whether system call `nr` (x86-64) opens a file. */
+static __always_inline bool is_open_call(long nr)
+{
+	return nr == 2 /* open */ || nr == 257 /* openat */ || nr == 437 /* openat2 */ ||
+	       nr == 85 /* creat */ || nr == 304 /* open_by_handle_at */;
 }

@@ -1,17 +1,18 @@
 /* The floor: an empty program on each benchmark hook. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
 
 char LICENSE[] SEC("license") = "GPL";
 
-SEC("tracepoint/syscalls/sys_enter_openat")
-int empty_open(void *ctx)
+SEC("tp_btf/sys_exit")
+int BPF_PROG(empty_open, struct pt_regs *regs, long ret)
 {
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_enter_execve")
-int empty_exec(void *ctx)
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(empty_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	return 0;
 }

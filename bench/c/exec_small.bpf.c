@@ -1,6 +1,6 @@
-/* C equivalent of bench/pol/exec_small.pol on tracepoint
- * syscalls/sys_enter_execve (the program polc's exec tracepoint backend
- * runs for execve). */
+/* C equivalent of bench/pol/exec_small.pol on tp_btf/sched_process_exec
+ * (the program polc's exec tp_btf backend runs): the new program's path as
+ * the kernel resolved it (bprm->file), its uid and its parent's comm. */
 #define N_RULES 2
 #include "bench.h"
 
@@ -27,8 +27,8 @@ static __always_inline bool is_network_service(const char *comm)
 	       COMM_EQ(comm, "php-fpm") || COMM_EQ(comm, "node") || COMM_EQ(comm, "java");
 }
 
-SEC("tracepoint/syscalls/sys_enter_execve")
-int exec(struct trace_event_raw_sys_enter *ctx)
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	u32 zero = 0;
 	struct record *r;
@@ -40,8 +40,7 @@ int exec(struct trace_event_raw_sys_enter *ctx)
 	r = bpf_map_lookup_elem(&scratch, &zero);
 	if (!r)
 		return 0;
-	len = str_len(bpf_probe_read_user_str(r->path, sizeof(r->path), (const char *)ctx->args[0]),
-		      r->path);
+	len = str_len(resolve_path(bprm->file, r->path) + 1, r->path);
 	if (!is_shell(r->path, len))
 		return 0;
 	r->uid = (u32)bpf_get_current_uid_gid();

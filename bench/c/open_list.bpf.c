@@ -1,5 +1,6 @@
-/* C equivalent of the generated open_list policies on tracepoint
- * syscalls/sys_enter_openat: one rule reports an open of any path in a list
+/* C equivalent of the generated open_list policies on tp_btf/sys_exit (the
+ * program polc's file.open tp_btf backend runs: an open that returned a
+ * file, the path as the kernel resolved it): one rule reports an open of any path in a list
  * of N_ELEMS paths. Up to INLINE_MAX paths are compared inline (one
  * ELEM("path") line each in open_list.inc), more are a hash map keyed by the
  * NUL-padded path (KEY_LEN bytes), filled by the loader. The harness
@@ -39,14 +40,20 @@ return
 #endif
 }
 
-SEC("tracepoint/syscalls/sys_enter_openat")
-int file_open(struct trace_event_raw_sys_enter *ctx)
+SEC("tp_btf/sys_exit")
+int BPF_PROG(file_open, struct pt_regs *regs, long ret)
 {
+	struct file *file;
 	u32 zero = 0;
 	struct record *r;
 	long len;
 
+	if (ret < 0 || !is_open_call(regs->orig_ax))
+		return 0;
 	if (!in_scope())
+		return 0;
+	file = fd_file(ret);
+	if (!file)
 		return 0;
 	r = bpf_map_lookup_elem(&scratch, &zero);
 	if (!r)
@@ -55,8 +62,7 @@ int file_open(struct trace_event_raw_sys_enter *ctx)
 	/* bpf_probe_read_user_str does not pad: clear what the key covers. */
 	__builtin_memset(r->path, 0, KEY_LEN);
 #endif
-	len = str_len(bpf_probe_read_user_str(r->path, sizeof(r->path), (const char *)ctx->args[1]),
-		      r->path);
+	len = str_len(resolve_path(file, r->path) + 1, r->path);
 	if (is_watched(r->path, len))
 		return enforce_by_signal(decide(r, sizeof(*r), 0, V_AUDIT));
 	return 0;

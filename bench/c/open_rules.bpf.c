@@ -1,5 +1,6 @@
-/* C equivalent of the generated open_rules policies on tracepoint
- * syscalls/sys_enter_openat: rule i reports an open of
+/* C equivalent of the generated open_rules policies on tp_btf/sys_exit (the
+ * program polc's file.open tp_btf backend runs: an open that returned a
+ * file, the path as the kernel resolved it): rule i reports an open of
  * /srv/polc-bench/rule-<i> by a user other than root; the first rule that
  * matches decides. The harness generates open_rules.h (N_RULES) and
  * open_rules.inc (one RULE(id, "path") line per rule). */
@@ -14,21 +15,26 @@ struct record {
 
 SCRATCH_MAP(struct record);
 
-SEC("tracepoint/syscalls/sys_enter_openat")
-int file_open(struct trace_event_raw_sys_enter *ctx)
+SEC("tp_btf/sys_exit")
+int BPF_PROG(file_open, struct pt_regs *regs, long ret)
 {
+	struct file *file;
 	u32 zero = 0;
 	struct record *r;
 	u32 rule, uid;
 	long len;
 
+	if (ret < 0 || !is_open_call(regs->orig_ax))
+		return 0;
 	if (!in_scope())
+		return 0;
+	file = fd_file(ret);
+	if (!file)
 		return 0;
 	r = bpf_map_lookup_elem(&scratch, &zero);
 	if (!r)
 		return 0;
-	len = str_len(bpf_probe_read_user_str(r->path, sizeof(r->path), (const char *)ctx->args[1]),
-		      r->path);
+	len = str_len(resolve_path(file, r->path) + 1, r->path);
 	uid = (u32)bpf_get_current_uid_gid();
 #define RULE(rule_id, lit)                                                                \
 	if (STR_EQ(r->path, len, lit) && uid != 0) {                                       \

@@ -1,6 +1,7 @@
-/* C equivalent of bench/pol/open_small.pol on tracepoint
- * syscalls/sys_enter_openat (the program polc's file.open tracepoint
- * backend runs for openat). */
+/* C equivalent of bench/pol/open_small.pol on tp_btf/sys_exit (the program
+ * polc's file.open tp_btf backend runs): an open that returned a file, the
+ * path as the kernel resolved it, written to when the file is open for
+ * writing (f_mode). */
 #define N_RULES 2
 #include "bench.h"
 
@@ -24,21 +25,26 @@ static __always_inline bool is_trusted(const char *comm)
 	       COMM_EQ(comm, "sudo");
 }
 
-SEC("tracepoint/syscalls/sys_enter_openat")
-int file_open(struct trace_event_raw_sys_enter *ctx)
+SEC("tp_btf/sys_exit")
+int BPF_PROG(file_open, struct pt_regs *regs, long ret)
 {
+	struct file *file;
 	u32 zero = 0;
 	struct record *r;
 	long len;
 
+	if (ret < 0 || !is_open_call(regs->orig_ax))
+		return 0;
 	if (!in_scope())
+		return 0;
+	file = fd_file(ret);
+	if (!file)
 		return 0;
 	r = bpf_map_lookup_elem(&scratch, &zero);
 	if (!r)
 		return 0;
-	len = str_len(bpf_probe_read_user_str(r->path, sizeof(r->path), (const char *)ctx->args[1]),
-		      r->path);
-	r->flags = (u32)ctx->args[2];
+	len = str_len(resolve_path(file, r->path) + 1, r->path);
+	r->flags = BPF_CORE_READ(file, f_flags);
 
 	if (is_secret(r->path, len)) {
 		char comm[16];
@@ -47,7 +53,7 @@ int file_open(struct trace_event_raw_sys_enter *ctx)
 		if (!is_trusted(comm))
 			return enforce_by_signal(decide(r, sizeof(*r), 0, V_AUDIT));
 	}
-	if ((r->flags & O_ACCMODE) && STR_PREFIX(r->path, len, "/etc/"))
+	if ((BPF_CORE_READ(file, f_mode) & FMODE_WRITE) && STR_PREFIX(r->path, len, "/etc/"))
 		return enforce_by_signal(decide(r, sizeof(*r), 1, V_AUDIT));
 	return 0;
 }

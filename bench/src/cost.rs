@@ -223,7 +223,14 @@ fn measure(
     let mut generated = vec![0u64; n];
     let mut drained = vec![0u64; n];
     let mut failure: Vec<Option<String>> = vec![None; n];
-    let cgroup = (subjects.first().map(|s| s.hook) == Some(Hook::Connect))
+    let in_container = matches!(
+        load,
+        Load::Exec {
+            cgroup: Some(_),
+            ..
+        }
+    );
+    let cgroup = (subjects.first().map(|s| s.hook) == Some(Hook::Connect) || in_container)
         .then(|| kernel.cgroup.path.clone());
     for rep in 0..plan.reps {
         let order: Vec<usize> = if rep % 2 == 0 {

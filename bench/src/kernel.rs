@@ -97,9 +97,10 @@ impl TestCgroup {
 
 impl Drop for TestCgroup {
     fn drop(&mut self) {
-        // The loads have exited; a cgroup without tasks can be removed.
+        // The loads have exited; a cgroup without tasks can be removed,
+        // the ones the loads made below it first.
         for _ in 0..50 {
-            if std::fs::remove_dir(&self.path).is_ok() {
+            if remove_cgroup_tree(&self.path).is_ok() {
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -109,6 +110,16 @@ impl Drop for TestCgroup {
             self.path.display()
         );
     }
+}
+
+/// Removes the cgroup `path` and every cgroup below it, deepest first.
+fn remove_cgroup_tree(path: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(path)?.flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            remove_cgroup_tree(&entry.path())?;
+        }
+    }
+    std::fs::remove_dir(path)
 }
 
 /// Which program of a clang-built object to load.
@@ -139,8 +150,8 @@ pub struct RunStats {
 
 impl Subject {
     /// Loads the measured program of a polc object: config (every task,
-    /// nothing exempt, enforcing), set maps and the features map written
-    /// first, as `polrt run` does.
+    /// nothing exempt, enforcing), set maps, automata, the features map and
+    /// the identity map written first, as `polrt run` does.
     pub fn polc(
         kernel: &Kernel,
         object_path: &Path,
@@ -166,6 +177,9 @@ impl Subject {
         loader::fill_sets(&ebpf, metadata).map_err(|e| e.to_string())?;
         loader::write_automata(&ebpf, metadata).map_err(|e| e.to_string())?;
         loader::write_features(&ebpf, metadata, kernel.features).map_err(|e| e.to_string())?;
+        // The files the policy names by path, by identity (device and
+        // inode), as polrt fills them before attaching.
+        polrt::identity::IdentityMap::fill(&ebpf, metadata).map_err(|e| e.to_string())?;
         Subject::load(kernel, hook, meta, ebpf, drain.then_some(abi::MAP_EVENTS))
     }
 

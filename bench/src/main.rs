@@ -477,6 +477,7 @@ fn run(args: &RunArgs, phases: &[Phase]) -> Result<(), String> {
         results.save(&results_path)?;
     }
     drop(kernel);
+    load::remove_fixtures();
     eprintln!("polc-bench: results in {}", results_path.display());
     if args.no_render {
         Ok(())

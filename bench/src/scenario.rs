@@ -23,13 +23,19 @@ pub const INLINE_MAX: usize = polc::ir::INLINE_LIST_MAX;
 /// its NUL, rounded up to 8 bytes: what polc computes for these elements).
 pub const LIST_KEY_LEN: usize = 32;
 
-/// The kernel hook a scenario is measured on.
+/// The kernel hook a scenario is measured on: the attach point of the polc
+/// program `polrt run` runs on this host, and the clang-built C is attached
+/// to the same one. On the development host BPF LSM programs are refused
+/// (kernel lockdown), so polrt runs `file.open` and `exec` on their `tp_btf`
+/// backends, and so do the benchmarks.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Hook {
-    /// `tracepoint/syscalls/sys_enter_openat`.
+    /// `tp_btf/sys_exit` (`file.open` on the `tp_btf` backend: every system
+    /// call's exit, the opens that returned a file decided).
     Open,
-    /// `tracepoint/syscalls/sys_enter_execve`.
+    /// `tp_btf/sched_process_exec` (`exec` on the `tp_btf` backend: every
+    /// program start, at its point of no return).
     Exec,
     /// `cgroup/connect4`.
     Connect,
@@ -41,8 +47,8 @@ impl Hook {
     /// What the tables call it.
     pub fn attach_point(self) -> &'static str {
         match self {
-            Hook::Open => "tracepoint/syscalls/sys_enter_openat",
-            Hook::Exec => "tracepoint/syscalls/sys_enter_execve",
+            Hook::Open => "tp_btf/sys_exit",
+            Hook::Exec => "tp_btf/sched_process_exec",
             Hook::Connect => "cgroup/connect4",
         }
     }
@@ -50,7 +56,7 @@ impl Hook {
     /// The backend of [`Hook::attach_point`].
     pub fn backend(self) -> polc::abi::BackendKind {
         match self {
-            Hook::Open | Hook::Exec => polc::abi::BackendKind::Tracepoint,
+            Hook::Open | Hook::Exec => polc::abi::BackendKind::TpBtf,
             Hook::Connect => polc::abi::BackendKind::Cgroup,
         }
     }
@@ -58,8 +64,8 @@ impl Hook {
     /// The polc program measured (one of the hook's backend programs).
     pub fn polc_symbol(self) -> &'static str {
         match self {
-            Hook::Open => "file_open_tp_openat",
-            Hook::Exec => "exec_tp_execve",
+            Hook::Open => "file_open_tp_btf",
+            Hook::Exec => "exec_tp_btf",
             Hook::Connect => "net_connect_cgroup4",
         }
     }
@@ -88,10 +94,7 @@ impl Hook {
             Hook::Open => Load::Open {
                 path: "/tmp/polc-bench/miss".into(),
             },
-            Hook::Exec => Load::Exec {
-                path: "/tmp/polc-bench/miss".into(),
-                uid: None,
-            },
+            Hook::Exec => Load::exec(EXEC_MISS_PATH),
             Hook::Connect => Load::Connect {
                 addr: Ipv4Addr::LOCALHOST,
                 port: 9,
@@ -104,26 +107,109 @@ impl Hook {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Load {
-    /// `openat(AT_FDCWD, path, O_RDONLY)` (the path need not exist).
+    /// `openat(AT_FDCWD, path, O_RDONLY)` of a file the generator creates
+    /// first when it is missing (the LSM hook sees opens that find a file).
     Open { path: String },
-    /// `execve(path)` of a path that does not exist: the syscall-entry
-    /// tracepoint sees it, the exec fails with ENOENT. With `uid`, the
-    /// generator first drops to that user.
-    Exec { path: String, uid: Option<u32> },
+    /// A real program start: `posix_spawn` of `path` (a copy of
+    /// [`TEST_PROGRAM`] the generator puts there when it is missing) with
+    /// the arguments `args` (argv; `[path]` when empty) and an empty
+    /// environment, then `waitpid`. With `uid`, the generator first drops to
+    /// that user. With `ancestors`, the spawning process is the last of a
+    /// chain of processes, each the child of the one before and named (its
+    /// comm) as written: the new program's parent is the last one.
+    Exec {
+        path: String,
+        #[serde(default)]
+        args: Vec<String>,
+        uid: Option<u32>,
+        #[serde(default)]
+        ancestors: Vec<String>,
+        /// A cgroup below the test cgroup the generator makes and joins
+        /// first (e.g. `system.slice/docker-<id>.scope`: a container).
+        #[serde(default)]
+        cgroup: Option<String>,
+    },
     /// `connect()` of a UDP socket (no packet is sent).
     Connect { addr: Ipv4Addr, port: u16 },
 }
 
+/// The program every exec load starts (copied to the load's path): it
+/// exits at once.
+pub const TEST_PROGRAM: &str = "/bin/true";
+
 impl Load {
+    /// An exec of `path` with no arguments, as root, from the generator.
+    pub fn exec(path: &str) -> Load {
+        Load::Exec {
+            path: path.into(),
+            args: Vec::new(),
+            uid: None,
+            ancestors: Vec::new(),
+            cgroup: None,
+        }
+    }
+
+    /// An exec of `path` with the arguments `args` (argv, argv[0] first).
+    pub fn exec_args(path: &str, args: &[&str]) -> Load {
+        Load::Exec {
+            path: path.into(),
+            args: args.iter().map(|a| a.to_string()).collect(),
+            uid: None,
+            ancestors: Vec::new(),
+            cgroup: None,
+        }
+    }
+
+    /// An exec of `path` whose parent, grandparent, ... are named
+    /// `ancestors` (nearest last).
+    pub fn exec_below(path: &str, ancestors: &[&str]) -> Load {
+        Load::Exec {
+            path: path.into(),
+            args: Vec::new(),
+            uid: None,
+            ancestors: ancestors.iter().map(|a| a.to_string()).collect(),
+            cgroup: None,
+        }
+    }
+
+    /// An exec of `path` from the cgroup `cgroup` below the test cgroup.
+    pub fn exec_in(path: &str, cgroup: &str) -> Load {
+        Load::Exec {
+            path: path.into(),
+            args: Vec::new(),
+            uid: None,
+            ancestors: Vec::new(),
+            cgroup: Some(cgroup.into()),
+        }
+    }
+
     /// Short description for the tables.
     pub fn describe(&self) -> String {
         match self {
             Load::Open { path } => format!("open `{path}`"),
-            Load::Exec { path, uid: None } => format!("execve `{path}`"),
             Load::Exec {
                 path,
-                uid: Some(uid),
-            } => format!("execve `{path}` as uid {uid}"),
+                args,
+                uid,
+                ancestors,
+                cgroup,
+            } => {
+                let mut text = format!("exec `{path}`");
+                if !args.is_empty() {
+                    let _ = write!(text, " argv `{}`", args.join(" "));
+                }
+                if let Some(uid) = uid {
+                    let _ = write!(text, " as uid {uid}");
+                }
+                if !ancestors.is_empty() {
+                    let chain: Vec<&str> = ancestors.iter().rev().map(String::as_str).collect();
+                    let _ = write!(text, " below `{}`", chain.join("` < `"));
+                }
+                if let Some(cgroup) = cgroup {
+                    let _ = write!(text, " in cgroup `…/{}`", short_ids(cgroup));
+                }
+                text
+            }
             Load::Connect { addr, port } => format!("UDP connect {addr}:{port}"),
         }
     }
@@ -175,13 +261,13 @@ pub fn all() -> Vec<Scenario> {
             family: Family::Small,
             hook: Hook::Exec,
             what: "shells started by network services or by users (2 rules, inline lists, parent comm)",
-            miss: Load::Exec {
-                path: "/tmp/polc-bench/miss".into(),
-                uid: None,
-            },
+            miss: Load::exec(EXEC_MISS_PATH),
             hit: Some(Load::Exec {
                 path: "/tmp/polc-bench/sh".into(),
+                args: Vec::new(),
                 uid: Some(65534),
+                ancestors: Vec::new(),
+                cgroup: None,
             }),
         },
         Scenario {
@@ -251,7 +337,102 @@ pub fn all() -> Vec<Scenario> {
                 port: 9,
             }),
         },
+        // The new context of an exec (argv, ancestry): one rule each, on
+        // real program starts of a test program.
+        Scenario {
+            name: "exec_args",
+            family: Family::Small,
+            hook: Hook::Exec,
+            what: "one rule: `exec.args[*] == \"-e\"` (netcat running a program)",
+            miss: Load::exec_args(NC_PATH, &["nc", "-l", "-p", "4444", "-k", "-v"]),
+            // The fifth argument matches.
+            hit: Some(Load::exec_args(
+                NC_PATH,
+                &["nc", "-l", "-p", "4444", "-e", "/bin/sh"],
+            )),
+        },
+        Scenario {
+            name: "exec_cmdline",
+            family: Family::Small,
+            hook: Hook::Exec,
+            what: "one rule: `exec.cmdline contains \"stratum+tcp://\"` (a cryptominer's pool)",
+            // The same length, one word different: the search runs to the end.
+            miss: Load::exec_args(MINER_PATH, &miner_args("stratum+ssl")),
+            hit: Some(Load::exec_args(MINER_PATH, &miner_args("stratum+tcp"))),
+        },
+        Scenario {
+            name: "exec_ancestors",
+            family: Family::Small,
+            hook: Hook::Exec,
+            what: "one rule: `proc.ancestors[*].comm == \"sshd\"` (any of 8 ancestors)",
+            miss: Load::exec_below(EXEC_MISS_PATH, &["login", "bash", "make", "sh"]),
+            // The fourth ancestor matches.
+            hit: Some(Load::exec_below(
+                EXEC_MISS_PATH,
+                &["sshd", "bash", "make", "sh"],
+            )),
+        },
+        Scenario {
+            name: "exec_container",
+            family: Family::Small,
+            hook: Hook::Exec,
+            what: "one rule: `container.id == \"<64 hex digits>\"` (a docker container, systemd driver)",
+            // Another container: the same walk, the same shape, another id.
+            miss: Load::exec_in(
+                EXEC_MISS_PATH,
+                &format!("system.slice/docker-{OTHER_CONTAINER}.scope"),
+            ),
+            hit: Some(Load::exec_in(
+                EXEC_MISS_PATH,
+                &format!("system.slice/docker-{WATCHED_CONTAINER}.scope"),
+            )),
+        },
     ]
+}
+
+/// The program the exec loads no rule matches start (a copy of
+/// [`TEST_PROGRAM`]).
+const EXEC_MISS_PATH: &str = "/tmp/polc-bench/bin/miss";
+/// `text` with every 64-digit container id cut to its first 12 digits and
+/// `…` (for the tables).
+fn short_ids(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(|c: char| c.is_ascii_hexdigit()) {
+        let run = rest[start..]
+            .find(|c: char| !c.is_ascii_hexdigit())
+            .unwrap_or(rest.len() - start);
+        out.push_str(&rest[..start]);
+        let digits = &rest[start..start + run];
+        if run == 64 {
+            out.push_str(&digits[..12]);
+            out.push('…');
+        } else {
+            out.push_str(digits);
+        }
+        rest = &rest[start + run..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The container `exec_container`'s rule names, and another one.
+pub const WATCHED_CONTAINER: &str =
+    "4c01db0b339c1b4c4f3d2a5a9d1e0f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e";
+const OTHER_CONTAINER: &str = "9f8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a0";
+
+/// The program `exec_args` starts.
+const NC_PATH: &str = "/tmp/polc-bench/nc";
+/// The program `exec_cmdline` starts.
+const MINER_PATH: &str = "/tmp/polc-bench/xmrig";
+
+/// `exec_cmdline`'s arguments, with a pool URL of scheme `scheme`.
+fn miner_args(scheme: &str) -> [&'static str; 7] {
+    let url = match scheme {
+        "stratum+tcp" => "stratum+tcp://pool.example.org:3333",
+        _ => "stratum+ssl://pool.example.org:3333",
+    };
+    ["xmrig", "--url", url, "--user", "wallet", "--threads", "2"]
 }
 
 /// The scenario called `name`.
@@ -539,6 +720,131 @@ mod tests {
             let source = std::fs::read_to_string(&path).expect("policy exists");
             assert!(checks(&source), "{}", path.display());
         }
+    }
+
+    #[test]
+    fn every_small_scenario_has_its_c_and_bpftrace_equivalents() {
+        let bench = Path::new(env!("CARGO_MANIFEST_DIR"));
+        for scenario in all() {
+            let c = bench.join("c").join(format!("{}.bpf.c", scenario.name));
+            let text = std::fs::read_to_string(&c).expect("C equivalent exists");
+            // The C runs where the polc program it is compared with runs.
+            let section = format!("SEC(\"{}\")", scenario.hook.attach_point());
+            assert!(text.contains(&section), "{} lacks {section}", c.display());
+            if scenario.family == Family::Small {
+                let bt = bench.join("bpftrace").join(format!("{}.bt", scenario.name));
+                assert!(bt.exists(), "{}", bt.display());
+            }
+        }
+        let empty = std::fs::read_to_string(bench.join("c/empty.bpf.c")).expect("floor");
+        for hook in Hook::ALL {
+            assert!(empty.contains(&format!("SEC(\"{}\")", hook.attach_point())));
+            assert!(empty.contains(hook.floor_symbol()));
+        }
+    }
+
+    #[test]
+    fn exec_loads_differ_only_in_what_the_rule_tests() {
+        let args = by_name("exec_args").expect("exec_args");
+        let (Load::Exec { args: miss, .. }, Some(Load::Exec { args: hit, .. })) =
+            (&args.miss, &args.hit)
+        else {
+            panic!("exec loads");
+        };
+        assert_eq!(miss.len(), hit.len());
+        assert!(!miss.iter().any(|a| a == "-e") && hit.iter().any(|a| a == "-e"));
+
+        let cmdline = by_name("exec_cmdline").expect("exec_cmdline");
+        let (Load::Exec { args: miss, .. }, Some(Load::Exec { args: hit, .. })) =
+            (&cmdline.miss, &cmdline.hit)
+        else {
+            panic!("exec loads");
+        };
+        assert_eq!(miss.join(" ").len(), hit.join(" ").len());
+        assert!(!miss.join(" ").contains("stratum+tcp://"));
+        assert!(hit.join(" ").contains("stratum+tcp://"));
+
+        let ancestry = by_name("exec_ancestors").expect("exec_ancestors");
+        let (
+            Load::Exec {
+                ancestors: miss, ..
+            },
+            Some(Load::Exec { ancestors: hit, .. }),
+        ) = (&ancestry.miss, &ancestry.hit)
+        else {
+            panic!("exec loads");
+        };
+        assert_eq!(miss.len(), hit.len());
+        assert!(!miss.iter().any(|a| a == "sshd") && hit[0] == "sshd");
+        assert!(hit.iter().all(|name| name.len() <= 15), "comm is 15 bytes");
+    }
+
+    #[test]
+    fn exec_loads_never_start_a_file_an_open_load_creates() {
+        let mut opened = Vec::new();
+        let mut started = Vec::new();
+        for s in all() {
+            let loads = std::iter::once(s.miss.clone()).chain(s.hit.clone());
+            for load in loads.chain(std::iter::once(s.hook.floor_load())) {
+                match load {
+                    Load::Open { path } => opened.push(path),
+                    Load::Exec { path, .. } => started.push(path),
+                    Load::Connect { .. } => {}
+                }
+            }
+        }
+        assert!(!started.is_empty());
+        assert!(started.iter().all(|p| !opened.contains(p)), "{started:?}");
+    }
+
+    #[test]
+    fn the_container_loads_run_in_the_watched_container_and_another() {
+        let scenario = by_name("exec_container").expect("exec_container");
+        let id_of = |load: &Load| match load {
+            // As polc's reference parser reads the cgroup, below the test
+            // cgroup (one level under the root).
+            Load::Exec {
+                cgroup: Some(below),
+                ..
+            } => polc::container::from_path(&format!("/polc-bench-1/{below}"))
+                .id()
+                .to_string(),
+            other => panic!("not an exec in a cgroup: {other:?}"),
+        };
+        assert_eq!(
+            id_of(scenario.hit.as_ref().expect("hit")),
+            WATCHED_CONTAINER
+        );
+        let miss = id_of(&scenario.miss);
+        assert!(miss.len() == 64 && miss != WATCHED_CONTAINER, "{miss}");
+        let bench = Path::new(env!("CARGO_MANIFEST_DIR"));
+        for file in ["pol/exec_container.pol", "c/exec_container.bpf.c"] {
+            let text = std::fs::read_to_string(bench.join(file)).expect("source");
+            assert!(text.contains(WATCHED_CONTAINER), "{file}");
+        }
+        assert_eq!(
+            scenario.hit.expect("hit").describe(),
+            "exec `/tmp/polc-bench/bin/miss` in cgroup `…/system.slice/docker-4c01db0b339c….scope`"
+        );
+    }
+
+    #[test]
+    fn an_exec_load_says_what_it_runs() {
+        let load = Load::exec_below("/tmp/polc-bench/bin/miss", &["sshd", "bash"]);
+        assert_eq!(
+            load.describe(),
+            "exec `/tmp/polc-bench/bin/miss` below `bash` < `sshd`"
+        );
+        let load = Load::exec_args("/tmp/polc-bench/nc", &["nc", "-e", "/bin/sh"]);
+        assert_eq!(
+            load.describe(),
+            "exec `/tmp/polc-bench/nc` argv `nc -e /bin/sh`"
+        );
+        // Results written before exec loads had arguments still read.
+        let old: Load =
+            serde_json::from_str(r#"{"kind":"exec","path":"/tmp/polc-bench/sh","uid":65534}"#)
+                .expect("old exec load");
+        assert_eq!(old.describe(), "exec `/tmp/polc-bench/sh` as uid 65534");
     }
 
     #[test]

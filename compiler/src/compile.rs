@@ -467,7 +467,7 @@ fn build_module(
                 &format!("polc_set{i}"),
                 kind,
                 set.kind.key_size(),
-                1,
+                set.value_size(),
                 entries,
                 flags,
             ),
@@ -512,6 +512,38 @@ fn build_module(
                 "per-CPU copy of the test context (test runs only)".into(),
             )
         });
+    // The user and group names attach programs compare with: their ids,
+    // resolved by the runtime, in one frozen value.
+    let mut account_names: Vec<(bool, &'static str)> = module
+        .programs
+        .iter()
+        .filter(|p| matches!(p.target, Target::Attach { .. }))
+        .flat_map(|p| p.fields())
+        .filter_map(crate::check::hooks::account_of)
+        .collect();
+    account_names.sort_unstable();
+    account_names.dedup();
+    let accounts = (!account_names.is_empty()).then(|| {
+        add_map(
+            map(
+                abi::MAP_ACCOUNTS,
+                MapKind::Array,
+                4,
+                4 * account_names.len() as u32,
+                1,
+                abi::ACCOUNTS_MAP_FLAGS,
+            ),
+            format!(
+                "ids of the user and group names compared with: {} (resolved by the runtime, \
+                 read-only for programs, frozen)",
+                account_names
+                    .iter()
+                    .map(|(group, name)| format!("{}{name}", if *group { "group " } else { "" }))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+    });
     let cmdline_len = u32::from(crate::check::hooks::CMDLINE_LEN);
     let cmdlines = uses_cmdlines.then(|| {
         let snapshots = add_map(
@@ -553,6 +585,7 @@ fn build_module(
         sets,
         automata,
         test_context,
+        accounts,
     };
 
     // Programs.
@@ -566,6 +599,7 @@ fn build_module(
             maps: &maps,
             sets: &module.sets,
             automata: &module.automata,
+            accounts: &account_names,
             layout,
             program_index: programs.len() as u16,
             n_rules,
@@ -747,6 +781,7 @@ fn build_module(
                     .file
                     .as_ref()
                     .map(|source| crate::listfile::set_file(source, set.keys.len())),
+                values: set.values.iter().map(|v| abi::hex(v)).collect(),
             })
             .collect(),
         identities: module
@@ -760,6 +795,13 @@ fn build_module(
         } else {
             Vec::new()
         },
+        accounts: account_names
+            .iter()
+            .map(|(group, name)| abi::AccountMeta {
+                group: *group,
+                name: name.to_string(),
+            })
+            .collect(),
         code_hash,
         // Tables over the limit are not encoded: the measurement rejects
         // the policy (E0404), and encoding them could take gigabytes.

@@ -24,6 +24,16 @@
 //!   runtime the name does not tell (containerd or CRI-O with the cgroupfs
 //!   driver). `crio-conmon-<id>.scope` and `libpod-conmon-<id>.scope` (the
 //!   runtimes' monitor processes) are not containers.
+//! - a named container (systemd-nspawn, LXC, LXD, Incus) is a cgroup named,
+//!   with `<name>` one byte or more: `machine-<name>.scope` or
+//!   `systemd-nspawn@<name>.service` (systemd-nspawn, run directly or as
+//!   its template service; systemd writes a `-` of the machine name as
+//!   `\x2d` in the unit name, and the id is the name as the unit has it),
+//!   unless the name directly below it is `supervisor` (nspawn's own
+//!   process, the monitor); `lxc.payload.<name>` (LXC 4 and later, LXD,
+//!   Incus; `lxc.monitor.<name>` holds the monitor and is no container); or
+//!   a cgroup named `<name>` whose parent is `lxc` or `lxc.payload` (older
+//!   LXC). The id is the name, cut to its first [`ID_LEN`] bytes.
 //! - a pod is a cgroup named `kubepods-pod<uid>.slice` (QoS guaranteed),
 //!   `kubepods-burstable-pod<uid>.slice`, `kubepods-besteffort-pod<uid>.slice`
 //!   (systemd driver: the uid's dashes written `_`), or `pod<uid>` whose
@@ -72,7 +82,8 @@ pub const POD_UID_LEN: usize = 36;
 pub const UNKNOWN: &str = "unknown";
 
 /// Container name shapes: `(prefix, suffix, runtime)`; the id sits between
-/// the prefix and the suffix.
+/// the prefix and the suffix. The runtimes here identify containers by a
+/// 64-digit hex id ([`Runtime::named`] is false).
 pub const CONTAINER_SHAPES: &[(&str, &str, Runtime)] = &[
     ("docker-", ".scope", Runtime::Docker),
     ("cri-containerd-", ".scope", Runtime::Containerd),
@@ -83,6 +94,34 @@ pub const CONTAINER_SHAPES: &[(&str, &str, Runtime)] = &[
     ("libpod-payload-", ".scope", Runtime::Podman),
     ("libpod-payload-", "", Runtime::Podman),
 ];
+
+/// Named container shapes (systemd-nspawn, LXC): `(prefix, suffix,
+/// runtime)`; the name (one byte or more, cut to [`ID_LEN`]) sits between
+/// the prefix and the suffix.
+pub const NAMED_SHAPES: &[(&str, &str, Runtime)] = &[
+    ("machine-", ".scope", Runtime::SystemdNspawn),
+    ("systemd-nspawn@", ".service", Runtime::SystemdNspawn),
+    ("lxc.payload.", "", Runtime::Lxc),
+];
+const _: () = {
+    // The programs switch on a named shape's first byte: one shape a byte.
+    let mut i = 0;
+    while i < NAMED_SHAPES.len() {
+        let mut j = i + 1;
+        while j < NAMED_SHAPES.len() {
+            assert!(NAMED_SHAPES[i].0.as_bytes()[0] != NAMED_SHAPES[j].0.as_bytes()[0]);
+            j += 1;
+        }
+        i += 1;
+    }
+};
+/// The name, directly below a cgroup of a [`NAMED_SHAPES`] name, of the
+/// cgroup of systemd-nspawn's own process: that cgroup is no container.
+pub const NAMED_MONITOR_CHILD: &str = "supervisor";
+/// The parents of a named container's directory (older LXC: `lxc/<name>`,
+/// `lxc.payload/<name>`).
+pub const NAMED_PARENTS: &[(&str, Runtime)] =
+    &[("lxc", Runtime::Lxc), ("lxc.payload", Runtime::Lxc)];
 
 /// Pod name shapes of the systemd driver: `(prefix, qos)`, then the uid,
 /// then `.slice`.
@@ -122,17 +161,23 @@ pub enum Runtime {
     Cri,
     /// The task's cgroup is deeper than [`MAX_CGROUP_LEVELS`].
     Unknown,
+    /// systemd-nspawn (a machine systemd-machined registered).
+    SystemdNspawn,
+    /// LXC, LXD, Incus.
+    Lxc,
 }
 
 impl Runtime {
     /// Every runtime, in code order (code = index + 1; 0 is no container).
-    pub const ALL: [Runtime; 6] = [
+    pub const ALL: [Runtime; 8] = [
         Runtime::Docker,
         Runtime::Containerd,
         Runtime::Crio,
         Runtime::Podman,
         Runtime::Cri,
         Runtime::Unknown,
+        Runtime::SystemdNspawn,
+        Runtime::Lxc,
     ];
 
     /// `container.runtime`'s value.
@@ -144,7 +189,15 @@ impl Runtime {
             Runtime::Podman => "podman",
             Runtime::Cri => "cri",
             Runtime::Unknown => UNKNOWN,
+            Runtime::SystemdNspawn => "systemd-nspawn",
+            Runtime::Lxc => "lxc",
         }
+    }
+
+    /// Whether the runtime's containers are named (the id is a name of 1
+    /// to [`ID_LEN`] bytes) rather than a 64-digit hex id.
+    pub fn named(self) -> bool {
+        matches!(self, Runtime::SystemdNspawn | Runtime::Lxc)
     }
 
     /// The code the programs keep while they walk (never 0).
@@ -190,7 +243,8 @@ pub struct ContainerContext {
 }
 
 impl ContainerContext {
-    /// `container.id`: the 64-digit id, [`UNKNOWN`], or empty.
+    /// `container.id`: the 64-digit id, a named container's name,
+    /// [`UNKNOWN`], or empty.
     pub fn id(&self) -> &str {
         self.container.as_ref().map_or("", |(id, _)| id)
     }
@@ -198,7 +252,11 @@ impl ContainerContext {
     /// `container.short_id`: the first [`SHORT_ID_LEN`] bytes of the id.
     pub fn short_id(&self) -> &str {
         let id = self.id();
-        &id[..id.len().min(SHORT_ID_LEN)]
+        let mut n = id.len().min(SHORT_ID_LEN);
+        while !id.is_char_boundary(n) {
+            n -= 1;
+        }
+        &id[..n]
     }
 
     /// `container.runtime`.
@@ -220,6 +278,29 @@ impl ContainerContext {
     pub fn pod_qos(&self) -> &'static str {
         self.pod.as_ref().map_or("", |(_, q)| q.name())
     }
+
+    /// The fields a test event's cgroup decides, with their values here
+    /// (`polc test` and the generated policies derive them as the kernel's
+    /// walk does).
+    pub fn field_values(&self) -> Vec<(crate::check::hooks::FieldId, crate::check::policy::Value)> {
+        use crate::check::policy::Value;
+        [
+            ("container.id", Value::Str(self.id().to_string())),
+            (
+                "container.short_id",
+                Value::Str(self.short_id().to_string()),
+            ),
+            ("container.runtime", Value::Str(self.runtime().to_string())),
+            ("proc.in_container", Value::Bool(self.in_container())),
+            ("k8s.pod.uid", Value::Str(self.pod_uid().to_string())),
+            ("k8s.pod.qos", Value::Str(self.pod_qos().to_string())),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| {
+            crate::check::hooks::FieldId::from_name(name).map(|field| (field, value))
+        })
+        .collect()
+    }
 }
 
 fn is_hex(bytes: &[u8]) -> bool {
@@ -237,6 +318,16 @@ fn container_shape(name: &[u8]) -> Option<(&[u8], Runtime)> {
             (name.len() == p.len() + ID_LEN + s.len() && name.starts_with(p) && name.ends_with(s))
                 .then(|| (&name[p.len()..p.len() + ID_LEN], *runtime))
         })
+}
+
+/// The name in a container name of one of the [`NAMED_SHAPES`] (not yet
+/// cut to [`ID_LEN`]).
+fn named_shape(name: &[u8]) -> Option<(&[u8], Runtime)> {
+    NAMED_SHAPES.iter().find_map(|(prefix, suffix, runtime)| {
+        let (p, s) = (prefix.as_bytes(), suffix.as_bytes());
+        (name.len() > p.len() + s.len() && name.starts_with(p) && name.ends_with(s))
+            .then(|| (&name[p.len()..name.len() - s.len()], *runtime))
+    })
 }
 
 /// The uid (as written) and QoS of a systemd pod slice name.
@@ -291,13 +382,20 @@ pub fn from_names<N: AsRef<[u8]>>(names: &[N]) -> ContainerContext {
     let mut pod: Option<(&[u8], Qos)> = None;
     let mut bare: Option<&[u8]> = None;
     let mut dir_uid: Option<&[u8]> = None;
+    let mut child_is_monitor = false;
     for name in names {
         let name = as_read(name.as_ref());
         // What the child's name left pending, decided by this parent.
         if let Some(id) = bare.take() {
             if let Some((_, runtime)) = BARE_PARENTS.iter().find(|(p, _)| p.as_bytes() == name) {
+                if id.len() == ID_LEN {
+                    container = Some((id, *runtime));
+                }
+            } else if let Some((_, runtime)) =
+                NAMED_PARENTS.iter().find(|(p, _)| p.as_bytes() == name)
+            {
                 container = Some((id, *runtime));
-            } else if pod_dir(name).is_some() {
+            } else if pod_dir(name).is_some() && id.len() == ID_LEN {
                 container = Some((id, Runtime::Cri));
             }
         }
@@ -309,9 +407,14 @@ pub fn from_names<N: AsRef<[u8]>>(names: &[N]) -> ContainerContext {
         // This name.
         if let Some(found) = container_shape(name) {
             container = Some(found);
-        } else if name.len() == ID_LEN {
+        } else if let Some(found) = named_shape(name) {
+            if !child_is_monitor {
+                container = Some(found);
+            }
+        } else if !name.is_empty() {
             bare = Some(name);
         }
+        child_is_monitor = name == NAMED_MONITOR_CHILD.as_bytes();
         if let Some(found) = pod_slice(name) {
             pod = Some(found);
         } else if let Some(uid) = pod_dir(name) {
@@ -320,7 +423,12 @@ pub fn from_names<N: AsRef<[u8]>>(names: &[N]) -> ContainerContext {
     }
     ContainerContext {
         container: container.and_then(|(id, runtime)| {
-            is_hex(id).then(|| (String::from_utf8_lossy(id).into_owned(), runtime))
+            if runtime.named() {
+                let id = &id[..id.len().min(ID_LEN)];
+                Some((String::from_utf8_lossy(id).into_owned(), runtime))
+            } else {
+                is_hex(id).then(|| (String::from_utf8_lossy(id).into_owned(), runtime))
+            }
         }),
         pod: pod.and_then(|(uid, qos)| pod_uid(uid).map(|uid| (uid, qos))),
     }
@@ -402,6 +510,76 @@ mod tests {
         ] {
             assert_eq!(from_path(&path), ContainerContext::default(), "{path}");
         }
+    }
+
+    #[test]
+    fn systemd_nspawn_and_lxc_are_named_containers() {
+        let cases = [
+            ("/machine.slice/machine-web.scope", "web", "systemd-nspawn"),
+            (
+                "/machine.slice/machine-web.scope/payload",
+                "web",
+                "systemd-nspawn",
+            ),
+            (
+                "/machine.slice/machine-web\\x2d1.scope/payload/system.slice/sshd.service",
+                "web\\x2d1",
+                "systemd-nspawn",
+            ),
+            (
+                "/machine.slice/systemd-nspawn@db.service/payload",
+                "db",
+                "systemd-nspawn",
+            ),
+            ("/lxc.payload.u1", "u1", "lxc"),
+            ("/lxc.payload.u1/init.scope", "u1", "lxc"),
+            ("/lxc/old", "old", "lxc"),
+            ("/lxc.payload/mid", "mid", "lxc"),
+        ];
+        for (path, id, runtime) in cases {
+            let c = from_path(path);
+            assert_eq!(
+                (c.id(), c.runtime(), c.in_container()),
+                (id, runtime, true),
+                "{path}"
+            );
+            assert_eq!(c.short_id(), &id[..id.len().min(12)]);
+        }
+        // The monitors: LXC's own cgroup, nspawn's supervisor.
+        for path in [
+            "/lxc.monitor.u1",
+            "/machine.slice/machine-web.scope/supervisor",
+            "/machine.slice/systemd-nspawn@db.service/supervisor",
+            "/lxc.monitor/u1",
+            // The shapes need a name.
+            "/machine.slice/machine-.scope",
+            "/lxc.payload.",
+            "/machine.slice/systemd-nspawn@.service",
+        ] {
+            assert_eq!(from_path(path), ContainerContext::default(), "{path}");
+        }
+        // `supervisor` deeper than directly below is just a cgroup.
+        let c = from_path("/machine.slice/machine-web.scope/payload/supervisor");
+        assert_eq!(c.id(), "web");
+        // A long name is cut to 64 bytes; short_id is its first 12.
+        let long = "n".repeat(100);
+        let c = from_path(&format!("/lxc.payload.{long}"));
+        assert_eq!((c.id(), c.short_id()), (&long[..64], &long[..12]));
+        let c = from_path(&format!("/lxc/{long}"));
+        assert_eq!(c.id(), &long[..64]);
+        // A name too long for the name buffer is not read whole: no suffix.
+        let c = from_path(&format!("/machine-{}.scope", "m".repeat(NAME_BUF)));
+        assert_eq!(c.id(), "");
+        // A bare 64-byte name under `lxc` is an LXC name, not a hex id.
+        let c = from_path(&format!("/lxc/{}", ID.to_uppercase()));
+        assert_eq!((c.id(), c.runtime()), (ID.to_uppercase().as_str(), "lxc"));
+        // docker's parent still wants a 64-digit id.
+        assert_eq!(from_path("/docker/short").id(), "");
+        // The outermost wins across kinds.
+        let c = from_path(&format!(
+            "/lxc.payload.outer/system.slice/docker-{ID}.scope"
+        ));
+        assert_eq!((c.id(), c.runtime()), ("outer", "lxc"));
     }
 
     #[test]

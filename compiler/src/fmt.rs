@@ -223,7 +223,7 @@ impl<'s> Printer<'s> {
                 .get(self.next_comment)
                 .filter(|c| c.start < span.start)
                 .copied();
-            let is_block = |d: &Decl| !matches!(d, Decl::List(_) | Decl::Macro(_));
+            let is_block = |d: &Decl| !matches!(d, Decl::List(_) | Decl::Macro(_) | Decl::Allow(_));
             if let Some((prev_decl, prev_end)) = prev {
                 let gap_end = first_comment.map_or(span.start, |c| c.start);
                 if is_block(prev_decl) || is_block(decl) || self.blank_between(prev_end, gap_end) {
@@ -258,6 +258,14 @@ impl<'s> Printer<'s> {
             Decl::Macro(m) => self.macro_decl(m),
             Decl::Rule(rule) => self.rule_decl(rule),
             Decl::Test(test) => self.test_decl(test),
+            Decl::Allow(allow) => {
+                self.new_line(0);
+                self.push(&format!("allow {}", allow.code.text));
+                if let Some(reason) = &allow.reason {
+                    let reason = self.text(reason.span).to_string();
+                    self.push(&format!(" {reason}"));
+                }
+            }
         }
     }
 
@@ -652,6 +660,7 @@ fn decl_span(decl: &Decl) -> Span {
         Decl::Macro(m) => m.span,
         Decl::Rule(rule) => rule.span,
         Decl::Test(test) => test.span,
+        Decl::Allow(allow) => allow.span,
     }
 }
 

@@ -260,7 +260,17 @@ pub fn expectation_problems(
 /// Runs one of the policy's own tests on the interpreter: its decision and
 /// what is wrong with it.
 pub fn run_test(policy: &CheckedPolicy, test: &PolicyTest) -> (Decision, Vec<String>) {
-    let event = Event::new(test.fields.iter().cloned());
+    run_test_with(policy, test, &[])
+}
+
+/// [`run_test`], with the values of the fields holding the ids of the user
+/// and group names the policy compares with (`crate::accounts`).
+pub fn run_test_with(
+    policy: &CheckedPolicy,
+    test: &PolicyTest,
+    names: &[(FieldId, Value)],
+) -> (Decision, Vec<String>) {
+    let event = Event::new(test.fields.iter().cloned().chain(names.iter().cloned()));
     let decision = evaluate(policy, test.hook, &event);
     let problems = expectation_problems(policy, test, &decision);
     (decision, problems)
@@ -813,13 +823,30 @@ mod tests {
             ("file.name matches \"**.pub\"", "matches"),
             ("file.name not in [\"passwd\", \"rel\"]", "not in"),
         ];
-        for (when, _) in tests {
-            let policy = checked(&format!("rule r {{ on file.open when {when} deny }}"));
+        // Every path with parts: the base, its parts, a hook it is on.
+        let parts = [
+            ("file.path", "file.dir", "file.name", Hook::FileOpen),
+            ("exec.path", "exec.dir", "exec.name", Hook::Exec),
+            ("proc.exe", "proc.exe.dir", "proc.exe.name", Hook::FileOpen),
+            (
+                "file.newpath",
+                "file.newdir",
+                "file.newname",
+                Hook::FileRename,
+            ),
+        ];
+        for ((when, _), (base, dir_part, name_part, hook)) in
+            tests.iter().flat_map(|t| parts.iter().map(move |p| (t, p)))
+        {
+            let when = when
+                .replace("file.dir", dir_part)
+                .replace("file.name", name_part);
+            let policy = checked(&format!("rule r {{ on {} when {when} deny }}", hook.name()));
             for path in paths {
                 let (dir, name) = dir_and_name(path);
                 let expected = {
                     let (part, rest) = when.split_once(' ').expect("a test");
-                    let value = if part == "file.dir" { dir } else { name };
+                    let value = if part == *dir_part { dir } else { name };
                     let (op, lit) = rest.split_once(' ').map_or((rest, ""), |x| x);
                     let (op, lit) = if let Some(l) = lit.strip_prefix("in ") {
                         ("not", l)
@@ -846,8 +873,8 @@ mod tests {
                         other => panic!("{other}"),
                     }
                 };
-                let event = Event::new([(field("file.path"), Value::Str(path.to_string()))]);
-                let decided = evaluate(&policy, Hook::FileOpen, &event).action == Action::Deny;
+                let event = Event::new([(field(base), Value::Str(path.to_string()))]);
+                let decided = evaluate(&policy, *hook, &event).action == Action::Deny;
                 assert_eq!(decided, expected, "{when} on {path:?}");
             }
         }
@@ -894,5 +921,41 @@ mod tests {
         let (decision, problems) = run_test(&policy, &policy.tests[0]);
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(decision.action, Action::Deny);
+    }
+
+    #[test]
+    fn a_test_event_from_a_cgroup_path_has_its_container_context() {
+        let id = "4c01db0b339c1b4c4f3d2a5a9d1e0f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e";
+        let uid = "7d9e3f2a-1b4c-4d5e-8f6a-0b1c2d3e4f5a";
+        let pod = format!(
+            "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod{}.slice/crio-{id}.scope",
+            uid.replace('-', "_")
+        );
+        let policy = checked(&format!(
+            "rule r {{ on exec when proc.in_container and container.runtime in [\"crio\", \"lxc\", \"systemd-nspawn\"] deny }}\n\
+             test \"pod\" {{ on exec with cgroup = \"{pod}\" expect deny by r }}\n\
+             test \"lxc\" {{ on exec with cgroup = \"/lxc.payload.web/init.scope\" expect deny by r }}\n\
+             test \"nspawn's supervisor\" {{ on exec with cgroup = \"/machine.slice/machine-web.scope/supervisor\" expect allow }}\n\
+             test \"host\" {{ on exec with cgroup = \"/system.slice/sshd.service\" expect allow }}\n"
+        ));
+        for test in &policy.tests {
+            let (_, problems) = run_test(&policy, test);
+            assert!(problems.is_empty(), "{}: {problems:?}", test.name);
+        }
+        // The fields are the reference parser's, as the kernel decides them.
+        let event = Event::new(policy.tests[0].fields.iter().cloned());
+        let get = |name: &str| event.get(FieldId::from_name(name).unwrap());
+        let s = |v: &str| FieldValue::Str(v.as_bytes().to_vec());
+        assert_eq!(get("container.id"), s(id));
+        assert_eq!(get("container.short_id"), s(&id[..12]));
+        assert_eq!(get("container.runtime"), s("crio"));
+        assert_eq!(get("proc.in_container"), FieldValue::Bool(true));
+        assert_eq!(get("k8s.pod.uid"), s(uid));
+        assert_eq!(get("k8s.pod.qos"), s("besteffort"));
+        let event = Event::new(policy.tests[1].fields.iter().cloned());
+        let get = |name: &str| event.get(FieldId::from_name(name).unwrap());
+        assert_eq!(get("container.id"), s("web"));
+        assert_eq!(get("container.runtime"), s("lxc"));
+        assert_eq!(get("k8s.pod.uid"), s(""));
     }
 }

@@ -29,6 +29,7 @@ pub const LONG_VERSION: &str = concat!(
     ")"
 );
 
+pub mod accounts;
 pub mod bpf;
 pub mod check;
 pub mod codegen;

@@ -135,6 +135,15 @@ struct TestArgs {
     /// test expects the strongest verdict of every policy's decision.
     #[arg(long)]
     together: bool,
+    /// The user database the policies' user names (`proc.user == "root"`)
+    /// are resolved from, as polrt resolves them from the node's: test
+    /// events give ids (`with proc.uid = 1000`).
+    #[arg(long, value_name = "FILE", default_value = "/etc/passwd")]
+    passwd: PathBuf,
+    /// The group database the policies' group names (`proc.group`) are
+    /// resolved from.
+    #[arg(long, value_name = "FILE", default_value = "/etc/group")]
+    group: PathBuf,
     /// When to colour diagnostics.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     color: ColorChoice,

@@ -68,14 +68,22 @@ pub const MAX_PROGRAM_INSNS: u32 = 400_000;
 /// larger of a program's size and its longest path, beyond
 /// [`VERIFIER_WORK_SLACK`], as the property tests check it on the host
 /// kernel: `processed <= FACTOR * max(size, max path) + SLACK`, at most
-/// 850,000 within the bounds here.
+/// 900,000 within the bounds here.
 pub const VERIFIER_WORK_FACTOR: u32 = 2;
 
 /// What small programs may process beyond [`VERIFIER_WORK_FACTOR`] (their
-/// few branches each revisit the shared decision block; a generated exec
-/// program of 21,814 instructions that reads command lines and ancestors
-/// made the verifier process 64,838).
-pub const VERIFIER_WORK_SLACK: u32 = 50_000;
+/// few branches each revisit the shared decision block, and the bounded
+/// walks of command lines, ancestors and cgroup names are explored path by
+/// path: a generated exec program of 21,814 instructions that reads command
+/// lines and ancestors made the verifier process 64,838; one with several
+/// container-field walks 71,397, within 800 of the bound at 50,000). With
+/// [`MAX_PROGRAM_INSNS`] the bound stays at 900,000, under the kernel's
+/// 1,000,000.
+pub const VERIFIER_WORK_SLACK: u32 = 100_000;
+
+// The model's bound on the largest program stays under the kernel's limit
+// of 1,000,000 processed instructions.
+const _: () = assert!(VERIFIER_WORK_FACTOR * MAX_PROGRAM_INSNS + VERIFIER_WORK_SLACK < 1_000_000);
 
 /// Most conditional jumps whose fall-through one path may take: the
 /// verifier's limit is 8192 (`BPF_COMPLEXITY_LIMIT_JMP_SEQ`), and this
@@ -336,7 +344,7 @@ fn automata_too_large(build: &Build, bytes: u64) -> Diagnostic {
 /// first test them (as lowering makes them).
 fn set_lists(policy: &CheckedPolicy, hook: Hook) -> Vec<ListId> {
     let module = crate::ir::lower::lower_test_program(policy, hook);
-    module.sets.iter().map(|s| s.list).collect()
+    module.sets.iter().filter_map(|s| s.list).collect()
 }
 
 /// The rule with the most of a figure, and its share.
@@ -740,11 +748,13 @@ mod tests {
         );
         // The walk: 16 levels of a few dozen instructions, well within the
         // budgets; every container field of a program shares it.
+        // (About 4,270 instructions and 1,200 branches since the walk also
+        // knows systemd-nspawn's and LXC's named containers.)
         assert!(
-            one.0 > base.0 + 1000 && one.0 < base.0 + 4000,
+            one.0 > base.0 + 1000 && one.0 < base.0 + 5000,
             "{one:?} vs {base:?}"
         );
-        assert!(one.1 < 1000, "{one:?}");
+        assert!(one.1 < 1500, "{one:?}");
         assert!(all.0 < one.0 + 400, "{all:?} vs {one:?}");
         assert!(all.1 < one.1 + 60, "{all:?} vs {one:?}");
     }

@@ -128,7 +128,7 @@ fn explain_prints_the_code_doc() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("Example:") && stdout.contains("proc.user"),
+        stdout.contains("Example:") && stdout.contains("proc.usr"),
         "{stdout}"
     );
     assert_eq!(polc(&["explain", "E9999"]).status.code(), Some(2));
@@ -509,4 +509,45 @@ fn test_together_expects_the_strongest_verdict_of_the_set() {
         "{stdout}"
     );
     assert!(!stdout.contains("test root runs x"), "{stdout}");
+}
+
+/// `polc test --passwd FILE --group FILE`: the names a policy compares
+/// with resolve through the given files (the fixture gives `daemon` an id
+/// no host does), in the interpreter and in the compiled programs alike; a
+/// name the files lack fails every test of the policy, naming it.
+#[test]
+fn polc_test_resolves_user_names_through_the_files_it_is_given() {
+    let fixture = repo("compiler/tests/fixtures/accounts.pol");
+    let passwd = repo("examples/accounts/passwd");
+    let group = repo("examples/accounts/group");
+    let out = polc(&[
+        "test", "--color", "never", "--passwd", &passwd, "--group", &group, &fixture,
+    ]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("7 passed; 0 failed"), "{stdout}");
+
+    let dir = temp_dir("accounts");
+    let lacking = dir.join("passwd");
+    std::fs::write(&lacking, "root:x:0:0::/root:/bin/sh\n").expect("write");
+    let lacking = lacking.display().to_string();
+    let out = polc(&[
+        "test",
+        "--interp-only",
+        "--color",
+        "never",
+        "--passwd",
+        &lacking,
+        "--group",
+        &group,
+        &fixture,
+    ]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("0 passed; 7 failed"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("user `polc-test-user` (not in {lacking})")),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("group `wheel`"), "{stdout}");
 }

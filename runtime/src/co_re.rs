@@ -23,10 +23,6 @@ const FIELD_BYTE_OFFSET: u32 = 0;
 const BTF_EXT_MAGIC: u16 = 0xeb9f;
 /// Where `core_relo_len` sits in a `.BTF.ext` header.
 const CORE_RELO_LEN_AT: usize = 28;
-const BPF_LDX: u8 = 0x01;
-const BPF_ALU64: u8 = 0x07;
-const BPF_X: u8 = 0x08;
-const BPF_ADD: u8 = 0x00;
 
 fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
     let word = bytes.get(at..at.checked_add(4)?)?;
@@ -113,18 +109,7 @@ pub fn relocate(object: &[u8], kernel: &KernelBtf) -> Option<Vec<u8>> {
     let mut out = object.to_vec();
     for patch in patches {
         let insn = out.get_mut(patch.at..patch.at + 8)?;
-        let opcode = insn[0];
-        match opcode & 0x07 {
-            BPF_LDX => {
-                let off = i16::try_from(patch.offset).ok()?;
-                insn[2..4].copy_from_slice(&off.to_le_bytes());
-            }
-            BPF_ALU64 if opcode & BPF_X == 0 && opcode & 0xf0 == BPF_ADD => {
-                let imm = i32::try_from(patch.offset).ok()?;
-                insn[4..8].copy_from_slice(&imm.to_le_bytes());
-            }
-            _ => return None,
-        }
+        polc::object::patch_offset(insn, patch.offset)?;
     }
     let len_at = ext_start.checked_add(CORE_RELO_LEN_AT)?;
     out.get_mut(len_at..len_at + 4)?

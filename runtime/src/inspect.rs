@@ -48,6 +48,19 @@ pub fn render(object: &PolicyObject) -> String {
         }
         out.push('\n');
     }
+    if !m.accounts.is_empty() {
+        let names: Vec<String> = m
+            .accounts
+            .iter()
+            .map(|a| format!("{} {}", if a.group { "group" } else { "user" }, a.name))
+            .collect();
+        let _ = writeln!(
+            out,
+            "\nnames resolved from the node's databases at load ({}): {}",
+            names.len(),
+            names.join(", ")
+        );
+    }
     let _ = writeln!(out, "\nhooks ({}):", m.hooks.len());
     for hook in &m.hooks {
         let _ = writeln!(

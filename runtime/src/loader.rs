@@ -64,6 +64,8 @@ pub enum LoadError {
     },
     #[error("no backend of hook `{hook}` can run on this kernel: {reasons}")]
     NoBackend { hook: String, reasons: String },
+    #[error("{0}: nothing was loaded")]
+    UnknownAccounts(String),
     #[error("--require-lsm: {}", .hooks.iter().map(|(hook, backend, why)| format!("hook `{hook}` would fall back to {backend} ({why})")).collect::<Vec<_>>().join("; "))]
     RequireLsm {
         /// Hook, fallback backend, why LSM is unavailable.
@@ -311,7 +313,44 @@ pub fn write_automata(ebpf: &Ebpf, metadata: &Metadata) -> Result<(), LoadError>
     write_frozen(ebpf, abi::MAP_AUTOMATA, &value)
 }
 
-/// Inserts every key of every set map (value `1`).
+/// The ids of the user and group names the object compares with
+/// ([`Metadata::accounts`]), from the node's databases as they are now; an
+/// error naming every name they lack (nothing is loaded then).
+pub fn resolve_accounts(
+    metadata: &Metadata,
+    files: &crate::run::AccountFiles,
+) -> Result<Vec<u32>, LoadError> {
+    if metadata.accounts.is_empty() {
+        return Ok(Vec::new());
+    }
+    files
+        .read()
+        .and_then(|accounts| accounts.resolve(&metadata.accounts))
+        .map_err(LoadError::UnknownAccounts)
+}
+
+/// Writes the ids of the object's user and group names into the accounts
+/// map, when the object has one, and freezes it. Must run before any
+/// program is loaded: the verifier reads the frozen value as constants.
+pub fn write_accounts(ebpf: &Ebpf, metadata: &Metadata, ids: &[u32]) -> Result<(), LoadError> {
+    let Some(meta) = metadata.maps.iter().find(|m| m.name == abi::MAP_ACCOUNTS) else {
+        return Ok(());
+    };
+    if meta.value_size as usize != 4 * ids.len() || ids.len() != metadata.accounts.len() {
+        return Err(LoadError::MapWrite {
+            map: abi::MAP_ACCOUNTS.into(),
+            reason: format!(
+                "its values have {} bytes, for {} names",
+                meta.value_size,
+                metadata.accounts.len()
+            ),
+        });
+    }
+    let value: Vec<u8> = ids.iter().flat_map(|id| id.to_le_bytes()).collect();
+    write_frozen(ebpf, abi::MAP_ACCOUNTS, &value)
+}
+
+/// Inserts every key of every set map (value `1`, or the set's own values).
 pub fn fill_sets(ebpf: &Ebpf, metadata: &Metadata) -> Result<usize, LoadError> {
     let mut inserted = 0;
     for set in &metadata.sets {
@@ -320,9 +359,22 @@ pub fn fill_sets(ebpf: &Ebpf, metadata: &Metadata) -> Result<usize, LoadError> {
             map: set.map.clone(),
             reason,
         };
-        for key in &set.keys {
+        if !set.values.is_empty() && set.values.len() != set.keys.len() {
+            return Err(bad(format!(
+                "{} keys but {} values",
+                set.keys.len(),
+                set.values.len()
+            )));
+        }
+        for (i, key) in set.keys.iter().enumerate() {
             let bytes = abi::unhex(key).ok_or_else(|| bad(format!("key `{key}` is not hex")))?;
-            map.update(&bytes, &[1u8], 0)
+            let value = match set.values.get(i) {
+                Some(value) => {
+                    abi::unhex(value).ok_or_else(|| bad(format!("value `{value}` is not hex")))?
+                }
+                None => vec![1u8],
+            };
+            map.update(&bytes, &value, 0)
                 .map_err(|e| bad(format!("key `{key}`: {e}")))?;
             inserted += 1;
         }
@@ -707,6 +759,13 @@ pub fn verify(
 ) -> Result<Vec<(ProgramMeta, Verification)>, LoadError> {
     let mut ebpf = open(object, types, None)?;
     write_features(&ebpf, &object.metadata, features)?;
+    // The verifier's view of a loaded policy: its names' ids constants (of
+    // no node in particular).
+    write_accounts(
+        &ebpf,
+        &object.metadata,
+        &vec![0; object.metadata.accounts.len()],
+    )?;
     let mut results = Vec::new();
     for program in &object.metadata.programs {
         let loaded = load_program(&mut ebpf, program, types)

@@ -26,6 +26,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per process: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Load, attach and enforce policies; stream their events until SIGINT, SIGTERM or SIGQUIT.
@@ -127,6 +129,14 @@ struct RunArgs {
         default_value = "/var/lib/containers/storage"
     )]
     containers_storage: PathBuf,
+    /// The user database the user names of policies (`proc.user == "root"`)
+    /// are resolved from when a policy loads, and events' uids named from.
+    #[arg(long, value_name = "FILE", default_value = "/etc/passwd")]
+    passwd: PathBuf,
+    /// The group database the group names of policies (`proc.group`) are
+    /// resolved from when a policy loads.
+    #[arg(long, value_name = "FILE", default_value = "/etc/group")]
+    group: PathBuf,
 }
 
 #[derive(clap::Args, Debug)]
@@ -238,6 +248,10 @@ fn run_command(args: RunArgs) -> Result<ExitCode, Error> {
             docker: args.docker_root,
             containerd: args.containerd_state,
             containers_storage: args.containers_storage,
+        },
+        accounts: polrt::run::AccountFiles {
+            passwd: args.passwd,
+            group: args.group,
         },
     };
     run::run(&options)?;

@@ -528,6 +528,7 @@ pub(crate) mod tests {
             identities: vec![],
             identity_files: vec![],
             compiled_lists: vec![],
+            accounts: vec![],
             automata: String::new(),
             code_hash: String::new(),
         }

@@ -201,6 +201,9 @@ pub struct Output {
     /// Names and images of the containers of events (see
     /// [`crate::containers`]); none: ids only.
     containers: Option<Containers>,
+    /// The user and group databases events' uid and gid are named from
+    /// (`--passwd`, `--group`); none: ids only.
+    accounts: Option<AccountNames>,
     /// The line being written (events are formatted into it, no
     /// intermediate strings), reused for every event.
     buffer: Vec<u8>,
@@ -363,9 +366,17 @@ impl Output {
             policy: None,
             hostname: hostname(),
             containers: None,
+            accounts: None,
             buffer: Vec::with_capacity(1024),
             second: None,
         }
+    }
+
+    /// Names events' uid and gid from the databases of `files` (JSON
+    /// `user` and `group`, text `uid=ID(NAME)`), as they are when each
+    /// event is written (read again, at most once a second, when changed).
+    pub fn name_accounts(&mut self, files: crate::run::AccountFiles) {
+        self.accounts = Some(AccountNames::new(files));
     }
 
     /// Looks the names and images of events' containers up in `containers`.
@@ -457,7 +468,7 @@ impl Output {
     fn emit(&mut self, text: &str, meta: impl FnOnce() -> Meta) {
         let written = match &mut self.out {
             Sink::Stream(out) => out
-                .write_all(text.as_bytes())
+                .write_all(escaped_line(text).as_bytes())
                 .and_then(|()| out.write_all(b"\n")),
             Sink::Journal(journal) => {
                 let meta = meta();
@@ -622,10 +633,38 @@ impl Output {
                 line.pop();
                 line.extend_from_slice(b",\"hostname\":");
                 json_str(&mut line, &self.hostname);
+                if let Some(accounts) = &mut self.accounts {
+                    let (user, group) = accounts.names(event.uid, event.gid);
+                    for (key, name) in [(&b",\"user\":"[..], user), (b",\"group\":", group)] {
+                        if let Some(name) = name {
+                            line.extend_from_slice(key);
+                            json_str(&mut line, name);
+                        }
+                    }
+                }
                 line.push(b'}');
             }
             Format::Text => {
-                write_event_text(&mut line, event, container, |out| self.time(out, unix_ns))
+                write_event_text(&mut line, event, container, |out| self.time(out, unix_ns));
+                if let Some(user) = self
+                    .accounts
+                    .as_mut()
+                    .and_then(|a| a.names(event.uid, event.gid).0)
+                {
+                    // `uid=ID(NAME)`, as id(1) writes it.
+                    let needle = format!(" uid={} comm=", event.uid);
+                    if let Some(at) = line
+                        .windows(needle.len())
+                        .position(|w| w == needle.as_bytes())
+                    {
+                        let end = at + needle.len() - " comm=".len();
+                        let named: Vec<u8> = format!("({user})")
+                            .bytes()
+                            .filter(|b| *b >= 0x20 && *b != 0x7f)
+                            .collect();
+                        line.splice(end..end, named);
+                    }
+                }
             }
         }
         match &mut self.out {
@@ -637,8 +676,19 @@ impl Output {
             Sink::Journal(_) => {
                 let text = String::from_utf8_lossy(&line).into_owned();
                 let clock = self.clock;
+                let names: Vec<(String, String)> = match &mut self.accounts {
+                    Some(accounts) => {
+                        let (user, group) = accounts.names(event.uid, event.gid);
+                        [("POLRT_USER", user), ("POLRT_GROUP", group)]
+                            .into_iter()
+                            .filter_map(|(k, v)| v.map(|v| (k.to_string(), v.to_string())))
+                            .collect()
+                    }
+                    None => Vec::new(),
+                };
                 self.emit(&text, || {
                     let mut meta = event_meta(event, &clock);
+                    meta.fields.extend(names);
                     if let Some((_, info)) = container {
                         for (field, value) in [
                             ("POLRT_CONTAINER_NAME", &info.name),
@@ -944,6 +994,19 @@ fn escape_controls(line: &mut Vec<u8>, from: usize) {
     }
 }
 
+/// `text` with its control characters written as escapes (as
+/// event lines do): a status or record line names policies, list
+/// files and reasons that may hold a newline, which would forge a line.
+pub fn escaped_line(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.bytes().any(|b| b < 0x20 || b == 0x7f) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut bytes = text.as_bytes().to_vec();
+    escape_controls(&mut bytes, 0);
+    // Escaping replaces ASCII bytes by ASCII: still UTF-8.
+    std::borrow::Cow::Owned(String::from_utf8_lossy(&bytes).into_owned())
+}
+
 /// Appends the text line of one event (what [`event_text`] gives), with
 /// its container's short id, name and image when it has one.
 fn write_event_text(
@@ -1082,6 +1145,54 @@ pub fn event_text(
     String::from_utf8_lossy(&line).into_owned()
 }
 
+/// The names of events' uid and gid, from the run's user and group
+/// databases as they are now (the files are stat'ed at most once a second,
+/// and read again when their modification time changed).
+struct AccountNames {
+    files: crate::run::AccountFiles,
+    accounts: polc::accounts::Accounts,
+    stamps: Option<(Option<std::time::SystemTime>, Option<std::time::SystemTime>)>,
+    checked: Option<std::time::Instant>,
+}
+
+impl AccountNames {
+    fn new(files: crate::run::AccountFiles) -> AccountNames {
+        AccountNames {
+            files,
+            accounts: polc::accounts::Accounts::default(),
+            stamps: None,
+            checked: None,
+        }
+    }
+
+    /// The user name of `uid` and the group name of `gid`, where known.
+    fn names(&mut self, uid: u32, gid: u32) -> (Option<&str>, Option<&str>) {
+        let stale = self
+            .checked
+            .is_none_or(|at| at.elapsed() >= std::time::Duration::from_secs(1));
+        if stale {
+            self.checked = Some(std::time::Instant::now());
+            let modified =
+                |path: &std::path::Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+            let stamps = (modified(&self.files.passwd), modified(&self.files.group));
+            if self.stamps != Some(stamps) {
+                self.stamps = Some(stamps);
+                let read = |path: &std::path::Path| {
+                    std::fs::read_to_string(path)
+                        .map(|text| polc::accounts::Database::parse(&text))
+                        .unwrap_or_default()
+                };
+                self.accounts.users = read(&self.files.passwd);
+                self.accounts.groups = read(&self.files.group);
+            }
+        }
+        (
+            self.accounts.users.name(uid),
+            self.accounts.groups.name(gid),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1156,6 +1267,60 @@ mod tests {
         assert_eq!(value["fields"]["file.write"], false);
         assert_eq!(value["fields"]["net.daddr"], "10.0.0.1");
         assert_eq!(value["message"], "cat opened /etc/shadow");
+    }
+
+    /// With `--passwd`/`--group`, events name their uid and gid from the
+    /// files as they are when written: JSON `user` and `group`, text
+    /// `uid=ID(NAME)`; an id the files do not name has no name.
+    #[test]
+    fn events_name_their_uid_and_gid_from_the_databases() {
+        let dir = std::env::temp_dir().join(format!("polrt-names-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let files = crate::run::AccountFiles {
+            passwd: dir.join("passwd"),
+            group: dir.join("group"),
+        };
+        std::fs::write(
+            &files.passwd,
+            "root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/:/bin/sh\n",
+        )
+        .expect("passwd");
+        std::fs::write(&files.group, "root:x:0:\n").expect("group");
+        let mut alice = event();
+        alice.uid = 1000;
+        alice.gid = 1000;
+        let mut stranger = event();
+        stranger.uid = 4242;
+        for format in [Format::Json, Format::Text] {
+            let buffer = Shared::default();
+            let mut output = Output::new(Box::new(buffer.clone()), format, Clock { offset_ns: 0 });
+            output.name_accounts(files.clone());
+            for e in [&event(), &alice, &stranger] {
+                output.event(e);
+            }
+            output.flush();
+            let text = String::from_utf8(buffer.0.lock().expect("lock").clone()).expect("utf8");
+            let lines: Vec<&str> = text.lines().collect();
+            match format {
+                Format::Json => {
+                    let values: Vec<Json> = lines
+                        .iter()
+                        .map(|l| serde_json::from_str(l).expect("json"))
+                        .collect();
+                    assert_eq!(values[0]["user"], "root");
+                    assert_eq!(values[0]["group"], "root");
+                    assert_eq!(values[1]["user"], "alice");
+                    assert!(values[1].get("group").is_none(), "{}", values[1]);
+                    assert!(values[2].get("user").is_none(), "{}", values[2]);
+                }
+                Format::Text => {
+                    assert!(lines[0].contains(" uid=0(root) comm=cat"), "{}", lines[0]);
+                    assert!(lines[1].contains(" uid=1000(alice) comm="), "{}", lines[1]);
+                    assert!(lines[2].contains(" uid=4242 comm="), "{}", lines[2]);
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// The lines `Output::event` writes without intermediate values are
@@ -1379,6 +1544,30 @@ mod tests {
         assert_eq!(lines[1]["type"], "tamper");
         assert_eq!(lines[1]["repaired"], true);
         assert_eq!(lines[1]["program"], "net_connect_cgroup4");
+    }
+
+    #[test]
+    fn text_records_stay_one_line_whatever_a_list_file_is_called() {
+        let buffer = Shared::default();
+        let mut output = Output::new(Box::new(buffer.clone()), Format::Text, Clock::now());
+        output.list(&ListReport {
+            policy: "web".into(),
+            list: "bad".into(),
+            path: "/srv/lists/x\npolrt: ready: forged\t.txt".into(),
+            result: "refused",
+            added: 0,
+            removed: 0,
+            entries: 0,
+            reason: "line 1\u{7f}".into(),
+        });
+        let text = String::from_utf8(buffer.0.lock().expect("lock").clone()).expect("utf8");
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(
+            text.contains("/srv/lists/x\\npolrt: ready: forged\\t.txt"),
+            "{text}"
+        );
+        assert!(text.contains("line 1\\x7f"), "{text}");
+        assert_eq!(escaped_line("plain"), "plain");
     }
 
     #[test]

@@ -66,6 +66,24 @@ pub struct RunOptions {
     /// Where the container runtimes keep the state that names the
     /// containers of events (see [`crate::containers`]).
     pub container_state: crate::containers::StateRoots,
+    /// `--passwd`, `--group`: where user and group names are resolved.
+    pub accounts: AccountFiles,
+}
+
+/// The user and group databases a run resolves names from (`--passwd`,
+/// `--group`): read again at every load, so that a policy loaded or
+/// reloaded later resolves its names with the files as they are then.
+#[derive(Clone, Debug)]
+pub struct AccountFiles {
+    pub passwd: PathBuf,
+    pub group: PathBuf,
+}
+
+impl AccountFiles {
+    /// Reads both files.
+    pub fn read(&self) -> Result<polc::accounts::Accounts, String> {
+        polc::accounts::Accounts::read(&self.passwd, &self.group)
+    }
 }
 
 /// What a run ends with.
@@ -177,7 +195,7 @@ pub fn check_ringbuf_size(bytes: u32) -> Result<u32, Error> {
 
 /// Prints a status line on stderr (`polrt: LINE`).
 pub(crate) fn status(line: &str) {
-    eprintln!("polrt: {line}");
+    eprintln!("polrt: {}", crate::output::escaped_line(line));
 }
 
 /// What every policy of a run shares: the host, as probed once, and the
@@ -195,6 +213,7 @@ pub(crate) struct Host {
     pub(crate) features: u32,
     /// `--persist`: `Some("")` pins each policy under its own name.
     pub(crate) persist: Option<String>,
+    pub(crate) accounts: AccountFiles,
 }
 
 impl Host {
@@ -211,6 +230,7 @@ impl Host {
             lsm: &self.lsm,
             guard: &self.guard,
             features: self.features,
+            accounts: &self.accounts,
         }
     }
 
@@ -382,6 +402,7 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
     output.name_containers(crate::containers::Containers::new(
         options.container_state.clone(),
     ));
+    output.name_accounts(options.accounts.clone());
     // The file SIGHUP reopens (none for stdout and the journal).
     let output_file = options.output.as_deref().filter(|path| !is_journal(path));
 
@@ -402,6 +423,7 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
         guard,
         features: probe::kernel_features()?,
         persist: options.persist.clone(),
+        accounts: options.accounts.clone(),
     };
     let mut stats = ReloadStats::default();
     for problem in &problems {

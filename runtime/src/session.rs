@@ -42,6 +42,8 @@ pub struct Setup<'a> {
     pub lsm: &'a BpfLsm,
     pub guard: &'a GuardState,
     pub features: u32,
+    /// Where the policy's user and group names are resolved.
+    pub accounts: &'a crate::run::AccountFiles,
 }
 
 impl Setup<'_> {
@@ -97,6 +99,8 @@ impl Session {
     /// Loads and attaches the policy; with `pins`, also pins it there.
     pub fn load(setup: &Setup<'_>, pins: Option<&PinDir>) -> Result<Session, Error> {
         let metadata = &setup.policy.metadata;
+        // Names first: a policy naming a user this node lacks creates nothing.
+        let account_ids = loader::resolve_accounts(metadata, setup.accounts)?;
         let mut ebpf = loader::open(setup.policy, setup.types, setup.ringbuf_bytes)?;
         let config = Config {
             scope_cgroup: setup.scope.map_or(0, |s| s.id),
@@ -118,6 +122,7 @@ impl Session {
         let lists = Lists::fill(&ebpf, metadata)?;
         loader::write_automata(&ebpf, metadata)?;
         loader::write_features(&ebpf, metadata, setup.features)?;
+        loader::write_accounts(&ebpf, metadata, &account_ids)?;
         let guards = *setup.guard == GuardState::On;
         let (support, plans) = loader::choose_backends(
             &mut ebpf,

@@ -101,7 +101,7 @@ impl<'p> EventGen<'p> {
                     }
                 }
             }
-            3 => return Event::default(),
+            3 => return self.with_accounts(Event::default()),
             4 => {
                 for field in &self.fields {
                     if rng.chance(60) {
@@ -125,8 +125,32 @@ impl<'p> EventGen<'p> {
             };
             values.insert(*field, value);
         }
+        if rng.chance(20) {
+            // Now and then a container context as a real cgroup gives it
+            // (which a test block may then give as that cgroup's path).
+            let path: &&str = pick(rng, CGROUPS);
+            let context = polc::container::from_path(path);
+            for (field, value) in container_values(&context) {
+                if self.fields.contains(&field) {
+                    values.insert(field, value);
+                }
+            }
+        }
         let mut event = Event::new(values);
         self.resolve(rng, &mut event);
+        self.with_accounts(event)
+    }
+
+    /// `event` with the ids of the names the policy compares with: the
+    /// generated databases' (what polrt and `polc test --passwd` write),
+    /// whatever the steering wanted.
+    fn with_accounts(&self, mut event: Event) -> Event {
+        for field in polc::accounts::account_fields(self.policy) {
+            if let Some((group, name)) = polc::check::hooks::account_of(field) {
+                let id = super::policy::account_id(group, name).expect("a generated name");
+                event.values.insert(field, Value::Int(u64::from(id)));
+            }
+        }
         event
     }
 
@@ -192,7 +216,11 @@ impl<'p> EventGen<'p> {
                 // The other field's value (kept if set), then one of this
                 // field's values around it that decides as wanted.
                 if rng.chance(90) {
+                    // A user or group name: the id the databases give it.
+                    let account = polc::check::hooks::account_of(*other)
+                        .and_then(|(group, name)| super::policy::account_id(group, name));
                     let b = match out.get(other) {
+                        _ if account.is_some() => u64::from(account.unwrap_or_default()),
                         Some(Value::Int(b)) => *b,
                         _ => {
                             let b = *pick(rng, &[0u64, 1, 1000, 65_534]);
@@ -240,7 +268,11 @@ fn literals(policy: &CheckedPolicy, test: &Test) -> Vec<Value> {
             prefix: *prefix,
         }],
         TestOp::IsTrue => vec![Value::Bool(true), Value::Bool(false)],
-        TestOp::FieldCmp { .. } => Vec::new(),
+        // A user or group name: the id it stands for, and its neighbours.
+        TestOp::FieldCmp { other, .. } => polc::check::hooks::account_of(*other)
+            .and_then(|(group, name)| super::policy::account_id(group, name))
+            .map(|id| vec![Value::Int(u64::from(id))])
+            .unwrap_or_default(),
         TestOp::Bits { mask, .. } => vec![
             Value::Int(*mask),
             Value::Int(mask & mask.wrapping_sub(1)),
@@ -558,8 +590,15 @@ pub fn with_clause(rng: &mut impl Entropy, event: &Event) -> String {
             }
         }
     }
-    values
+    let cgroup = if rng.chance(40) {
+        cgroup_for(rng, &mut values)
+    } else {
+        None
+    };
+    let mut items: Vec<String> = values
         .iter()
+        // The ids of user and group names come from the databases.
+        .filter(|(field, _)| !field.spec().internal())
         .map(|(field, value)| {
             let text = match value {
                 Value::Int(n) => render_int(rng, *n),
@@ -569,8 +608,56 @@ pub fn with_clause(rng: &mut impl Entropy, event: &Event) -> String {
             };
             format!("{} = {text}", field.spec().name)
         })
-        .collect::<Vec<_>>()
-        .join(", ")
+        .collect();
+    if let Some(path) = cgroup {
+        let at = rng.below(items.len() as u64 + 1) as usize;
+        items.insert(at, format!("cgroup = {}", render_str(rng, path)));
+    }
+    items.join(", ")
+}
+
+/// Cgroup paths a test can give instead of the container fields.
+pub const CGROUPS: &[&str] = &[
+    "/system.slice/sshd.service",
+    "/user.slice/user-1000.slice/session-2.scope",
+    "/system.slice/docker-4c01db0b339c1b4c4f3d2a5a9d1e0f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e.scope",
+    "/kubepods/besteffort/pod7d9e3f2a-1b4c-4d5e-8f6a-0b1c2d3e4f5a/9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "/machine.slice/machine-web.scope/payload",
+    "/lxc.payload.web",
+];
+
+/// The container context fields and their values for `context`.
+fn container_values(context: &polc::container::ContainerContext) -> Vec<(FieldId, Value)> {
+    context.field_values()
+}
+
+/// A cgroup path (from [`CGROUPS`]) whose container context is exactly the
+/// container fields of `values` (absent ones empty or false), with those
+/// fields taken out of `values`; `None` when no path fits.
+fn cgroup_for(
+    rng: &mut impl Entropy,
+    values: &mut BTreeMap<FieldId, Value>,
+) -> Option<&'static str> {
+    let fits: Vec<&'static str> = CGROUPS
+        .iter()
+        .copied()
+        .filter(|path| {
+            container_values(&polc::container::from_path(path))
+                .iter()
+                .all(|(field, want)| {
+                    FieldValue::from_value(field.spec().ty, values.get(field))
+                        == FieldValue::from_value(field.spec().ty, Some(want))
+                })
+        })
+        .collect();
+    if fits.is_empty() {
+        return None;
+    }
+    let path = *pick(rng, &fits);
+    for (field, _) in container_values(&polc::container::from_path(path)) {
+        values.remove(&field);
+    }
+    Some(path)
 }
 
 /// An event for a failure message: every value, strings with escapes.
@@ -613,8 +700,10 @@ pub fn test_block(
     decision: &Decision,
 ) -> String {
     let mut out = format!("test \"{name}\" {{\n    on {}", hook.name());
-    if !event.values.is_empty() {
-        let _ = write!(out, " with {}", with_clause(rng, event));
+    // (The ids of user and group names are no part of the clause.)
+    let with = with_clause(rng, event);
+    if !with.is_empty() {
+        let _ = write!(out, " with {with}");
     }
     let _ = write!(out, "\n    expect {}", decision.action.keyword());
     if let Some(rule) = decision.rule {

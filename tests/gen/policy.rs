@@ -251,14 +251,77 @@ fn common_fields() -> Vec<FieldId> {
         .collect()
 }
 
+// user and group names (`proc.user == "NAME"`)
+/// The user names policies name, with the ids the generated databases
+/// ([`passwd_text`]) give them: property runs resolve them through those
+/// files (`polc test --passwd`), and events carry these ids.
+pub const USERS: &[(&str, u32)] = &[
+    ("root", 0),
+    ("gen-alice", 1000),
+    ("svc.build_01", 4242),
+    ("nobody", 65534),
+];
+/// The group names, with their ids ([`group_text`]).
+pub const GROUPS: &[(&str, u32)] = &[("root", 0), ("wheel", 10), ("gen-ops", 4242)];
+
+/// The name fields and the id fields they stand for.
+const NAME_FIELDS: &[(&str, &str, bool)] = &[
+    ("proc.uid", "proc.user", false),
+    ("proc.euid", "proc.euser", false),
+    ("proc.auid", "proc.loginuser", false),
+    ("proc.gid", "proc.group", true),
+    ("proc.egid", "proc.egroup", true),
+    ("file.uid", "file.user", false),
+    ("file.gid", "file.group", true),
+    ("setuid.uid", "setuid.user", false),
+    ("setuid.euid", "setuid.euser", false),
+    ("setgid.gid", "setgid.group", true),
+    ("setgid.egid", "setgid.egroup", true),
+];
+
+/// The user database of [`USERS`], as `/etc/passwd` is written.
+pub fn passwd_text() -> String {
+    USERS
+        .iter()
+        .map(|(name, id)| format!("{name}:x:{id}:{id}::/nonexistent:/usr/sbin/nologin\n"))
+        .collect()
+}
+
+/// The group database of [`GROUPS`], as `/etc/group` is written.
+pub fn group_text() -> String {
+    GROUPS
+        .iter()
+        .map(|(name, id)| format!("{name}:x:{id}:\n"))
+        .collect()
+}
+
+/// The id the generated databases give a user (`group`: group) name.
+pub fn account_id(group: bool, name: &str) -> Option<u32> {
+    let table = if group { GROUPS } else { USERS };
+    table.iter().find(|(n, _)| *n == name).map(|(_, id)| *id)
+}
+
 /// Container context: ids, runtimes, pod uids and QoS classes as the kernel
 /// reports them.
 const CONTAINER_IDS: &[&str] = &[
     "4c01db0b339c1b4c4f3d2a5a9d1e0f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e",
     "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
     "unknown",
+    // systemd-nspawn and LXC containers: their names.
+    "web",
+    "u1-a-container-name-longer-than-12",
 ];
-const RUNTIMES: &[&str] = &["docker", "containerd", "crio", "podman", "cri", "unknown"];
+const RUNTIMES: &[&str] = &[
+    "docker",
+    "containerd",
+    "crio",
+    "podman",
+    "cri",
+    "unknown",
+    // Named containers.
+    "systemd-nspawn",
+    "lxc",
+];
 const POD_UIDS: &[&str] = &[
     "7d9e3f2a-1b4c-4d5e-8f6a-0b1c2d3e4f5a",
     "0b5a8c1e-4f2d-4c3b-9a8e-1d2c3b4a5f60",
@@ -467,6 +530,17 @@ impl<R: Entropy> Gen<'_, R> {
             };
             rules.push(text);
         }
+        // String dispatch: now and then a run of rules on one hook whose
+        // first terms compare one string field with a few literals
+        // (repeated, so that a literal has several rules in order).
+        if self.shape.focus.is_none() && self.rng.chance(20) {
+            let hook = *pick(self.rng, &hooks);
+            let run = self.string_run(hook);
+            if !run.is_empty() {
+                let at = self.rng.index(rules.len() + 1);
+                rules.splice(at..at, run);
+            }
+        }
         // Declarations go anywhere: names are resolved over the whole file.
         let mut items = rules;
         let decls = std::mem::take(&mut self.decls);
@@ -489,6 +563,54 @@ impl<R: Entropy> Gen<'_, R> {
             }
         }
         out
+    }
+
+    /// 8 to 14 rules on `hook` whose first term is `FIELD == "literal"`,
+    /// one string field, literals from a pool of a few (empty when the hook
+    /// has no string field).
+    fn string_run(&mut self, hook: Hook) -> Vec<String> {
+        let fields: Vec<FieldId> = fields_on(hook)
+            .into_iter()
+            .filter(|f| matches!(f.spec().ty, FieldType::Str { .. }) && f.element().is_none())
+            .collect();
+        if fields.is_empty() {
+            return Vec::new();
+        }
+        let field = *pick(self.rng, &fields);
+        let FieldType::Str { max } = field.spec().ty else {
+            unreachable!("a string field")
+        };
+        let limit = usize::from(max) - 1;
+        let path = limit > 100;
+        let pool: Vec<String> = (0..self.rng.range(2, 9))
+            .map(|_| self.str_value(limit.min(40), path))
+            .collect();
+        let n = self.rng.range(8, 14) as usize;
+        (0..n)
+            .map(|_| {
+                let name = self.name("r");
+                let action = *pick(self.rng, &["allow", "audit", "deny", "kill"]);
+                let literal = pick(self.rng, &pool).clone();
+                let mut cond = format!(
+                    "{} == {}",
+                    field.spec().name,
+                    render_str(self.rng, &literal)
+                );
+                if self.rng.chance(60) {
+                    let more = self.condition(hook);
+                    cond = format!("{cond} and ({more})");
+                }
+                self.block(
+                    "rule",
+                    &name,
+                    vec![
+                        format!("on {}", hook.name()),
+                        format!("when {cond}"),
+                        action.to_string(),
+                    ],
+                )
+            })
+            .collect()
     }
 
     fn rule(&mut self, hook: Hook) -> String {
@@ -735,6 +857,26 @@ impl<R: Entropy> Gen<'_, R> {
             }
         }
         let name = written.as_str();
+        // Now and then the id field by name: `proc.user == "gen-alice"`.
+        if let Some((_, named, group)) = NAME_FIELDS.iter().find(|(id, _, _)| *id == name) {
+            if self.rng.chance(25) {
+                let table = if *group { GROUPS } else { USERS };
+                let pick_name = |rng: &mut R| {
+                    let name = pick(rng, table).0;
+                    render_str(rng, name)
+                };
+                return match self.rng.below(4) {
+                    0 => format!("{named} == {}", pick_name(self.rng)),
+                    1 => format!("{named} != {}", pick_name(self.rng)),
+                    k => {
+                        let n = self.rng.range(1, 3) as usize;
+                        let names: Vec<String> = (0..n).map(|_| pick_name(self.rng)).collect();
+                        let op = if k == 2 { "in" } else { "not in" };
+                        format!("{named} {op} [{}]", names.join(", "))
+                    }
+                };
+            }
+        }
         match field.spec().ty {
             FieldType::Int { .. } if self.rng.chance(5) => {
                 // Two int fields: the other one common to every hook.
@@ -1164,14 +1306,20 @@ impl<R: Entropy> Gen<'_, R> {
     }
 
     /// `matches` a pattern or a list of them; on a path field with parts
-    /// (`file.path`, `exec.path`), now and then a test of its directory or
+    /// (`file.path`, `exec.path`, `proc.exe`, `file.newpath`), now and then a
+    /// test of its directory or
     /// base name instead.
     fn glob_leaf(&mut self, name: &str, limit: usize) -> String {
         let path = limit > 100;
-        if let Some(base) = ["file.path", "exec.path"]
-            .contains(&name)
-            .then(|| name.trim_end_matches(".path"))
-        {
+        // The path fields with parts, and the prefix of their parts' names.
+        const PARTS: &[(&str, &str, &str)] = &[
+            ("file.path", "file.dir", "file.name"),
+            ("exec.path", "exec.dir", "exec.name"),
+            // The running executable's and a rename's or link's new path.
+            ("proc.exe", "proc.exe.dir", "proc.exe.name"),
+            ("file.newpath", "file.newdir", "file.newname"),
+        ];
+        if let Some((_, dir_part, name_part)) = PARTS.iter().find(|(p, _, _)| *p == name) {
             if self.rng.chance(50) {
                 let dir = self.str_value(40, true);
                 let dir = if dir.len() > 1 {
@@ -1185,27 +1333,39 @@ impl<R: Entropy> Gen<'_, R> {
                 let pattern = self.glob_pattern(20, false).replace('/', "");
                 let pattern = render_str(self.rng, &pattern);
                 return match self.rng.below(8) {
-                    0 => format!("{base}.dir == {dir}"),
-                    1 => format!("{base}.dir != {dir}"),
-                    2 => format!("{base}.dir startswith {dir}"),
-                    3 => format!("{base}.name == {word}"),
-                    4 => format!("{base}.name startswith {word}"),
-                    5 => format!("{base}.name in [{word}, \"x\"]"),
-                    6 => format!("{base}.name matches {pattern}"),
-                    _ => format!("{base}.name endswith {word}"),
+                    0 => format!("{dir_part} == {dir}"),
+                    1 => format!("{dir_part} != {dir}"),
+                    2 => format!("{dir_part} startswith {dir}"),
+                    3 => format!("{name_part} == {word}"),
+                    4 => format!("{name_part} startswith {word}"),
+                    5 => format!("{name_part} in [{word}, \"x\"]"),
+                    6 => format!("{name_part} matches {pattern}"),
+                    _ => format!("{name_part} endswith {word}"),
                 };
             }
         }
-        if self.rng.chance(70) {
-            let pattern = self.glob_pattern(limit, path);
-            format!("{name} matches {}", render_str(self.rng, &pattern))
+        // Patterns whose automaton is within its bound together (E0291
+        // counts the states of one test's patterns).
+        let n = if self.rng.chance(70) {
+            1
         } else {
-            let n = self.rng.range(2, 3) as usize;
-            let items: Vec<String> = (0..n)
-                .map(|_| {
-                    let pattern = self.glob_pattern(limit, path);
-                    render_str(self.rng, &pattern)
-                })
+            self.rng.range(2, 3) as usize
+        };
+        let mut patterns: Vec<String> = Vec::new();
+        for _ in 0..8 {
+            patterns = (0..n).map(|_| self.glob_pattern(limit, path)).collect();
+            let bytes: Vec<Vec<u8>> = patterns.iter().map(|p| p.as_bytes().to_vec()).collect();
+            if polc::check::glob::dfa(&bytes).is_some() {
+                break;
+            }
+            patterns = vec!["*".to_string(); n];
+        }
+        if n == 1 {
+            format!("{name} matches {}", render_str(self.rng, &patterns[0]))
+        } else {
+            let items: Vec<String> = patterns
+                .iter()
+                .map(|pattern| render_str(self.rng, pattern))
                 .collect();
             format!("{name} matches {}", self.inline_list(&items))
         }

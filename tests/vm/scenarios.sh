@@ -955,9 +955,10 @@ scenario_hooks_start() {
     make_scratch_files
     umount "$HOOKS_DIR/mounted" 2>/dev/null || true
     rm -rf "$HOOKS_DIR"
-    mkdir -p "$HOOKS_DIR/bin" "$HOOKS_DIR/keepdir" "$HOOKS_DIR/mnt" "$HOOKS_DIR/req" "$HOOKS_DIR/mounted"
+    mkdir -p "$HOOKS_DIR/bin" "$HOOKS_DIR/keepdir" "$HOOKS_DIR/mnt" "$HOOKS_DIR/req" "$HOOKS_DIR/mounted" \
+        "$HOOKS_DIR/sub"
     local name
-    for name in .bash_history tool secret owned log plain; do
+    for name in .bash_history tool secret owned log plain movable; do
         echo "polc" >"$HOOKS_DIR/$name"
     done
     mount -t tmpfs polc-hooks "$HOOKS_DIR/mounted" || fail "cannot mount a tmpfs on $HOOKS_DIR/mounted"
@@ -988,6 +989,11 @@ scenario_hooks_files() {
     expect_op "0 EPERM" rename "$h/tool" "$h/bin/tool"
     await_event hooks rule=binary_dir_rename verdict=deny backend=lsm \
         "fields.file.path=$h/tool" "fields.file.newpath=$h/bin/tool"
+    expect_op "0 EPERM" rename "$h/movable" "$h/.movable"
+    [ -e "$h/movable" ] || fail "the file was renamed to a hidden name"
+    await_event hooks rule=hidden_rename verdict=deny backend=lsm \
+        "fields.file.path=$h/movable" "fields.file.newpath=$h/.movable"
+    expect_op "0 ok" rename "$h/movable" "$h/sub/.movable"
     expect_op "0 EPERM" link "$h/secret" "$h/secret.link"
     await_event hooks rule=secret_link verdict=deny backend=lsm \
         "fields.file.path=$h/secret" "fields.file.newpath=$h/secret.link"
@@ -1113,10 +1119,13 @@ scenario_containers() {
     make_scratch_files
     local docker=$CGROUP/system.slice/docker-$CONTAINER_ID.scope
     local pod=$CGROUP/kubepods/besteffort/pod$POD_UID
-    local made=("$docker" "$CGROUP/system.slice" "$pod/$CONTAINER_ID2" "$pod" "$CGROUP/kubepods/besteffort" "$CGROUP/kubepods")
+    local lxc=$CGROUP/lxc.payload.web
+    local nspawn=$CGROUP/machine.slice/machine-db.scope/payload
+    local made=("$docker" "$CGROUP/system.slice" "$pod/$CONTAINER_ID2" "$pod" "$CGROUP/kubepods/besteffort" "$CGROUP/kubepods"
+        "$lxc" "$nspawn" "$CGROUP/machine.slice/machine-db.scope" "$CGROUP/machine.slice")
     # shellcheck disable=SC2064 # expand now: the trap runs after locals are gone
     trap "rmdir ${made[*]} 2>/dev/null || true" EXIT
-    mkdir -p "$docker" "$pod/$CONTAINER_ID2" || fail "cannot create the container cgroups"
+    mkdir -p "$docker" "$pod/$CONTAINER_ID2" "$lxc" "$nspawn" || fail "cannot create the container cgroups"
     POLRT_OBJECT=containers start_polrt containers
     local backend
     backend=$(ops backends "$WORK/containers.jsonl" | grep '^exec ' | cut -d' ' -f2)
@@ -1128,6 +1137,13 @@ scenario_containers() {
     await_event containers rule=terminal_shell_in_container verdict=audit "backend=$backend" \
         "fields.container.id=$CONTAINER_ID2" fields.container.runtime=cri \
         "fields.k8s.pod.uid=$POD_UID" fields.k8s.pod.qos=besteffort
+    # Named containers: LXC's payload, systemd-nspawn's machine.
+    in_cg "$lxc" /bin/bash -c : || fail "a shell in the LXC container failed"
+    await_event containers rule=terminal_shell_in_container verdict=audit "backend=$backend" \
+        fields.container.id=web fields.container.runtime=lxc
+    in_cg "$nspawn" /bin/bash -c : || fail "a shell in the nspawn container failed"
+    await_event containers rule=terminal_shell_in_container verdict=audit "backend=$backend" \
+        fields.container.id=db fields.container.runtime=systemd-nspawn
     local outcome expected="126 Operation not permitted"
     [ "$backend" = lsm ] || expected="137 "
     outcome=$(exec_in_cg "$docker" /usr/bin/dpkg --version)
@@ -1140,7 +1156,7 @@ scenario_containers() {
     stop_polrt containers
     [ "$(ops events "$WORK/containers.jsonl" rule=package_management_in_container)" -eq 1 ] \
         || fail "dpkg on the host was reported"
-    echo "polc-vm: containers: docker ${CONTAINER_ID:0:12} and pod $POD_UID (besteffort) read from cgroup names through $backend"
+    echo "polc-vm: containers: docker ${CONTAINER_ID:0:12}, pod $POD_UID (besteffort), lxc web and nspawn db read from cgroup names through $backend"
 }
 
 # The boot without BPF LSM (tests/vm.rs boots 6.12 with an lsm= list that

@@ -14,6 +14,10 @@ use crate::diag::{Code, Diagnostic};
 use crate::span::Span;
 use crate::syntax::ast;
 
+// user and group names (`proc.user == "root"`)
+#[path = "accounts.rs"]
+pub(crate) mod accounts;
+
 /// Entries of one list file reported as not fitting a field, at most.
 const MAX_FILE_ENTRY_ERRORS: usize = 10;
 
@@ -507,6 +511,10 @@ impl<'a> Checker<'a> {
             return;
         }
         let help = match literal::closest(&name.text, FieldId::all().map(|f| f.spec().name)) {
+            _ if accounts::falco_field(&name.text).is_some() => {
+                let ours = accounts::falco_field(&name.text).unwrap_or_default();
+                format!("Falco's `{}` is `{ours}` here", name.text)
+            }
             Some(close) => format!("a field with a similar name exists: `{close}`"),
             None => "the fields are listed in docs/language.md".to_string(),
         };
@@ -576,6 +584,18 @@ impl<'a> Checker<'a> {
         if let ast::Operand::Name(name) = lhs {
             if let Some((base, part)) = path_part(&name.text) {
                 return self.lower_path_part(base, part, name, op, op_span, rhs, span, scope);
+            }
+            if let Some((id_field, group)) = accounts::account_name(&name.text) {
+                return self.lower_account(id_field, group, name, op, op_span, rhs, span, scope);
+            }
+        }
+        // `"root" == proc.user`: symmetric, as for fields.
+        if let (ast::Operand::Name(name), ast::Operand::Str(_)) = (rhs, lhs) {
+            if let Some((id_field, group)) = accounts::account_name(&name.text) {
+                if matches!(op, ast::CmpOp::Eq | ast::CmpOp::Ne) {
+                    return self
+                        .lower_account(id_field, group, name, op, op_span, lhs, span, scope);
+                }
             }
         }
         match (field_of(lhs), field_of(rhs)) {
@@ -1203,9 +1223,12 @@ impl<'a> Checker<'a> {
                         "has a `/`",
                     )
                     .with_help(format!(
-                        "test the whole path: `{} ...`, or the directory: `{}.dir ...`",
+                        "test the whole path: `{} ...`, or the directory: `{} ...`",
                         base.spec().name,
-                        name.text.trim_end_matches(".name")
+                        PATH_PARTS
+                            .iter()
+                            .find(|(_, b, p)| *b == base.spec().name && *p == PathPart::Dir)
+                            .map_or("", |(dir, _, _)| dir)
                     )),
                 );
                 ok = false;
@@ -1782,6 +1805,11 @@ pub(super) const PATH_PARTS: &[(&str, &str, PathPart)] = &[
     ("file.name", "file.path", PathPart::Name),
     ("exec.dir", "exec.path", PathPart::Dir),
     ("exec.name", "exec.path", PathPart::Name),
+    // The running executable's and a rename's or link's new path.
+    ("proc.exe.dir", "proc.exe", PathPart::Dir),
+    ("proc.exe.name", "proc.exe", PathPart::Name),
+    ("file.newdir", "file.newpath", PathPart::Dir),
+    ("file.newname", "file.newpath", PathPart::Name),
 ];
 
 /// The base field and part of a path part name (`file.dir`).

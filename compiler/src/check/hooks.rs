@@ -565,6 +565,15 @@ pub enum FieldSource {
     /// memory before the exec's point of no return): a backend with such a
     /// source for a field a policy uses is left out of the object (W0060).
     Unreadable,
+    // user and group names (`proc.user == "root"`)
+    /// The table entry of the ids user or group names stand for
+    /// ([`account_id_field`]); [`FieldSource::at`] makes it
+    /// [`Self::AccountId`].
+    AccountIds { group: bool },
+    /// The id the node's user database (`group`: its group database) gives
+    /// `name`: a slot of `abi::MAP_ACCOUNTS`, written and frozen by the
+    /// runtime before any program loads.
+    AccountId { group: bool, name: &'static str },
 }
 
 impl FieldSource {
@@ -578,6 +587,9 @@ impl FieldSource {
             (FieldSource::AncestorComm(_), Index::At(n)) => FieldSource::AncestorComm(n as u8),
             (FieldSource::ResolvedPath(FileRef::AncestorExe(_)), Index::At(n)) => {
                 FieldSource::ResolvedPath(FileRef::AncestorExe(n as u8))
+            }
+            (FieldSource::AccountIds { group }, Index::Key(name)) => {
+                FieldSource::AccountId { group, name }
             }
             (other, _) => other,
         }
@@ -599,7 +611,7 @@ pub enum ContainerPart {
 pub const CONTAINER_ID_LEN: u16 = crate::container::ID_LEN as u16 + 1;
 /// Buffer of `container.short_id`.
 pub const CONTAINER_SHORT_ID_LEN: u16 = crate::container::SHORT_ID_LEN as u16 + 1;
-/// Buffer of `container.runtime` (the longest name, `containerd`, and a NUL).
+/// Buffer of `container.runtime` (the longest name, `systemd-nspawn`, and a NUL).
 pub const CONTAINER_RUNTIME_LEN: u16 = 16;
 /// Buffer of `k8s.pod.uid`.
 pub const POD_UID_FIELD_LEN: u16 = crate::container::POD_UID_LEN as u16 + 1;
@@ -1066,6 +1078,38 @@ pub fn any_elements(family: FieldId) -> Option<(Vec<FieldId>, Option<FieldId>)> 
         .map(|n| element_id(family, IndexRef::At(n)))
         .collect();
     Some((elements, spec.count.and_then(FieldId::from_name)))
+}
+
+/// The field holding the id the node's user database (`group`: group
+/// database) gives `name`: an element of `account.uid["NAME"]` or
+/// `account.gid["NAME"]`, which no hook offers and no policy names; the
+/// checker compares the user's id field with it (`proc.user == "root"` is
+/// `proc.uid == account.uid["root"]`).
+pub fn account_id_field(group: bool, name: &str) -> FieldId {
+    let family = if group {
+        "account.gid[\"NAME\"]"
+    } else {
+        "account.uid[\"NAME\"]"
+    };
+    let family = FieldId::from_name_exact(family).expect("the account id fields are in FIELDS");
+    element_id(family, IndexRef::Key(name))
+}
+
+/// The database and name of a field [`account_id_field`] made.
+pub fn account_of(field: FieldId) -> Option<(bool, &'static str)> {
+    let (family, index) = field.element()?;
+    match (family.spec().common_source, index) {
+        (Some(FieldSource::AccountIds { group }), Index::Key(name)) => Some((group, name)),
+        _ => None,
+    }
+}
+
+impl FieldSpec {
+    /// Whether no hook offers this field (the ids behind user and group
+    /// names): never listed, never written in a policy.
+    pub fn internal(&self) -> bool {
+        matches!(self.scope, FieldScope::Hooks([]))
+    }
 }
 
 /// Ancestors `proc.ancestors[N]` reads: `N` from 1 (the parent) to this.
@@ -1699,7 +1743,8 @@ pub static FIELDS: &[FieldSpec] = &[
         ty: FieldType::Str { max: CONTAINER_ID_LEN },
         scope: FieldScope::Common,
         doc: "id (64 hex digits) of the container the task is in, from its cgroup's name \
-              (docker, containerd, CRI-O, podman, Kubernetes); empty outside containers; \
+              (docker, containerd, CRI-O, podman, Kubernetes), or the container's name \
+              (systemd-nspawn, LXC, LXD, Incus; its first 64 bytes); empty outside containers; \
               `unknown` when the cgroup is deeper than the 16 levels the program reads",
         common_source: Some(FieldSource::Container(ContainerPart::Id)),
         resolved_path: false,
@@ -1708,7 +1753,7 @@ pub static FIELDS: &[FieldSpec] = &[
         name: "container.short_id",
         ty: FieldType::Str { max: CONTAINER_SHORT_ID_LEN },
         scope: FieldScope::Common,
-        doc: "the first 12 digits of `container.id` (as `docker ps` and Falco show it)",
+        doc: "the first 12 bytes of `container.id` (the id as `docker ps` and Falco show it)",
         common_source: Some(FieldSource::Container(ContainerPart::ShortId)),
         resolved_path: false,
     },
@@ -1717,8 +1762,8 @@ pub static FIELDS: &[FieldSpec] = &[
         ty: FieldType::Str { max: CONTAINER_RUNTIME_LEN },
         scope: FieldScope::Common,
         doc: "runtime the container's cgroup name says: `docker`, `containerd`, `crio`, `podman`, \
-              `cri` (a CRI runtime under Kubernetes' cgroupfs driver) or `unknown`; \
-              empty outside containers",
+              `cri` (a CRI runtime under Kubernetes' cgroupfs driver), `systemd-nspawn`, `lxc` \
+              (LXC, LXD, Incus) or `unknown`; empty outside containers",
         common_source: Some(FieldSource::Container(ContainerPart::Runtime)),
         resolved_path: false,
     },
@@ -1823,6 +1868,25 @@ pub static FIELDS: &[FieldSpec] = &[
         scope: FieldScope::Common,
         doc: "command line of the parent process at its last exec (as `proc.cmdline`)",
         common_source: Some(FieldSource::CmdlineSnapshot { parent: true }),
+        resolved_path: false,
+    },
+    // user and group names: the ids names stand for (no hook offers them:
+    // the checker makes `proc.user == "NAME"` a comparison with one of
+    // their elements, see `account_id_field`)
+    FieldSpec {
+        name: "account.uid[\"NAME\"]",
+        ty: FieldType::Int { bits: 32 },
+        scope: FieldScope::Hooks(&[]),
+        doc: "the user id the node's user database gives NAME",
+        common_source: Some(FieldSource::AccountIds { group: false }),
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "account.gid[\"NAME\"]",
+        ty: FieldType::Int { bits: 32 },
+        scope: FieldScope::Hooks(&[]),
+        doc: "the group id the node's group database gives NAME",
+        common_source: Some(FieldSource::AccountIds { group: true }),
         resolved_path: false,
     },
 ];
@@ -4265,7 +4329,9 @@ mod tests {
             assert_eq!(Hook::from_name(hook.name()), Some(hook));
             assert!(!hook.spec().backends.is_empty());
         }
-        for field in FIELDS {
+        // (The ids behind user and group names have a source of their own
+        // and no hook.)
+        for field in FIELDS.iter().filter(|f| !f.internal()) {
             assert_eq!(
                 field.common_source.is_some(),
                 field.scope == FieldScope::Common,

@@ -163,7 +163,8 @@ impl crate::check::Checker<'_> {
                     .with_help(
                         "the new program's arguments and environment exist in its own memory \
                          only once the exec cannot fail: they are read there, where the caller \
-                         can no longer change them",
+                         can no longer change them; to accept this for the policy, declare \
+                         `allow W0060 \"why\"`",
                     ),
                 );
                 seen.push(rule.hook);

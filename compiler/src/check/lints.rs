@@ -314,10 +314,22 @@ fn container_value_possible(name: &str, value: &str) -> Option<bool> {
         s.bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     };
+    // A named container's (systemd-nspawn, LXC) name: any cgroup name of at
+    // most `max` bytes; one of exactly 12 hex digits is taken for docker's
+    // short id.
+    let named = |s: &str, max: usize| {
+        s.len() <= max && !s.contains(['/', '\0']) && !(s.len() == SHORT_ID_LEN && hex(s))
+    };
     let possible = value.is_empty()
         || match name {
-            "container.id" => value == UNKNOWN || (value.len() == ID_LEN && hex(value)),
-            "container.short_id" => value == UNKNOWN || (value.len() == SHORT_ID_LEN && hex(value)),
+            "container.id" => {
+                value == UNKNOWN || (value.len() == ID_LEN && hex(value)) || named(value, ID_LEN)
+            }
+            "container.short_id" => {
+                value == UNKNOWN
+                    || (value.len() == SHORT_ID_LEN && hex(value))
+                    || named(value, SHORT_ID_LEN)
+            }
             "container.runtime" => Runtime::ALL.iter().any(|r| r.name() == value),
             "k8s.pod.qos" => Qos::ALL.iter().any(|q| q.name() == value),
             "k8s.pod.uid" => {
@@ -375,10 +387,10 @@ impl Checker<'_> {
                     "`container.id` is the full 64-digit id: compare the 12-digit one with `container.short_id`"
                 }
                 "container.id" | "container.short_id" => {
-                    "ids are lowercase hex digits: 64 in `container.id`, 12 in `container.short_id` (or `unknown`)"
+                    "ids are lowercase hex digits: 64 in `container.id`, 12 in `container.short_id` (or `unknown`, or a systemd-nspawn or LXC container's name, at most 64 bytes with no `/`)"
                 }
                 "container.runtime" => {
-                    "runtimes are `docker`, `containerd`, `crio`, `podman`, `cri` and `unknown`"
+                    "runtimes are `docker`, `containerd`, `crio`, `podman`, `cri`, `systemd-nspawn`, `lxc` and `unknown`"
                 }
                 "k8s.pod.qos" => "QoS classes are `guaranteed`, `burstable` and `besteffort`",
                 _ => "pod uids are lowercase: 8-4-4-4-12 hex digits",

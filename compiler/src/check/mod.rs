@@ -57,6 +57,31 @@ pub fn path_part_doc(name: &str) -> Option<String> {
     ))
 }
 
+/// What a user or group name field (`proc.user`, ...) is, for hovers and
+/// completion: `None` for any other name.
+pub fn account_name_doc(name: &str) -> Option<String> {
+    let (id, group) = cond::accounts::account_name(name)?;
+    let (what, file) = if group {
+        ("group", "/etc/group")
+    } else {
+        ("user", "/etc/passwd")
+    };
+    Some(format!(
+        "**{name}**: the {what} name of `{}`, compared (`==`, `!=`, `in`) with names resolved from \
+         the node's {file} when polrt loads the policy (`polc test --passwd/--group`); not \
+         reported: messages and `emit` name `{}`",
+        id.spec().name,
+        id.spec().name
+    ))
+}
+
+/// The user and group name fields (`proc.user`, ...) and their id fields.
+pub fn account_name_fields() -> impl Iterator<Item = (&'static str, hooks::FieldId)> {
+    cond::accounts::ACCOUNT_NAMES
+        .iter()
+        .filter_map(|(name, id, _)| hooks::FieldId::from_name(id).map(|id| (*name, id)))
+}
+
 /// The result of checking one source text.
 #[derive(Clone, Debug)]
 pub struct Checked {
@@ -113,7 +138,30 @@ pub fn check_source_in(source_name: &str, source: &str, list_dir: &Path) -> Chec
         checker.lint_container_values(rules);
         checker.lint_unreadable(rules);
     }
-    let diagnostics = checker.diags;
+    let allowed = std::mem::take(&mut checker.allowed);
+    let mut diagnostics = checker.diags;
+    // An `allow` of a warning the policy no longer gets is reported (W0085):
+    // an acknowledgement stays true. (With errors, lints did not run.)
+    if !diagnostics.iter().any(Diagnostic::is_error) {
+        for (code, span) in &allowed {
+            if !diagnostics.iter().any(|d| d.code == *code) {
+                diagnostics.push(
+                    Diagnostic::new(
+                        Code::W0085,
+                        format!(
+                            "`allow {}`: the policy gets no {}",
+                            code.as_str(),
+                            code.as_str()
+                        ),
+                        *span,
+                        "nothing to allow",
+                    )
+                    .with_help("remove the declaration"),
+                );
+            }
+        }
+    }
+    diagnostics.retain(|d| d.is_error() || !allowed.iter().any(|(code, _)| *code == d.code));
     let mut policy = None;
     if !diagnostics.iter().any(Diagnostic::is_error) {
         if let (Some(rules), Some(tests)) = (rules, tests) {
@@ -231,6 +279,8 @@ struct Checker<'a> {
     broken_names: HashSet<String>,
     /// Where a list file's relative path starts.
     list_dir: PathBuf,
+    /// Warnings the policy accepts (`allow W0060`): not reported.
+    allowed: Vec<(Code, Span)>,
 }
 
 impl<'a> Checker<'a> {
@@ -254,6 +304,7 @@ impl<'a> Checker<'a> {
             total_tests: 0,
             broken_names: HashSet::new(),
             list_dir: PathBuf::from("."),
+            allowed: Vec::new(),
         }
     }
 
@@ -304,6 +355,10 @@ impl<'a> Checker<'a> {
                     },
                     &mut rules_namespace,
                 ),
+                ast::Decl::Allow(allow) => {
+                    self.declare_allow(allow);
+                    continue;
+                }
                 ast::Decl::Test(test) => {
                     if let Some(first) = tests_namespace.get(test.name.value.as_str()) {
                         self.diags.push(
@@ -358,7 +413,34 @@ impl<'a> Checker<'a> {
                     );
                     self.macro_order.push(m.name.text.as_str());
                 }
-                ast::Decl::Rule(_) | ast::Decl::Test(_) => {}
+                ast::Decl::Rule(_) | ast::Decl::Test(_) | ast::Decl::Allow(_) => {}
+            }
+        }
+    }
+
+    /// `allow CODE`: a warning, accepted for this policy; anything else is
+    /// E0283.
+    fn declare_allow(&mut self, allow: &ast::AllowDecl) {
+        let name = &allow.code;
+        match Code::from_name(&name.text) {
+            Some(code) if code.severity() == crate::diag::Severity::Warning => {
+                if !self.allowed.iter().any(|(c, _)| *c == code) {
+                    self.allowed.push((code, name.span));
+                }
+            }
+            found => {
+                let (message, label) = match found {
+                    Some(code) => (
+                        format!("`{}` is an error: errors cannot be allowed", code.as_str()),
+                        "an error",
+                    ),
+                    None => (format!("unknown warning `{}`", name.text), "no such code"),
+                };
+                self.diags.push(
+                    Diagnostic::new(Code::E0283, message, name.span, label).with_help(
+                        "`allow` takes a warning's code (`allow W0060`); `polc explain` lists them",
+                    ),
+                );
             }
         }
     }

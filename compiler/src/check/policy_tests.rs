@@ -112,9 +112,26 @@ impl<'a> Checker<'a> {
         let scope = Scope::on_hook(hook, hook_name.span);
         let mut values: Vec<(FieldId, Value)> = Vec::new();
         let mut value_spans: Vec<Span> = Vec::new();
+        let mut cgroup: Option<(String, Span)> = None;
         for field_value in fields {
             let (field_name, value) = (&field_value.field, &field_value.value);
+            if field_name.text == CGROUP_KEY {
+                match self.test_cgroup(field_value, cgroup.as_ref().map(|(_, s)| *s)) {
+                    Some(path) => cgroup = Some((path, field_name.span)),
+                    None => ok = false,
+                }
+                continue;
+            }
             let Some(field) = FieldId::from_name(&field_name.text) else {
+                if let Some(d) = super::cond::accounts::value_diagnostic(
+                    &field_name.text,
+                    field_name.span,
+                    "a test's event",
+                ) {
+                    self.report(d);
+                    ok = false;
+                    continue;
+                }
                 if let Some(d) = super::indexed::index_diagnostic(&field_name.text, field_name.span)
                 {
                     self.report(d);
@@ -164,6 +181,9 @@ impl<'a> Checker<'a> {
                 }
                 None => ok = false,
             }
+        }
+        if let Some((path, span)) = &cgroup {
+            ok &= self.derive_container(&mut values, &value_spans, path, *span);
         }
         derive_counted(&mut values);
         let (expect_action, by, _) = expect?;
@@ -295,6 +315,90 @@ impl<'a> Checker<'a> {
         })
     }
 
+    /// The path of a test's `cgroup = "PATH"`; `first`: where an earlier
+    /// one was given.
+    fn test_cgroup(&mut self, given: &ast::FieldValue, first: Option<Span>) -> Option<String> {
+        let span = given.field.span;
+        if let Some(first) = first {
+            self.report(
+                Diagnostic::new(
+                    Code::E0315,
+                    format!("`{CGROUP_KEY}` is given twice"),
+                    span,
+                    "again here",
+                )
+                .with_label(first, "first here")
+                .with_help("an event has one value per field: remove one"),
+            );
+            return None;
+        }
+        match &given.value {
+            ast::Operand::Str(lit) => Some(lit.value.clone()),
+            other => {
+                self.report(
+                    Diagnostic::new(
+                        Code::E0207,
+                        format!("mismatched types: `{CGROUP_KEY}` is a cgroup path (a string)"),
+                        other.span(),
+                        "expected a string",
+                    )
+                    .with_label(
+                        span,
+                        "the task's cgroup, e.g. \"/system.slice/docker-<id>.scope\"",
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// Adds the container context a task in cgroup `path` has (what
+    /// [`crate::container::from_path`] says, the reference the kernel's walk
+    /// is tested against) to a test's event; a container field the test
+    /// also gives must have that value (E0270). False on a conflict.
+    fn derive_container(
+        &mut self,
+        values: &mut Vec<(FieldId, Value)>,
+        value_spans: &[Span],
+        path: &str,
+        span: Span,
+    ) -> bool {
+        let mut ok = true;
+        for (field, value) in crate::container::from_path(path).field_values() {
+            let name = field.spec().name;
+            match values.iter().position(|(f, _)| *f == field) {
+                Some(at) if values[at].1 != value => {
+                    let shown = |v: &Value| match v {
+                        Value::Str(s) => format!("\"{}\"", s.escape_debug()),
+                        Value::Bool(b) => b.to_string(),
+                        other => format!("{other:?}"),
+                    };
+                    self.report(
+                        Diagnostic::new(
+                            Code::E0270,
+                            format!(
+                                "`{name}` is given {}, but the test's cgroup says {}",
+                                shown(&values[at].1),
+                                shown(&value)
+                            ),
+                            value_spans[at],
+                            "given here",
+                        )
+                        .with_label(span, "the cgroup")
+                        .with_help(format!(
+                            "leave `{name}` out (the cgroup decides it, as in the kernel), or give \
+                             no cgroup"
+                        )),
+                    );
+                    ok = false;
+                }
+                Some(_) => {}
+                None => values.push((field, value)),
+            }
+        }
+        ok
+    }
+
     /// A test's value for `field`, typed like the field.
     fn test_value(
         &mut self,
@@ -363,6 +467,11 @@ impl<'a> Checker<'a> {
         }
     }
 }
+
+/// The key of a test's event that gives the task's cgroup v2 path (as
+/// `/proc/PID/cgroup` shows it after `0::`), from which the container
+/// context fields are derived.
+pub const CGROUP_KEY: &str = "cgroup";
 
 fn quote_list(names: &[&str]) -> String {
     names

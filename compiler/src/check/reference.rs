@@ -52,7 +52,7 @@ pub fn hooks_markdown() -> String {
 /// Markdown table of every field: name, type, hooks, meaning.
 pub fn fields_markdown() -> String {
     let mut out = String::from("| field | type | hooks | meaning |\n|---|---|---|---|\n");
-    for field in FieldId::all() {
+    for field in FieldId::all().filter(|f| !f.spec().internal()) {
         let spec = field.spec();
         let hooks = match spec.scope {
             FieldScope::Common => "all".to_string(),
@@ -180,6 +180,15 @@ pub fn fields_text(only: Option<Hook>) -> String {
         }
         out.push('\n');
     }
+    // user and group names
+    out.push_str(
+        "user and group names (where their id field is; `==`, `!=`, `in`, `not in` with names \
+         resolved from the node's /etc/passwd and /etc/group when polrt loads the policy):\n",
+    );
+    for (name, id, group) in super::cond::accounts::ACCOUNT_NAMES {
+        let db = if *group { "group" } else { "user" };
+        out.push_str(&format!("  {name:<15} the {db} name of {id}\n"));
+    }
     out
 }
 
@@ -194,7 +203,7 @@ mod tests {
         for spec in HOOKS {
             assert!(hooks.contains(&format!("| `{}` |", spec.name)));
         }
-        for field in FieldId::all() {
+        for field in FieldId::all().filter(|f| !f.spec().internal()) {
             assert!(fields.contains(&format!("| `{}` |", field.spec().name)));
         }
         assert!(hooks_summary().contains("file.open"));

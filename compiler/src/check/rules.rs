@@ -235,6 +235,13 @@ impl<'a> Checker<'a> {
             let mut first_spans: Vec<Span> = Vec::new();
             for name in fields {
                 let Some(field) = FieldId::from_name(&name.text) else {
+                    if let Some(d) =
+                        super::cond::accounts::value_diagnostic(&name.text, name.span, "`emit`")
+                    {
+                        self.report(d);
+                        ok = false;
+                        continue;
+                    }
                     if let Some(d) = super::indexed::index_diagnostic(&name.text, name.span) {
                         self.report(d);
                         ok = false;

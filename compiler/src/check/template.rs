@@ -76,6 +76,11 @@ impl Checker<'_> {
                         } else {
                             ok = false;
                         }
+                    } else if let Some(d) =
+                        super::cond::accounts::value_diagnostic(name, span, "a message")
+                    {
+                        self.report(d);
+                        ok = false;
                     } else if let Some(d) = super::indexed::index_diagnostic(name, span) {
                         self.report(d);
                         ok = false;

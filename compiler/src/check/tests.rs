@@ -412,6 +412,17 @@ fn path_parts_take_their_operators_and_names_without_slash() {
         vec![Code::E0302]
     );
     ok("rule r { on exec when exec.dir == \"/tmp\" and exec.name startswith \".\" deny }");
+    // The running executable's parts on every hook; a new path's on the
+    // hooks with one.
+    ok("rule r { on net.connect when proc.exe.dir == \"/tmp\" or proc.exe.name == \"nc\" deny }");
+    ok("rule r { on file.rename when file.newdir == \"/etc\" and file.newname startswith \".\" deny }");
+    ok("rule r { on file.link when file.newdir in [\"/etc\", \"/usr/bin\"] deny }");
+    assert_eq!(rule("proc.exe.name == \"bin/nc\""), vec![Code::E0292]);
+    assert_eq!(rule("proc.exe.dir endswith \"bin\""), vec![Code::E0206]);
+    assert_eq!(
+        codes("rule r { on file.open when file.newname == \"x\" deny }"),
+        vec![Code::E0302]
+    );
 }
 
 #[test]
@@ -554,4 +565,100 @@ fn tests_that_give_arguments_get_argc_and_the_command_line() {
         get("exec.cmdline"),
         Some(Value::Str("xmrig -o stratum+tcp://pool:3333".to_string()))
     );
+}
+
+// user and group names (`proc.user == "root"`)
+
+#[test]
+fn a_name_is_a_comparison_of_the_id_field_with_the_id_the_node_gives_it() {
+    use crate::check::hooks::account_of;
+    let expr = cond("exec", "proc.user == \"root\"");
+    let (id, op) = test_of(&expr);
+    assert_eq!(*id, field("proc.uid"));
+    let TestOp::FieldCmp { op, other } = op else {
+        panic!("{op:?}")
+    };
+    assert_eq!(*op, CmpOp::Eq);
+    assert_eq!(account_of(*other), Some((false, "root")));
+    // `!=` and `not in` are negations; `in` one comparison per name, once
+    // each; groups read the group database.
+    let Expr::Not(inner) = cond("exec", "proc.egroup != \"wheel\"") else {
+        panic!("a negation")
+    };
+    let (id, op) = test_of(&inner);
+    assert_eq!(*id, field("proc.egid"));
+    assert!(
+        matches!(op, TestOp::FieldCmp { other, .. } if account_of(*other) == Some((true, "wheel")))
+    );
+    let Expr::Or(items) = cond("exec", "proc.loginuser in [\"a\", \"b-c.d_e\", \"a\"]") else {
+        panic!("an or")
+    };
+    let names: Vec<_> = items
+        .iter()
+        .map(|item| match test_of(item) {
+            (id, TestOp::FieldCmp { other, .. }) => (*id, account_of(*other)),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            (field("proc.auid"), Some((false, "a"))),
+            (field("proc.auid"), Some((false, "b-c.d_e")))
+        ]
+    );
+    assert!(matches!(
+        cond("exec", "proc.euser not in [\"x\"]"),
+        Expr::Not(_)
+    ));
+}
+
+#[test]
+fn names_are_checked_and_used_only_in_conditions() {
+    for (when, code) in [
+        ("proc.user == \"\"", Code::E0280),
+        ("proc.user == \"a:b\"", Code::E0280),
+        ("proc.group in [\"ok\", \"white space\"]", Code::E0280),
+        ("proc.user == 0", Code::E0207),
+        ("proc.user startswith \"a\"", Code::E0206),
+        ("proc.user in [1, 2]", Code::E0208),
+        ("proc.user in \"root\"", Code::E0216),
+        ("proc.user == proc.group", Code::E0214),
+        ("proc.user != file.uid", Code::E0214),
+    ] {
+        let source = format!("rule r {{ on exec when {when} deny }}");
+        assert_eq!(codes(&source), vec![code], "{when}");
+    }
+    assert_eq!(
+        codes("rule r { on exec when proc.user == \"root\" audit \"{proc.user}\" }"),
+        vec![Code::E0281]
+    );
+    assert_eq!(
+        codes("trace t { on exec emit proc.egroup }"),
+        vec![Code::E0281]
+    );
+    // A literal on the left, as for fields.
+    let flipped = cond("exec", "\"root\" == proc.user");
+    assert_eq!(*test_of(&flipped).0, field("proc.uid"));
+}
+
+#[test]
+fn allow_silences_a_warning_for_its_policy_only_and_refuses_errors() {
+    let rule = "rule r { on exec when exec.env[\"LD_PRELOAD\"] != \"\" deny }";
+    assert_eq!(codes(rule), vec![Code::W0060]);
+    assert_eq!(codes(&format!("allow W0060 \"why\"\n{rule}")), vec![]);
+    assert_eq!(codes(&format!("{rule}\nallow w0060")), vec![]);
+    // Another warning is still reported.
+    assert_eq!(
+        codes(&format!("allow W0060\nlist unused = [1]\n{rule}")),
+        vec![Code::W0001]
+    );
+    // An allow of a warning the policy does not get is reported.
+    assert_eq!(
+        codes("allow W0060\nrule r { on exec when exec.path == \"/x\" deny }"),
+        vec![Code::W0085]
+    );
+    // (Lints run on policies without errors only.)
+    assert_eq!(codes(&format!("allow E0201\n{rule}")), vec![Code::E0283]);
+    assert_eq!(codes(&format!("allow X1\n{rule}")), vec![Code::E0283]);
 }

@@ -60,6 +60,11 @@ pub fn run(args: &TestArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    let accounts = std::cell::OnceCell::new();
+    let accounts = Accounts {
+        read: &accounts,
+        args,
+    };
     let mut totals = Totals::default();
     let mut usage_error = false;
     let mut together = Vec::new();
@@ -94,7 +99,7 @@ pub fn run(args: &TestArgs) -> ExitCode {
         if args.together {
             together.push(loaded);
         } else {
-            run_file(&loaded, &[], &kernel, args.format, &mut totals);
+            run_file(&loaded, &[], &accounts, &kernel, args.format, &mut totals);
         }
     }
     if args.together && !usage_error {
@@ -114,7 +119,14 @@ no test ran together: a policy of the set has errors"
                     .filter(|(i, _)| *i != index)
                     .map(|(_, other)| other)
                     .collect();
-                run_file(loaded, &others, &kernel, args.format, &mut totals);
+                run_file(
+                    loaded,
+                    &others,
+                    &accounts,
+                    &kernel,
+                    args.format,
+                    &mut totals,
+                );
             }
         }
     }
@@ -137,6 +149,31 @@ no test ran together: a policy of the set has errors"
         ExitCode::from(EXIT_INCOMPLETE)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// The user and group databases (`--passwd`, `--group`), read when a
+/// policy first names a user or group.
+struct Accounts<'a> {
+    read: &'a std::cell::OnceCell<Result<polc::accounts::Accounts, String>>,
+    args: &'a TestArgs,
+}
+
+impl Accounts<'_> {
+    /// The values of the fields holding the ids of the names `policy`
+    /// compares with, as polrt would write them.
+    fn values(
+        &self,
+        policy: &CheckedPolicy,
+    ) -> Result<Vec<(polc::check::hooks::FieldId, polc::check::policy::Value)>, String> {
+        if polc::accounts::account_fields(policy).is_empty() {
+            return Ok(Vec::new());
+        }
+        self.read
+            .get_or_init(|| polc::accounts::Accounts::read(&self.args.passwd, &self.args.group))
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|accounts| accounts.event_values(policy))
     }
 }
 
@@ -252,6 +289,7 @@ impl<'a> Programs<'a> {
 fn run_file(
     loaded: &super::Loaded,
     others: &[&super::Loaded],
+    accounts: &Accounts<'_>,
     kernel: &KernelUse,
     format: MessageFormat,
     totals: &mut Totals,
@@ -271,8 +309,18 @@ fn run_file(
     let mut programs = Programs::new(loaded);
     let mut other_programs: Vec<Programs> = others.iter().map(|o| Programs::new(o)).collect();
     let mut failures = Vec::new();
+    // The ids of the names the policies compare with: every test's event
+    // has them, as the kernel's accounts maps would.
+    let mut names = Vec::new();
+    let mut unresolved = None;
+    for p in std::iter::once(policy).chain(others.iter().map(|o| &o.policy)) {
+        match accounts.values(p) {
+            Ok(values) => names.extend(values),
+            Err(why) => unresolved = Some(why),
+        }
+    }
     for test in &policy.tests {
-        let event = Event::new(test.fields.iter().cloned());
+        let event = Event::new(test.fields.iter().cloned().chain(names.iter().cloned()));
         let own = interp::evaluate(policy, test.hook, &event);
         let other_decisions: Vec<Decision> = others
             .iter()
@@ -291,6 +339,9 @@ fn run_file(
             ..own.clone()
         };
         let mut problems = expectation_problems(policy, test, &decision);
+        if let Some(why) = &unresolved {
+            problems = vec![format!("{why}: no decision is the node's")];
+        }
         if verdict != own.action {
             for problem in &mut problems {
                 problem.push_str(&format!(

@@ -122,12 +122,17 @@ impl TestProgram {
                 source,
             };
             let map = polc_sys::Map::new(maps[index].as_fd()).map_err(fill)?;
-            for key in &set.keys {
-                let key = polc::abi::unhex(key).ok_or_else(|| TestRunError::BadKey {
+            for (i, key) in set.keys.iter().enumerate() {
+                let bad = |key: &String| TestRunError::BadKey {
                     map: set.map.clone(),
                     key: key.clone(),
-                })?;
-                map.update(&key, &[1], 0).map_err(fill)?;
+                };
+                let bytes = polc::abi::unhex(key).ok_or_else(|| bad(key))?;
+                let value = match set.values.get(i) {
+                    Some(value) => polc::abi::unhex(value).ok_or_else(|| bad(value))?,
+                    None => vec![1],
+                };
+                map.update(&bytes, &value, 0).map_err(fill)?;
             }
         }
         if let Some(index) = build

@@ -11,7 +11,17 @@
 //! `docker` or pod parent, a cgroupfs pod waiting for its QoS parent), then
 //! match the name's shapes by length, prefix and suffix, copying the id or
 //! uid of a match (a later match is an outer cgroup: the outermost wins).
-//! After the walk, the id must be 64 lowercase hex digits and the uid a
+//! A named container's shape (systemd-nspawn, LXC) has a name of any length:
+//! a switch on the name's first byte picks the one shape to test, and its
+//! suffix is read again from the kernel's name at its end (indexing the
+//! buffer with the length would make the verifier track lengths precisely
+//! across the walk). The name's length is kept in the walk area and loaded
+//! afresh before each test of it, so that what one test learnt of it is
+//! dead where its paths meet: the verifier prunes them there (without this
+//! it processes about twice the instructions). Every name is kept pending (its first 64 bytes and its
+//! length) for a parent that makes it a container (`docker`, `lxc`, a pod).
+//! After the walk, the id must be 64 lowercase hex digits (a named
+//! container's: its length, at most 64 bytes, zeros past it) and the uid a
 //! uid, or there is no container (pod). A cgroup deeper than the walk, or a
 //! kernel read that fails, is the `unknown` container.
 //!
@@ -24,9 +34,9 @@ use super::{leaves, Emitter};
 use crate::bpf::asm::{Alu, Asm, Helper, Jmp, Label, Reg, Size};
 use crate::check::hooks::{ContainerPart, FieldId};
 use crate::container::{
-    Qos, Runtime, BARE_PARENTS, CONTAINER_SHAPES, ID_LEN, MAX_CGROUP_LEVELS, NAME_BUF,
-    POD_DIR_PARENTS, POD_DIR_PREFIX, POD_SHAPES, POD_SLICE_SUFFIX, POD_UID_LEN, SHORT_ID_LEN,
-    UID_DASHES, UNKNOWN,
+    Qos, Runtime, BARE_PARENTS, CONTAINER_SHAPES, ID_LEN, MAX_CGROUP_LEVELS, NAMED_MONITOR_CHILD,
+    NAMED_PARENTS, NAMED_SHAPES, NAME_BUF, POD_DIR_PARENTS, POD_DIR_PREFIX, POD_SHAPES,
+    POD_SLICE_SUFFIX, POD_UID_LEN, SHORT_ID_LEN, UID_DASHES, UNKNOWN,
 };
 use crate::kernel::KernelMember;
 
@@ -36,7 +46,10 @@ pub(super) mod at {
     pub const KN: u32 = 0;
     /// The parent and name pointers of the node being read.
     pub const TMP: u32 = 8;
-    /// Non-zero when the child's name was a bare id (at [`BARE`]).
+    /// The container id's length (64 but for a named container's).
+    pub const ID_LEN: u32 = 24;
+    /// The length of the child's name when it may be a container's name
+    /// alone (its first 64 bytes at [`BARE`]); 0: none.
     pub const BARE_PENDING: u32 = 32;
     /// Non-zero when the child's name was a cgroupfs pod (uid at [`DIR_UID`]).
     pub const DIR_PENDING: u32 = 40;
@@ -54,11 +67,27 @@ pub(super) mod at {
     pub const DIR_UID: u32 = 232;
     /// The name buffer (`NAME_BUF` bytes, and 8 for word loads past it).
     pub const NAME: u32 = 272;
+    /// Non-zero when the child's name was `supervisor` (a named
+    /// container's monitor).
+    pub const MONITOR: u32 = NAME + super::NAME_BUF as u32 + 8;
+    /// The name's length, kept across a helper call.
+    pub const NAME_LEN: u32 = MONITOR + 8;
+    /// The last bytes of a name, read again from the kernel (a named
+    /// shape's suffix).
+    pub const SUFFIX: u32 = NAME_LEN + 8;
     /// Bytes used.
-    pub const END: u32 = NAME + super::NAME_BUF as u32 + 8;
+    pub const END: u32 = SUFFIX + 8;
 }
 
 const _: () = assert!(at::END <= super::path::walk::LEN);
+
+const _: () = {
+    let mut i = 0;
+    while i < NAMED_SHAPES.len() {
+        assert!(NAMED_SHAPES[i].0.len() <= 15 && NAMED_SHAPES[i].1.len() <= 8);
+        i += 1;
+    }
+};
 
 /// Which parts of the context `part` needs: the container's, the pod's.
 fn needs(part: ContainerPart) -> (bool, bool) {
@@ -126,11 +155,21 @@ fn copy(asm: &mut Asm, base: Option<Reg>, w: u32, from: u32, to: u32, len: usize
     }
 }
 
+/// Loads the name's length into r1 afresh: what a test learnt of it is
+/// dead where that test's paths meet again, and the verifier prunes there.
+fn name_len(asm: &mut Asm, w: u32) {
+    asm.load(Size::DoubleWord, Reg::R1, Reg::R7, off(w, at::NAME_LEN));
+}
+
 /// Jumps to `fail` unless the name read (length in r1) is `lit`.
 fn name_is(asm: &mut Asm, w: u32, lit: &str, fail: Label) {
+    name_len(asm, w);
     asm.jump_imm(Jmp::IfNotEqual, Reg::R1, lit.len() as i32, fail);
     leaves::bytes_eq(asm, Reg::R7, off(w, at::NAME), lit.as_bytes(), fail);
 }
+
+/// One step of a walk level: emits its tests of the name read.
+type Step = fn(&mut Asm, u32);
 
 /// The walk: leaves the runtime code at [`at::RUNTIME`] (and the id at
 /// [`at::ID`]) when `container`, the QoS code at [`at::QOS`] (and the uid at
@@ -139,7 +178,13 @@ fn walk(asm: &mut Asm, w: u32, container: bool, pod: bool) {
     asm.note("container context: the names of the task's cgroup and its ancestors");
     let unknown = asm.label("cgroup_unknown");
     let walked = asm.label("cgroup_walked");
-    for word in [at::RUNTIME, at::QOS, at::BARE_PENDING, at::DIR_PENDING] {
+    for word in [
+        at::RUNTIME,
+        at::QOS,
+        at::BARE_PENDING,
+        at::DIR_PENDING,
+        at::MONITOR,
+    ] {
         asm.store_imm(Size::DoubleWord, Reg::R7, off(w, word), 0);
     }
     asm.call(Helper::GetCurrentTaskBtf);
@@ -156,6 +201,11 @@ fn walk(asm: &mut Asm, w: u32, container: bool, pod: bool) {
         read(asm, w, dst, 8, unknown);
     }
     for level in 0..MAX_CGROUP_LEVELS {
+        // A long unrolled walk (several in one rule, with its other
+        // fields): places for far jumps' islands.
+        if level % 4 == 3 {
+            asm.island_point();
+        }
         asm.note(format!("cgroup level {level}"));
         asm.load(Size::DoubleWord, Reg::R3, Reg::R7, off(w, at::KN));
         asm.jump_imm(Jmp::IfEqual, Reg::R3, 0, walked);
@@ -174,18 +224,21 @@ fn walk(asm: &mut Asm, w: u32, container: bool, pod: bool) {
         asm.goto(unknown);
         asm.bind(read_ok);
         asm.alu_imm(Alu::Add, Reg::R0, -1);
-        asm.mov(Reg::R1, Reg::R0);
-        if container {
-            pending_bare(asm, w);
-        }
-        if pod {
-            pending_dir(asm, w);
-        }
-        if container {
-            container_name(asm, w);
-        }
-        if pod {
-            pod_name(asm, w);
+        // The name's length, loaded afresh before each test of it (see
+        // `name_len`).
+        asm.store(Size::DoubleWord, Reg::R7, off(w, at::NAME_LEN), Reg::R0);
+        let steps: [(bool, Step); 5] = [
+            (container, pending_bare),
+            (pod, pending_dir),
+            (container, container_name),
+            (container, monitor_name),
+            (pod, pod_name),
+        ];
+        for (wanted, step) in steps {
+            if wanted {
+                name_len(asm, w);
+                step(asm, w);
+            }
         }
     }
     asm.note("deeper than the walk: unknown");
@@ -202,6 +255,7 @@ fn walk(asm: &mut Asm, w: u32, container: bool, pod: bool) {
     asm.store_imm(Size::DoubleWord, Reg::R7, off(w, at::QOS), 0);
     asm.goto(end);
     asm.bind(walked);
+    asm.island_point();
     if container {
         validate_id(asm, w);
     }
@@ -211,21 +265,32 @@ fn walk(asm: &mut Asm, w: u32, container: bool, pod: bool) {
     asm.bind(end);
 }
 
-/// The child's bare id: a container of the runtime its parent's name says
-/// ([`BARE_PARENTS`]), a CRI one under a cgroupfs pod.
+/// The child's bare name: a container of the runtime its parent's name
+/// says ([`BARE_PARENTS`]: a 64-byte name, the id; [`NAMED_PARENTS`]: the
+/// name, cut to 64 bytes), a CRI one (64 bytes) under a cgroupfs pod.
 fn pending_bare(asm: &mut Asm, w: u32) {
     let skip = asm.label("no_bare_child");
     asm.load(Size::DoubleWord, Reg::R2, Reg::R7, off(w, at::BARE_PENDING));
     asm.jump_imm(Jmp::IfEqual, Reg::R2, 0, skip);
     asm.store_imm(Size::DoubleWord, Reg::R7, off(w, at::BARE_PENDING), 0);
     let commit = asm.label("bare_container");
+    let commit_named = asm.label("bare_named_container");
     for (parent, runtime) in BARE_PARENTS {
         let next = asm.label("not_this_parent");
         name_is(asm, w, parent, next);
+        asm.jump_imm(Jmp::IfNotEqual, Reg::R2, ID_LEN as i32, skip);
         asm.mov_imm(Reg::R4, runtime.code() as i32);
         asm.goto(commit);
         asm.bind(next);
     }
+    for (parent, runtime) in NAMED_PARENTS {
+        let next = asm.label("not_this_named_parent");
+        name_is(asm, w, parent, next);
+        asm.mov_imm(Reg::R4, runtime.code() as i32);
+        asm.goto(commit_named);
+        asm.bind(next);
+    }
+    name_len(asm, w);
     asm.jump_imm(
         Jmp::IfNotEqual,
         Reg::R1,
@@ -239,9 +304,17 @@ fn pending_bare(asm: &mut Asm, w: u32) {
         POD_DIR_PREFIX.as_bytes(),
         skip,
     );
+    asm.jump_imm(Jmp::IfNotEqual, Reg::R2, ID_LEN as i32, skip);
     asm.mov_imm(Reg::R4, Runtime::Cri.code() as i32);
+    asm.goto(commit);
+    asm.bind(commit_named);
+    let fits = asm.label("bare_name_fits");
+    asm.jump_imm(Jmp::IfLessThanOrEqual, Reg::R2, ID_LEN as i32, fits);
+    asm.mov_imm(Reg::R2, ID_LEN as i32);
+    asm.bind(fits);
     asm.bind(commit);
     asm.store(Size::DoubleWord, Reg::R7, off(w, at::RUNTIME), Reg::R4);
+    asm.store(Size::DoubleWord, Reg::R7, off(w, at::ID_LEN), Reg::R2);
     copy(asm, None, w, at::BARE, at::ID, ID_LEN);
     asm.bind(skip);
 }
@@ -268,16 +341,19 @@ fn pending_dir(asm: &mut Asm, w: u32) {
     asm.bind(skip);
 }
 
-/// This name as a container: one of the shapes (id copied, runtime set), or
-/// a bare id (kept pending).
+/// This name as a container: one of the shapes (id copied, runtime set), a
+/// named container's shape (name copied, unless the child was its
+/// monitor), or a name alone (kept pending).
 fn container_name(asm: &mut Asm, w: u32) {
     let end = asm.label("container_name_done");
     let record = asm.label("container_name");
+    let record_named = asm.label("named_container_name");
+    let name = off(w, at::NAME);
     for (prefix, suffix, runtime) in CONTAINER_SHAPES {
         let next = asm.label("not_this_shape");
         let len = prefix.len() + ID_LEN + suffix.len();
+        name_len(asm, w);
         asm.jump_imm(Jmp::IfNotEqual, Reg::R1, len as i32, next);
-        let name = off(w, at::NAME);
         leaves::bytes_eq(asm, Reg::R7, name, prefix.as_bytes(), next);
         let suffix_at = name + (len - suffix.len()) as i16;
         leaves::bytes_eq(asm, Reg::R7, suffix_at, suffix.as_bytes(), next);
@@ -287,13 +363,88 @@ fn container_name(asm: &mut Asm, w: u32) {
         asm.goto(record);
         asm.bind(next);
     }
-    asm.jump_imm(Jmp::IfNotEqual, Reg::R1, ID_LEN as i32, end);
+    // The named shapes' prefixes start with different bytes: a switch on
+    // the first byte puts one of them at most on any path.
+    let not_named = asm.label("not_named_shape");
+    let shapes: Vec<Label> = NAMED_SHAPES
+        .iter()
+        .map(|_| asm.label("named_shape"))
+        .collect();
+    asm.load(Size::Byte, Reg::R2, Reg::R7, name);
+    for ((prefix, _, _), label) in NAMED_SHAPES.iter().zip(&shapes) {
+        asm.jump_imm(
+            Jmp::IfEqual,
+            Reg::R2,
+            i32::from(prefix.as_bytes()[0]),
+            *label,
+        );
+    }
+    asm.goto(not_named);
+    for ((prefix, suffix, runtime), label) in NAMED_SHAPES.iter().zip(&shapes) {
+        let next = not_named;
+        asm.bind(*label);
+        name_len(asm, w);
+        let least = prefix.len() + suffix.len() + 1;
+        asm.jump_imm(Jmp::IfLessThan, Reg::R1, least as i32, next);
+        asm.jump_imm(Jmp::IfGreater, Reg::R1, NAME_BUF as i32 - 1, next);
+        leaves::bytes_eq(asm, Reg::R7, name, prefix.as_bytes(), next);
+        if !suffix.is_empty() {
+            // The suffix ends where the name does, at a variable offset:
+            // read those bytes again from the kernel's name (its pointer is
+            // still at TMP + 8) rather than index the buffer with the
+            // length, which would make the verifier track the length
+            // precisely at every branch of the walk (and prune less).
+            assert!(suffix.len() <= 8);
+            asm.load(Size::DoubleWord, Reg::R3, Reg::R7, off(w, at::TMP + 8));
+            asm.alu(Alu::Add, Reg::R3, Reg::R1);
+            asm.alu_imm(Alu::Add, Reg::R3, -(suffix.len() as i32));
+            asm.mov(Reg::R1, Reg::R7);
+            asm.alu_imm(Alu::Add, Reg::R1, (w + at::SUFFIX) as i32);
+            asm.mov_imm(Reg::R2, suffix.len() as i32);
+            asm.call(Helper::ProbeReadKernel);
+            asm.load(Size::DoubleWord, Reg::R1, Reg::R7, off(w, at::NAME_LEN));
+            asm.jump_imm(Jmp::IfNotEqual, Reg::R0, 0, next);
+            leaves::bytes_eq(asm, Reg::R7, off(w, at::SUFFIX), suffix.as_bytes(), next);
+        }
+        // Below it, its monitor's cgroup: no container, nothing pending.
+        asm.load(Size::DoubleWord, Reg::R2, Reg::R7, off(w, at::MONITOR));
+        asm.jump_imm(Jmp::IfNotEqual, Reg::R2, 0, end);
+        asm.mov_imm(Reg::R4, runtime.code() as i32);
+        asm.mov(Reg::R2, Reg::R1);
+        asm.alu_imm(Alu::Add, Reg::R2, -((prefix.len() + suffix.len()) as i32));
+        asm.mov(Reg::R0, Reg::R7);
+        asm.alu_imm(Alu::Add, Reg::R0, i32::from(name) + prefix.len() as i32);
+        asm.goto(record_named);
+    }
+    asm.bind(not_named);
+    // Every name, pending for its parent (the root's, empty, is no name:
+    // its length 0 is "none"; it has no parent anyway).
+    name_len(asm, w);
     copy(asm, None, w, at::NAME, at::BARE, ID_LEN);
-    asm.store_imm(Size::DoubleWord, Reg::R7, off(w, at::BARE_PENDING), 1);
+    asm.store(Size::DoubleWord, Reg::R7, off(w, at::BARE_PENDING), Reg::R1);
     asm.goto(end);
+    asm.bind(record_named);
+    let fits = asm.label("name_fits");
+    asm.jump_imm(Jmp::IfLessThanOrEqual, Reg::R2, ID_LEN as i32, fits);
+    asm.mov_imm(Reg::R2, ID_LEN as i32);
+    asm.bind(fits);
+    asm.store(Size::DoubleWord, Reg::R7, off(w, at::ID_LEN), Reg::R2);
+    let stored = asm.label("id_len_stored");
+    asm.goto(stored);
     asm.bind(record);
+    asm.store_imm(Size::DoubleWord, Reg::R7, off(w, at::ID_LEN), ID_LEN as i32);
+    asm.bind(stored);
     asm.store(Size::DoubleWord, Reg::R7, off(w, at::RUNTIME), Reg::R4);
     copy(asm, Some(Reg::R0), w, 0, at::ID, ID_LEN);
+    asm.bind(end);
+}
+
+/// Whether this name is a named container's monitor's, for the parent.
+fn monitor_name(asm: &mut Asm, w: u32) {
+    let end = asm.label("monitor_done");
+    asm.store_imm(Size::DoubleWord, Reg::R7, off(w, at::MONITOR), 0);
+    name_is(asm, w, NAMED_MONITOR_CHILD, end);
+    asm.store_imm(Size::DoubleWord, Reg::R7, off(w, at::MONITOR), 1);
     asm.bind(end);
 }
 
@@ -306,6 +457,7 @@ fn pod_name(asm: &mut Asm, w: u32) {
     for (prefix, qos) in POD_SHAPES {
         let next = asm.label("not_this_pod_shape");
         let len = prefix.len() + POD_UID_LEN + POD_SLICE_SUFFIX.len();
+        name_len(asm, w);
         asm.jump_imm(Jmp::IfNotEqual, Reg::R1, len as i32, next);
         leaves::bytes_eq(asm, Reg::R7, name, prefix.as_bytes(), next);
         let suffix_at = name + (len - POD_SLICE_SUFFIX.len()) as i16;
@@ -317,6 +469,7 @@ fn pod_name(asm: &mut Asm, w: u32) {
         asm.bind(next);
     }
     let dir_len = POD_DIR_PREFIX.len() + POD_UID_LEN;
+    name_len(asm, w);
     asm.jump_imm(Jmp::IfNotEqual, Reg::R1, dir_len as i32, end);
     leaves::bytes_eq(asm, Reg::R7, name, POD_DIR_PREFIX.as_bytes(), end);
     copy(
@@ -347,13 +500,18 @@ fn hex_digit(asm: &mut Asm, bad: Label) {
     asm.bind(ok);
 }
 
-/// No container unless the id found is 64 lowercase hex digits.
+/// No container unless the id found is 64 lowercase hex digits; a named
+/// container's id has its bytes past its length zeroed.
 fn validate_id(asm: &mut Asm, w: u32) {
-    asm.note("the id: 64 lowercase hex digits");
+    asm.note("the id: 64 lowercase hex digits, or a name");
     let done = asm.label("id_checked");
     let bad = asm.label("id_bad");
+    let named = asm.label("id_named");
     asm.load(Size::DoubleWord, Reg::R1, Reg::R7, off(w, at::RUNTIME));
     asm.jump_imm(Jmp::IfEqual, Reg::R1, 0, done);
+    for runtime in Runtime::ALL.iter().filter(|r| r.named()) {
+        asm.jump_imm(Jmp::IfEqual, Reg::R1, runtime.code() as i32, named);
+    }
     for i in 0..ID_LEN {
         asm.load(Size::Byte, Reg::R2, Reg::R7, off(w, at::ID) + i as i16);
         hex_digit(asm, bad);
@@ -361,8 +519,30 @@ fn validate_id(asm: &mut Asm, w: u32) {
     asm.goto(done);
     asm.bind(bad);
     asm.store_imm(Size::DoubleWord, Reg::R7, off(w, at::RUNTIME), 0);
+    asm.goto(done);
+    asm.bind(named);
+    // Past its length the id has what the name buffer held (a suffix, or
+    // a longer name read before): zero 64 bytes from the length read back
+    // from the walk area (a value the verifier need not have tracked
+    // through the walk: indexing with a length there would make it keep
+    // the walk's lengths precise, and prune less). Past the id they fall in
+    // the (then unused) area of a pending name.
+    asm.load(Size::DoubleWord, Reg::R1, Reg::R7, off(w, at::ID_LEN));
+    asm.jump_imm(Jmp::IfGreater, Reg::R1, ID_LEN as i32, done);
+    asm.mov(Reg::R2, Reg::R7);
+    asm.alu(Alu::Add, Reg::R2, Reg::R1);
+    for word in 0..ID_LEN / 8 {
+        asm.store_imm(
+            Size::DoubleWord,
+            Reg::R2,
+            off(w, at::ID) + 8 * word as i16,
+            0,
+        );
+    }
     asm.bind(done);
 }
+
+const _: () = assert!(at::ID + 2 * ID_LEN as u32 <= at::UID);
 
 /// No pod unless the uid found is hex digits with dashes (or `_`, made
 /// dashes) at [`UID_DASHES`].
@@ -476,7 +656,13 @@ fn write(e: &mut Emitter<'_>, field: FieldId, part: ContainerPart) {
             asm.bind(known);
             copy_to_slot(asm, w, at::ID, slot, n);
             asm.store_imm(Size::Byte, Reg::R7, slot + n as i16, 0);
-            asm.store_imm(Size::DoubleWord, Reg::R7, len, n as i32);
+            // The length: the id's (64 but for a name), at most n.
+            let fits = asm.label("id_len_fits");
+            asm.load(Size::DoubleWord, Reg::R1, Reg::R7, off(w, at::ID_LEN));
+            asm.jump_imm(Jmp::IfLessThanOrEqual, Reg::R1, n as i32, fits);
+            asm.mov_imm(Reg::R1, n as i32);
+            asm.bind(fits);
+            asm.store(Size::DoubleWord, Reg::R7, len, Reg::R1);
             asm.bind(done);
         }
         ContainerPart::PodUid => {

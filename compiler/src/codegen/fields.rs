@@ -113,6 +113,7 @@ fn load_int(e: &mut Emitter<'_>, field: FieldId, source: FieldSource) {
         FieldSource::CapsetUser { which } => path::load_capset_user(e, which),
         FieldSource::TaskVpid => load_task_vpid(e),
         FieldSource::ExecArgc => super::cmdline::load_argc(e),
+        FieldSource::AccountId { group, name } => load_account_id(e, group, name),
         _ => {}
     }
     let asm = &mut e.asm;
@@ -131,7 +132,8 @@ fn load_int(e: &mut Emitter<'_>, field: FieldId, source: FieldSource) {
         | FieldSource::IdArg { .. }
         | FieldSource::SyscallUserU64 { .. }
         | FieldSource::CapsetUser { .. }
-        | FieldSource::ExecArgc => {}
+        | FieldSource::ExecArgc
+        | FieldSource::AccountId { .. } => {}
         FieldSource::TaskVpid => fits_32 = true,
         FieldSource::AncestorPid(n) => {
             ancestor(asm, Reg::R1, n);
@@ -388,6 +390,17 @@ pub(super) fn zero_fill_len(e: &Emitter<'_>, field: FieldId) -> Option<u32> {
             },
             _ => None,
         })
+        // A string dispatch looks its key up in place too.
+        .chain(
+            e.program
+                .str_dispatches
+                .iter()
+                .filter(|d| d.field == field)
+                .filter_map(|d| match e.env.sets[d.set.0 as usize].kind {
+                    SetKind::StrHash { key_len } => Some(key_len),
+                    _ => None,
+                }),
+        )
         .max()
 }
 
@@ -690,4 +703,38 @@ fn load_test_context(e: &mut Emitter<'_>, field: FieldId) {
             unmap_ipv4(&mut e.asm, slot);
         }
     }
+}
+
+/// `r1 = ` the id the node gives a user (`group`: group) name: its u32 in
+/// the accounts map's one value, which the runtime wrote and froze before
+/// the program loaded (so the verifier knows it). The lookup of key 0 of an
+/// array cannot fail; were it to, the id is `u32::MAX - 1`, which names
+/// no account the runtime resolved.
+fn load_account_id(e: &mut Emitter<'_>, group: bool, name: &'static str) {
+    let map = e
+        .env
+        .maps
+        .accounts
+        .expect("programs that compare with user names have the accounts map");
+    let index = e
+        .env
+        .accounts
+        .iter()
+        .position(|a| *a == (group, name))
+        .expect("every name compared with has its id in the accounts map");
+    let asm = &mut e.asm;
+    asm.note(format!(
+        "the id of {} `{name}` (accounts map, read-only)",
+        if group { "group" } else { "user" }
+    ));
+    asm.store_imm(Size::Word, Reg::R10, super::FP_KEY, 0);
+    asm.load_map(Reg::R1, map);
+    asm.mov(Reg::R2, Reg::R10);
+    asm.alu_imm(Alu::Add, Reg::R2, i32::from(super::FP_KEY));
+    asm.call(Helper::MapLookupElem);
+    let done = asm.label("account_id");
+    asm.mov_imm(Reg::R1, -2);
+    asm.jump_imm(Jmp::IfEqual, Reg::R0, 0, done);
+    asm.load(Size::Word, Reg::R1, Reg::R0, (4 * index) as i16);
+    asm.bind(done);
 }

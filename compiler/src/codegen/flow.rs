@@ -18,8 +18,9 @@ use std::collections::{BTreeSet, HashMap};
 use crate::bpf::asm::{Asm, Label};
 use crate::check::hooks::FieldId;
 use crate::check::policy::CmpOp;
+use crate::ir::lower::str_eq_term;
 use crate::ir::print::cond_text;
-use crate::ir::{Cond, Leaf, LeafKind, Step};
+use crate::ir::{Cond, Leaf, LeafKind, Program, Step, DISPATCH_MIN};
 
 /// What r1 holds, when every path to a point leaves the same thing there.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -65,13 +66,10 @@ pub(super) fn merged(a: Option<Loaded>, b: Option<&Loaded>) -> Option<Loaded> {
     }
 }
 
-/// Consecutive rules this long or longer whose first term compares the
-/// same int field with a constant are dispatched by a binary search.
-pub(super) const DISPATCH_MIN: usize = 8;
-
 /// A run of consecutive rules whose first `and` term is `field == value`
-/// (the same int field): one binary search on the field's value jumps to
-/// the first rule of the run with that value, past that term.
+/// (the same field): one binary search on the field's value (an int
+/// field's, or the group index a string field's hash lookup gives) jumps
+/// to the first rule of the run with that value, past that term.
 pub(super) struct Dispatch {
     /// The rules `start..end`.
     pub start: usize,
@@ -82,6 +80,21 @@ pub(super) struct Dispatch {
     pub values: Vec<(u64, Vec<usize>)>,
     /// Where a value none of the run's rules requires continues.
     pub miss: Label,
+    /// A string run: its index in [`Program::str_dispatches`] (the values
+    /// are group indexes).
+    pub str_dispatch: Option<usize>,
+}
+
+/// A run of rules to dispatch, and each rule's value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Run {
+    pub start: usize,
+    pub end: usize,
+    pub field: FieldId,
+    /// Per rule of the run, the value its first term requires.
+    pub values: Vec<u64>,
+    /// A string run's index in [`Program::str_dispatches`].
+    pub str_dispatch: Option<usize>,
 }
 
 /// The labels of the rules of one program and where each failed test goes.
@@ -102,7 +115,7 @@ pub(super) struct RulePlan {
 /// for rules that refuse and rules that allow), whether the rule's undecided
 /// condition matches — the same term may hold for one rule and fail for the
 /// other on the same event.
-fn term_key(rule: &Step, term: &Cond) -> String {
+pub(super) fn term_key(rule: &Step, term: &Cond) -> String {
     let text = cond_text(term);
     if term.fields().iter().any(|f| f.spec().resolved_path) {
         let matches = crate::interp::fails_closed_to_match(rule.action);
@@ -128,10 +141,11 @@ fn int_eq(rule: &Step) -> Option<(FieldId, u64)> {
     }
 }
 
-/// The runs of rules to dispatch: `(start, end)`, each at least
-/// [`DISPATCH_MIN`] rules whose first terms test the same int field for
-/// equality.
-pub(super) fn dispatch_runs(rules: &[Step]) -> Vec<(usize, usize)> {
+/// The runs of rules to dispatch: runs of at least [`DISPATCH_MIN`] rules
+/// whose first terms test the same int field for equality, and the
+/// program's string dispatches, by start.
+pub(super) fn dispatch_runs(program: &Program) -> Vec<Run> {
+    let rules = &program.rules;
     let mut runs = Vec::new();
     let mut k = 0;
     while k < rules.len() {
@@ -144,10 +158,39 @@ pub(super) fn dispatch_runs(rules: &[Step]) -> Vec<(usize, usize)> {
             e += 1;
         }
         if e - k >= DISPATCH_MIN {
-            runs.push((k, e));
+            runs.push(Run {
+                start: k,
+                end: e,
+                field,
+                values: rules[k..e]
+                    .iter()
+                    .map(|r| int_eq(r).expect("a run rule").1)
+                    .collect(),
+                str_dispatch: None,
+            });
         }
         k = e;
     }
+    for (d, dispatch) in program.str_dispatches.iter().enumerate() {
+        let values = rules[dispatch.start..dispatch.end]
+            .iter()
+            .map(|rule| {
+                let (_, lit, _) = str_eq_term(rule).expect("a dispatched rule");
+                dispatch
+                    .literals
+                    .binary_search_by(|l| l.as_slice().cmp(lit))
+                    .expect("a dispatched literal") as u64
+            })
+            .collect();
+        runs.push(Run {
+            start: dispatch.start,
+            end: dispatch.end,
+            field: dispatch.field,
+            values,
+            str_dispatch: Some(d),
+        });
+    }
+    runs.sort_by_key(|r| r.start);
     runs
 }
 
@@ -161,7 +204,7 @@ impl RulePlan {
         asm: &mut Asm,
         rules: &[Step],
         barriers: &[bool],
-        runs: &[(usize, usize)],
+        runs: &[Run],
         end: Label,
     ) -> RulePlan {
         let n = rules.len();
@@ -195,25 +238,23 @@ impl RulePlan {
         // The dispatches.
         let mut dispatches = Vec::new();
         let mut dispatch_of = vec![None; n];
-        for &(k, e) in runs {
-            let (field, _) = int_eq(&rules[k]).expect("a run starts with an equality");
-            {
-                let mut by_value: HashMap<u64, Vec<usize>> = HashMap::new();
-                for (r, rule) in rules.iter().enumerate().take(e).skip(k) {
-                    let (_, value) = int_eq(rule).expect("a run rule");
-                    by_value.entry(value).or_default().push(r);
-                    dispatch_of[r] = Some(dispatches.len());
-                }
-                let mut values: Vec<(u64, Vec<usize>)> = by_value.into_iter().collect();
-                values.sort_by_key(|(v, _)| *v);
-                dispatches.push(Dispatch {
-                    start: k,
-                    end: e,
-                    field,
-                    values,
-                    miss: entry_or_end(e),
-                });
+        for run in runs {
+            let (k, e) = (run.start, run.end);
+            let mut by_value: HashMap<u64, Vec<usize>> = HashMap::new();
+            for (r, value) in (k..e).zip(&run.values) {
+                by_value.entry(*value).or_default().push(r);
+                dispatch_of[r] = Some(dispatches.len());
             }
+            let mut values: Vec<(u64, Vec<usize>)> = by_value.into_iter().collect();
+            values.sort_by_key(|(v, _)| *v);
+            dispatches.push(Dispatch {
+                start: k,
+                end: e,
+                field: run.field,
+                values,
+                miss: entry_or_end(e),
+                str_dispatch: run.str_dispatch,
+            });
         }
         // A jump into a run lands on its dispatch.
         let land = |k: usize, p: usize| -> Label {
@@ -289,7 +330,7 @@ impl RulePlan {
                         }
                         // `field == value` holds: only the run's later rules
                         // with the same value can match before its end.
-                        let (_, value) = int_eq(&rules[i]).expect("a run rule");
+                        let value = runs[d].values[i - runs[d].start];
                         let later = same_value[d][&value]
                             .iter()
                             .copied()
@@ -297,7 +338,11 @@ impl RulePlan {
                             .find(|&r| !keys[r].iter().any(|t| t == failed));
                         match later {
                             Some(r) => {
-                                let p = keys[r]
+                                // The dispatch decided its first term too
+                                // (whose key may differ: a resolved path's
+                                // undecided value, which no dispatched event
+                                // has).
+                                let p = 1 + keys[r][1..]
                                     .iter()
                                     .take_while(|t| known.contains(t.as_str()))
                                     .count();

@@ -40,6 +40,10 @@ pub struct Layout {
     pub identity_sets: Vec<(FieldId, u32)>,
     /// Words of an identity map value.
     pub identity_words: u32,
+    /// A string dispatch's group index for its in-order fallback (u64),
+    /// after the walk area: in the map, where the verifier does not track
+    /// it, so that the fallback's entries share one verification.
+    pub dispatch: u32,
     /// Bytes of scratch buffer this layout needs.
     pub scratch_len: u32,
 }
@@ -94,6 +98,8 @@ impl Layout {
         at += 8;
         let walk = at;
         at += path::walk::LEN;
+        let dispatch = at;
+        at += 8;
         Layout {
             hook,
             record_len,
@@ -104,6 +110,7 @@ impl Layout {
             walk,
             identity_sets,
             identity_words,
+            dispatch,
             scratch_len: at + SCRATCH_TAIL,
         }
     }

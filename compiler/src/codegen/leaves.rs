@@ -80,7 +80,7 @@ pub(super) fn r1_after(e: &Emitter<'_>, leaf: &Leaf) -> Option<R1> {
 
 /// Whether `field` is read without its length (`proc.comm` through
 /// `bpf_get_current_comm`, NUL-padded).
-fn without_len(e: &Emitter<'_>, field: FieldId) -> bool {
+pub(super) fn without_len(e: &Emitter<'_>, field: FieldId) -> bool {
     e.comm_without_len && super::kernel_source(e.program, field) == Some(FieldSource::Comm)
 }
 

@@ -94,6 +94,9 @@ pub struct Maps {
     /// Present in test-run builds: the per-CPU copy of the test context
     /// (see [`crate::ir::TestContext`]).
     pub test_context: Option<MapId>,
+    /// Present when an attach program compares with a user or group name:
+    /// [`abi::MAP_ACCOUNTS`].
+    pub accounts: Option<MapId>,
 }
 
 impl Maps {
@@ -111,6 +114,9 @@ pub struct ProgramEnv<'a> {
     /// The module's automata (where each table lies in the automata map).
     pub automata: &'a [crate::ir::AutomatonDef],
     pub layout: &'a Layout,
+    /// The user and group names of [`abi::MAP_ACCOUNTS`], in the order of
+    /// their ids in its value (`(group, name)`).
+    pub accounts: &'a [(bool, &'static str)],
     /// Index of this program in the metadata (written into event headers).
     pub program_index: u16,
     /// Number of rules and traces in the policy (the loss counter's index).
@@ -239,7 +245,7 @@ fn emit_with(
     // Rules that load an eager field first: no failed test skips them. A
     // dispatched run loads the eager fields any of its rules needs before
     // its search, so only its first rule can be one.
-    let runs = flow::dispatch_runs(&program.rules);
+    let runs = flow::dispatch_runs(program);
     let mut first_needed: BTreeSet<FieldId> = program
         .traces
         .iter()
@@ -251,8 +257,8 @@ fn emit_with(
     while k < program.rules.len() {
         let end = runs
             .iter()
-            .find(|(start, _)| *start == k)
-            .map_or(k + 1, |(_, end)| *end);
+            .find(|run| run.start == k)
+            .map_or(k + 1, |run| run.end);
         let new: Vec<FieldId> = program.rules[k..end]
             .iter()
             .flat_map(|rule| rule.needs())
@@ -726,6 +732,12 @@ impl Emitter<'_> {
         if self.here.is_none() {
             return;
         }
+        self.matched(step, decided);
+    }
+
+    /// A rule's match: its id and verdict, its captures, then the decided
+    /// block.
+    fn matched(&mut self, step: &Step, decided: Label) {
         self.asm
             .note(format!("{} matched: {}", step.name, step.action.keyword()));
         self.asm
@@ -758,6 +770,10 @@ impl Emitter<'_> {
     /// The rules of each block of values follow the block, so the search's
     /// jumps stay short whatever the run's size.
     fn dispatch(&mut self, dispatch: &flow::Dispatch, plan: &flow::RulePlan, decided: Label) {
+        if let Some(d) = dispatch.str_dispatch {
+            let def = &self.program.str_dispatches[d];
+            return self.str_dispatch(dispatch, def, plan, decided);
+        }
         self.asm.note(format!(
             "dispatch: {} rules on {} by binary search",
             dispatch.end - dispatch.start,
@@ -771,6 +787,297 @@ impl Emitter<'_> {
             self.set_r1(Some(r1));
         }
         self.search(&dispatch.values, dispatch.miss, plan, decided);
+    }
+
+    /// A string dispatch: one hash lookup of the field's bytes gives the
+    /// group index of the literal it equals, searched as an int dispatch's
+    /// value. A value longer than the longest literal, or none of them,
+    /// continues at the dispatch's miss label.
+    ///
+    /// On a resolved path the first terms also hold for the file at the
+    /// literal's path, and an unresolved path is undecided (refusing rules
+    /// match, allowing rules do not): the lookup decides alone when none of
+    /// the run's identity bits is set but the bit of the found literal's
+    /// own file. Otherwise (the file is also another literal's, or it is
+    /// named only by another name, or the path is unresolved) the run's
+    /// rules are tested in order by [`Emitter::dispatch_fallback`].
+    fn str_dispatch(
+        &mut self,
+        dispatch: &flow::Dispatch,
+        def: &crate::ir::StrDispatch,
+        plan: &flow::RulePlan,
+        decided: Label,
+    ) {
+        let field = dispatch.field;
+        self.asm.note(format!(
+            "dispatch: {} rules on {} by one hash lookup",
+            dispatch.end - dispatch.start,
+            field.spec().name
+        ));
+        self.need(field);
+        let crate::ir::SetKind::StrHash { key_len } = self.env.sets[def.set.0 as usize].kind else {
+            panic!("internal error: a string dispatch on a non-string set");
+        };
+        let first = self.program.rules[dispatch.start].conjuncts()[0].clone();
+        let eq_leaf = match &first {
+            Cond::Leaf(leaf) => leaf.clone(),
+            Cond::Or(items) => match &items[0] {
+                Cond::Leaf(leaf) => leaf.clone(),
+                _ => panic!("internal error: a string dispatch without its equality"),
+            },
+            _ => panic!("internal error: a string dispatch without its equality"),
+        };
+        let resolved = self.undecided_when(&eq_leaf).is_some();
+        // The identity bitmap words the run's files' bits are in, and
+        // their bits.
+        let mut words: std::collections::BTreeMap<u32, u64> = std::collections::BTreeMap::new();
+        for set in def.identities.iter().flatten() {
+            *words.entry(set.0 / 64).or_default() |= 1u64 << (set.0 % 64);
+        }
+        let identity_at = if words.is_empty() {
+            None
+        } else {
+            Some(
+                self.env
+                    .layout
+                    .identity_sets(field)
+                    .expect("internal error: identity tests without identity sets"),
+            )
+        };
+        let no_string = self.asm.label("dispatch.no_string");
+        let fallback = self.asm.label("dispatch.fallback");
+        let unresolved = self.asm.label("dispatch.unresolved");
+        let slot = self.env.layout.slot(field);
+        if !leaves::without_len(self, field) {
+            let what = flow::R1::Len(field);
+            if !self.r1_holds(what) {
+                let len = self.env.layout.len_slot(field);
+                self.asm.load(Size::DoubleWord, Reg::R1, Reg::R7, len);
+                self.set_r1(Some(what));
+            }
+            if resolved {
+                self.asm.note(format!(
+                    "{} unresolved: the run in order",
+                    field.spec().name
+                ));
+                self.asm.jump_imm(Jmp::IfEqual, Reg::R1, -1, unresolved);
+                self.jump_edge(unresolved);
+            }
+            self.asm
+                .note("longer than the longest literal: none of them");
+            self.asm
+                .jump_imm(Jmp::IfGreaterOrEqual, Reg::R1, key_len as i32, no_string);
+            self.jump_edge(no_string);
+        }
+        let map = self.env.maps.set(def.set);
+        self.asm.note(format!(
+            "the literal's group: {} strings, keys of {key_len} bytes",
+            def.literals.len()
+        ));
+        self.asm.load_map(Reg::R1, map);
+        self.asm.mov(Reg::R2, Reg::R7);
+        self.asm.alu_imm(Alu::Add, Reg::R2, i32::from(slot));
+        self.asm.call(Helper::MapLookupElem);
+        self.set_r1(None);
+        self.asm.jump_imm(Jmp::IfEqual, Reg::R0, 0, no_string);
+        self.jump_edge(no_string);
+        self.asm.load(Size::Word, Reg::R1, Reg::R0, 0);
+        let words_total = self.env.layout.identity_words;
+        if let Some(at) = identity_at {
+            // The last identity word counts the file's bits: none, or only
+            // the found literal's own file's, and the lookup decides.
+            let count = (at + 8 * (words_total - 1)) as i16;
+            let plain = self.asm.label("dispatch.by_name");
+            self.asm.note(
+                "the file's identity bits: none, or the found literal's alone (else in order)",
+            );
+            self.asm.load(Size::DoubleWord, Reg::R2, Reg::R7, count);
+            self.asm.jump_imm(Jmp::IfEqual, Reg::R2, 0, plain);
+            self.asm.store(
+                Size::DoubleWord,
+                Reg::R7,
+                self.env.layout.dispatch as i16,
+                Reg::R1,
+            );
+            self.asm.jump_imm(Jmp::IfNotEqual, Reg::R2, 1, fallback);
+            self.jump_edge(fallback);
+            self.asm.load(Size::Word, Reg::R3, Reg::R0, 4);
+            self.asm.jump_imm(
+                Jmp::IfGreaterOrEqual,
+                Reg::R3,
+                (words_total - 1) as i32,
+                fallback,
+            );
+            self.jump_edge(fallback);
+            self.asm.alu_imm(Alu::Lhs, Reg::R3, 3);
+            self.asm.mov(Reg::R2, Reg::R7);
+            self.asm.alu(Alu::Add, Reg::R2, Reg::R3);
+            self.asm.load(Size::DoubleWord, Reg::R2, Reg::R2, at as i16);
+            self.asm.load(Size::DoubleWord, Reg::R4, Reg::R0, 8);
+            self.asm.alu(Alu::And, Reg::R2, Reg::R4);
+            self.asm.jump_imm(Jmp::IfEqual, Reg::R2, 0, fallback);
+            self.jump_edge(fallback);
+            self.asm.bind(plain);
+        }
+        self.search(&dispatch.values, dispatch.miss, plan, decided);
+        self.set_rule(Some(self.program.rules[dispatch.start].rule_id));
+        self.bind(no_string);
+        if self.here.is_some() {
+            if let Some(at) = identity_at {
+                self.asm
+                    .note("no literal: in order if the file is one of the run's");
+                let count = (at + 8 * (words_total - 1)) as i16;
+                self.asm.load(Size::DoubleWord, Reg::R2, Reg::R7, count);
+                self.asm.jump_imm(Jmp::IfEqual, Reg::R2, 0, dispatch.miss);
+                self.jump_edge(dispatch.miss);
+                self.asm.store_imm(
+                    Size::DoubleWord,
+                    Reg::R7,
+                    self.env.layout.dispatch as i16,
+                    -1,
+                );
+                for (&word, &mask) in &words {
+                    self.asm
+                        .load(Size::DoubleWord, Reg::R2, Reg::R7, (at + 8 * word) as i16);
+                    and_mask(&mut self.asm, Reg::R2, mask);
+                    self.asm.jump_imm(Jmp::IfNotEqual, Reg::R2, 0, fallback);
+                    self.jump_edge(fallback);
+                }
+            }
+            self.goto(dispatch.miss);
+        }
+        if resolved {
+            self.bind(unresolved);
+            if self.here.is_some() {
+                self.asm.store_imm(
+                    Size::DoubleWord,
+                    Reg::R7,
+                    self.env.layout.dispatch as i16,
+                    -2,
+                );
+                self.goto(fallback);
+            }
+        }
+        self.bind(fallback);
+        if self.here.is_some() {
+            self.dispatch_fallback(dispatch, resolved, decided);
+        }
+    }
+
+    /// The run of a string dispatch in order, for the events its lookup
+    /// does not decide alone: rule `k`'s first term holds when the
+    /// dispatch found its literal (the group index in the scratch map's [`Layout::dispatch`] slot), when
+    /// the path is unresolved and the rule refuses (-2 there), or when the
+    /// file is the one at its literal's path (its identity bit). A failed
+    /// first term continues at the next rule of the run by a jump (no
+    /// fall-through continues the run: the verifier's pending branches do
+    /// not grow with it); a failed later term skips the rules that require
+    /// it too.
+    fn dispatch_fallback(&mut self, dispatch: &flow::Dispatch, resolved: bool, decided: Label) {
+        let mut group_of = HashMap::new();
+        for (value, rules) in &dispatch.values {
+            for &k in rules {
+                group_of.insert(k, *value);
+            }
+        }
+        let n = dispatch.end - dispatch.start;
+        let mut next: Vec<Label> = (1..n)
+            .map(|_| self.asm.label("dispatch.in_order"))
+            .collect();
+        next.push(dispatch.miss);
+        let rules = &self.program.rules;
+        let keys: Vec<Vec<String>> = (dispatch.start..dispatch.end)
+            .map(|k| {
+                let rule = &rules[k];
+                rule.conjuncts()
+                    .iter()
+                    .map(|t| flow::term_key(rule, t))
+                    .collect()
+            })
+            .collect();
+        for (i, k) in (dispatch.start..dispatch.end).enumerate() {
+            if i > 0 {
+                self.bind(next[i - 1]);
+                if self.here.is_none() {
+                    continue;
+                }
+            }
+            let step = &self.program.rules[k];
+            self.asm.island_point();
+            self.set_rule(Some(step.rule_id));
+            self.asm.line(step.line);
+            self.asm.note(format!(
+                "rule {} (line {}), in order after the dispatch",
+                step.name, step.line
+            ));
+            let fail = next[i];
+            let body = self.asm.label("dispatch.body");
+            let not_found = self.asm.label("dispatch.not_found");
+            self.asm.load(
+                Size::DoubleWord,
+                Reg::R1,
+                Reg::R7,
+                self.env.layout.dispatch as i16,
+            );
+            self.set_r1(None);
+            jump_cmp_u64(
+                &mut self.asm,
+                Jmp::IfNotEqual,
+                Reg::R1,
+                group_of[&k],
+                not_found,
+            );
+            self.jump_edge(not_found);
+            self.goto(body);
+            self.bind(not_found);
+            if resolved && crate::interp::fails_closed_to_match(step.action) {
+                let resolved_path = self.asm.label("dispatch.resolved");
+                self.asm
+                    .jump_imm(Jmp::IfNotEqual, Reg::R1, -2, resolved_path);
+                self.jump_edge(resolved_path);
+                self.goto(body);
+                self.bind(resolved_path);
+            }
+            match crate::ir::lower::str_eq_term(step).and_then(|(_, _, id)| id) {
+                Some(set) => {
+                    let at = self
+                        .env
+                        .layout
+                        .identity_sets(dispatch.field)
+                        .expect("internal error: identity tests without identity sets");
+                    self.asm.load(
+                        Size::DoubleWord,
+                        Reg::R1,
+                        Reg::R7,
+                        (at + 8 * (set.0 / 64)) as i16,
+                    );
+                    and_mask(&mut self.asm, Reg::R1, 1u64 << (set.0 % 64));
+                    self.asm.jump_imm(Jmp::IfEqual, Reg::R1, 0, fail);
+                    self.jump_edge(fail);
+                }
+                None => self.goto(fail),
+            }
+            self.bind(body);
+            if self.here.is_none() {
+                continue;
+            }
+            self.fail_closed_match = crate::interp::fails_closed_to_match(step.action);
+            let terms = step.conjuncts();
+            for (j, term) in terms.iter().enumerate().skip(1) {
+                if self.here.is_some() {
+                    // A failed term also fails the run's later rules that
+                    // require it: on to the first that does not.
+                    let failed = &keys[i][j];
+                    let skip_to = (i + 1..n)
+                        .find(|&r| !keys[r].contains(failed))
+                        .map_or(dispatch.miss, |r| next[r - 1]);
+                    self.branch(term, skip_to, false, true);
+                }
+            }
+            if self.here.is_some() {
+                self.matched(step, decided);
+            }
+        }
     }
 
     fn search(
@@ -1180,6 +1487,17 @@ enum CounterKey {
 enum Operand {
     Const(u32),
     Reg(Reg),
+}
+
+/// `reg &= mask` (r0 holds masks wider than 31 bits).
+fn and_mask(asm: &mut Asm, reg: Reg, mask: u64) {
+    match i32::try_from(mask) {
+        Ok(imm) => asm.alu_imm(Alu::And, reg, imm),
+        Err(_) => {
+            asm.load_imm64(Reg::R0, mask);
+            asm.alu(Alu::And, reg, Reg::R0);
+        }
+    }
 }
 
 fn jump_if_ne_u64(asm: &mut Asm, reg: Reg, value: u64, target: Label) {

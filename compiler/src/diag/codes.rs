@@ -137,7 +137,7 @@ codes! {
         what: "A condition, message placeholder, `emit` or test names a field that does \
                not exist.",
         why: "Only the fields listed in the language reference can be read in the kernel.",
-        example: "rule r {\n    on exec\n    when proc.user == 0\n    deny\n}\n",
+        example: "rule r {\n    on exec\n    when proc.usr == 0\n    deny\n}\n",
         fix: "Use the field the help line suggests, or one from the reference \
               (`polc explain` lists none; see docs/language.md, \"Fields\").",
     }
@@ -324,6 +324,55 @@ codes! {
         example: "trace t {\n    on exec\n    emit exec.args[*]\n}\n",
         fix: "Name one element (`exec.args[1]`), or `exec.cmdline` for every argument.",
     }
+    // Test events from a cgroup path.
+    E0270 (Error) "test field conflicts with its cgroup" {
+        what: "A test gives the task's cgroup (`cgroup = \"PATH\"`) and also a container \
+               context field (`container.id`, `container.short_id`, `container.runtime`, \
+               `proc.in_container`, `k8s.pod.uid`, `k8s.pod.qos`) with another value than the \
+               cgroup's path gives it.",
+        why: "The kernel decides these fields from the cgroup's name alone: no task has both \
+              values, so the test would check an event that cannot happen.",
+        example: "test \"t\" {\n    on exec with cgroup = \"/system.slice/sshd.service\", \
+                  proc.in_container = true\n    expect allow\n}\n",
+        fix: "Leave the field out (the cgroup decides it), or give no cgroup and set the fields.",
+    }
+    // User and group names (`proc.user == "root"`), allowed warnings.
+    E0280 (Error) "not a user or group name" {
+        what: "A string compared with a user or group name field (`proc.user`, \
+               `proc.group`, ...) can be no name: empty, longer than 32 bytes, or with a \
+               `:`, `,`, white space or a control character.",
+        why: "The node's user and group databases (`/etc/passwd`, `/etc/group`) cannot \
+              hold such a name: the test could never be resolved.",
+        example: "rule r {\n    on exec\n    when proc.user == \"\"\n    deny\n}\n",
+        fix: "Write the name as `/etc/passwd` or `/etc/group` has it.",
+    }
+    E0281 (Error) "user or group name where a value is needed" {
+        what: "A user or group name field (`proc.user`, ...) is used in a message, an \
+               `emit` clause or a test's event.",
+        why: "A name field is not read by the kernel: a test on it compares the id field \
+              with the id the node gives the name. Events carry the id, and polrt shows \
+              the name the node gives it next to it.",
+        example: "trace t {\n    on exec\n    emit proc.user\n}\n",
+        fix: "Name the id field (`proc.uid` for `proc.user`); in a test's event give the \
+              id (`with proc.uid = 1000`): `polc test --passwd FILE` resolves the \
+              policy's names.",
+    }
+    E0282 (Error) "user or group names from a list file" {
+        what: "`proc.user in LIST` (or another name field) names a list file.",
+        why: "A list file changes while the policy runs, but the names a policy compares \
+              with are resolved once, when polrt loads it.",
+        example: "list admins = file \"/etc/shells\"\nrule r {\n    on exec\n    when proc.user in admins\n    deny\n}\n",
+        fix: "Write the names in the policy, or the ids in the file (`proc.uid in admins`).",
+    }
+    E0283 (Error) "`allow` of a code that cannot be allowed" {
+        what: "An `allow` declaration names a code that is not a warning that can be \
+               allowed: an unknown code, an error, or a warning of another kind.",
+        why: "Errors cannot be silenced; a warning is accepted, visibly, one policy at a \
+              time, only where accepting it is a decision the policy can make.",
+        example: "allow E0201\n",
+        fix: "Remove the declaration, or name a warning `polc explain` lists as allowable \
+              (`allow W0060`).",
+    }
     // Bit tests, named constants, globs, field comparisons.
     E0290 (Error) "bit test without a bit" {
         what: "`has` or `has any` is given a mask of no bits: 0, or a constant whose value \
@@ -345,7 +394,8 @@ codes! {
         fix: "Split the pattern into several tests, or use `startswith` and `endswith`.",
     }
     E0292 (Error) "base name with a `/`" {
-        what: "`file.name` (or `exec.name`) is compared with a string that has a `/`.",
+        what: "A base name (`file.name`, `exec.name`, `proc.exe.name`, `file.newname`) is \
+               compared with a string that has a `/`.",
         why: "The base name is what follows the last `/` of the path: it never has one, so \
               the test never holds.",
         example: "rule r {\n    on file.open\n    when file.name == \"ssh/id_rsa\"\n    deny\n}\n",
@@ -712,16 +762,19 @@ codes! {
               which it can change after the kernel copied it: a rule would decide on what \
               the caller claims.",
         example: "rule r {\n    on exec\n    when exec.args[1] == \"-e\"\n    deny\n}\n",
-        fix: "Nothing, if a kill at the point of no return is enough; otherwise decide on \
+        fix: "If a kill at the point of no return is enough, accept it for the policy: \
+              `allow W0060 \"why\"` (then `-D warnings` passes); otherwise decide on \
               `exec.path` and `exec.filename`, which the LSM backend reads.",
     }
     // Container context.
     W0070 (Warning) "container value the kernel never reports" {
         what: "A container context field (`container.id`, `container.short_id`, \
                `container.runtime`, `k8s.pod.uid`, `k8s.pod.qos`) is compared with `==`, `!=` \
-               or `in` to a string it never holds: an id that is not 64 lowercase hex digits \
-               (12 for `container.short_id`), a runtime or QoS class that is not one of the \
-               names the kernel reports, a uid that is not a lowercase uid.",
+               or `in` to a string it never holds: an id that is neither 64 lowercase hex \
+               digits (12 for `container.short_id`) nor a systemd-nspawn or LXC container's \
+               name (at most 64 bytes, 12 for `container.short_id`, no `/`; a name of exactly \
+               12 hex digits is taken for docker's short id), a runtime or QoS class that is \
+               not one of the names the kernel reports, a uid that is not a lowercase uid.",
         why: "The test never holds (or always does, with `!=`): a 12-digit id, as `docker ps` \
               and Falco show it, never equals the 64-digit `container.id`.",
         example: "rule r {\n    on exec\n    when container.id == \"4c01db0b339c\"\n    deny\n}\n",
@@ -745,6 +798,14 @@ codes! {
               also holds for `SOCK_RAW` (3 has bit 2).",
         example: "rule r {\n    on socket.create\n    when socket.type has SOCK_DGRAM\n    deny\n}\n",
         fix: "Compare the value: `socket.type == SOCK_DGRAM`, or `in [..]` for several.",
+    }
+    W0085 (Warning) "`allow` of a warning the policy does not get" {
+        what: "An `allow CODE` declaration names a warning that the policy does not get \
+               (any more).",
+        why: "`allow` is an acknowledgement of what the policy does: one that is no \
+              longer true hides the warning when it comes back for another reason.",
+        example: "allow W0060\nrule r {\n    on exec\n    when exec.path == \"/bin/sh\"\n    deny\n}\n",
+        fix: "Remove the declaration.",
     }
 }
 

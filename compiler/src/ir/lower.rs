@@ -15,8 +15,9 @@ use crate::check::policy::{
 use crate::interp::{self, FieldValue};
 use crate::ir::automaton::{Automaton, ScanKind};
 use crate::ir::{
-    AutomatonDef, AutomatonId, Cond, IdentitySet, IdentitySetId, Leaf, LeafKind, Module, Net,
-    Program, SetDef, SetId, SetKind, SetSource, Step, Target, INLINE_LIST_MAX,
+    dispatch_value, AutomatonDef, AutomatonId, Cond, IdentitySet, IdentitySetId, Leaf, LeafKind,
+    Module, Net, Program, SetDef, SetId, SetKind, SetSource, Step, StrDispatch, Target,
+    DISPATCH_MIN, INLINE_LIST_MAX,
 };
 
 /// Longest prefix an LPM trie key holds (`LPM_DATA_SIZE_MAX`).
@@ -195,13 +196,77 @@ fn lower_program(
             rules.push(step);
         }
     }
+    let str_dispatches = str_dispatches(&rules, lowering.sets);
     Program {
         hook,
         target,
         traces,
         rules,
         can_fall_through,
+        str_dispatches,
     }
+}
+
+/// The first term of `rule` as a string dispatch key: `FIELD == "lit"`, or
+/// on a resolved path `FIELD == "lit" or FIELD is <the file at lit>`.
+pub fn str_eq_term(rule: &Step) -> Option<(FieldId, &[u8], Option<IdentitySetId>)> {
+    fn eq(cond: &Cond) -> Option<(FieldId, &[u8])> {
+        match cond {
+            Cond::Leaf(Leaf {
+                field,
+                kind: LeafKind::StrEq(lit),
+                ..
+            }) => Some((*field, lit.as_slice())),
+            _ => None,
+        }
+    }
+    let (field, lit, identity) = match rule.conjuncts().first()? {
+        Cond::Or(items) if items.len() == 2 => {
+            let (field, lit) = eq(&items[0])?;
+            match &items[1] {
+                Cond::Leaf(Leaf {
+                    field: f,
+                    kind: LeafKind::IdentityIn(set),
+                    ..
+                }) if *f == field => (field, lit, Some(*set)),
+                _ => return None,
+            }
+        }
+        other => {
+            let (field, lit) = eq(other)?;
+            (field, lit, None)
+        }
+    };
+    // A literal the field cannot hold (or a NUL, which ends the key) never
+    // equals it: such a rule stays out of a dispatch.
+    let FieldType::Str { max } = field.spec().ty else {
+        return None;
+    };
+    if lit.len() + 1 > usize::from(max) || lit.contains(&0) {
+        return None;
+    }
+    Some((field, lit, identity))
+}
+
+/// The runs of `rules` to dispatch by string, each with its set map.
+fn str_dispatches(rules: &[Step], sets: &mut SetTable) -> Vec<StrDispatch> {
+    let mut out = Vec::new();
+    let mut k = 0;
+    while k < rules.len() {
+        let Some((field, _, _)) = str_eq_term(&rules[k]) else {
+            k += 1;
+            continue;
+        };
+        let mut e = k + 1;
+        while e < rules.len() && str_eq_term(&rules[e]).is_some_and(|(f, _, _)| f == field) {
+            e += 1;
+        }
+        if e - k >= DISPATCH_MIN {
+            out.push(sets.dispatch(&rules[k..e], k, field));
+        }
+        k = e;
+    }
+    out
 }
 
 /// The fields a rule's event records carry beyond the header: what it
@@ -833,7 +898,7 @@ impl SetTable {
         if let Some(i) = self
             .sets
             .iter()
-            .position(|s| s.list == list && s.kind == kind)
+            .position(|s| s.list == Some(list) && s.kind == kind)
         {
             return SetId(i as u32);
         }
@@ -846,11 +911,12 @@ impl SetTable {
             .clone()
             .unwrap_or_else(|| "inline".to_string());
         self.sets.push(SetDef {
-            list,
+            list: Some(list),
             kind,
             purpose: format!("list {name}, {how} ({} entries)", keys.len()),
             keys,
             file: None,
+            values: Vec::new(),
         });
         SetId(self.sets.len() as u32 - 1)
     }
@@ -893,7 +959,7 @@ impl SetTable {
         if let Some(i) = self
             .sets
             .iter()
-            .position(|s| s.list == list && s.kind == kind)
+            .position(|s| s.list == Some(list) && s.kind == kind)
         {
             return SetId(i as u32);
         }
@@ -918,7 +984,7 @@ impl SetTable {
             SetKind::Ip6 => "IPv6 networks",
         };
         self.sets.push(SetDef {
-            list,
+            list: Some(list),
             kind,
             purpose: format!(
                 "list {} from {}, {how} ({} entries at build)",
@@ -928,8 +994,70 @@ impl SetTable {
             ),
             keys,
             file: Some(source),
+            values: Vec::new(),
         });
         SetId(self.sets.len() as u32 - 1)
+    }
+
+    /// The set map of a string dispatch over `rules` (program rules
+    /// `start..`): each literal's key, valued by its group.
+    fn dispatch(&mut self, rules: &[Step], start: usize, field: FieldId) -> StrDispatch {
+        let mut by_literal: std::collections::BTreeMap<&[u8], Option<IdentitySetId>> =
+            std::collections::BTreeMap::new();
+        for rule in rules {
+            let (_, lit, identity) = str_eq_term(rule).expect("a dispatched rule");
+            let slot = by_literal.entry(lit).or_insert(identity);
+            if slot.is_none() {
+                *slot = identity;
+            }
+        }
+        let longest = by_literal.keys().map(|l| l.len()).max().unwrap_or(0);
+        let key_len = (longest as u32 + 1).next_multiple_of(8);
+        let mut keys = Vec::new();
+        let mut values = Vec::new();
+        for (group, (lit, identity)) in by_literal.iter().enumerate() {
+            let mut key = lit.to_vec();
+            key.resize(key_len as usize, 0);
+            keys.push(key);
+            values.push(dispatch_value(group as u32, *identity));
+        }
+        let literals: Vec<Vec<u8>> = by_literal.keys().map(|l| l.to_vec()).collect();
+        let identities: Vec<Option<IdentitySetId>> = by_literal.values().copied().collect();
+        // Each program of the hook has the same run: one map for all.
+        let same = self.sets.iter().position(|s| {
+            s.list.is_none() && s.keys == keys && s.values == values && s.kind.key_size() == key_len
+        });
+        if let Some(i) = same {
+            return StrDispatch {
+                start,
+                end: start + rules.len(),
+                field,
+                set: SetId(i as u32),
+                literals,
+                identities,
+            };
+        }
+        self.sets.push(SetDef {
+            list: None,
+            kind: SetKind::StrHash { key_len },
+            purpose: format!(
+                "dispatch of {} rules on {} ({} strings)",
+                rules.len(),
+                field.spec().name,
+                keys.len()
+            ),
+            keys,
+            file: None,
+            values,
+        });
+        StrDispatch {
+            start,
+            end: start + rules.len(),
+            field,
+            set: SetId(self.sets.len() as u32 - 1),
+            literals,
+            identities,
+        }
     }
 
     fn int_set(&mut self, list: ListId, values: &[u64], policy: &CheckedPolicy) -> SetId {
@@ -1036,5 +1164,89 @@ mod tests {
         assert!(kinds
             .iter()
             .any(|k| matches!(k, LeafKind::StrPrefix(p) if p.len() == 300)));
+    }
+
+    fn lowered(source: &str) -> crate::ir::Module {
+        let checked = crate::check::check_source("t.pol", source);
+        let policy = checked.policy.expect("checks");
+        super::lower(&policy)
+    }
+
+    fn path_rule(name: &str, path: &str, more: &str) -> String {
+        format!("rule {name} {{ on file.open when file.path == \"{path}\"{more} deny }}\n")
+    }
+
+    #[test]
+    fn runs_of_eight_string_equalities_on_one_field_are_dispatched() {
+        let mut source = String::new();
+        // 9 rules on file.path (two share a literal), then one on another
+        // first term, then 7 (too few), then 8 on proc.comm.
+        for i in 0..8 {
+            source += &path_rule(&format!("a{i}"), &format!("/a/{i}"), " and proc.uid != 0");
+        }
+        source += &path_rule("a_again", "/a/3", "");
+        source +=
+            "rule int_first { on file.open when proc.uid == 7 and file.path == \"/x\" deny }\n";
+        for i in 0..7 {
+            source += &path_rule(&format!("b{i}"), &format!("/b/{i}"), "");
+        }
+        source += "rule comm_first { on file.open when proc.comm == \"c\" deny }\n";
+        for i in 0..8 {
+            source +=
+                &format!("rule c{i} {{ on file.open when proc.comm == \"comm-{i}\" deny }}\n");
+        }
+        let module = lowered(&source);
+        let program = &module.programs[0];
+        let runs: Vec<(usize, usize, &str)> = program
+            .str_dispatches
+            .iter()
+            .map(|d| (d.start, d.end, d.field.spec().name))
+            .collect();
+        // The 7 `/b/` rules are too few; `comm_first` starts the
+        // `proc.comm` run of 9.
+        assert_eq!(runs, vec![(0, 9, "file.path"), (17, 26, "proc.comm")]);
+        let paths = &program.str_dispatches[0];
+        assert_eq!(
+            paths.literals.len(),
+            8,
+            "a literal two rules share is one group"
+        );
+        assert!(
+            paths.identities.iter().all(Option::is_some),
+            "absolute paths name files"
+        );
+        let set = &module.sets[paths.set.0 as usize];
+        assert_eq!(set.list, None);
+        assert_eq!(set.keys.len(), 8);
+        assert_eq!(set.kind, crate::ir::SetKind::StrHash { key_len: 8 });
+        // Keys sorted, each valued by its rank and its file's identity bit.
+        for (group, (key, value)) in set.keys.iter().zip(&set.values).enumerate() {
+            assert_eq!(&key[..4], format!("/a/{group}").as_bytes());
+            assert!(key[4..].iter().all(|b| *b == 0));
+            assert_eq!(&value[..4], &(group as u32).to_le_bytes());
+        }
+        // Every program of the hook shares the map.
+        assert!(module
+            .programs
+            .iter()
+            .all(|p| p.str_dispatches.first().map(|d| d.set) == Some(paths.set)));
+        let comms = &program.str_dispatches[1];
+        assert!(comms.identities.iter().all(Option::is_none));
+    }
+
+    #[test]
+    fn seven_rules_or_a_run_broken_by_another_field_are_not_dispatched() {
+        let mut source = String::new();
+        for i in 0..7 {
+            source += &format!("rule c{i} {{ on exec when proc.comm == \"c{i}\" deny }}\n");
+        }
+        // Another field's equality: the run is 7 + 1 + 7.
+        source += "rule exe { on exec when proc.exe == \"/bin/x\" deny }\n";
+        for i in 0..7 {
+            source += &format!("rule d{i} {{ on exec when proc.comm == \"d{i}\" deny }}\n");
+        }
+        let module = lowered(&source);
+        assert!(module.programs.iter().all(|p| p.str_dispatches.is_empty()));
+        assert!(module.sets.is_empty());
     }
 }

@@ -120,6 +120,55 @@ pub struct Program {
     pub rules: Vec<Step>,
     /// Whether an event can pass every rule without a match.
     pub can_fall_through: bool,
+    /// Runs of rules whose first test compares one string field with a
+    /// literal, dispatched by one hash lookup (see [`StrDispatch`]).
+    pub str_dispatches: Vec<StrDispatch>,
+}
+
+/// A run of at least [`DISPATCH_MIN`] consecutive rules whose first `and`
+/// term is `FIELD == "literal"` on the same string field (on a resolved
+/// path: `or` the file is the one at that path). One lookup in the set map
+/// `set`, keyed by the field's bytes as a `StrHash` key, gives the index of
+/// the literal's group (its rank among the run's literals, sorted) and,
+/// for a resolved path, which identity bit its file has
+/// ([`dispatch_value`]); codegen searches that index as it searches an int
+/// field's constants.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StrDispatch {
+    /// The rules `start..end` of the program.
+    pub start: usize,
+    pub end: usize,
+    pub field: FieldId,
+    pub set: SetId,
+    /// The run's literals, sorted and unique: group `i` is `literals[i]`.
+    pub literals: Vec<Vec<u8>>,
+    /// Per group, the identity set of its literal's file, if the first
+    /// terms test one.
+    pub identities: Vec<Option<IdentitySetId>>,
+}
+
+/// Runs of consecutive rules this long or longer whose first term compares
+/// the same field with a constant are dispatched (a binary search on an int
+/// field, a hash lookup on a string field).
+pub const DISPATCH_MIN: usize = 8;
+
+/// Bytes of a string dispatch map's value: `u32` group index, `u32` word of
+/// the identity bitmap its file's bit is in (`u32::MAX`: no identity set),
+/// `u64` that bit.
+pub const DISPATCH_VALUE_LEN: usize = 16;
+
+/// The value of a string dispatch map for group `group` whose literal's
+/// file is identity set `identity`.
+pub fn dispatch_value(group: u32, identity: Option<IdentitySetId>) -> Vec<u8> {
+    let (word, bit) = match identity {
+        Some(set) => (set.0 / 64, 1u64 << (set.0 % 64)),
+        None => (u32::MAX, 0),
+    };
+    let mut value = Vec::with_capacity(DISPATCH_VALUE_LEN);
+    value.extend_from_slice(&group.to_le_bytes());
+    value.extend_from_slice(&word.to_le_bytes());
+    value.extend_from_slice(&bit.to_le_bytes());
+    value
 }
 
 impl Program {
@@ -312,7 +361,8 @@ pub struct SetId(pub u32);
 /// A set map.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SetDef {
-    pub list: ListId,
+    /// The list it holds (`None`: a string dispatch's literals).
+    pub list: Option<ListId>,
     pub kind: SetKind,
     /// Every key, exactly `kind.key_size()` bytes, sorted and unique.
     pub keys: Vec<Vec<u8>>,
@@ -320,6 +370,16 @@ pub struct SetDef {
     pub purpose: String,
     /// A list file's set: what the runtime needs to refill it.
     pub file: Option<SetSource>,
+    /// Per key, its value (a string dispatch's, [`dispatch_value`]); empty:
+    /// every value is the byte `1`.
+    pub values: Vec<Vec<u8>>,
+}
+
+impl SetDef {
+    /// Bytes of the map's values.
+    pub fn value_size(&self) -> u32 {
+        self.values.first().map_or(1, |v| v.len() as u32)
+    }
 }
 
 /// Where a list file's set map gets its keys, and how (the runtime makes

@@ -260,7 +260,7 @@ pub fn document_diagnostics(uri: &str, text: &str, index: &LineIndex) -> Vec<Val
         .collect();
     if let Some(policy) = &checked.policy {
         for test in &policy.tests {
-            let (_, problems) = crate::interp::run_test(policy, test);
+            let (_, problems) = run_test(policy, test);
             if problems.is_empty() {
                 continue;
             }
@@ -357,6 +357,8 @@ fn hover(request: &Request<'_>) -> Result<Value, (i64, String)> {
                 } else if let Some(hook) = Hook::from_name(name) {
                     parts.push(hook_doc(hook));
                 } else if let Some(doc) = crate::check::path_part_doc(name) {
+                    parts.push(doc);
+                } else if let Some(doc) = crate::check::account_name_doc(name) {
                     parts.push(doc);
                 } else if let Some(decl) = symbols.declaration_of(name) {
                     parts.push(format!(
@@ -535,12 +537,21 @@ fn completion(request: &Request<'_>) -> Result<Value, (i64, String)> {
     let context = symbols.context_at(word_start);
     let hook = symbols.hook_at(word_start);
     let fields = |kinds: &mut Vec<Value>| {
-        for field in FieldId::all().filter(|f| hook.is_none_or(|h| f.available_on(h))) {
+        for field in FieldId::all()
+            .filter(|f| !f.spec().internal() && hook.is_none_or(|h| f.available_on(h)))
+        {
             kinds.push(item(
                 field.spec().name,
                 KIND_FIELD,
                 format!("{} — {}", reference::type_text(field), field.spec().doc),
             ));
+        }
+        // User and group names, where their id field is.
+        for (name, id) in crate::check::account_name_fields() {
+            if hook.is_none_or(|h| id.available_on(h)) {
+                let doc = crate::check::account_name_doc(name).unwrap_or_default();
+                kinds.push(item(name, KIND_FIELD, doc));
+            }
         }
     };
     let mut items: Vec<Value> = Vec::new();
@@ -600,7 +611,7 @@ fn completion(request: &Request<'_>) -> Result<Value, (i64, String)> {
             let keywords: &[&str] = match context {
                 symbols::Context::Rule => &["on", "when", "emit", "allow", "audit", "deny", "kill"],
                 symbols::Context::Test => &["on", "expect", "with", "by", "traces", "no"],
-                symbols::Context::TopLevel => &["list", "macro", "rule", "trace", "test"],
+                symbols::Context::TopLevel => &["list", "macro", "rule", "trace", "test", "allow"],
             };
             for keyword in keywords {
                 let doc = keyword_doc(keyword).unwrap_or_default();
@@ -726,7 +737,7 @@ fn code_lenses(request: &Request<'_>) -> Result<Value, (i64, String)> {
         .tests
         .iter()
         .map(|test| {
-            let (decision, problems) = crate::interp::run_test(policy, test);
+            let (decision, problems) = run_test(policy, test);
             let title = if problems.is_empty() {
                 format!(
                     "✓ passes: {}",
@@ -820,3 +831,33 @@ pub fn write_message(output: &mut impl Write, message: &Value) -> std::io::Resul
 
 #[cfg(test)]
 mod tests;
+
+/// Runs one of the policy's tests on the interpreter, as `polc test` does
+/// by default: the user and group names it compares with resolve through
+/// this machine's `/etc/passwd` and `/etc/group` (a name they lack fails
+/// the test, saying so).
+fn run_test(
+    policy: &crate::check::policy::CheckedPolicy,
+    test: &crate::check::policy::PolicyTest,
+) -> (crate::interp::Decision, Vec<String>) {
+    if crate::accounts::account_fields(policy).is_empty() {
+        return crate::interp::run_test(policy, test);
+    }
+    let names = crate::accounts::Accounts::read(
+        std::path::Path::new("/etc/passwd"),
+        std::path::Path::new("/etc/group"),
+    )
+    .and_then(|accounts| accounts.event_values(policy));
+    match names {
+        Ok(names) => crate::interp::run_test_with(policy, test, &names),
+        Err(why) => {
+            let (decision, _) = crate::interp::run_test(policy, test);
+            (
+                decision,
+                vec![format!(
+                    "{why} (`polc test --passwd FILE --group FILE` resolves them through other files)"
+                )],
+            )
+        }
+    }
+}

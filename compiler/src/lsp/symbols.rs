@@ -36,7 +36,7 @@ pub fn keyword_doc(keyword: &str) -> Option<&'static str> {
         "has" => "`INT_FIELD has O_TRUNC`: every bit of the value (or of a list, or-ed) is set; `has any [A, B]`: at least one",
         "has any" => "`INT_FIELD has any [A, B]`: at least one of the bits is set",
         "matches" => "`STR_FIELD matches \"/home/*/.ssh/id_*\"`: a glob pattern (`*` within a directory, `**` across them, `?` one byte), or a list (any of them)",
-        "allow" => "allowed, no event; no later rule on the hook is evaluated",
+        "allow" => "as a rule's action: allowed, no event; no later rule on the hook is evaluated. As a declaration, `allow W0060 [\"why\"]`: the policy accepts that warning (not reported)",
         "audit" => "allowed and reported",
         "deny" => "refused with EPERM (or the task killed where the backend cannot refuse), and reported",
         "kill" => "the task gets SIGKILL (and the operation is refused where the backend can), and reported",
@@ -137,13 +137,13 @@ impl<'s> Symbols<'s> {
                 Decl::List(list) => declare(&mut symbols, &list.name, SymbolKind::List, list.span),
                 Decl::Macro(m) => declare(&mut symbols, &m.name, SymbolKind::Macro, m.span),
                 Decl::Rule(rule) => declare(&mut symbols, &rule.name, SymbolKind::Rule, rule.span),
-                Decl::Test(_) => {}
+                Decl::Test(_) | Decl::Allow(_) => {}
             }
         }
         let mut uses: Vec<(String, Span, u8)> = Vec::new();
         for decl in &file.decls {
             match decl {
-                Decl::List(_) => {}
+                Decl::List(_) | Decl::Allow(_) => {}
                 Decl::Macro(m) => names_in(&m.cond, &mut uses),
                 Decl::Rule(rule) => {
                     for clause in &rule.clauses {

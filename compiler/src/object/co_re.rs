@@ -444,19 +444,27 @@ pub(super) fn patch(
     };
     let start = (slot as usize).checked_mul(8).ok_or_else(bad)?;
     let insn = code.get_mut(start..start + 8).ok_or_else(bad)?;
-    let opcode = insn[0];
+    patch_offset(insn, member.offset).ok_or_else(bad)
+}
+
+/// Writes a member's byte `offset` into one instruction (8 bytes) as a
+/// CO-RE field-offset relocation does: a load's offset or an add's
+/// immediate. `None` for another instruction or an offset that does not
+/// fit. What polrt applies when it relocates an object itself.
+pub fn patch_offset(insn: &mut [u8], offset: u32) -> Option<()> {
+    let opcode = *insn.first()?;
     match opcode & 0x07 {
         BPF_LDX => {
-            let off = i16::try_from(member.offset).map_err(|_| bad())?;
-            insn[2..4].copy_from_slice(&off.to_le_bytes());
+            let off = i16::try_from(offset).ok()?;
+            insn.get_mut(2..4)?.copy_from_slice(&off.to_le_bytes());
         }
         BPF_ALU64 if opcode & BPF_X == 0 && opcode & 0xf0 == 0x00 => {
-            let imm = i32::try_from(member.offset).map_err(|_| bad())?;
-            insn[4..8].copy_from_slice(&imm.to_le_bytes());
+            let imm = i32::try_from(offset).ok()?;
+            insn.get_mut(4..8)?.copy_from_slice(&imm.to_le_bytes());
         }
-        _ => return Err(bad()),
+        _ => return None,
     }
-    Ok(())
+    Some(())
 }
 
 #[cfg(test)]

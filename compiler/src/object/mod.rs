@@ -29,6 +29,8 @@
 
 mod btf;
 mod co_re;
+
+pub use co_re::patch_offset;
 mod elf;
 
 use std::collections::HashSet;

@@ -23,6 +23,17 @@ pub enum Decl {
     Macro(MacroDecl),
     Rule(RuleDecl),
     Test(TestDecl),
+    /// `allow CODE ["reason"]`: a warning accepted for this policy.
+    Allow(AllowDecl),
+}
+
+/// `allow CODE ["reason"]`: the policy accepts warning CODE (e.g. W0060),
+/// which is then not reported; the reason says why, for the reader.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AllowDecl {
+    pub code: Name,
+    pub reason: Option<StrLit>,
+    pub span: Span,
 }
 
 /// An identifier, possibly dotted (`proc.uid`, `file.open`, `shells`).

@@ -62,7 +62,7 @@ pub fn parse(source: &str) -> (ast::File, Vec<Diagnostic>) {
             ast::Decl::List(list) => list.name.text.as_str(),
             ast::Decl::Macro(m) => m.name.text.as_str(),
             ast::Decl::Rule(rule) => rule.name.text.as_str(),
-            ast::Decl::Test(_) => "",
+            ast::Decl::Test(_) | ast::Decl::Allow(_) => "",
         })
         .collect();
     let broken: Vec<String> = started

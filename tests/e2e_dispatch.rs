@@ -1,0 +1,119 @@
+//! End-to-end test of string dispatch on the real kernel (root): 200 rules
+//! `file.path == "..."` (runs of them, between rules whose first term is
+//! something else) dispatch through one hash lookup each run, and deny
+//! exactly the files they name, under their own names and under another
+//! name (a hard link: the identity fallback), with first-match order kept
+//! for a literal two rules share.
+//!
+//! Safe on a shared host: every rule is scoped to the test's own cgroup v2
+//! directory, and everything is detached when polrt stops.
+
+#[path = "e2e/support.rs"]
+mod support;
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use polc_tests::kernel_tests_enabled;
+use support::{polc_bin, run_in, write_policy, Polrt, TempDir, TestCgroup};
+
+/// Whether `cat PATH` in `cgroup` reads the file.
+fn reads(cgroup: &TestCgroup, path: &Path) -> bool {
+    let mut command = Command::new("cat");
+    command.arg(path);
+    run_in(cgroup, &mut command).0.success()
+}
+
+#[test]
+fn two_hundred_path_rules_dispatch_by_one_lookup_and_deny_exactly_their_files() {
+    if !kernel_tests_enabled(
+        "two_hundred_path_rules_dispatch_by_one_lookup_and_deny_exactly_their_files",
+    ) {
+        return;
+    }
+    let work = TempDir::new("dispatch");
+    let cgroup = TestCgroup::new("dispatch");
+    let dir = work.path.join("files");
+    fs::create_dir(&dir).expect("files dir");
+    let file = |name: &str| dir.join(name);
+    let mut policy = String::new();
+    for i in 0..200 {
+        fs::write(file(&format!("denied-{i:03}")), "x\n").expect("write");
+        let _ = writeln!(
+            policy,
+            "rule deny_{i:03} {{\n    on file.open\n    when file.path == \"{}\" and proc.uid != 4242\n    deny\n}}\n",
+            file(&format!("denied-{i:03}")).display()
+        );
+        if i % 50 == 49 {
+            // A rule whose first term is another test: the runs end here.
+            let _ = writeln!(
+                policy,
+                "rule other_{i:03} {{\n    on file.open\n    when proc.uid == 4242 and file.path == \"{}\"\n    deny\n}}\n",
+                file("allowed").display()
+            );
+        }
+        if i == 120 {
+            // One literal, two rules: the first whose other terms hold
+            // decides (the first of them cannot match: no such command).
+            let shared = file("shared").display().to_string();
+            let _ = writeln!(
+                policy,
+                "rule shared_first {{\n    on file.open\n    when file.path == \"{shared}\" and proc.comm == \"no-such-command\"\n    deny\n}}\n\n\
+                 rule shared_second {{\n    on file.open\n    when file.path == \"{shared}\" and proc.comm == \"cat\"\n    audit\n}}\n\n\
+                 rule shared_third {{\n    on file.open\n    when file.path == \"{shared}\"\n    deny\n}}\n",
+            );
+        }
+    }
+    for name in ["allowed", "shared", "unnamed"] {
+        fs::write(file(name), "x\n").expect("write");
+    }
+    fs::hard_link(file("denied-007"), file("other-name-of-007")).expect("hard link");
+    let policy = write_policy(&work, "dispatch.pol", &policy);
+
+    // The rules are dispatched: one hash lookup per run, not 200 compares.
+    let asm = Command::new(polc_bin())
+        .args(["build", "--emit", "asm", "-o", "-"])
+        .arg(&policy)
+        .output()
+        .expect("polc build");
+    assert!(
+        asm.status.success(),
+        "{}",
+        String::from_utf8_lossy(&asm.stderr)
+    );
+    let asm = String::from_utf8_lossy(&asm.stdout);
+    let lookups = asm
+        .lines()
+        .filter(|l| l.contains("rules on file.path by one hash lookup"))
+        .count();
+    assert!(lookups >= 4, "{lookups} dispatches");
+
+    let polrt = Polrt::start(&policy, &cgroup, &work, &[]);
+    for i in [0, 1, 7, 48, 49, 50, 99, 100, 120, 121, 150, 198, 199] {
+        assert!(
+            !reads(&cgroup, &file(&format!("denied-{i:03}"))),
+            "denied-{i:03} is denied"
+        );
+    }
+    assert!(reads(&cgroup, &file("allowed")), "a file no rule names");
+    assert!(reads(&cgroup, &file("unnamed")));
+    assert!(
+        !reads(&cgroup, &file("other-name-of-007")),
+        "a named file under another name is denied too"
+    );
+    assert!(
+        reads(&cgroup, &file("shared")),
+        "the second rule of a shared literal decides (audit), not the third"
+    );
+    let finished = polrt.stop();
+    assert!(finished.status.success(), "{}", finished.stderr);
+    assert!(finished.matches("deny_000") >= 1);
+    assert!(finished.matches("deny_199") >= 1);
+    assert!(finished.matches("deny_007") >= 2, "by name and by identity");
+    assert!(finished.matches("shared_second") >= 1);
+    assert_eq!(finished.matches("shared_first"), 0);
+    assert_eq!(finished.matches("shared_third"), 0);
+    assert_eq!(finished.matches("deny_002"), 0);
+}
