@@ -462,11 +462,13 @@ scenario_verify_all() {
 
 # Every example's own `test` blocks through `polc test`: each event decided by
 # the interpreter and by the compiled decision code run in this kernel with
-# BPF_PROG_TEST_RUN, which must agree.
+# BPF_PROG_TEST_RUN, which must agree. The user and group names the
+# examples compare with resolve through their fixture databases.
 scenario_policy_tests() {
-    local polc out rc=0
+    local polc out rc=0 accounts=$POLC_REPO/examples/accounts
     polc=$(bin polc)
-    out=$("$polc" test --format json "$POLC_REPO"/examples/*.pol 2>&1) || rc=$?
+    out=$("$polc" test --format json --passwd "$accounts/passwd" --group "$accounts/group" \
+        "$POLC_REPO"/examples/*.pol 2>&1) || rc=$?
     echo "$out"
     [ "$rc" -eq 0 ] || fail "polc test exited with status $rc"
     local total passed in_kernel
