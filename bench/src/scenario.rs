@@ -149,7 +149,7 @@ impl Load {
         }
     }
 
-    /// An exec of `path` with the arguments `args` (argv, argv[0] first).
+    /// An exec of `path` with the arguments `args` (argv, `argv[0]` first).
     pub fn exec_args(path: &str, args: &[&str]) -> Load {
         Load::Exec {
             path: path.into(),
