@@ -135,6 +135,7 @@ const SCENARIOS: &[&str] = &[
     "hooks-network",
     "hooks-stop",
     "containers",
+    "process-context",
 ];
 
 /// What the tools that prepare and run the guests need on the host.

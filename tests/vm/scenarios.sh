@@ -72,6 +72,7 @@ SCENARIOS=(
     hooks-network
     hooks-stop
     containers
+    process-context
 )
 
 # Scratch files of the product scenarios; tests/vm/policies/lsm_enforce.pol
@@ -89,6 +90,8 @@ RELOADS=3
 # The list-file reload scenario's port (in the list) and one never listed.
 LIST_PORT=47006
 UNLISTED_PORT=47007
+# The process-context scenario's port (nothing listens there).
+CONTEXT_PORT=47008
 # The name the enforcement session persists under (polrt run --persist).
 PERSIST_NAME=polc-vm
 PINS=/sys/fs/bpf/polc/$PERSIST_NAME
@@ -1159,6 +1162,35 @@ scenario_containers() {
     [ "$(ops events "$WORK/containers.jsonl" rule=package_management_in_container)" -eq 1 ] \
         || fail "dpkg on the host was reported"
     echo "polc-vm: containers: docker ${CONTAINER_ID:0:12}, pod $POD_UID (besteffort), lxc web and nspawn db read from cgroup names through $backend"
+}
+
+# Ancestry and command lines through the LSM backend: one `polrt run`
+# session of examples/process_context.pol. A real three-level tree (a copy
+# of bash named nginx, a `timeout` below it, a shell below that): the
+# shell's exec is killed, reported with the parent the kernel walked to;
+# a copy of bash named xmrig started with a Stratum URL among its
+# arguments is killed when it connects, reported with the command line the
+# kernel read from its memory at its exec.
+scenario_process_context() {
+    make_scratch_files
+    cp /bin/bash "$WORK/nginx"
+    cp /bin/bash "$WORK/xmrig"
+    POLRT_OBJECT=process_context start_polrt context
+    local out
+    # timeout dies of its child's signal, which bash reports on stderr.
+    out=$(in_cgroup "$WORK/nginx" -c 'timeout 5 /bin/sh -c "echo pwned"; echo "status=$?"' 2>/dev/null) || true
+    echo "nginx -> timeout -> sh: $out"
+    [ "$out" = "status=137" ] || fail "the shell below nginx and timeout was not killed before it ran: $out"
+    await_event context rule=run_shell_untrusted verdict=kill backend=lsm \
+        fields.proc.ancestors[1].comm=timeout
+    local rc=0 connect="exec 3<>/dev/tcp/127.0.0.1/$CONTEXT_PORT"
+    in_cgroup "$WORK/xmrig" -c "$connect" xmrig -o stratum+tcp://pool.example:3333 2>/dev/null || rc=$?
+    echo "xmrig's connect: exit status $rc"
+    [ "$rc" -eq 137 ] || fail "the miner was not killed when it connected (exit status $rc)"
+    await_event context rule=crypto_miner_stratum verdict=kill backend=lsm \
+        "fields.proc.cmdline=$WORK/xmrig -c $connect xmrig -o stratum+tcp://pool.example:3333"
+    stop_polrt context
+    echo "polc-vm: process context: a three-level tree and a command line read by the kernel through lsm"
 }
 
 # The boot without BPF LSM (tests/vm.rs boots 6.12 with an lsm= list that
