@@ -1732,11 +1732,16 @@ fn example_ld_preload() {
         &work,
         &["--passwd", &passwd, "--group", &group],
     );
-    // `env NAME=VALUE /bin/true`: env itself starts with no LD_PRELOAD;
-    // the program it executes (in the same process) has it.
+    // `env -i NAME=VALUE /bin/true`: env itself starts with no LD_PRELOAD;
+    // the program it executes (in the same process) has it, and nothing
+    // else: `exec.env` reads the first 64 variables (the test harness's
+    // environment is longer than that under CI).
     let preloaded = |workload: Workload, value: &str| {
-        workload
-            .run(Command::new("/usr/bin/env").args([&format!("LD_PRELOAD={value}"), "/bin/true"]))
+        workload.run(Command::new("/usr/bin/env").args([
+            "-i",
+            &format!("LD_PRELOAD={value}"),
+            "/bin/true",
+        ]))
     };
     let from_tmp = preloaded(root.as_user(1000), "/tmp/.polc-x/libhook.so");
     let second_from_shm = preloaded(
