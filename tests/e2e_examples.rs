@@ -1751,6 +1751,21 @@ fn example_ld_preload() {
     let root_unapproved = preloaded(root, "/usr/local/lib/polc-libpam-hook.so");
     let root_approved = preloaded(root, "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2");
     let bob = preloaded(root.as_user(1001), "/home/bob/polc-libtrace.so");
+    // A real library in a directory under /tmp, preloaded past the 64
+    // variables `exec.env` reads (the environment rules cannot see it):
+    // killed when the dynamic loader maps it executable.
+    let libs = TempDir::under(Path::new("/tmp"), "ld-preload-lib");
+    let library = libs.path.join("libm.so.6");
+    fs::copy("/lib/x86_64-linux-gnu/libm.so.6", &library).expect("copy a library");
+    let library = resolved(library.display().to_string());
+    let mut padded: Vec<String> = (0..70).map(|i| format!("POLC_PAD_{i}=x")).collect();
+    padded.push(format!("LD_PRELOAD={library}"));
+    let hidden = root.as_user(1000).run(
+        Command::new("/usr/bin/env")
+            .arg("-i")
+            .args(&padded)
+            .arg("/bin/true"),
+    );
     let alice = preloaded(root.as_user(1000), "/home/alice/polc-libtrace.so");
     let plain = root.run(&mut Command::new("/bin/true"));
     let finished = stop(polrt);
@@ -1817,6 +1832,25 @@ fn example_ld_preload() {
     );
     // Named from the same database the policy's names resolved from.
     assert_eq!(event["user"], "bob", "{event}");
+    assert!(
+        hidden.killed(),
+        "a library preloaded past 64 variables: killed at its mapping: {}",
+        hidden.status
+    );
+    let event = event_of(&finished, "code_from_writable_dir", hidden.pid);
+    assert_event(
+        &finished,
+        event,
+        ("code_from_writable_dir", "exec", "kill", "kill"),
+        json!({"exec.path": library.as_str(), "proc.comm": "true", "proc.uid": 1000}),
+        &format!("{library} mapped by true (uid 1000)"),
+    );
+    assert!(
+        events_of(&finished, "preload_from_writable_dir")
+            .iter()
+            .all(|e| e["pid"] != hidden.pid),
+        "the environment rules cannot see a variable past the 64th"
+    );
     alice.assert_success("alice's preload");
     assert_not_reported(&finished, alice.pid, "alice's preload (exempt by name)");
     plain.assert_success("/bin/true");
