@@ -168,7 +168,8 @@ impl KernelBtf {
         Ok(btf)
     }
 
-    fn string(&self, offset: u32) -> &str {
+    /// The string at `offset` of the string section ("" when there is none).
+    pub fn string(&self, offset: u32) -> &str {
         let Some(rest) = self.strings.get(offset as usize..) else {
             return "";
         };
@@ -179,28 +180,9 @@ impl KernelBtf {
     /// Whether some struct or union named `strukt` has a member `member`
     /// (directly or in an anonymous struct or union it embeds).
     pub fn has_member(&self, strukt: &str, member: &str) -> bool {
-        self.by_name
-            .get(strukt)
-            .is_some_and(|ids| ids.iter().any(|id| self.composite_has(*id, member, 0)))
-    }
-
-    fn composite_has(&self, id: u32, member: &str, depth: u32) -> bool {
-        let Some(ty) = self.types.get(id as usize) else {
-            return false;
-        };
-        if depth > 8 {
-            return false;
-        }
-        ty.members.iter().any(|m| {
-            if m.name == 0 {
-                let inner = self.skip_modifiers(m.ty);
-                self.types
-                    .get(inner as usize)
-                    .is_some_and(|t| matches!(t.kind, KIND_STRUCT | KIND_UNION))
-                    && self.composite_has(inner, member, depth + 1)
-            } else {
-                self.string(m.name) == member
-            }
+        self.by_name.get(strukt).is_some_and(|ids| {
+            ids.iter()
+                .any(|id| self.find_member(*id, member, 0).is_some())
         })
     }
 
@@ -211,9 +193,10 @@ impl KernelBtf {
     pub fn member_offset(&self, strukt: &str, member: &str) -> Option<u32> {
         let mut found = None;
         for id in self.by_name.get(strukt)? {
-            let Some(offset) = self.offset_in(*id, member, 0) else {
+            let Some(bits) = self.find_member(*id, member, 0) else {
                 continue;
             };
+            let offset = bits.filter(|b| b.is_multiple_of(8))? / 8;
             match found {
                 None => found = Some(offset),
                 Some(other) if other != offset => return None,
@@ -223,24 +206,27 @@ impl KernelBtf {
         found
     }
 
-    fn offset_in(&self, id: u32, member: &str, depth: u32) -> Option<u32> {
+    /// `member` of composite `id`, directly or in an anonymous struct or
+    /// union it embeds: `Some` of its offset in bits from the start of `id`
+    /// (`Some(None)` for a bitfield, which has none), `None` when it has no
+    /// such member.
+    fn find_member(&self, id: u32, member: &str, depth: u32) -> Option<Option<u32>> {
         let ty = self.types.get(id as usize)?;
         if depth > 8 || !matches!(ty.kind, KIND_STRUCT | KIND_UNION) {
             return None;
         }
-        for m in &ty.members {
-            let bits = m.bits;
+        ty.members.iter().find_map(|m| {
             if m.name == 0 {
-                let inner = self.skip_modifiers(m.ty);
-                if let Some(offset) = self.offset_in(inner, member, depth + 1) {
-                    let base = bits.filter(|b| b.is_multiple_of(8))? / 8;
-                    return base.checked_add(offset);
-                }
-            } else if self.string(m.name) == member {
-                return bits.filter(|b| b.is_multiple_of(8)).map(|b| b / 8);
+                let inner = self.find_member(self.skip_modifiers(m.ty), member, depth + 1)?;
+                Some(
+                    m.bits
+                        .zip(inner)
+                        .and_then(|(base, at)| base.checked_add(at)),
+                )
+            } else {
+                (self.string(m.name) == member).then_some(m.bits)
             }
-        }
-        None
+        })
     }
 
     /// The name of type `id` and of its member number `index`, when `id`

@@ -67,13 +67,8 @@ pub fn relocate(object: &[u8], kernel: &KernelBtf) -> Option<Vec<u8>> {
     let relos = ext.get(core_start..core_start.checked_add(core_len)?)?;
     let local_bytes = object.get(btf_start..btf_end)?;
     let local = KernelBtf::parse(local_bytes).ok()?;
-    let local_string = |offset: u32| -> Option<&str> {
-        let str_off = u32_at(local_bytes, 16)? as usize;
-        let hdr = u32_at(local_bytes, 4)? as usize;
-        let rest = local_bytes.get(hdr.checked_add(str_off)?.checked_add(offset as usize)?..)?;
-        let end = rest.iter().position(|b| *b == 0)?;
-        std::str::from_utf8(&rest[..end]).ok()
-    };
+    // An offset with no string gives "": no section, no access string.
+    let local_string = |offset: u32| Some(local.string(offset)).filter(|s| !s.is_empty());
 
     let record_size = u32_at(relos, 0)? as usize;
     if record_size < 16 {
