@@ -578,20 +578,9 @@ fn ancestors_of_a_real_process_tree() {
     let output = child.wait_with_output().expect("wait");
     let finished = stop(polrt);
     assert!(output.status.success(), "{}", output.status);
-    let out = String::from_utf8_lossy(&output.stdout).to_string();
-    let status: HashMap<&str, &str> = out
-        .lines()
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k, v.trim()))
-        .collect();
-    let leaf_pid: u64 = status["Pid"].parse().expect("Pid");
-    let inner_pid: u64 = status["PPid"].parse().expect("PPid");
+    let (leaf_pid, inner_pid) = pid_and_ppid(&output.stdout);
 
-    let event = finished
-        .lines
-        .iter()
-        .find(|l| l["rule"] == "leaf" && l["fields"]["proc.pid"] == leaf_pid)
-        .unwrap_or_else(|| panic!("no leaf event: {:?}\n{}", finished.lines, finished.stderr));
+    let event = leaf_event(&finished, leaf_pid);
     let f = &event["fields"];
     let at = |n: usize, m: &str| f[format!("proc.ancestors[{n}].{m}")].clone();
     let sh = resolved("/bin/sh");
@@ -734,19 +723,8 @@ fn an_orphan_has_its_new_parents_ancestry_and_nothing_past_the_top() {
     let child = spawn_in_then(&cgroup, &mut command, || Ok(()));
     let output = child.wait_with_output().expect("wait");
     let finished = stop(polrt);
-    let out = String::from_utf8_lossy(&output.stdout).to_string();
-    let status: HashMap<&str, &str> = out
-        .lines()
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k, v.trim()))
-        .collect();
-    let leaf_pid: u64 = status["Pid"].parse().expect("Pid");
-    let parent: u64 = status["PPid"].parse().expect("PPid");
-    let event = finished
-        .lines
-        .iter()
-        .find(|l| l["rule"] == "leaf" && l["fields"]["proc.pid"] == leaf_pid)
-        .unwrap_or_else(|| panic!("no leaf event: {:?}\n{}", finished.lines, finished.stderr));
+    let (leaf_pid, parent) = pid_and_ppid(&output.stdout);
+    let event = leaf_event(&finished, leaf_pid);
     let f = &event["fields"];
     let at = |n: usize, m: &str| f[format!("proc.ancestors[{n}].{m}")].clone();
     assert_eq!(f["proc.ppid"], parent, "{event}");
@@ -767,4 +745,27 @@ fn an_orphan_has_its_new_parents_ancestry_and_nothing_past_the_top() {
             assert_ne!(at(n, "comm"), "", "ancestor {n}: {event}");
         }
     }
+}
+
+/// `Pid` and `PPid` of the `/proc/PID/status` text a workload printed.
+fn pid_and_ppid(stdout: &[u8]) -> (u64, u64) {
+    let out = String::from_utf8_lossy(stdout);
+    let status: HashMap<&str, &str> = out
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k, v.trim()))
+        .collect();
+    (
+        status["Pid"].parse().expect("Pid"),
+        status["PPid"].parse().expect("PPid"),
+    )
+}
+
+/// The event of rule `leaf` for process `pid`.
+fn leaf_event(finished: &Finished, pid: u64) -> &Value {
+    finished
+        .lines
+        .iter()
+        .find(|l| l["rule"] == "leaf" && l["fields"]["proc.pid"] == pid)
+        .unwrap_or_else(|| panic!("no leaf event: {:?}\n{}", finished.lines, finished.stderr))
 }
