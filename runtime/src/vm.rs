@@ -12,6 +12,10 @@
 //! (1200 s), the knobs of the VM test harness (`tests/vm/`), which runs
 //! `verify --kernel` in its own test.
 //!
+//! The guest's command travels in a script file in the host's `/tmp`
+//! (which virtme-ng shows the guest), not on the kernel command line,
+//! whose 2,048 bytes a long list of policies would overflow.
+//!
 //! Depends on `vng` and `qemu-system-x86_64` on the host at run time
 //! (`scripts/setup.sh` installs them); knows nothing of the loader: the
 //! guest's polrt does the verifying.
@@ -118,8 +122,16 @@ pub fn run_in_guest(image: &Path, command: &str, options: &VmOptions) -> Result<
             image.display()
         ))
     })?;
-    let script =
-        format!("echo \"{BOOT_MARKER} $(uname -r)\"; {command}; echo \"{STATUS_MARKER} $?\"");
+    // The command goes to the guest in a file, not on its kernel command
+    // line: virtme-ng passes `--exec` there, and x86 keeps 2,048 bytes of
+    // it, so a long list of policies (long paths) would be cut and the
+    // guest would never run it. virtme-ng shows the guest the host's
+    // `/tmp` (under an overlay), so the file is written there.
+    let script_file = GuestScript::write(command)?;
+    let script = format!(
+        "echo \"{BOOT_MARKER} $(uname -r)\"; sh {}; echo \"{STATUS_MARKER} $?\"",
+        shell_quote(&script_file.path.display().to_string())
+    );
     let mut vng = Command::new("vng");
     vng.arg("--run")
         .arg(image)
@@ -212,6 +224,60 @@ pub fn run_in_guest(image: &Path, command: &str, options: &VmOptions) -> Result<
         total: start.elapsed(),
         stopped,
     })
+}
+
+/// A shell script in the host's `/tmp`, which the guest sees too; removed
+/// when dropped.
+struct GuestScript {
+    path: PathBuf,
+}
+
+impl GuestScript {
+    fn write(command: &str) -> Result<GuestScript, Error> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let mut last_error = None;
+        for _ in 0..8 {
+            let path = PathBuf::from(format!(
+                "/tmp/polrt-vm-{}-{}-{stamp:x}.sh",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::SeqCst)
+            ));
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+            {
+                Ok(mut file) => {
+                    let script = GuestScript { path };
+                    file.write_all(format!("{command}\n").as_bytes())
+                        .map_err(|error| {
+                            Error::Usage(format!(
+                                "cannot write `{}`: {error}",
+                                script.path.display()
+                            ))
+                        })?;
+                    return Ok(script);
+                }
+                Err(error) => last_error = Some(error),
+            }
+        }
+        Err(Error::Usage(format!(
+            "cannot create the guest's script in /tmp: {}",
+            last_error.map_or("no name left".to_string(), |e| e.to_string())
+        )))
+    }
+}
+
+impl Drop for GuestScript {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 /// Stops the process group `pgid`: SIGTERM, then SIGKILL.
@@ -312,7 +378,12 @@ pub fn verify_on_kernels(
 fn collect_run(run: &GuestRun, objects: usize, outcome: &mut KernelsOutcome) {
     let image = run.image.display().to_string();
     if let Some(why) = &run.stopped {
-        outcome.problems.push(format!("{image}: {why}"));
+        let tail = run.stderr_tail(15);
+        outcome.problems.push(if tail.is_empty() {
+            format!("{image}: {why}")
+        } else {
+            format!("{image}: {why}; vng printed:\n{tail}")
+        });
         return;
     }
     if !run.booted() {
