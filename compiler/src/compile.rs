@@ -171,6 +171,43 @@ pub fn compile_source_in(
     list_dir: &std::path::Path,
     ringbuf_bytes: u32,
 ) -> Result<Compiled, BuildError> {
+    compile(
+        source_name,
+        source,
+        list_dir,
+        ringbuf_bytes,
+        TestRuns::Build,
+    )
+}
+
+/// [`compile_source`] for what goes into the object only (`polc build`,
+/// `polrt run`): the `polc test` programs of the hooks are neither built
+/// nor measured (they are not in the object; `polc check` and `polc test`
+/// measure them), so [`Compiled::test_runs`] is empty.
+pub fn compile_object_source(
+    source_name: &str,
+    source: &str,
+    ringbuf_bytes: u32,
+) -> Result<Compiled, BuildError> {
+    let dir = crate::check::listfile::policy_dir(source_name);
+    compile(source_name, source, &dir, ringbuf_bytes, TestRuns::Skip)
+}
+
+/// Whether a compile builds the test-run programs of the hooks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TestRuns {
+    Build,
+    Skip,
+}
+
+fn compile(
+    source_name: &str,
+    source: &str,
+    list_dir: &std::path::Path,
+    ringbuf_bytes: u32,
+    test_runs: TestRuns,
+) -> Result<Compiled, BuildError> {
+    let wanted = test_runs == TestRuns::Build;
     let checked = crate::check::check_source_in(source_name, source, list_dir);
     let Some(policy) = checked.policy else {
         return Ok(Compiled {
@@ -185,6 +222,7 @@ pub fn compile_source_in(
         let test_runs = policy
             .hooks()
             .into_iter()
+            .filter(|_| wanted)
             .map(|hook| build_test_run(&policy, source, hook))
             .collect::<Result<Vec<Build>, BuildError>>()?;
         Ok((build, test_runs))

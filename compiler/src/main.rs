@@ -213,10 +213,19 @@ const EXIT_INCOMPLETE: u8 = 3;
 fn main() -> ExitCode {
     report_panics_as_bugs();
     default_sigpipe();
-    let command = Cli::command().after_long_help(format!(
-        "Hooks and their own fields (every hook also has the proc.*, container.* and k8s.pod.* fields):\n{}\n\n{EXIT_CODES_HELP}",
-        reference::hooks_summary()
-    ));
+    // The hooks summary is built for a help text only (the other commands
+    // start without it).
+    let asks_help = std::env::args_os()
+        .skip(1)
+        .any(|arg| arg == "--help" || arg == "-h" || arg == "help");
+    let command = if asks_help {
+        Cli::command().after_long_help(format!(
+            "Hooks and their own fields (every hook also has the proc.*, container.* and k8s.pod.* fields):\n{}\n\n{EXIT_CODES_HELP}",
+            reference::hooks_summary()
+        ))
+    } else {
+        Cli::command()
+    };
     let cli = match Cli::from_arg_matches(&command.get_matches()) {
         Ok(cli) => cli,
         Err(error) => error.exit(),

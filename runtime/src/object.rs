@@ -118,12 +118,13 @@ pub fn compile_source(
     source: &str,
     ringbuf_bytes: u32,
 ) -> Result<PolicyObject, ObjectError> {
-    let compiled = polc::compile::compile_source(name, source, ringbuf_bytes).map_err(|e| {
-        ObjectError::Build {
-            path: name.to_string(),
-            message: e.to_string(),
-        }
-    })?;
+    let compiled =
+        polc::compile::compile_object_source(name, source, ringbuf_bytes).map_err(|e| {
+            ObjectError::Build {
+                path: name.to_string(),
+                message: e.to_string(),
+            }
+        })?;
     let rendered = polc::diag::render_text(&compiled.diagnostics, name, source, false);
     let build = match compiled.build {
         Some(build) if !compiled.has_errors() => build,

@@ -30,13 +30,25 @@ pub struct Loaded {
 
 /// Reads, checks, builds (with a ring buffer of `ringbuf_bytes`) and
 /// measures `path`, printing its diagnostics; `Err` holds the exit code for
-/// a file that cannot be read (usage) or has errors.
-pub fn load_policy(path: &Path, color: bool, ringbuf_bytes: u32) -> Result<Loaded, ExitCode> {
+/// a file that cannot be read (usage) or has errors. The test programs of
+/// the hooks are built (and measured) only when `test_runs` asks for them
+/// (`polc test`; an object has none).
+pub fn load_policy(
+    path: &Path,
+    color: bool,
+    ringbuf_bytes: u32,
+    test_runs: bool,
+) -> Result<Loaded, ExitCode> {
     let (name, source) = read_source(path).map_err(|message| {
         eprintln!("{message}");
         ExitCode::from(EXIT_USAGE)
     })?;
-    let compiled = compile_source(&name, &source, ringbuf_bytes).map_err(|error| {
+    let compiled = if test_runs {
+        compile_source(&name, &source, ringbuf_bytes)
+    } else {
+        polc::compile::compile_object_source(&name, &source, ringbuf_bytes)
+    };
+    let compiled = compiled.map_err(|error| {
         eprintln!("polc: {error}");
         ExitCode::from(EXIT_ERRORS)
     })?;

@@ -69,7 +69,7 @@ pub fn run(args: &TestArgs) -> ExitCode {
     let mut usage_error = false;
     let mut together = Vec::new();
     for path in &files {
-        let loaded = super::load_policy(path, args.color.enabled(), DEFAULT_RINGBUF_BYTES);
+        let loaded = super::load_policy(path, args.color.enabled(), DEFAULT_RINGBUF_BYTES, true);
         let loaded = match loaded {
             Ok(loaded) => loaded,
             Err(code) => {
