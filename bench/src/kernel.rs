@@ -202,7 +202,7 @@ impl Subject {
         };
         let elf_insns = elf_function_insns(&bytes, symbol)?;
         let ebpf = EbpfLoader::new()
-            .btf(Some(&kernel.types.aya))
+            .btf(Some(kernel.types.aya))
             .load(&bytes)
             .map_err(|e| format!("aya: {}", loader::error_chain(&e)))?;
         if let Some((name, keys)) = set {

@@ -830,10 +830,10 @@ fn load_as_its_kind(
     types: &KernelTypes,
 ) -> Result<(), ProgramError> {
     match program {
-        Program::Lsm(p) => p.load(lsm_hook(section).unwrap_or_default(), &types.aya),
+        Program::Lsm(p) => p.load(lsm_hook(section).unwrap_or_default(), types.aya),
         Program::BtfTracePoint(p) => p.load(
             section_target(section, "tp_btf/").unwrap_or_default(),
-            &types.aya,
+            types.aya,
         ),
         Program::TracePoint(p) => p.load(),
         Program::CgroupSockAddr(p) => p.load(),

@@ -54,11 +54,14 @@ pub enum ProbeError {
 /// The kernel's BTF, as aya needs it and as the member check needs it, and
 /// the one object loader of the process.
 pub struct KernelTypes {
-    pub aya: aya::Btf,
+    /// aya's parse of the kernel's BTF: one per process ([`kernel_btf`]),
+    /// which the loader uses too.
+    pub aya: &'static aya::Btf,
     pub members: KernelBtf,
     /// aya 0.14's `EbpfLoader::new` reads and parses the kernel's BTF every
     /// time it is called (about as long as verifying a small policy), so
-    /// every object of the process goes through this one.
+    /// every object of the process goes through this one, which is given
+    /// [`KernelTypes::aya`] (see [`loader_without_btf`]).
     loader: std::sync::Mutex<aya::EbpfLoader<'static>>,
 }
 
@@ -87,15 +90,25 @@ impl KernelTypes {
     }
 }
 
-/// Reads the kernel's BTF: parsed by polrt's reader and by aya, while aya's
-/// loader parses its own copy (each parse on its own thread: together they
-/// are most of `polrt run`'s start-up).
+/// aya's parse of the kernel's BTF, once per process: the kernel's BTF does
+/// not change while it runs, and the loaders and program loads of every
+/// [`KernelTypes`] borrow it for as long as the process lives.
+static AYA_BTF: std::sync::OnceLock<aya::Btf> = std::sync::OnceLock::new();
+
+/// Reads the kernel's BTF: parsed by polrt's reader and by aya (each parse
+/// on its own thread, beside the caller's compiling: together they are
+/// most of `polrt run`'s start-up), for a loader that does not parse it
+/// again.
 pub fn kernel_btf() -> Result<KernelTypes, ProbeError> {
-    let loader = std::thread::spawn(aya::EbpfLoader::new);
-    let bytes = std::fs::read(KERNEL_BTF).map_err(|source| ProbeError::NoBtf { source })?;
+    let loader = std::thread::spawn(loader_without_btf);
+    let bytes = KernelBtfBytes::read().map_err(|source| ProbeError::NoBtf { source })?;
     let (members, aya) = std::thread::scope(|scope| {
         let members = scope.spawn(|| KernelBtf::parse(&bytes));
-        let aya = aya::Btf::parse(&bytes, aya::Endianness::default());
+        let aya = match AYA_BTF.get() {
+            Some(btf) => Ok(btf),
+            None => aya::Btf::parse(&bytes, aya::Endianness::default())
+                .map(|btf| AYA_BTF.get_or_init(|| btf)),
+        };
         (members.join(), aya)
     });
     let panicked = |_| ProbeError::BadBtf("its reader panicked".to_string());
@@ -103,12 +116,96 @@ pub fn kernel_btf() -> Result<KernelTypes, ProbeError> {
         .map_err(panicked)?
         .map_err(|e: BtfError| ProbeError::BadBtf(e.to_string()))?;
     let aya = aya.map_err(|e| ProbeError::BadBtf(e.to_string()))?;
-    let loader = loader.join().map_err(panicked)?;
+    let mut loader = loader.join().map_err(panicked)?;
+    loader.btf(Some(aya));
     Ok(KernelTypes {
         aya,
         members,
         loader: std::sync::Mutex::new(loader),
     })
+}
+
+/// The directory of the kernel's BTF files: it has no `sys/` of its own.
+const KERNEL_BTF_DIR: &str = "/sys/kernel/btf";
+
+/// An `EbpfLoader` that has not parsed the kernel's BTF, for
+/// [`kernel_btf`] to give it the process's own parse. aya 0.14's only
+/// constructor, `EbpfLoader::new`, reads `/sys/kernel/btf/vmlinux` and
+/// parses it (a third parse of 5 MB, most of the start-up's CPU time). It
+/// runs here on a thread of its own whose root directory (that thread's
+/// only: `unshare(CLONE_FS)`) is the BTF directory, where that path does not
+/// exist, so its read fails at once and it keeps no BTF; the thread ends
+/// with the call. Where the process may not `chroot` (no CAP_SYS_CHROOT),
+/// `EbpfLoader::new` parses as before: slower, the same loader.
+fn loader_without_btf() -> aya::EbpfLoader<'static> {
+    use std::ffi::CString;
+    let dir = CString::new(KERNEL_BTF_DIR).expect("no NUL");
+    // SAFETY: `unshare(CLONE_FS)` gives this thread (the calling task) its
+    // own root, working directory and umask; it touches no memory. `chroot`
+    // reads a valid NUL-terminated path. The working directory stays where
+    // it was (outside the new root): this thread opens no relative path.
+    let _hidden = unsafe { libc::unshare(libc::CLONE_FS) == 0 && libc::chroot(dir.as_ptr()) == 0 };
+    aya::EbpfLoader::new()
+}
+
+/// The bytes of `/sys/kernel/btf/vmlinux`: mapped where the kernel allows
+/// it (6.16 and later map the BTF read-only, without a copy), read
+/// otherwise.
+enum KernelBtfBytes {
+    Mapped { at: *mut libc::c_void, len: usize },
+    Read(Vec<u8>),
+}
+
+// SAFETY: the mapping is read-only and lives as long as the value; nothing
+// writes it.
+unsafe impl Sync for KernelBtfBytes {}
+
+impl KernelBtfBytes {
+    fn read() -> std::io::Result<KernelBtfBytes> {
+        use std::os::fd::AsRawFd;
+        let file = std::fs::File::open(KERNEL_BTF)?;
+        let len = file.metadata()?.len() as usize;
+        if len > 0 {
+            // SAFETY: a new private read-only mapping of an open file; no
+            // existing memory is affected. Checked for MAP_FAILED below.
+            let at = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    libc::PROT_READ,
+                    libc::MAP_PRIVATE,
+                    file.as_raw_fd(),
+                    0,
+                )
+            };
+            if at != libc::MAP_FAILED {
+                return Ok(KernelBtfBytes::Mapped { at, len });
+            }
+        }
+        std::fs::read(KERNEL_BTF).map(KernelBtfBytes::Read)
+    }
+}
+
+impl std::ops::Deref for KernelBtfBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            // SAFETY: `at` maps `len` readable bytes until `drop`.
+            KernelBtfBytes::Mapped { at, len } => unsafe {
+                std::slice::from_raw_parts(at.cast::<u8>(), *len)
+            },
+            KernelBtfBytes::Read(bytes) => bytes,
+        }
+    }
+}
+
+impl Drop for KernelBtfBytes {
+    fn drop(&mut self) {
+        if let KernelBtfBytes::Mapped { at, len } = *self {
+            // SAFETY: the mapping made in `read`, no longer borrowed.
+            unsafe { libc::munmap(at, len) };
+        }
+    }
 }
 
 /// The `FEATURE_*` bits of [`polc_abi::MAP_FEATURES`] this kernel allows.
@@ -220,7 +317,7 @@ fn run_lsm_probe(types: &KernelTypes) -> Result<bool, String> {
         .try_into()
         .map_err(|e: ProgramError| e.to_string())?;
     let hook = LSM_PROBE_SECTION.trim_start_matches("lsm/");
-    if let Err(error) = program.load(hook, &types.aya) {
+    if let Err(error) = program.load(hook, types.aya) {
         if let ProgramError::LoadError {
             io_error,
             verifier_log,
