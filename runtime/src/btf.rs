@@ -10,6 +10,7 @@
 //! [`BtfError::BadVarLinkage`]). Pure: takes bytes; the caller reads
 //! `/sys/kernel/btf/vmlinux` or the object. Must not depend on aya.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// Why BTF could not be read.
@@ -29,6 +30,7 @@ const BTF_MAGIC: u16 = 0xeb9f;
 const KIND_STRUCT: u32 = 4;
 const KIND_UNION: u32 = 5;
 
+/// One member of a composite, read from the type section when asked.
 #[derive(Clone, Debug)]
 struct Member {
     name: u32,
@@ -38,23 +40,48 @@ struct Member {
     bits: Option<u32>,
 }
 
-#[derive(Clone, Debug)]
-struct Type {
-    kind: u32,
-    name: u32,
-    /// For modifiers and typedefs: the type referred to.
-    referred: u32,
-    members: Vec<Member>,
-}
-
 /// The parts of a BTF blob polrt needs: composite types and their members.
+///
+/// Parsing indexes the types (where each starts in the type section) and
+/// the composites by a hash of their names, and copies nothing of the
+/// kernel's BTF ([`KernelBtf::parse_static`]): members are read from the
+/// type section when a lookup asks for them.
 #[derive(Clone, Debug)]
 pub struct KernelBtf {
-    /// Index 0 is `void`.
-    types: Vec<Type>,
-    strings: Vec<u8>,
-    /// Struct/union type ids by name.
-    by_name: HashMap<String, Vec<u32>>,
+    /// The type section.
+    types: Cow<'static, [u8]>,
+    strings: Cow<'static, [u8]>,
+    /// Where each type starts in `types`; index 0 is `void`.
+    offsets: Vec<u32>,
+    /// Struct/union type ids by the hash of their names ([`name_hash`]):
+    /// the last one with it; `chain[id]` is the one before `id` (0: none).
+    by_name: HashMap<u64, u32, std::hash::BuildHasherDefault<Prehashed>>,
+    chain: Vec<u32>,
+}
+
+/// FNV-1a of a name: the key of [`KernelBtf::by_name`].
+fn name_hash(name: &[u8]) -> u64 {
+    name.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// The hasher of keys that are hashes already.
+#[derive(Clone, Copy, Debug, Default)]
+struct Prehashed(u64);
+
+impl std::hash::Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = (self.0 << 8) | u64::from(*byte);
+        }
+    }
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
 }
 
 fn u32_at(bytes: &[u8], at: usize) -> Result<u32, BtfError> {
@@ -62,76 +89,77 @@ fn u32_at(bytes: &[u8], at: usize) -> Result<u32, BtfError> {
     Ok(u32::from_le_bytes([slice[0], slice[1], slice[2], slice[3]]))
 }
 
+/// The bytes of `data`'s type and string sections.
+fn sections(data: &[u8]) -> Result<(std::ops::Range<usize>, std::ops::Range<usize>), BtfError> {
+    let magic = data.get(0..2).ok_or(BtfError::Truncated)?;
+    if u16::from_le_bytes([magic[0], magic[1]]) != BTF_MAGIC {
+        return Err(BtfError::BadMagic);
+    }
+    let hdr_len = u32_at(data, 4)? as usize;
+    let type_off = u32_at(data, 8)? as usize;
+    let type_len = u32_at(data, 12)? as usize;
+    let str_off = u32_at(data, 16)? as usize;
+    let str_len = u32_at(data, 20)? as usize;
+    let type_start = hdr_len.checked_add(type_off).ok_or(BtfError::Truncated)?;
+    let type_end = type_start
+        .checked_add(type_len)
+        .ok_or(BtfError::Truncated)?;
+    let str_start = hdr_len.checked_add(str_off).ok_or(BtfError::Truncated)?;
+    let str_end = str_start.checked_add(str_len).ok_or(BtfError::Truncated)?;
+    data.get(type_start..type_end).ok_or(BtfError::Truncated)?;
+    data.get(str_start..str_end).ok_or(BtfError::Truncated)?;
+    Ok((type_start..type_end, str_start..str_end))
+}
+
 impl KernelBtf {
-    /// Parses a little-endian BTF blob (such as `/sys/kernel/btf/vmlinux`).
+    /// Parses a little-endian BTF blob (such as an object's `.BTF`),
+    /// copying its type and string sections.
     pub fn parse(bytes: &[u8]) -> Result<KernelBtf, BtfError> {
-        let magic = bytes.get(0..2).ok_or(BtfError::Truncated)?;
-        if u16::from_le_bytes([magic[0], magic[1]]) != BTF_MAGIC {
-            return Err(BtfError::BadMagic);
-        }
-        let hdr_len = u32_at(bytes, 4)? as usize;
-        let type_off = u32_at(bytes, 8)? as usize;
-        let type_len = u32_at(bytes, 12)? as usize;
-        let str_off = u32_at(bytes, 16)? as usize;
-        let str_len = u32_at(bytes, 20)? as usize;
-        let type_start = hdr_len.checked_add(type_off).ok_or(BtfError::Truncated)?;
-        let type_end = type_start
-            .checked_add(type_len)
-            .ok_or(BtfError::Truncated)?;
-        let str_start = hdr_len.checked_add(str_off).ok_or(BtfError::Truncated)?;
-        let str_end = str_start.checked_add(str_len).ok_or(BtfError::Truncated)?;
-        let type_bytes = bytes.get(type_start..type_end).ok_or(BtfError::Truncated)?;
-        let strings = bytes
-            .get(str_start..str_end)
-            .ok_or(BtfError::Truncated)?
-            .to_vec();
-        let mut types = vec![Type {
-            kind: 0,
-            name: 0,
-            referred: 0,
-            members: Vec::new(),
-        }];
+        let (types, strings) = sections(bytes)?;
+        KernelBtf::index(
+            Cow::Owned(bytes[types].to_vec()),
+            Cow::Owned(bytes[strings].to_vec()),
+        )
+    }
+
+    /// [`KernelBtf::parse`] of bytes that live as long as the process
+    /// (the kernel's BTF, mapped once): nothing is copied.
+    pub fn parse_static(bytes: &'static [u8]) -> Result<KernelBtf, BtfError> {
+        let (types, strings) = sections(bytes)?;
+        KernelBtf::index(Cow::Borrowed(&bytes[types]), Cow::Borrowed(&bytes[strings]))
+    }
+
+    fn index(
+        type_bytes: Cow<'static, [u8]>,
+        strings: Cow<'static, [u8]>,
+    ) -> Result<KernelBtf, BtfError> {
+        // About 16 bytes a type in the kernel's BTF.
+        let mut offsets: Vec<u32> = Vec::with_capacity(type_bytes.len() / 16 + 1);
+        offsets.push(0);
+        let mut composites: Vec<u32> = Vec::new();
         let mut at = 0usize;
         while at < type_bytes.len() {
-            let name = u32_at(type_bytes, at)?;
-            let info = u32_at(type_bytes, at + 4)?;
-            let size_or_type = u32_at(type_bytes, at + 8)?;
-            at += 12;
+            let info = u32_at(&type_bytes, at + 4)?;
+            u32_at(&type_bytes, at + 8)?;
             let vlen = (info & 0xffff) as usize;
             let kind = (info >> 24) & 0x1f;
-            let mut members = Vec::new();
+            let id = offsets.len();
+            offsets.push(at as u32);
+            at += 12;
             if kind == 14 {
                 // aya-obj 0.3 reads this u32 into a Rust enum of four
                 // variants without checking it (undefined behaviour, a crash
                 // here): refused before aya ever sees the BTF.
-                let linkage = u32_at(type_bytes, at)?;
+                let linkage = u32_at(&type_bytes, at)?;
                 if linkage > 2 {
-                    return Err(BtfError::BadVarLinkage {
-                        id: types.len(),
-                        linkage,
-                    });
+                    return Err(BtfError::BadVarLinkage { id, linkage });
                 }
             }
             let extra = match kind {
                 1 | 14 | 17 => 4, // int, var, decl_tag
                 3 => 12,          // array
                 4 | 5 => {
-                    // With the kind flag, the offset word also holds a
-                    // bitfield's size in its top byte.
-                    let kind_flag = info >> 31 == 1;
-                    for i in 0..vlen {
-                        let offset = u32_at(type_bytes, at + i * 12 + 8)?;
-                        let bits = match kind_flag {
-                            true if offset >> 24 != 0 => None,
-                            true => Some(offset & 0x00ff_ffff),
-                            false => Some(offset),
-                        };
-                        members.push(Member {
-                            name: u32_at(type_bytes, at + i * 12)?,
-                            ty: u32_at(type_bytes, at + i * 12 + 4)?,
-                            bits,
-                        });
-                    }
+                    composites.push(id as u32);
                     vlen * 12
                 }
                 6 | 13 => vlen * 8,   // enum, func_proto
@@ -143,47 +171,113 @@ impl KernelBtf {
             if at > type_bytes.len() {
                 return Err(BtfError::Truncated);
             }
-            types.push(Type {
-                kind,
-                name,
-                referred: size_or_type,
-                members,
-            });
         }
         let mut btf = KernelBtf {
-            types,
+            types: type_bytes,
             strings,
-            by_name: HashMap::new(),
+            offsets,
+            by_name: HashMap::default(),
+            chain: Vec::new(),
         };
-        let mut by_name: HashMap<String, Vec<u32>> = HashMap::new();
-        for (id, ty) in btf.types.iter().enumerate() {
-            if matches!(ty.kind, KIND_STRUCT | KIND_UNION) && ty.name != 0 {
-                by_name
-                    .entry(btf.string(ty.name).to_string())
-                    .or_default()
-                    .push(id as u32);
+        btf.by_name.reserve(composites.len());
+        btf.chain = vec![0; btf.offsets.len()];
+        for id in composites {
+            let name = btf.name_of(id);
+            if name != 0 {
+                let hash = name_hash(btf.string_bytes(name));
+                if let Some(before) = btf.by_name.insert(hash, id) {
+                    btf.chain[id as usize] = before;
+                }
             }
         }
-        btf.by_name = by_name;
         Ok(btf)
+    }
+
+    /// The word `index` of type `id`'s header (0: name, 1: info, 2: size
+    /// or type); 0 for a type that does not exist.
+    fn header(&self, id: u32, index: usize) -> u32 {
+        match self.offsets.get(id as usize) {
+            Some(at) if id != 0 => u32_at(&self.types, *at as usize + index * 4).unwrap_or(0),
+            _ => 0,
+        }
+    }
+
+    fn name_of(&self, id: u32) -> u32 {
+        self.header(id, 0)
+    }
+
+    fn kind_of(&self, id: u32) -> u32 {
+        (self.header(id, 1) >> 24) & 0x1f
+    }
+
+    /// The members of composite `id` (none for another kind).
+    fn members(&self, id: u32) -> impl Iterator<Item = Member> + '_ {
+        let info = self.header(id, 1);
+        let kind = (info >> 24) & 0x1f;
+        let vlen = match kind {
+            KIND_STRUCT | KIND_UNION => (info & 0xffff) as usize,
+            _ => 0,
+        };
+        // With the kind flag, the offset word also holds a bitfield's size
+        // in its top byte.
+        let kind_flag = info >> 31 == 1;
+        let start = self
+            .offsets
+            .get(id as usize)
+            .map_or(0, |at| *at as usize + 12);
+        (0..vlen).filter_map(move |i| {
+            let at = start + i * 12;
+            let offset = u32_at(&self.types, at + 8).ok()?;
+            let bits = match kind_flag {
+                true if offset >> 24 != 0 => None,
+                true => Some(offset & 0x00ff_ffff),
+                false => Some(offset),
+            };
+            Some(Member {
+                name: u32_at(&self.types, at).ok()?,
+                ty: u32_at(&self.types, at + 4).ok()?,
+                bits,
+            })
+        })
+    }
+
+    /// The struct and union ids named `name`.
+    fn composites_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = u32> + 'a {
+        let mut next = self
+            .by_name
+            .get(&name_hash(name.as_bytes()))
+            .copied()
+            .unwrap_or(0);
+        std::iter::from_fn(move || {
+            while next != 0 {
+                let id = next;
+                next = self.chain[id as usize];
+                if self.string(self.name_of(id)) == name {
+                    return Some(id);
+                }
+            }
+            None
+        })
+    }
+
+    fn string_bytes(&self, offset: u32) -> &[u8] {
+        let Some(rest) = self.strings.get(offset as usize..) else {
+            return &[];
+        };
+        let end = rest.iter().position(|b| *b == 0).unwrap_or(rest.len());
+        &rest[..end]
     }
 
     /// The string at `offset` of the string section ("" when there is none).
     pub fn string(&self, offset: u32) -> &str {
-        let Some(rest) = self.strings.get(offset as usize..) else {
-            return "";
-        };
-        let end = rest.iter().position(|b| *b == 0).unwrap_or(rest.len());
-        std::str::from_utf8(&rest[..end]).unwrap_or("")
+        std::str::from_utf8(self.string_bytes(offset)).unwrap_or("")
     }
 
     /// Whether some struct or union named `strukt` has a member `member`
     /// (directly or in an anonymous struct or union it embeds).
     pub fn has_member(&self, strukt: &str, member: &str) -> bool {
-        self.by_name.get(strukt).is_some_and(|ids| {
-            ids.iter()
-                .any(|id| self.find_member(*id, member, 0).is_some())
-        })
+        self.composites_named(strukt)
+            .any(|id| self.find_member(id, member, 0).is_some())
     }
 
     /// The byte offset of `member` in `strukt` (directly or in an anonymous
@@ -192,8 +286,8 @@ impl KernelBtf {
     /// when structs of that name disagree.
     pub fn member_offset(&self, strukt: &str, member: &str) -> Option<u32> {
         let mut found = None;
-        for id in self.by_name.get(strukt)? {
-            let Some(bits) = self.find_member(*id, member, 0) else {
+        for id in self.composites_named(strukt) {
+            let Some(bits) = self.find_member(id, member, 0) else {
                 continue;
             };
             let offset = bits.filter(|b| b.is_multiple_of(8))? / 8;
@@ -211,11 +305,10 @@ impl KernelBtf {
     /// (`Some(None)` for a bitfield, which has none), `None` when it has no
     /// such member.
     fn find_member(&self, id: u32, member: &str, depth: u32) -> Option<Option<u32>> {
-        let ty = self.types.get(id as usize)?;
-        if depth > 8 || !matches!(ty.kind, KIND_STRUCT | KIND_UNION) {
+        if depth > 8 || !matches!(self.kind_of(id), KIND_STRUCT | KIND_UNION) {
             return None;
         }
-        ty.members.iter().find_map(|m| {
+        self.members(id).find_map(|m| {
             if m.name == 0 {
                 let inner = self.find_member(self.skip_modifiers(m.ty), member, depth + 1)?;
                 Some(
@@ -233,23 +326,26 @@ impl KernelBtf {
     /// is a named struct or union that has one (an object's own BTF: what
     /// a CO-RE access string `0:index` names).
     pub fn struct_member_name(&self, id: u32, index: usize) -> Option<(&str, &str)> {
-        let ty = self.types.get(id as usize)?;
-        if !matches!(ty.kind, KIND_STRUCT | KIND_UNION) || ty.name == 0 {
+        let name = self.name_of(id);
+        if !matches!(self.kind_of(id), KIND_STRUCT | KIND_UNION) || name == 0 {
             return None;
         }
-        let member = ty.members.get(index)?;
+        let member = self.members(id).nth(index)?;
         if member.name == 0 {
             return None;
         }
-        Some((self.string(ty.name), self.string(member.name)))
+        Some((self.string(name), self.string(member.name)))
     }
 
     /// Follows typedefs and const/volatile/restrict/type tags.
     fn skip_modifiers(&self, mut id: u32) -> u32 {
         for _ in 0..16 {
-            match self.types.get(id as usize) {
-                Some(ty) if matches!(ty.kind, 8..=11 | 18) => id = ty.referred,
-                _ => break,
+            if (1..self.offsets.len() as u32).contains(&id)
+                && matches!(self.kind_of(id), 8..=11 | 18)
+            {
+                id = self.header(id, 2);
+            } else {
+                break;
             }
         }
         id

@@ -101,12 +101,12 @@ static AYA_BTF: std::sync::OnceLock<aya::Btf> = std::sync::OnceLock::new();
 /// again.
 pub fn kernel_btf() -> Result<KernelTypes, ProbeError> {
     let loader = std::thread::spawn(loader_without_btf);
-    let bytes = KernelBtfBytes::read().map_err(|source| ProbeError::NoBtf { source })?;
+    let bytes = kernel_btf_bytes().map_err(|source| ProbeError::NoBtf { source })?;
     let (members, aya) = std::thread::scope(|scope| {
-        let members = scope.spawn(|| KernelBtf::parse(&bytes));
+        let members = scope.spawn(|| KernelBtf::parse_static(bytes));
         let aya = match AYA_BTF.get() {
             Some(btf) => Ok(btf),
-            None => aya::Btf::parse(&bytes, aya::Endianness::default())
+            None => aya::Btf::parse(bytes, aya::Endianness::default())
                 .map(|btf| AYA_BTF.get_or_init(|| btf)),
         };
         (members.join(), aya)
@@ -148,6 +148,17 @@ fn loader_without_btf() -> aya::EbpfLoader<'static> {
     aya::EbpfLoader::new()
 }
 
+/// The bytes of `/sys/kernel/btf/vmlinux`, read (mapped) once per process:
+/// polrt's reader keeps its strings and types there.
+fn kernel_btf_bytes() -> std::io::Result<&'static [u8]> {
+    static BYTES: std::sync::OnceLock<KernelBtfBytes> = std::sync::OnceLock::new();
+    if let Some(bytes) = BYTES.get() {
+        return Ok(bytes);
+    }
+    let bytes = KernelBtfBytes::read()?;
+    Ok(BYTES.get_or_init(|| bytes))
+}
+
 /// The bytes of `/sys/kernel/btf/vmlinux`: mapped where the kernel allows
 /// it (6.16 and later map the BTF read-only, without a copy), read
 /// otherwise.
@@ -157,8 +168,10 @@ enum KernelBtfBytes {
 }
 
 // SAFETY: the mapping is read-only and lives as long as the value; nothing
-// writes it.
+// writes it, and any thread may read or unmap it.
 unsafe impl Sync for KernelBtfBytes {}
+// SAFETY: as for `Sync`.
+unsafe impl Send for KernelBtfBytes {}
 
 impl KernelBtfBytes {
     fn read() -> std::io::Result<KernelBtfBytes> {
