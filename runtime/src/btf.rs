@@ -397,11 +397,12 @@ mod tests {
         }
         // overlayfs upper layer: read right after a `struct inode`.
         let size = btf.struct_size("inode").expect("struct inode");
-        assert!(btf.ends_its_struct("inode", "i_private"), "inode size {size}");
+        assert!(
+            btf.ends_its_struct("inode", "i_private"),
+            "inode size {size}"
+        );
         assert!(!btf.ends_its_struct("inode", "i_ino"));
-        assert!(btf
-            .missing(&["inode.i_private".to_string()])
-            .is_empty());
+        assert!(btf.missing(&["inode.i_private".to_string()]).is_empty());
         assert!(!btf.has_member("task_struct", "no_such_member_here"));
     }
 
