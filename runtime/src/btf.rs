@@ -364,8 +364,58 @@ mod tests {
         assert_eq!(btf.missing(&fields), vec!["outer.zz"]);
         assert_eq!(btf.struct_size("outer"), Some(8));
         assert_eq!(btf.struct_size("nosuch"), None);
-        // `a` (an int at 0 of an 8-byte struct) is not its last 8 bytes.
-        assert!(!btf.ends_its_struct("outer", "a"));
+    }
+
+    /// A BTF of `int`, `void *` and `struct inode { void *i_private; int
+    /// i_other; }` (size 16), or with the members swapped when `last`.
+    fn inode_btf(last: bool) -> Vec<u8> {
+        let strings = b"\0int\0inode\0i_private\0i_other\0";
+        let at = |s: &str| {
+            let pat = format!("\0{s}\0");
+            strings
+                .windows(pat.len())
+                .position(|w| w == pat.as_bytes())
+                .map(|p| p as u32 + 1)
+                .expect("string present")
+        };
+        let mut words: Vec<u32> = Vec::new();
+        // 1: int; 2: void *
+        words.extend([at("int"), 1 << 24, 4, 32]);
+        words.extend([0, 2 << 24, 0]);
+        let (private_at, other_at) = if last { (64, 0) } else { (0, 64) };
+        words.extend([at("inode"), (4 << 24) | 2, 16]);
+        words.extend([at("i_private"), 2, private_at, at("i_other"), 1, other_at]);
+        let types: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        let mut out = Vec::new();
+        out.extend_from_slice(&BTF_MAGIC.to_le_bytes());
+        out.extend_from_slice(&[1, 0]);
+        for word in [
+            24,
+            0,
+            types.len() as u32,
+            types.len() as u32,
+            strings.len() as u32,
+        ] {
+            out.extend_from_slice(&word.to_le_bytes());
+        }
+        out.extend_from_slice(&types);
+        out.extend_from_slice(strings);
+        out
+    }
+
+    // overlayfs upper layer
+    #[test]
+    fn inode_private_counts_as_missing_unless_it_ends_struct_inode() {
+        let fields = vec!["inode.i_private".to_string(), "inode.i_other".to_string()];
+        let last = KernelBtf::parse(&inode_btf(true)).expect("parses");
+        assert_eq!(last.struct_size("inode"), Some(16));
+        assert!(last.ends_its_struct("inode", "i_private"));
+        assert!(last.missing(&fields).is_empty());
+        // A randomized layout: the upper dentry is not at i_private + 8.
+        let first = KernelBtf::parse(&inode_btf(false)).expect("parses");
+        assert!(first.has_member("inode", "i_private"));
+        assert!(!first.ends_its_struct("inode", "i_private"));
+        assert_eq!(first.missing(&fields), vec!["inode.i_private"]);
     }
 
     #[test]
