@@ -1073,12 +1073,17 @@ fn a_full_disk_loses_records_counted_and_enforcement_goes_on() {
         !connected && connect_stderr.contains("Operation not permitted"),
         "still denied on a full disk: {connect_stderr}"
     );
-    // The warning comes with the once-a-second check; the metrics too.
+    // The warning comes with the once-a-second check; the metrics too. A
+    // check made while the connects still ran shows failures already, and
+    // part of the matches: the metrics are read once a check has seen them
+    // all (or a miscount fails the assertion below, after 15 s).
+    let matches = "polrt_rule_matches_total{policy=\"full\",rule=\"block_port\",hook=\"net.connect\",action=\"deny\"}";
     let deadline = Instant::now() + Duration::from_secs(15);
     let metrics = loop {
         let text = http_get(metrics_port, "/metrics").unwrap_or_default();
         if sample(&text, "polrt_output_failures_total").is_some_and(|n| n > 0)
             && stderr_text().contains("writes to the output failed")
+            && (sample(&text, matches) == Some(1001) || Instant::now() >= deadline)
         {
             break text;
         }
@@ -1103,14 +1108,7 @@ fn a_full_disk_loses_records_counted_and_enforcement_goes_on() {
     assert!(used <= 65536, "{metrics}");
     // Every connect was refused: the rule counted all of them, whatever
     // the output could hold.
-    assert_eq!(
-        sample(
-            &metrics,
-            "polrt_rule_matches_total{policy=\"full\",rule=\"block_port\",hook=\"net.connect\",action=\"deny\"}"
-        ),
-        Some(1001),
-        "{metrics}"
-    );
+    assert_eq!(sample(&metrics, matches), Some(1001), "{metrics}");
     polrt.stop();
 }
 
