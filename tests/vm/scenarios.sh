@@ -73,6 +73,7 @@ SCENARIOS=(
     hooks-stop
     containers
     process-context
+    policies-lsm-order
 )
 
 # Scratch files of the product scenarios; tests/vm/policies/lsm_enforce.pol
@@ -1213,6 +1214,41 @@ scenario_process_context() {
         "fields.proc.cmdline=$WORK/xmrig -c $connect xmrig -o stratum+tcp://pool.example:3333"
     stop_polrt context
     echo "polc-vm: process context: a three-level tree and a command line read by the kernel through lsm"
+}
+
+# Two policies on one LSM hook (docs/runtime.md, "How policies compose"):
+# the kernel runs the most recently attached program first and stops at the
+# first that refuses. Started as `deny audit`, the audit runs first and both
+# report the exec; as `audit deny`, the denial ends the hook and the audit
+# is not written. polrt says so at start-up, naming the hook and policies.
+scenario_policies_lsm_order() {
+    make_scratch_files
+    cp /bin/true "$WORK/ordered-true"
+    local verdict
+    for verdict in deny audit; do
+        printf 'rule %s_ordered {\n    on exec\n    when exec.path == "%s"\n    %s\n}\n' \
+            "$verdict" "$WORK/ordered-true" "$verdict" >"$WORK/order_$verdict.pol"
+    done
+    local session first second outcome audits
+    for session in deny-audit audit-deny; do
+        first=${session%-*}
+        second=${session#*-}
+        POLRT_POLICY=$WORK/order_$first.pol start_polrt "$session" "$WORK/order_$second.pol" --require-lsm
+        grep -q "^polrt: note: several policies on the lsm backend of exec (order_$first, order_$second): " \
+            "$WORK/$session.err" || fail "polrt did not say that the policies share exec's lsm hook"
+        outcome=$(exec_in_cgroup "$WORK/ordered-true")
+        [ "$outcome" = "126 Operation not permitted" ] || fail "the exec was not refused ($outcome)"
+        await_event "$session" rule=deny_ordered verdict=deny backend=lsm
+        # Stopped, polrt has written every event of its ring buffers.
+        stop_polrt "$session"
+        audits=$(ops events "$WORK/$session.jsonl" rule=audit_ordered)
+        echo "$session: audit events $audits"
+        case $session in
+            deny-audit) [ "$audits" -eq 1 ] || fail "started as deny, audit: the audit (attached last, run first) was not written" ;;
+            audit-deny) [ "$audits" -eq 0 ] || fail "started as audit, deny: the audit ran after the refusal" ;;
+        esac
+    done
+    echo "polc-vm: two policies on exec's lsm hook: the newest attached runs first, the first refusal ends the hook (an audit after it not written), as polrt says at start-up"
 }
 
 # The boot without BPF LSM (tests/vm.rs boots 6.12 with an lsm= list that
