@@ -1154,9 +1154,9 @@ mod tests {
             unavailable: Vec::new(),
             limits: Vec::new(),
         };
-        let a = vec![report("exec", "lsm"), report("net.connect", "lsm")];
-        let b = vec![report("exec", "lsm"), report("net.connect", "cgroup")];
-        let c = vec![report("exec", "tp_btf"), report("file.open", "lsm")];
+        let a = [report("exec", "lsm"), report("net.connect", "lsm")];
+        let b = [report("exec", "lsm"), report("net.connect", "cgroup")];
+        let c = [report("exec", "tp_btf"), report("file.open", "lsm")];
         let shared =
             lsm_hooks_of_several([("a", &a[..]), ("b", &b[..]), ("c", &c[..])].into_iter());
         assert_eq!(
