@@ -311,32 +311,7 @@ fn polc_test_decides_the_operators_in_the_kernel_as_the_interpreter() {
     if !kernel_tests_enabled("polc_test_decides_the_operators_in_the_kernel_as_the_interpreter") {
         return;
     }
-    let policy = polc_tests::repo_root().join("tests/e2e/lang_operators.pol");
-    let output = Command::new(support::polc_bin())
-        .args(["test", "--format", "json", "--color", "never"])
-        .arg(&policy)
-        .output()
-        .expect("run polc test");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{}\n{stdout}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let results: Vec<Value> = stdout
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("a JSON line"))
-        .collect();
-    assert_eq!(results.len(), 16, "{stdout}");
-    for result in &results {
-        assert_eq!(result["ok"], true, "{result}");
-        assert_eq!(result["interpreter"], result["kernel"], "{result}");
-        assert!(
-            result["program"]["verified_insns"].as_u64().is_some(),
-            "{result}"
-        );
-    }
+    support::assert_polc_test_in_kernel(&polc_tests::repo_root().join("tests/e2e/lang_operators.pol"), 16);
 }
 
 /// The directory and base name of the running executable (`proc.exe.dir`,
