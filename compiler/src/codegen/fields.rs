@@ -113,6 +113,7 @@ fn load_int(e: &mut Emitter<'_>, field: FieldId, source: FieldSource) {
         FieldSource::CapsetUser { which } => path::load_capset_user(e, which),
         FieldSource::TaskVpid => load_task_vpid(e),
         FieldSource::ExecArgc => super::cmdline::load_argc(e),
+        FieldSource::AncestorPid(n) => ancestor_walk(e, Reg::R1, n),
         FieldSource::AccountId { group, name } => load_account_id(e, group, name),
         _ => {}
     }
@@ -135,8 +136,7 @@ fn load_int(e: &mut Emitter<'_>, field: FieldId, source: FieldSource) {
         | FieldSource::ExecArgc
         | FieldSource::AccountId { .. } => {}
         FieldSource::TaskVpid => fits_32 = true,
-        FieldSource::AncestorPid(n) => {
-            ancestor(asm, Reg::R1, n);
+        FieldSource::AncestorPid(_) => {
             asm.load_member(Size::Word, Reg::R1, Reg::R1, KernelMember::TaskTgid);
             asm.mov32(Reg::R1, Reg::R1);
             fits_32 = true;
@@ -251,6 +251,33 @@ pub(super) fn ancestor(asm: &mut crate::bpf::asm::Asm, reg: Reg, n: u8) {
     asm.mov(reg, Reg::R0);
     for _ in 0..n {
         asm.load_member(Size::DoubleWord, reg, reg, KernelMember::TaskRealParent);
+    }
+}
+
+/// `reg = ` the current task's `n`-th ancestor, as [`ancestor`], but from
+/// the nearest ancestor below it that an earlier load on every path to here
+/// reached (its pointer spilled to the stack), one `real_parent` step per
+/// generation: `proc.ancestors[*]` walks the tree once.
+pub(super) fn ancestor_walk(e: &mut Emitter<'_>, reg: Reg, n: u8) {
+    match e.ancestor_spilled().filter(|m| *m <= n) {
+        Some(m) => {
+            e.asm.note(format!(
+                "ancestor {n}: ancestor {m}->real_parent x {}",
+                n - m
+            ));
+            e.asm
+                .load(Size::DoubleWord, reg, Reg::R10, super::FP_ANCESTOR);
+            for _ in m..n {
+                e.asm
+                    .load_member(Size::DoubleWord, reg, reg, KernelMember::TaskRealParent);
+            }
+        }
+        None => ancestor(&mut e.asm, reg, n),
+    }
+    if n > 0 {
+        e.asm
+            .store(Size::DoubleWord, Reg::R10, super::FP_ANCESTOR, reg);
+        e.set_ancestor_spilled(n);
     }
 }
 
@@ -489,7 +516,7 @@ fn load_str(e: &mut Emitter<'_>, field: FieldId, source: FieldSource, max: u16) 
             Helper::ProbeReadKernelStr
         }
         FieldSource::AncestorComm(n) => {
-            ancestor(&mut e.asm, Reg::R3, n);
+            ancestor_walk(e, Reg::R3, n);
             e.asm
                 .load_member(Size::Word, Reg::R1, Reg::R3, KernelMember::TaskTgid);
             e.asm.jump_imm(Jmp::IfEqual, Reg::R1, 0, done);

@@ -58,8 +58,15 @@ const FP_SPILL: i16 = -24;
 /// Stack slot of the system call ABI a syscall guard found (0: 64-bit or
 /// x32, 1: 32-bit), until the prologue copies it to the scratch map.
 const FP_ABI: i16 = -32;
+/// Stack slot of the task pointer of the last ancestor an ancestry field
+/// load reached (see `flow::Loaded::ancestor`): a spilled pointer keeps its
+/// type, so the next ancestor is one `real_parent` step from it.
+const FP_ANCESTOR: i16 = -40;
+/// Stack slot of the next `kernfs_node` of the container walk
+/// (`codegen/container.rs`): a BTF pointer, loaded from directly.
+const FP_CGROUP_KN: i16 = -48;
 /// Bytes of stack every program uses.
-pub const STACK_BYTES: u32 = 32;
+pub const STACK_BYTES: u32 = 48;
 
 /// The maps a program refers to.
 #[derive(Clone, Debug)]
@@ -606,6 +613,26 @@ impl Emitter<'_> {
             fields::load(self, field);
         }
         self.set_r1(fields::r1_after_load(field));
+    }
+
+    /// Whether the argv block was read on every path to here; from here on
+    /// it is (the caller reads it when it was not).
+    fn argv_read(&mut self) -> bool {
+        let here = self.here.get_or_insert_with(flow::Loaded::default);
+        std::mem::replace(&mut here.argv, true)
+    }
+
+    /// The ancestor whose task pointer [`FP_ANCESTOR`] holds on every path
+    /// to here.
+    fn ancestor_spilled(&self) -> Option<u8> {
+        self.here.as_ref().and_then(|h| h.ancestor)
+    }
+
+    /// Records that [`FP_ANCESTOR`] holds ancestor `n` from here on.
+    fn set_ancestor_spilled(&mut self, n: u8) {
+        if let Some(here) = &mut self.here {
+            here.ancestor = Some(n);
+        }
     }
 
     /// Whether r1 holds `what` on every path to here.
