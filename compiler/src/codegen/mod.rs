@@ -196,6 +196,9 @@ struct Emitter<'a> {
     fail_closed_match: bool,
     /// The rule or trace being emitted (for [`Origin`]s).
     rule: Option<u32>,
+    /// The one-literal `contains` tests decided by a direct search
+    /// ([`leaves::direct_searches`]).
+    direct: BTreeSet<(FieldId, crate::ir::AutomatonId)>,
 }
 
 /// Emits one program; one past `env.max_insns` instructions is not
@@ -240,7 +243,9 @@ fn emit_with(
         capture_blocks: Vec::new(),
         fail_closed_match: false,
         rule: None,
+        direct: BTreeSet::new(),
     };
+    e.direct = leaves::direct_searches(&e);
     e.prologue();
     let too_large = |e: &Emitter<'_>| e.asm.n_insns() > e.env.max_insns;
     for step in &program.traces {
