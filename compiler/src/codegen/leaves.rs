@@ -81,7 +81,8 @@ pub(super) fn r1_after(e: &Emitter<'_>, leaf: &Leaf) -> Option<R1> {
 /// Whether `field` is read without its length (`proc.comm` through
 /// `bpf_get_current_comm`, NUL-padded).
 pub(super) fn without_len(e: &Emitter<'_>, field: FieldId) -> bool {
-    e.comm_without_len && super::kernel_source(e.program, field) == Some(FieldSource::Comm)
+    (e.comm_without_len && super::kernel_source(e.program, field) == Some(FieldSource::Comm))
+        || e.comm_in_place.contains(&field)
 }
 
 /// `r1 = field's value`, unless r1 holds it already.

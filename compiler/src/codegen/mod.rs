@@ -22,7 +22,9 @@
 //! decision (the matching rule's verdict code; its id is in the record
 //! header), r8 = `bpf_get_current_pid_tgid()` in the decided block; r0-r5
 //! are scratch and clobbered by every helper call. Stack: fp-8 the config
-//! value pointer, fp-16 a u32 map key, fp-24 a spill slot.
+//! value pointer, fp-16 a u32 map key, fp-24 a spill slot, fp-32 the system
+//! call ABI, fp-40 the last ancestor reached (a task pointer), fp-48 the next
+//! `kernfs_node` of the container walk.
 //!
 //! Depends on `ir`, `bpf::asm`, `abi` (record header and config layout) and the
 //! hook table; knows nothing of ELF.
@@ -196,6 +198,9 @@ struct Emitter<'a> {
     fail_closed_match: bool,
     /// The rule or trace being emitted (for [`Origin`]s).
     rule: Option<u32>,
+    /// Ancestors' command names copied from the task with two loads, no
+    /// length ([`fields::comm_in_place`]).
+    comm_in_place: BTreeSet<FieldId>,
     /// The one-literal `contains` tests decided by a direct search
     /// ([`leaves::direct_searches`]).
     direct: BTreeSet<(FieldId, crate::ir::AutomatonId)>,
@@ -244,6 +249,7 @@ fn emit_with(
         fail_closed_match: false,
         rule: None,
         direct: BTreeSet::new(),
+        comm_in_place: fields::comm_in_place(program),
     };
     e.direct = leaves::direct_searches(&e);
     e.prologue();
