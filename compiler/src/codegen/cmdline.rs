@@ -97,34 +97,68 @@ pub(super) fn load_arg(e: &mut Emitter<'_>, field: FieldId, n: u16, max: u16, do
 /// The command line (`mm->arg_start .. mm->arg_end`, NULs made spaces, at
 /// most `max - 1` bytes) into the field's slot; r0 = its length + 1 for the
 /// string finisher, or a jump to `done` when there is none.
+///
+/// A field in `Emitter::raw_cmdline` keeps its NULs: every test of it
+/// decides the same on them as on spaces, and [`join_for_event`] makes them
+/// spaces before an event reports it.
 pub(super) fn load_cmdline(e: &mut Emitter<'_>, field: FieldId, max: u16, done: Label) {
     let slot = e.env.layout.slot(field);
     let len_slot = e.env.layout.len_slot(field);
-    join_cmdline(&mut e.asm, slot, len_slot, max, done);
+    let join = !e.raw_cmdline.contains(&field);
+    join_cmdline(&mut e.asm, slot, len_slot, max, done, join);
 }
 
-/// [`load_cmdline`] into `r7 + slot`, its length in `r7 + len_slot`.
-fn join_cmdline(asm: &mut crate::bpf::asm::Asm, slot: i16, len_slot: i16, max: u16, done: Label) {
+/// Whether every test of the command line `field` decides the same on its
+/// arguments as read (NUL-separated) as on them joined with spaces: an
+/// equality, a prefix, a suffix or a direct search (`direct`) of a literal
+/// with no space (a NUL or a space where the literal has another byte
+/// fails either way), with no string dispatch on it.
+pub(super) fn raw_cmdline(
+    program: &crate::ir::Program,
+    field: FieldId,
+    automata: &[crate::ir::AutomatonDef],
+    direct: &std::collections::BTreeSet<(FieldId, crate::ir::AutomatonId)>,
+) -> bool {
+    use crate::ir::LeafKind;
+    let no_space = |lit: &[u8]| !lit.contains(&b' ');
+    !program.str_dispatches.iter().any(|d| d.field == field)
+        && program
+            .leaves()
+            .iter()
+            .filter(|leaf| leaf.field == field)
+            .all(|leaf| match &leaf.kind {
+                LeafKind::StrEq(lit) | LeafKind::StrPrefix(lit) | LeafKind::StrSuffix(lit) => {
+                    no_space(lit)
+                }
+                LeafKind::Scan(id) => {
+                    direct.contains(&(field, *id))
+                        && no_space(&automata[id.0 as usize].automaton.literals[0])
+                }
+                _ => false,
+            })
+}
+
+/// Before an event: the NULs of a command line loaded as read made spaces
+/// (its length from its length slot; a stale length from another event
+/// only changes bytes no test or report of this event reads). Uses r1-r4.
+pub(super) fn join_for_event(asm: &mut crate::bpf::asm::Asm, slot: i16, len_slot: i16, max: u16) {
+    asm.note("the command line as reported: NULs made spaces");
     let last = i32::from(max) - 1;
-    asm.note("the arguments, mm->arg_start .. mm->arg_end, NULs made spaces a word at a time");
-    asm.call(Helper::GetCurrentTaskBtf);
-    asm.load_member(Size::DoubleWord, Reg::R4, Reg::R0, KernelMember::TaskMm);
-    asm.load_member(Size::DoubleWord, Reg::R3, Reg::R4, KernelMember::MmArgStart);
-    asm.load_member(Size::DoubleWord, Reg::R2, Reg::R4, KernelMember::MmArgEnd);
-    asm.alu(Alu::Sub, Reg::R2, Reg::R3);
-    // With the last argument's NUL: at least 2 bytes for a non-empty line.
-    asm.jump_imm(Jmp::IfSignedLessThanOrEqual, Reg::R2, 1, done);
-    asm.alu_imm(Alu::Add, Reg::R2, -1);
-    let fits = asm.label("cmdline_fits");
-    asm.jump_imm(Jmp::IfLessThanOrEqual, Reg::R2, last, fits);
-    asm.mov_imm(Reg::R2, last);
-    asm.bind(fits);
-    asm.store(Size::DoubleWord, Reg::R7, len_slot, Reg::R2);
-    asm.mov(Reg::R1, Reg::R7);
-    asm.alu_imm(Alu::Add, Reg::R1, i32::from(slot));
-    asm.call(Helper::ProbeReadUser);
-    asm.jump_imm(Jmp::IfNotEqual, Reg::R0, 0, done);
     asm.load(Size::DoubleWord, Reg::R2, Reg::R7, len_slot);
+    nuls_to_spaces(asm, slot, last);
+    // The word loop may have made the string's own NUL a space: again.
+    let ok = asm.label("cmdline_reported");
+    asm.jump_imm(Jmp::IfLessThanOrEqual, Reg::R2, last, ok);
+    asm.mov_imm(Reg::R2, last);
+    asm.bind(ok);
+    asm.mov(Reg::R1, Reg::R7);
+    asm.alu(Alu::Add, Reg::R1, Reg::R2);
+    asm.store_imm(Size::Byte, Reg::R1, slot, 0);
+}
+
+/// The NULs among the first r2 bytes at `r7 + slot` (at most `last`) made
+/// spaces. Uses r1-r4.
+fn nuls_to_spaces(asm: &mut crate::bpf::asm::Asm, slot: i16, last: i32) {
     let joined = asm.label("cmdline_joined");
     // A word at a time, no branch per byte: in each word of the line, 0x80
     // marks exactly the NUL bytes (`~(((w & 0x7f..) + 0x7f..) | w |
@@ -149,6 +183,44 @@ fn join_cmdline(asm: &mut crate::bpf::asm::Asm, slot: i16, len_slot: i16, max: u
         asm.store(Size::DoubleWord, Reg::R7, at, Reg::R1);
     }
     asm.bind(joined);
+}
+
+/// [`load_cmdline`] into `r7 + slot`, its length in `r7 + len_slot`.
+fn join_cmdline(
+    asm: &mut crate::bpf::asm::Asm,
+    slot: i16,
+    len_slot: i16,
+    max: u16,
+    done: Label,
+    join: bool,
+) {
+    let last = i32::from(max) - 1;
+    asm.note(if join {
+        "the arguments, mm->arg_start .. mm->arg_end, NULs made spaces a word at a time"
+    } else {
+        "the arguments, mm->arg_start .. mm->arg_end, as read (NUL-separated)"
+    });
+    asm.call(Helper::GetCurrentTaskBtf);
+    asm.load_member(Size::DoubleWord, Reg::R4, Reg::R0, KernelMember::TaskMm);
+    asm.load_member(Size::DoubleWord, Reg::R3, Reg::R4, KernelMember::MmArgStart);
+    asm.load_member(Size::DoubleWord, Reg::R2, Reg::R4, KernelMember::MmArgEnd);
+    asm.alu(Alu::Sub, Reg::R2, Reg::R3);
+    // With the last argument's NUL: at least 2 bytes for a non-empty line.
+    asm.jump_imm(Jmp::IfSignedLessThanOrEqual, Reg::R2, 1, done);
+    asm.alu_imm(Alu::Add, Reg::R2, -1);
+    let fits = asm.label("cmdline_fits");
+    asm.jump_imm(Jmp::IfLessThanOrEqual, Reg::R2, last, fits);
+    asm.mov_imm(Reg::R2, last);
+    asm.bind(fits);
+    asm.store(Size::DoubleWord, Reg::R7, len_slot, Reg::R2);
+    asm.mov(Reg::R1, Reg::R7);
+    asm.alu_imm(Alu::Add, Reg::R1, i32::from(slot));
+    asm.call(Helper::ProbeReadUser);
+    asm.jump_imm(Jmp::IfNotEqual, Reg::R0, 0, done);
+    asm.load(Size::DoubleWord, Reg::R2, Reg::R7, len_slot);
+    if join {
+        nuls_to_spaces(asm, slot, last);
+    }
     asm.alu_imm(Alu::And, Reg::R2, 0x7fff);
     let ok = asm.label("cmdline_in_slot");
     asm.jump_imm(Jmp::IfLessThanOrEqual, Reg::R2, last, ok);
@@ -296,7 +368,7 @@ pub fn snapshot_program(
     asm.call(Helper::MapLookupElem);
     asm.jump_imm(Jmp::IfEqual, Reg::R0, 0, out);
     asm.mov(Reg::R7, Reg::R0);
-    join_cmdline(&mut asm, 0, CMDLINE_LEN as i16, CMDLINE_LEN, empty);
+    join_cmdline(&mut asm, 0, CMDLINE_LEN as i16, CMDLINE_LEN, empty, true);
     asm.goto(store);
     asm.bind(empty);
     asm.store_imm(Size::Byte, Reg::R7, 0, 0);

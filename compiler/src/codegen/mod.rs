@@ -44,7 +44,7 @@ use crate::abi::{self, header, Verdict, CONFIG_MONITOR};
 use crate::bpf::asm::{
     Alu, Asm, AsmError, Assembled, Helper, Jmp, Label, MapId, Origin, Reg, Size,
 };
-use crate::check::hooks::{FieldId, FieldSource, Guard, ReturnConvention, Signals};
+use crate::check::hooks::{FieldId, FieldSource, FieldType, Guard, ReturnConvention, Signals};
 use crate::check::policy::Action;
 use crate::ir::{Cond, Program, SetId, Step, Target};
 use crate::kernel::SIGKILL;
@@ -201,6 +201,8 @@ struct Emitter<'a> {
     /// Ancestors' command names copied from the task with two loads, no
     /// length ([`fields::comm_in_place`]).
     comm_in_place: BTreeSet<FieldId>,
+    /// Command lines loaded as read, NULs kept ([`cmdline::raw_cmdline`]).
+    raw_cmdline: BTreeSet<FieldId>,
     /// The one-literal `contains` tests decided by a direct search
     /// ([`leaves::direct_searches`]).
     direct: BTreeSet<(FieldId, crate::ir::AutomatonId)>,
@@ -250,8 +252,15 @@ fn emit_with(
         rule: None,
         direct: BTreeSet::new(),
         comm_in_place: fields::comm_in_place(program),
+        raw_cmdline: BTreeSet::new(),
     };
     e.direct = leaves::direct_searches(&e);
+    e.raw_cmdline = program
+        .fields()
+        .into_iter()
+        .filter(|f| kernel_source(program, *f) == Some(FieldSource::Cmdline))
+        .filter(|f| cmdline::raw_cmdline(program, *f, e.env.automata, &e.direct))
+        .collect();
     e.prologue();
     let too_large = |e: &Emitter<'_>| e.asm.n_insns() > e.env.max_insns;
     for step in &program.traces {
@@ -1333,6 +1342,25 @@ impl Emitter<'_> {
     /// a full ring buffer increments the loss counter. With
     /// `pid_tgid_in_r8`, r8 holds `bpf_get_current_pid_tgid()` already.
     fn emit_event(&mut self, rule: Option<u32>, verdict: Operand, pid_tgid_in_r8: bool) {
+        let captured: Vec<FieldId> = self
+            .raw_cmdline
+            .iter()
+            .copied()
+            .filter(|f| {
+                self.program
+                    .traces
+                    .iter()
+                    .chain(&self.program.rules)
+                    .any(|step| step.captures.contains(f))
+            })
+            .collect();
+        for field in captured {
+            let FieldType::Str { max } = field.spec().ty else {
+                continue;
+            };
+            let (slot, len) = (self.env.layout.slot(field), self.env.layout.len_slot(field));
+            cmdline::join_for_event(&mut self.asm, slot, len, max);
+        }
         let asm = &mut self.asm;
         asm.note("event: header, then bpf_ringbuf_output of the record");
         asm.call(Helper::KtimeGetBootNs);
