@@ -395,7 +395,8 @@ fn search(e: &mut Emitter<'_>, field: FieldId, slot: i16, max: i32, lit: &[u8], 
     let step = l.min(8) as i32;
     let found = asm.label("found");
     for p in 0..=last {
-        if p % step == 0 {
+        // (Position 0 is a start: the length is at least the literal's.)
+        if p % step == 0 && p > 0 {
             asm.jump_imm(Jmp::IfLessThan, Reg::R0, p, fail);
         }
         if p % 32 == 31 {
