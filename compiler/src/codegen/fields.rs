@@ -115,6 +115,8 @@ fn load_int(e: &mut Emitter<'_>, field: FieldId, source: FieldSource) {
         FieldSource::ExecArgc => super::cmdline::load_argc(e),
         FieldSource::AncestorPid(n) => ancestor_walk(e, Reg::R1, n),
         FieldSource::AccountId { group, name } => load_account_id(e, group, name),
+        // overlayfs upper layer
+        FieldSource::FileUpperLayer(file) => path::load_file_upper_layer(e, file),
         _ => {}
     }
     let asm = &mut e.asm;
@@ -134,7 +136,8 @@ fn load_int(e: &mut Emitter<'_>, field: FieldId, source: FieldSource) {
         | FieldSource::SyscallUserU64 { .. }
         | FieldSource::CapsetUser { .. }
         | FieldSource::ExecArgc
-        | FieldSource::AccountId { .. } => {}
+        | FieldSource::AccountId { .. }
+        | FieldSource::FileUpperLayer(_) => {}
         FieldSource::TaskVpid => fits_32 = true,
         FieldSource::AncestorPid(_) => {
             asm.load_member(Size::Word, Reg::R1, Reg::R1, KernelMember::TaskTgid);
