@@ -22,7 +22,9 @@
 //! decision (the matching rule's verdict code; its id is in the record
 //! header), r8 = `bpf_get_current_pid_tgid()` in the decided block; r0-r5
 //! are scratch and clobbered by every helper call. Stack: fp-8 the config
-//! value pointer, fp-16 a u32 map key, fp-24 a spill slot.
+//! value pointer, fp-16 a u32 map key, fp-24 a spill slot, fp-32 the system
+//! call ABI, fp-40 the last ancestor reached (a task pointer), fp-48 the next
+//! `kernfs_node` of the container walk.
 //!
 //! Depends on `ir`, `bpf::asm`, `abi` (record header and config layout) and the
 //! hook table; knows nothing of ELF.
@@ -42,7 +44,7 @@ use crate::abi::{self, header, Verdict, CONFIG_MONITOR};
 use crate::bpf::asm::{
     Alu, Asm, AsmError, Assembled, Helper, Jmp, Label, MapId, Origin, Reg, Size,
 };
-use crate::check::hooks::{FieldId, FieldSource, Guard, ReturnConvention, Signals};
+use crate::check::hooks::{FieldId, FieldSource, FieldType, Guard, ReturnConvention, Signals};
 use crate::check::policy::Action;
 use crate::ir::{Cond, Program, SetId, Step, Target};
 use crate::kernel::SIGKILL;
@@ -58,8 +60,15 @@ const FP_SPILL: i16 = -24;
 /// Stack slot of the system call ABI a syscall guard found (0: 64-bit or
 /// x32, 1: 32-bit), until the prologue copies it to the scratch map.
 const FP_ABI: i16 = -32;
+/// Stack slot of the task pointer of the last ancestor an ancestry field
+/// load reached (see `flow::Loaded::ancestor`): a spilled pointer keeps its
+/// type, so the next ancestor is one `real_parent` step from it.
+const FP_ANCESTOR: i16 = -40;
+/// Stack slot of the next `kernfs_node` of the container walk
+/// (`codegen/container.rs`): a BTF pointer, loaded from directly.
+const FP_CGROUP_KN: i16 = -48;
 /// Bytes of stack every program uses.
-pub const STACK_BYTES: u32 = 32;
+pub const STACK_BYTES: u32 = 48;
 
 /// The maps a program refers to.
 #[derive(Clone, Debug)]
@@ -189,6 +198,14 @@ struct Emitter<'a> {
     fail_closed_match: bool,
     /// The rule or trace being emitted (for [`Origin`]s).
     rule: Option<u32>,
+    /// Ancestors' command names copied from the task with two loads, no
+    /// length ([`fields::comm_in_place`]).
+    comm_in_place: BTreeSet<FieldId>,
+    /// Command lines loaded as read, NULs kept ([`cmdline::raw_cmdline`]).
+    raw_cmdline: BTreeSet<FieldId>,
+    /// The one-literal `contains` tests decided by a direct search
+    /// ([`leaves::direct_searches`]).
+    direct: BTreeSet<(FieldId, crate::ir::AutomatonId)>,
 }
 
 /// Emits one program; one past `env.max_insns` instructions is not
@@ -233,7 +250,17 @@ fn emit_with(
         capture_blocks: Vec::new(),
         fail_closed_match: false,
         rule: None,
+        direct: BTreeSet::new(),
+        comm_in_place: fields::comm_in_place(program),
+        raw_cmdline: BTreeSet::new(),
     };
+    e.direct = leaves::direct_searches(&e);
+    e.raw_cmdline = program
+        .fields()
+        .into_iter()
+        .filter(|f| kernel_source(program, *f) == Some(FieldSource::Cmdline))
+        .filter(|f| cmdline::raw_cmdline(program, *f, e.env.automata, &e.direct))
+        .collect();
     e.prologue();
     let too_large = |e: &Emitter<'_>| e.asm.n_insns() > e.env.max_insns;
     for step in &program.traces {
@@ -606,6 +633,26 @@ impl Emitter<'_> {
             fields::load(self, field);
         }
         self.set_r1(fields::r1_after_load(field));
+    }
+
+    /// Whether the argv block was read on every path to here; from here on
+    /// it is (the caller reads it when it was not).
+    fn argv_read(&mut self) -> bool {
+        let here = self.here.get_or_insert_with(flow::Loaded::default);
+        std::mem::replace(&mut here.argv, true)
+    }
+
+    /// The ancestor whose task pointer [`FP_ANCESTOR`] holds on every path
+    /// to here.
+    fn ancestor_spilled(&self) -> Option<u8> {
+        self.here.as_ref().and_then(|h| h.ancestor)
+    }
+
+    /// Records that [`FP_ANCESTOR`] holds ancestor `n` from here on.
+    fn set_ancestor_spilled(&mut self, n: u8) {
+        if let Some(here) = &mut self.here {
+            here.ancestor = Some(n);
+        }
     }
 
     /// Whether r1 holds `what` on every path to here.
@@ -1295,6 +1342,25 @@ impl Emitter<'_> {
     /// a full ring buffer increments the loss counter. With
     /// `pid_tgid_in_r8`, r8 holds `bpf_get_current_pid_tgid()` already.
     fn emit_event(&mut self, rule: Option<u32>, verdict: Operand, pid_tgid_in_r8: bool) {
+        let captured: Vec<FieldId> = self
+            .raw_cmdline
+            .iter()
+            .copied()
+            .filter(|f| {
+                self.program
+                    .traces
+                    .iter()
+                    .chain(&self.program.rules)
+                    .any(|step| step.captures.contains(f))
+            })
+            .collect();
+        for field in captured {
+            let FieldType::Str { max } = field.spec().ty else {
+                continue;
+            };
+            let (slot, len) = (self.env.layout.slot(field), self.env.layout.len_slot(field));
+            cmdline::join_for_event(&mut self.asm, slot, len, max);
+        }
         let asm = &mut self.asm;
         asm.note("event: header, then bpf_ringbuf_output of the record");
         asm.call(Helper::KtimeGetBootNs);
