@@ -335,28 +335,7 @@ fn polc_test_decides_contains_searches_in_the_kernel_as_the_interpreter() {
         let asm = String::from_utf8_lossy(&asm.stdout);
         assert!(asm.contains("search: contains"), "{file}");
         assert!(!asm.contains("scan: contains"), "{file}");
-        let output = Command::new(support::polc_bin())
-            .args(["test", "--format", "json", "--color", "never"])
-            .arg(&policy)
-            .output()
-            .expect("run polc test");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success(),
-            "{}\n{stdout}\n{}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let results: Vec<Value> = stdout
-            .lines()
-            .map(|line| serde_json::from_str(line).expect("a JSON line"))
-            .collect();
-        assert_eq!(results.len(), cases, "{stdout}");
-        for result in &results {
-            assert_eq!(result["ok"], true, "{result}");
-            assert_eq!(result["interpreter"], result["kernel"], "{result}");
-            assert!(result["kernel"]["action"].is_string(), "{result}");
-        }
+        support::assert_polc_test_in_kernel(&policy, cases);
     }
 }
 
