@@ -311,7 +311,10 @@ fn polc_test_decides_the_operators_in_the_kernel_as_the_interpreter() {
     if !kernel_tests_enabled("polc_test_decides_the_operators_in_the_kernel_as_the_interpreter") {
         return;
     }
-    support::assert_polc_test_in_kernel(&polc_tests::repo_root().join("tests/e2e/lang_operators.pol"), 16);
+    support::assert_polc_test_in_kernel(
+        &polc_tests::repo_root().join("tests/e2e/lang_operators.pol"),
+        16,
+    );
 }
 
 /// `polc test` of one-literal `contains` tests on the command line and the

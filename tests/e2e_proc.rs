@@ -314,7 +314,10 @@ fn polc_test_decides_the_process_context_in_the_kernel() {
     if !kernel_tests_enabled("polc_test_decides_the_process_context_in_the_kernel") {
         return;
     }
-    support::assert_polc_test_in_kernel(&polc_tests::repo_root().join("tests/e2e/proc_context.pol"), 18);
+    support::assert_polc_test_in_kernel(
+        &polc_tests::repo_root().join("tests/e2e/proc_context.pol"),
+        18,
+    );
 }
 
 /// `unshare --pid --fork -> bash`, which prints its own status and then
