@@ -392,8 +392,7 @@ fn run(args: &RunArgs, phases: &[Phase]) -> Result<(), String> {
         return Err(format!(
             "unknown scenario `{unknown}`; the scenarios are: {}",
             names.join(", ")
-        )
-        .into());
+        ));
     }
     let scenarios: Vec<scenario::Scenario> = known
         .into_iter()
