@@ -301,6 +301,20 @@ impl Coverage {
                     self.add("string dispatch by identity");
                 }
             }
+            // prefix dispatch (LPM trie)
+            for run in &program.prefix_dispatches {
+                self.add("prefix dispatch");
+                if run.firsts.iter().enumerate().any(|(i, f)| {
+                    let rules = &program.rules[run.start..run.end];
+                    let own = rules.iter().position(|r| {
+                        polc::ir::lower::str_prefix_term(r).map(|(_, l)| l)
+                            == Some(run.literals[i].as_slice())
+                    });
+                    own != Some(*f as usize)
+                }) {
+                    self.add("prefix dispatch to an earlier shorter prefix");
+                }
+            }
         }
         for set in &build.module.sets {
             self.add(match set.kind {
@@ -442,6 +456,8 @@ impl Coverage {
             "set IPv6 trie",
             "string dispatch",
             "string dispatch by identity",
+            "prefix dispatch",
+            "prefix dispatch to an earlier shorter prefix",
         ] {
             want.push(other.to_string());
         }

@@ -258,7 +258,15 @@ fn emit_with(
         let end = runs
             .iter()
             .find(|run| run.start == k)
-            .map_or(k + 1, |run| run.end);
+            .map(|run| run.end)
+            .or_else(|| {
+                program
+                    .prefix_dispatches
+                    .iter()
+                    .find(|d| d.start == k)
+                    .map(|d| d.end)
+            })
+            .unwrap_or(k + 1);
         let new: Vec<FieldId> = program.rules[k..end]
             .iter()
             .flat_map(|rule| rule.needs())
@@ -292,10 +300,16 @@ fn emit_with(
             return (e.asm, BTreeSet::new());
         }
         match plan.dispatch_of[i] {
-            None => {
-                e.rule(i, &plan, 0, decided);
-                i += 1;
-            }
+            None => match program.prefix_dispatches.iter().position(|d| d.start == i) {
+                Some(p) => {
+                    e.prefix_dispatch(p, &plan, decided);
+                    i = program.prefix_dispatches[p].end;
+                }
+                None => {
+                    e.rule(i, &plan, 0, decided, None);
+                    i += 1;
+                }
+            },
             Some(d) => {
                 // The run's rules are emitted inside the search, each after
                 // the block that jumps to it.
@@ -699,12 +713,22 @@ impl Emitter<'_> {
     /// and where each failed term continues. A part that nothing reaches
     /// (earlier failures skip past it) is not emitted: the verifier rejects
     /// unreachable instructions.
-    fn rule(&mut self, k: usize, plan: &flow::RulePlan, start: usize, decided: Label) {
+    ///
+    /// `entry`: the label to bind instead of the rule's own entry (a prefix
+    /// dispatch's in-order start; its own entry is the dispatch's).
+    fn rule(
+        &mut self,
+        k: usize,
+        plan: &flow::RulePlan,
+        start: usize,
+        decided: Label,
+        entry: Option<Label>,
+    ) {
         let step = &self.program.rules[k];
         self.fail_closed_match = crate::interp::fails_closed_to_match(step.action);
         let (entries, fail) = (&plan.entries[k], &plan.fail[k]);
         let terms = step.conjuncts();
-        self.bind(entries[start]);
+        self.bind(entry.unwrap_or(entries[start]));
         if start == 0 && self.here.is_some() {
             self.step_header(step);
         } else {
@@ -1080,6 +1104,134 @@ impl Emitter<'_> {
         }
     }
 
+    /// A prefix dispatch (see [`crate::ir::PrefixDispatch`]): one LPM trie
+    /// lookup of the field's first bytes gives the offset of the run's
+    /// first rule whose first test holds; a binary search on it enters the
+    /// run there, past that test, and the run continues in order from
+    /// there (each rule's tests inline). No literal: past the run. An
+    /// unresolved path (undecided tests: refusing rules match) takes the
+    /// run in order from its start.
+    fn prefix_dispatch(&mut self, p: usize, plan: &flow::RulePlan, decided: Label) {
+        let def = self.program.prefix_dispatches[p].clone();
+        let (start, end, field) = (def.start, def.end, def.field);
+        let miss = if end < self.program.rules.len() {
+            plan.entries[end][0]
+        } else {
+            self.exit_allow
+        };
+        let in_order = self.asm.label("prefix_dispatch.in_order");
+        self.bind(plan.entries[start][0]);
+        if self.here.is_some() {
+            self.step_header(&self.program.rules[start]);
+            // The eager fields of the whole run: the dispatch enters it
+            // past its start.
+            for rule in &self.program.rules[start..end] {
+                for f in rule.needs() {
+                    if self.eager.contains(&f) {
+                        self.need(f);
+                    }
+                }
+            }
+            self.asm.note(format!(
+                "prefix dispatch: {} rules on {} by one LPM trie lookup",
+                end - start,
+                field.spec().name
+            ));
+            self.need(field);
+            let crate::ir::SetKind::StrPrefix { data_len } = self.env.sets[def.set.0 as usize].kind
+            else {
+                panic!("internal error: a prefix dispatch on a non-prefix set");
+            };
+            let slot = self.env.layout.slot(field);
+            if leaves::without_len(self, field) {
+                self.asm
+                    .note("NUL-padded: the literal's bytes decide (prefixlen = data_len * 8)");
+                self.asm
+                    .store_imm(Size::Word, Reg::R7, slot - 4, (data_len * 8) as i32);
+            } else {
+                let what = flow::R1::Len(field);
+                if !self.r1_holds(what) {
+                    let len = self.env.layout.len_slot(field);
+                    self.asm.load(Size::DoubleWord, Reg::R1, Reg::R7, len);
+                    self.set_r1(Some(what));
+                }
+                let Some(Cond::Leaf(leaf)) = self.program.rules[start].conjuncts().first().cloned()
+                else {
+                    panic!("internal error: a prefix dispatch without its test");
+                };
+                if self.undecided_when(&leaf).is_some() {
+                    self.asm.note(format!(
+                        "{} unresolved: the run in order",
+                        field.spec().name
+                    ));
+                    self.asm.jump_imm(Jmp::IfEqual, Reg::R1, -1, in_order);
+                    self.jump_edge(in_order);
+                }
+                let short = self.asm.label("short");
+                self.asm
+                    .jump_imm(Jmp::IfLessThanOrEqual, Reg::R1, data_len as i32, short);
+                self.asm.mov_imm(Reg::R1, data_len as i32);
+                self.asm.bind(short);
+                self.asm
+                    .note("LPM key { u32 prefixlen = min(len, data_len) * 8; data } in place");
+                self.asm.alu_imm(Alu::Lhs, Reg::R1, 3);
+                self.asm.store(Size::Word, Reg::R7, slot - 4, Reg::R1);
+            }
+            let map = self.env.maps.set(def.set);
+            self.asm.load_map(Reg::R1, map);
+            self.asm.mov(Reg::R2, Reg::R7);
+            self.asm.alu_imm(Alu::Add, Reg::R2, i32::from(slot - 4));
+            self.asm.call(Helper::MapLookupElem);
+            self.set_r1(None);
+            self.asm
+                .note("no literal the value starts with: past the run");
+            self.asm.jump_imm(Jmp::IfEqual, Reg::R0, 0, miss);
+            self.jump_edge(miss);
+            self.asm
+                .note("the first rule whose literal the value starts with");
+            self.asm.load(Size::Word, Reg::R1, Reg::R0, 0);
+            let mut firsts: Vec<u32> = def.firsts.clone();
+            firsts.sort_unstable();
+            firsts.dedup();
+            let targets: Vec<(u64, Label)> = firsts
+                .iter()
+                .map(|&f| (u64::from(f), plan.entries[start + f as usize][1]))
+                .collect();
+            self.jump_search(&targets, miss);
+        }
+        self.rule(start, plan, 0, decided, Some(in_order));
+        for k in start + 1..end {
+            self.rule(k, plan, 0, decided, None);
+        }
+    }
+
+    /// A binary search of r1 among `values` (ascending), jumping to each
+    /// one's label; any other value to `miss`.
+    fn jump_search(&mut self, values: &[(u64, Label)], miss: Label) {
+        if values.len() <= 4 {
+            for (value, target) in values {
+                jump_cmp_u64(&mut self.asm, Jmp::IfEqual, Reg::R1, *value, *target);
+                self.jump_edge(*target);
+            }
+            self.goto(miss);
+            self.asm.island_point();
+            return;
+        }
+        let mid = values.len() / 2;
+        let upper = self.asm.label("upper");
+        jump_cmp_u64(
+            &mut self.asm,
+            Jmp::IfGreaterOrEqual,
+            Reg::R1,
+            values[mid].0,
+            upper,
+        );
+        self.jump_edge(upper);
+        self.jump_search(&values[..mid], miss);
+        self.bind(upper);
+        self.jump_search(&values[mid..], miss);
+    }
+
     fn search(
         &mut self,
         values: &[(u64, Vec<usize>)],
@@ -1097,7 +1249,7 @@ impl Emitter<'_> {
             self.goto(miss);
             for (_, rules) in values {
                 for &k in rules {
-                    self.rule(k, plan, 1, decided);
+                    self.rule(k, plan, 1, decided, None);
                 }
             }
             return;
