@@ -304,15 +304,8 @@ impl Coverage {
             // prefix dispatch (LPM trie)
             for run in &program.prefix_dispatches {
                 self.add("prefix dispatch");
-                if run.firsts.iter().enumerate().any(|(i, f)| {
-                    let rules = &program.rules[run.start..run.end];
-                    let own = rules.iter().position(|r| {
-                        polc::ir::lower::str_prefix_term(r).map(|(_, l)| l)
-                            == Some(run.literals[i].as_slice())
-                    });
-                    own != Some(*f as usize)
-                }) {
-                    self.add("prefix dispatch to an earlier shorter prefix");
+                if run.groups.iter().any(|g| g.len() > 1) {
+                    self.add("prefix dispatch with overlapping prefixes");
                 }
             }
         }
@@ -457,7 +450,7 @@ impl Coverage {
             "string dispatch",
             "string dispatch by identity",
             "prefix dispatch",
-            "prefix dispatch to an earlier shorter prefix",
+            "prefix dispatch with overlapping prefixes",
         ] {
             want.push(other.to_string());
         }

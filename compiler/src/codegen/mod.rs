@@ -276,6 +276,11 @@ fn emit_with(
         barriers[k] = !new.is_empty();
         k = end;
     }
+    // A prefix run is entered at its start only (its rules are emitted in
+    // groups, not at their own entries): no failed test lands inside it.
+    for d in &program.prefix_dispatches {
+        barriers[d.start..d.end].fill(true);
+    }
     let plan = flow::RulePlan::new(&mut e.asm, &program.rules, &barriers, &runs, exit_allow);
     let decided = e.asm.label("decided");
     // Captures that several rules share: one block loads them for all.
@@ -306,7 +311,7 @@ fn emit_with(
                     i = program.prefix_dispatches[p].end;
                 }
                 None => {
-                    e.rule(i, &plan, 0, decided, None);
+                    e.rule(i, &plan, 0, decided);
                     i += 1;
                 }
             },
@@ -713,22 +718,12 @@ impl Emitter<'_> {
     /// and where each failed term continues. A part that nothing reaches
     /// (earlier failures skip past it) is not emitted: the verifier rejects
     /// unreachable instructions.
-    ///
-    /// `entry`: the label to bind instead of the rule's own entry (a prefix
-    /// dispatch's in-order start; its own entry is the dispatch's).
-    fn rule(
-        &mut self,
-        k: usize,
-        plan: &flow::RulePlan,
-        start: usize,
-        decided: Label,
-        entry: Option<Label>,
-    ) {
+    fn rule(&mut self, k: usize, plan: &flow::RulePlan, start: usize, decided: Label) {
         let step = &self.program.rules[k];
         self.fail_closed_match = crate::interp::fails_closed_to_match(step.action);
         let (entries, fail) = (&plan.entries[k], &plan.fail[k]);
         let terms = step.conjuncts();
-        self.bind(entry.unwrap_or(entries[start]));
+        self.bind(entries[start]);
         if start == 0 && self.here.is_some() {
             self.step_header(step);
         } else {
@@ -1105,12 +1100,18 @@ impl Emitter<'_> {
     }
 
     /// A prefix dispatch (see [`crate::ir::PrefixDispatch`]): one LPM trie
-    /// lookup of the field's first bytes gives the offset of the run's
-    /// first rule whose first test holds; a binary search on it enters the
-    /// run there, past that test, and the run continues in order from
-    /// there (each rule's tests inline). No literal: past the run. An
-    /// unresolved path (undecided tests: refusing rules match) takes the
-    /// run in order from its start.
+    /// lookup of the field's first bytes gives the group index of the
+    /// longest of the run's literals the value starts with; a binary search
+    /// on it reaches that group's rules (those whose literal is a prefix of
+    /// it, in order), each tested past its first test, which holds for
+    /// them and for no other rule of the run. No literal: past the run. An
+    /// unresolved path (its tests undecided) tests, in order, the run's
+    /// rules that fail closed to a match.
+    ///
+    /// Each group's rules follow the search block that jumps to them, so
+    /// its jumps stay short; a failed test continues at the group's next
+    /// rule by a jump, so the verifier's pending branches do not grow with
+    /// the run.
     fn prefix_dispatch(&mut self, p: usize, plan: &flow::RulePlan, decided: Label) {
         let def = self.program.prefix_dispatches[p].clone();
         let (start, end, field) = (def.start, def.end, def.field);
@@ -1119,117 +1120,196 @@ impl Emitter<'_> {
         } else {
             self.exit_allow
         };
-        let in_order = self.asm.label("prefix_dispatch.in_order");
         self.bind(plan.entries[start][0]);
-        if self.here.is_some() {
-            self.step_header(&self.program.rules[start]);
-            // The eager fields of the whole run: the dispatch enters it
-            // past its start.
-            for rule in &self.program.rules[start..end] {
-                for f in rule.needs() {
-                    if self.eager.contains(&f) {
-                        self.need(f);
-                    }
-                }
-            }
-            self.asm.note(format!(
-                "prefix dispatch: {} rules on {} by one LPM trie lookup",
-                end - start,
-                field.spec().name
-            ));
-            self.need(field);
-            let crate::ir::SetKind::StrPrefix { data_len } = self.env.sets[def.set.0 as usize].kind
-            else {
-                panic!("internal error: a prefix dispatch on a non-prefix set");
-            };
-            let slot = self.env.layout.slot(field);
-            if leaves::without_len(self, field) {
-                self.asm
-                    .note("NUL-padded: the literal's bytes decide (prefixlen = data_len * 8)");
-                self.asm
-                    .store_imm(Size::Word, Reg::R7, slot - 4, (data_len * 8) as i32);
-            } else {
-                let what = flow::R1::Len(field);
-                if !self.r1_holds(what) {
-                    let len = self.env.layout.len_slot(field);
-                    self.asm.load(Size::DoubleWord, Reg::R1, Reg::R7, len);
-                    self.set_r1(Some(what));
-                }
-                let Some(Cond::Leaf(leaf)) = self.program.rules[start].conjuncts().first().cloned()
-                else {
-                    panic!("internal error: a prefix dispatch without its test");
-                };
-                if self.undecided_when(&leaf).is_some() {
-                    self.asm.note(format!(
-                        "{} unresolved: the run in order",
-                        field.spec().name
-                    ));
-                    self.asm.jump_imm(Jmp::IfEqual, Reg::R1, -1, in_order);
-                    self.jump_edge(in_order);
-                }
-                let short = self.asm.label("short");
-                self.asm
-                    .jump_imm(Jmp::IfLessThanOrEqual, Reg::R1, data_len as i32, short);
-                self.asm.mov_imm(Reg::R1, data_len as i32);
-                self.asm.bind(short);
-                self.asm
-                    .note("LPM key { u32 prefixlen = min(len, data_len) * 8; data } in place");
-                self.asm.alu_imm(Alu::Lhs, Reg::R1, 3);
-                self.asm.store(Size::Word, Reg::R7, slot - 4, Reg::R1);
-            }
-            let map = self.env.maps.set(def.set);
-            self.asm.load_map(Reg::R1, map);
-            self.asm.mov(Reg::R2, Reg::R7);
-            self.asm.alu_imm(Alu::Add, Reg::R2, i32::from(slot - 4));
-            self.asm.call(Helper::MapLookupElem);
-            self.set_r1(None);
-            self.asm
-                .note("no literal the value starts with: past the run");
-            self.asm.jump_imm(Jmp::IfEqual, Reg::R0, 0, miss);
-            self.jump_edge(miss);
-            self.asm
-                .note("the first rule whose literal the value starts with");
-            self.asm.load(Size::Word, Reg::R1, Reg::R0, 0);
-            let mut firsts: Vec<u32> = def.firsts.clone();
-            firsts.sort_unstable();
-            firsts.dedup();
-            let targets: Vec<(u64, Label)> = firsts
-                .iter()
-                .map(|&f| (u64::from(f), plan.entries[start + f as usize][1]))
-                .collect();
-            self.jump_search(&targets, miss);
+        if self.here.is_none() {
+            return;
         }
-        self.rule(start, plan, 0, decided, Some(in_order));
-        for k in start + 1..end {
-            self.rule(k, plan, 0, decided, None);
+        self.step_header(&self.program.rules[start]);
+        // The eager fields of the whole run.
+        for rule in &self.program.rules[start..end] {
+            for f in rule.needs() {
+                if self.eager.contains(&f) {
+                    self.need(f);
+                }
+            }
+        }
+        self.asm.note(format!(
+            "prefix dispatch: {} rules on {} by one LPM trie lookup",
+            end - start,
+            field.spec().name
+        ));
+        self.need(field);
+        let crate::ir::SetKind::StrPrefix { data_len } = self.env.sets[def.set.0 as usize].kind
+        else {
+            panic!("internal error: a prefix dispatch on a non-prefix set");
+        };
+        let slot = self.env.layout.slot(field);
+        let unresolved = self.asm.label("prefix_dispatch.unresolved");
+        let mut has_unresolved = false;
+        if leaves::without_len(self, field) {
+            self.asm
+                .note("NUL-padded: the literal's bytes decide (prefixlen = data_len * 8)");
+            self.asm
+                .store_imm(Size::Word, Reg::R7, slot - 4, (data_len * 8) as i32);
+        } else {
+            let what = flow::R1::Len(field);
+            if !self.r1_holds(what) {
+                let len = self.env.layout.len_slot(field);
+                self.asm.load(Size::DoubleWord, Reg::R1, Reg::R7, len);
+                self.set_r1(Some(what));
+            }
+            let Some(Cond::Leaf(leaf)) = self.program.rules[start].conjuncts().first().cloned()
+            else {
+                panic!("internal error: a prefix dispatch without its test");
+            };
+            if self.undecided_when(&leaf).is_some() {
+                has_unresolved = true;
+                self.asm.note(format!(
+                    "{} unresolved: the refusing rules in order",
+                    field.spec().name
+                ));
+                self.asm.jump_imm(Jmp::IfEqual, Reg::R1, -1, unresolved);
+                self.jump_edge(unresolved);
+            }
+            let short = self.asm.label("short");
+            self.asm
+                .jump_imm(Jmp::IfLessThanOrEqual, Reg::R1, data_len as i32, short);
+            self.asm.mov_imm(Reg::R1, data_len as i32);
+            self.asm.bind(short);
+            self.asm
+                .note("LPM key { u32 prefixlen = min(len, data_len) * 8; data } in place");
+            self.asm.alu_imm(Alu::Lhs, Reg::R1, 3);
+            self.asm.store(Size::Word, Reg::R7, slot - 4, Reg::R1);
+        }
+        let map = self.env.maps.set(def.set);
+        self.asm.note(format!(
+            "the longest literal's group: {} prefixes, {} bytes at most",
+            def.literals.len(),
+            data_len
+        ));
+        self.asm.load_map(Reg::R1, map);
+        self.asm.mov(Reg::R2, Reg::R7);
+        self.asm.alu_imm(Alu::Add, Reg::R2, i32::from(slot - 4));
+        self.asm.call(Helper::MapLookupElem);
+        self.set_r1(None);
+        self.asm
+            .note("no literal the value starts with: past the run");
+        self.asm.jump_imm(Jmp::IfEqual, Reg::R0, 0, miss);
+        self.jump_edge(miss);
+        self.asm.load(Size::Word, Reg::R1, Reg::R0, 0);
+        let groups: Vec<(u64, Vec<usize>)> = def
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(g, rules)| {
+                (
+                    g as u64,
+                    rules.iter().map(|&r| start + r as usize).collect(),
+                )
+            })
+            .collect();
+        self.prefix_search(&groups, miss, decided);
+        if has_unresolved {
+            self.bind(unresolved);
+            if self.here.is_some() {
+                let refusing: Vec<usize> = (start..end)
+                    .filter(|&k| crate::interp::fails_closed_to_match(self.program.rules[k].action))
+                    .collect();
+                self.asm.note(format!(
+                    "{} unresolved: the run's refusing rules match their first test",
+                    field.spec().name
+                ));
+                self.prefix_group(&refusing, miss, decided);
+            }
         }
     }
 
-    /// A binary search of r1 among `values` (ascending), jumping to each
-    /// one's label; any other value to `miss`.
-    fn jump_search(&mut self, values: &[(u64, Label)], miss: Label) {
-        if values.len() <= 4 {
-            for (value, target) in values {
-                jump_cmp_u64(&mut self.asm, Jmp::IfEqual, Reg::R1, *value, *target);
-                self.jump_edge(*target);
+    /// The binary search of a prefix dispatch on r1 (a group index), each
+    /// block of at most four groups followed by their rules.
+    fn prefix_search(&mut self, groups: &[(u64, Vec<usize>)], miss: Label, decided: Label) {
+        if groups.len() <= 4 {
+            let labels: Vec<Label> = groups
+                .iter()
+                .map(|_| self.asm.label("prefix_dispatch.group"))
+                .collect();
+            for ((g, _), label) in groups.iter().zip(&labels) {
+                jump_cmp_u64(&mut self.asm, Jmp::IfEqual, Reg::R1, *g, *label);
+                self.jump_edge(*label);
             }
             self.goto(miss);
-            self.asm.island_point();
+            for ((_, rules), label) in groups.iter().zip(labels) {
+                self.bind(label);
+                if self.here.is_some() {
+                    self.prefix_group(rules, miss, decided);
+                }
+            }
             return;
         }
-        let mid = values.len() / 2;
+        let mid = groups.len() / 2;
         let upper = self.asm.label("upper");
         jump_cmp_u64(
             &mut self.asm,
             Jmp::IfGreaterOrEqual,
             Reg::R1,
-            values[mid].0,
+            groups[mid].0,
             upper,
         );
         self.jump_edge(upper);
-        self.jump_search(&values[..mid], miss);
+        self.prefix_search(&groups[..mid], miss, decided);
         self.bind(upper);
-        self.jump_search(&values[mid..], miss);
+        self.prefix_search(&groups[mid..], miss, decided);
+    }
+
+    /// `rules` (of one prefix group, ascending) in order, each past its
+    /// first test: a failed later test continues at the first later rule
+    /// of the group that does not require it, by a jump; the last to
+    /// `miss`.
+    fn prefix_group(&mut self, rules: &[usize], miss: Label, decided: Label) {
+        let n = rules.len();
+        let mut next: Vec<Label> = (1..n)
+            .map(|_| self.asm.label("prefix_dispatch.next"))
+            .collect();
+        next.push(miss);
+        let keys: Vec<Vec<String>> = rules
+            .iter()
+            .map(|&k| {
+                let rule = &self.program.rules[k];
+                rule.conjuncts()
+                    .iter()
+                    .map(|t| flow::term_key(rule, t))
+                    .collect()
+            })
+            .collect();
+        for (i, &k) in rules.iter().enumerate() {
+            if i > 0 {
+                self.bind(next[i - 1]);
+                if self.here.is_none() {
+                    continue;
+                }
+            }
+            let step = &self.program.rules[k];
+            self.asm.island_point();
+            self.set_rule(Some(step.rule_id));
+            self.asm.line(step.line);
+            self.asm.note(format!(
+                "rule {} (line {}), its prefix found",
+                step.name, step.line
+            ));
+            self.fail_closed_match = crate::interp::fails_closed_to_match(step.action);
+            let terms = step.conjuncts();
+            for (j, term) in terms.iter().enumerate().skip(1) {
+                if self.here.is_some() {
+                    let failed = &keys[i][j];
+                    let skip_to = (i + 1..n)
+                        .find(|&r| !keys[r].contains(failed))
+                        .map_or(miss, |r| next[r - 1]);
+                    self.branch(term, skip_to, false, true);
+                }
+            }
+            if self.here.is_some() {
+                self.matched(step, decided);
+            }
+        }
     }
 
     fn search(
@@ -1249,7 +1329,7 @@ impl Emitter<'_> {
             self.goto(miss);
             for (_, rules) in values {
                 for &k in rules {
-                    self.rule(k, plan, 1, decided, None);
+                    self.rule(k, plan, 1, decided);
                 }
             }
             return;

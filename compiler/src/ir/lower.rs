@@ -318,16 +318,18 @@ fn prefix_dispatches(rules: &[Step], sets: &mut SetTable) -> Vec<PrefixDispatch>
     out
 }
 
-/// Per literal of `literals` (sorted, unique), the smallest offset of a
-/// rule whose literal (`of_rule`, in order) is a prefix of it.
-pub fn prefix_firsts(literals: &[Vec<u8>], of_rule: &[&[u8]]) -> Vec<u32> {
+/// Per literal of `literals` (sorted, unique), the offsets of the rules
+/// whose literal (`of_rule`, in order) is a prefix of it, ascending.
+pub fn prefix_groups(literals: &[Vec<u8>], of_rule: &[&[u8]]) -> Vec<Vec<u32>> {
     literals
         .iter()
         .map(|lit| {
             of_rule
                 .iter()
-                .position(|r| lit.starts_with(r))
-                .expect("a literal is its own prefix") as u32
+                .enumerate()
+                .filter(|(_, r)| lit.starts_with(r))
+                .map(|(i, _)| i as u32)
+                .collect()
         })
         .collect()
 }
@@ -1124,8 +1126,7 @@ impl SetTable {
     }
 
     /// The LPM trie of a prefix dispatch over `rules` (program rules
-    /// `start..`): each literal's key, valued by the first rule of the run
-    /// whose literal is a prefix of it (`u32` offset).
+    /// `start..`): each literal's key, valued by its group index (`u32`).
     fn prefix_dispatch(&mut self, rules: &[Step], start: usize, field: FieldId) -> PrefixDispatch {
         let of_rule: Vec<&[u8]> = rules
             .iter()
@@ -1134,7 +1135,7 @@ impl SetTable {
         let mut literals: Vec<Vec<u8>> = of_rule.iter().map(|l| l.to_vec()).collect();
         literals.sort();
         literals.dedup();
-        let firsts = prefix_firsts(&literals, &of_rule);
+        let groups = prefix_groups(&literals, &of_rule);
         let data_len = literals.iter().map(Vec::len).max().unwrap_or(1) as u32;
         let keys: Vec<Vec<u8>> = literals
             .iter()
@@ -1145,7 +1146,9 @@ impl SetTable {
                 key
             })
             .collect();
-        let values: Vec<Vec<u8>> = firsts.iter().map(|f| f.to_le_bytes().to_vec()).collect();
+        let values: Vec<Vec<u8>> = (0..literals.len() as u32)
+            .map(|g| g.to_le_bytes().to_vec())
+            .collect();
         let kind = SetKind::StrPrefix { data_len };
         let make = |set: SetId| PrefixDispatch {
             start,
@@ -1153,7 +1156,7 @@ impl SetTable {
             field,
             set,
             literals: literals.clone(),
-            firsts: firsts.clone(),
+            groups: groups.clone(),
         };
         // Each program of the hook has the same run: one map for all.
         let same = self.sets.iter().position(|s| {
@@ -1400,15 +1403,11 @@ mod tests {
             .iter()
             .map(|d| (d.start, d.end))
             .collect();
-        assert_eq!(
-            runs,
-            vec![(0, 9)],
-            "the 7 after the long literal are too few"
-        );
+        assert_eq!(runs, vec![(0, 9)], "the 7 after the other rule are too few");
         assert!(program.str_dispatches.is_empty());
         let d = &program.prefix_dispatches[0];
         let first =
-            |lit: &str| d.firsts[d.literals.iter().position(|l| l == lit.as_bytes()).unwrap()];
+            |lit: &str| d.groups[d.literals.iter().position(|l| l == lit.as_bytes()).unwrap()][0];
         assert_eq!(d.literals.len(), 8, "a literal two rules share is one key");
         assert_eq!(first("/etc/x"), 0);
         assert_eq!(first("/etc/"), 4);
@@ -1416,18 +1415,23 @@ mod tests {
         assert_eq!(first("/srv/a/"), 1);
         assert_eq!(first("/srv/a/b/"), 1, "its prefix /srv/a/ is rule 1's");
         assert_eq!(first("/var/log/"), 7);
+        let group =
+            |lit: &str| &d.groups[d.literals.iter().position(|l| l == lit.as_bytes()).unwrap()];
+        assert_eq!(group("/srv/a/b/"), &vec![1, 2, 3, 5]);
+        assert_eq!(group("/etc/x"), &vec![0, 4]);
         let set = &module.sets[d.set.0 as usize];
         assert_eq!(set.kind, crate::ir::SetKind::StrPrefix { data_len: 9 });
-        for ((key, value), (lit, f)) in set
+        for (g, ((key, value), lit)) in set
             .keys
             .iter()
             .zip(&set.values)
-            .zip(d.literals.iter().zip(&d.firsts))
+            .zip(&d.literals)
+            .enumerate()
         {
             assert_eq!(&key[..4], &((lit.len() as u32) * 8).to_le_bytes());
             assert_eq!(&key[4..4 + lit.len()], lit.as_slice());
             assert!(key[4 + lit.len()..].iter().all(|b| *b == 0));
-            assert_eq!(value, &f.to_le_bytes().to_vec());
+            assert_eq!(value, &(g as u32).to_le_bytes().to_vec());
         }
     }
 
@@ -1455,7 +1459,7 @@ mod tests {
     }
 
     #[test]
-    fn prefix_firsts_take_the_smallest_rule_among_the_prefixes() {
+    fn prefix_groups_are_the_rules_among_the_prefixes_in_order() {
         let lits: Vec<Vec<u8>> = vec![
             b"a".to_vec(),
             b"ab".to_vec(),
@@ -1463,6 +1467,9 @@ mod tests {
             b"b".to_vec(),
         ];
         let rules: Vec<&[u8]> = vec![b"abc", b"b", b"ab", b"a"];
-        assert_eq!(super::prefix_firsts(&lits, &rules), vec![3, 2, 0, 1]);
+        assert_eq!(
+            super::prefix_groups(&lits, &rules),
+            vec![vec![3], vec![2, 3], vec![0, 2, 3], vec![1]]
+        );
     }
 }

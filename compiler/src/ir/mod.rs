@@ -132,12 +132,12 @@ pub struct Program {
 /// term is `FIELD startswith "literal"` on the same string field (a
 /// literal of 1 to [`PREFIX_DISPATCH_MAX`] bytes). One lookup in the LPM
 /// trie `set`, keyed `{ u32 prefixlen; data }` by the field's first bytes,
-/// finds the longest of the run's literals the value starts with; its map
-/// value is the smallest offset in the run of a rule whose literal is a
-/// prefix of that one ([`PrefixDispatch::firsts`]): every literal the value
-/// starts with is a prefix of the longest, so that is the first rule of the
-/// run whose first test holds. Codegen enters the run in order there, past
-/// that rule's first test; a miss skips the run.
+/// finds the longest of the run's literals the value starts with, valued by
+/// its group index (its rank among the literals). Every literal the value
+/// starts with is a prefix of that longest one, and no other: the rules of
+/// the run whose first test holds are exactly those of its group
+/// ([`PrefixDispatch::groups`]), which codegen tests in order, each past its
+/// first test. A miss skips the run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PrefixDispatch {
     /// The rules `start..end` of the program.
@@ -145,11 +145,12 @@ pub struct PrefixDispatch {
     pub end: usize,
     pub field: FieldId,
     pub set: SetId,
-    /// The run's literals, sorted and unique.
+    /// The run's literals, sorted and unique: group `i` is `literals[i]`.
     pub literals: Vec<Vec<u8>>,
-    /// Per literal, the smallest offset (from `start`) of a rule of the
-    /// run whose literal is a prefix of it (itself included).
-    pub firsts: Vec<u32>,
+    /// Per literal, the offsets (from `start`, ascending) of the rules of
+    /// the run whose literal is a prefix of it (itself included): the
+    /// first is the first rule in order whose first test holds.
+    pub groups: Vec<Vec<u32>>,
 }
 
 /// Longest literal a prefix dispatch holds: an LPM trie key's data is at
