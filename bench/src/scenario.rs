@@ -300,8 +300,10 @@ pub fn all() -> Vec<Scenario> {
             family: Family::Rules,
             hook: Hook::Open,
             what: "rule i: `file.path startswith \"/srv/polc-bench/prefix-<i>/\" and proc.uid != 4242`",
+            // Longer than every prefix and sharing their first 23 bytes:
+            // each prefix compared in turn reads past them.
             miss: Load::Open {
-                path: "/srv/polc-bench/miss-00000".into(),
+                path: "/srv/polc-bench/prefix-miss/file-00000".into(),
             },
             // A file under rule 0's prefix: the first rule decides (the
             // load generator runs as root).
