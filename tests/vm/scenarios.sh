@@ -1105,7 +1105,9 @@ scenario_hooks_stop() {
 # container (cgroupfs driver) name them; a shell in each is audited with
 # the id, runtime, pod uid and QoS class the kernel read from the cgroup
 # names, dpkg in a container is refused (EPERM through lsm), on the host it
-# runs.
+# runs; a program copied into the guest's /tmp (an overlay: its upper
+# layer) is refused in the docker container (exec.upper_layer), on the host
+# it runs.
 CONTAINER_ID=4c01db0b339c1b4c4f3d2a5a9d1e0f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e
 CONTAINER_ID2=9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
 POD_UID=7d9e3f2a-1b4c-4d5e-8f6a-0b1c2d3e4f5a
@@ -1158,7 +1160,27 @@ scenario_containers() {
         "fields.container.short_id=${CONTAINER_ID:0:12}" fields.container.runtime=docker
     outcome=$(exec_in_cg "$CGROUP" /usr/bin/dpkg --version)
     [ "$outcome" = "0 " ] || fail "dpkg on the host: expected '0 ', got '$outcome'"
+    # overlayfs upper layer: the guest's /tmp is an overlay, so a program
+    # copied there is in its upper layer (the host's files are its lower
+    # one): refused in the docker container, not on the host.
+    local dropped=0 fstype
+    fstype=$(stat -f -c %T "$WORK")
+    if [ "$fstype" = overlayfs ]; then
+        cp /bin/true "$WORK/dropped-true"
+        outcome=$(exec_in_cg "$docker" "$WORK/dropped-true")
+        echo "a program dropped into the docker container: $outcome"
+        [ "$outcome" = "$expected" ] || fail "a dropped program in a container: expected '$expected', got '$outcome'"
+        await_event containers rule=drop_and_execute_new_binary_in_container verdict=deny "backend=$backend" \
+            "fields.exec.path=$WORK/dropped-true" fields.container.runtime=docker
+        outcome=$(exec_in_cg "$CGROUP" "$WORK/dropped-true")
+        [ "$outcome" = "0 " ] || fail "a dropped program on the host: expected '0 ', got '$outcome'"
+        dropped=1
+    else
+        echo "note: $WORK is on $fstype, not an overlay: no upper-layer program to run"
+    fi
     stop_polrt containers
+    [ "$(ops events "$WORK/containers.jsonl" rule=drop_and_execute_new_binary_in_container)" -eq "$dropped" ] \
+        || fail "a program of the upper layer was reported outside the container"
     [ "$(ops events "$WORK/containers.jsonl" rule=package_management_in_container)" -eq 1 ] \
         || fail "dpkg on the host was reported"
     echo "polc-vm: containers: docker ${CONTAINER_ID:0:12}, pod $POD_UID (besteffort), lxc web and nspawn db read from cgroup names through $backend"

@@ -114,6 +114,8 @@ fn load_int(e: &mut Emitter<'_>, field: FieldId, source: FieldSource) {
         FieldSource::TaskVpid => load_task_vpid(e),
         FieldSource::ExecArgc => super::cmdline::load_argc(e),
         FieldSource::AccountId { group, name } => load_account_id(e, group, name),
+        // overlayfs upper layer
+        FieldSource::FileUpperLayer(file) => path::load_file_upper_layer(e, file),
         _ => {}
     }
     let asm = &mut e.asm;
@@ -133,7 +135,8 @@ fn load_int(e: &mut Emitter<'_>, field: FieldId, source: FieldSource) {
         | FieldSource::SyscallUserU64 { .. }
         | FieldSource::CapsetUser { .. }
         | FieldSource::ExecArgc
-        | FieldSource::AccountId { .. } => {}
+        | FieldSource::AccountId { .. }
+        | FieldSource::FileUpperLayer(_) => {}
         FieldSource::TaskVpid => fits_32 = true,
         FieldSource::AncestorPid(n) => {
             ancestor(asm, Reg::R1, n);
