@@ -118,6 +118,14 @@ pub struct WorkRow {
     /// Milliseconds per run, polrt not running: in the same two cgroups.
     pub base_scoped_ms: Vec<f64>,
     pub base_sibling_ms: Vec<f64>,
+    /// CPU time (user + system, milliseconds) of the run's processes, in
+    /// the same four cases: less moved by the other work on the machine
+    /// than the time, and blind to polrt's own CPU (added to it where the
+    /// tables compare CPU).
+    pub cpu_scoped_ms: Vec<f64>,
+    pub cpu_sibling_ms: Vec<f64>,
+    pub base_cpu_scoped_ms: Vec<f64>,
+    pub base_cpu_sibling_ms: Vec<f64>,
     /// Events polrt wrote over all its runs, and the losses it reported.
     pub events: u64,
     pub lost: u64,
@@ -666,8 +674,8 @@ impl Setup<'_> {
     }
 
     /// One run of `work` in `cgroup`: milliseconds from the fork to the
-    /// exit.
-    fn run(&self, work: Work, cgroup: &Path) -> Result<f64, String> {
+    /// exit, and the CPU milliseconds of the run's processes.
+    fn run(&self, work: Work, cgroup: &Path) -> Result<(f64, f64), String> {
         check_interrupted()?;
         if work == Work::Build {
             clean_project(&self.scratch.join("project"));
@@ -692,11 +700,16 @@ impl Setup<'_> {
                 }
             });
         }
+        // The harness waits for no other child while a run goes on: the
+        // children's CPU time grows by the run's (its descendants
+        // included, every one of which its parent waited for).
+        let cpu0 = children_cpu_ms();
         let started = Instant::now();
         let output = command
             .output()
             .map_err(|e| format!("{} run: {e}", work.name()))?;
         let ms = started.elapsed().as_secs_f64() * 1e3;
+        let cpu = children_cpu_ms() - cpu0;
         drop(procs);
         if !output.status.success() {
             return Err(format!(
@@ -706,8 +719,20 @@ impl Setup<'_> {
                 crate::timing::head_and_tail(&String::from_utf8_lossy(&output.stderr))
             ));
         }
-        Ok(ms)
+        Ok((ms, cpu))
     }
+}
+
+/// User + system CPU milliseconds of the children waited for so far.
+fn children_cpu_ms() -> f64 {
+    // SAFETY: getrusage(2) into a zeroed struct of the right type.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
+        usage
+    };
+    let ms = |t: libc::timeval| t.tv_sec as f64 * 1e3 + t.tv_usec as f64 / 1e3;
+    ms(usage.ru_utime) + ms(usage.ru_stime)
 }
 
 /// Sums of the programs' run time between two snapshots, per name.
@@ -740,7 +765,7 @@ fn traced_run(
     polrt: &Polrt,
     work: Work,
     cgroup: &Path,
-) -> Result<(f64, u64, Vec<(String, u64, u64)>), String> {
+) -> Result<((f64, f64), u64, Vec<(String, u64, u64)>), String> {
     let cpu0 = cpu_ns(polrt.pid());
     let stats0 = program_stats(&polrt.programs);
     let ms = setup.run(work, cgroup)?;
@@ -800,15 +825,17 @@ fn round(
             } else {
                 &cgroups.sibling
             };
-            let (ms, cpu, programs) = traced_run(setup, &polrt, work, cgroup)?;
+            let ((ms, run_cpu), cpu, programs) = traced_run(setup, &polrt, work, cgroup)?;
             let bpf_ms = programs.iter().map(|p| p.1).sum::<u64>() as f64 / 1e6;
             add_programs(row, &programs, scoped);
             if scoped {
                 row.scoped_ms.push(ms);
+                row.cpu_scoped_ms.push(run_cpu);
                 row.polrt_cpu_scoped_ms.push(cpu as f64 / 1e6);
                 row.bpf_scoped_ms.push(bpf_ms);
             } else {
                 row.sibling_ms.push(ms);
+                row.cpu_sibling_ms.push(run_cpu);
                 row.polrt_cpu_sibling_ms.push(cpu as f64 / 1e6);
                 row.bpf_sibling_ms.push(bpf_ms);
             }
@@ -826,9 +853,13 @@ fn round(
     // The baseline: nothing attached.
     for scoped in [scoped_first, !scoped_first] {
         if scoped {
-            row.base_scoped_ms.push(setup.run(work, &cgroups.scoped)?);
+            let (ms, cpu) = setup.run(work, &cgroups.scoped)?;
+            row.base_scoped_ms.push(ms);
+            row.base_cpu_scoped_ms.push(cpu);
         } else {
-            row.base_sibling_ms.push(setup.run(work, &cgroups.sibling)?);
+            let (ms, cpu) = setup.run(work, &cgroups.sibling)?;
+            row.base_sibling_ms.push(ms);
+            row.base_cpu_sibling_ms.push(cpu);
         }
     }
     Ok(())
@@ -901,11 +932,13 @@ pub fn run(tools: &Tools, plan: &Plan) -> Result<WorkloadResults, String> {
             }
             let last = |v: &[f64]| v.last().copied().unwrap_or(f64::NAN);
             eprintln!(
-                "polc-bench: workload {} pair {}: scoped {:.0} ms, sibling {:.0} ms, baseline {:.0}/{:.0} ms; polrt CPU {:.1} ms; programs {:.1}/{:.1} ms",
+                "polc-bench: workload {} pair {}: scoped {:.0} ms ({:.0} CPU), sibling {:.0} ms ({:.0} CPU), baseline {:.0}/{:.0} ms; polrt CPU {:.1} ms; programs {:.1}/{:.1} ms",
                 w.name(),
                 index + 1,
                 last(&row.scoped_ms),
+                last(&row.cpu_scoped_ms),
                 last(&row.sibling_ms),
+                last(&row.cpu_sibling_ms),
                 last(&row.base_scoped_ms),
                 last(&row.base_sibling_ms),
                 last(&row.polrt_cpu_scoped_ms),
@@ -1014,6 +1047,11 @@ fn plain_ratio(a: &[f64], b: &[f64]) -> String {
     }
 }
 
+/// `a[i] + b[i]`.
+fn plus(a: &[f64], b: &[f64]) -> Vec<f64> {
+    a.iter().zip(b).map(|(a, b)| a + b).collect()
+}
+
 /// The Markdown tables of `results`.
 pub fn tables(results: &WorkloadResults) -> String {
     let load = |v: &[f64]| {
@@ -1031,8 +1069,9 @@ pub fn tables(results: &WorkloadResults) -> String {
         load(&results.load_before),
         load(&results.load_after)
     );
+    out.push_str("Time of one run (medians, milliseconds) and the medians of the per-pair ratios (least–greatest):\n\n");
     out.push_str(
-        "| work | one run | baseline ms (polrt not running) | sibling ms | scoped ms | **scoped / sibling** (min–max) | sibling / baseline | scoped / baseline | baseline scoped / sibling cgroup |\n|---|---|---|---|---|---|---|---|---|\n",
+        "| work | one run | baseline (polrt not running) | sibling | scoped | **scoped / sibling** | sibling / baseline | scoped / baseline | baseline: scoped / sibling cgroup |\n|---|---|---|---|---|---|---|---|---|\n",
     );
     for row in &results.rows {
         if let Some(error) = &row.error {
@@ -1044,48 +1083,63 @@ pub fn tables(results: &WorkloadResults) -> String {
             ));
             continue;
         }
-        let base: Vec<f64> = row.base_sibling_ms.clone();
         out.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             row.work,
             row.what,
-            ms_cell(&base),
+            ms_cell(&row.base_sibling_ms),
             ms_cell(&row.sibling_ms),
             ms_cell(&row.scoped_ms),
             ratio_cell(&row.scoped_ms, &row.sibling_ms),
             plain_ratio(&row.sibling_ms, &row.base_sibling_ms),
             plain_ratio(&row.scoped_ms, &row.base_scoped_ms),
-            plain_ratio(&row.base_scoped_ms, &row.base_sibling_ms),
+            ratio_cell(&row.base_scoped_ms, &row.base_sibling_ms),
+        ));
+    }
+    out.push_str("\nCPU time of one run (medians, milliseconds: the run's processes, user + system, plus polrt's while the run went on and it caught up) and the same ratios; less moved than the time by the other work on the machine:\n\n");
+    out.push_str(
+        "| work | baseline | sibling (+ polrt) | scoped (+ polrt) | **scoped / sibling** | sibling / baseline | scoped / baseline | baseline: scoped / sibling cgroup |\n|---|---|---|---|---|---|---|---|\n",
+    );
+    for row in results.rows.iter().filter(|r| r.error.is_none()) {
+        let scoped = plus(&row.cpu_scoped_ms, &row.polrt_cpu_scoped_ms);
+        let sibling = plus(&row.cpu_sibling_ms, &row.polrt_cpu_sibling_ms);
+        out.push_str(&format!(
+            "| {} | {} | {} ({:.1}) | {} ({:.1}) | {} | {} | {} | {} |\n",
+            row.work,
+            ms_cell(&row.base_cpu_sibling_ms),
+            ms_cell(&sibling),
+            median(&row.polrt_cpu_sibling_ms),
+            ms_cell(&scoped),
+            median(&row.polrt_cpu_scoped_ms),
+            ratio_cell(&scoped, &sibling),
+            plain_ratio(&sibling, &row.base_cpu_sibling_ms),
+            plain_ratio(&scoped, &row.base_cpu_scoped_ms),
+            ratio_cell(&row.base_cpu_scoped_ms, &row.base_cpu_sibling_ms),
         ));
     }
     out.push_str(
-        "\n| work | events written per scoped run | lost | polrt CPU ms per scoped run | polrt CPU µs per event | polrt CPU ms per sibling run | BPF programs ms per scoped run | per sibling run | BPF ns per op, scoped | per op, sibling |\n|---|---|---|---|---|---|---|---|---|---|\n",
+        "\n| work | events written per scoped run | lost | polrt CPU µs per event | BPF programs ms per scoped run | per sibling run |\n|---|---|---|---|---|---|\n",
     );
     for row in results.rows.iter().filter(|r| r.error.is_none()) {
         let runs = row.scoped_ms.len().max(1) as f64;
         let per_run = row.events as f64 / runs;
         let cpu = median(&row.polrt_cpu_scoped_ms);
-        let per_event = if per_run > 0.0 {
+        let per_event = if per_run >= 10.0 {
             format!("{:.1}", cpu * 1e3 / per_run)
         } else {
             "-".into()
         };
-        let per_op = |v: &[f64]| format!("{:.0}", median(v) * 1e6 / row.ops.max(1) as f64);
         out.push_str(&format!(
-            "| {} | {:.0} | {} | {:.1} | {} | {:.1} | {:.1} | {:.1} | {} | {} |\n",
+            "| {} | {:.0} | {} | {} | {:.1} | {:.1} |\n",
             row.work,
             per_run,
             row.lost,
-            cpu,
             per_event,
-            median(&row.polrt_cpu_sibling_ms),
             median(&row.bpf_scoped_ms),
             median(&row.bpf_sibling_ms),
-            per_op(&row.bpf_scoped_ms),
-            per_op(&row.bpf_sibling_ms),
         ));
     }
-    out.push_str("\nWhere the programs' time goes (over every run of the work; ns per run of the program):\n\n| work | program | runs per scoped run | ns per run, scoped | runs per sibling run | ns per run, sibling |\n|---|---|---|---|---|---|\n");
+    out.push_str("\nWhere the programs' time goes (every run of the work; the programs on system calls run for every task on the host, so their counts include the rest of the machine's work):\n\n| work | program | runs per scoped run | ns per run, scoped | runs per sibling run | ns per run, sibling |\n|---|---|---|---|---|---|\n");
     for row in results.rows.iter().filter(|r| r.error.is_none()) {
         let runs = row.scoped_ms.len().max(1) as f64;
         let mut programs = row.programs.clone();
