@@ -758,14 +758,17 @@ fn program_delta(
     out
 }
 
-/// One run with polrt running: its time, polrt's CPU (ns) and the
-/// programs' run time per name.
+/// One run with polrt running: its time and CPU (milliseconds), polrt's
+/// CPU (ns) and the programs' run time and runs per name.
+type TracedRun = ((f64, f64), u64, Vec<(String, u64, u64)>);
+
+/// One run with polrt running: see [`TracedRun`].
 fn traced_run(
     setup: &Setup<'_>,
     polrt: &Polrt,
     work: Work,
     cgroup: &Path,
-) -> Result<((f64, f64), u64, Vec<(String, u64, u64)>), String> {
+) -> Result<TracedRun, String> {
     let cpu0 = cpu_ns(polrt.pid());
     let stats0 = program_stats(&polrt.programs);
     let ms = setup.run(work, cgroup)?;
@@ -813,7 +816,7 @@ fn round(
     index: usize,
     row: &mut WorkRow,
 ) -> Result<(), String> {
-    let scoped_first = index % 2 == 0;
+    let scoped_first = index.is_multiple_of(2);
     let output = setup
         .scratch
         .join(format!("events-{}-{index}.jsonl", work.name()));
@@ -899,7 +902,12 @@ pub fn run(tools: &Tools, plan: &Plan) -> Result<WorkloadResults, String> {
             .map(|s| s.trim().to_string())
             .unwrap_or_default(),
         command: plan.command.clone(),
-        policy: plan.policy.display().to_string(),
+        policy: plan
+            .policy
+            .strip_prefix(crate::repo_root())
+            .unwrap_or(&plan.policy)
+            .display()
+            .to_string(),
         pairs: plan.pairs,
         load_before: load_average(),
         ..WorkloadResults::default()
