@@ -17,6 +17,7 @@ use std::path::Path;
 use std::process::Command;
 
 use polc_tests::kernel_tests_enabled;
+use serde_json::Value;
 use support::{polc_bin, run_in, write_policy, Polrt, TempDir, TestCgroup};
 
 /// Whether `cat PATH` in `cgroup` reads the file.
@@ -116,4 +117,132 @@ fn two_hundred_path_rules_dispatch_by_one_lookup_and_deny_exactly_their_files() 
     assert_eq!(finished.matches("shared_first"), 0);
     assert_eq!(finished.matches("shared_third"), 0);
     assert_eq!(finished.matches("deny_002"), 0);
+}
+
+/// `polc build --emit asm` of `policy`: the prefix dispatches in it.
+fn prefix_lookups(policy: &Path) -> usize {
+    let asm = Command::new(polc_bin())
+        .args(["build", "--emit", "asm", "-o", "-"])
+        .arg(policy)
+        .output()
+        .expect("polc build");
+    assert!(
+        asm.status.success(),
+        "{}",
+        String::from_utf8_lossy(&asm.stderr)
+    );
+    String::from_utf8_lossy(&asm.stdout)
+        .lines()
+        .filter(|l| l.contains("by one LPM trie lookup"))
+        .count()
+}
+
+/// Prefix dispatch on the real kernel (root): rules whose first test is
+/// `file.path startswith "..."` (20 of them, then three that overlap)
+/// dispatch through one LPM trie lookup, deny exactly the files under
+/// their prefixes, and keep first-match order where the longest prefix is
+/// not the first rule whose prefix holds.
+#[test]
+fn prefix_rules_dispatch_by_one_lpm_lookup_in_first_match_order() {
+    if !kernel_tests_enabled("prefix_rules_dispatch_by_one_lpm_lookup_in_first_match_order") {
+        return;
+    }
+    let work = TempDir::new("prefix-dispatch");
+    let cgroup = TestCgroup::new("prefix-dispatch");
+    let dir = work.path.join("files");
+    let mut policy = String::new();
+    for i in 0..20 {
+        let sub = dir.join(format!("d{i:02}"));
+        fs::create_dir_all(&sub).expect("dir");
+        fs::write(sub.join("f"), "x\n").expect("write");
+        let _ = writeln!(
+            policy,
+            "rule deny_{i:02} {{\n    on file.open\n    when file.path startswith \"{}/\" and proc.uid != 4242\n    deny\n}}\n",
+            sub.display()
+        );
+    }
+    // Overlapping prefixes: "ov/in/" is the longest match for a file under
+    // it, but "ov/" comes first in order (and fails on its command), then
+    // "ov/in/" audits before the last "ov/" rule denies.
+    let ov = dir.join("ov");
+    fs::create_dir_all(ov.join("in")).expect("dir");
+    fs::write(ov.join("in/f"), "x\n").expect("write");
+    fs::write(ov.join("g"), "x\n").expect("write");
+    let _ = writeln!(
+        policy,
+        "rule ov_first {{\n    on file.open\n    when file.path startswith \"{ov}/\" and proc.comm == \"no-such-command\"\n    deny\n}}\n\n\
+         rule ov_in_audit {{\n    on file.open\n    when file.path startswith \"{ov}/in/\"\n    audit\n}}\n\n\
+         rule ov_deny {{\n    on file.open\n    when file.path startswith \"{ov}/\"\n    deny\n}}\n",
+        ov = ov.display()
+    );
+    fs::write(dir.join("unnamed"), "x\n").expect("write");
+    fs::write(dir.join("d05-not-a-dir"), "x\n").expect("write");
+    let policy = write_policy(&work, "prefix.pol", &policy);
+    assert!(prefix_lookups(&policy) >= 1, "the rules are dispatched");
+
+    let polrt = Polrt::start(&policy, &cgroup, &work, &[]);
+    for i in [0, 1, 5, 10, 19] {
+        assert!(
+            !reads(&cgroup, &dir.join(format!("d{i:02}/f"))),
+            "d{i:02}/f is denied"
+        );
+    }
+    assert!(
+        reads(&cgroup, &dir.join("unnamed")),
+        "a file no prefix names"
+    );
+    assert!(
+        reads(&cgroup, &dir.join("d05-not-a-dir")),
+        "a name that starts like a prefix without its slash"
+    );
+    assert!(
+        reads(&cgroup, &ov.join("in/f")),
+        "the second rule in order decides (audit), not the last"
+    );
+    assert!(!reads(&cgroup, &ov.join("g")), "the last ov/ rule denies");
+    let finished = polrt.stop();
+    assert!(finished.status.success(), "{}", finished.stderr);
+    for i in [0, 1, 5, 10, 19] {
+        assert!(
+            finished.matches(&format!("deny_{i:02}")) >= 1,
+            "deny_{i:02}"
+        );
+    }
+    assert_eq!(finished.matches("deny_02"), 0);
+    assert_eq!(finished.matches("ov_first"), 0);
+    assert!(finished.matches("ov_in_audit") >= 1);
+    assert!(finished.matches("ov_deny") >= 1);
+}
+
+/// `polc test` on tests/e2e/prefix_dispatch.pol: the interpreter and the
+/// compiled programs (`BPF_PROG_TEST_RUN`) decide every test alike, with
+/// the prefix runs dispatched.
+#[test]
+fn polc_test_decides_prefix_dispatch_in_the_kernel_as_the_interpreter() {
+    if !kernel_tests_enabled("polc_test_decides_prefix_dispatch_in_the_kernel_as_the_interpreter") {
+        return;
+    }
+    let policy = polc_tests::repo_root().join("tests/e2e/prefix_dispatch.pol");
+    assert!(prefix_lookups(&policy) >= 2, "both runs are dispatched");
+    let output = Command::new(polc_bin())
+        .args(["test", "--format", "json", "--color", "never"])
+        .arg(&policy)
+        .output()
+        .expect("run polc test");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let results: Vec<Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect();
+    assert_eq!(results.len(), 20, "{stdout}");
+    for result in &results {
+        assert_eq!(result["ok"], true, "{result}");
+        assert_eq!(result["interpreter"], result["kernel"], "{result}");
+    }
 }

@@ -1441,8 +1441,34 @@ fn example_containers() {
         Workload::new(&docker),
         Workload::new(&pod_container),
     );
+    // The container's root file system as docker makes it: an overlay
+    // whose lower layer holds the image's programs. Each run mounts it in
+    // a mount namespace of its own, drops a program into it unless it is
+    // the image's, and executes it (the same process: its pid is the
+    // workload's).
+    let layers = TempDir::under(&work.path, "layers");
+    for dir in ["lower", "upper", "work", "merged"] {
+        fs::create_dir(layers.path.join(dir)).expect("create an overlay directory");
+    }
+    fs::copy("/bin/true", layers.path.join("lower/image-true")).expect("copy /bin/true");
+    let layers_root = resolved(&layers.path);
+    let overlay_exec = |program: &str| {
+        let mut command = Command::new("unshare");
+        command
+            .args(["--mount", "--propagation", "private", "sh", "-c"])
+            .arg(
+                "mount -t overlay overlay -o \"lowerdir=$1/lower,upperdir=$1/upper,workdir=$1/work\" \"$1/merged\" || exit 90
+                 [ \"$2\" = image-true ] || cp \"$1/merged/image-true\" \"$1/merged/$2\"
+                 exec \"$1/merged/$2\"",
+            )
+            .args(["sh", &layers_root, program]);
+        command
+    };
     let polrt = Polrt::start(&example("containers"), &cgroup, &work, &[]);
 
+    let image_in_docker = in_docker.run(&mut overlay_exec("image-true"));
+    let dropped_in_docker = in_docker.run(&mut overlay_exec("dropped-true"));
+    let dropped_on_host = host.run(&mut overlay_exec("dropped-on-host"));
     let shell_in_docker = in_docker.run(Command::new("/bin/bash").args(["-c", ":"]));
     // dpkg executed by python (so that an exec refused with EPERM, on the
     // LSM backend, is an error the workload reports rather than a spawn
@@ -1522,9 +1548,67 @@ fn example_containers() {
     ] {
         assert_not_reported(&finished, outcome.pid, what);
     }
-    assert_eq!(finished.matches("terminal_shell_in_container"), 2);
+    // Two shells, and the two `sh` that mounted the overlay in the docker
+    // container.
+    assert_eq!(finished.matches("terminal_shell_in_container"), 4);
+    for outcome in [&image_in_docker, &dropped_in_docker] {
+        event_of(&finished, "terminal_shell_in_container", outcome.pid);
+    }
     assert_eq!(finished.matches("package_management_in_container"), 2);
     assert_eq!(finished.matches("module_from_besteffort_pod"), 1);
+
+    // The image's program runs in the container; one written into its
+    // upper layer is refused there (killed at its exec on tp_btf), and runs
+    // on the host.
+    image_in_docker.assert_success("the image's program in a container");
+    let reports: Vec<&Value> = finished
+        .events()
+        .into_iter()
+        .filter(|e| e["pid"] == image_in_docker.pid && e["verdict"] != "trace")
+        .collect();
+    assert!(
+        reports
+            .iter()
+            .all(|e| e["rule"] == "terminal_shell_in_container"),
+        "the image's program must run unreported (but its `sh`): {reports:?}"
+    );
+    assert_denied(
+        &finished,
+        "exec",
+        &dropped_in_docker,
+        "Operation not permitted",
+    );
+    let dropped = format!("{layers_root}/merged/dropped-true");
+    assert_event(
+        &finished,
+        event_of(
+            &finished,
+            "drop_and_execute_new_binary_in_container",
+            dropped_in_docker.pid,
+        ),
+        (
+            "drop_and_execute_new_binary_in_container",
+            "exec",
+            "deny",
+            "deny",
+        ),
+        json!({"exec.path": dropped.as_str(), "container.runtime": "docker",
+               "container.short_id": &ID[..12]}),
+        &format!(
+            "{dropped} was written into docker container {} after it started",
+            &ID[..12]
+        ),
+    );
+    dropped_on_host.assert_success("a dropped program on the host");
+    assert_not_reported(
+        &finished,
+        dropped_on_host.pid,
+        "a dropped program on the host",
+    );
+    assert_eq!(
+        finished.matches("drop_and_execute_new_binary_in_container"),
+        1
+    );
 }
 
 #[test]

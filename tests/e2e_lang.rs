@@ -311,31 +311,34 @@ fn polc_test_decides_the_operators_in_the_kernel_as_the_interpreter() {
     if !kernel_tests_enabled("polc_test_decides_the_operators_in_the_kernel_as_the_interpreter") {
         return;
     }
-    let policy = polc_tests::repo_root().join("tests/e2e/lang_operators.pol");
-    let output = Command::new(support::polc_bin())
-        .args(["test", "--format", "json", "--color", "never"])
-        .arg(&policy)
-        .output()
-        .expect("run polc test");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{}\n{stdout}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
+    support::assert_polc_test_in_kernel(
+        &polc_tests::repo_root().join("tests/e2e/lang_operators.pol"),
+        16,
     );
-    let results: Vec<Value> = stdout
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("a JSON line"))
-        .collect();
-    assert_eq!(results.len(), 16, "{stdout}");
-    for result in &results {
-        assert_eq!(result["ok"], true, "{result}");
-        assert_eq!(result["interpreter"], result["kernel"], "{result}");
-        assert!(
-            result["program"]["verified_insns"].as_u64().is_some(),
-            "{result}"
-        );
+}
+
+/// `polc test` of one-literal `contains` tests on the command line and the
+/// arguments (decided by a direct search, not an automaton): at the start,
+/// at the end, after a near miss, and one byte short, with literals of 1 to
+/// 20 bytes, in the kernel as by the interpreter.
+#[test]
+fn polc_test_decides_contains_searches_in_the_kernel_as_the_interpreter() {
+    if !kernel_tests_enabled("polc_test_decides_contains_searches_in_the_kernel_as_the_interpreter")
+    {
+        return;
+    }
+    for (file, cases) in [("contains_search.pol", 14), ("contains_search_long.pol", 4)] {
+        let policy = polc_tests::repo_root().join("tests/e2e").join(file);
+        // Every `contains` of these files is a direct search, none a scan.
+        let asm = Command::new(support::polc_bin())
+            .args(["build", "--emit", "asm", "-o", "-"])
+            .arg(&policy)
+            .output()
+            .expect("run polc build");
+        let asm = String::from_utf8_lossy(&asm.stdout);
+        assert!(asm.contains("search: contains"), "{file}");
+        assert!(!asm.contains("scan: contains"), "{file}");
+        support::assert_polc_test_in_kernel(&policy, cases);
     }
 }
 

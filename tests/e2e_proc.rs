@@ -314,31 +314,10 @@ fn polc_test_decides_the_process_context_in_the_kernel() {
     if !kernel_tests_enabled("polc_test_decides_the_process_context_in_the_kernel") {
         return;
     }
-    let policy = polc_tests::repo_root().join("tests/e2e/proc_context.pol");
-    let out = Command::new(support::polc_bin())
-        .args(["test", "--format", "json"])
-        .arg(&policy)
-        .output()
-        .expect("run polc test");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    support::assert_polc_test_in_kernel(
+        &polc_tests::repo_root().join("tests/e2e/proc_context.pol"),
+        18,
     );
-    let results: Vec<Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON line"))
-        .collect();
-    assert_eq!(results.len(), 18, "{text}");
-    for result in &results {
-        assert_eq!(result["ok"], true, "{result}");
-        assert_eq!(result["kernel"], result["interpreter"], "{result}");
-        assert!(
-            result["program"]["verified_insns"].as_u64() > Some(0),
-            "{result}"
-        );
-    }
 }
 
 /// `unshare --pid --fork -> bash`, which prints its own status and then

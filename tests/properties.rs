@@ -301,6 +301,13 @@ impl Coverage {
                     self.add("string dispatch by identity");
                 }
             }
+            // prefix dispatch (LPM trie)
+            for run in &program.prefix_dispatches {
+                self.add("prefix dispatch");
+                if run.groups.iter().any(|g| g.len() > 1) {
+                    self.add("prefix dispatch with overlapping prefixes");
+                }
+            }
         }
         for set in &build.module.sets {
             self.add(match set.kind {
@@ -442,6 +449,8 @@ impl Coverage {
             "set IPv6 trie",
             "string dispatch",
             "string dispatch by identity",
+            "prefix dispatch",
+            "prefix dispatch with overlapping prefixes",
         ] {
             want.push(other.to_string());
         }

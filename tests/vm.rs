@@ -136,6 +136,7 @@ const SCENARIOS: &[&str] = &[
     "hooks-stop",
     "containers",
     "process-context",
+    "policies-lsm-order",
 ];
 
 /// What the tools that prepare and run the guests need on the host.

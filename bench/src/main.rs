@@ -174,8 +174,9 @@ struct RunArgs {
     /// Rule counts and list sizes of the scaled scenarios.
     #[arg(long, value_delimiter = ',', default_value = "1,10,100,1000,10000")]
     sizes: Vec<usize>,
-    /// Only these scenarios (default: all).
-    #[arg(long = "scenario")]
+    /// Only these scenarios (default: all; repeat the option or separate
+    /// names with commas; an unknown name is refused).
+    #[arg(long = "scenario", value_delimiter = ',')]
     scenarios: Vec<String>,
     /// Sizes 1, 10 and 100, 3 repetitions, 250 ms runs: a quick look.
     #[arg(long)]
@@ -488,7 +489,19 @@ fn run(args: &RunArgs, phases: &[Phase]) -> Result<(), String> {
         results.commands.push(command_line);
     }
 
-    let scenarios: Vec<scenario::Scenario> = scenario::all()
+    let known = scenario::all();
+    if let Some(unknown) = args
+        .scenarios
+        .iter()
+        .find(|name| !known.iter().any(|s| s.name == name.as_str()))
+    {
+        let names: Vec<&str> = known.iter().map(|s| s.name).collect();
+        return Err(format!(
+            "unknown scenario `{unknown}`; the scenarios are: {}",
+            names.join(", ")
+        ));
+    }
+    let scenarios: Vec<scenario::Scenario> = known
         .into_iter()
         .filter(|s| args.scenarios.is_empty() || args.scenarios.iter().any(|n| n == s.name))
         .collect();

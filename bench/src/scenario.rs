@@ -294,6 +294,23 @@ pub fn all() -> Vec<Scenario> {
             },
             hit: None,
         },
+        // prefix dispatch (LPM trie)
+        Scenario {
+            name: "open_prefix_rules",
+            family: Family::Rules,
+            hook: Hook::Open,
+            what: "rule i: `file.path startswith \"/srv/polc-bench/prefix-<i>/\" and proc.uid != 4242`",
+            // Longer than every prefix and sharing their first 23 bytes:
+            // each prefix compared in turn reads past them.
+            miss: Load::Open {
+                path: "/srv/polc-bench/prefix-miss/file-00000".into(),
+            },
+            // A file under rule 0's prefix: the first rule decides (the
+            // load generator runs as root).
+            hit: Some(Load::Open {
+                path: format!("{}/hit", bench_path("prefix", 0)),
+            }),
+        },
         Scenario {
             name: "connect_rules",
             family: Family::Rules,
@@ -523,6 +540,7 @@ pub struct Generated {
 pub fn generate(name: &str, n: usize) -> Generated {
     match name {
         "open_rules" => open_rules(n),
+        "open_prefix_rules" => open_prefix_rules(n),
         "connect_rules" => connect_rules(n),
         "open_list" => open_list(n),
         "connect_list" => connect_list(n),
@@ -553,6 +571,35 @@ fn open_rules(n: usize) -> Generated {
         let _ = writeln!(
             g.bt,
             "\tif ($matched == 0 && $path == \"{path}\" && uid != 0) {{\n\t\t$matched = 1;\n\t\tprintf(\"r{i:05}: %s (uid %d) opened %s\\n\", comm, uid, $path);\n\t}}"
+        );
+    }
+    g.bt.push_str("}\n");
+    g
+}
+
+// prefix dispatch (LPM trie)
+fn open_prefix_rules(n: usize) -> Generated {
+    let mut g = Generated::default();
+    let _ = writeln!(g.pol, "# {HEADER_NOTE}: open_prefix_rules, {n} rules\n");
+    let _ = writeln!(
+        g.c_header,
+        "/* {HEADER_NOTE}: open_prefix_rules, {n} rules */"
+    );
+    let _ = writeln!(g.c_header, "#define N_RULES {n}");
+    let _ = writeln!(g.bt, "// {HEADER_NOTE}: open_prefix_rules, {n} rules");
+    g.bt.push_str("tracepoint:syscalls:sys_enter_openat\n{\n");
+    g.bt.push_str("\t$path = str(args->filename);\n\t$matched = 0;\n");
+    for i in 0..n {
+        let prefix = format!("{}/", bench_path("prefix", i));
+        let _ = writeln!(
+            g.pol,
+            "rule r{i:05} {{\n    on file.open\n    when file.path startswith \"{prefix}\" and proc.uid != 4242\n    audit \"{{proc.comm}} (uid {{proc.uid}}) opened {{file.path}}\"\n}}\n"
+        );
+        let _ = writeln!(g.c_list, "RULE({i}, \"{prefix}\")");
+        let _ = writeln!(
+            g.bt,
+            "\tif ($matched == 0 && strncmp($path, \"{prefix}\", {}) == 0 && uid != 4242) {{\n\t\t$matched = 1;\n\t\tprintf(\"r{i:05}: %s (uid %d) opened %s\\n\", comm, uid, $path);\n\t}}",
+            prefix.len()
         );
     }
     g.bt.push_str("}\n");
@@ -699,7 +746,13 @@ mod tests {
 
     #[test]
     fn generated_policies_check_at_every_small_size() {
-        for name in ["open_rules", "connect_rules", "open_list", "connect_list"] {
+        for name in [
+            "open_rules",
+            "connect_rules",
+            "open_list",
+            "connect_list",
+            "open_prefix_rules",
+        ] {
             for n in [1, 8, 9, 100] {
                 let generated = generate(name, n);
                 assert!(checks(&generated.pol), "{name} {n}:\n{}", generated.pol);

@@ -198,6 +198,17 @@ pub enum KernelMember {
     MmArgStart,
     /// `struct mm_struct.arg_end`: past the last argument's NUL.
     MmArgEnd,
+    // overlayfs upper layer (`proc.exe.upper_layer`, `exec.upper_layer`)
+    /// `struct inode.i_private`: `void *`. The last member of `struct inode`
+    /// on every kernel polc supports (6.1, 6.12, 6.18; `i_private` has been
+    /// last since 2.6), so this offset plus 8 is `sizeof(struct inode)`:
+    /// where overlayfs' `struct ovl_inode` keeps `__upperdentry`, right
+    /// after the `struct inode vfs_inode` it embeds (`ovl_inode`'s layout is
+    /// in the overlay module's BTF, which polrt does not relocate against).
+    InodePrivate,
+    /// `struct super_block.s_magic`: `unsigned long`: the file system's
+    /// magic number (`OVERLAYFS_SUPER_MAGIC` for overlayfs).
+    SuperBlockMagic,
 }
 
 impl KernelMember {
@@ -290,6 +301,9 @@ impl KernelMember {
             KernelMember::MmStartStack => ("mm_struct", "start_stack"),
             KernelMember::MmArgStart => ("mm_struct", "arg_start"),
             KernelMember::MmArgEnd => ("mm_struct", "arg_end"),
+            // overlayfs upper layer
+            KernelMember::InodePrivate => ("inode", "i_private"),
+            KernelMember::SuperBlockMagic => ("super_block", "s_magic"),
         }
     }
 
@@ -385,11 +399,13 @@ impl KernelMember {
             KernelMember::PidNumbers => 0,
             KernelMember::FsPwd => 16,
             KernelMember::TtyName => 64,
+            // overlayfs upper layer
+            KernelMember::InodePrivate | KernelMember::SuperBlockMagic => 8,
         }
     }
 
     /// Every member, for tables and tests.
-    pub const ALL: [KernelMember; 86] = [
+    pub const ALL: [KernelMember; 88] = [
         KernelMember::TaskRealParent,
         KernelMember::TaskTgid,
         KernelMember::TaskComm,
@@ -476,6 +492,9 @@ impl KernelMember {
         KernelMember::MmArgEnd,
         KernelMember::SocketType,
         KernelMember::SkProtocol,
+        // overlayfs upper layer
+        KernelMember::InodePrivate,
+        KernelMember::SuperBlockMagic,
     ];
 }
 

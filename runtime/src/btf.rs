@@ -29,6 +29,13 @@ const BTF_MAGIC: u16 = 0xeb9f;
 const KIND_STRUCT: u32 = 4;
 const KIND_UNION: u32 = 5;
 
+/// Members programs read past, as the end of their struct: `inode.i_private`
+/// is the last member of `struct inode`, and what follows a `struct inode`
+/// embedded last but one in overlayfs' `struct ovl_inode` is its upper
+/// dentry (`polc::kernel::KernelMember::InodePrivate`). A kernel where one
+/// of these is not its struct's last member lacks it, for the loader.
+const READ_PAST: &[&str] = &["inode.i_private"];
+
 #[derive(Clone, Debug)]
 struct Member {
     name: u32,
@@ -255,16 +262,51 @@ impl KernelBtf {
         id
     }
 
-    /// The entries of `fields` (`struct.member`) this BTF lacks.
+    /// The entries of `fields` (`struct.member`) this BTF lacks. A member
+    /// programs read past (see [`KernelBtf::ends_its_struct`]) counts as
+    /// missing unless it is its struct's last one.
     pub fn missing<'f>(&self, fields: &'f [String]) -> Vec<&'f str> {
         fields
             .iter()
             .filter(|field| match field.split_once('.') {
-                Some((strukt, member)) => !self.has_member(strukt, member),
+                Some((strukt, member)) => {
+                    !self.has_member(strukt, member)
+                        || (READ_PAST.contains(&field.as_str())
+                            && !self.ends_its_struct(strukt, member))
+                }
                 None => true,
             })
             .map(String::as_str)
             .collect()
+    }
+
+    /// The size in bytes of the struct named `strukt`; `None` when there is
+    /// none, or structs of that name disagree.
+    pub fn struct_size(&self, strukt: &str) -> Option<u32> {
+        let mut found = None;
+        for id in self.by_name.get(strukt)? {
+            let ty = self.types.get(*id as usize)?;
+            if ty.kind != KIND_STRUCT {
+                continue;
+            }
+            match found {
+                None => found = Some(ty.referred),
+                Some(other) if other != ty.referred => return None,
+                Some(_) => {}
+            }
+        }
+        found
+    }
+
+    // overlayfs upper layer (`proc.exe.upper_layer`, `exec.upper_layer`)
+    /// Whether the 8-byte `member` ends `strukt`: its offset plus 8 is the
+    /// struct's size (a kernel built with a randomized struct layout may
+    /// place it elsewhere).
+    pub fn ends_its_struct(&self, strukt: &str, member: &str) -> bool {
+        match (self.member_offset(strukt, member), self.struct_size(strukt)) {
+            (Some(offset), Some(size)) => offset.checked_add(8) == Some(size),
+            _ => false,
+        }
     }
 }
 
@@ -320,6 +362,60 @@ mod tests {
         assert!(!btf.has_member("nosuch", "a"));
         let fields = vec!["outer.a".to_string(), "outer.zz".to_string()];
         assert_eq!(btf.missing(&fields), vec!["outer.zz"]);
+        assert_eq!(btf.struct_size("outer"), Some(8));
+        assert_eq!(btf.struct_size("nosuch"), None);
+    }
+
+    /// A BTF of `int`, `void *` and `struct inode { void *i_private; int
+    /// i_other; }` (size 16), or with the members swapped when `last`.
+    fn inode_btf(last: bool) -> Vec<u8> {
+        let strings = b"\0int\0inode\0i_private\0i_other\0";
+        let at = |s: &str| {
+            let pat = format!("\0{s}\0");
+            strings
+                .windows(pat.len())
+                .position(|w| w == pat.as_bytes())
+                .map(|p| p as u32 + 1)
+                .expect("string present")
+        };
+        let mut words: Vec<u32> = Vec::new();
+        // 1: int; 2: void *
+        words.extend([at("int"), 1 << 24, 4, 32]);
+        words.extend([0, 2 << 24, 0]);
+        let (private_at, other_at) = if last { (64, 0) } else { (0, 64) };
+        words.extend([at("inode"), (4 << 24) | 2, 16]);
+        words.extend([at("i_private"), 2, private_at, at("i_other"), 1, other_at]);
+        let types: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        let mut out = Vec::new();
+        out.extend_from_slice(&BTF_MAGIC.to_le_bytes());
+        out.extend_from_slice(&[1, 0]);
+        for word in [
+            24,
+            0,
+            types.len() as u32,
+            types.len() as u32,
+            strings.len() as u32,
+        ] {
+            out.extend_from_slice(&word.to_le_bytes());
+        }
+        out.extend_from_slice(&types);
+        out.extend_from_slice(strings);
+        out
+    }
+
+    // overlayfs upper layer
+    #[test]
+    fn inode_private_counts_as_missing_unless_it_ends_struct_inode() {
+        let fields = vec!["inode.i_private".to_string(), "inode.i_other".to_string()];
+        let last = KernelBtf::parse(&inode_btf(true)).expect("parses");
+        assert_eq!(last.struct_size("inode"), Some(16));
+        assert!(last.ends_its_struct("inode", "i_private"));
+        assert!(last.missing(&fields).is_empty());
+        // A randomized layout: the upper dentry is not at i_private + 8.
+        let first = KernelBtf::parse(&inode_btf(false)).expect("parses");
+        assert!(first.has_member("inode", "i_private"));
+        assert!(!first.ends_its_struct("inode", "i_private"));
+        assert_eq!(first.missing(&fields), vec!["inode.i_private"]);
     }
 
     #[test]
@@ -349,6 +445,14 @@ mod tests {
             let (strukt, name) = member.names();
             assert!(btf.has_member(strukt, name), "{strukt}.{name}");
         }
+        // overlayfs upper layer: read right after a `struct inode`.
+        let size = btf.struct_size("inode").expect("struct inode");
+        assert!(
+            btf.ends_its_struct("inode", "i_private"),
+            "inode size {size}"
+        );
+        assert!(!btf.ends_its_struct("inode", "i_ino"));
+        assert!(btf.missing(&["inode.i_private".to_string()]).is_empty());
         assert!(!btf.has_member("task_struct", "no_such_member_here"));
     }
 

@@ -165,7 +165,8 @@ mod tests {
             .expect("aya parses the kernel BTF");
         // Fields that read many kernel structs, on several hooks.
         let source = "trace t {\n    on exec\n    when proc.ancestors[*].comm == \"sshd\" and container.id != \"\"\n    emit proc.ppid, proc.euid, proc.cwd, proc.tty, exec.path, proc.parent.exe\n}\n\
-                      trace o {\n    on file.open\n    when file.path startswith \"/etc/\"\n    emit file.flags, proc.auid, proc.cap_effective\n}\n";
+                      trace o {\n    on file.open\n    when file.path startswith \"/etc/\"\n    emit file.flags, proc.auid, proc.cap_effective\n}\n\
+                      trace u {\n    on exec\n    when exec.upper_layer or proc.exe.upper_layer\n    emit exec.path\n}\n";
         let object = source_object(source);
         let relocated = relocate(&object, &members).expect("polrt resolves polc's relocations");
         let by_aya = aya_instructions(&object, Some(&kernel));

@@ -740,3 +740,35 @@ pub fn accepting_listener_on(address: &str) -> u16 {
     });
     port
 }
+
+/// `polc test --format json POLICY` (the interpreter and the compiled
+/// programs in the kernel): asserts it passed, that it ran `tests` tests,
+/// and that each passed with the kernel deciding as the interpreter on a
+/// program the verifier processed.
+pub fn assert_polc_test_in_kernel(policy: &Path, tests: usize) {
+    let out = Command::new(polc_bin())
+        .args(["test", "--format", "json", "--color", "never"])
+        .arg(policy)
+        .output()
+        .expect("run polc test");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}\n{text}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let results: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(results.len(), tests, "{text}");
+    for result in &results {
+        assert_eq!(result["ok"], true, "{result}");
+        assert_eq!(result["kernel"], result["interpreter"], "{result}");
+        assert!(
+            result["program"]["verified_insns"].as_u64() > Some(0),
+            "{result}"
+        );
+    }
+}

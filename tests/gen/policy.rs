@@ -582,9 +582,32 @@ impl<R: Entropy> Gen<'_, R> {
         };
         let limit = usize::from(max) - 1;
         let path = limit > 100;
-        let pool: Vec<String> = (0..self.rng.range(2, 9))
+        let mut pool: Vec<String> = (0..self.rng.range(2, 9))
             .map(|_| self.str_value(limit.min(40), path))
             .collect();
+        // Prefix dispatch: `startswith` runs, whose literals are often
+        // prefixes of each other (the LPM trie's longest match is not the
+        // first rule in order then).
+        let prefix = self.rng.chance(40);
+        let op = if prefix {
+            pool.retain(|s| !s.is_empty());
+            let mut more = Vec::new();
+            for s in &pool {
+                if self.rng.chance(60) {
+                    let cut = self.rng.range(1, s.len() as u64 + 1) as usize;
+                    if s.is_char_boundary(cut) {
+                        more.push(s[..cut].to_string());
+                    }
+                }
+            }
+            pool.extend(more);
+            if pool.is_empty() {
+                return Vec::new();
+            }
+            "startswith"
+        } else {
+            "=="
+        };
         let n = self.rng.range(8, 14) as usize;
         (0..n)
             .map(|_| {
@@ -592,7 +615,7 @@ impl<R: Entropy> Gen<'_, R> {
                 let action = *pick(self.rng, &["allow", "audit", "deny", "kill"]);
                 let literal = pick(self.rng, &pool).clone();
                 let mut cond = format!(
-                    "{} == {}",
+                    "{} {op} {}",
                     field.spec().name,
                     render_str(self.rng, &literal)
                 );

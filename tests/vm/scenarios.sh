@@ -73,6 +73,7 @@ SCENARIOS=(
     hooks-stop
     containers
     process-context
+    policies-lsm-order
 )
 
 # Scratch files of the product scenarios; tests/vm/policies/lsm_enforce.pol
@@ -1105,7 +1106,9 @@ scenario_hooks_stop() {
 # container (cgroupfs driver) name them; a shell in each is audited with
 # the id, runtime, pod uid and QoS class the kernel read from the cgroup
 # names, dpkg in a container is refused (EPERM through lsm), on the host it
-# runs.
+# runs; a program copied into the guest's /tmp (an overlay: its upper
+# layer) is refused in the docker container (exec.upper_layer), on the host
+# it runs.
 CONTAINER_ID=4c01db0b339c1b4c4f3d2a5a9d1e0f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e
 CONTAINER_ID2=9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
 POD_UID=7d9e3f2a-1b4c-4d5e-8f6a-0b1c2d3e4f5a
@@ -1158,10 +1161,30 @@ scenario_containers() {
         "fields.container.short_id=${CONTAINER_ID:0:12}" fields.container.runtime=docker
     outcome=$(exec_in_cg "$CGROUP" /usr/bin/dpkg --version)
     [ "$outcome" = "0 " ] || fail "dpkg on the host: expected '0 ', got '$outcome'"
+    # overlayfs upper layer: the guest's /tmp is an overlay, so a program
+    # copied there is in its upper layer (the host's files are its lower
+    # one): refused in the docker container, not on the host.
+    local fstype
+    fstype=$(stat -f -c %T "$WORK")
+    if [ "$fstype" = overlayfs ]; then
+        cp /bin/true "$WORK/dropped-true"
+        outcome=$(exec_in_cg "$docker" "$WORK/dropped-true")
+        echo "a program dropped into the docker container: $outcome"
+        [ "$outcome" = "$expected" ] || fail "a dropped program in a container: expected '$expected', got '$outcome'"
+        await_event containers rule=drop_and_execute_new_binary_in_container verdict=deny "backend=$backend" \
+            "fields.exec.path=$WORK/dropped-true" fields.container.runtime=docker
+        outcome=$(exec_in_cg "$CGROUP" "$WORK/dropped-true")
+        [ "$outcome" = "0 " ] || fail "a dropped program on the host: expected '0 ', got '$outcome'"
+    else
+        # virtme-ng mounts the guest's /tmp as an overlay of the host's.
+        fail "$WORK is on $fstype, not an overlay: no upper layer to drop a program into"
+    fi
     stop_polrt containers
+    [ "$(ops events "$WORK/containers.jsonl" rule=drop_and_execute_new_binary_in_container)" -eq 1 ] \
+        || fail "a program of the upper layer was reported outside the container"
     [ "$(ops events "$WORK/containers.jsonl" rule=package_management_in_container)" -eq 1 ] \
         || fail "dpkg on the host was reported"
-    echo "polc-vm: containers: docker ${CONTAINER_ID:0:12}, pod $POD_UID (besteffort), lxc web and nspawn db read from cgroup names through $backend"
+    echo "polc-vm: containers: docker ${CONTAINER_ID:0:12}, pod $POD_UID (besteffort), lxc web and nspawn db read from cgroup names through $backend; a program dropped into the overlay's upper layer refused in the container"
 }
 
 # Ancestry and command lines through the LSM backend: one `polrt run`
@@ -1191,6 +1214,41 @@ scenario_process_context() {
         "fields.proc.cmdline=$WORK/xmrig -c $connect xmrig -o stratum+tcp://pool.example:3333"
     stop_polrt context
     echo "polc-vm: process context: a three-level tree and a command line read by the kernel through lsm"
+}
+
+# Two policies on one LSM hook (docs/runtime.md, "How policies compose"):
+# the kernel runs the most recently attached program first and stops at the
+# first that refuses. Started as `deny audit`, the audit runs first and both
+# report the exec; as `audit deny`, the denial ends the hook and the audit
+# is not written. polrt says so at start-up, naming the hook and policies.
+scenario_policies_lsm_order() {
+    make_scratch_files
+    cp /bin/true "$WORK/ordered-true"
+    local verdict
+    for verdict in deny audit; do
+        printf 'rule %s_ordered {\n    on exec\n    when exec.path == "%s"\n    %s\n}\n' \
+            "$verdict" "$WORK/ordered-true" "$verdict" >"$WORK/order_$verdict.pol"
+    done
+    local session first second outcome audits
+    for session in deny-audit audit-deny; do
+        first=${session%-*}
+        second=${session#*-}
+        POLRT_POLICY=$WORK/order_$first.pol start_polrt "$session" "$WORK/order_$second.pol" --require-lsm
+        grep -q "^polrt: note: several policies on the lsm backend of exec (order_$first, order_$second): " \
+            "$WORK/$session.err" || fail "polrt did not say that the policies share exec's lsm hook"
+        outcome=$(exec_in_cgroup "$WORK/ordered-true")
+        [ "$outcome" = "126 Operation not permitted" ] || fail "the exec was not refused ($outcome)"
+        await_event "$session" rule=deny_ordered verdict=deny backend=lsm
+        # Stopped, polrt has written every event of its ring buffers.
+        stop_polrt "$session"
+        audits=$(ops events "$WORK/$session.jsonl" rule=audit_ordered)
+        echo "$session: audit events $audits"
+        case $session in
+            deny-audit) [ "$audits" -eq 1 ] || fail "started as deny, audit: the audit (attached last, run first) was not written" ;;
+            audit-deny) [ "$audits" -eq 0 ] || fail "started as audit, deny: the audit ran after the refusal" ;;
+        esac
+    done
+    echo "polc-vm: two policies on exec's lsm hook: the newest attached runs first, the first refusal ends the hook (an audit after it not written), as polrt says at start-up"
 }
 
 # The boot without BPF LSM (tests/vm.rs boots 6.12 with an lsm= list that

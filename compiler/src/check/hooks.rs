@@ -574,6 +574,14 @@ pub enum FieldSource {
     /// `name`: a slot of `abi::MAP_ACCOUNTS`, written and frozen by the
     /// runtime before any program loads.
     AccountId { group: bool, name: &'static str },
+    // overlayfs upper layer (`proc.exe.upper_layer`, `exec.upper_layer`)
+    /// Whether a file is in an overlayfs upper layer: its inode
+    /// (`f_inode`) is an overlayfs one (`i_sb->s_magic` is
+    /// `OVERLAYFS_SUPER_MAGIC`) whose `struct ovl_inode` has an upper
+    /// dentry (the pointer right after the `struct inode` it embeds: made or
+    /// copied up in the container); false without a file or on another file
+    /// system.
+    FileUpperLayer(FileRef),
 }
 
 impl FieldSource {
@@ -1889,6 +1897,27 @@ pub static FIELDS: &[FieldSpec] = &[
         common_source: Some(FieldSource::AccountIds { group: true }),
         resolved_path: false,
     },
+    // overlayfs upper layer (Falco's `proc.is_exe_upper_layer`)
+    FieldSpec {
+        name: "proc.exe.upper_layer",
+        ty: FieldType::Bool,
+        scope: FieldScope::Common,
+        doc: "true when the task's executable (`proc.exe`) is in an overlayfs upper layer: \
+              written (or modified, so copied up) in the container after it started, not \
+              shipped in its image (Falco's `proc.is_exe_upper_layer`); false on other file systems",
+        common_source: Some(FieldSource::FileUpperLayer(FileRef::TaskExe)),
+        resolved_path: false,
+    },
+    FieldSpec {
+        name: "exec.upper_layer",
+        ty: FieldType::Bool,
+        scope: FieldScope::Hook(Hook::Exec),
+        doc: "true when the file being executed or mapped (`exec.path`) is in an overlayfs \
+              upper layer (as `proc.exe.upper_layer`); true for an mprotect making a \
+              file's mapping executable (lsm), whose layer the kernel does not say",
+        common_source: None,
+        resolved_path: false,
+    },
 ];
 
 const BPRM_FILE: &[KernelMember] = &[KernelMember::BinprmFile];
@@ -1943,6 +1972,14 @@ const EXEC_LSM: &[(&str, FieldSource)] = &[
     EXEC_ARGS_UNREADABLE[2],
     EXEC_ARGS_UNREADABLE[3],
     EXEC_ARGS_UNREADABLE[4],
+    // overlayfs upper layer
+    (
+        "exec.upper_layer",
+        FieldSource::FileUpperLayer(FileRef::Arg {
+            arg: 0,
+            path: BPRM_FILE,
+        }),
+    ),
 ];
 const EXEC_MMAP_LSM: &[(&str, FieldSource)] = &[
     (
@@ -1954,6 +1991,11 @@ const EXEC_MMAP_LSM: &[(&str, FieldSource)] = &[
     EXEC_ARGS_NONE[1],
     EXEC_ARGS_NONE[2],
     EXEC_ARGS_NONE[3],
+    // overlayfs upper layer
+    (
+        "exec.upper_layer",
+        FieldSource::FileUpperLayer(FileRef::Arg { arg: 0, path: &[] }),
+    ),
 ];
 const EXEC_MPROTECT_LSM: &[(&str, FieldSource)] = &[
     (
@@ -1968,6 +2010,11 @@ const EXEC_MPROTECT_LSM: &[(&str, FieldSource)] = &[
     EXEC_ARGS_NONE[1],
     EXEC_ARGS_NONE[2],
     EXEC_ARGS_NONE[3],
+    // overlayfs upper layer
+    // `ovl_mmap` put overlayfs' underlying file into the mapping, whose
+    // inode is not an overlayfs one: the layer is not known, and a deny
+    // rule on it decides fail-closed (true).
+    ("exec.upper_layer", FieldSource::ConstInt(1)),
 ];
 /// `sched_process_exec(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)`.
 const EXEC_TP_BTF: &[(&str, FieldSource)] = &[
@@ -1991,6 +2038,14 @@ const EXEC_TP_BTF: &[(&str, FieldSource)] = &[
     EXEC_ARGS_NEW[2],
     EXEC_ARGS_NEW[3],
     EXEC_ARGS_NEW[4],
+    // overlayfs upper layer
+    (
+        "exec.upper_layer",
+        FieldSource::FileUpperLayer(FileRef::Arg {
+            arg: 2,
+            path: BPRM_FILE,
+        }),
+    ),
 ];
 /// `mmap(addr, len, prot, flags, fd, offset)` at system call entry.
 const EXEC_MMAP_TP_BTF: &[(&str, FieldSource)] = &[
@@ -2003,6 +2058,11 @@ const EXEC_MMAP_TP_BTF: &[(&str, FieldSource)] = &[
     EXEC_ARGS_NONE[1],
     EXEC_ARGS_NONE[2],
     EXEC_ARGS_NONE[3],
+    // overlayfs upper layer
+    (
+        "exec.upper_layer",
+        FieldSource::FileUpperLayer(FileRef::SyscallFdArg { idx: 4 }),
+    ),
 ];
 const FILE_OPEN_LSM: &[(&str, FieldSource)] = &[
     (

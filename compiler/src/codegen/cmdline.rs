@@ -11,9 +11,10 @@
 //! `mm->arg_end` (arguments), then the environment.
 
 use super::fields::{zero_fill, zero_fill_len};
+use super::layout::ARGV_BLOCK;
 use super::Emitter;
 use crate::bpf::asm::{Alu, Helper, Jmp, Label, Reg, Size};
-use crate::check::hooks::{FieldId, ENV_VARS_MAX};
+use crate::check::hooks::{FieldId, ENV_VARS_MAX, EXEC_ARGS_MAX};
 use crate::kernel::KernelMember;
 
 /// `r3 = current->mm->start_stack`. Clobbers r0-r5.
@@ -37,34 +38,52 @@ fn read_user_u64(e: &mut Emitter<'_>, dst: Reg, fail: Label) {
     asm.load(Size::DoubleWord, dst, Reg::R10, super::FP_KEY);
 }
 
+/// Reads argc and the first [`EXEC_ARGS_MAX`] argv pointers of the new
+/// program's stack into the argv block (`Layout::argv`) with one
+/// `bpf_probe_read_user`, unless every path to here has (argc 0 when it
+/// cannot be read). The block always lies inside the stack the kernel
+/// wrote: after the argv pointers come the envp pointers and the auxiliary
+/// vector, far more than [`ARGV_BLOCK`] bytes. Clobbers r0-r5.
+fn argv_block(e: &mut Emitter<'_>) {
+    if e.argv_read() {
+        return;
+    }
+    let at = e.env.layout.argv as i16;
+    e.asm.note(format!(
+        "argc and the first {EXEC_ARGS_MAX} argv pointers of the new program's stack, once"
+    ));
+    start_stack(e, Reg::R3);
+    let asm = &mut e.asm;
+    asm.mov(Reg::R1, Reg::R7);
+    asm.alu_imm(Alu::Add, Reg::R1, i32::from(at));
+    asm.mov_imm(Reg::R2, ARGV_BLOCK as i32);
+    asm.call(Helper::ProbeReadUser);
+    let read = asm.label("argv_read");
+    asm.jump_imm(Jmp::IfEqual, Reg::R0, 0, read);
+    asm.store_imm(Size::DoubleWord, Reg::R7, at, 0);
+    asm.bind(read);
+}
+
 /// `r1 = argc` of the new program (0 when unreadable).
 pub(super) fn load_argc(e: &mut Emitter<'_>) {
-    let done = e.asm.label("argc");
-    let fail = e.asm.label("no_argc");
-    start_stack(e, Reg::R3);
-    read_user_u64(e, Reg::R1, fail);
-    e.asm.goto(done);
-    e.asm.bind(fail);
-    e.asm.mov_imm(Reg::R1, 0);
-    e.asm.bind(done);
+    argv_block(e);
+    let at = e.env.layout.argv as i16;
+    e.asm.load(Size::DoubleWord, Reg::R1, Reg::R7, at);
 }
 
 /// `argv[n]` into the field's slot, then its length (empty when `n >=
-/// argc` or unreadable). `done` is the string finisher's empty path.
+/// argc` or unreadable): one `bpf_probe_read_user_str` from the pointer in
+/// the argv block. `done` is the string finisher's empty path.
 pub(super) fn load_arg(e: &mut Emitter<'_>, field: FieldId, n: u16, max: u16, done: Label) {
     let slot = e.env.layout.slot(field);
+    argv_block(e);
+    let at = e.env.layout.argv as i16;
     e.asm.note(format!("argv[{n}] of the new program's stack"));
-    start_stack(e, Reg::R3);
-    // argc, kept in the slot's length word meanwhile.
-    e.asm
-        .store(Size::DoubleWord, Reg::R10, super::FP_SPILL, Reg::R3);
-    read_user_u64(e, Reg::R1, done);
+    e.asm.load(Size::DoubleWord, Reg::R1, Reg::R7, at);
     e.asm
         .jump_imm(Jmp::IfLessThanOrEqual, Reg::R1, i32::from(n), done);
     e.asm
-        .load(Size::DoubleWord, Reg::R3, Reg::R10, super::FP_SPILL);
-    e.asm.alu_imm(Alu::Add, Reg::R3, 8 + 8 * i32::from(n));
-    read_user_u64(e, Reg::R3, done);
+        .load(Size::DoubleWord, Reg::R3, Reg::R7, at + 8 + 8 * n as i16);
     e.asm.jump_imm(Jmp::IfEqual, Reg::R3, 0, done);
     if let Some(len) = zero_fill_len(e, field) {
         zero_fill(e, slot, len);
@@ -78,16 +97,109 @@ pub(super) fn load_arg(e: &mut Emitter<'_>, field: FieldId, n: u16, max: u16, do
 /// The command line (`mm->arg_start .. mm->arg_end`, NULs made spaces, at
 /// most `max - 1` bytes) into the field's slot; r0 = its length + 1 for the
 /// string finisher, or a jump to `done` when there is none.
+///
+/// A field in `Emitter::raw_cmdline` keeps its NULs: every test of it
+/// decides the same on them as on spaces, and [`join_for_event`] makes them
+/// spaces before an event reports it.
 pub(super) fn load_cmdline(e: &mut Emitter<'_>, field: FieldId, max: u16, done: Label) {
     let slot = e.env.layout.slot(field);
     let len_slot = e.env.layout.len_slot(field);
-    join_cmdline(&mut e.asm, slot, len_slot, max, done);
+    let join = !e.raw_cmdline.contains(&field);
+    join_cmdline(&mut e.asm, slot, len_slot, max, done, join);
+}
+
+/// Whether every test of the command line `field` decides the same on its
+/// arguments as read (NUL-separated) as on them joined with spaces: an
+/// equality, a prefix, a suffix or a direct search (`direct`) of a literal
+/// with no space (a NUL or a space where the literal has another byte
+/// fails either way), with no string dispatch on it.
+pub(super) fn raw_cmdline(
+    program: &crate::ir::Program,
+    field: FieldId,
+    automata: &[crate::ir::AutomatonDef],
+    direct: &std::collections::BTreeSet<(FieldId, crate::ir::AutomatonId)>,
+) -> bool {
+    use crate::ir::LeafKind;
+    let no_space = |lit: &[u8]| !lit.contains(&b' ');
+    !program.str_dispatches.iter().any(|d| d.field == field)
+        && program
+            .leaves()
+            .iter()
+            .filter(|leaf| leaf.field == field)
+            .all(|leaf| match &leaf.kind {
+                LeafKind::StrEq(lit) | LeafKind::StrPrefix(lit) | LeafKind::StrSuffix(lit) => {
+                    no_space(lit)
+                }
+                LeafKind::Scan(id) => {
+                    direct.contains(&(field, *id))
+                        && no_space(&automata[id.0 as usize].automaton.literals[0])
+                }
+                _ => false,
+            })
+}
+
+/// Before an event: the NULs of a command line loaded as read made spaces
+/// (its length from its length slot; a stale length from another event
+/// only changes bytes no test or report of this event reads). Uses r1-r4.
+pub(super) fn join_for_event(asm: &mut crate::bpf::asm::Asm, slot: i16, len_slot: i16, max: u16) {
+    asm.note("the command line as reported: NULs made spaces");
+    let last = i32::from(max) - 1;
+    asm.load(Size::DoubleWord, Reg::R2, Reg::R7, len_slot);
+    nuls_to_spaces(asm, slot, last);
+    // The word loop may have made the string's own NUL a space: again.
+    let ok = asm.label("cmdline_reported");
+    asm.jump_imm(Jmp::IfLessThanOrEqual, Reg::R2, last, ok);
+    asm.mov_imm(Reg::R2, last);
+    asm.bind(ok);
+    asm.mov(Reg::R1, Reg::R7);
+    asm.alu(Alu::Add, Reg::R1, Reg::R2);
+    asm.store_imm(Size::Byte, Reg::R1, slot, 0);
+}
+
+/// The NULs among the first r2 bytes at `r7 + slot` (at most `last`) made
+/// spaces. Uses r1-r4.
+fn nuls_to_spaces(asm: &mut crate::bpf::asm::Asm, slot: i16, last: i32) {
+    let joined = asm.label("cmdline_joined");
+    // A word at a time, no branch per byte: in each word of the line, 0x80
+    // marks exactly the NUL bytes (`~(((w & 0x7f..) + 0x7f..) | w |
+    // 0x7f..)`), and 0x80 >> 2 is a space. Bytes past the length may change
+    // too: the NUL written below ends the string before them.
+    asm.load_imm64(Reg::R4, 0x7f7f_7f7f_7f7f_7f7f);
+    for w in 0..(last + 7) / 8 {
+        if w % 8 == 7 {
+            asm.island_point();
+        }
+        let at = slot + 8 * w as i16;
+        asm.jump_imm(Jmp::IfLessThanOrEqual, Reg::R2, 8 * w, joined);
+        asm.load(Size::DoubleWord, Reg::R1, Reg::R7, at);
+        asm.mov(Reg::R3, Reg::R1);
+        asm.alu(Alu::And, Reg::R3, Reg::R4);
+        asm.alu(Alu::Add, Reg::R3, Reg::R4);
+        asm.alu(Alu::Or, Reg::R3, Reg::R1);
+        asm.alu(Alu::Or, Reg::R3, Reg::R4);
+        asm.alu_imm(Alu::Xor, Reg::R3, -1);
+        asm.alu_imm(Alu::Rhs, Reg::R3, 2);
+        asm.alu(Alu::Or, Reg::R1, Reg::R3);
+        asm.store(Size::DoubleWord, Reg::R7, at, Reg::R1);
+    }
+    asm.bind(joined);
 }
 
 /// [`load_cmdline`] into `r7 + slot`, its length in `r7 + len_slot`.
-fn join_cmdline(asm: &mut crate::bpf::asm::Asm, slot: i16, len_slot: i16, max: u16, done: Label) {
+fn join_cmdline(
+    asm: &mut crate::bpf::asm::Asm,
+    slot: i16,
+    len_slot: i16,
+    max: u16,
+    done: Label,
+    join: bool,
+) {
     let last = i32::from(max) - 1;
-    asm.note("the arguments, mm->arg_start .. mm->arg_end, NULs made spaces");
+    asm.note(if join {
+        "the arguments, mm->arg_start .. mm->arg_end, NULs made spaces a word at a time"
+    } else {
+        "the arguments, mm->arg_start .. mm->arg_end, as read (NUL-separated)"
+    });
     asm.call(Helper::GetCurrentTaskBtf);
     asm.load_member(Size::DoubleWord, Reg::R4, Reg::R0, KernelMember::TaskMm);
     asm.load_member(Size::DoubleWord, Reg::R3, Reg::R4, KernelMember::MmArgStart);
@@ -106,19 +218,9 @@ fn join_cmdline(asm: &mut crate::bpf::asm::Asm, slot: i16, len_slot: i16, max: u
     asm.call(Helper::ProbeReadUser);
     asm.jump_imm(Jmp::IfNotEqual, Reg::R0, 0, done);
     asm.load(Size::DoubleWord, Reg::R2, Reg::R7, len_slot);
-    let joined = asm.label("cmdline_joined");
-    for i in 0..last {
-        if i % 64 == 63 {
-            asm.island_point();
-        }
-        let next = asm.label("cmdline_byte");
-        asm.jump_imm(Jmp::IfLessThanOrEqual, Reg::R2, i, joined);
-        asm.load(Size::Byte, Reg::R1, Reg::R7, slot + i as i16);
-        asm.jump_imm(Jmp::IfNotEqual, Reg::R1, 0, next);
-        asm.store_imm(Size::Byte, Reg::R7, slot + i as i16, i32::from(b' '));
-        asm.bind(next);
+    if join {
+        nuls_to_spaces(asm, slot, last);
     }
-    asm.bind(joined);
     asm.alu_imm(Alu::And, Reg::R2, 0x7fff);
     let ok = asm.label("cmdline_in_slot");
     asm.jump_imm(Jmp::IfLessThanOrEqual, Reg::R2, last, ok);
@@ -266,7 +368,7 @@ pub fn snapshot_program(
     asm.call(Helper::MapLookupElem);
     asm.jump_imm(Jmp::IfEqual, Reg::R0, 0, out);
     asm.mov(Reg::R7, Reg::R0);
-    join_cmdline(&mut asm, 0, CMDLINE_LEN as i16, CMDLINE_LEN, empty);
+    join_cmdline(&mut asm, 0, CMDLINE_LEN as i16, CMDLINE_LEN, empty, true);
     asm.goto(store);
     asm.bind(empty);
     asm.store_imm(Size::Byte, Reg::R7, 0, 0);

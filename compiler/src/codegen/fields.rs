@@ -113,7 +113,10 @@ fn load_int(e: &mut Emitter<'_>, field: FieldId, source: FieldSource) {
         FieldSource::CapsetUser { which } => path::load_capset_user(e, which),
         FieldSource::TaskVpid => load_task_vpid(e),
         FieldSource::ExecArgc => super::cmdline::load_argc(e),
+        FieldSource::AncestorPid(n) => ancestor_walk(e, Reg::R1, n),
         FieldSource::AccountId { group, name } => load_account_id(e, group, name),
+        // overlayfs upper layer
+        FieldSource::FileUpperLayer(file) => path::load_file_upper_layer(e, file),
         _ => {}
     }
     let asm = &mut e.asm;
@@ -133,10 +136,10 @@ fn load_int(e: &mut Emitter<'_>, field: FieldId, source: FieldSource) {
         | FieldSource::SyscallUserU64 { .. }
         | FieldSource::CapsetUser { .. }
         | FieldSource::ExecArgc
-        | FieldSource::AccountId { .. } => {}
+        | FieldSource::AccountId { .. }
+        | FieldSource::FileUpperLayer(_) => {}
         FieldSource::TaskVpid => fits_32 = true,
-        FieldSource::AncestorPid(n) => {
-            ancestor(asm, Reg::R1, n);
+        FieldSource::AncestorPid(_) => {
             asm.load_member(Size::Word, Reg::R1, Reg::R1, KernelMember::TaskTgid);
             asm.mov32(Reg::R1, Reg::R1);
             fits_32 = true;
@@ -251,6 +254,33 @@ pub(super) fn ancestor(asm: &mut crate::bpf::asm::Asm, reg: Reg, n: u8) {
     asm.mov(reg, Reg::R0);
     for _ in 0..n {
         asm.load_member(Size::DoubleWord, reg, reg, KernelMember::TaskRealParent);
+    }
+}
+
+/// `reg = ` the current task's `n`-th ancestor, as [`ancestor`], but from
+/// the nearest ancestor below it that an earlier load on every path to here
+/// reached (its pointer spilled to the stack), one `real_parent` step per
+/// generation: `proc.ancestors[*]` walks the tree once.
+pub(super) fn ancestor_walk(e: &mut Emitter<'_>, reg: Reg, n: u8) {
+    match e.ancestor_spilled().filter(|m| *m <= n) {
+        Some(m) => {
+            e.asm.note(format!(
+                "ancestor {n}: ancestor {m}->real_parent x {}",
+                n - m
+            ));
+            e.asm
+                .load(Size::DoubleWord, reg, Reg::R10, super::FP_ANCESTOR);
+            for _ in m..n {
+                e.asm
+                    .load_member(Size::DoubleWord, reg, reg, KernelMember::TaskRealParent);
+            }
+        }
+        None => ancestor(&mut e.asm, reg, n),
+    }
+    if n > 0 {
+        e.asm
+            .store(Size::DoubleWord, Reg::R10, super::FP_ANCESTOR, reg);
+        e.set_ancestor_spilled(n);
     }
 }
 
@@ -429,6 +459,29 @@ pub(super) fn comm_without_len(program: &crate::ir::Program, field: FieldId) -> 
             })
 }
 
+/// The ancestors' command names (`proc.ancestors[N].comm`) that are
+/// copied from the task's `comm` with two 8-byte loads, no helper call and
+/// no length: those whose every test is an equality, a prefix or a scan
+/// (each decided on the bytes up to the NUL the kernel always keeps in
+/// `comm`, never on the bytes past it), with no string dispatch on them.
+pub(super) fn comm_in_place(program: &crate::ir::Program) -> std::collections::BTreeSet<FieldId> {
+    let leaves = program.leaves();
+    program
+        .fields()
+        .into_iter()
+        .filter(|field| matches!(kernel_source(program, *field), Some(FieldSource::AncestorComm(n)) if n > 0))
+        .filter(|field| !program.str_dispatches.iter().any(|d| d.field == *field))
+        .filter(|field| {
+            leaves.iter().filter(|leaf| leaf.field == *field).all(|leaf| {
+                matches!(
+                    leaf.kind,
+                    LeafKind::StrEq(_) | LeafKind::StrPrefix(_) | LeafKind::Scan(_)
+                )
+            })
+        })
+        .collect()
+}
+
 fn load_str(e: &mut Emitter<'_>, field: FieldId, source: FieldSource, max: u16) {
     let slot = e.env.layout.slot(field);
     if source == FieldSource::Comm && e.comm_without_len {
@@ -438,6 +491,25 @@ fn load_str(e: &mut Emitter<'_>, field: FieldId, source: FieldSource, max: u16) 
         e.asm.alu_imm(Alu::Add, Reg::R1, i32::from(slot));
         e.asm.mov_imm(Reg::R2, i32::from(max));
         e.asm.call(Helper::GetCurrentComm);
+        return;
+    }
+    if let (FieldSource::AncestorComm(n), true) = (source, e.comm_in_place.contains(&field)) {
+        let empty = e.asm.label("no_ancestor");
+        let end = e.asm.label("ancestor_comm");
+        ancestor_walk(e, Reg::R3, n);
+        let asm = &mut e.asm;
+        asm.note("its comm, two loads (NUL-terminated, no length needed)");
+        asm.load_member(Size::Word, Reg::R1, Reg::R3, KernelMember::TaskTgid);
+        asm.jump_imm(Jmp::IfEqual, Reg::R1, 0, empty);
+        asm.add_member_offset(Reg::R3, KernelMember::TaskComm);
+        for word in [0i16, 8] {
+            asm.load(Size::DoubleWord, Reg::R1, Reg::R3, word);
+            asm.store(Size::DoubleWord, Reg::R7, slot + word, Reg::R1);
+        }
+        asm.goto(end);
+        asm.bind(empty);
+        asm.store_imm(Size::Byte, Reg::R7, slot, 0);
+        asm.bind(end);
         return;
     }
     let fill = zero_fill_len(e, field);
@@ -489,7 +561,7 @@ fn load_str(e: &mut Emitter<'_>, field: FieldId, source: FieldSource, max: u16) 
             Helper::ProbeReadKernelStr
         }
         FieldSource::AncestorComm(n) => {
-            ancestor(&mut e.asm, Reg::R3, n);
+            ancestor_walk(e, Reg::R3, n);
             e.asm
                 .load_member(Size::Word, Reg::R1, Reg::R3, KernelMember::TaskTgid);
             e.asm.jump_imm(Jmp::IfEqual, Reg::R1, 0, done);

@@ -40,6 +40,11 @@ pub(super) struct Loaded {
     pub maybe: BTreeSet<FieldId>,
     /// The same on every path to here (tests read it instead of the slot).
     pub r1: Option<R1>,
+    /// The argv block (`Layout::argv`) was read on every path to here.
+    pub argv: bool,
+    /// The stack slot of the ancestor walk holds the task pointer of the
+    /// same ancestor (1: the parent) on every path to here.
+    pub ancestor: Option<u8>,
 }
 
 impl Loaded {
@@ -49,6 +54,10 @@ impl Loaded {
         self.maybe.extend(other.maybe.iter().copied());
         if self.r1 != other.r1 {
             self.r1 = None;
+        }
+        self.argv &= other.argv;
+        if self.ancestor != other.ancestor {
+            self.ancestor = None;
         }
     }
 }

@@ -9,7 +9,7 @@
 
 use super::path;
 use crate::abi::{FieldEncoding, FieldSlot, HeaderField, EVENT_HEADER_LEN};
-use crate::check::hooks::{FieldId, FieldType, Hook};
+use crate::check::hooks::{FieldId, FieldType, Hook, EXEC_ARGS_MAX};
 
 /// Bytes after the last used byte of the scratch buffer, so that 8-byte
 /// loads at the end of a string (suffix and substring tests) stay in bounds.
@@ -44,8 +44,24 @@ pub struct Layout {
     /// after the walk area: in the map, where the verifier does not track
     /// it, so that the fallback's entries share one verification.
     pub dispatch: u32,
+    /// The new program's argc and its first [`EXEC_ARGS_MAX`] argv
+    /// pointers (u64 each), read once per event by the first load of
+    /// `exec.argc` or an `exec.args[N]` (see `codegen/cmdline.rs`), in the
+    /// aux area; 0 when the hook's programs read neither.
+    pub argv: u32,
     /// Bytes of scratch buffer this layout needs.
     pub scratch_len: u32,
+}
+
+/// Bytes of the argv block: argc, then [`EXEC_ARGS_MAX`] pointers.
+pub const ARGV_BLOCK: u32 = 8 + 8 * EXEC_ARGS_MAX as u32;
+
+/// Whether `field` is read from the argv block (`exec.argc`, `exec.args[N]`).
+pub fn reads_argv(field: FieldId) -> bool {
+    field.spec().name == "exec.argc"
+        || field
+            .element()
+            .is_some_and(|(family, _)| family.spec().name == "exec.args[N]")
 }
 
 impl Layout {
@@ -100,6 +116,12 @@ impl Layout {
         at += path::walk::LEN;
         let dispatch = at;
         at += 8;
+        let argv = if slots.iter().any(|(f, _)| reads_argv(*f)) {
+            at += ARGV_BLOCK;
+            at - ARGV_BLOCK
+        } else {
+            0
+        };
         Layout {
             hook,
             record_len,
@@ -111,6 +133,7 @@ impl Layout {
             identity_sets,
             identity_words,
             dispatch,
+            argv,
             scratch_len: at + SCRATCH_TAIL,
         }
     }

@@ -81,7 +81,8 @@ pub(super) fn r1_after(e: &Emitter<'_>, leaf: &Leaf) -> Option<R1> {
 /// Whether `field` is read without its length (`proc.comm` through
 /// `bpf_get_current_comm`, NUL-padded).
 pub(super) fn without_len(e: &Emitter<'_>, field: FieldId) -> bool {
-    e.comm_without_len && super::kernel_source(e.program, field) == Some(FieldSource::Comm)
+    (e.comm_without_len && super::kernel_source(e.program, field) == Some(FieldSource::Comm))
+        || e.comm_in_place.contains(&field)
 }
 
 /// `r1 = field's value`, unless r1 holds it already.
@@ -168,6 +169,10 @@ fn check(e: &mut Emitter<'_>, leaf: &Leaf, fail: Label) {
             e.asm.mov(Reg::R2, Reg::R7);
             e.asm.alu(Alu::Add, Reg::R2, Reg::R1);
             bytes_eq(&mut e.asm, Reg::R2, slot, lit, fail);
+        }
+        LeafKind::Scan(automaton) if e.direct.contains(&(field, *automaton)) => {
+            let lit = e.env.automata[automaton.0 as usize].automaton.literals[0].clone();
+            search(e, field, slot, max, &lit, fail)
         }
         LeafKind::Scan(automaton) => {
             let def = &e.env.automata[automaton.0 as usize];
@@ -277,6 +282,155 @@ pub(super) fn bytes_eq(asm: &mut Asm, base: Reg, off: i16, lit: &[u8], fail: Lab
             }
         }
     }
+}
+
+/// Most conditional jumps on one path that the direct searches of a
+/// program may add (see [`direct_searches`]): the verifier's pending
+/// branches are bounded (E0402), and a search has one or two per position
+/// where an automaton has one per [`SCAN_CHECK_EVERY`] bytes.
+const DIRECT_SEARCH_BRANCHES: usize = 2_200;
+
+/// The `contains` tests of one literal that [`search`] decides instead of
+/// an automaton, as `(field, automaton)`: those of string fields of at most
+/// 512 bytes read with their length, in the order the program first tests
+/// them, while their conditional jumps on one path (every occurrence of
+/// each) stay within [`DIRECT_SEARCH_BRANCHES`]. The others scan.
+pub(super) fn direct_searches(
+    e: &Emitter<'_>,
+) -> std::collections::BTreeSet<(FieldId, crate::ir::AutomatonId)> {
+    let mut order: Vec<((FieldId, crate::ir::AutomatonId), usize)> = Vec::new();
+    for leaf in e.program.leaves() {
+        let LeafKind::Scan(id) = leaf.kind else {
+            continue;
+        };
+        let automaton = &e.env.automata[id.0 as usize].automaton;
+        let FieldType::Str { max } = leaf.field.spec().ty else {
+            continue;
+        };
+        if automaton.kind != crate::ir::automaton::ScanKind::Contains
+            || automaton.literals.len() != 1
+            || max > 512
+            || without_len(e, leaf.field)
+            || leaf.field.spec().resolved_path
+        {
+            continue;
+        }
+        match order.iter_mut().find(|(key, _)| *key == (leaf.field, id)) {
+            Some((_, n)) => *n += 1,
+            None => order.push(((leaf.field, id), 1)),
+        }
+    }
+    let mut total = 0;
+    let mut chosen = std::collections::BTreeSet::new();
+    for ((field, id), n) in order {
+        let FieldType::Str { max } = field.spec().ty else {
+            continue;
+        };
+        let l = e.env.automata[id.0 as usize].automaton.literals[0].len();
+        let positions = usize::from(max).saturating_sub(l);
+        let per_position = match l {
+            0..=8 => 1,
+            9..=16 => 2,
+            _ => 2 + (l - 8).div_ceil(4),
+        };
+        let cost = n * (positions * per_position + positions / l.clamp(1, 8) + 2);
+        if total + cost <= DIRECT_SEARCH_BRANCHES {
+            total += cost;
+            chosen.insert((field, id));
+        }
+    }
+    chosen
+}
+
+/// Jumps to `fail` unless `lit` (no NUL in it) occurs in the string at
+/// `slot`: its first (up to) 8 bytes compared at each start position in
+/// turn, one load and one compare, the rest only where they match. The
+/// positions past the last start are checked every `min(len, 8)`
+/// positions only: those tested in between overlap the NUL right after
+/// the string, which the literal does not have. Uses r0-r5.
+fn search(e: &mut Emitter<'_>, field: FieldId, slot: i16, max: i32, lit: &[u8], fail: Label) {
+    let len_slot = e.env.layout.len_slot(field);
+    let asm = &mut e.asm;
+    let l = lit.len();
+    asm.note(format!(
+        "search: contains {:?} over {max} bytes",
+        String::from_utf8_lossy(lit)
+    ));
+    let last = max - 1 - l as i32;
+    if last < 0 || l == 0 {
+        asm.goto(fail);
+        return;
+    }
+    let word = |bytes: &[u8]| {
+        let mut w = [0u8; 8];
+        w[..bytes.len()].copy_from_slice(bytes);
+        u64::from_le_bytes(w)
+    };
+    let mask = |n: usize| u64::MAX >> (8 * (8 - n));
+    let size = |n: usize| match n {
+        1 => (Size::Byte, false),
+        2 => (Size::HalfWord, false),
+        4 => (Size::Word, false),
+        8 => (Size::DoubleWord, false),
+        _ => (Size::DoubleWord, true),
+    };
+    // r0: the last start position.
+    asm.load(Size::DoubleWord, Reg::R0, Reg::R7, len_slot);
+    asm.jump_imm(Jmp::IfLessThan, Reg::R0, l as i32, fail);
+    asm.alu_imm(Alu::Add, Reg::R0, -(l as i32));
+    let head = &lit[..l.min(8)];
+    let rest = &lit[head.len()..];
+    let (size0, masked0) = size(head.len());
+    asm.load_imm64(Reg::R1, word(head));
+    if masked0 {
+        asm.load_imm64(Reg::R2, mask(head.len()));
+    }
+    let second = (!rest.is_empty() && rest.len() <= 8).then(|| size(rest.len()));
+    if let Some((_, masked1)) = second {
+        asm.load_imm64(Reg::R4, word(rest));
+        if masked1 {
+            asm.load_imm64(Reg::R2, mask(rest.len()));
+        }
+    }
+    let step = l.min(8) as i32;
+    let found = asm.label("found");
+    for p in 0..=last {
+        // (Position 0 is a start: the length is at least the literal's.)
+        if p % step == 0 && p > 0 {
+            asm.jump_imm(Jmp::IfLessThan, Reg::R0, p, fail);
+        }
+        if p % 32 == 31 {
+            asm.island_point();
+        }
+        let at = slot + p as i16;
+        asm.load(size0, Reg::R3, Reg::R7, at);
+        if masked0 {
+            asm.alu(Alu::And, Reg::R3, Reg::R2);
+        }
+        if rest.is_empty() {
+            asm.jump_reg(Jmp::IfEqual, Reg::R3, Reg::R1, found);
+            continue;
+        }
+        let next = asm.label("not_here");
+        asm.jump_reg(Jmp::IfNotEqual, Reg::R3, Reg::R1, next);
+        match second {
+            Some((size1, masked1)) => {
+                asm.load(size1, Reg::R3, Reg::R7, at + 8);
+                if masked1 {
+                    asm.alu(Alu::And, Reg::R3, Reg::R2);
+                }
+                asm.jump_reg(Jmp::IfEqual, Reg::R3, Reg::R4, found);
+            }
+            None => {
+                // (r3 and r5: r0, r1 and r2 are kept.)
+                bytes_eq(asm, Reg::R7, at + 8, rest, next);
+                asm.goto(found);
+            }
+        }
+        asm.bind(next);
+    }
+    asm.goto(fail);
+    asm.bind(found);
 }
 
 /// Bytes scanned between two checks for an absorbing state: a scan ends

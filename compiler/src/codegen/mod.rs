@@ -22,7 +22,9 @@
 //! decision (the matching rule's verdict code; its id is in the record
 //! header), r8 = `bpf_get_current_pid_tgid()` in the decided block; r0-r5
 //! are scratch and clobbered by every helper call. Stack: fp-8 the config
-//! value pointer, fp-16 a u32 map key, fp-24 a spill slot.
+//! value pointer, fp-16 a u32 map key, fp-24 a spill slot, fp-32 the system
+//! call ABI, fp-40 the last ancestor reached (a task pointer), fp-48 the next
+//! `kernfs_node` of the container walk.
 //!
 //! Depends on `ir`, `bpf::asm`, `abi` (record header and config layout) and the
 //! hook table; knows nothing of ELF.
@@ -42,7 +44,7 @@ use crate::abi::{self, header, Verdict, CONFIG_MONITOR};
 use crate::bpf::asm::{
     Alu, Asm, AsmError, Assembled, Helper, Jmp, Label, MapId, Origin, Reg, Size,
 };
-use crate::check::hooks::{FieldId, FieldSource, Guard, ReturnConvention, Signals};
+use crate::check::hooks::{FieldId, FieldSource, FieldType, Guard, ReturnConvention, Signals};
 use crate::check::policy::Action;
 use crate::ir::{Cond, Program, SetId, Step, Target};
 use crate::kernel::SIGKILL;
@@ -58,8 +60,15 @@ const FP_SPILL: i16 = -24;
 /// Stack slot of the system call ABI a syscall guard found (0: 64-bit or
 /// x32, 1: 32-bit), until the prologue copies it to the scratch map.
 const FP_ABI: i16 = -32;
+/// Stack slot of the task pointer of the last ancestor an ancestry field
+/// load reached (see `flow::Loaded::ancestor`): a spilled pointer keeps its
+/// type, so the next ancestor is one `real_parent` step from it.
+const FP_ANCESTOR: i16 = -40;
+/// Stack slot of the next `kernfs_node` of the container walk
+/// (`codegen/container.rs`): a BTF pointer, loaded from directly.
+const FP_CGROUP_KN: i16 = -48;
 /// Bytes of stack every program uses.
-pub const STACK_BYTES: u32 = 32;
+pub const STACK_BYTES: u32 = 48;
 
 /// The maps a program refers to.
 #[derive(Clone, Debug)]
@@ -189,6 +198,14 @@ struct Emitter<'a> {
     fail_closed_match: bool,
     /// The rule or trace being emitted (for [`Origin`]s).
     rule: Option<u32>,
+    /// Ancestors' command names copied from the task with two loads, no
+    /// length ([`fields::comm_in_place`]).
+    comm_in_place: BTreeSet<FieldId>,
+    /// Command lines loaded as read, NULs kept ([`cmdline::raw_cmdline`]).
+    raw_cmdline: BTreeSet<FieldId>,
+    /// The one-literal `contains` tests decided by a direct search
+    /// ([`leaves::direct_searches`]).
+    direct: BTreeSet<(FieldId, crate::ir::AutomatonId)>,
 }
 
 /// Emits one program; one past `env.max_insns` instructions is not
@@ -233,7 +250,17 @@ fn emit_with(
         capture_blocks: Vec::new(),
         fail_closed_match: false,
         rule: None,
+        direct: BTreeSet::new(),
+        comm_in_place: fields::comm_in_place(program),
+        raw_cmdline: BTreeSet::new(),
     };
+    e.direct = leaves::direct_searches(&e);
+    e.raw_cmdline = program
+        .fields()
+        .into_iter()
+        .filter(|f| kernel_source(program, *f) == Some(FieldSource::Cmdline))
+        .filter(|f| cmdline::raw_cmdline(program, *f, e.env.automata, &e.direct))
+        .collect();
     e.prologue();
     let too_large = |e: &Emitter<'_>| e.asm.n_insns() > e.env.max_insns;
     for step in &program.traces {
@@ -258,7 +285,15 @@ fn emit_with(
         let end = runs
             .iter()
             .find(|run| run.start == k)
-            .map_or(k + 1, |run| run.end);
+            .map(|run| run.end)
+            .or_else(|| {
+                program
+                    .prefix_dispatches
+                    .iter()
+                    .find(|d| d.start == k)
+                    .map(|d| d.end)
+            })
+            .unwrap_or(k + 1);
         let new: Vec<FieldId> = program.rules[k..end]
             .iter()
             .flat_map(|rule| rule.needs())
@@ -267,6 +302,11 @@ fn emit_with(
         first_needed.extend(new.iter().copied());
         barriers[k] = !new.is_empty();
         k = end;
+    }
+    // A prefix run is entered at its start only (its rules are emitted in
+    // groups, not at their own entries): no failed test lands inside it.
+    for d in &program.prefix_dispatches {
+        barriers[d.start..d.end].fill(true);
     }
     let plan = flow::RulePlan::new(&mut e.asm, &program.rules, &barriers, &runs, exit_allow);
     let decided = e.asm.label("decided");
@@ -292,10 +332,16 @@ fn emit_with(
             return (e.asm, BTreeSet::new());
         }
         match plan.dispatch_of[i] {
-            None => {
-                e.rule(i, &plan, 0, decided);
-                i += 1;
-            }
+            None => match program.prefix_dispatches.iter().position(|d| d.start == i) {
+                Some(p) => {
+                    e.prefix_dispatch(p, &plan, decided);
+                    i = program.prefix_dispatches[p].end;
+                }
+                None => {
+                    e.rule(i, &plan, 0, decided);
+                    i += 1;
+                }
+            },
             Some(d) => {
                 // The run's rules are emitted inside the search, each after
                 // the block that jumps to it.
@@ -606,6 +652,26 @@ impl Emitter<'_> {
             fields::load(self, field);
         }
         self.set_r1(fields::r1_after_load(field));
+    }
+
+    /// Whether the argv block was read on every path to here; from here on
+    /// it is (the caller reads it when it was not).
+    fn argv_read(&mut self) -> bool {
+        let here = self.here.get_or_insert_with(flow::Loaded::default);
+        std::mem::replace(&mut here.argv, true)
+    }
+
+    /// The ancestor whose task pointer [`FP_ANCESTOR`] holds on every path
+    /// to here.
+    fn ancestor_spilled(&self) -> Option<u8> {
+        self.here.as_ref().and_then(|h| h.ancestor)
+    }
+
+    /// Records that [`FP_ANCESTOR`] holds ancestor `n` from here on.
+    fn set_ancestor_spilled(&mut self, n: u8) {
+        if let Some(here) = &mut self.here {
+            here.ancestor = Some(n);
+        }
     }
 
     /// Whether r1 holds `what` on every path to here.
@@ -1080,6 +1146,219 @@ impl Emitter<'_> {
         }
     }
 
+    /// A prefix dispatch (see [`crate::ir::PrefixDispatch`]): one LPM trie
+    /// lookup of the field's first bytes gives the group index of the
+    /// longest of the run's literals the value starts with; a binary search
+    /// on it reaches that group's rules (those whose literal is a prefix of
+    /// it, in order), each tested past its first test, which holds for
+    /// them and for no other rule of the run. No literal: past the run. An
+    /// unresolved path (its tests undecided) tests, in order, the run's
+    /// rules that fail closed to a match.
+    ///
+    /// Each group's rules follow the search block that jumps to them, so
+    /// its jumps stay short; a failed test continues at the group's next
+    /// rule by a jump, so the verifier's pending branches do not grow with
+    /// the run.
+    fn prefix_dispatch(&mut self, p: usize, plan: &flow::RulePlan, decided: Label) {
+        let def = self.program.prefix_dispatches[p].clone();
+        let (start, end, field) = (def.start, def.end, def.field);
+        let miss = if end < self.program.rules.len() {
+            plan.entries[end][0]
+        } else {
+            self.exit_allow
+        };
+        self.bind(plan.entries[start][0]);
+        if self.here.is_none() {
+            return;
+        }
+        self.step_header(&self.program.rules[start]);
+        // The eager fields of the whole run.
+        for rule in &self.program.rules[start..end] {
+            for f in rule.needs() {
+                if self.eager.contains(&f) {
+                    self.need(f);
+                }
+            }
+        }
+        self.asm.note(format!(
+            "prefix dispatch: {} rules on {} by one LPM trie lookup",
+            end - start,
+            field.spec().name
+        ));
+        self.need(field);
+        let crate::ir::SetKind::StrPrefix { data_len } = self.env.sets[def.set.0 as usize].kind
+        else {
+            panic!("internal error: a prefix dispatch on a non-prefix set");
+        };
+        let slot = self.env.layout.slot(field);
+        let unresolved = self.asm.label("prefix_dispatch.unresolved");
+        let mut has_unresolved = false;
+        if leaves::without_len(self, field) {
+            self.asm
+                .note("NUL-padded: the literal's bytes decide (prefixlen = data_len * 8)");
+            self.asm
+                .store_imm(Size::Word, Reg::R7, slot - 4, (data_len * 8) as i32);
+        } else {
+            let what = flow::R1::Len(field);
+            if !self.r1_holds(what) {
+                let len = self.env.layout.len_slot(field);
+                self.asm.load(Size::DoubleWord, Reg::R1, Reg::R7, len);
+                self.set_r1(Some(what));
+            }
+            let Some(Cond::Leaf(leaf)) = self.program.rules[start].conjuncts().first().cloned()
+            else {
+                panic!("internal error: a prefix dispatch without its test");
+            };
+            if self.undecided_when(&leaf).is_some() {
+                has_unresolved = true;
+                self.asm.note(format!(
+                    "{} unresolved: the refusing rules in order",
+                    field.spec().name
+                ));
+                self.asm.jump_imm(Jmp::IfEqual, Reg::R1, -1, unresolved);
+                self.jump_edge(unresolved);
+            }
+            let short = self.asm.label("short");
+            self.asm
+                .jump_imm(Jmp::IfLessThanOrEqual, Reg::R1, data_len as i32, short);
+            self.asm.mov_imm(Reg::R1, data_len as i32);
+            self.asm.bind(short);
+            self.asm
+                .note("LPM key { u32 prefixlen = min(len, data_len) * 8; data } in place");
+            self.asm.alu_imm(Alu::Lhs, Reg::R1, 3);
+            self.asm.store(Size::Word, Reg::R7, slot - 4, Reg::R1);
+        }
+        let map = self.env.maps.set(def.set);
+        self.asm.note(format!(
+            "the longest literal's group: {} prefixes, {} bytes at most",
+            def.literals.len(),
+            data_len
+        ));
+        self.asm.load_map(Reg::R1, map);
+        self.asm.mov(Reg::R2, Reg::R7);
+        self.asm.alu_imm(Alu::Add, Reg::R2, i32::from(slot - 4));
+        self.asm.call(Helper::MapLookupElem);
+        self.set_r1(None);
+        self.asm
+            .note("no literal the value starts with: past the run");
+        self.asm.jump_imm(Jmp::IfEqual, Reg::R0, 0, miss);
+        self.jump_edge(miss);
+        self.asm.load(Size::Word, Reg::R1, Reg::R0, 0);
+        let groups: Vec<(u64, Vec<usize>)> = def
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(g, rules)| {
+                (
+                    g as u64,
+                    rules.iter().map(|&r| start + r as usize).collect(),
+                )
+            })
+            .collect();
+        self.prefix_search(&groups, miss, decided);
+        if has_unresolved {
+            self.bind(unresolved);
+            if self.here.is_some() {
+                let refusing: Vec<usize> = (start..end)
+                    .filter(|&k| crate::interp::fails_closed_to_match(self.program.rules[k].action))
+                    .collect();
+                self.asm.note(format!(
+                    "{} unresolved: the run's refusing rules match their first test",
+                    field.spec().name
+                ));
+                self.prefix_group(&refusing, miss, decided);
+            }
+        }
+    }
+
+    /// The binary search of a prefix dispatch on r1 (a group index), each
+    /// block of at most four groups followed by their rules.
+    fn prefix_search(&mut self, groups: &[(u64, Vec<usize>)], miss: Label, decided: Label) {
+        if groups.len() <= 4 {
+            let labels: Vec<Label> = groups
+                .iter()
+                .map(|_| self.asm.label("prefix_dispatch.group"))
+                .collect();
+            for ((g, _), label) in groups.iter().zip(&labels) {
+                jump_cmp_u64(&mut self.asm, Jmp::IfEqual, Reg::R1, *g, *label);
+                self.jump_edge(*label);
+            }
+            self.goto(miss);
+            for ((_, rules), label) in groups.iter().zip(labels) {
+                self.bind(label);
+                if self.here.is_some() {
+                    self.prefix_group(rules, miss, decided);
+                }
+            }
+            return;
+        }
+        let mid = groups.len() / 2;
+        let upper = self.asm.label("upper");
+        jump_cmp_u64(
+            &mut self.asm,
+            Jmp::IfGreaterOrEqual,
+            Reg::R1,
+            groups[mid].0,
+            upper,
+        );
+        self.jump_edge(upper);
+        self.prefix_search(&groups[..mid], miss, decided);
+        self.bind(upper);
+        self.prefix_search(&groups[mid..], miss, decided);
+    }
+
+    /// `rules` (of one prefix group, ascending) in order, each past its
+    /// first test: a failed later test continues at the first later rule
+    /// of the group that does not require it, by a jump; the last to
+    /// `miss`.
+    fn prefix_group(&mut self, rules: &[usize], miss: Label, decided: Label) {
+        let n = rules.len();
+        let mut next: Vec<Label> = (1..n)
+            .map(|_| self.asm.label("prefix_dispatch.next"))
+            .collect();
+        next.push(miss);
+        let keys: Vec<Vec<String>> = rules
+            .iter()
+            .map(|&k| {
+                let rule = &self.program.rules[k];
+                rule.conjuncts()
+                    .iter()
+                    .map(|t| flow::term_key(rule, t))
+                    .collect()
+            })
+            .collect();
+        for (i, &k) in rules.iter().enumerate() {
+            if i > 0 {
+                self.bind(next[i - 1]);
+                if self.here.is_none() {
+                    continue;
+                }
+            }
+            let step = &self.program.rules[k];
+            self.asm.island_point();
+            self.set_rule(Some(step.rule_id));
+            self.asm.line(step.line);
+            self.asm.note(format!(
+                "rule {} (line {}), its prefix found",
+                step.name, step.line
+            ));
+            self.fail_closed_match = crate::interp::fails_closed_to_match(step.action);
+            let terms = step.conjuncts();
+            for (j, term) in terms.iter().enumerate().skip(1) {
+                if self.here.is_some() {
+                    let failed = &keys[i][j];
+                    let skip_to = (i + 1..n)
+                        .find(|&r| !keys[r].contains(failed))
+                        .map_or(miss, |r| next[r - 1]);
+                    self.branch(term, skip_to, false, true);
+                }
+            }
+            if self.here.is_some() {
+                self.matched(step, decided);
+            }
+        }
+    }
+
     fn search(
         &mut self,
         values: &[(u64, Vec<usize>)],
@@ -1295,6 +1574,25 @@ impl Emitter<'_> {
     /// a full ring buffer increments the loss counter. With
     /// `pid_tgid_in_r8`, r8 holds `bpf_get_current_pid_tgid()` already.
     fn emit_event(&mut self, rule: Option<u32>, verdict: Operand, pid_tgid_in_r8: bool) {
+        let captured: Vec<FieldId> = self
+            .raw_cmdline
+            .iter()
+            .copied()
+            .filter(|f| {
+                self.program
+                    .traces
+                    .iter()
+                    .chain(&self.program.rules)
+                    .any(|step| step.captures.contains(f))
+            })
+            .collect();
+        for field in captured {
+            let FieldType::Str { max } = field.spec().ty else {
+                continue;
+            };
+            let (slot, len) = (self.env.layout.slot(field), self.env.layout.len_slot(field));
+            cmdline::join_for_event(&mut self.asm, slot, len, max);
+        }
         let asm = &mut self.asm;
         asm.note("event: header, then bpf_ringbuf_output of the record");
         asm.call(Helper::KtimeGetBootNs);

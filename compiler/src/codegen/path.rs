@@ -754,6 +754,73 @@ pub(super) fn load_file_deleted(e: &mut Emitter<'_>, file: FileRef) {
     asm.bind(done);
 }
 
+// overlayfs upper layer (`proc.exe.upper_layer`, `exec.upper_layer`)
+/// `OVERLAYFS_SUPER_MAGIC` (include/uapi/linux/magic.h).
+const OVERLAYFS_SUPER_MAGIC: i32 = 0x794c_7630;
+
+/// Loads into r1 whether `file` is in an overlayfs upper layer: its inode's
+/// super block is overlayfs' and the `struct ovl_inode` around the inode
+/// has an upper dentry, a positive one; 0 when there is no file or another
+/// file system.
+///
+/// `struct ovl_inode` (fs/overlayfs/ovl_entry.h, 6.1 to 6.18) embeds the
+/// `struct inode vfs_inode` the file points to and follows it with
+/// `struct dentry *__upperdentry`, NULL while the file is only in a lower
+/// layer. Its layout is in the overlay module's BTF, not the kernel's, so
+/// the pointer is read at `sizeof(struct inode)` past the inode: the offset
+/// of `i_private`, the last member of `struct inode`, plus its 8 bytes (a
+/// field-offset relocation like every other; polrt refuses a kernel where
+/// `i_private` is not last, see `runtime/src/btf.rs`). A file copied up
+/// (an image's binary modified or replaced in place) has an upper dentry
+/// too, and is in the upper layer: its content is the container's (as in
+/// Falco's modern BPF driver today; its earlier drivers compared the upper
+/// inode's number with the file's, which misses a copied-up file where
+/// overlayfs keeps the lower inode number across the copy-up). The layout
+/// was checked in the BTF of Debian's 6.1 and 6.12 overlay modules and of
+/// 6.18's: `__upperdentry` at `vfs_inode`'s offset plus the inode's size.
+pub(super) fn load_file_upper_layer(e: &mut Emitter<'_>, file: FileRef) {
+    load_file_int(e, file, &[KernelMember::FileFInode], u64::MAX);
+    let w = e.env.layout.walk;
+    let asm = &mut e.asm;
+    asm.note("overlayfs upper layer: i_sb->s_magic, then the ovl_inode's upper dentry");
+    let no = asm.label("not_upper");
+    let done = asm.label("upper_layer");
+    asm.jump_imm(Jmp::IfEqual, Reg::R1, 0, no);
+    put(asm, w + walk::TMP2, Reg::R1);
+    asm.store_imm(Size::DoubleWord, Reg::R7, (w + walk::TMP) as i16, 0);
+    read_kernel(asm, w + walk::TMP, 8, Reg::R1, &[KernelMember::InodeSb]);
+    get(asm, Reg::R3, w + walk::TMP);
+    asm.jump_imm(Jmp::IfEqual, Reg::R3, 0, no);
+    read_kernel(
+        asm,
+        w + walk::TMP,
+        8,
+        Reg::R3,
+        &[KernelMember::SuperBlockMagic],
+    );
+    get(asm, Reg::R1, w + walk::TMP);
+    asm.jump_imm(Jmp::IfNotEqual, Reg::R1, OVERLAYFS_SUPER_MAGIC, no);
+    // The upper dentry: the 8 bytes after `struct inode` (`i_private` + 8).
+    get(asm, Reg::R3, w + walk::TMP2);
+    asm.add_member_offset(Reg::R3, KernelMember::InodePrivate);
+    asm.alu_imm(Alu::Add, Reg::R3, 8);
+    asm.mov(Reg::R1, Reg::R7);
+    asm.alu_imm(Alu::Add, Reg::R1, (w + walk::TMP) as i32);
+    asm.mov_imm(Reg::R2, 8);
+    asm.call(Helper::ProbeReadKernel);
+    get(asm, Reg::R3, w + walk::TMP);
+    asm.jump_imm(Jmp::IfEqual, Reg::R3, 0, no);
+    // A positive upper dentry (it has an inode).
+    read_kernel(asm, w + walk::TMP, 8, Reg::R3, &[KernelMember::DentryInode]);
+    get(asm, Reg::R2, w + walk::TMP);
+    asm.jump_imm(Jmp::IfEqual, Reg::R2, 0, no);
+    asm.mov_imm(Reg::R1, 1);
+    asm.goto(done);
+    asm.bind(no);
+    asm.mov_imm(Reg::R1, 0);
+    asm.bind(done);
+}
+
 /// `"memfd:"` as the little-endian low 6 bytes of a word.
 const MEMFD_PREFIX: u64 = u64::from_le_bytes(*b"memfd:\0\0");
 

@@ -16,8 +16,8 @@ use crate::interp::{self, FieldValue};
 use crate::ir::automaton::{Automaton, ScanKind};
 use crate::ir::{
     dispatch_value, AutomatonDef, AutomatonId, Cond, IdentitySet, IdentitySetId, Leaf, LeafKind,
-    Module, Net, Program, SetDef, SetId, SetKind, SetSource, Step, StrDispatch, Target,
-    DISPATCH_MIN, INLINE_LIST_MAX,
+    Module, Net, PrefixDispatch, Program, SetDef, SetId, SetKind, SetSource, Step, StrDispatch,
+    Target, DISPATCH_MIN, INLINE_LIST_MAX, PREFIX_DISPATCH_MAX,
 };
 
 /// Longest prefix an LPM trie key holds (`LPM_DATA_SIZE_MAX`).
@@ -197,6 +197,7 @@ fn lower_program(
         }
     }
     let str_dispatches = str_dispatches(&rules, lowering.sets);
+    let prefix_dispatches = prefix_dispatches(&rules, lowering.sets);
     Program {
         hook,
         target,
@@ -204,6 +205,7 @@ fn lower_program(
         rules,
         can_fall_through,
         str_dispatches,
+        prefix_dispatches,
     }
 }
 
@@ -267,6 +269,69 @@ fn str_dispatches(rules: &[Step], sets: &mut SetTable) -> Vec<StrDispatch> {
         k = e;
     }
     out
+}
+
+// string prefix dispatch (LPM trie)
+/// The first term of `rule` as a prefix dispatch key: `FIELD startswith
+/// "lit"`, with a literal of 1 to [`PREFIX_DISPATCH_MAX`] bytes, without
+/// NUL, that the field can hold.
+pub fn str_prefix_term(rule: &Step) -> Option<(FieldId, &[u8])> {
+    let Some(Cond::Leaf(Leaf {
+        field,
+        kind: LeafKind::StrPrefix(lit),
+        ..
+    })) = rule.conjuncts().first()
+    else {
+        return None;
+    };
+    let FieldType::Str { max } = field.spec().ty else {
+        return None;
+    };
+    if lit.is_empty()
+        || lit.len() > PREFIX_DISPATCH_MAX
+        || lit.len() + 1 > usize::from(max)
+        || lit.contains(&0)
+    {
+        return None;
+    }
+    Some((*field, lit.as_slice()))
+}
+
+/// The runs of `rules` to dispatch by prefix, each with its LPM trie.
+fn prefix_dispatches(rules: &[Step], sets: &mut SetTable) -> Vec<PrefixDispatch> {
+    let mut out = Vec::new();
+    let mut k = 0;
+    while k < rules.len() {
+        let Some((field, _)) = str_prefix_term(&rules[k]) else {
+            k += 1;
+            continue;
+        };
+        let mut e = k + 1;
+        while e < rules.len() && str_prefix_term(&rules[e]).is_some_and(|(f, _)| f == field) {
+            e += 1;
+        }
+        if e - k >= DISPATCH_MIN {
+            out.push(sets.prefix_dispatch(&rules[k..e], k, field));
+        }
+        k = e;
+    }
+    out
+}
+
+/// Per literal of `literals` (sorted, unique), the offsets of the rules
+/// whose literal (`of_rule`, in order) is a prefix of it, ascending.
+pub fn prefix_groups(literals: &[Vec<u8>], of_rule: &[&[u8]]) -> Vec<Vec<u32>> {
+    literals
+        .iter()
+        .map(|lit| {
+            of_rule
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| lit.starts_with(r))
+                .map(|(i, _)| i as u32)
+                .collect()
+        })
+        .collect()
 }
 
 /// The fields a rule's event records carry beyond the header: what it
@@ -1060,6 +1125,62 @@ impl SetTable {
         }
     }
 
+    /// The LPM trie of a prefix dispatch over `rules` (program rules
+    /// `start..`): each literal's key, valued by its group index (`u32`).
+    fn prefix_dispatch(&mut self, rules: &[Step], start: usize, field: FieldId) -> PrefixDispatch {
+        let of_rule: Vec<&[u8]> = rules
+            .iter()
+            .map(|rule| str_prefix_term(rule).expect("a dispatched rule").1)
+            .collect();
+        let mut literals: Vec<Vec<u8>> = of_rule.iter().map(|l| l.to_vec()).collect();
+        literals.sort();
+        literals.dedup();
+        let groups = prefix_groups(&literals, &of_rule);
+        let data_len = literals.iter().map(Vec::len).max().unwrap_or(1) as u32;
+        let keys: Vec<Vec<u8>> = literals
+            .iter()
+            .map(|lit| {
+                let mut key = ((lit.len() as u32) * 8).to_le_bytes().to_vec();
+                key.extend_from_slice(lit);
+                key.resize(4 + data_len as usize, 0);
+                key
+            })
+            .collect();
+        let values: Vec<Vec<u8>> = (0..literals.len() as u32)
+            .map(|g| g.to_le_bytes().to_vec())
+            .collect();
+        let kind = SetKind::StrPrefix { data_len };
+        let make = |set: SetId| PrefixDispatch {
+            start,
+            end: start + rules.len(),
+            field,
+            set,
+            literals: literals.clone(),
+            groups: groups.clone(),
+        };
+        // Each program of the hook has the same run: one map for all.
+        let same = self.sets.iter().position(|s| {
+            s.list.is_none() && s.kind == kind && s.keys == keys && s.values == values
+        });
+        if let Some(i) = same {
+            return make(SetId(i as u32));
+        }
+        self.sets.push(SetDef {
+            list: None,
+            kind,
+            purpose: format!(
+                "prefix dispatch of {} rules on {} ({} prefixes)",
+                rules.len(),
+                field.spec().name,
+                keys.len()
+            ),
+            keys,
+            file: None,
+            values,
+        });
+        make(SetId(self.sets.len() as u32 - 1))
+    }
+
     fn int_set(&mut self, list: ListId, values: &[u64], policy: &CheckedPolicy) -> SetId {
         let keys = values.iter().map(|v| v.to_le_bytes().to_vec()).collect();
         self.intern(list, SetKind::IntHash, keys, policy, "exact")
@@ -1248,5 +1369,107 @@ mod tests {
         let module = lowered(&source);
         assert!(module.programs.iter().all(|p| p.str_dispatches.is_empty()));
         assert!(module.sets.is_empty());
+    }
+
+    // prefix dispatch (LPM trie)
+    #[test]
+    fn runs_of_eight_prefixes_dispatch_to_the_first_rule_whose_prefix_holds() {
+        let rule = |name: &str, lit: &str, more: &str| {
+            format!(
+                "rule {name} {{ on file.open when file.path startswith \"{lit}\"{more} deny }}\n"
+            )
+        };
+        let mut source = String::new();
+        // Rule offsets 0..9: "/srv/a/b/" comes after "/srv/a/", which
+        // comes after "/srv/"; "/etc/x" before "/etc/".
+        source += &rule("p0", "/etc/x", " and proc.uid == 1");
+        source += &rule("p1", "/srv/a/", "");
+        source += &rule("p2", "/srv/a/b/", "");
+        source += &rule("p3", "/srv/", "");
+        source += &rule("p4", "/etc/", "");
+        source += &rule("p5", "/srv/a/", " and proc.uid == 2");
+        source += &rule("p6", "/usr/", "");
+        source += &rule("p7", "/var/log/", "");
+        source += &rule("p8", "/opt/", "");
+        // Another first test ends the run.
+        source += &path_rule("other", "/x", "");
+        for i in 0..7 {
+            source += &rule(&format!("q{i}"), &format!("/q/{i}"), "");
+        }
+        let module = lowered(&source);
+        let program = &module.programs[0];
+        let runs: Vec<(usize, usize)> = program
+            .prefix_dispatches
+            .iter()
+            .map(|d| (d.start, d.end))
+            .collect();
+        assert_eq!(runs, vec![(0, 9)], "the 7 after the other rule are too few");
+        assert!(program.str_dispatches.is_empty());
+        let d = &program.prefix_dispatches[0];
+        let first =
+            |lit: &str| d.groups[d.literals.iter().position(|l| l == lit.as_bytes()).unwrap()][0];
+        assert_eq!(d.literals.len(), 8, "a literal two rules share is one key");
+        assert_eq!(first("/etc/x"), 0);
+        assert_eq!(first("/etc/"), 4);
+        assert_eq!(first("/srv/"), 3);
+        assert_eq!(first("/srv/a/"), 1);
+        assert_eq!(first("/srv/a/b/"), 1, "its prefix /srv/a/ is rule 1's");
+        assert_eq!(first("/var/log/"), 7);
+        let group =
+            |lit: &str| &d.groups[d.literals.iter().position(|l| l == lit.as_bytes()).unwrap()];
+        assert_eq!(group("/srv/a/b/"), &vec![1, 2, 3, 5]);
+        assert_eq!(group("/etc/x"), &vec![0, 4]);
+        let set = &module.sets[d.set.0 as usize];
+        assert_eq!(set.kind, crate::ir::SetKind::StrPrefix { data_len: 9 });
+        for (g, ((key, value), lit)) in set
+            .keys
+            .iter()
+            .zip(&set.values)
+            .zip(&d.literals)
+            .enumerate()
+        {
+            assert_eq!(&key[..4], &((lit.len() as u32) * 8).to_le_bytes());
+            assert_eq!(&key[4..4 + lit.len()], lit.as_slice());
+            assert!(key[4 + lit.len()..].iter().all(|b| *b == 0));
+            assert_eq!(value, &(g as u32).to_le_bytes().to_vec());
+        }
+    }
+
+    #[test]
+    fn prefixes_longer_than_an_lpm_trie_holds_end_a_prefix_run() {
+        let long = "x".repeat(300);
+        let mut source = String::new();
+        for i in 0..8 {
+            source +=
+                &format!("rule c{i} {{ on exec when exec.cmdline startswith \"c{i} \" deny }}\n");
+        }
+        source +=
+            &format!("rule long {{ on exec when exec.cmdline startswith \"{long}\" deny }}\n");
+        for i in 0..7 {
+            source +=
+                &format!("rule d{i} {{ on exec when exec.cmdline startswith \"d{i} \" deny }}\n");
+        }
+        let module = lowered(&source);
+        let runs: Vec<(usize, usize)> = module.programs[0]
+            .prefix_dispatches
+            .iter()
+            .map(|d| (d.start, d.end))
+            .collect();
+        assert_eq!(runs, vec![(0, 8)]);
+    }
+
+    #[test]
+    fn prefix_groups_are_the_rules_among_the_prefixes_in_order() {
+        let lits: Vec<Vec<u8>> = vec![
+            b"a".to_vec(),
+            b"ab".to_vec(),
+            b"abc".to_vec(),
+            b"b".to_vec(),
+        ];
+        let rules: Vec<&[u8]> = vec![b"abc", b"b", b"ab", b"a"];
+        assert_eq!(
+            super::prefix_groups(&lits, &rules),
+            vec![vec![3], vec![2, 3], vec![0, 2, 3], vec![1]]
+        );
     }
 }

@@ -123,7 +123,40 @@ pub struct Program {
     /// Runs of rules whose first test compares one string field with a
     /// literal, dispatched by one hash lookup (see [`StrDispatch`]).
     pub str_dispatches: Vec<StrDispatch>,
+    /// Runs of rules whose first test is `FIELD startswith "literal"`,
+    /// dispatched by one LPM trie lookup (see [`PrefixDispatch`]).
+    pub prefix_dispatches: Vec<PrefixDispatch>,
 }
+
+/// A run of at least [`DISPATCH_MIN`] consecutive rules whose first `and`
+/// term is `FIELD startswith "literal"` on the same string field (a
+/// literal of 1 to [`PREFIX_DISPATCH_MAX`] bytes). One lookup in the LPM
+/// trie `set`, keyed `{ u32 prefixlen; data }` by the field's first bytes,
+/// finds the longest of the run's literals the value starts with, valued by
+/// its group index (its rank among the literals). Every literal the value
+/// starts with is a prefix of that longest one, and no other: the rules of
+/// the run whose first test holds are exactly those of its group
+/// ([`PrefixDispatch::groups`]), which codegen tests in order, each past its
+/// first test. A miss skips the run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PrefixDispatch {
+    /// The rules `start..end` of the program.
+    pub start: usize,
+    pub end: usize,
+    pub field: FieldId,
+    pub set: SetId,
+    /// The run's literals, sorted and unique: group `i` is `literals[i]`.
+    pub literals: Vec<Vec<u8>>,
+    /// Per literal, the offsets (from `start`, ascending) of the rules of
+    /// the run whose literal is a prefix of it (itself included): the
+    /// first is the first rule in order whose first test holds.
+    pub groups: Vec<Vec<u32>>,
+}
+
+/// Longest literal a prefix dispatch holds: an LPM trie key's data is at
+/// most 256 bytes (`LPM_DATA_SIZE_MAX`); a rule with a longer one ends
+/// the run.
+pub const PREFIX_DISPATCH_MAX: usize = 256;
 
 /// A run of at least [`DISPATCH_MIN`] consecutive rules whose first `and`
 /// term is `FIELD == "literal"` on the same string field (on a resolved

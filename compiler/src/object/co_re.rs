@@ -174,6 +174,8 @@ pub(super) const SHAPES: &[Shape] = &[
             ("i_ino", MemberType::ULong),
             ("i_sb", MemberType::StructPtr("super_block")),
             ("__i_nlink", MemberType::UInt),
+            // overlayfs upper layer: the last member (see KernelMember::InodePrivate)
+            ("i_private", MemberType::VoidPtr),
         ],
     },
     Shape {
@@ -181,6 +183,8 @@ pub(super) const SHAPES: &[Shape] = &[
         members: &[
             ("s_dev", MemberType::UInt),
             ("s_type", MemberType::StructPtr("file_system_type")),
+            // overlayfs upper layer
+            ("s_magic", MemberType::ULong),
         ],
     },
     Shape {
