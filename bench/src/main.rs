@@ -29,6 +29,7 @@ mod results;
 mod scenario;
 mod throughput;
 mod timing;
+mod workload;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -73,6 +74,55 @@ enum Command {
     /// The guest side of `peers` (run inside the VM by `peers` itself).
     #[command(hide = true)]
     PeersGuest(PeersGuestArgs),
+    /// Real workloads (exec, open and connect loops, a C build) in a cgroup
+    /// a policy is scoped to against a sibling cgroup, and with polrt not
+    /// running (root).
+    Workload(WorkloadArgs),
+    /// The launcher side of `workload` (run in its cgroup by `workload`).
+    #[command(hide = true)]
+    WorkloadChild(WorkloadChildArgs),
+}
+
+#[derive(Args, Debug)]
+struct WorkloadArgs {
+    /// The policy polrt runs (in monitor mode, scoped to one cgroup).
+    #[arg(long, default_value = "examples/overview.pol")]
+    policy: PathBuf,
+    /// Only this work (exec, spawn, open, connect, build; repeatable;
+    /// default: all).
+    #[arg(long = "work")]
+    works: Vec<String>,
+    /// Pairs of runs (scoped and sibling, and the same without polrt).
+    #[arg(long, default_value_t = 9)]
+    pairs: usize,
+    /// Execs per exec or spawn run.
+    #[arg(long, default_value_t = 1500)]
+    execs: u64,
+    /// Opens per open run.
+    #[arg(long, default_value_t = 200_000)]
+    opens: u64,
+    /// Connects per connect run.
+    #[arg(long, default_value_t = 20_000)]
+    connects: u64,
+    /// C files of the build (plus main.c).
+    #[arg(long, default_value_t = 40)]
+    build_files: usize,
+    /// make's jobs in the build.
+    #[arg(long, default_value_t = 2)]
+    jobs: usize,
+    /// The results file (default docs/performance/workload.json).
+    #[arg(long)]
+    results: Option<PathBuf>,
+    /// Do not write the tables into docs/performance.md.
+    #[arg(long)]
+    no_render: bool,
+}
+
+#[derive(Args, Debug)]
+struct WorkloadChildArgs {
+    work: String,
+    count: u64,
+    target: String,
 }
 
 #[derive(Args, Debug)]
@@ -236,6 +286,8 @@ fn main() -> ExitCode {
             pol_dir: args.pol_dir,
             reps: args.reps.max(1),
         }),
+        Command::Workload(args) => run_workload(&args),
+        Command::WorkloadChild(args) => workload::child(&args.work, args.count, &args.target),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -348,6 +400,61 @@ fn run_peers(args: &PeersArgs) -> Result<(), String> {
             command: format!("polc-bench {}", command[1..].join(" ")),
         },
     )
+}
+
+/// `polc-bench workload`: measures, writes docs/performance/workload.json
+/// and the workload tables of docs/performance.md.
+fn run_workload(args: &WorkloadArgs) -> Result<(), String> {
+    if !is_root() {
+        return Err("the workload phase needs root".into());
+    }
+    let works = if args.works.is_empty() {
+        workload::Work::ALL.to_vec()
+    } else {
+        args.works
+            .iter()
+            .map(|w| workload::Work::parse(w))
+            .collect::<Result<_, _>>()?
+    };
+    build_binaries()?;
+    let tools = Tools::find()?;
+    let policy = if args.policy.is_absolute() {
+        args.policy.clone()
+    } else {
+        repo_root().join(&args.policy)
+    };
+    let command: Vec<String> = std::env::args().collect();
+    let plan = workload::Plan {
+        policy,
+        works,
+        pairs: args.pairs.max(1),
+        execs: args.execs,
+        opens: args.opens,
+        connects: args.connects,
+        build_files: args.build_files.max(1),
+        jobs: args.jobs.max(1),
+        launcher: std::env::current_exe().map_err(|e| e.to_string())?,
+        command: format!("polc-bench {}", command[1..].join(" ")),
+    };
+    let results = workload::run(&tools, &plan)?;
+    let json_path = args
+        .results
+        .clone()
+        .unwrap_or_else(|| repo_root().join("docs/performance/workload.json"));
+    let json = serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?;
+    std::fs::write(&json_path, json + "\n").map_err(|e| e.to_string())?;
+    eprintln!("polc-bench: wrote {}", json_path.display());
+    let tables = workload::tables(&results);
+    eprintln!("{tables}");
+    if !args.no_render {
+        let doc_path = repo_root().join("docs/performance.md");
+        let doc = std::fs::read_to_string(&doc_path)
+            .map_err(|e| format!("reading {}: {e}", doc_path.display()))?;
+        let doc = report::splice_between(&doc, workload::BEGIN, workload::END, &tables)?;
+        std::fs::write(&doc_path, doc).map_err(|e| e.to_string())?;
+        eprintln!("polc-bench: wrote {}", doc_path.display());
+    }
+    Ok(())
 }
 
 fn is_root() -> bool {
