@@ -3,11 +3,9 @@
 //! (`task->cgroups->dfl_cgrp->kn`) and its ancestors, decided exactly as
 //! [`crate::container::from_names`] decides them.
 //!
-//! One unrolled step per cgroup, at most [`MAX_CGROUP_LEVELS`]: load the
-//! `kernfs_node`'s parent and name pointers through its BTF pointer (the
-//! parent is the pointer right before `name`: `parent` before 6.15,
-//! `__parent` since, at the same place; the node pointer waits on the stack,
-//! where it keeps its type),
+//! One unrolled step per cgroup, at most [`MAX_CGROUP_LEVELS`]: read the
+//! `kernfs_node`'s parent and name pointers (the parent is the pointer right
+//! before `name`: `parent` before 6.15, `__parent` since, at the same place),
 //! copy the name (at most [`NAME_BUF`] bytes with its NUL) into the walk
 //! area, settle what the child's name left pending (a bare id waiting for a
 //! `docker` or pod parent, a cgroupfs pod waiting for its QoS parent), then
@@ -44,9 +42,9 @@ use crate::kernel::KernelMember;
 
 /// Offsets in the walk area.
 pub(super) mod at {
-    // 0..8: unused (the next `kernfs_node` to read is on the stack, at
-    // `FP_CGROUP_KN`, where it keeps its BTF type).
-    /// The name pointer of the node being read at `TMP + 8`.
+    /// The next `kernfs_node` to read (0: past the root).
+    pub const KN: u32 = 0;
+    /// The parent and name pointers of the node being read.
     pub const TMP: u32 = 8;
     /// The container id's length (64 but for a named container's).
     pub const ID_LEN: u32 = 24;
@@ -130,6 +128,16 @@ fn off(w: u32, at: u32) -> i16 {
     (w + at) as i16
 }
 
+/// `bpf_probe_read_kernel(r7 + w + dst, size, r3)`; jumps to `fail` when
+/// the read fails.
+fn read(asm: &mut Asm, w: u32, dst: u32, size: i32, fail: Label) {
+    asm.mov(Reg::R1, Reg::R7);
+    asm.alu_imm(Alu::Add, Reg::R1, (w + dst) as i32);
+    asm.mov_imm(Reg::R2, size);
+    asm.call(Helper::ProbeReadKernel);
+    asm.jump_imm(Jmp::IfNotEqual, Reg::R0, 0, fail);
+}
+
 /// Copies `len` bytes at `r7 + w + from` (or `base + from` when `base` is
 /// given) to `r7 + w + to`, through r2.
 fn copy(asm: &mut Asm, base: Option<Reg>, w: u32, from: u32, to: u32, len: usize) {
@@ -179,23 +187,19 @@ fn walk(asm: &mut Asm, w: u32, container: bool, pod: bool) {
     ] {
         asm.store_imm(Size::DoubleWord, Reg::R7, off(w, word), 0);
     }
-    // task->cgroups->dfl_cgrp->kn: BTF pointer loads (as `real_parent` in
-    // the ancestry), no helper call.
     asm.call(Helper::GetCurrentTaskBtf);
-    asm.load_member(
-        Size::DoubleWord,
-        Reg::R3,
-        Reg::R0,
-        KernelMember::TaskCgroups,
-    );
-    asm.load_member(
-        Size::DoubleWord,
-        Reg::R3,
-        Reg::R3,
-        KernelMember::CssSetDflCgrp,
-    );
-    asm.load_member(Size::DoubleWord, Reg::R3, Reg::R3, KernelMember::CgroupKn);
-    asm.store(Size::DoubleWord, Reg::R10, super::FP_CGROUP_KN, Reg::R3);
+    asm.mov(Reg::R3, Reg::R0);
+    for (member, dst) in [
+        (KernelMember::TaskCgroups, at::TMP),
+        (KernelMember::CssSetDflCgrp, at::TMP),
+        (KernelMember::CgroupKn, at::KN),
+    ] {
+        if member != KernelMember::TaskCgroups {
+            asm.load(Size::DoubleWord, Reg::R3, Reg::R7, off(w, at::TMP));
+        }
+        asm.add_member_offset(Reg::R3, member);
+        read(asm, w, dst, 8, unknown);
+    }
     for level in 0..MAX_CGROUP_LEVELS {
         // A long unrolled walk (several in one rule, with its other
         // fields): places for far jumps' islands.
@@ -203,16 +207,14 @@ fn walk(asm: &mut Asm, w: u32, container: bool, pod: bool) {
             asm.island_point();
         }
         asm.note(format!("cgroup level {level}"));
-        asm.load(Size::DoubleWord, Reg::R3, Reg::R10, super::FP_CGROUP_KN);
+        asm.load(Size::DoubleWord, Reg::R3, Reg::R7, off(w, at::KN));
         asm.jump_imm(Jmp::IfEqual, Reg::R3, 0, walked);
-        // The parent and name pointers, BTF loads from the node (the
-        // pointer kept on the stack keeps its type; the parent is the
-        // pointer right before `name`).
         asm.add_member_offset(Reg::R3, KernelMember::KernfsNodeName);
-        asm.load(Size::DoubleWord, Reg::R1, Reg::R3, -8);
-        asm.store(Size::DoubleWord, Reg::R10, super::FP_CGROUP_KN, Reg::R1);
-        asm.load(Size::DoubleWord, Reg::R3, Reg::R3, 0);
-        asm.store(Size::DoubleWord, Reg::R7, off(w, at::TMP + 8), Reg::R3);
+        asm.alu_imm(Alu::Add, Reg::R3, -8);
+        read(asm, w, at::TMP, 16, unknown);
+        asm.load(Size::DoubleWord, Reg::R1, Reg::R7, off(w, at::TMP));
+        asm.store(Size::DoubleWord, Reg::R7, off(w, at::KN), Reg::R1);
+        asm.load(Size::DoubleWord, Reg::R3, Reg::R7, off(w, at::TMP + 8));
         asm.mov(Reg::R1, Reg::R7);
         asm.alu_imm(Alu::Add, Reg::R1, (w + at::NAME) as i32);
         asm.mov_imm(Reg::R2, NAME_BUF as i32);
@@ -240,7 +242,7 @@ fn walk(asm: &mut Asm, w: u32, container: bool, pod: bool) {
         }
     }
     asm.note("deeper than the walk: unknown");
-    asm.load(Size::DoubleWord, Reg::R3, Reg::R10, super::FP_CGROUP_KN);
+    asm.load(Size::DoubleWord, Reg::R3, Reg::R7, off(w, at::KN));
     asm.jump_imm(Jmp::IfEqual, Reg::R3, 0, walked);
     let end = asm.label("cgroup_context");
     asm.bind(unknown);

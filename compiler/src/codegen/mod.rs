@@ -64,11 +64,8 @@ const FP_ABI: i16 = -32;
 /// load reached (see `flow::Loaded::ancestor`): a spilled pointer keeps its
 /// type, so the next ancestor is one `real_parent` step from it.
 const FP_ANCESTOR: i16 = -40;
-/// Stack slot of the next `kernfs_node` of the container walk
-/// (`codegen/container.rs`): a BTF pointer, loaded from directly.
-const FP_CGROUP_KN: i16 = -48;
 /// Bytes of stack every program uses.
-pub const STACK_BYTES: u32 = 48;
+pub const STACK_BYTES: u32 = 40;
 
 /// The maps a program refers to.
 #[derive(Clone, Debug)]
