@@ -525,3 +525,57 @@ fn proc_exe_is_the_executable_the_kernel_runs_for_old_and_new_processes() {
         "a process older than the policy has its executable too"
     );
 }
+
+/// Records do not wake polrt (`BPF_RB_NO_WAKEUP` below a quarter of the
+/// ring buffer): its event loop reads on a timer, so an event made after a
+/// quiet spell, and one made right after it, are written while polrt runs,
+/// within the timer's bound (50 ms idle, 5 ms busy; asserted with room for
+/// a loaded machine), not only when it stops.
+#[test]
+fn events_that_do_not_wake_polrt_are_written_on_its_timer() {
+    if !kernel_tests_enabled("events_that_do_not_wake_polrt_are_written_on_its_timer") {
+        return;
+    }
+    let work = TempDir::new("exec-timer");
+    let cgroup = TestCgroup::new("exec-timer");
+    let policy = polc_tests::repo_root().join("tests/e2e/exec_trace.pol");
+    let polrt = Polrt::start(&policy, &cgroup, &work, &[]);
+    let written = |pid: u32| {
+        let start = std::time::Instant::now();
+        loop {
+            let text = std::fs::read_to_string(polrt.output_path()).unwrap_or_default();
+            let line_of_pid = |line: &str| {
+                serde_json::from_str::<serde_json::Value>(line).is_ok_and(|v| v["pid"] == pid)
+            };
+            if text.lines().any(line_of_pid) {
+                return start.elapsed();
+            }
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(3),
+                "the event of pid {pid} was not written while polrt ran"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    };
+    let mut pids = Vec::new();
+    // Idle (nothing read for longer than the loop's 250 ms), then busy.
+    for pause in [600, 0] {
+        std::thread::sleep(std::time::Duration::from_millis(pause));
+        let (status, pid, _) = run_in(&cgroup, &mut Command::new("/bin/true"));
+        assert!(status.success(), "/bin/true: {status}");
+        let late = written(pid);
+        eprintln!("the event of pid {pid} was written {late:?} after /bin/true exited");
+        pids.push(pid);
+    }
+    let finished = polrt.stop_ok();
+    let events = finished.events();
+    let execs = events_of(&events, "execs");
+    for pid in pids {
+        assert_eq!(
+            execs.iter().filter(|e| e["pid"] == pid).count(),
+            1,
+            "{execs:?}"
+        );
+    }
+    assert_eq!(finished.summary()["lost"], 0);
+}

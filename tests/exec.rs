@@ -13,7 +13,7 @@
 //! array, per-CPU array, hash and LPM trie maps; `probe_read_user` of the
 //! test context, whose address is the program's one argument;
 //! `probe_read_kernel_str` with the kernel's truncation and return value;
-//! `ringbuf_output`; the current-task helpers with fixed answers). It is stricter than the kernel
+//! `ringbuf_output`, `ringbuf_query`; the current-task helpers with fixed answers). It is stricter than the kernel
 //! where a difference would hide a bug: registers a helper call clobbered
 //! are unreadable, pointers are tagged with the memory they point into and
 //! every access is bounds-checked, uninitialised stack is unreadable,
@@ -141,6 +141,7 @@ const PID_TGID: u64 = (4242 << 32) | 4243;
 const UID_GID: u64 = (77 << 32) | 1000;
 const COMM: &[u8] = b"polc-exec";
 const EFAULT: i64 = 14;
+const EINVAL: i64 = 22;
 
 /// The value of a field an event header carries (pid, tid, uid, gid, comm;
 /// `polc::abi::is_header_field`) as the executor's current-task helpers
@@ -866,9 +867,34 @@ impl Machine<'_> {
                 }
                 let size = self.scalar(3)? as usize;
                 let record = self.read_bytes(self.get(2)?, size)?;
-                self.scalar(4)?;
+                // Only BPF_RB_NO_WAKEUP and BPF_RB_FORCE_WAKEUP are flags.
+                if self.scalar(4)? & !3 != 0 {
+                    return Ok(Val::Scalar((-EINVAL) as u64));
+                }
                 self.records.push(record);
                 Ok(Val::Scalar(0))
+            }
+            // bpf_ringbuf_query(map, flags): nothing is consumed during a
+            // run, so every record written is available data (8 bytes of
+            // header each, its length rounded up to 8).
+            134 => {
+                let map = self.map_arg(1)?;
+                if !matches!(self.exec.maps[map].store, Store::Ringbuf) {
+                    return Err("ringbuf_query of a map that is not a ring buffer".into());
+                }
+                let written: u64 = self
+                    .records
+                    .iter()
+                    .map(|r| 8 + (r.len() as u64).div_ceil(8) * 8)
+                    .sum();
+                Ok(Val::Scalar(match self.scalar(2)? {
+                    // BPF_RB_AVAIL_DATA, BPF_RB_PROD_POS
+                    0 | 3 => written,
+                    // BPF_RB_RING_SIZE
+                    1 => u64::from(self.exec.maps[map].def.max_entries),
+                    // BPF_RB_CONS_POS; anything else is 0 in the kernel too
+                    _ => 0,
+                }))
             }
             other => Err(format!(
                 "helper {other} is not modelled (a test-run program should not call it)"

@@ -486,17 +486,23 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
 
     let mut next_check = Instant::now();
     let mut check_sources = false;
+    let mut waiter = Waiter::default();
+    let mut pace = Pace::new(Instant::now());
     while !STOP.load(Ordering::SeqCst) {
-        let mut fds: Vec<i32> = enforced
+        let rings: Vec<i32> = enforced
             .iter()
             .map(|p| p.session.ring.as_raw_fd())
             .collect();
-        fds.push(watch.raw_fd());
-        wait_readable(&fds, Duration::from_millis(200));
+        waiter.wait(&rings, watch.raw_fd(), pace.timeout(Instant::now()));
         // Events that came before a SIGHUP go to the file it rotates away.
+        let mut read = 0;
+        let mut full = false;
         for policy in &mut enforced {
-            policy.drain(&mut output, DRAIN_PER_TURN);
+            let n = policy.drain(&mut output, DRAIN_PER_TURN);
+            read += n;
+            full |= n >= DRAIN_PER_TURN;
         }
+        pace.turn(Instant::now(), read, full);
         let hup = handle_noted_signals(output_file, &mut output, &|output| {
             for policy in &enforced {
                 policy.headers(output);
@@ -507,6 +513,9 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
         }
         if check_sources {
             check_sources = false;
+            // A reload may replace a ring buffer by one whose descriptor
+            // has the same number: register them all again.
+            waiter.reset();
             reload::refresh(
                 &host,
                 &origin,
@@ -1076,6 +1085,137 @@ fn report_losses(
     }
 }
 
+/// How often the event loop reads the ring buffers while events come: the
+/// programs write their records without waking the reader
+/// (`BPF_RB_NO_WAKEUP`) until a ring buffer is a quarter full, so the loop
+/// does not wait to be woken but reads on this timer. It bounds how late a
+/// record is written while events keep coming.
+pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(5);
+/// How often it reads them once no record came for [`IDLE_AFTER`]: the
+/// bound on how late the first record after a quiet spell is written.
+pub(crate) const IDLE_POLL_INTERVAL: Duration = Duration::from_millis(50);
+/// No record read for this long: the loop reads every
+/// [`IDLE_POLL_INTERVAL`] instead of every [`POLL_INTERVAL`].
+pub(crate) const IDLE_AFTER: Duration = Duration::from_millis(250);
+
+/// When the event loop next reads the ring buffers: every
+/// [`POLL_INTERVAL`] while records come, every [`IDLE_POLL_INTERVAL`] once
+/// none came for [`IDLE_AFTER`], at once after a turn that read as many as
+/// it may (a backlog). A forced wake-up (a ring buffer a quarter full, or a
+/// record of an object built before the programs stopped waking the reader)
+/// ends any wait early.
+#[derive(Clone, Copy, Debug)]
+struct Pace {
+    last_read: Instant,
+    backlog: bool,
+}
+
+impl Pace {
+    fn new(now: Instant) -> Pace {
+        Pace {
+            last_read: now,
+            backlog: false,
+        }
+    }
+
+    /// Notes a turn that read `read` records, `full` if a ring buffer had
+    /// more than one turn may read.
+    fn turn(&mut self, now: Instant, read: usize, full: bool) {
+        if read > 0 {
+            self.last_read = now;
+        }
+        self.backlog = full;
+    }
+
+    /// How long the loop may wait before its next turn.
+    fn timeout(&self, now: Instant) -> Duration {
+        if self.backlog {
+            Duration::ZERO
+        } else if now.duration_since(self.last_read) < IDLE_AFTER {
+            POLL_INTERVAL
+        } else {
+            IDLE_POLL_INTERVAL
+        }
+    }
+}
+
+/// What the event loop waits on: the ring buffers' wake-ups, edge-triggered
+/// (a ring buffer holding records does not end the wait; only the kernel
+/// waking its readers does: a forced wake-up, or any wake-up of an older
+/// object's programs), and the watched directories' notifications.
+#[derive(Default)]
+struct Waiter {
+    epoll: Option<std::os::fd::OwnedFd>,
+    /// The descriptors registered: the rings, then the watch.
+    registered: Vec<i32>,
+}
+
+impl Waiter {
+    /// Forgets the registrations (they are made again at the next wait).
+    fn reset(&mut self) {
+        self.epoll = None;
+        self.registered.clear();
+    }
+
+    /// Registers `rings` and `watch` with a new epoll instance; `None` if
+    /// the kernel refuses one.
+    fn register(rings: &[i32], watch: i32) -> Option<std::os::fd::OwnedFd> {
+        use std::os::fd::FromRawFd;
+        // SAFETY: plain system calls on descriptors this process owns; the
+        // new descriptor is owned by the `OwnedFd` from here on.
+        unsafe {
+            let fd = libc::epoll_create1(libc::EPOLL_CLOEXEC);
+            if fd < 0 {
+                return None;
+            }
+            let epoll = std::os::fd::OwnedFd::from_raw_fd(fd);
+            let edge = (libc::EPOLLIN | libc::EPOLLET) as u32;
+            let level = libc::EPOLLIN as u32;
+            let targets = rings.iter().map(|&r| (r, edge));
+            for (target, events) in targets.chain(std::iter::once((watch, level))) {
+                let mut event = libc::epoll_event {
+                    events,
+                    u64: target as u64,
+                };
+                if libc::epoll_ctl(epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, target, &mut event) < 0 {
+                    return None;
+                }
+            }
+            Some(epoll)
+        }
+    }
+
+    /// Waits until a ring buffer's programs wake its reader, the watch has
+    /// news, a signal comes or `timeout` passes.
+    fn wait(&mut self, rings: &[i32], watch: i32, timeout: Duration) {
+        let mut wanted = rings.to_vec();
+        wanted.push(watch);
+        if self.epoll.is_none() || self.registered != wanted {
+            self.epoll = Waiter::register(rings, watch);
+            self.registered = wanted;
+        }
+        let millis = timeout.as_millis().min(i32::MAX as u128) as libc::c_int;
+        match &self.epoll {
+            Some(epoll) => {
+                let mut events = [libc::epoll_event { events: 0, u64: 0 }; 16];
+                // SAFETY: `events` has room for the 16 events asked for; an
+                // error (EINTR on a signal) just returns.
+                unsafe {
+                    libc::epoll_wait(
+                        epoll.as_raw_fd(),
+                        events.as_mut_ptr(),
+                        events.len() as libc::c_int,
+                        millis,
+                    )
+                };
+            }
+            // Without epoll, a plain sleep on the watch: the timer reads
+            // the rings all the same.
+            None => wait_readable(&[watch], timeout),
+        }
+    }
+}
+
 /// Waits until one of `fds` is readable, a signal comes or `timeout` passes.
 fn wait_readable(fds: &[i32], timeout: Duration) {
     let mut pfds: Vec<libc::pollfd> = fds
@@ -1132,6 +1272,57 @@ pub(crate) fn drain_some(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_loop_reads_on_a_short_timer_while_records_come_and_a_longer_one_when_idle() {
+        let start = Instant::now();
+        let mut pace = Pace::new(start);
+        assert_eq!(pace.timeout(start), POLL_INTERVAL);
+        // Quiet for longer than IDLE_AFTER: the idle timer.
+        let later = start + IDLE_AFTER + Duration::from_millis(1);
+        pace.turn(later, 0, false);
+        assert_eq!(pace.timeout(later), IDLE_POLL_INTERVAL);
+        // A record read: the short timer again, until quiet for IDLE_AFTER.
+        pace.turn(later, 1, false);
+        assert_eq!(pace.timeout(later), POLL_INTERVAL);
+        let quiet = later + IDLE_AFTER - Duration::from_millis(1);
+        pace.turn(quiet, 0, false);
+        assert_eq!(pace.timeout(quiet), POLL_INTERVAL);
+        let idle = later + IDLE_AFTER;
+        pace.turn(idle, 0, false);
+        assert_eq!(pace.timeout(idle), IDLE_POLL_INTERVAL);
+        // A turn that read all it may: no wait before the next.
+        pace.turn(idle, DRAIN_PER_TURN, true);
+        assert_eq!(pace.timeout(idle), Duration::ZERO);
+        pace.turn(idle, 3, false);
+        assert_eq!(pace.timeout(idle), POLL_INTERVAL);
+        assert!(POLL_INTERVAL < IDLE_POLL_INTERVAL && IDLE_POLL_INTERVAL < IDLE_AFTER);
+    }
+
+    #[test]
+    fn the_waiter_ends_at_its_timeout_when_nothing_wakes_it() {
+        let mut fds = [0; 2];
+        // SAFETY: pipe(2) fills `fds`.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        let (read, write) = (fds[0], fds[1]);
+        let mut waiter = Waiter::default();
+        let start = Instant::now();
+        waiter.wait(&[], read, Duration::from_millis(20));
+        assert!(start.elapsed() >= Duration::from_millis(15));
+        assert!(waiter.epoll.is_some());
+        // The watch is level-triggered: readable, the wait ends at once.
+        // SAFETY: writes one byte from a valid buffer.
+        assert_eq!(unsafe { libc::write(write, b"x".as_ptr().cast(), 1) }, 1);
+        let start = Instant::now();
+        waiter.wait(&[], read, Duration::from_secs(5));
+        waiter.wait(&[], read, Duration::from_secs(5));
+        assert!(start.elapsed() < Duration::from_secs(4));
+        // SAFETY: closes the descriptors this test opened.
+        unsafe {
+            libc::close(read);
+            libc::close(write);
+        }
+    }
 
     #[test]
     fn ring_buffer_sizes_must_be_page_multiples_and_powers_of_two() {

@@ -51,6 +51,7 @@ pub enum Helper {
     ProbeReadKernel = 113,
     ProbeReadUser = 112,
     RingbufOutput = 130,
+    RingbufQuery = 134,
     GetCurrentAncestorCgroupId = 123,
     KtimeGetBootNs = 125,
     DPath = 147,
@@ -75,6 +76,7 @@ impl Helper {
             Helper::ProbeReadKernel => "probe_read_kernel",
             Helper::ProbeReadUser => "probe_read_user",
             Helper::RingbufOutput => "ringbuf_output",
+            Helper::RingbufQuery => "ringbuf_query",
             Helper::GetCurrentAncestorCgroupId => "get_current_ancestor_cgroup_id",
             Helper::KtimeGetBootNs => "ktime_get_boot_ns",
             Helper::DPath => "d_path",
@@ -83,7 +85,7 @@ impl Helper {
     }
 
     fn from_number(n: i64) -> Option<Helper> {
-        const ALL: [Helper; 18] = [
+        const ALL: [Helper; 19] = [
             Helper::MapLookupElem,
             Helper::MapUpdateElem,
             Helper::MapDeleteElem,
@@ -98,6 +100,7 @@ impl Helper {
             Helper::ProbeReadKernel,
             Helper::ProbeReadUser,
             Helper::RingbufOutput,
+            Helper::RingbufQuery,
             Helper::GetCurrentAncestorCgroupId,
             Helper::KtimeGetBootNs,
             Helper::DPath,

@@ -55,6 +55,13 @@ pub use layout::{Layout, SCRATCH_TAIL};
 const FP_CONFIG: i16 = -8;
 /// Stack slot of a u32 map key.
 const FP_KEY: i16 = -16;
+
+/// `bpf_ringbuf_output` flags and `bpf_ringbuf_query` requests (uapi
+/// `BPF_RB_*`).
+const BPF_RB_NO_WAKEUP: i32 = 1;
+const BPF_RB_FORCE_WAKEUP: i32 = 2;
+const BPF_RB_AVAIL_DATA: i32 = 0;
+const BPF_RB_RING_SIZE: i32 = 1;
 /// Stack slot for spilling a value across a helper call.
 const FP_SPILL: i16 = -24;
 /// Stack slot of the system call ABI a syscall guard found (0: 64-bit or
@@ -1632,10 +1639,31 @@ impl Emitter<'_> {
             asm.call(Helper::GetCurrentComm);
         }
         let asm = &mut self.asm;
+        asm.note("wake the reader only once the ring buffer is a quarter full");
+        // The reader polls on a short timer (polrt's event loop), so a record
+        // need not wake it: waking it per record costs the writing task an
+        // inter-processor wake-up and the reader a context switch per event.
+        // Past a quarter of the ring it is woken at once, however fast its
+        // timer, so that a flood never fills the ring between two ticks.
+        // The size is asked of the ring, not compiled in: the loader may
+        // resize it (`--ringbuf-size`).
+        let quiet = asm.label("quiet");
+        asm.load_map(Reg::R1, self.env.maps.events);
+        asm.mov_imm(Reg::R2, BPF_RB_AVAIL_DATA);
+        asm.call(Helper::RingbufQuery);
+        asm.store(Size::DoubleWord, Reg::R10, FP_KEY, Reg::R0);
+        asm.load_map(Reg::R1, self.env.maps.events);
+        asm.mov_imm(Reg::R2, BPF_RB_RING_SIZE);
+        asm.call(Helper::RingbufQuery);
+        asm.alu_imm(Alu::Rhs, Reg::R0, 2);
+        asm.load(Size::DoubleWord, Reg::R1, Reg::R10, FP_KEY);
+        asm.mov_imm(Reg::R4, BPF_RB_NO_WAKEUP);
+        asm.jump_reg(Jmp::IfLessThan, Reg::R1, Reg::R0, quiet);
+        asm.mov_imm(Reg::R4, BPF_RB_FORCE_WAKEUP);
+        asm.bind(quiet);
         asm.load_map(Reg::R1, self.env.maps.events);
         asm.mov(Reg::R2, Reg::R7);
         asm.mov_imm(Reg::R3, self.env.layout.record_len as i32);
-        asm.mov_imm(Reg::R4, 0);
         asm.call(Helper::RingbufOutput);
         let sent = asm.label("sent");
         asm.jump_imm(Jmp::IfEqual, Reg::R0, 0, sent);
