@@ -273,16 +273,17 @@ fn str_dispatches(rules: &[Step], sets: &mut SetTable) -> Vec<StrDispatch> {
 
 // string prefix dispatch (LPM trie)
 /// The first term of `rule` as a prefix dispatch key: `FIELD startswith
-/// "lit"`, with a literal of 1 to [`PREFIX_DISPATCH_MAX`] bytes, without
-/// NUL, that the field can hold.
-pub fn str_prefix_term(rule: &Step) -> Option<(FieldId, &[u8])> {
-    let Some(Cond::Leaf(Leaf {
-        field,
-        kind: LeafKind::StrPrefix(lit),
-        ..
-    })) = rule.conjuncts().first()
-    else {
+/// "lit"` (`false`) or `FIELD endswith "lit"` (`true`), with a literal of 1
+/// to [`PREFIX_DISPATCH_MAX`] bytes, without NUL, that the field can hold
+/// (a suffix run's field at least 8 bytes: its reversal loads words).
+pub fn str_affix_term(rule: &Step) -> Option<(FieldId, bool, &[u8])> {
+    let Some(Cond::Leaf(Leaf { field, kind, .. })) = rule.conjuncts().first() else {
         return None;
+    };
+    let (suffix, lit) = match kind {
+        LeafKind::StrPrefix(lit) => (false, lit),
+        LeafKind::StrSuffix(lit) => (true, lit),
+        _ => return None,
     };
     let FieldType::Str { max } = field.spec().ty else {
         return None;
@@ -291,27 +292,32 @@ pub fn str_prefix_term(rule: &Step) -> Option<(FieldId, &[u8])> {
         || lit.len() > PREFIX_DISPATCH_MAX
         || lit.len() + 1 > usize::from(max)
         || lit.contains(&0)
+        || (suffix && max < 8)
     {
         return None;
     }
-    Some((*field, lit.as_slice()))
+    Some((*field, suffix, lit.as_slice()))
 }
 
-/// The runs of `rules` to dispatch by prefix, each with its LPM trie.
+/// The runs of `rules` to dispatch by prefix (or suffix), each with its
+/// LPM trie: consecutive rules testing first the same field by the same
+/// operator.
 fn prefix_dispatches(rules: &[Step], sets: &mut SetTable) -> Vec<PrefixDispatch> {
     let mut out = Vec::new();
     let mut k = 0;
     while k < rules.len() {
-        let Some((field, _)) = str_prefix_term(&rules[k]) else {
+        let Some((field, suffix, _)) = str_affix_term(&rules[k]) else {
             k += 1;
             continue;
         };
         let mut e = k + 1;
-        while e < rules.len() && str_prefix_term(&rules[e]).is_some_and(|(f, _)| f == field) {
+        while e < rules.len()
+            && str_affix_term(&rules[e]).is_some_and(|(f, s, _)| f == field && s == suffix)
+        {
             e += 1;
         }
         if e - k >= DISPATCH_MIN {
-            out.push(sets.prefix_dispatch(&rules[k..e], k, field));
+            out.push(sets.prefix_dispatch(&rules[k..e], k, field, suffix));
         }
         k = e;
     }
@@ -1127,11 +1133,26 @@ impl SetTable {
 
     /// The LPM trie of a prefix dispatch over `rules` (program rules
     /// `start..`): each literal's key, valued by its group index (`u32`).
-    fn prefix_dispatch(&mut self, rules: &[Step], start: usize, field: FieldId) -> PrefixDispatch {
-        let of_rule: Vec<&[u8]> = rules
+    /// A suffix run's literals are reversed.
+    fn prefix_dispatch(
+        &mut self,
+        rules: &[Step],
+        start: usize,
+        field: FieldId,
+        suffix: bool,
+    ) -> PrefixDispatch {
+        let of_rule: Vec<Vec<u8>> = rules
             .iter()
-            .map(|rule| str_prefix_term(rule).expect("a dispatched rule").1)
+            .map(|rule| {
+                let lit = str_affix_term(rule).expect("a dispatched rule").2;
+                if suffix {
+                    lit.iter().rev().copied().collect()
+                } else {
+                    lit.to_vec()
+                }
+            })
             .collect();
+        let of_rule: Vec<&[u8]> = of_rule.iter().map(Vec::as_slice).collect();
         let mut literals: Vec<Vec<u8>> = of_rule.iter().map(|l| l.to_vec()).collect();
         literals.sort();
         literals.dedup();
@@ -1155,6 +1176,7 @@ impl SetTable {
             end: start + rules.len(),
             field,
             set,
+            suffix,
             literals: literals.clone(),
             groups: groups.clone(),
         };
@@ -1169,10 +1191,16 @@ impl SetTable {
             list: None,
             kind,
             purpose: format!(
-                "prefix dispatch of {} rules on {} ({} prefixes)",
+                "{} dispatch of {} rules on {} ({} {})",
+                if suffix { "suffix" } else { "prefix" },
                 rules.len(),
                 field.spec().name,
-                keys.len()
+                keys.len(),
+                if suffix {
+                    "reversed suffixes"
+                } else {
+                    "prefixes"
+                }
             ),
             keys,
             file: None,
