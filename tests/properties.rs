@@ -307,6 +307,13 @@ impl Coverage {
                 if run.groups.iter().any(|g| g.len() > 1) {
                     self.add("prefix dispatch with overlapping prefixes");
                 }
+                // suffix dispatch (LPM trie of reversed literals)
+                if run.suffix {
+                    self.add("suffix dispatch");
+                    if run.groups.iter().any(|g| g.len() > 1) {
+                        self.add("suffix dispatch with overlapping suffixes");
+                    }
+                }
             }
         }
         for set in &build.module.sets {
@@ -451,6 +458,9 @@ impl Coverage {
             "string dispatch by identity",
             "prefix dispatch",
             "prefix dispatch with overlapping prefixes",
+            // suffix dispatch (LPM trie of reversed literals)
+            "suffix dispatch",
+            "suffix dispatch with overlapping suffixes",
         ] {
             want.push(other.to_string());
         }

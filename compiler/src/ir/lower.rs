@@ -1486,6 +1486,87 @@ mod tests {
         assert_eq!(runs, vec![(0, 8)]);
     }
 
+    // suffix dispatch (LPM trie of reversed literals)
+    #[test]
+    fn runs_of_eight_suffixes_dispatch_on_reversed_literals() {
+        let rule = |name: &str, lit: &str, more: &str| {
+            format!("rule {name} {{ on file.open when file.path endswith \"{lit}\"{more} deny }}\n")
+        };
+        let mut source = String::new();
+        // Rule offsets 0..9: ".pem" before "cert.pem" before
+        // "/server-cert.pem"; a `startswith` rule on the same field ends
+        // the run.
+        source += &rule("s0", ".pem", " and proc.uid == 1");
+        source += &rule("s1", "cert.pem", "");
+        source += &rule("s2", "/server-cert.pem", "");
+        source += &rule("s3", ".key", "");
+        source += &rule("s4", ".pem", "");
+        source += &rule("s5", "/id_rsa", "");
+        source += &rule("s6", ".env", "");
+        source += &rule("s7", "cert.pem", " and proc.uid == 2");
+        source += &rule("s8", "a", "");
+        source += "rule p { on file.open when file.path startswith \"/x\" deny }\n";
+        for i in 0..7 {
+            source += &rule(&format!("q{i}"), &format!(".q{i}"), "");
+        }
+        let module = lowered(&source);
+        let program = &module.programs[0];
+        let runs: Vec<(usize, usize, bool)> = program
+            .prefix_dispatches
+            .iter()
+            .map(|d| (d.start, d.end, d.suffix))
+            .collect();
+        assert_eq!(runs, vec![(0, 9, true)], "a startswith rule ends the run");
+        let d = &program.prefix_dispatches[0];
+        let rev = |lit: &str| lit.bytes().rev().collect::<Vec<u8>>();
+        let group = |lit: &str| &d.groups[d.literals.iter().position(|l| *l == rev(lit)).unwrap()];
+        assert_eq!(d.literals.len(), 7, "a literal two rules share is one key");
+        assert_eq!(group("/server-cert.pem"), &vec![0, 1, 2, 4, 7]);
+        assert_eq!(group("cert.pem"), &vec![0, 1, 4, 7]);
+        assert_eq!(group(".pem"), &vec![0, 4]);
+        assert_eq!(group(".key"), &vec![3]);
+        assert_eq!(group("a"), &vec![8]);
+        let set = &module.sets[d.set.0 as usize];
+        assert_eq!(set.kind, crate::ir::SetKind::StrPrefix { data_len: 16 });
+        for (g, ((key, value), lit)) in set
+            .keys
+            .iter()
+            .zip(&set.values)
+            .zip(&d.literals)
+            .enumerate()
+        {
+            assert_eq!(&key[..4], &((lit.len() as u32) * 8).to_le_bytes());
+            assert_eq!(&key[4..4 + lit.len()], lit.as_slice());
+            assert_eq!(value, &(g as u32).to_le_bytes().to_vec());
+        }
+        assert!(set
+            .keys
+            .iter()
+            .any(|k| k[4..].starts_with(b"mep.trec-revres/")));
+    }
+
+    #[test]
+    fn suffixes_longer_than_an_lpm_trie_holds_end_a_suffix_run() {
+        let long = "x".repeat(257);
+        let mut source = String::new();
+        for i in 0..8 {
+            source +=
+                &format!("rule c{i} {{ on exec when exec.cmdline endswith \" c{i}\" deny }}\n");
+        }
+        source += &format!("rule long {{ on exec when exec.cmdline endswith \"{long}\" deny }}\n");
+        for i in 0..8 {
+            source +=
+                &format!("rule d{i} {{ on exec when exec.cmdline startswith \"d{i} \" deny }}\n");
+        }
+        let module = lowered(&source);
+        let runs: Vec<(usize, usize, bool)> = module.programs[0]
+            .prefix_dispatches
+            .iter()
+            .map(|d| (d.start, d.end, d.suffix))
+            .collect();
+        assert_eq!(runs, vec![(0, 8, true), (9, 17, false)]);
+    }
+
     #[test]
     fn prefix_groups_are_the_rules_among_the_prefixes_in_order() {
         let lits: Vec<Vec<u8>> = vec![
