@@ -1195,7 +1195,9 @@ impl Emitter<'_> {
         let mut has_unresolved = false;
         // Where the LPM key { u32 prefixlen; data } is: in place before a
         // prefix run's field, in the reversed key area for a suffix run.
-        let key = if def.suffix {
+        // (Or there, past the run's common prefix.)
+        let common = def.common;
+        let key = if def.suffix || common > 0 {
             self.env.layout.reversed as i16 - 4
         } else {
             slot - 4
@@ -1243,10 +1245,13 @@ impl Emitter<'_> {
             );
             self.set_r1(None);
         } else if leaves::without_len(self, field) {
+            if common > 0 {
+                self.prefix_common(&def, slot, miss);
+            }
             self.asm
                 .note("NUL-padded: the literal's bytes decide (prefixlen = data_len * 8)");
             self.asm
-                .store_imm(Size::Word, Reg::R7, slot - 4, (data_len * 8) as i32);
+                .store_imm(Size::Word, Reg::R7, key, (data_len * 8) as i32);
         } else {
             let what = flow::R1::Len(field);
             if !self.r1_holds(what) {
@@ -1267,15 +1272,43 @@ impl Emitter<'_> {
                 self.asm.jump_imm(Jmp::IfEqual, Reg::R1, -1, unresolved);
                 self.jump_edge(unresolved);
             }
+            if common > 0 {
+                self.asm.note("shorter than the common prefix: past the run");
+                self.asm
+                    .jump_imm(Jmp::IfLessThan, Reg::R1, common as i32, miss);
+                self.jump_edge(miss);
+                self.prefix_common(&def, slot, miss);
+            }
             let short = self.asm.label("short");
+            let limit = data_len as i32 + common as i32;
             self.asm
-                .jump_imm(Jmp::IfLessThanOrEqual, Reg::R1, data_len as i32, short);
-            self.asm.mov_imm(Reg::R1, data_len as i32);
+                .jump_imm(Jmp::IfLessThanOrEqual, Reg::R1, limit, short);
+            self.asm.mov_imm(Reg::R1, limit);
             self.asm.bind(short);
-            self.asm
-                .note("LPM key { u32 prefixlen = min(len, data_len) * 8; data } in place");
+            if common > 0 {
+                self.asm.note(
+                    "LPM key { u32 prefixlen = (min(len, longest) - common) * 8; the rest }",
+                );
+                self.asm.alu_imm(Alu::Add, Reg::R1, -(common as i32));
+                self.set_r1(None);
+            } else {
+                self.asm
+                    .note("LPM key { u32 prefixlen = min(len, data_len) * 8; data } in place");
+            }
             self.asm.alu_imm(Alu::Lhs, Reg::R1, 3);
-            self.asm.store(Size::Word, Reg::R7, slot - 4, Reg::R1);
+            self.asm.store(Size::Word, Reg::R7, key, Reg::R1);
+        }
+        if common > 0 {
+            // The bytes past the common prefix, copied to the key area (the
+            // field's own bytes stay as they are for the rules' later
+            // tests and records); past the value's length, masked by
+            // prefixlen.
+            let at = self.env.layout.reversed as i16;
+            for k in 0..data_len.div_ceil(8) as i16 {
+                self.asm
+                    .load(Size::DoubleWord, Reg::R3, Reg::R7, slot + common as i16 + 8 * k);
+                self.asm.store(Size::DoubleWord, Reg::R7, at + 8 * k, Reg::R3);
+            }
         }
         let map = self.env.maps.set(def.set);
         self.asm.note(format!(
@@ -1318,6 +1351,18 @@ impl Emitter<'_> {
                 self.prefix_group(&refusing, miss, decided);
             }
         }
+    }
+
+    /// `if the field's first bytes are not the run's common prefix goto
+    /// miss` (every literal starts with them). Keeps r1.
+    fn prefix_common(&mut self, def: &crate::ir::PrefixDispatch, slot: i16, miss: Label) {
+        let common = &def.literals[0][..def.common];
+        self.asm.note(format!(
+            "the {} bytes every literal starts with, inline: past the run unless they are the value's",
+            common.len()
+        ));
+        leaves::bytes_eq(&mut self.asm, Reg::R7, slot, common, miss);
+        self.jump_edge(miss);
     }
 
     /// The binary search of a prefix dispatch on r1 (a group index), each

@@ -17,7 +17,7 @@ use crate::ir::automaton::{Automaton, ScanKind};
 use crate::ir::{
     dispatch_value, AutomatonDef, AutomatonId, Cond, IdentitySet, IdentitySetId, Leaf, LeafKind,
     Module, Net, PrefixDispatch, Program, SetDef, SetId, SetKind, SetSource, Step, StrDispatch,
-    Target, DISPATCH_MIN, INLINE_LIST_MAX, PREFIX_DISPATCH_MAX,
+    Target, DISPATCH_MIN, INLINE_LIST_MAX, PREFIX_COMMON_MIN, PREFIX_DISPATCH_MAX,
 };
 
 /// Longest prefix an LPM trie key holds (`LPM_DATA_SIZE_MAX`).
@@ -322,6 +322,24 @@ fn prefix_dispatches(rules: &[Step], sets: &mut SetTable) -> Vec<PrefixDispatch>
         k = e;
     }
     out
+}
+
+/// The bytes every one of `literals` (sorted, unique) starts with, less
+/// one for the shortest (each key keeps a byte), when they are at least
+/// [`PREFIX_COMMON_MIN`]; else 0.
+pub fn common_prefix(literals: &[Vec<u8>]) -> usize {
+    let (Some(first), Some(last)) = (literals.first(), literals.last()) else {
+        return 0;
+    };
+    // Sorted: the first and the last share what all share.
+    let shared = first.iter().zip(last).take_while(|(a, b)| a == b).count();
+    let shortest = literals.iter().map(Vec::len).min().unwrap_or(0);
+    let common = shared.min(shortest.saturating_sub(1));
+    if common >= PREFIX_COMMON_MIN {
+        common
+    } else {
+        0
+    }
 }
 
 /// Per literal of `literals` (sorted, unique), the offsets of the rules
@@ -1157,10 +1175,16 @@ impl SetTable {
         literals.sort();
         literals.dedup();
         let groups = prefix_groups(&literals, &of_rule);
-        let data_len = literals.iter().map(Vec::len).max().unwrap_or(1) as u32;
+        let common = if suffix {
+            0
+        } else {
+            common_prefix(&literals)
+        };
+        let data_len = (literals.iter().map(Vec::len).max().unwrap_or(1) - common) as u32;
         let keys: Vec<Vec<u8>> = literals
             .iter()
             .map(|lit| {
+                let lit = &lit[common..];
                 let mut key = ((lit.len() as u32) * 8).to_le_bytes().to_vec();
                 key.extend_from_slice(lit);
                 key.resize(4 + data_len as usize, 0);
@@ -1177,6 +1201,7 @@ impl SetTable {
             field,
             set,
             suffix,
+            common,
             literals: literals.clone(),
             groups: groups.clone(),
         };

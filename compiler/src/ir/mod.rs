@@ -154,6 +154,11 @@ pub struct PrefixDispatch {
     pub set: SetId,
     /// Whether the run's first tests are `endswith` (keys reversed).
     pub suffix: bool,
+    /// Bytes every literal of a prefix run starts with (at least
+    /// [`PREFIX_COMMON_MIN`], or none): compared inline before the lookup,
+    /// whose keys are the literals past them, so that the trie's walk does
+    /// not compare them again at every node. 0 for a suffix run.
+    pub common: usize,
     /// The run's literals as the trie holds them (reversed for a suffix
     /// run), sorted and unique: group `i` is `literals[i]`.
     pub literals: Vec<Vec<u8>>,
@@ -162,6 +167,10 @@ pub struct PrefixDispatch {
     /// first is the first rule in order whose first test holds.
     pub groups: Vec<Vec<u32>>,
 }
+
+/// Fewest bytes a prefix run's literals share for them to be compared
+/// inline, before the lookup ([`PrefixDispatch::common`]).
+pub const PREFIX_COMMON_MIN: usize = 8;
 
 /// Longest literal a prefix dispatch holds: an LPM trie key's data is at
 /// most 256 bytes (`LPM_DATA_SIZE_MAX`); a rule with a longer one ends
