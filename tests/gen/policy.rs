@@ -609,6 +609,16 @@ impl<R: Entropy> Gen<'_, R> {
             if pool.is_empty() {
                 return Vec::new();
             }
+            // A common prefix of 8 bytes or more, compared inline before
+            // the lookup.
+            if !suffix && self.rng.chance(35) {
+                let head = pick(self.rng, &["/var/lib/polc-gen/", "python3.", "/usr/local/"]);
+                for s in &mut pool {
+                    if head.len() + s.len() < limit {
+                        s.insert_str(0, head);
+                    }
+                }
+            }
             if suffix {
                 "endswith"
             } else {

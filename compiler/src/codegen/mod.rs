@@ -1273,7 +1273,8 @@ impl Emitter<'_> {
                 self.jump_edge(unresolved);
             }
             if common > 0 {
-                self.asm.note("shorter than the common prefix: past the run");
+                self.asm
+                    .note("shorter than the common prefix: past the run");
                 self.asm
                     .jump_imm(Jmp::IfLessThan, Reg::R1, common as i32, miss);
                 self.jump_edge(miss);
@@ -1286,9 +1287,8 @@ impl Emitter<'_> {
             self.asm.mov_imm(Reg::R1, limit);
             self.asm.bind(short);
             if common > 0 {
-                self.asm.note(
-                    "LPM key { u32 prefixlen = (min(len, longest) - common) * 8; the rest }",
-                );
+                self.asm
+                    .note("LPM key { u32 prefixlen = (min(len, longest) - common) * 8; the rest }");
                 self.asm.alu_imm(Alu::Add, Reg::R1, -(common as i32));
                 self.set_r1(None);
             } else {
@@ -1305,9 +1305,14 @@ impl Emitter<'_> {
             // prefixlen.
             let at = self.env.layout.reversed as i16;
             for k in 0..data_len.div_ceil(8) as i16 {
+                self.asm.load(
+                    Size::DoubleWord,
+                    Reg::R3,
+                    Reg::R7,
+                    slot + common as i16 + 8 * k,
+                );
                 self.asm
-                    .load(Size::DoubleWord, Reg::R3, Reg::R7, slot + common as i16 + 8 * k);
-                self.asm.store(Size::DoubleWord, Reg::R7, at + 8 * k, Reg::R3);
+                    .store(Size::DoubleWord, Reg::R7, at + 8 * k, Reg::R3);
             }
         }
         let map = self.env.maps.set(def.set);

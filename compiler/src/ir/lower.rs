@@ -1175,11 +1175,7 @@ impl SetTable {
         literals.sort();
         literals.dedup();
         let groups = prefix_groups(&literals, &of_rule);
-        let common = if suffix {
-            0
-        } else {
-            common_prefix(&literals)
-        };
+        let common = if suffix { 0 } else { common_prefix(&literals) };
         let data_len = (literals.iter().map(Vec::len).max().unwrap_or(1) - common) as u32;
         let keys: Vec<Vec<u8>> = literals
             .iter()
@@ -1472,6 +1468,7 @@ mod tests {
             |lit: &str| &d.groups[d.literals.iter().position(|l| l == lit.as_bytes()).unwrap()];
         assert_eq!(group("/srv/a/b/"), &vec![1, 2, 3, 5]);
         assert_eq!(group("/etc/x"), &vec![0, 4]);
+        assert_eq!(d.common, 0, "their first byte only: not worth it");
         let set = &module.sets[d.set.0 as usize];
         assert_eq!(set.kind, crate::ir::SetKind::StrPrefix { data_len: 9 });
         for (g, ((key, value), lit)) in set
@@ -1590,6 +1587,48 @@ mod tests {
             .map(|d| (d.start, d.end, d.suffix))
             .collect();
         assert_eq!(runs, vec![(0, 8, true), (9, 17, false)]);
+    }
+
+    #[test]
+    fn a_prefix_runs_common_prefix_is_compared_inline_and_left_out_of_the_keys() {
+        let mut source = String::new();
+        for i in 0..8 {
+            source += &format!(
+                "rule p{i} {{ on file.open when file.path startswith \"/srv/polc-bench/prefix-{i}/\" deny }}\n"
+            );
+        }
+        source +=
+            "rule q { on file.open when file.path startswith \"/srv/polc-bench/prefix-\" deny }\n";
+        let module = lowered(&source);
+        let d = &module.programs[0].prefix_dispatches[0];
+        assert_eq!((d.start, d.end), (0, 9));
+        // Every literal starts with "/srv/polc-bench/prefix-" (23 bytes),
+        // but one is exactly that: each key keeps a byte.
+        assert_eq!(d.common, 22);
+        assert_eq!(
+            d.literals[0],
+            b"/srv/polc-bench/prefix-".to_vec(),
+            "full literals"
+        );
+        let set = &module.sets[d.set.0 as usize];
+        assert_eq!(
+            set.kind,
+            crate::ir::SetKind::StrPrefix { data_len: 25 - 22 }
+        );
+        for (key, lit) in set.keys.iter().zip(&d.literals) {
+            assert_eq!(&key[..4], &((lit.len() as u32 - 22) * 8).to_le_bytes());
+            assert_eq!(&key[4..4 + lit.len() - 22], &lit[22..]);
+        }
+        assert_eq!(
+            super::common_prefix(&[b"abcdefgh1".to_vec(), b"abcdefgh2".to_vec()]),
+            8
+        );
+        assert_eq!(
+            super::common_prefix(&[b"abcdefg1".to_vec(), b"abcdefg2".to_vec()]),
+            0,
+            "fewer than 8 bytes: not worth it"
+        );
+        assert_eq!(super::common_prefix(&[b"abcdefghij".to_vec()]), 9);
     }
 
     #[test]
