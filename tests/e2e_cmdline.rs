@@ -130,13 +130,7 @@ fn exec_reports_the_real_argv_and_environment_and_denies_on_them() {
             .env("HOME", "/")
             .env("LD_PRELOAD", "/tmp/polc-evil.so"),
     );
-    let finished = polrt.stop();
-    assert!(
-        finished.status.success(),
-        "polrt: {}\n{}",
-        finished.status,
-        finished.stderr
-    );
+    let finished = polrt.stop_ok();
     assert_eq!(finished.summary()["lost"], 0, "{}", finished.summary());
     for (name, run) in [
         ("netcat", &netcat),
@@ -255,13 +249,7 @@ fn processes_and_their_parents_report_their_command_line_at_exec() {
             .arg0("polc-deny-me")
             .args(["-c", &deny_script]),
     );
-    let finished = polrt.stop();
-    assert!(
-        finished.status.success(),
-        "polrt: {}\n{}",
-        finished.status,
-        finished.stderr
-    );
+    let finished = polrt.stop_ok();
     assert_eq!(denied.0.code(), Some(128 + libc::SIGKILL), "{denied:?}");
 
     let shell_line = format!("polc-parent-sh -c {script}");

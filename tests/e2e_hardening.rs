@@ -137,13 +137,7 @@ fn output_is_private_appended_and_reopened_on_sighup_while_enforcing() {
     );
     let mode = fs::metadata(&output).expect("stat reopened output").mode();
     assert_eq!(mode & 0o777, 0o600, "reopened --output has mode {mode:o}");
-    let finished = polrt.stop();
-    assert!(
-        finished.status.success(),
-        "polrt: {}\n{}",
-        finished.status,
-        finished.stderr
-    );
+    let finished = polrt.stop_ok();
 
     let old = fs::read_to_string(&rotated).expect("read the rotated file");
     assert!(

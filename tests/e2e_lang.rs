@@ -63,13 +63,7 @@ fn open_flags_bit_tests_decide_on_the_kernels_flags() {
     let (read_write, read_write_pid) = open_in(&cgroup, &file, O_RDWR | O_APPEND);
     let (read_nonblock, read_nonblock_pid) = open_in(&cgroup, &file, O_NONBLOCK);
     let (read_only, _) = open_in(&cgroup, &file, 0);
-    let finished = polrt.stop();
-    assert!(
-        finished.status.success(),
-        "polrt: {}\n{}",
-        finished.status,
-        finished.stderr
-    );
+    let finished = polrt.stop_ok();
 
     // O_TRUNC: denied (killed when the open returns on this backend).
     assert_eq!(truncating.signal(), Some(libc::SIGKILL), "{truncating}");
@@ -153,13 +147,7 @@ fn globs_and_path_parts_decide_on_the_resolved_path() {
         let (status, pid, _) = run_in(&cgroup, Command::new("cat").arg(&path));
         outcomes.push((file, status, pid));
     }
-    let finished = polrt.stop();
-    assert!(
-        finished.status.success(),
-        "polrt: {}\n{}",
-        finished.status,
-        finished.stderr
-    );
+    let finished = polrt.stop_ok();
     let events = finished.events();
     let denied = events_of(&events, "private_keys");
     let audited = events_of(&events, "directly_in_etc");
@@ -218,13 +206,7 @@ fn two_fields_compare_on_the_kernels_values() {
     };
     let (own, _, own_err) = chown(0);
     let (other, other_pid, _) = chown(4321);
-    let finished = polrt.stop();
-    assert!(
-        finished.status.success(),
-        "polrt: {}\n{}",
-        finished.status,
-        finished.stderr
-    );
+    let finished = polrt.stop_ok();
     assert!(own.success(), "{own}: {own_err}");
     // Denied: refused (LSM) or killed when the call returns (tp_btf).
     assert!(!other.success(), "{other}");
@@ -271,13 +253,7 @@ fn udp_and_tcp_connects_differ_by_protocol_and_type() {
     );
     let (bound, bind_pid, bind_err) =
         run_in(&cgroup, Command::new(PYTHON).arg("-c").arg(bind_script));
-    let finished = polrt.stop();
-    assert!(
-        finished.status.success(),
-        "polrt: {}\n{}",
-        finished.status,
-        finished.stderr
-    );
+    let finished = polrt.stop_ok();
     assert_eq!(
         udp.code(),
         Some(3),
@@ -400,13 +376,7 @@ fn the_parts_of_the_executable_and_the_new_path_decide_in_the_kernel() {
             run_in(&cgroup, Command::new("/usr/bin/mv").arg(&from).arg(&to));
         outcomes.push((to, status, pid, stderr));
     }
-    let finished = polrt.stop();
-    assert!(
-        finished.status.success(),
-        "polrt: {}\n{}",
-        finished.status,
-        finished.stderr
-    );
+    let finished = polrt.stop_ok();
     let events = finished.events();
     // The executable's parts: only the open by bin/tcat, with its path.
     let audited = events_of(&events, "opened_by_test_bin");

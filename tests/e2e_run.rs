@@ -41,13 +41,7 @@ fn exec_trace_reports_pid_comm_and_path() {
     let comm = thread_comm();
     let (status, pid, _) = run_in(&cgroup, &mut Command::new("/bin/true"));
     assert!(status.success(), "/bin/true: {status}");
-    let finished = polrt.stop();
-    assert!(
-        finished.status.success(),
-        "polrt: {}\n{}",
-        finished.status,
-        finished.stderr
-    );
+    let finished = polrt.stop_ok();
 
     let backend = &finished.of_type("backend")[0];
     assert_eq!(backend["hook"], "exec");
@@ -99,13 +93,7 @@ fn kill_on_exec_kills_the_test_binary_and_reports_it() {
     let polrt = Polrt::start(&policy, &cgroup, &work, &[]);
     let (status, pid, _) = run_in(&cgroup, &mut Command::new(&victim));
     let (control, _, _) = run_in(&cgroup, &mut Command::new("/bin/true"));
-    let finished = polrt.stop();
-    assert!(
-        finished.status.success(),
-        "polrt: {}\n{}",
-        finished.status,
-        finished.stderr
-    );
+    let finished = polrt.stop_ok();
 
     assert_eq!(status.signal(), Some(libc::SIGKILL), "victim: {status}");
     assert!(control.success(), "/bin/true must still run: {control}");
@@ -148,13 +136,7 @@ fn connect_deny_through_the_cgroup_backend_refuses_one_port_only() {
     };
     let (refused, pid, stderr) = connect(blocked_port);
     let (allowed, _, allowed_stderr) = connect(open_port);
-    let finished = polrt.stop();
-    assert!(
-        finished.status.success(),
-        "polrt: {}\n{}",
-        finished.status,
-        finished.stderr
-    );
+    let finished = polrt.stop_ok();
 
     assert!(!refused.success(), "connect to the blocked port succeeded");
     assert!(
@@ -216,13 +198,7 @@ fn kill_on_connect_through_the_cgroup_backend_follows_the_kernel_probe() {
         &format!("exec 3<>/dev/tcp/127.0.0.1/{port}; echo went on"),
     ]);
     let (status, pid, stderr) = run_in(&cgroup, &mut command);
-    let finished = polrt.stop();
-    assert!(
-        finished.status.success(),
-        "polrt: {}\n{}",
-        finished.status,
-        finished.stderr
-    );
+    let finished = polrt.stop_ok();
 
     let backend = finished
         .of_type("backend")
@@ -286,13 +262,7 @@ fn ipv4_rules_apply_to_ipv6_sockets_connecting_to_mapped_addresses() {
     let mut command = Command::new("bash");
     command.args(["-c", &format!("exec 3<>/dev/tcp/::ffff:127.0.0.1/{port}")]);
     let (refused, _, stderr) = run_in(&cgroup, &mut command);
-    let finished = polrt.stop();
-    assert!(
-        finished.status.success(),
-        "polrt: {}\n{}",
-        finished.status,
-        finished.stderr
-    );
+    let finished = polrt.stop_ok();
     assert!(!refused.success(), "the mapped connect got through");
     assert!(
         stderr.contains("Operation not permitted"),
@@ -340,13 +310,7 @@ fn bind_deny_through_the_cgroup_backend_refuses_one_port_only() {
     };
     let (refused, pid, stderr) = bind(blocked_port);
     let (allowed, _, allowed_stderr) = bind(open_port);
-    let finished = polrt.stop();
-    assert!(
-        finished.status.success(),
-        "polrt: {}\n{}",
-        finished.status,
-        finished.stderr
-    );
+    let finished = polrt.stop_ok();
     assert!(!refused.success(), "bind to the blocked port succeeded");
     assert!(
         stderr.contains("PermissionError"),
@@ -395,13 +359,7 @@ fn file_open_audit_reports_the_path() {
     );
     let polrt = Polrt::start(&policy, &cgroup, &work, &[]);
     let (status, pid, _) = run_in(&cgroup, Command::new("cat").arg(&secret));
-    let finished = polrt.stop();
-    assert!(
-        finished.status.success(),
-        "polrt: {}\n{}",
-        finished.status,
-        finished.stderr
-    );
+    let finished = polrt.stop_ok();
     assert!(status.success(), "audit must not enforce: {status}");
 
     let events = finished.events();
@@ -441,13 +399,7 @@ fn monitor_mode_reports_would_deny_and_would_kill_and_enforces_nothing() {
         &cgroup,
         Command::new("bash").args(["-c", &format!("exec 3<>/dev/tcp/127.0.0.1/{port}")]),
     );
-    let finished = polrt.stop();
-    assert!(
-        finished.status.success(),
-        "polrt: {}\n{}",
-        finished.status,
-        finished.stderr
-    );
+    let finished = polrt.stop_ok();
 
     assert!(ran.success(), "monitor mode must not kill: {ran}");
     assert!(
@@ -487,13 +439,7 @@ fn ring_buffer_overflow_is_counted_not_silent() {
         ]),
     );
     assert!(status.success(), "burst: {stderr}");
-    let finished = polrt.stop();
-    assert!(
-        finished.status.success(),
-        "polrt: {}\n{}",
-        finished.status,
-        finished.stderr
-    );
+    let finished = polrt.stop_ok();
 
     let delivered = finished.events().len() as u64;
     let reported: u64 = finished
@@ -557,13 +503,7 @@ fn proc_exe_is_the_executable_the_kernel_runs_for_old_and_new_processes() {
     let older_status = older.wait().expect("wait for the older process");
     assert!(older_status.success(), "older process: {older_status}");
     let older_pid = older.id();
-    let finished = polrt.stop();
-    assert!(
-        finished.status.success(),
-        "polrt: {}\n{}",
-        finished.status,
-        finished.stderr
-    );
+    let finished = polrt.stop_ok();
 
     let events = finished.events();
     let opens = events_of(&events, "exe_of_opener");

@@ -547,6 +547,18 @@ impl Polrt {
         finished
     }
 
+    /// [`Polrt::stop`], asserting that polrt exited successfully.
+    pub fn stop_ok(self) -> Finished {
+        let finished = self.stop();
+        assert!(
+            finished.status.success(),
+            "polrt: {}\n{}",
+            finished.status,
+            finished.stderr
+        );
+        finished
+    }
+
     /// Sends SIGTERM, waits for the exit and reads the output (programs
     /// pinned with `--persist` stay).
     pub fn terminate(self) -> Finished {
@@ -656,13 +668,7 @@ pub fn assert_exempt_from_its_own_bpf_rule(name: &str, start: StartInside) {
         polrt.stderr_text()
     );
     let (status, pid, _) = run_in(&cgroup, Command::new("bpftool").args(["map", "show"]));
-    let finished = polrt.stop();
-    assert!(
-        finished.status.success(),
-        "polrt: {}\n{}",
-        finished.status,
-        finished.stderr
-    );
+    let finished = polrt.stop_ok();
     assert_eq!(
         status.signal(),
         Some(libc::SIGKILL),
