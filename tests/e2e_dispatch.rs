@@ -223,7 +223,10 @@ fn polc_test_decides_prefix_dispatch_in_the_kernel_as_the_interpreter() {
         return;
     }
     let policy = polc_tests::repo_root().join("tests/e2e/prefix_dispatch.pol");
-    assert!(prefix_lookups(&policy) >= 2, "both runs are dispatched");
+    assert!(
+        prefix_lookups(&policy) >= 3,
+        "the three runs are dispatched"
+    );
     let output = Command::new(polc_bin())
         .args(["test", "--format", "json", "--color", "never"])
         .arg(&policy)
@@ -240,7 +243,133 @@ fn polc_test_decides_prefix_dispatch_in_the_kernel_as_the_interpreter() {
         .lines()
         .map(|line| serde_json::from_str(line).expect("a JSON line"))
         .collect();
-    assert_eq!(results.len(), 20, "{stdout}");
+    assert_eq!(results.len(), 27, "{stdout}");
+    for result in &results {
+        assert_eq!(result["ok"], true, "{result}");
+        assert_eq!(result["interpreter"], result["kernel"], "{result}");
+    }
+}
+
+// suffix dispatch (LPM trie of reversed literals)
+/// Suffix dispatch on the real kernel (root): rules whose first test is
+/// `file.path endswith "..."` (16 of them, then overlapping ones) dispatch
+/// through one LPM trie lookup of the path's last bytes reversed, deny
+/// exactly the files with their suffixes, and keep first-match order where
+/// the longest suffix is not the first rule whose suffix holds.
+#[test]
+fn suffix_rules_dispatch_by_one_lpm_lookup_in_first_match_order() {
+    if !kernel_tests_enabled("suffix_rules_dispatch_by_one_lpm_lookup_in_first_match_order") {
+        return;
+    }
+    let work = TempDir::new("suffix-dispatch");
+    let cgroup = TestCgroup::new("suffix-dispatch");
+    let dir = work.path.join("files");
+    fs::create_dir_all(&dir).expect("dir");
+    let mut policy = String::new();
+    for i in 0..16 {
+        fs::write(dir.join(format!("f.sfx{i:02}")), "x\n").expect("write");
+        let _ = writeln!(
+            policy,
+            "rule deny_{i:02} {{\n    on file.open\n    when file.path endswith \".sfx{i:02}\" and proc.uid != 4242\n    deny\n}}\n"
+        );
+    }
+    // Overlapping suffixes: "cert.pem" is the longest match for
+    // "server-cert.pem", but ".pem" comes first in order (and fails on its
+    // command), then "cert.pem" audits before the last ".pem" rule denies.
+    let _ = writeln!(
+        policy,
+        "rule pem_first {{\n    on file.open\n    when file.path endswith \".pem\" and proc.comm == \"no-such-command\"\n    deny\n}}\n\n\
+         rule cert_pem_audit {{\n    on file.open\n    when file.path endswith \"cert.pem\"\n    audit\n}}\n\n\
+         rule key_deny {{\n    on file.open\n    when file.path endswith \".key\"\n    deny\n}}\n\n\
+         rule pem_deny {{\n    on file.open\n    when file.path endswith \".pem\"\n    deny\n}}\n"
+    );
+    for name in [
+        "server-cert.pem",
+        "ca.pem",
+        "tls.key",
+        "unnamed",
+        "f.sfx05.bak",
+        "key",
+    ] {
+        fs::write(dir.join(name), "x\n").expect("write");
+    }
+    let policy = write_policy(&work, "suffix.pol", &policy);
+    assert!(prefix_lookups(&policy) >= 1, "the rules are dispatched");
+
+    let polrt = Polrt::start(&policy, &cgroup, &work, &[]);
+    for i in [0, 1, 5, 10, 15] {
+        assert!(
+            !reads(&cgroup, &dir.join(format!("f.sfx{i:02}"))),
+            "f.sfx{i:02} is denied"
+        );
+    }
+    assert!(
+        reads(&cgroup, &dir.join("unnamed")),
+        "a file no suffix names"
+    );
+    assert!(
+        reads(&cgroup, &dir.join("f.sfx05.bak")),
+        "a name that has a suffix before its end"
+    );
+    assert!(
+        reads(&cgroup, &dir.join("key")),
+        "a name shorter than the suffix"
+    );
+    assert!(
+        reads(&cgroup, &dir.join("server-cert.pem")),
+        "the second rule in order decides (audit), not the last"
+    );
+    assert!(
+        !reads(&cgroup, &dir.join("ca.pem")),
+        "the last .pem rule denies"
+    );
+    assert!(!reads(&cgroup, &dir.join("tls.key")), ".key denies");
+    let finished = polrt.stop();
+    assert!(finished.status.success(), "{}", finished.stderr);
+    for i in [0, 1, 5, 10, 15] {
+        assert!(
+            finished.matches(&format!("deny_{i:02}")) >= 1,
+            "deny_{i:02}"
+        );
+    }
+    assert_eq!(finished.matches("deny_02"), 0);
+    assert_eq!(finished.matches("pem_first"), 0);
+    assert!(finished.matches("cert_pem_audit") >= 1);
+    assert!(finished.matches("pem_deny") >= 1);
+    assert!(finished.matches("key_deny") >= 1);
+}
+
+/// `polc test` on tests/e2e/suffix_dispatch.pol: the interpreter and the
+/// compiled programs (`BPF_PROG_TEST_RUN`) decide every test alike, with
+/// the suffix runs (on a resolved path, on `proc.comm`, on `exec.cmdline`
+/// past an LPM key's 256 bytes) dispatched.
+#[test]
+fn polc_test_decides_suffix_dispatch_in_the_kernel_as_the_interpreter() {
+    if !kernel_tests_enabled("polc_test_decides_suffix_dispatch_in_the_kernel_as_the_interpreter") {
+        return;
+    }
+    let policy = polc_tests::repo_root().join("tests/e2e/suffix_dispatch.pol");
+    assert!(
+        prefix_lookups(&policy) >= 3,
+        "the three runs are dispatched"
+    );
+    let output = Command::new(polc_bin())
+        .args(["test", "--format", "json", "--color", "never"])
+        .arg(&policy)
+        .output()
+        .expect("run polc test");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let results: Vec<Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect();
+    assert_eq!(results.len(), 32, "{stdout}");
     for result in &results {
         assert_eq!(result["ok"], true, "{result}");
         assert_eq!(result["interpreter"], result["kernel"], "{result}");

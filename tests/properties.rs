@@ -307,6 +307,17 @@ impl Coverage {
                 if run.groups.iter().any(|g| g.len() > 1) {
                     self.add("prefix dispatch with overlapping prefixes");
                 }
+                // suffix dispatch (LPM trie of reversed literals), and a
+                // prefix run's common prefix compared inline
+                if run.common > 0 {
+                    self.add("prefix dispatch with a common prefix");
+                }
+                if run.suffix {
+                    self.add("suffix dispatch");
+                    if run.groups.iter().any(|g| g.len() > 1) {
+                        self.add("suffix dispatch with overlapping suffixes");
+                    }
+                }
             }
         }
         for set in &build.module.sets {
@@ -451,6 +462,10 @@ impl Coverage {
             "string dispatch by identity",
             "prefix dispatch",
             "prefix dispatch with overlapping prefixes",
+            // suffix dispatch (LPM trie of reversed literals)
+            "suffix dispatch",
+            "suffix dispatch with overlapping suffixes",
+            "prefix dispatch with a common prefix",
         ] {
             want.push(other.to_string());
         }

@@ -585,17 +585,22 @@ impl<R: Entropy> Gen<'_, R> {
         let mut pool: Vec<String> = (0..self.rng.range(2, 9))
             .map(|_| self.str_value(limit.min(40), path))
             .collect();
-        // Prefix dispatch: `startswith` runs, whose literals are often
+        // Prefix dispatch: `startswith` (or `endswith`) runs, whose literals are often
         // prefixes of each other (the LPM trie's longest match is not the
         // first rule in order then).
         let prefix = self.rng.chance(40);
         let op = if prefix {
+            // Suffix dispatch: `endswith` runs, whose literals are often
+            // suffixes of each other.
+            let suffix = self.rng.chance(40);
             pool.retain(|s| !s.is_empty());
             let mut more = Vec::new();
             for s in &pool {
                 if self.rng.chance(60) {
                     let cut = self.rng.range(1, s.len() as u64 + 1) as usize;
-                    if s.is_char_boundary(cut) {
+                    if suffix && s.is_char_boundary(s.len() - cut) {
+                        more.push(s[s.len() - cut..].to_string());
+                    } else if !suffix && s.is_char_boundary(cut) {
                         more.push(s[..cut].to_string());
                     }
                 }
@@ -604,7 +609,21 @@ impl<R: Entropy> Gen<'_, R> {
             if pool.is_empty() {
                 return Vec::new();
             }
-            "startswith"
+            // A common prefix of 8 bytes or more, compared inline before
+            // the lookup.
+            if !suffix && self.rng.chance(35) {
+                let head = pick(self.rng, &["/var/lib/polc-gen/", "python3.", "/usr/local/"]);
+                for s in &mut pool {
+                    if head.len() + s.len() < limit {
+                        s.insert_str(0, head);
+                    }
+                }
+            }
+            if suffix {
+                "endswith"
+            } else {
+                "startswith"
+            }
         } else {
             "=="
         };

@@ -383,6 +383,14 @@ pub(super) fn be16(dst: Reg) -> Instruction {
     Instruction::decode(&[raw]).expect("be16 is a valid instruction")
 }
 
+/// `dst = bswap64(dst)` (`be64`, on the little-endian hosts polc targets):
+/// a suffix dispatch reverses a word of a string with it.
+pub(super) fn be64(dst: Reg) -> Instruction {
+    // BPF_ALU | BPF_END | BPF_TO_BE, imm 64.
+    let raw = 0xdc_u64 | (u64::from(dst.as_num()) << 8) | (64u64 << 32);
+    Instruction::decode(&[raw]).expect("be64 is a valid instruction")
+}
+
 /// r1 holds an address family; when it is `AF_INET6` and the 16 address
 /// bytes at `base + off` are an IPv4-mapped address (`::ffff:a.b.c.d`), r1
 /// becomes `AF_INET`: that is IPv4 traffic. `width` is the widest load the

@@ -51,7 +51,15 @@ pub struct Layout {
     pub argv: u32,
     /// Bytes of scratch buffer this layout needs.
     pub scratch_len: u32,
+    /// A suffix dispatch's LPM trie key (`u32 prefixlen` at `reversed - 4`,
+    /// then the value's last bytes reversed, [`REVERSED_LEN`] bytes), in
+    /// the aux area, 8-byte aligned.
+    pub reversed: u32,
 }
+
+/// Bytes of a suffix dispatch's reversed key data: an LPM trie key's data
+/// limit (`LPM_DATA_SIZE_MAX`), in whole words.
+pub const REVERSED_LEN: u32 = 256;
 
 /// Bytes of the argv block: argc, then [`EXEC_ARGS_MAX`] pointers.
 pub const ARGV_BLOCK: u32 = 8 + 8 * EXEC_ARGS_MAX as u32;
@@ -122,6 +130,9 @@ impl Layout {
         } else {
             0
         };
+        // suffix dispatch: the reversed key, its prefixlen just before.
+        let reversed = at.next_multiple_of(8) + 8;
+        at = reversed + REVERSED_LEN;
         Layout {
             hook,
             record_len,
@@ -135,6 +146,7 @@ impl Layout {
             dispatch,
             argv,
             scratch_len: at + SCRATCH_TAIL,
+            reversed,
         }
     }
 

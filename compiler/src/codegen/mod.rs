@@ -1197,11 +1197,65 @@ impl Emitter<'_> {
         let slot = self.env.layout.slot(field);
         let unresolved = self.asm.label("prefix_dispatch.unresolved");
         let mut has_unresolved = false;
-        if leaves::without_len(self, field) {
+        // Where the LPM key { u32 prefixlen; data } is: in place before a
+        // prefix run's field, in the reversed key area for a suffix run.
+        // (Or there, past the run's common prefix.)
+        let common = def.common;
+        let key = if def.suffix || common > 0 {
+            self.env.layout.reversed as i16 - 4
+        } else {
+            slot - 4
+        };
+        if def.suffix {
+            assert!(
+                !leaves::without_len(self, field),
+                "internal error: a suffix dispatch on a string without its length"
+            );
+            let crate::check::hooks::FieldType::Str { max } = field.spec().ty else {
+                panic!("internal error: a suffix dispatch on a non-string field");
+            };
+            let what = flow::R1::Len(field);
+            if !self.r1_holds(what) {
+                let len = self.env.layout.len_slot(field);
+                self.asm.load(Size::DoubleWord, Reg::R1, Reg::R7, len);
+                self.set_r1(Some(what));
+            }
+            let Some(Cond::Leaf(leaf)) = self.program.rules[start].conjuncts().first().cloned()
+            else {
+                panic!("internal error: a suffix dispatch without its test");
+            };
+            // Past its buffer, the value is undecided on a resolved path
+            // (as `endswith` alone), and fails otherwise; the bound is also
+            // the one the verifier needs for the variable offsets below.
+            let bound = u64::from(max) - 1;
+            if let Some(undecided) = self.undecided_when(&leaf) {
+                debug_assert_eq!(undecided, bound);
+                has_unresolved = true;
+                self.asm.note(format!(
+                    "{} longer than its buffer (or unresolved): the refusing rules in order",
+                    field.spec().name
+                ));
+                jump_cmp_u64(&mut self.asm, Jmp::IfGreater, Reg::R1, bound, unresolved);
+                self.jump_edge(unresolved);
+            } else {
+                jump_cmp_u64(&mut self.asm, Jmp::IfGreater, Reg::R1, bound, miss);
+                self.jump_edge(miss);
+            }
+            suffix_key(
+                &mut self.asm,
+                slot,
+                self.env.layout.reversed as i16,
+                data_len,
+            );
+            self.set_r1(None);
+        } else if leaves::without_len(self, field) {
+            if common > 0 {
+                self.prefix_common(&def, slot, miss);
+            }
             self.asm
                 .note("NUL-padded: the literal's bytes decide (prefixlen = data_len * 8)");
             self.asm
-                .store_imm(Size::Word, Reg::R7, slot - 4, (data_len * 8) as i32);
+                .store_imm(Size::Word, Reg::R7, key, (data_len * 8) as i32);
         } else {
             let what = flow::R1::Len(field);
             if !self.r1_holds(what) {
@@ -1222,15 +1276,48 @@ impl Emitter<'_> {
                 self.asm.jump_imm(Jmp::IfEqual, Reg::R1, -1, unresolved);
                 self.jump_edge(unresolved);
             }
+            if common > 0 {
+                self.asm
+                    .note("shorter than the common prefix: past the run");
+                self.asm
+                    .jump_imm(Jmp::IfLessThan, Reg::R1, common as i32, miss);
+                self.jump_edge(miss);
+                self.prefix_common(&def, slot, miss);
+            }
             let short = self.asm.label("short");
+            let limit = data_len as i32 + common as i32;
             self.asm
-                .jump_imm(Jmp::IfLessThanOrEqual, Reg::R1, data_len as i32, short);
-            self.asm.mov_imm(Reg::R1, data_len as i32);
+                .jump_imm(Jmp::IfLessThanOrEqual, Reg::R1, limit, short);
+            self.asm.mov_imm(Reg::R1, limit);
             self.asm.bind(short);
-            self.asm
-                .note("LPM key { u32 prefixlen = min(len, data_len) * 8; data } in place");
+            if common > 0 {
+                self.asm
+                    .note("LPM key { u32 prefixlen = (min(len, longest) - common) * 8; the rest }");
+                self.asm.alu_imm(Alu::Add, Reg::R1, -(common as i32));
+                self.set_r1(None);
+            } else {
+                self.asm
+                    .note("LPM key { u32 prefixlen = min(len, data_len) * 8; data } in place");
+            }
             self.asm.alu_imm(Alu::Lhs, Reg::R1, 3);
-            self.asm.store(Size::Word, Reg::R7, slot - 4, Reg::R1);
+            self.asm.store(Size::Word, Reg::R7, key, Reg::R1);
+        }
+        if common > 0 {
+            // The bytes past the common prefix, copied to the key area (the
+            // field's own bytes stay as they are for the rules' later
+            // tests and records); past the value's length, masked by
+            // prefixlen.
+            let at = self.env.layout.reversed as i16;
+            for k in 0..data_len.div_ceil(8) as i16 {
+                self.asm.load(
+                    Size::DoubleWord,
+                    Reg::R3,
+                    Reg::R7,
+                    slot + common as i16 + 8 * k,
+                );
+                self.asm
+                    .store(Size::DoubleWord, Reg::R7, at + 8 * k, Reg::R3);
+            }
         }
         let map = self.env.maps.set(def.set);
         self.asm.note(format!(
@@ -1240,11 +1327,11 @@ impl Emitter<'_> {
         ));
         self.asm.load_map(Reg::R1, map);
         self.asm.mov(Reg::R2, Reg::R7);
-        self.asm.alu_imm(Alu::Add, Reg::R2, i32::from(slot - 4));
+        self.asm.alu_imm(Alu::Add, Reg::R2, i32::from(key));
         self.asm.call(Helper::MapLookupElem);
         self.set_r1(None);
         self.asm
-            .note("no literal the value starts with: past the run");
+            .note("no literal the value starts (ends) with: past the run");
         self.asm.jump_imm(Jmp::IfEqual, Reg::R0, 0, miss);
         self.jump_edge(miss);
         self.asm.load(Size::Word, Reg::R1, Reg::R0, 0);
@@ -1273,6 +1360,18 @@ impl Emitter<'_> {
                 self.prefix_group(&refusing, miss, decided);
             }
         }
+    }
+
+    /// `if the field's first bytes are not the run's common prefix goto
+    /// miss` (every literal starts with them). Keeps r1.
+    fn prefix_common(&mut self, def: &crate::ir::PrefixDispatch, slot: i16, miss: Label) {
+        let common = &def.literals[0][..def.common];
+        self.asm.note(format!(
+            "the {} bytes every literal starts with, inline: past the run unless they are the value's",
+            common.len()
+        ));
+        leaves::bytes_eq(&mut self.asm, Reg::R7, slot, common, miss);
+        self.jump_edge(miss);
     }
 
     /// The binary search of a prefix dispatch on r1 (a group index), each
@@ -1831,6 +1930,57 @@ fn jump_if_ne_u64(asm: &mut Asm, reg: Reg, value: u64, target: Label) {
 fn jump_unless_bits(asm: &mut Asm, mask: u64, target: Label) {
     fields::apply_mask_to(asm, Reg::R1, mask);
     jump_if_ne_u64(asm, Reg::R1, mask, target);
+}
+
+/// The LPM trie key of a suffix dispatch at `data - 4` from r1, the length
+/// (at most the field's buffer less its NUL) of the string at `slot`:
+/// `prefixlen = min(len, data_len) * 8`, then the string's last
+/// `min(len, data_len)` bytes reversed, a word at a time: each word ending
+/// where the last ended, byte-swapped; the first bytes of the string (less
+/// than a word) once, byte-swapped and shifted. At most
+/// `ceil(data_len / 8)` words (`data_len` is at most 256): bounded,
+/// forward jumps only. Uses r1 to r4.
+fn suffix_key(asm: &mut Asm, slot: i16, data: i16, data_len: u32) {
+    asm.note("LPM key { u32 prefixlen = min(len, data_len) * 8; the last bytes reversed }");
+    asm.mov(Reg::R4, Reg::R1);
+    let short = asm.label("short");
+    asm.jump_imm(Jmp::IfLessThanOrEqual, Reg::R1, data_len as i32, short);
+    asm.mov_imm(Reg::R1, data_len as i32);
+    asm.bind(short);
+    asm.alu_imm(Alu::Lhs, Reg::R1, 3);
+    asm.store(Size::Word, Reg::R7, data - 4, Reg::R1);
+    let words = data_len.div_ceil(8) as i16;
+    let done = asm.label("reversed");
+    let tails: Vec<Label> = (0..words).map(|_| asm.label("reversed.tail")).collect();
+    asm.note("r4: bytes left; each word: the 8 bytes before them, swapped");
+    for (k, tail) in tails.iter().enumerate() {
+        asm.jump_imm(Jmp::IfLessThan, Reg::R4, 8, *tail);
+        asm.mov(Reg::R2, Reg::R4);
+        asm.alu_imm(Alu::Add, Reg::R2, -8);
+        asm.mov(Reg::R3, Reg::R7);
+        asm.alu(Alu::Add, Reg::R3, Reg::R2);
+        asm.load(Size::DoubleWord, Reg::R3, Reg::R3, slot);
+        asm.insn(fields::be64(Reg::R3));
+        asm.store(Size::DoubleWord, Reg::R7, data + 8 * k as i16, Reg::R3);
+        asm.alu_imm(Alu::Add, Reg::R4, -8);
+    }
+    asm.goto(done);
+    for (k, tail) in tails.into_iter().enumerate() {
+        asm.bind(tail);
+        asm.note("less than a word left: the string's first word, swapped, shifted");
+        asm.jump_imm(Jmp::IfEqual, Reg::R4, 0, done);
+        asm.load(Size::DoubleWord, Reg::R3, Reg::R7, slot);
+        asm.insn(fields::be64(Reg::R3));
+        asm.mov_imm(Reg::R2, 8);
+        asm.alu(Alu::Sub, Reg::R2, Reg::R4);
+        asm.alu_imm(Alu::Lhs, Reg::R2, 3);
+        asm.alu(Alu::Rhs, Reg::R3, Reg::R2);
+        asm.store(Size::DoubleWord, Reg::R7, data + 8 * k as i16, Reg::R3);
+        if k + 1 < words as usize {
+            asm.goto(done);
+        }
+    }
+    asm.bind(done);
 }
 
 /// `if (r1 & mask) != 0 goto target` (r1 is clobbered).

@@ -17,7 +17,7 @@ use crate::ir::automaton::{Automaton, ScanKind};
 use crate::ir::{
     dispatch_value, AutomatonDef, AutomatonId, Cond, IdentitySet, IdentitySetId, Leaf, LeafKind,
     Module, Net, PrefixDispatch, Program, SetDef, SetId, SetKind, SetSource, Step, StrDispatch,
-    Target, DISPATCH_MIN, INLINE_LIST_MAX, PREFIX_DISPATCH_MAX,
+    Target, DISPATCH_MIN, INLINE_LIST_MAX, PREFIX_COMMON_MIN, PREFIX_DISPATCH_MAX,
 };
 
 /// Longest prefix an LPM trie key holds (`LPM_DATA_SIZE_MAX`).
@@ -273,16 +273,17 @@ fn str_dispatches(rules: &[Step], sets: &mut SetTable) -> Vec<StrDispatch> {
 
 // string prefix dispatch (LPM trie)
 /// The first term of `rule` as a prefix dispatch key: `FIELD startswith
-/// "lit"`, with a literal of 1 to [`PREFIX_DISPATCH_MAX`] bytes, without
-/// NUL, that the field can hold.
-pub fn str_prefix_term(rule: &Step) -> Option<(FieldId, &[u8])> {
-    let Some(Cond::Leaf(Leaf {
-        field,
-        kind: LeafKind::StrPrefix(lit),
-        ..
-    })) = rule.conjuncts().first()
-    else {
+/// "lit"` (`false`) or `FIELD endswith "lit"` (`true`), with a literal of 1
+/// to [`PREFIX_DISPATCH_MAX`] bytes, without NUL, that the field can hold
+/// (a suffix run's field at least 8 bytes: its reversal loads words).
+pub fn str_affix_term(rule: &Step) -> Option<(FieldId, bool, &[u8])> {
+    let Some(Cond::Leaf(Leaf { field, kind, .. })) = rule.conjuncts().first() else {
         return None;
+    };
+    let (suffix, lit) = match kind {
+        LeafKind::StrPrefix(lit) => (false, lit),
+        LeafKind::StrSuffix(lit) => (true, lit),
+        _ => return None,
     };
     let FieldType::Str { max } = field.spec().ty else {
         return None;
@@ -291,31 +292,54 @@ pub fn str_prefix_term(rule: &Step) -> Option<(FieldId, &[u8])> {
         || lit.len() > PREFIX_DISPATCH_MAX
         || lit.len() + 1 > usize::from(max)
         || lit.contains(&0)
+        || (suffix && max < 8)
     {
         return None;
     }
-    Some((*field, lit.as_slice()))
+    Some((*field, suffix, lit.as_slice()))
 }
 
-/// The runs of `rules` to dispatch by prefix, each with its LPM trie.
+/// The runs of `rules` to dispatch by prefix (or suffix), each with its
+/// LPM trie: consecutive rules testing first the same field by the same
+/// operator.
 fn prefix_dispatches(rules: &[Step], sets: &mut SetTable) -> Vec<PrefixDispatch> {
     let mut out = Vec::new();
     let mut k = 0;
     while k < rules.len() {
-        let Some((field, _)) = str_prefix_term(&rules[k]) else {
+        let Some((field, suffix, _)) = str_affix_term(&rules[k]) else {
             k += 1;
             continue;
         };
         let mut e = k + 1;
-        while e < rules.len() && str_prefix_term(&rules[e]).is_some_and(|(f, _)| f == field) {
+        while e < rules.len()
+            && str_affix_term(&rules[e]).is_some_and(|(f, s, _)| f == field && s == suffix)
+        {
             e += 1;
         }
         if e - k >= DISPATCH_MIN {
-            out.push(sets.prefix_dispatch(&rules[k..e], k, field));
+            out.push(sets.prefix_dispatch(&rules[k..e], k, field, suffix));
         }
         k = e;
     }
     out
+}
+
+/// The bytes every one of `literals` (sorted, unique) starts with, less
+/// one for the shortest (each key keeps a byte), when they are at least
+/// [`PREFIX_COMMON_MIN`]; else 0.
+pub fn common_prefix(literals: &[Vec<u8>]) -> usize {
+    let (Some(first), Some(last)) = (literals.first(), literals.last()) else {
+        return 0;
+    };
+    // Sorted: the first and the last share what all share.
+    let shared = first.iter().zip(last).take_while(|(a, b)| a == b).count();
+    let shortest = literals.iter().map(Vec::len).min().unwrap_or(0);
+    let common = shared.min(shortest.saturating_sub(1));
+    if common >= PREFIX_COMMON_MIN {
+        common
+    } else {
+        0
+    }
 }
 
 /// Per literal of `literals` (sorted, unique), the offsets of the rules
@@ -1127,19 +1151,36 @@ impl SetTable {
 
     /// The LPM trie of a prefix dispatch over `rules` (program rules
     /// `start..`): each literal's key, valued by its group index (`u32`).
-    fn prefix_dispatch(&mut self, rules: &[Step], start: usize, field: FieldId) -> PrefixDispatch {
-        let of_rule: Vec<&[u8]> = rules
+    /// A suffix run's literals are reversed.
+    fn prefix_dispatch(
+        &mut self,
+        rules: &[Step],
+        start: usize,
+        field: FieldId,
+        suffix: bool,
+    ) -> PrefixDispatch {
+        let of_rule: Vec<Vec<u8>> = rules
             .iter()
-            .map(|rule| str_prefix_term(rule).expect("a dispatched rule").1)
+            .map(|rule| {
+                let lit = str_affix_term(rule).expect("a dispatched rule").2;
+                if suffix {
+                    lit.iter().rev().copied().collect()
+                } else {
+                    lit.to_vec()
+                }
+            })
             .collect();
+        let of_rule: Vec<&[u8]> = of_rule.iter().map(Vec::as_slice).collect();
         let mut literals: Vec<Vec<u8>> = of_rule.iter().map(|l| l.to_vec()).collect();
         literals.sort();
         literals.dedup();
         let groups = prefix_groups(&literals, &of_rule);
-        let data_len = literals.iter().map(Vec::len).max().unwrap_or(1) as u32;
+        let common = if suffix { 0 } else { common_prefix(&literals) };
+        let data_len = (literals.iter().map(Vec::len).max().unwrap_or(1) - common) as u32;
         let keys: Vec<Vec<u8>> = literals
             .iter()
             .map(|lit| {
+                let lit = &lit[common..];
                 let mut key = ((lit.len() as u32) * 8).to_le_bytes().to_vec();
                 key.extend_from_slice(lit);
                 key.resize(4 + data_len as usize, 0);
@@ -1155,6 +1196,8 @@ impl SetTable {
             end: start + rules.len(),
             field,
             set,
+            suffix,
+            common,
             literals: literals.clone(),
             groups: groups.clone(),
         };
@@ -1169,10 +1212,16 @@ impl SetTable {
             list: None,
             kind,
             purpose: format!(
-                "prefix dispatch of {} rules on {} ({} prefixes)",
+                "{} dispatch of {} rules on {} ({} {})",
+                if suffix { "suffix" } else { "prefix" },
                 rules.len(),
                 field.spec().name,
-                keys.len()
+                keys.len(),
+                if suffix {
+                    "reversed suffixes"
+                } else {
+                    "prefixes"
+                }
             ),
             keys,
             file: None,
@@ -1419,6 +1468,7 @@ mod tests {
             |lit: &str| &d.groups[d.literals.iter().position(|l| l == lit.as_bytes()).unwrap()];
         assert_eq!(group("/srv/a/b/"), &vec![1, 2, 3, 5]);
         assert_eq!(group("/etc/x"), &vec![0, 4]);
+        assert_eq!(d.common, 0, "their first byte only: not worth it");
         let set = &module.sets[d.set.0 as usize];
         assert_eq!(set.kind, crate::ir::SetKind::StrPrefix { data_len: 9 });
         for (g, ((key, value), lit)) in set
@@ -1456,6 +1506,129 @@ mod tests {
             .map(|d| (d.start, d.end))
             .collect();
         assert_eq!(runs, vec![(0, 8)]);
+    }
+
+    // suffix dispatch (LPM trie of reversed literals)
+    #[test]
+    fn runs_of_eight_suffixes_dispatch_on_reversed_literals() {
+        let rule = |name: &str, lit: &str, more: &str| {
+            format!("rule {name} {{ on file.open when file.path endswith \"{lit}\"{more} deny }}\n")
+        };
+        let mut source = String::new();
+        // Rule offsets 0..9: ".pem" before "cert.pem" before
+        // "/server-cert.pem"; a `startswith` rule on the same field ends
+        // the run.
+        source += &rule("s0", ".pem", " and proc.uid == 1");
+        source += &rule("s1", "cert.pem", "");
+        source += &rule("s2", "/server-cert.pem", "");
+        source += &rule("s3", ".key", "");
+        source += &rule("s4", ".pem", "");
+        source += &rule("s5", "/id_rsa", "");
+        source += &rule("s6", ".env", "");
+        source += &rule("s7", "cert.pem", " and proc.uid == 2");
+        source += &rule("s8", "a", "");
+        source += "rule p { on file.open when file.path startswith \"/x\" deny }\n";
+        for i in 0..7 {
+            source += &rule(&format!("q{i}"), &format!(".q{i}"), "");
+        }
+        let module = lowered(&source);
+        let program = &module.programs[0];
+        let runs: Vec<(usize, usize, bool)> = program
+            .prefix_dispatches
+            .iter()
+            .map(|d| (d.start, d.end, d.suffix))
+            .collect();
+        assert_eq!(runs, vec![(0, 9, true)], "a startswith rule ends the run");
+        let d = &program.prefix_dispatches[0];
+        let rev = |lit: &str| lit.bytes().rev().collect::<Vec<u8>>();
+        let group = |lit: &str| &d.groups[d.literals.iter().position(|l| *l == rev(lit)).unwrap()];
+        assert_eq!(d.literals.len(), 7, "a literal two rules share is one key");
+        assert_eq!(group("/server-cert.pem"), &vec![0, 1, 2, 4, 7]);
+        assert_eq!(group("cert.pem"), &vec![0, 1, 4, 7]);
+        assert_eq!(group(".pem"), &vec![0, 4]);
+        assert_eq!(group(".key"), &vec![3]);
+        assert_eq!(group("a"), &vec![8]);
+        let set = &module.sets[d.set.0 as usize];
+        assert_eq!(set.kind, crate::ir::SetKind::StrPrefix { data_len: 16 });
+        for (g, ((key, value), lit)) in set
+            .keys
+            .iter()
+            .zip(&set.values)
+            .zip(&d.literals)
+            .enumerate()
+        {
+            assert_eq!(&key[..4], &((lit.len() as u32) * 8).to_le_bytes());
+            assert_eq!(&key[4..4 + lit.len()], lit.as_slice());
+            assert_eq!(value, &(g as u32).to_le_bytes().to_vec());
+        }
+        assert!(set
+            .keys
+            .iter()
+            .any(|k| k[4..].starts_with(b"mep.trec-revres/")));
+    }
+
+    #[test]
+    fn suffixes_longer_than_an_lpm_trie_holds_end_a_suffix_run() {
+        let long = "x".repeat(257);
+        let mut source = String::new();
+        for i in 0..8 {
+            source +=
+                &format!("rule c{i} {{ on exec when exec.cmdline endswith \" c{i}\" deny }}\n");
+        }
+        source += &format!("rule long {{ on exec when exec.cmdline endswith \"{long}\" deny }}\n");
+        for i in 0..8 {
+            source +=
+                &format!("rule d{i} {{ on exec when exec.cmdline startswith \"d{i} \" deny }}\n");
+        }
+        let module = lowered(&source);
+        let runs: Vec<(usize, usize, bool)> = module.programs[0]
+            .prefix_dispatches
+            .iter()
+            .map(|d| (d.start, d.end, d.suffix))
+            .collect();
+        assert_eq!(runs, vec![(0, 8, true), (9, 17, false)]);
+    }
+
+    #[test]
+    fn a_prefix_runs_common_prefix_is_compared_inline_and_left_out_of_the_keys() {
+        let mut source = String::new();
+        for i in 0..8 {
+            source += &format!(
+                "rule p{i} {{ on file.open when file.path startswith \"/srv/polc-bench/prefix-{i}/\" deny }}\n"
+            );
+        }
+        source +=
+            "rule q { on file.open when file.path startswith \"/srv/polc-bench/prefix-\" deny }\n";
+        let module = lowered(&source);
+        let d = &module.programs[0].prefix_dispatches[0];
+        assert_eq!((d.start, d.end), (0, 9));
+        // Every literal starts with "/srv/polc-bench/prefix-" (23 bytes),
+        // but one is exactly that: each key keeps a byte.
+        assert_eq!(d.common, 22);
+        assert_eq!(
+            d.literals[0],
+            b"/srv/polc-bench/prefix-".to_vec(),
+            "full literals"
+        );
+        let set = &module.sets[d.set.0 as usize];
+        assert_eq!(
+            set.kind,
+            crate::ir::SetKind::StrPrefix { data_len: 25 - 22 }
+        );
+        for (key, lit) in set.keys.iter().zip(&d.literals) {
+            assert_eq!(&key[..4], &((lit.len() as u32 - 22) * 8).to_le_bytes());
+            assert_eq!(&key[4..4 + lit.len() - 22], &lit[22..]);
+        }
+        assert_eq!(
+            super::common_prefix(&[b"abcdefgh1".to_vec(), b"abcdefgh2".to_vec()]),
+            8
+        );
+        assert_eq!(
+            super::common_prefix(&[b"abcdefg1".to_vec(), b"abcdefg2".to_vec()]),
+            0,
+            "fewer than 8 bytes: not worth it"
+        );
+        assert_eq!(super::common_prefix(&[b"abcdefghij".to_vec()]), 9);
     }
 
     #[test]

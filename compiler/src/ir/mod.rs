@@ -123,8 +123,9 @@ pub struct Program {
     /// Runs of rules whose first test compares one string field with a
     /// literal, dispatched by one hash lookup (see [`StrDispatch`]).
     pub str_dispatches: Vec<StrDispatch>,
-    /// Runs of rules whose first test is `FIELD startswith "literal"`,
-    /// dispatched by one LPM trie lookup (see [`PrefixDispatch`]).
+    /// Runs of rules whose first test is `FIELD startswith "literal"` (or
+    /// all `FIELD endswith "literal"`), dispatched by one LPM trie lookup
+    /// (see [`PrefixDispatch`]).
     pub prefix_dispatches: Vec<PrefixDispatch>,
 }
 
@@ -138,6 +139,12 @@ pub struct Program {
 /// the run whose first test holds are exactly those of its group
 /// ([`PrefixDispatch::groups`]), which codegen tests in order, each past its
 /// first test. A miss skips the run.
+///
+/// A run of `FIELD endswith "literal"` rules ([`PrefixDispatch::suffix`])
+/// is the same on reversed strings: a suffix of the value is a prefix of
+/// the value reversed. Its keys are the literals reversed, and the lookup's
+/// key is the value's last bytes (at most the longest literal's length),
+/// reversed; its string field is read with its length.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PrefixDispatch {
     /// The rules `start..end` of the program.
@@ -145,13 +152,25 @@ pub struct PrefixDispatch {
     pub end: usize,
     pub field: FieldId,
     pub set: SetId,
-    /// The run's literals, sorted and unique: group `i` is `literals[i]`.
+    /// Whether the run's first tests are `endswith` (keys reversed).
+    pub suffix: bool,
+    /// Bytes every literal of a prefix run starts with (at least
+    /// [`PREFIX_COMMON_MIN`], or none): compared inline before the lookup,
+    /// whose keys are the literals past them, so that the trie's walk does
+    /// not compare them again at every node. 0 for a suffix run.
+    pub common: usize,
+    /// The run's literals as the trie holds them (reversed for a suffix
+    /// run), sorted and unique: group `i` is `literals[i]`.
     pub literals: Vec<Vec<u8>>,
     /// Per literal, the offsets (from `start`, ascending) of the rules of
     /// the run whose literal is a prefix of it (itself included): the
     /// first is the first rule in order whose first test holds.
     pub groups: Vec<Vec<u32>>,
 }
+
+/// Fewest bytes a prefix run's literals share for them to be compared
+/// inline, before the lookup ([`PrefixDispatch::common`]).
+pub const PREFIX_COMMON_MIN: usize = 8;
 
 /// Longest literal a prefix dispatch holds: an LPM trie key's data is at
 /// most 256 bytes (`LPM_DATA_SIZE_MAX`); a rule with a longer one ends
