@@ -95,8 +95,7 @@ fn several_policies_keep_their_own_first_match_and_the_strongest_verdict_wins() 
     );
     let (connected, stderr) = connect(&cgroup, open);
     assert!(connected, "no policy denies the open port: {stderr}");
-    let finished = polrt.stop();
-    assert!(finished.status.success(), "{}", finished.stderr);
+    let finished = polrt.stop_ok();
     let events = finished.events();
     // The first policy: `allow_blocked` matched first on the blocked port,
     // so its own `audit_all` did not; on the open port `audit_all` did.
@@ -250,8 +249,7 @@ fn a_policy_reloaded_100_times_under_a_flood_never_lets_one_operation_through() 
     let outcomes = flooder.stop();
     let (connected, stderr) = connect(&cgroup, open);
     assert!(connected, "other ports stay open: {stderr}");
-    let finished = polrt.stop();
-    assert!(finished.status.success(), "{}", finished.stderr);
+    let finished = polrt.stop_ok();
 
     let refused = outcomes.get("refused").copied().unwrap_or(0);
     assert_eq!(
@@ -378,8 +376,7 @@ fn a_policy_dir_loads_adds_fixes_and_removes_policies() {
     assert!(connect(&cgroup, one).0, "one.pol is gone: its deny too");
     assert!(!connect(&cgroup, two).0, "two.pol still denies");
 
-    let finished = polrt.stop();
-    assert!(finished.status.success(), "{}", finished.stderr);
+    let finished = polrt.stop_ok();
     let results: Vec<(String, String)> = finished
         .of_type("reload")
         .iter()
@@ -539,8 +536,7 @@ fn prometheus_scrapes_the_metrics_of_polrt() {
     );
     let _ = server.kill();
     let _ = server.wait();
-    let finished = polrt.stop();
-    assert!(finished.status.success(), "{}", finished.stderr);
+    let finished = polrt.stop_ok();
     assert_eq!(finished.matches("block_port"), 3);
 }
 
@@ -1168,8 +1164,7 @@ fn a_reload_storm_is_coalesced_and_never_lets_one_operation_through() {
     }
     let settled = started.elapsed() - storm;
     let outcomes = flooder.stop();
-    let finished = polrt.stop();
-    assert!(finished.status.success(), "{}", finished.stderr);
+    let finished = polrt.stop_ok();
     assert_eq!(
         outcomes.get("connected"),
         None,

@@ -17,7 +17,6 @@ use std::path::Path;
 use std::process::Command;
 
 use polc_tests::kernel_tests_enabled;
-use serde_json::Value;
 use support::{polc_bin, run_in, write_policy, Polrt, TempDir, TestCgroup};
 
 /// Whether `cat PATH` in `cgroup` reads the file.
@@ -108,8 +107,7 @@ fn two_hundred_path_rules_dispatch_by_one_lookup_and_deny_exactly_their_files() 
         reads(&cgroup, &file("shared")),
         "the second rule of a shared literal decides (audit), not the third"
     );
-    let finished = polrt.stop();
-    assert!(finished.status.success(), "{}", finished.stderr);
+    let finished = polrt.stop_ok();
     assert!(finished.matches("deny_000") >= 1);
     assert!(finished.matches("deny_199") >= 1);
     assert!(finished.matches("deny_007") >= 2, "by name and by identity");
@@ -200,8 +198,7 @@ fn prefix_rules_dispatch_by_one_lpm_lookup_in_first_match_order() {
         "the second rule in order decides (audit), not the last"
     );
     assert!(!reads(&cgroup, &ov.join("g")), "the last ov/ rule denies");
-    let finished = polrt.stop();
-    assert!(finished.status.success(), "{}", finished.stderr);
+    let finished = polrt.stop_ok();
     for i in [0, 1, 5, 10, 19] {
         assert!(
             finished.matches(&format!("deny_{i:02}")) >= 1,
@@ -227,27 +224,7 @@ fn polc_test_decides_prefix_dispatch_in_the_kernel_as_the_interpreter() {
         prefix_lookups(&policy) >= 3,
         "the three runs are dispatched"
     );
-    let output = Command::new(polc_bin())
-        .args(["test", "--format", "json", "--color", "never"])
-        .arg(&policy)
-        .output()
-        .expect("run polc test");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{}\n{stdout}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let results: Vec<Value> = stdout
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("a JSON line"))
-        .collect();
-    assert_eq!(results.len(), 27, "{stdout}");
-    for result in &results {
-        assert_eq!(result["ok"], true, "{result}");
-        assert_eq!(result["interpreter"], result["kernel"], "{result}");
-    }
+    support::assert_polc_test_in_kernel(&policy, 27);
 }
 
 // suffix dispatch (LPM trie of reversed literals)
@@ -324,8 +301,7 @@ fn suffix_rules_dispatch_by_one_lpm_lookup_in_first_match_order() {
         "the last .pem rule denies"
     );
     assert!(!reads(&cgroup, &dir.join("tls.key")), ".key denies");
-    let finished = polrt.stop();
-    assert!(finished.status.success(), "{}", finished.stderr);
+    let finished = polrt.stop_ok();
     for i in [0, 1, 5, 10, 15] {
         assert!(
             finished.matches(&format!("deny_{i:02}")) >= 1,
@@ -353,25 +329,5 @@ fn polc_test_decides_suffix_dispatch_in_the_kernel_as_the_interpreter() {
         prefix_lookups(&policy) >= 3,
         "the three runs are dispatched"
     );
-    let output = Command::new(polc_bin())
-        .args(["test", "--format", "json", "--color", "never"])
-        .arg(&policy)
-        .output()
-        .expect("run polc test");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{}\n{stdout}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let results: Vec<Value> = stdout
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("a JSON line"))
-        .collect();
-    assert_eq!(results.len(), 32, "{stdout}");
-    for result in &results {
-        assert_eq!(result["ok"], true, "{result}");
-        assert_eq!(result["interpreter"], result["kernel"], "{result}");
-    }
+    support::assert_polc_test_in_kernel(&policy, 32);
 }

@@ -120,8 +120,7 @@ fn list_files_are_refilled_in_place_and_a_bad_one_is_refused() {
     assert!(!connects(&cgroup, "127.0.0.2", two));
     assert!(connects(&cgroup, "127.0.0.3", three));
 
-    let finished = polrt.stop();
-    assert!(finished.status.success(), "{}", finished.stderr);
+    let finished = polrt.stop_ok();
     let lists = finished.of_type("list");
     let summary: Vec<(String, String, u64, u64)> = lists
         .iter()
@@ -238,8 +237,7 @@ fn a_list_rewritten_100_times_under_a_flood_never_lets_one_connect_through() {
     fs::write(&stop, "").expect("stop the flood");
     let outcomes = reader.join().expect("the flood's reader");
     flooder.wait().expect("wait for the flood");
-    let finished = polrt.stop();
-    assert!(finished.status.success(), "{}", finished.stderr);
+    let finished = polrt.stop_ok();
     assert_eq!(
         outcomes.get("connected"),
         None,
@@ -335,8 +333,7 @@ fn path_lists_refresh_their_identities_and_compiled_lists_reload_the_policy() {
     assert!(reads(&cgroup, &zzz), "its old one no more");
     assert!(!reads(&cgroup, &file_b), "the path list stays as rewritten");
 
-    let finished = polrt.stop();
-    assert!(finished.status.success(), "{}", finished.stderr);
+    let finished = polrt.stop_ok();
     let lists = finished.of_type("list");
     assert_eq!(lists.len(), 1, "{lists:?}");
     assert_eq!(lists[0]["result"], "updated");

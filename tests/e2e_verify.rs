@@ -145,8 +145,7 @@ fn require_lsm_refuses_to_fall_back() {
     if polc_tests::lsm_programs_load_here() {
         let work = TempDir::new("require-lsm");
         let polrt = Polrt::start(&policy, &cgroup, &work, &["--require-lsm"]);
-        let finished = polrt.stop();
-        assert!(finished.status.success(), "{}", finished.stderr);
+        let finished = polrt.stop_ok();
         let backends = finished.of_type("backend");
         assert!(
             !backends.is_empty() && backends.iter().all(|b| b["backend"] == "lsm"),
