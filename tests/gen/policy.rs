@@ -597,7 +597,7 @@ impl<R: Entropy> Gen<'_, R> {
             let mut more = Vec::new();
             for s in &pool {
                 if self.rng.chance(60) {
-                    let cut = self.rng.range(1, s.len() as u64 + 1) as usize;
+                    let cut = self.rng.range(1, s.len() as u64) as usize;
                     if suffix && s.is_char_boundary(s.len() - cut) {
                         more.push(s[s.len() - cut..].to_string());
                     } else if !suffix && s.is_char_boundary(cut) {
