@@ -84,6 +84,30 @@ pub fn run(
     rows
 }
 
+/// Reads a polrt's standard error (piped) on a thread of its own: the
+/// receiver gets a message when its `ready` line comes; the thread returns
+/// every line once polrt exits.
+pub(crate) fn watch_ready(
+    child: &mut std::process::Child,
+) -> (
+    std::sync::mpsc::Receiver<()>,
+    std::thread::JoinHandle<Vec<String>>,
+) {
+    let stderr = child.stderr.take().expect("piped");
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("polrt: ready:") {
+                let _ = ready_tx.send(());
+            }
+            lines.push(line);
+        }
+        lines
+    });
+    (ready_rx, reader)
+}
+
 /// User + system CPU ticks of a process.
 fn cpu_ticks(pid: u32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -129,18 +153,7 @@ fn one(
         .spawn()
         .map_err(|e| format!("starting polrt: {e}"))?;
     let pid = child.id();
-    let stderr = child.stderr.take().expect("piped");
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let mut lines = Vec::new();
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("polrt: ready:") {
-                let _ = ready_tx.send(());
-            }
-            lines.push(line);
-        }
-        lines
-    });
+    let (ready_rx, reader) = watch_ready(&mut child);
     let stop = |child: &mut std::process::Child| {
         // SAFETY: kill has no memory preconditions; the pid is our child's.
         unsafe { libc::kill(pid as libc::pid_t, libc::SIGINT) };

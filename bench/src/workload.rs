@@ -26,7 +26,7 @@
 //! `workload` markers of docs/performance.md. No timing is asserted.
 
 use std::fs::OpenOptions;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -354,18 +354,7 @@ impl Polrt {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| format!("starting polrt: {e}"))?;
-        let stderr = child.stderr.take().expect("piped");
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let reader = std::thread::spawn(move || {
-            let mut lines = Vec::new();
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if line.contains("polrt: ready:") {
-                    let _ = ready_tx.send(());
-                }
-                lines.push(line);
-            }
-            lines
-        });
+        let (ready_rx, reader) = crate::throughput::watch_ready(&mut child);
         let mut polrt = Polrt {
             child,
             output: output.to_path_buf(),
