@@ -311,6 +311,24 @@ pub fn all() -> Vec<Scenario> {
                 path: format!("{}/hit", bench_path("prefix", 0)),
             }),
         },
+        // suffix dispatch (LPM trie of reversed literals)
+        Scenario {
+            name: "open_suffix_rules",
+            family: Family::Rules,
+            hook: Hook::Open,
+            what: "rule i: `file.path endswith \"/suffix-<i>/polc-bench/target.conf\" and proc.uid != 4242`",
+            // Longer than every suffix, sharing their last 23 bytes (the
+            // trie's walk, from the end) and their first 8 (the C's
+            // compare, from the suffix's start): `/suffix-miss0`.
+            miss: Load::Open {
+                path: format!("/srv/polc-bench/miss/suffix-miss0{SUFFIX_TAIL}"),
+            },
+            // Rule 0's suffix below /srv/polc-bench: the first rule decides
+            // (the load generator runs as root).
+            hit: Some(Load::Open {
+                path: format!("{}{SUFFIX_TAIL}", bench_path("suffix", 0)),
+            }),
+        },
         Scenario {
             name: "connect_rules",
             family: Family::Rules,
@@ -541,6 +559,7 @@ pub fn generate(name: &str, n: usize) -> Generated {
     match name {
         "open_rules" => open_rules(n),
         "open_prefix_rules" => open_prefix_rules(n),
+        "open_suffix_rules" => open_suffix_rules(n),
         "connect_rules" => connect_rules(n),
         "open_list" => open_list(n),
         "connect_list" => connect_list(n),
@@ -600,6 +619,49 @@ fn open_prefix_rules(n: usize) -> Generated {
             g.bt,
             "\tif ($matched == 0 && strncmp($path, \"{prefix}\", {}) == 0 && uid != 4242) {{\n\t\t$matched = 1;\n\t\tprintf(\"r{i:05}: %s (uid %d) opened %s\\n\", comm, uid, $path);\n\t}}",
             prefix.len()
+        );
+    }
+    g.bt.push_str("}\n");
+    g
+}
+
+// suffix dispatch (LPM trie of reversed literals)
+/// The tail every `open_suffix_rules` literal (and both its loads) ends
+/// with: 23 bytes, as long as the prefix scenario's common prefix.
+const SUFFIX_TAIL: &str = "/polc-bench/target.conf";
+
+/// Rule i's literal in `open_suffix_rules`: `/suffix-<i>` and the common
+/// tail (every literal 36 bytes long).
+fn suffix_literal(i: usize) -> String {
+    format!("/suffix-{i:05}{SUFFIX_TAIL}")
+}
+
+fn open_suffix_rules(n: usize) -> Generated {
+    let mut g = Generated::default();
+    let _ = writeln!(g.pol, "# {HEADER_NOTE}: open_suffix_rules, {n} rules\n");
+    let _ = writeln!(
+        g.c_header,
+        "/* {HEADER_NOTE}: open_suffix_rules, {n} rules */"
+    );
+    let _ = writeln!(g.c_header, "#define N_RULES {n}");
+    let _ = writeln!(g.bt, "// {HEADER_NOTE}: open_suffix_rules, {n} rules");
+    // bpftrace has no string length nor slices: the length is counted
+    // once, then each rule compares the string read from its literal's
+    // length before the end.
+    g.bt.push_str("tracepoint:syscalls:sys_enter_openat\n{\n");
+    g.bt.push_str("\t$p = args->filename;\n\t$len = 0;\n\t$matched = 0;\n");
+    g.bt.push_str("\twhile ($len < 255 && *(uint8 *)($p + $len) != 0) {\n\t\t$len++;\n\t}\n");
+    for i in 0..n {
+        let suffix = suffix_literal(i);
+        let _ = writeln!(
+            g.pol,
+            "rule r{i:05} {{\n    on file.open\n    when file.path endswith \"{suffix}\" and proc.uid != 4242\n    audit \"{{proc.comm}} (uid {{proc.uid}}) opened {{file.path}}\"\n}}\n"
+        );
+        let _ = writeln!(g.c_list, "RULE({i}, \"{suffix}\")");
+        let _ = writeln!(
+            g.bt,
+            "\tif ($matched == 0 && $len >= {len} && strncmp(str($p + $len - {len}), \"{suffix}\", {len}) == 0 && uid != 4242) {{\n\t\t$matched = 1;\n\t\tprintf(\"r{i:05}: %s (uid %d) opened %s\\n\", comm, uid, str($p));\n\t}}",
+            len = suffix.len()
         );
     }
     g.bt.push_str("}\n");
@@ -752,6 +814,7 @@ mod tests {
             "open_list",
             "connect_list",
             "open_prefix_rules",
+            "open_suffix_rules",
         ] {
             for n in [1, 8, 9, 100] {
                 let generated = generate(name, n);
@@ -898,6 +961,35 @@ mod tests {
             serde_json::from_str(r#"{"kind":"exec","path":"/tmp/polc-bench/sh","uid":65534}"#)
                 .expect("old exec load");
         assert_eq!(old.describe(), "exec `/tmp/polc-bench/sh` as uid 65534");
+    }
+
+    #[test]
+    fn the_suffix_loads_share_the_literals_tail_and_only_the_hit_matches_rule_0() {
+        let scenario = by_name("open_suffix_rules").expect("open_suffix_rules");
+        let (Load::Open { path: miss }, Some(Load::Open { path: hit })) =
+            (&scenario.miss, &scenario.hit)
+        else {
+            panic!("open loads");
+        };
+        let literals: Vec<String> = (0..10_000).map(suffix_literal).collect();
+        assert!(literals
+            .iter()
+            .all(|l| l.len() == 36 && l.len() < miss.len()));
+        assert!(!literals.iter().any(|l| miss.ends_with(l.as_str())));
+        // The last 23 bytes and the first 8 of every literal.
+        let tail = &miss[miss.len() - 36..];
+        assert!(tail.starts_with("/suffix-") && tail.ends_with(SUFFIX_TAIL));
+        let matched: Vec<usize> = (0..10_000)
+            .filter(|&i| hit.ends_with(literals[i].as_str()))
+            .collect();
+        assert_eq!(matched, vec![0]);
+        let generated = generate("open_suffix_rules", 3);
+        assert!(generated
+            .c_list
+            .contains("RULE(2, \"/suffix-00002/polc-bench/target.conf\")"));
+        assert!(generated
+            .bt
+            .contains("strncmp(str($p + $len - 36), \"/suffix-00001/"));
     }
 
     #[test]
