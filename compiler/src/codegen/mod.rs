@@ -1241,6 +1241,9 @@ impl Emitter<'_> {
                 jump_cmp_u64(&mut self.asm, Jmp::IfGreater, Reg::R1, bound, miss);
                 self.jump_edge(miss);
             }
+            if common > 0 {
+                self.suffix_common(&def, slot, miss);
+            }
             suffix_key(
                 &mut self.asm,
                 slot,
@@ -1302,7 +1305,7 @@ impl Emitter<'_> {
             self.asm.alu_imm(Alu::Lhs, Reg::R1, 3);
             self.asm.store(Size::Word, Reg::R7, key, Reg::R1);
         }
-        if common > 0 {
+        if common > 0 && !def.suffix {
             // The bytes past the common prefix, copied to the key area (the
             // field's own bytes stay as they are for the rules' later
             // tests and records); past the value's length, masked by
@@ -1371,6 +1374,29 @@ impl Emitter<'_> {
             common.len()
         ));
         leaves::bytes_eq(&mut self.asm, Reg::R7, slot, common, miss);
+        self.jump_edge(miss);
+    }
+
+    /// `if the value (of length r1, at most its buffer less its NUL) does
+    /// not end with the run's common suffix goto miss` (every literal ends
+    /// with it); then r1 is the length before it, what the key reverses.
+    fn suffix_common(&mut self, def: &crate::ir::PrefixDispatch, slot: i16, miss: Label) {
+        let common: Vec<u8> = def.literals[0][..def.common]
+            .iter()
+            .rev()
+            .copied()
+            .collect();
+        let n = common.len() as i32;
+        self.asm.note(format!(
+            "the {n} bytes every literal ends with, inline: past the run unless the value ends with them"
+        ));
+        self.asm.jump_imm(Jmp::IfLessThan, Reg::R1, n, miss);
+        self.jump_edge(miss);
+        self.asm.alu_imm(Alu::Add, Reg::R1, -n);
+        self.set_r1(None);
+        self.asm.mov(Reg::R2, Reg::R7);
+        self.asm.alu(Alu::Add, Reg::R2, Reg::R1);
+        leaves::bytes_eq(&mut self.asm, Reg::R2, slot, &common, miss);
         self.jump_edge(miss);
     }
 

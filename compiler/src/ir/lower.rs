@@ -1175,7 +1175,9 @@ impl SetTable {
         literals.sort();
         literals.dedup();
         let groups = prefix_groups(&literals, &of_rule);
-        let common = if suffix { 0 } else { common_prefix(&literals) };
+        // A suffix run's literals are reversed: their common prefix is the
+        // literals' common suffix.
+        let common = common_prefix(&literals);
         let data_len = (literals.iter().map(Vec::len).max().unwrap_or(1) - common) as u32;
         let keys: Vec<Vec<u8>> = literals
             .iter()
@@ -1629,6 +1631,39 @@ mod tests {
             "fewer than 8 bytes: not worth it"
         );
         assert_eq!(super::common_prefix(&[b"abcdefghij".to_vec()]), 9);
+    }
+
+    #[test]
+    fn a_suffix_runs_common_suffix_is_compared_inline_and_left_out_of_the_keys() {
+        let mut source = String::new();
+        for i in 0..8 {
+            source += &format!(
+                "rule s{i} {{ on file.open when file.path endswith \"/suffix-{i}/polc-bench/target.conf\" deny }}\n"
+            );
+        }
+        source +=
+            "rule t { on file.open when file.path endswith \"/polc-bench/target.conf\" deny }\n";
+        let module = lowered(&source);
+        let d = &module.programs[0].prefix_dispatches[0];
+        assert_eq!((d.start, d.end, d.suffix), (0, 9, true));
+        // Every literal ends with "/polc-bench/target.conf" (23 bytes),
+        // but one is exactly that: each key keeps a byte.
+        assert_eq!(d.common, 22);
+        assert_eq!(
+            d.literals[0],
+            b"fnoc.tegrat/hcneb-clop/".to_vec(),
+            "full literals, reversed"
+        );
+        let set = &module.sets[d.set.0 as usize];
+        assert_eq!(
+            set.kind,
+            crate::ir::SetKind::StrPrefix { data_len: 32 - 22 }
+        );
+        for (key, lit) in set.keys.iter().zip(&d.literals) {
+            assert_eq!(&key[..4], &((lit.len() as u32 - 22) * 8).to_le_bytes());
+            assert_eq!(&key[4..4 + lit.len() - 22], &lit[22..]);
+        }
+        assert!(set.keys.iter().any(|k| &k[4..] == b"/7-xiffus/"));
     }
 
     #[test]
