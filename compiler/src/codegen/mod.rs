@@ -61,7 +61,6 @@ const FP_KEY: i16 = -16;
 const BPF_RB_NO_WAKEUP: i32 = 1;
 const BPF_RB_FORCE_WAKEUP: i32 = 2;
 const BPF_RB_AVAIL_DATA: i32 = 0;
-const BPF_RB_RING_SIZE: i32 = 1;
 /// Stack slot for spilling a value across a helper call.
 const FP_SPILL: i16 = -24;
 /// Stack slot of the system call ABI a syscall guard found (0: 64-bit or
@@ -1760,20 +1759,23 @@ impl Emitter<'_> {
         // inter-processor wake-up and the reader a context switch per event.
         // Past a quarter of the ring it is woken at once, however fast its
         // timer, so that a flood never fills the ring between two ticks.
-        // The size is asked of the ring, not compiled in: the loader may
-        // resize it (`--ringbuf-size`).
+        // The size is not compiled in (the loader may resize the ring,
+        // `--ringbuf-size`): the loader writes log2 of a quarter of it into
+        // the frozen config's flags, which the verifier reads as a
+        // constant; 0 there (a loader that does not) wakes per record.
         let quiet = asm.label("quiet");
         asm.load_map(Reg::R1, self.env.maps.events);
         asm.mov_imm(Reg::R2, BPF_RB_AVAIL_DATA);
         asm.call(Helper::RingbufQuery);
-        asm.store(Size::DoubleWord, Reg::R10, FP_KEY, Reg::R0);
-        asm.load_map(Reg::R1, self.env.maps.events);
-        asm.mov_imm(Reg::R2, BPF_RB_RING_SIZE);
-        asm.call(Helper::RingbufQuery);
-        asm.alu_imm(Alu::Rhs, Reg::R0, 2);
-        asm.load(Size::DoubleWord, Reg::R1, Reg::R10, FP_KEY);
+        asm.load(Size::DoubleWord, Reg::R1, Reg::R10, FP_CONFIG);
+        asm.load(Size::Word, Reg::R1, Reg::R1, abi::config::FLAGS);
+        asm.alu_imm(Alu::Rhs, Reg::R1, abi::CONFIG_WAKE_LOG2_SHIFT as i32);
+        asm.mov_imm(Reg::R4, BPF_RB_FORCE_WAKEUP);
+        asm.jump_imm(Jmp::IfEqual, Reg::R1, 0, quiet);
+        asm.mov_imm(Reg::R2, 1);
+        asm.alu(Alu::Lhs, Reg::R2, Reg::R1);
         asm.mov_imm(Reg::R4, BPF_RB_NO_WAKEUP);
-        asm.jump_reg(Jmp::IfLessThan, Reg::R1, Reg::R0, quiet);
+        asm.jump_reg(Jmp::IfLessThan, Reg::R0, Reg::R2, quiet);
         asm.mov_imm(Reg::R4, BPF_RB_FORCE_WAKEUP);
         asm.bind(quiet);
         asm.load_map(Reg::R1, self.env.maps.events);
