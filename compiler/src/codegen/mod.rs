@@ -209,6 +209,9 @@ struct Emitter<'a> {
     /// The one-literal `contains` tests decided by a direct search
     /// ([`leaves::direct_searches`]).
     direct: BTreeSet<(FieldId, crate::ir::AutomatonId)>,
+    /// The string whose length the last field load left in r1 (set by
+    /// [`fields::finish_str`]).
+    len_in_r1: Option<FieldId>,
 }
 
 /// Emits one program; one past `env.max_insns` instructions is not
@@ -256,6 +259,7 @@ fn emit_with(
         direct: BTreeSet::new(),
         comm_in_place: fields::comm_in_place(program),
         raw_cmdline: BTreeSet::new(),
+        len_in_r1: None,
     };
     e.direct = leaves::direct_searches(&e);
     e.raw_cmdline = program
@@ -651,10 +655,16 @@ impl Emitter<'_> {
             }
             group.push((field, part));
             container::load(self, &group);
+            self.set_r1(fields::r1_after_load(field));
         } else {
+            self.len_in_r1 = None;
             fields::load(self, field);
+            let r1 = match self.len_in_r1.take() {
+                Some(len) if len == field => Some(flow::R1::Len(field)),
+                _ => fields::r1_after_load(field),
+            };
+            self.set_r1(r1);
         }
-        self.set_r1(fields::r1_after_load(field));
     }
 
     /// Whether the argv block was read on every path to here; from here on
@@ -662,6 +672,12 @@ impl Emitter<'_> {
     fn argv_read(&mut self) -> bool {
         let here = self.here.get_or_insert_with(flow::Loaded::default);
         std::mem::replace(&mut here.argv, true)
+    }
+
+    /// The least argc a test of `exec.argc` has shown on every path to
+    /// here (0: none).
+    fn argc_at_least(&self) -> u64 {
+        self.here.as_ref().map_or(0, |h| h.argc_at_least)
     }
 
     /// The ancestor whose task pointer [`FP_ANCESTOR`] holds on every path
@@ -1791,6 +1807,25 @@ impl Emitter<'_> {
                 }
             }
             Cond::Not(inner) => self.branch(inner, target, !when, !positive),
+            Cond::Or(items) if flow::guarded_run(items) => {
+                // A failed guard decides the whole `or`: every later
+                // item's guard fails too.
+                if when {
+                    let none = self.asm.label("none_left");
+                    for item in items {
+                        self.branch_guarded(item, target, true, positive, none);
+                    }
+                    self.bind(none);
+                } else {
+                    let holds = self.asm.label("skip");
+                    let (last, init) = items.split_last().expect("or has items");
+                    for item in init {
+                        self.branch_guarded(item, holds, true, positive, target);
+                    }
+                    self.branch(last, target, false, positive);
+                    self.bind(holds);
+                }
+            }
             Cond::And(items) | Cond::Or(items) => {
                 let is_and = matches!(cond, Cond::And(_));
                 // and/false and or/true: every item may jump straight to target.
@@ -1835,6 +1870,13 @@ impl Emitter<'_> {
                 }
                 self.here = here;
                 self.jump_edge(target);
+                // Past it, the test came out `!when`: a test of argc bounds
+                // the arguments that exist (`cmdline::load_arg`).
+                if kernel_source(self.program, leaf.field) == Some(FieldSource::ExecArgc) {
+                    if let (Some(n), Some(here)) = (flow::at_least(leaf, !when), &mut self.here) {
+                        here.argc_at_least = here.argc_at_least.max(n);
+                    }
+                }
                 if undecided == Some(decided) {
                     self.bind(decided);
                 }
@@ -1842,6 +1884,36 @@ impl Emitter<'_> {
                     rule: self.rule,
                     test: None,
                 });
+            }
+        }
+    }
+
+    /// [`Self::branch`] of an `and` whose first term is a guard (see
+    /// [`flow::guarded_run`]), except that a failed guard jumps to `exit`.
+    fn branch_guarded(
+        &mut self,
+        item: &Cond,
+        target: Label,
+        when: bool,
+        positive: bool,
+        exit: Label,
+    ) {
+        let Cond::And(terms) = item else {
+            unreachable!("a guarded item is an and");
+        };
+        let (guard, rest) = terms.split_first().expect("a guard and a test");
+        self.branch(guard, exit, false, positive);
+        if when {
+            let skip = self.asm.label("skip");
+            let (last, init) = rest.split_last().expect("a guard and a test");
+            for term in init {
+                self.branch(term, skip, false, positive);
+            }
+            self.branch(last, target, true, positive);
+            self.bind(skip);
+        } else {
+            for term in rest {
+                self.branch(term, target, false, positive);
             }
         }
     }
