@@ -1769,13 +1769,16 @@ impl Emitter<'_> {
             asm.call(Helper::GetCurrentComm);
         }
         let asm = &mut self.asm;
-        asm.note("wake the reader only once the ring buffer is a quarter full");
+        asm.note("wake the reader only from a quarter of the ring buffer to half of it");
         // The reader polls on a short timer (polrt's event loop), so a record
         // need not wake it: waking it per record costs the writing task an
         // inter-processor wake-up and the reader a context switch per event.
-        // Past a quarter of the ring it is woken at once, however fast its
-        // timer, so that a flood never fills the ring between two ticks.
-        // The size is not compiled in (the loader may resize the ring,
+        // From a quarter of the ring to half of it, every record wakes it
+        // at once, however fast its timer, so that a flood never fills the
+        // ring between two ticks; past half it was woken on the way (and
+        // reads until the ring is empty), and a wake-up per record (an
+        // interrupt of the writing CPU each) would only slow the writers
+        // of a ring the reader cannot keep up with. The size is not compiled in (the loader may resize the ring,
         // `--ringbuf-size`): the loader writes log2 of a quarter of it into
         // the frozen config's flags, which the verifier reads as a
         // constant; 0 there (a loader that does not) wakes per record.
@@ -1792,6 +1795,8 @@ impl Emitter<'_> {
         asm.alu(Alu::Lhs, Reg::R2, Reg::R1);
         asm.mov_imm(Reg::R4, BPF_RB_NO_WAKEUP);
         asm.jump_reg(Jmp::IfLessThan, Reg::R0, Reg::R2, quiet);
+        asm.alu_imm(Alu::Lhs, Reg::R2, 1);
+        asm.jump_reg(Jmp::IfGreaterOrEqual, Reg::R0, Reg::R2, quiet);
         asm.mov_imm(Reg::R4, BPF_RB_FORCE_WAKEUP);
         asm.bind(quiet);
         asm.load_map(Reg::R1, self.env.maps.events);
