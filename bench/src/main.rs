@@ -215,6 +215,11 @@ struct RunArgs {
     /// Throughput phase: seconds of load per rate.
     #[arg(long, default_value_t = 2.0)]
     throughput_secs: f64,
+    /// Throughput phase: run the generator and polrt at real-time priority
+    /// (`SCHED_FIFO` 1), ahead of other work on the machine (default:
+    /// normal priority, sharing the cores with whatever else runs).
+    #[arg(long)]
+    throughput_realtime: bool,
 }
 
 #[derive(Args, Debug)]
@@ -616,6 +621,7 @@ fn run(args: &RunArgs, phases: &[Phase]) -> Result<(), String> {
                 &rates,
                 &args.ringbufs,
                 Duration::from_secs_f64(args.throughput_secs),
+                args.throughput_realtime,
             );
             results.throughput.retain(|row| row.load != burst.name());
             results.throughput.extend(rows);

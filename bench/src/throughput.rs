@@ -96,6 +96,9 @@ pub struct ThroughputRow {
     /// The [`Burst`] by name (`open`, `connect`).
     #[serde(default = "open_load")]
     pub load: String,
+    /// The generator and polrt ran at real-time priority (`SCHED_FIFO`).
+    #[serde(default)]
+    pub realtime: bool,
     pub ringbuf_bytes: u32,
     /// Calls per second asked of the generator; `None`: as fast as it can.
     pub offered_rate: Option<u64>,
@@ -134,6 +137,7 @@ pub fn run(
     rates: &[Option<u64>],
     ringbufs: &[u32],
     duration: Duration,
+    realtime: bool,
 ) -> Vec<ThroughputRow> {
     let rates = if rates.is_empty() {
         burst.rates()
@@ -153,9 +157,11 @@ pub fn run(
                 rate,
                 ringbuf_bytes,
                 duration,
+                realtime,
             )
             .unwrap_or_else(|error| ThroughputRow {
                 load: burst.name().to_string(),
+                realtime,
                 ringbuf_bytes,
                 offered_rate: rate,
                 generated: 0,
@@ -211,6 +217,30 @@ pub(crate) fn watch_ready(
     (ready_rx, reader)
 }
 
+/// Puts every thread of `pid` in `SCHED_FIFO` 1, as the generator is with
+/// `realtime`: the two then have the machine's cores before other work.
+fn fifo_threads(pid: u32) -> Result<(), String> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).map_err(|e| e.to_string())?;
+    for task in tasks.flatten() {
+        let Some(tid) = task
+            .file_name()
+            .to_str()
+            .and_then(|t| t.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let param = libc::sched_param { sched_priority: 1 };
+        // SAFETY: `param` is a valid sched_param; `tid` is a thread of our child.
+        if unsafe { libc::sched_setscheduler(tid, libc::SCHED_FIFO, &param) } != 0 {
+            return Err(format!(
+                "SCHED_FIFO for polrt: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// User + system CPU ticks of a process.
 fn cpu_ticks(pid: u32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -237,6 +267,7 @@ fn one(
     rate: Option<u64>,
     ringbuf_bytes: u32,
     duration: Duration,
+    realtime: bool,
 ) -> Result<ThroughputRow, String> {
     let output = scratch.join(format!(
         "throughput-{}-{}k-{}.jsonl",
@@ -270,13 +301,19 @@ fn one(
         let lines = reader.join().unwrap_or_default();
         return Err(format!("polrt did not start: {}", lines.join("; ")));
     }
+    if realtime {
+        if let Err(error) = fifo_threads(pid) {
+            stop(&mut child);
+            return Err(error);
+        }
+    }
     let cpu_before = cpu_ticks(pid);
     let done = load::run(&LoadRun {
         load: burst.load(),
         duration,
         cgroup: Some(cgroup.to_path_buf()),
         rate,
-        realtime: false,
+        realtime,
     });
     // Let the runtime catch up with what is in the ring buffer.
     std::thread::sleep(Duration::from_millis(700));
@@ -292,6 +329,7 @@ fn one(
     let cpu_s = cpu_after.saturating_sub(cpu_before) as f64 / hz;
     Ok(ThroughputRow {
         load: burst.name().to_string(),
+        realtime,
         ringbuf_bytes,
         offered_rate: rate,
         generated: done.calls,
