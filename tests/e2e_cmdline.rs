@@ -302,3 +302,83 @@ fn processes_and_their_parents_report_their_command_line_at_exec() {
         format!("spawned by polc-deny-me -c {deny_script}")
     );
 }
+
+/// Two policies: any second test of an argument a rule loads only on some
+/// paths would make it loaded up front, before any test of argc.
+const FOURTH: &str = r#"
+rule fourth {
+    on exec
+    when exec.path endswith "/polc-argv-true" and exec.argc > 3 and exec.args[3] == "four"
+    deny "fourth argument: {exec.args[3]}"
+}
+"#;
+
+const NO_OPTION: &str = r#"
+rule no_option {
+    on exec
+    when exec.path endswith "/polc-argv-true" and exec.argc >= 2 and not exec.args[*] startswith "-"
+    deny "no option among {exec.argc}"
+}
+"#;
+
+/// `exec.args[*]` under `not` (its `or` leaves at the first failed argc
+/// guard, on either side of the test) and an argument whose argc test
+/// comes first in the rule (its load reads no argc again): each decided
+/// on the real argv, with as many arguments as the guards test and fewer.
+#[test]
+fn argument_tests_behind_argc_tests_decide_on_the_real_argv() {
+    if !kernel_tests_enabled("argument_tests_behind_argc_tests_decide_on_the_real_argv") {
+        return;
+    }
+    let work = TempDir::new("cmdline-guards");
+    let cgroup = TestCgroup::new("cmdline-guards");
+    let program = copy_executable("/bin/true", &work, "polc-argv-true");
+    let run = |argv0: &str, args: &[&str]| {
+        run_in(
+            &cgroup,
+            Command::new(&program).arg0(argv0).args(args).env_clear(),
+        )
+    };
+    type Runs<'a> = [(&'a str, &'a [&'a str], bool)];
+    let cases: [(&str, &str, &Runs, &str); 2] = [
+        (
+            "fourth",
+            FOURTH,
+            &[
+                ("args[3] is four", &["-x", "three", "four"], true),
+                ("args[2] is four", &["-x", "four"], false),
+                ("argc 1", &[], false),
+            ],
+            "fourth argument: four",
+        ),
+        (
+            "no_option",
+            NO_OPTION,
+            &[
+                ("no option", &["one", "two"], true),
+                ("an option last", &["one", "two", "-v"], false),
+                ("argc 1", &[], false),
+            ],
+            "no option among 3",
+        ),
+    ];
+    for (rule, source, runs, message) in cases {
+        let policy = write_policy(&work, &format!("{rule}.pol"), source);
+        let polrt = Polrt::start(&policy, &cgroup, &work, &[]);
+        let statuses: Vec<_> = runs
+            .iter()
+            .map(|(name, args, _)| run(&format!("polc-{}", name.replace(' ', "-")), args))
+            .collect();
+        let finished = polrt.stop_ok();
+        for ((name, _, killed), status) in runs.iter().zip(&statuses) {
+            let signal = if *killed { Some(libc::SIGKILL) } else { None };
+            assert_eq!(
+                status.0.signal(),
+                signal,
+                "{rule}, {name}: {status:?}\n{}",
+                finished.stderr
+            );
+        }
+        assert_eq!(decided(&finished, rule)["message"], message);
+    }
+}

@@ -579,3 +579,119 @@ fn events_that_do_not_wake_polrt_are_written_on_its_timer() {
     }
     assert_eq!(finished.summary()["lost"], 0);
 }
+
+/// The programs write an event without waking the reader until a quarter
+/// of the ring buffer is waiting (polrt reads on a timer meanwhile); past
+/// that, each event wakes it at once. Seen from a reader blocked in
+/// `epoll_wait` on a 4 KiB ring: the first events leave it asleep, the
+/// event written once 1 KiB waits wakes it. The level comes from the size
+/// the ring was created with, written by the loader into the frozen config.
+#[test]
+fn events_wake_the_reader_once_a_quarter_of_the_ring_waits() {
+    if !kernel_tests_enabled("events_wake_the_reader_once_a_quarter_of_the_ring_waits") {
+        return;
+    }
+    use aya::programs::{CgroupAttachMode, CgroupSockAddr};
+    use std::os::fd::AsRawFd;
+    use std::time::Duration;
+
+    let cgroup = TestCgroup::new("ring-wake");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("listen");
+    let port = listener.local_addr().expect("addr").port();
+    let ring: u32 = 4096;
+    let policy = polrt::object::compile_source(
+        "wake.pol",
+        &format!("rule seen {{\n    on net.connect\n    when net.dport == {port}\n    audit\n}}\n"),
+        ring,
+    )
+    .expect("compiles");
+    let types = polrt::probe::kernel_btf().expect("kernel BTF");
+    let mut ebpf = polrt::loader::open(&policy, &types, Some(ring)).expect("opens");
+    polrt::loader::write_config(&ebpf, &policy.metadata, polc::abi::Config::default())
+        .expect("config");
+    let symbol = "net_connect_cgroup4";
+    let meta = policy
+        .metadata
+        .programs
+        .iter()
+        .find(|p| p.symbol == symbol)
+        .expect("the connect4 program")
+        .clone();
+    polrt::loader::load_program(&mut ebpf, &meta, &types).expect("loads");
+    let program: &mut CgroupSockAddr = ebpf
+        .program_mut(symbol)
+        .expect("loaded")
+        .try_into()
+        .expect("a cgroup/connect4 program");
+    let dir = fs::File::open(&cgroup.path).expect("open the cgroup");
+    program
+        .attach(dir, CgroupAttachMode::Single)
+        .expect("attach to the test cgroup");
+    let record = policy
+        .metadata
+        .hooks
+        .iter()
+        .find(|h| h.name == "net.connect")
+        .expect("the hook")
+        .record_len;
+    // What one event takes in the ring: an 8-byte header, rounded to 8.
+    let per_event = (record + 8).div_ceil(8) * 8;
+    let quarter = ring / 4;
+
+    let ring_fd = polrt::loader::map_fd(&ebpf, polc::abi::MAP_EVENTS)
+        .expect("the ring buffer")
+        .as_raw_fd();
+    // SAFETY: epoll_create1 has no memory preconditions.
+    let epoll = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    assert!(epoll >= 0, "epoll_create1");
+    let mut interest = libc::epoll_event {
+        events: libc::EPOLLIN as u32,
+        u64: 0,
+    };
+    // SAFETY: valid descriptors and a valid event.
+    let added = unsafe { libc::epoll_ctl(epoll, libc::EPOLL_CTL_ADD, ring_fd, &mut interest) };
+    assert_eq!(added, 0, "epoll_ctl");
+    let (woke_tx, woke) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let mut event = libc::epoll_event { events: 0, u64: 0 };
+        // SAFETY: `event` has room for the one event asked for.
+        let n = unsafe { libc::epoll_wait(epoll, &mut event, 1, 20_000) };
+        let _ = woke_tx.send(n);
+    });
+    // The reader is asleep before the first event.
+    std::thread::sleep(Duration::from_millis(200));
+    let connect = || {
+        let mut command = Command::new("bash");
+        command.args(["-c", &format!("exec 3<>/dev/tcp/127.0.0.1/{port}")]);
+        assert!(run_in(&cgroup, &mut command).0.success(), "connect");
+    };
+    let mut written = 0u32;
+    let mut woken_after = None;
+    for n in 1..=(2 * quarter / per_event + 2) {
+        // The level is checked before each write: the event written when
+        // at least a quarter waits is the one that wakes.
+        let waiting = written;
+        connect();
+        written += per_event;
+        match woke.recv_timeout(Duration::from_millis(300)) {
+            Ok(ready) => {
+                assert_eq!(ready, 1, "epoll_wait returned {ready}");
+                woken_after = Some((n, waiting));
+                break;
+            }
+            Err(_) => assert!(
+                waiting < quarter,
+                "{waiting} bytes were waiting (a quarter is {quarter}) and event {n} did not wake the reader"
+            ),
+        }
+    }
+    let (n, waiting) = woken_after.expect("no event woke the reader");
+    assert!(
+        n > 1 && waiting >= quarter,
+        "event {n} woke the reader with {waiting} bytes waiting (a quarter is {quarter})"
+    );
+    waiter.join().expect("the waiter");
+    // SAFETY: closing the descriptor this test made.
+    unsafe { libc::close(epoll) };
+    drop(listener);
+}

@@ -284,6 +284,24 @@ pub const EVENT_HEADER_LEN: usize = 48;
 /// Bit in [`Config::flags`]: report `deny`/`kill` as would-deny/would-kill and
 /// do not enforce them.
 pub const CONFIG_MONITOR: u32 = 1;
+/// First bit of the byte of [`Config::flags`] that holds log2 of the fill
+/// level (bytes waiting in the ring buffer) from which an event wakes the
+/// reader at once ([`ring_wake_flags`]); 0 there: every event wakes it.
+pub const CONFIG_WAKE_LOG2_SHIFT: u32 = 24;
+
+/// The [`Config::flags`] bits that make events wake the reader once a
+/// quarter of a ring buffer of `ring_bytes` (a power of two, as the kernel
+/// requires) is waiting. The loader knows the size (`--ringbuf-size`); the
+/// programs read it from the frozen config instead of asking the ring at
+/// every event.
+pub fn ring_wake_flags(ring_bytes: u32) -> u32 {
+    let quarter = ring_bytes / 4;
+    if quarter == 0 {
+        return 0;
+    }
+    quarter.ilog2() << CONFIG_WAKE_LOG2_SHIFT
+}
+
 /// Size in bytes of [`Config`] as stored in [`MAP_CONFIG`].
 pub const CONFIG_LEN: usize = 16;
 
@@ -1115,6 +1133,19 @@ mod tests {
         }
         // The code generator stores tid and pid with one 8-byte store.
         assert_eq!(header::PID, header::TID + 4);
+    }
+
+    #[test]
+    fn ring_wake_flags_hold_log2_of_a_quarter_in_the_top_byte() {
+        assert_eq!(ring_wake_flags(1 << 20) >> CONFIG_WAKE_LOG2_SHIFT, 18);
+        assert_eq!(ring_wake_flags(4096) >> CONFIG_WAKE_LOG2_SHIFT, 10);
+        assert_eq!(ring_wake_flags(1 << 31) >> CONFIG_WAKE_LOG2_SHIFT, 29);
+        assert_eq!(ring_wake_flags(0), 0);
+        assert_eq!(ring_wake_flags(4) & CONFIG_MONITOR, 0);
+        assert_eq!(
+            ring_wake_flags(1 << 24) & ((1 << CONFIG_WAKE_LOG2_SHIFT) - 1),
+            0
+        );
     }
 
     #[test]

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use crate::compile::Tools;
 use crate::kernel::{Kernel, Subject};
-use crate::load::{self, LoadRun};
+use crate::load::{self, LoadDone, LoadRun};
 use crate::scenario::{Hook, Load};
 use crate::timing::Measure;
 
@@ -41,6 +41,21 @@ pub struct ComposeRow {
     /// Translated instructions: the split set's (sum) and the merged one's.
     pub several_insns: u32,
     pub merged_insns: u32,
+    /// What the caller pays: nanoseconds per `connect` system call (wall
+    /// clock, run-time statistics off) with no program attached, with the
+    /// merged policy and with the split set.
+    #[serde(default = "not_measured")]
+    pub call_none: Measure,
+    #[serde(default = "not_measured")]
+    pub call_merged: Measure,
+    #[serde(default = "not_measured")]
+    pub call_several: Measure,
+}
+
+fn not_measured() -> Measure {
+    Measure::Skipped {
+        reason: "not measured".into(),
+    }
 }
 
 /// Hot reload latency.
@@ -138,6 +153,57 @@ fn run_group(
     result
 }
 
+/// Attaches every subject of `group` (none: nothing attached), runs the
+/// load with run-time statistics off, detaches them: nanoseconds per
+/// system call, wall clock, as the load generator saw them.
+fn call_ns(
+    kernel: &Kernel,
+    group: &mut [Subject],
+    load: &Load,
+    duration: Duration,
+) -> Result<f64, String> {
+    let result = (|| {
+        for subject in group.iter_mut() {
+            subject.attach(kernel)?;
+        }
+        kernel.statistics(false)?;
+        // Run counts grow only while statistics are on: a run during which
+        // another process (another benchmark) held them on is made again.
+        let counts = |group: &[Subject]| -> Result<Vec<u64>, String> {
+            group.iter().map(|s| s.stats().map(|s| s.count)).collect()
+        };
+        let run = |group: &[Subject]| -> Result<LoadDone, String> {
+            for _ in 0..10 {
+                let before = counts(group)?;
+                std::thread::sleep(Duration::from_millis(20));
+                let done = load::run(&LoadRun {
+                    load: load.clone(),
+                    duration,
+                    cgroup: Some(kernel.cgroup.path.clone()),
+                    rate: None,
+                    realtime: true,
+                })?;
+                if counts(group)? == before {
+                    return Ok(done);
+                }
+                std::thread::sleep(Duration::from_secs(2));
+            }
+            Err("another process kept the kernel's run-time statistics on".into())
+        };
+        let done = run(group);
+        kernel.statistics(true)?;
+        let done = done?;
+        if done.calls == 0 {
+            return Err("the load made no call".to_string());
+        }
+        Ok(done.seconds * 1e9 / done.calls as f64)
+    })();
+    for subject in group.iter_mut() {
+        subject.detach();
+    }
+    result
+}
+
 /// The compose rows: `rules` rules on `cgroup/connect4` split over each
 /// of `splits`.
 fn compose(
@@ -155,7 +221,8 @@ fn compose(
     let dir = scratch.join(format!("agent-{}", hook.c_symbol()));
     let _ = std::fs::create_dir_all(&dir);
     for &n in splits {
-        let measured = (|| -> Result<(Measure, Measure, u32, u32), String> {
+        type Calls = (Measure, Measure, Measure);
+        let measured = (|| -> Result<(Measure, Measure, u32, u32, Calls), String> {
             let merged_object = build(tools, &dir, "merged", &all)?;
             let mut merged = vec![Subject::polc(kernel, &merged_object, hook, false)?];
             let mut several = Vec::new();
@@ -175,16 +242,33 @@ fn compose(
                     several_runs.push(run_group(kernel, &mut several, &load, duration)?);
                 }
             }
+            // What a caller pays: the three set-ups in turn, rotated.
+            let (mut none_calls, mut several_calls, mut merged_calls) =
+                (Vec::new(), Vec::new(), Vec::new());
+            for rep in 0..reps {
+                for turn in 0..3 {
+                    match (rep + turn) % 3 {
+                        0 => none_calls.push(call_ns(kernel, &mut [], &load, duration)?),
+                        1 => several_calls.push(call_ns(kernel, &mut several, &load, duration)?),
+                        _ => merged_calls.push(call_ns(kernel, &mut merged, &load, duration)?),
+                    }
+                }
+            }
             let several_insns = several.iter().map(|s| s.code.xlated_insns).sum();
             Ok((
                 Measure::from_runs(several_runs),
                 Measure::from_runs(merged_runs),
                 several_insns,
                 merged[0].code.xlated_insns,
+                (
+                    Measure::from_runs(none_calls),
+                    Measure::from_runs(merged_calls),
+                    Measure::from_runs(several_calls),
+                ),
             ))
         })();
         let row = match measured {
-            Ok((several, merged, several_insns, merged_insns)) => ComposeRow {
+            Ok((several, merged, several_insns, merged_insns, calls)) => ComposeRow {
                 hook: hook.attach_point().to_string(),
                 rules,
                 policies: n,
@@ -192,6 +276,9 @@ fn compose(
                 merged,
                 several_insns,
                 merged_insns,
+                call_none: calls.0,
+                call_merged: calls.1,
+                call_several: calls.2,
             },
             Err(reason) => ComposeRow {
                 hook: hook.attach_point().to_string(),
@@ -201,18 +288,27 @@ fn compose(
                     reason: reason.clone(),
                     after: 0.0,
                 },
-                merged: Measure::Failed { reason, after: 0.0 },
+                merged: Measure::Failed {
+                    reason: reason.clone(),
+                    after: 0.0,
+                },
                 several_insns: 0,
                 merged_insns: 0,
+                call_none: not_measured(),
+                call_merged: not_measured(),
+                call_several: Measure::Failed { reason, after: 0.0 },
             },
         };
         eprintln!(
-            "polc-bench: agent {} {} rules in {} policies: {} ns (merged {} ns)",
+            "polc-bench: agent {} {} rules in {} policies: {} ns (merged {} ns); a connect {} ns (merged {} ns, nothing attached {} ns)",
             row.hook,
             rules,
             n,
             crate::cost::show(&row.several),
-            crate::cost::show(&row.merged)
+            crate::cost::show(&row.merged),
+            crate::cost::show(&row.call_several),
+            crate::cost::show(&row.call_merged),
+            crate::cost::show(&row.call_none)
         );
         rows.push(row);
     }
@@ -235,7 +331,7 @@ fn reload_latency(
 ) -> Result<Measure, String> {
     let dir = scratch.join("agent-reload");
     let _ = std::fs::create_dir_all(&dir);
-    let policy = dir.join("reloaded.pol");
+    let policy = dir.join("agent.pol");
     let text = |version: usize| {
         format!(
             "rule block {{\n    on net.connect\n    when net.dport == 9\n    deny \"version {version}\"\n}}\n"
@@ -269,7 +365,11 @@ fn reload_latency(
         for version in 1..=reloads {
             let started = Instant::now();
             replace(&policy, &text(version))?;
-            wait_for("reloaded")?;
+            // polrt's own line for the reload (`polrt: reload: policy
+            // `agent` reloaded: generation ...`), printed once the new
+            // generation is attached and the old one detached; the lines
+            // about the new generation's programs come before it.
+            wait_for("reload: policy `agent` reloaded: generation")?;
             runs.push(started.elapsed().as_secs_f64() * 1e3);
         }
         Ok(Measure::from_runs(runs))
@@ -344,6 +444,28 @@ pub fn tables(results: &AgentResults) -> String {
             ratio,
             row.several_insns,
             row.merged_insns
+        ));
+    }
+    out.push_str("\nWhat the caller pays: nanoseconds per `connect` system call (the load's wall clock, run-time statistics off, so no program run reads the clock), with nothing attached, the merged policy, and the split set; the last column is the split set's added cost over the merged policy's, each taken over nothing attached.\n\n| rules | policies | ns/connect, nothing | ns/connect, merged | ns/connect, split | added: split / merged |\n|---|---|---|---|---|---|\n");
+    for row in &results.compose {
+        let ratio = match (
+            row.call_none.value(),
+            row.call_merged.value(),
+            row.call_several.value(),
+        ) {
+            (Some(none), Some(merged), Some(several)) if merged > none => {
+                format!("{:.2}", (several - none) / (merged - none))
+            }
+            _ => "-".into(),
+        };
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} |\n",
+            row.rules,
+            row.policies,
+            cell(&row.call_none),
+            cell(&row.call_merged),
+            cell(&row.call_several),
+            ratio
         ));
     }
     let reload = match &results.reload.ms {

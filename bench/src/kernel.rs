@@ -46,7 +46,9 @@ pub struct Kernel {
     pub types: KernelTypes,
     pub features: u32,
     pub cgroup: TestCgroup,
-    _stats: OwnedFd,
+    /// Held while run-time statistics are to be kept (see
+    /// [`Kernel::statistics`]).
+    stats: std::cell::RefCell<Option<OwnedFd>>,
 }
 
 impl Kernel {
@@ -61,8 +63,24 @@ impl Kernel {
             types,
             features,
             cgroup: TestCgroup::new()?,
-            _stats: stats,
+            stats: std::cell::RefCell::new(Some(stats)),
         })
+    }
+
+    /// Switches the kernel's run-time statistics on or off. With them on,
+    /// every program run reads the clock twice; a measurement of what a
+    /// system call costs its caller is made with them off.
+    pub fn statistics(&self, on: bool) -> Result<(), String> {
+        let mut stats = self.stats.borrow_mut();
+        if !on {
+            *stats = None;
+        } else if stats.is_none() {
+            *stats = Some(
+                aya::sys::enable_stats(aya::sys::Stats::RunTime)
+                    .map_err(|e| format!("BPF_ENABLE_STATS: {e}"))?,
+            );
+        }
+        Ok(())
     }
 }
 

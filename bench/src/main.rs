@@ -88,9 +88,9 @@ struct WorkloadArgs {
     /// The policy polrt runs (in monitor mode, scoped to one cgroup).
     #[arg(long, default_value = "examples/overview.pol")]
     policy: PathBuf,
-    /// Only this work (exec, spawn, open, connect, build; repeatable;
-    /// default: all).
-    #[arg(long = "work")]
+    /// Only this work (exec, spawn, open, connect, build; repeat the option
+    /// or separate names with commas; default: all).
+    #[arg(long = "work", value_delimiter = ',')]
     works: Vec<String>,
     /// Pairs of runs (scoped and sibling, and the same without polrt).
     #[arg(long, default_value_t = 9)]
@@ -131,8 +131,9 @@ struct PeersArgs {
     /// '/boot/vmlinuz-6.1.0-*-amd64' for Debian 12's 6.1.
     #[arg(long, default_value = peers::KERNEL_GLOB)]
     kernel: String,
-    /// Only this work (exec, open, connect; repeatable; default: all).
-    #[arg(long = "work")]
+    /// Only this work (exec, open, connect; repeat the option or separate
+    /// names with commas; an unknown name is refused; default: all).
+    #[arg(long = "work", value_delimiter = ',')]
     works: Vec<String>,
     /// Runs of every tool on every work (medians are reported).
     #[arg(long, default_value_t = 3)]
@@ -402,6 +403,13 @@ fn run_agent(args: &RunArgs) -> Result<(), String> {
 fn run_peers(args: &PeersArgs) -> Result<(), String> {
     if !is_root() {
         return Err("the peers phase needs root (it boots a VM that loads BPF programs)".into());
+    }
+    let known = peers::pairs().map(|p| p.name);
+    if let Some(unknown) = args.works.iter().find(|w| !known.contains(&w.as_str())) {
+        return Err(format!(
+            "unknown work `{unknown}`; the works are: {}",
+            known.join(", ")
+        ));
     }
     build_binaries()?;
     let command: Vec<String> = std::env::args().collect();
@@ -763,4 +771,36 @@ fn render(results: &Results) -> Result<(), String> {
         svg_path.display()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn works_of(args: &[&str]) -> Vec<String> {
+        match Cli::try_parse_from(args).expect("parses").command {
+            Command::Workload(a) => a.works,
+            Command::Peers(a) => a.works,
+            other => panic!("not a work list: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn work_lists_take_commas_and_repeats() {
+        assert_eq!(
+            works_of(&[
+                "polc-bench",
+                "workload",
+                "--work",
+                "exec,spawn",
+                "--work",
+                "open"
+            ]),
+            ["exec", "spawn", "open"]
+        );
+        assert_eq!(
+            works_of(&["polc-bench", "peers", "--work", "open,connect"]),
+            ["open", "connect"]
+        );
+    }
 }

@@ -273,8 +273,18 @@ fn write_frozen(ebpf: &Ebpf, name: &str, value: &[u8]) -> Result<(), LoadError> 
 /// Writes the run-time configuration (scope, monitor flag) and freezes it.
 /// Must run before any program is loaded: the verifier reads the frozen,
 /// program-read-only value as constants and removes the code it turns off.
+/// The events' wake-up level ([`abi::ring_wake_flags`]) is added from the
+/// size of the object's ring buffer as created.
 pub fn write_config(ebpf: &Ebpf, metadata: &Metadata, config: Config) -> Result<(), LoadError> {
     has_map(metadata, abi::MAP_CONFIG)?;
+    let mut config = config;
+    if let Some(info) = ebpf
+        .map(abi::MAP_EVENTS)
+        .and_then(map_data)
+        .and_then(|data| data.info().ok())
+    {
+        config.flags |= abi::ring_wake_flags(info.max_entries());
+    }
     write_frozen(ebpf, abi::MAP_CONFIG, &config.to_bytes())
 }
 

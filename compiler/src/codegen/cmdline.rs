@@ -79,9 +79,14 @@ pub(super) fn load_arg(e: &mut Emitter<'_>, field: FieldId, n: u16, max: u16, do
     argv_block(e);
     let at = e.env.layout.argv as i16;
     e.asm.note(format!("argv[{n}] of the new program's stack"));
-    e.asm.load(Size::DoubleWord, Reg::R1, Reg::R7, at);
-    e.asm
-        .jump_imm(Jmp::IfLessThanOrEqual, Reg::R1, i32::from(n), done);
+    // Unless a test of argc on every path to here (`exec.argc > N`, the
+    // guard of `exec.args[*]`) has shown that argument N exists: argc as
+    // the block holds it is at least the field's value (its low 32 bits).
+    if e.argc_at_least() <= u64::from(n) {
+        e.asm.load(Size::DoubleWord, Reg::R1, Reg::R7, at);
+        e.asm
+            .jump_imm(Jmp::IfLessThanOrEqual, Reg::R1, i32::from(n), done);
+    }
     e.asm
         .load(Size::DoubleWord, Reg::R3, Reg::R7, at + 8 + 8 * n as i16);
     e.asm.jump_imm(Jmp::IfEqual, Reg::R3, 0, done);

@@ -187,19 +187,26 @@ fn walk(asm: &mut Asm, w: u32, container: bool, pod: bool) {
     ] {
         asm.store_imm(Size::DoubleWord, Reg::R7, off(w, word), 0);
     }
+    // task->cgroups->dfl_cgrp->kn: pointer loads through the task's BTF
+    // type (as `real_parent` in the ancestry), no helper call; a fault
+    // reads 0, and no node is unknown (as a failed read is). The nodes
+    // above are read with one helper call per level.
     asm.call(Helper::GetCurrentTaskBtf);
-    asm.mov(Reg::R3, Reg::R0);
-    for (member, dst) in [
-        (KernelMember::TaskCgroups, at::TMP),
-        (KernelMember::CssSetDflCgrp, at::TMP),
-        (KernelMember::CgroupKn, at::KN),
-    ] {
-        if member != KernelMember::TaskCgroups {
-            asm.load(Size::DoubleWord, Reg::R3, Reg::R7, off(w, at::TMP));
-        }
-        asm.add_member_offset(Reg::R3, member);
-        read(asm, w, dst, 8, unknown);
-    }
+    asm.load_member(
+        Size::DoubleWord,
+        Reg::R3,
+        Reg::R0,
+        KernelMember::TaskCgroups,
+    );
+    asm.load_member(
+        Size::DoubleWord,
+        Reg::R3,
+        Reg::R3,
+        KernelMember::CssSetDflCgrp,
+    );
+    asm.load_member(Size::DoubleWord, Reg::R3, Reg::R3, KernelMember::CgroupKn);
+    asm.jump_imm(Jmp::IfEqual, Reg::R3, 0, unknown);
+    asm.store(Size::DoubleWord, Reg::R7, off(w, at::KN), Reg::R3);
     for level in 0..MAX_CGROUP_LEVELS {
         // A long unrolled walk (several in one rule, with its other
         // fields): places for far jumps' islands.

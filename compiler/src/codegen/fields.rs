@@ -650,8 +650,9 @@ fn read_str(e: &mut Emitter<'_>, slot: i16, max: u16, helper: Helper) {
 }
 
 /// Turns the helper's return value in r0 (bytes with the NUL, or an error)
-/// into the string length; a failed read is the empty string. `done` is where
-/// paths that have no string jump with r0 = 0.
+/// into the string length, in its length slot and in r1; a failed read is
+/// the empty string. `done` is where paths that have no string jump with
+/// r0 = 0.
 fn finish_str(
     e: &mut Emitter<'_>,
     field: FieldId,
@@ -670,8 +671,11 @@ fn finish_str(
     }
     e.asm.mov_imm(Reg::R0, 1);
     e.asm.bind(ok);
-    e.asm.alu_imm(Alu::Add, Reg::R0, -1);
-    e.asm.store(Size::DoubleWord, Reg::R7, len, Reg::R0);
+    // The length stays in r1 for the test that follows the load.
+    e.asm.mov(Reg::R1, Reg::R0);
+    e.asm.alu_imm(Alu::Add, Reg::R1, -1);
+    e.asm.store(Size::DoubleWord, Reg::R7, len, Reg::R1);
+    e.len_in_r1 = Some(field);
 }
 
 fn load_ip(e: &mut Emitter<'_>, field: FieldId, source: FieldSource) {

@@ -42,6 +42,9 @@ pub(super) struct Loaded {
     pub r1: Option<R1>,
     /// The argv block (`Layout::argv`) was read on every path to here.
     pub argv: bool,
+    /// `exec.argc` (as the argv block holds it, read once) is at least this
+    /// on every path to here: a test of it decided so.
+    pub argc_at_least: u64,
     /// The stack slot of the ancestor walk holds the task pointer of the
     /// same ancestor (1: the parent) on every path to here.
     pub ancestor: Option<u8>,
@@ -56,10 +59,54 @@ impl Loaded {
             self.r1 = None;
         }
         self.argv &= other.argv;
+        self.argc_at_least = self.argc_at_least.min(other.argc_at_least);
         if self.ancestor != other.ancestor {
             self.ancestor = None;
         }
     }
+}
+
+/// The least value of the int field of `leaf` (an int test) that the test
+/// holding (`holds`) or failing implies, if it implies one.
+pub(super) fn at_least(leaf: &Leaf, holds: bool) -> Option<u64> {
+    let LeafKind::Int { op, value } = leaf.kind else {
+        return None;
+    };
+    match (op, holds) {
+        (CmpOp::Gt, true) | (CmpOp::Le, false) => value.checked_add(1),
+        (CmpOp::Ge | CmpOp::Eq, true) | (CmpOp::Lt | CmpOp::Ne, false) => Some(value),
+        _ => None,
+    }
+}
+
+/// Whether a failed first test of each of `items` (each an `and` whose
+/// first term is the same int test `field > N`, with N never decreasing)
+/// implies that every later item is false: `field > N` failing means every
+/// later `field > M` (M >= N) fails too. `exec.args[*]` is such an `or`,
+/// each element guarded by `exec.argc > N`.
+pub(super) fn guarded_run(items: &[Cond]) -> bool {
+    let guard = |item: &Cond| match item {
+        Cond::And(terms) if terms.len() >= 2 => match &terms[0] {
+            Cond::Leaf(Leaf {
+                field,
+                kind:
+                    LeafKind::Int {
+                        op: CmpOp::Gt,
+                        value,
+                    },
+                ..
+            }) if !field.spec().resolved_path => Some((*field, *value)),
+            _ => None,
+        },
+        _ => None,
+    };
+    let Some(guards) = items.iter().map(guard).collect::<Option<Vec<_>>>() else {
+        return false;
+    };
+    guards.len() >= 2
+        && guards
+            .windows(2)
+            .all(|w| w[0].0 == w[1].0 && w[0].1 <= w[1].1)
 }
 
 /// Merges optional facts (`None`: the point is unreachable that way).
@@ -369,5 +416,66 @@ impl RulePlan {
             dispatches,
             dispatch_of,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::span::Span;
+
+    fn int(name: &str, op: CmpOp, value: u64) -> Cond {
+        Cond::Leaf(Leaf {
+            field: FieldId::from_name(name).expect(name),
+            kind: LeafKind::Int { op, value },
+            span: Span::default(),
+        })
+    }
+
+    fn guarded(name: &str, n: u64) -> Cond {
+        Cond::And(vec![int(name, CmpOp::Gt, n), int("proc.uid", CmpOp::Eq, 0)])
+    }
+
+    #[test]
+    fn int_tests_bound_the_field_from_below() {
+        let leaf = |op, value| Leaf {
+            field: FieldId::from_name("exec.argc").expect("argc"),
+            kind: LeafKind::Int { op, value },
+            span: Span::default(),
+        };
+        assert_eq!(at_least(&leaf(CmpOp::Gt, 3), true), Some(4));
+        assert_eq!(at_least(&leaf(CmpOp::Gt, 3), false), None);
+        assert_eq!(at_least(&leaf(CmpOp::Ge, 3), true), Some(3));
+        assert_eq!(at_least(&leaf(CmpOp::Eq, 3), true), Some(3));
+        assert_eq!(at_least(&leaf(CmpOp::Eq, 3), false), None);
+        assert_eq!(at_least(&leaf(CmpOp::Lt, 3), false), Some(3));
+        assert_eq!(at_least(&leaf(CmpOp::Le, 3), false), Some(4));
+        assert_eq!(at_least(&leaf(CmpOp::Ne, 3), false), Some(3));
+        assert_eq!(at_least(&leaf(CmpOp::Lt, 3), true), None);
+        assert_eq!(at_least(&leaf(CmpOp::Gt, u64::MAX), true), None);
+    }
+
+    #[test]
+    fn only_ascending_guards_of_one_field_make_a_guarded_run() {
+        let args =
+            |ns: &[u64]| -> Vec<Cond> { ns.iter().map(|n| guarded("exec.argc", *n)).collect() };
+        assert!(guarded_run(&args(&[0, 1, 2])));
+        assert!(guarded_run(&args(&[1, 1])));
+        assert!(!guarded_run(&args(&[0])), "one item: nothing to skip");
+        assert!(!guarded_run(&args(&[1, 0])), "a later guard may hold");
+        let mut mixed = args(&[0, 1]);
+        mixed.push(guarded("proc.pid", 2));
+        assert!(!guarded_run(&mixed), "another field's guard");
+        let mut bare = args(&[0, 1]);
+        bare.push(int("exec.argc", CmpOp::Gt, 2));
+        assert!(!guarded_run(&bare), "not an and");
+        let ge = vec![
+            Cond::And(vec![
+                int("exec.argc", CmpOp::Ge, 1),
+                int("proc.uid", CmpOp::Eq, 0),
+            ]),
+            guarded("exec.argc", 1),
+        ];
+        assert!(!guarded_run(&ge), "only `>` guards");
     }
 }

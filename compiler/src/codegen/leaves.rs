@@ -159,9 +159,8 @@ fn check(e: &mut Emitter<'_>, leaf: &Leaf, fail: Label) {
             bytes_eq(&mut e.asm, Reg::R7, slot, lit, fail);
         }
         LeafKind::StrSuffix(lit) => {
-            let len = e.env.layout.len_slot(field);
             let n = lit.len() as i32;
-            e.asm.load(Size::DoubleWord, Reg::R1, Reg::R7, len);
+            load_len(e, field);
             e.asm.jump_imm(Jmp::IfLessThan, Reg::R1, n, fail);
             e.asm.alu_imm(Alu::Add, Reg::R1, -n);
             // The bound the verifier needs for the variable offset below.
@@ -189,8 +188,7 @@ fn check(e: &mut Emitter<'_>, leaf: &Leaf, fail: Label) {
             if let (SetKind::StrHash { key_len }, false) =
                 (e.env.sets[set.0 as usize].kind, without_len(e, field))
             {
-                let len = e.env.layout.len_slot(field);
-                e.asm.load(Size::DoubleWord, Reg::R1, Reg::R7, len);
+                load_len(e, field);
                 e.asm
                     .jump_imm(Jmp::IfGreaterOrEqual, Reg::R1, key_len as i32, fail);
             }

@@ -61,7 +61,6 @@ const FP_KEY: i16 = -16;
 const BPF_RB_NO_WAKEUP: i32 = 1;
 const BPF_RB_FORCE_WAKEUP: i32 = 2;
 const BPF_RB_AVAIL_DATA: i32 = 0;
-const BPF_RB_RING_SIZE: i32 = 1;
 /// Stack slot for spilling a value across a helper call.
 const FP_SPILL: i16 = -24;
 /// Stack slot of the system call ABI a syscall guard found (0: 64-bit or
@@ -210,6 +209,9 @@ struct Emitter<'a> {
     /// The one-literal `contains` tests decided by a direct search
     /// ([`leaves::direct_searches`]).
     direct: BTreeSet<(FieldId, crate::ir::AutomatonId)>,
+    /// The string whose length the last field load left in r1 (set by
+    /// [`fields::finish_str`]).
+    len_in_r1: Option<FieldId>,
 }
 
 /// Emits one program; one past `env.max_insns` instructions is not
@@ -257,6 +259,7 @@ fn emit_with(
         direct: BTreeSet::new(),
         comm_in_place: fields::comm_in_place(program),
         raw_cmdline: BTreeSet::new(),
+        len_in_r1: None,
     };
     e.direct = leaves::direct_searches(&e);
     e.raw_cmdline = program
@@ -652,10 +655,16 @@ impl Emitter<'_> {
             }
             group.push((field, part));
             container::load(self, &group);
+            self.set_r1(fields::r1_after_load(field));
         } else {
+            self.len_in_r1 = None;
             fields::load(self, field);
+            let r1 = match self.len_in_r1.take() {
+                Some(len) if len == field => Some(flow::R1::Len(field)),
+                _ => fields::r1_after_load(field),
+            };
+            self.set_r1(r1);
         }
-        self.set_r1(fields::r1_after_load(field));
     }
 
     /// Whether the argv block was read on every path to here; from here on
@@ -663,6 +672,12 @@ impl Emitter<'_> {
     fn argv_read(&mut self) -> bool {
         let here = self.here.get_or_insert_with(flow::Loaded::default);
         std::mem::replace(&mut here.argv, true)
+    }
+
+    /// The least argc a test of `exec.argc` has shown on every path to
+    /// here (0: none).
+    fn argc_at_least(&self) -> u64 {
+        self.here.as_ref().map_or(0, |h| h.argc_at_least)
     }
 
     /// The ancestor whose task pointer [`FP_ANCESTOR`] holds on every path
@@ -1744,20 +1759,23 @@ impl Emitter<'_> {
         // inter-processor wake-up and the reader a context switch per event.
         // Past a quarter of the ring it is woken at once, however fast its
         // timer, so that a flood never fills the ring between two ticks.
-        // The size is asked of the ring, not compiled in: the loader may
-        // resize it (`--ringbuf-size`).
+        // The size is not compiled in (the loader may resize the ring,
+        // `--ringbuf-size`): the loader writes log2 of a quarter of it into
+        // the frozen config's flags, which the verifier reads as a
+        // constant; 0 there (a loader that does not) wakes per record.
         let quiet = asm.label("quiet");
         asm.load_map(Reg::R1, self.env.maps.events);
         asm.mov_imm(Reg::R2, BPF_RB_AVAIL_DATA);
         asm.call(Helper::RingbufQuery);
-        asm.store(Size::DoubleWord, Reg::R10, FP_KEY, Reg::R0);
-        asm.load_map(Reg::R1, self.env.maps.events);
-        asm.mov_imm(Reg::R2, BPF_RB_RING_SIZE);
-        asm.call(Helper::RingbufQuery);
-        asm.alu_imm(Alu::Rhs, Reg::R0, 2);
-        asm.load(Size::DoubleWord, Reg::R1, Reg::R10, FP_KEY);
+        asm.load(Size::DoubleWord, Reg::R1, Reg::R10, FP_CONFIG);
+        asm.load(Size::Word, Reg::R1, Reg::R1, abi::config::FLAGS);
+        asm.alu_imm(Alu::Rhs, Reg::R1, abi::CONFIG_WAKE_LOG2_SHIFT as i32);
+        asm.mov_imm(Reg::R4, BPF_RB_FORCE_WAKEUP);
+        asm.jump_imm(Jmp::IfEqual, Reg::R1, 0, quiet);
+        asm.mov_imm(Reg::R2, 1);
+        asm.alu(Alu::Lhs, Reg::R2, Reg::R1);
         asm.mov_imm(Reg::R4, BPF_RB_NO_WAKEUP);
-        asm.jump_reg(Jmp::IfLessThan, Reg::R1, Reg::R0, quiet);
+        asm.jump_reg(Jmp::IfLessThan, Reg::R0, Reg::R2, quiet);
         asm.mov_imm(Reg::R4, BPF_RB_FORCE_WAKEUP);
         asm.bind(quiet);
         asm.load_map(Reg::R1, self.env.maps.events);
@@ -1789,6 +1807,25 @@ impl Emitter<'_> {
                 }
             }
             Cond::Not(inner) => self.branch(inner, target, !when, !positive),
+            Cond::Or(items) if flow::guarded_run(items) => {
+                // A failed guard decides the whole `or`: every later
+                // item's guard fails too.
+                if when {
+                    let none = self.asm.label("none_left");
+                    for item in items {
+                        self.branch_guarded(item, target, true, positive, none);
+                    }
+                    self.bind(none);
+                } else {
+                    let holds = self.asm.label("skip");
+                    let (last, init) = items.split_last().expect("or has items");
+                    for item in init {
+                        self.branch_guarded(item, holds, true, positive, target);
+                    }
+                    self.branch(last, target, false, positive);
+                    self.bind(holds);
+                }
+            }
             Cond::And(items) | Cond::Or(items) => {
                 let is_and = matches!(cond, Cond::And(_));
                 // and/false and or/true: every item may jump straight to target.
@@ -1833,6 +1870,13 @@ impl Emitter<'_> {
                 }
                 self.here = here;
                 self.jump_edge(target);
+                // Past it, the test came out `!when`: a test of argc bounds
+                // the arguments that exist (`cmdline::load_arg`).
+                if kernel_source(self.program, leaf.field) == Some(FieldSource::ExecArgc) {
+                    if let (Some(n), Some(here)) = (flow::at_least(leaf, !when), &mut self.here) {
+                        here.argc_at_least = here.argc_at_least.max(n);
+                    }
+                }
                 if undecided == Some(decided) {
                     self.bind(decided);
                 }
@@ -1840,6 +1884,36 @@ impl Emitter<'_> {
                     rule: self.rule,
                     test: None,
                 });
+            }
+        }
+    }
+
+    /// [`Self::branch`] of an `and` whose first term is a guard (see
+    /// [`flow::guarded_run`]), except that a failed guard jumps to `exit`.
+    fn branch_guarded(
+        &mut self,
+        item: &Cond,
+        target: Label,
+        when: bool,
+        positive: bool,
+        exit: Label,
+    ) {
+        let Cond::And(terms) = item else {
+            unreachable!("a guarded item is an and");
+        };
+        let (guard, rest) = terms.split_first().expect("a guard and a test");
+        self.branch(guard, exit, false, positive);
+        if when {
+            let skip = self.asm.label("skip");
+            let (last, init) = rest.split_last().expect("a guard and a test");
+            for term in init {
+                self.branch(term, skip, false, positive);
+            }
+            self.branch(last, target, true, positive);
+            self.bind(skip);
+        } else {
+            for term in rest {
+                self.branch(term, target, false, positive);
             }
         }
     }
