@@ -310,7 +310,11 @@ impl Coverage {
                 // suffix dispatch (LPM trie of reversed literals), and a
                 // prefix run's common prefix compared inline
                 if run.common > 0 {
-                    self.add("prefix dispatch with a common prefix");
+                    self.add(if run.suffix {
+                        "suffix dispatch with a common suffix"
+                    } else {
+                        "prefix dispatch with a common prefix"
+                    });
                 }
                 if run.suffix {
                     self.add("suffix dispatch");
@@ -466,6 +470,7 @@ impl Coverage {
             "suffix dispatch",
             "suffix dispatch with overlapping suffixes",
             "prefix dispatch with a common prefix",
+            "suffix dispatch with a common suffix",
         ] {
             want.push(other.to_string());
         }

@@ -122,6 +122,11 @@ static __always_inline bool bytes_eq(const char *s, const char *lit, long n)
 
 #define STR_EQ(s, len, lit) ((len) == sizeof(lit) - 1 && bytes_eq(s, lit, sizeof(lit) - 1))
 #define STR_PREFIX(s, len, lit) ((len) >= sizeof(lit) - 1 && bytes_eq(s, lit, sizeof(lit) - 1))
+/* A suffix of a string in a 256-byte buffer (a string longer than the
+ * buffer ends outside it: no match). */
+#define STR_SUFFIX(s, len, lit)                                                           \
+	((len) >= sizeof(lit) - 1 && (len) <= 255 &&                                        \
+	 bytes_eq((s) + ((len) - (sizeof(lit) - 1)), lit, sizeof(lit) - 1))
 /* A 16-byte comm from bpf_get_current_comm, NUL included in the compare. */
 #define COMM_EQ(comm, lit) bytes_eq(comm, lit, sizeof(lit))
 

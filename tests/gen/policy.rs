@@ -619,6 +619,19 @@ impl<R: Entropy> Gen<'_, R> {
                     }
                 }
             }
+            // A common suffix of 8 bytes or more, compared inline at the
+            // value's end before the lookup.
+            if suffix && self.rng.chance(35) {
+                let tail = pick(
+                    self.rng,
+                    &["/polc-gen/target.conf", ".tar.gz.sig", "-polc.d"],
+                );
+                for s in &mut pool {
+                    if tail.len() + s.len() < limit {
+                        s.push_str(tail);
+                    }
+                }
+            }
             if suffix {
                 "endswith"
             } else {

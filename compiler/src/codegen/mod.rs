@@ -1065,37 +1065,17 @@ impl Emitter<'_> {
                 group_of.insert(k, *value);
             }
         }
-        let n = dispatch.end - dispatch.start;
-        let mut next: Vec<Label> = (1..n)
-            .map(|_| self.asm.label("dispatch.in_order"))
-            .collect();
-        next.push(dispatch.miss);
-        let rules = &self.program.rules;
-        let keys: Vec<Vec<String>> = (dispatch.start..dispatch.end)
-            .map(|k| {
-                let rule = &rules[k];
-                rule.conjuncts()
-                    .iter()
-                    .map(|t| flow::term_key(rule, t))
-                    .collect()
-            })
-            .collect();
-        for (i, k) in (dispatch.start..dispatch.end).enumerate() {
-            if i > 0 {
-                self.bind(next[i - 1]);
-                if self.here.is_none() {
-                    continue;
-                }
+        let run = self.in_order_run(
+            (dispatch.start..dispatch.end).collect(),
+            "dispatch.in_order",
+            dispatch.miss,
+        );
+        for (i, &k) in run.rules.iter().enumerate() {
+            if !self.open_in_order(&run, i, "in order after the dispatch") {
+                continue;
             }
             let step = &self.program.rules[k];
-            self.asm.island_point();
-            self.set_rule(Some(step.rule_id));
-            self.asm.line(step.line);
-            self.asm.note(format!(
-                "rule {} (line {}), in order after the dispatch",
-                step.name, step.line
-            ));
-            let fail = next[i];
+            let fail = run.next[i];
             let body = self.asm.label("dispatch.body");
             let not_found = self.asm.label("dispatch.not_found");
             self.asm.load(
@@ -1143,24 +1123,8 @@ impl Emitter<'_> {
                 None => self.goto(fail),
             }
             self.bind(body);
-            if self.here.is_none() {
-                continue;
-            }
-            self.fail_closed_match = crate::interp::fails_closed_to_match(step.action);
-            let terms = step.conjuncts();
-            for (j, term) in terms.iter().enumerate().skip(1) {
-                if self.here.is_some() {
-                    // A failed term also fails the run's later rules that
-                    // require it: on to the first that does not.
-                    let failed = &keys[i][j];
-                    let skip_to = (i + 1..n)
-                        .find(|&r| !keys[r].contains(failed))
-                        .map_or(dispatch.miss, |r| next[r - 1]);
-                    self.branch(term, skip_to, false, true);
-                }
-            }
             if self.here.is_some() {
-                self.matched(step, decided);
+                self.finish_in_order(&run, i, decided);
             }
         }
     }
@@ -1256,6 +1220,9 @@ impl Emitter<'_> {
                 jump_cmp_u64(&mut self.asm, Jmp::IfGreater, Reg::R1, bound, miss);
                 self.jump_edge(miss);
             }
+            if common > 0 {
+                self.suffix_common(&def, slot, miss);
+            }
             suffix_key(
                 &mut self.asm,
                 slot,
@@ -1317,7 +1284,7 @@ impl Emitter<'_> {
             self.asm.alu_imm(Alu::Lhs, Reg::R1, 3);
             self.asm.store(Size::Word, Reg::R7, key, Reg::R1);
         }
-        if common > 0 {
+        if common > 0 && !def.suffix {
             // The bytes past the common prefix, copied to the key area (the
             // field's own bytes stay as they are for the rules' later
             // tests and records); past the value's length, masked by
@@ -1389,6 +1356,29 @@ impl Emitter<'_> {
         self.jump_edge(miss);
     }
 
+    /// `if the value (of length r1, at most its buffer less its NUL) does
+    /// not end with the run's common suffix goto miss` (every literal ends
+    /// with it); then r1 is the length before it, what the key reverses.
+    fn suffix_common(&mut self, def: &crate::ir::PrefixDispatch, slot: i16, miss: Label) {
+        let common: Vec<u8> = def.literals[0][..def.common]
+            .iter()
+            .rev()
+            .copied()
+            .collect();
+        let n = common.len() as i32;
+        self.asm.note(format!(
+            "the {n} bytes every literal ends with, inline: past the run unless the value ends with them"
+        ));
+        self.asm.jump_imm(Jmp::IfLessThan, Reg::R1, n, miss);
+        self.jump_edge(miss);
+        self.asm.alu_imm(Alu::Add, Reg::R1, -n);
+        self.set_r1(None);
+        self.asm.mov(Reg::R2, Reg::R7);
+        self.asm.alu(Alu::Add, Reg::R2, Reg::R1);
+        leaves::bytes_eq(&mut self.asm, Reg::R2, slot, &common, miss);
+        self.jump_edge(miss);
+    }
+
     /// The binary search of a prefix dispatch on r1 (a group index), each
     /// block of at most four groups followed by their rules.
     fn prefix_search(&mut self, groups: &[(u64, Vec<usize>)], miss: Label, decided: Label) {
@@ -1430,12 +1420,21 @@ impl Emitter<'_> {
     /// of the group that does not require it, by a jump; the last to
     /// `miss`.
     fn prefix_group(&mut self, rules: &[usize], miss: Label, decided: Label) {
-        let n = rules.len();
-        let mut next: Vec<Label> = (1..n)
-            .map(|_| self.asm.label("prefix_dispatch.next"))
-            .collect();
+        let run = self.in_order_run(rules.to_vec(), "prefix_dispatch.next", miss);
+        for i in 0..run.rules.len() {
+            if self.open_in_order(&run, i, "its prefix found") {
+                self.finish_in_order(&run, i, decided);
+            }
+        }
+    }
+
+    /// `rules` (ascending) to test in order past their first test, each
+    /// but the last with the label of the next (`label`), the last's
+    /// `miss`.
+    fn in_order_run(&mut self, rules: Vec<usize>, label: &str, miss: Label) -> InOrderRun {
+        let mut next: Vec<Label> = (1..rules.len()).map(|_| self.asm.label(label)).collect();
         next.push(miss);
-        let keys: Vec<Vec<String>> = rules
+        let keys = rules
             .iter()
             .map(|&k| {
                 let rule = &self.program.rules[k];
@@ -1445,35 +1444,52 @@ impl Emitter<'_> {
                     .collect()
             })
             .collect();
-        for (i, &k) in rules.iter().enumerate() {
-            if i > 0 {
-                self.bind(next[i - 1]);
-                if self.here.is_none() {
-                    continue;
-                }
+        InOrderRun {
+            rules,
+            next,
+            keys,
+            miss,
+        }
+    }
+
+    /// Opens the `i`-th rule of `run`: where the rule before it failed
+    /// (past the first), its rule id, line and a note `rule NAME (line N),
+    /// {what}`. False when nothing reaches it.
+    fn open_in_order(&mut self, run: &InOrderRun, i: usize, what: &str) -> bool {
+        if i > 0 {
+            self.bind(run.next[i - 1]);
+            if self.here.is_none() {
+                return false;
             }
-            let step = &self.program.rules[k];
-            self.asm.island_point();
-            self.set_rule(Some(step.rule_id));
-            self.asm.line(step.line);
-            self.asm.note(format!(
-                "rule {} (line {}), its prefix found",
-                step.name, step.line
-            ));
-            self.fail_closed_match = crate::interp::fails_closed_to_match(step.action);
-            let terms = step.conjuncts();
-            for (j, term) in terms.iter().enumerate().skip(1) {
-                if self.here.is_some() {
-                    let failed = &keys[i][j];
-                    let skip_to = (i + 1..n)
-                        .find(|&r| !keys[r].contains(failed))
-                        .map_or(miss, |r| next[r - 1]);
-                    self.branch(term, skip_to, false, true);
-                }
-            }
+        }
+        let step = &self.program.rules[run.rules[i]];
+        self.asm.island_point();
+        self.set_rule(Some(step.rule_id));
+        self.asm.line(step.line);
+        self.asm
+            .note(format!("rule {} (line {}), {what}", step.name, step.line));
+        true
+    }
+
+    /// The `i`-th rule of `run` past its first test: its later tests, a
+    /// failed one continuing at the first later rule of the run that does
+    /// not require it (the run's miss past the last), then its match.
+    fn finish_in_order(&mut self, run: &InOrderRun, i: usize, decided: Label) {
+        let step = &self.program.rules[run.rules[i]];
+        self.fail_closed_match = crate::interp::fails_closed_to_match(step.action);
+        for (j, term) in step.conjuncts().iter().enumerate().skip(1) {
             if self.here.is_some() {
-                self.matched(step, decided);
+                // A failed term also fails the run's later rules that
+                // require it: on to the first that does not.
+                let failed = &run.keys[i][j];
+                let skip_to = (i + 1..run.rules.len())
+                    .find(|&r| !run.keys[r].contains(failed))
+                    .map_or(run.miss, |r| run.next[r - 1]);
+                self.branch(term, skip_to, false, true);
             }
+        }
+        if self.here.is_some() {
+            self.matched(step, decided);
         }
     }
 
@@ -1971,6 +1987,19 @@ impl Program {
     fn target_is_test_run(&self) -> bool {
         matches!(self.target, Target::TestRun)
     }
+}
+
+/// Rules tested in order past their first test (a string dispatch's
+/// in-order fallback, a prefix group): see [`Emitter::in_order_run`].
+struct InOrderRun {
+    /// The rules (program indices, ascending).
+    rules: Vec<usize>,
+    /// Per rule, where a failed test continues: the next rule's label, the
+    /// last's `miss`.
+    next: Vec<Label>,
+    /// Per rule, its terms' keys ([`flow::term_key`]).
+    keys: Vec<Vec<String>>,
+    miss: Label,
 }
 
 #[derive(Copy, Clone)]

@@ -1175,7 +1175,9 @@ impl SetTable {
         literals.sort();
         literals.dedup();
         let groups = prefix_groups(&literals, &of_rule);
-        let common = if suffix { 0 } else { common_prefix(&literals) };
+        // A suffix run's literals are reversed: their common prefix is the
+        // literals' common suffix.
+        let common = common_prefix(&literals);
         let data_len = (literals.iter().map(Vec::len).max().unwrap_or(1) - common) as u32;
         let keys: Vec<Vec<u8>> = literals
             .iter()
@@ -1421,13 +1423,67 @@ mod tests {
     }
 
     // prefix dispatch (LPM trie)
+    /// `rule NAME { on file.open when file.path OP "LIT"MORE deny }`.
+    fn affix_rule(op: &str, name: &str, lit: &str, more: &str) -> String {
+        format!("rule {name} {{ on file.open when file.path {op} \"{lit}\"{more} deny }}\n")
+    }
+
+    /// The prefix (and suffix) runs of the first program: (start, end,
+    /// suffix).
+    fn affix_runs(module: &crate::ir::Module) -> Vec<(usize, usize, bool)> {
+        module.programs[0]
+            .prefix_dispatches
+            .iter()
+            .map(|d| (d.start, d.end, d.suffix))
+            .collect()
+    }
+
+    /// The rules of the group of `lit` (as written: reversed here for a
+    /// suffix run).
+    fn group_of<'d>(d: &'d crate::ir::PrefixDispatch, lit: &str) -> &'d [u32] {
+        let key: Vec<u8> = if d.suffix {
+            lit.bytes().rev().collect()
+        } else {
+            lit.bytes().collect()
+        };
+        let at = d
+            .literals
+            .iter()
+            .position(|l| *l == key)
+            .expect("a literal");
+        &d.groups[at]
+    }
+
+    /// Each key of `d`'s LPM trie: its literal past the common bytes, its
+    /// length in bits first, zero-padded, valued by its group index.
+    fn assert_trie_keys(module: &crate::ir::Module, d: &crate::ir::PrefixDispatch) {
+        let set = &module.sets[d.set.0 as usize];
+        let longest = d.literals.iter().map(Vec::len).max().unwrap_or(0);
+        assert_eq!(
+            set.kind,
+            crate::ir::SetKind::StrPrefix {
+                data_len: (longest - d.common) as u32
+            }
+        );
+        assert_eq!(set.keys.len(), d.literals.len());
+        for (g, ((key, value), lit)) in set
+            .keys
+            .iter()
+            .zip(&set.values)
+            .zip(&d.literals)
+            .enumerate()
+        {
+            let lit = &lit[d.common..];
+            assert_eq!(&key[..4], &((lit.len() as u32) * 8).to_le_bytes());
+            assert_eq!(&key[4..4 + lit.len()], lit);
+            assert!(key[4 + lit.len()..].iter().all(|b| *b == 0));
+            assert_eq!(value, &(g as u32).to_le_bytes().to_vec());
+        }
+    }
+
     #[test]
     fn runs_of_eight_prefixes_dispatch_to_the_first_rule_whose_prefix_holds() {
-        let rule = |name: &str, lit: &str, more: &str| {
-            format!(
-                "rule {name} {{ on file.open when file.path startswith \"{lit}\"{more} deny }}\n"
-            )
-        };
+        let rule = |name: &str, lit: &str, more: &str| affix_rule("startswith", name, lit, more);
         let mut source = String::new();
         // Rule offsets 0..9: "/srv/a/b/" comes after "/srv/a/", which
         // comes after "/srv/"; "/etc/x" before "/etc/".
@@ -1447,16 +1503,14 @@ mod tests {
         }
         let module = lowered(&source);
         let program = &module.programs[0];
-        let runs: Vec<(usize, usize)> = program
-            .prefix_dispatches
-            .iter()
-            .map(|d| (d.start, d.end))
-            .collect();
-        assert_eq!(runs, vec![(0, 9)], "the 7 after the other rule are too few");
+        assert_eq!(
+            affix_runs(&module),
+            vec![(0, 9, false)],
+            "the 7 after the other rule are too few"
+        );
         assert!(program.str_dispatches.is_empty());
         let d = &program.prefix_dispatches[0];
-        let first =
-            |lit: &str| d.groups[d.literals.iter().position(|l| l == lit.as_bytes()).unwrap()][0];
+        let first = |lit: &str| group_of(d, lit)[0];
         assert_eq!(d.literals.len(), 8, "a literal two rules share is one key");
         assert_eq!(first("/etc/x"), 0);
         assert_eq!(first("/etc/"), 4);
@@ -1464,56 +1518,52 @@ mod tests {
         assert_eq!(first("/srv/a/"), 1);
         assert_eq!(first("/srv/a/b/"), 1, "its prefix /srv/a/ is rule 1's");
         assert_eq!(first("/var/log/"), 7);
-        let group =
-            |lit: &str| &d.groups[d.literals.iter().position(|l| l == lit.as_bytes()).unwrap()];
-        assert_eq!(group("/srv/a/b/"), &vec![1, 2, 3, 5]);
-        assert_eq!(group("/etc/x"), &vec![0, 4]);
+        assert_eq!(group_of(d, "/srv/a/b/"), [1, 2, 3, 5]);
+        assert_eq!(group_of(d, "/etc/x"), [0, 4]);
         assert_eq!(d.common, 0, "their first byte only: not worth it");
-        let set = &module.sets[d.set.0 as usize];
-        assert_eq!(set.kind, crate::ir::SetKind::StrPrefix { data_len: 9 });
-        for (g, ((key, value), lit)) in set
-            .keys
-            .iter()
-            .zip(&set.values)
-            .zip(&d.literals)
-            .enumerate()
-        {
-            assert_eq!(&key[..4], &((lit.len() as u32) * 8).to_le_bytes());
-            assert_eq!(&key[4..4 + lit.len()], lit.as_slice());
-            assert!(key[4 + lit.len()..].iter().all(|b| *b == 0));
-            assert_eq!(value, &(g as u32).to_le_bytes().to_vec());
-        }
+        assert_trie_keys(&module, d);
+    }
+
+    /// `n` rules `on exec when exec.cmdline OP "NAME<i>..."` (a space
+    /// after a prefix, before a suffix).
+    fn cmdline_rules(op: &str, name: &str, n: usize) -> String {
+        (0..n)
+            .map(|i| {
+                let lit = if op == "endswith" {
+                    format!(" {name}{i}")
+                } else {
+                    format!("{name}{i} ")
+                };
+                format!("rule {name}{i} {{ on exec when exec.cmdline {op} \"{lit}\" deny }}\n")
+            })
+            .collect()
     }
 
     #[test]
-    fn prefixes_longer_than_an_lpm_trie_holds_end_a_prefix_run() {
-        let long = "x".repeat(300);
-        let mut source = String::new();
-        for i in 0..8 {
-            source +=
-                &format!("rule c{i} {{ on exec when exec.cmdline startswith \"c{i} \" deny }}\n");
+    fn literals_longer_than_an_lpm_trie_holds_end_a_run() {
+        // A prefix run: 8 rules, one too long, 7; a suffix run: 8 rules,
+        // one too long (its 257 bytes and the NUL), then a prefix run.
+        for (op, long, after, runs) in [
+            ("startswith", 300, "startswith", vec![(0, 8, false)]),
+            (
+                "endswith",
+                257,
+                "startswith",
+                vec![(0, 8, true), (9, 17, false)],
+            ),
+        ] {
+            let long = "x".repeat(long);
+            let mut source = cmdline_rules(op, "c", 8);
+            source += &format!("rule long {{ on exec when exec.cmdline {op} \"{long}\" deny }}\n");
+            source += &cmdline_rules(after, "d", if op == "endswith" { 8 } else { 7 });
+            assert_eq!(affix_runs(&lowered(&source)), runs, "{op}");
         }
-        source +=
-            &format!("rule long {{ on exec when exec.cmdline startswith \"{long}\" deny }}\n");
-        for i in 0..7 {
-            source +=
-                &format!("rule d{i} {{ on exec when exec.cmdline startswith \"d{i} \" deny }}\n");
-        }
-        let module = lowered(&source);
-        let runs: Vec<(usize, usize)> = module.programs[0]
-            .prefix_dispatches
-            .iter()
-            .map(|d| (d.start, d.end))
-            .collect();
-        assert_eq!(runs, vec![(0, 8)]);
     }
 
     // suffix dispatch (LPM trie of reversed literals)
     #[test]
     fn runs_of_eight_suffixes_dispatch_on_reversed_literals() {
-        let rule = |name: &str, lit: &str, more: &str| {
-            format!("rule {name} {{ on file.open when file.path endswith \"{lit}\"{more} deny }}\n")
-        };
+        let rule = |name: &str, lit: &str, more: &str| affix_rule("endswith", name, lit, more);
         let mut source = String::new();
         // Rule offsets 0..9: ".pem" before "cert.pem" before
         // "/server-cert.pem"; a `startswith` rule on the same field ends
@@ -1527,40 +1577,25 @@ mod tests {
         source += &rule("s6", ".env", "");
         source += &rule("s7", "cert.pem", " and proc.uid == 2");
         source += &rule("s8", "a", "");
-        source += "rule p { on file.open when file.path startswith \"/x\" deny }\n";
+        source += &affix_rule("startswith", "p", "/x", "");
         for i in 0..7 {
             source += &rule(&format!("q{i}"), &format!(".q{i}"), "");
         }
         let module = lowered(&source);
-        let program = &module.programs[0];
-        let runs: Vec<(usize, usize, bool)> = program
-            .prefix_dispatches
-            .iter()
-            .map(|d| (d.start, d.end, d.suffix))
-            .collect();
-        assert_eq!(runs, vec![(0, 9, true)], "a startswith rule ends the run");
-        let d = &program.prefix_dispatches[0];
-        let rev = |lit: &str| lit.bytes().rev().collect::<Vec<u8>>();
-        let group = |lit: &str| &d.groups[d.literals.iter().position(|l| *l == rev(lit)).unwrap()];
+        assert_eq!(
+            affix_runs(&module),
+            vec![(0, 9, true)],
+            "a startswith rule ends the run"
+        );
+        let d = &module.programs[0].prefix_dispatches[0];
         assert_eq!(d.literals.len(), 7, "a literal two rules share is one key");
-        assert_eq!(group("/server-cert.pem"), &vec![0, 1, 2, 4, 7]);
-        assert_eq!(group("cert.pem"), &vec![0, 1, 4, 7]);
-        assert_eq!(group(".pem"), &vec![0, 4]);
-        assert_eq!(group(".key"), &vec![3]);
-        assert_eq!(group("a"), &vec![8]);
+        assert_eq!(group_of(d, "/server-cert.pem"), [0, 1, 2, 4, 7]);
+        assert_eq!(group_of(d, "cert.pem"), [0, 1, 4, 7]);
+        assert_eq!(group_of(d, ".pem"), [0, 4]);
+        assert_eq!(group_of(d, ".key"), [3]);
+        assert_eq!(group_of(d, "a"), [8]);
+        assert_trie_keys(&module, d);
         let set = &module.sets[d.set.0 as usize];
-        assert_eq!(set.kind, crate::ir::SetKind::StrPrefix { data_len: 16 });
-        for (g, ((key, value), lit)) in set
-            .keys
-            .iter()
-            .zip(&set.values)
-            .zip(&d.literals)
-            .enumerate()
-        {
-            assert_eq!(&key[..4], &((lit.len() as u32) * 8).to_le_bytes());
-            assert_eq!(&key[4..4 + lit.len()], lit.as_slice());
-            assert_eq!(value, &(g as u32).to_le_bytes().to_vec());
-        }
         assert!(set
             .keys
             .iter()
@@ -1568,56 +1603,34 @@ mod tests {
     }
 
     #[test]
-    fn suffixes_longer_than_an_lpm_trie_holds_end_a_suffix_run() {
-        let long = "x".repeat(257);
-        let mut source = String::new();
-        for i in 0..8 {
-            source +=
-                &format!("rule c{i} {{ on exec when exec.cmdline endswith \" c{i}\" deny }}\n");
-        }
-        source += &format!("rule long {{ on exec when exec.cmdline endswith \"{long}\" deny }}\n");
-        for i in 0..8 {
-            source +=
-                &format!("rule d{i} {{ on exec when exec.cmdline startswith \"d{i} \" deny }}\n");
-        }
-        let module = lowered(&source);
-        let runs: Vec<(usize, usize, bool)> = module.programs[0]
-            .prefix_dispatches
-            .iter()
-            .map(|d| (d.start, d.end, d.suffix))
-            .collect();
-        assert_eq!(runs, vec![(0, 8, true), (9, 17, false)]);
-    }
-
-    #[test]
-    fn a_prefix_runs_common_prefix_is_compared_inline_and_left_out_of_the_keys() {
-        let mut source = String::new();
-        for i in 0..8 {
-            source += &format!(
-                "rule p{i} {{ on file.open when file.path startswith \"/srv/polc-bench/prefix-{i}/\" deny }}\n"
-            );
-        }
-        source +=
-            "rule q { on file.open when file.path startswith \"/srv/polc-bench/prefix-\" deny }\n";
-        let module = lowered(&source);
-        let d = &module.programs[0].prefix_dispatches[0];
-        assert_eq!((d.start, d.end), (0, 9));
-        // Every literal starts with "/srv/polc-bench/prefix-" (23 bytes),
-        // but one is exactly that: each key keeps a byte.
-        assert_eq!(d.common, 22);
-        assert_eq!(
-            d.literals[0],
-            b"/srv/polc-bench/prefix-".to_vec(),
-            "full literals"
-        );
-        let set = &module.sets[d.set.0 as usize];
-        assert_eq!(
-            set.kind,
-            crate::ir::SetKind::StrPrefix { data_len: 25 - 22 }
-        );
-        for (key, lit) in set.keys.iter().zip(&d.literals) {
-            assert_eq!(&key[..4], &((lit.len() as u32 - 22) * 8).to_le_bytes());
-            assert_eq!(&key[4..4 + lit.len() - 22], &lit[22..]);
+    fn a_runs_common_prefix_or_suffix_is_compared_inline_and_left_out_of_the_keys() {
+        // Every literal starts (ends) with 23 bytes, but one is exactly
+        // them: each key keeps a byte.
+        for (op, template, shared) in [
+            (
+                "startswith",
+                "/srv/polc-bench/prefix-{}/",
+                "/srv/polc-bench/prefix-",
+            ),
+            (
+                "endswith",
+                "/suffix-{}/polc-bench/target.conf",
+                "/polc-bench/target.conf",
+            ),
+        ] {
+            let mut source = String::new();
+            for i in 0..8 {
+                let lit = template.replace("{}", &i.to_string());
+                source += &affix_rule(op, &format!("r{i}"), &lit, "");
+            }
+            source += &affix_rule(op, "shared", shared, "");
+            let module = lowered(&source);
+            let suffix = op == "endswith";
+            assert_eq!(affix_runs(&module), vec![(0, 9, suffix)], "{op}");
+            let d = &module.programs[0].prefix_dispatches[0];
+            assert_eq!(d.common, 22, "{op}");
+            assert_eq!(group_of(d, shared), [8], "full literals: {op}");
+            assert_trie_keys(&module, d);
         }
         assert_eq!(
             super::common_prefix(&[b"abcdefgh1".to_vec(), b"abcdefgh2".to_vec()]),

@@ -157,7 +157,9 @@ pub struct PrefixDispatch {
     /// Bytes every literal of a prefix run starts with (at least
     /// [`PREFIX_COMMON_MIN`], or none): compared inline before the lookup,
     /// whose keys are the literals past them, so that the trie's walk does
-    /// not compare them again at every node. 0 for a suffix run.
+    /// not compare them again at every node. For a suffix run, the bytes
+    /// every literal ends with (the reversed literals' common prefix),
+    /// compared inline at the value's end.
     pub common: usize,
     /// The run's literals as the trie holds them (reversed for a suffix
     /// run), sorted and unique: group `i` is `literals[i]`.
