@@ -200,6 +200,27 @@ struct RunArgs {
     /// Do not render the doc and the plot afterwards.
     #[arg(long)]
     no_render: bool,
+    /// Throughput phase: the loads measured (open: opens of one path, on
+    /// the file hook; connect: UDP connects to one port of 127.0.0.1, on
+    /// `cgroup/connect4`); rows of the other loads are kept.
+    #[arg(long = "load", value_enum, value_delimiter = ',', default_values_t = throughput::Burst::ALL)]
+    loads: Vec<throughput::Burst>,
+    /// Throughput phase: offered rates in calls per second, `max` for as
+    /// fast as the generator can (default: each load's own list; open
+    /// 10,000 to 400,000 and max, connect 10,000 to 2,000,000 and max).
+    #[arg(long, value_delimiter = ',')]
+    rates: Vec<String>,
+    /// Throughput phase: ring buffer sizes in bytes.
+    #[arg(long, value_delimiter = ',', default_values_t = [1u32 << 20, 16 << 20])]
+    ringbufs: Vec<u32>,
+    /// Throughput phase: seconds of load per rate.
+    #[arg(long, default_value_t = 2.0)]
+    throughput_secs: f64,
+    /// Throughput phase: run the generator and polrt at real-time priority
+    /// (`SCHED_FIFO` 1), ahead of other work on the machine (default:
+    /// normal priority, sharing the cores with whatever else runs).
+    #[arg(long)]
+    throughput_realtime: bool,
 }
 
 #[derive(Args, Debug)]
@@ -585,24 +606,42 @@ fn run(args: &RunArgs, phases: &[Phase]) -> Result<(), String> {
     }
     if phases.contains(&Phase::Throughput) {
         let kernel = kernel.as_ref().ok_or("the throughput phase needs root")?;
-        let rates = [
-            Some(10_000),
-            Some(50_000),
-            Some(100_000),
-            Some(200_000),
-            Some(400_000),
-            None,
-        ];
-        results.throughput = throughput::run(
-            &tools,
-            &bench_dir().join("pol/throughput.pol"),
-            &kernel.cgroup.path,
-            &scratch,
-            &rates,
-            &[1 << 20, 16 << 20],
-            Duration::from_secs(2),
-        );
-        results.save(&results_path)?;
+        let rates =
+            args.rates
+                .iter()
+                .map(|r| match r.as_str() {
+                    "max" => Ok(None),
+                    n => n.replace('_', "").parse::<u64>().map(Some).map_err(|_| {
+                        format!("--rates: `{n}` is not a rate (calls a second, or max)")
+                    }),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+        if args.throughput_secs.is_nan() || args.throughput_secs <= 0.0 {
+            return Err("--throughput-secs must be positive".into());
+        }
+        for &burst in &args.loads {
+            let rows = throughput::run(
+                &tools,
+                &bench_dir().join("pol"),
+                burst,
+                &kernel.cgroup.path,
+                &scratch,
+                &rates,
+                &args.ringbufs,
+                Duration::from_secs_f64(args.throughput_secs),
+                args.throughput_realtime,
+            );
+            results.throughput.retain(|row| row.load != burst.name());
+            results.throughput.extend(rows);
+            let order = |row: &throughput::ThroughputRow| {
+                throughput::Burst::ALL
+                    .iter()
+                    .position(|b| b.name() == row.load)
+                    .unwrap_or(usize::MAX)
+            };
+            results.throughput.sort_by_key(order);
+            results.save(&results_path)?;
+        }
     }
     drop(kernel);
     load::remove_fixtures();

@@ -395,13 +395,19 @@ fn throughput(out: &mut String, results: &Results) {
         return;
     }
     out.push_str("### Event throughput of `polrt run --format json --output FILE`\n\n");
-    out.push_str("| ring buffer | offered (opens/s) | generated | delivered | delivered/s | lost | polrt CPU µs/event |\n");
-    out.push_str("|---:|---:|---:|---:|---:|---:|---:|\n");
+    out.push_str("Load `open`: opens of one path (`file.open`); `connect`: UDP connects to one port of 127.0.0.1 (`net.connect`, `cgroup/connect4`). \"made/s\" is the rate the generator reached; \"(FIFO)\": the generator and polrt ran at real-time priority (`--throughput-realtime`).\n\n");
+    out.push_str("| load | ring buffer | offered (calls/s) | made | made/s | delivered | delivered/s | lost | polrt CPU µs/event |\n");
+    out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for row in &results.throughput {
+        let load = if row.realtime {
+            format!("{} (FIFO)", row.load)
+        } else {
+            row.load.clone()
+        };
         if let Some(error) = &row.error {
             let _ = writeln!(
                 out,
-                "| {} KiB | {} | fails: {} | | | | |",
+                "| {load} | {} KiB | {} | fails: {} | | | | | |",
                 row.ringbuf_bytes / 1024,
                 row.offered_rate.map_or("max".into(), count),
                 short(error)
@@ -410,10 +416,11 @@ fn throughput(out: &mut String, results: &Results) {
         }
         let _ = writeln!(
             out,
-            "| {} KiB | {} | {} | {} | {} | {} | {} |",
+            "| {load} | {} KiB | {} | {} | {} | {} | {} | {} | {} |",
             row.ringbuf_bytes / 1024,
             row.offered_rate.map_or("max".into(), count),
             count(row.generated),
+            count((row.generated as f64 / row.seconds.max(1e-9)) as u64),
             count(row.delivered),
             count(row.events_per_s as u64),
             count(row.lost),

@@ -284,6 +284,15 @@ fn render_message_into(out: &mut String, parts: &[MessagePart], fields: &[(Strin
             MessagePart::Text(text) => out.push_str(text),
             MessagePart::Field(name) => match fields.iter().find(|(n, _)| n == name) {
                 Some((_, Value::Str(text))) => out.push_str(text),
+                Some((_, Value::Int(v))) => push_u64(out, *v),
+                Some((_, Value::Ip(IpAddr::V4(ip)))) => {
+                    for (i, octet) in ip.octets().into_iter().enumerate() {
+                        if i > 0 {
+                            out.push('.');
+                        }
+                        push_u64(out, u64::from(octet));
+                    }
+                }
                 Some((_, value)) => {
                     let _ = write!(out, "{value}");
                 }
@@ -295,6 +304,23 @@ fn render_message_into(out: &mut String, parts: &[MessagePart], fields: &[(Strin
             },
         }
     }
+}
+
+/// Appends `n` in decimal (as `Display` writes it, without the formatting
+/// machinery).
+fn push_u64(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits were written.
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
 }
 
 #[cfg(test)]
@@ -429,5 +455,30 @@ mod tests {
             ]
         );
         assert_eq!(event.message, "");
+    }
+
+    #[test]
+    fn messages_write_ints_and_addresses_as_display_does() {
+        let parts = vec![
+            MessagePart::Text("to ".into()),
+            MessagePart::Field("a".into()),
+            MessagePart::Text(" port ".into()),
+            MessagePart::Field("n".into()),
+        ];
+        for (ip, n) in [
+            ("127.0.0.1", 47999u64),
+            ("0.0.0.0", 0),
+            ("255.255.255.255", u64::MAX),
+            ("10.200.3.40", 10),
+            ("::ffff:1.2.3.4", 7),
+            ("fe80::1", 1_000_000),
+        ] {
+            let ip: IpAddr = ip.parse().expect("ip");
+            let fields = vec![
+                ("a".to_string(), Value::Ip(ip)),
+                ("n".to_string(), Value::Int(n)),
+            ];
+            assert_eq!(render_message(&parts, &fields), format!("to {ip} port {n}"));
+        }
     }
 }

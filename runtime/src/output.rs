@@ -196,6 +196,9 @@ pub struct Output {
     /// The policy whose records are written now, and its generation (the
     /// SHA-256 of its source): added to JSON events (see [`Output::set_policy`]).
     policy: Option<(String, String)>,
+    /// `policy` as the end of a JSON event: `,"policy":…,"generation":…`
+    /// (escaped once, not for every event).
+    policy_json: Vec<u8>,
     /// The host name (of polrt's UTS namespace), added to JSON records.
     hostname: String,
     /// Names and images of the containers of events (see
@@ -364,6 +367,7 @@ impl Output {
             failures: None,
             failures_total: 0,
             policy: None,
+            policy_json: Vec::new(),
             hostname: hostname(),
             containers: None,
             accounts: None,
@@ -387,7 +391,17 @@ impl Output {
     /// Names the policy and generation of the records written from now on:
     /// JSON events carry them as `policy` and `generation`.
     pub fn set_policy(&mut self, name: &str, generation: &str) {
+        if let Some((policy, held)) = &self.policy {
+            if policy == name && held == generation {
+                return;
+            }
+        }
         self.policy = Some((name.to_string(), generation.to_string()));
+        self.policy_json.clear();
+        self.policy_json.extend_from_slice(b",\"policy\":");
+        json_str(&mut self.policy_json, name);
+        self.policy_json.extend_from_slice(b",\"generation\":");
+        json_str(&mut self.policy_json, generation);
     }
 
     /// `record` with the current policy and generation (when named), as a
@@ -503,6 +517,9 @@ impl Output {
 
     /// Flushes buffered lines.
     pub fn flush(&mut self) {
+        if let Some(accounts) = &mut self.accounts {
+            accounts.unchecked = 0;
+        }
         if let Sink::Stream(out) = &mut self.out {
             let flushed = out.flush();
             self.note(flushed);
@@ -614,23 +631,17 @@ impl Output {
         let mut line = std::mem::take(&mut self.buffer);
         line.clear();
         let unix_ns = i128::from(event.time_ns) + self.clock.offset_ns;
-        let info = event_container(event).map(|id| match &mut self.containers {
+        let id = event_container(event);
+        let info = id.map(|id| match &mut self.containers {
             Some(containers) => containers.lookup(id),
             None => ContainerInfo::default(),
         });
-        let container = event_container(event).zip(info.as_ref());
+        let container = id.zip(info.as_ref());
         match self.format {
             Format::Json => {
                 write_event_json(&mut line, event, container, |out| self.time(out, unix_ns));
-                if let Some((policy, generation)) = &self.policy {
-                    line.pop();
-                    line.extend_from_slice(b",\"policy\":");
-                    json_str(&mut line, policy);
-                    line.extend_from_slice(b",\"generation\":");
-                    json_str(&mut line, generation);
-                    line.push(b'}');
-                }
                 line.pop();
+                line.extend_from_slice(&self.policy_json);
                 line.extend_from_slice(b",\"hostname\":");
                 json_str(&mut line, &self.hostname);
                 if let Some(accounts) = &mut self.accounts {
@@ -709,8 +720,17 @@ impl Output {
     /// Appends the RFC 3339 form of `unix_ns`, reusing the formatted date
     /// and time of day while events stay within one second.
     fn time(&mut self, out: &mut Vec<u8>, unix_ns: i128) {
-        let secs = unix_ns.div_euclid(1_000_000_000) as i64;
-        let nanos = unix_ns.rem_euclid(1_000_000_000) as u32;
+        // In 64 bits (to the year 2262) the division is a machine one.
+        let (secs, nanos) = match i64::try_from(unix_ns) {
+            Ok(ns) => (
+                ns.div_euclid(1_000_000_000),
+                ns.rem_euclid(1_000_000_000) as u32,
+            ),
+            Err(_) => (
+                unix_ns.div_euclid(1_000_000_000) as i64,
+                unix_ns.rem_euclid(1_000_000_000) as u32,
+            ),
+        };
         let prefix = match self.second {
             Some((second, prefix)) if second == secs => prefix,
             _ => {
@@ -811,7 +831,12 @@ fn value_json(value: &Value) -> Json {
 fn json_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     let bytes = s.as_bytes();
-    if !bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
+    // Every byte looked at, no early exit: the compiler makes this a few
+    // vector compares where `any` was a branch per byte.
+    let plain = bytes.iter().fold(true, |plain, &b| {
+        plain & (b >= 0x20) & (b != b'"') & (b != b'\\')
+    });
+    if plain {
         // Most strings need no escape: one copy.
         out.extend_from_slice(bytes);
         out.push(b'"');
@@ -861,6 +886,17 @@ fn push_u64(out: &mut Vec<u8>, mut n: u64) {
     out.extend_from_slice(&digits[at..]);
 }
 
+/// Appends an IPv4 address as its `Display` writes it (`a.b.c.d`), without
+/// the formatting machinery.
+fn push_ipv4(out: &mut Vec<u8>, ip: &std::net::Ipv4Addr) {
+    for (i, octet) in ip.octets().into_iter().enumerate() {
+        if i > 0 {
+            out.push(b'.');
+        }
+        push_u64(out, u64::from(octet));
+    }
+}
+
 /// Appends `n` in decimal, zero-padded to `width` digits.
 fn push_padded(out: &mut Vec<u8>, n: u64, width: usize) {
     let mut digits = [b'0'; 20];
@@ -880,6 +916,11 @@ fn write_value_json(out: &mut Vec<u8>, value: &Value) {
         Value::Bool(true) => out.extend_from_slice(b"true"),
         Value::Bool(false) => out.extend_from_slice(b"false"),
         Value::Str(v) => json_str(out, v),
+        Value::Ip(std::net::IpAddr::V4(v)) => {
+            out.push(b'"');
+            push_ipv4(out, v);
+            out.push(b'"');
+        }
         Value::Ip(v) => {
             out.push(b'"');
             let _ = write!(out, "{v}");
@@ -1153,23 +1194,37 @@ struct AccountNames {
     accounts: polc::accounts::Accounts,
     stamps: Option<(Option<std::time::SystemTime>, Option<std::time::SystemTime>)>,
     checked: Option<std::time::Instant>,
+    /// Events that may still be named without reading the clock for the
+    /// staleness check: a batch of events (written between two flushes, a
+    /// few milliseconds) reads it once, not once an event; a flush sets it
+    /// to 0, and it is never more than [`AccountNames::UNCHECKED`].
+    unchecked: u32,
 }
 
 impl AccountNames {
+    /// Events named between two reads of the clock, at most.
+    const UNCHECKED: u32 = 1023;
+
     fn new(files: crate::run::AccountFiles) -> AccountNames {
         AccountNames {
             files,
             accounts: polc::accounts::Accounts::default(),
             stamps: None,
             checked: None,
+            unchecked: 0,
         }
     }
 
     /// The user name of `uid` and the group name of `gid`, where known.
     fn names(&mut self, uid: u32, gid: u32) -> (Option<&str>, Option<&str>) {
-        let stale = self
-            .checked
-            .is_none_or(|at| at.elapsed() >= std::time::Duration::from_secs(1));
+        let stale = if self.unchecked > 0 {
+            self.unchecked -= 1;
+            false
+        } else {
+            self.unchecked = AccountNames::UNCHECKED;
+            self.checked
+                .is_none_or(|at| at.elapsed() >= std::time::Duration::from_secs(1))
+        };
         if stale {
             self.checked = Some(std::time::Instant::now());
             let modified =
@@ -1639,5 +1694,35 @@ mod tests {
             line,
             "reload: policy `web` reloaded: generation 0123456789ab replaces fedcba987654"
         );
+    }
+
+    #[test]
+    fn json_strings_and_addresses_are_written_as_serde_json_writes_them() {
+        let mut texts: Vec<String> = (0u8..0x80).map(|b| char::from(b).to_string()).collect();
+        texts.push(String::new());
+        texts.push("plain text longer than one vector of bytes, with no escape".into());
+        texts.push("a long run of plain bytes and then a quote: \" and more after it".into());
+        texts.push("é\u{1}\\tail of \t tabs\n".repeat(5));
+        for text in &texts {
+            let mut out = Vec::new();
+            json_str(&mut out, text);
+            assert_eq!(
+                String::from_utf8(out).expect("utf8"),
+                serde_json::to_string(text).expect("json"),
+                "{text:?}"
+            );
+        }
+        for ip in [
+            "127.0.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "10.0.20.3",
+            "::1",
+        ] {
+            let ip: std::net::IpAddr = ip.parse().expect("ip");
+            let mut out = Vec::new();
+            write_value_json(&mut out, &Value::Ip(ip));
+            assert_eq!(String::from_utf8(out).expect("utf8"), format!("\"{ip}\""));
+        }
     }
 }
