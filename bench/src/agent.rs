@@ -62,7 +62,7 @@ fn not_measured() -> Measure {
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct ReloadRow {
     pub reloads: usize,
-    /// Milliseconds from the rename to the `reloaded` line.
+    /// Milliseconds from the rename to polrt's `reload: ... reloaded` line.
     pub ms: Measure,
 }
 
@@ -476,7 +476,7 @@ pub fn tables(results: &AgentResults) -> String {
         other => crate::cost::show(other),
     };
     out.push_str(&format!(
-        "\nHot reload of a one-rule policy (`polrt run`, the file renamed over, to polrt's `reloaded` line), {} reloads: {reload}.\n",
+        "\nHot reload of a one-rule policy (`polrt run`, the file renamed over, to polrt's `reload: policy ... reloaded` line), {} reloads: {reload}.\n",
         results.reload.reloads
     ));
     out
