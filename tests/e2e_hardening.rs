@@ -534,24 +534,11 @@ fn detached_replaced_and_unpinned_links_are_reported_and_repaired() {
     assert!(!connects(&cgroup, port), "the deny must hold again");
 
     // Made to run another program (BPF_LINK_UPDATE): restored.
-    let types = polrt::probe::kernel_btf().expect("kernel BTF");
-    let other = polrt::object::compile_source(
-        "other.pol",
+    let (_other, ebpf) = support::load_in_process(
         "rule other {\n    on net.connect\n    when net.dport == 9\n    audit\n}\n",
         4096,
-    )
-    .expect("compiles");
-    let mut ebpf = polrt::loader::open(&other, &types, None).expect("opens");
-    polrt::loader::write_config(&ebpf, &other.metadata, polc::abi::Config::default())
-        .expect("config");
-    let meta = other
-        .metadata
-        .programs
-        .iter()
-        .find(|p| p.symbol == program)
-        .expect("connect4 program")
-        .clone();
-    polrt::loader::load_program(&mut ebpf, &meta, &types).expect("loads");
+        program,
+    );
     let foreign = ebpf.program(program).expect("loaded").fd().expect("fd");
     let link_id = status_program_link(&pins.name, program);
     let link = polrt::loader::link_fd_by_id(link_id).expect("the link");

@@ -601,25 +601,12 @@ fn events_wake_the_reader_from_a_quarter_of_the_ring_to_half() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("listen");
     let port = listener.local_addr().expect("addr").port();
     let ring: u32 = 4096;
-    let policy = polrt::object::compile_source(
-        "wake.pol",
+    let symbol = "net_connect_cgroup4";
+    let (policy, mut ebpf) = support::load_in_process(
         &format!("rule seen {{\n    on net.connect\n    when net.dport == {port}\n    audit\n}}\n"),
         ring,
-    )
-    .expect("compiles");
-    let types = polrt::probe::kernel_btf().expect("kernel BTF");
-    let mut ebpf = polrt::loader::open(&policy, &types, Some(ring)).expect("opens");
-    polrt::loader::write_config(&ebpf, &policy.metadata, polc::abi::Config::default())
-        .expect("config");
-    let symbol = "net_connect_cgroup4";
-    let meta = policy
-        .metadata
-        .programs
-        .iter()
-        .find(|p| p.symbol == symbol)
-        .expect("the connect4 program")
-        .clone();
-    polrt::loader::load_program(&mut ebpf, &meta, &types).expect("loads");
+        symbol,
+    );
     let program: &mut CgroupSockAddr = ebpf
         .program_mut(symbol)
         .expect("loaded")

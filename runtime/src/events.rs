@@ -306,10 +306,9 @@ fn render_message_into(out: &mut String, parts: &[MessagePart], fields: &[(Strin
     }
 }
 
-/// Appends `n` in decimal (as `Display` writes it, without the formatting
-/// machinery).
-fn push_u64(out: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
+/// `n` in decimal (as `Display` writes it, without the formatting
+/// machinery), written at the end of `digits`.
+pub(crate) fn decimal(digits: &mut [u8; 20], mut n: u64) -> &[u8] {
     let mut at = digits.len();
     loop {
         at -= 1;
@@ -319,8 +318,13 @@ fn push_u64(out: &mut String, mut n: u64) {
             break;
         }
     }
-    // Only ASCII digits were written.
-    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
+    &digits[at..]
+}
+
+/// Appends `n` in decimal.
+fn push_u64(out: &mut String, n: u64) {
+    // Only ASCII digits are written.
+    out.push_str(std::str::from_utf8(decimal(&mut [0; 20], n)).unwrap_or_default());
 }
 
 #[cfg(test)]

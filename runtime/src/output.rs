@@ -872,18 +872,8 @@ fn json_str(out: &mut Vec<u8>, s: &str) {
 }
 
 /// Appends `n` in decimal.
-fn push_u64(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
+fn push_u64(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(crate::events::decimal(&mut [0; 20], n));
 }
 
 /// Appends an IPv4 address as its `Display` writes it (`a.b.c.d`), without

@@ -778,3 +778,30 @@ pub fn assert_polc_test_in_kernel(policy: &Path, tests: usize) {
         );
     }
 }
+
+/// Compiles `source` and loads its program `symbol` into the kernel in this
+/// process, as polrt would (ring buffer of `ringbuf_bytes`, the default
+/// config written and frozen), without attaching it; the caller attaches
+/// it and drops the `Ebpf` to unload it.
+pub fn load_in_process(
+    source: &str,
+    ringbuf_bytes: u32,
+    symbol: &str,
+) -> (polrt::object::PolicyObject, aya::Ebpf) {
+    let policy =
+        polrt::object::compile_source("in-process.pol", source, ringbuf_bytes).expect("compiles");
+    let types = polrt::probe::kernel_btf().expect("kernel BTF");
+    let mut ebpf =
+        polrt::loader::open(&policy, &types, Some(ringbuf_bytes)).expect("opens the object");
+    polrt::loader::write_config(&ebpf, &policy.metadata, polc::abi::Config::default())
+        .expect("config");
+    let meta = policy
+        .metadata
+        .programs
+        .iter()
+        .find(|p| p.symbol == symbol)
+        .unwrap_or_else(|| panic!("no program {symbol}"))
+        .clone();
+    polrt::loader::load_program(&mut ebpf, &meta, &types).expect("loads");
+    (policy, ebpf)
+}
