@@ -580,17 +580,19 @@ fn events_that_do_not_wake_polrt_are_written_on_its_timer() {
     assert_eq!(finished.summary()["lost"], 0);
 }
 
-/// The programs write an event without waking the reader until a quarter
-/// of the ring buffer is waiting (polrt reads on a timer meanwhile); from a
-/// quarter to half of it, each event wakes the reader at once; past half,
-/// none does (the reader was woken on the way). Seen from a reader blocked
-/// in an edge-triggered `epoll_wait` on a 4 KiB ring no one reads: after
-/// each event, whether it woke the reader is exactly whether a quarter,
-/// but not half, was waiting before it. The level comes from the size the
-/// ring was created with, written by the loader into the frozen config.
+/// The programs write events without waking the reader (polrt reads on a
+/// timer), but for those written as the waiting bytes reach a quarter of
+/// the ring buffer, and half of it: within `WAKE_BAND_RECORDS` records of
+/// the program's size below each level, each event wakes the reader at
+/// once; past the level, none does (the reader was woken on the way). Seen
+/// from a reader blocked in an edge-triggered `epoll_wait` on a 4 KiB ring
+/// no one reads: after each event, whether it woke the reader is exactly
+/// whether the bytes waiting before it were in one of the two bands. The
+/// level comes from the size the ring was created with, written by the
+/// loader into the frozen config.
 #[test]
-fn events_wake_the_reader_from_a_quarter_of_the_ring_to_half() {
-    if !kernel_tests_enabled("events_wake_the_reader_from_a_quarter_of_the_ring_to_half") {
+fn events_wake_the_reader_as_the_ring_fills_to_a_quarter_and_to_half() {
+    if !kernel_tests_enabled("events_wake_the_reader_as_the_ring_fills_to_a_quarter_and_to_half") {
         return;
     }
     use aya::programs::{CgroupAttachMode, CgroupSockAddr};
@@ -626,8 +628,9 @@ fn events_wake_the_reader_from_a_quarter_of_the_ring_to_half() {
     // What one event takes in the ring: an 8-byte header, rounded to 8.
     let per_event = (record + 8).div_ceil(8) * 8;
     let (quarter, half) = (ring / 4, ring / 2);
+    let band = polc::abi::WAKE_BAND_RECORDS * per_event;
     assert!(
-        half + 4 * per_event < ring,
+        band < quarter && half + 4 * per_event < ring,
         "records of {record} bytes leave no room to test in a {ring}-byte ring"
     );
 
@@ -673,15 +676,21 @@ fn events_wake_the_reader_from_a_quarter_of_the_ring_to_half() {
         // A forced wake-up arrives within microseconds.
         let woke_now = woke.recv_timeout(Duration::from_millis(150)).is_ok();
         while woke.try_recv().is_ok() {}
-        let expected = quarter <= waiting && waiting < half;
+        let near = |level: u32| level - band <= waiting && waiting < level;
+        let expected = near(quarter) || near(half);
         assert_eq!(
             woke_now, expected,
-            "event {n}, written with {waiting} bytes waiting (a quarter is {quarter}, half {half}): woke the reader: {woke_now}"
+            "event {n}, written with {waiting} bytes waiting (a quarter is {quarter}, half {half}, bands of {band} below them): woke the reader: {woke_now}"
         );
         woken += usize::from(woke_now);
         waiting += per_event;
     }
-    assert!(woken > 0, "no event woke the reader");
+    // Every event of each band woke it: as many as fit in the two bands.
+    let per_band = band.div_ceil(per_event) as usize;
+    assert!(
+        (2 * per_band - 2..=2 * per_band).contains(&woken),
+        "{woken} events woke the reader; the bands hold about {per_band} each"
+    );
     let _ = stop_tx.send(());
     waiter.join().expect("the waiter");
     // SAFETY: closing the descriptor this test made.

@@ -289,6 +289,14 @@ pub const CONFIG_MONITOR: u32 = 1;
 /// reader at once ([`ring_wake_flags`]); 0 there: every event wakes it.
 pub const CONFIG_WAKE_LOG2_SHIFT: u32 = 24;
 
+/// Records of a program's own size within which an event wakes the reader
+/// as the fill level approaches a quarter, or half, of the ring buffer:
+/// an event written while `level - WAKE_BAND_RECORDS × record` <= waiting
+/// bytes < `level` forces a wake-up; any other event does not. A band of
+/// several records, not one, so that writers on other CPUs adding their
+/// records at the same moment cannot carry the level past it unseen.
+pub const WAKE_BAND_RECORDS: u32 = 4;
+
 /// The [`Config::flags`] bits that make events wake the reader once a
 /// quarter of a ring buffer of `ring_bytes` (a power of two, as the kernel
 /// requires) is waiting. The loader knows the size (`--ringbuf-size`); the

@@ -1769,20 +1769,26 @@ impl Emitter<'_> {
             asm.call(Helper::GetCurrentComm);
         }
         let asm = &mut self.asm;
-        asm.note("wake the reader only from a quarter of the ring buffer to half of it");
+        asm.note("wake the reader as the ring buffer fills to a quarter, and to half");
         // The reader polls on a short timer (polrt's event loop), so a record
         // need not wake it: waking it per record costs the writing task an
-        // inter-processor wake-up and the reader a context switch per event.
-        // From a quarter of the ring to half of it, every record wakes it
-        // at once, however fast its timer, so that a flood never fills the
-        // ring between two ticks; past half it was woken on the way (and
-        // reads until the ring is empty), and a wake-up per record (an
-        // interrupt of the writing CPU each) would only slow the writers
-        // of a ring the reader cannot keep up with. The size is not compiled in (the loader may resize the ring,
-        // `--ringbuf-size`): the loader writes log2 of a quarter of it into
-        // the frozen config's flags, which the verifier reads as a
-        // constant; 0 there (a loader that does not) wakes per record.
+        // interrupt (irq_work) and the reader a context switch per event.
+        // The records written as the waiting bytes reach a quarter of the
+        // ring wake it at once, however fast its timer, so that a flood
+        // never fills the ring between two ticks; those reaching half do
+        // again, in case the first were missed. Only those: a wake-up per
+        // record past the level would slow the writers while the reader,
+        // already woken, catches up. The band is `WAKE_BAND_RECORDS` of
+        // this program's records wide below each level. The size is not
+        // compiled in (the loader may resize the ring, `--ringbuf-size`):
+        // the loader writes log2 of a quarter of it into the frozen
+        // config's flags, which the verifier reads as a constant; 0 there
+        // (a loader that does not) wakes per record.
+        let in_ring = (self.env.layout.record_len + 8).div_ceil(8) * 8;
+        let band = (abi::WAKE_BAND_RECORDS * in_ring) as i32;
         let quiet = asm.label("quiet");
+        let wake = asm.label("wake");
+        let past_quarter = asm.label("past_quarter");
         asm.load_map(Reg::R1, self.env.maps.events);
         asm.mov_imm(Reg::R2, BPF_RB_AVAIL_DATA);
         asm.call(Helper::RingbufQuery);
@@ -1793,10 +1799,17 @@ impl Emitter<'_> {
         asm.jump_imm(Jmp::IfEqual, Reg::R1, 0, quiet);
         asm.mov_imm(Reg::R2, 1);
         asm.alu(Alu::Lhs, Reg::R2, Reg::R1);
+        asm.mov(Reg::R3, Reg::R0);
+        asm.alu_imm(Alu::Add, Reg::R3, band);
         asm.mov_imm(Reg::R4, BPF_RB_NO_WAKEUP);
-        asm.jump_reg(Jmp::IfLessThan, Reg::R0, Reg::R2, quiet);
+        asm.jump_reg(Jmp::IfGreaterOrEqual, Reg::R0, Reg::R2, past_quarter);
+        asm.jump_reg(Jmp::IfGreaterOrEqual, Reg::R3, Reg::R2, wake);
+        asm.goto(quiet);
+        asm.bind(past_quarter);
         asm.alu_imm(Alu::Lhs, Reg::R2, 1);
         asm.jump_reg(Jmp::IfGreaterOrEqual, Reg::R0, Reg::R2, quiet);
+        asm.jump_reg(Jmp::IfLessThan, Reg::R3, Reg::R2, quiet);
+        asm.bind(wake);
         asm.mov_imm(Reg::R4, BPF_RB_FORCE_WAKEUP);
         asm.bind(quiet);
         asm.load_map(Reg::R1, self.env.maps.events);
