@@ -625,8 +625,8 @@ fn events_wake_the_reader_as_the_ring_fills_to_a_quarter_and_to_half() {
         .find(|h| h.name == "net.connect")
         .expect("the hook")
         .record_len;
-    // What one event takes in the ring: an 8-byte header, rounded to 8.
-    let per_event = (record + 8).div_ceil(8) * 8;
+    // What one event takes in the ring.
+    let per_event = polc::abi::ringbuf_record_bytes(record);
     let (quarter, half) = (ring / 4, ring / 2);
     let band = polc::abi::WAKE_BAND_RECORDS * per_event;
     assert!(

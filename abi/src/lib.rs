@@ -289,6 +289,12 @@ pub const CONFIG_MONITOR: u32 = 1;
 /// reader at once ([`ring_wake_flags`]); 0 there: every event wakes it.
 pub const CONFIG_WAKE_LOG2_SHIFT: u32 = 24;
 
+/// Bytes a record of `len` bytes takes in a ring buffer: the kernel's
+/// 8-byte header, the whole rounded up to 8.
+pub fn ringbuf_record_bytes(len: u32) -> u32 {
+    (len + 8).div_ceil(8) * 8
+}
+
 /// Records of a program's own size within which an event wakes the reader
 /// as the fill level approaches a quarter, or half, of the ring buffer:
 /// an event written while `level - WAKE_BAND_RECORDS × record` <= waiting

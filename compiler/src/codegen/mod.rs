@@ -1784,7 +1784,7 @@ impl Emitter<'_> {
         // the loader writes log2 of a quarter of it into the frozen
         // config's flags, which the verifier reads as a constant; 0 there
         // (a loader that does not) wakes per record.
-        let in_ring = (self.env.layout.record_len + 8).div_ceil(8) * 8;
+        let in_ring = abi::ringbuf_record_bytes(self.env.layout.record_len);
         let band = (abi::WAKE_BAND_RECORDS * in_ring) as i32;
         let quiet = asm.label("quiet");
         let wake = asm.label("wake");
