@@ -86,7 +86,7 @@ fn two_hundred_path_rules_dispatch_by_one_lookup_and_deny_exactly_their_files() 
     let asm = String::from_utf8_lossy(&asm.stdout);
     let lookups = asm
         .lines()
-        .filter(|l| l.contains("rules on file.path by one hash lookup"))
+        .filter(|l| l.contains("rules on file.path") && l.contains("by one hash lookup"))
         .count();
     assert!(lookups >= 4, "{lookups} dispatches");
 
@@ -115,6 +115,97 @@ fn two_hundred_path_rules_dispatch_by_one_lookup_and_deny_exactly_their_files() 
     assert_eq!(finished.matches("shared_first"), 0);
     assert_eq!(finished.matches("shared_third"), 0);
     assert_eq!(finished.matches("deny_002"), 0);
+}
+
+/// A run of `==` rules that differ only in their literal shares one body:
+/// the hash map's value is the rule id, and on a resolved path the identity
+/// map holds, per file, the first rule whose literal leads to it. On the
+/// real kernel (root) the run denies exactly the files it names, and each
+/// decision is counted for the first rule, in order, whose first test
+/// holds: by name, by another name (a hard link, a symbolic link), and for
+/// a later rule's literal that is a hard link of an earlier rule's file.
+#[test]
+fn a_run_sharing_one_body_decides_for_the_first_rule_by_name_or_by_file() {
+    if !kernel_tests_enabled("a_run_sharing_one_body_decides_for_the_first_rule_by_name_or_by_file")
+    {
+        return;
+    }
+    let work = TempDir::new("shared-run");
+    let cgroup = TestCgroup::new("shared-run");
+    let dir = work.path.join("files");
+    fs::create_dir(&dir).expect("files dir");
+    let file = |name: &str| dir.join(name);
+    let mut policy = String::new();
+    for i in 0..40 {
+        let _ = writeln!(
+            policy,
+            "rule deny_{i:02} {{\n    on file.open\n    when file.path == \"{}\" and proc.uid != 4242\n    deny \"{{proc.comm}} opened {{file.path}}\"\n}}\n",
+            file(&format!("f-{i:02}")).display()
+        );
+        // f-12 is another name of f-03's file; f-30 names no file.
+        if i != 12 && i != 30 {
+            fs::write(file(&format!("f-{i:02}")), "x\n").expect("write");
+        }
+    }
+    fs::hard_link(file("f-03"), file("f-12")).expect("hard link");
+    fs::hard_link(file("f-07"), file("alias-of-07")).expect("hard link");
+    std::os::unix::fs::symlink(file("f-09"), file("link-to-09")).expect("symlink");
+    fs::write(file("unnamed"), "x\n").expect("write");
+    let policy = write_policy(&work, "shared.pol", &policy);
+
+    let asm = Command::new(polc_bin())
+        .args(["build", "--emit", "asm", "-o", "-"])
+        .arg(&policy)
+        .output()
+        .expect("polc build");
+    assert!(
+        asm.status.success(),
+        "{}",
+        String::from_utf8_lossy(&asm.stderr)
+    );
+    let asm = String::from_utf8_lossy(&asm.stdout);
+    assert!(
+        asm.contains("40 rules on file.path sharing one body"),
+        "the run shares one body:\n{asm}"
+    );
+    assert!(
+        !asm.contains("deny_39 matched"),
+        "no rule of the run has code of its own"
+    );
+
+    let polrt = Polrt::start(&policy, &cgroup, &work, &[]);
+    for name in [
+        "f-00",
+        "f-05",
+        "f-03",
+        "f-12",
+        "f-39",
+        "alias-of-07",
+        "link-to-09",
+    ] {
+        assert!(!reads(&cgroup, &file(name)), "{name} is denied");
+    }
+    assert!(reads(&cgroup, &file("unnamed")), "a file no rule names");
+    let finished = polrt.stop_ok();
+    for rule in ["deny_00", "deny_05", "deny_39", "deny_07", "deny_09"] {
+        assert!(finished.matches(rule) >= 1, "{rule} decided");
+    }
+    assert!(
+        finished.matches("deny_03") >= 2,
+        "f-03 by name, and f-12 (its file) by the earlier rule"
+    );
+    for rule in ["deny_12", "deny_01", "deny_30"] {
+        assert_eq!(finished.matches(rule), 0, "{rule} never decides");
+    }
+    let events = finished.of_type("event");
+    let opened_12 = events
+        .iter()
+        .filter(|e| e["rule"] == "deny_03")
+        .any(|e| e.to_string().contains("f-12"));
+    assert!(
+        opened_12,
+        "the open of f-12 is reported by deny_03: {events:?}"
+    );
 }
 
 /// `polc build --emit asm` of `policy`: the prefix dispatches in it.

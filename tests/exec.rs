@@ -268,6 +268,7 @@ impl Executor {
     pub fn name_files(
         &mut self,
         sets: &[Vec<String>],
+        ranks: &[Vec<u32>],
         named: &std::collections::BTreeMap<String, polc::interp::FileIdentity>,
     ) {
         let Some(map) = self
@@ -277,8 +278,9 @@ impl Executor {
         else {
             return;
         };
-        let entries =
-            polc::abi::identity_entries(sets, |path| named.get(path).map(|id| (id.dev, id.ino)));
+        let entries = polc::abi::identity_entries(sets, ranks, |path| {
+            named.get(path).map(|id| (id.dev, id.ino))
+        });
         if let Store::Hash(store) = &mut map.store {
             *store = entries
                 .into_iter()

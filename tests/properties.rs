@@ -300,6 +300,13 @@ impl Coverage {
                 if run.identities.iter().any(Option::is_some) {
                     self.add("string dispatch by identity");
                 }
+                match &run.shared {
+                    Some(shared) if shared.ranked.is_some() => {
+                        self.add("string dispatch sharing one body, by identity rank")
+                    }
+                    Some(_) => self.add("string dispatch sharing one body"),
+                    None => {}
+                }
             }
             // prefix dispatch (LPM trie)
             for run in &program.prefix_dispatches {
@@ -471,6 +478,8 @@ impl Coverage {
             "suffix dispatch with overlapping suffixes",
             "prefix dispatch with a common prefix",
             "suffix dispatch with a common suffix",
+            "string dispatch sharing one body",
+            "string dispatch sharing one body, by identity rank",
         ] {
             want.push(other.to_string());
         }
@@ -692,7 +701,11 @@ fn run_executor(case: &Case, hook: Hook, events: &[Event], tally: &mut ExecutorT
         for (n, event) in [raw.clone(), clamped].into_iter().enumerate() {
             let decision = interp::evaluate(&case.policy, hook, &event);
             let ctx = TestContext::encode(&event);
-            executor.name_files(&build.metadata.identities, &event.named_files);
+            executor.name_files(
+                &build.metadata.identities,
+                &build.metadata.identity_ranks,
+                &event.named_files,
+            );
             let run = executor
                 .run(&ctx, case.seed ^ i as u64)
                 .unwrap_or_else(|fault| {

@@ -129,36 +129,71 @@ pub fn identity_key_parts(key: &[u8]) -> Option<(u64, u64)> {
     Some((word(0), word(8)))
 }
 
-/// The u64 words of a [`MAP_IDENTITIES`] value for `n_sets` identity sets:
-/// the bitmap, then the number of its bits set.
-pub fn identity_words(n_sets: usize) -> usize {
+/// The u64 words of a [`MAP_IDENTITIES`] value for `n_sets` identity sets
+/// of which `n_ranked` are ranked ([`Metadata::identity_ranks`]): the
+/// bitmap, then one word per ranked set (in set order), then the number of
+/// the bitmap's bits set.
+pub fn identity_words(n_sets: usize, n_ranked: usize) -> usize {
     if n_sets == 0 {
         0
     } else {
-        n_sets.div_ceil(64) + 1
+        n_sets.div_ceil(64) + n_ranked + 1
     }
 }
 
+/// The word of a [`MAP_IDENTITIES`] value that holds ranked set `set`'s
+/// rank for the file, given each set's ranks (empty: not ranked).
+pub fn identity_rank_word(ranks: &[Vec<u32>], set: usize) -> Option<usize> {
+    if ranks.get(set).is_none_or(|r| r.is_empty()) {
+        return None;
+    }
+    let before = ranks[..set].iter().filter(|r| !r.is_empty()).count();
+    Some(ranks.len().div_ceil(64) + before)
+}
+
 /// The contents of [`MAP_IDENTITIES`] for the identity `sets` of a policy
-/// ([`Metadata::identities`]), given the file (`dev`, `ino`) each path leads
-/// to now: per file, the bitmap of the sets a path of which leads to it.
+/// ([`Metadata::identities`]) and their `ranks` ([`Metadata::identity_ranks`];
+/// empty when no set is ranked), given the file (`dev`, `ino`) each path
+/// leads to now: per file, the bitmap of the sets a path of which leads to
+/// it; per ranked set, the lowest rank of its paths that lead to the file
+/// (`u64::MAX` when none does); the number of bits set.
 pub fn identity_entries(
     sets: &[Vec<String>],
+    ranks: &[Vec<u32>],
     mut file_at: impl FnMut(&str) -> Option<(u64, u64)>,
 ) -> std::collections::BTreeMap<(u64, u64), Vec<u64>> {
-    let words = identity_words(sets.len());
+    let rank_of = |set: usize| ranks.get(set).filter(|r| !r.is_empty());
+    let n_ranked = (0..sets.len()).filter(|&s| rank_of(s).is_some()).count();
+    let words = identity_words(sets.len(), n_ranked);
+    let bitmap = sets.len().div_ceil(64);
     let mut entries = std::collections::BTreeMap::new();
+    let mut ranked = 0;
     for (set, paths) in sets.iter().enumerate() {
-        for path in paths {
+        let set_ranks = rank_of(set);
+        for (i, path) in paths.iter().enumerate() {
             if let Some(file) = file_at(path) {
-                let bits = entries.entry(file).or_insert_with(|| vec![0u64; words]);
+                let bits = entries.entry(file).or_insert_with(|| {
+                    let mut value = vec![0u64; words];
+                    value[bitmap..words - 1].fill(u64::MAX);
+                    value
+                });
                 bits[set / 64] |= 1 << (set % 64);
+                if let Some(r) = set_ranks.and_then(|r| r.get(i)) {
+                    let word = &mut bits[bitmap + ranked];
+                    *word = (*word).min(u64::from(*r));
+                }
             }
+        }
+        if set_ranks.is_some() {
+            ranked += 1;
         }
     }
     for bits in entries.values_mut() {
-        let (count, map) = bits.split_last_mut().expect("a count word");
-        *count = map.iter().map(|w| u64::from(w.count_ones())).sum();
+        let count: u64 = bits[..bitmap]
+            .iter()
+            .map(|w| u64::from(w.count_ones()))
+            .sum();
+        *bits.last_mut().expect("a count word") = count;
     }
     entries
 }
@@ -576,6 +611,14 @@ pub struct Metadata {
     /// Empty when no set is a list file's.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub identity_files: Vec<Option<String>>,
+    /// Per identity set, the rank of each of its paths (in the order of
+    /// [`Metadata::identities`]' paths), or none: a ranked set's word in
+    /// [`MAP_IDENTITIES`] values holds the lowest rank of its paths that
+    /// lead to the file (a run of `==` rules sharing one body reads there
+    /// the first rule, in order, whose literal names the file). Empty when
+    /// no set is ranked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub identity_ranks: Vec<Vec<u32>>,
     /// List files compiled into the programs (`contains` and `endswith`
     /// automata): the runtime reloads the policy (built again from its
     /// source) when one changes, and refuses to for an object.
@@ -1092,6 +1135,35 @@ mod tests {
         );
         assert_eq!(c_string(&header.comm), "bash");
         assert_eq!(EventHeader::parse(&bytes[..47]), None);
+    }
+
+    #[test]
+    fn identity_entries_hold_each_ranked_sets_lowest_rank() {
+        let sets = vec![
+            vec!["/a".to_string()],
+            vec!["/b".to_string(), "/c".to_string(), "/d".to_string()],
+            vec!["/e".to_string()],
+        ];
+        let ranks = vec![vec![], vec![12, 3, 7], vec![]];
+        // /b and /c are one file, /d another; /a and /e name /d's file.
+        let file = |path: &str| match path {
+            "/b" | "/c" => Some((1, 10)),
+            "/d" | "/a" | "/e" => Some((1, 11)),
+            _ => None,
+        };
+        assert_eq!(identity_words(3, 1), 3);
+        assert_eq!(identity_rank_word(&ranks, 1), Some(1));
+        assert_eq!(identity_rank_word(&ranks, 0), None);
+        let entries = identity_entries(&sets, &ranks, file);
+        assert_eq!(entries[&(1, 10)], vec![0b010, 3, 1]);
+        assert_eq!(entries[&(1, 11)], vec![0b111, 7, 3]);
+        let plain = identity_entries(&sets, &[], file);
+        assert_eq!(plain[&(1, 11)], vec![0b111, 3]);
+        // A ranked set none of whose paths leads to the file: no rank.
+        let entries = identity_entries(&sets[..1], &[vec![5]], |_| Some((2, 2)));
+        assert_eq!(entries[&(2, 2)], vec![1, 5, 1]);
+        let entries = identity_entries(&sets, &ranks, |p| (p == "/a").then_some((3, 3)));
+        assert_eq!(entries[&(3, 3)], vec![0b001, u64::MAX, 1]);
     }
 
     #[test]

@@ -320,7 +320,12 @@ fn build_module(
     ringbuf_bytes: u32,
 ) -> Result<Build, BuildError> {
     let n_rules = policy.rules.len() as u32;
-    let identity_words = abi::identity_words(module.identities.len()) as u32;
+    let identity_ranks: Vec<Vec<u32>> = module.identities.iter().map(|s| s.ranks.clone()).collect();
+    let n_ranked = identity_ranks.iter().filter(|r| !r.is_empty()).count();
+    let identity_words = abi::identity_words(module.identities.len(), n_ranked) as u32;
+    let identity_rank_words: Vec<Option<u32>> = (0..identity_ranks.len())
+        .map(|set| abi::identity_rank_word(&identity_ranks, set).map(|w| w as u32))
+        .collect();
     let uses_features = module.programs.iter().any(codegen::needs_features);
     let uses_callers = module.programs.iter().any(|p| match p.target {
         Target::Attach { attach, .. } => p
@@ -358,7 +363,9 @@ fn build_module(
             .flat_map(|p| p.fields())
             .chain(policy.rules_on(hook).flat_map(ir::record_fields))
             .collect();
-        layouts.push(Layout::new(hook, &fields, identity_words));
+        let mut layout = Layout::new(hook, &fields, identity_words);
+        layout.identity_rank_words = identity_rank_words.clone();
+        layouts.push(layout);
     }
     let scratch_len = layouts
         .iter()
@@ -830,6 +837,11 @@ fn build_module(
         compiled_lists: module.compiled_lists.clone(),
         identity_files: if module.identities.iter().any(|s| s.file.is_some()) {
             module.identities.iter().map(|s| s.file.clone()).collect()
+        } else {
+            Vec::new()
+        },
+        identity_ranks: if module.identities.iter().any(|s| !s.ranks.is_empty()) {
+            module.identities.iter().map(|s| s.ranks.clone()).collect()
         } else {
             Vec::new()
         },

@@ -91,6 +91,8 @@ pub struct IdentityMap {
     sets: Vec<Vec<String>>,
     /// Per identity set, the list file its paths come from, if any.
     files: Vec<Option<String>>,
+    /// Per identity set, the ranks of its paths (empty: not ranked).
+    ranks: Vec<Vec<u32>>,
     /// What the map holds: per file, the sets a path of which leads to it.
     written: BTreeMap<(u64, u64), Vec<u64>>,
     /// Per named path, the file it led to when last looked up.
@@ -114,6 +116,7 @@ impl IdentityMap {
             fd,
             sets: metadata.identities.clone(),
             files: metadata.identity_files.clone(),
+            ranks: metadata.identity_ranks.clone(),
             written: BTreeMap::new(),
             found: BTreeMap::new(),
         };
@@ -134,6 +137,7 @@ impl IdentityMap {
             fd,
             sets: metadata.identities.clone(),
             files: metadata.identity_files.clone(),
+            ranks: metadata.identity_ranks.clone(),
             written: BTreeMap::new(),
             found: BTreeMap::new(),
         };
@@ -209,7 +213,7 @@ impl IdentityMap {
         let first = self.found.is_empty();
         let devices = mount_devices();
         let mut found: BTreeMap<String, Option<Identity>> = BTreeMap::new();
-        let wanted = abi::identity_entries(&self.sets, |path| {
+        let wanted = abi::identity_entries(&self.sets, &self.ranks, |path| {
             let id = *found
                 .entry(path.to_string())
                 .or_insert_with(|| Identity::of_with(path, &devices));

@@ -528,6 +528,7 @@ pub(crate) mod tests {
             sets: vec![],
             identities: vec![],
             identity_files: vec![],
+            identity_ranks: vec![],
             compiled_lists: vec![],
             accounts: vec![],
             automata: String::new(),

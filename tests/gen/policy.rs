@@ -640,18 +640,31 @@ impl<R: Entropy> Gen<'_, R> {
         } else {
             "=="
         };
+        // Shared body: now and then an `==` run whose rules differ only in
+        // their literal (one action, the same later terms), which shares
+        // one body driven by the map's value and the identity map's rank.
+        let shared = (op == "==" && self.rng.chance(35)).then(|| {
+            let action = *pick(self.rng, &["allow", "audit", "deny", "kill"]);
+            let more = self.rng.chance(60).then(|| self.condition(hook));
+            (action, more)
+        });
         let n = self.rng.range(8, 14) as usize;
         (0..n)
             .map(|_| {
                 let name = self.name("r");
-                let action = *pick(self.rng, &["allow", "audit", "deny", "kill"]);
+                let mut action = *pick(self.rng, &["allow", "audit", "deny", "kill"]);
                 let literal = pick(self.rng, &pool).clone();
                 let mut cond = format!(
                     "{} {op} {}",
                     field.spec().name,
                     render_str(self.rng, &literal)
                 );
-                if self.rng.chance(60) {
+                if let Some((shared_action, more)) = &shared {
+                    action = shared_action;
+                    if let Some(more) = more {
+                        cond = format!("{cond} and ({more})");
+                    }
+                } else if self.rng.chance(60) {
                     let more = self.condition(hook);
                     cond = format!("{cond} and ({more})");
                 }

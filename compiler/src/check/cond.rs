@@ -29,7 +29,7 @@ const MAX_EXPR_DEPTH: usize = 200;
 pub const MAX_TESTS: usize = 10_000;
 /// Policies with more comparisons than this, all conditions together, are
 /// reported (E0219).
-pub const MAX_TOTAL_TESTS: usize = 100_000;
+pub const MAX_TOTAL_TESTS: usize = 1_000_000;
 
 /// The indexed field of `name` when it is written `FIELD[*]`.
 fn any_element(name: &ast::Name) -> Option<FieldId> {

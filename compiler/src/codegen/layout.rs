@@ -40,6 +40,9 @@ pub struct Layout {
     pub identity_sets: Vec<(FieldId, u32)>,
     /// Words of an identity map value.
     pub identity_words: u32,
+    /// Per identity set, the word of an identity map value holding its
+    /// rank for the file, if it is ranked ([`abi::identity_rank_word`]).
+    pub identity_rank_words: Vec<Option<u32>>,
     /// A string dispatch's group index for its in-order fallback (u64),
     /// after the walk area: in the map, where the verifier does not track
     /// it, so that the fallback's entries share one verification.
@@ -143,6 +146,7 @@ impl Layout {
             walk,
             identity_sets,
             identity_words,
+            identity_rank_words: Vec::new(),
             dispatch,
             argv,
             scratch_len: at + SCRATCH_TAIL,

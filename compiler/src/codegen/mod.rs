@@ -827,6 +827,13 @@ impl Emitter<'_> {
             .note(format!("{} matched: {}", step.name, step.action.keyword()));
         self.asm
             .store_imm(Size::Word, Reg::R7, header::RULE_ID, step.rule_id as i32);
+        self.verdict_and_captures(step, decided);
+    }
+
+    /// A match past its rule id: the verdict in r9, the step's captures
+    /// (or the block that loads them for every rule that has them), then
+    /// the decided block.
+    fn verdict_and_captures(&mut self, step: &Step, decided: Label) {
         self.asm.mov_imm(Reg::R9, action_code(step.action));
         let sure = |f: &FieldId| self.here.as_ref().is_some_and(|h| h.sure.contains(f));
         let shared = (!step.captures.iter().all(sure))
@@ -893,6 +900,9 @@ impl Emitter<'_> {
         plan: &flow::RulePlan,
         decided: Label,
     ) {
+        if let Some(shared) = &def.shared {
+            return self.shared_dispatch(dispatch, def, shared.ranked, decided);
+        }
         let field = dispatch.field;
         self.asm.note(format!(
             "dispatch: {} rules on {} by one hash lookup",
@@ -1047,6 +1057,166 @@ impl Emitter<'_> {
         if self.here.is_some() {
             self.dispatch_fallback(dispatch, resolved, decided);
         }
+    }
+
+    /// A shared run's dispatch (see [`crate::ir::SharedRun`]): the rule id
+    /// that decides is the lower of the one the hash lookup of the field's
+    /// bytes gives and, on a resolved path whose file one of the run's
+    /// literals names, the rank the identity map holds for the file (the
+    /// first rule, in order, whose literal leads to it); on an unresolved
+    /// path, a rule that fails closed matches from the run's first rule on.
+    /// Its later terms are tested once, for whichever rule that is, and
+    /// the rule id goes into the record from the scratch map's dispatch
+    /// slot (where the verifier does not track it: the body is verified
+    /// once). No rule: the dispatch's miss label.
+    fn shared_dispatch(
+        &mut self,
+        dispatch: &flow::Dispatch,
+        def: &crate::ir::StrDispatch,
+        ranked: Option<crate::ir::IdentitySetId>,
+        decided: Label,
+    ) {
+        let field = dispatch.field;
+        let step = &self.program.rules[dispatch.start];
+        self.asm.note(format!(
+            "dispatch: {} rules on {} sharing one body, by one hash lookup",
+            dispatch.end - dispatch.start,
+            field.spec().name
+        ));
+        self.need(field);
+        let crate::ir::SetKind::StrHash { key_len } = self.env.sets[def.set.0 as usize].kind else {
+            panic!("internal error: a string dispatch on a non-string set");
+        };
+        let resolved = match step.conjuncts().first() {
+            Some(Cond::Or(items)) => match &items[0] {
+                Cond::Leaf(leaf) => self.undecided_when(leaf).is_some(),
+                _ => false,
+            },
+            Some(Cond::Leaf(leaf)) => self.undecided_when(leaf).is_some(),
+            _ => false,
+        };
+        let rule_slot = self.env.layout.dispatch as i16;
+        let by_file = self.asm.label("shared.by_file");
+        let pick = self.asm.label("shared.pick");
+        let body = self.asm.label("shared.body");
+        let unresolved = self.asm.label("shared.unresolved");
+        self.asm.note("no rule yet (u64::MAX)");
+        self.asm.store_imm(Size::DoubleWord, Reg::R7, rule_slot, -1);
+        if !leaves::without_len(self, field) {
+            let what = flow::R1::Len(field);
+            if !self.r1_holds(what) {
+                let len = self.env.layout.len_slot(field);
+                self.asm.load(Size::DoubleWord, Reg::R1, Reg::R7, len);
+                self.set_r1(Some(what));
+            }
+            if resolved {
+                // Undecided: a rule that fails closed matches; one that
+                // does not matches by the file only.
+                let fails_closed = crate::interp::fails_closed_to_match(step.action);
+                let to = if fails_closed { unresolved } else { by_file };
+                self.asm.note(format!("{} unresolved", field.spec().name));
+                self.asm.jump_imm(Jmp::IfEqual, Reg::R1, -1, to);
+                self.jump_edge(to);
+            }
+            self.asm
+                .note("longer than the longest literal: none of them");
+            self.asm
+                .jump_imm(Jmp::IfGreaterOrEqual, Reg::R1, key_len as i32, by_file);
+            self.jump_edge(by_file);
+        }
+        let map = self.env.maps.set(def.set);
+        self.asm.note(format!(
+            "the first rule with the literal: {} strings, keys of {key_len} bytes",
+            def.literals.len()
+        ));
+        self.asm.load_map(Reg::R1, map);
+        self.asm.mov(Reg::R2, Reg::R7);
+        self.asm
+            .alu_imm(Alu::Add, Reg::R2, i32::from(self.env.layout.slot(field)));
+        self.asm.call(Helper::MapLookupElem);
+        self.set_r1(None);
+        self.asm.jump_imm(Jmp::IfEqual, Reg::R0, 0, by_file);
+        self.jump_edge(by_file);
+        self.asm.load(Size::Word, Reg::R1, Reg::R0, 0);
+        self.asm
+            .store(Size::DoubleWord, Reg::R7, rule_slot, Reg::R1);
+        self.goto(by_file);
+        self.bind(unresolved);
+        if self.here.is_some() {
+            self.asm
+                .note("undecided: the run's first rule matches (it fails closed)");
+            self.asm
+                .store_imm(Size::DoubleWord, Reg::R7, rule_slot, step.rule_id as i32);
+            self.goto(body);
+        }
+        self.bind(by_file);
+        if self.here.is_some() {
+            if let Some(set) = ranked {
+                let at = self
+                    .env
+                    .layout
+                    .identity_sets(field)
+                    .expect("internal error: identity tests without identity sets");
+                let word = self.env.layout.identity_rank_words[set.0 as usize]
+                    .expect("internal error: a shared run's identity set is not ranked");
+                self.asm.note(
+                    "a file one of the literals names: the first rule whose literal leads to it",
+                );
+                self.asm.load(
+                    Size::DoubleWord,
+                    Reg::R2,
+                    Reg::R7,
+                    (at + 8 * (set.0 / 64)) as i16,
+                );
+                and_mask(&mut self.asm, Reg::R2, 1u64 << (set.0 % 64));
+                self.asm.jump_imm(Jmp::IfEqual, Reg::R2, 0, pick);
+                self.jump_edge(pick);
+                self.asm
+                    .load(Size::DoubleWord, Reg::R2, Reg::R7, (at + 8 * word) as i16);
+                self.asm.load(Size::DoubleWord, Reg::R1, Reg::R7, rule_slot);
+                self.asm
+                    .jump_reg(Jmp::IfGreaterOrEqual, Reg::R2, Reg::R1, pick);
+                self.jump_edge(pick);
+                self.asm
+                    .store(Size::DoubleWord, Reg::R7, rule_slot, Reg::R2);
+            }
+            self.goto(pick);
+        }
+        self.bind(pick);
+        if self.here.is_some() {
+            self.asm.load(Size::DoubleWord, Reg::R1, Reg::R7, rule_slot);
+            self.set_r1(None);
+            self.asm.jump_imm(Jmp::IfEqual, Reg::R1, -1, dispatch.miss);
+            self.jump_edge(dispatch.miss);
+            self.goto(body);
+        }
+        self.bind(body);
+        if self.here.is_none() {
+            return;
+        }
+        self.asm.island_point();
+        self.set_rule(Some(step.rule_id));
+        self.asm.line(step.line);
+        self.asm
+            .note("the run's later terms, once for whichever rule decides");
+        self.fail_closed_match = crate::interp::fails_closed_to_match(step.action);
+        for term in &step.conjuncts()[1..] {
+            if self.here.is_some() {
+                self.branch(term, dispatch.miss, false, true);
+            }
+        }
+        if self.here.is_none() {
+            return;
+        }
+        self.asm.note(format!(
+            "a rule of the run matched: {}, its id from the dispatch",
+            step.action.keyword()
+        ));
+        self.asm.load(Size::DoubleWord, Reg::R1, Reg::R7, rule_slot);
+        self.set_r1(None);
+        self.asm
+            .store(Size::Word, Reg::R7, header::RULE_ID, Reg::R1);
+        self.verdict_and_captures(step, decided);
     }
 
     /// The run of a string dispatch in order, for the events its lookup

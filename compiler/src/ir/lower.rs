@@ -16,8 +16,8 @@ use crate::interp::{self, FieldValue};
 use crate::ir::automaton::{Automaton, ScanKind};
 use crate::ir::{
     dispatch_value, AutomatonDef, AutomatonId, Cond, IdentitySet, IdentitySetId, Leaf, LeafKind,
-    Module, Net, PrefixDispatch, Program, SetDef, SetId, SetKind, SetSource, Step, StrDispatch,
-    Target, DISPATCH_MIN, INLINE_LIST_MAX, PREFIX_COMMON_MIN, PREFIX_DISPATCH_MAX,
+    Module, Net, PrefixDispatch, Program, SetDef, SetId, SetKind, SetSource, SharedRun, Step,
+    StrDispatch, Target, DISPATCH_MIN, INLINE_LIST_MAX, PREFIX_COMMON_MIN, PREFIX_DISPATCH_MAX,
 };
 
 /// Longest prefix an LPM trie key holds (`LPM_DATA_SIZE_MAX`).
@@ -67,10 +67,11 @@ pub fn lower(policy: &CheckedPolicy) -> Module {
             }
         }
     }
+    let identities = compact_identities(&mut programs, identities.sets);
     Module {
         programs,
         sets: sets.sets,
-        identities: identities.sets,
+        identities,
         automata: sets.automata,
         compiled_lists: sets.compiled_lists.into_iter().collect(),
     }
@@ -128,10 +129,12 @@ pub fn lower_test_program(policy: &CheckedPolicy, hook: Hook) -> Module {
         &mut sets,
         &mut identities,
     );
+    let mut programs = vec![program];
+    let identities = compact_identities(&mut programs, identities.sets);
     Module {
-        programs: vec![program],
+        programs,
         sets: sets.sets,
-        identities: identities.sets,
+        identities,
         automata: sets.automata,
         compiled_lists: sets.compiled_lists.into_iter().collect(),
     }
@@ -196,7 +199,7 @@ fn lower_program(
             rules.push(step);
         }
     }
-    let str_dispatches = str_dispatches(&rules, lowering.sets);
+    let str_dispatches = str_dispatches(&mut rules, lowering.sets, lowering.identities);
     let prefix_dispatches = prefix_dispatches(&rules, lowering.sets);
     Program {
         hook,
@@ -250,8 +253,13 @@ pub fn str_eq_term(rule: &Step) -> Option<(FieldId, &[u8], Option<IdentitySetId>
     Some((field, lit, identity))
 }
 
-/// The runs of `rules` to dispatch by string, each with its set map.
-fn str_dispatches(rules: &[Step], sets: &mut SetTable) -> Vec<StrDispatch> {
+/// The runs of `rules` to dispatch by string, each with its set map. The
+/// first terms of a shared run's rules test its ranked identity set.
+fn str_dispatches(
+    rules: &mut [Step],
+    sets: &mut SetTable,
+    identities: &mut IdentityTable,
+) -> Vec<StrDispatch> {
     let mut out = Vec::new();
     let mut k = 0;
     while k < rules.len() {
@@ -264,11 +272,80 @@ fn str_dispatches(rules: &[Step], sets: &mut SetTable) -> Vec<StrDispatch> {
             e += 1;
         }
         if e - k >= DISPATCH_MIN {
-            out.push(sets.dispatch(&rules[k..e], k, field));
+            let run = &mut rules[k..e];
+            let shared = shares_body(run).then(|| SharedRun {
+                ranked: ranked_identities(run, identities),
+            });
+            if let Some(SharedRun {
+                ranked: Some(ranked),
+            }) = shared
+            {
+                for rule in run.iter_mut() {
+                    set_first_identity(rule, ranked);
+                }
+            }
+            out.push(sets.dispatch(run, k, field, shared));
         }
         k = e;
     }
     out
+}
+
+/// Whether the rules of a string run differ only in their literal: the
+/// same action, the same later terms and captures (and ids in file order),
+/// so that one body decides for any of them.
+fn shares_body(run: &[Step]) -> bool {
+    let first = &run[0];
+    let later = |rule: &Step| rule.conjuncts()[1..].to_vec();
+    let first_later = later(first);
+    run.windows(2).all(|w| w[0].rule_id < w[1].rule_id)
+        && run.iter().all(|rule| {
+            let terms = later(rule);
+            rule.action == first.action
+                && rule.captures == first.captures
+                && terms.len() == first_later.len()
+                && terms.iter().zip(&first_later).all(|(a, b)| a.same_as(b))
+        })
+}
+
+/// The ranked identity set of a shared run on a resolved path: each rule's
+/// literal (those naming a file by absolute path), ranked by the rule's id.
+fn ranked_identities(run: &[Step], identities: &mut IdentityTable) -> Option<IdentitySetId> {
+    let mut paths = Vec::new();
+    let mut ranks = Vec::new();
+    for rule in run {
+        if let Some((_, _, Some(set))) = str_eq_term(rule) {
+            for path in &identities.sets[set.0 as usize].paths {
+                paths.push(path.clone());
+                ranks.push(rule.rule_id);
+            }
+        }
+    }
+    (!paths.is_empty()).then(|| {
+        identities.intern_set(IdentitySet {
+            paths,
+            file: None,
+            ranks,
+        })
+    })
+}
+
+/// Points the identity test of `rule`'s first term (`FIELD == "lit" or
+/// FIELD is <file>`) at `set`.
+fn set_first_identity(rule: &mut Step, set: IdentitySetId) {
+    let first = match &mut rule.cond {
+        Cond::And(items) => &mut items[0],
+        other => other,
+    };
+    if let Cond::Or(items) = first {
+        if let Some(Cond::Leaf(Leaf {
+            kind: LeafKind::IdentityIn(id),
+            ..
+        })) = items.get_mut(1)
+        {
+            *id = set;
+        }
+    }
 }
 
 // string prefix dispatch (LPM trie)
@@ -902,10 +979,11 @@ pub fn not(cond: Cond) -> Cond {
     }
 }
 
-/// Identity sets, deduplicated by their paths.
+/// Identity sets, deduplicated by their paths (and list file, and ranks).
 #[derive(Default)]
 struct IdentityTable {
     sets: Vec<IdentitySet>,
+    index: std::collections::HashMap<IdentitySet, u32>,
 }
 
 impl IdentityTable {
@@ -916,16 +994,72 @@ impl IdentityTable {
     /// The identity set of `paths`, of the list file `file` if any (a
     /// file's set is never shared with an inline list's).
     fn intern_file(&mut self, paths: Vec<String>, file: Option<String>) -> IdentitySetId {
-        if let Some(i) = self
-            .sets
-            .iter()
-            .position(|s| s.paths == paths && s.file == file)
-        {
-            return IdentitySetId(i as u32);
-        }
-        self.sets.push(IdentitySet { paths, file });
-        IdentitySetId(self.sets.len() as u32 - 1)
+        self.intern_set(IdentitySet {
+            paths,
+            file,
+            ranks: Vec::new(),
+        })
     }
+
+    fn intern_set(&mut self, set: IdentitySet) -> IdentitySetId {
+        if let Some(&i) = self.index.get(&set) {
+            return IdentitySetId(i);
+        }
+        let i = self.sets.len() as u32;
+        self.index.insert(set.clone(), i);
+        self.sets.push(set);
+        IdentitySetId(i)
+    }
+}
+
+/// Keeps the identity sets some leaf of `programs` tests (or a shared run
+/// reads), in order, and renumbers every reference to them: the sets of
+/// the literals of shared runs, whose ranked set replaces them, are gone.
+fn compact_identities(programs: &mut [Program], sets: Vec<IdentitySet>) -> Vec<IdentitySet> {
+    fn visit(cond: &mut Cond, f: &mut dyn FnMut(&mut IdentitySetId)) {
+        match cond {
+            Cond::True | Cond::False => {}
+            Cond::And(items) | Cond::Or(items) => items.iter_mut().for_each(|c| visit(c, f)),
+            Cond::Not(inner) => visit(inner, f),
+            Cond::Leaf(Leaf {
+                kind: LeafKind::IdentityIn(set),
+                ..
+            }) => f(set),
+            Cond::Leaf(_) => {}
+        }
+    }
+    fn each(program: &mut Program, f: &mut dyn FnMut(&mut IdentitySetId)) {
+        for step in program.traces.iter_mut().chain(program.rules.iter_mut()) {
+            visit(&mut step.cond, f);
+        }
+        for run in &mut program.str_dispatches {
+            run.identities.iter_mut().flatten().for_each(&mut *f);
+            if let Some(shared) = &mut run.shared {
+                shared.ranked.iter_mut().for_each(&mut *f);
+            }
+        }
+    }
+    let mut used = vec![false; sets.len()];
+    for program in programs.iter_mut() {
+        each(program, &mut |set| used[set.0 as usize] = true);
+    }
+    if used.iter().all(|u| *u) {
+        return sets;
+    }
+    let mut new_id = vec![u32::MAX; sets.len()];
+    let mut kept = Vec::new();
+    for (i, set) in sets.into_iter().enumerate() {
+        if used[i] {
+            new_id[i] = kept.len() as u32;
+            kept.push(set);
+        }
+    }
+    for program in programs.iter_mut() {
+        each(program, &mut |set| {
+            *set = IdentitySetId(new_id[set.0 as usize])
+        });
+    }
+    kept
 }
 
 /// Set maps, deduplicated by (list, kind), and string automata,
@@ -1089,12 +1223,23 @@ impl SetTable {
     }
 
     /// The set map of a string dispatch over `rules` (program rules
-    /// `start..`): each literal's key, valued by its group.
-    fn dispatch(&mut self, rules: &[Step], start: usize, field: FieldId) -> StrDispatch {
+    /// `start..`): each literal's key, valued by its group (a shared run's:
+    /// by the id of its first rule with the literal).
+    fn dispatch(
+        &mut self,
+        rules: &[Step],
+        start: usize,
+        field: FieldId,
+        shared: Option<SharedRun>,
+    ) -> StrDispatch {
         let mut by_literal: std::collections::BTreeMap<&[u8], Option<IdentitySetId>> =
             std::collections::BTreeMap::new();
+        let mut first_rule: std::collections::HashMap<&[u8], u32> =
+            std::collections::HashMap::new();
         for rule in rules {
             let (_, lit, identity) = str_eq_term(rule).expect("a dispatched rule");
+            first_rule.entry(lit).or_insert(rule.rule_id);
+            let identity = if shared.is_some() { None } else { identity };
             let slot = by_literal.entry(lit).or_insert(identity);
             if slot.is_none() {
                 *slot = identity;
@@ -1108,7 +1253,11 @@ impl SetTable {
             let mut key = lit.to_vec();
             key.resize(key_len as usize, 0);
             keys.push(key);
-            values.push(dispatch_value(group as u32, *identity));
+            let value = match shared {
+                Some(_) => first_rule[lit],
+                None => group as u32,
+            };
+            values.push(dispatch_value(value, *identity));
         }
         let literals: Vec<Vec<u8>> = by_literal.keys().map(|l| l.to_vec()).collect();
         let identities: Vec<Option<IdentitySetId>> = by_literal.values().copied().collect();
@@ -1124,6 +1273,7 @@ impl SetTable {
                 set: SetId(i as u32),
                 literals,
                 identities,
+                shared,
             };
         }
         self.sets.push(SetDef {
@@ -1146,6 +1296,7 @@ impl SetTable {
             set: SetId(self.sets.len() as u32 - 1),
             literals,
             identities,
+            shared,
         }
     }
 
@@ -1404,6 +1555,70 @@ mod tests {
             .all(|p| p.str_dispatches.first().map(|d| d.set) == Some(paths.set)));
         let comms = &program.str_dispatches[1];
         assert!(comms.identities.iter().all(Option::is_none));
+    }
+
+    #[test]
+    fn runs_that_differ_only_in_their_literal_share_one_body() {
+        let mut source = String::new();
+        for i in 0..9 {
+            source += &path_rule(&format!("s{i}"), &format!("/s/{i}"), " and proc.uid != 0");
+        }
+        source += &path_rule("s_again", "/s/3", " and proc.uid != 0");
+        source +=
+            "rule int_first { on file.open when proc.uid == 7 and file.path == \"/x\" deny }\n";
+        // One rule's later test differs: the run does not share a body.
+        for i in 0..8 {
+            let more = if i == 4 {
+                " and proc.uid != 1"
+            } else {
+                " and proc.uid != 0"
+            };
+            source += &path_rule(&format!("t{i}"), &format!("/t/{i}"), more);
+        }
+        let module = lowered(&source);
+        let program = &module.programs[0];
+        assert_eq!(program.str_dispatches.len(), 2);
+        let run = &program.str_dispatches[0];
+        let ranked = run
+            .shared
+            .as_ref()
+            .and_then(|s| s.ranked)
+            .expect("a shared run on a resolved path, ranked");
+        assert!(program.str_dispatches[1].shared.is_none());
+        // Each literal's value is the id of its first rule.
+        let set = &module.sets[run.set.0 as usize];
+        assert_eq!(set.keys.len(), 9);
+        for (key, value) in set.keys.iter().zip(&set.values) {
+            let lit: Vec<u8> = key.iter().take_while(|b| **b != 0).copied().collect();
+            let first = program.rules[run.start..run.end]
+                .iter()
+                .find(|r| super::str_eq_term(r).map(|(_, l, _)| l) == Some(lit.as_slice()))
+                .expect("a rule with the literal");
+            assert_eq!(&value[..4], &first.rule_id.to_le_bytes());
+        }
+        // The ranked set: every literal in order, ranked by its rule's id;
+        // the literals' own sets are gone (those of the other run stay,
+        // with `/x`'s).
+        let ids = &module.identities[ranked.0 as usize];
+        let rules = &program.rules[run.start..run.end];
+        assert_eq!(
+            ids.ranks,
+            rules.iter().map(|r| r.rule_id).collect::<Vec<_>>()
+        );
+        assert_eq!(ids.paths[3], "/s/3");
+        assert_eq!(ids.paths[9], "/s/3");
+        assert_eq!(module.identities.len(), 1 + 1 + 8);
+        assert!(module
+            .identities
+            .iter()
+            .all(|set| !set.paths.contains(&"/s/5".to_string()) || !set.ranks.is_empty()));
+        // The shared run's first tests name the ranked set.
+        for rule in rules {
+            assert_eq!(
+                super::str_eq_term(rule).and_then(|(_, _, id)| id),
+                Some(ranked)
+            );
+        }
     }
 
     #[test]

@@ -77,13 +77,16 @@ impl Module {
 /// The files a policy names by path in one `==` literal or one list, whose
 /// identities (device and inode) the runtime looks up and keeps current in
 /// the identity map, keyed `{ dev, ino, set index }`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct IdentitySet {
-    /// The paths, sorted and unique.
+    /// The paths, sorted and unique (a ranked set's: in rank order).
     pub paths: Vec<String>,
     /// A list file's set: the file's absolute path (the runtime reads the
     /// paths again when it changes).
     pub file: Option<String>,
+    /// A ranked set's rank of each path (see [`SharedRun`]); empty for a
+    /// plain set.
+    pub ranks: Vec<u32>,
 }
 
 /// Index of a set in [`Module::identities`].
@@ -197,8 +200,25 @@ pub struct StrDispatch {
     /// The run's literals, sorted and unique: group `i` is `literals[i]`.
     pub literals: Vec<Vec<u8>>,
     /// Per group, the identity set of its literal's file, if the first
-    /// terms test one.
+    /// terms test one (none in a shared run).
     pub identities: Vec<Option<IdentitySetId>>,
+    /// The run's rules share one body: the map's values are rule ids.
+    pub shared: Option<SharedRun>,
+}
+
+/// A string dispatch whose rules differ only in their literal (same
+/// action, same later terms, same captures): one body serves them all, the
+/// rule id a value of the data. The map's value for a literal is the id of
+/// the first rule, in order, with that literal; on a resolved path, the
+/// file's word of the ranked identity set `ranked` (the run's absolute
+/// literals, each ranked by its rule's id) holds the lowest id of the
+/// rules whose literal leads to the file. The rule that decides is the
+/// lower of the two (rule ids grow in file order), and its later terms
+/// are the run's: tested once, for whichever rule it is. Its code does not
+/// grow with the run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SharedRun {
+    pub ranked: Option<IdentitySetId>,
 }
 
 /// Runs of consecutive rules this long or longer whose first term compares
