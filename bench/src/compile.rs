@@ -90,7 +90,18 @@ pub struct Instance {
     pub dir: PathBuf,
     pub polc_object: Result<PathBuf, String>,
     pub clang_object: Result<PathBuf, String>,
+    /// Whether clang and bpftrace are run on it (not past `--sizes`: see
+    /// [`LARGE_SCENARIOS`]).
+    pub peers: bool,
 }
+
+/// The scenarios measured also at `--large-sizes`, by polc alone: clang's
+/// C of `open_rules` stops loading near 1,400 rules, and its compile, like
+/// bpftrace's, runs into the timeout well before 100,000.
+pub const LARGE_SCENARIOS: &[&str] = &["open_rules"];
+
+/// Why clang and bpftrace are not run at a large size.
+pub const PEERS_NOT_RUN: &str = "not run past --sizes (polc alone)";
 
 impl Instance {
     /// `open_rules/100`, or the name of a small scenario.
@@ -107,16 +118,24 @@ impl Instance {
 pub fn instances(
     scenarios: &[Scenario],
     sizes: &[usize],
+    large_sizes: &[usize],
     bench_dir: &Path,
     scratch: &Path,
 ) -> Result<Vec<Instance>, String> {
     let mut out = Vec::new();
     for scenario in scenarios {
-        let sizes: Vec<Option<usize>> = match scenario.family {
-            Family::Small => vec![None],
-            _ => sizes.iter().copied().map(Some).collect(),
+        let mut sizes: Vec<(Option<usize>, bool)> = match scenario.family {
+            Family::Small => vec![(None, true)],
+            _ => sizes.iter().map(|n| (Some(*n), true)).collect(),
         };
-        for size in sizes {
+        if LARGE_SCENARIOS.contains(&scenario.name) {
+            for n in large_sizes {
+                if *n > 0 && !sizes.iter().any(|(s, _)| *s == Some(*n)) {
+                    sizes.push((Some(*n), false));
+                }
+            }
+        }
+        for (size, peers) in sizes {
             let sources = scenario::sources(scenario, size, bench_dir, scratch)
                 .map_err(|e| format!("writing {} sources: {e}", scenario.name))?;
             let dir = match size {
@@ -131,6 +150,7 @@ pub fn instances(
                 dir,
                 polc_object: Err("not built yet".into()),
                 clang_object: Err("not built yet".into()),
+                peers,
             });
         }
     }
@@ -330,6 +350,7 @@ pub fn build_objects(
     }
     if instance.clang_object.is_err() {
         instance.clang_object = match &tools.clang {
+            _ if !instance.peers => Err(PEERS_NOT_RUN.into()),
             Some(clang) => {
                 let outcome = timing::time_command(
                     &mut clang_command(clang, instance, bench_dir, vmlinux_dir, plan.memory),
@@ -364,7 +385,11 @@ pub fn latency(
     let polc = first_error_only(polc);
     instance.polc_object = failed_to_result(&polc, instance.dir.join("polc.o"));
 
+    let not_run = Measure::Skipped {
+        reason: PEERS_NOT_RUN.into(),
+    };
     let clang = match &tools.clang {
+        _ if !instance.peers => not_run.clone(),
         Some(clang) => first_error_only(timing::repeat(plan.reps, plan.long, || {
             timing::time_command(
                 &mut clang_command(clang, instance, bench_dir, vmlinux_dir, plan.memory),
@@ -378,6 +403,7 @@ pub fn latency(
     instance.clang_object = failed_to_result(&clang, instance.dir.join("clang.o"));
 
     let (bpftrace_compile, bpftrace_start) = match &tools.bpftrace {
+        _ if !instance.peers => (not_run.clone(), not_run),
         Some(bpftrace) => {
             let compile = first_error_only(timing::repeat(plan.reps, plan.long, || {
                 let mut command = Command::new(bpftrace);

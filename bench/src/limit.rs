@@ -45,6 +45,7 @@ fn attempt(
         dir,
         polc_object: Err(String::new()),
         clang_object: Err(String::new()),
+        peers: true,
     };
     // Build only the tool asked about: mark the other as built.
     if tool == "polc" {
