@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 
 /// Version of the object/event format. The runtime accepts exactly this one.
 ///
-/// Version 8: [`Metadata::accounts`], the user and group names the runtime
+/// Version 9: [`Metadata::identity_ranks`]: a ranked identity set adds a
+/// word to every [`MAP_IDENTITIES`] value ([`identity_words`]), which an
+/// older runtime would write too short. Version 8: [`Metadata::accounts`], the user and group names the runtime
 /// resolves from the node's databases into [`MAP_ACCOUNTS`] before loading
 /// (an older runtime would leave their ids 0). Version 7: the runtime's exemption moved from the frozen [`Config`] to
 /// [`MAP_RUNTIME`], and every object carries the guard programs
@@ -30,7 +32,7 @@ use serde::{Deserialize, Serialize};
 /// wrote it is refused, and names the architecture its syscall numbers are
 /// for ([`Metadata::arch`]). Version 4: the fields every event header carries
 /// ([`HeaderField`]) are decoded from the header only.
-pub const ABI_VERSION: u32 = 8;
+pub const ABI_VERSION: u32 = 9;
 
 /// A field every event header carries, so it never needs a slot in the
 /// record: rules capture it by its policy name and the runtime decodes it
