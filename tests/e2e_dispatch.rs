@@ -73,17 +73,7 @@ fn two_hundred_path_rules_dispatch_by_one_lookup_and_deny_exactly_their_files() 
     let policy = write_policy(&work, "dispatch.pol", &policy);
 
     // The rules are dispatched: one hash lookup per run, not 200 compares.
-    let asm = Command::new(polc_bin())
-        .args(["build", "--emit", "asm", "-o", "-"])
-        .arg(&policy)
-        .output()
-        .expect("polc build");
-    assert!(
-        asm.status.success(),
-        "{}",
-        String::from_utf8_lossy(&asm.stderr)
-    );
-    let asm = String::from_utf8_lossy(&asm.stdout);
+    let asm = emit_asm(&policy);
     let lookups = asm
         .lines()
         .filter(|l| l.contains("rules on file.path") && l.contains("by one hash lookup"))
@@ -153,17 +143,7 @@ fn a_run_sharing_one_body_decides_for_the_first_rule_by_name_or_by_file() {
     fs::write(file("unnamed"), "x\n").expect("write");
     let policy = write_policy(&work, "shared.pol", &policy);
 
-    let asm = Command::new(polc_bin())
-        .args(["build", "--emit", "asm", "-o", "-"])
-        .arg(&policy)
-        .output()
-        .expect("polc build");
-    assert!(
-        asm.status.success(),
-        "{}",
-        String::from_utf8_lossy(&asm.stderr)
-    );
-    let asm = String::from_utf8_lossy(&asm.stdout);
+    let asm = emit_asm(&policy);
     assert!(
         asm.contains("40 rules on file.path sharing one body"),
         "the run shares one body:\n{asm}"
@@ -208,8 +188,8 @@ fn a_run_sharing_one_body_decides_for_the_first_rule_by_name_or_by_file() {
     );
 }
 
-/// `polc build --emit asm` of `policy`: the prefix dispatches in it.
-fn prefix_lookups(policy: &Path) -> usize {
+/// `polc build --emit asm` of `policy`.
+fn emit_asm(policy: &Path) -> String {
     let asm = Command::new(polc_bin())
         .args(["build", "--emit", "asm", "-o", "-"])
         .arg(policy)
@@ -220,7 +200,12 @@ fn prefix_lookups(policy: &Path) -> usize {
         "{}",
         String::from_utf8_lossy(&asm.stderr)
     );
-    String::from_utf8_lossy(&asm.stdout)
+    String::from_utf8_lossy(&asm.stdout).into_owned()
+}
+
+/// `polc build --emit asm` of `policy`: the prefix dispatches in it.
+fn prefix_lookups(policy: &Path) -> usize {
+    emit_asm(policy)
         .lines()
         .filter(|l| l.contains("by one LPM trie lookup"))
         .count()

@@ -942,40 +942,13 @@ impl Emitter<'_> {
         let no_string = self.asm.label("dispatch.no_string");
         let fallback = self.asm.label("dispatch.fallback");
         let unresolved = self.asm.label("dispatch.unresolved");
-        let slot = self.env.layout.slot(field);
-        if !leaves::without_len(self, field) {
-            let what = flow::R1::Len(field);
-            if !self.r1_holds(what) {
-                let len = self.env.layout.len_slot(field);
-                self.asm.load(Size::DoubleWord, Reg::R1, Reg::R7, len);
-                self.set_r1(Some(what));
-            }
-            if resolved {
-                self.asm.note(format!(
-                    "{} unresolved: the run in order",
-                    field.spec().name
-                ));
-                self.asm.jump_imm(Jmp::IfEqual, Reg::R1, -1, unresolved);
-                self.jump_edge(unresolved);
-            }
-            self.asm
-                .note("longer than the longest literal: none of them");
-            self.asm
-                .jump_imm(Jmp::IfGreaterOrEqual, Reg::R1, key_len as i32, no_string);
-            self.jump_edge(no_string);
-        }
-        let map = self.env.maps.set(def.set);
-        self.asm.note(format!(
-            "the literal's group: {} strings, keys of {key_len} bytes",
-            def.literals.len()
-        ));
-        self.asm.load_map(Reg::R1, map);
-        self.asm.mov(Reg::R2, Reg::R7);
-        self.asm.alu_imm(Alu::Add, Reg::R2, i32::from(slot));
-        self.asm.call(Helper::MapLookupElem);
-        self.set_r1(None);
-        self.asm.jump_imm(Jmp::IfEqual, Reg::R0, 0, no_string);
-        self.jump_edge(no_string);
+        self.str_lookup(
+            def,
+            key_len,
+            resolved.then_some((unresolved, "the run in order")),
+            no_string,
+            "the literal's group",
+        );
         self.asm.load(Size::Word, Reg::R1, Reg::R0, 0);
         let words_total = self.env.layout.identity_words;
         if let Some(at) = identity_at {
@@ -1059,6 +1032,54 @@ impl Emitter<'_> {
         }
     }
 
+    /// The hash lookup of a string dispatch's field in `def`'s map (keys of
+    /// `key_len` bytes), leaving the value's address in r0: a value as long
+    /// as a key or longer, or none in the map, continues at `none`; with
+    /// `unresolved`, an unresolved path (length -1) continues at its label
+    /// (its note saying what happens there). `what` names the value.
+    fn str_lookup(
+        &mut self,
+        def: &crate::ir::StrDispatch,
+        key_len: u32,
+        unresolved: Option<(Label, &str)>,
+        none: Label,
+        what: &str,
+    ) {
+        let field = def.field;
+        if !leaves::without_len(self, field) {
+            let len_in_r1 = flow::R1::Len(field);
+            if !self.r1_holds(len_in_r1) {
+                let len = self.env.layout.len_slot(field);
+                self.asm.load(Size::DoubleWord, Reg::R1, Reg::R7, len);
+                self.set_r1(Some(len_in_r1));
+            }
+            if let Some((to, then)) = unresolved {
+                self.asm
+                    .note(format!("{} unresolved: {then}", field.spec().name));
+                self.asm.jump_imm(Jmp::IfEqual, Reg::R1, -1, to);
+                self.jump_edge(to);
+            }
+            self.asm
+                .note("longer than the longest literal: none of them");
+            self.asm
+                .jump_imm(Jmp::IfGreaterOrEqual, Reg::R1, key_len as i32, none);
+            self.jump_edge(none);
+        }
+        let map = self.env.maps.set(def.set);
+        self.asm.note(format!(
+            "{what}: {} strings, keys of {key_len} bytes",
+            def.literals.len()
+        ));
+        self.asm.load_map(Reg::R1, map);
+        self.asm.mov(Reg::R2, Reg::R7);
+        self.asm
+            .alu_imm(Alu::Add, Reg::R2, i32::from(self.env.layout.slot(field)));
+        self.asm.call(Helper::MapLookupElem);
+        self.set_r1(None);
+        self.asm.jump_imm(Jmp::IfEqual, Reg::R0, 0, none);
+        self.jump_edge(none);
+    }
+
     /// A shared run's dispatch (see [`crate::ir::SharedRun`]): the rule id
     /// that decides is the lower of the one the hash lookup of the field's
     /// bytes gives and, on a resolved path whose file one of the run's
@@ -1102,41 +1123,20 @@ impl Emitter<'_> {
         let unresolved = self.asm.label("shared.unresolved");
         self.asm.note("no rule yet (u64::MAX)");
         self.asm.store_imm(Size::DoubleWord, Reg::R7, rule_slot, -1);
-        if !leaves::without_len(self, field) {
-            let what = flow::R1::Len(field);
-            if !self.r1_holds(what) {
-                let len = self.env.layout.len_slot(field);
-                self.asm.load(Size::DoubleWord, Reg::R1, Reg::R7, len);
-                self.set_r1(Some(what));
-            }
-            if resolved {
-                // Undecided: a rule that fails closed matches; one that
-                // does not matches by the file only.
-                let fails_closed = crate::interp::fails_closed_to_match(step.action);
-                let to = if fails_closed { unresolved } else { by_file };
-                self.asm.note(format!("{} unresolved", field.spec().name));
-                self.asm.jump_imm(Jmp::IfEqual, Reg::R1, -1, to);
-                self.jump_edge(to);
-            }
-            self.asm
-                .note("longer than the longest literal: none of them");
-            self.asm
-                .jump_imm(Jmp::IfGreaterOrEqual, Reg::R1, key_len as i32, by_file);
-            self.jump_edge(by_file);
-        }
-        let map = self.env.maps.set(def.set);
-        self.asm.note(format!(
-            "the first rule with the literal: {} strings, keys of {key_len} bytes",
-            def.literals.len()
-        ));
-        self.asm.load_map(Reg::R1, map);
-        self.asm.mov(Reg::R2, Reg::R7);
-        self.asm
-            .alu_imm(Alu::Add, Reg::R2, i32::from(self.env.layout.slot(field)));
-        self.asm.call(Helper::MapLookupElem);
-        self.set_r1(None);
-        self.asm.jump_imm(Jmp::IfEqual, Reg::R0, 0, by_file);
-        self.jump_edge(by_file);
+        // Undecided: a rule that fails closed matches; one that does not
+        // matches by the file only.
+        let undecided = if crate::interp::fails_closed_to_match(step.action) {
+            (unresolved, "the first rule matches")
+        } else {
+            (by_file, "by the file only")
+        };
+        self.str_lookup(
+            def,
+            key_len,
+            resolved.then_some(undecided),
+            by_file,
+            "the first rule with the literal",
+        );
         self.asm.load(Size::Word, Reg::R1, Reg::R0, 0);
         self.asm
             .store(Size::DoubleWord, Reg::R7, rule_slot, Reg::R1);
