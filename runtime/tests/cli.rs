@@ -139,10 +139,14 @@ fn missing_metadata_and_other_abi_versions_are_named() {
     );
 
     let mut newer = object_bytes();
-    let current = format!("\"abi_version\":{},", polc::abi::ABI_VERSION);
-    // One more than this polrt reads, with as many digits (the patch keeps
-    // the section's length).
+    // One more than this polrt reads; the patch keeps the section's
+    // length: a longer number takes its bytes from the compiler's version
+    // string that follows it.
+    let version = format!("\"compiler_version\":\"{}\"", env!("CARGO_PKG_VERSION"));
+    let current = format!("\"abi_version\":{},{version}", polc::abi::ABI_VERSION);
     let next = format!("\"abi_version\":{},", polc::abi::ABI_VERSION + 1);
+    let cut = version.len() - (next.len() - (current.len() - version.len())) - 1;
+    let next = format!("{next}{}\"", &version[..cut]);
     assert_eq!(next.len(), current.len());
     patch(&mut newer, current.as_bytes(), next.as_bytes());
     let path = dir.file("newer.o", &newer);
