@@ -743,7 +743,9 @@ fn kernel_phase(
                 code.as_ref().map(|_| ()).map_err(Clone::clone)
             })
             .filter(|loaded| {
-                loaded.as_ref().err().map(String::as_str) != Some(compile::PEERS_NOT_RUN)
+                !loaded
+                    .as_ref()
+                    .is_err_and(|why| why.contains(compile::PEERS_NOT_RUN))
             })
     };
     let mut measured_sizes = args.sizes.clone();
