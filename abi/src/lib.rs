@@ -143,14 +143,20 @@ pub fn identity_words(n_sets: usize, n_ranked: usize) -> usize {
     }
 }
 
-/// The word of a [`MAP_IDENTITIES`] value that holds ranked set `set`'s
-/// rank for the file, given each set's ranks (empty: not ranked).
-pub fn identity_rank_word(ranks: &[Vec<u32>], set: usize) -> Option<usize> {
-    if ranks.get(set).is_none_or(|r| r.is_empty()) {
-        return None;
-    }
-    let before = ranks[..set].iter().filter(|r| !r.is_empty()).count();
-    Some(ranks.len().div_ceil(64) + before)
+/// Per identity set of `n_sets`, the word of a [`MAP_IDENTITIES`] value
+/// that holds its rank for the file when it is ranked, given the sets'
+/// `ranks` ([`Metadata::identity_ranks`]; empty, or empty for a set: not
+/// ranked).
+pub fn identity_rank_words(n_sets: usize, ranks: &[Vec<u32>]) -> Vec<Option<usize>> {
+    let mut next = n_sets.div_ceil(64);
+    (0..n_sets)
+        .map(|set| {
+            ranks.get(set).filter(|r| !r.is_empty()).map(|_| {
+                next += 1;
+                next - 1
+            })
+        })
+        .collect()
 }
 
 /// The contents of [`MAP_IDENTITIES`] for the identity `sets` of a policy
@@ -164,14 +170,11 @@ pub fn identity_entries(
     ranks: &[Vec<u32>],
     mut file_at: impl FnMut(&str) -> Option<(u64, u64)>,
 ) -> std::collections::BTreeMap<(u64, u64), Vec<u64>> {
-    let rank_of = |set: usize| ranks.get(set).filter(|r| !r.is_empty());
-    let n_ranked = (0..sets.len()).filter(|&s| rank_of(s).is_some()).count();
-    let words = identity_words(sets.len(), n_ranked);
+    let rank_words = identity_rank_words(sets.len(), ranks);
+    let words = identity_words(sets.len(), rank_words.iter().flatten().count());
     let bitmap = sets.len().div_ceil(64);
     let mut entries = std::collections::BTreeMap::new();
-    let mut ranked = 0;
     for (set, paths) in sets.iter().enumerate() {
-        let set_ranks = rank_of(set);
         for (i, path) in paths.iter().enumerate() {
             if let Some(file) = file_at(path) {
                 let bits = entries.entry(file).or_insert_with(|| {
@@ -180,14 +183,12 @@ pub fn identity_entries(
                     value
                 });
                 bits[set / 64] |= 1 << (set % 64);
-                if let Some(r) = set_ranks.and_then(|r| r.get(i)) {
-                    let word = &mut bits[bitmap + ranked];
-                    *word = (*word).min(u64::from(*r));
+                // (A rank missing from malformed metadata: no rank.)
+                let rank = ranks.get(set).and_then(|r| r.get(i));
+                if let Some((word, rank)) = rank_words[set].zip(rank) {
+                    bits[word] = bits[word].min(u64::from(*rank));
                 }
             }
-        }
-        if set_ranks.is_some() {
-            ranked += 1;
         }
     }
     for bits in entries.values_mut() {
@@ -1154,8 +1155,8 @@ mod tests {
             _ => None,
         };
         assert_eq!(identity_words(3, 1), 3);
-        assert_eq!(identity_rank_word(&ranks, 1), Some(1));
-        assert_eq!(identity_rank_word(&ranks, 0), None);
+        assert_eq!(identity_rank_words(3, &ranks), vec![None, Some(1), None]);
+        assert_eq!(identity_rank_words(3, &[]), vec![None; 3]);
         let entries = identity_entries(&sets, &ranks, file);
         assert_eq!(entries[&(1, 10)], vec![0b010, 3, 1]);
         assert_eq!(entries[&(1, 11)], vec![0b111, 7, 3]);

@@ -320,12 +320,21 @@ fn build_module(
     ringbuf_bytes: u32,
 ) -> Result<Build, BuildError> {
     let n_rules = policy.rules.len() as u32;
-    let identity_ranks: Vec<Vec<u32>> = module.identities.iter().map(|s| s.ranks.clone()).collect();
-    let n_ranked = identity_ranks.iter().filter(|r| !r.is_empty()).count();
-    let identity_words = abi::identity_words(module.identities.len(), n_ranked) as u32;
-    let identity_rank_words: Vec<Option<u32>> = (0..identity_ranks.len())
-        .map(|set| abi::identity_rank_word(&identity_ranks, set).map(|w| w as u32))
-        .collect();
+    // Per identity set, its paths' ranks (empty for all: no set is ranked).
+    let identity_ranks: Vec<Vec<u32>> = if module.identities.iter().any(|s| !s.ranks.is_empty()) {
+        module.identities.iter().map(|s| s.ranks.clone()).collect()
+    } else {
+        Vec::new()
+    };
+    let identity_rank_words: Vec<Option<u32>> =
+        abi::identity_rank_words(module.identities.len(), &identity_ranks)
+            .into_iter()
+            .map(|w| w.map(|w| w as u32))
+            .collect();
+    let identity_words = abi::identity_words(
+        module.identities.len(),
+        identity_rank_words.iter().flatten().count(),
+    ) as u32;
     let uses_features = module.programs.iter().any(codegen::needs_features);
     let uses_callers = module.programs.iter().any(|p| match p.target {
         Target::Attach { attach, .. } => p
@@ -840,11 +849,7 @@ fn build_module(
         } else {
             Vec::new()
         },
-        identity_ranks: if module.identities.iter().any(|s| !s.ranks.is_empty()) {
-            module.identities.iter().map(|s| s.ranks.clone()).collect()
-        } else {
-            Vec::new()
-        },
+        identity_ranks,
         accounts: account_names
             .iter()
             .map(|(group, name)| abi::AccountMeta {

@@ -41,7 +41,7 @@ pub struct Layout {
     /// Words of an identity map value.
     pub identity_words: u32,
     /// Per identity set, the word of an identity map value holding its
-    /// rank for the file, if it is ranked ([`crate::abi::identity_rank_word`]).
+    /// rank for the file, if it is ranked ([`crate::abi::identity_rank_words`]).
     pub identity_rank_words: Vec<Option<u32>>,
     /// A string dispatch's group index for its in-order fallback (u64),
     /// after the walk area: in the map, where the verifier does not track
