@@ -904,25 +904,7 @@ impl Emitter<'_> {
             return self.shared_dispatch(dispatch, def, shared.ranked, decided);
         }
         let field = dispatch.field;
-        self.asm.note(format!(
-            "dispatch: {} rules on {} by one hash lookup",
-            dispatch.end - dispatch.start,
-            field.spec().name
-        ));
-        self.need(field);
-        let crate::ir::SetKind::StrHash { key_len } = self.env.sets[def.set.0 as usize].kind else {
-            panic!("internal error: a string dispatch on a non-string set");
-        };
-        let first = self.program.rules[dispatch.start].conjuncts()[0].clone();
-        let eq_leaf = match &first {
-            Cond::Leaf(leaf) => leaf.clone(),
-            Cond::Or(items) => match &items[0] {
-                Cond::Leaf(leaf) => leaf.clone(),
-                _ => panic!("internal error: a string dispatch without its equality"),
-            },
-            _ => panic!("internal error: a string dispatch without its equality"),
-        };
-        let resolved = self.undecided_when(&eq_leaf).is_some();
+        let resolved = self.str_run_start(dispatch, "by one hash lookup");
         // The identity bitmap words the run's files' bits are in, and
         // their bits.
         let mut words: std::collections::BTreeMap<u32, u64> = std::collections::BTreeMap::new();
@@ -944,7 +926,6 @@ impl Emitter<'_> {
         let unresolved = self.asm.label("dispatch.unresolved");
         self.str_lookup(
             def,
-            key_len,
             resolved.then_some((unresolved, "the run in order")),
             no_string,
             "the literal's group",
@@ -1032,19 +1013,44 @@ impl Emitter<'_> {
         }
     }
 
-    /// The hash lookup of a string dispatch's field in `def`'s map (keys of
-    /// `key_len` bytes), leaving the value's address in r0: a value as long
-    /// as a key or longer, or none in the map, continues at `none`; with
-    /// `unresolved`, an unresolved path (length -1) continues at its label
-    /// (its note saying what happens there). `what` names the value.
+    /// The start of a string dispatch: its note (`how` it dispatches), its
+    /// field loaded; whether the field is one whose `==` an unresolved
+    /// value leaves undecided (a resolved path).
+    fn str_run_start(&mut self, dispatch: &flow::Dispatch, how: &str) -> bool {
+        let field = dispatch.field;
+        self.asm.note(format!(
+            "dispatch: {} rules on {} {how}",
+            dispatch.end - dispatch.start,
+            field.spec().name
+        ));
+        self.need(field);
+        let program = self.program;
+        let eq_leaf = match program.rules[dispatch.start].conjuncts().first() {
+            Some(Cond::Leaf(leaf)) => leaf,
+            Some(Cond::Or(items)) => match &items[0] {
+                Cond::Leaf(leaf) => leaf,
+                _ => panic!("internal error: a string dispatch without its equality"),
+            },
+            _ => panic!("internal error: a string dispatch without its equality"),
+        };
+        self.undecided_when(eq_leaf).is_some()
+    }
+
+    /// The hash lookup of a string dispatch's field in `def`'s map,
+    /// leaving the value's address in r0: a value as long as a key or
+    /// longer, or none in the map, continues at `none`; with `unresolved`,
+    /// an unresolved path (length -1) continues at its label (its note
+    /// saying what happens there). `what` names the value.
     fn str_lookup(
         &mut self,
         def: &crate::ir::StrDispatch,
-        key_len: u32,
         unresolved: Option<(Label, &str)>,
         none: Label,
         what: &str,
     ) {
+        let crate::ir::SetKind::StrHash { key_len } = self.env.sets[def.set.0 as usize].kind else {
+            panic!("internal error: a string dispatch on a non-string set");
+        };
         let field = def.field;
         if !leaves::without_len(self, field) {
             let len_in_r1 = flow::R1::Len(field);
@@ -1099,23 +1105,7 @@ impl Emitter<'_> {
     ) {
         let field = dispatch.field;
         let step = &self.program.rules[dispatch.start];
-        self.asm.note(format!(
-            "dispatch: {} rules on {} sharing one body, by one hash lookup",
-            dispatch.end - dispatch.start,
-            field.spec().name
-        ));
-        self.need(field);
-        let crate::ir::SetKind::StrHash { key_len } = self.env.sets[def.set.0 as usize].kind else {
-            panic!("internal error: a string dispatch on a non-string set");
-        };
-        let resolved = match step.conjuncts().first() {
-            Some(Cond::Or(items)) => match &items[0] {
-                Cond::Leaf(leaf) => self.undecided_when(leaf).is_some(),
-                _ => false,
-            },
-            Some(Cond::Leaf(leaf)) => self.undecided_when(leaf).is_some(),
-            _ => false,
-        };
+        let resolved = self.str_run_start(dispatch, "sharing one body, by one hash lookup");
         let rule_slot = self.env.layout.dispatch as i16;
         let by_file = self.asm.label("shared.by_file");
         let pick = self.asm.label("shared.pick");
@@ -1132,7 +1122,6 @@ impl Emitter<'_> {
         };
         self.str_lookup(
             def,
-            key_len,
             resolved.then_some(undecided),
             by_file,
             "the first rule with the literal",

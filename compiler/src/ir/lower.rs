@@ -296,15 +296,14 @@ fn str_dispatches(
 /// so that one body decides for any of them.
 fn shares_body(run: &[Step]) -> bool {
     let first = &run[0];
-    let later = |rule: &Step| rule.conjuncts()[1..].to_vec();
-    let first_later = later(first);
+    let first_later = &first.conjuncts()[1..];
     run.windows(2).all(|w| w[0].rule_id < w[1].rule_id)
         && run.iter().all(|rule| {
-            let terms = later(rule);
+            let later = &rule.conjuncts()[1..];
             rule.action == first.action
                 && rule.captures == first.captures
-                && terms.len() == first_later.len()
-                && terms.iter().zip(&first_later).all(|(a, b)| a.same_as(b))
+                && later.len() == first_later.len()
+                && later.iter().zip(first_later).all(|(a, b)| a.same_as(b))
         })
 }
 
@@ -1232,15 +1231,13 @@ impl SetTable {
         field: FieldId,
         shared: Option<SharedRun>,
     ) -> StrDispatch {
-        let mut by_literal: std::collections::BTreeMap<&[u8], Option<IdentitySetId>> =
+        // Per literal, its first rule's id and its file's identity set.
+        let mut by_literal: std::collections::BTreeMap<&[u8], (u32, Option<IdentitySetId>)> =
             std::collections::BTreeMap::new();
-        let mut first_rule: std::collections::HashMap<&[u8], u32> =
-            std::collections::HashMap::new();
         for rule in rules {
             let (_, lit, identity) = str_eq_term(rule).expect("a dispatched rule");
-            first_rule.entry(lit).or_insert(rule.rule_id);
             let identity = if shared.is_some() { None } else { identity };
-            let slot = by_literal.entry(lit).or_insert(identity);
+            let slot = &mut by_literal.entry(lit).or_insert((rule.rule_id, identity)).1;
             if slot.is_none() {
                 *slot = identity;
             }
@@ -1249,18 +1246,19 @@ impl SetTable {
         let key_len = (longest as u32 + 1).next_multiple_of(8);
         let mut keys = Vec::new();
         let mut values = Vec::new();
-        for (group, (lit, identity)) in by_literal.iter().enumerate() {
+        for (group, (lit, (first_rule, identity))) in by_literal.iter().enumerate() {
             let mut key = lit.to_vec();
             key.resize(key_len as usize, 0);
             keys.push(key);
             let value = match shared {
-                Some(_) => first_rule[lit],
+                Some(_) => *first_rule,
                 None => group as u32,
             };
             values.push(dispatch_value(value, *identity));
         }
         let literals: Vec<Vec<u8>> = by_literal.keys().map(|l| l.to_vec()).collect();
-        let identities: Vec<Option<IdentitySetId>> = by_literal.values().copied().collect();
+        let identities: Vec<Option<IdentitySetId>> =
+            by_literal.values().map(|(_, identity)| *identity).collect();
         // Each program of the hook has the same run: one map for all.
         let same = self.sets.iter().position(|s| {
             s.list.is_none() && s.keys == keys && s.values == values && s.kind.key_size() == key_len
