@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 /// wrote it is refused, and names the architecture its syscall numbers are
 /// for ([`Metadata::arch`]). Version 4: the fields every event header carries
 /// ([`HeaderField`]) are decoded from the header only.
-pub const ABI_VERSION: u32 = 9;
+pub const ABI_VERSION: u32 = 10;
 
 /// A field every event header carries, so it never needs a slot in the
 /// record: rules capture it by its policy name and the runtime decodes it
@@ -1044,6 +1044,64 @@ pub struct ProgramMeta {
     /// needs the program.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub absent_means: Option<String>,
+    /// What the program does of its hook's decisions (see
+    /// [`ProgramRole`]); [`ProgramRole::Whole`] when absent.
+    #[serde(default, skip_serializing_if = "ProgramRole::is_whole")]
+    pub role: ProgramRole,
+}
+
+/// What a decision program does of its hook's decisions.
+///
+/// The kernel runs the LSM programs of one hook in turn and stops at the
+/// first that refuses, so of several policies' whole programs on an LSM
+/// hook only those before the first refusal would report. So each whole
+/// LSM program (`lsm/HOOK`) comes with two programs made from the same
+/// rules: one that reports and one that refuses. The kernel runs every
+/// `fentry` program of a hook's function before any of its LSM programs,
+/// and an `fentry` program cannot refuse: with every policy's reporting
+/// program there and its refusing program on the LSM hook, every policy
+/// reports every operation, and the operation is refused when any policy
+/// refuses it. polrt uses them where several policies run.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProgramRole {
+    /// Decides, counts, reports and enforces.
+    #[default]
+    Whole,
+    /// `fentry/bpf_lsm_HOOK`: decides as the whole program, counts,
+    /// reports and sends `kill`'s signal; never refuses.
+    Report,
+    /// `lsm/HOOK`: decides as the whole program and refuses where it
+    /// would (`deny`, `kill`); counts, reports and signals nothing.
+    Refuse,
+}
+
+impl ProgramRole {
+    /// Whether this is [`ProgramRole::Whole`] (serde's skip test).
+    pub fn is_whole(&self) -> bool {
+        *self == ProgramRole::Whole
+    }
+
+    /// The symbol of the program of this role made from the whole program
+    /// `whole`.
+    pub fn symbol(self, whole: &str) -> String {
+        match self {
+            ProgramRole::Whole => whole.to_string(),
+            ProgramRole::Report => format!("{whole}_report"),
+            ProgramRole::Refuse => format!("{whole}_refuse"),
+        }
+    }
+
+    /// The section of the program of this role made from the whole LSM
+    /// program of section `whole` (`lsm/HOOK`); `None` for another
+    /// section.
+    pub fn section(self, whole: &str) -> Option<String> {
+        let hook = whole.strip_prefix("lsm/")?;
+        Some(match self {
+            ProgramRole::Whole | ProgramRole::Refuse => whole.to_string(),
+            ProgramRole::Report => format!("fentry/bpf_lsm_{hook}"),
+        })
+    }
 }
 
 /// One map of the object.

@@ -239,6 +239,7 @@ impl Subject {
             max_path: 0,
             stack: 0,
             absent_means: None,
+            role: Default::default(),
         };
         Subject::load(kernel, hook, meta, ebpf, drain.then_some("events"))
     }

@@ -11,7 +11,8 @@
 use std::fmt::Write as _;
 
 use crate::abi::{
-    self, BackendMeta, HookMeta, MapMeta, MessagePart, Metadata, ProgramMeta, RuleMeta, SetMeta,
+    self, BackendMeta, HookMeta, MapMeta, MessagePart, Metadata, ProgramMeta, ProgramRole,
+    RuleMeta, SetMeta,
 };
 use crate::bpf::asm::{AsmError, Assembled, MapId};
 use crate::check::hooks::{BackendKind, BackendSpec, FieldId, Hook, ReturnConvention, Signals};
@@ -642,9 +643,27 @@ fn build_module(
         accounts,
     };
 
-    // Programs.
-    let mut programs: Vec<BuiltProgram> = Vec::new();
-    for program in &module.programs {
+    // Programs. An LSM program that refuses by its return value comes with
+    // its reporting and refusing programs (abi::ProgramRole), for polrt to
+    // run where several policies do.
+    let jobs: Vec<(&Program, ProgramRole)> = module
+        .programs
+        .iter()
+        .flat_map(|program| {
+            // Only where a program refuses by its return value: a void LSM
+            // hook's programs all run (the kernel runs them as fentry).
+            let refuses = matches!(program.target,
+                Target::Attach { backend, .. } if backend.ret == ReturnConvention::Lsm);
+            let roles: &[ProgramRole] = if refuses && names(program).0.starts_with("lsm/") {
+                &[ProgramRole::Whole, ProgramRole::Report, ProgramRole::Refuse]
+            } else {
+                &[ProgramRole::Whole]
+            };
+            roles.iter().map(move |role| (program, *role))
+        })
+        .collect();
+    let emit = |index: usize| {
+        let (program, role) = jobs[index];
         let layout = layouts
             .iter()
             .find(|l| l.hook == program.hook)
@@ -655,16 +674,30 @@ fn build_module(
             automata: &module.automata,
             accounts: &account_names,
             layout,
-            program_index: programs.len() as u16,
+            program_index: index as u16,
             n_rules,
             max_insns: crate::measure::MAX_PROGRAM_INSNS as usize,
+            role,
         };
-        let (section, symbol, backend) = names(program);
+        codegen::emit_program(program, env)
+    };
+    // Large policies' programs are emitted on every core: each emission
+    // reads the module and writes its own program.
+    let codes = if n_rules >= PARALLEL_EMIT_RULES && jobs.len() > 1 {
+        emit_in_parallel(jobs.len(), emit)
+    } else {
+        (0..jobs.len()).map(emit).collect()
+    };
+    let mut programs: Vec<BuiltProgram> = Vec::new();
+    for ((program, role), code) in jobs.iter().zip(codes) {
+        let (whole_section, whole_symbol, backend) = names(program);
+        let section = role.section(&whole_section).unwrap_or(whole_section);
+        let symbol = role.symbol(&whole_symbol);
         let absent_means = match program.target {
             Target::Attach { attach, .. } => attach.absent_means.map(str::to_string),
             Target::TestRun => None,
         };
-        let code = codegen::emit_program(program, env).map_err(|error| match error {
+        let code = code.map_err(|error| match error {
             codegen::EmitError::Asm(source) => BuildError::Asm {
                 program: symbol.clone(),
                 source,
@@ -685,6 +718,7 @@ fn build_module(
             &map_defs,
         );
         program.meta.absent_means = absent_means;
+        program.meta.role = *role;
         programs.push(program);
     }
 
@@ -946,6 +980,42 @@ fn action(action: Action) -> abi::Action {
     }
 }
 
+/// Rules from which a policy's programs are emitted on every core.
+const PARALLEL_EMIT_RULES: u32 = 1024;
+
+/// `emit(0..n)` on every core, in order of index.
+fn emit_in_parallel<T: Send>(n: usize, emit: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(n);
+    let mut done: Vec<(usize, T)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if i >= n {
+                            return mine;
+                        }
+                        mine.push((i, emit(i)));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| {
+                w.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    done.sort_unstable_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, t)| t).collect()
+}
+
 fn built(
     section: String,
     symbol: String,
@@ -971,6 +1041,7 @@ fn built(
             max_path: code.max_path(),
             stack: STACK_BYTES,
             absent_means: None,
+            role: ProgramRole::Whole,
         },
         code,
         maps: used,
@@ -1032,6 +1103,75 @@ mod tests {
             .expect("builds")
             .build
             .expect("checks")
+    }
+
+    #[test]
+    fn a_hook_that_cannot_refuse_has_no_reporting_and_refusing_programs() {
+        // sock_graft is a void LSM hook: the kernel runs all its programs.
+        let build =
+            build_source("rule r {\n    on net.accept\n    when net.sport == 1\n    deny\n}\n");
+        let programs: Vec<(&str, ProgramRole)> = build
+            .programs
+            .iter()
+            .filter(|p| p.meta.hook == "net.accept")
+            .map(|p| (p.meta.section.as_str(), p.meta.role))
+            .collect();
+        assert_eq!(
+            programs,
+            [
+                ("lsm/sock_graft", ProgramRole::Whole),
+                ("tp_btf/sys_exit", ProgramRole::Whole)
+            ]
+        );
+    }
+
+    #[test]
+    fn parallel_emission_keeps_the_order_of_the_programs() {
+        let out = emit_in_parallel(97, |i| {
+            // Uneven work, so that the workers finish out of order.
+            std::thread::sleep(std::time::Duration::from_micros((i % 7) as u64 * 50));
+            i * 3
+        });
+        assert_eq!(out, (0..97).map(|i| i * 3).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_large_policy_is_the_same_object_emitted_in_parallel() {
+        let rules: String = (0..PARALLEL_EMIT_RULES + 1)
+            .map(|i| format!("rule r{i} {{\n    on file.open\n    when file.path == \"/d/f{i}\"\n    deny\n}}\n"))
+            .collect();
+        let small: String = (0..3)
+            .map(|i| format!("rule r{i} {{\n    on file.open\n    when file.path == \"/d/f{i}\"\n    deny\n}}\n"))
+            .collect();
+        for source in [rules, small] {
+            let build = build_source(&source);
+            let roles: Vec<(&str, ProgramRole)> = build
+                .programs
+                .iter()
+                .filter(|p| p.meta.hook == "file.open")
+                .map(|p| (p.meta.section.as_str(), p.meta.role))
+                .collect();
+            assert_eq!(
+                roles,
+                [
+                    ("lsm/file_open", ProgramRole::Whole),
+                    ("fentry/bpf_lsm_file_open", ProgramRole::Report),
+                    ("lsm/file_open", ProgramRole::Refuse),
+                    ("tp_btf/sys_exit", ProgramRole::Whole),
+                ]
+            );
+            // Each program's events carry its index in the metadata.
+            for (index, program) in build.programs.iter().enumerate() {
+                if program.meta.hook == "file.open" && program.meta.role != ProgramRole::Refuse {
+                    let text = disassembly(&build, &program.meta.symbol);
+                    assert!(
+                        text.contains(&format!("*(u16 *)(r7 + 14) = {index}\n")),
+                        "{} does not write its index {index}",
+                        program.meta.symbol
+                    );
+                }
+            }
+        }
     }
 
     fn disassembly(build: &Build, symbol: &str) -> String {

@@ -32,8 +32,8 @@ use std::path::{Path, PathBuf};
 use aya::programs::links::FdLink;
 use aya::programs::trace_point::TracePointLink;
 use aya::programs::{
-    BtfTracePoint, CgroupAttachMode, CgroupSockAddr, CgroupSockAddrAttachType, Lsm, Program,
-    ProgramError, TracePoint,
+    BtfTracePoint, CgroupAttachMode, CgroupSockAddr, CgroupSockAddrAttachType, FEntry, Lsm,
+    Program, ProgramError, TracePoint,
 };
 use aya::Ebpf;
 
@@ -119,6 +119,8 @@ impl ProgramSource for PinnedPrograms {
 fn program_from_pin(path: &Path, section: &str) -> Result<Program, ProgramError> {
     if lsm_hook(section).is_some() {
         Ok(Program::Lsm(Lsm::from_pin(path)?))
+    } else if section.starts_with("fentry/") {
+        Ok(Program::FEntry(FEntry::from_pin(path)?))
     } else if section.starts_with("tp_btf/") {
         Ok(Program::BtfTracePoint(BtfTracePoint::from_pin(path)?))
     } else if section.starts_with("tracepoint/") {
@@ -272,6 +274,10 @@ impl Attachments {
         let prog_id = program.info().map_err(failed)?.id();
         let link = match program {
             Program::Lsm(p) => {
+                let id = p.attach().map_err(failed)?;
+                owned(p.take_link(id).map_err(failed)?.into())?
+            }
+            Program::FEntry(p) => {
                 let id = p.attach().map_err(failed)?;
                 owned(p.take_link(id).map_err(failed)?.into())?
             }

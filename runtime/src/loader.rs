@@ -18,7 +18,8 @@ use aya::maps::Map;
 use aya::programs::{Program, ProgramError};
 use aya::Ebpf;
 use polc_abi::{
-    self as abi, Action, BackendKind, BackendMeta, Config, Deny, Metadata, ProgramMeta, Signals,
+    self as abi, Action, BackendKind, BackendMeta, Config, Deny, Metadata, ProgramMeta,
+    ProgramRole, Signals,
 };
 
 use crate::object::PolicyObject;
@@ -402,6 +403,13 @@ pub fn lsm_hook(section: &str) -> Option<&str> {
     section_target(section, "lsm/").or_else(|| section_target(section, "lsm.s/"))
 }
 
+/// Whether the program of `section` runs only where BPF LSM does: on an
+/// LSM hook, or (a reporting program, [`abi::ProgramRole::Report`]) fentry
+/// on a hook's `bpf_lsm_` function, which the kernel calls only then.
+pub fn runs_with_bpf_lsm(section: &str) -> bool {
+    lsm_hook(section).is_some() || section.starts_with("fentry/bpf_lsm_")
+}
+
 /// Loads one program into the kernel (the verifier runs here).
 pub fn load_program(
     ebpf: &mut Ebpf,
@@ -416,6 +424,7 @@ pub fn load_program(
     if !matches!(
         program,
         Program::Lsm(_)
+            | Program::FEntry(_)
             | Program::BtfTracePoint(_)
             | Program::TracePoint(_)
             | Program::CgroupSockAddr(_)
@@ -484,7 +493,11 @@ fn classify(
                 log: rejection.log,
             })
         }
-        ProgramError::Btf(error) if is_lsm || meta.section.starts_with("tp_btf/") => {
+        ProgramError::Btf(error)
+            if is_lsm
+                || meta.section.starts_with("tp_btf/")
+                || meta.section.starts_with("fentry/") =>
+        {
             Ok(ProgramLoad::NoTarget(format!(
                 "the kernel has no attach target for {}: {error}",
                 meta.section
@@ -601,6 +614,7 @@ fn unload(ebpf: &mut Ebpf, symbol: &str) {
     if let Some(program) = ebpf.program_mut(symbol) {
         let _ = match program {
             Program::Lsm(p) => p.unload(),
+            Program::FEntry(p) => p.unload(),
             Program::BtfTracePoint(p) => p.unload(),
             Program::TracePoint(p) => p.unload(),
             Program::CgroupSockAddr(p) => p.unload(),
@@ -609,10 +623,26 @@ fn unload(ebpf: &mut Ebpf, symbol: &str) {
     }
 }
 
+/// Whether `program` runs: with `several` policies, an LSM program's
+/// reporting and refusing programs run in its place (where the object has
+/// them, see [`abi::ProgramRole`]); otherwise the whole program.
+pub fn runs(metadata: &Metadata, program: &ProgramMeta, several: bool) -> bool {
+    let split = |whole: &str| {
+        several
+            && metadata.programs.iter().any(|p| {
+                p.role == ProgramRole::Report && p.symbol == ProgramRole::Report.symbol(whole)
+            })
+    };
+    match program.role {
+        ProgramRole::Whole => !split(&program.symbol),
+        ProgramRole::Report | ProgramRole::Refuse => several,
+    }
+}
+
 /// Loads the support programs (no hook; the LSM guards only when `guards`)
 /// and, per hook, the programs of the strongest backend this kernel can
 /// load and will run: the `lsm` backend only where `lsm` says BPF LSM
-/// programs run here.
+/// programs run here; with `several` policies, see [`runs`].
 pub fn choose_backends(
     ebpf: &mut Ebpf,
     metadata: &Metadata,
@@ -620,6 +650,7 @@ pub fn choose_backends(
     features: u32,
     lsm: &BpfLsm,
     guards: bool,
+    several: bool,
 ) -> Result<(Vec<ProgramMeta>, Vec<HookPlan>), LoadError> {
     let mut support = Vec::new();
     let wanted = |p: &&ProgramMeta| p.hook.is_empty() && (guards || !crate::guard::is_lsm_guard(p));
@@ -648,6 +679,7 @@ pub fn choose_backends(
                 .programs
                 .iter()
                 .filter(|p| p.hook == hook.name && p.backend == backend.kind)
+                .filter(|p| runs(metadata, p, several))
                 .cloned()
                 .collect();
             let mut loaded: Vec<&str> = Vec::new();
@@ -841,6 +873,10 @@ fn load_as_its_kind(
 ) -> Result<(), ProgramError> {
     match program {
         Program::Lsm(p) => p.load(lsm_hook(section).unwrap_or_default(), types.aya),
+        Program::FEntry(p) => p.load(
+            section_target(section, "fentry/").unwrap_or_default(),
+            types.aya,
+        ),
         Program::BtfTracePoint(p) => p.load(
             section_target(section, "tp_btf/").unwrap_or_default(),
             types.aya,
@@ -870,6 +906,42 @@ mod tests {
         crate::object::compile_source("t.pol", source, 4096)
             .expect("builds")
             .metadata
+    }
+
+    #[test]
+    fn several_policies_run_an_lsm_programs_reporting_and_refusing_programs_in_its_place() {
+        let metadata =
+            compiled("rule r {\n    on file.open\n    when file.path == \"/x\"\n    deny\n}\n");
+        let running = |several: bool| -> Vec<(&str, &str)> {
+            metadata
+                .programs
+                .iter()
+                .filter(|p| p.hook == "file.open" && runs(&metadata, p, several))
+                .map(|p| (p.symbol.as_str(), p.section.as_str()))
+                .collect()
+        };
+        assert_eq!(
+            running(false),
+            [
+                ("file_open_lsm", "lsm/file_open"),
+                ("file_open_tp_btf", "tp_btf/sys_exit")
+            ]
+        );
+        assert_eq!(
+            running(true),
+            [
+                ("file_open_lsm_report", "fentry/bpf_lsm_file_open"),
+                ("file_open_lsm_refuse", "lsm/file_open"),
+                ("file_open_tp_btf", "tp_btf/sys_exit")
+            ]
+        );
+        // Support programs have one role.
+        let guard = metadata
+            .programs
+            .iter()
+            .find(|p| p.symbol == "polc_guard_kill")
+            .expect("a guard");
+        assert!(runs(&metadata, guard, true) && runs(&metadata, guard, false));
     }
 
     #[test]

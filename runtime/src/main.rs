@@ -69,9 +69,8 @@ struct StopArgs {
 #[derive(clap::Args, Debug)]
 struct RunArgs {
     /// The policies: objects written by `polc build`, or `.pol` sources;
-    /// each is enforced on its own (the strongest verdict wins; on an LSM
-    /// hook the first refusal ends the hook), and reloaded when its file
-    /// changes or on SIGHUP.
+    /// each is enforced on its own (every policy reports, the strongest
+    /// verdict wins), and reloaded when its file changes or on SIGHUP.
     #[arg(
         value_name = "POLICY.o|POLICY.pol",
         required_unless_present = "policy_dir"

@@ -13,7 +13,7 @@
 use std::path::Path;
 
 use object::{Architecture, Object, ObjectSection, ObjectSymbol};
-use polc_abi::{self as abi, HeaderField, Metadata, ABI_VERSION};
+use polc_abi::{self as abi, HeaderField, Metadata, ProgramMeta, ProgramRole, ABI_VERSION};
 
 /// Why a policy cannot be read.
 #[derive(Debug, thiserror::Error)]
@@ -456,7 +456,49 @@ pub fn parse_metadata(path: &str, data: &[u8]) -> Result<Metadata, ObjectError> 
             )));
         }
     }
+    check_roles(&metadata).map_err(bad)?;
     Ok(metadata)
+}
+
+/// A whole LSM program has both its reporting and its refusing program, or
+/// neither, each of its hook and backend and named after it: polrt runs the
+/// pair in its place (several policies), and a pair without its refusing
+/// half would refuse nothing.
+fn check_roles(metadata: &Metadata) -> Result<(), String> {
+    let role_of = |whole: &ProgramMeta, role: ProgramRole| {
+        let symbol = role.symbol(&whole.symbol);
+        let section = role.section(&whole.section);
+        metadata.programs.iter().find(|p| {
+            p.role == role
+                && p.symbol == symbol
+                && Some(&p.section) == section.as_ref()
+                && p.hook == whole.hook
+                && p.backend == whole.backend
+        })
+    };
+    let wholes = || {
+        metadata
+            .programs
+            .iter()
+            .filter(|p| p.role == ProgramRole::Whole)
+    };
+    for program in &metadata.programs {
+        let paired = match program.role {
+            ProgramRole::Whole => {
+                let report = role_of(program, ProgramRole::Report).is_some();
+                let refuse = role_of(program, ProgramRole::Refuse).is_some();
+                report == refuse
+            }
+            role => wholes().any(|whole| role_of(whole, role) == Some(program)),
+        };
+        if !paired {
+            return Err(format!(
+                "program `{}` ({}, {:?}) lacks the whole, reporting or refusing program of its set",
+                program.symbol, program.section, program.role
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -522,6 +564,7 @@ pub(crate) mod tests {
                 max_path: 10,
                 stack: 24,
                 absent_means: None,
+                role: Default::default(),
             }],
             maps: vec![],
             kernel_fields: vec![],
@@ -674,6 +717,36 @@ pub(crate) mod tests {
         let json = serde_json::to_vec(&metadata).expect("serialises");
         let error = parse_metadata("x.o", &json).expect_err("listed twice");
         assert!(error.to_string().contains("twice"), "{error}");
+    }
+
+    #[test]
+    fn reporting_and_refusing_programs_come_in_pairs_with_their_whole_program() {
+        let metadata = small_build().metadata;
+        assert!(metadata
+            .programs
+            .iter()
+            .any(|p| p.role == ProgramRole::Report));
+        let json = serde_json::to_vec(&metadata).expect("serialises");
+        parse_metadata("x.o", &json).expect("a built object's programs pair up");
+        for role in [ProgramRole::Report, ProgramRole::Refuse] {
+            // Either half missing.
+            let mut broken = metadata.clone();
+            broken.programs.retain(|p| p.role != role);
+            let json = serde_json::to_vec(&broken).expect("serialises");
+            let error = parse_metadata("x.o", &json).expect_err("half a pair");
+            assert!(error.to_string().contains("lacks"), "{error}");
+            // One of another section than its whole program's.
+            let mut broken = metadata.clone();
+            let program = broken
+                .programs
+                .iter_mut()
+                .find(|p| p.role == role)
+                .expect("a program of the role");
+            program.section = "tp_btf/sys_exit".into();
+            let json = serde_json::to_vec(&broken).expect("serialises");
+            let error = parse_metadata("x.o", &json).expect_err("wrong section");
+            assert!(error.to_string().contains("lacks"), "{error}");
+        }
     }
 
     #[test]

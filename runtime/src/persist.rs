@@ -321,6 +321,9 @@ pub struct Enforcement {
     pub monitor: bool,
     pub ringbuf_bytes: Option<u32>,
     pub guards: bool,
+    /// Whether its LSM hooks run the reporting and refusing programs
+    /// (several policies) rather than the whole ones.
+    pub split_lsm: bool,
 }
 
 impl State {
@@ -332,6 +335,11 @@ impl State {
             monitor: self.monitor,
             ringbuf_bytes: self.ringbuf_bytes,
             guards: self.guard_off.is_none(),
+            split_lsm: self
+                .hooks
+                .iter()
+                .flat_map(|h| &h.programs)
+                .any(|p| p.section.starts_with("fentry/")),
         }
     }
 

@@ -214,6 +214,9 @@ pub(crate) struct Host {
     /// `--persist`: `Some("")` pins each policy under its own name.
     pub(crate) persist: Option<String>,
     pub(crate) accounts: AccountFiles,
+    /// Several policies run (or may, from a policy directory): see
+    /// [`Setup::several`].
+    pub(crate) several: bool,
 }
 
 impl Host {
@@ -231,6 +234,7 @@ impl Host {
             guard: &self.guard,
             features: self.features,
             accounts: &self.accounts,
+            several: self.several,
         }
     }
 
@@ -424,6 +428,8 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
         features: probe::kernel_features()?,
         persist: options.persist.clone(),
         accounts: options.accounts.clone(),
+        // A policy directory may get a second policy at any time.
+        several: !matches!(&origin, Origin::Files(files) if files.len() == 1),
     };
     let mut stats = ReloadStats::default();
     for problem in &problems {
@@ -454,8 +460,6 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
     for policy in &enforced {
         announce(policy, several, &mut output);
     }
-    let mut lsm_shared = shared_lsm_hooks(&enforced);
-    note_shared_lsm_hooks(&lsm_shared);
     output.flush();
     let watch = policies::Watch::new(&origin.directories())?;
     // List files are watched where they are (each policy's, as it loads).
@@ -525,11 +529,6 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
                 &mut output,
             );
             reload::refresh_lists(&mut enforced, &mut stats, &mut output);
-            let shared = shared_lsm_hooks(&enforced);
-            if shared != lsm_shared {
-                note_shared_lsm_hooks(&shared);
-                lsm_shared = shared;
-            }
             watch_lists(&watch, &enforced, &mut watched_lists);
             if options.metrics.is_some() {
                 metrics.publish(&snapshot(
@@ -850,48 +849,6 @@ pub(crate) fn announce(policy: &Enforced, several: bool, output: &mut Output) {
         ));
     }
     policy.headers(output);
-}
-
-/// The hooks on which several policies run LSM programs, with those
-/// policies' names.
-fn shared_lsm_hooks(enforced: &[Enforced]) -> Vec<(String, Vec<String>)> {
-    lsm_hooks_of_several(
-        enforced
-            .iter()
-            .map(|p| (p.source.name.as_str(), &p.reports[..])),
-    )
-}
-
-fn lsm_hooks_of_several<'a>(
-    policies: impl Iterator<Item = (&'a str, &'a [BackendReport])>,
-) -> Vec<(String, Vec<String>)> {
-    let mut hooks: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (name, reports) in policies {
-        for report in reports.iter().filter(|r| r.backend == "lsm") {
-            hooks
-                .entry(report.hook.clone())
-                .or_default()
-                .push(name.to_string());
-        }
-    }
-    hooks.into_iter().filter(|(_, p)| p.len() > 1).collect()
-}
-
-/// The kernel runs the LSM programs of one hook in turn and stops at the
-/// first that refuses: said at start-up (and when a reload changes it),
-/// since it limits how policies compose there.
-fn note_shared_lsm_hooks(shared: &[(String, Vec<String>)]) {
-    if shared.is_empty() {
-        return;
-    }
-    let hooks: Vec<String> = shared
-        .iter()
-        .map(|(hook, policies)| format!("{hook} ({})", policies.join(", ")))
-        .collect();
-    status(&format!(
-        "note: several policies on the lsm backend of {}: the kernel runs their programs in turn, newest attached first, and stops at the first that refuses; the policies after it do not see that operation (their kill is not made, their audit or trace not written); see docs/runtime.md",
-        hooks.join(", ")
-    ));
 }
 
 fn short(hash: &str) -> &str {
@@ -1333,27 +1290,5 @@ mod tests {
             assert_eq!(error.exit_code(), crate::EXIT_USAGE);
             assert!(error.to_string().contains("power of two"), "{error}");
         }
-    }
-
-    #[test]
-    fn hooks_where_several_policies_use_lsm_are_named_with_their_policies() {
-        let report = |hook: &str, backend: &str| BackendReport {
-            hook: hook.to_string(),
-            backend: backend.to_string(),
-            deny_means: String::new(),
-            programs: Vec::new(),
-            unavailable: Vec::new(),
-            limits: Vec::new(),
-        };
-        let a = [report("exec", "lsm"), report("net.connect", "lsm")];
-        let b = [report("exec", "lsm"), report("net.connect", "cgroup")];
-        let c = [report("exec", "tp_btf"), report("file.open", "lsm")];
-        let shared =
-            lsm_hooks_of_several([("a", &a[..]), ("b", &b[..]), ("c", &c[..])].into_iter());
-        assert_eq!(
-            shared,
-            vec![("exec".to_string(), vec!["a".to_string(), "b".to_string()])]
-        );
-        assert!(lsm_hooks_of_several([("a", &a[..])].into_iter()).is_empty());
     }
 }

@@ -44,6 +44,9 @@ pub struct Setup<'a> {
     pub features: u32,
     /// Where the policy's user and group names are resolved.
     pub accounts: &'a crate::run::AccountFiles,
+    /// Whether several policies run: on LSM hooks each runs its reporting
+    /// and refusing programs ([`abi::ProgramRole`]).
+    pub several: bool,
 }
 
 impl Setup<'_> {
@@ -55,6 +58,14 @@ impl Setup<'_> {
             monitor: self.monitor,
             ringbuf_bytes: self.ringbuf_bytes,
             guards: *self.guard == GuardState::On,
+            split_lsm: self.several
+                && self.lsm.unavailable().is_none()
+                && self
+                    .policy
+                    .metadata
+                    .programs
+                    .iter()
+                    .any(|p| p.role != abi::ProgramRole::Whole),
         }
     }
 }
@@ -131,6 +142,7 @@ impl Session {
             setup.features,
             setup.lsm,
             guards,
+            setup.several,
         )?;
         if setup.require_lsm {
             loader::require_lsm(&plans)?;

@@ -113,7 +113,7 @@ impl VerifyReport {
             }
         }
         let lsm_passed = self.programs.iter().any(|(meta, v)| {
-            loader::lsm_hook(&meta.section).is_some() && matches!(v, Verification::Passed { .. })
+            loader::runs_with_bpf_lsm(&meta.section) && matches!(v, Verification::Passed { .. })
         });
         if let (true, Some(why)) = (lsm_passed, &self.lsm_unavailable) {
             let _ = writeln!(

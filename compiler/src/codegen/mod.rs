@@ -136,6 +136,8 @@ pub struct ProgramEnv<'a> {
     /// Most instructions worth emitting: past them the program is refused
     /// anyway (see `measure`), and emission stops ([`EmitError::TooLarge`]).
     pub max_insns: usize,
+    /// What the program does of its decisions ([`abi::ProgramRole`]).
+    pub role: abi::ProgramRole,
 }
 
 /// Why a program was not emitted.
@@ -241,6 +243,16 @@ fn emit_with(
     eager: &BTreeSet<FieldId>,
 ) -> (Asm, BTreeSet<FieldId>) {
     let mut asm = Asm::new();
+    let refuses = |r: &Step| matches!(r.action, Action::Deny | Action::Kill);
+    if env.role == abi::ProgramRole::Refuse && !program.rules.iter().any(refuses) {
+        asm.note(format!(
+            "program for {}: refuses nothing (its policy reports there)",
+            program.hook
+        ));
+        asm.mov_imm(Reg::R0, 0);
+        asm.exit();
+        return (asm, BTreeSet::new());
+    }
     let exit_allow = asm.label("allow");
     let mut e = Emitter {
         asm,
@@ -270,7 +282,12 @@ fn emit_with(
         .collect();
     e.prologue();
     let too_large = |e: &Emitter<'_>| e.asm.n_insns() > e.env.max_insns;
-    for step in &program.traces {
+    // Traces only report: a refusing program has none.
+    let traces: &[Step] = match e.env.role {
+        abi::ProgramRole::Refuse => &[],
+        _ => &program.traces,
+    };
+    for step in traces {
         e.trace(step);
         if too_large(&e) {
             return (e.asm, BTreeSet::new());
@@ -280,8 +297,7 @@ fn emit_with(
     // dispatched run loads the eager fields any of its rules needs before
     // its search, so only its first rule can be one.
     let runs = flow::dispatch_runs(program);
-    let mut first_needed: BTreeSet<FieldId> = program
-        .traces
+    let mut first_needed: BTreeSet<FieldId> = traces
         .iter()
         .flat_map(|t| t.needs())
         .filter(|f| eager.contains(f))
@@ -409,6 +425,10 @@ fn emit_with(
 impl Emitter<'_> {
     fn ret(&self) -> Option<ReturnConvention> {
         match self.program.target {
+            // An fentry program's return value is ignored.
+            Target::Attach { .. } if self.env.role == abi::ProgramRole::Report => {
+                Some(ReturnConvention::Ignored)
+            }
             Target::Attach { backend, .. } => Some(backend.ret),
             Target::TestRun => None,
         }
@@ -835,6 +855,11 @@ impl Emitter<'_> {
     /// the decided block.
     fn verdict_and_captures(&mut self, step: &Step, decided: Label) {
         self.asm.mov_imm(Reg::R9, action_code(step.action));
+        if self.env.role == abi::ProgramRole::Refuse {
+            // Nothing is reported: nothing to capture.
+            self.goto(decided);
+            return;
+        }
         let sure = |f: &FieldId| self.here.as_ref().is_some_and(|h| h.sure.contains(f));
         let shared = (!step.captures.iter().all(sure))
             .then(|| {
@@ -1725,11 +1750,15 @@ impl Emitter<'_> {
             self.asm.goto(done);
             self.asm.bind(not_exempt);
         }
-        // The rule id is read back from the record, not kept in a register:
-        // a register holding a different constant per rule would keep the
-        // verifier from pruning this block, exploring it once per rule.
-        self.asm.load(Size::Word, Reg::R1, Reg::R7, header::RULE_ID);
-        self.count(CounterKey::Reg(Reg::R1));
+        let role = self.env.role;
+        if role != abi::ProgramRole::Refuse {
+            // The rule id is read back from the record, not kept in a
+            // register: a register holding a different constant per rule
+            // would keep the verifier from pruning this block, exploring it
+            // once per rule.
+            self.asm.load(Size::Word, Reg::R1, Reg::R7, header::RULE_ID);
+            self.count(CounterKey::Reg(Reg::R1));
+        }
         if has(Action::Allow) {
             self.asm
                 .jump_imm(Jmp::IfEqual, Reg::R9, ALLOW_MATCHED, done);
@@ -1752,8 +1781,10 @@ impl Emitter<'_> {
             self.asm.alu_imm(Alu::Add, Reg::R9, 2);
             self.asm.bind(report);
         }
-        let pid_tgid_in_r8 = !self.program.target_is_test_run();
-        self.emit_event(None, Operand::Reg(Reg::R9), pid_tgid_in_r8);
+        if role != abi::ProgramRole::Refuse {
+            let pid_tgid_in_r8 = !self.program.target_is_test_run();
+            self.emit_event(None, Operand::Reg(Reg::R9), pid_tgid_in_r8);
+        }
         self.asm.bind(done);
         if self.program.target_is_test_run() {
             self.asm
@@ -1777,8 +1808,13 @@ impl Emitter<'_> {
         }
         let refuse = self.asm.label("refuse");
         let kill = self.asm.label("kill");
-        let sends_signal_on_deny = self.ret() == Some(ReturnConvention::Ignored);
-        if has(Action::Kill) {
+        // The reporting program of an LSM hook reports a deny (its refusing
+        // program refuses it) and kills a kill; the refusing program sends
+        // no signal.
+        let sends_signal_on_deny =
+            self.ret() == Some(ReturnConvention::Ignored) && role != abi::ProgramRole::Report;
+        let signals = role != abi::ProgramRole::Refuse;
+        if has(Action::Kill) && signals {
             self.asm
                 .jump_imm(Jmp::IfEqual, Reg::R9, i32::from(Verdict::Kill.code()), kill);
         }
@@ -1791,8 +1827,16 @@ impl Emitter<'_> {
                 target,
             );
         }
+        if has(Action::Kill) && !signals {
+            self.asm.jump_imm(
+                Jmp::IfEqual,
+                Reg::R9,
+                i32::from(Verdict::Kill.code()),
+                refuse,
+            );
+        }
         self.asm.goto(self.exit_allow);
-        if has(Action::Kill) || sends_signal_on_deny {
+        if (has(Action::Kill) && signals) || sends_signal_on_deny {
             self.asm.bind(kill);
             if self.signals() == Signals::Probed {
                 self.skip_unless_feature(abi::FEATURE_CGROUP_SIGNAL, refuse);
