@@ -68,7 +68,7 @@ fn every_example_passes_polrt_verify() {
                 line.ends_with("passed") || line.contains("not verifiable here:"),
                 "{line}"
             );
-            if polrt::loader::lsm_hook(&program.section).is_none() {
+            if !polrt::loader::runs_with_bpf_lsm(&program.section) {
                 assert!(
                     line.ends_with("passed"),
                     "this host loads non-LSM programs: {line}"

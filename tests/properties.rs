@@ -656,7 +656,7 @@ fn verify_case(case: &Case, build: &Build, kernel: &Kernel, tally: &mut Verifier
                 tally.most_processed = tally.most_processed.max(verified);
             }
             Verification::NotVerifiable(why) => {
-                if polrt::loader::lsm_hook(&meta.section).is_none() {
+                if !polrt::loader::runs_with_bpf_lsm(&meta.section) {
                     case.fail(&format!(
                         "program {} ({}) could not be loaded here: {why}",
                         meta.symbol, meta.section

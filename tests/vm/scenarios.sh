@@ -1216,39 +1216,103 @@ scenario_process_context() {
     echo "polc-vm: process context: a three-level tree and a command line read by the kernel through lsm"
 }
 
-# Two policies on one LSM hook (docs/runtime.md, "How policies compose"):
-# the kernel runs the most recently attached program first and stops at the
-# first that refuses. Started as `deny audit`, the audit runs first and both
-# report the exec; as `audit deny`, the denial ends the hook and the audit
-# is not written. polrt says so at start-up, naming the hook and policies.
+# Several policies on one LSM hook compose as on the other backends: each
+# policy's reporting program (fentry on the hook's bpf_lsm_ function) runs
+# before any LSM program, so every policy reports, whatever the order they
+# were started or attached in; the operation is refused when any refuses,
+# and a kill is made when any kills.
 scenario_policies_lsm_order() {
     make_scratch_files
     cp /bin/true "$WORK/ordered-true"
+    cp /bin/true "$WORK/killed-true"
     local verdict
-    for verdict in deny audit; do
-        printf 'rule %s_ordered {\n    on exec\n    when exec.path == "%s"\n    %s\n}\n' \
-            "$verdict" "$WORK/ordered-true" "$verdict" >"$WORK/order_$verdict.pol"
+    for verdict in deny audit kill; do
+        {
+            printf 'rule %s_ordered {\n    on exec\n    when exec.path == "%s"\n    %s\n}\n' \
+                "$verdict" "$WORK/ordered-true" "$verdict"
+            [ "$verdict" = deny ] || printf 'rule %s_killed {\n    on exec\n    when exec.path == "%s"\n    %s\n}\n' \
+                "$verdict" "$WORK/killed-true" "$verdict"
+        } >"$WORK/order_$verdict.pol"
     done
-    local session first second outcome audits
+    printf 'rule deny_killed {\n    on exec\n    when exec.path == "%s"\n    deny\n}\n' \
+        "$WORK/killed-true" >>"$WORK/order_deny.pol"
+    local session first second outcome count rule
     for session in deny-audit audit-deny; do
         first=${session%-*}
         second=${session#*-}
         POLRT_POLICY=$WORK/order_$first.pol start_polrt "$session" "$WORK/order_$second.pol" --require-lsm
-        grep -q "^polrt: note: several policies on the lsm backend of exec (order_$first, order_$second): " \
-            "$WORK/$session.err" || fail "polrt did not say that the policies share exec's lsm hook"
+        ! grep -q "^polrt: note: several policies on the lsm backend" "$WORK/$session.err" \
+            || fail "polrt still says that the first refusal ends an lsm hook"
         outcome=$(exec_in_cgroup "$WORK/ordered-true")
         [ "$outcome" = "126 Operation not permitted" ] || fail "the exec was not refused ($outcome)"
         await_event "$session" rule=deny_ordered verdict=deny backend=lsm
-        # Stopped, polrt has written every event of its ring buffers.
+        await_event "$session" rule=audit_ordered verdict=audit backend=lsm
+        local reloads=0
+        if [ "$session" = audit-deny ]; then
+            # A new generation of the denying policy: its reporting and
+            # refusing programs replace the old ones; both policies still
+            # act on the next exec.
+            { echo "# version 2"; cat "$WORK/order_deny.pol"; } >"$WORK/order_deny.pol.tmp"
+            mv "$WORK/order_deny.pol.tmp" "$WORK/order_deny.pol"
+            local waited=0
+            until grep -q 'reload: policy `order_deny` reloaded' "$WORK/$session.err"; do
+                waited=$((waited + 1))
+                [ "$waited" -lt $((READY_TIMEOUT * 10)) ] || fail "order_deny was not reloaded"
+                sleep 0.1
+            done
+            reloads=1
+            outcome=$(exec_in_cgroup "$WORK/ordered-true")
+            [ "$outcome" = "126 Operation not permitted" ] || fail "after the reload the exec was not refused ($outcome)"
+            await_event "$session" rule=deny_ordered verdict=deny backend=lsm \
+                "generation=$(sha256sum "$WORK/order_deny.pol" | cut -d' ' -f1)"
+        fi
         stop_polrt "$session"
-        audits=$(ops events "$WORK/$session.jsonl" rule=audit_ordered)
-        echo "$session: audit events $audits"
-        case $session in
-            deny-audit) [ "$audits" -eq 1 ] || fail "started as deny, audit: the audit (attached last, run first) was not written" ;;
-            audit-deny) [ "$audits" -eq 0 ] || fail "started as audit, deny: the audit ran after the refusal" ;;
-        esac
+        for rule in deny_ordered audit_ordered; do
+            count=$(ops events "$WORK/$session.jsonl" "rule=$rule")
+            [ "$count" -eq $((reloads + 1)) ] || fail "$session: $count events of $rule, not $((reloads + 1))"
+        done
+        echo "$session: refused, reported by each policy ($reloads reloads)"
     done
-    echo "polc-vm: two policies on exec's lsm hook: the newest attached runs first, the first refusal ends the hook (an audit after it not written), as polrt says at start-up"
+    # A deny and a kill of one exec, in both orders: killed, both reported.
+    for session in deny-kill kill-deny; do
+        first=${session%-*}
+        second=${session#*-}
+        POLRT_POLICY=$WORK/order_$first.pol start_polrt "$session" "$WORK/order_$second.pol" --require-lsm
+        outcome=$(exec_in_cgroup "$WORK/killed-true")
+        case $outcome in
+            "137 "*) ;;
+            *) fail "$session: the exec was not killed ($outcome)" ;;
+        esac
+        await_event "$session" rule=deny_killed verdict=deny backend=lsm
+        await_event "$session" rule=kill_killed verdict=kill backend=lsm
+        stop_polrt "$session"
+        echo "$session: killed, reported by each policy"
+    done
+    # Persisted (--persist): each policy pinned under its own name, its
+    # reporting and refusing programs too. Killed, polrt leaves both
+    # policies acting; a new run adopts both and reads what they reported
+    # meanwhile; `polrt stop` removes each.
+    POLRT_POLICY=$WORK/order_deny.pol start_polrt persisted "$WORK/order_audit.pol" --require-lsm --persist
+    kill -KILL "$(cat "$WORK/persisted.pid")"
+    await_exit persisted "polrt did not die of SIGKILL"
+    outcome=$(exec_in_cgroup "$WORK/ordered-true")
+    [ "$outcome" = "126 Operation not permitted" ] || fail "with no polrt running the exec was not refused ($outcome)"
+    POLRT_POLICY=$WORK/order_deny.pol start_polrt adopted "$WORK/order_audit.pol" --require-lsm --persist
+    local name
+    for name in order_deny order_audit; do
+        grep -q "adopted \`$name\` " "$WORK/adopted.err" || fail "the new run did not adopt $name"
+    done
+    await_event adopted rule=deny_ordered verdict=deny backend=lsm
+    await_event adopted rule=audit_ordered verdict=audit backend=lsm
+    "$(bin polrt)" stop order_deny || fail "polrt stop order_deny failed"
+    await_exit adopted "the adopting polrt did not exit"
+    "$(bin polrt)" stop order_audit || fail "polrt stop order_audit failed"
+    [ ! -e /sys/fs/bpf/polc/order_deny ] && [ ! -e /sys/fs/bpf/polc/order_audit ] \
+        || fail "pins of the policies are left"
+    outcome=$(exec_in_cgroup "$WORK/ordered-true")
+    [ "$outcome" = "0 " ] || fail "the exec is still refused after polrt stop ($outcome)"
+    echo "persisted: both policies kept acting with no polrt, adopted, stopped"
+    echo "polc-vm: several policies on exec's lsm hook: every policy reports, the strongest verdict wins, in either order"
 }
 
 # The boot without BPF LSM (tests/vm.rs boots 6.12 with an lsm= list that
