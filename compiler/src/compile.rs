@@ -1105,19 +1105,23 @@ mod tests {
             .expect("checks")
     }
 
+    /// Section and role of each program of `hook`, in order.
+    fn roles_on<'b>(build: &'b Build, hook: &str) -> Vec<(&'b str, ProgramRole)> {
+        build
+            .programs
+            .iter()
+            .filter(|p| p.meta.hook == hook)
+            .map(|p| (p.meta.section.as_str(), p.meta.role))
+            .collect()
+    }
+
     #[test]
     fn a_hook_that_cannot_refuse_has_no_reporting_and_refusing_programs() {
         // sock_graft is a void LSM hook: the kernel runs all its programs.
         let build =
             build_source("rule r {\n    on net.accept\n    when net.sport == 1\n    deny\n}\n");
-        let programs: Vec<(&str, ProgramRole)> = build
-            .programs
-            .iter()
-            .filter(|p| p.meta.hook == "net.accept")
-            .map(|p| (p.meta.section.as_str(), p.meta.role))
-            .collect();
         assert_eq!(
-            programs,
+            roles_on(&build, "net.accept"),
             [
                 ("lsm/sock_graft", ProgramRole::Whole),
                 ("tp_btf/sys_exit", ProgramRole::Whole)
@@ -1145,14 +1149,8 @@ mod tests {
             .collect();
         for source in [rules, small] {
             let build = build_source(&source);
-            let roles: Vec<(&str, ProgramRole)> = build
-                .programs
-                .iter()
-                .filter(|p| p.meta.hook == "file.open")
-                .map(|p| (p.meta.section.as_str(), p.meta.role))
-                .collect();
             assert_eq!(
-                roles,
+                roles_on(&build, "file.open"),
                 [
                     ("lsm/file_open", ProgramRole::Whole),
                     ("fentry/bpf_lsm_file_open", ProgramRole::Report),

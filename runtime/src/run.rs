@@ -14,7 +14,7 @@
 //! generation; `--metrics` is served by [`crate::metrics`]. Depends on
 //! every other module; nothing depends on it but `main.rs` and `reload`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -460,6 +460,8 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
     for policy in &enforced {
         announce(policy, several, &mut output);
     }
+    let mut split = split_hooks(&enforced);
+    note_split_hooks(&split);
     output.flush();
     let watch = policies::Watch::new(&origin.directories())?;
     // List files are watched where they are (each policy's, as it loads).
@@ -529,6 +531,11 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, Error> {
                 &mut output,
             );
             reload::refresh_lists(&mut enforced, &mut stats, &mut output);
+            let now = split_hooks(&enforced);
+            if now != split {
+                note_split_hooks(&now);
+                split = now;
+            }
             watch_lists(&watch, &enforced, &mut watched_lists);
             if options.metrics.is_some() {
                 metrics.publish(&snapshot(
@@ -849,6 +856,28 @@ pub(crate) fn announce(policy: &Enforced, several: bool, output: &mut Output) {
         ));
     }
     policy.headers(output);
+}
+
+/// The hooks where some policy runs reporting and refusing programs.
+fn split_hooks(enforced: &[Enforced]) -> Vec<String> {
+    let hooks: BTreeSet<&str> = enforced
+        .iter()
+        .flat_map(|p| p.session.split_hooks())
+        .collect();
+    hooks.into_iter().map(str::to_string).collect()
+}
+
+/// Says at start-up (and when a reload changes them) on which LSM hooks
+/// the policies run their reporting and refusing programs, and what that
+/// costs.
+fn note_split_hooks(hooks: &[String]) {
+    if hooks.is_empty() {
+        return;
+    }
+    status(&format!(
+        "note: several policies: on the lsm backend of {} each runs a reporting program (fentry, which the kernel runs before any lsm program) and a refusing one, so every policy reports and the strongest verdict wins; a policy that can refuse there decides twice per operation (docs/runtime.md, \"How policies compose\")",
+        hooks.join(", ")
+    ));
 }
 
 fn short(hash: &str) -> &str {

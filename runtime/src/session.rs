@@ -425,6 +425,15 @@ impl Session {
             .collect()
     }
 
+    /// The hooks where the policy runs its reporting and refusing programs
+    /// ([`abi::ProgramRole`]) in place of the whole ones.
+    pub fn split_hooks(&self) -> impl Iterator<Item = &str> {
+        self.hooks
+            .iter()
+            .filter(|h| h.programs.iter().any(|p| p.section.starts_with("fentry/")))
+            .map(|h| h.hook.as_str())
+    }
+
     /// The LSM guards attached, with program ids.
     pub fn guard_programs(&self) -> Vec<(String, u32)> {
         self.support

@@ -915,7 +915,13 @@ scenario_bypass_start() {
     mount -t tmpfs polc-bypass "$root" || fail "cannot mount a tmpfs on $root"
     /usr/bin/python3 "$POLC_REPO/tests/bypass/bypass.py" setup "$BYPASS_DIR" \
         || fail "bypass.py setup failed"
-    POLRT_OBJECT=bypass start_polrt bypass
+    # With a second policy (tests/vm/policies/bypass_companion.pol), as a
+    # node runs several: the bypass policy's LSM hooks then run its
+    # reporting and refusing programs, which must refuse and report every
+    # technique as its whole programs do (the other scenarios run those).
+    POLRT_OBJECT=bypass start_polrt bypass "$(artifact objects/bypass_companion.o)"
+    grep -q "^polrt: note: several policies: on the lsm backend of .*file.open" "$WORK/bypass.err" \
+        || fail "the bypass policy does not run reporting and refusing programs on its lsm hooks"
 }
 
 scenario_bypass() {
@@ -1241,8 +1247,8 @@ scenario_policies_lsm_order() {
         first=${session%-*}
         second=${session#*-}
         POLRT_POLICY=$WORK/order_$first.pol start_polrt "$session" "$WORK/order_$second.pol" --require-lsm
-        ! grep -q "^polrt: note: several policies on the lsm backend" "$WORK/$session.err" \
-            || fail "polrt still says that the first refusal ends an lsm hook"
+        grep -q "^polrt: note: several policies: on the lsm backend of exec each runs a reporting program" \
+            "$WORK/$session.err" || fail "polrt did not say how the policies share exec's lsm hook"
         outcome=$(exec_in_cgroup "$WORK/ordered-true")
         [ "$outcome" = "126 Operation not permitted" ] || fail "the exec was not refused ($outcome)"
         await_event "$session" rule=deny_ordered verdict=deny backend=lsm
