@@ -662,7 +662,13 @@ fn build_module(
             roles.iter().map(move |role| (program, *role))
         })
         .collect();
-    let emit = |index: usize| {
+    // One emission per program but the reporting ones: each is its whole
+    // program's code, assembled again (codegen::emit_program_and_report).
+    let emissions: Vec<usize> = (0..jobs.len())
+        .filter(|&i| jobs[i].1 != ProgramRole::Report)
+        .collect();
+    let emit = |e: usize| -> Result<Vec<Assembled>, codegen::EmitError> {
+        let index = emissions[e];
         let (program, role) = jobs[index];
         let layout = layouts
             .iter()
@@ -679,47 +685,62 @@ fn build_module(
             max_insns: crate::measure::MAX_PROGRAM_INSNS as usize,
             role,
         };
-        codegen::emit_program(program, env)
+        let with_report = jobs
+            .get(index + 1)
+            .is_some_and(|(p, r)| *r == ProgramRole::Report && std::ptr::eq(*p, program));
+        if with_report {
+            let (whole, report) =
+                codegen::emit_program_and_report(program, env, (index + 1) as u16)?;
+            Ok(vec![whole, report])
+        } else {
+            Ok(vec![codegen::emit_program(program, env)?])
+        }
     };
     // Large policies' programs are emitted on every core: each emission
-    // reads the module and writes its own program.
-    let codes = if n_rules >= PARALLEL_EMIT_RULES && jobs.len() > 1 {
-        emit_in_parallel(jobs.len(), emit)
+    // reads the module and writes its own programs.
+    let codes = if n_rules >= PARALLEL_EMIT_RULES && emissions.len() > 1 {
+        emit_in_parallel(emissions.len(), emit)
     } else {
-        (0..jobs.len()).map(emit).collect()
+        (0..emissions.len()).map(emit).collect()
     };
     let mut programs: Vec<BuiltProgram> = Vec::new();
-    for ((program, role), code) in jobs.iter().zip(codes) {
-        let (whole_section, whole_symbol, backend) = names(program);
-        let section = role.section(&whole_section).unwrap_or(whole_section);
-        let symbol = role.symbol(&whole_symbol);
-        let absent_means = match program.target {
-            Target::Attach { attach, .. } => attach.absent_means.map(str::to_string),
-            Target::TestRun => None,
-        };
-        let code = code.map_err(|error| match error {
-            codegen::EmitError::Asm(source) => BuildError::Asm {
-                program: symbol.clone(),
-                source,
-            },
-            codegen::EmitError::TooLarge { insns, by_origin } => BuildError::TooLarge {
-                program: symbol.clone(),
-                hook: program.hook,
-                insns,
-                by_origin,
-            },
+    for (index, codes) in emissions.iter().zip(codes) {
+        let (program, _) = jobs[*index];
+        let codes = codes.map_err(|error| {
+            let symbol = jobs[*index].1.symbol(&names(program).1);
+            match error {
+                codegen::EmitError::Asm(source) => BuildError::Asm {
+                    program: symbol,
+                    source,
+                },
+                codegen::EmitError::TooLarge { insns, by_origin } => BuildError::TooLarge {
+                    program: symbol,
+                    hook: program.hook,
+                    insns,
+                    by_origin,
+                },
+            }
         })?;
-        let mut program = built(
-            section,
-            symbol,
-            program.hook.name(),
-            backend,
-            code,
-            &map_defs,
-        );
-        program.meta.absent_means = absent_means;
-        program.meta.role = *role;
-        programs.push(program);
+        for ((program, role), code) in jobs[*index..].iter().zip(codes) {
+            let (whole_section, whole_symbol, backend) = names(program);
+            let section = role.section(&whole_section).unwrap_or(whole_section);
+            let symbol = role.symbol(&whole_symbol);
+            let absent_means = match program.target {
+                Target::Attach { attach, .. } => attach.absent_means.map(str::to_string),
+                Target::TestRun => None,
+            };
+            let mut program = built(
+                section,
+                symbol,
+                program.hook.name(),
+                backend,
+                code,
+                &map_defs,
+            );
+            program.meta.absent_means = absent_means;
+            program.meta.role = *role;
+            programs.push(program);
+        }
     }
 
     if exec_callers.is_some() {

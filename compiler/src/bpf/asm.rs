@@ -134,6 +134,34 @@ pub struct Origin {
     pub test: Option<Span>,
 }
 
+/// An immediate that the programs assembled from one emission set
+/// differently (see [`Assembled::with_params`]).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Param {
+    /// The program's index in the object's metadata (event headers).
+    ProgramIndex,
+    /// What the program returns to refuse.
+    RefuseValue,
+}
+
+/// The instruction a [`Param`] is the immediate of.
+#[derive(Copy, Clone, Debug, PartialEq)]
+enum ParamInsn {
+    StoreImm { size: Size, dst: Reg, off: i16 },
+    MovImm { dst: Reg },
+}
+
+impl ParamInsn {
+    fn insn(self, imm: i32) -> Instruction {
+        match self {
+            ParamInsn::StoreImm { size, dst, off } => {
+                Instruction::store(dst, off, i64::from(imm), size)
+            }
+            ParamInsn::MovImm { dst } => Instruction::mov64(dst, imm),
+        }
+    }
+}
+
 /// Errors of assembly: all are compiler bugs, never user errors.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AsmError {
@@ -150,6 +178,13 @@ pub enum AsmError {
 #[derive(Clone, Debug)]
 enum Item {
     Insn(Instruction),
+    /// An instruction whose immediate is a [`Param`] (`insn` holds it set
+    /// to 0): recorded in [`Assembled`], set by [`Assembled::with_params`].
+    Param {
+        insn: Instruction,
+        param: Param,
+        recipe: ParamInsn,
+    },
     Jump {
         insn: Instruction,
         target: Label,
@@ -229,7 +264,11 @@ impl Asm {
         for item in &self.items {
             match item {
                 Item::Origin(o) => origin = *o,
-                Item::Insn(_) | Item::Core { .. } | Item::Jump { .. } | Item::LdMap { .. } => {
+                Item::Insn(_)
+                | Item::Param { .. }
+                | Item::Core { .. }
+                | Item::Jump { .. }
+                | Item::LdMap { .. } => {
                     let k = *index.entry(origin).or_insert_with(|| {
                         by.push((origin, 0));
                         by.len() - 1
@@ -294,6 +333,24 @@ impl Asm {
     /// Any instruction without a label or relocation.
     pub fn insn(&mut self, insn: Instruction) {
         self.push_insn(Item::Insn(insn));
+    }
+
+    /// `*(size *)(dst + off) = param`, the value given at assembly.
+    pub fn store_param(&mut self, size: Size, dst: Reg, off: i16, param: Param) {
+        self.param(param, ParamInsn::StoreImm { size, dst, off });
+    }
+
+    /// `dst = param`, the value given at assembly.
+    pub fn mov_param(&mut self, dst: Reg, param: Param) {
+        self.param(param, ParamInsn::MovImm { dst });
+    }
+
+    fn param(&mut self, param: Param, recipe: ParamInsn) {
+        self.push_insn(Item::Param {
+            insn: recipe.insn(0),
+            param,
+            recipe,
+        });
     }
 
     /// `dst = imm` (64-bit; sign-extended 32-bit immediate).
@@ -428,7 +485,7 @@ impl Asm {
         let mut dead = false;
         for item in items.iter() {
             match item {
-                Item::Insn(insn) | Item::Jump { insn, .. } => {
+                Item::Insn(insn) | Item::Jump { insn, .. } | Item::Param { insn, .. } => {
                     dead = matches!(insn.encode().0 & 0xff, 0x05 | 0x95);
                 }
                 Item::LdMap { .. } | Item::Core { .. } | Item::Bind(_) => dead = false,
@@ -460,7 +517,10 @@ impl Asm {
                     }
                     Item::Note(_) | Item::Line(_) | Item::Elide(_) | Item::Origin(_) => {}
                     Item::LdMap { .. } => slot += 2,
-                    Item::Insn(insn) | Item::Core { insn, .. } | Item::Jump { insn, .. } => {
+                    Item::Insn(insn)
+                    | Item::Param { insn, .. }
+                    | Item::Core { insn, .. }
+                    | Item::Jump { insn, .. } => {
                         slot += if insn.is_wide() { 2 } else { 1 };
                     }
                 }
@@ -602,7 +662,8 @@ impl Asm {
         Ok((Cow::Owned(out), names))
     }
 
-    /// Resolves labels and encodes the program.
+    /// Resolves labels and encodes the program; its [`Param`]s are 0 until
+    /// [`Assembled::with_params`] sets them.
     pub fn assemble(&self) -> Result<Assembled, AsmError> {
         let (items, label_names) = self.with_islands()?;
         // First pass: slot of every item and of every label.
@@ -623,7 +684,10 @@ impl Asm {
                 | Item::Elide(_)
                 | Item::Origin(_) => {}
                 Item::LdMap { .. } => slot += 2,
-                Item::Insn(insn) | Item::Core { insn, .. } | Item::Jump { insn, .. } => {
+                Item::Insn(insn)
+                | Item::Param { insn, .. }
+                | Item::Core { insn, .. }
+                | Item::Jump { insn, .. } => {
                     slot += if insn.is_wide() { 2 } else { 1 };
                 }
             }
@@ -667,6 +731,15 @@ impl Asm {
                     continue;
                 }
                 Item::Insn(insn) => *insn,
+                Item::Param {
+                    insn,
+                    param,
+                    recipe,
+                } => {
+                    out.params
+                        .push((at, out.insns.len() as u32, *param, *recipe));
+                    *insn
+                }
                 Item::Core { insn, member } => {
                     out.core_relocs.push(CoreReloc {
                         slot: at,
@@ -755,9 +828,24 @@ pub struct Assembled {
     /// Slot ranges `start..end` the disassembly shows as one line saying
     /// what they are.
     pub elided: Vec<(u32, u32, String)>,
+    /// The instructions whose immediate is a [`Param`]: slot, index in
+    /// `insns`, param, and how to build the instruction.
+    params: Vec<(u32, u32, Param, ParamInsn)>,
 }
 
 impl Assembled {
+    /// The program with its [`Param`]s set to `value`: one emission and
+    /// assembly, several programs that differ only there.
+    pub fn with_params(&self, value: impl Fn(Param) -> i32) -> Assembled {
+        let mut out = self.clone();
+        for &(slot, index, param, recipe) in &self.params {
+            let insn = recipe.insn(value(param));
+            out.slots[slot as usize] = insn.encode().0;
+            out.insns[index as usize].1 = insn;
+        }
+        out
+    }
+
     /// Number of instructions (an `LD_IMM64` counts once).
     pub fn n_insns(&self) -> usize {
         self.insns.len()
@@ -983,6 +1071,43 @@ mod tests {
         // target (slot 4) - jump (slot 0) - 1
         assert_eq!(out.insns[0].1.get_offset(), 3);
         assert_eq!(out.max_path(), 4);
+    }
+
+    #[test]
+    fn params_are_set_in_the_assembled_program_alone() {
+        let mut asm = Asm::new();
+        let done = asm.label("done");
+        asm.jump_imm(Jmp::IfEqual, Reg::R1, 0, done);
+        asm.store_param(Size::HalfWord, Reg::R7, 14, Param::ProgramIndex);
+        asm.load_imm64(Reg::R2, 0x1_0000_0000);
+        asm.bind(done);
+        asm.mov_param(Reg::R0, Param::RefuseValue);
+        asm.exit();
+        let code = asm.assemble().expect("assembles");
+        let set = |index: i32, refuse: i32| {
+            code.with_params(|p| match p {
+                Param::ProgramIndex => index,
+                Param::RefuseValue => refuse,
+            })
+        };
+        let (whole, report) = (set(3, -1), set(4, 0));
+        let imms =
+            |c: &Assembled| -> Vec<i64> { c.insns.iter().map(|(_, i)| i.get_imm()).collect() };
+        assert_eq!(imms(&whole), [0, 3, 0x1_0000_0000, -1, 0]);
+        assert_eq!(imms(&report), [0, 4, 0x1_0000_0000, 0, 0]);
+        // The encoded slots follow: only the two parameters' slots differ.
+        let differ: Vec<usize> = (0..whole.slots.len())
+            .filter(|&s| whole.slots[s] != report.slots[s])
+            .collect();
+        assert_eq!(differ, [1, 4]);
+        assert_eq!(
+            whole.slots[1],
+            Instruction::store(Reg::R7, 14, 3, Size::HalfWord)
+                .encode()
+                .0
+        );
+        assert_eq!(report.slots[4], Instruction::mov64(Reg::R0, 0).encode().0);
+        assert_eq!(whole.insns[0].1.get_offset(), 3);
     }
 
     #[test]

@@ -42,7 +42,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use crate::abi::{self, header, Verdict, CONFIG_MONITOR};
 use crate::bpf::asm::{
-    Alu, Asm, AsmError, Assembled, Helper, Jmp, Label, MapId, Origin, Reg, Size,
+    Alu, Asm, AsmError, Assembled, Helper, Jmp, Label, MapId, Origin, Param, Reg, Size,
 };
 use crate::check::hooks::{FieldId, FieldSource, FieldType, Guard, ReturnConvention, Signals};
 use crate::check::policy::Action;
@@ -219,6 +219,48 @@ struct Emitter<'a> {
 /// Emits one program; one past `env.max_insns` instructions is not
 /// finished.
 pub fn emit_program(program: &Program, env: ProgramEnv<'_>) -> Result<Assembled, EmitError> {
+    let (index, role) = (env.program_index, env.role);
+    let code = emit_asm(program, env)?.assemble()?;
+    Ok(code.with_params(|param| param_value(program, role, index, param)))
+}
+
+/// A whole program and its reporting program ([`abi::ProgramRole`]), of
+/// index `report_index`: one emission and assembly. The reporting
+/// program is the whole program's code with its own index in event
+/// headers, returning 0 where the whole one refuses (an fentry program
+/// must return 0): the decision, counting, reporting and `kill`'s signal
+/// are the same code.
+pub fn emit_program_and_report(
+    program: &Program,
+    env: ProgramEnv<'_>,
+    report_index: u16,
+) -> Result<(Assembled, Assembled), EmitError> {
+    let index = env.program_index;
+    let code = emit_asm(program, env)?.assemble()?;
+    let whole = code.with_params(|p| param_value(program, abi::ProgramRole::Whole, index, p));
+    let report =
+        code.with_params(|p| param_value(program, abi::ProgramRole::Report, report_index, p));
+    Ok((whole, report))
+}
+
+/// The value of `param` in the program of `role` at `index`.
+fn param_value(program: &Program, role: abi::ProgramRole, index: u16, param: Param) -> i32 {
+    match param {
+        Param::ProgramIndex => i32::from(index),
+        // LSM: -EPERM; a cgroup hook refuses with 0; tracing programs
+        // (the reporting program is one) return 0.
+        Param::RefuseValue => match (program.target, role) {
+            (
+                Target::Attach { backend, .. },
+                abi::ProgramRole::Whole | abi::ProgramRole::Refuse,
+            ) if backend.ret == ReturnConvention::Lsm => -1,
+            _ => 0,
+        },
+    }
+}
+
+/// Emits a program until no field's load conflicts (unassembled).
+fn emit_asm(program: &Program, env: ProgramEnv<'_>) -> Result<Asm, EmitError> {
     let mut eager = BTreeSet::new();
     loop {
         let (asm, conflicts) = emit_with(program, env.clone(), &eager);
@@ -229,7 +271,7 @@ pub fn emit_program(program: &Program, env: ProgramEnv<'_>) -> Result<Assembled,
             });
         }
         if conflicts.is_empty() {
-            return Ok(asm.assemble()?);
+            return Ok(asm);
         }
         // Each round makes at least one more field eager, and eager fields
         // never conflict: this ends within one round per field.
@@ -425,10 +467,6 @@ fn emit_with(
 impl Emitter<'_> {
     fn ret(&self) -> Option<ReturnConvention> {
         match self.program.target {
-            // An fentry program's return value is ignored.
-            Target::Attach { .. } if self.env.role == abi::ProgramRole::Report => {
-                Some(ReturnConvention::Ignored)
-            }
             Target::Attach { backend, .. } => Some(backend.ret),
             Target::TestRun => None,
         }
@@ -437,13 +475,6 @@ impl Emitter<'_> {
     fn allow_value(&self) -> i32 {
         match self.ret() {
             Some(ReturnConvention::CgroupSockAddr) => 1,
-            _ => 0,
-        }
-    }
-
-    fn refuse_value(&self) -> i32 {
-        match self.ret() {
-            Some(ReturnConvention::Lsm) => -1, // -EPERM
             _ => 0,
         }
     }
@@ -1808,11 +1839,9 @@ impl Emitter<'_> {
         }
         let refuse = self.asm.label("refuse");
         let kill = self.asm.label("kill");
-        // The reporting program of an LSM hook reports a deny (its refusing
-        // program refuses it) and kills a kill; the refusing program sends
-        // no signal.
-        let sends_signal_on_deny =
-            self.ret() == Some(ReturnConvention::Ignored) && role != abi::ProgramRole::Report;
+        // The refusing program of an LSM hook sends no signal: its
+        // reporting program (this code, returning 0) kills a kill.
+        let sends_signal_on_deny = self.ret() == Some(ReturnConvention::Ignored);
         let signals = role != abi::ProgramRole::Refuse;
         if has(Action::Kill) && signals {
             self.asm
@@ -1847,7 +1876,7 @@ impl Emitter<'_> {
         }
         self.asm.bind(refuse);
         self.asm.note("refuse");
-        self.asm.mov_imm(Reg::R0, self.refuse_value());
+        self.asm.mov_param(Reg::R0, Param::RefuseValue);
         self.asm.exit();
     }
 
@@ -1943,11 +1972,11 @@ impl Emitter<'_> {
             }
             Operand::Reg(r) => asm.store(Size::Byte, Reg::R7, header::VERDICT, r),
         }
-        asm.store_imm(
+        asm.store_param(
             Size::HalfWord,
             Reg::R7,
             header::PROGRAM,
-            i32::from(self.env.program_index),
+            Param::ProgramIndex,
         );
         if pid_tgid_in_r8 {
             asm.store(Size::DoubleWord, Reg::R7, header::TID, Reg::R8);
