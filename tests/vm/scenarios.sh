@@ -1310,11 +1310,17 @@ scenario_policies_lsm_order() {
     done
     await_event adopted rule=deny_ordered verdict=deny backend=lsm
     await_event adopted rule=audit_ordered verdict=audit backend=lsm
+    local ids
+    ids=$(ops backends "$WORK/adopted.jsonl" | cut -d' ' -f3-) || fail "no backend records"
+    [ -n "${ids// /}" ] || fail "the adopting polrt reported no program ids"
     "$(bin polrt)" stop order_deny || fail "polrt stop order_deny failed"
     await_exit adopted "the adopting polrt did not exit"
     "$(bin polrt)" stop order_audit || fail "polrt stop order_audit failed"
     [ ! -e /sys/fs/bpf/polc/order_deny ] && [ ! -e /sys/fs/bpf/polc/order_audit ] \
         || fail "pins of the policies are left"
+    # The kernel releases a link's last reference from a work queue.
+    # shellcheck disable=SC2086 # one id a word
+    await_programs_gone $ids
     outcome=$(exec_in_cgroup "$WORK/ordered-true")
     [ "$outcome" = "0 " ] || fail "the exec is still refused after polrt stop ($outcome)"
     echo "persisted: both policies kept acting with no polrt, adopted, stopped"
